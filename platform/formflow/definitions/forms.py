@@ -1,0 +1,504 @@
+"""Compiling one schema-valid form file into a :class:`Form`, checking what it means.
+
+The JSON Schema has already vouched for the shape of every key. What is left is meaning:
+names that must refer to something (fields, forms, roles, options), expressions that must
+parse and read only names that exist, and settings that contradict each other. Every
+problem is collected, at its place, instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from formflow.definitions.model import (
+    SYSTEM_FIELDS,
+    Field,
+    Form,
+    Index,
+    Label,
+    ListView,
+    OnDelete,
+    Option,
+    Permission,
+    Scope,
+    SortKey,
+)
+from formflow.definitions.source import PathKey, SourceDocument
+from formflow.errors import DefinitionError
+from formflow.expressions import Expression, ExpressionEngine, ExpressionError
+from formflow.fieldtypes import FieldTypeRegistry, ValueKind
+
+CONTEXT_NAMES = frozenset({"user", "today", "now"})
+"""Names every expression may read besides fields."""
+
+_AUTO_NUMBER_TOKEN = re.compile(r"\{([^{}]*)\}")
+_DATE_TOKENS = frozenset({"YYYY", "YY", "MM", "DD"})
+_FORMULA_KINDS = {
+    "number": ValueKind.DECIMAL,
+    "money": ValueKind.DECIMAL,
+    "percent": ValueKind.DECIMAL,
+    "text": ValueKind.TEXT,
+    "date": ValueKind.DATE,
+    "bool": ValueKind.BOOL,
+}
+_NUMERIC = frozenset({"number", "money", "percent"})
+
+
+def label(value: Any) -> Label:
+    """A label from its YAML form: one string for both languages, or a zh/en mapping."""
+    if isinstance(value, str):
+        return Label(zh=value, en=value)
+    return Label(zh=value.get("zh"), en=value.get("en"))
+
+
+def optional_label(value: Any) -> Label | None:
+    return None if value is None else label(value)
+
+
+@dataclass
+class FormContext:
+    """What a form is checked against: the rest of the app, and the tools to check with."""
+
+    role_keys: frozenset[str]
+    form_keys: frozenset[str]
+    field_types: FieldTypeRegistry
+    expressions: ExpressionEngine
+
+
+class FormCompiler:
+    """Compiles one form document; problems go to ``errors``."""
+
+    def __init__(
+        self, document: SourceDocument, context: FormContext, errors: list[DefinitionError]
+    ):
+        self.document = document
+        self.context = context
+        self.errors = errors
+
+    def error(self, path: PathKey, message: str, *, at_key: bool = False) -> None:
+        locate = self.document.error_at_key if at_key else self.document.error_at_value
+        self.errors.append(locate(path, message))
+
+    def compile(self) -> Form:
+        data = self.document.data
+        top_keys = [f.get("key") for f in data["fields"]]
+        names = frozenset(k for k in top_keys if isinstance(k, str)) | SYSTEM_FIELDS.keys()
+        fields = self._fields(data["fields"], ("fields",), names | CONTEXT_NAMES, top_level=True)
+        form = Form(
+            key=data["key"],
+            label=label(data["label"]),
+            description=optional_label(data.get("description")),
+            icon=data.get("icon"),
+            title_field=data["title_field"],
+            owner_field=data.get("owner_field", "created_by"),
+            fields=fields,
+            permissions=self._permissions(data.get("permissions") or {}),
+            list_view=self._list_view(data.get("list") or {}, fields),
+            indexes=self._indexes(data.get("indexes") or []),
+        )
+        self._check_title_and_owner(form)
+        self._check_formula_cycles(form.fields, ("fields",))
+        self._check_index_keys(form)
+        return form
+
+    # fields -------------------------------------------------------------------------
+
+    def _fields(
+        self, items: list[dict[str, Any]], path: PathKey, names: frozenset[str], *, top_level: bool
+    ) -> tuple[Field, ...]:
+        seen: dict[str, int] = {}
+        fields: list[Field] = []
+        for index, item in enumerate(items):
+            item_path = (*path, index)
+            key = item["key"]
+            if key in seen:
+                self.error(
+                    (*item_path, "key"),
+                    f"duplicate field key '{key}' (first at field {seen[key] + 1})",
+                )
+                continue
+            seen[key] = index
+            if key in SYSTEM_FIELDS:
+                self.error(
+                    (*item_path, "key"),
+                    f"'{key}' is a system field every form has; choose another key",
+                )
+                continue
+            compiled = self._field(item, item_path, names, top_level=top_level)
+            if compiled is not None:
+                fields.append(compiled)
+        renamed = [f for f in fields if f.renamed_from]
+        for f in renamed:
+            if f.renamed_from in seen:
+                index = seen[f.key]
+                self.error(
+                    (*path, index, "renamed_from"),
+                    f"renamed_from '{f.renamed_from}' names a field that still exists",
+                )
+        return tuple(fields)
+
+    def _field(
+        self, item: dict[str, Any], path: PathKey, names: frozenset[str], *, top_level: bool
+    ) -> Field | None:
+        type_name = item["type"]
+        field_type = self.context.field_types.get(type_name)
+        if field_type is None:
+            self.error((*path, "type"), _unknown("field type", type_name, self.context.field_types))
+            return None
+        settings = dict(item)
+        row_fields: tuple[Field, ...] = ()
+        if type_name == "subtable":
+            row_keys = frozenset(f["key"] for f in item["fields"] if isinstance(f.get("key"), str))
+            row_names = row_keys | CONTEXT_NAMES | {"parent"}
+            row_fields = self._fields(item["fields"], (*path, "fields"), row_names, top_level=False)
+        field = Field(
+            key=item["key"],
+            type=type_name,
+            kind=_kind(type_name, item, field_type.kind),
+            label=label(item["label"]),
+            help=optional_label(item.get("help")),
+            required=item.get("required", False),
+            required_if=self._expression(item, "required_if", path, names),
+            visible_if=self._expression(item, "visible_if", path, names),
+            readonly=item.get("readonly", False) or type_name in ("formula", "auto_number"),
+            unique=item.get("unique", False),
+            indexed=item.get("indexed", False),
+            default=item.get("default"),
+            default_expr=self._expression(item, "default_expr", path, names),
+            renamed_from=item.get("renamed_from"),
+            max_length=item.get("max_length", 255 if type_name == "text" else None),
+            min_length=item.get("min_length"),
+            pattern=item.get("pattern"),
+            scale=item.get("scale", 2 if type_name in ("money", "percent", "formula") else 0),
+            minimum=item.get("min"),
+            maximum=item.get("max"),
+            currency=item.get("currency", "CNY") if type_name == "money" else None,
+            options=tuple(
+                Option(o["value"], label(o["label"]), o.get("color"))
+                for o in item.get("options", [])
+            ),
+            style=item.get("style"),
+            min_items=item.get("min_items"),
+            max_items=item.get("max_items"),
+            target_form=item.get("form"),
+            on_delete=OnDelete(item.get("on_delete", "restrict")),
+            fields=row_fields,
+            min_rows=item.get("min_rows"),
+            max_rows=item.get("max_rows"),
+            multiple=item.get("multiple", False),
+            max_size_mb=item.get("max_size_mb", 20 if type_name == "attachment" else None),
+            accept=tuple(item.get("accept", ())),
+            region=item.get("region", "CN") if type_name == "phone" else None,
+            number_pattern=item.get("pattern") if type_name == "auto_number" else None,
+            expression=self._expression(item, "expression", path, names),
+            result_type=item.get("result", "number") if type_name == "formula" else None,
+            settings=settings,
+        )
+        self._check_field(field, item, path)
+        return field
+
+    def _check_field(self, field: Field, item: dict[str, Any], path: PathKey) -> None:
+        if field.type == "link" and field.target_form not in self.context.form_keys:
+            self.error(
+                (*path, "form"), _unknown("form", str(field.target_form), self.context.form_keys)
+            )
+        if field.type == "link" and field.on_delete is OnDelete.SET_NULL and field.required:
+            self.error((*path, "on_delete"), "on_delete: set_null cannot apply to a required field")
+        if field.pattern and field.type != "auto_number":
+            try:
+                re.compile(field.pattern)
+            except re.error as exc:
+                self.error((*path, "pattern"), f"pattern is not a valid regular expression: {exc}")
+        if field.type == "auto_number" and field.number_pattern is not None:
+            self._check_auto_number(field.number_pattern, (*path, "pattern"))
+        self._check_bounds(item, path)
+        self._check_options(field, path)
+        if "default" in item:
+            self._check_default(field, item["default"], (*path, "default"))
+
+    def _check_bounds(self, item: dict[str, Any], path: PathKey) -> None:
+        for low, high in (
+            ("min", "max"),
+            ("min_length", "max_length"),
+            ("min_items", "max_items"),
+            ("min_rows", "max_rows"),
+        ):
+            if (
+                low in item
+                and high in item
+                and _comparable(item[low], item[high])
+                and item[low] > item[high]
+            ):
+                self.error(
+                    (*path, low), f"{low} ({item[low]}) is greater than {high} ({item[high]})"
+                )
+        if item.get("type") == "date":
+            for bound in ("min", "max"):
+                if bound in item and not _is_date(item[bound]):
+                    self.error((*path, bound), f"{bound} must be a date written YYYY-MM-DD")
+
+    def _check_options(self, field: Field, path: PathKey) -> None:
+        seen: set[str] = set()
+        for index, option in enumerate(field.options):
+            if option.value in seen:
+                self.error(
+                    (*path, "options", index, "value"), f"duplicate option value '{option.value}'"
+                )
+            seen.add(option.value)
+
+    def _check_default(self, field: Field, default: Any, path: PathKey) -> None:
+        if field.type == "select" and default not in field.option_values:
+            self.error(
+                path,
+                f"default '{default}' is not one of the options ({', '.join(field.option_values)})",
+            )
+        elif field.type == "multiselect":
+            for value in default:
+                if value not in field.option_values:
+                    self.error(
+                        path,
+                        f"default '{value}' is not one of the options ({', '.join(field.option_values)})",
+                    )
+        elif field.type == "date" and not _is_date(default):
+            self.error(path, "default must be a date written YYYY-MM-DD")
+        elif field.type == "datetime" and not _is_datetime(default):
+            self.error(path, "default must be a date and time written like 2026-01-31T09:30:00")
+        elif field.type in _NUMERIC:
+            if field.minimum is not None and default < field.minimum:
+                self.error(path, f"default {default} is below min {field.minimum}")
+            if field.maximum is not None and default > field.maximum:
+                self.error(path, f"default {default} is above max {field.maximum}")
+        elif isinstance(default, str):
+            if field.max_length is not None and len(default) > field.max_length:
+                self.error(path, f"default is longer than max_length {field.max_length}")
+            if field.pattern and _matches(field.pattern, default) is False:
+                self.error(path, f"default does not match pattern {field.pattern}")
+
+    def _check_auto_number(self, pattern: str, path: PathKey) -> None:
+        tokens = _AUTO_NUMBER_TOKEN.findall(pattern)
+        counters = [t for t in tokens if t and set(t) == {"#"}]
+        for token in tokens:
+            if token not in _DATE_TOKENS and not (token and set(token) == {"#"}):
+                self.error(
+                    path,
+                    f"unknown token '{{{token}}}' in pattern; use {{YYYY}}, {{YY}}, {{MM}}, {{DD}} and one {{####}}",
+                )
+        if len(counters) != 1:
+            self.error(
+                path, f"pattern needs exactly one counter such as {{####}}, found {len(counters)}"
+            )
+        elif len(counters[0]) > 12:
+            self.error(path, "the counter may have at most 12 '#'")
+
+    def _expression(
+        self, item: dict[str, Any], key: str, path: PathKey, names: frozenset[str]
+    ) -> Expression | None:
+        source = item.get(key)
+        if source is None:
+            return None
+        return compile_expression(self, source, (*path, key), names)
+
+    def _check_formula_cycles(self, fields: tuple[Field, ...], path: PathKey) -> None:
+        formulas = {f.key: f for f in fields if f.expression is not None}
+        positions = {f.key: i for i, f in enumerate(fields)}
+        state: dict[str, str] = {}
+
+        def visit(key: str, trail: list[str]) -> None:
+            state[key] = "visiting"
+            expression = formulas[key].expression
+            assert expression is not None
+            for name in sorted(expression.names & formulas.keys()):
+                if state.get(name) == "visiting":
+                    cycle = [*trail[trail.index(name) :], name] if name in trail else [key, name]
+                    self.error(
+                        (*path, positions[key], "expression"),
+                        f"formula cycle: {' -> '.join(cycle)}",
+                    )
+                elif name not in state:
+                    visit(name, [*trail, name])
+            state[key] = "done"
+
+        for key in formulas:
+            if key not in state:
+                visit(key, [key])
+
+    # form-level settings ------------------------------------------------------------
+
+    def _check_title_and_owner(self, form: Form) -> None:
+        data = self.document.data
+        if not form.has_field(form.title_field):
+            self.error(
+                ("title_field",), _unknown("field", form.title_field, [f.key for f in form.fields])
+            )
+        elif form.field(form.title_field).kind in (
+            ValueKind.ROWS,
+            ValueKind.FILES,
+            ValueKind.CHOICES,
+        ):
+            self.error(
+                ("title_field",),
+                f"title_field '{form.title_field}' must be a single value, not a {form.field(form.title_field).type}",
+            )
+        if "owner_field" in data:
+            if not form.has_field(form.owner_field):
+                self.error(
+                    ("owner_field",),
+                    _unknown("field", form.owner_field, [f.key for f in form.fields]),
+                )
+            elif form.field(form.owner_field).type != "user":
+                self.error(
+                    ("owner_field",), f"owner_field '{form.owner_field}' must be a user field"
+                )
+
+    def _permissions(self, data: Mapping[str, Any]) -> dict[str, Permission]:
+        permissions: dict[str, Permission] = {}
+        for role, actions in data.items():
+            if role not in self.context.role_keys:
+                self.error(
+                    ("permissions", role),
+                    _unknown("role", role, self.context.role_keys)
+                    + " (declare it in app.yaml roles)",
+                    at_key=True,
+                )
+                continue
+            permissions[role] = Permission(
+                **{action: Scope(scope) for action, scope in actions.items()}
+            )
+        return permissions
+
+    def _list_view(self, data: Mapping[str, Any], fields: tuple[Field, ...]) -> ListView:
+        by_key = {f.key: f for f in fields}
+        for part in ("columns", "filters", "search"):
+            for index, key in enumerate(data.get(part, [])):
+                self._check_list_key(part, index, key, by_key)
+        sort = tuple(_sort_key(text) for text in data.get("sort", ["-id"]))
+        for index, key in enumerate(sort):
+            self._check_list_key("sort", index, key.field, by_key)
+        default_columns = tuple(
+            f.key for f in fields if f.kind not in (ValueKind.ROWS, ValueKind.FILES)
+        )[:6]
+        return ListView(
+            columns=tuple(data.get("columns", default_columns)),
+            sort=sort,
+            filters=tuple(data.get("filters", ())),
+            search=tuple(data.get("search", ())),
+            page_size=data.get("page_size", 20),
+        )
+
+    def _check_list_key(self, part: str, index: int, key: str, by_key: Mapping[str, Field]) -> None:
+        path = ("list", part, index)
+        if key in SYSTEM_FIELDS:
+            if part == "search":
+                self.error(path, f"system field '{key}' cannot be searched")
+            return
+        field = by_key.get(key)
+        if field is None:
+            self.error(path, _unknown("field", key, [*by_key, *SYSTEM_FIELDS]))
+            return
+        field_type = self.context.field_types[field.type]
+        if part == "search" and not field_type.searchable:
+            self.error(
+                path,
+                f"'{key}' is a {field.type} field; search takes text, phone, email and number fields",
+            )
+        elif part == "filters" and not field_type.filterable:
+            self.error(path, f"'{key}' is a {field.type} field, which cannot be filtered")
+        elif part == "sort" and not field_type.sortable:
+            self.error(path, f"'{key}' is a {field.type} field, which cannot be sorted")
+        elif part == "columns" and field.kind is ValueKind.ROWS:
+            self.error(path, f"'{key}' is a subtable; list columns show single values")
+
+    def _indexes(self, items: Iterable[Mapping[str, Any]]) -> tuple[Index, ...]:
+        return tuple(
+            Index(
+                tuple(_sort_key(text) for text in item["fields"]), unique=item.get("unique", False)
+            )
+            for item in items
+        )
+
+    def _check_index_keys(self, form: Form) -> None:
+        for index_number, index in enumerate(form.indexes):
+            for position, key in enumerate(index.keys):
+                path = ("indexes", index_number, "fields", position)
+                if key.field in SYSTEM_FIELDS:
+                    continue
+                if not form.has_field(key.field):
+                    self.error(path, _unknown("field", key.field, [f.key for f in form.fields]))
+                elif form.field(key.field).kind in (
+                    ValueKind.ROWS,
+                    ValueKind.FILES,
+                    ValueKind.CHOICES,
+                ):
+                    self.error(
+                        path,
+                        f"'{key.field}' is a {form.field(key.field).type} field, which cannot be indexed",
+                    )
+
+
+def compile_expression(
+    compiler: FormCompiler, source: str, path: PathKey, names: frozenset[str]
+) -> Expression | None:
+    """Parse an expression and check the names it reads; ``None`` (and an error) if bad."""
+    try:
+        expression = compiler.context.expressions.compile(source)
+    except ExpressionError as exc:
+        compiler.error(path, f"expression does not parse: {exc}")
+        return None
+    for name in sorted(expression.names - names):
+        compiler.error(path, f"expression uses unknown name '{name}'{_suggest(name, names)}")
+    return expression
+
+
+def _kind(type_name: str, item: Mapping[str, Any], default: ValueKind) -> ValueKind:
+    if type_name == "number":
+        return ValueKind.INTEGER if item.get("scale", 0) == 0 else ValueKind.DECIMAL
+    if type_name == "formula":
+        return _FORMULA_KINDS[item.get("result", "number")]
+    return default
+
+
+def _sort_key(text: str) -> SortKey:
+    return SortKey(text[1:], descending=True) if text.startswith("-") else SortKey(text)
+
+
+def _unknown(what: str, name: str, known: Iterable[str]) -> str:
+    return f"unknown {what} '{name}'{_suggest(name, known)}"
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    match = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def _comparable(low: Any, high: Any) -> bool:
+    numeric = (int, float)
+    both_numbers = isinstance(low, numeric) and isinstance(high, numeric)
+    return both_numbers or (isinstance(low, str) and isinstance(high, str))
+
+
+def _is_date(value: Any) -> bool:
+    try:
+        date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _is_datetime(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _matches(pattern: str, value: str) -> bool | None:
+    try:
+        return re.fullmatch(pattern, value) is not None
+    except re.error:
+        return None

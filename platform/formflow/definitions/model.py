@@ -1,0 +1,326 @@
+"""The compiled app model: what a valid definition folder means, as immutable objects.
+
+Everything after loading (storage, the record service, pages, the API, workflows and
+dashboards) reads these classes and never the YAML. They are built once per definition
+version and shared freely across threads, which is why every one of them is frozen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from formflow.expressions import Expression
+from formflow.fieldtypes import ValueKind
+
+SYSTEM_FIELDS: Mapping[str, ValueKind] = MappingProxyType(
+    {
+        "id": ValueKind.INTEGER,
+        "created_at": ValueKind.DATETIME,
+        "updated_at": ValueKind.DATETIME,
+        "created_by": ValueKind.REFERENCE,
+        "updated_by": ValueKind.REFERENCE,
+        "version": ValueKind.INTEGER,
+    }
+)
+"""Columns every form has; they may be listed, sorted and filtered, never declared."""
+
+LANGUAGES = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class Label:
+    """Text shown to people, in Simplified Chinese and/or English."""
+
+    zh: str | None = None
+    en: str | None = None
+
+    def text(self, language: str = "zh") -> str:
+        """The text in ``language``, falling back to the other language."""
+        preferred = self.en if language == "en" else self.zh
+        return preferred or self.zh or self.en or ""
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+class Scope(StrEnum):
+    """Which records a permission reaches."""
+
+    NONE = "none"
+    OWN = "own"
+    DEPARTMENT = "department"
+    ALL = "all"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    READ = "read"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Permission:
+    """What one role may do on one form, action by action."""
+
+    create: Scope = Scope.NONE
+    read: Scope = Scope.NONE
+    update: Scope = Scope.NONE
+    delete: Scope = Scope.NONE
+
+    def scope(self, action: Action) -> Scope:
+        scope: Scope = getattr(self, action.value)
+        return scope
+
+
+class OnDelete(StrEnum):
+    """What happens to a record when the record its link field points to is deleted."""
+
+    RESTRICT = "restrict"
+    SET_NULL = "set_null"
+    CASCADE = "cascade"
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: Label
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class Role:
+    key: str
+    label: Label
+    description: Label | None = None
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a form (or of a subtable's rows).
+
+    The common settings come first; the rest apply to some types only and stay at their
+    defaults elsewhere. ``settings`` keeps every key the definition gave, so plugin field
+    types can read their own.
+    """
+
+    key: str
+    type: str
+    kind: ValueKind
+    label: Label
+    help: Label | None = None
+    required: bool = False
+    required_if: Expression | None = None
+    visible_if: Expression | None = None
+    readonly: bool = False
+    unique: bool = False
+    indexed: bool = False
+    default: Any = None
+    default_expr: Expression | None = None
+    renamed_from: str | None = None
+    # text, textarea
+    max_length: int | None = None
+    min_length: int | None = None
+    pattern: str | None = None
+    # number, money, percent, formula, date
+    scale: int = 0
+    minimum: Any = None
+    maximum: Any = None
+    currency: str | None = None
+    # select, multiselect
+    options: tuple[Option, ...] = ()
+    style: str | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    # link
+    target_form: str | None = None
+    on_delete: OnDelete = OnDelete.RESTRICT
+    # subtable
+    fields: tuple[Field, ...] = ()
+    min_rows: int | None = None
+    max_rows: int | None = None
+    # attachment, user
+    multiple: bool = False
+    max_size_mb: float | None = None
+    accept: tuple[str, ...] = ()
+    # phone
+    region: str | None = None
+    # auto_number
+    number_pattern: str | None = None
+    # formula
+    expression: Expression | None = None
+    result_type: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def option_values(self) -> tuple[str, ...]:
+        return tuple(option.value for option in self.options)
+
+    @property
+    def is_computed(self) -> bool:
+        """Whether the engine, not the person filling the form, sets this value."""
+        return self.type in ("formula", "auto_number")
+
+    def subfield(self, key: str) -> Field:
+        """A subtable's row field by key."""
+        for row_field in self.fields:
+            if row_field.key == key:
+                return row_field
+        raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: str
+    descending: bool = False
+
+    def __str__(self) -> str:
+        return f"-{self.field}" if self.descending else self.field
+
+
+@dataclass(frozen=True)
+class ListView:
+    """How a form's list page starts out, before a person changes anything."""
+
+    columns: tuple[str, ...] = ()
+    sort: tuple[SortKey, ...] = (SortKey("id", descending=True),)
+    filters: tuple[str, ...] = ()
+    search: tuple[str, ...] = ()
+    page_size: int = 20
+
+
+@dataclass(frozen=True)
+class Index:
+    """A composite index over field or system-field keys, in order."""
+
+    keys: tuple[SortKey, ...]
+    unique: bool = False
+    declared: bool = True
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(key.field for key in self.keys)
+
+
+@dataclass(frozen=True)
+class Form:
+    key: str
+    label: Label
+    title_field: str
+    fields: tuple[Field, ...]
+    permissions: Mapping[str, Permission]
+    list_view: ListView = ListView()
+    indexes: tuple[Index, ...] = ()
+    owner_field: str = "created_by"
+    description: Label | None = None
+    icon: str | None = None
+    _by_key: Mapping[str, Field] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_key", MappingProxyType({f.key: f for f in self.fields}))
+
+    def field(self, key: str) -> Field:
+        """A top-level field by key; ``KeyError`` if the form has none by that name."""
+        return self._by_key[key]
+
+    def has_field(self, key: str) -> bool:
+        return key in self._by_key
+
+    def permission(self, role: str) -> Permission:
+        return self.permissions.get(role, Permission())
+
+    def link_fields(self) -> Iterator[Field]:
+        return (f for f in self.fields if f.type == "link")
+
+
+@dataclass(frozen=True)
+class State:
+    key: str
+    label: Label
+
+
+@dataclass(frozen=True)
+class Transition:
+    key: str
+    label: Label
+    sources: tuple[str, ...]
+    target: str
+    roles: tuple[str, ...] = ()
+    condition: Expression | None = None
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """An approval flow over one form; interpreted by the workflow engine."""
+
+    key: str
+    label: Label
+    form: str
+    state_field: str | None = None
+    states: tuple[State, ...] = ()
+    transitions: tuple[Transition, ...] = ()
+
+
+@dataclass(frozen=True)
+class Measure:
+    op: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Widget:
+    key: str
+    type: str
+    label: Label
+    form: str
+    group_by: str | None = None
+    measure: Measure = Measure("count")
+    filter: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    key: str
+    label: Label
+    widgets: tuple[Widget, ...]
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class App:
+    """A whole compiled app definition.
+
+    ``digest`` identifies this exact definition: the same files give the same digest, so a
+    stored definition version can be recognised without comparing YAML.
+    """
+
+    key: str
+    version: str
+    label: Label
+    roles: tuple[Role, ...]
+    forms: Mapping[str, Form]
+    workflows: Mapping[str, Workflow] = field(default_factory=dict)
+    dashboards: Mapping[str, Dashboard] = field(default_factory=dict)
+    description: Label | None = None
+    default_language: str = "zh"
+    digest: str = ""
+
+    def form(self, key: str) -> Form:
+        return self.forms[key]
+
+    @property
+    def role_keys(self) -> tuple[str, ...]:
+        return tuple(role.key for role in self.roles)
+
+    def summary(self) -> str:
+        """One line saying what the app holds, for people and logs."""
+        field_count = sum(len(form.fields) for form in self.forms.values())
+        return (
+            f"{self.key} {self.version}: {len(self.forms)} forms, {field_count} fields, "
+            f"{len(self.roles)} roles, {len(self.workflows)} workflows, "
+            f"{len(self.dashboards)} dashboards"
+        )

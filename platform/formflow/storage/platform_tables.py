@@ -1,0 +1,99 @@
+"""The platform's own tables: users, departments, roles, definition versions, audit, counters.
+
+They live beside the app tables under the ``ff_`` prefix, which no app table can take (app
+tables are named after their app key, and app keys are checked not to start with ``ff_``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+PLATFORM_PREFIX = "ff_"
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+"""Primary keys: 64-bit on PostgreSQL, SQLite's rowid alias there."""
+
+platform_metadata = MetaData()
+
+departments = Table(
+    "ff_departments",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("parent_id", Id, ForeignKey("ff_departments.id", ondelete="RESTRICT"), index=True),
+    Column("manager_id", Id, ForeignKey("ff_users.id", ondelete="SET NULL", use_alter=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(
+    "ff_users",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("password_hash", String(300), nullable=False),
+    Column("department_id", Id, ForeignKey("ff_departments.id", ondelete="SET NULL"), index=True),
+    Column("language", String(8), nullable=False, default="zh"),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_login_at", DateTime(timezone=True)),
+)
+
+user_roles = Table(
+    "ff_user_roles",
+    platform_metadata,
+    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
+    Column("app_key", String(63), primary_key=True),
+    Column("role_key", String(63), primary_key=True),
+)
+
+definition_versions = Table(
+    "ff_definition_versions",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column("app_key", String(63), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("version_label", String(100), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("files", JSON, nullable=False),
+    Column("is_current", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text),
+    UniqueConstraint("app_key", "number"),
+)
+
+audit_log = Table(
+    "ff_audit_log",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column("table_name", String(130), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="SET NULL")),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("changes", JSON, nullable=False),
+    Index("ix_ff_audit_log_record", "table_name", "record_id", "id"),
+)
+
+counters = Table(
+    "ff_counters",
+    platform_metadata,
+    Column("name", String(300), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

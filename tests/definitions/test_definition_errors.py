@@ -1,0 +1,325 @@
+"""Every kind of definition problem is reported at its exact file, line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import MINIMAL_APP_YAML, AppWriter, definition_errors
+
+
+def form(fields: str, extra: str = "", *, title: str = "name", key: str = "item") -> str:
+    """A form file whose ``fields:`` list starts on line 5; ``extra`` follows the fields."""
+    permissions = "" if "permissions:" in extra else "permissions: {}\n"
+    return (
+        f"key: {key}\n"
+        "label: {zh: 条目, en: Item}\n"
+        f"title_field: {title}\n"
+        "fields:\n"
+        f"{fields}"
+        f"{extra}"
+        f"{permissions}"
+    )
+
+
+NAME = "  - {key: name, type: text, label: 名称}\n"
+
+
+def test_an_unknown_key_points_at_the_key_and_suggests_the_right_one(write_app: AppWriter) -> None:
+    root = write_app(
+        forms={"item": form("  - key: name\n    type: text\n    label: 名称\n    requird: true\n")}
+    )
+    assert definition_errors(root) == [
+        "forms/item.yaml:8:5: unknown key 'requird'; did you mean 'required'?"
+    ]
+
+
+def test_a_key_that_belongs_to_another_type_is_unknown_here(write_app: AppWriter) -> None:
+    root = write_app(
+        forms={"item": form(NAME + "  - {key: qty, type: number, label: 数量, options: []}\n")}
+    )
+    assert definition_errors(root) == [
+        "forms/item.yaml:6:41: 'options' does not apply to a number field"
+    ]
+
+
+def test_a_missing_required_key(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form(NAME + "  - {key: level, type: select, label: 级别}\n")})
+    assert definition_errors(root) == ["forms/item.yaml:6:5: missing required key 'options'"]
+
+
+def test_a_value_of_the_wrong_type(write_app: AppWriter) -> None:
+    root = write_app(
+        forms={"item": form("  - {key: name, type: text, label: 名称, required: 'yes'}\n")}
+    )
+    assert definition_errors(root) == [
+        "forms/item.yaml:5:50: 'required' must be of type boolean, not string"
+    ]
+
+
+def test_a_bad_key_name(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form(NAME + "  - {key: Bad-Key, type: text, label: x}\n")})
+    assert definition_errors(root) == [
+        "forms/item.yaml:6:11: 'key' must be a key: lower-case letters, digits and '_', "
+        "starting with a letter (got 'Bad-Key')"
+    ]
+
+
+def test_a_label_in_an_unknown_language(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form("  - {key: name, type: text, label: {fr: Nom}}\n")})
+    assert definition_errors(root) == ["forms/item.yaml:5:37: unknown key 'fr'"]
+
+
+def test_a_version_written_as_a_number(write_app: AppWriter) -> None:
+    root = write_app(app=MINIMAL_APP_YAML.replace('version: "1.0"', "version: 1.0"))
+    assert definition_errors(root) == [
+        "app.yaml:2:10: 'version' must be of type string, not number"
+    ]
+
+
+def test_an_unknown_permission_scope(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form(NAME, "permissions:\n  staff: {read: everyone}\n")})
+    assert definition_errors(root) == [
+        "forms/item.yaml:7:17: 'read' must be one of 'none', 'own', 'department', 'all' (got 'everyone')"
+    ]
+
+
+def test_default_and_default_expr_together(write_app: AppWriter) -> None:
+    root = write_app(
+        forms={
+            "item": form(
+                "  - {key: name, type: text, label: 名称, default: a, default_expr: \"'b'\"}\n"
+            )
+        }
+    )
+    [error] = definition_errors(root)
+    assert error.startswith("forms/item.yaml:5:")
+    assert "default_expr" in error
+
+
+def test_duplicate_field_keys(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form(NAME + NAME)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:6:11: duplicate field key 'name' (first at field 1)"
+    ]
+
+
+def test_a_field_named_like_a_system_field(write_app: AppWriter) -> None:
+    root = write_app(
+        forms={"item": form(NAME + "  - {key: created_at, type: date, label: 日期}\n")}
+    )
+    assert definition_errors(root) == [
+        "forms/item.yaml:6:11: 'created_at' is a system field every form has; choose another key"
+    ]
+
+
+def test_a_link_to_a_missing_form(write_app: AppWriter) -> None:
+    root = write_app(
+        forms={"item": form(NAME + "  - {key: buyer, type: link, label: 客户, form: custmer}\n")}
+    )
+    assert definition_errors(root) == ["forms/item.yaml:6:47: unknown form 'custmer'"]
+
+
+def test_an_unknown_field_type_suggests_a_known_one(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form(NAME + "  - {key: note, type: txt, label: 备注}\n")})
+    assert definition_errors(root) == [
+        "forms/item.yaml:6:23: unknown field type 'txt'; did you mean 'text'?"
+    ]
+
+
+def test_an_expression_that_names_an_unknown_field(write_app: AppWriter) -> None:
+    fields = (
+        NAME
+        + "  - {key: amount, type: money, label: 金额}\n"
+        + ('  - {key: tax, type: formula, label: 税, expression: "amout * 0.13"}\n')
+    )
+    root = write_app(forms={"item": form(fields)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:7:53: expression uses unknown name 'amout'; did you mean 'amount'?"
+    ]
+
+
+def test_an_expression_that_does_not_parse(write_app: AppWriter) -> None:
+    root = write_app(
+        forms={"item": form('  - {key: name, type: text, label: 名称, visible_if: "name =="}\n')}
+    )
+    assert definition_errors(root) == [
+        "forms/item.yaml:5:52: expression does not parse: unexpected 'end of expression'"
+    ]
+
+
+def test_a_formula_cycle(write_app: AppWriter) -> None:
+    fields = (
+        NAME
+        + '  - {key: a, type: formula, label: A, expression: "b + 1"}\n'
+        + '  - {key: b, type: formula, label: B, expression: "a + 1"}\n'
+    )
+    root = write_app(forms={"item": form(fields)})
+    assert definition_errors(root) == ["forms/item.yaml:7:51: formula cycle: a -> b -> a"]
+
+
+def test_a_title_field_that_is_not_a_field(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form(NAME, title="nmae")})
+    assert definition_errors(root) == [
+        "forms/item.yaml:3:14: unknown field 'nmae'; did you mean 'name'?"
+    ]
+
+
+def test_a_select_default_that_is_not_an_option(write_app: AppWriter) -> None:
+    fields = NAME + (
+        "  - key: level\n    type: select\n    label: 级别\n    default: D\n"
+        "    options: [{value: A, label: A}, {value: B, label: B}]\n"
+    )
+    root = write_app(forms={"item": form(fields)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:9:14: default 'D' is not one of the options (A, B)"
+    ]
+
+
+def test_a_role_that_is_not_declared(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form(NAME, "permissions:\n  stuff: {read: all}\n")})
+    assert definition_errors(root) == [
+        "forms/item.yaml:7:3: unknown role 'stuff'; did you mean 'staff'? (declare it in app.yaml roles)"
+    ]
+
+
+def test_an_owner_field_that_is_not_a_user_field(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form(NAME, "owner_field: name\n")})
+    assert definition_errors(root) == [
+        "forms/item.yaml:6:14: owner_field 'name' must be a user field"
+    ]
+
+
+def test_a_list_column_that_is_not_a_field(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form(NAME, "list:\n  columns: [name, stage]\n")})
+    assert definition_errors(root) == ["forms/item.yaml:7:19: unknown field 'stage'"]
+
+
+def test_an_index_on_an_unknown_field(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form(NAME, "indexes:\n  - fields: [name, -nme]\n")})
+    assert definition_errors(root) == [
+        "forms/item.yaml:7:20: unknown field 'nme'; did you mean 'name'?"
+    ]
+
+
+def test_an_auto_number_pattern_without_a_counter(write_app: AppWriter) -> None:
+    fields = NAME + '  - {key: no, type: auto_number, label: 编号, pattern: "HT-{YYYY}-{NN}"}\n'
+    root = write_app(forms={"item": form(fields)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:6:54: pattern needs exactly one counter such as {####}, found 0",
+        "forms/item.yaml:6:54: unknown token '{NN}' in pattern; use {YYYY}, {YY}, {MM}, {DD} and one {####}",
+    ]
+
+
+def test_a_pattern_that_is_not_a_regular_expression(write_app: AppWriter) -> None:
+    root = write_app(
+        forms={"item": form('  - {key: name, type: text, label: 名称, pattern: "[a-"}\n')}
+    )
+    [error] = definition_errors(root)
+    assert error.startswith("forms/item.yaml:5:49: pattern is not a valid regular expression:")
+
+
+def test_min_above_max(write_app: AppWriter) -> None:
+    root = write_app(
+        forms={"item": form(NAME + "  - {key: qty, type: number, label: 数量, min: 5, max: 1}\n")}
+    )
+    assert definition_errors(root) == ["forms/item.yaml:6:46: min (5) is greater than max (1)"]
+
+
+def test_the_same_form_key_in_two_files(write_app: AppWriter) -> None:
+    root = write_app(forms={"a": form(NAME), "b": form(NAME)})
+    assert definition_errors(root) == [
+        f"forms/b.yaml:1:6: form 'item' is already defined in {root}/forms/a.yaml"
+    ]
+
+
+def test_an_include_that_matches_nothing(write_app: AppWriter) -> None:
+    app = MINIMAL_APP_YAML.replace(
+        "include:\n  forms: [forms/*.yaml]",
+        "include:\n  forms: [forms/*.yaml]\n  dashboards: [boards/*.yaml]",
+    )
+    assert definition_errors(write_app(app=app)) == [
+        "app.yaml:11:16: 'boards/*.yaml' matches no file"
+    ]
+
+
+def test_an_include_outside_the_app_folder(write_app: AppWriter) -> None:
+    app = MINIMAL_APP_YAML.replace("forms: [forms/*.yaml]", "forms: [../secret.yaml]")
+    assert definition_errors(write_app(app=app)) == [
+        "app.yaml:10:11: '../secret.yaml' must be a path inside the app folder"
+    ]
+
+
+def test_a_workflow_with_an_unknown_state_and_role(write_app: AppWriter) -> None:
+    app = MINIMAL_APP_YAML + "  workflows: [workflows/*.yaml]\n"
+    workflow = (
+        "key: approve\nlabel: 审批\nform: item\n"
+        "states: [{key: draft, label: 草稿}, {key: done, label: 完成}]\n"
+        "transitions:\n"
+        "  - {key: finish, label: 完成, from: draft, to: closed, roles: [boss]}\n"
+    )
+    root = write_app(app=app, workflows={"approve": workflow})
+    assert definition_errors(root) == [
+        "workflows/approve.yaml:6:47: unknown state 'closed'",
+        "workflows/approve.yaml:6:63: unknown role 'boss' (declare it in app.yaml roles)",
+    ]
+
+
+def test_a_dashboard_that_sums_a_text_field(write_app: AppWriter) -> None:
+    app = MINIMAL_APP_YAML + "  dashboards: [dashboards/*.yaml]\n"
+    board = (
+        "key: board\nlabel: 看板\nwidgets:\n"
+        "  - {key: total, type: number, label: 合计, form: item, measure: {op: sum, field: name}}\n"
+    )
+    root = write_app(app=app, dashboards={"board": board})
+    assert definition_errors(root) == [
+        "dashboards/board.yaml:4:81: sum needs a number field; 'name' is text"
+    ]
+
+
+def test_every_problem_in_every_file_is_reported_at_once_and_sorted(write_app: AppWriter) -> None:
+    bad_b = form(NAME + NAME, key="other")
+    bad_a = form(
+        NAME + "  - {key: buyer, type: link, label: 客户, form: nowhere}\n", title="missing"
+    )
+    root = write_app(forms={"a": bad_a, "b": bad_b})
+    errors = definition_errors(root)
+    assert errors == [
+        "forms/a.yaml:3:14: unknown field 'missing'",
+        "forms/a.yaml:6:47: unknown form 'nowhere'",
+        "forms/b.yaml:6:11: duplicate field key 'name' (first at field 1)",
+    ]
+
+
+def test_a_folder_without_app_yaml(tmp_path: Path) -> None:
+    assert definition_errors(tmp_path) == [
+        "app.yaml:1:1: no app.yaml here; an app folder starts with app.yaml"
+    ]
+
+
+def test_a_path_that_is_not_a_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    errors = definition_errors(missing)
+    assert errors == [f"{missing}:1:1: not a folder; give the folder that holds app.yaml"]
+
+
+def test_python_tags_in_an_app_file(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form(NAME, "icon: !!python/object/apply:os.system [ls]\n")})
+    [error] = definition_errors(root)
+    assert error.startswith(
+        "forms/item.yaml:6:7: YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'"
+    )
+
+
+def test_a_form_file_that_is_a_list(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": "- a\n- b\n"})
+    assert definition_errors(root) == [
+        "forms/item.yaml:1:1: a form file must be a mapping of keys to values"
+    ]
+
+
+def test_a_broken_file_does_not_hide_problems_in_others(write_app: AppWriter) -> None:
+    root = write_app(forms={"a": "key: [\n", "b": form(NAME + NAME, key="other")})
+    errors = definition_errors(root)
+    assert len(errors) == 2
+    assert errors[0].startswith("forms/a.yaml:2:1: invalid YAML")
+    assert errors[1] == "forms/b.yaml:6:11: duplicate field key 'name' (first at field 1)"

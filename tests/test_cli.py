@@ -1,0 +1,67 @@
+"""The ``formflow`` command line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from conftest import CRM_APP
+from formflow import __version__
+from formflow.cli import main
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"formflow, version {__version__}\n"
+
+
+def test_validate_a_valid_app_prints_one_summary_line() -> None:
+    result = CliRunner().invoke(main, ["validate", str(CRM_APP)])
+    assert result.exit_code == 0, result.output
+    [line] = result.output.splitlines()
+    assert line.startswith(f"{CRM_APP}: valid: crm_sfa ")
+
+
+def test_validate_a_broken_copy_prints_one_line_per_error_and_exits_1(tmp_path: Path) -> None:
+    broken = tmp_path / "crm"
+    shutil.copytree(CRM_APP, broken)
+    customer = broken / "forms" / "customer.yaml"
+    customer.write_text(
+        customer.read_text(encoding="utf-8").replace("title_field: name", "title_field: nmae", 1),
+        encoding="utf-8",
+    )
+    (broken / "forms" / "stray.yaml").write_text("key: stray\nlabel: x\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(broken)])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{customer}:")
+    assert "unknown field 'nmae'; did you mean 'name'?" in lines[0]
+    assert lines[1:] == [
+        f"{broken}/forms/stray.yaml:1:1: missing required key '{key}'"
+        for key in ("fields", "permissions", "title_field")
+    ]
+    assert result.stderr == f"{broken}: 4 problems found\n"
+
+
+def test_validate_a_missing_folder_is_a_clean_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert (
+        result.stdout
+        == f"{tmp_path / 'none'}:1:1: not a folder; give the folder that holds app.yaml\n"
+    )
+
+
+def test_the_installed_command_runs() -> None:
+    command = Path(sys.executable).with_name("formflow")
+    completed = subprocess.run(
+        [command, "validate", str(CRM_APP)], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "valid: crm_sfa" in completed.stdout

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from formflow.definitions import load_app
 from formflow.errors import DefinitionErrors
+from formflow.storage.database import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 CRM_APP = ROOT / "apps" / "crm_sfa"
@@ -71,3 +73,14 @@ def definition_errors(app_dir: Path) -> list[str]:
         load_app(app_dir)
     prefix = f"{app_dir}/"
     return [str(error).removeprefix(prefix) for error in caught.value]
+
+
+pytest_plugins = ["databases"]
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on a fresh, empty database (SQLite and PostgreSQL in turn)."""
+    engine = connect(database_url)
+    yield engine
+    engine.dispose()

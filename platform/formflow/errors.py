@@ -42,3 +42,81 @@ class DefinitionErrors(FormflowError):
 
     def __len__(self) -> int:
         return len(self.errors)
+
+
+class RecordError(FormflowError):
+    """A request about records that cannot be carried out.
+
+    ``code`` is stable: the API returns it, and clients may rely on it.
+    """
+
+    code = "record_error"
+
+
+class ValidationFailed(RecordError):
+    """Values that do not fit the form; every problem, by field key ("" for the whole record)."""
+
+    code = "validation_failed"
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        summary = "; ".join(
+            f"{key or 'record'}: {', '.join(messages)}" for key, messages in errors.items()
+        )
+        super().__init__(summary)
+
+
+class PermissionDenied(RecordError):
+    code = "forbidden"
+
+
+class RecordNotFound(RecordError):
+    """No such record, or one the user may not see (the two are not told apart)."""
+
+    code = "not_found"
+
+
+class StaleRecord(RecordError):
+    """The record changed since the user loaded it; their update would overwrite that change."""
+
+    code = "stale_record"
+
+    def __init__(self, record_id: int, expected: int, actual: int) -> None:
+        self.record_id, self.expected, self.actual = record_id, expected, actual
+        super().__init__(
+            f"record {record_id} was changed by someone else (version {actual}, you edited version {expected}); reload it and apply your change again"
+        )
+
+
+class VetoedByPlugin(RecordError):
+    """A plugin's before-hook refused the change, with its reason."""
+
+    code = "vetoed"
+
+    def __init__(self, plugin: str, message: str) -> None:
+        self.plugin = plugin
+        super().__init__(message)
+
+
+class PluginFailed(RecordError):
+    """A plugin raised while handling a record; the change was rolled back."""
+
+    code = "plugin_failed"
+
+    def __init__(self, plugin: str, hook: str, error: BaseException) -> None:
+        self.plugin, self.hook = plugin, hook
+        super().__init__(f"plugin {plugin!r} failed in {hook}: {error.__class__.__name__}: {error}")
+
+
+class QueryError(RecordError):
+    """A filter, sort or aggregate that does not fit the form."""
+
+    code = "invalid_query"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class MigrationRefused(FormflowError):
+    """A definition change that existing data cannot survive, with the ways forward."""

@@ -404,7 +404,7 @@ class FormCompiler:
         if part == "search" and not field_type.searchable:
             self.error(
                 path,
-                f"'{key}' is a {field.type} field; search takes text, phone, email and number fields",
+                f"'{key}' is a {field.type} field; search takes text, textarea, phone, email and auto_number fields",
             )
         elif part == "filters" and not field_type.filterable:
             self.error(path, f"'{key}' is a {field.type} field, which cannot be filtered")

@@ -108,6 +108,12 @@ def _message(error: ValidationError, path: tuple[Any, ...]) -> str:
         friendly = _FRIENDLY_PATTERNS.get(str(error.validator_value))
         if friendly:
             return f"{subject} {friendly} (got {error.instance!r})"
+    if (
+        error.validator == "not"
+        and isinstance(error.schema, dict)
+        and error.schema.get("description")
+    ):
+        return f"{subject}: {error.schema['description']}"
     if error.validator == "type":
         return f"{subject} must be of type {_type_names(error.validator_value)}, not {_json_type(error.instance)}"
     if error.validator == "enum":

@@ -37,7 +37,7 @@ from sqlalchemy.types import TypeEngine
 
 from formflow.definitions.model import App, Field, Form, OnDelete, SortKey
 from formflow.fieldtypes import ValueKind
-from formflow.storage.platform_tables import Id
+from formflow.storage.platform_tables import Id, platform_metadata
 
 MAX_IDENTIFIER = 63
 LONG_TEXT = 2000
@@ -99,9 +99,11 @@ class FormTables:
 class AppSchema:
     """Every table an app needs, built once per compiled definition."""
 
-    def __init__(self, app: App, metadata: MetaData | None = None) -> None:
+    def __init__(self, app: App) -> None:
         self.app = app
-        self.metadata = metadata or MetaData()
+        self.metadata = MetaData()
+        for platform_table in platform_metadata.tables.values():
+            platform_table.to_metadata(self.metadata)
         self.forms: dict[str, FormTables] = {}
         for form in app.forms.values():
             self.forms[form.key] = self._form_tables(form)

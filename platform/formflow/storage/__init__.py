@@ -1,0 +1,1 @@
+"""Storage: tables from the compiled model, migrations between definition versions."""

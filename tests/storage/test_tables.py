@@ -1,0 +1,49 @@
+"""Tables built from the compiled model, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, inspect
+
+from conftest import CRM_APP
+from formflow.definitions import App, load_app
+from formflow.storage.tables import AppSchema, derived_index_keys, identifier
+
+
+@pytest.fixture(scope="module")
+def crm() -> App:
+    return load_app(CRM_APP)
+
+
+def test_every_form_and_subtable_becomes_a_table(engine: Engine, crm: App) -> None:
+    schema = AppSchema(crm)
+    schema.metadata.create_all(engine)
+    names = set(inspect(engine).get_table_names())
+    assert {f"crm_sfa__{key}" for key in crm.forms} <= names
+    assert "crm_sfa__quote__items" in names
+    assert {"ff_users", "ff_departments", "ff_audit_log", "ff_counters"} <= names
+
+
+def test_links_become_foreign_keys(engine: Engine, crm: App) -> None:
+    AppSchema(crm).metadata.create_all(engine)
+    foreign_keys = inspect(engine).get_foreign_keys("crm_sfa__contact")
+    targets = {
+        fk["referred_table"] for fk in foreign_keys if fk["constrained_columns"] == ["customer"]
+    }
+    assert targets == {"crm_sfa__customer"}
+
+
+def test_filter_fields_lead_indexes_followed_by_the_default_sort(crm: App) -> None:
+    form = crm.form("opportunity")
+    sort = form.list_view.sort
+    indexes = [keys for keys, _unique in derived_index_keys(form)]
+    for key in form.list_view.filters:
+        assert any(keys[0].field == key and keys[1 : 1 + len(sort)] == sort for keys in indexes), (
+            key
+        )
+
+
+def test_long_names_are_shortened_to_63_characters() -> None:
+    name = identifier("a" * 40, "b" * 40)
+    assert len(name) == 63
+    assert name != identifier("a" * 40, "b" * 39 + "c")

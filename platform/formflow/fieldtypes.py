@@ -8,7 +8,7 @@ definition compiler takes a registry rather than a fixed list.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -44,6 +44,9 @@ class FieldType:
     filterable: bool = True
     sortable: bool = True
     options_schema: Mapping[str, Any] | None = field(default=None, compare=False)
+    coerce: Callable[[Any], Any] | None = field(default=None, compare=False)
+    """For plugin types: turn submitted input into the stored value, or raise ``ValueError``
+    with a message for the person filling the form. Runs after the kind's own conversion."""
 
 
 BUILTIN_FIELD_TYPES: tuple[FieldType, ...] = (
@@ -82,7 +85,7 @@ class FieldTypeRegistry(Mapping[str, FieldType]):
     def __getitem__(self, name: str) -> FieldType:
         return self._types[name]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return iter(self._types)
 
     def __len__(self) -> int:

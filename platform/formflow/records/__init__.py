@@ -1,0 +1,1 @@
+"""The record service: the one place records are read and written."""

@@ -264,6 +264,19 @@ def test_a_workflow_with_an_unknown_state_and_role(write_app: AppWriter) -> None
     ]
 
 
+def test_workflow_states_must_be_options_of_the_state_field(write_app: AppWriter) -> None:
+    app = MINIMAL_APP_YAML + "  workflows: [workflows/*.yaml]\n"
+    fields = NAME + "  - {key: status, type: select, label: 状态, options: [{value: draft, label: 草稿}]}\n"
+    workflow = (
+        "key: approve\nlabel: 审批\nform: item\nstate_field: status\n"
+        "states: [{key: draft, label: 草稿}, {key: done, label: 完成}]\n"
+    )
+    root = write_app(app=app, forms={"item": form(fields)}, workflows={"approve": workflow})
+    assert definition_errors(root) == [
+        "workflows/approve.yaml:5:41: state 'done' is not an option of 'status' (draft)"
+    ]
+
+
 def test_a_dashboard_that_sums_a_text_field(write_app: AppWriter) -> None:
     app = MINIMAL_APP_YAML + "  dashboards: [dashboards/*.yaml]\n"
     board = (

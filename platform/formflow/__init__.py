@@ -5,7 +5,15 @@ callers are expected to catch.
 """
 
 from formflow.errors import DefinitionError, DefinitionErrors, FormflowError
+from formflow.hookspecs import Veto, hookimpl
 
 __version__ = "0.1.0"
 
-__all__ = ["DefinitionError", "DefinitionErrors", "FormflowError", "__version__"]
+__all__ = [
+    "DefinitionError",
+    "DefinitionErrors",
+    "FormflowError",
+    "Veto",
+    "__version__",
+    "hookimpl",
+]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 
 class FormflowError(Exception):
@@ -53,17 +54,42 @@ class RecordError(FormflowError):
     code = "record_error"
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one value.
+
+    ``code`` is stable and ``params`` fill in the message, so the web layer can show the
+    problem in the user's language; ``message`` is the English text.
+    """
+
+    code: str
+    message: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class ValidationFailed(RecordError):
-    """Values that do not fit the form; every problem, by field key ("" for the whole record)."""
+    """Values that do not fit the form: every problem, by field path ("" for the record).
+
+    A subtable row's field is addressed as ``items.2.qty``.
+    """
 
     code = "validation_failed"
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        self.errors = errors
+    def __init__(self, problems: dict[str, list[Problem]]) -> None:
+        self.problems = problems
         summary = "; ".join(
-            f"{key or 'record'}: {', '.join(messages)}" for key, messages in errors.items()
+            f"{key or 'record'}: {', '.join(map(str, found))}" for key, found in problems.items()
         )
         super().__init__(summary)
+
+
+class RecordInUse(RecordError):
+    """A record other records still refer to, where the link says they must not lose it."""
+
+    code = "in_use"
 
 
 class PermissionDenied(RecordError):

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from formflow.definitions.model import (
     SYSTEM_FIELDS,
     Field,
@@ -33,6 +35,9 @@ from formflow.errors import DefinitionError
 from formflow.expressions import Expression, ExpressionEngine, ExpressionError
 from formflow.fieldtypes import FieldTypeRegistry, ValueKind
 
+COMMON_FIELD_KEYS = frozenset(
+    {"key", "type", "label", "help", "required", "required_if", "visible_if", "readonly", "unique", "indexed", "default", "default_expr", "renamed_from"}
+)
 CONTEXT_NAMES = frozenset({"user", "today", "now"})
 """Names every expression may read besides fields."""
 
@@ -151,6 +156,8 @@ class FormCompiler:
             self.error((*path, "type"), _unknown("field type", type_name, self.context.field_types))
             return None
         settings = dict(item)
+        if field_type.options_schema is not None:
+            self._check_plugin_options(field_type.name, field_type.options_schema, item, path)
         row_fields: tuple[Field, ...] = ()
         if type_name == "subtable":
             row_keys = frozenset(f["key"] for f in item["fields"] if isinstance(f.get("key"), str))
@@ -201,6 +208,13 @@ class FormCompiler:
         )
         self._check_field(field, item, path)
         return field
+
+    def _check_plugin_options(self, type_name: str, options_schema: Mapping[str, Any], item: dict[str, Any], path: PathKey) -> None:
+        """A plugin type's own keys, checked against the schema the plugin gave for them."""
+        own = {key: value for key, value in item.items() if key not in COMMON_FIELD_KEYS}
+        for problem in Draft202012Validator(dict(options_schema)).iter_errors(own):
+            where = (*path, *problem.absolute_path) if problem.absolute_path else path
+            self.error(where, f"{type_name} field: {problem.message}")
 
     def _check_field(self, field: Field, item: dict[str, Any], path: PathKey) -> None:
         if field.type == "link" and field.target_form not in self.context.form_keys:

@@ -1,0 +1,159 @@
+# mypy: disable-error-code="empty-body"
+"""Every hook a Formflow plugin can implement, in one place.
+
+Each hook below is an empty function: its signature is the contract and its docstring says
+when Formflow calls it, what it passes and what it expects back. A plugin implements a hook
+by defining a function of the same name marked with :data:`hookimpl`, taking any subset of
+the hook's arguments by name. ``docs/plugins.md`` has one section per hook, and a test fails
+when a hook lacks that section or a test of its own.
+
+Hooks are always called with keyword arguments, so they grow only by adding arguments;
+a hook that is retired is kept with pluggy's ``warn_on_impl`` rather than deleted. None of
+these hooks stops at the first answer (none is ``firstresult``).
+
+(mypy's ``empty-body`` check is off for this module: the bodies are meant to be empty.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from formflow.actions import Action
+    from formflow.definitions.model import Form
+    from formflow.fieldtypes import FieldType
+
+PROJECT = "formflow"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marks a plugin's function as the implementation of the hook of the same name."""
+
+
+class Veto(Exception):
+    """Raised by a ``before`` hook to refuse a change; the message is shown to the user."""
+
+
+@hookspec
+def formflow_field_types() -> list[FieldType]:
+    """Field types this plugin adds, for app definitions to use as ``type: <name>``.
+
+    Called once, when the plugins are loaded. Each :class:`~formflow.fieldtypes.FieldType`
+    gives its storage kind, what lists may do with it, ``coerce`` to check and convert
+    submitted values, and ``options_schema``, a JSON Schema for the field keys it reads.
+
+    Every implementation's list is used. A name already taken, by a built-in type or by
+    another plugin, stops loading with :class:`~formflow.plugins.PluginLoadError`.
+    """
+
+
+@hookspec
+def formflow_expression_functions() -> dict[str, Callable[..., Any]]:
+    """Functions that expressions in app definitions may call, by name.
+
+    Called once, when the plugins are loaded. The functions run inside the expression
+    sandbox, so they receive plain values and should return plain values without side
+    effects.
+
+    Every implementation's functions are used. A name given by two plugins, or one that
+    hides an expression's own names (``user``, ``today``, ``now``), stops loading with
+    :class:`~formflow.plugins.PluginLoadError`.
+    """
+
+
+@hookspec
+def formflow_actions() -> list[Action]:
+    """Named actions that workflows and automations may run.
+
+    Called once, when the plugins are loaded. Each :class:`~formflow.actions.Action` has a
+    name, a label, a JSON Schema for its parameters and the function that runs it.
+
+    Every implementation's list is used. Two actions with one name stop loading with
+    :class:`~formflow.plugins.PluginLoadError`.
+    """
+
+
+@hookspec
+def formflow_before_create(
+    app_key: str, form: Form, values: Mapping[str, Any], user_id: int | None
+) -> str | None:
+    """Called before a record is created, inside the transaction that creates it.
+
+    ``values`` are the record's checked values by field key, read-only; ``user_id`` is the
+    user creating it, or ``None`` when Formflow itself does (an automation, an import).
+
+    Return ``None`` to allow the record, or refuse it by returning a message or raising
+    :class:`Veto`; the message reaches the user and nothing is written. Every
+    implementation runs in turn until one refuses.
+    """
+
+
+@hookspec
+def formflow_after_create(
+    app_key: str, form: Form, record: Mapping[str, Any], user_id: int | None
+) -> None:
+    """Called after a created record has been committed.
+
+    ``record`` is the stored record, system fields included. Every implementation runs;
+    the return value is ignored, and an exception is logged but cannot undo the write.
+    """
+
+
+@hookspec
+def formflow_before_update(
+    app_key: str,
+    form: Form,
+    record_id: int,
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    user_id: int | None,
+) -> str | None:
+    """Called before a record is updated, inside the transaction that updates it.
+
+    ``old`` is the record as stored; ``new`` is the record as it will be stored, every
+    field included, not only the changed ones. Both are read-only.
+
+    Return ``None`` to allow the change, or refuse it by returning a message or raising
+    :class:`Veto`. Every implementation runs in turn until one refuses.
+    """
+
+
+@hookspec
+def formflow_after_update(
+    app_key: str,
+    form: Form,
+    record: Mapping[str, Any],
+    changes: Mapping[str, tuple[Any, Any]],
+    user_id: int | None,
+) -> None:
+    """Called after an updated record has been committed.
+
+    ``record`` is the record as now stored; ``changes`` maps each changed field key to its
+    ``(old, new)`` values. Every implementation runs; the return value is ignored, and an
+    exception is logged but cannot undo the write.
+    """
+
+
+@hookspec
+def formflow_before_delete(
+    app_key: str, form: Form, record: Mapping[str, Any], user_id: int | None
+) -> str | None:
+    """Called before a record is deleted, inside the transaction that deletes it.
+
+    Return ``None`` to allow the deletion, or refuse it by returning a message or raising
+    :class:`Veto`. Every implementation runs in turn until one refuses.
+    """
+
+
+@hookspec
+def formflow_after_delete(
+    app_key: str, form: Form, record: Mapping[str, Any], user_id: int | None
+) -> None:
+    """Called after a deletion has been committed; ``record`` is the record as it was.
+
+    Every implementation runs; the return value is ignored, and an exception is logged but
+    cannot undo the deletion.
+    """

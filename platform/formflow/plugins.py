@@ -1,0 +1,408 @@
+"""Finding, checking and calling plugins.
+
+:func:`load_plugins` registers Formflow's built-in plugin, then every entry point in the
+``formflow`` group, every ``*.py`` file in the plugins folder and any objects passed in, and
+checks them all before anything else starts: a misspelt hook, a clashing name or a file that
+does not import stops start-up with a :class:`PluginLoadError` that names the plugin.
+
+Each implementation is called on its own, rather than through pluggy's hook call, so that a
+veto or a failure is reported with the name of the plugin it came from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import metadata
+from pathlib import Path
+from types import MappingProxyType, ModuleType
+from typing import Any, TypeVar
+
+import pluggy
+from jsonschema import Draft202012Validator, SchemaError
+
+from formflow import __version__, builtin_plugins, hookspecs
+from formflow.actions import Action
+from formflow.definitions.forms import CONTEXT_NAMES
+from formflow.errors import FormflowError, PluginFailed, VetoedByPlugin
+from formflow.expressions import ExpressionEngine
+from formflow.fieldtypes import FieldType, FieldTypeRegistry
+from formflow.hookspecs import PROJECT, Veto
+
+logger = logging.getLogger("formflow.plugins")
+
+BEFORE_HOOKS = frozenset(
+    {"formflow_before_create", "formflow_before_update", "formflow_before_delete"}
+)
+AFTER_HOOKS = frozenset({"formflow_after_create", "formflow_after_update", "formflow_after_delete"})
+DIR_MODULE_PREFIX = "formflow_plugins_dir"
+"""Plugin files are imported as ``formflow_plugins_dir.<file stem>``."""
+
+T = TypeVar("T")
+
+
+class PluginLoadError(FormflowError):
+    """A plugin that cannot be used; the message names it and says what is wrong."""
+
+
+class Source(StrEnum):
+    """Where a plugin came from, in the order sources are loaded."""
+
+    BUILTIN = "builtin"
+    ENTRY_POINT = "entry point"
+    PLUGINS_DIR = "plugins dir"
+    EXTRA = "extra"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What ``formflow plugins`` shows about one plugin."""
+
+    name: str
+    source: Source
+    hooks: tuple[str, ...]
+    version: str | None = None
+
+
+class Plugins:
+    """The loaded plugins, and what they contribute; build it with :func:`load_plugins`."""
+
+    def __init__(self, manager: pluggy.PluginManager, infos: Mapping[str, PluginInfo]) -> None:
+        self._manager = manager
+        self._infos = infos
+        self._field_types = FieldTypeRegistry(self._collect_field_types())
+        self._expression_engine = ExpressionEngine(self._collect_functions())
+        self._actions = MappingProxyType(self._collect_actions())
+
+    @property
+    def field_types(self) -> FieldTypeRegistry:
+        """The built-in field types, then those plugins add."""
+        return self._field_types
+
+    @property
+    def expression_engine(self) -> ExpressionEngine:
+        """An expression engine that knows every plugin's functions."""
+        return self._expression_engine
+
+    @property
+    def actions(self) -> Mapping[str, Action]:
+        """Every plugin action, by name."""
+        return self._actions
+
+    def run_before(self, hook_name: str, **kwargs: Any) -> None:
+        """Run a ``before`` hook's implementations in turn; raise if one refuses or fails.
+
+        Raises :class:`~formflow.errors.VetoedByPlugin` for a :class:`~formflow.Veto` or a
+        returned message, and :class:`~formflow.errors.PluginFailed` for any other error.
+        """
+        for impl in self._event_impls(hook_name, BEFORE_HOOKS, kwargs):
+            try:
+                answer = _call(impl, kwargs)
+            except Veto as veto:
+                raise VetoedByPlugin(impl.plugin_name, _refusal(impl, str(veto))) from veto
+            except Exception as exc:
+                raise PluginFailed(impl.plugin_name, hook_name, exc) from exc
+            if isinstance(answer, str):
+                raise VetoedByPlugin(impl.plugin_name, _refusal(impl, answer))
+            if answer is not None:
+                error = TypeError(f"returned {answer!r}; return None, or a message to refuse")
+                raise PluginFailed(impl.plugin_name, hook_name, error)
+
+    def run_after(self, hook_name: str, **kwargs: Any) -> list[PluginFailed]:
+        """Run every implementation of an ``after`` hook; log and return failures, never raise."""
+        failures: list[PluginFailed] = []
+        for impl in self._event_impls(hook_name, AFTER_HOOKS, kwargs):
+            try:
+                _call(impl, kwargs)
+            except Exception as exc:
+                logger.error(
+                    "plugin %r failed in %s; the change stays committed",
+                    impl.plugin_name,
+                    hook_name,
+                    exc_info=exc,
+                )
+                failure = PluginFailed(impl.plugin_name, hook_name, exc)
+                failure.__cause__ = exc
+                failures.append(failure)
+        return failures
+
+    def describe(self) -> list[PluginInfo]:
+        """Every plugin, built-in first, then by source and name."""
+        order = list(Source)
+        return sorted(self._infos.values(), key=lambda info: (order.index(info.source), info.name))
+
+    def _event_impls(
+        self, hook_name: str, allowed: frozenset[str], kwargs: Mapping[str, Any]
+    ) -> list[pluggy.HookImpl]:
+        if hook_name not in allowed:
+            raise ValueError(f"{hook_name!r} is not one of {', '.join(sorted(allowed))}")
+        caller: pluggy.HookCaller = getattr(self._manager.hook, hook_name)
+        assert caller.spec is not None
+        expected = {*caller.spec.argnames, *caller.spec.kwargnames}
+        if set(kwargs) != expected:
+            raise TypeError(f"{hook_name} takes {sorted(expected)}, not {sorted(kwargs)}")
+        return list(reversed(caller.get_hookimpls()))  # pluggy's calling order
+
+    def _answers(self, hook_name: str) -> list[tuple[str, object]]:
+        """Each implementation's answer with its plugin's name, built-in plugin first."""
+        caller: pluggy.HookCaller = getattr(self._manager.hook, hook_name)
+        answers: list[tuple[str, object]] = []
+        for impl in reversed(caller.get_hookimpls()):
+            try:
+                answer = _call(impl, {})
+            except Exception as exc:
+                message = f"plugin {impl.plugin_name!r} failed in {hook_name}: {_describe(exc)}"
+                raise PluginLoadError(message) from exc
+            if answer is not None:
+                answers.append((impl.plugin_name, answer))
+        return sorted(answers, key=lambda item: self._infos[item[0]].source is not Source.BUILTIN)
+
+    def _collect_field_types(self) -> list[FieldType]:
+        hook = "formflow_field_types"
+        owners: dict[str, str] = {}
+        types: list[FieldType] = []
+        for plugin, answer in self._answers(hook):
+            for field_type in _list_of(FieldType, answer, plugin, hook):
+                self._claim(owners, "field type", field_type.name, plugin)
+                if field_type.options_schema is not None:
+                    _check_schema(
+                        field_type.options_schema, plugin, f"field type {field_type.name!r}"
+                    )
+                types.append(field_type)
+        return types
+
+    def _collect_functions(self) -> dict[str, Callable[..., Any]]:
+        hook = "formflow_expression_functions"
+        owners: dict[str, str] = {}
+        functions: dict[str, Callable[..., Any]] = {}
+        for plugin, answer in self._answers(hook):
+            if not isinstance(answer, Mapping):
+                raise PluginLoadError(
+                    f"plugin {plugin!r}: {hook} must return a dict, not {answer!r}"
+                )
+            for name, function in answer.items():
+                if not (isinstance(name, str) and name.isidentifier() and callable(function)):
+                    message = f"plugin {plugin!r}: {hook} must map names to functions, not {name!r}: {function!r}"
+                    raise PluginLoadError(message)
+                if name in CONTEXT_NAMES:
+                    message = f"plugin {plugin!r}: every expression reads {name!r} already; choose another name for the function"
+                    raise PluginLoadError(message)
+                self._claim(owners, "expression function", name, plugin)
+                functions[name] = function
+        return functions
+
+    def _collect_actions(self) -> dict[str, Action]:
+        hook = "formflow_actions"
+        owners: dict[str, str] = {}
+        actions: dict[str, Action] = {}
+        for plugin, answer in self._answers(hook):
+            for action in _list_of(Action, answer, plugin, hook):
+                self._claim(owners, "action", action.name, plugin)
+                _check_schema(action.params_schema, plugin, f"action {action.name!r}")
+                actions[action.name] = action
+        return actions
+
+    def _claim(self, owners: dict[str, str], what: str, name: str, plugin: str) -> None:
+        owner = owners.get(name)
+        if owner is None:
+            owners[name] = plugin
+            return
+        if owner == plugin:
+            raise PluginLoadError(f"plugin {plugin!r} provides the {what} {name!r} twice")
+        if self._infos[owner].source is Source.BUILTIN:
+            raise PluginLoadError(
+                f"plugin {plugin!r} cannot replace the built-in {what} {name!r}; choose another name"
+            )
+        first, second = sorted((owner, plugin))
+        raise PluginLoadError(
+            f"plugins {first!r} and {second!r} both provide the {what} {name!r}; rename one"
+        )
+
+
+def load_plugins(
+    *,
+    plugins_dir: Path | None = None,
+    entry_points: bool = True,
+    extra: Sequence[object] = (),
+) -> Plugins:
+    """Register and check every plugin; raise :class:`PluginLoadError` if one cannot be used.
+
+    Plugins come from, in order: Formflow's built-in plugin, entry points in the
+    ``formflow`` group (unless ``entry_points`` is false), the ``*.py`` files of
+    ``plugins_dir``, and the ``extra`` objects (modules or instances with hook methods).
+    """
+    manager = pluggy.PluginManager(PROJECT)
+    manager.add_hookspecs(hookspecs)
+    infos: dict[str, PluginInfo] = {}
+    _register(manager, infos, builtin_plugins, "formflow.builtin", Source.BUILTIN, __version__)
+    if entry_points:
+        for entry_point in metadata.entry_points(group=PROJECT):
+            plugin = _load_entry_point(entry_point)
+            version = entry_point.dist.version if entry_point.dist is not None else None
+            _register(manager, infos, plugin, entry_point.name, Source.ENTRY_POINT, version)
+    if plugins_dir is not None:
+        for path in _plugin_files(plugins_dir):
+            _register(manager, infos, _import_file(path), path.name, Source.PLUGINS_DIR)
+    for plugin in extra:
+        _register(manager, infos, plugin, _unique_name(plugin, infos), Source.EXTRA)
+    _check_pending(manager)
+    return Plugins(manager, infos)
+
+
+def describe_plugins(plugins: Plugins) -> list[PluginInfo]:
+    """Every loaded plugin, for ``formflow plugins``."""
+    return plugins.describe()
+
+
+def format_plugin_table(infos: Iterable[PluginInfo]) -> str:
+    """The plugins as plain aligned columns: name, source, version and hooks."""
+    rows = [("name", "source", "version", "hooks")]
+    rows += [
+        (info.name, info.source.value, info.version or "-", ", ".join(info.hooks) or "-")
+        for info in infos
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    lines = [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[3]])
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def _register(
+    manager: pluggy.PluginManager,
+    infos: dict[str, PluginInfo],
+    plugin: object,
+    name: str,
+    source: Source,
+    version: str | None = None,
+) -> None:
+    if manager.is_registered(plugin):
+        return  # the same module reached twice, e.g. listed by two distributions
+    if name in infos:
+        raise PluginLoadError(
+            f"two plugins are named {name!r} (from {infos[name].source} and {source}); rename one"
+        )
+    try:
+        manager.register(plugin, name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginLoadError(f"plugin {name!r}: {' '.join(str(exc).split())}") from None
+    hooks = manager.get_hookcallers(plugin) or []
+    for caller in hooks:
+        if any(
+            impl.plugin is plugin and (impl.wrapper or impl.hookwrapper)
+            for impl in caller.get_hookimpls()
+        ):
+            raise PluginLoadError(
+                f"plugin {name!r}: {caller.name} is a hook wrapper; Formflow hooks take plain functions only"
+            )
+    infos[name] = PluginInfo(name, source, tuple(sorted(caller.name for caller in hooks)), version)
+
+
+def _check_pending(manager: pluggy.PluginManager) -> None:
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError:
+        known = [name for name in vars(hookspecs) if name.startswith(f"{PROJECT}_")]
+        problems = [
+            f"plugin {impl.plugin_name!r} implements {name!r}, which is not a Formflow hook"
+            + _suggest(name, known)
+            for name, caller in sorted(vars(manager.hook).items())
+            if not name.startswith("_") and not caller.has_spec()
+            for impl in caller.get_hookimpls()
+            if not impl.optionalhook
+        ]
+        raise PluginLoadError("\n".join(problems)) from None
+
+
+def _load_entry_point(entry_point: metadata.EntryPoint) -> object:
+    try:
+        return entry_point.load()
+    except Exception as exc:
+        where = f" in {entry_point.dist.name}" if entry_point.dist is not None else ""
+        raise PluginLoadError(
+            f"entry point {entry_point.name!r} = {entry_point.value!r}{where} cannot be loaded: {_describe(exc)}"
+        ) from exc
+
+
+def _plugin_files(plugins_dir: Path) -> list[Path]:
+    if not plugins_dir.is_dir():
+        raise PluginLoadError(f"{plugins_dir}: the plugins folder does not exist")
+    return sorted(plugins_dir.glob("*.py"))
+
+
+def _import_file(path: Path) -> ModuleType:
+    name = f"{DIR_MODULE_PREFIX}.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look modules up here
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise PluginLoadError(
+            f"{_place(path, exc)}: plugin file cannot be imported: {_describe(exc)}; fix or remove it"
+        ) from exc
+    return module
+
+
+def _place(path: Path, exc: Exception) -> str:
+    """``path:line`` for the line of ``path`` where ``exc`` arose, if it is known."""
+    line = exc.lineno if isinstance(exc, SyntaxError) else None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename) == path:
+            line = frame.lineno
+    return f"{path}:{line}" if line else str(path)
+
+
+def _describe(exc: BaseException) -> str:
+    message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    return f"{type(exc).__name__}: {message}"
+
+
+def _unique_name(plugin: object, taken: Mapping[str, object]) -> str:
+    base = getattr(plugin, "__name__", None)
+    base = base if isinstance(base, str) else type(plugin).__name__
+    name, count = base, 1
+    while name in taken:
+        count += 1
+        name = f"{base}#{count}"
+    return name
+
+
+def _call(impl: pluggy.HookImpl, kwargs: Mapping[str, Any]) -> object:
+    return impl.function(*(kwargs[name] for name in impl.argnames))
+
+
+def _refusal(impl: pluggy.HookImpl, message: str) -> str:
+    return message or f"refused by plugin {impl.plugin_name!r}"
+
+
+def _list_of(item_type: type[T], answer: object, plugin: str, hook: str) -> list[T]:
+    if isinstance(answer, list | tuple) and all(isinstance(item, item_type) for item in answer):
+        return list(answer)
+    raise PluginLoadError(
+        f"plugin {plugin!r}: {hook} must return a list of {item_type.__name__}, not {answer!r}"
+    )
+
+
+def _check_schema(schema: Mapping[str, Any], plugin: str, what: str) -> None:
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise PluginLoadError(
+            f"plugin {plugin!r}: the schema of {what} is not a valid JSON Schema: {exc.message}"
+        ) from None
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""

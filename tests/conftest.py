@@ -3,46 +3,16 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from formflow.definitions import load_app
-from formflow.errors import DefinitionErrors
 from formflow.storage.database import connect
+from support import MINIMAL_APP_YAML, MINIMAL_FORM_YAML, AppWriter
 
-ROOT = Path(__file__).resolve().parent.parent
-CRM_APP = ROOT / "apps" / "crm_sfa"
-
-MINIMAL_APP_YAML = """\
-key: demo
-version: "1.0"
-label: {zh: 演示, en: Demo}
-roles:
-  - key: staff
-    label: {zh: 员工, en: Staff}
-  - key: manager
-    label: {zh: 经理, en: Manager}
-include:
-  forms: [forms/*.yaml]
-"""
-
-MINIMAL_FORM_YAML = """\
-key: item
-label: {zh: 条目, en: Item}
-title_field: name
-fields:
-  - key: name
-    type: text
-    label: {zh: 名称, en: Name}
-    required: true
-permissions:
-  staff: {create: all, read: own, update: own, delete: none}
-"""
-
-AppWriter = Callable[..., Path]
+pytest_plugins = ["databases"]
 
 
 @pytest.fixture
@@ -65,17 +35,6 @@ def write_app(tmp_path: Path) -> AppWriter:
         return root
 
     return write
-
-
-def definition_errors(app_dir: Path) -> list[str]:
-    """Every error ``load_app`` reports, as ``FILE:LINE:COL: message`` relative to the app."""
-    with pytest.raises(DefinitionErrors) as caught:
-        load_app(app_dir)
-    prefix = f"{app_dir}/"
-    return [str(error).removeprefix(prefix) for error in caught.value]
-
-
-pytest_plugins = ["databases"]
 
 
 @pytest.fixture

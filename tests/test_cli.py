@@ -9,9 +9,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import CRM_APP
 from formflow import __version__
 from formflow.cli import main
+from support import CRM_APP
 
 
 def test_version() -> None:

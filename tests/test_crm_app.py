@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import CRM_APP
 from formflow.definitions import App, Field, load_app
 from formflow.definitions.model import Label, OnDelete
+from support import CRM_APP
 
 
 @pytest.fixture(scope="module")

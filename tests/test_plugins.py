@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from conftest import MINIMAL_APP_YAML, AppWriter
 from formflow import Veto, hookimpl
 from formflow.actions import Action, ActionContext
 from formflow.definitions import load_app
@@ -31,6 +30,7 @@ from formflow.plugins import (
     format_plugin_table,
     load_plugins,
 )
+from support import MINIMAL_APP_YAML, AppWriter
 
 PLUGINS = Path(__file__).parent / "plugins"
 ITEM = Form(key="item", label=Label(en="Item"), title_field="name", fields=(), permissions={})
@@ -247,8 +247,13 @@ def test_a_plugin_field_type_s_own_keys_are_checked_against_its_schema(
     write_app: AppWriter, cn_id_card: ModuleType
 ) -> None:
     plugins = load(cn_id_card)
-    app_dir = write_app(MINIMAL_APP_YAML, forms={"person": PERSON_FORM.replace("adults_only: true", "adults_only: maybe")})
-    with pytest.raises(DefinitionErrors, match="cn_id_card field: 'maybe' is not of type 'boolean'"):
+    app_dir = write_app(
+        MINIMAL_APP_YAML,
+        forms={"person": PERSON_FORM.replace("adults_only: true", "adults_only: maybe")},
+    )
+    with pytest.raises(
+        DefinitionErrors, match="cn_id_card field: 'maybe' is not of type 'boolean'"
+    ):
         load_app(app_dir, field_types=plugins.field_types, expressions=plugins.expression_engine)
 
 

@@ -1,22 +1,72 @@
-"""The ``formflow`` command. Each subcommand is a thin wrapper over a documented function."""
+"""The ``formflow`` command. Each subcommand is a thin wrapper over a documented function.
+
+Expected failures (a bad definition, a refused migration, an unknown user) print a clear
+message and exit 1; a traceback means a bug.
+"""
 
 from __future__ import annotations
 
+import code
+import secrets
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
-from formflow import __version__
+from formflow import __version__, accounts
+from formflow.config import load_settings
 from formflow.definitions import load_app
-from formflow.errors import DefinitionErrors
+from formflow.errors import DefinitionErrors, FormflowError
+from formflow.install import initialise, migrate_app, purge_app, rollback_app
+from formflow.instance import Instance
+from formflow.plugins import describe_plugins, format_plugin_table, load_plugins
+from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.versions import list_versions
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(command: F) -> F:
+    """Turn Formflow's own errors into a message and exit status 1."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DefinitionErrors as exc:
+            for error in exc:
+                click.echo(str(error))
+            raise SystemExit(1) from None
+        except FormflowError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            raise SystemExit(1) from None
+
+    return run  # type: ignore[return-value]
+
+
+@contextmanager
+def opened() -> Iterator[Instance]:
+    instance = Instance(load_settings())
+    try:
+        instance.ensure_initialised()
+        yield instance
+    finally:
+        instance.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="formflow")
 def main() -> None:
-    """Formflow: forms, workflows and dashboards from YAML app definitions."""
+    """Formflow: forms, workflows and dashboards from YAML app definitions.
+
+    Settings come from FORMFLOW_* environment variables (FORMFLOW_INSTANCE,
+    FORMFLOW_DATABASE_URL, FORMFLOW_APPS, FORMFLOW_PLUGINS_DIR, ...).
+    """
 
 
 @main.command()
@@ -28,13 +78,192 @@ def validate(app_dir: Path) -> None:
     app prints a one-line summary and exits 0.
     """
     started = time.perf_counter()
+    plugins = load_plugins(plugins_dir=load_settings().plugins_dir)
     try:
-        app = load_app(app_dir)
+        app = load_app(
+            app_dir, field_types=plugins.field_types, expressions=plugins.expression_engine
+        )
     except DefinitionErrors as exc:
         for error in exc:
-            click.echo(str(error), err=False)
+            click.echo(str(error))
         noun = "problem" if len(exc) == 1 else "problems"
         click.echo(f"{app_dir}: {len(exc)} {noun} found", err=True)
         sys.exit(1)
     elapsed = (time.perf_counter() - started) * 1000
     click.echo(f"{app_dir}: valid: {app.summary()} ({elapsed:.0f} ms)")
+
+
+@main.command()
+@click.argument("app_dirs", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--admin",
+    "admin_username",
+    default="admin",
+    show_default=True,
+    help="Username of the first administrator.",
+)
+@click.option(
+    "--password", "admin_password", help="Their password (default: a random one, printed once)."
+)
+@reports_errors
+def init(app_dirs: tuple[Path, ...], admin_username: str, admin_password: str | None) -> None:
+    """Create the instance: database, first administrator, and the apps in APP_DIRS.
+
+    Without APP_DIRS, the apps in FORMFLOW_APPS (default apps/crm_sfa) are installed.
+    Running it again is safe: it migrates the apps and leaves existing users alone.
+    """
+    settings = load_settings()
+    password = admin_password or secrets.token_urlsafe(12)
+    result = initialise(settings, app_dirs or settings.apps, admin_username, password)
+    for line in result.lines:
+        click.echo(line)
+    if result.admin_created:
+        shown = password if admin_password is None else "(the password you gave)"
+        click.echo(f"administrator: {admin_username} / {shown}")
+
+
+@main.command()
+@click.argument("app_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--plan", "dry_run", is_flag=True, help="Only print what would change.")
+@click.option(
+    "--to-version", type=int, help="Go back (or forward) to a stored version of APP_KEY instead."
+)
+@click.option("--app", "app_key", help="The app --to-version applies to.")
+@reports_errors
+def migrate(
+    app_dir: Path | None, dry_run: bool, to_version: int | None, app_key: str | None
+) -> None:
+    """Bring the database in line with an app folder (default: FORMFLOW_APPS).
+
+    Prints each operation; --plan stops there. A change existing data cannot survive is
+    refused with the rows in the way, and nothing is changed.
+    """
+    with opened() as instance:
+        if to_version is not None:
+            if not app_key:
+                raise click.UsageError("--to-version needs --app APP_KEY")
+            results = [rollback_app(instance, app_key, to_version, dry_run=dry_run)]
+        else:
+            folders = [app_dir] if app_dir else list(instance.settings.apps)
+            results = [migrate_app(instance, folder, dry_run=dry_run) for folder in folders]
+    for result in results:
+        for line in result.lines:
+            click.echo(line)
+
+
+@main.command()
+@click.argument("app_key", required=False)
+@reports_errors
+def versions(app_key: str | None) -> None:
+    """List the stored definition versions of APP_KEY (default: every installed app)."""
+    with opened() as instance, read_transaction(instance.engine) as connection:
+        for key in [app_key] if app_key else instance.app_keys:
+            for version in list_versions(connection, key):
+                current = "*" if version.is_current else " "
+                note = f"  {version.note}" if version.note else ""
+                click.echo(
+                    f"{current} {key} #{version.number}  {version.version_label:<10} {version.created_at:%Y-%m-%d %H:%M}  {version.digest[:12]}{note}"
+                )
+
+
+@main.command()
+@click.argument("app_key")
+@click.option("--yes", is_flag=True, help="Drop without asking.")
+@reports_errors
+def purge(app_key: str, yes: bool) -> None:
+    """Delete the data of fields and forms removed from APP_KEY (kept hidden until now)."""
+    with opened() as instance:
+        plan = purge_app(instance, app_key, dry_run=True)
+        if not plan.lines:
+            click.echo("nothing to purge")
+            return
+        for line in plan.lines:
+            click.echo(line)
+        if not yes and not click.confirm("Delete this data for good?"):
+            raise SystemExit(1)
+        purge_app(instance, app_key, dry_run=False)
+        click.echo("purged")
+
+
+@main.command()
+@reports_errors
+def plugins() -> None:
+    """List the loaded plugins and the hooks each implements."""
+    click.echo(
+        format_plugin_table(describe_plugins(load_plugins(plugins_dir=load_settings().plugins_dir)))
+    )
+
+
+@main.command()
+@reports_errors
+def shell() -> None:
+    """A Python shell with the instance open: `instance`, `records(app_key)`, `Actor`."""
+    from formflow.records.access import Actor
+
+    with opened() as instance:
+        names = {
+            "instance": instance,
+            "records": instance.records,
+            "Actor": Actor,
+            "system": Actor.system(),
+        }
+        code.interact(banner=f"Formflow {__version__}: {', '.join(names)}", local=names)
+
+
+@main.group()
+def user() -> None:
+    """Manage users from the command line."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "display_name", help="Name shown in the app.")
+@click.option("--admin", "is_admin", is_flag=True, help="Make them an administrator.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    metavar="APP:ROLE",
+    help="A role to hold, e.g. crm_sfa:sales_rep.",
+)
+@reports_errors
+def user_create(
+    username: str, password: str, display_name: str | None, is_admin: bool, roles: tuple[str, ...]
+) -> None:
+    """Add a user."""
+    by_app: dict[str, list[str]] = {}
+    for item in roles:
+        app_key, _, role = item.partition(":")
+        if not role:
+            raise click.BadParameter(f"{item!r}: write roles as APP:ROLE", param_hint="--role")
+        by_app.setdefault(app_key, []).append(role)
+    with opened() as instance:
+        for app_key, role_keys in by_app.items():
+            declared = instance.app(app_key).role_keys
+            for role in role_keys:
+                if role not in declared:
+                    raise accounts.AccountError(
+                        f"app {app_key} has no role '{role}' (it has: {', '.join(declared)})"
+                    )
+        with write_transaction(instance.engine) as connection:
+            accounts.create_user(
+                connection,
+                username,
+                password,
+                display_name=display_name,
+                is_admin=is_admin,
+                roles=by_app,
+            )
+    click.echo(f"created user {username}")
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@reports_errors
+def user_passwd(username: str, password: str) -> None:
+    """Set a user's password."""
+    with opened() as instance, write_transaction(instance.engine) as connection:
+        accounts.set_password(connection, username, password)
+    click.echo(f"password changed for {username}")

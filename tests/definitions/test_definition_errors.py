@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import MINIMAL_APP_YAML, AppWriter, definition_errors
+from support import MINIMAL_APP_YAML, AppWriter, definition_errors
 
 
 def form(fields: str, extra: str = "", *, title: str = "name", key: str = "item") -> str:
@@ -266,7 +266,10 @@ def test_a_workflow_with_an_unknown_state_and_role(write_app: AppWriter) -> None
 
 def test_workflow_states_must_be_options_of_the_state_field(write_app: AppWriter) -> None:
     app = MINIMAL_APP_YAML + "  workflows: [workflows/*.yaml]\n"
-    fields = NAME + "  - {key: status, type: select, label: 状态, options: [{value: draft, label: 草稿}]}\n"
+    fields = (
+        NAME
+        + "  - {key: status, type: select, label: 状态, options: [{value: draft, label: 草稿}]}\n"
+    )
     workflow = (
         "key: approve\nlabel: 审批\nform: item\nstate_field: status\n"
         "states: [{key: draft, label: 草稿}, {key: done, label: 完成}]\n"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import MINIMAL_APP_YAML, AppWriter
 from formflow.definitions import load_app
 from formflow.definitions.model import Field, OnDelete
 from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
+from support import MINIMAL_APP_YAML, AppWriter
 
 ALL_TYPES_FORM = """\
 key: item

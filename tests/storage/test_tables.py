@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, inspect
 
-from conftest import CRM_APP
 from formflow.definitions import App, load_app
 from formflow.storage.tables import AppSchema, derived_index_keys, identifier
+from support import CRM_APP
 
 
 @pytest.fixture(scope="module")

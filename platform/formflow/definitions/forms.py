@@ -36,7 +36,21 @@ from formflow.expressions import Expression, ExpressionEngine, ExpressionError
 from formflow.fieldtypes import FieldTypeRegistry, ValueKind
 
 COMMON_FIELD_KEYS = frozenset(
-    {"key", "type", "label", "help", "required", "required_if", "visible_if", "readonly", "unique", "indexed", "default", "default_expr", "renamed_from"}
+    {
+        "key",
+        "type",
+        "label",
+        "help",
+        "required",
+        "required_if",
+        "visible_if",
+        "readonly",
+        "unique",
+        "indexed",
+        "default",
+        "default_expr",
+        "renamed_from",
+    }
 )
 CONTEXT_NAMES = frozenset({"user", "today", "now"})
 """Names every expression may read besides fields."""
@@ -209,7 +223,9 @@ class FormCompiler:
         self._check_field(field, item, path)
         return field
 
-    def _check_plugin_options(self, type_name: str, options_schema: Mapping[str, Any], item: dict[str, Any], path: PathKey) -> None:
+    def _check_plugin_options(
+        self, type_name: str, options_schema: Mapping[str, Any], item: dict[str, Any], path: PathKey
+    ) -> None:
         """A plugin type's own keys, checked against the schema the plugin gave for them."""
         own = {key: value for key, value in item.items() if key not in COMMON_FIELD_KEYS}
         for problem in Draft202012Validator(dict(options_schema)).iter_errors(own):

@@ -32,12 +32,19 @@ def compile_workflow(compiler: FormCompiler, forms: Mapping[str, Form]) -> Workf
         )
     states = tuple(State(s["key"], label(s["label"])) for s in data.get("states", []))
     state_keys = [s.key for s in states]
-    options = form.field(state_field).option_values if state_field and form.has_field(state_field) else None
+    options = (
+        form.field(state_field).option_values
+        if state_field and form.has_field(state_field)
+        else None
+    )
     for index, key in enumerate(state_keys):
         if key in state_keys[:index]:
             compiler.error(("states", index, "key"), f"duplicate state '{key}'")
         elif options is not None and key not in options:
-            compiler.error(("states", index, "key"), f"state '{key}' is not an option of '{state_field}' ({', '.join(options)})")
+            compiler.error(
+                ("states", index, "key"),
+                f"state '{key}' is not an option of '{state_field}' ({', '.join(options)})",
+            )
     names = frozenset(f.key for f in form.fields) | SYSTEM_FIELDS.keys() | CONTEXT_NAMES
     transitions = []
     for index, item in enumerate(data.get("transitions", [])):

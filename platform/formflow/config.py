@@ -1,0 +1,100 @@
+"""Settings, read from ``FORMFLOW_*`` environment variables and checked at start-up.
+
+Every setting has a safe default for one machine (an instance folder beside the current
+directory, SQLite inside it, jobs in-process); moving past one machine is configuration
+only: point ``FORMFLOW_DATABASE_URL`` at PostgreSQL and ``FORMFLOW_QUEUE_URL`` at Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from formflow.errors import FormflowError
+from formflow.storage.database import sqlite_url
+
+DEFAULT_APPS = ("apps/crm_sfa",)
+
+
+class ConfigError(FormflowError):
+    """A setting that cannot be used; the message names the variable and what it expects."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance: Path
+    database_url: str
+    secret_key: str
+    apps: tuple[Path, ...]
+    plugins_dir: Path | None = None
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    queue_url: str | None = None
+    uploads: Path | None = None
+    max_upload_mb: float = 20.0
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.uploads or self.instance / "uploads"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from ``environ`` (default: the process environment), then ``overrides``."""
+    env = os.environ if environ is None else environ
+    instance = Path(env.get("FORMFLOW_INSTANCE", "instance")).resolve()
+    values: dict[str, object] = {
+        "instance": instance,
+        "database_url": env.get("FORMFLOW_DATABASE_URL") or sqlite_url(instance / "formflow.db"),
+        "secret_key": env.get("FORMFLOW_SECRET_KEY") or "",
+        "apps": _paths(env.get("FORMFLOW_APPS")) or tuple(Path(p) for p in DEFAULT_APPS),
+        "plugins_dir": Path(env["FORMFLOW_PLUGINS_DIR"])
+        if env.get("FORMFLOW_PLUGINS_DIR")
+        else None,
+        "timezone": _timezone(env.get("FORMFLOW_TIMEZONE", "Asia/Shanghai")),
+        "queue_url": env.get("FORMFLOW_QUEUE_URL") or None,
+        "uploads": Path(env["FORMFLOW_UPLOADS"]) if env.get("FORMFLOW_UPLOADS") else None,
+        "max_upload_mb": _number(env, "FORMFLOW_MAX_UPLOAD_MB", 20.0),
+    }
+    values.update(overrides)
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.plugins_dir is not None and not settings.plugins_dir.is_dir():
+        raise ConfigError(f"FORMFLOW_PLUGINS_DIR={settings.plugins_dir} is not a folder")
+    return settings
+
+
+def instance_secret(settings: Settings) -> str:
+    """The secret key: the configured one, else one made once and kept in the instance."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.instance / "secret_key"
+    if not path.exists():
+        settings.instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _paths(text: str | None) -> tuple[Path, ...]:
+    return tuple(Path(part) for part in (text or "").split(os.pathsep) if part)
+
+
+def _timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"FORMFLOW_TIMEZONE={name!r} is not a time zone name such as Asia/Shanghai"
+        ) from None
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number") from None

@@ -1,0 +1,138 @@
+"""Installing and changing apps in an instance: init, migrate, roll back, purge.
+
+Each function does the whole job the matching ``formflow`` command names and returns the
+lines to show; the commands only print them. Migrations themselves are planned and applied
+by :mod:`formflow.storage.migrations`; this module adds what an instance needs around them
+(the search index of each form, the first administrator, forgetting compiled versions).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from formflow import accounts
+from formflow.config import Settings
+from formflow.instance import Instance
+from formflow.records.search import ensure_search_index
+from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.migrations import MigrationResult, apply_migration, migrate, plan_purge
+from formflow.storage.platform_tables import users
+from formflow.storage.versions import get_version, write_files
+
+
+@dataclass
+class Outcome:
+    """What a command did, as lines for a person."""
+
+    lines: list[str] = field(default_factory=list)
+    admin_created: bool = False
+
+
+def initialise(
+    settings: Settings, app_dirs: Iterable[Path], admin_username: str, admin_password: str
+) -> Outcome:
+    """Create the instance folder and database, install the apps, add the first admin."""
+    settings.instance.mkdir(parents=True, exist_ok=True)
+    instance = Instance(settings)
+    try:
+        outcome = Outcome()
+        for app_dir in app_dirs:
+            outcome.lines += migrate_app(instance, app_dir, dry_run=False).lines
+        with write_transaction(instance.engine) as connection:
+            if connection.execute(select(func.count()).select_from(users)).scalar_one() == 0:
+                accounts.create_user(
+                    connection,
+                    admin_username,
+                    admin_password,
+                    display_name="Administrator",
+                    is_admin=True,
+                )
+                outcome.admin_created = True
+        outcome.lines.append(
+            f"instance ready in {settings.instance} ({_safe_url(settings.database_url)})"
+        )
+        return outcome
+    finally:
+        instance.close()
+
+
+def migrate_app(
+    instance: Instance,
+    app_dir: Path,
+    *,
+    dry_run: bool,
+    note: str | None = None,
+    name: str | None = None,
+) -> Outcome:
+    """Plan (and unless ``dry_run``, apply) the migration to the app in ``app_dir``.
+
+    ``name`` is how the app is called in the lines shown (default: the folder's name).
+    """
+    result = migrate(
+        instance.engine,
+        app_dir,
+        dry_run=dry_run,
+        note=note,
+        field_types=instance.plugins.field_types,
+    )
+    if result.applied:
+        _after_migration(instance, result)
+    return Outcome(_describe(name or app_dir.name, result, dry_run))
+
+
+def rollback_app(instance: Instance, app_key: str, number: int, *, dry_run: bool) -> Outcome:
+    """Migrate ``app_key`` to its stored version ``number``, recorded as a new version."""
+    with read_transaction(instance.engine) as connection:
+        version = get_version(connection, app_key, number)
+    with tempfile.TemporaryDirectory(prefix="formflow-rollback-") as folder:
+        folder_path = write_files(version, Path(folder))
+        return migrate_app(
+            instance,
+            folder_path,
+            dry_run=dry_run,
+            note=f"rollback to version {number}",
+            name=app_key,
+        )
+
+
+def purge_app(instance: Instance, app_key: str, *, dry_run: bool) -> Outcome:
+    """Drop the hidden columns and tables of removed fields and forms (the only data loss)."""
+    schema = instance.schema(app_key)
+    with read_transaction(instance.engine) as connection:
+        plan = plan_purge(connection, schema)
+    if not dry_run and not plan.is_empty:
+        apply_migration(instance.engine, plan)
+    return Outcome(plan.describe())
+
+
+def _after_migration(instance: Instance, result: MigrationResult) -> None:
+    assert result.version is not None
+    instance.forget(result.version.app_key)
+    schema = instance.schema(result.version.app_key)
+    with write_transaction(instance.engine) as connection:
+        for form_key in schema.app.forms:
+            ensure_search_index(connection, schema, form_key)
+
+
+def _describe(name: str, result: MigrationResult, dry_run: bool) -> list[str]:
+    lines = [f"  {line}" for line in result.plan.describe()]
+    if dry_run:
+        head = f"{name}: {len(lines)} operations planned" if lines else f"{name}: up to date"
+    elif result.version is None:
+        head = f"{name}: up to date"
+    else:
+        head = (
+            f"{name}: migrated to version {result.version.number} ({result.version.version_label})"
+        )
+    return [head, *lines]
+
+
+def _safe_url(url: str) -> str:
+    """A database URL fit to print: any password hidden."""
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,117 @@
+"""An opened Formflow instance: its settings, database, plugins and the apps in force.
+
+The apps in force are the *current definition versions stored in the database*, not the
+YAML folders: a folder only takes effect through ``formflow migrate``. Each version is
+compiled once and kept, with its tables and its record service, for as long as the
+instance is open.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from formflow.config import Settings
+from formflow.definitions import App, load_app
+from formflow.errors import FormflowError
+from formflow.plugins import Plugins, load_plugins
+from formflow.records.service import RecordService
+from formflow.storage.database import connect, read_transaction
+from formflow.storage.platform_tables import definition_versions
+from formflow.storage.tables import AppSchema
+from formflow.storage.versions import StoredVersion, current_version, write_files
+
+
+class InstanceError(FormflowError):
+    """The instance is not ready for what was asked (not initialised, unknown app...)."""
+
+
+class Instance:
+    def __init__(
+        self, settings: Settings, *, engine: Engine | None = None, plugins: Plugins | None = None
+    ) -> None:
+        self.settings = settings
+        self.engine = engine or connect(settings.database_url)
+        self.plugins = plugins or load_plugins(plugins_dir=settings.plugins_dir)
+        self._apps: dict[str, tuple[str, AppSchema, RecordService]] = {}
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ensure_initialised(self) -> None:
+        """Raise :class:`InstanceError` unless ``formflow init`` has set this instance up."""
+        try:
+            with self.engine.connect() as connection:
+                ready = inspect(connection).has_table(definition_versions.name)
+        except OperationalError:
+            ready = False
+        if not ready:
+            raise InstanceError(
+                f"no Formflow instance at {self.settings.instance} ({_printable(self.settings.database_url)}); run `formflow init`"
+            )
+
+    @cached_property
+    def app_keys(self) -> tuple[str, ...]:
+        """The apps installed in this instance (those with a current version)."""
+        with read_transaction(self.engine) as connection:
+            keys = connection.execute(
+                select(definition_versions.c.app_key)
+                .where(definition_versions.c.is_current)
+                .order_by(definition_versions.c.app_key)
+            ).scalars()
+            return tuple(keys)
+
+    def app(self, app_key: str) -> App:
+        return self._load(app_key)[1].app
+
+    def schema(self, app_key: str) -> AppSchema:
+        return self._load(app_key)[1]
+
+    def records(self, app_key: str) -> RecordService:
+        """The record service for ``app_key`` at its current definition version."""
+        return self._load(app_key)[2]
+
+    def forget(self, app_key: str | None = None) -> None:
+        """Drop compiled apps so the next use reads the current versions again."""
+        if app_key is None:
+            self._apps.clear()
+        else:
+            self._apps.pop(app_key, None)
+        self.__dict__.pop("app_keys", None)
+
+    def _load(self, app_key: str) -> tuple[str, AppSchema, RecordService]:
+        with read_transaction(self.engine) as connection:
+            version = current_version(connection, app_key)
+        if version is None:
+            raise InstanceError(f"no app '{app_key}' is installed; run `formflow migrate APP_DIR`")
+        cached = self._apps.get(app_key)
+        if cached is None or cached[0] != version.digest:
+            schema = AppSchema(self.compile(version))
+            service = RecordService(
+                self.engine,
+                schema,
+                hooks=self.plugins,
+                field_types=self.plugins.field_types,
+                timezone=self.settings.timezone,
+            )
+            cached = (version.digest, schema, service)
+            self._apps[app_key] = cached
+        return cached
+
+    def compile(self, version: StoredVersion) -> App:
+        """Compile a stored definition version with this instance's plugins."""
+        with tempfile.TemporaryDirectory(prefix="formflow-app-") as folder:
+            return load_app(
+                write_files(version, Path(folder)),
+                field_types=self.plugins.field_types,
+                expressions=self.plugins.expression_engine,
+            )
+
+
+def _printable(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,86 @@
+"""The audit trail: who changed which record, when, and each field from what to what."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from formflow.storage.platform_tables import audit_log
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    action: str
+    user_id: int | None
+    at: datetime
+    changes: Mapping[str, tuple[Any, Any]]
+
+
+def jsonable(value: Any) -> Any:
+    """A value as JSON keeps it: exact decimals and ISO dates as text."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    return value
+
+
+def changed_fields(
+    before: Mapping[str, Any], after: Mapping[str, Any], keys: Sequence[str]
+) -> dict[str, tuple[Any, Any]]:
+    return {
+        key: (before.get(key), after.get(key)) for key in keys if before.get(key) != after.get(key)
+    }
+
+
+def record_change(
+    connection: Connection,
+    *,
+    table_name: str,
+    record_id: int,
+    action: str,
+    user_id: int | None,
+    at: datetime,
+    changes: Mapping[str, tuple[Any, Any]],
+) -> None:
+    payload = {key: [jsonable(old), jsonable(new)] for key, (old, new) in changes.items()}
+    connection.execute(
+        insert(audit_log).values(
+            table_name=table_name,
+            record_id=record_id,
+            action=action,
+            user_id=user_id,
+            at=at,
+            changes=payload,
+        )
+    )
+
+
+def history(
+    connection: Connection, table_name: str, record_id: int, limit: int = 200
+) -> list[AuditEntry]:
+    """A record's changes, newest first."""
+    rows = connection.execute(
+        select(audit_log.c.action, audit_log.c.user_id, audit_log.c.at, audit_log.c.changes)
+        .where(audit_log.c.table_name == table_name, audit_log.c.record_id == record_id)
+        .order_by(audit_log.c.id.desc())
+        .limit(limit)
+    )
+    return [
+        AuditEntry(
+            row.action,
+            row.user_id,
+            row.at,
+            {key: (pair[0], pair[1]) for key, pair in row.changes.items()},
+        )
+        for row in rows
+    ]

@@ -1,0 +1,495 @@
+"""The structured filter language, compiled to one SQLAlchemy boolean clause.
+
+A filter is data, never SQL: ``{"and": [...]}``, ``{"or": [...]}``, ``{"not": f}`` and
+conditions ``{"field": KEY, "op": OP, "value": V}``. Field keys are looked up in the compiled
+model, so only known column names reach SQL, and every
+value is converted to the field's kind and bound as a parameter. A key may follow one link
+(``customer.level``), which becomes ``customer IN (SELECT id FROM <customer> WHERE ...)``
+over the target's live rows.
+
+Empty values follow what people mean rather than SQL's three-valued logic: ``ne`` and
+``not_in`` match records where the field is empty ("stage is not won" includes deals with
+no stage), and ``not`` is the exact complement of what it wraps.
+
+Anything wrong (an unknown field, an operator that does not fit, a value that does not
+convert, a filter too big) raises :class:`QueryError` naming the field and saying what
+would work instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB, array
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.types import TypeEngine
+
+from formflow.definitions.model import SYSTEM_FIELDS, Field
+from formflow.errors import QueryError
+from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
+from formflow.storage.tables import DELETED_AT, LONG_TEXT, AppSchema
+
+MAX_DEPTH = 10
+MAX_CONDITIONS = 100
+MAX_VALUES = 1000
+
+COMMON_OPS = ("eq", "ne", "in", "not_in", "is_empty", "is_not_empty")
+TEXT_OPS = ("eq", "ne", "contains", "starts_with", "ends_with", *COMMON_OPS[2:])
+ORDERED_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "between", *COMMON_OPS[2:])
+CHOICE_OPS = ("has_any", "has_all", "is_empty", "is_not_empty")
+_LIST_OPS = frozenset({"in", "not_in", "has_any", "has_all"})
+_ORDERED_KINDS = frozenset(
+    {ValueKind.INTEGER, ValueKind.DECIMAL, ValueKind.DATE, ValueKind.DATETIME}
+)
+_CONDITION_KEYS = frozenset({"field", "op", "value"})
+
+
+# fields -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """A field or system field of one form, looked up in the compiled model.
+
+    ``shown`` is the key as the caller wrote it (``customer.level`` for a linked field), so
+    messages point at what the person typed.
+    """
+
+    key: str
+    shown: str
+    kind: ValueKind
+    column: Column[Any]
+    field: Field | None = None
+
+    @property
+    def type_name(self) -> str:
+        return self.field.type if self.field else self.kind.value
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return self.field.option_values if self.field else ()
+
+
+_PURPOSES = {"filter": "filtered", "sort": "sorted", "read": "read"}
+_NOT_SORTABLE = frozenset({ValueKind.CHOICES, ValueKind.FILES, ValueKind.ROWS})
+
+
+def describe(ref: FieldRef) -> str:
+    return f"{ref.type_name} field '{ref.shown}'"
+
+
+def resolve_field(
+    schema: AppSchema, form_key: str, key: str, *, purpose: str, shown: str | None = None
+) -> FieldRef:
+    """The field ``key`` of ``form_key``, checked to allow ``purpose`` (filter, sort, read)."""
+    form, table = schema.app.form(form_key), schema.table(form_key)
+    shown = shown or key
+    if key in SYSTEM_FIELDS:
+        return FieldRef(key, shown, SYSTEM_FIELDS[key], table.c[key])
+    if not form.has_field(key):
+        known = [*(f.key for f in form.fields), *SYSTEM_FIELDS]
+        match = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
+        hint = f"; did you mean '{match[0]}'?" if match else ""
+        raise QueryError(f"unknown field '{shown}' in form '{form_key}'{hint}", field=shown)
+    field = form.field(key)
+    if field.kind is ValueKind.ROWS or not _allows(field, purpose):
+        raise QueryError(
+            f"{field.type} field '{shown}' cannot be {_PURPOSES[purpose]}", field=shown
+        )
+    return FieldRef(key, shown, field.kind, table.c[key], field)
+
+
+def _allows(field: Field, purpose: str) -> bool:
+    """What the field's type allows; plugin types (not in the built-in registry) by kind."""
+    field_type = BUILTIN_REGISTRY.get(field.type)
+    if purpose == "filter":
+        return field_type.filterable if field_type else field.kind is not ValueKind.FILES
+    if purpose == "sort":
+        return field_type.sortable if field_type else field.kind not in _NOT_SORTABLE
+    return True
+
+
+# values -------------------------------------------------------------------------
+
+MAX_TEXT = LONG_TEXT  # the longest text a sortable (non-Text) column holds
+_INTEGER = re.compile(r"[+-]?\d{1,19}")
+_TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
+
+
+def coerce_value(ref: FieldRef, value: Any, *, check_options: bool = True) -> Any:
+    """``value`` converted to the field's kind, as the database compares it.
+
+    Naive date-times are taken as UTC, the zone Formflow stores; ``check_options`` is off
+    when reading back a stored value, which may be an option the definition has since lost.
+    """
+    if value is None:
+        raise QueryError(
+            f"{describe(ref)} needs a value here; use is_empty to find empty ones",
+            field=ref.shown,
+        )
+    try:
+        converted = _CONVERTERS[ref.kind](value)
+    except (TypeError, ValueError, ArithmeticError, KeyError):
+        raise QueryError(
+            f"{value!r:.60} is not {_EXPECTED.get(ref.kind, 'a value')}, as {describe(ref)} needs",
+            field=ref.shown,
+        ) from None
+    if check_options and ref.options and converted not in ref.options:
+        raise QueryError(
+            f"{value!r:.60} is not an option of {describe(ref)}; use one of {', '.join(ref.options)}",
+            field=ref.shown,
+        )
+    return converted
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise TypeError(value)
+    text = str(value)
+    if len(text) > MAX_TEXT:
+        raise ValueError(value)
+    return text
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        value = int(value)
+    if isinstance(value, float | Decimal) and value == int(value):
+        value = int(value)
+    if not isinstance(value, int) or abs(value) >= 2**63:
+        raise ValueError(value)
+    return value
+
+
+def _reference(value: Any) -> int:
+    number = _integer(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise TypeError(value)
+    number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    if not number.is_finite() or number.adjusted() > 30:
+        raise ValueError(value)
+    return number
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    return date.fromisoformat(value.strip())
+
+
+def _datetime(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.strip())
+    elif not isinstance(value, datetime) and isinstance(value, date):
+        value = datetime.combine(value, time())
+    if not isinstance(value, datetime):
+        raise TypeError(value)
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word not in _TRUE | _FALSE:
+        raise ValueError(value)
+    return word in _TRUE
+
+
+def _choice(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+_CONVERTERS: Mapping[ValueKind, Callable[[Any], Any]] = {
+    ValueKind.TEXT: _text,
+    ValueKind.INTEGER: _integer,
+    ValueKind.DECIMAL: _decimal,
+    ValueKind.DATE: _date,
+    ValueKind.DATETIME: _datetime,
+    ValueKind.BOOL: _bool,
+    ValueKind.REFERENCE: _reference,
+    ValueKind.CHOICES: _choice,
+}
+_EXPECTED = {
+    ValueKind.TEXT: f"text of at most {MAX_TEXT} characters",
+    ValueKind.INTEGER: "a whole number",
+    ValueKind.DECIMAL: "a number",
+    ValueKind.DATE: "a date written YYYY-MM-DD",
+    ValueKind.DATETIME: "a date and time written like 2026-01-31T09:30:00+08:00",
+    ValueKind.BOOL: "true or false",
+    ValueKind.REFERENCE: "a record id (a positive whole number)",
+    ValueKind.CHOICES: "an option value",
+}
+
+
+# dialects -----------------------------------------------------------------------
+
+
+class DialectSwitch(ColumnElement[Any]):
+    """One expression written once per database, picked when the statement is compiled.
+
+    Filters are compiled without a connection, so SQL that differs between SQLite and
+    PostgreSQL (JSON arrays, full-text search, date formatting, NULL ordering) is chosen
+    by SQLAlchemy's compiler. ``grouped`` wraps the chosen SQL in parentheses, which every
+    expression needs inside AND/OR and an ORDER BY item must not have. SQLAlchemy does not
+    cache statements that hold one (``inherit_cache = False``); they compile per execution.
+    """
+
+    inherit_cache = False
+
+    def __init__(
+        self,
+        type_: TypeEngine[Any],
+        *,
+        sqlite: ColumnElement[Any] | UnaryExpression[Any],
+        postgresql: ColumnElement[Any] | UnaryExpression[Any],
+        grouped: bool = True,
+    ) -> None:
+        self.type = type_
+        self.choices = {"sqlite": sqlite, "postgresql": postgresql}
+        self.grouped = grouped
+
+
+@compiles(DialectSwitch)
+def _compile_switch(element: DialectSwitch, compiler: SQLCompiler, **kw: Any) -> str:
+    chosen = element.choices.get(compiler.dialect.name)
+    if chosen is None:
+        raise NotImplementedError(f"Formflow has no SQL for {compiler.dialect.name}")
+    sql = compiler.process(chosen, **kw)
+    return f"({sql})" if element.grouped else sql
+
+
+# filters ------------------------------------------------------------------------
+
+
+def operators(ref: FieldRef) -> tuple[str, ...]:
+    """The operators a field accepts, in the order they are suggested to people.
+
+    A select field is text, but compares as a whole option value, so it takes no
+    ``contains``; a multiselect is a set of options, asked about with ``has_any``/``has_all``.
+    """
+    if ref.kind is ValueKind.CHOICES:
+        return CHOICE_OPS
+    if ref.kind is ValueKind.TEXT and not ref.options:
+        return TEXT_OPS
+    if ref.kind in _ORDERED_KINDS:
+        return ORDERED_OPS
+    return COMMON_OPS
+
+
+def compile_filter(
+    schema: AppSchema, form_key: str, spec: Mapping[str, Any] | None
+) -> ColumnElement[bool] | None:
+    """The filter ``spec`` on ``form_key`` as one boolean clause; ``None`` when it is empty."""
+    if spec is None or (isinstance(spec, Mapping) and not spec):
+        return None
+    return _Compiler(schema, form_key).node(spec, depth=1)
+
+
+class _Compiler:
+    """Walks one filter, counting conditions so an oversized filter fails before any SQL."""
+
+    def __init__(self, schema: AppSchema, form_key: str) -> None:
+        self.schema = schema
+        self.form_key = form_key
+        self.conditions = 0
+
+    def node(self, spec: Any, depth: int) -> ColumnElement[bool]:
+        if not isinstance(spec, Mapping):
+            raise QueryError(
+                f"a filter must be an object such as {{'field': 'name', 'op': 'eq', 'value': 'x'}}, not {spec!r:.100}"
+            )
+        if depth > MAX_DEPTH:
+            raise QueryError(f"the filter nests more than {MAX_DEPTH} levels deep; simplify it")
+        groups = [key for key in ("and", "or", "not") if key in spec]
+        if not groups:
+            return self.condition(spec)
+        if len(spec) != 1:
+            raise QueryError(
+                f"a filter group has exactly one key ('and', 'or' or 'not'), found {sorted(map(str, spec))}"
+            )
+        if groups[0] == "not":
+            inner = self.node(spec["not"], depth + 1)
+            # A condition on an empty value is unknown (NULL); NOT of it must select the row.
+            return not_(func.coalesce(inner, false()))
+        return self.group(groups[0], spec[groups[0]], depth)
+
+    def group(self, name: str, items: Any, depth: int) -> ColumnElement[bool]:
+        if not isinstance(items, Sequence) or isinstance(items, str):
+            raise QueryError(f"'{name}' takes a list of filters")
+        clauses = [self.node(item, depth + 1) for item in items]
+        # true()/false() vanish beside other clauses and stand for an empty group.
+        return and_(true(), *clauses) if name == "and" else or_(false(), *clauses)
+
+    def condition(self, spec: Mapping[str, Any]) -> ColumnElement[bool]:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise QueryError(f"the filter has more than {MAX_CONDITIONS} conditions; simplify it")
+        key, op = spec.get("field"), spec.get("op")
+        unknown = sorted(map(str, set(spec) - _CONDITION_KEYS))
+        if unknown or not isinstance(key, str) or not isinstance(op, str):
+            raise QueryError(
+                "a condition is {'field': KEY, 'op': OPERATOR, 'value': VALUE}"
+                + (f"; unknown keys {unknown}" if unknown else ""),
+                field=key if isinstance(key, str) else None,
+            )
+        if "." in key:
+            return self.linked(key, op, spec)
+        ref = resolve_field(self.schema, self.form_key, key, purpose="filter")
+        return compile_condition(ref, op, spec.get("value"))
+
+    def linked(self, key: str, op: str, spec: Mapping[str, Any]) -> ColumnElement[bool]:
+        link_key, _, target_key = key.partition(".")
+        link = resolve_field(self.schema, self.form_key, link_key, purpose="filter")
+        target_form = link.field.target_form if link.field and link.field.type == "link" else None
+        if target_form is None:
+            raise QueryError(
+                f"'{link_key}' is not a link field, so '{key}' cannot follow it", field=key
+            )
+        ref = resolve_field(self.schema, target_form, target_key, purpose="filter", shown=key)
+        target = self.schema.table(target_form)
+        inner = compile_condition(ref, op, spec.get("value"))
+        return link.column.in_(select(target.c.id).where(inner, target.c[DELETED_AT].is_(None)))
+
+
+def compile_condition(ref: FieldRef, op: str, value: Any) -> ColumnElement[bool]:
+    """One condition on one field, after checking that the operator and value fit it."""
+    allowed = operators(ref)
+    if op not in allowed:
+        raise QueryError(
+            f"operator '{op}' does not apply to {describe(ref)}; use {', '.join(allowed)}",
+            field=ref.shown,
+        )
+    if op in ("is_empty", "is_not_empty"):
+        if value is not None:
+            raise QueryError(f"operator '{op}' takes no value", field=ref.shown)
+        return _empty(ref) if op == "is_empty" else not_(_empty(ref))
+    if op in _LIST_OPS:
+        return _LIST_BUILDERS[op](ref, _values(ref, op, value))
+    if op == "between":
+        return _between(ref, value)
+    return _SCALAR_BUILDERS[op](ref.column, coerce_value(ref, value))
+
+
+def _values(ref: FieldRef, op: str, value: Any) -> list[Any]:
+    if not isinstance(value, list | tuple) or not value:
+        raise QueryError(
+            f"operator '{op}' needs a list of 1 to {MAX_VALUES} values", field=ref.shown
+        )
+    if len(value) > MAX_VALUES:
+        raise QueryError(
+            f"operator '{op}' takes at most {MAX_VALUES} values, got {len(value)}",
+            field=ref.shown,
+        )
+    return list(dict.fromkeys(coerce_value(ref, item) for item in value))
+
+
+def _between(ref: FieldRef, value: Any) -> ColumnElement[bool]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise QueryError("operator 'between' needs a list [low, high]", field=ref.shown)
+    low, high = (coerce_value(ref, item) for item in value)
+    if low > high:
+        raise QueryError(
+            f"operator 'between' needs [low, high] with low no greater than high, got {list(value)}",
+            field=ref.shown,
+        )
+    return ref.column.between(low, high)
+
+
+def _empty(ref: FieldRef) -> ColumnElement[bool]:
+    column = ref.column
+    if ref.kind is ValueKind.TEXT:
+        return or_(column.is_(None), column == "")
+    if ref.kind is ValueKind.CHOICES:
+        return not_(_has_elements(column))
+    return column.is_(None)
+
+
+def _has_elements(column: Any) -> ColumnElement[bool]:
+    """Whether a stored JSON array has elements; never NULL, and JSON ``null`` counts as empty."""
+    as_array = case((func.json_typeof(column) == "array", column))
+    return DialectSwitch(
+        Boolean(),
+        sqlite=func.coalesce(func.json_array_length(column), 0) > 0,
+        postgresql=func.coalesce(func.json_array_length(as_array), 0) > 0,
+    )
+
+
+def _has_any(ref: FieldRef, values: list[Any]) -> ColumnElement[bool]:
+    elements = func.json_each(ref.column).table_valued("value")
+    return DialectSwitch(
+        Boolean(),
+        sqlite=select(1).select_from(elements).where(elements.c.value.in_(values)).exists(),
+        postgresql=cast(ref.column, JSONB).has_any(array(values)),
+    )
+
+
+def _has_all(ref: FieldRef, values: list[Any]) -> ColumnElement[bool]:
+    elements = func.json_each(ref.column).table_valued("value")
+    found = select(func.count(elements.c.value.distinct())).where(elements.c.value.in_(values))
+    return DialectSwitch(
+        Boolean(),
+        sqlite=cast(found.scalar_subquery(), Integer) == len(values),
+        postgresql=cast(ref.column, JSONB).has_all(array(values)),
+    )
+
+
+def _in(ref: FieldRef, values: list[Any]) -> ColumnElement[bool]:
+    return ref.column.in_(values)
+
+
+def _not_in(ref: FieldRef, values: list[Any]) -> ColumnElement[bool]:
+    return or_(ref.column.is_(None), ref.column.not_in(values))
+
+
+_LIST_BUILDERS: Mapping[str, Callable[[FieldRef, list[Any]], ColumnElement[bool]]] = {
+    "in": _in,
+    "not_in": _not_in,
+    "has_any": _has_any,
+    "has_all": _has_all,
+}
+
+_SCALAR_BUILDERS: Mapping[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "eq": lambda column, value: column == value,
+    "ne": lambda column, value: or_(column.is_(None), column != value),
+    "lt": lambda column, value: column < value,
+    "lte": lambda column, value: column <= value,
+    "gt": lambda column, value: column > value,
+    "gte": lambda column, value: column >= value,
+    "contains": lambda column, value: column.icontains(value, autoescape=True),
+    "starts_with": lambda column, value: column.istartswith(value, autoescape=True),
+    "ends_with": lambda column, value: column.iendswith(value, autoescape=True),
+}

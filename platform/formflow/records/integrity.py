@@ -1,0 +1,183 @@
+"""What a write must respect in the rest of the database: references and unique values.
+
+A link may only point at a live record the person can read (otherwise a link field would
+leak records they may not see); a user or department field at one that exists. Unique
+fields are checked before writing, for a clear message, and enforced by unique indexes,
+which catch the race two writers could still run. Deleting a record applies the
+``on_delete`` rule of every link that points at it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from formflow.definitions.model import Action, Form, OnDelete, Scope
+from formflow.errors import Problem, RecordInUse, ValidationFailed
+from formflow.records.access import Actor, scope_condition, scope_for
+from formflow.storage.platform_tables import departments, users
+from formflow.storage.tables import DELETED_AT, AppSchema
+
+SoftDelete = Callable[[Connection, Form, int, "int | None", datetime], None]
+
+
+class IntegrityChecks:
+    def __init__(self, schema: AppSchema) -> None:
+        self.schema = schema
+
+    def check(
+        self,
+        connection: Connection,
+        actor: Actor,
+        form: Form,
+        values: Mapping[str, Any],
+        *,
+        record_id: int | None,
+        before: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise ValidationFailed for every reference or unique value that does not hold."""
+        changed = {
+            key: value
+            for key, value in values.items()
+            if value is not None and (before is None or before.get(key) != value)
+        }
+        problems: dict[str, list[Problem]] = {}
+        for key, value in changed.items():
+            problem = self._reference_problem(connection, actor, form, key, value)
+            if problem is not None:
+                problems[key] = [problem]
+        problems.update(self._unique_problems(connection, form, changed, record_id))
+        if problems:
+            raise ValidationFailed(problems)
+
+    def check_unique(
+        self, connection: Connection, form: Form, values: Mapping[str, Any], *, record_id: int
+    ) -> None:
+        problems = self._unique_problems(connection, form, values, record_id)
+        if problems:
+            raise ValidationFailed(problems)
+
+    def department_of(self, connection: Connection, actor: Actor, owner: int | None) -> int | None:
+        """The department a record belongs to: its owner's, as the owner is now."""
+        if owner is None:
+            return None
+        if owner == actor.user_id:
+            return actor.department_id
+        department: int | None = connection.execute(
+            select(users.c.department_id).where(users.c.id == owner)
+        ).scalar()
+        return department
+
+    def release_references(
+        self,
+        connection: Connection,
+        actor: Actor,
+        form: Form,
+        record_id: int,
+        now: datetime,
+        soft_delete: SoftDelete,
+    ) -> None:
+        """Apply each incoming link's on_delete rule before ``record_id`` goes to the bin."""
+        for other, link in self._links_to(form.key):
+            table = self.schema.table(other.key)
+            pointing = (table.c[link.key] == record_id) & table.c[DELETED_AT].is_(None)
+            if link.on_delete is OnDelete.RESTRICT:
+                count = connection.execute(
+                    select(func.count()).select_from(table).where(pointing)
+                ).scalar_one()
+                if count:
+                    raise RecordInUse(
+                        f"{count} {other.label.en or other.key} record(s) still refer to it through '{link.key}'; delete or relink them first"
+                    )
+            elif link.on_delete is OnDelete.SET_NULL:
+                connection.execute(
+                    update(table)
+                    .where(pointing)
+                    .values({link.key: None, "version": table.c.version + 1, "updated_at": now})
+                )
+            else:
+                for (child_id,) in connection.execute(select(table.c.id).where(pointing)).all():
+                    self.release_references(connection, actor, other, child_id, now, soft_delete)
+                    soft_delete(connection, other, child_id, actor.user_id, now)
+
+    def _links_to(self, form_key: str) -> list[tuple[Form, Any]]:
+        return [
+            (other, link)
+            for other in self.schema.app.forms.values()
+            for link in other.link_fields()
+            if link.target_form == form_key
+        ]
+
+    def _reference_problem(
+        self, connection: Connection, actor: Actor, form: Form, key: str, value: Any
+    ) -> Problem | None:
+        if not form.has_field(key):
+            return None
+        field = form.field(key)
+        if field.type == "link" and field.target_form:
+            target = self.schema.app.form(field.target_form)
+            table = self.schema.table(target.key)
+            scope = scope_for(actor, target, Action.READ)
+            condition = scope_condition(scope, actor, target, table)
+            query = select(table.c.id).where(table.c.id == value, table.c[DELETED_AT].is_(None))
+            if (
+                scope is Scope.NONE
+                or connection.execute(
+                    query.where(condition) if condition is not None else query
+                ).first()
+                is None
+            ):
+                return Problem("not_found", f"no {target.label.en or target.key} record {value}")
+        elif field.type == "user":
+            if (
+                connection.execute(
+                    select(users.c.id).where(users.c.id == value, users.c.is_active)
+                ).first()
+                is None
+            ):
+                return Problem("not_found", f"no active user {value}")
+        elif (
+            field.type == "department"
+            and connection.execute(
+                select(departments.c.id).where(departments.c.id == value)
+            ).first()
+            is None
+        ):
+            return Problem("not_found", f"no department {value}")
+        return None
+
+    def _unique_problems(
+        self, connection: Connection, form: Form, values: Mapping[str, Any], record_id: int | None
+    ) -> dict[str, list[Problem]]:
+        table = self.schema.table(form.key)
+        problems: dict[str, list[Problem]] = {}
+        for field in form.fields:
+            value = values.get(field.key)
+            if not field.unique or value is None:
+                continue
+            query = select(table.c.id).where(
+                table.c[field.key] == value, table.c[DELETED_AT].is_(None)
+            )
+            if record_id is not None:
+                query = query.where(table.c.id != record_id)
+            if connection.execute(query.limit(1)).first() is not None:
+                problems[field.key] = [Problem("unique", "another record already has this value")]
+        return problems
+
+
+def unique_violation(form: Form, error: IntegrityError) -> ValidationFailed:
+    """A unique index refused a write that raced past the check; say which field."""
+    message = str(error.orig)
+    for field in form.fields:
+        if field.unique and re.search(rf"\b{re.escape(field.key)}\b", message):
+            return ValidationFailed(
+                {field.key: [Problem("unique", "another record already has this value")]}
+            )
+    return ValidationFailed(
+        {"": [Problem("conflict", "the record conflicts with another; reload and try again")]}
+    )

@@ -1,0 +1,481 @@
+"""The record service: the one place that reads and writes records.
+
+Pages, the API, imports, workflows and the shell all come here, so every write is checked
+the same way (values, permissions, references, uniqueness, plugins) and leaves the same
+trail (version, audit entry), and every read is limited by the same scopes.
+
+A write is one transaction: it either stores everything (record, rows, number, audit) or
+nothing. Plugins' before-hooks run inside it and can veto; after-hooks run once it is
+committed and can never undo it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from formflow.definitions.model import Action, App, Form, Scope
+from formflow.errors import PermissionDenied, RecordNotFound, StaleRecord
+from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry, ValueKind
+from formflow.records import audit
+from formflow.records.access import Actor, reaches, require, scope_condition, scope_for
+from formflow.records.aggregates import Aggregation, aggregate
+from formflow.records.compute import Context
+from formflow.records.integrity import IntegrityChecks, unique_violation
+from formflow.records.numbering import next_number
+from formflow.records.prepare import Prepared, Preparer
+from formflow.records.query import Page, Query, select_page
+from formflow.records.search import search_document
+from formflow.records.values import ValueConverter
+from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.tables import (
+    DELETED_AT,
+    DELETED_BY,
+    DEPARTMENT,
+    PARENT_ID,
+    POSITION,
+    SEARCH,
+    AppSchema,
+)
+
+Record = dict[str, Any]
+
+
+class RecordHooks(Protocol):
+    """What the service needs from the plugin system."""
+
+    def run_before(self, hook_name: str, **kwargs: Any) -> None: ...
+
+    def run_after(self, hook_name: str, **kwargs: Any) -> list[Any]: ...
+
+
+class NoHooks:
+    def run_before(self, hook_name: str, **kwargs: Any) -> None:
+        return None
+
+    def run_after(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        return []
+
+
+class RecordService:
+    """Reads and writes the records of one app."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        schema: AppSchema,
+        *,
+        hooks: RecordHooks | None = None,
+        field_types: FieldTypeRegistry = BUILTIN_REGISTRY,
+        timezone: tzinfo = UTC,
+    ) -> None:
+        self.engine = engine
+        self.schema = schema
+        self.app: App = schema.app
+        self.hooks = hooks or NoHooks()
+        self.timezone = timezone
+        self.preparer = Preparer(ValueConverter(field_types, timezone))
+        self.integrity = IntegrityChecks(schema)
+
+    # writes -------------------------------------------------------------------------
+
+    def create(self, actor: Actor, form_key: str, values: Mapping[str, Any]) -> Record:
+        """Store a new record; raise ValidationFailed with every problem if it does not fit."""
+        form, table = self._form(form_key)
+        require(actor, form, Action.CREATE)
+        context = self._context(actor)
+        prepared = self.preparer.prepare(form, values, context)
+        with write_transaction(self.engine) as connection:
+            owner = self._owner(actor, form, prepared.values)
+            self.integrity.check(connection, actor, form, prepared.values, record_id=None)
+            self.hooks.run_before(
+                "formflow_before_create",
+                app_key=self.app.key,
+                form=form,
+                values=prepared.values,
+                user_id=actor.user_id,
+            )
+            row = self._new_row(connection, actor, form, table, prepared, context.now)
+            row[DEPARTMENT] = self.integrity.department_of(connection, actor, owner)
+            record_id = self._insert(connection, form, table, row)
+            self._write_rows(connection, form, record_id, prepared.rows)
+            record = {**row, "id": record_id, **prepared.rows}
+            audit.record_change(
+                connection,
+                table_name=table.name,
+                record_id=record_id,
+                action="create",
+                user_id=actor.user_id,
+                at=context.now,
+                changes=audit.changed_fields({}, record, self._audited(form)),
+            )
+        self.hooks.run_after(
+            "formflow_after_create",
+            app_key=self.app.key,
+            form=form,
+            record=record,
+            user_id=actor.user_id,
+        )
+        return self._public(form, record)
+
+    def update(
+        self,
+        actor: Actor,
+        form_key: str,
+        record_id: int,
+        values: Mapping[str, Any],
+        *,
+        expected_version: int,
+    ) -> Record:
+        """Change a record the actor loaded at ``expected_version``; refuse if it moved on."""
+        form, table = self._form(form_key)
+        scope = require(actor, form, Action.UPDATE)
+        context = self._context(actor)
+        with write_transaction(self.engine) as connection:
+            current = self._load(connection, actor, form, record_id, scope, Action.UPDATE)
+            if current["version"] != expected_version:
+                raise StaleRecord(record_id, expected_version, current["version"])
+            rows = self._read_rows(connection, form, record_id)
+            prepared = self.preparer.prepare(
+                form, values, context, existing=current, existing_rows=rows
+            )
+            owner = self._owner(actor, form, {**current, **prepared.values})
+            self.integrity.check(
+                connection, actor, form, prepared.values, record_id=record_id, before=current
+            )
+            self.hooks.run_before(
+                "formflow_before_update",
+                app_key=self.app.key,
+                form=form,
+                record_id=record_id,
+                old=current,
+                new={**current, **prepared.values},
+                user_id=actor.user_id,
+            )
+            changes = {
+                **prepared.values,
+                "updated_at": context.now,
+                "updated_by": actor.user_id,
+                "version": current["version"] + 1,
+            }
+            if self.schema.table(form.key).c.get(SEARCH) is not None:
+                changes[SEARCH] = self._search_text(form, {**current, **prepared.values})
+            if owner != current.get(form.owner_field):
+                changes[DEPARTMENT] = self.integrity.department_of(connection, actor, owner)
+            self._update_row(connection, form, record_id, expected_version, changes)
+            self._write_rows(connection, form, record_id, prepared.rows, replace=True)
+            after = {**current, **changes, **rows, **prepared.rows}
+            diff = audit.changed_fields({**current, **rows}, after, self._audited(form))
+            audit.record_change(
+                connection,
+                table_name=table.name,
+                record_id=record_id,
+                action="update",
+                user_id=actor.user_id,
+                at=context.now,
+                changes=diff,
+            )
+        self.hooks.run_after(
+            "formflow_after_update",
+            app_key=self.app.key,
+            form=form,
+            record=after,
+            changes=diff,
+            user_id=actor.user_id,
+        )
+        return self._public(form, after)
+
+    def delete(
+        self, actor: Actor, form_key: str, record_id: int, *, expected_version: int | None = None
+    ) -> None:
+        """Move a record to the recycle bin, applying its links' on_delete rules."""
+        form, _table = self._form(form_key)
+        scope = require(actor, form, Action.DELETE)
+        now = self._context(actor).now
+        with write_transaction(self.engine) as connection:
+            current = self._load(connection, actor, form, record_id, scope, Action.DELETE)
+            if expected_version is not None and current["version"] != expected_version:
+                raise StaleRecord(record_id, expected_version, current["version"])
+            self.hooks.run_before(
+                "formflow_before_delete",
+                app_key=self.app.key,
+                form=form,
+                record=current,
+                user_id=actor.user_id,
+            )
+            self.integrity.release_references(
+                connection, actor, form, record_id, now, self._soft_delete
+            )
+            self._soft_delete(connection, form, record_id, actor.user_id, now)
+        self.hooks.run_after(
+            "formflow_after_delete",
+            app_key=self.app.key,
+            form=form,
+            record=current,
+            user_id=actor.user_id,
+        )
+
+    def restore(self, actor: Actor, form_key: str, record_id: int) -> Record:
+        """Bring a record back from the recycle bin (its unique values must still be free)."""
+        form, table = self._form(form_key)
+        scope = require(actor, form, Action.DELETE)
+        now = self._context(actor).now
+        with write_transaction(self.engine) as connection:
+            current = self._load(
+                connection, actor, form, record_id, scope, Action.DELETE, deleted=True
+            )
+            self.integrity.check_unique(connection, form, current, record_id=record_id)
+            changes = {
+                DELETED_AT: None,
+                DELETED_BY: None,
+                "version": current["version"] + 1,
+                "updated_at": now,
+                "updated_by": actor.user_id,
+            }
+            connection.execute(update(table).where(table.c.id == record_id).values(changes))
+            audit.record_change(
+                connection,
+                table_name=table.name,
+                record_id=record_id,
+                action="restore",
+                user_id=actor.user_id,
+                at=now,
+                changes={},
+            )
+        return self._public(form, {**current, **changes})
+
+    # reads --------------------------------------------------------------------------
+
+    def get(self, actor: Actor, form_key: str, record_id: int) -> Record:
+        """One record with its subtable rows; RecordNotFound when out of the actor's reach."""
+        form, _table = self._form(form_key)
+        scope = require(actor, form, Action.READ)
+        with read_transaction(self.engine) as connection:
+            record = self._load(connection, actor, form, record_id, scope, Action.READ)
+            record.update(self._read_rows(connection, form, record_id))
+        return self._public(form, record)
+
+    def find(self, actor: Actor, form_key: str, query: Query | None = None) -> Page:
+        """A page of the records the actor may read, filtered, searched and sorted.
+
+        ``Query(deleted=True)`` lists the recycle bin, for those who may delete.
+        """
+        query = query or Query()
+        form, table = self._form(form_key)
+        scope = require(actor, form, Action.DELETE if query.deleted else Action.READ)
+        with read_transaction(self.engine) as connection:
+            return select_page(
+                connection,
+                self.schema,
+                form_key,
+                query,
+                scope=scope_condition(scope, actor, form, table),
+            )
+
+    def aggregate(
+        self, actor: Actor, form_key: str, aggregation: Aggregation
+    ) -> list[dict[str, Any]]:
+        """Counts, sums and the like over the records the actor may read."""
+        form, table = self._form(form_key)
+        scope = require(actor, form, Action.READ)
+        with read_transaction(self.engine) as connection:
+            return aggregate(
+                connection,
+                self.schema,
+                form_key,
+                aggregation,
+                scope=scope_condition(scope, actor, form, table),
+            )
+
+    def history(self, actor: Actor, form_key: str, record_id: int) -> list[audit.AuditEntry]:
+        """A record's audit trail, newest first (for those who may read the record)."""
+        form, table = self._form(form_key)
+        scope = require(actor, form, Action.READ)
+        with read_transaction(self.engine) as connection:
+            self._load(connection, actor, form, record_id, scope, Action.READ)
+            return audit.history(connection, table.name, record_id)
+
+    # helpers ------------------------------------------------------------------------
+
+    def _form(self, form_key: str) -> tuple[Form, Table]:
+        if form_key not in self.app.forms:
+            raise RecordNotFound(f"no form '{form_key}'")
+        return self.app.form(form_key), self.schema.table(form_key)
+
+    def _context(self, actor: Actor) -> Context:
+        user = {
+            "id": actor.user_id,
+            "roles": sorted(actor.roles),
+            "department": actor.department_id,
+        }
+        return Context(user, self.timezone)
+
+    def _owner(self, actor: Actor, form: Form, values: Mapping[str, Any]) -> int | None:
+        owner: int | None = values.get(
+            form.owner_field, actor.user_id if form.owner_field == "created_by" else None
+        )
+        return owner
+
+    def _new_row(
+        self,
+        connection: Connection,
+        actor: Actor,
+        form: Form,
+        table: Table,
+        prepared: Prepared,
+        now: datetime,
+    ) -> Record:
+        row: Record = {
+            **prepared.values,
+            "created_at": now,
+            "updated_at": now,
+            "created_by": actor.user_id,
+            "updated_by": actor.user_id,
+            "version": 1,
+        }
+        for field in form.fields:
+            if field.type == "auto_number" and field.number_pattern:
+                row[field.key] = next_number(
+                    connection,
+                    table.name,
+                    field.key,
+                    field.number_pattern,
+                    now.astimezone(self.timezone),
+                )
+        if table.c.get(SEARCH) is not None:
+            row[SEARCH] = self._search_text(form, row)
+        return row
+
+    def _insert(self, connection: Connection, form: Form, table: Table, row: Record) -> int:
+        try:
+            record_id: int = connection.execute(
+                insert(table).values(row).returning(table.c.id)
+            ).scalar_one()
+        except IntegrityError as exc:
+            raise unique_violation(form, exc) from None
+        return record_id
+
+    def _update_row(
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        expected_version: int,
+        changes: Record,
+    ) -> None:
+        table = self.schema.table(form.key)
+        statement = (
+            update(table)
+            .where(table.c.id == record_id, table.c.version == expected_version)
+            .values(changes)
+        )
+        try:
+            result = connection.execute(statement)
+        except IntegrityError as exc:
+            raise unique_violation(form, exc) from None
+        if result.rowcount != 1:
+            raise StaleRecord(record_id, expected_version, expected_version + 1)
+
+    def _soft_delete(
+        self, connection: Connection, form: Form, record_id: int, user_id: int | None, now: datetime
+    ) -> None:
+        table = self.schema.table(form.key)
+        connection.execute(
+            update(table)
+            .where(table.c.id == record_id)
+            .values({DELETED_AT: now, DELETED_BY: user_id, "version": table.c.version + 1})
+        )
+        audit.record_change(
+            connection,
+            table_name=table.name,
+            record_id=record_id,
+            action="delete",
+            user_id=user_id,
+            at=now,
+            changes={},
+        )
+
+    def _load(
+        self,
+        connection: Connection,
+        actor: Actor,
+        form: Form,
+        record_id: int,
+        scope: Scope,
+        action: Action,
+        *,
+        deleted: bool = False,
+    ) -> Record:
+        table = self.schema.table(form.key)
+        live = table.c[DELETED_AT].is_not(None) if deleted else table.c[DELETED_AT].is_(None)
+        row = (
+            connection.execute(select(table).where(table.c.id == record_id, live))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise RecordNotFound(f"no {form.key} record {record_id}")
+        record = dict(row)
+        if not reaches(scope, actor, form, record):
+            if action is not Action.READ and reaches(
+                scope_for(actor, form, Action.READ), actor, form, record
+            ):
+                raise PermissionDenied(
+                    f"you may not {action.value} this {form.label.en or form.key} record"
+                )
+            raise RecordNotFound(f"no {form.key} record {record_id}")
+        return record
+
+    def _read_rows(
+        self, connection: Connection, form: Form, record_id: int
+    ) -> dict[str, list[Record]]:
+        found: dict[str, list[Record]] = {}
+        for field in form.fields:
+            if field.kind is ValueKind.ROWS:
+                child = self.schema.child_table(form.key, field.key)
+                result = connection.execute(
+                    select(child).where(child.c[PARENT_ID] == record_id).order_by(child.c[POSITION])
+                )
+                found[field.key] = [
+                    {sub.key: row[sub.key] for sub in field.fields} for row in result.mappings()
+                ]
+        return found
+
+    def _write_rows(
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        rows: Mapping[str, list[Record]],
+        *,
+        replace: bool = False,
+    ) -> None:
+        for key, items in rows.items():
+            child = self.schema.child_table(form.key, key)
+            if replace:
+                connection.execute(delete(child).where(child.c[PARENT_ID] == record_id))
+            if items:
+                connection.execute(
+                    insert(child),
+                    [
+                        {**item, PARENT_ID: record_id, POSITION: index}
+                        for index, item in enumerate(items)
+                    ],
+                )
+
+    def _search_text(self, form: Form, values: Mapping[str, Any]) -> str:
+        return search_document(
+            str(values[key]) if values.get(key) is not None else None
+            for key in form.list_view.search
+        )
+
+    def _audited(self, form: Form) -> list[str]:
+        return [field.key for field in form.fields]
+
+    def _public(self, form: Form, record: Mapping[str, Any]) -> Record:
+        """A record as callers see it: fields, rows and system fields, no engine columns."""
+        return {key: value for key, value in record.items() if not key.startswith("_")}

@@ -1,0 +1,205 @@
+"""Migrations: plan what a new definition needs from the database, then apply it at once.
+
+A plan compares the new compiled model with the previous one and with the live database
+(see ``planning``). It is a list of readable steps plus refusals: changes that existing
+data cannot survive, each with rows as examples and the ways forward. Nothing is applied
+while any refusal stands, and then everything is applied in one transaction, so a failure
+changes nothing.
+
+Data is never dropped by a migration: a removed field's column and a removed form's table
+stay, hidden. Only :func:`plan_purge`, run on purpose, deletes them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import Connection, Engine
+
+from formflow.definitions import load_app
+from formflow.errors import DefinitionErrors, MigrationRefused
+from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry
+from formflow.storage.database import (
+    WRITE_OPTION,
+    is_sqlite,
+    read_transaction,
+    write_transaction,
+)
+from formflow.storage.migration_ops import MigrationPlan
+from formflow.storage.planning import plan_migration
+from formflow.storage.purge import plan_purge
+from formflow.storage.tables import AppSchema
+from formflow.storage.versions import (
+    StoredVersion,
+    current_version,
+    get_version,
+    read_app_files,
+    record_version,
+    write_files,
+)
+
+__all__ = [
+    "MigrationPlan",
+    "MigrationResult",
+    "apply_migration",
+    "apply_operations",
+    "migrate",
+    "migration_transaction",
+    "plan_migration",
+    "plan_purge",
+    "rollback",
+]
+
+
+def apply_migration(engine: Engine, plan: MigrationPlan) -> None:
+    """Apply every step of ``plan`` in one transaction, or nothing if any step is refused."""
+    _refuse(plan)
+    if all(op.informational for op in plan.operations):
+        return
+    with migration_transaction(engine) as connection:
+        apply_operations(connection, plan)
+
+
+def apply_operations(connection: Connection, plan: MigrationPlan) -> None:
+    """Apply ``plan`` inside the caller's :func:`migration_transaction`."""
+    _refuse(plan)
+    ops = Operations(MigrationContext.configure(connection))
+    for operation in plan.operations:
+        operation.apply(ops)
+
+
+def _refuse(plan: MigrationPlan) -> None:
+    if plan.refusals:
+        raise MigrationRefused(
+            "the migration was refused; nothing was changed:\n"
+            + "\n".join(f"- {refusal}" for refusal in plan.refusals)
+        )
+
+
+@contextmanager
+def migration_transaction(engine: Engine) -> Iterator[Connection]:
+    """A write transaction for schema changes: committed whole on success, else rolled back.
+
+    On SQLite foreign keys are off meanwhile, because altering or dropping a table with them
+    on would delete the rows that reference it; they are checked before commit instead.
+    ``PRAGMA foreign_keys`` cannot change inside a transaction, so this sets it on the bare
+    connection first, and is why it does not use ``write_transaction`` there.
+    """
+    if not is_sqlite(engine):
+        with write_transaction(engine) as connection:
+            yield connection
+        return
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        if driver is None:  # pragma: no cover - a checked-out connection always has one
+            raise RuntimeError("the SQLite connection is closed")
+        driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            connection.execution_options(**{WRITE_OPTION: True})
+            with connection.begin():
+                yield connection
+                _check_foreign_keys(connection)
+        finally:
+            driver.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        places = ", ".join(f"{row[0]} id {row[1]}" for row in broken[:5])
+        raise MigrationRefused(
+            f"the migration would leave {len(broken)} records pointing at records that do not "
+            f"exist ({places}); nothing was changed"
+        )
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    """What a migration planned, and the version it recorded (``None`` if it recorded none:
+    a dry run, or a definition identical to the current one)."""
+
+    plan: MigrationPlan
+    version: StoredVersion | None
+
+    @property
+    def applied(self) -> bool:
+        return self.version is not None
+
+
+def migrate(
+    engine: Engine,
+    app_dir: Path,
+    *,
+    dry_run: bool,
+    note: str | None = None,
+    field_types: FieldTypeRegistry = BUILTIN_REGISTRY,
+) -> MigrationResult:
+    """Bring the database to the app in ``app_dir`` and store that definition as a version.
+
+    The plan is made against the current stored version and the live database inside the
+    transaction that applies it, so nothing can change in between. A dry run only plans.
+    Raises :class:`~formflow.errors.DefinitionErrors` for a definition that does not
+    compile and :class:`~formflow.errors.MigrationRefused` for one the data cannot survive.
+    """
+    app = load_app(app_dir, field_types=field_types)
+    files = read_app_files(app_dir)
+    schema = AppSchema(app)
+    if dry_run:
+        with read_transaction(engine) as connection:
+            return MigrationResult(_plan_against_current(connection, schema, field_types), None)
+    with migration_transaction(engine) as connection:
+        current = current_version(connection, app.key)
+        plan = _plan_against_current(connection, schema, field_types, current)
+        if plan.is_empty and current is not None and current.digest == app.digest:
+            return MigrationResult(plan, None)
+        apply_operations(connection, plan)
+        version = record_version(connection, app.key, app, files, note)
+    return MigrationResult(plan, version)
+
+
+def rollback(
+    engine: Engine,
+    app_key: str,
+    number: int,
+    *,
+    field_types: FieldTypeRegistry = BUILTIN_REGISTRY,
+) -> MigrationResult:
+    """Migrate back to the stored files of version ``number``, recorded as a new version.
+
+    Like any migration it keeps data: fields the old version lacks stay hidden, and fields
+    it has find their hidden columns again.
+    """
+    with read_transaction(engine) as connection:
+        version = get_version(connection, app_key, number)
+    with tempfile.TemporaryDirectory(prefix="formflow-rollback-") as folder:
+        app_dir = write_files(version, Path(folder))
+        note = f"rollback to version {number}"
+        return migrate(engine, app_dir, dry_run=False, note=note, field_types=field_types)
+
+
+def _plan_against_current(
+    connection: Connection,
+    schema: AppSchema,
+    field_types: FieldTypeRegistry,
+    current: StoredVersion | None = None,
+) -> MigrationPlan:
+    current = current or current_version(connection, schema.app.key)
+    return plan_migration(connection, schema, _compile(current, field_types))
+
+
+def _compile(version: StoredVersion | None, field_types: FieldTypeRegistry) -> AppSchema | None:
+    """The tables of a stored version, or ``None`` if there is none or it no longer compiles
+    (a plugin field type was removed, say): planning then relies on the live database."""
+    if version is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="formflow-version-") as folder:
+        try:
+            return AppSchema(load_app(write_files(version, Path(folder)), field_types=field_types))
+        except DefinitionErrors:
+            return None

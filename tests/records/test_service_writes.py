@@ -1,0 +1,204 @@
+"""Creating and updating records: values checked, computed and stored, all or nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from shop import People
+
+from formflow.errors import StaleRecord, ValidationFailed
+from formflow.records.service import RecordService
+
+
+def problems(error: pytest.ExceptionInfo[ValidationFailed]) -> dict[str, list[str]]:
+    return {key: [p.code for p in found] for key, found in error.value.problems.items()}
+
+
+def test_a_new_record_gets_defaults_an_id_and_version_1(
+    service: RecordService, people: People
+) -> None:
+    record = service.create(people.alice, "account", {"name": "Acme"})
+    assert record["id"] > 0
+    assert (record["level"], record["owner"], record["active"], record["version"]) == (
+        "C",
+        people.alice.user_id,
+        True,
+        1,
+    )
+    assert record["created_by"] == people.alice.user_id
+
+
+def test_every_problem_is_reported_at_once(service: RecordService, people: People) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(
+            people.alice,
+            "account",
+            {"score": "lots", "email": "not-mail", "level": "Z", "code": "x1"},
+        )
+    assert problems(caught) == {
+        "name": ["required"],
+        "score": ["type"],
+        "email": ["email"],
+        "level": ["choice"],
+        "code": ["pattern"],
+    }
+
+
+def test_unknown_and_computed_fields_are_refused(service: RecordService, people: People) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(people.alice, "order", {"number": "OR-1", "colour": "red"})
+    assert problems(caught) == {"number": ["read_only"], "colour": ["unknown_field"]}
+
+
+def test_values_are_converted_to_their_stored_form(service: RecordService, people: People) -> None:
+    record = service.create(
+        people.alice,
+        "account",
+        {
+            "name": " Acme ",
+            "phone": "138 0013 8000",
+            "email": "Li@Example.COM",
+            "since": "2026-01-31",
+            "score": "42",
+            "credit": "1,000.5",
+            "tags": ["vip"],
+            "active": "false",
+        },
+    )
+    assert record["name"] == "Acme"
+    assert record["phone"] == "+8613800138000"
+    assert record["email"] == "Li@example.com"
+    assert (record["since"], record["score"], record["credit"]) == (
+        date(2026, 1, 31),
+        42,
+        Decimal("1000.50"),
+    )
+    assert (record["tags"], record["active"]) == (["vip"], False)
+
+
+def test_money_with_too_many_decimals_is_refused_not_rounded(
+    service: RecordService, people: People
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(people.alice, "account", {"name": "A", "credit": "10.005"})
+    assert problems(caught) == {"credit": ["scale"]}
+
+
+def test_numbers_outside_min_and_max(service: RecordService, people: People) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(people.alice, "account", {"name": "A", "score": 101})
+    assert problems(caught) == {"score": ["max"]}
+
+
+def test_a_unique_value_cannot_be_used_twice(service: RecordService, people: People) -> None:
+    service.create(people.alice, "account", {"name": "A", "code": "AB1234"})
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(people.bob, "account", {"name": "B", "code": "AB1234"})
+    assert problems(caught) == {"code": ["unique"]}
+
+
+def test_a_unique_value_is_free_again_once_its_record_is_deleted(
+    service: RecordService, people: People
+) -> None:
+    first = service.create(people.alice, "account", {"name": "A", "code": "AB1234"})
+    service.delete(people.alice, "account", first["id"])
+    assert (
+        service.create(people.alice, "account", {"name": "B", "code": "AB1234"})["code"] == "AB1234"
+    )
+
+
+def test_subtable_rows_formulas_and_auto_numbers(service: RecordService, people: People) -> None:
+    order = service.create(
+        people.alice,
+        "order",
+        {
+            "discount": "10",
+            "note": "bulk",
+            "lines": [
+                {"item": "pen", "qty": 2, "price": "3.50"},
+                {"item": "ink", "qty": 1, "price": "5"},
+                {"item": "", "qty": "", "price": ""},
+            ],
+        },
+    )
+    assert [line["total"] for line in order["lines"]] == [Decimal("7.00"), Decimal("5.00")]
+    assert order["total"] == Decimal("10.80")
+    assert order["number"] == f"OR-{date.today():%Y}-0001"
+    assert service.create(people.alice, "order", {})["number"] == f"OR-{date.today():%Y}-0002"
+
+
+def test_rows_are_checked_field_by_field(service: RecordService, people: People) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(
+            people.alice,
+            "order",
+            {"lines": [{"item": "pen", "qty": 0, "price": "1"}, {"item": "ink"}]},
+        )
+    assert problems(caught) == {
+        "lines.0.qty": ["min"],
+        "lines.1.qty": ["required"],
+        "lines.1.price": ["required"],
+    }
+
+
+def test_an_update_recomputes_formulas_from_the_rows_it_keeps(
+    service: RecordService, people: People
+) -> None:
+    order = service.create(
+        people.alice, "order", {"lines": [{"item": "pen", "qty": 2, "price": "10"}]}
+    )
+    updated = service.update(
+        people.alice, "order", order["id"], {"discount": 5}, expected_version=1
+    )
+    assert updated["total"] == Decimal("19.00")
+    assert service.get(people.alice, "order", order["id"])["lines"] == [
+        {"item": "pen", "qty": 2, "price": Decimal("10.00"), "total": Decimal("20.00")}
+    ]
+
+
+def test_a_hidden_field_keeps_no_value_and_is_not_required(
+    service: RecordService, people: People
+) -> None:
+    order = service.create(people.alice, "order", {"discount": 5, "note": "typed before hiding"})
+    assert order["note"] is None
+
+
+def test_required_if(service: RecordService, people: People) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(people.alice, "order", {"discount": 25})
+    assert problems(caught) == {"note": ["required"]}
+
+
+def test_an_update_bumps_the_version_and_keeps_other_values(
+    service: RecordService, people: People
+) -> None:
+    record = service.create(people.alice, "account", {"name": "Acme", "score": 5})
+    updated = service.update(
+        people.alice, "account", record["id"], {"name": "Acme Ltd"}, expected_version=1
+    )
+    assert (updated["name"], updated["score"], updated["version"]) == ("Acme Ltd", 5, 2)
+
+
+def test_a_stale_update_is_refused(service: RecordService, people: People) -> None:
+    record = service.create(people.alice, "account", {"name": "Acme"})
+    service.update(people.alice, "account", record["id"], {"name": "One"}, expected_version=1)
+    with pytest.raises(StaleRecord):
+        service.update(people.alice, "account", record["id"], {"name": "Two"}, expected_version=1)
+    assert service.get(people.alice, "account", record["id"])["name"] == "One"
+
+
+def test_a_link_must_point_at_a_record_the_user_can_read(
+    service: RecordService, people: People
+) -> None:
+    theirs = service.create(people.bob, "account", {"name": "Bob's"})
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(people.alice, "person", {"account": theirs["id"], "name": "Li"})
+    assert problems(caught) == {"account": ["not_found"]}
+
+
+def test_a_user_field_must_name_an_existing_user(service: RecordService, people: People) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(people.admin, "account", {"name": "A", "owner": 999_999})
+    assert problems(caught) == {"owner": ["not_found"]}

@@ -1,0 +1,50 @@
+"""Constants and helpers shared by test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from formflow.definitions import load_app
+from formflow.errors import DefinitionErrors
+
+ROOT = Path(__file__).resolve().parent.parent
+CRM_APP = ROOT / "apps" / "crm_sfa"
+
+MINIMAL_APP_YAML = """\
+key: demo
+version: "1.0"
+label: {zh: 演示, en: Demo}
+roles:
+  - key: staff
+    label: {zh: 员工, en: Staff}
+  - key: manager
+    label: {zh: 经理, en: Manager}
+include:
+  forms: [forms/*.yaml]
+"""
+
+MINIMAL_FORM_YAML = """\
+key: item
+label: {zh: 条目, en: Item}
+title_field: name
+fields:
+  - key: name
+    type: text
+    label: {zh: 名称, en: Name}
+    required: true
+permissions:
+  staff: {create: all, read: own, update: own, delete: none}
+"""
+
+AppWriter = Callable[..., Path]
+
+
+def definition_errors(app_dir: Path) -> list[str]:
+    """Every error ``load_app`` reports, as ``FILE:LINE:COL: message`` relative to the app."""
+    with pytest.raises(DefinitionErrors) as caught:
+        load_app(app_dir)
+    prefix = f"{app_dir}/"
+    return [str(error).removeprefix(prefix) for error in caught.value]

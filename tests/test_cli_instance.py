@@ -1,0 +1,145 @@
+"""The instance commands: init, migrate, versions, purge, users and plugins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from formflow.cli import main
+from support import AppWriter
+
+ADDED_FIELD = "  - {key: note, type: textarea, label: 备注}\n"
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> object:
+    env = {
+        "FORMFLOW_INSTANCE": str(tmp_path / "instance"),
+        "FORMFLOW_DATABASE_URL": "",
+        "FORMFLOW_APPS": "",
+    }
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(main, list(args), env=env, input=input)
+
+    return invoke
+
+
+def add_field(app_dir: Path, text: str = ADDED_FIELD) -> None:
+    form = app_dir / "forms" / "item.yaml"
+    form.write_text(
+        form.read_text(encoding="utf-8").replace("permissions:", text + "permissions:"),
+        encoding="utf-8",
+    )
+
+
+def test_init_creates_the_database_the_app_and_an_administrator(
+    run, write_app: AppWriter, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    result = run("init", str(write_app()), "--password", "s3cret-pass")
+    assert result.exit_code == 0, result.output
+    assert "app: migrated to version 1 (1.0)" in result.output
+    assert "administrator: admin / (the password you gave)" in result.output
+    assert (tmp_path / "instance" / "formflow.db").exists()
+
+
+def test_init_twice_is_safe(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    app = str(write_app())
+    run("init", app, "--password", "s3cret-pass")
+    again = run("init", app)
+    assert again.exit_code == 0, again.output
+    assert "app: up to date" in again.output
+    assert "administrator" not in again.output
+
+
+def test_migrate_plan_shows_the_change_and_changes_nothing(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    app_dir = write_app()
+    run("init", str(app_dir), "--password", "s3cret-pass")
+    add_field(app_dir)
+    plan = run("migrate", "--plan", str(app_dir))
+    assert plan.exit_code == 0, plan.output
+    assert "add column demo__item.note" in plan.output
+    assert "1 operations planned" in plan.output
+    assert "#1" in run("versions", "demo").output
+    assert "#2" not in run("versions", "demo").output
+
+
+def test_migrate_applies_and_records_a_version(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    app_dir = write_app()
+    run("init", str(app_dir), "--password", "s3cret-pass")
+    add_field(app_dir)
+    result = run("migrate", str(app_dir))
+    assert result.exit_code == 0, result.output
+    assert "migrated to version 2" in result.output
+    versions = run("versions").output.splitlines()
+    assert [line[:12] for line in versions] == ["  demo #1  1", "* demo #2  1"]
+
+
+def test_a_refused_migration_exits_1_with_the_reason(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    app_dir = write_app()
+    run("init", str(app_dir), "--password", "s3cret-pass")
+    broken = app_dir / "forms" / "item.yaml"
+    broken.write_text(
+        broken.read_text(encoding="utf-8").replace("title_field: name", "title_field: nope"),
+        encoding="utf-8",
+    )
+    result = run("migrate", str(app_dir))
+    assert result.exit_code == 1
+    assert "unknown field 'nope'" in result.output
+
+
+def test_rollback_to_an_earlier_version(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    app_dir = write_app()
+    run("init", str(app_dir), "--password", "s3cret-pass")
+    add_field(app_dir)
+    run("migrate", str(app_dir))
+    result = run("migrate", "--app", "demo", "--to-version", "1")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "demo: migrated to version 3 (1.0)",
+        "  keep column demo__item.note hidden: the field was removed; its data stays until a purge",
+    ]
+    assert "rollback to version 1" in run("versions").output
+
+
+def test_purge_drops_what_a_removed_field_left(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    app_dir = write_app()
+    add_field(app_dir)
+    run("init", str(app_dir), "--password", "s3cret-pass")
+    form = app_dir / "forms" / "item.yaml"
+    form.write_text(form.read_text(encoding="utf-8").replace(ADDED_FIELD, ""), encoding="utf-8")
+    run("migrate", str(app_dir))
+    result = run("purge", "demo", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "demo__item.note" in result.output
+    assert run("purge", "demo", "--yes").output == "nothing to purge\n"
+
+
+def test_user_create_and_passwd(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    run("init", str(write_app()), "--password", "s3cret-pass")
+    created = run("user", "create", "li", "--password", "password-1", "--role", "demo:staff")
+    assert created.exit_code == 0, created.output
+    assert run("user", "passwd", "li", "--password", "password-2").exit_code == 0
+    missing = run("user", "passwd", "nobody", "--password", "password-2")
+    assert (missing.exit_code, missing.output) == (1, "Error: no user 'nobody'\n")
+
+
+def test_a_role_the_app_does_not_declare_is_refused(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    run("init", str(write_app()), "--password", "s3cret-pass")
+    result = run("user", "create", "li", "--password", "password-1", "--role", "demo:boss")
+    assert result.exit_code == 1
+    assert "app demo has no role 'boss'" in result.output
+
+
+def test_plugins_lists_the_built_in_plugin(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("plugins")
+    assert result.exit_code == 0, result.output
+    assert "formflow.builtin" in result.output
+
+
+def test_commands_on_an_uninitialised_instance_say_what_to_do(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("versions")
+    assert result.exit_code == 1
+    assert "run `formflow init`" in result.output

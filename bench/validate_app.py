@@ -42,9 +42,13 @@ def main() -> None:
     print(f"app: {app.summary()}")
     in_process = measure(lambda: load_app(args.app_dir), args.runs)
     command = [str(Path(sys.executable).with_name("formflow")), "validate", args.app_dir]
-    whole_command = measure(lambda: subprocess.run(command, check=True, capture_output=True), max(5, args.runs // 3))
+    whole_command = measure(
+        lambda: subprocess.run(command, check=True, capture_output=True), max(5, args.runs // 3)
+    )
     for name, samples in (("load_app", in_process), ("formflow validate", whole_command)):
-        print(f"{name:>18}: median {statistics.median(samples):6.1f} ms   p95 {percentile(samples, 0.95):6.1f} ms")
+        print(
+            f"{name:>18}: median {statistics.median(samples):6.1f} ms   p95 {percentile(samples, 0.95):6.1f} ms"
+        )
 
 
 if __name__ == "__main__":

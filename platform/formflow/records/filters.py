@@ -1,11 +1,15 @@
 """The structured filter language, compiled to one SQLAlchemy boolean clause.
 
 A filter is data, never SQL: ``{"and": [...]}``, ``{"or": [...]}``, ``{"not": f}`` and
-conditions ``{"field": KEY, "op": OP, "value": V}``. Field keys are looked up in the compiled
-model, so only known column names reach SQL, and every
-value is converted to the field's kind and bound as a parameter. A key may follow one link
-(``customer.level``), which becomes ``customer IN (SELECT id FROM <customer> WHERE ...)``
-over the target's live rows.
+conditions ``{"field": KEY, "op": OP, "value": V}``. Field keys are looked up in the
+compiled model, so only known column names reach SQL, and every value is converted to the
+field's kind and bound as a parameter. A key may follow one link (``customer.level``),
+which becomes ``customer IN (SELECT id FROM <customer> WHERE ...)`` over the target's live
+rows.
+
+The module also holds what the list, search and aggregate modules share with it: looking
+up a field for a purpose (:func:`resolve_field`), converting a value to a field's kind
+(:func:`coerce_value`), and SQL written per database (:class:`DialectSwitch`).
 
 Empty values follow what people mean rather than SQL's three-valued logic: ``ne`` and
 ``not_in`` match records where the field is empty ("stage is not won" includes deals with
@@ -203,9 +207,11 @@ def _decimal(value: Any) -> Decimal:
 
 
 def _date(value: Any) -> date:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    return date.fromisoformat(value.strip())
+    if isinstance(value, str):
+        value = date.fromisoformat(value.strip())
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise TypeError(value)
+    return value
 
 
 def _datetime(value: Any) -> datetime:

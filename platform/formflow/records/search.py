@@ -148,21 +148,34 @@ def ensure_search_index(connection: Connection, schema: AppSchema, form_key: str
     if SEARCH not in table.c:
         return
     if connection.dialect.name == "sqlite":
-        connection.execute(sql_text("SELECT 1"))  # begins the transaction sqlite-utils joins
-        database = Database(
-            connection.connection.dbapi_connection,  # type: ignore[arg-type]
-            recursive_triggers=False,
-            execute_plugins=False,
-        )
-        database.table(table.name).enable_fts(
-            [SEARCH], create_triggers=True, tokenize=FTS_TOKENIZER, replace=True
-        )
-        return
+        _ensure_fts5(connection, table.name)
+    else:
+        _ensure_gin(connection, table.name)
+
+
+def _ensure_fts5(connection: Connection, table_name: str) -> None:
+    """sqlite-utils' FTS5 table and triggers, joined to the caller's transaction.
+
+    sqlite-utils runs its statements one by one inside an open transaction (rather than
+    ``executescript``, which would commit it), so one is begun first.
+    """
+    connection.execute(sql_text("SELECT 1"))
+    database = Database(
+        connection.connection.dbapi_connection,  # type: ignore[arg-type]
+        recursive_triggers=False,  # a connection setting that would outlive this call
+        execute_plugins=False,
+    )
+    database.table(table_name).enable_fts(
+        [SEARCH], create_triggers=True, tokenize=FTS_TOKENIZER, replace=True
+    )
+
+
+def _ensure_gin(connection: Connection, table_name: str) -> None:
     quote = connection.dialect.identifier_preparer.quote
-    index = quote(identifier("ix", table.name, "search"))
+    index = quote(identifier("ix", table_name, "search"))
     connection.execute(
         sql_text(
-            f"CREATE INDEX IF NOT EXISTS {index} ON {quote(table.name)} "
+            f"CREATE INDEX IF NOT EXISTS {index} ON {quote(table_name)} "
             f"USING gin (to_tsvector('simple', {quote(SEARCH)}))"
         )
     )

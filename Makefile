@@ -7,7 +7,12 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: setup run test lint typecheck unit bench clean
 
-setup: $(INSTALLED)
+setup: $(INSTALLED) node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to fetch the front-end packages (apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
 
 $(INSTALLED): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Formflow needs Python 3.11 or newer (set PYTHON=python3.x)")'

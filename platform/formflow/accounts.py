@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, RowMapping, delete, insert, literal, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from formflow.errors import FormflowError
 from formflow.records.access import Actor
-from formflow.storage.platform_tables import departments, user_roles, users
+from formflow.storage.platform_tables import departments, login_failures, user_roles, users
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -168,3 +168,39 @@ def _user(row: RowMapping) -> User:
         is_admin=bool(row["is_admin"]),
         is_active=bool(row["is_active"]),
     )
+
+
+LOGIN_FAILURE_LIMIT = 5
+LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+
+
+def login_blocked_until(connection: Connection, username: str, now: datetime) -> datetime | None:
+    """When a throttled username may try again, or ``None`` if it may try now.
+
+    After :data:`LOGIN_FAILURE_LIMIT` failures within :data:`LOGIN_FAILURE_WINDOW`, further
+    attempts wait until the oldest of those failures leaves the window. Counting per
+    username (not per address) stops guessing one account from many addresses.
+    """
+    recent = connection.execute(
+        select(login_failures.c.at)
+        .where(login_failures.c.username == username, login_failures.c.at > now - LOGIN_FAILURE_WINDOW)
+        .order_by(login_failures.c.at.desc())
+        .limit(LOGIN_FAILURE_LIMIT)
+    ).scalars().all()
+    if len(recent) < LOGIN_FAILURE_LIMIT:
+        return None
+    oldest = min(_aware(moment) for moment in recent)
+    return oldest + LOGIN_FAILURE_WINDOW
+
+
+def record_login_failure(connection: Connection, username: str, address: str, now: datetime) -> None:
+    connection.execute(insert(login_failures).values(username=username, address=address[:64], at=now))
+
+
+def clear_login_failures(connection: Connection, username: str) -> None:
+    connection.execute(delete(login_failures).where(login_failures.c.username == username))
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -35,6 +35,8 @@ class Settings:
     queue_url: str | None = None
     uploads: Path | None = None
     max_upload_mb: float = 20.0
+    secure_cookies: bool = True
+    assets_dir: Path | None = None
 
     @property
     def uploads_dir(self) -> Path:
@@ -57,6 +59,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "queue_url": env.get("FORMFLOW_QUEUE_URL") or None,
         "uploads": Path(env["FORMFLOW_UPLOADS"]) if env.get("FORMFLOW_UPLOADS") else None,
         "max_upload_mb": _number(env, "FORMFLOW_MAX_UPLOAD_MB", 20.0),
+        "secure_cookies": env.get("FORMFLOW_SECURE_COOKIES", "1") not in ("0", "false", "no"),
+        "assets_dir": Path(env["FORMFLOW_ASSETS_DIR"]) if env.get("FORMFLOW_ASSETS_DIR") else None,
     }
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]

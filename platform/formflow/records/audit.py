@@ -84,3 +84,14 @@ def history(
         )
         for row in rows
     ]
+
+
+def recent_records(connection: Connection, user_id: int, table_names: Sequence[str], limit: int) -> list[tuple[str, int]]:
+    """The records ``user_id`` changed most recently, newest first, each once."""
+    rows = connection.execute(
+        select(audit_log.c.table_name, audit_log.c.record_id)
+        .where(audit_log.c.user_id == user_id, audit_log.c.table_name.in_(table_names))
+        .order_by(audit_log.c.id.desc())
+        .limit(limit * 4)
+    )
+    return list(dict.fromkeys((row.table_name, row.record_id) for row in rows))[:limit]

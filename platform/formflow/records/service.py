@@ -299,6 +299,23 @@ class RecordService:
             self._load(connection, actor, form, record_id, scope, Action.READ)
             return audit.history(connection, table.name, record_id)
 
+    def recent(self, actor: Actor, limit: int = 10) -> list[tuple[str, Record]]:
+        """The live records the actor changed most recently and may still read, newest first."""
+        if actor.user_id is None:
+            return []
+        form_of = {self.schema.table(key).name: key for key in self.app.forms}
+        with read_transaction(self.engine) as connection:
+            touched = audit.recent_records(connection, actor.user_id, list(form_of), limit)
+            found: dict[tuple[str, int], Record] = {}
+            for table_name in dict.fromkeys(name for name, _ in touched):
+                form, table = self._form(form_of[table_name])
+                ids = [record_id for name, record_id in touched if name == table_name]
+                condition = scope_condition(scope_for(actor, form, Action.READ), actor, form, table)
+                query = select(table).where(table.c.id.in_(ids), table.c[DELETED_AT].is_(None))
+                for row in connection.execute(query if condition is None else query.where(condition)).mappings():
+                    found[(form.key, row["id"])] = self._public(form, row)
+        return [(form_of[name], found[(form_of[name], record_id)]) for name, record_id in touched if (form_of[name], record_id) in found]
+
     # helpers ------------------------------------------------------------------------
 
     def _form(self, form_key: str) -> tuple[Form, Table]:

@@ -89,6 +89,7 @@ audit_log = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("changes", JSON, nullable=False),
     Index("ix_ff_audit_log_record", "table_name", "record_id", "id"),
+    Index("ix_ff_audit_log_user", "user_id", "id"),
 )
 
 counters = Table(
@@ -96,4 +97,50 @@ counters = Table(
     platform_metadata,
     Column("name", String(300), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+login_failures = Table(
+    "ff_login_failures",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column("username", String(150), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_ff_login_failures_username_at", "username", "at"),
+)
+
+api_tokens = Table(
+    "ff_api_tokens",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column(
+        "user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+)
+
+saved_views = Table(
+    "ff_saved_views",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False),
+    Column("table_name", String(130), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("query", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ff_saved_views_user_table", "user_id", "table_name"),
+)
+
+attachments = Table(
+    "ff_attachments",
+    platform_metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="SET NULL")),
+    Column("name", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

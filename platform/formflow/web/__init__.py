@@ -1,0 +1,62 @@
+"""The web app: generated pages for staff, the admin pages and the REST API.
+
+``create_app`` follows Flask's application-factory pattern: the extensions are created
+unbound in :mod:`formflow.web.extensions` and bound here, and tests pass their own settings.
+Blueprints are thin: they turn requests into calls on the record service and results into
+pages or JSON; they never build SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from formflow.config import Settings, instance_secret, load_settings
+from formflow.instance import Instance
+from formflow.web import assets, auth, errors, i18n, navigation, workbench
+from formflow.web.extensions import babel, csrf, login_manager
+
+
+def create_app(settings: Settings | None = None, *, instance: Instance | None = None) -> Flask:
+    """A Flask app serving ``instance`` (opened from ``settings`` when not given)."""
+    settings = settings or (instance.settings if instance else load_settings())
+    instance = instance or Instance(settings)
+    app = Flask("formflow")
+    app.config.update(
+        SECRET_KEY=instance_secret(settings),
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=int(settings.max_upload_mb * 1024 * 1024) + 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.extensions["formflow"] = instance
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.init_app(app)
+    errors.init_app(app)
+    assets.init_app(app, settings)
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(workbench.blueprint)
+    _register_optional_blueprints(app)
+    app.context_processor(navigation.context_processor)
+    return app
+
+
+def _register_optional_blueprints(app: Flask) -> None:
+    """Blueprints that live in their own modules; each registers itself if present."""
+    from importlib import import_module
+
+    for name in ("records", "admin", "api"):
+        try:
+            module = import_module(f"formflow.web.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"formflow.web.{name}":
+                raise
+            continue
+        module.init_app(app)

@@ -1,0 +1,92 @@
+"""Errors as people and clients should see them.
+
+API requests (under ``/api/``) always get JSON of one shape, with a stable ``code``::
+
+    {"error": {"code": "validation_failed", "message": "...", "fields": {"name": [...]}}}
+
+Pages get a page in the user's language. Neither ever shows a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from formflow.errors import (
+    PermissionDenied,
+    QueryError,
+    RecordError,
+    RecordInUse,
+    RecordNotFound,
+    StaleRecord,
+    ValidationFailed,
+    VetoedByPlugin,
+)
+
+log = logging.getLogger("formflow.web")
+
+STATUS = {
+    ValidationFailed: 422,
+    PermissionDenied: 403,
+    RecordNotFound: 404,
+    StaleRecord: 409,
+    RecordInUse: 409,
+    VetoedByPlugin: 422,
+    QueryError: 400,
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def record_error_response(error: RecordError) -> tuple[Response, int]:
+    status = next((s for kind, s in STATUS.items() if isinstance(error, kind)), 400)
+    extra: dict[str, Any] = {}
+    if isinstance(error, ValidationFailed):
+        extra["fields"] = {key: [{"code": p.code, "message": p.message} for p in problems] for key, problems in error.problems.items()}
+    if isinstance(error, QueryError) and error.field:
+        extra["field"] = error.field
+    return jsonify(error_body(error.code, str(error), **extra)), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(RecordError)
+    def _record_error(error: RecordError) -> Any:
+        if wants_json():
+            return record_error_response(error)
+        status = next((s for kind, s in STATUS.items() if isinstance(error, kind)), 400)
+        return render_template("error.html", status=status, message=str(error)), status
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> Any:
+        message = _("The form expired or was sent from elsewhere. Reload the page and try again.")
+        if wants_json():
+            return jsonify(error_body("csrf_failed", message)), 400
+        return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Any:
+        status = error.code or 500
+        if wants_json():
+            code = (error.name or "error").lower().replace(" ", "_")
+            return jsonify(error_body(code, error.description or error.name)), status
+        return render_template("error.html", status=status, message=error.description), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Any:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        message = _("Something went wrong on our side. Nothing was saved.")
+        if wants_json():
+            return jsonify(error_body("internal_error", message)), 500
+        return render_template("error.html", status=500, message=message, bare=True), 500

@@ -1,0 +1,28 @@
+"""The workbench: a user's home page with their recent records and quick create."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_login import login_required
+
+from formflow.definitions.model import Action, Scope
+from formflow.records.access import scope_for
+from formflow.web import context
+
+blueprint = Blueprint("workbench", __name__)
+
+RECENT = 10
+
+
+@blueprint.route("/")
+@login_required  # type: ignore[untyped-decorator]
+def home() -> str:
+    instance = context.instance()
+    sections = []
+    for app_key in instance.app_keys:
+        app = instance.app(app_key)
+        actor = context.actor(app_key)
+        creatable = [form for form in app.forms.values() if scope_for(actor, form, Action.CREATE) is not Scope.NONE]
+        recent = [(app.form(form_key), record) for form_key, record in context.records(app_key).recent(actor, RECENT)]
+        sections.append({"app": app, "creatable": creatable, "recent": recent})
+    return render_template("workbench.html", sections=sections)

@@ -181,20 +181,31 @@ def login_blocked_until(connection: Connection, username: str, now: datetime) ->
     attempts wait until the oldest of those failures leaves the window. Counting per
     username (not per address) stops guessing one account from many addresses.
     """
-    recent = connection.execute(
-        select(login_failures.c.at)
-        .where(login_failures.c.username == username, login_failures.c.at > now - LOGIN_FAILURE_WINDOW)
-        .order_by(login_failures.c.at.desc())
-        .limit(LOGIN_FAILURE_LIMIT)
-    ).scalars().all()
+    recent = (
+        connection.execute(
+            select(login_failures.c.at)
+            .where(
+                login_failures.c.username == username,
+                login_failures.c.at > now - LOGIN_FAILURE_WINDOW,
+            )
+            .order_by(login_failures.c.at.desc())
+            .limit(LOGIN_FAILURE_LIMIT)
+        )
+        .scalars()
+        .all()
+    )
     if len(recent) < LOGIN_FAILURE_LIMIT:
         return None
     oldest = min(_aware(moment) for moment in recent)
     return oldest + LOGIN_FAILURE_WINDOW
 
 
-def record_login_failure(connection: Connection, username: str, address: str, now: datetime) -> None:
-    connection.execute(insert(login_failures).values(username=username, address=address[:64], at=now))
+def record_login_failure(
+    connection: Connection, username: str, address: str, now: datetime
+) -> None:
+    connection.execute(
+        insert(login_failures).values(username=username, address=address[:64], at=now)
+    )
 
 
 def clear_login_failures(connection: Connection, username: str) -> None:

@@ -50,7 +50,16 @@ def template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "finance": accounts.create_department(connection, "财务部"),
         }
         for username, (department, roles, is_admin) in USERS.items():
-            accounts.create_user(connection, username, None, password_hash=password_hash, display_name=username, department_id=departments[department], is_admin=is_admin, roles={"crm_sfa": roles})
+            accounts.create_user(
+                connection,
+                username,
+                None,
+                password_hash=password_hash,
+                display_name=username,
+                department_id=departments[department],
+                is_admin=is_admin,
+                roles={"crm_sfa": roles},
+            )
     instance.close()
     return folder
 
@@ -81,7 +90,9 @@ def login(client: FlaskClient) -> Callable[[str], FlaskClient]:
 
     def sign_in(username: str) -> FlaskClient:
         token = csrf_token(client, "/login")
-        response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+        response = client.post(
+            "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+        )
         assert response.status_code == 302, response.text
         return client
 

@@ -15,16 +15,22 @@ def test_pages_need_a_signed_in_user(client: FlaskClient) -> None:
     assert response.headers["Location"].startswith("/login")
 
 
-def test_signing_in_leads_to_the_workbench(client: FlaskClient, login: Callable[[str], FlaskClient]) -> None:
+def test_signing_in_leads_to_the_workbench(
+    client: FlaskClient, login: Callable[[str], FlaskClient]
+) -> None:
     login("rep1")
     page = client.get("/")
     assert page.status_code == 200
     assert "rep1" in page.text
 
 
-def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client: FlaskClient) -> None:
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
+    client: FlaskClient,
+) -> None:
     token = csrf_token(client, "/login")
-    page = client.post("/login", data={"username": "rep1", "password": "nope-nope", "csrf_token": token})
+    page = client.post(
+        "/login", data={"username": "rep1", "password": "nope-nope", "csrf_token": token}
+    )
     assert page.status_code == 200
     assert "Wrong username or password." in page.text or "用户名或密码错误" in page.text
 
@@ -32,8 +38,12 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client:
 def test_repeated_failures_are_throttled(client: FlaskClient) -> None:
     token = csrf_token(client, "/login")
     for _ in range(5):
-        client.post("/login", data={"username": "rep1", "password": "wrong-password", "csrf_token": token})
-    page = client.post("/login", data={"username": "rep1", "password": PASSWORD, "csrf_token": token})
+        client.post(
+            "/login", data={"username": "rep1", "password": "wrong-password", "csrf_token": token}
+        )
+    page = client.post(
+        "/login", data={"username": "rep1", "password": PASSWORD, "csrf_token": token}
+    )
     assert page.status_code == 200
     assert "Too many failed attempts" in page.text or "尝试次数过多" in page.text
 
@@ -47,14 +57,21 @@ def test_a_post_without_csrf_token_is_refused(client: FlaskClient) -> None:
 
 def test_next_may_not_leave_the_site(client: FlaskClient) -> None:
     token = csrf_token(client, "/login")
-    response = client.post("/login?next=//evil.example/x", data={"username": "rep1", "password": PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/login?next=//evil.example/x",
+        data={"username": "rep1", "password": PASSWORD, "csrf_token": token},
+    )
     assert response.headers["Location"] == "/"
 
 
 def test_session_cookie_is_http_only(client: FlaskClient) -> None:
     token = csrf_token(client, "/login")
-    response = client.post("/login", data={"username": "rep1", "password": PASSWORD, "csrf_token": token})
-    cookie = next(header for header in response.headers.getlist("Set-Cookie") if header.startswith("session="))
+    response = client.post(
+        "/login", data={"username": "rep1", "password": PASSWORD, "csrf_token": token}
+    )
+    cookie = next(
+        header for header in response.headers.getlist("Set-Cookie") if header.startswith("session=")
+    )
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
 

@@ -86,7 +86,9 @@ def history(
     ]
 
 
-def recent_records(connection: Connection, user_id: int, table_names: Sequence[str], limit: int) -> list[tuple[str, int]]:
+def recent_records(
+    connection: Connection, user_id: int, table_names: Sequence[str], limit: int
+) -> list[tuple[str, int]]:
     """The records ``user_id`` changed most recently, newest first, each once."""
     rows = connection.execute(
         select(audit_log.c.table_name, audit_log.c.record_id)

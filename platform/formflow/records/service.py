@@ -312,9 +312,15 @@ class RecordService:
                 ids = [record_id for name, record_id in touched if name == table_name]
                 condition = scope_condition(scope_for(actor, form, Action.READ), actor, form, table)
                 query = select(table).where(table.c.id.in_(ids), table.c[DELETED_AT].is_(None))
-                for row in connection.execute(query if condition is None else query.where(condition)).mappings():
-                    found[(form.key, row["id"])] = self._public(form, row)
-        return [(form_of[name], found[(form_of[name], record_id)]) for name, record_id in touched if (form_of[name], record_id) in found]
+                for row in connection.execute(
+                    query if condition is None else query.where(condition)
+                ).mappings():
+                    found[(form.key, row["id"])] = self._public(form, dict(row))
+        return [
+            (form_of[name], found[(form_of[name], record_id)])
+            for name, record_id in touched
+            if (form_of[name], record_id) in found
+        ]
 
     # helpers ------------------------------------------------------------------------
 

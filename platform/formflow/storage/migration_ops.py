@@ -74,6 +74,8 @@ class CreateTable(Operation):
 
 @dataclass(frozen=True)
 class AddForeignKey(Operation):
+    """A foreign key between new tables that point at each other (PostgreSQL only)."""
+
     name: str
     columns: tuple[str, ...]
     target: str
@@ -88,6 +90,8 @@ class AddForeignKey(Operation):
 
 @dataclass(frozen=True)
 class RenameTable(Operation):
+    """A subtable's table follows its renamed field, rows and all."""
+
     old: str
     new: str
 
@@ -139,6 +143,8 @@ def _sqlite_add_reference(ops: Operations, table_name: str, column: Column[Any])
 
 @dataclass(frozen=True)
 class RenameColumn(Operation):
+    """A field's column follows its ``renamed_from``, values and all."""
+
     table: str
     old: str
     new: str
@@ -198,6 +204,8 @@ class AlterColumnType(Operation):
 
 @dataclass(frozen=True)
 class CreateIndex(Operation):
+    """An index the model derives or declares and the database lacks."""
+
     name: str
     table: str
     columns: tuple[str, ...]
@@ -246,6 +254,8 @@ class DropIndex(Operation):
 
 @dataclass(frozen=True)
 class KeepHiddenColumn(Operation):
+    """A removed field's column stays, out of sight, with its values."""
+
     table: str
     column_name: str
     informational = True
@@ -262,6 +272,8 @@ class KeepHiddenColumn(Operation):
 
 @dataclass(frozen=True)
 class KeepHiddenTable(Operation):
+    """A removed form's or subtable's table stays, out of sight, with its rows."""
+
     table: str
     informational = True
 

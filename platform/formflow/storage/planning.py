@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Index, Table, inspect
 from sqlalchemy.engine import Inspector
+from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.schema import sort_tables_and_constraints
+from sqlalchemy.types import TypeEngine
 
 from formflow.definitions.model import Field
 from formflow.fieldtypes import ValueKind
@@ -128,52 +130,74 @@ class _Planner:
         self._diff_indexes(spec, live_name, sources, retyped)
 
     def _add_column(self, table_name: str, column: Column[Any]) -> None:
-        sql_type = column.type.compile(dialect=self.dialect)
+        sql_type = self._sql(column.type)
         self.builder.add(Stage.ADD_COLUMN, AddColumn(table_name, column.name, sql_type, column))
 
     def _retype(
-        self, spec: _TableSpec, live_name: str, column: Column[Any], live: Any, source: str
+        self,
+        spec: _TableSpec,
+        live_name: str,
+        column: Column[Any],
+        live: ReflectedColumn,
+        source: str,
     ) -> bool:
         """Plan a type change if the column needs one; whether it does."""
         field = spec.fields.get(column.name)
         if field is None or field.kind is ValueKind.ROWS:
             return False  # an engine column: its type is the engine's business
         old_field = spec.previous.get(source) if spec.previous else None
-        live_sql = live["type"].compile(dialect=self.dialect)
-        new_sql = column.type.compile(dialect=self.dialect)
         where = f"{spec.table.name}.{column.name}"
-        if live_sql == new_sql and (old_field is None or old_field.kind is field.kind):
+        if self._sql(live["type"]) == self._sql(column.type) and (
+            old_field is None or old_field.kind is field.kind
+        ):
             self._check_reference_target(where, old_field, field)
             return False
-        references = reference_columns(self.inspector, live_name)
-        old_kind = old_field.kind if old_field else None
-        if source in references or not {old_kind or field.kind, field.kind} <= CONVERTIBLE_KINDS:
-            old = old_field.type if old_field else live_sql
-            self.builder.refuse(
-                f"{where}: changing a field from {old} to {field.type} is not supported, because "
-                "links, users, departments, attachments and subtables keep their meaning "
-                "elsewhere. Add a new field instead, and remove this one."
-            )
+        if not self._convertible(where, live_name, source, old_field, field, live):
             return False
         widening = is_widening(live["type"], column.type)
         if not widening:
             self._scan(where, live_name, source, live["type"], field)
-        self.builder.add(
-            Stage.ALTER_TYPE,
-            AlterColumnType(
-                spec.table.name,
-                column.name,
-                live_sql,
-                new_sql,
-                widening,
-                live["type"],
-                column,
-                field,
-            ),
+        change = AlterColumnType(
+            table=spec.table.name,
+            column_name=column.name,
+            old_sql=self._sql(live["type"]),
+            new_sql=self._sql(column.type),
+            widening=widening,
+            old_type=live["type"],
+            new_column=column,
+            target_field=field,
         )
+        self.builder.add(Stage.ALTER_TYPE, change)
         return True
 
-    def _scan(self, where: str, live_name: str, source: str, sql_type: Any, field: Field) -> None:
+    def _sql(self, sql_type: TypeEngine[Any]) -> str:
+        return sql_type.compile(dialect=self.dialect)
+
+    def _convertible(
+        self,
+        where: str,
+        live_name: str,
+        source: str,
+        old_field: Field | None,
+        field: Field,
+        live: ReflectedColumn,
+    ) -> bool:
+        """Refuse a change to or from a kind whose values mean something elsewhere."""
+        kinds = {old_field.kind if old_field else field.kind, field.kind}
+        references = reference_columns(self.inspector, live_name)
+        if source not in references and kinds <= CONVERTIBLE_KINDS:
+            return True
+        old = old_field.type if old_field else self._sql(live["type"])
+        self.builder.refuse(
+            f"{where}: changing a field from {old} to {field.type} is not supported, because "
+            "links, users, departments, attachments and subtables keep their meaning "
+            "elsewhere. Add a new field instead, and remove this one."
+        )
+        return False
+
+    def _scan(
+        self, where: str, live_name: str, source: str, sql_type: TypeEngine[Any], field: Field
+    ) -> None:
         result = scan(self.connection, live_name, source, sql_type, field)
         if result.failures:
             rows = "row" if result.failures == 1 else "rows"

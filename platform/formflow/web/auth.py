@@ -63,7 +63,9 @@ def _check(username: str, password: str) -> tuple[accounts.User | None, str]:
         blocked = accounts.login_blocked_until(connection, username, now)
         if blocked is not None:
             minutes = max(1, round((blocked - now).total_seconds() / 60))
-            return None, _("Too many failed attempts. Try again in %(minutes)d minutes.", minutes=minutes)
+            return None, _(
+                "Too many failed attempts. Try again in %(minutes)d minutes.", minutes=minutes
+            )
         user = accounts.authenticate(connection, username, password)
         if user is None:
             accounts.record_login_failure(connection, username, request.remote_addr or "", now)
@@ -76,6 +78,11 @@ def _safe_next(target: str | None) -> str:
     """Only a path on this site; anything else (another host, a scheme) goes home."""
     if target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and target.startswith("/")
+            and not target.startswith("//")
+        ):
             return target
     return url_for("workbench.home")

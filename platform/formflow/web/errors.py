@@ -54,7 +54,10 @@ def record_error_response(error: RecordError) -> tuple[Response, int]:
     status = next((s for kind, s in STATUS.items() if isinstance(error, kind)), 400)
     extra: dict[str, Any] = {}
     if isinstance(error, ValidationFailed):
-        extra["fields"] = {key: [{"code": p.code, "message": p.message} for p in problems] for key, problems in error.problems.items()}
+        extra["fields"] = {
+            key: [{"code": p.code, "message": p.message} for p in problems]
+            for key, problems in error.problems.items()
+        }
     if isinstance(error, QueryError) and error.field:
         extra["field"] = error.field
     return jsonify(error_body(error.code, str(error), **extra)), status

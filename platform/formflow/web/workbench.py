@@ -22,7 +22,14 @@ def home() -> str:
     for app_key in instance.app_keys:
         app = instance.app(app_key)
         actor = context.actor(app_key)
-        creatable = [form for form in app.forms.values() if scope_for(actor, form, Action.CREATE) is not Scope.NONE]
-        recent = [(app.form(form_key), record) for form_key, record in context.records(app_key).recent(actor, RECENT)]
+        creatable = [
+            form
+            for form in app.forms.values()
+            if scope_for(actor, form, Action.CREATE) is not Scope.NONE
+        ]
+        recent = [
+            (app.form(form_key), record)
+            for form_key, record in context.records(app_key).recent(actor, RECENT)
+        ]
         sections.append({"app": app, "creatable": creatable, "recent": recent})
     return render_template("workbench.html", sections=sections)

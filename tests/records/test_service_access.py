@@ -61,6 +61,19 @@ def test_searching_and_counting_stay_within_scope(
     assert service.aggregate(people.alice, "account", _count()) == [{"count": 1}]
 
 
+def test_a_filter_across_a_link_cannot_probe_records_out_of_reach(
+    service: RecordService, people: People
+) -> None:
+    account = service.create(people.alice, "account", {"name": "handed over", "code": "ZZ9999"})
+    service.create(people.alice, "person", {"account": account["id"], "name": "still mine"})
+    service.update(
+        people.alice, "account", account["id"], {"owner": people.bob.user_id}, expected_version=1
+    )
+    probe = {"field": "account.code", "op": "eq", "value": "ZZ9999"}
+    assert service.find(people.admin, "person", Query(filter=probe)).total == 1
+    assert service.find(people.alice, "person", Query(filter=probe)).total == 0
+
+
 def test_history_is_as_private_as_the_record(
     service: RecordService, people: People, three_accounts: dict[str, int]
 ) -> None:

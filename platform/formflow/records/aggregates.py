@@ -36,6 +36,7 @@ from formflow.definitions.model import Measure
 from formflow.errors import QueryError
 from formflow.fieldtypes import ValueKind
 from formflow.records.filters import DialectSwitch, FieldRef, describe, resolve_field
+from formflow.records.filters import LinkScope
 from formflow.records.query import normalised, row_conditions
 from formflow.storage.tables import AppSchema
 
@@ -83,6 +84,7 @@ def aggregate(
     aggregation: Aggregation,
     *,
     scope: ColumnElement[bool] | None = None,
+    link_scope: LinkScope | None = None,
 ) -> list[dict[str, Any]]:
     """One row per group: its keys, then each measure, named like ``count`` or ``sum_amount``."""
     groups = [
@@ -94,7 +96,7 @@ def aggregate(
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise QueryError(f"the aggregation names {', '.join(duplicates)} more than once")
-    where = row_conditions(schema, form_key, filter=aggregation.filter)
+    where = row_conditions(schema, form_key, filter=aggregation.filter, link_scope=link_scope)
     if scope is not None:
         where.append(scope)
     statement = select(*groups, *measures).select_from(schema.table(form_key)).where(*where)

@@ -316,21 +316,31 @@ def operators(ref: FieldRef) -> tuple[str, ...]:
     return COMMON_OPS
 
 
+LinkScope = Callable[[str], "ColumnElement[bool] | None"]
+"""The permission condition on a linked form's table, so that a filter across a link only
+looks at linked records the person may read (a filter must not reveal what a page hides)."""
+
+
 def compile_filter(
-    schema: AppSchema, form_key: str, spec: Mapping[str, Any] | None
+    schema: AppSchema,
+    form_key: str,
+    spec: Mapping[str, Any] | None,
+    *,
+    link_scope: LinkScope | None = None,
 ) -> ColumnElement[bool] | None:
     """The filter ``spec`` on ``form_key`` as one boolean clause; ``None`` when it is empty."""
     if spec is None or (isinstance(spec, Mapping) and not spec):
         return None
-    return _Compiler(schema, form_key).node(spec, depth=1)
+    return _Compiler(schema, form_key, link_scope).node(spec, depth=1)
 
 
 class _Compiler:
     """Walks one filter, counting conditions so an oversized filter fails before any SQL."""
 
-    def __init__(self, schema: AppSchema, form_key: str) -> None:
+    def __init__(self, schema: AppSchema, form_key: str, link_scope: LinkScope | None) -> None:
         self.schema = schema
         self.form_key = form_key
+        self.link_scope = link_scope
         self.conditions = 0
 
     def node(self, spec: Any, depth: int) -> ColumnElement[bool]:
@@ -388,7 +398,13 @@ class _Compiler:
         ref = resolve_field(self.schema, target_form, target_key, purpose="filter", shown=key)
         target = self.schema.table(target_form)
         inner = compile_condition(ref, op, spec.get("value"))
-        return link.column.in_(select(target.c.id).where(inner, target.c[DELETED_AT].is_(None)))
+        reachable = self.link_scope(target_form) if self.link_scope else None
+        where = [
+            inner,
+            target.c[DELETED_AT].is_(None),
+            *([reachable] if reachable is not None else []),
+        ]
+        return link.column.in_(select(target.c.id).where(*where))
 
 
 def compile_condition(ref: FieldRef, op: str, value: Any) -> ColumnElement[bool]:

@@ -52,6 +52,7 @@ from formflow.records.filters import (
     DialectSwitch,
     FieldRef,
     coerce_value,
+    LinkScope,
     compile_filter,
     resolve_field,
 )
@@ -116,19 +117,26 @@ def select_page(
     query: Query,
     *,
     scope: ColumnElement[bool] | None = None,
+    link_scope: LinkScope | None = None,
     columns: Sequence[str] | None = None,
     total_cap: int = TOTAL_CAP,
 ) -> Page:
     """One page of ``form_key``'s records, in two statements.
 
-    ``scope`` is the permission layer's condition, AND-ed with everything else. Rows hold
+    ``scope`` is the permission layer's condition, AND-ed with everything else, and
+    ``link_scope`` its condition for forms a filter reaches through links. Rows hold
     ``id``, the form's fields except subtables (or just ``columns``) and the system fields;
     in the recycle bin also ``_deleted_at`` and ``_deleted_by``.
     """
     table = schema.table(form_key)
     order = sort_order(schema, form_key, query.sort)
     where = row_conditions(
-        schema, form_key, filter=query.filter, search=query.search, deleted=query.deleted
+        schema,
+        form_key,
+        filter=query.filter,
+        search=query.search,
+        deleted=query.deleted,
+        link_scope=link_scope,
     )
     if scope is not None:
         where.append(scope)
@@ -171,6 +179,7 @@ def row_conditions(
     filter: Mapping[str, Any] | None = None,
     search: str | None = None,
     deleted: bool = False,
+    link_scope: LinkScope | None = None,
 ) -> list[ColumnElement[bool]]:
     """Live rows (or, for the recycle bin, deleted ones) that match the filter and search."""
     deleted_at = schema.table(form_key).c[DELETED_AT]
@@ -178,7 +187,7 @@ def row_conditions(
         deleted_at.is_not(None) if deleted else deleted_at.is_(None)
     ]
     for condition in (
-        compile_filter(schema, form_key, filter),
+        compile_filter(schema, form_key, filter, link_scope=link_scope),
         search_condition(schema, form_key, search) if search else None,
     ):
         if condition is not None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from formflow.definitions.model import Action, App, Form, Scope
@@ -25,6 +25,7 @@ from formflow.records import audit
 from formflow.records.access import Actor, reaches, require, scope_condition, scope_for
 from formflow.records.aggregates import Aggregation, aggregate
 from formflow.records.compute import Context
+from formflow.records.filters import LinkScope
 from formflow.records.integrity import IntegrityChecks, unique_violation
 from formflow.records.numbering import next_number
 from formflow.records.prepare import Prepared, Preparer
@@ -274,6 +275,7 @@ class RecordService:
                 form_key,
                 query,
                 scope=scope_condition(scope, actor, form, table),
+                link_scope=self._link_scope(actor),
             )
 
     def aggregate(
@@ -289,6 +291,7 @@ class RecordService:
                 form_key,
                 aggregation,
                 scope=scope_condition(scope, actor, form, table),
+                link_scope=self._link_scope(actor),
             )
 
     def history(self, actor: Actor, form_key: str, record_id: int) -> list[audit.AuditEntry]:
@@ -328,6 +331,15 @@ class RecordService:
         if form_key not in self.app.forms:
             raise RecordNotFound(f"no form '{form_key}'")
         return self.app.form(form_key), self.schema.table(form_key)
+
+    def _link_scope(self, actor: Actor) -> LinkScope:
+        """For filters across links: the linked records the actor may read, form by form."""
+
+        def reachable(form_key: str) -> ColumnElement[bool] | None:
+            form, table = self._form(form_key)
+            return scope_condition(scope_for(actor, form, Action.READ), actor, form, table)
+
+        return reachable
 
     def _context(self, actor: Actor) -> Context:
         user = {

@@ -81,3 +81,10 @@ def test_sign_out(client: FlaskClient, login: Callable[[str], FlaskClient]) -> N
     token = csrf_token(client, "/")
     client.post("/logout", data={"csrf_token": token})
     assert client.get("/").status_code == 302
+
+
+def test_a_template_in_the_instance_folder_overrides_the_default(settings: object, client: FlaskClient) -> None:
+    folder = settings.instance / "templates" / "auth"  # type: ignore[attr-defined]
+    folder.mkdir(parents=True)
+    (folder / "login.html").write_text("custom sign-in page", encoding="utf-8")
+    assert client.get("/login").text == "custom sign-in page"

@@ -3,7 +3,8 @@
 ``create_app`` follows Flask's application-factory pattern: the extensions are created
 unbound in :mod:`formflow.web.extensions` and bound here, and tests pass their own settings.
 Blueprints are thin: they turn requests into calls on the record service and results into
-pages or JSON; they never build SQL.
+pages or JSON; they never build SQL. Templates are looked up in the instance's
+``templates/`` folder first, so a deployment can override any page without forking.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
 
 from formflow.config import Settings, instance_secret, load_settings
 from formflow.instance import Instance
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.extensions["formflow"] = instance
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(settings.instance / "templates"), PackageLoader("formflow")])
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)

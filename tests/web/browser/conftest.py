@@ -1,0 +1,83 @@
+"""A real headless Chromium, driven by Playwright, against the app served on 127.0.0.1.
+
+Chromium comes from Debian's package (``make test`` installs it when missing, as root);
+Playwright's own browser downloads are never used. Where Chromium is missing the browser
+tests skip with the reason, unless ``FORMFLOW_REQUIRE_BROWSER=1`` (CI sets it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from formflow.config import Settings
+from formflow.web import create_app
+
+CHROMIUM = os.environ.get("FORMFLOW_CHROMIUM", "/usr/bin/chromium")
+REQUIRED = os.environ.get("FORMFLOW_REQUIRE_BROWSER") == "1"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+PHONE = {"width": 375, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        message = f"no Chromium at {CHROMIUM}: apt-get install chromium"
+        if REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def served(settings: Settings) -> Iterator[str]:
+    """The app on a free 127.0.0.1 port, in a thread; yields its base URL."""
+    app: Flask = create_app(settings)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        app.extensions["formflow"].close()
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies) at desktop or phone size."""
+    viewport = DESKTOP if request.param == "desktop" else PHONE
+    context = browser.new_context(
+        viewport=viewport,
+        locale="zh-CN",
+        is_mobile=request.param == "phone",
+        has_touch=request.param == "phone",
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()

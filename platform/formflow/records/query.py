@@ -51,15 +51,15 @@ from formflow.fieldtypes import ValueKind
 from formflow.records.filters import (
     DialectSwitch,
     FieldRef,
-    coerce_value,
     LinkScope,
+    coerce_value,
     compile_filter,
     resolve_field,
 )
 from formflow.records.search import search_condition
 from formflow.storage.tables import DELETED_AT, DELETED_BY, AppSchema
 
-TOTAL_CAP = 10_000
+TOTAL_CAP = 1_000
 MAX_LIMIT = 500
 _CHECK_LENGTH = 12
 

@@ -249,6 +249,23 @@ class RecordService:
             )
         return self._public(form, {**current, **changes})
 
+    def move_owner(self, user_id: int, department_id: int | None) -> int:
+        """Move the records ``user_id`` owns to their new department; returns how many.
+
+        A record belongs to its owner's department as it is now, so a user changing
+        department takes their records along: department scopes stay one indexed ``IN``.
+        """
+        moved = 0
+        with write_transaction(self.engine) as connection:
+            for form in self.app.forms.values():
+                table = self.schema.table(form.key)
+                owned = table.c[form.owner_field] == user_id
+                result = connection.execute(
+                    update(table).where(owned).values({DEPARTMENT: department_id})
+                )
+                moved += result.rowcount
+        return moved
+
     # reads --------------------------------------------------------------------------
 
     def get(self, actor: Actor, form_key: str, record_id: int) -> Record:

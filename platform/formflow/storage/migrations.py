@@ -13,17 +13,19 @@ stay, hidden. Only :func:`plan_purge`, run on purpose, deletes them.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import Connection, Engine
 
-from formflow.definitions import load_app
+from formflow.definitions import App, load_app
 from formflow.errors import DefinitionErrors, MigrationRefused
+from formflow.expressions import ExpressionEngine
 from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry
 from formflow.storage.database import (
     WRITE_OPTION,
@@ -139,23 +141,27 @@ def migrate(
     dry_run: bool,
     note: str | None = None,
     field_types: FieldTypeRegistry = BUILTIN_REGISTRY,
+    expressions: ExpressionEngine | None = None,
 ) -> MigrationResult:
     """Bring the database to the app in ``app_dir`` and store that definition as a version.
 
     The plan is made against the current stored version and the live database inside the
     transaction that applies it, so nothing can change in between. A dry run only plans.
-    Raises :class:`~formflow.errors.DefinitionErrors` for a definition that does not
-    compile and :class:`~formflow.errors.MigrationRefused` for one the data cannot survive.
+    ``field_types`` and ``expressions`` are the plugins' (as for ``load_app``). Raises
+    :class:`~formflow.errors.DefinitionErrors` for a definition that does not compile and
+    :class:`~formflow.errors.MigrationRefused` for one the data cannot survive.
     """
-    app = load_app(app_dir, field_types=field_types)
+    load = partial(load_app, field_types=field_types, expressions=expressions)
+    app = load(app_dir)
     files = read_app_files(app_dir)
     schema = AppSchema(app)
     if dry_run:
         with read_transaction(engine) as connection:
-            return MigrationResult(_plan_against_current(connection, schema, field_types), None)
+            current = current_version(connection, app.key)
+            return MigrationResult(_plan(connection, schema, current, load), None)
     with migration_transaction(engine) as connection:
         current = current_version(connection, app.key)
-        plan = _plan_against_current(connection, schema, field_types, current)
+        plan = _plan(connection, schema, current, load)
         if plan.is_empty and current is not None and current.digest == app.digest:
             return MigrationResult(plan, None)
         apply_operations(connection, plan)
@@ -169,6 +175,7 @@ def rollback(
     number: int,
     *,
     field_types: FieldTypeRegistry = BUILTIN_REGISTRY,
+    expressions: ExpressionEngine | None = None,
 ) -> MigrationResult:
     """Migrate back to the stored files of version ``number``, recorded as a new version.
 
@@ -178,28 +185,32 @@ def rollback(
     with read_transaction(engine) as connection:
         version = get_version(connection, app_key, number)
     with tempfile.TemporaryDirectory(prefix="formflow-rollback-") as folder:
-        app_dir = write_files(version, Path(folder))
-        note = f"rollback to version {number}"
-        return migrate(engine, app_dir, dry_run=False, note=note, field_types=field_types)
+        return migrate(
+            engine,
+            write_files(version, Path(folder)),
+            dry_run=False,
+            note=f"rollback to version {number}",
+            field_types=field_types,
+            expressions=expressions,
+        )
 
 
-def _plan_against_current(
+def _plan(
     connection: Connection,
     schema: AppSchema,
-    field_types: FieldTypeRegistry,
-    current: StoredVersion | None = None,
+    current: StoredVersion | None,
+    load: Callable[[Path], App],
 ) -> MigrationPlan:
-    current = current or current_version(connection, schema.app.key)
-    return plan_migration(connection, schema, _compile(current, field_types))
+    return plan_migration(connection, schema, _compile(current, load))
 
 
-def _compile(version: StoredVersion | None, field_types: FieldTypeRegistry) -> AppSchema | None:
+def _compile(version: StoredVersion | None, load: Callable[[Path], App]) -> AppSchema | None:
     """The tables of a stored version, or ``None`` if there is none or it no longer compiles
     (a plugin field type was removed, say): planning then relies on the live database."""
     if version is None:
         return None
     with tempfile.TemporaryDirectory(prefix="formflow-version-") as folder:
         try:
-            return AppSchema(load_app(write_files(version, Path(folder)), field_types=field_types))
+            return AppSchema(load(write_files(version, Path(folder))))
         except DefinitionErrors:
             return None

@@ -9,7 +9,7 @@ an unchanged definition without comparing YAML.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -40,7 +40,7 @@ class StoredVersion:
     number: int
     version_label: str
     digest: str
-    files: Mapping[str, str]
+    files: Mapping[str, str] = field(hash=False)
     is_current: bool
     created_at: datetime
     note: str | None = None

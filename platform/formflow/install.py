@@ -108,16 +108,24 @@ def purge_app(instance: Instance, app_key: str, *, dry_run: bool) -> Outcome:
         plan = plan_purge(connection, schema)
     if not dry_run and not plan.is_empty:
         apply_migration(instance.engine, plan)
+        _refresh_search(instance, app_key)
     return Outcome(plan.describe())
 
 
 def _after_migration(instance: Instance, result: MigrationResult) -> None:
     assert result.version is not None
     instance.forget(result.version.app_key)
-    schema = instance.schema(result.version.app_key)
+    _refresh_search(instance, result.version.app_key)
+
+
+def _refresh_search(instance: Instance, app_key: str) -> None:
+    """Search indexes for every form, and search text for rows that have none yet."""
+    schema = instance.schema(app_key)
     with write_transaction(instance.engine) as connection:
         for form_key in schema.app.forms:
             ensure_search_index(connection, schema, form_key)
+    for form_key in schema.app.forms:
+        instance.records(app_key).fill_search_text(form_key)
 
 
 def _describe(name: str, result: MigrationResult, dry_run: bool) -> list[str]:

@@ -266,6 +266,33 @@ class RecordService:
                 moved += result.rowcount
         return moved
 
+    def fill_search_text(self, form_key: str, batch: int = 1000) -> int:
+        """Work out the search text of rows that have none (a form just gained ``list.search``)."""
+        form, table = self._form(form_key)
+        if table.c.get(SEARCH) is None:
+            return 0
+        keys = list(form.list_view.search)
+        filled = 0
+        while True:
+            with write_transaction(self.engine) as connection:
+                rows = (
+                    connection.execute(
+                        select(table.c.id, *(table.c[key] for key in keys))
+                        .where(table.c[SEARCH].is_(None))
+                        .limit(batch)
+                    )
+                    .mappings()
+                    .all()
+                )
+                for row in rows:
+                    text = self._search_text(form, dict(row))
+                    connection.execute(
+                        update(table).where(table.c.id == row["id"]).values({SEARCH: text})
+                    )
+            filled += len(rows)
+            if len(rows) < batch:
+                return filled
+
     # reads --------------------------------------------------------------------------
 
     def get(self, actor: Actor, form_key: str, record_id: int) -> Record:

@@ -1,0 +1,32 @@
+"""Installing and migrating apps in an instance (the functions behind the commands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from formflow.config import load_settings
+from formflow.install import initialise, migrate_app
+from formflow.instance import Instance
+from formflow.records.access import Actor
+from formflow.records.query import Query
+from support import AppWriter
+
+
+def test_records_become_searchable_when_a_form_gains_search_fields(
+    write_app: AppWriter, tmp_path: Path
+) -> None:
+    app_dir = write_app()
+    settings = load_settings({"FORMFLOW_INSTANCE": str(tmp_path / "instance")})
+    initialise(settings, [app_dir], "admin", "password-1")
+    instance = Instance(settings)
+    try:
+        instance.records("demo").create(Actor.system(), "item", {"name": "华为技术"})
+        form = app_dir / "forms" / "item.yaml"
+        form.write_text(
+            form.read_text(encoding="utf-8") + "list:\n  search: [name]\n", encoding="utf-8"
+        )
+        migrate_app(instance, app_dir, dry_run=False)
+        page = instance.records("demo").find(Actor.system(), "item", Query(search="华为"))
+        assert [row["name"] for row in page.rows] == ["华为技术"]
+    finally:
+        instance.close()

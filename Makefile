@@ -5,9 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck unit browser bench clean
+.PHONY: setup run test lint typecheck unit browser bench clean translations
 
-setup: $(INSTALLED) node_modules/.installed
+TRANSLATIONS := platform/formflow/translations
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po))
+
+setup: $(INSTALLED) node_modules/.installed $(CATALOGUES)
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm is needed to fetch the front-end packages (apt-get install npm)"; exit 1; }
@@ -21,8 +24,25 @@ $(INSTALLED): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
+# Compiled catalogues are build output (git ignores them); each follows its .po file.
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po | $(INSTALLED)
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+# After changing interface text: collect every message, then translate the new ones in the .po.
+translations: $(INSTALLED)
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o $(TRANSLATIONS)/messages.pot platform/formflow
+	$(BIN)/pybabel -q update --no-fuzzy-matching -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+
+# A demo CRM instance in ./instance, served on http://$(HOST):$(PORT)/ (make run PORT=8000).
+# Secure session cookies stay on: browsers keep them on http://127.0.0.1 and localhost.
+HOST ?= 127.0.0.1
+PORT ?= 5000
+RUN_ENV := FORMFLOW_INSTANCE=$(CURDIR)/instance
+
 run: setup
 	$(BIN)/formflow validate apps/crm_sfa
+	$(RUN_ENV) $(BIN)/formflow demo --url http://$(HOST):$(PORT)/
+	$(RUN_ENV) $(BIN)/formflow serve --host $(HOST) --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check platform tests bench

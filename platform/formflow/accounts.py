@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, RowMapping, delete, insert, literal, select, update
+from sqlalchemy import Connection, RowMapping, delete, func, insert, literal, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from formflow.errors import FormflowError
@@ -215,3 +215,168 @@ def clear_login_failures(connection: Connection, username: str) -> None:
 def _aware(moment: datetime) -> datetime:
     """SQLite hands datetimes back without their zone; they were stored in UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# Administration: listing and changing users and departments ---------------------------
+
+
+class LastAdministrator(AccountError):
+    """A change that would leave the instance without an active administrator."""
+
+
+class DepartmentCycle(AccountError):
+    """A move that would put a department under itself or one of its own descendants."""
+
+
+@dataclass(frozen=True)
+class Department:
+    id: int
+    name: str
+    parent_id: int | None
+    manager_id: int | None
+
+
+def list_users(connection: Connection) -> list[User]:
+    """Every user, active or not, by username."""
+    rows = connection.execute(select(users).order_by(users.c.username)).mappings()
+    return [_user(row) for row in rows]
+
+
+def find_user(connection: Connection, username: str) -> User | None:
+    """The user with this username, active or not."""
+    row = connection.execute(select(users).where(users.c.username == username)).mappings().first()
+    return None if row is None else _user(row)
+
+
+def roles_by_user(
+    connection: Connection, user_ids: Iterable[int] | None = None
+) -> dict[int, dict[str, frozenset[str]]]:
+    """The roles each user holds, by app key (one query, for a whole list of users)."""
+    query = select(user_roles.c.user_id, user_roles.c.app_key, user_roles.c.role_key)
+    if user_ids is not None:
+        query = query.where(user_roles.c.user_id.in_(sorted(set(user_ids))))
+    found: dict[int, dict[str, set[str]]] = {}
+    for user_id, app_key, role_key in connection.execute(query):
+        found.setdefault(int(user_id), {}).setdefault(str(app_key), set()).add(str(role_key))
+    return {
+        user_id: {app_key: frozenset(roles) for app_key, roles in by_app.items()}
+        for user_id, by_app in found.items()
+    }
+
+
+def update_user(
+    connection: Connection,
+    user_id: int,
+    *,
+    display_name: str,
+    department_id: int | None,
+    is_active: bool,
+    is_admin: bool,
+) -> None:
+    """Change a user's profile; refuse to leave no active administrator behind."""
+    current = get_user(connection, user_id)
+    if current is None:
+        raise AccountError(f"no user {user_id}")
+    if not display_name.strip():
+        raise AccountError("a user needs a name")
+    _check_department(connection, department_id)
+    if current.is_admin and current.is_active and not (is_admin and is_active):
+        others = connection.execute(
+            select(func.count())
+            .select_from(users)
+            .where(users.c.is_admin, users.c.is_active, users.c.id != user_id)
+        ).scalar_one()
+        if others == 0:
+            raise LastAdministrator(
+                f"'{current.username}' is the last active administrator; make someone else an administrator first"
+            )
+    connection.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(
+            display_name=display_name.strip(),
+            department_id=department_id,
+            is_active=is_active,
+            is_admin=is_admin,
+        )
+    )
+
+
+def list_departments(connection: Connection) -> list[Department]:
+    """Every department, by name."""
+    rows = connection.execute(select(departments).order_by(departments.c.name, departments.c.id))
+    return [_department(row) for row in rows.mappings()]
+
+
+def get_department(connection: Connection, department_id: int) -> Department | None:
+    row = (
+        connection.execute(select(departments).where(departments.c.id == department_id))
+        .mappings()
+        .first()
+    )
+    return None if row is None else _department(row)
+
+
+def department_tree(found: Iterable[Department]) -> list[tuple[Department, int]]:
+    """Departments depth first, each with its depth (0 at the top), siblings by name.
+
+    A department whose parent is missing from ``found`` is shown at the top.
+    """
+    items = list(found)
+    known = {department.id for department in items}
+    children: dict[int | None, list[Department]] = {}
+    for department in items:
+        parent = department.parent_id if department.parent_id in known else None
+        children.setdefault(parent, []).append(department)
+    ordered: list[tuple[Department, int]] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for department in sorted(children.get(parent, []), key=lambda d: (d.name, d.id)):
+            ordered.append((department, depth))
+            walk(department.id, depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
+def update_department(
+    connection: Connection,
+    department_id: int,
+    *,
+    name: str,
+    parent_id: int | None,
+    manager_id: int | None,
+) -> None:
+    """Rename a department, move it under another parent and set its manager at once.
+
+    Moving it under itself or one of its own descendants raises :class:`DepartmentCycle`.
+    """
+    if get_department(connection, department_id) is None:
+        raise AccountError(f"no department {department_id}")
+    if not name.strip():
+        raise AccountError("a department needs a name")
+    if parent_id is not None:
+        _check_department(connection, parent_id)
+        if parent_id in department_subtree(connection, department_id):
+            raise DepartmentCycle("a department cannot sit under itself or one of its own teams")
+    if manager_id is not None and get_user(connection, manager_id) is None:
+        raise AccountError(f"no user {manager_id}")
+    connection.execute(
+        update(departments)
+        .where(departments.c.id == department_id)
+        .values(name=name.strip(), parent_id=parent_id, manager_id=manager_id)
+    )
+
+
+def _check_department(connection: Connection, department_id: int | None) -> None:
+    if department_id is not None and get_department(connection, department_id) is None:
+        raise AccountError(f"no department {department_id}")
+
+
+def _department(row: RowMapping) -> Department:
+    return Department(
+        id=int(row["id"]),
+        name=str(row["name"]),
+        parent_id=None if row["parent_id"] is None else int(row["parent_id"]),
+        manager_id=None if row["manager_id"] is None else int(row["manager_id"]),
+    )

@@ -21,10 +21,16 @@ import click
 from formflow import __version__, accounts
 from formflow.config import load_settings
 from formflow.definitions import load_app
+from formflow.demo import DEFAULT_SEED, iter_logins
+from formflow.demo import build as build_demo
 from formflow.errors import DefinitionErrors, FormflowError
 from formflow.install import initialise, migrate_app, purge_app, rollback_app
 from formflow.instance import Instance
 from formflow.plugins import describe_plugins, format_plugin_table, load_plugins
+from formflow.serve import DEFAULT_HOST, DEFAULT_PORT, MAX_DEFAULT_WORKERS
+from formflow.serve import check as check_serving
+from formflow.serve import run as run_server
+from formflow.serve import url as server_url
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.versions import list_versions
 
@@ -267,3 +273,59 @@ def user_passwd(username: str, password: str) -> None:
     with opened() as instance, write_transaction(instance.engine) as connection:
         accounts.set_password(connection, username, password)
     click.echo(f"password changed for {username}")
+
+
+@main.command()
+@click.option(
+    "--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Same seed, same data."
+)
+@click.option(
+    "--url",
+    default=server_url(DEFAULT_HOST, DEFAULT_PORT),
+    show_default=True,
+    help="Where the server will answer, for the sign-in hint.",
+)
+@reports_errors
+def demo(seed: int, url: str) -> None:
+    """Fill a new instance with a demo sales company for the CRM app.
+
+    Installs the CRM app if needed, then adds departments, a user for every role and about a
+    thousand records, each entered through the record service by its owner. Running it
+    again only prints how to sign in.
+    """
+    summary = build_demo(load_settings(), seed=seed)
+    if summary.created:
+        made = ", ".join(f"{count} {form}" for form, count in summary.counts.items())
+        click.echo(f"demo data created in {summary.seconds:.1f} s: {made}")
+    else:
+        click.echo("this instance already has the demo data; nothing was added")
+    click.echo(f"\nSign in at {url} (start the server with `formflow serve`):")
+    for role, name, username, password in iter_logins(summary):
+        click.echo(f"  {username:<11} {password:<10} {name} · {role}")
+
+
+@main.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help=f"Worker processes (default: 2 per CPU + 1, at most {MAX_DEFAULT_WORKERS}).",
+)
+@reports_errors
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Serve the web app with gunicorn, the production server.
+
+    Listens on 127.0.0.1 unless told otherwise; put a reverse proxy with TLS in front of it
+    to reach other machines. Ctrl+C (or SIGTERM) stops it.
+    """
+    settings = load_settings()
+    check_serving(settings)
+    click.echo(f"Formflow is at {server_url(host, port)} (Ctrl+C stops it)")
+    run_server(settings, host=host, port=port, workers=workers)

@@ -120,6 +120,9 @@ def test_records_move_with_their_owner_to_a_new_department(
     service.create(people.alice, "account", {"name": "follows alice"})
     assert service.move_owner(people.alice.user_id, people.west.department_id) == 1  # type: ignore[arg-type]
     west_manager = Actor(
-        people.west.user_id, frozenset({"manager"}), people.west.department_id, people.west.department_ids
+        people.west.user_id,
+        frozenset({"manager"}),
+        people.west.department_id,
+        people.west.department_ids,
     )
     assert names(service, west_manager) == ["follows alice"]

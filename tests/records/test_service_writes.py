@@ -202,3 +202,18 @@ def test_a_user_field_must_name_an_existing_user(service: RecordService, people:
     with pytest.raises(ValidationFailed) as caught:
         service.create(people.admin, "account", {"name": "A", "owner": 999_999})
     assert problems(caught) == {"owner": ["not_found"]}
+
+
+def test_text_with_a_nul_character_is_refused(service: RecordService, people: People) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(people.alice, "account", {"name": "a\x00b"})
+    assert problems(caught) == {"name": ["invalid_character"]}
+
+
+def test_timestamps_are_stored_and_read_back_as_the_same_moment(
+    service: RecordService, people: People
+) -> None:
+    created = service.create(people.alice, "account", {"name": "t"})
+    assert (
+        service.get(people.alice, "account", created["id"])["created_at"] == created["created_at"]
+    )

@@ -25,7 +25,10 @@ class Context:
     def __init__(
         self, user: Mapping[str, Any], timezone: tzinfo = UTC, now: datetime | None = None
     ):
-        self.now = (now or datetime.now(UTC)).astimezone(timezone)
+        self.utc = (now or datetime.now(UTC)).astimezone(UTC)
+        """When the write happens, as stored (UTC; SQLite keeps no offset, so all are UTC)."""
+        self.now = self.utc.astimezone(timezone)
+        """The same moment in the instance's time zone: what ``today``/``now`` mean to people."""
         self.names: dict[str, Any] = {"user": dict(user), "today": self.now.date(), "now": self.now}
 
 

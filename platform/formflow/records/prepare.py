@@ -74,7 +74,11 @@ class Preparer:
                 and not field.is_computed
             ):
                 values[field.key] = None
-            elif field.key in required and _missing(field, names.get(field.key), existing, rows):
+            elif (
+                field.key in required
+                and field.key not in problems
+                and _missing(field, names.get(field.key), existing, rows)
+            ):
                 add(field.key, Problem("required", "is required"))
         if problems:
             raise ValidationFailed(problems)

@@ -29,7 +29,7 @@ from formflow.records.filters import LinkScope
 from formflow.records.integrity import IntegrityChecks, unique_violation
 from formflow.records.numbering import next_number
 from formflow.records.prepare import Prepared, Preparer
-from formflow.records.query import Page, Query, select_page
+from formflow.records.query import Page, Query, normalised, select_page
 from formflow.records.search import search_document
 from formflow.records.values import ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
@@ -100,7 +100,7 @@ class RecordService:
                 values=prepared.values,
                 user_id=actor.user_id,
             )
-            row = self._new_row(connection, actor, form, table, prepared, context.now)
+            row = self._new_row(connection, actor, form, table, prepared, context)
             row[DEPARTMENT] = self.integrity.department_of(connection, actor, owner)
             record_id = self._insert(connection, form, table, row)
             self._write_rows(connection, form, record_id, prepared.rows)
@@ -111,7 +111,7 @@ class RecordService:
                 record_id=record_id,
                 action="create",
                 user_id=actor.user_id,
-                at=context.now,
+                at=context.utc,
                 changes=audit.changed_fields({}, record, self._audited(form)),
             )
         self.hooks.run_after(
@@ -159,7 +159,7 @@ class RecordService:
             )
             changes = {
                 **prepared.values,
-                "updated_at": context.now,
+                "updated_at": context.utc,
                 "updated_by": actor.user_id,
                 "version": current["version"] + 1,
             }
@@ -177,7 +177,7 @@ class RecordService:
                 record_id=record_id,
                 action="update",
                 user_id=actor.user_id,
-                at=context.now,
+                at=context.utc,
                 changes=diff,
             )
         self.hooks.run_after(
@@ -196,7 +196,7 @@ class RecordService:
         """Move a record to the recycle bin, applying its links' on_delete rules."""
         form, _table = self._form(form_key)
         scope = require(actor, form, Action.DELETE)
-        now = self._context(actor).now
+        now = self._context(actor).utc
         with write_transaction(self.engine) as connection:
             current = self._load(connection, actor, form, record_id, scope, Action.DELETE)
             if expected_version is not None and current["version"] != expected_version:
@@ -224,7 +224,7 @@ class RecordService:
         """Bring a record back from the recycle bin (its unique values must still be free)."""
         form, table = self._form(form_key)
         scope = require(actor, form, Action.DELETE)
-        now = self._context(actor).now
+        now = self._context(actor).utc
         with write_transaction(self.engine) as connection:
             current = self._load(
                 connection, actor, form, record_id, scope, Action.DELETE, deleted=True
@@ -362,7 +362,7 @@ class RecordService:
                 for row in connection.execute(
                     query if condition is None else query.where(condition)
                 ).mappings():
-                    found[(form.key, row["id"])] = self._public(form, dict(row))
+                    found[(form.key, row["id"])] = self._public(form, normalised(row))
         return [
             (form_of[name], found[(form_of[name], record_id)])
             for name, record_id in touched
@@ -406,12 +406,12 @@ class RecordService:
         form: Form,
         table: Table,
         prepared: Prepared,
-        now: datetime,
+        context: Context,
     ) -> Record:
         row: Record = {
             **prepared.values,
-            "created_at": now,
-            "updated_at": now,
+            "created_at": context.utc,
+            "updated_at": context.utc,
             "created_by": actor.user_id,
             "updated_by": actor.user_id,
             "version": 1,
@@ -423,7 +423,7 @@ class RecordService:
                     table.name,
                     field.key,
                     field.number_pattern,
-                    now.astimezone(self.timezone),
+                    context.now,
                 )
         if table.c.get(SEARCH) is not None:
             row[SEARCH] = self._search_text(form, row)
@@ -498,7 +498,7 @@ class RecordService:
         )
         if row is None:
             raise RecordNotFound(f"no {form.key} record {record_id}")
-        record = dict(row)
+        record = normalised(row)
         if not reaches(scope, actor, form, record):
             if action is not Action.READ and reaches(
                 scope_for(actor, form, Action.READ), actor, form, record

@@ -61,8 +61,10 @@ class ValueConverter:
 
     def convert(self, field: Field, value: Any) -> Any:
         """The stored form of ``value`` for ``field``; ``None`` for an empty value."""
-        if isinstance(value, str) and field.type != "textarea":
-            value = value.strip()
+        if isinstance(value, str):
+            _check_characters(value)
+            if field.type != "textarea":
+                value = value.strip()
         if is_empty(value):
             return None
         converted = self._by_kind[field.kind](field, value)
@@ -155,7 +157,10 @@ class ValueConverter:
             raise Invalid("type", "must be a date and time like 2026-01-31 09:30") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.timezone)
-        return moment.astimezone(UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise Invalid("range", "is outside the dates that can be stored") from None
 
     def _bool(self, field: Field, value: Any) -> bool:
         if isinstance(value, bool):
@@ -202,6 +207,16 @@ class ValueConverter:
             raise Invalid("max_items", "takes one file", limit=1)
         keys = ("id", "name", "size", "content_type")
         return [{key: f.get(key) for key in keys} for f in files]
+
+
+def _check_characters(text: str) -> None:
+    """Refuse characters no database stores as text: NUL and unpaired surrogates."""
+    if "\x00" in text:
+        raise Invalid("invalid_character", "contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid("invalid_character", "contains characters that are not valid text") from None
 
 
 def _as_date(value: Any) -> date:

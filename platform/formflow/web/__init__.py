@@ -16,7 +16,18 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
 
 from formflow.config import Settings, instance_secret, load_settings
 from formflow.instance import Instance
-from formflow.web import assets, auth, errors, i18n, navigation, workbench
+from formflow.web import (
+    admin,
+    api,
+    assets,
+    auth,
+    errors,
+    i18n,
+    navigation,
+    records,
+    token_pages,
+    workbench,
+)
 from formflow.web.extensions import babel, csrf, login_manager
 
 
@@ -37,7 +48,9 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.extensions["formflow"] = instance
-    app.jinja_loader = ChoiceLoader([FileSystemLoader(settings.instance / "templates"), PackageLoader("formflow")])
+    app.jinja_loader = ChoiceLoader(
+        [FileSystemLoader(settings.instance / "templates"), PackageLoader("formflow")]
+    )
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
@@ -46,20 +59,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     assets.init_app(app, settings)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)
-    _register_optional_blueprints(app)
+    for area in (records, admin, api, token_pages):
+        area.init_app(app)
     app.context_processor(navigation.context_processor)
     return app
-
-
-def _register_optional_blueprints(app: Flask) -> None:
-    """Blueprints that live in their own modules; each registers itself if present."""
-    from importlib import import_module
-
-    for name in ("records", "admin", "api"):
-        try:
-            module = import_module(f"formflow.web.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"formflow.web.{name}":
-                raise
-            continue
-        module.init_app(app)

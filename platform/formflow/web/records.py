@@ -1,30 +1,503 @@
-"""Generated pages for every form: list, detail, create, edit, delete and restore."""
+"""Generated pages for every form: list, detail, create, edit, delete and restore.
+
+Every page acts through the record service as the signed-in user, so permissions and
+scopes apply to everything a page shows or accepts: rows, counts, link titles, linked
+records, search-as-you-type results, history, files. Views turn requests into service
+calls and results into templates; they never build SQL.
+
+A list page costs a fixed number of statements whatever the data size: one page of rows
+and a capped count (keyset paging), the names of people and departments, one statement
+per linked form for the titles of the links it shows, and the user's saved views.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from formflow import saved_views
+from formflow.definitions.model import Action, Field, Form
+from formflow.errors import QueryError, RecordInUse, ValidationFailed
+from formflow.records.query import Page, Query
+from formflow.records.service import Record
+from formflow.storage.database import read_transaction, write_transaction
+from formflow.web import context, editing, uploads
+from formflow.web.display import EMPTY, Displayer, Shown, column_label, list_columns
+from formflow.web.formbuilder import (
+    LABEL_SUFFIX,
+    Pickers,
+    editable,
+    form_class,
+    place_problems,
+    submitted,
+)
+from formflow.web.i18n import text
+from formflow.web.listing import (
+    Filters,
+    ListState,
+    controls,
+    link_filter_ids,
+    sortable_columns,
+)
+from formflow.web.targets import (
+    Target,
+    displayer,
+    link_ids,
+    load_names,
+    merge_ids,
+    names_needed,
+    refuse,
+    search_records,
+    target,
+    titles_for,
+)
 
 blueprint = Blueprint("records", __name__)
+
+RELATED = 10
+
+
+def _is_fragment(target_id: str) -> bool:
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-Target") == target_id
+        and not request.headers.get("HX-History-Restore-Request")
+    )
+
+
+def _varies(response: Response) -> Response:
+    response.vary.update(("HX-Request", "HX-Target"))
+    return response
+
+
+# the list -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnView:
+    key: str
+    label: str
+    sort_href: str | None
+    sorted: str  # "", "asc" or "desc"
+
+
+@dataclass(frozen=True)
+class RowView:
+    record: Record
+    href: str
+    cells: list[Shown]
 
 
 @blueprint.route("/<app_key>/<form_key>/")
 @login_required  # type: ignore[untyped-decorator]
-def index(app_key: str, form_key: str) -> str:
-    abort(501)
+def index(app_key: str, form_key: str) -> ResponseReturnValue:
+    t = target(app_key, form_key)
+    form, schema = t.form, t.service.schema
+    state = ListState.from_args(form, schema, request.args)
+    filters = Filters(form, schema, t.service.timezone)
+    spec = filters.spec(state)
+    problems = list(filters.problems)
+    query = Query(
+        filter=spec,
+        search=state.search or None,
+        sort=state.sort_keys(),
+        limit=form.list_view.page_size,
+        cursor=state.cursor or None,
+    )
+    try:
+        page = t.service.find(t.actor, form.key, query)
+    except QueryError as error:
+        problems.append(_("This list could not be shown: %(reason)s", reason=str(error)))
+        page = Page([], 0, False, None)
+    columns = list_columns(form)
+    users, departments = names_needed(form, [*columns, *form.list_view.filters])
+    directory = load_names(users, departments)
+    wanted = merge_ids(link_ids(form, page.rows, columns), link_filter_ids(form, state))
+    titles = titles_for(t, wanted, directory)
+    shower = displayer(t, directory, titles)
+    with read_transaction(context.instance().engine) as connection:
+        views = saved_views.list_views(connection, context.user().id, schema.table(form.key).name)
+    values = {
+        "t": t,
+        "form": form,
+        "state": state,
+        "columns": _column_views(t, state, columns),
+        "link_column": columns.index(form.title_field) if form.title_field in columns else 0,
+        "rows": [_row_view(t, shower, columns, record) for record in page.rows],
+        "page": page,
+        "total": _total(page),
+        "next_href": _list_url(t, state.params(cursor=page.next_cursor))
+        if page.next_cursor
+        else None,
+        "first_href": _list_url(t, state.params()) if state.cursor else None,
+        "problems": problems,
+        "controls": controls(
+            form,
+            state,
+            users=directory.user_choices(),
+            departments=directory.department_choices(),
+            link_titles=titles,
+        ),
+        "views": views,
+        "can_create": t.can(Action.CREATE),
+        "can_delete": t.can(Action.DELETE),
+        "list_url": _list_url(t, {}),
+    }
+    template = "records/_results.html" if _is_fragment("results") else "records/list.html"
+    return _varies(make_response(render_template(template, **values)))
 
 
-@blueprint.route("/<app_key>/<form_key>/new")
+def _list_url(t: Target, params: Mapping[str, str]) -> str:
+    values: dict[str, Any] = {**params, "app_key": t.app_key, "form_key": t.form.key}
+    return url_for("records.index", **values)
+
+
+def _total(page: Page) -> str:
+    if page.total is None:
+        return ""
+    count = f"{page.total:,}+" if page.total_is_capped else f"{page.total:,}"
+    return str(ngettext("%(count)s record", "%(count)s records", page.total, count=count))
+
+
+def _column_views(t: Target, state: ListState, columns: list[str]) -> list[ColumnView]:
+    sortable = sortable_columns(t.form, t.service.schema)
+    current = state.sort or (str(t.form.list_view.sort[0]) if t.form.list_view.sort else "")
+    found = []
+    for key in columns:
+        shown = "desc" if current == f"-{key}" else "asc" if current == key else ""
+        href = None
+        if key in sortable:
+            flipped = f"-{key}" if shown == "asc" else key
+            href = _list_url(t, state.params(sort=flipped))
+        found.append(ColumnView(key, column_label(t.form, key), href, shown))
+    return found
+
+
+def _row_view(t: Target, shower: Displayer, columns: list[str], record: Record) -> RowView:
+    href = url_for("records.detail", app_key=t.app_key, form_key=t.form.key, record_id=record["id"])
+    return RowView(record, href, [shower.cell(t.form, key, record).short() for key in columns])
+
+
+@blueprint.route("/<app_key>/<form_key>/views", methods=["POST"])
 @login_required  # type: ignore[untyped-decorator]
-def create(app_key: str, form_key: str) -> str:
-    abort(501)
+def save_view(app_key: str, form_key: str) -> Response:
+    t = target(app_key, form_key)
+    refuse(t, Action.READ)
+    state = ListState.from_args(t.form, t.service.schema, request.form)
+    name = request.form.get("name", "")
+    try:
+        with write_transaction(context.instance().engine) as connection:
+            saved_views.save_view(
+                connection,
+                context.user().id,
+                t.service.schema.table(t.form.key).name,
+                name,
+                state.params(),
+            )
+    except saved_views.SavedViewError as error:
+        flash(
+            _("Give the view a name of up to 100 characters.")
+            if error.code == "name"
+            else _("You have too many saved views here; delete one first.")
+            if error.code == "too_many"
+            else _("This view cannot be saved.")
+        )
+    else:
+        flash(_("Saved the view “%(name)s”.", name=" ".join(name.split())))
+    return redirect(_list_url(t, state.params()))
+
+
+@blueprint.route("/<app_key>/<form_key>/views/<int:view_id>/delete", methods=["POST"])
+@login_required  # type: ignore[untyped-decorator]
+def delete_view(app_key: str, form_key: str, view_id: int) -> Response:
+    t = target(app_key, form_key)
+    with write_transaction(context.instance().engine) as connection:
+        deleted = saved_views.delete_view(connection, context.user().id, view_id)
+    flash(_("Deleted the view.") if deleted else _("That view no longer exists."))
+    return redirect(_list_url(t, {}))
+
+
+# one record ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Related:
+    form: Form
+    link: Field
+    rows: list[tuple[str, str]]
+    more: bool
+    list_href: str
+    create_href: str | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    action: str
+    who: str
+    when: str
+    changes: list[tuple[str, Shown, Shown]]
 
 
 @blueprint.route("/<app_key>/<form_key>/<int:record_id>")
 @login_required  # type: ignore[untyped-decorator]
-def detail(app_key: str, form_key: str, record_id: int) -> str:
-    abort(501)
+def detail(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
+    t = target(app_key, form_key)
+    record = t.service.get(t.actor, t.form.key, record_id)
+    history = t.service.history(t.actor, t.form.key, record_id)
+    directory = load_names()
+    related_pages = _related_pages(t, record_id)
+    changed = [
+        {key: pair[side] for key, pair in entry.changes.items()}
+        for entry in history
+        for side in (0, 1)
+    ]
+    wanted = merge_ids(link_ids(t.form, [record]), link_ids(t.form, changed))
+    titles = titles_for(t, wanted, directory)
+    shower = displayer(t, directory, titles, record_id)
+    visible, _required = editing.applicable(t, record)
+    shown = [
+        (found, shower.show(found, record.get(found.key)))
+        for found in t.form.fields
+        if found.key in visible
+    ]
+    system = [
+        (column_label(t.form, key), shower.system(key, record.get(key)))
+        for key in ("created_by", "created_at", "updated_by", "updated_at", "version")
+    ]
+    return render_template(
+        "records/detail.html",
+        t=t,
+        form=t.form,
+        record=record,
+        title=shower.title(t.form, record),
+        fields=shown,
+        system=system,
+        related=[_related_view(t, shower, record_id, *found) for found in related_pages],
+        history=[_history_entry(t, shower, entry) for entry in history],
+        can_edit=t.may_change(Action.UPDATE, record),
+        can_delete=t.may_change(Action.DELETE, record),
+    )
+
+
+def _related_pages(t: Target, record_id: int) -> list[tuple[Form, Field, Page]]:
+    """For each link pointing at this form, the first records that link to this one."""
+    found = []
+    for other in t.app.forms.values():
+        if not t.can(Action.READ, other):
+            continue
+        for link in other.link_fields():
+            if link.target_form != t.form.key:
+                continue
+            query = Query(
+                filter={"field": link.key, "op": "eq", "value": record_id},
+                limit=RELATED,
+                with_total=False,
+            )
+            found.append((other, link, t.service.find(t.actor, other.key, query)))
+    return found
+
+
+def _related_view(
+    t: Target, shower: Displayer, record_id: int, other: Form, link: Field, page: Page
+) -> Related:
+    rows = [
+        (
+            shower.title(other, row),
+            url_for("records.detail", app_key=t.app_key, form_key=other.key, record_id=row["id"]),
+        )
+        for row in page.rows
+    ]
+    where: dict[str, Any] = {"app_key": t.app_key, "form_key": other.key}
+    filtered: dict[str, Any] = {f"f.{link.key}": str(record_id)}
+    list_href = url_for("records.index", **filtered, **where)
+    prefilled: dict[str, Any] = {link.key: record_id, **where}
+    create_href = (
+        url_for("records.create", **prefilled)
+        if t.can(Action.CREATE, other) and editable(link)
+        else None
+    )
+    return Related(other, link, rows, page.next_cursor is not None, list_href, create_href)
+
+
+def _history_entry(t: Target, shower: Displayer, entry: Any) -> HistoryEntry:
+    actions = {
+        "create": _("Created"),
+        "update": _("Changed"),
+        "delete": _("Moved to the recycle bin"),
+        "restore": _("Restored"),
+    }
+    changes = []
+    if entry.action == "update":
+        for key, (old, new) in entry.changes.items():
+            if t.form.has_field(key):
+                found = t.form.field(key)
+                changes.append(
+                    (text(found.label), shower.show(found, old), shower.show(found, new))
+                )
+            else:
+                changes.append(
+                    (key, Shown(str(old)) if old is not None else EMPTY, Shown(str(new)))
+                )
+    who = shower.system("created_by", entry.user_id) if entry.user_id else Shown(_("System"))
+    return HistoryEntry(
+        actions.get(entry.action, entry.action),
+        who.text,
+        shower.system("created_at", entry.at).text,
+        changes,
+    )
+
+
+@blueprint.route("/<app_key>/<form_key>/<int:record_id>/delete", methods=["POST"])
+@login_required  # type: ignore[untyped-decorator]
+def delete(app_key: str, form_key: str, record_id: int) -> Response:
+    t = target(app_key, form_key)
+    try:
+        t.service.delete(t.actor, t.form.key, record_id)
+    except RecordInUse as error:
+        flash(_("This record cannot be deleted: %(reason)s", reason=str(error)))
+        return redirect(
+            url_for("records.detail", app_key=app_key, form_key=form_key, record_id=record_id)
+        )
+    flash(_("Moved to the recycle bin."))
+    return redirect(_list_url(t, {}))
+
+
+@blueprint.route("/<app_key>/<form_key>/bin")
+@login_required  # type: ignore[untyped-decorator]
+def recycle_bin(app_key: str, form_key: str) -> ResponseReturnValue:
+    t = target(app_key, form_key)
+    cursor = request.args.get("cursor", "")[:2000] or None
+    try:
+        page = t.service.find(
+            t.actor,
+            t.form.key,
+            Query(deleted=True, limit=t.form.list_view.page_size, cursor=cursor),
+        )
+    except QueryError:
+        page = t.service.find(
+            t.actor, t.form.key, Query(deleted=True, limit=t.form.list_view.page_size)
+        )
+    directory = load_names(departments=False)
+    titles = titles_for(t, link_ids(t.form, page.rows, [t.form.title_field]), directory)
+    shower = displayer(t, directory, titles)
+    rows = [
+        (
+            row["id"],
+            shower.title(t.form, row),
+            shower.system("updated_at", row.get("_deleted_at")).text,
+            shower.system("updated_by", row.get("_deleted_by")).text,
+        )
+        for row in page.rows
+    ]
+    next_href = (
+        url_for("records.recycle_bin", app_key=app_key, form_key=form_key, cursor=page.next_cursor)
+        if page.next_cursor
+        else None
+    )
+    return render_template(
+        "records/bin.html", t=t, form=t.form, rows=rows, total=_total(page), next_href=next_href
+    )
+
+
+@blueprint.route("/<app_key>/<form_key>/<int:record_id>/restore", methods=["POST"])
+@login_required  # type: ignore[untyped-decorator]
+def restore(app_key: str, form_key: str, record_id: int) -> Response:
+    t = target(app_key, form_key)
+    try:
+        t.service.restore(t.actor, t.form.key, record_id)
+    except ValidationFailed as failed:
+        placed, general = place_problems(failed.problems, None)
+        reasons = [*general, *(m for messages in placed.values() for m in messages)]
+        flash(_("This record cannot be restored: %(reason)s", reason=" ".join(reasons)))
+        return redirect(url_for("records.recycle_bin", app_key=app_key, form_key=form_key))
+    flash(_("Restored."))
+    return redirect(
+        url_for("records.detail", app_key=app_key, form_key=form_key, record_id=record_id)
+    )
+
+
+# create and edit ----------------------------------------------------------------------
+
+
+@blueprint.route("/<app_key>/<form_key>/new", methods=["GET", "POST"])
+@login_required  # type: ignore[untyped-decorator]
+def create(app_key: str, form_key: str) -> ResponseReturnValue:
+    t = target(app_key, form_key)
+    refuse(t, Action.CREATE)
+    return editing.form_page(t, None)
+
+
+@blueprint.route("/<app_key>/<form_key>/<int:record_id>/edit", methods=["GET", "POST"])
+@login_required  # type: ignore[untyped-decorator]
+def edit(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
+    t = target(app_key, form_key)
+    record = t.service.get(t.actor, t.form.key, record_id)
+    refuse(t, Action.UPDATE)
+    return editing.form_page(t, record)
+
+
+@blueprint.route("/<app_key>/<form_key>/conditions", methods=["POST"])
+@login_required  # type: ignore[untyped-decorator]
+def conditions(app_key: str, form_key: str) -> Response:
+    """Which fields are visible and required for the values sent (the form as it is)."""
+    t = target(app_key, form_key)
+    record_id = request.form.get("_record", "")
+    base = None
+    if record_id.isdigit():
+        base = t.service.get(t.actor, t.form.key, int(record_id))
+    elif not t.can(Action.CREATE):
+        refuse(t, Action.CREATE)
+    record_form = form_class(t.form, Pickers())(formdata=request.form, meta={"csrf": False})
+    visible, required = editing.evaluate_conditions(t, submitted(t.form, record_form).values, base)
+    return jsonify(visible=sorted(visible), required=sorted(required))
+
+
+@blueprint.route("/<app_key>/<form_key>/lookup/<path>")
+@login_required  # type: ignore[untyped-decorator]
+def lookup(app_key: str, form_key: str, path: str) -> ResponseReturnValue:
+    """Records a link field may point at, matching what was typed (an htmx fragment)."""
+    t = target(app_key, form_key)
+    key, _dot, sub_key = path.partition(".")
+    if not t.form.has_field(key):
+        abort(404)
+    found = t.form.field(key)
+    if sub_key:
+        try:
+            found = found.subfield(sub_key)
+        except KeyError:
+            abort(404)
+    if found.type != "link" or not found.target_form:
+        abort(404)
+    typed = next(
+        (value for name, value in request.args.items() if name.endswith(LABEL_SUFFIX)),
+        request.args.get("q", ""),
+    )
+    page = search_records(t, found.target_form, typed, editing.LOOKUP)
+    linked = t.app.form(found.target_form)
+    shower = Displayer(t.app, timezone=t.service.timezone)
+    results = [(row["id"], shower.title(linked, row)) for row in page.rows]
+    return render_template("records/_lookup.html", results=results, typed=typed)
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
+    uploads.init_app(app)

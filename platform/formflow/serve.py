@@ -1,0 +1,101 @@
+"""Serving the web app in production: gunicorn, started from Python.
+
+``formflow serve`` runs gunicorn in-process through its custom-application API rather than
+asking people to assemble a ``gunicorn`` command line. The instance is checked first, and
+the app built once, so a missing ``formflow init`` or a bad setting fails with one clear
+message instead of every worker failing to boot. Each worker then builds its own app (no
+preloading), so no database connection is shared across a fork.
+
+It listens on 127.0.0.1 unless told otherwise: put a reverse proxy (nginx, Caddy) with TLS
+in front of it to serve other machines.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+from formflow.config import Settings
+from formflow.instance import Instance
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+MAX_DEFAULT_WORKERS = 4
+THREADS = 4
+
+
+def default_workers() -> int:
+    """Two processes per CPU plus one, as gunicorn suggests, but at most four."""
+    return min(2 * (os.cpu_count() or 1) + 1, MAX_DEFAULT_WORKERS)
+
+
+def url(host: str, port: int) -> str:
+    """The address people type for ``host`` and ``port``."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
+def options(host: str, port: int, workers: int | None) -> dict[str, Any]:
+    """gunicorn's settings for serving Formflow."""
+    address = f"[{host}]" if ":" in host else host
+    return {
+        "bind": f"{address}:{port}",
+        "workers": workers or default_workers(),
+        "worker_class": "gthread",
+        "threads": THREADS,
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "accesslog": "-",
+        "errorlog": "-",
+        "proc_name": "formflow",
+        # gunicorn 25.1+ opens a control socket at one path per user; several servers
+        # (two instances, parallel tests) would fight over it.
+        "control_socket_disable": True,
+    }
+
+
+def check(settings: Settings) -> None:
+    """Raise the instance's error unless it is initialised and the app builds."""
+    from formflow.web import create_app
+
+    instance = Instance(settings)
+    try:
+        instance.ensure_initialised()
+        create_app(settings, instance=instance)
+    finally:
+        instance.close()
+
+
+class FormflowServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn serving :func:`formflow.web.create_app` for ``settings``."""
+
+    def __init__(self, settings: Settings, gunicorn_options: Mapping[str, Any]) -> None:
+        self.settings = settings
+        self.gunicorn_options = dict(gunicorn_options)
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.gunicorn_options.items():
+            if key in self.cfg.settings:  # older gunicorns lack the newer settings
+                self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from formflow.web import create_app
+
+        return create_app(self.settings)
+
+
+def run(
+    settings: Settings,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    workers: int | None = None,
+) -> None:
+    """Serve until stopped (Ctrl+C or SIGTERM); :func:`check` the instance before."""
+    FormflowServer(settings, options(host, port, workers)).run()

@@ -1,0 +1,180 @@
+"""API tokens: what a script or another system signs in to the REST API with.
+
+A token is shown to its owner once, when it is made, and never again: the database keeps
+only its SHA-256 hash, so a copy of the database does not hand out working tokens. A
+request's token is hashed and looked up by that hash, which reveals nothing about the
+plaintext through timing (the comparison the database makes is between hashes).
+
+``last_used_at`` tells people which tokens are still in use; it is written at most once a
+minute per token, so a busy client does not turn every read into a write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, delete, insert, or_, select, update
+
+from formflow import accounts
+from formflow.errors import FormflowError
+from formflow.storage.platform_tables import api_tokens
+
+PREFIX = "ff_"
+"""Every token starts with this, so a leaked one is recognisable (secret scanners, logs)."""
+MAX_NAME_LENGTH = 100
+MAX_TOKEN_LENGTH = 200
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+class TokenError(FormflowError):
+    """A token request that cannot be carried out (an empty name, say)."""
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A token as its owner sees it in the list: everything but the secret."""
+
+    id: int
+    user_id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TokenMatch:
+    """The token a plaintext belongs to, and the active user it signs in."""
+
+    token_id: int
+    user: accounts.User
+    last_used_at: datetime | None
+
+    def touch_due(self, now: datetime) -> bool:
+        return self.last_used_at is None or _aware(self.last_used_at) <= now - TOUCH_INTERVAL
+
+
+def token_hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create_token(
+    connection: Connection, user_id: int, name: str, *, now: datetime | None = None
+) -> tuple[int, str]:
+    """A new token for ``user_id``: its id, and its plaintext, which is shown only now."""
+    name = name.strip()
+    if not name:
+        raise TokenError("give the token a name, such as the script or system that uses it")
+    if len(name) > MAX_NAME_LENGTH:
+        raise TokenError(f"a token name has at most {MAX_NAME_LENGTH} characters")
+    plaintext = PREFIX + secrets.token_urlsafe(32)
+    token_id: int = connection.execute(
+        insert(api_tokens)
+        .values(
+            user_id=user_id,
+            name=name,
+            token_hash=token_hash(plaintext),
+            created_at=now or datetime.now(UTC),
+        )
+        .returning(api_tokens.c.id)
+    ).scalar_one()
+    return token_id, plaintext
+
+
+def find_token(connection: Connection, plaintext: str) -> TokenMatch | None:
+    """The token ``plaintext`` is and its active user; ``None`` for anything else.
+
+    Only reads, so it can run in a read transaction; see :func:`touch_token`.
+    """
+    if not plaintext.startswith(PREFIX) or len(plaintext) > MAX_TOKEN_LENGTH:
+        return None
+    digest = token_hash(plaintext)
+    row = (
+        connection.execute(
+            select(
+                api_tokens.c.id,
+                api_tokens.c.user_id,
+                api_tokens.c.token_hash,
+                api_tokens.c.last_used_at,
+            ).where(api_tokens.c.token_hash == digest)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or not hmac.compare_digest(row["token_hash"], digest):
+        return None
+    user = accounts.get_user(connection, int(row["user_id"]))
+    if user is None or not user.is_active:
+        return None
+    return TokenMatch(int(row["id"]), user, row["last_used_at"])
+
+
+def touch_token(connection: Connection, token_id: int, now: datetime | None = None) -> None:
+    """Record that a token was used now, unless that was already recorded within a minute."""
+    now = now or datetime.now(UTC)
+    connection.execute(
+        update(api_tokens)
+        .where(
+            api_tokens.c.id == token_id,
+            or_(
+                api_tokens.c.last_used_at.is_(None),
+                api_tokens.c.last_used_at <= now - TOUCH_INTERVAL,
+            ),
+        )
+        .values(last_used_at=now)
+    )
+
+
+def authenticate_token(
+    connection: Connection, plaintext: str, *, now: datetime | None = None
+) -> accounts.User | None:
+    """The active user ``plaintext`` signs in, or ``None``; notes the use (at most once a
+    minute), so ``connection`` must be able to write."""
+    now = now or datetime.now(UTC)
+    match = find_token(connection, plaintext)
+    if match is None:
+        return None
+    if match.touch_due(now):
+        touch_token(connection, match.token_id, now)
+    return match.user
+
+
+def list_tokens(connection: Connection, user_id: int) -> list[ApiToken]:
+    """A user's tokens, newest first."""
+    rows = connection.execute(
+        select(
+            api_tokens.c.id,
+            api_tokens.c.user_id,
+            api_tokens.c.name,
+            api_tokens.c.created_at,
+            api_tokens.c.last_used_at,
+        )
+        .where(api_tokens.c.user_id == user_id)
+        .order_by(api_tokens.c.id.desc())
+    ).mappings()
+    return [
+        ApiToken(
+            id=int(row["id"]),
+            user_id=int(row["user_id"]),
+            name=str(row["name"]),
+            created_at=_aware(row["created_at"]),
+            last_used_at=_aware(row["last_used_at"]) if row["last_used_at"] else None,
+        )
+        for row in rows
+    ]
+
+
+def revoke_token(connection: Connection, user_id: int, token_id: int) -> bool:
+    """Delete one of ``user_id``'s tokens; ``False`` if they have none by that id."""
+    result = connection.execute(
+        delete(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.user_id == user_id)
+    )
+    return bool(result.rowcount)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

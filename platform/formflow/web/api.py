@@ -1,0 +1,504 @@
+"""The REST API under ``/api/v1``: records of every installed form, as JSON.
+
+Requests authenticate with ``Authorization: Bearer <token>`` (see :mod:`formflow.tokens`)
+and never with the session cookie, so a page on another site cannot make a signed-in
+browser call the API: that is why the blueprint is exempt from CSRF checks. Every read and
+write goes through the record service as the token's user, so the API has exactly the
+pages' validation and permissions; a record out of the user's reach is "not found", the
+same answer as for a record that does not exist.
+
+Errors are JSON of one shape (:mod:`formflow.web.errors`) with a stable ``code``. The
+OpenAPI document at ``/api/v1/openapi.json`` (:mod:`formflow.web.openapi`) describes
+every path, generated from the definitions in force.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from flask import Blueprint, Flask, Response, current_app, g, request, url_for
+
+from formflow import accounts, attachments, tokens
+from formflow.definitions.model import Action, App, Form, Label, Scope, SortKey
+from formflow.errors import Problem, QueryError, RecordError, RecordNotFound, ValidationFailed
+from formflow.fieldtypes import ValueKind
+from formflow.instance import Instance
+from formflow.records.access import Actor, scope_for
+from formflow.records.query import Query
+from formflow.records.service import RecordService
+from formflow.storage.database import read_transaction, write_transaction
+from formflow.web import openapi, serialize
+from formflow.web.errors import error_body
+from formflow.web.extensions import csrf
+
+blueprint = Blueprint("api", __name__, url_prefix=openapi.PREFIX)
+
+MAX_ID = serialize.MAX_INTEGER
+_NUMBER = re.compile(r"[0-9]{1,18}")
+_ETAG = re.compile(r'"([1-9][0-9]{0,17})"')
+_OPEN = frozenset({"api.document"})
+"""Endpoints that need no token."""
+_DOCUMENTS = "formflow.openapi"
+
+
+class VersionRequired(RecordError):
+    """An update without the version it was made at (status 428)."""
+
+    code = "version_required"
+
+
+class InvalidIfMatch(RecordError):
+    code = "invalid_if_match"
+
+
+# authentication -----------------------------------------------------------------
+
+
+@blueprint.before_request
+def _authenticate() -> Response | None:
+    if request.endpoint in _OPEN:
+        return None
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return _unauthorized("send an API token as 'Authorization: Bearer <token>'", None)
+    user = _token_user(credentials.strip())
+    if user is None:
+        return _unauthorized(
+            "the API token is not valid: revoked, mistyped or its user is inactive", "invalid_token"
+        )
+    g.api_user = user
+    _check_parameters()
+    return None
+
+
+_PARAMETERS = {
+    "api.records": frozenset({"filter", "search", "sort", "limit", "cursor", "offset", "total"}),
+    "api.delete": frozenset({"version"}),
+}
+
+
+def _check_parameters() -> None:
+    """Refuse query parameters an endpoint does not take: a misspelt ``filter`` or
+    ``version`` would otherwise be ignored, and the request do more than was meant."""
+    expected = _PARAMETERS.get(request.endpoint or "", frozenset())
+    unknown = sorted(set(request.args) - expected)
+    if unknown:
+        takes = f"; it takes {', '.join(sorted(expected))}" if expected else "; it takes none"
+        raise QueryError(f"unknown query parameter '{unknown[0]}'{takes}", field=unknown[0][:100])
+
+
+def _token_user(plaintext: str) -> accounts.User | None:
+    """The token's user, noting its use at most once a minute (a write only then)."""
+    engine = _instance().engine
+    with read_transaction(engine) as connection:
+        match = tokens.find_token(connection, plaintext)
+    if match is None:
+        return None
+    now = datetime.now(UTC)
+    if match.touch_due(now):
+        with write_transaction(engine) as connection:
+            tokens.touch_token(connection, match.token_id, now)
+    return match.user
+
+
+def _unauthorized(message: str, error: str | None) -> Response:
+    response = _json(error_body("unauthorized", message), 401)
+    challenge = 'Bearer realm="formflow"' + (f', error="{error}"' if error else "")
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+@blueprint.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# the document and the apps ------------------------------------------------------
+
+
+@blueprint.get("/openapi.json")
+def document() -> Response:
+    instance = _instance()
+    apps = [instance.app(key) for key in instance.app_keys]
+    digests = tuple((app.key, app.digest) for app in apps)
+    cached: dict[tuple[tuple[str, str], ...], str] = current_app.extensions.setdefault(
+        _DOCUMENTS, {}
+    )
+    if digests not in cached:
+        cached.clear()
+        cached[digests] = json.dumps(openapi.build_document(apps), ensure_ascii=False)
+    response = Response(cached[digests], mimetype="application/json")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@blueprint.get("/apps")
+def apps() -> Response:
+    instance = _instance()
+    found = []
+    for app_key in instance.app_keys:
+        app = instance.app(app_key)
+        actor = _actor(app_key)
+        forms = [
+            _form_summary(app, form, actor)
+            for form in app.forms.values()
+            if scope_for(actor, form, Action.READ) is not Scope.NONE
+        ]
+        if forms:
+            found.append(
+                {
+                    "key": app.key,
+                    "label": _label(app.label),
+                    "version": app.version,
+                    "forms": forms,
+                }
+            )
+    return _json({"data": found})
+
+
+def _form_summary(app: App, form: Form, actor: Actor) -> dict[str, Any]:
+    return {
+        "key": form.key,
+        "label": _label(form.label),
+        "url": url_for("api.records", app_key=app.key, form_key=form.key),
+        "can": {
+            action.value: scope_for(actor, form, action) is not Scope.NONE for action in Action
+        },
+    }
+
+
+# records ------------------------------------------------------------------------
+
+
+@blueprint.get("/<app_key>/<form_key>/records")
+def records(app_key: str, form_key: str) -> Response:
+    service, form = _form(app_key, form_key)
+    page = service.find(_actor(app_key), form.key, _list_query())
+    return _json(
+        {
+            "data": [serialize.record_json(form, row) for row in page.rows],
+            "total": page.total,
+            "total_is_capped": page.total_is_capped,
+            "next_cursor": page.next_cursor,
+        }
+    )
+
+
+@blueprint.post("/<app_key>/<form_key>/records")
+def create(app_key: str, form_key: str) -> Response:
+    service, form = _form(app_key, form_key)
+    values = serialize.input_values(form, _body(), service.timezone)
+    actor = _actor(app_key)
+    record = service.create(actor, form.key, _with_files(form, values, None, actor))
+    response = _record_response(form, record, 201)
+    response.headers["Location"] = url_for(
+        "api.record", app_key=app_key, form_key=form.key, record_id=record["id"]
+    )
+    return response
+
+
+_ID = "<int:record_id>"
+
+
+@blueprint.get(f"/<app_key>/<form_key>/records/{_ID}")
+def record(app_key: str, form_key: str, record_id: int) -> Response:
+    service, form = _form(app_key, form_key)
+    return _record_response(form, service.get(_actor(app_key), form.key, record_id))
+
+
+@blueprint.patch(f"/<app_key>/<form_key>/records/{_ID}")
+def update(app_key: str, form_key: str, record_id: int) -> Response:
+    service, form = _form(app_key, form_key)
+    body = _body()
+    present = "version" in body
+    version = _expected_version(body.pop("version", None), present)
+    if version is None:
+        raise VersionRequired(
+            "send the version you read, as 'version' in the body or an If-Match header, so "
+            "that a change made meanwhile is not overwritten"
+        )
+    values = serialize.input_values(form, body, service.timezone)
+    actor = _actor(app_key)
+    if _file_values(form, values):
+        values = _with_files(form, values, service.get(actor, form.key, record_id), actor)
+    changed = service.update(actor, form.key, record_id, values, expected_version=version)
+    return _record_response(form, changed)
+
+
+@blueprint.delete(f"/<app_key>/<form_key>/records/{_ID}")
+def delete(app_key: str, form_key: str, record_id: int) -> Response:
+    service, form = _form(app_key, form_key)
+    given = request.args.get("version")
+    if given is not None and not _NUMBER.fullmatch(given):
+        raise QueryError("version must be the record's version number", field="version")
+    version = _expected_version(int(given) if given is not None else None, given is not None)
+    service.delete(_actor(app_key), form.key, record_id, expected_version=version)
+    return Response(status=204)
+
+
+@blueprint.post(f"/<app_key>/<form_key>/records/{_ID}/restore")
+def restore(app_key: str, form_key: str, record_id: int) -> Response:
+    service, form = _form(app_key, form_key)
+    actor = _actor(app_key)
+    service.restore(actor, form.key, record_id)
+    return _record_response(form, service.get(actor, form.key, record_id))
+
+
+@blueprint.get(f"/<app_key>/<form_key>/records/{_ID}/history")
+def history(app_key: str, form_key: str, record_id: int) -> Response:
+    service, form = _form(app_key, form_key)
+    entries = service.history(_actor(app_key), form.key, record_id)
+    return _json({"data": serialize.history_json(entries)})
+
+
+# attachments --------------------------------------------------------------------
+
+
+def _with_files(
+    form: Form, values: dict[str, Any], record: dict[str, Any] | None, actor: Actor
+) -> dict[str, Any]:
+    """``values`` with each attachment descriptor replaced by the one the platform keeps.
+
+    As on the pages, a record may hold the files it already holds and files its user
+    uploaded; a descriptor is never taken from the client, whose name, size or type could
+    be anything, and a file id alone does not let one user attach another's file.
+    """
+    sent = _file_values(form, values)
+    if not sent:
+        return values
+    held = {item["id"]: item for item in _descriptors(form, record or {})}
+    with read_transaction(_instance().engine) as connection:
+        uploaded = attachments.get_files(connection, (item["id"] for _, item in sent))
+    problems: dict[str, list[Problem]] = {}
+    for path, item in sent:
+        found = uploaded.get(item["id"])
+        if item["id"] in held:
+            item.update(held[item["id"]])
+        elif found is not None and actor.user_id is not None and found.user_id == actor.user_id:
+            item.update(found.descriptor())
+        else:
+            problems.setdefault(path, []).append(
+                Problem("not_found", f"no file {item['id']!r:.40} uploaded by you")
+            )
+    if problems:
+        raise ValidationFailed(problems)
+    return values
+
+
+def _file_values(form: Form, values: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every attachment descriptor in ``values``, with its field path."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for field in form.fields:
+        value = values.get(field.key)
+        if field.kind is ValueKind.FILES and value:
+            found += [(field.key, item) for item in value]
+        elif field.kind is ValueKind.ROWS and value:
+            for index, row in enumerate(value):
+                for sub in field.fields:
+                    if sub.kind is ValueKind.FILES and row.get(sub.key):
+                        path = f"{field.key}.{index}.{sub.key}"
+                        found += [(path, item) for item in row[sub.key]]
+    return found
+
+
+def _descriptors(form: Form, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The attachment descriptors a stored record holds, in its fields and rows."""
+    held: list[dict[str, Any]] = []
+    for field in form.fields:
+        if field.kind is ValueKind.FILES:
+            held += [dict(item) for item in record.get(field.key) or []]
+        elif field.kind is ValueKind.ROWS:
+            subs = [sub.key for sub in field.fields if sub.kind is ValueKind.FILES]
+            for row in record.get(field.key) or []:
+                held += [dict(item) for key in subs for item in row.get(key) or []]
+    return [item for item in held if isinstance(item.get("id"), str)]
+
+
+# helpers ------------------------------------------------------------------------
+
+
+def _instance() -> Instance:
+    return cast(Instance, current_app.extensions["formflow"])
+
+
+def _form(app_key: str, form_key: str) -> tuple[RecordService, Form]:
+    """The record service and form a path names; not_found for either unknown, and for a
+    record id no record can have."""
+    if (request.view_args or {}).get("record_id", 1) > MAX_ID:
+        raise RecordNotFound("no record has that id")
+    instance = _instance()
+    if app_key not in instance.app_keys:
+        raise RecordNotFound(f"no app '{app_key}'")
+    service = instance.records(app_key)
+    if form_key not in service.app.forms:
+        raise RecordNotFound(f"no form '{form_key}' in app '{app_key}'")
+    return service, service.app.form(form_key)
+
+
+def _actor(app_key: str) -> Actor:
+    """The token's user as an actor in ``app_key``, worked out once per request."""
+    cache: dict[str, Actor] = g.setdefault("formflow_api_actors", {})
+    if app_key not in cache:
+        with read_transaction(_instance().engine) as connection:
+            cache[app_key] = accounts.actor_for(connection, g.api_user, app_key)
+    return cache[app_key]
+
+
+def _body() -> dict[str, Any]:
+    return serialize.parse_object(request.get_data(cache=False))
+
+
+def _list_query() -> Query:
+    args = request.args
+    return Query(
+        filter=_filter(args.get("filter")),
+        search=args.get("search") or None,
+        sort=_sort(args.get("sort")),
+        limit=_whole(args.get("limit"), "limit", 50),
+        cursor=args.get("cursor") or None,
+        offset=_offset(args.get("offset")),
+        with_total=_flag(args.get("total"), "total", default=True),
+    )
+
+
+def _filter(text: str | None) -> dict[str, Any] | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        spec = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise QueryError(
+            'filter must be JSON, such as {"field": "name", "op": "eq", "value": "x"}',
+            field="filter",
+        ) from None
+    if not isinstance(spec, dict):
+        raise QueryError("filter must be a JSON object", field="filter")
+    if not _clean(spec):
+        raise QueryError(
+            "filter values must not hold NUL characters or unpaired surrogates", field="filter"
+        )
+    return spec
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _clean(value: Any) -> bool:
+    """Whether every string in a parsed JSON value can be stored and compared as text
+    (walked without recursion: JSON can nest deeper than Python's stack)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and ("\x00" in item or not _encodes(item)):
+            return False
+        if isinstance(item, list):
+            pending += item
+        elif isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+    return True
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _sort(text: str | None) -> tuple[SortKey, ...] | None:
+    if text is None:
+        return None
+    keys = tuple(
+        SortKey(part[1:], descending=True) if part.startswith("-") else SortKey(part)
+        for part in (piece.strip() for piece in text.split(","))
+        if part
+    )
+    return keys or None
+
+
+def _whole(text: str | None, name: str, default: int) -> int:
+    if text is None or text == "":
+        return default
+    if not _NUMBER.fullmatch(text):
+        raise QueryError(f"{name} must be a whole number, got {text!r:.40}", field=name)
+    return int(text)
+
+
+def _offset(text: str | None) -> int:
+    offset = _whole(text, "offset", 0)
+    if offset > openapi.MAX_OFFSET:
+        raise QueryError(
+            f"offset can be at most {openapi.MAX_OFFSET}; walk further with cursors",
+            field="offset",
+        )
+    return offset
+
+
+def _flag(text: str | None, name: str, *, default: bool) -> bool:
+    if text is None or text == "":
+        return default
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise QueryError(f"{name} must be true or false, got {text!r:.40}", field=name)
+
+
+def _expected_version(given: Any, present: bool) -> int | None:
+    """The version a write expects, from the body (or query) and/or ``If-Match``."""
+    version: int | None = None
+    if present:
+        if not serialize.is_whole(given) or not 1 <= given <= MAX_ID:
+            raise ValidationFailed(
+                {"version": [Problem("type", "must be the record's version, a whole number")]}
+            )
+        version = int(given)
+    header = request.headers.get("If-Match")
+    if header is None or not header.strip():
+        return version
+    match = _ETAG.fullmatch(header.strip())
+    if match is None:
+        raise InvalidIfMatch(
+            'If-Match must be the ETag of the record as read, such as "3" (with the quotes)'
+        )
+    etag = int(match[1])
+    if version is not None and version != etag:
+        raise ValidationFailed(
+            {"version": [Problem("conflict", f"says {version} but If-Match says {etag}")]}
+        )
+    return etag
+
+
+def _record_response(form: Form, record: dict[str, Any], status: int = 200) -> Response:
+    response = _json(serialize.record_json(form, record), status)
+    response.headers["ETag"] = f'"{record["version"]}"'
+    return response
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    text = json.dumps(data, ensure_ascii=False, default=serialize.json_default)
+    return Response(text, status=status, mimetype="application/json")
+
+
+def _label(label: Label) -> dict[str, str | None]:
+    return {"zh": label.zh, "en": label.en}
+
+
+@blueprint.errorhandler(VersionRequired)
+@blueprint.errorhandler(InvalidIfMatch)
+def _precondition(error: RecordError) -> Response:
+    status = 428 if isinstance(error, VersionRequired) else 400
+    return _json(error_body(error.code, str(error)), status)
+
+
+def init_app(app: Flask) -> None:
+    csrf.exempt(blueprint)
+    app.register_blueprint(blueprint)

@@ -1,0 +1,313 @@
+"""Stored values as people read them, type by type.
+
+:class:`Displayer` turns a field's value into a :class:`Shown`: plain text plus, where the
+type calls for it, a link (a linked record, ``tel:``, ``mailto:``, a web address, a file),
+a list (multiselect, files) or rows (a subtable). Templates render a ``Shown`` with
+autoescaping; nothing here builds HTML, so no value can ever inject markup.
+
+Values may come from a record (``Decimal``, ``date``…) or from the audit trail, which
+keeps them as JSON (decimals and dates as text); both display the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import format_currency
+from flask_babel import gettext as _
+
+from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form
+from formflow.directory import Directory
+from formflow.fieldtypes import ValueKind
+from formflow.web.i18n import text
+
+SHORT = 80
+"""Characters of a value shown in a list cell or as a record's title."""
+
+RecordUrl = Callable[[str, int], str]
+FileUrl = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A value ready to show. ``kind`` is one of ``empty``, ``text``, ``multiline``,
+    ``list`` (``items``), ``rows`` (``header`` and ``rows``)."""
+
+    text: str = ""
+    href: str | None = None
+    kind: str = "text"
+    items: tuple[Shown, ...] = ()
+    header: tuple[str, ...] = ()
+    rows: tuple[tuple[Shown, ...], ...] = ()
+    color: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.kind == "empty"
+
+    def short(self, limit: int = SHORT) -> Shown:
+        """The value cut to ``limit`` characters on one line, for a list cell or a title."""
+        if self.kind not in ("text", "multiline"):
+            return self
+        flat = " ".join(self.text.split())
+        cut = flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+        return replace(self, text=cut, kind="text")
+
+
+EMPTY = Shown(kind="empty")
+
+
+def system_labels() -> dict[str, str]:
+    return {
+        "id": _("ID"),
+        "created_at": _("Created"),
+        "updated_at": _("Last changed"),
+        "created_by": _("Created by"),
+        "updated_by": _("Changed by"),
+        "version": _("Version"),
+    }
+
+
+def column_label(form: Form, key: str) -> str:
+    """A field's label in the user's language, or a system field's name."""
+    if form.has_field(key):
+        return text(form.field(key).label)
+    return system_labels().get(key, key)
+
+
+def list_columns(form: Form) -> list[str]:
+    """The list's columns: as defined, else the first six fields that fit in a cell."""
+    if form.list_view.columns:
+        return list(form.list_view.columns)
+    fit = [f.key for f in form.fields if f.kind not in (ValueKind.ROWS, ValueKind.FILES)]
+    return fit[:6]
+
+
+def file_size(size: Any) -> str:
+    try:
+        count = int(size)
+    except (TypeError, ValueError):
+        return ""
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.0f} KB"
+    return f"{count / 1024 / 1024:.1f} MB"
+
+
+class Displayer:
+    """Shows values of one app's forms, with names and titles looked up beforehand."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        directory: Directory | None = None,
+        titles: Mapping[tuple[str, int], str] | None = None,
+        timezone: tzinfo = UTC,
+        record_url: RecordUrl | None = None,
+        file_url: FileUrl | None = None,
+    ) -> None:
+        self.app = app
+        self.directory = directory or Directory()
+        self.titles = titles or {}
+        self.timezone = timezone
+        self.record_url = record_url
+        self.file_url = file_url
+
+    def cell(self, form: Form, key: str, record: Mapping[str, Any]) -> Shown:
+        """The value of ``key`` (a field or system field) in ``record``."""
+        if form.has_field(key):
+            return self.show(form.field(key), record.get(key))
+        return self.system(key, record.get(key))
+
+    def system(self, key: str, value: Any) -> Shown:
+        if value is None:
+            return EMPTY
+        kind = SYSTEM_FIELDS.get(key)
+        if kind is ValueKind.DATETIME:
+            return Shown(self._datetime(value))
+        if kind is ValueKind.REFERENCE:
+            return self._user(value)
+        return Shown(str(value))
+
+    def title(self, form: Form, record: Mapping[str, Any]) -> str:
+        """What names a record: its title field as shown, else ``#id``."""
+        shown = self.show(form.field(form.title_field), record.get(form.title_field)).short()
+        return shown.text if shown.text else f"#{record.get('id')}"
+
+    def show(self, field: Field, value: Any) -> Shown:
+        if value is None or value == "" or value == []:
+            return EMPTY
+        try:
+            return self._by_type(field, value)
+        except (TypeError, ValueError, InvalidOperation, KeyError):
+            return Shown(str(value))
+
+    # types ----------------------------------------------------------------------
+
+    def _by_type(self, field: Field, value: Any) -> Shown:
+        kind = field.type
+        if kind == "formula":
+            kind = field.result_type or "number"
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            return handler(self, field, value)
+        return self._by_kind(field, value)
+
+    def _by_kind(self, field: Field, value: Any) -> Shown:
+        """Plugin field types: shown by how their values are kept."""
+        if field.kind is ValueKind.DECIMAL:
+            return Shown(_number(value, field.scale))
+        if field.kind is ValueKind.DATE:
+            return Shown(_as_date(value).isoformat())
+        if field.kind is ValueKind.DATETIME:
+            return Shown(self._datetime(value))
+        if field.kind is ValueKind.BOOL:
+            return _yes_no(bool(value))
+        if field.kind is ValueKind.CHOICES and isinstance(value, list):
+            return Shown(kind="list", items=tuple(Shown(str(v)) for v in value))
+        return Shown(str(value))
+
+    def _text(self, field: Field, value: Any) -> Shown:
+        return Shown(str(value))
+
+    def _multiline(self, field: Field, value: Any) -> Shown:
+        return Shown(str(value), kind="multiline")
+
+    def _phone(self, field: Field, value: Any) -> Shown:
+        return Shown(str(value), href=f"tel:{value}")
+
+    def _email(self, field: Field, value: Any) -> Shown:
+        return Shown(str(value), href=f"mailto:{value}")
+
+    def _url(self, field: Field, value: Any) -> Shown:
+        address = str(value)
+        safe = address.lower().startswith(("http://", "https://"))
+        return Shown(address, href=address if safe else None)
+
+    def _decimal(self, field: Field, value: Any) -> Shown:
+        return Shown(_number(value, field.scale))
+
+    def _money(self, field: Field, value: Any) -> Shown:
+        amount = Decimal(str(value))
+        return Shown(str(format_currency(amount, field.currency or "CNY")))
+
+    def _percent(self, field: Field, value: Any) -> Shown:
+        return Shown(f"{_number(value, field.scale)}%")
+
+    def _date(self, field: Field, value: Any) -> Shown:
+        return Shown(_as_date(value).isoformat())
+
+    def _datetime_field(self, field: Field, value: Any) -> Shown:
+        return Shown(self._datetime(value))
+
+    def _bool(self, field: Field, value: Any) -> Shown:
+        return _yes_no(bool(value))
+
+    def _select(self, field: Field, value: Any) -> Shown:
+        for option in field.options:
+            if option.value == value:
+                return Shown(text(option.label), color=option.color)
+        return Shown(str(value))
+
+    def _multiselect(self, field: Field, value: Any) -> Shown:
+        values = value if isinstance(value, list) else [value]
+        return Shown(kind="list", items=tuple(self._select(field, v) for v in values))
+
+    def _user_field(self, field: Field, value: Any) -> Shown:
+        return self._user(value)
+
+    def _department(self, field: Field, value: Any) -> Shown:
+        name = self.directory.departments.get(int(value))
+        return Shown(name if name is not None else f"#{value}")
+
+    def _link(self, field: Field, value: Any) -> Shown:
+        record_id = int(value)
+        target = field.target_form or ""
+        title = self.titles.get((target, record_id))
+        if title is None:
+            return Shown(f"#{record_id}")
+        href = self.record_url(target, record_id) if self.record_url else None
+        return Shown(title, href=href)
+
+    def _rows(self, field: Field, value: Any) -> Shown:
+        if not isinstance(value, list):
+            return Shown(str(value))
+        header = tuple(text(sub.label) for sub in field.fields)
+        rows = tuple(
+            tuple(self.show(sub, row.get(sub.key)) for sub in field.fields)
+            for row in value
+            if isinstance(row, Mapping)
+        )
+        return Shown(
+            kind="rows", header=header, rows=rows, text=_("%(count)d rows", count=len(rows))
+        )
+
+    def _files(self, field: Field, value: Any) -> Shown:
+        files = value if isinstance(value, list) else [value]
+        items = []
+        for item in files:
+            if not isinstance(item, Mapping):
+                continue
+            label = str(item.get("name") or item.get("id"))
+            size = file_size(item.get("size"))
+            href = self.file_url(str(item.get("id"))) if self.file_url else None
+            items.append(Shown(f"{label} ({size})" if size else label, href=href))
+        return Shown(kind="list", items=tuple(items)) if items else EMPTY
+
+    # helpers ------------------------------------------------------------------------
+
+    def _user(self, value: Any) -> Shown:
+        name = self.directory.users.get(int(value))
+        return Shown(name if name is not None else f"#{value}")
+
+    def _datetime(self, value: Any) -> str:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M")
+
+
+def _number(value: Any, scale: int) -> str:
+    number = Decimal(str(value))
+    return f"{number:,.{max(scale, 0)}f}"
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _yes_no(value: bool) -> Shown:
+    return Shown(_("Yes") if value else _("No"))
+
+
+_HANDLERS: Mapping[str, Callable[[Displayer, Field, Any], Shown]] = {
+    "text": Displayer._text,
+    "auto_number": Displayer._text,
+    "textarea": Displayer._multiline,
+    "phone": Displayer._phone,
+    "email": Displayer._email,
+    "url": Displayer._url,
+    "number": Displayer._decimal,
+    "money": Displayer._money,
+    "percent": Displayer._percent,
+    "date": Displayer._date,
+    "datetime": Displayer._datetime_field,
+    "bool": Displayer._bool,
+    "select": Displayer._select,
+    "multiselect": Displayer._multiselect,
+    "user": Displayer._user_field,
+    "department": Displayer._department,
+    "link": Displayer._link,
+    "subtable": Displayer._rows,
+    "attachment": Displayer._files,
+}

@@ -1,0 +1,452 @@
+"""The create and edit pages: a form per definition, sent back through the service.
+
+A sent form is collected by :mod:`formflow.web.formbuilder`, its files stored by
+:mod:`formflow.web.uploads`, and saved by the record service; its problems come back next
+to the fields (and subtable cells) they concern, with everything typed kept. Which fields
+show and which are needed is worked out with the service's own rules
+(:mod:`formflow.records.compute`), both for the first render and for the live updates the
+page asks for while someone types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from formflow.definitions.model import Field
+from formflow.directory import Directory
+from formflow.errors import StaleRecord, ValidationFailed
+from formflow.expressions import ExpressionError
+from formflow.fieldtypes import ValueKind
+from formflow.records.compute import applicable_fields, compute_formulas, default_value
+from formflow.records.service import Record
+from formflow.records.values import Invalid
+from formflow.web import uploads
+from formflow.web.display import EMPTY, Displayer, Shown
+from formflow.web.formbuilder import (
+    LABEL_SUFFIX,
+    Pickers,
+    RecordForm,
+    Submission,
+    attribute,
+    editable,
+    form_class,
+    input_data,
+    input_value,
+    place_problems,
+    row_form_class,
+    submitted,
+)
+from formflow.web.targets import (
+    Target,
+    displayer,
+    link_ids,
+    load_names,
+    merge_ids,
+    search_records,
+    titles_for,
+)
+
+LOOKUP = 10
+
+
+@dataclass
+class Outcome:
+    """What a sent form led to, for the page shown again."""
+
+    errors: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    general: list[str] = dataclasses.field(default_factory=list)
+    files: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    status: int = 200
+
+
+def form_page(t: Target, record: Record | None) -> ResponseReturnValue:
+    directory = load_names()
+    pickers = Pickers(tuple(directory.user_choices()), tuple(directory.department_choices()))
+    cls = form_class(t.form, pickers)
+    outcome = Outcome(
+        files={f.key: list(record.get(f.key) or []) for f in uploads.file_fields(t.form)}
+        if record
+        else {}
+    )
+    if request.method == "POST":
+        record_form = cls()
+        saved = _save(t, record, record_form, outcome)
+        if saved is not None:
+            flash(_("Saved."))
+            return redirect(
+                url_for(
+                    "records.detail",
+                    app_key=t.app_key,
+                    form_key=t.form.key,
+                    record_id=saved["id"],
+                )
+            )
+    else:
+        start = record if record is not None else _new_values(t)
+        record_form = cls(data=input_data(t.form, start, t.service.timezone))
+        if record is not None:
+            record_form.version.data = str(record["version"])
+    page = _render_form(t, record, record_form, outcome, directory, pickers)
+    return page, outcome.status
+
+
+def _save(
+    t: Target, record: Record | None, record_form: RecordForm, outcome: Outcome
+) -> Record | None:
+    record_form.validate()
+    submission = submitted(t.form, record_form)
+    extra = _resolve_typed_links(t, record_form, submission)
+    attached = uploads.take_files(t.form, record, t.actor.user_id)
+    outcome.files.update(attached.values)
+    for key, messages in attached.problems.items():
+        extra.setdefault(key, []).extend(messages)
+    values = {**submission.values, **attached.values}
+    try:
+        if extra:
+            _check_only(t, values, record)
+        elif record is None:
+            return t.service.create(t.actor, t.form.key, values)
+        else:
+            version = record_form.version.data or ""
+            return t.service.update(
+                t.actor,
+                t.form.key,
+                record["id"],
+                values,
+                expected_version=int(version) if version.isdigit() else 0,
+            )
+    except ValidationFailed as failed:
+        outcome.errors, outcome.general = place_problems(failed.problems, submission)
+    except StaleRecord as stale:
+        outcome.general.append(
+            _(
+                "Someone else saved this record while you were editing it. Your changes are "
+                "kept below; open the record in another tab to see theirs. Saving again "
+                "will replace their changes with yours."
+            )
+        )
+        record_form.version.data = str(stale.actual)
+        outcome.status = 409
+    for key, messages in extra.items():
+        outcome.errors.setdefault(key, []).extend(messages)
+    if outcome.status == 200:
+        outcome.status = 422
+    return None
+
+
+def _check_only(t: Target, values: Mapping[str, Any], record: Record | None) -> None:
+    """Run the service's checks without saving (when a file or a typed link already
+    failed), so every problem shows at once."""
+    rows = (
+        {f.key: record.get(f.key) or [] for f in t.form.fields if f.kind is ValueKind.ROWS}
+        if record
+        else None
+    )
+    t.service.preparer.prepare(t.form, values, t.context(), existing=record, existing_rows=rows)
+    raise ValidationFailed({})
+
+
+def _new_values(t: Target) -> dict[str, Any]:
+    """A new record's starting values: defaults, then values given in the URL (a "new
+    contact" link from a customer carries ``?customer=7``)."""
+    context_now = t.context()
+    values: dict[str, Any] = {}
+    for found in t.form.fields:
+        if found.kind is ValueKind.ROWS:
+            blank: dict[str, Any] = {}
+            for sub in found.fields:
+                blank[sub.key] = default_value(sub, blank, context_now)
+            values[found.key] = [dict(blank) for _row in range(found.min_rows or 0)]
+            continue
+        if found.is_computed:
+            continue
+        values[found.key] = default_value(found, values, context_now)
+        if editable(found) and found.key in request.args:
+            if found.kind is ValueKind.CHOICES:
+                values[found.key] = request.args.getlist(found.key)
+            elif found.kind is ValueKind.BOOL:
+                values[found.key] = request.args[found.key] in ("1", "true", "yes", "on")
+            else:
+                values[found.key] = request.args[found.key][:2000]
+    return values
+
+
+def _resolve_typed_links(
+    t: Target, record_form: RecordForm, submission: Submission
+) -> dict[str, list[str]]:
+    """Link fields whose search box holds text but no chosen record (no JavaScript, or
+    the list was not used): the text is looked up, and taken if it names one record."""
+    problems: dict[str, list[str]] = {}
+    for found in t.form.fields:
+        bound = record_form.field_for(found.key)
+        if bound is None:
+            continue
+        if found.type == "link" and not submission.values.get(found.key):
+            chosen = _typed_link(t, found, bound.name)
+            if chosen is False:
+                problems[found.key] = [_("Choose one of the matching records from the list.")]
+            elif chosen is not None:
+                submission.values[found.key] = str(chosen)
+        elif found.kind is ValueKind.ROWS:
+            for number, entry_index in enumerate(submission.row_entries.get(found.key, [])):
+                row = submission.values[found.key][number]
+                entry = bound.entries[entry_index]
+                for sub in found.fields:
+                    if sub.type != "link" or row.get(sub.key) or not editable(sub):
+                        continue
+                    chosen = _typed_link(t, sub, entry.form[attribute(sub.key)].name)
+                    if chosen is False:
+                        path = f"{found.key}.{entry_index}.{sub.key}"
+                        problems[path] = [_("Choose one of the matching records from the list.")]
+                    elif chosen is not None:
+                        row[sub.key] = str(chosen)
+    return problems
+
+
+def _typed_link(t: Target, found: Field, name: str) -> int | bool | None:
+    """The record the text typed for link ``found`` names; ``None`` when nothing was typed,
+    ``False`` when it names none or several."""
+    typed = request.form.get(name + LABEL_SUFFIX, "").strip()
+    if not typed or not found.target_form:
+        return None
+    page = search_records(t, found.target_form, typed, LOOKUP)
+    linked = t.app.form(found.target_form)
+    shower = Displayer(t.app, timezone=t.service.timezone)
+    exact = [row["id"] for row in page.rows if shower.title(linked, row) == typed]
+    if len(exact) == 1:
+        return int(exact[0])
+    if len(page.rows) == 1:
+        return int(page.rows[0]["id"])
+    return False
+
+
+# the form page ------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    """One input (or shown value) of a subtable row."""
+
+    field: Field
+    input: Any
+    shown: Shown | None
+    errors: list[str]
+    link_label: str = ""
+
+
+@dataclass
+class FieldView:
+    """One field of the form page, with everything its template needs."""
+
+    field: Field
+    input: Any = None
+    shown: Shown | None = None
+    visible: bool = True
+    required: bool = False
+    errors: list[str] = dataclasses.field(default_factory=list)
+    link_label: str = ""
+    lookup_url: str = ""
+    files: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    rows: list[list[Cell]] = dataclasses.field(default_factory=list)
+    blank_row: list[Cell] = dataclasses.field(default_factory=list)
+    lookup_urls: dict[str, str] = dataclasses.field(default_factory=dict)
+    accept: str = ""
+    max_mb: float = 0
+    next_index: int = 0
+
+
+def _render_form(
+    t: Target,
+    record: Record | None,
+    record_form: RecordForm,
+    outcome: Outcome,
+    directory: Directory,
+    pickers: Pickers,
+) -> str:
+    raw = submitted(t.form, record_form).values
+    visible, required = evaluate_conditions(t, raw, record)
+    wanted = merge_ids(link_ids(t.form, [raw]), link_ids(t.form, [record] if record else []))
+    titles = titles_for(t, wanted, directory)
+    shower = displayer(t, directory, titles, record["id"] if record else None)
+    views = [
+        _field_view(t, found, record, record_form, outcome, shower, pickers, visible, required)
+        for found in t.form.fields
+    ]
+    action = (
+        url_for("records.edit", app_key=t.app_key, form_key=t.form.key, record_id=record["id"])
+        if record
+        else url_for("records.create", app_key=t.app_key, form_key=t.form.key)
+    )
+    return render_template(
+        "records/form.html",
+        t=t,
+        form=t.form,
+        record=record,
+        title=shower.title(t.form, record) if record else "",
+        record_form=record_form,
+        fields=views,
+        general=outcome.general,
+        action=action,
+        conditions_url=url_for("records.conditions", app_key=t.app_key, form_key=t.form.key),
+        multipart=bool(uploads.file_fields(t.form)),
+        has_errors=bool(outcome.errors or outcome.general),
+    )
+
+
+def _field_view(
+    t: Target,
+    found: Field,
+    record: Record | None,
+    record_form: RecordForm,
+    outcome: Outcome,
+    shower: Displayer,
+    pickers: Pickers,
+    visible: set[str],
+    required: set[str],
+) -> FieldView:
+    view = FieldView(
+        found,
+        input=record_form.field_for(found.key),
+        visible=found.key in visible,
+        required=found.key in required,
+        errors=outcome.errors.get(found.key, []),
+    )
+    if found.kind is ValueKind.FILES:
+        view.input = None
+        if editable(found):
+            view.files = outcome.files.get(found.key, [])
+            view.accept = ",".join(found.accept)
+            view.max_mb = uploads.max_bytes(found) / 1024 / 1024
+        else:
+            view.shown = shower.show(found, (record or {}).get(found.key))
+    elif view.input is None:
+        view.shown = shower.show(found, (record or {}).get(found.key)) if record else EMPTY
+    elif found.type == "link":
+        view.link_label = _link_label(found, view.input, shower)
+        view.lookup_url = _lookup_url(t, found.key)
+    elif found.kind is ValueKind.ROWS:
+        _fill_rows(t, view, record, outcome, shower, pickers)
+    return view
+
+
+def _link_label(found: Field, bound: Any, shower: Displayer) -> str:
+    if request.method == "POST":
+        return request.form.get(bound.name + LABEL_SUFFIX, "")
+    value = str(bound.data or "")
+    if not value.isdigit():
+        return ""
+    return shower.titles.get((found.target_form or "", int(value)), f"#{value}")
+
+
+def _lookup_url(t: Target, path: str) -> str:
+    return url_for("records.lookup", app_key=t.app_key, form_key=t.form.key, path=path)
+
+
+def _fill_rows(
+    t: Target,
+    view: FieldView,
+    record: Record | None,
+    outcome: Outcome,
+    shower: Displayer,
+    pickers: Pickers,
+) -> None:
+    found = view.field
+    stored = (record or {}).get(found.key) or [] if request.method == "GET" else []
+    for position, entry in enumerate(view.input.entries):
+        row = stored[position] if position < len(stored) else {}
+        view.rows.append(
+            [
+                _cell(
+                    sub,
+                    entry.form,
+                    row,
+                    outcome.errors.get(f"{found.key}.{position}.{sub.key}", []),
+                    shower,
+                )
+                for sub in found.fields
+            ]
+        )
+    view.next_index = 1 + max(
+        (int(entry.name.rsplit("-", 1)[-1]) for entry in view.input.entries), default=-1
+    )
+    blank_values: dict[str, Any] = {}
+    context_now = t.context()
+    for sub in found.fields:
+        blank_values[sub.key] = default_value(sub, blank_values, context_now)
+    blank = row_form_class(found, pickers)(
+        prefix=f"{found.key}-__index__-",
+        data=_blank_row_data(found, blank_values, t),
+    )
+    view.blank_row = [_cell(sub, blank, {}, [], shower) for sub in found.fields]
+    view.lookup_urls = {
+        sub.key: _lookup_url(t, f"{found.key}.{sub.key}")
+        for sub in found.fields
+        if sub.type == "link"
+    }
+
+
+def _blank_row_data(found: Field, values: Mapping[str, Any], t: Target) -> dict[str, Any]:
+    return {
+        attribute(sub.key): input_value(sub, values.get(sub.key), t.service.timezone)
+        for sub in found.fields
+        if editable(sub)
+    }
+
+
+def _cell(
+    sub: Field, row_form: Any, row: Mapping[str, Any], errors: list[str], shower: Displayer
+) -> Cell:
+    bound = row_form._fields.get(attribute(sub.key))
+    if bound is None:
+        return Cell(sub, None, shower.show(sub, row.get(sub.key)), errors)
+    label = _link_label(sub, bound, shower) if sub.type == "link" else ""
+    return Cell(sub, bound, None, errors, label)
+
+
+# which fields apply ---------------------------------------------------------------------
+
+
+def evaluate_conditions(
+    t: Target, raw: Mapping[str, Any], base: Mapping[str, Any] | None
+) -> tuple[set[str], set[str]]:
+    """Which fields are visible and required for the values on the page, worked out with
+    the service's own rules (:mod:`formflow.records.compute`). Values that do not convert
+    yet (half typed) count as empty."""
+    converter = t.service.preparer.converter
+    now = t.context()
+    names: dict[str, Any] = {f.key: (base or {}).get(f.key) for f in t.form.fields}
+    for found in t.form.fields:
+        if found.key not in raw:
+            continue
+        if found.kind is ValueKind.ROWS:
+            rows = []
+            for given in raw[found.key]:
+                row = {
+                    sub.key: _lenient(converter, sub, given.get(sub.key)) for sub in found.fields
+                }
+                compute_formulas(found.fields, row, now, parent=names)
+                rows.append(row)
+            names[found.key] = rows
+        else:
+            names[found.key] = _lenient(converter, found, raw[found.key])
+    compute_formulas(t.form.fields, names, now)
+    return applicable_fields(t.form, names, now)
+
+
+def _lenient(converter: Any, found: Field, value: Any) -> Any:
+    try:
+        return converter.convert(found, value)
+    except (Invalid, ExpressionError, ValueError, TypeError):
+        return None
+
+
+def applicable(t: Target, record: Record) -> tuple[set[str], set[str]]:
+    now = t.context()
+    return applicable_fields(t.form, record, now)

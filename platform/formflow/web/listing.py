@@ -1,0 +1,333 @@
+"""What a list page was asked for: search, sort, filters and page, read from its URL.
+
+The URL is the list's whole state (``?q=华为&sort=-updated_at&f.level=A&cursor=…``), so a
+list can be bookmarked, shared, saved as a view and paged through without JavaScript.
+Only parameters the form's definition offers are taken (its ``list.search``,
+``list.filters`` and sortable columns); anything else in the URL is ignored. The filters
+become the record service's structured filter language, never SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import gettext as _
+
+from formflow.definitions.model import SYSTEM_FIELDS, Form, SortKey
+from formflow.errors import QueryError
+from formflow.fieldtypes import ValueKind
+from formflow.records.filters import resolve_field
+from formflow.storage.tables import AppSchema
+from formflow.web.display import column_label
+from formflow.web.i18n import text
+
+FILTER = "f."
+LOW, HIGH = ".from", ".to"
+NONE = "__none__"
+MAX_PARAM = 200
+
+Spec = dict[str, Any]
+
+
+def filter_type(form: Form, key: str) -> str:
+    """How a field is filtered: ``select``, ``multiselect``, ``user``, ``department``,
+    ``bool``, ``link``, ``number``, ``date``, ``datetime`` or ``text``."""
+    if key in SYSTEM_FIELDS:
+        kind = SYSTEM_FIELDS[key]
+        return {
+            ValueKind.DATETIME: "datetime",
+            ValueKind.REFERENCE: "user",
+            ValueKind.INTEGER: "number",
+        }[kind]
+    found = form.field(key)
+    kind_name = found.result_type if found.type == "formula" else found.type
+    if kind_name in ("select", "multiselect", "user", "department", "bool", "link", "date"):
+        return kind_name or "text"
+    if kind_name == "datetime":
+        return "datetime"
+    if found.kind in (ValueKind.DECIMAL, ValueKind.INTEGER) or kind_name in (
+        "number",
+        "money",
+        "percent",
+    ):
+        return "number"
+    return "text"
+
+
+@dataclass(frozen=True)
+class ListState:
+    """The list's parameters, checked against the form."""
+
+    search: str = ""
+    sort: str = ""
+    filters: Mapping[str, str] = field(default_factory=dict)
+    cursor: str = ""
+
+    @classmethod
+    def from_args(cls, form: Form, schema: AppSchema, args: Mapping[str, str]) -> ListState:
+        search = args.get("q", "").strip()[:MAX_PARAM] if form.list_view.search else ""
+        sort = args.get("sort", "")
+        if sort and sort.lstrip("-") not in sortable_columns(form, schema):
+            sort = ""
+        filters = {
+            name: str(args[name]).strip()[:MAX_PARAM]
+            for name in filter_params(form)
+            if str(args.get(name, "")).strip()
+        }
+        for key in _other_links(form):  # "the contacts of customer 7", from a detail page
+            value = str(args.get(FILTER + key, "")).strip()
+            if value.isdigit():
+                filters[FILTER + key] = value
+        return cls(search, sort, filters, args.get("cursor", "")[:2000])
+
+    def params(self, *, cursor: str = "", sort: str | None = None) -> dict[str, str]:
+        """URL parameters for this state (another page or sort if given)."""
+        found: dict[str, str] = dict(self.filters)
+        if self.search:
+            found["q"] = self.search
+        chosen = self.sort if sort is None else sort
+        if chosen:
+            found["sort"] = chosen
+        if cursor:
+            found["cursor"] = cursor
+        return found
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.search or self.filters)
+
+    def sort_keys(self) -> tuple[SortKey, ...] | None:
+        if not self.sort:
+            return None
+        return (SortKey(self.sort.lstrip("-"), self.sort.startswith("-")),)
+
+
+def filter_keys(form: Form, state: ListState) -> list[str]:
+    """The fields filtered on: the list's own filters, and any other link field the URL
+    names by record id (the link from a record to "all the records that link to it")."""
+    extra = [key for key in _other_links(form) if FILTER + key in state.filters]
+    return [*form.list_view.filters, *extra]
+
+
+def _other_links(form: Form) -> list[str]:
+    return [f.key for f in form.fields if f.type == "link" and f.key not in form.list_view.filters]
+
+
+def filter_params(form: Form) -> list[str]:
+    names = []
+    for key in form.list_view.filters:
+        if filter_type(form, key) in ("number", "date", "datetime"):
+            names += [FILTER + key + LOW, FILTER + key + HIGH]
+        else:
+            names.append(FILTER + key)
+    return names
+
+
+def sortable_columns(form: Form, schema: AppSchema) -> set[str]:
+    found = set()
+    for key in form.list_view.columns or [f.key for f in form.fields]:
+        try:
+            resolve_field(schema, form.key, key, purpose="sort")
+        except QueryError:
+            continue
+        found.add(key)
+    return found
+
+
+# filters -> the service's filter language -------------------------------------------
+
+
+class Filters:
+    """Turns a :class:`ListState`'s filters into one filter spec, noting values that do
+    not make sense (shown to the person; the rest of the filter still applies)."""
+
+    def __init__(self, form: Form, schema: AppSchema, timezone: tzinfo) -> None:
+        self.form = form
+        self.schema = schema
+        self.timezone = timezone
+        self.problems: list[str] = []
+
+    def spec(self, state: ListState) -> Spec | None:
+        conditions: list[Spec] = []
+        for key in filter_keys(self.form, state):
+            conditions += self._conditions(key, state.filters)
+        return {"and": conditions} if conditions else None
+
+    def _conditions(self, key: str, given: Mapping[str, str]) -> list[Spec]:
+        kind = filter_type(self.form, key)
+        if kind in ("number", "date", "datetime"):
+            low, high = given.get(FILTER + key + LOW), given.get(FILTER + key + HIGH)
+            return self._range(key, kind, low, high)
+        value = given.get(FILTER + key)
+        if not value:
+            return []
+        if value == NONE and kind in ("select", "user", "department", "link"):
+            return [{"field": key, "op": "is_empty"}]
+        return self._single(key, kind, value)
+
+    def _single(self, key: str, kind: str, value: str) -> list[Spec]:
+        if kind == "select":
+            if value in self.form.field(key).option_values:
+                return [{"field": key, "op": "eq", "value": value}]
+        elif kind == "multiselect":
+            if value in self.form.field(key).option_values:
+                return [{"field": key, "op": "has_any", "value": [value]}]
+        elif kind in ("user", "department"):
+            if value.isdigit():
+                return [{"field": key, "op": "eq", "value": int(value)}]
+        elif kind == "bool":
+            if value in ("yes", "no"):
+                return [{"field": key, "op": "eq" if value == "yes" else "ne", "value": True}]
+        elif kind == "link":
+            return self._link(key, value)
+        else:
+            return [{"field": key, "op": "contains", "value": value}]
+        self._problem(key, value)
+        return []
+
+    def _link(self, key: str, value: str) -> list[Spec]:
+        if value.isdigit():
+            return [{"field": key, "op": "eq", "value": int(value)}]
+        target = self.schema.app.form(self.form.field(key).target_form or "")
+        title = target.field(target.title_field)
+        if title.kind is ValueKind.TEXT and not title.options:
+            return [{"field": f"{key}.{title.key}", "op": "contains", "value": value}]
+        self._problem(key, value)
+        return []
+
+    def _range(self, key: str, kind: str, low: str | None, high: str | None) -> list[Spec]:
+        found: list[Spec] = []
+        for op, given in (("gte", low), ("lte", high)):
+            if not given:
+                continue
+            try:
+                found.append(self._bound(key, kind, op, given))
+            except (ValueError, InvalidOperation):
+                self._problem(key, given)
+        return found
+
+    def _bound(self, key: str, kind: str, op: str, given: str) -> Spec:
+        if kind == "number":
+            number = Decimal(given.replace(",", ""))
+            if not number.is_finite():
+                raise ValueError(given)
+            return {"field": key, "op": op, "value": str(number)}
+        day = date.fromisoformat(given)
+        if kind == "date":
+            return {"field": key, "op": op, "value": day.isoformat()}
+        # A day in the user's time zone: from its first moment, to before the next day's.
+        if op == "lte":
+            day, op = day + timedelta(days=1), "lt"
+        moment = datetime.combine(day, time(), tzinfo=self.timezone)
+        return {"field": key, "op": op, "value": moment.isoformat()}
+
+    def _problem(self, key: str, value: str) -> None:
+        self.problems.append(
+            _(
+                "%(field)s: “%(value)s” does not fit this filter; it was left out.",
+                field=column_label(self.form, key),
+                value=value,
+            )
+        )
+
+
+# the filter controls a page shows ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Control:
+    """One filter control: its kind, input names, current values and any choices."""
+
+    key: str
+    label: str
+    kind: str
+    name: str
+    value: str = ""
+    high_name: str = ""
+    high_value: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
+    hint: str = ""
+
+
+def controls(
+    form: Form,
+    state: ListState,
+    *,
+    users: list[tuple[int, str]],
+    departments: list[tuple[int, str]],
+    link_titles: Mapping[tuple[str, int], str],
+) -> list[Control]:
+    found = []
+    for key in filter_keys(form, state):
+        kind = filter_type(form, key)
+        label = column_label(form, key)
+        name = FILTER + key
+        if kind in ("number", "date", "datetime"):
+            found.append(
+                Control(
+                    key,
+                    label,
+                    kind,
+                    name + LOW,
+                    state.filters.get(name + LOW, ""),
+                    name + HIGH,
+                    state.filters.get(name + HIGH, ""),
+                )
+            )
+            continue
+        value = state.filters.get(name, "")
+        found.append(
+            Control(
+                key,
+                label,
+                kind,
+                name,
+                value,
+                choices=_choices(form, key, kind, users, departments),
+                hint=_link_hint(form, key, kind, value, link_titles),
+            )
+        )
+    return found
+
+
+def _choices(
+    form: Form,
+    key: str,
+    kind: str,
+    users: list[tuple[int, str]],
+    departments: list[tuple[int, str]],
+) -> tuple[tuple[str, str], ...]:
+    empty = (NONE, _("(empty)"))
+    if kind in ("select", "multiselect"):
+        options = tuple((o.value, text(o.label)) for o in form.field(key).options)
+        return (*options, empty) if kind == "select" else options
+    if kind == "user":
+        return (*((str(i), name) for i, name in users), empty)
+    if kind == "department":
+        return (*((str(i), name) for i, name in departments), empty)
+    if kind == "bool":
+        return (("yes", _("Yes")), ("no", _("No")))
+    return ()
+
+
+def _link_hint(
+    form: Form, key: str, kind: str, value: str, titles: Mapping[tuple[str, int], str]
+) -> str:
+    if kind != "link" or not value.isdigit():
+        return ""
+    target = form.field(key).target_form or ""
+    return titles.get((target, int(value)), f"#{value}")
+
+
+def link_filter_ids(form: Form, state: ListState) -> dict[str, set[int]]:
+    """Records named by id in link filters, whose titles the page shows beside them."""
+    wanted: dict[str, set[int]] = {}
+    for key in filter_keys(form, state):
+        value = state.filters.get(FILTER + key, "")
+        if filter_type(form, key) == "link" and value.isdigit():
+            wanted.setdefault(form.field(key).target_form or "", set()).add(int(value))
+    return wanted

@@ -1,0 +1,891 @@
+"""The OpenAPI 3.1 document of the REST API, generated from the definitions in force.
+
+Every installed form gets its paths (list, create, read, update, delete, restore,
+history), a tag, and its schemas: ``<App>_<Form>_Record`` (what the API returns),
+``_Input`` (what a create accepts), ``_Update`` (what a PATCH accepts), ``_Page`` (a list
+page) and ``_Filter`` (the filter language with the form's own fields and operators).
+Values take the shapes :mod:`formflow.web.serialize` writes: decimals as strings, dates
+and date-times as ISO 8601, multiselects as arrays, references as ids.
+
+Only unconditionally required fields are ``required`` in ``_Input``: ``required_if`` and
+``visible_if`` make a field's need depend on other values, which the description says
+instead, and a field with a default may be left out.
+
+The document is built from the compiled model only, so it can never drift from what the
+API does, and it is built once per set of definition digests: a migration changes a
+digest, and the next request gets a new document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form, Label
+from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
+from formflow.records.filters import (
+    CHOICE_OPS,
+    COMMON_OPS,
+    MAX_VALUES,
+    ORDERED_OPS,
+    TEXT_OPS,
+)
+from formflow.records.query import MAX_LIMIT
+from formflow.records.search import MAX_SEARCH_LENGTH
+from formflow.web.serialize import DECIMAL_PATTERN, MAX_INTEGER
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1"
+PREFIX = "/api/v1"
+MAX_OFFSET = 1_000_000
+_NOT_SORTABLE = frozenset({ValueKind.CHOICES, ValueKind.FILES, ValueKind.ROWS})
+Schema = dict[str, Any]
+
+_ERROR_RESPONSES = {
+    "400": ("BadRequest", "The request is malformed: invalid JSON, body, query or header."),
+    "401": ("Unauthorized", "No valid bearer token was given."),
+    "403": ("Forbidden", "The token's user may not do this on this form."),
+    "404": ("NotFound", "No such app, form or record, or one out of the user's reach."),
+    "409": ("Conflict", "The record changed meanwhile (`stale_record`) or is in use (`in_use`)."),
+    "413": ("PayloadTooLarge", "The body is larger than the instance accepts."),
+    "422": ("UnprocessableContent", "Values that do not fit the form, or a plugin's veto."),
+    "428": ("PreconditionRequired", "An update needs the version it was edited at."),
+    "500": ("InternalError", "Something failed on the server; nothing was saved."),
+}
+_READ_ERRORS = ("400", "401", "403", "404", "500")
+_WRITE_ERRORS = (*_READ_ERRORS, "413", "422")
+
+FILTER_HELP = """\
+A filter as JSON: a condition `{"field": KEY, "op": OP, "value": V}` or a group
+`{"and": [...]}`, `{"or": [...]}`, `{"not": FILTER}`. Operators: eq, ne, lt, lte, gt, gte,
+between ([low, high]), in and not_in (lists), contains, starts_with, ends_with (text),
+has_any and has_all (multiselects), is_empty and is_not_empty (no value). A key may follow
+one link, as in `customer.level`."""
+
+
+def build_document(apps: Sequence[App]) -> dict[str, Any]:
+    """The whole OpenAPI document for ``apps``."""
+    paths: dict[str, Any] = {
+        "/openapi.json": _document_path(),
+        "/apps": _apps_path(),
+    }
+    schemas: dict[str, Schema] = dict(_shared_schemas())
+    tags: list[dict[str, Any]] = [{"name": "meta", "description": "The API itself."}]
+    for app in apps:
+        for form in app.forms.values():
+            tag = f"{app.key}.{form.key}"
+            tags.append({"name": tag, "description": _describe(form.label, form.description)})
+            paths.update(_form_paths(app, form, tag))
+            schemas.update(_form_schemas(app, form))
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Formflow API",
+            "version": API_VERSION,
+            "description": (
+                "Records of the installed apps, with the same validation and permissions as "
+                "the pages. Authenticate with `Authorization: Bearer <token>`; create tokens "
+                "on the API tokens page. Errors always have the `Error` shape with a stable "
+                "`code`. Decimals are strings, dates and date-times ISO 8601 (date-times in "
+                "UTC), references record ids."
+            ),
+            "x-formflow-apps": {
+                app.key: {"version": app.version, "digest": app.digest} for app in apps
+            },
+        },
+        "servers": [{"url": PREFIX}],
+        "security": [{"bearerAuth": []}],
+        "tags": tags,
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API token, sent as `Authorization: Bearer ff_...`.",
+                }
+            },
+            "schemas": schemas,
+            "responses": _error_responses(),
+            "parameters": _shared_parameters(),
+        },
+    }
+
+
+def component_name(app: App, form: Form, suffix: str) -> str:
+    """``crm_sfa`` + ``customer`` + ``Record`` → ``CrmSfa_Customer_Record``."""
+    return f"{_pascal(app.key)}_{_pascal(form.key)}_{suffix}"
+
+
+def _pascal(key: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in key.split("_"))
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _describe(label: Label, more: Label | None = None) -> str:
+    text = label.en or label.zh or ""
+    if label.zh and label.en:
+        text = f"{label.en} ({label.zh})"
+    if more is not None and (more.en or more.zh):
+        text += f". {more.en or more.zh}"
+    return text
+
+
+# paths --------------------------------------------------------------------------
+
+
+def _document_path() -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": "openapi_document",
+            "summary": "This document",
+            "tags": ["meta"],
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "The OpenAPI document.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "500": {"$ref": "#/components/responses/InternalError"},
+            },
+        }
+    }
+
+
+def _apps_path() -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": "list_apps",
+            "summary": "The installed apps and the forms the user may read",
+            "tags": ["meta"],
+            "responses": {
+                "200": _json_response("The apps.", _ref("AppList")),
+                **_errors(("401", "500")),
+            },
+        }
+    }
+
+
+def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
+    base = f"/{app.key}/{form.key}/records"
+    record = _ref(component_name(app, form, "Record"))
+    name = form.label.en or form.key
+    op = f"{app.key}_{form.key}"
+    one: dict[str, Any] = {"200": _json_response(f"The {name} record.", record, etag=True)}
+    id_param = [{"$ref": "#/components/parameters/RecordId"}]
+    return {
+        base: {
+            "get": {
+                "operationId": f"{op}_list",
+                "summary": f"List {name} records",
+                "tags": [tag],
+                "parameters": _list_parameters(
+                    component_name(app, form, "Filter"), _sortable(form)
+                ),
+                "responses": {
+                    "200": _json_response(
+                        "A page of records.", _ref(component_name(app, form, "Page"))
+                    ),
+                    **_errors(_READ_ERRORS),
+                },
+            },
+            "post": {
+                "operationId": f"{op}_create",
+                "summary": f"Create a {name} record",
+                "tags": [tag],
+                "requestBody": _body(component_name(app, form, "Input")),
+                "responses": {
+                    "201": _created(_json_response(f"The new {name} record.", record, etag=True)),
+                    **_errors(_WRITE_ERRORS),
+                },
+            },
+        },
+        f"{base}/{{record_id}}": {
+            "parameters": id_param,
+            "get": {
+                "operationId": f"{op}_get",
+                "summary": f"Read a {name} record with its subtable rows",
+                "tags": [tag],
+                "responses": {**one, **_errors(_READ_ERRORS)},
+            },
+            "patch": {
+                "operationId": f"{op}_update",
+                "summary": f"Change a {name} record",
+                "description": (
+                    "Send only the fields to change, and the `version` you read (or an "
+                    "`If-Match` header with the record's ETag). A record changed meanwhile "
+                    "is refused with 409 `stale_record`."
+                ),
+                "tags": [tag],
+                "parameters": [{"$ref": "#/components/parameters/IfMatch"}],
+                "requestBody": _body(component_name(app, form, "Update")),
+                "responses": {**one, **_errors((*_WRITE_ERRORS, "409", "428"))},
+            },
+            "delete": {
+                "operationId": f"{op}_delete",
+                "summary": f"Move a {name} record to the recycle bin",
+                "tags": [tag],
+                "parameters": [
+                    {
+                        "name": "version",
+                        "in": "query",
+                        "description": "Delete only if the record is still at this version.",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER},
+                    },
+                    {"$ref": "#/components/parameters/IfMatch"},
+                ],
+                "responses": {
+                    "204": {"description": "Deleted (it can be restored)."},
+                    **_errors((*_READ_ERRORS, "409", "422")),
+                },
+            },
+        },
+        f"{base}/{{record_id}}/restore": {
+            "parameters": id_param,
+            "post": {
+                "operationId": f"{op}_restore",
+                "summary": f"Bring a deleted {name} record back",
+                "tags": [tag],
+                "responses": {
+                    "200": _json_response("The restored record.", record, etag=True),
+                    **_errors((*_READ_ERRORS, "422")),
+                },
+            },
+        },
+        f"{base}/{{record_id}}/history": {
+            "parameters": id_param,
+            "get": {
+                "operationId": f"{op}_history",
+                "summary": f"A {name} record's audit trail, newest first",
+                "tags": [tag],
+                "responses": {
+                    "200": _json_response("The changes.", _ref("History")),
+                    **_errors(_READ_ERRORS),
+                },
+            },
+        },
+    }
+
+
+def _list_parameters(filter_schema: str, sortable: Sequence[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "filter",
+            "in": "query",
+            "description": FILTER_HELP,
+            "content": {"application/json": {"schema": _ref(filter_schema)}},
+        },
+        {
+            "name": "search",
+            "in": "query",
+            "description": "Words every matching record holds in its search fields.",
+            "schema": {"type": "string", "maxLength": MAX_SEARCH_LENGTH},
+        },
+        {
+            "name": "sort",
+            "in": "query",
+            "description": "Field keys, comma-separated; `-` before a key sorts descending.",
+            "schema": {"type": "string", "pattern": _sort_pattern(sortable)},
+            "example": "-updated_at,id",
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "description": "Records per page.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+        },
+        {
+            "name": "cursor",
+            "in": "query",
+            "description": "The `next_cursor` of the previous page (not with `offset`).",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "offset",
+            "in": "query",
+            "description": "Records to skip, to jump to a page (not with `cursor`).",
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+        },
+        {
+            "name": "total",
+            "in": "query",
+            "description": "Whether to count the matching records (counting stops at 10,000).",
+            "schema": {"type": "boolean", "default": True},
+        },
+    ]
+
+
+def _sortable(form: Form) -> list[str]:
+    keys = list(SYSTEM_FIELDS)
+    for field in form.fields:
+        field_type = BUILTIN_REGISTRY.get(field.type)
+        if field_type.sortable if field_type else field.kind not in _NOT_SORTABLE:
+            keys.append(field.key)
+    return keys
+
+
+def _sort_pattern(keys: Sequence[str]) -> str:
+    key = "-?(?:" + "|".join(sorted(keys, key=len, reverse=True)) + ")"
+    return f"^(?:{key}(?:,{key})*)?$"
+
+
+def _shared_parameters() -> dict[str, Any]:
+    return {
+        "RecordId": {
+            "name": "record_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER},
+        },
+        "IfMatch": {
+            "name": "If-Match",
+            "in": "header",
+            "description": 'The record\'s ETag, `"<version>"`: act only if it is still current.',
+            "schema": {"type": "string", "pattern": '^"[1-9][0-9]{0,17}"$'},
+        },
+    }
+
+
+def _body(schema_name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema_name)}}}
+
+
+def _json_response(description: str, schema: Schema, *, etag: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
+    if etag:
+        response["headers"] = {
+            "ETag": {
+                "description": 'The record\'s version, `"<version>"`, for `If-Match`.',
+                "schema": {"type": "string"},
+            }
+        }
+    return response
+
+
+def _created(response: dict[str, Any]) -> dict[str, Any]:
+    response["headers"]["Location"] = {
+        "description": "Where the new record can be read.",
+        "schema": {"type": "string"},
+    }
+    return response
+
+
+def _errors(statuses: Iterable[str]) -> dict[str, Any]:
+    return {
+        status: {"$ref": f"#/components/responses/{_ERROR_RESPONSES[status][0]}"}
+        for status in sorted(set(statuses))
+    }
+
+
+def _error_responses() -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, (name, description) in _ERROR_RESPONSES.items():
+        response = _json_response(description, _ref("Error"))
+        if status == "401":
+            response["headers"] = {
+                "WWW-Authenticate": {
+                    "description": "The scheme to authenticate with: `Bearer`.",
+                    "schema": {"type": "string"},
+                }
+            }
+        responses[name] = response
+    return responses
+
+
+# schemas ------------------------------------------------------------------------
+
+
+def _shared_schemas() -> dict[str, Schema]:
+    problem = {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+    }
+    return {
+        "Error": {
+            "type": "object",
+            "description": "Every error response: a stable `code` and a message for people.",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {
+                            "type": "string",
+                            "description": (
+                                "validation_failed, not_found, forbidden, stale_record, in_use, "
+                                "invalid_query, invalid_json, invalid_body, unauthorized, "
+                                "vetoed, version_required, invalid_if_match, csrf_failed, "
+                                "internal_error, ..."
+                            ),
+                        },
+                        "message": {"type": "string"},
+                        "fields": {
+                            "type": "object",
+                            "description": "Problems by field path (`items.0.qty` for a row).",
+                            "additionalProperties": {"type": "array", "items": problem},
+                        },
+                        "field": {"type": "string", "description": "The field a query names."},
+                    },
+                }
+            },
+        },
+        "Attachment": {
+            "type": "object",
+            "required": ["id", "name", "size", "content_type"],
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": ["string", "null"]},
+                "size": {"type": ["integer", "null"]},
+                "content_type": {"type": ["string", "null"]},
+            },
+        },
+        "AttachmentInput": {
+            "type": "object",
+            "description": "An uploaded file, by the id its upload returned.",
+            "required": ["id"],
+            "properties": {
+                "id": {"type": "string", "minLength": 1},
+                "name": {"type": ["string", "null"]},
+                "size": {"type": ["integer", "null"], "minimum": 0},
+                "content_type": {"type": ["string", "null"]},
+            },
+        },
+        "History": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["action", "user_id", "at", "changes"],
+                        "properties": {
+                            "action": {"type": "string"},
+                            "user_id": {"type": ["integer", "null"]},
+                            "at": {"type": "string", "format": "date-time"},
+                            "changes": {
+                                "type": "object",
+                                "description": "`[old, new]` by field key.",
+                                "additionalProperties": {
+                                    "type": "array",
+                                    "minItems": 2,
+                                    "maxItems": 2,
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+        },
+        "AppList": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["key", "label", "version", "forms"],
+                        "properties": {
+                            "key": {"type": "string"},
+                            "label": _LABEL,
+                            "version": {"type": "string"},
+                            "forms": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["key", "label", "url", "can"],
+                                    "properties": {
+                                        "key": {"type": "string"},
+                                        "label": _LABEL,
+                                        "url": {"type": "string"},
+                                        "can": {
+                                            "type": "object",
+                                            "description": "What the user may do, by action.",
+                                            "additionalProperties": {"type": "boolean"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+        },
+    }
+
+
+_LABEL: Schema = {
+    "type": "object",
+    "properties": {"zh": {"type": ["string", "null"]}, "en": {"type": ["string", "null"]}},
+}
+
+_SYSTEM: dict[str, Schema] = {
+    "id": {"type": "integer", "minimum": 1},
+    "created_at": {"type": "string", "format": "date-time"},
+    "updated_at": {"type": "string", "format": "date-time"},
+    "created_by": {"type": ["integer", "null"], "description": "A user id."},
+    "updated_by": {"type": ["integer", "null"], "description": "A user id."},
+    "version": {"type": "integer", "minimum": 1, "description": "Goes up by one per change."},
+}
+
+
+def _form_schemas(app: App, form: Form) -> dict[str, Schema]:
+    record = _record_schema(form)
+    writable = {f.key: _input_schema(f) for f in form.fields if not f.readonly}
+    update = {
+        "version": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_INTEGER,
+            "description": "The version you read; required unless `If-Match` is sent.",
+        },
+        **writable,
+    }
+    return {
+        component_name(app, form, "Record"): record,
+        component_name(app, form, "Input"): _object(
+            writable,
+            [f.key for f in form.fields if not f.readonly and _always_required(f)],
+            description=f"A new {form.label.en or form.key} record: fields to set.",
+        ),
+        component_name(app, form, "Update"): _object(
+            update, [], description="The fields to change, and the version you read."
+        ),
+        component_name(app, form, "Filter"): _filter_schema(app, form),
+        component_name(app, form, "Page"): {
+            "type": "object",
+            "required": ["data", "total", "total_is_capped", "next_cursor"],
+            "properties": {
+                "data": {"type": "array", "items": _ref(component_name(app, form, "Record"))},
+                "total": {
+                    "type": ["integer", "null"],
+                    "description": "Matching records (null when `total=false`).",
+                },
+                "total_is_capped": {
+                    "type": "boolean",
+                    "description": "Whether counting stopped at its cap.",
+                },
+                "next_cursor": {
+                    "type": ["string", "null"],
+                    "description": "Pass as `cursor` for the next page; null on the last.",
+                },
+            },
+            "additionalProperties": False,
+        },
+    }
+
+
+def _filter_schema(app: App, form: Form) -> Schema:
+    """The filter language for one form: a condition per filterable field, or a group.
+
+    Each field's condition names the operators that field takes and the values they
+    compare with; a key that follows a link (``customer.level``) is allowed by pattern.
+    """
+    itself = _ref(component_name(app, form, "Filter"))
+    conditions = [_condition_schema(key, kind, field) for key, kind, field in _filterable(form)]
+    linked: Schema = {
+        "type": "object",
+        "required": ["field", "op"],
+        "properties": {
+            "field": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"},
+            "op": {"enum": sorted(set(ORDERED_OPS + TEXT_OPS + CHOICE_OPS))},
+            "value": {},
+        },
+        "additionalProperties": False,
+    }
+    groups = [_object({name: {"type": "array", "items": itself}}, [name]) for name in ("and", "or")]
+    nothing: Schema = {"type": "object", "maxProperties": 0, "description": "No filter."}
+    return {
+        "description": FILTER_HELP,
+        "anyOf": [*conditions, linked, *groups, _object({"not": itself}, ["not"]), nothing],
+    }
+
+
+def _filterable(form: Form) -> list[tuple[str, ValueKind, Field | None]]:
+    found: list[tuple[str, ValueKind, Field | None]] = [
+        (key, kind, None) for key, kind in SYSTEM_FIELDS.items()
+    ]
+    for field in form.fields:
+        field_type = BUILTIN_REGISTRY.get(field.type)
+        allowed = field_type.filterable if field_type else field.kind is not ValueKind.FILES
+        if allowed and field.kind is not ValueKind.ROWS:
+            found.append((field.key, field.kind, field))
+    return found
+
+
+def _condition_schema(key: str, kind: ValueKind, field: Field | None) -> Schema:
+    """``{"field": key, "op": ..., "value": ...}`` for one field, as filters.py checks it."""
+    if kind is ValueKind.CHOICES:
+        ops: tuple[str, ...] = CHOICE_OPS
+        scalar: Schema = {"enum": list(field.option_values) if field else []}
+    else:
+        options = field.option_values if field else ()
+        if kind is ValueKind.TEXT and not options:
+            ops = TEXT_OPS
+        elif kind in (ValueKind.INTEGER, ValueKind.DECIMAL, ValueKind.DATE, ValueKind.DATETIME):
+            ops = ORDERED_OPS
+        else:
+            ops = COMMON_OPS
+        scalar = _filter_value(kind, field)
+    return {
+        "type": "object",
+        "required": ["field", "op"],
+        "properties": {
+            "field": {"const": key},
+            "op": {"enum": list(ops)},
+            "value": {
+                "anyOf": [
+                    scalar,
+                    {"type": "array", "items": scalar, "minItems": 1, "maxItems": MAX_VALUES},
+                    {"type": "null"},
+                ]
+            },
+        },
+        "additionalProperties": False,
+    }
+
+
+def _filter_value(kind: ValueKind, field: Field | None) -> Schema:
+    if field is not None and field.options:
+        return {"enum": list(field.option_values)}
+    if kind is ValueKind.TEXT:
+        return {"type": "string"}
+    if kind is ValueKind.DECIMAL:
+        return {"type": ["string", "number"], "pattern": r"^[+-]?[0-9]+(\.[0-9]+)?$"}
+    if kind is ValueKind.DATE:
+        return {"type": "string", "format": "date"}
+    if kind is ValueKind.DATETIME:
+        return {"type": "string", "format": "date-time"}
+    if kind is ValueKind.BOOL:
+        return {"type": "boolean"}
+    if kind is ValueKind.REFERENCE:
+        return {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER}
+    return {"type": "integer", "minimum": -MAX_INTEGER, "maximum": MAX_INTEGER}
+
+
+def _record_schema(form: Form) -> Schema:
+    properties: dict[str, Schema] = {"id": _SYSTEM["id"]}
+    for field in form.fields:
+        properties[field.key] = _output_schema(field)
+    properties.update({key: schema for key, schema in _SYSTEM.items() if key != "id"})
+    required = [
+        key
+        for key in properties
+        if not (form.has_field(key) and form.field(key).kind is ValueKind.ROWS)
+    ]
+    return _object(
+        properties,
+        required,
+        description=(
+            f"A {form.label.en or form.key} record. Subtable fields are only in single "
+            "records, not in list pages."
+        ),
+    )
+
+
+def _object(
+    properties: dict[str, Schema], required: list[str], *, description: str | None = None
+) -> Schema:
+    schema: Schema = {"type": "object"}
+    if description:
+        schema["description"] = description
+    schema["properties"] = properties
+    if required:
+        schema["required"] = required
+    schema["additionalProperties"] = False
+    return schema
+
+
+def _always_required(field: Field) -> bool:
+    """Required whatever the other values: no condition, no default to fall back on.
+
+    ``required_if`` and ``visible_if`` make a field's need depend on other values, which
+    JSON Schema's ``required`` cannot say; their descriptions say it instead.
+    """
+    return (
+        field.required
+        and field.required_if is None
+        and field.visible_if is None
+        and field.default is None
+        and field.default_expr is None
+        and not field.is_computed
+    )
+
+
+def _titled(field: Field, schema: Schema, *, notes: Sequence[str] = ()) -> Schema:
+    """``schema`` with the field's label as its title and its help and notes described."""
+    described = {"title": _describe(field.label), **schema}
+    help_text = (field.help.en or field.help.zh) if field.help else None
+    text = [part for part in (help_text, schema.get("description"), *notes) if part]
+    if text:
+        described["description"] = " ".join(text)
+    return described
+
+
+def _output_schema(field: Field) -> Schema:
+    if field.kind is ValueKind.ROWS:
+        row = _object(
+            {sub.key: _output_schema(sub) for sub in field.fields},
+            [sub.key for sub in field.fields],
+        )
+        return _titled(field, {"type": "array", "items": row})
+    return _titled(field, _nullable(_value_schema(field, writing=False)), notes=_notes(field))
+
+
+def _input_schema(field: Field) -> Schema:
+    if field.kind is ValueKind.ROWS:
+        row = _object(
+            {sub.key: _input_schema(sub) for sub in field.fields if not sub.is_computed},
+            [sub.key for sub in field.fields if _always_required(sub)],
+        )
+        rows: Schema = {"type": ["array", "null"], "items": row}
+        if field.max_rows is not None:
+            rows["maxItems"] = field.max_rows
+        return _titled(field, rows, notes=_notes(field))
+    return _titled(field, _nullable(_value_schema(field, writing=True)), notes=_notes(field))
+
+
+def _notes(field: Field) -> list[str]:
+    notes = []
+    if field.required and (field.required_if or field.visible_if):
+        notes.append("Required when it applies.")
+    if field.required_if is not None:
+        notes.append(f"Required when: {field.required_if.source}.")
+    if field.visible_if is not None:
+        notes.append(f"Applies only when: {field.visible_if.source}; otherwise kept empty.")
+    if field.unique:
+        notes.append("Unique among live records.")
+    return notes
+
+
+def _nullable(schema: Schema) -> Schema:
+    kinds = schema.get("type")
+    if isinstance(kinds, str):
+        schema = {**schema, "type": [kinds, "null"]}
+    elif isinstance(kinds, list) and "null" not in kinds:
+        schema = {**schema, "type": [*kinds, "null"]}
+    if "enum" in schema:
+        schema["enum"] = [*schema["enum"], None]
+    return schema
+
+
+def _value_schema(field: Field, *, writing: bool) -> Schema:
+    """The JSON Schema of one value, for the API's output or (``writing``) its input."""
+    kind = field.kind
+    if kind is ValueKind.TEXT:
+        return _text_schema(field, writing=writing)
+    if kind is ValueKind.INTEGER:
+        return {
+            "type": "integer",
+            "minimum": _bound(field.minimum, -MAX_INTEGER),
+            "maximum": _bound(field.maximum, MAX_INTEGER),
+        }
+    if kind is ValueKind.DECIMAL:
+        return _decimal_schema(field, writing=writing)
+    if kind is ValueKind.DATE:
+        return {"type": "string", "format": "date"}
+    if kind is ValueKind.DATETIME:
+        return {"type": "string", "format": "date-time"}
+    if kind is ValueKind.BOOL:
+        return {"type": "boolean"}
+    if kind is ValueKind.CHOICES:
+        choices: Schema = {"type": "array", "items": {"enum": list(field.option_values)}}
+        if writing:
+            choices.update(_present(minItems=field.min_items, maxItems=field.max_items))
+        else:
+            choices["uniqueItems"] = True
+        return choices
+    if kind is ValueKind.REFERENCE:
+        return {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_INTEGER,
+            "description": _reference_note(field),
+        }
+    if kind is ValueKind.FILES:
+        files: Schema = {
+            "type": "array",
+            "items": _ref("AttachmentInput" if writing else "Attachment"),
+        }
+        if writing and not field.multiple:
+            files["maxItems"] = 1
+        return files
+    return {}  # a plugin kind this module does not know: any JSON value
+
+
+def _text_schema(field: Field, *, writing: bool) -> Schema:
+    if field.type == "select":
+        return {"type": "string", "enum": list(field.option_values)}
+    schema: Schema = {"type": "string"}
+    if field.max_length is not None:
+        schema["maxLength"] = field.max_length
+    if field.pattern and field.type != "auto_number" and _portable(field.pattern):
+        # "" means no value, on the way in; a stored value always fits the pattern
+        schema["pattern"] = f"^(?:{field.pattern})$" + ("|^$" if writing else "")
+    if writing:
+        schema.update(_present(minLength=field.min_length))
+        if field.type == "email":
+            schema["format"] = "email"
+        elif field.type == "url":
+            schema["description"] = "An http:// or https:// address."
+        elif field.type == "phone":
+            schema["description"] = (
+                f"A phone number; stored in E.164 (+8613812345678), region {field.region or 'CN'} assumed."
+            )
+    elif field.type == "phone":
+        schema["pattern"] = r"^\+[1-9][0-9]{1,14}$"
+    return schema
+
+
+def _decimal_schema(field: Field, *, writing: bool) -> Schema:
+    places = f"at most {field.scale} decimal places" if field.scale else "no decimal places"
+    bounds = ", ".join(
+        f"{word} {bound}"
+        for word, bound in (("at least", field.minimum), ("at most", field.maximum))
+        if bound is not None
+    )
+    if not writing:
+        return {"type": "string", "pattern": DECIMAL_PATTERN, "description": "An exact decimal."}
+    schema: Schema = {
+        "type": ["string", "number"],
+        "pattern": r"^[+-]?[0-9]+(\.[0-9]+)?$",
+        "description": (
+            f"A decimal with {places}{'; ' + bounds if bounds else ''}. Send a string to keep "
+            "it exact; a JSON number is accepted too."
+        ),
+    }
+    if field.minimum is not None:
+        schema["minimum"] = field.minimum
+    if field.maximum is not None:
+        schema["maximum"] = field.maximum
+    return schema
+
+
+def _reference_note(field: Field) -> str:
+    if field.type == "link" and field.target_form:
+        return f"The id of a {field.target_form} record."
+    if field.type == "department":
+        return "A department id."
+    return "A user id."
+
+
+def _bound(value: Any, default: int) -> Any:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _portable(pattern: str) -> bool:
+    """Whether a Python pattern means the same as ECMA 262, JSON Schema's dialect."""
+    return not any(token in pattern for token in ("(?P", "\\A", "\\Z", "(?#", "(?i", "(?x"))

@@ -1,0 +1,212 @@
+"""What every record page starts from: the form asked about, the service and the actor,
+and the names and titles a page shows for the ids it holds.
+
+Titles of linked records are fetched through the record service as the signed-in actor,
+one statement per linked form, so a link to a record the person may not read shows as a
+bare ``#id`` and never leaks its title.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import abort, url_for
+
+from formflow.definitions.model import Action, App, Field, Form, Scope
+from formflow.directory import Directory, load_directory
+from formflow.errors import PermissionDenied
+from formflow.fieldtypes import ValueKind
+from formflow.records.access import Actor, scope_for
+from formflow.records.compute import Context
+from formflow.records.query import MAX_LIMIT, Page, Query
+from formflow.records.service import RecordService
+from formflow.storage.database import read_transaction
+from formflow.web import context
+from formflow.web.display import Displayer
+
+
+@dataclass(frozen=True)
+class Target:
+    """The form a request is about, its app's record service and the signed-in actor."""
+
+    app_key: str
+    form: Form
+    service: RecordService
+    actor: Actor
+
+    @property
+    def app(self) -> App:
+        return self.service.app
+
+    def can(self, action: Action, form: Form | None = None) -> bool:
+        return scope_for(self.actor, form or self.form, action) is not Scope.NONE
+
+    def may_change(self, action: Action, record: Mapping[str, Any]) -> bool:
+        """Whether to offer an edit or delete button (the service decides for real)."""
+        scope = scope_for(self.actor, self.form, action)
+        if scope is Scope.OWN:
+            return record.get(self.form.owner_field) == self.actor.user_id
+        return scope is not Scope.NONE
+
+    def context(self) -> Context:
+        user = {
+            "id": self.actor.user_id,
+            "roles": sorted(self.actor.roles),
+            "department": self.actor.department_id,
+        }
+        return Context(user, self.service.timezone)
+
+
+def target(app_key: str, form_key: str) -> Target:
+    instance = context.instance()
+    if app_key not in instance.app_keys:
+        abort(404)
+    service = instance.records(app_key)
+    if form_key not in service.app.forms:
+        abort(404)
+    return Target(app_key, service.app.form(form_key), service, context.actor(app_key))
+
+
+def refuse(t: Target, action: Action) -> None:
+    if not t.can(action):
+        raise PermissionDenied(
+            f"you may not {action.value} {t.form.label.en or t.form.key} records"
+        )
+
+
+# names, titles, display -------------------------------------------------------------------
+
+
+def load_names(users: bool = True, departments: bool = True) -> Directory:
+    if not (users or departments):
+        return Directory()
+    with read_transaction(context.instance().engine) as connection:
+        return load_directory(connection, with_users=users, with_departments=departments)
+
+
+def names_needed(form: Form, keys: Iterable[str]) -> tuple[bool, bool]:
+    users = departments = False
+    for key in keys:
+        if key in ("created_by", "updated_by"):
+            users = True
+        elif form.has_field(key):
+            kind = form.field(key).type
+            users = users or kind == "user"
+            departments = departments or kind == "department"
+    return users, departments
+
+
+def link_ids(
+    form: Form, records: Iterable[Mapping[str, Any]], keys: Iterable[str] | None = None
+) -> dict[str, set[int]]:
+    """The ids each link field (top level or in rows) of ``records`` points at, by form."""
+    chosen = set(keys) if keys is not None else None
+    wanted: dict[str, set[int]] = {}
+    for record in records:
+        for found in form.fields:
+            if chosen is not None and found.key not in chosen:
+                continue
+            if found.type == "link":
+                _add_id(wanted, found, record.get(found.key))
+            elif found.kind is ValueKind.ROWS:
+                for row in record.get(found.key) or []:
+                    for sub in found.fields:
+                        if sub.type == "link" and isinstance(row, Mapping):
+                            _add_id(wanted, sub, row.get(sub.key))
+    return wanted
+
+
+def _add_id(wanted: dict[str, set[int]], found: Field, value: Any) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and found.target_form:
+        wanted.setdefault(found.target_form, set()).add(value)
+    elif isinstance(value, str) and value.isdigit() and found.target_form:
+        wanted.setdefault(found.target_form, set()).add(int(value))
+
+
+def merge_ids(*parts: Mapping[str, set[int]]) -> dict[str, set[int]]:
+    merged: dict[str, set[int]] = {}
+    for part in parts:
+        for key, ids in part.items():
+            merged.setdefault(key, set()).update(ids)
+    return merged
+
+
+def titles_for(
+    t: Target, wanted: Mapping[str, set[int]], directory: Directory
+) -> dict[tuple[str, int], str]:
+    """The titles of linked records the actor may read (others stay unnamed): one
+    statement per linked form, through the service, so scopes apply."""
+    found: dict[tuple[str, int], str] = {}
+    shower = Displayer(t.app, directory=directory, timezone=t.service.timezone)
+    for form_key, ids in sorted(wanted.items()):
+        if not ids or form_key not in t.app.forms:
+            continue
+        linked = t.app.form(form_key)
+        if not t.can(Action.READ, linked):
+            continue
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), MAX_LIMIT):
+            chunk = ordered[start : start + MAX_LIMIT]
+            query = Query(
+                filter={"field": "id", "op": "in", "value": chunk},
+                limit=len(chunk),
+                with_total=False,
+            )
+            for row in t.service.find(t.actor, form_key, query).rows:
+                found[(form_key, row["id"])] = shower.title(linked, row)
+    return found
+
+
+def displayer(
+    t: Target,
+    directory: Directory,
+    titles: Mapping[tuple[str, int], str],
+    record_id: int | None = None,
+) -> Displayer:
+    def record_url(form_key: str, linked_id: int) -> str:
+        return url_for("records.detail", app_key=t.app_key, form_key=form_key, record_id=linked_id)
+
+    def file_url(file_id: str) -> str:
+        return url_for(
+            "uploads.download",
+            app_key=t.app_key,
+            form_key=t.form.key,
+            record_id=record_id,
+            file_id=file_id,
+        )
+
+    return Displayer(
+        t.app,
+        directory=directory,
+        titles=titles,
+        timezone=t.service.timezone,
+        record_url=record_url,
+        file_url=file_url if record_id is not None else None,
+    )
+
+
+def search_records(t: Target, form_key: str, typed: str, limit: int) -> Page:
+    """Records of ``form_key`` the actor may read that match ``typed``: by the form's
+    search fields, else by its title; the most recent when nothing is typed."""
+    linked = t.app.form(form_key)
+    typed = typed.strip()[:100]
+    title = linked.field(linked.title_field)
+    if not typed:
+        query = Query(limit=limit, with_total=False)
+    elif linked.list_view.search:
+        query = Query(search=typed, limit=limit, with_total=False)
+    elif title.kind is ValueKind.TEXT and not title.options:
+        query = Query(
+            filter={"field": title.key, "op": "contains", "value": typed},
+            limit=limit,
+            with_total=False,
+        )
+    elif typed.isdigit():
+        query = Query(
+            filter={"field": "id", "op": "eq", "value": int(typed)}, limit=limit, with_total=False
+        )
+    else:
+        return Page([], None, False, None)
+    return t.service.find(t.actor, form_key, query)

@@ -1,0 +1,66 @@
+"""A page where signed-in people make, list and revoke their own API tokens.
+
+A new token's plaintext is shown once, in the response to the request that made it, and
+never stored: the page says so, and the response is marked not to be cached.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from formflow import tokens
+from formflow.storage.database import read_transaction, write_transaction
+from formflow.web import context
+
+blueprint = Blueprint("tokens", __name__, url_prefix="/account/tokens")
+
+
+class TokenForm(FlaskForm):  # type: ignore[misc]
+    name = StringField("name", validators=[DataRequired(), Length(max=tokens.MAX_NAME_LENGTH)])
+
+
+@blueprint.get("/")
+@login_required  # type: ignore[untyped-decorator]
+def index() -> str:
+    return _page(TokenForm())
+
+
+@blueprint.post("/")
+@login_required  # type: ignore[untyped-decorator]
+def create() -> str | Response:
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _page(form)
+    with write_transaction(context.instance().engine) as connection:
+        _token_id, plaintext = tokens.create_token(connection, context.user().id, form.name.data)
+    response = Response(
+        render_template("tokens/created.html", name=form.name.data.strip(), token=plaintext)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.post("/<int:token_id>/revoke")
+@login_required  # type: ignore[untyped-decorator]
+def revoke(token_id: int) -> Response:
+    """Revoke one of the user's own tokens (CSRFProtect has checked the POST)."""
+    with write_transaction(context.instance().engine) as connection:
+        revoked = tokens.revoke_token(connection, context.user().id, token_id)
+    flash(_("The token was revoked.") if revoked else _("No such token."))
+    return redirect(url_for("tokens.index"))
+
+
+def _page(form: TokenForm) -> str:
+    with read_transaction(context.instance().engine) as connection:
+        found = tokens.list_tokens(connection, context.user().id)
+    return render_template("tokens/index.html", form=form, tokens=found)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)

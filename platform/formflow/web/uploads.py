@@ -1,0 +1,203 @@
+"""Attachments on pages: taking files from a sent form, and serving them for download.
+
+Files arrive with the record's own form (``multipart/form-data``), in an input named
+``<field>__upload``; the files a record keeps are check boxes named ``<field>`` holding
+file ids. A kept id is only honoured if the file is already on this record or was
+uploaded by the same person, so nobody can attach (and then download) someone else's file
+by typing its id.
+
+A file is downloaded only through a record the person may read (the record service
+decides), and always as a download: ``Content-Disposition: attachment``, ``nosniff``, a
+sandboxing CSP, and a content type from a short list of harmless ones, so an uploaded
+HTML page or SVG can never run in the site's origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Flask, abort, request, send_file
+from flask_babel import gettext as _
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from formflow import attachments
+from formflow.definitions.model import Field, Form
+from formflow.fieldtypes import ValueKind
+from formflow.storage.database import read_transaction, write_transaction
+from formflow.web import context
+
+blueprint = Blueprint("uploads", __name__)
+
+UPLOAD_SUFFIX = "__upload"
+SERVED_AS_IS = frozenset(
+    {
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "text/plain",
+        "text/csv",
+        "application/zip",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)
+
+
+@dataclass
+class Attached:
+    """The files each attachment field will hold, and problems with the files sent."""
+
+    values: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+
+def file_fields(form: Form) -> list[Field]:
+    return [f for f in form.fields if f.kind is ValueKind.FILES and not f.readonly]
+
+
+def max_bytes(field: Field) -> int:
+    limit = min(
+        field.max_size_mb or attachments.DEFAULT_MAX_MB, context.instance().settings.max_upload_mb
+    )
+    return int(limit * 1024 * 1024)
+
+
+def take_files(form: Form, existing: Mapping[str, Any] | None, user_id: int | None) -> Attached:
+    """Store the files sent with the request and work out each field's files."""
+    result = Attached()
+    fields = file_fields(form)
+    if not fields:
+        return result
+    instance = context.instance()
+    kept_ids = {f.key: request.form.getlist(f.key) for f in fields}
+    with read_transaction(instance.engine) as connection:
+        known = attachments.get_files(connection, (i for ids in kept_ids.values() for i in ids))
+    for found in fields:
+        current = {item["id"]: item for item in _descriptors((existing or {}).get(found.key))}
+        kept = []
+        for file_id in dict.fromkeys(kept_ids[found.key]):
+            if file_id in current:
+                kept.append(current[file_id])
+            elif file_id in known and user_id is not None and known[file_id].user_id == user_id:
+                kept.append(known[file_id].descriptor())
+        new = _store(found, user_id, result)
+        files = [*kept, *new]
+        result.values[found.key] = files if found.multiple else files[-1:]
+    return result
+
+
+def _store(found: Field, user_id: int | None, result: Attached) -> list[dict[str, Any]]:
+    uploads = [f for f in request.files.getlist(found.key + UPLOAD_SUFFIX) if f.filename]
+    if not found.multiple:
+        uploads = uploads[-1:]
+    stored = []
+    folder = context.instance().settings.uploads_dir
+    for upload in uploads:
+        try:
+            with write_transaction(context.instance().engine) as connection:
+                saved = attachments.store(
+                    connection,
+                    folder,
+                    upload.stream,
+                    name=upload.filename or "file",
+                    user_id=user_id,
+                    max_bytes=max_bytes(found),
+                    accept=found.accept,
+                )
+        except attachments.AttachmentRefused as refused:
+            result.problems.setdefault(found.key, []).append(_refusal(refused, found))
+            continue
+        stored.append(saved.descriptor())
+    return stored
+
+
+def _refusal(refused: attachments.AttachmentRefused, found: Field) -> str:
+    name = refused.params.get("name", "")
+    if refused.code == "too_large":
+        return str(
+            _(
+                "%(name)s is too large: files here may have at most %(limit)s MB.",
+                name=name,
+                limit=refused.params.get("limit_mb"),
+            )
+        )
+    if refused.code == "type":
+        return str(
+            _(
+                "%(name)s: this type of file is not accepted here (accepted: %(accept)s).",
+                name=name,
+                accept=", ".join(found.accept),
+            )
+        )
+    return str(_("%(name)s is empty.", name=name))
+
+
+def _descriptors(value: Any) -> Iterator[dict[str, Any]]:
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, Mapping) and attachments.is_file_id(item.get("id")):
+            yield dict(item)
+
+
+def find_file(form: Form, record: Mapping[str, Any], file_id: str) -> dict[str, Any] | None:
+    """The descriptor of ``file_id`` if one of the record's fields (or rows) holds it."""
+    for found in form.fields:
+        if found.kind is ValueKind.FILES:
+            values = [record.get(found.key)]
+        elif found.kind is ValueKind.ROWS:
+            subs = [sub.key for sub in found.fields if sub.kind is ValueKind.FILES]
+            rows = record.get(found.key) or []
+            values = [row.get(key) for row in rows for key in subs]
+        else:
+            continue
+        for value in values:
+            for item in _descriptors(value):
+                if item["id"] == file_id:
+                    return item
+    return None
+
+
+def served_type(content_type: str) -> str:
+    kind = content_type.split(";")[0].strip().lower()
+    return kind if kind in SERVED_AS_IS else attachments.UNKNOWN_TYPE
+
+
+@blueprint.route("/<app_key>/<form_key>/<int:record_id>/files/<file_id>")
+@login_required  # type: ignore[untyped-decorator]
+def download(app_key: str, form_key: str, record_id: int, file_id: str) -> Response:
+    instance = context.instance()
+    if app_key not in instance.app_keys:
+        abort(404)
+    service = instance.records(app_key)
+    if form_key not in service.app.forms:
+        abort(404)
+    record = service.get(context.actor(app_key), form_key, record_id)
+    item = find_file(service.app.form(form_key), record, file_id)
+    if item is None:
+        abort(404)
+    path = attachments.path_for(instance.settings.uploads_dir, file_id)
+    if not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=served_type(str(item.get("content_type") or "")),
+        as_attachment=True,
+        download_name=attachments.clean_name(str(item.get("name") or "file")),
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)

@@ -1,0 +1,148 @@
+"""`formflow serve`: gunicorn serving the app, after checking the instance."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from formflow.cli import main
+from formflow.config import load_settings
+from formflow.install import initialise
+from formflow.serve import default_workers, options, url
+from support import AppWriter
+
+PASSWORD = "password-1"
+STARTUP_SECONDS = 30
+CLI = (sys.executable, "-c", "from formflow.cli import main; main()")
+
+
+def test_the_address_people_type() -> None:
+    assert url("127.0.0.1", 5000) == "http://127.0.0.1:5000/"
+    assert url("0.0.0.0", 8000) == "http://127.0.0.1:8000/"
+    assert url("::1", 8000) == "http://[::1]:8000/"
+
+
+def test_gunicorn_options() -> None:
+    assert options("127.0.0.1", 5000, 3)["bind"] == "127.0.0.1:5000"
+    assert options("::1", 5000, 3)["bind"] == "[::1]:5000"
+    assert options("127.0.0.1", 5000, 3)["workers"] == 3
+    assert options("127.0.0.1", 5000, None)["workers"] == default_workers()
+    assert 1 <= default_workers() <= 4
+
+
+def test_serve_refuses_an_instance_that_is_not_initialised(tmp_path: Path) -> None:
+    env = {"FORMFLOW_INSTANCE": str(tmp_path / "nothing-here"), "FORMFLOW_DATABASE_URL": ""}
+    result = CliRunner().invoke(main, ["serve", "--port", "1"], env=env)
+    assert result.exit_code == 1
+    assert "run `formflow init`" in result.output
+
+
+def test_serve_listens_on_localhost_by_default() -> None:
+    serve = main.commands["serve"]
+    host = next(p for p in serve.params if p.name == "host")
+    assert host.default == "127.0.0.1"
+
+
+# a real server in a subprocess ------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(tmp_path: Path, write_app: AppWriter) -> Iterator[str]:
+    """`formflow serve` with two workers on a free port; yields its base URL."""
+    folder = tmp_path / "instance"
+    initialise(load_settings({"FORMFLOW_INSTANCE": str(folder)}), [write_app()], "admin", PASSWORD)
+    port = free_port()
+    env = {**os.environ, "FORMFLOW_INSTANCE": str(folder), "FORMFLOW_DATABASE_URL": ""}
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(process, base, log)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+            pytest.fail("formflow serve did not stop within 20 s of SIGTERM")
+
+
+def wait_until_up(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = log.read_text(errors="replace")
+            pytest.fail(f"formflow serve exited with {process.returncode}:\n{output}")
+        try:
+            with urllib.request.urlopen(f"{base}/login", timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    pytest.fail(f"formflow serve did not answer within {STARTUP_SECONDS} s")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def session_cookie(headers: list[str] | None) -> str:
+    return next(header for header in headers or [] if header.startswith("session="))
+
+
+def test_a_served_instance_signs_people_in(server: str) -> None:
+    """Over plain http on 127.0.0.1, as a browser there does: the session cookie is Secure,
+    which browsers accept on localhost. Requests may land on either worker."""
+    opener = urllib.request.build_opener(NoRedirect)
+    with opener.open(f"{server}/login", timeout=5) as response:
+        page = response.read().decode()
+        cookie = session_cookie(response.headers.get_all("Set-Cookie"))
+    assert response.status == 200
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    session = cookie.split(";", 1)[0]
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    assert token is not None
+    form = {"username": "admin", "password": PASSWORD, "csrf_token": token.group(1)}
+    request = urllib.request.Request(
+        f"{server}/login",
+        data=urllib.parse.urlencode(form).encode(),
+        headers={"Cookie": session},
+    )
+    with pytest.raises(urllib.error.HTTPError) as redirect:  # urllib calls a 302 an error
+        opener.open(request, timeout=5)
+    assert redirect.value.code == 302
+    signed_in = session_cookie(redirect.value.headers.get_all("Set-Cookie")).split(";", 1)[0]
+    redirect.value.close()
+    for _ in range(4):  # both workers know the session: they share the instance's secret
+        home = urllib.request.Request(f"{server}/", headers={"Cookie": signed_in})
+        with opener.open(home, timeout=5) as response:
+            assert response.status == 200

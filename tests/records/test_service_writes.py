@@ -154,7 +154,13 @@ def test_an_update_recomputes_formulas_from_the_rows_it_keeps(
     )
     assert updated["total"] == Decimal("19.00")
     assert service.get(people.alice, "order", order["id"])["lines"] == [
-        {"item": "pen", "qty": 2, "price": Decimal("10.00"), "total": Decimal("20.00")}
+        {
+            "item": "pen",
+            "qty": 2,
+            "price": Decimal("10.00"),
+            "total": Decimal("20.00"),
+            "partner": None,
+        }
     ]
 
 
@@ -217,3 +223,16 @@ def test_timestamps_are_stored_and_read_back_as_the_same_moment(
     assert (
         service.get(people.alice, "account", created["id"])["created_at"] == created["created_at"]
     )
+
+
+def test_a_link_in_a_subtable_row_must_point_at_a_record_the_user_can_read(
+    service: RecordService, people: People
+) -> None:
+    theirs = service.create(people.bob, "account", {"name": "Bob's"})
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(
+            people.alice,
+            "order",
+            {"lines": [{"item": "pen", "qty": 1, "price": 1, "partner": theirs["id"]}]},
+        )
+    assert problems(caught) == {"lines.0.partner": ["not_found"]}

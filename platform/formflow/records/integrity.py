@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from formflow.definitions.model import Action, Form, OnDelete, Scope
+from formflow.definitions.model import Action, Field, Form, OnDelete, Scope
 from formflow.errors import Problem, RecordInUse, ValidationFailed
 from formflow.records.access import Actor, scope_condition, scope_for
 from formflow.storage.platform_tables import departments, users
@@ -39,8 +39,12 @@ class IntegrityChecks:
         *,
         record_id: int | None,
         before: Mapping[str, Any] | None = None,
+        rows: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> None:
-        """Raise ValidationFailed for every reference or unique value that does not hold."""
+        """Raise ValidationFailed for every reference or unique value that does not hold.
+
+        ``rows`` are subtable rows being written: their links are checked like the record's.
+        """
         changed = {
             key: value
             for key, value in values.items()
@@ -51,6 +55,7 @@ class IntegrityChecks:
             problem = self._reference_problem(connection, actor, form, key, value)
             if problem is not None:
                 problems[key] = [problem]
+        problems.update(self._row_problems(connection, actor, form, rows or {}))
         problems.update(self._unique_problems(connection, form, changed, record_id))
         if problems:
             raise ValidationFailed(problems)
@@ -113,12 +118,35 @@ class IntegrityChecks:
             if link.target_form == form_key
         ]
 
+    def _row_problems(
+        self,
+        connection: Connection,
+        actor: Actor,
+        form: Form,
+        rows: Mapping[str, list[dict[str, Any]]],
+    ) -> dict[str, list[Problem]]:
+        problems: dict[str, list[Problem]] = {}
+        for key, items in rows.items():
+            subtable = form.field(key)
+            for index, row in enumerate(items):
+                for sub in subtable.fields:
+                    if row.get(sub.key) is None:
+                        continue
+                    problem = self._field_reference_problem(connection, actor, sub, row[sub.key])
+                    if problem is not None:
+                        problems[f"{key}.{index}.{sub.key}"] = [problem]
+        return problems
+
     def _reference_problem(
         self, connection: Connection, actor: Actor, form: Form, key: str, value: Any
     ) -> Problem | None:
         if not form.has_field(key):
             return None
-        field = form.field(key)
+        return self._field_reference_problem(connection, actor, form.field(key), value)
+
+    def _field_reference_problem(
+        self, connection: Connection, actor: Actor, field: Field, value: Any
+    ) -> Problem | None:
         if field.type == "link" and field.target_form:
             target = self.schema.app.form(field.target_form)
             table = self.schema.table(target.key)

@@ -92,7 +92,9 @@ class RecordService:
         prepared = self.preparer.prepare(form, values, context)
         with write_transaction(self.engine) as connection:
             owner = self._owner(actor, form, prepared.values)
-            self.integrity.check(connection, actor, form, prepared.values, record_id=None)
+            self.integrity.check(
+                connection, actor, form, prepared.values, record_id=None, rows=prepared.rows
+            )
             self.hooks.run_before(
                 "formflow_before_create",
                 app_key=self.app.key,
@@ -146,7 +148,13 @@ class RecordService:
             )
             owner = self._owner(actor, form, {**current, **prepared.values})
             self.integrity.check(
-                connection, actor, form, prepared.values, record_id=record_id, before=current
+                connection,
+                actor,
+                form,
+                prepared.values,
+                record_id=record_id,
+                before=current,
+                rows=prepared.rows,
             )
             self.hooks.run_before(
                 "formflow_before_update",

@@ -76,6 +76,12 @@ class Instance:
         """The record service for ``app_key`` at its current definition version."""
         return self._load(app_key)[2]
 
+    def move_records_of(self, user_id: int, department_id: int | None) -> int:
+        """After a user changes department: their records, in every app, go with them."""
+        return sum(
+            self.records(app_key).move_owner(user_id, department_id) for app_key in self.app_keys
+        )
+
     def forget(self, app_key: str | None = None) -> None:
         """Drop compiled apps so the next use reads the current versions again."""
         if app_key is None:

@@ -323,6 +323,9 @@ def _save_profile(user: accounts.User, form: EditUserForm, apps: list[App]) -> N
         )
         for app_key, role_keys in _chosen_roles(form, apps).items():
             accounts.set_roles(connection, user.id, app_key, role_keys)
+    new_department = _id_or_none(form.department.data)
+    if new_department != user.department_id:
+        context.instance().move_records_of(user.id, new_department)
 
 
 def _chosen_roles(form: ProfileForm, apps: list[App]) -> dict[str, list[str]]:

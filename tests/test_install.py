@@ -30,3 +30,9 @@ def test_records_become_searchable_when_a_form_gains_search_fields(
         assert [row["name"] for row in page.rows] == ["华为技术"]
     finally:
         instance.close()
+
+
+def test_an_instance_without_apps_still_gets_its_administrator(tmp_path: Path) -> None:
+    settings = load_settings({"FORMFLOW_INSTANCE": str(tmp_path / "instance")})
+    outcome = initialise(settings, [], "admin", "password-1")
+    assert outcome.admin_created

@@ -38,6 +38,7 @@ def compiled() -> None:
     handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".mo.tmp")
     with os.fdopen(handle, "wb") as output:
         write_mo(output, catalogue)
+    os.chmod(temporary, 0o644)  # as `pybabel compile` would leave it, not mkstemp's 0600
     os.replace(temporary, target)
 
 

@@ -75,7 +75,7 @@ def test_create_a_customer_and_two_contacts(
     detail = client.get(saved.headers["Location"])
     assert "Saved." in detail.text
     assert "华为技术有限公司" in detail.text
-    assert 'href="tel:+8613800138000"' in detail.text
+    assert 'href="tel:+8613800138000">138 0013 8000<' in detail.text
 
     assert f'href="/crm_sfa/contact/new?customer={customer}"' in detail.text
     new_contact = client.get(f"/crm_sfa/contact/new?customer={customer}")

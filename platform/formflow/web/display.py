@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import phonenumbers
 from flask_babel import format_currency
 from flask_babel import gettext as _
 
@@ -180,7 +181,18 @@ class Displayer:
         return Shown(str(value), kind="multiline")
 
     def _phone(self, field: Field, value: Any) -> Shown:
-        return Shown(str(value), href=f"tel:{value}")
+        """Stored as E.164; shown as people of the field's region write it (021 5555 0101)."""
+        try:
+            number = phonenumbers.parse(str(value), field.region or "CN")
+        except phonenumbers.NumberParseException:
+            return Shown(str(value), href=f"tel:{value}")
+        local = phonenumbers.region_code_for_number(number) == (field.region or "CN")
+        style = (
+            phonenumbers.PhoneNumberFormat.NATIONAL
+            if local
+            else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+        return Shown(phonenumbers.format_number(number, style), href=f"tel:{value}")
 
     def _email(self, field: Field, value: Any) -> Shown:
         return Shown(str(value), href=f"mailto:{value}")

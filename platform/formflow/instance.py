@@ -9,6 +9,7 @@ instance is open.
 from __future__ import annotations
 
 import tempfile
+import time
 from functools import cached_property
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from formflow.storage.platform_tables import definition_versions
 from formflow.storage.tables import AppSchema
 from formflow.storage.versions import StoredVersion, current_version, write_files
 
+VERSION_CHECK_SECONDS = 1.0
+
 
 class InstanceError(FormflowError):
     """The instance is not ready for what was asked (not initialised, unknown app...)."""
@@ -39,6 +42,7 @@ class Instance:
         self.engine = engine or connect(settings.database_url)
         self.plugins = plugins or load_plugins(plugins_dir=settings.plugins_dir)
         self._apps: dict[str, tuple[str, AppSchema, RecordService]] = {}
+        self._checked: dict[str, float] = {}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -86,16 +90,26 @@ class Instance:
         """Drop compiled apps so the next use reads the current versions again."""
         if app_key is None:
             self._apps.clear()
+            self._checked.clear()
         else:
             self._apps.pop(app_key, None)
+            self._checked.pop(app_key, None)
         self.__dict__.pop("app_keys", None)
 
     def _load(self, app_key: str) -> tuple[str, AppSchema, RecordService]:
+        """The compiled app in force, asking the database at most every VERSION_CHECK_SECONDS.
+
+        Several server processes share one database, so a migration made by one must reach
+        the others; checking once a second keeps that prompt without a query on every use.
+        """
+        cached = self._apps.get(app_key)
+        now = time.monotonic()
+        if cached is not None and now - self._checked.get(app_key, 0.0) < VERSION_CHECK_SECONDS:
+            return cached
         with read_transaction(self.engine) as connection:
             version = current_version(connection, app_key)
         if version is None:
             raise InstanceError(f"no app '{app_key}' is installed; run `formflow migrate APP_DIR`")
-        cached = self._apps.get(app_key)
         if cached is None or cached[0] != version.digest:
             schema = AppSchema(self.compile(version))
             service = RecordService(
@@ -107,6 +121,7 @@ class Instance:
             )
             cached = (version.digest, schema, service)
             self._apps[app_key] = cached
+        self._checked[app_key] = now
         return cached
 
     def compile(self, version: StoredVersion) -> App:

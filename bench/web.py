@@ -1,0 +1,475 @@
+"""Formflow's pages and REST API under load, next to a hand-written Flask + Core app.
+
+Run: ``.venv/bin/python bench/web.py [--rows N] [--quick] [--seconds S]``.
+
+Takes the SQLite database bench/records.py loads (``bench/results/records-<rows>.db``, CRM
+app, 50 users, customers, N opportunities; loaded first if missing), copies it so the
+creates here do not change it, signs a sales manager in and gives them an API token. Then
+it serves it twice with gunicorn, as ``formflow serve`` does (gthread, 4 threads a worker)
+but with 2 workers and no access log, each on a free port of 127.0.0.1:
+
+- Formflow: ``formflow.serve.FormflowServer`` around ``create_app``;
+- the baseline: ``bench/_web_baseline.py``, same table and indexes, no framework layers.
+
+From this process, threads with one keep-alive ``http.client`` connection each send
+requests for a fixed time per case (1 and 8 connections; each case alternates Formflow and
+baseline), and report requests per second, p50/p95 latency and errors (any status other
+than the expected one, or a broken connection) for: the list page (stage = negotiation, as
+the manager, signed in by cookie), a record page, the API list (page of 50 with its total,
+bearer token) and an API create. The load generator shares the machine's two cores with
+the servers, so absolute rates are lower than on a separate client; the ratio is the point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+HOST = "127.0.0.1"
+WORKERS = 2
+SECRET = "bench-web-secret-not-for-production"
+PASSWORD = "bench-password-1"
+
+
+# serving (run in a child process: ``web.py --serve formflow|baseline URL PORT INSTANCE``) --
+
+
+def serve(which: str, url: str, port: int, instance: str) -> None:
+    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+    from formflow import serve as formflow_serve
+    from formflow.config import load_settings
+
+    options = formflow_serve.options(HOST, port, WORKERS)
+    options.update(accesslog=None, errorlog="-", loglevel="warning", proc_name=f"bench-{which}")
+    if which == "formflow":
+        settings = load_settings(environ=environment(url, instance))
+        formflow_serve.FormflowServer(settings, options).run()
+        return
+
+    class Baseline(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from _web_baseline import create_app
+            from records import APP_DIR
+
+            return create_app(url, str(APP_DIR), SECRET)
+
+    Baseline().run()
+
+
+def environment(url: str, instance: str) -> dict[str, str]:
+    return {
+        "FORMFLOW_INSTANCE": instance,
+        "FORMFLOW_DATABASE_URL": url,
+        "FORMFLOW_SECRET_KEY": SECRET,
+        "FORMFLOW_SECURE_COOKIES": "0",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def start(which: str, url: str, instance: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", which, url, str(port), str(instance)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection(HOST, port, timeout=5)
+            connection.request("GET", "/nothing-here")
+            connection.getresponse().read()
+            return process, port
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit(f"{which} server exited; see {log}") from None
+            time.sleep(0.3)
+    raise SystemExit(f"{which} server did not start; see {log}")
+
+
+# preparing the database -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fixture:
+    url: str
+    manager: int
+    username: str
+    token: str
+    record_ids: list[int]
+    customers: list[int]
+
+
+def prepare(rows: int, work: Path) -> Fixture:
+    from sqlalchemy import select, update
+
+    import records
+    from formflow import accounts
+    from formflow.storage.database import connect, write_transaction
+    from formflow.storage.platform_tables import users
+    from formflow.tokens import create_token
+
+    source = records.RESULTS / f"records-{rows}.db"
+    probe = connect(f"sqlite:///{source}")
+    if records.loaded_rows(probe) != rows:
+        probe.dispose()
+        records.say(f"loading {rows:,} opportunities (bench/records.py's loader)")
+        target = records.fresh_target("sqlite", rows, keep=False)
+        engine = connect(target.url)
+        args = argparse.Namespace(rows=rows, quick=False, keep=False, profile=False)
+        records.install_and_load(target, engine, records.settings_from(args))
+        engine.dispose()
+    else:
+        probe.dispose()
+    work.mkdir(parents=True, exist_ok=True)
+    copy = work / f"web-{rows}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(source, copy)
+    url = f"sqlite:///{copy}"
+    engine = connect(url)
+    team = records.read_team(engine)
+    table = records.AppSchema(records.load_app(records.APP_DIR)).table(records.FORM)
+    customer = records.AppSchema(records.load_app(records.APP_DIR)).table("customer")
+    with write_transaction(engine) as connection:
+        username = connection.execute(
+            select(users.c.username).where(users.c.id == team.manager)
+        ).scalar_one()
+        connection.execute(
+            update(users)
+            .where(users.c.id == team.manager)
+            .values(password_hash=accounts.hash_password(PASSWORD))
+        )
+        _, token = create_token(connection, team.manager, "web benchmark")
+    actor = records.actor_of(engine, team.manager)
+    departments = sorted(actor.department_ids)
+    with engine.connect() as connection:
+        ids = connection.execute(
+            select(table.c.id)
+            .where(
+                table.c[records.DEPARTMENT].in_(departments), table.c[records.DELETED_AT].is_(None)
+            )
+            .order_by(table.c.id.desc())
+            .limit(200)
+        ).scalars()
+        record_ids = list(ids)
+        customers = list(
+            connection.execute(
+                select(customer.c.id)
+                .where(customer.c.owner == team.manager, customer.c[records.DELETED_AT].is_(None))
+                .limit(500)
+            ).scalars()
+        )
+    engine.dispose()
+    return Fixture(url, team.manager, username, token, record_ids, customers)
+
+
+# load ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: Callable[[random.Random], str]
+    headers: dict[str, str]
+    body: Callable[[random.Random], bytes | None]
+    expect: int
+
+
+@dataclass(frozen=True)
+class Result:
+    count: int
+    errors: int
+    seconds: float
+    p50: float
+    p95: float
+    first_error: str | None
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+
+def load(port: int, request: Request, connections: int, seconds: float, cap: int) -> Result:
+    """``connections`` threads, each one keep-alive connection, for ``seconds`` (or until
+    ``cap`` requests in all); latency per request in ms."""
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    errors = [0] * connections
+    first: list[str] = []
+    stop = time.perf_counter() + seconds
+    done = [0]
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        rng = random.Random(index)
+        connection = http.client.HTTPConnection(HOST, port, timeout=30)
+        while time.perf_counter() < stop:
+            with lock:
+                if done[0] >= cap:
+                    return
+                done[0] += 1
+            path, body = request.path(rng), request.body(rng)
+            started = time.perf_counter()
+            try:
+                connection.request(request.method, path, body=body, headers=request.headers)
+                response = connection.getresponse()
+                payload = response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()
+                connection = http.client.HTTPConnection(HOST, port, timeout=30)
+                status, payload = -1, repr(error).encode()
+            latencies[index].append((time.perf_counter() - started) * 1000)
+            if status != request.expect:
+                errors[index] += 1
+                if not first:
+                    first.append(f"{status}: {payload[:300]!r}")
+        connection.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    samples = sorted(x for found in latencies for x in found)
+    if not samples:
+        return Result(0, sum(errors), elapsed, 0, 0, first[0] if first else None)
+    pick = lambda f: samples[min(len(samples) - 1, round(f * (len(samples) - 1)))]  # noqa: E731
+    return Result(
+        len(samples), sum(errors), elapsed, pick(0.5), pick(0.95), first[0] if first else None
+    )
+
+
+def formflow_cookie(port: int, username: str) -> str:
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    connection.request("GET", "/login")
+    response = connection.getresponse()
+    page = response.read().decode()
+    cookie = session_cookie(response)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert token, "no CSRF token on the login page"
+    form = urlencode({"csrf_token": token.group(1), "username": username, "password": PASSWORD})
+    connection.request(
+        "POST",
+        "/login",
+        body=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 302, f"sign-in failed: {response.status}"
+    return session_cookie(response)
+
+
+def session_cookie(response: http.client.HTTPResponse) -> str:
+    """The ``session=...`` pair among the response's Set-Cookie headers."""
+    for name, value in response.getheaders():
+        if name.lower() == "set-cookie" and value.startswith("session="):
+            return value.split(";")[0]
+    raise AssertionError("no session cookie")
+
+
+def baseline_cookie(port: int, user_id: int) -> str:
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    connection.request("GET", f"/login/{user_id}")
+    response = connection.getresponse()
+    response.read()
+    return session_cookie(response)
+
+
+def cases(fixture: Fixture, ff_port: int, base_port: int) -> dict[str, tuple[Request, Request]]:
+    from records import submitted
+
+    ff_cookie = {"Cookie": formflow_cookie(ff_port, fixture.username)}
+    base_cookie = {"Cookie": baseline_cookie(base_port, fixture.manager)}
+    bearer = {"Authorization": f"Bearer {fixture.token}"}
+    as_json = {**bearer, "Content-Type": "application/json"}
+    stage = json.dumps({"field": "stage", "op": "eq", "value": "negotiation"})
+    ids = fixture.record_ids
+    no_body: Callable[[random.Random], None] = lambda rng: None  # noqa: E731
+
+    def fixed(path: str) -> Callable[[random.Random], str]:
+        return lambda rng: path
+
+    def new(rng: random.Random) -> bytes:
+        return json.dumps(submitted(rng, fixture.customers)).encode()
+
+    return {
+        "list page (stage, 20 rows)": (
+            Request(
+                "GET", fixed("/crm_sfa/opportunity/?f.stage=negotiation"), ff_cookie, no_body, 200
+            ),
+            Request("GET", fixed("/opportunity/?stage=negotiation"), base_cookie, no_body, 200),
+        ),
+        "record page": (
+            Request(
+                "GET",
+                lambda rng: f"/crm_sfa/opportunity/{rng.choice(ids)}",
+                ff_cookie,
+                no_body,
+                200,
+            ),
+            Request(
+                "GET", lambda rng: f"/opportunity/{rng.choice(ids)}", base_cookie, no_body, 200
+            ),
+        ),
+        "API list (stage, 50 + total)": (
+            Request(
+                "GET",
+                fixed(f"/api/v1/crm_sfa/opportunity/records?filter={quote(stage)}&limit=50"),
+                bearer,
+                no_body,
+                200,
+            ),
+            Request("GET", fixed("/api/opportunity?stage=negotiation"), bearer, no_body, 200),
+        ),
+        "API create": (
+            Request("POST", fixed("/api/v1/crm_sfa/opportunity/records"), as_json, new, 201),
+            Request("POST", fixed("/api/opportunity"), as_json, new, 201),
+        ),
+    }
+
+
+# report -------------------------------------------------------------------------------
+
+AIMS = {"API create": 2.0}
+READ_AIM = 1.5
+
+
+def rows_of(results: list[tuple[str, int, Result, Result]]) -> list[list[str]]:
+    table = []
+    for label, connections, ff, base in results:
+        aim = AIMS.get(label, READ_AIM)
+        ratio = base.rate / ff.rate if ff.rate else float("inf")
+        met = ratio <= aim and (connections < 8 or ff.errors == 0)
+        table.append(
+            [
+                label,
+                str(connections),
+                f"{ff.rate:,.0f}",
+                f"{base.rate:,.0f}",
+                f"{ratio:.2f}x (aim {aim}x)",
+                f"{ff.p50:.1f} / {ff.p95:.1f}",
+                f"{base.p50:.1f} / {base.p95:.1f}",
+                f"{ff.errors} / {base.errors}",
+                f"{ff.count:,} / {base.count:,}",
+                "yes" if met else "**no**",
+            ]
+        )
+    return table
+
+
+HEADERS = [
+    "case",
+    "conns",
+    "Formflow req/s",
+    "hand-written req/s",
+    "slower by",
+    "Formflow p50 / p95 ms",
+    "hand-written p50 / p95 ms",
+    "errors F / h",
+    "requests F / h",
+    "aim met",
+]
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=None, help="opportunities (default 1,000,000)")
+    parser.add_argument("--quick", action="store_true", help="50,000 rows, 3 s a case")
+    parser.add_argument("--seconds", type=float, default=None, help="per case (default 10)")
+    parser.add_argument("--cap", type=int, default=20_000, help="at most this many requests a case")
+    args = parser.parse_args()
+    rows = args.rows or (50_000 if args.quick else 1_000_000)
+    seconds = args.seconds or (3.0 if args.quick else 10.0)
+    from records import RESULTS, say
+
+    work = RESULTS / "web"
+    say(f"preparing a copy of the {rows:,}-row SQLite database")
+    fixture = prepare(rows, work)
+    instance = work / "instance"
+    instance.mkdir(parents=True, exist_ok=True)
+    log = work / "servers.log"
+    log.write_text("")
+    servers = []
+    try:
+        ff_process, ff_port = start("formflow", fixture.url, instance, log)
+        servers.append(ff_process)
+        base_process, base_port = start("baseline", fixture.url, instance, log)
+        servers.append(base_process)
+        say(f"Formflow on :{ff_port}, baseline on :{base_port}, {seconds:g} s a case")
+        requests = cases(fixture, ff_port, base_port)
+        for ff_request, base_request in requests.values():  # warm both (imports, caches)
+            load(ff_port, ff_request, 2, 1.0, 50)
+            load(base_port, base_request, 2, 1.0, 50)
+        results = []
+        loads = [os.getloadavg()[0]]
+        for connections in (1, 8):
+            for label, (ff_request, base_request) in requests.items():
+                ff = load(ff_port, ff_request, connections, seconds, args.cap)
+                base = load(base_port, base_request, connections, seconds, args.cap)
+                results.append((label, connections, ff, base))
+                say(
+                    f"{label}, {connections} conn: Formflow {ff.rate:,.0f}/s p95 {ff.p95:.1f} ms "
+                    f"{ff.errors} errors; hand-written {base.rate:,.0f}/s p95 {base.p95:.1f} ms "
+                    f"{base.errors} errors"
+                )
+                for which, found in (("Formflow", ff), ("hand-written", base)):
+                    if found.first_error:
+                        say(f"  first {which} error: {found.first_error}")
+            loads.append(os.getloadavg()[0])
+    finally:
+        for process in servers:
+            process.terminate()
+        for process in servers:
+            process.wait(timeout=30)
+    from _common import markdown_table, text_table
+
+    table = rows_of(results)
+    print(f"\n== SQLite, {rows:,} opportunities, {seconds:g} s a case ==")
+    print(text_table(HEADERS, [[c.replace("**", "") for c in row] for row in table]))
+    print(f"load average (1 min) during the run: {', '.join(f'{x:.1f}' for x in loads)}")
+    out = RESULTS / f"web-sqlite-{rows}.md"
+    out.write_text(
+        f"SQLite, {rows:,} opportunities, {seconds:g} s a case, load averages "
+        f"{', '.join(f'{x:.1f}' for x in loads)}\n\n{markdown_table(HEADERS, table)}\n",
+        encoding="utf-8",
+    )
+    say(f"written {out.relative_to(RESULTS.parent.parent)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -231,7 +231,7 @@ def user() -> None:
     "roles",
     multiple=True,
     metavar="APP:ROLE",
-    help="A role to hold, e.g. crm_sfa:sales_rep.",
+    help="A role to hold, as APP:ROLE (e.g. shop:staff).",
 )
 @reports_errors
 def user_create(

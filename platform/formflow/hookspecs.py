@@ -1,7 +1,7 @@
 # mypy: disable-error-code="empty-body"
 """Every hook a Formflow plugin can implement, in one place.
 
-Each hook below is an empty function: its signature is the contract and its docstring says
+Each hook below is an empty function: its signature is the promise and its docstring says
 when Formflow calls it, what it passes and what it expects back. A plugin implements a hook
 by defining a function of the same name marked with :data:`hookimpl`, taking any subset of
 the hook's arguments by name. ``docs/plugins.md`` has one section per hook, and a test fails

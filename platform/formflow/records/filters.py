@@ -3,8 +3,8 @@
 A filter is data, never SQL: ``{"and": [...]}``, ``{"or": [...]}``, ``{"not": f}`` and
 conditions ``{"field": KEY, "op": OP, "value": V}``. Field keys are looked up in the
 compiled model, so only known column names reach SQL, and every value is converted to the
-field's kind and bound as a parameter. A key may follow one link (``customer.level``),
-which becomes ``customer IN (SELECT id FROM <customer> WHERE ...)`` over the target's live
+field's kind and bound as a parameter. A key may follow one link (``account.level``),
+which becomes ``account IN (SELECT id FROM <account> WHERE ...)`` over the target's live
 rows.
 
 The module also holds what the list, search and aggregate modules share with it: looking
@@ -78,7 +78,7 @@ _CONDITION_KEYS = frozenset({"field", "op", "value"})
 class FieldRef:
     """A field or system field of one form, looked up in the compiled model.
 
-    ``shown`` is the key as the caller wrote it (``customer.level`` for a linked field), so
+    ``shown`` is the key as the caller wrote it (``account.level`` for a linked field), so
     messages point at what the person typed.
     """
 

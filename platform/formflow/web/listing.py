@@ -78,7 +78,7 @@ class ListState:
             for name in filter_params(form)
             if str(args.get(name, "")).strip()
         }
-        for key in _other_links(form):  # "the contacts of customer 7", from a detail page
+        for key in _other_links(form):  # "the items of record 7", from a detail page
             value = str(args.get(FILTER + key, "")).strip()
             if value.isdigit():
                 filters[FILTER + key] = value

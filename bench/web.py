@@ -1,10 +1,15 @@
 """Formflow's pages and REST API under load, next to a hand-written Flask + Core app.
 
-Run: ``.venv/bin/python bench/web.py [--rows N] [--quick] [--seconds S]``.
+Run: ``.venv/bin/python bench/web.py [--database sqlite|postgresql] [--rows N] [--quick]
+[--seconds S]``.
 
 Takes the SQLite database bench/records.py loads (``bench/results/records-<rows>.db``, CRM
 app, 50 users, customers, N opportunities; loaded first if missing), copies it so the
-creates here do not change it, signs a sales manager in and gives them an API token. Then
+creates here do not change it, signs a sales manager in and gives them an API token. With
+``--database postgresql`` it uses bench/records.py's PostgreSQL database (``formflow_bench``
+on the server at ``FORMFLOW_BENCH_POSTGRES``) as it is, without copying or reloading it: it
+must already hold N opportunities (``bench/records.py --database postgresql``), and the
+creates, the manager's password and the token stay in it. Then
 it serves it twice with gunicorn, as ``formflow serve`` does (gthread, 4 threads a worker)
 but with 2 workers and no access log, each on a free port of 127.0.0.1:
 
@@ -128,15 +133,21 @@ class Fixture:
     customers: list[int]
 
 
-def prepare(rows: int, work: Path) -> Fixture:
-    from sqlalchemy import select, update
-
+def prepare(rows: int, work: Path, kind: str = "sqlite") -> Fixture:
     import records
-    from formflow import accounts
-    from formflow.storage.database import connect, write_transaction
-    from formflow.storage.platform_tables import users
-    from formflow.tokens import create_token
+    from formflow.storage.database import connect
 
+    if kind == "postgresql":
+        url = records.POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{records.POSTGRES_DATABASE}"
+        probe = connect(url)
+        found = records.loaded_rows(probe)
+        probe.dispose()
+        if found != rows:
+            raise SystemExit(
+                f"{records.POSTGRES_DATABASE} holds {found} loaded opportunities, not {rows:,}; "
+                f"run bench/records.py --database postgresql --rows {rows} first"
+            )
+        return fixture_of(url)
     source = records.RESULTS / f"records-{rows}.db"
     probe = connect(f"sqlite:///{source}")
     if records.loaded_rows(probe) != rows:
@@ -154,7 +165,19 @@ def prepare(rows: int, work: Path) -> Fixture:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{copy}{suffix}").unlink(missing_ok=True)
     shutil.copyfile(source, copy)
-    url = f"sqlite:///{copy}"
+    return fixture_of(f"sqlite:///{copy}")
+
+
+def fixture_of(url: str) -> Fixture:
+    """Sign the sales manager in by password, give them a token, pick records to open."""
+    from sqlalchemy import select, update
+
+    import records
+    from formflow import accounts
+    from formflow.storage.database import connect, write_transaction
+    from formflow.storage.platform_tables import users
+    from formflow.tokens import create_token
+
     engine = connect(url)
     team = records.read_team(engine)
     table = records.AppSchema(records.load_app(records.APP_DIR)).table(records.FORM)
@@ -408,6 +431,7 @@ def main() -> None:
         serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--rows", type=int, default=None, help="opportunities (default 1,000,000)")
     parser.add_argument("--quick", action="store_true", help="50,000 rows, 3 s a case")
     parser.add_argument("--seconds", type=float, default=None, help="per case (default 10)")
@@ -418,9 +442,11 @@ def main() -> None:
     from records import RESULTS, say
 
     work = RESULTS / "web"
-    say(f"preparing a copy of the {rows:,}-row SQLite database")
-    fixture = prepare(rows, work)
-    instance = work / "instance"
+    kind = args.database
+    name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[kind]
+    say(f"preparing the {rows:,}-row {name} database")
+    fixture = prepare(rows, work, kind)
+    instance = work / f"instance-{kind}"
     instance.mkdir(parents=True, exist_ok=True)
     log = work / "servers.log"
     log.write_text("")
@@ -459,12 +485,12 @@ def main() -> None:
     from _common import markdown_table, text_table
 
     table = rows_of(results)
-    print(f"\n== SQLite, {rows:,} opportunities, {seconds:g} s a case ==")
+    print(f"\n== {name}, {rows:,} opportunities, {seconds:g} s a case ==")
     print(text_table(HEADERS, [[c.replace("**", "") for c in row] for row in table]))
     print(f"load average (1 min) during the run: {', '.join(f'{x:.1f}' for x in loads)}")
-    out = RESULTS / f"web-sqlite-{rows}.md"
+    out = RESULTS / f"web-{kind}-{rows}.md"
     out.write_text(
-        f"SQLite, {rows:,} opportunities, {seconds:g} s a case, load averages "
+        f"{name}, {rows:,} opportunities, {seconds:g} s a case, load averages "
         f"{', '.join(f'{x:.1f}' for x in loads)}\n\n{markdown_table(HEADERS, table)}\n",
         encoding="utf-8",
     )

@@ -284,12 +284,17 @@ def test_an_index_the_model_no_longer_derives_is_dropped(
     assert f"ix__{ITEM}__level" not in names
 
 
-def test_a_declared_composite_index_keeps_its_order(engine: Engine, write_app: AppWriter) -> None:
+def test_a_declared_composite_index_keeps_its_order_and_ends_with_id(
+    engine: Engine, write_app: AppWriter
+) -> None:
     migrate_to(engine, write_app, item=item_form(LEVEL))
     lines = plan_lines(
         engine, write_app, item=item_form(LEVEL, indexes=["{fields: [level, -created_at]}"])
     )
-    assert f"create index ix__{ITEM}__level__created_at on {ITEM} (level, -created_at)" in lines
+    assert (
+        f"create index ix__{ITEM}__level__created_at__id on {ITEM} (level, -created_at, -id)"
+        in lines
+    )
 
 
 def test_a_unique_index_live_duplicates_break_is_refused(

@@ -47,3 +47,12 @@ def test_long_names_are_shortened_to_63_characters() -> None:
     name = identifier("a" * 40, "b" * 40)
     assert len(name) == 63
     assert name != identifier("a" * 40, "b" * 39 + "c")
+
+
+def test_the_department_scope_has_an_index_followed_by_the_default_sort(crm: App) -> None:
+    form = crm.form("customer")
+    indexes = [keys for keys, _unique in derived_index_keys(form)]
+    sort = form.list_view.sort
+    assert any(
+        keys[0].field == "_department_id" and keys[1 : 1 + len(sort)] == sort for keys in indexes
+    )

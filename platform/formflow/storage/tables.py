@@ -187,21 +187,27 @@ def derived_index_keys(form: Form) -> list[tuple[tuple[SortKey, ...], bool]]:
 
     Besides what the definition declares: every unique and indexed field; every link (so a
     record's related lists are fast); and for the default sort, one index on its own and one
-    per filter field and for the owner, each followed by the sort keys, so that filtering
-    and sorting a list reads the first page straight off an index.
+    per filter field, for the owner and for the owner's department (the ``own`` and
+    ``department`` scopes), each followed by the sort keys, so that filtering and sorting a
+    list reads the first page straight off an index. A declared non-unique index ends with
+    ``id``, the tie-breaker every sort ends with, so it can serve the whole ORDER BY.
     """
     sort = tuple(form.list_view.sort)
     if not any(key.field == "id" for key in sort):
         sort = (*sort, SortKey("id", descending=sort[-1].descending if sort else True))
     wanted: list[tuple[tuple[SortKey, ...], bool]] = []
-    wanted.extend((index.keys, index.unique) for index in form.indexes)
+    for index in form.indexes:
+        keys = index.keys
+        if not index.unique and not any(key.field == "id" for key in keys):
+            keys = (*keys, SortKey("id", descending=keys[-1].descending))
+        wanted.append((keys, index.unique))
     for field in form.fields:
         if field.unique:
             wanted.append(((SortKey(field.key),), True))
         elif field.indexed or field.kind is ValueKind.REFERENCE:
             wanted.append(((SortKey(field.key),), False))
     wanted.append((sort, False))
-    for key in (*form.list_view.filters, form.owner_field):
+    for key in (*form.list_view.filters, form.owner_field, DEPARTMENT):
         if key not in (s.field for s in sort):
             wanted.append(((SortKey(key), *sort), False))
     return _without_prefixes(wanted)
@@ -210,8 +216,15 @@ def derived_index_keys(form: Form) -> list[tuple[tuple[SortKey, ...], bool]]:
 def _without_prefixes(
     wanted: Iterable[tuple[tuple[SortKey, ...], bool]],
 ) -> list[tuple[tuple[SortKey, ...], bool]]:
-    """Drop a non-unique index whose columns lead another index: the longer one serves."""
-    items = list(dict.fromkeys(wanted))
+    """Drop a non-unique index whose columns lead another index: the longer one serves.
+
+    Two indexes over the same columns in different directions would share a name; the
+    first wanted (a declared one) is kept.
+    """
+    by_columns: dict[tuple[tuple[str, ...], bool], tuple[SortKey, ...]] = {}
+    for keys, unique in wanted:
+        by_columns.setdefault((tuple(key.field for key in keys), unique), keys)
+    items = [(keys, unique) for (_columns, unique), keys in by_columns.items()]
     kept = []
     for keys, unique in items:
         covered = (

@@ -287,9 +287,9 @@ def user_passwd(username: str, password: str) -> None:
 )
 @reports_errors
 def demo(seed: int, url: str) -> None:
-    """Fill a new instance with a demo sales company for the CRM app.
+    """Fill a new instance with the demo sales company of the bundled sales app.
 
-    Installs the CRM app if needed, then adds departments, a user for every role and about a
+    Installs that app if needed, then adds departments, a user for every role and about a
     thousand records, each entered through the record service by its owner. Running it
     again only prints how to sign in.
     """

@@ -4,7 +4,7 @@ The schemas in ``schemas/`` are the format's formal definition (editors can use 
 This module runs them and turns jsonschema's findings into :class:`DefinitionError` at the
 exact key or value that is wrong, in words an admin can act on.
 
-Valid files are the common case and must be cheap (the whole CRM app is checked at every
+Valid files are the common case and must be cheap (a whole app is checked at every
 start), so a compiled Rust validator answers "valid or not" first; only a file it rejects
 is walked by the Python validator, whose errors carry what the messages need.
 """

@@ -68,7 +68,7 @@ def _hidden_columns(builder: PlanBuilder, inspector: Inspector, table: Table, sq
 def _hidden_tables(connection: Connection, schema: AppSchema, existing: set[str]) -> set[str]:
     """Tables named for this app that its model does not have.
 
-    Left alone: an app whose key extends this one's (``crm`` and ``crm__eu``) owns its own
+    Left alone: an app whose key extends this one's (``shop`` and ``shop__eu``) owns its own
     tables; a live table's full-text tables (``<table>_fts...``) belong to search; and
     SQLite's shadow tables go with the virtual table that owns them.
     """

@@ -155,7 +155,7 @@ def _check_only(t: Target, values: Mapping[str, Any], record: Record | None) -> 
 
 def _new_values(t: Target) -> dict[str, Any]:
     """A new record's starting values: defaults, then values given in the URL (a "new
-    contact" link from a customer carries ``?customer=7``)."""
+    item" link from a parent record carries ``?parent=7``)."""
     context_now = t.context()
     values: dict[str, Any] = {}
     for found in t.form.fields:

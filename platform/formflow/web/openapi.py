@@ -60,7 +60,7 @@ A filter as JSON: a condition `{"field": KEY, "op": OP, "value": V}` or a group
 `{"and": [...]}`, `{"or": [...]}`, `{"not": FILTER}`. Operators: eq, ne, lt, lte, gt, gte,
 between ([low, high]), in and not_in (lists), contains, starts_with, ends_with (text),
 has_any and has_all (multiselects), is_empty and is_not_empty (no value). A key may follow
-one link, as in `customer.level`."""
+one link, as in `account.level`."""
 
 
 def build_document(apps: Sequence[App]) -> dict[str, Any]:
@@ -113,7 +113,7 @@ def build_document(apps: Sequence[App]) -> dict[str, Any]:
 
 
 def component_name(app: App, form: Form, suffix: str) -> str:
-    """``crm_sfa`` + ``customer`` + ``Record`` → ``CrmSfa_Customer_Record``."""
+    """``my_shop`` + ``account`` + ``Record`` → ``MyShop_Account_Record``."""
     return f"{_pascal(app.key)}_{_pascal(form.key)}_{suffix}"
 
 
@@ -588,7 +588,7 @@ def _filter_schema(app: App, form: Form) -> Schema:
     """The filter language for one form: a condition per filterable field, or a group.
 
     Each field's condition names the operators that field takes and the values they
-    compare with; a key that follows a link (``customer.level``) is allowed by pattern.
+    compare with; a key that follows a link (``account.level``) is allowed by pattern.
     """
     itself = _ref(component_name(app, form, "Filter"))
     conditions = [_condition_schema(key, kind, field) for key, kind, field in _filterable(form)]

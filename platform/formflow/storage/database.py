@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,14 @@ def is_sqlite(engine: Engine) -> bool:
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A connection in a transaction meant to write: committed on success, else rolled back."""
+    """A connection in a transaction meant to write: committed on success, else rolled back.
+
+    Within :func:`shared_reads`, the shared read snapshot ends first, so what is read after
+    the write sees it.
+    """
+    shared = _shared.get()
+    if shared is not None and shared.engine is engine:
+        shared.end()
     with engine.connect() as connection:
         connection.execution_options(**{WRITE_OPTION: True})
         with connection.begin():
@@ -88,6 +96,70 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
-    """A connection in a transaction that only reads, so every query sees one snapshot."""
+    """A connection in a transaction that only reads, so every query sees one snapshot.
+
+    Within :func:`shared_reads`, every read of the block shares one connection and one
+    transaction instead of opening its own.
+    """
+    shared = _shared.get()
+    if shared is not None and shared.engine is engine:
+        with shared.reading() as connection:
+            yield connection
+        return
     with engine.connect() as connection, connection.begin():
         yield connection
+
+
+@contextmanager
+def shared_reads(engine: Engine) -> Iterator[None]:
+    """Let the reads of a block (a web request, say) share one connection and transaction.
+
+    A page asks several services for data; each asks for a read transaction. Sharing one
+    saves a pool checkout, a BEGIN and a COMMIT per call, and gives the page one snapshot.
+    The connection is taken at the first read, so a block that reads nothing costs nothing.
+    """
+    shared = _SharedRead(engine)
+    token = _shared.set(shared)
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+        shared.end()
+
+
+class _SharedRead:
+    """The read transaction a :func:`shared_reads` block shares, opened on first use."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+        self._depth = 0
+        self._stale = False
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        if self._connection is None:
+            self._connection = self.engine.connect()
+            self._connection.begin()
+        self._depth += 1
+        try:
+            yield self._connection
+        except BaseException:
+            self._stale = True  # PostgreSQL refuses further statements after a failed one
+            raise
+        finally:
+            self._depth -= 1
+            if self._stale and self._depth == 0:
+                self.end()
+
+    def end(self) -> None:
+        """Finish the transaction; the next read opens a new one (at once, unless in use)."""
+        if self._depth:
+            self._stale = True
+            return
+        connection, self._connection, self._stale = self._connection, None, False
+        if connection is not None:
+            connection.close()
+
+
+_shared: ContextVar[_SharedRead | None] = ContextVar("formflow_shared_read", default=None)

@@ -9,13 +9,15 @@ pages or JSON; they never build SQL. Templates are looked up in the instance's
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import timedelta
 
-from flask import Flask
+from flask import Flask, g
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
 
 from formflow.config import Settings, instance_secret, load_settings
 from formflow.instance import Instance
+from formflow.storage.database import shared_reads
 from formflow.web import (
     admin,
     api,
@@ -62,4 +64,21 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     for area in (records, admin, api, token_pages):
         area.init_app(app)
     app.context_processor(navigation.context_processor)
+    _share_reads_per_request(app, instance)
     return app
+
+
+def _share_reads_per_request(app: Flask, instance: Instance) -> None:
+    """Every read a request makes shares one transaction (and one pooled connection)."""
+
+    @app.before_request
+    def _begin() -> None:
+        stack = ExitStack()
+        stack.enter_context(shared_reads(instance.engine))
+        g.formflow_reads = stack
+
+    @app.teardown_request
+    def _end(_error: BaseException | None) -> None:
+        stack: ExitStack | None = g.pop("formflow_reads", None)
+        if stack is not None:
+            stack.close()

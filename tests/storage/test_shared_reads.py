@@ -1,0 +1,94 @@
+"""Reads of one block (a web request) share one connection and transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, event, insert, select, text
+from sqlalchemy.exc import DBAPIError
+
+from formflow.storage.database import (
+    connect,
+    read_transaction,
+    shared_reads,
+    write_transaction,
+)
+
+metadata = MetaData()
+numbers = Table("numbers", metadata, Column("n", Integer, primary_key=True))
+
+
+@pytest.fixture
+def db(engine: Engine) -> Engine:
+    metadata.create_all(engine)
+    return engine
+
+
+def begins(engine: Engine) -> list[object]:
+    started: list[object] = []
+    event.listen(engine, "begin", started.append)
+    return started
+
+
+def count(engine: Engine) -> int:
+    with read_transaction(engine) as connection:
+        return len(connection.execute(select(numbers.c.n)).all())
+
+
+def test_reads_in_a_block_share_one_transaction(db: Engine) -> None:
+    started = begins(db)
+    with shared_reads(db):
+        for _ in range(3):
+            count(db)
+    assert len(started) == 1
+
+
+def test_reads_outside_a_block_each_have_their_own(db: Engine) -> None:
+    started = begins(db)
+    for _ in range(3):
+        count(db)
+    assert len(started) == 3
+
+
+def test_a_block_that_reads_nothing_takes_no_connection(db: Engine) -> None:
+    started = begins(db)
+    with shared_reads(db):
+        pass
+    assert started == []
+
+
+def test_a_read_after_a_write_in_the_block_sees_the_write(db: Engine) -> None:
+    with shared_reads(db):
+        assert count(db) == 0
+        with write_transaction(db) as connection:
+            connection.execute(insert(numbers).values(n=1))
+        assert count(db) == 1
+
+
+def test_a_write_inside_a_read_leaves_that_read_its_connection(db: Engine) -> None:
+    with shared_reads(db):
+        with read_transaction(db) as reading:
+            with write_transaction(db) as connection:
+                connection.execute(insert(numbers).values(n=1))
+            assert not reading.closed
+            reading.execute(select(numbers.c.n)).all()
+        assert count(db) == 1
+
+
+def test_a_failed_read_does_not_spoil_the_reads_after_it(db: Engine) -> None:
+    with shared_reads(db):
+        with pytest.raises(DBAPIError), read_transaction(db) as connection:
+            connection.execute(text("SELECT * FROM no_such_table"))
+        assert count(db) == 0
+
+
+def test_blocks_on_other_engines_are_not_shared(db: Engine, tmp_path: Path) -> None:
+    other = connect(f"sqlite:///{tmp_path}/other.db")
+    metadata.create_all(other)
+    started = begins(other)
+    with shared_reads(db):
+        count(other)
+        count(other)
+    other.dispose()
+    assert len(started) == 2

@@ -174,9 +174,9 @@ def test_date_times_come_back_in_utc_on_every_database(db: Engine, lab: AppSchem
     assert row["met_at"].utcoffset() == timedelta(0)
 
 
-def test_columns_choose_the_fields_returned(db: Engine, lab: AppSchema) -> None:
-    query = Query(sort=(SortKey("amount"),), limit=1)
-    [row] = page(db, lab, query, columns=["name"]).rows
+def test_fields_choose_what_rows_hold(db: Engine, lab: AppSchema) -> None:
+    query = Query(sort=(SortKey("amount"),), limit=1, fields=("name",))
+    [row] = page(db, lab, query).rows
     assert list(row) == [
         "id",
         "name",
@@ -192,11 +192,11 @@ def test_columns_choose_the_fields_returned(db: Engine, lab: AppSchema) -> None:
     ("column", "message"),
     [("nmae", "unknown field 'nmae' in form 'deal'"), ("items", "subtable field 'items'")],
 )
-def test_columns_must_be_fields_of_the_form(
+def test_fields_must_be_fields_of_the_form(
     db: Engine, lab: AppSchema, column: str, message: str
 ) -> None:
     with pytest.raises(QueryError, match=message):
-        page(db, lab, columns=[column])
+        page(db, lab, Query(fields=(column,)))
 
 
 # what a page lists ------------------------------------------------------------

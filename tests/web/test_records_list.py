@@ -264,3 +264,44 @@ def test_the_list_costs_the_same_number_of_statements_for_3_or_60_records(
         page = client.get("/crm_sfa/contact/")
     assert "60 records" in page.text
     assert len(many) == len(few), (few, many)
+
+
+@contextmanager
+def transactions(app: Flask) -> Iterator[list[object]]:
+    started: list[object] = []
+    engine = app.extensions["formflow"].engine
+
+    def begin(connection: object) -> None:
+        started.append(connection)
+
+    event.listen(engine, "begin", begin)
+    try:
+        yield started
+    finally:
+        event.remove(engine, "begin", begin)
+
+
+@pytest.mark.parametrize("page", ["list", "record"])
+def test_a_page_reads_in_one_transaction(
+    app: Flask, client: FlaskClient, sign_in: Login, page: str
+) -> None:
+    customer = add(app, "rep1", "customer", name="Acme", level="A")
+    add(app, "rep1", "contact", name="Zhang", customer=customer["id"])
+    sign_in("rep1")
+    path = LIST if page == "list" else f"{LIST}{customer['id']}"
+    client.get(path)  # warm up: compiled app, cached app keys
+    with transactions(app) as started:
+        assert client.get(path).status_code == 200
+    assert len(started) == 1
+
+
+def test_the_record_address_is_the_list_address_and_the_id(app: Flask) -> None:
+    from flask import url_for
+
+    from formflow.web.targets import record_urls
+
+    with app.test_request_context():
+        record_url = record_urls("crm_sfa")
+        assert record_url("contact", 42) == url_for(
+            "records.detail", app_key="crm_sfa", form_key="contact", record_id=42
+        )

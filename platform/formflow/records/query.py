@@ -67,7 +67,8 @@ _CHECK_LENGTH = 12
 @dataclass(frozen=True)
 class Query:
     """What a list asks for. ``sort=None`` means the form's default sort (``list.sort``);
-    ``deleted=True`` lists the recycle bin (soft-deleted rows only)."""
+    ``deleted=True`` lists the recycle bin (soft-deleted rows only); ``fields`` limits the
+    rows to those fields (plus ``id`` and the system fields), as a list of titles needs."""
 
     filter: Mapping[str, Any] | None = None
     search: str | None = None
@@ -77,6 +78,7 @@ class Query:
     offset: int = 0
     with_total: bool = True
     deleted: bool = False
+    fields: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.limit, bool) or not 1 <= self.limit <= MAX_LIMIT:
@@ -118,15 +120,14 @@ def select_page(
     *,
     scope: ColumnElement[bool] | None = None,
     link_scope: LinkScope | None = None,
-    columns: Sequence[str] | None = None,
     total_cap: int = TOTAL_CAP,
 ) -> Page:
     """One page of ``form_key``'s records, in two statements.
 
     ``scope`` is the permission layer's condition, AND-ed with everything else, and
     ``link_scope`` its condition for forms a filter reaches through links. Rows hold
-    ``id``, the form's fields except subtables (or just ``columns``) and the system fields;
-    in the recycle bin also ``_deleted_at`` and ``_deleted_by``.
+    ``id``, the form's fields except subtables (or just ``query.fields``) and the system
+    fields; in the recycle bin also ``_deleted_at`` and ``_deleted_by``.
     """
     table = schema.table(form_key)
     order = sort_order(schema, form_key, query.sort)
@@ -140,7 +141,7 @@ def select_page(
     )
     if scope is not None:
         where.append(scope)
-    shown = row_columns(schema, form_key, columns, deleted=query.deleted)
+    shown = row_columns(schema, form_key, query.fields, deleted=query.deleted)
     rows = _fetch(connection, table, query, order, where, [*shown, *(o.ref.key for o in order)])
     more, rows = len(rows) > query.limit, rows[: query.limit]
     total, capped = (

@@ -18,8 +18,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import phonenumbers
-from flask_babel import format_currency
+from babel.numbers import format_currency
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form
 from formflow.directory import Directory
@@ -50,34 +52,41 @@ class Shown:
     def empty(self) -> bool:
         return self.kind == "empty"
 
+    @property
+    def plain(self) -> bool:
+        """Just text: a template may print it as is (cheaper than the ``value`` macro)."""
+        return self.kind == "text" and self.href is None and self.color is None
+
     def short(self, limit: int = SHORT) -> Shown:
         """The value cut to ``limit`` characters on one line, for a list cell or a title."""
         if self.kind not in ("text", "multiline"):
             return self
         flat = " ".join(self.text.split())
         cut = flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+        if cut == self.text and self.kind == "text":
+            return self
         return replace(self, text=cut, kind="text")
 
 
 EMPTY = Shown(kind="empty")
 
 
-def system_labels() -> dict[str, str]:
-    return {
-        "id": _("ID"),
-        "created_at": _("Created"),
-        "updated_at": _("Last changed"),
-        "created_by": _("Created by"),
-        "updated_by": _("Changed by"),
-        "version": _("Version"),
-    }
+SYSTEM_LABELS = {
+    "id": _l("ID"),
+    "created_at": _l("Created"),
+    "updated_at": _l("Last changed"),
+    "created_by": _l("Created by"),
+    "updated_by": _l("Changed by"),
+    "version": _l("Version"),
+}
 
 
 def column_label(form: Form, key: str) -> str:
     """A field's label in the user's language, or a system field's name."""
     if form.has_field(key):
         return text(form.field(key).label)
-    return system_labels().get(key, key)
+    label = SYSTEM_LABELS.get(key)
+    return str(label) if label is not None else key
 
 
 def list_columns(form: Form) -> list[str]:
@@ -119,6 +128,7 @@ class Displayer:
         self.timezone = timezone
         self.record_url = record_url
         self.file_url = file_url
+        self._locale = get_locale()
 
     def cell(self, form: Form, key: str, record: Mapping[str, Any]) -> Shown:
         """The value of ``key`` (a field or system field) in ``record``."""
@@ -207,7 +217,7 @@ class Displayer:
 
     def _money(self, field: Field, value: Any) -> Shown:
         amount = Decimal(str(value))
-        return Shown(str(format_currency(amount, field.currency or "CNY")))
+        return Shown(format_currency(amount, field.currency or "CNY", locale=self._locale))
 
     def _percent(self, field: Field, value: Any) -> Shown:
         return Shown(f"{_number(value, field.scale)}%")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_babel import get_locale
 
 from formflow.definitions.model import Label
@@ -25,7 +25,12 @@ def select_locale() -> str:
 
 
 def language() -> str:
-    return "en" if str(get_locale()).startswith("en") else "zh"
+    """The request's language, ``zh`` or ``en``; a page asks often, so it is kept in ``g``."""
+    found: str | None = g.get("formflow_language")
+    if found is None:
+        found = "en" if str(get_locale()).startswith("en") else "zh"
+        g.formflow_language = found
+    return found
 
 
 def text(label: Label | str | None) -> str:

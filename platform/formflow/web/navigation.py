@@ -1,22 +1,68 @@
-"""What the side navigation shows: the installed apps and the forms a user may read."""
+"""What the side navigation shows: the installed apps and the forms a user may read.
+
+The links depend only on the app's version, the user's roles and the language, so they are
+worked out once for each such combination and kept, rather than on every page.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from formflow.definitions.model import Action, App, Form, Scope
+from flask import request, url_for
+
+from formflow.definitions.model import Action, App, Scope
 from formflow.records.access import scope_for
 from formflow.web import context
+from formflow.web.i18n import language, text
+
+_KEPT = 512
 
 
-def nav_apps() -> list[tuple[str, App]]:
+@dataclass(frozen=True)
+class NavLink:
+    form_key: str
+    label: str
+    href: str
+
+
+@dataclass(frozen=True)
+class NavSection:
+    app_key: str
+    label: str
+    links: tuple[NavLink, ...]
+
+
+_sections: dict[tuple[str, frozenset[str], bool, str, str], tuple[App, NavSection]] = {}
+
+
+def nav_sections() -> list[NavSection]:
+    """One section per installed app, listing the forms the signed-in user may read."""
     instance = context.instance()
-    return [(key, instance.app(key)) for key in instance.app_keys]
+    return [_section(app_key, instance.app(app_key)) for app_key in instance.app_keys]
 
 
-def can_read(app_key: str, form: Form) -> bool:
-    return scope_for(context.actor(app_key), form, Action.READ) is not Scope.NONE
+def _section(app_key: str, app: App) -> NavSection:
+    actor = context.actor(app_key)
+    key = (app_key, actor.roles, actor.is_admin, language(), request.script_root)
+    kept = _sections.get(key)
+    if kept is not None and kept[0] is app:
+        return kept[1]
+    links = tuple(
+        NavLink(
+            form.key,
+            text(form.label),
+            url_for("records.index", app_key=app_key, form_key=form.key),
+        )
+        for form in app.forms.values()
+        if scope_for(actor, form, Action.READ) is not Scope.NONE
+    )
+    section = NavSection(app_key, text(app.label), links)
+    if len(_sections) >= _KEPT:
+        _sections.clear()
+    _sections[key] = (app, section)
+    return section
 
 
 def context_processor() -> dict[str, Any]:
-    return {"nav_apps": nav_apps, "can_read": can_read}
+    return {"nav_sections": nav_sections}

@@ -65,6 +65,7 @@ from formflow.web.targets import (
     load_names,
     merge_ids,
     names_needed,
+    record_urls,
     refuse,
     search_records,
     target,
@@ -134,6 +135,7 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
     wanted = merge_ids(link_ids(form, page.rows, columns), link_filter_ids(form, state))
     titles = titles_for(t, wanted, directory)
     shower = displayer(t, directory, titles)
+    record_url = record_urls(t.app_key)
     with read_transaction(context.instance().engine) as connection:
         views = saved_views.list_views(connection, context.user().id, schema.table(form.key).name)
     values = {
@@ -142,7 +144,10 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
         "state": state,
         "columns": _column_views(t, state, columns),
         "link_column": columns.index(form.title_field) if form.title_field in columns else 0,
-        "rows": [_row_view(t, shower, columns, record) for record in page.rows],
+        "rows": [
+            _row_view(shower, form, columns, record, record_url(form.key, record["id"]))
+            for record in page.rows
+        ],
         "page": page,
         "total": _total(page),
         "next_href": _list_url(t, state.params(cursor=page.next_cursor))
@@ -192,9 +197,10 @@ def _column_views(t: Target, state: ListState, columns: list[str]) -> list[Colum
     return found
 
 
-def _row_view(t: Target, shower: Displayer, columns: list[str], record: Record) -> RowView:
-    href = url_for("records.detail", app_key=t.app_key, form_key=t.form.key, record_id=record["id"])
-    return RowView(record, href, [shower.cell(t.form, key, record).short() for key in columns])
+def _row_view(
+    shower: Displayer, form: Form, columns: list[str], record: Record, href: str
+) -> RowView:
+    return RowView(record, href, [shower.cell(form, key, record).short() for key in columns])
 
 
 @blueprint.route("/<app_key>/<form_key>/views", methods=["POST"])
@@ -311,6 +317,7 @@ def _related_pages(t: Target, record_id: int) -> list[tuple[Form, Field, Page]]:
                 filter={"field": link.key, "op": "eq", "value": record_id},
                 limit=RELATED,
                 with_total=False,
+                fields=(other.title_field,),
             )
             found.append((other, link, t.service.find(t.actor, other.key, query)))
     return found
@@ -319,13 +326,8 @@ def _related_pages(t: Target, record_id: int) -> list[tuple[Form, Field, Page]]:
 def _related_view(
     t: Target, shower: Displayer, record_id: int, other: Form, link: Field, page: Page
 ) -> Related:
-    rows = [
-        (
-            shower.title(other, row),
-            url_for("records.detail", app_key=t.app_key, form_key=other.key, record_id=row["id"]),
-        )
-        for row in page.rows
-    ]
+    record_url = record_urls(t.app_key)
+    rows = [(shower.title(other, row), record_url(other.key, row["id"])) for row in page.rows]
     where: dict[str, Any] = {"app_key": t.app_key, "form_key": other.key}
     filtered: dict[str, Any] = {f"f.{link.key}": str(record_id)}
     list_href = url_for("records.index", **filtered, **where)

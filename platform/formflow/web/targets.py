@@ -8,7 +8,7 @@ bare ``#id`` and never leaks its title.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,6 +153,7 @@ def titles_for(
                 filter={"field": "id", "op": "in", "value": chunk},
                 limit=len(chunk),
                 with_total=False,
+                fields=(linked.title_field,),
             )
             for row in t.service.find(t.actor, form_key, query).rows:
                 found[(form_key, row["id"])] = shower.title(linked, row)
@@ -165,8 +166,7 @@ def displayer(
     titles: Mapping[tuple[str, int], str],
     record_id: int | None = None,
 ) -> Displayer:
-    def record_url(form_key: str, linked_id: int) -> str:
-        return url_for("records.detail", app_key=t.app_key, form_key=form_key, record_id=linked_id)
+    record_url = record_urls(t.app_key)
 
     def file_url(file_id: str) -> str:
         return url_for(
@@ -185,6 +185,22 @@ def displayer(
         record_url=record_url,
         file_url=file_url if record_id is not None else None,
     )
+
+
+def record_urls(app_key: str) -> Callable[[str, int], str]:
+    """The address of a record's page, by form and id, for pages that link many records.
+
+    A record's page lives at its list's address plus the id (see the records routes), so
+    one ``url_for`` per form serves every row instead of one per row.
+    """
+    lists: dict[str, str] = {}
+
+    def record_url(form_key: str, record_id: int) -> str:
+        if form_key not in lists:
+            lists[form_key] = url_for("records.index", app_key=app_key, form_key=form_key)
+        return f"{lists[form_key]}{record_id}"
+
+    return record_url
 
 
 def search_records(t: Target, form_key: str, typed: str, limit: int) -> Page:

@@ -68,7 +68,7 @@ _CHECK_LENGTH = 12
 class Query:
     """What a list asks for. ``sort=None`` means the form's default sort (``list.sort``);
     ``deleted=True`` lists the recycle bin (soft-deleted rows only); ``fields`` limits the
-    rows to those fields (plus ``id`` and the system fields), as a list of titles needs."""
+    rows to those fields (and ``id``), as a list of titles needs."""
 
     filter: Mapping[str, Any] | None = None
     search: str | None = None
@@ -126,8 +126,8 @@ def select_page(
 
     ``scope`` is the permission layer's condition, AND-ed with everything else, and
     ``link_scope`` its condition for forms a filter reaches through links. Rows hold
-    ``id``, the form's fields except subtables (or just ``query.fields``) and the system
-    fields; in the recycle bin also ``_deleted_at`` and ``_deleted_by``.
+    ``id``, the form's fields except subtables and the system fields (or just
+    ``query.fields``); in the recycle bin also ``_deleted_at`` and ``_deleted_by``.
     """
     table = schema.table(form_key)
     order = sort_order(schema, form_key, query.sort)
@@ -199,14 +199,16 @@ def row_conditions(
 def row_columns(
     schema: AppSchema, form_key: str, columns: Sequence[str] | None, *, deleted: bool
 ) -> list[str]:
-    """The column names a page returns, each checked against the form."""
+    """The column names a page returns, each checked against the form: every field but
+    subtables and the system fields, or just ``columns`` (and ``id``)."""
     form = schema.app.form(form_key)
     if columns is None:
         keys = [f.key for f in form.fields if f.kind is not ValueKind.ROWS]
+        keys.extend(SYSTEM_FIELDS)
     else:
         keys = [resolve_field(schema, form_key, key, purpose="read").key for key in columns]
     extra = [DELETED_AT, DELETED_BY] if deleted else []
-    return list(dict.fromkeys(["id", *keys, *SYSTEM_FIELDS, *extra]))
+    return list(dict.fromkeys(["id", *keys, *extra]))
 
 
 def sort_order(schema: AppSchema, form_key: str, sort: Sequence[SortKey] | None) -> list[Ordered]:

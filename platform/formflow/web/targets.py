@@ -92,9 +92,10 @@ def names_needed(form: Form, keys: Iterable[str]) -> tuple[bool, bool]:
         if key in ("created_by", "updated_by"):
             users = True
         elif form.has_field(key):
-            kind = form.field(key).type
-            users = users or kind == "user"
-            departments = departments or kind == "department"
+            found = form.field(key)
+            kinds = {found.type, *(sub.type for sub in found.fields)}  # subtable columns too
+            users = users or "user" in kinds
+            departments = departments or "department" in kinds
     return users, departments
 
 

@@ -92,3 +92,18 @@ def test_blocks_on_other_engines_are_not_shared(db: Engine, tmp_path: Path) -> N
         count(other)
     other.dispose()
     assert len(started) == 2
+
+
+def test_a_write_after_reads_takes_over_their_connection(db: Engine) -> None:
+    checkouts: list[object] = []
+
+    def checkout(*_args: object) -> None:
+        checkouts.append(_args)
+
+    event.listen(db, "checkout", checkout)
+    with shared_reads(db):
+        count(db)
+        with write_transaction(db) as connection:
+            connection.execute(insert(numbers).values(n=1))
+    event.remove(db, "checkout", checkout)
+    assert len(checkouts) == 1

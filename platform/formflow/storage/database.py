@@ -83,12 +83,11 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction meant to write: committed on success, else rolled back.
 
     Within :func:`shared_reads`, the shared read snapshot ends first, so what is read after
-    the write sees it.
+    the write sees it; its connection, when no read holds it, serves the write.
     """
     shared = _shared.get()
-    if shared is not None and shared.engine is engine:
-        shared.end()
-    with engine.connect() as connection:
+    released = shared.release() if shared is not None and shared.engine is engine else None
+    with released or engine.connect() as connection:
         connection.execution_options(**{WRITE_OPTION: True})
         with connection.begin():
             yield connection
@@ -151,6 +150,15 @@ class _SharedRead:
             self._depth -= 1
             if self._stale and self._depth == 0:
                 self.end()
+
+    def release(self) -> Connection | None:
+        """End the transaction and hand over its connection (``None`` if a read holds it)."""
+        if self._depth or self._connection is None:
+            self.end()
+            return None
+        connection, self._connection, self._stale = self._connection, None, False
+        connection.rollback()
+        return connection
 
     def end(self) -> None:
         """Finish the transaction; the next read opens a new one (at once, unless in use)."""

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, Integer, inspect, select
+from sqlalchemy import column as sqlalchemy_column
 from sqlalchemy.dialects import postgresql, sqlite
 
 from formflow.errors import QueryError
@@ -20,6 +21,7 @@ from formflow.records.filters import (
     MAX_DEPTH,
     ORDERED_OPS,
     TEXT_OPS,
+    DialectSwitch,
     compile_filter,
 )
 from formflow.storage.database import write_transaction
@@ -406,3 +408,20 @@ def test_any_input_compiles_or_is_refused_with_a_query_error(key: str, op: str, 
     assert condition is not None
     for dialect in (sqlite.dialect(), postgresql.psycopg.dialect()):
         condition.compile(dialect=dialect)
+
+
+def switched(postgresql_choice: Any) -> Any:
+    column = sqlalchemy_column("score", Integer)
+    return select(column).order_by(
+        DialectSwitch(Integer(), sqlite=column.asc(), postgresql=postgresql_choice, grouped=False)
+    )
+
+
+def test_statements_holding_a_dialect_switch_can_be_cached() -> None:
+    column = sqlalchemy_column("score", Integer)
+    first = switched(column.asc().nulls_first())._generate_cache_key()
+    again = switched(column.asc().nulls_first())._generate_cache_key()
+    other = switched(column.desc().nulls_last())._generate_cache_key()
+    assert first is not None
+    assert first == again
+    assert first != other

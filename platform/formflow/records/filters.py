@@ -49,6 +49,7 @@ from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
 from formflow.definitions.model import SYSTEM_FIELDS, Field
@@ -270,11 +271,17 @@ class DialectSwitch(ColumnElement[Any]):
     Filters are compiled without a connection, so SQL that differs between SQLite and
     PostgreSQL (JSON arrays, full-text search, date formatting, NULL ordering) is chosen
     by SQLAlchemy's compiler. ``grouped`` wraps the chosen SQL in parentheses, which every
-    expression needs inside AND/OR and an ORDER BY item must not have. SQLAlchemy does not
-    cache statements that hold one (``inherit_cache = False``); they compile per execution.
+    expression needs inside AND/OR and an ORDER BY item must not have. Both choices are
+    part of the cache key, so statements holding one are compiled once, like any other
+    (an engine's compiled-SQL cache is for its one dialect).
     """
 
-    inherit_cache = False
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's own class attribute)
+        ("type", InternalTraversal.dp_type),
+        ("sqlite", InternalTraversal.dp_clauseelement),
+        ("postgresql", InternalTraversal.dp_clauseelement),
+        ("grouped", InternalTraversal.dp_boolean),
+    ]
 
     def __init__(
         self,
@@ -285,15 +292,17 @@ class DialectSwitch(ColumnElement[Any]):
         grouped: bool = True,
     ) -> None:
         self.type = type_
-        self.choices = {"sqlite": sqlite, "postgresql": postgresql}
+        self.sqlite = sqlite
+        self.postgresql = postgresql
         self.grouped = grouped
 
 
 @compiles(DialectSwitch)
 def _compile_switch(element: DialectSwitch, compiler: SQLCompiler, **kw: Any) -> str:
-    chosen = element.choices.get(compiler.dialect.name)
-    if chosen is None:
-        raise NotImplementedError(f"Formflow has no SQL for {compiler.dialect.name}")
+    name = compiler.dialect.name
+    if name not in ("sqlite", "postgresql"):
+        raise NotImplementedError(f"Formflow has no SQL for {name}")
+    chosen = element.sqlite if name == "sqlite" else element.postgresql
     sql = compiler.process(chosen, **kw)
     return f"({sql})" if element.grouped else sql
 

@@ -36,17 +36,20 @@ def load_directory(
     names: dict[int, str] = {}
     active: list[int] = []
     if with_users:
-        rows = connection.execute(
-            select(users.c.id, users.c.display_name, users.c.is_active).order_by(
-                users.c.display_name, users.c.id
-            )
-        )
+        rows = connection.execute(_USERS)
         for user_id, name, is_active in rows:
             names[int(user_id)] = str(name)
             if is_active:
                 active.append(int(user_id))
     found: dict[int, str] = {}
     if with_departments:
-        named = connection.execute(select(departments.c.id, departments.c.name))
+        named = connection.execute(_DEPARTMENTS)
         found = {int(department_id): str(name) for department_id, name in named}
     return Directory(users=names, active_users=tuple(active), departments=found)
+
+
+# Pages run these on every request: built once.
+_USERS = select(users.c.id, users.c.display_name, users.c.is_active).order_by(
+    users.c.display_name, users.c.id
+)
+_DEPARTMENTS = select(departments.c.id, departments.c.name)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from formflow.errors import FormflowError
 from formflow.storage.platform_tables import saved_views
@@ -39,12 +39,18 @@ class SavedView:
 
 def list_views(connection: Connection, user_id: int, table_name: str) -> list[SavedView]:
     """The user's views of one form's list, by name."""
-    rows = connection.execute(
-        select(saved_views.c.id, saved_views.c.name, saved_views.c.query)
-        .where(saved_views.c.user_id == user_id, saved_views.c.table_name == table_name)
-        .order_by(saved_views.c.name, saved_views.c.id)
-    )
+    rows = connection.execute(_VIEWS, {"user_id": user_id, "table_name": table_name})
     return [SavedView(int(row.id), str(row.name), _params(row.query)) for row in rows]
+
+
+_VIEWS = (  # every list page runs it: built once
+    select(saved_views.c.id, saved_views.c.name, saved_views.c.query)
+    .where(
+        saved_views.c.user_id == bindparam("user_id"),
+        saved_views.c.table_name == bindparam("table_name"),
+    )
+    .order_by(saved_views.c.name, saved_views.c.id)
+)
 
 
 def save_view(

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 
 from formflow import accounts
 from formflow.errors import FormflowError
@@ -92,24 +92,18 @@ def find_token(connection: Connection, plaintext: str) -> TokenMatch | None:
     if not plaintext.startswith(PREFIX) or len(plaintext) > MAX_TOKEN_LENGTH:
         return None
     digest = token_hash(plaintext)
-    row = (
-        connection.execute(
-            select(
-                api_tokens.c.id,
-                api_tokens.c.user_id,
-                api_tokens.c.token_hash,
-                api_tokens.c.last_used_at,
-            ).where(api_tokens.c.token_hash == digest)
-        )
-        .mappings()
-        .first()
-    )
+    row = connection.execute(_TOKEN, {"digest": digest}).mappings().first()
     if row is None or not hmac.compare_digest(row["token_hash"], digest):
         return None
     user = accounts.get_user(connection, int(row["user_id"]))
     if user is None or not user.is_active:
         return None
     return TokenMatch(int(row["id"]), user, row["last_used_at"])
+
+
+_TOKEN = select(  # every API request runs it: built once
+    api_tokens.c.id, api_tokens.c.user_id, api_tokens.c.token_hash, api_tokens.c.last_used_at
+).where(api_tokens.c.token_hash == bindparam("digest"))
 
 
 def touch_token(connection: Connection, token_id: int, now: datetime | None = None) -> None:

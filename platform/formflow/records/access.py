@@ -9,8 +9,10 @@ is out of reach everywhere, including through a hand-typed URL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, false
+from sqlalchemy import ColumnElement, Table, bindparam, false
 
 from formflow.definitions.model import Action, Form, Scope
 from formflow.errors import PermissionDenied
@@ -55,27 +57,71 @@ def require(actor: Actor, form: Form, action: Action) -> Scope:
     return scope
 
 
+class Reach(Enum):
+    """What a scope comes to for one actor: the shape of the condition, without values.
+
+    Statements built once and run for many actors (see :mod:`formflow.records.prepared`)
+    are built per reach, with the actor's id or departments as bound parameters.
+    """
+
+    EVERYTHING = "everything"
+    NOTHING = "nothing"
+    DEPARTMENTS = "departments"
+    OWNED = "owned"
+
+
+def reach(scope: Scope, actor: Actor) -> Reach:
+    if scope is Scope.ALL:
+        return Reach.EVERYTHING
+    if scope is Scope.NONE or actor.user_id is None:
+        return Reach.NOTHING
+    if scope is Scope.DEPARTMENT and actor.department_ids:
+        # A record's department follows its owner's (see RecordService.move_owner), so the
+        # actor's own records are in it too: one IN over an indexed column, no OR.
+        return Reach.DEPARTMENTS
+    return Reach.OWNED
+
+
 def scope_condition(
     scope: Scope, actor: Actor, form: Form, table: Table
 ) -> ColumnElement[bool] | None:
     """The SQL condition limiting ``table`` to what ``scope`` reaches; ``None`` for all."""
-    if scope is Scope.ALL:
+    found = reach(scope, actor)
+    if found is Reach.EVERYTHING:
         return None
-    if scope is Scope.NONE or actor.user_id is None:
+    if found is Reach.NOTHING:
         return false()
-    if scope is Scope.DEPARTMENT and actor.department_ids:
-        # A record's department follows its owner's (see RecordService.move_owner), so the
-        # actor's own records are in it too: one IN over an indexed column, no OR.
+    if found is Reach.DEPARTMENTS:
         return table.c[DEPARTMENT].in_(sorted(actor.department_ids))
     return table.c[form.owner_field] == actor.user_id
 
 
+def reach_condition(found: Reach, form: Form, table: Table) -> ColumnElement[bool] | None:
+    """:func:`scope_condition` with the actor as bound parameters (see :func:`reach_values`)."""
+    if found is Reach.EVERYTHING:
+        return None
+    if found is Reach.NOTHING:
+        return false()
+    if found is Reach.DEPARTMENTS:
+        return table.c[DEPARTMENT].in_(bindparam("reach_departments", expanding=True))
+    return table.c[form.owner_field] == bindparam("reach_user")
+
+
+def reach_values(found: Reach, actor: Actor) -> dict[str, Any]:
+    if found is Reach.DEPARTMENTS:
+        return {"reach_departments": sorted(actor.department_ids)}
+    if found is Reach.OWNED:
+        return {"reach_user": actor.user_id}
+    return {}
+
+
 def reaches(scope: Scope, actor: Actor, form: Form, record: dict[str, object]) -> bool:
     """Whether ``scope`` reaches an already loaded record (the Python twin of the condition)."""
-    if scope is Scope.ALL:
+    found = reach(scope, actor)
+    if found is Reach.EVERYTHING:
         return True
-    if scope is Scope.NONE or actor.user_id is None:
+    if found is Reach.NOTHING:
         return False
-    if scope is Scope.DEPARTMENT and actor.department_ids:
+    if found is Reach.DEPARTMENTS:
         return record.get(DEPARTMENT) in actor.department_ids
     return record.get(form.owner_field) == actor.user_id

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from formflow.storage.platform_tables import audit_log
 
@@ -70,10 +70,7 @@ def history(
 ) -> list[AuditEntry]:
     """A record's changes, newest first."""
     rows = connection.execute(
-        select(audit_log.c.action, audit_log.c.user_id, audit_log.c.at, audit_log.c.changes)
-        .where(audit_log.c.table_name == table_name, audit_log.c.record_id == record_id)
-        .order_by(audit_log.c.id.desc())
-        .limit(limit)
+        _HISTORY, {"table_name": table_name, "record_id": record_id, "limit": limit}
     )
     return [
         AuditEntry(
@@ -84,6 +81,17 @@ def history(
         )
         for row in rows
     ]
+
+
+_HISTORY = (  # every record page runs it: built once
+    select(audit_log.c.action, audit_log.c.user_id, audit_log.c.at, audit_log.c.changes)
+    .where(
+        audit_log.c.table_name == bindparam("table_name"),
+        audit_log.c.record_id == bindparam("record_id"),
+    )
+    .order_by(audit_log.c.id.desc())
+    .limit(bindparam("limit"))
+)
 
 
 def recent_records(

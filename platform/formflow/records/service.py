@@ -11,24 +11,44 @@ committed and can never undo it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from formflow.definitions.model import Action, App, Form, Scope
-from formflow.errors import PermissionDenied, RecordNotFound, StaleRecord
+from formflow.errors import PermissionDenied, QueryError, RecordNotFound, StaleRecord
 from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry, ValueKind
 from formflow.records import audit
-from formflow.records.access import Actor, reaches, require, scope_condition, scope_for
+from formflow.records.access import (
+    Actor,
+    reach,
+    reach_values,
+    reaches,
+    require,
+    scope_condition,
+    scope_for,
+)
 from formflow.records.aggregates import Aggregation, aggregate
 from formflow.records.compute import Context
 from formflow.records.filters import LinkScope
 from formflow.records.integrity import IntegrityChecks, unique_violation
 from formflow.records.numbering import next_number
 from formflow.records.prepare import Prepared, Preparer
+from formflow.records.prepared import PreparedStatements
 from formflow.records.query import Page, Query, normalised, select_page
 from formflow.records.search import search_document
 from formflow.records.values import ValueConverter
@@ -81,6 +101,8 @@ class RecordService:
         self.timezone = timezone
         self.preparer = Preparer(ValueConverter(field_types, timezone))
         self.integrity = IntegrityChecks(schema)
+        self._statements: dict[tuple[str, bool], Select[Any]] = {}
+        self.prepared = PreparedStatements(schema)
 
     # writes -------------------------------------------------------------------------
 
@@ -330,6 +352,33 @@ class RecordService:
                 link_scope=self._link_scope(actor),
             )
 
+    def titles(self, actor: Actor, form_key: str, ids: Collection[int]) -> dict[int, Record]:
+        """The live records among ``ids`` the actor may read, as ``id`` and title field,
+        by id: what a page needs to name the records its links point at."""
+        form, _table = self._form(form_key)
+        found = reach(require(actor, form, Action.READ), actor)
+        statement = self.prepared.titles(form_key, found)
+        values = {"ids": sorted(ids), **reach_values(found, actor)}
+        with read_transaction(self.engine) as connection:
+            rows = connection.execute(statement, values).mappings()
+            return {row["id"]: normalised(row) for row in rows}
+
+    def linking(
+        self, actor: Actor, form_key: str, link_key: str, record_id: int, *, limit: int
+    ) -> tuple[list[Record], bool]:
+        """The first ``limit`` records of ``form_key`` the actor may read whose link
+        ``link_key`` points at ``record_id``, in the form's list order, as ``id`` and title
+        field; and whether more follow. What a record page lists under "linked records"."""
+        form, _table = self._form(form_key)
+        if not form.has_field(link_key) or form.field(link_key).type != "link":
+            raise QueryError(f"'{link_key}' is not a link field of '{form_key}'", field=link_key)
+        found = reach(require(actor, form, Action.READ), actor)
+        statement = self.prepared.linking(form_key, link_key, found)
+        values = {"record_id": record_id, "limit": limit + 1, **reach_values(found, actor)}
+        with read_transaction(self.engine) as connection:
+            rows = [normalised(row) for row in connection.execute(statement, values).mappings()]
+        return rows[:limit], len(rows) > limit
+
     def aggregate(
         self, actor: Actor, form_key: str, aggregation: Aggregation
     ) -> list[dict[str, Any]]:
@@ -497,10 +546,8 @@ class RecordService:
         *,
         deleted: bool = False,
     ) -> Record:
-        table = self.schema.table(form.key)
-        live = table.c[DELETED_AT].is_not(None) if deleted else table.c[DELETED_AT].is_(None)
         row = (
-            connection.execute(select(table).where(table.c.id == record_id, live))
+            connection.execute(self._by_id(form.key, deleted), {"record_id": record_id})
             .mappings()
             .first()
         )
@@ -516,6 +563,17 @@ class RecordService:
                 )
             raise RecordNotFound(f"no {form.key} record {record_id}")
         return record
+
+    def _by_id(self, form_key: str, deleted: bool) -> Select[Any]:
+        """One record by id, live or deleted: built once per form, as every page loads one."""
+        key = (form_key, deleted)
+        statement = self._statements.get(key)
+        if statement is None:
+            table = self.schema.table(form_key)
+            live = table.c[DELETED_AT].is_not(None) if deleted else table.c[DELETED_AT].is_(None)
+            statement = select(table).where(table.c.id == bindparam("record_id"), live)
+            self._statements[key] = statement
+        return statement
 
     def _read_rows(
         self, connection: Connection, form: Form, record_id: int

@@ -304,7 +304,7 @@ def detail(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
     )
 
 
-def _related_pages(t: Target, record_id: int) -> list[tuple[Form, Field, Page]]:
+def _related_pages(t: Target, record_id: int) -> list[tuple[Form, Field, list[Record], bool]]:
     """For each link pointing at this form, the first records that link to this one."""
     found = []
     for other in t.app.forms.values():
@@ -313,21 +313,22 @@ def _related_pages(t: Target, record_id: int) -> list[tuple[Form, Field, Page]]:
         for link in other.link_fields():
             if link.target_form != t.form.key:
                 continue
-            query = Query(
-                filter={"field": link.key, "op": "eq", "value": record_id},
-                limit=RELATED,
-                with_total=False,
-                fields=(other.title_field,),
-            )
-            found.append((other, link, t.service.find(t.actor, other.key, query)))
+            rows, more = t.service.linking(t.actor, other.key, link.key, record_id, limit=RELATED)
+            found.append((other, link, rows, more))
     return found
 
 
 def _related_view(
-    t: Target, shower: Displayer, record_id: int, other: Form, link: Field, page: Page
+    t: Target,
+    shower: Displayer,
+    record_id: int,
+    other: Form,
+    link: Field,
+    records: list[Record],
+    more: bool,
 ) -> Related:
     record_url = record_urls(t.app_key)
-    rows = [(shower.title(other, row), record_url(other.key, row["id"])) for row in page.rows]
+    rows = [(shower.title(other, row), record_url(other.key, row["id"])) for row in records]
     where: dict[str, Any] = {"app_key": t.app_key, "form_key": other.key}
     filtered: dict[str, Any] = {f"f.{link.key}": str(record_id)}
     list_href = url_for("records.index", **filtered, **where)
@@ -337,7 +338,7 @@ def _related_view(
         if t.can(Action.CREATE, other) and editable(link)
         else None
     )
-    return Related(other, link, rows, page.next_cursor is not None, list_href, create_href)
+    return Related(other, link, rows, more, list_href, create_href)
 
 
 def _history_entry(t: Target, shower: Displayer, entry: Any) -> HistoryEntry:

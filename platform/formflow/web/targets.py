@@ -138,7 +138,7 @@ def titles_for(
     t: Target, wanted: Mapping[str, set[int]], directory: Directory
 ) -> dict[tuple[str, int], str]:
     """The titles of linked records the actor may read (others stay unnamed): one
-    statement per linked form, through the service, so scopes apply."""
+    statement per linked form (per 500 ids), through the service, so scopes apply."""
     found: dict[tuple[str, int], str] = {}
     shower = Displayer(t.app, directory=directory, timezone=t.service.timezone)
     for form_key, ids in sorted(wanted.items()):
@@ -149,15 +149,9 @@ def titles_for(
             continue
         ordered = sorted(ids)
         for start in range(0, len(ordered), MAX_LIMIT):
-            chunk = ordered[start : start + MAX_LIMIT]
-            query = Query(
-                filter={"field": "id", "op": "in", "value": chunk},
-                limit=len(chunk),
-                with_total=False,
-                fields=(linked.title_field,),
-            )
-            for row in t.service.find(t.actor, form_key, query).rows:
-                found[(form_key, row["id"])] = shower.title(linked, row)
+            rows = t.service.titles(t.actor, form_key, ordered[start : start + MAX_LIMIT])
+            for record_id, row in rows.items():
+                found[(form_key, record_id)] = shower.title(linked, row)
     return found
 
 

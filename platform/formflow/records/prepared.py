@@ -1,0 +1,61 @@
+"""Statements every record page runs, built once per form and reach.
+
+A page names linked records by their titles and lists the first records that link to the
+one shown. Built from scratch each time, such a statement costs several times what running
+it does (SQLAlchemy constructs it and works out its cache key before looking up the SQL).
+These are built once per form, link and :class:`~formflow.records.access.Reach`, with the
+values (ids, the actor) as bound parameters, and kept with the record service.
+
+They apply the same scope and the same order as :func:`~formflow.records.query.select_page`
+would; tests compare the two.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, bindparam, select
+
+from formflow.records.access import Reach, reach_condition
+from formflow.records.query import order_item, sort_order
+from formflow.storage.tables import DELETED_AT, AppSchema
+
+
+class PreparedStatements:
+    """The statements of one app's schema, each built on first use."""
+
+    def __init__(self, schema: AppSchema) -> None:
+        self.schema = schema
+        self._built: dict[tuple[Any, ...], Select[Any]] = {}
+
+    def titles(self, form_key: str, found: Reach) -> Select[Any]:
+        """``id`` and title of the live records with ids in ``:ids`` that ``found`` reaches."""
+        key = ("titles", form_key, found)
+        if key not in self._built:
+            form, table = self.schema.app.form(form_key), self.schema.table(form_key)
+            statement = select(table.c.id, table.c[form.title_field]).where(
+                table.c.id.in_(bindparam("ids", expanding=True)), table.c[DELETED_AT].is_(None)
+            )
+            self._built[key] = _reached(statement, found, form_key, self.schema)
+        return self._built[key]
+
+    def linking(self, form_key: str, link_key: str, found: Reach) -> Select[Any]:
+        """``id`` and title of the first ``:limit`` live records whose ``link_key`` is
+        ``:record_id``, in the form's list order."""
+        key = ("linking", form_key, link_key, found)
+        if key not in self._built:
+            form, table = self.schema.app.form(form_key), self.schema.table(form_key)
+            order = sort_order(self.schema, form_key, None)
+            statement = (
+                select(table.c.id, table.c[form.title_field])
+                .where(table.c[link_key] == bindparam("record_id"), table.c[DELETED_AT].is_(None))
+                .order_by(*(order_item(item) for item in order))
+                .limit(bindparam("limit"))
+            )
+            self._built[key] = _reached(statement, found, form_key, self.schema)
+        return self._built[key]
+
+
+def _reached(statement: Select[Any], found: Reach, form_key: str, schema: AppSchema) -> Select[Any]:
+    condition = reach_condition(found, schema.app.form(form_key), schema.table(form_key))
+    return statement if condition is None else statement.where(condition)

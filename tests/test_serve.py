@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,8 +22,11 @@ from click.testing import CliRunner
 
 from formflow.cli import main
 from formflow.config import load_settings
+from formflow.definitions import App
 from formflow.install import initialise
-from formflow.serve import default_workers, options, url
+from formflow.instance import Instance
+from formflow.serve import FormflowServer, default_workers, options, url
+from formflow.storage.versions import StoredVersion
 from support import AppWriter
 
 PASSWORD = "password-1"
@@ -54,6 +59,22 @@ def test_serve_listens_on_localhost_by_default() -> None:
     serve = main.commands["serve"]
     host = next(p for p in serve.params if p.name == "host")
     assert host.default == "127.0.0.1"
+
+
+@contextmanager
+def counting_compiles(instance: Instance) -> Iterator[list[str]]:
+    compiled: list[str] = []
+    original = instance.compile
+
+    def compile_and_count(version: StoredVersion) -> App:
+        compiled.append(version.app_key)
+        return original(version)
+
+    instance.compile = compile_and_count  # type: ignore[method-assign]
+    try:
+        yield compiled
+    finally:
+        instance.compile = original  # type: ignore[method-assign]
 
 
 # a real server in a subprocess ------------------------------------------------------
@@ -146,3 +167,17 @@ def test_a_served_instance_signs_people_in(server: str) -> None:
         home = urllib.request.Request(f"{server}/", headers={"Cookie": signed_in})
         with opener.open(home, timeout=5) as response:
             assert response.status == 200
+
+
+def test_a_worker_compiles_the_apps_before_its_first_request(
+    tmp_path: Path, write_app: AppWriter
+) -> None:
+    settings = load_settings({"FORMFLOW_INSTANCE": str(tmp_path / "instance")})
+    initialise(settings, [write_app()], "admin", PASSWORD)
+    app = FormflowServer(settings, options("127.0.0.1", free_port(), 1)).load()
+    instance = app.extensions["formflow"]
+    with counting_compiles(instance) as compiled:
+        instance.records(instance.app_keys[0])
+    assert compiled == []
+    instance.close()
+    gc.unfreeze()  # load() froze this test process's objects, as it does a worker's

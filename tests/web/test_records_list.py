@@ -7,11 +7,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from flask import Flask
+from flask import Flask, url_for
 from flask.testing import FlaskClient
+from flask_login import login_user
 from sqlalchemy import event
 
+from formflow import accounts
 from formflow.records.query import Page
+from formflow.storage.database import read_transaction
+from formflow.web.context import WebUser
+from formflow.web.records import _list_url
+from formflow.web.targets import record_urls, target
 from web import records_support
 from web.records_support import add, send, service
 
@@ -297,12 +303,21 @@ def test_a_page_reads_in_one_transaction(
 
 
 def test_the_record_address_is_the_list_address_and_the_id(app: Flask) -> None:
-    from flask import url_for
-
-    from formflow.web.targets import record_urls
-
     with app.test_request_context():
         record_url = record_urls("crm_sfa")
         assert record_url("contact", 42) == url_for(
             "records.detail", app_key="crm_sfa", form_key="contact", record_id=42
         )
+
+
+def test_list_addresses_are_encoded_as_url_for_encodes_them(app: Flask) -> None:
+    params = {"q": "华东 a&b=c/d,e", "sort": "-name", "f.level": "A", "cursor": "x+y!'()*"}
+    with app.test_request_context():
+        with read_transaction(app.extensions["formflow"].engine) as connection:
+            user = accounts.find_user(connection, "rep1")
+        assert user is not None
+        login_user(WebUser(user))
+        t = target("crm_sfa", "customer")
+        where = {"app_key": "crm_sfa", "form_key": "customer"}
+        assert _list_url(t, params) == url_for("records.index", **where, **params)
+        assert _list_url(t, {}) == url_for("records.index", **where)

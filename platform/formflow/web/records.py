@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -73,6 +74,9 @@ from formflow.web.targets import (
 )
 
 blueprint = Blueprint("records", __name__)
+
+URL_SAFE = "!$'()*,/:;?@"
+"""What Werkzeug leaves unescaped in a query string (the WHATWG URL standard's set)."""
 
 RELATED = 10
 
@@ -172,8 +176,10 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
 
 
 def _list_url(t: Target, params: Mapping[str, str]) -> str:
-    values: dict[str, Any] = {**params, "app_key": t.app_key, "form_key": t.form.key}
-    return url_for("records.index", **values)
+    """The list's address with ``params``, encoded as ``url_for`` would (a list page links
+    to itself once per sortable column, so the address is built once per request)."""
+    query = urlencode([(k, v) for k, v in params.items() if v is not None], safe=URL_SAFE)
+    return f"{t.list_address}?{query}" if query else t.list_address
 
 
 def _total(page: Page) -> str:

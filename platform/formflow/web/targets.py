@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from flask import abort, url_for
@@ -39,6 +40,10 @@ class Target:
     @property
     def app(self) -> App:
         return self.service.app
+
+    @cached_property
+    def list_address(self) -> str:
+        return url_for("records.index", app_key=self.app_key, form_key=self.form.key)
 
     def can(self, action: Action, form: Form | None = None) -> bool:
         return scope_for(self.actor, form or self.form, action) is not Scope.NONE

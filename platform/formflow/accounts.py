@@ -16,7 +16,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    bindparam,
+    delete,
+    func,
+    insert,
+    null,
+    select,
+    union_all,
+    update,
+)
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from formflow.errors import FormflowError
@@ -143,25 +154,40 @@ def department_subtree(connection: Connection, department_id: int) -> frozenset[
 
 
 def actor_for(connection: Connection, user: User, app_key: str) -> Actor:
-    """What ``user`` may do in ``app_key``: their roles there and their department subtree."""
-    roles = connection.execute(_ROLES, {"user_id": user.id, "app_key": app_key}).scalars()
-    subtree = (
-        department_subtree(connection, user.department_id) if user.department_id else frozenset()
-    )
-    return Actor(user.id, frozenset(roles), user.department_id, subtree, user.is_admin)
+    """What ``user`` may do in ``app_key``: their roles there and their department subtree
+    (one statement, as every request asks)."""
+    values = {"user_id": user.id, "app_key": app_key, "department_id": user.department_id}
+    roles: set[str] = set()
+    subtree: set[int] = set()
+    for role_key, department_id in connection.execute(_ACCESS, values):
+        if role_key is not None:
+            roles.add(role_key)
+        else:
+            subtree.add(int(department_id))
+    return Actor(user.id, frozenset(roles), user.department_id, frozenset(subtree), user.is_admin)
 
 
-_USER = select(users).where(users.c.id == bindparam("user_id"))
-_ROLES = select(user_roles.c.role_key).where(
-    user_roles.c.user_id == bindparam("user_id"), user_roles.c.app_key == bindparam("app_key")
-)
+_USER = select(  # what a request needs to know of its user; never the password hash
+    users.c.id,
+    users.c.username,
+    users.c.display_name,
+    users.c.department_id,
+    users.c.language,
+    users.c.is_admin,
+    users.c.is_active,
+).where(users.c.id == bindparam("user_id"))
 _TREE = (
     select(departments.c.id)
     .where(departments.c.id == bindparam("department_id"))
     .cte("tree", recursive=True)
 )
-_SUBTREE = select(
-    _TREE.union_all(select(departments.c.id).where(departments.c.parent_id == _TREE.c.id)).c.id
+_TREE = _TREE.union_all(select(departments.c.id).where(departments.c.parent_id == _TREE.c.id))
+_SUBTREE = select(_TREE.c.id)
+_ACCESS = union_all(  # (role, NULL) rows, then (NULL, department) rows
+    select(user_roles.c.role_key, null().label("department_id")).where(
+        user_roles.c.user_id == bindparam("user_id"), user_roles.c.app_key == bindparam("app_key")
+    ),
+    select(null().label("role_key"), _TREE.c.id),
 )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from shop import People
 
+from formflow.errors import RecordNotFound
 from formflow.records.service import RecordService
 
 
@@ -27,3 +29,21 @@ def test_an_update_that_changes_nothing_records_no_field_changes(
     record = service.create(people.alice, "account", {"name": "Same"})
     service.update(people.alice, "account", record["id"], {"name": "Same"}, expected_version=1)
     assert service.history(people.alice, "account", record["id"])[0].changes == {}
+
+
+def test_a_record_and_its_history_come_in_one_read(service: RecordService, people: People) -> None:
+    record = service.create(people.alice, "account", {"name": "Acme"})
+    service.update(people.alice, "account", record["id"], {"name": "Acme Ltd"}, expected_version=1)
+    both = service.get_with_history(people.alice, "account", record["id"])
+    assert both == (
+        service.get(people.alice, "account", record["id"]),
+        service.history(people.alice, "account", record["id"]),
+    )
+
+
+def test_a_record_out_of_reach_comes_with_no_history(
+    service: RecordService, people: People
+) -> None:
+    record = service.create(people.bob, "account", {"name": "Not Alice's"})
+    with pytest.raises(RecordNotFound):
+        service.get_with_history(people.alice, "account", record["id"])

@@ -395,6 +395,18 @@ class RecordService:
                 link_scope=self._link_scope(actor),
             )
 
+    def get_with_history(
+        self, actor: Actor, form_key: str, record_id: int
+    ) -> tuple[Record, list[audit.AuditEntry]]:
+        """:meth:`get` and :meth:`history` in one read (what a record's page shows)."""
+        form, table = self._form(form_key)
+        scope = require(actor, form, Action.READ)
+        with read_transaction(self.engine) as connection:
+            record = self._load(connection, actor, form, record_id, scope, Action.READ)
+            record.update(self._read_rows(connection, form, record_id))
+            trail = audit.history(connection, table.name, record_id)
+        return self._public(form, record), trail
+
     def history(self, actor: Actor, form_key: str, record_id: int) -> list[audit.AuditEntry]:
         """A record's audit trail, newest first (for those who may read the record)."""
         form, table = self._form(form_key)

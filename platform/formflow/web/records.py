@@ -273,8 +273,7 @@ class HistoryEntry:
 @login_required  # type: ignore[untyped-decorator]
 def detail(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
     t = target(app_key, form_key)
-    record = t.service.get(t.actor, t.form.key, record_id)
-    history = t.service.history(t.actor, t.form.key, record_id)
+    record, history = t.service.get_with_history(t.actor, t.form.key, record_id)
     directory = load_names(*names_needed(t.form, ["created_by", *(f.key for f in t.form.fields)]))
     related_pages = _related_pages(t, record_id)
     changed = [

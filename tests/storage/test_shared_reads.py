@@ -107,3 +107,18 @@ def test_a_write_after_reads_takes_over_their_connection(db: Engine) -> None:
             connection.execute(insert(numbers).values(n=1))
     event.remove(db, "checkout", checkout)
     assert len(checkouts) == 1
+
+
+def write_then_fail(db: Engine) -> None:
+    with write_transaction(db) as connection:
+        connection.execute(insert(numbers).values(n=1))
+        raise RuntimeError("refused")
+
+
+def test_a_failed_write_after_reads_writes_nothing(db: Engine) -> None:
+    with shared_reads(db):
+        count(db)
+        with pytest.raises(RuntimeError):
+            write_then_fail(db)
+        assert count(db) == 0
+    assert count(db) == 0

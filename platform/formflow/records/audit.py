@@ -54,15 +54,19 @@ def record_change(
 ) -> None:
     payload = {key: [jsonable(old), jsonable(new)] for key, (old, new) in changes.items()}
     connection.execute(
-        insert(audit_log).values(
-            table_name=table_name,
-            record_id=record_id,
-            action=action,
-            user_id=user_id,
-            at=at,
-            changes=payload,
-        )
+        _RECORD_CHANGE,
+        {
+            "table_name": table_name,
+            "record_id": record_id,
+            "action": action,
+            "user_id": user_id,
+            "at": at,
+            "changes": payload,
+        },
     )
+
+
+_RECORD_CHANGE = insert(audit_log)  # every write runs it: built once
 
 
 def history(

@@ -14,21 +14,27 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from formflow.definitions.model import Action, Field, Form, OnDelete, Scope
+from formflow.definitions.model import Action, Field, Form, OnDelete
 from formflow.errors import Problem, RecordInUse, ValidationFailed
-from formflow.records.access import Actor, scope_condition, scope_for
+from formflow.records.access import Actor, reach, reach_values, scope_for
+from formflow.records.prepared import PreparedStatements
 from formflow.storage.platform_tables import departments, users
 from formflow.storage.tables import DELETED_AT, AppSchema
 
 SoftDelete = Callable[[Connection, Form, int, "int | None", datetime], None]
 
 
+_ACTIVE_USER = select(users.c.id).where(users.c.id == bindparam("user_id"), users.c.is_active)
+_DEPARTMENT = select(departments.c.id).where(departments.c.id == bindparam("department_id"))
+
+
 class IntegrityChecks:
-    def __init__(self, schema: AppSchema) -> None:
+    def __init__(self, schema: AppSchema, prepared: PreparedStatements) -> None:
         self.schema = schema
+        self.prepared = prepared
 
     def check(
         self,
@@ -149,32 +155,17 @@ class IntegrityChecks:
     ) -> Problem | None:
         if field.type == "link" and field.target_form:
             target = self.schema.app.form(field.target_form)
-            table = self.schema.table(target.key)
-            scope = scope_for(actor, target, Action.READ)
-            condition = scope_condition(scope, actor, target, table)
-            query = select(table.c.id).where(table.c.id == value, table.c[DELETED_AT].is_(None))
-            if (
-                scope is Scope.NONE
-                or connection.execute(
-                    query.where(condition) if condition is not None else query
-                ).first()
-                is None
-            ):
+            found = reach(scope_for(actor, target, Action.READ), actor)
+            statement = self.prepared.titles(target.key, found)
+            values = {"ids": [value], **reach_values(found, actor)}
+            if connection.execute(statement, values).first() is None:
                 return Problem("not_found", f"no {target.label.en or target.key} record {value}")
         elif field.type == "user":
-            if (
-                connection.execute(
-                    select(users.c.id).where(users.c.id == value, users.c.is_active)
-                ).first()
-                is None
-            ):
+            if connection.execute(_ACTIVE_USER, {"user_id": value}).first() is None:
                 return Problem("not_found", f"no active user {value}")
         elif (
             field.type == "department"
-            and connection.execute(
-                select(departments.c.id).where(departments.c.id == value)
-            ).first()
-            is None
+            and connection.execute(_DEPARTMENT, {"department_id": value}).first() is None
         ):
             return Problem("not_found", f"no department {value}")
         return None

@@ -100,9 +100,13 @@ class RecordService:
         self.hooks = hooks or NoHooks()
         self.timezone = timezone
         self.preparer = Preparer(ValueConverter(field_types, timezone))
-        self.integrity = IntegrityChecks(schema)
-        self._statements: dict[tuple[str, bool], Select[Any]] = {}
         self.prepared = PreparedStatements(schema)
+        self.integrity = IntegrityChecks(schema, self.prepared)
+        self._statements: dict[tuple[str, bool], Select[Any]] = {}
+        self._inserts = {
+            key: insert(schema.table(key)).returning(schema.table(key).c.id)
+            for key in self.app.forms
+        }
 
     # writes -------------------------------------------------------------------------
 
@@ -500,9 +504,7 @@ class RecordService:
 
     def _insert(self, connection: Connection, form: Form, table: Table, row: Record) -> int:
         try:
-            record_id: int = connection.execute(
-                insert(table).values(row).returning(table.c.id)
-            ).scalar_one()
+            record_id: int = connection.execute(self._inserts[form.key], row).scalar_one()
         except IntegrityError as exc:
             raise unique_violation(form, exc) from None
         return record_id

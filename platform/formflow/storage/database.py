@@ -82,14 +82,16 @@ def is_sqlite(engine: Engine) -> bool:
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction meant to write: committed on success, else rolled back.
 
-    Within :func:`shared_reads`, the shared read snapshot ends first, so what is read after
-    the write sees it; its connection, when no read holds it, serves the write.
+    Within :func:`shared_reads`, the shared read's connection, when no read holds it, serves
+    the write, and what is read after the write sees it. On PostgreSQL the write continues
+    the read's transaction (reads take no locks there); SQLite ends it first, as a read
+    transaction that starts writing can fail instead of waiting for another writer.
     """
     shared = _shared.get()
     released = shared.release() if shared is not None and shared.engine is engine else None
     with released or engine.connect() as connection:
         connection.execution_options(**{WRITE_OPTION: True})
-        with connection.begin():
+        with connection.get_transaction() or connection.begin():
             yield connection
 
 
@@ -152,12 +154,14 @@ class _SharedRead:
                 self.end()
 
     def release(self) -> Connection | None:
-        """End the transaction and hand over its connection (``None`` if a read holds it)."""
+        """Hand the connection over to a write (``None`` if a read holds it): on SQLite with
+        its transaction ended, on PostgreSQL with it open."""
         if self._depth or self._connection is None:
             self.end()
             return None
         connection, self._connection, self._stale = self._connection, None, False
-        connection.rollback()
+        if is_sqlite(self.engine):
+            connection.rollback()
         return connection
 
     def end(self) -> None:

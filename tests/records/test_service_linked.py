@@ -90,3 +90,20 @@ def test_titles_need_the_right_to_read(service: RecordService, people: People) -
     nobody = Actor(user_id=99)
     with pytest.raises(PermissionDenied):
         service.titles(nobody, "person", [1])
+
+
+@pytest.mark.parametrize("who", ["alice", "bob", "carol", "west", "admin"])
+def test_all_linked_lists_come_as_each_would_alone(
+    service: RecordService, people: People, account: int, who: str
+) -> None:
+    actor = getattr(people, who)
+    service.create(people.alice, "order", {"account": account})
+    for limit in (1, 2, 10):
+        together = service.linked_to(actor, "account", account, limit=limit)
+        for found in together:
+            alone = service.linking(actor, found.form_key, found.link_key, account, limit=limit)
+            assert (found.records, found.more) == alone, (found.form_key, limit)
+        assert {(found.form_key, found.link_key) for found in together} == {
+            ("person", "account"),
+            ("order", "account"),
+        }

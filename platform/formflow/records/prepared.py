@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import CompoundSelect, Integer, Select, bindparam, func, literal, select, union_all
 
 from formflow.records.access import Reach, reach_condition
-from formflow.records.query import order_item, sort_order
+from formflow.records.query import order_item, ordering, sort_order
 from formflow.storage.tables import DELETED_AT, AppSchema
 
 
@@ -27,6 +27,7 @@ class PreparedStatements:
     def __init__(self, schema: AppSchema) -> None:
         self.schema = schema
         self._built: dict[tuple[Any, ...], Select[Any]] = {}
+        self._compound: dict[tuple[Any, ...], CompoundSelect[Any]] = {}
 
     def titles(self, form_key: str, found: Reach) -> Select[Any]:
         """``id`` and title of the live records with ids in ``:ids`` that ``found`` reaches."""
@@ -54,6 +55,40 @@ class PreparedStatements:
             )
             self._built[key] = _reached(statement, found, form_key, self.schema)
         return self._built[key]
+
+    def linked_to(self, parts: tuple[tuple[str, str, Reach], ...]) -> CompoundSelect[Any]:
+        """Rows ``(part, id, title, place)``: for each part ``(form, link, reach)``, the first
+        ``:limit`` live records whose ``link`` is ``:record_id``, numbered 1, 2… in the form's
+        list order. One statement for every list a record page shows (titles must be text,
+        as a UNION needs one type per column)."""
+        if parts not in self._compound:
+            branches = [self._branch(index, *part) for index, part in enumerate(parts)]
+            self._compound[parts] = union_all(*branches)
+        return self._compound[parts]
+
+    def _branch(self, index: int, form_key: str, link_key: str, found: Reach) -> Select[Any]:
+        form, table = self.schema.app.form(form_key), self.schema.table(form_key)
+        order = sort_order(self.schema, form_key, None)
+        keys = [item.ref.column.label(f"k{number}") for number, item in enumerate(order)]
+        limited = (
+            select(table.c.id, table.c[form.title_field].label("title"), *keys)
+            .where(table.c[link_key] == bindparam("record_id"), table.c[DELETED_AT].is_(None))
+            .order_by(*(order_item(item) for item in order))
+            .limit(bindparam("limit"))
+        )
+        page = _reached(limited, found, form_key, self.schema).subquery(f"part{index}")
+        place = func.row_number().over(
+            order_by=[
+                ordering(page.c[f"k{number}"], item.descending, nullable=item.nullable)
+                for number, item in enumerate(order)
+            ]
+        )
+        return select(
+            literal(index, Integer).label("part"),
+            page.c.id,
+            page.c.title,
+            place.label("place"),
+        )
 
 
 def _reached(statement: Select[Any], found: Reach, form_key: str, schema: AppSchema) -> Select[Any]:

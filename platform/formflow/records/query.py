@@ -232,11 +232,15 @@ def sort_order(schema: AppSchema, form_key: str, sort: Sequence[SortKey] | None)
 
 def order_item(item: Ordered) -> ColumnElement[Any]:
     """The ORDER BY item, with NULLs smallest on both databases (see the module docstring)."""
-    column = item.ref.column
-    plain = column.desc() if item.descending else column.asc()
-    if not item.nullable:
+    return ordering(item.ref.column, item.descending, nullable=item.nullable)
+
+
+def ordering(column: ColumnElement[Any], descending: bool, *, nullable: bool) -> ColumnElement[Any]:
+    """``column`` ascending or descending, with NULLs smallest on both databases."""
+    plain = column.desc() if descending else column.asc()
+    if not nullable:
         return plain
-    explicit = column.desc().nulls_last() if item.descending else column.asc().nulls_first()
+    explicit = column.desc().nulls_last() if descending else column.asc().nulls_first()
     return DialectSwitch(column.type, sqlite=plain, postgresql=explicit, grouped=False)
 
 

@@ -12,6 +12,7 @@ committed and can never undo it.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
@@ -35,6 +36,7 @@ from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry, ValueKind
 from formflow.records import audit
 from formflow.records.access import (
     Actor,
+    Reach,
     reach,
     reach_values,
     reaches,
@@ -80,6 +82,16 @@ class NoHooks:
 
     def run_after(self, hook_name: str, **kwargs: Any) -> list[Any]:
         return []
+
+
+@dataclass(frozen=True)
+class Linked:
+    """The first records of one form that link to a record (see RecordService.linked_to)."""
+
+    form_key: str
+    link_key: str
+    records: list[Record]
+    more: bool
 
 
 class RecordService:
@@ -383,6 +395,51 @@ class RecordService:
             rows = [normalised(row) for row in connection.execute(statement, values).mappings()]
         return rows[:limit], len(rows) > limit
 
+    def linked_to(self, actor: Actor, form_key: str, record_id: int, *, limit: int) -> list[Linked]:
+        """For every link field of every form pointing at ``form_key`` whose records the actor
+        may read: what :meth:`linking` gives for ``record_id``. Lists with text titles come
+        from one statement, so a record page pays one round trip for all of them."""
+        parts: list[tuple[str, str, Reach]] = []
+        for other in self.app.forms.values():
+            found = reach(scope_for(actor, other, Action.READ), actor)
+            if found is not Reach.NOTHING:
+                parts.extend(
+                    (other.key, link.key, found)
+                    for link in other.link_fields()
+                    if link.target_form == form_key
+                )
+        together = tuple(part for part in parts if self._titled_by_text(part[0]))
+        rows = self._linked_together(actor, together, record_id, limit) if together else {}
+        found_lists = []
+        for part in parts:
+            other_key, link_key, _reach = part
+            if part in rows:
+                records, more = rows[part][:limit], len(rows[part]) > limit
+            else:
+                records, more = self.linking(actor, other_key, link_key, record_id, limit=limit)
+            found_lists.append(Linked(other_key, link_key, records, more))
+        return found_lists
+
+    def _linked_together(
+        self,
+        actor: Actor,
+        parts: tuple[tuple[str, str, Reach], ...],
+        record_id: int,
+        limit: int,
+    ) -> dict[tuple[str, str, Reach], list[Record]]:
+        values: dict[str, Any] = {"record_id": record_id, "limit": limit + 1}
+        for _form_key, _link_key, found in parts:
+            values.update(reach_values(found, actor))
+        with read_transaction(self.engine) as connection:
+            result = connection.execute(self.prepared.linked_to(parts), values).all()
+        rows: dict[tuple[str, str, Reach], list[Record]] = {part: [] for part in parts}
+        for index, record_id_found, title, _place in sorted(
+            result, key=lambda row: (row[0], row[3])
+        ):
+            part = parts[index]
+            rows[part].append({"id": record_id_found, self.app.form(part[0]).title_field: title})
+        return rows
+
     def aggregate(
         self, actor: Actor, form_key: str, aggregation: Aggregation
     ) -> list[dict[str, Any]]:
@@ -448,6 +505,10 @@ class RecordService:
         if form_key not in self.app.forms:
             raise RecordNotFound(f"no form '{form_key}'")
         return self.app.form(form_key), self.schema.table(form_key)
+
+    def _titled_by_text(self, form_key: str) -> bool:
+        form = self.app.form(form_key)
+        return form.field(form.title_field).kind is ValueKind.TEXT
 
     def _link_scope(self, actor: Actor) -> LinkScope:
         """For filters across links: the linked records the actor may read, form by form."""

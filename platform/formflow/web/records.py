@@ -311,16 +311,15 @@ def detail(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
 
 def _related_pages(t: Target, record_id: int) -> list[tuple[Form, Field, list[Record], bool]]:
     """For each link pointing at this form, the first records that link to this one."""
-    found = []
-    for other in t.app.forms.values():
-        if not t.can(Action.READ, other):
-            continue
-        for link in other.link_fields():
-            if link.target_form != t.form.key:
-                continue
-            rows, more = t.service.linking(t.actor, other.key, link.key, record_id, limit=RELATED)
-            found.append((other, link, rows, more))
-    return found
+    return [
+        (
+            t.app.form(found.form_key),
+            t.app.form(found.form_key).field(found.link_key),
+            found.records,
+            found.more,
+        )
+        for found in t.service.linked_to(t.actor, t.form.key, record_id, limit=RELATED)
+    ]
 
 
 def _related_view(

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.support import NullTranslations, Translations
 from flask import Flask, g, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 
 from formflow.definitions.model import Label
 
@@ -42,8 +43,25 @@ def text(label: Label | str | None) -> str:
     return label.text(language())
 
 
+def translations() -> Translations | NullTranslations:
+    """The request's catalogue, looked up once: a page translates dozens of strings."""
+    found: Translations | NullTranslations | None = g.get("formflow_translations")
+    if found is None:
+        found = get_translations()
+        g.formflow_translations = found
+    return found
+
+
 def init_app(app: Flask) -> None:
+    """After Flask-Babel's ``init_app``: templates translate through :func:`translations`."""
     app.jinja_env.filters["text"] = text
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+    )
 
     @app.context_processor
     def _languages() -> dict[str, Any]:

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    DateTime,
     Select,
     Table,
     and_,
@@ -142,13 +143,15 @@ def select_page(
     if scope is not None:
         where.append(scope)
     shown = row_columns(schema, form_key, query.fields, deleted=query.deleted)
-    rows = _fetch(connection, table, query, order, where, [*shown, *(o.ref.key for o in order)])
+    names = list(dict.fromkeys([*shown, *(o.ref.key for o in order)]))
+    rows = _fetch(connection, table, query, order, where, names)
     more, rows = len(rows) > query.limit, rows[: query.limit]
     total, capped = (
         count_capped(connection, table, where, total_cap) if query.with_total else (None, False)
     )
+    extra = set(names) - set(shown)  # sort keys fetched for the cursor only
     return Page(
-        rows=[{name: row[name] for name in shown} for row in rows],
+        rows=[{name: row[name] for name in shown} for row in rows] if extra else rows,
         total=total,
         total_is_capped=capped,
         next_cursor=encode_cursor(order, rows[-1], query) if more else None,
@@ -164,13 +167,19 @@ def _fetch(
     names: Sequence[str],
 ) -> list[dict[str, Any]]:
     """The page's rows plus one, which tells whether another page follows."""
-    statement = select(*(table.c[name] for name in dict.fromkeys(names))).where(*where)
+    columns = [table.c[name] for name in names]
+    statement = select(*columns).where(*where)
     if query.cursor:
         statement = statement.where(after(order, decode_cursor(query.cursor, order, query)))
     elif query.offset:
         statement = statement.offset(query.offset)
     statement = statement.order_by(*(order_item(item) for item in order)).limit(query.limit + 1)
-    return [normalised(row) for row in connection.execute(statement).mappings()]
+    moments = [column.key for column in columns if isinstance(column.type, DateTime)]
+    rows = [dict(row) for row in connection.execute(statement).mappings()]
+    for row in rows:
+        for key in moments:
+            row[key] = in_utc(row[key])
+    return rows
 
 
 def row_conditions(
@@ -345,6 +354,13 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+def in_utc(value: datetime | None) -> datetime | None:
+    """A stored date-time in UTC (SQLite hands them back naive)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def normalised(row: RowMapping) -> dict[str, Any]:

@@ -238,18 +238,19 @@ def csrf(client: FlaskClient) -> str:
 
 
 @contextmanager
-def counting(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
+def recorded(app: Flask, event_name: str) -> Iterator[list[tuple[object, ...]]]:
+    """The arguments of every ``event_name`` event the instance's engine fires in the block."""
+    seen: list[tuple[object, ...]] = []
     engine = app.extensions["formflow"].engine
 
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
+    def record(*args: object) -> None:
+        seen.append(args)
 
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, event_name, record)
     try:
-        yield statements
+        yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, event_name, record)
 
 
 def test_the_list_costs_the_same_number_of_statements_for_3_or_60_records(
@@ -260,32 +261,17 @@ def test_the_list_costs_the_same_number_of_statements_for_3_or_60_records(
     for customer in customers:
         add(app, "rep1", "contact", name="Zhang", customer=customer["id"])
     client.get("/crm_sfa/contact/")  # warm up: compiled app, cached app keys
-    with counting(app) as few:
+    with recorded(app, "before_cursor_execute") as few:
         assert client.get("/crm_sfa/contact/").status_code == 200
     assert few
     more = [add(app, "rep1", "customer", name=f"D{n}", level="B") for n in range(57)]
     for customer in more:
         add(app, "rep1", "contact", name="Li", customer=customer["id"])
     client.get("/crm_sfa/contact/")  # the definition version is checked at most once a second
-    with counting(app) as many:
+    with recorded(app, "before_cursor_execute") as many:
         page = client.get("/crm_sfa/contact/")
     assert "60 records" in page.text
     assert len(many) == len(few), (few, many)
-
-
-@contextmanager
-def transactions(app: Flask) -> Iterator[list[object]]:
-    started: list[object] = []
-    engine = app.extensions["formflow"].engine
-
-    def begin(connection: object) -> None:
-        started.append(connection)
-
-    event.listen(engine, "begin", begin)
-    try:
-        yield started
-    finally:
-        event.remove(engine, "begin", begin)
 
 
 @pytest.mark.parametrize("page", ["list", "record"])
@@ -297,7 +283,7 @@ def test_a_page_reads_in_one_transaction(
     sign_in("rep1")
     path = LIST if page == "list" else f"{LIST}{customer['id']}"
     client.get(path)  # warm up: compiled app, cached app keys
-    with transactions(app) as started:
+    with recorded(app, "begin") as started:
         assert client.get(path).status_code == 200
     assert len(started) == 1
 

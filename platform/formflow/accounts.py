@@ -15,14 +15,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
+    CompoundSelect,
     Connection,
     RowMapping,
     bindparam,
     delete,
     func,
     insert,
+    literal_column,
     null,
     select,
     union_all,
@@ -143,6 +146,44 @@ def authenticate(connection: Connection, username: str, password: str) -> User |
     return _user(row)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """A user and what every request needs of their access: roles by app, and the
+    department subtree a ``department`` scope reaches."""
+
+    user: User
+    roles: Mapping[str, frozenset[str]]
+    subtree: frozenset[int]
+
+    def actor(self, app_key: str) -> Actor:
+        return Actor(
+            self.user.id,
+            self.roles.get(app_key, frozenset()),
+            self.user.department_id,
+            self.subtree,
+            self.user.is_admin,
+        )
+
+
+def load_identity(connection: Connection, user_id: int) -> Identity | None:
+    """The user with their roles in every app and their department subtree, in one
+    statement: each request starts by asking who is asking."""
+    user: User | None = None
+    roles: dict[str, set[str]] = {}
+    subtree: set[int] = set()
+    for row in connection.execute(_IDENTITY, {"user_id": user_id}).mappings():
+        if row["kind"] == "user":
+            user = _user(row)
+        elif row["kind"] == "role":
+            roles.setdefault(row["app_key"], set()).add(row["role_key"])
+        else:
+            subtree.add(int(row["department_id"]))
+    if user is None:
+        return None
+    by_app = {app_key: frozenset(keys) for app_key, keys in roles.items()}
+    return Identity(user, by_app, frozenset(subtree))
+
+
 def get_user(connection: Connection, user_id: int) -> User | None:
     row = connection.execute(_USER, {"user_id": user_id}).mappings().first()
     return None if row is None else _user(row)
@@ -183,6 +224,35 @@ _TREE = (
 )
 _TREE = _TREE.union_all(select(departments.c.id).where(departments.c.parent_id == _TREE.c.id))
 _SUBTREE = select(_TREE.c.id)
+_HOME = (  # the user's department and those below it
+    select(users.c.department_id.label("id"))
+    .where(users.c.id == bindparam("user_id"), users.c.department_id.is_not(None))
+    .cte("home", recursive=True)
+)
+_HOME = _HOME.union_all(select(departments.c.id).where(departments.c.parent_id == _HOME.c.id))
+_NOTHING = [null()] * 7
+_IDENTITY: CompoundSelect[Any] = (
+    union_all(  # a "user" row, then "role" rows, then "department" rows
+        select(
+            literal_column("'user'").label("kind"),
+            users.c.id,
+            users.c.username,
+            users.c.display_name,
+            users.c.department_id,
+            users.c.language,
+            users.c.is_admin,
+            users.c.is_active,
+            null().label("app_key"),
+            null().label("role_key"),
+        ).where(users.c.id == bindparam("user_id")),
+        select(
+            literal_column("'role'"), *_NOTHING, user_roles.c.app_key, user_roles.c.role_key
+        ).where(user_roles.c.user_id == bindparam("user_id")),
+        select(
+            literal_column("'department'"), *_NOTHING[:3], _HOME.c.id, *_NOTHING[:3], null(), null()
+        ),
+    )
+)
 _ACCESS = union_all(  # (role, NULL) rows, then (NULL, department) rows
     select(user_roles.c.role_key, null().label("department_id")).where(
         user_roles.c.user_id == bindparam("user_id"), user_roles.c.app_key == bindparam("app_key")

@@ -50,8 +50,12 @@ class TokenMatch:
     """The token a plaintext belongs to, and the active user it signs in."""
 
     token_id: int
-    user: accounts.User
+    identity: accounts.Identity
     last_used_at: datetime | None
+
+    @property
+    def user(self) -> accounts.User:
+        return self.identity.user
 
     def touch_due(self, now: datetime) -> bool:
         return self.last_used_at is None or _aware(self.last_used_at) <= now - TOUCH_INTERVAL
@@ -95,10 +99,10 @@ def find_token(connection: Connection, plaintext: str) -> TokenMatch | None:
     row = connection.execute(_TOKEN, {"digest": digest}).mappings().first()
     if row is None or not hmac.compare_digest(row["token_hash"], digest):
         return None
-    user = accounts.get_user(connection, int(row["user_id"]))
-    if user is None or not user.is_active:
+    identity = accounts.load_identity(connection, int(row["user_id"]))
+    if identity is None or not identity.user.is_active:
         return None
-    return TokenMatch(int(row["id"]), user, row["last_used_at"])
+    return TokenMatch(int(row["id"]), identity, row["last_used_at"])
 
 
 _TOKEN = select(  # every API request runs it: built once

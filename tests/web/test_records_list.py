@@ -301,8 +301,10 @@ def test_list_addresses_are_encoded_as_url_for_encodes_them(app: Flask) -> None:
     with app.test_request_context():
         with read_transaction(app.extensions["formflow"].engine) as connection:
             user = accounts.find_user(connection, "rep1")
-        assert user is not None
-        login_user(WebUser(user))
+            assert user is not None
+            identity = accounts.load_identity(connection, user.id)
+        assert identity is not None
+        login_user(WebUser(identity))
         t = target("crm_sfa", "customer")
         where = {"app_key": "crm_sfa", "form_key": "customer"}
         assert _list_url(t, params) == url_for("records.index", **where, **params)

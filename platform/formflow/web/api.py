@@ -65,12 +65,12 @@ def _authenticate() -> Response | None:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         return _unauthorized("send an API token as 'Authorization: Bearer <token>'", None)
-    user = _token_user(credentials.strip())
-    if user is None:
+    identity = _token_user(credentials.strip())
+    if identity is None:
         return _unauthorized(
             "the API token is not valid: revoked, mistyped or its user is inactive", "invalid_token"
         )
-    g.api_user = user
+    g.api_identity = identity
     _check_parameters()
     return None
 
@@ -91,8 +91,9 @@ def _check_parameters() -> None:
         raise QueryError(f"unknown query parameter '{unknown[0]}'{takes}", field=unknown[0][:100])
 
 
-def _token_user(plaintext: str) -> accounts.User | None:
-    """The token's user, noting its use at most once a minute (a write only then)."""
+def _token_user(plaintext: str) -> accounts.Identity | None:
+    """The token's user and their access, noting its use at most once a minute (a write
+    only then)."""
     engine = _instance().engine
     with read_transaction(engine) as connection:
         match = tokens.find_token(connection, plaintext)
@@ -102,7 +103,7 @@ def _token_user(plaintext: str) -> accounts.User | None:
     if match.touch_due(now):
         with write_transaction(engine) as connection:
             tokens.touch_token(connection, match.token_id, now)
-    return match.user
+    return match.identity
 
 
 def _unauthorized(message: str, error: str | None) -> Response:
@@ -342,12 +343,9 @@ def _form(app_key: str, form_key: str) -> tuple[RecordService, Form]:
 
 
 def _actor(app_key: str) -> Actor:
-    """The token's user as an actor in ``app_key``, worked out once per request."""
-    cache: dict[str, Actor] = g.setdefault("formflow_api_actors", {})
-    if app_key not in cache:
-        with read_transaction(_instance().engine) as connection:
-            cache[app_key] = accounts.actor_for(connection, g.api_user, app_key)
-    return cache[app_key]
+    """The token's user as an actor in ``app_key`` (their access came with the token)."""
+    identity: accounts.Identity = g.api_identity
+    return identity.actor(app_key)
 
 
 def _body() -> dict[str, Any]:

@@ -14,7 +14,7 @@ from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from formflow import accounts
-from formflow.storage.database import write_transaction
+from formflow.storage.database import read_transaction, write_transaction
 from formflow.web.context import WebUser, instance
 
 blueprint = Blueprint("auth", __name__)
@@ -31,14 +31,20 @@ def login() -> str | Response:
     form = LoginForm()
     if form.validate_on_submit():
         user, problem = _check(form.username.data.strip(), form.password.data)
-        if user is not None:
+        identity = _identity(user) if user is not None else None
+        if user is not None and identity is not None:
             session.clear()
-            login_user(WebUser(user), remember=form.remember.data)
+            login_user(WebUser(identity), remember=form.remember.data)
             if user.language:
                 session["language"] = user.language
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append(problem)
     return render_template("auth/login.html", form=form)
+
+
+def _identity(user: accounts.User) -> accounts.Identity | None:
+    with read_transaction(instance().engine) as connection:
+        return accounts.load_identity(connection, user.id)
 
 
 @blueprint.route("/logout", methods=["POST"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from flask import current_app, g
+from flask import current_app
 from flask_login import UserMixin, current_user
 
 from formflow import accounts
@@ -20,10 +20,11 @@ from formflow.web.extensions import login_manager
 
 
 class WebUser(UserMixin):  # type: ignore[misc]
-    """A signed-in user as Flask-Login sees them."""
+    """A signed-in user as Flask-Login sees them, with their access (read with them)."""
 
-    def __init__(self, user: accounts.User) -> None:
-        self.user = user
+    def __init__(self, identity: accounts.Identity) -> None:
+        self.identity = identity
+        self.user = identity.user
 
     def get_id(self) -> str:
         return str(self.user.id)
@@ -34,8 +35,8 @@ def _load_user(user_id: str) -> WebUser | None:
     if not user_id.isdigit():
         return None
     with read_transaction(instance().engine) as connection:
-        user = accounts.get_user(connection, int(user_id))
-    return WebUser(user) if user is not None and user.is_active else None
+        identity = accounts.load_identity(connection, int(user_id))
+    return WebUser(identity) if identity is not None and identity.user.is_active else None
 
 
 def instance() -> Instance:
@@ -48,12 +49,8 @@ def user() -> accounts.User:
 
 
 def actor(app_key: str) -> Actor:
-    """The signed-in user as an actor in ``app_key``, worked out once per request."""
-    cache: dict[str, Actor] = g.setdefault("formflow_actors", {})
-    if app_key not in cache:
-        with read_transaction(instance().engine) as connection:
-            cache[app_key] = accounts.actor_for(connection, user(), app_key)
-    return cache[app_key]
+    """The signed-in user as an actor in ``app_key`` (their access came with them)."""
+    return cast(WebUser, current_user).identity.actor(app_key)
 
 
 def records(app_key: str) -> RecordService:

@@ -6,6 +6,7 @@ definition, stores rows, migrates to a second definition and looks at the rows.
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +33,9 @@ from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.migrations import (
     MigrationPlan,
     apply_migration,
+    apply_operations,
     migrate,
+    migration_transaction,
     plan_migration,
     plan_purge,
 )
@@ -545,3 +548,29 @@ def field_of(settings: str, app_dir: Path) -> Field:
     (app_dir / "app.yaml").write_text(MINIMAL_APP_YAML, encoding="utf-8")
     (app_dir / "forms" / "item.yaml").write_text(item_form(yaml), encoding="utf-8")
     return load_app(app_dir).form("item").field("level")
+
+
+def test_a_migration_waits_for_one_in_progress(engine: Engine, write_app: AppWriter) -> None:
+    """The second plans against what the first committed: one new version, no error."""
+    migrate_to(engine, write_app, item=item_form())
+    app_dir = write_forms(write_app, item=item_form(LEVEL))
+    outcome: list[object] = []
+
+    def second() -> None:
+        try:
+            outcome.append(migrate(engine, app_dir, dry_run=False))
+        except Exception as error:  # reported by the assertion below
+            outcome.append(error)
+
+    first = migrate(engine, app_dir, dry_run=True).plan
+    with migration_transaction(engine) as connection:
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive(), "the second migration did not wait"
+        apply_operations(connection, first)
+    waiting.join(timeout=30)
+    assert len(outcome) == 1
+    assert not isinstance(outcome[0], Exception), outcome[0]
+    with read_transaction(engine) as connection:
+        assert "level" in {c["name"] for c in inspect(connection).get_columns(ITEM)}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, select
 
 from formflow.definitions import App, load_app
 from formflow.errors import DefinitionErrors, MigrationRefused
@@ -84,6 +84,9 @@ def _refuse(plan: MigrationPlan) -> None:
         )
 
 
+MIGRATION_LOCK = 0x666F726D666C6F77  # "formflow": the advisory lock migrations take on PostgreSQL
+
+
 @contextmanager
 def migration_transaction(engine: Engine) -> Iterator[Connection]:
     """A write transaction for schema changes: committed whole on success, else rolled back.
@@ -92,9 +95,14 @@ def migration_transaction(engine: Engine) -> Iterator[Connection]:
     on would delete the rows that reference it; they are checked before commit instead.
     ``PRAGMA foreign_keys`` cannot change inside a transaction, so this sets it on the bare
     connection first, and is why it does not use ``write_transaction`` there.
+
+    Two migrations never overlap: SQLite's ``BEGIN IMMEDIATE`` makes the second wait; on
+    PostgreSQL a transaction-level advisory lock does, so the second plans against what the
+    first committed instead of applying the same change again.
     """
     if not is_sqlite(engine):
         with write_transaction(engine) as connection:
+            connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
             yield connection
         return
     with engine.connect() as connection:

@@ -143,3 +143,18 @@ def test_commands_on_an_uninitialised_instance_say_what_to_do(run) -> None:  # t
     result = run("versions")
     assert result.exit_code == 1
     assert "run `formflow init`" in result.output
+
+
+def test_the_shell_opens_the_instance_with_its_record_services(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    run("init", str(write_app()), "--password", "s3cret-pass")
+    typed = "\n".join(
+        [
+            'made = records("demo").create(system, "item", {"name": "From the shell"})',
+            'print("found", records("demo").find(system, "item").rows[0]["name"])',
+            "",
+        ]
+    )
+    result = run("shell", input=typed)
+    assert result.exit_code == 0, result.output
+    assert "instance, records, Actor, system" in result.output
+    assert "found From the shell" in result.output

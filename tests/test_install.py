@@ -36,3 +36,30 @@ def test_an_instance_without_apps_still_gets_its_administrator(tmp_path: Path) -
     settings = load_settings({"FORMFLOW_INSTANCE": str(tmp_path / "instance")})
     outcome = initialise(settings, [], "admin", "password-1")
     assert outcome.admin_created
+
+
+def test_records_are_searched_by_new_fields_when_a_form_changes_its_search(
+    write_app: AppWriter, tmp_path: Path
+) -> None:
+    app_dir = write_app()
+    form = app_dir / "forms" / "item.yaml"
+    original = form.read_text(encoding="utf-8")
+    note = "  - {key: note, type: text, label: Note}\npermissions:"
+    form.write_text(
+        original.replace("permissions:", note) + "list:\n  search: [name]\n", encoding="utf-8"
+    )
+    settings = load_settings({"FORMFLOW_INSTANCE": str(tmp_path / "instance")})
+    initialise(settings, [app_dir], "admin", "password-1")
+    instance = Instance(settings)
+    try:
+        records = instance.records("demo")
+        records.create(Actor.system(), "item", {"name": "Acme", "note": "华为代理"})
+        form.write_text(
+            original.replace("permissions:", note) + "list:\n  search: [name, note]\n",
+            encoding="utf-8",
+        )
+        migrate_app(instance, app_dir, dry_run=False)
+        page = instance.records("demo").find(Actor.system(), "item", Query(search="华为"))
+        assert [row["name"] for row in page.rows] == ["Acme"]
+    finally:
+        instance.close()

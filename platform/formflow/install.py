@@ -115,8 +115,29 @@ def purge_app(instance: Instance, app_key: str, *, dry_run: bool) -> Outcome:
 
 def _after_migration(instance: Instance, result: MigrationResult) -> None:
     assert result.version is not None
-    instance.forget(result.version.app_key)
-    _refresh_search(instance, result.version.app_key)
+    app_key = result.version.app_key
+    instance.forget(app_key)
+    _refresh_search(instance, app_key)
+    for form_key in _search_changed(instance, app_key, result.version.number):
+        instance.records(app_key).refill_search_text(form_key)
+
+
+def _search_changed(instance: Instance, app_key: str, number: int) -> list[str]:
+    """Forms that had search fields before version ``number`` and now search others: their
+    rows' search text is stale (rows with none are filled by :func:`_refresh_search`)."""
+    if number <= 1:
+        return []
+    with read_transaction(instance.engine) as connection:
+        before = instance.compile(get_version(connection, app_key, number - 1))
+    now = instance.app(app_key)
+    return [
+        key
+        for key, form in now.forms.items()
+        if form.list_view.search
+        and key in before.forms
+        and before.form(key).list_view.search
+        and before.form(key).list_view.search != form.list_view.search
+    ]
 
 
 def _refresh_search(instance: Instance, app_key: str) -> None:

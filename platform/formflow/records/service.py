@@ -339,6 +339,36 @@ class RecordService:
             if len(rows) < batch:
                 return filled
 
+    def refill_search_text(self, form_key: str, batch: int = 1000) -> int:
+        """Work out the search text of every row again (a form's ``list.search`` changed)."""
+        form, table = self._form(form_key)
+        if table.c.get(SEARCH) is None:
+            return 0
+        keys = list(form.list_view.search)
+        last, refilled = 0, 0
+        while True:
+            with write_transaction(self.engine) as connection:
+                rows = (
+                    connection.execute(
+                        select(table.c.id, *(table.c[key] for key in keys))
+                        .where(table.c.id > last)
+                        .order_by(table.c.id)
+                        .limit(batch)
+                    )
+                    .mappings()
+                    .all()
+                )
+                for row in rows:
+                    connection.execute(
+                        update(table)
+                        .where(table.c.id == row["id"])
+                        .values({SEARCH: self._search_text(form, dict(row))})
+                    )
+            refilled += len(rows)
+            if len(rows) < batch:
+                return refilled
+            last = rows[-1]["id"]
+
     # reads --------------------------------------------------------------------------
 
     def get(self, actor: Actor, form_key: str, record_id: int) -> Record:

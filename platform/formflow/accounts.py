@@ -208,7 +208,7 @@ def actor_for(connection: Connection, user: User, app_key: str) -> Actor:
     return Actor(user.id, frozenset(roles), user.department_id, frozenset(subtree), user.is_admin)
 
 
-_USER = select(  # what a request needs to know of its user; never the password hash
+_USER_COLUMNS = (  # what a request needs to know of its user; never the password hash
     users.c.id,
     users.c.username,
     users.c.display_name,
@@ -216,7 +216,8 @@ _USER = select(  # what a request needs to know of its user; never the password 
     users.c.language,
     users.c.is_admin,
     users.c.is_active,
-).where(users.c.id == bindparam("user_id"))
+)
+_USER = select(*_USER_COLUMNS).where(users.c.id == bindparam("user_id"))
 _TREE = (
     select(departments.c.id)
     .where(departments.c.id == bindparam("department_id"))
@@ -230,18 +231,12 @@ _HOME = (  # the user's department and those below it
     .cte("home", recursive=True)
 )
 _HOME = _HOME.union_all(select(departments.c.id).where(departments.c.parent_id == _HOME.c.id))
-_NOTHING = [null()] * 7
+_NOTHING = [null()] * len(_USER_COLUMNS)
 _IDENTITY: CompoundSelect[Any] = (
     union_all(  # a "user" row, then "role" rows, then "department" rows
         select(
             literal_column("'user'").label("kind"),
-            users.c.id,
-            users.c.username,
-            users.c.display_name,
-            users.c.department_id,
-            users.c.language,
-            users.c.is_admin,
-            users.c.is_active,
+            *_USER_COLUMNS,
             null().label("app_key"),
             null().label("role_key"),
         ).where(users.c.id == bindparam("user_id")),

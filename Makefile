@@ -45,8 +45,8 @@ run: setup
 	$(RUN_ENV) $(BIN)/formflow serve --host $(HOST) --port $(PORT)
 
 lint: setup
-	$(BIN)/ruff check platform tests bench
-	$(BIN)/ruff format --check platform tests bench
+	$(BIN)/ruff check platform tests bench apps
+	$(BIN)/ruff format --check platform tests bench apps
 
 typecheck: setup
 	$(BIN)/mypy

@@ -16,16 +16,19 @@ import pytest
 from click.testing import CliRunner
 from stdnum.cn import uscc
 
-from formflow import accounts, demo
+from formflow import accounts
 from formflow.cli import main
 from formflow.config import Settings, load_settings
-from formflow.demo.fake import company, credit_code
+from formflow.demos import DemoSummary, iter_logins, load_demo
 from formflow.install import initialise
 from formflow.instance import Instance
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.storage.database import read_transaction, write_transaction
 from support import CRM_APP, AppWriter
+
+demo = load_demo(CRM_APP)  # the CRM app's own demo package
+company, credit_code = demo.fake.company, demo.fake.credit_code
 
 TODAY = date(2025, 6, 16)
 SEED = 7
@@ -40,13 +43,13 @@ def demo_settings(folder: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, demo.DemoSummary]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, DemoSummary]:
     settings = demo_settings(tmp_path_factory.mktemp("demo"))
     return settings, demo.build(settings, seed=SEED, today=TODAY)
 
 
 @pytest.fixture(scope="module")
-def instance(built: tuple[Settings, demo.DemoSummary]) -> Iterator[Instance]:
+def instance(built: tuple[Settings, DemoSummary]) -> Iterator[Instance]:
     opened = Instance(built[0])
     yield opened
     opened.close()
@@ -75,7 +78,7 @@ def actor_of(instance: Instance, username: str) -> Actor:
 # what it makes ---------------------------------------------------------------------------
 
 
-def test_it_fills_every_part_of_the_sales_cycle(built: tuple[Settings, demo.DemoSummary]) -> None:
+def test_it_fills_every_part_of_the_sales_cycle(built: tuple[Settings, DemoSummary]) -> None:
     summary = built[1]
     assert summary.created
     for form_key in (
@@ -97,12 +100,12 @@ def test_it_fills_every_part_of_the_sales_cycle(built: tuple[Settings, demo.Demo
     assert summary.total >= 500
 
 
-def test_it_takes_well_under_half_a_minute(built: tuple[Settings, demo.DemoSummary]) -> None:
+def test_it_takes_well_under_half_a_minute(built: tuple[Settings, DemoSummary]) -> None:
     assert built[1].seconds < 30
 
 
 def test_users_of_every_role_with_the_demo_password(
-    built: tuple[Settings, demo.DemoSummary], instance: Instance
+    built: tuple[Settings, DemoSummary], instance: Instance
 ) -> None:
     logins = built[1].logins
     assert logins[0].username == "admin"
@@ -205,7 +208,7 @@ def test_payment_plans_add_up_to_their_contracts(instance: Instance) -> None:
 
 
 def test_running_it_again_only_reports_the_logins(
-    built: tuple[Settings, demo.DemoSummary],
+    built: tuple[Settings, DemoSummary],
 ) -> None:
     settings, first = built
     again = demo.build(settings, seed=SEED, today=TODAY)
@@ -214,7 +217,7 @@ def test_running_it_again_only_reports_the_logins(
     assert again.counts == {}
 
 
-def test_the_command_prints_how_to_sign_in(built: tuple[Settings, demo.DemoSummary]) -> None:
+def test_the_command_prints_how_to_sign_in(built: tuple[Settings, DemoSummary]) -> None:
     env = {"FORMFLOW_INSTANCE": str(built[0].instance), "FORMFLOW_APPS": str(CRM_APP)}
     result = CliRunner().invoke(main, ["demo"], env=env)
     assert result.exit_code == 0, result.output
@@ -224,7 +227,7 @@ def test_the_command_prints_how_to_sign_in(built: tuple[Settings, demo.DemoSumma
 
 
 def test_the_same_seed_gives_the_same_company(
-    built: tuple[Settings, demo.DemoSummary], instance: Instance, tmp_path: Path
+    built: tuple[Settings, DemoSummary], instance: Instance, tmp_path: Path
 ) -> None:
     settings = demo_settings(tmp_path / "again")
     demo.build(settings, seed=SEED, today=TODAY)
@@ -265,7 +268,7 @@ def test_it_keeps_out_of_an_instance_in_use(tmp_path: Path, write_app: AppWriter
 
 
 def test_an_admin_with_another_password_is_shown_without_it(
-    built: tuple[Settings, demo.DemoSummary], tmp_path: Path
+    built: tuple[Settings, DemoSummary], tmp_path: Path
 ) -> None:
     folder = tmp_path / "copy"
     shutil.copytree(built[0].instance, folder)
@@ -277,7 +280,7 @@ def test_an_admin_with_another_password_is_shown_without_it(
     summary = demo.build(settings, seed=SEED, today=TODAY)
     admin = summary.logins[0]
     assert (admin.username, admin.password) == ("admin", None)
-    assert "formflow init" in next(demo.iter_logins(summary))[3]
+    assert "formflow init" in next(iter_logins(summary))[3]
 
 
 def test_credit_codes_follow_gb_32100() -> None:

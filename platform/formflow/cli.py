@@ -21,8 +21,7 @@ import click
 from formflow import __version__, accounts
 from formflow.config import load_settings
 from formflow.definitions import load_app
-from formflow.demo import DEFAULT_SEED, iter_logins
-from formflow.demo import build as build_demo
+from formflow.demos import DEFAULT_SEED, build_demo, demo_folder, iter_logins
 from formflow.errors import DefinitionErrors, FormflowError
 from formflow.install import initialise, migrate_app, purge_app, rollback_app
 from formflow.instance import Instance
@@ -115,7 +114,7 @@ def validate(app_dir: Path) -> None:
 def init(app_dirs: tuple[Path, ...], admin_username: str, admin_password: str | None) -> None:
     """Create the instance: database, first administrator, and the apps in APP_DIRS.
 
-    Without APP_DIRS, the apps in FORMFLOW_APPS (default apps/crm_sfa) are installed.
+    Without APP_DIRS, the apps in FORMFLOW_APPS (default: every app folder in ./apps).
     Running it again is safe: it migrates the apps and leaves existing users alone.
     """
     settings = load_settings()
@@ -276,6 +275,11 @@ def user_passwd(username: str, password: str) -> None:
 
 
 @main.command()
+@click.argument(
+    "app_dir",
+    required=False,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
 @click.option(
     "--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Same seed, same data."
 )
@@ -286,14 +290,15 @@ def user_passwd(username: str, password: str) -> None:
     help="Where the server will answer, for the sign-in hint.",
 )
 @reports_errors
-def demo(seed: int, url: str) -> None:
-    """Fill a new instance with the demo sales company of the bundled sales app.
+def demo(app_dir: Path | None, seed: int, url: str) -> None:
+    """Fill a new instance with the demo data an app ships (its demo/ package).
 
-    Installs that app if needed, then adds departments, a user for every role and about a
-    thousand records, each entered through the record service by its owner. Running it
-    again only prints how to sign in.
+    APP_DIR defaults to the first app in FORMFLOW_APPS that has a demo. The demo installs
+    its app if needed and enters its records through the record service, as their owners
+    would. Running it again only prints how to sign in.
     """
-    summary = build_demo(load_settings(), seed=seed)
+    settings = load_settings()
+    summary = build_demo(settings, app_dir or demo_folder(settings.apps), seed=seed)
     if summary.created:
         made = ", ".join(f"{count} {form}" for form, count in summary.counts.items())
         click.echo(f"demo data created in {summary.seconds:.1f} s: {made}")

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from formflow.errors import FormflowError
 from formflow.storage.database import sqlite_url
 
-DEFAULT_APPS = ("apps/crm_sfa",)
+APPS_FOLDER = Path("apps")
+"""Where the apps are when FORMFLOW_APPS names none: every folder in it with an app.yaml."""
 
 
 class ConfigError(FormflowError):
@@ -51,7 +52,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "instance": instance,
         "database_url": env.get("FORMFLOW_DATABASE_URL") or sqlite_url(instance / "formflow.db"),
         "secret_key": env.get("FORMFLOW_SECRET_KEY") or "",
-        "apps": _paths(env.get("FORMFLOW_APPS")) or tuple(Path(p) for p in DEFAULT_APPS),
+        "apps": _paths(env.get("FORMFLOW_APPS")) or _apps_in(APPS_FOLDER),
         "plugins_dir": Path(env["FORMFLOW_PLUGINS_DIR"])
         if env.get("FORMFLOW_PLUGINS_DIR")
         else None,
@@ -79,6 +80,10 @@ def instance_secret(settings: Settings) -> str:
         path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
+
+
+def _apps_in(folder: Path) -> tuple[Path, ...]:
+    return tuple(sorted(path.parent for path in folder.glob("*/app.yaml")))
 
 
 def _paths(text: str | None) -> tuple[Path, ...]:

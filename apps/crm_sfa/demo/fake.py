@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import phonenumbers
 from stdnum.cn import uscc
 
-from formflow.demo.words import GIVEN, MOBILE_PREFIXES, PLACES, SURNAMES, TRADE_NAMES, TRADES, Place
+from .words import GIVEN, MOBILE_PREFIXES, PLACES, SURNAMES, TRADE_NAMES, TRADES, Place
 
 
 @dataclass(frozen=True)

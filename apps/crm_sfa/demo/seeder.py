@@ -12,8 +12,11 @@ from typing import Any
 
 from formflow import accounts
 from formflow.config import Settings
-from formflow.demo.fake import Company, company, mobile, person
-from formflow.demo.words import (
+from formflow.records.access import Actor
+from formflow.records.service import Record, RecordService
+
+from .fake import Company, company, mobile, person
+from .words import (
     BANKS,
     COMPETITORS,
     CONCERNS,
@@ -36,8 +39,6 @@ from formflow.demo.words import (
     TITLES,
     Place,
 )
-from formflow.records.access import Actor
-from formflow.records.service import Record, RecordService
 
 PRODUCT_FIELDS = ("code", "name", "category", "specification", "unit", "list_price", "active", "description")  # fmt: skip
 COMPETITOR_FIELDS = ("name", "website", "threat_level", "main_products", "strengths", "weaknesses", "pricing")  # fmt: skip

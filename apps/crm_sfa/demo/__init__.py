@@ -1,4 +1,4 @@
-"""A demo instance of the CRM app: a sales company with about a thousand realistic records.
+"""The CRM app's demo (run by ``formflow demo``): a sales company with about a thousand realistic records.
 
 :func:`build` installs the CRM app if needed, adds departments (销售部 with its 华东区 and
 华南区 teams, 财务部) and a user for every role, then creates products, leads, customers,
@@ -18,54 +18,26 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 from formflow import accounts
 from formflow.config import Settings
 from formflow.definitions.model import Label
-from formflow.demo.seeder import Member, Seeder
-from formflow.demo.words import DEPARTMENTS, DIRECTOR, STAFF
-from formflow.errors import FormflowError
+from formflow.demos import DEFAULT_SEED, DemoError, DemoLogin, DemoSummary
 from formflow.install import initialise, migrate_app
 from formflow.instance import Instance, InstanceError
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.storage.database import read_transaction, write_transaction
 
+from .seeder import Member, Seeder
+from .words import DEPARTMENTS, DIRECTOR, STAFF
+
 APP_KEY = "crm_sfa"
 DEMO_PASSWORD = "demo1234"
-DEFAULT_SEED = 2025
 ADMIN_USERNAME = "admin"
-ROOT = Path(__file__).resolve().parents[3]
-
-
-class DemoError(FormflowError):
-    """The demo cannot go into this instance."""
-
-
-@dataclass(frozen=True)
-class DemoLogin:
-    """One way into the demo: a role, who holds it, and how they sign in."""
-
-    role: str
-    name: str
-    username: str
-    password: str | None  # None: not the demo password (set before the demo ran)
-
-
-@dataclass
-class DemoSummary:
-    created: bool
-    logins: list[DemoLogin]
-    counts: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
+APP_DIR = Path(__file__).resolve().parents[1]
 
 
 # building the demo ----------------------------------------------------------------------
@@ -80,12 +52,12 @@ def build(
 ) -> DemoSummary:
     """Fill the instance of ``settings`` with the demo company; see the module docstring.
 
-    Installs the CRM app from ``app_dir`` (default: the ``crm_sfa`` folder among the
-    configured apps, else the one shipped in this repository) when it is not installed.
+    Installs the CRM app from ``app_dir`` (default: the folder holding this demo) when it is
+    not installed.
     Raises :class:`DemoError` for an instance that has other users or customers already.
     """
     started = time.perf_counter()
-    folder = app_dir or _crm_folder(settings)
+    folder = app_dir or APP_DIR
     instance = Instance(settings)
     try:
         admin_created = False
@@ -113,13 +85,6 @@ def build(
         )
     finally:
         instance.close()
-
-
-def _crm_folder(settings: Settings) -> Path:
-    for folder in settings.apps:
-        if folder.name == APP_KEY:
-            return folder
-    return ROOT / "apps" / APP_KEY
 
 
 def _initialised(instance: Instance) -> bool:
@@ -218,14 +183,3 @@ def _logins(instance: Instance) -> list[DemoLogin]:
 
 def _role_label(label: Label) -> str:
     return f"{label.text('en')} ({label.text('zh')})"
-
-
-def iter_logins(summary: DemoSummary) -> Iterator[tuple[str, str, str, str]]:
-    """Rows of (role, name, username, password) for printing."""
-    for login in summary.logins:
-        yield (
-            login.role,
-            login.name,
-            login.username,
-            login.password or "(the password given to `formflow init`)",
-        )

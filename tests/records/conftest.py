@@ -6,6 +6,8 @@ them) and orders (auto-numbered, with line rows, formulas and conditional fields
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from shop import SHOP_DIR, People
 from sqlalchemy import Engine
@@ -16,6 +18,7 @@ from formflow.records.search import ensure_search_index
 from formflow.records.service import RecordService
 from formflow.storage.database import write_transaction
 from formflow.storage.tables import AppSchema
+from records.helpers import DATABASES, module_engine
 
 
 @pytest.fixture(scope="session")
@@ -93,3 +96,13 @@ def people(engine: Engine, schema: AppSchema, password_hash: str) -> People:
             assert user is not None
             actors[name] = accounts.actor_for(connection, user, "shop")
     return People(**actors)
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def db(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_database: str | None,
+) -> Iterator[Engine]:
+    """One database per test module and dialect, for modules whose tests only read."""
+    yield from module_engine(request.param, tmp_path_factory, postgres_database)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -17,12 +16,10 @@ from formflow.records.aggregates import Aggregation, aggregate
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.tables import AppSchema
 from records.helpers import (
-    DATABASES,
     StatementCounter,
     add_users,
     create_lab,
     insert,
-    module_engine,
     soft_delete,
 )
 
@@ -43,15 +40,6 @@ MET_AT = [
     None,
     None,
 ]
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def db(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres_database: str | None,
-) -> Iterator[Engine]:
-    yield from module_engine(request.param, tmp_path_factory, postgres_database)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,27 +26,15 @@ from formflow.records.filters import (
 from formflow.storage.database import write_transaction
 from formflow.storage.tables import DELETED_AT, AppSchema
 from records.helpers import (
-    DATABASES,
     add_users,
     create_lab,
     insert,
     lab_schema,
-    module_engine,
     soft_delete,
 )
 
 ANN, BEN = 1, 2
 HUAWEI, ACME, GONE = 1, 2, 3
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def db(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres_database: str | None,
-) -> Iterator[Engine]:
-    """One database per module and dialect: these tests only read."""
-    yield from module_engine(request.param, tmp_path_factory, postgres_database)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,13 +17,11 @@ from formflow.records.query import Page, Query, select_page
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.tables import DELETED_AT, AppSchema
 from records.helpers import (
-    DATABASES,
     NOW,
     StatementCounter,
     add_users,
     create_lab,
     insert,
-    module_engine,
     soft_delete,
 )
 
@@ -47,15 +45,6 @@ def deal(n: int) -> dict[str, Any]:
         "tags": ["red"] if n % 2 else [],
         "created_at": NOW + timedelta(days=n % 3),
     }
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def db(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres_database: str | None,
-) -> Iterator[Engine]:
-    yield from module_engine(request.param, tmp_path_factory, postgres_database)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, inspect, select
 
@@ -17,7 +15,7 @@ from formflow.records.search import (
 )
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.tables import DELETED_AT, SEARCH, AppSchema
-from records.helpers import DATABASES, create_lab, insert, lab_schema, module_engine, soft_delete
+from records.helpers import create_lab, insert, lab_schema, soft_delete
 
 DEALS = [
     {"name": "华为技术有限公司", "notes": "年度框架协议"},
@@ -70,15 +68,6 @@ def test_search_text_is_limited_in_length() -> None:
 
 
 # searching a database -----------------------------------------------------------
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def db(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres_database: str | None,
-) -> Iterator[Engine]:
-    yield from module_engine(request.param, tmp_path_factory, postgres_database)
 
 
 @pytest.fixture(scope="module")

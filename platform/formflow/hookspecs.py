@@ -97,8 +97,12 @@ def formflow_after_create(
 ) -> None:
     """Called after a created record has been committed.
 
-    ``record`` is the stored record, system fields included. Every implementation runs;
-    the return value is ignored, and an exception is logged but cannot undo the write.
+    ``record`` is the stored record, system fields included, as JSON keeps it (dates and
+    decimals as ISO text). Every implementation runs; the return value is ignored, and an
+    exception is logged but cannot undo the write.
+
+    After-hooks are a subscriber of the events outbox: they run once the write's unit of
+    work has committed, and at least once, even when the process dies in between.
     """
 
 
@@ -132,7 +136,7 @@ def formflow_after_update(
     """Called after an updated record has been committed.
 
     ``record`` is the record as now stored; ``changes`` maps each changed field key to its
-    ``(old, new)`` values. Every implementation runs; the return value is ignored, and an
+    ``(old, new)`` values; both as JSON keeps them. Every implementation runs; the return value is ignored, and an
     exception is logged but cannot undo the write.
     """
 

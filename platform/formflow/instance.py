@@ -19,8 +19,11 @@ from sqlalchemy.exc import OperationalError
 
 from formflow.config import Settings
 from formflow.definitions import App, load_app
+from formflow.definitions.model import Form
 from formflow.errors import FormflowError
+from formflow.events import Relay
 from formflow.plugins import Plugins, load_plugins
+from formflow.records.after_hooks import AFTER_HOOKS, after_hooks_subscriber, wants_after_hooks
 from formflow.records.service import RecordService
 from formflow.storage.database import connect, read_transaction
 from formflow.storage.platform_tables import definition_versions
@@ -43,6 +46,13 @@ class Instance:
         self.plugins = plugins or load_plugins(plugins_dir=settings.plugins_dir)
         self._apps: dict[str, tuple[str, AppSchema, RecordService]] = {}
         self._checked: dict[str, float] = {}
+        subscribers = (
+            {AFTER_HOOKS: after_hooks_subscriber(self.plugins, self._form_of)}
+            if wants_after_hooks(self.plugins)
+            else {}
+        )
+        self.relay = Relay(self.engine, subscribers)
+        """Hands every app's events to the instance's subscribers."""
 
     def close(self) -> None:
         self.engine.dispose()
@@ -79,6 +89,10 @@ class Instance:
     def records(self, app_key: str) -> RecordService:
         """The record service for ``app_key`` at its current definition version."""
         return self._load(app_key)[2]
+
+    def deliver_events(self) -> int:
+        """Deliver what earlier processes left owed (say, one that died after a commit)."""
+        return self.relay.deliver()
 
     def move_records_of(self, user_id: int, department_id: int | None) -> int:
         """After a user changes department: their records, in every app, go with them."""
@@ -118,11 +132,18 @@ class Instance:
                 hooks=self.plugins,
                 field_types=self.plugins.field_types,
                 timezone=self.settings.timezone,
+                relay=self.relay,
             )
             cached = (version.digest, schema, service)
             self._apps[app_key] = cached
         self._checked[app_key] = now
         return cached
+
+    def _form_of(self, app_key: str, form_key: str) -> Form | None:
+        try:
+            return self.app(app_key).forms.get(form_key)
+        except InstanceError:
+            return None
 
     def compile(self, version: StoredVersion) -> App:
         """Compile a stored definition version with this instance's plugins."""

@@ -95,6 +95,11 @@ class Plugins:
         """Every plugin action, by name."""
         return self._actions
 
+    def implements(self, hook_name: str) -> bool:
+        """Whether any plugin implements ``hook_name``."""
+        caller: pluggy.HookCaller = getattr(self._manager.hook, hook_name)
+        return bool(caller.get_hookimpls())
+
     def run_before(self, hook_name: str, **kwargs: Any) -> None:
         """Run a ``before`` hook's implementations in turn; raise if one refuses or fails.
 

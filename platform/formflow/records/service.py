@@ -4,17 +4,20 @@ Pages, the API, imports, workflows and the shell all come here, so every write i
 the same way (values, permissions, references, uniqueness, plugins) and leaves the same
 trail (version, audit entry), and every read is limited by the same scopes.
 
-A write is one transaction: it either stores everything (record, rows, number, audit) or
-nothing. Plugins' before-hooks run inside it and can veto; after-hooks run once it is
-committed and can never undo it.
+A write is one transaction: it either stores everything (record, rows, number, audit,
+event) or nothing; several writes share one through :func:`~formflow.records.unit.unit_of_work`.
+Plugins' before-hooks run inside it and can veto. Each committed change leaves an event in
+the outbox, which the relay hands to subscribers, plugins' after-hooks among them, once the
+transaction has committed: they can never undo it, and are not lost if the process dies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from formflow.definitions.model import Action, App, Form, Scope
 from formflow.errors import PermissionDenied, QueryError, RecordNotFound, StaleRecord
+from formflow.events import EventKind, Relay
 from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry, ValueKind
 from formflow.records import audit
 from formflow.records.access import (
@@ -44,6 +48,13 @@ from formflow.records.access import (
     scope_condition,
     scope_for,
 )
+from formflow.records.after_hooks import (
+    AFTER_HOOKS,
+    NoHooks,
+    RecordHooks,
+    after_hooks_subscriber,
+    wants_after_hooks,
+)
 from formflow.records.aggregates import Aggregation, aggregate
 from formflow.records.compute import Context
 from formflow.records.filters import LinkScope
@@ -53,6 +64,7 @@ from formflow.records.prepare import Prepared, Preparer
 from formflow.records.prepared import PreparedStatements
 from formflow.records.query import Page, Query, normalised, select_page
 from formflow.records.search import search_document
+from formflow.records.unit import one_write
 from formflow.records.values import ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.tables import (
@@ -66,22 +78,6 @@ from formflow.storage.tables import (
 )
 
 Record = dict[str, Any]
-
-
-class RecordHooks(Protocol):
-    """What the service needs from the plugin system."""
-
-    def run_before(self, hook_name: str, **kwargs: Any) -> None: ...
-
-    def run_after(self, hook_name: str, **kwargs: Any) -> list[Any]: ...
-
-
-class NoHooks:
-    def run_before(self, hook_name: str, **kwargs: Any) -> None:
-        return None
-
-    def run_after(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        return []
 
 
 @dataclass(frozen=True)
@@ -105,11 +101,16 @@ class RecordService:
         hooks: RecordHooks | None = None,
         field_types: FieldTypeRegistry = BUILTIN_REGISTRY,
         timezone: tzinfo = UTC,
+        relay: Relay | None = None,
     ) -> None:
+        """``relay`` delivers this service's events; by default one of its own, whose only
+        subscriber runs the plugins' after-hooks (an instance shares one across its apps)."""
         self.engine = engine
         self.schema = schema
         self.app: App = schema.app
         self.hooks = hooks or NoHooks()
+        self.relay = relay or Relay(engine, self._default_subscribers())
+        self.outbox = self.relay.outbox()
         self.timezone = timezone
         self.preparer = Preparer(ValueConverter(field_types, timezone))
         self.prepared = PreparedStatements(schema)
@@ -128,7 +129,7 @@ class RecordService:
         require(actor, form, Action.CREATE)
         context = self._context(actor)
         prepared = self.preparer.prepare(form, values, context)
-        with write_transaction(self.engine) as connection:
+        with self._writing() as connection:
             owner = self._owner(actor, form, prepared.values)
             self.integrity.check(
                 connection, actor, form, prepared.values, record_id=None, rows=prepared.rows
@@ -154,13 +155,7 @@ class RecordService:
                 at=context.utc,
                 changes=audit.changed_fields({}, record, self._audited(form)),
             )
-        self.hooks.run_after(
-            "formflow_after_create",
-            app_key=self.app.key,
-            form=form,
-            record=record,
-            user_id=actor.user_id,
-        )
+            self._event(connection, form, record_id, EventKind.CREATED, actor, context.utc, record)
         return self._public(form, record)
 
     def update(
@@ -176,7 +171,7 @@ class RecordService:
         form, table = self._form(form_key)
         scope = require(actor, form, Action.UPDATE)
         context = self._context(actor)
-        with write_transaction(self.engine) as connection:
+        with self._writing() as connection:
             current = self._load(connection, actor, form, record_id, scope, Action.UPDATE)
             if current["version"] != expected_version:
                 raise StaleRecord(record_id, expected_version, current["version"])
@@ -226,14 +221,9 @@ class RecordService:
                 at=context.utc,
                 changes=diff,
             )
-        self.hooks.run_after(
-            "formflow_after_update",
-            app_key=self.app.key,
-            form=form,
-            record=after,
-            changes=diff,
-            user_id=actor.user_id,
-        )
+            self._event(
+                connection, form, record_id, EventKind.UPDATED, actor, context.utc, after, diff
+            )
         return self._public(form, after)
 
     def delete(
@@ -243,7 +233,7 @@ class RecordService:
         form, _table = self._form(form_key)
         scope = require(actor, form, Action.DELETE)
         now = self._context(actor).utc
-        with write_transaction(self.engine) as connection:
+        with self._writing() as connection:
             current = self._load(connection, actor, form, record_id, scope, Action.DELETE)
             if expected_version is not None and current["version"] != expected_version:
                 raise StaleRecord(record_id, expected_version, current["version"])
@@ -257,21 +247,14 @@ class RecordService:
             self.integrity.release_references(
                 connection, actor, form, record_id, now, self._soft_delete
             )
-            self._soft_delete(connection, form, record_id, actor.user_id, now)
-        self.hooks.run_after(
-            "formflow_after_delete",
-            app_key=self.app.key,
-            form=form,
-            record=current,
-            user_id=actor.user_id,
-        )
+            self._soft_delete(connection, form, record_id, actor.user_id, now, current)
 
     def restore(self, actor: Actor, form_key: str, record_id: int) -> Record:
         """Bring a record back from the recycle bin (its unique values must still be free)."""
         form, table = self._form(form_key)
         scope = require(actor, form, Action.DELETE)
         now = self._context(actor).utc
-        with write_transaction(self.engine) as connection:
+        with self._writing() as connection:
             current = self._load(
                 connection, actor, form, record_id, scope, Action.DELETE, deleted=True
             )
@@ -293,7 +276,9 @@ class RecordService:
                 at=now,
                 changes={},
             )
-        return self._public(form, {**current, **changes})
+            restored = {**current, **changes}
+            self._event(connection, form, record_id, EventKind.RESTORED, actor, now, restored)
+        return self._public(form, restored)
 
     def move_owner(self, user_id: int, department_id: int | None) -> int:
         """Move the records ``user_id`` owns to their new department; returns how many.
@@ -622,8 +607,16 @@ class RecordService:
             raise StaleRecord(record_id, expected_version, expected_version + 1)
 
     def _soft_delete(
-        self, connection: Connection, form: Form, record_id: int, user_id: int | None, now: datetime
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        user_id: int | None,
+        now: datetime,
+        record: Record | None = None,
     ) -> None:
+        """Move one record to the bin; ``record`` is its values, when the caller has them
+        (a record deleted by an ``on_delete: cascade`` rule is described by its id)."""
         table = self.schema.table(form.key)
         connection.execute(
             update(table)
@@ -638,6 +631,16 @@ class RecordService:
             user_id=user_id,
             at=now,
             changes={},
+        )
+        self.outbox.append(
+            connection,
+            app_key=self.app.key,
+            form_key=form.key,
+            record_id=record_id,
+            kind=EventKind.DELETED,
+            user_id=user_id,
+            at=now,
+            record=self._public(form, record or {"id": record_id}),
         )
 
     def _load(
@@ -725,6 +728,49 @@ class RecordService:
 
     def _audited(self, form: Form) -> list[str]:
         return [field.key for field in form.fields]
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """The connection of one write, in the open unit of work or in a unit of its own;
+        the events it owes are handed on once that unit has committed."""
+        with one_write(self.engine) as unit:
+            if self.outbox.subscribers:
+                unit.after_commit(self.relay.deliver, key=self.relay)
+            yield unit.connection
+
+    def _event(
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        kind: EventKind,
+        actor: Actor,
+        at: datetime,
+        record: Mapping[str, Any],
+        changes: Mapping[str, tuple[Any, Any]] | None = None,
+    ) -> None:
+        self.outbox.append(
+            connection,
+            app_key=self.app.key,
+            form_key=form.key,
+            record_id=record_id,
+            kind=kind,
+            user_id=actor.user_id,
+            at=at,
+            record=self._public(form, record),
+            changes=changes,
+        )
+
+    def _default_subscribers(self) -> dict[str, Any]:
+        if not wants_after_hooks(self.hooks):
+            return {}
+        app = self.app
+        return {
+            AFTER_HOOKS: after_hooks_subscriber(
+                self.hooks,
+                lambda app_key, form_key: app.forms.get(form_key) if app_key == app.key else None,
+            )
+        }
 
     def _public(self, form: Form, record: Mapping[str, Any]) -> Record:
         """A record as callers see it: fields, rows and system fields, no engine columns."""

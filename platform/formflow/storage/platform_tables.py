@@ -144,3 +144,37 @@ attachments = Table(
     Column("size", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+events = Table(
+    "ff_events",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column("app_key", String(63), nullable=False),
+    Column("form_key", String(63), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("user_id", BigInteger),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_ff_events_record", "app_key", "form_key", "record_id", "id"),
+)
+
+event_deliveries = Table(
+    "ff_event_deliveries",
+    platform_metadata,
+    Column("subscriber", String(100), primary_key=True),
+    Column("event_id", Id, ForeignKey("ff_events.id", ondelete="CASCADE"), primary_key=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("available_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+)
+"""Deliveries still owed: one row per event and subscriber, deleted once delivered."""
+
+event_subscribers = Table(
+    "ff_event_subscribers",
+    platform_metadata,
+    Column("name", String(100), primary_key=True),
+    Column("leased_until", DateTime(timezone=True)),
+    Column("lease_holder", String(64)),
+)
+"""Who is delivering to a subscriber right now, so its events go out one at a time, in order."""

@@ -1,0 +1,119 @@
+"""The outbox: events appended in the transaction of the change they describe.
+
+An event written after the commit could be lost when the process dies in between; one
+written inside the transaction commits or rolls back with the change. Beside each event the
+outbox writes one *delivery owed* row per subscriber, which the relay deletes once that
+subscriber has the event; so a subscriber added later is not flooded with history, and an
+event that commits late (PostgreSQL assigns ids before commit) is never skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from formflow.records.audit import jsonable
+from formflow.storage.platform_tables import event_deliveries, events
+
+
+class EventKind(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    RESTORED = "restored"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One committed change of one record.
+
+    ``record`` holds the record's values as JSON keeps them (dates and decimals as text):
+    after a create, update or restore as stored, after a delete as it was. ``changes`` maps
+    each field an update changed to its ``(old, new)`` values, also as JSON keeps them.
+    """
+
+    id: int
+    app_key: str
+    form_key: str
+    record_id: int
+    kind: EventKind
+    user_id: int | None
+    at: datetime
+    record: Mapping[str, Any] = field(default_factory=dict)
+    changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    def key(self, subscriber: str) -> str:
+        """The idempotency key of this event for ``subscriber``: the same on every retry."""
+        return f"{subscriber}:{self.id}"
+
+    @classmethod
+    def from_row(cls, row: Any) -> Event:
+        data = row.data or {}
+        return cls(
+            id=row.id,
+            app_key=row.app_key,
+            form_key=row.form_key,
+            record_id=row.record_id,
+            kind=EventKind(row.kind),
+            user_id=row.user_id,
+            at=row.at,
+            record=data.get("record", {}),
+            changes={key: (pair[0], pair[1]) for key, pair in data.get("changes", {}).items()},
+        )
+
+
+class Outbox:
+    """Appends events, and the deliveries they owe, on the writer's connection."""
+
+    def __init__(self, subscribers: Collection[str] = ()) -> None:
+        self.subscribers = tuple(sorted(subscribers))
+
+    def append(
+        self,
+        connection: Connection,
+        *,
+        app_key: str,
+        form_key: str,
+        record_id: int,
+        kind: EventKind,
+        user_id: int | None,
+        at: datetime,
+        record: Mapping[str, Any],
+        changes: Mapping[str, tuple[Any, Any]] | None = None,
+    ) -> int:
+        """Write one event in the caller's transaction; returns its id."""
+        data: dict[str, Any] = {"record": jsonable(dict(record))}
+        if changes:
+            data["changes"] = {
+                key: [jsonable(old), jsonable(new)] for key, (old, new) in changes.items()
+            }
+        event_id: int = connection.execute(
+            _APPEND,
+            {
+                "app_key": app_key,
+                "form_key": form_key,
+                "record_id": record_id,
+                "kind": kind.value,
+                "user_id": user_id,
+                "at": at,
+                "data": data,
+            },
+        ).scalar_one()
+        if self.subscribers:
+            connection.execute(
+                _OWE,
+                [
+                    {"subscriber": name, "event_id": event_id, "attempts": 0}
+                    for name in self.subscribers
+                ],
+            )
+        return event_id
+
+
+_APPEND = insert(events).returning(events.c.id)  # every write runs it: built once
+_OWE = insert(event_deliveries)

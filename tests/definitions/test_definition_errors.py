@@ -339,3 +339,19 @@ def test_a_broken_file_does_not_hide_problems_in_others(write_app: AppWriter) ->
     assert len(errors) == 2
     assert errors[0].startswith("forms/a.yaml:2:1: invalid YAML")
     assert errors[1] == "forms/b.yaml:6:11: duplicate field key 'name' (first at field 1)"
+
+
+def test_a_field_rule_names_an_unknown_field(write_app: AppWriter) -> None:
+    extra = "permissions:\n  staff: {read: all, fields: {nmae: hidden}}\n"
+    root = write_app(forms={"item": form(NAME, extra)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:7:31: unknown field 'nmae'; did you mean 'name'?"
+    ]
+
+
+def test_the_title_field_cannot_be_hidden(write_app: AppWriter) -> None:
+    extra = "permissions:\n  staff: {read: all, fields: {name: hidden}}\n"
+    root = write_app(forms={"item": form(NAME, extra)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:7:37: 'name' cannot be hidden from 'staff': it is the title_field"
+    ]

@@ -67,7 +67,7 @@ def test_a_filter_across_a_link_cannot_probe_records_out_of_reach(
     account = service.create(people.alice, "account", {"name": "handed over", "code": "ZZ9999"})
     service.create(people.alice, "person", {"account": account["id"], "name": "still mine"})
     service.update(
-        people.alice, "account", account["id"], {"owner": people.bob.user_id}, expected_version=1
+        people.admin, "account", account["id"], {"owner": people.bob.user_id}, expected_version=1
     )
     probe = {"field": "account.code", "op": "eq", "value": "ZZ9999"}
     assert service.find(people.admin, "person", Query(filter=probe)).total == 1
@@ -92,7 +92,7 @@ def test_handing_a_record_to_someone_else_moves_it_out_of_reach(
 ) -> None:
     record = service.create(people.alice, "account", {"name": "gift"})
     service.update(
-        people.alice, "account", record["id"], {"owner": people.bob.user_id}, expected_version=1
+        people.carol, "account", record["id"], {"owner": people.bob.user_id}, expected_version=1
     )
     assert names(service, people.alice) == []
     assert names(service, people.bob) == ["gift"]

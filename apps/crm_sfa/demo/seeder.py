@@ -81,8 +81,10 @@ class Seeder:
         self.taken: set[tuple[str, str]] = set()
 
     def create(self, member: Member | Actor, form_key: str, values: dict[str, Any]) -> Record:
+        """Enter a record as ``member`` would have, with what flows and roll-ups would since
+        have set on it (a contract's approved status, say): the seeder is granted those."""
         actor = member.actor if isinstance(member, Member) else member
-        record = self.service.create(actor, form_key, values)
+        record = self.service.create(actor, form_key, values, grant=set(values))
         self.counts[form_key] = self.counts.get(form_key, 0) + 1
         return record
 
@@ -181,6 +183,7 @@ class Seeder:
                 "next_follow_up": None,
             },
             expected_version=customer["version"],
+            grant={"owner", "in_pool", "pool_reason", "pool_entered_at", "previous_owner"},
         )
 
     def contact(self, member: Member, customer: Record, found: Company, *, primary: bool) -> Record:

@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 from formflow.definitions.model import (
     SYSTEM_FIELDS,
     Field,
+    FieldRule,
     Form,
     Index,
     Label,
@@ -45,6 +46,7 @@ COMMON_FIELD_KEYS = frozenset(
         "required_if",
         "visible_if",
         "readonly",
+        "set_once",
         "unique",
         "indexed",
         "default",
@@ -116,11 +118,12 @@ class FormCompiler:
             title_field=data["title_field"],
             owner_field=data.get("owner_field", "created_by"),
             fields=fields,
-            permissions=self._permissions(data.get("permissions") or {}),
+            permissions=self._permissions(data.get("permissions") or {}, fields),
             list_view=self._list_view(data.get("list") or {}, fields),
             indexes=self._indexes(data.get("indexes") or []),
         )
         self._check_title_and_owner(form)
+        self._check_hidden_fields(form)
         self._check_formula_cycles(form.fields, ("fields",))
         self._check_index_keys(form)
         return form
@@ -187,6 +190,7 @@ class FormCompiler:
             required_if=self._expression(item, "required_if", path, names),
             visible_if=self._expression(item, "visible_if", path, names),
             readonly=item.get("readonly", False) or type_name in ("formula", "auto_number"),
+            set_once=item.get("set_once", False),
             unique=item.get("unique", False),
             indexed=item.get("indexed", False),
             default=item.get("default"),
@@ -359,6 +363,21 @@ class FormCompiler:
 
     # form-level settings ------------------------------------------------------------
 
+    def _check_hidden_fields(self, form: Form) -> None:
+        """A field hidden from a role must not show through what every reader gets: the
+        record's title (links name records by it) or the text searched."""
+        shown_to_all = {
+            form.title_field: "the title_field",
+            **dict.fromkeys(form.list_view.search, "searched (list.search)"),
+        }
+        for role, permission in form.permissions.items():
+            for key, rule in permission.fields.items():
+                if rule is FieldRule.HIDDEN and key in shown_to_all:
+                    self.error(
+                        ("permissions", role, "fields", key),
+                        f"'{key}' cannot be hidden from '{role}': it is {shown_to_all[key]}",
+                    )
+
     def _check_title_and_owner(self, form: Form) -> None:
         data = self.document.data
         if not form.has_field(form.title_field):
@@ -385,8 +404,11 @@ class FormCompiler:
                     ("owner_field",), f"owner_field '{form.owner_field}' must be a user field"
                 )
 
-    def _permissions(self, data: Mapping[str, Any]) -> dict[str, Permission]:
+    def _permissions(
+        self, data: Mapping[str, Any], fields: tuple[Field, ...]
+    ) -> dict[str, Permission]:
         permissions: dict[str, Permission] = {}
+        field_keys = sorted(f.key for f in fields)
         for role, actions in data.items():
             if role not in self.context.role_keys:
                 self.error(
@@ -396,8 +418,22 @@ class FormCompiler:
                     at_key=True,
                 )
                 continue
+            rules = actions.get("fields", {})
+            for key in rules:
+                if key not in field_keys:
+                    self.error(
+                        ("permissions", role, "fields", key),
+                        _unknown("field", key, field_keys),
+                        at_key=True,
+                    )
             permissions[role] = Permission(
-                **{action: Scope(scope) for action, scope in actions.items()}
+                **{
+                    action: Scope(scope)
+                    for action, scope in actions.items()
+                    if action not in ("fields", "reassign")
+                },
+                reassign=actions.get("reassign", False),
+                fields={key: FieldRule(rule) for key, rule in rules.items()},
             )
         return permissions
 

@@ -63,18 +63,32 @@ class Action(StrEnum):
     DELETE = "delete"
 
 
+class FieldRule(StrEnum):
+    """What a role may do with one field, from least to most."""
+
+    HIDDEN = "hidden"
+    READ = "read"
+    EDIT = "edit"
+
+
 @dataclass(frozen=True)
 class Permission:
-    """What one role may do on one form, action by action."""
+    """What one role may do on one form: action by action, field by field, and whether it
+    may hand records to someone else (change their owner)."""
 
     create: Scope = Scope.NONE
     read: Scope = Scope.NONE
     update: Scope = Scope.NONE
     delete: Scope = Scope.NONE
+    reassign: bool = False
+    fields: Mapping[str, FieldRule] = field(default_factory=dict, hash=False)
 
     def scope(self, action: Action) -> Scope:
         scope: Scope = getattr(self, action.value)
         return scope
+
+    def field_rule(self, key: str) -> FieldRule:
+        return self.fields.get(key, FieldRule.EDIT)
 
 
 class OnDelete(StrEnum):
@@ -117,6 +131,7 @@ class Field:
     required_if: Expression | None = None
     visible_if: Expression | None = None
     readonly: bool = False
+    set_once: bool = False
     unique: bool = False
     indexed: bool = False
     default: Any = None

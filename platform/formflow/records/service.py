@@ -34,7 +34,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from formflow.definitions.model import Action, App, Form, Scope
-from formflow.errors import PermissionDenied, QueryError, RecordNotFound, StaleRecord
+from formflow.errors import (
+    PermissionDenied,
+    Problem,
+    QueryError,
+    RecordNotFound,
+    StaleRecord,
+    ValidationFailed,
+)
 from formflow.events import EventKind, Relay
 from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry, ValueKind
 from formflow.records import audit
@@ -57,6 +64,14 @@ from formflow.records.after_hooks import (
 )
 from formflow.records.aggregates import Aggregation, aggregate
 from formflow.records.compute import Context
+from formflow.records.field_access import (
+    FieldAccess,
+    check_readable,
+    field_access,
+    filter_fields,
+    is_system,
+    refused_changes,
+)
 from formflow.records.filters import LinkScope
 from formflow.records.integrity import IntegrityChecks, unique_violation
 from formflow.records.numbering import next_number
@@ -116,6 +131,7 @@ class RecordService:
         self.prepared = PreparedStatements(schema)
         self.integrity = IntegrityChecks(schema, self.prepared)
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
+        self._access: dict[tuple[Any, ...], FieldAccess] = {}
         self._inserts = {
             key: insert(schema.table(key)).returning(schema.table(key).c.id)
             for key in self.app.forms
@@ -123,14 +139,29 @@ class RecordService:
 
     # writes -------------------------------------------------------------------------
 
-    def create(self, actor: Actor, form_key: str, values: Mapping[str, Any]) -> Record:
-        """Store a new record; raise ValidationFailed with every problem if it does not fit."""
+    def create(
+        self,
+        actor: Actor,
+        form_key: str,
+        values: Mapping[str, Any],
+        *,
+        grant: Collection[str] = (),
+    ) -> Record:
+        """Store a new record; raise ValidationFailed with every problem if it does not fit.
+
+        ``grant`` names fields the caller may set whatever the field rules (a workflow, the
+        state it owns); see :mod:`formflow.records.field_access`.
+        """
         form, table = self._form(form_key)
         require(actor, form, Action.CREATE)
+        access = self.field_access(actor, form_key, creating=True, grant=grant)
+        self._refuse_hidden(access, values)
         context = self._context(actor)
         prepared = self.preparer.prepare(form, values, context)
+        self._refuse_fixed(access, values, prepared.values, prepared.rows, None)
         with self._writing() as connection:
             owner = self._owner(actor, form, prepared.values)
+            self._check_new_owner(connection, actor, form, access, owner, None)
             self.integrity.check(
                 connection, actor, form, prepared.values, record_id=None, rows=prepared.rows
             )
@@ -156,7 +187,7 @@ class RecordService:
                 changes=audit.changed_fields({}, record, self._audited(form)),
             )
             self._event(connection, form, record_id, EventKind.CREATED, actor, context.utc, record)
-        return self._public(form, record)
+        return self._shown(access, form, record)
 
     def update(
         self,
@@ -166,10 +197,16 @@ class RecordService:
         values: Mapping[str, Any],
         *,
         expected_version: int,
+        grant: Collection[str] = (),
     ) -> Record:
-        """Change a record the actor loaded at ``expected_version``; refuse if it moved on."""
+        """Change a record the actor loaded at ``expected_version``; refuse if it moved on.
+
+        ``grant`` names fields the caller may change whatever the field rules.
+        """
         form, table = self._form(form_key)
         scope = require(actor, form, Action.UPDATE)
+        access = self.field_access(actor, form_key, creating=False, grant=grant)
+        self._refuse_hidden(access, values)
         context = self._context(actor)
         with self._writing() as connection:
             current = self._load(connection, actor, form, record_id, scope, Action.UPDATE)
@@ -179,7 +216,11 @@ class RecordService:
             prepared = self.preparer.prepare(
                 form, values, context, existing=current, existing_rows=rows
             )
+            self._refuse_fixed(access, values, prepared.values, prepared.rows, {**current, **rows})
             owner = self._owner(actor, form, {**current, **prepared.values})
+            self._check_new_owner(
+                connection, actor, form, access, owner, current.get(form.owner_field)
+            )
             self.integrity.check(
                 connection,
                 actor,
@@ -224,7 +265,7 @@ class RecordService:
             self._event(
                 connection, form, record_id, EventKind.UPDATED, actor, context.utc, after, diff
             )
-        return self._public(form, after)
+        return self._shown(access, form, after)
 
     def delete(
         self, actor: Actor, form_key: str, record_id: int, *, expected_version: int | None = None
@@ -278,7 +319,7 @@ class RecordService:
             )
             restored = {**current, **changes}
             self._event(connection, form, record_id, EventKind.RESTORED, actor, now, restored)
-        return self._public(form, restored)
+        return self._shown(self.field_access(actor, form_key), form, restored)
 
     def move_owner(self, user_id: int, department_id: int | None) -> int:
         """Move the records ``user_id`` owns to their new department; returns how many.
@@ -363,7 +404,7 @@ class RecordService:
         with read_transaction(self.engine) as connection:
             record = self._load(connection, actor, form, record_id, scope, Action.READ)
             record.update(self._read_rows(connection, form, record_id))
-        return self._public(form, record)
+        return self._shown(self.field_access(actor, form_key), form, record)
 
     def find(self, actor: Actor, form_key: str, query: Query | None = None) -> Page:
         """A page of the records the actor may read, filtered, searched and sorted.
@@ -373,8 +414,22 @@ class RecordService:
         query = query or Query()
         form, table = self._form(form_key)
         scope = require(actor, form, Action.DELETE if query.deleted else Action.READ)
+        hidden = self.field_access(actor, form_key).hidden
+        if hidden or self._hides_linked(actor):
+            check_readable(
+                self.app,
+                actor,
+                form,
+                iter(
+                    [
+                        *filter_fields(query.filter),
+                        *(key.field for key in query.sort or ()),
+                        *(query.fields or ()),
+                    ]
+                ),
+            )
         with read_transaction(self.engine) as connection:
-            return select_page(
+            page = select_page(
                 connection,
                 self.schema,
                 form_key,
@@ -382,6 +437,9 @@ class RecordService:
                 scope=scope_condition(scope, actor, form, table),
                 link_scope=self._link_scope(actor),
             )
+        if hidden:
+            page.rows[:] = [{k: v for k, v in row.items() if k not in hidden} for row in page.rows]
+        return page
 
     def titles(self, actor: Actor, form_key: str, ids: Collection[int]) -> dict[int, Record]:
         """The live records among ``ids`` the actor may read, as ``id`` and title field,
@@ -461,6 +519,14 @@ class RecordService:
         """Counts, sums and the like over the records the actor may read."""
         form, table = self._form(form_key)
         scope = require(actor, form, Action.READ)
+        if self.field_access(actor, form_key).hidden or self._hides_linked(actor):
+            measured = (measure.field for measure in aggregation.measures if measure.field)
+            check_readable(
+                self.app,
+                actor,
+                form,
+                iter([*aggregation.group_by, *measured, *filter_fields(aggregation.filter)]),
+            )
         with read_transaction(self.engine) as connection:
             return aggregate(
                 connection,
@@ -481,7 +547,8 @@ class RecordService:
             record = self._load(connection, actor, form, record_id, scope, Action.READ)
             record.update(self._read_rows(connection, form, record_id))
             trail = audit.history(connection, table.name, record_id)
-        return self._public(form, record), trail
+        access = self.field_access(actor, form_key)
+        return self._shown(access, form, record), self._trail(access, trail)
 
     def history(self, actor: Actor, form_key: str, record_id: int) -> list[audit.AuditEntry]:
         """A record's audit trail, newest first (for those who may read the record)."""
@@ -489,7 +556,8 @@ class RecordService:
         scope = require(actor, form, Action.READ)
         with read_transaction(self.engine) as connection:
             self._load(connection, actor, form, record_id, scope, Action.READ)
-            return audit.history(connection, table.name, record_id)
+            trail = audit.history(connection, table.name, record_id)
+        return self._trail(self.field_access(actor, form_key), trail)
 
     def recent(self, actor: Actor, limit: int = 10) -> list[tuple[str, Record]]:
         """The live records the actor changed most recently and may still read, newest first."""
@@ -507,7 +575,9 @@ class RecordService:
                 for row in connection.execute(
                     query if condition is None else query.where(condition)
                 ).mappings():
-                    found[(form.key, row["id"])] = self._public(form, normalised(row))
+                    found[(form.key, row["id"])] = self._shown(
+                        self.field_access(actor, form.key), form, normalised(row)
+                    )
         return [
             (form_of[name], found[(form_of[name], record_id)])
             for name, record_id in touched
@@ -771,6 +841,97 @@ class RecordService:
                 lambda app_key, form_key: app.forms.get(form_key) if app_key == app.key else None,
             )
         }
+
+    def field_access(
+        self,
+        actor: Actor,
+        form_key: str,
+        *,
+        creating: bool = False,
+        grant: Collection[str] = (),
+    ) -> FieldAccess:
+        """Which fields of ``form_key`` the actor may see and change (pages ask it too)."""
+        key = (actor.user_id, actor.is_admin, actor.roles, form_key, creating, frozenset(grant))
+        access = self._access.get(key)
+        if access is None:
+            form, _table = self._form(form_key)
+            access = field_access(self.app, actor, form, creating=creating, grant=grant)
+            if len(self._access) > 10_000:
+                self._access.clear()
+            self._access[key] = access
+        return access
+
+    def _hides_linked(self, actor: Actor) -> bool:
+        return any(self.field_access(actor, key).hidden for key in self.app.forms)
+
+    def _refuse_hidden(self, access: FieldAccess, values: Mapping[str, Any]) -> None:
+        unknown = {
+            key: [Problem("unknown_field", f"'{key}' is not a field of this form")]
+            for key in values
+            if key in access.hidden
+        }
+        if unknown:
+            raise ValidationFailed(unknown)
+
+    def _refuse_fixed(
+        self,
+        access: FieldAccess,
+        submitted: Mapping[str, Any],
+        values: Mapping[str, Any],
+        rows: Mapping[str, Any],
+        before: Mapping[str, Any] | None,
+    ) -> None:
+        problems = refused_changes(access, submitted, {**values, **rows}, before)
+        if problems:
+            raise ValidationFailed(problems)
+
+    def _check_new_owner(
+        self,
+        connection: Connection,
+        actor: Actor,
+        form: Form,
+        access: FieldAccess,
+        owner: int | None,
+        before: int | None,
+    ) -> None:
+        """A record goes only to someone the actor may hand it to: an active user (checked
+        with the other references) within the actor's update scope."""
+        creating_own = before is None and owner == actor.user_id
+        if is_system(actor) or actor.is_admin or owner == before or creating_own:
+            return
+        if form.owner_field in access.granted:
+            return  # a transfer flow, say
+        key = form.owner_field
+        if not access.may_reassign:
+            problem = Problem("reassign", "you may not hand this record to someone else")
+        elif owner is None:
+            return
+        else:
+            scope = scope_for(actor, form, Action.UPDATE)
+            if scope is Scope.ALL:
+                return
+            department = self.integrity.department_of(connection, actor, owner)
+            if scope is Scope.DEPARTMENT and department in actor.department_ids:
+                return
+            problem = Problem("owner_out_of_reach", "is outside the people you may hand records to")
+        raise ValidationFailed({key: [problem]})
+
+    def _shown(self, access: FieldAccess, form: Form, record: Mapping[str, Any]) -> Record:
+        return access.shown(self._public(form, record))
+
+    def _trail(self, access: FieldAccess, trail: list[audit.AuditEntry]) -> list[audit.AuditEntry]:
+        """A history without the changes of hidden fields."""
+        if not access.hidden:
+            return trail
+        return [
+            audit.AuditEntry(
+                entry.action,
+                entry.user_id,
+                entry.at,
+                {k: v for k, v in entry.changes.items() if k not in access.hidden},
+            )
+            for entry in trail
+        ]
 
     def _public(self, form: Form, record: Mapping[str, Any]) -> Record:
         """A record as callers see it: fields, rows and system fields, no engine columns."""

@@ -91,7 +91,8 @@ class Seeder:
     def run(self) -> None:
         director = self.staff[DIRECTOR]
         for product in PRODUCTS:
-            values = dict(zip(PRODUCT_FIELDS, product, strict=True))
+            values: dict[str, Any] = dict(zip(PRODUCT_FIELDS, product, strict=True))
+            values["floor_price"] = str(Decimal(values["list_price"]) * Decimal("0.85"))
             self.products[product[0]] = self.create(director, "product", values)
         for competitor in COMPETITORS:
             values = dict(zip(COMPETITOR_FIELDS, competitor, strict=True))

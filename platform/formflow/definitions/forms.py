@@ -364,18 +364,21 @@ class FormCompiler:
     # form-level settings ------------------------------------------------------------
 
     def _check_hidden_fields(self, form: Form) -> None:
-        """A field hidden from a role must not show through what every reader gets: the
-        record's title (links name records by it) or the text searched."""
-        shown_to_all = {
-            form.title_field: "the title_field",
+        """A field hidden from a role must not show through what every reader of the list
+        gets: the record's title (links name records by it), the searched text, the
+        list's filters and its default sort."""
+        everyone_sees = {
+            **{key.field: "in list.sort" for key in form.list_view.sort},
+            **dict.fromkeys(form.list_view.filters, "in list.filters"),
             **dict.fromkeys(form.list_view.search, "searched (list.search)"),
+            form.title_field: "the title_field",
         }
         for role, permission in form.permissions.items():
             for key, rule in permission.fields.items():
-                if rule is FieldRule.HIDDEN and key in shown_to_all:
+                if rule is FieldRule.HIDDEN and key in everyone_sees:
                     self.error(
                         ("permissions", role, "fields", key),
-                        f"'{key}' cannot be hidden from '{role}': it is {shown_to_all[key]}",
+                        f"'{key}' cannot be hidden from '{role}': it is {everyone_sees[key]}",
                     )
 
     def _check_title_and_owner(self, form: Form) -> None:

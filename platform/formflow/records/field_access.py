@@ -119,17 +119,14 @@ def refused_changes(
     access: FieldAccess,
     submitted: Collection[str],
     new: Mapping[str, Any],
-    old: Mapping[str, Any] | None,
+    old: Mapping[str, Any],
 ) -> dict[str, list[Problem]]:
-    """The problems of changing fixed fields: each submitted key whose value would change
-    (on a new record: that is given a value at all)."""
+    """The problems of changing fixed fields: each submitted key whose value would differ
+    from ``old`` (for a new record, the fields' defaults)."""
     problems: dict[str, list[Problem]] = {}
     for key in submitted:
         problem = access.fixed.get(key)
-        if problem is None:
-            continue
-        before = None if old is None else old.get(key)
-        if new.get(key) != before:
+        if problem is not None and new.get(key) != old.get(key):
             problems[key] = [problem]
     return problems
 

@@ -158,7 +158,8 @@ class RecordService:
         self._refuse_hidden(access, values)
         context = self._context(actor)
         prepared = self.preparer.prepare(form, values, context)
-        self._refuse_fixed(access, values, prepared.values, prepared.rows, None)
+        defaults = {field.key: field.default for field in form.fields}
+        self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
         with self._writing() as connection:
             owner = self._owner(actor, form, prepared.values)
             self._check_new_owner(connection, actor, form, access, owner, None)
@@ -879,7 +880,7 @@ class RecordService:
         submitted: Mapping[str, Any],
         values: Mapping[str, Any],
         rows: Mapping[str, Any],
-        before: Mapping[str, Any] | None,
+        before: Mapping[str, Any],
     ) -> None:
         problems = refused_changes(access, submitted, {**values, **rows}, before)
         if problems:

@@ -69,7 +69,8 @@ class Outcome:
 def form_page(t: Target, record: Record | None) -> ResponseReturnValue:
     directory = load_names()
     pickers = Pickers(tuple(directory.user_choices()), tuple(directory.department_choices()))
-    cls = form_class(t.form, pickers)
+    fixed = t.fixed(creating=record is None)
+    cls = form_class(t.form, pickers, fixed)
     outcome = Outcome(
         files={f.key: list(record.get(f.key) or []) for f in uploads.file_fields(t.form)}
         if record
@@ -90,7 +91,7 @@ def form_page(t: Target, record: Record | None) -> ResponseReturnValue:
             )
     else:
         start = record if record is not None else _new_values(t)
-        record_form = cls(data=input_data(t.form, start, t.service.timezone))
+        record_form = cls(data=input_data(t.form, start, t.service.timezone, fixed))
         if record is not None:
             record_form.version.data = str(record["version"])
     page = _render_form(t, record, record_form, outcome, directory, pickers)
@@ -278,6 +279,7 @@ def _render_form(
     views = [
         _field_view(t, found, record, record_form, outcome, shower, pickers, visible, required)
         for found in t.form.fields
+        if found.key not in t.hidden
     ]
     action = (
         url_for("records.edit", app_key=t.app_key, form_key=t.form.key, record_id=record["id"])

@@ -89,12 +89,15 @@ class RecordForm(FlaskForm):  # type: ignore[misc]
         return self._fields.get(attribute(key))
 
 
-def form_class(form: Form, pickers: Pickers) -> type[RecordForm]:
-    """A :class:`RecordForm` subclass with an input for every editable field of ``form``."""
+def form_class(
+    form: Form, pickers: Pickers, fixed: frozenset[str] = frozenset()
+) -> type[RecordForm]:
+    """A :class:`RecordForm` subclass with an input for every editable field of ``form``
+    but the ``fixed`` ones, which the person may not change (see the service's field access)."""
     inputs = {
         attribute(field.key): make_input(field, pickers, top_level=True)
         for field in form.fields
-        if editable(field) and field.kind is not ValueKind.FILES
+        if editable(field) and field.kind is not ValueKind.FILES and field.key not in fixed
     }
     return type(f"{form.key.title()}Form", (RecordForm,), inputs)
 
@@ -228,12 +231,14 @@ _MAKERS: Mapping[str, Callable[[Field, Pickers, dict[str, Any]], UnboundField]] 
 # stored values -> inputs ----------------------------------------------------------
 
 
-def input_data(form: Form, values: Mapping[str, Any], timezone: tzinfo) -> dict[str, Any]:
+def input_data(
+    form: Form, values: Mapping[str, Any], timezone: tzinfo, fixed: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """What the inputs start with for ``values`` (a record, or a new record's defaults)."""
     return {
         attribute(field.key): input_value(field, values.get(field.key), timezone)
         for field in form.fields
-        if editable(field) and field.kind is not ValueKind.FILES
+        if editable(field) and field.kind is not ValueKind.FILES and field.key not in fixed
     }
 
 

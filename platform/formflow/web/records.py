@@ -133,7 +133,7 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
     except QueryError as error:
         problems.append(_("This list could not be shown: %(reason)s", reason=str(error)))
         page = Page([], 0, False, None)
-    columns = list_columns(form)
+    columns = [key for key in list_columns(form) if key not in t.hidden]
     users, departments = names_needed(form, [*columns, *form.list_view.filters])
     directory = load_names(users, departments)
     wanted = merge_ids(link_ids(form, page.rows, columns), link_filter_ids(form, state))
@@ -288,7 +288,7 @@ def detail(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
     shown = [
         (found, shower.show(found, record.get(found.key)))
         for found in t.form.fields
-        if found.key in visible
+        if found.key in visible and found.key not in t.hidden
     ]
     system = [
         (column_label(t.form, key), shower.system(key, record.get(key)))

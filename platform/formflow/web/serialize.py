@@ -51,11 +51,12 @@ def record_json(form: Form, record: Mapping[str, Any]) -> dict[str, Any]:
     """A record as the API returns it: ``id``, the form's fields, then the system fields.
 
     Subtable fields appear when the record holds their rows (single records do; list
-    pages leave them out, as a list shows no rows).
+    pages leave them out, as a list shows no rows); fields hidden from the reader, which the
+    record service leaves out, do not appear at all.
     """
     out: dict[str, Any] = {"id": int(record["id"])}
     for field in form.fields:
-        if field.kind is ValueKind.ROWS and field.key not in record:
+        if field.key not in record:
             continue
         out[field.key] = value_json(field, record.get(field.key))
     for key, kind in SYSTEM_FIELDS.items():

@@ -45,6 +45,16 @@ class Target:
     def list_address(self) -> str:
         return url_for("records.index", app_key=self.app_key, form_key=self.form.key)
 
+    @cached_property
+    def hidden(self) -> frozenset[str]:
+        """The fields of the form the actor may not see: no page shows or asks for them."""
+        return self.service.field_access(self.actor, self.form.key).hidden
+
+    def fixed(self, *, creating: bool) -> frozenset[str]:
+        """The fields the actor may not change (shown, not asked for), and the hidden ones."""
+        access = self.service.field_access(self.actor, self.form.key, creating=creating)
+        return frozenset(access.fixed) | access.hidden
+
     def can(self, action: Action, form: Form | None = None) -> bool:
         return scope_for(self.actor, form or self.form, action) is not Scope.NONE
 

@@ -118,10 +118,10 @@ def test_a_field_hidden_from_reps_is_in_no_page_they_open(
     product = floor_priced_product(app)
     sign_in("rep1")
     pages = [
-        "/crm_sfa/product",
+        "/crm_sfa/product/",
         f"/crm_sfa/product/{product['id']}",
-        "/crm_sfa/product?sort=floor_price",
-        f"/crm_sfa/product?q={product['code']}",
+        "/crm_sfa/product/?sort=floor_price",
+        f"/crm_sfa/product/?q={product['code']}",
     ]
     for page in pages:
         response = client.get(page)

@@ -673,8 +673,13 @@ class Seeder:
         if latest is None or _aware(latest).date() < followed:
             changes["last_follow_up_at"] = self.moment(followed)
         if changes:
-            self.service.update(
-                rep.actor, "customer", customer_id, changes, expected_version=current["version"]
+            self.service.update(  # as an automation would, on each follow-up
+                rep.actor,
+                "customer",
+                customer_id,
+                changes,
+                expected_version=current["version"],
+                grant=set(changes),
             )
 
 

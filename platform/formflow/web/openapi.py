@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form, Label
+from formflow.definitions.model import SYSTEM_FIELDS, App, Field, FieldRule, Form, Label
 from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
 from formflow.records.filters import (
     CHOICE_OPS,
@@ -677,17 +677,24 @@ def _record_schema(form: Form) -> Schema:
     for field in form.fields:
         properties[field.key] = _output_schema(field)
     properties.update({key: schema for key, schema in _SYSTEM.items() if key != "id"})
+    hidden_from_some = {
+        key
+        for permission in form.permissions.values()
+        for key, rule in permission.fields.items()
+        if rule is FieldRule.HIDDEN
+    }
     required = [
         key
         for key in properties
-        if not (form.has_field(key) and form.field(key).kind is ValueKind.ROWS)
+        if key not in hidden_from_some
+        and not (form.has_field(key) and form.field(key).kind is ValueKind.ROWS)
     ]
     return _object(
         properties,
         required,
         description=(
             f"A {form.label.en or form.key} record. Subtable fields are only in single "
-            "records, not in list pages."
+            "records, not in list pages; fields hidden from the reader's role are left out."
         ),
     )
 

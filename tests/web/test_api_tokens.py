@@ -53,6 +53,46 @@ def test_anything_else_signs_in_nobody(app: Flask, db: Engine, wrong: str) -> No
         assert tokens.authenticate_token(connection, wrong) is None
 
 
+def test_an_expired_token_signs_in_nobody(app: Flask, db: Engine) -> None:
+    with write_transaction(db) as connection:
+        _token_id, plaintext = tokens.create_token(
+            connection, user_id(app, "rep1"), "one-off", now=NOW, expires_in=timedelta(days=1)
+        )
+        almost = NOW + timedelta(days=1, seconds=-1)
+        assert tokens.authenticate_token(connection, plaintext, now=almost) is not None
+        late = NOW + timedelta(days=1)
+        assert tokens.authenticate_token(connection, plaintext, now=late) is None
+
+
+def test_the_api_refuses_an_expired_token(app: Flask, client: FlaskClient, db: Engine) -> None:
+    with write_transaction(db) as connection:
+        _token_id, plaintext = tokens.create_token(
+            connection,
+            user_id(app, "rep1"),
+            "one-off",
+            now=datetime.now(UTC) - timedelta(days=2),
+            expires_in=timedelta(days=1),
+        )
+    api = client.get(CUSTOMERS, headers={"Authorization": f"Bearer {plaintext}"})
+    assert api.status_code == 401
+    assert api.json is not None
+    assert api.json["error"]["code"] == "unauthorized"
+
+
+def test_the_page_shows_when_a_token_expires(
+    app: Flask, client: FlaskClient, db: Engine, login: Callable[[str], FlaskClient]
+) -> None:
+    with write_transaction(db) as connection:
+        tokens.create_token(
+            connection, user_id(app, "rep1"), "one-off", now=NOW, expires_in=timedelta(days=3)
+        )
+        tokens.create_token(connection, user_id(app, "rep1"), "for good", now=NOW)
+    login("rep1")
+    page = client.get("/account/tokens/").text
+    assert "2026-03-04 09:00 UTC" in page
+    assert "永不过期" in page
+
+
 def test_use_is_noted_at_most_once_a_minute(app: Flask, db: Engine) -> None:
     with write_transaction(db) as connection:
         token_id, plaintext = tokens.create_token(connection, user_id(app, "rep1"), "t")

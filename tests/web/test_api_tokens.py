@@ -167,6 +167,39 @@ def test_a_token_made_on_the_page_is_shown_once_and_works(
     assert api.status_code == 200
 
 
+def test_a_token_made_on_the_page_may_expire(
+    app: Flask, client: FlaskClient, db: Engine, login: Callable[[str], FlaskClient]
+) -> None:
+    login("rep1")
+    page = client.get("/account/tokens/").text
+    assert '<option value="30">30 天后</option>' in page
+    client.post(
+        "/account/tokens/",
+        data={
+            "name": "month job",
+            "expires": "30",
+            "csrf_token": csrf_token(client, "/account/tokens/"),
+        },
+    )
+    with read_transaction(db) as connection:
+        [made] = tokens.list_tokens(connection, user_id(app, "rep1"))
+    assert made.expires_at == made.created_at + timedelta(days=30)
+
+
+def test_the_page_refuses_a_lifetime_it_does_not_offer(
+    app: Flask, client: FlaskClient, db: Engine, login: Callable[[str], FlaskClient]
+) -> None:
+    login("rep1")
+    response = client.post(
+        "/account/tokens/",
+        data={"name": "x", "expires": "9999", "csrf_token": csrf_token(client, "/account/tokens/")},
+    )
+    assert response.status_code == 200
+    assert "new-token" not in response.text
+    with read_transaction(db) as connection:
+        assert tokens.list_tokens(connection, user_id(app, "rep1")) == []
+
+
 def test_a_token_is_revoked_on_the_page(
     app: Flask, client: FlaskClient, db: Engine, login: Callable[[str], FlaskClient]
 ) -> None:

@@ -100,10 +100,6 @@ def test_it_fills_every_part_of_the_sales_cycle(built: tuple[Settings, DemoSumma
     assert summary.total >= 500
 
 
-def test_it_takes_well_under_half_a_minute(built: tuple[Settings, DemoSummary]) -> None:
-    assert built[1].seconds < 30
-
-
 def test_users_of_every_role_with_the_demo_password(
     built: tuple[Settings, DemoSummary], instance: Instance
 ) -> None:

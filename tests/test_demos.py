@@ -22,6 +22,14 @@ def test_no_app_with_a_demo_is_a_clear_error(write_app: AppWriter) -> None:
         demo_folder([write_app()])
 
 
+def test_with_no_apps_at_all_the_error_says_what_to_pass() -> None:
+    with pytest.raises(
+        DemoError,
+        match=r"\(none found\); give the app's folder, as in `formflow demo path/to/app`, or set FORMFLOW_APPS",
+    ):
+        demo_folder([])
+
+
 def test_a_demo_without_build_is_refused(write_app: AppWriter) -> None:
     app_dir = write_app()
     (app_dir / "demo").mkdir()
@@ -48,3 +56,20 @@ def test_without_formflow_apps_every_app_folder_in_apps_is_used(
     monkeypatch.chdir(tmp_path)
     settings = load_settings({"FORMFLOW_INSTANCE": str(tmp_path / "instance")})
     assert [folder.name for folder in settings.apps] == ["hr", "sales"]
+
+
+def test_outside_a_checkout_folder_the_apps_that_come_with_formflow_are_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({"FORMFLOW_INSTANCE": str(tmp_path / "instance")})
+    assert settings.apps == (CRM_APP,)
+    assert demo_folder(settings.apps) == CRM_APP
+
+
+def test_relative_app_folders_mean_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({"FORMFLOW_APPS": "mine:../theirs"})
+    assert settings.apps == (tmp_path / "mine", tmp_path.parent / "theirs")

@@ -437,6 +437,37 @@ def department_tree(found: Iterable[Department]) -> list[tuple[Department, int]]
     return ordered
 
 
+PATH_SEPARATOR = " › "
+
+
+def department_paths(found: Iterable[Department]) -> dict[int, str]:
+    """Each department's full name, such as ``销售部 › 华东区``."""
+    paths: dict[int, str] = {}
+    names: list[str] = []
+    for department, depth in department_tree(found):
+        del names[depth:]
+        names.append(department.name)
+        paths[department.id] = PATH_SEPARATOR.join(names)
+    return paths
+
+
+def find_department(connection: Connection, name: str) -> Department:
+    """The department called ``name``, or whose full name it is (``销售部 › 华东区``, or
+    ``销售部/华东区`` where typing › is awkward); names shared by several need the full name."""
+    found = list_departments(connection)
+    paths = department_paths(found)
+    wanted = PATH_SEPARATOR.join(part.strip() for part in name.replace("›", "/").split("/"))
+    by_path = [department for department in found if paths[department.id] == wanted]
+    matches = by_path or [department for department in found if department.name == name.strip()]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = ", ".join(sorted(paths[department.id] for department in matches))
+        raise AccountError(f"several departments are called '{name}'; give the full name: {shown}")
+    known = ", ".join(sorted(paths.values())) or "none yet"
+    raise AccountError(f"no department '{name}' (there are: {known})")
+
+
 def update_department(
     connection: Connection,
     department_id: int,

@@ -12,13 +12,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy import Connection
 
-from formflow import __version__, accounts
+from formflow import __version__, accounts, tokens
 from formflow.config import load_settings
 from formflow.definitions import load_app
 from formflow.demos import DEFAULT_SEED, build_demo, demo_folder, iter_logins
@@ -114,7 +116,8 @@ def validate(app_dir: Path) -> None:
 def init(app_dirs: tuple[Path, ...], admin_username: str, admin_password: str | None) -> None:
     """Create the instance: database, first administrator, and the apps in APP_DIRS.
 
-    Without APP_DIRS, the apps in FORMFLOW_APPS (default: every app folder in ./apps).
+    Without APP_DIRS, the apps in FORMFLOW_APPS (default: every app folder in ./apps, else
+    the apps that come with Formflow).
     Running it again is safe: it migrates the apps and leaves existing users alone.
     """
     settings = load_settings()
@@ -237,20 +240,9 @@ def user_create(
     username: str, password: str, display_name: str | None, is_admin: bool, roles: tuple[str, ...]
 ) -> None:
     """Add a user."""
-    by_app: dict[str, list[str]] = {}
-    for item in roles:
-        app_key, _, role = item.partition(":")
-        if not role:
-            raise click.BadParameter(f"{item!r}: write roles as APP:ROLE", param_hint="--role")
-        by_app.setdefault(app_key, []).append(role)
+    by_app = _roles_by_app(roles)
     with opened() as instance:
-        for app_key, role_keys in by_app.items():
-            declared = instance.app(app_key).role_keys
-            for role in role_keys:
-                if role not in declared:
-                    raise accounts.AccountError(
-                        f"app {app_key} has no role '{role}' (it has: {', '.join(declared)})"
-                    )
+        _check_roles(instance, by_app)
         with write_transaction(instance.engine) as connection:
             accounts.create_user(
                 connection,
@@ -263,6 +255,112 @@ def user_create(
     click.echo(f"created user {username}")
 
 
+@user.command("set")
+@click.argument("username")
+@click.option("--name", "display_name", help="Name shown in the app.")
+@click.option("--department", help="Their department, by name or full name (e.g. 'Sales/East').")
+@click.option("--no-department", is_flag=True, help="Take them out of any department.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    metavar="APP:ROLE",
+    help="A role to hold, as APP:ROLE; replaces their roles in that app. Repeat for more.",
+)
+@click.option("--no-roles", "cleared", multiple=True, metavar="APP", help="Drop every role in APP.")
+@click.option("--active/--inactive", default=None, help="Allow or stop their signing in.")
+@click.option(
+    "--admin/--no-admin", "is_admin", default=None, help="Make or unmake an administrator."
+)
+@reports_errors
+def user_set(
+    username: str,
+    display_name: str | None,
+    department: str | None,
+    no_department: bool,
+    roles: tuple[str, ...],
+    cleared: tuple[str, ...],
+    active: bool | None,
+    is_admin: bool | None,
+) -> None:
+    """Change a user as the admin pages do: name, department, roles, active, administrator.
+
+    Only what is given changes. Their records follow them to a new department.
+    """
+    if department and no_department:
+        raise click.UsageError("give --department or --no-department, not both")
+    by_app = _roles_by_app(roles)
+    by_app.update({app_key: [] for app_key in cleared})
+    with opened() as instance:
+        _check_roles(instance, by_app)
+        with write_transaction(instance.engine) as connection:
+            found = _existing_user(connection, username)
+            department_id = found.department_id
+            if department:
+                department_id = accounts.find_department(connection, department).id
+            elif no_department:
+                department_id = None
+            accounts.update_user(
+                connection,
+                found.id,
+                display_name=found.display_name if display_name is None else display_name,
+                department_id=department_id,
+                is_active=found.is_active if active is None else active,
+                is_admin=found.is_admin if is_admin is None else is_admin,
+            )
+            for app_key, role_keys in by_app.items():
+                accounts.set_roles(connection, found.id, app_key, role_keys)
+        if department_id != found.department_id:
+            instance.move_records_of(found.id, department_id)
+    click.echo(f"updated user {username}")
+
+
+@user.command("list")
+@reports_errors
+def user_list() -> None:
+    """List the users with their department, roles and state."""
+    with opened() as instance, read_transaction(instance.engine) as connection:
+        everyone = accounts.list_users(connection)
+        paths = accounts.department_paths(accounts.list_departments(connection))
+        held = accounts.roles_by_user(connection)
+    for found in everyone:
+        roles = " ".join(
+            f"{app_key}:{role}"
+            for app_key, keys in sorted(held.get(found.id, {}).items())
+            for role in sorted(keys)
+        )
+        marks = ("admin " if found.is_admin else "") + ("" if found.is_active else "inactive")
+        place = paths.get(found.department_id or 0, "-")
+        click.echo(f"{found.username:<16} {place:<20} {roles or '-':<30} {marks}".rstrip())
+
+
+def _roles_by_app(roles: tuple[str, ...]) -> dict[str, list[str]]:
+    by_app: dict[str, list[str]] = {}
+    for item in roles:
+        app_key, _, role = item.partition(":")
+        if not role:
+            raise click.BadParameter(f"{item!r}: write roles as APP:ROLE", param_hint="--role")
+        by_app.setdefault(app_key, []).append(role)
+    return by_app
+
+
+def _check_roles(instance: Instance, by_app: dict[str, list[str]]) -> None:
+    for app_key, role_keys in by_app.items():
+        declared = instance.app(app_key).role_keys
+        for role in role_keys:
+            if role not in declared:
+                raise accounts.AccountError(
+                    f"app {app_key} has no role '{role}' (it has: {', '.join(declared)})"
+                )
+
+
+def _existing_user(connection: Connection, username: str) -> accounts.User:
+    found = accounts.find_user(connection, username)
+    if found is None:
+        raise accounts.AccountError(f"no user '{username}'")
+    return found
+
+
 @user.command("passwd")
 @click.argument("username")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
@@ -272,6 +370,71 @@ def user_passwd(username: str, password: str) -> None:
     with opened() as instance, write_transaction(instance.engine) as connection:
         accounts.set_password(connection, username, password)
     click.echo(f"password changed for {username}")
+
+
+@main.group()
+def token() -> None:
+    """Make, list and revoke API tokens (as each user's token page does)."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="command line", show_default=True, help="What the token is for.")
+@click.option(
+    "--expires",
+    "days",
+    type=click.IntRange(min=1),
+    help="Days until it stops working (default: never).",
+)
+@reports_errors
+def token_create(username: str, name: str, days: int | None) -> None:
+    """Make an API token for USERNAME and print it, once, alone on standard output.
+
+    The database keeps only its hash: copy it now (e.g. TOKEN=$(formflow token create NAME)).
+    """
+    lifetime = None if days is None else timedelta(days=days)
+    with opened() as instance, write_transaction(instance.engine) as connection:
+        owner = _existing_user(connection, username)
+        if not owner.is_active:
+            raise accounts.AccountError(f"user '{username}' is inactive; a token would not work")
+        token_id, plaintext = tokens.create_token(connection, owner.id, name, expires_in=lifetime)
+    click.echo(f"token {token_id} for {username}; it is shown only now:", err=True)
+    click.echo(plaintext)
+
+
+@token.command("list")
+@click.argument("username", required=False)
+@reports_errors
+def token_list(username: str | None) -> None:
+    """List the API tokens of USERNAME (default: everyone's), newest first; never the secrets."""
+    with opened() as instance, read_transaction(instance.engine) as connection:
+        owner = _existing_user(connection, username) if username else None
+        names = {found.id: found.username for found in accounts.list_users(connection)}
+        found_tokens = tokens.list_tokens(connection, owner.id if owner else None)
+    now = datetime.now(UTC)
+    for item in found_tokens:
+        used = f"{item.last_used_at:%Y-%m-%d %H:%M}" if item.last_used_at else "never used"
+        if item.expires_at is None:
+            ends = "no expiry"
+        else:
+            ends = (
+                "expired " if item.expired(now) else "expires "
+            ) + f"{item.expires_at:%Y-%m-%d %H:%M}"
+        click.echo(
+            f"{item.id:>5}  {names.get(item.user_id, '?'):<16} {item.name:<24} "
+            f"made {item.created_at:%Y-%m-%d %H:%M}  {used:<16}  {ends}"
+        )
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@reports_errors
+def token_revoke(token_id: int) -> None:
+    """Revoke the API token TOKEN_ID (see `formflow token list`), whoever owns it."""
+    with opened() as instance, write_transaction(instance.engine) as connection:
+        if not tokens.revoke_token(connection, None, token_id):
+            raise tokens.TokenError(f"no token {token_id}; `formflow token list` shows them")
+    click.echo(f"revoked token {token_id}")
 
 
 @main.command()
@@ -293,7 +456,8 @@ def user_passwd(username: str, password: str) -> None:
 def demo(app_dir: Path | None, seed: int, url: str) -> None:
     """Fill a new instance with the demo data an app ships (its demo/ package).
 
-    APP_DIR defaults to the first app in FORMFLOW_APPS that has a demo. The demo installs
+    APP_DIR defaults to the first app with a demo in FORMFLOW_APPS (default: ./apps, else
+    the apps that come with Formflow, such as the CRM app). The demo installs
     its app if needed and enters its records through the record service, as their owners
     would. Running it again only prints how to sign in.
     """

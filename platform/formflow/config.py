@@ -19,6 +19,9 @@ from formflow.storage.database import sqlite_url
 
 APPS_FOLDER = Path("apps")
 """Where the apps are when FORMFLOW_APPS names none: every folder in it with an app.yaml."""
+SHIPPED_APPS = Path(__file__).resolve().parents[2] / APPS_FOLDER
+"""The apps that come with Formflow (the CRM app), beside the engine in a checkout: the
+default when the current folder has no ``apps/``, so the commands work from any folder."""
 
 
 class ConfigError(FormflowError):
@@ -52,7 +55,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "instance": instance,
         "database_url": env.get("FORMFLOW_DATABASE_URL") or sqlite_url(instance / "formflow.db"),
         "secret_key": env.get("FORMFLOW_SECRET_KEY") or "",
-        "apps": _paths(env.get("FORMFLOW_APPS")) or _apps_in(APPS_FOLDER),
+        "apps": _paths(env.get("FORMFLOW_APPS")) or _apps_in(APPS_FOLDER) or _apps_in(SHIPPED_APPS),
         "plugins_dir": Path(env["FORMFLOW_PLUGINS_DIR"])
         if env.get("FORMFLOW_PLUGINS_DIR")
         else None,
@@ -83,11 +86,12 @@ def instance_secret(settings: Settings) -> str:
 
 
 def _apps_in(folder: Path) -> tuple[Path, ...]:
-    return tuple(sorted(path.parent for path in folder.glob("*/app.yaml")))
+    return tuple(sorted(path.parent.resolve() for path in folder.glob("*/app.yaml")))
 
 
 def _paths(text: str | None) -> tuple[Path, ...]:
-    return tuple(Path(part) for part in (text or "").split(os.pathsep) if part)
+    """Folders named in a variable, made absolute now: relative ones mean the current folder."""
+    return tuple(Path(part).resolve() for part in (text or "").split(os.pathsep) if part)
 
 
 def _timezone(name: str) -> ZoneInfo:

@@ -64,8 +64,11 @@ def demo_folder(app_dirs: Iterable[Path]) -> Path:
     for folder in folders:
         if has_demo(folder):
             return folder
-    shown = ", ".join(str(folder) for folder in folders) or "none configured"
-    raise DemoError(f"no app with a demo (a '{PACKAGE}/' package) among: {shown}")
+    shown = ", ".join(str(folder) for folder in folders) or "none found"
+    raise DemoError(
+        f"no app with a demo (a '{PACKAGE}/' package) among the apps ({shown}); "
+        "give the app's folder, as in `formflow demo path/to/app`, or set FORMFLOW_APPS"
+    )
 
 
 def load_demo(app_dir: Path) -> ModuleType:

@@ -6,7 +6,9 @@ request's token is hashed and looked up by that hash, which reveals nothing abou
 plaintext through timing (the comparison the database makes is between hashes).
 
 ``last_used_at`` tells people which tokens are still in use; it is written at most once a
-minute per token, so a busy client does not turn every read into a write.
+minute per token, so a busy client does not turn every read into a write. A token may be
+given an ``expires_at``, after which it signs nobody in (a token for a one-off job need not
+outlive it).
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class ApiToken:
     name: str
     created_at: datetime
     last_used_at: datetime | None
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 @dataclass(frozen=True)
@@ -66,14 +72,25 @@ def token_hash(plaintext: str) -> str:
 
 
 def create_token(
-    connection: Connection, user_id: int, name: str, *, now: datetime | None = None
+    connection: Connection,
+    user_id: int,
+    name: str,
+    *,
+    now: datetime | None = None,
+    expires_in: timedelta | None = None,
 ) -> tuple[int, str]:
-    """A new token for ``user_id``: its id, and its plaintext, which is shown only now."""
+    """A new token for ``user_id``: its id, and its plaintext, which is shown only now.
+
+    With ``expires_in``, the token stops working that long after ``now``.
+    """
     name = name.strip()
     if not name:
         raise TokenError("give the token a name, such as the script or system that uses it")
     if len(name) > MAX_NAME_LENGTH:
         raise TokenError(f"a token name has at most {MAX_NAME_LENGTH} characters")
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise TokenError("a token's lifetime must be positive")
+    now = now or datetime.now(UTC)
     plaintext = PREFIX + secrets.token_urlsafe(32)
     token_id: int = connection.execute(
         insert(api_tokens)
@@ -81,15 +98,19 @@ def create_token(
             user_id=user_id,
             name=name,
             token_hash=token_hash(plaintext),
-            created_at=now or datetime.now(UTC),
+            created_at=now,
+            expires_at=None if expires_in is None else now + expires_in,
         )
         .returning(api_tokens.c.id)
     ).scalar_one()
     return token_id, plaintext
 
 
-def find_token(connection: Connection, plaintext: str) -> TokenMatch | None:
-    """The token ``plaintext`` is and its active user; ``None`` for anything else.
+def find_token(
+    connection: Connection, plaintext: str, *, now: datetime | None = None
+) -> TokenMatch | None:
+    """The token ``plaintext`` is and its active user; ``None`` for anything else,
+    an expired token included.
 
     Only reads, so it can run in a read transaction; see :func:`touch_token`.
     """
@@ -99,6 +120,8 @@ def find_token(connection: Connection, plaintext: str) -> TokenMatch | None:
     row = connection.execute(_TOKEN, {"digest": digest}).mappings().first()
     if row is None or not hmac.compare_digest(row["token_hash"], digest):
         return None
+    if row["expires_at"] is not None and _aware(row["expires_at"]) <= (now or datetime.now(UTC)):
+        return None
     identity = accounts.load_identity(connection, int(row["user_id"]))
     if identity is None or not identity.user.is_active:
         return None
@@ -106,7 +129,11 @@ def find_token(connection: Connection, plaintext: str) -> TokenMatch | None:
 
 
 _TOKEN = select(  # every API request runs it: built once
-    api_tokens.c.id, api_tokens.c.user_id, api_tokens.c.token_hash, api_tokens.c.last_used_at
+    api_tokens.c.id,
+    api_tokens.c.user_id,
+    api_tokens.c.token_hash,
+    api_tokens.c.last_used_at,
+    api_tokens.c.expires_at,
 ).where(api_tokens.c.token_hash == bindparam("digest"))
 
 
@@ -132,7 +159,7 @@ def authenticate_token(
     """The active user ``plaintext`` signs in, or ``None``; notes the use (at most once a
     minute), so ``connection`` must be able to write."""
     now = now or datetime.now(UTC)
-    match = find_token(connection, plaintext)
+    match = find_token(connection, plaintext, now=now)
     if match is None:
         return None
     if match.touch_due(now):
@@ -140,19 +167,18 @@ def authenticate_token(
     return match.user
 
 
-def list_tokens(connection: Connection, user_id: int) -> list[ApiToken]:
-    """A user's tokens, newest first."""
-    rows = connection.execute(
-        select(
-            api_tokens.c.id,
-            api_tokens.c.user_id,
-            api_tokens.c.name,
-            api_tokens.c.created_at,
-            api_tokens.c.last_used_at,
-        )
-        .where(api_tokens.c.user_id == user_id)
-        .order_by(api_tokens.c.id.desc())
-    ).mappings()
+def list_tokens(connection: Connection, user_id: int | None) -> list[ApiToken]:
+    """A user's tokens (``None``: everyone's, for an administrator), newest first."""
+    query = select(
+        api_tokens.c.id,
+        api_tokens.c.user_id,
+        api_tokens.c.name,
+        api_tokens.c.created_at,
+        api_tokens.c.last_used_at,
+        api_tokens.c.expires_at,
+    ).order_by(api_tokens.c.id.desc())
+    if user_id is not None:
+        query = query.where(api_tokens.c.user_id == user_id)
     return [
         ApiToken(
             id=int(row["id"]),
@@ -160,17 +186,19 @@ def list_tokens(connection: Connection, user_id: int) -> list[ApiToken]:
             name=str(row["name"]),
             created_at=_aware(row["created_at"]),
             last_used_at=_aware(row["last_used_at"]) if row["last_used_at"] else None,
+            expires_at=_aware(row["expires_at"]) if row["expires_at"] else None,
         )
-        for row in rows
+        for row in connection.execute(query).mappings()
     ]
 
 
-def revoke_token(connection: Connection, user_id: int, token_id: int) -> bool:
-    """Delete one of ``user_id``'s tokens; ``False`` if they have none by that id."""
-    result = connection.execute(
-        delete(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.user_id == user_id)
-    )
-    return bool(result.rowcount)
+def revoke_token(connection: Connection, user_id: int | None, token_id: int) -> bool:
+    """Delete one of ``user_id``'s tokens (``None``: anyone's, for an administrator);
+    ``False`` if there is no such token."""
+    statement = delete(api_tokens).where(api_tokens.c.id == token_id)
+    if user_id is not None:
+        statement = statement.where(api_tokens.c.user_id == user_id)
+    return bool(connection.execute(statement).rowcount)
 
 
 def _aware(moment: datetime) -> datetime:

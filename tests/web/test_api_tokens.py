@@ -53,6 +53,46 @@ def test_anything_else_signs_in_nobody(app: Flask, db: Engine, wrong: str) -> No
         assert tokens.authenticate_token(connection, wrong) is None
 
 
+def test_an_expired_token_signs_in_nobody(app: Flask, db: Engine) -> None:
+    with write_transaction(db) as connection:
+        _token_id, plaintext = tokens.create_token(
+            connection, user_id(app, "rep1"), "one-off", now=NOW, expires_in=timedelta(days=1)
+        )
+        almost = NOW + timedelta(days=1, seconds=-1)
+        assert tokens.authenticate_token(connection, plaintext, now=almost) is not None
+        late = NOW + timedelta(days=1)
+        assert tokens.authenticate_token(connection, plaintext, now=late) is None
+
+
+def test_the_api_refuses_an_expired_token(app: Flask, client: FlaskClient, db: Engine) -> None:
+    with write_transaction(db) as connection:
+        _token_id, plaintext = tokens.create_token(
+            connection,
+            user_id(app, "rep1"),
+            "one-off",
+            now=datetime.now(UTC) - timedelta(days=2),
+            expires_in=timedelta(days=1),
+        )
+    api = client.get(CUSTOMERS, headers={"Authorization": f"Bearer {plaintext}"})
+    assert api.status_code == 401
+    assert api.json is not None
+    assert api.json["error"]["code"] == "unauthorized"
+
+
+def test_the_page_shows_when_a_token_expires(
+    app: Flask, client: FlaskClient, db: Engine, login: Callable[[str], FlaskClient]
+) -> None:
+    with write_transaction(db) as connection:
+        tokens.create_token(
+            connection, user_id(app, "rep1"), "one-off", now=NOW, expires_in=timedelta(days=3)
+        )
+        tokens.create_token(connection, user_id(app, "rep1"), "for good", now=NOW)
+    login("rep1")
+    page = client.get("/account/tokens/").text
+    assert "2026-03-04 09:00 UTC" in page
+    assert "永不过期" in page
+
+
 def test_use_is_noted_at_most_once_a_minute(app: Flask, db: Engine) -> None:
     with write_transaction(db) as connection:
         token_id, plaintext = tokens.create_token(connection, user_id(app, "rep1"), "t")
@@ -125,6 +165,39 @@ def test_a_token_made_on_the_page_is_shown_once_and_works(
     assert plaintext[1] not in listed
     api = client.get(CUSTOMERS, headers={"Authorization": f"Bearer {plaintext[1]}"})
     assert api.status_code == 200
+
+
+def test_a_token_made_on_the_page_may_expire(
+    app: Flask, client: FlaskClient, db: Engine, login: Callable[[str], FlaskClient]
+) -> None:
+    login("rep1")
+    page = client.get("/account/tokens/").text
+    assert '<option value="30">30 天后</option>' in page
+    client.post(
+        "/account/tokens/",
+        data={
+            "name": "month job",
+            "expires": "30",
+            "csrf_token": csrf_token(client, "/account/tokens/"),
+        },
+    )
+    with read_transaction(db) as connection:
+        [made] = tokens.list_tokens(connection, user_id(app, "rep1"))
+    assert made.expires_at == made.created_at + timedelta(days=30)
+
+
+def test_the_page_refuses_a_lifetime_it_does_not_offer(
+    app: Flask, client: FlaskClient, db: Engine, login: Callable[[str], FlaskClient]
+) -> None:
+    login("rep1")
+    response = client.post(
+        "/account/tokens/",
+        data={"name": "x", "expires": "9999", "csrf_token": csrf_token(client, "/account/tokens/")},
+    )
+    assert response.status_code == 200
+    assert "new-token" not in response.text
+    with read_transaction(db) as connection:
+        assert tokens.list_tokens(connection, user_id(app, "rep1")) == []
 
 
 def test_a_token_is_revoked_on_the_page(

@@ -155,7 +155,7 @@ class Choices:
     paths: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.paths = _department_paths(self.departments)
+        self.paths = accounts.department_paths(self.departments)
 
     def department_choices(self) -> list[SelectChoice]:
         ordered = sorted(self.paths.items(), key=lambda item: item[1])
@@ -356,7 +356,7 @@ def departments() -> str | Response:
     with read_transaction(engine) as connection:
         found = accounts.list_departments(connection)
         everyone = accounts.list_users(connection)
-    paths = _department_paths(found)
+    paths = accounts.department_paths(found)
     form = DepartmentForm()
     form.parent.choices = _parent_choices(paths, excluded=frozenset())
     if form.validate_on_submit():
@@ -384,7 +384,7 @@ def edit_department(department_id: int) -> str | Response:
         found = accounts.list_departments(connection)
         below = accounts.department_subtree(connection, department_id)
         everyone = accounts.list_users(connection)
-    paths = _department_paths(found)
+    paths = accounts.department_paths(found)
     form = EditDepartmentForm(
         data={
             "name": department.name,
@@ -421,17 +421,6 @@ def edit_department(department_id: int) -> str | Response:
             flash(_("Department %(name)s was saved.", name=form.name.data))
             return redirect(url_for("admin.departments"))
     return render_template("admin/department_form.html", form=form, department=department)
-
-
-def _department_paths(found: list[accounts.Department]) -> dict[int, str]:
-    """Each department's full name, such as ``销售部 › 华东区``."""
-    paths: dict[int, str] = {}
-    names: list[str] = []
-    for department, depth in accounts.department_tree(found):
-        del names[depth:]
-        names.append(department.name)
-        paths[department.id] = " › ".join(names)
-    return paths
 
 
 def _parent_choices(paths: dict[int, str], *, excluded: frozenset[int]) -> list[SelectChoice]:

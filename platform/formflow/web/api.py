@@ -68,7 +68,8 @@ def _authenticate() -> Response | None:
     identity = _token_user(credentials.strip())
     if identity is None:
         return _unauthorized(
-            "the API token is not valid: revoked, mistyped or its user is inactive", "invalid_token"
+            "the API token is not valid: revoked, expired, mistyped or its user is inactive",
+            "invalid_token",
         )
     g.api_identity = identity
     _check_parameters()

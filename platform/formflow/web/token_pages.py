@@ -6,12 +6,15 @@ never stored: the page says so, and the response is marked not to be cached.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from formflow import tokens
@@ -21,8 +24,23 @@ from formflow.web import context
 blueprint = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 
 
+LIFETIMES = {"": None, "7": 7, "30": 30, "90": 90, "365": 365}
+"""What the page offers, in days; ``formflow token create --expires`` takes any number."""
+
+
 class TokenForm(FlaskForm):  # type: ignore[misc]
     name = StringField("name", validators=[DataRequired(), Length(max=tokens.MAX_NAME_LENGTH)])
+    expires = SelectField(
+        "expires",
+        choices=[
+            SelectChoice("", _l("Does not expire")),
+            SelectChoice("7", _l("In 7 days")),
+            SelectChoice("30", _l("In 30 days")),
+            SelectChoice("90", _l("In 90 days")),
+            SelectChoice("365", _l("In a year")),
+        ],
+        default="",
+    )
 
 
 @blueprint.get("/")
@@ -38,7 +56,13 @@ def create() -> str | Response:
     if not form.validate_on_submit():
         return _page(form)
     with write_transaction(context.instance().engine) as connection:
-        _token_id, plaintext = tokens.create_token(connection, context.user().id, form.name.data)
+        days = LIFETIMES[form.expires.data]
+        _token_id, plaintext = tokens.create_token(
+            connection,
+            context.user().id,
+            form.name.data,
+            expires_in=None if days is None else timedelta(days=days),
+        )
     response = Response(
         render_template("tokens/created.html", name=form.name.data.strip(), token=plaintext)
     )

@@ -10,6 +10,7 @@ then, which is how the validator tells an admin that ``amout`` is not a field.
 
 from __future__ import annotations
 
+import decimal
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -64,7 +65,7 @@ class Expression:
         except SecurityError as exc:
             raise ExpressionError(f"{self.source!r} is not allowed: {exc}") from None
         except Exception as exc:  # user arithmetic can fail in any way (1/0, None + 1)
-            raise ExpressionError(f"{self.source!r} failed: {exc}") from None
+            raise ExpressionError(f"{self.source!r} failed: {_reason(exc)}") from None
 
 
 class ExpressionEngine:
@@ -105,6 +106,15 @@ class ExpressionEngine:
             and name.name not in self.environment.globals
         }
         return Expression(source, frozenset(names), run)
+
+
+def _reason(exc: Exception) -> str:
+    """Why an expression failed, readably: Decimal arithmetic names only a signal class."""
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(exc, decimal.InvalidOperation):
+        return "not a valid calculation"
+    return str(exc)
 
 
 def _describe_syntax_error(exc: TemplateSyntaxError) -> str:

@@ -57,6 +57,8 @@ class Expression:
     source: str
     names: frozenset[str]
     _run: Callable[..., Any] = field(repr=False, compare=False)
+    attributes: frozenset[tuple[str, str]] = frozenset()
+    """``(name, attribute)`` for each ``name.attribute`` read, such as ``("parent", "kind")``."""
 
     def evaluate(self, names: Mapping[str, Any]) -> Any:
         """The expression's value with ``names`` bound; an unknown name reads as ``None``."""
@@ -105,7 +107,14 @@ class ExpressionEngine:
             and name.ctx == "load"
             and name.name not in self.environment.globals
         }
-        return Expression(source, frozenset(names), run)
+        attributes = {
+            (node.node.name, node.attr)
+            for node in tree.find_all(nodes.Getattr)
+            if isinstance(node.node, nodes.Name) and node.node.name in names
+        }
+        if isinstance(tree, nodes.Getattr) and isinstance(tree.node, nodes.Name):
+            attributes.add((tree.node.name, tree.attr))
+        return Expression(source, frozenset(names), run, frozenset(attributes))
 
 
 def _reason(exc: Exception) -> str:

@@ -58,6 +58,41 @@ class Preparer:
 
         system = context.system_values(existing) if system is None else system
         self._reject_unknown(form, incoming, add)
+        values = self._values(form, incoming, context, existing, system, add)
+        submitted = {
+            f.key: self._rows(f, incoming[f.key], {**values, **system}, context, add)
+            for f in form.fields
+            if f.kind is ValueKind.ROWS and f.key in incoming
+        }
+        names: dict[str, Any] = {**values}
+        for field in form.fields:
+            if field.kind is ValueKind.ROWS:
+                stored = [dict(row) for row in (existing_rows or {}).get(field.key, [])]
+                names[field.key] = submitted.get(field.key, stored)
+        settled = settle(form, names, context, system)
+        values.update({key: names[key] for key in values})
+        self._check(form, settled, names, problems, add)
+        if problems:
+            raise ValidationFailed(problems)
+        rows = {
+            f.key: names[f.key]
+            for f in form.fields
+            if f.kind is ValueKind.ROWS
+            and (f.key in submitted or names[f.key] != (existing_rows or {}).get(f.key, []))
+        }
+        return Prepared(values, rows)
+
+    def _values(
+        self,
+        form: Form,
+        incoming: Mapping[str, Any],
+        context: Context,
+        existing: Mapping[str, Any] | None,
+        system: Mapping[str, Any],
+        add: Any,
+    ) -> dict[str, Any]:
+        """The record's own values (not its rows): the current ones, those given, and for
+        a new record the defaults of the rest (which see the values given)."""
         values: dict[str, Any] = {
             f.key: (existing or {}).get(f.key) for f in form.fields if f.kind is not ValueKind.ROWS
         }
@@ -68,26 +103,17 @@ class Preparer:
             for field in form.fields:
                 if field.key not in incoming and field.kind is not ValueKind.ROWS:
                     self._default(field, {**values, **system}, field.key, values, context, add)
-        parent = {**values, **system}
-        submitted_rows: dict[str, list[dict[str, Any]]] = {}
-        for field in form.fields:
-            if field.kind is ValueKind.ROWS and field.key in incoming:
-                submitted_rows[field.key] = self._rows(
-                    field, incoming[field.key], parent, context, add
-                )
-        stored = {key: [dict(r) for r in found] for key, found in (existing_rows or {}).items()}
-        names: dict[str, Any] = {**values}
-        for field in form.fields:
-            if field.kind is ValueKind.ROWS:
-                names[field.key] = submitted_rows.get(field.key, stored.get(field.key, []))
-        settled = settle(form, names, context, system)
-        rows = {
-            f.key: names[f.key]
-            for f in form.fields
-            if f.kind is ValueKind.ROWS
-            and (f.key in submitted_rows or names[f.key] != (existing_rows or {}).get(f.key, []))
-        }
-        values.update({key: names[key] for key in values})
+        return values
+
+    def _check(
+        self,
+        form: Form,
+        settled: Settled,
+        names: Mapping[str, Any],
+        problems: Mapping[str, list[Problem]],
+        add: Any,
+    ) -> None:
+        """Needed values that are missing, and formulas that failed, once all is worked out."""
         for field in form.fields:
             if field.kind is ValueKind.ROWS:
                 self._check_rows(field, settled, names[field.key], problems, add)
@@ -98,9 +124,6 @@ class Preparer:
             ):
                 add(field.key, Problem("required", "is required"))
         _add_failures(form.fields, settled.failures, "", problems, add)
-        if problems:
-            raise ValidationFailed(problems)
-        return Prepared(values, rows)
 
     def _reject_unknown(self, form: Form, incoming: Mapping[str, Any], add: Any) -> None:
         for key in incoming:

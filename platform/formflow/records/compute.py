@@ -200,6 +200,13 @@ def settle(
     return record
 
 
+def settle_row(
+    subtable: Field, row: dict[str, Any], parent: Mapping[str, Any], context: Context
+) -> Settled:
+    """Work out one row of ``subtable`` on its own, as :func:`settle` does each row."""
+    return _settle(subtable.fields, row, {"parent": parent}, context)
+
+
 def _settle(
     fields: tuple[Field, ...],
     values: dict[str, Any],

@@ -30,6 +30,7 @@ from formflow.records.compute import (
     applicable_fields,
     default_value,
     settle,
+    settle_row,
 )
 from formflow.records.service import Record
 from formflow.records.values import Invalid
@@ -370,29 +371,32 @@ def _fill_rows(
 ) -> None:
     found = view.field
     stored = (record or {}).get(found.key) or [] if request.method == "GET" else []
+    blank_values = _blank_values(found, record or {}, t.context())
+    fresh = settle_row(found, dict(blank_values), record or {}, t.context())
     for position, entry in enumerate(view.input.entries):
         row = stored[position] if position < len(stored) else {}
         number = int(entry.name.rsplit("-", 1)[-1])
+        prefix = f"{found.key}.{number}"
         cells = []
         for sub in found.fields:
-            path = f"{found.key}.{number}.{sub.key}"
+            path = f"{prefix}.{sub.key}"
             cell = _cell(sub, entry.form, row, outcome.errors.get(path, []), shower)
-            if f"{found.key}.{number}" in visible:
+            if prefix in visible:
                 cell.visible, cell.required = path in visible, path in required
-            else:
-                cell.required = sub.required
+            else:  # a blank row, not sent: as a new row starts
+                cell.visible, cell.required = sub.key in fresh.visible, sub.key in fresh.required
             cells.append(cell)
         view.rows.append(cells)
         view.row_numbers.append(number)
     view.next_index = 1 + max(view.row_numbers, default=-1)
-    blank_values = _blank_values(found, record or {}, t.context())
     blank = row_form_class(found, pickers)(
         prefix=f"{found.key}-__index__-",
         data=_blank_row_data(found, blank_values, t),
     )
     view.blank_row = [_cell(sub, blank, {}, [], shower) for sub in found.fields]
     for cell in view.blank_row:
-        cell.required = cell.field.required
+        cell.visible = cell.field.key in fresh.visible
+        cell.required = cell.field.key in fresh.required
     view.lookup_urls = {
         sub.key: _lookup_url(t, f"{found.key}.{sub.key}")
         for sub in found.fields

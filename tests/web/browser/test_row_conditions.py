@@ -27,6 +27,7 @@ def test_a_row_cell_follows_its_row_and_the_record(page: Page, served: str) -> N
     page.locator("[data-add-row]").click()
     row = page.locator('table[data-rows="steps"] tr[data-row="0"]')
     hours, rate = row.locator('td[data-cell="hours"]'), row.locator('td[data-cell="rate"]')
+    expect(hours).to_have_class(re.compile(r"\boff\b"))  # no mode chosen yet
 
     row.locator('select[name="steps-0-mode"]').select_option("hourly")
     expect(hours).to_have_class(re.compile(r"\bneeded\b"))

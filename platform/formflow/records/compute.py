@@ -182,11 +182,14 @@ def settle(
     filled, hidden fields cleared (rows of a hidden subtable too), in the one order the
     module describes. ``system`` holds the system fields' values."""
     subtables = [f for f in form.fields if f.kind is ValueKind.ROWS]
+    formulas = {f.key for f in form.fields if f.type == "formula"}
     rows: dict[str, list[Settled]] = {}
 
     def settle_rows() -> None:
+        if not subtables:
+            return
         parent = {
-            **{key: value for key, value in values.items() if not _is_formula(form, key)},
+            **{key: value for key, value in values.items() if key not in formulas},
             **system,
         }
         for subtable in subtables:
@@ -238,10 +241,6 @@ def _settle(
 
 def _field(fields: tuple[Field, ...], key: str) -> Field:
     return next(item for item in fields if item.key == key)
-
-
-def _is_formula(form: Form, key: str) -> bool:
-    return form.has_field(key) and form.field(key).type == "formula"
 
 
 def _applicable(

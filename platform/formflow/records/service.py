@@ -115,6 +115,7 @@ class RecordService:
         self.prepared = PreparedStatements(schema)
         self.integrity = IntegrityChecks(schema, self.prepared)
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
+        self._reads_id = {key: reads_record_id(form) for key, form in self.app.forms.items()}
         self._inserts = {
             key: insert(schema.table(key)).returning(schema.table(key).c.id)
             for key in self.app.forms
@@ -143,7 +144,7 @@ class RecordService:
             row = self._new_row(connection, actor, form, table, prepared, context)
             row[DEPARTMENT] = self.integrity.department_of(connection, actor, owner)
             record_id = self._insert(connection, form, table, row)
-            if reads_record_id(form):
+            if self._reads_id[form.key]:
                 prepared, row = self._with_id(
                     connection, form, table, values, context, row, record_id
                 )

@@ -10,6 +10,7 @@ then, which is how the validator tells an admin that ``amout`` is not a field.
 
 from __future__ import annotations
 
+import decimal
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class Expression:
     source: str
     names: frozenset[str]
     _run: Callable[..., Any] = field(repr=False, compare=False)
+    attributes: frozenset[tuple[str, str]] = frozenset()
+    """``(name, attribute)`` for each ``name.attribute`` read, such as ``("parent", "kind")``."""
 
     def evaluate(self, names: Mapping[str, Any]) -> Any:
         """The expression's value with ``names`` bound; an unknown name reads as ``None``."""
@@ -64,7 +67,7 @@ class Expression:
         except SecurityError as exc:
             raise ExpressionError(f"{self.source!r} is not allowed: {exc}") from None
         except Exception as exc:  # user arithmetic can fail in any way (1/0, None + 1)
-            raise ExpressionError(f"{self.source!r} failed: {exc}") from None
+            raise ExpressionError(f"{self.source!r} failed: {_reason(exc)}") from None
 
 
 class ExpressionEngine:
@@ -104,7 +107,23 @@ class ExpressionEngine:
             and name.ctx == "load"
             and name.name not in self.environment.globals
         }
-        return Expression(source, frozenset(names), run)
+        attributes = {
+            (node.node.name, node.attr)
+            for node in tree.find_all(nodes.Getattr)
+            if isinstance(node.node, nodes.Name) and node.node.name in names
+        }
+        if isinstance(tree, nodes.Getattr) and isinstance(tree.node, nodes.Name):
+            attributes.add((tree.node.name, tree.attr))
+        return Expression(source, frozenset(names), run, frozenset(attributes))
+
+
+def _reason(exc: Exception) -> str:
+    """Why an expression failed, readably: Decimal arithmetic names only a signal class."""
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(exc, decimal.InvalidOperation):
+        return "not a valid calculation"
+    return str(exc)
 
 
 def _describe_syntax_error(exc: TemplateSyntaxError) -> str:

@@ -355,3 +355,20 @@ def test_the_title_field_cannot_be_hidden(write_app: AppWriter) -> None:
     assert definition_errors(root) == [
         "forms/item.yaml:7:37: 'name' cannot be hidden from 'staff': it is the title_field"
     ]
+
+
+def test_a_row_reading_an_unknown_or_formula_field_of_its_parent(write_app: AppWriter) -> None:
+    fields = (
+        NAME
+        + '  - {key: total, type: formula, label: T, expression: "lines | length"}\n'
+        + "  - key: lines\n    type: subtable\n    label: L\n    fields:\n"
+        + '      - {key: a, type: text, label: A, visible_if: "parent.nmae"}\n'
+        + '      - {key: b, type: text, label: B, required_if: "parent.total > 1"}\n'
+        + '      - {key: c, type: text, label: C, default_expr: "parent.name ~ parent.id"}\n'
+    )
+    root = write_app(forms={"item": form(fields)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:11:52: unknown field 'parent.nmae'; did you mean 'name'?",
+        "forms/item.yaml:12:53: a row cannot read the formula 'parent.total': the record's"
+        " formulas are worked out from its rows, after them",
+    ]

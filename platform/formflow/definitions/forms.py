@@ -126,6 +126,7 @@ class FormCompiler:
         self._check_hidden_fields(form)
         self._check_formula_cycles(form.fields, ("fields",))
         self._check_index_keys(form)
+        self._check_parent_reads(form)
         return form
 
     # fields -------------------------------------------------------------------------
@@ -361,6 +362,30 @@ class FormCompiler:
             if key not in state:
                 visit(key, [key])
 
+    def _check_parent_reads(self, form: Form) -> None:
+        """A row reads the record as ``parent``: its fields other than formulas (worked
+        out from the rows, after them) and its system fields; any other ``parent.x``
+        would read as empty."""
+        readable = {f.key for f in form.fields if f.type != "formula"} | SYSTEM_FIELDS.keys()
+        positions = {f.key: i for i, f in enumerate(form.fields)}
+        for subtable in form.fields:
+            for number, row_field in enumerate(subtable.fields):
+                for key, expression in _expressions(row_field):
+                    path = ("fields", positions[subtable.key], "fields", number, key)
+                    for name, attribute in sorted(expression.attributes):
+                        if name != "parent" or attribute in readable:
+                            continue
+                        if form.has_field(attribute):
+                            message = (
+                                f"a row cannot read the formula 'parent.{attribute}': "
+                                "the record's formulas are worked out from its rows, after them"
+                            )
+                        else:
+                            message = f"unknown field 'parent.{attribute}'" + _suggest(
+                                attribute, readable
+                            )
+                        self.error(path, message)
+
     # form-level settings ------------------------------------------------------------
 
     def _check_hidden_fields(self, form: Form) -> None:
@@ -521,6 +546,17 @@ def compile_expression(
     for name in sorted(expression.names - names):
         compiler.error(path, f"expression uses unknown name '{name}'{_suggest(name, names)}")
     return expression
+
+
+def _expressions(field: Field) -> list[tuple[str, Expression]]:
+    """A field's expressions, by the key they are written under."""
+    found = {
+        "visible_if": field.visible_if,
+        "required_if": field.required_if,
+        "default_expr": field.default_expr,
+        "expression": field.expression,
+    }
+    return [(key, expression) for key, expression in found.items() if expression is not None]
 
 
 def _kind(type_name: str, item: Mapping[str, Any], default: ValueKind) -> ValueKind:

@@ -4,19 +4,28 @@ Formulas are evaluated in dependency order (a formula may read another formula),
 subtable before the record (a total may sum its rows' line totals). Conditions decide
 whether a field is shown (``visible_if``) and needed (``required``/``required_if``); a field
 that is hidden is not required and keeps no value, as the person never saw it.
+
+One order, for the server and the page alike (:func:`settle`): work out the formulas, then
+the conditions; clear every hidden field that holds a value, and start again until nothing
+more is cleared. A value is only ever cleared, never restored, so this ends, and formulas
+never see a value that is then cleared. A row sees its own fields and ``parent``: the
+record's fields except its formulas (which are worked out from the rows, after them), and
+its system fields.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from formflow.definitions.model import Field, Form
+from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
 from formflow.expressions import Expression, ExpressionError
 from formflow.fieldtypes import ValueKind
-from formflow.records.values import Invalid
+from formflow.records.values import Invalid, is_empty
 
 
 class Context:
@@ -30,6 +39,22 @@ class Context:
         self.now = self.utc.astimezone(timezone)
         """The same moment in the instance's time zone: what ``today``/``now`` mean to people."""
         self.names: dict[str, Any] = {"user": dict(user), "today": self.now.date(), "now": self.now}
+
+    def system_values(self, existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The system fields as expressions read them while a record is saved: as they will
+        be stored by this save. A new record has no ``id`` until it is inserted; date-times
+        are in the instance's time zone, like ``now``."""
+        user_id = self.names["user"].get("id")
+        if existing is None:
+            found: dict[str, Any] = {"id": None, "created_at": self.now, "created_by": user_id}
+            found["version"] = 1
+        else:
+            found = {key: existing.get(key) for key in ("id", "created_at", "created_by")}
+            found["version"] = (existing.get("version") or 0) + 1
+            if isinstance(found["created_at"], datetime):
+                found["created_at"] = found["created_at"].astimezone(self.now.tzinfo)
+        found.update({"updated_at": self.now, "updated_by": user_id})
+        return {key: found[key] for key in SYSTEM_FIELDS}
 
 
 def evaluate(expression: Expression, values: Mapping[str, Any], context: Context) -> Any:
@@ -48,12 +73,17 @@ def condition_holds(
         return False
 
 
+class DefaultFailed(Exception):
+    """A ``default_expr`` failed while it ran: the admin's expression, reported on its field."""
+
+
 def default_value(field: Field, values: Mapping[str, Any], context: Context) -> Any:
+    """The starting value of ``field``; raise DefaultFailed if its ``default_expr`` fails."""
     if field.default_expr is not None:
         try:
             return evaluate(field.default_expr, values, context)
-        except ExpressionError:
-            return None
+        except ExpressionError as exc:
+            raise DefaultFailed(str(exc)) from None
     if field.default is not None:
         return list(field.default) if isinstance(field.default, list) else field.default
     return None
@@ -85,7 +115,8 @@ def compute_formulas(
     context: Context,
     parent: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Fill in every formula of ``values`` in place; returns formula keys that failed, with why."""
+    """Fill in every formula of ``values`` in place; returns formula keys that failed, with
+    why (a failed formula holds ``None``)."""
     failures: dict[str, str] = {}
     names_extra = {"parent": parent} if parent is not None else {}
     for field in formula_order(fields):
@@ -125,17 +156,118 @@ def formula_result(field: Field, result: Any) -> Any:
 def applicable_fields(
     form: Form, values: Mapping[str, Any], context: Context
 ) -> tuple[set[str], set[str]]:
-    """Which fields are visible, and which of those must hold a value."""
+    """Which fields of a stored record are visible, and which of those must hold a value."""
+    return _applicable(form.fields, values, context)
+
+
+@dataclass
+class Settled:
+    """What :func:`settle` found for one record or row."""
+
+    visible: set[str]
+    required: set[str]
+    failures: dict[str, str]
+    """Formulas that failed to run, by key, with why."""
+    rows: dict[str, list[Settled]] = dataclasses.field(default_factory=dict)
+    """For a record: each subtable's rows, in order."""
+
+
+def settle(
+    form: Form,
+    values: dict[str, Any],
+    context: Context,
+    system: Mapping[str, Any],
+) -> Settled:
+    """Work out ``values`` (fields, with subtables as lists of row dicts) in place: formulas
+    filled, hidden fields cleared (rows of a hidden subtable too), in the one order the
+    module describes. ``system`` holds the system fields' values."""
+    subtables = [f for f in form.fields if f.kind is ValueKind.ROWS]
+    formulas = {f.key for f in form.fields if f.type == "formula"}
+    rows: dict[str, list[Settled]] = {}
+
+    def settle_rows() -> None:
+        if not subtables:
+            return
+        parent = {
+            **{key: value for key, value in values.items() if key not in formulas},
+            **system,
+        }
+        for subtable in subtables:
+            found = values.get(subtable.key) or []
+            rows[subtable.key] = [
+                _settle(subtable.fields, row, {"parent": parent}, context) for row in found
+            ]
+
+    record = _settle(form.fields, values, system, context, before=settle_rows)
+    record.rows = rows
+    return record
+
+
+def settle_row(
+    subtable: Field, row: dict[str, Any], parent: Mapping[str, Any], context: Context
+) -> Settled:
+    """Work out one row of ``subtable`` on its own, as :func:`settle` does each row."""
+    return _settle(subtable.fields, row, {"parent": parent}, context)
+
+
+def _settle(
+    fields: tuple[Field, ...],
+    values: dict[str, Any],
+    extra: Mapping[str, Any],
+    context: Context,
+    before: Callable[[], None] | None = None,
+) -> Settled:
+    while True:
+        if before is not None:
+            before()
+        names = {**values, **extra}
+        failures = compute_formulas(fields, names, context)
+        for item in fields:
+            if item.type == "formula":
+                values[item.key] = names[item.key]
+        visible, required = _applicable(fields, names, context)
+        stale = [
+            item.key
+            for item in fields
+            if item.key not in visible
+            and not item.is_computed
+            and not is_empty(values.get(item.key))
+        ]
+        if not stale:
+            return Settled(visible, required, failures)
+        for key in stale:
+            values[key] = [] if _field(fields, key).kind is ValueKind.ROWS else None
+
+
+def _field(fields: tuple[Field, ...], key: str) -> Field:
+    return next(item for item in fields if item.key == key)
+
+
+def _applicable(
+    fields: tuple[Field, ...], values: Mapping[str, Any], context: Context
+) -> tuple[set[str], set[str]]:
     visible: set[str] = set()
     required: set[str] = set()
-    for field in form.fields:
-        if not condition_holds(field.visible_if, values, context):
+    for item in fields:
+        if not condition_holds(item.visible_if, values, context):
             continue
-        visible.add(field.key)
-        if field.is_computed:
+        visible.add(item.key)
+        if item.is_computed:
             continue
-        if field.required or (
-            field.required_if is not None and condition_holds(field.required_if, values, context)
+        if item.required or (
+            item.required_if is not None and condition_holds(item.required_if, values, context)
         ):
-            required.add(field.key)
+            required.add(item.key)
     return visible, required
+
+
+def reads_record_id(form: Form) -> bool:
+    """Whether an expression of ``form`` may read the record's ``id`` (a row's through
+    ``parent``), so a new record must be worked out again once it has one."""
+    reading = [(item, "id") for item in form.fields]
+    reading += [(sub, "parent") for item in form.fields for sub in item.fields]
+    return any(
+        expression is not None and name in expression.names
+        for item, name in reading
+        for expression in (item.visible_if, item.required_if, item.default_expr, item.expression)
+    )

@@ -3,8 +3,9 @@
 A link may only point at a live record the person can read (otherwise a link field would
 leak records they may not see); a user or department field at one that exists. Unique
 fields are checked before writing, for a clear message, and enforced by unique indexes,
-which catch the race two writers could still run. Deleting a record applies the
-``on_delete`` rule of every link that points at it.
+which catch the race two writers could still run; a composite unique index (``indexes``
+with ``unique: true``) is checked and reported the same way, on each of its fields.
+Deleting a record applies the ``on_delete`` rule of every link that points at it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from formflow.definitions.model import Action, Field, Form, OnDelete
@@ -22,7 +23,7 @@ from formflow.errors import Problem, RecordInUse, ValidationFailed
 from formflow.records.access import Actor, reach, reach_values, scope_for
 from formflow.records.prepared import PreparedStatements
 from formflow.storage.platform_tables import departments, users
-from formflow.storage.tables import DELETED_AT, AppSchema
+from formflow.storage.tables import DELETED_AT, AppSchema, derived_index_keys, identifier
 
 SoftDelete = Callable[[Connection, Form, int, "int | None", datetime], None]
 
@@ -63,6 +64,11 @@ class IntegrityChecks:
                 problems[key] = [problem]
         problems.update(self._row_problems(connection, actor, form, rows or {}))
         problems.update(self._unique_problems(connection, form, changed, record_id))
+        whole = {**(before or {}), **values}
+        for keys, problem in self._combination_problems(connection, form, whole, record_id):
+            if any(key in changed for key in keys):
+                for key in keys:
+                    problems.setdefault(key, [problem])
         if problems:
             raise ValidationFailed(problems)
 
@@ -70,6 +76,9 @@ class IntegrityChecks:
         self, connection: Connection, form: Form, values: Mapping[str, Any], *, record_id: int
     ) -> None:
         problems = self._unique_problems(connection, form, values, record_id)
+        for keys, problem in self._combination_problems(connection, form, values, record_id):
+            for key in keys:
+                problems.setdefault(key, [problem])
         if problems:
             raise ValidationFailed(problems)
 
@@ -188,15 +197,75 @@ class IntegrityChecks:
                 problems[field.key] = [Problem("unique", "another record already has this value")]
         return problems
 
-
-def unique_violation(form: Form, error: IntegrityError) -> ValidationFailed:
-    """A unique index refused a write that raced past the check; say which field."""
-    message = str(error.orig)
-    for field in form.fields:
-        if field.unique and re.search(rf"\b{re.escape(field.key)}\b", message):
-            return ValidationFailed(
-                {field.key: [Problem("unique", "another record already has this value")]}
+    def _combination_problems(
+        self, connection: Connection, form: Form, values: Mapping[str, Any], record_id: int | None
+    ) -> list[tuple[list[str], Problem]]:
+        """Each composite unique index whose combination another live record holds: the
+        index's form fields, and the problem to report on each. An index with an empty
+        value is left out, as the database lets empty values repeat."""
+        table = self.schema.table(form.key)
+        found = []
+        for index in form.indexes:
+            keys = list(index.fields)
+            if not index.unique or any(values.get(key) is None for key in keys):
+                continue
+            query = select(table.c.id).where(
+                *(table.c[key] == values[key] for key in keys), table.c[DELETED_AT].is_(None)
             )
+            if record_id is not None:
+                query = query.where(table.c.id != record_id)
+            if connection.execute(query.limit(1)).first() is not None:
+                found.append(_combination(form, keys))
+        return found
+
+
+def _combination(form: Form, keys: list[str]) -> tuple[list[str], Problem]:
+    fields = [key for key in keys if form.has_field(key)]
+    names = ", ".join(
+        form.field(key).label.en or key if form.has_field(key) else key for key in keys
+    )
+    problem = Problem(
+        "unique",
+        f"another record already has this combination of {names}",
+        (("fields", tuple(keys)),),
+    )
+    return fields, problem
+
+
+def unique_violation(form: Form, table: Table, error: IntegrityError) -> ValidationFailed:
+    """A unique index refused a write that raced past the check; say which fields."""
+    keys = _violated_keys(form, table, error)
+    if len(keys) == 1 and form.has_field(keys[0]):
+        return ValidationFailed(
+            {keys[0]: [Problem("unique", "another record already has this value")]}
+        )
+    fields, problem = _combination(form, keys)
+    if fields:
+        return ValidationFailed({key: [problem] for key in fields})
     return ValidationFailed(
         {"": [Problem("conflict", "the record conflicts with another; reload and try again")]}
     )
+
+
+def _violated_keys(form: Form, table: Table, error: IntegrityError) -> list[str]:
+    """The keys of the unique index ``error`` names: PostgreSQL names the index; SQLite
+    names the index or lists its columns."""
+    indexes = {
+        identifier("uq", table.name, *(key.field for key in keys)): [key.field for key in keys]
+        for keys, unique in derived_index_keys(form)
+        if unique
+    }
+    name = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
+    if name in indexes:
+        return indexes[name]
+    message = str(error.orig)
+    named = re.search(r"index '([^']+)'", message)
+    if named and named.group(1) in indexes:
+        return indexes[named.group(1)]
+    listed = re.search(r"UNIQUE constraint failed: (.+)$", message, re.MULTILINE)
+    if listed:
+        columns = [part.strip().rsplit(".", 1)[-1] for part in listed.group(1).split(",")]
+        for keys in indexes.values():
+            if keys == columns:
+                return keys
+    return []

@@ -1,13 +1,16 @@
 """Checking a submission against its form and working out the values to store.
 
 This is the pure half of a write: no database, no plugins. It converts every submitted
-value, fills defaults and formulas, applies ``visible_if``/``required``/``required_if``, and
-gathers every problem before failing once (a person fixes a form in one pass, not ten).
+value, fills defaults, then works out formulas and ``visible_if``/``required``/
+``required_if`` in the one order :func:`~formflow.records.compute.settle` defines, for the
+record and for each subtable row alike, and gathers every problem before failing once (a
+person fixes a form in one pass, not ten). An expression of the definition that fails
+while it runs (a formula, a ``default_expr``) is a problem of its field, never a silent
+empty value: the admin must hear of it, and a condition reading it must not quietly flip.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +18,10 @@ from typing import Any
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
 from formflow.errors import Problem, ValidationFailed
 from formflow.fieldtypes import ValueKind
-from formflow.records.compute import Context, applicable_fields, compute_formulas, default_value
+from formflow.records.compute import Context, DefaultFailed, Settled, default_value, settle
 from formflow.records.values import Invalid, ValueConverter, is_empty
 
 MAX_ROWS = 1000
-log = logging.getLogger("formflow.records")
 
 
 @dataclass(frozen=True)
@@ -41,48 +43,87 @@ class Preparer:
         context: Context,
         existing: Mapping[str, Any] | None = None,
         existing_rows: Mapping[str, list[dict[str, Any]]] | None = None,
+        system: Mapping[str, Any] | None = None,
     ) -> Prepared:
         """The values to store for ``incoming`` (on top of ``existing`` for an update).
 
         ``existing_rows`` are the record's current subtable rows, which formulas read when
-        the update leaves a subtable alone.
+        the update leaves a subtable alone. ``system`` are the system fields' values as
+        expressions read them (by default, what :meth:`Context.system_values` gives).
         """
         problems: dict[str, list[Problem]] = {}
 
         def add(path: str, problem: Problem) -> None:
             problems.setdefault(path, []).append(problem)
 
+        system = context.system_values(existing) if system is None else system
         self._reject_unknown(form, incoming, add)
+        values = self._values(form, incoming, context, existing, system, add)
+        submitted = {
+            f.key: self._rows(f, incoming[f.key], {**values, **system}, context, add)
+            for f in form.fields
+            if f.kind is ValueKind.ROWS and f.key in incoming
+        }
+        names: dict[str, Any] = {**values}
+        for field in form.fields:
+            if field.kind is ValueKind.ROWS:
+                stored = [dict(row) for row in (existing_rows or {}).get(field.key, [])]
+                names[field.key] = submitted.get(field.key, stored)
+        settled = settle(form, names, context, system)
+        values.update({key: names[key] for key in values})
+        self._check(form, settled, names, problems, add)
+        if problems:
+            raise ValidationFailed(problems)
+        rows = {
+            f.key: names[f.key]
+            for f in form.fields
+            if f.kind is ValueKind.ROWS
+            and (f.key in submitted or names[f.key] != (existing_rows or {}).get(f.key, []))
+        }
+        return Prepared(values, rows)
+
+    def _values(
+        self,
+        form: Form,
+        incoming: Mapping[str, Any],
+        context: Context,
+        existing: Mapping[str, Any] | None,
+        system: Mapping[str, Any],
+        add: Any,
+    ) -> dict[str, Any]:
+        """The record's own values (not its rows): the current ones, those given, and for
+        a new record the defaults of the rest (which see the values given)."""
         values: dict[str, Any] = {
             f.key: (existing or {}).get(f.key) for f in form.fields if f.kind is not ValueKind.ROWS
         }
-        rows: dict[str, list[dict[str, Any]]] = {}
         for field in form.fields:
-            if field.key in incoming and not field.is_computed:
-                self._take(field, incoming[field.key], values, rows, context, add)
-            elif existing is None and field.kind is not ValueKind.ROWS and not field.is_computed:
-                self._take(field, default_value(field, values, context), values, rows, context, add)
-        all_rows = {**(existing_rows or {}), **rows}
-        names = {**values, **{key: [dict(r) for r in found] for key, found in all_rows.items()}}
-        _log_failures(form.key, compute_formulas(form.fields, names, context))
-        values.update({f.key: names[f.key] for f in form.fields if f.type == "formula"})
-        visible, required = applicable_fields(form, names, context)
+            if field.key in incoming and field.kind is not ValueKind.ROWS and not field.is_computed:
+                self._convert(field, incoming[field.key], field.key, values, add)
+        if existing is None:
+            for field in form.fields:
+                if field.key not in incoming and field.kind is not ValueKind.ROWS:
+                    self._default(field, {**values, **system}, field.key, values, context, add)
+        return values
+
+    def _check(
+        self,
+        form: Form,
+        settled: Settled,
+        names: Mapping[str, Any],
+        problems: Mapping[str, list[Problem]],
+        add: Any,
+    ) -> None:
+        """Needed values that are missing, and formulas that failed, once all is worked out."""
         for field in form.fields:
-            if (
-                field.key not in visible
-                and field.kind is not ValueKind.ROWS
-                and not field.is_computed
-            ):
-                values[field.key] = None
+            if field.kind is ValueKind.ROWS:
+                self._check_rows(field, settled, names[field.key], problems, add)
             elif (
-                field.key in required
+                field.key in settled.required
                 and field.key not in problems
-                and _missing(field, names.get(field.key), existing, rows)
+                and is_empty(names.get(field.key))
             ):
                 add(field.key, Problem("required", "is required"))
-        if problems:
-            raise ValidationFailed(problems)
-        return Prepared(values, rows)
+        _add_failures(form.fields, settled.failures, "", problems, add)
 
     def _reject_unknown(self, form: Form, incoming: Mapping[str, Any], add: Any) -> None:
         for key in incoming:
@@ -91,22 +132,29 @@ class Preparer:
             elif form.field(key).is_computed:
                 add(key, Problem("read_only", "is worked out by the system and cannot be set"))
 
-    def _take(
-        self,
-        field: Field,
-        raw: Any,
-        values: dict[str, Any],
-        rows: dict[str, list[dict[str, Any]]],
-        context: Context,
-        add: Any,
-    ) -> None:
-        if field.kind is ValueKind.ROWS:
-            rows[field.key] = self._rows(field, raw, values, context, add)
-            return
+    def _convert(self, field: Field, raw: Any, path: str, values: dict[str, Any], add: Any) -> None:
         try:
             values[field.key] = self.converter.convert(field, raw)
         except Invalid as exc:
-            add(field.key, exc.problem)
+            add(path, exc.problem)
+
+    def _default(
+        self,
+        field: Field,
+        names: Mapping[str, Any],
+        path: str,
+        values: dict[str, Any],
+        context: Context,
+        add: Any,
+    ) -> None:
+        if field.is_computed:
+            return
+        try:
+            raw = default_value(field, names, context)
+        except DefaultFailed as exc:
+            add(path, _expression_problem("default_failed", str(exc)))
+            return
+        self._convert(field, raw, path, values, add)
 
     def _rows(
         self, field: Field, raw: Any, parent: Mapping[str, Any], context: Context, add: Any
@@ -119,30 +167,12 @@ class Preparer:
         if len(raw) > MAX_ROWS:
             add(field.key, Problem("max_rows", f"may have at most {MAX_ROWS} rows"))
             return []
-        rows = []
-        for index, submitted in enumerate(
-            r for r in raw if not all(is_empty(v) for v in r.values())
-        ):
-            rows.append(self._row(field, index, submitted, parent, context, add))
-        if field.min_rows is not None and len(rows) < field.min_rows:
-            add(
-                field.key,
-                Problem(
-                    "min_rows",
-                    f"needs at least {field.min_rows} rows",
-                    (("limit", field.min_rows),),
-                ),
+        return [
+            self._row(field, index, submitted, parent, context, add)
+            for index, submitted in enumerate(
+                r for r in raw if not all(is_empty(v) for v in r.values())
             )
-        if field.max_rows is not None and len(rows) > field.max_rows:
-            add(
-                field.key,
-                Problem(
-                    "max_rows",
-                    f"may have at most {field.max_rows} rows",
-                    (("limit", field.max_rows),),
-                ),
-            )
-        return rows
+        ]
 
     def _row(
         self,
@@ -162,32 +192,81 @@ class Preparer:
                 )
         for sub in field.fields:
             path = f"{field.key}.{index}.{sub.key}"
-            if sub.is_computed:
-                continue
-            raw = submitted.get(sub.key, default_value(sub, row, context))
-            try:
-                row[sub.key] = self.converter.convert(sub, raw)
-            except Invalid as exc:
-                add(path, exc.problem)
-                continue
-            if sub.required and row[sub.key] is None:
-                add(path, Problem("required", "is required"))
-        _log_failures(
-            f"{field.key}.{index}", compute_formulas(field.fields, row, context, parent=parent)
-        )
+            if sub.key in submitted and not sub.is_computed:
+                self._convert(sub, submitted[sub.key], path, row, add)
+            elif not sub.is_computed:
+                row.setdefault(sub.key, None)
+                self._default(sub, {**row, "parent": parent}, path, row, context, add)
         return row
 
+    def _check_rows(
+        self,
+        field: Field,
+        settled: Settled,
+        rows: list[dict[str, Any]],
+        problems: Mapping[str, list[Problem]],
+        add: Any,
+    ) -> None:
+        """A subtable's own limits (when it is shown), then each row's needed fields and
+        failed formulas."""
+        if field.key in settled.visible:
+            if field.key in settled.required and not rows and field.key not in problems:
+                add(field.key, Problem("required", "is required"))
+            if field.min_rows is not None and len(rows) < field.min_rows:
+                add(
+                    field.key,
+                    Problem(
+                        "min_rows",
+                        f"needs at least {field.min_rows} rows",
+                        (("limit", field.min_rows),),
+                    ),
+                )
+            if field.max_rows is not None and len(rows) > field.max_rows:
+                add(
+                    field.key,
+                    Problem(
+                        "max_rows",
+                        f"may have at most {field.max_rows} rows",
+                        (("limit", field.max_rows),),
+                    ),
+                )
+        for index, (row, found) in enumerate(
+            zip(rows, settled.rows.get(field.key, []), strict=True)
+        ):
+            prefix = f"{field.key}.{index}."
+            for sub in field.fields:
+                path = prefix + sub.key
+                if (
+                    sub.key in found.required
+                    and path not in problems
+                    and is_empty(row.get(sub.key))
+                ):
+                    add(path, Problem("required", "is required"))
+            _add_failures(field.fields, found.failures, prefix, problems, add)
 
-def _log_failures(where: str, failures: Mapping[str, str]) -> None:
-    """A formula that cannot be worked out (an empty input, say) stays empty: the person
-    filling the form cannot fix a formula, so it is logged for the admin instead."""
+
+def _add_failures(
+    fields: tuple[Field, ...],
+    failures: Mapping[str, str],
+    prefix: str,
+    problems: Mapping[str, list[Problem]],
+    add: Any,
+) -> None:
+    """A formula that failed is a problem of its field, unless a value it reads has a
+    problem already (fixing that one will fix the formula)."""
+    by_key = {f.key: f for f in fields}
     for key, reason in failures.items():
-        log.info("formula %s.%s left empty: %s", where, key, reason)
+        expression = by_key[key].expression
+        reads = expression.names if expression is not None else frozenset()
+        if any(
+            path == prefix + name or path.startswith(f"{prefix}{name}.")
+            for name in reads
+            for path in problems
+        ):
+            continue
+        add(prefix + key, _expression_problem("formula_failed", reason))
 
 
-def _missing(
-    field: Field, value: Any, existing: Mapping[str, Any] | None, rows: Mapping[str, list[Any]]
-) -> bool:
-    if field.kind is ValueKind.ROWS:
-        return not rows[field.key] if field.key in rows else existing is None
-    return is_empty(value)
+def _expression_problem(code: str, reason: str) -> Problem:
+    what = "formula" if code == "formula_failed" else "default"
+    return Problem(code, f"the {what} could not be worked out: {reason}", (("reason", reason),))

@@ -63,7 +63,7 @@ from formflow.records.after_hooks import (
     wants_after_hooks,
 )
 from formflow.records.aggregates import Aggregation, aggregate
-from formflow.records.compute import Context
+from formflow.records.compute import Context, reads_record_id
 from formflow.records.field_access import (
     FieldAccess,
     check_readable,
@@ -132,6 +132,7 @@ class RecordService:
         self.integrity = IntegrityChecks(schema, self.prepared)
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
         self._access: dict[tuple[Any, ...], FieldAccess] = {}
+        self._reads_id = {key: reads_record_id(form) for key, form in self.app.forms.items()}
         self._inserts = {
             key: insert(schema.table(key)).returning(schema.table(key).c.id)
             for key in self.app.forms
@@ -176,6 +177,10 @@ class RecordService:
             row = self._new_row(connection, actor, form, table, prepared, context)
             row[DEPARTMENT] = self.integrity.department_of(connection, actor, owner)
             record_id = self._insert(connection, form, table, row)
+            if self._reads_id[form.key]:
+                prepared, row = self._with_id(
+                    connection, form, table, values, context, row, record_id
+                )
             self._write_rows(connection, form, record_id, prepared.rows)
             record = {**row, "id": record_id, **prepared.rows}
             audit.record_change(
@@ -649,11 +654,41 @@ class RecordService:
             row[SEARCH] = self._search_text(form, row)
         return row
 
+    def _with_id(
+        self,
+        connection: Connection,
+        form: Form,
+        table: Table,
+        values: Mapping[str, Any],
+        context: Context,
+        row: Record,
+        record_id: int,
+    ) -> tuple[Prepared, Record]:
+        """Work a new record out again now that its ``id`` is known, for a form whose
+        expressions read it, and store what changed (in the same transaction: if the values
+        no longer fit, nothing is stored)."""
+        system = {**context.system_values(), "id": record_id}
+        again = self.preparer.prepare(form, values, context, system=system)
+        changed = {
+            key: value
+            for key, value in again.values.items()
+            if row.get(key) != value and form.field(key).type != "auto_number"
+        }
+        if changed:
+            row = {**row, **changed}
+            if table.c.get(SEARCH) is not None:
+                changed[SEARCH] = row[SEARCH] = self._search_text(form, row)
+            try:
+                connection.execute(update(table).where(table.c.id == record_id).values(changed))
+            except IntegrityError as exc:
+                raise unique_violation(form, table, exc) from None
+        return again, row
+
     def _insert(self, connection: Connection, form: Form, table: Table, row: Record) -> int:
         try:
             record_id: int = connection.execute(self._inserts[form.key], row).scalar_one()
         except IntegrityError as exc:
-            raise unique_violation(form, exc) from None
+            raise unique_violation(form, table, exc) from None
         return record_id
 
     def _update_row(
@@ -673,7 +708,7 @@ class RecordService:
         try:
             result = connection.execute(statement)
         except IntegrityError as exc:
-            raise unique_violation(form, exc) from None
+            raise unique_violation(form, table, exc) from None
         if result.rowcount != 1:
             raise StaleRecord(record_id, expected_version, expected_version + 1)
 

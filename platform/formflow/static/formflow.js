@@ -81,6 +81,18 @@
         mark.classList.toggle("required", required.has(key));
       }
     }
+    // Subtable rows: each row the server worked out ("items.3") has its cells shown or not.
+    for (const table of form.querySelectorAll("table[data-rows]")) {
+      for (const row of table.querySelectorAll(":scope > tbody > tr[data-row]")) {
+        const prefix = `${table.dataset.rows}.${row.dataset.row}`;
+        if (!visible.has(prefix)) continue;
+        for (const cell of row.querySelectorAll(":scope > td[data-cell]")) {
+          const path = `${prefix}.${cell.dataset.cell}`;
+          cell.classList.toggle("off", !visible.has(path));
+          cell.classList.toggle("needed", required.has(path));
+        }
+      }
+    }
   }
 
   // Files: say at once when a file is too large, rather than after the upload.

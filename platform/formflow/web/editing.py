@@ -24,7 +24,14 @@ from formflow.directory import Directory
 from formflow.errors import StaleRecord, ValidationFailed
 from formflow.expressions import ExpressionError
 from formflow.fieldtypes import ValueKind
-from formflow.records.compute import applicable_fields, compute_formulas, default_value
+from formflow.records.compute import (
+    Context,
+    DefaultFailed,
+    applicable_fields,
+    default_value,
+    settle,
+    settle_row,
+)
 from formflow.records.service import Record
 from formflow.records.values import Invalid
 from formflow.web import uploads
@@ -124,7 +131,7 @@ def _save(
                 expected_version=int(version) if version.isdigit() else 0,
             )
     except ValidationFailed as failed:
-        outcome.errors, outcome.general = place_problems(failed.problems, submission)
+        outcome.errors, outcome.general = place_problems(failed.problems, submission, t.form)
     except StaleRecord as stale:
         outcome.general.append(
             _(
@@ -161,14 +168,12 @@ def _new_values(t: Target) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for found in t.form.fields:
         if found.kind is ValueKind.ROWS:
-            blank: dict[str, Any] = {}
-            for sub in found.fields:
-                blank[sub.key] = default_value(sub, blank, context_now)
+            blank = _blank_values(found, values, context_now)
             values[found.key] = [dict(blank) for _row in range(found.min_rows or 0)]
             continue
         if found.is_computed:
             continue
-        values[found.key] = default_value(found, values, context_now)
+        values[found.key] = _default(found, {**values, **context_now.system_values()}, context_now)
         if editable(found) and found.key in request.args:
             if found.kind is ValueKind.CHOICES:
                 values[found.key] = request.args.getlist(found.key)
@@ -240,6 +245,8 @@ class Cell:
     shown: Shown | None
     errors: list[str]
     link_label: str = ""
+    visible: bool = True
+    required: bool = False
 
 
 @dataclass
@@ -256,6 +263,8 @@ class FieldView:
     lookup_url: str = ""
     files: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     rows: list[list[Cell]] = dataclasses.field(default_factory=list)
+    row_numbers: list[int] = dataclasses.field(default_factory=list)
+    """The page's number of each row in ``rows`` (rows removed on the page leave gaps)."""
     blank_row: list[Cell] = dataclasses.field(default_factory=list)
     lookup_urls: dict[str, str] = dataclasses.field(default_factory=dict)
     accept: str = ""
@@ -271,8 +280,9 @@ def _render_form(
     directory: Directory,
     pickers: Pickers,
 ) -> str:
-    raw = submitted(t.form, record_form).values
-    visible, required = evaluate_conditions(t, raw, record)
+    submission = submitted(t.form, record_form)
+    raw = submission.values
+    visible, required = evaluate_conditions(t, submission, record)
     wanted = merge_ids(link_ids(t.form, [raw]), link_ids(t.form, [record] if record else []))
     titles = titles_for(t, wanted, directory)
     shower = displayer(t, directory, titles, record["id"] if record else None)
@@ -334,7 +344,7 @@ def _field_view(
         view.link_label = _link_label(found, view.input, shower)
         view.lookup_url = _lookup_url(t, found.key)
     elif found.kind is ValueKind.ROWS:
-        _fill_rows(t, view, record, outcome, shower, pickers)
+        _fill_rows(t, view, record, outcome, shower, pickers, visible, required)
     return view
 
 
@@ -358,40 +368,60 @@ def _fill_rows(
     outcome: Outcome,
     shower: Displayer,
     pickers: Pickers,
+    visible: set[str],
+    required: set[str],
 ) -> None:
     found = view.field
     stored = (record or {}).get(found.key) or [] if request.method == "GET" else []
+    blank_values = _blank_values(found, record or {}, t.context())
+    fresh = settle_row(found, dict(blank_values), record or {}, t.context())
     for position, entry in enumerate(view.input.entries):
         row = stored[position] if position < len(stored) else {}
-        view.rows.append(
-            [
-                _cell(
-                    sub,
-                    entry.form,
-                    row,
-                    outcome.errors.get(f"{found.key}.{position}.{sub.key}", []),
-                    shower,
-                )
-                for sub in found.fields
-            ]
-        )
-    view.next_index = 1 + max(
-        (int(entry.name.rsplit("-", 1)[-1]) for entry in view.input.entries), default=-1
-    )
-    blank_values: dict[str, Any] = {}
-    context_now = t.context()
-    for sub in found.fields:
-        blank_values[sub.key] = default_value(sub, blank_values, context_now)
+        number = int(entry.name.rsplit("-", 1)[-1])
+        prefix = f"{found.key}.{number}"
+        cells = []
+        for sub in found.fields:
+            path = f"{prefix}.{sub.key}"
+            cell = _cell(sub, entry.form, row, outcome.errors.get(path, []), shower)
+            if prefix in visible:
+                cell.visible, cell.required = path in visible, path in required
+            else:  # a blank row, not sent: as a new row starts
+                cell.visible, cell.required = sub.key in fresh.visible, sub.key in fresh.required
+            cells.append(cell)
+        view.rows.append(cells)
+        view.row_numbers.append(number)
+    view.next_index = 1 + max(view.row_numbers, default=-1)
     blank = row_form_class(found, pickers)(
         prefix=f"{found.key}-__index__-",
         data=_blank_row_data(found, blank_values, t),
     )
     view.blank_row = [_cell(sub, blank, {}, [], shower) for sub in found.fields]
+    for cell in view.blank_row:
+        cell.visible = cell.field.key in fresh.visible
+        cell.required = cell.field.key in fresh.required
     view.lookup_urls = {
         sub.key: _lookup_url(t, f"{found.key}.{sub.key}")
         for sub in found.fields
         if sub.type == "link"
     }
+
+
+def _blank_values(found: Field, parent: Mapping[str, Any], now: Context) -> dict[str, Any]:
+    """A new row's starting values (reading the record as ``parent``)."""
+    blank: dict[str, Any] = {}
+    for sub in found.fields:
+        if not sub.is_computed:
+            blank[sub.key] = _default(sub, {**blank, "parent": parent}, now)
+    return blank
+
+
+def _default(found: Field, names: Mapping[str, Any], now: Context) -> Any:
+    """A field's starting value on the page; one that fails to work out starts empty (saving
+    reports it next to the field)."""
+    try:
+        return default_value(found, names, now)
+    except DefaultFailed:
+        return None
 
 
 def _blank_row_data(found: Field, values: Mapping[str, Any], t: Target) -> dict[str, Any]:
@@ -416,30 +446,40 @@ def _cell(
 
 
 def evaluate_conditions(
-    t: Target, raw: Mapping[str, Any], base: Mapping[str, Any] | None
+    t: Target, submission: Submission, base: Mapping[str, Any] | None
 ) -> tuple[set[str], set[str]]:
     """Which fields are visible and required for the values on the page, worked out with
-    the service's own rules (:mod:`formflow.records.compute`). Values that do not convert
-    yet (half typed) count as empty."""
+    the service's own rules and order (:func:`formflow.records.compute.settle`). Values
+    that do not convert yet (half typed) count as empty. A subtable row's cells are given
+    as ``items.3.qty`` with the page's row number, and each row worked out as ``items.3``
+    (numbered as the page sent them when ``submission.row_numbers`` says so)."""
     converter = t.service.preparer.converter
     now = t.context()
+    raw = submission.values
     names: dict[str, Any] = {f.key: (base or {}).get(f.key) for f in t.form.fields}
     for found in t.form.fields:
-        if found.key not in raw:
-            continue
         if found.kind is ValueKind.ROWS:
-            rows = []
-            for given in raw[found.key]:
-                row = {
-                    sub.key: _lenient(converter, sub, given.get(sub.key)) for sub in found.fields
+            given = raw.get(found.key, names[found.key] or [])
+            names[found.key] = [
+                {
+                    sub.key: _lenient(converter, sub, row.get(sub.key))
+                    for sub in found.fields
+                    if not sub.is_computed
                 }
-                compute_formulas(found.fields, row, now, parent=names)
-                rows.append(row)
-            names[found.key] = rows
-        else:
+                for row in given
+            ]
+        elif found.key in raw:
             names[found.key] = _lenient(converter, found, raw[found.key])
-    compute_formulas(t.form.fields, names, now)
-    return applicable_fields(t.form, names, now)
+    settled = settle(t.form, names, now, now.system_values(base))
+    visible, required = set(settled.visible), set(settled.required)
+    for key, rows in settled.rows.items():
+        numbers = submission.row_numbers.get(key) or submission.row_entries.get(key, [])
+        for row, number in zip(rows, numbers, strict=False):
+            prefix = f"{key}.{number}"
+            visible.add(prefix)
+            visible.update(f"{prefix}.{sub}" for sub in row.visible)
+            required.update(f"{prefix}.{sub}" for sub in row.required)
+    return visible, required
 
 
 def _lenient(converter: Any, found: Field, value: Any) -> Any:

@@ -12,6 +12,8 @@ called ``data`` or ``meta``). Readonly and computed fields have no input: pages 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
@@ -285,6 +287,9 @@ class Submission:
 
     values: dict[str, Any]
     row_entries: dict[str, list[int]]
+    row_numbers: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    """``row_numbers[key][i]``, when set (see :func:`sent_row_numbers`): the number in the
+    sent input names (``items-7-qty``) of the ``i``-th row sent."""
 
 
 def submitted(form: Form, record_form: RecordForm) -> Submission:
@@ -299,6 +304,24 @@ def submitted(form: Form, record_form: RecordForm) -> Submission:
         elif _sent(field, bound):
             values[field.key] = _value(field, bound.data)
     return Submission(values, row_entries)
+
+
+def sent_row_numbers(
+    form: Form, record_form: RecordForm, submission: Submission, formdata: Mapping[str, Any]
+) -> dict[str, list[int]]:
+    """The number in the sent input names of each row sent, by subtable: WTForms numbers
+    its rows from 0 again, but a page's script knows its rows by the names it gave them."""
+    found: dict[str, list[int]] = {}
+    for field in form.fields:
+        bound = record_form.field_for(field.key)
+        if bound is None or field.kind is not ValueKind.ROWS:
+            continue
+        pattern = re.compile(rf"{re.escape(bound.name)}-(\d+)-")
+        sent = sorted({int(m.group(1)) for name in formdata if (m := pattern.match(name))})
+        found[field.key] = [
+            sent[index] for index in submission.row_entries.get(field.key, []) if index < len(sent)
+        ]
+    return found
 
 
 def _sent(field: Field, bound: Any) -> bool:
@@ -338,14 +361,14 @@ def _rows(field: Field, bound: Any) -> tuple[list[dict[str, Any]], list[int]]:
 
 
 def place_problems(
-    problems: Mapping[str, list[Problem]], submission: Submission | None
+    problems: Mapping[str, list[Problem]], submission: Submission | None, form: Form | None = None
 ) -> tuple[dict[str, list[str]], list[str]]:
     """Problems keyed by where the page shows them (``items.3.qty`` with the page's row
     number), and those that belong to no field."""
     placed: dict[str, list[str]] = {}
     general: list[str] = []
     for path, found in problems.items():
-        messages = [problem_text(problem) for problem in found]
+        messages = [problem_text(problem, form) for problem in found]
         where = _page_path(path, submission)
         if where:
             placed.setdefault(where, []).extend(messages)
@@ -365,9 +388,16 @@ def _page_path(path: str, submission: Submission | None) -> str:
     return key
 
 
-def problem_text(problem: Problem) -> str:
-    """A problem in the user's language (the service's English text for rare ones)."""
+def problem_text(problem: Problem, form: Form | None = None) -> str:
+    """A problem in the user's language (the service's English text for rare ones);
+    ``form`` names the fields a repeated combination is made of."""
     params = dict(problem.params)
+    if problem.code == "unique" and "fields" in params:
+        combination: str = _(
+            "Another record already has this combination of %(fields)s.",
+            fields=", ".join(_field_name(form, key) for key in params["fields"]),
+        )
+        return combination
     limit = params.get("limit")
     messages: Mapping[str, Callable[[], str]] = {
         "required": lambda: _("This field is required."),
@@ -387,6 +417,18 @@ def problem_text(problem: Problem) -> str:
         "max_rows": lambda: _("Use at most %(limit)s rows.", limit=limit),
         "unique": lambda: _("Another record already has this value."),
         "not_found": lambda: _("Choose a record you can see from the list."),
+        "formula_failed": lambda: _(
+            "This formula could not be worked out: %(reason)s", reason=params.get("reason")
+        ),
+        "default_failed": lambda: _(
+            "The starting value could not be worked out: %(reason)s", reason=params.get("reason")
+        ),
     }
     message = messages.get(problem.code)
     return message() if message else problem.message
+
+
+def _field_name(form: Form | None, key: str) -> str:
+    if form is not None and form.has_field(key):
+        return text(form.field(key).label)
+    return key

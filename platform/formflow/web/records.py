@@ -49,6 +49,7 @@ from formflow.web.formbuilder import (
     editable,
     form_class,
     place_problems,
+    sent_row_numbers,
     submitted,
 )
 from formflow.web.i18n import text
@@ -432,7 +433,7 @@ def restore(app_key: str, form_key: str, record_id: int) -> Response:
     try:
         t.service.restore(t.actor, t.form.key, record_id)
     except ValidationFailed as failed:
-        placed, general = place_problems(failed.problems, None)
+        placed, general = place_problems(failed.problems, None, t.form)
         reasons = [*general, *(m for messages in placed.values() for m in messages)]
         flash(_("This record cannot be restored: %(reason)s", reason=" ".join(reasons)))
         return redirect(url_for("records.recycle_bin", app_key=app_key, form_key=form_key))
@@ -474,7 +475,9 @@ def conditions(app_key: str, form_key: str) -> Response:
     elif not t.can(Action.CREATE):
         refuse(t, Action.CREATE)
     record_form = form_class(t.form, Pickers())(formdata=request.form, meta={"csrf": False})
-    visible, required = editing.evaluate_conditions(t, submitted(t.form, record_form).values, base)
+    submission = submitted(t.form, record_form)
+    submission.row_numbers = sent_row_numbers(t.form, record_form, submission, request.form)
+    visible, required = editing.evaluate_conditions(t, submission, base)
     return jsonify(visible=sorted(visible), required=sorted(required))
 
 

@@ -22,7 +22,7 @@ from formflow.instance import Instance
 from formflow.records.search import ensure_search_index
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.migrations import MigrationResult, apply_migration, migrate, plan_purge
-from formflow.storage.platform_tables import platform_metadata, users
+from formflow.storage.platform_tables import upgrade_platform_tables, users
 from formflow.storage.versions import get_version, write_files
 
 
@@ -42,7 +42,7 @@ def initialise(
     instance = Instance(settings)
     try:
         outcome = Outcome()
-        platform_metadata.create_all(instance.engine)
+        upgrade_platform_tables(instance.engine)
         for app_dir in app_dirs:
             outcome.lines += migrate_app(instance, app_dir, dry_run=False).lines
         with write_transaction(instance.engine) as connection:

@@ -26,7 +26,7 @@ from formflow.plugins import Plugins, load_plugins
 from formflow.records.after_hooks import AFTER_HOOKS, after_hooks_subscriber, wants_after_hooks
 from formflow.records.service import RecordService
 from formflow.storage.database import connect, read_transaction
-from formflow.storage.platform_tables import definition_versions
+from formflow.storage.platform_tables import definition_versions, upgrade_platform_tables
 from formflow.storage.tables import AppSchema
 from formflow.storage.versions import StoredVersion, current_version, write_files
 
@@ -58,7 +58,8 @@ class Instance:
         self.engine.dispose()
 
     def ensure_initialised(self) -> None:
-        """Raise :class:`InstanceError` unless ``formflow init`` has set this instance up."""
+        """Raise :class:`InstanceError` unless ``formflow init`` has set this instance up;
+        bring its platform tables up to this version of Formflow if it has."""
         try:
             with self.engine.connect() as connection:
                 ready = inspect(connection).has_table(definition_versions.name)
@@ -68,6 +69,7 @@ class Instance:
             raise InstanceError(
                 f"no Formflow instance at {self.settings.instance} ({_printable(self.settings.database_url)}); run `formflow init`"
             )
+        upgrade_platform_tables(self.engine)
 
     @cached_property
     def app_keys(self) -> tuple[str, ...]:

@@ -6,6 +6,8 @@ tables are named after their app key, and app keys are checked not to start with
 
 from __future__ import annotations
 
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -20,7 +22,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
 )
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 PLATFORM_PREFIX = "ff_"
 
@@ -179,3 +184,39 @@ event_subscribers = Table(
     Column("lease_holder", String(64)),
 )
 """Who is delivering to a subscriber right now, so its events go out one at a time, in order."""
+
+
+def upgrade_platform_tables(engine: Engine) -> list[str]:
+    """Bring an instance's platform tables up to this version of Formflow; returns what
+    was added, as ``table`` or ``table.column``.
+
+    Tables that are missing are created, columns that are missing are added; nothing is
+    ever dropped or changed. So a column added to a platform table in a later version must
+    be nullable or have a ``server_default``. Two processes starting at once may both try:
+    the one that loses the race finds the work done when it looks again.
+    """
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as connection:
+                return _upgrade(connection)
+        except (OperationalError, ProgrammingError):
+            if attempt == 2:
+                raise
+    return []
+
+
+def _upgrade(connection: Connection) -> list[str]:
+    inspector = inspect(connection)
+    existing = set(inspector.get_table_names())
+    added = [name for name in platform_metadata.tables if name not in existing]
+    platform_metadata.create_all(connection)
+    operations = Operations(MigrationContext.configure(connection))
+    for table in platform_metadata.tables.values():
+        if table.name not in existing:
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                operations.add_column(table.name, column._copy())
+                added.append(f"{table.name}.{column.name}")
+    return added

@@ -14,9 +14,23 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from formflow.definitions.model import Field, Form
-from formflow.expressions import Expression, ExpressionError
+from formflow.expressions import Expression, ExpressionError, ExpressionLimit
 from formflow.fieldtypes import ValueKind
 from formflow.records.values import Invalid
+
+
+class ExpressionRefused(Exception):
+    """A field's expression went past the sandbox's budget with these values.
+
+    Unlike an expression that merely fails (an empty input), this is not left empty or
+    counted as false: the values make the expression too big to work out, so the write is
+    refused with a problem on ``field`` (a dotted path inside a subtable row).
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
 
 
 class Context:
@@ -39,11 +53,14 @@ def evaluate(expression: Expression, values: Mapping[str, Any], context: Context
 def condition_holds(
     expression: Expression | None, values: Mapping[str, Any], context: Context
 ) -> bool:
-    """A ``visible_if``/``required_if`` verdict; a condition that fails to run counts as false."""
+    """A ``visible_if``/``required_if`` verdict; a condition that fails to run counts as false
+    (one past the budget raises :class:`ExpressionLimit`)."""
     if expression is None:
         return True
     try:
         return bool(evaluate(expression, values, context))
+    except ExpressionLimit:
+        raise
     except ExpressionError:
         return False
 
@@ -52,6 +69,8 @@ def default_value(field: Field, values: Mapping[str, Any], context: Context) -> 
     if field.default_expr is not None:
         try:
             return evaluate(field.default_expr, values, context)
+        except ExpressionLimit as exc:
+            raise ExpressionRefused(field.key, str(exc)) from None
         except ExpressionError:
             return None
     if field.default is not None:
@@ -85,7 +104,11 @@ def compute_formulas(
     context: Context,
     parent: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Fill in every formula of ``values`` in place; returns formula keys that failed, with why."""
+    """Fill in every formula of ``values`` in place; returns formula keys that failed, with why.
+
+    A formula past the sandbox's budget is not a failure to note but raises
+    :class:`ExpressionRefused`.
+    """
     failures: dict[str, str] = {}
     names_extra = {"parent": parent} if parent is not None else {}
     for field in formula_order(fields):
@@ -93,6 +116,8 @@ def compute_formulas(
         try:
             result = evaluate(field.expression, {**values, **names_extra}, context)
             values[field.key] = formula_result(field, result)
+        except ExpressionLimit as exc:
+            raise ExpressionRefused(field.key, str(exc)) from None
         except (ExpressionError, Invalid, InvalidOperation, TypeError, ValueError) as exc:
             values[field.key] = None
             failures[field.key] = str(exc)
@@ -129,13 +154,17 @@ def applicable_fields(
     visible: set[str] = set()
     required: set[str] = set()
     for field in form.fields:
-        if not condition_holds(field.visible_if, values, context):
-            continue
-        visible.add(field.key)
-        if field.is_computed:
-            continue
-        if field.required or (
-            field.required_if is not None and condition_holds(field.required_if, values, context)
-        ):
-            required.add(field.key)
+        try:
+            if not condition_holds(field.visible_if, values, context):
+                continue
+            visible.add(field.key)
+            if field.is_computed:
+                continue
+            if field.required or (
+                field.required_if is not None
+                and condition_holds(field.required_if, values, context)
+            ):
+                required.add(field.key)
+        except ExpressionLimit as exc:
+            raise ExpressionRefused(field.key, str(exc)) from None
     return visible, required

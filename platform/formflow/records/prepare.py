@@ -15,7 +15,13 @@ from typing import Any
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
 from formflow.errors import Problem, ValidationFailed
 from formflow.fieldtypes import ValueKind
-from formflow.records.compute import Context, applicable_fields, compute_formulas, default_value
+from formflow.records.compute import (
+    Context,
+    ExpressionRefused,
+    applicable_fields,
+    compute_formulas,
+    default_value,
+)
 from formflow.records.values import Invalid, ValueConverter, is_empty
 
 MAX_ROWS = 1000
@@ -52,6 +58,22 @@ class Preparer:
         def add(path: str, problem: Problem) -> None:
             problems.setdefault(path, []).append(problem)
 
+        try:
+            return self._prepare(form, incoming, context, existing, existing_rows, problems, add)
+        except ExpressionRefused as refused:
+            add(refused.field, Problem("expression_limit", _refusal(refused)))
+            raise ValidationFailed(problems) from None
+
+    def _prepare(
+        self,
+        form: Form,
+        incoming: Mapping[str, Any],
+        context: Context,
+        existing: Mapping[str, Any] | None,
+        existing_rows: Mapping[str, list[dict[str, Any]]] | None,
+        problems: dict[str, list[Problem]],
+        add: Any,
+    ) -> Prepared:
         self._reject_unknown(form, incoming, add)
         values: dict[str, Any] = {
             f.key: (existing or {}).get(f.key) for f in form.fields if f.kind is not ValueKind.ROWS
@@ -153,13 +175,29 @@ class Preparer:
         context: Context,
         add: Any,
     ) -> dict[str, Any]:
-        row: dict[str, Any] = {}
         for key in submitted:
             if not any(sub.key == key for sub in field.fields):
                 add(
                     f"{field.key}.{index}.{key}",
                     Problem("unknown_field", f"'{key}' is not a column of this table"),
                 )
+        try:
+            return self._row_values(field, index, submitted, parent, context, add)
+        except ExpressionRefused as refused:
+            raise ExpressionRefused(
+                f"{field.key}.{index}.{refused.field}", refused.reason
+            ) from None
+
+    def _row_values(
+        self,
+        field: Field,
+        index: int,
+        submitted: Mapping[str, Any],
+        parent: Mapping[str, Any],
+        context: Context,
+        add: Any,
+    ) -> dict[str, Any]:
+        row: dict[str, Any] = {}
         for sub in field.fields:
             path = f"{field.key}.{index}.{sub.key}"
             if sub.is_computed:
@@ -176,6 +214,10 @@ class Preparer:
             f"{field.key}.{index}", compute_formulas(field.fields, row, context, parent=parent)
         )
         return row
+
+
+def _refusal(refused: ExpressionRefused) -> str:
+    return f"cannot be worked out with these values: {refused.reason}"
 
 
 def _log_failures(where: str, failures: Mapping[str, str]) -> None:

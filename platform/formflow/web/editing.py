@@ -24,7 +24,13 @@ from formflow.directory import Directory
 from formflow.errors import StaleRecord, ValidationFailed
 from formflow.expressions import ExpressionError
 from formflow.fieldtypes import ValueKind
-from formflow.records.compute import applicable_fields, compute_formulas, default_value
+from formflow.records.compute import (
+    Context,
+    ExpressionRefused,
+    applicable_fields,
+    compute_formulas,
+    default_value,
+)
 from formflow.records.service import Record
 from formflow.records.values import Invalid
 from formflow.web import uploads
@@ -162,12 +168,12 @@ def _new_values(t: Target) -> dict[str, Any]:
         if found.kind is ValueKind.ROWS:
             blank: dict[str, Any] = {}
             for sub in found.fields:
-                blank[sub.key] = default_value(sub, blank, context_now)
+                blank[sub.key] = _starting_value(sub, blank, context_now)
             values[found.key] = [dict(blank) for _row in range(found.min_rows or 0)]
             continue
         if found.is_computed:
             continue
-        values[found.key] = default_value(found, values, context_now)
+        values[found.key] = _starting_value(found, values, context_now)
         if editable(found) and found.key in request.args:
             if found.kind is ValueKind.CHOICES:
                 values[found.key] = request.args.getlist(found.key)
@@ -379,7 +385,7 @@ def _fill_rows(
     blank_values: dict[str, Any] = {}
     context_now = t.context()
     for sub in found.fields:
-        blank_values[sub.key] = default_value(sub, blank_values, context_now)
+        blank_values[sub.key] = _starting_value(sub, blank_values, context_now)
     blank = row_form_class(found, pickers)(
         prefix=f"{found.key}-__index__-",
         data=_blank_row_data(found, blank_values, t),
@@ -419,6 +425,15 @@ def evaluate_conditions(
     """Which fields are visible and required for the values on the page, worked out with
     the service's own rules (:mod:`formflow.records.compute`). Values that do not convert
     yet (half typed) count as empty."""
+    try:
+        return _conditions(t, raw, base)
+    except ExpressionRefused:
+        return _all_shown(t)
+
+
+def _conditions(
+    t: Target, raw: Mapping[str, Any], base: Mapping[str, Any] | None
+) -> tuple[set[str], set[str]]:
     converter = t.service.preparer.converter
     now = t.context()
     names: dict[str, Any] = {f.key: (base or {}).get(f.key) for f in t.form.fields}
@@ -449,4 +464,22 @@ def _lenient(converter: Any, found: Field, value: Any) -> Any:
 
 def applicable(t: Target, record: Record) -> tuple[set[str], set[str]]:
     now = t.context()
-    return applicable_fields(t.form, record, now)
+    try:
+        return applicable_fields(t.form, record, now)
+    except ExpressionRefused:
+        return _all_shown(t)
+
+
+def _all_shown(t: Target) -> tuple[set[str], set[str]]:
+    """What a page shows when a condition is past the expression budget with its values:
+    every field, none marked required; saving reports the problem next to the field."""
+    return {f.key for f in t.form.fields}, set()
+
+
+def _starting_value(found: Field, values: Mapping[str, Any], context: Context) -> Any:
+    """A field's default on a blank form; one past the expression budget starts empty (a
+    save then reports it next to the field)."""
+    try:
+        return default_value(found, values, context)
+    except ExpressionRefused:
+        return None

@@ -382,6 +382,10 @@ def problem_text(problem: Problem) -> str:
         "max_rows": lambda: _("Use at most %(limit)s rows.", limit=limit),
         "unique": lambda: _("Another record already has this value."),
         "not_found": lambda: _("Choose a record you can see from the list."),
+        "expression_limit": lambda: _(
+            "This field cannot be worked out with these values; change them or ask the"
+            " administrator."
+        ),
     }
     message = messages.get(problem.code)
     return message() if message else problem.message

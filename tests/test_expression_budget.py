@@ -2,7 +2,8 @@
 
 Expressions are built from every filter, test and method the sandbox offers and every
 operator, with huge and awkward arguments, nested and repeated. Each must give a value within
-the size limits or be refused with an :class:`ExpressionError` (usually the budget's own
+the limits (an operation builds at most ``size``; a list written out, ``[w, w, w]``, may
+gather up to ``total``) or be refused with an :class:`ExpressionError` (usually the budget's own
 :class:`ExpressionLimit`). The budget here is small, so a refusal comes after little work; a
 broken bound shows as a value past the limits, another exception, or a suite that never ends.
 """
@@ -65,7 +66,7 @@ def checked(source: str, expression: Expression, names: dict[str, Any]) -> Any:
         value = expression.evaluate(names)
     except ExpressionError:
         return None
-    assert measure(value, SMALL) <= SMALL.size, (source, names)
+    assert measure(value, SMALL, SMALL.total) <= SMALL.total, (source, names)
     return value
 
 
@@ -170,6 +171,18 @@ def test_work_past_the_time_limit_is_refused() -> None:
     no_time = ExpressionEngine(limits=Limits(seconds=-1))
     with pytest.raises(ExpressionLimit, match="runs longer than -1 seconds"):
         no_time.compile("a + 1").evaluate({"a": 1})
+
+
+def test_a_value_given_to_an_operation_may_be_larger_than_one_it_builds() -> None:
+    assert engine.compile("notes | length").evaluate({"notes": "x" * 4_000}) == 4_000
+    with pytest.raises(ExpressionLimit, match="more than 500 characters or items"):
+        engine.compile("notes | upper").evaluate({"notes": "x" * 4_000})
+
+
+def test_a_value_gathered_without_an_operation_is_refused_past_the_total() -> None:
+    expression = engine.compile("[w, w, w, w, w, w, w, w, w, w, w, w] | string")
+    with pytest.raises(ExpressionLimit, match="given a value of more than 5,000 characters"):
+        expression.evaluate(NAMES)
 
 
 def test_many_values_each_within_the_size_limit_are_refused_past_the_total() -> None:

@@ -24,9 +24,10 @@ class Limits:
     """The budget of one evaluation; the defaults are generous for any real formula."""
 
     size: int = 100_000
-    """Characters or items in any one value (a list counts its items and theirs)."""
+    """Characters or items in any one value built (a list counts its items and theirs)."""
     total: int = 1_000_000
-    """Characters or items all the values one evaluation builds may add up to."""
+    """Characters or items all the values one evaluation builds may add up to; also the most
+    any one value given to an operation may hold (a long text field, a large subtable)."""
     integer_bits: int = 4096
     """Bits in a whole number (4,096 bits is about 1,233 digits)."""
     power: int = 100
@@ -91,8 +92,12 @@ class Budget:
         return value
 
     def receive(self, value: Any) -> None:
-        """Check a value handed to an operation (it may have been built without a check)."""
-        self.allow(measure(value, self.limits))
+        """Check a value handed to an operation: the record's own values may be larger than
+        a value built, but ``[x, x, x, ...]`` (built without a check) may not be huge."""
+        if measure(value, self.limits, self.limits.total) > self.limits.total:
+            raise BudgetExceeded(
+                f"it is given a value of more than {self.limits.total:,} characters or items"
+            )
 
 
 def current() -> Budget:
@@ -113,16 +118,17 @@ def spending(limits: Limits) -> Iterator[Budget]:
         _current.reset(token)
 
 
-def measure(value: Any, limits: Limits) -> int:
+def measure(value: Any, limits: Limits, cap: int | None = None) -> int:
     """How many characters or items ``value`` holds, counting into containers.
 
-    Stops counting once past ``limits.size``. A number counts as one, but a whole number
+    Stops counting once past ``cap`` (``limits.size`` unless given). A number counts as one, but a whole number
     past ``limits.integer_bits`` bits (or a decimal that large or that small) is refused
     outright: every later step on it would cost more than a step should.
     """
+    cap = limits.size if cap is None else cap
     total = 0
     pending = [value]
-    while pending and total <= limits.size:
+    while pending and total <= cap:
         item = pending.pop()
         if isinstance(item, str | bytes | bytearray):
             total += len(item)

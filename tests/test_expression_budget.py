@@ -70,15 +70,22 @@ def checked(source: str, expression: Expression, names: dict[str, Any]) -> Any:
     return value
 
 
+def argument_lists(arity: int) -> list[tuple[Any, ...]]:
+    """Every argument alone; in pairs, each with a number, a huge number and a long text."""
+    if arity < 2:
+        return list(itertools.product(ARGUMENTS, repeat=arity))
+    pairs = itertools.product(ARGUMENTS, [99, 10**9, "y" * 480])
+    return [(value,) * arity for value in ARGUMENTS] + [(pair * arity)[:arity] for pair in pairs]
+
+
 def every_call(template: str, subjects: list[Any]) -> None:
     """``template`` over every subject with up to three huge arguments (``p1``...)."""
     for arity in range(4):
         parameters = ", ".join(f"p{index}" for index in range(1, arity + 1))
         source = template.format(parameters)
         expression = engine.compile(source)
-        choices = [(value,) * arity for value in ARGUMENTS] if arity == 3 else None
         for subject in subjects:
-            for arguments in choices or itertools.product(ARGUMENTS, repeat=arity):
+            for arguments in argument_lists(arity):
                 names = {"p0": subject} | {f"p{i}": a for i, a in enumerate(arguments, 1)}
                 checked(source, expression, names)
 
@@ -137,7 +144,7 @@ def expressions() -> st.SearchStrategy[str]:
     return st.recursive(leaves, extend, max_leaves=12)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions())
 def test_generated_hostile_expressions_stay_within_the_budget(source: str) -> None:
     outcome(source)

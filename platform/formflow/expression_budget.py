@@ -130,7 +130,22 @@ def measure(value: Any, limits: Limits, cap: int | None = None) -> int:
     pending = [value]
     while pending and total <= cap:
         item = pending.pop()
-        if isinstance(item, str | bytes | bytearray):
+        kind = type(item)
+        if kind is str:  # the common types first: checks against ABCs are slow
+            total += len(item)
+        elif kind is dict:
+            total += len(item)
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif kind is list or kind is tuple:
+            total += len(item)
+            pending.extend(item)
+        elif kind is float or kind is bool or item is None:
+            total += 1
+        elif kind is int or kind is Decimal:
+            _check_number(item, limits)
+            total += 1
+        elif isinstance(item, str | bytes | bytearray):
             total += len(item)
         elif isinstance(item, Mapping):
             total += len(item)

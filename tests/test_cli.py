@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from formflow import __version__
 from formflow.cli import main
-from support import CRM_APP
+from support import CRM_APP, AppWriter
 
 
 def test_version() -> None:
@@ -46,6 +47,27 @@ def test_validate_a_broken_copy_prints_one_line_per_error_and_exits_1(tmp_path: 
         for key in ("fields", "permissions", "title_field")
     ]
     assert result.stderr == f"{broken}: 4 problems found\n"
+
+
+@pytest.mark.parametrize(
+    "nested", ["(" * 500 + "name" + ")" * 500, "not " * 500 + "name", " + ".join(["name"] * 500)]
+)
+def test_validate_reports_a_deeply_nested_expression_at_its_place(
+    write_app: AppWriter, nested: str
+) -> None:
+    root = write_app(
+        forms={
+            "item": "key: item\nlabel: {zh: 条目, en: Item}\ntitle_field: name\nfields:\n"
+            f'  - {{key: name, type: text, label: 名称, visible_if: "{nested}"}}\n'
+            "permissions: {}\n"
+        }
+    )
+    result = CliRunner().invoke(main, ["validate", str(root)])
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"{root}/forms/item.yaml:5:52: expression does not parse:"
+        " it is nested more than 50 levels deep; split it up\n"
+    )
 
 
 def test_validate_a_missing_folder_is_a_clean_error(tmp_path: Path) -> None:

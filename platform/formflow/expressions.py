@@ -2,7 +2,9 @@
 
 Expressions use Jinja2's expression syntax and run in its immutable sandbox, so an admin
 editing YAML can compute ``qty * unit_price`` or test ``stage == 'lost'`` but can never reach
-Python internals, mutate data or exhaust the machine with a huge power or repetition.
+Python internals or mutate data; each evaluation also runs on a budget of steps, time and
+value sizes (:mod:`formflow.expression_budget`), so no expression can exhaust the machine
+whatever values it is given, and an expression nested too deeply is refused when parsed.
 
 An expression is parsed once, when the definition is compiled; the names it reads are known
 then, which is how the validator tells an admin that ``amout`` is not a field.
@@ -11,43 +13,27 @@ then, which is how the validator tells an admin that ``amout`` is not a field.
 from __future__ import annotations
 
 import decimal
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
+from jinja2.environment import Environment
 from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from formflow.errors import FormflowError
-
-MAX_POWER_EXPONENT = 100
-MAX_REPEATED_LENGTH = 100_000
+from formflow.expression_budget import BudgetExceeded, Limits, spending
+from formflow.expression_sandbox import BudgetedSandbox
 
 
 class ExpressionError(FormflowError):
     """An expression that does not parse, or failed while it was evaluated."""
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, with the two arithmetic operators that can exhaust memory bounded."""
-
-    intercepted_binops = frozenset({"**", "*"})
-
-    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-        if operator_name == "**":
-            if isinstance(right, int | float) and abs(right) > MAX_POWER_EXPONENT:
-                raise SecurityError("exponent too large")
-            return left**right
-        if operator_name == "*":
-            for sequence, count in ((left, right), (right, left)):
-                repeats = isinstance(sequence, str | list | tuple) and isinstance(count, int)
-                if repeats and len(sequence) * count > MAX_REPEATED_LENGTH:
-                    raise SecurityError("repeated value too long")
-            return operator.mul(left, right)
-        return super().call_binop(context, operator_name, left, right)
+class ExpressionLimit(ExpressionError):
+    """An evaluation that went past the sandbox's budget (see :class:`Limits`): the values it
+    was given make it too big or too slow, whatever they are stored as."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +45,23 @@ class Expression:
     _run: Callable[..., Any] = field(repr=False, compare=False)
     attributes: frozenset[tuple[str, str]] = frozenset()
     """``(name, attribute)`` for each ``name.attribute`` read, such as ``("parent", "kind")``."""
+    limits: Limits = field(default=Limits(), repr=False, compare=False)
 
     def evaluate(self, names: Mapping[str, Any]) -> Any:
         """The expression's value with ``names`` bound; an unknown name reads as ``None``."""
         try:
-            return self._run(**names)
+            with spending(self.limits) as budget:
+                result = self._run(**names)
+                if isinstance(result, Iterator):
+                    result = list(result)
+                budget.receive(result)
+                return result
+        except BudgetExceeded as exc:
+            raise ExpressionLimit(f"{self.source!r} is refused: {exc}") from None
+        except RecursionError:
+            raise ExpressionLimit(
+                f"{self.source!r} is refused: its values nest too deeply"
+            ) from None
         except SecurityError as exc:
             raise ExpressionError(f"{self.source!r} is not allowed: {exc}") from None
         except Exception as exc:  # user arithmetic can fail in any way (1/0, None + 1)
@@ -73,8 +71,13 @@ class Expression:
 class ExpressionEngine:
     """Compiles expressions against one sandbox, to which plugins may add functions."""
 
-    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
-        self.environment = _Environment()
+    def __init__(
+        self,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.limits = limits or Limits()
+        self.environment = BudgetedSandbox()
         self.environment.globals.clear()
         self.environment.globals.update(functions or {})
 
@@ -84,17 +87,22 @@ class ExpressionEngine:
 
     def compile(self, source: str) -> Expression:
         """Parse ``source``; raise :class:`ExpressionError` with a readable reason if it fails."""
+        too_deep = f"it is nested more than {self.limits.depth} levels deep; split it up"
         try:
-            parser = Parser(self.environment, source, state="variable")
+            parser = _Parser(self.environment, source, self.limits.depth, too_deep)
             tree = parser.parse_expression()
             if not parser.stream.eos:
                 raise TemplateSyntaxError(
                     f"unexpected '{parser.stream.current.value}' after the expression",
                     parser.stream.current.lineno,
                 )
+            if _depth(tree) > self.limits.depth:
+                raise ExpressionError(too_deep)
             run = self.environment.compile_expression(source, undefined_to_none=True)
         except TemplateSyntaxError as exc:
             raise ExpressionError(_describe_syntax_error(exc)) from None
+        except (RecursionError, SyntaxError, MemoryError):
+            raise ExpressionError(too_deep) from None
         found = (
             [tree, *tree.find_all(nodes.Name)]
             if isinstance(tree, nodes.Name)
@@ -114,7 +122,7 @@ class ExpressionEngine:
         }
         if isinstance(tree, nodes.Getattr) and isinstance(tree.node, nodes.Name):
             attributes.add((tree.node.name, tree.attr))
-        return Expression(source, frozenset(names), run, frozenset(attributes))
+        return Expression(source, frozenset(names), run, frozenset(attributes), self.limits)
 
 
 def _reason(exc: Exception) -> str:
@@ -124,6 +132,51 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, decimal.InvalidOperation):
         return "not a valid calculation"
     return str(exc)
+
+
+class _Parser(Parser):
+    """Jinja2's parser, stopping at a nesting depth well before Python's stack runs out.
+
+    Parsing is recursive, so ``((((...))))`` or ``not not not ...`` a few hundred deep would
+    end in a :class:`RecursionError`; the methods through which parsing recurses count.
+    """
+
+    def __init__(self, environment: Environment, source: str, depth: int, message: str) -> None:
+        super().__init__(environment, source, state="variable")
+        self.room = 4 * depth  # one level of brackets passes through four of them
+        self.too_deep = message
+
+    def _nested(self, parse: Callable[[], nodes.Expr]) -> nodes.Expr:
+        if self.room <= 0:
+            self.fail(self.too_deep, self.stream.current.lineno)
+        self.room -= 1
+        try:
+            return parse()
+        finally:
+            self.room += 1
+
+    def parse_expression(self, with_condexpr: bool = True) -> nodes.Expr:
+        return self._nested(lambda: super(_Parser, self).parse_expression(with_condexpr))
+
+    def parse_condexpr(self) -> nodes.Expr:
+        return self._nested(super().parse_condexpr)
+
+    def parse_not(self) -> nodes.Expr:
+        return self._nested(super().parse_not)
+
+    def parse_unary(self, with_filter: bool = True) -> nodes.Expr:
+        return self._nested(lambda: super(_Parser, self).parse_unary(with_filter))
+
+
+def _depth(tree: nodes.Node) -> int:
+    """How deeply ``tree`` nests (without recursing, since it may be deep)."""
+    deepest = 0
+    pending = [(tree, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
 
 
 def _describe_syntax_error(exc: TemplateSyntaxError) -> str:

@@ -23,9 +23,23 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
-from formflow.expressions import Expression, ExpressionError
+from formflow.expressions import Expression, ExpressionError, ExpressionLimit
 from formflow.fieldtypes import ValueKind
 from formflow.records.values import Invalid, is_empty
+
+
+class ExpressionRefused(Exception):
+    """A field's expression went past the sandbox's budget with these values.
+
+    Unlike an expression that merely fails (an empty input), this is not left empty or
+    counted as false: the values make the expression too big to work out, so the write is
+    refused with a problem on ``field`` (a dotted path inside a subtable row).
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
 
 
 class Context:
@@ -64,11 +78,14 @@ def evaluate(expression: Expression, values: Mapping[str, Any], context: Context
 def condition_holds(
     expression: Expression | None, values: Mapping[str, Any], context: Context
 ) -> bool:
-    """A ``visible_if``/``required_if`` verdict; a condition that fails to run counts as false."""
+    """A ``visible_if``/``required_if`` verdict; a condition that fails to run counts as false
+    (one past the budget raises :class:`ExpressionLimit`)."""
     if expression is None:
         return True
     try:
         return bool(evaluate(expression, values, context))
+    except ExpressionLimit:
+        raise
     except ExpressionError:
         return False
 
@@ -82,6 +99,8 @@ def default_value(field: Field, values: Mapping[str, Any], context: Context) -> 
     if field.default_expr is not None:
         try:
             return evaluate(field.default_expr, values, context)
+        except ExpressionLimit as exc:
+            raise ExpressionRefused(field.key, str(exc)) from None
         except ExpressionError as exc:
             raise DefaultFailed(str(exc)) from None
     if field.default is not None:
@@ -116,7 +135,11 @@ def compute_formulas(
     parent: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Fill in every formula of ``values`` in place; returns formula keys that failed, with
-    why (a failed formula holds ``None``)."""
+    why (a failed formula holds ``None``).
+
+    A formula past the sandbox's budget is not a failure to note but raises
+    :class:`ExpressionRefused`.
+    """
     failures: dict[str, str] = {}
     names_extra = {"parent": parent} if parent is not None else {}
     for field in formula_order(fields):
@@ -124,6 +147,8 @@ def compute_formulas(
         try:
             result = evaluate(field.expression, {**values, **names_extra}, context)
             values[field.key] = formula_result(field, result)
+        except ExpressionLimit as exc:
+            raise ExpressionRefused(field.key, str(exc)) from None
         except (ExpressionError, Invalid, InvalidOperation, TypeError, ValueError) as exc:
             values[field.key] = None
             failures[field.key] = str(exc)
@@ -195,7 +220,8 @@ def settle(
         for subtable in subtables:
             found = values.get(subtable.key) or []
             rows[subtable.key] = [
-                _settle(subtable.fields, row, {"parent": parent}, context) for row in found
+                _settle_row_at(subtable, index, row, parent, context)
+                for index, row in enumerate(found)
             ]
 
     record = _settle(form.fields, values, system, context, before=settle_rows)
@@ -208,6 +234,15 @@ def settle_row(
 ) -> Settled:
     """Work out one row of ``subtable`` on its own, as :func:`settle` does each row."""
     return _settle(subtable.fields, row, {"parent": parent}, context)
+
+
+def _settle_row_at(
+    subtable: Field, index: int, row: dict[str, Any], parent: Mapping[str, Any], context: Context
+) -> Settled:
+    try:
+        return _settle(subtable.fields, row, {"parent": parent}, context)
+    except ExpressionRefused as refused:
+        raise ExpressionRefused(f"{subtable.key}.{index}.{refused.field}", refused.reason) from None
 
 
 def _settle(
@@ -249,15 +284,18 @@ def _applicable(
     visible: set[str] = set()
     required: set[str] = set()
     for item in fields:
-        if not condition_holds(item.visible_if, values, context):
-            continue
-        visible.add(item.key)
-        if item.is_computed:
-            continue
-        if item.required or (
-            item.required_if is not None and condition_holds(item.required_if, values, context)
-        ):
-            required.add(item.key)
+        try:
+            if not condition_holds(item.visible_if, values, context):
+                continue
+            visible.add(item.key)
+            if item.is_computed:
+                continue
+            if item.required or (
+                item.required_if is not None and condition_holds(item.required_if, values, context)
+            ):
+                required.add(item.key)
+        except ExpressionLimit as exc:
+            raise ExpressionRefused(item.key, str(exc)) from None
     return visible, required
 
 

@@ -18,7 +18,14 @@ from typing import Any
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
 from formflow.errors import Problem, ValidationFailed
 from formflow.fieldtypes import ValueKind
-from formflow.records.compute import Context, DefaultFailed, Settled, default_value, settle
+from formflow.records.compute import (
+    Context,
+    DefaultFailed,
+    ExpressionRefused,
+    Settled,
+    default_value,
+    settle,
+)
 from formflow.records.values import Invalid, ValueConverter, is_empty
 
 MAX_ROWS = 1000
@@ -57,6 +64,25 @@ class Preparer:
             problems.setdefault(path, []).append(problem)
 
         system = context.system_values(existing) if system is None else system
+        try:
+            return self._prepare(
+                form, incoming, context, existing, existing_rows, system, problems, add
+            )
+        except ExpressionRefused as refused:
+            add(refused.field, Problem("expression_limit", _refusal(refused)))
+            raise ValidationFailed(problems) from None
+
+    def _prepare(
+        self,
+        form: Form,
+        incoming: Mapping[str, Any],
+        context: Context,
+        existing: Mapping[str, Any] | None,
+        existing_rows: Mapping[str, list[dict[str, Any]]] | None,
+        system: Mapping[str, Any],
+        problems: dict[str, list[Problem]],
+        add: Any,
+    ) -> Prepared:
         self._reject_unknown(form, incoming, add)
         values = self._values(form, incoming, context, existing, system, add)
         submitted = {
@@ -154,6 +180,8 @@ class Preparer:
         except DefaultFailed as exc:
             add(path, _expression_problem("default_failed", str(exc)))
             return
+        except ExpressionRefused as refused:
+            raise ExpressionRefused(path, refused.reason) from None
         self._convert(field, raw, path, values, add)
 
     def _rows(
@@ -270,3 +298,7 @@ def _add_failures(
 def _expression_problem(code: str, reason: str) -> Problem:
     what = "formula" if code == "formula_failed" else "default"
     return Problem(code, f"the {what} could not be worked out: {reason}", (("reason", reason),))
+
+
+def _refusal(refused: ExpressionRefused) -> str:
+    return f"cannot be worked out with these values: {refused.reason}"

@@ -27,6 +27,7 @@ from formflow.fieldtypes import ValueKind
 from formflow.records.compute import (
     Context,
     DefaultFailed,
+    ExpressionRefused,
     applicable_fields,
     default_value,
     settle,
@@ -420,7 +421,7 @@ def _default(found: Field, names: Mapping[str, Any], now: Context) -> Any:
     reports it next to the field)."""
     try:
         return default_value(found, names, now)
-    except DefaultFailed:
+    except (DefaultFailed, ExpressionRefused):
         return None
 
 
@@ -452,7 +453,17 @@ def evaluate_conditions(
     the service's own rules and order (:func:`formflow.records.compute.settle`). Values
     that do not convert yet (half typed) count as empty. A subtable row's cells are given
     as ``items.3.qty`` with the page's row number, and each row worked out as ``items.3``
-    (numbered as the page sent them when ``submission.row_numbers`` says so)."""
+    (numbered as the page sent them when ``submission.row_numbers`` says so). When a
+    condition is past the expression budget with these values, every field shows."""
+    try:
+        return _conditions(t, submission, base)
+    except ExpressionRefused:
+        return _all_shown(t)
+
+
+def _conditions(
+    t: Target, submission: Submission, base: Mapping[str, Any] | None
+) -> tuple[set[str], set[str]]:
     converter = t.service.preparer.converter
     now = t.context()
     raw = submission.values
@@ -491,4 +502,13 @@ def _lenient(converter: Any, found: Field, value: Any) -> Any:
 
 def applicable(t: Target, record: Record) -> tuple[set[str], set[str]]:
     now = t.context()
-    return applicable_fields(t.form, record, now)
+    try:
+        return applicable_fields(t.form, record, now)
+    except ExpressionRefused:
+        return _all_shown(t)
+
+
+def _all_shown(t: Target) -> tuple[set[str], set[str]]:
+    """What a page shows when a condition is past the expression budget with its values:
+    every field, none marked required; saving reports the problem next to the field."""
+    return {f.key for f in t.form.fields}, set()

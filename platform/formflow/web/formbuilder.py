@@ -423,6 +423,10 @@ def problem_text(problem: Problem, form: Form | None = None) -> str:
         "default_failed": lambda: _(
             "The starting value could not be worked out: %(reason)s", reason=params.get("reason")
         ),
+        "expression_limit": lambda: _(
+            "This field cannot be worked out with these values; change them or ask the"
+            " administrator."
+        ),
     }
     message = messages.get(problem.code)
     return message() if message else problem.message

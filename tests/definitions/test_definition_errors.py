@@ -119,6 +119,34 @@ def test_a_link_to_a_missing_form(write_app: AppWriter) -> None:
     assert definition_errors(root) == ["forms/item.yaml:6:47: unknown form 'custmer'"]
 
 
+SET_NULL_HINT = (
+    "deleting the linked record would empty it, and every later edit of the record would then "
+    "fail; use on_delete: restrict or cascade, or make the link optional"
+)
+
+
+def test_set_null_onto_a_required_link(write_app: AppWriter) -> None:
+    link = (
+        "  - {key: up, type: link, label: 上级, form: item, required: true, on_delete: set_null}\n"
+    )
+    root = write_app(forms={"item": form(NAME + link)})
+    assert definition_errors(root) == [
+        f"forms/item.yaml:6:77: on_delete: set_null cannot apply to a required link: {SET_NULL_HINT}"
+    ]
+
+
+def test_set_null_onto_a_conditionally_required_link(write_app: AppWriter) -> None:
+    link = (
+        "  - {key: up, type: link, label: 上级, form: item, required_if: \"name == 'x'\",\n"
+        "     on_delete: set_null}\n"
+    )
+    root = write_app(forms={"item": form(NAME + link)})
+    assert definition_errors(root) == [
+        f"forms/item.yaml:7:17: on_delete: set_null cannot apply to a required_if link: "
+        f"{SET_NULL_HINT}"
+    ]
+
+
 def test_an_unknown_field_type_suggests_a_known_one(write_app: AppWriter) -> None:
     root = write_app(forms={"item": form(NAME + "  - {key: note, type: txt, label: 备注}\n")})
     assert definition_errors(root) == [

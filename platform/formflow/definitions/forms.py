@@ -237,8 +237,8 @@ class FormCompiler:
             self.error(
                 (*path, "form"), _unknown("form", str(field.target_form), self.context.form_keys)
             )
-        if field.type == "link" and field.on_delete is OnDelete.SET_NULL and field.required:
-            self.error((*path, "on_delete"), "on_delete: set_null cannot apply to a required field")
+        if field.type == "link" and field.on_delete is OnDelete.SET_NULL:
+            self._check_set_null(field, path)
         if field.pattern and field.type != "auto_number":
             try:
                 re.compile(field.pattern)
@@ -250,6 +250,17 @@ class FormCompiler:
         self._check_options(field, path)
         if "default" in item:
             self._check_default(field, item["default"], (*path, "default"))
+
+    def _check_set_null(self, field: Field, path: PathKey) -> None:
+        """Emptying a link that must hold a value would leave records no one can save again."""
+        needs = "required" if field.required else "required_if" if field.required_if else None
+        if needs is not None:
+            self.error(
+                (*path, "on_delete"),
+                f"on_delete: set_null cannot apply to a {needs} link: deleting the linked "
+                "record would empty it, and every later edit of the record would then fail; "
+                "use on_delete: restrict or cascade, or make the link optional",
+            )
 
     def _check_bounds(self, item: dict[str, Any], path: PathKey) -> None:
         for low, high in (

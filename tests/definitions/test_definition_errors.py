@@ -203,6 +203,28 @@ def test_a_select_default_that_is_not_an_option(write_app: AppWriter) -> None:
     ]
 
 
+def test_an_option_renamed_from_one_that_still_exists(write_app: AppWriter) -> None:
+    fields = NAME + (
+        "  - key: level\n    type: select\n    label: 级别\n"
+        "    options: [{value: A, label: A}, {value: B, label: B, renamed_from: A}]\n"
+    )
+    root = write_app(forms={"item": form(fields)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:9:72: renamed_from 'A' names an option that still exists"
+    ]
+
+
+def test_an_old_option_value_claimed_by_two_options(write_app: AppWriter) -> None:
+    fields = NAME + (
+        "  - key: level\n    type: select\n    label: 级别\n"
+        "    options: [{value: A, label: A, renamed_from: Z}, {value: B, label: B, renamed_from: [Z]}]\n"
+    )
+    root = write_app(forms={"item": form(fields)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:9:89: renamed_from 'Z' is claimed by two options"
+    ]
+
+
 def test_a_role_that_is_not_declared(write_app: AppWriter) -> None:
     root = write_app(forms={"item": form(NAME, "permissions:\n  stuff: {read: all}\n")})
     assert definition_errors(root) == [

@@ -200,7 +200,7 @@ class FormCompiler:
             maximum=item.get("max"),
             currency=item.get("currency", "CNY") if type_name == "money" else None,
             options=tuple(
-                Option(o["value"], label(o["label"]), o.get("color"))
+                Option(o["value"], label(o["label"]), o.get("color"), _former(o))
                 for o in item.get("options", [])
             ),
             style=item.get("style"),
@@ -291,6 +291,15 @@ class FormCompiler:
                     (*path, "options", index, "value"), f"duplicate option value '{option.value}'"
                 )
             seen.add(option.value)
+        claimed: set[str] = set()
+        for index, option in enumerate(field.options):
+            for former in option.renamed_from:
+                where = (*path, "options", index, "renamed_from")
+                if former in seen:
+                    self.error(where, f"renamed_from '{former}' names an option that still exists")
+                elif former in claimed:
+                    self.error(where, f"renamed_from '{former}' is claimed by two options")
+                claimed.add(former)
 
     def _check_default(self, field: Field, default: Any, path: PathKey) -> None:
         if field.type == "select" and default not in field.option_values:
@@ -493,6 +502,12 @@ def compile_expression(
     for name in sorted(expression.names - names):
         compiler.error(path, f"expression uses unknown name '{name}'{_suggest(name, names)}")
     return expression
+
+
+def _former(option: Mapping[str, Any]) -> tuple[str, ...]:
+    """An option's ``renamed_from``, written as one value or a list of them."""
+    former = option.get("renamed_from", ())
+    return (former,) if isinstance(former, str) else tuple(former)
 
 
 def _kind(type_name: str, item: Mapping[str, Any], default: ValueKind) -> ValueKind:

@@ -81,6 +81,7 @@ def migrate_app(
         dry_run=dry_run,
         note=note,
         field_types=instance.plugins.field_types,
+        timezone=instance.settings.timezone,
     )
     if result.applied:
         _after_migration(instance, result)

@@ -232,6 +232,28 @@ def test_removing_a_multiselect_option_in_use_is_refused(
     assert lines_[0].startswith(f"refused: {ITEM}.tags: 1 row still holds the option 'B'")
 
 
+def test_a_text_field_becoming_a_select_is_refused_where_values_are_not_options(
+    engine: Engine, write_app: AppWriter
+) -> None:
+    migrate_to(engine, write_app, item=item_form("{key: level, type: text, label: L}"))
+    insert_rows(engine, ITEM, {"name": "a", "level": "A"}, {"name": "b", "level": "gold"})
+    assert plan_lines(engine, write_app, item=item_form(select("level", "A", "B"))) == [
+        f"refused: {ITEM}.level: 1 row holds values that are not among the options "
+        "('gold' in 1 row), so filters and edits of those records would fail. Ways forward: "
+        "add those values as options; or map each to an option by adding it to that option's "
+        "`renamed_from`, and the migration changes those rows; or change those records first."
+    ]
+
+
+def test_a_text_field_becomes_a_select_when_every_value_is_an_option(
+    engine: Engine, write_app: AppWriter
+) -> None:
+    migrate_to(engine, write_app, item=item_form("{key: level, type: text, label: L}"))
+    (row,) = insert_rows(engine, ITEM, {"name": "a", "level": "A"})
+    migrate_to(engine, write_app, item=item_form(select("level", "A", "B")))
+    assert column_values(engine, ITEM, "level") == {row: "A"}
+
+
 # requirements -------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ with the number of rows in the way and the ways forward.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -103,12 +103,15 @@ class FillDefault(Operation):
 def option_changes(
     connection: Connection, place: Place, old: Field | None, new: Field
 ) -> tuple[list[Operation], list[str]]:
-    """The steps and refusals for options ``new`` no longer has that stored rows still hold.
+    """The steps and refusals for stored values that are not among ``new``'s options.
 
-    ``old`` is the field in the previous definition; without one, only values some option
-    claims with ``renamed_from`` are known to need mapping.
+    Only a change of options is checked: against the removed ones if ``old`` (the field in
+    the previous definition) had options, else against every stored value (a text field
+    that becomes a select, or a previous definition that is not known).
     """
     if not new.options or place.source is None:
+        return [], []
+    if old is not None and _choices_of(old) == _choices_of(new):
         return [], []
     current = set(new.option_values)
     claimed = {
@@ -117,29 +120,48 @@ def option_changes(
         for value in option.renamed_from
         if value not in current
     }
-    removed = (
-        [v for v in old.option_values if v not in current and v not in claimed]
-        if old is not None and old.options
-        else []
-    )
-    counts = _option_counts(connection, place, [*claimed, *removed], old or new)
+    counts = _value_counts(connection, place, old or new)
     multiple = new.kind is ValueKind.CHOICES
     steps: list[Operation] = [
         MapOptionValue(place.table, place.column, value, target, counts[value], multiple)
         for value, target in claimed.items()
-        if counts[value]
+        if counts.get(value)
     ]
-    refusals = [
-        f"{place}: {_count(counts[value], 'row still holds', 'rows still hold')} the option "
-        f"{value!r}, "
+    stray = {v: n for v, n in counts.items() if v not in current and v not in claimed}
+    if old is not None and old.options:
+        return steps, [
+            _removed_option(place, value, stray[value])
+            for value in old.option_values
+            if value in stray
+        ]
+    return steps, [_not_options(place, stray)] if stray else []
+
+
+def _choices_of(options_field: Field) -> list[tuple[str, tuple[str, ...]]]:
+    return [(option.value, option.renamed_from) for option in options_field.options]
+
+
+def _removed_option(place: Place, value: str, rows: int) -> str:
+    return (
+        f"{place}: {_count(rows, 'row still holds', 'rows still hold')} the option {value!r}, "
         "which the definition removes, so filters and edits of those records would fail. "
         "Ways forward: keep the option; or map it to another option by adding "
         f"`renamed_from: {value}` to that option, and the migration changes those rows; or "
         "change those records first."
-        for value in removed
-        if counts[value]
-    ]
-    return steps, refusals
+    )
+
+
+def _not_options(place: Place, stray: Mapping[str, int]) -> str:
+    common = sorted(stray.items(), key=lambda item: (-item[1], item[0]))
+    shown = ", ".join(f"{value!r} in {_count(rows, 'row', 'rows')}" for value, rows in common[:5])
+    more = f" and {len(common) - 5} more values" if len(common) > 5 else ""
+    return (
+        f"{place}: {_count(sum(stray.values()), 'row holds', 'rows hold')} values that are "
+        f"not among the options ({shown}{more}), so filters and edits of those records would "
+        "fail. Ways forward: add those values as options; or map each to an option by adding "
+        "it to that option's `renamed_from`, and the migration changes those rows; or change "
+        "those records first."
+    )
 
 
 def required_changes(
@@ -196,27 +218,21 @@ def _missing_count(connection: Connection, place: Place, old: Field, *, live_onl
     return int(connection.execute(query).scalar_one())
 
 
-def _option_counts(
-    connection: Connection, place: Place, values: Iterable[str], old: Field
-) -> dict[str, int]:
-    """How many stored rows hold each of ``values``, read as the column holds them now."""
-    wanted = list(values)
-    counts = dict.fromkeys(wanted, 0)
-    live_name, source = place.live_table, place.source
-    if not wanted or source is None:
-        return counts
+def _value_counts(connection: Connection, place: Place, old: Field) -> dict[str, int]:
+    """How many stored rows hold each value, read as the column holds them now."""
+    assert place.source is not None
     if old.kind is ValueKind.CHOICES:
-        target = table(live_name, column("id"), column(source, JSON()))
-        for _id, chosen in _choices(connection, target, source):
-            for held in set(chosen) & counts.keys():
-                counts[held] += 1
+        counts: dict[str, int] = {}
+        target = table(place.live_table, column("id"), column(place.source, JSON()))
+        for _id, chosen in _choices(connection, target, place.source):
+            for held in set(chosen):
+                counts[held] = counts.get(held, 0) + 1
         return counts
-    stored = table(live_name, column(source)).c[source]
+    stored = table(place.live_table, column(place.source)).c[place.source]
     found = connection.execute(
-        select(stored, func.count()).where(stored.in_(wanted)).group_by(stored)
+        select(stored, func.count()).where(stored.is_not(None)).group_by(stored)
     ).all()
-    counts.update({str(row[0]): int(row[1]) for row in found})
-    return counts
+    return {str(row[0]): int(row[1]) for row in found if row[0] != ""}
 
 
 def _choices(

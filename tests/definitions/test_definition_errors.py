@@ -225,6 +225,18 @@ def test_an_old_option_value_claimed_by_two_options(write_app: AppWriter) -> Non
     ]
 
 
+def test_a_multiselect_cannot_be_unique(write_app: AppWriter) -> None:
+    fields = NAME + (
+        "  - {key: tags, type: multiselect, label: 标签, unique: true,\n"
+        "     options: [{value: A, label: A}]}\n"
+    )
+    root = write_app(forms={"item": form(fields)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:6:55: unique does not apply to a multiselect field: its values are "
+        "lists, which a database index cannot hold"
+    ]
+
+
 def test_a_role_that_is_not_declared(write_app: AppWriter) -> None:
     root = write_app(forms={"item": form(NAME, "permissions:\n  stuff: {read: all}\n")})
     assert definition_errors(root) == [

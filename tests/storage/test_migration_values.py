@@ -254,6 +254,23 @@ def test_a_text_field_becomes_a_select_when_every_value_is_an_option(
     assert column_values(engine, ITEM, "level") == {row: "A"}
 
 
+def test_a_select_filtered_on_becomes_a_multiselect_without_its_index(
+    engine: Engine, write_app: AppWriter
+) -> None:
+    options = "options: [{value: A, label: A}, {value: B, label: B}]"
+    filtered = "{filters: [level]}"
+    level = "{{key: level, type: {}, label: L, {}}}"
+    migrate_to(
+        engine, write_app, item=item_form(level.format("select", options), list_view=filtered)
+    )
+    (row,) = insert_rows(engine, ITEM, {"name": "a", "level": "A"})
+    result = migrate_to(
+        engine, write_app, item=item_form(level.format("multiselect", options), list_view=filtered)
+    )
+    assert f"drop index ix__{ITEM}__level__id on {ITEM}" in result.plan.describe()
+    assert column_values(engine, ITEM, "level") == {row: ["A"]}
+
+
 # requirements -------------------------------------------------------------------------
 
 

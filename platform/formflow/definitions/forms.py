@@ -239,6 +239,14 @@ class FormCompiler:
             )
         if field.type == "link" and field.on_delete is OnDelete.SET_NULL:
             self._check_set_null(field, path)
+        if field.kind in UNINDEXABLE_KINDS:
+            for key in ("unique", "indexed"):
+                if item.get(key):
+                    self.error(
+                        (*path, key),
+                        f"{key} does not apply to a {field.type} field: its values are lists, "
+                        "which a database index cannot hold",
+                    )
         if field.pattern and field.type != "auto_number":
             try:
                 re.compile(field.pattern)
@@ -502,6 +510,10 @@ def compile_expression(
     for name in sorted(expression.names - names):
         compiler.error(path, f"expression uses unknown name '{name}'{_suggest(name, names)}")
     return expression
+
+
+UNINDEXABLE_KINDS = frozenset({ValueKind.CHOICES, ValueKind.FILES, ValueKind.ROWS})
+"""Kinds stored as lists (or in another table): no index, unique or not, can cover them."""
 
 
 def _former(option: Mapping[str, Any]) -> tuple[str, ...]:

@@ -166,6 +166,22 @@ def test_an_unchanged_formula_is_left_alone(engine: Engine, write_app: AppWriter
     assert lines_ == [f"add column {ITEM}.note VARCHAR(255)"]
 
 
+def test_a_formula_reading_a_mapped_option_is_recomputed(
+    engine: Engine, write_app: AppWriter
+) -> None:
+    is_b = formula("is_b", "1 if level == 'B' else 0")
+    migrate_to(engine, write_app, item=item_form(select("level", "A", "B"), is_b))
+    (row,) = insert_rows(engine, ITEM, {"name": "a", "level": "A", "is_b": 0})
+    options = "options: [{value: B, label: B, renamed_from: A}]"
+    level = f"{{key: level, type: select, label: S, {options}}}"
+    result = migrate_to(engine, write_app, item=item_form(level, is_b))
+    assert result.plan.describe() == [
+        f"change option 'A' to 'B' in {ITEM}.level (1 row)",
+        "recompute formula is_b of form item for 1 row",
+    ]
+    assert column_values(engine, ITEM, "is_b") == {row: Decimal(1)}
+
+
 # options ------------------------------------------------------------------------------
 
 

@@ -113,6 +113,8 @@ class _Planner:
         """Model table name -> the live table that holds its rows now."""
         self.added: dict[str, set[str]] = {}
         """Model table name -> the columns this plan adds to it."""
+        self.touched: dict[str, set[str]] = {}
+        """Model table name -> the columns whose stored values this plan changes."""
 
     def run(self) -> None:
         specs = list(_table_specs(self.new, self.previous))
@@ -173,6 +175,7 @@ class _Planner:
         ):
             for step in steps:
                 self.builder.add(Stage.FIX_VALUES, step)
+                self.touched.setdefault(spec.table.name, set()).add(place.column)
             for refusal in refusals:
                 self.builder.refuse(refusal)
 
@@ -355,11 +358,17 @@ class _Planner:
                     old_rows = _by_key(old_sub.fields) if old_sub is not None else None
                     table = self.new.child_table(form.key, sub.key).name
                     stale = stale_formulas(
-                        sub.fields, old_rows, self.added.get(table, set()), form.fields, old_top
+                        sub.fields,
+                        old_rows,
+                        self.added.get(table, set()),
+                        form.fields,
+                        old_top,
+                        frozenset(self.touched.get(table, ())),
                     )
                     self._recompute_step(form.key, sub.key, table, stale)
             table = self.new.table(form.key).name
-            stale = stale_formulas(form.fields, old_fields, self.added.get(table, set()))
+            added, touched = self.added.get(table, set()), self.touched.get(table, ())
+            stale = stale_formulas(form.fields, old_fields, added, touched=frozenset(touched))
             self._recompute_step(form.key, None, table, stale)
 
     def _recompute_step(

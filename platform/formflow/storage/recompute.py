@@ -63,10 +63,12 @@ class RecomputeFormulas(Operation):
         if self.subtable is None:
             target = self.schema.table(form.key)
             work = partial(_record_changes, form.fields)
+            read = {name for f in form.fields if f.expression for name in f.expression.names}
         else:
             target = self.schema.child_table(form.key, self.subtable)
             work = partial(_row_changes, form.field(self.subtable))
-        for batch in _batches(connection, self.schema, form):
+            read = {self.subtable}
+        for batch in _batches(connection, self.schema, form, read):
             _write(connection, target, self.formulas, work(batch, context, self.formulas))
 
 
@@ -114,8 +116,11 @@ def _row_changes(
     return changes
 
 
-def _batches(connection: Connection, schema: AppSchema, form: Form) -> Iterator[list[_Stored]]:
-    """Every record of ``form`` with its subtable rows, ``BATCH`` records at a time."""
+def _batches(
+    connection: Connection, schema: AppSchema, form: Form, read: set[str]
+) -> Iterator[list[_Stored]]:
+    """Every record of ``form`` with the rows of the subtables named in ``read``, ``BATCH``
+    records at a time."""
     table = schema.table(form.key)
     plain = [f.key for f in form.fields if f.kind is not ValueKind.ROWS]
     last = 0
@@ -131,14 +136,16 @@ def _batches(connection: Connection, schema: AppSchema, form: Form) -> Iterator[
             return
         for record in batch:
             del record.values["id"]
-        _read_rows(connection, schema, form, batch)
+        _read_rows(connection, schema, form, batch, read)
         yield batch
         last = batch[-1].record_id
 
 
-def _read_rows(connection: Connection, schema: AppSchema, form: Form, batch: list[_Stored]) -> None:
+def _read_rows(
+    connection: Connection, schema: AppSchema, form: Form, batch: list[_Stored], read: set[str]
+) -> None:
     by_id = {record.record_id: record for record in batch}
-    for sub in (f for f in form.fields if f.kind is ValueKind.ROWS):
+    for sub in (f for f in form.fields if f.kind is ValueKind.ROWS and f.key in read):
         for record in batch:
             record.rows[sub.key] = []
         child = schema.child_table(form.key, sub.key)
@@ -177,22 +184,28 @@ def stale_formulas(
     added: set[str],
     parent: tuple[Field, ...] = (),
     old_parent: tuple[Field, ...] = (),
+    touched: frozenset[str] = frozenset(),
 ) -> tuple[str, ...]:
     """The formulas of ``fields`` whose stored values no longer mean what they compute.
 
-    A formula is stale if its column is just being ``added``, or if its meaning (see
-    :func:`_meanings`) differs from that of the formula of the same key in ``previous`` (or
-    the one it was renamed from). Without a previous model only added columns are known.
+    A formula is stale if its column is just being ``added``, if it reads (perhaps through
+    other formulas) a field whose stored values the migration changes (``touched``: an
+    option mapped, a default filled in), or if its meaning (see :func:`_meanings`) differs
+    from that of the formula of the same key in ``previous`` (or the one it was renamed
+    from). Without a previous model only added and touched columns are known.
     """
-    new = _meanings(fields, parent)
-    old = _meanings(tuple(previous.values()), old_parent) if previous is not None else {}
+    new = _meanings(fields, parent, touched)
+    if previous is None:  # unknown: compare with the same formulas reading unchanged values
+        old = _meanings(fields, parent)
+    else:
+        old = _meanings(tuple(previous.values()), old_parent)
     stale = []
     for formula in fields:
         if formula.key not in new:
             continue
         if formula.key in added:
             stale.append(formula.key)
-        elif previous is not None:
+        else:
             before = old.get(formula.key)
             if before is None and formula.renamed_from:
                 before = old.get(formula.renamed_from)
@@ -201,7 +214,9 @@ def stale_formulas(
     return tuple(stale)
 
 
-def _meanings(fields: tuple[Field, ...], parent: tuple[Field, ...]) -> dict[str, Meaning]:
+def _meanings(
+    fields: tuple[Field, ...], parent: tuple[Field, ...], touched: frozenset[str] = frozenset()
+) -> dict[str, Meaning]:
     """What each formula computes: its expression and result type, and the meaning of every
     name it reads (the formulas it reads, recursively; a subtable's columns; ``parent``)."""
     by_key = {f.key: f for f in fields}
@@ -219,6 +234,8 @@ def _meanings(fields: tuple[Field, ...], parent: tuple[Field, ...]) -> dict[str,
 
     def input_of(name: str) -> Meaning:
         read = by_key.get(name)
+        if name in touched:
+            return ("values changed", name)
         if read is None:
             return ("parent", *map(_shallow, parent)) if name == "parent" and parent else (name,)
         if read.type == "formula" and read.expression is not None:

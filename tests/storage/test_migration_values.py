@@ -349,6 +349,35 @@ def test_records_in_the_recycle_bin_do_not_stop_a_field_becoming_required(
     assert plan_lines(engine, write_app, item=item_form(required)) == []
 
 
+def test_a_subtable_column_made_required_where_rows_lack_it_is_refused(
+    engine: Engine, write_app: AppWriter
+) -> None:
+    migrate_to(engine, write_app, item=item_form(lines(QTY)))
+    (record,) = insert_rows(engine, ITEM, {"name": "a"})
+    insert_rows(engine, LINES, {"_parent_id": record, "_position": 0})
+    required = lines("{key: qty, type: number, label: Qty, required: true}")
+    assert plan_lines(engine, write_app, item=item_form(required))[0].startswith(
+        f"refused: {LINES}.qty: 1 row has no value in this field"
+    )
+
+
+# links --------------------------------------------------------------------------------
+
+
+def test_a_link_pointed_at_another_form_is_refused(engine: Engine, write_app: AppWriter) -> None:
+    box = item_form().replace("item", "box")
+    crate = item_form().replace("item", "crate")
+    link = "{{key: holder, type: link, label: H, form: {}}}"
+    migrate_to(engine, write_app, item=item_form(link.format("box")), box=box, crate=crate)
+    assert plan_lines(
+        engine, write_app, item=item_form(link.format("crate")), box=box, crate=crate
+    ) == [
+        f"refused: {ITEM}.holder: now points to records of form crate instead of records of "
+        "form box, so its stored ids would name the wrong records. Add a new field instead, "
+        "and remove this one."
+    ]
+
+
 # going back across a rename -----------------------------------------------------------
 
 

@@ -184,7 +184,11 @@ def required_changes(
         return [], []
     if new.default is not None:
         return [FillDefault(place.table, place.column, new.default, missing, new)], []
-    records = _count(missing, "live record has", "live records have")
+    records = (
+        _count(missing, "live record has", "live records have")
+        if live_only
+        else _count(missing, "row has", "rows have")
+    )
     return [], [
         f"{place}: {records} no value in this field, which is now required, "
         "so every later edit of them would fail. Ways forward: give the field a `default`, "

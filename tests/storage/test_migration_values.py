@@ -340,6 +340,23 @@ def test_a_new_required_field_with_a_default_is_filled_in(
     assert column_values(engine, ITEM, "level") == {row: "B"}
 
 
+def test_a_multiselect_made_required_with_a_default_fills_empty_lists(
+    engine: Engine, write_app: AppWriter
+) -> None:
+    tags = "{{key: tags, type: multiselect, label: T, options: [{{value: A, label: A}}]{}}}"
+    migrate_to(engine, write_app, item=item_form(tags.format("")))
+    ids = insert_rows(
+        engine, ITEM, {"name": "a", "tags": ["A"]}, {"name": "b", "tags": []}, {"name": "c"}
+    )
+    result = migrate_to(
+        engine, write_app, item=item_form(tags.format(", required: true, default: [A]"))
+    )
+    assert result.plan.describe() == [
+        f"fill {ITEM}.tags with its default ['A'] where it has no value (2 rows)"
+    ]
+    assert column_values(engine, ITEM, "tags") == {key: ["A"] for key in ids}
+
+
 def test_records_in_the_recycle_bin_do_not_stop_a_field_becoming_required(
     engine: Engine, write_app: AppWriter
 ) -> None:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from alembic.operations import Operations
-from sqlalchemy import JSON, Connection, column, func, or_, select, table, update
+from sqlalchemy import JSON, Connection, Text, cast, column, func, or_, select, table, update
 from sqlalchemy.sql import ColumnElement, TableClause
 
 from formflow.definitions.model import Field
@@ -206,8 +206,12 @@ def _count(count: int, one: str, many: str) -> str:
 
 
 def _empty(value: ColumnElement[Any], kind: ValueKind) -> ColumnElement[bool]:
+    """No value, as a record reads it: empty text, and for a list a JSON ``null`` or ``[]``
+    (what a list column holds once emptied) as well as SQL ``NULL``."""
     if kind is ValueKind.TEXT:
         return or_(value.is_(None), value == "")
+    if kind in (ValueKind.CHOICES, ValueKind.FILES):
+        return or_(value.is_(None), cast(value, Text).in_(("null", "[]")))
     return value.is_(None)
 
 

@@ -104,6 +104,22 @@ def test_rollback_to_an_earlier_version(run, write_app: AppWriter) -> None:  # t
     assert "rollback to version 1" in run("versions").output
 
 
+def test_migrate_to_version_plan_shows_a_rename_undone(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    app_dir = write_app()
+    add_field(app_dir)
+    run("init", str(app_dir), "--password", "s3cret-pass")
+    form = app_dir / "forms" / "item.yaml"
+    renamed = "  - {key: remark, type: textarea, label: 备注, renamed_from: note}\n"
+    form.write_text(form.read_text(encoding="utf-8").replace(ADDED_FIELD, renamed), "utf-8")
+    run("migrate", str(app_dir))
+    plan = run("migrate", "--app", "demo", "--to-version", "1", "--plan")
+    assert plan.exit_code == 0, plan.output
+    assert plan.output.splitlines() == [
+        "demo: 1 operations planned",
+        "  rename column demo__item.remark to note (data kept)",
+    ]
+
+
 def test_purge_drops_what_a_removed_field_left(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
     app_dir = write_app()
     add_field(app_dir)

@@ -63,3 +63,52 @@ def test_records_are_searched_by_new_fields_when_a_form_changes_its_search(
         assert [row["name"] for row in page.rows] == ["Acme"]
     finally:
         instance.close()
+
+
+def test_a_changed_formula_shows_its_new_value_on_existing_records(
+    write_app: AppWriter, tmp_path: Path
+) -> None:
+    app_dir = write_app()
+    form = app_dir / "forms" / "item.yaml"
+    original = form.read_text(encoding="utf-8")
+    shout = (
+        '  - {{key: shout, type: formula, result: text, label: S, expression: "{}"}}\npermissions:'
+    )
+    form.write_text(original.replace("permissions:", shout.format("name ~ '!'")), "utf-8")
+    settings = load_settings({"FORMFLOW_INSTANCE": str(tmp_path / "instance")})
+    initialise(settings, [app_dir], "admin", "password-1")
+    instance = Instance(settings)
+    try:
+        record = instance.records("demo").create(Actor.system(), "item", {"name": "Acme"})
+        form.write_text(original.replace("permissions:", shout.format("name ~ '?'")), "utf-8")
+        outcome = migrate_app(instance, app_dir, dry_run=False)
+        assert "  recompute formula shout of form item for 1 row" in outcome.lines
+        stored = instance.records("demo").get(Actor.system(), "item", record["id"])
+        assert stored["shout"] == "Acme?"
+    finally:
+        instance.close()
+
+
+def test_a_default_filled_in_by_a_migration_is_searchable(
+    write_app: AppWriter, tmp_path: Path
+) -> None:
+    app_dir = write_app()
+    form = app_dir / "forms" / "item.yaml"
+    original = form.read_text(encoding="utf-8")
+    note = "  - {key: note, type: text, label: Note}\npermissions:"
+    searched = "list:\n  search: [name, note]\n"
+    form.write_text(original.replace("permissions:", note) + searched, encoding="utf-8")
+    settings = load_settings({"FORMFLOW_INSTANCE": str(tmp_path / "instance")})
+    initialise(settings, [app_dir], "admin", "password-1")
+    instance = Instance(settings)
+    try:
+        instance.records("demo").create(Actor.system(), "item", {"name": "Acme"})
+        required = "  - {key: note, type: text, label: Note, required: true, default: 华为代理}\n"
+        form.write_text(
+            original.replace("permissions:", required + "permissions:") + searched, "utf-8"
+        )
+        migrate_app(instance, app_dir, dry_run=False)
+        page = instance.records("demo").find(Actor.system(), "item", Query(search="华为"))
+        assert [row["name"] for row in page.rows] == ["Acme"]
+    finally:
+        instance.close()

@@ -23,6 +23,8 @@ from formflow.records.search import ensure_search_index
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.migrations import MigrationResult, apply_migration, migrate, plan_purge
 from formflow.storage.platform_tables import upgrade_platform_tables, users
+from formflow.storage.stored_values import FillDefault
+from formflow.storage.tables import form_table_name
 from formflow.storage.versions import get_version, write_files
 
 
@@ -81,6 +83,7 @@ def migrate_app(
         dry_run=dry_run,
         note=note,
         field_types=instance.plugins.field_types,
+        timezone=instance.settings.timezone,
     )
     if result.applied:
         _after_migration(instance, result)
@@ -118,7 +121,8 @@ def _after_migration(instance: Instance, result: MigrationResult) -> None:
     app_key = result.version.app_key
     instance.forget(app_key)
     _refresh_search(instance, app_key)
-    for form_key in _search_changed(instance, app_key, result.version.number):
+    stale = _search_changed(instance, app_key, result.version.number)
+    for form_key in dict.fromkeys([*stale, *_search_filled(instance, app_key, result)]):
         instance.records(app_key).refill_search_text(form_key)
 
 
@@ -137,6 +141,21 @@ def _search_changed(instance: Instance, app_key: str, number: int) -> list[str]:
         and key in before.forms
         and before.form(key).list_view.search
         and before.form(key).list_view.search != form.list_view.search
+    ]
+
+
+def _search_filled(instance: Instance, app_key: str, result: MigrationResult) -> list[str]:
+    """Forms whose search fields the migration itself gave values (a default filled in)."""
+    filled = {
+        (step.table, step.column_name)
+        for step in result.plan.operations
+        if isinstance(step, FillDefault)
+    }
+    app = instance.app(app_key)
+    return [
+        key
+        for key, form in app.forms.items()
+        if any((form_table_name(app.key, key), field) in filled for field in form.list_view.search)
     ]
 
 

@@ -119,6 +119,34 @@ def test_a_link_to_a_missing_form(write_app: AppWriter) -> None:
     assert definition_errors(root) == ["forms/item.yaml:6:47: unknown form 'custmer'"]
 
 
+SET_NULL_HINT = (
+    "deleting the linked record would empty it, and every later edit of the record would then "
+    "fail; use on_delete: restrict or cascade, or make the link optional"
+)
+
+
+def test_set_null_onto_a_required_link(write_app: AppWriter) -> None:
+    link = (
+        "  - {key: up, type: link, label: 上级, form: item, required: true, on_delete: set_null}\n"
+    )
+    root = write_app(forms={"item": form(NAME + link)})
+    assert definition_errors(root) == [
+        f"forms/item.yaml:6:77: on_delete: set_null cannot apply to a required link: {SET_NULL_HINT}"
+    ]
+
+
+def test_set_null_onto_a_conditionally_required_link(write_app: AppWriter) -> None:
+    link = (
+        "  - {key: up, type: link, label: 上级, form: item, required_if: \"name == 'x'\",\n"
+        "     on_delete: set_null}\n"
+    )
+    root = write_app(forms={"item": form(NAME + link)})
+    assert definition_errors(root) == [
+        f"forms/item.yaml:7:17: on_delete: set_null cannot apply to a required_if link: "
+        f"{SET_NULL_HINT}"
+    ]
+
+
 def test_an_unknown_field_type_suggests_a_known_one(write_app: AppWriter) -> None:
     root = write_app(forms={"item": form(NAME + "  - {key: note, type: txt, label: 备注}\n")})
     assert definition_errors(root) == [
@@ -172,6 +200,40 @@ def test_a_select_default_that_is_not_an_option(write_app: AppWriter) -> None:
     root = write_app(forms={"item": form(fields)})
     assert definition_errors(root) == [
         "forms/item.yaml:9:14: default 'D' is not one of the options (A, B)"
+    ]
+
+
+def test_an_option_renamed_from_one_that_still_exists(write_app: AppWriter) -> None:
+    fields = NAME + (
+        "  - key: level\n    type: select\n    label: 级别\n"
+        "    options: [{value: A, label: A}, {value: B, label: B, renamed_from: A}]\n"
+    )
+    root = write_app(forms={"item": form(fields)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:9:72: renamed_from 'A' names an option that still exists"
+    ]
+
+
+def test_an_old_option_value_claimed_by_two_options(write_app: AppWriter) -> None:
+    fields = NAME + (
+        "  - key: level\n    type: select\n    label: 级别\n"
+        "    options: [{value: A, label: A, renamed_from: Z}, {value: B, label: B, renamed_from: [Z]}]\n"
+    )
+    root = write_app(forms={"item": form(fields)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:9:89: renamed_from 'Z' is claimed by two options"
+    ]
+
+
+def test_a_multiselect_cannot_be_unique(write_app: AppWriter) -> None:
+    fields = NAME + (
+        "  - {key: tags, type: multiselect, label: 标签, unique: true,\n"
+        "     options: [{value: A, label: A}]}\n"
+    )
+    root = write_app(forms={"item": form(fields)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:6:55: unique does not apply to a multiselect field: its values are "
+        "lists, which a database index cannot hold"
     ]
 
 

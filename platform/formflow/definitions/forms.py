@@ -205,7 +205,7 @@ class FormCompiler:
             maximum=item.get("max"),
             currency=item.get("currency", "CNY") if type_name == "money" else None,
             options=tuple(
-                Option(o["value"], label(o["label"]), o.get("color"))
+                Option(o["value"], label(o["label"]), o.get("color"), _former(o))
                 for o in item.get("options", [])
             ),
             style=item.get("style"),
@@ -242,8 +242,16 @@ class FormCompiler:
             self.error(
                 (*path, "form"), _unknown("form", str(field.target_form), self.context.form_keys)
             )
-        if field.type == "link" and field.on_delete is OnDelete.SET_NULL and field.required:
-            self.error((*path, "on_delete"), "on_delete: set_null cannot apply to a required field")
+        if field.type == "link" and field.on_delete is OnDelete.SET_NULL:
+            self._check_set_null(field, path)
+        if field.kind in UNINDEXABLE_KINDS:
+            for key in ("unique", "indexed"):
+                if item.get(key):
+                    self.error(
+                        (*path, key),
+                        f"{key} does not apply to a {field.type} field: its values are lists, "
+                        "which a database index cannot hold",
+                    )
         if field.pattern and field.type != "auto_number":
             try:
                 re.compile(field.pattern)
@@ -255,6 +263,17 @@ class FormCompiler:
         self._check_options(field, path)
         if "default" in item:
             self._check_default(field, item["default"], (*path, "default"))
+
+    def _check_set_null(self, field: Field, path: PathKey) -> None:
+        """Emptying a link that must hold a value would leave records no one can save again."""
+        needs = "required" if field.required else "required_if" if field.required_if else None
+        if needs is not None:
+            self.error(
+                (*path, "on_delete"),
+                f"on_delete: set_null cannot apply to a {needs} link: deleting the linked "
+                "record would empty it, and every later edit of the record would then fail; "
+                "use on_delete: restrict or cascade, or make the link optional",
+            )
 
     def _check_bounds(self, item: dict[str, Any], path: PathKey) -> None:
         for low, high in (
@@ -285,6 +304,15 @@ class FormCompiler:
                     (*path, "options", index, "value"), f"duplicate option value '{option.value}'"
                 )
             seen.add(option.value)
+        claimed: set[str] = set()
+        for index, option in enumerate(field.options):
+            for former in option.renamed_from:
+                where = (*path, "options", index, "renamed_from")
+                if former in seen:
+                    self.error(where, f"renamed_from '{former}' names an option that still exists")
+                elif former in claimed:
+                    self.error(where, f"renamed_from '{former}' is claimed by two options")
+                claimed.add(former)
 
     def _check_default(self, field: Field, default: Any, path: PathKey) -> None:
         if field.type == "select" and default not in field.option_values:
@@ -557,6 +585,16 @@ def _expressions(field: Field) -> list[tuple[str, Expression]]:
         "expression": field.expression,
     }
     return [(key, expression) for key, expression in found.items() if expression is not None]
+
+
+UNINDEXABLE_KINDS = frozenset({ValueKind.CHOICES, ValueKind.FILES, ValueKind.ROWS})
+"""Kinds stored as lists (or in another table): no index, unique or not, can cover them."""
+
+
+def _former(option: Mapping[str, Any]) -> tuple[str, ...]:
+    """An option's ``renamed_from``, written as one value or a list of them."""
+    former = option.get("renamed_from", ())
+    return (former,) if isinstance(former, str) else tuple(former)
 
 
 def _kind(type_name: str, item: Mapping[str, Any], default: ValueKind) -> ValueKind:

@@ -104,6 +104,8 @@ class Option:
     value: str
     label: Label
     color: str | None = None
+    renamed_from: tuple[str, ...] = ()
+    """Former option values whose stored rows a migration moves to this option."""
 
 
 @dataclass(frozen=True)

@@ -355,8 +355,10 @@ class Stage(IntEnum):
     DROP_INDEX = 6
     DROP_DATA = 7
     ALTER_TYPE = 8
-    CREATE_INDEX = 9
-    KEEP_HIDDEN = 10
+    FIX_VALUES = 9
+    RECOMPUTE = 10
+    CREATE_INDEX = 11
+    KEEP_HIDDEN = 12
 
 
 @dataclass

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from functools import partial
 from pathlib import Path
 
@@ -150,12 +151,14 @@ def migrate(
     note: str | None = None,
     field_types: FieldTypeRegistry = BUILTIN_REGISTRY,
     expressions: ExpressionEngine | None = None,
+    timezone: tzinfo = UTC,
 ) -> MigrationResult:
     """Bring the database to the app in ``app_dir`` and store that definition as a version.
 
     The plan is made against the current stored version and the live database inside the
     transaction that applies it, so nothing can change in between. A dry run only plans.
-    ``field_types`` and ``expressions`` are the plugins' (as for ``load_app``). Raises
+    ``field_types`` and ``expressions`` are the plugins' (as for ``load_app``); ``timezone``
+    is the instance's, for formulas the migration recomputes. Raises
     :class:`~formflow.errors.DefinitionErrors` for a definition that does not compile and
     :class:`~formflow.errors.MigrationRefused` for one the data cannot survive.
     """
@@ -166,10 +169,10 @@ def migrate(
     if dry_run:
         with read_transaction(engine) as connection:
             current = current_version(connection, app.key)
-            return MigrationResult(_plan(connection, schema, current, load), None)
+            return MigrationResult(_plan(connection, schema, current, load, timezone), None)
     with migration_transaction(engine) as connection:
         current = current_version(connection, app.key)
-        plan = _plan(connection, schema, current, load)
+        plan = _plan(connection, schema, current, load, timezone)
         if plan.is_empty and current is not None and current.digest == app.digest:
             return MigrationResult(plan, None)
         apply_operations(connection, plan)
@@ -184,11 +187,12 @@ def rollback(
     *,
     field_types: FieldTypeRegistry = BUILTIN_REGISTRY,
     expressions: ExpressionEngine | None = None,
+    timezone: tzinfo = UTC,
 ) -> MigrationResult:
     """Migrate back to the stored files of version ``number``, recorded as a new version.
 
-    Like any migration it keeps data: fields the old version lacks stay hidden, and fields
-    it has find their hidden columns again.
+    Like any migration it keeps data: fields the old version lacks stay hidden, fields it
+    has find their hidden columns again, and a field renamed since takes its old name back.
     """
     with read_transaction(engine) as connection:
         version = get_version(connection, app_key, number)
@@ -200,6 +204,7 @@ def rollback(
             note=f"rollback to version {number}",
             field_types=field_types,
             expressions=expressions,
+            timezone=timezone,
         )
 
 
@@ -208,8 +213,9 @@ def _plan(
     schema: AppSchema,
     current: StoredVersion | None,
     load: Callable[[Path], App],
+    timezone: tzinfo,
 ) -> MigrationPlan:
-    return plan_migration(connection, schema, _compile(current, load))
+    return plan_migration(connection, schema, _compile(current, load), timezone=timezone)
 
 
 def _compile(version: StoredVersion | None, load: Callable[[Path], App]) -> AppSchema | None:

@@ -8,13 +8,19 @@ data is.
 
 Every type change is tried on the stored values first (see ``conversions``), and every new
 unique index on the live records, so that a plan that would fail or lose values is refused
-before anything runs, with the rows that stand in the way.
+before anything runs, with the rows that stand in the way. So are removed options and newly
+required fields (see ``stored_values``); formulas whose meaning changed are recomputed for
+the stored rows (see ``recompute``).
+
+Going back to an earlier version reverses renames: a column or subtable table that the
+previous model renamed from the name now wanted takes that name again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 from sqlalchemy import Column, Connection, Index, Table, inspect
@@ -42,6 +48,7 @@ from formflow.storage.migration_ops import (
     Stage,
 )
 from formflow.storage.platform_tables import PLATFORM_PREFIX
+from formflow.storage.recompute import RecomputeFormulas, row_count, stale_formulas
 from formflow.storage.schema_facts import (
     duplicate_values,
     index_keys,
@@ -50,6 +57,7 @@ from formflow.storage.schema_facts import (
     reference_columns,
     same_index,
 )
+from formflow.storage.stored_values import Place, option_changes, required_changes
 from formflow.storage.tables import DELETED_AT, AppSchema, form_table_name, identifier
 
 WAYS_FORWARD = (
@@ -70,23 +78,43 @@ class _TableSpec:
 
 
 def plan_migration(
-    connection: Connection, new: AppSchema, previous: AppSchema | None
+    connection: Connection,
+    new: AppSchema,
+    previous: AppSchema | None,
+    *,
+    timezone: tzinfo = UTC,
 ) -> MigrationPlan:
-    """The steps that bring the database from ``previous`` (or what exists) to ``new``."""
-    planner = _Planner(connection, new, previous)
+    """The steps that bring the database from ``previous`` (or what exists) to ``new``.
+
+    ``timezone`` is the instance's: what ``today`` means to a formula recomputed here.
+    """
+    planner = _Planner(connection, new, previous, timezone)
     planner.run()
     return planner.builder.plan()
 
 
 class _Planner:
-    def __init__(self, connection: Connection, new: AppSchema, previous: AppSchema | None):
+    def __init__(
+        self,
+        connection: Connection,
+        new: AppSchema,
+        previous: AppSchema | None,
+        timezone: tzinfo,
+    ):
         self.connection = connection
         self.dialect = connection.dialect
         self.inspector: Inspector = inspect(connection)
         self.existing = set(self.inspector.get_table_names())
         self.new, self.previous = new, previous
+        self.timezone = timezone
         self.builder = PlanBuilder()
         self.to_create: list[Table] = []
+        self.live_names: dict[str, str] = {}
+        """Model table name -> the live table that holds its rows now."""
+        self.added: dict[str, set[str]] = {}
+        """Model table name -> the columns this plan adds to it."""
+        self.touched: dict[str, set[str]] = {}
+        """Model table name -> the columns whose stored values this plan changes."""
 
     def run(self) -> None:
         specs = list(_table_specs(self.new, self.previous))
@@ -99,12 +127,15 @@ class _Planner:
         ]
         self._create_tables()
         self._hidden_tables({spec.old_name for spec in specs if spec.old_name})
+        self._recompute()
 
     def _table(self, spec: _TableSpec) -> None:
         name = spec.table.name
         if name in self.existing:
+            self.live_names[name] = name
             self._diff_table(spec, name)
         elif spec.old_name and spec.old_name in self.existing:
+            self.live_names[name] = spec.old_name
             self.builder.add(Stage.RENAME_TABLE, RenameTable(spec.old_name, name))
             self._diff_table(spec, spec.old_name)
         else:
@@ -116,6 +147,7 @@ class _Planner:
         retyped: set[str] = set()
         for column in spec.table.columns:
             source = _source_column(spec, column.name, live)
+            self._check_values(spec, Place(spec.table.name, column.name, live_name, source))
             if source is None:
                 self._add_column(spec.table.name, column)
                 continue
@@ -129,7 +161,26 @@ class _Planner:
         self._keep_hidden_columns(spec, live, set(sources.values()))
         self._diff_indexes(spec, live_name, sources, retyped)
 
+    def _check_values(self, spec: _TableSpec, place: Place) -> None:
+        """Plan or refuse what stored values need to fit the field's new options and
+        requirement (see ``stored_values``)."""
+        field = spec.fields.get(place.column)
+        if field is None:
+            return
+        old = _previous_field(spec, place)
+        live_only = DELETED_AT in spec.table.c
+        for steps, refusals in (
+            option_changes(self.connection, place, old, field),
+            required_changes(self.connection, place, old, field, live_only=live_only),
+        ):
+            for step in steps:
+                self.builder.add(Stage.FIX_VALUES, step)
+                self.touched.setdefault(spec.table.name, set()).add(place.column)
+            for refusal in refusals:
+                self.builder.refuse(refusal)
+
     def _add_column(self, table_name: str, column: Column[Any]) -> None:
+        self.added.setdefault(table_name, set()).add(column.name)
         sql_type = self._sql(column.type)
         self.builder.add(Stage.ADD_COLUMN, AddColumn(table_name, column.name, sql_type, column))
 
@@ -294,6 +345,43 @@ class _Planner:
                 Stage.ADD_FOREIGN_KEY, AddForeignKey(fk.table.name, columns, target, fk)
             )
 
+    def _recompute(self) -> None:
+        """Recompute the stale formulas of every table that has rows: a subtable's rows
+        first, since the record's formulas may sum them."""
+        for form in self.new.app.forms.values():
+            old_form = self.previous.app.forms.get(form.key) if self.previous else None
+            old_fields = _by_key(old_form.fields) if old_form else None
+            old_top = old_form.fields if old_form else ()
+            for sub in form.fields:
+                if sub.kind is ValueKind.ROWS:
+                    old_sub = _previous_of(sub, old_fields)
+                    old_rows = _by_key(old_sub.fields) if old_sub is not None else None
+                    table = self.new.child_table(form.key, sub.key).name
+                    stale = stale_formulas(
+                        sub.fields,
+                        old_rows,
+                        self.added.get(table, set()),
+                        form.fields,
+                        old_top,
+                        frozenset(self.touched.get(table, ())),
+                    )
+                    self._recompute_step(form.key, sub.key, table, stale)
+            table = self.new.table(form.key).name
+            added, touched = self.added.get(table, set()), self.touched.get(table, ())
+            stale = stale_formulas(form.fields, old_fields, added, touched=frozenset(touched))
+            self._recompute_step(form.key, None, table, stale)
+
+    def _recompute_step(
+        self, form_key: str, subtable: str | None, table: str, stale: tuple[str, ...]
+    ) -> None:
+        live = self.live_names.get(table)
+        if not stale or live is None:
+            return
+        rows = row_count(self.connection, live)
+        if rows:
+            step = RecomputeFormulas(form_key, subtable, stale, rows, self.new, self.timezone)
+            self.builder.add(Stage.RECOMPUTE, step)
+
     def _hidden_tables(self, renamed: set[str]) -> None:
         if self.previous is None:
             return
@@ -316,16 +404,32 @@ def _table_specs(new: AppSchema, previous: AppSchema | None) -> Iterator[_TableS
 def _child_spec(
     new: AppSchema, form_key: str, field: Field, old_fields: Mapping[str, Field] | None
 ) -> _TableSpec:
-    """A subtable's table; renaming the field renames the table."""
-    old_key = field.key
+    """A subtable's table; renaming the field renames the table, and going back to the
+    version before the rename renames it back."""
+    old_field = _previous_of(field, old_fields)
     old_name = None
-    if field.renamed_from and (old_fields is None or field.key not in old_fields):
-        old_key = field.renamed_from
-        old_name = identifier(form_table_name(new.app.key, form_key), old_key)
-    old_field = old_fields.get(old_key) if old_fields is not None else None
-    old_rows = _by_key(old_field.fields) if old_field and old_field.kind is ValueKind.ROWS else None
+    if old_field is not None and old_field.key != field.key:
+        old_name = identifier(form_table_name(new.app.key, form_key), old_field.key)
+    elif field.renamed_from and (old_fields is None or field.key not in old_fields):
+        old_name = identifier(form_table_name(new.app.key, form_key), field.renamed_from)
+    old_rows = _by_key(old_field.fields) if old_field is not None else None
     table = new.child_table(form_key, field.key)
     return _TableSpec(table, _by_key(field.fields), old_rows, old_name)
+
+
+def _previous_of(field: Field, old_fields: Mapping[str, Field] | None) -> Field | None:
+    """The subtable field of the previous model that ``field`` continues: the same key, the
+    one it was renamed from, or the one that was renamed from it (going back)."""
+    if old_fields is None:
+        return None
+    candidates = [old_fields.get(field.key)]
+    if field.renamed_from:
+        candidates.append(old_fields.get(field.renamed_from))
+    candidates += [old for old in old_fields.values() if old.renamed_from == field.key]
+    for old in candidates:
+        if old is not None and old.kind is field.kind:
+            return old
+    return None
 
 
 def _by_key(fields: Iterable[Field]) -> dict[str, Field]:
@@ -333,14 +437,25 @@ def _by_key(fields: Iterable[Field]) -> dict[str, Field]:
 
 
 def _source_column(spec: _TableSpec, name: str, live: Mapping[str, Any]) -> str | None:
-    """The live column that holds ``name``'s values: itself, or the one it was renamed from."""
+    """The live column that holds ``name``'s values: itself, the one it was renamed from,
+    or, going back to an earlier version, the one the previous model renamed from it."""
     if name in live:
         return name
     field = spec.fields.get(name)
     old = field.renamed_from if field else None
     if old and old in live and old not in spec.table.c:
         return old
+    for later in (spec.previous or {}).values():
+        if later.renamed_from == name and later.key in live and later.key not in spec.table.c:
+            return later.key
     return None
+
+
+def _previous_field(spec: _TableSpec, place: Place) -> Field | None:
+    """The field of the previous model whose values ``place`` holds now."""
+    if spec.previous is None or place.source is None:
+        return None
+    return spec.previous.get(place.source)
 
 
 def _target(field: Field) -> str:

@@ -207,10 +207,18 @@ def derived_index_keys(form: Form) -> list[tuple[tuple[SortKey, ...], bool]]:
         elif field.indexed or field.kind is ValueKind.REFERENCE:
             wanted.append(((SortKey(field.key),), False))
     wanted.append((sort, False))
-    for key in (*form.list_view.filters, form.owner_field, DEPARTMENT):
+    listed = (key for key in form.list_view.filters if _indexable(form, key))
+    for key in (*listed, form.owner_field, DEPARTMENT):
         if key not in (s.field for s in sort):
             wanted.append(((SortKey(key), *sort), False))
     return _without_prefixes(wanted)
+
+
+def _indexable(form: Form, key: str) -> bool:
+    """A filter on a field stored as a list (multiselect, attachments) reads no index."""
+    if not form.has_field(key):
+        return True  # a system field
+    return form.field(key).kind not in (ValueKind.CHOICES, ValueKind.FILES)
 
 
 def _without_prefixes(

@@ -26,6 +26,7 @@ from formflow.web import (
     auth,
     cookies,
     errors,
+    headers,
     i18n,
     navigation,
     records,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     i18n.init_app(app)
     cookies.init_app(app)
     errors.init_app(app)
+    headers.init_app(app)
     assets.init_app(app, settings)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)

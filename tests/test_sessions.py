@@ -3,13 +3,16 @@ the user's credentials or access end every row of theirs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, inspect, select
 
 from formflow import accounts, sessions
 from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.migrations import migrate
 from formflow.storage.platform_tables import platform_metadata
 from formflow.storage.platform_tables import sessions as session_rows
 
@@ -285,3 +288,12 @@ def test_signing_in_clears_only_that_clients_failures(
         accounts.clear_login_failures(connection, "rep", "10.0.0.1")
     assert blocked(engine, "10.0.0.1") is None
     assert blocked(engine, "10.0.0.9") is not None
+
+
+def test_a_migration_adds_the_sessions_table_to_an_older_instance(
+    engine: Engine, write_app: Callable[..., Path]
+) -> None:
+    platform_metadata.create_all(engine)
+    session_rows.drop(engine)
+    migrate(engine, write_app(), dry_run=False)
+    assert "ff_sessions" in inspect(engine).get_table_names()

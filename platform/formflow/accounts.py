@@ -4,7 +4,9 @@ Departments form a tree; a manager's ``department`` scope reaches their departme
 everything below it, so the subtree is worked out once per actor (one recursive query) and
 carried along, rather than joined into every list query.
 
-Passwords are hashed with scrypt (through Werkzeug), never stored or logged in clear.
+Passwords are hashed with scrypt (through Werkzeug), never stored or logged in clear. A
+new password, deactivation or a change of roles ends the user's sessions
+(:mod:`formflow.sessions`).
 
 The statements every request runs (the user, their roles, their subtree) are built once
 with bound parameters: building a statement costs several times what running it does.
@@ -35,7 +37,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from formflow.errors import FormflowError
 from formflow.records.access import Actor
-from formflow.storage.platform_tables import departments, login_failures, user_roles, users
+from formflow.sessions import Seen, end_sessions, token_hash
+from formflow.storage.platform_tables import (
+    departments,
+    login_failures,
+    sessions,
+    user_roles,
+    users,
+)
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -113,25 +122,46 @@ def create_user(
 
 
 def set_roles(connection: Connection, user_id: int, app_key: str, role_keys: Iterable[str]) -> None:
+    """Give ``user_id`` exactly ``role_keys`` in ``app_key``; a change ends their sessions,
+    so they sign in again under the new roles."""
+    wanted = set(role_keys)
+    held = set(
+        connection.execute(
+            select(user_roles.c.role_key).where(
+                user_roles.c.user_id == user_id, user_roles.c.app_key == app_key
+            )
+        ).scalars()
+    )
+    if held == wanted:
+        return
     connection.execute(
         delete(user_roles).where(user_roles.c.user_id == user_id, user_roles.c.app_key == app_key)
     )
-    rows = [
-        {"user_id": user_id, "app_key": app_key, "role_key": role}
-        for role in sorted(set(role_keys))
-    ]
+    rows = [{"user_id": user_id, "app_key": app_key, "role_key": role} for role in sorted(wanted)]
     if rows:
         connection.execute(insert(user_roles), rows)
+    end_sessions(connection, user_id)
 
 
-def set_password(connection: Connection, username: str, password: str) -> None:
-    result = connection.execute(
+def set_password(connection: Connection, username: str, password: str) -> int:
+    """Give ``username`` a new password and end every session they have (a stolen cookie
+    must not outlive the password); returns their id."""
+    user_id = connection.execute(
         update(users)
         .where(users.c.username == username)
         .values(password_hash=hash_password(password))
-    )
-    if result.rowcount == 0:
+        .returning(users.c.id)
+    ).scalar()
+    if user_id is None:
         raise AccountError(f"no user '{username}'")
+    end_sessions(connection, int(user_id))
+    return int(user_id)
+
+
+def check_password(connection: Connection, user_id: int, password: str) -> bool:
+    """Whether ``password`` is ``user_id``'s current one (asked before changing it)."""
+    stored = connection.execute(select(users.c.password_hash).where(users.c.id == user_id)).scalar()
+    return stored is not None and check_password_hash(stored, password)
 
 
 def authenticate(connection: Connection, username: str, password: str) -> User | None:
@@ -168,20 +198,48 @@ class Identity:
 def load_identity(connection: Connection, user_id: int) -> Identity | None:
     """The user with their roles in every app and their department subtree, in one
     statement: each request starts by asking who is asking."""
-    user: User | None = None
+    found = _read_identity(connection.execute(_IDENTITY, {"user_id": user_id}).mappings())
+    return None if found is None else found[0]
+
+
+@dataclass(frozen=True)
+class SessionIdentity:
+    """Who a signed-in browser's session belongs to, and the session itself."""
+
+    identity: Identity
+    session: Seen
+
+
+def load_session_identity(
+    connection: Connection, token: str, now: datetime | None = None
+) -> SessionIdentity | None:
+    """The identity a session token signs in, while the session lives, in the one statement
+    :func:`load_identity` costs; ``None`` for an ended, expired or unknown session."""
+    values = {"digest": token_hash(token), "now": now or datetime.now(UTC)}
+    found = _read_identity(connection.execute(_SESSION_IDENTITY, values).mappings())
+    if found is None:
+        return None
+    identity, row = found
+    seen = Seen(int(row["session_id"]), row["seen_at"], bool(row["remember"]))
+    return SessionIdentity(identity, seen)
+
+
+def _read_identity(rows: Iterable[RowMapping]) -> tuple[Identity, RowMapping] | None:
+    """The identity in the rows of an identity statement, and its "user" row."""
+    user_row: RowMapping | None = None
     roles: dict[str, set[str]] = {}
     subtree: set[int] = set()
-    for row in connection.execute(_IDENTITY, {"user_id": user_id}).mappings():
+    for row in rows:
         if row["kind"] == "user":
-            user = _user(row)
+            user_row = row
         elif row["kind"] == "role":
             roles.setdefault(row["app_key"], set()).add(row["role_key"])
         else:
             subtree.add(int(row["department_id"]))
-    if user is None:
+    if user_row is None:
         return None
     by_app = {app_key: frozenset(keys) for app_key, keys in roles.items()}
-    return Identity(user, by_app, frozenset(subtree))
+    return Identity(_user(user_row), by_app, frozenset(subtree)), user_row
 
 
 def get_user(connection: Connection, user_id: int) -> User | None:
@@ -225,29 +283,64 @@ _TREE = (
 )
 _TREE = _TREE.union_all(select(departments.c.id).where(departments.c.parent_id == _TREE.c.id))
 _SUBTREE = select(_TREE.c.id)
-_HOME = (  # the user's department and those below it
-    select(users.c.department_id.label("id"))
-    .where(users.c.id == bindparam("user_id"), users.c.department_id.is_not(None))
-    .cte("home", recursive=True)
-)
-_HOME = _HOME.union_all(select(departments.c.id).where(departments.c.parent_id == _HOME.c.id))
-_NOTHING = [null()] * len(_USER_COLUMNS)
-_IDENTITY: CompoundSelect[Any] = (
-    union_all(  # a "user" row, then "role" rows, then "department" rows
+
+
+def _identity_statement(*, by_session: bool) -> CompoundSelect[Any]:
+    """A "user" row, then "role" rows, then "department" rows (the user's department and
+    those below it); by session, the user row also carries the session's columns."""
+    who: Any = bindparam("user_id")
+    user_row = select(
+        literal_column("'user'").label("kind"),
+        *_USER_COLUMNS,
+        null().label("app_key"),
+        null().label("role_key"),
+    )
+    padding: list[Any] = []
+    if by_session:
+        live = (
+            sessions.c.token_hash == bindparam("digest"),
+            sessions.c.expires_at > bindparam("now"),
+        )
+        who = select(sessions.c.user_id).where(*live).scalar_subquery()
+        user_row = user_row.add_columns(
+            sessions.c.id.label("session_id"),
+            sessions.c.last_seen_at.label("seen_at"),
+            sessions.c.remember.label("remember"),
+        ).join_from(users, sessions, sessions.c.user_id == users.c.id)
+        user_row = user_row.where(*live)
+        padding = [null(), null(), null()]
+    else:
+        user_row = user_row.where(users.c.id == who)
+    home = (
+        select(users.c.department_id.label("id"))
+        .where(users.c.id == who, users.c.department_id.is_not(None))
+        .cte("home", recursive=True)
+    )
+    home = home.union_all(select(departments.c.id).where(departments.c.parent_id == home.c.id))
+    nothing = [null()] * len(_USER_COLUMNS)
+    return union_all(
+        user_row,
         select(
-            literal_column("'user'").label("kind"),
-            *_USER_COLUMNS,
-            null().label("app_key"),
-            null().label("role_key"),
-        ).where(users.c.id == bindparam("user_id")),
+            literal_column("'role'"),
+            *nothing,
+            user_roles.c.app_key,
+            user_roles.c.role_key,
+            *padding,
+        ).where(user_roles.c.user_id == who),
         select(
-            literal_column("'role'"), *_NOTHING, user_roles.c.app_key, user_roles.c.role_key
-        ).where(user_roles.c.user_id == bindparam("user_id")),
-        select(
-            literal_column("'department'"), *_NOTHING[:3], _HOME.c.id, *_NOTHING[:3], null(), null()
+            literal_column("'department'"),
+            *nothing[:3],
+            home.c.id,
+            *nothing[:3],
+            null(),
+            null(),
+            *padding,
         ),
     )
-)
+
+
+_IDENTITY = _identity_statement(by_session=False)
+_SESSION_IDENTITY = _identity_statement(by_session=True)
 _ACCESS = union_all(  # (role, NULL) rows, then (NULL, department) rows
     select(user_roles.c.role_key, null().label("department_id")).where(
         user_roles.c.user_id == bindparam("user_id"), user_roles.c.app_key == bindparam("app_key")
@@ -269,33 +362,36 @@ def _user(row: RowMapping) -> User:
 
 
 LOGIN_FAILURE_LIMIT = 5
-LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+"""Failed sign-ins a client may make for one username before it has to wait."""
+LOGIN_BACKOFF = timedelta(minutes=1)
+"""The first wait; it doubles with each further failure, up to :data:`LOGIN_BACKOFF_MAX`."""
+LOGIN_BACKOFF_MAX = timedelta(minutes=30)
+LOGIN_FAILURE_WINDOW = timedelta(hours=24)
+"""Failures older than this are forgotten."""
 
 
-def login_blocked_until(connection: Connection, username: str, now: datetime) -> datetime | None:
-    """When a throttled username may try again, or ``None`` if it may try now.
+def login_blocked_until(
+    connection: Connection, username: str, address: str, now: datetime
+) -> datetime | None:
+    """When a client (``address``) may try ``username`` again, or ``None`` if it may now.
 
-    After :data:`LOGIN_FAILURE_LIMIT` failures within :data:`LOGIN_FAILURE_WINDOW`, further
-    attempts wait until the oldest of those failures leaves the window. Counting per
-    username (not per address) stops guessing one account from many addresses.
+    Failures count per client and username, so someone who only knows a username cannot
+    lock its owner out: the owner signs in from their own client unhindered. After
+    :data:`LOGIN_FAILURE_LIMIT` failures, each further attempt waits twice as long as the
+    one before, which makes guessing from one client hopeless.
     """
-    recent = (
-        connection.execute(
-            select(login_failures.c.at)
-            .where(
-                login_failures.c.username == username,
-                login_failures.c.at > now - LOGIN_FAILURE_WINDOW,
-            )
-            .order_by(login_failures.c.at.desc())
-            .limit(LOGIN_FAILURE_LIMIT)
+    count, last = connection.execute(
+        select(func.count(), func.max(login_failures.c.at)).where(
+            login_failures.c.username == username,
+            login_failures.c.address == address[:64],
+            login_failures.c.at > now - LOGIN_FAILURE_WINDOW,
         )
-        .scalars()
-        .all()
-    )
-    if len(recent) < LOGIN_FAILURE_LIMIT:
+    ).one()
+    if count < LOGIN_FAILURE_LIMIT or last is None:
         return None
-    oldest = min(_aware(moment) for moment in recent)
-    return oldest + LOGIN_FAILURE_WINDOW
+    doublings = min(int(count) - LOGIN_FAILURE_LIMIT, 16)
+    until = _aware(last) + min(LOGIN_BACKOFF * 2**doublings, LOGIN_BACKOFF_MAX)
+    return until if until > now else None
 
 
 def record_login_failure(
@@ -306,8 +402,13 @@ def record_login_failure(
     )
 
 
-def clear_login_failures(connection: Connection, username: str) -> None:
-    connection.execute(delete(login_failures).where(login_failures.c.username == username))
+def clear_login_failures(connection: Connection, username: str, address: str) -> None:
+    """Forget a client's failures for ``username`` once it signs in."""
+    connection.execute(
+        delete(login_failures).where(
+            login_failures.c.username == username, login_failures.c.address == address[:64]
+        )
+    )
 
 
 def _aware(moment: datetime) -> datetime:
@@ -371,7 +472,10 @@ def update_user(
     is_active: bool,
     is_admin: bool,
 ) -> None:
-    """Change a user's profile; refuse to leave no active administrator behind."""
+    """Change a user's profile; refuse to leave no active administrator behind.
+
+    Deactivating a user, or giving or taking administrator rights, ends their sessions.
+    """
     current = get_user(connection, user_id)
     if current is None:
         raise AccountError(f"no user {user_id}")
@@ -398,6 +502,8 @@ def update_user(
             is_admin=is_admin,
         )
     )
+    if (is_active, is_admin) != (current.is_active, current.is_admin):
+        end_sessions(connection, user_id)
 
 
 def list_departments(connection: Connection) -> list[Department]:

@@ -28,7 +28,7 @@ def test_the_navigation_lists_the_forms_the_user_may_read(
     assert "lead" not in links
 
 
-def test_the_navigation_follows_a_change_of_roles_at_once(
+def test_the_navigation_follows_a_change_of_roles(
     app: Flask, client: FlaskClient, login: Login
 ) -> None:
     login("rep1")
@@ -37,6 +37,8 @@ def test_the_navigation_follows_a_change_of_roles_at_once(
         user = accounts.find_user(connection, "rep1")
         assert user is not None
         accounts.set_roles(connection, user.id, "crm_sfa", ["finance"])
+    assert client.get("/").status_code == 302  # new roles end the session
+    login("rep1")
     assert "lead" not in nav_links(client.get("/").text)
 
 

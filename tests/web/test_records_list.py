@@ -304,7 +304,7 @@ def test_list_addresses_are_encoded_as_url_for_encodes_them(app: Flask) -> None:
             assert user is not None
             identity = accounts.load_identity(connection, user.id)
         assert identity is not None
-        login_user(WebUser(identity))
+        login_user(WebUser(identity, "token", 1))
         t = target("crm_sfa", "customer")
         where = {"app_key": "crm_sfa", "form_key": "customer"}
         assert _list_url(t, params) == url_for("records.index", **where, **params)

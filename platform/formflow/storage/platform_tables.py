@@ -1,4 +1,5 @@
-"""The platform's own tables: users, departments, roles, definition versions, audit, counters.
+"""The platform's own tables: users, sessions, departments, roles, definition versions, audit,
+counters.
 
 They live beside the app tables under the ``ff_`` prefix, which no app table can take (app
 tables are named after their app key, and app keys are checked not to start with ``ff_``).
@@ -126,6 +127,22 @@ api_tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_used_at", DateTime(timezone=True)),
     Column("expires_at", DateTime(timezone=True)),
+)
+
+sessions = Table(
+    "ff_sessions",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column(
+        "user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("remember", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("user_agent", String(300), nullable=False, default=""),
+    Column("address", String(64), nullable=False, default=""),
 )
 
 saved_views = Table(

@@ -10,20 +10,23 @@ pages or JSON; they never build SQL. Templates are looked up in the instance's
 from __future__ import annotations
 
 from contextlib import ExitStack
-from datetime import timedelta
 
 from flask import Flask, g
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
 
+from formflow import sessions
 from formflow.config import Settings, instance_secret, load_settings
 from formflow.instance import Instance
 from formflow.storage.database import shared_reads
 from formflow.web import (
+    account_pages,
     admin,
     api,
     assets,
     auth,
+    cookies,
     errors,
+    headers,
     i18n,
     navigation,
     records,
@@ -45,7 +48,9 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,
         REMEMBER_COOKIE_HTTPONLY=True,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_DURATION=sessions.REMEMBERED_LIFETIME,
+        PERMANENT_SESSION_LIFETIME=sessions.LIFETIME,
         MAX_CONTENT_LENGTH=int(settings.max_upload_mb * 1024 * 1024) + 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
     )
@@ -57,11 +62,13 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     i18n.init_app(app)
+    cookies.init_app(app)
     errors.init_app(app)
+    headers.init_app(app)
     assets.init_app(app, settings)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)
-    for area in (records, admin, api, token_pages):
+    for area in (records, admin, api, token_pages, account_pages):
         area.init_app(app)
     app.context_processor(navigation.context_processor)
     _share_reads_per_request(app, instance)

@@ -31,6 +31,7 @@ from formflow import accounts
 from formflow.definitions.model import App
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
+from formflow.web.auth import stay_signed_in
 from formflow.web.extensions import login_manager
 from formflow.web.i18n import text
 
@@ -259,6 +260,8 @@ def reset_password(user_id: int) -> str | Response:
     if password_form.validate_on_submit():
         with write_transaction(engine) as connection:
             accounts.set_password(connection, user.username, password_form.new_password.data)
+        if user.id == context.user().id:
+            stay_signed_in()
         flash(_("The password of %(username)s was reset.", username=user.username))
         return redirect(url_for("admin.edit_user", user_id=user_id))
     form = _with_roles(EditUserForm, choices.apps)(
@@ -323,6 +326,8 @@ def _save_profile(user: accounts.User, form: EditUserForm, apps: list[App]) -> N
         )
         for app_key, role_keys in _chosen_roles(form, apps).items():
             accounts.set_roles(connection, user.id, app_key, role_keys)
+    if user.id == context.user().id:
+        stay_signed_in()
     new_department = _id_or_none(form.department.data)
     if new_department != user.department_id:
         context.instance().move_records_of(user.id, new_department)

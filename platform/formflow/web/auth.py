@@ -1,7 +1,11 @@
-"""Signing in and out, with throttling after repeated failures."""
+"""Signing in and out, with throttling after repeated failures from one client.
+
+Each sign-in starts a server-side session (:mod:`formflow.sessions`); signing out ends it.
+"""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -13,9 +17,9 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from formflow import accounts
+from formflow import accounts, sessions
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.web.context import WebUser, instance
+from formflow.web.context import WebUser, instance, web_user
 
 blueprint = Blueprint("auth", __name__)
 
@@ -31,25 +35,52 @@ def login() -> str | Response:
     form = LoginForm()
     if form.validate_on_submit():
         user, problem = _check(form.username.data.strip(), form.password.data)
-        identity = _identity(user) if user is not None else None
-        if user is not None and identity is not None:
-            session.clear()
-            login_user(WebUser(identity), remember=form.remember.data)
+        if user is not None and sign_in(user.id, remember=bool(form.remember.data)):
             if user.language:
                 session["language"] = user.language
             return redirect(_safe_next(request.args.get("next")))
-        form.password.errors.append(problem)
+        form.password.errors.append(problem or _("Wrong username or password."))
     return render_template("auth/login.html", form=form)
 
 
-def _identity(user: accounts.User) -> accounts.Identity | None:
+def sign_in(user_id: int, *, remember: bool) -> bool:
+    """Start a new server-side session for ``user_id`` in this browser, in place of any
+    it had; ``False`` if the user cannot sign in (gone or inactive)."""
+    with write_transaction(instance().engine) as connection:
+        token = sessions.start_session(
+            connection,
+            user_id,
+            remember=remember,
+            user_agent=request.user_agent.string,
+            address=_client(),
+        )
+        found = accounts.load_session_identity(connection, token)
+    if found is None or not found.identity.user.is_active:
+        return False
+    language = session.get("language")
+    session.clear()
+    if language:
+        session["language"] = language
+    login_user(WebUser(found.identity, token, found.session.id), remember=remember)
+    return True
+
+
+def stay_signed_in() -> None:
+    """After a change to the signed-in user's own account that ended their sessions (a new
+    password, new roles), sign this browser in again; other browsers stay signed out."""
+    me = web_user()
     with read_transaction(instance().engine) as connection:
-        return accounts.load_identity(connection, user.id)
+        alive = sessions.session_exists(connection, me.session_id)
+    if not alive:
+        sign_in(me.user.id, remember=False)
 
 
 @blueprint.route("/logout", methods=["POST"])
 @login_required  # type: ignore[untyped-decorator]
 def logout() -> Response:
+    """Sign out: the session ends on the server, so no copy of its cookies works again."""
+    with write_transaction(instance().engine) as connection:
+        sessions.end_session_by_token(connection, web_user().token)
     logout_user()
     session.clear()
     flash(_("You have signed out."))
@@ -65,19 +96,25 @@ def language(code: str) -> Response:
 
 def _check(username: str, password: str) -> tuple[accounts.User | None, str]:
     now = datetime.now(UTC)
+    client = _client()
     with write_transaction(instance().engine) as connection:
-        blocked = accounts.login_blocked_until(connection, username, now)
+        blocked = accounts.login_blocked_until(connection, username, client, now)
         if blocked is not None:
-            minutes = max(1, round((blocked - now).total_seconds() / 60))
+            minutes = max(1, math.ceil((blocked - now).total_seconds() / 60))
             return None, _(
                 "Too many failed attempts. Try again in %(minutes)d minutes.", minutes=minutes
             )
         user = accounts.authenticate(connection, username, password)
         if user is None:
-            accounts.record_login_failure(connection, username, request.remote_addr or "", now)
+            accounts.record_login_failure(connection, username, client, now)
             return None, _("Wrong username or password.")
-        accounts.clear_login_failures(connection, username)
+        accounts.clear_login_failures(connection, username, client)
         return user, ""
+
+
+def _client() -> str:
+    """Where a request comes from, as far as throttling tells clients apart."""
+    return request.remote_addr or ""
 
 
 def _safe_next(target: str | None) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from formflow.config import Settings
@@ -67,9 +67,29 @@ def served(settings: Settings) -> Iterator[str]:
         app.extensions["formflow"].close()
 
 
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportViolation(`${event.violatedDirective} ${event.blockedURI} at ${event.documentURI}`);
+});
+"""
+
+
+@pytest.fixture
+def csp_violations() -> list[str]:
+    """What the Content-Security-Policy refused on the test's pages (the ``page`` fixture
+    fills it in and fails the test if anything is left in it)."""
+    return []
+
+
 @pytest.fixture(params=["desktop", "phone"])
-def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
-    """A fresh browser context (no cookies) at desktop or phone size."""
+def page(
+    request: pytest.FixtureRequest, browser: Browser, csp_violations: list[str]
+) -> Iterator[Page]:
+    """A fresh browser context (no cookies) at desktop or phone size.
+
+    Every page must work under the Content-Security-Policy: whatever it refuses (reported
+    by the page or in the console) fails the test.
+    """
     viewport = DESKTOP if request.param == "desktop" else PHONE
     context = browser.new_context(
         viewport=viewport,
@@ -79,5 +99,17 @@ def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
+
+    def report(violation: str) -> None:
+        csp_violations.append(violation)
+
+    def console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            csp_violations.append(message.text)
+
+    page.expose_function("reportViolation", report)
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on("console", console)
     yield page
     context.close()
+    assert csp_violations == []

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from formflow.definitions.model import Action, Field, Form, OnDelete
-from formflow.errors import Problem, RecordInUse, ValidationFailed
+from formflow.errors import N_, Problem, RecordInUse, ValidationFailed
 from formflow.records.access import Actor, reach, reach_values, scope_for
 from formflow.records.prepared import PreparedStatements
 from formflow.storage.platform_tables import departments, users
@@ -103,7 +103,12 @@ class IntegrityChecks:
                 ).scalar_one()
                 if count:
                     raise RecordInUse(
-                        f"{count} {other.label.en or other.key} record(s) still refer to it through '{link.key}'; delete or relink them first"
+                        N_(
+                            "%(count)s %(form)s record(s) still refer to it through %(field)s; delete or relink them first"
+                        ),
+                        count=count,
+                        form=other.label,
+                        field=link.label,
                     )
             elif link.on_delete is OnDelete.SET_NULL:
                 connection.execute(
@@ -159,15 +164,19 @@ class IntegrityChecks:
             statement = self.prepared.titles(target.key, found)
             values = {"ids": [value], **reach_values(found, actor)}
             if connection.execute(statement, values).first() is None:
-                return Problem("not_found", f"no {target.label.en or target.key} record {value}")
+                return Problem(
+                    "not_found",
+                    N_("no %(form)s record %(id)s"),
+                    (("form", target.label), ("id", value)),
+                )
         elif field.type == "user":
             if connection.execute(_ACTIVE_USER, {"user_id": value}).first() is None:
-                return Problem("not_found", f"no active user {value}")
+                return Problem("not_found", N_("no active user %(id)s"), (("id", value),))
         elif (
             field.type == "department"
             and connection.execute(_DEPARTMENT, {"department_id": value}).first() is None
         ):
-            return Problem("not_found", f"no department {value}")
+            return Problem("not_found", N_("no department %(id)s"), (("id", value),))
         return None
 
     def _unique_problems(
@@ -185,7 +194,9 @@ class IntegrityChecks:
             if record_id is not None:
                 query = query.where(table.c.id != record_id)
             if connection.execute(query.limit(1)).first() is not None:
-                problems[field.key] = [Problem("unique", "another record already has this value")]
+                problems[field.key] = [
+                    Problem("unique", N_("another record already has this value"))
+                ]
         return problems
 
 
@@ -195,8 +206,8 @@ def unique_violation(form: Form, error: IntegrityError) -> ValidationFailed:
     for field in form.fields:
         if field.unique and re.search(rf"\b{re.escape(field.key)}\b", message):
             return ValidationFailed(
-                {field.key: [Problem("unique", "another record already has this value")]}
+                {field.key: [Problem("unique", N_("another record already has this value"))]}
             )
     return ValidationFailed(
-        {"": [Problem("conflict", "the record conflicts with another; reload and try again")]}
+        {"": [Problem("conflict", N_("the record conflicts with another; reload and try again"))]}
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
-from formflow.errors import Problem, ValidationFailed
+from formflow.errors import N_, Problem, ValidationFailed
 from formflow.fieldtypes import ValueKind
 from formflow.records.compute import Context, applicable_fields, compute_formulas, default_value
 from formflow.records.values import Invalid, ValueConverter, is_empty
@@ -79,7 +79,7 @@ class Preparer:
                 and field.key not in problems
                 and _missing(field, names.get(field.key), existing, rows)
             ):
-                add(field.key, Problem("required", "is required"))
+                add(field.key, Problem("required", N_("is required")))
         if problems:
             raise ValidationFailed(problems)
         return Prepared(values, rows)
@@ -87,9 +87,16 @@ class Preparer:
     def _reject_unknown(self, form: Form, incoming: Mapping[str, Any], add: Any) -> None:
         for key in incoming:
             if key in SYSTEM_FIELDS or not form.has_field(key):
-                add(key, Problem("unknown_field", f"'{key}' is not a field of this form"))
+                add(
+                    key,
+                    Problem(
+                        "unknown_field",
+                        N_("'%(key)s' is not a field of this form"),
+                        (("key", key),),
+                    ),
+                )
             elif form.field(key).is_computed:
-                add(key, Problem("read_only", "is worked out by the system and cannot be set"))
+                add(key, Problem("read_only", N_("is worked out by the system and cannot be set")))
 
     def _take(
         self,
@@ -114,10 +121,13 @@ class Preparer:
         if raw is None:
             raw = []
         if not isinstance(raw, list) or not all(isinstance(row, Mapping) for row in raw):
-            add(field.key, Problem("type", "must be a list of rows"))
+            add(field.key, Problem("type", N_("must be a list of rows")))
             return []
         if len(raw) > MAX_ROWS:
-            add(field.key, Problem("max_rows", f"may have at most {MAX_ROWS} rows"))
+            add(
+                field.key,
+                Problem("max_rows", N_("may have at most %(limit)s rows"), (("limit", MAX_ROWS),)),
+            )
             return []
         rows = []
         for index, submitted in enumerate(
@@ -129,7 +139,7 @@ class Preparer:
                 field.key,
                 Problem(
                     "min_rows",
-                    f"needs at least {field.min_rows} rows",
+                    N_("needs at least %(limit)s rows"),
                     (("limit", field.min_rows),),
                 ),
             )
@@ -138,7 +148,7 @@ class Preparer:
                 field.key,
                 Problem(
                     "max_rows",
-                    f"may have at most {field.max_rows} rows",
+                    N_("may have at most %(limit)s rows"),
                     (("limit", field.max_rows),),
                 ),
             )
@@ -158,7 +168,11 @@ class Preparer:
             if not any(sub.key == key for sub in field.fields):
                 add(
                     f"{field.key}.{index}.{key}",
-                    Problem("unknown_field", f"'{key}' is not a column of this table"),
+                    Problem(
+                        "unknown_field",
+                        N_("'%(key)s' is not a column of this table"),
+                        (("key", key),),
+                    ),
                 )
         for sub in field.fields:
             path = f"{field.key}.{index}.{sub.key}"
@@ -171,7 +185,7 @@ class Preparer:
                 add(path, exc.problem)
                 continue
             if sub.required and row[sub.key] is None:
-                add(path, Problem("required", "is required"))
+                add(path, Problem("required", N_("is required")))
         _log_failures(
             f"{field.key}.{index}", compute_formulas(field.fields, row, context, parent=parent)
         )

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from formflow.definitions.model import Action, App, Form, Scope
-from formflow.errors import PermissionDenied, QueryError, RecordNotFound, StaleRecord
+from formflow.errors import N_, QueryError, RecordNotFound, StaleRecord
 from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry, ValueKind
 from formflow.records import audit
 from formflow.records.access import (
@@ -40,6 +40,7 @@ from formflow.records.access import (
     reach,
     reach_values,
     reaches,
+    refusal,
     require,
     scope_condition,
     scope_for,
@@ -417,7 +418,12 @@ class RecordService:
         field; and whether more follow. What a record page lists under "linked records"."""
         form, _table = self._form(form_key)
         if not form.has_field(link_key) or form.field(link_key).type != "link":
-            raise QueryError(f"'{link_key}' is not a link field of '{form_key}'", field=link_key)
+            raise QueryError(
+                N_("'%(link)s' is not a link field of '%(form)s'"),
+                field=link_key,
+                link=link_key,
+                form=form_key,
+            )
         found = reach(require(actor, form, Action.READ), actor)
         statement = self.prepared.linking(form_key, link_key, found)
         values = {"record_id": record_id, "limit": limit + 1, **reach_values(found, actor)}
@@ -533,7 +539,7 @@ class RecordService:
 
     def _form(self, form_key: str) -> tuple[Form, Table]:
         if form_key not in self.app.forms:
-            raise RecordNotFound(f"no form '{form_key}'")
+            raise RecordNotFound(N_("no form '%(form)s'"), form=form_key)
         return self.app.form(form_key), self.schema.table(form_key)
 
     def _titled_by_text(self, form_key: str) -> bool:
@@ -657,16 +663,14 @@ class RecordService:
             .first()
         )
         if row is None:
-            raise RecordNotFound(f"no {form.key} record {record_id}")
+            raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
         record = normalised(row)
         if not reaches(scope, actor, form, record):
             if action is not Action.READ and reaches(
                 scope_for(actor, form, Action.READ), actor, form, record
             ):
-                raise PermissionDenied(
-                    f"you may not {action.value} this {form.label.en or form.key} record"
-                )
-            raise RecordNotFound(f"no {form.key} record {record_id}")
+                raise refusal(action, form, one=True)
+            raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
         return record
 
     def _by_id(self, form_key: str, deleted: bool) -> Select[Any]:

@@ -51,7 +51,7 @@ from formflow.web.formbuilder import (
     place_problems,
     submitted,
 )
-from formflow.web.i18n import text
+from formflow.web.i18n import error_message, text
 from formflow.web.listing import (
     Filters,
     ListState,
@@ -131,7 +131,7 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
     try:
         page = t.service.find(t.actor, form.key, query)
     except QueryError as error:
-        problems.append(_("This list could not be shown: %(reason)s", reason=str(error)))
+        problems.append(_("This list could not be shown: %(reason)s", reason=error_message(error)))
         page = Page([], 0, False, None)
     columns = list_columns(form)
     users, departments = names_needed(form, [*columns, *form.list_view.filters])
@@ -380,7 +380,7 @@ def delete(app_key: str, form_key: str, record_id: int) -> Response:
     try:
         t.service.delete(t.actor, t.form.key, record_id)
     except RecordInUse as error:
-        flash(_("This record cannot be deleted: %(reason)s", reason=str(error)))
+        flash(_("This record cannot be deleted: %(reason)s", reason=error_message(error)))
         return redirect(
             url_for("records.detail", app_key=app_key, form_key=form_key, record_id=record_id)
         )

@@ -17,9 +17,8 @@ from flask import abort, url_for
 
 from formflow.definitions.model import Action, App, Field, Form, Scope
 from formflow.directory import Directory, load_directory
-from formflow.errors import PermissionDenied
 from formflow.fieldtypes import ValueKind
-from formflow.records.access import Actor, scope_for
+from formflow.records.access import Actor, refusal, scope_for
 from formflow.records.compute import Context
 from formflow.records.query import MAX_LIMIT, Page, Query
 from formflow.records.service import RecordService
@@ -76,9 +75,7 @@ def target(app_key: str, form_key: str) -> Target:
 
 def refuse(t: Target, action: Action) -> None:
     if not t.can(action):
-        raise PermissionDenied(
-            f"you may not {action.value} {t.form.label.en or t.form.key} records"
-        )
+        raise refusal(action, t.form)
 
 
 # names, titles, display -------------------------------------------------------------------

@@ -410,6 +410,19 @@ class RecordService:
             rows = connection.execute(statement, values).mappings()
             return {row["id"]: normalised(row) for row in rows}
 
+    def referenced_titles(self, form_key: str, ids: Collection[int]) -> dict[int, Record]:
+        """The live records among ``ids`` as ``id`` and title field, whoever may read them.
+
+        For naming what the links of records a person has already read point at: the title
+        is the link's value, shown as a user's name is, while the record behind it stays
+        closed to them. Pass only ids read from such records, never ids a request names.
+        """
+        self._form(form_key)
+        statement = self.prepared.titles(form_key, Reach.EVERYTHING)
+        with read_transaction(self.engine) as connection:
+            rows = connection.execute(statement, {"ids": sorted(ids)}).mappings()
+            return {row["id"]: normalised(row) for row in rows}
+
     def linking(
         self, actor: Actor, form_key: str, link_key: str, record_id: int, *, limit: int
     ) -> tuple[list[Record], bool]:

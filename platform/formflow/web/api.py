@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
+from flask_babel import gettext as _
 
 from formflow import accounts, attachments, tokens
 from formflow.definitions.model import Action, App, Form, Label, Scope, SortKey
@@ -63,13 +64,14 @@ class InvalidIfMatch(RecordError):
 def _authenticate() -> Response | None:
     if request.endpoint in _OPEN:
         return None
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    scheme, _sep, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
-        return _unauthorized("send an API token as 'Authorization: Bearer <token>'", None)
+        return _unauthorized(_("send an API token as 'Authorization: Bearer <token>'"), None)
     identity = _token_user(credentials.strip())
     if identity is None:
         return _unauthorized(
-            "the API token is not valid: revoked, mistyped or its user is inactive", "invalid_token"
+            _("the API token is not valid: revoked, mistyped or its user is inactive"),
+            "invalid_token",
         )
     g.api_identity = identity
     _check_parameters()

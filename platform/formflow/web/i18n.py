@@ -21,11 +21,17 @@ LANGUAGES = ("zh", "en")
 
 
 def select_locale() -> str:
-    """The session's choice, else the browser's preference, else Chinese."""
+    """The session's choice, else the browser's (or API client's) preference, else the
+    language of the user an API token belongs to, else Chinese."""
     chosen = session.get("language")
     if chosen in LANGUAGES:
         return str(chosen)
-    return request.accept_languages.best_match(LANGUAGES) or "zh"
+    asked = request.accept_languages.best_match(LANGUAGES)
+    if asked:
+        return str(asked)
+    identity = g.get("api_identity")
+    user_language = getattr(getattr(identity, "user", None), "language", None)
+    return str(user_language) if user_language in LANGUAGES else "zh"
 
 
 def language() -> str:

@@ -136,8 +136,8 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
     columns = list_columns(form)
     users, departments = names_needed(form, [*columns, *form.list_view.filters])
     directory = load_names(users, departments)
-    wanted = merge_ids(link_ids(form, page.rows, columns), link_filter_ids(form, state))
-    titles = titles_for(t, wanted, directory)
+    held = link_ids(form, page.rows, columns)
+    titles = titles_for(t, link_filter_ids(form, state), directory, held=held)
     shower = displayer(t, directory, titles)
     record_url = record_urls(t.app_key)
     with read_transaction(context.instance().engine) as connection:
@@ -281,8 +281,8 @@ def detail(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
         for entry in history
         for side in (0, 1)
     ]
-    wanted = merge_ids(link_ids(t.form, [record]), link_ids(t.form, changed))
-    titles = titles_for(t, wanted, directory)
+    held = merge_ids(link_ids(t.form, [record]), link_ids(t.form, changed))
+    titles = titles_for(t, {}, directory, held=held)
     shower = displayer(t, directory, titles, record_id)
     visible, _required = editing.applicable(t, record)
     shown = [
@@ -404,7 +404,8 @@ def recycle_bin(app_key: str, form_key: str) -> ResponseReturnValue:
             t.actor, t.form.key, Query(deleted=True, limit=t.form.list_view.page_size)
         )
     directory = load_names(departments=False)
-    titles = titles_for(t, link_ids(t.form, page.rows, [t.form.title_field]), directory)
+    held = link_ids(t.form, page.rows, [t.form.title_field])
+    titles = titles_for(t, {}, directory, held=held)
     shower = displayer(t, directory, titles)
     rows = [
         (

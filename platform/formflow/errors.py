@@ -6,9 +6,38 @@ to fix the problem: the place it happened and a message written for them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+
+def N_(message: str) -> str:
+    """Marks an English message for the interface catalogue and returns it unchanged.
+
+    The engine speaks no language of its own and imports no Flask: it raises errors with an
+    English message id and its parameters, and the web edge translates the id into the
+    reader's language (see ``formflow.web.i18n.translate``).
+    """
+    return message
+
+
+@runtime_checkable
+class Localised(Protocol):
+    """A parameter with text in several languages, such as a form's label."""
+
+    def text(self, language: str = ...) -> str: ...
+
+
+def render(template: str, params: Mapping[str, Any], language: str = "en") -> str:
+    """``template`` filled in with ``params`` (labels in ``language``); a message without
+    parameters is taken as it is, so text that merely contains "%" stays intact."""
+    if not params:
+        return template
+    shown = {
+        key: value.text(language) if isinstance(value, Localised) else value
+        for key, value in params.items()
+    }
+    return template % shown
 
 
 class FormflowError(Exception):
@@ -48,23 +77,34 @@ class DefinitionErrors(FormflowError):
 class RecordError(FormflowError):
     """A request about records that cannot be carried out.
 
-    ``code`` is stable: the API returns it, and clients may rely on it.
+    ``code`` is stable: the API returns it, and clients may rely on it. The message is an
+    English template (marked with :func:`N_`) filled in with ``params``, so the web edge can
+    show it in the reader's language.
     """
 
     code = "record_error"
+
+    def __init__(self, message: str = "", /, **params: Any) -> None:
+        self.template = message
+        self.params = params
+        super().__init__(render(message, params))
 
 
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with one value.
 
-    ``code`` is stable and ``params`` fill in the message, so the web layer can show the
-    problem in the user's language; ``message`` is the English text.
+    ``code`` is stable and ``params`` fill in ``template`` (an English message id), so the
+    web layer can show the problem in the user's language; ``message`` is the English text.
     """
 
     code: str
-    message: str
+    template: str
     params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def message(self) -> str:
+        return render(self.template, dict(self.params))
 
     def __str__(self) -> str:
         return self.message
@@ -110,7 +150,12 @@ class StaleRecord(RecordError):
     def __init__(self, record_id: int, expected: int, actual: int) -> None:
         self.record_id, self.expected, self.actual = record_id, expected, actual
         super().__init__(
-            f"record {record_id} was changed by someone else (version {actual}, you edited version {expected}); reload it and apply your change again"
+            N_(
+                "record %(id)s was changed by someone else (version %(actual)s, you edited version %(expected)s); reload it and apply your change again"
+            ),
+            id=record_id,
+            actual=actual,
+            expected=expected,
         )
 
 
@@ -131,7 +176,12 @@ class PluginFailed(RecordError):
 
     def __init__(self, plugin: str, hook: str, error: BaseException) -> None:
         self.plugin, self.hook = plugin, hook
-        super().__init__(f"plugin {plugin!r} failed in {hook}: {error.__class__.__name__}: {error}")
+        super().__init__(
+            N_("plugin %(plugin)r failed in %(hook)s: %(error)s"),
+            plugin=plugin,
+            hook=hook,
+            error=f"{error.__class__.__name__}: {error}",
+        )
 
 
 class QueryError(RecordError):
@@ -139,9 +189,9 @@ class QueryError(RecordError):
 
     code = "invalid_query"
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, /, field: str | None = None, **params: Any) -> None:
         self.field = field
-        super().__init__(message)
+        super().__init__(message, **params)
 
 
 class MigrationRefused(FormflowError):

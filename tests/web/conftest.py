@@ -21,6 +21,7 @@ from formflow.instance import Instance
 from formflow.storage.database import write_transaction
 from formflow.web import create_app
 from support import CRM_APP
+from web.demo_pages import build_demo
 
 PASSWORD = "password-1"
 USERS = {
@@ -62,6 +63,12 @@ def template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )
     instance.close()
     return folder
+
+
+@pytest.fixture(scope="session")
+def demo_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An instance folder holding the CRM demo company, built once per test run."""
+    return build_demo(tmp_path_factory.mktemp("demo-instance"))
 
 
 @pytest.fixture

@@ -67,6 +67,27 @@ def test_a_rep_cannot_reach_another_reps_customer(
     assert typed.status_code == 422  # no match among the customers rep1 can see
 
 
+def test_a_link_to_a_record_the_reader_may_not_open_shows_its_title_without_a_link(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    customer = add(app, "rep1", "customer", name="Handed Over Ltd")
+    contact = add(app, "rep1", "contact", name="Kept Person", customer=customer["id"])
+    service(app).update(
+        actor(app, "manager"),
+        "customer",
+        customer["id"],
+        {"owner": records_support.user_id(app, "rep2")},
+        expected_version=customer["version"],
+    )
+    sign_in("rep1")
+    assert client.get(f"/crm_sfa/customer/{customer['id']}").status_code == 404
+
+    for page in (client.get("/crm_sfa/contact/"), client.get(f"/crm_sfa/contact/{contact['id']}")):
+        assert "Handed Over Ltd" in page.text
+        assert f'href="/crm_sfa/customer/{customer["id"]}"' not in page.text
+        assert f"#{customer['id']}" not in page.text
+
+
 def test_actions_follow_the_roles(app: Flask, client: FlaskClient, sign_in: Login) -> None:
     customer = add(app, "rep1", "customer", name="Acme")
     sign_in("rep1")

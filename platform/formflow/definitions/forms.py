@@ -201,6 +201,7 @@ class FormCompiler:
             min_length=item.get("min_length"),
             pattern=item.get("pattern"),
             scale=item.get("scale", 2 if type_name in ("money", "percent", "formula") else 0),
+            grouping=item.get("grouping", True),
             minimum=item.get("min"),
             maximum=item.get("max"),
             currency=item.get("currency", "CNY") if type_name == "money" else None,

@@ -145,6 +145,7 @@ class Field:
     pattern: str | None = None
     # number, money, percent, formula, date
     scale: int = 0
+    grouping: bool = True  # thousands separators; off for years and codes
     minimum: Any = None
     maximum: Any = None
     currency: str | None = None

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, bindparam, false
 
 from formflow.definitions.model import Action, Form, Scope
-from formflow.errors import PermissionDenied
+from formflow.errors import N_, PermissionDenied
 from formflow.storage.tables import DEPARTMENT
 
 _WIDTH = {Scope.NONE: 0, Scope.OWN: 1, Scope.DEPARTMENT: 2, Scope.ALL: 3}
@@ -53,8 +53,27 @@ def require(actor: Actor, form: Form, action: Action) -> Scope:
     """The actor's scope for ``action``; :class:`PermissionDenied` when it is ``none``."""
     scope = scope_for(actor, form, action)
     if scope is Scope.NONE:
-        raise PermissionDenied(f"you may not {action.value} {form.label.en or form.key} records")
+        raise refusal(action, form)
     return scope
+
+
+_REFUSALS = {
+    Action.CREATE: N_("you may not create %(form)s records"),
+    Action.READ: N_("you may not read %(form)s records"),
+    Action.UPDATE: N_("you may not update %(form)s records"),
+    Action.DELETE: N_("you may not delete %(form)s records"),
+}
+_ONE_REFUSALS = {
+    Action.CREATE: N_("you may not create this %(form)s record"),
+    Action.READ: N_("you may not read this %(form)s record"),
+    Action.UPDATE: N_("you may not update this %(form)s record"),
+    Action.DELETE: N_("you may not delete this %(form)s record"),
+}
+
+
+def refusal(action: Action, form: Form, *, one: bool = False) -> PermissionDenied:
+    """Why the actor may not do ``action``: on any record of ``form``, or on this ``one``."""
+    return PermissionDenied((_ONE_REFUSALS if one else _REFUSALS)[action], form=form.label)
 
 
 class Reach(Enum):

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from formflow.definitions.model import App, FieldRule, Form
-from formflow.errors import Problem, QueryError
+from formflow.errors import N_, Problem, QueryError
 from formflow.records.access import Actor
 
 _RULE_ORDER = (FieldRule.HIDDEN, FieldRule.READ, FieldRule.EDIT)
+_UNKNOWN = N_("unknown field '%(key)s' in form '%(form)s'")
+"""What a query naming a hidden field is told: the same as for a field that does not exist."""
 
 
 @dataclass(frozen=True)
@@ -90,19 +92,19 @@ def field_access(
         if key in grant or field.is_computed:
             continue
         if field.readonly:
-            fixed[key] = Problem("read_only", "is set by the system and cannot be changed")
+            fixed[key] = Problem("read_only", N_("is set by the system and cannot be changed"))
         elif key in owned:
             fixed[key] = Problem(
                 "workflow_owned",
-                f"is changed by the workflow '{owned[key]}' only",
+                N_("is changed by the workflow '%(workflow)s' only"),
                 (("workflow", owned[key]),),
             )
         elif field.set_once and not creating:
-            fixed[key] = Problem("set_once", "is given when the record is created, not changed")
+            fixed[key] = Problem("set_once", N_("is given when the record is created, not changed"))
         elif field_rule(actor, form, key) is not FieldRule.EDIT:
-            fixed[key] = Problem("field_denied", "you may not change this field")
+            fixed[key] = Problem("field_denied", N_("you may not change this field"))
         elif key == form.owner_field and not creating and not may_reassign:
-            fixed[key] = Problem("reassign", "you may not hand this record to someone else")
+            fixed[key] = Problem("reassign", N_("you may not hand this record to someone else"))
     return FieldAccess(hidden, fixed, may_reassign, frozenset(grant))
 
 
@@ -137,13 +139,13 @@ def check_readable(app: App, actor: Actor, form: Form, keys: Iterator[str]) -> N
     for key in keys:
         link_key, _, target_key = key.partition(".")
         if field_rule(actor, form, link_key) is FieldRule.HIDDEN:
-            raise QueryError(f"unknown field '{key}' in form '{form.key}'", field=key)
+            raise QueryError(_UNKNOWN, field=key, key=key, form=form.key)
         if target_key and form.has_field(link_key):
             target = form.field(link_key).target_form or ""
             if target in app.forms and (
                 field_rule(actor, app.forms[target], target_key) is FieldRule.HIDDEN
             ):
-                raise QueryError(f"unknown field '{key}' in form '{form.key}'", field=key)
+                raise QueryError(_UNKNOWN, field=key, key=key, form=form.key)
 
 
 def filter_fields(spec: Any) -> Iterator[str]:

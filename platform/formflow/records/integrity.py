@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from formflow.definitions.model import Action, Field, Form, OnDelete
-from formflow.errors import Problem, RecordInUse, ValidationFailed
+from formflow.errors import N_, Problem, RecordInUse, ValidationFailed
 from formflow.records.access import Actor, reach, reach_values, scope_for
 from formflow.records.prepared import PreparedStatements
 from formflow.storage.platform_tables import departments, users
@@ -112,7 +112,12 @@ class IntegrityChecks:
                 ).scalar_one()
                 if count:
                     raise RecordInUse(
-                        f"{count} {other.label.en or other.key} record(s) still refer to it through '{link.key}'; delete or relink them first"
+                        N_(
+                            "%(count)s %(form)s record(s) still refer to it through %(field)s; delete or relink them first"
+                        ),
+                        count=count,
+                        form=other.label,
+                        field=link.label,
                     )
             elif link.on_delete is OnDelete.SET_NULL:
                 connection.execute(
@@ -168,15 +173,19 @@ class IntegrityChecks:
             statement = self.prepared.titles(target.key, found)
             values = {"ids": [value], **reach_values(found, actor)}
             if connection.execute(statement, values).first() is None:
-                return Problem("not_found", f"no {target.label.en or target.key} record {value}")
+                return Problem(
+                    "not_found",
+                    N_("no %(form)s record %(id)s"),
+                    (("form", target.label), ("id", value)),
+                )
         elif field.type == "user":
             if connection.execute(_ACTIVE_USER, {"user_id": value}).first() is None:
-                return Problem("not_found", f"no active user {value}")
+                return Problem("not_found", N_("no active user %(id)s"), (("id", value),))
         elif (
             field.type == "department"
             and connection.execute(_DEPARTMENT, {"department_id": value}).first() is None
         ):
-            return Problem("not_found", f"no department {value}")
+            return Problem("not_found", N_("no department %(id)s"), (("id", value),))
         return None
 
     def _unique_problems(
@@ -194,7 +203,9 @@ class IntegrityChecks:
             if record_id is not None:
                 query = query.where(table.c.id != record_id)
             if connection.execute(query.limit(1)).first() is not None:
-                problems[field.key] = [Problem("unique", "another record already has this value")]
+                problems[field.key] = [
+                    Problem("unique", N_("another record already has this value"))
+                ]
         return problems
 
     def _combination_problems(
@@ -226,8 +237,8 @@ def _combination(form: Form, keys: list[str]) -> tuple[list[str], Problem]:
     )
     problem = Problem(
         "unique",
-        f"another record already has this combination of {names}",
-        (("fields", tuple(keys)),),
+        N_("another record already has this combination of %(names)s"),
+        (("names", names), ("fields", tuple(keys))),
     )
     return fields, problem
 
@@ -237,13 +248,13 @@ def unique_violation(form: Form, table: Table, error: IntegrityError) -> Validat
     keys = _violated_keys(form, table, error)
     if len(keys) == 1 and form.has_field(keys[0]):
         return ValidationFailed(
-            {keys[0]: [Problem("unique", "another record already has this value")]}
+            {keys[0]: [Problem("unique", N_("another record already has this value"))]}
         )
     fields, problem = _combination(form, keys)
     if fields:
         return ValidationFailed({key: [problem] for key in fields})
     return ValidationFailed(
-        {"": [Problem("conflict", "the record conflicts with another; reload and try again")]}
+        {"": [Problem("conflict", N_("the record conflicts with another; reload and try again"))]}
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
-from formflow.errors import Problem, ValidationFailed
+from formflow.errors import N_, Problem, ValidationFailed
 from formflow.fieldtypes import ValueKind
 from formflow.records.compute import (
     Context,
@@ -148,15 +148,22 @@ class Preparer:
                 and field.key not in problems
                 and is_empty(names.get(field.key))
             ):
-                add(field.key, Problem("required", "is required"))
+                add(field.key, Problem("required", N_("is required")))
         _add_failures(form.fields, settled.failures, "", problems, add)
 
     def _reject_unknown(self, form: Form, incoming: Mapping[str, Any], add: Any) -> None:
         for key in incoming:
             if key in SYSTEM_FIELDS or not form.has_field(key):
-                add(key, Problem("unknown_field", f"'{key}' is not a field of this form"))
+                add(
+                    key,
+                    Problem(
+                        "unknown_field",
+                        N_("'%(key)s' is not a field of this form"),
+                        (("key", key),),
+                    ),
+                )
             elif form.field(key).is_computed:
-                add(key, Problem("read_only", "is worked out by the system and cannot be set"))
+                add(key, Problem("read_only", N_("is worked out by the system and cannot be set")))
 
     def _convert(self, field: Field, raw: Any, path: str, values: dict[str, Any], add: Any) -> None:
         try:
@@ -190,10 +197,13 @@ class Preparer:
         if raw is None:
             raw = []
         if not isinstance(raw, list) or not all(isinstance(row, Mapping) for row in raw):
-            add(field.key, Problem("type", "must be a list of rows"))
+            add(field.key, Problem("type", N_("must be a list of rows")))
             return []
         if len(raw) > MAX_ROWS:
-            add(field.key, Problem("max_rows", f"may have at most {MAX_ROWS} rows"))
+            add(
+                field.key,
+                Problem("max_rows", N_("may have at most %(limit)s rows"), (("limit", MAX_ROWS),)),
+            )
             return []
         return [
             self._row(field, index, submitted, parent, context, add)
@@ -216,7 +226,11 @@ class Preparer:
             if not any(sub.key == key for sub in field.fields):
                 add(
                     f"{field.key}.{index}.{key}",
-                    Problem("unknown_field", f"'{key}' is not a column of this table"),
+                    Problem(
+                        "unknown_field",
+                        N_("'%(key)s' is not a column of this table"),
+                        (("key", key),),
+                    ),
                 )
         for sub in field.fields:
             path = f"{field.key}.{index}.{sub.key}"
@@ -239,7 +253,7 @@ class Preparer:
         failed formulas."""
         if field.key in settled.visible:
             if field.key in settled.required and not rows and field.key not in problems:
-                add(field.key, Problem("required", "is required"))
+                add(field.key, Problem("required", N_("is required")))
             if field.min_rows is not None and len(rows) < field.min_rows:
                 add(
                     field.key,
@@ -269,7 +283,7 @@ class Preparer:
                     and path not in problems
                     and is_empty(row.get(sub.key))
                 ):
-                    add(path, Problem("required", "is required"))
+                    add(path, Problem("required", N_("is required")))
             _add_failures(field.fields, found.failures, prefix, problems, add)
 
 

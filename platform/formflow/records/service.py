@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from formflow.definitions.model import Action, App, Form, Scope
 from formflow.errors import (
-    PermissionDenied,
+    N_,
     Problem,
     QueryError,
     RecordNotFound,
@@ -51,6 +51,7 @@ from formflow.records.access import (
     reach,
     reach_values,
     reaches,
+    refusal,
     require,
     scope_condition,
     scope_for,
@@ -458,6 +459,19 @@ class RecordService:
             rows = connection.execute(statement, values).mappings()
             return {row["id"]: normalised(row) for row in rows}
 
+    def referenced_titles(self, form_key: str, ids: Collection[int]) -> dict[int, Record]:
+        """The live records among ``ids`` as ``id`` and title field, whoever may read them.
+
+        For naming what the links of records a person has already read point at: the title
+        is the link's value, shown as a user's name is, while the record behind it stays
+        closed to them. Pass only ids read from such records, never ids a request names.
+        """
+        self._form(form_key)
+        statement = self.prepared.titles(form_key, Reach.EVERYTHING)
+        with read_transaction(self.engine) as connection:
+            rows = connection.execute(statement, {"ids": sorted(ids)}).mappings()
+            return {row["id"]: normalised(row) for row in rows}
+
     def linking(
         self, actor: Actor, form_key: str, link_key: str, record_id: int, *, limit: int
     ) -> tuple[list[Record], bool]:
@@ -466,7 +480,12 @@ class RecordService:
         field; and whether more follow. What a record page lists under "linked records"."""
         form, _table = self._form(form_key)
         if not form.has_field(link_key) or form.field(link_key).type != "link":
-            raise QueryError(f"'{link_key}' is not a link field of '{form_key}'", field=link_key)
+            raise QueryError(
+                N_("'%(link)s' is not a link field of '%(form)s'"),
+                field=link_key,
+                link=link_key,
+                form=form_key,
+            )
         found = reach(require(actor, form, Action.READ), actor)
         statement = self.prepared.linking(form_key, link_key, found)
         values = {"record_id": record_id, "limit": limit + 1, **reach_values(found, actor)}
@@ -594,7 +613,7 @@ class RecordService:
 
     def _form(self, form_key: str) -> tuple[Form, Table]:
         if form_key not in self.app.forms:
-            raise RecordNotFound(f"no form '{form_key}'")
+            raise RecordNotFound(N_("no form '%(form)s'"), form=form_key)
         return self.app.form(form_key), self.schema.table(form_key)
 
     def _titled_by_text(self, form_key: str) -> bool:
@@ -766,16 +785,14 @@ class RecordService:
             .first()
         )
         if row is None:
-            raise RecordNotFound(f"no {form.key} record {record_id}")
+            raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
         record = normalised(row)
         if not reaches(scope, actor, form, record):
             if action is not Action.READ and reaches(
                 scope_for(actor, form, Action.READ), actor, form, record
             ):
-                raise PermissionDenied(
-                    f"you may not {action.value} this {form.label.en or form.key} record"
-                )
-            raise RecordNotFound(f"no {form.key} record {record_id}")
+                raise refusal(action, form, one=True)
+            raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
         return record
 
     def _by_id(self, form_key: str, deleted: bool) -> Select[Any]:
@@ -939,7 +956,7 @@ class RecordService:
             return  # a transfer flow, say
         key = form.owner_field
         if not access.may_reassign:
-            problem = Problem("reassign", "you may not hand this record to someone else")
+            problem = Problem("reassign", N_("you may not hand this record to someone else"))
         elif owner is None:
             return
         else:
@@ -949,7 +966,9 @@ class RecordService:
             department = self.integrity.department_of(connection, actor, owner)
             if scope is Scope.DEPARTMENT and department in actor.department_ids:
                 return
-            problem = Problem("owner_out_of_reach", "is outside the people you may hand records to")
+            problem = Problem(
+                "owner_out_of_reach", N_("is outside the people you may hand records to")
+            )
         raise ValidationFailed({key: [problem]})
 
     def _shown(self, access: FieldAccess, form: Form, record: Mapping[str, Any]) -> Record:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 
 from formflow.definitions.model import Field
-from formflow.errors import Problem
+from formflow.errors import N_, Problem, render
 from formflow.fieldtypes import FieldTypeRegistry, ValueKind
 
 MAX_INTEGER = 2**63 - 1
@@ -33,7 +33,7 @@ class Invalid(ValueError):
     """A value that does not fit its field."""
 
     def __init__(self, code: str, message: str, **params: Any) -> None:
-        super().__init__(message)
+        super().__init__(render(message, params))
         self.problem = Problem(code, message, tuple(sorted(params.items())))
 
 
@@ -80,51 +80,51 @@ class ValueConverter:
 
     def _text(self, field: Field, value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-            raise Invalid("type", "must be text")
+            raise Invalid("type", N_("must be text"))
         text = str(value)
         if field.type == "select":
             if text not in field.option_values:
-                raise Invalid("choice", f"'{text}' is not one of the options", value=text)
+                raise Invalid("choice", N_("'%(value)s' is not one of the options"), value=text)
             return text
         text = _SPECIAL_TEXT.get(field.type, _plain)(field, text)
         if field.max_length is not None and len(text) > field.max_length:
             raise Invalid(
                 "max_length",
-                f"must be at most {field.max_length} characters",
+                N_("must be at most %(limit)s characters"),
                 limit=field.max_length,
             )
         if field.min_length is not None and len(text) < field.min_length:
             raise Invalid(
                 "min_length",
-                f"must be at least {field.min_length} characters",
+                N_("must be at least %(limit)s characters"),
                 limit=field.min_length,
             )
         if field.pattern and field.type != "auto_number" and not re.fullmatch(field.pattern, text):
-            raise Invalid("pattern", "is not in the expected format", pattern=field.pattern)
+            raise Invalid("pattern", N_("is not in the expected format"), pattern=field.pattern)
         return text
 
     def _integer(self, field: Field, value: Any) -> int:
         if isinstance(value, bool):
-            raise Invalid("type", "must be a whole number")
+            raise Invalid("type", N_("must be a whole number"))
         if isinstance(value, float | Decimal) and value == int(value):
             value = int(value)
         try:
             number = int(value) if isinstance(value, int) else int(str(value).replace(",", ""))
         except ValueError:
-            raise Invalid("type", "must be a whole number") from None
+            raise Invalid("type", N_("must be a whole number")) from None
         if abs(number) > MAX_INTEGER:
-            raise Invalid("range", "is too large")
+            raise Invalid("range", N_("is too large"))
         return int(_bounded(field, number))
 
     def _decimal(self, field: Field, value: Any) -> Decimal:
         if isinstance(value, bool):
-            raise Invalid("type", "must be a number")
+            raise Invalid("type", N_("must be a number"))
         try:
             number = Decimal(str(value).replace(",", "").removesuffix("%").strip())
         except InvalidOperation:
-            raise Invalid("type", "must be a number") from None
+            raise Invalid("type", N_("must be a number")) from None
         if not number.is_finite():
-            raise Invalid("type", "must be a number")
+            raise Invalid("type", N_("must be a number"))
         exponent = number.as_tuple().exponent
         if (
             isinstance(exponent, int)
@@ -132,10 +132,10 @@ class ValueConverter:
             and number != round(number, field.scale)
         ):
             raise Invalid(
-                "scale", f"may have at most {field.scale} decimal places", scale=field.scale
+                "scale", N_("may have at most %(scale)s decimal places"), scale=field.scale
             )
         if abs(number) >= Decimal(10) ** MAX_DECIMAL_DIGITS:
-            raise Invalid("range", "is too large")
+            raise Invalid("range", N_("is too large"))
         return Decimal(_bounded(field, number.quantize(Decimal(1).scaleb(-field.scale))))
 
     def _date(self, field: Field, value: Any) -> date:
@@ -143,7 +143,12 @@ class ValueConverter:
         bounds = field.minimum, field.maximum
         low, high = (date.fromisoformat(bound) if bound else None for bound in bounds)
         if (low and day < low) or (high and day > high):
-            raise Invalid("range", f"must be between {low or '…'} and {high or '…'}")
+            raise Invalid(
+                "range",
+                N_("must be between %(low)s and %(high)s"),
+                low=low or "…",
+                high=high or "…",
+            )
         return day
 
     def _datetime(self, field: Field, value: Any) -> datetime:
@@ -154,13 +159,13 @@ class ValueConverter:
                 else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
             )
         except ValueError:
-            raise Invalid("type", "must be a date and time like 2026-01-31 09:30") from None
+            raise Invalid("type", N_("must be a date and time like 2026-01-31 09:30")) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.timezone)
         try:
             return moment.astimezone(UTC)
         except OverflowError:
-            raise Invalid("range", "is outside the dates that can be stored") from None
+            raise Invalid("range", N_("is outside the dates that can be stored")) from None
 
     def _bool(self, field: Field, value: Any) -> bool:
         if isinstance(value, bool):
@@ -170,31 +175,31 @@ class ValueConverter:
             return True
         if text in _FALSE:
             return False
-        raise Invalid("type", "must be yes or no")
+        raise Invalid("type", N_("must be yes or no"))
 
     def _choices(self, field: Field, value: Any) -> list[str]:
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
-            raise Invalid("type", "must be a list of options")
+            raise Invalid("type", N_("must be a list of options"))
         chosen = list(dict.fromkeys(values))
         unknown = [v for v in chosen if v not in field.option_values]
         if unknown:
-            raise Invalid("choice", f"'{unknown[0]}' is not one of the options", value=unknown[0])
+            raise Invalid("choice", N_("'%(value)s' is not one of the options"), value=unknown[0])
         if field.max_items is not None and len(chosen) > field.max_items:
-            raise Invalid("max_items", f"choose at most {field.max_items}", limit=field.max_items)
+            raise Invalid("max_items", N_("choose at most %(limit)s"), limit=field.max_items)
         if field.min_items is not None and len(chosen) < field.min_items:
-            raise Invalid("min_items", f"choose at least {field.min_items}", limit=field.min_items)
+            raise Invalid("min_items", N_("choose at least %(limit)s"), limit=field.min_items)
         return chosen
 
     def _reference(self, field: Field, value: Any) -> int:
         if isinstance(value, bool):
-            raise Invalid("type", "must be a record id")
+            raise Invalid("type", N_("must be a record id"))
         try:
             number = int(value)
         except (TypeError, ValueError):
-            raise Invalid("type", "must be a record id") from None
+            raise Invalid("type", N_("must be a record id")) from None
         if number <= 0 or number > MAX_INTEGER:
-            raise Invalid("type", "must be a record id")
+            raise Invalid("type", N_("must be a record id"))
         return number
 
     def _files(self, field: Field, value: Any) -> list[dict[str, Any]]:
@@ -202,9 +207,9 @@ class ValueConverter:
         if not isinstance(files, list) or not all(
             isinstance(f, dict) and isinstance(f.get("id"), str) for f in files
         ):
-            raise Invalid("type", "must be uploaded files")
+            raise Invalid("type", N_("must be uploaded files"))
         if not field.multiple and len(files) > 1:
-            raise Invalid("max_items", "takes one file", limit=1)
+            raise Invalid("max_items", N_("takes one file"), limit=1)
         keys = ("id", "name", "size", "content_type")
         return [{key: f.get(key) for key in keys} for f in files]
 
@@ -212,11 +217,13 @@ class ValueConverter:
 def _check_characters(text: str) -> None:
     """Refuse characters no database stores as text: NUL and unpaired surrogates."""
     if "\x00" in text:
-        raise Invalid("invalid_character", "contains a NUL character")
+        raise Invalid("invalid_character", N_("contains a NUL character"))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise Invalid("invalid_character", "contains characters that are not valid text") from None
+        raise Invalid(
+            "invalid_character", N_("contains characters that are not valid text")
+        ) from None
 
 
 def _as_date(value: Any) -> date:
@@ -227,14 +234,14 @@ def _as_date(value: Any) -> date:
     try:
         return datetime.fromisoformat(str(value)).date()
     except ValueError:
-        raise Invalid("type", "must be a date like 2026-01-31") from None
+        raise Invalid("type", N_("must be a date like 2026-01-31")) from None
 
 
 def _bounded(field: Field, number: int | Decimal) -> int | Decimal:
     if field.minimum is not None and number < Decimal(str(field.minimum)):
-        raise Invalid("min", f"must be at least {field.minimum}", limit=field.minimum)
+        raise Invalid("min", N_("must be at least %(limit)s"), limit=field.minimum)
     if field.maximum is not None and number > Decimal(str(field.maximum)):
-        raise Invalid("max", f"must be at most {field.maximum}", limit=field.maximum)
+        raise Invalid("max", N_("must be at most %(limit)s"), limit=field.maximum)
     return number
 
 
@@ -246,15 +253,15 @@ def _phone(field: Field, text: str) -> str:
     try:
         parsed = phonenumbers.parse(text, field.region or "CN")
     except phonenumbers.NumberParseException:
-        raise Invalid("phone", "is not a phone number") from None
+        raise Invalid("phone", N_("is not a phone number")) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise Invalid("phone", "is not a valid phone number")
+        raise Invalid("phone", N_("is not a valid phone number"))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _email(field: Field, text: str) -> str:
     if not _EMAIL.match(text):
-        raise Invalid("email", "is not an e-mail address")
+        raise Invalid("email", N_("is not an e-mail address"))
     local, _, domain = text.rpartition("@")
     return f"{local}@{domain.lower()}"
 
@@ -262,7 +269,7 @@ def _email(field: Field, text: str) -> str:
 def _url(field: Field, text: str) -> str:
     parts = urlsplit(text if "://" in text else f"https://{text}")
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
-        raise Invalid("url", "is not a web address (http:// or https://)")
+        raise Invalid("url", N_("is not a web address (http:// or https://)"))
     return parts.geturl()
 
 

@@ -139,10 +139,17 @@
     }
   });
 
-  // Close link results with Escape.
+  // Close link results and the account menu with Escape.
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
     const picker = event.target.closest?.("[data-link]");
     picker?.querySelector(".link-results")?.replaceChildren();
+    document.querySelector("details.user-menu[open]")?.removeAttribute("open");
+  });
+
+  // The account menu closes when a tap lands anywhere else.
+  document.addEventListener("click", (event) => {
+    const menu = document.querySelector("details.user-menu[open]");
+    if (menu && !menu.contains(event.target)) menu.removeAttribute("open");
   });
 })();

@@ -21,10 +21,11 @@ from decimal import Decimal
 from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
+from flask_babel import gettext as _
 
 from formflow import accounts, attachments, tokens
 from formflow.definitions.model import Action, App, Form, Label, Scope, SortKey
-from formflow.errors import Problem, QueryError, RecordError, RecordNotFound, ValidationFailed
+from formflow.errors import N_, Problem, QueryError, RecordError, RecordNotFound, ValidationFailed
 from formflow.fieldtypes import ValueKind
 from formflow.instance import Instance
 from formflow.records.access import Actor, scope_for
@@ -34,6 +35,7 @@ from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import openapi, serialize
 from formflow.web.errors import error_body
 from formflow.web.extensions import csrf
+from formflow.web.i18n import error_message
 
 blueprint = Blueprint("api", __name__, url_prefix=openapi.PREFIX)
 
@@ -62,13 +64,13 @@ class InvalidIfMatch(RecordError):
 def _authenticate() -> Response | None:
     if request.endpoint in _OPEN:
         return None
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    scheme, _sep, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
-        return _unauthorized("send an API token as 'Authorization: Bearer <token>'", None)
+        return _unauthorized(_("send an API token as 'Authorization: Bearer <token>'"), None)
     identity = _token_user(credentials.strip())
     if identity is None:
         return _unauthorized(
-            "the API token is not valid: revoked, expired, mistyped or its user is inactive",
+            _("the API token is not valid: revoked, expired, mistyped or its user is inactive"),
             "invalid_token",
         )
     g.api_identity = identity
@@ -222,8 +224,9 @@ def update(app_key: str, form_key: str, record_id: int) -> Response:
     version = _expected_version(body.pop("version", None), present)
     if version is None:
         raise VersionRequired(
-            "send the version you read, as 'version' in the body or an If-Match header, so "
-            "that a change made meanwhile is not overwritten"
+            N_(
+                "send the version you read, as 'version' in the body or an If-Match header, so that a change made meanwhile is not overwritten"
+            )
         )
     values = serialize.input_values(form, body, service.timezone)
     actor = _actor(app_key)
@@ -333,13 +336,13 @@ def _form(app_key: str, form_key: str) -> tuple[RecordService, Form]:
     """The record service and form a path names; not_found for either unknown, and for a
     record id no record can have."""
     if (request.view_args or {}).get("record_id", 1) > MAX_ID:
-        raise RecordNotFound("no record has that id")
+        raise RecordNotFound(N_("no record has that id"))
     instance = _instance()
     if app_key not in instance.app_keys:
-        raise RecordNotFound(f"no app '{app_key}'")
+        raise RecordNotFound(N_("no app '%(app)s'"), app=app_key)
     service = instance.records(app_key)
     if form_key not in service.app.forms:
-        raise RecordNotFound(f"no form '{form_key}' in app '{app_key}'")
+        raise RecordNotFound(N_("no form '%(form)s' in app '%(app)s'"), form=form_key, app=app_key)
     return service, service.app.form(form_key)
 
 
@@ -471,7 +474,15 @@ def _expected_version(given: Any, present: bool) -> int | None:
     etag = int(match[1])
     if version is not None and version != etag:
         raise ValidationFailed(
-            {"version": [Problem("conflict", f"says {version} but If-Match says {etag}")]}
+            {
+                "version": [
+                    Problem(
+                        "conflict",
+                        N_("says %(version)s but If-Match says %(etag)s"),
+                        (("version", version), ("etag", etag)),
+                    )
+                ]
+            }
         )
     return etag
 
@@ -495,7 +506,7 @@ def _label(label: Label) -> dict[str, str | None]:
 @blueprint.errorhandler(InvalidIfMatch)
 def _precondition(error: RecordError) -> Response:
     status = 428 if isinstance(error, VersionRequired) else 400
-    return _json(error_body(error.code, str(error)), status)
+    return _json(error_body(error.code, error_message(error)), status)
 
 
 def init_app(app: Flask) -> None:

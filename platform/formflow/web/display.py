@@ -113,6 +113,12 @@ def file_size(size: Any) -> str:
     return f"{count / 1024 / 1024:.1f} MB"
 
 
+class Unlinked(str):
+    """The title of a linked record the reader may see named but not open."""
+
+    __slots__ = ()
+
+
 class Displayer:
     """Shows values of one app's forms, with names and titles looked up beforehand."""
 
@@ -177,7 +183,7 @@ class Displayer:
     def _by_kind(self, field: Field, value: Any) -> Shown:
         """Plugin field types: shown by how their values are kept."""
         if field.kind is ValueKind.DECIMAL:
-            return Shown(_number(value, field.scale))
+            return Shown(_number(value, field.scale, field.grouping))
         if field.kind is ValueKind.DATE:
             return Shown(_as_date(value).isoformat())
         if field.kind is ValueKind.DATETIME:
@@ -217,7 +223,7 @@ class Displayer:
         return Shown(address, href=address if safe else None)
 
     def _decimal(self, field: Field, value: Any) -> Shown:
-        return Shown(_number(value, field.scale))
+        return Shown(_number(value, field.scale, field.grouping))
 
     def _money(self, field: Field, value: Any) -> Shown:
         return Shown(money(Decimal(str(value)), field.currency or "CNY", self._locale))
@@ -257,7 +263,8 @@ class Displayer:
         title = self.titles.get((target, record_id))
         if title is None:
             return Shown(f"#{record_id}")
-        href = self.record_url(target, record_id) if self.record_url else None
+        linked = self.record_url is not None and not isinstance(title, Unlinked)
+        href = self.record_url(target, record_id) if self.record_url and linked else None
         return Shown(title, href=href)
 
     def _rows(self, field: Field, value: Any) -> Shown:
@@ -326,9 +333,11 @@ def _money_shape(currency: str, locale: str | None) -> tuple[str, int] | None:
     return get_currency_symbol(currency, parsed), get_currency_precision(currency)
 
 
-def _number(value: Any, scale: int) -> str:
+def _number(value: Any, scale: int, grouping: bool = True) -> str:
+    """``value`` with ``scale`` decimals; thousands separated unless the field says not
+    (a year reads 2026, not 2,026)."""
     number = Decimal(str(value))
-    return f"{number:,.{max(scale, 0)}f}"
+    return f"{number:{',' if grouping else ''}.{max(scale, 0)}f}"
 
 
 def _as_date(value: Any) -> date:

@@ -56,7 +56,6 @@ from formflow.web.targets import (
     displayer,
     link_ids,
     load_names,
-    merge_ids,
     search_records,
     titles_for,
 )
@@ -284,8 +283,8 @@ def _render_form(
     submission = submitted(t.form, record_form)
     raw = submission.values
     visible, required = evaluate_conditions(t, submission, record)
-    wanted = merge_ids(link_ids(t.form, [raw]), link_ids(t.form, [record] if record else []))
-    titles = titles_for(t, wanted, directory)
+    held = link_ids(t.form, [record] if record else [])
+    titles = titles_for(t, link_ids(t.form, [raw]), directory, held=held)
     shower = displayer(t, directory, titles, record["id"] if record else None)
     views = [
         _field_view(t, found, record, record_form, outcome, shower, pickers, visible, required)

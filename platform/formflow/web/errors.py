@@ -4,18 +4,20 @@ API requests (under ``/api/``) always get JSON of one shape, with a stable ``cod
 
     {"error": {"code": "validation_failed", "message": "...", "fields": {"name": [...]}}}
 
-Pages get a page in the user's language. Neither ever shows a traceback.
+Pages get a page in the user's language, and so do API messages (the ``code`` stays the
+same in every language). Neither ever shows a traceback.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 from werkzeug.wrappers import Response
 
 from formflow.errors import (
@@ -28,6 +30,7 @@ from formflow.errors import (
     ValidationFailed,
     VetoedByPlugin,
 )
+from formflow.web.i18n import error_message, problem_message
 
 log = logging.getLogger("formflow.web")
 
@@ -55,12 +58,33 @@ def record_error_response(error: RecordError) -> tuple[Response, int]:
     extra: dict[str, Any] = {}
     if isinstance(error, ValidationFailed):
         extra["fields"] = {
-            key: [{"code": p.code, "message": p.message} for p in problems]
+            key: [{"code": p.code, "message": problem_message(p)} for p in problems]
             for key, problems in error.problems.items()
         }
     if isinstance(error, QueryError) and error.field:
         extra["field"] = error.field
-    return jsonify(error_body(error.code, str(error), **extra)), status
+    return jsonify(error_body(error.code, error_message(error), **extra)), status
+
+
+def http_message(error: HTTPException) -> str:
+    """Werkzeug's English description, replaced by ours in the user's language unless the
+    code that raised it wrote its own (already translated) description."""
+    status = error.code or 500
+    kind = default_exceptions.get(status)
+    if error.description and (kind is None or error.description != kind.description):
+        return str(error.description)
+    messages: dict[int, Callable[[], str]] = {
+        400: lambda: _("The request could not be understood. Check what was sent and try again."),
+        401: lambda: _("Please sign in to see this page."),
+        403: lambda: _("You are not allowed to see this page."),
+        404: lambda: _("There is nothing at this address. It may have been moved or deleted."),
+        405: lambda: _("This address does not accept this kind of request."),
+        409: lambda: _("This conflicts with a change made meanwhile. Reload and try again."),
+        413: lambda: _("What was sent is too large."),
+        429: lambda: _("Too many requests. Wait a moment and try again."),
+    }
+    message = messages.get(status)
+    return message() if message else _("The request could not be carried out.")
 
 
 def init_app(app: Flask) -> None:
@@ -69,7 +93,7 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return record_error_response(error)
         status = next((s for kind, s in STATUS.items() if isinstance(error, kind)), 400)
-        return render_template("error.html", status=status, message=str(error)), status
+        return render_template("error.html", status=status, message=error_message(error)), status
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Any:
@@ -83,8 +107,8 @@ def init_app(app: Flask) -> None:
         status = error.code or 500
         if wants_json():
             code = (error.name or "error").lower().replace(" ", "_")
-            return jsonify(error_body(code, error.description or error.name)), status
-        return render_template("error.html", status=status, message=error.description), status
+            return jsonify(error_body(code, http_message(error))), status
+        return render_template("error.html", status=status, message=http_message(error)), status
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:

@@ -56,7 +56,7 @@ from formflow.errors import Problem
 from formflow.fieldtypes import ValueKind
 from formflow.records.prepare import MAX_ROWS
 from formflow.records.values import is_empty
-from formflow.web.i18n import text
+from formflow.web.i18n import problem_message, text
 
 ATTRIBUTE_PREFIX = "f_"
 LABEL_SUFFIX = "__label"
@@ -429,7 +429,7 @@ def problem_text(problem: Problem, form: Form | None = None) -> str:
         ),
     }
     message = messages.get(problem.code)
-    return message() if message else problem.message
+    return message() if message else problem_message(problem)
 
 
 def _field_name(form: Form | None, key: str) -> str:

@@ -6,23 +6,32 @@ app definitions comes with both languages already, and :func:`text` picks the ri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from babel.support import NullTranslations, Translations
 from flask import Flask, g, request, session
 from flask_babel import get_locale, get_translations
+from flask_babel import gettext as _
 
 from formflow.definitions.model import Label
+from formflow.errors import Problem, RecordError, ValidationFailed, render
 
 LANGUAGES = ("zh", "en")
 
 
 def select_locale() -> str:
-    """The session's choice, else the browser's preference, else Chinese."""
+    """The session's choice, else the browser's (or API client's) preference, else the
+    language of the user an API token belongs to, else Chinese."""
     chosen = session.get("language")
     if chosen in LANGUAGES:
         return str(chosen)
-    return request.accept_languages.best_match(LANGUAGES) or "zh"
+    asked = request.accept_languages.best_match(LANGUAGES)
+    if asked:
+        return str(asked)
+    identity = g.get("api_identity")
+    user_language = getattr(getattr(identity, "user", None), "language", None)
+    return str(user_language) if user_language in LANGUAGES else "zh"
 
 
 def language() -> str:
@@ -50,6 +59,35 @@ def translations() -> Translations | NullTranslations:
         found = get_translations()
         g.formflow_translations = found
     return found
+
+
+def translate(template: str, params: Mapping[str, Any]) -> str:
+    """An engine message id, filled in with ``params``, in the request's language.
+
+    The engine raises English message ids (marked with ``N_``); this is where they meet the
+    catalogue. A message the catalogue lacks, or whose translation does not fit its
+    parameters, is shown in English rather than not at all.
+    """
+    translated = translations().ugettext(template) if template else template
+    try:
+        return render(translated, params, language())
+    except (KeyError, ValueError, TypeError):
+        return render(template, params)
+
+
+def problem_message(problem: Problem) -> str:
+    return translate(problem.template, dict(problem.params))
+
+
+def error_message(error: RecordError) -> str:
+    """What went wrong, in the request's language."""
+    if isinstance(error, ValidationFailed):
+        whole = _("record")
+        return "; ".join(
+            f"{key or whole}: " + ", ".join(problem_message(p) for p in found)
+            for key, found in error.problems.items()
+        )
+    return translate(error.template, error.params)
 
 
 def init_app(app: Flask) -> None:

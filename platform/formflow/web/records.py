@@ -52,7 +52,7 @@ from formflow.web.formbuilder import (
     sent_row_numbers,
     submitted,
 )
-from formflow.web.i18n import text
+from formflow.web.i18n import error_message, text
 from formflow.web.listing import (
     Filters,
     ListState,
@@ -132,13 +132,13 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
     try:
         page = t.service.find(t.actor, form.key, query)
     except QueryError as error:
-        problems.append(_("This list could not be shown: %(reason)s", reason=str(error)))
+        problems.append(_("This list could not be shown: %(reason)s", reason=error_message(error)))
         page = Page([], 0, False, None)
     columns = [key for key in list_columns(form) if key not in t.hidden]
     users, departments = names_needed(form, [*columns, *form.list_view.filters])
     directory = load_names(users, departments)
-    wanted = merge_ids(link_ids(form, page.rows, columns), link_filter_ids(form, state))
-    titles = titles_for(t, wanted, directory)
+    held = link_ids(form, page.rows, columns)
+    titles = titles_for(t, link_filter_ids(form, state), directory, held=held)
     shower = displayer(t, directory, titles)
     record_url = record_urls(t.app_key)
     with read_transaction(context.instance().engine) as connection:
@@ -282,8 +282,8 @@ def detail(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
         for entry in history
         for side in (0, 1)
     ]
-    wanted = merge_ids(link_ids(t.form, [record]), link_ids(t.form, changed))
-    titles = titles_for(t, wanted, directory)
+    held = merge_ids(link_ids(t.form, [record]), link_ids(t.form, changed))
+    titles = titles_for(t, {}, directory, held=held)
     shower = displayer(t, directory, titles, record_id)
     visible, _required = editing.applicable(t, record)
     shown = [
@@ -381,7 +381,7 @@ def delete(app_key: str, form_key: str, record_id: int) -> Response:
     try:
         t.service.delete(t.actor, t.form.key, record_id)
     except RecordInUse as error:
-        flash(_("This record cannot be deleted: %(reason)s", reason=str(error)))
+        flash(_("This record cannot be deleted: %(reason)s", reason=error_message(error)))
         return redirect(
             url_for("records.detail", app_key=app_key, form_key=form_key, record_id=record_id)
         )
@@ -405,7 +405,8 @@ def recycle_bin(app_key: str, form_key: str) -> ResponseReturnValue:
             t.actor, t.form.key, Query(deleted=True, limit=t.form.list_view.page_size)
         )
     directory = load_names(departments=False)
-    titles = titles_for(t, link_ids(t.form, page.rows, [t.form.title_field]), directory)
+    held = link_ids(t.form, page.rows, [t.form.title_field])
+    titles = titles_for(t, {}, directory, held=held)
     shower = displayer(t, directory, titles)
     rows = [
         (

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
-from formflow.errors import Problem, RecordError, ValidationFailed
+from formflow.errors import N_, Problem, RecordError, ValidationFailed
 from formflow.fieldtypes import ValueKind
 from formflow.records.audit import AuditEntry
 
@@ -201,11 +201,15 @@ def input_values(form: Form, values: Mapping[str, Any], timezone: tzinfo = UTC) 
     problems: dict[str, list[Problem]] = {}
     for key, value in values.items():
         if key in SYSTEM_FIELDS or not form.has_field(key):
-            problems[key] = [Problem("unknown_field", f"'{key}' is not a field of this form")]
+            problems[key] = [
+                Problem(
+                    "unknown_field", N_("'%(key)s' is not a field of this form"), (("key", key),)
+                )
+            ]
             continue
         field = form.field(key)
         if field.readonly:
-            problems[key] = [Problem("read_only", "is set by the system and cannot be changed")]
+            problems[key] = [Problem("read_only", N_("is set by the system and cannot be changed"))]
             continue
         _check(field, key, value, timezone, problems)
     if problems:
@@ -253,7 +257,7 @@ def _check_rows(
     field: Field, path: str, value: Any, timezone: tzinfo, problems: dict[str, list[Problem]]
 ) -> None:
     if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
-        problems.setdefault(path, []).append(Problem("type", "must be an array of row objects"))
+        problems.setdefault(path, []).append(Problem("type", N_("must be an array of row objects")))
         return
     subfields = {sub.key: sub for sub in field.fields}
     for index, row in enumerate(value):
@@ -266,34 +270,38 @@ def _check_rows(
 def _value_problem(field: Field, value: Any, timezone: tzinfo) -> Problem | None:
     kind = field.kind
     if kind is ValueKind.TEXT:
-        return _text_problem(value, "must be a string")
+        return _text_problem(value, N_("must be a string"))
     if kind in (ValueKind.INTEGER, ValueKind.REFERENCE):
         if not is_whole(value):
-            return Problem("type", "must be a whole number")
+            return Problem("type", N_("must be a whole number"))
         if not (1 if kind is ValueKind.REFERENCE else -MAX_INTEGER) <= value <= MAX_INTEGER:
-            return Problem("range", "is out of range")
+            return Problem("range", N_("is out of range"))
         return None
     if kind is ValueKind.DECIMAL:
         if isinstance(value, str):
             if not _DECIMAL_INPUT.fullmatch(value):
-                return Problem("type", "must be a number written like 1234.56")
+                return Problem("type", N_("must be a number written like 1234.56"))
             return None
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
-            return Problem("type", 'must be a number (a string like "1234.56" keeps it exact)')
+            return Problem("type", N_('must be a number (a string like "1234.56" keeps it exact)'))
         return None
     if kind is ValueKind.BOOL:
-        return None if isinstance(value, bool) else Problem("type", "must be true or false")
+        return None if isinstance(value, bool) else Problem("type", N_("must be true or false"))
     if kind is ValueKind.DATE:
-        return _text_problem(value, "must be a date written YYYY-MM-DD")
+        return _text_problem(value, N_("must be a date written YYYY-MM-DD"))
     if kind is ValueKind.DATETIME:
-        return _text_problem(value, "must be a date-time string") or _datetime_problem(
+        return _text_problem(value, N_("must be a date-time string")) or _datetime_problem(
             value, timezone
         )
     if kind is ValueKind.CHOICES:
         if not isinstance(value, list):
-            return Problem("type", "must be an array of option values")
+            return Problem("type", N_("must be an array of option values"))
         return next(
-            (p for item in value if (p := _text_problem(item, "must hold strings")) is not None),
+            (
+                p
+                for item in value
+                if (p := _text_problem(item, N_("must hold strings"))) is not None
+            ),
             None,
         )
     if kind is ValueKind.FILES:
@@ -312,11 +320,11 @@ def _text_problem(value: Any, message: str) -> Problem | None:
     if not isinstance(value, str):
         return Problem("type", message)
     if "\x00" in value:
-        return Problem("invalid_character", "must not contain NUL characters")
+        return Problem("invalid_character", N_("must not contain NUL characters"))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return Problem("invalid_character", "must not contain unpaired surrogates")
+        return Problem("invalid_character", N_("must not contain unpaired surrogates"))
     return None
 
 
@@ -329,21 +337,23 @@ def _datetime_problem(value: str, timezone: tzinfo) -> Problem | None:
     try:
         (moment if moment.tzinfo else moment.replace(tzinfo=timezone)).astimezone(UTC)
     except OverflowError:
-        return Problem("range", "is out of range")
+        return Problem("range", N_("is out of range"))
     return None
 
 
 def _files_problem(value: Any) -> Problem | None:
     files = [value] if isinstance(value, dict) else value
     if not isinstance(files, list) or not all(isinstance(item, dict) for item in files):
-        return Problem("type", "must be an array of attachment descriptors")
+        return Problem("type", N_("must be an array of attachment descriptors"))
     for item in files:
         if _text_problem(item.get("id"), "") is not None:
-            return Problem("type", "each attachment needs its id as a string")
+            return Problem("type", N_("each attachment needs its id as a string"))
         for key in ("name", "content_type"):
             if item.get(key) is not None and _text_problem(item[key], "") is not None:
-                return Problem("type", f"an attachment's {key} must be a string")
+                return Problem(
+                    "type", N_("an attachment's %(key)s must be a string"), (("key", key),)
+                )
         size = item.get("size")
         if size is not None and not is_whole(size):
-            return Problem("type", "an attachment's size must be a whole number")
+            return Problem("type", N_("an attachment's size must be a whole number"))
     return None

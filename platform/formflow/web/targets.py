@@ -2,8 +2,10 @@
 and the names and titles a page shows for the ids it holds.
 
 Titles of linked records are fetched through the record service as the signed-in actor,
-one statement per linked form, so a link to a record the person may not read shows as a
-bare ``#id`` and never leaks its title.
+one statement per linked form. A link held by a record the person has read shows its
+title even where they may not open the record behind it (see
+:meth:`RecordService.referenced_titles`); an id a request names (a filter's, a form's
+input) is only named when the person may read that record.
 """
 
 from __future__ import annotations
@@ -17,15 +19,14 @@ from flask import abort, url_for
 
 from formflow.definitions.model import Action, App, Field, Form, Scope
 from formflow.directory import Directory, load_directory
-from formflow.errors import PermissionDenied
 from formflow.fieldtypes import ValueKind
-from formflow.records.access import Actor, scope_for
+from formflow.records.access import Actor, refusal, scope_for
 from formflow.records.compute import Context
 from formflow.records.query import MAX_LIMIT, Page, Query
 from formflow.records.service import RecordService
 from formflow.storage.database import read_transaction
 from formflow.web import context
-from formflow.web.display import Displayer
+from formflow.web.display import Displayer, Unlinked
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,7 @@ def target(app_key: str, form_key: str) -> Target:
 
 def refuse(t: Target, action: Action) -> None:
     if not t.can(action):
-        raise PermissionDenied(
-            f"you may not {action.value} {t.form.label.en or t.form.key} records"
-        )
+        raise refusal(action, t.form)
 
 
 # names, titles, display -------------------------------------------------------------------
@@ -150,10 +149,33 @@ def merge_ids(*parts: Mapping[str, set[int]]) -> dict[str, set[int]]:
 
 
 def titles_for(
+    t: Target,
+    wanted: Mapping[str, set[int]],
+    directory: Directory,
+    *,
+    held: Mapping[str, set[int]] | None = None,
+) -> dict[tuple[str, int], str]:
+    """The titles of linked records the actor may read: one statement per linked form
+    (per 500 ids), through the service, so scopes apply. Ids ``held`` by records the
+    actor has read are named even when the actor may not read them, as :class:`Unlinked`
+    titles that pages show without a link; other ids stay unnamed."""
+    found = _readable_titles(t, merge_ids(wanted, held or {}), directory)
+    shower = Displayer(t.app, directory=directory, timezone=t.service.timezone)
+    for form_key, ids in sorted((held or {}).items()):
+        missing = sorted(i for i in ids if (form_key, i) not in found)
+        if not missing or form_key not in t.app.forms:
+            continue
+        linked = t.app.form(form_key)
+        for start in range(0, len(missing), MAX_LIMIT):
+            rows = t.service.referenced_titles(form_key, missing[start : start + MAX_LIMIT])
+            for record_id, row in rows.items():
+                found[(form_key, record_id)] = Unlinked(shower.title(linked, row))
+    return found
+
+
+def _readable_titles(
     t: Target, wanted: Mapping[str, set[int]], directory: Directory
 ) -> dict[tuple[str, int], str]:
-    """The titles of linked records the actor may read (others stay unnamed): one
-    statement per linked form (per 500 ids), through the service, so scopes apply."""
     found: dict[tuple[str, int], str] = {}
     shower = Displayer(t.app, directory=directory, timezone=t.service.timezone)
     for form_key, ids in sorted(wanted.items()):

@@ -208,9 +208,15 @@ def derived_index_keys(form: Form) -> list[tuple[tuple[SortKey, ...], bool]]:
             wanted.append(((SortKey(field.key),), False))
     wanted.append((sort, False))
     for key in (*form.list_view.filters, form.owner_field, DEPARTMENT):
-        if key not in (s.field for s in sort):
+        if key not in (s.field for s in sort) and _orderable(form, key):
             wanted.append(((SortKey(key), *sort), False))
     return _without_prefixes(wanted)
+
+
+def _orderable(form: Form, key: str) -> bool:
+    """Whether a B-tree index can hold the key's column: not a JSON list of choices, which
+    PostgreSQL cannot order (its filters test membership, which such an index cannot serve)."""
+    return not form.has_field(key) or form.field(key).kind is not ValueKind.CHOICES
 
 
 def _without_prefixes(

@@ -26,6 +26,7 @@ from formflow.records.service import RecordService
 from formflow.storage.database import read_transaction
 from formflow.web import context
 from formflow.web.display import Displayer
+from formflow.web.ids import parse_id
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def link_ids(
 def _add_id(wanted: dict[str, set[int]], found: Field, value: Any) -> None:
     if isinstance(value, int) and not isinstance(value, bool) and found.target_form:
         wanted.setdefault(found.target_form, set()).add(value)
-    elif isinstance(value, str) and value.isdigit() and found.target_form:
+    elif isinstance(value, str) and parse_id(value) is not None and found.target_form:
         wanted.setdefault(found.target_form, set()).add(int(value))
 
 
@@ -219,9 +220,9 @@ def search_records(t: Target, form_key: str, typed: str, limit: int) -> Page:
             limit=limit,
             with_total=False,
         )
-    elif typed.isdigit():
+    elif (record_id := parse_id(typed)) is not None:
         query = Query(
-            filter={"field": "id", "op": "eq", "value": int(typed)}, limit=limit, with_total=False
+            filter={"field": "id", "op": "eq", "value": record_id}, limit=limit, with_total=False
         )
     else:
         return Page([], None, False, None)

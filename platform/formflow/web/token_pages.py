@@ -17,12 +17,15 @@ from wtforms.validators import DataRequired, Length
 from formflow import tokens
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
+from formflow.web.validators import storable_text
 
 blueprint = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 
 
 class TokenForm(FlaskForm):  # type: ignore[misc]
-    name = StringField("name", validators=[DataRequired(), Length(max=tokens.MAX_NAME_LENGTH)])
+    name = StringField(
+        "name", validators=[DataRequired(), Length(max=tokens.MAX_NAME_LENGTH), storable_text]
+    )
 
 
 @blueprint.get("/")

@@ -22,6 +22,7 @@ from formflow.definitions.model import Field
 from formflow.errors import Problem
 from formflow.fieldtypes import FieldTypeRegistry, ValueKind
 from formflow.storage.conversions import text_limit
+from formflow.storage.text import storable
 
 MAX_INTEGER = 2**63 - 1
 MAX_DECIMAL_DIGITS = 18
@@ -211,10 +212,8 @@ def _check_characters(text: str) -> None:
     """Refuse characters no database stores as text: NUL and unpaired surrogates."""
     if "\x00" in text:
         raise Invalid("invalid_character", "contains a NUL character")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise Invalid("invalid_character", "contains characters that are not valid text") from None
+    if not storable(text):
+        raise Invalid("invalid_character", "contains characters that are not valid text")
 
 
 def _as_date(value: Any) -> date:

@@ -128,8 +128,8 @@ def link_ids(
 def _add_id(wanted: dict[str, set[int]], found: Field, value: Any) -> None:
     if isinstance(value, int) and not isinstance(value, bool) and found.target_form:
         wanted.setdefault(found.target_form, set()).add(value)
-    elif isinstance(value, str) and parse_id(value) is not None and found.target_form:
-        wanted.setdefault(found.target_form, set()).add(int(value))
+    elif isinstance(value, str) and (record_id := parse_id(value)) and found.target_form:
+        wanted.setdefault(found.target_form, set()).add(record_id)
 
 
 def merge_ids(*parts: Mapping[str, set[int]]) -> dict[str, set[int]]:

@@ -12,6 +12,8 @@ from formflow.errors import DefinitionErrors
 
 ROOT = Path(__file__).resolve().parent.parent
 CRM_APP = ROOT / "apps" / "crm_sfa"
+EVERY_TYPE_APP = Path(__file__).resolve().parent / "every_type_app"
+"""A small app with a field of every built-in type, each one a list filter where it can be."""
 
 MINIMAL_APP_YAML = """\
 key: demo

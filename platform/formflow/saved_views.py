@@ -15,6 +15,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 
 from formflow.errors import FormflowError
 from formflow.storage.platform_tables import saved_views
+from formflow.storage.text import storable
 
 MAX_NAME = 100
 MAX_VIEWS = 50
@@ -62,7 +63,7 @@ def save_view(
 ) -> int:
     """Save ``params`` under ``name``; a view of the same name is replaced."""
     name = " ".join(name.split())
-    if not name or len(name) > MAX_NAME:
+    if not name or len(name) > MAX_NAME or not storable(name):
         raise SavedViewError("name", f"a view needs a name of 1 to {MAX_NAME} characters")
     cleaned = _checked(params)
     mine = (saved_views.c.user_id == user_id) & (saved_views.c.table_name == table_name)
@@ -109,6 +110,7 @@ def _checked(params: Mapping[str, str]) -> dict[str, str]:
         and isinstance(value, str)
         and len(key) <= MAX_VALUE
         and len(value) <= MAX_VALUE
+        and storable(key + value)
         for key, value in params.items()
     ):
         raise SavedViewError("query", f"a view holds at most {MAX_PARAMS} short text parameters")

@@ -86,6 +86,22 @@ def test_money_with_too_many_decimals_is_refused_not_rounded(
     assert problems(caught) == {"credit": ["scale"]}
 
 
+def test_a_number_longer_than_any_column_holds_is_too_large(
+    service: RecordService, people: People
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(people.alice, "account", {"name": "A", "credit": "9" * 27 + ".5"})
+    assert problems(caught) == {"credit": ["range"]}
+
+
+def test_text_longer_than_its_column_is_refused_whatever_its_type(
+    service: RecordService, people: People
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(people.alice, "account", {"name": "A", "email": "a" * 300 + "@example.com"})
+    assert problems(caught) == {"email": ["max_length"]}
+
+
 def test_numbers_outside_min_and_max(service: RecordService, people: People) -> None:
     with pytest.raises(ValidationFailed) as caught:
         service.create(people.alice, "account", {"name": "A", "score": 101})

@@ -261,6 +261,15 @@ def test_a_department_needs_a_name(client: FlaskClient, login: Login) -> None:
     assert "has-error" in response.text  # type: ignore[attr-defined]
 
 
+def test_a_department_name_no_database_can_store_is_a_field_error(
+    client: FlaskClient, login: Login
+) -> None:
+    login("admin")
+    response = post(client, "/admin/departments", {"name": "华南\x00区", "parent": ""})
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    assert "请删除无法保存的字符" in response.text  # type: ignore[attr-defined]
+
+
 def test_renaming_moving_and_setting_a_manager(
     app: Flask, client: FlaskClient, login: Login
 ) -> None:

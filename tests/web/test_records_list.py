@@ -152,6 +152,25 @@ def test_a_filter_value_that_does_not_fit_is_reported_not_a_crash(
     assert names(wrong_option.text) == ["Alpha"]
 
 
+@pytest.mark.parametrize("value", ["٣", "²", str(2**70), "9223372036854775808"])
+def test_a_user_or_link_filter_that_is_no_id_is_reported_not_a_crash(
+    client: FlaskClient, sign_in: Login, value: str
+) -> None:
+    sign_in("rep1")
+    page = client.get("/crm_sfa/contact/", query_string={"f.owner": value, "f.customer": value})
+    assert page.status_code == 200
+    assert "does not fit this filter" in page.text
+
+
+@pytest.mark.parametrize("record_id", ["٣", "0", str(2**70), "9223372036854775808"])
+def test_an_address_with_an_id_no_record_can_have_is_not_found(
+    client: FlaskClient, sign_in: Login, record_id: str
+) -> None:
+    sign_in("rep1")
+    assert client.get(f"/crm_sfa/customer/{record_id}").status_code == 404
+    assert client.get(f"/crm_sfa/customer/{record_id}/edit").status_code == 404
+
+
 def test_a_changed_filter_returns_only_the_results_for_htmx(
     app: Flask, client: FlaskClient, sign_in: Login
 ) -> None:

@@ -56,6 +56,7 @@ from formflow.definitions.model import SYSTEM_FIELDS, Field
 from formflow.errors import QueryError
 from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
 from formflow.storage.tables import DELETED_AT, LONG_TEXT, AppSchema
+from formflow.storage.text import storable
 
 MAX_DEPTH = 10
 MAX_CONDITIONS = 100
@@ -174,7 +175,7 @@ def _text(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise TypeError(value)
     text = str(value)
-    if len(text) > MAX_TEXT:
+    if len(text) > MAX_TEXT or not storable(text):
         raise ValueError(value)
     return text
 

@@ -21,6 +21,8 @@ import phonenumbers
 from formflow.definitions.model import Field
 from formflow.errors import N_, Problem, render
 from formflow.fieldtypes import FieldTypeRegistry, ValueKind
+from formflow.storage.conversions import text_limit
+from formflow.storage.text import storable
 
 MAX_INTEGER = 2**63 - 1
 MAX_DECIMAL_DIGITS = 18
@@ -87,12 +89,9 @@ class ValueConverter:
                 raise Invalid("choice", N_("'%(value)s' is not one of the options"), value=text)
             return text
         text = _SPECIAL_TEXT.get(field.type, _plain)(field, text)
-        if field.max_length is not None and len(text) > field.max_length:
-            raise Invalid(
-                "max_length",
-                N_("must be at most %(limit)s characters"),
-                limit=field.max_length,
-            )
+        limit = field.max_length if field.max_length is not None else text_limit(field)
+        if limit is not None and len(text) > limit:
+            raise Invalid("max_length", N_("must be at most %(limit)s characters"), limit=limit)
         if field.min_length is not None and len(text) < field.min_length:
             raise Invalid(
                 "min_length",
@@ -125,6 +124,8 @@ class ValueConverter:
             raise Invalid("type", N_("must be a number")) from None
         if not number.is_finite():
             raise Invalid("type", N_("must be a number"))
+        if abs(number) >= Decimal(10) ** MAX_DECIMAL_DIGITS:
+            raise Invalid("range", N_("is too large"))
         exponent = number.as_tuple().exponent
         if (
             isinstance(exponent, int)
@@ -134,8 +135,6 @@ class ValueConverter:
             raise Invalid(
                 "scale", N_("may have at most %(scale)s decimal places"), scale=field.scale
             )
-        if abs(number) >= Decimal(10) ** MAX_DECIMAL_DIGITS:
-            raise Invalid("range", N_("is too large"))
         return Decimal(_bounded(field, number.quantize(Decimal(1).scaleb(-field.scale))))
 
     def _date(self, field: Field, value: Any) -> date:
@@ -218,9 +217,7 @@ def _check_characters(text: str) -> None:
     """Refuse characters no database stores as text: NUL and unpaired surrogates."""
     if "\x00" in text:
         raise Invalid("invalid_character", N_("contains a NUL character"))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if not storable(text):
         raise Invalid(
             "invalid_character", N_("contains characters that are not valid text")
         ) from None
@@ -267,7 +264,10 @@ def _email(field: Field, text: str) -> str:
 
 
 def _url(field: Field, text: str) -> str:
-    parts = urlsplit(text if "://" in text else f"https://{text}")
+    try:
+        parts = urlsplit(text if "://" in text else f"https://{text}")
+    except ValueError:  # a bracketed host that is not an IP address
+        raise Invalid("url", "is not a web address (http:// or https://)") from None
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
         raise Invalid("url", N_("is not a web address (http:// or https://)"))
     return parts.geturl()

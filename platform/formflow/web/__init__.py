@@ -28,6 +28,7 @@ from formflow.web import (
     errors,
     headers,
     i18n,
+    ids,
     navigation,
     records,
     token_pages,
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     settings = settings or (instance.settings if instance else load_settings())
     instance = instance or Instance(settings)
     app = Flask("formflow")
+    app.url_map.converters["int"] = ids.IdConverter
     app.config.update(
         SECRET_KEY=instance_secret(settings),
         SESSION_COOKIE_SECURE=settings.secure_cookies,

@@ -34,6 +34,8 @@ from formflow.web import context
 from formflow.web.auth import stay_signed_in
 from formflow.web.extensions import login_manager
 from formflow.web.i18n import text
+from formflow.web.ids import parse_id
+from formflow.web.validators import storable_text
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -61,7 +63,7 @@ class ProfileForm(FlaskForm):  # type: ignore[misc]
     display_name = StringField(
         _l("Name"),
         filters=[strip],
-        validators=[DataRequired(_l("Enter a name.")), Length(max=200)],
+        validators=[DataRequired(_l("Enter a name.")), Length(max=200), storable_text],
     )
     department = SelectField(_l("Department"), choices=[], validate_choice=True)
     is_admin = BooleanField(_l("Administrator (may manage users, departments and every record)"))
@@ -115,7 +117,7 @@ class DepartmentForm(FlaskForm):  # type: ignore[misc]
     name = StringField(
         _l("Department name"),
         filters=[strip],
-        validators=[DataRequired(_l("Enter a name.")), Length(max=200)],
+        validators=[DataRequired(_l("Enter a name.")), Length(max=200), storable_text],
     )
     # Not checked against its choices: the accounts module refuses a bad parent itself.
     parent = SelectField(_l("Parent department"), choices=[], validate_choice=False)
@@ -208,7 +210,8 @@ def create_user() -> str | Response:
     if form.is_submitted():
         username = form.username.data or ""
         with write_transaction(engine) as connection:
-            if username and accounts.find_user(connection, username) is not None:
+            checked = username and not form.username.errors
+            if checked and accounts.find_user(connection, username) is not None:
                 form.username.errors.append(_("This username is already taken."))
             elif valid:
                 accounts.create_user(
@@ -457,7 +460,7 @@ def _nested(found: list[accounts.Department], everyone: list[accounts.User]) -> 
 
 
 def _id_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return parse_id(value) if value else None
 
 
 def init_app(app: Flask) -> None:

@@ -20,12 +20,13 @@ from wtforms.validators import DataRequired, Length
 from formflow import accounts, sessions
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web.context import WebUser, instance, web_user
+from formflow.web.validators import storable_text
 
 blueprint = Blueprint("auth", __name__)
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
-    username = StringField("username", validators=[DataRequired(), Length(max=150)])
+    username = StringField("username", validators=[DataRequired(), Length(max=150), storable_text])
     password = PasswordField("password", validators=[DataRequired(), Length(max=200)])
     remember = BooleanField("remember")
 

@@ -51,6 +51,7 @@ from formflow.web.formbuilder import (
     row_form_class,
     submitted,
 )
+from formflow.web.ids import parse_id
 from formflow.web.targets import (
     Target,
     displayer,
@@ -128,7 +129,7 @@ def _save(
                 t.form.key,
                 record["id"],
                 values,
-                expected_version=int(version) if version.isdigit() else 0,
+                expected_version=parse_id(version) or 0,
             )
     except ValidationFailed as failed:
         outcome.errors, outcome.general = place_problems(failed.problems, submission, t.form)
@@ -352,9 +353,10 @@ def _link_label(found: Field, bound: Any, shower: Displayer) -> str:
     if request.method == "POST":
         return request.form.get(bound.name + LABEL_SUFFIX, "")
     value = str(bound.data or "")
-    if not value.isdigit():
+    record_id = parse_id(value)
+    if record_id is None:
         return ""
-    return shower.titles.get((found.target_form or "", int(value)), f"#{value}")
+    return shower.titles.get((found.target_form or "", record_id), f"#{value}")
 
 
 def _lookup_url(t: Target, path: str) -> str:

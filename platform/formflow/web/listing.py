@@ -24,6 +24,7 @@ from formflow.records.filters import resolve_field
 from formflow.storage.tables import AppSchema
 from formflow.web.display import column_label
 from formflow.web.i18n import text
+from formflow.web.ids import parse_id
 
 FILTER = "f."
 LOW, HIGH = ".from", ".to"
@@ -80,7 +81,7 @@ class ListState:
         }
         for key in _other_links(form):  # "the items of record 7", from a detail page
             value = str(args.get(FILTER + key, "")).strip()
-            if value.isdigit():
+            if parse_id(value) is not None:
                 filters[FILTER + key] = value
         return cls(search, sort, filters, args.get("cursor", "")[:2000])
 
@@ -177,8 +178,8 @@ class Filters:
             if value in self.form.field(key).option_values:
                 return [{"field": key, "op": "has_any", "value": [value]}]
         elif kind in ("user", "department"):
-            if value.isdigit():
-                return [{"field": key, "op": "eq", "value": int(value)}]
+            if (record_id := parse_id(value)) is not None:
+                return [{"field": key, "op": "eq", "value": record_id}]
         elif kind == "bool":
             if value in ("yes", "no"):
                 return [{"field": key, "op": "eq" if value == "yes" else "ne", "value": True}]
@@ -190,8 +191,8 @@ class Filters:
         return []
 
     def _link(self, key: str, value: str) -> list[Spec]:
-        if value.isdigit():
-            return [{"field": key, "op": "eq", "value": int(value)}]
+        if (record_id := parse_id(value)) is not None:
+            return [{"field": key, "op": "eq", "value": record_id}]
         target = self.schema.app.form(self.form.field(key).target_form or "")
         title = target.field(target.title_field)
         if title.kind is ValueKind.TEXT and not title.options:
@@ -317,17 +318,18 @@ def _choices(
 def _link_hint(
     form: Form, key: str, kind: str, value: str, titles: Mapping[tuple[str, int], str]
 ) -> str:
-    if kind != "link" or not value.isdigit():
+    record_id = parse_id(value)
+    if kind != "link" or record_id is None:
         return ""
     target = form.field(key).target_form or ""
-    return titles.get((target, int(value)), f"#{value}")
+    return titles.get((target, record_id), f"#{value}")
 
 
 def link_filter_ids(form: Form, state: ListState) -> dict[str, set[int]]:
     """Records named by id in link filters, whose titles the page shows beside them."""
     wanted: dict[str, set[int]] = {}
     for key in filter_keys(form, state):
-        value = state.filters.get(FILTER + key, "")
-        if filter_type(form, key) == "link" and value.isdigit():
-            wanted.setdefault(form.field(key).target_form or "", set()).add(int(value))
+        record_id = parse_id(state.filters.get(FILTER + key, ""))
+        if filter_type(form, key) == "link" and record_id is not None:
+            wanted.setdefault(form.field(key).target_form or "", set()).add(record_id)
     return wanted

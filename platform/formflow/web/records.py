@@ -53,6 +53,7 @@ from formflow.web.formbuilder import (
     submitted,
 )
 from formflow.web.i18n import error_message, text
+from formflow.web.ids import parse_id
 from formflow.web.listing import (
     Filters,
     ListState,
@@ -469,10 +470,10 @@ def edit(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
 def conditions(app_key: str, form_key: str) -> Response:
     """Which fields are visible and required for the values sent (the form as it is)."""
     t = target(app_key, form_key)
-    record_id = request.form.get("_record", "")
+    record_id = parse_id(request.form.get("_record", ""))
     base = None
-    if record_id.isdigit():
-        base = t.service.get(t.actor, t.form.key, int(record_id))
+    if record_id is not None:
+        base = t.service.get(t.actor, t.form.key, record_id)
     elif not t.can(Action.CREATE):
         refuse(t, Action.CREATE)
     record_form = form_class(t.form, Pickers())(formdata=request.form, meta={"csrf": False})

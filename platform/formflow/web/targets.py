@@ -27,6 +27,7 @@ from formflow.records.service import RecordService
 from formflow.storage.database import read_transaction
 from formflow.web import context
 from formflow.web.display import Displayer, Unlinked
+from formflow.web.ids import parse_id
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,8 @@ def link_ids(
 def _add_id(wanted: dict[str, set[int]], found: Field, value: Any) -> None:
     if isinstance(value, int) and not isinstance(value, bool) and found.target_form:
         wanted.setdefault(found.target_form, set()).add(value)
-    elif isinstance(value, str) and value.isdigit() and found.target_form:
-        wanted.setdefault(found.target_form, set()).add(int(value))
+    elif isinstance(value, str) and (record_id := parse_id(value)) and found.target_form:
+        wanted.setdefault(found.target_form, set()).add(record_id)
 
 
 def merge_ids(*parts: Mapping[str, set[int]]) -> dict[str, set[int]]:
@@ -251,9 +252,9 @@ def search_records(t: Target, form_key: str, typed: str, limit: int) -> Page:
             limit=limit,
             with_total=False,
         )
-    elif typed.isdigit():
+    elif (record_id := parse_id(typed)) is not None:
         query = Query(
-            filter={"field": "id", "op": "eq", "value": int(typed)}, limit=limit, with_total=False
+            filter={"field": "id", "op": "eq", "value": record_id}, limit=limit, with_total=False
         )
     else:
         return Page([], None, False, None)

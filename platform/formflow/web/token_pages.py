@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length
 from formflow import tokens
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
+from formflow.web.validators import storable_text
 
 blueprint = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 
@@ -29,7 +30,9 @@ LIFETIMES = {"": None, "7": 7, "30": 30, "90": 90, "365": 365}
 
 
 class TokenForm(FlaskForm):  # type: ignore[misc]
-    name = StringField("name", validators=[DataRequired(), Length(max=tokens.MAX_NAME_LENGTH)])
+    name = StringField(
+        "name", validators=[DataRequired(), Length(max=tokens.MAX_NAME_LENGTH), storable_text]
+    )
     expires = SelectField(
         "expires",
         choices=[

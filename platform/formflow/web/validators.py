@@ -1,0 +1,20 @@
+"""Checks shared by the platform's own forms: signing in, users, departments, API tokens.
+
+Record forms are checked by the record service; these forms write to the platform's
+tables directly, so what no database can store is refused here, next to its field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import ValidationError
+
+from formflow.storage.text import storable
+
+
+def storable_text(form: Any, field: Any) -> None:
+    """A WTForms validator: refuses text with a NUL or an unpaired surrogate character."""
+    if isinstance(field.data, str) and not storable(field.data):
+        raise ValidationError(_l("Remove the characters that cannot be saved (such as NUL)."))

@@ -457,7 +457,7 @@ def demo(app_dir: Path | None, seed: int, url: str) -> None:
     """Fill a new instance with the demo data an app ships (its demo/ package).
 
     APP_DIR defaults to the first app with a demo in FORMFLOW_APPS (default: ./apps, else
-    the apps that come with Formflow, such as the CRM app). The demo installs
+    the apps that come with Formflow). The demo installs
     its app if needed and enters its records through the record service, as their owners
     would. Running it again only prints how to sign in.
     """

@@ -20,7 +20,7 @@ from formflow.storage.database import sqlite_url
 APPS_FOLDER = Path("apps")
 """Where the apps are when FORMFLOW_APPS names none: every folder in it with an app.yaml."""
 SHIPPED_APPS = Path(__file__).resolve().parents[2] / APPS_FOLDER
-"""The apps that come with Formflow (the CRM app), beside the engine in a checkout: the
+"""The apps that come with Formflow, beside the engine in a checkout: the
 default when the current folder has no ``apps/``, so the commands work from any folder."""
 
 

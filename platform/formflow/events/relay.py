@@ -155,17 +155,13 @@ class Relay:
         return True
 
     def _renew(self, name: str) -> None:
-        with write_transaction(self.engine) as connection:
-            connection.execute(
-                update(event_subscribers)
-                .where(
-                    event_subscribers.c.name == name,
-                    event_subscribers.c.lease_holder == self.holder,
-                )
-                .values(leased_until=_now() + self.lease)
-            )
+        self._set_held_lease(name, leased_until=_now() + self.lease)
 
     def _release(self, name: str) -> None:
+        self._set_held_lease(name, leased_until=None, lease_holder=None)
+
+    def _set_held_lease(self, name: str, **values: object) -> None:
+        """Change the lease on ``name``, if this relay still holds it."""
         with write_transaction(self.engine) as connection:
             connection.execute(
                 update(event_subscribers)
@@ -173,7 +169,7 @@ class Relay:
                     event_subscribers.c.name == name,
                     event_subscribers.c.lease_holder == self.holder,
                 )
-                .values(leased_until=None, lease_holder=None)
+                .values(**values)
             )
 
 

@@ -1,12 +1,12 @@
 """Units of work: several record writes, across forms and apps, in one transaction.
 
 A workflow step changes a record's state, creates another record and decides a task; an
-import stores a customer with its contacts. Either all of it is stored, with every audit
+import stores an account with its people. Either all of it is stored, with every audit
 entry and event, or none of it::
 
     with unit_of_work(engine):
-        customer = records.create(actor, "customer", {...})
-        records.create(actor, "contact", {"customer": customer["id"], ...})
+        account = records.create(actor, "account", {...})
+        records.create(actor, "person", {"account": account["id"], ...})
 
 Each write inside keeps its own checks, permissions and audit, and runs in a savepoint, so a
 write that is refused (and caught) leaves the unit's other writes intact. Work that must wait

@@ -174,3 +174,41 @@ def test_the_shell_opens_the_instance_with_its_record_services(run, write_app: A
     assert result.exit_code == 0, result.output
     assert "instance, records, Actor, system" in result.output
     assert "found From the shell" in result.output
+
+
+PLUGIN_FORM = """\
+key: item
+label: {zh: 条目, en: Item}
+title_field: name
+fields:
+  - {key: name, type: text, label: 名称}
+  - {key: id_card, type: cn_id_card, label: 身份证}
+  - {key: born, type: formula, label: 出生日期, expression: "id_card_birth_date(id_card)", result: date}
+permissions: {}
+"""
+
+
+def test_an_app_using_a_plugin_validates_initialises_and_migrates_alike(
+    tmp_path: Path, write_app: AppWriter
+) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    source = Path(__file__).parent / "plugins" / "cn_id_card.py"
+    (plugins / "cn_id_card.py").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    env = {
+        "FORMFLOW_INSTANCE": str(tmp_path / "instance"),
+        "FORMFLOW_DATABASE_URL": "",
+        "FORMFLOW_APPS": "",
+        "FORMFLOW_PLUGINS_DIR": str(plugins),
+    }
+    app = str(write_app(forms={"item": PLUGIN_FORM}))
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(main, list(args), env=env)
+
+    for step in (("validate", app), ("init", app, "--password", "s3cret-pass")):
+        result = run(*step)
+        assert result.exit_code == 0, (step, result.output)
+    add_field(Path(app))
+    migrated = run("migrate", app)
+    assert migrated.exit_code == 0, migrated.output

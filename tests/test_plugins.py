@@ -231,7 +231,7 @@ def test_a_definition_using_a_plugin_field_type_compiles(
 ) -> None:
     plugins = load(cn_id_card)
     app_dir = write_app(MINIMAL_APP_YAML, forms={"person": PERSON_FORM})
-    app = load_app(app_dir, field_types=plugins.field_types, expressions=plugins.expression_engine)
+    app = load_app(app_dir, toolkit=plugins.toolkit)
     id_no = app.form("person").field("id_no")
     assert (id_no.type, id_no.kind, id_no.settings["adults_only"]) == (
         "cn_id_card",
@@ -254,7 +254,7 @@ def test_a_plugin_field_type_s_own_keys_are_checked_against_its_schema(
     with pytest.raises(
         DefinitionErrors, match="cn_id_card field: 'maybe' is not of type 'boolean'"
     ):
-        load_app(app_dir, field_types=plugins.field_types, expressions=plugins.expression_engine)
+        load_app(app_dir, toolkit=plugins.toolkit)
 
 
 def test_without_the_plugin_the_definition_is_refused(write_app: AppWriter) -> None:
@@ -421,9 +421,7 @@ def test_a_before_hook_vetoes_by_returning_a_message(
 ) -> None:
     plugins = load(cn_id_card)
     app_dir = write_app(MINIMAL_APP_YAML, forms={"person": PERSON_FORM})
-    form = load_app(
-        app_dir, field_types=plugins.field_types, expressions=plugins.expression_engine
-    ).form("person")
+    form = load_app(app_dir, toolkit=plugins.toolkit).form("person")
     kwargs = {"app_key": "demo", "form": form, "user_id": 1}
     plugins.run_before("formflow_before_create", values={"id_no": ADULT}, **kwargs)
     with pytest.raises(VetoedByPlugin) as caught:

@@ -87,9 +87,7 @@ def validate(app_dir: Path) -> None:
     started = time.perf_counter()
     plugins = load_plugins(plugins_dir=load_settings().plugins_dir)
     try:
-        app = load_app(
-            app_dir, field_types=plugins.field_types, expressions=plugins.expression_engine
-        )
+        app = load_app(app_dir, toolkit=plugins.toolkit)
     except DefinitionErrors as exc:
         for error in exc:
             click.echo(str(error))

@@ -82,7 +82,7 @@ def migrate_app(
         app_dir,
         dry_run=dry_run,
         note=note,
-        field_types=instance.plugins.field_types,
+        toolkit=instance.plugins.toolkit,
         timezone=instance.settings.timezone,
     )
     if result.applied:

@@ -152,8 +152,7 @@ class Instance:
         with tempfile.TemporaryDirectory(prefix="formflow-app-") as folder:
             return load_app(
                 write_files(version, Path(folder)),
-                field_types=self.plugins.field_types,
-                expressions=self.plugins.expression_engine,
+                toolkit=self.plugins.toolkit,
             )
 
 

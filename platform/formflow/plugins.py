@@ -30,6 +30,7 @@ from jsonschema import Draft202012Validator, SchemaError
 from formflow import __version__, builtin_plugins, hookspecs
 from formflow.actions import Action
 from formflow.definitions.forms import CONTEXT_NAMES
+from formflow.definitions.toolkit import Toolkit
 from formflow.errors import FormflowError, PluginFailed, VetoedByPlugin
 from formflow.expressions import ExpressionEngine
 from formflow.fieldtypes import FieldType, FieldTypeRegistry
@@ -89,6 +90,11 @@ class Plugins:
     def expression_engine(self) -> ExpressionEngine:
         """An expression engine that knows every plugin's functions."""
         return self._expression_engine
+
+    @property
+    def toolkit(self) -> Toolkit:
+        """The field types and expression functions definitions may use, as one value."""
+        return Toolkit(self.field_types, self.expression_engine)
 
     @property
     def actions(self) -> Mapping[str, Action]:

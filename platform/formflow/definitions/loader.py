@@ -18,10 +18,9 @@ from formflow.definitions.forms import FormCompiler, FormContext, label, optiona
 from formflow.definitions.model import App, Dashboard, Form, Role, Workflow
 from formflow.definitions.schemas import schema_errors
 from formflow.definitions.source import SourceDocument, SourceError, load_document
+from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
 from formflow.definitions.workflows import compile_workflow
 from formflow.errors import DefinitionError, DefinitionErrors
-from formflow.expressions import ExpressionEngine
-from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry
 
 APP_FILE = "app.yaml"
 INCLUDE_KINDS = {"forms": "form", "workflows": "workflow", "dashboards": "dashboard"}
@@ -38,13 +37,9 @@ class _Files:
     digest: str
 
 
-def load_app(
-    app_dir: str | Path,
-    *,
-    field_types: FieldTypeRegistry = BUILTIN_REGISTRY,
-    expressions: ExpressionEngine | None = None,
-) -> App:
-    """Compile the app in ``app_dir``; raise :class:`DefinitionErrors` listing every problem."""
+def load_app(app_dir: str | Path, *, toolkit: Toolkit = BUILTIN_TOOLKIT) -> App:
+    """Compile the app in ``app_dir`` with the field types and expression functions of
+    ``toolkit`` (the plugins'); raise :class:`DefinitionErrors` listing every problem."""
     folder = Path(app_dir)
     errors: list[DefinitionError] = []
     app_document = _read_valid(folder, folder / APP_FILE, "app", errors)
@@ -57,8 +52,8 @@ def load_app(
     context = FormContext(
         role_keys=frozenset(role.key for role in roles),
         form_keys=files.declared_forms,
-        field_types=field_types,
-        expressions=expressions or ExpressionEngine(),
+        field_types=toolkit.field_types,
+        expressions=toolkit.expressions,
     )
     forms = _compile_all(documents["form"], "form", errors, lambda c: c.compile(), context)
     workflows = _compile_all(

@@ -25,9 +25,8 @@ from alembic.operations import Operations
 from sqlalchemy import Connection, Engine, func, select
 
 from formflow.definitions import App, load_app
+from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
 from formflow.errors import DefinitionErrors, MigrationRefused
-from formflow.expressions import ExpressionEngine
-from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry
 from formflow.storage.database import (
     WRITE_OPTION,
     is_sqlite,
@@ -149,20 +148,19 @@ def migrate(
     *,
     dry_run: bool,
     note: str | None = None,
-    field_types: FieldTypeRegistry = BUILTIN_REGISTRY,
-    expressions: ExpressionEngine | None = None,
+    toolkit: Toolkit = BUILTIN_TOOLKIT,
     timezone: tzinfo = UTC,
 ) -> MigrationResult:
     """Bring the database to the app in ``app_dir`` and store that definition as a version.
 
     The plan is made against the current stored version and the live database inside the
     transaction that applies it, so nothing can change in between. A dry run only plans.
-    ``field_types`` and ``expressions`` are the plugins' (as for ``load_app``); ``timezone``
+    ``toolkit`` is the plugins' (as for ``load_app``); ``timezone``
     is the instance's, for formulas the migration recomputes. Raises
     :class:`~formflow.errors.DefinitionErrors` for a definition that does not compile and
     :class:`~formflow.errors.MigrationRefused` for one the data cannot survive.
     """
-    load = partial(load_app, field_types=field_types, expressions=expressions)
+    load = partial(load_app, toolkit=toolkit)
     app = load(app_dir)
     files = read_app_files(app_dir)
     schema = AppSchema(app)
@@ -185,8 +183,7 @@ def rollback(
     app_key: str,
     number: int,
     *,
-    field_types: FieldTypeRegistry = BUILTIN_REGISTRY,
-    expressions: ExpressionEngine | None = None,
+    toolkit: Toolkit = BUILTIN_TOOLKIT,
     timezone: tzinfo = UTC,
 ) -> MigrationResult:
     """Migrate back to the stored files of version ``number``, recorded as a new version.
@@ -202,8 +199,7 @@ def rollback(
             write_files(version, Path(folder)),
             dry_run=False,
             note=f"rollback to version {number}",
-            field_types=field_types,
-            expressions=expressions,
+            toolkit=toolkit,
             timezone=timezone,
         )
 

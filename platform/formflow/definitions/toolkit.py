@@ -1,0 +1,26 @@
+"""What plugins add to the definition language, as one value.
+
+Loading, validating, installing and migrating a definition all need the same field types
+and expression functions; handing them over as one :class:`Toolkit` (the plugins' own, from
+:attr:`formflow.plugins.Plugins.toolkit`) keeps ``formflow validate``, ``init``,
+``migrate`` and the server from ever disagreeing about what a definition may use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from formflow.expressions import ExpressionEngine
+from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry
+
+
+@dataclass(frozen=True)
+class Toolkit:
+    """The field types and the expression engine (with its functions) a definition may use."""
+
+    field_types: FieldTypeRegistry = field(default_factory=lambda: BUILTIN_REGISTRY)
+    expressions: ExpressionEngine = field(default_factory=ExpressionEngine)
+
+
+BUILTIN_TOOLKIT = Toolkit()
+"""The built-in field types and expression functions only (no plugins loaded)."""

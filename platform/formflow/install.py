@@ -8,8 +8,7 @@ by :mod:`formflow.storage.migrations`; this module adds what an instance needs a
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from formflow.storage.migrations import MigrationResult, apply_migration, migrat
 from formflow.storage.platform_tables import upgrade_platform_tables, users
 from formflow.storage.stored_values import FillDefault
 from formflow.storage.tables import form_table_name
-from formflow.storage.versions import get_version, write_files
+from formflow.storage.versions import get_version
 
 
 @dataclass
@@ -67,7 +66,7 @@ def initialise(
 
 def migrate_app(
     instance: Instance,
-    app_dir: Path,
+    app_dir: Path | Mapping[str, str],
     *,
     dry_run: bool,
     note: str | None = None,
@@ -87,22 +86,21 @@ def migrate_app(
     )
     if result.applied:
         _after_migration(instance, result)
-    return Outcome(_describe(name or app_dir.name, result, dry_run))
+    shown = name or (app_dir.name if isinstance(app_dir, Path) else "app")
+    return Outcome(_describe(shown, result, dry_run))
 
 
 def rollback_app(instance: Instance, app_key: str, number: int, *, dry_run: bool) -> Outcome:
     """Migrate ``app_key`` to its stored version ``number``, recorded as a new version."""
     with read_transaction(instance.engine) as connection:
         version = get_version(connection, app_key, number)
-    with tempfile.TemporaryDirectory(prefix="formflow-rollback-") as folder:
-        folder_path = write_files(version, Path(folder))
-        return migrate_app(
-            instance,
-            folder_path,
-            dry_run=dry_run,
-            note=f"rollback to version {number}",
-            name=app_key,
-        )
+    return migrate_app(
+        instance,
+        version.files,
+        dry_run=dry_run,
+        note=f"rollback to version {number}",
+        name=app_key,
+    )
 
 
 def purge_app(instance: Instance, app_key: str, *, dry_run: bool) -> Outcome:

@@ -8,10 +8,8 @@ instance is open.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from functools import cached_property
-from pathlib import Path
 
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import make_url
@@ -28,7 +26,7 @@ from formflow.records.service import RecordService
 from formflow.storage.database import connect, read_transaction
 from formflow.storage.platform_tables import definition_versions, upgrade_platform_tables
 from formflow.storage.tables import AppSchema
-from formflow.storage.versions import StoredVersion, current_version, write_files
+from formflow.storage.versions import StoredVersion, current_version
 
 VERSION_CHECK_SECONDS = 1.0
 
@@ -149,11 +147,7 @@ class Instance:
 
     def compile(self, version: StoredVersion) -> App:
         """Compile a stored definition version with this instance's plugins."""
-        with tempfile.TemporaryDirectory(prefix="formflow-app-") as folder:
-            return load_app(
-                write_files(version, Path(folder)),
-                toolkit=self.plugins.toolkit,
-            )
+        return load_app(version.files, toolkit=self.plugins.toolkit)
 
 
 def _printable(url: str) -> str:

@@ -8,16 +8,17 @@ problem: every file is read and checked, and all problems are raised together in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from formflow.definitions.dashboards import compile_dashboard
+from formflow.definitions.files import AppFiles, app_files
 from formflow.definitions.forms import FormCompiler, FormContext, label, optional_label
 from formflow.definitions.model import App, Dashboard, Form, Role, Workflow
 from formflow.definitions.schemas import schema_errors
-from formflow.definitions.source import SourceDocument, SourceError, load_document
+from formflow.definitions.source import SourceDocument, SourceError, parse_document
 from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
 from formflow.definitions.workflows import compile_workflow
 from formflow.errors import DefinitionError, DefinitionErrors
@@ -37,12 +38,20 @@ class _Files:
     digest: str
 
 
-def load_app(app_dir: str | Path, *, toolkit: Toolkit = BUILTIN_TOOLKIT) -> App:
-    """Compile the app in ``app_dir`` with the field types and expression functions of
-    ``toolkit`` (the plugins'); raise :class:`DefinitionErrors` listing every problem."""
-    folder = Path(app_dir)
+def load_app(
+    source: str | Path | AppFiles | Mapping[str, str | bytes],
+    *,
+    toolkit: Toolkit = BUILTIN_TOOLKIT,
+) -> App:
+    """Compile an app with the field types and expression functions of ``toolkit`` (the
+    plugins'); raise :class:`DefinitionErrors` listing every problem.
+
+    ``source`` is the app's folder, or its files as a mapping of relative path to text (a
+    stored version, a draft), in which case messages name the files by those paths.
+    """
+    folder = app_files(source)
     errors: list[DefinitionError] = []
-    app_document = _read_valid(folder, folder / APP_FILE, "app", errors)
+    app_document = _read_valid(folder, APP_FILE, "app", errors)
     if app_document is None:
         raise DefinitionErrors(errors)
     files = _read_included(folder, app_document, errors)
@@ -79,22 +88,26 @@ def load_app(app_dir: str | Path, *, toolkit: Toolkit = BUILTIN_TOOLKIT) -> App:
 
 
 def _read(
-    folder: Path, path: Path, kind: str, errors: list[DefinitionError]
+    folder: AppFiles, path: str, kind: str, errors: list[DefinitionError]
 ) -> SourceDocument | None:
     """Load one file; ``None`` (with errors recorded) when it cannot be read as a mapping."""
-    display = str(path)
-    if kind == "app" and not folder.is_dir():
+    display = folder.display(path)
+    if kind == "app" and not folder.exists():
         errors.append(
-            DefinitionError(str(folder), 1, 1, "not a folder; give the folder that holds app.yaml")
+            DefinitionError(folder.name, 1, 1, "not a folder; give the folder that holds app.yaml")
         )
         return None
-    if kind == "app" and not path.is_file():
-        errors.append(
-            DefinitionError(display, 1, 1, "no app.yaml here; an app folder starts with app.yaml")
+    raw = folder.read(path)
+    if raw is None:
+        message = (
+            "no app.yaml here; an app folder starts with app.yaml"
+            if kind == "app"
+            else "cannot read file: no such file"
         )
+        errors.append(DefinitionError(display, 1, 1, message))
         return None
     try:
-        document = load_document(path, display)
+        document = parse_document(raw, display)
     except SourceError as exc:
         errors.append(exc.error)
         return None
@@ -107,7 +120,7 @@ def _read(
 
 
 def _read_valid(
-    folder: Path, path: Path, kind: str, errors: list[DefinitionError]
+    folder: AppFiles, path: str, kind: str, errors: list[DefinitionError]
 ) -> SourceDocument | None:
     """Load one file and check it against its schema; ``None`` unless it passes."""
     document = _read(folder, path, kind, errors)
@@ -118,11 +131,11 @@ def _read_valid(
     return None if found else document
 
 
-def _read_included(folder: Path, app: SourceDocument, errors: list[DefinitionError]) -> _Files:
+def _read_included(folder: AppFiles, app: SourceDocument, errors: list[DefinitionError]) -> _Files:
     digest = hashlib.sha256()
-    digest.update((folder / APP_FILE).read_bytes())
+    digest.update(folder.read(APP_FILE) or b"")
     documents: dict[str, list[SourceDocument]] = {kind: [] for kind in INCLUDE_KINDS.values()}
-    seen: set[Path] = set()
+    seen: set[str] = set()
     declared_forms: set[str] = set()
     for part, kind in INCLUDE_KINDS.items():
         for index, entry in enumerate(app.data["include"].get(part, [])):
@@ -130,9 +143,7 @@ def _read_included(folder: Path, app: SourceDocument, errors: list[DefinitionErr
                 if path in seen:
                     continue
                 seen.add(path)
-                digest.update(
-                    path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes()
-                )
+                digest.update(path.encode() + b"\0" + (folder.read(path) or b""))
                 document = _read(folder, path, kind, errors)
                 if document is None:
                     continue
@@ -146,27 +157,26 @@ def _read_included(folder: Path, app: SourceDocument, errors: list[DefinitionErr
 
 
 def _expand(
-    folder: Path,
+    folder: AppFiles,
     entry: str,
     app: SourceDocument,
     path: tuple[str | int, ...],
     errors: list[DefinitionError],
-) -> list[Path]:
+) -> list[str]:
     """The files one include entry names: a relative path or a glob inside the app folder."""
     relative = PurePosixPath(entry)
     if relative.is_absolute() or ".." in relative.parts:
         errors.append(app.error_at_value(path, f"'{entry}' must be a path inside the app folder"))
         return []
     if any(char in entry for char in "*?["):
-        matches = sorted(p for p in folder.glob(entry) if p.is_file())
+        matches = folder.glob(entry)
         if not matches:
             errors.append(app.error_at_value(path, f"'{entry}' matches no file"))
         return matches
-    target = folder / relative
-    if not target.is_file():
+    if folder.read(relative.as_posix()) is None:
         errors.append(app.error_at_value(path, f"file '{entry}' does not exist"))
         return []
-    return [target]
+    return [relative.as_posix()]
 
 
 def _roles(app: SourceDocument, errors: list[DefinitionError]) -> tuple[Role, ...]:

@@ -145,18 +145,28 @@ class SourceError(Exception):
 def load_document(path: Path, display_name: str) -> SourceDocument:
     """Read ``path`` into a :class:`SourceDocument`, or raise :class:`SourceError`."""
 
-    def fail(line: int, column: int, message: str) -> SourceError:
-        return SourceError(DefinitionError(display_name, line, column, message))
+    def fail(message: str) -> SourceError:
+        return SourceError(DefinitionError(display_name, 1, 1, message))
 
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise fail(
-                1, 1, f"file is {size / 1_048_576:.1f} MB; definition files may be at most 5 MB"
-            )
+            raise fail(f"file is {size / 1_048_576:.1f} MB; definition files may be at most 5 MB")
         raw = path.read_bytes()
     except OSError as exc:
-        raise fail(1, 1, f"cannot read file: {exc.strerror or exc}") from None
+        raise fail(f"cannot read file: {exc.strerror or exc}") from None
+    return parse_document(raw, display_name)
+
+
+def parse_document(raw: bytes, display_name: str) -> SourceDocument:
+    """Parse a definition file's bytes into a :class:`SourceDocument`, or raise
+    :class:`SourceError` naming ``display_name``."""
+
+    def fail(line: int, column: int, message: str) -> SourceError:
+        return SourceError(DefinitionError(display_name, line, column, message))
+
+    if len(raw) > MAX_FILE_BYTES:
+        raise fail(1, 1, "file is over 5 MB; definition files may be at most 5 MB")
     text = _decode(raw, fail)
     try:
         root = _Composer(text).get_single_node()

@@ -12,13 +12,13 @@ stay, hidden. Only :func:`plan_purge`, run on purpose, deletes them.
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
@@ -43,7 +43,6 @@ from formflow.storage.versions import (
     get_version,
     read_app_files,
     record_version,
-    write_files,
 )
 
 __all__ = [
@@ -144,14 +143,15 @@ class MigrationResult:
 
 def migrate(
     engine: Engine,
-    app_dir: Path,
+    app_dir: Path | Mapping[str, str],
     *,
     dry_run: bool,
     note: str | None = None,
     toolkit: Toolkit = BUILTIN_TOOLKIT,
     timezone: tzinfo = UTC,
 ) -> MigrationResult:
-    """Bring the database to the app in ``app_dir`` and store that definition as a version.
+    """Bring the database to the app in ``app_dir`` (a folder, or its files as a mapping of
+    relative path to text) and store that definition as a version.
 
     The plan is made against the current stored version and the live database inside the
     transaction that applies it, so nothing can change in between. A dry run only plans.
@@ -162,7 +162,7 @@ def migrate(
     """
     load = partial(load_app, toolkit=toolkit)
     app = load(app_dir)
-    files = read_app_files(app_dir)
+    files = dict(app_dir) if isinstance(app_dir, Mapping) else read_app_files(app_dir)
     schema = AppSchema(app)
     if dry_run:
         with read_transaction(engine) as connection:
@@ -193,34 +193,32 @@ def rollback(
     """
     with read_transaction(engine) as connection:
         version = get_version(connection, app_key, number)
-    with tempfile.TemporaryDirectory(prefix="formflow-rollback-") as folder:
-        return migrate(
-            engine,
-            write_files(version, Path(folder)),
-            dry_run=False,
-            note=f"rollback to version {number}",
-            toolkit=toolkit,
-            timezone=timezone,
-        )
+    return migrate(
+        engine,
+        version.files,
+        dry_run=False,
+        note=f"rollback to version {number}",
+        toolkit=toolkit,
+        timezone=timezone,
+    )
 
 
 def _plan(
     connection: Connection,
     schema: AppSchema,
     current: StoredVersion | None,
-    load: Callable[[Path], App],
+    load: Callable[[Any], App],
     timezone: tzinfo,
 ) -> MigrationPlan:
     return plan_migration(connection, schema, _compile(current, load), timezone=timezone)
 
 
-def _compile(version: StoredVersion | None, load: Callable[[Path], App]) -> AppSchema | None:
+def _compile(version: StoredVersion | None, load: Callable[[Any], App]) -> AppSchema | None:
     """The tables of a stored version, or ``None`` if there is none or it no longer compiles
     (a plugin field type was removed, say): planning then relies on the live database."""
     if version is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="formflow-version-") as folder:
-        try:
-            return AppSchema(load(write_files(version, Path(folder))))
-        except DefinitionErrors:
-            return None
+    try:
+        return AppSchema(load(version.files))
+    except DefinitionErrors:
+        return None

@@ -152,6 +152,7 @@ def _serve(app_dir: Path, database_url: str, folder: Path) -> Iterator[Served]:
         "department_id": str(department),
         "token_id": str(spare_token),
         "view_id": str(view),
+        "session_id": "1",  # another user's, or none: either way not the admin's to end
         "code": "en",
     }
     records = _seed(service, actor, {"user": admin.id, "department": department})

@@ -452,12 +452,8 @@ def _between(ref: FieldRef, value: Any) -> ColumnElement[bool]:
     if not isinstance(value, list | tuple) or len(value) != 2:
         raise QueryError("operator 'between' needs a list [low, high]", field=ref.shown)
     low, high = (coerce_value(ref, item) for item in value)
-    if low > high:
-        raise QueryError(
-            f"operator 'between' needs [low, high] with low no greater than high, got {list(value)}",
-            field=ref.shown,
-        )
-    return ref.column.between(low, high)
+    # as SQL's BETWEEN: a range whose low is above its high holds nothing
+    return ref.column.between(low, high) if low <= high else false()
 
 
 def _empty(ref: FieldRef) -> ColumnElement[bool]:

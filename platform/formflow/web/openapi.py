@@ -26,6 +26,8 @@ from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
 from formflow.records.filters import (
     CHOICE_OPS,
     COMMON_OPS,
+    MAX_DEPTH,
+    MAX_TEXT,
     MAX_VALUES,
     ORDERED_OPS,
     TEXT_OPS,
@@ -41,12 +43,34 @@ MAX_OFFSET = 1_000_000
 _NOT_SORTABLE = frozenset({ValueKind.CHOICES, ValueKind.FILES, ValueKind.ROWS})
 Schema = dict[str, Any]
 
+_YEAR = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+DATE_PATTERN = f"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}$"
+DATETIME_PATTERN = (
+    f"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9](?:[.][0-9]+)?"
+    "(?:Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+"""RFC 3339 as Python reads it: years from 1, seconds below 60, upper-case T and Z."""
+_DATE: Schema = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+_DATETIME: Schema = {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}
+_FILLED = "[^\\s\\x1c-\\x1f\\x85]"
+"""A character that is not space: a required text must hold one (values are stripped)."""
+_SCALAR_OPS = frozenset(
+    {"eq", "ne", "lt", "lte", "gt", "gte", "contains", "starts_with", "ends_with"}
+)
+_LIST_OPS = ("in", "not_in", "has_any", "has_all")
+_EMPTY_OPS = ("is_empty", "is_not_empty")
+
 _ERROR_RESPONSES = {
     "400": ("BadRequest", "The request is malformed: invalid JSON, body, query or header."),
     "401": ("Unauthorized", "No valid bearer token was given."),
     "403": ("Forbidden", "The token's user may not do this on this form."),
     "404": ("NotFound", "No such app, form or record, or one out of the user's reach."),
-    "409": ("Conflict", "The record changed meanwhile (`stale_record`) or is in use (`in_use`)."),
+    "409": (
+        "Conflict",
+        "The record changed meanwhile (`stale_record`), `If-Match` names no version it is at "
+        "(`invalid_if_match`), it is in use (`in_use`), or a restored record is not deleted "
+        "(`not_deleted`).",
+    ),
     "413": ("PayloadTooLarge", "The body is larger than the instance accepts."),
     "422": ("UnprocessableContent", "Values that do not fit the form, or a plugin's veto."),
     "428": ("PreconditionRequired", "An update needs the version it was edited at."),
@@ -174,9 +198,34 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
     record = _ref(component_name(app, form, "Record"))
     name = form.label.en or form.key
     op = f"{app.key}_{form.key}"
-    one: dict[str, Any] = {"200": _json_response(f"The {name} record.", record, etag=True)}
+    one = {"200": _json_response(f"The {name} record.", record, etag=True)}
+    one["200"]["links"] = _links(op, "read", "update", "delete", "history")
     id_param = [{"$ref": "#/components/parameters/RecordId"}]
+    created = _created(_json_response(f"The new {name} record.", record, etag=True))
+    created["links"] = _links(op, "read", "update", "delete", "restore", "history")
+    deleted: dict[str, Any] = {"description": "Deleted (it can be restored)."}
+    deleted["links"] = _links(op, "restore", source="$request.path.record_id")
+    restored = _json_response("The restored record.", record, etag=True)
+    restored["links"] = _links(op, "read", "update", "delete", "history")
     return {
+        f"/{app.key}/{form.key}/search": {
+            "post": {
+                "operationId": f"{op}_search",
+                "summary": f"List {name} records, the query in the body",
+                "description": (
+                    "The same as listing with query parameters, for a filter too long for "
+                    "a URL (servers refuse request lines past about 4 KB)."
+                ),
+                "tags": [tag],
+                "requestBody": _body(component_name(app, form, "Search")),
+                "responses": {
+                    "200": _json_response(
+                        "A page of records.", _ref(component_name(app, form, "Page"))
+                    ),
+                    **_errors((*_READ_ERRORS, "413")),
+                },
+            },
+        },
         base: {
             "get": {
                 "operationId": f"{op}_list",
@@ -198,7 +247,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                 "tags": [tag],
                 "requestBody": _body(component_name(app, form, "Input")),
                 "responses": {
-                    "201": _created(_json_response(f"The new {name} record.", record, etag=True)),
+                    "201": created,
                     **_errors(_WRITE_ERRORS),
                 },
             },
@@ -238,7 +287,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                     {"$ref": "#/components/parameters/IfMatch"},
                 ],
                 "responses": {
-                    "204": {"description": "Deleted (it can be restored)."},
+                    "204": deleted,
                     **_errors((*_READ_ERRORS, "409", "422")),
                 },
             },
@@ -250,8 +299,8 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                 "summary": f"Bring a deleted {name} record back",
                 "tags": [tag],
                 "responses": {
-                    "200": _json_response("The restored record.", record, etag=True),
-                    **_errors((*_READ_ERRORS, "422")),
+                    "200": restored,
+                    **_errors((*_READ_ERRORS, "409", "422")),
                 },
             },
         },
@@ -270,52 +319,100 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
     }
 
 
-def _list_parameters(filter_schema: str, sortable: Sequence[str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": "filter",
-            "in": "query",
-            "description": FILTER_HELP,
-            "content": {"application/json": {"schema": _ref(filter_schema)}},
-        },
-        {
-            "name": "search",
-            "in": "query",
+_LINKS = {
+    "read": ("get", "Read the record."),
+    "update": ("update", "Change the record, at the version just read."),
+    "delete": ("delete", "Delete the record, at the version just read."),
+    "restore": ("restore", "Bring the record back from the recycle bin."),
+    "history": ("history", "The record's audit trail."),
+}
+
+
+def _links(op: str, *names: str, source: str = "$response.body#/id") -> dict[str, Any]:
+    """OpenAPI links from a response naming a record to the operations on that record."""
+    links: dict[str, Any] = {}
+    for name in names:
+        suffix, description = _LINKS[name]
+        parameters = {"record_id": source}
+        if name in ("update", "delete") and source.startswith("$response"):
+            parameters["header.If-Match"] = "$response.header.ETag"
+        links[name] = {
+            "operationId": f"{op}_{suffix}",
+            "parameters": parameters,
+            "description": description,
+        }
+    return links
+
+
+def _list_options(filter_schema: str, sortable: Sequence[str]) -> dict[str, Schema]:
+    """What a list takes, by name: as query parameters of a GET, or a search body."""
+    return {
+        "filter": {**_ref(filter_schema), "description": FILTER_HELP},
+        "search": {
+            "type": "string",
+            "maxLength": MAX_SEARCH_LENGTH,
             "description": "Words every matching record holds in its search fields.",
-            "schema": {"type": "string", "maxLength": MAX_SEARCH_LENGTH},
         },
-        {
-            "name": "sort",
-            "in": "query",
+        "sort": {
+            "type": "string",
+            "pattern": _sort_pattern(sortable),
             "description": "Field keys, comma-separated; `-` before a key sorts descending.",
-            "schema": {"type": "string", "pattern": _sort_pattern(sortable)},
-            "example": "-updated_at,id",
+            "examples": ["-updated_at,id"],
         },
-        {
-            "name": "limit",
-            "in": "query",
+        "limit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_LIMIT,
+            "default": 50,
             "description": "Records per page.",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
         },
-        {
-            "name": "cursor",
-            "in": "query",
+        "cursor": {
+            "type": "string",
             "description": "The `next_cursor` of the previous page (not with `offset`).",
-            "schema": {"type": "string"},
         },
-        {
-            "name": "offset",
-            "in": "query",
+        "offset": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_OFFSET,
+            "default": 0,
             "description": "Records to skip, to jump to a page (not with `cursor`).",
-            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
         },
-        {
-            "name": "total",
-            "in": "query",
+        "total": {
+            "type": "boolean",
+            "default": True,
             "description": "Whether to count the matching records (counting stops at 10,000).",
-            "schema": {"type": "boolean", "default": True},
         },
-    ]
+    }
+
+
+def _list_parameters(filter_schema: str, sortable: Sequence[str]) -> list[dict[str, Any]]:
+    parameters = []
+    for name, schema in _list_options(filter_schema, sortable).items():
+        found = dict(schema)
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "description": found.pop("description"),
+        }
+        if name == "filter":
+            parameter["content"] = {"application/json": {"schema": found}}
+        else:
+            if "examples" in found:
+                parameter["example"] = found.pop("examples")[0]
+            parameter["schema"] = found
+        parameters.append(parameter)
+    return parameters
+
+
+def _search_schema(app: App, form: Form) -> Schema:
+    options = _list_options(component_name(app, form, "Filter"), _sortable(form))
+    return _object(
+        options,
+        [],
+        description=(
+            "The list query of `GET .../records` as a JSON body, for filters too long for a URL."
+        ),
+    )
 
 
 def _sortable(form: Form) -> list[str]:
@@ -561,6 +658,8 @@ def _form_schemas(app: App, form: Form) -> dict[str, Schema]:
             update, [], description="The fields to change, and the version you read."
         ),
         component_name(app, form, "Filter"): _filter_schema(app, form),
+        component_name(app, form, "Condition"): _condition_schema(app, form),
+        component_name(app, form, "Search"): _search_schema(app, form),
         component_name(app, form, "Page"): {
             "type": "object",
             "required": ["data", "total", "total_is_capped", "next_cursor"],
@@ -587,11 +686,29 @@ def _form_schemas(app: App, form: Form) -> dict[str, Schema]:
 def _filter_schema(app: App, form: Form) -> Schema:
     """The filter language for one form: a condition per filterable field, or a group.
 
-    Each field's condition names the operators that field takes and the values they
-    compare with; a key that follows a link (``account.level``) is allowed by pattern.
+    Each field's conditions name the operators that field takes, each with the value it
+    compares with: none, one, a list, or ``[low, high]``; a key that follows a link
+    (``account.level``) is allowed by pattern. ``{}`` (no filter) is only a whole filter,
+    never a part of a group.
     """
-    itself = _ref(component_name(app, form, "Filter"))
-    conditions = [_condition_schema(key, kind, field) for key, kind, field in _filterable(form)]
+    condition = _ref(component_name(app, form, "Condition"))
+    return {
+        "description": FILTER_HELP,
+        "anyOf": [
+            condition,
+            {"type": "object", "maxProperties": 0, "description": "No filter."},
+        ],
+    }
+
+
+def _condition_schema(app: App, form: Form) -> Schema:
+    """One condition or group of the filter language (a group holds conditions)."""
+    itself = _ref(component_name(app, form, "Condition"))
+    conditions = [
+        schema
+        for key, kind, field in _filterable(form)
+        for schema in _field_conditions(key, kind, field)
+    ]
     linked: Schema = {
         "type": "object",
         "required": ["field", "op"],
@@ -601,12 +718,15 @@ def _filter_schema(app: App, form: Form) -> Schema:
             "value": {},
         },
         "additionalProperties": False,
+        "description": "A condition on a field of a linked form; checked when the query runs.",
     }
-    groups = [_object({name: {"type": "array", "items": itself}}, [name]) for name in ("and", "or")]
-    nothing: Schema = {"type": "object", "maxProperties": 0, "description": "No filter."}
+    groups = [
+        _object({name: {"type": "array", "items": itself, "maxItems": MAX_VALUES}}, [name])
+        for name in ("and", "or")
+    ]
     return {
-        "description": FILTER_HELP,
-        "anyOf": [*conditions, linked, *groups, _object({"not": itself}, ["not"]), nothing],
+        "description": f"A condition, or a group of them (nested at most {MAX_DEPTH} deep).",
+        "anyOf": [*conditions, linked, *groups, _object({"not": itself}, ["not"])],
     }
 
 
@@ -622,8 +742,9 @@ def _filterable(form: Form) -> list[tuple[str, ValueKind, Field | None]]:
     return found
 
 
-def _condition_schema(key: str, kind: ValueKind, field: Field | None) -> Schema:
-    """``{"field": key, "op": ..., "value": ...}`` for one field, as filters.py checks it."""
+def _field_conditions(key: str, kind: ValueKind, field: Field | None) -> list[Schema]:
+    """``{"field": key, "op": ..., "value": ...}`` for one field, one schema per shape of
+    value the operators take, as filters.py checks them."""
     if kind is ValueKind.CHOICES:
         ops: tuple[str, ...] = CHOICE_OPS
         scalar: Schema = {"enum": list(field.option_values) if field else []}
@@ -636,35 +757,50 @@ def _condition_schema(key: str, kind: ValueKind, field: Field | None) -> Schema:
         else:
             ops = COMMON_OPS
         scalar = _filter_value(kind, field)
-    return {
-        "type": "object",
-        "required": ["field", "op"],
-        "properties": {
-            "field": {"const": key},
-            "op": {"enum": list(ops)},
-            "value": {
-                "anyOf": [
-                    scalar,
-                    {"type": "array", "items": scalar, "minItems": 1, "maxItems": MAX_VALUES},
-                    {"type": "null"},
-                ]
+    shapes: list[tuple[list[str], Schema | None]] = [
+        ([op for op in ops if op in _EMPTY_OPS], None),
+        ([op for op in ops if op in _SCALAR_OPS], scalar),
+        (
+            [op for op in ops if op in _LIST_OPS],
+            {"type": "array", "items": scalar, "minItems": 1, "maxItems": MAX_VALUES},
+        ),
+        (
+            [op for op in ops if op == "between"],
+            {"type": "array", "items": scalar, "minItems": 2, "maxItems": 2},
+        ),
+    ]
+    return [
+        {
+            "type": "object",
+            "required": ["field", "op"] if value is None else ["field", "op", "value"],
+            "properties": {
+                "field": {"const": key},
+                "op": {"enum": names},
+                "value": {"type": "null"} if value is None else value,
             },
-        },
-        "additionalProperties": False,
-    }
+            "additionalProperties": False,
+        }
+        for names, value in shapes
+        if names
+    ]
 
 
 def _filter_value(kind: ValueKind, field: Field | None) -> Schema:
     if field is not None and field.options:
         return {"enum": list(field.option_values)}
     if kind is ValueKind.TEXT:
-        return {"type": "string"}
+        return {"type": "string", "maxLength": MAX_TEXT}
     if kind is ValueKind.DECIMAL:
-        return {"type": ["string", "number"], "pattern": r"^[+-]?[0-9]+(\.[0-9]+)?$"}
+        return {
+            "anyOf": [
+                {"type": "string", "pattern": r"^[+-]?[0-9]{1,30}(\.[0-9]{1,30})?$"},
+                {"type": "number", "exclusiveMinimum": -1e30, "exclusiveMaximum": 1e30},
+            ]
+        }
     if kind is ValueKind.DATE:
-        return {"type": "string", "format": "date"}
+        return _DATE
     if kind is ValueKind.DATETIME:
-        return {"type": "string", "format": "date-time"}
+        return _DATETIME
     if kind is ValueKind.BOOL:
         return {"type": "boolean"}
     if kind is ValueKind.REFERENCE:
@@ -751,7 +887,31 @@ def _input_schema(field: Field) -> Schema:
         if field.max_rows is not None:
             rows["maxItems"] = field.max_rows
         return _titled(field, rows, notes=_notes(field))
-    return _titled(field, _nullable(_value_schema(field, writing=True)), notes=_notes(field))
+    value = _value_schema(field, writing=True)
+    if not _must_fill(field):
+        return _titled(field, _nullable(value), notes=_notes(field))
+    return _titled(field, _filled(field, value), notes=_notes(field))
+
+
+def _must_fill(field: Field) -> bool:
+    """Whether a value sent for the field may not be empty: it is required whatever the
+    other values (a default fills only a field left out)."""
+    return field.required and field.required_if is None and field.visible_if is None
+
+
+def _filled(field: Field, schema: Schema) -> Schema:
+    """``schema`` without its empty values: no null, no blank text, no empty list."""
+    if schema.get("type") == "string" and field.type not in ("select", "textarea"):
+        pattern = schema.get("pattern", "").removesuffix("|^$")
+        text = {key: value for key, value in schema.items() if key != "pattern"}
+        if pattern:
+            return {**text, "allOf": [{"pattern": pattern}, {"pattern": _FILLED}]}
+        return {**text, "pattern": _FILLED}
+    if schema.get("type") == "string" and field.type == "textarea":
+        return {**schema, "minLength": max(1, schema.get("minLength", 1))}
+    if schema.get("type") == "array":
+        return {**schema, "minItems": max(1, schema.get("minItems", 1))}
+    return schema
 
 
 def _notes(field: Field) -> list[str]:
@@ -792,9 +952,9 @@ def _value_schema(field: Field, *, writing: bool) -> Schema:
     if kind is ValueKind.DECIMAL:
         return _decimal_schema(field, writing=writing)
     if kind is ValueKind.DATE:
-        return {"type": "string", "format": "date"}
+        return _DATE if writing else {"type": "string", "format": "date"}
     if kind is ValueKind.DATETIME:
-        return {"type": "string", "format": "date-time"}
+        return _DATETIME if writing else {"type": "string", "format": "date-time"}
     if kind is ValueKind.BOOL:
         return {"type": "boolean"}
     if kind is ValueKind.CHOICES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -391,3 +392,24 @@ def test_unknown_methods_are_json_too(admin: Api) -> None:
     response = admin.client.put(CUSTOMERS, headers=admin.headers, json={})
     assert response.status_code == 405
     assert response.json["error"]["code"] == "method_not_allowed"
+
+
+def test_a_filter_too_long_for_a_url_is_sent_in_a_search_body(admin: Api) -> None:
+    wanted = new_customer(admin, name="Wanted Ltd")
+    new_customer(admin, name="Other Ltd")
+    names = ["Wanted Ltd", *(f"Nobody {n:04}" for n in range(300))]
+    spec = {"field": "name", "op": "in", "value": names}
+    assert len(json.dumps(spec)) > 4094  # gunicorn's default limit_request_line
+    response = admin.post(
+        "/api/v1/crm_sfa/customer/search", json={"filter": spec, "sort": "-id", "limit": 5}
+    )
+    assert response.status_code == 200, response.text
+    assert [record["id"] for record in response.json["data"]] == [wanted["id"]]
+    assert response.json["total"] == 1
+
+
+def test_a_search_body_is_checked_like_the_query(admin: Api) -> None:
+    response = admin.post("/api/v1/crm_sfa/customer/search", json={"limit": 0})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_query"
+    assert response.json["error"]["field"] == "limit"

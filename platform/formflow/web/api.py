@@ -225,9 +225,9 @@ def search(app_key: str, form_key: str) -> Response:
         filter=body.get("filter") or None,
         search=body.get("search") or None,
         sort=_sort(body.get("sort")),
-        limit=body.get("limit", 50),
+        limit=int(body.get("limit", 50)),  # JSON Schema's integers include 5.0
         cursor=body.get("cursor") or None,
-        offset=body.get("offset", 0),
+        offset=int(body.get("offset", 0)),
         with_total=body.get("total", True),
     )
     return _page(app_key, service, form, query)

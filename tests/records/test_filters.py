@@ -358,8 +358,19 @@ def test_nesting_is_limited() -> None:
 
 
 def test_the_number_of_conditions_is_limited() -> None:
-    spec = {"or": [cond("name", "eq", str(n)) for n in range(MAX_CONDITIONS + 1)]}
+    half = MAX_CONDITIONS // 2 + 1
+    spec = {
+        "or": [
+            {"and": [cond("name", "eq", str(n)) for n in range(half)]},
+            {"and": [cond("name", "eq", str(n)) for n in range(half)]},
+        ]
+    }
     assert "more than 100 conditions" in str(refusal(spec))
+
+
+def test_a_group_holds_at_most_as_many_filters_as_conditions_are_allowed() -> None:
+    spec = {"or": [{"and": []} for _ in range(MAX_CONDITIONS + 1)]}
+    assert "'or' holds more than 100 filters" in str(refusal(spec))
 
 
 JSON_VALUES = st.recursive(

@@ -413,3 +413,21 @@ def test_a_search_body_is_checked_like_the_query(admin: Api) -> None:
     assert response.status_code == 400
     assert response.json["error"]["code"] == "invalid_query"
     assert response.json["error"]["field"] == "limit"
+
+
+def test_a_filter_on_an_unknown_field_names_the_field_and_a_likely_one(admin: Api) -> None:
+    spec = {"field": "nmae", "op": "eq", "value": "x"}
+    listed = admin.get(CUSTOMERS, query_string={"filter": json.dumps(spec)})
+    searched = admin.post("/api/v1/crm_sfa/customer/search", json={"filter": spec})
+    for response in (listed, searched):
+        assert response.status_code == 400
+        assert response.json["error"]["field"] == "nmae"
+        assert "did you mean 'name'?" in response.json["error"]["message"]
+
+
+def test_a_filter_value_the_document_refuses_is_refused_though_it_converts(admin: Api) -> None:
+    spec = {"field": "id", "op": "eq", "value": "5"}  # a string where the document says integer
+    response = admin.post("/api/v1/crm_sfa/customer/search", json={"filter": spec})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_query"
+    assert response.json["error"]["field"] == "filter"

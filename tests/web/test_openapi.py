@@ -243,6 +243,31 @@ def test_the_filter_schema_offers_the_operators_the_filter_compiler_takes(
             assert offered[key] == set(operators(ref)), (form.key, key)
 
 
+def test_a_filter_may_name_the_fields_of_a_linked_form_and_no_other_dotted_key(
+    app: Flask, document: dict[str, Any], crm: App
+) -> None:
+    app_schema = app.extensions["formflow"].schema("crm_sfa")
+    for form in crm.forms.values():
+        conditions = schema(document, openapi.component_name(crm, form, "Condition"))["anyOf"]
+        offered = {
+            c["properties"]["field"]["const"]
+            for c in conditions
+            if "." in c.get("properties", {}).get("field", {}).get("const", "")
+        }
+        expected = set()
+        for link in form.fields:
+            if link.type != "link" or link.target_form is None:
+                continue
+            target = crm.form(link.target_form)
+            for key in [*SYSTEM_FIELDS, *(f.key for f in target.fields)]:
+                try:
+                    resolve_field(app_schema, target.key, key, purpose="filter")
+                except QueryError:
+                    continue
+                expected.add(f"{link.key}.{key}")
+        assert offered == expected, form.key
+
+
 def test_the_sort_parameter_names_the_sortable_fields(
     app: Flask, document: dict[str, Any], crm: App
 ) -> None:

@@ -375,6 +375,8 @@ class _Compiler:
     def group(self, name: str, items: Any, depth: int) -> ColumnElement[bool]:
         if not isinstance(items, Sequence) or isinstance(items, str):
             raise QueryError(f"'{name}' takes a list of filters")
+        if len(items) > MAX_CONDITIONS:
+            raise QueryError(f"'{name}' holds more than {MAX_CONDITIONS} filters; simplify it")
         clauses = [self.node(item, depth + 1) for item in items]
         # true()/false() vanish beside other clauses and stand for an empty group.
         return and_(true(), *clauses) if name == "and" else or_(false(), *clauses)

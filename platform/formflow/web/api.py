@@ -201,7 +201,7 @@ def _form_summary(app: App, form: Form, actor: Actor) -> dict[str, Any]:
 @blueprint.get("/<app_key>/<form_key>/records")
 def records(app_key: str, form_key: str) -> Response:
     service, form = _form(app_key, form_key)
-    return _page(app_key, service, form, _list_query(service.app, form))
+    return _page(app_key, service, form, _list_query())
 
 
 @blueprint.post("/<app_key>/<form_key>/search")
@@ -209,14 +209,16 @@ def search(app_key: str, form_key: str) -> Response:
     """The list with its query in a JSON body: a long filter does not fit in a URL."""
     service, form = _form(app_key, form_key)
     body = _body()
-    for key in ("filter", "sort"):
-        _check_text(body.get(key), key)
+    if "filter" in body and not isinstance(body["filter"], dict):
+        raise QueryError("filter must be an object: a condition or a group", field="filter")
+    _check_text(body.get("sort"), "sort")
     if isinstance(body.get("filter"), dict) and not _clean(body["filter"]):
         raise QueryError(
             "filter values must not hold NUL characters or unpaired surrogates", field="filter"
         )
     name = openapi.component_name(service.app, form, "Search")
-    problems = _contract().problems(name, body)
+    # the filter is checked by the record service first, whose messages name the field
+    problems = _contract().problems(name, {k: v for k, v in body.items() if k != "filter"})
     if problems:
         path, (problem, *_) = next(iter(problems.items()))
         field = path.split(".", 1)[0] if path != "$" else None
@@ -239,7 +241,12 @@ def _check_text(value: Any, name: str) -> None:
 
 
 def _page(app_key: str, service: RecordService, form: Form, query: Query) -> Response:
+    """A page of the list; a filter the service takes is then held to the document too,
+    which refuses what the service would only coerce (``"5"`` for a number)."""
     page = service.find(_actor(app_key), form.key, query)
+    if query.filter is not None:
+        name = openapi.component_name(service.app, form, "Filter")
+        _contract().check_query(name, query.filter, "filter")
     return _json(
         {
             "data": [serialize.record_json(form, row) for row in page.rows],
@@ -419,13 +426,10 @@ def _body() -> dict[str, Any]:
     return serialize.parse_object(request.get_data(cache=False))
 
 
-def _list_query(app: App, form: Form) -> Query:
+def _list_query() -> Query:
     args = request.args
-    spec = _filter(args.get("filter"))
-    if spec is not None:
-        _contract().check_query(openapi.component_name(app, form, "Filter"), spec, "filter")
     return Query(
-        filter=spec,
+        filter=_filter(args.get("filter")),
         search=args.get("search") or None,
         sort=_sort(args.get("sort")),
         limit=_whole(args.get("limit"), "limit", 50),

@@ -26,6 +26,7 @@ from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
 from formflow.records.filters import (
     CHOICE_OPS,
     COMMON_OPS,
+    MAX_CONDITIONS,
     MAX_DEPTH,
     MAX_TEXT,
     MAX_VALUES,
@@ -573,6 +574,7 @@ def _shared_schemas() -> dict[str, Schema]:
                                 "description": "`[old, new]` by field key.",
                                 "additionalProperties": {
                                     "type": "array",
+                                    "items": {},
                                     "minItems": 2,
                                     "maxItems": 2,
                                 },
@@ -659,6 +661,7 @@ def _form_schemas(app: App, form: Form) -> dict[str, Schema]:
         ),
         component_name(app, form, "Filter"): _filter_schema(app, form),
         component_name(app, form, "Condition"): _condition_schema(app, form),
+        **_group_schemas(app, form),
         component_name(app, form, "Search"): _search_schema(app, form),
         component_name(app, form, "Page"): {
             "type": "object",
@@ -687,9 +690,9 @@ def _filter_schema(app: App, form: Form) -> Schema:
     """The filter language for one form: a condition per filterable field, or a group.
 
     Each field's conditions name the operators that field takes, each with the value it
-    compares with: none, one, a list, or ``[low, high]``; a key that follows a link
-    (``account.level``) is allowed by pattern. ``{}`` (no filter) is only a whole filter,
-    never a part of a group.
+    compares with: none, one, a list, or ``[low, high]``, and a key that follows a link
+    (``account.level``) takes the linked field's. ``{}`` (no filter) is only a whole
+    filter, never a part of a group.
     """
     condition = _ref(component_name(app, form, "Condition"))
     return {
@@ -702,35 +705,66 @@ def _filter_schema(app: App, form: Form) -> Schema:
 
 
 def _condition_schema(app: App, form: Form) -> Schema:
-    """One condition or group of the filter language (a group holds conditions)."""
-    itself = _ref(component_name(app, form, "Condition"))
+    """One condition or group of the filter language (a group holds conditions).
+
+    The groups are components of their own (``_And``, ``_Or``, ``_Not``), so that a
+    client generator meets the recursion through named models.
+    """
     conditions = [
         schema
-        for key, kind, field in _filterable(form)
-        for schema in _field_conditions(key, kind, field)
+        for key, kind, field in _filterable(app, form)
+        for schema in _field_conditions(_condition_title(app, form, key), key, kind, field)
     ]
-    linked: Schema = {
-        "type": "object",
-        "required": ["field", "op"],
-        "properties": {
-            "field": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"},
-            "op": {"enum": sorted(set(ORDERED_OPS + TEXT_OPS + CHOICE_OPS))},
-            "value": {},
-        },
-        "additionalProperties": False,
-        "description": "A condition on a field of a linked form; checked when the query runs.",
-    }
-    groups = [
-        _object({name: {"type": "array", "items": itself, "maxItems": MAX_VALUES}}, [name])
-        for name in ("and", "or")
-    ]
+    groups = [_ref(component_name(app, form, name)) for name in _GROUPS]
     return {
         "description": f"A condition, or a group of them (nested at most {MAX_DEPTH} deep).",
-        "anyOf": [*conditions, linked, *groups, _object({"not": itself}, ["not"])],
+        "anyOf": [*conditions, *groups],
     }
 
 
-def _filterable(form: Form) -> list[tuple[str, ValueKind, Field | None]]:
+_GROUPS = {"And": "and", "Or": "or", "Not": "not"}
+
+
+def _group_schemas(app: App, form: Form) -> dict[str, Schema]:
+    itself = _ref(component_name(app, form, "Condition"))
+    return {
+        component_name(app, form, name): _object(
+            {key: itself}
+            if key == "not"
+            else {key: {"type": "array", "items": itself, "maxItems": MAX_CONDITIONS}},
+            [key],
+            description=f"Records that match {_GROUP_WORDS[key]}.",
+        )
+        for name, key in _GROUPS.items()
+    }
+
+
+_GROUP_WORDS = {
+    "and": "every condition listed (none listed: every record)",
+    "or": "any condition listed (none listed: no record)",
+    "not": "not the condition",
+}
+
+
+def _filterable(app: App, form: Form) -> list[tuple[str, ValueKind, Field | None]]:
+    """The keys a filter may name: the form's own filterable fields, and through each of
+    its link fields (``account.level``) the linked form's."""
+    found = _own_filterable(form)
+    for field in form.fields:
+        if (
+            field.type == "link"
+            and field.target_form
+            and any(key == field.key for key, *_ in found)
+        ):
+            target = app.form(field.target_form)
+            found.extend(
+                (f"{field.key}.{key}", kind, target_field)
+                for key, kind, target_field in _own_filterable(target)
+            )
+    return found
+
+
+def _own_filterable(form: Form) -> list[tuple[str, ValueKind, Field | None]]:
     found: list[tuple[str, ValueKind, Field | None]] = [
         (key, kind, None) for key, kind in SYSTEM_FIELDS.items()
     ]
@@ -742,9 +776,18 @@ def _filterable(form: Form) -> list[tuple[str, ValueKind, Field | None]]:
     return found
 
 
-def _field_conditions(key: str, kind: ValueKind, field: Field | None) -> list[Schema]:
+def _condition_title(app: App, form: Form, key: str) -> str:
+    link, _, target = key.rpartition(".")
+    if link:
+        return component_name(app, form, f"Through_{_pascal(link)}_{_pascal(target)}")
+    return component_name(app, form, f"Where_{_pascal(key)}")
+
+
+def _field_conditions(title: str, key: str, kind: ValueKind, field: Field | None) -> list[Schema]:
     """``{"field": key, "op": ..., "value": ...}`` for one field, one schema per shape of
-    value the operators take, as filters.py checks them."""
+    value the operators take, as filters.py checks them. Each has a title that client
+    generators name their classes after: ``..._Where_Level_Values`` for a key of the form,
+    ``..._Through_Account_Level_Values`` for one that follows a link."""
     if kind is ValueKind.CHOICES:
         ops: tuple[str, ...] = CHOICE_OPS
         scalar: Schema = {"enum": list(field.option_values) if field else []}
@@ -757,20 +800,23 @@ def _field_conditions(key: str, kind: ValueKind, field: Field | None) -> list[Sc
         else:
             ops = COMMON_OPS
         scalar = _filter_value(kind, field)
-    shapes: list[tuple[list[str], Schema | None]] = [
-        ([op for op in ops if op in _EMPTY_OPS], None),
-        ([op for op in ops if op in _SCALAR_OPS], scalar),
+    shapes: list[tuple[str, list[str], Schema | None]] = [
+        ("Empty", [op for op in ops if op in _EMPTY_OPS], None),
+        ("Value", [op for op in ops if op in _SCALAR_OPS], scalar),
         (
+            "Values",
             [op for op in ops if op in _LIST_OPS],
             {"type": "array", "items": scalar, "minItems": 1, "maxItems": MAX_VALUES},
         ),
         (
+            "Range",
             [op for op in ops if op == "between"],
             {"type": "array", "items": scalar, "minItems": 2, "maxItems": 2},
         ),
     ]
     return [
         {
+            "title": f"{title}_{shape}",
             "type": "object",
             "required": ["field", "op"] if value is None else ["field", "op", "value"],
             "properties": {
@@ -780,7 +826,7 @@ def _field_conditions(key: str, kind: ValueKind, field: Field | None) -> list[Sc
             },
             "additionalProperties": False,
         }
-        for names, value in shapes
+        for shape, names, value in shapes
         if names
     ]
 

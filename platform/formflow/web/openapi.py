@@ -1,9 +1,11 @@
 """The OpenAPI 3.1 document of the REST API, generated from the definitions in force.
 
 Every installed form gets its paths (list, create, read, update, delete, restore,
-history), a tag, and its schemas: ``<App>_<Form>_Record`` (what the API returns),
-``_Input`` (what a create accepts), ``_Update`` (what a PATCH accepts), ``_Page`` (a list
-page) and ``_Filter`` (the filter language with the form's own fields and operators).
+history, search), a tag, and its schemas: ``<App>_<Form>_Record`` (what the API
+returns), ``_Input`` (what a create accepts), ``_Update`` (what a PATCH accepts), ``_Page``
+(a list page), ``_Search`` (a list query as a body) and ``_Filter`` with ``_Condition``,
+``_And``, ``_Or`` and ``_Not`` (the filter language with the form's own fields, the
+fields of the forms its links lead to, and their operators).
 Values take the shapes :mod:`formflow.web.serialize` writes: decimals as strings, dates
 and date-times as ISO 8601, multiselects as arrays, references as ids.
 
@@ -35,6 +37,7 @@ from formflow.records.filters import (
 )
 from formflow.records.query import MAX_LIMIT
 from formflow.records.search import MAX_SEARCH_LENGTH
+from formflow.records.values import MAX_DECIMAL_DIGITS
 from formflow.web.serialize import DECIMAL_PATTERN, MAX_INTEGER
 
 OPENAPI_VERSION = "3.1.0"
@@ -240,6 +243,13 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                         "A page of records.", _ref(component_name(app, form, "Page"))
                     ),
                     **_errors(_READ_ERRORS),
+                    "414": {
+                        "description": (
+                            "The URL is longer than the HTTP server takes, an answer of the "
+                            "server in front of the API and not JSON. Send the query in the "
+                            f"body of `POST /{app.key}/{form.key}/search` instead."
+                        )
+                    },
                 },
             },
             "post": {
@@ -1061,9 +1071,14 @@ def _decimal_schema(field: Field, *, writing: bool) -> Schema:
     )
     if not writing:
         return {"type": "string", "pattern": DECIMAL_PATTERN, "description": "An exact decimal."}
+    # at most MAX_DECIMAL_DIGITS whole digits and the scale's decimal places (zeros past
+    # them change nothing), as records/values.py takes them
+    fraction = f"(?:\\.[0-9]{{1,{field.scale}}}0*)?" if field.scale else "(?:\\.0+)?"
     schema: Schema = {
         "type": ["string", "number"],
-        "pattern": r"^[+-]?[0-9]+(\.[0-9]+)?$",
+        "pattern": f"^[+-]?0*[0-9]{{1,{MAX_DECIMAL_DIGITS}}}{fraction}$",
+        "exclusiveMinimum": -(10**MAX_DECIMAL_DIGITS),
+        "exclusiveMaximum": 10**MAX_DECIMAL_DIGITS,
         "description": (
             f"A decimal with {places}{'; ' + bounds if bounds else ''}. Send a string to keep "
             "it exact; a JSON number is accepted too."

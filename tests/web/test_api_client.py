@@ -67,6 +67,7 @@ def model(name: str) -> Any:
     return getattr(importlib.import_module(f"{PACKAGE}.models"), name)
 
 
+@pytest.mark.slow
 def test_a_generated_client_lives_a_record_through_the_api(
     app: Flask, served: str, generated: ModuleType
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -197,13 +198,13 @@ def test_update_takes_the_version_from_if_match(admin: Api) -> None:
     stale = admin.patch(path, json={"short_name": "B"}, headers={"If-Match": etag})
     assert stale.status_code == 409
     bad = admin.patch(path, json={"short_name": "B"}, headers={"If-Match": "W/x"})
-    assert bad.status_code == 400
+    assert bad.status_code == 409
     assert bad.json["error"]["code"] == "invalid_if_match"
     mismatch = admin.patch(
         path, json={"short_name": "B", "version": 1}, headers={"If-Match": '"2"'}
     )
-    assert mismatch.status_code == 422
-    assert "version" in mismatch.json["error"]["fields"]
+    assert mismatch.status_code == 409
+    assert mismatch.json["error"]["code"] == "invalid_if_match"
 
 
 def test_delete_restore_and_history(admin: Api) -> None:
@@ -391,3 +392,42 @@ def test_unknown_methods_are_json_too(admin: Api) -> None:
     response = admin.client.put(CUSTOMERS, headers=admin.headers, json={})
     assert response.status_code == 405
     assert response.json["error"]["code"] == "method_not_allowed"
+
+
+def test_a_filter_too_long_for_a_url_is_sent_in_a_search_body(admin: Api) -> None:
+    wanted = new_customer(admin, name="Wanted Ltd")
+    new_customer(admin, name="Other Ltd")
+    names = ["Wanted Ltd", *(f"Nobody {n:04}" for n in range(300))]
+    spec = {"field": "name", "op": "in", "value": names}
+    assert len(json.dumps(spec)) > 4094  # gunicorn's default limit_request_line
+    response = admin.post(
+        "/api/v1/crm_sfa/customer/search", json={"filter": spec, "sort": "-id", "limit": 5}
+    )
+    assert response.status_code == 200, response.text
+    assert [record["id"] for record in response.json["data"]] == [wanted["id"]]
+    assert response.json["total"] == 1
+
+
+def test_a_search_body_is_checked_like_the_query(admin: Api) -> None:
+    response = admin.post("/api/v1/crm_sfa/customer/search", json={"limit": 0})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_query"
+    assert response.json["error"]["field"] == "limit"
+
+
+def test_a_filter_on_an_unknown_field_names_the_field_and_a_likely_one(admin: Api) -> None:
+    spec = {"field": "nmae", "op": "eq", "value": "x"}
+    listed = admin.get(CUSTOMERS, query_string={"filter": json.dumps(spec)})
+    searched = admin.post("/api/v1/crm_sfa/customer/search", json={"filter": spec})
+    for response in (listed, searched):
+        assert response.status_code == 400
+        assert response.json["error"]["field"] == "nmae"
+        assert "did you mean 'name'?" in response.json["error"]["message"]
+
+
+def test_a_filter_value_the_document_refuses_is_refused_though_it_converts(admin: Api) -> None:
+    spec = {"field": "id", "op": "eq", "value": "5"}  # a string where the document says integer
+    response = admin.post("/api/v1/crm_sfa/customer/search", json={"filter": spec})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_query"
+    assert response.json["error"]["field"] == "filter"

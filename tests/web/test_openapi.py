@@ -113,7 +113,7 @@ def test_every_error_response_has_the_error_shape(document: dict[str, Any]) -> N
     for path in document["paths"].values():
         for operation in _operations(path):
             for status, response in operation["responses"].items():
-                if int(status) < 400:
+                if int(status) < 400 or status == "414":  # 414: the HTTP server's own answer
                     continue
                 name = response["$ref"].rsplit("/", 1)[-1]
                 content = responses[name]["content"]["application/json"]
@@ -163,7 +163,7 @@ def test_decimals_are_strings_with_a_pattern(document: dict[str, Any]) -> None:
     assert re.fullmatch(price["pattern"][1:-1], "1234.50")
     assert not re.fullmatch(price["pattern"][1:-1], "1E+3")
     written = schema(document, "CrmSfa_Product_Input")["properties"]["list_price"]
-    assert written["type"] == ["string", "number", "null"]
+    assert written["type"] == ["string", "number"]  # required: never null
     assert written["minimum"] == 0
 
 
@@ -228,19 +228,60 @@ def test_the_filter_schema_offers_the_operators_the_filter_compiler_takes(
 ) -> None:
     app_schema = app.extensions["formflow"].schema("crm_sfa")
     for form in crm.forms.values():
-        conditions = schema(document, openapi.component_name(crm, form, "Filter"))["anyOf"]
-        offered = {
-            c["properties"]["field"]["const"]: c["properties"]["op"]["enum"]
-            for c in conditions
-            if "const" in c.get("properties", {}).get("field", {})
-        }
+        conditions = schema(document, openapi.component_name(crm, form, "Condition"))["anyOf"]
+        offered: dict[str, set[str]] = {}
+        for c in conditions:
+            if "const" in c.get("properties", {}).get("field", {}):
+                ops = offered.setdefault(c["properties"]["field"]["const"], set())
+                ops.update(c["properties"]["op"]["enum"])
         for key in [*SYSTEM_FIELDS, *(f.key for f in form.fields)]:
             try:
                 ref = resolve_field(app_schema, form.key, key, purpose="filter")
             except QueryError:
                 assert key not in offered
                 continue
-            assert offered[key] == list(operators(ref)), (form.key, key)
+            assert offered[key] == set(operators(ref)), (form.key, key)
+
+
+def test_a_filter_may_name_the_fields_of_a_linked_form_and_no_other_dotted_key(
+    app: Flask, document: dict[str, Any], crm: App
+) -> None:
+    app_schema = app.extensions["formflow"].schema("crm_sfa")
+    for form in crm.forms.values():
+        conditions = schema(document, openapi.component_name(crm, form, "Condition"))["anyOf"]
+        offered = {
+            c["properties"]["field"]["const"]
+            for c in conditions
+            if "." in c.get("properties", {}).get("field", {}).get("const", "")
+        }
+        expected = set()
+        for link in form.fields:
+            if link.type != "link" or link.target_form is None:
+                continue
+            target = crm.form(link.target_form)
+            for key in [*SYSTEM_FIELDS, *(f.key for f in target.fields)]:
+                try:
+                    resolve_field(app_schema, target.key, key, purpose="filter")
+                except QueryError:
+                    continue
+                expected.add(f"{link.key}.{key}")
+        assert offered == expected, form.key
+
+
+def test_a_written_decimal_has_the_fields_scale_and_at_most_18_whole_digits(
+    document: dict[str, Any],
+) -> None:
+    written = schema(document, "CrmSfa_Product_Input")["properties"]["list_price"]
+    fits = [bool(re.search(written["pattern"], text)) for text in ("12.5", "12.50", "12.500")]
+    assert fits == [True, True, True]  # zeros past the scale change nothing
+    assert not re.search(written["pattern"], "12.505")
+    assert not re.search(written["pattern"], "1" * 19)
+    assert written["exclusiveMaximum"] == 10**18
+
+
+def test_a_list_url_too_long_for_the_server_points_to_search(document: dict[str, Any]) -> None:
+    answer = document["paths"]["/crm_sfa/product/records"]["get"]["responses"]["414"]
+    assert "POST /crm_sfa/product/search" in answer["description"]
 
 
 def test_the_sort_parameter_names_the_sortable_fields(

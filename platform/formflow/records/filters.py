@@ -376,6 +376,8 @@ class _Compiler:
     def group(self, name: str, items: Any, depth: int) -> ColumnElement[bool]:
         if not isinstance(items, Sequence) or isinstance(items, str):
             raise QueryError(f"'{name}' takes a list of filters")
+        if len(items) > MAX_CONDITIONS:
+            raise QueryError(f"'{name}' holds more than {MAX_CONDITIONS} filters; simplify it")
         clauses = [self.node(item, depth + 1) for item in items]
         # true()/false() vanish beside other clauses and stand for an empty group.
         return and_(true(), *clauses) if name == "and" else or_(false(), *clauses)
@@ -453,12 +455,8 @@ def _between(ref: FieldRef, value: Any) -> ColumnElement[bool]:
     if not isinstance(value, list | tuple) or len(value) != 2:
         raise QueryError("operator 'between' needs a list [low, high]", field=ref.shown)
     low, high = (coerce_value(ref, item) for item in value)
-    if low > high:
-        raise QueryError(
-            f"operator 'between' needs [low, high] with low no greater than high, got {list(value)}",
-            field=ref.shown,
-        )
-    return ref.column.between(low, high)
+    # as SQL's BETWEEN: a range whose low is above its high holds nothing
+    return ref.column.between(low, high) if low <= high else false()
 
 
 def _empty(ref: FieldRef) -> ColumnElement[bool]:

@@ -33,6 +33,7 @@ from formflow.records.query import Query
 from formflow.records.service import RecordService
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import openapi, serialize
+from formflow.web.contract import Contract
 from formflow.web.errors import error_body
 from formflow.web.extensions import csrf
 from formflow.web.i18n import error_message
@@ -40,7 +41,7 @@ from formflow.web.i18n import error_message
 blueprint = Blueprint("api", __name__, url_prefix=openapi.PREFIX)
 
 MAX_ID = serialize.MAX_INTEGER
-_NUMBER = re.compile(r"[0-9]{1,18}")
+_NUMBER = re.compile(r"[0-9]{1,19}")
 _ETAG = re.compile(r'"([1-9][0-9]{0,17})"')
 _OPEN = frozenset({"api.document"})
 """Endpoints that need no token."""
@@ -54,7 +55,17 @@ class VersionRequired(RecordError):
 
 
 class InvalidIfMatch(RecordError):
+    """An ``If-Match`` that names no version the record can be at (status 409): not one
+    strong ETag of ours, or not the version the body names. Like a stale version, the
+    precondition fails, so the write is not made."""
+
     code = "invalid_if_match"
+
+
+class NotDeleted(RecordError):
+    """A restore of a record that is not in the recycle bin (status 409)."""
+
+    code = "not_deleted"
 
 
 # authentication -----------------------------------------------------------------
@@ -128,18 +139,28 @@ def _headers(response: Response) -> Response:
 
 @blueprint.get("/openapi.json")
 def document() -> Response:
+    response = Response(_published()[0], mimetype="application/json")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _published() -> tuple[str, Contract]:
+    """The document in force, as served and as the contract requests are checked against."""
     instance = _instance()
     apps = [instance.app(key) for key in instance.app_keys]
     digests = tuple((app.key, app.digest) for app in apps)
-    cached: dict[tuple[tuple[str, str], ...], str] = current_app.extensions.setdefault(
-        _DOCUMENTS, {}
+    cached: dict[tuple[tuple[str, str], ...], tuple[str, Contract]] = (
+        current_app.extensions.setdefault(_DOCUMENTS, {})
     )
     if digests not in cached:
         cached.clear()
-        cached[digests] = json.dumps(openapi.build_document(apps), ensure_ascii=False)
-    response = Response(cached[digests], mimetype="application/json")
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+        built = openapi.build_document(apps)
+        cached[digests] = (json.dumps(built, ensure_ascii=False), Contract(built))
+    return cached[digests]
+
+
+def _contract() -> Contract:
+    return _published()[1]
 
 
 @blueprint.get("/apps")
@@ -183,7 +204,52 @@ def _form_summary(app: App, form: Form, actor: Actor) -> dict[str, Any]:
 @blueprint.get("/<app_key>/<form_key>/records")
 def records(app_key: str, form_key: str) -> Response:
     service, form = _form(app_key, form_key)
-    page = service.find(_actor(app_key), form.key, _list_query())
+    return _page(app_key, service, form, _list_query())
+
+
+@blueprint.post("/<app_key>/<form_key>/search")
+def search(app_key: str, form_key: str) -> Response:
+    """The list with its query in a JSON body: a long filter does not fit in a URL."""
+    service, form = _form(app_key, form_key)
+    body = _body()
+    if "filter" in body and not isinstance(body["filter"], dict):
+        raise QueryError("filter must be an object: a condition or a group", field="filter")
+    _check_text(body.get("sort"), "sort")
+    if isinstance(body.get("filter"), dict) and not _clean(body["filter"]):
+        raise QueryError(
+            "filter values must not hold NUL characters or unpaired surrogates", field="filter"
+        )
+    name = openapi.component_name(service.app, form, "Search")
+    # the filter is checked by the record service first, whose messages name the field
+    problems = _contract().problems(name, {k: v for k, v in body.items() if k != "filter"})
+    if problems:
+        path, (problem, *_) = next(iter(problems.items()))
+        field = path.split(".", 1)[0] if path != "$" else None
+        raise QueryError(f"{path}: {problem.message}", field=field)
+    query = Query(
+        filter=body.get("filter") or None,
+        search=body.get("search") or None,
+        sort=_sort(body.get("sort")),
+        limit=int(body.get("limit", 50)),  # JSON Schema's integers include 5.0
+        cursor=body.get("cursor") or None,
+        offset=int(body.get("offset", 0)),
+        with_total=body.get("total", True),
+    )
+    return _page(app_key, service, form, query)
+
+
+def _check_text(value: Any, name: str) -> None:
+    if isinstance(value, str) and not _clean(value):
+        raise QueryError(f"{name} must not hold NUL characters or unpaired surrogates", field=name)
+
+
+def _page(app_key: str, service: RecordService, form: Form, query: Query) -> Response:
+    """A page of the list; a filter the service takes is then held to the document too,
+    which refuses what the service would only coerce (``"5"`` for a number)."""
+    page = service.find(_actor(app_key), form.key, query)
+    if query.filter is not None:
+        name = openapi.component_name(service.app, form, "Filter")
+        _contract().check_query(name, query.filter, "filter")
     return _json(
         {
             "data": [serialize.record_json(form, row) for row in page.rows],
@@ -197,7 +263,9 @@ def records(app_key: str, form_key: str) -> Response:
 @blueprint.post("/<app_key>/<form_key>/records")
 def create(app_key: str, form_key: str) -> Response:
     service, form = _form(app_key, form_key)
-    values = serialize.input_values(form, _body(), service.timezone)
+    body = _body()
+    values = serialize.input_values(form, body, service.timezone)
+    _contract().check_body(openapi.component_name(service.app, form, "Input"), body)
     actor = _actor(app_key)
     record = service.create(actor, form.key, _with_files(form, values, None, actor))
     response = _record_response(form, record, 201)
@@ -220,6 +288,8 @@ def record(app_key: str, form_key: str, record_id: int) -> Response:
 def update(app_key: str, form_key: str, record_id: int) -> Response:
     service, form = _form(app_key, form_key)
     body = _body()
+    serialize.input_values(form, {k: v for k, v in body.items() if k != "version"})
+    _contract().check_body(openapi.component_name(service.app, form, "Update"), body)
     present = "version" in body
     version = _expected_version(body.pop("version", None), present)
     if version is None:
@@ -240,7 +310,7 @@ def update(app_key: str, form_key: str, record_id: int) -> Response:
 def delete(app_key: str, form_key: str, record_id: int) -> Response:
     service, form = _form(app_key, form_key)
     given = request.args.get("version")
-    if given is not None and not _NUMBER.fullmatch(given):
+    if given is not None and not (_NUMBER.fullmatch(given) and 1 <= int(given) <= MAX_ID):
         raise QueryError("version must be the record's version number", field="version")
     version = _expected_version(int(given) if given is not None else None, given is not None)
     service.delete(_actor(app_key), form.key, record_id, expected_version=version)
@@ -251,7 +321,11 @@ def delete(app_key: str, form_key: str, record_id: int) -> Response:
 def restore(app_key: str, form_key: str, record_id: int) -> Response:
     service, form = _form(app_key, form_key)
     actor = _actor(app_key)
-    service.restore(actor, form.key, record_id)
+    try:
+        service.restore(actor, form.key, record_id)
+    except RecordNotFound:
+        service.get(actor, form.key, record_id)  # not found at all: that answer stands
+        raise NotDeleted(N_("record %(id)s is not in the recycle bin"), id=record_id) from None
     return _record_response(form, service.get(actor, form.key, record_id))
 
 
@@ -464,25 +538,19 @@ def _expected_version(given: Any, present: bool) -> int | None:
             )
         version = int(given)
     header = request.headers.get("If-Match")
-    if header is None or not header.strip():
+    if header is None:
         return version
     match = _ETAG.fullmatch(header.strip())
     if match is None:
         raise InvalidIfMatch(
-            'If-Match must be the ETag of the record as read, such as "3" (with the quotes)'
+            N_('If-Match must be the ETag of the record as read, such as "3" (with the quotes)')
         )
     etag = int(match[1])
     if version is not None and version != etag:
-        raise ValidationFailed(
-            {
-                "version": [
-                    Problem(
-                        "conflict",
-                        N_("says %(version)s but If-Match says %(etag)s"),
-                        (("version", version), ("etag", etag)),
-                    )
-                ]
-            }
+        raise InvalidIfMatch(
+            N_("the body's version says %(version)s but If-Match says %(etag)s"),
+            version=version,
+            etag=etag,
         )
     return etag
 
@@ -504,8 +572,9 @@ def _label(label: Label) -> dict[str, str | None]:
 
 @blueprint.errorhandler(VersionRequired)
 @blueprint.errorhandler(InvalidIfMatch)
+@blueprint.errorhandler(NotDeleted)
 def _precondition(error: RecordError) -> Response:
-    status = 428 if isinstance(error, VersionRequired) else 400
+    status = 428 if isinstance(error, VersionRequired) else 409
     return _json(error_body(error.code, error_message(error)), status)
 
 

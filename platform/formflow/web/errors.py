@@ -105,10 +105,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Any:
         status = error.code or 500
+        # the exception's own headers, such as a 405's Allow, belong in either answer
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
         if wants_json():
             code = (error.name or "error").lower().replace(" ", "_")
-            return jsonify(error_body(code, http_message(error))), status
-        return render_template("error.html", status=status, message=http_message(error)), status
+            return jsonify(error_body(code, http_message(error))), status, headers
+        page = render_template("error.html", status=status, message=http_message(error))
+        return page, status, headers
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:

@@ -1,9 +1,11 @@
 """The OpenAPI 3.1 document of the REST API, generated from the definitions in force.
 
 Every installed form gets its paths (list, create, read, update, delete, restore,
-history), a tag, and its schemas: ``<App>_<Form>_Record`` (what the API returns),
-``_Input`` (what a create accepts), ``_Update`` (what a PATCH accepts), ``_Page`` (a list
-page) and ``_Filter`` (the filter language with the form's own fields and operators).
+history, search), a tag, and its schemas: ``<App>_<Form>_Record`` (what the API
+returns), ``_Input`` (what a create accepts), ``_Update`` (what a PATCH accepts), ``_Page``
+(a list page), ``_Search`` (a list query as a body) and ``_Filter`` with ``_Condition``,
+``_And``, ``_Or`` and ``_Not`` (the filter language with the form's own fields, the
+fields of the forms its links lead to, and their operators).
 Values take the shapes :mod:`formflow.web.serialize` writes: decimals as strings, dates
 and date-times as ISO 8601, multiselects as arrays, references as ids.
 
@@ -26,12 +28,16 @@ from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
 from formflow.records.filters import (
     CHOICE_OPS,
     COMMON_OPS,
+    MAX_CONDITIONS,
+    MAX_DEPTH,
+    MAX_TEXT,
     MAX_VALUES,
     ORDERED_OPS,
     TEXT_OPS,
 )
 from formflow.records.query import MAX_LIMIT
 from formflow.records.search import MAX_SEARCH_LENGTH
+from formflow.records.values import MAX_DECIMAL_DIGITS
 from formflow.web.serialize import DECIMAL_PATTERN, MAX_INTEGER
 
 OPENAPI_VERSION = "3.1.0"
@@ -41,12 +47,34 @@ MAX_OFFSET = 1_000_000
 _NOT_SORTABLE = frozenset({ValueKind.CHOICES, ValueKind.FILES, ValueKind.ROWS})
 Schema = dict[str, Any]
 
+_YEAR = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+DATE_PATTERN = f"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}$"
+DATETIME_PATTERN = (
+    f"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9](?:[.][0-9]+)?"
+    "(?:Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+"""RFC 3339 as Python reads it: years from 1, seconds below 60, upper-case T and Z."""
+_DATE: Schema = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+_DATETIME: Schema = {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}
+_FILLED = "[^\\s\\x1c-\\x1f\\x85]"
+"""A character that is not space: a required text must hold one (values are stripped)."""
+_SCALAR_OPS = frozenset(
+    {"eq", "ne", "lt", "lte", "gt", "gte", "contains", "starts_with", "ends_with"}
+)
+_LIST_OPS = ("in", "not_in", "has_any", "has_all")
+_EMPTY_OPS = ("is_empty", "is_not_empty")
+
 _ERROR_RESPONSES = {
     "400": ("BadRequest", "The request is malformed: invalid JSON, body, query or header."),
     "401": ("Unauthorized", "No valid bearer token was given."),
     "403": ("Forbidden", "The token's user may not do this on this form."),
     "404": ("NotFound", "No such app, form or record, or one out of the user's reach."),
-    "409": ("Conflict", "The record changed meanwhile (`stale_record`) or is in use (`in_use`)."),
+    "409": (
+        "Conflict",
+        "The record changed meanwhile (`stale_record`), `If-Match` names no version it is at "
+        "(`invalid_if_match`), it is in use (`in_use`), or a restored record is not deleted "
+        "(`not_deleted`).",
+    ),
     "413": ("PayloadTooLarge", "The body is larger than the instance accepts."),
     "422": ("UnprocessableContent", "Values that do not fit the form, or a plugin's veto."),
     "428": ("PreconditionRequired", "An update needs the version it was edited at."),
@@ -174,9 +202,34 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
     record = _ref(component_name(app, form, "Record"))
     name = form.label.en or form.key
     op = f"{app.key}_{form.key}"
-    one: dict[str, Any] = {"200": _json_response(f"The {name} record.", record, etag=True)}
+    one = {"200": _json_response(f"The {name} record.", record, etag=True)}
+    one["200"]["links"] = _links(op, "read", "update", "delete", "history")
     id_param = [{"$ref": "#/components/parameters/RecordId"}]
+    created = _created(_json_response(f"The new {name} record.", record, etag=True))
+    created["links"] = _links(op, "read", "update", "delete", "restore", "history")
+    deleted: dict[str, Any] = {"description": "Deleted (it can be restored)."}
+    deleted["links"] = _links(op, "restore", source="$request.path.record_id")
+    restored = _json_response("The restored record.", record, etag=True)
+    restored["links"] = _links(op, "read", "update", "delete", "history")
     return {
+        f"/{app.key}/{form.key}/search": {
+            "post": {
+                "operationId": f"{op}_search",
+                "summary": f"List {name} records, the query in the body",
+                "description": (
+                    "The same as listing with query parameters, for a filter too long for "
+                    "a URL (servers refuse request lines past about 4 KB)."
+                ),
+                "tags": [tag],
+                "requestBody": _body(component_name(app, form, "Search")),
+                "responses": {
+                    "200": _json_response(
+                        "A page of records.", _ref(component_name(app, form, "Page"))
+                    ),
+                    **_errors((*_READ_ERRORS, "413")),
+                },
+            },
+        },
         base: {
             "get": {
                 "operationId": f"{op}_list",
@@ -190,6 +243,13 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                         "A page of records.", _ref(component_name(app, form, "Page"))
                     ),
                     **_errors(_READ_ERRORS),
+                    "414": {
+                        "description": (
+                            "The URL is longer than the HTTP server takes, an answer of the "
+                            "server in front of the API and not JSON. Send the query in the "
+                            f"body of `POST /{app.key}/{form.key}/search` instead."
+                        )
+                    },
                 },
             },
             "post": {
@@ -198,7 +258,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                 "tags": [tag],
                 "requestBody": _body(component_name(app, form, "Input")),
                 "responses": {
-                    "201": _created(_json_response(f"The new {name} record.", record, etag=True)),
+                    "201": created,
                     **_errors(_WRITE_ERRORS),
                 },
             },
@@ -238,7 +298,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                     {"$ref": "#/components/parameters/IfMatch"},
                 ],
                 "responses": {
-                    "204": {"description": "Deleted (it can be restored)."},
+                    "204": deleted,
                     **_errors((*_READ_ERRORS, "409", "422")),
                 },
             },
@@ -250,8 +310,8 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                 "summary": f"Bring a deleted {name} record back",
                 "tags": [tag],
                 "responses": {
-                    "200": _json_response("The restored record.", record, etag=True),
-                    **_errors((*_READ_ERRORS, "422")),
+                    "200": restored,
+                    **_errors((*_READ_ERRORS, "409", "422")),
                 },
             },
         },
@@ -270,52 +330,100 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
     }
 
 
-def _list_parameters(filter_schema: str, sortable: Sequence[str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": "filter",
-            "in": "query",
-            "description": FILTER_HELP,
-            "content": {"application/json": {"schema": _ref(filter_schema)}},
-        },
-        {
-            "name": "search",
-            "in": "query",
+_LINKS = {
+    "read": ("get", "Read the record."),
+    "update": ("update", "Change the record, at the version just read."),
+    "delete": ("delete", "Delete the record, at the version just read."),
+    "restore": ("restore", "Bring the record back from the recycle bin."),
+    "history": ("history", "The record's audit trail."),
+}
+
+
+def _links(op: str, *names: str, source: str = "$response.body#/id") -> dict[str, Any]:
+    """OpenAPI links from a response naming a record to the operations on that record."""
+    links: dict[str, Any] = {}
+    for name in names:
+        suffix, description = _LINKS[name]
+        parameters = {"record_id": source}
+        if name in ("update", "delete") and source.startswith("$response"):
+            parameters["header.If-Match"] = "$response.header.ETag"
+        links[name] = {
+            "operationId": f"{op}_{suffix}",
+            "parameters": parameters,
+            "description": description,
+        }
+    return links
+
+
+def _list_options(filter_schema: str, sortable: Sequence[str]) -> dict[str, Schema]:
+    """What a list takes, by name: as query parameters of a GET, or a search body."""
+    return {
+        "filter": {**_ref(filter_schema), "description": FILTER_HELP},
+        "search": {
+            "type": "string",
+            "maxLength": MAX_SEARCH_LENGTH,
             "description": "Words every matching record holds in its search fields.",
-            "schema": {"type": "string", "maxLength": MAX_SEARCH_LENGTH},
         },
-        {
-            "name": "sort",
-            "in": "query",
+        "sort": {
+            "type": "string",
+            "pattern": _sort_pattern(sortable),
             "description": "Field keys, comma-separated; `-` before a key sorts descending.",
-            "schema": {"type": "string", "pattern": _sort_pattern(sortable)},
-            "example": "-updated_at,id",
+            "examples": ["-updated_at,id"],
         },
-        {
-            "name": "limit",
-            "in": "query",
+        "limit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_LIMIT,
+            "default": 50,
             "description": "Records per page.",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
         },
-        {
-            "name": "cursor",
-            "in": "query",
+        "cursor": {
+            "type": "string",
             "description": "The `next_cursor` of the previous page (not with `offset`).",
-            "schema": {"type": "string"},
         },
-        {
-            "name": "offset",
-            "in": "query",
+        "offset": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_OFFSET,
+            "default": 0,
             "description": "Records to skip, to jump to a page (not with `cursor`).",
-            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
         },
-        {
-            "name": "total",
-            "in": "query",
+        "total": {
+            "type": "boolean",
+            "default": True,
             "description": "Whether to count the matching records (counting stops at 10,000).",
-            "schema": {"type": "boolean", "default": True},
         },
-    ]
+    }
+
+
+def _list_parameters(filter_schema: str, sortable: Sequence[str]) -> list[dict[str, Any]]:
+    parameters = []
+    for name, schema in _list_options(filter_schema, sortable).items():
+        found = dict(schema)
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "description": found.pop("description"),
+        }
+        if name == "filter":
+            parameter["content"] = {"application/json": {"schema": found}}
+        else:
+            if "examples" in found:
+                parameter["example"] = found.pop("examples")[0]
+            parameter["schema"] = found
+        parameters.append(parameter)
+    return parameters
+
+
+def _search_schema(app: App, form: Form) -> Schema:
+    options = _list_options(component_name(app, form, "Filter"), _sortable(form))
+    return _object(
+        options,
+        [],
+        description=(
+            "The list query of `GET .../records` as a JSON body, for filters too long for a URL."
+        ),
+    )
 
 
 def _sortable(form: Form) -> list[str]:
@@ -476,6 +584,7 @@ def _shared_schemas() -> dict[str, Schema]:
                                 "description": "`[old, new]` by field key.",
                                 "additionalProperties": {
                                     "type": "array",
+                                    "items": {},
                                     "minItems": 2,
                                     "maxItems": 2,
                                 },
@@ -561,6 +670,9 @@ def _form_schemas(app: App, form: Form) -> dict[str, Schema]:
             update, [], description="The fields to change, and the version you read."
         ),
         component_name(app, form, "Filter"): _filter_schema(app, form),
+        component_name(app, form, "Condition"): _condition_schema(app, form),
+        **_group_schemas(app, form),
+        component_name(app, form, "Search"): _search_schema(app, form),
         component_name(app, form, "Page"): {
             "type": "object",
             "required": ["data", "total", "total_is_capped", "next_cursor"],
@@ -587,30 +699,82 @@ def _form_schemas(app: App, form: Form) -> dict[str, Schema]:
 def _filter_schema(app: App, form: Form) -> Schema:
     """The filter language for one form: a condition per filterable field, or a group.
 
-    Each field's condition names the operators that field takes and the values they
-    compare with; a key that follows a link (``account.level``) is allowed by pattern.
+    Each field's conditions name the operators that field takes, each with the value it
+    compares with: none, one, a list, or ``[low, high]``, and a key that follows a link
+    (``account.level``) takes the linked field's. ``{}`` (no filter) is only a whole
+    filter, never a part of a group.
     """
-    itself = _ref(component_name(app, form, "Filter"))
-    conditions = [_condition_schema(key, kind, field) for key, kind, field in _filterable(form)]
-    linked: Schema = {
-        "type": "object",
-        "required": ["field", "op"],
-        "properties": {
-            "field": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"},
-            "op": {"enum": sorted(set(ORDERED_OPS + TEXT_OPS + CHOICE_OPS))},
-            "value": {},
-        },
-        "additionalProperties": False,
-    }
-    groups = [_object({name: {"type": "array", "items": itself}}, [name]) for name in ("and", "or")]
-    nothing: Schema = {"type": "object", "maxProperties": 0, "description": "No filter."}
+    condition = _ref(component_name(app, form, "Condition"))
     return {
         "description": FILTER_HELP,
-        "anyOf": [*conditions, linked, *groups, _object({"not": itself}, ["not"]), nothing],
+        "anyOf": [
+            condition,
+            {"type": "object", "maxProperties": 0, "description": "No filter."},
+        ],
     }
 
 
-def _filterable(form: Form) -> list[tuple[str, ValueKind, Field | None]]:
+def _condition_schema(app: App, form: Form) -> Schema:
+    """One condition or group of the filter language (a group holds conditions).
+
+    The groups are components of their own (``_And``, ``_Or``, ``_Not``), so that a
+    client generator meets the recursion through named models.
+    """
+    conditions = [
+        schema
+        for key, kind, field in _filterable(app, form)
+        for schema in _field_conditions(_condition_title(app, form, key), key, kind, field)
+    ]
+    groups = [_ref(component_name(app, form, name)) for name in _GROUPS]
+    return {
+        "description": f"A condition, or a group of them (nested at most {MAX_DEPTH} deep).",
+        "anyOf": [*conditions, *groups],
+    }
+
+
+_GROUPS = {"And": "and", "Or": "or", "Not": "not"}
+
+
+def _group_schemas(app: App, form: Form) -> dict[str, Schema]:
+    itself = _ref(component_name(app, form, "Condition"))
+    return {
+        component_name(app, form, name): _object(
+            {key: itself}
+            if key == "not"
+            else {key: {"type": "array", "items": itself, "maxItems": MAX_CONDITIONS}},
+            [key],
+            description=f"Records that match {_GROUP_WORDS[key]}.",
+        )
+        for name, key in _GROUPS.items()
+    }
+
+
+_GROUP_WORDS = {
+    "and": "every condition listed (none listed: every record)",
+    "or": "any condition listed (none listed: no record)",
+    "not": "not the condition",
+}
+
+
+def _filterable(app: App, form: Form) -> list[tuple[str, ValueKind, Field | None]]:
+    """The keys a filter may name: the form's own filterable fields, and through each of
+    its link fields (``account.level``) the linked form's."""
+    found = _own_filterable(form)
+    for field in form.fields:
+        if (
+            field.type == "link"
+            and field.target_form
+            and any(key == field.key for key, *_ in found)
+        ):
+            target = app.form(field.target_form)
+            found.extend(
+                (f"{field.key}.{key}", kind, target_field)
+                for key, kind, target_field in _own_filterable(target)
+            )
+    return found
+
+
+def _own_filterable(form: Form) -> list[tuple[str, ValueKind, Field | None]]:
     found: list[tuple[str, ValueKind, Field | None]] = [
         (key, kind, None) for key, kind in SYSTEM_FIELDS.items()
     ]
@@ -622,8 +786,18 @@ def _filterable(form: Form) -> list[tuple[str, ValueKind, Field | None]]:
     return found
 
 
-def _condition_schema(key: str, kind: ValueKind, field: Field | None) -> Schema:
-    """``{"field": key, "op": ..., "value": ...}`` for one field, as filters.py checks it."""
+def _condition_title(app: App, form: Form, key: str) -> str:
+    link, _, target = key.rpartition(".")
+    if link:
+        return component_name(app, form, f"Through_{_pascal(link)}_{_pascal(target)}")
+    return component_name(app, form, f"Where_{_pascal(key)}")
+
+
+def _field_conditions(title: str, key: str, kind: ValueKind, field: Field | None) -> list[Schema]:
+    """``{"field": key, "op": ..., "value": ...}`` for one field, one schema per shape of
+    value the operators take, as filters.py checks them. Each has a title that client
+    generators name their classes after: ``..._Where_Level_Values`` for a key of the form,
+    ``..._Through_Account_Level_Values`` for one that follows a link."""
     if kind is ValueKind.CHOICES:
         ops: tuple[str, ...] = CHOICE_OPS
         scalar: Schema = {"enum": list(field.option_values) if field else []}
@@ -636,35 +810,53 @@ def _condition_schema(key: str, kind: ValueKind, field: Field | None) -> Schema:
         else:
             ops = COMMON_OPS
         scalar = _filter_value(kind, field)
-    return {
-        "type": "object",
-        "required": ["field", "op"],
-        "properties": {
-            "field": {"const": key},
-            "op": {"enum": list(ops)},
-            "value": {
-                "anyOf": [
-                    scalar,
-                    {"type": "array", "items": scalar, "minItems": 1, "maxItems": MAX_VALUES},
-                    {"type": "null"},
-                ]
+    shapes: list[tuple[str, list[str], Schema | None]] = [
+        ("Empty", [op for op in ops if op in _EMPTY_OPS], None),
+        ("Value", [op for op in ops if op in _SCALAR_OPS], scalar),
+        (
+            "Values",
+            [op for op in ops if op in _LIST_OPS],
+            {"type": "array", "items": scalar, "minItems": 1, "maxItems": MAX_VALUES},
+        ),
+        (
+            "Range",
+            [op for op in ops if op == "between"],
+            {"type": "array", "items": scalar, "minItems": 2, "maxItems": 2},
+        ),
+    ]
+    return [
+        {
+            "title": f"{title}_{shape}",
+            "type": "object",
+            "required": ["field", "op"] if value is None else ["field", "op", "value"],
+            "properties": {
+                "field": {"const": key},
+                "op": {"enum": names},
+                "value": {"type": "null"} if value is None else value,
             },
-        },
-        "additionalProperties": False,
-    }
+            "additionalProperties": False,
+        }
+        for shape, names, value in shapes
+        if names
+    ]
 
 
 def _filter_value(kind: ValueKind, field: Field | None) -> Schema:
     if field is not None and field.options:
         return {"enum": list(field.option_values)}
     if kind is ValueKind.TEXT:
-        return {"type": "string"}
+        return {"type": "string", "maxLength": MAX_TEXT}
     if kind is ValueKind.DECIMAL:
-        return {"type": ["string", "number"], "pattern": r"^[+-]?[0-9]+(\.[0-9]+)?$"}
+        return {
+            "anyOf": [
+                {"type": "string", "pattern": r"^[+-]?[0-9]{1,30}(\.[0-9]{1,30})?$"},
+                {"type": "number", "exclusiveMinimum": -1e30, "exclusiveMaximum": 1e30},
+            ]
+        }
     if kind is ValueKind.DATE:
-        return {"type": "string", "format": "date"}
+        return _DATE
     if kind is ValueKind.DATETIME:
-        return {"type": "string", "format": "date-time"}
+        return _DATETIME
     if kind is ValueKind.BOOL:
         return {"type": "boolean"}
     if kind is ValueKind.REFERENCE:
@@ -758,7 +950,31 @@ def _input_schema(field: Field) -> Schema:
         if field.max_rows is not None:
             rows["maxItems"] = field.max_rows
         return _titled(field, rows, notes=_notes(field))
-    return _titled(field, _nullable(_value_schema(field, writing=True)), notes=_notes(field))
+    value = _value_schema(field, writing=True)
+    if not _must_fill(field):
+        return _titled(field, _nullable(value), notes=_notes(field))
+    return _titled(field, _filled(field, value), notes=_notes(field))
+
+
+def _must_fill(field: Field) -> bool:
+    """Whether a value sent for the field may not be empty: it is required whatever the
+    other values (a default fills only a field left out)."""
+    return field.required and field.required_if is None and field.visible_if is None
+
+
+def _filled(field: Field, schema: Schema) -> Schema:
+    """``schema`` without its empty values: no null, no blank text, no empty list."""
+    if schema.get("type") == "string" and field.type not in ("select", "textarea"):
+        pattern = schema.get("pattern", "").removesuffix("|^$")
+        text = {key: value for key, value in schema.items() if key != "pattern"}
+        if pattern:
+            return {**text, "allOf": [{"pattern": pattern}, {"pattern": _FILLED}]}
+        return {**text, "pattern": _FILLED}
+    if schema.get("type") == "string" and field.type == "textarea":
+        return {**schema, "minLength": max(1, schema.get("minLength", 1))}
+    if schema.get("type") == "array":
+        return {**schema, "minItems": max(1, schema.get("minItems", 1))}
+    return schema
 
 
 def _notes(field: Field) -> list[str]:
@@ -799,9 +1015,9 @@ def _value_schema(field: Field, *, writing: bool) -> Schema:
     if kind is ValueKind.DECIMAL:
         return _decimal_schema(field, writing=writing)
     if kind is ValueKind.DATE:
-        return {"type": "string", "format": "date"}
+        return _DATE if writing else {"type": "string", "format": "date"}
     if kind is ValueKind.DATETIME:
-        return {"type": "string", "format": "date-time"}
+        return _DATETIME if writing else {"type": "string", "format": "date-time"}
     if kind is ValueKind.BOOL:
         return {"type": "boolean"}
     if kind is ValueKind.CHOICES:
@@ -862,9 +1078,14 @@ def _decimal_schema(field: Field, *, writing: bool) -> Schema:
     )
     if not writing:
         return {"type": "string", "pattern": DECIMAL_PATTERN, "description": "An exact decimal."}
+    # at most MAX_DECIMAL_DIGITS whole digits and the scale's decimal places (zeros past
+    # them change nothing), as records/values.py takes them
+    fraction = f"(?:\\.[0-9]{{1,{field.scale}}}0*)?" if field.scale else "(?:\\.0+)?"
     schema: Schema = {
         "type": ["string", "number"],
-        "pattern": r"^[+-]?[0-9]+(\.[0-9]+)?$",
+        "pattern": f"^[+-]?0*[0-9]{{1,{MAX_DECIMAL_DIGITS}}}{fraction}$",
+        "exclusiveMinimum": -(10**MAX_DECIMAL_DIGITS),
+        "exclusiveMaximum": 10**MAX_DECIMAL_DIGITS,
         "description": (
             f"A decimal with {places}{'; ' + bounds if bounds else ''}. Send a string to keep "
             "it exact; a JSON number is accepted too."

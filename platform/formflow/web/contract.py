@@ -1,0 +1,80 @@
+"""Request bodies and filters checked against the OpenAPI document's own schemas.
+
+The document (:mod:`formflow.web.openapi`) is the API's contract, so the API checks what
+it receives against it before the record service sees it: whatever the document calls
+invalid is refused, with the path of each problem, and the document cannot promise less
+than the API enforces. The service then checks what no JSON Schema can say (uniqueness,
+links to records that exist, conditions between fields).
+
+Validators are compiled once per document, which is itself built once per set of
+definition digests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema_rs
+
+from formflow.errors import Problem, QueryError, ValidationFailed
+
+
+class Contract:
+    """The schemas of one OpenAPI document, as validators by component name."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self._components = document["components"]["schemas"]
+        self._validators: dict[str, Any] = {}
+
+    def problems(self, name: str, instance: Any) -> dict[str, list[Problem]]:
+        """Each place in ``instance`` that does not fit schema ``name``, by dotted path."""
+        found: dict[str, list[Problem]] = {}
+        try:
+            if self._validator(name).is_valid(instance):  # quick: stops at a first fit
+                return found
+            errors = list(self._validator(name).iter_errors(instance))
+        except ValueError:  # nested past the validator's recursion limit
+            return {"$": [Problem("schema", "nests too deeply")]}
+        for error in errors:
+            parts = [str(part) for part in error.instance_path]
+            if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required):
+                path = ".".join([*parts, str(error.kind.property)])
+                found.setdefault(path, []).append(Problem("required", "is required"))
+                continue
+            path = ".".join(parts) or "$"
+            found.setdefault(path, []).append(Problem("schema", _message(error)))
+        return found
+
+    def check_body(self, name: str, body: Any) -> None:
+        """Raise :class:`ValidationFailed` (422) unless ``body`` fits schema ``name``."""
+        problems = self.problems(name, body)
+        if problems:
+            raise ValidationFailed(problems)
+
+    def check_query(self, name: str, value: Any, field: str) -> None:
+        """Raise :class:`QueryError` (400) unless query part ``field`` fits schema ``name``."""
+        problems = self.problems(name, value)
+        if problems:
+            path, (problem, *_) = next(iter(problems.items()))
+            where = "" if path == "$" else f" at {path}"
+            raise QueryError(f"{field} does not fit the document{where}: {problem.message}", field)
+
+    def _validator(self, name: str) -> Any:
+        if name not in self._validators:
+            schema = {
+                "$ref": f"#/components/schemas/{name}",
+                "components": {"schemas": self._components},
+            }
+            self._validators[name] = jsonschema_rs.validator_for(schema, validate_formats=True)
+        return self._validators[name]
+
+
+def _message(error: Any) -> str:
+    if isinstance(
+        error.kind,
+        jsonschema_rs.ValidationErrorKind.AnyOf | jsonschema_rs.ValidationErrorKind.OneOfNotValid,
+    ):
+        return "fits none of the shapes the document allows here"
+    text = str(error.message)
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -10,8 +10,19 @@ ignored authentication, deleted records gone and created ones found.
 
 Two answers to valid requests are allowed where JSON Schema cannot say the rule: 422 on
 create and update (unique values, links to records that exist, conditions between fields)
-and 428 on update (a version in the body or in ``If-Match``, one of the two). Page cursors
-are opaque, so they are not generated.
+and 428 on update (a version in the body or in ``If-Match``, one of the two). Two things
+no schema can say are shaped by a hook: page cursors are opaque, so none is generated,
+and a product's code is unique, so a valid one gets a number appended and creates
+succeed, giving the stateful runs records to follow links from.
+
+It runs a few examples per operation (``FORMFLOW_API_EXAMPLES``, 10 by default) on one
+form, with every phase and every check, and more for the stateful runs. The coverage
+phase skips the list and the search: it enumerates every shape of the filter language,
+minutes of requests, while examples, fuzzing (valid and invalid data) and the stateful
+runs still send them. One form is run: Schemathesis takes a read after a delete for a
+use after free even when a restore brought the record back in between (it knows only
+a create or a PUT on the same path as bringing a resource back), so a form whose runs
+mix those steps, as the customer's do, fails by the tool's mistake, not the API's.
 """
 
 from __future__ import annotations
@@ -19,19 +30,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from web.test_api import token_for
 
 EXAMPLES = os.environ.get("FORMFLOW_API_EXAMPLES", "10")
 FORMS = ("product",)
 CONFIG = """
+[phases.stateful]
+max-steps = 10
+
+[phases.stateful.generation]
+max-examples = 10
+
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
@@ -42,26 +56,39 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404",
 [[operations]]
 include-operation-id-regex = "_list$"
 parameters = { "query.cursor" = "" }
+phases.coverage.enabled = false
+
+[[operations]]
+include-operation-id-regex = "_search$"
+phases.coverage.enabled = false
 """
 
 
-@pytest.fixture
-def served(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
+HOOKS = """
+import itertools
+import re
+
+import schemathesis
+
+NUMBERS = itertools.count(1)
+
+
+@schemathesis.hook
+def map_body(context, body):
+    if not isinstance(body, dict):
+        return body
+    # a cursor is opaque: only one the server gave out is valid, so none is generated
+    if isinstance(body.get("cursor"), str):
+        body = {**body, "cursor": ""}
+    # a unique code: records are created, so that links from them can be followed
+    code = body.get("code")
+    if isinstance(code, str) and len(code) <= 40 and re.search(r"[^\\s\\x1c-\\x1f\\x85]", code):
+        body = {**body, "code": f"{code}#{next(NUMBERS)}"}
+    return body
+"""
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not os.environ.get("FORMFLOW_SCHEMATHESIS_ALL"),
-    reason="not green yet (linked filter keys, an undocumented status); set FORMFLOW_SCHEMATHESIS_ALL=1",
-)
 @pytest.mark.parametrize("form_key", FORMS)
 def test_the_api_passes_every_schemathesis_check(
     app: Flask, served: str, form_key: str, tmp_path: Path
@@ -87,6 +114,17 @@ def test_the_api_passes_every_schemathesis_check(
         "1",
         "--workers",
         "1",
+        "--request-timeout",
+        "120",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=False)
-    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-2000:]
+    (tmp_path / "formflow_hooks.py").write_text(HOOKS)
+    environment = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "formflow_hooks",
+        "PYTHONPATH": str(tmp_path),
+    }
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, env=environment, check=False
+    )
+    report = "\n".join(line[:1000] for line in result.stdout.splitlines())
+    assert result.returncode == 0, report[-20000:] + result.stderr[-2000:]

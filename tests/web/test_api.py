@@ -431,3 +431,15 @@ def test_a_filter_value_the_document_refuses_is_refused_though_it_converts(admin
     assert response.status_code == 400
     assert response.json["error"]["code"] == "invalid_query"
     assert response.json["error"]["field"] == "filter"
+
+
+@pytest.mark.parametrize("record_id", ["0", str(2**63), "9" * 19])
+def test_an_id_no_record_can_have_is_not_found_for_every_method(admin: Api, record_id: str) -> None:
+    path = f"{CUSTOMERS}/{record_id}"
+    answers = [
+        admin.get(path),
+        admin.patch(path, json={"short_name": "A", "version": 1}),
+        admin.delete(path, query_string={"version": 1}),
+    ]
+    assert [answer.status_code for answer in answers] == [404, 404, 404]
+    assert {answer.json["error"]["code"] for answer in answers} == {"not_found"}

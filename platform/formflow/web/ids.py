@@ -14,6 +14,8 @@ import re
 from werkzeug.routing import IntegerConverter, Map
 
 MAX_ID = 2**63 - 1
+NO_ID = 0
+"""The id no record has (ids start at 1)."""
 _ID = re.compile(r"[0-9]{1,19}")
 
 
@@ -26,13 +28,19 @@ def parse_id(text: str) -> int | None:
 
 
 class IdConverter(IntegerConverter):
-    """``<int:...>`` in every route: 1 to :data:`MAX_ID` in ASCII digits, else 404.
+    """``<int:...>`` in every route: ASCII digits only; an id no row can have is 0.
 
     It replaces Werkzeug's own ``int`` converter, whose ``\\d+`` matches any script's
-    digits and whose values have no upper bound.
+    digits and whose values have no upper bound. An id of 19 digits past :data:`MAX_ID`
+    (or 0) still matches the route and reaches the view as :data:`NO_ID`, which no record
+    has, so it is "not found" for every method: refused by the converter, it would be a
+    405 for the methods of the route's siblings instead.
     """
 
     regex = r"[0-9]{1,19}"
 
     def __init__(self, map: Map) -> None:
-        super().__init__(map, min=1, max=MAX_ID)
+        super().__init__(map)
+
+    def to_python(self, value: str) -> int:
+        return parse_id(value) or NO_ID

@@ -2,7 +2,7 @@
 
 A page costs two statements whatever the data size: the rows, and a count. The count stops
 at ``total_cap`` matching rows (``SELECT count(*) FROM (SELECT 1 ... LIMIT cap + 1)``), so
-knowing there are "more than 10,000" never costs more than reading them would; the page
+knowing there are "more than 1,000" never costs more than reading them would; the page
 says whether its total was capped.
 
 Pages follow each other by keyset: ``next_cursor`` holds the last row's sort values and

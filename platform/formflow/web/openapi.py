@@ -393,7 +393,7 @@ def _list_options(filter_schema: str, sortable: Sequence[str]) -> dict[str, Sche
         "total": {
             "type": "boolean",
             "default": True,
-            "description": "Whether to count the matching records (counting stops at 10,000).",
+            "description": "Whether to count the matching records (counting stops at 1,000).",
         },
     }
 

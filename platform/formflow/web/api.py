@@ -33,7 +33,7 @@ from formflow.records.query import Query
 from formflow.records.service import RecordService
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import openapi, serialize
-from formflow.web.contract import Contract
+from formflow.web.conformance import Conformance
 from formflow.web.errors import error_body
 from formflow.web.extensions import csrf
 from formflow.web.i18n import error_message
@@ -144,22 +144,22 @@ def document() -> Response:
     return response
 
 
-def _published() -> tuple[str, Contract]:
-    """The document in force, as served and as the contract requests are checked against."""
+def _published() -> tuple[str, Conformance]:
+    """The document in force, as served and as requests are checked against it."""
     instance = _instance()
     apps = [instance.app(key) for key in instance.app_keys]
     digests = tuple((app.key, app.digest) for app in apps)
-    cached: dict[tuple[tuple[str, str], ...], tuple[str, Contract]] = (
+    cached: dict[tuple[tuple[str, str], ...], tuple[str, Conformance]] = (
         current_app.extensions.setdefault(_DOCUMENTS, {})
     )
     if digests not in cached:
         cached.clear()
         built = openapi.build_document(apps)
-        cached[digests] = (json.dumps(built, ensure_ascii=False), Contract(built))
+        cached[digests] = (json.dumps(built, ensure_ascii=False), Conformance(built))
     return cached[digests]
 
 
-def _contract() -> Contract:
+def _conformance() -> Conformance:
     return _published()[1]
 
 
@@ -221,7 +221,7 @@ def search(app_key: str, form_key: str) -> Response:
         )
     name = openapi.component_name(service.app, form, "Search")
     # the filter is checked by the record service first, whose messages name the field
-    problems = _contract().problems(name, {k: v for k, v in body.items() if k != "filter"})
+    problems = _conformance().problems(name, {k: v for k, v in body.items() if k != "filter"})
     if problems:
         path, (problem, *_) = next(iter(problems.items()))
         field = path.split(".", 1)[0] if path != "$" else None
@@ -249,7 +249,7 @@ def _page(app_key: str, service: RecordService, form: Form, query: Query) -> Res
     page = service.find(_actor(app_key), form.key, query)
     if query.filter is not None:
         name = openapi.component_name(service.app, form, "Filter")
-        _contract().check_query(name, query.filter, "filter")
+        _conformance().check_query(name, query.filter, "filter")
     return _json(
         {
             "data": [serialize.record_json(form, row) for row in page.rows],
@@ -265,7 +265,7 @@ def create(app_key: str, form_key: str) -> Response:
     service, form = _form(app_key, form_key)
     body = _body()
     values = serialize.input_values(form, body, service.timezone)
-    _contract().check_body(openapi.component_name(service.app, form, "Input"), body)
+    _conformance().check_body(openapi.component_name(service.app, form, "Input"), body)
     actor = _actor(app_key)
     record = service.create(actor, form.key, _with_files(form, values, None, actor))
     response = _record_response(form, record, 201)
@@ -289,7 +289,7 @@ def update(app_key: str, form_key: str, record_id: int) -> Response:
     service, form = _form(app_key, form_key)
     body = _body()
     serialize.input_values(form, {k: v for k, v in body.items() if k != "version"})
-    _contract().check_body(openapi.component_name(service.app, form, "Update"), body)
+    _conformance().check_body(openapi.component_name(service.app, form, "Update"), body)
     present = "version" in body
     version = _expected_version(body.pop("version", None), present)
     if version is None:

@@ -1,6 +1,6 @@
 """Request bodies and filters checked against the OpenAPI document's own schemas.
 
-The document (:mod:`formflow.web.openapi`) is the API's contract, so the API checks what
+The document (:mod:`formflow.web.openapi`) is the API's promise, so the API checks what
 it receives against it before the record service sees it: whatever the document calls
 invalid is refused, with the path of each problem, and the document cannot promise less
 than the API enforces. The service then checks what no JSON Schema can say (uniqueness,
@@ -20,7 +20,7 @@ import jsonschema_rs
 from formflow.errors import Problem, QueryError, ValidationFailed
 
 
-class Contract:
+class Conformance:
     """The schemas of one OpenAPI document, as validators by component name."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:

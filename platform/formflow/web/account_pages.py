@@ -21,6 +21,7 @@ from formflow import accounts, sessions
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
 from formflow.web.auth import sign_in
+from formflow.web.validators import new_password_checks
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 
@@ -31,14 +32,7 @@ class PasswordChangeForm(FlaskForm):  # type: ignore[misc]
     )
     new_password = PasswordField(
         _l("New password"),
-        validators=[
-            InputRequired(_l("Enter a password.")),
-            Length(
-                min=accounts.MIN_PASSWORD_LENGTH,
-                message=_l("A password needs at least %(min)d characters."),
-            ),
-            Length(max=200),
-        ],
+        validators=new_password_checks(),
     )
     confirm = PasswordField(
         _l("New password again"),

@@ -25,7 +25,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Regexp
+from wtforms.validators import DataRequired, Length, Regexp
 
 from formflow import accounts
 from formflow.definitions.model import App
@@ -35,7 +35,7 @@ from formflow.web.auth import stay_signed_in
 from formflow.web.extensions import login_manager
 from formflow.web.i18n import text
 from formflow.web.ids import parse_id
-from formflow.web.validators import storable_text
+from formflow.web.validators import new_password_checks, storable_text
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -84,14 +84,7 @@ class NewUserForm(ProfileForm):
     )
     password = PasswordField(
         _l("Password"),
-        validators=[
-            InputRequired(_l("Enter a password.")),
-            Length(
-                min=accounts.MIN_PASSWORD_LENGTH,
-                message=_l("A password needs at least %(min)d characters."),
-            ),
-            Length(max=200),
-        ],
+        validators=new_password_checks(),
     )
 
 
@@ -102,14 +95,7 @@ class EditUserForm(ProfileForm):
 class PasswordForm(FlaskForm):  # type: ignore[misc]
     new_password = PasswordField(
         _l("New password"),
-        validators=[
-            InputRequired(_l("Enter a password.")),
-            Length(
-                min=accounts.MIN_PASSWORD_LENGTH,
-                message=_l("A password needs at least %(min)d characters."),
-            ),
-            Length(max=200),
-        ],
+        validators=new_password_checks(),
     )
 
 

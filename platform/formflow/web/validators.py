@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from wtforms.validators import ValidationError
+from wtforms.validators import InputRequired, Length, ValidationError
 
+from formflow import accounts
 from formflow.storage.text import storable
 
 
@@ -18,3 +19,15 @@ def storable_text(form: Any, field: Any) -> None:
     """A WTForms validator: refuses text with a NUL or an unpaired surrogate character."""
     if isinstance(field.data, str) and not storable(field.data):
         raise ValidationError(_l("Remove the characters that cannot be saved (such as NUL)."))
+
+
+def new_password_checks() -> list[Any]:
+    """What a new password must satisfy, on every form that sets one."""
+    return [
+        InputRequired(_l("Enter a password.")),
+        Length(
+            min=accounts.MIN_PASSWORD_LENGTH,
+            message=_l("A password needs at least %(min)d characters."),
+        ),
+        Length(max=200),
+    ]

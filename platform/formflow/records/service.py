@@ -904,7 +904,14 @@ class RecordService:
         grant: Collection[str] = (),
     ) -> FieldAccess:
         """Which fields of ``form_key`` the actor may see and change (pages ask it too)."""
-        key = (actor.user_id, actor.is_admin, actor.roles, form_key, creating, frozenset(grant))
+        key = (
+            actor.user_id is None,
+            actor.is_admin,
+            actor.roles,
+            form_key,
+            creating,
+            frozenset(grant),
+        )
         access = self._access.get(key)
         if access is None:
             form, _table = self._form(form_key)

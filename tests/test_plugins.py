@@ -20,7 +20,7 @@ from formflow.actions import Action, ActionContext
 from formflow.definitions import load_app
 from formflow.definitions.model import Form, Label
 from formflow.errors import DefinitionErrors, PluginFailed, VetoedByPlugin
-from formflow.fieldtypes import BUILTIN_FIELD_TYPES, FieldType, ValueKind
+from formflow.fields import BUILTIN_FIELD_TYPES, FieldType, ValueKind
 from formflow.plugins import (
     PluginInfo,
     PluginLoadError,

@@ -6,7 +6,7 @@ hook's answers conflict (a field type name, say), the loader says which plugin c
 
 from __future__ import annotations
 
-from formflow.fieldtypes import BUILTIN_FIELD_TYPES, FieldType
+from formflow.fields import BUILTIN_FIELD_TYPES, FieldType
 from formflow.hookspecs import hookimpl
 
 

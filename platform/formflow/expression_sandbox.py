@@ -48,9 +48,9 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self) -> None:
         super().__init__(optimized=False)
-        self.filters = {name: _budgeted_filter(name, f) for name, f in self.filters.items()}
+        self.filters = {name: _budgeted(f, name=name) for name, f in self.filters.items()}
         tests: dict[str, Any] = dict(self.tests)
-        self.tests = {name: _budgeted_test(test) for name, test in tests.items()}
+        self.tests = {name: _budgeted(test, name=None) for name, test in tests.items()}
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         budget = current()
@@ -105,7 +105,9 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         return budget.accept("".join(texts))  # type: ignore[no-any-return]
 
 
-def _budgeted_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+def _budgeted(function: Callable[..., Any], *, name: str | None) -> Callable[..., Any]:
+    """``function`` counting a step and measuring what it is given; a filter (``name``)
+    also has its predictable cost checked first and its result measured."""
     passes = 1 if _PassArg.from_obj(function) is not None else 0
 
     @wraps(function)
@@ -113,21 +115,10 @@ def _budgeted_filter(name: str, function: Callable[..., Any]) -> Callable[..., A
         budget = current()
         budget.step()
         given, kwargs = _received(budget, args[passes:], kwargs)
+        if name is None:
+            return function(*args[:passes], *given, **kwargs)
         check_filter(budget, name, given, kwargs)
         return _accepted(budget, function(*args[:passes], *given, **kwargs))
-
-    return budgeted
-
-
-def _budgeted_test(function: Callable[..., Any]) -> Callable[..., Any]:
-    passes = 1 if _PassArg.from_obj(function) is not None else 0
-
-    @wraps(function)
-    def budgeted(*args: Any, **kwargs: Any) -> Any:
-        budget = current()
-        budget.step()
-        given, kwargs = _received(budget, args[passes:], kwargs)
-        return function(*args[:passes], *given, **kwargs)
 
     return budgeted
 

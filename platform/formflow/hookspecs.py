@@ -24,7 +24,7 @@ import pluggy
 if TYPE_CHECKING:
     from formflow.actions import Action
     from formflow.definitions.model import Form
-    from formflow.fieldtypes import FieldType
+    from formflow.fields import FieldType
 
 PROJECT = "formflow"
 
@@ -41,7 +41,7 @@ class Veto(Exception):
 def formflow_field_types() -> list[FieldType]:
     """Field types this plugin adds, for app definitions to use as ``type: <name>``.
 
-    Called once, when the plugins are loaded. Each :class:`~formflow.fieldtypes.FieldType`
+    Called once, when the plugins are loaded. Each :class:`~formflow.fields.FieldType`
     gives its storage kind, what lists may do with it, ``coerce`` to check and convert
     submitted values, and ``options_schema``, a JSON Schema for the field keys it reads.
 

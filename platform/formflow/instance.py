@@ -130,7 +130,6 @@ class Instance:
                 self.engine,
                 schema,
                 hooks=self.plugins,
-                field_types=self.plugins.field_types,
                 timezone=self.settings.timezone,
                 relay=self.relay,
             )

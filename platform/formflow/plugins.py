@@ -29,11 +29,11 @@ from jsonschema import Draft202012Validator, SchemaError
 
 from formflow import __version__, builtin_plugins, hookspecs
 from formflow.actions import Action
-from formflow.definitions.forms import CONTEXT_NAMES
+from formflow.definitions.compiling import CONTEXT_NAMES
 from formflow.definitions.toolkit import Toolkit
 from formflow.errors import FormflowError, PluginFailed, VetoedByPlugin
 from formflow.expressions import ExpressionEngine
-from formflow.fieldtypes import FieldType, FieldTypeRegistry
+from formflow.fields import FieldType, FieldTypeRegistry
 from formflow.hookspecs import PROJECT, Veto
 
 logger = logging.getLogger("formflow.plugins")

@@ -6,7 +6,7 @@ import pytest
 
 from formflow.definitions import load_app
 from formflow.definitions.model import Field, OnDelete
-from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
+from formflow.fields import BUILTIN_REGISTRY, ValueKind
 from support import MINIMAL_APP_YAML, AppWriter
 
 ALL_TYPES_FORM = """\

@@ -15,7 +15,7 @@ from stdnum.exceptions import ValidationError
 
 from formflow import hookimpl
 from formflow.definitions import Form
-from formflow.fieldtypes import FieldType, ValueKind
+from formflow.fields import FieldType, ValueKind
 
 
 def check_id_card(value: Any) -> str:

@@ -14,7 +14,6 @@ import pytest
 from formflow.definitions.loader import load_app
 from formflow.definitions.model import Form
 from formflow.errors import ValidationFailed
-from formflow.fieldtypes import BUILTIN_REGISTRY
 from formflow.records.compute import Context
 from formflow.records.prepare import Preparer
 from formflow.records.values import ValueConverter
@@ -47,7 +46,7 @@ def form(write_app: AppWriter) -> Form:
 
 
 def prepare(form: Form, values: dict[str, object]) -> dict[str, list[str]]:
-    preparer = Preparer(ValueConverter(BUILTIN_REGISTRY))
+    preparer = Preparer(ValueConverter())
     with pytest.raises(ValidationFailed) as caught:
         preparer.prepare(form, values, Context({"id": 1, "roles": []}))
     return {key: [p.code for p in found] for key, found in caught.value.problems.items()}
@@ -77,7 +76,7 @@ def test_a_row_formula_past_the_budget_is_a_problem_on_the_row_cell(form: Form) 
 
 
 def test_the_problem_says_what_went_past_the_budget(form: Form) -> None:
-    preparer = Preparer(ValueConverter(BUILTIN_REGISTRY))
+    preparer = Preparer(ValueConverter())
     with pytest.raises(ValidationFailed) as caught:
         preparer.prepare(form, {"name": "ab", "times": 10**9, "code": "c"}, Context({"id": 1}))
     [problem] = caught.value.problems["banner"]
@@ -88,7 +87,7 @@ def test_the_problem_says_what_went_past_the_budget(form: Form) -> None:
 
 
 def test_a_formula_that_merely_fails_is_a_failure_not_a_refusal(form: Form) -> None:
-    preparer = Preparer(ValueConverter(BUILTIN_REGISTRY))
+    preparer = Preparer(ValueConverter())
     with pytest.raises(ValidationFailed) as caught:
         preparer.prepare(form, {"name": "ab", "code": "c"}, Context({"id": 1}))
     assert [p.code for p in caught.value.problems["banner"]] == ["formula_failed"]

@@ -40,6 +40,9 @@ from web.test_api import token_for
 EXAMPLES = os.environ.get("FORMFLOW_API_EXAMPLES", "10")
 FORMS = ("product",)
 CONFIG = """
+# Speed is measured in bench/, not here: a loaded CI machine may take long to answer.
+request-timeout = 120.0
+
 [phases.stateful]
 max-steps = 10
 

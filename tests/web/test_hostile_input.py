@@ -50,7 +50,7 @@ from formflow.config import load_settings
 from formflow.definitions import load_app
 from formflow.definitions.model import App, Field
 from formflow.errors import RecordError
-from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
+from formflow.fields import BUILTIN_REGISTRY, ValueKind
 from formflow.install import initialise
 from formflow.records.access import Actor
 from formflow.records.service import RecordService

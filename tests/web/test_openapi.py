@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31
 
 from formflow.definitions.model import SYSTEM_FIELDS, App
 from formflow.errors import QueryError
-from formflow.fieldtypes import ValueKind
+from formflow.fields import ValueKind
 from formflow.records.filters import operators, resolve_field
 from formflow.web import openapi
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from formflow.definitions.forms import FormCompiler, label
+from formflow.definitions.compiling import DocumentCompiler, label
 from formflow.definitions.model import SYSTEM_FIELDS, Dashboard, Form, Measure, Widget
 from formflow.definitions.source import PathKey
-from formflow.fieldtypes import ValueKind
+from formflow.fields import ValueKind
 
 _NUMERIC_OPS = frozenset({"sum", "avg"})
 _NUMERIC_KINDS = frozenset({ValueKind.INTEGER, ValueKind.DECIMAL})
 
 
-def compile_dashboard(compiler: FormCompiler, forms: Mapping[str, Form]) -> Dashboard:
+def compile_dashboard(compiler: DocumentCompiler, forms: Mapping[str, Form]) -> Dashboard:
     data = compiler.document.data
     for index, role in enumerate(data.get("roles", [])):
         if role not in compiler.context.role_keys:
@@ -39,7 +39,7 @@ def compile_dashboard(compiler: FormCompiler, forms: Mapping[str, Form]) -> Dash
 
 
 def _widget(
-    compiler: FormCompiler, forms: Mapping[str, Form], item: dict[str, Any], path: PathKey
+    compiler: DocumentCompiler, forms: Mapping[str, Form], item: dict[str, Any], path: PathKey
 ) -> Widget | None:
     form = forms.get(item["form"])
     if form is None:

@@ -8,22 +8,26 @@ problem is collected, at its place, instead of stopping at the first.
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from formflow.definitions.compiling import (
+    CONTEXT_NAMES,
+    DocumentCompiler,
+    compile_expression,
+    label,
+    optional_label,
+    suggest,
+    unknown,
+)
 from formflow.definitions.model import (
     SYSTEM_FIELDS,
     Field,
     FieldRule,
     Form,
     Index,
-    Label,
     ListView,
     OnDelete,
     Option,
@@ -31,10 +35,9 @@ from formflow.definitions.model import (
     Scope,
     SortKey,
 )
-from formflow.definitions.source import PathKey, SourceDocument
-from formflow.errors import DefinitionError
-from formflow.expressions import Expression, ExpressionEngine, ExpressionError
-from formflow.fieldtypes import FieldTypeRegistry, ValueKind
+from formflow.definitions.source import PathKey
+from formflow.expressions import Expression
+from formflow.fields import FieldType, Reference, ValueKind
 
 COMMON_FIELD_KEYS = frozenset(
     {
@@ -54,56 +57,27 @@ COMMON_FIELD_KEYS = frozenset(
         "renamed_from",
     }
 )
-CONTEXT_NAMES = frozenset({"user", "today", "now"})
-"""Names every expression may read besides fields."""
-
-_AUTO_NUMBER_TOKEN = re.compile(r"\{([^{}]*)\}")
-_DATE_TOKENS = frozenset({"YYYY", "YY", "MM", "DD"})
-_FORMULA_KINDS = {
-    "number": ValueKind.DECIMAL,
-    "money": ValueKind.DECIMAL,
-    "percent": ValueKind.DECIMAL,
-    "text": ValueKind.TEXT,
-    "date": ValueKind.DATE,
-    "bool": ValueKind.BOOL,
-}
-_NUMERIC = frozenset({"number", "money", "percent"})
 
 
-def label(value: Any) -> Label:
-    """A label from its YAML form: one string for both languages, or a zh/en mapping."""
-    if isinstance(value, str):
-        return Label(zh=value, en=value)
-    return Label(zh=value.get("zh"), en=value.get("en"))
+def compile_form(compiler: DocumentCompiler) -> Form:
+    """A :class:`Form` from ``compiler.document``."""
+    return FormCompiler(compiler.document, compiler.context, compiler.errors).compile()
 
 
-def optional_label(value: Any) -> Label | None:
-    return None if value is None else label(value)
+class FieldChecks:
+    """A field type's view of the compiler: errors land below the field's own path."""
+
+    def __init__(self, compiler: FormCompiler, path: PathKey) -> None:
+        self.form_keys = compiler.context.form_keys
+        self._compiler = compiler
+        self._path = path
+
+    def error(self, path: tuple[str | int, ...], message: str) -> None:
+        self._compiler.error((*self._path, *path), message)
 
 
-@dataclass
-class FormContext:
-    """What a form is checked against: the rest of the app, and the tools to check with."""
-
-    role_keys: frozenset[str]
-    form_keys: frozenset[str]
-    field_types: FieldTypeRegistry
-    expressions: ExpressionEngine
-
-
-class FormCompiler:
-    """Compiles one form document; problems go to ``errors``."""
-
-    def __init__(
-        self, document: SourceDocument, context: FormContext, errors: list[DefinitionError]
-    ):
-        self.document = document
-        self.context = context
-        self.errors = errors
-
-    def error(self, path: PathKey, message: str, *, at_key: bool = False) -> None:
-        locate = self.document.error_at_key if at_key else self.document.error_at_value
-        self.errors.append(locate(path, message))
+class FormCompiler(DocumentCompiler):
+    """Compiles one form document into a :class:`Form`."""
 
     def compile(self) -> Form:
         data = self.document.data
@@ -168,43 +142,43 @@ class FormCompiler:
     def _field(
         self, item: dict[str, Any], path: PathKey, names: frozenset[str], *, top_level: bool
     ) -> Field | None:
-        type_name = item["type"]
-        field_type = self.context.field_types.get(type_name)
+        field_type = self.context.field_types.get(item["type"])
         if field_type is None:
-            self.error((*path, "type"), _unknown("field type", type_name, self.context.field_types))
+            self.error(
+                (*path, "type"), unknown("field type", item["type"], self.context.field_types)
+            )
             return None
-        settings = dict(item)
         if field_type.options_schema is not None:
             self._check_plugin_options(field_type.name, field_type.options_schema, item, path)
         row_fields: tuple[Field, ...] = ()
-        if type_name == "subtable":
+        if field_type.kind is ValueKind.ROWS:
             row_keys = frozenset(f["key"] for f in item["fields"] if isinstance(f.get("key"), str))
             row_names = row_keys | CONTEXT_NAMES | {"parent"}
             row_fields = self._fields(item["fields"], (*path, "fields"), row_names, top_level=False)
-        field = Field(
+        settings: dict[str, Any] = dict(
             key=item["key"],
-            type=type_name,
-            kind=_kind(type_name, item, field_type.kind),
+            type=field_type.name,
+            kind=field_type.value_kind(item),
             label=label(item["label"]),
+            field_type=field_type,
             help=optional_label(item.get("help")),
             required=item.get("required", False),
             required_if=self._expression(item, "required_if", path, names),
             visible_if=self._expression(item, "visible_if", path, names),
-            readonly=item.get("readonly", False) or type_name in ("formula", "auto_number"),
+            readonly=item.get("readonly", False) or field_type.computed,
             set_once=item.get("set_once", False),
             unique=item.get("unique", False),
             indexed=item.get("indexed", False),
             default=item.get("default"),
             default_expr=self._expression(item, "default_expr", path, names),
             renamed_from=item.get("renamed_from"),
-            max_length=item.get("max_length", 255 if type_name == "text" else None),
+            max_length=item.get("max_length"),
             min_length=item.get("min_length"),
             pattern=item.get("pattern"),
-            scale=item.get("scale", 2 if type_name in ("money", "percent", "formula") else 0),
+            scale=item.get("scale", 0),
             grouping=item.get("grouping", True),
             minimum=item.get("min"),
             maximum=item.get("max"),
-            currency=item.get("currency", "CNY") if type_name == "money" else None,
             options=tuple(
                 Option(o["value"], label(o["label"]), o.get("color"), _former(o))
                 for o in item.get("options", [])
@@ -218,15 +192,13 @@ class FormCompiler:
             min_rows=item.get("min_rows"),
             max_rows=item.get("max_rows"),
             multiple=item.get("multiple", False),
-            max_size_mb=item.get("max_size_mb", 20 if type_name == "attachment" else None),
             accept=tuple(item.get("accept", ())),
-            region=item.get("region", "CN") if type_name == "phone" else None,
-            number_pattern=item.get("pattern") if type_name == "auto_number" else None,
             expression=self._expression(item, "expression", path, names),
-            result_type=item.get("result", "number") if type_name == "formula" else None,
-            settings=settings,
+            settings=dict(item),
         )
-        self._check_field(field, item, path)
+        settings.update(field_type.settings(item))
+        field = Field(**settings)
+        self._check_field(field, field_type, item, path)
         return field
 
     def _check_plugin_options(
@@ -238,14 +210,11 @@ class FormCompiler:
             where = (*path, *problem.absolute_path) if problem.absolute_path else path
             self.error(where, f"{type_name} field: {problem.message}")
 
-    def _check_field(self, field: Field, item: dict[str, Any], path: PathKey) -> None:
-        if field.type == "link" and field.target_form not in self.context.form_keys:
-            self.error(
-                (*path, "form"), _unknown("form", str(field.target_form), self.context.form_keys)
-            )
-        if field.type == "link" and field.on_delete is OnDelete.SET_NULL:
-            self._check_set_null(field, path)
-        if field.kind in UNINDEXABLE_KINDS:
+    def _check_field(
+        self, field: Field, field_type: FieldType, item: dict[str, Any], path: PathKey
+    ) -> None:
+        checks = FieldChecks(self, path)
+        if field.kind.is_list:
             for key in ("unique", "indexed"):
                 if item.get(key):
                     self.error(
@@ -253,28 +222,11 @@ class FormCompiler:
                         f"{key} does not apply to a {field.type} field: its values are lists, "
                         "which a database index cannot hold",
                     )
-        if field.pattern and field.type != "auto_number":
-            try:
-                re.compile(field.pattern)
-            except re.error as exc:
-                self.error((*path, "pattern"), f"pattern is not a valid regular expression: {exc}")
-        if field.type == "auto_number" and field.number_pattern is not None:
-            self._check_auto_number(field.number_pattern, (*path, "pattern"))
+        field_type.check(field, item, checks)
         self._check_bounds(item, path)
         self._check_options(field, path)
         if "default" in item:
-            self._check_default(field, item["default"], (*path, "default"))
-
-    def _check_set_null(self, field: Field, path: PathKey) -> None:
-        """Emptying a link that must hold a value would leave records no one can save again."""
-        needs = "required" if field.required else "required_if" if field.required_if else None
-        if needs is not None:
-            self.error(
-                (*path, "on_delete"),
-                f"on_delete: set_null cannot apply to a {needs} link: deleting the linked "
-                "record would empty it, and every later edit of the record would then fail; "
-                "use on_delete: restrict or cascade, or make the link optional",
-            )
+            field_type.check_default(field, item["default"], checks)
 
     def _check_bounds(self, item: dict[str, Any], path: PathKey) -> None:
         for low, high in (
@@ -292,10 +244,6 @@ class FormCompiler:
                 self.error(
                     (*path, low), f"{low} ({item[low]}) is greater than {high} ({item[high]})"
                 )
-        if item.get("type") == "date":
-            for bound in ("min", "max"):
-                if bound in item and not _is_date(item[bound]):
-                    self.error((*path, bound), f"{bound} must be a date written YYYY-MM-DD")
 
     def _check_options(self, field: Field, path: PathKey) -> None:
         seen: set[str] = set()
@@ -314,50 +262,6 @@ class FormCompiler:
                 elif former in claimed:
                     self.error(where, f"renamed_from '{former}' is claimed by two options")
                 claimed.add(former)
-
-    def _check_default(self, field: Field, default: Any, path: PathKey) -> None:
-        if field.type == "select" and default not in field.option_values:
-            self.error(
-                path,
-                f"default '{default}' is not one of the options ({', '.join(field.option_values)})",
-            )
-        elif field.type == "multiselect":
-            for value in default:
-                if value not in field.option_values:
-                    self.error(
-                        path,
-                        f"default '{value}' is not one of the options ({', '.join(field.option_values)})",
-                    )
-        elif field.type == "date" and not _is_date(default):
-            self.error(path, "default must be a date written YYYY-MM-DD")
-        elif field.type == "datetime" and not _is_datetime(default):
-            self.error(path, "default must be a date and time written like 2026-01-31T09:30:00")
-        elif field.type in _NUMERIC:
-            if field.minimum is not None and default < field.minimum:
-                self.error(path, f"default {default} is below min {field.minimum}")
-            if field.maximum is not None and default > field.maximum:
-                self.error(path, f"default {default} is above max {field.maximum}")
-        elif isinstance(default, str):
-            if field.max_length is not None and len(default) > field.max_length:
-                self.error(path, f"default is longer than max_length {field.max_length}")
-            if field.pattern and _matches(field.pattern, default) is False:
-                self.error(path, f"default does not match pattern {field.pattern}")
-
-    def _check_auto_number(self, pattern: str, path: PathKey) -> None:
-        tokens = _AUTO_NUMBER_TOKEN.findall(pattern)
-        counters = [t for t in tokens if t and set(t) == {"#"}]
-        for token in tokens:
-            if token not in _DATE_TOKENS and not (token and set(token) == {"#"}):
-                self.error(
-                    path,
-                    f"unknown token '{{{token}}}' in pattern; use {{YYYY}}, {{YY}}, {{MM}}, {{DD}} and one {{####}}",
-                )
-        if len(counters) != 1:
-            self.error(
-                path, f"pattern needs exactly one counter such as {{####}}, found {len(counters)}"
-            )
-        elif len(counters[0]) > 12:
-            self.error(path, "the counter may have at most 12 '#'")
 
     def _expression(
         self, item: dict[str, Any], key: str, path: PathKey, names: frozenset[str]
@@ -395,7 +299,7 @@ class FormCompiler:
         """A row reads the record as ``parent``: its fields other than formulas (worked
         out from the rows, after them) and its system fields; any other ``parent.x``
         would read as empty."""
-        readable = {f.key for f in form.fields if f.type != "formula"} | SYSTEM_FIELDS.keys()
+        readable = {f.key for f in form.fields if f.expression is None} | SYSTEM_FIELDS.keys()
         positions = {f.key: i for i, f in enumerate(form.fields)}
         for subtable in form.fields:
             for number, row_field in enumerate(subtable.fields):
@@ -410,7 +314,7 @@ class FormCompiler:
                                 "the record's formulas are worked out from its rows, after them"
                             )
                         else:
-                            message = f"unknown field 'parent.{attribute}'" + _suggest(
+                            message = f"unknown field 'parent.{attribute}'" + suggest(
                                 attribute, readable
                             )
                         self.error(path, message)
@@ -439,13 +343,9 @@ class FormCompiler:
         data = self.document.data
         if not form.has_field(form.title_field):
             self.error(
-                ("title_field",), _unknown("field", form.title_field, [f.key for f in form.fields])
+                ("title_field",), unknown("field", form.title_field, [f.key for f in form.fields])
             )
-        elif form.field(form.title_field).kind in (
-            ValueKind.ROWS,
-            ValueKind.FILES,
-            ValueKind.CHOICES,
-        ):
+        elif form.field(form.title_field).kind.is_list:
             self.error(
                 ("title_field",),
                 f"title_field '{form.title_field}' must be a single value, not a {form.field(form.title_field).type}",
@@ -454,9 +354,9 @@ class FormCompiler:
             if not form.has_field(form.owner_field):
                 self.error(
                     ("owner_field",),
-                    _unknown("field", form.owner_field, [f.key for f in form.fields]),
+                    unknown("field", form.owner_field, [f.key for f in form.fields]),
                 )
-            elif form.field(form.owner_field).type != "user":
+            elif form.field(form.owner_field).field_type.reference is not Reference.USER:
                 self.error(
                     ("owner_field",), f"owner_field '{form.owner_field}' must be a user field"
                 )
@@ -470,7 +370,7 @@ class FormCompiler:
             if role not in self.context.role_keys:
                 self.error(
                     ("permissions", role),
-                    _unknown("role", role, self.context.role_keys)
+                    unknown("role", role, self.context.role_keys)
                     + " (declare it in app.yaml roles)",
                     at_key=True,
                 )
@@ -480,7 +380,7 @@ class FormCompiler:
                 if key not in field_keys:
                     self.error(
                         ("permissions", role, "fields", key),
-                        _unknown("field", key, field_keys),
+                        unknown("field", key, field_keys),
                         at_key=True,
                     )
             permissions[role] = Permission(
@@ -521,14 +421,12 @@ class FormCompiler:
             return
         field = by_key.get(key)
         if field is None:
-            self.error(path, _unknown("field", key, [*by_key, *SYSTEM_FIELDS]))
+            self.error(path, unknown("field", key, [*by_key, *SYSTEM_FIELDS]))
             return
-        field_type = self.context.field_types[field.type]
+        field_type = field.field_type
         if part == "search" and not field_type.searchable:
-            self.error(
-                path,
-                f"'{key}' is a {field.type} field; search takes text, textarea, phone, email and auto_number fields",
-            )
+            searchable = ", ".join(self.context.field_types.searchable_names())
+            self.error(path, f"'{key}' is a {field.type} field; search takes {searchable} fields")
         elif part == "filters" and not field_type.filterable:
             self.error(path, f"'{key}' is a {field.type} field, which cannot be filtered")
         elif part == "sort" and not field_type.sortable:
@@ -551,30 +449,12 @@ class FormCompiler:
                 if key.field in SYSTEM_FIELDS:
                     continue
                 if not form.has_field(key.field):
-                    self.error(path, _unknown("field", key.field, [f.key for f in form.fields]))
-                elif form.field(key.field).kind in (
-                    ValueKind.ROWS,
-                    ValueKind.FILES,
-                    ValueKind.CHOICES,
-                ):
+                    self.error(path, unknown("field", key.field, [f.key for f in form.fields]))
+                elif form.field(key.field).kind.is_list:
                     self.error(
                         path,
                         f"'{key.field}' is a {form.field(key.field).type} field, which cannot be indexed",
                     )
-
-
-def compile_expression(
-    compiler: FormCompiler, source: str, path: PathKey, names: frozenset[str]
-) -> Expression | None:
-    """Parse an expression and check the names it reads; ``None`` (and an error) if bad."""
-    try:
-        expression = compiler.context.expressions.compile(source)
-    except ExpressionError as exc:
-        compiler.error(path, f"expression does not parse: {exc}")
-        return None
-    for name in sorted(expression.names - names):
-        compiler.error(path, f"expression uses unknown name '{name}'{_suggest(name, names)}")
-    return expression
 
 
 def _expressions(field: Field) -> list[tuple[str, Expression]]:
@@ -588,61 +468,17 @@ def _expressions(field: Field) -> list[tuple[str, Expression]]:
     return [(key, expression) for key, expression in found.items() if expression is not None]
 
 
-UNINDEXABLE_KINDS = frozenset({ValueKind.CHOICES, ValueKind.FILES, ValueKind.ROWS})
-"""Kinds stored as lists (or in another table): no index, unique or not, can cover them."""
-
-
 def _former(option: Mapping[str, Any]) -> tuple[str, ...]:
     """An option's ``renamed_from``, written as one value or a list of them."""
     former = option.get("renamed_from", ())
     return (former,) if isinstance(former, str) else tuple(former)
 
 
-def _kind(type_name: str, item: Mapping[str, Any], default: ValueKind) -> ValueKind:
-    if type_name == "number":
-        return ValueKind.INTEGER if item.get("scale", 0) == 0 else ValueKind.DECIMAL
-    if type_name == "formula":
-        return _FORMULA_KINDS[item.get("result", "number")]
-    return default
-
-
 def _sort_key(text: str) -> SortKey:
     return SortKey(text[1:], descending=True) if text.startswith("-") else SortKey(text)
-
-
-def _unknown(what: str, name: str, known: Iterable[str]) -> str:
-    return f"unknown {what} '{name}'{_suggest(name, known)}"
-
-
-def _suggest(name: str, known: Iterable[str]) -> str:
-    match = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
-    return f"; did you mean '{match[0]}'?" if match else ""
 
 
 def _comparable(low: Any, high: Any) -> bool:
     numeric = (int, float)
     both_numbers = isinstance(low, numeric) and isinstance(high, numeric)
     return both_numbers or (isinstance(low, str) and isinstance(high, str))
-
-
-def _is_date(value: Any) -> bool:
-    try:
-        date.fromisoformat(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _is_datetime(value: Any) -> bool:
-    try:
-        datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _matches(pattern: str, value: str) -> bool | None:
-    try:
-        return re.fullmatch(pattern, value) is not None
-    except re.error:
-        return None

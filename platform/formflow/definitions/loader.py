@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
+from formflow.definitions.compiling import AppContext, DocumentCompiler, label, optional_label
 from formflow.definitions.dashboards import compile_dashboard
 from formflow.definitions.files import AppFiles, app_files
-from formflow.definitions.forms import FormCompiler, FormContext, label, optional_label
+from formflow.definitions.forms import compile_form
 from formflow.definitions.model import App, Dashboard, Form, Role, Workflow
 from formflow.definitions.schemas import schema_errors
 from formflow.definitions.source import SourceDocument, SourceError, parse_document
@@ -58,13 +59,13 @@ def load_app(
     data = app_document.data
     roles = _roles(app_document, errors)
     documents = files.documents
-    context = FormContext(
+    context = AppContext(
         role_keys=frozenset(role.key for role in roles),
         form_keys=files.declared_forms,
         field_types=toolkit.field_types,
         expressions=toolkit.expressions,
     )
-    forms = _compile_all(documents["form"], "form", errors, lambda c: c.compile(), context)
+    forms = _compile_all(documents["form"], "form", errors, compile_form, context)
     workflows = _compile_all(
         documents["workflow"], "workflow", errors, lambda c: compile_workflow(c, forms), context
     )
@@ -197,8 +198,8 @@ def _compile_all(
     documents: list[SourceDocument],
     kind: str,
     errors: list[DefinitionError],
-    compile_one: Callable[[FormCompiler], Any],
-    context: FormContext,
+    compile_one: Callable[[DocumentCompiler], Any],
+    context: AppContext,
 ) -> dict[str, Any]:
     """Compile every document of one kind, refusing a key that two files declare."""
     compiled: dict[str, Any] = {}
@@ -213,7 +214,7 @@ def _compile_all(
             )
             continue
         first_file[key] = document.file
-        result = compile_one(FormCompiler(document, context, errors))
+        result = compile_one(DocumentCompiler(document, context, errors))
         if result is not None:
             compiled[key] = result
     return compiled

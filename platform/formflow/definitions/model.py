@@ -11,10 +11,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formflow.expressions import Expression
-from formflow.fieldtypes import ValueKind
+from formflow.fields.kinds import Reference, ValueKind
+
+if TYPE_CHECKING:
+    from formflow.fields.base import FieldType
 
 SYSTEM_FIELDS: Mapping[str, ValueKind] = MappingProxyType(
     {
@@ -128,6 +131,8 @@ class Field:
     type: str
     kind: ValueKind
     label: Label
+    field_type: FieldType = field(compare=False, repr=False)
+    """The type itself, which everything about the field's values is asked."""
     help: Label | None = None
     required: bool = False
     required_if: Expression | None = None
@@ -181,7 +186,17 @@ class Field:
     @property
     def is_computed(self) -> bool:
         """Whether the engine, not the person filling the form, sets this value."""
-        return self.type in ("formula", "auto_number")
+        return self.field_type.computed
+
+    @property
+    def is_link(self) -> bool:
+        """Whether the value is the id of a record of another form (``target_form``)."""
+        return self.field_type.reference is Reference.RECORD
+
+    @property
+    def is_formula(self) -> bool:
+        """Whether the value is worked out from the record by an expression."""
+        return self.expression is not None
 
     def subfield(self, key: str) -> Field:
         """A subtable's row field by key."""
@@ -252,7 +267,7 @@ class Form:
         return self.permissions.get(role, Permission())
 
     def link_fields(self) -> Iterator[Field]:
-        return (f for f in self.fields if f.type == "link")
+        return (f for f in self.fields if f.is_link)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from formflow.expressions import ExpressionEngine
-from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry
+from formflow.fields import BUILTIN_REGISTRY, FieldTypeRegistry
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from formflow.definitions.forms import CONTEXT_NAMES, FormCompiler, compile_expression, label
-from formflow.definitions.model import SYSTEM_FIELDS, Form, State, Transition, Workflow
+from formflow.definitions.compiling import (
+    CONTEXT_NAMES,
+    DocumentCompiler,
+    compile_expression,
+    label,
+)
+from formflow.definitions.model import SYSTEM_FIELDS, Field, Form, State, Transition, Workflow
 from formflow.expressions import Expression
+from formflow.fields import ValueKind
 
 
-def compile_workflow(compiler: FormCompiler, forms: Mapping[str, Form]) -> Workflow | None:
+def _holds_one_option(field: Field) -> bool:
+    """A state is one option value: a select field (or a plugin's field of options)."""
+    return field.kind is ValueKind.TEXT and bool(field.options)
+
+
+def compile_workflow(compiler: DocumentCompiler, forms: Mapping[str, Form]) -> Workflow | None:
     """A :class:`Workflow` from ``compiler.document``, or ``None`` if its form is unknown."""
     data = compiler.document.data
     form = forms.get(data["form"])
@@ -24,7 +35,7 @@ def compile_workflow(compiler: FormCompiler, forms: Mapping[str, Form]) -> Workf
         return None
     state_field = data.get("state_field")
     if state_field is not None and (
-        not form.has_field(state_field) or form.field(state_field).type != "select"
+        not form.has_field(state_field) or not _holds_one_option(form.field(state_field))
     ):
         compiler.error(
             ("state_field",),

@@ -34,7 +34,7 @@ from sqlalchemy.sql import operators
 
 from formflow.definitions.model import Measure
 from formflow.errors import QueryError
-from formflow.fieldtypes import ValueKind
+from formflow.fields import ValueKind
 from formflow.records.filters import DialectSwitch, FieldRef, LinkScope, describe, resolve_field
 from formflow.records.query import normalised, row_conditions
 from formflow.storage.tables import AppSchema

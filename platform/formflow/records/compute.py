@@ -24,8 +24,7 @@ from typing import Any
 
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
 from formflow.expressions import Expression, ExpressionError, ExpressionLimit
-from formflow.fieldtypes import ValueKind
-from formflow.records.values import Invalid, is_empty
+from formflow.fields import Invalid, ValueKind, is_empty
 
 
 class ExpressionRefused(Exception):
@@ -110,7 +109,7 @@ def default_value(field: Field, values: Mapping[str, Any], context: Context) -> 
 
 def formula_order(fields: tuple[Field, ...]) -> list[Field]:
     """The formula fields, each after the formulas it reads (cycles are refused at load)."""
-    formulas = {f.key: f for f in fields if f.expression is not None and f.type == "formula"}
+    formulas = {f.key: f for f in fields if f.is_formula}
     ordered: list[Field] = []
     placed: set[str] = set()
 
@@ -207,7 +206,7 @@ def settle(
     filled, hidden fields cleared (rows of a hidden subtable too), in the one order the
     module describes. ``system`` holds the system fields' values."""
     subtables = [f for f in form.fields if f.kind is ValueKind.ROWS]
-    formulas = {f.key for f in form.fields if f.type == "formula"}
+    formulas = {f.key for f in form.fields if f.is_formula}
     rows: dict[str, list[Settled]] = {}
 
     def settle_rows() -> None:
@@ -258,7 +257,7 @@ def _settle(
         names = {**values, **extra}
         failures = compute_formulas(fields, names, context)
         for item in fields:
-            if item.type == "formula":
+            if item.is_formula:
                 values[item.key] = names[item.key]
         visible, required = _applicable(fields, names, context)
         stale = [

@@ -23,11 +23,8 @@ would work instead.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -54,9 +51,9 @@ from sqlalchemy.types import TypeEngine
 
 from formflow.definitions.model import SYSTEM_FIELDS, Field
 from formflow.errors import QueryError
-from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
-from formflow.storage.tables import DELETED_AT, LONG_TEXT, AppSchema
-from formflow.storage.text import storable
+from formflow.fields import LONG_TEXT, Purpose, Reference, ValueKind
+from formflow.fields.values import filter_value
+from formflow.storage.tables import DELETED_AT, AppSchema
 
 MAX_DEPTH = 10
 MAX_CONDITIONS = 100
@@ -100,7 +97,6 @@ class FieldRef:
 
 
 _PURPOSES = {"filter": "filtered", "sort": "sorted", "read": "read"}
-_NOT_SORTABLE = frozenset({ValueKind.CHOICES, ValueKind.FILES, ValueKind.ROWS})
 
 
 def describe(ref: FieldRef) -> str:
@@ -129,20 +125,17 @@ def resolve_field(
 
 
 def _allows(field: Field, purpose: str) -> bool:
-    """What the field's type allows; plugin types (not in the built-in registry) by kind."""
-    field_type = BUILTIN_REGISTRY.get(field.type)
+    """What the field's type allows."""
     if purpose == "filter":
-        return field_type.filterable if field_type else field.kind is not ValueKind.FILES
+        return field.field_type.filterable
     if purpose == "sort":
-        return field_type.sortable if field_type else field.kind not in _NOT_SORTABLE
+        return field.field_type.sortable
     return True
 
 
 # values -------------------------------------------------------------------------
 
 MAX_TEXT = LONG_TEXT  # the longest text a sortable (non-Text) column holds
-_INTEGER = re.compile(r"[+-]?\d{1,19}")
-_TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 
 
 def coerce_value(ref: FieldRef, value: Any, *, check_options: bool = True) -> Any:
@@ -157,7 +150,11 @@ def coerce_value(ref: FieldRef, value: Any, *, check_options: bool = True) -> An
             field=ref.shown,
         )
     try:
-        converted = _CONVERTERS[ref.kind](value)
+        converted = (
+            ref.field.field_type.parse(ref.field, value, Purpose.FILTER)
+            if ref.field is not None
+            else filter_value(ref.kind, value)
+        )
     except (TypeError, ValueError, ArithmeticError, KeyError):
         raise QueryError(
             f"{value!r:.60} is not {_EXPECTED.get(ref.kind, 'a value')}, as {describe(ref)} needs",
@@ -171,86 +168,6 @@ def coerce_value(ref: FieldRef, value: Any, *, check_options: bool = True) -> An
     return converted
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise TypeError(value)
-    text = str(value)
-    if len(text) > MAX_TEXT or not storable(text):
-        raise ValueError(value)
-    return text
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool):
-        raise TypeError(value)
-    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        value = int(value)
-    if isinstance(value, float | Decimal) and value == int(value):
-        value = int(value)
-    if not isinstance(value, int) or abs(value) >= 2**63:
-        raise ValueError(value)
-    return value
-
-
-def _reference(value: Any) -> int:
-    number = _integer(value)
-    if number < 1:
-        raise ValueError(value)
-    return number
-
-
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise TypeError(value)
-    number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
-    if not number.is_finite() or number.adjusted() > 30:
-        raise ValueError(value)
-    return number
-
-
-def _date(value: Any) -> date:
-    if isinstance(value, str):
-        value = date.fromisoformat(value.strip())
-    if not isinstance(value, date) or isinstance(value, datetime):
-        raise TypeError(value)
-    return value
-
-
-def _datetime(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.strip())
-    elif not isinstance(value, datetime) and isinstance(value, date):
-        value = datetime.combine(value, time())
-    if not isinstance(value, datetime):
-        raise TypeError(value)
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower()
-    if word not in _TRUE | _FALSE:
-        raise ValueError(value)
-    return word in _TRUE
-
-
-def _choice(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(value)
-    return value
-
-
-_CONVERTERS: Mapping[ValueKind, Callable[[Any], Any]] = {
-    ValueKind.TEXT: _text,
-    ValueKind.INTEGER: _integer,
-    ValueKind.DECIMAL: _decimal,
-    ValueKind.DATE: _date,
-    ValueKind.DATETIME: _datetime,
-    ValueKind.BOOL: _bool,
-    ValueKind.REFERENCE: _reference,
-    ValueKind.CHOICES: _choice,
-}
 _EXPECTED = {
     ValueKind.TEXT: f"text of at most {MAX_TEXT} characters",
     ValueKind.INTEGER: "a whole number",
@@ -402,7 +319,11 @@ class _Compiler:
     def linked(self, key: str, op: str, spec: Mapping[str, Any]) -> ColumnElement[bool]:
         link_key, _, target_key = key.partition(".")
         link = resolve_field(self.schema, self.form_key, link_key, purpose="filter")
-        target_form = link.field.target_form if link.field and link.field.type == "link" else None
+        target_form = (
+            link.field.target_form
+            if link.field and link.field.field_type.reference is Reference.RECORD
+            else None
+        )
         if target_form is None:
             raise QueryError(
                 f"'{link_key}' is not a link field, so '{key}' cannot follow it", field=key

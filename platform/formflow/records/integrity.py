@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from formflow.definitions.model import Action, Field, Form, OnDelete
 from formflow.errors import N_, Problem, RecordInUse, ValidationFailed
+from formflow.fields import Reference
 from formflow.records.access import Actor, reach, reach_values, scope_for
 from formflow.records.prepared import PreparedStatements
 from formflow.storage.platform_tables import departments, users
@@ -167,7 +168,8 @@ class IntegrityChecks:
     def _field_reference_problem(
         self, connection: Connection, actor: Actor, field: Field, value: Any
     ) -> Problem | None:
-        if field.type == "link" and field.target_form:
+        reference = field.field_type.reference
+        if reference is Reference.RECORD and field.target_form:
             target = self.schema.app.form(field.target_form)
             found = reach(scope_for(actor, target, Action.READ), actor)
             statement = self.prepared.titles(target.key, found)
@@ -178,11 +180,11 @@ class IntegrityChecks:
                     N_("no %(form)s record %(id)s"),
                     (("form", target.label), ("id", value)),
                 )
-        elif field.type == "user":
+        elif reference is Reference.USER:
             if connection.execute(_ACTIVE_USER, {"user_id": value}).first() is None:
                 return Problem("not_found", N_("no active user %(id)s"), (("id", value),))
         elif (
-            field.type == "department"
+            reference is Reference.DEPARTMENT
             and connection.execute(_DEPARTMENT, {"department_id": value}).first() is None
         ):
             return Problem("not_found", N_("no department %(id)s"), (("id", value),))

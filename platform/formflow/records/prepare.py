@@ -17,7 +17,7 @@ from typing import Any
 
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
 from formflow.errors import N_, Problem, ValidationFailed
-from formflow.fieldtypes import ValueKind
+from formflow.fields import Invalid, ValueKind, is_empty
 from formflow.records.compute import (
     Context,
     DefaultFailed,
@@ -26,7 +26,7 @@ from formflow.records.compute import (
     default_value,
     settle,
 )
-from formflow.records.values import Invalid, ValueConverter, is_empty
+from formflow.records.values import ValueConverter
 
 MAX_ROWS = 1000
 

@@ -48,7 +48,7 @@ from sqlalchemy.engine import RowMapping
 
 from formflow.definitions.model import SYSTEM_FIELDS, SortKey
 from formflow.errors import QueryError
-from formflow.fieldtypes import ValueKind
+from formflow.fields import ValueKind
 from formflow.records.filters import (
     DialectSwitch,
     FieldRef,

@@ -43,7 +43,7 @@ from formflow.errors import (
     ValidationFailed,
 )
 from formflow.events import EventKind, Relay
-from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry, ValueKind
+from formflow.fields import Reference, ValueKind
 from formflow.records import audit
 from formflow.records.access import (
     Actor,
@@ -115,7 +115,6 @@ class RecordService:
         schema: AppSchema,
         *,
         hooks: RecordHooks | None = None,
-        field_types: FieldTypeRegistry = BUILTIN_REGISTRY,
         timezone: tzinfo = UTC,
         relay: Relay | None = None,
     ) -> None:
@@ -128,7 +127,7 @@ class RecordService:
         self.relay = relay or Relay(engine, self._default_subscribers())
         self.outbox = self.relay.outbox()
         self.timezone = timezone
-        self.preparer = Preparer(ValueConverter(field_types, timezone))
+        self.preparer = Preparer(ValueConverter(timezone))
         self.prepared = PreparedStatements(schema)
         self.integrity = IntegrityChecks(schema, self.prepared)
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
@@ -479,7 +478,10 @@ class RecordService:
         ``link_key`` points at ``record_id``, in the form's list order, as ``id`` and title
         field; and whether more follow. What a record page lists under "linked records"."""
         form, _table = self._form(form_key)
-        if not form.has_field(link_key) or form.field(link_key).type != "link":
+        if (
+            not form.has_field(link_key)
+            or form.field(link_key).field_type.reference is not Reference.RECORD
+        ):
             raise QueryError(
                 N_("'%(link)s' is not a link field of '%(form)s'"),
                 field=link_key,
@@ -661,7 +663,7 @@ class RecordService:
             "version": 1,
         }
         for field in form.fields:
-            if field.type == "auto_number" and field.number_pattern:
+            if field.number_pattern:
                 row[field.key] = next_number(
                     connection,
                     table.name,
@@ -691,7 +693,7 @@ class RecordService:
         changed = {
             key: value
             for key, value in again.values.items()
-            if row.get(key) != value and form.field(key).type != "auto_number"
+            if row.get(key) != value and not form.field(key).number_pattern
         }
         if changed:
             row = {**row, **changed}

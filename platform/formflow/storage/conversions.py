@@ -9,31 +9,18 @@ a date in a locale's order behind our back. A value that would lose anything rai
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, column, select, table, update
+from sqlalchemy import Connection, bindparam, column, select, table, update
 from sqlalchemy.types import TypeEngine
 
 from formflow.definitions.model import Field
-from formflow.fieldtypes import ValueKind
-from formflow.storage.tables import column_type
+from formflow.fields import Purpose, ValueKind
 
 BATCH_SIZE = 1000
 MAX_EXAMPLES = 5
-MAX_BIGINT = 2**63 - 1
-INTEGER_DIGITS = 20
-"""Every decimal column keeps 20 digits before the point (see ``column_type``)."""
-
-_INTEGER = re.compile(r"[+-]?\d+")
-_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no"})
 
 CONVERTIBLE_KINDS = frozenset(
     {
@@ -54,7 +41,7 @@ def convert(value: Any, field: Field) -> Any:
     """``value`` as ``field`` stores it; ``ValueError`` if anything would be lost."""
     if field.kind not in CONVERTIBLE_KINDS:
         raise ValueError(f"no value can become {field.type}")
-    return _CONVERTERS[field.kind](value, field)
+    return field.field_type.parse(field, value, Purpose.STORED)
 
 
 def target_label(field: Field) -> str:
@@ -70,134 +57,7 @@ def target_label(field: Field) -> str:
 
 def text_limit(field: Field) -> int | None:
     """The most characters the field's column holds, or ``None`` when unbounded."""
-    sql_type = column_type(field)
-    if isinstance(sql_type, String) and sql_type.length is not None:
-        return sql_type.length
-    return None
-
-
-def _to_text(value: Any, field: Field) -> str | None:
-    text = _as_text(value)
-    limit = text_limit(field)
-    if text is not None and limit is not None and len(text) > limit:
-        raise ValueError(f"longer than {limit} characters")
-    return text
-
-
-def _as_text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | Decimal):
-        return _plain(Decimal(value))
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return _single_choice(value)
-    raise ValueError("not a text")
-
-
-def _single_choice(values: list[Any]) -> str | None:
-    if not values:
-        return None
-    if len(values) == 1 and isinstance(values[0], str):
-        return values[0]
-    raise ValueError("more than one choice")
-
-
-def _plain(number: Decimal) -> str:
-    """A decimal without exponent notation, as a person writes it."""
-    return format(number, "f")
-
-
-def _to_integer(value: Any, field: Field) -> int:
-    number = _as_decimal(value)
-    if number != number.to_integral_value():
-        raise ValueError("not a whole number")
-    if abs(number) > MAX_BIGINT:
-        raise ValueError("too large")
-    return int(number)
-
-
-def _to_decimal(value: Any, field: Field) -> Decimal:
-    number = _as_decimal(value)
-    quantum = Decimal(1).scaleb(-field.scale)
-    try:
-        rounded = number.quantize(quantum)
-    except InvalidOperation:
-        raise ValueError("too large") from None
-    if rounded != number:
-        raise ValueError(f"more than {field.scale} decimals")
-    if abs(rounded) >= Decimal(10) ** INTEGER_DIGITS:
-        raise ValueError("too large")
-    return rounded
-
-
-def _as_decimal(value: Any) -> Decimal:
-    if isinstance(value, bool):
-        raise ValueError("a yes/no value is not a number")
-    if isinstance(value, int | Decimal):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
-        return Decimal(value.strip())
-    raise ValueError("not a number")
-
-
-def _to_date(value: Any, field: Field) -> date:
-    if isinstance(value, datetime):
-        if value.time() != time(0):
-            raise ValueError("has a time of day")
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
-        return date.fromisoformat(value.strip())
-    raise ValueError("not a date written YYYY-MM-DD")
-
-
-def _to_datetime(value: Any, field: Field) -> datetime:
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime.combine(value, time(0))
-    elif isinstance(value, str) and _ISO_DATE.match(value.strip()):
-        moment = datetime.fromisoformat(value.strip())
-    else:
-        raise ValueError("not a date and time")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _to_bool(value: Any, field: Field) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | Decimal) and value in (0, 1):
-        return bool(value)
-    word = value.strip().lower() if isinstance(value, str) else None
-    if word in _TRUE or word in _FALSE:
-        return word in _TRUE
-    raise ValueError("not yes or no")
-
-
-def _to_choices(value: Any, field: Field) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return list(value)
-    raise ValueError("not a choice")
-
-
-_CONVERTERS: dict[ValueKind, Callable[[Any, Field], Any]] = {
-    ValueKind.TEXT: _to_text,
-    ValueKind.INTEGER: _to_integer,
-    ValueKind.DECIMAL: _to_decimal,
-    ValueKind.DATE: _to_date,
-    ValueKind.DATETIME: _to_datetime,
-    ValueKind.BOOL: _to_bool,
-    ValueKind.CHOICES: _to_choices,
-}
+    return field.field_type.text_limit(field)
 
 
 @dataclass(frozen=True)

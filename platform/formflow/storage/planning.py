@@ -30,7 +30,7 @@ from sqlalchemy.schema import sort_tables_and_constraints
 from sqlalchemy.types import TypeEngine
 
 from formflow.definitions.model import Field
-from formflow.fieldtypes import ValueKind
+from formflow.fields import ValueKind
 from formflow.storage.conversions import CONVERTIBLE_KINDS, scan, target_label
 from formflow.storage.migration_ops import (
     AddColumn,
@@ -459,6 +459,6 @@ def _previous_field(spec: _TableSpec, place: Place) -> Field | None:
 
 
 def _target(field: Field) -> str:
-    if field.type == "link":
+    if field.is_link:
         return f"records of form {field.target_form}"
     return f"{field.type}s"

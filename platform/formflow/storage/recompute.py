@@ -24,7 +24,7 @@ from alembic.operations import Operations
 from sqlalchemy import Connection, Table, bindparam, func, select, table, update
 
 from formflow.definitions.model import Field, Form
-from formflow.fieldtypes import ValueKind
+from formflow.fields import ValueKind
 from formflow.records.compute import Context, compute_formulas
 from formflow.records.query import normalised
 from formflow.storage.migration_ops import Operation
@@ -238,14 +238,14 @@ def _meanings(
             return ("values changed", name)
         if read is None:
             return ("parent", *map(_shallow, parent)) if name == "parent" and parent else (name,)
-        if read.type == "formula" and read.expression is not None:
+        if read.is_formula:
             return meaning_of(read)
         if read.kind is ValueKind.ROWS:
             return ("rows", *_meanings(read.fields, ()).items(), *map(_shallow, read.fields))
         return _value_type(read)
 
     for formula in fields:
-        if formula.type == "formula" and formula.expression is not None:
+        if formula.is_formula:
             meaning_of(formula)
     return meanings
 

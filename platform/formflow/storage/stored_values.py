@@ -21,7 +21,7 @@ from sqlalchemy import JSON, Connection, Text, cast, column, func, or_, select, 
 from sqlalchemy.sql import ColumnElement, TableClause
 
 from formflow.definitions.model import Field
-from formflow.fieldtypes import ValueKind
+from formflow.fields import ValueKind
 from formflow.storage.migration_ops import Operation
 from formflow.storage.tables import DELETED_AT, column_type
 

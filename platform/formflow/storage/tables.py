@@ -17,18 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
     Column,
-    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     MetaData,
-    Numeric,
-    String,
     Table,
     Text,
     text,
@@ -36,11 +30,10 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from formflow.definitions.model import App, Field, Form, OnDelete, SortKey
-from formflow.fieldtypes import ValueKind
+from formflow.fields import Reference, ValueKind
 from formflow.storage.platform_tables import Id, platform_metadata
 
 MAX_IDENTIFIER = 63
-LONG_TEXT = 2000
 
 DELETED_AT = "_deleted_at"
 DELETED_BY = "_deleted_by"
@@ -66,25 +59,8 @@ def form_table_name(app_key: str, form_key: str) -> str:
 
 
 def column_type(field: Field) -> TypeEngine[Any]:
-    """The SQL type that holds ``field``'s values without loss."""
-    kind = field.kind
-    if kind is ValueKind.TEXT:
-        if field.type == "textarea" or (field.max_length or 0) > LONG_TEXT:
-            return Text()
-        return String(field.max_length or 255)
-    if kind is ValueKind.INTEGER:
-        return BigInteger()
-    if kind is ValueKind.DECIMAL:
-        return Numeric(20 + field.scale, field.scale, asdecimal=True)
-    if kind is ValueKind.DATE:
-        return Date()
-    if kind is ValueKind.DATETIME:
-        return DateTime(timezone=True)
-    if kind is ValueKind.BOOL:
-        return Boolean()
-    if kind is ValueKind.REFERENCE:
-        return Id
-    return JSON()
+    """The SQL type that holds ``field``'s values without loss (its type decides)."""
+    return field.field_type.column_type(field)
 
 
 @dataclass(frozen=True)
@@ -138,7 +114,8 @@ class AppSchema:
 
     def _column(self, form: Form, field: Field) -> Column[Any]:
         foreign_keys = []
-        if field.type == "link" and field.target_form:
+        reference = field.field_type.reference
+        if reference is Reference.RECORD and field.target_form:
             target = form_table_name(self.app.key, field.target_form)
             ondelete = {
                 OnDelete.RESTRICT: "RESTRICT",
@@ -146,9 +123,9 @@ class AppSchema:
                 OnDelete.CASCADE: "CASCADE",
             }
             foreign_keys.append(ForeignKey(f"{target}.id", ondelete=ondelete[field.on_delete]))
-        elif field.type == "user":
+        elif reference is Reference.USER:
             foreign_keys.append(ForeignKey("ff_users.id", ondelete="SET NULL"))
-        elif field.type == "department":
+        elif reference is Reference.DEPARTMENT:
             foreign_keys.append(ForeignKey("ff_departments.id", ondelete="SET NULL"))
         return Column(field.key, column_type(field), *foreign_keys, nullable=True)
 

@@ -26,7 +26,9 @@ from flask_babel import gettext as _
 from formflow import accounts, attachments, tokens
 from formflow.definitions.model import Action, App, Form, Label, Scope, SortKey
 from formflow.errors import N_, Problem, QueryError, RecordError, RecordNotFound, ValidationFailed
-from formflow.fieldtypes import ValueKind
+from formflow.fields import ValueKind
+from formflow.fields.json_values import is_whole
+from formflow.fields.values import MAX_INTEGER
 from formflow.instance import Instance
 from formflow.records.access import Actor, scope_for
 from formflow.records.query import Query
@@ -40,7 +42,7 @@ from formflow.web.i18n import error_message
 
 blueprint = Blueprint("api", __name__, url_prefix=openapi.PREFIX)
 
-MAX_ID = serialize.MAX_INTEGER
+MAX_ID = MAX_INTEGER
 _NUMBER = re.compile(r"[0-9]{1,19}")
 _ETAG = re.compile(r'"([1-9][0-9]{0,17})"')
 _OPEN = frozenset({"api.document"})
@@ -532,7 +534,7 @@ def _expected_version(given: Any, present: bool) -> int | None:
     """The version a write expects, from the body (or query) and/or ``If-Match``."""
     version: int | None = None
     if present:
-        if not serialize.is_whole(given) or not 1 <= given <= MAX_ID:
+        if not is_whole(given) or not 1 <= given <= MAX_ID:
             raise ValidationFailed(
                 {"version": [Problem("type", "must be the record's version, a whole number")]}
             )

@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 
 from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form
 from formflow.directory import Directory
-from formflow.fieldtypes import ValueKind
+from formflow.fields import ValueKind
 from formflow.web.i18n import text
 
 SHORT = 80
@@ -172,27 +172,7 @@ class Displayer:
     # types ----------------------------------------------------------------------
 
     def _by_type(self, field: Field, value: Any) -> Shown:
-        kind = field.type
-        if kind == "formula":
-            kind = field.result_type or "number"
-        handler = _HANDLERS.get(kind)
-        if handler is not None:
-            return handler(self, field, value)
-        return self._by_kind(field, value)
-
-    def _by_kind(self, field: Field, value: Any) -> Shown:
-        """Plugin field types: shown by how their values are kept."""
-        if field.kind is ValueKind.DECIMAL:
-            return Shown(_number(value, field.scale, field.grouping))
-        if field.kind is ValueKind.DATE:
-            return Shown(_as_date(value).isoformat())
-        if field.kind is ValueKind.DATETIME:
-            return Shown(self._datetime(value))
-        if field.kind is ValueKind.BOOL:
-            return _yes_no(bool(value))
-        if field.kind is ValueKind.CHOICES and isinstance(value, list):
-            return Shown(kind="list", items=tuple(Shown(str(v)) for v in value))
-        return Shown(str(value))
+        return _HANDLERS[field.field_type.display_style(field)](self, field, value)
 
     def _text(self, field: Field, value: Any) -> Shown:
         return Shown(str(value))
@@ -354,8 +334,7 @@ def _yes_no(value: bool) -> Shown:
 
 _HANDLERS: Mapping[str, Callable[[Displayer, Field, Any], Shown]] = {
     "text": Displayer._text,
-    "auto_number": Displayer._text,
-    "textarea": Displayer._multiline,
+    "multiline": Displayer._multiline,
     "phone": Displayer._phone,
     "email": Displayer._email,
     "url": Displayer._url,
@@ -364,12 +343,13 @@ _HANDLERS: Mapping[str, Callable[[Displayer, Field, Any], Shown]] = {
     "percent": Displayer._percent,
     "date": Displayer._date,
     "datetime": Displayer._datetime_field,
-    "bool": Displayer._bool,
-    "select": Displayer._select,
-    "multiselect": Displayer._multiselect,
+    "yes_no": Displayer._bool,
+    "option": Displayer._select,
+    "options": Displayer._multiselect,
     "user": Displayer._user_field,
     "department": Displayer._department,
-    "link": Displayer._link,
-    "subtable": Displayer._rows,
-    "attachment": Displayer._files,
+    "record": Displayer._link,
+    "rows": Displayer._rows,
+    "files": Displayer._files,
 }
+"""How each display style a field type names (:meth:`FieldType.display_style`) is shown."""

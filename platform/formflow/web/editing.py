@@ -23,7 +23,7 @@ from formflow.definitions.model import Field
 from formflow.directory import Directory
 from formflow.errors import StaleRecord, ValidationFailed
 from formflow.expressions import ExpressionError
-from formflow.fieldtypes import ValueKind
+from formflow.fields import Invalid, ValueKind
 from formflow.records.compute import (
     Context,
     DefaultFailed,
@@ -34,7 +34,6 @@ from formflow.records.compute import (
     settle_row,
 )
 from formflow.records.service import Record
-from formflow.records.values import Invalid
 from formflow.web import uploads
 from formflow.web.display import EMPTY, Displayer, Shown
 from formflow.web.formbuilder import (
@@ -195,7 +194,7 @@ def _resolve_typed_links(
         bound = record_form.field_for(found.key)
         if bound is None:
             continue
-        if found.type == "link" and not submission.values.get(found.key):
+        if found.is_link and not submission.values.get(found.key):
             chosen = _typed_link(t, found, bound.name)
             if chosen is False:
                 problems[found.key] = [_("Choose one of the matching records from the list.")]
@@ -206,7 +205,7 @@ def _resolve_typed_links(
                 row = submission.values[found.key][number]
                 entry = bound.entries[entry_index]
                 for sub in found.fields:
-                    if sub.type != "link" or row.get(sub.key) or not editable(sub):
+                    if not sub.is_link or row.get(sub.key) or not editable(sub):
                         continue
                     chosen = _typed_link(t, sub, entry.form[attribute(sub.key)].name)
                     if chosen is False:
@@ -341,7 +340,7 @@ def _field_view(
             view.shown = shower.show(found, (record or {}).get(found.key))
     elif view.input is None:
         view.shown = shower.show(found, (record or {}).get(found.key)) if record else EMPTY
-    elif found.type == "link":
+    elif found.is_link:
         view.link_label = _link_label(found, view.input, shower)
         view.lookup_url = _lookup_url(t, found.key)
     elif found.kind is ValueKind.ROWS:
@@ -402,9 +401,7 @@ def _fill_rows(
         cell.visible = cell.field.key in fresh.visible
         cell.required = cell.field.key in fresh.required
     view.lookup_urls = {
-        sub.key: _lookup_url(t, f"{found.key}.{sub.key}")
-        for sub in found.fields
-        if sub.type == "link"
+        sub.key: _lookup_url(t, f"{found.key}.{sub.key}") for sub in found.fields if sub.is_link
     }
 
 
@@ -440,7 +437,7 @@ def _cell(
     bound = row_form._fields.get(attribute(sub.key))
     if bound is None:
         return Cell(sub, None, shower.show(sub, row.get(sub.key)), errors)
-    label = _link_label(sub, bound, shower) if sub.type == "link" else ""
+    label = _link_label(sub, bound, shower) if sub.is_link else ""
     return Cell(sub, bound, None, errors, label)
 
 

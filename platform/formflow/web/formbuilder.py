@@ -53,9 +53,8 @@ except ImportError:  # pragma: no cover - WTForms < 3.3
 
 from formflow.definitions.model import Field, Form
 from formflow.errors import Problem
-from formflow.fieldtypes import ValueKind
+from formflow.fields import Reference, ValueKind, is_empty
 from formflow.records.prepare import MAX_ROWS
-from formflow.records.values import is_empty
 from formflow.web.i18n import problem_message, text
 
 ATTRIBUTE_PREFIX = "f_"
@@ -115,11 +114,10 @@ def row_form_class(field: Field, pickers: Pickers) -> type[PlainForm]:
 
 
 def make_input(field: Field, pickers: Pickers, *, top_level: bool) -> UnboundField:
-    kind = field.type
     options: dict[str, Any] = {"name": field.key, "label": text(field.label)}
     if top_level:
         options["id"] = f"field-{field.key}"
-    maker = _MAKERS.get(kind)
+    maker = _MAKERS.get(field.field_type.input_widget(field))
     if maker is not None:
         return maker(field, pickers, options)
     return StringField(**options)
@@ -129,13 +127,14 @@ def _text(field: Field, pickers: Pickers, options: dict[str, Any]) -> UnboundFie
     attrs: dict[str, Any] = {}
     if field.max_length:
         attrs["maxlength"] = field.max_length
-    widget = {"phone": TelInput(), "email": EmailInput(), "url": URLInput()}.get(field.type)
+    kind = field.field_type.input_widget(field)
+    widget = {"tel": TelInput(), "email": EmailInput(), "url": URLInput()}.get(kind)
     attrs.update(
         {
-            "phone": {"inputmode": "tel", "autocomplete": "tel"},
+            "tel": {"inputmode": "tel", "autocomplete": "tel"},
             "email": {"inputmode": "email", "autocomplete": "email"},
             "url": {"inputmode": "url"},
-        }.get(field.type, {})
+        }.get(kind, {})
     )
     if widget is not None:
         options["widget"] = widget
@@ -190,7 +189,7 @@ def _multiselect(field: Field, pickers: Pickers, options: dict[str, Any]) -> Unb
 
 
 def _people(field: Field, pickers: Pickers, options: dict[str, Any]) -> UnboundField:
-    found = pickers.users if field.type == "user" else pickers.departments
+    found = pickers.users if field.field_type.reference is Reference.USER else pickers.departments
     choices = [choice("", "—"), *(choice(str(key), name) for key, name in found)]
     return SelectField(choices=choices, validate_choice=False, **options)
 
@@ -211,23 +210,23 @@ def _subtable(field: Field, pickers: Pickers, options: dict[str, Any]) -> Unboun
 
 _MAKERS: Mapping[str, Callable[[Field, Pickers, dict[str, Any]], UnboundField]] = {
     "text": _text,
-    "phone": _text,
+    "tel": _text,
     "email": _text,
     "url": _text,
     "textarea": _textarea,
     "number": _number,
-    "money": _number,
-    "percent": _number,
     "date": _date,
     "datetime": _datetime,
-    "bool": _bool,
+    "checkbox": _bool,
     "select": _select,
+    "radio": _select,
     "multiselect": _multiselect,
     "user": _people,
     "department": _people,
     "link": _link,
-    "subtable": _subtable,
+    "rows": _subtable,
 }
+"""The inputs by the widget a field's type asks for (:meth:`FieldType.input_widget`)."""
 
 
 # stored values -> inputs ----------------------------------------------------------

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 
 from formflow.definitions.model import SYSTEM_FIELDS, Form, SortKey
 from formflow.errors import QueryError
-from formflow.fieldtypes import ValueKind
+from formflow.fields import ValueKind
 from formflow.records.filters import resolve_field
 from formflow.storage.tables import AppSchema
 from formflow.web.display import column_label
@@ -45,18 +45,7 @@ def filter_type(form: Form, key: str) -> str:
             ValueKind.INTEGER: "number",
         }[kind]
     found = form.field(key)
-    kind_name = found.result_type if found.type == "formula" else found.type
-    if kind_name in ("select", "multiselect", "user", "department", "bool", "link", "date"):
-        return kind_name or "text"
-    if kind_name == "datetime":
-        return "datetime"
-    if found.kind in (ValueKind.DECIMAL, ValueKind.INTEGER) or kind_name in (
-        "number",
-        "money",
-        "percent",
-    ):
-        return "number"
-    return "text"
+    return found.field_type.filter_widget(found)
 
 
 @dataclass(frozen=True)
@@ -115,7 +104,7 @@ def filter_keys(form: Form, state: ListState) -> list[str]:
 
 
 def _other_links(form: Form) -> list[str]:
-    return [f.key for f in form.fields if f.type == "link" and f.key not in form.list_view.filters]
+    return [f.key for f in form.fields if f.is_link and f.key not in form.list_view.filters]
 
 
 def filter_params(form: Form) -> list[str]:

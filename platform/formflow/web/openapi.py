@@ -24,7 +24,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from formflow.definitions.model import SYSTEM_FIELDS, App, Field, FieldRule, Form, Label
-from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
+from formflow.fields import Reference, ValueKind
+from formflow.fields.json_values import (
+    DATE_SCHEMA,
+    DATETIME_SCHEMA,
+)
+from formflow.fields.values import MAX_INTEGER
 from formflow.records.filters import (
     CHOICE_OPS,
     COMMON_OPS,
@@ -37,25 +42,13 @@ from formflow.records.filters import (
 )
 from formflow.records.query import MAX_LIMIT
 from formflow.records.search import MAX_SEARCH_LENGTH
-from formflow.records.values import MAX_DECIMAL_DIGITS
-from formflow.web.serialize import DECIMAL_PATTERN, MAX_INTEGER
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
 PREFIX = "/api/v1"
 MAX_OFFSET = 1_000_000
-_NOT_SORTABLE = frozenset({ValueKind.CHOICES, ValueKind.FILES, ValueKind.ROWS})
 Schema = dict[str, Any]
 
-_YEAR = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
-DATE_PATTERN = f"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}$"
-DATETIME_PATTERN = (
-    f"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9](?:[.][0-9]+)?"
-    "(?:Z|[+-][0-9]{2}:[0-9]{2})$"
-)
-"""RFC 3339 as Python reads it: years from 1, seconds below 60, upper-case T and Z."""
-_DATE: Schema = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
-_DATETIME: Schema = {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}
 _FILLED = "[^\\s\\x1c-\\x1f\\x85]"
 """A character that is not space: a required text must hold one (values are stripped)."""
 _SCALAR_OPS = frozenset(
@@ -431,8 +424,7 @@ def _search_schema(app: App, form: Form) -> Schema:
 def _sortable(form: Form) -> list[str]:
     keys = list(SYSTEM_FIELDS)
     for field in form.fields:
-        field_type = BUILTIN_REGISTRY.get(field.type)
-        if field_type.sortable if field_type else field.kind not in _NOT_SORTABLE:
+        if field.field_type.sortable:
             keys.append(field.key)
     return keys
 
@@ -764,7 +756,7 @@ def _filterable(app: App, form: Form) -> list[tuple[str, ValueKind, Field | None
     found = _own_filterable(form)
     for field in form.fields:
         if (
-            field.type == "link"
+            field.field_type.reference is Reference.RECORD
             and field.target_form
             and any(key == field.key for key, *_ in found)
         ):
@@ -781,9 +773,7 @@ def _own_filterable(form: Form) -> list[tuple[str, ValueKind, Field | None]]:
         (key, kind, None) for key, kind in SYSTEM_FIELDS.items()
     ]
     for field in form.fields:
-        field_type = BUILTIN_REGISTRY.get(field.type)
-        allowed = field_type.filterable if field_type else field.kind is not ValueKind.FILES
-        if allowed and field.kind is not ValueKind.ROWS:
+        if field.field_type.filterable:
             found.append((field.key, field.kind, field))
     return found
 
@@ -856,9 +846,9 @@ def _filter_value(kind: ValueKind, field: Field | None) -> Schema:
             ]
         }
     if kind is ValueKind.DATE:
-        return _DATE
+        return DATE_SCHEMA
     if kind is ValueKind.DATETIME:
-        return _DATETIME
+        return DATETIME_SCHEMA
     if kind is ValueKind.BOOL:
         return {"type": "boolean"}
     if kind is ValueKind.REFERENCE:
@@ -966,13 +956,16 @@ def _must_fill(field: Field) -> bool:
 
 def _filled(field: Field, schema: Schema) -> Schema:
     """``schema`` without its empty values: no null, no blank text, no empty list."""
-    if schema.get("type") == "string" and field.type not in ("select", "textarea"):
+    if "enum" in schema:
+        return schema
+    blank_is_content = not field.field_type.strips_input(field)
+    if schema.get("type") == "string" and not blank_is_content:
         pattern = schema.get("pattern", "").removesuffix("|^$")
         text = {key: value for key, value in schema.items() if key != "pattern"}
         if pattern:
             return {**text, "allOf": [{"pattern": pattern}, {"pattern": _FILLED}]}
         return {**text, "pattern": _FILLED}
-    if schema.get("type") == "string" and field.type == "textarea":
+    if schema.get("type") == "string" and blank_is_content:
         return {**schema, "minLength": max(1, schema.get("minLength", 1))}
     if schema.get("type") == "array":
         return {**schema, "minItems": max(1, schema.get("minItems", 1))}
@@ -1005,117 +998,4 @@ def _nullable(schema: Schema) -> Schema:
 
 def _value_schema(field: Field, *, writing: bool) -> Schema:
     """The JSON Schema of one value, for the API's output or (``writing``) its input."""
-    kind = field.kind
-    if kind is ValueKind.TEXT:
-        return _text_schema(field, writing=writing)
-    if kind is ValueKind.INTEGER:
-        return {
-            "type": "integer",
-            "minimum": _bound(field.minimum, -MAX_INTEGER),
-            "maximum": _bound(field.maximum, MAX_INTEGER),
-        }
-    if kind is ValueKind.DECIMAL:
-        return _decimal_schema(field, writing=writing)
-    if kind is ValueKind.DATE:
-        return _DATE if writing else {"type": "string", "format": "date"}
-    if kind is ValueKind.DATETIME:
-        return _DATETIME if writing else {"type": "string", "format": "date-time"}
-    if kind is ValueKind.BOOL:
-        return {"type": "boolean"}
-    if kind is ValueKind.CHOICES:
-        choices: Schema = {"type": "array", "items": {"enum": list(field.option_values)}}
-        if writing:
-            choices.update(_present(minItems=field.min_items, maxItems=field.max_items))
-        else:
-            choices["uniqueItems"] = True
-        return choices
-    if kind is ValueKind.REFERENCE:
-        return {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": MAX_INTEGER,
-            "description": _reference_note(field),
-        }
-    if kind is ValueKind.FILES:
-        files: Schema = {
-            "type": "array",
-            "items": _ref("AttachmentInput" if writing else "Attachment"),
-        }
-        if writing and not field.multiple:
-            files["maxItems"] = 1
-        return files
-    return {}  # a plugin kind this module does not know: any JSON value
-
-
-def _text_schema(field: Field, *, writing: bool) -> Schema:
-    if field.type == "select":
-        return {"type": "string", "enum": list(field.option_values)}
-    schema: Schema = {"type": "string"}
-    if field.max_length is not None:
-        schema["maxLength"] = field.max_length
-    if field.pattern and field.type != "auto_number" and _portable(field.pattern):
-        # "" means no value, on the way in; a stored value always fits the pattern
-        schema["pattern"] = f"^(?:{field.pattern})$" + ("|^$" if writing else "")
-    if writing:
-        schema.update(_present(minLength=field.min_length))
-        if field.type == "email":
-            schema["format"] = "email"
-        elif field.type == "url":
-            schema["description"] = "An http:// or https:// address."
-        elif field.type == "phone":
-            schema["description"] = (
-                f"A phone number; stored in E.164 (+8613812345678), region {field.region or 'CN'} assumed."
-            )
-    elif field.type == "phone":
-        schema["pattern"] = r"^\+[1-9][0-9]{1,14}$"
-    return schema
-
-
-def _decimal_schema(field: Field, *, writing: bool) -> Schema:
-    places = f"at most {field.scale} decimal places" if field.scale else "no decimal places"
-    bounds = ", ".join(
-        f"{word} {bound}"
-        for word, bound in (("at least", field.minimum), ("at most", field.maximum))
-        if bound is not None
-    )
-    if not writing:
-        return {"type": "string", "pattern": DECIMAL_PATTERN, "description": "An exact decimal."}
-    # at most MAX_DECIMAL_DIGITS whole digits and the scale's decimal places (zeros past
-    # them change nothing), as records/values.py takes them
-    fraction = f"(?:\\.[0-9]{{1,{field.scale}}}0*)?" if field.scale else "(?:\\.0+)?"
-    schema: Schema = {
-        "type": ["string", "number"],
-        "pattern": f"^[+-]?0*[0-9]{{1,{MAX_DECIMAL_DIGITS}}}{fraction}$",
-        "exclusiveMinimum": -(10**MAX_DECIMAL_DIGITS),
-        "exclusiveMaximum": 10**MAX_DECIMAL_DIGITS,
-        "description": (
-            f"A decimal with {places}{'; ' + bounds if bounds else ''}. Send a string to keep "
-            "it exact; a JSON number is accepted too."
-        ),
-    }
-    if field.minimum is not None:
-        schema["minimum"] = field.minimum
-    if field.maximum is not None:
-        schema["maximum"] = field.maximum
-    return schema
-
-
-def _reference_note(field: Field) -> str:
-    if field.type == "link" and field.target_form:
-        return f"The id of a {field.target_form} record."
-    if field.type == "department":
-        return "A department id."
-    return "A user id."
-
-
-def _bound(value: Any, default: int) -> Any:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else default
-
-
-def _present(**values: Any) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def _portable(pattern: str) -> bool:
-    """Whether a Python pattern means the same as ECMA 262, JSON Schema's dialect."""
-    return not any(token in pattern for token in ("(?P", "\\A", "\\Z", "(?#", "(?i", "(?x"))
+    return field.field_type.json_schema(field, writing=writing)

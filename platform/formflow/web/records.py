@@ -497,7 +497,7 @@ def lookup(app_key: str, form_key: str, path: str) -> ResponseReturnValue:
             found = found.subfield(sub_key)
         except KeyError:
             abort(404)
-    if found.type != "link" or not found.target_form:
+    if not found.is_link or not found.target_form:
         abort(404)
     typed = next(
         (value for name, value in request.args.items() if name.endswith(LABEL_SUFFIX)),

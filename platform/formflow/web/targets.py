@@ -19,7 +19,7 @@ from flask import abort, url_for
 
 from formflow.definitions.model import Action, App, Field, Form, Scope
 from formflow.directory import Directory, load_directory
-from formflow.fieldtypes import ValueKind
+from formflow.fields import Reference, ValueKind
 from formflow.records.access import Actor, refusal, scope_for
 from formflow.records.compute import Context
 from formflow.records.query import MAX_LIMIT, Page, Query
@@ -108,9 +108,10 @@ def names_needed(form: Form, keys: Iterable[str]) -> tuple[bool, bool]:
             users = True
         elif form.has_field(key):
             found = form.field(key)
-            kinds = {found.type, *(sub.type for sub in found.fields)}  # subtable columns too
-            users = users or "user" in kinds
-            departments = departments or "department" in kinds
+            # subtable columns too
+            references = {f.field_type.reference for f in (found, *found.fields)}
+            users = users or Reference.USER in references
+            departments = departments or Reference.DEPARTMENT in references
     return users, departments
 
 
@@ -124,12 +125,12 @@ def link_ids(
         for found in form.fields:
             if chosen is not None and found.key not in chosen:
                 continue
-            if found.type == "link":
+            if found.is_link:
                 _add_id(wanted, found, record.get(found.key))
             elif found.kind is ValueKind.ROWS:
                 for row in record.get(found.key) or []:
                     for sub in found.fields:
-                        if sub.type == "link" and isinstance(row, Mapping):
+                        if sub.is_link and isinstance(row, Mapping):
                             _add_id(wanted, sub, row.get(sub.key))
     return wanted
 

@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from formflow import attachments
 from formflow.definitions.model import Field, Form
-from formflow.fieldtypes import ValueKind
+from formflow.fields import ValueKind
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
 

@@ -1,0 +1,274 @@
+"""The JSON shape of each kind of value, in and out, and its JSON Schema.
+
+Out, every value takes one shape that loses nothing: decimals as strings (``"12.50"``: a
+JSON number would pass through binary floating point in most clients), dates and
+date-times as ISO 8601 (date-times in UTC), option lists as arrays, references as integer
+ids, attachments as descriptor objects. In, a value's JSON type is checked before the record
+service converts it: an API client that sends a string where the document says integer
+has a bug it should hear about. The schemas here are what the OpenAPI document promises,
+so the three change together. Field types start from these and refine them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from formflow.errors import N_, Problem
+from formflow.fields.kinds import ValueKind
+from formflow.fields.values import MAX_INPUT_DIGITS, MAX_INTEGER
+
+if TYPE_CHECKING:
+    from formflow.definitions.model import Field
+
+Schema = dict[str, Any]
+
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+"""How a decimal is written out: plain digits, never an exponent."""
+_DECIMAL_INPUT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+_YEAR = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+DATE_PATTERN = f"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}$"
+DATETIME_PATTERN = (
+    f"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9](?:[.][0-9]+)?"
+    "(?:Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+"""RFC 3339 as Python reads it: years from 1, seconds below 60, upper-case T and Z."""
+DATE_SCHEMA: Schema = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+DATETIME_SCHEMA: Schema = {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}
+ATTACHMENT_SCHEMAS = ("Attachment", "AttachmentInput")
+"""The OpenAPI components that describe one attachment, out and in."""
+
+
+# out ----------------------------------------------------------------------------
+
+
+def kind_json(kind: ValueKind, value: Any) -> Any:
+    """A stored value of ``kind`` in its JSON shape."""
+    if value is None:
+        return None
+    if kind is ValueKind.DECIMAL:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        return format(number, "f")
+    if kind is ValueKind.DATETIME:
+        return datetime_json(value)
+    if kind is ValueKind.DATE:
+        return (value.date() if isinstance(value, datetime) else value).isoformat()
+    if kind in (ValueKind.INTEGER, ValueKind.REFERENCE):
+        return int(value)
+    if kind is ValueKind.BOOL:
+        return bool(value)
+    if kind is ValueKind.TEXT:
+        return str(value)
+    if kind is ValueKind.CHOICES:
+        return [str(item) for item in value]
+    if kind is ValueKind.FILES:
+        return [_file_json(item) for item in value]
+    return value
+
+
+def datetime_json(value: datetime) -> str:
+    """A date-time in UTC, ISO 8601 with its offset (SQLite hands them back naive, in UTC)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
+
+
+def _file_json(item: Mapping[str, Any]) -> dict[str, Any]:
+    size = item.get("size")
+    return {
+        "id": str(item.get("id")),
+        "name": _optional_str(item.get("name")),
+        "size": size if isinstance(size, int) and not isinstance(size, bool) else None,
+        "content_type": _optional_str(item.get("content_type")),
+    }
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+# in -----------------------------------------------------------------------------
+
+
+def kind_problem(kind: ValueKind, value: Any, timezone: tzinfo) -> Problem | None:
+    """What is wrong with the JSON type of a (non-null) value sent for a field of ``kind``."""
+    if kind is ValueKind.TEXT:
+        return text_problem(value, N_("must be a string"))
+    if kind in (ValueKind.INTEGER, ValueKind.REFERENCE):
+        if not is_whole(value):
+            return Problem("type", N_("must be a whole number"))
+        if not (1 if kind is ValueKind.REFERENCE else -MAX_INTEGER) <= value <= MAX_INTEGER:
+            return Problem("range", N_("is out of range"))
+        return None
+    if kind is ValueKind.DECIMAL:
+        if isinstance(value, str):
+            if not _DECIMAL_INPUT.fullmatch(value):
+                return Problem("type", N_("must be a number written like 1234.56"))
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            return Problem("type", N_('must be a number (a string like "1234.56" keeps it exact)'))
+        return None
+    if kind is ValueKind.BOOL:
+        return None if isinstance(value, bool) else Problem("type", N_("must be true or false"))
+    if kind is ValueKind.DATE:
+        return text_problem(value, N_("must be a date written YYYY-MM-DD"))
+    if kind is ValueKind.DATETIME:
+        return text_problem(value, N_("must be a date-time string")) or _datetime_problem(
+            value, timezone
+        )
+    if kind is ValueKind.CHOICES:
+        if not isinstance(value, list):
+            return Problem("type", N_("must be an array of option values"))
+        return next(
+            (p for item in value if (p := text_problem(item, N_("must hold strings"))) is not None),
+            None,
+        )
+    if kind is ValueKind.FILES:
+        return _files_problem(value)
+    return None
+
+
+def is_whole(value: Any) -> bool:
+    """Whether a parsed JSON value is a whole number (``3.0`` is, as in JSON Schema)."""
+    if isinstance(value, Decimal):  # 3.0 is an integer in JSON Schema
+        return value.is_finite() and value == value.to_integral_value()
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def text_problem(value: Any, message: str) -> Problem | None:
+    if not isinstance(value, str):
+        return Problem("type", message)
+    if "\x00" in value:
+        return Problem("invalid_character", N_("must not contain NUL characters"))
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return Problem("invalid_character", N_("must not contain unpaired surrogates"))
+    return None
+
+
+def _datetime_problem(value: str, timezone: tzinfo) -> Problem | None:
+    """A date-time the service would choke on converting to UTC (the year 1 or 9999)."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None  # the service explains the format
+    try:
+        (moment if moment.tzinfo else moment.replace(tzinfo=timezone)).astimezone(UTC)
+    except OverflowError:
+        return Problem("range", N_("is out of range"))
+    return None
+
+
+def _files_problem(value: Any) -> Problem | None:
+    files = [value] if isinstance(value, dict) else value
+    if not isinstance(files, list) or not all(isinstance(item, dict) for item in files):
+        return Problem("type", N_("must be an array of attachment descriptors"))
+    for item in files:
+        if text_problem(item.get("id"), "") is not None:
+            return Problem("type", N_("each attachment needs its id as a string"))
+        for key in ("name", "content_type"):
+            if item.get(key) is not None and text_problem(item[key], "") is not None:
+                return Problem(
+                    "type", N_("an attachment's %(key)s must be a string"), (("key", key),)
+                )
+        size = item.get("size")
+        if size is not None and not is_whole(size):
+            return Problem("type", N_("an attachment's size must be a whole number"))
+    return None
+
+
+# schemas ------------------------------------------------------------------------
+
+
+def kind_schema(field: Field, *, writing: bool) -> Schema:
+    """The JSON Schema of one value of ``field``, out or (``writing``) in, by its kind."""
+    kind = field.kind
+    if kind is ValueKind.TEXT:
+        return text_schema(field, writing=writing)
+    if kind is ValueKind.INTEGER:
+        return {
+            "type": "integer",
+            "minimum": _bound(field.minimum, -MAX_INTEGER),
+            "maximum": _bound(field.maximum, MAX_INTEGER),
+        }
+    if kind is ValueKind.DECIMAL:
+        return _decimal_schema(field, writing=writing)
+    if kind is ValueKind.DATE:
+        return DATE_SCHEMA if writing else {"type": "string", "format": "date"}
+    if kind is ValueKind.DATETIME:
+        return DATETIME_SCHEMA if writing else {"type": "string", "format": "date-time"}
+    if kind is ValueKind.BOOL:
+        return {"type": "boolean"}
+    if kind is ValueKind.CHOICES:
+        choices: Schema = {"type": "array", "items": {"enum": list(field.option_values)}}
+        if writing:
+            choices.update(_present(minItems=field.min_items, maxItems=field.max_items))
+        else:
+            choices["uniqueItems"] = True
+        return choices
+    if kind is ValueKind.REFERENCE:
+        return {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER}
+    if kind is ValueKind.FILES:
+        component = ATTACHMENT_SCHEMAS[1] if writing else ATTACHMENT_SCHEMAS[0]
+        files: Schema = {"type": "array", "items": {"$ref": f"#/components/schemas/{component}"}}
+        if writing and not field.multiple:
+            files["maxItems"] = 1
+        return files
+    return {}  # rows are described field by field
+
+
+def text_schema(field: Field, *, writing: bool) -> Schema:
+    schema: Schema = {"type": "string"}
+    if field.max_length is not None:
+        schema["maxLength"] = field.max_length
+    if field.pattern and portable(field.pattern):
+        # "" means no value, on the way in; a stored value always fits the pattern
+        schema["pattern"] = f"^(?:{field.pattern})$" + ("|^$" if writing else "")
+    if writing:
+        schema.update(_present(minLength=field.min_length))
+    return schema
+
+
+def _decimal_schema(field: Field, *, writing: bool) -> Schema:
+    places = f"at most {field.scale} decimal places" if field.scale else "no decimal places"
+    bounds = ", ".join(
+        f"{word} {bound}"
+        for word, bound in (("at least", field.minimum), ("at most", field.maximum))
+        if bound is not None
+    )
+    if not writing:
+        return {"type": "string", "pattern": DECIMAL_PATTERN, "description": "An exact decimal."}
+    # at most MAX_INPUT_DIGITS whole digits and the scale's decimal places (zeros past them
+    # change nothing), as fields/values.py takes them
+    fraction = f"(?:\\.[0-9]{{1,{field.scale}}}0*)?" if field.scale else "(?:\\.0+)?"
+    schema: Schema = {
+        "type": ["string", "number"],
+        "pattern": f"^[+-]?0*[0-9]{{1,{MAX_INPUT_DIGITS}}}{fraction}$",
+        "exclusiveMinimum": -(10**MAX_INPUT_DIGITS),
+        "exclusiveMaximum": 10**MAX_INPUT_DIGITS,
+        "description": (
+            f"A decimal with {places}{'; ' + bounds if bounds else ''}. Send a string to keep "
+            "it exact; a JSON number is accepted too."
+        ),
+    }
+    if field.minimum is not None:
+        schema["minimum"] = field.minimum
+    if field.maximum is not None:
+        schema["maximum"] = field.maximum
+    return schema
+
+
+def _bound(value: Any, default: int) -> Any:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def portable(pattern: str) -> bool:
+    """Whether a Python pattern means the same as ECMA 262, JSON Schema's dialect."""
+    return not any(token in pattern for token in ("(?P", "\\A", "\\Z", "(?#", "(?i", "(?x"))

@@ -1,0 +1,311 @@
+"""One converter for every value a field takes: typed by people, asked for in filters, or
+stored under a field's former type.
+
+Each kind has one set of rules (which words mean *yes*, how a number may be written, what a
+date looks like) whatever the value's source; the source, a :class:`Purpose`, only decides
+what else is asked of it. Input must satisfy the field's own limits (options, bounds,
+lengths); a filter value need only be comparable with stored values; a stored value being
+moved to a new type must arrive exactly or not at all. A value that does not fit raises
+:class:`Invalid`, a ``ValueError`` carrying a :class:`~formflow.errors.Problem` people can
+act on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, time, tzinfo
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from formflow.errors import N_, Problem, render
+from formflow.fields.kinds import ValueKind
+from formflow.storage.text import storable
+
+if TYPE_CHECKING:
+    from formflow.definitions.model import Field
+
+MAX_INTEGER = 2**63 - 1
+MAX_INPUT_DIGITS = 18
+"""Digits before the point a person may type; columns keep 20 (see ``STORED_DIGITS``)."""
+STORED_DIGITS = 20
+MAX_FILTER_TEXT = 2000
+TRUE_WORDS = frozenset({"true", "1", "yes", "on", "y", "是"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off", "n", "否"})
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+class Purpose(StrEnum):
+    """Where a value comes from, which decides what is asked of it besides its kind."""
+
+    INPUT = "input"
+    """Typed by a person or sent by an API client: the field's limits apply."""
+    FILTER = "filter"
+    """Compared with stored values in a query: it need only be comparable."""
+    STORED = "stored"
+    """Kept under the field's former type, moved by a migration: nothing may be lost."""
+
+
+class Invalid(ValueError):
+    """A value that does not fit its field."""
+
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        super().__init__(render(message, params))
+        self.problem = Problem(code, message, tuple(sorted(params.items())))
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def check_characters(text: str) -> None:
+    """Refuse characters no database stores as text: NUL and unpaired surrogates."""
+    if "\x00" in text:
+        raise Invalid("invalid_character", N_("contains a NUL character"))
+    if not storable(text):
+        raise Invalid("invalid_character", N_("contains characters that are not valid text"))
+
+
+KindConverter = Callable[["Field | None", Any, Purpose, tzinfo], Any]
+
+
+def convert_kind(field: Field, value: Any, purpose: Purpose, timezone: tzinfo = UTC) -> Any:
+    """``value`` in the shape ``field.kind`` keeps, for ``purpose``; ``Invalid`` if it does
+    not fit. Empty values are the caller's to handle."""
+    return _BY_KIND[field.kind](field, value, purpose, timezone)
+
+
+def filter_value(kind: ValueKind, value: Any) -> Any:
+    """A value to compare a system field (id, created_at, ...) of ``kind`` with."""
+    return _BY_KIND[kind](None, value, Purpose.FILTER, UTC)
+
+
+def text_value(field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC) -> str:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool):
+        if purpose is not Purpose.STORED:
+            raise Invalid("type", N_("must be text"))
+        text = "true" if value else "false"
+    elif isinstance(value, int | Decimal):
+        text = format(Decimal(value), "f")
+    elif isinstance(value, float):
+        text = repr(value)
+    elif isinstance(value, date) and purpose is Purpose.STORED:
+        text = value.isoformat()
+    elif isinstance(value, list) and purpose is Purpose.STORED:
+        text = _single_choice(value)
+    else:
+        raise Invalid("type", N_("must be text"))
+    check_characters(text)
+    if purpose is Purpose.FILTER and len(text) > MAX_FILTER_TEXT:
+        raise Invalid(
+            "max_length", N_("must be at most %(limit)s characters"), limit=MAX_FILTER_TEXT
+        )
+    return text
+
+
+def _single_choice(values: list[Any]) -> str:
+    if len(values) == 1 and isinstance(values[0], str):
+        return values[0]
+    raise Invalid("type", N_("must be one value, not a list"))
+
+
+def integer_value(field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC) -> int:
+    number = _number(value, N_("must be a whole number"))
+    if number != number.to_integral_value():
+        raise Invalid("type", N_("must be a whole number"))
+    if abs(number) > MAX_INTEGER:
+        raise Invalid("range", N_("is too large"))
+    whole = int(number)
+    return int(_bounded(field, whole)) if field and purpose is Purpose.INPUT else whole
+
+
+def decimal_value(
+    field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC
+) -> Decimal:
+    number = _number(value, N_("must be a number"))
+    if purpose is Purpose.FILTER or field is None:
+        if number.adjusted() > 30:
+            raise Invalid("range", N_("is too large"))
+        return number
+    digits = MAX_INPUT_DIGITS if purpose is Purpose.INPUT else STORED_DIGITS
+    if abs(number) >= Decimal(10) ** digits:
+        raise Invalid("range", N_("is too large"))
+    quantum = Decimal(1).scaleb(-field.scale)
+    try:
+        rounded = number.quantize(quantum)
+    except InvalidOperation:
+        raise Invalid("range", N_("is too large")) from None
+    if rounded != number:
+        raise Invalid("scale", N_("may have at most %(scale)s decimal places"), scale=field.scale)
+    return Decimal(_bounded(field, rounded)) if purpose is Purpose.INPUT else rounded
+
+
+def _number(value: Any, message: str) -> Decimal:
+    """A number as people and clients write it: ``1234``, ``1,234.5``, ``12%``."""
+    if isinstance(value, bool):
+        raise Invalid("type", message)
+    if isinstance(value, int | Decimal):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(repr(value))
+    elif isinstance(value, str):
+        written = value.replace(",", "").strip().removesuffix("%").strip()
+        if not _PLAIN_NUMBER.fullmatch(written):
+            raise Invalid("type", message)
+        number = Decimal(written)
+    else:
+        raise Invalid("type", message)
+    if not number.is_finite():
+        raise Invalid("type", message)
+    return number
+
+
+def _bounded(field: Field, number: int | Decimal) -> int | Decimal:
+    if field.minimum is not None and number < Decimal(str(field.minimum)):
+        raise Invalid("min", N_("must be at least %(limit)s"), limit=field.minimum)
+    if field.maximum is not None and number > Decimal(str(field.maximum)):
+        raise Invalid("max", N_("must be at most %(limit)s"), limit=field.maximum)
+    return number
+
+
+def date_value(field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC) -> date:
+    day = _as_date(value, purpose)
+    if field is not None and purpose is Purpose.INPUT:
+        low, high = (date.fromisoformat(b) if b else None for b in (field.minimum, field.maximum))
+        if (low and day < low) or (high and day > high):
+            raise Invalid(
+                "range",
+                N_("must be between %(low)s and %(high)s"),
+                low=low or "…",
+                high=high or "…",
+            )
+    return day
+
+
+def _as_date(value: Any, purpose: Purpose) -> date:
+    if isinstance(value, datetime):
+        if purpose is Purpose.STORED and value.time() != time(0):
+            raise Invalid("type", N_("has a time of day"))
+        if purpose is Purpose.FILTER:
+            raise Invalid("type", N_("must be a date like 2026-01-31"))
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if _ISO_DATE.fullmatch(text):
+                return date.fromisoformat(text)
+            if purpose is Purpose.INPUT:
+                return datetime.fromisoformat(text).date()
+        except ValueError:
+            pass
+    raise Invalid("type", N_("must be a date like 2026-01-31"))
+
+
+def datetime_value(
+    field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC
+) -> datetime:
+    """A moment in UTC; a time written without a zone is read in ``timezone``."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(0))
+    elif isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid("type", N_("must be a date and time like 2026-01-31 09:30")) from None
+    else:
+        raise Invalid("type", N_("must be a date and time like 2026-01-31 09:30"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise Invalid("range", N_("is outside the dates that can be stored")) from None
+
+
+def bool_value(field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | Decimal) and value in (0, 1):
+        return bool(value)
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise Invalid("type", N_("must be yes or no"))
+
+
+def choices_value(field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC) -> Any:
+    """The chosen options; a filter asks about one option at a time."""
+    if purpose is Purpose.FILTER or field is None:
+        if not isinstance(value, str):
+            raise Invalid("type", N_("must be an option value"))
+        return value
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise Invalid("type", N_("must be a list of options"))
+    if purpose is Purpose.STORED:
+        return list(values)
+    chosen = list(dict.fromkeys(values))
+    unknown = [v for v in chosen if v not in field.option_values]
+    if unknown:
+        raise Invalid("choice", N_("'%(value)s' is not one of the options"), value=unknown[0])
+    if field.max_items is not None and len(chosen) > field.max_items:
+        raise Invalid("max_items", N_("choose at most %(limit)s"), limit=field.max_items)
+    if field.min_items is not None and len(chosen) < field.min_items:
+        raise Invalid("min_items", N_("choose at least %(limit)s"), limit=field.min_items)
+    return chosen
+
+
+def reference_value(
+    field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC
+) -> int:
+    if isinstance(value, bool):
+        raise Invalid("type", N_("must be a record id"))
+    try:
+        number = int(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise Invalid("type", N_("must be a record id")) from None
+    if isinstance(value, float | Decimal) and number != value:
+        raise Invalid("type", N_("must be a record id"))
+    if number <= 0 or number > MAX_INTEGER:
+        raise Invalid("type", N_("must be a record id"))
+    return number
+
+
+def files_value(field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC) -> Any:
+    files = [value] if isinstance(value, dict) else value
+    if not isinstance(files, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("id"), str) for f in files
+    ):
+        raise Invalid("type", N_("must be uploaded files"))
+    if field is not None and not field.multiple and len(files) > 1:
+        raise Invalid("max_items", N_("takes one file"), limit=1)
+    keys = ("id", "name", "size", "content_type")
+    return [{key: f.get(key) for key in keys} for f in files]
+
+
+def rows_value(field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC) -> Any:
+    raise Invalid("type", N_("rows are converted one field at a time"))
+
+
+_BY_KIND: Mapping[ValueKind, KindConverter] = {
+    ValueKind.TEXT: text_value,
+    ValueKind.INTEGER: integer_value,
+    ValueKind.DECIMAL: decimal_value,
+    ValueKind.DATE: date_value,
+    ValueKind.DATETIME: datetime_value,
+    ValueKind.BOOL: bool_value,
+    ValueKind.CHOICES: choices_value,
+    ValueKind.REFERENCE: reference_value,
+    ValueKind.FILES: files_value,
+    ValueKind.ROWS: rows_value,
+}

@@ -32,42 +32,39 @@ BATCH = 1000
 
 
 @dataclass(frozen=True)
-class CreateSearchIndex(Operation):
-    """A searchable form's index: an FTS5 table kept in step by triggers on SQLite, a GIN
-    index on PostgreSQL. Filled from the rows' search text as it is created."""
+class _SearchIndexStep(Operation):
+    """A step on a form table's search index: on SQLite the FTS5 table ``index`` kept in
+    step by triggers, on PostgreSQL the GIN index ``index``."""
 
     table: str
     index: str
     sqlite: bool
     effect = Effect.SEARCH_INDEX
+
+    def touches(self) -> tuple[str, ...]:
+        return (self.table, self.index) if self.sqlite else (self.table,)
+
+
+@dataclass(frozen=True)
+class CreateSearchIndex(_SearchIndexStep):
+    """A searchable form's index, filled from the rows' search text as it is created."""
 
     def describe(self) -> str:
         if self.sqlite:
             return f"create search index {self.index} (FTS5 over {self.table}.{SEARCH})"
         return f"create search index {self.index} on {self.table} (GIN over {SEARCH})"
 
-    def touches(self) -> tuple[str, ...]:
-        return (self.table, self.index) if self.sqlite else (self.table,)
-
     def apply(self, ops: Operations) -> None:
         create_search_index(ops.get_bind(), self.table)
 
 
 @dataclass(frozen=True)
-class DropSearchIndex(Operation):
+class DropSearchIndex(_SearchIndexStep):
     """The index of a form that no longer has search fields. Its rows keep their search
     text, which is worked out again if the form becomes searchable again."""
 
-    table: str
-    index: str
-    sqlite: bool
-    effect = Effect.SEARCH_INDEX
-
     def describe(self) -> str:
         return f"drop search index {self.index} of {self.table}: the form has no search fields"
-
-    def touches(self) -> tuple[str, ...]:
-        return (self.table, self.index) if self.sqlite else (self.table,)
 
     def apply(self, ops: Operations) -> None:
         drop_search_index(ops.get_bind(), self.table)

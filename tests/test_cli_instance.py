@@ -60,10 +60,30 @@ def test_migrate_plan_shows_the_change_and_changes_nothing(run, write_app: AppWr
     add_field(app_dir)
     plan = run("migrate", "--plan", str(app_dir))
     assert plan.exit_code == 0, plan.output
-    assert "add column demo__item.note" in plan.output
-    assert "1 operations planned" in plan.output
+    assert "1. add column demo__item.note TEXT  [demo__item: schema]" in plan.output
+    assert "2 steps planned" in plan.output
     assert "#1" in run("versions", "demo").output
     assert "#2" not in run("versions", "demo").output
+
+
+def test_migrate_plan_shows_the_search_steps_and_changes_nothing(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    app_dir = write_app()
+    run("init", str(app_dir), "--password", "s3cret-pass")
+    form = app_dir / "forms" / "item.yaml"
+    form.write_text(form.read_text(encoding="utf-8") + "list:\n  search: [name]\n", "utf-8")
+    plan = run("migrate", "--plan", str(app_dir))
+    assert plan.exit_code == 0, plan.output
+    assert plan.output.splitlines() == [
+        "app: 3 steps planned",
+        "  all in one transaction: if any step fails, nothing is changed; no step deletes data",
+        "  1. add column demo__item._search TEXT  [demo__item: schema]",
+        "  2. create search index demo__item_fts (FTS5 over demo__item._search)  "
+        "[demo__item, demo__item_fts: search index]",
+        "  3. record version 2 (1.0) of app demo as current  "
+        "[ff_definition_versions: definition version]",
+    ]
+    assert "#2" not in run("versions", "demo").output
+    assert "app: 3 steps planned" in run("migrate", "--plan", str(app_dir)).output
 
 
 def test_migrate_applies_and_records_a_version(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
@@ -99,7 +119,11 @@ def test_rollback_to_an_earlier_version(run, write_app: AppWriter) -> None:  # t
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "demo: migrated to version 3 (1.0)",
-        "  keep column demo__item.note hidden: the field was removed; its data stays until a purge",
+        "  all in one transaction: if any step fails, nothing is changed; no step deletes data",
+        "  1. keep column demo__item.note hidden: the field was removed; its data stays until a "
+        "purge  [demo__item: changes nothing]",
+        "  2. record version 3 (1.0) of app demo as current  "
+        "[ff_definition_versions: definition version]",
     ]
     assert "rollback to version 1" in run("versions").output
 
@@ -115,8 +139,11 @@ def test_migrate_to_version_plan_shows_a_rename_undone(run, write_app: AppWriter
     plan = run("migrate", "--app", "demo", "--to-version", "1", "--plan")
     assert plan.exit_code == 0, plan.output
     assert plan.output.splitlines() == [
-        "demo: 1 operations planned",
-        "  rename column demo__item.remark to note (data kept)",
+        "demo: 2 steps planned",
+        "  all in one transaction: if any step fails, nothing is changed; no step deletes data",
+        "  1. rename column demo__item.remark to note (data kept)  [demo__item: schema]",
+        "  2. record version 3 (1.0) of app demo as current  "
+        "[ff_definition_versions: definition version]",
     ]
 
 

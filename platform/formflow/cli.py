@@ -130,7 +130,9 @@ def init(app_dirs: tuple[Path, ...], admin_username: str, admin_password: str | 
 
 @main.command()
 @click.argument("app_dir", required=False, type=click.Path(path_type=Path))
-@click.option("--plan", "dry_run", is_flag=True, help="Only print what would change.")
+@click.option(
+    "--plan", "dry_run", is_flag=True, help="Only print every step it would take; change nothing."
+)
 @click.option(
     "--to-version", type=int, help="Go back (or forward) to a stored version of APP_KEY instead."
 )
@@ -141,8 +143,10 @@ def migrate(
 ) -> None:
     """Bring the database in line with an app folder (default: FORMFLOW_APPS).
 
-    Prints each operation; --plan stops there. A change existing data cannot survive is
-    refused with the rows in the way, and nothing is changed.
+    Prints every step (schema, values, search indexes and search text, the version
+    recorded), numbered, with the tables it touches; --plan stops there. The steps run in
+    one transaction: a change existing data cannot survive is refused with the rows in the
+    way, a step that fails is named, and either way nothing is changed.
     """
     with opened() as instance:
         if to_version is not None:

@@ -196,3 +196,7 @@ class QueryError(RecordError):
 
 class MigrationRefused(FormflowError):
     """A definition change that existing data cannot survive, with the ways forward."""
+
+
+class MigrationFailed(FormflowError):
+    """A step of a migration failed as it ran; its transaction was rolled back whole."""

@@ -1,9 +1,10 @@
 """Installing and changing apps in an instance: init, migrate, roll back, purge.
 
 Each function does the whole job the matching ``formflow`` command names and returns the
-lines to show; the commands only print them. Migrations themselves are planned and applied
-by :mod:`formflow.storage.migrations`; this module adds what an instance needs around them
-(the search index of each form, the first administrator, forgetting compiled versions).
+lines to show; the commands only print them. Migrations themselves, search indexes and
+search text included, are planned and applied by :mod:`formflow.storage.migrations`; this
+module adds what an instance needs around them (the first administrator, forgetting
+compiled versions).
 """
 
 from __future__ import annotations
@@ -18,12 +19,9 @@ from sqlalchemy.engine import make_url
 from formflow import accounts
 from formflow.config import Settings
 from formflow.instance import Instance
-from formflow.records.search import ensure_search_index
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.migrations import MigrationResult, apply_migration, migrate, plan_purge
 from formflow.storage.platform_tables import upgrade_platform_tables, users
-from formflow.storage.stored_values import FillDefault
-from formflow.storage.tables import form_table_name
 from formflow.storage.versions import get_version
 
 
@@ -110,67 +108,19 @@ def purge_app(instance: Instance, app_key: str, *, dry_run: bool) -> Outcome:
         plan = plan_purge(connection, schema)
     if not dry_run and not plan.is_empty:
         apply_migration(instance.engine, plan)
-        _refresh_search(instance, app_key)
-    return Outcome(plan.describe())
+    return Outcome(plan.explain())
 
 
 def _after_migration(instance: Instance, result: MigrationResult) -> None:
     assert result.version is not None
-    app_key = result.version.app_key
-    instance.forget(app_key)
-    _refresh_search(instance, app_key)
-    stale = _search_changed(instance, app_key, result.version.number)
-    for form_key in dict.fromkeys([*stale, *_search_filled(instance, app_key, result)]):
-        instance.records(app_key).refill_search_text(form_key)
-
-
-def _search_changed(instance: Instance, app_key: str, number: int) -> list[str]:
-    """Forms that had search fields before version ``number`` and now search others: their
-    rows' search text is stale (rows with none are filled by :func:`_refresh_search`)."""
-    if number <= 1:
-        return []
-    with read_transaction(instance.engine) as connection:
-        before = instance.compile(get_version(connection, app_key, number - 1))
-    now = instance.app(app_key)
-    return [
-        key
-        for key, form in now.forms.items()
-        if form.list_view.search
-        and key in before.forms
-        and before.form(key).list_view.search
-        and before.form(key).list_view.search != form.list_view.search
-    ]
-
-
-def _search_filled(instance: Instance, app_key: str, result: MigrationResult) -> list[str]:
-    """Forms whose search fields the migration itself gave values (a default filled in)."""
-    filled = {
-        (step.table, step.column_name)
-        for step in result.plan.operations
-        if isinstance(step, FillDefault)
-    }
-    app = instance.app(app_key)
-    return [
-        key
-        for key, form in app.forms.items()
-        if any((form_table_name(app.key, key), field) in filled for field in form.list_view.search)
-    ]
-
-
-def _refresh_search(instance: Instance, app_key: str) -> None:
-    """Search indexes for every form, and search text for rows that have none yet."""
-    schema = instance.schema(app_key)
-    with write_transaction(instance.engine) as connection:
-        for form_key in schema.app.forms:
-            ensure_search_index(connection, schema, form_key)
-    for form_key in schema.app.forms:
-        instance.records(app_key).fill_search_text(form_key)
+    instance.forget(result.version.app_key)
 
 
 def _describe(name: str, result: MigrationResult, dry_run: bool) -> list[str]:
-    lines = [f"  {line}" for line in result.plan.describe()]
-    if dry_run:
-        head = f"{name}: {len(lines)} operations planned" if lines else f"{name}: up to date"
+    lines = [f"  {line}" for line in result.plan.explain()]
+    steps = len(result.plan.operations)
+    if dry_run and result.plan.changes_anything:
+        head = f"{name}: {steps} {'step' if steps == 1 else 'steps'} planned"
     elif result.version is None:
         head = f"{name}: up to date"
     else:

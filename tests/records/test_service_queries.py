@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from shop import People, counting_statements
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, insert
 
-from formflow.records.query import Query
 from formflow.records.service import RecordService
-from formflow.storage.database import write_transaction
-from formflow.storage.tables import SEARCH, AppSchema
+from formflow.storage.tables import AppSchema
 
 
 def create_order_statements(
@@ -64,16 +62,3 @@ def test_updating_a_record_costs_a_fixed_number_of_queries(
             expected_version=1,
         )
     assert len(statements) <= 10
-
-
-def test_search_text_can_be_worked_out_again_for_every_row(
-    service: RecordService, people: People, engine: Engine
-) -> None:
-    made = [service.create(people.alice, "account", {"name": f"Acme {n}"}) for n in range(3)]
-    table = service.schema.table("account")
-    with write_transaction(engine) as connection:
-        connection.execute(update(table).values({SEARCH: "stale"}))
-    assert service.find(people.alice, "account", Query(search="acme")).rows == []
-    assert service.refill_search_text("account", batch=2) == 3
-    found = service.find(people.alice, "account", Query(search="acme")).rows
-    assert sorted(row["id"] for row in found) == sorted(record["id"] for record in made)

@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, column, insert, inspect, select, table, update
+from sqlalchemy import Engine, column, insert, inspect, select, table, text, update
 from sqlalchemy.sql import TableClause
 
 from formflow.definitions import load_app
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.storage.migrations import MigrationResult, migrate
+from formflow.storage.migrations import MigrationPlan, MigrationResult, migrate
 from formflow.storage.tables import AppSchema
+from formflow.storage.versions import RecordVersion
 from support import AppWriter
 
 NOW = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
@@ -60,7 +61,13 @@ def migrate_to(engine: Engine, write_app: AppWriter, **forms: str) -> MigrationR
 
 def plan_lines(engine: Engine, write_app: AppWriter, **forms: str) -> list[str]:
     """What migrating to these forms would do, without doing it."""
-    return migrate(engine, write_forms(write_app, **forms), dry_run=True).plan.describe()
+    return changes(migrate(engine, write_forms(write_app, **forms), dry_run=True).plan)
+
+
+def changes(plan: MigrationPlan) -> list[str]:
+    """The plan's lines but the one of its last step, which records the definition version."""
+    steps = [op.describe() for op in plan.operations if not isinstance(op, RecordVersion)]
+    return steps + [f"refused: {refusal}" for refusal in plan.refusals]
 
 
 def schema_of(app_dir: Path) -> AppSchema:
@@ -112,3 +119,41 @@ def stored_rows(engine: Engine, table_name: str) -> Rows:
 
 def column_values(engine: Engine, table_name: str, column: str) -> dict[int, Any]:
     return {row_id: row[column] for row_id, row in stored_rows(engine, table_name).items()}
+
+
+_POSTGRES_CATALOGUE = (
+    "SELECT table_name, column_name, data_type, character_maximum_length, numeric_precision, "
+    "numeric_scale, ordinal_position FROM information_schema.columns "
+    "WHERE table_schema = current_schema() ORDER BY 1, 7",
+    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1",
+    "SELECT trigger_name, event_manipulation, event_object_table, action_statement "
+    "FROM information_schema.triggers WHERE trigger_schema = current_schema() ORDER BY 1, 2",
+    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE connamespace = current_schema()::regnamespace ORDER BY 1",
+)
+
+
+def snapshot(engine: Engine) -> dict[str, Any]:
+    """Everything the database holds: its catalogue (tables, columns, indexes, triggers and
+    constraints; on SQLite the search index's virtual and shadow tables too) and every row
+    of every table, so that two snapshots are equal only if nothing changed in between."""
+    with read_transaction(engine) as connection:
+        if engine.dialect.name == "sqlite":
+            catalogue = connection.exec_driver_sql(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+            ).all()
+            tables = [row[1] for row in catalogue if row[0] == "table"]
+        else:
+            catalogue = [
+                row for query in _POSTGRES_CATALOGUE for row in connection.execute(text(query))
+            ]
+            tables = inspect(connection).get_table_names()
+        quote = connection.dialect.identifier_preparer.quote
+        rows = {
+            name: sorted(
+                repr(tuple(row))
+                for row in connection.exec_driver_sql(f"SELECT * FROM {quote(name)}")
+            )
+            for name in tables
+        }
+    return {"catalogue": [tuple(row) for row in catalogue], "rows": rows}

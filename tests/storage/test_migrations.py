@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import (
     NOW,
+    changes,
     column_values,
     insert_rows,
     item_form,
@@ -127,7 +128,7 @@ def test_a_field_added_again_finds_its_values(engine: Engine, write_app: AppWrit
     (row,) = insert_rows(engine, ITEM, {"name": "first", "level": "A"})
     migrate_to(engine, write_app, item=item_form())
     result = migrate_to(engine, write_app, item=item_form(LEVEL))
-    assert result.plan.describe() == []
+    assert changes(result.plan) == []
     assert column_values(engine, ITEM, "level") == {row: "A"}
 
 
@@ -214,7 +215,7 @@ def test_a_longer_text_is_a_widening_that_keeps_every_value(
     result = migrate_to(engine, write_app, item=item_form(LEVEL.replace("10}", "50}")))
     assert (
         f"change type of {ITEM}.level from VARCHAR(10) to VARCHAR(50) (widening, values "
-        "unchanged)" in result.plan.describe()
+        "unchanged)" in changes(result.plan)
     )
     assert column_values(engine, ITEM, "level") == {row: "ABCDEFGHIJ"}
 
@@ -339,7 +340,7 @@ def test_a_removed_form_keeps_its_table_hidden(engine: Engine, write_app: AppWri
     migrate_to(engine, write_app, item=item_form(), box=item_form().replace("item", "box"))
     (row,) = insert_rows(engine, "demo__box", {"name": "kept"})
     result = migrate_to(engine, write_app, item=item_form())
-    assert result.plan.describe() == [
+    assert changes(result.plan) == [
         "keep table demo__box hidden: it was removed; its data stays until a purge"
     ]
     assert column_values(engine, "demo__box", "name") == {row: "kept"}
@@ -352,7 +353,7 @@ def test_a_renamed_subtable_keeps_its_rows(engine: Engine, write_app: AppWriter)
     insert_rows(engine, f"{ITEM}__lines", {"_parent_id": parent, "_position": 1, "qty": 3})
     renamed = rows.replace("key: lines,", "key: items, renamed_from: lines,")
     result = migrate_to(engine, write_app, item=item_form(renamed))
-    assert f"rename table {ITEM}__lines to {ITEM}__items (data kept)" in result.plan.describe()
+    assert f"rename table {ITEM}__lines to {ITEM}__items (data kept)" in changes(result.plan)
     assert column_values(engine, f"{ITEM}__items", "qty") == {1: 3}
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -34,6 +35,7 @@ from sqlalchemy import table as sql_table
 from sqlalchemy import text as sql_text
 from sqlite_utils import Database
 
+from formflow.definitions.model import Form
 from formflow.errors import QueryError
 from formflow.records.filters import DialectSwitch
 from formflow.storage.tables import SEARCH, AppSchema, identifier
@@ -136,46 +138,84 @@ def _tsquery(tokens: list[str], prefix: bool) -> str:
     return " & ".join(quoted)
 
 
+def search_text(form: Form, values: Mapping[str, Any]) -> str:
+    """The search text of a row of ``form`` holding ``values``: what its ``_search`` stores."""
+    return search_document(
+        str(values[key]) if values.get(key) is not None else None for key in form.list_view.search
+    )
+
+
 def ensure_search_index(connection: Connection, schema: AppSchema, form_key: str) -> None:
-    """Create what ``form_key``'s search needs, if missing; safe to call after every migration.
-
-    SQLite: an FTS5 table ``<table>_fts`` with ``_search`` as external content, kept in
-    step by triggers (sqlite-utils' ``enable_fts``; it is rebuilt if a migration dropped the
-    triggers with the table). PostgreSQL: a GIN index on ``to_tsvector('simple', _search)``.
-    Forms without search fields need nothing.
-    """
+    """Create what ``form_key``'s search needs, if missing (a migration plans this step
+    itself; see ``storage.search_steps``). Forms without search fields need nothing."""
     table = schema.table(form_key)
-    if SEARCH not in table.c:
-        return
+    if SEARCH in table.c:
+        create_search_index(connection, table.name)
+
+
+def search_index_name(table_name: str, *, sqlite: bool) -> str:
+    """The name of a table's search index: on SQLite its FTS5 table, on PostgreSQL its
+    GIN index."""
+    return f"{table_name}_fts" if sqlite else identifier("ix", table_name, "search")
+
+
+def has_search_index(connection: Connection, table_name: str) -> bool:
+    """Whether the table's search index is complete: on SQLite the FTS5 table and the three
+    triggers that keep it in step, on PostgreSQL the GIN index."""
     if connection.dialect.name == "sqlite":
-        _ensure_fts5(connection, table.name)
-    else:
-        _ensure_gin(connection, table.name)
+        names = [f"{table_name}{suffix}" for suffix in ("_fts", "_ai", "_ad", "_au")]
+        query = "SELECT count(*) FROM sqlite_master WHERE name IN (:a, :b, :c, :d)"
+        found = connection.execute(sql_text(query), dict(zip("abcd", names, strict=True)))
+        return int(found.scalar_one()) == len(names)
+    query = "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = :n"
+    found = connection.execute(sql_text(query), {"n": search_index_name(table_name, sqlite=False)})
+    return int(found.scalar_one()) == 1
 
 
-def _ensure_fts5(connection: Connection, table_name: str) -> None:
-    """sqlite-utils' FTS5 table and triggers, joined to the caller's transaction.
+def create_search_index(connection: Connection, table_name: str) -> None:
+    """Create the table's search index, or complete it, inside the caller's transaction.
 
-    sqlite-utils runs its statements one by one inside an open transaction (rather than
-    ``executescript``, which would commit it), so one is begun first.
+    SQLite: an FTS5 table ``<table>_fts`` with ``_search`` as external content, filled from
+    the rows and kept in step by triggers (sqlite-utils' ``enable_fts``; rebuilt whole if
+    a table rebuild dropped the triggers). PostgreSQL: a GIN index on
+    ``to_tsvector('simple', _search)``.
     """
-    connection.execute(sql_text("SELECT 1"))
-    database = Database(
-        connection.connection.dbapi_connection,  # type: ignore[arg-type]
-        recursive_triggers=False,  # a connection setting that would outlive this call
-        execute_plugins=False,
-    )
-    database.table(table_name).enable_fts(
-        [SEARCH], create_triggers=True, tokenize=FTS_TOKENIZER, replace=True
-    )
-
-
-def _ensure_gin(connection: Connection, table_name: str) -> None:
+    if connection.dialect.name == "sqlite":
+        _sqlite_utils(connection).table(table_name).enable_fts(
+            [SEARCH], create_triggers=True, tokenize=FTS_TOKENIZER, replace=True
+        )
+        return
     quote = connection.dialect.identifier_preparer.quote
-    index = quote(identifier("ix", table_name, "search"))
+    index = quote(search_index_name(table_name, sqlite=False))
     connection.execute(
         sql_text(
             f"CREATE INDEX IF NOT EXISTS {index} ON {quote(table_name)} "
             f"USING gin (to_tsvector('simple', {quote(SEARCH)}))"
         )
+    )
+
+
+def drop_search_index(connection: Connection, table_name: str) -> None:
+    """Drop the table's search index (the FTS5 table and its triggers on SQLite), if any,
+    inside the caller's transaction. The rows' ``_search`` text stays."""
+    if connection.dialect.name == "sqlite":
+        _sqlite_utils(connection).table(table_name).disable_fts()
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    connection.execute(
+        sql_text(f"DROP INDEX IF EXISTS {quote(search_index_name(table_name, sqlite=False))}")
+    )
+
+
+def _sqlite_utils(connection: Connection) -> Database:
+    """sqlite-utils over the caller's connection, joined to its transaction.
+
+    sqlite-utils runs its statements one by one inside an open transaction (rather than
+    ``executescript``, which would commit it), so one is begun first.
+    """
+    connection.execute(sql_text("SELECT 1"))
+    return Database(
+        connection.connection.dbapi_connection,  # type: ignore[arg-type]
+        recursive_triggers=False,  # a connection setting that would outlive this call
+        execute_plugins=False,
     )

@@ -79,7 +79,7 @@ from formflow.records.numbering import next_number
 from formflow.records.prepare import Prepared, Preparer
 from formflow.records.prepared import PreparedStatements
 from formflow.records.query import Page, Query, normalised, select_page
-from formflow.records.search import search_document
+from formflow.records.search import search_text
 from formflow.records.unit import one_write
 from formflow.records.values import ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
@@ -343,63 +343,6 @@ class RecordService:
                 )
                 moved += result.rowcount
         return moved
-
-    def fill_search_text(self, form_key: str, batch: int = 1000) -> int:
-        """Work out the search text of rows that have none (a form just gained ``list.search``)."""
-        form, table = self._form(form_key)
-        if table.c.get(SEARCH) is None:
-            return 0
-        keys = list(form.list_view.search)
-        filled = 0
-        while True:
-            with write_transaction(self.engine) as connection:
-                rows = (
-                    connection.execute(
-                        select(table.c.id, *(table.c[key] for key in keys))
-                        .where(table.c[SEARCH].is_(None))
-                        .limit(batch)
-                    )
-                    .mappings()
-                    .all()
-                )
-                for row in rows:
-                    text = self._search_text(form, dict(row))
-                    connection.execute(
-                        update(table).where(table.c.id == row["id"]).values({SEARCH: text})
-                    )
-            filled += len(rows)
-            if len(rows) < batch:
-                return filled
-
-    def refill_search_text(self, form_key: str, batch: int = 1000) -> int:
-        """Work out the search text of every row again (a form's ``list.search`` changed)."""
-        form, table = self._form(form_key)
-        if table.c.get(SEARCH) is None:
-            return 0
-        keys = list(form.list_view.search)
-        last, refilled = 0, 0
-        while True:
-            with write_transaction(self.engine) as connection:
-                rows = (
-                    connection.execute(
-                        select(table.c.id, *(table.c[key] for key in keys))
-                        .where(table.c.id > last)
-                        .order_by(table.c.id)
-                        .limit(batch)
-                    )
-                    .mappings()
-                    .all()
-                )
-                for row in rows:
-                    connection.execute(
-                        update(table)
-                        .where(table.c.id == row["id"])
-                        .values({SEARCH: self._search_text(form, dict(row))})
-                    )
-            refilled += len(rows)
-            if len(rows) < batch:
-                return refilled
-            last = rows[-1]["id"]
 
     # reads --------------------------------------------------------------------------
 
@@ -846,10 +789,7 @@ class RecordService:
                 )
 
     def _search_text(self, form: Form, values: Mapping[str, Any]) -> str:
-        return search_document(
-            str(values[key]) if values.get(key) is not None else None
-            for key in form.list_view.search
-        )
+        return search_text(form, values)
 
     def _audited(self, form: Form) -> list[str]:
         return [field.key for field in form.fields]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import Any
 
 from alembic.operations import Operations
@@ -33,15 +33,33 @@ TEMPORARY_PREFIX = "_ff_new__"
 """A converted column is built under this name, then takes the field's name."""
 
 
+class Effect(Enum):
+    """What a step does to the database, as a plan shows it."""
+
+    NONE = "changes nothing"
+    SCHEMA = "schema"
+    VALUES = "stored values"
+    DERIVED = "derived values"
+    SEARCH_INDEX = "search index"
+    VERSION = "definition version"
+    DESTRUCTIVE = "DESTRUCTIVE: deletes data"
+
+
 class Operation(ABC):
     """One step of a migration plan."""
 
     informational = False
     """True for steps that only report something and change nothing."""
 
+    effect = Effect.SCHEMA
+
     @abstractmethod
     def describe(self) -> str:
         """The step as one line a person reads."""
+
+    @abstractmethod
+    def touches(self) -> tuple[str, ...]:
+        """The tables the step reads or changes."""
 
     @abstractmethod
     def apply(self, ops: Operations) -> None:
@@ -67,6 +85,9 @@ class CreateTable(Operation):
     def describe(self) -> str:
         return f"create table {self.name} ({len(self.table.columns)} columns)"
 
+    def touches(self) -> tuple[str, ...]:
+        return (self.name,)
+
     def apply(self, ops: Operations) -> None:
         inline = [fk for fk in self.table.foreign_key_constraints if fk not in self.deferred]
         ops.get_bind().execute(CreateTableDDL(self.table, include_foreign_key_constraints=inline))
@@ -84,6 +105,9 @@ class AddForeignKey(Operation):
     def describe(self) -> str:
         return f"add foreign key {self.name}.{', '.join(self.columns)} -> {self.target}"
 
+    def touches(self) -> tuple[str, ...]:
+        return (self.name, self.target)
+
     def apply(self, ops: Operations) -> None:
         ops.get_bind().execute(AddConstraint(self.constraint))
 
@@ -98,6 +122,9 @@ class RenameTable(Operation):
     def describe(self) -> str:
         return f"rename table {self.old} to {self.new} (data kept)"
 
+    def touches(self) -> tuple[str, ...]:
+        return (self.old,)
+
     def apply(self, ops: Operations) -> None:
         ops.rename_table(self.old, self.new)
 
@@ -110,6 +137,9 @@ class AddColumn(Operation):
     column_name: str
     sql_type: str
     column: Column[Any] = field(compare=False, repr=False)
+
+    def touches(self) -> tuple[str, ...]:
+        return (self.table,)
 
     def describe(self) -> str:
         return f"add column {self.table}.{self.column_name} {self.sql_type}"
@@ -149,6 +179,9 @@ class RenameColumn(Operation):
     old: str
     new: str
 
+    def touches(self) -> tuple[str, ...]:
+        return (self.table,)
+
     def describe(self) -> str:
         return f"rename column {self.table}.{self.old} to {self.new} (data kept)"
 
@@ -175,6 +208,10 @@ class AlterColumnType(Operation):
     old_type: TypeEngine[Any] = field(compare=False, repr=False)
     new_column: Column[Any] = field(compare=False, repr=False)
     target_field: Field = field(compare=False, repr=False)
+    effect = Effect.VALUES
+
+    def touches(self) -> tuple[str, ...]:
+        return (self.table,)
 
     def describe(self) -> str:
         how = "widening, values unchanged" if self.widening else "every value converted"
@@ -220,6 +257,9 @@ class CreateIndex(Operation):
         table_name = index.table.name if index.table is not None else ""
         return cls(str(index.name), table_name, keys, index.unique, index)
 
+    def touches(self) -> tuple[str, ...]:
+        return (self.table,)
+
     def describe(self) -> str:
         kind = "unique index" if self.unique else "index"
         return f"create {kind} {self.name} on {self.table} ({', '.join(self.columns)})"
@@ -245,6 +285,9 @@ class DropIndex(Operation):
     name: str
     table: str
 
+    def touches(self) -> tuple[str, ...]:
+        return (self.table,)
+
     def describe(self) -> str:
         return f"drop index {self.name} on {self.table}"
 
@@ -259,6 +302,10 @@ class KeepHiddenColumn(Operation):
     table: str
     column_name: str
     informational = True
+    effect = Effect.NONE
+
+    def touches(self) -> tuple[str, ...]:
+        return (self.table,)
 
     def describe(self) -> str:
         return (
@@ -276,6 +323,10 @@ class KeepHiddenTable(Operation):
 
     table: str
     informational = True
+    effect = Effect.NONE
+
+    def touches(self) -> tuple[str, ...]:
+        return (self.table,)
 
     def describe(self) -> str:
         return f"keep table {self.table} hidden: it was removed; its data stays until a purge"
@@ -295,6 +346,10 @@ class DropColumn(Operation):
     table: str
     column_name: str
     rebuild: bool = False
+    effect = Effect.DESTRUCTIVE
+
+    def touches(self) -> tuple[str, ...]:
+        return (self.table,)
 
     def describe(self) -> str:
         return f"drop hidden column {self.table}.{self.column_name} and its data"
@@ -312,6 +367,10 @@ class DropTable(Operation):
     """Delete a hidden table and its data: only a purge plans this."""
 
     table: str
+    effect = Effect.DESTRUCTIVE
+
+    def touches(self) -> tuple[str, ...]:
+        return (self.table,)
 
     def describe(self) -> str:
         return f"drop hidden table {self.table} and its data"
@@ -328,7 +387,14 @@ class DropTable(Operation):
 
 @dataclass(frozen=True)
 class MigrationPlan:
-    """What a migration will do, step by step, and what it refuses to do."""
+    """What a migration will do, step by step, and what it refuses to do.
+
+    Every step runs in the one transaction :func:`~formflow.storage.migrations.
+    migration_transaction` opens: schema changes, value conversions, recomputed formulas,
+    search indexes and search text, and the definition version. Both databases make all of
+    them transactional (PostgreSQL's DDL is; SQLite's ``ALTER TABLE`` and FTS5 virtual
+    tables are too), so a step that fails leaves the database as it was.
+    """
 
     operations: tuple[Operation, ...] = ()
     refusals: tuple[str, ...] = ()
@@ -337,11 +403,39 @@ class MigrationPlan:
     def is_empty(self) -> bool:
         return not self.operations and not self.refusals
 
+    @property
+    def changes_anything(self) -> bool:
+        return any(not op.informational for op in self.operations)
+
+    def then(self, operation: Operation) -> MigrationPlan:
+        """This plan with ``operation`` as its last step."""
+        return MigrationPlan((*self.operations, operation), self.refusals)
+
     def describe(self) -> list[str]:
         """One line per step, then one per refusal, for a person to read before applying."""
         return [op.describe() for op in self.operations] + [
             f"refused: {refusal}" for refusal in self.refusals
         ]
+
+    def explain(self) -> list[str]:
+        """The plan as ``formflow migrate --plan`` shows it: how it is applied, then every
+        step numbered, with the tables it touches and what it does to them, then refusals."""
+        lines = []
+        if self.changes_anything:
+            destructive = sum(op.effect is Effect.DESTRUCTIVE for op in self.operations)
+            loss = (
+                f"{destructive} {'step deletes' if destructive == 1 else 'steps delete'} data"
+                if destructive
+                else "no step deletes data"
+            )
+            lines.append(f"all in one transaction: if any step fails, nothing is changed; {loss}")
+        width = len(str(len(self.operations)))
+        for number, op in enumerate(self.operations, start=1):
+            lines.append(
+                f"{number:>{width}}. {op.describe()}  "
+                f"[{', '.join(op.touches())}: {op.effect.value}]"
+            )
+        return lines + [f"refused: {refusal}" for refusal in self.refusals]
 
 
 class Stage(IntEnum):
@@ -353,12 +447,16 @@ class Stage(IntEnum):
     ADD_FOREIGN_KEY = 4
     ADD_COLUMN = 5
     DROP_INDEX = 6
-    DROP_DATA = 7
-    ALTER_TYPE = 8
-    FIX_VALUES = 9
-    RECOMPUTE = 10
-    CREATE_INDEX = 11
-    KEEP_HIDDEN = 12
+    DROP_SEARCH_INDEX = 7
+    DROP_DATA = 8
+    ALTER_TYPE = 9
+    FIX_VALUES = 10
+    RECOMPUTE = 11
+    FILL_SEARCH = 12
+    CREATE_SEARCH_INDEX = 13
+    CREATE_INDEX = 14
+    KEEP_HIDDEN = 15
+    RECORD_VERSION = 16
 
 
 @dataclass

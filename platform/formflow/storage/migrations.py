@@ -1,10 +1,12 @@
 """Migrations: plan what a new definition needs from the database, then apply it at once.
 
 A plan compares the new compiled model with the previous one and with the live database
-(see ``planning``). It is a list of readable steps plus refusals: changes that existing
-data cannot survive, each with rows as examples and the ways forward. Nothing is applied
-while any refusal stands, and then everything is applied in one transaction, so a failure
-changes nothing.
+(see ``planning``). It is a list of readable steps, every one a migration needs (tables,
+columns and indexes; stored values converted, mapped or filled; formulas recomputed; search
+indexes and search text; the definition version recorded last), plus refusals: changes that
+existing data cannot survive, each with rows as examples and the ways forward. Nothing is
+applied while any refusal stands, and then everything is applied in one transaction, so a
+failure in any step, the last included, changes nothing.
 
 Data is never dropped by a migration: a removed field's column and a removed form's table
 stay, hidden. Only :func:`plan_purge`, run on purpose, deletes them.
@@ -23,10 +25,11 @@ from typing import Any
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import DBAPIError
 
 from formflow.definitions import App, load_app
 from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
-from formflow.errors import DefinitionErrors, MigrationRefused
+from formflow.errors import DefinitionErrors, MigrationFailed, MigrationRefused
 from formflow.storage.database import (
     WRITE_OPTION,
     is_sqlite,
@@ -38,11 +41,12 @@ from formflow.storage.planning import plan_migration
 from formflow.storage.purge import plan_purge
 from formflow.storage.tables import AppSchema
 from formflow.storage.versions import (
+    RecordVersion,
     StoredVersion,
     current_version,
     get_version,
+    next_version_number,
     read_app_files,
-    record_version,
 )
 
 __all__ = [
@@ -61,18 +65,28 @@ __all__ = [
 def apply_migration(engine: Engine, plan: MigrationPlan) -> None:
     """Apply every step of ``plan`` in one transaction, or nothing if any step is refused."""
     _refuse(plan)
-    if all(op.informational for op in plan.operations):
+    if not plan.changes_anything:
         return
     with migration_transaction(engine) as connection:
         apply_operations(connection, plan)
 
 
 def apply_operations(connection: Connection, plan: MigrationPlan) -> None:
-    """Apply ``plan`` inside the caller's :func:`migration_transaction`."""
+    """Apply ``plan`` inside the caller's :func:`migration_transaction`.
+
+    A step the database rejects raises :class:`~formflow.errors.MigrationFailed` naming it;
+    leaving the transaction then rolls back every step before it.
+    """
     _refuse(plan)
     ops = Operations(MigrationContext.configure(connection))
-    for operation in plan.operations:
-        operation.apply(ops)
+    for number, operation in enumerate(plan.operations, start=1):
+        try:
+            operation.apply(ops)
+        except DBAPIError as error:
+            raise MigrationFailed(
+                f"step {number} of the migration failed, so nothing was changed: "
+                f"{operation.describe()}: {error.orig}"
+            ) from error
 
 
 def _refuse(plan: MigrationPlan) -> None:
@@ -166,15 +180,13 @@ def migrate(
     schema = AppSchema(app)
     if dry_run:
         with read_transaction(engine) as connection:
-            current = current_version(connection, app.key)
-            return MigrationResult(_plan(connection, schema, current, load, timezone), None)
+            return MigrationResult(_plan(connection, schema, files, note, load, timezone), None)
     with migration_transaction(engine) as connection:
-        current = current_version(connection, app.key)
-        plan = _plan(connection, schema, current, load, timezone)
-        if plan.is_empty and current is not None and current.digest == app.digest:
+        plan = _plan(connection, schema, files, note, load, timezone)
+        if not any(isinstance(op, RecordVersion) for op in plan.operations):
             return MigrationResult(plan, None)
         apply_operations(connection, plan)
-        version = record_version(connection, app.key, app, files, note)
+        version = current_version(connection, app.key)
     return MigrationResult(plan, version)
 
 
@@ -206,11 +218,21 @@ def rollback(
 def _plan(
     connection: Connection,
     schema: AppSchema,
-    current: StoredVersion | None,
+    files: Mapping[str, str],
+    note: str | None,
     load: Callable[[Any], App],
     timezone: tzinfo,
 ) -> MigrationPlan:
-    return plan_migration(connection, schema, _compile(current, load), timezone=timezone)
+    """The steps to ``schema``'s app, recording it as a new version last; none when the
+    database holds it already and only informational steps remain."""
+    app = schema.app
+    current = current_version(connection, app.key)
+    plan = plan_migration(connection, schema, _compile(current, load), timezone=timezone)
+    unchanged = current is not None and current.digest == app.digest
+    if unchanged and not plan.changes_anything and not plan.refusals:
+        return plan
+    number = next_version_number(connection, app.key)
+    return plan.then(RecordVersion(app.key, number, app.version, app, files, note))
 
 
 def _compile(version: StoredVersion | None, load: Callable[[Any], App]) -> AppSchema | None:

@@ -10,7 +10,8 @@ Every type change is tried on the stored values first (see ``conversions``), and
 unique index on the live records, so that a plan that would fail or lose values is refused
 before anything runs, with the rows that stand in the way. So are removed options and newly
 required fields (see ``stored_values``); formulas whose meaning changed are recomputed for
-the stored rows (see ``recompute``).
+the stored rows (see ``recompute``); search indexes follow the forms' search fields, and
+search text the values it reads (see ``search_steps``).
 
 Going back to an earlier version reverses renames: a column or subtable table that the
 previous model renamed from the name now wanted takes that name again.
@@ -57,6 +58,7 @@ from formflow.storage.schema_facts import (
     reference_columns,
     same_index,
 )
+from formflow.storage.search_steps import plan_search
 from formflow.storage.stored_values import Place, option_changes, required_changes
 from formflow.storage.tables import DELETED_AT, AppSchema, form_table_name, identifier
 
@@ -115,6 +117,8 @@ class _Planner:
         """Model table name -> the columns this plan adds to it."""
         self.touched: dict[str, set[str]] = {}
         """Model table name -> the columns whose stored values this plan changes."""
+        self.rewritten: dict[str, set[str]] = {}
+        """Model table name -> the columns this plan converts or recomputes."""
 
     def run(self) -> None:
         specs = list(_table_specs(self.new, self.previous))
@@ -128,6 +132,7 @@ class _Planner:
         self._create_tables()
         self._hidden_tables({spec.old_name for spec in specs if spec.old_name})
         self._recompute()
+        self._search()
 
     def _table(self, spec: _TableSpec) -> None:
         name = spec.table.name
@@ -158,6 +163,7 @@ class _Planner:
                 )
             if self._retype(spec, live_name, column, live[source], source):
                 retyped.add(column.name)
+                self.rewritten.setdefault(spec.table.name, set()).add(column.name)
         self._keep_hidden_columns(spec, live, set(sources.values()))
         self._diff_indexes(spec, live_name, sources, retyped)
 
@@ -381,6 +387,18 @@ class _Planner:
         if rows:
             step = RecomputeFormulas(form_key, subtable, stale, rows, self.new, self.timezone)
             self.builder.add(Stage.RECOMPUTE, step)
+            self.rewritten.setdefault(table, set()).update(stale)
+
+    def _search(self) -> None:
+        """Search indexes and search text for what the steps before change (see
+        ``search_steps``)."""
+        changed: dict[str, set[str]] = {}
+        for source in (self.added, self.touched, self.rewritten):
+            for table, columns in source.items():
+                changed.setdefault(table, set()).update(columns)
+        steps = plan_search(self.connection, self.new, self.previous, self.existing, changed)
+        for stage, step in steps:
+            self.builder.add(stage, step)
 
     def _hidden_tables(self, renamed: set[str]) -> None:
         if self.previous is None:

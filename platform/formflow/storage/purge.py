@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Table, inspect, select
 from sqlalchemy.engine import Inspector
 
+from formflow.records.search import search_index_name
 from formflow.storage.migration_ops import (
     CreateIndex,
     DropColumn,
@@ -22,7 +23,8 @@ from formflow.storage.migration_ops import (
 )
 from formflow.storage.platform_tables import PLATFORM_PREFIX, definition_versions
 from formflow.storage.schema_facts import reference_columns
-from formflow.storage.tables import AppSchema
+from formflow.storage.search_steps import CreateSearchIndex
+from formflow.storage.tables import SEARCH, AppSchema
 
 
 def plan_purge(connection: Connection, schema: AppSchema) -> MigrationPlan:
@@ -46,8 +48,9 @@ def _hidden_columns(builder: PlanBuilder, inspector: Inspector, table: Table, sq
     """Drop the table's hidden columns, and first every index that would stand in the way.
 
     SQLite refuses to drop an indexed column, and where a dropped column holds a foreign key
-    it rebuilds the table, which keeps its indexes but not their sort order; so there the
-    model's indexes are dropped first and created again afterwards.
+    it rebuilds the table, which keeps its indexes but not their sort order, nor the
+    triggers of its search index; so there the model's indexes are dropped first and
+    created again afterwards, and the search index is made whole again.
     """
     live = [info["name"] for info in inspector.get_columns(table.name)]
     hidden = [name for name in live if name not in table.c and not name.startswith("_")]
@@ -63,6 +66,10 @@ def _hidden_columns(builder: PlanBuilder, inspector: Inspector, table: Table, sq
                 builder.add(Stage.CREATE_INDEX, CreateIndex.of(wanted[name]))
     for name in hidden:
         builder.add(Stage.DROP_DATA, DropColumn(table.name, name, rebuild=rebuild))
+    if rebuild and SEARCH in table.c:
+        index_name = search_index_name(table.name, sqlite=True)
+        index = CreateSearchIndex(table.name, index_name, sqlite=True)
+        builder.add(Stage.CREATE_SEARCH_INDEX, index)
 
 
 def _hidden_tables(connection: Connection, schema: AppSchema, existing: set[str]) -> set[str]:

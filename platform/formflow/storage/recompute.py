@@ -27,7 +27,7 @@ from formflow.definitions.model import Field, Form
 from formflow.fields import ValueKind
 from formflow.records.compute import Context, compute_formulas
 from formflow.records.query import normalised
-from formflow.storage.migration_ops import Operation
+from formflow.storage.migration_ops import Effect, Operation
 from formflow.storage.tables import PARENT_ID, POSITION, AppSchema
 
 BATCH = 500
@@ -47,6 +47,7 @@ class RecomputeFormulas(Operation):
     rows: int
     schema: AppSchema = field(compare=False, repr=False)
     timezone: tzinfo = field(default=UTC, compare=False, repr=False)
+    effect = Effect.DERIVED
 
     def describe(self) -> str:
         noun = "formula" if len(self.formulas) == 1 else "formulas"
@@ -55,6 +56,11 @@ class RecomputeFormulas(Operation):
             f"recompute {noun} {', '.join(self.formulas)} of {where} {self.form_key} "
             f"for {self.rows} {'row' if self.rows == 1 else 'rows'}"
         )
+
+    def touches(self) -> tuple[str, ...]:
+        if self.subtable is None:
+            return (self.schema.table(self.form_key).name,)
+        return (self.schema.child_table(self.form_key, self.subtable).name,)
 
     def apply(self, ops: Operations) -> None:
         connection = ops.get_bind()

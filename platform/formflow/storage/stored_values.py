@@ -22,7 +22,7 @@ from sqlalchemy.sql import ColumnElement, TableClause
 
 from formflow.definitions.model import Field
 from formflow.fields import ValueKind
-from formflow.storage.migration_ops import Operation
+from formflow.storage.migration_ops import Effect, Operation
 from formflow.storage.tables import DELETED_AT, column_type
 
 
@@ -50,6 +50,10 @@ class MapOptionValue(Operation):
     new: str
     rows: int
     multiple: bool
+    effect = Effect.VALUES
+
+    def touches(self) -> tuple[str, ...]:
+        return (self.table,)
 
     def describe(self) -> str:
         return (
@@ -82,6 +86,10 @@ class FillDefault(Operation):
     value: Any
     rows: int
     target_field: Field = field(compare=False, repr=False)
+    effect = Effect.VALUES
+
+    def touches(self) -> tuple[str, ...]:
+        return (self.table,)
 
     def describe(self) -> str:
         return (

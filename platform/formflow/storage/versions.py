@@ -15,10 +15,12 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any
 
+from alembic.operations import Operations
 from sqlalchemy import Connection, Select, func, inspect, select, update
 
 from formflow.definitions.model import App
 from formflow.errors import FormflowError
+from formflow.storage.migration_ops import Effect, Operation
 from formflow.storage.platform_tables import definition_versions
 
 DEFINITION_SUFFIX = ".yaml"
@@ -108,6 +110,38 @@ def get_version(connection: Connection, app_key: str, number: int) -> StoredVers
     return _stored(row)
 
 
+def next_version_number(connection: Connection, app_key: str) -> int:
+    """The number the next stored version of ``app_key`` takes (1 in a new database)."""
+    if not _has_versions(connection):
+        return 1
+    table = definition_versions
+    latest = select(func.max(table.c.number)).where(table.c.app_key == app_key)
+    return int(connection.execute(latest).scalar() or 0) + 1
+
+
+@dataclass(frozen=True)
+class RecordVersion(Operation):
+    """The last step of a migration: store the definition's files as the app's next
+    version and make it current, in the same transaction as the changes it needs."""
+
+    app_key: str
+    number: int
+    label: str
+    app: App = field(compare=False, repr=False)
+    files: Mapping[str, str] = field(compare=False, repr=False)
+    note: str | None = None
+    effect = Effect.VERSION
+
+    def describe(self) -> str:
+        return f"record version {self.number} ({self.label}) of app {self.app_key} as current"
+
+    def touches(self) -> tuple[str, ...]:
+        return (definition_versions.name,)
+
+    def apply(self, ops: Operations) -> None:
+        record_version(ops.get_bind(), self.app_key, self.app, self.files, self.note)
+
+
 def record_version(
     connection: Connection,
     app_key: str,
@@ -117,8 +151,7 @@ def record_version(
 ) -> StoredVersion:
     """Store ``files`` as the next version of ``app_key`` and make it the current one."""
     table = definition_versions
-    latest = select(func.max(table.c.number)).where(table.c.app_key == app_key)
-    number = (connection.execute(latest).scalar() or 0) + 1
+    number = next_version_number(connection, app_key)
     connection.execute(
         update(table).where(table.c.app_key == app_key, table.c.is_current).values(is_current=False)
     )

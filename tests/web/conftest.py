@@ -18,8 +18,8 @@ from werkzeug.serving import make_server
 
 from formflow import accounts
 from formflow.config import Settings, load_settings
-from formflow.install import initialise
-from formflow.instance import Instance
+from formflow.lifecycle.install import initialise
+from formflow.lifecycle.instance import Instance
 from formflow.storage.database import write_transaction
 from formflow.web import create_app
 from support import CRM_APP

@@ -51,7 +51,7 @@ from formflow.definitions import load_app
 from formflow.definitions.model import App, Field
 from formflow.errors import RecordError
 from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
-from formflow.install import initialise
+from formflow.lifecycle.install import initialise
 from formflow.records.access import Actor
 from formflow.records.service import RecordService
 from formflow.storage.database import write_transaction

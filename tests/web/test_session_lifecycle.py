@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from formflow import accounts
 from formflow.config import load_settings
-from formflow.install import initialise
+from formflow.lifecycle.install import initialise
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import create_app
 from support import AppWriter

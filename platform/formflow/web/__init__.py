@@ -16,7 +16,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
 
 from formflow import sessions
 from formflow.config import Settings, instance_secret, load_settings
-from formflow.instance import Instance
+from formflow.lifecycle.instance import Instance
 from formflow.storage.database import shared_reads
 from formflow.web import (
     account_pages,

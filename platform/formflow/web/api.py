@@ -27,7 +27,7 @@ from formflow import accounts, attachments, tokens
 from formflow.definitions.model import Action, App, Form, Label, Scope, SortKey
 from formflow.errors import N_, Problem, QueryError, RecordError, RecordNotFound, ValidationFailed
 from formflow.fieldtypes import ValueKind
-from formflow.instance import Instance
+from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor, scope_for
 from formflow.records.query import Query
 from formflow.records.service import RecordService

@@ -13,7 +13,7 @@ from flask import current_app
 from flask_login import UserMixin, current_user
 
 from formflow import accounts, sessions
-from formflow.instance import Instance
+from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
 from formflow.records.service import RecordService
 from formflow.storage.database import read_transaction, write_transaction

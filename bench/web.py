@@ -174,9 +174,9 @@ def fixture_of(url: str) -> Fixture:
 
     import records
     from formflow import accounts
+    from formflow.accounts.tokens import create_token
     from formflow.storage.database import connect, write_transaction
     from formflow.storage.platform_tables import users
-    from formflow.tokens import create_token
 
     engine = connect(url)
     team = records.read_team(engine)

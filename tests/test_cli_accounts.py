@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from formflow import accounts, tokens
+from formflow import accounts
+from formflow.accounts import tokens
 from formflow.cli import main
 from formflow.config import load_settings
 from formflow.lifecycle.install import initialise

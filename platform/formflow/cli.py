@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy import Connection
 
-from formflow import __version__, accounts, tokens
+from formflow import __version__, accounts
+from formflow.accounts import tokens
 from formflow.config import load_settings
 from formflow.definitions import load_app
 from formflow.errors import DefinitionErrors, FormflowError

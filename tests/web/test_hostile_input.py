@@ -45,7 +45,8 @@ from hostile import (
 from werkzeug.routing import Rule
 
 from databases import postgres_schema_url
-from formflow import accounts, saved_views, tokens
+from formflow import accounts, saved_views
+from formflow.accounts import tokens
 from formflow.config import load_settings
 from formflow.definitions import load_app
 from formflow.definitions.model import App, Field

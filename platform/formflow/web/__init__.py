@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from flask import Flask, g
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
 
-from formflow import sessions
+from formflow.accounts import sessions
 from formflow.config import Settings, instance_secret, load_settings
 from formflow.lifecycle.instance import Instance
 from formflow.storage.database import shared_reads

@@ -1,6 +1,6 @@
 """The REST API under ``/api/v1``: records of every installed form, as JSON.
 
-Requests authenticate with ``Authorization: Bearer <token>`` (see :mod:`formflow.tokens`)
+Requests authenticate with ``Authorization: Bearer <token>`` (see :mod:`formflow.accounts.tokens`)
 and never with the session cookie, so a page on another site cannot make a signed-in
 browser call the API: that is why the blueprint is exempt from CSRF checks. Every read and
 write goes through the record service as the token's user, so the API has exactly the
@@ -23,7 +23,8 @@ from typing import Any, cast
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 from flask_babel import gettext as _
 
-from formflow import accounts, attachments, tokens
+from formflow import accounts, attachments
+from formflow.accounts import tokens
 from formflow.definitions.model import Action, App, Form, Label, Scope, SortKey
 from formflow.errors import N_, Problem, QueryError, RecordError, RecordNotFound, ValidationFailed
 from formflow.fieldtypes import ValueKind

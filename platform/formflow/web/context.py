@@ -12,7 +12,8 @@ from typing import cast
 from flask import current_app
 from flask_login import UserMixin, current_user
 
-from formflow import accounts, sessions
+from formflow import accounts
+from formflow.accounts import sessions
 from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
 from formflow.records.service import RecordService

@@ -19,8 +19,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from formflow.accounts.directory import Directory
 from formflow.definitions.model import Field
-from formflow.directory import Directory
 from formflow.errors import StaleRecord, ValidationFailed
 from formflow.expressions import ExpressionError
 from formflow.fieldtypes import ValueKind

@@ -17,8 +17,8 @@ from typing import Any
 
 from flask import abort, url_for
 
+from formflow.accounts.directory import Directory, load_directory
 from formflow.definitions.model import Action, App, Field, Form, Scope
-from formflow.directory import Directory, load_directory
 from formflow.fieldtypes import ValueKind
 from formflow.records.access import Actor, refusal, scope_for
 from formflow.records.compute import Context

@@ -14,8 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
-from formflow import attachments
 from formflow.accounts import tokens
+from formflow.files import attachments
 from formflow.records.service import RecordService
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import api_tokens, users

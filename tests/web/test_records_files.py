@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from formflow import attachments
 from formflow.config import Settings
+from formflow.files import attachments
 from formflow.storage.database import write_transaction
 from web import records_support
 from web.records_support import actor, add, send, service, user_id

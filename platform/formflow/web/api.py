@@ -23,11 +23,12 @@ from typing import Any, cast
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 from flask_babel import gettext as _
 
-from formflow import accounts, attachments
+from formflow import accounts
 from formflow.accounts import tokens
 from formflow.definitions.model import Action, App, Form, Label, Scope, SortKey
 from formflow.errors import N_, Problem, QueryError, RecordError, RecordNotFound, ValidationFailed
 from formflow.fieldtypes import ValueKind
+from formflow.files import attachments
 from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor, scope_for
 from formflow.records.query import Query

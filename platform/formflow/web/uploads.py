@@ -23,9 +23,9 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from formflow import attachments
 from formflow.definitions.model import Field, Form
 from formflow.fieldtypes import ValueKind
+from formflow.files import attachments
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
 

@@ -336,7 +336,7 @@ def _field_view(
         if editable(found):
             view.files = outcome.files.get(found.key, [])
             view.accept = ",".join(found.accept)
-            view.max_mb = uploads.max_bytes(found) / 1024 / 1024
+            view.max_mb = uploads.limits(found).max_bytes / 1024 / 1024
         else:
             view.shown = shower.show(found, (record or {}).get(found.key))
     elif view.input is None:

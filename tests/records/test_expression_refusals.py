@@ -16,7 +16,7 @@ from formflow.definitions.model import Form
 from formflow.errors import ValidationFailed
 from formflow.fieldtypes import BUILTIN_REGISTRY
 from formflow.records.compute import Context
-from formflow.records.prepare import Preparer
+from formflow.records.submission import Preparer
 from formflow.records.values import ValueConverter
 from support import AppWriter
 

@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 
 from formflow import accounts
 from formflow.accounts import tokens
-from formflow.definitions.model import Action, App, Field, Form, Label, Scope, SortKey
+from formflow.definitions.model import App, Field, Form, Label, Operation, Scope, SortKey
 from formflow.errors import N_, Problem, QueryError, RecordError, RecordNotFound, ValidationFailed
 from formflow.fieldtypes import ValueKind
 from formflow.files import attaching, attachments
@@ -175,7 +175,7 @@ def apps() -> Response:
         forms = [
             _form_summary(app, form, actor)
             for form in app.forms.values()
-            if scope_for(actor, form, Action.READ) is not Scope.NONE
+            if scope_for(actor, form, Operation.READ) is not Scope.NONE
         ]
         if forms:
             found.append(
@@ -195,7 +195,8 @@ def _form_summary(app: App, form: Form, actor: Actor) -> dict[str, Any]:
         "label": _label(form.label),
         "url": url_for("api.records", app_key=app.key, form_key=form.key),
         "can": {
-            action.value: scope_for(actor, form, action) is not Scope.NONE for action in Action
+            operation.value: scope_for(actor, form, operation) is not Scope.NONE
+            for operation in Operation
         },
     }
 

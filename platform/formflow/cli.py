@@ -205,7 +205,7 @@ def plugins() -> None:
 @reports_errors
 def shell() -> None:
     """A Python shell with the instance open: `instance`, `records(app_key)`, `Actor`."""
-    from formflow.records.access import Actor
+    from formflow.records import Actor
 
     with opened() as instance:
         names = {

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from formflow.definitions.model import App, Form, Operation, Scope
+from formflow.definitions.model import App, Field, Form, Operation, Scope
 from formflow.errors import (
     N_,
     Problem,
@@ -43,6 +43,7 @@ from formflow.errors import (
     ValidationFailed,
 )
 from formflow.events import EventKind, Relay
+from formflow.expressions import ExpressionError
 from formflow.fieldtypes import BUILTIN_REGISTRY, FieldTypeRegistry, ValueKind
 from formflow.records import audit
 from formflow.records.access import (
@@ -81,7 +82,7 @@ from formflow.records.search import search_document
 from formflow.records.statements import PreparedStatements
 from formflow.records.submission import Prepared, Preparer
 from formflow.records.unit import one_write
-from formflow.records.values import ValueConverter
+from formflow.records.values import Invalid, ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.tables import (
     DELETED_AT,
@@ -158,7 +159,7 @@ class RecordService:
         require(actor, form, Operation.CREATE)
         access = self.field_access(actor, form_key, creating=True, grant=grant)
         self._refuse_hidden(access, values)
-        context = self._context(actor)
+        context = self.context(actor)
         prepared = self.preparer.prepare(form, values, context)
         defaults = {field.key: field.default for field in form.fields}
         self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
@@ -214,7 +215,7 @@ class RecordService:
         scope = require(actor, form, Operation.UPDATE)
         access = self.field_access(actor, form_key, creating=False, grant=grant)
         self._refuse_hidden(access, values)
-        context = self._context(actor)
+        context = self.context(actor)
         with self._writing() as connection:
             current = self._load(connection, actor, form, record_id, scope, Operation.UPDATE)
             if current["version"] != expected_version:
@@ -280,7 +281,7 @@ class RecordService:
         """Move a record to the recycle bin, applying its links' on_delete rules."""
         form, _table = self._form(form_key)
         scope = require(actor, form, Operation.DELETE)
-        now = self._context(actor).utc
+        now = self.context(actor).utc
         with self._writing() as connection:
             current = self._load(connection, actor, form, record_id, scope, Operation.DELETE)
             if expected_version is not None and current["version"] != expected_version:
@@ -301,7 +302,7 @@ class RecordService:
         """Bring a record back from the recycle bin (its unique values must still be free)."""
         form, table = self._form(form_key)
         scope = require(actor, form, Operation.DELETE)
-        now = self._context(actor).utc
+        now = self.context(actor).utc
         with self._writing() as connection:
             current = self._load(
                 connection, actor, form, record_id, scope, Operation.DELETE, deleted=True
@@ -631,13 +632,44 @@ class RecordService:
 
         return reachable
 
-    def _context(self, actor: Actor) -> Context:
+    def context(self, actor: Actor) -> Context:
+        """What expressions read of ``actor`` and of the time, as this service's writes see
+        them: pages work out defaults and conditions for a form still being filled in with
+        it (through :mod:`formflow.records.compute`), so they agree with a save."""
         user = {
             "id": actor.user_id,
             "roles": sorted(actor.roles),
             "department": actor.department_id,
         }
         return Context(user, self.timezone)
+
+    def check(
+        self,
+        actor: Actor,
+        form_key: str,
+        values: Mapping[str, Any],
+        record: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise :class:`ValidationFailed` with every problem saving ``values`` (over
+        ``record``, for an update) would find in them, without saving: a page that cannot
+        save for a reason of its own (a refused file) still shows every problem at once."""
+        form, _table = self._form(form_key)
+        rows = (
+            {f.key: record.get(f.key) or [] for f in form.fields if f.kind is ValueKind.ROWS}
+            if record
+            else None
+        )
+        self.preparer.prepare(
+            form, values, self.context(actor), existing=record, existing_rows=rows
+        )
+
+    def read_value(self, field: Field, value: Any) -> Any:
+        """``value`` converted for ``field`` as a save would, or ``None`` while it does not
+        convert: pages work out conditions on values still being typed with it."""
+        try:
+            return self.preparer.converter.convert(field, value)
+        except (Invalid, ExpressionError, ValueError, TypeError):
+            return None
 
     def _owner(self, actor: Actor, form: Form, values: Mapping[str, Any]) -> int | None:
         owner: int | None = values.get(

@@ -30,9 +30,7 @@ from formflow.errors import N_, Problem, QueryError, RecordError, RecordNotFound
 from formflow.fieldtypes import ValueKind
 from formflow.files import attaching, attachments
 from formflow.lifecycle.instance import Instance
-from formflow.records.access import Actor, scope_for
-from formflow.records.query import Query
-from formflow.records.service import RecordService
+from formflow.records import Actor, Query, RecordService, scope_for
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import openapi, serialize
 from formflow.web.conformance import Conformance

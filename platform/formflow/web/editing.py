@@ -22,19 +22,17 @@ from flask_babel import gettext as _
 from formflow.accounts.directory import Directory
 from formflow.definitions.model import Field
 from formflow.errors import StaleRecord, ValidationFailed
-from formflow.expressions import ExpressionError
 from formflow.fieldtypes import ValueKind
-from formflow.records.compute import (
+from formflow.records import (
     Context,
     DefaultFailed,
     ExpressionRefused,
+    Record,
     applicable_fields,
     default_value,
     settle,
     settle_row,
 )
-from formflow.records.service import Record
-from formflow.records.values import Invalid
 from formflow.web import uploads
 from formflow.web.display import EMPTY, Displayer, Shown
 from formflow.web.formbuilder import (
@@ -153,12 +151,7 @@ def _save(
 def _check_only(t: Target, values: Mapping[str, Any], record: Record | None) -> None:
     """Run the service's checks without saving (when a file or a typed link already
     failed), so every problem shows at once."""
-    rows = (
-        {f.key: record.get(f.key) or [] for f in t.form.fields if f.kind is ValueKind.ROWS}
-        if record
-        else None
-    )
-    t.service.preparer.prepare(t.form, values, t.context(), existing=record, existing_rows=rows)
+    t.service.check(t.actor, t.form.key, values, record)
     raise ValidationFailed({})
 
 
@@ -465,7 +458,6 @@ def evaluate_conditions(
 def _conditions(
     t: Target, submission: Submission, base: Mapping[str, Any] | None
 ) -> tuple[set[str], set[str]]:
-    converter = t.service.preparer.converter
     now = t.context()
     raw = submission.values
     names: dict[str, Any] = {f.key: (base or {}).get(f.key) for f in t.form.fields}
@@ -474,14 +466,14 @@ def _conditions(
             given = raw.get(found.key, names[found.key] or [])
             names[found.key] = [
                 {
-                    sub.key: _lenient(converter, sub, row.get(sub.key))
+                    sub.key: t.service.read_value(sub, row.get(sub.key))
                     for sub in found.fields
                     if not sub.is_computed
                 }
                 for row in given
             ]
         elif found.key in raw:
-            names[found.key] = _lenient(converter, found, raw[found.key])
+            names[found.key] = t.service.read_value(found, raw[found.key])
     settled = settle(t.form, names, now, now.system_values(base))
     visible, required = set(settled.visible), set(settled.required)
     for key, rows in settled.rows.items():
@@ -492,13 +484,6 @@ def _conditions(
             visible.update(f"{prefix}.{sub}" for sub in row.visible)
             required.update(f"{prefix}.{sub}" for sub in row.required)
     return visible, required
-
-
-def _lenient(converter: Any, found: Field, value: Any) -> Any:
-    try:
-        return converter.convert(found, value)
-    except (Invalid, ExpressionError, ValueError, TypeError):
-        return None
 
 
 def applicable(t: Target, record: Record) -> tuple[set[str], set[str]]:

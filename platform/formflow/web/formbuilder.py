@@ -54,8 +54,7 @@ except ImportError:  # pragma: no cover - WTForms < 3.3
 from formflow.definitions.model import Field, Form
 from formflow.errors import Problem
 from formflow.fieldtypes import ValueKind
-from formflow.records.submission import MAX_ROWS
-from formflow.records.values import is_empty
+from formflow.records import MAX_ROWS, is_empty
 from formflow.web.i18n import problem_message, text
 
 ATTRIBUTE_PREFIX = "f_"

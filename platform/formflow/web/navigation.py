@@ -12,7 +12,7 @@ from typing import Any
 from flask import request, url_for
 
 from formflow.definitions.model import App, Operation, Scope
-from formflow.records.access import scope_for
+from formflow.records import scope_for
 from formflow.web import context
 from formflow.web.i18n import language, text
 

@@ -25,19 +25,19 @@ from typing import Any
 
 from formflow.definitions.model import SYSTEM_FIELDS, App, Field, FieldRule, Form, Label
 from formflow.fieldtypes import BUILTIN_REGISTRY, ValueKind
-from formflow.records.filters import (
+from formflow.records import (
     CHOICE_OPS,
     COMMON_OPS,
     MAX_CONDITIONS,
+    MAX_DECIMAL_DIGITS,
     MAX_DEPTH,
+    MAX_LIMIT,
+    MAX_SEARCH_LENGTH,
     MAX_TEXT,
     MAX_VALUES,
     ORDERED_OPS,
     TEXT_OPS,
 )
-from formflow.records.query import MAX_LIMIT
-from formflow.records.search import MAX_SEARCH_LENGTH
-from formflow.records.values import MAX_DECIMAL_DIGITS
 from formflow.web.serialize import DECIMAL_PATTERN, MAX_INTEGER
 
 OPENAPI_VERSION = "3.1.0"

@@ -38,8 +38,7 @@ from werkzeug.wrappers import Response
 from formflow import saved_views
 from formflow.definitions.model import Field, Form, Operation
 from formflow.errors import QueryError, RecordInUse, ValidationFailed
-from formflow.records.query import Page, Query
-from formflow.records.service import Record
+from formflow.records import Page, Query, Record
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context, editing, uploads
 from formflow.web.display import EMPTY, Displayer, Shown, column_label, list_columns

@@ -26,7 +26,7 @@ from typing import Any
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
 from formflow.errors import N_, Problem, RecordError, ValidationFailed
 from formflow.fieldtypes import ValueKind
-from formflow.records.audit import AuditEntry
+from formflow.records import AuditEntry
 
 MAX_INTEGER = 2**63 - 1
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"

@@ -20,10 +20,16 @@ from flask import abort, url_for
 from formflow.accounts.directory import Directory, load_directory
 from formflow.definitions.model import App, Field, Form, Operation, Scope
 from formflow.fieldtypes import ValueKind
-from formflow.records.access import Actor, refusal, scope_for
-from formflow.records.compute import Context
-from formflow.records.query import MAX_LIMIT, Page, Query
-from formflow.records.service import RecordService
+from formflow.records import (
+    MAX_LIMIT,
+    Actor,
+    Context,
+    Page,
+    Query,
+    RecordService,
+    refusal,
+    scope_for,
+)
 from formflow.storage.database import read_transaction
 from formflow.web import context
 from formflow.web.display import Displayer, Unlinked
@@ -68,12 +74,7 @@ class Target:
         return scope is not Scope.NONE
 
     def context(self) -> Context:
-        user = {
-            "id": self.actor.user_id,
-            "roles": sorted(self.actor.roles),
-            "department": self.actor.department_id,
-        }
-        return Context(user, self.service.timezone)
+        return self.service.context(self.actor)
 
 
 def target(app_key: str, form_key: str) -> Target:

@@ -6,7 +6,7 @@ from flask import Blueprint, render_template
 from flask_login import login_required
 
 from formflow.definitions.model import Operation, Scope
-from formflow.records.access import scope_for
+from formflow.records import scope_for
 from formflow.web import context
 
 blueprint = Blueprint("workbench", __name__)

@@ -9,7 +9,7 @@ this list.
 - :class:`RecordService` and what it takes and returns: :class:`Actor`, :class:`Query`,
   :class:`Page`, :data:`Record`, :class:`AuditEntry`; :func:`scope_for` and
   :func:`refusal` say what an actor's roles allow on a form (to offer a button; the
-  service decides for real).
+  service decides for real); :func:`unit_of_work` commits several writes together.
 - Working out a form still being filled in, with the service's own rules, so a page
   agrees with a save: :meth:`RecordService.context`, :func:`default_value`,
   :func:`settle`, :func:`settle_row`, :func:`applicable_fields`, :meth:`RecordService.read_value`
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from formflow.records.search import MAX_SEARCH_LENGTH
     from formflow.records.service import Record, RecordService
     from formflow.records.submission import MAX_ROWS
+    from formflow.records.unit import unit_of_work
     from formflow.records.values import MAX_DECIMAL_DIGITS, is_empty
 
 _HOMES = {
@@ -85,6 +86,7 @@ _HOMES = {
     "settle": "formflow.records.compute",
     "settle_row": "formflow.records.compute",
     "sortable": "formflow.records.filters",
+    "unit_of_work": "formflow.records.unit",
 }
 
 
@@ -124,4 +126,5 @@ __all__ = [
     "settle",
     "settle_row",
     "sortable",
+    "unit_of_work",
 ]

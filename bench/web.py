@@ -13,7 +13,7 @@ creates, the manager's password and the token stay in it. Then
 it serves it twice with gunicorn, as ``formflow serve`` does (gthread, 4 threads a worker)
 but with 2 workers and no access log, each on a free port of 127.0.0.1:
 
-- Formflow: ``formflow.serve.FormflowServer`` around ``create_app``;
+- Formflow: ``formflow.lifecycle.serve.FormflowServer`` around ``create_app``;
 - the baseline: ``bench/_web_baseline.py``, same table and indexes, no framework layers.
 
 From this process, threads with one keep-alive ``http.client`` connection each send
@@ -59,8 +59,8 @@ PASSWORD = "bench-password-1"
 def serve(which: str, url: str, port: int, instance: str) -> None:
     from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
-    from formflow import serve as formflow_serve
     from formflow.config import load_settings
+    from formflow.lifecycle import serve as formflow_serve
 
     options = formflow_serve.options(HOST, port, WORKERS)
     options.update(accesslog=None, errorlog="-", loglevel="warning", proc_name=f"bench-{which}")
@@ -174,9 +174,9 @@ def fixture_of(url: str) -> Fixture:
 
     import records
     from formflow import accounts
+    from formflow.accounts.tokens import create_token
     from formflow.storage.database import connect, write_transaction
     from formflow.storage.platform_tables import users
-    from formflow.tokens import create_token
 
     engine = connect(url)
     team = records.read_team(engine)

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from formflow import accounts, tokens
+from formflow import accounts
+from formflow.accounts import tokens
 from formflow.cli import main
 from formflow.config import load_settings
-from formflow.install import initialise
-from formflow.instance import Instance
+from formflow.lifecycle.install import initialise
+from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
 from formflow.storage.database import read_transaction, write_transaction
 from support import MINIMAL_FORM_YAML, AppWriter

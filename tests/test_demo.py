@@ -19,9 +19,9 @@ from stdnum.cn import uscc
 from formflow import accounts
 from formflow.cli import main
 from formflow.config import Settings, load_settings
-from formflow.demos import DemoSummary, iter_logins, load_demo
-from formflow.install import initialise
-from formflow.instance import Instance
+from formflow.lifecycle.demos import DemoSummary, iter_logins, load_demo
+from formflow.lifecycle.install import initialise
+from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.storage.database import read_transaction, write_transaction

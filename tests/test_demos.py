@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from formflow.cli import main
 from formflow.config import load_settings
-from formflow.demos import DemoError, demo_folder, load_demo
+from formflow.lifecycle.demos import DemoError, demo_folder, load_demo
 from support import CRM_APP, AppWriter
 
 

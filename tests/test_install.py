@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from formflow.config import load_settings
-from formflow.install import initialise, migrate_app
-from formflow.instance import Instance
+from formflow.lifecycle.install import initialise, migrate_app
+from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from support import AppWriter

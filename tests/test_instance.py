@@ -6,8 +6,8 @@ from pathlib import Path
 
 from formflow import accounts
 from formflow.config import load_settings
-from formflow.install import initialise
-from formflow.instance import Instance
+from formflow.lifecycle.install import initialise
+from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
 from formflow.storage.database import write_transaction
 from support import MINIMAL_FORM_YAML, AppWriter

@@ -23,9 +23,9 @@ from click.testing import CliRunner
 from formflow.cli import main
 from formflow.config import load_settings
 from formflow.definitions import App
-from formflow.install import initialise
-from formflow.instance import Instance
-from formflow.serve import FormflowServer, default_workers, options, url
+from formflow.lifecycle.install import initialise
+from formflow.lifecycle.instance import Instance
+from formflow.lifecycle.serve import FormflowServer, default_workers, options, url
 from formflow.storage.versions import StoredVersion
 from support import AppWriter
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, inspect, select
 
-from formflow import accounts, sessions
+from formflow import accounts
+from formflow.accounts import sessions
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.migrations import migrate
 from formflow.storage.platform_tables import platform_metadata

@@ -20,18 +20,19 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy import Connection
 
-from formflow import __version__, accounts, tokens
+from formflow import __version__, accounts
+from formflow.accounts import tokens
 from formflow.config import load_settings
 from formflow.definitions import load_app
-from formflow.demos import DEFAULT_SEED, build_demo, demo_folder, iter_logins
 from formflow.errors import DefinitionErrors, FormflowError
-from formflow.install import initialise, migrate_app, purge_app, rollback_app
-from formflow.instance import Instance
+from formflow.lifecycle.demos import DEFAULT_SEED, build_demo, demo_folder, iter_logins
+from formflow.lifecycle.install import initialise, migrate_app, purge_app, rollback_app
+from formflow.lifecycle.instance import Instance
+from formflow.lifecycle.serve import DEFAULT_HOST, DEFAULT_PORT, MAX_DEFAULT_WORKERS
+from formflow.lifecycle.serve import check as check_serving
+from formflow.lifecycle.serve import run as run_server
+from formflow.lifecycle.serve import url as server_url
 from formflow.plugins import describe_plugins, format_plugin_table, load_plugins
-from formflow.serve import DEFAULT_HOST, DEFAULT_PORT, MAX_DEFAULT_WORKERS
-from formflow.serve import check as check_serving
-from formflow.serve import run as run_server
-from formflow.serve import url as server_url
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.versions import list_versions
 
@@ -208,7 +209,7 @@ def plugins() -> None:
 @reports_errors
 def shell() -> None:
     """A Python shell with the instance open: `instance`, `records(app_key)`, `Actor`."""
-    from formflow.records.access import Actor
+    from formflow.records import Actor
 
     with opened() as instance:
         names = {

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import pluggy
 from jsonschema import Draft202012Validator, SchemaError
 
-from formflow import __version__, builtin_plugins, hookspecs
+from formflow import __version__, defaults, hookspecs
 from formflow.actions import Action
 from formflow.definitions.compiling import CONTEXT_NAMES
 from formflow.definitions.toolkit import Toolkit
@@ -251,7 +251,8 @@ def load_plugins(
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(hookspecs)
     infos: dict[str, PluginInfo] = {}
-    _register(manager, infos, builtin_plugins, "formflow.builtin", Source.BUILTIN, __version__)
+    for name, module in defaults.PLUGINS.items():
+        _register(manager, infos, module, name, Source.BUILTIN, __version__)
     if entry_points:
         for entry_point in metadata.entry_points(group=PROJECT):
             plugin = _load_entry_point(entry_point)

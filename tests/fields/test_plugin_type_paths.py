@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 from formflow import tokens
 from formflow.config import Settings, load_settings
 from formflow.errors import DefinitionErrors
-from formflow.install import initialise, migrate_app
-from formflow.instance import Instance
+from formflow.lifecycle.install import initialise, migrate_app
+from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
 from formflow.storage.database import write_transaction
 from formflow.web import create_app

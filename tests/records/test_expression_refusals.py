@@ -15,7 +15,7 @@ from formflow.definitions.loader import load_app
 from formflow.definitions.model import Form
 from formflow.errors import ValidationFailed
 from formflow.records.compute import Context
-from formflow.records.prepare import Preparer
+from formflow.records.submission import Preparer
 from formflow.records.values import ValueConverter
 from support import AppWriter
 

@@ -18,12 +18,15 @@ from werkzeug.serving import make_server
 
 from formflow import accounts
 from formflow.config import Settings, load_settings
-from formflow.install import initialise
-from formflow.instance import Instance
+from formflow.lifecycle.install import initialise
+from formflow.lifecycle.instance import Instance
 from formflow.storage.database import write_transaction
+from formflow.testing import csrf_token, sign_in
 from formflow.web import create_app
 from support import CRM_APP
 from web.demo_pages import build_demo
+
+__all__ = ["PASSWORD", "USERS", "csrf_token"]  # csrf_token: the tests import it from here
 
 PASSWORD = "password-1"
 USERS = {
@@ -110,20 +113,4 @@ def served(app: Flask) -> Iterator[str]:
 def login(client: FlaskClient) -> Callable[[str], FlaskClient]:
     """Sign ``client`` in as a user (CSRF included, as a browser would send it)."""
 
-    def sign_in(username: str) -> FlaskClient:
-        token = csrf_token(client, "/login")
-        response = client.post(
-            "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
-        )
-        assert response.status_code == 302, response.text
-        return client
-
-    return sign_in
-
-
-def csrf_token(client: FlaskClient, path: str) -> str:
-    """The CSRF token a page at ``path`` carries in its meta tag."""
-    page = client.get(path).text
-    marker = 'name="csrf-token" content="'
-    start = page.index(marker) + len(marker)
-    return page[start : page.index('"', start)]
+    return lambda username: sign_in(client, username, PASSWORD)

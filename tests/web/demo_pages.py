@@ -10,7 +10,7 @@ from pathlib import Path
 
 from formflow.config import Settings, load_settings
 from formflow.definitions import load_app
-from formflow.demos import load_demo
+from formflow.lifecycle.demos import load_demo
 from support import CRM_APP
 
 DEMO_PASSWORD = "demo1234"

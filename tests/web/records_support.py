@@ -16,7 +16,7 @@ from werkzeug.test import TestResponse
 
 from formflow import accounts
 from formflow.definitions import App
-from formflow.instance import Instance
+from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
 from formflow.records.service import RecordService
 from formflow.storage.database import read_transaction

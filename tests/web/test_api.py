@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from formflow import tokens
+from formflow.accounts import tokens
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import users
 

@@ -14,7 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
-from formflow import attachments, tokens
+from formflow.accounts import tokens
+from formflow.files import attachments
 from formflow.records.service import RecordService
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import api_tokens, users
@@ -314,6 +315,20 @@ def test_a_file_id_alone_does_not_attach_someone_elses_file(
     )
     assert response.status_code == 422
     assert response.json["error"]["fields"]["attachments"][0]["code"] == "not_found"
+
+
+def test_a_file_that_does_not_fit_the_field_is_refused(app: Flask, rep1: Api) -> None:
+    """The field's accepted types apply to a file sent by id, as to one uploaded on a page."""
+    file_id = upload(app, "rep1", name="notes.txt")
+    customer = rep1.post(CUSTOMERS, json={"name": "Files"}).json
+    response = rep1.post(
+        FOLLOW_UPS,
+        json={"customer": customer["id"], "content": "Met", "attachments": [{"id": file_id}]},
+    )
+    assert response.status_code == 422
+    (problem,) = response.json["error"]["fields"]["attachments"]
+    assert problem["code"] == "type"
+    assert "notes.txt" in problem["message"]
 
 
 # tokens ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
-from formflow import tokens
+from formflow.accounts import tokens
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import api_tokens
 from web.conftest import csrf_token

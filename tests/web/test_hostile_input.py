@@ -45,13 +45,14 @@ from hostile import (
 from werkzeug.routing import Rule
 
 from databases import postgres_schema_url
-from formflow import accounts, saved_views, tokens
+from formflow import accounts, saved_views
+from formflow.accounts import tokens
 from formflow.config import load_settings
 from formflow.definitions import load_app
 from formflow.definitions.model import App, Field
 from formflow.errors import RecordError
 from formflow.fields import BUILTIN_REGISTRY, ValueKind
-from formflow.install import initialise
+from formflow.lifecycle.install import initialise
 from formflow.records.access import Actor
 from formflow.records.service import RecordService
 from formflow.storage.database import write_transaction

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from formflow import attachments
 from formflow.config import Settings
+from formflow.files import attachments
 from formflow.storage.database import write_transaction
 from web import records_support
 from web.records_support import actor, add, send, service, user_id
@@ -210,6 +210,39 @@ def test_files_are_kept_removed_and_never_borrowed(
     removed = send(client, edit_path, follow_up(mine["id"], owner, version="2"))
     assert removed.status_code == 302, removed.text
     assert saved_files(app, "rep1", saved.headers["Location"]) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "refusal"),
+    [
+        ("notes.txt", 10, "notes.txt: this type of file is not accepted here"),
+        ("big.pdf", LIMIT_KB * 1024 + 1, "big.pdf is too large"),
+    ],
+)
+def test_a_kept_file_must_fit_the_field_like_an_upload(
+    app: Flask, client: FlaskClient, sign_in: Login, name: str, size: int, refusal: str
+) -> None:
+    """A file the person stored elsewhere, sent by id, passes the field's limits too."""
+    instance = app.extensions["formflow"]
+    with write_transaction(instance.engine) as connection:
+        elsewhere = attachments.store(
+            connection,
+            instance.settings.uploads_dir,
+            io.BytesIO(b"x" * size),
+            name=name,
+            user_id=user_id(app, "rep1"),
+            max_bytes=size,
+        )
+    customer = add(app, "rep1", "customer", name="Acme")
+    sign_in("rep1")
+    response = send(
+        client,
+        "/crm_sfa/follow_up/new",
+        follow_up(customer["id"], user_id(app, "rep1"), attachments=elsewhere.id),
+    )
+    assert response.status_code == 422
+    block = response.text[response.text.index('data-field="attachments"') :]
+    assert refusal in block.split('data-field="owner"')[0]
 
 
 def _token(client: FlaskClient) -> str:

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from formflow import tokens
+from formflow.accounts import tokens
 from formflow.storage.database import write_transaction
 from formflow.web.headers import CONTENT_SECURITY_POLICY
 from web.records_support import add, user_id

@@ -15,9 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from formflow import accounts
+from formflow import accounts, testing
 from formflow.config import load_settings
-from formflow.install import initialise
+from formflow.lifecycle.install import initialise
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import create_app
 from support import AppWriter
@@ -173,10 +173,7 @@ def test_a_user_who_changes_their_password_stays_signed_in_here(app: Flask) -> N
 
 
 def sign_in_with(app: Flask, username: str, password: str) -> FlaskClient:
-    client = app.test_client()
-    response = send(client, "/login", {"username": username, "password": password})
-    assert response.status_code == 302
-    return client
+    return testing.sign_in(app.test_client(), username, password)
 
 
 def test_a_wrong_current_password_changes_nothing(app: Flask) -> None:

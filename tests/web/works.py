@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 from formflow.config import Settings, load_settings
-from formflow.install import initialise
+from formflow.lifecycle.install import initialise
 
 PASSWORD = "password-1"
 

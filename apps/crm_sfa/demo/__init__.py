@@ -24,9 +24,9 @@ from pathlib import Path
 from formflow import accounts
 from formflow.config import Settings
 from formflow.definitions.model import Label
-from formflow.demos import DEFAULT_SEED, DemoError, DemoLogin, DemoSummary
-from formflow.install import initialise, migrate_app
-from formflow.instance import Instance, InstanceError
+from formflow.lifecycle.demos import DEFAULT_SEED, DemoError, DemoLogin, DemoSummary
+from formflow.lifecycle.install import initialise, migrate_app
+from formflow.lifecycle.instance import Instance, InstanceError
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.storage.database import read_transaction, write_transaction

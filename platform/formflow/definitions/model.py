@@ -59,7 +59,9 @@ class Scope(StrEnum):
     ALL = "all"
 
 
-class Action(StrEnum):
+class Operation(StrEnum):
+    """What a form's permissions grant a scope for: the four things done to records."""
+
     CREATE = "create"
     READ = "read"
     UPDATE = "update"
@@ -76,7 +78,7 @@ class FieldRule(StrEnum):
 
 @dataclass(frozen=True)
 class Permission:
-    """What one role may do on one form: action by action, field by field, and whether it
+    """What one role may do on one form: operation by operation, field by field, and whether it
     may hand records to someone else (change their owner)."""
 
     create: Scope = Scope.NONE
@@ -86,8 +88,8 @@ class Permission:
     reassign: bool = False
     fields: Mapping[str, FieldRule] = field(default_factory=dict, hash=False)
 
-    def scope(self, action: Action) -> Scope:
-        scope: Scope = getattr(self, action.value)
+    def scope(self, operation: Operation) -> Scope:
+        scope: Scope = getattr(self, operation.value)
         return scope
 
     def field_rule(self, key: str) -> FieldRule:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, bindparam, false
 
-from formflow.definitions.model import Action, Form, Scope
+from formflow.definitions.model import Form, Operation, Scope
 from formflow.errors import N_, PermissionDenied
 from formflow.storage.tables import DEPARTMENT
 
@@ -41,45 +41,45 @@ class Actor:
         return cls(user_id=None, is_admin=True)
 
 
-def scope_for(actor: Actor, form: Form, action: Action) -> Scope:
-    """The widest scope the actor's roles grant for ``action`` on ``form``."""
+def scope_for(actor: Actor, form: Form, operation: Operation) -> Scope:
+    """The widest scope the actor's roles grant for ``operation`` on ``form``."""
     if actor.is_admin:
         return Scope.ALL
-    scopes = [form.permission(role).scope(action) for role in actor.roles]
+    scopes = [form.permission(role).scope(operation) for role in actor.roles]
     return max(scopes, key=_WIDTH.__getitem__, default=Scope.NONE)
 
 
-def require(actor: Actor, form: Form, action: Action) -> Scope:
-    """The actor's scope for ``action``; :class:`PermissionDenied` when it is ``none``."""
-    scope = scope_for(actor, form, action)
+def require(actor: Actor, form: Form, operation: Operation) -> Scope:
+    """The actor's scope for ``operation``; :class:`PermissionDenied` when it is ``none``."""
+    scope = scope_for(actor, form, operation)
     if scope is Scope.NONE:
-        raise refusal(action, form)
+        raise refusal(operation, form)
     return scope
 
 
 _REFUSALS = {
-    Action.CREATE: N_("you may not create %(form)s records"),
-    Action.READ: N_("you may not read %(form)s records"),
-    Action.UPDATE: N_("you may not update %(form)s records"),
-    Action.DELETE: N_("you may not delete %(form)s records"),
+    Operation.CREATE: N_("you may not create %(form)s records"),
+    Operation.READ: N_("you may not read %(form)s records"),
+    Operation.UPDATE: N_("you may not update %(form)s records"),
+    Operation.DELETE: N_("you may not delete %(form)s records"),
 }
 _ONE_REFUSALS = {
-    Action.CREATE: N_("you may not create this %(form)s record"),
-    Action.READ: N_("you may not read this %(form)s record"),
-    Action.UPDATE: N_("you may not update this %(form)s record"),
-    Action.DELETE: N_("you may not delete this %(form)s record"),
+    Operation.CREATE: N_("you may not create this %(form)s record"),
+    Operation.READ: N_("you may not read this %(form)s record"),
+    Operation.UPDATE: N_("you may not update this %(form)s record"),
+    Operation.DELETE: N_("you may not delete this %(form)s record"),
 }
 
 
-def refusal(action: Action, form: Form, *, one: bool = False) -> PermissionDenied:
-    """Why the actor may not do ``action``: on any record of ``form``, or on this ``one``."""
-    return PermissionDenied((_ONE_REFUSALS if one else _REFUSALS)[action], form=form.label)
+def refusal(operation: Operation, form: Form, *, one: bool = False) -> PermissionDenied:
+    """Why the actor may not do ``operation``: on any record of ``form``, or on this ``one``."""
+    return PermissionDenied((_ONE_REFUSALS if one else _REFUSALS)[operation], form=form.label)
 
 
 class Reach(Enum):
     """What a scope comes to for one actor: the shape of the condition, without values.
 
-    Statements built once and run for many actors (see :mod:`formflow.records.prepared`)
+    Statements built once and run for many actors (see :mod:`formflow.records.statements`)
     are built per reach, with the actor's id or departments as bound parameters.
     """
 

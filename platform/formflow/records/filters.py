@@ -103,6 +103,15 @@ def describe(ref: FieldRef) -> str:
     return f"{ref.type_name} field '{ref.shown}'"
 
 
+def sortable(schema: AppSchema, form_key: str, key: str) -> bool:
+    """Whether records of ``form_key`` can be sorted by ``key`` (a field or system field)."""
+    try:
+        resolve_field(schema, form_key, key, purpose="sort")
+    except QueryError:
+        return False
+    return True
+
+
 def resolve_field(
     schema: AppSchema, form_key: str, key: str, *, purpose: str, shown: str | None = None
 ) -> FieldRef:

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from formflow.definitions.model import Action, Field, Form, OnDelete
+from formflow.definitions.model import Field, Form, OnDelete, Operation
 from formflow.errors import N_, Problem, RecordInUse, ValidationFailed
 from formflow.fields import Reference
 from formflow.records.access import Actor, reach, reach_values, scope_for
-from formflow.records.prepared import PreparedStatements
+from formflow.records.statements import PreparedStatements
 from formflow.storage.platform_tables import departments, users
 from formflow.storage.tables import DELETED_AT, AppSchema, derived_index_keys, identifier
 
@@ -171,7 +171,7 @@ class IntegrityChecks:
         reference = field.field_type.reference
         if reference is Reference.RECORD and field.target_form:
             target = self.schema.app.form(field.target_form)
-            found = reach(scope_for(actor, target, Action.READ), actor)
+            found = reach(scope_for(actor, target, Operation.READ), actor)
             statement = self.prepared.titles(target.key, found)
             values = {"ids": [value], **reach_values(found, actor)}
             if connection.execute(statement, values).first() is None:

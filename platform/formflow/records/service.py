@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from formflow.definitions.model import Action, App, Form, Scope
+from formflow.definitions.model import App, Field, Form, Operation, Scope
 from formflow.errors import (
     N_,
     Problem,
@@ -43,7 +43,8 @@ from formflow.errors import (
     ValidationFailed,
 )
 from formflow.events import EventKind, Relay
-from formflow.fields import Reference, ValueKind
+from formflow.expressions import ExpressionError
+from formflow.fields import Invalid, Reference, ValueKind
 from formflow.records import audit
 from formflow.records.access import (
     Actor,
@@ -76,10 +77,10 @@ from formflow.records.field_access import (
 from formflow.records.filters import LinkScope
 from formflow.records.integrity import IntegrityChecks, unique_violation
 from formflow.records.numbering import next_number
-from formflow.records.prepare import Prepared, Preparer
-from formflow.records.prepared import PreparedStatements
 from formflow.records.query import Page, Query, normalised, select_page
 from formflow.records.search import search_text
+from formflow.records.statements import PreparedStatements
+from formflow.records.submission import Prepared, Preparer
 from formflow.records.unit import one_write
 from formflow.records.values import ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
@@ -154,10 +155,10 @@ class RecordService:
         state it owns); see :mod:`formflow.records.field_access`.
         """
         form, table = self._form(form_key)
-        require(actor, form, Action.CREATE)
+        require(actor, form, Operation.CREATE)
         access = self.field_access(actor, form_key, creating=True, grant=grant)
         self._refuse_hidden(access, values)
-        context = self._context(actor)
+        context = self.context(actor)
         prepared = self.preparer.prepare(form, values, context)
         defaults = {field.key: field.default for field in form.fields}
         self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
@@ -210,12 +211,12 @@ class RecordService:
         ``grant`` names fields the caller may change whatever the field rules.
         """
         form, table = self._form(form_key)
-        scope = require(actor, form, Action.UPDATE)
+        scope = require(actor, form, Operation.UPDATE)
         access = self.field_access(actor, form_key, creating=False, grant=grant)
         self._refuse_hidden(access, values)
-        context = self._context(actor)
+        context = self.context(actor)
         with self._writing() as connection:
-            current = self._load(connection, actor, form, record_id, scope, Action.UPDATE)
+            current = self._load(connection, actor, form, record_id, scope, Operation.UPDATE)
             if current["version"] != expected_version:
                 raise StaleRecord(record_id, expected_version, current["version"])
             rows = self._read_rows(connection, form, record_id)
@@ -278,10 +279,10 @@ class RecordService:
     ) -> None:
         """Move a record to the recycle bin, applying its links' on_delete rules."""
         form, _table = self._form(form_key)
-        scope = require(actor, form, Action.DELETE)
-        now = self._context(actor).utc
+        scope = require(actor, form, Operation.DELETE)
+        now = self.context(actor).utc
         with self._writing() as connection:
-            current = self._load(connection, actor, form, record_id, scope, Action.DELETE)
+            current = self._load(connection, actor, form, record_id, scope, Operation.DELETE)
             if expected_version is not None and current["version"] != expected_version:
                 raise StaleRecord(record_id, expected_version, current["version"])
             self.hooks.run_before(
@@ -299,11 +300,11 @@ class RecordService:
     def restore(self, actor: Actor, form_key: str, record_id: int) -> Record:
         """Bring a record back from the recycle bin (its unique values must still be free)."""
         form, table = self._form(form_key)
-        scope = require(actor, form, Action.DELETE)
-        now = self._context(actor).utc
+        scope = require(actor, form, Operation.DELETE)
+        now = self.context(actor).utc
         with self._writing() as connection:
             current = self._load(
-                connection, actor, form, record_id, scope, Action.DELETE, deleted=True
+                connection, actor, form, record_id, scope, Operation.DELETE, deleted=True
             )
             self.integrity.check_unique(connection, form, current, record_id=record_id)
             changes = {
@@ -349,9 +350,9 @@ class RecordService:
     def get(self, actor: Actor, form_key: str, record_id: int) -> Record:
         """One record with its subtable rows; RecordNotFound when out of the actor's reach."""
         form, _table = self._form(form_key)
-        scope = require(actor, form, Action.READ)
+        scope = require(actor, form, Operation.READ)
         with read_transaction(self.engine) as connection:
-            record = self._load(connection, actor, form, record_id, scope, Action.READ)
+            record = self._load(connection, actor, form, record_id, scope, Operation.READ)
             record.update(self._read_rows(connection, form, record_id))
         return self._shown(self.field_access(actor, form_key), form, record)
 
@@ -362,7 +363,7 @@ class RecordService:
         """
         query = query or Query()
         form, table = self._form(form_key)
-        scope = require(actor, form, Action.DELETE if query.deleted else Action.READ)
+        scope = require(actor, form, Operation.DELETE if query.deleted else Operation.READ)
         hidden = self.field_access(actor, form_key).hidden
         if hidden or self._hides_linked(actor):
             check_readable(
@@ -394,7 +395,7 @@ class RecordService:
         """The live records among ``ids`` the actor may read, as ``id`` and title field,
         by id: what a page needs to name the records its links point at."""
         form, _table = self._form(form_key)
-        found = reach(require(actor, form, Action.READ), actor)
+        found = reach(require(actor, form, Operation.READ), actor)
         statement = self.prepared.titles(form_key, found)
         values = {"ids": sorted(ids), **reach_values(found, actor)}
         with read_transaction(self.engine) as connection:
@@ -431,7 +432,7 @@ class RecordService:
                 link=link_key,
                 form=form_key,
             )
-        found = reach(require(actor, form, Action.READ), actor)
+        found = reach(require(actor, form, Operation.READ), actor)
         statement = self.prepared.linking(form_key, link_key, found)
         values = {"record_id": record_id, "limit": limit + 1, **reach_values(found, actor)}
         with read_transaction(self.engine) as connection:
@@ -444,7 +445,7 @@ class RecordService:
         from one statement, so a record page pays one round trip for all of them."""
         parts: list[tuple[str, str, Reach]] = []
         for other in self.app.forms.values():
-            found = reach(scope_for(actor, other, Action.READ), actor)
+            found = reach(scope_for(actor, other, Operation.READ), actor)
             if found is not Reach.NOTHING:
                 parts.extend(
                     (other.key, link.key, found)
@@ -488,7 +489,7 @@ class RecordService:
     ) -> list[dict[str, Any]]:
         """Counts, sums and the like over the records the actor may read."""
         form, table = self._form(form_key)
-        scope = require(actor, form, Action.READ)
+        scope = require(actor, form, Operation.READ)
         if self.field_access(actor, form_key).hidden or self._hides_linked(actor):
             measured = (measure.field for measure in aggregation.measures if measure.field)
             check_readable(
@@ -512,9 +513,9 @@ class RecordService:
     ) -> tuple[Record, list[audit.AuditEntry]]:
         """:meth:`get` and :meth:`history` in one read (what a record's page shows)."""
         form, table = self._form(form_key)
-        scope = require(actor, form, Action.READ)
+        scope = require(actor, form, Operation.READ)
         with read_transaction(self.engine) as connection:
-            record = self._load(connection, actor, form, record_id, scope, Action.READ)
+            record = self._load(connection, actor, form, record_id, scope, Operation.READ)
             record.update(self._read_rows(connection, form, record_id))
             trail = audit.history(connection, table.name, record_id)
         access = self.field_access(actor, form_key)
@@ -523,9 +524,9 @@ class RecordService:
     def history(self, actor: Actor, form_key: str, record_id: int) -> list[audit.AuditEntry]:
         """A record's audit trail, newest first (for those who may read the record)."""
         form, table = self._form(form_key)
-        scope = require(actor, form, Action.READ)
+        scope = require(actor, form, Operation.READ)
         with read_transaction(self.engine) as connection:
-            self._load(connection, actor, form, record_id, scope, Action.READ)
+            self._load(connection, actor, form, record_id, scope, Operation.READ)
             trail = audit.history(connection, table.name, record_id)
         return self._trail(self.field_access(actor, form_key), trail)
 
@@ -540,7 +541,9 @@ class RecordService:
             for table_name in dict.fromkeys(name for name, _ in touched):
                 form, table = self._form(form_of[table_name])
                 ids = [record_id for name, record_id in touched if name == table_name]
-                condition = scope_condition(scope_for(actor, form, Action.READ), actor, form, table)
+                condition = scope_condition(
+                    scope_for(actor, form, Operation.READ), actor, form, table
+                )
                 query = select(table).where(table.c.id.in_(ids), table.c[DELETED_AT].is_(None))
                 for row in connection.execute(
                     query if condition is None else query.where(condition)
@@ -570,17 +573,48 @@ class RecordService:
 
         def reachable(form_key: str) -> ColumnElement[bool] | None:
             form, table = self._form(form_key)
-            return scope_condition(scope_for(actor, form, Action.READ), actor, form, table)
+            return scope_condition(scope_for(actor, form, Operation.READ), actor, form, table)
 
         return reachable
 
-    def _context(self, actor: Actor) -> Context:
+    def context(self, actor: Actor) -> Context:
+        """What expressions read of ``actor`` and of the time, as this service's writes see
+        them: pages work out defaults and conditions for a form still being filled in with
+        it (through :mod:`formflow.records.compute`), so they agree with a save."""
         user = {
             "id": actor.user_id,
             "roles": sorted(actor.roles),
             "department": actor.department_id,
         }
         return Context(user, self.timezone)
+
+    def check(
+        self,
+        actor: Actor,
+        form_key: str,
+        values: Mapping[str, Any],
+        record: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise :class:`ValidationFailed` with every problem saving ``values`` (over
+        ``record``, for an update) would find in them, without saving: a page that cannot
+        save for a reason of its own (a refused file) still shows every problem at once."""
+        form, _table = self._form(form_key)
+        rows = (
+            {f.key: record.get(f.key) or [] for f in form.fields if f.kind is ValueKind.ROWS}
+            if record
+            else None
+        )
+        self.preparer.prepare(
+            form, values, self.context(actor), existing=record, existing_rows=rows
+        )
+
+    def read_value(self, field: Field, value: Any) -> Any:
+        """``value`` converted for ``field`` as a save would, or ``None`` while it does not
+        convert: pages work out conditions on values still being typed with it."""
+        try:
+            return self.preparer.converter.convert(field, value)
+        except (Invalid, ExpressionError, ValueError, TypeError):
+            return None
 
     def _owner(self, actor: Actor, form: Form, values: Mapping[str, Any]) -> int | None:
         owner: int | None = values.get(
@@ -720,7 +754,7 @@ class RecordService:
         form: Form,
         record_id: int,
         scope: Scope,
-        action: Action,
+        operation: Operation,
         *,
         deleted: bool = False,
     ) -> Record:
@@ -733,10 +767,10 @@ class RecordService:
             raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
         record = normalised(row)
         if not reaches(scope, actor, form, record):
-            if action is not Action.READ and reaches(
-                scope_for(actor, form, Action.READ), actor, form, record
+            if operation is not Operation.READ and reaches(
+                scope_for(actor, form, Operation.READ), actor, form, record
             ):
-                raise refusal(action, form, one=True)
+                raise refusal(operation, form, one=True)
             raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
         return record
 
@@ -909,7 +943,7 @@ class RecordService:
         elif owner is None:
             return
         else:
-            scope = scope_for(actor, form, Action.UPDATE)
+            scope = scope_for(actor, form, Operation.UPDATE)
             if scope is Scope.ALL:
                 return
             department = self.integrity.department_of(connection, actor, owner)

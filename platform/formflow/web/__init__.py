@@ -14,9 +14,9 @@ from contextlib import ExitStack
 from flask import Flask, g
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
 
-from formflow import sessions
+from formflow.accounts import sessions
 from formflow.config import Settings, instance_secret, load_settings
-from formflow.instance import Instance
+from formflow.lifecycle.instance import Instance
 from formflow.storage.database import shared_reads
 from formflow.web import (
     account_pages,

@@ -17,7 +17,8 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField
 from wtforms.validators import EqualTo, InputRequired, Length
 
-from formflow import accounts, sessions
+from formflow import accounts
+from formflow.accounts import sessions
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
 from formflow.web.auth import sign_in

@@ -1,6 +1,6 @@
 """The REST API under ``/api/v1``: records of every installed form, as JSON.
 
-Requests authenticate with ``Authorization: Bearer <token>`` (see :mod:`formflow.tokens`)
+Requests authenticate with ``Authorization: Bearer <token>`` (see :mod:`formflow.accounts.tokens`)
 and never with the session cookie, so a page on another site cannot make a signed-in
 browser call the API: that is why the blueprint is exempt from CSRF checks. Every read and
 write goes through the record service as the token's user, so the API has exactly the
@@ -23,16 +23,16 @@ from typing import Any, cast
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 from flask_babel import gettext as _
 
-from formflow import accounts, attachments, tokens
-from formflow.definitions.model import Action, App, Form, Label, Scope, SortKey
+from formflow import accounts
+from formflow.accounts import tokens
+from formflow.definitions.model import App, Field, Form, Label, Operation, Scope, SortKey
 from formflow.errors import N_, Problem, QueryError, RecordError, RecordNotFound, ValidationFailed
 from formflow.fields import ValueKind
 from formflow.fields.json_values import is_whole
 from formflow.fields.values import MAX_INTEGER
-from formflow.instance import Instance
-from formflow.records.access import Actor, scope_for
-from formflow.records.query import Query
-from formflow.records.service import RecordService
+from formflow.files import attaching, attachments
+from formflow.lifecycle.instance import Instance
+from formflow.records import Actor, Query, RecordService, scope_for
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import openapi, serialize
 from formflow.web.conformance import Conformance
@@ -175,7 +175,7 @@ def apps() -> Response:
         forms = [
             _form_summary(app, form, actor)
             for form in app.forms.values()
-            if scope_for(actor, form, Action.READ) is not Scope.NONE
+            if scope_for(actor, form, Operation.READ) is not Scope.NONE
         ]
         if forms:
             found.append(
@@ -195,7 +195,8 @@ def _form_summary(app: App, form: Form, actor: Actor) -> dict[str, Any]:
         "label": _label(form.label),
         "url": url_for("api.records", app_key=app.key, form_key=form.key),
         "can": {
-            action.value: scope_for(actor, form, action) is not Scope.NONE for action in Action
+            operation.value: scope_for(actor, form, operation) is not Scope.NONE
+            for operation in Operation
         },
     }
 
@@ -353,52 +354,40 @@ def _with_files(
     sent = _file_values(form, values)
     if not sent:
         return values
-    held = {item["id"]: item for item in _descriptors(form, record or {})}
+    held = attaching.held_files(form, record or {})
+    ceiling_mb = _instance().settings.max_upload_mb
     with read_transaction(_instance().engine) as connection:
-        uploaded = attachments.get_files(connection, (item["id"] for _, item in sent))
+        uploaded = attachments.get_files(connection, (item["id"] for _, _, item in sent))
     problems: dict[str, list[Problem]] = {}
-    for path, item in sent:
-        found = uploaded.get(item["id"])
-        if item["id"] in held:
-            item.update(held[item["id"]])
-        elif found is not None and actor.user_id is not None and found.user_id == actor.user_id:
-            item.update(found.descriptor())
-        else:
-            problems.setdefault(path, []).append(
-                Problem("not_found", f"no file {item['id']!r:.40} uploaded by you")
+    for path, field, item in sent:
+        within = attaching.limits(field, ceiling_mb)
+        try:
+            item.update(
+                attaching.attach(
+                    item["id"], within, held=held, uploaded=uploaded, user_id=actor.user_id
+                )
             )
+        except attachments.AttachmentRefused as refused:
+            problems.setdefault(path, []).append(refused.problem())
     if problems:
         raise ValidationFailed(problems)
     return values
 
 
-def _file_values(form: Form, values: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Every attachment descriptor in ``values``, with its field path."""
-    found: list[tuple[str, dict[str, Any]]] = []
+def _file_values(form: Form, values: dict[str, Any]) -> list[tuple[str, Field, dict[str, Any]]]:
+    """Every attachment descriptor in ``values``, with its field path and field."""
+    found: list[tuple[str, Field, dict[str, Any]]] = []
     for field in form.fields:
         value = values.get(field.key)
         if field.kind is ValueKind.FILES and value:
-            found += [(field.key, item) for item in value]
+            found += [(field.key, field, item) for item in value]
         elif field.kind is ValueKind.ROWS and value:
             for index, row in enumerate(value):
                 for sub in field.fields:
                     if sub.kind is ValueKind.FILES and row.get(sub.key):
                         path = f"{field.key}.{index}.{sub.key}"
-                        found += [(path, item) for item in row[sub.key]]
+                        found += [(path, sub, item) for item in row[sub.key]]
     return found
-
-
-def _descriptors(form: Form, record: dict[str, Any]) -> list[dict[str, Any]]:
-    """The attachment descriptors a stored record holds, in its fields and rows."""
-    held: list[dict[str, Any]] = []
-    for field in form.fields:
-        if field.kind is ValueKind.FILES:
-            held += [dict(item) for item in record.get(field.key) or []]
-        elif field.kind is ValueKind.ROWS:
-            subs = [sub.key for sub in field.fields if sub.kind is ValueKind.FILES]
-            for row in record.get(field.key) or []:
-                held += [dict(item) for key in subs for item in row.get(key) or []]
-    return [item for item in held if isinstance(item.get("id"), str)]
 
 
 # helpers ------------------------------------------------------------------------

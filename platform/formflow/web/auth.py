@@ -1,6 +1,6 @@
 """Signing in and out, with throttling after repeated failures from one client.
 
-Each sign-in starts a server-side session (:mod:`formflow.sessions`); signing out ends it.
+Each sign-in starts a server-side session (:mod:`formflow.accounts.sessions`); signing out ends it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from formflow import accounts, sessions
+from formflow import accounts
+from formflow.accounts import sessions
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web.context import WebUser, instance, web_user
 from formflow.web.validators import storable_text

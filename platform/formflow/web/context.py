@@ -12,10 +12,10 @@ from typing import cast
 from flask import current_app
 from flask_login import UserMixin, current_user
 
-from formflow import accounts, sessions
-from formflow.instance import Instance
-from formflow.records.access import Actor
-from formflow.records.service import RecordService
+from formflow import accounts
+from formflow.accounts import sessions
+from formflow.lifecycle.instance import Instance
+from formflow.records import Actor, RecordService
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web.extensions import login_manager
 

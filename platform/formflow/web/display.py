@@ -24,8 +24,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from formflow.accounts.directory import Directory
 from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form
-from formflow.directory import Directory
 from formflow.fields import ValueKind
 from formflow.web.i18n import text
 

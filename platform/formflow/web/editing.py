@@ -19,21 +19,20 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from formflow.accounts.directory import Directory
 from formflow.definitions.model import Field
-from formflow.directory import Directory
 from formflow.errors import StaleRecord, ValidationFailed
-from formflow.expressions import ExpressionError
-from formflow.fields import Invalid, ValueKind
-from formflow.records.compute import (
+from formflow.fields import ValueKind
+from formflow.records import (
     Context,
     DefaultFailed,
     ExpressionRefused,
+    Record,
     applicable_fields,
     default_value,
     settle,
     settle_row,
 )
-from formflow.records.service import Record
 from formflow.web import uploads
 from formflow.web.display import EMPTY, Displayer, Shown
 from formflow.web.formbuilder import (
@@ -152,12 +151,7 @@ def _save(
 def _check_only(t: Target, values: Mapping[str, Any], record: Record | None) -> None:
     """Run the service's checks without saving (when a file or a typed link already
     failed), so every problem shows at once."""
-    rows = (
-        {f.key: record.get(f.key) or [] for f in t.form.fields if f.kind is ValueKind.ROWS}
-        if record
-        else None
-    )
-    t.service.preparer.prepare(t.form, values, t.context(), existing=record, existing_rows=rows)
+    t.service.check(t.actor, t.form.key, values, record)
     raise ValidationFailed({})
 
 
@@ -335,7 +329,7 @@ def _field_view(
         if editable(found):
             view.files = outcome.files.get(found.key, [])
             view.accept = ",".join(found.accept)
-            view.max_mb = uploads.max_bytes(found) / 1024 / 1024
+            view.max_mb = uploads.limits(found).max_bytes / 1024 / 1024
         else:
             view.shown = shower.show(found, (record or {}).get(found.key))
     elif view.input is None:
@@ -462,7 +456,6 @@ def evaluate_conditions(
 def _conditions(
     t: Target, submission: Submission, base: Mapping[str, Any] | None
 ) -> tuple[set[str], set[str]]:
-    converter = t.service.preparer.converter
     now = t.context()
     raw = submission.values
     names: dict[str, Any] = {f.key: (base or {}).get(f.key) for f in t.form.fields}
@@ -471,14 +464,14 @@ def _conditions(
             given = raw.get(found.key, names[found.key] or [])
             names[found.key] = [
                 {
-                    sub.key: _lenient(converter, sub, row.get(sub.key))
+                    sub.key: t.service.read_value(sub, row.get(sub.key))
                     for sub in found.fields
                     if not sub.is_computed
                 }
                 for row in given
             ]
         elif found.key in raw:
-            names[found.key] = _lenient(converter, found, raw[found.key])
+            names[found.key] = t.service.read_value(found, raw[found.key])
     settled = settle(t.form, names, now, now.system_values(base))
     visible, required = set(settled.visible), set(settled.required)
     for key, rows in settled.rows.items():
@@ -489,13 +482,6 @@ def _conditions(
             visible.update(f"{prefix}.{sub}" for sub in row.visible)
             required.update(f"{prefix}.{sub}" for sub in row.required)
     return visible, required
-
-
-def _lenient(converter: Any, found: Field, value: Any) -> Any:
-    try:
-        return converter.convert(found, value)
-    except (Invalid, ExpressionError, ValueError, TypeError):
-        return None
 
 
 def applicable(t: Target, record: Record) -> tuple[set[str], set[str]]:

@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - WTForms < 3.3
 from formflow.definitions.model import Field, Form
 from formflow.errors import Problem
 from formflow.fields import Reference, ValueKind, is_empty
-from formflow.records.prepare import MAX_ROWS
+from formflow.records import MAX_ROWS
 from formflow.web.i18n import problem_message, text
 
 ATTRIBUTE_PREFIX = "f_"

@@ -18,9 +18,8 @@ from typing import Any
 from flask_babel import gettext as _
 
 from formflow.definitions.model import SYSTEM_FIELDS, Form, SortKey
-from formflow.errors import QueryError
 from formflow.fields import ValueKind
-from formflow.records.filters import resolve_field
+from formflow.records import sortable
 from formflow.storage.tables import AppSchema
 from formflow.web.display import column_label
 from formflow.web.i18n import text
@@ -118,14 +117,8 @@ def filter_params(form: Form) -> list[str]:
 
 
 def sortable_columns(form: Form, schema: AppSchema) -> set[str]:
-    found = set()
-    for key in form.list_view.columns or [f.key for f in form.fields]:
-        try:
-            resolve_field(schema, form.key, key, purpose="sort")
-        except QueryError:
-            continue
-        found.add(key)
-    return found
+    keys = form.list_view.columns or [f.key for f in form.fields]
+    return {key for key in keys if sortable(schema, form.key, key)}
 
 
 # filters -> the service's filter language -------------------------------------------

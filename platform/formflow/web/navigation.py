@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import request, url_for
 
-from formflow.definitions.model import Action, App, Scope
-from formflow.records.access import scope_for
+from formflow.definitions.model import App, Operation, Scope
+from formflow.records import scope_for
 from formflow.web import context
 from formflow.web.i18n import language, text
 
@@ -55,7 +55,7 @@ def _section(app_key: str, app: App) -> NavSection:
             url_for("records.index", app_key=app_key, form_key=form.key),
         )
         for form in app.forms.values()
-        if scope_for(actor, form, Action.READ) is not Scope.NONE
+        if scope_for(actor, form, Operation.READ) is not Scope.NONE
     )
     section = NavSection(app_key, text(app.label), links)
     if len(_sections) >= _KEPT:

@@ -25,23 +25,20 @@ from typing import Any
 
 from formflow.definitions.model import SYSTEM_FIELDS, App, Field, FieldRule, Form, Label
 from formflow.fields import Reference, ValueKind
-from formflow.fields.json_values import (
-    DATE_SCHEMA,
-    DATETIME_SCHEMA,
-)
+from formflow.fields.json_values import DATE_SCHEMA, DATETIME_SCHEMA
 from formflow.fields.values import MAX_INTEGER
-from formflow.records.filters import (
+from formflow.records import (
     CHOICE_OPS,
     COMMON_OPS,
     MAX_CONDITIONS,
     MAX_DEPTH,
+    MAX_LIMIT,
+    MAX_SEARCH_LENGTH,
     MAX_TEXT,
     MAX_VALUES,
     ORDERED_OPS,
     TEXT_OPS,
 )
-from formflow.records.query import MAX_LIMIT
-from formflow.records.search import MAX_SEARCH_LENGTH
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"

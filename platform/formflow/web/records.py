@@ -36,10 +36,9 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from formflow import saved_views
-from formflow.definitions.model import Action, Field, Form
+from formflow.definitions.model import Field, Form, Operation
 from formflow.errors import QueryError, RecordInUse, ValidationFailed
-from formflow.records.query import Page, Query
-from formflow.records.service import Record
+from formflow.records import Page, Query, Record
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context, editing, uploads
 from formflow.web.display import EMPTY, Displayer, Shown, column_label, list_columns
@@ -169,8 +168,8 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
             link_titles=titles,
         ),
         "views": views,
-        "can_create": t.can(Action.CREATE),
-        "can_delete": t.can(Action.DELETE),
+        "can_create": t.can(Operation.CREATE),
+        "can_delete": t.can(Operation.DELETE),
         "list_url": _list_url(t, {}),
     }
     template = "records/_results.html" if _is_fragment("results") else "records/list.html"
@@ -215,7 +214,7 @@ def _row_view(
 @login_required  # type: ignore[untyped-decorator]
 def save_view(app_key: str, form_key: str) -> Response:
     t = target(app_key, form_key)
-    refuse(t, Action.READ)
+    refuse(t, Operation.READ)
     state = ListState.from_args(t.form, t.service.schema, request.form)
     name = request.form.get("name", "")
     try:
@@ -306,8 +305,8 @@ def detail(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
         system=system,
         related=[_related_view(t, shower, record_id, *found) for found in related_pages],
         history=[_history_entry(t, shower, entry) for entry in history],
-        can_edit=t.may_change(Action.UPDATE, record),
-        can_delete=t.may_change(Action.DELETE, record),
+        can_edit=t.may_change(Operation.UPDATE, record),
+        can_delete=t.may_change(Operation.DELETE, record),
     )
 
 
@@ -341,7 +340,7 @@ def _related_view(
     prefilled: dict[str, Any] = {link.key: record_id, **where}
     create_href = (
         url_for("records.create", **prefilled)
-        if t.can(Action.CREATE, other) and editable(link)
+        if t.can(Operation.CREATE, other) and editable(link)
         else None
     )
     return Related(other, link, rows, more, list_href, create_href)
@@ -452,7 +451,7 @@ def restore(app_key: str, form_key: str, record_id: int) -> Response:
 @login_required  # type: ignore[untyped-decorator]
 def create(app_key: str, form_key: str) -> ResponseReturnValue:
     t = target(app_key, form_key)
-    refuse(t, Action.CREATE)
+    refuse(t, Operation.CREATE)
     return editing.form_page(t, None)
 
 
@@ -461,7 +460,7 @@ def create(app_key: str, form_key: str) -> ResponseReturnValue:
 def edit(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
     t = target(app_key, form_key)
     record = t.service.get(t.actor, t.form.key, record_id)
-    refuse(t, Action.UPDATE)
+    refuse(t, Operation.UPDATE)
     return editing.form_page(t, record)
 
 
@@ -474,8 +473,8 @@ def conditions(app_key: str, form_key: str) -> Response:
     base = None
     if record_id is not None:
         base = t.service.get(t.actor, t.form.key, record_id)
-    elif not t.can(Action.CREATE):
-        refuse(t, Action.CREATE)
+    elif not t.can(Operation.CREATE):
+        refuse(t, Operation.CREATE)
     record_form = form_class(t.form, Pickers())(formdata=request.form, meta={"csrf": False})
     submission = submitted(t.form, record_form)
     submission.row_numbers = sent_row_numbers(t.form, record_form, submission, request.form)

@@ -23,7 +23,7 @@ from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
 from formflow.errors import N_, Problem, RecordError, ValidationFailed
 from formflow.fields import ValueKind
 from formflow.fields.json_values import datetime_json, kind_json
-from formflow.records.audit import AuditEntry
+from formflow.records import AuditEntry
 
 
 class InvalidBody(RecordError):

@@ -17,13 +17,19 @@ from typing import Any
 
 from flask import abort, url_for
 
-from formflow.definitions.model import Action, App, Field, Form, Scope
-from formflow.directory import Directory, load_directory
+from formflow.accounts.directory import Directory, load_directory
+from formflow.definitions.model import App, Field, Form, Operation, Scope
 from formflow.fields import Reference, ValueKind
-from formflow.records.access import Actor, refusal, scope_for
-from formflow.records.compute import Context
-from formflow.records.query import MAX_LIMIT, Page, Query
-from formflow.records.service import RecordService
+from formflow.records import (
+    MAX_LIMIT,
+    Actor,
+    Context,
+    Page,
+    Query,
+    RecordService,
+    refusal,
+    scope_for,
+)
 from formflow.storage.database import read_transaction
 from formflow.web import context
 from formflow.web.display import Displayer, Unlinked
@@ -57,23 +63,18 @@ class Target:
         access = self.service.field_access(self.actor, self.form.key, creating=creating)
         return frozenset(access.fixed) | access.hidden
 
-    def can(self, action: Action, form: Form | None = None) -> bool:
-        return scope_for(self.actor, form or self.form, action) is not Scope.NONE
+    def can(self, operation: Operation, form: Form | None = None) -> bool:
+        return scope_for(self.actor, form or self.form, operation) is not Scope.NONE
 
-    def may_change(self, action: Action, record: Mapping[str, Any]) -> bool:
+    def may_change(self, operation: Operation, record: Mapping[str, Any]) -> bool:
         """Whether to offer an edit or delete button (the service decides for real)."""
-        scope = scope_for(self.actor, self.form, action)
+        scope = scope_for(self.actor, self.form, operation)
         if scope is Scope.OWN:
             return record.get(self.form.owner_field) == self.actor.user_id
         return scope is not Scope.NONE
 
     def context(self) -> Context:
-        user = {
-            "id": self.actor.user_id,
-            "roles": sorted(self.actor.roles),
-            "department": self.actor.department_id,
-        }
-        return Context(user, self.service.timezone)
+        return self.service.context(self.actor)
 
 
 def target(app_key: str, form_key: str) -> Target:
@@ -86,9 +87,9 @@ def target(app_key: str, form_key: str) -> Target:
     return Target(app_key, service.app.form(form_key), service, context.actor(app_key))
 
 
-def refuse(t: Target, action: Action) -> None:
-    if not t.can(action):
-        raise refusal(action, t.form)
+def refuse(t: Target, operation: Operation) -> None:
+    if not t.can(operation):
+        raise refusal(operation, t.form)
 
 
 # names, titles, display -------------------------------------------------------------------
@@ -184,7 +185,7 @@ def _readable_titles(
         if not ids or form_key not in t.app.forms:
             continue
         linked = t.app.form(form_key)
-        if not t.can(Action.READ, linked):
+        if not t.can(Operation.READ, linked):
             continue
         ordered = sorted(ids)
         for start in range(0, len(ordered), MAX_LIMIT):

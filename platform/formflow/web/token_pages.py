@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from formflow import tokens
+from formflow.accounts import tokens
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
 from formflow.web.validators import storable_text

@@ -3,8 +3,9 @@
 Files arrive with the record's own form (``multipart/form-data``), in an input named
 ``<field>__upload``; the files a record keeps are check boxes named ``<field>`` holding
 file ids. A kept id is only honoured if the file is already on this record or was
-uploaded by the same person, so nobody can attach (and then download) someone else's file
-by typing its id.
+uploaded by the same person and fits the field, so nobody can attach (and then download)
+someone else's file by typing its id: the rule is :mod:`formflow.files.attaching`, which
+the API follows too.
 
 A file is downloaded only through a record the person may read (the record service
 decides), and always as a download: ``Content-Disposition: attachment``, ``nosniff``, a
@@ -14,7 +15,7 @@ HTML page or SVG can never run in the site's origin.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +24,9 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from formflow import attachments
 from formflow.definitions.model import Field, Form
 from formflow.fields import ValueKind
+from formflow.files import attaching, attachments
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
 
@@ -64,11 +65,9 @@ def file_fields(form: Form) -> list[Field]:
     return [f for f in form.fields if f.kind is ValueKind.FILES and not f.readonly]
 
 
-def max_bytes(field: Field) -> int:
-    limit = min(
-        field.max_size_mb or attachments.DEFAULT_MAX_MB, context.instance().settings.max_upload_mb
-    )
-    return int(limit * 1024 * 1024)
+def limits(field: Field) -> attaching.Limits:
+    """What ``field`` accepts in this instance."""
+    return attaching.limits(field, context.instance().settings.max_upload_mb)
 
 
 def take_files(form: Form, existing: Mapping[str, Any] | None, user_id: int | None) -> Attached:
@@ -81,14 +80,19 @@ def take_files(form: Form, existing: Mapping[str, Any] | None, user_id: int | No
     kept_ids = {f.key: request.form.getlist(f.key) for f in fields}
     with read_transaction(instance.engine) as connection:
         known = attachments.get_files(connection, (i for ids in kept_ids.values() for i in ids))
+    held = attaching.held_files(form, existing or {})
     for found in fields:
-        current = {item["id"]: item for item in _descriptors((existing or {}).get(found.key))}
         kept = []
         for file_id in dict.fromkeys(kept_ids[found.key]):
-            if file_id in current:
-                kept.append(current[file_id])
-            elif file_id in known and user_id is not None and known[file_id].user_id == user_id:
-                kept.append(known[file_id].descriptor())
+            try:
+                kept.append(
+                    attaching.attach(
+                        file_id, limits(found), held=held, uploaded=known, user_id=user_id
+                    )
+                )
+            except attachments.AttachmentRefused as refused:
+                if refused.code != "not_found":  # only a forged form sends an unknown id
+                    result.problems.setdefault(found.key, []).append(_refusal(refused, found))
         new = _store(found, user_id, result)
         files = [*kept, *new]
         result.values[found.key] = files if found.multiple else files[-1:]
@@ -110,8 +114,8 @@ def _store(found: Field, user_id: int | None, result: Attached) -> list[dict[str
                     upload.stream,
                     name=upload.filename or "file",
                     user_id=user_id,
-                    max_bytes=max_bytes(found),
-                    accept=found.accept,
+                    max_bytes=limits(found).max_bytes,
+                    accept=limits(found).accept,
                 )
         except attachments.AttachmentRefused as refused:
             result.problems.setdefault(found.key, []).append(_refusal(refused, found))
@@ -141,28 +145,9 @@ def _refusal(refused: attachments.AttachmentRefused, found: Field) -> str:
     return str(_("%(name)s is empty.", name=name))
 
 
-def _descriptors(value: Any) -> Iterator[dict[str, Any]]:
-    for item in value if isinstance(value, list) else []:
-        if isinstance(item, Mapping) and attachments.is_file_id(item.get("id")):
-            yield dict(item)
-
-
 def find_file(form: Form, record: Mapping[str, Any], file_id: str) -> dict[str, Any] | None:
     """The descriptor of ``file_id`` if one of the record's fields (or rows) holds it."""
-    for found in form.fields:
-        if found.kind is ValueKind.FILES:
-            values = [record.get(found.key)]
-        elif found.kind is ValueKind.ROWS:
-            subs = [sub.key for sub in found.fields if sub.kind is ValueKind.FILES]
-            rows = record.get(found.key) or []
-            values = [row.get(key) for row in rows for key in subs]
-        else:
-            continue
-        for value in values:
-            for item in _descriptors(value):
-                if item["id"] == file_id:
-                    return item
-    return None
+    return attaching.held_files(form, record).get(file_id)
 
 
 def served_type(content_type: str) -> str:

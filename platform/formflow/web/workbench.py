@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import login_required
 
-from formflow.definitions.model import Action, Scope
-from formflow.records.access import scope_for
+from formflow.definitions.model import Operation, Scope
+from formflow.records import scope_for
 from formflow.web import context
 
 blueprint = Blueprint("workbench", __name__)
@@ -25,7 +25,7 @@ def home() -> str:
         creatable = [
             form
             for form in app.forms.values()
-            if scope_for(actor, form, Action.CREATE) is not Scope.NONE
+            if scope_for(actor, form, Operation.CREATE) is not Scope.NONE
         ]
         recent = [
             (app.form(form_key), record)

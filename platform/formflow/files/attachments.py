@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, insert, select
 
-from formflow.errors import FormflowError
+from formflow.errors import N_, FormflowError, Problem, render
 from formflow.storage.platform_tables import attachments
 
 DEFAULT_MAX_MB = 20.0
@@ -36,12 +36,40 @@ _ID = re.compile(r"[0-9a-f]{32}")
 
 
 class AttachmentRefused(FormflowError):
-    """A file that cannot be stored: ``code`` is ``too_large``, ``type`` or ``empty``."""
+    """A file that cannot be stored or attached: ``code`` is ``too_large``, ``type``,
+    ``empty`` or ``not_found``; ``template`` (an English message id) is filled in with
+    ``params``, so the web edge can say it in the reader's language."""
 
-    def __init__(self, code: str, message: str, **params: Any) -> None:
+    def __init__(self, code: str, template: str, **params: Any) -> None:
         self.code = code
+        self.template = template
         self.params = params
-        super().__init__(message)
+        super().__init__(render(template, params))
+
+    def problem(self) -> Problem:
+        """The refusal as a problem with the value that named the file."""
+        return Problem(self.code, self.template, tuple(self.params.items()))
+
+
+def check_type(name: str, accept: Sequence[str]) -> None:
+    """:class:`AttachmentRefused` unless a file called ``name`` fits ``accept``."""
+    if not accepts(name, accept):
+        raise AttachmentRefused(
+            "type",
+            N_("%(name)s: files of this type are not accepted here"),
+            name=name,
+            accept=", ".join(accept),
+        )
+
+
+def too_large(name: str, max_bytes: int) -> AttachmentRefused:
+    """The refusal of a file called ``name`` that is larger than ``max_bytes``."""
+    return AttachmentRefused(
+        "too_large",
+        N_("%(name)s is larger than %(limit_mb)s MB"),
+        name=name,
+        limit_mb=round(max_bytes / 1024 / 1024, 1),
+    )
 
 
 @dataclass(frozen=True)
@@ -124,13 +152,7 @@ def store(
     does not fit. The row is written with ``connection``; should that transaction roll
     back, the file stays behind unreferenced, which is harmless."""
     name = clean_name(name)
-    if not accepts(name, accept):
-        raise AttachmentRefused(
-            "type",
-            f"{name}: files of this type are not accepted here",
-            name=name,
-            accept=", ".join(accept),
-        )
+    check_type(name, accept)
     file_id = secrets.token_hex(16)
     path = path_for(folder, file_id)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,15 +183,10 @@ def _copy(stream: IO[bytes], path: Path, max_bytes: int, name: str) -> int:
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise AttachmentRefused(
-                        "too_large",
-                        f"{name} is larger than {max_bytes / 1024 / 1024:g} MB",
-                        name=name,
-                        limit_mb=round(max_bytes / 1024 / 1024, 1),
-                    )
+                    raise too_large(name, max_bytes)
                 out.write(chunk)
         if size == 0:
-            raise AttachmentRefused("empty", f"{name} is empty", name=name)
+            raise AttachmentRefused("empty", N_("%(name)s is empty"), name=name)
         os.replace(partial, path)
         path.chmod(0o600)
     finally:

@@ -20,7 +20,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
 from formflow.config import Settings
-from formflow.instance import Instance
+from formflow.lifecycle.instance import Instance
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000

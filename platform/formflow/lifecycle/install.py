@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from formflow import accounts
 from formflow.config import Settings
-from formflow.instance import Instance
+from formflow.lifecycle.instance import Instance
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.migrations import MigrationResult, apply_migration, migrate, plan_purge
 from formflow.storage.platform_tables import upgrade_platform_tables, users

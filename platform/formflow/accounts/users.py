@@ -6,7 +6,7 @@ carried along, rather than joined into every list query.
 
 Passwords are hashed with scrypt (through Werkzeug), never stored or logged in clear. A
 new password, deactivation or a change of roles ends the user's sessions
-(:mod:`formflow.sessions`).
+(:mod:`formflow.accounts.sessions`).
 
 The statements every request runs (the user, their roles, their subtree) are built once
 with bound parameters: building a statement costs several times what running it does.
@@ -35,9 +35,9 @@ from sqlalchemy import (
 )
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from formflow.accounts.sessions import Seen, end_sessions, token_hash
 from formflow.errors import FormflowError
 from formflow.records.access import Actor
-from formflow.sessions import Seen, end_sessions, token_hash
 from formflow.storage.platform_tables import (
     departments,
     login_failures,

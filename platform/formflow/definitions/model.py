@@ -15,6 +15,7 @@ from typing import Any
 
 from formflow.expressions import Expression
 from formflow.fieldtypes import ValueKind
+from formflow.workflows.model import Workflow as Workflow  # re-exported: App names it
 
 SYSTEM_FIELDS: Mapping[str, ValueKind] = MappingProxyType(
     {
@@ -253,34 +254,6 @@ class Form:
 
     def link_fields(self) -> Iterator[Field]:
         return (f for f in self.fields if f.type == "link")
-
-
-@dataclass(frozen=True)
-class State:
-    key: str
-    label: Label
-
-
-@dataclass(frozen=True)
-class Transition:
-    key: str
-    label: Label
-    sources: tuple[str, ...]
-    target: str
-    roles: tuple[str, ...] = ()
-    condition: Expression | None = None
-
-
-@dataclass(frozen=True)
-class Workflow:
-    """An approval flow over one form; interpreted by the workflow engine."""
-
-    key: str
-    label: Label
-    form: str
-    state_field: str | None = None
-    states: tuple[State, ...] = ()
-    transitions: tuple[Transition, ...] = ()
 
 
 @dataclass(frozen=True)

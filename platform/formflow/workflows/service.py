@@ -90,6 +90,9 @@ SKIPPED = "skipped"
 COPIED = "copied"
 DECIDED = (APPROVED, REJECTED)
 
+BOXES = ("todo", "done", "cc", "submitted")
+"""The parts of a person's inbox (see :meth:`WorkflowService.inbox`)."""
+
 APPROVE = "approve"
 REJECT = "reject"
 ATTEMPTS = 8
@@ -565,7 +568,7 @@ class WorkflowService:
                 workflow_instances.c.submitter_id == actor.user_id, workflow_tasks.c.status == OPEN
             ),
         }
-        if box not in conditions:
+        if box not in BOXES:
             raise WorkflowError(N_("no inbox %(box)r (todo, done, cc, submitted)"), box=box)
         query = (
             select(workflow_tasks, workflow_instances)

@@ -15,6 +15,7 @@ from formflow.definitions.model import Label
 from formflow.errors import N_, QueryError, RecordNotFound
 from formflow.web import serialize
 from formflow.web.api import _ID, _actor, _conformance, _form, _instance, _json, blueprint
+from formflow.web.i18n import translate
 from formflow.workflows.errors import TaskNotFound
 from formflow.workflows.service import (
     BOXES,
@@ -167,7 +168,7 @@ def _instance_json(instance: Instance) -> dict[str, Any]:
 def _action_json(action: RecordAction) -> dict[str, Any]:
     return {
         "key": action.key,
-        "label": action.label,
+        "label": translate(action.label, {}),
         "instance": action.instance_id,
         "task": action.task_id,
         "workflow": action.workflow_key,

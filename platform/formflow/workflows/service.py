@@ -184,6 +184,9 @@ class _Step:
     outcome: str | None = None
     entries: int = 0
     record: Record = field(default_factory=dict)
+    edits: dict[str, Any] = field(default_factory=dict)
+    """Values an approver gave, written with the step's next change of the record (so a
+    field shown only in the state the decision leads to can be filled in by it)."""
 
 
 class _Lost(Exception):
@@ -363,6 +366,8 @@ class WorkflowService:
                 {"task": task.id, "node": node.key, "decision": decision, "comment": comment},
             )
             self._after_decision(step, node, task, target)
+            if step.edits:
+                self._write(step, {})
 
         return self._on_instance(instance_id, actor, work)
 
@@ -624,13 +629,13 @@ class WorkflowService:
                         self._check_submit(connection, actor, workflow, record)
                     except (NotSubmittable, AlreadySubmitted):
                         continue
-                    found.append(RecordAction("submit", "Submit", workflow_key=workflow.key))
+                    found.append(RecordAction("submit", N_("Submit"), workflow_key=workflow.key))
             return found
         mine = live.submitter_id is not None and live.submitter_id == actor.user_id
         if mine or actor.is_admin:
             workflow = self._pinned(live)
             if live.status == RETURNED:
-                found.append(RecordAction("resubmit", "Resubmit", live.id))
+                found.append(RecordAction("resubmit", N_("Resubmit"), live.id))
             if workflow.start.withdraw is not Withdraw.NEVER:
                 with self.engine.connect() as connection:
                     decided = self._decided_any_in(connection, live.id)
@@ -639,15 +644,15 @@ class WorkflowService:
                     or workflow.start.withdraw is Withdraw.UNTIL_END
                     or not decided
                 ):
-                    found.append(RecordAction("withdraw", "Withdraw", live.id))
+                    found.append(RecordAction("withdraw", N_("Withdraw"), live.id))
             if live.status == RUNNING and mine:
-                found.append(RecordAction("remind", "Remind", live.id))
+                found.append(RecordAction("remind", N_("Remind"), live.id))
         if live.status == RUNNING:
             with self.engine.connect() as connection:
                 for task in self._tasks(connection, live.id, (OPEN,)):
                     if task.user_id == actor.user_id:
-                        found.append(RecordAction(APPROVE, "Approve", live.id, task.id))
-                        found.append(RecordAction(REJECT, "Reject", live.id, task.id))
+                        found.append(RecordAction(APPROVE, N_("Approve"), live.id, task.id))
+                        found.append(RecordAction(REJECT, N_("Reject"), live.id, task.id))
         return found
 
     def act(
@@ -1098,11 +1103,13 @@ class WorkflowService:
         }
         if refused:
             raise ValidationFailed(refused)
-        self._write(step, dict(values))
+        step.edits.update(values)
 
     def _set_state(self, step: _Step, state: str | None) -> None:
         field_key = step.workflow.state_field
         if field_key is None or state is None or step.record.get(field_key) == state:
+            if step.edits:
+                self._write(step, {})
             return
         self._write(step, {field_key: state})
 
@@ -1112,9 +1119,10 @@ class WorkflowService:
             Actor.system(),
             step.instance.form_key,
             step.instance.record_id,
-            values,
+            {**step.edits, **values},
             expected_version=int(step.record["version"]),
         )
+        step.edits.clear()
         step.record = self._record(step.connection, step.instance.form_key, step.instance.record_id)
 
     def _run_actions(self, step: _Step, calls: Sequence[ActionCall]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from flow_people import FLOWS_DIR, Staff
+from flow_people import FLOWS_DIR, Staff, stamp_action
 from sqlalchemy import Engine
 
 from formflow import accounts
@@ -37,8 +37,14 @@ def records(engine: Engine, schema: AppSchema) -> RecordService:
 
 
 @pytest.fixture
-def flows(records: RecordService) -> WorkflowService:
-    return WorkflowService(records)
+def stamped() -> list[tuple[int, str]]:
+    """What the leave flow's plugin action was run on."""
+    return []
+
+
+@pytest.fixture
+def flows(records: RecordService, stamped: list[tuple[int, str]]) -> WorkflowService:
+    return WorkflowService(records, actions=[stamp_action(stamped)])
 
 
 @pytest.fixture

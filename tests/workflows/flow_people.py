@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from formflow.actions import Action, ActionContext
+from formflow.definitions.model import Label
 from formflow.records.access import Actor
 
 FLOWS_DIR = Path(__file__).parent / "flows_app"
+
+
+def stamp_action(stamped: list[tuple[int, str]]) -> Action:
+    """The test plugin action the leave flow runs at its end: notes the record it ran on."""
+
+    def run(context: ActionContext, params: Mapping[str, Any]) -> None:
+        stamped.append((int(context.record["id"]), str(params["mark"])))
+
+    return Action("stamp", Label(en="Stamp"), {"type": "object"}, run)
 
 
 @dataclass

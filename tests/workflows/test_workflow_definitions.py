@@ -88,7 +88,7 @@ def test_every_node_kind_compiles_to_a_frozen_graph(write_app: AppWriter) -> Non
     assert lead.no_approver is NoApprover.SKIP
     assert lead.fields.edit == {"amount"}
     assert lead.fields.hidden == {"name"}
-    assert lead.skip_submitter
+    assert not lead.skip_submitter
     assert not lead.allow_self
     money = flow.node("money")
     assert isinstance(money, ApprovalNode)

@@ -17,11 +17,13 @@ from formflow.workflows.errors import (
     AlreadySubmitted,
     CannotWithdraw,
     InvalidRejectTarget,
+    NoApproverFound,
     NotSubmittable,
     NotSubmitter,
     NotYourTask,
     SelfApproval,
     TaskAlreadyDecided,
+    WorkflowError,
 )
 from formflow.workflows.service import Instance, WorkflowService
 
@@ -295,3 +297,42 @@ def test_record_actions_list_and_run_what_the_caller_may_do(
     flows.act(staff.erin, "expense", record_id, "reject")
     assert [a.key for a in flows.actions_for(staff.rita, "expense", record_id)] == ["resubmit", "withdraw"]  # fmt: skip
     assert [item.task.node_key for item in flows.inbox(staff.rita, "submitted")] == []
+
+
+def test_department_roles_self_approval_any_join_refusal_skips_and_plugin_actions(
+    records: RecordService, flows: WorkflowService, staff: Staff, stamped: list[tuple[int, str]]
+) -> None:
+    record_id = new(records, staff.rita, "leave")
+    instance = flows.submit(staff.rita, "leave", record_id)
+    # managers and staff of rita's department, rita included: this step allows it
+    assert open_tasks(flows, instance) == {
+        "team": [staff.erin.user_id, staff.rita.user_id, staff.ray.user_id]
+    }
+    with pytest.raises(CannotWithdraw):
+        flows.withdraw(staff.rita, instance.id)
+    flows.decide(staff.rita, task_of(flows, staff.rita), "approve")
+    flows.decide(staff.ray, task_of(flows, staff.ray), "approve")
+    # the boss lane's expression finds nobody, and the step refuses: the decision is undone
+    with pytest.raises(NoApproverFound):
+        flows.decide(staff.erin, task_of(flows, staff.erin), "approve")
+    assert open_tasks(flows, flows.instance(instance.id))["team"] == [staff.erin.user_id]
+    current = records.get(Actor.system(), "leave", record_id)
+    records.update(Actor.system(), "leave", record_id, {"reviewer": staff.mark.user_id}, expected_version=current["version"])  # fmt: skip
+    instance = flows.decide(staff.erin, task_of(flows, staff.erin), "approve")
+    assert open_tasks(flows, instance) == {
+        "boss": [staff.mark.user_id],
+        "money": [staff.fiona.user_id, staff.fred.user_id],
+    }
+    # join any: the first lane to finish ends the others; erin approved earlier, so the
+    # final step (rita's manager) is skipped
+    instance = flows.decide(staff.fred, task_of(flows, staff.fred), "approve")
+    assert (instance.status, instance.outcome) == ("finished", "done")
+    assert flows.open_tasks_of(staff.mark.user_id or 0) == []
+    assert stamped == [(record_id, "done")]
+    assert "skip" in [entry.action for entry in flows.history(instance.id)]
+
+
+def test_an_action_no_plugin_provides_stops_the_engine(records: RecordService) -> None:
+    with pytest.raises(WorkflowError) as refused:
+        WorkflowService(records)
+    assert "stamp" in str(refused.value)

@@ -3,7 +3,7 @@ new ones start on the new one."""
 
 from __future__ import annotations
 
-from flow_people import FLOWS_DIR, Staff
+from flow_people import FLOWS_DIR, Staff, stamp_action
 from sqlalchemy import Engine
 
 from formflow.definitions import App, load_app
@@ -20,7 +20,7 @@ def test_running_instances_finish_on_the_version_they_started_on(
     files = read_app_files(FLOWS_DIR)
     with write_transaction(engine) as connection:
         record_version(connection, "flows", flows_app, files)
-    before = WorkflowService(RecordService(engine, schema))
+    before = WorkflowService(RecordService(engine, schema), actions=[stamp_action([])])
     rita = staff.rita
     first = before.records.create(rita, "expense", {"title": "Old", "amount": 100})
     old = before.submit(rita, "expense", int(first["id"]))
@@ -33,7 +33,7 @@ def test_running_instances_finish_on_the_version_they_started_on(
     assert published.digest != flows_app.digest
     with write_transaction(engine) as connection:
         record_version(connection, "flows", published, changed)
-    after = WorkflowService(RecordService(engine, AppSchema(published)))
+    after = WorkflowService(RecordService(engine, AppSchema(published)), actions=[stamp_action([])])
     second = after.records.create(rita, "expense", {"title": "New", "amount": 100})
     new = after.submit(rita, "expense", int(second["id"]))
     assert (old.definition_digest, new.definition_digest) == (flows_app.digest, published.digest)

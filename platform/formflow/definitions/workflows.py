@@ -207,7 +207,7 @@ class _FlowCompiler:
             fields=rules,
             no_approver=NoApprover(item.get("no_approver", NoApprover.REFUSE)),
             skip_approved=skip.get("already_approved", False),
-            skip_submitter=skip.get("submitter", True),
+            skip_submitter=skip.get("submitter", False),
             allow_self=item.get("allow_self", False),
             reject_to=tuple(item.get("reject_to", (SUBMITTER,))),
             state=self._state(item.get("state"), (*path, "state")),

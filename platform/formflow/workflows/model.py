@@ -128,7 +128,7 @@ class ApprovalNode(Node):
     fields: FieldRules = FieldRules()
     no_approver: NoApprover = NoApprover.REFUSE
     skip_approved: bool = False
-    skip_submitter: bool = True
+    skip_submitter: bool = False
     allow_self: bool = False
     reject_to: tuple[str, ...] = (SUBMITTER,)
     state: str | None = None

@@ -313,32 +313,20 @@ def test_an_include_outside_the_app_folder(write_app: AppWriter) -> None:
 
 def test_a_workflow_with_an_unknown_state_and_role(write_app: AppWriter) -> None:
     app = MINIMAL_APP_YAML + "  workflows: [workflows/*.yaml]\n"
-    workflow = (
-        "key: approve\nlabel: 审批\nform: item\n"
-        "states: [{key: draft, label: 草稿}, {key: done, label: 完成}]\n"
-        "transitions:\n"
-        "  - {key: finish, label: 完成, from: draft, to: closed, roles: [boss]}\n"
-    )
-    root = write_app(app=app, workflows={"approve": workflow})
-    assert definition_errors(root) == [
-        "workflows/approve.yaml:6:47: unknown state 'closed'",
-        "workflows/approve.yaml:6:63: unknown role 'boss' (declare it in app.yaml roles)",
-    ]
-
-
-def test_workflow_states_must_be_options_of_the_state_field(write_app: AppWriter) -> None:
-    app = MINIMAL_APP_YAML + "  workflows: [workflows/*.yaml]\n"
     fields = (
         NAME
         + "  - {key: status, type: select, label: 状态, options: [{value: draft, label: 草稿}]}\n"
     )
     workflow = (
         "key: approve\nlabel: 审批\nform: item\nstate_field: status\n"
-        "states: [{key: draft, label: 草稿}, {key: done, label: 完成}]\n"
+        "nodes:\n"
+        "  - {key: start, type: start, roles: [boss], from: [draft], next: done}\n"
+        "  - {key: done, type: end, state: closed}\n"
     )
     root = write_app(app=app, forms={"item": form(fields)}, workflows={"approve": workflow})
     assert definition_errors(root) == [
-        "workflows/approve.yaml:5:41: state 'done' is not an option of 'status' (draft)"
+        "workflows/approve.yaml:6:39: unknown role 'boss' (declare it in app.yaml roles)",
+        "workflows/approve.yaml:7:35: state 'closed' is not an option of 'status' (draft)",
     ]
 
 

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from formflow import tokens
+from formflow.accounts import tokens
 from formflow.config import Settings, load_settings
 from formflow.errors import DefinitionErrors
 from formflow.lifecycle.install import initialise, migrate_app

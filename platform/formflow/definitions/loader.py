@@ -17,12 +17,13 @@ from formflow.definitions.compiling import AppContext, DocumentCompiler, label, 
 from formflow.definitions.dashboards import compile_dashboard
 from formflow.definitions.files import AppFiles, app_files
 from formflow.definitions.forms import compile_form
-from formflow.definitions.model import App, Dashboard, Form, Role, Workflow
+from formflow.definitions.model import App, Dashboard, Form, Role
 from formflow.definitions.schemas import schema_errors
 from formflow.definitions.source import SourceDocument, SourceError, parse_document
 from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
 from formflow.definitions.workflows import compile_workflow
 from formflow.errors import DefinitionError, DefinitionErrors
+from formflow.workflows.model import Workflow
 
 APP_FILE = "app.yaml"
 INCLUDE_KINDS = {"forms": "form", "workflows": "workflow", "dashboards": "dashboard"}

@@ -18,6 +18,7 @@ from formflow.fields.kinds import Reference, ValueKind
 
 if TYPE_CHECKING:
     from formflow.fields.base import FieldType
+from formflow.workflows.model import Workflow as Workflow  # re-exported: App names it
 
 SYSTEM_FIELDS: Mapping[str, ValueKind] = MappingProxyType(
     {
@@ -270,34 +271,6 @@ class Form:
 
     def link_fields(self) -> Iterator[Field]:
         return (f for f in self.fields if f.is_link)
-
-
-@dataclass(frozen=True)
-class State:
-    key: str
-    label: Label
-
-
-@dataclass(frozen=True)
-class Transition:
-    key: str
-    label: Label
-    sources: tuple[str, ...]
-    target: str
-    roles: tuple[str, ...] = ()
-    condition: Expression | None = None
-
-
-@dataclass(frozen=True)
-class Workflow:
-    """An approval flow over one form; interpreted by the workflow engine."""
-
-    key: str
-    label: Label
-    form: str
-    state_field: str | None = None
-    states: tuple[State, ...] = ()
-    transitions: tuple[Transition, ...] = ()
 
 
 @dataclass(frozen=True)

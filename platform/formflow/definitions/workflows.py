@@ -1,12 +1,18 @@
-"""Compiling workflow files: approval flows over a form's records.
+"""Compiling workflow files into the frozen :class:`~formflow.workflows.model.Workflow`.
 
-The workflow engine that runs them comes later; compiling them now means a flow that names a
-missing form, state or role is caught when the admin saves it, not when a record moves.
+The JSON Schema has vouched for the shape; this checks meaning, each problem at its place
+(``FILE:LINE:COL``): node keys that clash or are never reached, ``next`` and ``reject_to``
+naming nodes that do not exist, condition branches with no default, approvers that cannot
+resolve (unknown roles, fields that hold no users), and fields or states that the form does
+not have. A flow that passes can always be run: the engine never meets a dangling key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
 
 from formflow.definitions.compiling import (
     CONTEXT_NAMES,
@@ -14,14 +20,33 @@ from formflow.definitions.compiling import (
     compile_expression,
     label,
 )
-from formflow.definitions.model import SYSTEM_FIELDS, Field, Form, State, Transition, Workflow
-from formflow.expressions import Expression
-from formflow.fields import ValueKind
+from formflow.definitions.model import SYSTEM_FIELDS, Form
+from formflow.definitions.source import PathKey
+from formflow.workflows.field_questions import holds_one_option, holds_users
+from formflow.workflows.model import (
+    SUBMITTER,
+    ActionCall,
+    ApprovalNode,
+    ApproverRule,
+    ApproverSource,
+    Branch,
+    CcNode,
+    ConditionNode,
+    DecisionMode,
+    EndNode,
+    FieldRules,
+    Join,
+    NoApprover,
+    Node,
+    ParallelNode,
+    StartNode,
+    StateNames,
+    Withdraw,
+    Workflow,
+)
 
-
-def _holds_one_option(field: Field) -> bool:
-    """A state is one option value: a select field (or a plugin's field of options)."""
-    return field.kind is ValueKind.TEXT and bool(field.options)
+SET_ACTION = "set"
+"""The built-in action: give fields of the record values."""
 
 
 def compile_workflow(compiler: DocumentCompiler, forms: Mapping[str, Form]) -> Workflow | None:
@@ -33,66 +58,359 @@ def compile_workflow(compiler: DocumentCompiler, forms: Mapping[str, Form]) -> W
             return None  # the form itself has errors, reported in its own file
         compiler.error(("form",), f"unknown form '{data['form']}'")
         return None
-    state_field = data.get("state_field")
-    if state_field is not None and (
-        not form.has_field(state_field) or not _holds_one_option(form.field(state_field))
-    ):
-        compiler.error(
-            ("state_field",),
-            f"state_field '{state_field}' must be a select field of form '{form.key}'",
+    return _FlowCompiler(compiler, form).compile()
+
+
+class _FlowCompiler:
+    def __init__(self, compiler: DocumentCompiler, form: Form) -> None:
+        self.compiler = compiler
+        self.form = form
+        self.data: dict[str, Any] = compiler.document.data
+        self.names = frozenset(f.key for f in form.fields) | SYSTEM_FIELDS.keys() | CONTEXT_NAMES
+        self.options: tuple[str, ...] | None = None
+        self.node_index: dict[str, int] = {}
+
+    def error(self, path: PathKey, message: str) -> None:
+        self.compiler.error(path, message)
+
+    def compile(self) -> Workflow:
+        state_field = self._state_field()
+        states = StateNames(
+            **{
+                name: self._state(value, ("states", name))
+                for name, value in self.data.get("states", {}).items()
+            }
         )
-    states = tuple(State(s["key"], label(s["label"])) for s in data.get("states", []))
-    state_keys = [s.key for s in states]
-    options = (
-        form.field(state_field).option_values
-        if state_field and form.has_field(state_field)
-        else None
-    )
-    for index, key in enumerate(state_keys):
-        if key in state_keys[:index]:
-            compiler.error(("states", index, "key"), f"duplicate state '{key}'")
-        elif options is not None and key not in options:
-            compiler.error(
-                ("states", index, "key"),
-                f"state '{key}' is not an option of '{state_field}' ({', '.join(options)})",
+        items: list[dict[str, Any]] = self.data["nodes"]
+        for index, item in enumerate(items):
+            if item["key"] in self.node_index:
+                self.error(("nodes", index, "key"), f"duplicate node '{item['key']}'")
+            else:
+                self.node_index[item["key"]] = index
+        nodes = tuple(self._node(item, ("nodes", index)) for index, item in enumerate(items))
+        self._check_graph(nodes)
+        return Workflow(
+            key=self.data["key"],
+            label=label(self.data["label"]),
+            form=self.form.key,
+            state_field=state_field,
+            states=states,
+            nodes=nodes,
+        )
+
+    # pieces ---------------------------------------------------------------------------
+
+    def _state_field(self) -> str | None:
+        key: str | None = self.data.get("state_field")
+        if key is None:
+            return None
+        if not self.form.has_field(key) or not holds_one_option(self.form.field(key)):
+            self.error(
+                ("state_field",),
+                f"state_field '{key}' must be a select field of form '{self.form.key}'",
             )
-    names = frozenset(f.key for f in form.fields) | SYSTEM_FIELDS.keys() | CONTEXT_NAMES
-    transitions = []
-    for index, item in enumerate(data.get("transitions", [])):
-        path = ("transitions", index)
-        sources = (item["from"],) if isinstance(item["from"], str) else tuple(item["from"])
-        for position, source in enumerate(sources):
-            if source not in state_keys:
-                where = (
-                    (*path, "from") if isinstance(item["from"], str) else (*path, "from", position)
+            return key
+        self.options = self.form.field(key).option_values
+        return key
+
+    def _state(self, value: str | None, path: PathKey) -> str | None:
+        if value is None:
+            return None
+        if "state_field" not in self.data:
+            self.error(path, "a state needs the workflow's state_field")
+        elif self.options is not None and value not in self.options:
+            field_key = self.data["state_field"]
+            self.error(
+                path,
+                f"state '{value}' is not an option of '{field_key}' ({', '.join(self.options)})",
+            )
+        return value
+
+    def _node(self, item: Mapping[str, Any], path: PathKey) -> Node:
+        key = item["key"]
+        common: dict[str, Any] = {
+            "key": key,
+            "label": label(item.get("label", key)),
+            "on_enter": self._actions(item.get("on_enter", ()), (*path, "on_enter")),
+            "on_leave": self._actions(item.get("on_leave", ()), (*path, "on_leave")),
+        }
+        kind = item["type"]
+        if kind == "start":
+            for position, role in enumerate(item.get("roles", ())):
+                self._role(role, (*path, "roles", position))
+            sources = tuple(item.get("from", ()))
+            for position, source in enumerate(sources):
+                self._state(source, (*path, "from", position))
+            condition = None
+            if "condition" in item:
+                condition = compile_expression(
+                    self.compiler, item["condition"], (*path, "condition"), self.names
                 )
-                compiler.error(where, f"unknown state '{source}'")
-        if item["to"] not in state_keys:
-            compiler.error((*path, "to"), f"unknown state '{item['to']}'")
-        for position, role in enumerate(item.get("roles", [])):
-            if role not in compiler.context.role_keys:
-                compiler.error(
-                    (*path, "roles", position),
-                    f"unknown role '{role}' (declare it in app.yaml roles)",
-                )
-        condition: Expression | None = None
-        if "condition" in item:
-            condition = compile_expression(compiler, item["condition"], (*path, "condition"), names)
-        transitions.append(
-            Transition(
-                key=item["key"],
-                label=label(item["label"]),
-                sources=sources,
-                target=item["to"],
+            return StartNode(
+                **common,
+                next=item["next"],
                 roles=tuple(item.get("roles", ())),
+                sources=sources,
                 condition=condition,
+                withdraw=Withdraw(item.get("withdraw", Withdraw.UNTIL_FIRST_DECISION)),
             )
+        if kind == "approval":
+            return self._approval(item, path, common)
+        if kind == "condition":
+            return ConditionNode(**common, branches=self._branches(item["branches"], path))
+        if kind == "parallel":
+            return ParallelNode(
+                **common,
+                next=item["next"],
+                join=Join(item.get("join", Join.ALL)),
+                lanes=tuple(tuple(lane) for lane in item["lanes"]),
+            )
+        if kind == "cc":
+            return CcNode(
+                **common,
+                next=item.get("next", ""),
+                recipients=self._approvers(item["recipients"], (*path, "recipients")),
+            )
+        return EndNode(
+            key=key,
+            label=common["label"],
+            on_enter=self._actions(item.get("actions", ()), (*path, "actions")),
+            outcome=item.get("outcome", key),
+            state=self._state(item.get("state"), (*path, "state")),
         )
-    return Workflow(
-        key=data["key"],
-        label=label(data["label"]),
-        form=form.key,
-        state_field=state_field,
-        states=states,
-        transitions=tuple(transitions),
-    )
+
+    def _approval(
+        self, item: Mapping[str, Any], path: PathKey, common: dict[str, Any]
+    ) -> ApprovalNode:
+        mode = DecisionMode(item.get("mode", DecisionMode.SEQUENTIAL))
+        ratio = Decimal(str(item["ratio"])) if "ratio" in item else None
+        if mode is DecisionMode.VOTE and ratio is None:
+            self.error((*path, "mode"), "a vote needs a ratio (the share of approvals that passes)")
+        if mode is not DecisionMode.VOTE and ratio is not None:
+            self.error((*path, "ratio"), "ratio is for mode: vote only")
+        fields = item.get("fields", {})
+        rules = FieldRules(
+            **{
+                name: frozenset(self._fields(fields.get(name, ()), (*path, "fields", name)))
+                for name in ("edit", "read", "hidden")
+            }
+        )
+        state_field = self.data.get("state_field")
+        if state_field in rules.edit:
+            position = list(fields["edit"]).index(state_field)
+            self.error(
+                (*path, "fields", "edit", position),
+                f"'{state_field}' is the workflow's state field: only the flow changes it",
+            )
+        skip = item.get("skip", {})
+        return ApprovalNode(
+            **common,
+            next=item.get("next", ""),
+            approvers=self._approvers(item["approvers"], (*path, "approvers")),
+            mode=mode,
+            ratio=ratio,
+            fields=rules,
+            no_approver=NoApprover(item.get("no_approver", NoApprover.REFUSE)),
+            skip_approved=skip.get("already_approved", False),
+            skip_submitter=skip.get("submitter", False),
+            allow_self=item.get("allow_self", False),
+            reject_to=tuple(item.get("reject_to", (SUBMITTER,))),
+            state=self._state(item.get("state"), (*path, "state")),
+        )
+
+    def _branches(self, items: Sequence[Mapping[str, Any]], path: PathKey) -> tuple[Branch, ...]:
+        branches = []
+        defaults = 0
+        for index, item in enumerate(items):
+            condition = None
+            if "when" in item:
+                condition = compile_expression(
+                    self.compiler, item["when"], (*path, "branches", index, "when"), self.names
+                )
+            else:
+                defaults += 1
+                if defaults > 1:
+                    self.error((*path, "branches", index), "a condition has one default branch")
+                elif index != len(items) - 1:
+                    self.error(
+                        (*path, "branches", index),
+                        "the default branch comes last: branches are tried in order",
+                    )
+            branches.append(Branch(next=item["next"], condition=condition))
+        if defaults == 0:
+            self.error(
+                (*path, "branches"),
+                "a condition needs a default branch ({default: true, next: ...}) for when none matches",
+            )
+        return tuple(branches)
+
+    def _approvers(
+        self, items: Sequence[Mapping[str, Any]], path: PathKey
+    ) -> tuple[ApproverRule, ...]:
+        rules = []
+        for index, item in enumerate(items):
+            where = (*path, index)
+            if "users" in item:
+                rules.append(ApproverRule(ApproverSource.USERS, users=tuple(item["users"])))
+            elif "role" in item:
+                self._role(item["role"], (*where, "role"))
+                rules.append(
+                    ApproverRule(
+                        ApproverSource.ROLE,
+                        role=item["role"],
+                        within_submitter_department="within" in item,
+                    )
+                )
+            elif "manager" in item:
+                if item["manager"] == "record":
+                    if "levels" in item:
+                        self.error((*where, "levels"), "levels is for manager: submitter only")
+                    rules.append(ApproverRule(ApproverSource.RECORD_MANAGER))
+                else:
+                    rules.append(ApproverRule(ApproverSource.MANAGER, levels=item.get("levels", 1)))
+            elif "field" in item:
+                key = item["field"]
+                if not self.form.has_field(key) and key not in ("created_by", "updated_by"):
+                    self.error(
+                        (*where, "field"), f"unknown field '{key}' in form '{self.form.key}'"
+                    )
+                elif self.form.has_field(key) and not holds_users(self.form.field(key)):
+                    self.error(
+                        (*where, "field"),
+                        f"field '{key}' holds no users, so it cannot name approvers",
+                    )
+                rules.append(ApproverRule(ApproverSource.FIELD, field=key))
+            else:
+                expression = compile_expression(
+                    self.compiler, item["expression"], (*where, "expression"), self.names
+                )
+                rules.append(ApproverRule(ApproverSource.EXPRESSION, expression=expression))
+            if "within" in item and "role" not in item:
+                self.error((*where, "within"), "within is for role only")
+            if "levels" in item and item.get("manager") != "submitter" and "manager" not in item:
+                self.error((*where, "levels"), "levels is for manager: submitter only")
+        return tuple(rules)
+
+    def _actions(self, items: Sequence[Mapping[str, Any]], path: PathKey) -> tuple[ActionCall, ...]:
+        calls = []
+        for index, item in enumerate(items):
+            if "set" in item:
+                for key in item["set"]:
+                    if not self.form.has_field(key):
+                        self.error(
+                            (*path, index, "set", key),
+                            f"unknown field '{key}' in form '{self.form.key}'",
+                        )
+                calls.append(ActionCall(SET_ACTION, MappingProxyType(dict(item["set"]))))
+            else:
+                params = MappingProxyType(dict(item.get("params", {})))
+                calls.append(ActionCall(item["action"], params))
+        return tuple(calls)
+
+    def _fields(self, keys: Sequence[str], path: PathKey) -> list[str]:
+        for position, key in enumerate(keys):
+            if not self.form.has_field(key):
+                self.error((*path, position), f"unknown field '{key}' in form '{self.form.key}'")
+        return list(keys)
+
+    def _role(self, role: str, path: PathKey) -> None:
+        if role not in self.compiler.context.role_keys:
+            self.error(path, f"unknown role '{role}' (declare it in app.yaml roles)")
+
+    # the graph ------------------------------------------------------------------------
+
+    def _check_graph(self, nodes: tuple[Node, ...]) -> None:
+        by_key = {node.key: node for node in nodes}
+        starts = [node for node in nodes if isinstance(node, StartNode)]
+        if len(starts) != 1:
+            self.error(("nodes",), f"a flow has exactly one start node, not {len(starts)}")
+        in_lane: dict[str, str] = {}
+        for node in nodes:
+            if isinstance(node, ParallelNode):
+                for lane_index, lane in enumerate(node.lanes):
+                    for position, key in enumerate(lane):
+                        path = (*self._path(node.key), "lanes", lane_index, position)
+                        member = by_key.get(key)
+                        if member is None:
+                            self.error(path, f"unknown node '{key}'")
+                        elif not isinstance(member, ApprovalNode | CcNode):
+                            self.error(path, f"'{key}' is not an approval or cc node")
+                        elif key in in_lane:
+                            self.error(path, f"'{key}' is already in a lane of '{in_lane[key]}'")
+                        else:
+                            in_lane[key] = node.key
+        for node in nodes:
+            for where, target in _targets(node):
+                path = (*self._path(node.key), *where)
+                if target not in by_key:
+                    self.error(path, f"unknown node '{target}'")
+                elif target in in_lane:
+                    self.error(
+                        path, f"'{target}' runs in a lane of '{in_lane[target]}'; go to that node"
+                    )
+                elif isinstance(by_key[target], StartNode):
+                    self.error(path, "no node leads back to the start; reject to submitter instead")
+            if isinstance(node, ApprovalNode | CcNode):
+                if node.key in in_lane and node.next:
+                    self.error(
+                        (*self._path(node.key), "next"),
+                        "a node in a parallel lane has no next: the lane goes on in order",
+                    )
+                elif node.key not in in_lane and not node.next:
+                    self.error(self._path(node.key), "this node needs a next node")
+        reached = _reachable(starts[0], by_key) if starts else set()
+        for node in nodes:
+            if node.key not in reached and starts:
+                self.error(
+                    (*self._path(node.key), "key"),
+                    f"node '{node.key}' is never reached from the start",
+                )
+        for node in nodes:
+            if isinstance(node, ApprovalNode):
+                self._check_reject_to(node, by_key, reached)
+
+    def _check_reject_to(
+        self, node: ApprovalNode, by_key: Mapping[str, Node], reached: set[str]
+    ) -> None:
+        for position, target in enumerate(node.reject_to):
+            path = (*self._path(node.key), "reject_to", position)
+            found = by_key.get(target)
+            if target == SUBMITTER or isinstance(found, EndNode):
+                continue
+            if not isinstance(found, ApprovalNode):
+                self.error(
+                    path, f"reject to '{target}': give submitter, an approval node or an end node"
+                )
+            elif (
+                node.key not in _reachable(found, by_key, rejections=False) or found.key == node.key
+            ):
+                self.error(path, f"'{target}' does not come before '{node.key}'")
+
+    def _path(self, key: str) -> PathKey:
+        return ("nodes", self.node_index.get(key, 0))
+
+
+def _targets(node: Node) -> list[tuple[PathKey, str]]:
+    """The nodes ``node`` may go to next, with where each is written."""
+    if isinstance(node, ConditionNode):
+        return [(("branches", index, "next"), b.next) for index, b in enumerate(node.branches)]
+    nxt = getattr(node, "next", "")
+    return [(("next",), nxt)] if nxt else []
+
+
+def _reachable(start: Node, by_key: Mapping[str, Node], *, rejections: bool = True) -> set[str]:
+    """The nodes a run can reach from ``start``; with ``rejections``, also by rejecting."""
+    seen: set[str] = set()
+    todo = [start.key]
+    while todo:
+        key = todo.pop()
+        node = by_key.get(key)
+        if node is None or key in seen:
+            continue
+        seen.add(key)
+        todo.extend(target for _where, target in _targets(node))
+        if isinstance(node, ParallelNode):
+            todo.extend(key for lane in node.lanes for key in lane)
+        if rejections and isinstance(node, ApprovalNode):
+            todo.extend(target for target in node.reject_to if target != SUBMITTER)
+    return seen

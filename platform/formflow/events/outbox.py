@@ -26,6 +26,8 @@ class EventKind(StrEnum):
     UPDATED = "updated"
     DELETED = "deleted"
     RESTORED = "restored"
+    STATE_ENTERED = "state_entered"  # a workflow instance entered a node (or ended)
+    TASK_DECIDED = "task_decided"  # someone approved or rejected a workflow task
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Event:
     at: datetime
     record: Mapping[str, Any] = field(default_factory=dict)
     changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    """What a workflow event adds: the instance, node, task, decision and comment."""
 
     def key(self, subscriber: str) -> str:
         """The idempotency key of this event for ``subscriber``: the same on every retry."""
@@ -64,6 +68,7 @@ class Event:
             at=row.at,
             record=data.get("record", {}),
             changes={key: (pair[0], pair[1]) for key, pair in data.get("changes", {}).items()},
+            detail=data.get("detail", {}),
         )
 
 
@@ -85,6 +90,7 @@ class Outbox:
         at: datetime,
         record: Mapping[str, Any],
         changes: Mapping[str, tuple[Any, Any]] | None = None,
+        detail: Mapping[str, Any] | None = None,
     ) -> int:
         """Write one event in the caller's transaction; returns its id."""
         data: dict[str, Any] = {"record": jsonable(dict(record))}
@@ -92,6 +98,8 @@ class Outbox:
             data["changes"] = {
                 key: [jsonable(old), jsonable(new)] for key, (old, new) in changes.items()
             }
+        if detail:
+            data["detail"] = jsonable(dict(detail))
         event_id: int = connection.execute(
             _APPEND,
             {

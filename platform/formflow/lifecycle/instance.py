@@ -27,6 +27,7 @@ from formflow.storage.database import connect, read_transaction
 from formflow.storage.platform_tables import definition_versions, upgrade_platform_tables
 from formflow.storage.tables import AppSchema
 from formflow.storage.versions import StoredVersion, current_version
+from formflow.workflows.service import WorkflowService
 
 VERSION_CHECK_SECONDS = 1.0
 
@@ -44,6 +45,7 @@ class Instance:
         self.plugins = plugins or load_plugins(plugins_dir=settings.plugins_dir)
         self._apps: dict[str, tuple[str, AppSchema, RecordService]] = {}
         self._checked: dict[str, float] = {}
+        self._workflows: dict[str, WorkflowService] = {}
         subscribers = (
             {AFTER_HOOKS: after_hooks_subscriber(self.plugins, self._form_of)}
             if wants_after_hooks(self.plugins)
@@ -90,6 +92,23 @@ class Instance:
         """The record service for ``app_key`` at its current definition version."""
         return self._load(app_key)[2]
 
+    def workflows(self, app_key: str) -> WorkflowService:
+        """The workflow engine for ``app_key``, over its current record service."""
+        records = self.records(app_key)
+        engine = self._workflows.get(app_key)
+        if engine is None or engine.records is not records:
+            engine = self._with_workflows(app_key, records)
+        return engine
+
+    def _with_workflows(self, app_key: str, records: RecordService) -> WorkflowService:
+        """Start the workflow engine of a newly loaded record service (it locks records
+        under approval through it)."""
+        engine = WorkflowService(
+            records, toolkit=self.plugins.toolkit, actions=tuple(self.plugins.actions.values())
+        )
+        self._workflows[app_key] = engine
+        return engine
+
     def deliver_events(self) -> int:
         """Deliver what earlier processes left owed (say, one that died after a commit)."""
         return self.relay.deliver()
@@ -135,6 +154,7 @@ class Instance:
             )
             cached = (version.digest, schema, service)
             self._apps[app_key] = cached
+            self._with_workflows(app_key, service)
         self._checked[app_key] = now
         return cached
 

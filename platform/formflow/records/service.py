@@ -76,6 +76,7 @@ from formflow.records.field_access import (
 )
 from formflow.records.filters import LinkScope
 from formflow.records.integrity import IntegrityChecks, unique_violation
+from formflow.records.locks import LOCKED, RecordLocks
 from formflow.records.numbering import next_number
 from formflow.records.query import Page, Query, normalised, select_page
 from formflow.records.search import search_text
@@ -128,6 +129,8 @@ class RecordService:
         self.relay = relay or Relay(engine, self._default_subscribers())
         self.outbox = self.relay.outbox()
         self.timezone = timezone
+        self.locks: RecordLocks | None = None
+        """Set by the workflow engine: records it is running an approval on are locked."""
         self.preparer = Preparer(ValueConverter(timezone))
         self.prepared = PreparedStatements(schema)
         self.integrity = IntegrityChecks(schema, self.prepared)
@@ -224,6 +227,9 @@ class RecordService:
                 form, values, context, existing=current, existing_rows=rows
             )
             self._refuse_fixed(access, values, prepared.values, prepared.rows, {**current, **rows})
+            self._refuse_locked(
+                connection, actor, form, record_id, access, values, prepared, {**current, **rows}
+            )
             owner = self._owner(actor, form, {**current, **prepared.values})
             self._check_new_owner(
                 connection, actor, form, access, owner, current.get(form.owner_field)
@@ -285,6 +291,8 @@ class RecordService:
             current = self._load(connection, actor, form, record_id, scope, Operation.DELETE)
             if expected_version is not None and current["version"] != expected_version:
                 raise StaleRecord(record_id, expected_version, current["version"])
+            if self._locked_fields(connection, actor, form, record_id) is not None:
+                raise ValidationFailed({"": [LOCKED]})
             self.hooks.run_before(
                 "formflow_before_delete",
                 app_key=self.app.key,
@@ -918,6 +926,37 @@ class RecordService:
         before: Mapping[str, Any],
     ) -> None:
         problems = refused_changes(access, submitted, {**values, **rows}, before)
+        if problems:
+            raise ValidationFailed(problems)
+
+    def _locked_fields(
+        self, connection: Connection, actor: Actor, form: Form, record_id: int
+    ) -> frozenset[str] | None:
+        if self.locks is None or form.key not in self.locks.forms or is_system(actor):
+            return None
+        return self.locks.editable(connection, actor, form.key, record_id)
+
+    def _refuse_locked(
+        self,
+        connection: Connection,
+        actor: Actor,
+        form: Form,
+        record_id: int,
+        access: FieldAccess,
+        submitted: Mapping[str, Any],
+        prepared: Prepared,
+        before: Mapping[str, Any],
+    ) -> None:
+        """Refuse changing a field of a record under approval that the flow does not allow."""
+        editable = self._locked_fields(connection, actor, form, record_id)
+        if editable is None:
+            return
+        new = {**prepared.values, **prepared.rows}
+        problems = {
+            key: [LOCKED]
+            for key in submitted
+            if key not in editable and key not in access.granted and new.get(key) != before.get(key)
+        }
         if problems:
             raise ValidationFailed(problems)
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -201,6 +202,95 @@ event_subscribers = Table(
     Column("lease_holder", String(64)),
 )
 """Who is delivering to a subscriber right now, so its events go out one at a time, in order."""
+
+
+workflow_instances = Table(
+    "ff_workflow_instances",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column("app_key", String(63), nullable=False),
+    Column("workflow_key", String(63), nullable=False),
+    Column("definition_digest", String(64), nullable=False),
+    Column("form_key", String(63), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("submitter_id", Id, ForeignKey("ff_users.id", ondelete="SET NULL")),
+    Column("status", String(20), nullable=False),
+    Column("outcome", String(63)),
+    Column("prior_state", String(100)),
+    Column("live_key", String(200), unique=True),
+    Column("version", Integer, nullable=False),
+    Column("entries", Integer, nullable=False),
+    Column("position", JSON, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Index("ix_ff_workflow_instances_record", "app_key", "form_key", "record_id", "id"),
+    Index("ix_ff_workflow_instances_submitter", "submitter_id", "status"),
+)
+"""Running and finished approval instances. ``live_key`` is set while an instance runs (or
+waits for its submitter) and unique, so a record never has two; ``version`` is compared and
+set by every step, so an instance advances once however many act on it at the same moment."""
+
+workflow_tasks = Table(
+    "ff_workflow_tasks",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column(
+        "instance_id",
+        Id,
+        ForeignKey("ff_workflow_instances.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("node_key", String(63), nullable=False),
+    Column("entry", Integer, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="SET NULL")),
+    Column("delegated_from", Id, ForeignKey("ff_users.id", ondelete="SET NULL")),
+    Column("position", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("comment", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    Index("ix_ff_workflow_tasks_user", "user_id", "status", "id"),
+)
+"""People's tasks: to approve (``kind`` approve) or to read (``kind`` cc). A task is decided
+by changing its ``status`` from ``open`` in one compare-and-set, so it is decided once."""
+
+workflow_history = Table(
+    "ff_workflow_history",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column(
+        "instance_id",
+        Id,
+        ForeignKey("ff_workflow_instances.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("action", String(30), nullable=False),
+    Column("node_key", String(63)),
+    Column("task_id", BigInteger),
+    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="SET NULL")),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("comment", Text),
+    Column("detail", JSON, nullable=False),
+)
+"""Every step of every instance: who did what, when and why."""
+
+workflow_delegations = Table(
+    "ff_workflow_delegations",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column("app_key", String(63), nullable=False),
+    Column(
+        "user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("delegate_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""Who holds someone's approval tasks while they are away, for a range of days."""
 
 
 def upgrade_platform_tables(engine: Engine) -> list[str]:

@@ -94,6 +94,7 @@ def _authenticate() -> Response | None:
 _PARAMETERS = {
     "api.records": frozenset({"filter", "search", "sort", "limit", "cursor", "offset", "total"}),
     "api.delete": frozenset({"version"}),
+    "api.tasks": frozenset({"box", "app", "limit", "after"}),
 }
 
 
@@ -570,5 +571,7 @@ def _precondition(error: RecordError) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    from formflow.web import api_workflows  # noqa: F401  (its routes join the blueprint)
+
     csrf.exempt(blueprint)
     app.register_blueprint(blueprint)

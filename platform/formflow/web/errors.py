@@ -31,6 +31,7 @@ from formflow.errors import (
     VetoedByPlugin,
 )
 from formflow.web.i18n import error_message, problem_message
+from formflow.workflows.errors import WorkflowConflict, WorkflowError
 
 log = logging.getLogger("formflow.web")
 
@@ -42,6 +43,8 @@ STATUS = {
     RecordInUse: 409,
     VetoedByPlugin: 422,
     QueryError: 400,
+    WorkflowConflict: 409,
+    WorkflowError: 422,
 }
 
 

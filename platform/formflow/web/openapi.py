@@ -39,6 +39,7 @@ from formflow.records import (
     ORDERED_OPS,
     TEXT_OPS,
 )
+from formflow.web.openapi_workflows import TAG, workflow_paths, workflow_schemas
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
@@ -63,10 +64,15 @@ _ERROR_RESPONSES = {
         "Conflict",
         "The record changed meanwhile (`stale_record`), `If-Match` names no version it is at "
         "(`invalid_if_match`), it is in use (`in_use`), or a restored record is not deleted "
-        "(`not_deleted`).",
+        "(`not_deleted`), or an approval step lost a race (`task_decided`, `instance_moved`, "
+        "`already_submitted`, `not_running`).",
     ),
     "413": ("PayloadTooLarge", "The body is larger than the instance accepts."),
-    "422": ("UnprocessableContent", "Values that do not fit the form, or a plugin's veto."),
+    "422": (
+        "UnprocessableContent",
+        "Values that do not fit the form, a plugin's veto, or an approval step that cannot be "
+        "taken (`not_submittable`, `cannot_withdraw`, `no_approver`, ...).",
+    ),
     "428": ("PreconditionRequired", "An update needs the version it was edited at."),
     "500": ("InternalError", "Something failed on the server; nothing was saved."),
 }
@@ -89,6 +95,9 @@ def build_document(apps: Sequence[App]) -> dict[str, Any]:
     }
     schemas: dict[str, Schema] = dict(_shared_schemas())
     tags: list[dict[str, Any]] = [{"name": "meta", "description": "The API itself."}]
+    tags.append({"name": TAG, "description": "Approval tasks, decisions and record actions."})
+    paths.update(workflow_paths(apps, _errors))
+    schemas.update(workflow_schemas())
     for app in apps:
         for form in app.forms.values():
             tag = f"{app.key}.{form.key}"

@@ -1,0 +1,180 @@
+"""The approval endpoints of the REST API: the caller's tasks, decisions and record actions.
+
+Thin on purpose: each endpoint checks its request against the OpenAPI document and hands it
+to the workflow engine (:mod:`formflow.workflows.service`), whose errors come back in the
+API's one error shape. Its routes join the API blueprint, and so its token authentication.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+
+from formflow.definitions.model import Label
+from formflow.errors import N_, QueryError, RecordNotFound
+from formflow.fields.values import MAX_INTEGER
+from formflow.web import serialize
+from formflow.web.api import _ID, _actor, _conformance, _form, _instance, _json, blueprint
+from formflow.web.i18n import translate
+from formflow.workflows.errors import TaskNotFound
+from formflow.workflows.service import (
+    BOXES,
+    InboxItem,
+    Instance,
+    RecordAction,
+    WorkflowService,
+)
+
+MAX_TASKS = 200
+
+
+@blueprint.get("/tasks")
+def tasks() -> Response:
+    """The caller's inbox across the installed apps (or one, with ``app``)."""
+    box = request.args.get("box", "todo")
+    if box not in BOXES:
+        raise QueryError(N_("box must be one of %(boxes)s"), field="box", boxes=", ".join(BOXES))
+    limit = _whole("limit", 50, MAX_TASKS)
+    after = _whole("after", None, MAX_INTEGER)
+    instance = _instance()
+    wanted = request.args.get("app")
+    if wanted is not None and wanted not in instance.app_keys:
+        raise QueryError(N_("no app '%(app)s'"), field="app", app=wanted)
+    found: list[InboxItem] = []
+    for app_key in instance.app_keys:
+        if wanted is None or app_key == wanted:
+            flows = instance.workflows(app_key)
+            found.extend(flows.inbox(_actor(app_key), box, limit=limit, after=after))
+    found.sort(key=lambda item: item.task.id, reverse=True)
+    return _json({"data": [_task_json(item) for item in found[:limit]]})
+
+
+@blueprint.post("/tasks/<int:task_id>/decision")
+def decision(task_id: int) -> Response:
+    """Approve or reject one of the caller's tasks."""
+    body = serialize.parse_object(request.get_data(cache=False))
+    _conformance().check_body("TaskDecision", body)
+    flows = _flows_of_task(task_id)
+    actor = _actor(flows.app.key)
+    task = flows.task(task_id)
+    form = flows.app.form(flows.instance(task.instance_id).form_key)
+    values = serialize.input_values(form, body.get("values") or {}, flows.records.timezone)
+    done = flows.decide(
+        actor,
+        task_id,
+        body["decision"],
+        comment=body.get("comment"),
+        values=values,
+        to=body.get("to"),
+    )
+    return _json(_instance_json(done))
+
+
+@blueprint.get(f"/<app_key>/<form_key>/records/{_ID}/actions")
+def record_actions(app_key: str, form_key: str, record_id: int) -> Response:
+    """What the caller may do now on a record's approval."""
+    service, form = _form(app_key, form_key)
+    actor = _actor(app_key)
+    service.get(actor, form.key, record_id)  # not found unless the caller may read it
+    flows = _instance().workflows(app_key)
+    found = flows.actions_for(actor, form.key, record_id)
+    return _json({"data": [_action_json(action) for action in found]})
+
+
+@blueprint.post(f"/<app_key>/<form_key>/records/{_ID}/actions/<action_key>")
+def record_action(app_key: str, form_key: str, record_id: int, action_key: str) -> Response:
+    """Do one of the record's actions: submit, withdraw, resubmit, remind, approve, reject."""
+    service, form = _form(app_key, form_key)
+    data = request.get_data(cache=False)
+    body: dict[str, Any] = serialize.parse_object(data) if data.strip() else {}
+    _conformance().check_body("ActionInput", body)
+    actor = _actor(app_key)
+    service.get(actor, form.key, record_id)
+    values = serialize.input_values(form, body.get("values") or {}, service.timezone)
+    flows = _instance().workflows(app_key)
+    done = flows.act(
+        actor,
+        form.key,
+        record_id,
+        action_key,
+        comment=body.get("comment"),
+        values=values,
+        to=body.get("to"),
+    )
+    return _json(_instance_json(done))
+
+
+def _flows_of_task(task_id: int) -> WorkflowService:
+    instance = _instance()
+    if task_id > MAX_INTEGER:
+        raise TaskNotFound(task_id)
+    for app_key in instance.app_keys:
+        flows = instance.workflows(app_key)
+        try:
+            flows.task(task_id)
+        except RecordNotFound:
+            continue
+        return flows
+    raise TaskNotFound(task_id)
+
+
+def _whole(name: str, default: int | None, highest: int) -> Any:
+    given = request.args.get(name)
+    if given is None:
+        return default
+    if not given.isascii() or not given.isdigit() or not 1 <= int(given) <= highest:
+        raise QueryError(
+            N_("%(name)s must be a whole number from 1 to %(highest)s"),
+            field=name,
+            name=name,
+            highest=highest,
+        )
+    return int(given)
+
+
+def _task_json(item: InboxItem) -> dict[str, Any]:
+    task = item.task
+    return {
+        "id": task.id,
+        "kind": task.kind,
+        "status": task.status,
+        "node": task.node_key,
+        "node_label": _label(item.node_label),
+        "workflow_label": _label(item.workflow_label),
+        "delegated_from": task.delegated_from,
+        "comment": task.comment,
+        "created_at": task.created_at,
+        "decided_at": task.decided_at,
+        "instance": _instance_json(item.instance),
+    }
+
+
+def _instance_json(instance: Instance) -> dict[str, Any]:
+    return {
+        "id": instance.id,
+        "app": instance.app_key,
+        "workflow": instance.workflow_key,
+        "form": instance.form_key,
+        "record_id": instance.record_id,
+        "submitter": instance.submitter_id,
+        "status": instance.status,
+        "outcome": instance.outcome,
+        "nodes": list(instance.nodes),
+        "started_at": instance.started_at,
+        "ended_at": instance.ended_at,
+    }
+
+
+def _action_json(action: RecordAction) -> dict[str, Any]:
+    return {
+        "key": action.key,
+        "label": translate(action.label, {}),
+        "instance": action.instance_id,
+        "task": action.task_id,
+        "workflow": action.workflow_key,
+    }
+
+
+def _label(label: Label) -> dict[str, str | None]:
+    return {"zh": label.zh, "en": label.en}

@@ -1,0 +1,225 @@
+"""The approval part of the OpenAPI document: tasks, decisions and record actions.
+
+Built beside the record paths by :func:`formflow.web.openapi.build_document`; record
+actions are documented for the forms a workflow runs on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from formflow.definitions.model import App
+from formflow.fields.values import MAX_INTEGER
+from formflow.workflows.service import APPROVE, BOXES, REJECT
+
+Schema = dict[str, Any]
+TAG = "approvals"
+_ERRORS = ("400", "401", "403", "404", "500")
+_ACTIONS = ("submit", "withdraw", "resubmit", "remind", APPROVE, REJECT)
+
+
+def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
+    """The paths; ``errors`` turns status codes into the document's error responses."""
+    paths: dict[str, Any] = {
+        "/tasks": {
+            "get": {
+                "operationId": "list_tasks",
+                "summary": "The caller's approval tasks, newest first",
+                "tags": [TAG],
+                "parameters": [
+                    {
+                        "name": "box",
+                        "in": "query",
+                        "description": "todo (to decide), done (decided), cc (copied), submitted (open tasks of what the caller submitted).",
+                        "schema": {"type": "string", "enum": list(BOXES), "default": "todo"},
+                    },
+                    {"name": "app", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                    },
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "description": "Only tasks with a smaller id (the next page).",
+                        "schema": {"type": "integer", "minimum": 1},
+                    },
+                ],
+                "responses": {"200": _json("The tasks.", _ref("TaskList")), **errors(_ERRORS)},
+            }
+        },
+        "/tasks/{task_id}/decision": {
+            "parameters": [
+                {
+                    "name": "task_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER},
+                }
+            ],
+            "post": {
+                "operationId": "decide_task",
+                "summary": "Approve or reject a task, with a comment and the fields the step lets its approvers edit",
+                "tags": [TAG],
+                "requestBody": _body("TaskDecision"),
+                "responses": {
+                    "200": _json("The approval after the decision.", _ref("WorkflowInstance")),
+                    **errors((*_ERRORS, "409", "413", "422")),
+                },
+            },
+        },
+    }
+    for app in apps:
+        for form_key in sorted({flow.form for flow in app.workflows.values()}):
+            base = f"/{app.key}/{form_key}/records/{{record_id}}/actions"
+            op = f"{app.key}_{form_key}"
+            id_param = [{"$ref": "#/components/parameters/RecordId"}]
+            paths[base] = {
+                "parameters": id_param,
+                "get": {
+                    "operationId": f"{op}_actions",
+                    "summary": "What the caller may do now on the record's approval",
+                    "tags": [TAG],
+                    "responses": {
+                        "200": _json("The actions.", _ref("RecordActionList")),
+                        **errors(_ERRORS),
+                    },
+                },
+            }
+            paths[f"{base}/{{action_key}}"] = {
+                "parameters": [
+                    *id_param,
+                    {
+                        "name": "action_key",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": list(_ACTIONS)},
+                    },
+                ],
+                "post": {
+                    "operationId": f"{op}_act",
+                    "summary": "Do one of the record's actions (submit, withdraw, resubmit, remind, approve, reject)",
+                    "tags": [TAG],
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": _ref("ActionInput")}},
+                    },
+                    "responses": {
+                        "200": _json("The approval after the action.", _ref("WorkflowInstance")),
+                        **errors((*_ERRORS, "409", "413", "422")),
+                    },
+                },
+            }
+    return paths
+
+
+def workflow_schemas() -> dict[str, Schema]:
+    label = {
+        "type": "object",
+        "properties": {"zh": {"type": ["string", "null"]}, "en": {"type": ["string", "null"]}},
+    }
+    moment = {"type": ["string", "null"], "format": "date-time"}
+    comment = {"type": ["string", "null"], "maxLength": 2000}
+    values = {
+        "type": "object",
+        "description": "Field values to set: only the fields the current step lets its approvers edit.",
+    }
+    to = {
+        "type": "string",
+        "description": "Where a rejection sends the request: submitter, or a node its step names in reject_to.",
+        "pattern": "^[a-z][a-z0-9_]{0,62}$",
+    }
+    instance = {
+        "type": "object",
+        "required": ["id", "app", "workflow", "form", "record_id", "status", "nodes"],
+        "properties": {
+            "id": {"type": "integer"},
+            "app": {"type": "string"},
+            "workflow": {"type": "string"},
+            "form": {"type": "string"},
+            "record_id": {"type": "integer"},
+            "submitter": {"type": ["integer", "null"]},
+            "status": {"type": "string", "enum": ["running", "returned", "finished", "withdrawn"]},
+            "outcome": {"type": ["string", "null"]},
+            "nodes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The steps waiting for people.",
+            },
+            "started_at": moment,
+            "ended_at": moment,
+        },
+    }
+    task = {
+        "type": "object",
+        "required": ["id", "kind", "status", "node", "instance"],
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"type": "string", "enum": ["approve", "cc"]},
+            "status": {"type": "string"},
+            "node": {"type": "string"},
+            "node_label": label,
+            "workflow_label": label,
+            "delegated_from": {"type": ["integer", "null"]},
+            "comment": {"type": ["string", "null"]},
+            "created_at": moment,
+            "decided_at": moment,
+            "instance": {"$ref": "#/components/schemas/WorkflowInstance"},
+        },
+    }
+    action = {
+        "type": "object",
+        "required": ["key", "label"],
+        "properties": {
+            "key": {"type": "string", "enum": list(_ACTIONS)},
+            "label": {"type": "string"},
+            "instance": {"type": ["integer", "null"]},
+            "task": {"type": ["integer", "null"]},
+            "workflow": {"type": ["string", "null"]},
+        },
+    }
+    return {
+        "WorkflowInstance": instance,
+        "Task": task,
+        "TaskList": _list("Task"),
+        "RecordAction": action,
+        "RecordActionList": _list("RecordAction"),
+        "TaskDecision": {
+            "type": "object",
+            "required": ["decision"],
+            "properties": {
+                "decision": {"type": "string", "enum": [APPROVE, REJECT]},
+                "comment": comment,
+                "values": values,
+                "to": to,
+            },
+            "additionalProperties": False,
+        },
+        "ActionInput": {
+            "type": "object",
+            "properties": {"comment": comment, "values": values, "to": to},
+            "additionalProperties": False,
+        },
+    }
+
+
+def _list(item: str) -> Schema:
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"type": "array", "items": _ref(item)}},
+    }
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(description: str, schema: Schema) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}

@@ -1,0 +1,150 @@
+"""Finding the people an approval node names: by user, role, department manager, field or
+expression, resolved when the node is entered (so a change of staff applies to new steps).
+
+Only active users are returned, each once, in the order the rules give them; that order is
+the order of a sequential node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from formflow.expressions import ExpressionError
+from formflow.storage.platform_tables import departments, user_roles, users
+from formflow.workflows.model import ApproverRule, ApproverSource
+
+
+def resolve(
+    connection: Connection,
+    rules: Sequence[ApproverRule],
+    *,
+    app_key: str,
+    record: Mapping[str, Any],
+    record_department: int | None,
+    submitter_id: int | None,
+    names: Mapping[str, Any],
+) -> list[int]:
+    """The active users ``rules`` name for this record, in order, each once."""
+    found: list[int] = []
+    submitter_department = _department_of(connection, submitter_id)
+    for rule in rules:
+        found.extend(
+            _one(
+                connection,
+                rule,
+                app_key=app_key,
+                record=record,
+                record_department=record_department,
+                submitter_id=submitter_id,
+                submitter_department=submitter_department,
+                names=names,
+            )
+        )
+    return _active(connection, list(dict.fromkeys(found)))
+
+
+def administrators(connection: Connection) -> list[int]:
+    """Active administrators: who gets a node nobody else can approve, where it says so."""
+    rows = connection.execute(
+        select(users.c.id)
+        .where(users.c.is_admin.is_(True), users.c.is_active.is_(True))
+        .order_by(users.c.id)
+    )
+    return [int(user_id) for user_id in rows.scalars()]
+
+
+def is_active(connection: Connection, user_id: int) -> bool:
+    return bool(_active(connection, [user_id]))
+
+
+def _one(
+    connection: Connection,
+    rule: ApproverRule,
+    *,
+    app_key: str,
+    record: Mapping[str, Any],
+    record_department: int | None,
+    submitter_id: int | None,
+    submitter_department: int | None,
+    names: Mapping[str, Any],
+) -> list[int]:
+    if rule.source is ApproverSource.USERS:
+        rows = connection.execute(
+            select(users.c.id, users.c.username).where(users.c.username.in_(rule.users))
+        )
+        by_name = {row.username: int(row.id) for row in rows}
+        return [by_name[name] for name in rule.users if name in by_name]
+    if rule.source is ApproverSource.ROLE:
+        query = (
+            select(user_roles.c.user_id)
+            .join(users, users.c.id == user_roles.c.user_id)
+            .where(user_roles.c.app_key == app_key, user_roles.c.role_key == rule.role)
+            .order_by(user_roles.c.user_id)
+        )
+        if rule.within_submitter_department:
+            if submitter_department is None:
+                return []
+            query = query.where(users.c.department_id == submitter_department)
+        return [int(user_id) for user_id in connection.execute(query).scalars()]
+    if rule.source is ApproverSource.MANAGER:
+        return _managers_above(connection, submitter_department, submitter_id, rule.levels)
+    if rule.source is ApproverSource.RECORD_MANAGER:
+        return _managers_above(connection, record_department, None, 1)
+    if rule.source is ApproverSource.FIELD:
+        return _ids(record.get(rule.field or ""))
+    if rule.expression is None:
+        return []
+    try:
+        return _ids(rule.expression.evaluate({**names, **record}))
+    except ExpressionError:
+        return []  # an expression that fails names nobody; the node's no_approver decides
+
+
+def _managers_above(
+    connection: Connection, department_id: int | None, skip: int | None, levels: int
+) -> list[int]:
+    """The managers of ``department_id`` and the departments above it, ``levels`` of them,
+    passing over ``skip`` (a submitter who manages their own department) and empty posts."""
+    found: list[int] = []
+    seen: set[int] = set()
+    while department_id is not None and department_id not in seen and len(found) < levels:
+        seen.add(department_id)
+        row = connection.execute(
+            select(departments.c.manager_id, departments.c.parent_id).where(
+                departments.c.id == department_id
+            )
+        ).first()
+        if row is None:
+            break
+        if row.manager_id is not None and row.manager_id != skip and row.manager_id not in found:
+            found.append(int(row.manager_id))
+        department_id = row.parent_id
+    return found
+
+
+def _department_of(connection: Connection, user_id: int | None) -> int | None:
+    if user_id is None:
+        return None
+    found = connection.execute(
+        select(users.c.department_id).where(users.c.id == user_id)
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+def _ids(value: Any) -> list[int]:
+    items: Iterable[Any] = value if isinstance(value, list | tuple) else [value]
+    return [int(item) for item in items if isinstance(item, int) and not isinstance(item, bool)]
+
+
+def _active(connection: Connection, user_ids: list[int]) -> list[int]:
+    if not user_ids:
+        return []
+    active = set(
+        connection.execute(
+            select(users.c.id).where(users.c.id.in_(user_ids), users.c.is_active.is_(True))
+        ).scalars()
+    )
+    return [user_id for user_id in user_ids if user_id in active]

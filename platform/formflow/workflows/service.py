@@ -1,0 +1,1363 @@
+"""The workflow engine: runs approval instances over records, each step in one unit of work.
+
+Every operation (submit, decide, withdraw, resubmit, reassign, add a signer, delegate,
+remind) runs in one transaction with the record writes it causes, the history it appends
+and the events it emits; it either happens whole or not at all.
+
+Exactly once: each step first *claims* its instance by a compare-and-set of the instance's
+``version`` (``UPDATE ... WHERE version = :seen``). Two steps on one instance at the same
+moment cannot both claim the version they read: the loser's transaction is rolled back and
+the step is tried again on what the winner left, where it finds its task settled
+(:class:`TaskAlreadyDecided`) or the instance elsewhere (:class:`NotRunning`). A task is
+decided by a compare-and-set of its status from ``open``, so a double tap decides it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from formflow.actions import Action, ActionContext
+from formflow.definitions.model import Label
+from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
+from formflow.errors import N_, Problem, ValidationFailed
+from formflow.events import EventKind
+from formflow.records import audit
+from formflow.records.access import Actor
+from formflow.records.query import normalised
+from formflow.records.service import Record, RecordService
+from formflow.records.unit import unit_of_work
+from formflow.storage.platform_tables import (
+    workflow_delegations,
+    workflow_history,
+    workflow_instances,
+    workflow_tasks,
+)
+from formflow.storage.tables import DELETED_AT, DEPARTMENT
+from formflow.workflows import approvers
+from formflow.workflows.errors import (
+    AlreadySubmitted,
+    CannotWithdraw,
+    InstanceMoved,
+    InstanceNotFound,
+    InvalidRejectTarget,
+    InvalidSigner,
+    NoApproverFound,
+    NotRunning,
+    NotSubmittable,
+    NotSubmitter,
+    NotYourTask,
+    SelfApproval,
+    TaskAlreadyDecided,
+    TaskNotFound,
+    WorkflowError,
+)
+from formflow.workflows.model import (
+    SUBMITTER,
+    ActionCall,
+    ApprovalNode,
+    CcNode,
+    ConditionNode,
+    DecisionMode,
+    EndNode,
+    Join,
+    NoApprover,
+    ParallelNode,
+    Withdraw,
+    Workflow,
+)
+from formflow.workflows.versions import FlowVersions
+
+RUNNING = "running"
+RETURNED = "returned"  # rejected back to the submitter, who may resubmit or withdraw
+FINISHED = "finished"
+WITHDRAWN = "withdrawn"
+LIVE = (RUNNING, RETURNED)
+
+OPEN = "open"
+WAITING = "waiting"  # a later approver of a sequential node, or one a signer was put before
+APPROVED = "approved"
+REJECTED = "rejected"
+CANCELLED = "cancelled"
+REASSIGNED = "reassigned"
+SKIPPED = "skipped"
+COPIED = "copied"
+DECIDED = (APPROVED, REJECTED)
+
+BOXES = ("todo", "done", "cc", "submitted")
+"""The parts of a person's inbox (see :meth:`WorkflowService.inbox`)."""
+
+APPROVE = "approve"
+REJECT = "reject"
+ATTEMPTS = 8
+"""How often a step is tried again after another step on its instance won the race."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: int
+    app_key: str
+    workflow_key: str
+    definition_digest: str
+    form_key: str
+    record_id: int
+    submitter_id: int | None
+    status: str
+    outcome: str | None
+    prior_state: str | None
+    version: int
+    entries: int
+    nodes: tuple[str, ...]
+    started_at: datetime
+    ended_at: datetime | None
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    instance_id: int
+    node_key: str
+    entry: int
+    kind: str
+    user_id: int | None
+    delegated_from: int | None
+    position: int
+    status: str
+    comment: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    action: str
+    node_key: str | None
+    task_id: int | None
+    user_id: int | None
+    at: datetime
+    comment: str | None
+    detail: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A task with what an inbox shows of it."""
+
+    task: Task
+    instance: Instance
+    workflow_label: Label
+    node_label: Label
+
+
+@dataclass(frozen=True)
+class RecordAction:
+    """Something the caller may do now on a record's approval; ``task_id`` for decisions."""
+
+    key: str
+    label: str
+    instance_id: int | None = None
+    task_id: int | None = None
+    workflow_key: str | None = None
+
+
+@dataclass
+class _Step:
+    """One claimed instance inside its unit of work, and what the step found out."""
+
+    connection: Connection
+    instance: Instance
+    workflow: Workflow
+    actor: Actor
+    now: datetime
+    lanes: dict[str, list[int]] = field(default_factory=dict)
+    status: str = RUNNING
+    outcome: str | None = None
+    entries: int = 0
+    record: Record = field(default_factory=dict)
+    edits: dict[str, Any] = field(default_factory=dict)
+    """Values an approver gave, written with the step's next change of the record (so a
+    field shown only in the state the decision leads to can be filled in by it)."""
+
+
+class _Lost(Exception):
+    """Another step claimed the instance first; this one starts over."""
+
+
+class WorkflowService:
+    """Runs the workflows of one app over its record service."""
+
+    def __init__(
+        self,
+        records: RecordService,
+        *,
+        toolkit: Toolkit = BUILTIN_TOOLKIT,
+        actions: Sequence[Action] = (),
+        today: Callable[[], date] | None = None,
+    ) -> None:
+        self.records = records
+        self.engine = records.engine
+        self.app = records.app
+        self.versions = FlowVersions(self.engine, self.app, toolkit)
+        self.actions = {action.name: action for action in actions}
+        self._today = today
+        self._forms = frozenset(workflow.form for workflow in self.app.workflows.values())
+        self._check_actions(self.app.workflows.values())
+        records.locks = self
+
+    # submitting -----------------------------------------------------------------------
+
+    def submit(
+        self, actor: Actor, workflow_key: str, record_id: int, comment: str | None = None
+    ) -> Instance:
+        """Start ``workflow_key`` on a record, pinned to the definition in force now."""
+        workflow = self._workflow(workflow_key)
+        try:
+            with unit_of_work(self.engine) as unit:
+                connection = unit.connection
+                record = self._record(connection, workflow.form, record_id)
+                self._check_submit(connection, actor, workflow, record)
+                now = self._now()
+                state = record.get(workflow.state_field) if workflow.state_field else None
+                instance_id = connection.execute(
+                    insert(workflow_instances).returning(workflow_instances.c.id),
+                    {
+                        "app_key": self.app.key,
+                        "workflow_key": workflow.key,
+                        "definition_digest": self.app.digest,
+                        "form_key": workflow.form,
+                        "record_id": record_id,
+                        "submitter_id": actor.user_id,
+                        "status": RUNNING,
+                        "prior_state": state,
+                        "live_key": self._live_key(workflow.form, record_id),
+                        "version": 0,
+                        "entries": 0,
+                        "position": {"nodes": [], "lanes": {}},
+                        "started_at": now,
+                    },
+                ).scalar_one()
+                step = self._claim(connection, int(instance_id), actor)
+                self._history(step, "submit", workflow.start.key, comment=comment)
+                self._run_actions(step, workflow.start.on_enter)
+                self._run_actions(step, workflow.start.on_leave)
+                self._set_state(step, workflow.states.running)
+                self._enter(step, workflow.start.next)
+                return self._save(step)
+        except IntegrityError:
+            if self._live(workflow.form, record_id) is not None:
+                raise AlreadySubmitted(record_id) from None
+            raise
+
+    def resubmit(self, actor: Actor, instance_id: int, comment: str | None = None) -> Instance:
+        """Send a request the approvers returned to its submitter through the flow again."""
+
+        def work(step: _Step) -> None:
+            self._only_submitter(step, "resubmit")
+            if step.instance.status != RETURNED:
+                raise NotRunning(instance_id, step.instance.status)
+            step.status = RUNNING
+            self._history(step, "resubmit", step.workflow.start.key, comment=comment)
+            self._set_state(step, step.workflow.states.running)
+            self._enter(step, step.workflow.start.next)
+
+        return self._on_instance(instance_id, actor, work)
+
+    def withdraw(self, actor: Actor, instance_id: int, comment: str | None = None) -> Instance:
+        """End an instance on its submitter's request, as its start node allows."""
+
+        def work(step: _Step) -> None:
+            self._only_submitter(step, "withdraw")
+            if not step.instance.live:
+                raise NotRunning(instance_id, step.instance.status)
+            rule = step.workflow.start.withdraw
+            if rule is Withdraw.NEVER:
+                raise CannotWithdraw(N_("this approval cannot be withdrawn"))
+            if (
+                rule is Withdraw.UNTIL_FIRST_DECISION
+                and step.instance.status == RUNNING
+                and self._decided_any(step)
+            ):
+                raise CannotWithdraw(N_("an approver has already decided; it cannot be withdrawn"))
+            self._cancel_open(step)
+            step.status, step.outcome = WITHDRAWN, WITHDRAWN
+            self._history(step, "withdraw", None, comment=comment)
+            self._set_state(step, step.workflow.states.withdrawn or step.instance.prior_state)
+
+        return self._on_instance(instance_id, actor, work)
+
+    def remind(self, actor: Actor, instance_id: int, comment: str | None = None) -> list[int]:
+        """Nudge whoever holds a running instance (催办); returns who was reminded."""
+        reminded: list[int] = []
+
+        def work(step: _Step) -> None:
+            self._only_submitter(step, "send a reminder")
+            if step.instance.status != RUNNING:
+                raise NotRunning(instance_id, step.instance.status)
+            reminded.extend(
+                task.user_id
+                for task in self._tasks(step.connection, step.instance.id, (OPEN,))
+                if task.user_id is not None
+            )
+            self._history(step, "remind", None, comment=comment, detail={"users": reminded})
+
+        self._on_instance(instance_id, actor, work)
+        return reminded
+
+    # deciding -------------------------------------------------------------------------
+
+    def decide(
+        self,
+        actor: Actor,
+        task_id: int,
+        decision: str,
+        *,
+        comment: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        to: str | None = None,
+    ) -> Instance:
+        """Approve or reject a task; ``values`` set the fields the node lets its approvers
+        edit, ``to`` says where a rejection sends the request (default: the node's first
+        ``reject_to``)."""
+        if decision not in (APPROVE, REJECT):
+            raise WorkflowError(
+                N_("a decision is approve or reject, not %(decision)r"), decision=decision
+            )
+        instance_id = self._task(task_id).instance_id
+
+        def work(step: _Step) -> None:
+            task = self._own_open_task(step, task_id)
+            node = step.workflow.node(task.node_key)
+            assert isinstance(node, ApprovalNode)
+            if (
+                decision == APPROVE
+                and task.user_id == step.instance.submitter_id
+                and not node.allow_self
+            ):
+                raise SelfApproval()
+            target = None
+            if decision == REJECT:
+                target = to or node.reject_to[0]
+                if target not in node.reject_to:
+                    raise InvalidRejectTarget(target, ", ".join(node.reject_to))
+            if values:
+                self._edit(step, node, values)
+            self._settle(step, task, APPROVED if decision == APPROVE else REJECTED, comment)
+            self._history(
+                step,
+                decision,
+                node.key,
+                task_id=task.id,
+                comment=comment,
+                detail={"to": target} if target else {},
+            )
+            self._event(
+                step,
+                EventKind.TASK_DECIDED,
+                {"task": task.id, "node": node.key, "decision": decision, "comment": comment},
+            )
+            self._after_decision(step, node, task, target)
+            if step.edits:
+                self._write(step, {})
+
+        return self._on_instance(instance_id, actor, work)
+
+    def reassign(
+        self, actor: Actor, task_id: int, user_id: int, comment: str | None = None
+    ) -> Instance:
+        """Hand an open task to someone else (转交)."""
+        instance_id = self._task(task_id).instance_id
+
+        def work(step: _Step) -> None:
+            task = self._own_open_task(step, task_id)
+            self._check_signer(step, task, user_id)
+            self._settle(step, task, REASSIGNED, comment)
+            self._new_task(step, task.node_key, task.entry, user_id, task.position, OPEN)
+            self._history(
+                step,
+                "reassign",
+                task.node_key,
+                task_id=task.id,
+                comment=comment,
+                detail={"to": user_id},
+            )
+
+        return self._on_instance(instance_id, actor, work)
+
+    def add_signer(
+        self,
+        actor: Actor,
+        task_id: int,
+        user_id: int,
+        where: str,
+        comment: str | None = None,
+    ) -> Instance:
+        """Add an approver before or after oneself (加签). In a sequential node the new
+        approver decides just before (or after) the caller; elsewhere they join the node's
+        approvers, and "before" holds the caller's task until they have approved."""
+        if where not in ("before", "after"):
+            raise InvalidSigner(N_("a signer is added before or after, not %(where)r"), where=where)
+        instance_id = self._task(task_id).instance_id
+
+        def work(step: _Step) -> None:
+            task = self._own_open_task(step, task_id)
+            self._check_signer(step, task, user_id)
+            later = workflow_tasks.c.position > task.position
+            step.connection.execute(
+                update(workflow_tasks)
+                .where(
+                    workflow_tasks.c.instance_id == step.instance.id,
+                    workflow_tasks.c.entry == task.entry,
+                    workflow_tasks.c.node_key == task.node_key,
+                    later,
+                )
+                .values(position=workflow_tasks.c.position + 1)
+            )
+            if where == "after":
+                node = step.workflow.node(task.node_key)
+                sequential = isinstance(node, ApprovalNode) and node.mode is DecisionMode.SEQUENTIAL
+                self._new_task(
+                    step,
+                    task.node_key,
+                    task.entry,
+                    user_id,
+                    task.position + 1,
+                    WAITING if sequential else OPEN,
+                )
+            else:
+                step.connection.execute(
+                    update(workflow_tasks)
+                    .where(workflow_tasks.c.id == task.id)
+                    .values(status=WAITING, position=task.position + 1)
+                )
+                self._new_task(step, task.node_key, task.entry, user_id, task.position, OPEN)
+            self._history(
+                step,
+                "add_signer",
+                task.node_key,
+                task_id=task.id,
+                comment=comment,
+                detail={"user": user_id, "where": where},
+            )
+
+        return self._on_instance(instance_id, actor, work)
+
+    def delegate(
+        self,
+        actor: Actor,
+        user_id: int,
+        starts_on: date,
+        ends_on: date,
+        comment: str | None = None,
+    ) -> int:
+        """While the caller is away (``starts_on`` to ``ends_on``), their new tasks go to
+        ``user_id`` (委托); tasks they hold now move too when the range has begun. Returns
+        the delegation's id."""
+        if actor.user_id is None or user_id == actor.user_id or ends_on < starts_on:
+            raise InvalidSigner(
+                N_("delegate to someone else, for a range that ends after it starts")
+            )
+        with unit_of_work(self.engine) as unit:
+            if not approvers.is_active(unit.connection, user_id):
+                raise InvalidSigner(N_("user %(user)s cannot take tasks"), user=user_id)
+            delegation_id = unit.connection.execute(
+                insert(workflow_delegations).returning(workflow_delegations.c.id),
+                {
+                    "app_key": self.app.key,
+                    "user_id": actor.user_id,
+                    "delegate_id": user_id,
+                    "starts_on": starts_on,
+                    "ends_on": ends_on,
+                    "created_at": self._now(),
+                },
+            ).scalar_one()
+        if starts_on <= self.today() <= ends_on:
+            for task in self.open_tasks_of(actor.user_id):
+                self._move_delegated(actor, task, user_id, comment)
+        return int(delegation_id)
+
+    def _move_delegated(self, actor: Actor, task: Task, user_id: int, comment: str | None) -> None:
+        def work(step: _Step) -> None:
+            found = self._task_in(step.connection, task.id)
+            if found.status != OPEN or found.user_id != actor.user_id:
+                return  # decided or moved meanwhile: nothing to hand on
+            self._settle(step, found, REASSIGNED, comment)
+            self._new_task(
+                step,
+                found.node_key,
+                found.entry,
+                user_id,
+                found.position,
+                OPEN,
+                delegated_from=actor.user_id,
+            )
+            self._history(
+                step,
+                "delegate",
+                found.node_key,
+                task_id=found.id,
+                comment=comment,
+                detail={"to": user_id},
+            )
+
+        self._on_instance(task.instance_id, actor, work)
+
+    # reading --------------------------------------------------------------------------
+
+    def instance(self, instance_id: int) -> Instance:
+        with self.engine.connect() as connection:
+            return self._instance(connection, instance_id)
+
+    def instance_for(self, form_key: str, record_id: int) -> Instance | None:
+        """The record's latest instance, running or not."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(workflow_instances)
+                .where(
+                    workflow_instances.c.app_key == self.app.key,
+                    workflow_instances.c.form_key == form_key,
+                    workflow_instances.c.record_id == record_id,
+                )
+                .order_by(workflow_instances.c.id.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else _instance(row)
+
+    def tasks_of(self, instance_id: int) -> list[Task]:
+        with self.engine.connect() as connection:
+            return self._tasks(connection, instance_id, None)
+
+    def task(self, task_id: int) -> Task:
+        return self._task(task_id)
+
+    def open_tasks_of(self, user_id: int) -> list[Task]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(workflow_tasks)
+                .join(workflow_instances, workflow_instances.c.id == workflow_tasks.c.instance_id)
+                .where(
+                    workflow_tasks.c.user_id == user_id,
+                    workflow_tasks.c.status == OPEN,
+                    workflow_instances.c.app_key == self.app.key,
+                )
+                .order_by(workflow_tasks.c.id)
+            )
+            return [_task(row) for row in rows]
+
+    def inbox(
+        self, actor: Actor, box: str = "todo", *, limit: int = 50, after: int | None = None
+    ) -> list[InboxItem]:
+        """The caller's tasks: ``todo`` (open), ``done`` (decided by them), ``cc`` (copied to
+        them) or ``submitted`` (the open tasks of what they submitted); newest first."""
+        conditions = {
+            "todo": and_(
+                workflow_tasks.c.user_id == actor.user_id, workflow_tasks.c.status == OPEN
+            ),
+            "done": and_(
+                workflow_tasks.c.user_id == actor.user_id,
+                workflow_tasks.c.status.in_((*DECIDED, REASSIGNED)),
+            ),
+            "cc": and_(
+                workflow_tasks.c.user_id == actor.user_id, workflow_tasks.c.status == COPIED
+            ),
+            "submitted": and_(
+                workflow_instances.c.submitter_id == actor.user_id, workflow_tasks.c.status == OPEN
+            ),
+        }
+        if box not in BOXES:
+            raise WorkflowError(N_("no inbox %(box)r (todo, done, cc, submitted)"), box=box)
+        query = (
+            select(workflow_tasks, workflow_instances)
+            .join(workflow_instances, workflow_instances.c.id == workflow_tasks.c.instance_id)
+            .where(conditions[box], workflow_instances.c.app_key == self.app.key)
+            .order_by(workflow_tasks.c.id.desc())
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(workflow_tasks.c.id < after)
+        items = []
+        with self.engine.connect() as connection:
+            for row in connection.execute(query):
+                task = _task(row)
+                instance = _instance(row, id_column=workflow_instances.c.id)
+                workflow = self.versions.workflow(instance.definition_digest, instance.workflow_key)
+                node = workflow.node(task.node_key)
+                items.append(InboxItem(task, instance, workflow.label, node.label))
+        return items
+
+    def history(self, instance_id: int) -> list[HistoryEntry]:
+        """Every step of an instance, oldest first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(workflow_history)
+                .where(workflow_history.c.instance_id == instance_id)
+                .order_by(workflow_history.c.id)
+            )
+            return [
+                HistoryEntry(
+                    row.action,
+                    row.node_key,
+                    row.task_id,
+                    row.user_id,
+                    _utc(row.at),
+                    row.comment,
+                    row.detail or {},
+                )
+                for row in rows
+            ]
+
+    def actions_for(self, actor: Actor, form_key: str, record_id: int) -> list[RecordAction]:
+        """What the caller may do now on this record's approval (the record's buttons)."""
+        found: list[RecordAction] = []
+        live = self._live(form_key, record_id)
+        if live is None:
+            with self.engine.connect() as connection:
+                record = self._record(connection, form_key, record_id)
+                for workflow in self.app.workflows.values():
+                    if workflow.form != form_key:
+                        continue
+                    try:
+                        self._check_submit(connection, actor, workflow, record)
+                    except (NotSubmittable, AlreadySubmitted):
+                        continue
+                    found.append(RecordAction("submit", N_("Submit"), workflow_key=workflow.key))
+            return found
+        mine = live.submitter_id is not None and live.submitter_id == actor.user_id
+        if mine or actor.is_admin:
+            workflow = self._pinned(live)
+            if live.status == RETURNED:
+                found.append(RecordAction("resubmit", N_("Resubmit"), live.id))
+            if workflow.start.withdraw is not Withdraw.NEVER:
+                with self.engine.connect() as connection:
+                    decided = self._decided_any_in(connection, live.id)
+                if (
+                    live.status == RETURNED
+                    or workflow.start.withdraw is Withdraw.UNTIL_END
+                    or not decided
+                ):
+                    found.append(RecordAction("withdraw", N_("Withdraw"), live.id))
+            if live.status == RUNNING and mine:
+                found.append(RecordAction("remind", N_("Remind"), live.id))
+        if live.status == RUNNING:
+            with self.engine.connect() as connection:
+                for task in self._tasks(connection, live.id, (OPEN,)):
+                    if task.user_id == actor.user_id:
+                        found.append(RecordAction(APPROVE, N_("Approve"), live.id, task.id))
+                        found.append(RecordAction(REJECT, N_("Reject"), live.id, task.id))
+        return found
+
+    def act(
+        self,
+        actor: Actor,
+        form_key: str,
+        record_id: int,
+        key: str,
+        *,
+        comment: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        to: str | None = None,
+    ) -> Instance:
+        """Do one of :meth:`actions_for` by its key."""
+        for action in self.actions_for(actor, form_key, record_id):
+            if action.key != key:
+                continue
+            if key == "submit" and action.workflow_key:
+                return self.submit(actor, action.workflow_key, record_id, comment)
+            if action.task_id is not None:
+                return self.decide(
+                    actor, action.task_id, key, comment=comment, values=values, to=to
+                )
+            assert action.instance_id is not None
+            if key == "resubmit":
+                return self.resubmit(actor, action.instance_id, comment)
+            if key == "withdraw":
+                return self.withdraw(actor, action.instance_id, comment)
+            if key == "remind":
+                self.remind(actor, action.instance_id, comment)
+                return self.instance(action.instance_id)
+        raise NotSubmittable(
+            N_("'%(action)s' is not something you can do on this record now"), action=key
+        )
+
+    # the record lock (see formflow.records.locks) -------------------------------------
+
+    @property
+    def forms(self) -> frozenset[str]:
+        return self._forms
+
+    def editable(
+        self, connection: Connection, actor: Actor, form_key: str, record_id: int
+    ) -> frozenset[str] | None:
+        """A record under a running approval takes changes only to the fields the current
+        node lets the caller's open tasks edit; one returned to its submitter is editable."""
+        row = connection.execute(
+            select(workflow_instances).where(
+                workflow_instances.c.live_key == self._live_key(form_key, record_id)
+            )
+        ).first()
+        if row is None or row.status != RUNNING:
+            return None
+        instance = _instance(row)
+        workflow = self._pinned(instance)
+        allowed: set[str] = set()
+        for task in self._tasks(connection, instance.id, (OPEN,)):
+            node = workflow.node(task.node_key)
+            if task.user_id == actor.user_id and isinstance(node, ApprovalNode):
+                allowed |= node.fields.edit
+        return frozenset(allowed)
+
+    def visible_fields(self, task_id: int, record: Mapping[str, Any]) -> dict[str, Any]:
+        """``record`` as the approvers of ``task_id``'s node see it (without hidden fields)."""
+        task = self._task(task_id)
+        instance = self.instance(task.instance_id)
+        node = self._pinned(instance).node(task.node_key)
+        hidden = node.fields.hidden if isinstance(node, ApprovalNode) else frozenset()
+        return {key: value for key, value in record.items() if key not in hidden}
+
+    def today(self) -> date:
+        return (
+            self._today() if self._today else self._now().astimezone(self.records.timezone).date()
+        )
+
+    # the run --------------------------------------------------------------------------
+
+    def _on_instance(
+        self, instance_id: int, actor: Actor, work: Callable[[_Step], object]
+    ) -> Instance:
+        for _attempt in range(ATTEMPTS):
+            try:
+                with unit_of_work(self.engine) as unit:
+                    step = self._claim(unit.connection, instance_id, actor)
+                    work(step)
+                    return self._save(step)
+            except _Lost:
+                continue
+        raise InstanceMoved(instance_id)
+
+    def _claim(self, connection: Connection, instance_id: int, actor: Actor) -> _Step:
+        instance = self._instance(connection, instance_id)
+        claimed = connection.execute(
+            update(workflow_instances)
+            .where(
+                workflow_instances.c.id == instance_id,
+                workflow_instances.c.version == instance.version,
+            )
+            .values(version=instance.version + 1)
+        )
+        if claimed.rowcount != 1:
+            raise _Lost()
+        row = connection.execute(
+            select(workflow_instances.c.position).where(workflow_instances.c.id == instance_id)
+        ).scalar_one()
+        step = _Step(
+            connection,
+            instance,
+            self._pinned(instance),
+            actor,
+            self._now(),
+            lanes={key: list(done) for key, done in (row or {}).get("lanes", {}).items()},
+            status=instance.status,
+            outcome=instance.outcome,
+            entries=instance.entries,
+        )
+        step.record = self._record(connection, instance.form_key, instance.record_id)
+        return step
+
+    def _save(self, step: _Step) -> Instance:
+        nodes = sorted(
+            {
+                task.node_key
+                for task in self._tasks(step.connection, step.instance.id, (OPEN, WAITING))
+            }
+        )
+        live = step.status in LIVE
+        step.connection.execute(
+            update(workflow_instances)
+            .where(workflow_instances.c.id == step.instance.id)
+            .values(
+                status=step.status,
+                outcome=step.outcome,
+                entries=step.entries,
+                position={"nodes": nodes, "lanes": step.lanes},
+                live_key=self._live_key(step.instance.form_key, step.instance.record_id)
+                if live
+                else None,
+                ended_at=None if live else step.now,
+            )
+        )
+        return self._instance(step.connection, step.instance.id)
+
+    def _enter(self, step: _Step, key: str, lane: tuple[str, int] | None = None) -> None:
+        """Move the instance into node ``key`` and on, until it waits for people or ends."""
+        node = step.workflow.node(key)
+        step.entries += 1
+        self._history(step, "enter", key)
+        self._event(step, EventKind.STATE_ENTERED, {"node": key})
+        self._run_actions(step, node.on_enter)
+        if isinstance(node, EndNode):
+            self._cancel_open(step)
+            step.status, step.outcome = FINISHED, node.outcome
+            self._set_state(step, node.state)
+            self._history(step, "end", key, detail={"outcome": node.outcome})
+        elif isinstance(node, ConditionNode):
+            names = self._names(step)
+            for branch in node.branches:
+                if branch.condition is None or branch.condition.evaluate(names):
+                    self._enter(step, branch.next)
+                    return
+        elif isinstance(node, ParallelNode):
+            step.lanes[node.key] = []
+            for index, first in enumerate(node.lanes):
+                if node.key not in step.lanes:
+                    break  # an earlier lane already finished an "any" join
+                self._enter(step, first[0], (node.key, index))
+        elif isinstance(node, CcNode):
+            for user_id in self._resolve(step, node.recipients):
+                self._new_task(step, node.key, step.entries, user_id, 0, COPIED, kind="cc")
+            self._leave(step, node)
+        elif isinstance(node, ApprovalNode):
+            self._enter_approval(step, node)
+
+    def _enter_approval(self, step: _Step, node: ApprovalNode) -> None:
+        if node.state:
+            self._set_state(step, node.state)
+        people = self._resolve(step, node.approvers)
+        submitter = step.instance.submitter_id
+        skipped: list[int] = []
+        if not node.allow_self or node.skip_submitter:
+            skipped += [user for user in people if user == submitter]
+        if node.skip_approved:
+            earlier = set(
+                step.connection.execute(
+                    select(workflow_tasks.c.user_id).where(
+                        workflow_tasks.c.instance_id == step.instance.id,
+                        workflow_tasks.c.status == APPROVED,
+                    )
+                ).scalars()
+            )
+            skipped += [user for user in people if user in earlier]
+        people = [user for user in people if user not in skipped]
+        if skipped:
+            self._history(step, "skip", node.key, detail={"users": sorted(set(skipped))})
+        if not people:
+            if skipped or node.no_approver is NoApprover.SKIP:
+                self._leave(step, node)
+                return
+            if node.no_approver is NoApprover.REFUSE:
+                raise NoApproverFound(node.key)
+            people = [
+                user
+                for user in approvers.administrators(step.connection)
+                if user != submitter or node.allow_self
+            ]
+            if not people:
+                raise NoApproverFound(node.key)
+        sequential = node.mode is DecisionMode.SEQUENTIAL
+        for position, user_id in enumerate(people):
+            status = WAITING if sequential and position > 0 else OPEN
+            self._new_task(step, node.key, step.entries, user_id, position, status)
+
+    def _after_decision(
+        self, step: _Step, node: ApprovalNode, task: Task, target: str | None
+    ) -> None:
+        tasks = [
+            t
+            for t in self._tasks(step.connection, step.instance.id, None)
+            if t.node_key == node.key and t.entry == task.entry
+        ]
+        counted = [t for t in tasks if t.status not in (CANCELLED, REASSIGNED, SKIPPED)]
+        approved = sum(1 for t in counted if t.status == APPROVED)
+        rejected = sum(1 for t in counted if t.status == REJECTED)
+        pending = [t for t in counted if t.status in (OPEN, WAITING)]
+        if node.mode is DecisionMode.VOTE:
+            assert node.ratio is not None
+            total = Decimal(len(counted))
+            if Decimal(approved) >= node.ratio * total:
+                self._pass(step, node)
+            elif Decimal(len(counted) - rejected) < node.ratio * total:
+                self._reject(step, node, target or node.reject_to[0])
+            return
+        if rejected:
+            self._reject(step, node, target or node.reject_to[0])
+        elif node.mode is DecisionMode.ANY or not pending:
+            self._pass(step, node)
+        elif not any(t.status == OPEN for t in pending):
+            following = min(pending, key=lambda t: (t.position, t.id))
+            step.connection.execute(
+                update(workflow_tasks)
+                .where(workflow_tasks.c.id == following.id)
+                .values(status=OPEN)
+            )
+
+    def _pass(self, step: _Step, node: ApprovalNode | CcNode) -> None:
+        self._cancel_node(step, node.key)
+        self._leave(step, node)
+
+    def _leave(self, step: _Step, node: ApprovalNode | CcNode) -> None:
+        self._run_actions(step, node.on_leave)
+        lane = step.workflow.lane_of(node.key)
+        if lane is None:
+            self._enter(step, node.next)
+            return
+        parallel, index = lane
+        members = parallel.lanes[index]
+        position = members.index(node.key)
+        if position + 1 < len(members):
+            self._enter(step, members[position + 1])
+            return
+        done = step.lanes.setdefault(parallel.key, [])
+        done.append(index)
+        if parallel.join is Join.ANY or len(done) == len(parallel.lanes):
+            for other in parallel.lanes:
+                for key in other:
+                    self._cancel_node(step, key)
+            step.lanes.pop(parallel.key, None)
+            self._enter(step, parallel.next)
+
+    def _reject(self, step: _Step, node: ApprovalNode, target: str) -> None:
+        self._cancel_open(step)
+        step.lanes.clear()
+        if target == SUBMITTER:
+            step.status = RETURNED
+            self._set_state(step, step.workflow.states.returned)
+            self._history(step, "returned", node.key)
+            return
+        self._enter(step, target)
+
+    # pieces ---------------------------------------------------------------------------
+
+    def _check_submit(
+        self, connection: Connection, actor: Actor, workflow: Workflow, record: Record
+    ) -> None:
+        start = workflow.start
+        if self._live_in(connection, workflow.form, int(record["id"])) is not None:
+            raise AlreadySubmitted(int(record["id"]))
+        if start.roles and not actor.is_admin and not (actor.roles & set(start.roles)):
+            raise NotSubmittable(
+                N_("your roles may not submit '%(workflow)s'"), workflow=workflow.key
+            )
+        if actor.user_id is None:
+            raise NotSubmittable(N_("a request is submitted by a user"))
+        state = record.get(workflow.state_field) if workflow.state_field else None
+        if start.sources and state not in start.sources:
+            raise NotSubmittable(
+                N_("a record in state '%(state)s' cannot be submitted"), state=state
+            )
+        if start.condition is not None and not start.condition.evaluate(
+            self._names_for(record, actor)
+        ):
+            raise NotSubmittable(
+                N_("this record does not meet the condition to submit: %(condition)s"),
+                condition=start.condition.source,
+            )
+        self.records.get(actor, workflow.form, int(record["id"]))  # may the submitter see it?
+
+    def _only_submitter(self, step: _Step, what: str) -> None:
+        if step.actor.user_id != step.instance.submitter_id and not step.actor.is_admin:
+            raise NotSubmitter(what)
+
+    def _own_open_task(self, step: _Step, task_id: int) -> Task:
+        task = self._task_in(step.connection, task_id)
+        if task.user_id != step.actor.user_id:
+            raise NotYourTask(task_id)
+        if task.status != OPEN:
+            raise TaskAlreadyDecided(task_id, task.status)
+        if step.instance.status != RUNNING:
+            raise NotRunning(step.instance.id, step.instance.status)
+        return task
+
+    def _check_signer(self, step: _Step, task: Task, user_id: int) -> None:
+        if user_id == task.user_id or not approvers.is_active(step.connection, user_id):
+            raise InvalidSigner(N_("user %(user)s cannot take this task"), user=user_id)
+        if user_id == step.instance.submitter_id:
+            node = step.workflow.node(task.node_key)
+            if not (isinstance(node, ApprovalNode) and node.allow_self):
+                raise SelfApproval()
+        busy = step.connection.execute(
+            select(func.count())
+            .select_from(workflow_tasks)
+            .where(
+                workflow_tasks.c.instance_id == step.instance.id,
+                workflow_tasks.c.node_key == task.node_key,
+                workflow_tasks.c.entry == task.entry,
+                workflow_tasks.c.user_id == user_id,
+                workflow_tasks.c.status.in_((OPEN, WAITING)),
+            )
+        ).scalar_one()
+        if busy:
+            raise InvalidSigner(N_("user %(user)s already has this step"), user=user_id)
+
+    def _settle(self, step: _Step, task: Task, status: str, comment: str | None) -> None:
+        """Decide ``task`` once: the compare-and-set that a second decision loses."""
+        done = step.connection.execute(
+            update(workflow_tasks)
+            .where(workflow_tasks.c.id == task.id, workflow_tasks.c.status == OPEN)
+            .values(status=status, comment=comment, decided_at=step.now)
+        )
+        if done.rowcount != 1:
+            raise TaskAlreadyDecided(task.id, self._task_in(step.connection, task.id).status)
+
+    def _new_task(
+        self,
+        step: _Step,
+        node_key: str,
+        entry: int,
+        user_id: int,
+        position: int,
+        status: str,
+        *,
+        kind: str = "approve",
+        delegated_from: int | None = None,
+    ) -> None:
+        if kind == "approve" and delegated_from is None:
+            delegate = self._delegate_of(step.connection, user_id)
+            if delegate is not None:
+                user_id, delegated_from = delegate, user_id
+        step.connection.execute(
+            insert(workflow_tasks),
+            {
+                "instance_id": step.instance.id,
+                "node_key": node_key,
+                "entry": entry,
+                "kind": kind,
+                "user_id": user_id,
+                "delegated_from": delegated_from,
+                "position": position,
+                "status": status,
+                "created_at": step.now,
+            },
+        )
+
+    def _delegate_of(self, connection: Connection, user_id: int) -> int | None:
+        today = self.today()
+        found = connection.execute(
+            select(workflow_delegations.c.delegate_id)
+            .where(
+                workflow_delegations.c.app_key == self.app.key,
+                workflow_delegations.c.user_id == user_id,
+                workflow_delegations.c.starts_on <= today,
+                workflow_delegations.c.ends_on >= today,
+            )
+            .order_by(workflow_delegations.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    def _cancel_open(self, step: _Step) -> None:
+        step.connection.execute(
+            update(workflow_tasks)
+            .where(
+                workflow_tasks.c.instance_id == step.instance.id,
+                workflow_tasks.c.status.in_((OPEN, WAITING)),
+            )
+            .values(status=CANCELLED, decided_at=step.now)
+        )
+
+    def _cancel_node(self, step: _Step, node_key: str) -> None:
+        step.connection.execute(
+            update(workflow_tasks)
+            .where(
+                workflow_tasks.c.instance_id == step.instance.id,
+                workflow_tasks.c.node_key == node_key,
+                workflow_tasks.c.status.in_((OPEN, WAITING)),
+            )
+            .values(status=CANCELLED, decided_at=step.now)
+        )
+
+    def _decided_any(self, step: _Step) -> bool:
+        return self._decided_any_in(step.connection, step.instance.id)
+
+    def _decided_any_in(self, connection: Connection, instance_id: int) -> bool:
+        """Whether an approver decided since the instance was last (re)submitted."""
+        last_submit = connection.execute(
+            select(func.max(workflow_history.c.id)).where(
+                workflow_history.c.instance_id == instance_id,
+                workflow_history.c.action.in_(("submit", "resubmit")),
+            )
+        ).scalar()
+        decided = connection.execute(
+            select(func.count())
+            .select_from(workflow_history)
+            .where(
+                workflow_history.c.instance_id == instance_id,
+                workflow_history.c.action.in_((APPROVE, REJECT)),
+                workflow_history.c.id > (last_submit or 0),
+            )
+        ).scalar_one()
+        return bool(decided)
+
+    def _edit(self, step: _Step, node: ApprovalNode, values: Mapping[str, Any]) -> None:
+        refused = {
+            key: [Problem("workflow_locked", N_("is not editable at this step"))]
+            for key in values
+            if key not in node.fields.edit
+        }
+        if refused:
+            raise ValidationFailed(refused)
+        step.edits.update(values)
+
+    def _set_state(self, step: _Step, state: str | None) -> None:
+        field_key = step.workflow.state_field
+        if field_key is None or state is None or step.record.get(field_key) == state:
+            if step.edits:
+                self._write(step, {})
+            return
+        self._write(step, {field_key: state})
+
+    def _write(self, step: _Step, values: Mapping[str, Any]) -> None:
+        """Change the record as the engine, which the flow's own rules allow."""
+        self.records.update(
+            Actor.system(),
+            step.instance.form_key,
+            step.instance.record_id,
+            {**step.edits, **values},
+            expected_version=int(step.record["version"]),
+        )
+        step.edits.clear()
+        step.record = self._record(step.connection, step.instance.form_key, step.instance.record_id)
+
+    def _run_actions(self, step: _Step, calls: Sequence[ActionCall]) -> None:
+        for call in calls:
+            if call.name == "set":
+                self._write(step, dict(call.params))
+                continue
+            action = self.actions[call.name]
+            context = ActionContext(
+                self.app.key, step.instance.form_key, dict(step.record), step.actor.user_id
+            )
+            action.run(context, dict(call.params))
+
+    def _resolve(self, step: _Step, rules: Sequence[Any]) -> list[int]:
+        return approvers.resolve(
+            step.connection,
+            rules,
+            app_key=self.app.key,
+            record=step.record,
+            record_department=self._record_department(step),
+            submitter_id=step.instance.submitter_id,
+            names=self._names(step),
+        )
+
+    def _record_department(self, step: _Step) -> int | None:
+        table = self.records.schema.table(step.instance.form_key)
+        found = step.connection.execute(
+            select(table.c[DEPARTMENT]).where(table.c.id == step.instance.record_id)
+        ).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    def _names(self, step: _Step) -> dict[str, Any]:
+        return self._names_for(step.record, Actor(step.instance.submitter_id))
+
+    def _names_for(self, record: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+        now = self._now().astimezone(self.records.timezone)
+        user = {
+            "id": actor.user_id,
+            "roles": sorted(actor.roles),
+            "department": actor.department_id,
+        }
+        return {**record, "user": user, "today": now.date(), "now": now}
+
+    def _history(
+        self,
+        step: _Step,
+        action: str,
+        node_key: str | None,
+        *,
+        task_id: int | None = None,
+        comment: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        step.connection.execute(
+            insert(workflow_history),
+            {
+                "instance_id": step.instance.id,
+                "action": action,
+                "node_key": node_key,
+                "task_id": task_id,
+                "user_id": step.actor.user_id,
+                "at": step.now,
+                "comment": comment,
+                "detail": audit.jsonable(dict(detail or {})),
+            },
+        )
+        if action in _RECORD_HISTORY:
+            changes = {"comment": (None, comment)} if comment else {}
+            audit.record_change(
+                step.connection,
+                table_name=self.records.schema.table(step.instance.form_key).name,
+                record_id=step.instance.record_id,
+                action=action,
+                user_id=step.actor.user_id,
+                at=step.now,
+                changes=changes,
+            )
+
+    def _event(self, step: _Step, kind: EventKind, detail: Mapping[str, Any]) -> None:
+        self.records.outbox.append(
+            step.connection,
+            app_key=self.app.key,
+            form_key=step.instance.form_key,
+            record_id=step.instance.record_id,
+            kind=kind,
+            user_id=step.actor.user_id,
+            at=step.now,
+            record={key: value for key, value in step.record.items() if not key.startswith("_")},
+            detail={"instance": step.instance.id, "workflow": step.workflow.key, **detail},
+        )
+
+    def _check_actions(self, workflows: Any) -> None:
+        for workflow in workflows:
+            for node in workflow.nodes:
+                for call in (*node.on_enter, *node.on_leave):
+                    if call.name != "set" and call.name not in self.actions:
+                        raise WorkflowError(
+                            N_(
+                                "workflow '%(workflow)s' runs action '%(action)s', which no plugin provides"
+                            ),
+                            workflow=workflow.key,
+                            action=call.name,
+                        )
+
+    def _workflow(self, key: str) -> Workflow:
+        if key not in self.app.workflows:
+            raise NotSubmittable(N_("no workflow '%(workflow)s'"), workflow=key)
+        return self.app.workflows[key]
+
+    def _pinned(self, instance: Instance) -> Workflow:
+        return self.versions.workflow(instance.definition_digest, instance.workflow_key)
+
+    def _record(self, connection: Connection, form_key: str, record_id: int) -> Record:
+        table = self.records.schema.table(form_key)
+        row = (
+            connection.execute(
+                select(table).where(table.c.id == record_id, table.c[DELETED_AT].is_(None))
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise InstanceNotFound(record_id)
+        return normalised(row)
+
+    def _instance(self, connection: Connection, instance_id: int) -> Instance:
+        row = connection.execute(
+            select(workflow_instances).where(
+                workflow_instances.c.id == instance_id, workflow_instances.c.app_key == self.app.key
+            )
+        ).first()
+        if row is None:
+            raise InstanceNotFound(instance_id)
+        return _instance(row)
+
+    def _live(self, form_key: str, record_id: int) -> Instance | None:
+        with self.engine.connect() as connection:
+            return self._live_in(connection, form_key, record_id)
+
+    def _live_in(self, connection: Connection, form_key: str, record_id: int) -> Instance | None:
+        row = connection.execute(
+            select(workflow_instances).where(
+                workflow_instances.c.live_key == self._live_key(form_key, record_id)
+            )
+        ).first()
+        return None if row is None else _instance(row)
+
+    def _live_key(self, form_key: str, record_id: int) -> str:
+        return f"{self.app.key}:{form_key}:{record_id}"
+
+    def _task(self, task_id: int) -> Task:
+        with self.engine.connect() as connection:
+            return self._task_in(connection, task_id)
+
+    def _task_in(self, connection: Connection, task_id: int) -> Task:
+        row = connection.execute(
+            select(workflow_tasks)
+            .join(workflow_instances, workflow_instances.c.id == workflow_tasks.c.instance_id)
+            .where(workflow_tasks.c.id == task_id, workflow_instances.c.app_key == self.app.key)
+        ).first()
+        if row is None:
+            raise TaskNotFound(task_id)
+        return _task(row)
+
+    def _tasks(
+        self, connection: Connection, instance_id: int, statuses: tuple[str, ...] | None
+    ) -> list[Task]:
+        query = select(workflow_tasks).where(workflow_tasks.c.instance_id == instance_id)
+        if statuses is not None:
+            query = query.where(workflow_tasks.c.status.in_(statuses))
+        return [_task(row) for row in connection.execute(query.order_by(workflow_tasks.c.id))]
+
+    def _now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+_RECORD_HISTORY = frozenset(
+    {
+        "submit",
+        APPROVE,
+        REJECT,
+        "withdraw",
+        "resubmit",
+        "reassign",
+        "add_signer",
+        "delegate",
+        "remind",
+        "end",
+    }
+)
+"""The steps that also go into the record's own history (the audit trail)."""
+
+
+def _instance(row: Any, id_column: Any = None) -> Instance:
+    values = row._mapping
+    position = values[workflow_instances.c.position] or {}
+    return Instance(
+        id=values[id_column if id_column is not None else workflow_instances.c.id],
+        app_key=values[workflow_instances.c.app_key],
+        workflow_key=values[workflow_instances.c.workflow_key],
+        definition_digest=values[workflow_instances.c.definition_digest],
+        form_key=values[workflow_instances.c.form_key],
+        record_id=values[workflow_instances.c.record_id],
+        submitter_id=values[workflow_instances.c.submitter_id],
+        status=values[workflow_instances.c.status],
+        outcome=values[workflow_instances.c.outcome],
+        prior_state=values[workflow_instances.c.prior_state],
+        version=values[workflow_instances.c.version],
+        entries=values[workflow_instances.c.entries],
+        nodes=tuple(position.get("nodes", ())),
+        started_at=_utc(values[workflow_instances.c.started_at]),
+        ended_at=_utc(values[workflow_instances.c.ended_at])
+        if values[workflow_instances.c.ended_at]
+        else None,
+    )
+
+
+def _task(row: Any) -> Task:
+    values = row._mapping
+    c = workflow_tasks.c
+    return Task(
+        id=values[c.id],
+        instance_id=values[c.instance_id],
+        node_key=values[c.node_key],
+        entry=values[c.entry],
+        kind=values[c.kind],
+        user_id=values[c.user_id],
+        delegated_from=values[c.delegated_from],
+        position=values[c.position],
+        status=values[c.status],
+        comment=values[c.comment],
+        created_at=_utc(values[c.created_at]),
+        decided_at=_utc(values[c.decided_at]) if values[c.decided_at] else None,
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

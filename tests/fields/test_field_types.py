@@ -51,11 +51,11 @@ def test_every_built_in_type_is_one_module_of_its_own() -> None:
     assert all(module.startswith("formflow.fields.") for module in modules)
 
 
-def test_no_module_outside_fields_compares_a_type_name() -> None:
+def test_no_module_or_template_outside_fields_compares_a_type_name() -> None:
     comparison = re.compile(r"\.type (==|!=|in|not in) |type_name (==|!=|in) ")
     offenders = [
         f"{path.relative_to(ENGINE)}:{number}"
-        for path in ENGINE.rglob("*.py")
+        for path in [*ENGINE.rglob("*.py"), *ENGINE.rglob("*.html")]
         if "fields" not in path.relative_to(ENGINE).parts
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if comparison.search(line)

@@ -16,6 +16,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31
 from formflow.definitions.model import SYSTEM_FIELDS, App
 from formflow.errors import QueryError
 from formflow.fields import ValueKind
+from formflow.fields.json_values import DECIMAL_PATTERN
 from formflow.records.filters import operators, resolve_field
 from formflow.web import openapi
 
@@ -172,7 +173,7 @@ def test_multiselects_subtables_and_attachments_are_arrays(document: dict[str, A
     items = quote["properties"]["items"]
     assert items["type"] == "array"
     assert "items" not in quote["required"]  # list pages leave rows out
-    assert items["items"]["properties"]["line_total"]["pattern"] == openapi.DECIMAL_PATTERN
+    assert items["items"]["properties"]["line_total"]["pattern"] == DECIMAL_PATTERN
     follow_up = schema(document, "CrmSfa_FollowUp_Record")["properties"]["attachments"]
     assert follow_up["items"] == {"$ref": "#/components/schemas/Attachment"}
     multiselects = [

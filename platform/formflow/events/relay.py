@@ -22,10 +22,11 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Engine,
+    Select,
     and_,
     bindparam,
     delete,
@@ -122,26 +123,10 @@ class Relay:
         return Outcome(delivered, busy=True)
 
     def due(self) -> list[str]:
-        """The subscribers with an event owed and due now, by name."""
+        """The subscribers whose next event is due now, by name."""
         with self.engine.connect() as connection:
-            names = connection.execute(
-                select(event_deliveries.c.subscriber)
-                .where(_is_due(_now()))
-                .group_by(event_deliveries.c.subscriber)
-                .order_by(event_deliveries.c.subscriber)
-            ).scalars()
+            names = connection.execute(_first_owed(_now())).scalars()
             return [name for name in names if name in self.subscribers]
-
-    def _due(self, name: str) -> bool:
-        with self.engine.connect() as connection:
-            return (
-                connection.execute(
-                    select(event_deliveries.c.event_id)
-                    .where(event_deliveries.c.subscriber == name, _is_due(_now()))
-                    .limit(1)
-                ).first()
-                is not None
-            )
 
     def owed(self, subscriber: str) -> int:
         """How many events ``subscriber`` has still to receive."""
@@ -153,9 +138,14 @@ class Relay:
             ).scalar_one()
         return int(count)
 
+    def _due(self, name: str) -> bool:
+        with self.engine.connect() as connection:
+            query = _first_owed(_now()).where(event_deliveries.c.subscriber == name)
+            return connection.execute(query).first() is not None
+
     def _deliver_to(self, name: str) -> tuple[int, datetime | None]:
-        """Deliver in order until nothing is owed, or the next event is not due (then
-        also return when it is)."""
+        """Deliver in order until nothing is owed or the next event is not due; returns how
+        many, and when to try again if an event failed here."""
         handle = self.subscribers[name]
         delivered = 0
         while True:
@@ -166,7 +156,7 @@ class Relay:
             self._renew(name)
             for row in owed:
                 if row.available_at is not None and _aware(row.available_at) > _now():
-                    return delivered, _aware(row.available_at)
+                    return delivered, None  # its retry is on its way already
                 event = Event.from_row(row)
                 try:
                     handle(event, event.key(name))
@@ -280,8 +270,31 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _is_due(now: datetime) -> ColumnElement[bool]:
-    return or_(event_deliveries.c.available_at.is_(None), event_deliveries.c.available_at <= now)
+def _first_owed(now: datetime) -> Select[Any]:
+    """The subscribers whose first event owed is due at ``now``: a later event waits for
+    an earlier one that is backing off."""
+    first = (
+        select(
+            event_deliveries.c.subscriber,
+            func.min(event_deliveries.c.event_id).label("event_id"),
+        )
+        .group_by(event_deliveries.c.subscriber)
+        .subquery()
+    )
+    return (
+        select(first.c.subscriber)
+        .join(
+            event_deliveries,
+            and_(
+                event_deliveries.c.subscriber == first.c.subscriber,
+                event_deliveries.c.event_id == first.c.event_id,
+            ),
+        )
+        .where(
+            or_(event_deliveries.c.available_at.is_(None), event_deliveries.c.available_at <= now)
+        )
+        .order_by(first.c.subscriber)
+    )
 
 
 def _aware(moment: datetime) -> datetime:

@@ -165,12 +165,11 @@ def test_a_consumer_in_server_threads_delivers_commits(
 ) -> None:
     watcher = Recorder()
     service, jobs = make(engine, schema, huey, watcher=watcher)
-    consumer = jobs.consumer(2, in_server=True)
-    consumer.start()
+    jobs.start(2)
     try:
         for name in ("One", "Two", "Three"):
             create(service, name)
         wait_until(lambda: len(watcher.keys) == 3, "three deliveries")
     finally:
-        consumer.stop(graceful=True)
+        jobs.stop()
     assert service.relay.owed("watcher") == 0

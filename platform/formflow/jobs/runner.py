@@ -52,6 +52,8 @@ class Jobs:
         )
         huey.periodic_task(_every_minute, name=SWEEP)(self.sweep)
         relay.dispatch = self.enqueue
+        self.running: Consumer | None = None
+        """The consumer started in this process by :meth:`start`, if any."""
 
     @classmethod
     def open(cls, settings: Settings, relay: Relay) -> Jobs:
@@ -81,6 +83,17 @@ class Jobs:
         kind = _ServerConsumer if in_server else Consumer
         return kind(self.huey, workers=workers, worker_type="thread", max_delay=MAX_IDLE_POLL)
 
+    def start(self, workers: int) -> None:
+        """Consume the queue in ``workers`` background threads of this (server) process."""
+        self.running = self.consumer(workers, in_server=True)
+        self.running.start()
+
+    def stop(self) -> None:
+        """Stop the background consumer, letting the jobs it is running finish."""
+        if self.running is not None:
+            self.running.stop(graceful=True)
+            self.running = None
+
     def _deliver_to(self, subscriber: str) -> None:
         if subscriber not in self.relay.subscribers:
             return  # a job enqueued by a process whose plugins had this subscriber
@@ -98,7 +111,7 @@ def serve_jobs(settings: Settings, relay: Relay) -> Jobs:
     worker`` processes."""
     jobs = Jobs.open(settings, relay)
     if settings.jobs_in_server:
-        jobs.consumer(SERVER_WORKERS, in_server=True).start()
+        jobs.start(SERVER_WORKERS)
     return jobs
 
 

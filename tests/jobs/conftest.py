@@ -1,14 +1,17 @@
 """Real queues for the jobs tests: huey on a SQLite file, and on Redis.
 
 Redis runs at 127.0.0.1:6379 on the development machines; these tests take database
-JOBS_REDIS_DB (override with FORMFLOW_TEST_REDIS), flush it before and after each test, and
-skip where no server answers unless FORMFLOW_REQUIRE_REDIS=1.
+JOBS_REDIS_DB (override with FORMFLOW_TEST_REDIS), each test its own queue name in it,
+whose keys are deleted after the test; they skip where no server answers unless
+FORMFLOW_REQUIRE_REDIS=1.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,8 +33,22 @@ def schema(engine: Engine) -> AppSchema:
     return schema
 
 
+@dataclass(frozen=True)
+class RedisQueue:
+    """A queue of this test's own in the jobs tests' Redis database: its keys carry
+    ``name``, so tests running at once do not meet, and are deleted after the test."""
+
+    url: str
+    name: str
+
+    @property
+    def spec(self) -> str:
+        """How the worker processes are told of it (see job_workers.open_queue)."""
+        return f"{self.url}#{self.name}"
+
+
 @pytest.fixture
-def redis_queue_url() -> Iterator[str]:
+def redis_queue() -> Iterator[RedisQueue]:
     url = redis_url()
     client = redis.Redis.from_url(url)
     try:
@@ -40,9 +57,10 @@ def redis_queue_url() -> Iterator[str]:
         if REQUIRED:
             pytest.fail(f"no Redis at {url}: {error}")
         pytest.skip(f"no Redis at {url}: {error}")
-    client.flushdb()
-    yield url
-    client.flushdb()
+    queue = RedisQueue(url, f"formflowtest{uuid.uuid4().hex[:12]}")
+    yield queue
+    for key in client.scan_iter(f"*{queue.name}*"):
+        client.delete(key)
     client.close()
 
 
@@ -52,7 +70,7 @@ def huey(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Huey]:
     if request.param == "sqlite":
         queue = SqliteHuey("formflow", filename=str(tmp_path / "jobs.db"), results=False)
     else:
-        url = request.getfixturevalue("redis_queue_url")
-        queue = RedisHuey("formflow", url=url, results=False, blocking=False)
+        redis_queue: RedisQueue = request.getfixturevalue("redis_queue")
+        queue = RedisHuey(redis_queue.name, url=redis_queue.url, results=False, blocking=False)
     yield queue
     queue.storage.close()

@@ -47,9 +47,10 @@ calls = Table(
 
 
 def open_queue(queue: str) -> Huey:
-    """A SQLite file's path, or a Redis URL."""
+    """A SQLite file's path, or a Redis URL with the queue's name after a ``#``."""
     if queue.startswith("redis://"):
-        return RedisHuey("formflow", url=queue, results=False)
+        url, _, name = queue.partition("#")
+        return RedisHuey(name or "formflow", url=url, results=False)
     return SqliteHuey("formflow", filename=queue, results=False)
 
 

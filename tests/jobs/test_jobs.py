@@ -89,9 +89,24 @@ def test_a_job_run_twice_delivers_each_event_once(
     watcher = Recorder()
     service, jobs = make(engine, schema, huey, watcher=watcher)
     create(service, "One", "Two", "Three")
-    jobs.enqueue()  # as a second server would, for the same commit
+    jobs.deliver("watcher")  # as when a sweep rang too
     assert drain(huey) == 2
     assert len(watcher.keys) == len(set(watcher.keys)) == 3
+
+
+def test_commits_while_a_job_waits_ring_once_and_it_delivers_them_all(
+    engine: Engine, schema: AppSchema, huey: Huey
+) -> None:
+    watcher = Recorder()
+    service, _jobs = make(engine, schema, huey, watcher=watcher)
+    for name in ("One", "Two", "Three"):
+        create(service, name)
+    assert huey.pending_count() == 1
+    assert drain(huey) == 1
+    assert len(watcher.keys) == 3
+    create(service, "Four")  # the job has started: the next commit rings again
+    assert drain(huey) == 1
+    assert len(watcher.keys) == 4
 
 
 def test_the_sweep_delivers_what_a_crash_left_without_a_job(

@@ -44,7 +44,7 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_does_nothing_twice(
     tmp_path: Path,
 ) -> None:
     queue = (
-        request.getfixturevalue("redis_queue_url")
+        request.getfixturevalue("redis_queue").spec
         if backend == "redis"
         else str(tmp_path / "jobs.db")
     )

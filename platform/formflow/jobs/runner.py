@@ -1,7 +1,7 @@
 """Jobs: an instance's huey queue, the tasks on it, and its relay's deliveries moved there.
 
 Committing a unit that owes events enqueues one *deliver* job per subscriber (after the
-commit, so the job never runs before the change is visible). A job delivers everything
+commit, so the job never runs before the change is visible), unless one is waiting already. A job delivers everything
 owed to its subscriber through the relay, whose delivery records make it idempotent: a
 job run twice, or by two workers at once, hands each event on once (per subscriber, at
 least once in the worst case, with the event's idempotency key to tell a repeat). A
@@ -47,9 +47,10 @@ class Jobs:
     def __init__(self, huey: Huey, relay: Relay) -> None:
         self.huey = huey
         self.relay = relay
-        self._deliver = huey.task(name=DELIVER, retries=RETRIES, retry_delay=1, retry_backoff=2)(
+        self.deliver = huey.task(name=DELIVER, retries=RETRIES, retry_delay=1, retry_backoff=2)(
             self._deliver_to
         )
+        """The deliver task: ``deliver(name)`` enqueues a delivery to subscriber ``name``."""
         huey.periodic_task(_every_minute, name=SWEEP)(self.sweep)
         relay.dispatch = self.enqueue
         self.running: Consumer | None = None
@@ -61,16 +62,28 @@ class Jobs:
         return cls(make_huey(settings), relay)
 
     def enqueue(self) -> None:
-        """Ring for every subscriber: a unit that owes them events has committed."""
+        """Ring for every subscriber: a unit that owes them events has committed.
+
+        A subscriber whose delivery job is waiting on the queue is not rung again: that job
+        has not started, so it will find this commit's events. The job clears the mark as
+        it starts; a mark left by a job lost from the queue is cleared by the next sweep.
+        """
+        storage = self.huey.storage
         for name in sorted(self.relay.subscribers):
-            self._deliver(name)
+            if storage.put_if_empty(_rung(name), b"1"):
+                try:
+                    self.deliver(name)
+                except Exception:
+                    storage.delete_data(_rung(name))
+                    raise
 
     def sweep(self) -> int:
-        """Enqueue a delivery for each subscriber with an event owed and due; returns how
-        many were enqueued."""
+        """Enqueue a delivery for each subscriber whose next event is due; returns how many
+        were enqueued."""
         due = self.relay.due()
         for name in due:
-            self._deliver(name)
+            self.huey.storage.delete_data(_rung(name))
+            self.deliver(name)
         return len(due)
 
     def periodic(self, name: str, schedule: Schedule) -> Callable[[Callable[..., Any]], Any]:
@@ -95,6 +108,7 @@ class Jobs:
             self.running = None
 
     def _deliver_to(self, subscriber: str) -> None:
+        self.huey.storage.delete_data(_rung(subscriber))
         if subscriber not in self.relay.subscribers:
             return  # a job enqueued by a process whose plugins had this subscriber
         outcome = self.relay.deliver_to(subscriber)
@@ -102,7 +116,7 @@ class Jobs:
             self._retry(subscriber, outcome.retry_at)
 
     def _retry(self, subscriber: str, at: datetime) -> None:
-        self._deliver.schedule(args=(subscriber,), eta=at)
+        self.deliver.schedule(args=(subscriber,), eta=at)
 
 
 def serve_jobs(settings: Settings, relay: Relay) -> Jobs:
@@ -120,6 +134,11 @@ class _ServerConsumer(Consumer):  # type: ignore[misc]
 
     def _set_signal_handlers(self) -> None:
         return None
+
+
+def _rung(subscriber: str) -> str:
+    """The queue's mark that a delivery job for ``subscriber`` is waiting."""
+    return f"formflow.rung:{subscriber}"
 
 
 def _every_minute(_moment: datetime) -> bool:

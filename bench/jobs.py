@@ -85,13 +85,14 @@ tally = Table(
 
 
 def subscriber(engine: Engine) -> Callable[[Event, str], None]:
+    act = insert(acted)
+    count = tally.update().where(tally.c.id == 1).values(count=tally.c.count + 1)
+
     def handle(event: Event, key: str) -> None:
         try:
             with write_transaction(engine) as connection:
-                connection.execute(insert(acted).values(key=key))
-                connection.execute(
-                    tally.update().where(tally.c.id == 1).values(count=tally.c.count + 1)
-                )
+                connection.execute(act, {"key": key})
+                connection.execute(count)
         except IntegrityError:
             return  # a repeat: done already
 

@@ -2,7 +2,8 @@
 
 A delivery owed is removed only after its subscriber returned, so a process that dies in
 between delivers the event again after a restart; the subscriber tells a repeat by the
-event's idempotency key. Each subscriber takes a lease before delivering, so with several
+event's idempotency key. Deliveries made are removed a batch at a time (one transaction
+rather than one per event), so a crash may repeat up to a batch. Each subscriber takes a lease before delivering, so with several
 processes its events still go out one at a time and in order; a lease whose holder died
 runs out after ``lease`` and another process carries on.
 
@@ -154,20 +155,36 @@ class Relay:
             if not owed:
                 return delivered, None
             self._renew(name)
-            for row in owed:
-                if row.available_at is not None and _aware(row.available_at) > _now():
-                    return delivered, None  # its retry is on its way already
-                event = Event.from_row(row)
-                try:
-                    handle(event, event.key(name))
-                except Exception as exc:
-                    retry_at = self._postpone(name, event.id, row.attempts + 1, exc)
-                    if retry_at is None:
-                        continue
-                    return delivered, retry_at
-                with write_transaction(self.engine) as connection:
-                    connection.execute(_DONE, {"subscriber": name, "event_id": event.id})
-                delivered += 1
+            done: list[int] = []
+            stop, retry_at = False, None
+            try:
+                for row in owed:
+                    if row.available_at is not None and _aware(row.available_at) > _now():
+                        stop = True  # its retry is on its way already
+                        break
+                    event = Event.from_row(row)
+                    try:
+                        handle(event, event.key(name))
+                    except Exception as exc:
+                        retry_at = self._postpone(name, event.id, row.attempts + 1, exc)
+                        if retry_at is not None:
+                            stop = True
+                            break
+                    else:
+                        done.append(event.id)
+            finally:
+                self._done(name, done)
+            delivered += len(done)
+            if stop:
+                return delivered, retry_at
+
+    def _done(self, name: str, event_ids: list[int]) -> None:
+        """Remove the deliveries made (again harmless: a second removal finds nothing)."""
+        if event_ids:
+            with write_transaction(self.engine) as connection:
+                connection.execute(
+                    _DONE, [{"subscriber": name, "event_id": event_id} for event_id in event_ids]
+                )
 
     def _postpone(
         self, name: str, event_id: int, attempts: int, error: Exception

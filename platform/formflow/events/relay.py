@@ -119,7 +119,7 @@ class Relay:
             delivered += count
             if retry_at is not None:
                 return Outcome(delivered, retry_at=retry_at)
-            if not self._due(name):
+            if not self.is_due(name):
                 return Outcome(delivered)
         return Outcome(delivered, busy=True)
 
@@ -139,7 +139,8 @@ class Relay:
             ).scalar_one()
         return int(count)
 
-    def _due(self, name: str) -> bool:
+    def is_due(self, name: str) -> bool:
+        """Whether the next event owed to ``name`` is due now."""
         with self.engine.connect() as connection:
             query = _first_owed(_now()).where(event_deliveries.c.subscriber == name)
             return connection.execute(query).first() is not None

@@ -35,6 +35,8 @@ SWEEP = "formflow.sweep"
 RETRIES = 5
 """Retries of a deliver job that failed itself (the database unreachable, say); a failing
 subscriber is the relay's to retry, not the queue's."""
+BUSY_RETRY_SECONDS = 1
+"""When another process holds a subscriber's lease, how long before looking again."""
 SERVER_WORKERS = 2
 """Consumer threads in each server process."""
 MAX_IDLE_POLL = 1.0
@@ -64,9 +66,9 @@ class Jobs:
     def enqueue(self) -> None:
         """Ring for every subscriber: a unit that owes them events has committed.
 
-        A subscriber whose delivery job is waiting on the queue is not rung again: that job
-        has not started, so it will find this commit's events. The job clears the mark as
-        it starts; a mark left by a job lost from the queue is cleared by the next sweep.
+        A subscriber marked as rung already is not rung again: its job is waiting or
+        running, and looks for events owed after it clears the mark. A mark left by a job
+        lost from the queue is cleared by the next sweep.
         """
         storage = self.huey.storage
         for name in sorted(self.relay.subscribers):
@@ -108,12 +110,23 @@ class Jobs:
             self.running = None
 
     def _deliver_to(self, subscriber: str) -> None:
-        self.huey.storage.delete_data(_rung(subscriber))
+        """The deliver job: deliver, clear the rung mark, and look again for events
+        committed meanwhile (their commits saw the mark and did not ring)."""
+        storage = self.huey.storage
         if subscriber not in self.relay.subscribers:
+            storage.delete_data(_rung(subscriber))
             return  # a job enqueued by a process whose plugins had this subscriber
-        outcome = self.relay.deliver_to(subscriber)
-        if outcome.retry_at is not None:
-            self._retry(subscriber, outcome.retry_at)
+        while True:
+            outcome = self.relay.deliver_to(subscriber)
+            if outcome.retry_at is not None:
+                self._retry(subscriber, outcome.retry_at)
+            storage.delete_data(_rung(subscriber))
+            if not self.relay.is_due(subscriber):
+                return
+            if outcome.busy:  # another process delivers: look again in a while
+                if storage.put_if_empty(_rung(subscriber), b"1"):
+                    self.deliver.schedule(args=(subscriber,), delay=BUSY_RETRY_SECONDS)
+                return
 
     def _retry(self, subscriber: str, at: datetime) -> None:
         self.deliver.schedule(args=(subscriber,), eta=at)

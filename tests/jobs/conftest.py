@@ -8,7 +8,6 @@ FORMFLOW_REQUIRE_REDIS=1.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,13 +16,11 @@ from pathlib import Path
 import pytest
 import redis
 from huey import Huey, RedisHuey, SqliteHuey
-from queues import SHOP_DIR, redis_url
+from queues import REDIS_REQUIRED, SHOP_DIR, redis_url
 from sqlalchemy import Engine
 
 from formflow.definitions import load_app
 from formflow.storage.tables import AppSchema
-
-REQUIRED = os.environ.get("FORMFLOW_REQUIRE_REDIS") == "1"
 
 
 @pytest.fixture
@@ -54,7 +51,7 @@ def redis_queue() -> Iterator[RedisQueue]:
     try:
         client.ping()
     except redis.RedisError as error:
-        if REQUIRED:
+        if REDIS_REQUIRED:
             pytest.fail(f"no Redis at {url}: {error}")
         pytest.skip(f"no Redis at {url}: {error}")
     queue = RedisQueue(url, f"formflowtest{uuid.uuid4().hex[:12]}")

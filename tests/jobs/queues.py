@@ -11,6 +11,8 @@ from huey import Huey
 
 SHOP_DIR = Path(__file__).parent.parent / "records" / "shop_app"
 JOBS_REDIS_DB = 13
+REDIS_REQUIRED = os.environ.get("FORMFLOW_REQUIRE_REDIS") == "1"
+"""CI sets it: a Redis test that cannot run fails instead of skipping."""
 WAIT_SECONDS = 120.0
 """How long a test waits for work to happen before failing (a bound, never a measure)."""
 

@@ -1,10 +1,11 @@
 """Jobs: an instance's huey queue, the tasks on it, and its relay's deliveries moved there.
 
 Committing a unit that owes events enqueues one *deliver* job per subscriber (after the
-commit, so the job never runs before the change is visible), unless one is waiting already. A job delivers everything
-owed to its subscriber through the relay, whose delivery records make it idempotent: a
-job run twice, or by two workers at once, hands each event on once (per subscriber, at
-least once in the worst case, with the event's idempotency key to tell a repeat). A
+commit, so the job never runs before the change is visible), unless one is waiting or
+running already. A job delivers everything owed to its subscriber through the relay, whose
+delivery records make it idempotent: a job run twice, or by two workers at once, hands each
+event on once (at least once after a crash, with the event's idempotency key to tell a
+repeat). A
 subscriber that fails is retried by the relay's back-off, each retry a job scheduled for
 when it falls due; after the last, the delivery is a dead letter.
 
@@ -15,7 +16,6 @@ one a killed worker had taken off the queue, the queue Redis lost when it restar
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -27,8 +27,6 @@ from formflow.config import Settings
 from formflow.events import Relay
 from formflow.jobs.queue import make_huey
 from formflow.jobs.schedule import Schedule
-
-logger = logging.getLogger(__name__)
 
 DELIVER = "formflow.deliver"
 SWEEP = "formflow.sweep"
@@ -150,7 +148,7 @@ class _ServerConsumer(Consumer):  # type: ignore[misc]
 
 
 def _rung(subscriber: str) -> str:
-    """The queue's mark that a delivery job for ``subscriber`` is waiting."""
+    """The queue's mark that a delivery job for ``subscriber`` is waiting or running."""
     return f"formflow.rung:{subscriber}"
 
 

@@ -179,5 +179,6 @@ def test_a_worker_compiles_the_apps_before_its_first_request(
     with counting_compiles(instance) as compiled:
         instance.records(instance.app_keys[0])
     assert compiled == []
+    app.extensions["formflow.jobs"].stop()
     instance.close()
     gc.unfreeze()  # load() froze this test process's objects, as it does a worker's

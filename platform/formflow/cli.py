@@ -501,3 +501,70 @@ def serve(host: str, port: int, workers: int | None) -> None:
     check_serving(settings)
     click.echo(f"Formflow is at {server_url(host, port)} (Ctrl+C stops it)")
     run_server(settings, host=host, port=port, workers=workers)
+
+
+@main.command()
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Jobs run at once in this process.",
+)
+@reports_errors
+def worker(threads: int) -> None:
+    """Run background jobs until stopped (Ctrl+C or SIGTERM finishes the jobs running).
+
+    `formflow serve` runs them itself; start workers when the queue is on Redis
+    (FORMFLOW_REDIS_URL) and the server should only serve (FORMFLOW_SERVER_JOBS=0), or to
+    add hands. Any number may run, on any machine that reaches the database and Redis.
+    """
+    from formflow.jobs import Jobs
+
+    with opened() as instance:
+        for app_key in instance.app_keys:
+            instance.records(app_key)
+        jobs = Jobs.open(instance.settings, instance.relay)
+        queue = "Redis" if instance.settings.redis_url else "the instance's SQLite queue"
+        click.echo(f"running jobs from {queue} with {threads} threads (Ctrl+C stops)")
+        jobs.consumer(threads).run()
+
+
+@main.group()
+def jobs() -> None:
+    """Background jobs: the deliveries given up after their last retry."""
+
+
+@jobs.command("dead")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1))
+@reports_errors
+def jobs_dead(limit: int) -> None:
+    """List the dead letters, newest first: what failed, on which record, and why."""
+    from formflow.jobs.dead_letters import list_dead_letters
+
+    with opened() as instance, read_transaction(instance.engine) as connection:
+        letters = list_dead_letters(connection, limit=limit)
+    if not letters:
+        click.echo("no dead letters")
+    for letter in letters:
+        click.echo(
+            f"{letter.id:>5}  {letter.failed_at:%Y-%m-%d %H:%M}  {letter.subscriber:<24} "
+            f"{letter.app_key}/{letter.form_key}/{letter.record_id} {letter.kind:<8} "
+            f"after {letter.attempts} attempts: {letter.error.splitlines()[0] if letter.error else ''}"
+        )
+
+
+@jobs.command("retry")
+@click.argument("letter_ids", type=int, nargs=-1, required=True)
+@reports_errors
+def jobs_retry(letter_ids: tuple[int, ...]) -> None:
+    """Put the dead letters LETTER_IDS (see `formflow jobs dead`) back on the queue."""
+    from formflow.jobs import Jobs
+    from formflow.jobs.dead_letters import retry_dead_letter
+
+    with opened() as instance:
+        with write_transaction(instance.engine) as connection:
+            for letter_id in letter_ids:
+                retry_dead_letter(connection, letter_id)
+        Jobs.open(instance.settings, instance.relay).enqueue()
+    click.echo(f"queued {len(letter_ids)} dead letter(s) again")

@@ -1,8 +1,9 @@
 """Settings, read from ``FORMFLOW_*`` environment variables and checked at start-up.
 
 Every setting has a safe default for one machine (an instance folder beside the current
-directory, SQLite inside it, jobs in-process); moving past one machine is configuration
-only: point ``FORMFLOW_DATABASE_URL`` at PostgreSQL and ``FORMFLOW_QUEUE_URL`` at Redis.
+directory, SQLite inside it, the job queue in a SQLite file there, consumed by the server);
+moving past one machine is configuration only: point ``FORMFLOW_DATABASE_URL`` at PostgreSQL
+and ``FORMFLOW_REDIS_URL`` at Redis.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Settings:
     apps: tuple[Path, ...]
     plugins_dir: Path | None = None
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
-    queue_url: str | None = None
+    redis_url: str | None = None
+    jobs_in_server: bool = True
     uploads: Path | None = None
     max_upload_mb: float = 20.0
     secure_cookies: bool = True
@@ -60,7 +62,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         if env.get("FORMFLOW_PLUGINS_DIR")
         else None,
         "timezone": _timezone(env.get("FORMFLOW_TIMEZONE", "Asia/Shanghai")),
-        "queue_url": env.get("FORMFLOW_QUEUE_URL") or None,
+        "redis_url": env.get("FORMFLOW_REDIS_URL") or None,
+        "jobs_in_server": env.get("FORMFLOW_SERVER_JOBS", "1") not in ("0", "false", "no"),
         "uploads": Path(env["FORMFLOW_UPLOADS"]) if env.get("FORMFLOW_UPLOADS") else None,
         "max_upload_mb": _number(env, "FORMFLOW_MAX_UPLOAD_MB", 20.0),
         "secure_cookies": env.get("FORMFLOW_SECURE_COOKIES", "1") not in ("0", "false", "no"),

@@ -8,10 +8,15 @@ from formflow.storage.platform_tables import platform_metadata, upgrade_platform
 
 
 def older_instance(engine: Engine) -> None:
-    """Platform tables as a version without events and token expiry left them."""
+    """Platform tables as a version without events, dead letters and token expiry left them."""
     platform_metadata.create_all(engine)
     with engine.begin() as connection:
-        for table in ("ff_event_deliveries", "ff_event_subscribers", "ff_events"):
+        for table in (
+            "ff_dead_letters",
+            "ff_event_deliveries",
+            "ff_event_subscribers",
+            "ff_events",
+        ):
             connection.execute(text(f"DROP TABLE {table}"))
         connection.execute(text("ALTER TABLE ff_api_tokens DROP COLUMN expires_at"))
 
@@ -23,6 +28,7 @@ def test_missing_tables_and_columns_are_added(engine: Engine) -> None:
         "ff_events",
         "ff_event_deliveries",
         "ff_event_subscribers",
+        "ff_dead_letters",
         "ff_api_tokens.expires_at",
     }
     columns = {column["name"] for column in inspect(engine).get_columns("ff_api_tokens")}

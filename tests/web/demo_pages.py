@@ -50,5 +50,5 @@ def admin_pages(users_html: str, departments_html: str) -> list[str]:
     """The administration pages: the lists, the new-user form and one of each edit page."""
     user = re.search(r'href="(/admin/users/\d+)"', users_html)
     department = re.search(r'href="(/admin/departments/\d+)"', departments_html)
-    found = ["/admin/users", "/admin/users/new", "/admin/departments"]
+    found = ["/admin/users", "/admin/users/new", "/admin/departments", "/admin/jobs/dead"]
     return found + [m[1] for m in (user, department) if m]

@@ -154,6 +154,7 @@ def _serve(app_dir: Path, database_url: str, folder: Path) -> Iterator[Served]:
         "token_id": str(spare_token),
         "view_id": str(view),
         "session_id": "1",  # another user's, or none: either way not the admin's to end
+        "letter_id": "1",  # no dead letter: retrying it says so
         "code": "en",
     }
     records = _seed(service, actor, {"user": admin.id, "department": department})

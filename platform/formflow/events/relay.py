@@ -2,12 +2,18 @@
 
 A delivery owed is removed only after its subscriber returned, so a process that dies in
 between delivers the event again after a restart; the subscriber tells a repeat by the
-event's idempotency key. Each subscriber takes a lease before delivering, so with several
+event's idempotency key. Deliveries made are removed a batch at a time (one transaction
+rather than one per event), so a crash may repeat up to a batch. Each subscriber takes a lease before delivering, so with several
 processes its events still go out one at a time and in order; a lease whose holder died
 runs out after ``lease`` and another process carries on.
 
 A subscriber that raises keeps its event and everything after it: the relay tries that
-event again after a back-off that doubles with each attempt, never skipping past it.
+event again after a back-off that doubles with each attempt. After ``give_up_after``
+attempts the delivery moves to the dead letters, where an admin can read why and retry it
+(:mod:`formflow.jobs.dead_letters`), and the subscriber's later events go on.
+
+What runs after a commit is :attr:`Relay.dispatch`: delivery in the committing process by
+default, a job on the queue once :class:`formflow.jobs.Jobs` takes the relay over.
 """
 
 from __future__ import annotations
@@ -15,14 +21,32 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from formflow.events.outbox import Event, Outbox
 from formflow.storage.database import write_transaction
-from formflow.storage.platform_tables import event_deliveries, event_subscribers, events
+from formflow.storage.platform_tables import (
+    dead_letters,
+    event_deliveries,
+    event_subscribers,
+    events,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +56,19 @@ Subscriber = Callable[[Event, str], None]
 LEASE = timedelta(minutes=1)
 FIRST_RETRY = timedelta(seconds=10)
 LAST_RETRY = timedelta(hours=1)
+GIVE_UP_AFTER = 12
+"""Attempts before a delivery goes to the dead letters: about four hours of retries."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one round of delivery to one subscriber did."""
+
+    delivered: int
+    busy: bool = False
+    """Another process holds the subscriber's lease (and delivers what is owed)."""
+    retry_at: datetime | None = None
+    """When the first event still owed falls due (it failed, and is backing off)."""
 
 
 class Relay:
@@ -44,27 +81,53 @@ class Relay:
         *,
         batch: int = 100,
         lease: timedelta = LEASE,
+        give_up_after: int | None = GIVE_UP_AFTER,
     ) -> None:
         self.engine = engine
         self.subscribers = dict(subscribers)
         self.batch = batch
         self.lease = lease
+        self.give_up_after = give_up_after
         self.holder = secrets.token_hex(8)
+        self.dispatch: Callable[[], object] = self.deliver
+        """Run once a unit that owes events has committed."""
 
     def outbox(self) -> Outbox:
         """An outbox that owes every event to each of this relay's subscribers."""
         return Outbox(self.subscribers)
 
+    def committed(self) -> None:
+        """A unit that owes events has committed: hand them on as :attr:`dispatch` says."""
+        self.dispatch()
+
     def deliver(self) -> int:
         """Deliver what is owed and due, subscriber by subscriber; returns how many events."""
+        return sum(self.deliver_to(name).delivered for name in sorted(self.subscribers))
+
+    def deliver_to(self, name: str) -> Outcome:
+        """Deliver what is owed to ``name`` and due, unless another process holds its lease.
+
+        After letting the lease go it looks once more: an event committed while it held the
+        lease found it taken, and would otherwise wait for the next sweep.
+        """
         delivered = 0
-        for name in sorted(self.subscribers):
-            if self._lease(name):
-                try:
-                    delivered += self._deliver_to(name)
-                finally:
-                    self._release(name)
-        return delivered
+        while self._lease(name):
+            try:
+                count, retry_at = self._deliver_to(name)
+            finally:
+                self._release(name)
+            delivered += count
+            if retry_at is not None:
+                return Outcome(delivered, retry_at=retry_at)
+            if not self.is_due(name):
+                return Outcome(delivered)
+        return Outcome(delivered, busy=True)
+
+    def due(self) -> list[str]:
+        """The subscribers whose next event is due now, by name."""
+        with self.engine.connect() as connection:
+            names = connection.execute(_first_owed(_now())).scalars()
+            return [name for name in names if name in self.subscribers]
 
     def owed(self, subscriber: str) -> int:
         """How many events ``subscriber`` has still to receive."""
@@ -76,30 +139,80 @@ class Relay:
             ).scalar_one()
         return int(count)
 
-    def _deliver_to(self, name: str) -> int:
+    def is_due(self, name: str) -> bool:
+        """Whether the next event owed to ``name`` is due now."""
+        with self.engine.connect() as connection:
+            query = _first_owed(_now()).where(event_deliveries.c.subscriber == name)
+            return connection.execute(query).first() is not None
+
+    def _deliver_to(self, name: str) -> tuple[int, datetime | None]:
+        """Deliver in order until nothing is owed or the next event is not due; returns how
+        many, and when to try again if an event failed here."""
         handle = self.subscribers[name]
         delivered = 0
         while True:
             with self.engine.connect() as connection:
                 owed = connection.execute(_OWED, {"subscriber": name, "limit": self.batch}).all()
             if not owed:
-                return delivered
+                return delivered, None
             self._renew(name)
-            for row in owed:
-                if row.available_at is not None and _aware(row.available_at) > _now():
-                    return delivered
-                event = Event.from_row(row)
-                try:
-                    handle(event, event.key(name))
-                except Exception as exc:
-                    self._postpone(name, event.id, row.attempts + 1, exc)
-                    return delivered
-                with write_transaction(self.engine) as connection:
-                    connection.execute(_DONE, {"subscriber": name, "event_id": event.id})
-                delivered += 1
+            done: list[int] = []
+            stop, retry_at = False, None
+            try:
+                for row in owed:
+                    if row.available_at is not None and _aware(row.available_at) > _now():
+                        stop = True  # its retry is on its way already
+                        break
+                    event = Event.from_row(row)
+                    try:
+                        handle(event, event.key(name))
+                    except Exception as exc:
+                        retry_at = self._postpone(name, event.id, row.attempts + 1, exc)
+                        if retry_at is not None:
+                            stop = True
+                            break
+                    else:
+                        done.append(event.id)
+            finally:
+                self._done(name, done)
+            delivered += len(done)
+            if stop:
+                return delivered, retry_at
 
-    def _postpone(self, name: str, event_id: int, attempts: int, error: Exception) -> None:
-        wait = min(FIRST_RETRY * 2 ** min(attempts - 1, 16), LAST_RETRY)
+    def _done(self, name: str, event_ids: list[int]) -> None:
+        """Remove the deliveries made (again harmless: a second removal finds nothing)."""
+        if event_ids:
+            with write_transaction(self.engine) as connection:
+                connection.execute(
+                    _DONE, [{"subscriber": name, "event_id": event_id} for event_id in event_ids]
+                )
+
+    def _postpone(
+        self, name: str, event_id: int, attempts: int, error: Exception
+    ) -> datetime | None:
+        """Record the failure; returns when to try again, or None when given up."""
+        message = f"{type(error).__name__}: {error}"[:2000]
+        if self.give_up_after is not None and attempts >= self.give_up_after:
+            logger.error(
+                "subscriber %r failed on event %s %s times; moved to the dead letters",
+                name,
+                event_id,
+                attempts,
+                exc_info=error,
+            )
+            with write_transaction(self.engine) as connection:
+                connection.execute(_DONE, {"subscriber": name, "event_id": event_id})
+                connection.execute(
+                    insert(dead_letters).values(
+                        subscriber=name,
+                        event_id=event_id,
+                        attempts=attempts,
+                        error=message,
+                        failed_at=_now(),
+                    )
+                )
+            return None
+        wait: timedelta = min(FIRST_RETRY * 2 ** min(attempts - 1, 16), LAST_RETRY)
         logger.error(
             "subscriber %r failed on event %s (attempt %s); retrying in %s",
             name,
@@ -108,6 +221,7 @@ class Relay:
             wait,
             exc_info=error,
         )
+        retry_at = _now() + wait
         with write_transaction(self.engine) as connection:
             connection.execute(
                 update(event_deliveries)
@@ -115,12 +229,9 @@ class Relay:
                     event_deliveries.c.subscriber == name,
                     event_deliveries.c.event_id == event_id,
                 )
-                .values(
-                    attempts=attempts,
-                    available_at=_now() + wait,
-                    last_error=f"{type(error).__name__}: {error}"[:2000],
-                )
+                .values(attempts=attempts, available_at=retry_at, last_error=message)
             )
+        return retry_at
 
     def _lease(self, name: str) -> bool:
         now = _now()
@@ -175,6 +286,33 @@ class Relay:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _first_owed(now: datetime) -> Select[Any]:
+    """The subscribers whose first event owed is due at ``now``: a later event waits for
+    an earlier one that is backing off."""
+    first = (
+        select(
+            event_deliveries.c.subscriber,
+            func.min(event_deliveries.c.event_id).label("event_id"),
+        )
+        .group_by(event_deliveries.c.subscriber)
+        .subquery()
+    )
+    return (
+        select(first.c.subscriber)
+        .join(
+            event_deliveries,
+            and_(
+                event_deliveries.c.subscriber == first.c.subscriber,
+                event_deliveries.c.event_id == first.c.event_id,
+            ),
+        )
+        .where(
+            or_(event_deliveries.c.available_at.is_(None), event_deliveries.c.available_at <= now)
+        )
+        .order_by(first.c.subscriber)
+    )
 
 
 def _aware(moment: datetime) -> datetime:

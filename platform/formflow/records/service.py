@@ -842,7 +842,7 @@ class RecordService:
         the events it owes are handed on once that unit has committed."""
         with one_write(self.engine) as unit:
             if self.outbox.subscribers:
-                unit.after_commit(self.relay.deliver, key=self.relay)
+                unit.after_commit(self.relay.committed, key=self.relay)
             yield unit.connection
 
     def _event(

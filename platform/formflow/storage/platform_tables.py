@@ -203,6 +203,19 @@ event_subscribers = Table(
 )
 """Who is delivering to a subscriber right now, so its events go out one at a time, in order."""
 
+dead_letters = Table(
+    "ff_dead_letters",
+    platform_metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber", String(100), nullable=False),
+    Column("event_id", Id, ForeignKey("ff_events.id", ondelete="CASCADE"), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("subscriber", "event_id"),
+)
+"""Deliveries given up after their last retry, kept for an admin to read and retry."""
+
 
 workflow_instances = Table(
     "ff_workflow_instances",

@@ -1,0 +1,228 @@
+"""Events handled per second, end to end: commit, queue, worker, subscriber.
+
+Run: ``.venv/bin/python bench/jobs.py [--queue sqlite|redis|both] [--database
+sqlite|postgresql] [--events N] [--writers W] [--threads T]``.
+
+A fresh database gets a one-form app; W writer threads of this process create N records
+through the record service, one unit of work (one commit, one event) each, and each commit
+enqueues its delivery job on huey as ``formflow serve`` does. A worker process, as
+``formflow worker --threads T`` runs, consumes the queue: its one subscriber stores the
+event's idempotency key and adds to a tally in one transaction (the pattern a subscriber
+uses to run once in effect). The clock runs from the first commit to the moment nothing is
+owed; events per second is N over that time. Writes per second alone is printed beside it.
+
+A second run of each (``backlog``) measures the jobs alone: the N commits do not ring, then
+one sweep rings and the clock runs until the worker has handled the backlog.
+
+Redis is the one at ``FORMFLOW_BENCH_REDIS`` (default ``redis://127.0.0.1:6379/15``, flushed
+first); PostgreSQL the server at ``FORMFLOW_BENCH_POSTGRES`` (a database ``formflow_bench_jobs``
+made afresh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "platform"))
+
+import psycopg  # noqa: E402
+import redis  # noqa: E402
+from huey import Huey, RedisHuey, SqliteHuey  # noqa: E402
+from psycopg import sql  # noqa: E402
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select  # noqa: E402
+from sqlalchemy.exc import IntegrityError  # noqa: E402
+
+from formflow.definitions import load_app  # noqa: E402
+from formflow.events import Event, Relay  # noqa: E402
+from formflow.jobs import Jobs  # noqa: E402
+from formflow.jobs.queue import SqliteQueue  # noqa: E402
+from formflow.records.access import Actor  # noqa: E402
+from formflow.records.service import RecordService  # noqa: E402
+from formflow.storage.database import connect, write_transaction  # noqa: E402
+from formflow.storage.tables import AppSchema  # noqa: E402
+
+APP = {
+    "app.yaml": """\
+key: bench
+version: "1.0"
+label: Bench
+roles:
+  - {key: staff, label: Staff}
+include:
+  forms: [forms/*.yaml]
+""",
+    "forms/item.yaml": """\
+key: item
+label: Item
+title_field: name
+fields:
+  - {key: name, type: text, label: Name, required: true}
+permissions:
+  staff: {create: all, read: all, update: all, delete: none}
+""",
+}
+SUBSCRIBER = "bench.tally"
+REDIS_URL = os.environ.get("FORMFLOW_BENCH_REDIS", "redis://127.0.0.1:6379/15")
+POSTGRES = os.environ.get(
+    "FORMFLOW_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+bench_metadata = MetaData()
+acted = Table("bench_acted", bench_metadata, Column("key", String(100), primary_key=True))
+tally = Table(
+    "bench_tally",
+    bench_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+
+def subscriber(engine: Engine) -> Callable[[Event, str], None]:
+    act = insert(acted)
+    count = tally.update().where(tally.c.id == 1).values(count=tally.c.count + 1)
+
+    def handle(event: Event, key: str) -> None:
+        try:
+            with write_transaction(engine) as connection:
+                connection.execute(act, {"key": key})
+                connection.execute(count)
+        except IntegrityError:
+            return  # a repeat: done already
+
+    return handle
+
+
+def open_queue(kind: str, folder: Path) -> Huey:
+    if kind == "redis":
+        return RedisHuey("formflow", url=REDIS_URL, results=False)
+    return SqliteHuey(
+        "formflow", filename=str(folder / "jobs.db"), results=False, storage_class=SqliteQueue
+    )
+
+
+def worker(database_url: str, kind: str, folder: str, threads: int) -> None:
+    engine = connect(database_url)
+    relay = Relay(engine, {SUBSCRIBER: subscriber(engine)})
+    jobs = Jobs(open_queue(kind, Path(folder)), relay)
+    # as `formflow worker` runs, but without the minute's sweep: the rings are measured
+    jobs.huey.create_consumer(
+        workers=threads, worker_type="thread", periodic=False, max_delay=1.0
+    ).run()
+
+
+def fresh_database(kind: str, folder: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{folder}/bench.db"
+    name = "formflow_bench_jobs"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+
+
+def run(
+    database: str, queue: str, events: int, writers: int, threads: int, *, backlog: bool
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        if queue == "redis":
+            redis.Redis.from_url(REDIS_URL).flushdb()
+        database_url = fresh_database(database, folder)
+        engine = connect(database_url)
+        schema = AppSchema(load_app(APP))
+        schema.metadata.create_all(engine)
+        bench_metadata.create_all(engine)
+        with write_transaction(engine) as connection:
+            connection.execute(insert(tally).values(id=1, count=0))
+        relay = Relay(engine, {SUBSCRIBER: subscriber(engine)})
+        jobs = Jobs(open_queue(queue, folder), relay)
+        if backlog:
+            relay.dispatch = lambda: None  # commits do not ring: a backlog builds up
+        service = RecordService(engine, schema, relay=relay)
+
+        spawn = multiprocessing.get_context("spawn")
+        consumer = spawn.Process(target=worker, args=(database_url, queue, str(folder), threads))
+        consumer.start()
+        time.sleep(3)  # let the worker start before the clock does
+        per_writer = events // writers
+
+        def write() -> None:
+            for number in range(per_writer):
+                service.create(Actor.system(), "item", {"name": f"Item {number}"})
+
+        started = time.perf_counter()
+        threads_ = [threading.Thread(target=write) for _ in range(writers)]
+        for thread in threads_:
+            thread.start()
+        for thread in threads_:
+            thread.join()
+        written = time.perf_counter()
+        writes_per_s = per_writer * writers / (written - started)
+        if backlog:
+            started = time.perf_counter()
+            jobs.sweep()  # one ring, as a worker's sweep would
+        while relay.owed(SUBSCRIBER):
+            time.sleep(0.01)
+        handled = time.perf_counter()
+        consumer.terminate()
+        consumer.join()
+        with engine.connect() as connection:
+            count = connection.execute(select(tally.c.count)).scalar_one()
+        engine.dispose()
+        total = per_writer * writers
+        assert count == total, (count, total)
+        return {
+            "events": total,
+            "writes_per_s": writes_per_s,
+            "events_per_s": total / (handled - started),
+            "seconds": handled - started,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queue", choices=["sqlite", "redis", "both"], default="both")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--writers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    options = parser.parse_args()
+    queues = ["sqlite", "redis"] if options.queue == "both" else [options.queue]
+    print(
+        f"# {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
+    print(f"database {options.database}, {options.events} events, {options.writers} writers,")
+    print(f"worker with {options.threads} threads\n")
+    print("| queue | run | events | writes/s | events handled/s | seconds |")
+    print("|---|---|---:|---:|---:|---:|")
+    for queue in queues:
+        for backlog in (False, True):
+            result = run(
+                options.database,
+                queue,
+                options.events,
+                options.writers,
+                options.threads,
+                backlog=backlog,
+            )
+            print(
+                f"| {queue} | {'backlog' if backlog else 'end to end'} | {result['events']:,.0f} "
+                f"| {result['writes_per_s']:,.0f} | {result['events_per_s']:,.0f} "
+                f"| {result['seconds']:.1f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

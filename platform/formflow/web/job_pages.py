@@ -1,0 +1,64 @@
+"""The dead letters page: background deliveries given up after their last retry.
+
+Administrators read what failed, on which record and why, and put a delivery back on the
+queue once its cause is fixed; :mod:`formflow.jobs.dead_letters` does the work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from formflow.jobs.dead_letters import (
+    UnknownDeadLetterError,
+    count_dead_letters,
+    list_dead_letters,
+    retry_dead_letter,
+)
+from formflow.storage.database import read_transaction, write_transaction
+from formflow.web import context
+from formflow.web.extensions import login_manager
+
+blueprint = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
+
+SHOWN = 200
+
+
+@blueprint.before_request
+def _administrators_only() -> Any:
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not context.user().is_admin:
+        abort(403, description=_("Only administrators may see background jobs."))
+    return None
+
+
+@blueprint.get("/dead")
+def dead_letters() -> str:
+    with read_transaction(context.instance().engine) as connection:
+        letters = list_dead_letters(connection, limit=SHOWN)
+        total = count_dead_letters(connection)
+    return render_template("admin/dead_letters.html", letters=letters, total=total)
+
+
+@blueprint.post("/dead/<int:letter_id>/retry")
+def retry(letter_id: int) -> Response:
+    """Owe the delivery again and ring the queue (CSRFProtect has checked the POST)."""
+    instance = context.instance()
+    try:
+        with write_transaction(instance.engine) as connection:
+            retry_dead_letter(connection, letter_id)
+    except UnknownDeadLetterError:
+        flash(_("That delivery is no longer in the dead letters."))
+    else:
+        instance.relay.committed()
+        flash(_("The delivery is queued again."))
+    return redirect(url_for("jobs.dead_letters"))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)

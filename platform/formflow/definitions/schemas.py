@@ -23,6 +23,7 @@ import jsonschema_rs
 
 from formflow.definitions.source import SourceDocument
 from formflow.errors import DefinitionError
+from formflow.fields.json_values import json_type
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -115,7 +116,7 @@ def _message(error: ValidationError, path: tuple[Any, ...]) -> str:
     ):
         return f"{subject}: {error.schema['description']}"
     if error.validator == "type":
-        return f"{subject} must be of type {_type_names(error.validator_value)}, not {_json_type(error.instance)}"
+        return f"{subject} must be of type {_type_names(error.validator_value)}, not {json_type(error.instance)}"
     if error.validator == "enum":
         choices = ", ".join(repr(choice) for choice in _as_list(error.validator_value))
         return f"{subject} must be one of {choices} (got {error.instance!r})"
@@ -129,20 +130,6 @@ def _as_list(value: Any) -> list[Any]:
 def _type_names(expected: Any) -> str:
     names = [expected] if isinstance(expected, str) else [str(name) for name in expected]
     return " or ".join(names)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _property_names(schema_part: Any) -> set[str]:

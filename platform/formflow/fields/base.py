@@ -204,9 +204,7 @@ class FieldType:
         return self.filtered_as or self._presentation(field)[2]
 
     def _presentation(self, field: Field) -> tuple[str, str, str]:
-        if self.reference is not None:
-            return _PRESENTATION_BY_REFERENCE[self.reference]
-        return _PRESENTATION_BY_KIND[field.kind]
+        return _PRESENTATIONS[self.reference or field.kind]
 
     # JSON ---------------------------------------------------------------------------
 
@@ -226,7 +224,7 @@ class FieldType:
 
     def value_note(self, field: Field) -> str | None:
         """What the API document says a value is, beyond its JSON type."""
-        return None
+        return _REFERENCE_NOTES.get(self.reference) if self.reference else None
 
 
 def _text_column(field: Field) -> TypeEngine[Any]:
@@ -249,8 +247,8 @@ _COLUMN_TYPES: Mapping[ValueKind, Callable[[Field], TypeEngine[Any]]] = {
 }
 
 
-_PRESENTATION_BY_KIND: Mapping[ValueKind, tuple[str, str, str]] = {
-    # (input widget, display style, filter widget)
+_PRESENTATIONS: Mapping[ValueKind | Reference, tuple[str, str, str]] = {
+    # (input widget, display style, filter widget), by kind, or by what a reference holds
     ValueKind.TEXT: ("text", "text", "text"),
     ValueKind.INTEGER: ("number", "number", "number"),
     ValueKind.DECIMAL: ("number", "number", "number"),
@@ -261,11 +259,13 @@ _PRESENTATION_BY_KIND: Mapping[ValueKind, tuple[str, str, str]] = {
     ValueKind.REFERENCE: ("number", "text", "text"),
     ValueKind.FILES: ("files", "files", "text"),
     ValueKind.ROWS: ("rows", "rows", "text"),
-}
-_PRESENTATION_BY_REFERENCE: Mapping[Reference, tuple[str, str, str]] = {
     Reference.RECORD: ("link", "record", "link"),
     Reference.USER: ("user", "user", "user"),
     Reference.DEPARTMENT: ("department", "department", "department"),
+}
+_REFERENCE_NOTES: Mapping[Reference, str] = {
+    Reference.USER: "A user id.",
+    Reference.DEPARTMENT: "A department id.",
 }
 
 

@@ -92,6 +92,22 @@ def _optional_str(value: Any) -> str | None:
 # in -----------------------------------------------------------------------------
 
 
+def json_type(value: Any) -> str:
+    """The JSON Schema name of a parsed JSON (or YAML) value's type: ``null``,
+    ``boolean``, ``number``, ``string``, ``array`` or ``object``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
 def kind_problem(kind: ValueKind, value: Any, timezone: tzinfo) -> Problem | None:
     """What is wrong with the JSON type of a (non-null) value sent for a field of ``kind``."""
     if kind is ValueKind.TEXT:

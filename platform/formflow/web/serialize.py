@@ -22,7 +22,7 @@ from typing import Any
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
 from formflow.errors import N_, Problem, RecordError, ValidationFailed
 from formflow.fields import ValueKind
-from formflow.fields.json_values import datetime_json, kind_json
+from formflow.fields.json_values import datetime_json, json_type, kind_json
 from formflow.records import AuditEntry
 
 
@@ -126,17 +126,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | Decimal):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+    name = json_type(value)
+    return name if name == "null" else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def input_values(form: Form, values: Mapping[str, Any], timezone: tzinfo = UTC) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from formflow.fields import ValueKind
 from formflow.files import attaching, attachments
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
+from formflow.web.targets import target
 
 blueprint = Blueprint("uploads", __name__)
 
@@ -158,17 +159,12 @@ def served_type(content_type: str) -> str:
 @blueprint.route("/<app_key>/<form_key>/<int:record_id>/files/<file_id>")
 @login_required  # type: ignore[untyped-decorator]
 def download(app_key: str, form_key: str, record_id: int, file_id: str) -> Response:
-    instance = context.instance()
-    if app_key not in instance.app_keys:
-        abort(404)
-    service = instance.records(app_key)
-    if form_key not in service.app.forms:
-        abort(404)
-    record = service.get(context.actor(app_key), form_key, record_id)
-    item = find_file(service.app.form(form_key), record, file_id)
+    found = target(app_key, form_key)
+    record = found.service.get(found.actor, form_key, record_id)
+    item = find_file(found.form, record, file_id)
     if item is None:
         abort(404)
-    path = attachments.path_for(instance.settings.uploads_dir, file_id)
+    path = attachments.path_for(context.instance().settings.uploads_dir, file_id)
     if not path.is_file():
         abort(404)
     response = send_file(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -332,9 +333,9 @@ def test_the_user_table_stacks_into_cards_on_a_phone(client: FlaskClient, login:
 def test_the_user_list_costs_the_same_for_many_users(app: Flask, login: Login) -> None:
     client = login("admin")
     client.get("/admin/users")  # warm up: the app definition is compiled once
+    app.extensions["formflow"].version_check_seconds = math.inf  # however slow the machine
 
     def statements() -> int:
-        client.get("/admin/users")  # the definition version is checked at most once a second
         seen: list[str] = []
 
         def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:

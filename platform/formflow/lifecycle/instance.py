@@ -45,6 +45,8 @@ class Instance:
         self.plugins = plugins or load_plugins(plugins_dir=settings.plugins_dir)
         self._apps: dict[str, tuple[str, AppSchema, RecordService]] = {}
         self._checked: dict[str, float] = {}
+        self.version_check_seconds = VERSION_CHECK_SECONDS
+        """How long a compiled app is trusted before the database is asked again."""
         self._workflows: dict[str, WorkflowService] = {}
         subscribers = (
             {AFTER_HOOKS: after_hooks_subscriber(self.plugins, self._form_of)}
@@ -137,7 +139,10 @@ class Instance:
         """
         cached = self._apps.get(app_key)
         now = time.monotonic()
-        if cached is not None and now - self._checked.get(app_key, 0.0) < VERSION_CHECK_SECONDS:
+        if (
+            cached is not None
+            and now - self._checked.get(app_key, 0.0) < self.version_check_seconds
+        ):
             return cached
         with read_transaction(self.engine) as connection:
             version = current_version(connection, app_key)

@@ -111,7 +111,7 @@ def _check_parameters() -> None:
 def _token_user(plaintext: str) -> accounts.Identity | None:
     """The token's user and their access, noting its use at most once a minute (a write
     only then)."""
-    engine = _instance().engine
+    engine = api_instance().engine
     with read_transaction(engine) as connection:
         match = tokens.find_token(connection, plaintext)
     if match is None:
@@ -124,7 +124,7 @@ def _token_user(plaintext: str) -> accounts.Identity | None:
 
 
 def _unauthorized(message: str, error: str | None) -> Response:
-    response = _json(error_body("unauthorized", message), 401)
+    response = json_response(error_body("unauthorized", message), 401)
     challenge = 'Bearer realm="formflow"' + (f', error="{error}"' if error else "")
     response.headers["WWW-Authenticate"] = challenge
     return response
@@ -149,7 +149,7 @@ def document() -> Response:
 
 def _published() -> tuple[str, Conformance]:
     """The document in force, as served and as requests are checked against it."""
-    instance = _instance()
+    instance = api_instance()
     apps = [instance.app(key) for key in instance.app_keys]
     digests = tuple((app.key, app.digest) for app in apps)
     cached: dict[tuple[tuple[str, str], ...], tuple[str, Conformance]] = (
@@ -162,17 +162,17 @@ def _published() -> tuple[str, Conformance]:
     return cached[digests]
 
 
-def _conformance() -> Conformance:
+def conformance() -> Conformance:
     return _published()[1]
 
 
 @blueprint.get("/apps")
 def apps() -> Response:
-    instance = _instance()
+    instance = api_instance()
     found = []
     for app_key in instance.app_keys:
         app = instance.app(app_key)
-        actor = _actor(app_key)
+        actor = actor_for(app_key)
         forms = [
             _form_summary(app, form, actor)
             for form in app.forms.values()
@@ -187,7 +187,7 @@ def apps() -> Response:
                     "forms": forms,
                 }
             )
-    return _json({"data": found})
+    return json_response({"data": found})
 
 
 def _form_summary(app: App, form: Form, actor: Actor) -> dict[str, Any]:
@@ -207,14 +207,14 @@ def _form_summary(app: App, form: Form, actor: Actor) -> dict[str, Any]:
 
 @blueprint.get("/<app_key>/<form_key>/records")
 def records(app_key: str, form_key: str) -> Response:
-    service, form = _form(app_key, form_key)
+    service, form = form_service(app_key, form_key)
     return _page(app_key, service, form, _list_query())
 
 
 @blueprint.post("/<app_key>/<form_key>/search")
 def search(app_key: str, form_key: str) -> Response:
     """The list with its query in a JSON body: a long filter does not fit in a URL."""
-    service, form = _form(app_key, form_key)
+    service, form = form_service(app_key, form_key)
     body = _body()
     if "filter" in body and not isinstance(body["filter"], dict):
         raise QueryError("filter must be an object: a condition or a group", field="filter")
@@ -225,7 +225,7 @@ def search(app_key: str, form_key: str) -> Response:
         )
     name = openapi.component_name(service.app, form, "Search")
     # the filter is checked by the record service first, whose messages name the field
-    problems = _conformance().problems(name, {k: v for k, v in body.items() if k != "filter"})
+    problems = conformance().problems(name, {k: v for k, v in body.items() if k != "filter"})
     if problems:
         path, (problem, *_) = next(iter(problems.items()))
         field = path.split(".", 1)[0] if path != "$" else None
@@ -250,11 +250,11 @@ def _check_text(value: Any, name: str) -> None:
 def _page(app_key: str, service: RecordService, form: Form, query: Query) -> Response:
     """A page of the list; a filter the service takes is then held to the document too,
     which refuses what the service would only coerce (``"5"`` for a number)."""
-    page = service.find(_actor(app_key), form.key, query)
+    page = service.find(actor_for(app_key), form.key, query)
     if query.filter is not None:
         name = openapi.component_name(service.app, form, "Filter")
-        _conformance().check_query(name, query.filter, "filter")
-    return _json(
+        conformance().check_query(name, query.filter, "filter")
+    return json_response(
         {
             "data": [serialize.record_json(form, row) for row in page.rows],
             "total": page.total,
@@ -266,11 +266,11 @@ def _page(app_key: str, service: RecordService, form: Form, query: Query) -> Res
 
 @blueprint.post("/<app_key>/<form_key>/records")
 def create(app_key: str, form_key: str) -> Response:
-    service, form = _form(app_key, form_key)
+    service, form = form_service(app_key, form_key)
     body = _body()
     values = serialize.input_values(form, body, service.timezone)
-    _conformance().check_body(openapi.component_name(service.app, form, "Input"), body)
-    actor = _actor(app_key)
+    conformance().check_body(openapi.component_name(service.app, form, "Input"), body)
+    actor = actor_for(app_key)
     record = service.create(actor, form.key, _with_files(form, values, None, actor))
     response = _record_response(form, record, 201)
     response.headers["Location"] = url_for(
@@ -279,21 +279,21 @@ def create(app_key: str, form_key: str) -> Response:
     return response
 
 
-_ID = "<int:record_id>"
+RECORD_ID = "<int:record_id>"
 
 
-@blueprint.get(f"/<app_key>/<form_key>/records/{_ID}")
+@blueprint.get(f"/<app_key>/<form_key>/records/{RECORD_ID}")
 def record(app_key: str, form_key: str, record_id: int) -> Response:
-    service, form = _form(app_key, form_key)
-    return _record_response(form, service.get(_actor(app_key), form.key, record_id))
+    service, form = form_service(app_key, form_key)
+    return _record_response(form, service.get(actor_for(app_key), form.key, record_id))
 
 
-@blueprint.patch(f"/<app_key>/<form_key>/records/{_ID}")
+@blueprint.patch(f"/<app_key>/<form_key>/records/{RECORD_ID}")
 def update(app_key: str, form_key: str, record_id: int) -> Response:
-    service, form = _form(app_key, form_key)
+    service, form = form_service(app_key, form_key)
     body = _body()
     serialize.input_values(form, {k: v for k, v in body.items() if k != "version"})
-    _conformance().check_body(openapi.component_name(service.app, form, "Update"), body)
+    conformance().check_body(openapi.component_name(service.app, form, "Update"), body)
     present = "version" in body
     version = _expected_version(body.pop("version", None), present)
     if version is None:
@@ -303,28 +303,28 @@ def update(app_key: str, form_key: str, record_id: int) -> Response:
             )
         )
     values = serialize.input_values(form, body, service.timezone)
-    actor = _actor(app_key)
+    actor = actor_for(app_key)
     if _file_values(form, values):
         values = _with_files(form, values, service.get(actor, form.key, record_id), actor)
     changed = service.update(actor, form.key, record_id, values, expected_version=version)
     return _record_response(form, changed)
 
 
-@blueprint.delete(f"/<app_key>/<form_key>/records/{_ID}")
+@blueprint.delete(f"/<app_key>/<form_key>/records/{RECORD_ID}")
 def delete(app_key: str, form_key: str, record_id: int) -> Response:
-    service, form = _form(app_key, form_key)
+    service, form = form_service(app_key, form_key)
     given = request.args.get("version")
     if given is not None and not (_NUMBER.fullmatch(given) and 1 <= int(given) <= MAX_ID):
         raise QueryError("version must be the record's version number", field="version")
     version = _expected_version(int(given) if given is not None else None, given is not None)
-    service.delete(_actor(app_key), form.key, record_id, expected_version=version)
+    service.delete(actor_for(app_key), form.key, record_id, expected_version=version)
     return Response(status=204)
 
 
-@blueprint.post(f"/<app_key>/<form_key>/records/{_ID}/restore")
+@blueprint.post(f"/<app_key>/<form_key>/records/{RECORD_ID}/restore")
 def restore(app_key: str, form_key: str, record_id: int) -> Response:
-    service, form = _form(app_key, form_key)
-    actor = _actor(app_key)
+    service, form = form_service(app_key, form_key)
+    actor = actor_for(app_key)
     try:
         service.restore(actor, form.key, record_id)
     except RecordNotFound:
@@ -333,11 +333,11 @@ def restore(app_key: str, form_key: str, record_id: int) -> Response:
     return _record_response(form, service.get(actor, form.key, record_id))
 
 
-@blueprint.get(f"/<app_key>/<form_key>/records/{_ID}/history")
+@blueprint.get(f"/<app_key>/<form_key>/records/{RECORD_ID}/history")
 def history(app_key: str, form_key: str, record_id: int) -> Response:
-    service, form = _form(app_key, form_key)
-    entries = service.history(_actor(app_key), form.key, record_id)
-    return _json({"data": serialize.history_json(entries)})
+    service, form = form_service(app_key, form_key)
+    entries = service.history(actor_for(app_key), form.key, record_id)
+    return json_response({"data": serialize.history_json(entries)})
 
 
 # attachments --------------------------------------------------------------------
@@ -356,8 +356,8 @@ def _with_files(
     if not sent:
         return values
     held = attaching.held_files(form, record or {})
-    ceiling_mb = _instance().settings.max_upload_mb
-    with read_transaction(_instance().engine) as connection:
+    ceiling_mb = api_instance().settings.max_upload_mb
+    with read_transaction(api_instance().engine) as connection:
         uploaded = attachments.get_files(connection, (item["id"] for _, _, item in sent))
     problems: dict[str, list[Problem]] = {}
     for path, field, item in sent:
@@ -394,16 +394,16 @@ def _file_values(form: Form, values: dict[str, Any]) -> list[tuple[str, Field, d
 # helpers ------------------------------------------------------------------------
 
 
-def _instance() -> Instance:
+def api_instance() -> Instance:
     return cast(Instance, current_app.extensions["formflow"])
 
 
-def _form(app_key: str, form_key: str) -> tuple[RecordService, Form]:
+def form_service(app_key: str, form_key: str) -> tuple[RecordService, Form]:
     """The record service and form a path names; not_found for either unknown, and for a
     record id no record can have."""
     if (request.view_args or {}).get("record_id", 1) > MAX_ID:
         raise RecordNotFound(N_("no record has that id"))
-    instance = _instance()
+    instance = api_instance()
     if app_key not in instance.app_keys:
         raise RecordNotFound(N_("no app '%(app)s'"), app=app_key)
     service = instance.records(app_key)
@@ -412,7 +412,7 @@ def _form(app_key: str, form_key: str) -> tuple[RecordService, Form]:
     return service, service.app.form(form_key)
 
 
-def _actor(app_key: str) -> Actor:
+def actor_for(app_key: str) -> Actor:
     """The token's user as an actor in ``app_key`` (their access came with the token)."""
     identity: accounts.Identity = g.api_identity
     return identity.actor(app_key)
@@ -548,12 +548,12 @@ def _expected_version(given: Any, present: bool) -> int | None:
 
 
 def _record_response(form: Form, record: dict[str, Any], status: int = 200) -> Response:
-    response = _json(serialize.record_json(form, record), status)
+    response = json_response(serialize.record_json(form, record), status)
     response.headers["ETag"] = f'"{record["version"]}"'
     return response
 
 
-def _json(data: Any, status: int = 200) -> Response:
+def json_response(data: Any, status: int = 200) -> Response:
     text = json.dumps(data, ensure_ascii=False, default=serialize.json_default)
     return Response(text, status=status, mimetype="application/json")
 
@@ -567,7 +567,7 @@ def _label(label: Label) -> dict[str, str | None]:
 @blueprint.errorhandler(NotDeleted)
 def _precondition(error: RecordError) -> Response:
     status = 428 if isinstance(error, VersionRequired) else 409
-    return _json(error_body(error.code, error_message(error)), status)
+    return json_response(error_body(error.code, error_message(error)), status)
 
 
 def init_app(app: Flask) -> None:

@@ -15,7 +15,15 @@ from formflow.definitions.model import Label
 from formflow.errors import N_, QueryError, RecordNotFound
 from formflow.fields.values import MAX_INTEGER
 from formflow.web import serialize
-from formflow.web.api import _ID, _actor, _conformance, _form, _instance, _json, blueprint
+from formflow.web.api import (
+    RECORD_ID,
+    actor_for,
+    api_instance,
+    blueprint,
+    conformance,
+    form_service,
+    json_response,
+)
 from formflow.web.i18n import translate
 from formflow.workflows.errors import TaskNotFound
 from formflow.workflows.service import (
@@ -37,7 +45,7 @@ def tasks() -> Response:
         raise QueryError(N_("box must be one of %(boxes)s"), field="box", boxes=", ".join(BOXES))
     limit = _whole("limit", 50, MAX_TASKS)
     after = _whole("after", None, MAX_INTEGER)
-    instance = _instance()
+    instance = api_instance()
     wanted = request.args.get("app")
     if wanted is not None and wanted not in instance.app_keys:
         raise QueryError(N_("no app '%(app)s'"), field="app", app=wanted)
@@ -45,18 +53,18 @@ def tasks() -> Response:
     for app_key in instance.app_keys:
         if wanted is None or app_key == wanted:
             flows = instance.workflows(app_key)
-            found.extend(flows.inbox(_actor(app_key), box, limit=limit, after=after))
+            found.extend(flows.inbox(actor_for(app_key), box, limit=limit, after=after))
     found.sort(key=lambda item: item.task.id, reverse=True)
-    return _json({"data": [_task_json(item) for item in found[:limit]]})
+    return json_response({"data": [_task_json(item) for item in found[:limit]]})
 
 
 @blueprint.post("/tasks/<int:task_id>/decision")
 def decision(task_id: int) -> Response:
     """Approve or reject one of the caller's tasks."""
     body = serialize.parse_object(request.get_data(cache=False))
-    _conformance().check_body("TaskDecision", body)
+    conformance().check_body("TaskDecision", body)
     flows = _flows_of_task(task_id)
-    actor = _actor(flows.app.key)
+    actor = actor_for(flows.app.key)
     task = flows.task(task_id)
     form = flows.app.form(flows.instance(task.instance_id).form_key)
     values = serialize.input_values(form, body.get("values") or {}, flows.records.timezone)
@@ -68,31 +76,31 @@ def decision(task_id: int) -> Response:
         values=values,
         to=body.get("to"),
     )
-    return _json(_instance_json(done))
+    return json_response(_instance_json(done))
 
 
-@blueprint.get(f"/<app_key>/<form_key>/records/{_ID}/actions")
+@blueprint.get(f"/<app_key>/<form_key>/records/{RECORD_ID}/actions")
 def record_actions(app_key: str, form_key: str, record_id: int) -> Response:
     """What the caller may do now on a record's approval."""
-    service, form = _form(app_key, form_key)
-    actor = _actor(app_key)
+    service, form = form_service(app_key, form_key)
+    actor = actor_for(app_key)
     service.get(actor, form.key, record_id)  # not found unless the caller may read it
-    flows = _instance().workflows(app_key)
+    flows = api_instance().workflows(app_key)
     found = flows.actions_for(actor, form.key, record_id)
-    return _json({"data": [_action_json(action) for action in found]})
+    return json_response({"data": [_action_json(action) for action in found]})
 
 
-@blueprint.post(f"/<app_key>/<form_key>/records/{_ID}/actions/<action_key>")
+@blueprint.post(f"/<app_key>/<form_key>/records/{RECORD_ID}/actions/<action_key>")
 def record_action(app_key: str, form_key: str, record_id: int, action_key: str) -> Response:
     """Do one of the record's actions: submit, withdraw, resubmit, remind, approve, reject."""
-    service, form = _form(app_key, form_key)
+    service, form = form_service(app_key, form_key)
     data = request.get_data(cache=False)
     body: dict[str, Any] = serialize.parse_object(data) if data.strip() else {}
-    _conformance().check_body("ActionInput", body)
-    actor = _actor(app_key)
+    conformance().check_body("ActionInput", body)
+    actor = actor_for(app_key)
     service.get(actor, form.key, record_id)
     values = serialize.input_values(form, body.get("values") or {}, service.timezone)
-    flows = _instance().workflows(app_key)
+    flows = api_instance().workflows(app_key)
     done = flows.act(
         actor,
         form.key,
@@ -102,11 +110,11 @@ def record_action(app_key: str, form_key: str, record_id: int, action_key: str) 
         values=values,
         to=body.get("to"),
     )
-    return _json(_instance_json(done))
+    return json_response(_instance_json(done))
 
 
 def _flows_of_task(task_id: int) -> WorkflowService:
-    instance = _instance()
+    instance = api_instance()
     if task_id > MAX_INTEGER:
         raise TaskNotFound(task_id)
     for app_key in instance.app_keys:

@@ -97,6 +97,14 @@ from formflow.storage.tables import (
 
 Record = dict[str, Any]
 
+_AUDIT_ACTIONS = {
+    EventKind.CREATED: "create",
+    EventKind.UPDATED: "update",
+    EventKind.DELETED: "delete",
+    EventKind.RESTORED: "restore",
+}
+"""The audit log's word for each kind of record event."""
+
 
 @dataclass(frozen=True)
 class Linked:
@@ -187,16 +195,16 @@ class RecordService:
                 )
             self._write_rows(connection, form, record_id, prepared.rows)
             record = {**row, "id": record_id, **prepared.rows}
-            audit.record_change(
+            self._changed(
                 connection,
-                table_name=table.name,
-                record_id=record_id,
-                action="create",
-                user_id=actor.user_id,
-                at=context.utc,
-                changes=audit.changed_fields({}, record, self._audited(form)),
+                form,
+                record_id,
+                EventKind.CREATED,
+                actor.user_id,
+                context.utc,
+                record,
+                audited=audit.changed_fields({}, record, self._audited(form)),
             )
-            self._event(connection, form, record_id, EventKind.CREATED, actor, context.utc, record)
         return self._shown(access, form, record)
 
     def update(
@@ -213,7 +221,7 @@ class RecordService:
 
         ``grant`` names fields the caller may change whatever the field rules.
         """
-        form, table = self._form(form_key)
+        form, _ = self._form(form_key)
         scope = require(actor, form, Operation.UPDATE)
         access = self.field_access(actor, form_key, creating=False, grant=grant)
         self._refuse_hidden(access, values)
@@ -266,17 +274,16 @@ class RecordService:
             self._write_rows(connection, form, record_id, prepared.rows, replace=True)
             after = {**current, **changes, **rows, **prepared.rows}
             diff = audit.changed_fields({**current, **rows}, after, self._audited(form))
-            audit.record_change(
+            self._changed(
                 connection,
-                table_name=table.name,
-                record_id=record_id,
-                action="update",
-                user_id=actor.user_id,
-                at=context.utc,
+                form,
+                record_id,
+                EventKind.UPDATED,
+                actor.user_id,
+                context.utc,
+                after,
+                audited=diff,
                 changes=diff,
-            )
-            self._event(
-                connection, form, record_id, EventKind.UPDATED, actor, context.utc, after, diff
             )
         return self._shown(access, form, after)
 
@@ -323,17 +330,10 @@ class RecordService:
                 "updated_by": actor.user_id,
             }
             connection.execute(update(table).where(table.c.id == record_id).values(changes))
-            audit.record_change(
-                connection,
-                table_name=table.name,
-                record_id=record_id,
-                action="restore",
-                user_id=actor.user_id,
-                at=now,
-                changes={},
-            )
             restored = {**current, **changes}
-            self._event(connection, form, record_id, EventKind.RESTORED, actor, now, restored)
+            self._changed(
+                connection, form, record_id, EventKind.RESTORED, actor.user_id, now, restored
+            )
         return self._shown(self.field_access(actor, form_key), form, restored)
 
     def move_owner(self, user_id: int, department_id: int | None) -> int:
@@ -735,24 +735,14 @@ class RecordService:
             .where(table.c.id == record_id)
             .values({DELETED_AT: now, DELETED_BY: user_id, "version": table.c.version + 1})
         )
-        audit.record_change(
+        self._changed(
             connection,
-            table_name=table.name,
-            record_id=record_id,
-            action="delete",
-            user_id=user_id,
-            at=now,
-            changes={},
-        )
-        self.outbox.append(
-            connection,
-            app_key=self.app.key,
-            form_key=form.key,
-            record_id=record_id,
-            kind=EventKind.DELETED,
-            user_id=user_id,
-            at=now,
-            record=self._public(form, record or {"id": record_id}),
+            form,
+            record_id,
+            EventKind.DELETED,
+            user_id,
+            now,
+            record or {"id": record_id},
         )
 
     def _load(
@@ -845,24 +835,37 @@ class RecordService:
                 unit.after_commit(self.relay.committed, key=self.relay)
             yield unit.connection
 
-    def _event(
+    def _changed(
         self,
         connection: Connection,
         form: Form,
         record_id: int,
         kind: EventKind,
-        actor: Actor,
+        user_id: int | None,
         at: datetime,
         record: Mapping[str, Any],
+        *,
+        audited: Mapping[str, tuple[Any, Any]] | None = None,
         changes: Mapping[str, tuple[Any, Any]] | None = None,
     ) -> None:
+        """Leave the two traces every write leaves, in its transaction: the audit row
+        (``audited``, the fields it lists) and the outbox event (``changes``, its diff)."""
+        audit.record_change(
+            connection,
+            table_name=self.schema.table(form.key).name,
+            record_id=record_id,
+            action=_AUDIT_ACTIONS[kind],
+            user_id=user_id,
+            at=at,
+            changes=audited or {},
+        )
         self.outbox.append(
             connection,
             app_key=self.app.key,
             form_key=form.key,
             record_id=record_id,
             kind=kind,
-            user_id=actor.user_id,
+            user_id=user_id,
             at=at,
             record=self._public(form, record),
             changes=changes,

@@ -66,6 +66,15 @@ class Operation(ABC):
         """Carry the step out on the connection ``ops`` is bound to."""
 
 
+class OneTableOperation(Operation):
+    """A step on one table: the ``table`` each subclass declares as its field."""
+
+    table: str
+
+    def touches(self) -> tuple[str, ...]:
+        return (self.table,)
+
+
 def _is_sqlite(ops: Operations) -> bool:
     return bool(ops.get_bind().dialect.name == "sqlite")
 
@@ -130,16 +139,13 @@ class RenameTable(Operation):
 
 
 @dataclass(frozen=True)
-class AddColumn(Operation):
+class AddColumn(OneTableOperation):
     """A new field's column; always nullable, so existing rows simply have no value yet."""
 
     table: str
     column_name: str
     sql_type: str
     column: Column[Any] = field(compare=False, repr=False)
-
-    def touches(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return f"add column {self.table}.{self.column_name} {self.sql_type}"
@@ -172,15 +178,12 @@ def _sqlite_add_reference(ops: Operations, table_name: str, column: Column[Any])
 
 
 @dataclass(frozen=True)
-class RenameColumn(Operation):
+class RenameColumn(OneTableOperation):
     """A field's column follows its ``renamed_from``, values and all."""
 
     table: str
     old: str
     new: str
-
-    def touches(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return f"rename column {self.table}.{self.old} to {self.new} (data kept)"
@@ -190,7 +193,7 @@ class RenameColumn(Operation):
 
 
 @dataclass(frozen=True)
-class AlterColumnType(Operation):
+class AlterColumnType(OneTableOperation):
     """Give a column the field's new type, converting every stored value exactly.
 
     The values are written to a new column through :func:`~formflow.storage.conversions.
@@ -209,9 +212,6 @@ class AlterColumnType(Operation):
     new_column: Column[Any] = field(compare=False, repr=False)
     target_field: Field = field(compare=False, repr=False)
     effect = Effect.VALUES
-
-    def touches(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         how = "widening, values unchanged" if self.widening else "every value converted"
@@ -240,7 +240,7 @@ class AlterColumnType(Operation):
 
 
 @dataclass(frozen=True)
-class CreateIndex(Operation):
+class CreateIndex(OneTableOperation):
     """An index the model derives or declares and the database lacks."""
 
     name: str
@@ -256,9 +256,6 @@ class CreateIndex(Operation):
         keys = tuple(f"-{key}" if descending else key for key, descending in index_keys(index))
         table_name = index.table.name if index.table is not None else ""
         return cls(str(index.name), table_name, keys, index.unique, index)
-
-    def touches(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         kind = "unique index" if self.unique else "index"
@@ -279,14 +276,11 @@ class CreateIndex(Operation):
 
 
 @dataclass(frozen=True)
-class DropIndex(Operation):
+class DropIndex(OneTableOperation):
     """An index the model no longer derives. Dropping an index never loses data."""
 
     name: str
     table: str
-
-    def touches(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return f"drop index {self.name} on {self.table}"
@@ -296,16 +290,13 @@ class DropIndex(Operation):
 
 
 @dataclass(frozen=True)
-class KeepHiddenColumn(Operation):
+class KeepHiddenColumn(OneTableOperation):
     """A removed field's column stays, out of sight, with its values."""
 
     table: str
     column_name: str
     informational = True
     effect = Effect.NONE
-
-    def touches(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return (
@@ -318,15 +309,12 @@ class KeepHiddenColumn(Operation):
 
 
 @dataclass(frozen=True)
-class KeepHiddenTable(Operation):
+class KeepHiddenTable(OneTableOperation):
     """A removed form's or subtable's table stays, out of sight, with its rows."""
 
     table: str
     informational = True
     effect = Effect.NONE
-
-    def touches(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return f"keep table {self.table} hidden: it was removed; its data stays until a purge"
@@ -336,7 +324,7 @@ class KeepHiddenTable(Operation):
 
 
 @dataclass(frozen=True)
-class DropColumn(Operation):
+class DropColumn(OneTableOperation):
     """Delete a hidden column and its data: only a purge plans this.
 
     SQLite cannot drop a column that holds a foreign key, so there the table is rebuilt
@@ -347,9 +335,6 @@ class DropColumn(Operation):
     column_name: str
     rebuild: bool = False
     effect = Effect.DESTRUCTIVE
-
-    def touches(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return f"drop hidden column {self.table}.{self.column_name} and its data"
@@ -363,14 +348,11 @@ class DropColumn(Operation):
 
 
 @dataclass(frozen=True)
-class DropTable(Operation):
+class DropTable(OneTableOperation):
     """Delete a hidden table and its data: only a purge plans this."""
 
     table: str
     effect = Effect.DESTRUCTIVE
-
-    def touches(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return f"drop hidden table {self.table} and its data"

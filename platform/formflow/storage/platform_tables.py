@@ -7,6 +7,8 @@ tables are named after their app key, and app keys are checked not to start with
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
@@ -28,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.sql.schema import SchemaItem
 
 PLATFORM_PREFIX = "ff_"
 
@@ -36,20 +39,55 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 platform_metadata = MetaData()
 
-departments = Table(
+
+def _keyed_table(name: str, *items: SchemaItem) -> Table:
+    """A platform table whose rows are known by a surrogate ``id``."""
+    return Table(name, platform_metadata, _id(), *items)
+
+
+def _id() -> Column[Any]:
+    """The surrogate key most platform tables start with."""
+    return Column("id", Id, primary_key=True)
+
+
+def _at(name: str, *, nullable: bool = False) -> Column[Any]:
+    """A timezone-aware moment; required unless ``nullable``."""
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+def _user_ref(name: str = "user_id") -> Column[Any]:
+    """A user who acted; kept as NULL when that user is deleted."""
+    return Column(name, Id, ForeignKey("ff_users.id", ondelete="SET NULL"))
+
+
+def _owner() -> Column[Any]:
+    """The user a row belongs to; the row goes when the user does."""
+    return Column(
+        "user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+
+
+def _instance_ref() -> Column[Any]:
+    """The workflow instance a row belongs to; the row goes when the instance does."""
+    return Column(
+        "instance_id",
+        Id,
+        ForeignKey("ff_workflow_instances.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+
+
+departments = _keyed_table(
     "ff_departments",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("parent_id", Id, ForeignKey("ff_departments.id", ondelete="RESTRICT"), index=True),
     Column("manager_id", Id, ForeignKey("ff_users.id", ondelete="SET NULL", use_alter=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    _at("created_at"),
 )
 
-users = Table(
+users = _keyed_table(
     "ff_users",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
     Column("username", String(150), nullable=False, unique=True),
     Column("display_name", String(200), nullable=False),
     Column("email", String(320)),
@@ -58,8 +96,8 @@ users = Table(
     Column("language", String(8), nullable=False, default="zh"),
     Column("is_active", Boolean, nullable=False, default=True),
     Column("is_admin", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("last_login_at", DateTime(timezone=True)),
+    _at("created_at"),
+    _at("last_login_at", nullable=True),
 )
 
 user_roles = Table(
@@ -70,30 +108,26 @@ user_roles = Table(
     Column("role_key", String(63), primary_key=True),
 )
 
-definition_versions = Table(
+definition_versions = _keyed_table(
     "ff_definition_versions",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
     Column("app_key", String(63), nullable=False),
     Column("number", Integer, nullable=False),
     Column("version_label", String(100), nullable=False),
     Column("digest", String(64), nullable=False),
     Column("files", JSON, nullable=False),
     Column("is_current", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    _at("created_at"),
     Column("note", Text),
     UniqueConstraint("app_key", "number"),
 )
 
-audit_log = Table(
+audit_log = _keyed_table(
     "ff_audit_log",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
     Column("table_name", String(130), nullable=False),
     Column("record_id", BigInteger, nullable=False),
     Column("action", String(20), nullable=False),
-    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="SET NULL")),
-    Column("at", DateTime(timezone=True), nullable=False),
+    _user_ref(),
+    _at("at"),
     Column("changes", JSON, nullable=False),
     Index("ix_ff_audit_log_record", "table_name", "record_id", "id"),
     Index("ix_ff_audit_log_user", "user_id", "id"),
@@ -106,55 +140,43 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
-login_failures = Table(
+login_failures = _keyed_table(
     "ff_login_failures",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
     Column("username", String(150), nullable=False),
     Column("address", String(64), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    _at("at"),
     Index("ix_ff_login_failures_username_at", "username", "at"),
 )
 
-api_tokens = Table(
+api_tokens = _keyed_table(
     "ff_api_tokens",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
-    Column(
-        "user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    _owner(),
     Column("name", String(100), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("last_used_at", DateTime(timezone=True)),
-    Column("expires_at", DateTime(timezone=True)),
+    _at("created_at"),
+    _at("last_used_at", nullable=True),
+    _at("expires_at", nullable=True),
 )
 
-sessions = Table(
+sessions = _keyed_table(
     "ff_sessions",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
-    Column(
-        "user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    _owner(),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("remember", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("last_seen_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    _at("created_at"),
+    _at("last_seen_at"),
+    _at("expires_at"),
     Column("user_agent", String(300), nullable=False, default=""),
     Column("address", String(64), nullable=False, default=""),
 )
 
-saved_views = Table(
+saved_views = _keyed_table(
     "ff_saved_views",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
     Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False),
     Column("table_name", String(130), nullable=False),
     Column("name", String(100), nullable=False),
     Column("query", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    _at("created_at"),
     Index("ix_ff_saved_views_user_table", "user_id", "table_name"),
 )
 
@@ -162,23 +184,21 @@ attachments = Table(
     "ff_attachments",
     platform_metadata,
     Column("id", String(64), primary_key=True),
-    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="SET NULL")),
+    _user_ref(),
     Column("name", String(255), nullable=False),
     Column("content_type", String(100), nullable=False),
     Column("size", BigInteger, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    _at("created_at"),
 )
 
-events = Table(
+events = _keyed_table(
     "ff_events",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
     Column("app_key", String(63), nullable=False),
     Column("form_key", String(63), nullable=False),
     Column("record_id", BigInteger, nullable=False),
     Column("kind", String(30), nullable=False),
     Column("user_id", BigInteger),
-    Column("at", DateTime(timezone=True), nullable=False),
+    _at("at"),
     Column("data", JSON, nullable=False),
     Index("ix_ff_events_record", "app_key", "form_key", "record_id", "id"),
 )
@@ -189,7 +209,7 @@ event_deliveries = Table(
     Column("subscriber", String(100), primary_key=True),
     Column("event_id", Id, ForeignKey("ff_events.id", ondelete="CASCADE"), primary_key=True),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("available_at", DateTime(timezone=True)),
+    _at("available_at", nullable=True),
     Column("last_error", Text),
 )
 """Deliveries still owed: one row per event and subscriber, deleted once delivered."""
@@ -198,35 +218,31 @@ event_subscribers = Table(
     "ff_event_subscribers",
     platform_metadata,
     Column("name", String(100), primary_key=True),
-    Column("leased_until", DateTime(timezone=True)),
+    _at("leased_until", nullable=True),
     Column("lease_holder", String(64)),
 )
 """Who is delivering to a subscriber right now, so its events go out one at a time, in order."""
 
-dead_letters = Table(
+dead_letters = _keyed_table(
     "ff_dead_letters",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
     Column("subscriber", String(100), nullable=False),
     Column("event_id", Id, ForeignKey("ff_events.id", ondelete="CASCADE"), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("error", Text),
-    Column("failed_at", DateTime(timezone=True), nullable=False),
+    _at("failed_at"),
     UniqueConstraint("subscriber", "event_id"),
 )
 """Deliveries given up after their last retry, kept for an admin to read and retry."""
 
 
-workflow_instances = Table(
+workflow_instances = _keyed_table(
     "ff_workflow_instances",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
     Column("app_key", String(63), nullable=False),
     Column("workflow_key", String(63), nullable=False),
     Column("definition_digest", String(64), nullable=False),
     Column("form_key", String(63), nullable=False),
     Column("record_id", BigInteger, nullable=False),
-    Column("submitter_id", Id, ForeignKey("ff_users.id", ondelete="SET NULL")),
+    _user_ref("submitter_id"),
     Column("status", String(20), nullable=False),
     Column("outcome", String(63)),
     Column("prior_state", String(100)),
@@ -234,8 +250,8 @@ workflow_instances = Table(
     Column("version", Integer, nullable=False),
     Column("entries", Integer, nullable=False),
     Column("position", JSON, nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("ended_at", DateTime(timezone=True)),
+    _at("started_at"),
+    _at("ended_at", nullable=True),
     Index("ix_ff_workflow_instances_record", "app_key", "form_key", "record_id", "id"),
     Index("ix_ff_workflow_instances_submitter", "submitter_id", "status"),
 )
@@ -243,65 +259,45 @@ workflow_instances = Table(
 waits for its submitter) and unique, so a record never has two; ``version`` is compared and
 set by every step, so an instance advances once however many act on it at the same moment."""
 
-workflow_tasks = Table(
+workflow_tasks = _keyed_table(
     "ff_workflow_tasks",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
-    Column(
-        "instance_id",
-        Id,
-        ForeignKey("ff_workflow_instances.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _instance_ref(),
     Column("node_key", String(63), nullable=False),
     Column("entry", Integer, nullable=False),
     Column("kind", String(10), nullable=False),
-    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="SET NULL")),
-    Column("delegated_from", Id, ForeignKey("ff_users.id", ondelete="SET NULL")),
+    _user_ref(),
+    _user_ref("delegated_from"),
     Column("position", Integer, nullable=False),
     Column("status", String(20), nullable=False),
     Column("comment", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("decided_at", DateTime(timezone=True)),
+    _at("created_at"),
+    _at("decided_at", nullable=True),
     Index("ix_ff_workflow_tasks_user", "user_id", "status", "id"),
 )
 """People's tasks: to approve (``kind`` approve) or to read (``kind`` cc). A task is decided
 by changing its ``status`` from ``open`` in one compare-and-set, so it is decided once."""
 
-workflow_history = Table(
+workflow_history = _keyed_table(
     "ff_workflow_history",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
-    Column(
-        "instance_id",
-        Id,
-        ForeignKey("ff_workflow_instances.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _instance_ref(),
     Column("action", String(30), nullable=False),
     Column("node_key", String(63)),
     Column("task_id", BigInteger),
-    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="SET NULL")),
-    Column("at", DateTime(timezone=True), nullable=False),
+    _user_ref(),
+    _at("at"),
     Column("comment", Text),
     Column("detail", JSON, nullable=False),
 )
 """Every step of every instance: who did what, when and why."""
 
-workflow_delegations = Table(
+workflow_delegations = _keyed_table(
     "ff_workflow_delegations",
-    platform_metadata,
-    Column("id", Id, primary_key=True),
     Column("app_key", String(63), nullable=False),
-    Column(
-        "user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    _owner(),
     Column("delegate_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False),
     Column("starts_on", Date, nullable=False),
     Column("ends_on", Date, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    _at("created_at"),
 )
 """Who holds someone's approval tasks while they are away, for a range of days."""
 

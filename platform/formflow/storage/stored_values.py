@@ -22,7 +22,7 @@ from sqlalchemy.sql import ColumnElement, TableClause
 
 from formflow.definitions.model import Field
 from formflow.fields import ValueKind
-from formflow.storage.migration_ops import Effect, Operation
+from formflow.storage.migration_ops import Effect, OneTableOperation, Operation
 from formflow.storage.tables import DELETED_AT, column_type
 
 
@@ -41,7 +41,7 @@ class Place:
 
 
 @dataclass(frozen=True)
-class MapOptionValue(Operation):
+class MapOptionValue(OneTableOperation):
     """Rows holding a removed option take the option that names it in ``renamed_from``."""
 
     table: str
@@ -51,9 +51,6 @@ class MapOptionValue(Operation):
     rows: int
     multiple: bool
     effect = Effect.VALUES
-
-    def touches(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return (
@@ -78,7 +75,7 @@ class MapOptionValue(Operation):
 
 
 @dataclass(frozen=True)
-class FillDefault(Operation):
+class FillDefault(OneTableOperation):
     """A field that became required takes its ``default`` in the rows that have no value."""
 
     table: str
@@ -87,9 +84,6 @@ class FillDefault(Operation):
     rows: int
     target_field: Field = field(compare=False, repr=False)
     effect = Effect.VALUES
-
-    def touches(self) -> tuple[str, ...]:
-        return (self.table,)
 
     def describe(self) -> str:
         return (

@@ -43,13 +43,19 @@ USERNAME_PATTERN = r"^[\w.@-]+$"
 NONE = ""
 
 
-@blueprint.before_request
-def _administrators_only() -> Any:
+def administrators_only(refusal: str) -> Any:
+    """For a blueprint's ``before_request``: a visitor not signed in is sent to sign in, a
+    user who is not an administrator is refused (403, ``refusal``); ``None`` lets one in."""
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if not context.user().is_admin:
-        abort(403, description=_("Only administrators may manage users and departments."))
+        abort(403, description=refusal)
     return None
+
+
+@blueprint.before_request
+def _administrators_only() -> Any:
+    return administrators_only(_("Only administrators may manage users and departments."))
 
 
 # forms ------------------------------------------------------------------------------
@@ -59,12 +65,17 @@ def strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-class ProfileForm(FlaskForm):  # type: ignore[misc]
-    display_name = StringField(
-        _l("Name"),
+def name_field(label: str) -> StringField:
+    """A required name of up to 200 characters, trimmed."""
+    return StringField(
+        label,
         filters=[strip],
         validators=[DataRequired(_l("Enter a name.")), Length(max=200), storable_text],
     )
+
+
+class ProfileForm(FlaskForm):  # type: ignore[misc]
+    display_name = name_field(_l("Name"))
     department = SelectField(_l("Department"), choices=[], validate_choice=True)
     is_admin = BooleanField(_l("Administrator (may manage users, departments and every record)"))
 
@@ -100,11 +111,7 @@ class PasswordForm(FlaskForm):  # type: ignore[misc]
 
 
 class DepartmentForm(FlaskForm):  # type: ignore[misc]
-    name = StringField(
-        _l("Department name"),
-        filters=[strip],
-        validators=[DataRequired(_l("Enter a name.")), Length(max=200), storable_text],
-    )
+    name = name_field(_l("Department name"))
     # Not checked against its choices: the accounts module refuses a bad parent itself.
     parent = SelectField(_l("Parent department"), choices=[], validate_choice=False)
 
@@ -216,14 +223,7 @@ def create_user() -> str | Response:
 
 @blueprint.route("/users/<int:user_id>", methods=["GET", "POST"])
 def edit_user(user_id: int) -> str | Response:
-    engine = context.instance().engine
-    with read_transaction(engine) as connection:
-        user = _user_or_404(connection, user_id)
-        held = accounts.roles_by_user(connection, [user_id]).get(user_id, {})
-        choices = _load_choices(connection)
-    form_class = _with_roles(EditUserForm, choices.apps)
-    form = form_class(data=_profile_data(user, held, choices.apps))
-    form.department.choices = choices.department_choices()
+    user, choices, form = _edit_form(user_id, posted=True)
     if form.validate_on_submit() and _may_save(user, form):
         try:
             _save_profile(user, form, choices.apps)
@@ -240,24 +240,30 @@ def edit_user(user_id: int) -> str | Response:
 
 @blueprint.route("/users/<int:user_id>/password", methods=["POST"])
 def reset_password(user_id: int) -> str | Response:
-    engine = context.instance().engine
-    with read_transaction(engine) as connection:
-        user = _user_or_404(connection, user_id)
-        held = accounts.roles_by_user(connection, [user_id]).get(user_id, {})
-        choices = _load_choices(connection)
+    user, choices, form = _edit_form(user_id, posted=False)
     password_form = PasswordForm()
     if password_form.validate_on_submit():
-        with write_transaction(engine) as connection:
+        with write_transaction(context.instance().engine) as connection:
             accounts.set_password(connection, user.username, password_form.new_password.data)
         if user.id == context.user().id:
             stay_signed_in()
         flash(_("The password of %(username)s was reset.", username=user.username))
         return redirect(url_for("admin.edit_user", user_id=user_id))
-    form = _with_roles(EditUserForm, choices.apps)(
-        formdata=None, data=_profile_data(user, held, choices.apps)
-    )
-    form.department.choices = choices.department_choices()
     return _user_page(form, choices, user=user, password_form=password_form)
+
+
+def _edit_form(user_id: int, *, posted: bool) -> tuple[accounts.User, Choices, EditUserForm]:
+    """The user (404 if there is none), the page's choices and the user's profile form, filled
+    from the user, and from the request too when the profile is what was ``posted``."""
+    with read_transaction(context.instance().engine) as connection:
+        user = _user_or_404(connection, user_id)
+        held = accounts.roles_by_user(connection, [user_id]).get(user_id, {})
+        choices = _load_choices(connection)
+    form_class = _with_roles(EditUserForm, choices.apps)
+    data = _profile_data(user, held, choices.apps)
+    form = form_class(data=data) if posted else form_class(formdata=None, data=data)
+    form.department.choices = choices.department_choices()
+    return user, choices, form
 
 
 def _user_page(

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from formflow.jobs.dead_letters import (
@@ -21,7 +20,7 @@ from formflow.jobs.dead_letters import (
 )
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
-from formflow.web.extensions import login_manager
+from formflow.web.admin import administrators_only
 
 blueprint = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
 
@@ -30,11 +29,7 @@ SHOWN = 200
 
 @blueprint.before_request
 def _administrators_only() -> Any:
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not context.user().is_admin:
-        abort(403, description=_("Only administrators may see background jobs."))
-    return None
+    return administrators_only(_("Only administrators may see background jobs."))
 
 
 @blueprint.get("/dead")

@@ -566,69 +566,65 @@ def _shared_schemas() -> dict[str, Schema]:
                 "content_type": {"type": ["string", "null"]},
             },
         },
-        "History": {
-            "type": "object",
-            "required": ["data"],
-            "properties": {
-                "data": {
-                    "type": "array",
-                    "items": {
+        "History": _data_list(
+            {
+                "type": "object",
+                "required": ["action", "user_id", "at", "changes"],
+                "properties": {
+                    "action": {"type": "string"},
+                    "user_id": {"type": ["integer", "null"]},
+                    "at": {"type": "string", "format": "date-time"},
+                    "changes": {
                         "type": "object",
-                        "required": ["action", "user_id", "at", "changes"],
-                        "properties": {
-                            "action": {"type": "string"},
-                            "user_id": {"type": ["integer", "null"]},
-                            "at": {"type": "string", "format": "date-time"},
-                            "changes": {
-                                "type": "object",
-                                "description": "`[old, new]` by field key.",
-                                "additionalProperties": {
-                                    "type": "array",
-                                    "items": {},
-                                    "minItems": 2,
-                                    "maxItems": 2,
-                                },
-                            },
+                        "description": "`[old, new]` by field key.",
+                        "additionalProperties": {
+                            "type": "array",
+                            "items": {},
+                            "minItems": 2,
+                            "maxItems": 2,
                         },
                     },
-                }
-            },
-        },
-        "AppList": {
-            "type": "object",
-            "required": ["data"],
-            "properties": {
-                "data": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["key", "label", "version", "forms"],
-                        "properties": {
-                            "key": {"type": "string"},
-                            "label": _LABEL,
-                            "version": {"type": "string"},
-                            "forms": {
-                                "type": "array",
-                                "items": {
+                },
+            }
+        ),
+        "AppList": _data_list(
+            _keyed(
+                {
+                    "version": {"type": "string"},
+                    "forms": {
+                        "type": "array",
+                        "items": _keyed(
+                            {
+                                "url": {"type": "string"},
+                                "can": {
                                     "type": "object",
-                                    "required": ["key", "label", "url", "can"],
-                                    "properties": {
-                                        "key": {"type": "string"},
-                                        "label": _LABEL,
-                                        "url": {"type": "string"},
-                                        "can": {
-                                            "type": "object",
-                                            "description": "What the user may do, by action.",
-                                            "additionalProperties": {"type": "boolean"},
-                                        },
-                                    },
+                                    "description": "What the user may do, by action.",
+                                    "additionalProperties": {"type": "boolean"},
                                 },
-                            },
-                        },
+                            }
+                        ),
                     },
                 }
-            },
-        },
+            )
+        ),
+    }
+
+
+def _data_list(item: Schema) -> Schema:
+    """A response that lists its items under ``data``."""
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"type": "array", "items": item}},
+    }
+
+
+def _keyed(more: dict[str, Schema]) -> Schema:
+    """An app or a form as listed: its key and label, then ``more``, all required."""
+    return {
+        "type": "object",
+        "required": ["key", "label", *more],
+        "properties": {"key": {"type": "string"}, "label": _LABEL, **more},
     }
 
 

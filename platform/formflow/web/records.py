@@ -381,12 +381,9 @@ def delete(app_key: str, form_key: str, record_id: int) -> Response:
     try:
         t.service.delete(t.actor, t.form.key, record_id)
     except RecordInUse as error:
-        flash(_("This record cannot be deleted: %(reason)s", reason=error_message(error)))
-        return redirect(
-            url_for("records.detail", app_key=app_key, form_key=form_key, record_id=record_id)
-        )
-    flash(_("Moved to the recycle bin."))
-    return redirect(_list_url(t, {}))
+        reason = error_message(error)
+        return _told(_("This record cannot be deleted: %(reason)s", reason=reason), t, record_id)
+    return _told(_("Moved to the recycle bin."), t)
 
 
 @blueprint.route("/<app_key>/<form_key>/bin")
@@ -438,9 +435,17 @@ def restore(app_key: str, form_key: str, record_id: int) -> Response:
         reasons = [*general, *(m for messages in placed.values() for m in messages)]
         flash(_("This record cannot be restored: %(reason)s", reason=" ".join(reasons)))
         return redirect(url_for("records.recycle_bin", app_key=app_key, form_key=form_key))
-    flash(_("Restored."))
+    return _told(_("Restored."), t, record_id)
+
+
+def _told(message: str, t: Target, record_id: int | None = None) -> Response:
+    """After moving a record to or from the bin: ``message`` for the next page, which is
+    the record's own (``record_id``) or else the list."""
+    flash(message)
+    if record_id is None:
+        return redirect(_list_url(t, {}))
     return redirect(
-        url_for("records.detail", app_key=app_key, form_key=form_key, record_id=record_id)
+        url_for("records.detail", app_key=t.app_key, form_key=t.form.key, record_id=record_id)
     )
 
 

@@ -7,6 +7,8 @@ one of them carried out and the others told precisely why not (:class:`TaskAlrea
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from formflow.errors import N_, PermissionDenied, RecordError, RecordNotFound
 
 
@@ -22,25 +24,37 @@ class WorkflowConflict(WorkflowError):
     code = "workflow_conflict"
 
 
-class TaskNotFound(RecordNotFound):
-    code = "task_not_found"
+class _AboutTask(RecordError):
+    """An error about one task, whose ``message`` names it as ``%(task)s``."""
+
+    message: ClassVar[str]
 
     def __init__(self, task_id: int) -> None:
-        super().__init__(N_("no task %(task)s"), task=task_id)
+        super().__init__(self.message, task=task_id)
 
 
-class InstanceNotFound(RecordNotFound):
-    code = "instance_not_found"
+class _AboutInstance(RecordError):
+    """An error about one instance, whose ``message`` names it as ``%(instance)s``."""
+
+    message: ClassVar[str]
 
     def __init__(self, instance_id: int) -> None:
-        super().__init__(N_("no approval %(instance)s"), instance=instance_id)
+        super().__init__(self.message, instance=instance_id)
 
 
-class NotYourTask(PermissionDenied):
+class TaskNotFound(_AboutTask, RecordNotFound):
+    code = "task_not_found"
+    message = N_("no task %(task)s")
+
+
+class InstanceNotFound(_AboutInstance, RecordNotFound):
+    code = "instance_not_found"
+    message = N_("no approval %(instance)s")
+
+
+class NotYourTask(_AboutTask, PermissionDenied):
     code = "not_your_task"
-
-    def __init__(self, task_id: int) -> None:
-        super().__init__(N_("task %(task)s is not yours to decide"), task=task_id)
+    message = N_("task %(task)s is not yours to decide")
 
 
 class SelfApproval(PermissionDenied):
@@ -68,16 +82,11 @@ class TaskAlreadyDecided(WorkflowConflict):
         )
 
 
-class InstanceMoved(WorkflowConflict):
+class InstanceMoved(_AboutInstance, WorkflowConflict):
     """Another step of the same instance won the race, again and again."""
 
     code = "instance_moved"
-
-    def __init__(self, instance_id: int) -> None:
-        super().__init__(
-            N_("approval %(instance)s moved on while you acted; reload it and try again"),
-            instance=instance_id,
-        )
+    message = N_("approval %(instance)s moved on while you acted; reload it and try again")
 
 
 class AlreadySubmitted(WorkflowConflict):

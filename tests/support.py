@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from werkzeug.serving import make_server
 
 from formflow.definitions import load_app
 from formflow.errors import DefinitionErrors
@@ -50,3 +54,16 @@ def definition_errors(app_dir: Path) -> list[str]:
         load_app(app_dir)
     prefix = f"{app_dir}/"
     return [str(error).removeprefix(prefix) for error in caught.value]
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """``app`` served over real HTTP on a free 127.0.0.1 port, in a thread; its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

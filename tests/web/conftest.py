@@ -7,14 +7,12 @@ test gets its own copy of the database file, so tests stay isolated and fast.
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from formflow import accounts
 from formflow.config import Settings, load_settings
@@ -23,7 +21,7 @@ from formflow.lifecycle.instance import Instance
 from formflow.storage.database import write_transaction
 from formflow.testing import csrf_token, sign_in
 from formflow.web import create_app
-from support import CRM_APP
+from support import CRM_APP, serving
 from web.demo_pages import build_demo
 
 __all__ = ["PASSWORD", "USERS", "csrf_token"]  # csrf_token: the tests import it from here
@@ -99,14 +97,8 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def served(app: Flask) -> Iterator[str]:
     """The app served over real HTTP on 127.0.0.1, in a thread; its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
+    with serving(app) as base_url:
+        yield base_url
 
 
 @pytest.fixture

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
-from werkzeug.serving import make_server
 
 from formflow.config import Settings
 from formflow.web import create_app
+from support import serving
 
 CHROMIUM = os.environ.get("FORMFLOW_CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("FORMFLOW_REQUIRE_BROWSER") == "1"
@@ -56,14 +55,10 @@ def browser() -> Iterator[Browser]:
 def served(settings: Settings) -> Iterator[str]:
     """The app on a free 127.0.0.1 port, in a thread; yields its base URL."""
     app: Flask = create_app(settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with serving(app) as base_url:
+            yield base_url
     finally:
-        server.shutdown()
-        thread.join(timeout=5)
         app.extensions["formflow"].close()
 
 

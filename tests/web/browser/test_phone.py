@@ -7,7 +7,6 @@ measurements.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
-from werkzeug.serving import make_server
 
 from formflow.web import create_app
+from support import serving
 from web.demo_pages import APP_KEY, DEMO_PASSWORD, admin_pages, copy_demo, form_keys, record_address
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -61,14 +60,10 @@ class Measured:
 def served_demo(demo_instance: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = copy_demo(demo_instance, tmp_path_factory.mktemp("phone") / "instance")
     app = create_app(settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with serving(app) as base_url:
+            yield base_url
     finally:
-        server.shutdown()
-        thread.join(timeout=5)
         app.extensions["formflow"].close()
 
 

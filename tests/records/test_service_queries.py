@@ -62,3 +62,11 @@ def test_updating_a_record_costs_a_fixed_number_of_queries(
             expected_version=1,
         )
     assert len(statements) <= 10
+
+
+def test_a_record_its_author_owns_does_not_look_the_author_up(
+    engine: Engine, service: RecordService, people: People
+) -> None:
+    with counting_statements(engine) as statements:
+        service.create(people.alice, "account", {"name": "A"})
+    assert not [text for text in statements if "ff_users" in text]

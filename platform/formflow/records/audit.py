@@ -23,6 +23,9 @@ class AuditEntry:
 
 def jsonable(value: Any) -> Any:
     """A value as JSON keeps it: exact decimals and ISO dates as text."""
+    kind = type(value)
+    if kind is str or kind is int or value is None:  # most values: every write passes here
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):

@@ -181,6 +181,8 @@ class IntegrityChecks:
                     (("form", target.label), ("id", value)),
                 )
         elif reference is Reference.USER:
+            if value == actor.user_id:
+                return None  # the actor is active: sessions and tokens refuse inactive users
             if connection.execute(_ACTIVE_USER, {"user_id": value}).first() is None:
                 return Problem("not_found", N_("no active user %(id)s"), (("id", value),))
         elif (

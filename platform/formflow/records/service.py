@@ -13,7 +13,7 @@ transaction has committed: they can never undo it, and are not lost if the proce
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from formflow.definitions.model import App, Field, Form, Operation, Scope
+from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form, Operation, Scope
 from formflow.errors import (
     N_,
     Problem,
@@ -74,7 +74,7 @@ from formflow.records.field_access import (
     is_system,
     refused_changes,
 )
-from formflow.records.filters import LinkScope
+from formflow.records.filters import LinkScope, resolve_field
 from formflow.records.integrity import IntegrityChecks, unique_violation
 from formflow.records.locks import LOCKED, RecordLocks
 from formflow.records.numbering import next_number
@@ -355,14 +355,38 @@ class RecordService:
 
     # reads --------------------------------------------------------------------------
 
-    def get(self, actor: Actor, form_key: str, record_id: int) -> Record:
-        """One record with its subtable rows; RecordNotFound when out of the actor's reach."""
+    def get(
+        self,
+        actor: Actor,
+        form_key: str,
+        record_id: int,
+        *,
+        fields: Sequence[str] | None = None,
+    ) -> Record:
+        """One record with its subtable rows; RecordNotFound when out of the actor's reach.
+
+        ``fields`` asks for ``id`` and only those fields (system fields among them): a
+        subtable's rows are read only when it is asked for. A field the actor may not see
+        is refused as unknown, as in a filter.
+        """
         form, _table = self._form(form_key)
         scope = require(actor, form, Operation.READ)
+        if fields is not None:
+            fields = self._readable(actor, form, fields)
         with read_transaction(self.engine) as connection:
             record = self._load(connection, actor, form, record_id, scope, Operation.READ)
-            record.update(self._read_rows(connection, form, record_id))
+            record.update(self._read_rows(connection, form, record_id, fields))
+        if fields is not None:
+            record = {key: record[key] for key in ("id", *fields)}
         return self._shown(self.field_access(actor, form_key), form, record)
+
+    def _readable(self, actor: Actor, form: Form, keys: Sequence[str]) -> list[str]:
+        """``keys`` checked to be fields (or system fields) the actor may read, in order."""
+        check_readable(self.app, actor, form, iter(keys))
+        for key in keys:
+            if key not in SYSTEM_FIELDS and not form.has_field(key):
+                resolve_field(self.schema, form.key, key, purpose="read")  # names the error
+        return list(dict.fromkeys(keys))
 
     def find(self, actor: Actor, form_key: str, query: Query | None = None) -> Page:
         """A page of the records the actor may read, filtered, searched and sorted.
@@ -784,11 +808,16 @@ class RecordService:
         return statement
 
     def _read_rows(
-        self, connection: Connection, form: Form, record_id: int
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        keys: Collection[str] | None = None,
     ) -> dict[str, list[Record]]:
+        """The record's subtable rows, of every subtable or of those among ``keys``."""
         found: dict[str, list[Record]] = {}
         for field in form.fields:
-            if field.kind is ValueKind.ROWS:
+            if field.kind is ValueKind.ROWS and (keys is None or field.key in keys):
                 child = self.schema.child_table(form.key, field.key)
                 result = connection.execute(
                     select(child).where(child.c[PARENT_ID] == record_id).order_by(child.c[POSITION])

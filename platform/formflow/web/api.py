@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -92,7 +93,10 @@ def _authenticate() -> Response | None:
 
 
 _PARAMETERS = {
-    "api.records": frozenset({"filter", "search", "sort", "limit", "cursor", "offset", "total"}),
+    "api.records": frozenset(
+        {"filter", "search", "sort", "limit", "cursor", "offset", "total", "fields"}
+    ),
+    "api.record": frozenset({"fields"}),
     "api.delete": frozenset({"version"}),
     "api.tasks": frozenset({"box", "app", "limit", "after"}),
 }
@@ -219,6 +223,7 @@ def search(app_key: str, form_key: str) -> Response:
     if "filter" in body and not isinstance(body["filter"], dict):
         raise QueryError("filter must be an object: a condition or a group", field="filter")
     _check_text(body.get("sort"), "sort")
+    _check_text(body.get("fields"), "fields")
     if isinstance(body.get("filter"), dict) and not _clean(body["filter"]):
         raise QueryError(
             "filter values must not hold NUL characters or unpaired surrogates", field="filter"
@@ -238,6 +243,7 @@ def search(app_key: str, form_key: str) -> Response:
         cursor=body.get("cursor") or None,
         offset=int(body.get("offset", 0)),
         with_total=body.get("total", True),
+        fields=_fields(body.get("fields")),
     )
     return _page(app_key, service, form, query)
 
@@ -256,7 +262,7 @@ def _page(app_key: str, service: RecordService, form: Form, query: Query) -> Res
         conformance().check_query(name, query.filter, "filter")
     return json_response(
         {
-            "data": [serialize.record_json(form, row) for row in page.rows],
+            "data": [serialize.record_json(form, row, query.fields) for row in page.rows],
             "total": page.total,
             "total_is_capped": page.total_is_capped,
             "next_cursor": page.next_cursor,
@@ -285,7 +291,11 @@ RECORD_ID = "<int:record_id>"
 @blueprint.get(f"/<app_key>/<form_key>/records/{RECORD_ID}")
 def record(app_key: str, form_key: str, record_id: int) -> Response:
     service, form = form_service(app_key, form_key)
-    return _record_response(form, service.get(actor_for(app_key), form.key, record_id))
+    fields = _fields(request.args.get("fields"))
+    # the version is read whatever is asked: the ETag carries it
+    asked = None if fields is None else (*fields, "version")
+    record = service.get(actor_for(app_key), form.key, record_id, fields=asked)
+    return _record_response(form, record, fields=fields)
 
 
 @blueprint.patch(f"/<app_key>/<form_key>/records/{RECORD_ID}")
@@ -432,6 +442,7 @@ def _list_query() -> Query:
         cursor=args.get("cursor") or None,
         offset=_offset(args.get("offset")),
         with_total=_flag(args.get("total"), "total", default=True),
+        fields=_fields(args.get("fields")),
     )
 
 
@@ -492,6 +503,14 @@ def _sort(text: str | None) -> tuple[SortKey, ...] | None:
     return keys or None
 
 
+def _fields(text: str | None) -> tuple[str, ...] | None:
+    """``fields=name,stage``: the fields an answer holds besides ``id``, or all of them."""
+    if text is None:
+        return None
+    keys = tuple(dict.fromkeys(part for part in (p.strip() for p in text.split(",")) if part))
+    return keys or None
+
+
 def _whole(text: str | None, name: str, default: int) -> int:
     if text is None or text == "":
         return default
@@ -547,8 +566,14 @@ def _expected_version(given: Any, present: bool) -> int | None:
     return etag
 
 
-def _record_response(form: Form, record: dict[str, Any], status: int = 200) -> Response:
-    response = json_response(serialize.record_json(form, record), status)
+def _record_response(
+    form: Form,
+    record: dict[str, Any],
+    status: int = 200,
+    *,
+    fields: Sequence[str] | None = None,
+) -> Response:
+    response = json_response(serialize.record_json(form, record, fields), status)
     response.headers["ETag"] = f'"{record["version"]}"'
     return response
 

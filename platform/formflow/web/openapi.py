@@ -199,10 +199,13 @@ def _apps_path() -> dict[str, Any]:
 def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
     base = f"/{app.key}/{form.key}/records"
     record = _ref(component_name(app, form, "Record"))
+    sparse = _sparse(app, form)
     name = form.label.en or form.key
     op = f"{app.key}_{form.key}"
     one = {"200": _json_response(f"The {name} record.", record, etag=True)}
     one["200"]["links"] = _links(op, "read", "update", "delete", "history")
+    read_one = {"200": _json_response(f"The {name} record.", sparse, etag=True)}
+    read_one["200"]["links"] = one["200"]["links"]
     id_param = [{"$ref": "#/components/parameters/RecordId"}]
     created = _created(_json_response(f"The new {name} record.", record, etag=True))
     # a new record is not in the recycle bin: restore is linked from a delete only
@@ -237,7 +240,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                 "summary": f"List {name} records",
                 "tags": [tag],
                 "parameters": _list_parameters(
-                    component_name(app, form, "Filter"), _sortable(form)
+                    component_name(app, form, "Filter"), _sortable(form), _listed(form)
                 ),
                 "responses": {
                     "200": _json_response(
@@ -270,7 +273,8 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                 "operationId": f"{op}_get",
                 "summary": f"Read a {name} record with its subtable rows",
                 "tags": [tag],
-                "responses": {**one, **_errors(_READ_ERRORS)},
+                "parameters": [_fields_parameter([f.key for f in form.fields])],
+                "responses": {**read_one, **_errors(_READ_ERRORS)},
             },
             "patch": {
                 "operationId": f"{op}_update",
@@ -356,7 +360,9 @@ def _links(op: str, *names: str, source: str = "$response.body#/id") -> dict[str
     return links
 
 
-def _list_options(filter_schema: str, sortable: Sequence[str]) -> dict[str, Schema]:
+def _list_options(
+    filter_schema: str, sortable: Sequence[str], listed: Sequence[str]
+) -> dict[str, Schema]:
     """What a list takes, by name: as query parameters of a GET, or a search body."""
     return {
         "filter": {**_ref(filter_schema), "description": FILTER_HELP},
@@ -394,12 +400,60 @@ def _list_options(filter_schema: str, sortable: Sequence[str]) -> dict[str, Sche
             "default": True,
             "description": "Whether to count the matching records (counting stops at 1,000).",
         },
+        "fields": _fields_option(listed),
     }
 
 
-def _list_parameters(filter_schema: str, sortable: Sequence[str]) -> list[dict[str, Any]]:
+def _fields_option(keys: Sequence[str]) -> Schema:
+    return {
+        "type": "string",
+        "pattern": _keys_pattern(keys),
+        "description": (
+            "Field keys, comma-separated: each record holds `id` and only these, so an "
+            "answer costs what the client shows. A field hidden from you is refused."
+        ),
+        "examples": ["name,stage,updated_at"],
+    }
+
+
+def _listed(form: Form) -> list[str]:
+    """What a list's ``fields`` may name: every field but subtables, and the system fields."""
+    return [f.key for f in form.fields if f.kind is not ValueKind.ROWS] + list(SYSTEM_FIELDS)
+
+
+def _fields_parameter(keys: Sequence[str]) -> dict[str, Any]:
+    """``fields`` of a single record's read: subtables may be asked for too."""
+    schema = _fields_option([*keys, *SYSTEM_FIELDS])
+    return {
+        "name": "fields",
+        "in": "query",
+        "description": schema.pop("description") + " A subtable's rows are read only if asked.",
+        "example": schema.pop("examples")[0],
+        "schema": schema,
+    }
+
+
+def _sparse(app: App, form: Form) -> Schema:
+    """A record as read: whole, or with only the fields a ``fields`` parameter asked for."""
+    return {
+        "anyOf": [
+            _ref(component_name(app, form, "Record")),
+            _ref(component_name(app, form, "Fields")),
+        ]
+    }
+
+
+def _keys_pattern(keys: Sequence[str], prefix: str = "") -> str:
+    """Keys, comma-separated, each maybe after ``prefix`` (``-?`` for a descending sort)."""
+    key = prefix + "(?:" + "|".join(sorted(keys, key=len, reverse=True)) + ")"
+    return f"^(?:{key}(?:,{key})*)?$"
+
+
+def _list_parameters(
+    filter_schema: str, sortable: Sequence[str], listed: Sequence[str]
+) -> list[dict[str, Any]]:
     parameters = []
-    for name, schema in _list_options(filter_schema, sortable).items():
+    for name, schema in _list_options(filter_schema, sortable, listed).items():
         found = dict(schema)
         parameter: dict[str, Any] = {
             "name": name,
@@ -417,7 +471,7 @@ def _list_parameters(filter_schema: str, sortable: Sequence[str]) -> list[dict[s
 
 
 def _search_schema(app: App, form: Form) -> Schema:
-    options = _list_options(component_name(app, form, "Filter"), _sortable(form))
+    options = _list_options(component_name(app, form, "Filter"), _sortable(form), _listed(form))
     return _object(
         options,
         [],
@@ -436,8 +490,7 @@ def _sortable(form: Form) -> list[str]:
 
 
 def _sort_pattern(keys: Sequence[str]) -> str:
-    key = "-?(?:" + "|".join(sorted(keys, key=len, reverse=True)) + ")"
-    return f"^(?:{key}(?:,{key})*)?$"
+    return _keys_pattern(keys, "-?")
 
 
 def _shared_parameters() -> dict[str, Any]:
@@ -657,6 +710,11 @@ def _form_schemas(app: App, form: Form) -> dict[str, Schema]:
     }
     return {
         component_name(app, form, "Record"): record,
+        component_name(app, form, "Fields"): {
+            **record,
+            "required": ["id"],
+            "description": "A record with `id` and the fields a `fields` parameter asked for.",
+        },
         component_name(app, form, "Input"): _object(
             writable,
             [f.key for f in form.fields if not f.readonly and _always_required(f)],
@@ -673,7 +731,7 @@ def _form_schemas(app: App, form: Form) -> dict[str, Schema]:
             "type": "object",
             "required": ["data", "total", "total_is_capped", "next_cursor"],
             "properties": {
-                "data": {"type": "array", "items": _ref(component_name(app, form, "Record"))},
+                "data": {"type": "array", "items": _sparse(app, form)},
                 "total": {
                     "type": ["integer", "null"],
                     "description": "Matching records (null when `total=false`).",

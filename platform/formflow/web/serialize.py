@@ -14,7 +14,7 @@ validation (options, lengths, references, uniqueness, permissions), as for the p
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -39,8 +39,11 @@ class InvalidJson(InvalidBody):
 # out ----------------------------------------------------------------------------
 
 
-def record_json(form: Form, record: Mapping[str, Any]) -> dict[str, Any]:
-    """A record as the API returns it: ``id``, the form's fields, then the system fields.
+def record_json(
+    form: Form, record: Mapping[str, Any], fields: Collection[str] | None = None
+) -> dict[str, Any]:
+    """A record as the API returns it: ``id``, the form's fields, then the system fields;
+    or, when ``fields`` names some, ``id`` and just those, in that same order.
 
     Subtable fields appear when the record holds their rows (single records do; list
     pages leave them out, as a list shows no rows); fields hidden from the reader, which the
@@ -48,11 +51,11 @@ def record_json(form: Form, record: Mapping[str, Any]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {"id": int(record["id"])}
     for field in form.fields:
-        if field.key not in record:
+        if field.key not in record or (fields is not None and field.key not in fields):
             continue
         out[field.key] = value_json(field, record.get(field.key))
     for key, kind in SYSTEM_FIELDS.items():
-        if key != "id":
+        if key != "id" and (fields is None or key in fields):
             out[key] = kind_json(kind, record.get(key))
     return out
 

@@ -25,7 +25,14 @@ from formflow.config import load_settings
 from formflow.definitions import App
 from formflow.lifecycle.install import initialise
 from formflow.lifecycle.instance import Instance
-from formflow.lifecycle.serve import FormflowServer, default_workers, options, url
+from formflow.lifecycle.serve import (
+    FormflowServer,
+    PortInUse,
+    check_port,
+    default_workers,
+    options,
+    url,
+)
 from formflow.storage.versions import StoredVersion
 from support import AppWriter
 
@@ -46,6 +53,21 @@ def test_gunicorn_options() -> None:
     assert options("127.0.0.1", 5000, 3)["workers"] == 3
     assert options("127.0.0.1", 5000, None)["workers"] == default_workers()
     assert 1 <= default_workers() <= 4
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT here")
+def test_a_port_another_server_shares_is_in_use() -> None:
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with pytest.raises(PortInUse, match="in use by another program"):
+            check_port("127.0.0.1", port)
+
+
+def test_a_free_port_passes_the_check() -> None:
+    check_port("127.0.0.1", free_port())
 
 
 def test_serve_refuses_an_instance_that_is_not_initialised(tmp_path: Path) -> None:
@@ -182,3 +204,19 @@ def test_a_worker_compiles_the_apps_before_its_first_request(
     app.extensions["formflow.jobs"].stop()
     instance.close()
     gc.unfreeze()  # load() froze this test process's objects, as it does a worker's
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on ``port`` on this (Linux) machine."""
+    found = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+            found += 1
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
+def test_each_worker_listens_on_a_socket_of_its_own(server: str) -> None:
+    """The kernel then spreads connections over the workers, keep-alive ones too."""
+    assert listening_sockets(int(server.rsplit(":", 1)[1])) == 2

@@ -28,7 +28,7 @@ from formflow.errors import DefinitionErrors, FormflowError
 from formflow.lifecycle.demos import DEFAULT_SEED, build_demo, demo_folder, iter_logins
 from formflow.lifecycle.install import initialise, migrate_app, purge_app, rollback_app
 from formflow.lifecycle.instance import Instance
-from formflow.lifecycle.serve import DEFAULT_HOST, DEFAULT_PORT, MAX_DEFAULT_WORKERS
+from formflow.lifecycle.serve import DEFAULT_HOST, DEFAULT_PORT, MAX_DEFAULT_WORKERS, check_port
 from formflow.lifecycle.serve import check as check_serving
 from formflow.lifecycle.serve import run as run_server
 from formflow.lifecycle.serve import url as server_url
@@ -499,6 +499,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     """
     settings = load_settings()
     check_serving(settings)
+    check_port(host, port)
     click.echo(f"Formflow is at {server_url(host, port)} (Ctrl+C stops it)")
     run_server(settings, host=host, port=port, workers=workers)
 

@@ -8,18 +8,28 @@ preloading), so no database connection is shared across a fork.
 
 It listens on 127.0.0.1 unless told otherwise: put a reverse proxy (nginx, Caddy) with TLS
 in front of it to serve other machines.
+
+Where the system has ``SO_REUSEPORT`` (Linux, the BSDs), each worker listens on a socket of
+its own and the kernel spreads new connections over them. With one socket shared by every
+worker, whichever worker woke first took the connection, and a keep-alive client stays with
+it: under load one worker held all of them while the others stood idle. Because such sockets
+may share a port with another server of the same user, :func:`check_port` makes sure the
+port is free first.
 """
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
+import socket
 from collections.abc import Mapping
 from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
 from formflow.config import Settings
+from formflow.errors import FormflowError
 from formflow.lifecycle.instance import Instance
 
 DEFAULT_HOST = "127.0.0.1"
@@ -41,6 +51,30 @@ def url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+class PortInUse(FormflowError):
+    """Something else listens on the address ``formflow serve`` was asked to use."""
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise :class:`PortInUse` when another program listens on ``host``:``port``.
+
+    The probe binds without ``SO_REUSEPORT``, so it fails against any listener, one that
+    shares its port included; it is closed again before gunicorn binds.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT only
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise PortInUse(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+            raise PortInUse(
+                f"port {port} on {host} is in use by another program; "
+                "stop it or choose another with --port"
+            ) from None
+
+
 def options(host: str, port: int, workers: int | None) -> dict[str, Any]:
     """gunicorn's settings for serving Formflow."""
     address = f"[{host}]" if ":" in host else host
@@ -54,6 +88,7 @@ def options(host: str, port: int, workers: int | None) -> dict[str, Any]:
         "accesslog": "-",
         "errorlog": "-",
         "proc_name": "formflow",
+        "reuse_port": hasattr(socket, "SO_REUSEPORT"),  # a socket per worker: see above
         # gunicorn 25.1+ opens a control socket at one path per user; several servers
         # (two instances, parallel tests) would fight over it.
         "control_socket_disable": True,
@@ -110,4 +145,5 @@ def run(
     workers: int | None = None,
 ) -> None:
     """Serve until stopped (Ctrl+C or SIGTERM); :func:`check` the instance before."""
+    check_port(host, port)
     FormflowServer(settings, options(host, port, workers)).run()

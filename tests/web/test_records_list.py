@@ -329,3 +329,20 @@ def test_list_addresses_are_encoded_as_url_for_encodes_them(app: Flask) -> None:
         where = {"app_key": "crm_sfa", "form_key": "customer"}
         assert _list_url(t, params) == url_for("records.index", **where, **params)
         assert _list_url(t, {}) == url_for("records.index", **where)
+
+
+def test_the_list_reads_only_the_columns_it_shows(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    sign_in("rep1")
+    add(app, "rep1", "customer", name="Acme", level="A", website="https://acme.example")
+    client.get("/crm_sfa/customer/")  # warm up: compiled app, cached app keys
+    app.extensions["formflow"].version_check_seconds = math.inf
+    with recorded(app, "before_cursor_execute") as seen:
+        assert client.get("/crm_sfa/customer/").status_code == 200
+    texts = [str(args[2]) for args in seen]
+    page = next(text for text in texts if "crm_sfa__customer" in text and "LIMIT" in text)
+    selected = page.split(" FROM ", 1)[0]
+    assert "industry" in selected
+    assert "website" not in selected
+    assert "remark" not in selected

@@ -122,19 +122,20 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
     filters = Filters(form, schema, t.service.timezone)
     spec = filters.spec(state)
     problems = list(filters.problems)
+    columns = [key for key in list_columns(form) if key not in t.hidden]
     query = Query(
         filter=spec,
         search=state.search or None,
         sort=state.sort_keys(),
         limit=form.list_view.page_size,
         cursor=state.cursor or None,
+        fields=tuple(columns),  # a wide form's list reads what it shows
     )
     try:
         page = t.service.find(t.actor, form.key, query)
     except QueryError as error:
         problems.append(_("This list could not be shown: %(reason)s", reason=error_message(error)))
         page = Page([], 0, False, None)
-    columns = [key for key in list_columns(form) if key not in t.hidden]
     users, departments = names_needed(form, [*columns, *form.list_view.filters])
     directory = load_names(users, departments)
     held = link_ids(form, page.rows, columns)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
 from formflow.accounts import tokens
 from formflow.storage.database import read_transaction, write_transaction
@@ -235,3 +235,22 @@ def test_the_page_refuses_a_post_without_csrf(
 ) -> None:
     login("rep1")
     assert client.post("/account/tokens/", data={"name": "x"}).status_code == 400
+
+
+def test_a_token_and_its_user_are_found_in_one_statement(app: Flask, db: Engine) -> None:
+    with write_transaction(db) as connection:
+        _token_id, plaintext = tokens.create_token(connection, user_id(app, "rep1"), "lookup")
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    with read_transaction(db) as connection:
+        event.listen(db, "before_cursor_execute", record)
+        try:
+            found = tokens.find_token(connection, plaintext)
+        finally:
+            event.remove(db, "before_cursor_execute", record)
+    assert found is not None
+    assert found.identity.user.username == "rep1"
+    assert len(seen) == 1

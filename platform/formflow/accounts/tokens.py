@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from formflow import accounts
 from formflow.errors import FormflowError
@@ -117,24 +117,13 @@ def find_token(
     if not plaintext.startswith(PREFIX) or len(plaintext) > MAX_TOKEN_LENGTH:
         return None
     digest = token_hash(plaintext)
-    row = connection.execute(_TOKEN, {"digest": digest}).mappings().first()
-    if row is None or not hmac.compare_digest(row["token_hash"], digest):
+    found = accounts.load_token_identity(connection, digest, now or datetime.now(UTC))
+    if found is None:
         return None
-    if row["expires_at"] is not None and _aware(row["expires_at"]) <= (now or datetime.now(UTC)):
+    identity, row = found
+    if not hmac.compare_digest(row["token_hash"], digest) or not identity.user.is_active:
         return None
-    identity = accounts.load_identity(connection, int(row["user_id"]))
-    if identity is None or not identity.user.is_active:
-        return None
-    return TokenMatch(int(row["id"]), identity, row["last_used_at"])
-
-
-_TOKEN = select(  # every API request runs it: built once
-    api_tokens.c.id,
-    api_tokens.c.user_id,
-    api_tokens.c.token_hash,
-    api_tokens.c.last_used_at,
-    api_tokens.c.expires_at,
-).where(api_tokens.c.token_hash == bindparam("digest"))
+    return TokenMatch(int(row["token_id"]), identity, row["last_used_at"])
 
 
 def touch_token(connection: Connection, token_id: int, now: datetime | None = None) -> None:

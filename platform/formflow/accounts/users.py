@@ -29,6 +29,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     null,
+    or_,
     select,
     union_all,
     update,
@@ -39,6 +40,7 @@ from formflow.accounts.sessions import Seen, end_sessions, token_hash
 from formflow.errors import FormflowError
 from formflow.records.access import Actor
 from formflow.storage.platform_tables import (
+    api_tokens,
     departments,
     login_failures,
     sessions,
@@ -224,6 +226,16 @@ def load_session_identity(
     return SessionIdentity(identity, seen)
 
 
+def load_token_identity(
+    connection: Connection, digest: str, now: datetime
+) -> tuple[Identity, RowMapping] | None:
+    """The identity an unexpired API token (by its hash) signs in, and the token's row
+    (``token_id``, ``token_hash``, ``last_used_at``): one statement per API request."""
+    return _read_identity(
+        connection.execute(_TOKEN_IDENTITY, {"digest": digest, "now": now}).mappings()
+    )
+
+
 def _read_identity(rows: Iterable[RowMapping]) -> tuple[Identity, RowMapping] | None:
     """The identity in the rows of an identity statement, and its "user" row."""
     user_row: RowMapping | None = None
@@ -285,9 +297,10 @@ _TREE = _TREE.union_all(select(departments.c.id).where(departments.c.parent_id =
 _SUBTREE = select(_TREE.c.id)
 
 
-def _identity_statement(*, by_session: bool) -> CompoundSelect[Any]:
+def _identity_statement(*, by: str) -> CompoundSelect[Any]:
     """A "user" row, then "role" rows, then "department" rows (the user's department and
-    those below it); by session, the user row also carries the session's columns."""
+    those below it); found ``by`` a session or an API token, the user row also carries
+    that session's or token's columns."""
     who: Any = bindparam("user_id")
     user_row = select(
         literal_column("'user'").label("kind"),
@@ -296,7 +309,7 @@ def _identity_statement(*, by_session: bool) -> CompoundSelect[Any]:
         null().label("role_key"),
     )
     padding: list[Any] = []
-    if by_session:
+    if by == "session":
         live = (
             sessions.c.token_hash == bindparam("digest"),
             sessions.c.expires_at > bindparam("now"),
@@ -307,6 +320,19 @@ def _identity_statement(*, by_session: bool) -> CompoundSelect[Any]:
             sessions.c.last_seen_at.label("seen_at"),
             sessions.c.remember.label("remember"),
         ).join_from(users, sessions, sessions.c.user_id == users.c.id)
+        user_row = user_row.where(*live)
+        padding = [null(), null(), null()]
+    elif by == "token":
+        live = (
+            api_tokens.c.token_hash == bindparam("digest"),
+            or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > bindparam("now")),
+        )
+        who = select(api_tokens.c.user_id).where(*live).scalar_subquery()
+        user_row = user_row.add_columns(
+            api_tokens.c.id.label("token_id"),
+            api_tokens.c.token_hash.label("token_hash"),
+            api_tokens.c.last_used_at.label("last_used_at"),
+        ).join_from(users, api_tokens, api_tokens.c.user_id == users.c.id)
         user_row = user_row.where(*live)
         padding = [null(), null(), null()]
     else:
@@ -339,8 +365,9 @@ def _identity_statement(*, by_session: bool) -> CompoundSelect[Any]:
     )
 
 
-_IDENTITY = _identity_statement(by_session=False)
-_SESSION_IDENTITY = _identity_statement(by_session=True)
+_IDENTITY = _identity_statement(by="user")
+_SESSION_IDENTITY = _identity_statement(by="session")
+_TOKEN_IDENTITY = _identity_statement(by="token")
 _ACCESS = union_all(  # (role, NULL) rows, then (NULL, department) rows
     select(user_roles.c.role_key, null().label("department_id")).where(
         user_roles.c.user_id == bindparam("user_id"), user_roles.c.app_key == bindparam("app_key")

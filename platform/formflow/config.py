@@ -43,6 +43,8 @@ class Settings:
     max_upload_mb: float = 20.0
     secure_cookies: bool = True
     assets_dir: Path | None = None
+    admin_second_factor: bool = False
+    """Administrators must turn on a second factor before anything else."""
 
     @property
     def uploads_dir(self) -> Path:
@@ -68,6 +70,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "max_upload_mb": _number(env, "FORMFLOW_MAX_UPLOAD_MB", 20.0),
         "secure_cookies": env.get("FORMFLOW_SECURE_COOKIES", "1") not in ("0", "false", "no"),
         "assets_dir": Path(env["FORMFLOW_ASSETS_DIR"]) if env.get("FORMFLOW_ASSETS_DIR") else None,
+        "admin_second_factor": env.get("FORMFLOW_ADMIN_SECOND_FACTOR", "0") in ("1", "true", "yes"),
     }
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]

@@ -158,6 +158,25 @@ api_tokens = _keyed_table(
     _at("expires_at", nullable=True),
 )
 
+second_factors = Table(
+    "ff_second_factors",
+    platform_metadata,
+    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
+    Column("secret", String(64), nullable=False),
+    _at("confirmed_at", nullable=True),
+    Column("last_step", BigInteger),
+)
+"""A user's TOTP secret: pending until a first code confirms it; ``last_step`` is the time
+step of the last code accepted, so no code signs in twice."""
+
+recovery_codes = _keyed_table(
+    "ff_recovery_codes",
+    _owner(),
+    Column("code_hash", String(64), nullable=False),
+    _at("used_at", nullable=True),
+)
+"""One-time codes that stand in for a lost authenticator, kept as hashes."""
+
 sessions = _keyed_table(
     "ff_sessions",
     _owner(),

@@ -25,7 +25,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 from flask_babel import gettext as _
 
 from formflow import accounts
-from formflow.accounts import tokens
+from formflow.accounts import second_factor, tokens
 from formflow.definitions.model import App, Field, Form, Label, Operation, Scope, SortKey
 from formflow.errors import N_, Problem, QueryError, RecordError, RecordNotFound, ValidationFailed
 from formflow.fields import ValueKind
@@ -87,9 +87,26 @@ def _authenticate() -> Response | None:
             _("the API token is not valid: revoked, expired, mistyped or its user is inactive"),
             "invalid_token",
         )
+    if _lacks_second_factor(identity):
+        return json_response(
+            error_body(
+                "second_factor_required",
+                _("administrators must set up a second factor before using the API"),
+            ),
+            403,
+        )
     g.api_identity = identity
     _check_parameters()
     return None
+
+
+def _lacks_second_factor(identity: accounts.Identity) -> bool:
+    """An administrator's token is refused while the instance requires administrators to
+    have a second factor they have not set up (a token must not be a way around it)."""
+    if not identity.user.is_admin or not api_instance().settings.admin_second_factor:
+        return False
+    with read_transaction(api_instance().engine) as connection:
+        return not second_factor.is_enrolled(connection, identity.user.id)
 
 
 _PARAMETERS = {

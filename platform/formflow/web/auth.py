@@ -1,11 +1,15 @@
 """Signing in and out, with throttling after repeated failures from one client.
 
 Each sign-in starts a server-side session (:mod:`formflow.accounts.sessions`); signing out ends it.
+Someone with a second factor (:mod:`formflow.accounts.second_factor`) gives their password,
+then a code on a second page: between the two, the browser's session holds only who passed
+the first step and when, and no session on the server exists yet.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -18,7 +22,7 @@ from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from formflow import accounts
-from formflow.accounts import sessions
+from formflow.accounts import second_factor, sessions
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web.context import WebUser, instance, web_user
 from formflow.web.validators import storable_text
@@ -32,17 +36,83 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     remember = BooleanField("remember")
 
 
+class CodeForm(FlaskForm):  # type: ignore[misc]
+    code = StringField("code", validators=[DataRequired(), Length(max=40)])
+
+
+PASSED_PASSWORD = "passed_password"
+CODE_WINDOW_SECONDS = 300
+"""How long after the password the code may follow."""
+
+
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> str | Response:
     form = LoginForm()
     if form.validate_on_submit():
         user, problem = _check(form.username.data.strip(), form.password.data)
-        if user is not None and sign_in(user.id, remember=bool(form.remember.data)):
-            if user.language:
-                session["language"] = user.language
-            return redirect(_safe_next(request.args.get("next")))
+        if user is not None:
+            remember = bool(form.remember.data)
+            with read_transaction(instance().engine) as connection:
+                needs_code = second_factor.is_enrolled(connection, user.id)
+            if needs_code:
+                session[PASSED_PASSWORD] = {
+                    "user": user.id,
+                    "name": user.username,
+                    "remember": remember,
+                    "at": time.time(),
+                    "next": _safe_next(request.args.get("next")),
+                }
+                return redirect(url_for("auth.code"))
+            if sign_in(user.id, remember=remember):
+                return _signed_in(user, _safe_next(request.args.get("next")))
         form.password.errors.append(problem or _("Wrong username or password."))
     return render_template("auth/login.html", form=form)
+
+
+@blueprint.route("/login/code", methods=["GET", "POST"])
+def code() -> str | Response:
+    """The second step: a code from the authenticator app, or a recovery code."""
+    passed = session.get(PASSED_PASSWORD)
+    if not isinstance(passed, dict) or time.time() - passed.get("at", 0) > CODE_WINDOW_SECONDS:
+        session.pop(PASSED_PASSWORD, None)
+        flash(_("Sign in again: the time for the code ran out."))
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        problem = _check_code(passed, form.code.data)
+        if not problem:
+            session.pop(PASSED_PASSWORD, None)
+            with read_transaction(instance().engine) as connection:
+                user = accounts.get_user(connection, int(passed["user"]))
+            if user is not None and sign_in(user.id, remember=bool(passed["remember"])):
+                return _signed_in(user, str(passed["next"]))
+            problem = _("Wrong username or password.")
+        form.code.errors.append(problem)
+    return render_template("auth/code.html", form=form)
+
+
+def _signed_in(user: accounts.User, target: str) -> Response:
+    if user.language:
+        session["language"] = user.language
+    return redirect(target)
+
+
+def _check_code(passed: dict[str, object], code: str) -> str:
+    """An error message, or ``""`` when ``code`` is right; failures count towards the same
+    throttle as wrong passwords, so codes cannot be guessed quickly either."""
+    now = datetime.now(UTC)
+    username, client = str(passed["name"]), _client()
+    with write_transaction(instance().engine) as connection:
+        blocked = accounts.login_blocked_until(connection, username, client, now)
+        if blocked is not None:
+            minutes = max(1, math.ceil((blocked - now).total_seconds() / 60))
+            return str(
+                _("Too many failed attempts. Try again in %(minutes)d minutes.", minutes=minutes)
+            )
+        if second_factor.verify(connection, int(str(passed["user"])), code, now):
+            return ""
+        accounts.record_login_failure(connection, username, client, now)
+    return str(_("That code is not right, or was used already."))
 
 
 def sign_in(user_id: int, *, remember: bool) -> bool:

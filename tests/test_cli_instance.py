@@ -162,11 +162,18 @@ def test_purge_drops_what_a_removed_field_left(run, write_app: AppWriter) -> Non
 
 def test_user_create_and_passwd(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
     run("init", str(write_app()), "--password", "s3cret-pass")
-    created = run("user", "create", "li", "--password", "password-1", "--role", "demo:staff")
+    created = run("user", "create", "li", "--password", "river-stone-41", "--role", "demo:staff")
     assert created.exit_code == 0, created.output
-    assert run("user", "passwd", "li", "--password", "password-2").exit_code == 0
-    missing = run("user", "passwd", "nobody", "--password", "password-2")
+    assert run("user", "passwd", "li", "--password", "river-stone-42").exit_code == 0
+    missing = run("user", "passwd", "nobody", "--password", "river-stone-42")
     assert (missing.exit_code, missing.output) == (1, "Error: no user 'nobody'\n")
+
+
+def test_a_guessable_password_is_refused_from_the_command_line(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    run("init", str(write_app()), "--password", "s3cret-pass")
+    created = run("user", "create", "li", "--password", "Password123")
+    assert created.exit_code == 1
+    assert "common" in created.output
 
 
 def test_a_role_the_app_does_not_declare_is_refused(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]

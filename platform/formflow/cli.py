@@ -254,6 +254,7 @@ def user_create(
                 display_name=display_name,
                 is_admin=is_admin,
                 roles=by_app,
+                policy=accounts.PasswordPolicy.of(instance.settings),
             )
     click.echo(f"created user {username}")
 
@@ -371,7 +372,8 @@ def _existing_user(connection: Connection, username: str) -> accounts.User:
 def user_passwd(username: str, password: str) -> None:
     """Set a user's password."""
     with opened() as instance, write_transaction(instance.engine) as connection:
-        accounts.set_password(connection, username, password)
+        policy = accounts.PasswordPolicy.of(instance.settings)
+        accounts.set_password(connection, username, password, policy=policy)
     click.echo(f"password changed for {username}")
 
 

@@ -44,6 +44,8 @@ class Settings:
     secure_cookies: bool = True
     assets_dir: Path | None = None
     admin_second_factor: bool = False
+    password_min_length: int = 8
+    password_history: int = 5
     """Administrators must turn on a second factor before anything else."""
 
     @property
@@ -70,6 +72,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "max_upload_mb": _number(env, "FORMFLOW_MAX_UPLOAD_MB", 20.0),
         "secure_cookies": env.get("FORMFLOW_SECURE_COOKIES", "1") not in ("0", "false", "no"),
         "assets_dir": Path(env["FORMFLOW_ASSETS_DIR"]) if env.get("FORMFLOW_ASSETS_DIR") else None,
+        "password_min_length": max(8, int(_number(env, "FORMFLOW_PASSWORD_MIN_LENGTH", 8))),
+        "password_history": max(0, int(_number(env, "FORMFLOW_PASSWORD_HISTORY", 5))),
         "admin_second_factor": env.get("FORMFLOW_ADMIN_SECOND_FACTOR", "0") in ("1", "true", "yes"),
     }
     values.update(overrides)

@@ -23,7 +23,7 @@ from formflow.web import create_app
 from support import AppWriter
 from web.conftest import PASSWORD, csrf_token
 
-NEW_PASSWORD = "password-2"
+NEW_PASSWORD = "river-stone-42"
 COOKIES = ("session", "remember_token")
 
 

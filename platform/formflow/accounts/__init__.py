@@ -6,6 +6,8 @@ shown beside records are the submodules :mod:`~formflow.accounts.sessions`,
 :mod:`~formflow.accounts.tokens` and :mod:`~formflow.accounts.directory`.
 """
 
+from formflow.accounts.errors import AccountError
+from formflow.accounts.passwords import PasswordPolicy, WeakPassword
 from formflow.accounts.users import (
     LOGIN_BACKOFF,
     LOGIN_BACKOFF_MAX,
@@ -13,7 +15,6 @@ from formflow.accounts.users import (
     LOGIN_FAILURE_WINDOW,
     MIN_PASSWORD_LENGTH,
     PATH_SEPARATOR,
-    AccountError,
     Department,
     DepartmentCycle,
     Identity,
@@ -60,8 +61,10 @@ __all__ = [
     "DepartmentCycle",
     "Identity",
     "LastAdministrator",
+    "PasswordPolicy",
     "SessionIdentity",
     "User",
+    "WeakPassword",
     "actor_for",
     "authenticate",
     "check_password",

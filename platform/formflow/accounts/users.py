@@ -36,8 +36,10 @@ from sqlalchemy import (
 )
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from formflow.accounts import passwords
+from formflow.accounts.errors import AccountError
+from formflow.accounts.passwords import PasswordPolicy
 from formflow.accounts.sessions import Seen, end_sessions, token_hash
-from formflow.errors import FormflowError
 from formflow.records.access import Actor
 from formflow.storage.platform_tables import (
     api_tokens,
@@ -49,10 +51,6 @@ from formflow.storage.platform_tables import (
 )
 
 MIN_PASSWORD_LENGTH = 8
-
-
-class AccountError(FormflowError):
-    """A user or department request that cannot be carried out."""
 
 
 @dataclass(frozen=True)
@@ -97,20 +95,25 @@ def create_user(
     is_admin: bool = False,
     language: str = "zh",
     roles: Mapping[str, Iterable[str]] | None = None,
+    policy: PasswordPolicy | None = None,
 ) -> int:
     """Add a user; ``roles`` maps an app key to the role keys they hold in it.
 
     Give ``password_hash`` instead of ``password`` to bring over an already hashed one
-    (an import from another system, or many test users sharing one hash).
+    (an import from another system, or many test users sharing one hash). With a
+    ``policy``, a password someone chose is held to it (:class:`WeakPassword`).
     """
     if (password is None) == (password_hash is None):
         raise AccountError("give either a password or a password hash")
     if connection.execute(select(users.c.id).where(users.c.username == username)).first():
         raise AccountError(f"user '{username}' already exists")
+    if policy is not None and password is not None:
+        passwords.check_new_password(connection, None, password, username, policy)
+    password_hash = password_hash or hash_password(str(password))
     statement = insert(users).values(
         username=username,
         display_name=display_name or username,
-        password_hash=password_hash or hash_password(str(password)),
+        password_hash=password_hash,
         department_id=department_id,
         is_admin=is_admin,
         is_active=True,
@@ -118,6 +121,7 @@ def create_user(
         created_at=datetime.now(UTC),
     )
     user_id: int = connection.execute(statement.returning(users.c.id)).scalar_one()
+    passwords.remember(connection, user_id, password_hash, policy or passwords.DEFAULT_POLICY)
     for app_key, role_keys in (roles or {}).items():
         set_roles(connection, user_id, app_key, role_keys)
     return user_id
@@ -145,17 +149,26 @@ def set_roles(connection: Connection, user_id: int, app_key: str, role_keys: Ite
     end_sessions(connection, user_id)
 
 
-def set_password(connection: Connection, username: str, password: str) -> int:
+def set_password(
+    connection: Connection,
+    username: str,
+    password: str,
+    *,
+    policy: PasswordPolicy | None = None,
+) -> int:
     """Give ``username`` a new password and end every session they have (a stolen cookie
-    must not outlive the password); returns their id."""
-    user_id = connection.execute(
-        update(users)
-        .where(users.c.username == username)
-        .values(password_hash=hash_password(password))
-        .returning(users.c.id)
-    ).scalar()
+    must not outlive the password); returns their id. With a ``policy``, the password is
+    held to it, recent ones included (:class:`WeakPassword`)."""
+    user_id = connection.execute(select(users.c.id).where(users.c.username == username)).scalar()
     if user_id is None:
         raise AccountError(f"no user '{username}'")
+    if policy is not None:
+        passwords.check_new_password(connection, int(user_id), password, username, policy)
+    password_hash = hash_password(password)
+    connection.execute(
+        update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+    )
+    passwords.remember(connection, int(user_id), password_hash, policy or passwords.DEFAULT_POLICY)
     end_sessions(connection, int(user_id))
     return int(user_id)
 

@@ -169,6 +169,14 @@ second_factors = Table(
 """A user's TOTP secret: pending until a first code confirms it; ``last_step`` is the time
 step of the last code accepted, so no code signs in twice."""
 
+password_history = _keyed_table(
+    "ff_password_history",
+    _owner(),
+    Column("password_hash", String(300), nullable=False),
+    _at("set_at"),
+)
+"""A user's recent passwords, as one-way hashes, so a change cannot go back to one."""
+
 recovery_codes = _keyed_table(
     "ff_recovery_codes",
     _owner(),

@@ -25,7 +25,7 @@ from formflow.lifecycle.instance import Instance
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
 from formflow.web.auth import sign_in
-from formflow.web.validators import new_password_checks
+from formflow.web.validators import new_password_checks, password_policy, refusal_message
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 
@@ -90,11 +90,16 @@ def password() -> str | Response:
     if form.validate_on_submit():
         me = context.user()
         with write_transaction(context.instance().engine) as connection:
-            if accounts.check_password(connection, me.id, form.current_password.data):
-                accounts.set_password(connection, me.username, form.new_password.data)
-            else:
+            if not accounts.check_password(connection, me.id, form.current_password.data):
                 form.current_password.errors.append(_("This is not your current password."))
-        if not form.current_password.errors:
+            else:
+                try:
+                    accounts.set_password(
+                        connection, me.username, form.new_password.data, policy=password_policy()
+                    )
+                except accounts.WeakPassword as refused:
+                    form.new_password.errors.append(refusal_message(refused))
+        if not form.current_password.errors and not form.new_password.errors:
             sign_in(me.id, remember=False)
             flash(_("Your password was changed; you were signed out everywhere else."))
             return redirect(url_for("account.sessions_page"))

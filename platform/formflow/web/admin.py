@@ -35,7 +35,12 @@ from formflow.web.auth import stay_signed_in
 from formflow.web.extensions import login_manager
 from formflow.web.i18n import text
 from formflow.web.ids import parse_id
-from formflow.web.validators import new_password_checks, storable_text
+from formflow.web.validators import (
+    new_password_checks,
+    password_policy,
+    refusal_message,
+    storable_text,
+)
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -207,17 +212,22 @@ def create_user() -> str | Response:
             if checked and accounts.find_user(connection, username) is not None:
                 form.username.errors.append(_("This username is already taken."))
             elif valid:
-                accounts.create_user(
-                    connection,
-                    username,
-                    form.password.data,
-                    display_name=form.display_name.data,
-                    department_id=_id_or_none(form.department.data),
-                    is_admin=form.is_admin.data,
-                    roles=_chosen_roles(form, choices.apps),
-                )
-                flash(_("User %(username)s was created.", username=username))
-                return redirect(url_for("admin.users"))
+                try:
+                    accounts.create_user(
+                        connection,
+                        username,
+                        form.password.data,
+                        display_name=form.display_name.data,
+                        department_id=_id_or_none(form.department.data),
+                        is_admin=form.is_admin.data,
+                        roles=_chosen_roles(form, choices.apps),
+                        policy=password_policy(),
+                    )
+                except accounts.WeakPassword as refused:
+                    form.password.errors.append(refusal_message(refused))
+                else:
+                    flash(_("User %(username)s was created.", username=username))
+                    return redirect(url_for("admin.users"))
     return _user_page(form, choices, user=None)
 
 
@@ -243,8 +253,17 @@ def reset_password(user_id: int) -> str | Response:
     user, choices, form = _edit_form(user_id, posted=False)
     password_form = PasswordForm()
     if password_form.validate_on_submit():
-        with write_transaction(context.instance().engine) as connection:
-            accounts.set_password(connection, user.username, password_form.new_password.data)
+        try:
+            with write_transaction(context.instance().engine) as connection:
+                accounts.set_password(
+                    connection,
+                    user.username,
+                    password_form.new_password.data,
+                    policy=password_policy(),
+                )
+        except accounts.WeakPassword as refused:
+            password_form.new_password.errors.append(refusal_message(refused))
+            return _user_page(form, choices, user=user, password_form=password_form)
         if user.id == context.user().id:
             stay_signed_in()
         flash(_("The password of %(username)s was reset.", username=user.username))

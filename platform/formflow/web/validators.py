@@ -8,17 +8,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from formflow import accounts
 from formflow.storage.text import storable
+from formflow.web import context
 
 
 def storable_text(form: Any, field: Any) -> None:
     """A WTForms validator: refuses text with a NUL or an unpaired surrogate character."""
     if isinstance(field.data, str) and not storable(field.data):
         raise ValidationError(_l("Remove the characters that cannot be saved (such as NUL)."))
+
+
+def password_policy() -> accounts.PasswordPolicy:
+    """The instance's rules for new passwords."""
+    return accounts.PasswordPolicy.of(context.instance().settings)
+
+
+def refusal_message(refused: accounts.WeakPassword) -> str:
+    """Why the policy refused a password, in the reader's language."""
+    return str(_(refused.template, **refused.params))
 
 
 def new_password_checks() -> list[Any]:

@@ -8,6 +8,7 @@ and ``FORMFLOW_REDIS_URL`` at Redis.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from formflow.storage.database import sqlite_url
 
 APPS_FOLDER = Path("apps")
 """Where the apps are when FORMFLOW_APPS names none: every folder in it with an app.yaml."""
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 SHIPPED_APPS = Path(__file__).resolve().parents[2] / APPS_FOLDER
 """The apps that come with Formflow, beside the engine in a checkout: the
 default when the current folder has no ``apps/``, so the commands work from any folder."""
@@ -45,6 +47,8 @@ class Settings:
     assets_dir: Path | None = None
     admin_second_factor: bool = False
     password_min_length: int = 8
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    """Reverse proxies whose ``X-Forwarded-For`` tells the client's address."""
     password_history: int = 5
     """Administrators must turn on a second factor before anything else."""
 
@@ -72,6 +76,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "max_upload_mb": _number(env, "FORMFLOW_MAX_UPLOAD_MB", 20.0),
         "secure_cookies": env.get("FORMFLOW_SECURE_COOKIES", "1") not in ("0", "false", "no"),
         "assets_dir": Path(env["FORMFLOW_ASSETS_DIR"]) if env.get("FORMFLOW_ASSETS_DIR") else None,
+        "trusted_proxies": _networks(env, "FORMFLOW_TRUSTED_PROXIES"),
         "password_min_length": max(8, int(_number(env, "FORMFLOW_PASSWORD_MIN_LENGTH", 8))),
         "password_history": max(0, int(_number(env, "FORMFLOW_PASSWORD_HISTORY", 5))),
         "admin_second_factor": env.get("FORMFLOW_ADMIN_SECOND_FACTOR", "0") in ("1", "true", "yes"),
@@ -111,6 +116,16 @@ def _timezone(name: str) -> ZoneInfo:
         raise ConfigError(
             f"FORMFLOW_TIMEZONE={name!r} is not a time zone name such as Asia/Shanghai"
         ) from None
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
+    found = []
+    for part in env.get(name, "").replace(",", " ").split():
+        try:
+            found.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: {part!r} is not a network such as 10.0.0.0/8") from None
+    return tuple(found)
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

@@ -169,6 +169,15 @@ second_factors = Table(
 """A user's TOTP secret: pending until a first code confirms it; ``last_step`` is the time
 step of the last code accepted, so no code signs in twice."""
 
+address_rules = _keyed_table(
+    "ff_address_rules",
+    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE")),
+    Column("app_key", String(63)),
+    Column("role_key", String(63)),
+    Column("networks", Text, nullable=False),
+)
+"""Networks a user, or the holders of a role, may sign in from (space-separated CIDR)."""
+
 password_history = _keyed_table(
     "ff_password_history",
     _owner(),

@@ -20,6 +20,8 @@ from formflow.lifecycle.instance import Instance
 from formflow.storage.database import shared_reads
 from formflow.web import (
     account_pages,
+    address_checks,
+    address_pages,
     admin,
     api,
     assets,
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     app.jinja_loader = ChoiceLoader(
         [FileSystemLoader(settings.instance / "templates"), PackageLoader("formflow")]
     )
+    _share_reads_per_request(app, instance)  # first: the checks before each request read too
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
@@ -69,12 +72,12 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     errors.init_app(app)
     headers.init_app(app)
     assets.init_app(app, settings)
+    address_checks.init_app(app)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)
-    for area in (records, admin, job_pages, api, token_pages, account_pages):
+    for area in (records, admin, job_pages, address_pages, api, token_pages, account_pages):
         area.init_app(app)
     app.context_processor(navigation.context_processor)
-    _share_reads_per_request(app, instance)
     return app
 
 

@@ -35,7 +35,7 @@ from formflow.files import attaching, attachments
 from formflow.lifecycle.instance import Instance
 from formflow.records import Actor, Query, RecordService, scope_for
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.web import openapi, serialize
+from formflow.web import address_checks, openapi, serialize
 from formflow.web.conformance import Conformance
 from formflow.web.errors import error_body
 from formflow.web.extensions import csrf
@@ -87,6 +87,8 @@ def _authenticate() -> Response | None:
             _("the API token is not valid: revoked, expired, mistyped or its user is inactive"),
             "invalid_token",
         )
+    if address_checks.refuses(identity):
+        return json_response(error_body("address_not_allowed", address_checks.refusal()), 403)
     if _lacks_second_factor(identity):
         return json_response(
             error_body(

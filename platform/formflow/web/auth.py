@@ -24,6 +24,7 @@ from wtforms.validators import DataRequired, Length
 from formflow import accounts
 from formflow.accounts import second_factor, sessions
 from formflow.storage.database import read_transaction, write_transaction
+from formflow.web import address_checks
 from formflow.web.context import WebUser, instance, web_user
 from formflow.web.validators import storable_text
 
@@ -50,6 +51,8 @@ def login() -> str | Response:
     form = LoginForm()
     if form.validate_on_submit():
         user, problem = _check(form.username.data.strip(), form.password.data)
+        if user is not None and _refused_here(user.id):
+            user, problem = None, address_checks.refusal()
         if user is not None:
             remember = bool(form.remember.data)
             with read_transaction(instance().engine) as connection:
@@ -89,6 +92,13 @@ def code() -> str | Response:
             problem = _("Wrong username or password.")
         form.code.errors.append(problem)
     return render_template("auth/code.html", form=form)
+
+
+def _refused_here(user_id: int) -> bool:
+    """Whether an address allow-list keeps ``user_id`` out from where this request comes."""
+    with read_transaction(instance().engine) as connection:
+        identity = accounts.load_identity(connection, user_id)
+    return identity is not None and address_checks.refuses(identity)
 
 
 def _signed_in(user: accounts.User, target: str) -> Response:
@@ -186,7 +196,7 @@ def _check(username: str, password: str) -> tuple[accounts.User | None, str]:
 
 def _client() -> str:
     """Where a request comes from, as far as throttling tells clients apart."""
-    return request.remote_addr or ""
+    return address_checks.client()
 
 
 def _safe_next(target: str | None) -> str:

@@ -391,18 +391,31 @@ def token() -> None:
     type=click.IntRange(min=1),
     help="Days until it stops working (default: never).",
 )
+@click.option("--read-only", is_flag=True, help="The token may read but not change anything.")
+@click.option(
+    "--form",
+    "forms",
+    multiple=True,
+    metavar="APP/FORM",
+    help="Limit the token to this form (repeat for several; default: every form).",
+)
 @reports_errors
-def token_create(username: str, name: str, days: int | None) -> None:
+def token_create(
+    username: str, name: str, days: int | None, read_only: bool, forms: tuple[str, ...]
+) -> None:
     """Make an API token for USERNAME and print it, once, alone on standard output.
 
     The database keeps only its hash: copy it now (e.g. TOKEN=$(formflow token create NAME)).
     """
     lifetime = None if days is None else timedelta(days=days)
+    scope = tokens.TokenScope(read_only, frozenset(forms) if forms else None)
     with opened() as instance, write_transaction(instance.engine) as connection:
         owner = _existing_user(connection, username)
         if not owner.is_active:
             raise accounts.AccountError(f"user '{username}' is inactive; a token would not work")
-        token_id, plaintext = tokens.create_token(connection, owner.id, name, expires_in=lifetime)
+        token_id, plaintext = tokens.create_token(
+            connection, owner.id, name, expires_in=lifetime, scope=scope
+        )
     click.echo(f"token {token_id} for {username}; it is shown only now:", err=True)
     click.echo(plaintext)
 
@@ -427,7 +440,7 @@ def token_list(username: str | None) -> None:
             ) + f"{item.expires_at:%Y-%m-%d %H:%M}"
         click.echo(
             f"{item.id:>5}  {names.get(item.user_id, '?'):<16} {item.name:<24} "
-            f"made {item.created_at:%Y-%m-%d %H:%M}  {used:<16}  {ends}"
+            f"made {item.created_at:%Y-%m-%d %H:%M}  {used:<16}  {ends}  {item.scope.describe()}"
         )
 
 

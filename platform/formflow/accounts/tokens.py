@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,42 @@ class TokenError(FormflowError):
 
 
 @dataclass(frozen=True)
+class TokenScope:
+    """What a token may do, within what its user may: only read, and only some forms
+    (``app/form`` keys; ``None``: every form)."""
+
+    read_only: bool = False
+    forms: frozenset[str] | None = None
+
+    def permits(self, method: str, app_key: str | None, form_key: str | None) -> bool:
+        """Whether a request of ``method`` on ``app_key``/``form_key`` is within the scope.
+
+        A request about no one form (``None``: the task inbox, a decision) is outside the
+        scope of a token limited to forms: it would reach records of any form.
+        """
+        if self.read_only and method not in READ_METHODS:
+            return False
+        if self.forms is None:
+            return True
+        return app_key is not None and f"{app_key}/{form_key}" in self.forms
+
+    @classmethod
+    def from_row(cls, read_only: object, forms: object) -> TokenScope:
+        return cls(bool(read_only), frozenset(str(forms).split()) if forms else None)
+
+    def describe(self) -> str:
+        parts = ["read only" if self.read_only else "read and write"]
+        if self.forms is not None:
+            parts.append(", ".join(sorted(self.forms)))
+        return "; ".join(parts)
+
+
+FULL_SCOPE = TokenScope()
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_FORM_KEY = re.compile(r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
 class ApiToken:
     """A token as its owner sees it in the list: everything but the secret."""
 
@@ -46,6 +83,7 @@ class ApiToken:
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None = None
+    scope: TokenScope = FULL_SCOPE
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -58,6 +96,7 @@ class TokenMatch:
     token_id: int
     identity: accounts.Identity
     last_used_at: datetime | None
+    scope: TokenScope = FULL_SCOPE
 
     @property
     def user(self) -> accounts.User:
@@ -78,10 +117,12 @@ def create_token(
     *,
     now: datetime | None = None,
     expires_in: timedelta | None = None,
+    scope: TokenScope = FULL_SCOPE,
 ) -> tuple[int, str]:
     """A new token for ``user_id``: its id, and its plaintext, which is shown only now.
 
-    With ``expires_in``, the token stops working that long after ``now``.
+    With ``expires_in``, the token stops working that long after ``now``; ``scope`` narrows
+    it below what the user may do.
     """
     name = name.strip()
     if not name:
@@ -90,6 +131,11 @@ def create_token(
         raise TokenError(f"a token name has at most {MAX_NAME_LENGTH} characters")
     if expires_in is not None and expires_in <= timedelta(0):
         raise TokenError("a token's lifetime must be positive")
+    for key in sorted(scope.forms or ()):
+        if not _FORM_KEY.match(key):
+            raise TokenError(f"'{key}' is not a form, written as app/form (crm_sfa/customer)")
+    if scope.forms is not None and not scope.forms:
+        raise TokenError("a token limited to forms needs at least one form")
     now = now or datetime.now(UTC)
     plaintext = PREFIX + secrets.token_urlsafe(32)
     token_id: int = connection.execute(
@@ -100,6 +146,8 @@ def create_token(
             token_hash=token_hash(plaintext),
             created_at=now,
             expires_at=None if expires_in is None else now + expires_in,
+            read_only=scope.read_only or None,
+            forms=None if scope.forms is None else " ".join(sorted(scope.forms)),
         )
         .returning(api_tokens.c.id)
     ).scalar_one()
@@ -123,7 +171,8 @@ def find_token(
     identity, row = found
     if not hmac.compare_digest(row["token_hash"], digest) or not identity.user.is_active:
         return None
-    return TokenMatch(int(row["token_id"]), identity, row["last_used_at"])
+    scope = TokenScope.from_row(row["read_only"], row["forms"])
+    return TokenMatch(int(row["token_id"]), identity, row["last_used_at"], scope)
 
 
 def touch_token(connection: Connection, token_id: int, now: datetime | None = None) -> None:
@@ -165,6 +214,8 @@ def list_tokens(connection: Connection, user_id: int | None) -> list[ApiToken]:
         api_tokens.c.created_at,
         api_tokens.c.last_used_at,
         api_tokens.c.expires_at,
+        api_tokens.c.read_only,
+        api_tokens.c.forms,
     ).order_by(api_tokens.c.id.desc())
     if user_id is not None:
         query = query.where(api_tokens.c.user_id == user_id)
@@ -176,6 +227,7 @@ def list_tokens(connection: Connection, user_id: int | None) -> list[ApiToken]:
             created_at=_aware(row["created_at"]),
             last_used_at=_aware(row["last_used_at"]) if row["last_used_at"] else None,
             expires_at=_aware(row["expires_at"]) if row["expires_at"] else None,
+            scope=TokenScope.from_row(row["read_only"], row["forms"]),
         )
         for row in connection.execute(query).mappings()
     ]

@@ -345,9 +345,11 @@ def _identity_statement(*, by: str) -> CompoundSelect[Any]:
             api_tokens.c.id.label("token_id"),
             api_tokens.c.token_hash.label("token_hash"),
             api_tokens.c.last_used_at.label("last_used_at"),
+            api_tokens.c.read_only.label("read_only"),
+            api_tokens.c.forms.label("forms"),
         ).join_from(users, api_tokens, api_tokens.c.user_id == users.c.id)
         user_row = user_row.where(*live)
-        padding = [null(), null(), null()]
+        padding = [null()] * 5
     else:
         user_row = user_row.where(users.c.id == who)
     home = (

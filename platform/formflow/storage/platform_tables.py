@@ -156,7 +156,11 @@ api_tokens = _keyed_table(
     _at("created_at"),
     _at("last_used_at", nullable=True),
     _at("expires_at", nullable=True),
+    Column("read_only", Boolean),
+    Column("forms", Text),
 )
+"""API tokens, by hash; ``read_only`` and ``forms`` (``app/form`` keys, space-separated)
+narrow what a token may do below what its user may (NULL: no narrowing)."""
 
 second_factors = Table(
     "ff_second_factors",

@@ -87,6 +87,19 @@ def _authenticate() -> Response | None:
             _("the API token is not valid: revoked, expired, mistyped or its user is inactive"),
             "invalid_token",
         )
+    scope = g.api_token_scope
+    if request.endpoint not in _DESCRIPTIONS and not scope.permits(
+        request.method,
+        (request.view_args or {}).get("app_key"),
+        (request.view_args or {}).get("form_key"),
+    ):
+        return json_response(
+            error_body(
+                "token_scope",
+                _("this API token may not do that: it is %(scope)s", scope=scope.describe()),
+            ),
+            403,
+        )
     if address_checks.refuses(identity):
         return json_response(error_body("address_not_allowed", address_checks.refusal()), 403)
     if _lacks_second_factor(identity):
@@ -131,14 +144,19 @@ def _check_parameters() -> None:
         raise QueryError(f"unknown query parameter '{unknown[0]}'{takes}", field=unknown[0][:100])
 
 
+_DESCRIPTIONS = frozenset({"api.apps"})
+"""What any token may read whatever its scope: which apps and forms there are."""
+
+
 def _token_user(plaintext: str) -> accounts.Identity | None:
     """The token's user and their access, noting its use at most once a minute (a write
-    only then)."""
+    only then); the token's scope goes to ``g.api_token_scope``."""
     engine = api_instance().engine
     with read_transaction(engine) as connection:
         match = tokens.find_token(connection, plaintext)
     if match is None:
         return None
+    g.api_token_scope = match.scope
     now = datetime.now(UTC)
     if match.touch_due(now):
         with write_transaction(engine) as connection:

@@ -14,12 +14,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import SelectChoice, SelectField, StringField
+from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from formflow.accounts import tokens
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.web import context
+from formflow.web import context, navigation
 from formflow.web.validators import storable_text
 
 blueprint = Blueprint("tokens", __name__, url_prefix="/account/tokens")
@@ -44,20 +45,42 @@ class TokenForm(FlaskForm):  # type: ignore[misc]
         ],
         default="",
     )
+    read_only = BooleanField(_l("Read only"))
+    forms = SelectMultipleField(
+        _l("Only these forms"),
+        choices=[],
+        validate_choice=True,
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+    )
+
+
+def _with_forms(form: TokenForm) -> TokenForm:
+    """The forms a token may be limited to: those the user may read, by app."""
+    form.forms.choices = [
+        SelectChoice(f"{section.app_key}/{link.form_key}", f"{section.label} · {link.label}")
+        for section in navigation.nav_sections()
+        for link in section.links
+    ]
+    return form
 
 
 @blueprint.get("/")
 @login_required  # type: ignore[untyped-decorator]
 def index() -> str:
-    return _page(TokenForm())
+    return _page(_with_forms(TokenForm()))
 
 
 @blueprint.post("/")
 @login_required  # type: ignore[untyped-decorator]
 def create() -> str | Response:
-    form = TokenForm()
+    form = _with_forms(TokenForm())
     if not form.validate_on_submit():
         return _page(form)
+    scope = tokens.TokenScope(
+        read_only=bool(form.read_only.data),
+        forms=frozenset(form.forms.data) if form.forms.data else None,
+    )
     with write_transaction(context.instance().engine) as connection:
         days = LIFETIMES[form.expires.data]
         _token_id, plaintext = tokens.create_token(
@@ -65,6 +88,7 @@ def create() -> str | Response:
             context.user().id,
             form.name.data,
             expires_in=None if days is None else timedelta(days=days),
+            scope=scope,
         )
     response = Response(
         render_template("tokens/created.html", name=form.name.data.strip(), token=plaintext)

@@ -167,3 +167,18 @@ def test_an_administrators_token_is_refused_until_a_second_factor_is_on(
     assert refused.json["error"]["code"] == "second_factor_required"
     enrol(strict_app, "admin")
     assert client.get(CUSTOMERS, headers=headers).status_code == 200
+
+
+def test_an_administrator_turns_off_a_lost_second_factor(
+    app: Flask, client: FlaskClient, login: Callable[[str], FlaskClient]
+) -> None:
+    enrol(app, "rep1")
+    login("admin")
+    rep = user_id(app, "rep1")
+    assert "second-factor/off" in client.get(f"/admin/users/{rep}").text
+    post(client, f"/admin/users/{rep}/second-factor/off", {})
+    with write_transaction(app.extensions["formflow"].engine) as connection:
+        assert not second_factor.is_enrolled(connection, rep)
+    assert signed_in(app.test_client()) is False
+    fresh = app.test_client()
+    assert password_step(fresh, "rep1").headers["Location"].endswith("/account/sessions")

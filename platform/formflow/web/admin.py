@@ -28,6 +28,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Regexp
 
 from formflow import accounts
+from formflow.accounts import second_factor
 from formflow.definitions.model import App
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
@@ -293,6 +294,10 @@ def _user_page(
     password_form: PasswordForm | None = None,
 ) -> str:
     role_fields = [(app, form[role_field_name(app.key)]) for app in choices.apps]
+    second_factor_on = False
+    if user is not None:
+        with read_transaction(context.instance().engine) as connection:
+            second_factor_on = second_factor.is_enrolled(connection, user.id)
     return render_template(
         "admin/user_form.html",
         form=form,
@@ -300,7 +305,18 @@ def _user_page(
         role_fields=role_fields,
         password_form=password_form,
         min_password=accounts.MIN_PASSWORD_LENGTH,
+        second_factor_on=second_factor_on,
     )
+
+
+@blueprint.post("/users/<int:user_id>/second-factor/off")
+def turn_off_second_factor(user_id: int) -> Response:
+    """For a user who lost their phone and recovery codes (CSRFProtect checked the POST)."""
+    with write_transaction(context.instance().engine) as connection:
+        user = _user_or_404(connection, user_id)
+        second_factor.turn_off(connection, user.id)
+    flash(_("The second factor of %(username)s is off.", username=user.username))
+    return redirect(url_for("admin.edit_user", user_id=user_id))
 
 
 def _profile_data(

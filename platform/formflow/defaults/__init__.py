@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import ModuleType
 
-from formflow.defaults import field_types
+from formflow.defaults import actions, field_types
 
-PLUGINS: Mapping[str, ModuleType] = {"formflow.builtin": field_types}
+PLUGINS: Mapping[str, ModuleType] = {
+    "formflow.builtin": field_types,
+    "formflow.builtin_actions": actions,
+}
 """The built-in plugins by the name they are registered under, in registration order."""

@@ -82,7 +82,7 @@ from formflow.records.query import Page, Query, normalised, select_page
 from formflow.records.search import search_text
 from formflow.records.statements import PreparedStatements
 from formflow.records.submission import Prepared, Preparer
-from formflow.records.unit import one_write
+from formflow.records.unit import current_unit, one_write
 from formflow.records.values import ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.tables import (
@@ -422,6 +422,31 @@ class RecordService:
         with read_transaction(self.engine) as connection:
             rows = connection.execute(statement, {"ids": sorted(ids)}).mappings()
             return {row["id"]: normalised(row) for row in rows}
+
+    def stored(self, form_key: str, record_id: int, *, deleted: bool = False) -> Record | None:
+        """A record with its rows as stored, whoever may read it, or ``None``; read on the
+        open unit of work's connection when there is one, so it sees the unit's own writes.
+
+        For the engine's interpreters (automations), which act as the system and must read
+        what they are about to change; never for a record a request names.
+        """
+        form, _table = self._form(form_key)
+        current = current_unit()
+        if current is not None and current.engine is self.engine:
+            return self._stored(current.connection, form, record_id, deleted)
+        with read_transaction(self.engine) as connection:
+            return self._stored(connection, form, record_id, deleted)
+
+    def _stored(
+        self, connection: Connection, form: Form, record_id: int, deleted: bool
+    ) -> Record | None:
+        row = connection.execute(self._by_id(form.key, deleted), {"record_id": record_id})
+        found = row.mappings().first()
+        if found is None:
+            return None
+        record = normalised(found)
+        record.update(self._read_rows(connection, form, record_id))
+        return self._public(form, record)
 
     def linking(
         self, actor: Actor, form_key: str, link_key: str, record_id: int, *, limit: int

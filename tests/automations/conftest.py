@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
+from huey import Huey, RedisHuey, SqliteHuey
 from rules_support import MakeRules, Rules, build_rules, rules_folder
 from sqlalchemy import Engine
 
@@ -37,3 +42,29 @@ def make_rules(engine: Engine, tmp_path: Path, password_hash: str) -> MakeRules:
         return rules
 
     return make
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Huey]:
+    """huey on a SQLite file, then on Redis (database 13, a queue name of this test's own,
+    whose keys are deleted after it; skipped where no Redis answers unless
+    FORMFLOW_REQUIRE_REDIS=1)."""
+    if request.param == "sqlite":
+        huey: Huey = SqliteHuey("formflow", filename=str(tmp_path / "jobs.db"), results=False)
+        yield huey
+        huey.storage.close()
+        return
+    url = os.environ.get("FORMFLOW_TEST_REDIS") or "redis://127.0.0.1:6379/13"
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        if os.environ.get("FORMFLOW_REQUIRE_REDIS") == "1":
+            pytest.fail(f"no Redis at {url}: {error}")
+        pytest.skip(f"no Redis at {url}: {error}")
+    name = f"formflowrules{uuid.uuid4().hex[:12]}"
+    huey = RedisHuey(name, url=url, results=False, blocking=False)
+    yield huey
+    for key in client.scan_iter(f"*{name}*"):
+        client.delete(key)
+    client.close()

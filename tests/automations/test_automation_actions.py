@@ -25,7 +25,11 @@ def test_update_records_through_a_link_sets_a_readonly_field(make_rules: MakeRul
     customer = rules.create("customer", {"name": "Acme"})
     rules.create(
         "follow_up",
-        {"summary": "Called", "customer": customer["id"], "followed_at": "2026-03-09T10:30:00+08:00"},
+        {
+            "summary": "Called",
+            "customer": customer["id"],
+            "followed_at": "2026-03-09T10:30:00+08:00",
+        },
     )
     touched = rules.get("customer", customer["id"])
     assert touched["last_follow_up_at"].isoformat() == "2026-03-09T02:30:00+00:00"
@@ -60,14 +64,21 @@ def test_create_record_maps_fields_and_subtable_rows(make_rules: MakeRules) -> N
     customer = rules.create("customer", {"name": "Acme"})
     deal = rules.create(
         "opportunity",
-        {"name": "Big deal", "customer": customer["id"], "amount": "1200.50",
-         "owner": rules.users["ann"]},
+        {
+            "name": "Big deal",
+            "customer": customer["id"],
+            "amount": "1200.50",
+            "owner": rules.users["ann"],
+        },
     )
     rules.update("opportunity", deal["id"], {"stage": "won"})
     [contract] = rules.records.find(Actor.system(), "contract", Query()).rows
     stored = rules.get("contract", contract["id"])
     assert (stored["title"], stored["customer"], stored["opportunity"]) == (
-        "Draft contract", customer["id"], deal["id"])
+        "Draft contract",
+        customer["id"],
+        deal["id"],
+    )
     assert str(stored["amount"]) == "1200.50"
     assert stored["owner"] == rules.users["ann"]
     assert [(row["item"], int(row["qty"])) for row in stored["lines"]] == [("Big deal", 1)]
@@ -102,7 +113,9 @@ def test_update_records_reowns_linked_records_and_their_open_opportunities(
     ann, bob = rules.users["ann"], rules.users["bob"]
     moving = rules.create("customer", {"name": "Moving", "owner": ann})
     staying = rules.create("customer", {"name": "Staying", "owner": ann})
-    open_deal = rules.create("opportunity", {"name": "Open", "customer": moving["id"], "owner": ann})
+    open_deal = rules.create(
+        "opportunity", {"name": "Open", "customer": moving["id"], "owner": ann}
+    )
     won_deal = rules.create(
         "opportunity", {"name": "Won", "customer": moving["id"], "owner": ann, "stage": "won"}
     )

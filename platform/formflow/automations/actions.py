@@ -76,7 +76,7 @@ def webhook(context: ActionContext, given: Mapping[str, Any]) -> dict[str, Any]:
         raise ActionError("a webhook is queued in a unit of work; run it from an automation")
     call_id = queue_call(
         context.unit.connection,
-        expressions.environment,
+        expressions,
         app_key=context.app_key,
         source=context.source,
         url=given["url"],

@@ -25,11 +25,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from jinja2 import Environment
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from formflow.actions import ActionError
 from formflow.errors import FormflowError
+from formflow.expression_budget import spending
+from formflow.expressions import ExpressionEngine
 from formflow.records.audit import jsonable
 from formflow.storage.database import write_transaction
 from formflow.storage.platform_tables import webhook_calls
@@ -52,7 +53,7 @@ class WebhookFailed(FormflowError):
 
 def queue_call(
     connection: Connection,
-    environment: Environment,
+    expressions: ExpressionEngine,
     *,
     app_key: str,
     source: str,
@@ -62,9 +63,12 @@ def queue_call(
     names: Mapping[str, Any],
     now: datetime | None,
 ) -> int:
-    """Render ``body`` over ``names`` (in the sandbox) and write a pending call; its id."""
+    """Render ``body`` over ``names`` (in the sandbox, on its budget) and write a pending
+    call; its id."""
     try:
-        rendered = environment.from_string(body).render(jsonable(dict(names)))
+        with spending(expressions.limits):
+            template = expressions.environment.from_string(body)
+            rendered = template.render(jsonable(dict(names)))
         json.loads(rendered)
     except ValueError as exc:
         raise ActionError(f"the webhook body is not JSON: {exc}") from None
@@ -112,6 +116,7 @@ def send(engine: Engine, call_id: int, *, attempts: int = ATTEMPTS) -> str:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as answer:
             status = answer.status
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the answer's socket
         return _fail(engine, call_id, row.attempts, f"HTTP {exc.code}", attempts)
     except (urllib.error.URLError, OSError) as exc:
         return _fail(engine, call_id, row.attempts, f"no answer: {exc}", attempts)

@@ -24,6 +24,7 @@ from formflow.definitions.compiling import (
     DocumentCompiler,
     compile_expression,
     label,
+    suggest,
     unknown,
 )
 from formflow.definitions.model import SYSTEM_FIELDS, Form
@@ -68,8 +69,8 @@ class _RuleCompiler:
             frozenset(f.key for f in form.fields) | SYSTEM_FIELDS.keys() | CONTEXT_NAMES | {OLD}
         )
 
-    def error(self, path: PathKey, message: str) -> None:
-        self.compiler.error(path, message)
+    def error(self, path: PathKey, message: str, *, at_key: bool = False) -> None:
+        self.compiler.error(path, message, at_key=at_key)
 
     def compile(self) -> Automation:
         trigger = self._trigger(self.data["trigger"], ("trigger",))
@@ -192,7 +193,7 @@ class _RuleCompiler:
             where = (*path, index)
             if "set" in item:
                 for key in item["set"]:
-                    self._field(self.form, key, (*where, "set", key))
+                    self._field(self.form, key, (*where, "set", key), at_key=True)
                 calls.append(ActionCall(SET_ACTION, MappingProxyType(dict(item["set"]))))
                 continue
             name = item["action"]
@@ -285,9 +286,9 @@ class _RuleCompiler:
 
     def _mapped(self, target: Form, given: Mapping[str, Any], path: PathKey) -> None:
         for key in given.get("values", {}):
-            self._field(target, key, (*path, "values", key))
+            self._field(target, key, (*path, "values", key), at_key=True)
         for key, source in given.get("map", {}).items():
-            self._field(target, key, (*path, "map", key))
+            self._field(target, key, (*path, "map", key), at_key=True)
             self._expression(source, (*path, "map", key))
 
     # pieces ---------------------------------------------------------------------------
@@ -298,12 +299,12 @@ class _RuleCompiler:
             self.error(path, unknown("form", key, self.forms))
         return form
 
-    def _field(self, form: Form, key: str, path: PathKey) -> bool:
+    def _field(self, form: Form, key: str, path: PathKey, *, at_key: bool = False) -> bool:
         if form.has_field(key):
             return True
-        self.error(
-            path, f"{unknown('field', key, [f.key for f in form.fields])} in form '{form.key}'"
-        )
+        keys = [f.key for f in form.fields]
+        message = f"unknown field '{key}' in form '{form.key}'{suggest(key, keys)}"
+        self.error(path, message, at_key=at_key)
         return False
 
     def _expression(self, source: str, path: PathKey) -> None:
@@ -324,9 +325,10 @@ class _RuleCompiler:
         for key in _filter_fields(spec):
             base = key.split(".", 1)[0]
             if base not in SYSTEM_FIELDS and not form.has_field(base):
+                keys = [f.key for f in form.fields]
                 self.error(
                     path,
-                    f"filter: {unknown('field', base, [f.key for f in form.fields])} in form '{form.key}'",
+                    f"filter: unknown field '{base}' in form '{form.key}'{suggest(base, keys)}",
                 )
 
 

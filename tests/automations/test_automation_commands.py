@@ -9,10 +9,12 @@ import pytest
 from click.testing import CliRunner
 from rules_support import rules_folder
 
+from formflow.automations.engine import SUBSCRIBER as AUTOMATIONS
 from formflow.cli import main
 from formflow.config import load_settings
 from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
+from support import AppWriter
 
 WELCOME = """\
 key: welcome
@@ -82,3 +84,25 @@ def test_the_log_command_refuses_a_malformed_record(environment: dict[str, str])
     )
     assert result.exit_code == 2
     assert "give FORM/ID" in result.output
+
+
+def test_an_app_without_automations_owes_them_no_deliveries(
+    tmp_path: Path, write_app: AppWriter
+) -> None:
+    env = {
+        "FORMFLOW_INSTANCE": str(tmp_path / "plain"),
+        "FORMFLOW_DATABASE_URL": "",
+        "FORMFLOW_APPS": "",
+    }
+    result = CliRunner().invoke(
+        main, ["init", str(write_app()), "--password", "pass-word-1"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    instance = Instance(load_settings(env))
+    try:
+        assert instance.records("demo").outbox.subscribers == ()
+        instance.relay.dispatch = lambda: None  # nothing delivered: what is owed stays
+        instance.records("demo").create(Actor.system(), "item", {"name": "One"})
+        assert instance.relay.owed(AUTOMATIONS) == 0
+    finally:
+        instance.close()

@@ -168,6 +168,11 @@ class Instance:
                 hooks=self.plugins,
                 timezone=self.settings.timezone,
                 relay=self.relay,
+                subscribers=[
+                    name
+                    for name in self.relay.subscribers
+                    if name != AUTOMATIONS or schema.app.automations
+                ],
             )
             cached = (version.digest, schema, service)
             self._apps[app_key] = cached

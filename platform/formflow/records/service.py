@@ -42,7 +42,7 @@ from formflow.errors import (
     StaleRecord,
     ValidationFailed,
 )
-from formflow.events import EventKind, Relay
+from formflow.events import EventKind, Outbox, Relay
 from formflow.expressions import ExpressionError
 from formflow.fields import Invalid, Reference, ValueKind
 from formflow.records import audit
@@ -127,15 +127,22 @@ class RecordService:
         hooks: RecordHooks | None = None,
         timezone: tzinfo = UTC,
         relay: Relay | None = None,
+        subscribers: Collection[str] | None = None,
     ) -> None:
         """``relay`` delivers this service's events; by default one of its own, whose only
-        subscriber runs the plugins' after-hooks (an instance shares one across its apps)."""
+        subscriber runs the plugins' after-hooks (an instance shares one across its apps).
+        ``subscribers`` limits which of the relay's subscribers this app's events are owed
+        to (default: all), so an app owes nothing to one with nothing to do for it."""
         self.engine = engine
         self.schema = schema
         self.app: App = schema.app
         self.hooks = hooks or NoHooks()
         self.relay = relay or Relay(engine, self._default_subscribers())
-        self.outbox = self.relay.outbox()
+        self.outbox = (
+            self.relay.outbox()
+            if subscribers is None
+            else Outbox([name for name in subscribers if name in self.relay.subscribers])
+        )
         self.timezone = timezone
         self.locks: RecordLocks | None = None
         """Set by the workflow engine: records it is running an approval on are locked."""

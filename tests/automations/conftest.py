@@ -24,11 +24,13 @@ def password_hash() -> str:
 
 @pytest.fixture
 def make_rules(engine: Engine, tmp_path: Path, password_hash: str) -> MakeRules:
-    """``make_rules(name=YAML, ...)``: the rules app with those automations, running, and
+    """``make_rules(name=YAML, ...)``: the rules app with those automations (and ``files``
+    replaced, by relative path), running, and
     users ann and bob (staff) and max (manager) in ``rules.users``."""
 
-    def make(max_depth: int = 5, **automations: str) -> Rules:
-        rules = build_rules(engine, rules_folder(tmp_path, automations), max_depth=max_depth)
+    def make(max_depth: int = 5, files: dict[str, str] | None = None, **automations: str) -> Rules:
+        folder = rules_folder(tmp_path, automations, files)
+        rules = build_rules(engine, folder, max_depth=max_depth)
         with write_transaction(engine) as connection:
             for name, role in (("ann", "staff"), ("bob", "staff"), ("max", "manager")):
                 rules.users[name] = accounts.create_user(

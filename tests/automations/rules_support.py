@@ -52,13 +52,18 @@ class StampPlugin:
         return [Action("stamp", Label(en="Stamp"), schema, run)]
 
 
-def rules_folder(root: Path, automations: Mapping[str, str]) -> Path:
-    """The rules app's forms and workflow, with ``automations`` (name: YAML) beside them."""
+def rules_folder(
+    root: Path, automations: Mapping[str, str], files: Mapping[str, str] | None = None
+) -> Path:
+    """The rules app's forms and workflow, with ``automations`` (name: YAML) beside them;
+    ``files`` (relative path: text) replace or add files."""
     folder = root / "rules_app"
     shutil.copytree(RULES_DIR, folder, dirs_exist_ok=True)
     (folder / "automations").mkdir(exist_ok=True)
     for name, text in automations.items():
         (folder / "automations" / f"{name}.yaml").write_text(textwrap.dedent(text), "utf-8")
+    for path, text in (files or {}).items():
+        (folder / path).write_text(textwrap.dedent(text), "utf-8")
     return folder
 
 

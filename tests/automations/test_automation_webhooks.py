@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask, request
 from huey import Huey
-from rules_support import MakeRules, Rules
+from rules_support import RULES_DIR, MakeRules, Rules
 from sqlalchemy import select
 
 from formflow.automations.jobs import attach
@@ -139,3 +139,30 @@ def test_a_webhook_given_up_is_marked_failed(
     [call] = calls(rules)
     assert (call.status, call.attempts) == ("failed", 8)
     assert len(receiver.received) == 8
+
+
+def test_a_workflow_runs_the_webhook_action_and_the_clock_sends_it(
+    make_rules: MakeRules, receiver: Receiver, tmp_path: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from formflow.records.access import Actor
+
+    flow = (RULES_DIR / "workflows" / "transfer.yaml").read_text(encoding="utf-8")
+    flow = flow.replace(
+        "state: approved}",
+        "state: approved, actions: [{action: webhook, params: "
+        f"{{url: '{receiver.url}', body: '{{\"transfer\": {{{{ id }}}}}}'}}}}]}}",
+    )
+    other = "key: other\nlabel: Other\nform: customer\ntrigger: {type: created}\nactions:\n  - set: {note: x}\n"
+    rules = make_rules(files={"workflows/transfer.yaml": flow}, other=other)
+    ann = Actor(rules.users["ann"], frozenset({"staff"}))
+    transfer = rules.create("transfer", {"reason": "r", "to_owner": rules.users["bob"]}, ann)
+    rules.flows.submit(ann, "transfer_approval", transfer["id"])
+    [task] = rules.flows.open_tasks_of(rules.users["max"])
+    rules.flows.decide(Actor(rules.users["max"], frozenset({"manager"})), task.id, "approve")
+    [call] = calls(rules)
+    assert (call.status, call.automation_key) == ("pending", "workflow:transfer_approval")
+    rules.automations.tick(datetime.now(UTC) + timedelta(minutes=2))
+    [(_headers, body)] = receiver.received
+    assert json.loads(body) == {"transfer": transfer["id"]}

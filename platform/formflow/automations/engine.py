@@ -33,7 +33,7 @@ from formflow.actions import Action, ActionContext, ActionError
 from formflow.automations import log
 from formflow.automations.actions import thaw
 from formflow.automations.model import Automation, Trigger, TriggerType
-from formflow.automations.webhooks import WebhookFailed, send
+from formflow.automations.webhooks import WebhookFailed, send, untried_calls
 from formflow.definitions.model import SortKey
 from formflow.errors import FormflowError
 from formflow.events import Event, EventKind
@@ -129,8 +129,8 @@ class Automations:
     # the clock ------------------------------------------------------------------------
 
     def tick(self, minute: datetime | None = None) -> int:
-        """Run the schedule and date rules due in ``minute`` (default: this one, UTC);
-        returns how many runs did their work."""
+        """Run the schedule and date rules due in ``minute`` (default: this one, UTC), and
+        send the webhook calls nobody tried; returns how many runs did their work."""
         moment = (minute or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
         ran = 0
         for app_key in list(self.app_keys()):
@@ -145,6 +145,8 @@ class Automations:
                 elif rule.trigger.type is TriggerType.DATE and self._due(rule.trigger, moment):
                     day = moment.astimezone(self.timezone).date()
                     ran += self._sweep(records, rule, moment, day)
+        for call_id in untried_calls(self.engine, moment - timedelta(minutes=1)):
+            self._after_commit_send(call_id)
         return ran
 
     def _due(self, trigger: Trigger, moment: datetime) -> bool:

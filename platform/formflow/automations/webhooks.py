@@ -146,12 +146,17 @@ def _fail(engine: Engine, call_id: int, tried: int, error: str, attempts: int) -
     raise WebhookFailed(f"webhook call {call_id} failed (attempt {tried}): {error}")
 
 
-def pending_calls(engine: Engine) -> list[int]:
-    """The calls not sent yet, oldest first (the sweep sends those whose job was lost)."""
+def untried_calls(engine: Engine, before: datetime) -> list[int]:
+    """Pending calls queued before ``before`` and never tried, oldest first: their job was
+    lost, or nobody sent them (a workflow's webhook action); the clock sends them."""
     with engine.connect() as connection:
         found = connection.execute(
             select(webhook_calls.c.id)
-            .where(webhook_calls.c.status == PENDING)
+            .where(
+                webhook_calls.c.status == PENDING,
+                webhook_calls.c.attempts == 0,
+                webhook_calls.c.created_at < before,
+            )
             .order_by(webhook_calls.c.id)
             .limit(1000)
         ).scalars()

@@ -64,3 +64,18 @@ def test_the_log_is_read_per_rule_and_per_record(make_rules: MakeRules) -> None:
     [run] = rules.runs(form_key="customer", record_id=first["id"])
     assert run.record_id == first["id"]
     assert run.duration_ms >= 0
+
+
+def test_a_condition_that_fails_is_logged_as_the_runs_error(make_rules: MakeRules) -> None:
+    rules = make_rules(
+        divide=(
+            "key: divide\nlabel: Divide\nform: customer\ntrigger: {type: created}\n"
+            'condition: "touches / 0 > 1"\n'
+            "actions:\n  - set: {note: never}\n"
+        )
+    )
+    customer = rules.create("customer", {"name": "Acme", "touches": "3"})
+    assert rules.get("customer", customer["id"])["note"] is None
+    [run] = rules.runs(automation_key="divide")
+    assert (run.status, run.record_id) == ("error", customer["id"])
+    assert "division by zero" in run.error

@@ -41,13 +41,13 @@ def test_every_trigger_compiles_to_its_frozen_rule(tmp_path: Path) -> None:
     )
     app = load_app(rules_folder(tmp_path, {"changed": changed, "dated": dated}))
     rule = app.automations["changed"]
-    assert rule.trigger.type is TriggerType.FIELD_CHANGED
+    assert rule.trigger.kind is TriggerType.FIELD_CHANGED
     assert rule.trigger.fields == ("stage",)
     assert (rule.trigger.from_values, rule.trigger.to_values) == (("open",), ("won",))
     assert rule.condition is not None
     assert rule.condition.names == {"amount", "old"}
     trigger = app.automations["dated"].trigger
-    assert (trigger.type, trigger.offset_days, trigger.at) == (TriggerType.DATE, -3, time(9, 30))
+    assert (trigger.kind, trigger.offset_days, trigger.at) == (TriggerType.DATE, -3, time(9, 30))
     assert app.summary().endswith("2 automations")
 
 

@@ -140,9 +140,9 @@ class Automations:
             for rule in sorted(records.app.automations.values(), key=lambda r: r.key):
                 if not rule.enabled:
                     continue
-                if rule.trigger.type is TriggerType.SCHEDULE and self._due(rule.trigger, moment):
+                if rule.trigger.kind is TriggerType.SCHEDULE and self._due(rule.trigger, moment):
                     ran += self._sweep(records, rule, moment, None)
-                elif rule.trigger.type is TriggerType.DATE and self._due(rule.trigger, moment):
+                elif rule.trigger.kind is TriggerType.DATE and self._due(rule.trigger, moment):
                     day = moment.astimezone(self.timezone).date()
                     ran += self._sweep(records, rule, moment, day)
         for call_id in untried_calls(self.engine, moment - timedelta(minutes=1)):
@@ -150,7 +150,7 @@ class Automations:
         return ran
 
     def _due(self, trigger: Trigger, moment: datetime) -> bool:
-        if trigger.type is TriggerType.SCHEDULE:
+        if trigger.kind is TriggerType.SCHEDULE:
             cron = str(trigger.cron)
         else:
             assert trigger.at is not None
@@ -173,7 +173,7 @@ class Automations:
         for found in _pages(records, rule.form, spec, sort):
             record = records.stored(rule.form, int(found["id"])) or found
             subject = _Subject(record["id"], record, self._names(record, {}, None), None)
-            run_key = f"{rule.trigger.type}:{records.app.key}:{rule.key}:{stamp}:{record['id']}"
+            run_key = f"{rule.trigger.kind}:{records.app.key}:{rule.key}:{stamp}:{record['id']}"
             start = self._start(records, rule, subject, run_key, 0)
             ran += self._run(records, rule, subject, start, event_id=None)
         return ran
@@ -347,7 +347,7 @@ class Automations:
 
 def matches(trigger: Trigger, event: Event) -> bool:
     """Whether ``event`` sets off a rule with ``trigger`` (its form aside)."""
-    kind = trigger.type
+    kind = trigger.kind
     if kind in _KINDS:
         return event.kind is _KINDS[kind]
     if kind is TriggerType.FIELD_CHANGED:

@@ -40,14 +40,14 @@ TIMED_TRIGGERS = frozenset({TriggerType.SCHEDULE, TriggerType.DATE})
 
 @dataclass(frozen=True)
 class Trigger:
-    """What sets a rule off; the fields used depend on ``type``.
+    """What sets a rule off (``type:`` in YAML); the fields used depend on ``kind``.
 
     ``from_values``/``to_values`` (field_changed) are the values as events keep them (JSON:
     dates and decimals as text); ``None`` means any value. ``offset_days`` (date) is
     negative before the date field, positive after it.
     """
 
-    type: TriggerType
+    kind: TriggerType
     fields: tuple[str, ...] = ()
     from_values: tuple[Any, ...] | None = None
     to_values: tuple[Any, ...] | None = None
@@ -62,16 +62,16 @@ class Trigger:
 
     def describe(self) -> str:
         """The trigger in a few words, as its log shows it."""
-        if self.type is TriggerType.FIELD_CHANGED:
+        if self.kind is TriggerType.FIELD_CHANGED:
             return f"field_changed {','.join(self.fields)}"
-        if self.type in (TriggerType.WORKFLOW_ENTERED, TriggerType.APPROVAL_ENDED):
+        if self.kind in (TriggerType.WORKFLOW_ENTERED, TriggerType.APPROVAL_ENDED):
             detail = self.node or self.outcome
-            return f"{self.type.value} {self.workflow}" + (f" {detail}" if detail else "")
-        if self.type is TriggerType.SCHEDULE:
+            return f"{self.kind.value} {self.workflow}" + (f" {detail}" if detail else "")
+        if self.kind is TriggerType.SCHEDULE:
             return f"schedule {self.cron}"
-        if self.type is TriggerType.DATE:
+        if self.kind is TriggerType.DATE:
             return f"date {self.date_field} {self.offset_days:+d}d {self.at:%H:%M}"
-        return self.type.value
+        return self.kind.value
 
 
 @dataclass(frozen=True)

@@ -241,7 +241,7 @@ def _with_date_indexes(
     finds the records due by that index, and the migration planner creates it."""
     wanted: dict[str, set[str]] = {}
     for automation in automations:
-        if automation.trigger.type is TriggerType.DATE and automation.trigger.date_field:
+        if automation.trigger.kind is TriggerType.DATE and automation.trigger.date_field:
             wanted.setdefault(automation.form, set()).add(automation.trigger.date_field)
     for form_key, keys in wanted.items():
         form = forms[form_key]

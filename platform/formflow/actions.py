@@ -9,23 +9,59 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from formflow.definitions.model import Label
+from formflow.errors import FormflowError
+
+if TYPE_CHECKING:
+    from formflow.expressions import ExpressionEngine
+    from formflow.records.access import Actor
+    from formflow.records.service import RecordService
+    from formflow.records.unit import UnitOfWork
 
 
 @dataclass(frozen=True)
 class ActionContext:
-    """The record an action runs on, and for whom.
+    """The record an action runs on, for whom, and what it may write with.
 
     ``user_id`` is the user whose change set the action off, or ``None`` when Formflow
     itself did (a scheduled automation, say).
+
+    An action that writes does so through ``records`` as ``actor`` (the engine, for
+    automations and workflows), inside ``unit``: the unit of work of the automation run or
+    workflow step, so its writes commit or roll back with everything else the run did.
+    ``names`` are what expressions in the parameters read (the record, ``old``, ``user``,
+    ``today``, ``now``); ``expressions`` compiles them. ``source`` names the rule or
+    workflow that runs the action, for what the action records of itself. These are
+    ``None`` for callers that give no more than a record (a plugin's own tests).
     """
 
     app_key: str
     form_key: str
     record: Mapping[str, Any]
     user_id: int | None = None
+    record_id: int | None = None
+    records: RecordService | None = field(default=None, compare=False, repr=False)
+    actor: Actor | None = None
+    unit: UnitOfWork | None = field(default=None, compare=False, repr=False)
+    expressions: ExpressionEngine | None = field(default=None, compare=False, repr=False)
+    names: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    now: datetime | None = None
+    source: str = ""
+
+    def require_records(self) -> tuple[RecordService, Actor, ExpressionEngine]:
+        """The record service, actor and expressions an action that writes needs; an
+        :class:`ActionError` where the caller gave none."""
+        if self.records is None or self.actor is None or self.expressions is None:
+            raise ActionError("this action writes records; run it from an automation or workflow")
+        return self.records, self.actor, self.expressions
+
+
+class ActionError(FormflowError):
+    """An action that cannot do what its parameters ask (a record missing, a value that does
+    not fit); the automation's log shows the message."""
 
 
 @dataclass(frozen=True)

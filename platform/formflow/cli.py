@@ -535,12 +535,14 @@ def worker(threads: int) -> None:
     (FORMFLOW_REDIS_URL) and the server should only serve (FORMFLOW_SERVER_JOBS=0), or to
     add hands. Any number may run, on any machine that reaches the database and Redis.
     """
+    from formflow.automations.jobs import attach
     from formflow.jobs import Jobs
 
     with opened() as instance:
         for app_key in instance.app_keys:
             instance.records(app_key)
         jobs = Jobs.open(instance.settings, instance.relay)
+        attach(jobs, instance.automations)
         queue = "Redis" if instance.settings.redis_url else "the instance's SQLite queue"
         click.echo(f"running jobs from {queue} with {threads} threads (Ctrl+C stops)")
         jobs.consumer(threads).run()
@@ -584,3 +586,65 @@ def jobs_retry(letter_ids: tuple[int, ...]) -> None:
                 retry_dead_letter(connection, letter_id)
         Jobs.open(instance.settings, instance.relay).enqueue()
     click.echo(f"queued {len(letter_ids)} dead letter(s) again")
+
+
+@main.group()
+def automations() -> None:
+    """Automations: what each rule did, and why a run failed."""
+
+
+@automations.command("log")
+@click.argument("app_key")
+@click.option("--rule", "automation_key", help="Only the runs of this automation (its key).")
+@click.option("--record", help="Only the runs on one record, as FORM/ID (customer/42).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@reports_errors
+def automations_log(
+    app_key: str, automation_key: str | None, record: str | None, limit: int
+) -> None:
+    """List the runs of APP_KEY's automations, newest first: when, which rule, what set it
+    off, on which record, how it ended, what it changed and how long it took."""
+    from formflow.automations.log import list_runs
+
+    form_key, record_id = _record_ref(record)
+    with opened() as instance, read_transaction(instance.engine) as connection:
+        runs = list_runs(
+            connection,
+            app_key,
+            automation_key=automation_key,
+            form_key=form_key,
+            record_id=record_id,
+            limit=limit,
+        )
+    if not runs:
+        click.echo("no runs")
+    for run in runs:
+        target = f"{run.form_key}/{run.record_id}" if run.record_id is not None else run.form_key
+        changed = ", ".join(_change_text(change) for change in run.changes) or "-"
+        click.echo(
+            f"{run.id:>6}  {run.started_at:%Y-%m-%d %H:%M:%S}  {run.automation_key:<24} "
+            f"{run.trigger:<28} {target:<20} {run.status:<8} {run.duration_ms:>5} ms  {changed}"
+        )
+        if run.error:
+            click.echo(f"        {run.error}")
+
+
+def _record_ref(record: str | None) -> tuple[str | None, int | None]:
+    if record is None:
+        return None, None
+    form_key, _slash, number = record.partition("/")
+    if not number.isdigit():
+        raise click.BadParameter("give FORM/ID, such as customer/42", param_hint="--record")
+    return form_key, int(number)
+
+
+def _change_text(change: Any) -> str:
+    if "changed" in change:
+        return " ".join(f"{c['form']}/{c['id']}:{','.join(c['fields'])}" for c in change["changed"])
+    if "fields" in change:
+        return f"{change['form']}/{change['id']}:{','.join(change['fields'])}"
+    if "webhook" in change:
+        return f"webhook {change['webhook']}"
+    if "id" in change:
+        return f"created {change['form']}/{change['id']}"
+    return str(change.get("action", "?"))

@@ -29,6 +29,7 @@ from jsonschema import Draft202012Validator, SchemaError
 
 from formflow import __version__, defaults, hookspecs
 from formflow.actions import Action
+from formflow.automations.params import BUILTIN_PARAMS
 from formflow.definitions.compiling import CONTEXT_NAMES
 from formflow.definitions.toolkit import Toolkit
 from formflow.errors import FormflowError, PluginFailed, VetoedByPlugin
@@ -94,7 +95,8 @@ class Plugins:
     @property
     def toolkit(self) -> Toolkit:
         """The field types and expression functions definitions may use, as one value."""
-        return Toolkit(self.field_types, self.expression_engine)
+        schemas = {name: action.params_schema for name, action in self.actions.items()}
+        return Toolkit(self.field_types, self.expression_engine, {**BUILTIN_PARAMS, **schemas})
 
     @property
     def actions(self) -> Mapping[str, Action]:

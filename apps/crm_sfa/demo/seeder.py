@@ -168,7 +168,9 @@ class Seeder:
         return record, contacts, found
 
     def to_pool(self, member: Member, customer: Record) -> None:
-        """Return a customer to the public pool, as its owner would."""
+        """Return a customer to the public pool, as its owner would (reloading it first: its
+        follow-ups' automation has touched it since)."""
+        customer = self.service.get(member.actor, "customer", customer["id"])
         self.service.update(
             member.actor,
             "customer",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import ModuleType
 
-from formflow.defaults import field_types
+from formflow.defaults import builtin
 
-PLUGINS: Mapping[str, ModuleType] = {"formflow.builtin": field_types}
+PLUGINS: Mapping[str, ModuleType] = {"formflow.builtin": builtin}
 """The built-in plugins by the name they are registered under, in registration order."""

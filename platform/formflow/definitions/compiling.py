@@ -8,8 +8,8 @@ stopping at the first.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from formflow.definitions.model import Label
@@ -30,6 +30,8 @@ class AppContext:
     form_keys: frozenset[str]
     field_types: FieldTypeRegistry
     expressions: ExpressionEngine
+    actions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False)
+    """The actions automations may name, with their parameters' JSON Schemas."""
 
 
 class DocumentCompiler:

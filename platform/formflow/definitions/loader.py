@@ -8,27 +8,31 @@ problem: every file is read and checked, and all problems are raised together in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import Any
 
+from formflow.automations.model import Automation, TriggerType
+from formflow.definitions.automations import compile_automation
 from formflow.definitions.compiling import AppContext, DocumentCompiler, label, optional_label
 from formflow.definitions.dashboards import compile_dashboard
 from formflow.definitions.files import AppFiles, app_files
 from formflow.definitions.forms import compile_form
-from formflow.definitions.model import App, Dashboard, Form, Role
+from formflow.definitions.model import App, Form, Index, Role, SortKey
 from formflow.definitions.schemas import schema_errors
 from formflow.definitions.source import SourceDocument, SourceError, parse_document
 from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
 from formflow.definitions.workflows import compile_workflow
 from formflow.errors import DefinitionError, DefinitionErrors
-from formflow.workflows.model import Workflow
 
 APP_FILE = "app.yaml"
-INCLUDE_KINDS = {"forms": "form", "workflows": "workflow", "dashboards": "dashboard"}
-
-T = TypeVar("T", Form, Workflow, Dashboard)
+INCLUDE_KINDS = {
+    "forms": "form",
+    "workflows": "workflow",
+    "dashboards": "dashboard",
+    "automations": "automation",
+}
 
 
 @dataclass
@@ -65,6 +69,7 @@ def load_app(
         form_keys=files.declared_forms,
         field_types=toolkit.field_types,
         expressions=toolkit.expressions,
+        actions=toolkit.actions,
     )
     forms = _compile_all(documents["form"], "form", errors, compile_form, context)
     workflows = _compile_all(
@@ -72,6 +77,13 @@ def load_app(
     )
     dashboards = _compile_all(
         documents["dashboard"], "dashboard", errors, lambda c: compile_dashboard(c, forms), context
+    )
+    automations = _compile_all(
+        documents["automation"],
+        "automation",
+        errors,
+        lambda c: compile_automation(c, forms, workflows),
+        context,
     )
     if errors:
         raise DefinitionErrors(errors)
@@ -82,9 +94,10 @@ def load_app(
         description=optional_label(data.get("description")),
         default_language=data.get("default_language", "zh"),
         roles=roles,
-        forms=forms,
+        forms=_with_date_indexes(forms, automations.values()),
         workflows=workflows,
         dashboards=dashboards,
+        automations=automations,
         digest=files.digest,
     )
 
@@ -219,3 +232,23 @@ def _compile_all(
         if result is not None:
             compiled[key] = result
     return compiled
+
+
+def _with_date_indexes(
+    forms: dict[str, Form], automations: Iterable[Automation]
+) -> dict[str, Form]:
+    """The forms, each date field a date-relative automation counts from indexed: its sweep
+    finds the records due by that index, and the migration planner creates it."""
+    wanted: dict[str, set[str]] = {}
+    for automation in automations:
+        if automation.trigger.kind is TriggerType.DATE and automation.trigger.date_field:
+            wanted.setdefault(automation.form, set()).add(automation.trigger.date_field)
+    for form_key, keys in wanted.items():
+        form = forms[form_key]
+        covered = {index.fields[0] for index in form.indexes} | {
+            field.key for field in form.fields if field.indexed or field.unique
+        }
+        extra = tuple(Index((SortKey(key),), declared=False) for key in sorted(keys - covered))
+        if extra:
+            forms[form_key] = replace(form, indexes=(*form.indexes, *extra))
+    return forms

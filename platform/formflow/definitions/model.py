@@ -17,6 +17,7 @@ from formflow.expressions import Expression
 from formflow.fields.kinds import Reference, ValueKind
 
 if TYPE_CHECKING:
+    from formflow.automations.model import Automation
     from formflow.fields.base import FieldType
 from formflow.workflows.model import Workflow as Workflow  # re-exported: App names it
 
@@ -313,6 +314,7 @@ class App:
     forms: Mapping[str, Form]
     workflows: Mapping[str, Workflow] = field(default_factory=dict)
     dashboards: Mapping[str, Dashboard] = field(default_factory=dict)
+    automations: Mapping[str, Automation] = field(default_factory=dict)
     description: Label | None = None
     default_language: str = "zh"
     digest: str = ""
@@ -327,8 +329,9 @@ class App:
     def summary(self) -> str:
         """One line saying what the app holds, for people and logs."""
         field_count = sum(len(form.fields) for form in self.forms.values())
+        automations = f", {len(self.automations)} automations" if self.automations else ""
         return (
             f"{self.key} {self.version}: {len(self.forms)} forms, {field_count} fields, "
             f"{len(self.roles)} roles, {len(self.workflows)} workflows, "
-            f"{len(self.dashboards)} dashboards"
+            f"{len(self.dashboards)} dashboards{automations}"
         )

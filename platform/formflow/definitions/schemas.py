@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-KINDS = ("app", "form", "workflow", "dashboard")
+KINDS = ("app", "form", "workflow", "dashboard", "automation")
 
 _FRIENDLY_PATTERNS = {
     "^[a-z][a-z0-9_]{0,62}$": "must be a key: lower-case letters, digits and '_', starting with a letter",

@@ -8,18 +8,26 @@ and expression functions; handing them over as one :class:`Toolkit` (the plugins
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from formflow.automations.params import BUILTIN_PARAMS
 from formflow.expressions import ExpressionEngine
 from formflow.fields import BUILTIN_REGISTRY, FieldTypeRegistry
 
 
 @dataclass(frozen=True)
 class Toolkit:
-    """The field types and the expression engine (with its functions) a definition may use."""
+    """The field types, the expression engine (with its functions) and the actions a
+    definition may use."""
 
     field_types: FieldTypeRegistry = field(default_factory=lambda: BUILTIN_REGISTRY)
     expressions: ExpressionEngine = field(default_factory=ExpressionEngine)
+    actions: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: BUILTIN_PARAMS, compare=False
+    )
+    """The actions automations may name, with the JSON Schema of their parameters."""
 
 
 BUILTIN_TOOLKIT = Toolkit()

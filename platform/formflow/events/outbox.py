@@ -9,7 +9,9 @@ event that commits late (PostgreSQL assigns ids before commit) is never skipped.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -50,6 +52,14 @@ class Event:
     changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     detail: Mapping[str, Any] = field(default_factory=dict)
     """What a workflow event adds: the instance, node, task, decision and comment."""
+    cause: Mapping[str, Any] = field(default_factory=dict)
+    """What made the change when it was not a person alone: the automation and its depth
+    (see :func:`caused_by`)."""
+
+    @property
+    def depth(self) -> int:
+        """How many automations ran one after another to make this change (0: none)."""
+        return int(self.cause.get("depth", 0))
 
     def key(self, subscriber: str) -> str:
         """The idempotency key of this event for ``subscriber``: the same on every retry."""
@@ -69,6 +79,7 @@ class Event:
             record=data.get("record", {}),
             changes={key: (pair[0], pair[1]) for key, pair in data.get("changes", {}).items()},
             detail=data.get("detail", {}),
+            cause=data.get("cause", {}),
         )
 
 
@@ -100,6 +111,9 @@ class Outbox:
             }
         if detail:
             data["detail"] = jsonable(dict(detail))
+        cause = _cause.get()
+        if cause:
+            data["cause"] = dict(cause)
         event_id: int = connection.execute(
             _APPEND,
             {
@@ -123,5 +137,18 @@ class Outbox:
         return event_id
 
 
+@contextmanager
+def caused_by(cause: Mapping[str, Any]) -> Iterator[None]:
+    """Mark every event appended in this context with ``cause`` (plain JSON values): an
+    automation's writes carry its key and depth, so a rule that sets itself off again can
+    be stopped."""
+    token = _cause.set(cause)
+    try:
+        yield
+    finally:
+        _cause.reset(token)
+
+
+_cause: ContextVar[Mapping[str, Any] | None] = ContextVar("formflow_event_cause", default=None)
 _APPEND = insert(events).returning(events.c.id)  # every write runs it: built once
 _OWE = insert(event_deliveries)

@@ -130,11 +130,15 @@ class Jobs:
         self.deliver.schedule(args=(subscriber,), eta=at)
 
 
-def serve_jobs(settings: Settings, relay: Relay) -> Jobs:
+def serve_jobs(
+    settings: Settings, relay: Relay, *, setup: Callable[[Jobs], object] | None = None
+) -> Jobs:
     """The jobs of a server process: its commits go to the queue, and it consumes the
     queue in threads too unless ``FORMFLOW_SERVER_JOBS=0`` leaves that to ``formflow
-    worker`` processes."""
+    worker`` processes. ``setup`` adds jobs of its own (the automations' clock) first."""
     jobs = Jobs.open(settings, relay)
+    if setup is not None:
+        setup(jobs)
     if settings.jobs_in_server:
         jobs.start(SERVER_WORKERS)
     return jobs

@@ -15,11 +15,13 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from formflow.automations.engine import SUBSCRIBER as AUTOMATIONS
+from formflow.automations.engine import Automations
 from formflow.config import Settings
 from formflow.definitions import App, load_app
 from formflow.definitions.model import Form
 from formflow.errors import FormflowError
-from formflow.events import Relay
+from formflow.events import Relay, Subscriber
 from formflow.plugins import Plugins, load_plugins
 from formflow.records.after_hooks import AFTER_HOOKS, after_hooks_subscriber, wants_after_hooks
 from formflow.records.service import RecordService
@@ -48,11 +50,21 @@ class Instance:
         self.version_check_seconds = VERSION_CHECK_SECONDS
         """How long a compiled app is trusted before the database is asked again."""
         self._workflows: dict[str, WorkflowService] = {}
-        subscribers = (
+        subscribers: dict[str, Subscriber] = (
             {AFTER_HOOKS: after_hooks_subscriber(self.plugins, self._form_of)}
             if wants_after_hooks(self.plugins)
             else {}
         )
+        self.automations = Automations(
+            self.engine,
+            self.records,
+            lambda: self.app_keys,
+            actions=self.plugins.actions,
+            expressions=self.plugins.toolkit.expressions,
+            timezone=settings.timezone,
+        )
+        """Runs every app's automations: on events, and on the clock once jobs run it."""
+        subscribers[AUTOMATIONS] = self.automations.handle
         self.relay = Relay(self.engine, subscribers)
         """Hands every app's events to the instance's subscribers."""
 
@@ -156,6 +168,11 @@ class Instance:
                 hooks=self.plugins,
                 timezone=self.settings.timezone,
                 relay=self.relay,
+                subscribers=[
+                    name
+                    for name in self.relay.subscribers
+                    if name != AUTOMATIONS or schema.app.automations
+                ],
             )
             cached = (version.digest, schema, service)
             self._apps[app_key] = cached

@@ -42,7 +42,7 @@ from formflow.errors import (
     StaleRecord,
     ValidationFailed,
 )
-from formflow.events import EventKind, Relay
+from formflow.events import EventKind, Outbox, Relay
 from formflow.expressions import ExpressionError
 from formflow.fields import Invalid, Reference, ValueKind
 from formflow.records import audit
@@ -82,7 +82,7 @@ from formflow.records.query import Page, Query, normalised, select_page
 from formflow.records.search import search_text
 from formflow.records.statements import PreparedStatements
 from formflow.records.submission import Prepared, Preparer
-from formflow.records.unit import one_write
+from formflow.records.unit import current_unit, one_write
 from formflow.records.values import ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.tables import (
@@ -127,15 +127,22 @@ class RecordService:
         hooks: RecordHooks | None = None,
         timezone: tzinfo = UTC,
         relay: Relay | None = None,
+        subscribers: Collection[str] | None = None,
     ) -> None:
         """``relay`` delivers this service's events; by default one of its own, whose only
-        subscriber runs the plugins' after-hooks (an instance shares one across its apps)."""
+        subscriber runs the plugins' after-hooks (an instance shares one across its apps).
+        ``subscribers`` limits which of the relay's subscribers this app's events are owed
+        to (default: all), so an app owes nothing to one with nothing to do for it."""
         self.engine = engine
         self.schema = schema
         self.app: App = schema.app
         self.hooks = hooks or NoHooks()
         self.relay = relay or Relay(engine, self._default_subscribers())
-        self.outbox = self.relay.outbox()
+        self.outbox = (
+            self.relay.outbox()
+            if subscribers is None
+            else Outbox([name for name in subscribers if name in self.relay.subscribers])
+        )
         self.timezone = timezone
         self.locks: RecordLocks | None = None
         """Set by the workflow engine: records it is running an approval on are locked."""
@@ -446,6 +453,31 @@ class RecordService:
         with read_transaction(self.engine) as connection:
             rows = connection.execute(statement, {"ids": sorted(ids)}).mappings()
             return {row["id"]: normalised(row) for row in rows}
+
+    def stored(self, form_key: str, record_id: int, *, deleted: bool = False) -> Record | None:
+        """A record with its rows as stored, whoever may read it, or ``None``; read on the
+        open unit of work's connection when there is one, so it sees the unit's own writes.
+
+        For the engine's interpreters (automations), which act as the system and must read
+        what they are about to change; never for a record a request names.
+        """
+        form, _table = self._form(form_key)
+        current = current_unit()
+        if current is not None and current.engine is self.engine:
+            return self._stored(current.connection, form, record_id, deleted)
+        with read_transaction(self.engine) as connection:
+            return self._stored(connection, form, record_id, deleted)
+
+    def _stored(
+        self, connection: Connection, form: Form, record_id: int, deleted: bool
+    ) -> Record | None:
+        row = connection.execute(self._by_id(form.key, deleted), {"record_id": record_id})
+        found = row.mappings().first()
+        if found is None:
+            return None
+        record = normalised(found)
+        record.update(self._read_rows(connection, form, record_id))
+        return self._public(form, record)
 
     def linking(
         self, actor: Actor, form_key: str, link_key: str, record_id: int, *, limit: int

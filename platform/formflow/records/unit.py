@@ -77,4 +77,9 @@ def one_write(engine: Engine) -> Iterator[UnitOfWork]:
         yield current
 
 
+def current_unit() -> UnitOfWork | None:
+    """The unit of work open in this context, if any (actions write inside it)."""
+    return _current.get()
+
+
 _current: ContextVar[UnitOfWork | None] = ContextVar("formflow_unit_of_work", default=None)

@@ -341,6 +341,45 @@ workflow_delegations = _keyed_table(
 )
 """Who holds someone's approval tasks while they are away, for a range of days."""
 
+automation_runs = _keyed_table(
+    "ff_automation_runs",
+    Column("app_key", String(63), nullable=False),
+    Column("automation_key", String(63), nullable=False),
+    Column("trigger", String(200), nullable=False),
+    Column("form_key", String(63), nullable=False),
+    Column("record_id", BigInteger),
+    Column("event_id", BigInteger),
+    Column("run_key", String(300), unique=True),
+    Column("status", String(20), nullable=False),
+    Column("depth", Integer, nullable=False),
+    Column("changes", JSON, nullable=False),
+    Column("error", Text),
+    _at("started_at"),
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_ff_automation_runs_rule", "app_key", "automation_key", "id"),
+    Index("ix_ff_automation_runs_record", "app_key", "form_key", "record_id", "id"),
+)
+"""Every run of every automation: what set it off, what it changed, how long it took and
+how it ended. ``run_key`` is set on runs that did their work, and unique, so the same
+trigger (an event, a minute, a day) runs a rule on a record once however often it is
+handed over."""
+
+webhook_calls = _keyed_table(
+    "ff_webhook_calls",
+    Column("app_key", String(63), nullable=False),
+    Column("automation_key", String(63), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("secret_env", String(100)),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    _at("created_at"),
+    _at("sent_at", nullable=True),
+)
+"""Webhook requests an automation made, written in its unit of work and sent after the
+commit by a job retried with back-off; ``status`` is pending, sent or failed."""
+
 
 def upgrade_platform_tables(engine: Engine) -> list[str]:
     """Bring an instance's platform tables up to this version of Formflow; returns what

@@ -26,6 +26,7 @@ from formflow.web import (
     api,
     assets,
     auth,
+    automation_pages,
     cookies,
     errors,
     headers,
@@ -75,7 +76,8 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     address_checks.init_app(app)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)
-    for area in (records, admin, job_pages, address_pages, api, token_pages, account_pages):
+    areas = (records, admin, job_pages, address_pages, automation_pages, api)
+    for area in (*areas, token_pages, account_pages):
         area.init_app(app)
     app.context_processor(navigation.context_processor)
     return app

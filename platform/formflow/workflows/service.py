@@ -32,7 +32,7 @@ from formflow.records import audit
 from formflow.records.access import Actor
 from formflow.records.query import normalised
 from formflow.records.service import Record, RecordService
-from formflow.records.unit import unit_of_work
+from formflow.records.unit import current_unit, unit_of_work
 from formflow.storage.platform_tables import (
     workflow_delegations,
     workflow_history,
@@ -209,6 +209,7 @@ class WorkflowService:
         self.app = records.app
         self.versions = FlowVersions(self.engine, self.app, toolkit)
         self.actions = {action.name: action for action in actions}
+        self.expressions = toolkit.expressions
         self._today = today
         self._forms = frozenset(workflow.form for workflow in self.app.workflows.values())
         self._check_actions(self.app.workflows.values())
@@ -801,7 +802,8 @@ class WorkflowService:
         node = step.workflow.node(key)
         step.entries += 1
         self._history(step, "enter", key)
-        self._event(step, EventKind.STATE_ENTERED, {"node": key})
+        ending = {"outcome": node.outcome} if isinstance(node, EndNode) else {}
+        self._event(step, EventKind.STATE_ENTERED, {"node": key, **ending})
         self._run_actions(step, node.on_enter)
         if isinstance(node, EndNode):
             self._cancel_open(step)
@@ -1132,7 +1134,18 @@ class WorkflowService:
                 continue
             action = self.actions[call.name]
             context = ActionContext(
-                self.app.key, step.instance.form_key, dict(step.record), step.actor.user_id
+                self.app.key,
+                step.instance.form_key,
+                dict(step.record),
+                step.actor.user_id,
+                record_id=step.instance.record_id,
+                records=self.records,
+                actor=Actor.system(),
+                unit=current_unit(),
+                expressions=self.expressions,
+                names=self._names(step),
+                now=step.now,
+                source=f"workflow:{step.workflow.key}",
             )
             action.run(context, dict(call.params))
 

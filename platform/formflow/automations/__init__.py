@@ -1,0 +1,1 @@
+"""Automations: rules in YAML that act on records when something happens or time comes."""

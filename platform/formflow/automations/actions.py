@@ -1,0 +1,196 @@
+"""The built-in actions: create a record, update or re-own records, call a webhook.
+
+Each is an :class:`~formflow.actions.Action` registered through the ``formflow_actions``
+hook like any plugin's (:mod:`formflow.defaults.actions`), so workflows may run them too.
+They write through the record service as the engine, inside the unit of work of the run
+that calls them, and return what they changed for the run's log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from formflow.actions import Action, ActionContext, ActionError
+from formflow.automations import params
+from formflow.automations.webhooks import queue_call
+from formflow.definitions.model import Label
+from formflow.expressions import ExpressionEngine
+from formflow.records.access import Actor
+from formflow.records.query import Query
+from formflow.records.service import RecordService
+
+PAGE = 500
+
+
+def evaluate(expressions: ExpressionEngine, source: str, names: Mapping[str, Any]) -> Any:
+    """The value of one expression of a rule's parameters."""
+    return expressions.compile(source).evaluate(names)
+
+
+def field_values(
+    expressions: ExpressionEngine, given: Mapping[str, Any], names: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``values`` (literals) and ``map`` (expressions) of an action's parameters, together."""
+    values = {key: thaw(value) for key, value in given.get("values", {}).items()}
+    for key, source in given.get("map", {}).items():
+        values[key] = evaluate(expressions, source, names)
+    return values
+
+
+def create_record(context: ActionContext, given: Mapping[str, Any]) -> dict[str, Any]:
+    records, actor, expressions = context.require_records()
+    values = field_values(expressions, given, context.names)
+    for key, source in given.get("rows", {}).items():
+        rows = evaluate(expressions, source, context.names) or []
+        values[key] = [dict(row) for row in rows]
+    created = records.create(actor, given["form"], values, grant=tuple(values))
+    return {"action": params.CREATE_RECORD, "form": given["form"], "id": created["id"]}
+
+
+def update_records(context: ActionContext, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Change the records the parameters point at; with ``owner``, hand them (and the
+    records ``cascade`` names) to a new owner."""
+    records, _actor, expressions = context.require_records()
+    form_key, ids = _targets(context, records, given)
+    values = field_values(expressions, given, context.names)
+    owner = None
+    if "owner" in given:
+        owner = evaluate(expressions, given["owner"], context.names)
+        values[_owner_field(records, form_key)] = owner
+    changed = [_update(context, records, form_key, record_id, values) for record_id in ids]
+    for step in given.get("cascade", ()):
+        if "when" in step and not evaluate(expressions, step["when"], context.names):
+            continue
+        owner_values = {_owner_field(records, step["form"]): owner}
+        for record_id in _linking(records, step["form"], step["link"], ids, step.get("where")):
+            changed.append(_update(context, records, step["form"], record_id, owner_values))
+    return {"action": params.UPDATE_RECORDS, "changed": [c for c in changed if c["fields"]]}
+
+
+def webhook(context: ActionContext, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Render the body and queue the call in the run's unit; a job sends it after the
+    commit (see :mod:`formflow.automations.webhooks`)."""
+    _records, _actor, expressions = context.require_records()
+    if context.unit is None:
+        raise ActionError("a webhook is queued in a unit of work; run it from an automation")
+    call_id = queue_call(
+        context.unit.connection,
+        expressions,
+        app_key=context.app_key,
+        source=context.source,
+        url=given["url"],
+        body=given["body"],
+        secret_env=given.get("secret_env"),
+        names=context.names,
+        now=context.now,
+    )
+    return {"action": params.WEBHOOK, "webhook": call_id, "url": given["url"]}
+
+
+BUILTIN_ACTIONS = (
+    Action(
+        params.CREATE_RECORD,
+        Label(zh="新建记录", en="Create a record"),
+        params.CREATE_RECORD_PARAMS,
+        create_record,
+    ),
+    Action(
+        params.UPDATE_RECORDS,
+        Label(zh="更新关联记录", en="Update linked records"),
+        params.UPDATE_RECORDS_PARAMS,
+        update_records,
+    ),
+    Action(
+        params.WEBHOOK,
+        Label(zh="调用 Webhook", en="Call a webhook"),
+        params.WEBHOOK_PARAMS,
+        webhook,
+    ),
+)
+
+
+# pieces -----------------------------------------------------------------------------
+
+
+def thaw(value: Any) -> Any:
+    """A compiled (read-only) parameter value as plain dicts and lists again."""
+    if isinstance(value, Mapping):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [thaw(item) for item in value]
+    return value
+
+
+def _targets(
+    context: ActionContext, records: RecordService, given: Mapping[str, Any]
+) -> tuple[str, list[int]]:
+    """The form and ids of the records ``update_records`` changes."""
+    if "link" in given:
+        field = records.app.form(context.form_key).field(given["link"])
+        target = context.record.get(field.key)
+        return str(field.target_form), [] if target is None else [int(target)]
+    form_key = str(given["form"])
+    if "ids" in given:
+        found = evaluate(context.require_records()[2], given["ids"], context.names)
+        if found is None:
+            return form_key, []
+        items = found if isinstance(found, list | tuple) else [found]
+        return form_key, [int(item) for item in items if item is not None]
+    if context.record_id is None:
+        return form_key, []
+    return form_key, list(_linking(records, form_key, given["linked_by"], [context.record_id]))
+
+
+def _linking(
+    records: RecordService, form_key: str, link: str, ids: list[int], where: Any = None
+) -> Iterator[int]:
+    """The live records of ``form_key`` whose ``link`` points at one of ``ids`` (and that
+    match the filter ``where``), by an indexed query (every link is indexed)."""
+    if not ids:
+        return
+    condition: dict[str, Any] = {"field": link, "op": "in", "value": ids}
+    spec = {"and": [condition, thaw(where)]} if where else condition
+    cursor = None
+    while True:
+        page = records.find(
+            Actor.system(),
+            form_key,
+            Query(filter=spec, limit=PAGE, cursor=cursor, with_total=False),
+        )
+        for row in page.rows:
+            yield int(row["id"])
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def _update(
+    context: ActionContext,
+    records: RecordService,
+    form_key: str,
+    record_id: int,
+    values: Mapping[str, Any],
+) -> dict[str, Any]:
+    _records, actor, _expressions = context.require_records()
+    current = records.stored(form_key, record_id)
+    if current is None:
+        raise ActionError(f"no {form_key} record {record_id} to change")
+    changed = {key: value for key, value in values.items() if current.get(key) != value}
+    if changed:
+        records.update(
+            actor,
+            form_key,
+            record_id,
+            changed,
+            expected_version=int(current["version"]),
+            grant=tuple(changed),
+        )
+    return {"form": form_key, "id": record_id, "fields": sorted(changed)}
+
+
+def _owner_field(records: RecordService, form_key: str) -> str:
+    form = records.app.form(form_key)
+    if not form.has_field(form.owner_field):
+        raise ActionError(f"form '{form_key}' is owned by its creator; it has no owner to change")
+    return form.owner_field

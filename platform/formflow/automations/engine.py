@@ -1,0 +1,419 @@
+"""Running automations: an outbox subscriber for events, a clock for schedules and dates.
+
+Every committed change reaches :meth:`Automations.handle` through the events relay (a job
+on the queue once :class:`~formflow.jobs.Jobs` runs it); each rule of the record's form
+whose trigger matches the event, and whose condition holds, runs its actions as the engine
+in one unit of work, which also writes the run's log row under a key made of the event's
+idempotency key and the rule. The relay hands an event over at least once; the key makes
+every further hand-over find the work done, so each rule runs once in effect per event.
+
+:meth:`Automations.tick` runs every minute (a periodic job, read on the instance's clock):
+schedule rules whose cron names this minute run for each record their filter finds, and
+date rules whose time of day it is run for each record whose date field is that many days
+away, found by an indexed query on the field; their keys name the minute and the day.
+
+An automation's writes are events too, marked with the rule and a depth one more than the
+event that set it off: a rule that sets itself off again, directly or through others, is
+stopped at :data:`MAX_DEPTH` with a log entry saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as clock
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from formflow.actions import Action, ActionContext, ActionError
+from formflow.automations import log
+from formflow.automations.actions import thaw
+from formflow.automations.model import Automation, Trigger, TriggerType
+from formflow.automations.webhooks import WebhookFailed, send, untried_calls
+from formflow.definitions.model import SortKey
+from formflow.errors import FormflowError
+from formflow.events import Event, EventKind
+from formflow.events.outbox import caused_by
+from formflow.expressions import ExpressionEngine
+from formflow.fields import ValueKind
+from formflow.jobs.schedule import Schedule
+from formflow.records.access import Actor
+from formflow.records.query import Query
+from formflow.records.service import Record, RecordService
+from formflow.records.unit import UnitOfWork, unit_of_work
+from formflow.storage.database import read_transaction, write_transaction
+
+logger = logging.getLogger(__name__)
+
+SUBSCRIBER = "automations"
+"""The automations' name among the outbox's subscribers."""
+MAX_DEPTH = 5
+"""How many automations may set each other off in a chain before the next is stopped."""
+PAGE = 500
+
+_KINDS = {
+    TriggerType.CREATED: EventKind.CREATED,
+    TriggerType.UPDATED: EventKind.UPDATED,
+    TriggerType.DELETED: EventKind.DELETED,
+    TriggerType.RESTORED: EventKind.RESTORED,
+}
+
+
+@dataclass(frozen=True)
+class _Subject:
+    """The record a run acts on, and what its expressions read."""
+
+    record_id: int | None
+    record: Record
+    names: dict[str, Any]
+    user_id: int | None
+
+
+class Automations:
+    """Runs the automations of every app of an instance."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        records_of: Callable[[str], RecordService],
+        app_keys: Callable[[], Iterable[str]],
+        *,
+        actions: Mapping[str, Action],
+        expressions: ExpressionEngine,
+        timezone: tzinfo,
+        max_depth: int = MAX_DEPTH,
+    ) -> None:
+        self.engine = engine
+        self.records_of = records_of
+        self.app_keys = app_keys
+        self.actions = dict(actions)
+        self.expressions = expressions
+        self.timezone = timezone
+        self.max_depth = max_depth
+        self.send_webhook: Callable[[int], object] = self._send_now
+        """Called with a webhook call's id once the run that queued it committed; a job
+        on the queue once :func:`formflow.automations.jobs.attach` takes it over."""
+
+    # events ---------------------------------------------------------------------------
+
+    def handle(self, event: Event, key: str) -> None:
+        """The outbox subscriber: run the rules ``event`` sets off (idempotent on ``key``)."""
+        records = self._records(event.app_key)
+        if records is None:
+            return
+        for rule in _rules(records, event.form_key):
+            if matches(rule.trigger, event):
+                subject = self._event_subject(records, rule, event)
+                start = self._start(records, rule, subject, f"{key}:{rule.key}", event.depth)
+                self._run(records, rule, subject, start, event_id=event.id)
+
+    def _event_subject(self, records: RecordService, rule: Automation, event: Event) -> _Subject:
+        record: Record | None = None
+        if event.kind is not EventKind.DELETED:
+            record = records.stored(rule.form, event.record_id)
+        if record is None:
+            record = {**event.record}
+        form = records.app.form(rule.form)
+        old = {
+            key: records.read_value(form.field(key), before) if form.has_field(key) else before
+            for key, (before, _after) in event.changes.items()
+        }
+        return _Subject(
+            event.record_id, record, self._names(record, old, event.user_id), event.user_id
+        )
+
+    # the clock ------------------------------------------------------------------------
+
+    def tick(self, minute: datetime | None = None) -> int:
+        """Run the schedule and date rules due in ``minute`` (default: this one, UTC), and
+        send the webhook calls nobody tried; returns how many runs did their work."""
+        moment = (minute or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
+        ran = 0
+        for app_key in list(self.app_keys()):
+            records = self._records(app_key)
+            if records is None:
+                continue
+            for rule in sorted(records.app.automations.values(), key=lambda r: r.key):
+                if not rule.enabled:
+                    continue
+                if rule.trigger.kind is TriggerType.SCHEDULE and self._due(rule.trigger, moment):
+                    ran += self._sweep(records, rule, moment, None)
+                elif rule.trigger.kind is TriggerType.DATE and self._due(rule.trigger, moment):
+                    day = moment.astimezone(self.timezone).date()
+                    ran += self._sweep(records, rule, moment, day)
+        for call_id in untried_calls(self.engine, moment - timedelta(minutes=1)):
+            self._after_commit_send(call_id)
+        return ran
+
+    def _due(self, trigger: Trigger, moment: datetime) -> bool:
+        if trigger.kind is TriggerType.SCHEDULE:
+            cron = str(trigger.cron)
+        else:
+            assert trigger.at is not None
+            cron = f"{trigger.at.minute} {trigger.at.hour} * * *"
+        return Schedule(cron, self.timezone).due(moment)
+
+    def _sweep(
+        self, records: RecordService, rule: Automation, moment: datetime, day: date | None
+    ) -> int:
+        """Run a timed rule for each record it finds: on ``day`` (a date rule), the records
+        whose date field falls ``offset_days`` away, by an indexed query on it."""
+        ran = 0
+        if day is None:
+            spec, sort, stamp = thaw(rule.trigger.where), None, moment.isoformat()
+        else:
+            target = day - timedelta(days=rule.trigger.offset_days)
+            spec = self._on_day(records, rule, target)
+            sort = (SortKey(str(rule.trigger.date_field)), SortKey("id"))
+            stamp = target.isoformat()
+        for found in _pages(records, rule.form, spec, sort):
+            record = records.stored(rule.form, int(found["id"])) or found
+            subject = _Subject(record["id"], record, self._names(record, {}, None), None)
+            run_key = f"{rule.trigger.kind}:{records.app.key}:{rule.key}:{stamp}:{record['id']}"
+            start = self._start(records, rule, subject, run_key, 0)
+            ran += self._run(records, rule, subject, start, event_id=None)
+        return ran
+
+    def _on_day(self, records: RecordService, rule: Automation, day: date) -> dict[str, Any]:
+        key = str(rule.trigger.date_field)
+        if records.app.form(rule.form).field(key).kind is ValueKind.DATE:
+            return {"field": key, "op": "eq", "value": day.isoformat()}
+        start = datetime.combine(day, datetime.min.time(), self.timezone)
+        end = start + timedelta(days=1)
+        return {
+            "and": [
+                {"field": key, "op": "gte", "value": start.isoformat()},
+                {"field": key, "op": "lt", "value": end.isoformat()},
+            ]
+        }
+
+    # one run --------------------------------------------------------------------------
+
+    def _start(
+        self, records: RecordService, rule: Automation, subject: _Subject, run_key: str, depth: int
+    ) -> log.RunStart:
+        return log.RunStart(
+            app_key=records.app.key,
+            automation_key=rule.key,
+            trigger=rule.trigger.describe(),
+            form_key=rule.form,
+            record_id=subject.record_id,
+            event_id=None,
+            run_key=run_key,
+            depth=depth,
+            started_at=datetime.now(UTC),
+        )
+
+    def _run(
+        self,
+        records: RecordService,
+        rule: Automation,
+        subject: _Subject,
+        start: log.RunStart,
+        *,
+        event_id: int | None,
+    ) -> int:
+        """Run ``rule`` once for ``subject``; returns 1 if it did its work now."""
+        start = replace(start, event_id=event_id)
+        began = clock.perf_counter()
+        with read_transaction(self.engine) as connection:
+            if log.is_done(connection, start.run_key):
+                return 0
+        if start.depth >= self.max_depth:
+            self._failed(start, began, log.STOPPED, _stopped(rule.key, start.depth))
+            return 0
+        try:
+            if rule.condition is not None and not rule.condition.evaluate(subject.names):
+                return 0
+            with (
+                unit_of_work(self.engine) as unit,
+                caused_by({"automation": rule.key, "depth": start.depth + 1}),
+            ):
+                changes = self._act(records, rule, subject, unit)
+                log.write_run(
+                    unit.connection,
+                    start,
+                    status=log.DONE,
+                    duration_ms=_ms(began),
+                    changes=changes,
+                )
+        except IntegrityError:
+            with read_transaction(self.engine) as connection:
+                if log.is_done(connection, start.run_key):
+                    return 0  # another process ran it at the same moment
+            raise
+        except FormflowError as exc:
+            self._failed(start, began, log.ERROR, str(exc))
+            return 0
+        except Exception as exc:
+            self._failed(start, began, log.ERROR, f"{type(exc).__name__}: {exc}")
+            raise  # not the rule's fault (the database, say): the relay tries again
+        for change in changes:
+            if "webhook" in change:
+                self._after_commit_send(int(change["webhook"]))
+        return 1
+
+    def _act(
+        self, records: RecordService, rule: Automation, subject: _Subject, unit: UnitOfWork
+    ) -> list[dict[str, Any]]:
+        changes: list[dict[str, Any]] = []
+        names = dict(subject.names)
+        record = subject.record
+        for call in rule.actions:
+            if call.name == "set":
+                changes.append(self._set(records, rule, subject.record_id, thaw(call.params)))
+                record = records.stored(rule.form, int(subject.record_id or 0)) or record
+                names.update(record)
+                continue
+            action = self.actions.get(call.name)
+            if action is None:
+                raise ActionError(f"no plugin provides the action '{call.name}'")
+            context = ActionContext(
+                records.app.key,
+                rule.form,
+                record,
+                subject.user_id,
+                record_id=subject.record_id,
+                records=records,
+                actor=Actor.system(),
+                unit=unit,
+                expressions=self.expressions,
+                names=names,
+                now=datetime.now(UTC),
+                source=rule.key,
+            )
+            result = action.run(context, thaw(call.params))
+            changes.append(dict(result) if isinstance(result, Mapping) else {"action": call.name})
+        return changes
+
+    def _set(
+        self,
+        records: RecordService,
+        rule: Automation,
+        record_id: int | None,
+        values: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        current = None if record_id is None else records.stored(rule.form, record_id)
+        if current is None:
+            raise ActionError("set needs a live record; the record is gone")
+        changed = {key: value for key, value in values.items() if current.get(key) != value}
+        if changed:
+            records.update(
+                Actor.system(),
+                rule.form,
+                int(current["id"]),
+                changed,
+                expected_version=int(current["version"]),
+                grant=tuple(changed),
+            )
+        return {"action": "set", "form": rule.form, "id": current["id"], "fields": sorted(changed)}
+
+    def _failed(self, start: log.RunStart, began: float, status: str, error: str) -> None:
+        logger.warning("automation %r: %s", start.automation_key, error)
+        with write_transaction(self.engine) as connection:
+            log.write_run(connection, start, status=status, duration_ms=_ms(began), error=error)
+
+    # pieces ---------------------------------------------------------------------------
+
+    def _records(self, app_key: str) -> RecordService | None:
+        try:
+            return self.records_of(app_key)
+        except FormflowError:
+            return None  # an app no longer installed
+
+    def _names(
+        self, record: Mapping[str, Any], old: Mapping[str, Any], user_id: int | None
+    ) -> dict[str, Any]:
+        now = datetime.now(UTC).astimezone(self.timezone)
+        user: dict[str, Any] = {"id": user_id, "roles": [], "department": None}
+        return {**record, "old": dict(old), "user": user, "today": now.date(), "now": now}
+
+    def _after_commit_send(self, call_id: int) -> None:
+        try:
+            self.send_webhook(call_id)
+        except Exception:
+            logger.exception("could not hand webhook call %s on; it stays pending", call_id)
+
+    def _send_now(self, call_id: int) -> None:
+        try:
+            send(self.engine, call_id)
+        except WebhookFailed as exc:
+            logger.warning("%s", exc)
+
+
+def matches(trigger: Trigger, event: Event) -> bool:
+    """Whether ``event`` sets off a rule with ``trigger`` (its form aside)."""
+    kind = trigger.kind
+    if kind in _KINDS:
+        return event.kind is _KINDS[kind]
+    if kind is TriggerType.FIELD_CHANGED:
+        if event.kind is not EventKind.UPDATED:
+            return False
+        if not any(key in event.changes for key in trigger.fields):
+            return False
+        if trigger.from_values is None and trigger.to_values is None:
+            return True
+        before, after = event.changes.get(trigger.fields[0], (None, None))
+        return _among(before, trigger.from_values) and _among(after, trigger.to_values)
+    if event.kind is not EventKind.STATE_ENTERED:
+        return False
+    detail = event.detail
+    if detail.get("workflow") != trigger.workflow:
+        return False
+    if kind is TriggerType.WORKFLOW_ENTERED:
+        return trigger.node is None or detail.get("node") == trigger.node
+    if kind is TriggerType.APPROVAL_ENDED:
+        return "outcome" in detail and trigger.outcome in (None, detail["outcome"])
+    return False
+
+
+def _among(value: Any, wanted: tuple[Any, ...] | None) -> bool:
+    if wanted is None:
+        return True
+    return any(value == item or (value is not None and str(value) == str(item)) for item in wanted)
+
+
+def _rules(records: RecordService, form_key: str) -> list[Automation]:
+    return sorted(
+        (
+            rule
+            for rule in records.app.automations.values()
+            if rule.enabled and rule.form == form_key
+        ),
+        key=lambda rule: rule.key,
+    )
+
+
+def _pages(
+    records: RecordService,
+    form_key: str,
+    spec: Any,
+    sort: tuple[SortKey, ...] | None,
+) -> Iterator[Record]:
+    cursor = None
+    while True:
+        page = records.find(
+            Actor.system(),
+            form_key,
+            Query(filter=spec or None, sort=sort, limit=PAGE, cursor=cursor, with_total=False),
+        )
+        yield from page.rows
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def _stopped(key: str, depth: int) -> str:
+    return (
+        f"stopped: '{key}' was set off by a chain of {depth} automations, the most allowed; "
+        "a rule that sets itself off again (directly or through another) loops. "
+        "Narrow its trigger (field_changed) or its condition"
+    )
+
+
+def _ms(began: float) -> int:
+    return int((clock.perf_counter() - began) * 1000)

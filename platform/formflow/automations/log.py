@@ -1,0 +1,134 @@
+"""The automations' run log: one row per run, read per rule and per record.
+
+A run that did its work is written in its own unit of work, with its ``run_key``: the row
+commits exactly when the changes do, and the unique key makes a second hand-over of the
+same trigger find the work done. A run that failed, or that was stopped at the depth limit,
+is written on its own afterwards, without a key, so a retry can still do the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from formflow.records.audit import jsonable
+from formflow.storage.platform_tables import automation_runs
+
+DONE = "done"
+ERROR = "error"
+STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    app_key: str
+    automation_key: str
+    trigger: str
+    form_key: str
+    record_id: int | None
+    event_id: int | None
+    status: str
+    depth: int
+    changes: Sequence[Mapping[str, Any]]
+    error: str
+    started_at: datetime
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What a run is about, known before it starts."""
+
+    app_key: str
+    automation_key: str
+    trigger: str
+    form_key: str
+    record_id: int | None
+    event_id: int | None
+    run_key: str
+    depth: int
+    started_at: datetime
+
+
+def is_done(connection: Connection, run_key: str) -> bool:
+    """Whether a run with this key did its work already."""
+    found = connection.execute(
+        select(automation_runs.c.id).where(automation_runs.c.run_key == run_key)
+    ).first()
+    return found is not None
+
+
+def write_run(
+    connection: Connection,
+    start: RunStart,
+    *,
+    status: str,
+    duration_ms: int,
+    changes: Sequence[Mapping[str, Any]] = (),
+    error: str | None = None,
+) -> None:
+    """Log one run; only a run that did its work (``done``) takes its ``run_key``."""
+    connection.execute(
+        insert(automation_runs),
+        {
+            "app_key": start.app_key,
+            "automation_key": start.automation_key,
+            "trigger": start.trigger[:200],
+            "form_key": start.form_key,
+            "record_id": start.record_id,
+            "event_id": start.event_id,
+            "run_key": start.run_key[:300] if status == DONE else None,
+            "status": status,
+            "depth": start.depth,
+            "changes": jsonable(list(changes)),
+            "error": error[:4000] if error else None,
+            "started_at": start.started_at,
+            "duration_ms": duration_ms,
+        },
+    )
+
+
+def list_runs(
+    connection: Connection,
+    app_key: str,
+    *,
+    automation_key: str | None = None,
+    form_key: str | None = None,
+    record_id: int | None = None,
+    limit: int = 100,
+) -> list[Run]:
+    """The newest runs first: of one rule, of one record, or of the whole app."""
+    table = automation_runs
+    query = select(table).where(table.c.app_key == app_key)
+    if automation_key is not None:
+        query = query.where(table.c.automation_key == automation_key)
+    if form_key is not None:
+        query = query.where(table.c.form_key == form_key)
+    if record_id is not None:
+        query = query.where(table.c.record_id == record_id)
+    rows = connection.execute(query.order_by(table.c.id.desc()).limit(limit))
+    return [_run(row) for row in rows]
+
+
+def _run(row: Any) -> Run:
+    started: datetime = row.started_at
+    return Run(
+        id=row.id,
+        app_key=row.app_key,
+        automation_key=row.automation_key,
+        trigger=row.trigger,
+        form_key=row.form_key,
+        record_id=row.record_id,
+        event_id=row.event_id,
+        status=row.status,
+        depth=row.depth,
+        changes=row.changes or [],
+        error=row.error or "",
+        started_at=started if started.tzinfo else started.replace(tzinfo=UTC),
+        duration_ms=row.duration_ms,
+    )

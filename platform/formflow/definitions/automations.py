@@ -1,0 +1,352 @@
+"""Compiling automation files into the frozen :class:`~formflow.automations.model.Automation`.
+
+The JSON Schema has vouched for the shape; this checks meaning, each problem at its place
+(``FILE:LINE:COL``): forms, fields, options, workflows, nodes and outcomes that do not
+exist, a cron that cannot be read, expressions and templates that do not parse or read
+unknown names, and actions no plugin provides or given parameters they do not take. A rule
+that passes can always be run: the engine never meets a dangling key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, time
+from types import MappingProxyType
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, meta
+from jsonschema import Draft202012Validator
+
+from formflow.automations import params as builtin
+from formflow.automations.model import RECORD_TRIGGERS, Automation, Trigger, TriggerType
+from formflow.definitions.compiling import (
+    CONTEXT_NAMES,
+    DocumentCompiler,
+    compile_expression,
+    label,
+    suggest,
+    unknown,
+)
+from formflow.definitions.model import SYSTEM_FIELDS, Form
+from formflow.definitions.source import PathKey
+from formflow.fields import ValueKind
+from formflow.workflows.model import ActionCall, EndNode, Workflow
+
+SET_ACTION = "set"
+OLD = "old"
+"""The name conditions and mappings read the changed fields' previous values by."""
+
+_DATE_KINDS = frozenset({ValueKind.DATE, ValueKind.DATETIME})
+
+
+def compile_automation(
+    compiler: DocumentCompiler, forms: Mapping[str, Form], workflows: Mapping[str, Workflow]
+) -> Automation | None:
+    """An :class:`Automation` from ``compiler.document``, or ``None`` if its form is unknown."""
+    data = compiler.document.data
+    form = forms.get(data["form"])
+    if form is None:
+        if data["form"] not in compiler.context.form_keys:
+            compiler.error(("form",), unknown("form", data["form"], forms))
+        return None
+    return _RuleCompiler(compiler, form, forms, workflows).compile()
+
+
+class _RuleCompiler:
+    def __init__(
+        self,
+        compiler: DocumentCompiler,
+        form: Form,
+        forms: Mapping[str, Form],
+        workflows: Mapping[str, Workflow],
+    ) -> None:
+        self.compiler = compiler
+        self.form = form
+        self.forms = forms
+        self.workflows = workflows
+        self.data: dict[str, Any] = compiler.document.data
+        self.names = (
+            frozenset(f.key for f in form.fields) | SYSTEM_FIELDS.keys() | CONTEXT_NAMES | {OLD}
+        )
+
+    def error(self, path: PathKey, message: str, *, at_key: bool = False) -> None:
+        self.compiler.error(path, message, at_key=at_key)
+
+    def compile(self) -> Automation:
+        trigger = self._trigger(self.data["trigger"], ("trigger",))
+        condition = None
+        if "condition" in self.data:
+            condition = compile_expression(
+                self.compiler, self.data["condition"], ("condition",), self.names
+            )
+        return Automation(
+            key=self.data["key"],
+            label=label(self.data["label"]),
+            form=self.form.key,
+            trigger=trigger,
+            actions=self._actions(self.data["actions"], ("actions",)),
+            condition=condition,
+            enabled=self.data.get("enabled", True),
+        )
+
+    # triggers -------------------------------------------------------------------------
+
+    def _trigger(self, item: Mapping[str, Any], path: PathKey) -> Trigger:
+        kind = TriggerType(item["type"])
+        if kind in RECORD_TRIGGERS:
+            return Trigger(kind)
+        if kind is TriggerType.FIELD_CHANGED:
+            return self._field_changed(item, path)
+        if kind in (TriggerType.WORKFLOW_ENTERED, TriggerType.APPROVAL_ENDED):
+            return self._workflow_trigger(kind, item, path)
+        if kind is TriggerType.SCHEDULE:
+            self._cron(item["cron"], (*path, "cron"))
+            if "where" in item:
+                self._filter(self.form, item["where"], (*path, "where"))
+            return Trigger(kind, cron=item["cron"], where=_frozen(item.get("where")))
+        return self._date_trigger(item, path)
+
+    def _field_changed(self, item: Mapping[str, Any], path: PathKey) -> Trigger:
+        fields = tuple(item["fields"])
+        for index, key in enumerate(fields):
+            self._field(self.form, key, (*path, "fields", index))
+        values: dict[str, tuple[Any, ...] | None] = {"from": None, "to": None}
+        for end in ("from", "to"):
+            if end not in item:
+                continue
+            if len(fields) != 1:
+                self.error((*path, end), f"'{end}' needs exactly one field in fields")
+                continue
+            given = item[end] if isinstance(item[end], list) else [item[end]]
+            values[end] = tuple(given)
+            if self.form.has_field(fields[0]):
+                self._options(self.form.field(fields[0]).option_values, given, (*path, end))
+        return Trigger(
+            TriggerType.FIELD_CHANGED,
+            fields=fields,
+            from_values=values["from"],
+            to_values=values["to"],
+        )
+
+    def _options(self, options: tuple[str, ...], given: list[Any], path: PathKey) -> None:
+        if not options:
+            return
+        for index, value in enumerate(given):
+            if value is not None and value not in options:
+                where = (*path, index) if len(given) > 1 else path
+                self.error(
+                    where, f"{unknown('option', str(value), options)} ({', '.join(options)})"
+                )
+
+    def _workflow_trigger(
+        self, kind: TriggerType, item: Mapping[str, Any], path: PathKey
+    ) -> Trigger:
+        key = item["workflow"]
+        workflow = self.workflows.get(key)
+        if workflow is None:
+            self.error((*path, "workflow"), unknown("workflow", key, self.workflows))
+        elif workflow.form != self.form.key:
+            self.error(
+                (*path, "workflow"),
+                f"workflow '{key}' runs on form '{workflow.form}', not '{self.form.key}'",
+            )
+        elif "node" in item and item["node"] not in {node.key for node in workflow.nodes}:
+            nodes = [node.key for node in workflow.nodes]
+            self.error((*path, "node"), unknown("node", item["node"], nodes))
+        elif "outcome" in item:
+            outcomes = {node.outcome for node in workflow.nodes if isinstance(node, EndNode)}
+            if item["outcome"] not in outcomes:
+                self.error(
+                    (*path, "outcome"),
+                    f"{unknown('outcome', item['outcome'], outcomes)} (the end nodes give {', '.join(sorted(outcomes))})",
+                )
+        return Trigger(kind, workflow=key, node=item.get("node"), outcome=item.get("outcome"))
+
+    def _date_trigger(self, item: Mapping[str, Any], path: PathKey) -> Trigger:
+        key = item["field"]
+        if self._field(self.form, key, (*path, "field")):
+            field = self.form.field(key)
+            if field.kind not in _DATE_KINDS:
+                self.error(
+                    (*path, "field"),
+                    f"'{key}' is a {field.type} field; give a date or datetime field",
+                )
+        hours, minutes = (int(part) for part in item["at"].split(":"))
+        offset = item.get("days_after", 0) - item.get("days_before", 0)
+        return Trigger(
+            TriggerType.DATE, date_field=key, offset_days=offset, at=time(hours, minutes)
+        )
+
+    def _cron(self, cron: str, path: PathKey) -> None:
+        from formflow.jobs.schedule import Schedule, ScheduleError
+
+        try:
+            Schedule(cron, UTC)
+        except ScheduleError as exc:
+            self.error(path, str(exc))
+
+    # actions --------------------------------------------------------------------------
+
+    def _actions(self, items: Sequence[Mapping[str, Any]], path: PathKey) -> tuple[ActionCall, ...]:
+        calls = []
+        for index, item in enumerate(items):
+            where = (*path, index)
+            if "set" in item:
+                for key in item["set"]:
+                    self._field(self.form, key, (*where, "set", key), at_key=True)
+                calls.append(ActionCall(SET_ACTION, MappingProxyType(dict(item["set"]))))
+                continue
+            name = item["action"]
+            given = item.get("params", {})
+            schema = self.compiler.context.actions.get(name)
+            if schema is None:
+                known = [SET_ACTION, *self.compiler.context.actions]
+                self.error((*where, "action"), unknown("action", name, known))
+            elif self._params_fit(schema, given, (*where, "params")):
+                self._check_builtin(name, given, (*where, "params"))
+            calls.append(ActionCall(name, _frozen(given)))
+        return tuple(calls)
+
+    def _params_fit(self, schema: Mapping[str, Any], given: Any, path: PathKey) -> bool:
+        problems = sorted(
+            Draft202012Validator(dict(schema)).iter_errors(given), key=lambda e: list(e.path)
+        )
+        for problem in problems:
+            self.error((*path, *problem.absolute_path), f"parameter: {problem.message}")
+        return not problems
+
+    def _check_builtin(self, name: str, given: Mapping[str, Any], path: PathKey) -> None:
+        if name == builtin.CREATE_RECORD:
+            target = self._form(given["form"], (*path, "form"))
+            if target is not None:
+                self._mapped(target, given, path)
+                for key, source in given.get("rows", {}).items():
+                    if (
+                        self._field(target, key, (*path, "rows", key))
+                        and target.field(key).kind is not ValueKind.ROWS
+                    ):
+                        self.error((*path, "rows", key), f"'{key}' is not a subtable")
+                    self._expression(source, (*path, "rows", key))
+        elif name == builtin.UPDATE_RECORDS:
+            self._check_update(given, path)
+        elif name == builtin.WEBHOOK:
+            self._template(given["body"], (*path, "body"))
+
+    def _check_update(self, given: Mapping[str, Any], path: PathKey) -> None:
+        if "link" in given:
+            if "form" in given:
+                self.error((*path, "form"), "form comes from the link field; leave it out")
+            target = None
+            if self._field(self.form, given["link"], (*path, "link")):
+                field = self.form.field(given["link"])
+                if not field.is_link:
+                    self.error((*path, "link"), f"'{field.key}' is not a link field")
+                else:
+                    target = self.forms.get(field.target_form or "")
+        elif "form" not in given:
+            self.error(path, "name the form of the records to change (form)")
+            return
+        else:
+            target = self._form(given["form"], (*path, "form"))
+            if target is not None and "linked_by" in given:
+                key = given["linked_by"]
+                if self._field(target, key, (*path, "linked_by")) and (
+                    target.field(key).target_form != self.form.key
+                ):
+                    self.error(
+                        (*path, "linked_by"),
+                        f"'{key}' of '{target.key}' does not link to '{self.form.key}'",
+                    )
+            if "ids" in given:
+                self._expression(given["ids"], (*path, "ids"))
+        if target is not None:
+            self._mapped(target, given, path)
+        if "owner" in given:
+            self._expression(given["owner"], (*path, "owner"))
+        elif "cascade" in given:
+            self.error((*path, "cascade"), "cascade moves records with their owner; give owner")
+        for index, step in enumerate(given.get("cascade", ())):
+            where = (*path, "cascade", index)
+            other = self._form(step["form"], (*where, "form"))
+            if other is None:
+                continue
+            if (
+                self._field(other, step["link"], (*where, "link"))
+                and target is not None
+                and other.field(step["link"]).target_form != target.key
+            ):
+                self.error(
+                    (*where, "link"),
+                    f"'{step['link']}' of '{other.key}' does not link to '{target.key}'",
+                )
+            if "where" in step:
+                self._filter(other, step["where"], (*where, "where"))
+            if "when" in step:
+                self._expression(step["when"], (*where, "when"))
+
+    def _mapped(self, target: Form, given: Mapping[str, Any], path: PathKey) -> None:
+        for key in given.get("values", {}):
+            self._field(target, key, (*path, "values", key), at_key=True)
+        for key, source in given.get("map", {}).items():
+            self._field(target, key, (*path, "map", key), at_key=True)
+            self._expression(source, (*path, "map", key))
+
+    # pieces ---------------------------------------------------------------------------
+
+    def _form(self, key: str, path: PathKey) -> Form | None:
+        form = self.forms.get(key)
+        if form is None and key not in self.compiler.context.form_keys:
+            self.error(path, unknown("form", key, self.forms))
+        return form
+
+    def _field(self, form: Form, key: str, path: PathKey, *, at_key: bool = False) -> bool:
+        if form.has_field(key):
+            return True
+        keys = [f.key for f in form.fields]
+        message = f"unknown field '{key}' in form '{form.key}'{suggest(key, keys)}"
+        self.error(path, message, at_key=at_key)
+        return False
+
+    def _expression(self, source: str, path: PathKey) -> None:
+        compile_expression(self.compiler, source, path, self.names)
+
+    def _template(self, source: str, path: PathKey) -> None:
+        environment = self.compiler.context.expressions.environment
+        try:
+            tree = environment.parse(source)
+        except TemplateSyntaxError as exc:
+            self.error(path, f"template does not parse: {exc.message} (line {exc.lineno})")
+            return
+        names = meta.find_undeclared_variables(tree) - environment.globals.keys()
+        for name in sorted(names - self.names):
+            self.error(path, f"template uses {unknown('name', name, self.names)}")
+
+    def _filter(self, form: Form, spec: Any, path: PathKey) -> None:
+        for key in _filter_fields(spec):
+            base = key.split(".", 1)[0]
+            if base not in SYSTEM_FIELDS and not form.has_field(base):
+                keys = [f.key for f in form.fields]
+                self.error(
+                    path,
+                    f"filter: unknown field '{base}' in form '{form.key}'{suggest(base, keys)}",
+                )
+
+
+def _filter_fields(spec: Any) -> Iterator[str]:
+    if isinstance(spec, Mapping):
+        if isinstance(spec.get("field"), str):
+            yield spec["field"]
+        for key in ("and", "or"):
+            for part in spec.get(key, ()) if isinstance(spec.get(key), list) else ():
+                yield from _filter_fields(part)
+        if "not" in spec:
+            yield from _filter_fields(spec["not"])
+
+
+def _frozen(value: Any) -> Any:
+    """A parameter value nobody can change: mappings read-only, lists as tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(item) for item in value)
+    return value

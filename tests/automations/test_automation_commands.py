@@ -1,0 +1,108 @@
+"""`formflow validate` checks automations; `formflow automations log` lists their runs; an
+instance runs its apps' automations on its own commits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from rules_support import rules_folder
+
+from formflow.automations.engine import SUBSCRIBER as AUTOMATIONS
+from formflow.cli import main
+from formflow.config import load_settings
+from formflow.lifecycle.instance import Instance
+from formflow.records.access import Actor
+from support import AppWriter
+
+WELCOME = """\
+key: welcome
+label: Welcome new customers
+form: customer
+trigger: {type: created}
+actions:
+  - set: {note: welcome}
+"""
+
+
+@pytest.fixture
+def environment(tmp_path: Path) -> dict[str, str]:
+    env = {
+        "FORMFLOW_INSTANCE": str(tmp_path / "instance"),
+        "FORMFLOW_DATABASE_URL": "",
+        "FORMFLOW_APPS": "",
+    }
+    app = rules_folder(tmp_path, {"welcome": WELCOME})
+    result = CliRunner().invoke(main, ["init", str(app), "--password", "pass-word-1"], env=env)
+    assert result.exit_code == 0, result.output
+    return env
+
+
+def test_validate_reports_a_bad_automation_at_its_place(tmp_path: Path) -> None:
+    app = rules_folder(tmp_path, {"welcome": WELCOME.replace("note: welcome", "nots: welcome")})
+    result = CliRunner().invoke(main, ["validate", str(app)])
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"{app}/automations/welcome.yaml:6:11: unknown field 'nots' in form 'customer';"
+        " did you mean 'note'?\n"
+    )
+
+
+def test_validate_counts_the_automations_of_a_valid_app(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["validate", str(rules_folder(tmp_path, {"w": WELCOME}))])
+    assert result.exit_code == 0, result.output
+    assert ", 1 automations (" in result.stdout
+
+
+def test_an_instance_runs_its_automations_and_the_log_command_lists_the_runs(
+    environment: dict[str, str],
+) -> None:
+    instance = Instance(load_settings(environment))
+    try:
+        created = instance.records("rules").create(Actor.system(), "customer", {"name": "Acme"})
+        stored = instance.records("rules").get(Actor.system(), "customer", created["id"])
+    finally:
+        instance.close()
+    assert stored["note"] == "welcome"
+    result = CliRunner().invoke(
+        main,
+        ["automations", "log", "rules", "--record", f"customer/{created['id']}"],
+        env=environment,
+    )
+    assert result.exit_code == 0, result.output
+    [line] = result.stdout.splitlines()
+    assert "welcome" in line
+    assert f"customer/{created['id']}" in line
+    assert "done" in line
+    assert f"customer/{created['id']}:note" in line
+
+
+def test_the_log_command_refuses_a_malformed_record(environment: dict[str, str]) -> None:
+    result = CliRunner().invoke(
+        main, ["automations", "log", "rules", "--record", "customer"], env=environment
+    )
+    assert result.exit_code == 2
+    assert "give FORM/ID" in result.output
+
+
+def test_an_app_without_automations_owes_them_no_deliveries(
+    tmp_path: Path, write_app: AppWriter
+) -> None:
+    env = {
+        "FORMFLOW_INSTANCE": str(tmp_path / "plain"),
+        "FORMFLOW_DATABASE_URL": "",
+        "FORMFLOW_APPS": "",
+    }
+    result = CliRunner().invoke(
+        main, ["init", str(write_app()), "--password", "pass-word-1"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    instance = Instance(load_settings(env))
+    try:
+        assert instance.records("demo").outbox.subscribers == ()
+        instance.relay.dispatch = lambda: None  # nothing delivered: what is owed stays
+        instance.records("demo").create(Actor.system(), "item", {"name": "One"})
+        assert instance.relay.owed(AUTOMATIONS) == 0
+    finally:
+        instance.close()

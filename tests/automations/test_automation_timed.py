@@ -1,0 +1,96 @@
+"""Schedule rules run on their cron in the instance's zone; date rules run days before or
+after a date field, for the records an indexed query finds; each once per minute or day."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from rules_support import ZONE, MakeRules
+
+from formflow.storage.tables import derived_index_keys
+
+REMIND = """\
+key: remind
+label: Remind three days before the expected close
+form: opportunity
+trigger: {type: date, field: expected_close, days_before: 3, at: "09:00"}
+condition: "stage == 'open'"
+actions:
+  - set: {reminded: true}
+"""
+
+MONDAY_VIPS = """\
+key: monday
+label: Mondays, note the VIPs
+form: customer
+trigger:
+  type: schedule
+  cron: "0 8 * * 1"
+  where: {field: level, op: eq, value: vip}
+actions:
+  - set: {note: monday call}
+"""
+
+
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    """A wall-clock time in the instance's zone, as the UTC minute the clock ticks at."""
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZONE).astimezone(UTC)
+
+
+def test_a_date_rule_runs_for_records_whose_date_is_that_many_days_away(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(remind=REMIND)
+    close = date(2026, 3, 12)
+    due = rules.create("opportunity", {"name": "Due", "expected_close": close.isoformat()})
+    later = rules.create(
+        "opportunity", {"name": "Later", "expected_close": (close + timedelta(days=1)).isoformat()}
+    )
+    won = rules.create(
+        "opportunity", {"name": "Won", "expected_close": close.isoformat(), "stage": "won"}
+    )
+    assert rules.automations.tick(at(date(2026, 3, 9), 8, 59)) == 0
+    assert rules.automations.tick(at(date(2026, 3, 9), 9, 0)) == 1
+    assert rules.get("opportunity", due["id"])["reminded"] is True
+    assert rules.get("opportunity", later["id"])["reminded"] is not True
+    assert rules.get("opportunity", won["id"])["reminded"] is not True
+    [run] = rules.runs(automation_key="remind")
+    assert run.trigger == "date expected_close -3d 09:00"
+
+
+def test_a_date_rule_runs_once_a_day_however_often_the_clock_ticks(make_rules: MakeRules) -> None:
+    rules = make_rules(remind=REMIND)
+    rules.create("opportunity", {"name": "Due", "expected_close": "2026-03-12"})
+    nine = at(date(2026, 3, 9), 9, 0)
+    assert rules.automations.tick(nine) == 1
+    assert rules.automations.tick(nine) == 0
+    assert len(rules.runs()) == 1
+
+
+def test_a_schedule_runs_on_its_cron_in_the_instance_zone_for_the_records_it_filters(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(monday=MONDAY_VIPS)
+    vip = rules.create("customer", {"name": "Big", "level": "vip"})
+    small = rules.create("customer", {"name": "Small", "level": "a"})
+    monday = date(2026, 3, 9)
+    assert rules.automations.tick(at(monday, 9, 0)) == 0  # 09:00 is not 08:00
+    assert rules.automations.tick(at(monday, 8, 0)) == 1  # 00:00 UTC
+    assert rules.get("customer", vip["id"])["note"] == "monday call"
+    assert rules.get("customer", small["id"])["note"] is None
+    assert rules.automations.tick(at(monday + timedelta(days=1), 8, 0)) == 0  # a Tuesday
+
+
+def test_a_disabled_rule_never_runs(make_rules: MakeRules) -> None:
+    rules = make_rules(monday=MONDAY_VIPS + "enabled: false\n")
+    rules.create("customer", {"name": "Big", "level": "vip"})
+    assert rules.automations.tick(at(date(2026, 3, 9), 8, 0)) == 0
+
+
+def test_the_date_field_of_a_date_rule_gets_an_index(make_rules: MakeRules) -> None:
+    rules = make_rules(remind=REMIND)
+    indexed = [
+        tuple(key.field for key in keys)
+        for keys, _unique in derived_index_keys(rules.app.form("opportunity"))
+    ]
+    assert ("expected_close", "id") in indexed

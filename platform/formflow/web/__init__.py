@@ -29,6 +29,7 @@ from formflow.web import (
     headers,
     i18n,
     ids,
+    inbox_pages,
     job_pages,
     navigation,
     records,
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     assets.init_app(app, settings)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)
-    for area in (records, admin, job_pages, api, token_pages, account_pages):
+    for area in (records, inbox_pages, admin, job_pages, api, token_pages, account_pages):
         area.init_app(app)
     app.context_processor(navigation.context_processor)
     _share_reads_per_request(app, instance)

@@ -104,6 +104,16 @@ def test_a_page_of_the_inbox_costs_the_same_statements_however_many_tasks_wait(
     assert few["counts"] <= 2
 
 
+def test_the_counts_stop_past_the_cap(
+    records: RecordService, flows: WorkflowService, staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbox, "COUNT_CAP", 3)
+    submitted(records, flows, staff.rita, 5)
+    assert inbox.counts(flows, staff.erin).todo == 4
+    assert inbox.shown_count(4) == "3+"
+    assert inbox.shown_count(3) == "3"
+
+
 def test_an_unknown_box_or_flow_is_refused(flows: WorkflowService, staff: Staff) -> None:
     with pytest.raises(Exception, match="inbox"):
         inbox.page(flows, staff.rita, "later")

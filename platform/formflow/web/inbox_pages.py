@@ -209,3 +209,4 @@ def _step_label(item: InboxRow, key: str) -> str:
 def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
     app.jinja_env.globals["inbox_counts"] = counts
+    app.jinja_env.filters["inbox_count"] = inbox.shown_count

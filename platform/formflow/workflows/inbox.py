@@ -14,10 +14,11 @@ serve them.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, ScalarSelect, and_, func, select, update
+from sqlalchemy import Connection, ScalarSelect, Select, and_, func, select, union_all, update
 
 from formflow.errors import N_
 from formflow.records.access import Actor
@@ -29,11 +30,15 @@ from formflow.workflows.model import Workflow
 from formflow.workflows.service import (
     APPROVED,
     COPIED,
+    FINISHED,
     LIVE,
     OPEN,
     READ,
     REASSIGNED,
     REJECTED,
+    RETURNED,
+    RUNNING,
+    WITHDRAWN,
     Instance,
     Task,
     WorkflowService,
@@ -43,6 +48,7 @@ from formflow.workflows.service import (
 
 BOXES = ("todo", "done", "submitted", "cc")
 PAGE_SIZE = 20
+COUNT_CAP = 999
 MAX_PAGE_SIZE = 200
 
 
@@ -118,43 +124,43 @@ def page(
 
 
 def counts(flows: WorkflowService, actor: Actor) -> InboxCounts:
-    """What the workbench shows of the inbox, in one statement."""
-    instances = workflow_instances.c
-    submitted = (
-        select(func.count())
-        .select_from(workflow_instances)
-        .where(
-            instances.submitter_id == actor.user_id,
-            instances.status.in_(LIVE),
-            instances.app_key == flows.app.key,
+    """What the workbench shows of the inbox, in one statement; each count stops past
+    :data:`COUNT_CAP` (shown as "999+"), so a person with 20,000 open tasks costs no more
+    than one with a thousand."""
+    tasks, instances = workflow_tasks.c, workflow_instances.c
+
+    def counted(query: Select[Any]) -> ScalarSelect[int]:
+        return (
+            select(func.count())
+            .select_from(query.limit(COUNT_CAP + 1).subquery())
+            .scalar_subquery()
         )
-        .scalar_subquery()
+
+    def holding(status: str) -> Select[Any]:
+        return (
+            select(tasks.id)
+            .join(workflow_instances, instances.id == tasks.instance_id)
+            .where(
+                tasks.user_id == actor.user_id,
+                tasks.status == status,
+                instances.app_key == flows.app.key,
+            )
+        )
+
+    submitted = select(instances.id).where(
+        instances.submitter_id == actor.user_id,
+        instances.status.in_(LIVE),
+        instances.app_key == flows.app.key,
     )
-    statement = select(
-        _count_tasks(flows.app.key, actor.user_id, OPEN),
-        submitted,
-        _count_tasks(flows.app.key, actor.user_id, COPIED),
-    )
+    statement = select(counted(holding(OPEN)), counted(submitted), counted(holding(COPIED)))
     with read_transaction(flows.engine) as connection:
         todo, running, unread = connection.execute(statement).one()
     return InboxCounts(int(todo), int(running), int(unread))
 
 
-def _count_tasks(app_key: str, user_id: int | None, status: str) -> ScalarSelect[int]:
-    return (
-        select(func.count())
-        .select_from(
-            workflow_tasks.join(
-                workflow_instances, workflow_instances.c.id == workflow_tasks.c.instance_id
-            )
-        )
-        .where(
-            workflow_tasks.c.user_id == user_id,
-            workflow_tasks.c.status == status,
-            workflow_instances.c.app_key == app_key,
-        )
-        .scalar_subquery()
-    )
+def shown_count(count: int) -> str:
+    """A count as the workbench shows it: past the cap, "999+"."""
+    return f"{COUNT_CAP}+" if count > COUNT_CAP else str(count)
 
 
 def mark_read(flows: WorkflowService, actor: Actor, instance_ids: Collection[int]) -> int:
@@ -174,6 +180,8 @@ def mark_read(flows: WorkflowService, actor: Actor, instance_ids: Collection[int
     return int(done.rowcount or 0)
 
 
+INSTANCE_STATUSES = (RUNNING, RETURNED, FINISHED, WITHDRAWN)
+
 _BOX_STATUSES = {
     "todo": (OPEN,),
     "done": (APPROVED, REJECTED, REASSIGNED),
@@ -191,22 +199,28 @@ def _tasks(
     limit: int,
 ) -> list[tuple[Instance, Task | None]]:
     tasks, instances = workflow_tasks.c, workflow_instances.c
-    statuses = _BOX_STATUSES[box]
+    conditions = [tasks.user_id == actor.user_id, instances.app_key == flows.app.key]
+    if workflow is not None:
+        conditions.append(instances.workflow_key == workflow)
+    if after is not None:
+        conditions.append(tasks.id < after)
+
+    def newest(status: str) -> Select[Any]:
+        return (
+            select(tasks.id)
+            .join(workflow_instances, instances.id == tasks.instance_id)
+            .where(tasks.status == status, *conditions)
+            .order_by(tasks.id.desc())
+            .limit(limit)
+        )
+
     query = (
         select(workflow_tasks, workflow_instances)
         .join(workflow_instances, instances.id == tasks.instance_id)
-        .where(
-            tasks.user_id == actor.user_id,
-            tasks.status.in_(statuses) if len(statuses) > 1 else tasks.status == statuses[0],
-            instances.app_key == flows.app.key,
-        )
+        .where(tasks.id.in_(_each_newest(newest, _BOX_STATUSES[box])))
         .order_by(tasks.id.desc())
         .limit(limit)
     )
-    if workflow is not None:
-        query = query.where(instances.workflow_key == workflow)
-    if after is not None:
-        query = query.where(tasks.id < after)
     return [
         (instance_of_row(row, id_column=instances.id), task_of_row(row))
         for row in connection.execute(query)
@@ -222,17 +236,38 @@ def _submitted(
     limit: int,
 ) -> list[tuple[Instance, Task | None]]:
     instances = workflow_instances.c
+    conditions = [instances.submitter_id == actor.user_id, instances.app_key == flows.app.key]
+    if workflow is not None:
+        conditions.append(instances.workflow_key == workflow)
+    if after is not None:
+        conditions.append(instances.id < after)
+
+    def newest(status: str) -> Select[Any]:
+        return (
+            select(instances.id)
+            .where(instances.status == status, *conditions)
+            .order_by(instances.id.desc())
+            .limit(limit)
+        )
+
     query = (
         select(workflow_instances)
-        .where(instances.submitter_id == actor.user_id, instances.app_key == flows.app.key)
+        .where(instances.id.in_(_each_newest(newest, INSTANCE_STATUSES)))
         .order_by(instances.id.desc())
         .limit(limit)
     )
-    if workflow is not None:
-        query = query.where(instances.workflow_key == workflow)
-    if after is not None:
-        query = query.where(instances.id < after)
     return [(instance_of_row(row), None) for row in connection.execute(query)]
+
+
+def _each_newest(newest: Callable[[str], Select[Any]], statuses: Sequence[str]) -> Select[Any]:
+    """The newest ids of each status, as one select: each status reads its own stretch of
+    a ``(person, status, id)`` index backwards and stops at the page size, where a single
+    ``status IN (...)`` would gather and sort every row the person ever had."""
+    if len(statuses) == 1:
+        return newest(statuses[0])
+    parts = [newest(status).subquery() for status in statuses]
+    merged = union_all(*(select(part.c.id) for part in parts)).subquery()
+    return select(merged.c.id)
 
 
 def _holders(connection: Connection, instance_ids: list[int]) -> dict[int, list[Task]]:

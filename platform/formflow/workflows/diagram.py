@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
 
@@ -214,6 +214,7 @@ def render(
     for edge, points in drawing.routes:
         label = translate(WORDS["otherwise"]) if edge.otherwise else edge.label
         parts.append(_edge(points, label))
+    names = {node.key: node.label.text(language) or node.key for node in workflow.nodes}
     for item in drawing.nodes:
         state = (
             "current"
@@ -224,7 +225,7 @@ def render(
             if item.node.key in visited
             else "plain"
         )
-        parts.append(_node(item, state, language, translate))
+        parts.append(_node(item, state, language, translate, names))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -249,7 +250,13 @@ def _discovery_order(workflow: Workflow, forward: Iterable[Edge]) -> tuple[list[
     return seen, reached
 
 
-def _node(item: Placed, state: str, language: str, translate: Callable[[str], str]) -> str:
+def _node(
+    item: Placed,
+    state: str,
+    language: str,
+    translate: Callable[[str], str],
+    names: Mapping[str, str],
+) -> str:
     node = item.node
     fill, stroke = _COLOURS[state]
     thick = 3 if state in ("current", "outcome") else 1.5
@@ -272,7 +279,7 @@ def _node(item: Placed, state: str, language: str, translate: Callable[[str], st
         dash = ' stroke-dasharray="5 3"' if isinstance(node, CcNode) else ""
         shape = f'<rect x="{x}" y="{y}" width="{WIDTH}" height="{HEIGHT}" rx="6" {paint}{dash}/>'
     name = node.label.text(language) or node.key
-    kind = _kind(node, translate)
+    kind = _kind(node, translate, names)
     label = _fit(name, WIDTH - 20, FONT)
     detail = _fit(kind, WIDTH - 20, SMALL)
     cx = x + WIDTH // 2
@@ -290,10 +297,13 @@ def _node(item: Placed, state: str, language: str, translate: Callable[[str], st
     )
 
 
-def _kind(node: Node, translate: Callable[[str], str]) -> str:
+def _kind(node: Node, translate: Callable[[str], str], names: Mapping[str, str]) -> str:
     """A short line under the node's name: what kind of step it is."""
     if isinstance(node, ApprovalNode):
-        back = [translate(WORDS[SUBMITTER]) if key == SUBMITTER else key for key in node.reject_to]
+        back = [
+            translate(WORDS[SUBMITTER]) if key == SUBMITTER else names.get(key, key)
+            for key in node.reject_to
+        ]
         return f"{translate(WORDS[node.mode.value])} · ↩ {', '.join(back)}"
     if isinstance(node, ParallelNode):
         return translate(WORDS["join_" + node.join.value])

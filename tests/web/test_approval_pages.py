@@ -136,6 +136,7 @@ def test_a_rep_cannot_approve_their_own_request_through_the_pages(
     page = rep.get(f"{INVOICES}/{invoice['id']}").text
     assert 'value="approve"' not in page
     assert 'value="withdraw"' in page
+    assert f"{INVOICES}/{invoice['id']}/edit" not in page  # locked while in approval
     tried = act(rep, invoice["id"], "approve", _task=str(open_task(app, "manager")))
     assert "未执行" in rep.get(tried.headers["Location"]).text
     assert status(app, invoice["id"]) == "pending_manager"
@@ -153,6 +154,7 @@ def test_a_rejection_returns_it_and_the_timeline_tells_the_whole_story(
     rep = login("rep1")
     page = rep.get(f"{INVOICES}/{invoice['id']}").text
     assert 'value="resubmit"' in page
+    assert f"{INVOICES}/{invoice['id']}/edit" in page  # returned: the rep may correct it
     for shown in ("提交审批", "驳回", "wrong title", "退回提交人"):
         assert shown in page, page[page.find('id="approval"') :]
     assert ">submit<" not in page

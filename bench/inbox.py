@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,22 +29,21 @@ from sqlalchemy import Engine, event, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, SqliteLoader, Summary, elapsed_ms, ms, text_table  # noqa: E402
-
-from formflow import accounts  # noqa: E402
-from formflow.definitions import load_app  # noqa: E402
-from formflow.records.access import Actor  # noqa: E402
-from formflow.records.service import RecordService  # noqa: E402
-from formflow.storage.database import connect, shared_reads, write_transaction  # noqa: E402
-from formflow.storage.platform_tables import (  # noqa: E402
+from _common import ROOT, SqliteLoader, Summary, elapsed_ms, ms, text_table
+from formflow import accounts
+from formflow.definitions import load_app
+from formflow.records.access import Actor
+from formflow.records.service import RecordService
+from formflow.storage.database import connect, shared_reads, write_transaction
+from formflow.storage.platform_tables import (
     platform_metadata,
     users,
     workflow_instances,
     workflow_tasks,
 )
-from formflow.storage.tables import AppSchema  # noqa: E402
-from formflow.workflows import inbox  # noqa: E402
-from formflow.workflows.service import WorkflowService  # noqa: E402
+from formflow.storage.tables import AppSchema
+from formflow.workflows import inbox
+from formflow.workflows.service import WorkflowService
 
 APP_DIR = ROOT / "apps" / "crm_sfa"
 RESULTS = ROOT / "bench" / "results"
@@ -60,10 +60,18 @@ def build(path: Path, records: int, open_tasks: int, busy: int, seed: int) -> No
     schema.metadata.create_all(engine)
     with write_transaction(engine) as connection:
         people = [
-            accounts.create_user(connection, f"approver{n}", None, password_hash="x", roles={"crm_sfa": ["sales_manager"]})  # fmt: skip
+            accounts.create_user(
+                connection,
+                f"approver{n}",
+                None,
+                password_hash="x",
+                roles={"crm_sfa": ["sales_manager"]},
+            )
             for n in range(APPROVERS)
         ] + [
-            accounts.create_user(connection, f"rep{n}", None, password_hash="x", roles={"crm_sfa": ["sales_rep"]})  # fmt: skip
+            accounts.create_user(
+                connection, f"rep{n}", None, password_hash="x", roles={"crm_sfa": ["sales_rep"]}
+            )
             for n in range(REPS)
         ]
     engine.dispose()
@@ -85,7 +93,7 @@ def build(path: Path, records: int, open_tasks: int, busy: int, seed: int) -> No
             return approvers[0]
         return approvers[1 + number % (APPROVERS - 1)]
 
-    invoice_rows = (
+    invoice_rows: Iterator[dict[str, Any]] = (
         {
             "id": number,
             "number": f"KP-{number:08d}",
@@ -102,7 +110,7 @@ def build(path: Path, records: int, open_tasks: int, busy: int, seed: int) -> No
         }
         for number in range(1, records + 1)
     )
-    instance_rows = (
+    instance_rows: Iterator[dict[str, Any]] = (
         {
             "id": number,
             "app_key": app.key,
@@ -117,13 +125,15 @@ def build(path: Path, records: int, open_tasks: int, busy: int, seed: int) -> No
             "live_key": f"{app.key}:invoice:{number}" if number in running else None,
             "version": 1,
             "entries": 1,
-            "position": {"nodes": ["manager"], "lanes": {}} if number in running else {"nodes": [], "lanes": {}},  # fmt: skip
+            "position": {"nodes": ["manager"], "lanes": {}}
+            if number in running
+            else {"nodes": [], "lanes": {}},
             "started_at": moment(number),
             "ended_at": None if number in running else moment(number) + timedelta(hours=1),
         }
         for number in range(1, records + 1)
     )
-    task_rows = (
+    task_rows: Iterator[dict[str, Any]] = (
         {
             "id": number,
             "instance_id": number,
@@ -203,7 +213,9 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"inbox-{arguments.records}.db"
     if not path.exists():
-        print(f"loading {arguments.records:,} records, {arguments.open:,} open tasks into {path} ...")
+        print(
+            f"loading {arguments.records:,} records, {arguments.open:,} open tasks into {path} ..."
+        )
         build(path, arguments.records, arguments.open, arguments.busy, arguments.seed)
     rows = measure(path, arguments.runs)
     print(

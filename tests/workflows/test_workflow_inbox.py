@@ -139,3 +139,11 @@ def test_record_actions_hand_a_task_on_or_add_a_signer(
         ("add_signer", None),
     ]
     assert seen.visited >= {"start", "managers"}
+
+
+def test_an_approver_does_not_see_the_fields_their_step_hides(
+    records: RecordService, flows: WorkflowService, staff: Staff
+) -> None:
+    (record_id,) = submitted(records, flows, staff.rita, 1)
+    assert standing(flows, staff.erin, "expense", record_id).hidden == {"note"}
+    assert standing(flows, staff.rita, "expense", record_id).hidden == frozenset()

@@ -106,6 +106,8 @@ class Panel:
     svg: str
     people: list[tuple[int, str]]
     general: list[str] = field(default_factory=list)
+    hidden: frozenset[str] = frozenset()
+    """Fields the steps the caller decides at hide from their approvers (``fields: hidden``)."""
 
 
 @dataclass
@@ -169,6 +171,7 @@ def panel(
         ),
         people=names.user_choices(),
         general=sent.general if sent else [],
+        hidden=found.hidden,
     )
 
 

@@ -302,10 +302,12 @@ def _detail_page(t: Target, record_id: int, sent: approvals.Sent | None = None) 
     titles = titles_for(t, {}, directory, held=held)
     shower = displayer(t, directory, titles, record_id)
     visible, _required = editing.applicable(t, record)
+    approval = approvals.panel(t, record, directory, sent)
+    unseen = approval.hidden if approval is not None else frozenset()
     shown = [
         (found, shower.show(found, record.get(found.key)))
         for found in t.form.fields
-        if found.key in visible and found.key not in t.hidden
+        if found.key in visible and found.key not in t.hidden and found.key not in unseen
     ]
     system = [
         (column_label(t.form, key), shower.system(key, record.get(key)))
@@ -323,7 +325,7 @@ def _detail_page(t: Target, record_id: int, sent: approvals.Sent | None = None) 
         history=[_history_entry(t, shower, entry) for entry in history],
         can_edit=t.may_change(Operation.UPDATE, record),
         can_delete=t.may_change(Operation.DELETE, record),
-        approval=approvals.panel(t, record, directory, sent),
+        approval=approval,
     )
 
 

@@ -20,7 +20,7 @@ from formflow.definitions.model import Label
 from formflow.records.access import Actor
 from formflow.storage.database import read_transaction
 from formflow.storage.platform_tables import workflow_history, workflow_instances, workflow_tasks
-from formflow.workflows.model import Workflow
+from formflow.workflows.model import ApprovalNode, Workflow
 from formflow.workflows.service import (
     COPIED,
     OPEN,
@@ -67,6 +67,8 @@ class Standing:
     """What the caller may do now (:meth:`WorkflowService.actions_for`)."""
     unread: frozenset[int]
     """The instances copied to the caller that they had not opened before."""
+    hidden: frozenset[str] = frozenset()
+    """Fields the steps the caller decides at hide from their approvers (``fields: hidden``)."""
 
 
 def standing(flows: WorkflowService, actor: Actor, form_key: str, record_id: int) -> Standing:
@@ -135,6 +137,7 @@ def standing(flows: WorkflowService, actor: Actor, form_key: str, record_id: int
         for row in history
         if latest is not None and row.instance_id == latest.id and row.node_key
     )
+    actions = tuple(flows.actions_for(actor, form_key, record_id))
     return Standing(
         latest,
         flows_of[latest.id] if latest is not None else None,
@@ -142,9 +145,20 @@ def standing(flows: WorkflowService, actor: Actor, form_key: str, record_id: int
         tuple(task for task in waiting if task.status == WAITING),
         visited,
         timeline,
-        tuple(flows.actions_for(actor, form_key, record_id)),
+        actions,
         unread,
+        _hidden(flows_of[latest.id] if latest is not None else None, actions),
     )
+
+
+def _hidden(workflow: Workflow | None, actions: tuple[RecordAction, ...]) -> frozenset[str]:
+    hidden: set[str] = set()
+    for action in actions:
+        if workflow is not None and action.task_id is not None and action.node_key:
+            node = workflow.node(action.node_key)
+            if isinstance(node, ApprovalNode):
+                hidden |= node.fields.hidden
+    return frozenset(hidden)
 
 
 def _entry(row: Any, workflow: Workflow) -> TimelineEntry:

@@ -156,6 +156,7 @@ def _serve(app_dir: Path, database_url: str, folder: Path) -> Iterator[Served]:
         "session_id": "1",  # another user's, or none: either way not the admin's to end
         "letter_id": "1",  # no dead letter: retrying it says so
         "code": "en",
+        "workflow_key": next(iter(service.app.workflows), "none"),
     }
     records = _seed(service, actor, {"user": admin.id, "department": department})
     spread = SPREAD["crm" if app_dir == CRM_APP else "every_type"]

@@ -32,6 +32,7 @@ from formflow.web import (
     headers,
     i18n,
     ids,
+    inbox_pages,
     job_pages,
     navigation,
     records,
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     address_checks.init_app(app)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)
-    areas = (records, admin, job_pages, address_pages, automation_pages, api)
+    areas = (records, inbox_pages, admin, job_pages, address_pages, automation_pages, api)
     for area in (*areas, token_pages, account_pages):
         area.init_app(app)
     app.context_processor(navigation.context_processor)

@@ -92,7 +92,8 @@ def record_actions(app_key: str, form_key: str, record_id: int) -> Response:
 
 @blueprint.post(f"/<app_key>/<form_key>/records/{RECORD_ID}/actions/<action_key>")
 def record_action(app_key: str, form_key: str, record_id: int, action_key: str) -> Response:
-    """Do one of the record's actions: submit, withdraw, resubmit, remind, approve, reject."""
+    """Do one of the record's actions: submit, withdraw, resubmit, remind, approve, reject,
+    reassign, add a signer."""
     service, form = form_service(app_key, form_key)
     data = request.get_data(cache=False)
     body: dict[str, Any] = serialize.parse_object(data) if data.strip() else {}
@@ -109,6 +110,9 @@ def record_action(app_key: str, form_key: str, record_id: int, action_key: str) 
         comment=body.get("comment"),
         values=values,
         to=body.get("to"),
+        user_id=body.get("user"),
+        where=body.get("where", "after"),
+        task_id=body.get("task"),
     )
     return json_response(_instance_json(done))
 
@@ -181,6 +185,8 @@ def _action_json(action: RecordAction) -> dict[str, Any]:
         "instance": action.instance_id,
         "task": action.task_id,
         "workflow": action.workflow_key,
+        "reject_to": list(action.reject_to),
+        "edit": sorted(action.edit),
     }
 
 

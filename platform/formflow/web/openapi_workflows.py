@@ -16,7 +16,7 @@ from formflow.workflows.service import APPROVE, BOXES, REJECT
 Schema = dict[str, Any]
 TAG = "approvals"
 _ERRORS = ("400", "401", "403", "404", "500")
-_ACTIONS = ("submit", "withdraw", "resubmit", "remind", APPROVE, REJECT)
+_ACTIONS = ("submit", "withdraw", "resubmit", "remind", APPROVE, REJECT, "reassign", "add_signer")
 
 
 def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
@@ -100,7 +100,7 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                 ],
                 "post": {
                     "operationId": f"{op}_act",
-                    "summary": "Do one of the record's actions (submit, withdraw, resubmit, remind, approve, reject)",
+                    "summary": "Do one of the record's actions (submit, withdraw, resubmit, remind, approve, reject, reassign, add a signer)",
                     "tags": [TAG],
                     "requestBody": {
                         "required": False,
@@ -178,6 +178,16 @@ def workflow_schemas() -> dict[str, Schema]:
             "instance": {"type": ["integer", "null"]},
             "task": {"type": ["integer", "null"]},
             "workflow": {"type": ["string", "null"]},
+            "reject_to": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "For reject: where a rejection may send the request, the default first.",
+            },
+            "edit": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "For approve and reject: the fields the approver may fill in.",
+            },
         },
     }
     return {
@@ -199,7 +209,26 @@ def workflow_schemas() -> dict[str, Schema]:
         },
         "ActionInput": {
             "type": "object",
-            "properties": {"comment": comment, "values": values, "to": to},
+            "properties": {
+                "comment": comment,
+                "values": values,
+                "to": to,
+                "user": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "For reassign and add_signer: the user who takes the task.",
+                },
+                "where": {
+                    "type": "string",
+                    "enum": ["before", "after"],
+                    "description": "For add_signer: whether the new signer decides before or after the caller.",
+                },
+                "task": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Which of the caller's tasks on the record, when they hold several.",
+                },
+            },
             "additionalProperties": False,
         },
     }

@@ -40,7 +40,7 @@ from formflow.definitions.model import Field, Form, Operation
 from formflow.errors import QueryError, RecordInUse, ValidationFailed
 from formflow.records import Page, Query, Record
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.web import context, editing, uploads
+from formflow.web import approvals, context, editing, uploads
 from formflow.web.display import EMPTY, Displayer, Shown, column_label, list_columns
 from formflow.web.formbuilder import (
     LABEL_SUFFIX,
@@ -51,7 +51,7 @@ from formflow.web.formbuilder import (
     sent_row_numbers,
     submitted,
 )
-from formflow.web.i18n import error_message, text
+from formflow.web.i18n import error_message, text, translate
 from formflow.web.ids import parse_id
 from formflow.web.listing import (
     Filters,
@@ -73,6 +73,7 @@ from formflow.web.targets import (
     target,
     titles_for,
 )
+from formflow.workflows import wording
 
 blueprint = Blueprint("records", __name__)
 
@@ -274,7 +275,22 @@ class HistoryEntry:
 @blueprint.route("/<app_key>/<form_key>/<int:record_id>")
 @login_required  # type: ignore[untyped-decorator]
 def detail(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
+    return _detail_page(target(app_key, form_key), record_id)
+
+
+@blueprint.route("/<app_key>/<form_key>/<int:record_id>/approval", methods=["POST"])
+@login_required  # type: ignore[untyped-decorator]
+def approval(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
+    """One of the record's approval buttons (see :mod:`formflow.web.approvals`)."""
     t = target(app_key, form_key)
+    t.service.get(t.actor, t.form.key, record_id)  # not found unless the caller may read it
+    done = approvals.carry_out(t, record_id)
+    if isinstance(done, approvals.Sent):
+        return _detail_page(t, record_id, done), 422
+    return done
+
+
+def _detail_page(t: Target, record_id: int, sent: approvals.Sent | None = None) -> str:
     record, history = t.service.get_with_history(t.actor, t.form.key, record_id)
     directory = load_names(*names_needed(t.form, ["created_by", *(f.key for f in t.form.fields)]))
     related_pages = _related_pages(t, record_id)
@@ -287,10 +303,12 @@ def detail(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
     titles = titles_for(t, {}, directory, held=held)
     shower = displayer(t, directory, titles, record_id)
     visible, _required = editing.applicable(t, record)
+    approval = approvals.panel(t, record, directory, sent)
+    unseen = approval.hidden if approval is not None else frozenset()
     shown = [
         (found, shower.show(found, record.get(found.key)))
         for found in t.form.fields
-        if found.key in visible and found.key not in t.hidden
+        if found.key in visible and found.key not in t.hidden and found.key not in unseen
     ]
     system = [
         (column_label(t.form, key), shower.system(key, record.get(key)))
@@ -308,6 +326,7 @@ def detail(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
         history=[_history_entry(t, shower, entry) for entry in history],
         can_edit=t.may_change(Operation.UPDATE, record),
         can_delete=t.may_change(Operation.DELETE, record),
+        approval=approval,
     )
 
 
@@ -355,7 +374,10 @@ def _history_entry(t: Target, shower: Displayer, entry: Any) -> HistoryEntry:
         "restore": _("Restored"),
     }
     changes = []
-    if entry.action == "update":
+    comment = entry.changes.get("comment") if entry.action in wording.ACTIONS else None
+    if comment is not None:
+        changes.append((_("Comment"), EMPTY, Shown(str(comment[1]))))
+    elif entry.action == "update":
         for key, (old, new) in entry.changes.items():
             if t.form.has_field(key):
                 found = t.form.field(key)
@@ -368,7 +390,7 @@ def _history_entry(t: Target, shower: Displayer, entry: Any) -> HistoryEntry:
                 )
     who = shower.system("created_by", entry.user_id) if entry.user_id else Shown(_("System"))
     return HistoryEntry(
-        actions.get(entry.action, entry.action),
+        actions.get(entry.action) or translate(wording.action(entry.action), {}),
         who.text,
         shower.system("created_at", entry.at).text,
         changes,

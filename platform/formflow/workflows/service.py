@@ -88,6 +88,7 @@ CANCELLED = "cancelled"
 REASSIGNED = "reassigned"
 SKIPPED = "skipped"
 COPIED = "copied"
+READ = "read"  # a copy its recipient has opened
 DECIDED = (APPROVED, REJECTED)
 
 BOXES = ("todo", "done", "cc", "submitted")
@@ -168,6 +169,11 @@ class RecordAction:
     instance_id: int | None = None
     task_id: int | None = None
     workflow_key: str | None = None
+    node_key: str | None = None
+    reject_to: tuple[str, ...] = ()
+    """For ``reject``: where a rejection may send the request, the default first."""
+    edit: frozenset[str] = frozenset()
+    """For ``approve`` and ``reject``: the fields the deciding approver may fill in."""
 
 
 @dataclass
@@ -531,7 +537,7 @@ class WorkflowService:
                 .order_by(workflow_instances.c.id.desc())
                 .limit(1)
             ).first()
-        return None if row is None else _instance(row)
+        return None if row is None else instance_of_row(row)
 
     def tasks_of(self, instance_id: int) -> list[Task]:
         with self.engine.connect() as connection:
@@ -552,7 +558,7 @@ class WorkflowService:
                 )
                 .order_by(workflow_tasks.c.id)
             )
-            return [_task(row) for row in rows]
+            return [task_of_row(row) for row in rows]
 
     def inbox(
         self, actor: Actor, box: str = "todo", *, limit: int = 50, after: int | None = None
@@ -568,7 +574,8 @@ class WorkflowService:
                 workflow_tasks.c.status.in_((*DECIDED, REASSIGNED)),
             ),
             "cc": and_(
-                workflow_tasks.c.user_id == actor.user_id, workflow_tasks.c.status == COPIED
+                workflow_tasks.c.user_id == actor.user_id,
+                workflow_tasks.c.status.in_((COPIED, READ)),
             ),
             "submitted": and_(
                 workflow_instances.c.submitter_id == actor.user_id, workflow_tasks.c.status == OPEN
@@ -588,8 +595,8 @@ class WorkflowService:
         items = []
         with self.engine.connect() as connection:
             for row in connection.execute(query):
-                task = _task(row)
-                instance = _instance(row, id_column=workflow_instances.c.id)
+                task = task_of_row(row)
+                instance = instance_of_row(row, id_column=workflow_instances.c.id)
                 workflow = self.versions.workflow(instance.definition_digest, instance.workflow_key)
                 node = workflow.node(task.node_key)
                 items.append(InboxItem(task, instance, workflow.label, node.label))
@@ -609,7 +616,7 @@ class WorkflowService:
                     row.node_key,
                     row.task_id,
                     row.user_id,
-                    _utc(row.at),
+                    utc(row.at),
                     row.comment,
                     row.detail or {},
                 )
@@ -650,10 +657,11 @@ class WorkflowService:
                 found.append(RecordAction("remind", N_("Remind"), live.id))
         if live.status == RUNNING:
             with self.engine.connect() as connection:
-                for task in self._tasks(connection, live.id, (OPEN,)):
-                    if task.user_id == actor.user_id:
-                        found.append(RecordAction(APPROVE, N_("Approve"), live.id, task.id))
-                        found.append(RecordAction(REJECT, N_("Reject"), live.id, task.id))
+                tasks = self._tasks(connection, live.id, (OPEN,))
+            workflow = self._pinned(live)
+            for task in tasks:
+                if task.user_id == actor.user_id and task.kind == "approve":
+                    found.extend(_task_actions(workflow.node(task.node_key), live.id, task.id))
         return found
 
     def act(
@@ -666,17 +674,28 @@ class WorkflowService:
         comment: str | None = None,
         values: Mapping[str, Any] | None = None,
         to: str | None = None,
+        user_id: int | None = None,
+        where: str = "after",
+        task_id: int | None = None,
     ) -> Instance:
-        """Do one of :meth:`actions_for` by its key."""
+        """Do one of :meth:`actions_for` by its key: ``user_id`` is whom to reassign to or
+        add as a signer (``where``: before or after), ``task_id`` picks one of several tasks
+        the caller holds on the record (default: the first)."""
         for action in self.actions_for(actor, form_key, record_id):
-            if action.key != key:
+            if action.key != key or (task_id is not None and action.task_id != task_id):
                 continue
             if key == "submit" and action.workflow_key:
                 return self.submit(actor, action.workflow_key, record_id, comment)
-            if action.task_id is not None:
+            if action.task_id is not None and key in (APPROVE, REJECT):
                 return self.decide(
                     actor, action.task_id, key, comment=comment, values=values, to=to
                 )
+            if action.task_id is not None:
+                if user_id is None:
+                    raise InvalidSigner(N_("choose the person to hand the task to"))
+                if key == "reassign":
+                    return self.reassign(actor, action.task_id, user_id, comment)
+                return self.add_signer(actor, action.task_id, user_id, where, comment)
             assert action.instance_id is not None
             if key == "resubmit":
                 return self.resubmit(actor, action.instance_id, comment)
@@ -707,7 +726,7 @@ class WorkflowService:
         ).first()
         if row is None or row.status != RUNNING:
             return None
-        instance = _instance(row)
+        instance = instance_of_row(row)
         workflow = self._pinned(instance)
         allowed: set[str] = set()
         for task in self._tasks(connection, instance.id, (OPEN,)):
@@ -1269,7 +1288,7 @@ class WorkflowService:
         ).first()
         if row is None:
             raise InstanceNotFound(instance_id)
-        return _instance(row)
+        return instance_of_row(row)
 
     def _live(self, form_key: str, record_id: int) -> Instance | None:
         with self.engine.connect() as connection:
@@ -1281,7 +1300,7 @@ class WorkflowService:
                 workflow_instances.c.live_key == self._live_key(form_key, record_id)
             )
         ).first()
-        return None if row is None else _instance(row)
+        return None if row is None else instance_of_row(row)
 
     def _live_key(self, form_key: str, record_id: int) -> str:
         return f"{self.app.key}:{form_key}:{record_id}"
@@ -1298,7 +1317,7 @@ class WorkflowService:
         ).first()
         if row is None:
             raise TaskNotFound(task_id)
-        return _task(row)
+        return task_of_row(row)
 
     def _tasks(
         self, connection: Connection, instance_id: int, statuses: tuple[str, ...] | None
@@ -1306,10 +1325,26 @@ class WorkflowService:
         query = select(workflow_tasks).where(workflow_tasks.c.instance_id == instance_id)
         if statuses is not None:
             query = query.where(workflow_tasks.c.status.in_(statuses))
-        return [_task(row) for row in connection.execute(query.order_by(workflow_tasks.c.id))]
+        return [task_of_row(row) for row in connection.execute(query.order_by(workflow_tasks.c.id))]
 
     def _now(self) -> datetime:
         return datetime.now(UTC)
+
+
+def _task_actions(node: Any, instance_id: int, task_id: int) -> list[RecordAction]:
+    """What the holder of an open approval task may do with it."""
+    if not isinstance(node, ApprovalNode):
+        return []
+
+    def action(key: str, label: str, **more: Any) -> RecordAction:
+        return RecordAction(key, label, instance_id, task_id, node_key=node.key, **more)
+
+    return [
+        action(APPROVE, N_("Approve"), edit=node.fields.edit),
+        action(REJECT, N_("Reject"), reject_to=node.reject_to, edit=node.fields.edit),
+        action("reassign", N_("Reassign")),
+        action("add_signer", N_("Add a signer")),
+    ]
 
 
 _RECORD_HISTORY = frozenset(
@@ -1329,7 +1364,9 @@ _RECORD_HISTORY = frozenset(
 """The steps that also go into the record's own history (the audit trail)."""
 
 
-def _instance(row: Any, id_column: Any = None) -> Instance:
+def instance_of_row(row: Any, id_column: Any = None) -> Instance:
+    """An :class:`Instance` from a row holding the instances table's columns (``id_column``
+    when the row's ``id`` is another table's)."""
     values = row._mapping
     position = values[workflow_instances.c.position] or {}
     return Instance(
@@ -1346,14 +1383,15 @@ def _instance(row: Any, id_column: Any = None) -> Instance:
         version=values[workflow_instances.c.version],
         entries=values[workflow_instances.c.entries],
         nodes=tuple(position.get("nodes", ())),
-        started_at=_utc(values[workflow_instances.c.started_at]),
-        ended_at=_utc(values[workflow_instances.c.ended_at])
+        started_at=utc(values[workflow_instances.c.started_at]),
+        ended_at=utc(values[workflow_instances.c.ended_at])
         if values[workflow_instances.c.ended_at]
         else None,
     )
 
 
-def _task(row: Any) -> Task:
+def task_of_row(row: Any) -> Task:
+    """A :class:`Task` from a row holding the tasks table's columns."""
     values = row._mapping
     c = workflow_tasks.c
     return Task(
@@ -1367,10 +1405,11 @@ def _task(row: Any) -> Task:
         position=values[c.position],
         status=values[c.status],
         comment=values[c.comment],
-        created_at=_utc(values[c.created_at]),
-        decided_at=_utc(values[c.decided_at]) if values[c.decided_at] else None,
+        created_at=utc(values[c.created_at]),
+        decided_at=utc(values[c.decided_at]) if values[c.decided_at] else None,
     )
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
+    """A stored moment as an aware UTC one (SQLite hands them back naive)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -596,7 +596,7 @@ def automations() -> None:
 @automations.command("log")
 @click.argument("app_key")
 @click.option("--rule", "automation_key", help="Only the runs of this automation (its key).")
-@click.option("--record", help="Only the runs on one record, as FORM/ID (customer/42).")
+@click.option("--record", help="Only the runs on one record, as FORM/ID (order/42).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @reports_errors
 def automations_log(
@@ -634,7 +634,7 @@ def _record_ref(record: str | None) -> tuple[str | None, int | None]:
         return None, None
     form_key, _slash, number = record.partition("/")
     if not number.isdigit():
-        raise click.BadParameter("give FORM/ID, such as customer/42", param_hint="--record")
+        raise click.BadParameter("give FORM/ID, such as order/42", param_hint="--record")
     return form_key, int(number)
 
 

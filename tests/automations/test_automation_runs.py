@@ -63,7 +63,7 @@ def test_the_log_is_read_per_rule_and_per_record(make_rules: MakeRules) -> None:
     assert len(rules.runs(automation_key="stamp_new")) == 2
     [run] = rules.runs(form_key="customer", record_id=first["id"])
     assert run.record_id == first["id"]
-    assert run.duration_ms >= 0
+    assert isinstance(run.duration_ms, int)  # recorded; how long is for bench/
 
 
 def test_a_condition_that_fails_is_logged_as_the_runs_error(make_rules: MakeRules) -> None:

@@ -116,7 +116,6 @@ _COMMON = frozenset(
         "abcde",
         "test1234",
         "formflow",
-        "crm",
         "company",
         "office",
         "manager",

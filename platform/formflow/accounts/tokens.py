@@ -133,7 +133,7 @@ def create_token(
         raise TokenError("a token's lifetime must be positive")
     for key in sorted(scope.forms or ()):
         if not _FORM_KEY.match(key):
-            raise TokenError(f"'{key}' is not a form, written as app/form (crm_sfa/customer)")
+            raise TokenError(f"'{key}' is not a form, written as app/form (sales/order)")
     if scope.forms is not None and not scope.forms:
         raise TokenError("a token limited to forms needs at least one form")
     now = now or datetime.now(UTC)

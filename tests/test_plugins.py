@@ -103,7 +103,7 @@ def test_without_plugins_only_the_built_in_plugin_is_loaded() -> None:
         ("formflow_actions", "formflow_field_types"),
     )
     assert list(plugins.field_types.values()) == list(BUILTIN_FIELD_TYPES)
-    assert set(plugins.actions) == {"create_record", "update_records", "webhook"}
+    assert set(plugins.actions) == {"create_record", "update_records", "webhook", "notify"}
 
 
 def test_entry_points_in_the_formflow_group_are_loaded(

@@ -17,6 +17,7 @@ from formflow.errors import FormflowError
 
 if TYPE_CHECKING:
     from formflow.expressions import ExpressionEngine
+    from formflow.notifications import Notifications
     from formflow.records.access import Actor
     from formflow.records.service import RecordService
     from formflow.records.unit import UnitOfWork
@@ -50,6 +51,8 @@ class ActionContext:
     names: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     now: datetime | None = None
     source: str = ""
+    notifications: Notifications | None = field(default=None, compare=False, repr=False)
+    """Where the ``notify`` action tells people (and sends them e-mail) from."""
 
     def require_records(self) -> tuple[RecordService, Actor, ExpressionEngine]:
         """The record service, actor and expressions an action that writes needs; an

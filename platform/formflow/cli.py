@@ -535,14 +535,13 @@ def worker(threads: int) -> None:
     (FORMFLOW_REDIS_URL) and the server should only serve (FORMFLOW_SERVER_JOBS=0), or to
     add hands. Any number may run, on any machine that reaches the database and Redis.
     """
-    from formflow.automations.jobs import attach
     from formflow.jobs import Jobs
 
     with opened() as instance:
         for app_key in instance.app_keys:
             instance.records(app_key)
         jobs = Jobs.open(instance.settings, instance.relay)
-        attach(jobs, instance.automations)
+        instance.attach_jobs(jobs)
         queue = "Redis" if instance.settings.redis_url else "the instance's SQLite queue"
         click.echo(f"running jobs from {queue} with {threads} threads (Ctrl+C stops)")
         jobs.consumer(threads).run()

@@ -31,6 +31,22 @@ class ConfigError(FormflowError):
     """A setting that cannot be used; the message names the variable and what it expects."""
 
 
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The mail server notifications are sent through (FORMFLOW_SMTP_*)."""
+
+    host: str
+    port: int = 587
+    user: str | None = None
+    password: str | None = None
+    sender: str = "formflow@localhost"
+    security: str = "starttls"
+    """``starttls`` (upgrade the connection), ``ssl`` (TLS from the start) or ``none``."""
+
+
 @dataclass(frozen=True)
 class Settings:
     instance: Path
@@ -51,6 +67,8 @@ class Settings:
     """Reverse proxies whose ``X-Forwarded-For`` tells the client's address."""
     password_history: int = 5
     """Administrators must turn on a second factor before anything else."""
+    smtp: SmtpSettings | None = None
+    """Where notifications are e-mailed from; ``None`` (no FORMFLOW_SMTP_HOST): no e-mail."""
 
     @property
     def uploads_dir(self) -> Path:
@@ -80,6 +98,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "password_min_length": max(8, int(_number(env, "FORMFLOW_PASSWORD_MIN_LENGTH", 8))),
         "password_history": max(0, int(_number(env, "FORMFLOW_PASSWORD_HISTORY", 5))),
         "admin_second_factor": env.get("FORMFLOW_ADMIN_SECOND_FACTOR", "0") in ("1", "true", "yes"),
+        "smtp": _smtp(env),
     }
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
@@ -116,6 +135,26 @@ def _timezone(name: str) -> ZoneInfo:
         raise ConfigError(
             f"FORMFLOW_TIMEZONE={name!r} is not a time zone name such as Asia/Shanghai"
         ) from None
+
+
+def _smtp(env: Mapping[str, str]) -> SmtpSettings | None:
+    host = env.get("FORMFLOW_SMTP_HOST")
+    if not host:
+        return None
+    security = env.get("FORMFLOW_SMTP_TLS", "starttls").lower()
+    if security not in SMTP_SECURITY:
+        raise ConfigError(
+            f"FORMFLOW_SMTP_TLS={security!r} is not one of {', '.join(SMTP_SECURITY)}"
+        )
+    default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
+    return SmtpSettings(
+        host=host,
+        port=int(_number(env, "FORMFLOW_SMTP_PORT", default_port)),
+        user=env.get("FORMFLOW_SMTP_USER") or None,
+        password=env.get("FORMFLOW_SMTP_PASSWORD") or None,
+        sender=env.get("FORMFLOW_SMTP_FROM") or f"formflow@{host}",
+        security=security,
+    )
 
 
 def _networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from formflow.actions import Action
     from formflow.definitions.model import Form
     from formflow.fields import FieldType
+    from formflow.notifications import Channel
 
 PROJECT = "formflow"
 
@@ -72,6 +73,22 @@ def formflow_actions() -> list[Action]:
     name, a label, a JSON Schema for its parameters and the function that runs it.
 
     Every implementation's list is used. Two actions with one name stop loading with
+    :class:`~formflow.plugins.PluginLoadError`.
+    """
+
+
+@hookspec
+def formflow_notification_channels() -> list[Channel]:
+    """Outside channels that notifications go out on, beside the app and e-mail.
+
+    Called once, when the plugins are loaded. Each channel has a ``key`` (unique among
+    channels; ``email`` is the built-in one), a ``label`` and
+    ``send(notification, recipient)``, which a background job calls after the change that
+    caused the notification committed: it raises to be tried again with back-off, and
+    returns ``False`` when it cannot reach that person. See
+    :class:`~formflow.notifications.Channel`.
+
+    Every implementation's list is used. Two channels with one key stop loading with
     :class:`~formflow.plugins.PluginLoadError`.
     """
 

@@ -36,6 +36,7 @@ from formflow.errors import FormflowError, PluginFailed, VetoedByPlugin
 from formflow.expressions import ExpressionEngine
 from formflow.fields import FieldType, FieldTypeRegistry
 from formflow.hookspecs import PROJECT, Veto
+from formflow.notifications.model import Channel
 
 logger = logging.getLogger("formflow.plugins")
 
@@ -81,6 +82,7 @@ class Plugins:
         self._field_types = FieldTypeRegistry(self._collect_field_types())
         self._expression_engine = ExpressionEngine(self._collect_functions())
         self._actions = MappingProxyType(self._collect_actions())
+        self._channels = tuple(self._collect_channels())
 
     @property
     def field_types(self) -> FieldTypeRegistry:
@@ -102,6 +104,11 @@ class Plugins:
     def actions(self) -> Mapping[str, Action]:
         """Every plugin action, by name."""
         return self._actions
+
+    @property
+    def notification_channels(self) -> tuple[Channel, ...]:
+        """Every outside channel plugins add for notifications, in loading order."""
+        return self._channels
 
     def implements(self, hook_name: str) -> bool:
         """Whether any plugin implements ``hook_name``."""
@@ -220,6 +227,20 @@ class Plugins:
                 _check_schema(action.params_schema, plugin, f"action {action.name!r}")
                 actions[action.name] = action
         return actions
+
+    def _collect_channels(self) -> list[Channel]:
+        hook = "formflow_notification_channels"
+        owners: dict[str, str] = {"email": "formflow"}
+        channels: list[Channel] = []
+        for plugin, answer in self._answers(hook):
+            for channel in _list_of(Channel, answer, plugin, hook):  # type: ignore[type-abstract]
+                if channel.key in owners and owners[channel.key] == "formflow":
+                    raise PluginLoadError(
+                        f"plugin {plugin!r} cannot replace the built-in channel {channel.key!r}; choose another key"
+                    )
+                self._claim(owners, "notification channel", channel.key, plugin)
+                channels.append(channel)
+        return channels
 
     def _claim(self, owners: dict[str, str], what: str, name: str, plugin: str) -> None:
         owner = owners.get(name)

@@ -96,6 +96,7 @@ def create_user(
     language: str = "zh",
     roles: Mapping[str, Iterable[str]] | None = None,
     policy: PasswordPolicy | None = None,
+    email: str | None = None,
 ) -> int:
     """Add a user; ``roles`` maps an app key to the role keys they hold in it.
 
@@ -118,6 +119,7 @@ def create_user(
         is_admin=is_admin,
         is_active=True,
         language=language,
+        email=email,
         created_at=datetime.now(UTC),
     )
     user_id: int = connection.execute(statement.returning(users.c.id)).scalar_one()

@@ -16,6 +16,7 @@ from formflow.automations import params
 from formflow.automations.webhooks import queue_call
 from formflow.definitions.model import Label
 from formflow.expressions import ExpressionEngine
+from formflow.notifications.action import notify
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.records.service import RecordService
@@ -107,6 +108,7 @@ BUILTIN_ACTIONS = (
         params.WEBHOOK_PARAMS,
         webhook,
     ),
+    Action(params.NOTIFY, Label(zh="发送通知", en="Notify people"), params.NOTIFY_PARAMS, notify),
 )
 
 

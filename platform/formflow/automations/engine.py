@@ -41,6 +41,7 @@ from formflow.events.outbox import caused_by
 from formflow.expressions import ExpressionEngine
 from formflow.fields import ValueKind
 from formflow.jobs.schedule import Schedule
+from formflow.notifications import Notifications
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.records.service import Record, RecordService
@@ -94,6 +95,8 @@ class Automations:
         self.expressions = expressions
         self.timezone = timezone
         self.max_depth = max_depth
+        self.notifications: Notifications | None = None
+        """Where the ``notify`` action tells people; the instance sets it."""
         self.send_webhook: Callable[[int], object] = self._send_now
         """Called with a webhook call's id once the run that queued it committed; a job
         on the queue once :func:`formflow.automations.jobs.attach` takes it over."""
@@ -285,6 +288,7 @@ class Automations:
                 names=names,
                 now=datetime.now(UTC),
                 source=rule.key,
+                notifications=self.notifications,
             )
             result = action.run(context, thaw(call.params))
             changes.append(dict(result) if isinstance(result, Mapping) else {"action": call.name})

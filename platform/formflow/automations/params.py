@@ -14,6 +14,7 @@ from typing import Any
 CREATE_RECORD = "create_record"
 UPDATE_RECORDS = "update_records"
 WEBHOOK = "webhook"
+NOTIFY = "notify"
 
 _IDENTIFIER = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}
 _EXPRESSION = {"type": "string", "minLength": 1}
@@ -123,11 +124,46 @@ WEBHOOK_PARAMS: Mapping[str, Any] = {
     "additionalProperties": False,
 }
 
+NOTIFY_PARAMS: Mapping[str, Any] = {
+    "type": "object",
+    "required": ["title"],
+    "anyOf": [{"required": ["users"]}, {"required": ["roles"]}, {"required": ["user_field"]}],
+    "properties": {
+        "users": {
+            "description": "Usernames of the people to tell.",
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "minItems": 1,
+        },
+        "roles": {
+            "description": "Roles of this app whose members are told.",
+            "type": "array",
+            "items": _IDENTIFIER,
+            "minItems": 1,
+        },
+        "user_field": {
+            "description": "A user field of the record: the person it names is told.",
+            **_IDENTIFIER,
+        },
+        "title": {
+            "description": "A Jinja2 template (sandboxed) rendering the title, over the record.",
+            "type": "string",
+            "minLength": 1,
+        },
+        "body": {
+            "description": "A Jinja2 template (sandboxed) rendering the text, over the record.",
+            "type": "string",
+        },
+    },
+    "additionalProperties": False,
+}
+
 BUILTIN_PARAMS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
         CREATE_RECORD: CREATE_RECORD_PARAMS,
         UPDATE_RECORDS: UPDATE_RECORDS_PARAMS,
         WEBHOOK: WEBHOOK_PARAMS,
+        NOTIFY: NOTIFY_PARAMS,
     }
 )
 """Every built-in action's parameter schema, by action name."""

@@ -22,6 +22,9 @@ from formflow.definitions import App, load_app
 from formflow.definitions.model import Form
 from formflow.errors import FormflowError
 from formflow.events import Relay, Subscriber
+from formflow.jobs import Jobs
+from formflow.notifications import Channel, Notifications
+from formflow.notifications.email import EmailChannel
 from formflow.plugins import Plugins, load_plugins
 from formflow.records.after_hooks import AFTER_HOOKS, after_hooks_subscriber, wants_after_hooks
 from formflow.records.service import RecordService
@@ -65,6 +68,9 @@ class Instance:
         )
         """Runs every app's automations: on events, and on the clock once jobs run it."""
         subscribers[AUTOMATIONS] = self.automations.handle
+        self.notifications = Notifications(self.engine, self._channels())
+        """What people are told, in the app and on e-mail and the plugins' channels."""
+        self.automations.notifications = self.notifications
         self.relay = Relay(self.engine, subscribers)
         """Hands every app's events to the instance's subscribers."""
 
@@ -118,10 +124,29 @@ class Instance:
         """Start the workflow engine of a newly loaded record service (it locks records
         under approval through it)."""
         engine = WorkflowService(
-            records, toolkit=self.plugins.toolkit, actions=tuple(self.plugins.actions.values())
+            records,
+            toolkit=self.plugins.toolkit,
+            actions=tuple(self.plugins.actions.values()),
+            notifications=self.notifications,
         )
         self._workflows[app_key] = engine
         return engine
+
+    def attach_jobs(self, jobs: Jobs) -> None:
+        """Put the instance's own jobs on ``jobs``: the automations' clock and webhook
+        calls, the notifications' sending and the workflows' step timeouts."""
+        from formflow.automations.jobs import attach as attach_automations
+        from formflow.notifications.jobs import attach as attach_notifications
+
+        attach_automations(jobs, self.automations)
+        attach_notifications(jobs, self.notifications)
+
+    def _channels(self) -> list[Channel]:
+        """E-mail when SMTP is configured, then every channel plugins add."""
+        found: list[Channel] = []
+        if self.settings.smtp is not None:
+            found.append(EmailChannel(self.settings.smtp, self.settings.instance / "templates"))
+        return [*found, *self.plugins.notification_channels]
 
     def deliver_events(self) -> int:
         """Deliver what earlier processes left owed (say, one that died after a commit)."""

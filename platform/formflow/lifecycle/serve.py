@@ -127,13 +127,10 @@ class FormflowServer(BaseApplication):  # type: ignore[misc]
         instance: Instance = app.extensions["formflow"]
         for app_key in instance.app_keys:  # compiled before the first request, not during it
             instance.records(app_key)
-        from formflow.automations.jobs import attach
         from formflow.jobs import serve_jobs
 
         app.extensions["formflow.jobs"] = serve_jobs(
-            self.settings,
-            instance.relay,
-            setup=lambda jobs: attach(jobs, instance.automations),
+            self.settings, instance.relay, setup=instance.attach_jobs
         )
         # What start-up made (compiled apps, tables, templates) lives as long as the worker:
         # out of the collector's sight, a full collection takes a fraction of the ~70 ms it

@@ -381,6 +381,49 @@ webhook_calls = _keyed_table(
 commit by a job retried with back-off; ``status`` is pending, sent or failed."""
 
 
+notifications = _keyed_table(
+    "ff_notifications",
+    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("app_key", String(63)),
+    Column("form_key", String(63)),
+    Column("record_id", BigInteger),
+    Column("task_id", BigInteger),
+    Column("cause_key", String(300), unique=True),
+    _at("created_at"),
+    _at("read_at", nullable=True),
+    _at("delivered_at", nullable=True),
+    Index("ix_ff_notifications_user_unread", "user_id", "read_at", "id"),
+    Index("ix_ff_notifications_undelivered", "delivered_at", "created_at"),
+)
+"""What a person is told: a task for them, a decision on their request, a reminder, an
+automation's message. Written in the unit of work of what caused it; ``title`` and
+``body`` are message ids filled in with ``params`` (in the reader's language) or plain
+text; ``cause_key``, when set, is unique, so a retried cause tells a person once.
+``delivered_at`` is set once every outside channel (e-mail, plugins) has it."""
+
+notification_sends = Table(
+    "ff_notification_sends",
+    platform_metadata,
+    Column(
+        "notification_id",
+        Id,
+        ForeignKey("ff_notifications.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("channel", String(63), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    _at("sent_at", nullable=True),
+)
+"""One notification on one outside channel: ``sent``, or ``failed`` after its last try;
+a channel that has it sent is never sent it again when the job is retried."""
+
+
 def upgrade_platform_tables(engine: Engine) -> list[str]:
     """Bring an instance's platform tables up to this version of Formflow; returns what
     was added, as ``table`` or ``table.column``.

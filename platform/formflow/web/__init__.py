@@ -35,6 +35,7 @@ from formflow.web import (
     inbox_pages,
     job_pages,
     navigation,
+    notification_pages,
     records,
     token_pages,
     workbench,
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)
     areas = (records, inbox_pages, admin, job_pages, address_pages, automation_pages, api)
-    for area in (*areas, token_pages, account_pages):
+    for area in (*areas, token_pages, account_pages, notification_pages):
         area.init_app(app)
     app.context_processor(navigation.context_processor)
     return app

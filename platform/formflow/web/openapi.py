@@ -39,6 +39,8 @@ from formflow.records import (
     ORDERED_OPS,
     TEXT_OPS,
 )
+from formflow.web.openapi_notifications import TAG as NOTIFICATIONS_TAG
+from formflow.web.openapi_notifications import notification_paths, notification_schemas
 from formflow.web.openapi_workflows import TAG, workflow_paths, workflow_schemas
 
 OPENAPI_VERSION = "3.1.0"
@@ -98,6 +100,9 @@ def build_document(apps: Sequence[App]) -> dict[str, Any]:
     tags.append({"name": TAG, "description": "Approval tasks, decisions and record actions."})
     paths.update(workflow_paths(apps, _errors))
     schemas.update(workflow_schemas())
+    tags.append({"name": NOTIFICATIONS_TAG, "description": "The caller's notifications."})
+    paths.update(notification_paths(_errors))
+    schemas.update(notification_schemas())
     for app in apps:
         for form in app.forms.values():
             tag = f"{app.key}.{form.key}"

@@ -28,6 +28,8 @@ from formflow.definitions.model import Label
 from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
 from formflow.errors import N_, Problem, ValidationFailed
 from formflow.events import EventKind
+from formflow.notifications import Notifications
+from formflow.notifications.workflows import tell
 from formflow.records import audit
 from formflow.records.access import Actor
 from formflow.records.query import normalised
@@ -190,6 +192,10 @@ class _Step:
     outcome: str | None = None
     entries: int = 0
     record: Record = field(default_factory=dict)
+    opened: list[tuple[int, int, str]] = field(default_factory=list)
+    """Tasks this step put before someone, as (task id, user id, kind): they are told."""
+    reminded: list[tuple[int, int]] = field(default_factory=list)
+    """Open tasks whose holders the submitter reminded, as (task id, user id)."""
     edits: dict[str, Any] = field(default_factory=dict)
     """Values an approver gave, written with the step's next change of the record (so a
     field shown only in the state the decision leads to can be filled in by it)."""
@@ -209,8 +215,11 @@ class WorkflowService:
         toolkit: Toolkit = BUILTIN_TOOLKIT,
         actions: Sequence[Action] = (),
         today: Callable[[], date] | None = None,
+        notifications: Notifications | None = None,
     ) -> None:
         self.records = records
+        self.notifications = notifications
+        """Where the people a step concerns are told (none: nobody is)."""
         self.engine = records.engine
         self.app = records.app
         self.versions = FlowVersions(self.engine, self.app, toolkit)
@@ -310,11 +319,10 @@ class WorkflowService:
             self._only_submitter(step, "send a reminder")
             if step.instance.status != RUNNING:
                 raise NotRunning(instance_id, step.instance.status)
-            reminded.extend(
-                task.user_id
-                for task in self._tasks(step.connection, step.instance.id, (OPEN,))
-                if task.user_id is not None
-            )
+            for task in self._tasks(step.connection, step.instance.id, (OPEN,)):
+                if task.user_id is not None:
+                    reminded.append(task.user_id)
+                    step.reminded.append((task.id, task.user_id))
             self._history(step, "remind", None, comment=comment, detail={"users": reminded})
 
         self._on_instance(instance_id, actor, work)
@@ -800,6 +808,8 @@ class WorkflowService:
             }
         )
         live = step.status in LIVE
+        if self.notifications is not None:
+            tell(self.notifications, step, self.app)
         step.connection.execute(
             update(workflow_instances)
             .where(workflow_instances.c.id == step.instance.id)
@@ -918,6 +928,8 @@ class WorkflowService:
                 .where(workflow_tasks.c.id == following.id)
                 .values(status=OPEN)
             )
+            if following.user_id is not None:
+                step.opened.append((following.id, following.user_id, following.kind))
 
     def _pass(self, step: _Step, node: ApprovalNode | CcNode) -> None:
         self._cancel_node(step, node.key)
@@ -1043,8 +1055,8 @@ class WorkflowService:
             delegate = self._delegate_of(step.connection, user_id)
             if delegate is not None:
                 user_id, delegated_from = delegate, user_id
-        step.connection.execute(
-            insert(workflow_tasks),
+        task_id = step.connection.execute(
+            _NEW_TASK,
             {
                 "instance_id": step.instance.id,
                 "node_key": node_key,
@@ -1056,7 +1068,9 @@ class WorkflowService:
                 "status": status,
                 "created_at": step.now,
             },
-        )
+        ).scalar_one()
+        if status in (OPEN, COPIED):
+            step.opened.append((int(task_id), user_id, kind))
 
     def _delegate_of(self, connection: Connection, user_id: int) -> int | None:
         today = self.today()
@@ -1165,6 +1179,7 @@ class WorkflowService:
                 names=self._names(step),
                 now=step.now,
                 source=f"workflow:{step.workflow.key}",
+                notifications=self.notifications,
             )
             action.run(context, dict(call.params))
 
@@ -1329,6 +1344,9 @@ class WorkflowService:
 
     def _now(self) -> datetime:
         return datetime.now(UTC)
+
+
+_NEW_TASK = insert(workflow_tasks).returning(workflow_tasks.c.id)
 
 
 def _task_actions(node: Any, instance_id: int, task_id: int) -> list[RecordAction]:

@@ -1,0 +1,98 @@
+"""The ``notify`` action: tell users, a role's members or the person a user field names.
+
+The title and text are Jinja2 templates rendered in the expression sandbox (on its budget)
+over the record, as the webhook body is; the notifications are written in the unit of
+work of the run or step that calls the action, and go out by e-mail (and the plugins'
+channels) once it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from formflow.actions import ActionContext, ActionError
+from formflow.expression_budget import spending
+from formflow.expressions import ExpressionEngine
+from formflow.notifications.service import Notifications
+from formflow.records.audit import jsonable
+from formflow.storage.platform_tables import user_roles, users
+
+KIND = "automation"
+
+
+def notify(context: ActionContext, given: Mapping[str, Any]) -> dict[str, Any]:
+    records, _actor, expressions = context.require_records()
+    if context.unit is None:
+        raise ActionError("a notification is written in a unit of work; run it from an automation")
+    connection = context.unit.connection
+    people = recipients(connection, context, given)
+    title = _render(expressions, given["title"], context.names, "title")
+    body = _render(expressions, given.get("body", ""), context.names, "body")
+    notifications = context.notifications or Notifications(records.engine)
+    written = notifications.add(
+        connection,
+        people,
+        kind=KIND,
+        title=title[:500],
+        body=body,
+        app_key=context.app_key,
+        form_key=context.form_key,
+        record_id=context.record_id,
+        now=context.now,
+    )
+    return {"action": "notify", "users": people, "notifications": len(written)}
+
+
+def recipients(
+    connection: Connection, context: ActionContext, given: Mapping[str, Any]
+) -> list[int]:
+    """The active users the parameters name, each once, in the order named."""
+    found: list[int] = []
+    names = list(given.get("users", ()))
+    if names:
+        by_name = dict(
+            connection.execute(
+                select(users.c.username, users.c.id).where(
+                    users.c.username.in_(names), users.c.is_active
+                )
+            ).all()
+        )
+        found += [int(by_name[name]) for name in names if name in by_name]
+    roles = list(given.get("roles", ()))
+    if roles:
+        found += [
+            int(user_id)
+            for user_id in connection.execute(
+                select(user_roles.c.user_id)
+                .join(users, users.c.id == user_roles.c.user_id)
+                .where(
+                    user_roles.c.app_key == context.app_key,
+                    user_roles.c.role_key.in_(roles),
+                    users.c.is_active,
+                )
+                .order_by(user_roles.c.user_id)
+            ).scalars()
+        ]
+    if "user_field" in given:
+        value = context.record.get(given["user_field"])
+        if value is not None:
+            try:
+                found.append(int(value))
+            except (TypeError, ValueError):
+                raise ActionError(
+                    f"field {given['user_field']!r} does not hold a user: {value!r}"
+                ) from None
+    return list(dict.fromkeys(found))
+
+
+def _render(expressions: ExpressionEngine, source: str, names: Mapping[str, Any], what: str) -> str:
+    if not source:
+        return ""
+    try:
+        with spending(expressions.limits):
+            return str(expressions.environment.from_string(source).render(jsonable(dict(names))))
+    except Exception as exc:  # a template can fail in any way an expression can
+        raise ActionError(f"the notification's {what} failed: {exc}") from None

@@ -1,0 +1,132 @@
+"""The notifications part of the OpenAPI document: the caller's list, marking read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from formflow.fields.values import MAX_INTEGER
+
+Schema = dict[str, Any]
+TAG = "notifications"
+_ERRORS = ("400", "401", "403", "500")
+
+
+def notification_paths(errors: Any) -> dict[str, Any]:
+    """The paths; ``errors`` turns status codes into the document's error responses."""
+    return {
+        "/notifications": {
+            "get": {
+                "operationId": "list_notifications",
+                "summary": "The caller's notifications, newest first, and how many are unread",
+                "tags": [TAG],
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                    },
+                    {
+                        "name": "before",
+                        "in": "query",
+                        "description": "Only notifications with a smaller id (the next page).",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER},
+                    },
+                    {
+                        "name": "unread",
+                        "in": "query",
+                        "description": "true: only the unread ones.",
+                        "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+                    },
+                ],
+                "responses": {
+                    "200": _json("The notifications.", _ref("NotificationList")),
+                    **errors(_ERRORS),
+                },
+            }
+        },
+        "/notifications/{notification_id}/read": {
+            "parameters": [
+                {
+                    "name": "notification_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER},
+                }
+            ],
+            "post": {
+                "operationId": "read_notification",
+                "summary": "Mark one of the caller's notifications read",
+                "tags": [TAG],
+                "responses": {
+                    "200": _json("The notification, read.", _ref("Notification")),
+                    **errors((*_ERRORS, "404")),
+                },
+            },
+        },
+        "/notifications/read-all": {
+            "post": {
+                "operationId": "read_all_notifications",
+                "summary": "Mark every unread notification of the caller read",
+                "tags": [TAG],
+                "responses": {
+                    "200": _json("How many were marked.", _ref("NotificationsMarked")),
+                    **errors(_ERRORS),
+                },
+            }
+        },
+    }
+
+
+def notification_schemas() -> dict[str, Schema]:
+    moment = {"type": ["string", "null"], "format": "date-time"}
+    return {
+        "Notification": {
+            "type": "object",
+            "required": ["id", "kind", "title", "body", "created_at", "read_at"],
+            "properties": {
+                "id": {"type": "integer"},
+                "kind": {
+                    "type": "string",
+                    "description": "task, copy, reminder, escalated, approved, rejected, returned, ended (workflows), automation, or a plugin's.",
+                },
+                "title": {"type": "string", "description": "In the caller's language."},
+                "body": {"type": "string"},
+                "app": {"type": ["string", "null"]},
+                "form": {"type": ["string", "null"]},
+                "record_id": {
+                    "type": ["integer", "null"],
+                    "description": "The record it is about.",
+                },
+                "task_id": {
+                    "type": ["integer", "null"],
+                    "description": "The approval task it is about.",
+                },
+                "created_at": moment,
+                "read_at": moment,
+            },
+        },
+        "NotificationList": {
+            "type": "object",
+            "required": ["data", "unread"],
+            "properties": {
+                "data": {"type": "array", "items": _ref("Notification")},
+                "unread": {"type": "integer", "minimum": 0},
+            },
+        },
+        "NotificationsMarked": {
+            "type": "object",
+            "required": ["marked", "unread"],
+            "properties": {
+                "marked": {"type": "integer", "minimum": 0},
+                "unread": {"type": "integer", "minimum": 0},
+            },
+        },
+    }
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(description: str, schema: Schema) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}

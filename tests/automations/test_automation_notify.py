@@ -1,0 +1,90 @@
+"""The ``notify`` action tells users, a role's members or the person a user field names,
+with a title and text rendered from templates over the record; in the app and by e-mail."""
+
+from __future__ import annotations
+
+from rules_support import MakeRules, Rules
+from sqlalchemy import update
+
+from formflow.config import SmtpSettings
+from formflow.notifications import Notification, Notifications
+from formflow.notifications.email import EmailChannel
+from formflow.storage.database import write_transaction
+from formflow.storage.platform_tables import users
+from smtp_server import smtp_server
+
+WON = """\
+key: tell_won
+label: Tell about won deals
+form: opportunity
+trigger: {{type: field_changed, fields: [stage], to: won}}
+actions:
+  - action: notify
+    params:
+      {who}
+      title: "Won: {{{{ name }}}}"
+      body: "{{{{ name }}}} is worth {{{{ amount }}}}"
+"""
+
+
+def told(rules: Rules, name: str) -> list[Notification]:
+    notifications = Notifications(rules.engine)
+    with rules.engine.connect() as connection:
+        return notifications.list_for(connection, rules.users[name])
+
+
+def win(rules: Rules, **values: object) -> int:
+    deal = rules.create("opportunity", {"name": "Big deal", "amount": "120.00", **values})
+    rules.update("opportunity", deal["id"], {"stage": "won"})
+    return int(deal["id"])
+
+
+def test_notify_tells_named_users_with_the_rendered_title_and_text(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(tell_won=WON.format(who="users: [ann, bob]"))
+    deal_id = win(rules)
+    for name in ("ann", "bob"):
+        (notification,) = told(rules, name)
+        assert notification.text() == ("Won: Big deal", "Big deal is worth 120.00")
+        assert (notification.form_key, notification.record_id) == ("opportunity", deal_id)
+    assert told(rules, "max") == []
+
+
+def test_notify_tells_the_members_of_a_role(make_rules: MakeRules) -> None:
+    rules = make_rules(tell_won=WON.format(who="roles: [manager]"))
+    win(rules)
+    assert [found.title for found in told(rules, "max")] == ["Won: Big deal"]
+    assert told(rules, "ann") == []
+
+
+def test_notify_tells_the_person_a_user_field_names(make_rules: MakeRules) -> None:
+    rules = make_rules(tell_won=WON.format(who="user_field: owner"))
+    deal = rules.create("opportunity", {"name": "Big deal", "amount": "1.00"})
+    rules.update("opportunity", deal["id"], {"owner": rules.users["bob"]})
+    rules.update("opportunity", deal["id"], {"stage": "won"})
+    assert [found.kind for found in told(rules, "bob")] == ["automation"]
+    assert told(rules, "ann") == []
+
+
+def test_notify_e_mails_the_people_it_tells(make_rules: MakeRules) -> None:
+    rules = make_rules(tell_won=WON.format(who="users: [ann]"))
+    with write_transaction(rules.engine) as connection:
+        connection.execute(
+            update(users).where(users.c.id == rules.users["ann"]).values(email="ann@example.test")
+        )
+    with smtp_server() as mailbox:
+        channel = EmailChannel(SmtpSettings(host="127.0.0.1", port=mailbox.port, security="none"))
+        rules.automations.notifications = Notifications(rules.engine, [channel])
+        win(rules)
+    ((to, mail),) = mailbox.messages
+    assert to == ["ann@example.test"]
+    assert mail["Subject"] == "[Formflow] Won: Big deal"
+    assert "Big deal is worth 120.00" in mail.get_content()
+
+
+def test_the_run_log_says_whom_notify_told(make_rules: MakeRules) -> None:
+    rules = make_rules(tell_won=WON.format(who="users: [ann, nobody]"))
+    win(rules)
+    (run,) = rules.runs()
+    assert run.changes == [{"action": "notify", "users": [rules.users["ann"]], "notifications": 1}]

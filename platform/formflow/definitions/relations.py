@@ -151,7 +151,9 @@ class Relations:
         lookup = field.lookup
         assert lookup is not None
         link = form.field(lookup.link) if form.has_field(lookup.link) else None
-        if link is None or not link.is_link or link.target_form not in self.forms:
+        if link is not None and link.is_link and link.target_form not in self.forms:
+            return None  # the linked form has errors of its own (or is unknown: said there)
+        if link is None or not link.is_link:
             links = [f.key for f in form.link_fields()]
             what = unknown("link field", lookup.link, links)
             self._error(
@@ -222,7 +224,7 @@ class Relations:
             state[node] = "visiting"
             for read in edges.get(node, ()):
                 if state.get(read) == "visiting":
-                    cycle = [*trail[trail.index(read) :], read]
+                    cycle = [node, *trail[trail.index(read) :]]
                     if frozenset(cycle) not in reported:
                         reported.add(frozenset(cycle))
                         form = self.forms[node[0]]
@@ -257,7 +259,7 @@ class Relations:
         if field.lookup is not None:
             link = form.field(field.lookup.link) if form.has_field(field.lookup.link) else None
             target = link.target_form if link is not None else None
-            return {(target, field.lookup.field)} if target in self.forms else set()
+            return {(target, field.lookup.field)} if target is not None else set()
         rollup = field.rollup
         if rollup is None or rollup.form not in self.forms:
             return set()

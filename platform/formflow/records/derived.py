@@ -101,9 +101,8 @@ class DerivedValues:
             raise DerivedLoop(f"derived values of {form.key} {record_id} keep changing")
         due: dict[tuple[str, int], set[str]] = {}
         rollups = self.rollups_over.get(form.key, [])
-        if rollups and (
-            before is not None and any(r.rollup.link not in before for _f, r in rollups)
-        ):  # type: ignore[union-attr]
+        links = {field.rollup.link for _form, field in rollups if field.rollup is not None}
+        if before is not None and not links <= before.keys():  # deleted by a cascade: its id
             before = self._stored(connection, form, record_id) or before
         for parent_form, field in rollups:
             rollup = field.rollup

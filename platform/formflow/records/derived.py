@@ -113,13 +113,17 @@ class DerivedValues:
                 parent = values.get(rollup.link) if values is not None else None
                 if parent is not None:
                     due.setdefault((parent_form.key, parent), set()).add(field.key)
-        if changed is not None:
+        if changed is not None and after is not None:
             for child_form, field in self.lookups_of.get(form.key, []):
                 lookup = field.lookup
                 assert lookup is not None
-                if lookup.field in changed:
-                    for child_id in self._linking(connection, child_form, lookup.link, record_id):
-                        due.setdefault((child_form.key, child_id), set()).add(field.key)
+                if lookup.field not in changed:
+                    continue
+                if not self._is_read(child_form, field.key):
+                    self._copy(connection, child_form, field, record_id, after.get(lookup.field))
+                    continue
+                for child_id in self._linking(connection, child_form, lookup.link, record_id):
+                    due.setdefault((child_form.key, child_id), set()).add(field.key)
         for (form_key, target_id), keys in sorted(due.items()):
             self.refresh(connection, self.app.form(form_key), target_id, keys, depth + 1)
 
@@ -164,6 +168,28 @@ class DerivedValues:
             after if live else None,
             set(changes),
             depth,
+        )
+
+    def _is_read(self, form: Form, key: str) -> bool:
+        """Whether anything stored reads ``key`` of ``form``: its formulas, roll-ups over it,
+        lookups of it. A lookup nothing reads is copied to every linking record at once."""
+        if _formulas_reading(form, {key}):
+            return True
+        if any(key in _rollup_reads(field) for _f, field in self.rollups_over.get(form.key, [])):
+            return True
+        lookups = self.lookups_of.get(form.key, [])
+        return any(field.lookup is not None and field.lookup.field == key for _f, field in lookups)
+
+    def _copy(
+        self, connection: Connection, form: Form, field: Field, linked_id: int, value: Any
+    ) -> None:
+        """Set lookup ``field`` of every record of ``form`` linking to ``linked_id``."""
+        assert field.lookup is not None
+        table = self.schema.table(form.key)
+        connection.execute(
+            update(table)
+            .where(table.c[field.lookup.link] == linked_id)
+            .values({field.key: value})
         )
 
     # rules --------------------------------------------------------------------------

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rollup_app import FILES
 
 from formflow.records.access import Actor
 from formflow.testing import Sandbox
-from rollup_app import FILES
 
 
 @pytest.fixture

@@ -118,7 +118,7 @@ def test_every_rollup_and_lookup_matches_python_after_random_writes(
 ) -> None:
     # credit high enough that the credit rule never refuses a write
     accounts = [
-        box.records.create(staff, "account", {"name": f"A{n}", "credit": "1000000000000000"})["id"]
+        box.records.create(staff, "account", {"name": f"A{n}", "credit": "1000000000000"})["id"]
         for n in range(3)
     ]
     model = Model(accounts)
@@ -128,7 +128,7 @@ def test_every_rollup_and_lookup_matches_python_after_random_writes(
         account = box.records.get(staff, "account", account_id)
         found = {key: account[key] for key in model.expected(account_id)}
         assert found == model.expected(account_id)
-        assert account["headroom"] == Decimal("1000000000000000") - found["won_total"]
+        assert account["headroom"] == Decimal("1000000000000") - found["won_total"]
         for deal_id, _deal in model.live(account_id):
             deal = box.records.get(staff, "deal", deal_id)
             assert deal["account_region"] == account["region"]

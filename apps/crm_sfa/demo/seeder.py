@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
 from typing import Any
@@ -153,9 +153,6 @@ class Seeder:
             "status": "potential" if follow_days else rng.choice(("potential", "churned")),
             "owner": member.user.id,
         }
-        if follow_days:
-            values["last_follow_up_at"] = self.moment(follow_days[-1])
-            values["next_follow_up"] = follow_days[-1] + timedelta(days=rng.randint(3, 21))
         record = self.create(member, "customer", values)
         contacts = [
             self.contact(member, record, found, primary=index == 0)
@@ -169,7 +166,7 @@ class Seeder:
 
     def to_pool(self, member: Member, customer: Record) -> None:
         """Return a customer to the public pool, as its owner would (reloading it first: its
-        follow-ups' automation has touched it since)."""
+        follow-ups' roll-ups have changed it since)."""
         customer = self.service.get(member.actor, "customer", customer["id"])
         self.service.update(
             member.actor,
@@ -183,7 +180,6 @@ class Seeder:
                     self.today - timedelta(days=self.rng.randint(1, 30))
                 ),
                 "previous_owner": member.user.id,
-                "next_follow_up": None,
             },
             expected_version=customer["version"],
             grant={"owner", "in_pool", "pool_reason", "pool_entered_at", "previous_owner"},
@@ -370,7 +366,7 @@ class Seeder:
         days = sorted(self.day(45) for _ in range(rng.randint(1, 2)))
         for day in days:
             self.follow_up(rep, customer, contact, day, opportunity=opportunity, stage=stage)
-        self.advance(rep, customer["id"], "deal" if stage == "won" else "intent", days[-1])
+        self.advance(rep, customer["id"], "deal" if stage == "won" else "intent")
         if stage in ("initial_contact", "needs_analysis"):
             return None
         status = {
@@ -475,8 +471,6 @@ class Seeder:
                     f"第 {n} 期 {share}%" for n, share in enumerate(shares, start=1)
                 )
                 + "，收到发票后 15 个工作日内付款。",
-                "invoiced_amount": sum(invoiced, Decimal(0)),
-                "received_amount": sum(received, Decimal(0)),
             },
         )
         if not approved:
@@ -523,7 +517,6 @@ class Seeder:
                 "instalment_no": number,
                 "due_date": due,
                 "amount": amount,
-                "received_amount": received,
                 "status": status,
                 "owner": rep.user.id,
             },
@@ -538,7 +531,6 @@ class Seeder:
                 {
                     "contract": contract["id"],
                     "customer": customer["id"],
-                    "contract_amount": contract["amount"],
                     "amount": invoiced,
                     "invoice_type": "digital_special" if digital else "vat_special",
                     "invoice_title": customer["name"],
@@ -665,31 +657,22 @@ class Seeder:
                 },
             )
 
-    def advance(self, rep: Member, customer_id: int, status: str, followed: date) -> None:
-        """Move a customer on to ``status`` (never back) and note the latest follow-up."""
+    def advance(self, rep: Member, customer_id: int, status: str) -> None:
+        """Move a customer on to ``status`` (never back); its last follow-up time is a
+        roll-up of its follow-ups."""
         current = self.service.get(rep.actor, "customer", customer_id)
-        changes: dict[str, Any] = {}
         if CUSTOMER_PROGRESS.index(status) > CUSTOMER_PROGRESS.index(current["status"]):
-            changes["status"] = status
-        latest = current["last_follow_up_at"]
-        if latest is None or _aware(latest).date() < followed:
-            changes["last_follow_up_at"] = self.moment(followed)
-        if changes:
-            self.service.update(  # as an automation would, on each follow-up
+            self.service.update(
                 rep.actor,
                 "customer",
                 customer_id,
-                changes,
+                {"status": status},
                 expected_version=current["version"],
-                grant=set(changes),
+                grant={"status"},
             )
 
 
 CUSTOMER_PROGRESS = ("churned", "potential", "intent", "deal")
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def line_total(item: dict[str, Any]) -> Decimal:

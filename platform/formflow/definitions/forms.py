@@ -27,6 +27,7 @@ from formflow.definitions.model import (
     Field,
     FieldRule,
     Form,
+    FormRule,
     Index,
     ListView,
     OnDelete,
@@ -95,6 +96,7 @@ class FormCompiler(DocumentCompiler):
             permissions=self._permissions(data.get("permissions") or {}, fields),
             list_view=self._list_view(data.get("list") or {}, fields),
             indexes=self._indexes(data.get("indexes") or []),
+            rules=self._rules(data.get("rules") or [], fields, names | CONTEXT_NAMES),
         )
         self._check_title_and_owner(form)
         self._check_hidden_fields(form)
@@ -320,6 +322,27 @@ class FormCompiler(DocumentCompiler):
                         self.error(path, message)
 
     # form-level settings ------------------------------------------------------------
+
+    def _rules(
+        self, items: list[dict[str, Any]], fields: tuple[Field, ...], names: frozenset[str]
+    ) -> tuple[FormRule, ...]:
+        """The form's rules; each reads the record's fields (lookups and roll-ups too)."""
+        rules: list[FormRule] = []
+        seen: set[str] = set()
+        keys = [f.key for f in fields]
+        for index, item in enumerate(items):
+            path = ("rules", index)
+            if item["key"] in seen:
+                self.error((*path, "key"), f"duplicate rule key '{item['key']}'")
+                continue
+            seen.add(item["key"])
+            target = item.get("field")
+            if target is not None and target not in keys:
+                self.error((*path, "field"), unknown("field", target, keys))
+            expression = compile_expression(self, item["expression"], (*path, "expression"), names)
+            if expression is not None:
+                rules.append(FormRule(item["key"], expression, label(item["message"]), target))
+        return tuple(rules)
 
     def _check_hidden_fields(self, form: Form) -> None:
         """A field hidden from a role must not show through what every reader of the list

@@ -20,6 +20,7 @@ from formflow.definitions.dashboards import compile_dashboard
 from formflow.definitions.files import AppFiles, app_files
 from formflow.definitions.forms import compile_form
 from formflow.definitions.model import App, Form, Index, Role, SortKey
+from formflow.definitions.relations import Relations
 from formflow.definitions.schemas import schema_errors
 from formflow.definitions.source import SourceDocument, SourceError, parse_document
 from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
@@ -72,6 +73,8 @@ def load_app(
         actions=toolkit.actions,
     )
     forms = _compile_all(documents["form"], "form", errors, compile_form, context)
+    by_key = {document.data["key"]: document for document in reversed(documents["form"])}
+    forms = Relations(forms, by_key, errors).resolve()
     workflows = _compile_all(
         documents["workflow"], "workflow", errors, lambda c: compile_workflow(c, forms), context
     )

@@ -122,6 +122,44 @@ class Role:
     description: Label | None = None
 
 
+AGGREGATES = ("count", "sum", "min", "max", "latest")
+"""What a roll-up works out over the records that link to its record."""
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A roll-up's meaning: ``aggregate`` of ``field`` over the live records of ``form`` whose
+    link field ``link`` names this record, among those ``filter`` (the structured filter
+    language of :mod:`formflow.records.filters`) selects; ``latest`` takes ``field`` of the
+    record with the greatest ``by``."""
+
+    form: str
+    link: str
+    aggregate: str
+    filter: Mapping[str, Any] | None = field(default=None, hash=False)
+    field: str | None = None  # declared after ``filter``: it shadows dataclasses.field
+    by: str = "created_at"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A lookup's meaning: the field ``field`` of the record this record's link ``link`` names."""
+
+    link: str
+    field: str
+
+
+@dataclass(frozen=True)
+class FormRule:
+    """A condition every stored record of a form must meet, checked by the record service on
+    every write; ``field`` is where its ``message`` is shown (``None``: the whole record)."""
+
+    key: str
+    expression: Expression
+    message: Label
+    field: str | None = None
+
+
 @dataclass(frozen=True)
 class Field:
     """One field of a form (or of a subtable's rows).
@@ -181,6 +219,11 @@ class Field:
     # formula
     expression: Expression | None = None
     result_type: str | None = None
+    # rollup, lookup
+    rollup: Rollup | None = None
+    lookup: Lookup | None = None
+    source: Field | None = field(default=None, compare=False, repr=False)
+    """The field a roll-up aggregates or a lookup shows, once the app is compiled."""
     settings: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -196,6 +239,11 @@ class Field:
     def is_link(self) -> bool:
         """Whether the value is the id of a record of another form (``target_form``)."""
         return self.field_type.reference is Reference.RECORD
+
+    @property
+    def is_derived(self) -> bool:
+        """Whether the value is kept from other records (a roll-up or a lookup)."""
+        return self.rollup is not None or self.lookup is not None
 
     @property
     def is_formula(self) -> bool:
@@ -255,6 +303,7 @@ class Form:
     owner_field: str = "created_by"
     description: Label | None = None
     icon: str | None = None
+    rules: tuple[FormRule, ...] = ()
     _by_key: Mapping[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

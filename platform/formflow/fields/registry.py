@@ -15,11 +15,13 @@ from formflow.fields.department import DEPARTMENT
 from formflow.fields.email import EMAIL
 from formflow.fields.formula import FORMULA
 from formflow.fields.link import LINK
+from formflow.fields.lookup import LOOKUP
 from formflow.fields.money import MONEY
 from formflow.fields.multiselect import MULTISELECT
 from formflow.fields.number import NUMBER
 from formflow.fields.percent import PERCENT
 from formflow.fields.phone import PHONE
+from formflow.fields.rollup import ROLLUP
 from formflow.fields.select import SELECT
 from formflow.fields.subtable import SUBTABLE
 from formflow.fields.text import TEXT
@@ -48,6 +50,8 @@ BUILTIN_FIELD_TYPES: tuple[FieldType, ...] = (
     URL,
     AUTO_NUMBER,
     FORMULA,
+    ROLLUP,
+    LOOKUP,
 )
 
 

@@ -22,6 +22,7 @@ from formflow.definitions.model import Field, Form, OnDelete, Operation
 from formflow.errors import N_, Problem, RecordInUse, ValidationFailed
 from formflow.fields import Reference
 from formflow.records.access import Actor, reach, reach_values, scope_for
+from formflow.records.derived import DerivedValues
 from formflow.records.statements import PreparedStatements
 from formflow.storage.platform_tables import departments, users
 from formflow.storage.tables import DELETED_AT, AppSchema, derived_index_keys, identifier
@@ -34,7 +35,14 @@ _DEPARTMENT = select(departments.c.id).where(departments.c.id == bindparam("depa
 
 
 class IntegrityChecks:
-    def __init__(self, schema: AppSchema, prepared: PreparedStatements) -> None:
+    def __init__(
+        self,
+        schema: AppSchema,
+        prepared: PreparedStatements,
+        derived: DerivedValues | None = None,
+    ) -> None:
+        self.derived = derived
+        """Keeps lookups through a link that a deletion empties (``on_delete: set_null``)."""
         self.schema = schema
         self.prepared = prepared
 
@@ -121,11 +129,20 @@ class IntegrityChecks:
                         field=link.label,
                     )
             elif link.on_delete is OnDelete.SET_NULL:
+                shown = [f.key for f in other.fields if f.lookup and f.lookup.link == link.key]
+                unlinked = (
+                    connection.execute(select(table.c.id).where(pointing)).scalars().all()
+                    if shown and self.derived is not None
+                    else []
+                )
                 connection.execute(
                     update(table)
                     .where(pointing)
                     .values({link.key: None, "version": table.c.version + 1, "updated_at": now})
                 )
+                for child_id in unlinked:
+                    assert self.derived is not None
+                    self.derived.refresh(connection, other, child_id, shown)
             else:
                 for (child_id,) in connection.execute(select(table.c.id).where(pointing)).all():
                     self.release_references(connection, actor, other, child_id, now, soft_delete)

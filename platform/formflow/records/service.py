@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -66,6 +67,7 @@ from formflow.records.after_hooks import (
 )
 from formflow.records.aggregates import Aggregation, aggregate
 from formflow.records.compute import Context, reads_record_id
+from formflow.records.derived import DerivedValues
 from formflow.records.field_access import (
     FieldAccess,
     check_readable,
@@ -81,7 +83,7 @@ from formflow.records.numbering import next_number
 from formflow.records.query import Page, Query, normalised, select_page
 from formflow.records.search import search_text
 from formflow.records.statements import PreparedStatements
-from formflow.records.submission import Prepared, Preparer
+from formflow.records.submission import Derive, Prepared, Preparer
 from formflow.records.unit import current_unit, one_write
 from formflow.records.values import ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
@@ -151,7 +153,8 @@ class RecordService:
         """Set by the workflow engine: records it is running an approval on are locked."""
         self.preparer = Preparer(ValueConverter(timezone))
         self.prepared = PreparedStatements(schema)
-        self.integrity = IntegrityChecks(schema, self.prepared)
+        self.derived = DerivedValues(schema, timezone)
+        self.integrity = IntegrityChecks(schema, self.prepared, self.derived)
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
         self._access: dict[tuple[Any, ...], FieldAccess] = {}
         self._reads_id = {key: reads_record_id(form) for key, form in self.app.forms.items()}
@@ -180,10 +183,11 @@ class RecordService:
         access = self.field_access(actor, form_key, creating=True, grant=grant)
         self._refuse_hidden(access, values)
         context = self.context(actor)
-        prepared = self.preparer.prepare(form, values, context)
         defaults = {field.key: field.default for field in form.fields}
-        self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
         with self._writing() as connection:
+            derive = self._derive(connection, form)
+            prepared = self.preparer.prepare(form, values, context, derive=derive)
+            self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
             owner = self._owner(actor, form, prepared.values)
             self._check_new_owner(connection, actor, form, access, owner, None)
             self.integrity.check(
@@ -205,6 +209,8 @@ class RecordService:
                 )
             self._write_rows(connection, form, record_id, prepared.rows)
             record = {**row, "id": record_id, **prepared.rows}
+            self.derived.after_write(connection, form, record_id, None, record)
+            self._check_rules(connection, form, record_id, prepared.rows, context)
             self._changed(
                 connection,
                 form,
@@ -242,7 +248,12 @@ class RecordService:
                 raise StaleRecord(record_id, expected_version, current["version"])
             rows = self._read_rows(connection, form, record_id)
             prepared = self.preparer.prepare(
-                form, values, context, existing=current, existing_rows=rows
+                form,
+                values,
+                context,
+                existing=current,
+                existing_rows=rows,
+                derive=self._derive(connection, form),
             )
             self._refuse_fixed(access, values, prepared.values, prepared.rows, {**current, **rows})
             self._refuse_locked(
@@ -284,6 +295,8 @@ class RecordService:
             self._write_rows(connection, form, record_id, prepared.rows, replace=True)
             after = {**current, **changes, **rows, **prepared.rows}
             diff = audit.changed_fields({**current, **rows}, after, self._audited(form))
+            self.derived.after_write(connection, form, record_id, current, after, set(diff))
+            self._check_rules(connection, form, record_id, {**rows, **prepared.rows}, context)
             self._changed(
                 connection,
                 form,
@@ -340,6 +353,15 @@ class RecordService:
                 "updated_by": actor.user_id,
             }
             connection.execute(update(table).where(table.c.id == record_id).values(changes))
+            self.derived.refresh(connection, form, record_id)
+            self.derived.after_write(connection, form, record_id, None, current)
+            self._check_rules(
+                connection,
+                form,
+                record_id,
+                self._read_rows(connection, form, record_id),
+                self.context(actor),
+            )
             restored = {**current, **changes}
             self._changed(
                 connection, form, record_id, EventKind.RESTORED, actor.user_id, now, restored
@@ -733,7 +755,8 @@ class RecordService:
         expressions read it, and store what changed (in the same transaction: if the values
         no longer fit, nothing is stored)."""
         system = {**context.system_values(), "id": record_id}
-        again = self.preparer.prepare(form, values, context, system=system)
+        derive = self._derive(connection, form)
+        again = self.preparer.prepare(form, values, context, system=system, derive=derive)
         changed = {
             key: value
             for key, value in again.values.items()
@@ -794,6 +817,7 @@ class RecordService:
             .where(table.c.id == record_id)
             .values({DELETED_AT: now, DELETED_BY: user_id, "version": table.c.version + 1})
         )
+        self.derived.after_write(connection, form, record_id, record or {"id": record_id}, None)
         self._changed(
             connection,
             form,
@@ -883,6 +907,26 @@ class RecordService:
                         for index, item in enumerate(items)
                     ],
                 )
+
+    def _derive(self, connection: Connection, form: Form) -> Derive | None:
+        """What the preparer asks for a record's roll-ups and lookups, if the form has any."""
+        if not any(field.is_derived for field in form.fields):
+            return None
+        return partial(self.derived.starting_values, connection, form)
+
+    def _check_rules(
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        rows: Mapping[str, Any],
+        context: Context,
+    ) -> None:
+        """Refuse the write if the record, as stored with its roll-ups and lookups up to date,
+        breaks one of its form's rules (the transaction then stores nothing)."""
+        broken = self.derived.broken_rules(connection, form, record_id, rows, context)
+        if broken:
+            raise ValidationFailed(broken)
 
     def _search_text(self, form: Form, values: Mapping[str, Any]) -> str:
         return search_text(form, values)

@@ -11,7 +11,7 @@ empty value: the admin must hear of it, and a condition reading it must not quie
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,10 @@ class Prepared:
     rows: dict[str, list[dict[str, Any]]]
 
 
+Derive = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+"""A record's derived values (roll-ups, lookups) for its other values."""
+
+
 class Preparer:
     def __init__(self, converter: ValueConverter) -> None:
         self.converter = converter
@@ -51,8 +55,12 @@ class Preparer:
         existing: Mapping[str, Any] | None = None,
         existing_rows: Mapping[str, list[dict[str, Any]]] | None = None,
         system: Mapping[str, Any] | None = None,
+        derive: Derive | None = None,
     ) -> Prepared:
         """The values to store for ``incoming`` (on top of ``existing`` for an update).
+
+        ``derive`` gives the record's roll-ups and lookups for its values, which its
+        formulas read (see :mod:`formflow.records.derived`).
 
         ``existing_rows`` are the record's current subtable rows, which formulas read when
         the update leaves a subtable alone. ``system`` are the system fields' values as
@@ -66,7 +74,7 @@ class Preparer:
         system = context.system_values(existing) if system is None else system
         try:
             return self._prepare(
-                form, incoming, context, existing, existing_rows, system, problems, add
+                form, incoming, context, existing, existing_rows, system, problems, add, derive
             )
         except ExpressionRefused as refused:
             add(refused.field, Problem("expression_limit", _refusal(refused)))
@@ -82,9 +90,12 @@ class Preparer:
         system: Mapping[str, Any],
         problems: dict[str, list[Problem]],
         add: Any,
+        derive: Derive | None = None,
     ) -> Prepared:
         self._reject_unknown(form, incoming, add)
         values = self._values(form, incoming, context, existing, system, add)
+        if derive is not None:
+            values.update(derive(values))
         submitted = {
             f.key: self._rows(f, incoming[f.key], {**values, **system}, context, add)
             for f in form.fields

@@ -50,6 +50,7 @@ from formflow.storage.migration_ops import (
 )
 from formflow.storage.platform_tables import PLATFORM_PREFIX
 from formflow.storage.recompute import RecomputeFormulas, row_count, stale_formulas
+from formflow.storage.recompute_derived import RecomputeDerived, stale_derived
 from formflow.storage.schema_facts import (
     duplicate_values,
     index_keys,
@@ -376,6 +377,16 @@ class _Planner:
             added, touched = self.added.get(table, set()), self.touched.get(table, ())
             stale = stale_formulas(form.fields, old_fields, added, touched=frozenset(touched))
             self._recompute_step(form.key, None, table, stale)
+        for form in self.new.app.forms.values():
+            table = self.new.table(form.key).name
+            previous = self.previous.app.forms if self.previous else None
+            derived = stale_derived(form, previous, self.added.get(table, set()))
+            live = self.live_names.get(table)
+            rows = row_count(self.connection, live) if derived and live is not None else 0
+            if rows:
+                step = RecomputeDerived(form.key, derived, rows, self.new, self.timezone)
+                self.builder.add(Stage.RECOMPUTE, step)
+                self.rewritten.setdefault(table, set()).update(derived)
 
     def _recompute_step(
         self, form_key: str, subtable: str | None, table: str, stale: tuple[str, ...]

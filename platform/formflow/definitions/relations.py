@@ -1,0 +1,308 @@
+"""Roll-ups and lookups, checked and resolved once every form of the app is compiled.
+
+A roll-up names another form, a link field of it and a field to aggregate; a lookup names a
+link field of its own form and a field of the linked form. Neither can be checked while its
+own file is compiled alone, and what they hold (a sum of money, a date, an option) is only
+known from the field they come from. This pass checks every name, that the aggregate fits
+the field (a sum of numbers, a minimum of something ordered), refuses values computed from
+each other in a circle, and gives each field the kind, decimals and options of its source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from formflow.definitions.compiling import suggest, unknown
+from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
+from formflow.definitions.source import PathKey, SourceDocument
+from formflow.errors import DefinitionError
+from formflow.fields import Reference, ValueKind
+
+_FILTER_OPS = frozenset(
+    {
+        "eq",
+        "ne",
+        "lt",
+        "lte",
+        "gt",
+        "gte",
+        "between",
+        "in",
+        "not_in",
+        "is_empty",
+        "is_not_empty",
+        "contains",
+        "starts_with",
+        "ends_with",
+        "has_any",
+        "has_all",
+    }
+)
+_COPIED = ("scale", "currency", "options", "result_type", "max_length", "style", "grouping")
+
+Node = tuple[str, str]
+"""A value of the app: (form key, field key)."""
+
+
+class Relations:
+    """Checks the roll-ups and lookups of ``forms``; errors go to ``errors`` at their place in
+    the form's file (``documents``, by form key)."""
+
+    def __init__(
+        self,
+        forms: Mapping[str, Form],
+        documents: Mapping[str, SourceDocument],
+        errors: list[DefinitionError],
+    ) -> None:
+        self.forms = forms
+        self.documents = documents
+        self.errors = errors
+        self.resolved: dict[Node, Field] = {}
+        self.failed: set[Node] = set()
+
+    def resolve(self) -> dict[str, Form]:
+        """The forms with every roll-up and lookup resolved (unchanged where one failed)."""
+        for form in self.forms.values():
+            self._check_rows(form)
+            for field in form.fields:
+                if field.is_derived:
+                    self._resolve(form, field)
+        self._check_cycles()
+        resolved: dict[str, Form] = {}
+        for key, form in self.forms.items():
+            fields = tuple(self.resolved.get((key, f.key), f) for f in form.fields)
+            resolved[key] = replace(form, fields=fields) if fields != form.fields else form
+        return resolved
+
+    # one field ----------------------------------------------------------------------
+
+    def _error(self, form: Form, field: Field, key: str, message: str) -> None:
+        document = self.documents.get(form.key)
+        if document is None:
+            return
+        index = [f.key for f in form.fields].index(field.key)
+        path: PathKey = ("fields", index, key)
+        self.errors.append(document.error_at_value(path, message))
+
+    def _resolve(self, form: Form, field: Field) -> Field | None:
+        node = (form.key, field.key)
+        if node in self.resolved:
+            return self.resolved[node]
+        if node in self.failed:
+            return None
+        self.failed.add(node)  # until resolved: a circle reads as a failure, reported later
+        found = self._rollup(form, field) if field.rollup else self._lookup(form, field)
+        if found is not None:
+            self.failed.discard(node)
+            self.resolved[node] = found
+        return found
+
+    def _source(self, form: Form, key: str) -> Field | None:
+        """A field of ``form`` as it will be stored, derived ones resolved first."""
+        if not form.has_field(key):
+            return None
+        field = form.field(key)
+        return self._resolve(form, field) if field.is_derived else field
+
+    def _rollup(self, form: Form, field: Field) -> Field | None:
+        rollup = field.rollup
+        assert rollup is not None
+        source_form = self.forms.get(rollup.form)
+        if source_form is None:
+            self._error(form, field, "form", unknown("form", rollup.form, self.forms))
+            return None
+        link = source_form.field(rollup.link) if source_form.has_field(rollup.link) else None
+        if link is None or not link.is_link or link.target_form != form.key:
+            links = [f.key for f in source_form.link_fields() if f.target_form == form.key]
+            what = "no field" if link is None else "not a link to this form"
+            hint = f"; its links to {form.key}: {', '.join(links)}" if links else ""
+            self._error(
+                form,
+                field,
+                "link",
+                f"'{rollup.link}' of form '{rollup.form}' is {what}{hint or suggest(rollup.link, links)}",
+            )
+            return None
+        self._check_filter(form, field, source_form, rollup.filter)
+        if rollup.aggregate == "latest":
+            self._check_by(form, field, source_form, rollup.by)
+        if rollup.field is None:
+            if rollup.aggregate != "count":
+                self._error(form, field, "aggregate", f"{rollup.aggregate} needs a field")
+                return None
+            return replace(field, kind=ValueKind.INTEGER, scale=0)
+        source = self._source(source_form, rollup.field)
+        if source is None:
+            if not source_form.has_field(rollup.field):
+                known = [f.key for f in source_form.fields]
+                self._error(form, field, "field", unknown("field", rollup.field, known))
+            return None
+        problem = _aggregate_problem(rollup.aggregate, source)
+        if problem is not None:
+            self._error(form, field, "aggregate", problem)
+            return None
+        if rollup.aggregate == "count":
+            return replace(field, kind=ValueKind.INTEGER, scale=0)
+        return _shown_as(field, source)
+
+    def _lookup(self, form: Form, field: Field) -> Field | None:
+        lookup = field.lookup
+        assert lookup is not None
+        link = form.field(lookup.link) if form.has_field(lookup.link) else None
+        if link is not None and link.is_link and link.target_form not in self.forms:
+            return None  # the linked form has errors of its own (or is unknown: said there)
+        if link is None or not link.is_link:
+            links = [f.key for f in form.link_fields()]
+            what = unknown("link field", lookup.link, links)
+            self._error(
+                form, field, "link", what if link is None else f"'{lookup.link}' is not a link"
+            )
+            return None
+        target = self.forms[str(link.target_form)]
+        source = self._source(target, lookup.field)
+        if source is None:
+            if not target.has_field(lookup.field):
+                known = [f.key for f in target.fields]
+                self._error(form, field, "field", unknown("field", lookup.field, known))
+            return None
+        if source.kind.is_list or source.field_type.reference is Reference.RECORD:
+            self._error(
+                form,
+                field,
+                "field",
+                f"a lookup shows a single value; '{lookup.field}' is a {source.type} field",
+            )
+            return None
+        return _shown_as(field, source)
+
+    def _check_by(self, form: Form, field: Field, source_form: Form, by: str) -> None:
+        kind = SYSTEM_FIELDS.get(by)
+        if kind is None and source_form.has_field(by):
+            kind = source_form.field(by).kind
+        if kind is None:
+            known = [*(f.key for f in source_form.fields), *SYSTEM_FIELDS]
+            self._error(form, field, "by", unknown("field", by, known))
+        elif not kind.is_ordered:
+            self._error(
+                form, field, "by", f"latest orders by a number, date or date-time, not '{by}'"
+            )
+
+    def _check_filter(
+        self, form: Form, field: Field, source_form: Form, spec: Any, depth: int = 0
+    ) -> None:
+        if spec is None:
+            return
+        for key, op in _conditions(spec):
+            name = key.partition(".")[0]
+            if name not in SYSTEM_FIELDS and not source_form.has_field(name):
+                known = [*(f.key for f in source_form.fields), *SYSTEM_FIELDS]
+                self._error(form, field, "filter", "filter: " + unknown("field", name, known))
+            elif op not in _FILTER_OPS:
+                self._error(form, field, "filter", f"filter: unknown operator '{op}'")
+
+    # the app ------------------------------------------------------------------------
+
+    def _check_rows(self, form: Form) -> None:
+        for subtable in form.fields:
+            for row_field in subtable.fields:
+                if row_field.is_derived:
+                    self._error(
+                        form,
+                        subtable,
+                        "fields",
+                        f"'{row_field.key}': a {row_field.type} field belongs to a form, not a subtable row",
+                    )
+
+    def _check_cycles(self) -> None:
+        edges = {node: sorted(self._reads(node)) for node in self._nodes()}
+        state: dict[Node, str] = {}
+        reported: set[frozenset[Node]] = set()
+
+        def visit(node: Node, trail: list[Node]) -> None:
+            state[node] = "visiting"
+            for read in edges.get(node, ()):
+                if state.get(read) == "visiting":
+                    cycle = [node, *trail[trail.index(read) :]]
+                    if frozenset(cycle) not in reported:
+                        reported.add(frozenset(cycle))
+                        form = self.forms[node[0]]
+                        shown = " -> ".join(f"{f}.{k}" for f, k in cycle)
+                        where = "form" if form.field(node[1]).rollup else "link"
+                        where = "expression" if form.field(node[1]).is_formula else where
+                        self._error(
+                            form,
+                            form.field(node[1]),
+                            where,
+                            f"values computed in a circle: {shown}",
+                        )
+                elif read not in state:
+                    visit(read, [*trail, read])
+            state[node] = "done"
+
+        for node in edges:
+            if node not in state:
+                visit(node, [node])
+
+    def _nodes(self) -> Iterator[Node]:
+        for form in self.forms.values():
+            for field in form.fields:
+                if field.is_derived or field.is_formula:
+                    yield (form.key, field.key)
+
+    def _reads(self, node: Node) -> set[Node]:
+        form = self.forms[node[0]]
+        field = form.field(node[1])
+        if field.expression is not None:
+            return {(form.key, name) for name in field.expression.names if form.has_field(name)}
+        if field.lookup is not None:
+            link = form.field(field.lookup.link) if form.has_field(field.lookup.link) else None
+            target = link.target_form if link is not None else None
+            return {(target, field.lookup.field)} if target is not None else set()
+        rollup = field.rollup
+        if rollup is None or rollup.form not in self.forms:
+            return set()
+        source = self.forms[rollup.form]
+        names = {
+            rollup.field,
+            rollup.by,
+            *(key.partition(".")[0] for key, _op in _conditions(rollup.filter)),
+        }
+        return {(source.key, name) for name in names if name and source.has_field(name)}
+
+
+def _conditions(spec: Any) -> Iterator[tuple[str, str]]:
+    """The (field, operator) of every condition of a structured filter."""
+    if not isinstance(spec, Mapping):
+        return
+    for group in ("and", "or"):
+        if isinstance(spec.get(group), list):
+            for item in spec[group]:
+                yield from _conditions(item)
+            return
+    if "not" in spec:
+        yield from _conditions(spec["not"])
+        return
+    yield str(spec.get("field")), str(spec.get("op"))
+
+
+def _aggregate_problem(aggregate: str, source: Field) -> str | None:
+    """Why ``aggregate`` cannot apply to ``source``, if it cannot."""
+    kind = source.kind
+    if kind.is_list:
+        return f"a roll-up cannot {aggregate} a {source.type} field ('{source.key}')"
+    if aggregate == "sum" and not kind.is_numeric:
+        return f"sum needs a number or money field; '{source.key}' is a {source.type} field"
+    if aggregate in ("min", "max") and not kind.is_ordered:
+        return f"{aggregate} needs a number, money, date or date-time field; '{source.key}' is a {source.type} field"
+    if aggregate == "latest" and source.field_type.reference is Reference.RECORD:
+        return f"latest cannot take a link field ('{source.key}')"
+    return None
+
+
+def _shown_as(field: Field, source: Field) -> Field:
+    """``field`` holding values like ``source``'s, shown and filtered as they are."""
+    origin = source.source if source.is_derived and source.source is not None else source
+    copied = {name: getattr(source, name) for name in _COPIED}
+    return replace(field, kind=source.kind, source=origin, **copied)

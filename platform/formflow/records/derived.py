@@ -1,0 +1,368 @@
+"""Roll-ups and lookups kept exact in the unit of work of the write that changes them.
+
+Both are stored columns, so lists, filters, sorts, indexes, dashboards and the API read them
+like any field. The record service calls :meth:`DerivedValues.after_write` after each
+create, update, delete (cascades included) and restore: it works out again, from the
+database, the roll-ups of the records the written one links to (before and after a re-link,
+both parents) and the lookups of the records that link to it, then the stored formulas of
+those records that read what changed, and carries on from each record it changed (a
+contract's received amount changes its outstanding amount, which a customer may roll up).
+Each value is worked out afresh by one aggregate query rather than adjusted by a
+difference, so it cannot drift. Definitions refuse circles, and a depth limit guards the
+rest.
+
+These writes change no version, audit entry or event: a roll-up is not something a person
+edited, and its record's own history stays what people did to it.
+
+Sums of decimals are added as whole numbers of the smallest unit (cents for money): SQLite
+keeps a decimal column as a binary floating-point number, and a floating-point sum of many
+amounts may miss by a cent; a sum of integers does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import UTC, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Connection, cast, func, select, update
+
+from formflow.definitions.model import Field, Form, FormRule
+from formflow.errors import Problem
+from formflow.expressions import ExpressionError
+from formflow.fields import ValueKind
+from formflow.records.compute import Context, compute_formulas, evaluate
+from formflow.records.filters import compile_filter
+from formflow.records.query import normalised
+from formflow.storage.tables import DELETED_AT, PARENT_ID, POSITION, AppSchema
+
+MAX_DEPTH = 32
+"""How far one write may carry on through derived values (definitions refuse circles)."""
+
+Record = dict[str, Any]
+
+
+class DerivedLoop(RuntimeError):
+    """Derived values that kept changing each other past :data:`MAX_DEPTH`."""
+
+
+class DerivedValues:
+    """Works out and stores the roll-ups and lookups of one app."""
+
+    def __init__(self, schema: AppSchema, timezone: tzinfo = UTC) -> None:
+        self.schema = schema
+        self.app = schema.app
+        self.timezone = timezone
+        self.rollups_over: dict[str, list[tuple[Form, Field]]] = {}
+        """Source form -> the roll-ups (of other forms) over its records."""
+        self.lookups_of: dict[str, list[tuple[Form, Field]]] = {}
+        """Linked form -> the lookups (of other forms) that show its fields."""
+        for form in self.app.forms.values():
+            for field in form.fields:
+                if field.rollup is not None:
+                    self.rollups_over.setdefault(field.rollup.form, []).append((form, field))
+                if field.lookup is not None:
+                    target = str(form.field(field.lookup.link).target_form)
+                    self.lookups_of.setdefault(target, []).append((form, field))
+
+    # a record being saved -----------------------------------------------------------
+
+    def starting_values(
+        self, connection: Connection, form: Form, values: Mapping[str, Any]
+    ) -> Record:
+        """The derived values of a record about to be saved with ``values``: its lookups from
+        the records it links to now, its roll-ups as stored (zero for a new record's counts and
+        sums), so that its formulas and rules read them."""
+        found: Record = {}
+        for field in form.fields:
+            if field.lookup is not None:
+                found[field.key] = self._lookup(connection, form, field, values)
+            elif field.rollup is not None and values.get(field.key) is None:
+                found[field.key] = _empty(field)
+        return found
+
+    def after_write(
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+        changed: Collection[str] | None = None,
+        depth: int = 0,
+    ) -> None:
+        """Bring every derived value that reads the written record up to date.
+
+        ``before``/``after`` are the record's values around the write (``None`` where it did
+        not exist or was deleted); ``changed`` the keys an update changed (``None``: all).
+        """
+        if depth > MAX_DEPTH:
+            raise DerivedLoop(f"derived values of {form.key} {record_id} keep changing")
+        due: dict[tuple[str, int], set[str]] = {}
+        rollups = self.rollups_over.get(form.key, [])
+        links = {field.rollup.link for _form, field in rollups if field.rollup is not None}
+        if before is not None and not links <= before.keys():  # deleted by a cascade: its id
+            before = self._stored(connection, form, record_id) or before
+        for parent_form, field in rollups:
+            rollup = field.rollup
+            assert rollup is not None
+            if changed is not None and not _rollup_reads(field) & set(changed):
+                continue
+            for values in (before, after):
+                parent = values.get(rollup.link) if values is not None else None
+                if parent is not None:
+                    due.setdefault((parent_form.key, parent), set()).add(field.key)
+        if changed is not None and after is not None:
+            for child_form, field in self.lookups_of.get(form.key, []):
+                lookup = field.lookup
+                assert lookup is not None
+                if lookup.field not in changed:
+                    continue
+                if not self._is_read(child_form, field.key):
+                    self._copy(connection, child_form, field, record_id, after.get(lookup.field))
+                    continue
+                for child_id in self._linking(connection, child_form, lookup.link, record_id):
+                    due.setdefault((child_form.key, child_id), set()).add(field.key)
+        for (form_key, target_id), keys in sorted(due.items()):
+            self.refresh(connection, self.app.form(form_key), target_id, keys, depth + 1)
+
+    def refresh(
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        keys: Collection[str] | None = None,
+        depth: int = 0,
+    ) -> None:
+        """Work out ``keys`` (default: every roll-up and lookup) of one record again, then its
+        formulas that read them; store what changed and carry on from there."""
+        row = self._stored(connection, form, record_id)
+        if row is None:
+            return
+        keys = [f.key for f in form.fields if f.is_derived] if keys is None else list(keys)
+        worked = dict(row)
+        for key in keys:
+            field = form.field(key)
+            if field.rollup is not None:
+                worked[key] = self._rollup(connection, field, record_id)
+            else:
+                worked[key] = self._lookup(connection, form, field, row)
+        formulas = _formulas_reading(form, set(keys))
+        if formulas:
+            names = {**worked, **self._rows(connection, form, record_id, formulas)}
+            compute_formulas(form.fields, names, Context({}, self.timezone))
+            worked.update({key: names[key] for key in formulas})
+        changes = {key: worked[key] for key in [*keys, *formulas] if worked[key] != row[key]}
+        if not changes:
+            return
+        table = self.schema.table(form.key)
+        connection.execute(update(table).where(table.c.id == record_id).values(changes))
+        after = {**row, **changes}
+        live = row.get(DELETED_AT) is None
+        self.after_write(
+            connection,
+            form,
+            record_id,
+            row if live else None,
+            after if live else None,
+            set(changes),
+            depth,
+        )
+
+    def _is_read(self, form: Form, key: str) -> bool:
+        """Whether anything stored reads ``key`` of ``form``: its formulas, roll-ups over it,
+        lookups of it. A lookup nothing reads is copied to every linking record at once."""
+        if _formulas_reading(form, {key}):
+            return True
+        if any(key in _rollup_reads(field) for _f, field in self.rollups_over.get(form.key, [])):
+            return True
+        lookups = self.lookups_of.get(form.key, [])
+        return any(field.lookup is not None and field.lookup.field == key for _f, field in lookups)
+
+    def _copy(
+        self, connection: Connection, form: Form, field: Field, linked_id: int, value: Any
+    ) -> None:
+        """Set lookup ``field`` of every record of ``form`` linking to ``linked_id``."""
+        assert field.lookup is not None
+        table = self.schema.table(form.key)
+        connection.execute(
+            update(table)
+            .where(table.c[field.lookup.link] == linked_id)
+            .values({field.key: value})
+        )
+
+    # rules --------------------------------------------------------------------------
+
+    def broken_rules(
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        rows: Mapping[str, Any],
+        user: Context | None = None,
+    ) -> dict[str, list[Problem]]:
+        """The rules of ``form`` that the stored record breaks, as problems by field (``""``:
+        the record). A rule that cannot be worked out (it reads an empty value) holds."""
+        if not form.rules:
+            return {}
+        stored = self._stored(connection, form, record_id) or {}
+        values = {**stored, **rows}
+        problems: dict[str, list[Problem]] = {}
+        context = Context({}, self.timezone) if user is None else user
+        for rule in form.rules:
+            if not _holds(rule, values, context):
+                problem = Problem(
+                    "rule", "%(message)s", (("message", rule.message), ("rule", rule.key))
+                )
+                problems.setdefault(rule.field or "", []).append(problem)
+        return problems
+
+    # queries ------------------------------------------------------------------------
+
+    def _stored(self, connection: Connection, form: Form, record_id: int) -> Record | None:
+        table = self.schema.table(form.key)
+        row = connection.execute(select(table).where(table.c.id == record_id)).mappings().first()
+        return normalised(row) if row is not None else None
+
+    def _rows(
+        self, connection: Connection, form: Form, record_id: int, formulas: Collection[str]
+    ) -> Record:
+        """The subtable rows the ``formulas`` read, as lists of row values."""
+        read = {name for key in formulas for name in (form.field(key).expression.names or ())}  # type: ignore[union-attr]
+        found: Record = {}
+        for field in form.fields:
+            if field.kind is ValueKind.ROWS and field.key in read:
+                child = self.schema.child_table(form.key, field.key)
+                result = connection.execute(
+                    select(child).where(child.c[PARENT_ID] == record_id).order_by(child.c[POSITION])
+                )
+                found[field.key] = [
+                    {sub.key: row[sub.key] for sub in field.fields} for row in result.mappings()
+                ]
+        return found
+
+    def _linking(
+        self, connection: Connection, form: Form, link_key: str, record_id: int
+    ) -> list[int]:
+        table = self.schema.table(form.key)
+        found = connection.execute(select(table.c.id).where(table.c[link_key] == record_id))
+        return [row_id for (row_id,) in found]
+
+    def _lookup(
+        self, connection: Connection, form: Form, field: Field, values: Mapping[str, Any]
+    ) -> Any:
+        lookup = field.lookup
+        assert lookup is not None
+        linked = values.get(lookup.link)
+        if linked is None:
+            return None
+        target = self.schema.table(str(form.field(lookup.link).target_form))
+        column = target.c[lookup.field]
+        value = connection.execute(select(column).where(target.c.id == linked)).scalar()
+        return normalised({"v": value})["v"] if value is not None else None  # type: ignore[arg-type]
+
+    def _rollup(self, connection: Connection, field: Field, record_id: int) -> Any:
+        rollup = field.rollup
+        assert rollup is not None
+        table = self.schema.table(rollup.form)
+        where = [table.c[rollup.link] == record_id, table.c[DELETED_AT].is_(None)]
+        chosen = compile_filter(self.schema, rollup.form, rollup.filter)
+        if chosen is not None:
+            where.append(chosen)
+        column = table.c[rollup.field] if rollup.field else None
+        aggregate = rollup.aggregate
+        if aggregate == "latest":
+            assert column is not None
+            by = table.c[rollup.by]
+            statement = (
+                select(column)
+                .where(*where)
+                .order_by(by.is_(None), by.desc(), table.c.id.desc())
+                .limit(1)
+            )
+            value = connection.execute(statement).scalar()
+        elif aggregate == "count":
+            counted = func.count(column) if column is not None else func.count()
+            value = connection.execute(select(counted).where(*where)).scalar()
+        elif aggregate == "sum":
+            assert column is not None
+            value = self._sum(connection, field, column, where)
+        else:
+            assert column is not None
+            pick = func.min(column) if aggregate == "min" else func.max(column)
+            value = connection.execute(select(pick).where(*where)).scalar()
+        if value is None and aggregate in ("count", "sum"):
+            return _empty(field)
+        return normalised({"v": value})["v"]  # type: ignore[arg-type]
+
+    def _sum(self, connection: Connection, field: Field, column: Any, where: list[Any]) -> Any:
+        if field.kind is ValueKind.INTEGER:
+            total = connection.execute(select(func.sum(column)).where(*where)).scalar()
+            return int(total or 0)
+        units = cast(func.round(column * 10**field.scale), BigInteger)
+        total = connection.execute(select(func.sum(units)).where(*where)).scalar()
+        return (
+            Decimal(int(total or 0)).scaleb(-field.scale).quantize(Decimal(1).scaleb(-field.scale))
+        )
+
+
+def _empty(field: Field) -> Any:
+    """A roll-up over no records: zero for counts and sums, else nothing."""
+    rollup = field.rollup
+    if rollup is None or rollup.aggregate not in ("count", "sum"):
+        return None
+    if field.kind is ValueKind.INTEGER:
+        return 0
+    return Decimal(0).quantize(Decimal(1).scaleb(-field.scale))
+
+
+def _rollup_reads(field: Field) -> set[str]:
+    """The fields of the source form whose change may change ``field``."""
+    rollup = field.rollup
+    assert rollup is not None
+    read = {rollup.link, rollup.by}
+    if rollup.field:
+        read.add(rollup.field)
+    read.update(_filter_fields(rollup.filter))
+    return read
+
+
+def _filter_fields(spec: Any) -> set[str]:
+    if not isinstance(spec, Mapping):
+        return set()
+    found: set[str] = set()
+    for group in ("and", "or"):
+        for item in spec.get(group) or ():
+            found |= _filter_fields(item)
+    if "not" in spec:
+        found |= _filter_fields(spec["not"])
+    if isinstance(spec.get("field"), str):
+        found.add(spec["field"].partition(".")[0])
+    return found
+
+
+def _formulas_reading(form: Form, keys: set[str]) -> list[str]:
+    """The formulas of ``form`` that read (perhaps through other formulas) any of ``keys``."""
+    reading: list[str] = []
+    grown = True
+    read = set(keys)
+    while grown:
+        grown = False
+        for field in form.fields:
+            if (
+                field.expression is not None
+                and field.key not in reading
+                and field.expression.names & read
+            ):
+                reading.append(field.key)
+                read.add(field.key)
+                grown = True
+    return reading
+
+
+def _holds(rule: FormRule, values: Mapping[str, Any], context: Context) -> bool:
+    try:
+        return bool(evaluate(rule.expression, values, context))
+    except ExpressionError:
+        return True

@@ -10,6 +10,7 @@ not have. A flow that passes can always be run: the engine never meets a danglin
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -41,6 +42,8 @@ from formflow.workflows.model import (
     ParallelNode,
     StartNode,
     StateNames,
+    StepTimeout,
+    TimeoutAction,
     Withdraw,
     Workflow,
 )
@@ -216,6 +219,25 @@ class _FlowCompiler:
             allow_self=item.get("allow_self", False),
             reject_to=tuple(item.get("reject_to", (SUBMITTER,))),
             state=self._state(item.get("state"), (*path, "state")),
+            timeout=self._timeout(item.get("timeout"), (*path, "timeout")),
+        )
+
+    def _timeout(self, given: Mapping[str, Any] | None, path: PathKey) -> StepTimeout | None:
+        """A node's clock; acting must come after reminding, or the reminder is moot."""
+        if not given:
+            return None
+        remind = given.get("remind_after_hours")
+        act = given.get("after_hours")
+        if remind is not None and act is not None and act <= remind:
+            self.error(
+                (*path, "after_hours"),
+                f"after_hours ({act}) must be later than remind_after_hours ({remind})",
+            )
+        action = given.get("action")
+        return StepTimeout(
+            remind_after=timedelta(hours=remind) if remind is not None else None,
+            act_after=timedelta(hours=act) if act is not None else None,
+            action=TimeoutAction(action) if action is not None else None,
         )
 
     def _branches(self, items: Sequence[Mapping[str, Any]], path: PathKey) -> tuple[Branch, ...]:

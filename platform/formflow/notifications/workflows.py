@@ -66,7 +66,8 @@ def tell(notifications: Notifications, step: _Step, app: App) -> None:
         )
 
     for task_id, user_id, task_kind in step.opened:
-        add([user_id], COPY if task_kind == "cc" else TASK, task_id)
+        kind = {"cc": COPY, "escalated": ESCALATED}.get(task_kind, TASK)
+        add([user_id], kind, task_id)
     step.opened.clear()
     for task_id, user_id in step.reminded:
         add([user_id], REMINDER, task_id)

@@ -312,10 +312,16 @@ workflow_tasks = _keyed_table(
     Column("comment", Text),
     _at("created_at"),
     _at("decided_at", nullable=True),
+    _at("remind_at", nullable=True),
+    _at("due_at", nullable=True),
     Index("ix_ff_workflow_tasks_user", "user_id", "status", "id"),
+    Index("ix_ff_workflow_tasks_remind", "status", "remind_at"),
+    Index("ix_ff_workflow_tasks_due", "status", "due_at"),
 )
 """People's tasks: to approve (``kind`` approve) or to read (``kind`` cc). A task is decided
-by changing its ``status`` from ``open`` in one compare-and-set, so it is decided once."""
+by changing its ``status`` from ``open`` in one compare-and-set, so it is decided once.
+``remind_at`` and ``due_at`` are when an open task's node timeout reminds its approver and
+acts on it; the sweep finds them by index and clears each once done."""
 
 workflow_history = _keyed_table(
     "ff_workflow_history",
@@ -428,7 +434,8 @@ def upgrade_platform_tables(engine: Engine) -> list[str]:
     """Bring an instance's platform tables up to this version of Formflow; returns what
     was added, as ``table`` or ``table.column``.
 
-    Tables that are missing are created, columns that are missing are added; nothing is
+    Tables that are missing are created, columns and named indexes that are missing are
+    added; nothing is
     ever dropped or changed. So a column added to a platform table in a later version must
     be nullable or have a ``server_default``. Two processes starting at once may both try:
     the one that loses the race finds the work done when it looks again.
@@ -457,4 +464,9 @@ def _upgrade(connection: Connection) -> list[str]:
             if column.name not in present:
                 operations.add_column(table.name, column._copy())
                 added.append(f"{table.name}.{column.name}")
+        indexed = {index["name"] for index in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name is not None and index.name not in indexed:
+                index.create(connection)
+                added.append(f"{table.name}.{index.name}")
     return added

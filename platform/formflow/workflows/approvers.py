@@ -60,6 +60,14 @@ def is_active(connection: Connection, user_id: int) -> bool:
     return bool(_active(connection, [user_id]))
 
 
+def manager_of(connection: Connection, user_id: int) -> int | None:
+    """The active manager above ``user_id``: of their department, or (when they manage it
+    themselves) of the nearest department above with someone else in charge."""
+    department = _department_of(connection, user_id)
+    found = _active(connection, _managers_above(connection, department, user_id, 1))
+    return found[0] if found else None
+
+
 def _one(
     connection: Connection,
     rule: ApproverRule,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -40,6 +41,24 @@ class NoApprover(StrEnum):
     SKIP = "skip"
     ADMINS = "admins"
     REFUSE = "refuse"
+
+
+class TimeoutAction(StrEnum):
+    """What happens to a task still open when its node's time is up."""
+
+    ESCALATE = "escalate"  # handed to the approver's manager
+    APPROVE = "approve"  # approved by the engine
+    REJECT = "reject"  # rejected by the engine, to the node's first reject_to
+
+
+@dataclass(frozen=True)
+class StepTimeout:
+    """An approval node's clock, per task from when it is put before its approver:
+    remind after ``remind_after``, then after ``act_after`` do ``action``."""
+
+    remind_after: timedelta | None = None
+    act_after: timedelta | None = None
+    action: TimeoutAction | None = None
 
 
 class Join(StrEnum):
@@ -132,6 +151,7 @@ class ApprovalNode(Node):
     allow_self: bool = False
     reject_to: tuple[str, ...] = (SUBMITTER,)
     state: str | None = None
+    timeout: StepTimeout | None = None
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ from formflow.workflows.model import (
     Join,
     NoApprover,
     ParallelNode,
+    TimeoutAction,
     Withdraw,
     Workflow,
 )
@@ -99,6 +100,8 @@ BOXES = ("todo", "done", "cc", "submitted")
 APPROVE = "approve"
 REJECT = "reject"
 ATTEMPTS = 8
+TIMEOUT_BATCH = 500
+"""Tasks a sweep acts on per app and kind of timer; the next sweep takes the rest."""
 """How often a step is tried again after another step on its instance won the race."""
 
 
@@ -216,10 +219,12 @@ class WorkflowService:
         actions: Sequence[Action] = (),
         today: Callable[[], date] | None = None,
         notifications: Notifications | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.records = records
         self.notifications = notifications
         """Where the people a step concerns are told (none: nobody is)."""
+        self._clock = clock
         self.engine = records.engine
         self.app = records.app
         self.versions = FlowVersions(self.engine, self.app, toolkit)
@@ -756,6 +761,98 @@ class WorkflowService:
             self._today() if self._today else self._now().astimezone(self.records.timezone).date()
         )
 
+    # timeouts -------------------------------------------------------------------------
+
+    def sweep_timeouts(self, now: datetime | None = None) -> int:
+        """Remind, escalate or decide the open tasks whose node's time is up at ``now``
+        (default: the engine's clock), found by index; returns how many were acted on.
+
+        Each runs as a step of its own, by the engine: a task decided or reminded
+        meanwhile is passed over, and its timer is cleared in the step that acts, so a
+        sweep run twice (two workers, a retried job) acts once.
+        """
+        moment = now or self._now()
+        acted = 0
+        for which in (workflow_tasks.c.remind_at, workflow_tasks.c.due_at):
+            for task_id in self._timed_out(which, moment):
+                acted += self._time_out(task_id, which.name, moment)
+        return acted
+
+    def _timed_out(self, column: Any, moment: datetime) -> list[int]:
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(workflow_tasks.c.id)
+                .join(workflow_instances, workflow_instances.c.id == workflow_tasks.c.instance_id)
+                .where(
+                    workflow_tasks.c.status == OPEN,
+                    column <= moment,
+                    workflow_instances.c.app_key == self.app.key,
+                )
+                .order_by(column)
+                .limit(TIMEOUT_BATCH)
+            ).scalars()
+            return [int(task_id) for task_id in found]
+
+    def _time_out(self, task_id: int, which: str, moment: datetime) -> int:
+        acted: list[bool] = []
+
+        def work(step: _Step) -> None:
+            column = workflow_tasks.c[which]
+            cleared = step.connection.execute(
+                update(workflow_tasks)
+                .where(
+                    workflow_tasks.c.id == task_id,
+                    workflow_tasks.c.status == OPEN,
+                    column <= moment,
+                )
+                .values({which: None})
+            )
+            if cleared.rowcount != 1 or step.instance.status != RUNNING:
+                return
+            task = self._task_in(step.connection, task_id)
+            node = step.workflow.node(task.node_key)
+            assert isinstance(node, ApprovalNode)
+            acted.append(True)
+            if which == "remind_at":
+                if task.user_id is not None:
+                    step.reminded.append((task.id, task.user_id))
+                self._history(step, "remind", node.key, task_id=task.id, detail={"timeout": True})
+                return
+            self._timeout_action(step, node, task)
+
+        self._on_instance(self._task(task_id).instance_id, Actor.system(), work)
+        return len(acted)
+
+    def _timeout_action(self, step: _Step, node: ApprovalNode, task: Task) -> None:
+        action = node.timeout.action if node.timeout else None
+        if action is TimeoutAction.ESCALATE:
+            manager = (
+                approvers.manager_of(step.connection, task.user_id)
+                if task.user_id is not None
+                else None
+            )
+            if manager is None or manager == task.user_id:
+                self._history(step, "escalate", node.key, task_id=task.id, detail={"to": None})
+                return
+            self._settle(step, task, REASSIGNED, None)
+            self._new_task(step, task.node_key, task.entry, manager, task.position, OPEN)
+            opened_id, opened_user, _kind = step.opened[-1]
+            step.opened[-1] = (opened_id, opened_user, "escalated")
+            moved = {"from": task.user_id, "to": manager, "timeout": True}
+            self._history(step, "escalate", node.key, task_id=task.id, detail=moved)
+            return
+        decision = APPROVE if action is TimeoutAction.APPROVE else REJECT
+        target = None if decision == APPROVE else node.reject_to[0]
+        self._settle(step, task, APPROVED if decision == APPROVE else REJECTED, None)
+        detail = {"timeout": True, **({"to": target} if target else {})}
+        self._history(step, decision, node.key, task_id=task.id, detail=detail)
+        self._event(
+            step,
+            EventKind.TASK_DECIDED,
+            {"task": task.id, "node": node.key, "decision": decision, "comment": None},
+        )
+        self._after_decision(step, node, task, target)
+
     # the run --------------------------------------------------------------------------
 
     def _on_instance(
@@ -926,7 +1023,7 @@ class WorkflowService:
             step.connection.execute(
                 update(workflow_tasks)
                 .where(workflow_tasks.c.id == following.id)
-                .values(status=OPEN)
+                .values(status=OPEN, **self._timers(step, node.key))
             )
             if following.user_id is not None:
                 step.opened.append((following.id, following.user_id, following.kind))
@@ -1067,10 +1164,22 @@ class WorkflowService:
                 "position": position,
                 "status": status,
                 "created_at": step.now,
+                **(self._timers(step, node_key) if status == OPEN and kind == "approve" else {}),
             },
         ).scalar_one()
         if status in (OPEN, COPIED):
             step.opened.append((int(task_id), user_id, kind))
+
+    def _timers(self, step: _Step, node_key: str) -> dict[str, datetime | None]:
+        """When a task opening now at ``node_key`` is reminded and acted on, if ever."""
+        node = step.workflow.node(node_key)
+        timeout = node.timeout if isinstance(node, ApprovalNode) else None
+        if timeout is None:
+            return {"remind_at": None, "due_at": None}
+        return {
+            "remind_at": step.now + timeout.remind_after if timeout.remind_after else None,
+            "due_at": step.now + timeout.act_after if timeout.act_after else None,
+        }
 
     def _delegate_of(self, connection: Connection, user_id: int) -> int | None:
         today = self.today()
@@ -1343,7 +1452,7 @@ class WorkflowService:
         return [task_of_row(row) for row in connection.execute(query.order_by(workflow_tasks.c.id))]
 
     def _now(self) -> datetime:
-        return datetime.now(UTC)
+        return self._clock() if self._clock is not None else datetime.now(UTC)
 
 
 _NEW_TASK = insert(workflow_tasks).returning(workflow_tasks.c.id)
@@ -1376,6 +1485,7 @@ _RECORD_HISTORY = frozenset(
         "add_signer",
         "delegate",
         "remind",
+        "escalate",
         "end",
     }
 )

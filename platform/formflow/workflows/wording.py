@@ -19,6 +19,7 @@ ACTIONS = {
     "add_signer": N_("Added a signer"),
     "delegate": N_("Delegated"),
     "remind": N_("Sent a reminder"),
+    "escalate": N_("Escalated"),
     "end": N_("Approval ended"),
     "enter": N_("Reached a step"),
     "skip": N_("Skipped approvers"),

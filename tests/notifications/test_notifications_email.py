@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from huey import Huey, SqliteHuey
 from notify_people import People
-from smtp_server import Mailbox, free_port, smtp_server
 from sqlalchemy import Engine, select
 
 from formflow.config import SmtpSettings, load_settings
@@ -20,6 +19,7 @@ from formflow.notifications.email import EmailChannel
 from formflow.notifications.jobs import attach
 from formflow.records.unit import unit_of_work
 from formflow.storage.platform_tables import notification_sends, notifications
+from smtp_server import Mailbox, free_port, smtp_server
 
 TASK_TITLE = "Waiting for your approval: %(workflow)s"
 PARAMS = {"workflow": {"zh": "报销", "en": "Expense claim"}, "form": "Expense", "record": 7}

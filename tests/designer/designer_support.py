@@ -16,8 +16,8 @@ fields:
   - key: total
     type: formula
     label: {zh: 合计, en: Total}
-    expression: "qty * 2"
-    result_type: number
+    expression: "(qty or 0) * 2"
+    result: number
 permissions:
   staff: {create: all, read: own, update: own, delete: none}
 """

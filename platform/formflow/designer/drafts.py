@@ -69,15 +69,14 @@ class Draft:
 
 def open_draft(connection: Connection, app_key: str) -> Draft:
     """The app's draft, started from the version in force when there is none yet."""
-    rows = connection.execute(
-        select(designer_drafts).where(designer_drafts.c.app_key == app_key)
-    ).mappings()
-    files = {row["path"]: DraftFile(row["path"], row["text"], row["revision"]) for row in rows}
-    if files:
-        base = connection.execute(
-            select(designer_drafts.c.base_version).where(designer_drafts.c.app_key == app_key)
-        ).scalar_one_or_none()
-        return Draft(app_key, int(base or 0), files)
+    rows = list(
+        connection.execute(
+            select(designer_drafts).where(designer_drafts.c.app_key == app_key)
+        ).mappings()
+    )
+    if rows:
+        files = {row["path"]: DraftFile(row["path"], row["text"], row["revision"]) for row in rows}
+        return Draft(app_key, int(rows[0]["base_version"]), files)
     version = current_version(connection, app_key)
     if version is None:
         raise NoApp(f"app '{app_key}' is not installed, so it has nothing to design")

@@ -11,10 +11,10 @@ import textwrap
 from typing import Any
 
 import yaml
+from designer_support import FORM_WITH_COMMENTS
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from designer_support import FORM_WITH_COMMENTS
 
 from formflow.definitions import load_app
 from formflow.definitions.model import Form
@@ -101,7 +101,5 @@ class DesignerSession(RuleBasedStateMachine):
         assert compiled(self.document.text()) == compiled(visual_text)
 
 
-DesignerSession.TestCase.settings = settings(
-    max_examples=4, stateful_step_count=200, deadline=None
-)
+DesignerSession.TestCase.settings = settings(max_examples=4, stateful_step_count=200, deadline=None)
 test_designer_operations_keep_yaml_and_visual_state_alike = DesignerSession.TestCase

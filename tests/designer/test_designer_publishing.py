@@ -69,7 +69,8 @@ def test_publishing_records_a_version_with_author_comment_and_plan(
     assert (publication.version_number, publication.author_name) == (2, "Admin")
     assert any("tier" in line for line in publication.plan)
     [latest, *_] = designer.history("demo")
-    assert latest.version.is_current and latest.publication == publication
+    assert latest.version.is_current
+    assert latest.publication == publication
     assert instance.app("demo").forms["item"].field("tier").type == "select"
     rows = instance.records("demo").find(Actor.system(), "item").rows
     assert [row["name"] for row in rows] == ["kept"]
@@ -88,7 +89,8 @@ def test_a_rollback_publishes_the_old_version_as_a_new_one_and_keeps_data(
     designer.apply("demo", ITEM, revision, [SetLabel("qty", "en", "Count")], None)
     designer.publish("demo", None, "Admin", "relabel")
     publication = designer.rollback("demo", 1, None, "Admin", "back to 1")
-    assert publication is not None and publication.version_number == 3
+    assert publication is not None
+    assert publication.version_number == 3
     assert [entry.version.number for entry in designer.history("demo")] == [3, 2, 1]
     assert instance.app("demo").forms["item"].field("qty").label.en == "Quantity"
     [row] = instance.records("demo").find(Actor.system(), "item").rows

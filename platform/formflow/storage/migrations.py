@@ -163,6 +163,7 @@ def migrate(
     note: str | None = None,
     toolkit: Toolkit = BUILTIN_TOOLKIT,
     timezone: tzinfo = UTC,
+    also: Callable[[Connection, MigrationResult], None] | None = None,
 ) -> MigrationResult:
     """Bring the database to the app in ``app_dir`` (a folder, or its files as a mapping of
     relative path to text) and store that definition as a version.
@@ -172,7 +173,9 @@ def migrate(
     ``toolkit`` is the plugins' (as for ``load_app``); ``timezone``
     is the instance's, for formulas the migration recomputes. Raises
     :class:`~formflow.errors.DefinitionErrors` for a definition that does not compile and
-    :class:`~formflow.errors.MigrationRefused` for one the data cannot survive.
+    :class:`~formflow.errors.MigrationRefused` for one the data cannot survive. ``also``
+    runs in the same transaction once a version is recorded (the designer records who
+    published it there, so a version never lacks its author).
     """
     load = partial(load_app, toolkit=toolkit)
     app = load(app_dir)
@@ -186,8 +189,10 @@ def migrate(
         if not any(isinstance(op, RecordVersion) for op in plan.operations):
             return MigrationResult(plan, None)
         apply_operations(connection, plan)
-        version = current_version(connection, app.key)
-    return MigrationResult(plan, version)
+        result = MigrationResult(plan, current_version(connection, app.key))
+        if also is not None:
+            also(connection, result)
+    return result
 
 
 def rollback(

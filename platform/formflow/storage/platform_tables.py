@@ -428,6 +428,33 @@ notification_sends = Table(
 )
 """One notification on one outside channel: ``sent``, or ``failed`` after its last try;
 a channel that has it sent is never sent it again when the job is retried."""
+designer_drafts = Table(
+    "ff_designer_drafts",
+    platform_metadata,
+    Column("app_key", String(63), primary_key=True),
+    Column("path", String(300), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("base_version", Integer, nullable=False),
+    _user_ref("updated_by"),
+    _at("updated_at"),
+)
+"""The designer's drafts: each definition file of an app an admin is changing, saved as it
+is edited; ``revision`` grows with every save, so a save from a stale page is refused."""
+
+designer_publications = _keyed_table(
+    "ff_designer_publications",
+    Column("app_key", String(63), nullable=False),
+    Column("version_number", Integer, nullable=False),
+    _user_ref("author_id"),
+    Column("author_name", String(200), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("changes", JSON, nullable=False),
+    Column("plan", JSON, nullable=False),
+    _at("published_at"),
+    UniqueConstraint("app_key", "version_number"),
+)
+"""Who published each definition version from the designer, when, why, and the plan shown."""
 
 
 def upgrade_platform_tables(engine: Engine) -> list[str]:

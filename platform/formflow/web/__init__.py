@@ -28,6 +28,7 @@ from formflow.web import (
     auth,
     automation_pages,
     cookies,
+    designer_pages,
     errors,
     headers,
     i18n,
@@ -79,7 +80,12 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)
     areas = (records, inbox_pages, admin, job_pages, address_pages, automation_pages, api)
+<<<<<<< HEAD
     for area in (*areas, token_pages, account_pages, notification_pages):
+=======
+    designer_pages.init_app(app)
+    for area in (*areas, token_pages, account_pages):
+>>>>>>> designer
         area.init_app(app)
     app.context_processor(navigation.context_processor)
     return app

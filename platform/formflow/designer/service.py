@@ -1,0 +1,249 @@
+"""The designer service: drafts, operations, checks, publishing, history and rollback.
+
+It imports no Flask: the admin pages translate requests into these calls. Publishing goes
+through the one migration path every change takes (:func:`formflow.storage.migrations.
+migrate`), so a designer publish is planned, refused or applied exactly as ``formflow
+migrate`` would, and recorded as a definition version; beside it the service keeps who
+published, when, why, and the plan that was shown, written in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from formflow.definitions import App, load_app
+from formflow.designer.changes import Change, compare
+from formflow.designer.documents import Document
+from formflow.designer.drafts import Draft, DraftFile, discard_draft, open_draft, save_file
+from formflow.designer.operations import Operation
+from formflow.designer.references import Reference, find_references
+from formflow.errors import DefinitionError, DefinitionErrors
+from formflow.lifecycle.instance import Instance
+from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.migrations import MigrationResult, migrate
+from formflow.storage.platform_tables import designer_publications
+from formflow.storage.versions import StoredVersion, current_version, get_version, list_versions
+
+
+@dataclass(frozen=True)
+class PublishPreview:
+    """What publishing the draft would do: the changes in business words, the migration's
+    steps, its refusals, and the definition's errors (any error or refusal blocks it)."""
+
+    changes: tuple[Change, ...] = ()
+    steps: tuple[str, ...] = ()
+    refusals: tuple[str, ...] = ()
+    errors: tuple[DefinitionError, ...] = ()
+
+    @property
+    def publishable(self) -> bool:
+        return not self.errors and not self.refusals and bool(self.changes or self.steps)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Who published a version from the designer, when and why, and the plan shown."""
+
+    app_key: str
+    version_number: int
+    author_name: str
+    comment: str
+    published_at: datetime
+    changes: tuple[Change, ...] = field(default=(), hash=False)
+    plan: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: StoredVersion
+    publication: Publication | None
+
+
+class Designer:
+    """The designer over one opened instance (its database, plugins and time zone)."""
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+
+    # drafts --------------------------------------------------------------------------
+
+    def draft(self, app_key: str) -> Draft:
+        """The app's draft, started from the version in force the first time."""
+        with write_transaction(self.instance.engine) as connection:
+            return open_draft(connection, app_key)
+
+    def save(
+        self, app_key: str, path: str, text: str, revision: int, user_id: int | None
+    ) -> DraftFile:
+        """Save a file's text as typed (the YAML tab); see :func:`~.drafts.save_file`."""
+        with write_transaction(self.instance.engine) as connection:
+            return save_file(connection, app_key, path, text, revision, user_id)
+
+    def apply(
+        self,
+        app_key: str,
+        path: str,
+        revision: int,
+        operations: Iterable[Operation],
+        user_id: int | None,
+    ) -> DraftFile:
+        """Apply designer operations to one draft file and save the result, made from
+        ``revision``. Raises :class:`~.documents.UnreadableDocument` while the file's text
+        does not parse (the visual side waits for the text to be fixed) and
+        :class:`~.documents.DocumentError` for an operation that does not fit."""
+        with write_transaction(self.instance.engine) as connection:
+            stored = open_draft(connection, app_key).files[path]
+            document = Document(path, stored.text)
+            for operation in operations:
+                operation.apply(document)
+            return save_file(connection, app_key, path, document.text(), revision, user_id)
+
+    def discard(self, app_key: str) -> None:
+        with write_transaction(self.instance.engine) as connection:
+            discard_draft(connection, app_key)
+
+    # checking ------------------------------------------------------------------------
+
+    def compile(self, files: Mapping[str, str]) -> App:
+        """The draft's compiled app; :class:`DefinitionErrors` with every problem's place."""
+        return load_app(files, toolkit=self.instance.plugins.toolkit)
+
+    def errors(self, app_key: str) -> tuple[DefinitionError, ...]:
+        """Every problem of the draft, ``FILE:LINE:COL``, sorted; empty when it compiles."""
+        try:
+            self.compile(self.draft(app_key).texts())
+        except DefinitionErrors as exc:
+            return exc.errors
+        return ()
+
+    def references(self, app_key: str, key: str, defined_in: str | None = None) -> list[Reference]:
+        """Everything in the draft that uses ``key``: review before deleting or renaming."""
+        return find_references(self.draft(app_key).texts(), key, defined_in=defined_in)
+
+    # publishing ----------------------------------------------------------------------
+
+    def preview(self, app_key: str) -> PublishPreview:
+        """What publishing the draft would change, planned against the live database."""
+        files = self.draft(app_key).texts()
+        return self._preview(app_key, files)
+
+    def _preview(self, app_key: str, files: Mapping[str, str]) -> PublishPreview:
+        with read_transaction(self.instance.engine) as connection:
+            live = current_version(connection, app_key)
+        changes = tuple(compare(dict(live.files) if live else {}, files))
+        try:
+            result = self._migrate(files, dry_run=True)
+        except DefinitionErrors as exc:
+            return PublishPreview(changes, errors=exc.errors)
+        plan = result.plan
+        return PublishPreview(changes, tuple(plan.explain()), plan.refusals)
+
+    def publish(
+        self, app_key: str, user_id: int | None, author_name: str, comment: str
+    ) -> Publication | None:
+        """Migrate the app to its draft and record the version with its author; ``None``
+        when the draft changes nothing (no version is made). The draft is then discarded."""
+        files = self.draft(app_key).texts()
+        publication = self._publish(app_key, files, user_id, author_name, comment)
+        self.discard(app_key)
+        return publication
+
+    def rollback(
+        self, app_key: str, number: int, user_id: int | None, author_name: str, comment: str
+    ) -> Publication | None:
+        """Publish version ``number``'s files as a new version: history is never rewritten,
+        and like every migration it keeps the data of the fields the old version lacks."""
+        with read_transaction(self.instance.engine) as connection:
+            old = get_version(connection, app_key, number)
+        publication = self._publish(app_key, dict(old.files), user_id, author_name, comment)
+        self.discard(app_key)
+        return publication
+
+    def _publish(
+        self,
+        app_key: str,
+        files: Mapping[str, str],
+        user_id: int | None,
+        author_name: str,
+        comment: str,
+    ) -> Publication | None:
+        preview = self._preview(app_key, files)
+        recorded: list[Publication] = []
+
+        def record(connection: Connection, result: MigrationResult) -> None:
+            assert result.version is not None
+            publication = Publication(
+                app_key,
+                result.version.number,
+                author_name,
+                comment,
+                datetime.now(UTC),
+                preview.changes,
+                tuple(result.plan.explain()),
+            )
+            connection.execute(
+                designer_publications.insert().values(
+                    app_key=app_key,
+                    version_number=publication.version_number,
+                    author_id=user_id,
+                    author_name=author_name,
+                    comment=comment,
+                    changes=[change.stored() for change in publication.changes],
+                    plan=list(publication.plan),
+                    published_at=publication.published_at,
+                )
+            )
+            recorded.append(publication)
+
+        result = self._migrate(files, dry_run=False, note=comment or None, also=record)
+        if result.applied:
+            self.instance.forget(app_key)
+        return recorded[0] if recorded else None
+
+    def _migrate(
+        self, files: Mapping[str, str], *, dry_run: bool, **options: Any
+    ) -> MigrationResult:
+        return migrate(
+            self.instance.engine,
+            files,
+            dry_run=dry_run,
+            toolkit=self.instance.plugins.toolkit,
+            timezone=self.instance.settings.timezone,
+            **options,
+        )
+
+    # history -------------------------------------------------------------------------
+
+    def history(self, app_key: str) -> list[HistoryEntry]:
+        """Every version of the app, newest first, with its publication when the designer
+        made it."""
+        with read_transaction(self.instance.engine) as connection:
+            versions = list_versions(connection, app_key)
+            rows = connection.execute(
+                select(designer_publications).where(designer_publications.c.app_key == app_key)
+            ).mappings()
+            publications = {row["version_number"]: _publication(row) for row in rows}
+        return [
+            HistoryEntry(version, publications.get(version.number))
+            for version in reversed(versions)
+        ]
+
+
+def _publication(row: Mapping[Any, Any]) -> Publication:
+    published_at: datetime = row["published_at"]
+    if published_at.tzinfo is None:
+        published_at = published_at.replace(tzinfo=UTC)
+    return Publication(
+        row["app_key"],
+        row["version_number"],
+        row["author_name"],
+        row["comment"],
+        published_at,
+        tuple(Change.from_stored(item) for item in row["changes"]),
+        tuple(row["plan"]),
+    )

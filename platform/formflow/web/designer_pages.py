@@ -1,0 +1,294 @@
+"""The designer pages: administrators change an app's forms in the browser.
+
+A thin layer over :class:`formflow.designer.Designer`: each request becomes one call, each
+refusal a message. Every change is a draft saved on the server at once; the page names the
+revision it shows, so a change made from a stale tab comes back as a conflict with its diff.
+The pages work as plain forms; htmx swaps the designer in place and SortableJS adds drag and
+drop, each posting the same forms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from formflow.designer import Designer
+from formflow.designer.documents import Document, DocumentError, UnreadableDocument
+from formflow.designer.drafts import Draft, DraftConflict, DraftError
+from formflow.designer.operations import (
+    AddField,
+    ConfigureField,
+    HideField,
+    MoveField,
+    Operation,
+    SetLabel,
+    is_hidden,
+)
+from formflow.errors import DefinitionErrors, FormflowError, MigrationFailed, MigrationRefused
+from formflow.web import context
+from formflow.web.admin import administrators_only
+from formflow.web.formbuilder import Pickers, form_class
+from formflow.web.i18n import translate
+
+blueprint = Blueprint("designer", __name__, url_prefix="/admin/designer")
+
+SETTINGS = ("required", "readonly", "unique", "indexed")
+"""The yes/no settings the panel offers for every field type."""
+
+
+@blueprint.before_request
+def _administrators_only() -> Any:
+    return administrators_only(_("Only administrators may design apps."))
+
+
+def designer() -> Designer:
+    return Designer(context.instance())
+
+
+@blueprint.get("/")
+def index() -> str:
+    """The installed apps and their forms, each a link to its designer."""
+    instance = context.instance()
+    apps = [instance.app(key) for key in instance.app_keys]
+    return render_template("designer/index.html", apps=apps, admin_tab="designer")
+
+
+def _form_file(draft: Draft, form_key: str) -> str:
+    """The draft's file that defines ``form_key`` (404 when none does)."""
+    for path, item in draft.files.items():
+        if path.startswith("forms/"):
+            try:
+                data = Document(path, item.text).data
+            except UnreadableDocument:
+                if path.rsplit("/", 1)[-1].removesuffix(".yaml") == form_key:
+                    return path
+                continue
+            if isinstance(data, dict) and data.get("key") == form_key:
+                return path
+    abort(404)
+
+
+@blueprint.get("/<app_key>/forms/<form_key>")
+def form(app_key: str, form_key: str) -> Any:
+    """The form designer: fields, the chosen field's settings, preview and YAML."""
+    service = designer()
+    draft = _draft(service, app_key)
+    path = _form_file(draft, form_key)
+    return _render_form(service, draft, app_key, form_key, path)
+
+
+def _render_form(
+    service: Designer,
+    draft: Draft,
+    app_key: str,
+    form_key: str,
+    path: str,
+    *,
+    yaml_text: str | None = None,
+    conflict: DraftConflict | None = None,
+    status: int = 200,
+) -> Any:
+    stored = draft.files[path]
+    fields: list[dict[str, Any]] = []
+    unreadable = None
+    try:
+        fields = [dict(item) for item in Document(path, stored.text).items(("fields",))]
+    except UnreadableDocument as exc:
+        unreadable = exc.error
+    errors = service.errors(app_key)
+    preview = None
+    if not errors:
+        compiled = service.compile(draft.texts()).forms.get(form_key)
+        if compiled is not None:
+            preview = form_class(compiled, Pickers())(meta={"csrf": False})
+            preview_fields = compiled.fields
+    chosen = request.args.get("field")
+    selected = next((item for item in fields if item.get("key") == chosen), None)
+    page = render_template(
+        "designer/form.html",
+        admin_tab="designer",
+        app_key=app_key,
+        form_key=form_key,
+        path=path,
+        revision=stored.revision,
+        yaml_text=stored.text if yaml_text is None else yaml_text,
+        fields=fields,
+        selected=selected,
+        settings=SETTINGS,
+        is_hidden=is_hidden,
+        errors=errors,
+        unreadable=unreadable,
+        conflict=conflict,
+        preview=preview,
+        preview_fields=preview_fields if preview is not None else (),
+        references=service.references(app_key, chosen, path) if selected and chosen else [],
+    )
+    return page, status
+
+
+@blueprint.post("/<app_key>/forms/<form_key>/change")
+def change(app_key: str, form_key: str) -> Any:
+    """Apply one designer operation named by the posted form, then show the designer."""
+    service = designer()
+    draft = _draft(service, app_key)
+    path = _form_file(draft, form_key)
+    revision = request.form.get("revision", type=int) or 0
+    try:
+        operations = _operations(request.form)
+        service.apply(app_key, path, revision, operations, context.user().id)
+    except DraftConflict as conflict:
+        return _render_form(
+            service, service.draft(app_key), app_key, form_key, path, conflict=conflict, status=409
+        )
+    except UnreadableDocument:
+        flash(_("Fix the YAML first: the visual designer waits until it reads again."), "error")
+    except (DocumentError, ValueError) as exc:
+        flash(str(exc), "error")
+    field = request.form.get("key") or request.form.get("select") or ""
+    return redirect(url_for(".form", app_key=app_key, form_key=form_key, field=field or None))
+
+
+def _operations(posted: Any) -> list[Operation]:
+    """The operation a posted designer form asks for."""
+    action = posted.get("action", "")
+    key = posted.get("key", "")
+    if action in ("up", "down"):
+        position = int(posted.get("position", "0")) + (-1 if action == "up" else 1)
+        return [MoveField(key, max(position, 0))]
+    if action == "order":
+        return [MoveField(item, index) for index, item in enumerate(posted.getlist("order"))]
+    if action in ("hide", "show"):
+        return [HideField(key, action == "hide")]
+    if action == "add":
+        return [_new_field(posted)]
+    if action == "configure":
+        operations: list[Operation] = [
+            SetLabel(key, language, posted.get(f"label_{language}", "").strip())
+            for language in ("zh", "en")
+            if posted.get(f"label_{language}", "").strip()
+        ]
+        operations += [
+            ConfigureField(key, setting, True if posted.get(setting) else None)
+            for setting in SETTINGS
+        ]
+        return operations
+    raise ValueError(_("Unknown designer action."))
+
+
+def _new_field(posted: Any) -> AddField:
+    key = posted.get("new_key", "").strip()
+    kind = posted.get("new_type", "text").strip()
+    zh = posted.get("new_label_zh", "").strip() or key
+    en = posted.get("new_label_en", "").strip() or key
+    settings: dict[str, Any] = {"key": key, "type": kind, "label": {"zh": zh, "en": en}}
+    if posted.get("new_required"):
+        settings["required"] = True
+    default = posted.get("new_default", "").strip()
+    if default:
+        settings["default"] = default
+    options = [line.strip() for line in posted.get("new_options", "").splitlines() if line.strip()]
+    if kind in ("select", "multiselect"):
+        settings["options"] = [
+            {"value": value, "label": {"zh": value, "en": value}} for value in options
+        ]
+    return AddField(settings)
+
+
+@blueprint.post("/<app_key>/forms/<form_key>/yaml")
+def save_yaml(app_key: str, form_key: str) -> Any:
+    """Save the YAML tab's text as it is: text that does not parse is kept, with its place."""
+    service = designer()
+    draft = _draft(service, app_key)
+    path = _form_file(draft, form_key)
+    text = request.form.get("yaml", "").replace("\r\n", "\n")
+    revision = request.form.get("revision", type=int) or 0
+    try:
+        service.save(app_key, path, text, revision, context.user().id)
+    except DraftConflict as conflict:
+        return _render_form(
+            service,
+            service.draft(app_key),
+            app_key,
+            form_key,
+            path,
+            yaml_text=text,
+            conflict=conflict,
+            status=409,
+        )
+    return redirect(url_for(".form", app_key=app_key, form_key=form_key))
+
+
+@blueprint.get("/<app_key>/publish")
+def publish_page(app_key: str) -> str:
+    """What publishing the draft would do, in business words and as migration steps."""
+    service = designer()
+    _draft(service, app_key)
+    preview = service.preview(app_key)
+    return render_template(
+        "designer/publish.html",
+        admin_tab="designer",
+        app_key=app_key,
+        preview=preview,
+        changes=[translate(change.template, change.params) for change in preview.changes],
+        history=service.history(app_key),
+        translate=translate,
+    )
+
+
+@blueprint.post("/<app_key>/publish")
+def publish(app_key: str) -> Response:
+    """Publish the draft with the admin's comment; no change makes no version."""
+    service = designer()
+    user = context.user()
+    comment = request.form.get("comment", "").strip()
+    try:
+        done = service.publish(app_key, user.id, user.display_name, comment)
+    except (DefinitionErrors, MigrationRefused, MigrationFailed) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".publish_page", app_key=app_key))
+    if done is None:
+        flash(_("Nothing has changed, so no version was made."), "info")
+    else:
+        flash(_("Published as version %(number)s.", number=done.version_number), "success")
+    return redirect(url_for(".publish_page", app_key=app_key))
+
+
+@blueprint.post("/<app_key>/rollback/<int:number>")
+def rollback(app_key: str, number: int) -> Response:
+    """Publish an old version again as a new one."""
+    service = designer()
+    user = context.user()
+    comment = _("Rolled back to version %(number)s", number=number)
+    try:
+        done = service.rollback(app_key, number, user.id, user.display_name, comment)
+    except (FormflowError, MigrationRefused) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".publish_page", app_key=app_key))
+    if done is None:
+        flash(_("Nothing has changed, so no version was made."), "info")
+    else:
+        flash(_("Published as version %(number)s.", number=done.version_number), "success")
+    return redirect(url_for(".publish_page", app_key=app_key))
+
+
+@blueprint.post("/<app_key>/discard")
+def discard(app_key: str) -> Response:
+    designer().discard(app_key)
+    flash(_("The draft was discarded."), "info")
+    return redirect(url_for(".index"))
+
+
+def _draft(service: Designer, app_key: str) -> Draft:
+    if app_key not in context.instance().app_keys:
+        abort(404)
+    try:
+        return service.draft(app_key)
+    except DraftError:
+        abort(404)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)

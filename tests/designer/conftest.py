@@ -1,0 +1,32 @@
+"""An instance with the small demo app installed, on SQLite and on PostgreSQL in turn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from designer_support import FORM_WITH_COMMENTS
+
+from formflow.config import load_settings
+from formflow.designer import Designer
+from formflow.lifecycle.install import initialise
+from formflow.lifecycle.instance import Instance
+from support import AppWriter
+
+
+@pytest.fixture
+def instance(write_app: AppWriter, tmp_path: Path, database_url: str) -> Iterator[Instance]:
+    app_dir = write_app(forms={"item": FORM_WITH_COMMENTS})
+    settings = load_settings(
+        {"FORMFLOW_INSTANCE": str(tmp_path / "instance"), "FORMFLOW_DATABASE_URL": database_url}
+    )
+    initialise(settings, [app_dir], "admin", "password-1")
+    opened = Instance(settings)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def designer(instance: Instance) -> Designer:
+    return Designer(instance)

@@ -1,0 +1,69 @@
+"""Round-trip editing: comments, order and untouched text survive the designer."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+from designer_support import FORM_WITH_COMMENTS
+
+from formflow.designer.documents import Document, DocumentError, UnreadableDocument
+from formflow.designer.operations import AddField, HideField, MoveField, SetLabel
+
+CRM_FORMS = sorted((Path(__file__).parents[2] / "apps" / "crm_sfa" / "forms").glob("*.yaml"))
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    return [
+        line
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="")
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+@pytest.mark.parametrize("path", CRM_FORMS, ids=lambda path: path.name)
+def test_a_shipped_form_loaded_and_written_again_is_byte_identical(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    document = Document(path.name, text)
+    document.changed = True  # write it out through the YAML writer, not the original text
+    assert document.text() == text
+
+
+def test_an_untouched_document_saves_its_original_text() -> None:
+    text = "key: item   # odd  spacing kept\nlabel:   {zh: 条目, en: Item}\n"
+    assert Document("f.yaml", text).text() == text
+
+
+def test_changing_one_label_changes_one_line() -> None:
+    document = Document("item.yaml", FORM_WITH_COMMENTS)
+    SetLabel("qty", "en", "Amount").apply(document)
+    assert changed_lines(FORM_WITH_COMMENTS, document.text()) == [
+        "-    label: {zh: 数量, en: Quantity}",
+        "+    label: {zh: 数量, en: Amount}",
+    ]
+
+
+def test_comments_survive_adding_moving_and_hiding_fields() -> None:
+    document = Document("item.yaml", FORM_WITH_COMMENTS)
+    AddField({"key": "note", "type": "text", "label": {"zh": "备注", "en": "Note"}}, "name").apply(
+        document
+    )
+    MoveField("qty", 0).apply(document)
+    HideField("total").apply(document)
+    text = document.text()
+    assert "# The things we keep track of." in text
+    assert "- key: name   # shown in lists" in text
+    assert text.index("key: qty") < text.index("key: name") < text.index("key: note")
+
+
+def test_an_operation_on_a_missing_field_says_which() -> None:
+    with pytest.raises(DocumentError, match="no item 'nope'"):
+        MoveField("nope", 0).apply(Document("item.yaml", FORM_WITH_COMMENTS))
+
+
+def test_text_that_is_not_yaml_is_refused_with_its_place() -> None:
+    with pytest.raises(UnreadableDocument) as caught:
+        Document("forms/item.yaml", "key: item\nfields: [\n  - broken: {\n")
+    assert str(caught.value.error).startswith("forms/item.yaml:")
+    assert caught.value.error.line > 1

@@ -1,0 +1,114 @@
+"""Drafts, publishing, history and rollback, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from formflow.designer import Designer
+from formflow.designer.drafts import DraftConflict
+from formflow.designer.operations import AddField, RemoveField, SetLabel
+from formflow.lifecycle.instance import Instance
+from formflow.records.access import Actor
+
+ITEM = "forms/item.yaml"
+TIER = {
+    "key": "tier",
+    "type": "select",
+    "label": {"zh": "等级", "en": "Tier"},
+    "options": [{"value": "gold", "label": {"zh": "金", "en": "Gold"}}],
+}
+
+
+def add_tier(designer: Designer) -> None:
+    revision = designer.draft("demo").files[ITEM].revision
+    designer.apply("demo", ITEM, revision, [AddField(TIER, after="qty")], user_id=None)
+
+
+def test_a_draft_starts_as_the_files_in_force(designer: Designer, instance: Instance) -> None:
+    draft = designer.draft("demo")
+    assert ITEM in draft.files
+    assert draft.base_version == 1
+
+
+def test_a_save_from_a_stale_tab_is_a_conflict_with_a_diff(designer: Designer) -> None:
+    first = designer.draft("demo").files[ITEM]
+    designer.save("demo", ITEM, first.text.replace("Quantity", "Count"), first.revision, None)
+    with pytest.raises(DraftConflict) as caught:
+        designer.save("demo", ITEM, first.text.replace("Quantity", "Pieces"), first.revision, None)
+    assert "-    label: {zh: 数量, en: Count}" in caught.value.diff
+    assert "+    label: {zh: 数量, en: Pieces}" in caught.value.diff
+    assert "Count" in designer.draft("demo").files[ITEM].text
+
+
+def test_text_that_does_not_parse_is_kept_and_reported_with_its_place(
+    designer: Designer,
+) -> None:
+    first = designer.draft("demo").files[ITEM]
+    broken = first.text + "oops: [\n"
+    designer.save("demo", ITEM, broken, first.revision, None)
+    assert designer.draft("demo").files[ITEM].text == broken
+    [error] = designer.errors("demo")
+    assert (error.file, error.line) == (ITEM, broken.count("\n") + 1)
+
+
+def test_the_preview_says_what_changes_in_business_words(designer: Designer) -> None:
+    add_tier(designer)
+    preview = designer.preview("demo")
+    assert [change.say("en") for change in preview.changes] == ["adds fields Tier to Item"]
+    assert [change.say("zh") for change in preview.changes] == ["adds fields 等级 to 条目"]
+    assert preview.publishable
+
+
+def test_publishing_records_a_version_with_author_comment_and_plan(
+    designer: Designer, instance: Instance
+) -> None:
+    instance.records("demo").create(Actor.system(), "item", {"name": "kept"})
+    add_tier(designer)
+    publication = designer.publish("demo", None, "Admin", "add a tier")
+    assert publication is not None
+    assert (publication.version_number, publication.author_name) == (2, "Admin")
+    assert any("tier" in line for line in publication.plan)
+    [latest, *_] = designer.history("demo")
+    assert latest.version.is_current
+    assert latest.publication == publication
+    assert instance.app("demo").forms["item"].field("tier").type == "select"
+    rows = instance.records("demo").find(Actor.system(), "item").rows
+    assert [row["name"] for row in rows] == ["kept"]
+
+
+def test_a_publish_with_no_change_creates_no_version(designer: Designer) -> None:
+    assert designer.publish("demo", None, "Admin", "nothing") is None
+    assert len(designer.history("demo")) == 1
+
+
+def test_a_rollback_publishes_the_old_version_as_a_new_one_and_keeps_data(
+    designer: Designer, instance: Instance
+) -> None:
+    instance.records("demo").create(Actor.system(), "item", {"name": "a", "qty": 3})
+    revision = designer.draft("demo").files[ITEM].revision
+    designer.apply("demo", ITEM, revision, [SetLabel("qty", "en", "Count")], None)
+    designer.publish("demo", None, "Admin", "relabel")
+    publication = designer.rollback("demo", 1, None, "Admin", "back to 1")
+    assert publication is not None
+    assert publication.version_number == 3
+    assert [entry.version.number for entry in designer.history("demo")] == [3, 2, 1]
+    assert instance.app("demo").forms["item"].field("qty").label.en == "Quantity"
+    [row] = instance.records("demo").find(Actor.system(), "item").rows
+    assert row["qty"] == 3
+
+
+def test_removing_a_field_lists_everything_that_uses_it_first(designer: Designer) -> None:
+    [reference] = designer.references("demo", "qty", defined_in=ITEM)
+    assert (reference.file, reference.place, reference.excerpt) == (
+        ITEM,
+        "fields/total/expression",
+        "(qty or 0) * 2",
+    )
+
+
+def test_a_draft_that_does_not_compile_cannot_be_published(designer: Designer) -> None:
+    revision = designer.draft("demo").files[ITEM].revision
+    designer.apply("demo", ITEM, revision, [RemoveField("qty")], None)
+    preview = designer.preview("demo")
+    assert not preview.publishable
+    assert any("qty" in error.message for error in preview.errors)

@@ -1,0 +1,91 @@
+"""The form designer pages: an admin changes the customer form, and staff see it published."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from formflow.records.access import Actor
+from web.conftest import csrf_token
+
+Login = Callable[[str], FlaskClient]
+DESIGNER = "/admin/designer/crm_sfa/forms/customer"
+
+
+def post(client: FlaskClient, path: str, data: dict[str, Any]) -> Any:
+    return client.post(path, data={**data, "csrf_token": csrf_token(client, DESIGNER)})
+
+
+def revision(app: Flask) -> int:
+    from formflow.designer import Designer
+
+    return (
+        Designer(app.extensions["formflow"]).draft("crm_sfa").files["forms/customer.yaml"].revision
+    )
+
+
+def add_tier(client: FlaskClient, app: Flask) -> Any:
+    return post(
+        client,
+        f"{DESIGNER}/change",
+        {
+            "revision": revision(app),
+            "action": "add",
+            "new_key": "tier",
+            "new_type": "select",
+            "new_label_zh": "客户等级",
+            "new_label_en": "Tier",
+            "new_options": "gold\nsilver",
+            "new_required": "1",
+            "new_default": "silver",
+        },
+    )
+
+
+def test_only_administrators_reach_the_designer(login: Login) -> None:
+    assert login("rep1").get("/admin/designer/").status_code == 403
+
+
+def test_the_designer_shows_fields_preview_and_yaml(login: Login) -> None:
+    page = login("admin").get(DESIGNER).get_data(as_text=True)
+    assert 'data-key="industry"' in page
+    assert 'data-preview="phone"' in page
+    assert 'data-preview="desktop"' in page
+    assert "title_field: name" in page
+
+
+def test_an_added_required_select_reaches_staff_after_publishing(login: Login, app: Flask) -> None:
+    instance = app.extensions["formflow"]
+    kept = instance.records("crm_sfa").create(Actor.system(), "customer", {"name": "老客户"})
+    admin = login("admin")
+    add_tier(admin, app)
+    publish = admin.get("/admin/designer/crm_sfa/publish").get_data(as_text=True)
+    assert "Tier" in publish or "客户等级" in publish
+    post(admin, "/admin/designer/crm_sfa/publish", {"comment": "tiers"})
+    instance.forget("crm_sfa")
+    form = instance.app("crm_sfa").forms["customer"]
+    assert form.field("tier").required
+    rows = instance.records("crm_sfa").find(Actor.system(), "customer").rows
+    assert [row["tier"] for row in rows if row["id"] == kept["id"]] == ["silver"]
+
+
+def test_a_stale_yaml_save_is_a_conflict_showing_the_diff(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    stale = revision(app)
+    add_tier(admin, app)
+    answer = post(admin, f"{DESIGNER}/yaml", {"revision": stale, "yaml": "key: customer\n"})
+    assert answer.status_code == 409
+    assert "+++ forms/customer.yaml (yours)" in answer.get_data(as_text=True)
+
+
+def test_yaml_that_does_not_parse_is_kept_with_its_place(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    post(
+        admin, f"{DESIGNER}/yaml", {"revision": revision(app), "yaml": "key: customer\nfields: [\n"}
+    )
+    page = admin.get(DESIGNER).get_data(as_text=True)
+    assert "forms/customer.yaml:3:1" in page
+    assert "fields: [" in page

@@ -80,12 +80,8 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)
     areas = (records, inbox_pages, admin, job_pages, address_pages, automation_pages, api)
-<<<<<<< HEAD
-    for area in (*areas, token_pages, account_pages, notification_pages):
-=======
     designer_pages.init_app(app)
-    for area in (*areas, token_pages, account_pages):
->>>>>>> designer
+    for area in (*areas, token_pages, account_pages, notification_pages):
         area.init_app(app)
     app.context_processor(navigation.context_processor)
     return app

@@ -187,9 +187,7 @@ class DerivedValues:
         assert field.lookup is not None
         table = self.schema.table(form.key)
         connection.execute(
-            update(table)
-            .where(table.c[field.lookup.link] == linked_id)
-            .values({field.key: value})
+            update(table).where(table.c[field.lookup.link] == linked_id).values({field.key: value})
         )
 
     # rules --------------------------------------------------------------------------

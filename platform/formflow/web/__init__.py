@@ -28,6 +28,7 @@ from formflow.web import (
     auth,
     automation_pages,
     cookies,
+    dashboard_pages,
     errors,
     headers,
     i18n,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)
     areas = (records, inbox_pages, admin, job_pages, address_pages, automation_pages, api)
+    dashboard_pages.init_app(app)
     for area in (*areas, token_pages, account_pages):
         area.init_app(app)
     app.context_processor(navigation.context_processor)

@@ -131,6 +131,8 @@ _PARAMETERS = {
     "api.record": frozenset({"fields"}),
     "api.delete": frozenset({"version"}),
     "api.tasks": frozenset({"box", "app", "limit", "after"}),
+    "api.dashboard": frozenset({"from", "to", "owner"}),
+    "api.dashboard_widget": frozenset({"from", "to", "owner"}),
 }
 
 
@@ -633,7 +635,7 @@ def _precondition(error: RecordError) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from formflow.web import api_workflows  # noqa: F401  (its routes join the blueprint)
+    from formflow.web import api_dashboards, api_workflows  # noqa: F401  (routes join)
 
     csrf.exempt(blueprint)
     app.register_blueprint(blueprint)

@@ -33,7 +33,7 @@ from formflow.definitions.model import (
     SortKey,
     Widget,
 )
-from formflow.errors import PermissionDenied, QueryError
+from formflow.errors import N_, PermissionDenied, QueryError
 from formflow.fields import ValueKind
 from formflow.records import Actor, Query, RecordService, scope_for
 from formflow.records.aggregates import Aggregation
@@ -113,7 +113,7 @@ class DashboardService:
         """The dashboard ``key`` if the actor may see it; :class:`PermissionDenied` if not."""
         dashboard = self.app.dashboards.get(key)
         if dashboard is None or not may_see(actor, dashboard):
-            raise PermissionDenied("you may not see this dashboard")
+            raise PermissionDenied(N_("you may not see this dashboard"))
         return dashboard
 
     def compute_all(
@@ -127,7 +127,7 @@ class DashboardService:
         try:
             for form_key in widget.forms:
                 if scope_for(actor, self.app.form(form_key), Operation.READ) is Scope.NONE:
-                    raise PermissionDenied("you may not read these records")
+                    raise PermissionDenied(N_("you may not read these records"))
             _KINDS.get(widget.type, _grouped)(self, actor, widget, viewer, result)
         except (PermissionDenied, QueryError) as error:
             result.problem = str(error)

@@ -86,8 +86,8 @@ class WidgetCompiler:
         self.forms = forms
         self.path = path
 
-    def error(self, where: PathKey, message: str) -> None:
-        self.compiler.error((*self.path, *where), message)
+    def error(self, where: PathKey, message: str, *, at_key: bool = False) -> None:
+        self.compiler.error((*self.path, *where), message, at_key=at_key)
 
     def compile(self, item: dict[str, Any]) -> Widget | None:
         form = self.forms.get(item["form"])
@@ -152,7 +152,9 @@ class WidgetCompiler:
             width=int(item.get("width", 1)),
         )
 
-    def field(self, form: Form, key: str, where: PathKey) -> ValueKind | None:
+    def field(
+        self, form: Form, key: str, where: PathKey, *, at_key: bool = False
+    ) -> ValueKind | None:
         """The kind of ``key`` (a field, a system field or ``link.field``); ``None`` and an
         error when the form has no such field."""
         if key in SYSTEM_FIELDS:
@@ -160,20 +162,28 @@ class WidgetCompiler:
         link_key, _, target_key = key.partition(".")
         if not form.has_field(link_key):
             known = [f.key for f in form.fields]
-            self.error(where, unknown(f"field of form '{form.key}'", link_key, known))
+            self.error(
+                where, unknown(f"field of form '{form.key}'", link_key, known), at_key=at_key
+            )
             return None
         found = form.field(link_key)
         if not target_key:
             return found.kind
         target = self.forms.get(found.target_form or "")
         if not found.is_link or target is None:
-            self.error(where, f"'{link_key}' is not a link field, so it has no '{target_key}'")
+            self.error(
+                where,
+                f"'{link_key}' is not a link field, so it has no '{target_key}'",
+                at_key=at_key,
+            )
             return None
         if target_key in SYSTEM_FIELDS:
             return SYSTEM_FIELDS[target_key]
         if not target.has_field(target_key) or "." in target_key:
             known = [f.key for f in target.fields]
-            self.error(where, unknown(f"field of form '{target.key}'", target_key, known))
+            self.error(
+                where, unknown(f"field of form '{target.key}'", target_key, known), at_key=at_key
+            )
             return None
         return target.field(target_key).kind
 
@@ -223,7 +233,7 @@ class WidgetCompiler:
         conditions: list[dict[str, Any]] = []
         for key, given in data.items():
             place = (*where, key)
-            kind = self.field(form, key, place)
+            kind = self.field(form, key, place, at_key=True)
             if kind is None:
                 continue
             if isinstance(given, Mapping):
@@ -231,7 +241,8 @@ class WidgetCompiler:
                     if op not in _FILTER_OPS:
                         self.error((*place, op), unknown("filter operator", op, _FILTER_OPS))
                         continue
-                    self.values(form, key, value, (*place, op))
+                    if op not in ("is_empty", "is_not_empty"):
+                        self.values(form, key, value, (*place, op))
                     conditions.append(_condition(key, op, value))
             else:
                 self.values(form, key, given, place)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from support import MINIMAL_APP_YAML, AppWriter, definition_errors
-
 from formflow.definitions import load_app
+from support import MINIMAL_APP_YAML, AppWriter, definition_errors
 
 APP = MINIMAL_APP_YAML + "  dashboards: [dashboards/*.yaml]\n"
 FORM = (

@@ -34,7 +34,8 @@
     var option = build(w);
     if (!option) { return; }
     var chart = echarts.init(holder, null, { renderer: "svg" });
-    option.tooltip = Object.assign({ confine: true, triggerOn: "mousemove|click",
+    // Tooltips are drawn in the chart (richText): HTML ones carry style attributes the CSP refuses.
+    option.tooltip = Object.assign({ confine: true, triggerOn: "mousemove|click", renderMode: "richText",
       valueFormatter: function (v) { return show(v, w, true); } }, option.tooltip || {});
     chart.setOption(option);
     chart.on("click", function (params) {
@@ -66,7 +67,7 @@
     if (kind === "funnel") {
       var f = w.series[0];
       var conv = w.conversion || [];
-      return { series: [{ type: "funnel", sort: "none", left: "5%", width: "90%", minSize: "20%",
+      return { series: [{ type: "funnel", sort: "none", left: "5%", width: "90%", top: 8, bottom: 8, minSize: "20%",
         label: { formatter: function (p) {
           var c = p.dataIndex > 0 ? conv[p.dataIndex - 1] : null;
           return p.name + "  " + show(p.value, w) + (c !== null && c !== undefined ? "  (" + c + "%)" : "");
@@ -92,7 +93,7 @@
       return { grid: { left: 120, right: 20, top: 10, bottom: 30, containLabel: false },
         xAxis: { type: "time" }, yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.title; }),
           axisLabel: { width: 110, overflow: "truncate" } },
-        tooltip: { formatter: function (p) { return p.value[3] + "<br>" + new Date(p.value[1]).toLocaleDateString(lang) + " – " + new Date(p.value[2]).toLocaleDateString(lang); } },
+        tooltip: { formatter: function (p) { return p.value[3] + "\n" + new Date(p.value[1]).toLocaleDateString(lang) + " – " + new Date(p.value[2]).toLocaleDateString(lang); } },
         series: [{ type: "custom", encode: { x: [1, 2], y: 0 }, data: data,
           renderItem: function (params, api) {
             var from = api.coord([api.value(1), api.value(0)]), to = api.coord([api.value(2), api.value(0)]);

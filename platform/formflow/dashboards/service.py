@@ -407,7 +407,8 @@ def _target(
     base = service.conditions(widget, viewer, span)[1]
     for key in targets:
         if key not in known:
-            result.groups.append(Group((key,), {}, service.drill_for(widget, base, (key,), [0])))
+            empty: dict[str, Number] = dict.fromkeys(result.measures)
+            result.groups.append(Group((key,), empty, service.drill_for(widget, base, (key,), [0])))
     name = result.measures[0]
     for group in result.groups:
         goal = targets.get(group.keys[0])

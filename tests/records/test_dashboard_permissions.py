@@ -3,15 +3,20 @@ manager their department's, with the drill-down narrowed the same way by the lis
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from shop import People
+from sqlalchemy import Engine
 
 from formflow.dashboards import DashboardService, ViewerFilters
+from formflow.definitions import load_app
 from formflow.definitions.model import Dimension, Label, Measure, Widget
 from formflow.records.access import Actor
 from formflow.records.service import RecordService
+from formflow.storage.tables import AppSchema
 
 BY_LEVEL = Widget(
     key="credit_by_level",
@@ -66,3 +71,61 @@ def test_a_drill_down_names_the_groups_filters(
 ) -> None:
     result = DashboardService(service).compute(people.alice, BY_LEVEL, ViewerFilters())
     assert [group.drill for group in result.groups] == [{"level": "A"}, {"level": "B"}]
+
+
+DESK_DIR = Path(__file__).parent / "desk_app"
+
+
+@pytest.fixture
+def desk(engine: Engine, people: People) -> RecordService:
+    schema = AppSchema(load_app(DESK_DIR))
+    schema.metadata.create_all(engine)
+    desk = RecordService(engine, schema)
+    for actor, cost in ((people.alice, "10.00"), (people.bob, "20.00")):
+        desk.create(
+            replace(actor, roles=frozenset({"manager"})), "ticket", {"subject": "t", "cost": cost}
+        )
+    return desk
+
+
+def cost_widget(kind: str, *dimensions: Dimension) -> Widget:
+    return Widget(
+        key="cost",
+        type=kind,
+        label=Label(en="Cost"),
+        form="ticket",
+        dimensions=dimensions,
+        measures=(Measure("sum", "cost"),),
+    )
+
+
+@pytest.mark.parametrize("kind", ["number", "bar"])
+def test_a_rep_gets_no_figure_of_a_field_hidden_from_them(
+    desk: RecordService, people: People, kind: str
+) -> None:
+    rep = replace(people.alice, roles=frozenset({"staff"}))
+    widget = cost_widget(kind, *([Dimension("status")] if kind == "bar" else []))
+    result = DashboardService(desk).compute(rep, widget, ViewerFilters())
+    assert (result.problem, result.value, result.groups) == (
+        "unknown field 'cost' in form 'ticket'",
+        None,
+        [],
+    )
+
+
+def test_a_manager_gets_the_figure_of_the_field(desk: RecordService, people: People) -> None:
+    manager = replace(people.carol, roles=frozenset({"manager"}))
+    result = DashboardService(desk).compute(manager, cost_widget("number"), ViewerFilters())
+    assert result.value == Decimal("30.00")
+
+
+def test_grouping_by_a_hidden_field_is_refused_too(desk: RecordService, people: People) -> None:
+    rep = replace(people.alice, roles=frozenset({"staff"}))
+    widget = Widget(
+        key="by_cost",
+        type="bar",
+        label=Label(en="c"),
+        form="ticket",
+        dimensions=(Dimension("cost"),),
+    )
+    assert DashboardService(desk).compute(rep, widget, ViewerFilters()).problem is not None

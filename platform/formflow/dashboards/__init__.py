@@ -3,6 +3,7 @@
 No Flask here: the web pages and the API present what :class:`DashboardService` computes.
 """
 
+from formflow.dashboards.cache import ResultCache
 from formflow.dashboards.periods import Span, bucket_span, period_span, previous_period
 from formflow.dashboards.service import (
     DashboardService,
@@ -18,6 +19,7 @@ __all__ = [
     "DashboardService",
     "Drill",
     "Group",
+    "ResultCache",
     "Span",
     "ViewerFilters",
     "WidgetResult",

@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from formflow.dashboards.cache import ResultCache
 from formflow.dashboards.periods import Span, bucket_span, period_span, previous_period
 from formflow.definitions.model import (
     SYSTEM_FIELDS,
@@ -99,8 +100,15 @@ def visible_dashboards(actor: Actor, app: App) -> list[Dashboard]:
 class DashboardService:
     """Computes widgets for one app over its record service."""
 
-    def __init__(self, records: RecordService, *, today: date | None = None) -> None:
+    def __init__(
+        self,
+        records: RecordService,
+        *,
+        today: date | None = None,
+        cache: ResultCache | None = None,
+    ) -> None:
         self.records = records
+        self.cache = cache
         self.app = records.app
         self.zone: tzinfo = records.timezone
         self.zone_name = str(getattr(records.timezone, "key", "UTC"))
@@ -119,10 +127,52 @@ class DashboardService:
     def compute_all(
         self, actor: Actor, dashboard: Dashboard, viewer: ViewerFilters
     ) -> list[WidgetResult]:
-        return [self.compute(actor, widget, viewer) for widget in dashboard.widgets]
+        mark = self.cache.watermark() if self.cache is not None else None
+        return [self.compute(actor, w, viewer, watermark=mark) for w in dashboard.widgets]
 
-    def compute(self, actor: Actor, widget: Widget, viewer: ViewerFilters) -> WidgetResult:
-        """One widget's figures, or its ``problem`` when the viewer may not have them."""
+    def compute(
+        self,
+        actor: Actor,
+        widget: Widget,
+        viewer: ViewerFilters,
+        *,
+        watermark: int | None = None,
+    ) -> WidgetResult:
+        """One widget's figures, or its ``problem`` when the viewer may not have them;
+        from the cache when one is given and nothing the widget reads has changed."""
+        if self.cache is None:
+            return self._compute(actor, widget, viewer)
+        key = (
+            self.app.digest,
+            repr(widget),
+            (viewer.span, viewer.owner, tuple(sorted(viewer.fields.items()))),
+            actor,
+            self.today(),
+        )
+        found: WidgetResult = self.cache.get_or_compute(
+            key,
+            self.app.key,
+            self.forms_read(widget),
+            lambda: self._compute(actor, widget, viewer),
+            watermark=watermark,
+        )
+        return found
+
+    def forms_read(self, widget: Widget) -> set[str]:
+        """The forms whose changes can change the widget: its own, the target form, and the
+        forms its linked dimensions and filters reach."""
+        found = set(widget.forms)
+        form = self.app.form(widget.form)
+        keys = [d.field for d in widget.dimensions] + list(_filter_keys(widget.filter))
+        for measure in widget.measures:
+            keys += list(_filter_keys(measure.filter or {}))
+        for key in keys:
+            link, _, rest = key.partition(".")
+            if rest and form.has_field(link) and form.field(link).target_form:
+                found.add(form.field(link).target_form or "")
+        return found
+
+    def _compute(self, actor: Actor, widget: Widget, viewer: ViewerFilters) -> WidgetResult:
         result = WidgetResult(widget)
         try:
             for form_key in widget.forms:
@@ -247,6 +297,13 @@ class DashboardService:
             else:
                 drill[dimension.field] = drill_value(key)
         return drill
+
+
+def _filter_keys(spec: Mapping[str, Any]) -> list[str]:
+    found = [spec["field"]] if isinstance(spec.get("field"), str) else []
+    for item in spec.get("and", []) + spec.get("or", []):
+        found += _filter_keys(item)
+    return found
 
 
 def ratio(numerator: Number, denominator: Number, percent: bool) -> Decimal | None:

@@ -14,7 +14,7 @@ from formflow.dashboards import DashboardService
 from formflow.definitions.model import Dashboard
 from formflow.errors import N_, PermissionDenied, RecordNotFound
 from formflow.web.api import actor_for, api_instance, blueprint, json_response
-from formflow.web.dashboard_pages import viewer_filters
+from formflow.web.dashboard_pages import result_cache, viewer_filters
 from formflow.web.dashboard_view import Labeller, widget_json
 
 PARAMETERS = frozenset({"from", "to", "owner"})
@@ -24,7 +24,7 @@ def _dashboard(app_key: str, key: str) -> tuple[DashboardService, Dashboard]:
     instance = api_instance()
     if app_key not in instance.app_keys:
         raise RecordNotFound(N_("no app '%(app)s'"), app=app_key)
-    service = DashboardService(instance.records(app_key))
+    service = DashboardService(instance.records(app_key), cache=result_cache())
     try:
         return service, service.dashboard(actor_for(app_key), key)
     except PermissionDenied:

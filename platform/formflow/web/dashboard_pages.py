@@ -15,10 +15,16 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 from flask_login import login_required
 
-from formflow.dashboards import DashboardService, Span, ViewerFilters, visible_dashboards
+from formflow.dashboards import (
+    DashboardService,
+    ResultCache,
+    Span,
+    ViewerFilters,
+    visible_dashboards,
+)
 from formflow.definitions.model import Dashboard
 from formflow.errors import PermissionDenied
 from formflow.web import context
@@ -61,7 +67,19 @@ def service_for(app_key: str) -> DashboardService:
     instance = context.instance()
     if app_key not in instance.app_keys:
         abort(404)
-    return DashboardService(context.records(app_key))
+    return DashboardService(context.records(app_key), cache=result_cache())
+
+
+def result_cache() -> ResultCache:
+    """The app's widget results, kept between requests (see :mod:`formflow.dashboards.cache`)."""
+    engine = context.instance().engine
+    cache = current_app.extensions.get(_CACHE)
+    if not isinstance(cache, ResultCache) or cache.engine is not engine:
+        cache = current_app.extensions[_CACHE] = ResultCache(engine)
+    return cache
+
+
+_CACHE = "formflow.dashboard_cache"
 
 
 def _dashboard(app_key: str, key: str) -> tuple[DashboardService, Dashboard]:

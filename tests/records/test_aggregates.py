@@ -216,8 +216,8 @@ def refusal(db: Engine, lab: AppSchema, **options: Any) -> str:
             "measure 'max' needs a field that sorts; multiselect field 'tags'",
         ),
         (
-            {"measures": (Measure("median", "amount"),)},
-            "unknown measure 'median'; use count, sum, avg, min, max, distinct_count",
+            {"measures": (Measure("mode", "amount"),)},
+            "unknown measure 'mode'; use count, sum, avg, min, max, distinct_count, median",
         ),
         ({"measures": (Measure("sum"),)}, "measure 'sum' needs a field"),
         ({"measures": (COUNT, COUNT)}, "the aggregation names count more than once"),

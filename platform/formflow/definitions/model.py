@@ -7,6 +7,7 @@ version and shared freely across threads, which is why every one of them is froz
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -325,19 +326,121 @@ class Form:
 
 @dataclass(frozen=True)
 class Measure:
+    """What a widget computes per group: ``op`` over ``field``, over the records that also
+    match ``filter`` (in the filter language; the widget's own filters apply as well)."""
+
     op: str
     field: str | None = None
+    filter: Mapping[str, Any] | None = dataclasses.field(default=None, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.op if self.field is None else f"{self.op}_{self.field}"
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """One measure divided by another (a win rate, an average deal size)."""
+
+    numerator: Measure
+    denominator: Measure
+    percent: bool = False
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """What a widget groups by: a field, a linked record's field (``customer.industry``),
+    or a date field's ``bucket`` (day, week, month, quarter, year)."""
+
+    field: str
+    bucket: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetSource:
+    """Where a target-against-actual widget reads its targets: ``measure`` of another
+    ``form``, grouped by ``by`` (the field matching the widget's first dimension) and
+    limited to the dashboard's date range through ``date_field``."""
+
+    form: str
+    measure: Measure
+    by: str
+    date_field: str | None = None
+
+
+WIDGET_KINDS = (
+    "number",
+    "bar",
+    "line",
+    "area",
+    "pie",
+    "donut",
+    "funnel",
+    "pivot",
+    "table",
+    "ranking",
+    "target",
+    "calendar",
+    "gantt",
+)
 
 
 @dataclass(frozen=True)
 class Widget:
+    """One figure, chart or table of a dashboard, over the records of ``form``.
+
+    ``dimensions`` are the categories (the first) and the series or pivot columns (the
+    second); ``measures`` the figures per group (a second one is drawn on a second axis);
+    ``ratio`` replaces them with one measure divided by another. ``date_field`` is what
+    the dashboard's date range and a number's ``period`` apply to.
+    """
+
     key: str
     type: str
     label: Label
     form: str
-    group_by: str | None = None
-    measure: Measure = Measure("count")
+    dimensions: tuple[Dimension, ...] = ()
+    measures: tuple[Measure, ...] = (Measure("count"),)
+    ratio: Ratio | None = None
     filter: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    date_field: str | None = None
+    period: str | None = None
+    stacked: bool = False
+    sort: str | None = None
+    limit: int | None = None
+    columns: tuple[str, ...] = ()
+    start: str | None = None
+    end: str | None = None
+    target: TargetSource | None = None
+    width: int = 1
+
+    @property
+    def group_by(self) -> str | None:
+        return self.dimensions[0].field if self.dimensions else None
+
+    @property
+    def measure(self) -> Measure:
+        return self.measures[0]
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        """Every form whose records the widget reads."""
+        return (self.form, self.target.form) if self.target else (self.form,)
+
+
+@dataclass(frozen=True)
+class DashboardFilter:
+    """A filter the viewer sets for the whole dashboard: a ``date_range`` (on each
+    widget's ``date_field``), the ``owner`` (each form's owner field), or a ``field``
+    (applied to the widgets whose form has a field of that key)."""
+
+    kind: str
+    field: str | None = None
+    label: Label | None = None
+
+    @property
+    def name(self) -> str:
+        return self.field if self.kind == "field" and self.field else self.kind
 
 
 @dataclass(frozen=True)
@@ -346,6 +449,10 @@ class Dashboard:
     label: Label
     widgets: tuple[Widget, ...]
     roles: tuple[str, ...] = ()
+    filters: tuple[DashboardFilter, ...] = ()
+
+    def widget(self, key: str) -> Widget | None:
+        return next((w for w in self.widgets if w.key == key), None)
 
 
 @dataclass(frozen=True)

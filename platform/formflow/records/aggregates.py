@@ -2,10 +2,14 @@
 
 Dashboards and reports ask for these, so the answer must not depend on the database: date
 buckets are strings formatted the same way on both ("2026-01-31", "2026-W05" (ISO week),
-"2026-01", "2026-Q1", "2026"), computed in UTC (SQLite ``strftime`` on stored UTC text,
-PostgreSQL ``to_char`` on the value at time zone UTC); sums of money come back as
+"2026-01", "2026-Q1", "2026"), computed in the aggregation's time zone (PostgreSQL
+``to_char`` on the value at that time zone; SQLite, which knows no time zones, shifts the
+stored UTC text by the zone's offset, chosen by a CASE over the zone's transitions since
+1970, so daylight-saving edges fall where they do); sums of money come back as
 ``Decimal`` at the field's scale; averages are rounded to two places beyond it. Groups come
-in ascending order of their keys, empty keys first.
+in ascending order of their keys, empty keys first. A group key may be a linked record's
+field (``customer.industry``), read through the link by the target's primary key. The
+median is computed in SQL too, by numbering each group's values with window functions.
 
 The bucket formats are SQL literals written here, never parameters, so PostgreSQL sees the
 same expression in SELECT, GROUP BY and ORDER BY.
@@ -15,7 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     BigInteger,
@@ -24,6 +32,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    case,
     cast,
     func,
     literal_column,
@@ -37,18 +46,25 @@ from formflow.errors import QueryError
 from formflow.fields import ValueKind
 from formflow.records.filters import DialectSwitch, FieldRef, LinkScope, describe, resolve_field
 from formflow.records.query import normalised, row_conditions
-from formflow.storage.tables import AppSchema
+from formflow.storage.tables import DELETED_AT, AppSchema
 
 MAX_GROUPS = 10_000
-MEASURE_OPS = ("count", "sum", "avg", "min", "max", "distinct_count")
+MEASURE_OPS = ("count", "sum", "avg", "min", "max", "distinct_count", "median")
 BUCKETS = ("day", "week", "month", "quarter", "year")
 AVERAGE_EXTRA_SCALE = 2
 
 _NUMERIC = frozenset({ValueKind.INTEGER, ValueKind.DECIMAL})
 _ORDERED = _NUMERIC | {ValueKind.DATE, ValueKind.DATETIME, ValueKind.TEXT}
 _UNGROUPABLE = frozenset({ValueKind.CHOICES, ValueKind.FILES})
-_KINDS_FOR = {"sum": _NUMERIC, "avg": _NUMERIC, "min": _ORDERED, "max": _ORDERED}
+_KINDS_FOR = {
+    "sum": _NUMERIC,
+    "avg": _NUMERIC,
+    "median": _NUMERIC,
+    "min": _ORDERED,
+    "max": _ORDERED,
+}
 _NEEDS = {"sum": "a number field", "avg": "a number field", "min": "a field that sorts"}
+_NEEDS["median"] = _NEEDS["sum"]
 _NEEDS["max"] = _NEEDS["min"]
 
 
@@ -65,6 +81,7 @@ class Aggregation:
     bucket: Mapping[str, str] = field(default_factory=dict)
     filter: Mapping[str, Any] | None = None
     limit: int = 1000
+    timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         if not self.measures:
@@ -74,6 +91,10 @@ class Aggregation:
         for key in self.bucket:
             if key not in self.group_by:
                 raise QueryError(f"bucket '{key}' is not in group_by", field=key)
+        try:
+            ZoneInfo(self.timezone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise QueryError(f"unknown time zone '{self.timezone}'") from None
 
 
 def aggregate(
@@ -87,29 +108,102 @@ def aggregate(
 ) -> list[dict[str, Any]]:
     """One row per group: its keys, then each measure, named like ``count`` or ``sum_amount``."""
     groups = [
-        group_expression(schema, form_key, key, aggregation.bucket.get(key)).label(key)
+        group_expression(
+            schema, form_key, key, aggregation.bucket.get(key), aggregation.timezone
+        ).label(key)
         for key in aggregation.group_by
     ]
-    measures = [measure_expression(schema, form_key, m) for m in aggregation.measures]
-    names = [column.name for column in [*groups, *measures]]
+    plain = [m for m in aggregation.measures if m.op != "median"]
+    measures = [measure_expression(schema, form_key, m) for m in plain]
+    medians = [m for m in aggregation.measures if m.op == "median"]
+    for median in medians:
+        measure_expression(schema, form_key, median)  # checks the field as for any measure
+    names = [column.name for column in [*groups, *measures]] + [m.name for m in medians]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise QueryError(f"the aggregation names {', '.join(duplicates)} more than once")
     where = row_conditions(schema, form_key, filter=aggregation.filter, link_scope=link_scope)
     if scope is not None:
         where.append(scope)
-    statement = select(*groups, *measures).select_from(schema.table(form_key)).where(*where)
+    table = schema.table(form_key)
+    if not measures:
+        measures = [func.count().label("_rows")]
+    statement = select(*groups, *measures).select_from(table).where(*where)
     if groups:
         keys = [group.element for group in groups]
         statement = statement.group_by(*keys).order_by(*(_nulls_first(key) for key in keys))
     result = connection.execute(statement.limit(aggregation.limit)).mappings()
-    return [normalised(row) for row in result]
+    rows = [normalised(row) for row in result]
+    for median in medians:
+        ref = resolve_field(schema, form_key, median.field or "", purpose="read")
+        found = _medians(connection, groups, ref, where)
+        for row in rows:
+            row[median.name] = found.get(tuple(row[g.name] for g in groups))
+    for row in rows:
+        row.pop("_rows", None)
+    return rows
+
+
+def _medians(
+    connection: Connection,
+    groups: list[Any],
+    ref: FieldRef,
+    where: list[ColumnElement[bool]],
+) -> dict[tuple[Any, ...], Decimal | None]:
+    """Each group's median of one field: the middle value, or the mean of the middle two.
+
+    Window functions number the non-empty values within each group, so only one or two
+    values per group leave the database.
+    """
+    value = ref.column
+    keys = [group.element for group in groups]
+    partition = keys or None
+    numbered = (
+        select(
+            *(key.label(f"g{i}") for i, key in enumerate(keys)),
+            value.label("v"),
+            func.row_number().over(partition_by=partition, order_by=value).label("n"),
+            func.count().over(partition_by=partition).label("c"),
+        )
+        .select_from(value.table)
+        .where(*where, value.is_not(None))
+        .subquery()
+    )
+    n, c = numbered.c.n, numbered.c.c
+    own = [numbered.c[f"g{i}"] for i in range(len(keys))]
+    statement = select(*own, func.avg(numbered.c.v)).where(
+        (n == (c + 1) // 2) | (n == (c + 2) // 2)
+    )
+    if own:
+        statement = statement.group_by(*own)
+    scale = ref.field.scale if ref.field else 0
+    return {
+        tuple(normalised_value(v) for v in row[:-1]): _rounded(
+            row[-1], (scale or 0) + AVERAGE_EXTRA_SCALE
+        )
+        for row in connection.execute(statement)
+    }
+
+
+def _rounded(value: Any, places: int) -> Decimal | None:
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(Decimal(1).scaleb(-places))
+
+
+def normalised_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
 
 
 def group_expression(
-    schema: AppSchema, form_key: str, key: str, bucket: str | None
+    schema: AppSchema, form_key: str, key: str, bucket: str | None, timezone: str = "UTC"
 ) -> ColumnElement[Any]:
-    """The value a group is keyed on: the field itself, or its date bucket as text."""
+    """The value a group is keyed on: the field itself, a linked record's field, or a date
+    bucket as text."""
+    if "." in key:
+        return _linked_value(schema, form_key, key)
     ref = resolve_field(schema, form_key, key, purpose="read")
     if ref.kind in _UNGROUPABLE:
         raise QueryError(f"{describe(ref)} cannot be grouped by", field=key)
@@ -123,19 +217,92 @@ def group_expression(
         raise QueryError(
             f"unknown bucket '{bucket}' for {describe(ref)}; use {', '.join(BUCKETS)}", field=key
         )
-    return date_bucket(ref, bucket)
+    return date_bucket(ref, bucket, timezone)
 
 
-def date_bucket(ref: FieldRef, bucket: str) -> ColumnElement[str]:
-    """``ref``'s values as bucket labels, the same text on SQLite and PostgreSQL."""
-    utc: ColumnElement[Any] = ref.column
+def _linked_value(schema: AppSchema, form_key: str, key: str) -> ColumnElement[Any]:
+    """``link.field``: the field of the record the link points at, looked up by its id."""
+    link_key, _, target_key = key.partition(".")
+    link = resolve_field(schema, form_key, link_key, purpose="read")
+    target = link.field.target_form if link.field else None
+    if not target or "." in target_key:
+        raise QueryError(f"{describe(link)} is not a link", field=key)
+    ref = resolve_field(schema, target, target_key, purpose="read", shown=key)
+    if ref.kind in _UNGROUPABLE:
+        raise QueryError(f"{describe(ref)} cannot be grouped by", field=key)
+    table = schema.table(target)
+    return (
+        select(ref.column)
+        .where(table.c.id == link.column, table.c[DELETED_AT].is_(None))
+        .scalar_subquery()
+    )
+
+
+def date_bucket(ref: FieldRef, bucket: str, timezone: str = "UTC") -> ColumnElement[str]:
+    """``ref``'s values as bucket labels, the same text on SQLite and PostgreSQL.
+
+    Dates have no time zone; date-times are bucketed as the clock reads in ``timezone``.
+    """
+    local: ColumnElement[Any] = ref.column
+    sqlite_local: Any = ref.column
     if ref.kind is ValueKind.DATETIME:
-        utc = func.timezone(_sql("'UTC'"), ref.column)
+        local = func.timezone(_sql(_zone_literal(timezone)), ref.column)
+        sqlite_local = func.datetime(ref.column, _sqlite_offset(ref.column, timezone))
     return DialectSwitch(
         String(),
-        sqlite=_SQLITE_BUCKETS[bucket](ref.column),
-        postgresql=func.to_char(utc, _sql(_POSTGRES_FORMATS[bucket])),
+        sqlite=_SQLITE_BUCKETS[bucket](sqlite_local),
+        postgresql=func.to_char(local, _sql(_POSTGRES_FORMATS[bucket])),
     )
+
+
+def _zone_literal(timezone: str) -> str:
+    ZoneInfo(timezone)  # only a zone the system knows reaches SQL, as a literal
+    if "'" in timezone:
+        raise QueryError(f"unknown time zone '{timezone}'")
+    return f"'{timezone}'"
+
+
+def _sqlite_offset(column: Any, timezone: str) -> ColumnElement[str]:
+    """A ``datetime()`` modifier such as ``'+28800 seconds'``: the zone's offset at each
+    stored UTC moment, picked by comparing the stored text with the transitions."""
+    changes = zone_transitions(timezone)
+    first = _sql(f"'{changes[0][1]:+d} seconds'")
+    if len(changes) == 1:
+        return first
+    whens = [
+        (column < _sql(f"'{moment}'"), _sql(f"'{offset:+d} seconds'"))
+        for (moment, _before), (_, offset) in zip(changes[1:], changes[:-1], strict=True)
+    ]
+    return case(*whens, else_=_sql(f"'{changes[-1][1]:+d} seconds'"))
+
+
+@lru_cache(maxsize=32)
+def zone_transitions(timezone: str) -> tuple[tuple[str, int], ...]:
+    """``(utc_moment, offset_seconds)`` from 1970 to 2100: the offset in force from each
+    moment on (the first moment is the start), as text that sorts like SQLite's stored
+    date-times."""
+    zone = ZoneInfo(timezone)
+    start = datetime(1970, 1, 1, tzinfo=UTC)
+
+    def offset(moment: datetime) -> int:
+        found = moment.astimezone(zone).utcoffset()
+        return int(found.total_seconds()) if found is not None else 0
+
+    changes = [(start.strftime(_STORED), offset(start))]
+    day, end = start, datetime(2100, 1, 1, tzinfo=UTC)
+    while day < end:
+        following = day + timedelta(days=1)
+        if offset(following) != offset(day):
+            low, high = day, following
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                low, high = (middle, high) if offset(middle) == offset(low) else (low, middle)
+            changes.append((high.replace(microsecond=0).strftime(_STORED), offset(high)))
+        day = following
+    return tuple(changes)
+
+
+_STORED = "%Y-%m-%d %H:%M:%S"
 
 
 def _sql(literal: str) -> ColumnElement[Any]:
@@ -216,7 +383,7 @@ def _aggregate(op: str, ref: FieldRef) -> ColumnElement[Any]:
         return cast(func.sum(column), BigInteger)
     if op == "sum":
         return type_coerce(func.sum(column), Numeric(38, scale))
-    if op == "avg":
+    if op in ("avg", "median"):
         places = scale + AVERAGE_EXTRA_SCALE
         rounded = func.round(func.avg(column), _sql(str(places)))
         return type_coerce(rounded, Numeric(38, places))

@@ -28,6 +28,7 @@ from formflow.web import (
     auth,
     automation_pages,
     cookies,
+    dashboard_pages,
     designer_pages,
     errors,
     headers,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     app.register_blueprint(workbench.blueprint)
     areas = (records, inbox_pages, admin, job_pages, address_pages, automation_pages, api)
     designer_pages.init_app(app)
+    dashboard_pages.init_app(app)
     for area in (*areas, token_pages, account_pages, notification_pages):
         area.init_app(app)
     app.context_processor(navigation.context_processor)

@@ -132,6 +132,8 @@ _PARAMETERS = {
     "api.delete": frozenset({"version"}),
     "api.tasks": frozenset({"box", "app", "limit", "after"}),
     "api.notifications": frozenset({"limit", "before", "unread"}),
+    "api.dashboard": frozenset({"from", "to", "owner"}),
+    "api.dashboard_widget": frozenset({"from", "to", "owner"}),
 }
 
 
@@ -635,6 +637,7 @@ def _precondition(error: RecordError) -> Response:
 
 def init_app(app: Flask) -> None:
     from formflow.web import (  # noqa: F401  (their routes join the blueprint)
+        api_dashboards,
         api_notifications,
         api_workflows,
     )

@@ -16,6 +16,7 @@ from formflow.config import Settings
 VENDOR_FILES = {
     "htmx.min.js": ("htmx.org", "dist/htmx.min.js"),
     "Sortable.min.js": ("sortablejs", "Sortable.min.js"),
+    "echarts.min.js": ("echarts", "dist/echarts.min.js"),
 }
 
 ROOT = Path(__file__).resolve().parents[3]

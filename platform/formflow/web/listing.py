@@ -3,7 +3,9 @@
 The URL is the list's whole state (``?q=华为&sort=-updated_at&f.level=A&cursor=…``), so a
 list can be bookmarked, shared, saved as a view and paged through without JavaScript.
 Only parameters the form's definition offers are taken (its ``list.search``,
-``list.filters`` and sortable columns); anything else in the URL is ignored. The filters
+``list.filters`` and sortable columns, and a filter on any other filterable field the URL
+names, as a dashboard's drill-down does; a select filter may name several options,
+``f.stage=won,lost``); anything else in the URL is ignored. The filters
 become the record service's structured filter language, never SQL.
 """
 
@@ -71,6 +73,10 @@ class ListState:
             value = str(args.get(FILTER + key, "")).strip()
             if parse_id(value) is not None:
                 filters[FILTER + key] = value
+        for name in _other_params(form):  # a dashboard's drill-down
+            value = str(args.get(name, "")).strip()[:MAX_PARAM]
+            if value and name not in filters:
+                filters[name] = value
         return cls(search, sort, filters, args.get("cursor", "")[:2000])
 
     def params(self, *, cursor: str = "", sort: str | None = None) -> dict[str, str]:
@@ -98,12 +104,47 @@ class ListState:
 def filter_keys(form: Form, state: ListState) -> list[str]:
     """The fields filtered on: the list's own filters, and any other link field the URL
     names by record id (the link from a record to "all the records that link to it")."""
-    extra = [key for key in _other_links(form) if FILTER + key in state.filters]
+    extra = [
+        key
+        for key in _other_fields(form)
+        if any(name in state.filters for name in _params(form, key))
+    ]
     return [*form.list_view.filters, *extra]
 
 
 def _other_links(form: Form) -> list[str]:
     return [f.key for f in form.fields if f.is_link and f.key not in form.list_view.filters]
+
+
+_DRILLABLE = frozenset(
+    {"select", "user", "department", "bool", "number", "date", "datetime", "multiselect"}
+)
+
+
+def _other_fields(form: Form) -> list[str]:
+    """Fields the list does not offer as filters that a URL may still filter on."""
+    return [
+        f.key
+        for f in form.fields
+        if f.key not in form.list_view.filters
+        and f.field_type.filterable
+        and (f.is_link or filter_type(form, f.key) in _DRILLABLE)
+    ]
+
+
+def _other_params(form: Form) -> list[str]:
+    return [
+        name
+        for key in _other_fields(form)
+        if not form.field(key).is_link
+        for name in _params(form, key)
+    ]
+
+
+def _params(form: Form, key: str) -> list[str]:
+    if filter_type(form, key) in ("number", "date", "datetime"):
+        return [FILTER + key + LOW, FILTER + key + HIGH]
+    return [FILTER + key]
 
 
 def filter_params(form: Form) -> list[str]:
@@ -154,8 +195,12 @@ class Filters:
 
     def _single(self, key: str, kind: str, value: str) -> list[Spec]:
         if kind == "select":
-            if value in self.form.field(key).option_values:
+            options = self.form.field(key).option_values
+            if value in options:
                 return [{"field": key, "op": "eq", "value": value}]
+            several = value.split(",")
+            if len(several) > 1 and all(one in options for one in several):
+                return [{"field": key, "op": "in", "value": several}]
         elif kind == "multiselect":
             if value in self.form.field(key).option_values:
                 return [{"field": key, "op": "has_any", "value": [value]}]
@@ -270,11 +315,27 @@ def controls(
                 kind,
                 name,
                 value,
-                choices=_choices(form, key, kind, users, departments),
+                choices=_with_several(form, key, kind, value, users, departments),
                 hint=_link_hint(form, key, kind, value, link_titles),
             )
         )
     return found
+
+
+def _with_several(
+    form: Form,
+    key: str,
+    kind: str,
+    value: str,
+    users: list[tuple[int, str]],
+    departments: list[tuple[int, str]],
+) -> tuple[tuple[str, str], ...]:
+    """The choices, plus the several options a drill-down may have chosen together."""
+    choices = _choices(form, key, kind, users, departments)
+    if kind == "select" and "," in value and value not in dict(choices):
+        names = dict(choices)
+        return (*choices, (value, " / ".join(names.get(one, one) for one in value.split(","))))
+    return choices
 
 
 def _choices(

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import request, url_for
 
+from formflow.dashboards import visible_dashboards
 from formflow.definitions.model import App, Operation, Scope
 from formflow.records import scope_for
 from formflow.web import context
@@ -31,6 +32,7 @@ class NavSection:
     app_key: str
     label: str
     links: tuple[NavLink, ...]
+    dashboards: tuple[NavLink, ...] = ()
 
 
 _sections: dict[tuple[str, frozenset[str], bool, str, str], tuple[App, NavSection]] = {}
@@ -57,7 +59,13 @@ def _section(app_key: str, app: App) -> NavSection:
         for form in app.forms.values()
         if scope_for(actor, form, Operation.READ) is not Scope.NONE
     )
-    section = NavSection(app_key, text(app.label), links)
+    boards = tuple(
+        NavLink(
+            board.key, text(board.label), url_for("dashboards.page", app_key=app_key, key=board.key)
+        )
+        for board in visible_dashboards(actor, app)
+    )
+    section = NavSection(app_key, text(app.label), links, boards)
     if len(_sections) >= _KEPT:
         _sections.clear()
     _sections[key] = (app, section)

@@ -39,6 +39,8 @@ from formflow.records import (
     ORDERED_OPS,
     TEXT_OPS,
 )
+from formflow.web.openapi_dashboards import TAG as DASHBOARDS_TAG
+from formflow.web.openapi_dashboards import dashboard_paths, dashboard_schemas
 from formflow.web.openapi_notifications import TAG as NOTIFICATIONS_TAG
 from formflow.web.openapi_notifications import notification_paths, notification_schemas
 from formflow.web.openapi_workflows import TAG, workflow_paths, workflow_schemas
@@ -96,14 +98,17 @@ def build_document(apps: Sequence[App]) -> dict[str, Any]:
         "/apps": _apps_path(),
     }
     schemas: dict[str, Schema] = dict(_shared_schemas())
+    schemas.update(dashboard_schemas())
     tags: list[dict[str, Any]] = [{"name": "meta", "description": "The API itself."}]
     tags.append({"name": TAG, "description": "Approval tasks, decisions and record actions."})
+    tags.append({"name": DASHBOARDS_TAG, "description": "Dashboards' figures for the caller."})
     paths.update(workflow_paths(apps, _errors))
     schemas.update(workflow_schemas())
     tags.append({"name": NOTIFICATIONS_TAG, "description": "The caller's notifications."})
     paths.update(notification_paths(_errors))
     schemas.update(notification_schemas())
     for app in apps:
+        paths.update(dashboard_paths(app, _errors))
         for form in app.forms.values():
             tag = f"{app.key}.{form.key}"
             tags.append({"name": tag, "description": _describe(form.label, form.description)})

@@ -57,6 +57,7 @@ from formflow.web.listing import (
     Filters,
     ListState,
     controls,
+    filter_keys,
     link_filter_ids,
     sortable_columns,
 )
@@ -137,7 +138,7 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
     except QueryError as error:
         problems.append(_("This list could not be shown: %(reason)s", reason=error_message(error)))
         page = Page([], 0, False, None)
-    users, departments = names_needed(form, [*columns, *form.list_view.filters])
+    users, departments = names_needed(form, [*columns, *filter_keys(form, state)])
     directory = load_names(users, departments)
     held = link_ids(form, page.rows, columns)
     titles = titles_for(t, link_filter_ids(form, state), directory, held=held)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import login_required
 
+from formflow.dashboards import visible_dashboards
 from formflow.definitions.model import Operation, Scope
 from formflow.records import scope_for
 from formflow.web import context
@@ -31,5 +32,8 @@ def home() -> str:
             (app.form(form_key), record)
             for form_key, record in context.records(app_key).recent(actor, RECENT)
         ]
-        sections.append({"app": app, "creatable": creatable, "recent": recent})
+        dashboards = visible_dashboards(actor, app)
+        sections.append(
+            {"app": app, "creatable": creatable, "recent": recent, "dashboards": dashboards}
+        )
     return render_template("workbench.html", sections=sections)

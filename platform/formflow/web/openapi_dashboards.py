@@ -1,0 +1,124 @@
+"""The dashboard paths of the OpenAPI document: one per dashboard, and one per widget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from formflow.definitions.model import App
+
+TAG = "dashboards"
+_ERRORS = ("400", "401", "403", "404", "500")
+_DATE = {"type": "string", "format": "date"}
+
+
+def _parameters() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "from",
+            "in": "query",
+            "description": "First day of the date range.",
+            "schema": _DATE,
+        },
+        {
+            "name": "to",
+            "in": "query",
+            "description": "Last day of the date range.",
+            "schema": _DATE,
+        },
+        {
+            "name": "owner",
+            "in": "query",
+            "description": "Only records this user owns (a user id), where the dashboard offers it.",
+            "schema": {"type": "integer", "minimum": 1},
+        },
+    ]
+
+
+def dashboard_paths(app: App, errors: Any) -> dict[str, Any]:
+    """``errors`` turns status codes into the document's error responses."""
+    paths: dict[str, Any] = {}
+    for board in app.dashboards.values():
+        base = f"/{app.key}/dashboards/{board.key}"
+        name = board.label.en or board.key
+        paths[base] = {
+            "get": {
+                "operationId": f"{app.key}_dashboard_{board.key}",
+                "summary": f"Every widget of the {name} dashboard, for the caller",
+                "tags": [TAG],
+                "parameters": _parameters(),
+                "responses": {
+                    "200": _json(f"The {name} dashboard's figures.", "DashboardData"),
+                    **errors(_ERRORS),
+                },
+            }
+        }
+        paths[base + "/widgets/{widget}"] = {
+            "get": {
+                "operationId": f"{app.key}_dashboard_{board.key}_widget",
+                "summary": f"One widget of the {name} dashboard, for the caller",
+                "tags": [TAG],
+                "parameters": [
+                    {
+                        "name": "widget",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": [w.key for w in board.widgets]},
+                    },
+                    *_parameters(),
+                ],
+                "responses": {
+                    "200": _json("The widget's figures.", "WidgetData"),
+                    **errors(_ERRORS),
+                },
+            }
+        }
+    return paths
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def dashboard_schemas() -> dict[str, Any]:
+    number = {"type": ["string", "number", "null"], "description": "Decimals as strings."}
+    return {
+        "WidgetData": {
+            "type": "object",
+            "description": (
+                "One widget's figures. Number widgets have value, previous and change (per "
+                "cent against the previous period); charts have categories and series (data "
+                "and, per point, the list page link of the records behind it); tables, "
+                "calendars and Gantt charts have rows; problem says why a widget is empty "
+                "for the caller."
+            ),
+            "required": ["key", "type", "label"],
+            "properties": {
+                "key": {"type": "string"},
+                "type": {"type": "string"},
+                "label": {"type": "string"},
+                "problem": {"type": ["string", "null"]},
+                "link": {"type": ["string", "null"]},
+                "value": number,
+                "previous": number,
+                "change": number,
+                "categories": {"type": "array", "items": {"type": "object"}},
+                "series": {"type": "array", "items": {"type": "object"}},
+                "rows": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        "DashboardData": {
+            "type": "object",
+            "required": ["key", "label", "widgets"],
+            "properties": {
+                "key": {"type": "string"},
+                "label": {"type": "string"},
+                "widgets": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/WidgetData"},
+                },
+            },
+        },
+    }

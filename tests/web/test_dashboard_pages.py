@@ -1,0 +1,129 @@
+"""Dashboard pages, drill-downs, exports and the API, as a rep and as a manager see them."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from demo_pages import copy_demo
+from flask import Flask
+from flask.testing import FlaskClient
+from openpyxl import load_workbook
+from test_api import token_for
+from test_chinese_pages import signed_in
+
+from formflow.web import create_app
+
+OVERVIEW = "/dashboards/crm_sfa/sales_overview"
+MINE = "/dashboards/crm_sfa/my_sales"
+
+
+@pytest.fixture
+def demo_app(demo_instance: Path, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(copy_demo(demo_instance, tmp_path / "instance"))
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["formflow"].close()
+
+
+def widgets(client: FlaskClient, path: str) -> dict[str, dict[str, Any]]:
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    found = re.findall(
+        r'<script type="application/json" class="widget-data">(.*?)</script>', response.text
+    )
+    return {data["key"]: data for data in map(json.loads, found)}
+
+
+def list_total(client: FlaskClient, link: str) -> int:
+    response = client.get(html.unescape(link))
+    assert response.status_code == 200
+    found = re.search(r'<p class="total muted" role="status">([^<]*)</p>', response.text)
+    assert found is not None
+    digits = re.sub(r"[^0-9]", "", found[1])
+    return int(digits) if digits else 0
+
+
+def funnel_counts(data: dict[str, Any]) -> dict[str, int]:
+    [series] = data["series"]
+    return {c["key"]: int(v) for c, v in zip(data["categories"], series["data"], strict=True)}
+
+
+def test_a_manager_sees_every_widget_of_the_sales_overview(demo_app: Flask) -> None:
+    shown = widgets(signed_in(demo_app, "lijing"), OVERVIEW)
+    assert len(shown) == 15
+    assert [key for key, data in shown.items() if data["problem"]] == []
+
+
+def test_a_rep_is_not_shown_the_managers_overview(demo_app: Flask) -> None:
+    assert signed_in(demo_app, "liuyang").get(OVERVIEW).status_code == 404
+
+
+def test_a_reps_funnel_counts_fewer_records_than_the_managers(demo_app: Flask) -> None:
+    rep = funnel_counts(widgets(signed_in(demo_app, "liuyang"), MINE)["my_pipeline"])
+    manager = funnel_counts(widgets(signed_in(demo_app, "lijing"), MINE)["my_pipeline"])
+    assert all(rep.get(stage, 0) <= count for stage, count in manager.items())
+    assert sum(rep.values()) < sum(manager.values())
+
+
+def test_a_funnel_stage_opens_the_list_of_exactly_its_records(demo_app: Flask) -> None:
+    client = signed_in(demo_app, "liuyang")
+    data = widgets(client, MINE)["my_pipeline"]
+    [series] = data["series"]
+    for value, link in zip(series["data"], series["links"], strict=True):
+        assert list_total(client, link) == int(value)
+
+
+def test_a_number_opens_the_list_of_the_records_it_counts(demo_app: Flask) -> None:
+    client = signed_in(demo_app, "lijing")
+    data = widgets(client, MINE)["open_deals"]
+    assert list_total(client, data["link"]) == int(data["value"])
+
+
+def test_a_widget_exports_the_viewers_own_figures_to_csv(demo_app: Flask) -> None:
+    client = signed_in(demo_app, "liuyang")
+    shown = funnel_counts(widgets(client, MINE)["my_pipeline"])
+    response = client.get(MINE + "/my_pipeline.csv")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert sorted(int(row[1]) for row in rows[1:]) == sorted(shown.values())
+
+
+def test_a_widget_exports_to_xlsx(demo_app: Flask) -> None:
+    client = signed_in(demo_app, "lijing")
+    response = client.get(MINE + "/my_pipeline.xlsx")
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    assert sheet is not None
+    counts = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert sorted(counts) == sorted(funnel_counts(widgets(client, MINE)["my_pipeline"]).values())
+
+
+def test_the_api_returns_the_dashboard_for_the_tokens_user(demo_app: Flask) -> None:
+    client = demo_app.test_client()
+    headers = {"Authorization": f"Bearer {token_for(demo_app, 'liuyang')}"}
+    response = client.get("/api/v1/crm_sfa/dashboards/my_sales", headers=headers)
+    assert response.status_code == 200
+    by_key = {w["key"]: w for w in response.json["widgets"]}
+    page = widgets(signed_in(demo_app, "liuyang"), MINE)
+    assert by_key["my_pipeline"]["series"] == page["my_pipeline"]["series"]
+
+
+def test_the_api_hides_a_dashboard_the_user_may_not_see(demo_app: Flask) -> None:
+    client = demo_app.test_client()
+    headers = {"Authorization": f"Bearer {token_for(demo_app, 'liuyang')}"}
+    response = client.get("/api/v1/crm_sfa/dashboards/sales_overview", headers=headers)
+    assert (response.status_code, response.json["error"]["code"]) == (404, "not_found")
+
+
+def test_the_api_returns_one_widget(demo_app: Flask) -> None:
+    client = demo_app.test_client()
+    headers = {"Authorization": f"Bearer {token_for(demo_app, 'lijing')}"}
+    path = "/api/v1/crm_sfa/dashboards/my_sales/widgets/open_deals"
+    response = client.get(path, headers=headers)
+    assert (response.status_code, response.json["type"]) == (200, "number")

@@ -51,10 +51,21 @@ class Settings:
     """Reverse proxies whose ``X-Forwarded-For`` tells the client's address."""
     password_history: int = 5
     """Administrators must turn on a second factor before anything else."""
+    backups: Path | None = None
+    backup_schedule: str = "0 3 * * *"
+    """When automatic backups run (cron, on the instance's clock); empty turns them off."""
+    backup_keep: int = 7
+    """How many backups the automatic ones leave in the backup folder."""
+    metrics_token: str = ""
+    """A bearer token that may read ``/metrics`` (administrators may anyway)."""
 
     @property
     def uploads_dir(self) -> Path:
         return self.uploads or self.instance / "uploads"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backups or self.instance / "backups"
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -80,6 +91,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "password_min_length": max(8, int(_number(env, "FORMFLOW_PASSWORD_MIN_LENGTH", 8))),
         "password_history": max(0, int(_number(env, "FORMFLOW_PASSWORD_HISTORY", 5))),
         "admin_second_factor": env.get("FORMFLOW_ADMIN_SECOND_FACTOR", "0") in ("1", "true", "yes"),
+        "backups": Path(env["FORMFLOW_BACKUP_DIR"]) if env.get("FORMFLOW_BACKUP_DIR") else None,
+        "backup_schedule": env.get("FORMFLOW_BACKUP_SCHEDULE", "0 3 * * *").strip(),
+        "backup_keep": max(1, int(_number(env, "FORMFLOW_BACKUP_KEEP", 7))),
+        "metrics_token": env.get("FORMFLOW_METRICS_TOKEN", ""),
     }
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -37,6 +37,14 @@ class Origin:
     address: str | None = None
     channel: str = ""
     """How the act arrived: ``web``, ``api``, ``cli``, ``job`` (or empty when unknown)."""
+    who: Callable[[], int | None] | None = None
+    """Asked for the user when ``user_id`` is not given: a web request knows who signs in
+    only once it reads the session, and most requests write nothing to the log."""
+
+    def actor(self) -> int | None:
+        if self.user_id is not None or self.who is None:
+            return self.user_id
+        return self.who()
 
 
 _origin: ContextVar[Origin | None] = ContextVar("formflow_audit_origin", default=None)
@@ -45,10 +53,14 @@ _NOBODY = Origin()
 
 @contextmanager
 def acting(
-    *, user_id: int | None = None, address: str | None = None, channel: str = ""
+    *,
+    user_id: int | None = None,
+    address: str | None = None,
+    channel: str = "",
+    who: Callable[[], int | None] | None = None,
 ) -> Iterator[Origin]:
     """Within the block, entries without their own user or address take these."""
-    origin = Origin(user_id, address, channel)
+    origin = Origin(user_id, address, channel, who)
     token = _origin.set(origin)
     try:
         yield origin
@@ -136,7 +148,7 @@ def log(
     entry = Entry(
         id=head.last_id,
         at=utc(at or datetime.now(UTC)),
-        user_id=user_id if user_id is not None else now.user_id,
+        user_id=user_id if user_id is not None else now.actor(),
         action=str(action),
         app_key=app_key,
         form_key=form_key,

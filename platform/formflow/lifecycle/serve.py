@@ -128,13 +128,14 @@ class FormflowServer(BaseApplication):  # type: ignore[misc]
         for app_key in instance.app_keys:  # compiled before the first request, not during it
             instance.records(app_key)
         from formflow.automations.jobs import attach
-        from formflow.jobs import serve_jobs
+        from formflow.backups import schedule as backups
+        from formflow.jobs import Jobs, serve_jobs
 
-        app.extensions["formflow.jobs"] = serve_jobs(
-            self.settings,
-            instance.relay,
-            setup=lambda jobs: attach(jobs, instance.automations),
-        )
+        def setup(jobs: Jobs) -> None:
+            attach(jobs, instance.automations)
+            backups.attach(jobs, instance)
+
+        app.extensions["formflow.jobs"] = serve_jobs(self.settings, instance.relay, setup=setup)
         # What start-up made (compiled apps, tables, templates) lives as long as the worker:
         # out of the collector's sight, a full collection takes a fraction of the ~70 ms it
         # otherwise would, in the middle of some request.

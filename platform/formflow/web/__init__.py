@@ -25,6 +25,7 @@ from formflow.web import (
     admin,
     api,
     assets,
+    audit_pages,
     auth,
     automation_pages,
     cookies,
@@ -34,6 +35,7 @@ from formflow.web import (
     ids,
     inbox_pages,
     job_pages,
+    monitoring_pages,
     navigation,
     records,
     token_pages,
@@ -78,7 +80,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)
     areas = (records, inbox_pages, admin, job_pages, address_pages, automation_pages, api)
-    for area in (*areas, token_pages, account_pages):
+    for area in (*areas, token_pages, account_pages, audit_pages, monitoring_pages):
         area.init_app(app)
     app.context_processor(navigation.context_processor)
     return app

@@ -7,9 +7,9 @@ from formflow.monitoring.metrics import Gauges, Recorder, exposition
 from formflow.monitoring.status import Alert, gauges, last_due, readiness, warnings
 
 __all__ = [
+    "Alert",
     "Gauges",
     "Recorder",
-    "Alert",
     "exposition",
     "gauges",
     "last_due",

@@ -118,10 +118,15 @@ def test_an_entry_replaced_in_the_middle_is_found(logged: Engine) -> None:
     assert (broken.entry_id, broken.kind) == (3, "inserted")
 
 
-def test_an_act_rolled_back_leaves_no_entry_and_no_gap(logged: Engine) -> None:
-    with pytest.raises(RuntimeError), write_transaction(logged) as connection:
+def failing_act(engine: Engine) -> None:
+    with write_transaction(engine) as connection:
         audit.log(connection, "sign_in", user_id=1)
         raise RuntimeError("the act failed")
+
+
+def test_an_act_rolled_back_leaves_no_entry_and_no_gap(logged: Engine) -> None:
+    with pytest.raises(RuntimeError):
+        failing_act(logged)
     with write_transaction(logged) as connection:
         entry = audit.log(connection, "sign_out", user_id=1)
     assert entry.id == 6

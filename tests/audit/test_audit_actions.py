@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,8 +10,7 @@ from sqlalchemy import select
 from formflow import accounts, audit
 from formflow.accounts import addresses, second_factor, sessions, tokens
 from formflow.audit import AuditQuery
-from formflow.config import load_settings
-from formflow.lifecycle.install import initialise, migrate_app
+from formflow.lifecycle.install import migrate_app
 from formflow.lifecycle.instance import Instance
 from formflow.records import Actor
 from formflow.storage.database import read_transaction, write_transaction
@@ -21,17 +18,6 @@ from formflow.storage.platform_tables import audit_entries
 from support import MINIMAL_FORM_YAML, AppWriter
 
 PASSWORD = "password-1"
-
-
-@pytest.fixture
-def instance(tmp_path: Path, database_url: str, write_app: AppWriter) -> Iterator[Instance]:
-    settings = load_settings(
-        {"FORMFLOW_INSTANCE": str(tmp_path / "instance"), "FORMFLOW_DATABASE_URL": database_url}
-    )
-    initialise(settings, [write_app()], "admin", PASSWORD)
-    opened = Instance(settings)
-    yield opened
-    opened.close()
 
 
 def newest(instance: Instance, action: str | None = None) -> audit.Entry:

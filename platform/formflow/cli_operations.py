@@ -16,7 +16,6 @@ from formflow import accounts, audit
 from formflow.audit import AuditQuery
 from formflow.backups import check_backup, create_backup, restore_backup
 from formflow.cli import opened, reports_errors
-from formflow.config import load_settings
 from formflow.errors import FormflowError
 from formflow.storage.database import read_transaction
 
@@ -129,7 +128,6 @@ def restore(backup_path: Path, targets: tuple[str, ...]) -> None:
     """Restore BACKUP into a new instance folder or an empty database; the running
     instance is left alone. Give --to twice for a PostgreSQL backup: the database URL,
     and the folder for its attachments and settings."""
-    load_settings()
     restored = restore_backup(backup_path, targets)
     for line in restored:
         click.echo(line)

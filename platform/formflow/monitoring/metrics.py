@@ -24,6 +24,8 @@ from typing import Any
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Upper bounds (seconds) of the latency histogram's buckets; ``+Inf`` comes last."""
 FLUSH_SECONDS = 1.0
+FOLDER = "metrics"
+"""The instance's folder where each process leaves its counts."""
 
 
 class Recorder:

@@ -23,6 +23,7 @@ from formflow import monitoring
 from formflow.backups import list_backups
 from formflow.jobs import make_huey
 from formflow.monitoring import Recorder
+from formflow.monitoring.metrics import FOLDER as metrics_folder
 from formflow.web import context
 from formflow.web.admin import administrators_only
 from formflow.web.extensions import csrf
@@ -31,7 +32,6 @@ blueprint = Blueprint("monitoring", __name__)
 
 RECORDER = "formflow.metrics"
 QUEUE = "formflow.monitoring.queue"
-METRICS_FOLDER = "metrics"
 OPEN = frozenset({"monitoring.healthz", "monitoring.readyz", "monitoring.metrics"})
 
 
@@ -167,7 +167,7 @@ def _observed(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     instance = app.extensions["formflow"]
-    app.extensions[RECORDER] = Recorder(instance.settings.instance / METRICS_FOLDER)
+    app.extensions[RECORDER] = Recorder(instance.settings.instance / metrics_folder)
     app.before_request_funcs.setdefault(None, []).insert(0, _started)
     app.after_request(_observed)
     csrf.exempt(blueprint)

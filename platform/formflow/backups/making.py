@@ -116,7 +116,7 @@ def _dump_postgres(instance: Instance, target: Path) -> dict[str, int]:
         raise BackupError("pg_dump is not installed: install the PostgreSQL client tools")
     uri, schema = libpq(str(instance.engine.url.render_as_string(hide_password=False)))
     with instance.engine.connect() as connection:
-        connection.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
         rows = count_rows(connection, schema)
         command = ["pg_dump", "--format=custom", f"--snapshot={snapshot}", f"--file={target}"]

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy import Connection
 
-from formflow import __version__, accounts
+from formflow import __version__, accounts, audit
 from formflow.accounts import tokens
 from formflow.config import load_settings
 from formflow.definitions import load_app
@@ -69,12 +69,14 @@ def opened() -> Iterator[Instance]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="formflow")
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """Formflow: forms, workflows and dashboards from YAML app definitions.
 
     Settings come from FORMFLOW_* environment variables (FORMFLOW_INSTANCE,
     FORMFLOW_DATABASE_URL, FORMFLOW_APPS, FORMFLOW_PLUGINS_DIR, ...).
     """
+    context.with_resource(audit.acting(channel="cli"))
 
 
 @main.command()
@@ -647,3 +649,15 @@ def _change_text(change: Any) -> str:
     if "id" in change:
         return f"created {change['form']}/{change['id']}"
     return str(change.get("action", "?"))
+
+
+def _operations() -> None:
+    """The operator's commands live in their own module (audit, backup, restore)."""
+    from formflow import cli_operations
+
+    main.add_command(cli_operations.audit_group)
+    main.add_command(cli_operations.backup)
+    main.add_command(cli_operations.restore)
+
+
+_operations()

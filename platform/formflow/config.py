@@ -69,10 +69,21 @@ class Settings:
     """Administrators must turn on a second factor before anything else."""
     smtp: SmtpSettings | None = None
     """Where notifications are e-mailed from; ``None`` (no FORMFLOW_SMTP_HOST): no e-mail."""
+    backups: Path | None = None
+    backup_schedule: str = "0 3 * * *"
+    """When automatic backups run (cron, on the instance's clock); empty turns them off."""
+    backup_keep: int = 7
+    """How many backups the automatic ones leave in the backup folder."""
+    metrics_token: str = ""
+    """A bearer token that may read ``/metrics`` (administrators may anyway)."""
 
     @property
     def uploads_dir(self) -> Path:
         return self.uploads or self.instance / "uploads"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backups or self.instance / "backups"
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -99,6 +110,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "password_history": max(0, int(_number(env, "FORMFLOW_PASSWORD_HISTORY", 5))),
         "admin_second_factor": env.get("FORMFLOW_ADMIN_SECOND_FACTOR", "0") in ("1", "true", "yes"),
         "smtp": _smtp(env),
+        "backups": Path(env["FORMFLOW_BACKUP_DIR"]) if env.get("FORMFLOW_BACKUP_DIR") else None,
+        "backup_schedule": env.get("FORMFLOW_BACKUP_SCHEDULE", "0 3 * * *").strip(),
+        "backup_keep": max(1, int(_number(env, "FORMFLOW_BACKUP_KEEP", 7))),
+        "metrics_token": env.get("FORMFLOW_METRICS_TOKEN", ""),
     }
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]

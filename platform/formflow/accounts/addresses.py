@@ -22,7 +22,9 @@ from threading import Lock
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
+from formflow import audit
 from formflow.accounts.errors import AccountError
+from formflow.audit import Action
 from formflow.config import IPNetwork as Network
 from formflow.storage.database import read_transaction
 from formflow.storage.platform_tables import address_rules
@@ -131,13 +133,20 @@ def add_rule(
         )
         .returning(address_rules.c.id)
     ).scalar_one()
+    audit.log(
+        connection,
+        Action.ADDRESS_RULE_ADD,
+        app_key=app_key,
+        detail={"rule": rule_id, "user": user_id, "role": role_key, "networks": networks.split()},
+    )
     return rule_id
 
 
 def remove_rule(connection: Connection, rule_id: int) -> bool:
-    return bool(
-        connection.execute(delete(address_rules).where(address_rules.c.id == rule_id)).rowcount
-    )
+    removed = connection.execute(delete(address_rules).where(address_rules.c.id == rule_id))
+    if removed.rowcount:
+        audit.log(connection, Action.ADDRESS_RULE_REMOVE, detail={"rule": rule_id})
+    return bool(removed.rowcount)
 
 
 class AddressRules:

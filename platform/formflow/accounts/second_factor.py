@@ -21,7 +21,9 @@ from datetime import UTC, datetime
 import pyotp
 from sqlalchemy import Connection, delete, insert, select, update
 
+from formflow import audit
 from formflow.accounts.sessions import token_hash
+from formflow.audit import Action
 from formflow.storage.platform_tables import recovery_codes, second_factors
 
 ISSUER = "Formflow"
@@ -104,6 +106,7 @@ def confirm_enrolment(
         .where(second_factors.c.user_id == user_id)
         .values(confirmed_at=now, last_step=step)
     )
+    audit.log(connection, Action.SECOND_FACTOR_ON, detail={"user": user_id}, at=now)
     return new_recovery_codes(connection, user_id)
 
 
@@ -115,6 +118,7 @@ def new_recovery_codes(connection: Connection, user_id: int) -> list[str]:
         insert(recovery_codes),
         [{"user_id": user_id, "code_hash": token_hash(_normal(code))} for code in codes],
     )
+    audit.log(connection, Action.RECOVERY_CODES_NEW, detail={"user": user_id})
     return codes
 
 
@@ -148,6 +152,7 @@ def turn_off(connection: Connection, user_id: int) -> None:
     """Remove the user's second factor and recovery codes (an admin may, for a lost phone)."""
     connection.execute(delete(second_factors).where(second_factors.c.user_id == user_id))
     connection.execute(delete(recovery_codes).where(recovery_codes.c.user_id == user_id))
+    audit.log(connection, Action.SECOND_FACTOR_OFF, detail={"user": user_id})
 
 
 class SecondFactorError(Exception):

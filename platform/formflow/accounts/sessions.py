@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from formflow import audit
+from formflow.audit import Action
 from formflow.storage.platform_tables import sessions
 
 LIFETIME = timedelta(hours=12)
@@ -95,6 +97,7 @@ def start_session(
             address=address[:64],
         )
     )
+    audit.log(connection, Action.SIGN_IN, user_id=user_id, detail={"remember": remember}, at=now)
     return token
 
 
@@ -163,7 +166,12 @@ def end_sessions(connection: Connection, user_id: int, *, keep: int | None = Non
 
 def end_session_by_token(connection: Connection, token: str) -> None:
     """End the session a cookie's token names (signing out)."""
-    connection.execute(delete(sessions).where(sessions.c.token_hash == token_hash(token)))
+    ended = connection.execute(
+        delete(sessions)
+        .where(sessions.c.token_hash == token_hash(token))
+        .returning(sessions.c.user_id)
+    ).scalar()
+    audit.log(connection, Action.SIGN_OUT, user_id=ended)
 
 
 def _aware(moment: datetime) -> datetime:

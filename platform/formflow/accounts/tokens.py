@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
-from formflow import accounts
+from formflow import accounts, audit
+from formflow.audit import Action
 from formflow.errors import FormflowError
 from formflow.storage.platform_tables import api_tokens
 
@@ -151,6 +152,12 @@ def create_token(
         )
         .returning(api_tokens.c.id)
     ).scalar_one()
+    audit.log(
+        connection,
+        Action.TOKEN_CREATE,
+        detail={"token": token_id, "owner": user_id, "name": name},
+        at=now,
+    )
     return token_id, plaintext
 
 
@@ -239,7 +246,10 @@ def revoke_token(connection: Connection, user_id: int | None, token_id: int) -> 
     statement = delete(api_tokens).where(api_tokens.c.id == token_id)
     if user_id is not None:
         statement = statement.where(api_tokens.c.user_id == user_id)
-    return bool(connection.execute(statement).rowcount)
+    revoked = bool(connection.execute(statement).rowcount)
+    if revoked:
+        audit.log(connection, Action.TOKEN_REVOKE, detail={"token": token_id})
+    return revoked
 
 
 def _aware(moment: datetime) -> datetime:

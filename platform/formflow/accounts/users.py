@@ -36,10 +36,12 @@ from sqlalchemy import (
 )
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from formflow import audit
 from formflow.accounts import passwords
 from formflow.accounts.errors import AccountError
 from formflow.accounts.passwords import PasswordPolicy
 from formflow.accounts.sessions import Seen, end_sessions, token_hash
+from formflow.audit import Action
 from formflow.records.access import Actor
 from formflow.storage.platform_tables import (
     api_tokens,
@@ -81,6 +83,7 @@ def create_department(
         name=name, parent_id=parent_id, manager_id=manager_id, created_at=datetime.now(UTC)
     )
     department_id: int = connection.execute(statement.returning(departments.c.id)).scalar_one()
+    audit.log(connection, Action.DEPARTMENT_CREATE, detail={"department": department_id})
     return department_id
 
 
@@ -124,6 +127,11 @@ def create_user(
     )
     user_id: int = connection.execute(statement.returning(users.c.id)).scalar_one()
     passwords.remember(connection, user_id, password_hash, policy or passwords.DEFAULT_POLICY)
+    audit.log(
+        connection,
+        Action.USER_CREATE,
+        detail={"user": user_id, "username": username, "admin": is_admin},
+    )
     for app_key, role_keys in (roles or {}).items():
         set_roles(connection, user_id, app_key, role_keys)
     return user_id
@@ -148,6 +156,12 @@ def set_roles(connection: Connection, user_id: int, app_key: str, role_keys: Ite
     rows = [{"user_id": user_id, "app_key": app_key, "role_key": role} for role in sorted(wanted)]
     if rows:
         connection.execute(insert(user_roles), rows)
+    audit.log(
+        connection,
+        Action.USER_ROLES,
+        app_key=app_key,
+        detail={"user": user_id, "roles": sorted(wanted)},
+    )
     end_sessions(connection, user_id)
 
 
@@ -171,6 +185,7 @@ def set_password(
         update(users).where(users.c.id == user_id).values(password_hash=password_hash)
     )
     passwords.remember(connection, int(user_id), password_hash, policy or passwords.DEFAULT_POLICY)
+    audit.log(connection, Action.USER_PASSWORD, detail={"user": int(user_id)})
     end_sessions(connection, int(user_id))
     return int(user_id)
 
@@ -444,6 +459,7 @@ def record_login_failure(
     connection.execute(
         insert(login_failures).values(username=username, address=address[:64], at=now)
     )
+    audit.log(connection, Action.SIGN_IN_FAILED, detail={"username": username}, at=now)
 
 
 def clear_login_failures(connection: Connection, username: str, address: str) -> None:
@@ -546,6 +562,12 @@ def update_user(
             is_admin=is_admin,
         )
     )
+    before = (current.display_name, current.department_id, current.is_active, current.is_admin)
+    after = (display_name.strip(), department_id, is_active, is_admin)
+    names = ("display_name", "department_id", "is_active", "is_admin")
+    changed = [name for name, old, new in zip(names, before, after, strict=True) if old != new]
+    if changed:
+        audit.log(connection, Action.USER_UPDATE, detail={"user": user_id, "fields": changed})
     if (is_active, is_admin) != (current.is_active, current.is_admin):
         end_sessions(connection, user_id)
 
@@ -645,6 +667,7 @@ def update_department(
         .where(departments.c.id == department_id)
         .values(name=name.strip(), parent_id=parent_id, manager_id=manager_id)
     )
+    audit.log(connection, Action.DEPARTMENT_UPDATE, detail={"department": department_id})
 
 
 def _check_department(connection: Connection, department_id: int | None) -> None:

@@ -134,12 +134,14 @@ class Instance:
 
     def attach_jobs(self, jobs: Jobs) -> None:
         """Put the instance's own jobs on ``jobs``: the automations' clock and webhook
-        calls, the notifications' sending and the workflows' step timeouts."""
+        calls, the notifications' sending, the workflows' step timeouts and scheduled backups."""
         from formflow.automations.jobs import attach as attach_automations
+        from formflow.backups.schedule import attach as attach_backups
         from formflow.notifications.jobs import attach as attach_notifications
 
         attach_automations(jobs, self.automations)
         attach_notifications(jobs, self.notifications)
+        attach_backups(jobs, self)
 
     def _channels(self) -> list[Channel]:
         """E-mail when SMTP is configured, then every channel plugins add."""

@@ -148,4 +148,15 @@ def run(
 ) -> None:
     """Serve until stopped (Ctrl+C or SIGTERM); :func:`check` the instance before."""
     check_port(host, port)
+    forget_request_counts(settings)
     FormflowServer(settings, options(host, port, workers)).run()
+
+
+def forget_request_counts(settings: Settings) -> None:
+    """Start the request metrics afresh: the processes of an earlier run left their
+    counts in the instance's ``metrics/`` folder, one file each, which would add up forever
+    (a scraper sees the drop as a counter reset, as after any restart)."""
+    from formflow.monitoring.metrics import FOLDER
+
+    for path in (settings.instance / FOLDER).glob("*.json"):
+        path.unlink(missing_ok=True)

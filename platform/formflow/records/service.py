@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from formflow.audit import log as audit_log
 from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form, Operation, Scope
 from formflow.errors import (
     N_,
@@ -961,8 +962,9 @@ class RecordService:
         audited: Mapping[str, tuple[Any, Any]] | None = None,
         changes: Mapping[str, tuple[Any, Any]] | None = None,
     ) -> None:
-        """Leave the two traces every write leaves, in its transaction: the audit row
-        (``audited``, the fields it lists) and the outbox event (``changes``, its diff)."""
+        """Leave the traces every write leaves, in its transaction: the record's history
+        row (``audited``, the fields it lists), the audit log's entry (the keys of those
+        fields) and the outbox event (``changes``, its diff)."""
         audit.record_change(
             connection,
             table_name=self.schema.table(form.key).name,
@@ -971,6 +973,16 @@ class RecordService:
             user_id=user_id,
             at=at,
             changes=audited or {},
+        )
+        audit_log(
+            connection,
+            f"record.{_AUDIT_ACTIONS[kind]}",
+            user_id=user_id,
+            app_key=self.app.key,
+            form_key=form.key,
+            record_id=record_id,
+            detail={"fields": sorted(audited or ())},
+            at=at,
         )
         self.outbox.append(
             connection,

@@ -133,6 +133,43 @@ audit_log = _keyed_table(
     Index("ix_ff_audit_log_user", "user_id", "id"),
 )
 
+audit_entries = Table(
+    "ff_audit_entries",
+    platform_metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    _at("at"),
+    Column("user_id", BigInteger),
+    Column("action", String(40), nullable=False),
+    Column("app_key", String(63)),
+    Column("form_key", String(63)),
+    Column("record_id", BigInteger),
+    Column("address", String(64)),
+    Column("detail", JSON, nullable=False),
+    Column("previous_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_ff_audit_entries_at", "at", "id"),
+    Index("ix_ff_audit_entries_user", "user_id", "id"),
+    Index("ix_ff_audit_entries_action", "action", "id"),
+    Index("ix_ff_audit_entries_record", "app_key", "form_key", "record_id", "id"),
+)
+"""The tamper-evident audit log (:mod:`formflow.audit`): every sign-in, change and admin
+action, numbered without gaps and each chained to the one before by a SHA-256 hash.
+``user_id`` has no foreign key on purpose: deleting a user must not rewrite the log."""
+
+GENESIS_HASH = "0" * 64
+"""The ``previous_hash`` of the first audit entry."""
+
+audit_head = Table(
+    "ff_audit_head",
+    platform_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
+"""One row (id 1, made by the first entry): the number and hash of the newest audit entry.
+Every writer of the log updates it in its own transaction, so writers queue on it and the
+chain has one head."""
+
 counters = Table(
     "ff_counters",
     platform_metadata,

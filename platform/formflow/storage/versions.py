@@ -18,6 +18,8 @@ from typing import Any
 from alembic.operations import Operations
 from sqlalchemy import Connection, Select, func, inspect, select, update
 
+from formflow.audit import Action
+from formflow.audit import log as audit_log
 from formflow.definitions.model import App
 from formflow.errors import FormflowError
 from formflow.storage.migration_ops import Effect, Operation
@@ -166,6 +168,12 @@ def record_version(
         "note": note,
     }
     connection.execute(table.insert().values(values))
+    audit_log(
+        connection,
+        Action.DEFINITION_PUBLISH,
+        app_key=app_key,
+        detail={"number": number, "version": app.version, "digest": app.digest},
+    )
     return _stored(values)
 
 

@@ -25,6 +25,7 @@ from formflow.web import (
     admin,
     api,
     assets,
+    audit_pages,
     auth,
     automation_pages,
     cookies,
@@ -36,6 +37,7 @@ from formflow.web import (
     ids,
     inbox_pages,
     job_pages,
+    monitoring_pages,
     navigation,
     notification_pages,
     records,
@@ -83,7 +85,14 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     areas = (records, inbox_pages, admin, job_pages, address_pages, automation_pages, api)
     designer_pages.init_app(app)
     dashboard_pages.init_app(app)
-    for area in (*areas, token_pages, account_pages, notification_pages):
+    for area in (
+        *areas,
+        token_pages,
+        account_pages,
+        notification_pages,
+        audit_pages,
+        monitoring_pages,
+    ):
         area.init_app(app)
     app.context_processor(navigation.context_processor)
     return app

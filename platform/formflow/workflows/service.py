@@ -24,6 +24,7 @@ from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from formflow.actions import Action, ActionContext
+from formflow.audit import log as audit_log
 from formflow.definitions.model import Label
 from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
 from formflow.errors import N_, Problem, ValidationFailed
@@ -1355,6 +1356,16 @@ class WorkflowService:
                 user_id=step.actor.user_id,
                 at=step.now,
                 changes=changes,
+            )
+            audit_log(
+                step.connection,
+                f"approval.{action}",
+                user_id=step.actor.user_id,
+                app_key=self.app.key,
+                form_key=step.instance.form_key,
+                record_id=step.instance.record_id,
+                detail={"instance": step.instance.id, "node": node_key, "task": task_id},
+                at=step.now,
             )
 
     def _event(self, step: _Step, kind: EventKind, detail: Mapping[str, Any]) -> None:

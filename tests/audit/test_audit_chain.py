@@ -1,0 +1,149 @@
+"""The audit log's hash chain: gapless, tamper-evident, one head under concurrent writers."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from formflow import audit
+from formflow.audit.chain import Entry
+from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.platform_tables import audit_entries, platform_metadata
+
+
+@pytest.fixture
+def logged(engine: Engine) -> Engine:
+    """Platform tables with five entries in the log."""
+    platform_metadata.create_all(engine)
+    for number in range(5):
+        with write_transaction(engine) as connection:
+            audit.log(
+                connection,
+                "record.update",
+                user_id=7,
+                app_key="shop",
+                form_key="order",
+                record_id=number,
+                detail={"fields": ["total"]},
+            )
+    return engine
+
+
+def verdict(engine: Engine) -> audit.Verdict:
+    with read_transaction(engine) as connection:
+        return audit.verify(connection)
+
+
+def test_entries_are_numbered_without_gaps_each_naming_the_hash_before(logged: Engine) -> None:
+    with read_transaction(logged) as connection:
+        rows = connection.execute(select(audit_entries).order_by(audit_entries.c.id)).all()
+    assert [row.id for row in rows] == [1, 2, 3, 4, 5]
+    assert [row.previous_hash for row in rows[1:]] == [row.hash for row in rows[:-1]]
+
+
+def test_an_intact_log_verifies(logged: Engine) -> None:
+    found = verdict(logged)
+    assert found.intact
+    assert (found.checked, found.head_id) == (5, 5)
+
+
+def test_an_edited_entry_is_found(logged: Engine) -> None:
+    with write_transaction(logged) as connection:
+        connection.execute(update(audit_entries).where(audit_entries.c.id == 3).values(user_id=8))
+    broken = verdict(logged).broken
+    assert broken is not None
+    assert (broken.entry_id, broken.kind) == (3, "edited")
+
+
+def test_an_edited_detail_is_found(logged: Engine) -> None:
+    with write_transaction(logged) as connection:
+        connection.execute(
+            update(audit_entries).where(audit_entries.c.id == 2).values(detail={"fields": []})
+        )
+    broken = verdict(logged).broken
+    assert broken is not None
+    assert (broken.entry_id, broken.kind) == (2, "edited")
+
+
+def test_a_deleted_entry_is_found(logged: Engine) -> None:
+    with write_transaction(logged) as connection:
+        connection.execute(delete(audit_entries).where(audit_entries.c.id == 4))
+    broken = verdict(logged).broken
+    assert broken is not None
+    assert (broken.entry_id, broken.kind) == (4, "missing")
+
+
+def test_deleting_the_newest_entries_is_found_by_the_head(logged: Engine) -> None:
+    with write_transaction(logged) as connection:
+        connection.execute(delete(audit_entries).where(audit_entries.c.id >= 4))
+    broken = verdict(logged).broken
+    assert broken is not None
+    assert (broken.entry_id, broken.kind) == (4, "missing")
+
+
+def forge(connection: Connection, entry_id: int, previous_hash: str) -> None:
+    """Write an entry as someone with database access and the hashing recipe would."""
+    at = connection.execute(select(audit_entries.c.at).where(audit_entries.c.id == 1)).scalar_one()
+    entry = Entry(id=entry_id, at=at, user_id=1, action="sign_in", previous_hash=previous_hash)
+    connection.execute(
+        insert(audit_entries).values(
+            id=entry.id,
+            at=entry.at,
+            user_id=entry.user_id,
+            action=entry.action,
+            detail={},
+            previous_hash=entry.previous_hash,
+            hash=entry.expected_hash(),
+        )
+    )
+
+
+def test_an_inserted_entry_is_found_even_with_a_correct_hash(logged: Engine) -> None:
+    with write_transaction(logged) as connection:
+        last = connection.execute(select(audit_entries.c.hash).where(audit_entries.c.id == 5))
+        forge(connection, 6, last.scalar_one())
+    broken = verdict(logged).broken
+    assert broken is not None
+    assert (broken.entry_id, broken.kind) == (6, "head")
+
+
+def test_an_entry_replaced_in_the_middle_is_found(logged: Engine) -> None:
+    with write_transaction(logged) as connection:
+        connection.execute(delete(audit_entries).where(audit_entries.c.id == 3))
+        forge(connection, 3, "f" * 64)
+    broken = verdict(logged).broken
+    assert broken is not None
+    assert (broken.entry_id, broken.kind) == (3, "inserted")
+
+
+def failing_act(engine: Engine) -> None:
+    with write_transaction(engine) as connection:
+        audit.log(connection, "sign_in", user_id=1)
+        raise RuntimeError("the act failed")
+
+
+def test_an_act_rolled_back_leaves_no_entry_and_no_gap(logged: Engine) -> None:
+    with pytest.raises(RuntimeError):
+        failing_act(logged)
+    with write_transaction(logged) as connection:
+        entry = audit.log(connection, "sign_out", user_id=1)
+    assert entry.id == 6
+    assert verdict(logged).intact
+
+
+def test_concurrent_writers_keep_one_chain(logged: Engine) -> None:
+    def write(user_id: int) -> None:
+        for _ in range(10):
+            with write_transaction(logged) as connection:
+                audit.log(connection, "record.create", user_id=user_id)
+
+    threads = [threading.Thread(target=write, args=(user_id,)) for user_id in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    found = verdict(logged)
+    assert found.intact
+    assert found.checked == 45

@@ -65,6 +65,7 @@ from formflow.records.after_hooks import (
     wants_after_hooks,
 )
 from formflow.records.aggregates import Aggregation, aggregate
+from formflow.records.batch import Batch, create_many
 from formflow.records.compute import Context, reads_record_id
 from formflow.records.field_access import (
     FieldAccess,
@@ -213,6 +214,20 @@ class RecordService:
                 audited=audit.changed_fields({}, record, self._audited(form)),
             )
         return self._shown(access, form, record)
+
+    def create_many(
+        self,
+        actor: Actor,
+        form_key: str,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        all_or_nothing: bool = False,
+    ) -> Batch:
+        """Store a new record for each of ``items``, checked as :meth:`create` checks one,
+        written together (see :mod:`formflow.records.batch`). Rows that do not fit are
+        reported, by position, in the result; with ``all_or_nothing`` any such row means
+        nothing is stored."""
+        return create_many(self, actor, form_key, items, all_or_nothing=all_or_nothing)
 
     def update(
         self,

@@ -1,0 +1,110 @@
+"""Reading an uploaded CSV or XLSX file as a header row and rows of text, streamed.
+
+XLSX is read by openpyxl in read-only mode, which parses the sheet as it is iterated
+rather than loading it whole; CSV is decoded as UTF-8 (with or without a byte-order mark)
+or, failing that, GB 18030, which is what Excel on a Chinese Windows saves. Every cell
+comes out as the text a person typed (:func:`~formflow.transfer.cells.cell_text`).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from formflow.errors import FormflowError
+from formflow.transfer.cells import cell_text
+
+MAX_COLUMNS = 500
+_SAMPLE = 64 * 1024
+_ZIP = b"PK\x03\x04"
+
+
+class UnreadableFile(FormflowError):
+    """An upload that is neither a CSV nor an XLSX file we can read, or has no header row."""
+
+
+@dataclass
+class Sheet:
+    """A file's header row, and its other rows as ``(row number, cells)`` (row 1 is the
+    header), each padded or cut to the header's width; blank rows are left out."""
+
+    headers: list[str]
+    rows: Iterator[tuple[int, list[str]]]
+
+
+@contextmanager
+def open_sheet(path: Path) -> Iterator[Sheet]:
+    """The first sheet of the XLSX file or the CSV file at ``path``."""
+    with path.open("rb") as probe:
+        is_xlsx = probe.read(4) == _ZIP
+    if is_xlsx:
+        with _xlsx(path) as rows:
+            yield _sheet(rows)
+    else:
+        with _csv(path) as rows:
+            yield _sheet(rows)
+
+
+def _sheet(rows: Iterator[list[str]]) -> Sheet:
+    header = next(rows, None)
+    if header is None or not any(header):
+        raise UnreadableFile("the file has no header row")
+    while header and not header[-1]:
+        header.pop()
+    width = min(len(header), MAX_COLUMNS)
+    headers = header[:width]
+
+    def numbered() -> Iterator[tuple[int, list[str]]]:
+        for number, cells in enumerate(rows, start=2):
+            cells = (cells + [""] * width)[:width]
+            if any(cells):
+                yield number, cells
+
+    return Sheet(headers, numbered())
+
+
+@contextmanager
+def _xlsx(path: Path) -> Iterator[Iterator[list[str]]]:
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, ValueError, OSError) as exc:
+        raise UnreadableFile(f"the file is not an XLSX workbook we can read: {exc}") from None
+    try:
+        sheet = workbook.worksheets[0]
+        yield ([cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True))
+    finally:
+        workbook.close()
+
+
+@contextmanager
+def _csv(path: Path) -> Iterator[Iterator[list[str]]]:
+    encoding = _encoding(path)
+    with path.open(encoding=encoding, newline="") as text:
+        sample = text.read(_SAMPLE)
+        text.seek(0)
+        try:
+            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.reader(text, dialect)
+        try:
+            yield ([cell_text(cell) for cell in row] for row in reader)
+        except csv.Error as exc:
+            raise UnreadableFile(f"the CSV file cannot be read: {exc}") from None
+
+
+def _encoding(path: Path) -> str:
+    with path.open("rb") as raw:
+        sample = raw.read(_SAMPLE)
+    try:
+        sample.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 4:  # not just a character cut at the sample's end
+            return "gb18030"
+    return "utf-8-sig"

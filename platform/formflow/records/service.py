@@ -45,7 +45,7 @@ from formflow.errors import (
 from formflow.events import EventKind, Outbox, Relay
 from formflow.expressions import ExpressionError
 from formflow.fields import Invalid, Reference, ValueKind
-from formflow.records import audit
+from formflow.records import audit, lookup
 from formflow.records.access import (
     Actor,
     Reach,
@@ -455,6 +455,24 @@ class RecordService:
         with read_transaction(self.engine) as connection:
             rows = connection.execute(statement, values).mappings()
             return {row["id"]: normalised(row) for row in rows}
+
+    def ids_by_title(
+        self, actor: Actor, form_key: str, titles: Collection[str]
+    ) -> dict[str, list[int]]:
+        """The ids of the records the actor may read with each of ``titles``; see
+        :func:`formflow.records.lookup.ids_by_title` (an import's links given by title)."""
+        return lookup.ids_by_title(self, actor, form_key, titles)
+
+    def matching(
+        self,
+        actor: Actor,
+        form_key: str,
+        keys: Sequence[str],
+        candidates: Collection[tuple[Any, ...]],
+    ) -> dict[tuple[Any, ...], Record]:
+        """The records the actor may read holding each of ``candidates`` as values of
+        ``keys`` (an import's duplicates); see :func:`formflow.records.lookup.matching`."""
+        return lookup.matching(self, actor, form_key, keys, candidates)
 
     def referenced_titles(self, form_key: str, ids: Collection[int]) -> dict[int, Record]:
         """The live records among ``ids`` as ``id`` and title field, whoever may read them.

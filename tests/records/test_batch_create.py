@@ -24,7 +24,8 @@ def test_good_rows_are_stored_and_bad_rows_reported_by_position(
         "name": ["required"],
         "score": ["type"],
     }
-    assert batch.created[0]["level"] == "C" and batch.created[0]["owner"] == people.alice.user_id
+    assert batch.created[0]["level"] == "C"
+    assert batch.created[0]["owner"] == people.alice.user_id
 
 
 def test_every_stored_row_leaves_an_audit_entry_and_an_event(
@@ -61,7 +62,8 @@ def test_all_or_nothing_stores_nothing_when_one_row_is_refused(
     batch = service.create_many(
         people.alice, "account", [{"name": "A"}, {"level": "Z"}], all_or_nothing=True
     )
-    assert batch.created == {} and list(batch.problems) == [1]
+    assert batch.created == {}
+    assert list(batch.problems) == [1]
     assert service.find(people.alice, "account").rows == []
 
 
@@ -77,6 +79,7 @@ def test_numbers_and_subtable_rows_are_written_in_order(
     )
     assert [p.code for p in batch.problems[1]["account"]] == ["not_found"]
     first, last = batch.created[0], batch.created[2]
-    assert first["number"].endswith("0001") and last["number"].endswith("0002")
+    assert first["number"].endswith("0001")
+    assert last["number"].endswith("0002")
     stored = service.get(people.alice, "order", last["id"])
     assert [(row["item"], str(row["total"])) for row in stored["lines"]] == [("Bolt", "3.00")]

@@ -96,8 +96,9 @@ def options(path: Path, **given: Any) -> ImportOptions:
 
 
 def mapping_form() -> Any:
-    from formflow.definitions import load_app
     from sales import SALES_DIR
+
+    from formflow.definitions import load_app
 
     return load_app(SALES_DIR).form("contact")
 
@@ -237,7 +238,8 @@ def test_the_preview_shows_converted_values_and_each_cells_problems(
     )
     first, second = preview_file(ready.service, ready.mary, "contact", path, options(path))
     assert first.errors == {}
-    assert first.values["评分"] == 42 and first.values["级别"] == "key"
+    assert first.values["评分"] == 42
+    assert first.values["级别"] == "key"
     assert isinstance(first.values["公司"], int)
     assert {column: [p.code for p in found] for column, found in second.errors.items()} == {
         "评分": ["type"],

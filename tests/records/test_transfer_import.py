@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sales import Sales, csv_file, sales, xlsx_file, xlsx_rows  # noqa: F401
+from sales import Sales, csv_file, xlsx_file, xlsx_rows
 from sqlalchemy import func, select
 
 from formflow.storage.database import read_transaction, write_transaction
@@ -76,14 +76,14 @@ def planted_errors() -> set[tuple[int, str, str]]:
 
 
 @pytest.fixture
-def ready(sales: Sales) -> Sales:  # noqa: F811
+def ready(sales: Sales) -> Sales:
     for name in ("Acme", "Bolt"):
         sales.service.create(sales.mary, "company", {"name": name})
     sales.service.create(sales.alice, "contact", {"code": "OLD001", "name": "Old"})
     return sales
 
 
-def contacts(sales: Sales) -> int:  # noqa: F811
+def contacts(sales: Sales) -> int:
     table = sales.service.schema.table("contact")
     with read_transaction(sales.service.engine) as connection:
         return int(connection.execute(select(func.count()).select_from(table)).scalar_one())

@@ -131,6 +131,7 @@ _PARAMETERS = {
     "api.record": frozenset({"fields"}),
     "api.delete": frozenset({"version"}),
     "api.tasks": frozenset({"box", "app", "limit", "after"}),
+    "api.export": frozenset({"format", "language", "filter", "search", "sort"}),
 }
 
 
@@ -633,7 +634,7 @@ def _precondition(error: RecordError) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from formflow.web import api_workflows  # noqa: F401  (its routes join the blueprint)
+    from formflow.web import api_transfer, api_workflows  # noqa: F401  (their routes join the blueprint)
 
     csrf.exempt(blueprint)
     app.register_blueprint(blueprint)

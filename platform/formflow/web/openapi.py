@@ -39,6 +39,7 @@ from formflow.records import (
     ORDERED_OPS,
     TEXT_OPS,
 )
+from formflow.web.openapi_transfer import transfer_paths, transfer_schemas
 from formflow.web.openapi_workflows import TAG, workflow_paths, workflow_schemas
 
 OPENAPI_VERSION = "3.1.0"
@@ -98,11 +99,16 @@ def build_document(apps: Sequence[App]) -> dict[str, Any]:
     tags.append({"name": TAG, "description": "Approval tasks, decisions and record actions."})
     paths.update(workflow_paths(apps, _errors))
     schemas.update(workflow_schemas())
+    schemas.update(transfer_schemas())
     for app in apps:
         for form in app.forms.values():
             tag = f"{app.key}.{form.key}"
             tags.append({"name": tag, "description": _describe(form.label, form.description)})
             paths.update(_form_paths(app, form, tag))
+            listed = _list_parameters(
+                component_name(app, form, "Filter"), _sortable(form), _listed(form)
+            )
+            paths.update(transfer_paths(app, form, tag, listed, _errors))
             schemas.update(_form_schemas(app, form))
     return {
         "openapi": OPENAPI_VERSION,

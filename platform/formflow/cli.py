@@ -537,12 +537,14 @@ def worker(threads: int) -> None:
     """
     from formflow.automations.jobs import attach
     from formflow.jobs import Jobs
+    from formflow.transfer.runs import attach as attach_imports
 
     with opened() as instance:
         for app_key in instance.app_keys:
             instance.records(app_key)
         jobs = Jobs.open(instance.settings, instance.relay)
         attach(jobs, instance.automations)
+        attach_imports(jobs, instance.imports)
         queue = "Redis" if instance.settings.redis_url else "the instance's SQLite queue"
         click.echo(f"running jobs from {queue} with {threads} threads (Ctrl+C stops)")
         jobs.consumer(threads).run()

@@ -136,7 +136,6 @@ class Outbox:
             )
         return event_id
 
-
     def append_many(
         self,
         connection: Connection,

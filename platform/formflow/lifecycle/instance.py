@@ -29,6 +29,7 @@ from formflow.storage.database import connect, read_transaction
 from formflow.storage.platform_tables import definition_versions, upgrade_platform_tables
 from formflow.storage.tables import AppSchema
 from formflow.storage.versions import StoredVersion, current_version
+from formflow.transfer.runs import ImportRuns
 from formflow.workflows.service import WorkflowService
 
 VERSION_CHECK_SECONDS = 1.0
@@ -84,6 +85,11 @@ class Instance:
                 f"no Formflow instance at {self.settings.instance} ({_printable(self.settings.database_url)}); run `formflow init`"
             )
         upgrade_platform_tables(self.engine)
+
+    @cached_property
+    def imports(self) -> ImportRuns:
+        """Imports run from the pages, kept in the instance folder's ``imports``."""
+        return ImportRuns(self.engine, self.settings.instance / "imports", self.records)
 
     @cached_property
     def app_keys(self) -> tuple[str, ...]:

@@ -127,19 +127,27 @@ class FormflowServer(BaseApplication):  # type: ignore[misc]
         instance: Instance = app.extensions["formflow"]
         for app_key in instance.app_keys:  # compiled before the first request, not during it
             instance.records(app_key)
-        from formflow.automations.jobs import attach
         from formflow.jobs import serve_jobs
 
         app.extensions["formflow.jobs"] = serve_jobs(
             self.settings,
             instance.relay,
-            setup=lambda jobs: attach(jobs, instance.automations),
+            setup=lambda jobs: _attach_all(jobs, instance),
         )
         # What start-up made (compiled apps, tables, templates) lives as long as the worker:
         # out of the collector's sight, a full collection takes a fraction of the ~70 ms it
         # otherwise would, in the middle of some request.
         gc.freeze()
         return app
+
+
+def _attach_all(jobs: Any, instance: Instance) -> None:
+    """The engine's own jobs: the automations' clock and webhooks, and imports."""
+    from formflow.automations.jobs import attach
+    from formflow.transfer.runs import attach as attach_imports
+
+    attach(jobs, instance.automations)
+    attach_imports(jobs, instance.imports)
 
 
 def run(

@@ -9,11 +9,14 @@ import takes that apostrophe off again.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""Control characters an XLSX file cannot hold."""
 QUOTE = "'"
 
 
@@ -27,6 +30,12 @@ def unquoted(text: str) -> str:
     if text.startswith(QUOTE) and text[1:].startswith(FORMULA_STARTS):
         return text[1:]
     return text
+
+
+def xlsx_text(text: str) -> str:
+    """``text`` without the control characters XLSX cannot hold (they would make the whole
+    workbook unreadable)."""
+    return _ILLEGAL.sub("", text)
 
 
 def csv_text(value: Any) -> str:

@@ -29,7 +29,7 @@ from formflow.definitions.model import Field, Form, SortKey
 from formflow.fields import Reference, ValueKind
 from formflow.records import Actor, Query, RecordService
 from formflow.storage.database import read_transaction
-from formflow.transfer.cells import csv_text, local_time
+from formflow.transfer.cells import csv_text, local_time, xlsx_text
 
 PAGE = 500
 """Records read per statement: a page of the largest size a list may ask for."""
@@ -213,6 +213,6 @@ def _xlsx_cell(sheet: Any, value: Any, service: RecordService) -> Any:
 
 
 def _text_cell(sheet: Any, text: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=text)
+    cell = WriteOnlyCell(sheet, value=xlsx_text(text))
     cell.data_type = "s"
     return cell

@@ -9,24 +9,46 @@ comes out as the text a person typed (:func:`~formflow.transfer.cells.cell_text`
 from __future__ import annotations
 
 import csv
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
-from formflow.errors import FormflowError
+from formflow.errors import N_, RecordError
 from formflow.transfer.cells import cell_text
 
 MAX_COLUMNS = 500
+_BROKEN = (
+    InvalidFileException,
+    csv.Error,
+    zipfile.BadZipFile,
+    KeyError,
+    ValueError,
+    TypeError,
+    OSError,
+    ElementTree.ParseError,
+)
+"""What openpyxl, zipfile and csv raise for a file that is not what it claims to be."""
 _SAMPLE = 64 * 1024
 _ZIP = b"PK\x03\x04"
 
 
-class UnreadableFile(FormflowError):
+class UnreadableFile(RecordError):
     """An upload that is neither a CSV nor an XLSX file we can read, or has no header row."""
+
+    code = "invalid_file"
+
+
+def _unreadable(reason: object) -> UnreadableFile:
+    return UnreadableFile(
+        N_("the file is not a CSV or XLSX file that can be read: %(reason)s"),
+        reason=str(reason)[:200],
+    )
 
 
 @dataclass
@@ -54,7 +76,7 @@ def open_sheet(path: Path) -> Iterator[Sheet]:
 def _sheet(rows: Iterator[list[str]]) -> Sheet:
     header = next(rows, None)
     if header is None or not any(header):
-        raise UnreadableFile("the file has no header row")
+        raise UnreadableFile(N_("the file has no header row"))
     while header and not header[-1]:
         header.pop()
     width = min(len(header), MAX_COLUMNS)
@@ -73,11 +95,15 @@ def _sheet(rows: Iterator[list[str]]) -> Sheet:
 def _xlsx(path: Path) -> Iterator[Iterator[list[str]]]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, ValueError, OSError) as exc:
-        raise UnreadableFile(f"the file is not an XLSX workbook we can read: {exc}") from None
+    except _BROKEN as exc:
+        raise _unreadable(exc) from None
     try:
-        sheet = workbook.worksheets[0]
-        yield ([cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True))
+        if not workbook.worksheets:
+            raise UnreadableFile(N_("the file has no header row"))
+        yield _guarded(
+            [cell_text(value) for value in row]
+            for row in workbook.worksheets[0].iter_rows(values_only=True)
+        )
     finally:
         workbook.close()
 
@@ -92,11 +118,15 @@ def _csv(path: Path) -> Iterator[Iterator[list[str]]]:
             dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
         except csv.Error:
             dialect = csv.excel
-        reader = csv.reader(text, dialect)
-        try:
-            yield ([cell_text(cell) for cell in row] for row in reader)
-        except csv.Error as exc:
-            raise UnreadableFile(f"the CSV file cannot be read: {exc}") from None
+        yield _guarded([cell_text(cell) for cell in row] for row in csv.reader(text, dialect))
+
+
+def _guarded(rows: Iterator[list[str]]) -> Iterator[list[str]]:
+    """``rows``, a file that turns out broken part way through said to be unreadable."""
+    try:
+        yield from rows
+    except _BROKEN as exc:
+        raise _unreadable(exc) from None
 
 
 def _encoding(path: Path) -> str:

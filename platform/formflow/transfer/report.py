@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from formflow.errors import Problem
+from formflow.transfer.cells import xlsx_text
 from formflow.transfer.importing import RowError
 
 ENGLISH_HEADERS = ("Row", "Column", "Reason")
@@ -36,6 +37,6 @@ def write_report(
 
 
 def _text(sheet: object, text: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=text)
+    cell = WriteOnlyCell(sheet, value=xlsx_text(text))
     cell.data_type = "s"
     return cell

@@ -112,7 +112,10 @@ def _xlsx(path: Path) -> Iterator[Iterator[list[str]]]:
 def _csv(path: Path) -> Iterator[Iterator[list[str]]]:
     encoding = _encoding(path)
     with path.open(encoding=encoding, newline="") as text:
-        sample = text.read(_SAMPLE)
+        try:
+            sample = text.read(_SAMPLE)
+        except UnicodeDecodeError as exc:
+            raise _unreadable(exc) from None
         text.seek(0)
         try:
             dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")

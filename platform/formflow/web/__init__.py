@@ -37,6 +37,7 @@ from formflow.web import (
     navigation,
     records,
     token_pages,
+    transfer_pages,
     workbench,
 )
 from formflow.web.extensions import babel, csrf, login_manager
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(workbench.blueprint)
     areas = (records, inbox_pages, admin, job_pages, address_pages, automation_pages, api)
-    for area in (*areas, token_pages, account_pages):
+    for area in (*areas, token_pages, account_pages, transfer_pages):
         area.init_app(app)
     app.context_processor(navigation.context_processor)
     return app

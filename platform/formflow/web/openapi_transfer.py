@@ -60,6 +60,12 @@ def transfer_paths(
                         },
                     },
                     **errors(("400", "401", "403", "404", "500")),
+                    "414": {
+                        "description": (
+                            "The URL is longer than the HTTP server takes (an answer of the "
+                            "server in front of the API, not JSON): shorten the filter."
+                        )
+                    },
                 },
             }
         },

@@ -69,6 +69,7 @@ phases.coverage.enabled = false
 [[operations]]
 include-operation-id-regex = "_export$"
 phases.coverage.enabled = false
+checks.negative_data_rejection.expected-statuses = ["400", "401", "403", "404", "414", "422"]
 
 [[operations]]
 include-operation-id-regex = "_import$"

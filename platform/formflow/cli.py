@@ -661,3 +661,153 @@ def _operations() -> None:
 
 
 _operations()
+# import and export ------------------------------------------------------------------
+
+
+def _app_form(instance: Instance, target: str) -> tuple[str, str]:
+    app_key, _, form_key = target.partition("/")
+    if app_key not in instance.app_keys or form_key not in instance.app(app_key).forms:
+        raise click.BadParameter(f"no form {target!r}; give APP/FORM", param_hint="APP/FORM")
+    return app_key, form_key
+
+
+def _actor(instance: Instance, app_key: str, username: str | None) -> Any:
+    from formflow.records import Actor
+
+    if username is None:
+        return Actor.system()
+    with read_transaction(instance.engine) as connection:
+        return accounts.actor_for(connection, _existing_user(connection, username), app_key)
+
+
+@main.command("export")
+@click.argument("target", metavar="APP/FORM")
+@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx"]), default="csv")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="File (default: stdout).")
+@click.option("--filter", "filter_text", help="A filter in the API's JSON filter language.")
+@click.option("--search", help="Text to search for, as the list's search box.")
+@click.option("--sort", help="Fields to sort by, e.g. '-updated_at,name'.")
+@click.option("--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--as", "username", help="Export what this user may read (default: everything).")
+@reports_errors
+def export_command(
+    target: str,
+    file_format: str,
+    output: Path | None,
+    filter_text: str | None,
+    search: str | None,
+    sort: str | None,
+    language: str,
+    username: str | None,
+) -> None:
+    """Export a form's records, filtered and sorted as a list, to CSV or XLSX."""
+    import json
+
+    from formflow.definitions.model import SortKey
+    from formflow.transfer import exporting
+
+    with opened() as instance:
+        app_key, form_key = _app_form(instance, target)
+        service = instance.records(app_key)
+        keys = tuple(
+            SortKey(part.lstrip("-"), descending=part.startswith("-"))
+            for part in (sort or "").split(",")
+            if part.strip()
+        )
+        request = exporting.ListRequest(
+            filter=json.loads(filter_text) if filter_text else None,
+            search=search,
+            sort=keys or None,
+        )
+        actor = _actor(instance, app_key, username)
+        table = exporting.export_table(service, actor, form_key, request, language=language)
+        if file_format == "xlsx":
+            if output is None:
+                raise click.BadParameter("XLSX needs --output", param_hint="--output")
+            exporting.write_xlsx(table, str(output), service)
+        elif output is None:
+            exporting.write_csv(table, sys.stdout.buffer)
+        else:
+            with output.open("wb") as target_file:
+                exporting.write_csv(table, target_file)
+
+
+@main.command("import")
+@click.argument("target", metavar="APP/FORM")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--map",
+    "pairs",
+    multiple=True,
+    metavar="HEADER=FIELD",
+    help="Map a column to a field (path 'lines.qty' for a subtable); else suggested.",
+)
+@click.option(
+    "--duplicates",
+    type=click.Choice(["create", "skip", "update"]),
+    default="create",
+    show_default=True,
+    help="What to do with a row matching a record.",
+)
+@click.option("--match", "match_on", multiple=True, help="Fields that make a duplicate.")
+@click.option("--all-or-nothing", is_flag=True, help="Store nothing if any row fails.")
+@click.option("--report", type=click.Path(path_type=Path), help="Write the errors as XLSX.")
+@click.option("--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--as", "username", help="Import as this user (default: the system).")
+@reports_errors
+def import_command(
+    target: str,
+    file: Path,
+    pairs: tuple[str, ...],
+    duplicates: str,
+    match_on: tuple[str, ...],
+    all_or_nothing: bool,
+    report: Path | None,
+    language: str,
+    username: str | None,
+) -> None:
+    """Import a CSV or XLSX file into a form; exits 1 if any row failed."""
+    from formflow.transfer import mapping
+    from formflow.transfer.importing import Duplicates, Importer, ImportOptions, Mode
+    from formflow.transfer.reading import open_sheet
+    from formflow.transfer.report import write_report
+
+    with opened() as instance:
+        app_key, form_key = _app_form(instance, target)
+        service = instance.records(app_key)
+        form = service.app.form(form_key)
+        actor = _actor(instance, app_key, username)
+        with open_sheet(file) as sheet:
+            chosen = mapping.suggest(form, sheet.headers)
+            for pair in pairs:
+                header, _, path = pair.partition("=")
+                if header not in sheet.headers:
+                    raise click.BadParameter(f"no column {header!r}", param_hint="--map")
+                column = sheet.headers.index(header)
+                chosen = {k: v for k, v in chosen.items() if v != path and k != column}
+                chosen[column] = path
+            chosen = mapping.checked(form, chosen, len(sheet.headers))
+            for column, path in sorted(chosen.items()):
+                click.echo(f"{sheet.headers[column]} -> {path}", err=True)
+            options = ImportOptions(
+                chosen,
+                duplicates=Duplicates(duplicates),
+                match_on=match_on,
+                mode=Mode.ALL_OR_NOTHING if all_or_nothing else Mode.ROW_BY_ROW,
+            )
+            importer = Importer(service, actor, form_key, sheet.headers, options, language=language)
+            started = time.perf_counter()
+            outcome = importer.run(sheet.rows)
+        seconds = time.perf_counter() - started
+        click.echo(
+            f"{outcome.processed} rows in {seconds:.1f} s: {outcome.created} created, "
+            f"{outcome.updated} updated, {outcome.skipped} skipped, {outcome.failed} failed"
+            + (" (nothing stored: all or nothing)" if outcome.rolled_back else "")
+        )
+        for error in outcome.errors[:20]:
+            click.echo(f"  row {error.row}, {error.column or '-'}: {error.problem}", err=True)
+        if report is not None and outcome.errors:
+            write_report(outcome.errors, str(report))
+            click.echo(f"errors written to {report}", err=True)
+        if outcome.failed:
+            raise SystemExit(1)

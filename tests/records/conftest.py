@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sales import sales  # noqa: F401  (import and export tests' app)
 from shop import SHOP_DIR, People
 from sqlalchemy import Engine
 

@@ -10,14 +10,15 @@ ignored authentication, deleted records gone and created ones found.
 
 Two answers to valid requests are allowed where JSON Schema cannot say the rule: 422 on
 create and update (unique values, links to records that exist, conditions between fields)
-and 428 on update (a version in the body or in ``If-Match``, one of the two). Two things
+and 428 on update (a version in the body or in ``If-Match``, one of the two); and 400 on
+import, whose file's content no schema describes. Two things
 no schema can say are shaped by a hook: page cursors are opaque, so none is generated,
 and a product's code is unique, so a valid one gets a number appended and creates
 succeed, giving the stateful runs records to follow links from.
 
 It runs a few examples per operation (``FORMFLOW_API_EXAMPLES``, 10 by default) on one
 form, with every phase and every check, and more for the stateful runs. The coverage
-phase skips the list and the search: it enumerates every shape of the filter language,
+phase skips the list, the search and the export: it enumerates every shape of the filter language,
 minutes of requests, while examples, fuzzing (valid and invalid data) and the stateful
 runs still send them. One form is run: Schemathesis takes a read after a delete for a
 use after free even when a restore brought the record back in between (it knows only
@@ -64,6 +65,15 @@ phases.coverage.enabled = false
 [[operations]]
 include-operation-id-regex = "_search$"
 phases.coverage.enabled = false
+
+[[operations]]
+include-operation-id-regex = "_export$"
+phases.coverage.enabled = false
+checks.negative_data_rejection.expected-statuses = ["400", "401", "403", "404", "414", "422"]
+
+[[operations]]
+include-operation-id-regex = "_import$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "422"]
 """
 
 

@@ -32,6 +32,7 @@ from formflow.storage.database import connect, read_transaction
 from formflow.storage.platform_tables import definition_versions, upgrade_platform_tables
 from formflow.storage.tables import AppSchema
 from formflow.storage.versions import StoredVersion, current_version
+from formflow.transfer.runs import ImportRuns
 from formflow.workflows.service import WorkflowService
 
 VERSION_CHECK_SECONDS = 1.0
@@ -92,6 +93,11 @@ class Instance:
         upgrade_platform_tables(self.engine)
 
     @cached_property
+    def imports(self) -> ImportRuns:
+        """Imports run from the pages, kept in the instance folder's ``imports``."""
+        return ImportRuns(self.engine, self.settings.instance / "imports", self.records)
+
+    @cached_property
     def app_keys(self) -> tuple[str, ...]:
         """The apps installed in this instance (those with a current version)."""
         with read_transaction(self.engine) as connection:
@@ -134,14 +140,16 @@ class Instance:
 
     def attach_jobs(self, jobs: Jobs) -> None:
         """Put the instance's own jobs on ``jobs``: the automations' clock and webhook
-        calls, the notifications' sending, the workflows' step timeouts and scheduled backups."""
+        calls, the notifications' sending, the workflows' step timeouts, scheduled backups and large imports."""
         from formflow.automations.jobs import attach as attach_automations
         from formflow.backups.schedule import attach as attach_backups
         from formflow.notifications.jobs import attach as attach_notifications
+        from formflow.transfer.runs import attach as attach_imports
 
         attach_automations(jobs, self.automations)
         attach_notifications(jobs, self.notifications)
         attach_backups(jobs, self)
+        attach_imports(jobs, self.imports)
 
     def _channels(self) -> list[Channel]:
         """E-mail when SMTP is configured, then every channel plugins add."""

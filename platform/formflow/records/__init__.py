@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from formflow.records.access import Actor, refusal, scope_for
     from formflow.records.audit import AuditEntry
+    from formflow.records.batch import Batch
     from formflow.records.compute import (
         Context,
         DefaultFailed,
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "Actor": "formflow.records.access",
     "AuditEntry": "formflow.records.audit",
+    "Batch": "formflow.records.batch",
     "CHOICE_OPS": "formflow.records.filters",
     "COMMON_OPS": "formflow.records.filters",
     "Context": "formflow.records.compute",
@@ -107,6 +109,7 @@ __all__ = [
     "TEXT_OPS",
     "Actor",
     "AuditEntry",
+    "Batch",
     "Context",
     "DefaultFailed",
     "ExpressionRefused",

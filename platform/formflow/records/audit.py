@@ -72,6 +72,36 @@ def record_change(
 _RECORD_CHANGE = insert(audit_log)  # every write runs it: built once
 
 
+def record_changes(
+    connection: Connection,
+    *,
+    table_name: str,
+    action: str,
+    user_id: int | None,
+    at: datetime,
+    changes: Sequence[tuple[int, Mapping[str, tuple[Any, Any]]]],
+) -> None:
+    """:func:`record_change` for many records (``(record_id, changes)`` each) in one
+    statement, as a batch of writes leaves them."""
+    if changes:
+        connection.execute(
+            _RECORD_CHANGE,
+            [
+                {
+                    "table_name": table_name,
+                    "record_id": record_id,
+                    "action": action,
+                    "user_id": user_id,
+                    "at": at,
+                    "changes": {
+                        key: [jsonable(old), jsonable(new)] for key, (old, new) in found.items()
+                    },
+                }
+                for record_id, found in changes
+            ],
+        )
+
+
 def history(
     connection: Connection, table_name: str, record_id: int, limit: int = 200
 ) -> list[AuditEntry]:

@@ -11,7 +11,7 @@ Deleting a record applies the ``on_delete`` rule of every link that points at it
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +80,130 @@ class IntegrityChecks:
                     problems.setdefault(key, [problem])
         if problems:
             raise ValidationFailed(problems)
+
+    def check_many(
+        self,
+        connection: Connection,
+        actor: Actor,
+        form: Form,
+        batch: Sequence[tuple[Mapping[str, Any], Mapping[str, list[dict[str, Any]]]]],
+    ) -> dict[int, dict[str, list[Problem]]]:
+        """:meth:`check` for many new records at once (values and subtable rows each), in a
+        bounded number of statements: one per referenced form, users, departments and
+        unique field. A unique value repeated within the batch is a problem of each copy
+        after the first. Returns the problems by position in ``batch``."""
+        problems: dict[int, dict[str, list[Problem]]] = {}
+
+        def add(index: int, path: str, problem: Problem) -> None:
+            problems.setdefault(index, {}).setdefault(path, [problem])
+
+        wanted: list[tuple[int, str, Field, Any]] = []
+        for index, (values, rows) in enumerate(batch):
+            for key, value in values.items():
+                if value is not None and form.has_field(key):
+                    wanted.append((index, key, form.field(key), value))
+            for key, items in rows.items():
+                for number, row in enumerate(items):
+                    for sub in form.field(key).fields:
+                        if row.get(sub.key) is not None:
+                            wanted.append((index, f"{key}.{number}.{sub.key}", sub, row[sub.key]))
+        missing = self._missing_references(
+            connection, actor, [(field, value) for _, _, field, value in wanted]
+        )
+        for index, path, field, value in wanted:
+            problem = missing.get((field.field_type.reference, field.target_form, value))
+            if problem is not None:
+                add(index, path, problem)
+        for field in form.fields:
+            if field.unique:
+                for index in self._taken(connection, form, field, [v for v, _ in batch]):
+                    add(
+                        index,
+                        field.key,
+                        Problem("unique", N_("another record already has this value")),
+                    )
+        if any(index.unique for index in form.indexes):
+            for position, (values, _rows) in enumerate(batch):
+                for keys, problem in self._combination_problems(connection, form, values, None):
+                    for key in keys:
+                        add(position, key, problem)
+        return problems
+
+    def _missing_references(
+        self, connection: Connection, actor: Actor, wanted: Sequence[tuple[Field, Any]]
+    ) -> dict[tuple[Reference | None, str | None, Any], Problem]:
+        """Each referenced record, user or department among ``wanted`` that is not there
+        (or not readable by ``actor``), with its problem."""
+        by_target: dict[tuple[Reference | None, str | None], set[Any]] = {}
+        for field, value in wanted:
+            reference = field.field_type.reference
+            if reference is not None:
+                by_target.setdefault((reference, field.target_form), set()).add(value)
+        missing: dict[tuple[Reference | None, str | None, Any], Problem] = {}
+        for (reference, target_key), values in by_target.items():
+            ids = sorted(values)
+            if reference is Reference.RECORD and target_key:
+                target = self.schema.app.form(target_key)
+                found = reach(scope_for(actor, target, Operation.READ), actor)
+                statement = self.prepared.titles(target.key, found)
+                present = {
+                    row[0]
+                    for row in connection.execute(
+                        statement, {"ids": ids, **reach_values(found, actor)}
+                    )
+                }
+                for value in values - present:
+                    missing[(reference, target_key, value)] = Problem(
+                        "not_found",
+                        N_("no %(form)s record %(id)s"),
+                        (("form", target.label), ("id", value)),
+                    )
+            elif reference is Reference.USER:
+                active = select(users.c.id).where(users.c.id.in_(ids), users.c.is_active)
+                present = set(connection.execute(active).scalars())
+                for value in values - present:
+                    missing[(reference, target_key, value)] = Problem(
+                        "not_found", N_("no active user %(id)s"), (("id", value),)
+                    )
+            elif reference is Reference.DEPARTMENT:
+                known = select(departments.c.id).where(departments.c.id.in_(ids))
+                present = set(connection.execute(known).scalars())
+                for value in values - present:
+                    missing[(reference, target_key, value)] = Problem(
+                        "not_found", N_("no department %(id)s"), (("id", value),)
+                    )
+        return missing
+
+    def _taken(
+        self,
+        connection: Connection,
+        form: Form,
+        field: Field,
+        batch: Sequence[Mapping[str, Any]],
+    ) -> list[int]:
+        """Positions in ``batch`` whose value of unique ``field`` a live record holds, or
+        an earlier member of the batch."""
+        table = self.schema.table(form.key)
+        values = {v[field.key] for v in batch if v.get(field.key) is not None}
+        if not values:
+            return []
+        existing = set(
+            connection.execute(
+                select(table.c[field.key]).where(
+                    table.c[field.key].in_(sorted(values)), table.c[DELETED_AT].is_(None)
+                )
+            ).scalars()
+        )
+        seen: set[Any] = set()
+        taken = []
+        for index, values_of in enumerate(batch):
+            value = values_of.get(field.key)
+            if value is None:
+                continue
+            if value in existing or value in seen:
+                taken.append(index)
+            seen.add(value)
+        return taken
 
     def check_unique(
         self, connection: Connection, form: Form, values: Mapping[str, Any], *, record_id: int

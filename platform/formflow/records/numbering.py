@@ -37,15 +37,29 @@ def next_number(
     connection: Connection, table_name: str, field_key: str, pattern: str, now: datetime
 ) -> str:
     """Take the next number for ``pattern`` at ``now`` (call inside the insert's transaction)."""
+    return next_numbers(connection, table_name, field_key, pattern, now, 1)[0]
+
+
+def next_numbers(
+    connection: Connection,
+    table_name: str,
+    field_key: str,
+    pattern: str,
+    now: datetime,
+    count: int,
+) -> list[str]:
+    """Take the next ``count`` numbers for ``pattern`` at ``now`` in one upsert (a batch
+    of records, such as an import, numbered in order)."""
     prefix = render_prefix(pattern, now)
     name = f"{table_name}.{field_key}:{prefix}"
     dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
-    statement = dialect.insert(counters).values(name=name, value=1)
+    statement = dialect.insert(counters).values(name=name, value=count)
     statement = statement.on_conflict_do_update(
-        index_elements=[counters.c.name], set_={"value": counters.c.value + 1}
+        index_elements=[counters.c.name], set_={"value": counters.c.value + count}
     ).returning(counters.c.value)
-    value = connection.execute(statement).scalar_one()
+    last = connection.execute(statement).scalar_one()
     match = _COUNTER.search(prefix)
     assert match is not None, "patterns are checked to hold one counter when loaded"
     width = len(match.group(1))
-    return prefix[: match.start()] + str(value).zfill(width) + prefix[match.end() :]
+    head, tail = prefix[: match.start()], prefix[match.end() :]
+    return [head + str(value).zfill(width) + tail for value in range(last - count + 1, last + 1)]

@@ -47,7 +47,7 @@ from formflow.errors import (
 from formflow.events import EventKind, Outbox, Relay
 from formflow.expressions import ExpressionError
 from formflow.fields import Invalid, Reference, ValueKind
-from formflow.records import audit
+from formflow.records import audit, lookup
 from formflow.records.access import (
     Actor,
     Reach,
@@ -67,6 +67,7 @@ from formflow.records.after_hooks import (
     wants_after_hooks,
 )
 from formflow.records.aggregates import Aggregation, aggregate
+from formflow.records.batch import Batch, create_many
 from formflow.records.compute import Context, reads_record_id
 from formflow.records.derived import DerivedValues
 from formflow.records.field_access import (
@@ -223,6 +224,20 @@ class RecordService:
                 audited=audit.changed_fields({}, record, self._audited(form)),
             )
         return self._shown(access, form, record)
+
+    def create_many(
+        self,
+        actor: Actor,
+        form_key: str,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        all_or_nothing: bool = False,
+    ) -> Batch:
+        """Store a new record for each of ``items``, checked as :meth:`create` checks one,
+        written together (see :mod:`formflow.records.batch`). Rows that do not fit are
+        reported, by position, in the result; with ``all_or_nothing`` any such row means
+        nothing is stored."""
+        return create_many(self, actor, form_key, items, all_or_nothing=all_or_nothing)
 
     def update(
         self,
@@ -466,6 +481,24 @@ class RecordService:
         with read_transaction(self.engine) as connection:
             rows = connection.execute(statement, values).mappings()
             return {row["id"]: normalised(row) for row in rows}
+
+    def ids_by_title(
+        self, actor: Actor, form_key: str, titles: Collection[str]
+    ) -> dict[str, list[int]]:
+        """The ids of the records the actor may read with each of ``titles``; see
+        :func:`formflow.records.lookup.ids_by_title` (an import's links given by title)."""
+        return lookup.ids_by_title(self, actor, form_key, titles)
+
+    def matching(
+        self,
+        actor: Actor,
+        form_key: str,
+        keys: Sequence[str],
+        candidates: Collection[tuple[Any, ...]],
+    ) -> dict[tuple[Any, ...], Record]:
+        """The records the actor may read holding each of ``candidates`` as values of
+        ``keys`` (an import's duplicates); see :func:`formflow.records.lookup.matching`."""
+        return lookup.matching(self, actor, form_key, keys, candidates)
 
     def referenced_titles(self, form_key: str, ids: Collection[int]) -> dict[int, Record]:
         """The live records among ``ids`` as ``id`` and title field, whoever may read them.

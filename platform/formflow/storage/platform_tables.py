@@ -492,6 +492,38 @@ designer_publications = _keyed_table(
     UniqueConstraint("app_key", "version_number"),
 )
 """Who published each definition version from the designer, when, why, and the plan shown."""
+import_layouts = _keyed_table(
+    "ff_import_layouts",
+    Column("app_key", String(63), nullable=False),
+    Column("form_key", String(63), nullable=False),
+    Column("layout", String(64), nullable=False),
+    Column("mapping", JSON, nullable=False),
+    _at("updated_at"),
+    UniqueConstraint("app_key", "form_key", "layout", name="uq_ff_import_layouts"),
+)
+"""The column mapping last used to import a file of each layout (its set of headers)."""
+
+import_runs = _keyed_table(
+    "ff_import_runs",
+    Column("app_key", String(63), nullable=False),
+    Column("form_key", String(63), nullable=False),
+    _user_ref(),
+    Column("file_name", String(255), nullable=False),
+    Column("language", String(10), nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("processed", Integer, nullable=False),
+    Column("created", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("error", Text),
+    _at("started_at"),
+    _at("finished_at", nullable=True),
+)
+"""Imports run as background jobs: their options, progress and outcome; ``status`` is
+queued, running, done, refused (all or nothing, with errors) or failed. The file and the
+error report live in the instance folder, named after the run's id."""
 
 
 def upgrade_platform_tables(engine: Engine) -> list[str]:

@@ -42,6 +42,7 @@ from formflow.web import (
     notification_pages,
     records,
     token_pages,
+    transfer_pages,
     workbench,
 )
 from formflow.web.extensions import babel, csrf, login_manager
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
         notification_pages,
         audit_pages,
         monitoring_pages,
+        transfer_pages,
     ):
         area.init_app(app)
     app.context_processor(navigation.context_processor)

@@ -134,6 +134,7 @@ _PARAMETERS = {
     "api.notifications": frozenset({"limit", "before", "unread"}),
     "api.dashboard": frozenset({"from", "to", "owner"}),
     "api.dashboard_widget": frozenset({"from", "to", "owner"}),
+    "api.export": frozenset({"format", "language", "filter", "search", "sort"}),
 }
 
 
@@ -639,6 +640,7 @@ def init_app(app: Flask) -> None:
     from formflow.web import (  # noqa: F401  (their routes join the blueprint)
         api_dashboards,
         api_notifications,
+        api_transfer,
         api_workflows,
     )
 

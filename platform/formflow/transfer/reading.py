@@ -1,0 +1,200 @@
+"""Reading an uploaded CSV or XLSX file as a header row and rows of text, streamed.
+
+XLSX is read by openpyxl in read-only mode, which parses the sheet as it is iterated
+rather than loading it whole; CSV is decoded as UTF-8 (with or without a byte-order mark)
+or, failing that, GB 18030, which is what Excel on a Chinese Windows saves. Every cell
+comes out as the text a person typed (:func:`~formflow.transfer.cells.cell_text`).
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from formflow.errors import N_, RecordError
+from formflow.transfer.cells import cell_text
+
+MAX_COLUMNS = 500
+PARALLEL_BYTES = 2 * 1024 * 1024
+"""XLSX files larger than this are parsed in a child process (see :func:`open_sheet`)."""
+_CHUNK = 500
+_AHEAD = 8
+_BROKEN = (
+    InvalidFileException,
+    csv.Error,
+    zipfile.BadZipFile,
+    KeyError,
+    ValueError,
+    TypeError,
+    OSError,
+    ElementTree.ParseError,
+)
+"""What openpyxl, zipfile and csv raise for a file that is not what it claims to be."""
+_SAMPLE = 64 * 1024
+_ZIP = b"PK\x03\x04"
+
+
+class UnreadableFile(RecordError):
+    """An upload that is neither a CSV nor an XLSX file we can read, or has no header row."""
+
+    code = "invalid_file"
+
+
+def _unreadable(reason: object) -> UnreadableFile:
+    return UnreadableFile(
+        N_("the file is not a CSV or XLSX file that can be read: %(reason)s"),
+        reason=str(reason)[:200],
+    )
+
+
+@dataclass
+class Sheet:
+    """A file's header row, and its other rows as ``(row number, cells)`` (row 1 is the
+    header), each padded or cut to the header's width; blank rows are left out."""
+
+    headers: list[str]
+    rows: Iterator[tuple[int, list[str]]]
+
+
+@contextmanager
+def open_sheet(path: Path) -> Iterator[Sheet]:
+    """The first sheet of the XLSX file or the CSV file at ``path``.
+
+    A large XLSX file is parsed in a child process, which hands rows over a chunk at a
+    time: parsing XLSX costs about as much as storing the rows, so the two run side by
+    side on two cores instead of one after the other.
+    """
+    with path.open("rb") as probe:
+        is_xlsx = probe.read(4) == _ZIP
+    if is_xlsx and path.stat().st_size > PARALLEL_BYTES:
+        with _parsed_aside(path) as rows:
+            yield _sheet(rows)
+    elif is_xlsx:
+        with _xlsx(path) as rows:
+            yield _sheet(rows)
+    else:
+        with _csv(path) as rows:
+            yield _sheet(rows)
+
+
+@contextmanager
+def _parsed_aside(path: Path) -> Iterator[Iterator[list[str]]]:
+    context = multiprocessing.get_context("spawn")
+    queue: Any = context.Queue(maxsize=_AHEAD)
+    child = context.Process(target=_parse_into, args=(str(path), queue), daemon=True)
+    child.start()
+
+    def rows() -> Iterator[list[str]]:
+        while True:
+            kind, payload = queue.get()
+            if kind == "rows":
+                yield from payload
+            elif kind == "error":
+                raise _unreadable(payload)
+            else:
+                return
+
+    try:
+        yield rows()
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join()
+        queue.close()
+
+
+def _parse_into(path: str, queue: Any) -> None:
+    """In the child: the file's rows onto ``queue``, a chunk at a time, then ``done``."""
+    try:
+        with _xlsx(Path(path)) as rows:
+            chunk: list[list[str]] = []
+            for row in rows:
+                chunk.append(row)
+                if len(chunk) == _CHUNK:
+                    queue.put(("rows", chunk))
+                    chunk = []
+            queue.put(("rows", chunk))
+    except UnreadableFile as exc:
+        queue.put(("error", str(exc.params.get("reason", exc))))
+    else:
+        queue.put(("done", None))
+
+
+def _sheet(rows: Iterator[list[str]]) -> Sheet:
+    header = next(rows, None)
+    if header is None or not any(header):
+        raise UnreadableFile(N_("the file has no header row"))
+    while header and not header[-1]:
+        header.pop()
+    width = min(len(header), MAX_COLUMNS)
+    headers = header[:width]
+
+    def numbered() -> Iterator[tuple[int, list[str]]]:
+        for number, cells in enumerate(rows, start=2):
+            cells = (cells + [""] * width)[:width]
+            if any(cells):
+                yield number, cells
+
+    return Sheet(headers, numbered())
+
+
+@contextmanager
+def _xlsx(path: Path) -> Iterator[Iterator[list[str]]]:
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except _BROKEN as exc:
+        raise _unreadable(exc) from None
+    try:
+        if not workbook.worksheets:
+            raise UnreadableFile(N_("the file has no header row"))
+        yield _guarded(
+            [cell_text(value) for value in row]
+            for row in workbook.worksheets[0].iter_rows(values_only=True)
+        )
+    finally:
+        workbook.close()
+
+
+@contextmanager
+def _csv(path: Path) -> Iterator[Iterator[list[str]]]:
+    encoding = _encoding(path)
+    with path.open(encoding=encoding, newline="") as text:
+        try:
+            sample = text.read(_SAMPLE)
+        except UnicodeDecodeError as exc:
+            raise _unreadable(exc) from None
+        text.seek(0)
+        try:
+            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        yield _guarded([cell_text(cell) for cell in row] for row in csv.reader(text, dialect))
+
+
+def _guarded(rows: Iterator[list[str]]) -> Iterator[list[str]]:
+    """``rows``, a file that turns out broken part way through said to be unreadable."""
+    try:
+        yield from rows
+    except _BROKEN as exc:
+        raise _unreadable(exc) from None
+
+
+def _encoding(path: Path) -> str:
+    with path.open("rb") as raw:
+        sample = raw.read(_SAMPLE)
+    try:
+        sample.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 4:  # not just a character cut at the sample's end
+            return "gb18030"
+    return "utf-8-sig"

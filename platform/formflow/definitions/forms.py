@@ -105,6 +105,12 @@ class FormCompiler(DocumentCompiler):
 
     # fields -------------------------------------------------------------------------
 
+    def compile_fields(
+        self, items: list[dict[str, Any]], path: PathKey, names: frozenset[str]
+    ) -> tuple[Field, ...]:
+        """Fields outside the form's own list (a record action's inputs), checked alike."""
+        return self._fields(items, path, names, top_level=False)
+
     def _fields(
         self, items: list[dict[str, Any]], path: PathKey, names: frozenset[str], *, top_level: bool
     ) -> tuple[Field, ...]:

@@ -19,6 +19,7 @@ from formflow.fields.kinds import Reference, ValueKind
 if TYPE_CHECKING:
     from formflow.automations.model import Automation
     from formflow.fields.base import FieldType
+    from formflow.record_actions.model import FormAction, Pool
 from formflow.workflows.model import Workflow as Workflow  # re-exported: App names it
 
 SYSTEM_FIELDS: Mapping[str, ValueKind] = MappingProxyType(
@@ -255,6 +256,10 @@ class Form:
     owner_field: str = "created_by"
     description: Label | None = None
     icon: str | None = None
+    actions: tuple[FormAction, ...] = ()
+    """Buttons beyond edit and delete (see :mod:`formflow.record_actions`)."""
+    pool: Pool | None = None
+    """Who may read and claim the records nobody owns."""
     _by_key: Mapping[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -269,6 +274,10 @@ class Form:
 
     def permission(self, role: str) -> Permission:
         return self.permissions.get(role, Permission())
+
+    def action(self, key: str) -> FormAction | None:
+        """One of the form's record actions by key, or ``None``."""
+        return next((action for action in self.actions if action.key == key), None)
 
     def link_fields(self) -> Iterator[Field]:
         return (f for f in self.fields if f.is_link)

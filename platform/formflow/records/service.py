@@ -13,10 +13,10 @@ transaction has committed: they can never undo it, and are not lost if the proce
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
@@ -45,6 +45,7 @@ from formflow.errors import (
 from formflow.events import EventKind, Outbox, Relay
 from formflow.expressions import ExpressionError
 from formflow.fields import Invalid, Reference, ValueKind
+from formflow.record_actions import ledger
 from formflow.records import audit
 from formflow.records.access import (
     Actor,
@@ -144,6 +145,8 @@ class RecordService:
             else Outbox([name for name in subscribers if name in self.relay.subscribers])
         )
         self.timezone = timezone
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        """The time writes are stamped with (tests set their own)."""
         self.locks: RecordLocks | None = None
         """Set by the workflow engine: records it is running an approval on are locked."""
         self.preparer = Preparer(ValueConverter(timezone))
@@ -233,8 +236,11 @@ class RecordService:
         access = self.field_access(actor, form_key, creating=False, grant=grant)
         self._refuse_hidden(access, values)
         context = self.context(actor)
+        claiming = form.pool is not None and form.owner_field in access.granted
         with self._writing() as connection:
-            current = self._load(connection, actor, form, record_id, scope, Operation.UPDATE)
+            current = self._load(
+                connection, actor, form, record_id, scope, Operation.UPDATE, pool=claiming
+            )
             if current["version"] != expected_version:
                 raise StaleRecord(record_id, expected_version, current["version"])
             rows = self._read_rows(connection, form, record_id)
@@ -249,6 +255,8 @@ class RecordService:
             self._check_new_owner(
                 connection, actor, form, access, owner, current.get(form.owner_field)
             )
+            if form.pool is not None:
+                self._pool_owner_change(connection, actor, form, current, owner, context.utc)
             self.integrity.check(
                 connection,
                 actor,
@@ -423,7 +431,7 @@ class RecordService:
                 self.schema,
                 form_key,
                 query,
-                scope=scope_condition(scope, actor, form, table),
+                scope=scope_condition(scope, actor, form, table, pool=not query.deleted),
                 link_scope=self._link_scope(actor),
             )
         if hidden:
@@ -650,7 +658,7 @@ class RecordService:
             "roles": sorted(actor.roles),
             "department": actor.department_id,
         }
-        return Context(user, self.timezone)
+        return Context(user, self.timezone, self.clock())
 
     def check(
         self,
@@ -811,7 +819,10 @@ class RecordService:
         operation: Operation,
         *,
         deleted: bool = False,
+        pool: bool = False,
     ) -> Record:
+        """The record, if ``scope`` reaches it (with the form's pool for reads, and for
+        ``pool`` writes: an action taking a record from it)."""
         row = (
             connection.execute(self._by_id(form.key, deleted), {"record_id": record_id})
             .mappings()
@@ -820,7 +831,8 @@ class RecordService:
         if row is None:
             raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
         record = normalised(row)
-        if not reaches(scope, actor, form, record):
+        pooled = pool or operation is Operation.READ
+        if not reaches(scope, actor, form, record, pool=pooled):
             if operation is not Operation.READ and reaches(
                 scope_for(actor, form, Operation.READ), actor, form, record
             ):
@@ -1056,6 +1068,35 @@ class RecordService:
                 "owner_out_of_reach", N_("is outside the people you may hand records to")
             )
         raise ValidationFailed({key: [problem]})
+
+    def _pool_owner_change(
+        self,
+        connection: Connection,
+        actor: Actor,
+        form: Form,
+        current: Mapping[str, Any],
+        owner: int | None,
+        now: datetime,
+    ) -> None:
+        """A record leaving its owner for the pool starts their cool-down; taking one back
+        from the pool oneself is refused until it ends (whoever changes the record)."""
+        pool = form.pool
+        before = current.get(form.owner_field)
+        if pool is None or owner == before or pool.cooldown_days == 0:
+            return
+        if owner is None and before is not None:
+            ends = now + timedelta(days=pool.cooldown_days)
+            ledger.start_cooldown(connection, self.app.key, form.key, current["id"], before, ends)
+        elif before is None and owner is not None and owner == actor.user_id:
+            until = ledger.cooldown_until(connection, self.app.key, form.key, current["id"], owner)
+            if until is not None and until > now:
+                local = until.astimezone(self.timezone)
+                problem = Problem(
+                    "cooldown",
+                    N_("you let this record go; you may take it back after %(until)s"),
+                    (("until", local.strftime("%Y-%m-%d %H:%M")),),
+                )
+                raise ValidationFailed({form.owner_field: [problem]})
 
     def _shown(self, access: FieldAccess, form: Form, record: Mapping[str, Any]) -> Record:
         return access.shown(self._public(form, record))

@@ -288,6 +288,7 @@ class Automations:
             )
             result = action.run(context, thaw(call.params))
             changes.append(dict(result) if isinstance(result, Mapping) else {"action": call.name})
+            remember(names, call.params, result)
         return changes
 
     def _set(
@@ -343,6 +344,13 @@ class Automations:
             send(self.engine, call_id)
         except WebhookFailed as exc:
             logger.warning("%s", exc)
+
+
+def remember(names: dict[str, Any], params: Mapping[str, Any], result: Any) -> None:
+    """With ``as`` among an action's parameters, the later actions read the id of the
+    record it created by that name."""
+    if "as" in params and isinstance(result, Mapping) and "id" in result:
+        names[str(params["as"])] = result["id"]
 
 
 def matches(trigger: Trigger, event: Event) -> bool:

@@ -209,7 +209,16 @@ class RuleCompiler:
             elif self._params_fit(schema, given, (*where, "params")):
                 self._check_builtin(name, given, (*where, "params"))
             calls.append(ActionCall(name, _frozen(given)))
+            if isinstance(given, Mapping) and isinstance(given.get("as"), str):
+                self._named_result(given["as"], (*where, "params", "as"))
         return tuple(calls)
+
+    def _named_result(self, name: str, path: PathKey) -> None:
+        """Let the later actions read a created record's id as ``name``."""
+        if name in self.names:
+            self.error(path, f"'{name}' is already a name expressions read; choose another")
+            return
+        self.names = self.names | {name}
 
     def _params_fit(self, schema: Mapping[str, Any], given: Any, path: PathKey) -> bool:
         problems = sorted(

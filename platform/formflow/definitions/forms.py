@@ -95,6 +95,7 @@ class FormCompiler(DocumentCompiler):
             permissions=self._permissions(data.get("permissions") or {}, fields),
             list_view=self._list_view(data.get("list") or {}, fields),
             indexes=self._indexes(data.get("indexes") or []),
+            readonly_if=self._expression(data, "readonly_if", (), names | CONTEXT_NAMES),
         )
         self._check_title_and_owner(form)
         self._check_hidden_fields(form)

@@ -260,6 +260,9 @@ class Form:
     """Buttons beyond edit and delete (see :mod:`formflow.record_actions`)."""
     pool: Pool | None = None
     """Who may read and claim the records nobody owns."""
+    readonly_if: Expression | None = None
+    """Records for which this is true are read-only to people: only the grants of record
+    actions, workflows and automations change them."""
     _by_key: Mapping[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -35,9 +35,8 @@ class FormAction:
     record), when (``condition``, over the record, ``user`` and ``today``), what it asks
     (``inputs``, validated like form fields), how often (``held``, ``per_day``) and what it
     does (``steps``, run in order in one unit of work as the user).
-
-    ``grant`` lists the fields the steps may set whatever the user's field rules (the
-    fields named by ``set``, ``values``, ``map`` and ``owner`` of the record's own form).
+    Each step's writes are granted the fields they set, so an action may set a readonly
+    field (the owner, a pool flag) that editing the record cannot.
     """
 
     key: str
@@ -50,7 +49,6 @@ class FormAction:
     per_day: int | None = None
     bulk: bool = True
     confirm: Label | None = None
-    grant: frozenset[str] = frozenset()
 
     def input(self, key: str) -> Field:
         for item in self.inputs:

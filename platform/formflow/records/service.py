@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form, Operation, Scope
 from formflow.errors import (
     N_,
+    PermissionDenied,
     Problem,
     QueryError,
     RecordNotFound,
@@ -243,6 +244,7 @@ class RecordService:
             )
             if current["version"] != expected_version:
                 raise StaleRecord(record_id, expected_version, current["version"])
+            self._refuse_readonly_record(actor, form, access, values, current)
             rows = self._read_rows(connection, form, record_id)
             prepared = self.preparer.prepare(
                 form, values, context, existing=current, existing_rows=rows
@@ -834,7 +836,7 @@ class RecordService:
         pooled = pool or operation is Operation.READ
         if not reaches(scope, actor, form, record, pool=pooled):
             if operation is not Operation.READ and reaches(
-                scope_for(actor, form, Operation.READ), actor, form, record
+                scope_for(actor, form, Operation.READ), actor, form, record, pool=True
             ):
                 raise refusal(operation, form, one=True)
             raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
@@ -1068,6 +1070,31 @@ class RecordService:
                 "owner_out_of_reach", N_("is outside the people you may hand records to")
             )
         raise ValidationFailed({key: [problem]})
+
+    def _refuse_readonly_record(
+        self,
+        actor: Actor,
+        form: Form,
+        access: FieldAccess,
+        values: Mapping[str, Any],
+        current: Mapping[str, Any],
+    ) -> None:
+        """A record the form's ``readonly_if`` holds for changes only through grants."""
+        if form.readonly_if is None or is_system(actor):
+            return
+        if all(key in access.granted for key in values):
+            return
+        names = {**current, **self.context(actor).names}
+        if form.readonly_if.evaluate(names):
+            raise PermissionDenied(N_("this %(form)s record is read-only now"), form=form.label)
+
+    def readonly_now(self, actor: Actor, form_key: str, record: Mapping[str, Any]) -> bool:
+        """Whether the form's ``readonly_if`` holds ``record`` read-only for ``actor`` (pages
+        leave out its Edit button)."""
+        form = self.app.form(form_key)
+        if form.readonly_if is None or is_system(actor):
+            return False
+        return bool(form.readonly_if.evaluate({**record, **self.context(actor).names}))
 
     def _pool_owner_change(
         self,

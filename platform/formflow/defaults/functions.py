@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from formflow.hookspecs import hookimpl
@@ -19,6 +20,10 @@ def add_days(value: date | None, days: int) -> date | None:
     return value + timedelta(days=days)
 
 
+BUILTIN_FUNCTIONS: Mapping[str, Callable[..., Any]] = MappingProxyType({"add_days": add_days})
+"""The functions every expression may call, plugins loaded or not."""
+
+
 @hookimpl(trylast=True)
 def formflow_expression_functions() -> dict[str, Callable[..., Any]]:
-    return {"add_days": add_days}
+    return dict(BUILTIN_FUNCTIONS)

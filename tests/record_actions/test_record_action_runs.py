@@ -128,3 +128,14 @@ def test_an_action_that_runs_on_one_record_refuses_a_selection(pool: Pool) -> No
     ]
     with pytest.raises(ActionNotAvailable, match="one record at a time"):
         pool.actions.run(pool.actor("ann"), "lead", [lead["id"] for lead in leads], "convert")
+
+
+def test_the_daily_limit_counts_from_the_user_s_own_midnight(pool: Pool) -> None:
+    pool.later(hours=15)  # 17:00 UTC: one in the morning of the 10th in Shanghai
+    accounts = [pool.account(f"Free {n}") for n in range(5)]
+    pool.run("ann", "claim", *accounts[:3])
+    pool.run("ann", "give_back", accounts[0], reason="Not now")
+    pool.run("ann", "claim", accounts[3])
+    pool.run("ann", "give_back", accounts[1], reason="Not now")
+    with pytest.raises(ActionLimitReached):
+        pool.run("ann", "claim", accounts[4])

@@ -24,7 +24,8 @@ def count_runs(
     user_id: int,
     since: datetime,
 ) -> int:
-    """How many records ``user_id`` ran the action on since ``since`` (by index)."""
+    """How many records ``user_id`` ran the action on since ``since`` (by index; give it
+    in UTC, as the runs are stored: SQLite keeps no offset)."""
     table = record_action_runs
     statement = select(func.count()).where(
         table.c.app_key == app_key,

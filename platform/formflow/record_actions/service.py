@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from formflow.actions import Action, ActionContext, ActionError
@@ -202,7 +202,7 @@ class FormActions:
             return
         if action.per_day is not None:
             local = now.astimezone(self.records.timezone)
-            since = datetime.combine(local.date(), time.min, local.tzinfo)
+            since = datetime.combine(local.date(), time.min, local.tzinfo).astimezone(UTC)
             done = ledger.count_runs(
                 unit.connection, self.app.key, form.key, action.key, actor.user_id, since
             )

@@ -444,7 +444,7 @@ class RecordService:
         """The live records among ``ids`` the actor may read, as ``id`` and title field,
         by id: what a page needs to name the records its links point at."""
         form, _table = self._form(form_key)
-        found = reach(require(actor, form, Operation.READ), actor)
+        found = reach(require(actor, form, Operation.READ), actor, form)
         statement = self.prepared.titles(form_key, found)
         values = {"ids": sorted(ids), **reach_values(found, actor)}
         with read_transaction(self.engine) as connection:

@@ -47,7 +47,8 @@ actions:
 """
     form = load_app(write_app(forms={"item": FORM.format(extra=extra)})).form("item")
     assert [action.key for action in form.actions] == ["claim"]
-    assert form.pool is not None and form.pool.cooldown_days == 7
+    assert form.pool is not None
+    assert form.pool.cooldown_days == 7
     claim = form.actions[0]
     assert (claim.held and claim.held.most, claim.per_day, claim.inputs[0].key) == (5, 3, "note")
 
@@ -65,7 +66,7 @@ actions:
     assert problems(write_app, extra) == [
         "12:13: unknown role 'boss'",
         "13:16: expression uses unknown name 'ownr'; did you mean 'owner'?",
-        "15:14: unknown field 'stat' in form 'item'; did you mean 'state'?",
+        "15:15: unknown field 'stat' in form 'item'; did you mean 'state'?",
     ]
 
 

@@ -100,7 +100,7 @@ def test_without_plugins_only_the_built_in_plugin_is_loaded() -> None:
     assert (builtin.name, builtin.source, builtin.hooks) == (
         "formflow.builtin",
         Source.BUILTIN,
-        ("formflow_actions", "formflow_field_types"),
+        ("formflow_actions", "formflow_expression_functions", "formflow_field_types"),
     )
     assert list(plugins.field_types.values()) == list(BUILTIN_FIELD_TYPES)
     assert set(plugins.actions) == {"create_record", "update_records", "webhook", "notify"}

@@ -50,33 +50,52 @@ def test_a_rep_edit_page_has_no_owner_input_and_a_sent_owner_changes_nothing(
     )
 
 
+LEAD = {"company": "Acme", "contact_name": "Li Lei", "source": "website"}
+
+
 def test_a_manager_edit_page_offers_the_owner(
     app: Flask, client: FlaskClient, sign_in: Login
 ) -> None:
-    customer = add(app, "rep1", "customer", name="Acme")
+    lead = add(app, "rep1", "lead", **LEAD)
     sign_in("manager")
-    assert 'name="owner"' in client.get(f"/crm_sfa/customer/{customer['id']}/edit").text
+    assert 'name="owner"' in client.get(f"/crm_sfa/lead/{lead['id']}/edit").text
 
 
-def test_a_rep_cannot_hand_a_customer_on_through_the_api(app: Flask, client: FlaskClient) -> None:
-    customer = add(app, "rep1", "customer", name="Acme")
+def test_a_rep_cannot_hand_a_lead_on_through_the_api(app: Flask, client: FlaskClient) -> None:
+    lead = add(app, "rep1", "lead", **LEAD)
     rep = api(app, client, "rep1")
     for owner in (user_id(app, "rep2"), None):
-        refused = rep.patch(
-            f"{API}/customer/records/{customer['id']}", json={"owner": owner, "version": 1}
-        )
+        refused = rep.patch(f"{API}/lead/records/{lead['id']}", json={"owner": owner, "version": 1})
         assert refused.status_code == 422
         assert codes(refused) == {"owner": ["reassign"]}
 
 
-def test_a_manager_hands_a_customer_on_through_the_api(app: Flask, client: FlaskClient) -> None:
-    customer = add(app, "rep1", "customer", name="Acme")
+def test_a_manager_hands_a_lead_on_through_the_api(app: Flask, client: FlaskClient) -> None:
+    lead = add(app, "rep1", "lead", **LEAD)
     moved = api(app, client, "manager").patch(
-        f"{API}/customer/records/{customer['id']}",
-        json={"owner": user_id(app, "rep3"), "version": 1},
+        f"{API}/lead/records/{lead['id']}", json={"owner": user_id(app, "rep3"), "version": 1}
     )
     assert moved.status_code == 200, moved.text
     assert moved.json["owner"] == user_id(app, "rep3")
+
+
+def test_nobody_changes_a_customer_s_owner_by_editing(app: Flask, client: FlaskClient) -> None:
+    customer = add(app, "rep1", "customer", name="Acme")
+    for who in ("rep1", "manager"):
+        refused = api(app, client, who).patch(
+            f"{API}/customer/records/{customer['id']}",
+            json={"owner": user_id(app, "rep3"), "version": 1},
+        )
+        assert refused.status_code == 422
+        assert codes(refused) == {"owner": ["read_only"]}
+
+
+def test_the_customer_edit_page_offers_no_owner(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    customer = add(app, "rep1", "customer", name="Acme")
+    sign_in("manager")
+    assert 'name="owner"' not in client.get(f"/crm_sfa/customer/{customer['id']}/edit").text
 
 
 def test_no_one_sets_the_contract_approval_state_by_hand(app: Flask, client: FlaskClient) -> None:

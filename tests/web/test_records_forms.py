@@ -37,8 +37,9 @@ def test_the_form_has_a_fitting_widget_per_type(client: FlaskClient, sign_in: Lo
     assert re.search(r'<textarea[^>]*name="remark"', page)
     assert re.search(r'<input[^>]*name="locked"[^>]*type="checkbox"', page)
     assert re.search(r'<select[^>]*name="level"', page)
-    assert re.search(r'<select[^>]*name="owner"', page)
     assert 'name="in_pool"' not in page  # readonly: shown, not edited
+    assert 'name="owner"' not in page  # only claims, assignments and transfers change it
+    assert re.search(r'<select[^>]*name="owner"', client.get("/crm_sfa/lead/new").text)
     assert re.search(r'data-required-mark class="required">Customer name', page)
     assert re.search(r'<option selected value="potential">', page)  # a default
     assert 'data-conditions="/crm_sfa/customer/conditions"' in page

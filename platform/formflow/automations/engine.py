@@ -175,7 +175,8 @@ class Automations:
             stamp = target.isoformat()
         for found in _pages(records, rule.form, spec, sort):
             record = records.stored(rule.form, int(found["id"])) or found
-            subject = _Subject(record["id"], record, self._names(record, {}, None), None)
+            names = self._names(record, {}, None, moment)
+            subject = _Subject(record["id"], record, names, None)
             run_key = f"{rule.trigger.kind}:{records.app.key}:{rule.key}:{stamp}:{record['id']}"
             start = self._start(records, rule, subject, run_key, 0)
             ran += self._run(records, rule, subject, start, event_id=None)
@@ -292,6 +293,7 @@ class Automations:
             )
             result = action.run(context, thaw(call.params))
             changes.append(dict(result) if isinstance(result, Mapping) else {"action": call.name})
+            remember(names, call.params, result)
         return changes
 
     def _set(
@@ -330,9 +332,15 @@ class Automations:
             return None  # an app no longer installed
 
     def _names(
-        self, record: Mapping[str, Any], old: Mapping[str, Any], user_id: int | None
+        self,
+        record: Mapping[str, Any],
+        old: Mapping[str, Any],
+        user_id: int | None,
+        moment: datetime | None = None,
     ) -> dict[str, Any]:
-        now = datetime.now(UTC).astimezone(self.timezone)
+        """What a rule's expressions read; a timed rule's ``today`` and ``now`` are the
+        minute it is due, however late the clock runs it."""
+        now = (moment or datetime.now(UTC)).astimezone(self.timezone)
         user: dict[str, Any] = {"id": user_id, "roles": [], "department": None}
         return {**record, "old": dict(old), "user": user, "today": now.date(), "now": now}
 
@@ -347,6 +355,13 @@ class Automations:
             send(self.engine, call_id)
         except WebhookFailed as exc:
             logger.warning("%s", exc)
+
+
+def remember(names: dict[str, Any], params: Mapping[str, Any], result: Any) -> None:
+    """With ``as`` among an action's parameters, the later actions read the id of the
+    record it created by that name."""
+    if "as" in params and isinstance(result, Mapping) and "id" in result:
+        names[str(params["as"])] = result["id"]
 
 
 def matches(trigger: Trigger, event: Event) -> bool:

@@ -43,6 +43,10 @@ CREATE_RECORD_PARAMS: Mapping[str, Any] = {
             "propertyNames": _IDENTIFIER,
             "additionalProperties": _EXPRESSION,
         },
+        "as": {
+            "description": "A name the later actions of the rule read the new record's id by.",
+            **_IDENTIFIER,
+        },
     },
     "additionalProperties": False,
 }

@@ -49,10 +49,13 @@ def compile_automation(
         if data["form"] not in compiler.context.form_keys:
             compiler.error(("form",), unknown("form", data["form"], forms))
         return None
-    return _RuleCompiler(compiler, form, forms, workflows).compile()
+    return RuleCompiler(compiler, form, forms, workflows).compile()
 
 
-class _RuleCompiler:
+class RuleCompiler:
+    """Checks one rule's trigger, condition and actions against its form (record actions
+    reuse it for their steps)."""
+
     def __init__(
         self,
         compiler: DocumentCompiler,
@@ -84,7 +87,7 @@ class _RuleCompiler:
             label=label(self.data["label"]),
             form=self.form.key,
             trigger=trigger,
-            actions=self._actions(self.data["actions"], ("actions",)),
+            actions=self.actions(self.data["actions"], ("actions",)),
             condition=condition,
             enabled=self.data.get("enabled", True),
         )
@@ -102,7 +105,7 @@ class _RuleCompiler:
         if kind is TriggerType.SCHEDULE:
             self._cron(item["cron"], (*path, "cron"))
             if "where" in item:
-                self._filter(self.form, item["where"], (*path, "where"))
+                self.check_filter(self.form, item["where"], (*path, "where"))
             return Trigger(kind, cron=item["cron"], where=_frozen(item.get("where")))
         return self._date_trigger(item, path)
 
@@ -187,7 +190,8 @@ class _RuleCompiler:
 
     # actions --------------------------------------------------------------------------
 
-    def _actions(self, items: Sequence[Mapping[str, Any]], path: PathKey) -> tuple[ActionCall, ...]:
+    def actions(self, items: Sequence[Mapping[str, Any]], path: PathKey) -> tuple[ActionCall, ...]:
+        """The compiled steps of ``items`` (at ``path``): ``set`` or a named action."""
         calls = []
         for index, item in enumerate(items):
             where = (*path, index)
@@ -205,7 +209,16 @@ class _RuleCompiler:
             elif self._params_fit(schema, given, (*where, "params")):
                 self._check_builtin(name, given, (*where, "params"))
             calls.append(ActionCall(name, _frozen(given)))
+            if isinstance(given, Mapping) and isinstance(given.get("as"), str):
+                self._named_result(given["as"], (*where, "params", "as"))
         return tuple(calls)
+
+    def _named_result(self, name: str, path: PathKey) -> None:
+        """Let the later actions read a created record's id as ``name``."""
+        if name in self.names:
+            self.error(path, f"'{name}' is already a name expressions read; choose another")
+            return
+        self.names = self.names | {name}
 
     def _params_fit(self, schema: Mapping[str, Any], given: Any, path: PathKey) -> bool:
         problems = sorted(
@@ -280,7 +293,7 @@ class _RuleCompiler:
                     f"'{step['link']}' of '{other.key}' does not link to '{target.key}'",
                 )
             if "where" in step:
-                self._filter(other, step["where"], (*where, "where"))
+                self.check_filter(other, step["where"], (*where, "where"))
             if "when" in step:
                 self._expression(step["when"], (*where, "when"))
 
@@ -321,7 +334,8 @@ class _RuleCompiler:
         for name in sorted(names - self.names):
             self.error(path, f"template uses {unknown('name', name, self.names)}")
 
-    def _filter(self, form: Form, spec: Any, path: PathKey) -> None:
+    def check_filter(self, form: Form, spec: Any, path: PathKey) -> None:
+        """Report the fields a list filter names that ``form`` does not have."""
         for key in _filter_fields(spec):
             base = key.split(".", 1)[0]
             if base not in SYSTEM_FIELDS and not form.has_field(base):

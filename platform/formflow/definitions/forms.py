@@ -97,6 +97,7 @@ class FormCompiler(DocumentCompiler):
             list_view=self._list_view(data.get("list") or {}, fields),
             indexes=self._indexes(data.get("indexes") or []),
             rules=self._rules(data.get("rules") or [], fields, names | CONTEXT_NAMES),
+            readonly_if=self._expression(data, "readonly_if", (), names | CONTEXT_NAMES),
         )
         self._check_title_and_owner(form)
         self._check_hidden_fields(form)
@@ -106,6 +107,12 @@ class FormCompiler(DocumentCompiler):
         return form
 
     # fields -------------------------------------------------------------------------
+
+    def compile_fields(
+        self, items: list[dict[str, Any]], path: PathKey, names: frozenset[str]
+    ) -> tuple[Field, ...]:
+        """Fields outside the form's own list (a record action's inputs), checked alike."""
+        return self._fields(items, path, names, top_level=False)
 
     def _fields(
         self, items: list[dict[str, Any]], path: PathKey, names: frozenset[str], *, top_level: bool

@@ -20,6 +20,7 @@ from formflow.definitions.dashboards import compile_dashboard
 from formflow.definitions.files import AppFiles, app_files
 from formflow.definitions.forms import compile_form
 from formflow.definitions.model import App, Form, Index, Role, SortKey
+from formflow.definitions.record_actions import with_record_actions
 from formflow.definitions.relations import Relations
 from formflow.definitions.schemas import schema_errors
 from formflow.definitions.source import SourceDocument, SourceError, parse_document
@@ -88,6 +89,13 @@ def load_app(
         lambda c: compile_automation(c, forms, workflows),
         context,
     )
+    done: set[str] = set()
+    for document in documents["form"]:
+        key = document.data["key"]
+        if key in forms and key not in done:  # a second file declaring it was refused
+            done.add(key)
+            compiler = DocumentCompiler(document, context, errors)
+            forms[key] = with_record_actions(compiler, forms[key], forms, workflows)
     if errors:
         raise DefinitionErrors(errors)
     return App(

@@ -20,6 +20,7 @@ from formflow.fields.kinds import Reference, ValueKind
 if TYPE_CHECKING:
     from formflow.automations.model import Automation
     from formflow.fields.base import FieldType
+    from formflow.record_actions.model import FormAction, Pool
 from formflow.workflows.model import Workflow as Workflow  # re-exported: App names it
 
 SYSTEM_FIELDS: Mapping[str, ValueKind] = MappingProxyType(
@@ -305,6 +306,13 @@ class Form:
     description: Label | None = None
     icon: str | None = None
     rules: tuple[FormRule, ...] = ()
+    actions: tuple[FormAction, ...] = ()
+    """Buttons beyond edit and delete (see :mod:`formflow.record_actions`)."""
+    pool: Pool | None = None
+    """Who may read and claim the records nobody owns."""
+    readonly_if: Expression | None = None
+    """Records for which this is true are read-only to people: only the grants of record
+    actions, workflows and automations change them."""
     _by_key: Mapping[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -319,6 +327,10 @@ class Form:
 
     def permission(self, role: str) -> Permission:
         return self.permissions.get(role, Permission())
+
+    def action(self, key: str) -> FormAction | None:
+        """One of the form's record actions by key, or ``None``."""
+        return next((action for action in self.actions if action.key == key), None)
 
     def link_fields(self) -> Iterator[Field]:
         return (f for f in self.fields if f.is_link)

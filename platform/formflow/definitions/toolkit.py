@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from formflow.automations.params import BUILTIN_PARAMS
+from formflow.defaults.functions import BUILTIN_FUNCTIONS
 from formflow.expressions import ExpressionEngine
 from formflow.fields import BUILTIN_REGISTRY, FieldTypeRegistry
 
@@ -23,7 +24,9 @@ class Toolkit:
     definition may use."""
 
     field_types: FieldTypeRegistry = field(default_factory=lambda: BUILTIN_REGISTRY)
-    expressions: ExpressionEngine = field(default_factory=ExpressionEngine)
+    expressions: ExpressionEngine = field(
+        default_factory=lambda: ExpressionEngine(dict(BUILTIN_FUNCTIONS))
+    )
     actions: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: BUILTIN_PARAMS, compare=False
     )

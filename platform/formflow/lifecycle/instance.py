@@ -26,6 +26,8 @@ from formflow.jobs import Jobs
 from formflow.notifications import Channel, Notifications
 from formflow.notifications.email import EmailChannel
 from formflow.plugins import Plugins, load_plugins
+from formflow.record_actions.buttons import RecordButtons
+from formflow.record_actions.service import FormActions
 from formflow.records.after_hooks import AFTER_HOOKS, after_hooks_subscriber, wants_after_hooks
 from formflow.records.service import RecordService
 from formflow.storage.database import connect, read_transaction
@@ -54,6 +56,7 @@ class Instance:
         self.version_check_seconds = VERSION_CHECK_SECONDS
         """How long a compiled app is trusted before the database is asked again."""
         self._workflows: dict[str, WorkflowService] = {}
+        self._actions: dict[str, FormActions] = {}
         subscribers: dict[str, Subscriber] = (
             {AFTER_HOOKS: after_hooks_subscriber(self.plugins, self._form_of)}
             if wants_after_hooks(self.plugins)
@@ -125,6 +128,23 @@ class Instance:
         if engine is None or engine.records is not records:
             engine = self._with_workflows(app_key, records)
         return engine
+
+    def record_actions(self, app_key: str) -> FormActions:
+        """The record actions of ``app_key``'s forms, over its current record service."""
+        records = self.records(app_key)
+        found = self._actions.get(app_key)
+        if found is None or found.records is not records:
+            found = FormActions(
+                records,
+                actions=self.plugins.actions,
+                expressions=self.plugins.toolkit.expressions,
+            )
+            self._actions[app_key] = found
+        return found
+
+    def buttons(self, app_key: str) -> RecordButtons:
+        """Every button of ``app_key``'s records: its workflows' and its forms' actions."""
+        return RecordButtons(self.workflows(app_key), self.record_actions(app_key))
 
     def _with_workflows(self, app_key: str, records: RecordService) -> WorkflowService:
         """Start the workflow engine of a newly loaded record service (it locks records

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, false
+from sqlalchemy import ColumnElement, Table, bindparam, false, or_
 
 from formflow.definitions.model import Form, Operation, Scope
 from formflow.errors import N_, PermissionDenied
@@ -87,9 +87,35 @@ class Reach(Enum):
     NOTHING = "nothing"
     DEPARTMENTS = "departments"
     OWNED = "owned"
+    POOL = "pool"
+    DEPARTMENTS_OR_POOL = "departments_or_pool"
+    OWNED_OR_POOL = "owned_or_pool"
 
 
-def reach(scope: Scope, actor: Actor) -> Reach:
+_POOLED = {
+    Reach.NOTHING: Reach.POOL,
+    Reach.DEPARTMENTS: Reach.DEPARTMENTS_OR_POOL,
+    Reach.OWNED: Reach.OWNED_OR_POOL,
+}
+_UNPOOLED = {pooled: plain for plain, pooled in _POOLED.items()}
+
+
+def sees_pool(actor: Actor, form: Form) -> bool:
+    """Whether the actor's roles let them read ``form``'s pool (its records with no owner)."""
+    pool = form.pool
+    return pool is not None and actor.user_id is not None and not actor.roles.isdisjoint(pool.roles)
+
+
+def reach(scope: Scope, actor: Actor, pool_of: Form | None = None) -> Reach:
+    """What ``scope`` comes to for ``actor``; with ``pool_of`` (given for reads), widened
+    to that form's pool when the actor's roles see it."""
+    found = _plain_reach(scope, actor)
+    if pool_of is not None and found in _POOLED and sees_pool(actor, pool_of):
+        return _POOLED[found]
+    return found
+
+
+def _plain_reach(scope: Scope, actor: Actor) -> Reach:
     if scope is Scope.ALL:
         return Reach.EVERYTHING
     if scope is Scope.NONE or actor.user_id is None:
@@ -102,17 +128,24 @@ def reach(scope: Scope, actor: Actor) -> Reach:
 
 
 def scope_condition(
-    scope: Scope, actor: Actor, form: Form, table: Table
+    scope: Scope, actor: Actor, form: Form, table: Table, *, pool: bool = False
 ) -> ColumnElement[bool] | None:
-    """The SQL condition limiting ``table`` to what ``scope`` reaches; ``None`` for all."""
-    found = reach(scope, actor)
+    """The SQL condition limiting ``table`` to what ``scope`` reaches; ``None`` for all.
+    ``pool`` (for reads) adds the form's pool for the actors who see it."""
+    found = reach(scope, actor, form if pool else None)
     if found is Reach.EVERYTHING:
         return None
     if found is Reach.NOTHING:
         return false()
-    if found is Reach.DEPARTMENTS:
-        return table.c[DEPARTMENT].in_(sorted(actor.department_ids))
-    return table.c[form.owner_field] == actor.user_id
+    unowned = table.c[form.owner_field].is_(None)
+    if found is Reach.POOL:
+        return unowned
+    condition: ColumnElement[bool]
+    if _UNPOOLED.get(found, found) is Reach.DEPARTMENTS:
+        condition = table.c[DEPARTMENT].in_(sorted(actor.department_ids))
+    else:
+        condition = table.c[form.owner_field] == actor.user_id
+    return or_(condition, unowned) if found in _UNPOOLED else condition
 
 
 def reach_condition(found: Reach, form: Form, table: Table) -> ColumnElement[bool] | None:
@@ -121,26 +154,38 @@ def reach_condition(found: Reach, form: Form, table: Table) -> ColumnElement[boo
         return None
     if found is Reach.NOTHING:
         return false()
-    if found is Reach.DEPARTMENTS:
-        return table.c[DEPARTMENT].in_(bindparam("reach_departments", expanding=True))
-    return table.c[form.owner_field] == bindparam("reach_user")
+    unowned = table.c[form.owner_field].is_(None)
+    if found is Reach.POOL:
+        return unowned
+    condition: ColumnElement[bool]
+    if found in (Reach.DEPARTMENTS, Reach.DEPARTMENTS_OR_POOL):
+        condition = table.c[DEPARTMENT].in_(bindparam("reach_departments", expanding=True))
+    else:
+        condition = table.c[form.owner_field] == bindparam("reach_user")
+    return or_(condition, unowned) if found in _UNPOOLED else condition
 
 
 def reach_values(found: Reach, actor: Actor) -> dict[str, Any]:
-    if found is Reach.DEPARTMENTS:
+    plain = _UNPOOLED.get(found, found)
+    if plain is Reach.DEPARTMENTS:
         return {"reach_departments": sorted(actor.department_ids)}
-    if found is Reach.OWNED:
+    if plain is Reach.OWNED:
         return {"reach_user": actor.user_id}
     return {}
 
 
-def reaches(scope: Scope, actor: Actor, form: Form, record: dict[str, object]) -> bool:
+def reaches(
+    scope: Scope, actor: Actor, form: Form, record: dict[str, object], *, pool: bool = False
+) -> bool:
     """Whether ``scope`` reaches an already loaded record (the Python twin of the condition)."""
-    found = reach(scope, actor)
+    found = reach(scope, actor, form if pool else None)
     if found is Reach.EVERYTHING:
         return True
-    if found is Reach.NOTHING:
+    if found in _UNPOOLED and record.get(form.owner_field) is None:
+        return True
+    plain = _UNPOOLED.get(found, found)
+    if plain in (Reach.NOTHING, Reach.POOL):
         return False
-    if found is Reach.DEPARTMENTS:
+    if plain is Reach.DEPARTMENTS:
         return record.get(DEPARTMENT) in actor.department_ids
     return record.get(form.owner_field) == actor.user_id

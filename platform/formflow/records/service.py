@@ -13,10 +13,10 @@ transaction has committed: they can never undo it, and are not lost if the proce
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from typing import Any
 
@@ -38,6 +38,7 @@ from formflow.audit import log as audit_log
 from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form, Operation, Scope
 from formflow.errors import (
     N_,
+    PermissionDenied,
     Problem,
     QueryError,
     RecordNotFound,
@@ -47,6 +48,7 @@ from formflow.errors import (
 from formflow.events import EventKind, Outbox, Relay
 from formflow.expressions import ExpressionError
 from formflow.fields import Invalid, Reference, ValueKind
+from formflow.record_actions import ledger
 from formflow.records import audit, lookup
 from formflow.records.access import (
     Actor,
@@ -151,6 +153,8 @@ class RecordService:
             owing=self._owing,
         )
         self.timezone = timezone
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        """The time writes are stamped with (tests set their own)."""
         self.locks: RecordLocks | None = None
         """Set by the workflow engine: records it is running an approval on are locked."""
         self.preparer = Preparer(ValueConverter(timezone))
@@ -258,10 +262,14 @@ class RecordService:
         access = self.field_access(actor, form_key, creating=False, grant=grant)
         self._refuse_hidden(access, values)
         context = self.context(actor)
+        claiming = form.pool is not None and form.owner_field in access.granted
         with self._writing() as connection:
-            current = self._load(connection, actor, form, record_id, scope, Operation.UPDATE)
+            current = self._load(
+                connection, actor, form, record_id, scope, Operation.UPDATE, pool=claiming
+            )
             if current["version"] != expected_version:
                 raise StaleRecord(record_id, expected_version, current["version"])
+            self._refuse_readonly_record(actor, form, access, values, current)
             rows = self._read_rows(connection, form, record_id)
             prepared = self.preparer.prepare(
                 form,
@@ -279,6 +287,8 @@ class RecordService:
             self._check_new_owner(
                 connection, actor, form, access, owner, current.get(form.owner_field)
             )
+            if form.pool is not None:
+                self._pool_owner_change(connection, actor, form, current, owner, context.utc)
             self.integrity.check(
                 connection,
                 actor,
@@ -464,7 +474,7 @@ class RecordService:
                 self.schema,
                 form_key,
                 query,
-                scope=scope_condition(scope, actor, form, table),
+                scope=scope_condition(scope, actor, form, table, pool=not query.deleted),
                 link_scope=self._link_scope(actor),
             )
         if hidden:
@@ -475,7 +485,7 @@ class RecordService:
         """The live records among ``ids`` the actor may read, as ``id`` and title field,
         by id: what a page needs to name the records its links point at."""
         form, _table = self._form(form_key)
-        found = reach(require(actor, form, Operation.READ), actor)
+        found = reach(require(actor, form, Operation.READ), actor, form)
         statement = self.prepared.titles(form_key, found)
         values = {"ids": sorted(ids), **reach_values(found, actor)}
         with read_transaction(self.engine) as connection:
@@ -709,7 +719,7 @@ class RecordService:
             "roles": sorted(actor.roles),
             "department": actor.department_id,
         }
-        return Context(user, self.timezone)
+        return Context(user, self.timezone, self.clock())
 
     def check(
         self,
@@ -872,7 +882,10 @@ class RecordService:
         operation: Operation,
         *,
         deleted: bool = False,
+        pool: bool = False,
     ) -> Record:
+        """The record, if ``scope`` reaches it (with the form's pool for reads, and for
+        ``pool`` writes: an action taking a record from it)."""
         row = (
             connection.execute(self._by_id(form.key, deleted), {"record_id": record_id})
             .mappings()
@@ -881,9 +894,10 @@ class RecordService:
         if row is None:
             raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
         record = normalised(row)
-        if not reaches(scope, actor, form, record):
+        pooled = pool or operation is Operation.READ
+        if not reaches(scope, actor, form, record, pool=pooled):
             if operation is not Operation.READ and reaches(
-                scope_for(actor, form, Operation.READ), actor, form, record
+                scope_for(actor, form, Operation.READ), actor, form, record, pool=True
             ):
                 raise refusal(operation, form, one=True)
             raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
@@ -1153,6 +1167,60 @@ class RecordService:
                 "owner_out_of_reach", N_("is outside the people you may hand records to")
             )
         raise ValidationFailed({key: [problem]})
+
+    def _refuse_readonly_record(
+        self,
+        actor: Actor,
+        form: Form,
+        access: FieldAccess,
+        values: Mapping[str, Any],
+        current: Mapping[str, Any],
+    ) -> None:
+        """A record the form's ``readonly_if`` holds for changes only through grants."""
+        if form.readonly_if is None or is_system(actor):
+            return
+        if all(key in access.granted for key in values):
+            return
+        names = {**current, **self.context(actor).names}
+        if form.readonly_if.evaluate(names):
+            raise PermissionDenied(N_("this %(form)s record is read-only now"), form=form.label)
+
+    def readonly_now(self, actor: Actor, form_key: str, record: Mapping[str, Any]) -> bool:
+        """Whether the form's ``readonly_if`` holds ``record`` read-only for ``actor`` (pages
+        leave out its Edit button)."""
+        form = self.app.form(form_key)
+        if form.readonly_if is None or is_system(actor):
+            return False
+        return bool(form.readonly_if.evaluate({**record, **self.context(actor).names}))
+
+    def _pool_owner_change(
+        self,
+        connection: Connection,
+        actor: Actor,
+        form: Form,
+        current: Mapping[str, Any],
+        owner: int | None,
+        now: datetime,
+    ) -> None:
+        """A record leaving its owner for the pool starts their cool-down; taking one back
+        from the pool oneself is refused until it ends (whoever changes the record)."""
+        pool = form.pool
+        before = current.get(form.owner_field)
+        if pool is None or owner == before or pool.cooldown_days == 0:
+            return
+        if owner is None and before is not None:
+            ends = now + timedelta(days=pool.cooldown_days)
+            ledger.start_cooldown(connection, self.app.key, form.key, current["id"], before, ends)
+        elif before is None and owner is not None and owner == actor.user_id:
+            until = ledger.cooldown_until(connection, self.app.key, form.key, current["id"], owner)
+            if until is not None and until > now:
+                local = until.astimezone(self.timezone)
+                problem = Problem(
+                    "cooldown",
+                    N_("you let this record go; you may take it back after %(until)s"),
+                    (("until", local.strftime("%Y-%m-%d %H:%M")),),
+                )
+                raise ValidationFailed({form.owner_field: [problem]})
 
     def _shown(self, access: FieldAccess, form: Form, record: Mapping[str, Any]) -> Record:
         return access.shown(self._public(form, record))

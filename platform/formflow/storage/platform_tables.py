@@ -407,6 +407,32 @@ how it ended. ``run_key`` is set on runs that did their work, and unique, so the
 trigger (an event, a minute, a day) runs a rule on a record once however often it is
 handed over."""
 
+record_action_runs = _keyed_table(
+    "ff_record_action_runs",
+    Column("app_key", String(63), nullable=False),
+    Column("form_key", String(63), nullable=False),
+    Column("action_key", String(63), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    _user_ref(),
+    _at("at"),
+    Column("inputs", JSON, nullable=False),
+    Index("ix_ff_record_action_runs_user", "app_key", "form_key", "action_key", "user_id", "at"),
+    Index("ix_ff_record_action_runs_record", "app_key", "form_key", "record_id", "id"),
+)
+"""Every run of a record action on a record: who, when, with what answers. A daily limit
+counts the user's rows since the start of their day through the first index."""
+
+pool_cooldowns = Table(
+    "ff_pool_cooldowns",
+    platform_metadata,
+    Column("app_key", String(63), primary_key=True),
+    Column("form_key", String(63), primary_key=True),
+    Column("record_id", BigInteger, primary_key=True),
+    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
+    _at("until"),
+)
+"""Who let a pool record go, and until when they may not take it back themselves."""
+
 webhook_calls = _keyed_table(
     "ff_webhook_calls",
     Column("app_key", String(63), nullable=False),

@@ -7,13 +7,16 @@ API's one error shape. Its routes join the API blueprint, and so its token authe
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Response, request
 
-from formflow.definitions.model import Label
+from formflow.definitions.model import Form, Label
 from formflow.errors import N_, QueryError, RecordNotFound
 from formflow.fields.values import MAX_INTEGER
+from formflow.record_actions.model import FormAction
+from formflow.record_actions.service import Done
 from formflow.web import serialize
 from formflow.web.api import (
     RECORD_ID,
@@ -24,7 +27,7 @@ from formflow.web.api import (
     form_service,
     json_response,
 )
-from formflow.web.i18n import translate
+from formflow.web.i18n import text, translate
 from formflow.workflows.errors import TaskNotFound
 from formflow.workflows.service import (
     BOXES,
@@ -81,28 +84,41 @@ def decision(task_id: int) -> Response:
 
 @blueprint.get(f"/<app_key>/<form_key>/records/{RECORD_ID}/actions")
 def record_actions(app_key: str, form_key: str, record_id: int) -> Response:
-    """What the caller may do now on a record's approval."""
-    service, form = form_service(app_key, form_key)
-    actor = actor_for(app_key)
-    service.get(actor, form.key, record_id)  # not found unless the caller may read it
-    flows = api_instance().workflows(app_key)
-    found = flows.actions_for(actor, form.key, record_id)
-    return json_response({"data": [_action_json(action) for action in found]})
+    """What the caller may do now on a record: its approval's buttons, the form's own."""
+    _service, form = form_service(app_key, form_key)
+    found = api_instance().buttons(app_key).listed(actor_for(app_key), form.key, record_id)
+    data = [_action_json(action) for action in found.workflow]
+    data += [_form_action_json(action) for action in found.form]
+    return json_response({"data": data})
 
 
 @blueprint.post(f"/<app_key>/<form_key>/records/{RECORD_ID}/actions/<action_key>")
 def record_action(app_key: str, form_key: str, record_id: int, action_key: str) -> Response:
     """Do one of the record's actions: submit, withdraw, resubmit, remind, approve, reject,
-    reassign, add a signer."""
+    reassign, add a signer, or one the form defines (with its inputs)."""
     service, form = form_service(app_key, form_key)
     data = request.get_data(cache=False)
     body: dict[str, Any] = serialize.parse_object(data) if data.strip() else {}
     conformance().check_body("ActionInput", body)
     actor = actor_for(app_key)
+    buttons = api_instance().buttons(app_key)
+    own = form.action(action_key)
+    if own is not None:
+        inputs = serialize.input_values(
+            _inputs_form(form, own), body.get("inputs") or {}, service.timezone
+        )
+        done = buttons.press(actor, form.key, record_id, action_key, inputs=inputs)
+        assert isinstance(done, Done)
+        return json_response(
+            {
+                "action": done.key,
+                "records": list(done.record_ids),
+                "changes": [dict(c) for c in done.changes],
+            }
+        )
     service.get(actor, form.key, record_id)
     values = serialize.input_values(form, body.get("values") or {}, service.timezone)
-    flows = api_instance().workflows(app_key)
-    done = flows.act(
+    instance = buttons.press(
         actor,
         form.key,
         record_id,
@@ -114,7 +130,8 @@ def record_action(app_key: str, form_key: str, record_id: int, action_key: str) 
         where=body.get("where", "after"),
         task_id=body.get("task"),
     )
-    return json_response(_instance_json(done))
+    assert isinstance(instance, Instance)
+    return json_response(_instance_json(instance))
 
 
 def _flows_of_task(task_id: int) -> WorkflowService:
@@ -187,7 +204,31 @@ def _action_json(action: RecordAction) -> dict[str, Any]:
         "workflow": action.workflow_key,
         "reject_to": list(action.reject_to),
         "edit": sorted(action.edit),
+        "kind": "workflow",
     }
+
+
+def _form_action_json(action: FormAction) -> dict[str, Any]:
+    return {
+        "key": action.key,
+        "label": text(action.label),
+        "kind": "form",
+        "inputs": [
+            {
+                "key": item.key,
+                "type": item.type,
+                "label": text(item.label),
+                "required": item.required,
+            }
+            for item in action.inputs
+        ],
+        "confirm": text(action.confirm) if action.confirm else None,
+    }
+
+
+def _inputs_form(form: Form, action: FormAction) -> Form:
+    """The action's inputs as a form, so the API reads their values as it reads fields."""
+    return replace(form, fields=action.inputs)
 
 
 def _label(label: Label) -> dict[str, str | None]:

@@ -30,6 +30,7 @@ from formflow.errors import (
     ValidationFailed,
     VetoedByPlugin,
 )
+from formflow.record_actions.service import ActionFailed, ActionLimitReached
 from formflow.web.i18n import error_message, problem_message
 from formflow.workflows.errors import WorkflowConflict, WorkflowError
 
@@ -45,6 +46,8 @@ STATUS = {
     QueryError: 400,
     WorkflowConflict: 409,
     WorkflowError: 422,
+    ActionLimitReached: 409,
+    ActionFailed: 422,
 }
 
 

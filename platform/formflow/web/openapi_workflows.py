@@ -1,7 +1,8 @@
 """The approval part of the OpenAPI document: tasks, decisions and record actions.
 
 Built beside the record paths by :func:`formflow.web.openapi.build_document`; record
-actions are documented for the forms a workflow runs on.
+actions are documented for the forms a workflow runs on or that define actions of their
+own (see :mod:`formflow.record_actions`), which share the same two paths.
 """
 
 from __future__ import annotations
@@ -72,7 +73,13 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
         },
     }
     for app in apps:
-        for form_key in sorted({flow.form for flow in app.workflows.values()}):
+        flowing = {flow.form for flow in app.workflows.values()}
+        acting = {key for key, form in app.forms.items() if form.actions}
+        for form_key in sorted(flowing | acting):
+            keys = [
+                *(_ACTIONS if form_key in flowing else ()),
+                *(action.key for action in app.form(form_key).actions),
+            ]
             base = f"/{app.key}/{form_key}/records/{{record_id}}/actions"
             op = f"{app.key}_{form_key}"
             id_param = [{"$ref": "#/components/parameters/RecordId"}]
@@ -80,7 +87,7 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                 "parameters": id_param,
                 "get": {
                     "operationId": f"{op}_actions",
-                    "summary": "What the caller may do now on the record's approval",
+                    "summary": "What the caller may do now on the record: its approval's buttons and the form's own actions",
                     "tags": [TAG],
                     "responses": {
                         "200": _json("The actions.", _ref("RecordActionList")),
@@ -95,19 +102,22 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                         "name": "action_key",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string", "enum": list(_ACTIONS)},
+                        "schema": {"type": "string", "enum": keys},
                     },
                 ],
                 "post": {
                     "operationId": f"{op}_act",
-                    "summary": "Do one of the record's actions (submit, withdraw, resubmit, remind, approve, reject, reassign, add a signer)",
+                    "summary": "Do one of the record's actions: an approval's (submit, withdraw, resubmit, remind, approve, reject, reassign, add a signer) or one the form defines",
                     "tags": [TAG],
                     "requestBody": {
                         "required": False,
                         "content": {"application/json": {"schema": _ref("ActionInput")}},
                     },
                     "responses": {
-                        "200": _json("The approval after the action.", _ref("WorkflowInstance")),
+                        "200": _json(
+                            "The approval after an approval's action; what a form's action did.",
+                            {"oneOf": [_ref("WorkflowInstance"), _ref("ActionDone")]},
+                        ),
                         **errors((*_ERRORS, "409", "413", "422")),
                     },
                 },
@@ -171,10 +181,36 @@ def workflow_schemas() -> dict[str, Schema]:
     }
     action = {
         "type": "object",
-        "required": ["key", "label"],
+        "required": ["key", "label", "kind"],
         "properties": {
-            "key": {"type": "string", "enum": list(_ACTIONS)},
+            "key": {
+                "type": "string",
+                "description": "An approval's action (submit, withdraw, resubmit, remind, approve, reject, reassign, add_signer) or the key of one the form defines.",
+            },
             "label": {"type": "string"},
+            "kind": {
+                "type": "string",
+                "enum": ["workflow", "form"],
+                "description": "workflow: the record's approval; form: an action the form defines.",
+            },
+            "inputs": {
+                "type": "array",
+                "description": "For a form's action: what it asks, given as inputs when doing it.",
+                "items": {
+                    "type": "object",
+                    "required": ["key", "type", "label", "required"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "type": {"type": "string"},
+                        "label": {"type": "string"},
+                        "required": {"type": "boolean"},
+                    },
+                },
+            },
+            "confirm": {
+                "type": ["string", "null"],
+                "description": "For a form's action: the question to ask before doing it.",
+            },
             "instance": {"type": ["integer", "null"]},
             "task": {"type": ["integer", "null"]},
             "workflow": {"type": ["string", "null"]},
@@ -196,6 +232,19 @@ def workflow_schemas() -> dict[str, Schema]:
         "TaskList": _list("Task"),
         "RecordAction": action,
         "RecordActionList": _list("RecordAction"),
+        "ActionDone": {
+            "type": "object",
+            "required": ["action", "records", "changes"],
+            "properties": {
+                "action": {"type": "string"},
+                "records": {"type": "array", "items": {"type": "integer"}},
+                "changes": {
+                    "type": "array",
+                    "items": {"type": "object"},
+                    "description": "What each step did, as the automations' log tells it.",
+                },
+            },
+        },
         "TaskDecision": {
             "type": "object",
             "required": ["decision"],
@@ -227,6 +276,10 @@ def workflow_schemas() -> dict[str, Schema]:
                     "type": "integer",
                     "minimum": 1,
                     "description": "Which of the caller's tasks on the record, when they hold several.",
+                },
+                "inputs": {
+                    "type": "object",
+                    "description": "For a form's action: the answers to its inputs, by key, checked like form fields.",
                 },
             },
             "additionalProperties": False,

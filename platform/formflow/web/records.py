@@ -40,7 +40,7 @@ from formflow.definitions.model import Field, Form, Operation
 from formflow.errors import QueryError, RecordInUse, ValidationFailed
 from formflow.records import Page, Query, Record
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.web import approvals, context, editing, uploads
+from formflow.web import action_pages, approvals, context, editing, uploads
 from formflow.web.display import EMPTY, Displayer, Shown, column_label, list_columns
 from formflow.web.formbuilder import (
     LABEL_SUFFIX,
@@ -174,6 +174,7 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
         "can_create": t.can(Operation.CREATE),
         "can_delete": t.can(Operation.DELETE),
         "list_url": _list_url(t, {}),
+        "bulk": action_pages.offered_in_bulk(t),
     }
     template = "records/_results.html" if _is_fragment("results") else "records/list.html"
     return _varies(make_response(render_template(template, **values)))
@@ -327,7 +328,9 @@ def _detail_page(t: Target, record_id: int, sent: approvals.Sent | None = None) 
         history=[_history_entry(t, shower, entry) for entry in history],
         can_edit=t.may_change(Operation.UPDATE, record),
         can_delete=t.may_change(Operation.DELETE, record),
+        readonly_now=t.service.readonly_now(t.actor, t.form.key, record),
         approval=approval,
+        actions=action_pages.offered(t, record),
     )
 
 
@@ -541,3 +544,4 @@ def lookup(app_key: str, form_key: str, path: str) -> ResponseReturnValue:
 def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
     uploads.init_app(app)
+    action_pages.init_app(app)

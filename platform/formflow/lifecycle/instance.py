@@ -9,6 +9,7 @@ instance is open.
 from __future__ import annotations
 
 import time
+from datetime import UTC
 from functools import cached_property
 
 from sqlalchemy import Engine, inspect, select
@@ -22,7 +23,7 @@ from formflow.definitions import App, load_app
 from formflow.definitions.model import Form
 from formflow.errors import FormflowError
 from formflow.events import Relay, Subscriber
-from formflow.jobs import Jobs
+from formflow.jobs import Jobs, Schedule
 from formflow.notifications import Channel, Notifications
 from formflow.notifications.email import EmailChannel
 from formflow.plugins import Plugins, load_plugins
@@ -38,6 +39,7 @@ from formflow.transfer.runs import ImportRuns
 from formflow.workflows.service import WorkflowService
 
 VERSION_CHECK_SECONDS = 1.0
+TIMEOUTS_JOB = "formflow.workflows.timeouts"
 
 
 class InstanceError(FormflowError):
@@ -170,6 +172,16 @@ class Instance:
         attach_notifications(jobs, self.notifications)
         attach_backups(jobs, self)
         attach_imports(jobs, self.imports)
+        jobs.periodic(TIMEOUTS_JOB, Schedule("* * * * *", UTC))(self.sweep_timeouts)
+
+    def sweep_timeouts(self) -> int:
+        """Remind, escalate or decide the approval tasks whose step's time is up, in every
+        app with workflows (a job every minute); how many were acted on."""
+        return sum(
+            self.workflows(app_key).sweep_timeouts()
+            for app_key in self.app_keys
+            if self.app(app_key).workflows
+        )
 
     def _channels(self) -> list[Channel]:
         """E-mail when SMTP is configured, then every channel plugins add."""

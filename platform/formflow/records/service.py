@@ -207,6 +207,7 @@ class RecordService:
             self._write_rows(connection, form, record_id, prepared.rows)
             record = {**row, "id": record_id, **prepared.rows}
             self.derived.after_write(connection, form, record_id, None, record)
+            record.update(self.derived.current(connection, form, record_id))
             self._check_rules(connection, form, record_id, prepared.rows, context)
             self._changed(
                 connection,
@@ -293,6 +294,7 @@ class RecordService:
             after = {**current, **changes, **rows, **prepared.rows}
             diff = audit.changed_fields({**current, **rows}, after, self._audited(form))
             self.derived.after_write(connection, form, record_id, current, after, set(diff))
+            after.update(self.derived.current(connection, form, record_id))
             self._check_rules(connection, form, record_id, {**rows, **prepared.rows}, context)
             self._changed(
                 connection,

@@ -33,7 +33,7 @@ def test_the_worked_examples_are_whole_valid_rules(tmp_path: Path) -> None:
             text.replace("key: ", f"key: doc{index}_", 1), encoding="utf-8"
         )
     compiled = load_app(app)
-    assert len(compiled.automations) == len(rules) + 2  # the app's own two besides
+    assert len(compiled.automations) == len(rules) + 1  # the app's own one besides
 
 
 def test_the_crm_rule_shown_is_the_apps_own() -> None:

@@ -692,9 +692,15 @@ class RecordService:
             if record
             else None
         )
-        self.preparer.prepare(
-            form, values, self.context(actor), existing=record, existing_rows=rows
-        )
+        with read_transaction(self.engine) as connection:
+            self.preparer.prepare(
+                form,
+                values,
+                self.context(actor),
+                existing=record,
+                existing_rows=rows,
+                derive=self._derive(connection, form),
+            )
 
     def read_value(self, field: Field, value: Any) -> Any:
         """``value`` converted for ``field`` as a save would, or ``None`` while it does not

@@ -1,5 +1,6 @@
-"""The CRM app's automations, end to end: a follow-up touches its customer; an approved
-transfer moves the customers, their open opportunities and live contracts."""
+"""The CRM app's automations, end to end: an approved transfer moves the customers, their
+open opportunities and live contracts (a follow-up's customer is kept current by roll-ups:
+tests/rollups/test_rollup_crm.py)."""
 
 from __future__ import annotations
 
@@ -39,27 +40,6 @@ def crm(engine: Engine, password_hash: str) -> tuple[Rules, dict[str, Actor]]:
             assert user is not None
             people[name] = accounts.actor_for(connection, user, "crm_sfa")
     return rules, people
-
-
-def test_a_follow_up_sets_its_customers_last_follow_up_time(
-    crm: tuple[Rules, dict[str, Actor]],
-) -> None:
-    rules, people = crm
-    rep = people["rep"]
-    customer = rules.create("customer", {"name": "华信科技"}, rep)
-    rules.create(
-        "follow_up",
-        {
-            "customer": customer["id"],
-            "followed_at": "2026-03-09T15:00:00+08:00",
-            "content": "电话沟通报价",
-        },
-        rep,
-    )
-    touched = rules.records.get(rep, "customer", customer["id"])
-    assert touched["last_follow_up_at"].isoformat() == "2026-03-09T07:00:00+00:00"
-    [run] = rules.runs(automation_key="follow_up_touches_customer")
-    assert run.status == "done"
 
 
 def test_an_approved_transfer_moves_customers_with_open_deals_and_live_contracts(

@@ -85,3 +85,22 @@ def test_a_page_shows_a_broken_rule_next_to_its_field_and_keeps_the_input(
     assert page.status_code == 422
     assert "赢单金额将超过客户的信用额度" in page.text
     assert 'value="Too big"' in page.text
+
+
+def test_pages_show_rollups_and_lookups_as_their_source_fields(web: Sandbox, staff: Actor) -> None:
+    account = web.records.create(
+        staff, "account", {"name": "Acme", "credit": "5000", "region": "North"}
+    )
+    deal = web.records.create(
+        staff,
+        "deal",
+        {"title": "D", "account": account["id"], "amount": "1234.5", "stage": "won"},
+    )
+    client = web.client("staff")
+    listing = client.get("/sales/account/").text
+    assert "1,234.50" in listing
+    detail = client.get(f"/sales/account/{account['id']}").text
+    assert "赢" in detail or "Won" in detail  # the latest stage shows its option label
+    assert "North" in client.get(f"/sales/deal/{deal['id']}").text
+    form = client.get(f"/sales/deal/{deal['id']}/edit").text
+    assert 'name="account_region"' not in form

@@ -33,7 +33,8 @@ def test_the_form_has_a_fitting_widget_per_type(client: FlaskClient, sign_in: Lo
     assert re.search(r'<input[^>]*name="phone"[^>]*type="tel"', page)
     assert re.search(r'<input[^>]*name="email"[^>]*type="email"', page)
     assert re.search(r'<input[^>]*name="website"[^>]*type="url"', page)
-    assert re.search(r'<input[^>]*name="next_follow_up"[^>]*type="date"', page)
+    follow_up = client.get("/crm_sfa/follow_up/new").text
+    assert re.search(r'<input[^>]*name="next_follow_up"[^>]*type="date"', follow_up)
     assert re.search(r'<textarea[^>]*name="remark"', page)
     assert re.search(r'<input[^>]*name="locked"[^>]*type="checkbox"', page)
     assert re.search(r'<select[^>]*name="level"', page)

@@ -216,6 +216,7 @@ class RecordService:
             self._write_rows(connection, form, record_id, prepared.rows)
             record = {**row, "id": record_id, **prepared.rows}
             self.derived.after_write(connection, form, record_id, None, record)
+            record.update(self.derived.current(connection, form, record_id))
             self._check_rules(connection, form, record_id, prepared.rows, context)
             self._changed(
                 connection,
@@ -322,6 +323,7 @@ class RecordService:
             after = {**current, **changes, **rows, **prepared.rows}
             diff = audit.changed_fields({**current, **rows}, after, self._audited(form))
             self.derived.after_write(connection, form, record_id, current, after, set(diff))
+            after.update(self.derived.current(connection, form, record_id))
             self._check_rules(connection, form, record_id, {**rows, **prepared.rows}, context)
             self._changed(
                 connection,
@@ -737,9 +739,15 @@ class RecordService:
             if record
             else None
         )
-        self.preparer.prepare(
-            form, values, self.context(actor), existing=record, existing_rows=rows
-        )
+        with read_transaction(self.engine) as connection:
+            self.preparer.prepare(
+                form,
+                values,
+                self.context(actor),
+                existing=record,
+                existing_rows=rows,
+                derive=self._derive(connection, form),
+            )
 
     def read_value(self, field: Field, value: Any) -> Any:
         """``value`` converted for ``field`` as a save would, or ``None`` while it does not

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
+from flask_babel import format_decimal
 from flask_login import login_required
 
 from formflow.dashboards import (
@@ -190,21 +193,26 @@ def _xlsx(title: str, rows: list[list[Any]]) -> bytes:
 
 def _cell(value: Any) -> Any:
     """Numbers as numbers in the sheet (decimals come as exact strings)."""
-    if isinstance(value, str):
-        try:
-            from decimal import Decimal
-
-            return (
-                Decimal(value)
-                if value
-                and value[0] in "-0123456789"
-                and value.replace(".", "", 1).lstrip("-").isdigit()
-                else value
-            )
-        except ArithmeticError:
-            return value
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        return Decimal(value)
     return value
+
+
+_DECIMAL = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,10})?")
+
+
+def figure(value: Any) -> str:
+    """A figure as the viewer's language writes it (grouping, decimal sign), kept exact."""
+    if value is None or value == "":
+        return ""
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    places = max(0, -int(number.as_tuple().exponent)) if number.is_finite() else 0
+    return str(format_decimal(number, format="#,##0" + ("." + "0" * places if places else "")))
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
+    app.jinja_env.filters["figure"] = figure

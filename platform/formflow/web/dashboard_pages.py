@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
-from flask_babel import format_decimal
 from flask_login import login_required
 
 from formflow.dashboards import (
@@ -31,7 +30,7 @@ from formflow.dashboards import (
 from formflow.definitions.model import Dashboard
 from formflow.errors import PermissionDenied
 from formflow.web import context
-from formflow.web.dashboard_view import Labeller, export_rows, widget_json
+from formflow.web.dashboard_view import Labeller, export_rows, figure, widget_json
 from formflow.web.i18n import text
 from formflow.web.ids import parse_id
 
@@ -199,18 +198,6 @@ def _cell(value: Any) -> Any:
 
 
 _DECIMAL = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,10})?")
-
-
-def figure(value: Any) -> str:
-    """A figure as the viewer's language writes it (grouping, decimal sign), kept exact."""
-    if value is None or value == "":
-        return ""
-    try:
-        number = Decimal(str(value))
-    except ArithmeticError:
-        return str(value)
-    places = max(0, -int(number.as_tuple().exponent)) if number.is_finite() else 0
-    return str(format_decimal(number, format="#,##0" + ("." + "0" * places if places else "")))
 
 
 def init_app(app: Flask) -> None:

@@ -84,7 +84,7 @@ def test_a_change_to_a_linked_form_refreshes_a_chart_grouped_by_it(
     )
     after = figures.compute(people.admin, BY_ACCOUNT_LEVEL, ViewerFilters())
     assert ([g.keys for g in before.groups], [g.keys for g in after.groups]) == (
-        [(None,)],
+        [("C",)],
         [("B",)],
     )
 

@@ -68,7 +68,7 @@
       var f = w.series[0];
       var conv = w.conversion || [];
       return { series: [{ type: "funnel", sort: "none", left: "5%", width: "90%", top: 8, bottom: 8, minSize: "20%",
-        label: { formatter: function (p) {
+        label: { position: "inside", formatter: function (p) {
           var c = p.dataIndex > 0 ? conv[p.dataIndex - 1] : null;
           return p.name + "  " + show(p.value, w) + (c !== null && c !== undefined ? "  (" + c + "%)" : "");
         } },

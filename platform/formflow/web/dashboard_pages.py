@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
@@ -28,7 +30,7 @@ from formflow.dashboards import (
 from formflow.definitions.model import Dashboard
 from formflow.errors import PermissionDenied
 from formflow.web import context
-from formflow.web.dashboard_view import Labeller, export_rows, widget_json
+from formflow.web.dashboard_view import Labeller, export_rows, figure, widget_json
 from formflow.web.i18n import text
 from formflow.web.ids import parse_id
 
@@ -190,21 +192,14 @@ def _xlsx(title: str, rows: list[list[Any]]) -> bytes:
 
 def _cell(value: Any) -> Any:
     """Numbers as numbers in the sheet (decimals come as exact strings)."""
-    if isinstance(value, str):
-        try:
-            from decimal import Decimal
-
-            return (
-                Decimal(value)
-                if value
-                and value[0] in "-0123456789"
-                and value.replace(".", "", 1).lstrip("-").isdigit()
-                else value
-            )
-        except ArithmeticError:
-            return value
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        return Decimal(value)
     return value
+
+
+_DECIMAL = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,10})?")
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
+    app.jinja_env.filters["figure"] = figure

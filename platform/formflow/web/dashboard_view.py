@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from formflow.dashboards import Drill, Group, WidgetResult
@@ -68,6 +69,42 @@ class Labeller:
             found[value] = self._name(form, key, dimension, value, titles)
         return found
 
+    def cell(self, form: Form, key: str, value: Any) -> str:
+        """A table cell as people read it (links get their titles in :meth:`fill_titles`)."""
+        if value is None or value == "":
+            return ""
+        field = form.field(key) if form.has_field(key) else None
+        if field is not None and field.is_link:
+            return f"#{value}"
+        if field is not None and field.kind in (ValueKind.DECIMAL, ValueKind.INTEGER):
+            return figure(value)
+        if isinstance(value, date):
+            return value.isoformat()
+        return self._name(form, key, Dimension(key), value, {})
+
+    def fill_titles(
+        self,
+        form: Form,
+        keys: list[str],
+        rows: list[dict[str, Any]],
+        records: list[dict[str, Any]],
+    ) -> None:
+        """Link cells show the linked record's title, where the viewer may read it."""
+        for index, key in enumerate(keys):
+            field = form.field(key) if form.has_field(key) else None
+            if field is None or not field.is_link or not field.target_form:
+                continue
+            ids = {r[key] for r in records if isinstance(r.get(key), int)}
+            try:
+                titles = self.records.titles(self.actor, field.target_form, ids) if ids else {}
+            except PermissionDenied:
+                continue
+            target = self.app.form(field.target_form)
+            for row, record in zip(rows, records, strict=True):
+                found = titles.get(record.get(key) or 0)
+                if found is not None:
+                    row["cells"][index] = str(found.get(target.title_field) or row["cells"][index])
+
     def _field_of(self, form_key: str, dimension: Dimension) -> tuple[Form, str]:
         form = self.app.form(form_key)
         link, _sep, target = dimension.field.partition(".")
@@ -102,6 +139,18 @@ class Labeller:
         if isinstance(value, bool):
             return str(_("Yes") if value else _("No"))
         return str(value)
+
+
+def figure(value: Any) -> str:
+    """A figure as the viewer's language writes it (grouping, decimal sign), kept exact."""
+    if value is None or value == "":
+        return ""
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    places = max(0, -int(number.as_tuple().exponent)) if number.is_finite() else 0
+    return str(format_decimal(number, format="#,##0" + ("." + "0" * places if places else "")))
 
 
 def measure_label(app: App, widget: Widget, name: str) -> str:
@@ -156,6 +205,11 @@ def widget_json(app_key: str, app: App, labeller: Labeller, result: WidgetResult
         return found
     if widget.type in ("table", "gantt", "calendar"):
         found["rows"] = _rows(app_key, app, widget, result)
+        shown = [k for k in widget.columns if result.rows and k in result.rows[0]]
+        found["columns"] = [{"key": k, "label": column_label(form, k)} for k in shown]
+        for row, record in zip(found["rows"], result.rows, strict=True):
+            row["cells"] = [labeller.cell(form, k, record.get(k)) for k in shown]
+        labeller.fill_titles(form, shown, found["rows"], result.rows)
         found["total"] = result.value
     if widget.type == "table":
         return found

@@ -108,7 +108,7 @@ def backup(folder: Path | None, check: bool) -> None:
             f"backed up to {made.path} ({made.manifest.total_rows} rows, {len(made.manifest.files)} files)"
         )
         if check:
-            check_backup(made.path)
+            check_backup(made.path, instance.settings.database_url)
             click.echo("checked: it restores, with every row counted")
 
 

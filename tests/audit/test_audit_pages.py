@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
 from flask import Flask
 
@@ -97,3 +98,31 @@ def test_no_route_of_the_app_changes_the_log(app: Flask) -> None:
     ]
     assert audit_rules
     assert [rule.rule for rule in audit_rules if set(rule.methods or ()) & writing] == []
+
+
+def test_the_page_searches_by_days_in_the_instance_zone_and_by_record(
+    app: Flask, instance: Instance
+) -> None:
+    shanghai = instance.settings.timezone
+    with write_transaction(instance.engine) as connection:
+        for day, record_id in ((1, 101), (2, 102), (3, 103)):
+            moment = datetime(2026, 11, day, 0, 30, tzinfo=shanghai)  # the evening before in UTC
+            audit.log(
+                connection,
+                "record.update",
+                app_key="demo",
+                form_key="item",
+                record_id=record_id,
+                at=moment,
+            )
+    client = sign_in(app.test_client(), "admin", PASSWORD)
+    page = client.get("/admin/audit?since=2026-11-02&until=2026-11-02").text
+    assert [number for number in (101, 102, 103) if f">demo/item/{number}<" in page] == [102]
+    page = client.get("/admin/audit?record=103").text
+    assert [number for number in (101, 102, 103) if f">demo/item/{number}<" in page] == [103]
+
+
+def test_the_page_says_what_is_wrong_with_a_search(app: Flask) -> None:
+    client = sign_in(app.test_client(), "admin", PASSWORD)
+    page = client.get("/admin/audit?since=yesterday&user=nobody").text
+    assert page.count('class="error" role="alert"') == 2

@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from psycopg import sql
 from sqlalchemy import Engine, MetaData, inspect, select
 from sqlalchemy.engine import make_url
@@ -17,6 +18,7 @@ from sqlalchemy.engine import make_url
 from formflow import accounts
 from formflow.backups import BackupError, check_backup, create_backup, restore_backup
 from formflow.backups.manifest import libpq
+from formflow.cli import main
 from formflow.config import load_settings
 from formflow.files.attachments import store
 from formflow.lifecycle.install import initialise
@@ -184,3 +186,14 @@ def test_restoring_refuses_the_running_database(instance: Instance, tmp_path: Pa
         restore_backup(made.path, [str(tmp_path / "new"), instance.settings.database_url])
     with read_transaction(instance.engine) as connection:
         assert "demo__item" in inspect(connection).get_table_names()
+
+
+def test_the_backup_command_makes_and_checks_a_backup(instance: Instance, tmp_path: Path) -> None:
+    env = {
+        "FORMFLOW_INSTANCE": str(instance.settings.instance),
+        "FORMFLOW_DATABASE_URL": instance.settings.database_url,
+        "FORMFLOW_APPS": "",
+    }
+    result = CliRunner().invoke(main, ["backup", "--to", str(tmp_path / "cli")], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "checked: it restores, with every row counted"

@@ -74,6 +74,13 @@ def test_health_answers_without_a_sign_in(app: Flask) -> None:
     assert (response.status_code, response.text) == (200, "ok\n")
 
 
+def test_health_answers_while_the_database_does_not(
+    app: Flask, instance: Instance, tmp_path: Path
+) -> None:
+    instance.engine = connect(f"sqlite:///{tmp_path}/no/such/folder/formflow.db")
+    assert app.test_client().get("/healthz").status_code == 200
+
+
 def test_readiness_answers_when_the_database_and_queue_do(app: Flask) -> None:
     response = app.test_client().get("/readyz")
     assert response.status_code == 200

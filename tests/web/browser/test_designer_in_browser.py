@@ -69,5 +69,26 @@ def test_the_field_list_reorders_with_the_keyboard_buttons(page: Page, served: s
     page.goto(f"{served}{DESIGNER}")
     keys = page.locator(".field-list li").evaluate_all("items => items.map(i => i.dataset.key)")
     page.click(f'button[aria-label="Move {keys[1]} up"], button[aria-label="上移 {keys[1]}"]')
-    moved = page.locator(".field-list li").evaluate_all("items => items.map(i => i.dataset.key)")
-    assert moved[:2] == [keys[1], keys[0]]
+    expect(page.locator(".field-list li").first).to_have_attribute("data-key", keys[1])
+    expect(page.locator(".field-list li").nth(1)).to_have_attribute("data-key", keys[0])
+
+
+def test_dragging_a_field_saves_the_new_order(page: Page, served: str) -> None:
+    sign_in(page, served, "admin")
+    page.goto(f"{served}{DESIGNER}")
+    items = page.locator(".field-list li")
+    keys = items.evaluate_all("items => items.map(i => i.dataset.key)")
+    source = items.nth(2).locator(".handle").bounding_box()
+    target = items.nth(0).locator(".handle").bounding_box()
+    assert source is not None
+    assert target is not None
+    page.mouse.move(source["x"] + 4, source["y"] + 4)
+    page.mouse.down()
+    page.mouse.move(target["x"] + 4, target["y"] + 2, steps=12)
+    page.mouse.move(target["x"] + 4, target["y"] + 1, steps=4)
+    with page.expect_response(lambda response: response.url.endswith(DESIGNER)) as answer:
+        page.mouse.up()
+    assert answer.value.ok
+    expect(page.locator(".field-list li").first).to_have_attribute("data-key", keys[2])
+    page.reload()
+    expect(page.locator(".field-list li").first).to_have_attribute("data-key", keys[2])

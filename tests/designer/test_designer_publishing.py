@@ -54,8 +54,8 @@ def test_text_that_does_not_parse_is_kept_and_reported_with_its_place(
 def test_the_preview_says_what_changes_in_business_words(designer: Designer) -> None:
     add_tier(designer)
     preview = designer.preview("demo")
-    assert [change.say("en") for change in preview.changes] == ["adds fields Tier to Item"]
-    assert [change.say("zh") for change in preview.changes] == ["adds fields 等级 to 条目"]
+    assert [change.say("en") for change in preview.changes] == ["adds field Tier to Item"]
+    assert [change.say("zh") for change in preview.changes] == ["adds 字段 等级 to 条目"]
     assert preview.publishable
 
 

@@ -18,6 +18,16 @@ from formflow.definitions.source import SourceError, parse_document
 from formflow.errors import N_, render
 
 ITEM_KEY = "key"
+KINDS = {
+    "fields": Label("字段", "field"),
+    "options": Label("选项", "option"),
+    "nodes": Label("节点", "node"),
+    "widgets": Label("组件", "widget"),
+    "roles": Label("角色", "role"),
+    "actions": Label("操作", "action"),
+    "branches": Label("分支", "branch"),
+}
+"""How the lists every format shares are named; any other list goes by its key."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +115,7 @@ def _compare_items(
 ) -> None:
     olds = {entry[ITEM_KEY]: entry for entry in old}
     news = {entry[ITEM_KEY]: entry for entry in new}
-    kind = path[-1] if path else ""
+    kind: Label | str = KINDS.get(path[-1], path[-1]) if path else ""
     for key, entry in news.items():
         if key not in olds:
             changes.append(

@@ -89,6 +89,7 @@ def _render_form(
     *,
     yaml_text: str | None = None,
     conflict: DraftConflict | None = None,
+    problem: str | None = None,
     status: int = 200,
 ) -> Any:
     stored = draft.files[path]
@@ -122,10 +123,13 @@ def _render_form(
         errors=errors,
         unreadable=unreadable,
         conflict=conflict,
+        problem=problem,
         preview=preview,
         preview_fields=preview_fields if preview is not None else (),
         references=service.references(app_key, chosen, path) if selected and chosen else [],
     )
+    if request.headers.get("HX-Request") == "true":
+        status = 200  # htmx swaps only successful answers; the page itself says what failed
     return page, status
 
 
@@ -144,9 +148,10 @@ def change(app_key: str, form_key: str) -> Any:
             service, service.draft(app_key), app_key, form_key, path, conflict=conflict, status=409
         )
     except UnreadableDocument:
-        flash(_("Fix the YAML first: the visual designer waits until it reads again."), "error")
+        problem = _("Fix the YAML first: the visual designer waits until it reads again.")
+        return _render_form(service, draft, app_key, form_key, path, problem=problem, status=400)
     except (DocumentError, ValueError) as exc:
-        flash(str(exc), "error")
+        return _render_form(service, draft, app_key, form_key, path, problem=str(exc), status=400)
     field = request.form.get("key") or request.form.get("select") or ""
     return redirect(url_for(".form", app_key=app_key, form_key=form_key, field=field or None))
 
@@ -159,7 +164,8 @@ def _operations(posted: Any) -> list[Operation]:
         position = int(posted.get("position", "0")) + (-1 if action == "up" else 1)
         return [MoveField(key, max(position, 0))]
     if action == "order":
-        return [MoveField(item, index) for index, item in enumerate(posted.getlist("order"))]
+        order = list(dict.fromkeys(posted.getlist("order")))
+        return [MoveField(item, index) for index, item in enumerate(order)]
     if action in ("hide", "show"):
         return [HideField(key, action == "hide")]
     if action == "add":

@@ -50,6 +50,10 @@ class ActionContext:
     names: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     now: datetime | None = None
     source: str = ""
+    plugin_settings: Callable[[str], Mapping[str, str]] | None = field(
+        default=None, compare=False, repr=False
+    )
+    """Reads a plugin's settings by plugin name (:mod:`formflow.plugin_settings`)."""
 
     def require_records(self) -> tuple[RecordService, Actor, ExpressionEngine]:
         """The record service, actor and expressions an action that writes needs; an

@@ -86,6 +86,7 @@ class Automations:
         expressions: ExpressionEngine,
         timezone: tzinfo,
         max_depth: int = MAX_DEPTH,
+        plugin_settings: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self.engine = engine
         self.records_of = records_of
@@ -94,6 +95,7 @@ class Automations:
         self.expressions = expressions
         self.timezone = timezone
         self.max_depth = max_depth
+        self.plugin_settings = plugin_settings
         self.send_webhook: Callable[[int], object] = self._send_now
         """Called with a webhook call's id once the run that queued it committed; a job
         on the queue once :func:`formflow.automations.jobs.attach` takes it over."""
@@ -285,6 +287,7 @@ class Automations:
                 names=names,
                 now=datetime.now(UTC),
                 source=rule.key,
+                plugin_settings=self.plugin_settings,
             )
             result = action.run(context, thaw(call.params))
             changes.append(dict(result) if isinstance(result, Mapping) else {"action": call.name})

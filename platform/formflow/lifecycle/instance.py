@@ -17,11 +17,12 @@ from sqlalchemy.exc import OperationalError
 
 from formflow.automations.engine import SUBSCRIBER as AUTOMATIONS
 from formflow.automations.engine import Automations
-from formflow.config import Settings
+from formflow.config import Settings, instance_secret
 from formflow.definitions import App, load_app
 from formflow.definitions.model import Form
 from formflow.errors import FormflowError
 from formflow.events import Relay, Subscriber
+from formflow.plugin_settings import PluginSettings
 from formflow.plugins import Plugins, load_plugins
 from formflow.records.after_hooks import AFTER_HOOKS, after_hooks_subscriber, wants_after_hooks
 from formflow.records.service import RecordService
@@ -44,7 +45,9 @@ class Instance:
     ) -> None:
         self.settings = settings
         self.engine = engine or connect(settings.database_url)
-        self.plugins = plugins or load_plugins(plugins_dir=settings.plugins_dir)
+        self.plugins = plugins or load_plugins(
+            plugins_dir=settings.plugins_dir, enabled=settings.enabled_plugins
+        )
         self._apps: dict[str, tuple[str, AppSchema, RecordService]] = {}
         self._checked: dict[str, float] = {}
         self.version_check_seconds = VERSION_CHECK_SECONDS
@@ -62,11 +65,21 @@ class Instance:
             actions=self.plugins.actions,
             expressions=self.plugins.toolkit.expressions,
             timezone=settings.timezone,
+            plugin_settings=lambda plugin: self.plugin_settings.values(plugin),
         )
         """Runs every app's automations: on events, and on the clock once jobs run it."""
         subscribers[AUTOMATIONS] = self.automations.handle
+        for name, subscriber in self.plugins.event_subscribers.items():
+            if name in subscribers:
+                raise InstanceError(f"a plugin's event subscriber may not be named {name!r}")
+            subscribers[name] = subscriber
         self.relay = Relay(self.engine, subscribers)
         """Hands every app's events to the instance's subscribers."""
+
+    @cached_property
+    def plugin_settings(self) -> PluginSettings:
+        """The settings the plugins declare, as administrators set them in this instance."""
+        return PluginSettings(self.engine, instance_secret(self.settings), self.plugins.settings)
 
     def close(self) -> None:
         self.engine.dispose()

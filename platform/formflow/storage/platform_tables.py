@@ -381,6 +381,19 @@ webhook_calls = _keyed_table(
 commit by a job retried with back-off; ``status`` is pending, sent or failed."""
 
 
+plugin_settings = Table(
+    "ff_plugin_settings",
+    platform_metadata,
+    Column("plugin", String(100), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("encrypted", Boolean, nullable=False),
+    _at("updated_at"),
+)
+"""Values administrators gave plugin settings; secrets are Fernet tokens (``encrypted``)
+under a key derived from the instance's secret key."""
+
+
 def upgrade_platform_tables(engine: Engine) -> list[str]:
     """Bring an instance's platform tables up to this version of Formflow; returns what
     was added, as ``table`` or ``table.column``.

@@ -559,7 +559,10 @@ def _describe(exc: BaseException) -> str:
 
 
 def _unique_name(plugin: object, taken: Mapping[str, object]) -> str:
-    base = getattr(plugin, "__name__", None)
+    """``PLUGIN_NAME`` if the plugin sets one (so it is known by its entry point's name
+    in tests too), else its module's or class's name; ``#2`` and on for repeats."""
+    base = getattr(plugin, "PLUGIN_NAME", None)
+    base = base if isinstance(base, str) else getattr(plugin, "__name__", None)
     base = base if isinstance(base, str) else type(plugin).__name__
     name, count = base, 1
     while name in taken:

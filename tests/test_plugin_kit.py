@@ -239,7 +239,7 @@ def test_the_settings_page_saves_and_never_shows_a_secret(box: Sandbox) -> None:
     token = csrf_token(client, path)
     form = {"endpoint": "https://registry.example/", "api_key": "s3cret-key", "csrf_token": token}
     page = client.post(path, data=form)
-    assert "Settings saved." in page.text
+    assert "设置已保存。" in page.text
     assert "s3cret-key" not in page.text
     client.post(path, data={**form, "api_key": ""})  # left empty: kept
     assert settings_of("Kit", box.instance) == {

@@ -6,6 +6,7 @@ import ipaddress
 
 import pytest
 
+from company_lookup_support import API_KEY, SECRET, Registry
 from formflow_company_lookup.companies import (
     AddressRefused,
     BadAnswer,
@@ -14,8 +15,6 @@ from formflow_company_lookup.companies import (
 )
 from formflow_company_lookup.lookup import lookup_from
 from formflow_company_lookup.providers import CachedProvider, HttpProvider
-
-from conftest import API_KEY, SECRET, Registry
 
 LOCAL = [ipaddress.ip_network("127.0.0.0/8")]
 
@@ -33,13 +32,13 @@ def test_a_signed_request_gets_the_registry_s_companies(registry: Registry) -> N
 
 
 def test_a_wrong_secret_is_refused_with_a_hint(registry: Registry) -> None:
-    with pytest.raises(ProviderUnavailable, match="HTTP 401.*check the API key and secret"):
+    with pytest.raises(ProviderUnavailable, match=r"HTTP 401.*check the API key and secret"):
         provider(registry, secret="wrong").search("北京明川")
 
 
 def test_a_slow_registry_times_out_with_a_clear_message(registry: Registry) -> None:
     registry.delay = 2.0
-    with pytest.raises(ProviderTimeout, match="did not answer within 0.2 seconds"):
+    with pytest.raises(ProviderTimeout, match=r"did not answer within 0\.2 seconds"):
         provider(registry, timeout=0.2).search("北京明川")
 
 
@@ -78,7 +77,7 @@ def test_not_found_is_an_empty_answer(registry: Registry) -> None:
 
 
 def test_loopback_is_refused_unless_allowed(registry: Registry) -> None:
-    with pytest.raises(AddressRefused, match="127.0.0.1, a private or loopback address"):
+    with pytest.raises(AddressRefused, match=r"127\.0\.0\.1, a private or loopback address"):
         provider(registry, allowed=()).search("北京明川")
     assert registry.requests == []
 

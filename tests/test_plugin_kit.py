@@ -19,11 +19,12 @@ from sqlalchemy import select
 
 from formflow import hookimpl
 from formflow.cli import main
+from formflow.config import load_settings
 from formflow.definitions.model import Label
 from formflow.events import Event
 from formflow.lifecycle.instance import Instance
 from formflow.plugin_kit import Button, PluginSetting, public, require, settings_of
-from formflow.plugins import PluginLoadError, load_plugins
+from formflow.plugins import PluginInfo, PluginLoadError, Source, format_plugin_table, load_plugins
 from formflow.storage.database import read_transaction
 from formflow.storage.platform_tables import plugin_settings
 from formflow.testing import Sandbox, csrf_token
@@ -299,3 +300,23 @@ def test_a_plugin_command_needs_a_name_of_its_own() -> None:
 
     with pytest.raises(PluginLoadError, match="both provide the command 'sync'"):
         load_plugins(entry_points=False, extra=[A(), B()])
+
+
+# Enabled per instance
+
+
+def test_installed_plugins_an_instance_does_not_enable_are_listed_as_disabled() -> None:
+    infos = [
+        PluginInfo("formflow.builtin", Source.BUILTIN, ("formflow_field_types",), "0.1.0"),
+        PluginInfo("sms", Source.ENTRY_POINT, (), "1.2.0", enabled=False),
+    ]
+    assert format_plugin_table(infos).splitlines()[-1] == (
+        "sms               entry point  1.2.0    (disabled in this instance)"
+    )
+
+
+def test_formflow_plugins_names_the_enabled_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORMFLOW_PLUGINS", "company_lookup, sms")
+    assert load_settings().enabled_plugins == ("company_lookup", "sms")
+    monkeypatch.delenv("FORMFLOW_PLUGINS")
+    assert load_settings().enabled_plugins == ()

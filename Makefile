@@ -17,11 +17,15 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
-$(INSTALLED): setup.cfg pyproject.toml
+# The plugins in plugins/ are their own distributions, installed editable beside Formflow.
+PLUGINS := $(wildcard plugins/*/setup.cfg)
+
+$(INSTALLED): setup.cfg pyproject.toml $(PLUGINS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Formflow needs Python 3.11 or newer (set PYTHON=python3.x)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet $(foreach plugin,$(dir $(PLUGINS)),-e $(plugin))
 	@touch $@
 
 # Compiled catalogues are build output (git ignores them); each follows its .po file.
@@ -37,7 +41,7 @@ translations: $(INSTALLED)
 # Secure session cookies stay on: browsers keep them on http://127.0.0.1 and localhost.
 HOST ?= 127.0.0.1
 PORT ?= 5000
-RUN_ENV := FORMFLOW_INSTANCE=$(CURDIR)/instance
+RUN_ENV := FORMFLOW_INSTANCE=$(CURDIR)/instance FORMFLOW_PLUGINS=$${FORMFLOW_PLUGINS-*}
 
 run: setup
 	$(BIN)/formflow validate apps/crm_sfa
@@ -45,8 +49,8 @@ run: setup
 	$(RUN_ENV) $(BIN)/formflow serve --host $(HOST) --port $(PORT)
 
 lint: setup
-	$(BIN)/ruff check platform tests bench apps
-	$(BIN)/ruff format --check platform tests bench apps
+	$(BIN)/ruff check platform tests bench apps plugins
+	$(BIN)/ruff format --check platform tests bench apps plugins
 
 typecheck: setup
 	$(BIN)/mypy

@@ -1,7 +1,8 @@
 """The plugin guide and the tests keep up with the hooks by themselves.
 
 Adding a hook to ``hookspecs.py`` makes these tests fail until ``docs/plugins.md`` has a
-``### <hook>`` section for it and some test function mentions it by name.
+``### <hook>`` section for it, some test function mentions it by name, and the engine
+uses what the hook answers (not only collects it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from formflow import hookspecs
+from formflow.plugins import USES, Plugins
 
 TESTS = Path(__file__).resolve().parent
 GUIDE = TESTS.parent / "docs" / "plugins.md"
@@ -68,3 +70,28 @@ def test_the_guide_example_is_the_plugin_the_tests_load() -> None:
     assert found, "the guide's example is marked <!-- example: PATH -->"
     for path, code in found:
         assert code == (TESTS.parent / path).read_text(encoding="utf-8"), path
+
+
+PLATFORM = TESTS.parent / "platform" / "formflow"
+
+
+@cache
+def engine_sources_outside_the_plugin_manager() -> str:
+    skipped = {PLATFORM / "plugins.py", PLATFORM / "hookspecs.py"}
+    return "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in sorted(PLATFORM.rglob("*.py"))
+        if path not in skipped
+    )
+
+
+def test_every_hook_says_how_formflow_uses_it() -> None:
+    assert sorted(USES) == HOOKS, "add the hook to formflow.plugins.USES"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_called_not_only_collected(hook: str) -> None:
+    member = USES[hook]
+    assert hasattr(Plugins, member), f"Plugins has no {member!r}"
+    used = re.search(rf"\.{member}\b", engine_sources_outside_the_plugin_manager())
+    assert used, f"{hook}: Plugins.{member} is never used outside formflow.plugins"

@@ -53,6 +53,10 @@ class ActionContext:
     source: str = ""
     notifications: Notifications | None = field(default=None, compare=False, repr=False)
     """Where the ``notify`` action tells people (and sends them e-mail) from."""
+    plugin_settings: Callable[[str], Mapping[str, str]] | None = field(
+        default=None, compare=False, repr=False
+    )
+    """Reads a plugin's settings by plugin name (:mod:`formflow.plugin_settings`)."""
 
     def require_records(self) -> tuple[RecordService, Actor, ExpressionEngine]:
         """The record service, actor and expressions an action that writes needs; an

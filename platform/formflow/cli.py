@@ -33,6 +33,7 @@ from formflow.lifecycle.serve import check as check_serving
 from formflow.lifecycle.serve import run as run_server
 from formflow.lifecycle.serve import url as server_url
 from formflow.plugins import describe_plugins, format_plugin_table, load_plugins
+from formflow.scaffold import new_plugin
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.versions import list_versions
 
@@ -67,7 +68,32 @@ def opened() -> Iterator[Instance]:
         instance.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class FormflowGroup(click.Group):
+    """The ``formflow`` group: its own commands, then those of the instance's plugins."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        own = super().list_commands(ctx)
+        return own + sorted(c.name or "" for c in _plugin_commands() if c.name not in own)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        own = super().get_command(ctx, cmd_name)
+        if own is not None:
+            return own
+        return next((c for c in _plugin_commands() if c.name == cmd_name), None)
+
+
+def _plugin_commands() -> list[click.Command]:
+    """The commands of the plugins the ``FORMFLOW_*`` settings load; none if they fail to
+    load (the error shows on any command that opens the instance)."""
+    try:
+        settings = load_settings()
+        plugins = load_plugins(plugins_dir=settings.plugins_dir, enabled=settings.enabled_plugins)
+    except FormflowError:
+        return []
+    return plugins.commands
+
+
+@click.group(cls=FormflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="formflow")
 @click.pass_context
 def main(context: click.Context) -> None:
@@ -88,7 +114,8 @@ def validate(app_dir: Path) -> None:
     app prints a one-line summary and exits 0.
     """
     started = time.perf_counter()
-    plugins = load_plugins(plugins_dir=load_settings().plugins_dir)
+    settings = load_settings()
+    plugins = load_plugins(plugins_dir=settings.plugins_dir, enabled=settings.enabled_plugins)
     try:
         app = load_app(app_dir, toolkit=plugins.toolkit)
     except DefinitionErrors as exc:
@@ -201,10 +228,33 @@ def purge(app_key: str, yes: bool) -> None:
 @main.command()
 @reports_errors
 def plugins() -> None:
-    """List the loaded plugins and the hooks each implements."""
-    click.echo(
-        format_plugin_table(describe_plugins(load_plugins(plugins_dir=load_settings().plugins_dir)))
-    )
+    """List the installed plugins, their versions and the hooks each implements.
+
+    Installed plugins that FORMFLOW_PLUGINS does not enable are listed as disabled."""
+    settings = load_settings()
+    loaded = load_plugins(plugins_dir=settings.plugins_dir, enabled=settings.enabled_plugins)
+    click.echo(format_plugin_table(describe_plugins(loaded)))
+
+
+@main.group()
+def plugin() -> None:
+    """Write plugins: ``formflow plugin new NAME``."""
+
+
+@plugin.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Folder to create the package in (default: the current folder).",
+)
+@reports_errors
+def plugin_new(name: str, parent: Path) -> None:
+    """Create formflow-NAME: a plugin package whose tests pass as it is."""
+    folder = new_plugin(name, parent)
+    click.echo(f"created {folder}; next: pip install -e {folder} && pytest {folder}")
 
 
 @main.command()

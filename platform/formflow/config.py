@@ -76,6 +76,8 @@ class Settings:
     """How many backups the automatic ones leave in the backup folder."""
     metrics_token: str = ""
     """A bearer token that may read ``/metrics`` (administrators may anyway)."""
+    enabled_plugins: tuple[str, ...] = ()
+    """The installed plugins (entry-point names) this instance uses; ``*`` for all."""
 
     @property
     def uploads_dir(self) -> Path:
@@ -108,6 +110,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "trusted_proxies": _networks(env, "FORMFLOW_TRUSTED_PROXIES"),
         "password_min_length": max(8, int(_number(env, "FORMFLOW_PASSWORD_MIN_LENGTH", 8))),
         "password_history": max(0, int(_number(env, "FORMFLOW_PASSWORD_HISTORY", 5))),
+        "enabled_plugins": tuple(
+            name for name in env.get("FORMFLOW_PLUGINS", "").replace(",", " ").split() if name
+        ),
         "admin_second_factor": env.get("FORMFLOW_ADMIN_SECOND_FACTOR", "0") in ("1", "true", "yes"),
         "smtp": _smtp(env),
         "backups": Path(env["FORMFLOW_BACKUP_DIR"]) if env.get("FORMFLOW_BACKUP_DIR") else None,

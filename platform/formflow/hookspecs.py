@@ -17,15 +17,23 @@ these hooks stops at the first answer (none is ``firstresult``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+    from flask import Blueprint, Flask
+
     from formflow.actions import Action
     from formflow.definitions.model import Form
+    from formflow.events import Subscriber
     from formflow.fields import FieldType
+    from formflow.lifecycle.instance import Instance
     from formflow.notifications import Channel
+    from formflow.plugin_kit import Button, PluginSetting
+    from formflow.records.access import Actor
 
 PROJECT = "formflow"
 
@@ -177,4 +185,101 @@ def formflow_after_delete(
 
     Every implementation runs; the return value is ignored, and an exception is logged but
     cannot undo the deletion.
+    """
+
+
+@hookspec
+def formflow_blueprints() -> list[Blueprint]:
+    """Flask blueprints with the plugin's own pages and API routes.
+
+    Called once, when the web app is built. Each blueprint is mounted under
+    ``/plugins/<blueprint name>``, whatever ``url_prefix`` it names, and gets the app's
+    protections: a visitor must be signed in (views marked with
+    :func:`formflow.plugin_kit.public` excepted), every ``POST``, ``PUT``, ``PATCH`` and
+    ``DELETE`` must carry the CSRF token, and views check permissions on records with
+    :func:`formflow.plugin_kit.require`.
+
+    Every implementation's list is used. Two blueprints with one name stop loading with
+    :class:`~formflow.plugins.PluginLoadError`.
+    """
+
+
+@hookspec
+def formflow_template_dirs() -> list[Path]:
+    """Folders of Jinja templates: the plugin's own pages, and overrides of Formflow's.
+
+    Called once, when the web app is built. Templates are looked up in the instance's
+    ``templates/`` folder, then in the plugins' folders, then in Formflow's own. A template
+    that replaces one of Formflow's may extend the original by its ``formflow/`` name:
+    ``{% extends "formflow/records/detail.html" %}``.
+
+    Every implementation's folders are used, in the order the plugins were loaded.
+    """
+
+
+@hookspec
+def formflow_commands() -> list[click.Command]:
+    """Click commands (or groups) to add to the ``formflow`` command line.
+
+    Called when the ``formflow`` command starts, with the plugins of the instance that
+    ``FORMFLOW_*`` variables name. A command's name may not be one of Formflow's own.
+
+    Every implementation's list is used.
+    """
+
+
+@hookspec
+def formflow_settings() -> list[PluginSetting]:
+    """The settings the plugin reads, for administrators to set on its settings page.
+
+    Called once, when the plugins are loaded. Each :class:`~formflow.plugin_kit.PluginSetting`
+    has a key, a label, a default and whether it is a secret. Secrets are stored encrypted
+    with a key derived from the instance's secret key and are never shown again, only
+    replaced. The plugin reads its values with :func:`formflow.plugin_kit.settings_of`.
+
+    Every implementation's list is used; the settings belong to the implementing plugin.
+    """
+
+
+@hookspec
+def formflow_record_buttons(
+    app_key: str, form: Form, record: Mapping[str, Any], actor: Actor
+) -> list[Button]:
+    """Buttons to show on a record's page, for ``actor`` who is looking at ``record``.
+
+    Called each time the page is shown. Return :class:`~formflow.plugin_kit.Button` values
+    (a label and a link, usually to one of the plugin's pages), or an empty list for a form
+    or a user the plugin has nothing for. Every implementation's buttons are shown.
+    """
+
+
+@hookspec
+def formflow_list_buttons(app_key: str, form: Form, actor: Actor) -> list[Button]:
+    """Buttons to show above a form's list of records, for ``actor``.
+
+    Called each time the list is shown. Every implementation's buttons are shown.
+    """
+
+
+@hookspec
+def formflow_startup(instance: Instance, app: Flask) -> None:
+    """Called once the web app serving ``instance`` is built, before its first request.
+
+    For checks and preparation a plugin needs once per process: warm a cache, check its
+    settings. An exception stops start-up with the plugin named. The return value is
+    ignored.
+    """
+
+
+@hookspec
+def formflow_event_subscribers() -> dict[str, Subscriber]:
+    """Subscribers of the events outbox, by a name unique in the instance.
+
+    Called once, when the plugins are loaded. Each subscriber is called as
+    ``subscriber(event, key)`` for every record event committed after it was first seen,
+    at least once and in order; ``key`` is the same on every delivery of one event, so the
+    subscriber can ignore repeats. Raising keeps the event to be retried with back-off.
+
+    Every implementation's subscribers are used; a name given twice stops loading with
+    :class:`~formflow.plugins.PluginLoadError`.
     """

@@ -16,15 +16,17 @@ import importlib.util
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 from types import MappingProxyType, ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import click
 import pluggy
+from flask import Blueprint
 from jsonschema import Draft202012Validator, SchemaError
 
 from formflow import __version__, defaults, hookspecs
@@ -37,6 +39,13 @@ from formflow.expressions import ExpressionEngine
 from formflow.fields import FieldType, FieldTypeRegistry
 from formflow.hookspecs import PROJECT, Veto
 from formflow.notifications.model import Channel
+from formflow.plugin_kit import Button, PluginSetting
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from formflow.events import Subscriber
+    from formflow.lifecycle.instance import Instance
 
 logger = logging.getLogger("formflow.plugins")
 
@@ -48,6 +57,30 @@ DIR_MODULE_PREFIX = "formflow_plugins_dir"
 """Plugin files are imported as ``formflow_plugins_dir.<file stem>``."""
 
 T = TypeVar("T")
+
+USES: Mapping[str, str] = MappingProxyType(
+    {
+        "formflow_field_types": "field_types",
+        "formflow_expression_functions": "expression_engine",
+        "formflow_actions": "actions",
+        "formflow_before_create": "run_before",
+        "formflow_before_update": "run_before",
+        "formflow_before_delete": "run_before",
+        "formflow_after_create": "run_after",
+        "formflow_after_update": "run_after",
+        "formflow_after_delete": "run_after",
+        "formflow_blueprints": "blueprints",
+        "formflow_template_dirs": "template_dirs",
+        "formflow_commands": "commands",
+        "formflow_settings": "settings",
+        "formflow_record_buttons": "record_buttons",
+        "formflow_list_buttons": "list_buttons",
+        "formflow_startup": "start",
+        "formflow_event_subscribers": "event_subscribers",
+    }
+)
+"""Each hook, and the :class:`Plugins` member through which Formflow uses its answers; a
+test checks every hook is here and every member is used outside this module."""
 
 
 class PluginLoadError(FormflowError):
@@ -71,6 +104,7 @@ class PluginInfo:
     source: Source
     hooks: tuple[str, ...]
     version: str | None = None
+    enabled: bool = True
 
 
 class Plugins:
@@ -83,6 +117,11 @@ class Plugins:
         self._expression_engine = ExpressionEngine(self._collect_functions())
         self._actions = MappingProxyType(self._collect_actions())
         self._channels = tuple(self._collect_channels())
+        self._blueprints = self._collect_blueprints()
+        self._template_dirs = self._collect_template_dirs()
+        self._commands = self._collect_commands()
+        self._settings = MappingProxyType(self._collect_settings())
+        self._subscribers = MappingProxyType(self._collect_subscribers())
 
     @property
     def field_types(self) -> FieldTypeRegistry:
@@ -109,6 +148,70 @@ class Plugins:
     def notification_channels(self) -> tuple[Channel, ...]:
         """Every outside channel plugins add for notifications, in loading order."""
         return self._channels
+
+    @property
+    def blueprints(self) -> list[tuple[str, Blueprint]]:
+        """Each plugin blueprint with the name of the plugin that gave it."""
+        return list(self._blueprints)
+
+    @property
+    def template_dirs(self) -> list[Path]:
+        """The plugins' template folders, in the order the plugins were loaded."""
+        return list(self._template_dirs)
+
+    @property
+    def commands(self) -> list[click.Command]:
+        """The plugins' commands for the ``formflow`` command line."""
+        return list(self._commands)
+
+    @property
+    def settings(self) -> Mapping[str, tuple[PluginSetting, ...]]:
+        """The settings each plugin declares, by plugin name (plugins with none left out)."""
+        return self._settings
+
+    @property
+    def event_subscribers(self) -> Mapping[str, Subscriber]:
+        """The plugins' outbox subscribers, by name."""
+        return self._subscribers
+
+    def record_buttons(
+        self, app_key: str, form: Any, record: Mapping[str, Any], actor: Any
+    ) -> list[Button]:
+        """Every plugin's buttons for one record's page."""
+        kwargs = {"app_key": app_key, "form": form, "record": record, "actor": actor}
+        return self._buttons("formflow_record_buttons", kwargs)
+
+    def list_buttons(self, app_key: str, form: Any, actor: Any) -> list[Button]:
+        """Every plugin's buttons for a form's list page."""
+        return self._buttons(
+            "formflow_list_buttons", {"app_key": app_key, "form": form, "actor": actor}
+        )
+
+    def start(self, instance: Instance, app: Flask) -> None:
+        """Run every ``formflow_startup``; a failure stops start-up with the plugin named."""
+        caller: pluggy.HookCaller = self._manager.hook.formflow_startup
+        for impl in reversed(caller.get_hookimpls()):
+            try:
+                _call(impl, {"instance": instance, "app": app})
+            except Exception as exc:
+                raise PluginLoadError(
+                    f"plugin {impl.plugin_name!r} failed in formflow_startup: {_describe(exc)}"
+                ) from exc
+
+    def _buttons(self, hook: str, kwargs: Mapping[str, Any]) -> list[Button]:
+        caller: pluggy.HookCaller = getattr(self._manager.hook, hook)
+        buttons: list[Button] = []
+        for impl in reversed(caller.get_hookimpls()):
+            try:
+                answer = _call(impl, kwargs)
+            except Exception:
+                logger.exception(
+                    "plugin %r failed in %s; its buttons are left out", impl.plugin_name, hook
+                )
+                continue
+            if isinstance(answer, list | tuple):
+                buttons.extend(b for b in answer if isinstance(b, Button))
+        return buttons
 
     def implements(self, hook_name: str) -> bool:
         """Whether any plugin implements ``hook_name``."""
@@ -242,6 +345,66 @@ class Plugins:
                 channels.append(channel)
         return channels
 
+    def _collect_blueprints(self) -> list[tuple[str, Blueprint]]:
+        hook = "formflow_blueprints"
+        owners: dict[str, str] = {}
+        found: list[tuple[str, Blueprint]] = []
+        for plugin, answer in self._answers(hook):
+            for blueprint in _list_of(Blueprint, answer, plugin, hook):
+                self._claim(owners, "blueprint", blueprint.name, plugin)
+                found.append((plugin, blueprint))
+        return found
+
+    def _collect_template_dirs(self) -> list[Path]:
+        hook = "formflow_template_dirs"
+        folders: list[Path] = []
+        for plugin, answer in self._answers(hook):
+            for folder in _list_of(Path, answer, plugin, hook):
+                if not folder.is_dir():
+                    raise PluginLoadError(
+                        f"plugin {plugin!r}: template folder {folder} does not exist"
+                    )
+                folders.append(folder)
+        return folders
+
+    def _collect_commands(self) -> list[click.Command]:
+        hook = "formflow_commands"
+        owners: dict[str, str] = {}
+        commands: list[click.Command] = []
+        for plugin, answer in self._answers(hook):
+            for command in _list_of(click.Command, answer, plugin, hook):
+                self._claim(owners, "command", command.name or "", plugin)
+                commands.append(command)
+        return commands
+
+    def _collect_settings(self) -> dict[str, tuple[PluginSetting, ...]]:
+        hook = "formflow_settings"
+        found: dict[str, tuple[PluginSetting, ...]] = {}
+        for plugin, answer in self._answers(hook):
+            settings = _list_of(PluginSetting, answer, plugin, hook)
+            owners: dict[str, str] = {}
+            for setting in settings:
+                self._claim(owners, "setting", setting.key, plugin)
+            found[plugin] = (*found.get(plugin, ()), *settings)
+        return found
+
+    def _collect_subscribers(self) -> dict[str, Subscriber]:
+        hook = "formflow_event_subscribers"
+        owners: dict[str, str] = {}
+        found: dict[str, Subscriber] = {}
+        for plugin, answer in self._answers(hook):
+            if not isinstance(answer, Mapping) or not all(
+                isinstance(name, str) and callable(subscriber)
+                for name, subscriber in answer.items()
+            ):
+                raise PluginLoadError(
+                    f"plugin {plugin!r}: {hook} must map names to functions, not {answer!r}"
+                )
+            for name, subscriber in answer.items():
+                self._claim(owners, "event subscriber", name, plugin)
+                found[name] = subscriber
+        return found
+
     def _claim(self, owners: dict[str, str], what: str, name: str, plugin: str) -> None:
         owner = owners.get(name)
         if owner is None:
@@ -264,12 +427,15 @@ def load_plugins(
     plugins_dir: Path | None = None,
     entry_points: bool = True,
     extra: Sequence[object] = (),
+    enabled: Collection[str] | None = None,
 ) -> Plugins:
     """Register and check every plugin; raise :class:`PluginLoadError` if one cannot be used.
 
     Plugins come from, in order: Formflow's built-in plugin, entry points in the
     ``formflow`` group (unless ``entry_points`` is false), the ``*.py`` files of
     ``plugins_dir``, and the ``extra`` objects (modules or instances with hook methods).
+    ``enabled`` names the entry points this instance uses (``*`` for all of them); the
+    others are listed, as disabled, but not loaded. ``None`` enables all.
     """
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(hookspecs)
@@ -278,8 +444,13 @@ def load_plugins(
         _register(manager, infos, module, name, Source.BUILTIN, __version__)
     if entry_points:
         for entry_point in metadata.entry_points(group=PROJECT):
-            plugin = _load_entry_point(entry_point)
             version = entry_point.dist.version if entry_point.dist is not None else None
+            if enabled is not None and "*" not in enabled and entry_point.name not in enabled:
+                infos[entry_point.name] = PluginInfo(
+                    entry_point.name, Source.ENTRY_POINT, (), version, enabled=False
+                )
+                continue
+            plugin = _load_entry_point(entry_point)
             _register(manager, infos, plugin, entry_point.name, Source.ENTRY_POINT, version)
     if plugins_dir is not None:
         for path in _plugin_files(plugins_dir):
@@ -299,7 +470,12 @@ def format_plugin_table(infos: Iterable[PluginInfo]) -> str:
     """The plugins as plain aligned columns: name, source, version and hooks."""
     rows = [("name", "source", "version", "hooks")]
     rows += [
-        (info.name, info.source.value, info.version or "-", ", ".join(info.hooks) or "-")
+        (
+            info.name,
+            info.source.value,
+            info.version or "-",
+            ", ".join(info.hooks) or "-" if info.enabled else "(disabled in this instance)",
+        )
         for info in infos
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
@@ -404,7 +580,10 @@ def _describe(exc: BaseException) -> str:
 
 
 def _unique_name(plugin: object, taken: Mapping[str, object]) -> str:
-    base = getattr(plugin, "__name__", None)
+    """``PLUGIN_NAME`` if the plugin sets one (so it is known by its entry point's name
+    in tests too), else its module's or class's name; ``#2`` and on for repeats."""
+    base = getattr(plugin, "PLUGIN_NAME", None)
+    base = base if isinstance(base, str) else getattr(plugin, "__name__", None)
     base = base if isinstance(base, str) else type(plugin).__name__
     name, count = base, 1
     while name in taken:

@@ -17,6 +17,10 @@ told otherwise, with no entry points but the plugins given::
             record = box.records.create(alice, "person", {"name": "Li Lei"})
             page = box.client("alice").get(f"/{box.app_key}/person/{record['id']}")
 
+For pytest, :mod:`formflow.pytest_plugin` turns this into fixtures (``formflow_sandbox``,
+``formflow_staff``, ``formflow_client``): add ``pytest_plugins = ["formflow.pytest_plugin"]``
+to your ``conftest.py`` and override ``formflow_plugins`` (and ``formflow_app``) there.
+
 Nothing here is mocked: it is the same code ``formflow init``, ``formflow migrate`` and
 ``formflow serve`` run. What the sandbox offers is part of Formflow's public API and
 changes only with a note in the changelog.
@@ -47,7 +51,34 @@ from formflow.web import create_app
 PASSWORD = "sandbox-password-1"
 """The password of every user :meth:`Sandbox.add_user` adds, unless given another."""
 
-__all__ = ["PASSWORD", "Sandbox", "SandboxError", "csrf_token", "sign_in"]
+SAMPLE_APP: Mapping[str, str] = {
+    "app.yaml": """\
+key: sample
+version: "1.0"
+label: {zh: 示例, en: Sample}
+roles:
+  - {key: staff, label: {zh: 员工, en: Staff}}
+  - {key: manager, label: {zh: 经理, en: Manager}}
+include:
+  forms: [forms/*.yaml]
+""",
+    "forms/customer.yaml": """\
+key: customer
+label: {zh: 客户, en: Customer}
+title_field: name
+fields:
+  - {key: name, type: text, label: {zh: 名称, en: Name}, required: true}
+  - {key: city, type: text, label: {zh: 城市, en: City}}
+  - {key: notes, type: textarea, label: {zh: 备注, en: Notes}}
+permissions:
+  staff: {create: all, read: all, update: own, delete: none}
+  manager: {create: all, read: all, update: all, delete: all}
+""",
+}
+"""A small app (``sample``: a ``customer`` form, roles ``staff`` and ``manager``) for
+plugins whose tests need some app, not a particular one."""
+
+__all__ = ["PASSWORD", "SAMPLE_APP", "Sandbox", "SandboxError", "csrf_token", "sign_in"]
 
 
 class SandboxError(FormflowError):
@@ -69,7 +100,7 @@ class Sandbox:
     def __init__(
         self,
         folder: Path,
-        app: Path | Mapping[str, str],
+        app: Path | Mapping[str, str] = SAMPLE_APP,
         *,
         plugins: Sequence[object] = (),
         plugins_dir: Path | None = None,

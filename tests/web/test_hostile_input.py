@@ -157,6 +157,7 @@ def _serve(app_dir: Path, database_url: str, folder: Path) -> Iterator[Served]:
         "letter_id": "1",  # no dead letter: retrying it says so
         "code": "en",
         "workflow_key": next(iter(service.app.workflows), "none"),
+        "plugin": "formflow.builtin",  # has no settings: its settings page is not found
     }
     records = _seed(service, actor, {"user": admin.id, "department": department})
     spread = SPREAD["crm" if app_dir == CRM_APP else "every_type"]

@@ -87,6 +87,7 @@ class Automations:
         expressions: ExpressionEngine,
         timezone: tzinfo,
         max_depth: int = MAX_DEPTH,
+        plugin_settings: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self.engine = engine
         self.records_of = records_of
@@ -97,6 +98,7 @@ class Automations:
         self.max_depth = max_depth
         self.notifications: Notifications | None = None
         """Where the ``notify`` action tells people; the instance sets it."""
+        self.plugin_settings = plugin_settings
         self.send_webhook: Callable[[int], object] = self._send_now
         """Called with a webhook call's id once the run that queued it committed; a job
         on the queue once :func:`formflow.automations.jobs.attach` takes it over."""
@@ -290,6 +292,7 @@ class Automations:
                 now=datetime.now(UTC),
                 source=rule.key,
                 notifications=self.notifications,
+                plugin_settings=self.plugin_settings,
             )
             result = action.run(context, thaw(call.params))
             changes.append(dict(result) if isinstance(result, Mapping) else {"action": call.name})

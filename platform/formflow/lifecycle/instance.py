@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from formflow.automations.engine import SUBSCRIBER as AUTOMATIONS
 from formflow.automations.engine import Automations, forms_with_event_rules
-from formflow.config import Settings
+from formflow.config import Settings, instance_secret
 from formflow.definitions import App, load_app
 from formflow.definitions.model import Form
 from formflow.errors import FormflowError
@@ -26,6 +26,7 @@ from formflow.events import Relay, Subscriber
 from formflow.jobs import Jobs, Schedule
 from formflow.notifications import Channel, Notifications
 from formflow.notifications.email import EmailChannel
+from formflow.plugin_settings import PluginSettings
 from formflow.plugins import Plugins, load_plugins
 from formflow.record_actions.buttons import RecordButtons
 from formflow.record_actions.service import FormActions
@@ -52,7 +53,9 @@ class Instance:
     ) -> None:
         self.settings = settings
         self.engine = engine or connect(settings.database_url)
-        self.plugins = plugins or load_plugins(plugins_dir=settings.plugins_dir)
+        self.plugins = plugins or load_plugins(
+            plugins_dir=settings.plugins_dir, enabled=settings.enabled_plugins
+        )
         self._apps: dict[str, tuple[str, AppSchema, RecordService]] = {}
         self._checked: dict[str, float] = {}
         self.version_check_seconds = VERSION_CHECK_SECONDS
@@ -71,14 +74,24 @@ class Instance:
             actions=self.plugins.actions,
             expressions=self.plugins.toolkit.expressions,
             timezone=settings.timezone,
+            plugin_settings=lambda plugin: self.plugin_settings.values(plugin),
         )
         """Runs every app's automations: on events, and on the clock once jobs run it."""
         subscribers[AUTOMATIONS] = self.automations.handle
         self.notifications = Notifications(self.engine, self._channels())
         """What people are told, in the app and on e-mail and the plugins' channels."""
         self.automations.notifications = self.notifications
+        for name, subscriber in self.plugins.event_subscribers.items():
+            if name in subscribers:
+                raise InstanceError(f"a plugin's event subscriber may not be named {name!r}")
+            subscribers[name] = subscriber
         self.relay = Relay(self.engine, subscribers)
         """Hands every app's events to the instance's subscribers."""
+
+    @cached_property
+    def plugin_settings(self) -> PluginSettings:
+        """The settings the plugins declare, as administrators set them in this instance."""
+        return PluginSettings(self.engine, instance_secret(self.settings), self.plugins.settings)
 
     def close(self) -> None:
         self.engine.dispose()

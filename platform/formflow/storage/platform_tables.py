@@ -550,6 +550,17 @@ import_runs = _keyed_table(
 """Imports run as background jobs: their options, progress and outcome; ``status`` is
 queued, running, done, refused (all or nothing, with errors) or failed. The file and the
 error report live in the instance folder, named after the run's id."""
+plugin_settings = Table(
+    "ff_plugin_settings",
+    platform_metadata,
+    Column("plugin", String(100), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("encrypted", Boolean, nullable=False),
+    _at("updated_at"),
+)
+"""Values administrators gave plugin settings; secrets are Fernet tokens (``encrypted``)
+under a key derived from the instance's secret key."""
 
 
 def upgrade_platform_tables(engine: Engine) -> list[str]:

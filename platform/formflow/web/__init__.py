@@ -4,7 +4,8 @@
 unbound in :mod:`formflow.web.extensions` and bound here, and tests pass their own settings.
 Blueprints are thin: they turn requests into calls on the record service and results into
 pages or JSON; they never build SQL. Templates are looked up in the instance's
-``templates/`` folder first, so a deployment can override any page without forking.
+``templates/`` folder first, then the plugins' folders, so a deployment can override any
+page without forking; plugins add their own pages (:mod:`formflow.web.plugin_pages`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 from flask import Flask, g
-from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
 
 from formflow.accounts import sessions
 from formflow.config import Settings, instance_secret, load_settings
@@ -40,6 +40,7 @@ from formflow.web import (
     monitoring_pages,
     navigation,
     notification_pages,
+    plugin_pages,
     records,
     token_pages,
     transfer_pages,
@@ -68,9 +69,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.extensions["formflow"] = instance
-    app.jinja_loader = ChoiceLoader(
-        [FileSystemLoader(settings.instance / "templates"), PackageLoader("formflow")]
-    )
+    app.jinja_loader = plugin_pages.template_loader(settings, instance.plugins.template_dirs)
     _share_reads_per_request(app, instance)  # first: the checks before each request read too
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -96,7 +95,10 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
         transfer_pages,
     ):
         area.init_app(app)
+    with app.app_context():
+        plugin_pages.init_app(app)
     app.context_processor(navigation.context_processor)
+    instance.plugins.start(instance, app)
     return app
 
 

@@ -1,0 +1,98 @@
+"""What a plugin's code works with: its settings, buttons, and its pages' protections.
+
+The hooks in :mod:`formflow.hookspecs` say *when* a plugin is called; this module holds
+the values they exchange (:class:`PluginSetting`, :class:`Button`) and the helpers a
+plugin's views use to act as the app does: :func:`require` checks a permission as the
+record pages do, :func:`public` opens one view to visitors who are not signed in (a
+delivery callback, say), and :func:`settings_of` reads the plugin's settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from formflow.definitions.model import Label
+
+if TYPE_CHECKING:
+    from formflow.definitions.model import Form
+    from formflow.lifecycle.instance import Instance
+    from formflow.records.access import Actor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PUBLIC_MARK = "_formflow_public"
+
+
+@dataclass(frozen=True)
+class PluginSetting:
+    """One setting of a plugin, as its settings page shows it.
+
+    ``secret`` settings (an API key, a password) are stored encrypted and never shown back:
+    the page says whether one is set and takes a new value to replace it.
+    """
+
+    key: str
+    label: Label
+    default: str = ""
+    secret: bool = False
+    help: Label | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button a plugin adds to a record's page or above a list of records.
+
+    ``url`` is where it leads, usually one of the plugin's own pages; ``method`` ``post``
+    makes it a small form that sends the page's CSRF token.
+    """
+
+    label: str
+    url: str
+    method: Literal["get", "post"] = "get"
+    primary: bool = False
+
+
+def public(view: F) -> F:
+    """Let visitors who are not signed in reach this plugin view (CSRF checks still apply
+    to forms unless the plugin exempts the view with ``csrf.exempt``)."""
+    setattr(view, PUBLIC_MARK, True)
+    return view
+
+
+def is_public(view: Callable[..., Any] | None) -> bool:
+    return bool(getattr(view, PUBLIC_MARK, False))
+
+
+def current_instance() -> Instance:
+    """The instance the current request is served by."""
+    from formflow.web import context
+
+    return context.instance()
+
+
+def current_actor(app_key: str) -> Actor:
+    """Who the signed-in user acts as in ``app_key``: their roles and reach."""
+    from formflow.web import context
+
+    return context.actor(app_key)
+
+
+def require(app_key: str, form_key: str, operation: str) -> tuple[Actor, Form]:
+    """The signed-in user's actor and the form, if they may ``operation`` (``read``,
+    ``create``, ``update``, ``delete``) records of ``form_key``; otherwise raise
+    :class:`~formflow.errors.PermissionDenied` (a 403 page, or the API's error shape)."""
+    from formflow.definitions.model import Operation
+    from formflow.records.access import require as require_scope
+
+    form = current_instance().app(app_key).form(form_key)
+    actor = current_actor(app_key)
+    require_scope(actor, form, Operation(operation))
+    return actor, form
+
+
+def settings_of(plugin: str, instance: Instance | None = None) -> Mapping[str, str]:
+    """The values of ``plugin``'s settings (defaults for those never set, secrets
+    decrypted), in ``instance`` or the one serving the current request."""
+    return (instance or current_instance()).plugin_settings.values(plugin)

@@ -1,0 +1,68 @@
+"""In a real browser: look a company up from a customer, choose among the candidates, and
+see the customer saved with the registry's details."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+from werkzeug.serving import make_server
+
+from formflow.testing import PASSWORD, Sandbox
+
+CHROMIUM = os.environ.get("FORMFLOW_CHROMIUM", "/usr/bin/chromium")
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def served(box: Sandbox) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, box.flask_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        if os.environ.get("FORMFLOW_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"no Chromium at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        context = browser.new_context(locale="zh-CN")
+        context.set_default_timeout(10_000)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def test_look_up_choose_and_save_a_customer(box: Sandbox, served: str, page: Page) -> None:
+    record = box.records.create(box.actor("staff_user"), "customer", {"name": "星辰"})
+    page.goto(f"{served}/login")
+    page.fill("#username", "staff_user")
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.goto(f"{served}/sales/customer/{record['id']}")
+    page.get_by_role("link", name="企业查询").click()
+    page.get_by_role("button", name="查询", exact=True).click()
+    page.get_by_text("找到 2 家企业").wait_for()
+    page.get_by_role("button", name="填入并保存 杭州星辰云计算有限公司").click()
+    page.wait_for_url(f"{served}/sales/customer/{record['id']}")
+    assert page.get_by_role("heading", name="杭州星辰云计算有限公司").is_visible()
+    assert page.get_by_text("周启明", exact=True).is_visible()
+    saved = box.records.get(box.actor("staff_user"), "customer", record["id"])
+    assert saved["credit_code"] == "91330100MA2CD5XK8W"

@@ -77,6 +77,7 @@ USES: Mapping[str, str] = MappingProxyType(
         "formflow_list_buttons": "list_buttons",
         "formflow_startup": "start",
         "formflow_event_subscribers": "event_subscribers",
+        "formflow_notification_channels": "notification_channels",
     }
 )
 """Each hook, and the :class:`Plugins` member through which Formflow uses its answers; a

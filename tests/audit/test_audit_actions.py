@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -178,3 +179,23 @@ def test_nothing_is_logged_for_an_act_that_fails(instance: Instance) -> None:
             ).first()[0]
             == before[0]
         )
+
+
+def test_an_import_is_logged_with_what_it_did(instance: Instance, tmp_path: Path) -> None:
+    from formflow.transfer.importing import ImportOptions, import_file
+
+    sheet = tmp_path / "items.csv"
+    sheet.write_text("name\nfirst\n\nsecond\n", encoding="utf-8")
+    options = ImportOptions(mapping={0: "name"})
+    import_file(instance.records("demo"), Actor.system(), "item", sheet, options)
+    entry = newest(instance, "import")
+    assert (entry.app_key, entry.form_key) == ("demo", "item")
+    assert (entry.detail["created"], entry.detail["rolled_back"]) == (2, False)
+
+
+def test_an_export_is_logged_with_the_fields_it_held(instance: Instance) -> None:
+    from formflow.transfer.exporting import export_table
+
+    export_table(instance.records("demo"), Actor.system(), "item")
+    entry = newest(instance, "export")
+    assert (entry.form_key, entry.detail["fields"]) == ("item", ["name"])

@@ -24,11 +24,12 @@ from typing import IO, Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from formflow import audit
 from formflow.accounts.directory import Directory, load_directory
 from formflow.definitions.model import Field, Form, SortKey
 from formflow.fields import Reference, ValueKind
 from formflow.records import Actor, Query, RecordService
-from formflow.storage.database import read_transaction
+from formflow.storage.database import read_transaction, write_transaction
 from formflow.transfer.cells import csv_text, local_time, xlsx_text
 
 PAGE = 500
@@ -90,6 +91,18 @@ def export_table(
         fields=tuple(f.key for f in fields),
     )
     service.find(actor, form_key, replace(query, limit=1))  # refuse a bad filter now
+    with write_transaction(service.engine) as connection:
+        audit.log(
+            connection,
+            audit.Action.EXPORT,
+            user_id=actor.user_id,
+            app_key=service.app.key,
+            form_key=form_key,
+            detail={
+                "fields": [f.key for f in fields],
+                "filtered": request.filter is not None or bool(request.search),
+            },
+        )
     cells = _Cells(service, fields, language)
     headers = [f.label.text(language) for f in fields]
     return Table(headers, cells.rows(_pages(service, actor, form_key, query)))

@@ -25,12 +25,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from formflow import audit
 from formflow.accounts import department_paths, list_departments, list_users
 from formflow.definitions.model import Field, Form
 from formflow.errors import N_, Problem, ValidationFailed
 from formflow.fields import Reference, ValueKind
 from formflow.records import Actor, RecordService, unit_of_work
-from formflow.storage.database import read_transaction
+from formflow.storage.database import read_transaction, write_transaction
 from formflow.transfer.mapping import Mapping_
 from formflow.transfer.reading import open_sheet
 
@@ -375,7 +376,30 @@ class Importer:
                 outcome.rolled_back = True
         else:
             self._chunks(rows, outcome, progress, commit_each=True)
+        self._audit(outcome)
         return outcome
+
+    def _audit(self, outcome: Outcome) -> None:
+        """One audit entry per import, with what it did (the records' own entries say
+        what each row changed)."""
+        with write_transaction(self.service.engine) as connection:
+            audit.log(
+                connection,
+                audit.Action.IMPORT,
+                user_id=self.actor.user_id,
+                app_key=self.service.app.key,
+                form_key=self.form.key,
+                detail={
+                    "mode": self.options.mode.value,
+                    "duplicates": self.options.duplicates.value,
+                    "processed": outcome.processed,
+                    "created": outcome.created,
+                    "updated": outcome.updated,
+                    "skipped": outcome.skipped,
+                    "failed": outcome.failed,
+                    "rolled_back": outcome.rolled_back,
+                },
+            )
 
     def _chunks(
         self,

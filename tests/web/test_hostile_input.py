@@ -155,6 +155,7 @@ def _serve(app_dir: Path, database_url: str, folder: Path) -> Iterator[Served]:
         "view_id": str(view),
         "session_id": "1",  # another user's, or none: either way not the admin's to end
         "letter_id": "1",  # no dead letter: retrying it says so
+        "notification_id": "1",  # nobody's: opening or marking it is not found
         "code": "en",
         "workflow_key": next(iter(service.app.workflows), "none"),
         "plugin": "formflow.builtin",  # has no settings: its settings page is not found

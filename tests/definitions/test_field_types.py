@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from formflow.definitions import load_app
-from formflow.definitions.model import Field, OnDelete
+from formflow.definitions.model import Field, Lookup, OnDelete, Rollup
 from formflow.fields import BUILTIN_REGISTRY, ValueKind
 from support import MINIMAL_APP_YAML, AppWriter
 
@@ -54,6 +54,8 @@ fields:
   - {key: site, type: url, label: 网站}
   - {key: number, type: auto_number, label: 编号, pattern: "IT-{YYYY}{MM}-{####}"}
   - {key: amount, type: formula, label: 金额, expression: "lines | sum(attribute='total')", result: money}
+  - {key: children, type: rollup, label: 下级数, form: item, link: parent, aggregate: count}
+  - {key: parent_name, type: lookup, label: 上级名称, link: parent, field: name}
 permissions:
   staff: {create: all, read: all}
 """
@@ -71,6 +73,24 @@ def fields(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Field]:
 
 def test_the_example_uses_every_built_in_type(fields: dict[str, Field]) -> None:
     assert {field.type for field in fields.values()} == set(BUILTIN_REGISTRY)
+
+
+def test_rollup(fields: dict[str, Field]) -> None:
+    children = fields["children"]
+    assert (children.kind, children.readonly, children.rollup) == (
+        ValueKind.INTEGER,
+        True,
+        Rollup(form="item", link="parent", aggregate="count"),
+    )
+
+
+def test_lookup(fields: dict[str, Field]) -> None:
+    shown = fields["parent_name"]
+    assert (shown.kind, shown.max_length, shown.lookup) == (
+        ValueKind.TEXT,
+        80,
+        Lookup(link="parent", field="name"),
+    )
 
 
 def test_text(fields: dict[str, Field]) -> None:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from formflow.definitions.model import SortKey
+from formflow.definitions.model import Measure, SortKey
 from formflow.errors import ValidationFailed
 from formflow.records.access import Actor
+from formflow.records.aggregates import Aggregation
 from formflow.records.query import Query
 from formflow.records.unit import unit_of_work
 from formflow.testing import Sandbox
@@ -131,3 +132,5 @@ def test_a_money_sum_is_exact_to_the_cent_over_many_values(box: Sandbox, staff: 
         amount = "76543210987.65" if number % 2 == 0 else "0.07"
         deal(box, staff, acme["id"], amount=amount, stage="won")
     assert stored(box, staff, "account", acme["id"])["won_total"] == Decimal("3827160549386.00")
+    summed = box.records.aggregate(staff, "deal", Aggregation((Measure("sum", "amount"),)))
+    assert summed == [{"sum_amount": Decimal("3827160549386.00")}]  # dashboards add alike

@@ -225,7 +225,8 @@ class Relations:
             for read in edges.get(node, ()):
                 if state.get(read) == "visiting":
                     cycle = [node, *trail[trail.index(read) :]]
-                    if frozenset(cycle) not in reported:
+                    derived = any(self.forms[f].field(k).is_derived for f, k in cycle)
+                    if derived and frozenset(cycle) not in reported:  # formulas alone: said
                         reported.add(frozenset(cycle))
                         form = self.forms[node[0]]
                         shown = " -> ".join(f"{f}.{k}" for f, k in cycle)

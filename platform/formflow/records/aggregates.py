@@ -39,7 +39,9 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import operators
+from sqlalchemy.types import TypeDecorator
 
 from formflow.definitions.model import Measure
 from formflow.errors import QueryError
@@ -382,9 +384,37 @@ def _aggregate(op: str, ref: FieldRef) -> ColumnElement[Any]:
     if op == "sum" and ref.kind is ValueKind.INTEGER:
         return cast(func.sum(column), BigInteger)
     if op == "sum":
-        return type_coerce(func.sum(column), Numeric(38, scale))
+        return exact_sum(column, scale)
     if op in ("avg", "median"):
         places = scale + AVERAGE_EXTRA_SCALE
         rounded = func.round(func.avg(column), _sql(str(places)))
         return type_coerce(rounded, Numeric(38, places))
     return func.min(column) if op == "min" else func.max(column)
+
+
+class MinorUnits(TypeDecorator[Decimal]):
+    """A whole number of the smallest unit (cents, for two places), read as a decimal."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def __init__(self, scale: int) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(int(value)).scaleb(-self.scale).quantize(Decimal(1).scaleb(-self.scale))
+
+
+def exact_sum(column: Any, scale: int) -> ColumnElement[Decimal]:
+    """The sum of a decimal column, exact on both databases.
+
+    SQLite keeps a decimal column as a binary floating-point number, and its ``SUM`` of many
+    amounts can miss by a cent; each amount alone still reads back exactly once rounded to
+    its places. So each is rounded to whole units of its last place, those integers are
+    summed (exactly), and the total is read back as a decimal.
+    """
+    units = cast(func.round(column * 10**scale), BigInteger)
+    return type_coerce(func.sum(units), MinorUnits(scale))

@@ -26,12 +26,13 @@ from datetime import UTC, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, cast, func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from formflow.definitions.model import Field, Form, FormRule
 from formflow.errors import Problem
 from formflow.expressions import ExpressionError
 from formflow.fields import ValueKind
+from formflow.records.aggregates import exact_sum
 from formflow.records.compute import Context, compute_formulas, evaluate
 from formflow.records.filters import compile_filter
 from formflow.records.query import normalised
@@ -306,11 +307,8 @@ class DerivedValues:
         if field.kind is ValueKind.INTEGER:
             total = connection.execute(select(func.sum(column)).where(*where)).scalar()
             return int(total or 0)
-        units = cast(func.round(column * 10**field.scale), BigInteger)
-        total = connection.execute(select(func.sum(units)).where(*where)).scalar()
-        return (
-            Decimal(int(total or 0)).scaleb(-field.scale).quantize(Decimal(1).scaleb(-field.scale))
-        )
+        total = connection.execute(select(exact_sum(column, field.scale)).where(*where)).scalar()
+        return total if total is not None else _empty(field)
 
 
 def _empty(field: Field) -> Any:

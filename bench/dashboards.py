@@ -180,10 +180,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None, help="opportunities (default 1,000,000)")
     parser.add_argument("--quick", action="store_true", help="50,000 rows, fewer runs")
     parser.add_argument("--keep", action="store_true", help="reuse a loaded database")
+    parser.add_argument("--repeats", type=int, default=3, help="cold runs per widget")
     args = parser.parse_args()
     args.profile = False
     settings = records_bench.settings_from(args)
-    repeats = 3
+    repeats = args.repeats
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     RESULTS.mkdir(parents=True, exist_ok=True)
     for kind in kinds:

@@ -129,3 +129,26 @@ def test_grouping_by_a_hidden_field_is_refused_too(desk: RecordService, people: 
         dimensions=(Dimension("cost"),),
     )
     assert DashboardService(desk).compute(rep, widget, ViewerFilters()).problem is not None
+
+
+def test_a_linked_record_out_of_reach_does_not_name_a_group(
+    service: RecordService, people: People
+) -> None:
+    account = service.create(people.alice, "account", {"name": "a", "level": "A"})
+    service.create(people.alice, "person", {"account": account["id"], "name": "p"})
+    service.update(
+        people.admin,
+        "account",
+        account["id"],
+        {"owner": people.bob.user_id},
+        expected_version=account["version"],
+    )
+    by_level = Widget(
+        key="people",
+        type="bar",
+        label=Label(en="People"),
+        form="person",
+        dimensions=(Dimension("account.level"),),
+    )
+    result = DashboardService(service).compute(people.alice, by_level, ViewerFilters())
+    assert [(g.keys, g.values["count"]) for g in result.groups] == [((None,), 1)]

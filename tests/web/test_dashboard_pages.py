@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from test_api import token_for
-from test_chinese_pages import signed_in
+from test_chinese_pages import english, signed_in
 
 from formflow.web import create_app
 
@@ -127,3 +127,18 @@ def test_the_api_returns_one_widget(demo_app: Flask) -> None:
     path = "/api/v1/crm_sfa/dashboards/my_sales/widgets/open_deals"
     response = client.get(path, headers=headers)
     assert (response.status_code, response.json["type"]) == (200, "number")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        OVERVIEW,
+        "/dashboards/crm_sfa/follow_up_calendar",
+        "/dashboards/crm_sfa/contract_gantt",
+        "/dashboards/crm_sfa/",
+    ],
+)
+def test_dashboard_pages_speak_chinese(demo_app: Flask, path: str) -> None:
+    response = signed_in(demo_app, "wangqiang").get(path)
+    assert response.status_code == 200
+    assert english(response) == []

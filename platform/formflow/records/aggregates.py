@@ -111,7 +111,12 @@ def aggregate(
     """One row per group: its keys, then each measure, named like ``count`` or ``sum_amount``."""
     groups = [
         group_expression(
-            schema, form_key, key, aggregation.bucket.get(key), aggregation.timezone
+            schema,
+            form_key,
+            key,
+            aggregation.bucket.get(key),
+            aggregation.timezone,
+            link_scope=link_scope,
         ).label(key)
         for key in aggregation.group_by
     ]
@@ -200,12 +205,19 @@ def normalised_value(value: Any) -> Any:
 
 
 def group_expression(
-    schema: AppSchema, form_key: str, key: str, bucket: str | None, timezone: str = "UTC"
+    schema: AppSchema,
+    form_key: str,
+    key: str,
+    bucket: str | None,
+    timezone: str = "UTC",
+    *,
+    link_scope: LinkScope | None = None,
 ) -> ColumnElement[Any]:
     """The value a group is keyed on: the field itself, a linked record's field, or a date
-    bucket as text."""
+    bucket as text. A linked record the caller may not read (``link_scope``) gives no
+    value: its field must not show through a group's name."""
     if "." in key:
-        return _linked_value(schema, form_key, key)
+        return _linked_value(schema, form_key, key, link_scope)
     ref = resolve_field(schema, form_key, key, purpose="read")
     if ref.kind in _UNGROUPABLE:
         raise QueryError(f"{describe(ref)} cannot be grouped by", field=key)
@@ -222,7 +234,9 @@ def group_expression(
     return date_bucket(ref, bucket, timezone)
 
 
-def _linked_value(schema: AppSchema, form_key: str, key: str) -> ColumnElement[Any]:
+def _linked_value(
+    schema: AppSchema, form_key: str, key: str, link_scope: LinkScope | None
+) -> ColumnElement[Any]:
     """``link.field``: the field of the record the link points at, looked up by its id."""
     link_key, _, target_key = key.partition(".")
     link = resolve_field(schema, form_key, link_key, purpose="read")
@@ -233,11 +247,11 @@ def _linked_value(schema: AppSchema, form_key: str, key: str) -> ColumnElement[A
     if ref.kind in _UNGROUPABLE:
         raise QueryError(f"{describe(ref)} cannot be grouped by", field=key)
     table = schema.table(target)
-    return (
-        select(ref.column)
-        .where(table.c.id == link.column, table.c[DELETED_AT].is_(None))
-        .scalar_subquery()
-    )
+    reachable = link_scope(target) if link_scope is not None else None
+    conditions = [table.c.id == link.column, table.c[DELETED_AT].is_(None)]
+    if reachable is not None:
+        conditions.append(reachable)
+    return select(ref.column).where(*conditions).scalar_subquery()
 
 
 def date_bucket(ref: FieldRef, bucket: str, timezone: str = "UTC") -> ColumnElement[str]:

@@ -1,7 +1,7 @@
 """Formflow's pages and REST API under load, next to a hand-written Flask + Core app.
 
 Run: ``.venv/bin/python bench/web.py [--database sqlite|postgresql] [--rows N] [--quick]
-[--seconds S]``.
+[--seconds S] [--against same-work|minimal]``.
 
 Takes the SQLite database bench/records.py loads (``bench/results/records-<rows>.db``, CRM
 app, 50 users, customers, N opportunities; loaded first if missing), copies it so the
@@ -14,14 +14,19 @@ it serves it twice with gunicorn, as ``formflow serve`` does (gthread, 4 threads
 but with 2 workers and no access log, each on a free port of 127.0.0.1:
 
 - Formflow: ``formflow.lifecycle.serve.FormflowServer`` around ``create_app``;
-- the baseline: ``bench/_web_baseline.py``, same table and indexes, no framework layers.
+- the baseline: ``bench/_web_baseline.py`` (``--against same-work``, the default), same
+  table and indexes, no framework layers, doing the same work as Formflow; or
+  ``bench/_web_minimal.py`` (``--against minimal``), the smallest endpoint per question,
+  returning only the eight columns a list shows, which Formflow's API is then asked for
+  with ``fields=``.
 
 From this process, threads with one keep-alive ``http.client`` connection each send
 requests for a fixed time per case (1 and 8 connections; each case alternates Formflow and
 baseline), and report requests per second, p50/p95 latency and errors (any status other
 than the expected one, or a broken connection) for: the list page (stage = negotiation, as
 the manager, signed in by cookie), a record page, the API list (page of 50 with its total,
-bearer token) and an API create. The load generator shares the machine's two cores with
+bearer token) and an API create; against the minimal endpoints: one record by id, the
+stage + owner page of 50 sorted newest first with and without its total, and a create. The load generator shares the machine's two cores with
 the servers, so absolute rates are lower than on a separate client; the ratio is the point.
 """
 
@@ -76,9 +81,12 @@ def serve(which: str, url: str, port: int, instance: str) -> None:
                     self.cfg.set(key, value)
 
         def load(self) -> Any:
-            from _web_baseline import create_app
             from records import APP_DIR
 
+            if which == "minimal":
+                from _web_minimal import create_app
+            else:
+                from _web_baseline import create_app
             return create_app(url, str(APP_DIR), SECRET)
 
     Baseline().run()
@@ -127,6 +135,7 @@ def start(which: str, url: str, instance: Path, log: Path) -> tuple[subprocess.P
 class Fixture:
     url: str
     manager: int
+    rep: int
     username: str
     token: str
     record_ids: list[int]
@@ -212,7 +221,7 @@ def fixture_of(url: str) -> Fixture:
             ).scalars()
         )
     engine.dispose()
-    return Fixture(url, team.manager, username, token, record_ids, customers)
+    return Fixture(url, team.manager, team.rep, username, token, record_ids, customers)
 
 
 # load ---------------------------------------------------------------------------------
@@ -383,6 +392,66 @@ def cases(fixture: Fixture, ff_port: int, base_port: int) -> dict[str, tuple[Req
     }
 
 
+def minimal_cases(
+    fixture: Fixture, ff_port: int, base_port: int
+) -> dict[str, tuple[Request, Request]]:
+    """The API asked for the minimal endpoints' eight columns, beside those endpoints."""
+    from _web_minimal import COLUMNS
+    from records import submitted
+
+    bearer = {"Authorization": f"Bearer {fixture.token}"}
+    as_json = {**bearer, "Content-Type": "application/json"}
+    fields = ",".join((*COLUMNS, "updated_at"))
+    where = json.dumps(
+        {
+            "and": [
+                {"field": "stage", "op": "eq", "value": "negotiation"},
+                {"field": "owner", "op": "eq", "value": fixture.rep},
+            ]
+        }
+    )
+    listing = (
+        f"/api/v1/crm_sfa/opportunity/records?filter={quote(where)}&sort=-created_at"
+        f"&limit=50&fields={fields}"
+    )
+    minimal = f"/min/opportunity?stage=negotiation&owner={fixture.rep}"
+    ids = fixture.record_ids
+    no_body: Callable[[random.Random], None] = lambda rng: None  # noqa: E731
+
+    def fixed(path: str) -> Callable[[random.Random], str]:
+        return lambda rng: path
+
+    def new(rng: random.Random) -> bytes:
+        return json.dumps(submitted(rng, fixture.customers)).encode()
+
+    return {
+        "API record by id": (
+            Request(
+                "GET",
+                lambda rng: (
+                    f"/api/v1/crm_sfa/opportunity/records/{rng.choice(ids)}?fields={fields}"
+                ),
+                bearer,
+                no_body,
+                200,
+            ),
+            Request("GET", lambda rng: f"/min/opportunity/{rng.choice(ids)}", bearer, no_body, 200),
+        ),
+        "API stage+owner, 50 + total": (
+            Request("GET", fixed(listing), bearer, no_body, 200),
+            Request("GET", fixed(minimal), bearer, no_body, 200),
+        ),
+        "API stage+owner, 50, no total": (
+            Request("GET", fixed(f"{listing}&total=false"), bearer, no_body, 200),
+            Request("GET", fixed(f"{minimal}&total=0"), bearer, no_body, 200),
+        ),
+        "API create": (
+            Request("POST", fixed("/api/v1/crm_sfa/opportunity/records"), as_json, new, 201),
+            Request("POST", fixed("/min/opportunity"), as_json, new, 201),
+        ),
+    }
+
+
 # report -------------------------------------------------------------------------------
 
 AIMS = {"API create": 2.0}
@@ -436,6 +505,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="50,000 rows, 3 s a case")
     parser.add_argument("--seconds", type=float, default=None, help="per case (default 10)")
     parser.add_argument("--cap", type=int, default=20_000, help="at most this many requests a case")
+    parser.add_argument(
+        "--against",
+        choices=["same-work", "minimal"],
+        default="same-work",
+        help="the hand-written rival: the same work as Formflow, or the smallest endpoint",
+    )
     args = parser.parse_args()
     rows = args.rows or (50_000 if args.quick else 1_000_000)
     seconds = args.seconds or (3.0 if args.quick else 10.0)
@@ -454,10 +529,12 @@ def main() -> None:
     try:
         ff_process, ff_port = start("formflow", fixture.url, instance, log)
         servers.append(ff_process)
-        base_process, base_port = start("baseline", fixture.url, instance, log)
+        rival = "minimal" if args.against == "minimal" else "baseline"
+        base_process, base_port = start(rival, fixture.url, instance, log)
         servers.append(base_process)
         say(f"Formflow on :{ff_port}, baseline on :{base_port}, {seconds:g} s a case")
-        requests = cases(fixture, ff_port, base_port)
+        pick_cases = minimal_cases if args.against == "minimal" else cases
+        requests = pick_cases(fixture, ff_port, base_port)
         for ff_request, base_request in requests.values():  # warm both (imports, caches)
             load(ff_port, ff_request, 2, 1.0, 50)
             load(base_port, base_request, 2, 1.0, 50)
@@ -488,7 +565,8 @@ def main() -> None:
     print(f"\n== {name}, {rows:,} opportunities, {seconds:g} s a case ==")
     print(text_table(HEADERS, [[c.replace("**", "") for c in row] for row in table]))
     print(f"load average (1 min) during the run: {', '.join(f'{x:.1f}' for x in loads)}")
-    out = RESULTS / f"web-{kind}-{rows}.md"
+    suffix = "-minimal" if args.against == "minimal" else ""
+    out = RESULTS / f"web-{kind}-{rows}{suffix}.md"
     out.write_text(
         f"{name}, {rows:,} opportunities, {seconds:g} s a case, load averages "
         f"{', '.join(f'{x:.1f}' for x in loads)}\n\n{markdown_table(HEADERS, table)}\n",

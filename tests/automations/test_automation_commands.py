@@ -100,9 +100,30 @@ def test_an_app_without_automations_owes_them_no_deliveries(
     assert result.exit_code == 0, result.output
     instance = Instance(load_settings(env))
     try:
-        assert instance.records("demo").outbox.subscribers == ()
+        outbox = instance.records("demo").outbox
+        assert not any(AUTOMATIONS in outbox.owed(form) for form in outbox_forms(instance))
         instance.relay.dispatch = lambda: None  # nothing delivered: what is owed stays
         instance.records("demo").create(Actor.system(), "item", {"name": "One"})
         assert instance.relay.owed(AUTOMATIONS) == 0
     finally:
         instance.close()
+
+
+def test_only_the_events_of_forms_with_rules_are_owed_to_the_automations(
+    environment: dict[str, str],
+) -> None:
+    instance = Instance(load_settings(environment))
+    rung: list[str] = []
+    instance.relay.dispatch = lambda: rung.append("rung")  # nothing delivered: owed stays
+    try:
+        records = instance.records("rules")
+        records.create(Actor.system(), "contract", {"title": "No rule watches contracts"})
+        assert (instance.relay.owed(AUTOMATIONS), rung) == (0, [])
+        records.create(Actor.system(), "customer", {"name": "Welcomed"})
+        assert (instance.relay.owed(AUTOMATIONS), rung) == (1, ["rung"])
+    finally:
+        instance.close()
+
+
+def outbox_forms(instance: Instance) -> list[str]:
+    return list(instance.records("demo").app.forms)

@@ -115,3 +115,23 @@ def test_a_plugin_type_made_from_a_kind_alone_gets_everything_from_it(
         "date",
     )
     assert field_type.json_schema(done, writing=False) == {"type": "string", "format": "date"}
+
+
+def test_a_value_is_written_to_json_alike_one_by_one_and_for_a_page(
+    fields: dict[str, Field],
+) -> None:
+    price, count = fields["price"], fields["count"]
+    for field, value in ((price, Decimal("12.50")), (count, 7), (price, None)):
+        writer = field.field_type.json_writer(field)
+        assert writer(value) == field.field_type.to_json(field, value)
+
+
+def test_a_type_that_writes_its_own_json_is_honoured_when_a_page_is_written(
+    fields: dict[str, Field],
+) -> None:
+    class Shouting(type(fields["name"].field_type)):  # type: ignore[misc]
+        def to_json(self, field: Field, value: object) -> object:
+            return str(value).upper()
+
+    writer = Shouting().json_writer(fields["name"])
+    assert (writer("quiet"), writer(None)) == ("QUIET", None)

@@ -32,9 +32,9 @@ from sqlalchemy.exc import IntegrityError
 from formflow.actions import Action, ActionContext, ActionError
 from formflow.automations import log
 from formflow.automations.actions import thaw
-from formflow.automations.model import Automation, Trigger, TriggerType
+from formflow.automations.model import TIMED_TRIGGERS, Automation, Trigger, TriggerType
 from formflow.automations.webhooks import WebhookFailed, send, untried_calls
-from formflow.definitions.model import SortKey
+from formflow.definitions.model import App, SortKey
 from formflow.errors import FormflowError
 from formflow.events import Event, EventKind
 from formflow.events.outbox import caused_by
@@ -375,6 +375,14 @@ def _among(value: Any, wanted: tuple[Any, ...] | None) -> bool:
     if wanted is None:
         return True
     return any(value == item or (value is not None and str(value) == str(item)) for item in wanted)
+
+
+def forms_with_event_rules(app: App) -> frozenset[str]:
+    """The forms of ``app`` whose events may set off a rule: the automations are owed no
+    other events (the clock, not an event, runs schedules and dates)."""
+    return frozenset(
+        rule.form for rule in app.automations.values() if rule.trigger.kind not in TIMED_TRIGGERS
+    )
 
 
 def _rules(records: RecordService, form_key: str) -> list[Automation]:

@@ -9,7 +9,7 @@ event that commits late (PostgreSQL assigns ids before commit) is never skipped.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -86,8 +86,27 @@ class Event:
 class Outbox:
     """Appends events, and the deliveries they owe, on the writer's connection."""
 
-    def __init__(self, subscribers: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        subscribers: Collection[str] = (),
+        *,
+        forms: Mapping[str, Collection[str]] | None = None,
+        owing: Callable[[], object] | None = None,
+    ) -> None:
+        """``forms`` narrows a subscriber to the events of the forms it lists (a subscriber
+        it leaves out is owed every event); ``owing`` is called whenever an append owes
+        someone a delivery, so that the writer rings the relay only then."""
         self.subscribers = tuple(sorted(subscribers))
+        self.forms = {name: frozenset(keys) for name, keys in (forms or {}).items()}
+        self.owing = owing
+
+    def owed(self, form_key: str) -> tuple[str, ...]:
+        """The subscribers an event of ``form_key`` is owed to."""
+        return tuple(
+            name
+            for name in self.subscribers
+            if name not in self.forms or form_key in self.forms[name]
+        )
 
     def append(
         self,
@@ -126,14 +145,13 @@ class Outbox:
                 "data": data,
             },
         ).scalar_one()
-        if self.subscribers:
+        owed = self.owed(form_key)
+        if owed:
             connection.execute(
-                _OWE,
-                [
-                    {"subscriber": name, "event_id": event_id, "attempts": 0}
-                    for name in self.subscribers
-                ],
+                _OWE, [{"subscriber": name, "event_id": event_id, "attempts": 0} for name in owed]
             )
+            if self.owing is not None:
+                self.owing()
         return event_id
 
     def append_many(
@@ -170,15 +188,18 @@ class Outbox:
             )
         statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
         event_ids = list(connection.execute(statement, rows).scalars())
-        if self.subscribers:
+        owed = self.owed(form_key)
+        if owed:
             connection.execute(
                 _OWE,
                 [
                     {"subscriber": name, "event_id": event_id, "attempts": 0}
                     for event_id in event_ids
-                    for name in self.subscribers
+                    for name in owed
                 ],
             )
+            if self.owing is not None:
+                self.owing()
         return event_ids
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import (
     Engine,
     Select,
+    Update,
     and_,
     bindparam,
     delete,
@@ -112,10 +113,7 @@ class Relay:
         """
         delivered = 0
         while self._lease(name):
-            try:
-                count, retry_at = self._deliver_to(name)
-            finally:
-                self._release(name)
+            count, retry_at = self._deliver_to(name)
             delivered += count
             if retry_at is not None:
                 return Outcome(delivered, retry_at=retry_at)
@@ -146,46 +144,67 @@ class Relay:
             return connection.execute(query).first() is not None
 
     def _deliver_to(self, name: str) -> tuple[int, datetime | None]:
-        """Deliver in order until nothing is owed or the next event is not due; returns how
-        many, and when to try again if an event failed here."""
-        handle = self.subscribers[name]
-        delivered = 0
-        while True:
-            with self.engine.connect() as connection:
-                owed = connection.execute(_OWED, {"subscriber": name, "limit": self.batch}).all()
-            if not owed:
-                return delivered, None
-            self._renew(name)
-            done: list[int] = []
-            stop, retry_at = False, None
-            try:
-                for row in owed:
-                    if row.available_at is not None and _aware(row.available_at) > _now():
-                        stop = True  # its retry is on its way already
-                        break
-                    event = Event.from_row(row)
-                    try:
-                        handle(event, event.key(name))
-                    except Exception as exc:
-                        retry_at = self._postpone(name, event.id, row.attempts + 1, exc)
-                        if retry_at is not None:
-                            stop = True
-                            break
-                    else:
-                        done.append(event.id)
-            finally:
-                self._done(name, done)
-            delivered += len(done)
-            if stop:
-                return delivered, retry_at
+        """Deliver in order, holding the lease, until nothing is owed or the next event is
+        not due; returns how many, and when to try again if an event failed here.
 
-    def _done(self, name: str, event_ids: list[int]) -> None:
-        """Remove the deliveries made (again harmless: a second removal finds nothing)."""
-        if event_ids:
+        The lease taken is let go in the same transaction that removes the last batch's
+        deliveries, and renewed only before a second batch: a commit that owes a subscriber
+        one event costs it three short writes.
+        """
+        handle = self.subscribers[name]
+        delivered, released = 0, False
+        try:
+            while True:
+                with self.engine.connect() as connection:
+                    owed = connection.execute(
+                        _OWED, {"subscriber": name, "limit": self.batch}
+                    ).all()
+                if not owed:
+                    return delivered, None
+                if delivered:
+                    self._renew(name)
+                done: list[int] = []
+                stop, retry_at = False, None
+                try:
+                    for row in owed:
+                        if row.available_at is not None and _aware(row.available_at) > _now():
+                            stop = True  # its retry is on its way already
+                            break
+                        event = Event.from_row(row)
+                        try:
+                            handle(event, event.key(name))
+                        except Exception as exc:
+                            retry_at = self._postpone(name, event.id, row.attempts + 1, exc)
+                            if retry_at is not None:
+                                stop = True
+                                break
+                        else:
+                            done.append(event.id)
+                finally:
+                    last = stop or len(owed) < self.batch
+                    released = self._done(name, done, release=last)
+                delivered += len(done)
+                if last:
+                    return delivered, retry_at
+        finally:
+            if not released:
+                self._release(name)
+
+    def _done(self, name: str, event_ids: list[int], *, release: bool = False) -> bool:
+        """Remove the deliveries made (again harmless: a second removal finds nothing), and
+        with ``release`` let the lease go in the same transaction; returns ``release``."""
+        if event_ids or release:
             with write_transaction(self.engine) as connection:
-                connection.execute(
-                    _DONE, [{"subscriber": name, "event_id": event_id} for event_id in event_ids]
-                )
+                if event_ids:
+                    connection.execute(
+                        _DONE,
+                        [{"subscriber": name, "event_id": event_id} for event_id in event_ids],
+                    )
+                if release:
+                    connection.execute(
+                        self._held(name).values(leased_until=None, lease_holder=None)
+                    )
+        return release
 
     def _postpone(
         self, name: str, event_id: int, attempts: int, error: Exception
@@ -274,14 +293,13 @@ class Relay:
     def _set_held_lease(self, name: str, **values: object) -> None:
         """Change the lease on ``name``, if this relay still holds it."""
         with write_transaction(self.engine) as connection:
-            connection.execute(
-                update(event_subscribers)
-                .where(
-                    event_subscribers.c.name == name,
-                    event_subscribers.c.lease_holder == self.holder,
-                )
-                .values(**values)
-            )
+            connection.execute(self._held(name).values(**values))
+
+    def _held(self, name: str) -> Update:
+        """An update of the lease on ``name`` that changes it only while this relay holds it."""
+        return update(event_subscribers).where(
+            event_subscribers.c.name == name, event_subscribers.c.lease_holder == self.holder
+        )
 
 
 def _now() -> datetime:

@@ -12,7 +12,7 @@ so the three change together. Field types start from these and refine them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -47,25 +47,25 @@ ATTACHMENT_SCHEMAS = ("Attachment", "AttachmentInput")
 
 def kind_json(kind: ValueKind, value: Any) -> Any:
     """A stored value of ``kind`` in its JSON shape."""
-    if value is None:
-        return None
-    if kind is ValueKind.DECIMAL:
-        number = value if isinstance(value, Decimal) else Decimal(str(value))
-        return format(number, "f")
-    if kind is ValueKind.DATETIME:
-        return datetime_json(value)
-    if kind is ValueKind.DATE:
-        return (value.date() if isinstance(value, datetime) else value).isoformat()
-    if kind in (ValueKind.INTEGER, ValueKind.REFERENCE):
-        return int(value)
-    if kind is ValueKind.BOOL:
-        return bool(value)
-    if kind is ValueKind.TEXT:
-        return str(value)
-    if kind is ValueKind.CHOICES:
-        return [str(item) for item in value]
-    if kind is ValueKind.FILES:
-        return [_file_json(item) for item in value]
+    return None if value is None else _KIND_WRITERS.get(kind, _as_is)(value)
+
+
+def kind_writer(kind: ValueKind) -> Callable[[Any], Any]:
+    """:func:`kind_json` for one kind, looked up once: a page of fifty records writes each
+    of its columns fifty times, and the lookup would otherwise be paid for every value."""
+    write = _KIND_WRITERS.get(kind, _as_is)
+    return lambda value: None if value is None else write(value)
+
+
+def _decimal_json(value: Any) -> str:
+    return format(value if isinstance(value, Decimal) else Decimal(str(value)), "f")
+
+
+def _date_json(value: Any) -> str:
+    return str((value.date() if isinstance(value, datetime) else value).isoformat())
+
+
+def _as_is(value: Any) -> Any:
     return value
 
 
@@ -83,6 +83,19 @@ def _file_json(item: Mapping[str, Any]) -> dict[str, Any]:
         "size": size if isinstance(size, int) and not isinstance(size, bool) else None,
         "content_type": _optional_str(item.get("content_type")),
     }
+
+
+_KIND_WRITERS: dict[ValueKind, Callable[[Any], Any]] = {
+    ValueKind.DECIMAL: _decimal_json,
+    ValueKind.DATETIME: datetime_json,
+    ValueKind.DATE: _date_json,
+    ValueKind.INTEGER: int,
+    ValueKind.REFERENCE: int,
+    ValueKind.BOOL: bool,
+    ValueKind.TEXT: str,
+    ValueKind.CHOICES: lambda value: [str(item) for item in value],
+    ValueKind.FILES: lambda value: [_file_json(item) for item in value],
+}
 
 
 def _optional_str(value: Any) -> str | None:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from formflow.automations.engine import SUBSCRIBER as AUTOMATIONS
-from formflow.automations.engine import Automations
+from formflow.automations.engine import Automations, forms_with_event_rules
 from formflow.config import Settings
 from formflow.definitions import App, load_app
 from formflow.definitions.model import Form
@@ -174,11 +174,7 @@ class Instance:
                 hooks=self.plugins,
                 timezone=self.settings.timezone,
                 relay=self.relay,
-                subscribers=[
-                    name
-                    for name in self.relay.subscribers
-                    if name != AUTOMATIONS or schema.app.automations
-                ],
+                subscriber_forms={AUTOMATIONS: forms_with_event_rules(schema.app)},
             )
             cached = (version.digest, schema, service)
             self._apps[app_key] = cached

@@ -175,7 +175,9 @@ def _fetch(
         statement = statement.offset(query.offset)
     statement = statement.order_by(*(order_item(item) for item in order)).limit(query.limit + 1)
     moments = [column.key for column in columns if isinstance(column.type, DateTime)]
-    rows = [dict(row) for row in connection.execute(statement).mappings()]
+    result = connection.execute(statement)
+    keys = tuple(result.keys())
+    rows = [dict(zip(keys, row, strict=True)) for row in result.all()]
     for row in rows:
         for key in moments:
             row[key] = in_utc(row[key])

@@ -129,20 +129,23 @@ class RecordService:
         timezone: tzinfo = UTC,
         relay: Relay | None = None,
         subscribers: Collection[str] | None = None,
+        subscriber_forms: Mapping[str, Collection[str]] | None = None,
     ) -> None:
         """``relay`` delivers this service's events; by default one of its own, whose only
         subscriber runs the plugins' after-hooks (an instance shares one across its apps).
         ``subscribers`` limits which of the relay's subscribers this app's events are owed
-        to (default: all), so an app owes nothing to one with nothing to do for it."""
+        to (default: all), and ``subscriber_forms`` a subscriber to some forms' events, so
+        that a write owes nothing to one with nothing to do for it and, owing nothing to
+        anyone, costs no delivery at all."""
         self.engine = engine
         self.schema = schema
         self.app: App = schema.app
         self.hooks = hooks or NoHooks()
         self.relay = relay or Relay(engine, self._default_subscribers())
-        self.outbox = (
-            self.relay.outbox()
-            if subscribers is None
-            else Outbox([name for name in subscribers if name in self.relay.subscribers])
+        self.outbox = Outbox(
+            [name for name in self.relay.subscribers if subscribers is None or name in subscribers],
+            forms=subscriber_forms,
+            owing=self._owing,
         )
         self.timezone = timezone
         self.locks: RecordLocks | None = None
@@ -925,9 +928,14 @@ class RecordService:
         """The connection of one write, in the open unit of work or in a unit of its own;
         the events it owes are handed on once that unit has committed."""
         with one_write(self.engine) as unit:
-            if self.outbox.subscribers:
-                unit.after_commit(self.relay.committed, key=self.relay)
             yield unit.connection
+
+    def _owing(self) -> None:
+        """An event appended in the open unit owes a delivery: ring the relay once the
+        unit has committed (once, however many events it appends)."""
+        unit = current_unit()
+        if unit is not None:
+            unit.after_commit(self.relay.committed, key=self.relay)
 
     def _changed(
         self,

@@ -300,7 +300,7 @@ def _page(app_key: str, service: RecordService, form: Form, query: Query) -> Res
         conformance().check_query(name, query.filter, "filter")
     return json_response(
         {
-            "data": [serialize.record_json(form, row, query.fields) for row in page.rows],
+            "data": serialize.records_json(form, page.rows, query.fields),
             "total": page.total,
             "total_is_capped": page.total_is_capped,
             "next_cursor": page.next_cursor,

@@ -73,3 +73,14 @@ def test_export_refuses_an_unknown_form(run: Run) -> None:
     result = run("export", "sales/nothing")
     assert result.exit_code == 2
     assert "no form 'sales/nothing'" in result.output
+
+
+def test_import_takes_a_mapping_given_by_hand(run: Run, tmp_path: Path) -> None:
+    source = tmp_path / "contacts.csv"
+    source.write_text("Firma,Kennung\nWu,K1\n", encoding="utf-8")
+    result = run("import", "sales/contact", str(source), "--map", "Firma=name")
+    assert result.exit_code == 0, result.output
+    assert "Firma -> name" in result.stderr
+    refused = run("import", "sales/contact", str(source), "--map", "Kennung=colour")
+    assert refused.exit_code == 2
+    assert "no field 'colour'" in refused.output

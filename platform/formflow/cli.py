@@ -833,6 +833,10 @@ def import_command(
                 header, _, path = pair.partition("=")
                 if header not in sheet.headers:
                     raise click.BadParameter(f"no column {header!r}", param_hint="--map")
+                if path not in {found for found, _field, _sub in mapping.importable(form)}:
+                    raise click.BadParameter(
+                        f"no field {path!r} to import into", param_hint="--map"
+                    )
                 column = sheet.headers.index(header)
                 chosen = {k: v for k, v in chosen.items() if v != path and k != column}
                 chosen[column] = path

@@ -161,7 +161,7 @@ def test_the_error_report_lists_row_column_and_reason(ready: Sales, tmp_path: Pa
     assert rows[0] == ["Row", "Column", "Reason"]
     assert rows[1:4] == [
         [9, "评分", "must be a whole number"],
-        [15, "公司", "no record titled 'Nowhere Ltd'"],
+        [15, "公司", "no Company record titled 'Nowhere Ltd'"],
         [23, "姓名", "is required"],
     ]
     assert len(rows) == 1 + len(planted_errors())

@@ -680,6 +680,25 @@ def automations_log(
             click.echo(f"        {run.error}")
 
 
+@automations.command("preview")
+@click.argument("app_key")
+@click.argument("rule")
+@click.option("--day", type=click.DateTime(["%Y-%m-%d"]), help="The day (default: today).")
+@reports_errors
+def automations_preview(app_key: str, rule: str, day: datetime | None) -> None:
+    """List the records date rule RULE of APP_KEY would run on at its time on --day (those
+    its condition holds for now), changing nothing."""
+    with opened() as instance:
+        when = day.date() if day else datetime.now(instance.settings.timezone).date()
+        found = instance.automations.preview(app_key, rule, when)
+        form = instance.app(app_key).automations[rule].form
+        title = instance.app(app_key).form(form).title_field
+    if not found:
+        click.echo("no records")
+    for record in found:
+        click.echo(f"{form}/{record['id']}  {record.get(title) or ''}")
+
+
 def _record_ref(record: str | None) -> tuple[str | None, int | None]:
     if record is None:
         return None, None

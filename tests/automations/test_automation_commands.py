@@ -39,6 +39,41 @@ def environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+RENEWAL = """\
+key: renewal
+label: Renewals due
+form: customer
+trigger: {type: date, field: renewal_on, days_before: 3, at: "09:00"}
+actions:
+  - set: {note: renew}
+"""
+
+
+def test_the_preview_command_lists_what_a_date_rule_would_run_on(tmp_path: Path) -> None:
+    env = {
+        "FORMFLOW_INSTANCE": str(tmp_path / "instance"),
+        "FORMFLOW_DATABASE_URL": "",
+        "FORMFLOW_APPS": "",
+    }
+    app = rules_folder(tmp_path, {"renewal": RENEWAL})
+    made = CliRunner().invoke(main, ["init", str(app), "--password", "pass-word-1"], env=env)
+    assert made.exit_code == 0, made.output
+    instance = Instance(load_settings(env))
+    try:
+        records = instance.records("rules")
+        due = records.create(
+            Actor.system(), "customer", {"name": "Due", "renewal_on": "2026-03-12"}
+        )
+        records.create(Actor.system(), "customer", {"name": "Later", "renewal_on": "2026-03-20"})
+    finally:
+        instance.close()
+    result = CliRunner().invoke(
+        main, ["automations", "preview", "rules", "renewal", "--day", "2026-03-09"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"customer/{due['id']}  Due\n"
+
+
 def test_validate_reports_a_bad_automation_at_its_place(tmp_path: Path) -> None:
     app = rules_folder(tmp_path, {"welcome": WELCOME.replace("note: welcome", "nots: welcome")})
     result = CliRunner().invoke(main, ["validate", str(app)])

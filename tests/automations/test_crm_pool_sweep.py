@@ -144,3 +144,12 @@ def test_someone_else_may_claim_it_at_once(sweep: Sweep) -> None:
     sweep.actions.run(sweep.people["taker"], "customer", [customer["id"]], "claim")
     claimed = sweep.get(customer)
     assert (claimed["owner"], claimed["in_pool"]) == (sweep.people["taker"].user_id, False)
+
+
+def test_a_manager_previews_what_the_next_sweep_returns(sweep: Sweep) -> None:
+    neglected = sweep.customer()
+    sweep.customer(name="锁定客户", locked=True)
+    day = START.date() + timedelta(days=30)
+    found = sweep.rules.automations.preview("crm_sfa", "pool_return_no_follow_up", day)
+    assert [record["id"] for record in found] == [neglected["id"]]
+    assert sweep.get(neglected)["owner"] == sweep.people["rep"].user_id  # nothing changed

@@ -238,6 +238,7 @@ def real_paths(served: Served, rule: Rule) -> Iterator[tuple[str | None, dict[st
             values["form_key"] = form.key
             values["record_id"] = str(served.records.get(form.key, 1))
             values["path"] = links[0] if links else "name"
+            values["action_key"] = form.actions[0].key if form.actions else "none"
         yield (form.key if form else None), values
 
 

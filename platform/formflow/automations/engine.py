@@ -154,6 +154,26 @@ class Automations:
             self._after_commit_send(call_id)
         return ran
 
+    def preview(self, app_key: str, rule_key: str, day: date) -> list[Record]:
+        """The records a date rule would run on at its time on ``day`` (those its condition
+        holds for now), found as its run finds them, changing nothing: what the next sweep
+        would do, for a manager to see before it does."""
+        records = self._records(app_key)
+        rule = None if records is None else records.app.automations.get(rule_key)
+        if records is None or rule is None or rule.trigger.kind is not TriggerType.DATE:
+            raise ActionError(f"no date rule '{rule_key}' in app '{app_key}'")
+        assert rule.trigger.at is not None
+        moment = datetime.combine(day, rule.trigger.at, self.timezone).astimezone(UTC)
+        target = day - timedelta(days=rule.trigger.offset_days)
+        spec = self._on_day(records, rule, target)
+        sort = (SortKey(str(rule.trigger.date_field)), SortKey("id"))
+        found = []
+        for record in _pages(records, rule.form, spec, sort):
+            names = self._names(record, {}, None, moment)
+            if rule.condition is None or rule.condition.evaluate(names):
+                found.append(record)
+        return found
+
     def _due(self, trigger: Trigger, moment: datetime) -> bool:
         if trigger.kind is TriggerType.SCHEDULE:
             cron = str(trigger.cron)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -89,3 +90,33 @@ def test_yaml_that_does_not_parse_is_kept_with_its_place(login: Login, app: Flas
     page = admin.get(DESIGNER).get_data(as_text=True)
     assert "forms/customer.yaml:3:1" in page
     assert "fields: [" in page
+
+
+def test_an_exported_zip_imports_back_as_the_draft(login: Login) -> None:
+    admin = login("admin")
+    exported = admin.get("/admin/designer/crm_sfa/export")
+    assert exported.mimetype == "application/zip"
+    answer = admin.post(
+        "/admin/designer/crm_sfa/import",
+        data={
+            "bundle": (io.BytesIO(exported.data), "crm_sfa.zip"),
+            "csrf_token": csrf_token(admin, DESIGNER),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "草稿" in answer.get_data(as_text=True) or "draft" in answer.get_data(as_text=True)
+
+
+def test_a_hostile_zip_is_refused_with_the_reason(login: Login) -> None:
+    admin = login("admin")
+    answer = admin.post(
+        "/admin/designer/crm_sfa/import",
+        data={
+            "bundle": (io.BytesIO(b"not a zip"), "evil.zip"),
+            "csrf_token": csrf_token(admin, DESIGNER),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "the file is not a zip" in answer.get_data(as_text=True)

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from formflow.designer import Designer
+from formflow.designer.bundles import BundleRefused
 from formflow.designer.documents import Document, DocumentError, UnreadableDocument
 from formflow.designer.drafts import Draft, DraftConflict, DraftError
 from formflow.designer.operations import (
@@ -277,6 +278,35 @@ def rollback(app_key: str, number: int) -> Response:
         flash(_("Nothing has changed, so no version was made."), "info")
     else:
         flash(_("Published as version %(number)s.", number=done.version_number), "success")
+    return redirect(url_for(".publish_page", app_key=app_key))
+
+
+@blueprint.get("/<app_key>/export")
+def export(app_key: str) -> Response:
+    """The version in force as a zip: its files and a manifest with their checksums."""
+    service = designer()
+    _draft(service, app_key)
+    data = service.export(app_key)
+    answer = Response(data, mimetype="application/zip")
+    answer.headers["Content-Disposition"] = f'attachment; filename="{app_key}.zip"'
+    return answer
+
+
+@blueprint.post("/<app_key>/import")
+def import_bundle(app_key: str) -> Response:
+    """A zip exported from this or another instance becomes the draft, to review and publish."""
+    service = designer()
+    _draft(service, app_key)
+    upload = request.files.get("bundle")
+    if upload is None:
+        flash(_("Choose a zip file to import."), "error")
+        return redirect(url_for(".publish_page", app_key=app_key))
+    try:
+        service.import_bundle(app_key, upload.read(), context.user().id)
+    except (BundleRefused, DraftError) as exc:
+        flash(_("The zip was not imported: %(reason)s", reason=str(exc)), "error")
+    else:
+        flash(_("The zip is now the draft: review the changes below, then publish."), "success")
     return redirect(url_for(".publish_page", app_key=app_key))
 
 

@@ -120,3 +120,21 @@ def test_a_hostile_zip_is_refused_with_the_reason(login: Login) -> None:
         follow_redirects=True,
     )
     assert "the file is not a zip" in answer.get_data(as_text=True)
+
+
+def test_the_workflow_designer_draws_the_flow_and_relabels_a_node(login: Login) -> None:
+    admin = login("admin")
+    flow = "/admin/designer/crm_sfa/workflows/contract_approval"
+    page = admin.get(flow).get_data(as_text=True)
+    assert 'data-node="by_amount"' in page
+    assert 'data-branch="2"' in page
+    admin.post(
+        f"{flow}/label",
+        data={
+            "node": "director",
+            "revision": 1,
+            "label_en": "Sales VP",
+            "csrf_token": csrf_token(admin, flow),
+        },
+    )
+    assert 'value="Sales VP"' in admin.get(flow).get_data(as_text=True)

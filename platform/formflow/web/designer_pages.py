@@ -17,8 +17,9 @@ from werkzeug.wrappers import Response
 
 from formflow.designer import Designer
 from formflow.designer.bundles import BundleRefused
-from formflow.designer.documents import Document, DocumentError, UnreadableDocument
+from formflow.designer.documents import Document, DocumentError, UnreadableDocument, to_plain
 from formflow.designer.drafts import Draft, DraftConflict, DraftError
+from formflow.designer.flows import flow_tree
 from formflow.designer.operations import (
     AddField,
     ConfigureField,
@@ -26,6 +27,7 @@ from formflow.designer.operations import (
     MoveField,
     Operation,
     SetLabel,
+    SetValue,
     is_hidden,
 )
 from formflow.errors import DefinitionErrors, FormflowError, MigrationFailed, MigrationRefused
@@ -226,6 +228,62 @@ def save_yaml(app_key: str, form_key: str) -> Any:
             status=409,
         )
     return redirect(url_for(".form", app_key=app_key, form_key=form_key))
+
+
+def _document_file(draft: Draft, folder: str, key: str) -> str:
+    """The draft's file in ``folder`` that defines ``key`` (404 when none does)."""
+    for path, item in draft.files.items():
+        if path.startswith(f"{folder}/"):
+            try:
+                data = Document(path, item.text).data
+            except UnreadableDocument:
+                continue
+            if isinstance(data, dict) and data.get("key") == key:
+                return path
+    abort(404)
+
+
+@blueprint.get("/<app_key>/workflows/<workflow_key>")
+def workflow(app_key: str, workflow_key: str) -> Any:
+    """The approval flow as a tree of nodes, each with its settings; labels editable."""
+    service = designer()
+    draft = _draft(service, app_key)
+    path = _document_file(draft, "workflows", workflow_key)
+    stored = draft.files[path]
+    data = to_plain(Document(path, stored.text).data)
+    return render_template(
+        "designer/workflow.html",
+        admin_tab="designer",
+        app_key=app_key,
+        workflow_key=workflow_key,
+        path=path,
+        revision=stored.revision,
+        label=data.get("label"),
+        steps=flow_tree(data),
+        errors=service.errors(app_key),
+    )
+
+
+@blueprint.post("/<app_key>/workflows/<workflow_key>/label")
+def workflow_label(app_key: str, workflow_key: str) -> Any:
+    """Relabel one node of the flow (one line of its YAML changes)."""
+    service = designer()
+    draft = _draft(service, app_key)
+    path = _document_file(draft, "workflows", workflow_key)
+    node = request.form.get("node", "")
+    revision = request.form.get("revision", type=int) or 0
+    operations: list[Operation] = [
+        SetValue(("nodes", node, "label", language), request.form[f"label_{language}"].strip())
+        for language in ("zh", "en")
+        if request.form.get(f"label_{language}", "").strip()
+    ]
+    try:
+        service.apply(app_key, path, revision, operations, context.user().id)
+    except DraftConflict:
+        flash(_("Someone saved this file after you opened it; the page now shows their version."))
+    except DocumentError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for(".workflow", app_key=app_key, workflow_key=workflow_key))
 
 
 @blueprint.get("/<app_key>/publish")

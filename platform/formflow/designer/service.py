@@ -110,7 +110,7 @@ class Designer:
             document = Document(path, stored.text)
             for operation in operations:
                 operation.apply(document)
-            return save_file(connection, app_key, path, document.text(), revision, user_id)
+            return save_file(connection, app_key, path, document.keep(), revision, user_id)
 
     def discard(self, app_key: str) -> None:
         with write_transaction(self.instance.engine) as connection:

@@ -15,9 +15,10 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from formflow.definitions.source import SourceError, parse_document
 from formflow.designer import Designer
 from formflow.designer.bundles import BundleRefused
-from formflow.designer.documents import Document, DocumentError, UnreadableDocument, to_plain
+from formflow.designer.documents import DocumentError, UnreadableDocument
 from formflow.designer.drafts import Draft, DraftConflict, DraftError
 from formflow.designer.flows import flow_tree
 from formflow.designer.operations import (
@@ -64,8 +65,8 @@ def _form_file(draft: Draft, form_key: str) -> str:
     for path, item in draft.files.items():
         if path.startswith("forms/"):
             try:
-                data = Document(path, item.text).data
-            except UnreadableDocument:
+                data = _read(path, item.text)
+            except SourceError:
                 if path.rsplit("/", 1)[-1].removesuffix(".yaml") == form_key:
                     return path
                 continue
@@ -99,8 +100,9 @@ def _render_form(
     fields: list[dict[str, Any]] = []
     unreadable = None
     try:
-        fields = [dict(item) for item in Document(path, stored.text).items(("fields",))]
-    except UnreadableDocument as exc:
+        data = _read(path, stored.text)
+        fields = [dict(item) for item in data.get("fields", []) if isinstance(item, dict)]
+    except SourceError as exc:
         unreadable = exc.error
     errors = service.errors(app_key)
     preview = None
@@ -235,8 +237,8 @@ def _document_file(draft: Draft, folder: str, key: str) -> str:
     for path, item in draft.files.items():
         if path.startswith(f"{folder}/"):
             try:
-                data = Document(path, item.text).data
-            except UnreadableDocument:
+                data = _read(path, item.text)
+            except SourceError:
                 continue
             if isinstance(data, dict) and data.get("key") == key:
                 return path
@@ -250,7 +252,11 @@ def workflow(app_key: str, workflow_key: str) -> Any:
     draft = _draft(service, app_key)
     path = _document_file(draft, "workflows", workflow_key)
     stored = draft.files[path]
-    data = to_plain(Document(path, stored.text).data)
+    try:
+        data = _read(path, stored.text)
+    except SourceError as exc:
+        flash(str(exc.error), "error")
+        return redirect(url_for(".index"))
     return render_template(
         "designer/workflow.html",
         admin_tab="designer",
@@ -373,6 +379,12 @@ def discard(app_key: str) -> Response:
     designer().discard(app_key)
     flash(_("The draft was discarded."), "info")
     return redirect(url_for(".index"))
+
+
+def _read(path: str, text: str) -> Any:
+    """A draft file's data for showing it: the compiler's own fast reader (libyaml), which
+    the page's reads need; only edits go through the round-trip document."""
+    return parse_document(text.encode("utf-8"), path).data
 
 
 def _draft(service: Designer, app_key: str) -> Draft:

@@ -138,3 +138,25 @@ def test_the_workflow_designer_draws_the_flow_and_relabels_a_node(login: Login) 
         },
     )
     assert 'value="Sales VP"' in admin.get(flow).get_data(as_text=True)
+
+
+def test_a_published_field_cannot_be_removed_only_hidden(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    answer = post(
+        admin,
+        f"{DESIGNER}/change",
+        {"revision": revision(app), "action": "remove", "key": "industry", "confirm": "1"},
+    )
+    assert answer.status_code == 400
+    assert 'data-key="industry"' in admin.get(DESIGNER).get_data(as_text=True)
+
+
+def test_a_field_added_in_the_draft_can_be_removed(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    add_tier(admin, app)
+    post(
+        admin,
+        f"{DESIGNER}/change",
+        {"revision": revision(app), "action": "remove", "key": "tier", "confirm": "1"},
+    )
+    assert 'data-key="tier"' not in admin.get(DESIGNER).get_data(as_text=True)

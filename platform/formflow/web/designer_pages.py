@@ -27,6 +27,7 @@ from formflow.designer.operations import (
     HideField,
     MoveField,
     Operation,
+    RemoveField,
     SetLabel,
     SetValue,
     is_hidden,
@@ -113,6 +114,8 @@ def _render_form(
             preview_fields = compiled.fields
     chosen = request.args.get("field")
     selected = next((item for item in fields if item.get("key") == chosen), None)
+    live = context.instance().app(app_key).forms.get(form_key)
+    published = {field.key for field in live.fields} if live else set()
     page = render_template(
         "designer/form.html",
         admin_tab="designer",
@@ -132,6 +135,7 @@ def _render_form(
         preview=preview,
         preview_fields=preview_fields if preview is not None else (),
         references=service.references(app_key, chosen, path) if selected and chosen else [],
+        removable=bool(selected) and chosen not in published,
     )
     if request.headers.get("HX-Request") == "true":
         status = 200  # htmx swaps only successful answers; the page itself says what failed
@@ -145,6 +149,9 @@ def change(app_key: str, form_key: str) -> Any:
     draft = _draft(service, app_key)
     path = _form_file(draft, form_key)
     revision = request.form.get("revision", type=int) or 0
+    if request.form.get("action") == "remove" and _published(app_key, form_key, request.form):
+        problem = _("A published field can be hidden, not removed: its data stays with it.")
+        return _render_form(service, draft, app_key, form_key, path, problem=problem, status=400)
     try:
         operations = _operations(request.form)
         service.apply(app_key, path, revision, operations, context.user().id)
@@ -157,8 +164,14 @@ def change(app_key: str, form_key: str) -> Any:
         return _render_form(service, draft, app_key, form_key, path, problem=problem, status=400)
     except (DocumentError, ValueError) as exc:
         return _render_form(service, draft, app_key, form_key, path, problem=str(exc), status=400)
-    field = request.form.get("key") or request.form.get("select") or ""
+    field = "" if request.form.get("action") == "remove" else request.form.get("key", "")
     return redirect(url_for(".form", app_key=app_key, form_key=form_key, field=field or None))
+
+
+def _published(app_key: str, form_key: str, posted: Any) -> bool:
+    """Whether the posted field is in the version in force (so it may only be hidden)."""
+    live = context.instance().app(app_key).forms.get(form_key)
+    return live is not None and posted.get("key", "") in {field.key for field in live.fields}
 
 
 def _operations(posted: Any) -> list[Operation]:
@@ -173,6 +186,8 @@ def _operations(posted: Any) -> list[Operation]:
         return [MoveField(item, index) for index, item in enumerate(order)]
     if action in ("hide", "show"):
         return [HideField(key, action == "hide")]
+    if action == "remove":
+        return [RemoveField(key)]
     if action == "add":
         return [_new_field(posted)]
     if action == "configure":

@@ -160,3 +160,11 @@ def test_a_field_added_in_the_draft_can_be_removed(login: Login, app: Flask) -> 
         {"revision": revision(app), "action": "remove", "key": "tier", "confirm": "1"},
     )
     assert 'data-key="tier"' not in admin.get(DESIGNER).get_data(as_text=True)
+
+
+def test_the_yaml_tab_is_checked_as_it_is_typed_without_saving(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    before = revision(app)
+    answer = post(admin, f"{DESIGNER}/check", {"yaml": "key: customer\nfields: [\n"})
+    assert "forms/customer.yaml:" in answer.get_data(as_text=True)
+    assert revision(app) == before

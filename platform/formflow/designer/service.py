@@ -130,6 +130,16 @@ class Designer:
             return exc.errors
         return ()
 
+    def check_text(self, app_key: str, path: str, text: str) -> tuple[DefinitionError, ...]:
+        """The problems the draft would have with ``text`` as its ``path`` (nothing saved):
+        the YAML tab's check as the admin types, by the compiler the server runs."""
+        files = {**self.draft(app_key).texts(), path: text}
+        try:
+            self.compile(files)
+        except DefinitionErrors as exc:
+            return exc.errors
+        return ()
+
     def references(self, app_key: str, key: str, defined_in: str | None = None) -> list[Reference]:
         """Everything in the draft that uses ``key``: review before deleting or renaming."""
         return find_references(self.draft(app_key).texts(), key, defined_in=defined_in)

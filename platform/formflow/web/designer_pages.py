@@ -307,6 +307,16 @@ def workflow_label(app_key: str, workflow_key: str) -> Any:
     return redirect(url_for(".workflow", app_key=app_key, workflow_key=workflow_key))
 
 
+@blueprint.post("/<app_key>/forms/<form_key>/check")
+def check_yaml(app_key: str, form_key: str) -> str:
+    """The YAML tab's text checked as it is typed, without saving it: a fragment of errors."""
+    service = designer()
+    draft = _draft(service, app_key)
+    path = _form_file(draft, form_key)
+    text = request.form.get("yaml", "").replace("\r\n", "\n")
+    return render_template("designer/_check.html", errors=service.check_text(app_key, path, text))
+
+
 @blueprint.get("/<app_key>/publish")
 def publish_page(app_key: str) -> str:
     """What publishing the draft would do, in business words and as migration steps."""

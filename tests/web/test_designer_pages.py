@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -89,3 +90,81 @@ def test_yaml_that_does_not_parse_is_kept_with_its_place(login: Login, app: Flas
     page = admin.get(DESIGNER).get_data(as_text=True)
     assert "forms/customer.yaml:3:1" in page
     assert "fields: [" in page
+
+
+def test_an_exported_zip_imports_back_as_the_draft(login: Login) -> None:
+    admin = login("admin")
+    exported = admin.get("/admin/designer/crm_sfa/export")
+    assert exported.mimetype == "application/zip"
+    answer = admin.post(
+        "/admin/designer/crm_sfa/import",
+        data={
+            "bundle": (io.BytesIO(exported.data), "crm_sfa.zip"),
+            "csrf_token": csrf_token(admin, DESIGNER),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "草稿" in answer.get_data(as_text=True) or "draft" in answer.get_data(as_text=True)
+
+
+def test_a_hostile_zip_is_refused_with_the_reason(login: Login) -> None:
+    admin = login("admin")
+    answer = admin.post(
+        "/admin/designer/crm_sfa/import",
+        data={
+            "bundle": (io.BytesIO(b"not a zip"), "evil.zip"),
+            "csrf_token": csrf_token(admin, DESIGNER),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "the file is not a zip" in answer.get_data(as_text=True)
+
+
+def test_the_workflow_designer_draws_the_flow_and_relabels_a_node(login: Login) -> None:
+    admin = login("admin")
+    flow = "/admin/designer/crm_sfa/workflows/contract_approval"
+    page = admin.get(flow).get_data(as_text=True)
+    assert 'data-node="by_amount"' in page
+    assert 'data-branch="2"' in page
+    admin.post(
+        f"{flow}/label",
+        data={
+            "node": "director",
+            "revision": 1,
+            "label_en": "Sales VP",
+            "csrf_token": csrf_token(admin, flow),
+        },
+    )
+    assert 'value="Sales VP"' in admin.get(flow).get_data(as_text=True)
+
+
+def test_a_published_field_cannot_be_removed_only_hidden(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    answer = post(
+        admin,
+        f"{DESIGNER}/change",
+        {"revision": revision(app), "action": "remove", "key": "industry", "confirm": "1"},
+    )
+    assert answer.status_code == 400
+    assert 'data-key="industry"' in admin.get(DESIGNER).get_data(as_text=True)
+
+
+def test_a_field_added_in_the_draft_can_be_removed(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    add_tier(admin, app)
+    post(
+        admin,
+        f"{DESIGNER}/change",
+        {"revision": revision(app), "action": "remove", "key": "tier", "confirm": "1"},
+    )
+    assert 'data-key="tier"' not in admin.get(DESIGNER).get_data(as_text=True)
+
+
+def test_the_yaml_tab_is_checked_as_it_is_typed_without_saving(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    before = revision(app)
+    answer = post(admin, f"{DESIGNER}/check", {"yaml": "key: customer\nfields: [\n"})
+    assert "forms/customer.yaml:" in answer.get_data(as_text=True)
+    assert revision(app) == before

@@ -14,7 +14,10 @@ keys this module has never heard of.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -26,6 +29,9 @@ from formflow.errors import DefinitionError, FormflowError
 
 KeyedPath = tuple[str | int, ...]
 ITEM_KEY = "key"
+CACHED_DOCUMENTS = 32
+"""Parsed documents kept by the digest of their text: ruamel.yaml reads in pure Python, so
+the next edit of the text an edit just wrote starts from the nodes it already has."""
 
 
 class DocumentError(FormflowError):
@@ -55,8 +61,12 @@ class Document:
         self.path = path
         self.original = text
         self.changed = False
+        cached = _CACHE.take(text)
+        if cached is not None:
+            self.data: Any = cached
+            return
         try:
-            self.data: Any = _yaml().load(text)
+            self.data = _yaml().load(text)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -74,6 +84,13 @@ class Document:
         out = io.StringIO()
         _yaml().dump(self.data, out)
         return out.getvalue()
+
+    def keep(self) -> str:
+        """The text to save, remembering the parsed document for the next edit of it. The
+        document must not be changed after this (the cache owns its nodes)."""
+        text = self.text()
+        _CACHE.put(text, self.data)
+        return text
 
     # reading -------------------------------------------------------------------------
 
@@ -156,6 +173,33 @@ class Document:
         if not isinstance(found, list):
             raise DocumentError(f"{_show(list_path)} is not a list")
         return found
+
+
+class _DocumentCache:
+    """A small LRU of parsed documents by text digest; taking one removes it, so two edits
+    never share (and both change) the same nodes."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[str, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def take(self, text: str) -> Any:
+        with self.lock:
+            return self.items.pop(_digest(text), None)
+
+    def put(self, text: str, data: Any) -> None:
+        with self.lock:
+            self.items[_digest(text)] = data
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_CACHE = _DocumentCache(CACHED_DOCUMENTS)
 
 
 def _child(node: Any, step: str | int, path: KeyedPath) -> Any:

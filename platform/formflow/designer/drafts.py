@@ -132,6 +132,33 @@ def save_file(
     return DraftFile(path, text, revision + 1)
 
 
+def replace_draft(
+    connection: Connection, app_key: str, files: Mapping[str, str], user_id: int | None
+) -> Draft:
+    """Make ``files`` the app's draft (an imported bundle). Each file's revision moves past
+    every revision the old draft had, so a tab still showing the old draft gets a conflict."""
+    old = open_draft(connection, app_key)
+    revision = max((item.revision for item in old.files.values()), default=0) + 1
+    discard_draft(connection, app_key)
+    now = datetime.now(UTC)
+    connection.execute(
+        designer_drafts.insert(),
+        [
+            {
+                "app_key": app_key,
+                "path": path,
+                "text": text,
+                "revision": revision,
+                "base_version": old.base_version,
+                "updated_by": user_id,
+                "updated_at": now,
+            }
+            for path, text in files.items()
+        ],
+    )
+    return open_draft(connection, app_key)
+
+
 def discard_draft(connection: Connection, app_key: str) -> None:
     """Forget the draft; the next :func:`open_draft` starts again from the version in force."""
     connection.execute(delete(designer_drafts).where(designer_drafts.c.app_key == app_key))

@@ -33,8 +33,9 @@ class Reference:
 def find_references(
     files: Mapping[str, str], key: str, *, defined_in: str | None = None
 ) -> list[Reference]:
-    """Every use of ``key`` in ``files``, sorted by place; the item that defines it (its own
-    ``key:`` in ``defined_in``) is not a use. Files that do not parse are skipped."""
+    """Every use of ``key`` in ``files``, sorted by place; an item's own ``key:`` is a
+    definition, not a use. Files that do not parse are skipped. ``defined_in`` names the
+    file that defines the key, for callers that show it; every file is searched."""
     word = re.compile(rf"(?<![\w]){re.escape(key)}(?![\w])")
     found: list[Reference] = []
     for path, text in files.items():
@@ -45,8 +46,8 @@ def find_references(
         for place, value, at_key in _strings(document.data, ()):
             if not word.search(value):
                 continue
-            if place and place[-1] == "key" and value == key and path == defined_in:
-                continue
+            if place and place[-1] == "key" and value == key:
+                continue  # a definition (this one, or another thing's of the same name)
             mark = document.source_map.key(place) if at_key else document.source_map.value(place)
             found.append(Reference(path, mark.line, mark.column, _show(document, place), value))
     return sorted(found)

@@ -17,9 +17,18 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from formflow.definitions import App, load_app
+from formflow.designer.bundles import BundleRefused, read_bundle, write_bundle
 from formflow.designer.changes import Change, compare
 from formflow.designer.documents import Document
-from formflow.designer.drafts import Draft, DraftFile, discard_draft, open_draft, save_file
+from formflow.designer.drafts import (
+    Draft,
+    DraftError,
+    DraftFile,
+    discard_draft,
+    open_draft,
+    replace_draft,
+    save_file,
+)
 from formflow.designer.operations import Operation
 from formflow.designer.references import Reference, find_references
 from formflow.errors import DefinitionError, DefinitionErrors
@@ -101,7 +110,7 @@ class Designer:
             document = Document(path, stored.text)
             for operation in operations:
                 operation.apply(document)
-            return save_file(connection, app_key, path, document.text(), revision, user_id)
+            return save_file(connection, app_key, path, document.keep(), revision, user_id)
 
     def discard(self, app_key: str) -> None:
         with write_transaction(self.instance.engine) as connection:
@@ -117,6 +126,16 @@ class Designer:
         """Every problem of the draft, ``FILE:LINE:COL``, sorted; empty when it compiles."""
         try:
             self.compile(self.draft(app_key).texts())
+        except DefinitionErrors as exc:
+            return exc.errors
+        return ()
+
+    def check_text(self, app_key: str, path: str, text: str) -> tuple[DefinitionError, ...]:
+        """The problems the draft would have with ``text`` as its ``path`` (nothing saved):
+        the YAML tab's check as the admin types, by the compiler the server runs."""
+        files = {**self.draft(app_key).texts(), path: text}
+        try:
+            self.compile(files)
         except DefinitionErrors as exc:
             return exc.errors
         return ()
@@ -216,6 +235,33 @@ class Designer:
             timezone=self.instance.settings.timezone,
             **options,
         )
+
+    # export and import ---------------------------------------------------------------
+
+    def export(self, app_key: str) -> bytes:
+        """The version in force as a zip bundle (files and a manifest with checksums)."""
+        with read_transaction(self.instance.engine) as connection:
+            version = current_version(connection, app_key)
+        if version is None:
+            raise DraftError(f"app '{app_key}' is not installed, so there is nothing to export")
+        return write_bundle(app_key, version.number, version.files)
+
+    def import_bundle(self, app_key: str, data: bytes, user_id: int | None) -> Draft:
+        """Make a bundle of ``app_key`` its draft, never the live app: it is reviewed and
+        published like any draft. Refused (:class:`~.bundles.BundleRefused`) for an unsafe
+        or damaged zip, another app's bundle, or while the draft holds unpublished work."""
+        bundle = read_bundle(data)
+        if bundle.app_key != app_key:
+            raise BundleRefused(f"the zip holds app '{bundle.app_key}', not '{app_key}'")
+        with write_transaction(self.instance.engine) as connection:
+            draft = open_draft(connection, app_key)
+            live = current_version(connection, app_key)
+            if live is not None and draft.texts() != dict(live.files):
+                raise DraftError(
+                    "the draft holds changes that are not published; publish or discard "
+                    "them before importing"
+                )
+            return replace_draft(connection, app_key, bundle.files, user_id)
 
     # history -------------------------------------------------------------------------
 

@@ -15,16 +15,21 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from formflow.definitions.source import SourceError, parse_document
 from formflow.designer import Designer
-from formflow.designer.documents import Document, DocumentError, UnreadableDocument
+from formflow.designer.bundles import BundleRefused
+from formflow.designer.documents import DocumentError, UnreadableDocument
 from formflow.designer.drafts import Draft, DraftConflict, DraftError
+from formflow.designer.flows import flow_tree
 from formflow.designer.operations import (
     AddField,
     ConfigureField,
     HideField,
     MoveField,
     Operation,
+    RemoveField,
     SetLabel,
+    SetValue,
     is_hidden,
 )
 from formflow.errors import DefinitionErrors, FormflowError, MigrationFailed, MigrationRefused
@@ -61,8 +66,8 @@ def _form_file(draft: Draft, form_key: str) -> str:
     for path, item in draft.files.items():
         if path.startswith("forms/"):
             try:
-                data = Document(path, item.text).data
-            except UnreadableDocument:
+                data = _read(path, item.text)
+            except SourceError:
                 if path.rsplit("/", 1)[-1].removesuffix(".yaml") == form_key:
                     return path
                 continue
@@ -96,8 +101,9 @@ def _render_form(
     fields: list[dict[str, Any]] = []
     unreadable = None
     try:
-        fields = [dict(item) for item in Document(path, stored.text).items(("fields",))]
-    except UnreadableDocument as exc:
+        data = _read(path, stored.text)
+        fields = [dict(item) for item in data.get("fields", []) if isinstance(item, dict)]
+    except SourceError as exc:
         unreadable = exc.error
     errors = service.errors(app_key)
     preview = None
@@ -108,6 +114,8 @@ def _render_form(
             preview_fields = compiled.fields
     chosen = request.args.get("field")
     selected = next((item for item in fields if item.get("key") == chosen), None)
+    live = context.instance().app(app_key).forms.get(form_key)
+    published = {field.key for field in live.fields} if live else set()
     page = render_template(
         "designer/form.html",
         admin_tab="designer",
@@ -127,6 +135,7 @@ def _render_form(
         preview=preview,
         preview_fields=preview_fields if preview is not None else (),
         references=service.references(app_key, chosen, path) if selected and chosen else [],
+        removable=bool(selected) and chosen not in published,
     )
     if request.headers.get("HX-Request") == "true":
         status = 200  # htmx swaps only successful answers; the page itself says what failed
@@ -140,6 +149,9 @@ def change(app_key: str, form_key: str) -> Any:
     draft = _draft(service, app_key)
     path = _form_file(draft, form_key)
     revision = request.form.get("revision", type=int) or 0
+    if request.form.get("action") == "remove" and _published(app_key, form_key, request.form):
+        problem = _("A published field can be hidden, not removed: its data stays with it.")
+        return _render_form(service, draft, app_key, form_key, path, problem=problem, status=400)
     try:
         operations = _operations(request.form)
         service.apply(app_key, path, revision, operations, context.user().id)
@@ -152,8 +164,14 @@ def change(app_key: str, form_key: str) -> Any:
         return _render_form(service, draft, app_key, form_key, path, problem=problem, status=400)
     except (DocumentError, ValueError) as exc:
         return _render_form(service, draft, app_key, form_key, path, problem=str(exc), status=400)
-    field = request.form.get("key") or request.form.get("select") or ""
+    field = "" if request.form.get("action") == "remove" else request.form.get("key", "")
     return redirect(url_for(".form", app_key=app_key, form_key=form_key, field=field or None))
+
+
+def _published(app_key: str, form_key: str, posted: Any) -> bool:
+    """Whether the posted field is in the version in force (so it may only be hidden)."""
+    live = context.instance().app(app_key).forms.get(form_key)
+    return live is not None and posted.get("key", "") in {field.key for field in live.fields}
 
 
 def _operations(posted: Any) -> list[Operation]:
@@ -168,6 +186,8 @@ def _operations(posted: Any) -> list[Operation]:
         return [MoveField(item, index) for index, item in enumerate(order)]
     if action in ("hide", "show"):
         return [HideField(key, action == "hide")]
+    if action == "remove":
+        return [RemoveField(key)]
     if action == "add":
         return [_new_field(posted)]
     if action == "configure":
@@ -227,6 +247,76 @@ def save_yaml(app_key: str, form_key: str) -> Any:
     return redirect(url_for(".form", app_key=app_key, form_key=form_key))
 
 
+def _document_file(draft: Draft, folder: str, key: str) -> str:
+    """The draft's file in ``folder`` that defines ``key`` (404 when none does)."""
+    for path, item in draft.files.items():
+        if path.startswith(f"{folder}/"):
+            try:
+                data = _read(path, item.text)
+            except SourceError:
+                continue
+            if isinstance(data, dict) and data.get("key") == key:
+                return path
+    abort(404)
+
+
+@blueprint.get("/<app_key>/workflows/<workflow_key>")
+def workflow(app_key: str, workflow_key: str) -> Any:
+    """The approval flow as a tree of nodes, each with its settings; labels editable."""
+    service = designer()
+    draft = _draft(service, app_key)
+    path = _document_file(draft, "workflows", workflow_key)
+    stored = draft.files[path]
+    try:
+        data = _read(path, stored.text)
+    except SourceError as exc:
+        flash(str(exc.error), "error")
+        return redirect(url_for(".index"))
+    return render_template(
+        "designer/workflow.html",
+        admin_tab="designer",
+        app_key=app_key,
+        workflow_key=workflow_key,
+        path=path,
+        revision=stored.revision,
+        label=data.get("label"),
+        steps=flow_tree(data),
+        errors=service.errors(app_key),
+    )
+
+
+@blueprint.post("/<app_key>/workflows/<workflow_key>/label")
+def workflow_label(app_key: str, workflow_key: str) -> Any:
+    """Relabel one node of the flow (one line of its YAML changes)."""
+    service = designer()
+    draft = _draft(service, app_key)
+    path = _document_file(draft, "workflows", workflow_key)
+    node = request.form.get("node", "")
+    revision = request.form.get("revision", type=int) or 0
+    operations: list[Operation] = [
+        SetValue(("nodes", node, "label", language), request.form[f"label_{language}"].strip())
+        for language in ("zh", "en")
+        if request.form.get(f"label_{language}", "").strip()
+    ]
+    try:
+        service.apply(app_key, path, revision, operations, context.user().id)
+    except DraftConflict:
+        flash(_("Someone saved this file after you opened it; the page now shows their version."))
+    except DocumentError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for(".workflow", app_key=app_key, workflow_key=workflow_key))
+
+
+@blueprint.post("/<app_key>/forms/<form_key>/check")
+def check_yaml(app_key: str, form_key: str) -> str:
+    """The YAML tab's text checked as it is typed, without saving it: a fragment of errors."""
+    service = designer()
+    draft = _draft(service, app_key)
+    path = _form_file(draft, form_key)
+    text = request.form.get("yaml", "").replace("\r\n", "\n")
+    return render_template("designer/_check.html", errors=service.check_text(app_key, path, text))
+
+
 @blueprint.get("/<app_key>/publish")
 def publish_page(app_key: str) -> str:
     """What publishing the draft would do, in business words and as migration steps."""
@@ -280,11 +370,46 @@ def rollback(app_key: str, number: int) -> Response:
     return redirect(url_for(".publish_page", app_key=app_key))
 
 
+@blueprint.get("/<app_key>/export")
+def export(app_key: str) -> Response:
+    """The version in force as a zip: its files and a manifest with their checksums."""
+    service = designer()
+    _draft(service, app_key)
+    data = service.export(app_key)
+    answer = Response(data, mimetype="application/zip")
+    answer.headers["Content-Disposition"] = f'attachment; filename="{app_key}.zip"'
+    return answer
+
+
+@blueprint.post("/<app_key>/import")
+def import_bundle(app_key: str) -> Response:
+    """A zip exported from this or another instance becomes the draft, to review and publish."""
+    service = designer()
+    _draft(service, app_key)
+    upload = request.files.get("bundle")
+    if upload is None:
+        flash(_("Choose a zip file to import."), "error")
+        return redirect(url_for(".publish_page", app_key=app_key))
+    try:
+        service.import_bundle(app_key, upload.read(), context.user().id)
+    except (BundleRefused, DraftError) as exc:
+        flash(_("The zip was not imported: %(reason)s", reason=str(exc)), "error")
+    else:
+        flash(_("The zip is now the draft: review the changes below, then publish."), "success")
+    return redirect(url_for(".publish_page", app_key=app_key))
+
+
 @blueprint.post("/<app_key>/discard")
 def discard(app_key: str) -> Response:
     designer().discard(app_key)
     flash(_("The draft was discarded."), "info")
     return redirect(url_for(".index"))
+
+
+def _read(path: str, text: str) -> Any:
+    """A draft file's data for showing it: the compiler's own fast reader (libyaml), which
+    the page's reads need; only edits go through the round-trip document."""
+    return parse_document(text.encode("utf-8"), path).data
 
 
 def _draft(service: Designer, app_key: str) -> Draft:

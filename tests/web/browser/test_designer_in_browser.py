@@ -92,3 +92,14 @@ def test_dragging_a_field_saves_the_new_order(page: Page, served: str) -> None:
     expect(page.locator(".field-list li").first).to_have_attribute("data-key", keys[2])
     page.reload()
     expect(page.locator(".field-list li").first).to_have_attribute("data-key", keys[2])
+
+
+def test_the_yaml_tab_names_a_mistake_with_its_place_as_it_is_typed(
+    page: Page, served: str
+) -> None:
+    sign_in(page, served, "admin")
+    page.goto(f"{served}{DESIGNER}")
+    yaml_tab = page.locator(".designer-yaml textarea")
+    yaml_tab.fill(yaml_tab.input_value().replace("required: true", "requird: true", 1))
+    expect(page.locator("#yaml-check")).to_contain_text("forms/customer.yaml:")
+    expect(page.locator("#yaml-check")).to_contain_text("requird")

@@ -105,3 +105,8 @@ def test_admin_pages_in_chinese(client: FlaskClient, login: Callable[[str], Flas
     assert "系统管理员" in page
     form = client.get("/admin/users/new").text
     assert "在“客户关系管理（CRM-SFA）”中的角色" in form
+
+
+def test_each_message_is_translated_once() -> None:
+    ids = re.findall(r'^msgid "(.+)"$', CATALOGUE.read_text(encoding="utf-8"), re.M)
+    assert sorted({text for text in ids if ids.count(text) > 1}) == []

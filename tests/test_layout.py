@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,18 @@ def test_every_public_name_of_the_record_service_resolves() -> None:
 def test_a_name_outside_the_surface_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="ValueConverter"):
         formflow.records.ValueConverter  # noqa: B018
+
+
+def test_no_code_takes_any_script_s_digits_for_a_number() -> None:
+    """``"²".isdigit()`` is true and ``int("²")`` fails: a digit check is an ASCII one too
+    (or goes through :func:`formflow.web.ids.parse_id`)."""
+    roots = [ENGINE, ENGINE.parents[1] / "plugins"]
+    offenders = [
+        f"{path.name}: {checked}.isdigit()"
+        for root in roots
+        for path in root.rglob("*.py")
+        for text in [path.read_text(encoding="utf-8")]
+        for checked in re.findall(r"([\w\[\]:.]+)\.isdigit\(\)", text)
+        if f"{checked}.isascii()" not in text
+    ]
+    assert offenders == []

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from formflow.definitions.model import Label
 from formflow.errors import FormflowError
 
 if TYPE_CHECKING:
+    from formflow.definitions.model import Label
     from formflow.expressions import ExpressionEngine
     from formflow.notifications import Notifications
     from formflow.records.access import Actor

@@ -703,7 +703,7 @@ def _record_ref(record: str | None) -> tuple[str | None, int | None]:
     if record is None:
         return None, None
     form_key, _slash, number = record.partition("/")
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         raise click.BadParameter("give FORM/ID, such as order/42", param_hint="--record")
     return form_key, int(number)
 

@@ -159,6 +159,8 @@ def body_properties(document: Mapping[str, Any], operation: Mapping[str, Any]) -
     if "requestBody" not in operation:
         return []
     content = resolve(document, operation["requestBody"])["content"]
+    if "application/json" not in content:  # a file upload: its hostile bodies are not JSON
+        return []
     schema = resolve(document, content["application/json"]["schema"])
     return sorted(schema.get("properties", {}))
 

@@ -36,10 +36,8 @@ def demo_app(demo_instance: Path, tmp_path: Path) -> Iterator[Flask]:
 def widgets(client: FlaskClient, path: str) -> dict[str, dict[str, Any]]:
     response = client.get(path)
     assert response.status_code == 200, response.text
-    found = re.findall(
-        r'<script type="application/json" class="widget-data">(.*?)</script>', response.text
-    )
-    return {data["key"]: data for data in map(json.loads, found)}
+    found = re.findall(r'data-figures="([^"]*)"', response.text)
+    return {data["key"]: data for data in (json.loads(html.unescape(text)) for text in found)}
 
 
 def list_total(client: FlaskClient, link: str) -> int:

@@ -159,12 +159,27 @@ def _serve(app_dir: Path, database_url: str, folder: Path) -> Iterator[Served]:
         "code": "en",
         "workflow_key": next(iter(service.app.workflows), "none"),
         "plugin": "formflow.builtin",  # has no settings: its settings page is not found
+        "file_format": "csv",
+        "fmt": "csv",
+        "number": "1",  # no such version to roll back to
+        "run_id": "1",  # no such import run
+        "token": "0" * 32,  # no such uploaded file
+        **_dashboard_parts(service.app),
     }
     records = _seed(service, actor, {"user": admin.id, "department": department})
     spread = SPREAD["crm" if app_dir == CRM_APP else "every_type"]
     yield Served(flask, service.app, token, real, records, spread)
     instance.close()
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _dashboard_parts(app: App) -> dict[str, str]:
+    """A real dashboard and widget of the app, or names of none."""
+    dashboard = next(iter(app.dashboards.values()), None)
+    if dashboard is None or not dashboard.widgets:
+        return {"key": "none", "widget": "none", "widget_key": "none"}
+    widget = dashboard.widgets[0].key
+    return {"key": dashboard.key, "widget": widget, "widget_key": widget}
 
 
 def _seed(service: RecordService, actor: Actor, people: dict[str, int]) -> dict[str, int]:

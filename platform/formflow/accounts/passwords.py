@@ -220,7 +220,11 @@ def _is_common(lowered: str) -> bool:
         return True
     if len(core) >= 4 and (_is_run(core) or _is_run(core.translate(_LEET))):
         return True
-    return lowered.isdigit() and any(number in lowered for number in _COMMON_NUMBERS)
+    return (
+        lowered.isascii()
+        and lowered.isdigit()
+        and any(number in lowered for number in _COMMON_NUMBERS)
+    )
 
 
 def _strip(text: str) -> str:

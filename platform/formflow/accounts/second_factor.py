@@ -166,7 +166,7 @@ class WrongCode(SecondFactorError):
 def _matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step whose code ``code`` is, within the allowed drift, else ``None``."""
     digits = "".join(code.split())
-    if len(digits) != 6 or not digits.isdigit():
+    if len(digits) != 6 or not (digits.isascii() and digits.isdigit()):
         return None
     totp = pyotp.TOTP(secret, interval=STEP_SECONDS)
     current = int(now.timestamp()) // STEP_SECONDS

@@ -28,9 +28,8 @@
   var charts = [];
   document.querySelectorAll(".widget").forEach(function (card) {
     var holder = card.querySelector(".chart");
-    var script = card.querySelector("script.widget-data");
-    if (!holder || !script) { return; }
-    var w = JSON.parse(script.textContent);
+    if (!holder || !card.dataset.figures) { return; }
+    var w = JSON.parse(card.dataset.figures);
     var option = build(w);
     if (!option) { return; }
     var chart = echarts.init(holder, null, { renderer: "svg" });

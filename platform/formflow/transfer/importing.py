@@ -302,7 +302,12 @@ class Importer:
 
     def row_of(self, source: Source, path: str) -> int:
         parts = path.split(".")
-        if len(parts) == 3 and parts[0] in source.rows and parts[1].isdigit():
+        if (
+            len(parts) == 3
+            and parts[0] in source.rows
+            and parts[1].isascii()
+            and parts[1].isdigit()
+        ):
             items = source.rows[parts[0]]
             index = int(parts[1])
             if index < len(items):

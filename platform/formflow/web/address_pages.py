@@ -23,6 +23,7 @@ from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import address_checks, context
 from formflow.web.admin import administrators_only
 from formflow.web.i18n import text
+from formflow.web.ids import parse_id
 from formflow.web.validators import storable_text
 
 blueprint = Blueprint("addresses", __name__, url_prefix="/admin/addresses")
@@ -92,7 +93,7 @@ def index() -> str | Response:
 def _save(whom: str, networks: str) -> str | None:
     """Add the rule; a message instead if it is not valid or would lock the admin out."""
     kind, _sep, key = whom.partition(":")
-    user_id = int(key) if kind == "user" and key.isdigit() else None
+    user_id = parse_id(key) if kind == "user" else None
     app_key, _sep, role_key = key.partition(":")
     role = (app_key, role_key) if kind == "role" and role_key else None
     try:

@@ -24,6 +24,7 @@ from formflow.audit import Action, AuditQuery
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import address_checks, context
 from formflow.web.admin import administrators_only
+from formflow.web.ids import parse_id
 
 blueprint = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
@@ -75,9 +76,8 @@ class Filters:
         since, until = _day(self.since, problems), _day(self.until, problems)
         record_id = None
         if self.record_id:
-            if self.record_id.isdigit():
-                record_id = int(self.record_id)
-            else:
+            record_id = parse_id(self.record_id)
+            if record_id is None:
                 problems.append(_("A record is given by its number."))
         if problems:
             return None, problems
@@ -124,7 +124,7 @@ def index() -> str:
     if query is not None:
         before = request.args.get("before", "")
         with read_transaction(context.instance().engine) as connection:
-            page = audit.search(connection, query, before=int(before) if before.isdigit() else None)
+            page = audit.search(connection, query, before=parse_id(before))
     return render_template(
         "admin/audit.html",
         filters=filters,

@@ -292,7 +292,8 @@ def _is_money(form: Form, widget: Widget) -> bool:
     measure = widget.ratio.numerator if widget.ratio else widget.measure
     if measure.field is None or not form.has_field(measure.field):
         return False
-    return form.field(measure.field).type in ("money", "formula") and measure.op != "count"
+    field = form.field(measure.field)
+    return field.field_type.display_style(field) == "money" and measure.op != "count"
 
 
 def _rows(app_key: str, app: App, widget: Widget, result: WidgetResult) -> list[dict[str, Any]]:

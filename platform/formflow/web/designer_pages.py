@@ -49,6 +49,14 @@ def _administrators_only() -> Any:
     return administrators_only(_("Only administrators may design apps."))
 
 
+@blueprint.before_request
+def _installed_apps_only() -> None:
+    """Every page here is about one installed app: any other key is not found."""
+    app_key = (request.view_args or {}).get("app_key")
+    if app_key is not None and app_key not in context.instance().app_keys:
+        abort(404)
+
+
 def designer() -> Designer:
     return Designer(context.instance())
 

@@ -382,7 +382,7 @@ def _page_path(path: str, submission: Submission | None) -> str:
         return path
     number, _sep, sub = rest.partition(".")
     entries = submission.row_entries.get(key, []) if submission else []
-    if number.isdigit() and int(number) < len(entries):
+    if number.isascii() and number.isdigit() and int(number) < len(entries):
         return f"{key}.{entries[int(number)]}.{sub}"
     return key
 

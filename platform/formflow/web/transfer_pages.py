@@ -286,7 +286,7 @@ def _options(t: Target, headers: list[str]) -> ImportOptions:
     given = {
         int(key.removeprefix("col-")): value
         for key, value in request.form.items()
-        if key.startswith("col-") and key[4:].isdigit() and value
+        if key.startswith("col-") and key[4:].isascii() and key[4:].isdigit() and value
     }
     chosen = mapping.checked(t.form, given, len(headers))
     duplicates = request.form.get("duplicates", "create")

@@ -1,0 +1,127 @@
+"""SMS blasts (短信群发) for Formflow.
+
+Recipients are the records a list filter picks on any form; the message is a Jinja2
+sandbox template filled with each record's fields; numbers that are not valid mobile
+numbers (phonenumbers) and records that opted out are skipped and counted. Sending goes
+through the provider the settings choose: an outbox that only records (the default), a
+generic HTTP gateway, or Alibaba Cloud SMS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from formflow import hookimpl
+from formflow.definitions.model import Label
+from formflow.plugin_kit import PluginSetting
+from formflow_sms.blasts import BlastError, Blasts, Summary
+from formflow_sms.providers import (
+    AliyunProvider,
+    HttpGatewayProvider,
+    OutboxProvider,
+    Provider,
+)
+
+__version__ = "0.1.0"
+PLUGIN_NAME = "sms"
+"""Its entry point's name: settings are kept under it, in tests as when installed."""
+
+__all__ = ["PLUGIN_NAME", "BlastError", "Blasts", "Summary", "provider_from"]
+
+
+class SettingsError(BlastError):
+    """The settings name a provider that is unknown or lacks what it needs."""
+
+
+SETTINGS = [
+    PluginSetting(
+        "provider",
+        Label(zh="短信通道", en="Provider"),
+        default="outbox",
+        help=Label(
+            zh="outbox（只记录不发送）、http（通用网关）或 aliyun（阿里云短信）",
+            en="outbox (records only), http (a generic gateway) or aliyun (Alibaba Cloud SMS)",
+        ),
+    ),
+    PluginSetting("signature", Label(zh="短信签名", en="Signature"), default=""),
+    PluginSetting(
+        "phone_field", Label(zh="手机号字段", en="Mobile number field"), default="mobile"
+    ),
+    PluginSetting(
+        "opt_out_field", Label(zh="退订标记字段", en="Opt-out field"), default="sms_opt_out"
+    ),
+    PluginSetting("per_second", Label(zh="每秒发送条数", en="Messages a second"), default="10"),
+    PluginSetting("http_url", Label(zh="网关地址", en="Gateway URL")),
+    PluginSetting("http_username", Label(zh="网关用户名", en="Gateway user name")),
+    PluginSetting("http_password", Label(zh="网关密码", en="Gateway password"), secret=True),
+    PluginSetting(
+        "http_body",
+        Label(zh="请求体模板（JSON）", en="Request body template (JSON)"),
+        default='{"to": "{phone}", "text": "{text}"}',
+    ),
+    PluginSetting(
+        "http_success_path", Label(zh="成功标志路径", en="Success path"), default="status"
+    ),
+    PluginSetting("http_success_value", Label(zh="成功标志值", en="Success value"), default="ok"),
+    PluginSetting("http_id_path", Label(zh="消息编号路径", en="Message id path"), default="id"),
+    PluginSetting("http_error_path", Label(zh="错误原因路径", en="Error path"), default="error"),
+    PluginSetting("aliyun_access_key_id", Label(zh="AccessKey ID", en="AccessKey ID")),
+    PluginSetting(
+        "aliyun_access_key_secret",
+        Label(zh="AccessKey Secret", en="AccessKey Secret"),
+        secret=True,
+    ),
+    PluginSetting("aliyun_template_code", Label(zh="模板编号", en="Template code")),
+    PluginSetting(
+        "aliyun_endpoint",
+        Label(zh="接口地址", en="Endpoint"),
+        default="https://dysmsapi.aliyuncs.com/",
+    ),
+]
+
+
+def provider_from(values: Mapping[str, str]) -> Provider:
+    """The provider the settings choose, built from them."""
+    kind = (values.get("provider") or "outbox").strip()
+    if kind == "outbox":
+        return OutboxProvider()
+    if kind == "http":
+        if not values.get("http_url"):
+            raise SettingsError("the http provider needs http_url")
+        try:
+            body = json.loads(values.get("http_body") or '{"to": "{phone}", "text": "{text}"}')
+        except ValueError:
+            raise SettingsError("http_body is not JSON") from None
+        return HttpGatewayProvider(
+            values["http_url"],
+            username=values.get("http_username", ""),
+            password=values.get("http_password", ""),
+            body_template=body,
+            success_path=values.get("http_success_path") or "status",
+            success_value=values.get("http_success_value") or "ok",
+            id_path=values.get("http_id_path") or "id",
+            error_path=values.get("http_error_path") or "error",
+            sender=values.get("signature", ""),
+        )
+    if kind == "aliyun":
+        missing = [
+            key
+            for key in ("aliyun_access_key_id", "aliyun_access_key_secret", "aliyun_template_code")
+            if not values.get(key)
+        ]
+        if missing or not values.get("signature"):
+            raise SettingsError(f"the aliyun provider needs {', '.join(missing or ['signature'])}")
+        return AliyunProvider(
+            values["aliyun_access_key_id"],
+            values["aliyun_access_key_secret"],
+            values["signature"],
+            values["aliyun_template_code"],
+            endpoint=values.get("aliyun_endpoint") or "https://dysmsapi.aliyuncs.com/",
+        )
+    raise SettingsError(f"unknown SMS provider {kind!r}")
+
+
+@hookimpl
+def formflow_settings() -> list[PluginSetting]:
+    return SETTINGS

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import click
+from flask import Blueprint
 
 from formflow import hookimpl
 from formflow.definitions.model import Label
-from formflow.plugin_kit import PluginSetting
+from formflow.plugin_kit import PluginSetting, settings_of
 from formflow_sms.blasts import BlastError, Blasts, Summary
 from formflow_sms.providers import (
     AliyunProvider,
@@ -23,11 +27,21 @@ from formflow_sms.providers import (
     Provider,
 )
 
+if TYPE_CHECKING:
+    from formflow.actions import Action
+
 __version__ = "0.1.0"
 PLUGIN_NAME = "sms"
 """Its entry point's name: settings are kept under it, in tests as when installed."""
 
-__all__ = ["PLUGIN_NAME", "BlastError", "Blasts", "Summary", "provider_from"]
+__all__ = [
+    "PLUGIN_NAME",
+    "BlastError",
+    "Blasts",
+    "Summary",
+    "provider_from",
+    "send_waiting",
+]
 
 
 class SettingsError(BlastError):
@@ -50,6 +64,15 @@ SETTINGS = [
     ),
     PluginSetting(
         "opt_out_field", Label(zh="退订标记字段", en="Opt-out field"), default="sms_opt_out"
+    ),
+    PluginSetting(
+        "receipt_token",
+        Label(zh="回执回调令牌", en="Receipt callback token"),
+        secret=True,
+        help=Label(
+            zh="回执地址：/plugins/sms/receipts?token=<令牌>",
+            en="Receipts go to /plugins/sms/receipts?token=<token>",
+        ),
     ),
     PluginSetting("per_second", Label(zh="每秒发送条数", en="Messages a second"), default="10"),
     PluginSetting("http_url", Label(zh="网关地址", en="Gateway URL")),
@@ -125,3 +148,53 @@ def provider_from(values: Mapping[str, str]) -> Provider:
 @hookimpl
 def formflow_settings() -> list[PluginSetting]:
     return SETTINGS
+
+
+def send_waiting(instance: Any) -> int:
+    """Send every queued recipient of every blast not cancelled, through the provider the
+    settings choose, at their rate; how many messages were sent."""
+    values = settings_of(PLUGIN_NAME, instance)
+    blasts = Blasts(instance.engine, opt_out_field=values.get("opt_out_field") or "sms_opt_out")
+    provider = provider_from(values)
+    per_second = float(values.get("per_second") or 10)
+    return sum(
+        blasts.send(blast_id, provider, per_second=per_second) for blast_id in blasts.waiting()
+    )
+
+
+@click.group("sms")
+def sms_command() -> None:
+    """SMS blasts: send what is queued."""
+
+
+@sms_command.command("send")
+def send_command() -> None:
+    """Send the recipients still queued, throttled to the provider's rate."""
+    from formflow.cli import opened
+
+    with opened() as instance:
+        click.echo(f"sent {send_waiting(instance)} messages")
+
+
+@hookimpl
+def formflow_actions() -> list[Action]:
+    from formflow_sms.action import ACTION
+
+    return [ACTION]
+
+
+@hookimpl
+def formflow_blueprints() -> list[Blueprint]:
+    from formflow_sms.views import blueprint
+
+    return [blueprint]
+
+
+@hookimpl
+def formflow_commands() -> list[click.Command]:
+    return [sms_command]
+
+
+@hookimpl
+def formflow_startup(instance: Any, app: Any) -> None:
+    Blasts(instance.engine)

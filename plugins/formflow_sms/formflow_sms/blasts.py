@@ -21,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import (
     JSON,
     Column,
+    Connection,
     DateTime,
     Engine,
     ForeignKey,
@@ -130,6 +131,58 @@ class Blasts:
         self.engine = engine
         self.opt_out_field = opt_out_field
         metadata.create_all(engine)
+
+    def queue_one(
+        self,
+        connection: Connection,
+        app_key: str,
+        form_key: str,
+        record: Mapping[str, Any],
+        *,
+        phone_field: str,
+        template: str,
+        signature: str = "",
+        provider: str = "outbox",
+        user_id: int | None = None,
+    ) -> int:
+        """A blast to one record, written on ``connection`` (an automation run's unit of
+        work, so it exists exactly when the run commits); its id."""
+        now = datetime.now(UTC)
+        written = connection.execute(
+            insert(blasts).values(
+                app_key=app_key,
+                form_key=form_key,
+                filter={"field": "id", "op": "eq", "value": record["id"]},
+                template=template,
+                signature=signature,
+                provider=provider,
+                created_by=user_id,
+                created_at=now,
+            )
+        ).inserted_primary_key
+        assert written is not None
+        blast_id = int(written[0])
+        connection.execute(
+            insert(messages), [self._row(blast_id, record, phone_field, template, signature, now)]
+        )
+        return blast_id
+
+    def waiting(self) -> list[int]:
+        """The blasts not cancelled that have recipients still queued, oldest first."""
+        with self.engine.connect() as connection:
+            return [
+                int(blast_id)
+                for blast_id in connection.execute(
+                    select(blasts.c.id)
+                    .where(
+                        blasts.c.cancelled_at.is_(None),
+                        select(messages.c.id)
+                        .where(messages.c.blast_id == blasts.c.id, messages.c.status == QUEUED)
+                        .exists(),
+                    )
+                    .order_by(blasts.c.id)
+                ).scalars()
+            ]
 
     def matching(
         self, records: RecordService, actor: Actor, form_key: str, filter: Mapping[str, Any]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -18,7 +19,7 @@ from flask import Blueprint
 
 from formflow import hookimpl
 from formflow.definitions.model import Label
-from formflow.plugin_kit import PluginSetting, settings_of
+from formflow.plugin_kit import Button, PluginSetting, settings_of
 from formflow_sms.blasts import BlastError, Blasts, Summary
 from formflow_sms.providers import (
     AliyunProvider,
@@ -29,6 +30,8 @@ from formflow_sms.providers import (
 
 if TYPE_CHECKING:
     from formflow.actions import Action
+    from formflow.definitions.model import Form
+    from formflow.records.access import Actor
 
 __version__ = "0.1.0"
 PLUGIN_NAME = "sms"
@@ -72,6 +75,14 @@ SETTINGS = [
         help=Label(
             zh="回执地址：/plugins/sms/receipts?token=<令牌>",
             en="Receipts go to /plugins/sms/receipts?token=<token>",
+        ),
+    ),
+    PluginSetting(
+        "roles",
+        Label(zh="可群发的角色", en="Roles that may send blasts"),
+        help=Label(
+            zh="以逗号分隔；留空则能查看表单的人都可以",
+            en="Comma-separated; empty: anyone who may read the form",
         ),
     ),
     PluginSetting("per_second", Label(zh="每秒发送条数", en="Messages a second"), default="10"),
@@ -188,6 +199,25 @@ def formflow_blueprints() -> list[Blueprint]:
     from formflow_sms.views import blueprint
 
     return [blueprint]
+
+
+@hookimpl
+def formflow_template_dirs() -> list[Path]:
+    return [Path(__file__).resolve().parent / "templates"]
+
+
+@hookimpl
+def formflow_list_buttons(app_key: str, form: Form, actor: Actor) -> list[Button]:
+    from flask import url_for
+    from flask_babel import gettext as _
+
+    from formflow_sms.pages import allowed
+
+    values = settings_of(PLUGIN_NAME)
+    phone_field = values.get("phone_field") or "mobile"
+    if phone_field not in {field.key for field in form.fields} or not allowed(actor, values):
+        return []
+    return [Button(_("SMS blast"), url_for("sms.new", app_key=app_key, form_key=form.key))]
 
 
 @hookimpl

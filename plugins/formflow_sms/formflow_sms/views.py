@@ -17,6 +17,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from formflow.plugin_kit import current_instance, public, settings_of
 from formflow.web.extensions import csrf
 from formflow_sms.blasts import Blasts
+from formflow_sms.pages import attach
 
 blueprint = Blueprint("sms", __name__)
 csrf.exempt(blueprint)  # its only route is a provider's callback, checked by token
@@ -49,3 +50,6 @@ def receipts() -> Response:
         if provider_id:
             blasts.receipt(provider_id, delivered, reason)
     return jsonify(code=0, msg="成功")
+
+
+attach(blueprint)

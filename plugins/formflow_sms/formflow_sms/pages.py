@@ -1,0 +1,149 @@
+"""The blast pages: pick recipients with a filter, write and preview the message, send it,
+and watch each recipient's status arrive.
+
+Sending runs in a background thread of the server process, throttled, so the page returns
+at once; ``formflow sms send`` picks up whatever a restart left queued.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from formflow.errors import PermissionDenied
+from formflow.plugin_kit import current_instance, require, settings_of
+from formflow.records.access import Actor
+from formflow_sms.blasts import QUEUED, BlastError, Blasts, blasts, messages
+
+PLUGIN = "sms"
+
+
+def parse_filter(text: str) -> dict[str, Any]:
+    """``field = value`` lines, all of which a record must match, as a list filter."""
+    conditions = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise BlastError(_("Write each condition as field = value."))
+        conditions.append({"field": key.strip(), "op": "eq", "value": value.strip()})
+    return {"and": conditions} if conditions else {}
+
+
+def allowed(actor: Actor, values: Mapping[str, str]) -> bool:
+    """Whether the actor's roles may send blasts (any reader when no roles are set)."""
+    roles = {role.strip() for role in values.get("roles", "").split(",") if role.strip()}
+    return actor.is_admin or not roles or bool(roles & actor.roles)
+
+
+def _send_in_background(blast_id: int, values: Mapping[str, str]) -> None:
+    from formflow_sms import provider_from
+
+    instance = current_instance()
+    provider = provider_from(values)
+    per_second = float(values.get("per_second") or 10)
+    opt_out = values.get("opt_out_field") or "sms_opt_out"
+
+    def run() -> None:
+        Blasts(instance.engine, opt_out_field=opt_out).send(
+            blast_id, provider, per_second=per_second
+        )
+
+    threading.Thread(target=run, name=f"sms-blast-{blast_id}", daemon=True).start()
+
+
+def attach(blueprint: Blueprint) -> None:
+    """Add the pages to the plugin's blueprint."""
+
+    @blueprint.route("/<app_key>/<form_key>/new", methods=["GET", "POST"])
+    def new(app_key: str, form_key: str) -> Any:
+        actor, form = require(app_key, form_key, "read")
+        instance = current_instance()
+        values = settings_of(PLUGIN, instance)
+        if not allowed(actor, values):
+            raise PermissionDenied(_("Your roles may not send SMS blasts."))
+        filter_text = request.form.get("filter", request.args.get("filter", ""))
+        template = request.form.get("template", "")
+        previews, problem = [], None
+        blasts_service = Blasts(
+            instance.engine, opt_out_field=values.get("opt_out_field") or "sms_opt_out"
+        )
+        records = instance.records(app_key)
+        arguments = {
+            "phone_field": values.get("phone_field") or "mobile",
+            "template": template,
+            "signature": values.get("signature", ""),
+        }
+        if request.method == "POST":
+            try:
+                chosen = parse_filter(filter_text)
+                if request.form.get("do") == "send":
+                    blast_id = blasts_service.create(
+                        records,
+                        actor,
+                        app_key,
+                        form_key,
+                        chosen,
+                        provider=values.get("provider") or "outbox",
+                        **arguments,
+                    )
+                    _send_in_background(blast_id, values)
+                    return redirect(url_for("sms.blast", blast_id=blast_id))
+                previews = blasts_service.preview(
+                    records,
+                    actor,
+                    form_key,
+                    chosen,
+                    phone_field=arguments["phone_field"],
+                    template=template,
+                    signature=arguments["signature"],
+                )
+            except BlastError as exc:
+                problem = str(exc)
+        return render_template(
+            "sms/new.html",
+            app_key=app_key,
+            form=form,
+            filter_text=filter_text,
+            template=template,
+            previews=previews,
+            problem=problem,
+        )
+
+    @blueprint.get("/blasts/<int:blast_id>")
+    def blast(blast_id: int) -> Any:
+        instance = current_instance()
+        with instance.engine.connect() as connection:
+            row = connection.execute(blasts.select().where(blasts.c.id == blast_id)).first()
+            if row is None:
+                abort(404)
+            require(row.app_key, row.form_key, "read")
+            recipients = connection.execute(
+                messages.select().where(messages.c.blast_id == blast_id).order_by(messages.c.id)
+            ).all()
+        summary = Blasts(instance.engine).summary(blast_id)
+        return render_template(
+            "sms/blast.html",
+            row=row,
+            summary=summary,
+            recipients=recipients,
+            running=summary[QUEUED] > 0 and not summary.cancelled,
+        )
+
+    @blueprint.post("/blasts/<int:blast_id>/cancel")
+    def cancel(blast_id: int) -> Response:
+        instance = current_instance()
+        with instance.engine.connect() as connection:
+            row = connection.execute(blasts.select().where(blasts.c.id == blast_id)).first()
+        if row is None:
+            abort(404)
+        actor, _form = require(row.app_key, row.form_key, "read")
+        if not allowed(actor, settings_of(PLUGIN, instance)):
+            raise PermissionDenied(_("Your roles may not send SMS blasts."))
+        Blasts(instance.engine).cancel(blast_id)
+        return redirect(url_for("sms.blast", blast_id=blast_id))  # type: ignore[return-value]

@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import (
     JSON,
@@ -97,10 +98,15 @@ class BlastError(FormflowError):
 _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
+@lru_cache(maxsize=32)
+def _compiled(template: str) -> Template:
+    return _env.from_string(template)
+
+
 def render(template: str, record: Mapping[str, Any]) -> str:
     """The template filled with a record's fields (``{{ name }}``), in Jinja2's sandbox."""
     try:
-        return _env.from_string(template).render(**record).strip()
+        return _compiled(template).render(**record).strip()
     except TemplateError as exc:
         raise BlastError(f"the message template does not render: {exc}") from None
 

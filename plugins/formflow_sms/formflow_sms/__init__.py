@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import click
 from flask import Blueprint
@@ -208,7 +209,7 @@ def formflow_template_dirs() -> list[Path]:
 
 @hookimpl
 def formflow_list_buttons(app_key: str, form: Form, actor: Actor) -> list[Button]:
-    from flask import url_for
+    from flask import request, url_for
     from flask_babel import gettext as _
 
     from formflow_sms.pages import allowed
@@ -217,7 +218,11 @@ def formflow_list_buttons(app_key: str, form: Form, actor: Actor) -> list[Button
     phone_field = values.get("phone_field") or "mobile"
     if phone_field not in {field.key for field in form.fields} or not allowed(actor, values):
         return []
-    return [Button(_("SMS blast"), url_for("sms.new", app_key=app_key, form_key=form.key))]
+    shown = {key: value for key, value in request.args.items() if key != "cursor"}
+    url = url_for("sms.new", app_key=app_key, form_key=form.key)
+    if shown:
+        url = f"{url}?{urlencode(shown)}"
+    return [Button(_("SMS blast"), url)]
 
 
 @hookimpl

@@ -14,9 +14,11 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from formflow import saved_views
 from formflow.errors import PermissionDenied
 from formflow.plugin_kit import current_instance, require, settings_of
 from formflow.records.access import Actor
+from formflow.records.service import RecordService
 from formflow_sms.blasts import QUEUED, BlastError, Blasts, blasts, messages
 
 PLUGIN = "sms"
@@ -33,6 +35,24 @@ def parse_filter(text: str) -> dict[str, Any]:
             raise BlastError(_("Write each condition as field = value."))
         conditions.append({"field": key.strip(), "op": "eq", "value": value.strip()})
     return {"and": conditions} if conditions else {}
+
+
+def list_filter(records: RecordService, form_key: str, args: Mapping[str, str]) -> dict[str, Any]:
+    """The filter a list page's query (its URL's arguments, or a saved view's) shows."""
+    from formflow.web.listing import Filters, ListState
+
+    form = records.app.form(form_key)
+    state = ListState.from_args(form, records.schema, args)
+    spec = Filters(form, records.schema, records.timezone).spec(state)
+    return dict(spec) if spec else {}
+
+
+def both(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
+    """Records matching both filters (either may be empty: no condition)."""
+    parts = [dict(part) for part in (first, second) if part]
+    if len(parts) == 2:
+        return {"and": parts}
+    return parts[0] if parts else {}
 
 
 def allowed(actor: Actor, values: Mapping[str, str]) -> bool:
@@ -67,13 +87,27 @@ def attach(blueprint: Blueprint) -> None:
         values = settings_of(PLUGIN, instance)
         if not allowed(actor, values):
             raise PermissionDenied(_("Your roles may not send SMS blasts."))
-        filter_text = request.form.get("filter", request.args.get("filter", ""))
+        filter_text = request.form.get("filter", "")
+        list_args = {
+            key: value
+            for key, value in (request.form if request.method == "POST" else request.args).items()
+            if key not in ("filter", "template", "do", "csrf_token", "view")
+        }
+        view_id = request.form.get("view", "")
         template = request.form.get("template", "")
         previews, problem = [], None
         blasts_service = Blasts(
             instance.engine, opt_out_field=values.get("opt_out_field") or "sms_opt_out"
         )
         records = instance.records(app_key)
+        with instance.engine.connect() as connection:
+            views = (
+                saved_views.list_views(
+                    connection, actor.user_id, records.schema.table(form_key).name
+                )
+                if actor.user_id is not None
+                else []
+            )
         arguments = {
             "phone_field": values.get("phone_field") or "mobile",
             "template": template,
@@ -81,7 +115,9 @@ def attach(blueprint: Blueprint) -> None:
         }
         if request.method == "POST":
             try:
-                chosen = parse_filter(filter_text)
+                picked = next((view for view in views if str(view.id) == view_id), None)
+                shown = list_filter(records, form_key, picked.params if picked else list_args)
+                chosen = both(shown, parse_filter(filter_text))
                 if request.form.get("do") == "send":
                     blast_id = blasts_service.create(
                         records,
@@ -110,6 +146,9 @@ def attach(blueprint: Blueprint) -> None:
             app_key=app_key,
             form=form,
             filter_text=filter_text,
+            list_args=list_args,
+            views=views,
+            view_id=view_id,
             template=template,
             previews=previews,
             problem=problem,

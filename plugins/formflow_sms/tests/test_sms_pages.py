@@ -76,3 +76,22 @@ def test_a_filter_line_without_an_equals_sign_is_explained(box: Sandbox) -> None
 def test_only_the_roles_in_the_settings_may_send(box: Sandbox) -> None:
     box.instance.plugin_settings.save("sms", {"roles": "manager"})
     assert box.client("sam").get(f"/plugins/sms/{box.app_key}/customer/new").status_code == 403
+
+
+def test_the_button_carries_the_lists_filter_to_the_blast(box: Sandbox) -> None:
+    client = box.client("sam")
+    listing = client.get(f"/{box.app_key}/customer/?f.city=北京")
+    found = re.search(r'href="(/plugins/sms/[^"]+)"', listing.text)
+    assert found is not None
+    url = found.group(1).replace("&amp;", "&")
+    page = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token(client, url),
+            "f.city": "北京",
+            "template": TEMPLATE,
+            "do": "preview",
+        },
+    )
+    assert "京华商贸您好" in page.text
+    assert "华东贸易您好" not in page.text

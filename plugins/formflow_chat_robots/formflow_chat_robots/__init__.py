@@ -68,6 +68,11 @@ SETTINGS = [
         secret=True,
     ),
     PluginSetting(
+        "timeout_seconds",
+        Label(zh="等待机器人应答的秒数", en="Seconds to wait for a robot"),
+        default="10",
+    ),
+    PluginSetting(
         "kinds",
         Label(zh="发送的通知类型", en="Notification kinds posted"),
         help=Label(
@@ -121,6 +126,7 @@ class RobotChannel:
             url,
             values.get(f"{self.key}_secret", "").strip(),
             Message(title=f"@{who} {title}", text=body),
+            timeout=float(values.get("timeout_seconds") or 10),
         )
         return True
 

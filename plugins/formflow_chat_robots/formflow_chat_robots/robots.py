@@ -102,7 +102,9 @@ BUILDERS: dict[str, Callable[[str, str, Message], tuple[str, dict[str, Any]]]] =
 }
 
 
-def post(kind: str, url: str, secret: str, message: Message) -> None:
+def post(
+    kind: str, url: str, secret: str, message: Message, timeout: float = TIMEOUT_SECONDS
+) -> None:
     """Post ``message`` to the ``kind`` robot at ``url``; :class:`RobotFailed` unless it
     answered that it took it."""
     target, body = BUILDERS[kind](url, secret, message)
@@ -113,7 +115,7 @@ def post(kind: str, url: str, secret: str, message: Message) -> None:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
         raise RobotFailed(f"{kind} robot answered HTTP {exc.code}") from None

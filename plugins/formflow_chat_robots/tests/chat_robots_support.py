@@ -32,6 +32,9 @@ class Robots:
     """The next requests answered HTTP 503."""
     malformed: int = 0
     """The next requests answered with a body that is not JSON."""
+    slow: int = 0
+    """The next requests answered only after the client gave up (set its time-out low)."""
+    released: threading.Event = field(default_factory=threading.Event)
 
     def settings(self) -> dict[str, str]:
         return {
@@ -99,6 +102,11 @@ class _Handler(BaseHTTPRequestHandler):
             else "feishu"
         )
         state = self.robots
+        if state.slow > 0:
+            state.slow -= 1
+            state.released.wait(timeout=5)
+            self._reply(200, b'{"errcode": 0, "code": 0}')
+            return
         if state.failures > 0:
             state.failures -= 1
             self._reply(503, b"busy")
@@ -113,11 +121,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, json.dumps(answer).encode())
 
     def _reply(self, status: int, payload: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting, as a slow answer's test wants
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -136,6 +147,7 @@ def running_robots() -> Iterator[Robots]:
     try:
         yield state
     finally:
+        state.released.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

@@ -94,3 +94,18 @@ def test_the_webhook_urls_and_secrets_are_kept_encrypted(box: Sandbox, robots: R
     assert {"wecom_webhook", "dingtalk_secret", "feishu_secret"} <= (
         box.instance.plugin_settings.secrets_set("chat_robots")
     )
+
+
+def test_a_robot_that_answers_too_slowly_is_tried_again_and_posts_once(
+    box: Sandbox, robots: Robots
+) -> None:
+    box.instance.plugin_settings.save(
+        "chat_robots", {**robots.settings(), "timeout_seconds": "0.2"}
+    )
+    written = tell(box)
+    robots.slow = 1  # dingtalk, tried first, answers after the client gave up
+    with pytest.raises(ChannelFailed, match="dingtalk robot unreachable"):
+        box.instance.notifications.deliver(written)
+    robots.released.set()
+    assert box.instance.notifications.deliver(written)["dingtalk"] == "sent"
+    assert len(robots.texts("dingtalk")) == 1

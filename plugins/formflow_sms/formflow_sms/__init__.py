@@ -86,6 +86,11 @@ SETTINGS = [
             en="Comma-separated; empty: anyone who may read the form",
         ),
     ),
+    PluginSetting(
+        "timeout_seconds",
+        Label(zh="等待短信接口应答的秒数", en="Seconds to wait for the provider"),
+        default="10",
+    ),
     PluginSetting("per_second", Label(zh="每秒发送条数", en="Messages a second"), default="10"),
     PluginSetting("http_url", Label(zh="网关地址", en="Gateway URL")),
     PluginSetting("http_username", Label(zh="网关用户名", en="Gateway user name")),
@@ -138,6 +143,7 @@ def provider_from(values: Mapping[str, str]) -> Provider:
             id_path=values.get("http_id_path") or "id",
             error_path=values.get("http_error_path") or "error",
             sender=values.get("signature", ""),
+            timeout=float(values.get("timeout_seconds") or 10),
         )
     if kind == "aliyun":
         missing = [
@@ -153,6 +159,7 @@ def provider_from(values: Mapping[str, str]) -> Provider:
             values["signature"],
             values["aliyun_template_code"],
             endpoint=values.get("aliyun_endpoint") or "https://dysmsapi.aliyuncs.com/",
+            timeout=float(values.get("timeout_seconds") or 10),
         )
     raise SettingsError(f"unknown SMS provider {kind!r}")
 

@@ -55,10 +55,10 @@ class OutboxProvider:
         return f"outbox-{uuid.uuid4().hex}"
 
 
-def _fetch(request: urllib.request.Request) -> tuple[int, bytes]:
+def _fetch(request: urllib.request.Request, timeout: float = TIMEOUT_SECONDS) -> tuple[int, bytes]:
     """The status and body of an HTTP answer; :class:`TemporaryFailure` when there is none."""
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -106,7 +106,9 @@ class HttpGatewayProvider:
         id_path: str = "id",
         error_path: str = "error",
         sender: str = "",
+        timeout: float = TIMEOUT_SECONDS,
     ) -> None:
+        self.timeout = timeout
         self.url = url
         self.username = username
         self.password = password
@@ -133,7 +135,8 @@ class HttpGatewayProvider:
                 data=json.dumps(body, ensure_ascii=False).encode(),
                 headers=headers,
                 method="POST",
-            )
+            ),
+            self.timeout,
         )
         if status == 429 or status >= 500:
             raise TemporaryFailure(f"gateway answered HTTP {status}")
@@ -182,7 +185,9 @@ class AliyunProvider:
         endpoint: str = ALIYUN_ENDPOINT,
         region: str = "cn-hangzhou",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        timeout: float = TIMEOUT_SECONDS,
     ) -> None:
+        self.timeout = timeout
         self.access_key_id = access_key_id
         self.access_key_secret = access_key_secret
         self.sign_name = sign_name
@@ -213,7 +218,9 @@ class AliyunProvider:
 
     def send(self, phone: str, text: str, params: Mapping[str, Any]) -> str:
         query = urlencode(self.query(phone, params), quote_via=quote, safe="~")
-        status, raw = _fetch(urllib.request.Request(f"{self.endpoint}?{query}", method="GET"))
+        status, raw = _fetch(
+            urllib.request.Request(f"{self.endpoint}?{query}", method="GET"), self.timeout
+        )
         if status >= 500:
             raise TemporaryFailure(f"Alibaba Cloud answered HTTP {status}")
         answer = _json(raw)

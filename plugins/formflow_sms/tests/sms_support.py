@@ -55,6 +55,9 @@ class Gateway:
     failures: int = 0
     """The next requests answered HTTP 503 (gateway) or Throttling.User (Alibaba Cloud)."""
     malformed: int = 0
+    slow: int = 0
+    """The next requests answered only after the client gave up (set its time-out low)."""
+    released: threading.Event = field(default_factory=threading.Event)
     refuse: set[str] = field(default_factory=set)
     """Numbers the gateway refuses for good."""
 
@@ -84,14 +87,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, status: int, payload: Any) -> None:
         raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting, as a slow answer's test wants
 
     def _trouble(self) -> bool:
         state = self.gateway
+        if state.slow > 0:
+            state.slow -= 1
+            state.released.wait(timeout=5)
+            self._reply(200, {"status": "ok", "id": "late"})
+            return True
         if state.failures > 0:
             state.failures -= 1
             self._reply(503, b"busy")
@@ -148,6 +159,7 @@ def running_gateway() -> Iterator[Gateway]:
     try:
         yield state
     finally:
+        state.released.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

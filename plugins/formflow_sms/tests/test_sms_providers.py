@@ -52,6 +52,21 @@ def test_a_gateway_that_is_busy_is_a_temporary_failure(gateway: Gateway) -> None
         gateway_provider(gateway).send("+8613800138000", "你好", {})
 
 
+def test_a_gateway_that_answers_too_slowly_is_a_temporary_failure(gateway: Gateway) -> None:
+    provider = provider_from(
+        {
+            "provider": "http",
+            "http_url": gateway.gateway_url,
+            "http_username": USERNAME,
+            "http_password": PASSWORD,
+            "timeout_seconds": "0.2",
+        }
+    )
+    gateway.slow = 1
+    with pytest.raises(TemporaryFailure, match="unreachable"):
+        provider.send("+8613800138000", "你好", {})
+
+
 def test_a_gateway_body_that_is_not_json_is_a_temporary_failure(gateway: Gateway) -> None:
     gateway.malformed = 1
     with pytest.raises(TemporaryFailure, match="not JSON"):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 import formflow_sms
 from formflow.testing import Sandbox
@@ -42,3 +46,29 @@ def box(tmp_path: Path) -> Iterator[Sandbox]:
                 },
             )
         yield box
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of its own for one test (skipped where no server answers,
+    unless ``FORMFLOW_REQUIRE_POSTGRES=1``), dropped after."""
+    admin_url = os.environ.get(
+        "FORMFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    try:
+        psycopg.connect(admin_url, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        if os.environ.get("FORMFLOW_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"no PostgreSQL at {admin_url}: {exc}")
+        pytest.skip(f"no PostgreSQL at {admin_url}")
+    name = f"formflow_sms_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

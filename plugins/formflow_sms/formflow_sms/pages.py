@@ -154,6 +154,21 @@ def attach(blueprint: Blueprint) -> None:
             problem=problem,
         )
 
+    @blueprint.get("/")
+    def index() -> Any:
+        instance = current_instance()
+        with instance.engine.connect() as connection:
+            rows = connection.execute(blasts.select().order_by(blasts.c.id.desc()).limit(100)).all()
+        service = Blasts(instance.engine)
+        shown = []
+        for row in rows:
+            try:
+                require(row.app_key, row.form_key, "read")
+            except PermissionDenied:
+                continue
+            shown.append((row, service.summary(int(row.id))))
+        return render_template("sms/index.html", blasts=shown)
+
     @blueprint.get("/blasts/<int:blast_id>")
     def blast(blast_id: int) -> Any:
         instance = current_instance()

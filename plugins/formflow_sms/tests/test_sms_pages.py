@@ -95,3 +95,19 @@ def test_the_button_carries_the_lists_filter_to_the_blast(box: Sandbox) -> None:
     )
     assert "京华商贸您好" in page.text
     assert "华东贸易您好" not in page.text
+
+
+def test_the_blasts_page_lists_each_blast_with_its_counts(box: Sandbox) -> None:
+    blasts = Blasts(box.instance.engine)
+    blasts.create(
+        box.records,
+        box.actor("sam"),
+        box.app_key,
+        "customer",
+        {"field": "city", "op": "eq", "value": "上海"},
+        phone_field="mobile",
+        template=TEMPLATE,
+    )
+    page = box.client("sam").get("/plugins/sms/")
+    assert TEMPLATE in page.text
+    assert "<td>5</td>" in page.text  # the five customers in Shanghai

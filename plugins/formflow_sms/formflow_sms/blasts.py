@@ -1,0 +1,466 @@
+"""Blasts: one message, rendered per recipient, sent to the records a list filter picks.
+
+A blast is written in one go: a row per matching record, ``queued`` when its number is a
+valid mobile number and the record has not opted out, else ``skipped`` with the reason.
+Sending takes the queued rows in order, throttled to the provider's rate, and marks each
+``sent`` (with the provider's id) or ``failed`` (with the reason); a temporary failure is
+tried again up to ``attempts`` times. A delivery receipt marks a sent row ``delivered`` or
+``failed``. Cancelling stops the rows not yet sent. The plugin keeps its own tables.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from formflow.definitions.model import SortKey
+from formflow.errors import FormflowError
+from formflow.records.access import Actor
+from formflow.records.query import Query
+from formflow.records.service import RecordService
+from formflow_sms.numbers import mobile
+from formflow_sms.providers import PermanentFailure, Provider, TemporaryFailure
+from formflow_sms.segments import Count, count, signed
+
+QUEUED, SENT, DELIVERED, FAILED, SKIPPED, CANCELLED = (
+    "queued",
+    "sent",
+    "delivered",
+    "failed",
+    "skipped",
+    "cancelled",
+)
+PAGE = 500
+
+metadata = MetaData()
+blasts = Table(
+    "ffp_sms_blasts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("app_key", String(100), nullable=False),
+    Column("form_key", String(100), nullable=False),
+    Column("filter", JSON, nullable=False),
+    Column("template", Text, nullable=False),
+    Column("signature", String(40), nullable=False, default=""),
+    Column("provider", String(40), nullable=False),
+    Column("created_by", Integer),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("cancelled_at", DateTime(timezone=True)),
+)
+messages = Table(
+    "ffp_sms_messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("blast_id", Integer, ForeignKey("ffp_sms_blasts.id"), nullable=False),
+    Column("record_id", Integer, nullable=False),
+    Column("phone", String(40), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("provider_id", String(100)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ffp_sms_messages_blast_status", "blast_id", "status"),
+    Index("ix_ffp_sms_messages_provider_id", "provider_id"),
+)
+
+
+class BlastError(FormflowError):
+    """A blast that cannot be written: a template that does not render, an unknown field."""
+
+
+_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+@lru_cache(maxsize=32)
+def _compiled(template: str) -> Template:
+    return _env.from_string(template)
+
+
+def render(template: str, record: Mapping[str, Any]) -> str:
+    """The template filled with a record's fields (``{{ name }}``), in Jinja2's sandbox."""
+    try:
+        return _compiled(template).render(**record).strip()
+    except TemplateError as exc:
+        raise BlastError(f"the message template does not render: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Preview:
+    record_id: int
+    phone: str | None
+    text: str
+    count: Count
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: int
+    by_status: Mapping[str, int]
+    reasons: Mapping[str, int]
+    cancelled: bool
+
+    def __getitem__(self, status: str) -> int:
+        return self.by_status.get(status, 0)
+
+
+class Blasts:
+    """The blasts of one instance's database, written from one app's records."""
+
+    def __init__(self, engine: Engine, *, opt_out_field: str = "sms_opt_out") -> None:
+        self.engine = engine
+        self.opt_out_field = opt_out_field
+        metadata.create_all(engine)
+
+    def queue_one(
+        self,
+        connection: Connection,
+        app_key: str,
+        form_key: str,
+        record: Mapping[str, Any],
+        *,
+        phone_field: str,
+        template: str,
+        signature: str = "",
+        provider: str = "outbox",
+        user_id: int | None = None,
+    ) -> int:
+        """A blast to one record, written on ``connection`` (an automation run's unit of
+        work, so it exists exactly when the run commits); its id."""
+        now = datetime.now(UTC)
+        written = connection.execute(
+            insert(blasts).values(
+                app_key=app_key,
+                form_key=form_key,
+                filter={"field": "id", "op": "eq", "value": record["id"]},
+                template=template,
+                signature=signature,
+                provider=provider,
+                created_by=user_id,
+                created_at=now,
+            )
+        ).inserted_primary_key
+        assert written is not None
+        blast_id = int(written[0])
+        connection.execute(
+            insert(messages), [self._row(blast_id, record, phone_field, template, signature, now)]
+        )
+        return blast_id
+
+    def waiting(self) -> list[int]:
+        """The blasts not cancelled that have recipients still queued, oldest first."""
+        with self.engine.connect() as connection:
+            return [
+                int(blast_id)
+                for blast_id in connection.execute(
+                    select(blasts.c.id)
+                    .where(
+                        blasts.c.cancelled_at.is_(None),
+                        select(messages.c.id)
+                        .where(messages.c.blast_id == blasts.c.id, messages.c.status == QUEUED)
+                        .exists(),
+                    )
+                    .order_by(blasts.c.id)
+                ).scalars()
+            ]
+
+    def matching(
+        self, records: RecordService, actor: Actor, form_key: str, filter: Mapping[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        """Every record the filter picks that ``actor`` may read, page by page."""
+        cursor: str | None = None
+        while True:
+            page = records.find(
+                actor,
+                form_key,
+                Query(
+                    filter=dict(filter),
+                    sort=(SortKey("id", False),),
+                    limit=PAGE,
+                    cursor=cursor,
+                    with_total=False,
+                ),
+            )
+            yield from page.rows
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def preview(
+        self,
+        records: RecordService,
+        actor: Actor,
+        form_key: str,
+        filter: Mapping[str, Any],
+        *,
+        phone_field: str,
+        template: str,
+        signature: str = "",
+        size: int = 3,
+    ) -> list[Preview]:
+        """The message as the first ``size`` recipients would get it, with its length;
+        records that would be skipped are left out."""
+        found = []
+        for record in self.matching(records, actor, form_key, filter):
+            if record.get(self.opt_out_field) or mobile(record.get(phone_field)) is None:
+                continue
+            text = render(template, record)
+            found.append(
+                Preview(
+                    int(record["id"]), mobile(record.get(phone_field)), text, count(text, signature)
+                )
+            )
+            if len(found) >= size:
+                break
+        return found
+
+    def create(
+        self,
+        records: RecordService,
+        actor: Actor,
+        app_key: str,
+        form_key: str,
+        filter: Mapping[str, Any],
+        *,
+        phone_field: str,
+        template: str,
+        signature: str = "",
+        provider: str = "outbox",
+    ) -> int:
+        """Write a blast and a row per recipient; its id."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            written = connection.execute(
+                insert(blasts).values(
+                    app_key=app_key,
+                    form_key=form_key,
+                    filter=dict(filter),
+                    template=template,
+                    signature=signature,
+                    provider=provider,
+                    created_by=actor.user_id,
+                    created_at=now,
+                )
+            ).inserted_primary_key
+            assert written is not None
+            blast_id = int(written[0])
+            rows: list[dict[str, Any]] = []
+            for record in self.matching(records, actor, form_key, filter):
+                rows.append(self._row(blast_id, record, phone_field, template, signature, now))
+                if len(rows) >= PAGE:
+                    connection.execute(insert(messages), rows)
+                    rows = []
+            if rows:
+                connection.execute(insert(messages), rows)
+        return blast_id
+
+    def _row(
+        self,
+        blast_id: int,
+        record: Mapping[str, Any],
+        phone_field: str,
+        template: str,
+        signature: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        raw = record.get(phone_field)
+        phone = mobile(raw)
+        status, reason, text = QUEUED, None, ""
+        if record.get(self.opt_out_field):
+            status, reason = SKIPPED, "opted out"
+        elif phone is None:
+            status, reason = SKIPPED, "invalid number"
+        else:
+            text = signed(render(template, record), signature)
+        params = {key: value for key, value in record.items() if isinstance(value, str | int)}
+        return {
+            "blast_id": blast_id,
+            "record_id": int(record["id"]),
+            "phone": phone or str(raw or ""),
+            "text": text,
+            "params": params,
+            "status": status,
+            "reason": reason,
+            "attempts": 0,
+            "updated_at": now,
+        }
+
+    def send(
+        self,
+        blast_id: int,
+        provider: Provider,
+        *,
+        per_second: float = 10.0,
+        attempts: int = 3,
+        retry_wait: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        limit: int | None = None,
+    ) -> int:
+        """Send the blast's queued rows (at most ``limit``), ``per_second`` at most; how
+        many were sent. Stops as soon as the blast is cancelled."""
+        gap = 1.0 / per_second if per_second > 0 else 0.0
+        done = 0
+        while limit is None or done < limit:
+            if self._cancelled(blast_id):
+                return done
+            with self.engine.connect() as connection:
+                row = connection.execute(
+                    select(messages)
+                    .where(messages.c.blast_id == blast_id, messages.c.status == QUEUED)
+                    .order_by(messages.c.id)
+                    .limit(1)
+                ).first()
+            if row is None:
+                return done
+            self._send_one(row, provider, attempts, retry_wait, sleep)
+            done += 1
+            if gap:
+                sleep(gap)
+        return done
+
+    def _send_one(
+        self,
+        row: Any,
+        provider: Provider,
+        attempts: int,
+        retry_wait: float,
+        sleep: Callable[[float], None],
+    ) -> None:
+        tried = int(row.attempts)
+        while True:
+            tried += 1
+            try:
+                provider_id = provider.send(row.phone, row.text, row.params or {})
+            except TemporaryFailure as exc:
+                if tried < attempts:
+                    sleep(retry_wait * 2 ** (tried - 1))
+                    continue
+                self._mark(row.id, FAILED, tried, reason=str(exc))
+                return
+            except PermanentFailure as exc:
+                self._mark(row.id, FAILED, tried, reason=str(exc))
+                return
+            self._mark(row.id, SENT, tried, provider_id=provider_id)
+            return
+
+    def _mark(
+        self,
+        message_id: int,
+        status: str,
+        attempts: int,
+        *,
+        reason: str | None = None,
+        provider_id: str | None = None,
+    ) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(messages)
+                .where(messages.c.id == message_id, messages.c.status == QUEUED)
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    reason=reason,
+                    provider_id=provider_id,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+
+    def receipt(self, provider_id: str, delivered: bool, reason: str = "") -> bool:
+        """A delivery receipt: the sent message with that provider id is now delivered, or
+        failed with the reason; whether one was found."""
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(messages)
+                .where(messages.c.provider_id == provider_id, messages.c.status == SENT)
+                .values(
+                    status=DELIVERED if delivered else FAILED,
+                    reason=None if delivered else (reason or "not delivered"),
+                    updated_at=datetime.now(UTC),
+                )
+            )
+            return bool(changed.rowcount)
+
+    def cancel(self, blast_id: int) -> int:
+        """Stop a blast: its rows still queued become cancelled; how many."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(blasts)
+                .where(blasts.c.id == blast_id, blasts.c.cancelled_at.is_(None))
+                .values(cancelled_at=now)
+            )
+            changed = connection.execute(
+                update(messages)
+                .where(messages.c.blast_id == blast_id, messages.c.status == QUEUED)
+                .values(status=CANCELLED, updated_at=now)
+            )
+            return int(changed.rowcount)
+
+    def _cancelled(self, blast_id: int) -> bool:
+        with self.engine.connect() as connection:
+            return (
+                connection.execute(
+                    select(blasts.c.cancelled_at).where(blasts.c.id == blast_id)
+                ).scalar()
+                is not None
+            )
+
+    def summary(self, blast_id: int) -> Summary:
+        """How many recipients are in each status, and why they failed or were skipped."""
+        with self.engine.connect() as connection:
+            by_status = {
+                str(status): int(n)
+                for status, n in connection.execute(
+                    select(messages.c.status, func.count())
+                    .where(messages.c.blast_id == blast_id)
+                    .group_by(messages.c.status)
+                )
+            }
+            reasons = {
+                str(reason): int(n)
+                for reason, n in connection.execute(
+                    select(messages.c.reason, func.count())
+                    .where(messages.c.blast_id == blast_id, messages.c.reason.is_not(None))
+                    .group_by(messages.c.reason)
+                )
+            }
+            cancelled = self._cancelled(blast_id)
+        return Summary(sum(by_status.values()), by_status, reasons, cancelled)
+
+    def statuses(self, blast_id: int) -> dict[int, str]:
+        """Each recipient record's status."""
+        with self.engine.connect() as connection:
+            return {
+                int(record_id): str(status)
+                for record_id, status in connection.execute(
+                    select(messages.c.record_id, messages.c.status).where(
+                        messages.c.blast_id == blast_id
+                    )
+                )
+            }

@@ -1,0 +1,72 @@
+"""In a real browser: blast level-A customers in Shanghai from their list, preview, send
+through the outbox, and watch the statuses arrive."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from formflow.testing import PASSWORD, Sandbox
+
+CHROMIUM = os.environ.get("FORMFLOW_CHROMIUM", "/usr/bin/chromium")
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def served(box: Sandbox) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, box.flask_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        if os.environ.get("FORMFLOW_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"no Chromium at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        context = browser.new_context(locale="zh-CN")
+        context.set_default_timeout(10_000)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def test_blast_a_filtered_set_of_customers_and_watch_the_statuses(
+    box: Sandbox, served: str, page: Page
+) -> None:
+    box.instance.plugin_settings.save("sms", {"per_second": "2", "signature": "华东"})
+    page.goto(f"{served}/login")
+    page.fill("#username", "sam")
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.goto(f"{served}/{box.app_key}/customer/")
+    page.get_by_role("link", name="短信群发").click()
+    page.fill("#sms-filter", "city = 上海\nlevel = A")
+    page.fill("#sms-template", "{{ name }}您好，本周会员日全场八折。")
+    page.get_by_role("button", name="预览").click()
+    row = page.locator("table.previews tbody tr").first
+    expect(row).to_contain_text("华东贸易您好，本周会员日全场八折。")
+    expect(row.locator("td").nth(2)).to_have_text("21")
+    page.get_by_role("button", name="发送").click()
+    expect(page.locator("#sms-summary [data-status=skipped] b")).to_have_text("2")
+    expect(page.locator("#sms-summary [data-status=sent] b")).to_have_text("2")
+    expect(page.locator("td.status[data-status=sent]")).to_have_count(2)

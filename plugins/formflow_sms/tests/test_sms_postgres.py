@@ -1,0 +1,40 @@
+"""The same blast on PostgreSQL: queued, skipped, sent and cancelled as on SQLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import formflow_sms
+from formflow.testing import Sandbox
+from formflow_sms import Blasts
+from formflow_sms.providers import OutboxProvider
+from sms_support import APP
+
+pytestmark = pytest.mark.postgres
+
+
+def test_a_blast_is_queued_sent_and_cancelled_on_postgresql(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    with Sandbox(tmp_path, APP, plugins=[formflow_sms], database_url=postgres_url) as box:
+        sam = box.add_user("sam", roles=["staff"])
+        for n, phone in enumerate(["13800138000", "13900139000", "13700137000", "12345"]):
+            box.records.create(
+                sam, "customer", {"name": f"客户{n}", "city": "上海", "mobile": phone}
+            )
+        blasts = Blasts(box.instance.engine)
+        blast_id = blasts.create(
+            box.records,
+            sam,
+            box.app_key,
+            "customer",
+            {"field": "city", "op": "eq", "value": "上海"},
+            phone_field="mobile",
+            template="{{ name }}您好",
+        )
+        assert blasts.send(blast_id, OutboxProvider(), sleep=lambda _s: None, limit=2) == 2
+        assert blasts.cancel(blast_id) == 1
+        summary = blasts.summary(blast_id)
+        assert (summary["sent"], summary["cancelled"], summary["skipped"]) == (2, 1, 1)

@@ -184,6 +184,7 @@ class FormCompiler(DocumentCompiler):
             max_length=item.get("max_length"),
             min_length=item.get("min_length"),
             pattern=item.get("pattern"),
+            text_format=item.get("format"),
             scale=item.get("scale", 0),
             grouping=item.get("grouping", True),
             minimum=item.get("min"),

@@ -192,6 +192,7 @@ class Field:
     max_length: int | None = None
     min_length: int | None = None
     pattern: str | None = None
+    text_format: str | None = None  # a name in formflow.fields.formats.TEXT_FORMATS
     # number, money, percent, formula, date
     scale: int = 0
     grouping: bool = True  # thousands separators; off for years and codes

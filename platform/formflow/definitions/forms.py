@@ -185,6 +185,7 @@ class FormCompiler(DocumentCompiler):
             min_length=item.get("min_length"),
             pattern=item.get("pattern"),
             text_format=item.get("format"),
+            link_filter=tuple((item.get("link_filter") or {}).items()),
             scale=item.get("scale", 0),
             grouping=item.get("grouping", True),
             minimum=item.get("min"),

@@ -193,6 +193,8 @@ class Field:
     min_length: int | None = None
     pattern: str | None = None
     text_format: str | None = None  # a name in formflow.fields.formats.TEXT_FORMATS
+    # link: (field of the linked form, field of this form) pairs that must hold equal values
+    link_filter: tuple[tuple[str, str], ...] = ()
     # number, money, percent, formula, date
     scale: int = 0
     grouping: bool = True  # thousands separators; off for years and codes

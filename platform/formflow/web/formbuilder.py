@@ -417,6 +417,7 @@ def problem_text(problem: Problem, form: Form | None = None) -> str:
         "max_rows": lambda: _("Use at most %(limit)s rows.", limit=limit),
         "unique": lambda: _("Another record already has this value."),
         "not_found": lambda: _("Choose a record you can see from the list."),
+        "link_filter": lambda: _("Choose one of the records the list offers for this record."),
         "formula_failed": lambda: _(
             "This formula could not be worked out: %(reason)s", reason=params.get("reason")
         ),

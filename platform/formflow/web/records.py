@@ -534,11 +534,25 @@ def lookup(app_key: str, form_key: str, path: str) -> ResponseReturnValue:
         (value for name, value in request.args.items() if name.endswith(LABEL_SUFFIX)),
         request.args.get("q", ""),
     )
-    page = search_records(t, found.target_form, typed, editing.LOOKUP)
+    page = search_records(t, found.target_form, typed, editing.LOOKUP, _narrowing(t.form, found))
     linked = t.app.form(found.target_form)
     shower = Displayer(t.app, timezone=t.service.timezone)
     results = [(row["id"], shower.title(linked, row)) for row in page.rows]
     return render_template("records/_lookup.html", results=results, typed=typed)
+
+
+def _narrowing(form: Form, found: Field) -> dict[str, Any]:
+    """What the picker of a link with ``link_filter`` is narrowed by: the values the page
+    holds in the fields it names (sent along by hx-include), where one is chosen."""
+    narrow: dict[str, Any] = {}
+    for theirs, ours in found.link_filter:
+        text = request.args.get(ours, "").strip()
+        if not text or not form.has_field(ours):
+            continue
+        value: Any = parse_id(text) if form.field(ours).field_type.reference else text
+        if value is not None:
+            narrow[theirs] = value
+    return narrow
 
 
 def init_app(app: Flask) -> None:

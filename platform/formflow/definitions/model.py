@@ -281,6 +281,8 @@ class ListView:
     filters: tuple[str, ...] = ()
     search: tuple[str, ...] = ()
     page_size: int = 20
+    highlight: Expression | None = None
+    """Rows for which this holds stand out (an overdue date, say)."""
 
 
 @dataclass(frozen=True)

@@ -77,3 +77,12 @@ def test_moving_the_record_to_another_customer_is_checked_too(rules: Rules) -> N
     with pytest.raises(ValidationFailed) as refused:
         rules.update("follow_up", kept["id"], {"customer": other["id"]})
     assert "opportunity" in refused.value.problems
+
+
+def test_an_import_row_with_another_customers_opportunity_is_refused(rules: Rules) -> None:
+    customer, deal = deal_of(rules, "华信科技")
+    _other, elsewhere = deal_of(rules, "远东物流")
+    rows = [follow_up(customer, deal), follow_up(customer, elsewhere)]
+    batch = rules.records.create_many(rep(rules), "follow_up", rows)
+    assert sorted(batch.created) == [0]
+    assert [p.code for p in batch.problems[1]["opportunity"]] == ["link_filter"]

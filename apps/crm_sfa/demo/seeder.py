@@ -353,6 +353,7 @@ class Seeder:
             "owner": rep.user.id,
             "competitor": rng.choice(self.competitors)["id"] if rng.random() < 0.5 else None,
             "stage_changed_at": self.moment(since),
+            "stalled": not closed and (self.today - since).days >= 14,
             "description": f"客户希望解决{rng.choice(PAINS)}的问题，重点关注{rng.choice(FEATURES)}。",
         }
         if stage == "lost":

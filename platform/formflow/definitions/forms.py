@@ -94,7 +94,7 @@ class FormCompiler(DocumentCompiler):
             owner_field=data.get("owner_field", "created_by"),
             fields=fields,
             permissions=self._permissions(data.get("permissions") or {}, fields),
-            list_view=self._list_view(data.get("list") or {}, fields),
+            list_view=self._list_view(data.get("list") or {}, fields, names | CONTEXT_NAMES),
             indexes=self._indexes(data.get("indexes") or []),
             rules=self._rules(data.get("rules") or [], fields, names | CONTEXT_NAMES),
             readonly_if=self._expression(data, "readonly_if", (), names | CONTEXT_NAMES),
@@ -184,6 +184,8 @@ class FormCompiler(DocumentCompiler):
             max_length=item.get("max_length"),
             min_length=item.get("min_length"),
             pattern=item.get("pattern"),
+            text_format=item.get("format"),
+            link_filter=tuple((item.get("link_filter") or {}).items()),
             scale=item.get("scale", 0),
             grouping=item.get("grouping", True),
             minimum=item.get("min"),
@@ -424,7 +426,9 @@ class FormCompiler(DocumentCompiler):
             )
         return permissions
 
-    def _list_view(self, data: Mapping[str, Any], fields: tuple[Field, ...]) -> ListView:
+    def _list_view(
+        self, data: Mapping[str, Any], fields: tuple[Field, ...], names: frozenset[str]
+    ) -> ListView:
         by_key = {f.key: f for f in fields}
         for part in ("columns", "filters", "search"):
             for index, key in enumerate(data.get(part, [])):
@@ -441,6 +445,7 @@ class FormCompiler(DocumentCompiler):
             filters=tuple(data.get("filters", ())),
             search=tuple(data.get("search", ())),
             page_size=data.get("page_size", 20),
+            highlight=self._expression(dict(data), "highlight", ("list",), names),
         )
 
     def _check_list_key(self, part: str, index: int, key: str, by_key: Mapping[str, Field]) -> None:

@@ -192,6 +192,9 @@ class Field:
     max_length: int | None = None
     min_length: int | None = None
     pattern: str | None = None
+    text_format: str | None = None  # a name in formflow.fields.formats.TEXT_FORMATS
+    # link: (field of the linked form, field of this form) pairs that must hold equal values
+    link_filter: tuple[tuple[str, str], ...] = ()
     # number, money, percent, formula, date
     scale: int = 0
     grouping: bool = True  # thousands separators; off for years and codes
@@ -278,6 +281,8 @@ class ListView:
     filters: tuple[str, ...] = ()
     search: tuple[str, ...] = ()
     page_size: int = 20
+    highlight: Expression | None = None
+    """Rows for which this holds stand out (an overdue date, say)."""
 
 
 @dataclass(frozen=True)

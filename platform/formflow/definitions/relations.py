@@ -67,6 +67,9 @@ class Relations:
         for form in self.forms.values():
             self._check_rows(form)
             for field in form.fields:
+                if field.link_filter:
+                    self._check_link_filter(form, field)
+            for field in form.fields:
                 if field.is_derived:
                     self._resolve(form, field)
         self._check_cycles()
@@ -85,6 +88,30 @@ class Relations:
         index = [f.key for f in form.fields].index(field.key)
         path: PathKey = ("fields", index, key)
         self.errors.append(document.error_at_value(path, message))
+
+    def _check_link_filter(self, form: Form, field: Field) -> None:
+        """Each pair of a link's ``link_filter`` names a field of the linked form and a
+        field of this one, which must hold the same kind of value to be compared."""
+        target = self.forms.get(str(field.target_form))
+        if target is None:
+            return
+        for theirs, ours in field.link_filter:
+            if not target.has_field(theirs):
+                known = [f.key for f in target.fields]
+                self._error(form, field, "link_filter", unknown("field", theirs, known))
+            elif not form.has_field(ours):
+                known = [f.key for f in form.fields]
+                self._error(form, field, "link_filter", unknown("field", ours, known))
+            elif (target.field(theirs).kind, target.field(theirs).target_form) != (
+                form.field(ours).kind,
+                form.field(ours).target_form,
+            ):
+                self._error(
+                    form,
+                    field,
+                    "link_filter",
+                    f"'{theirs}' and '{ours}' hold different kinds of values",
+                )
 
     def _resolve(self, form: Form, field: Field) -> Field | None:
         node = (form.key, field.key)

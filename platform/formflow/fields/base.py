@@ -21,6 +21,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Numeric, Strin
 from sqlalchemy.types import TypeEngine
 
 from formflow.errors import N_, Problem
+from formflow.fields.formats import well_formed
 from formflow.fields.json_values import Schema, kind_json, kind_problem, kind_schema, kind_writer
 from formflow.fields.kinds import Reference, ValueKind
 from formflow.fields.values import Invalid, Purpose, convert_kind
@@ -178,6 +179,8 @@ class FieldType:
             )
         if field.pattern and not re.fullmatch(field.pattern, text):
             raise Invalid("pattern", N_("is not in the expected format"), pattern=field.pattern)
+        if field.text_format and not well_formed(field.text_format, text):
+            raise Invalid("format", N_("fails its check digit"), format=field.text_format)
         return text
 
     def strips_input(self, field: Field) -> bool:

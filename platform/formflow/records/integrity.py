@@ -11,7 +11,7 @@ Deleting a record applies the ``on_delete`` rule of every link that points at it
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +74,9 @@ class IntegrityChecks:
         problems.update(self._row_problems(connection, actor, form, rows or {}))
         problems.update(self._unique_problems(connection, form, changed, record_id))
         whole = {**(before or {}), **values}
+        moved = {key for key in values if before is None or before.get(key) != values[key]}
+        for key, problem in self._link_filter_problems(connection, form, whole, moved):
+            problems.setdefault(key, [problem])
         for keys, problem in self._combination_problems(connection, form, whole, record_id):
             if any(key in changed for key in keys):
                 for key in keys:
@@ -114,6 +117,9 @@ class IntegrityChecks:
             problem = missing.get((field.field_type.reference, field.target_form, value))
             if problem is not None:
                 add(index, path, problem)
+        for position, (values, _rows) in enumerate(batch):
+            for key, problem in self._link_filter_problems(connection, form, values, set(values)):
+                add(position, key, problem)
         for field in form.fields:
             if field.unique:
                 for index in self._taken(connection, form, field, [v for v, _ in batch]):
@@ -128,6 +134,37 @@ class IntegrityChecks:
                     for key in keys:
                         add(position, key, problem)
         return problems
+
+    def _link_filter_problems(
+        self, connection: Connection, form: Form, whole: Mapping[str, Any], moved: set[str]
+    ) -> Iterator[tuple[str, Problem]]:
+        """Each link whose ``link_filter`` the record breaks: the linked record's fields must
+        hold this record's values (an empty value of this record narrows nothing). Checked
+        when the link or a field it is narrowed by changes."""
+        for field in form.fields:
+            value = whole.get(field.key)
+            if not field.link_filter or value is None or field.target_form is None:
+                continue
+            pairs = [(theirs, whole.get(ours)) for theirs, ours in field.link_filter]
+            narrowing = [(theirs, wanted) for theirs, wanted in pairs if wanted is not None]
+            touched = field.key in moved or any(ours in moved for _, ours in field.link_filter)
+            if not narrowing or not touched:
+                continue
+            table = self.schema.table(field.target_form)
+            statement = select(table.c.id).where(
+                table.c.id == value, *(table.c[theirs] == wanted for theirs, wanted in narrowing)
+            )
+            if connection.execute(statement).first() is None:
+                target = self.schema.app.form(field.target_form)
+                first = form.field(field.link_filter[0][1]).label
+                yield (
+                    field.key,
+                    Problem(
+                        "link_filter",
+                        N_("must be a %(form)s record of this record's %(field)s"),
+                        (("field", first), ("form", target.label)),
+                    ),
+                )
 
     def _missing_references(
         self, connection: Connection, actor: Actor, wanted: Sequence[tuple[Field, Any]]

@@ -255,6 +255,8 @@ class FieldView:
     errors: list[str] = dataclasses.field(default_factory=list)
     link_label: str = ""
     lookup_url: str = ""
+    lookup_include: str = ""
+    """The inputs whose values narrow the picker (a link's ``link_filter``), for hx-include."""
     files: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     rows: list[list[Cell]] = dataclasses.field(default_factory=list)
     row_numbers: list[int] = dataclasses.field(default_factory=list)
@@ -337,6 +339,7 @@ def _field_view(
     elif found.is_link:
         view.link_label = _link_label(found, view.input, shower)
         view.lookup_url = _lookup_url(t, found.key)
+        view.lookup_include = ", ".join(f"[name={ours}]" for _theirs, ours in found.link_filter)
     elif found.kind is ValueKind.ROWS:
         _fill_rows(t, view, record, outcome, shower, pickers, visible, required)
     return view

@@ -404,6 +404,7 @@ def problem_text(problem: Problem, form: Form | None = None) -> str:
         "max_length": lambda: _("Use at most %(limit)s characters.", limit=limit),
         "min_length": lambda: _("Use at least %(limit)s characters.", limit=limit),
         "pattern": lambda: _("This is not in the expected format."),
+        "format": lambda: _("This code is not valid: check its characters and check digit."),
         "min": lambda: _("Must be at least %(limit)s.", limit=limit),
         "max": lambda: _("Must be at most %(limit)s.", limit=limit),
         "scale": lambda: _("Use at most %(scale)s decimal places.", scale=params.get("scale")),
@@ -416,6 +417,7 @@ def problem_text(problem: Problem, form: Form | None = None) -> str:
         "max_rows": lambda: _("Use at most %(limit)s rows.", limit=limit),
         "unique": lambda: _("Another record already has this value."),
         "not_found": lambda: _("Choose a record you can see from the list."),
+        "link_filter": lambda: _("Choose one of the records the list offers for this record."),
         "formula_failed": lambda: _(
             "This formula could not be worked out: %(reason)s", reason=params.get("reason")
         ),

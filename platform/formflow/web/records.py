@@ -38,6 +38,7 @@ from werkzeug.wrappers import Response
 from formflow import saved_views
 from formflow.definitions.model import Field, Form, Operation
 from formflow.errors import QueryError, RecordInUse, ValidationFailed
+from formflow.expressions import ExpressionError
 from formflow.records import Page, Query, Record
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import action_pages, approvals, context, editing, uploads
@@ -131,7 +132,7 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
         sort=state.sort_keys(),
         limit=form.list_view.page_size,
         cursor=state.cursor or None,
-        fields=tuple(columns),  # a wide form's list reads what it shows
+        fields=(*columns, *_highlight_reads(t, columns)),  # a wide form's list reads what it shows
     )
     try:
         page = t.service.find(t.actor, form.key, query)
@@ -156,6 +157,7 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
             _row_view(shower, form, columns, record, record_url(form.key, record["id"]))
             for record in page.rows
         ],
+        "highlighted": _highlighted(t, page.rows),
         "page": page,
         "total": _total(page),
         "next_href": _list_url(t, state.params(cursor=page.next_cursor))
@@ -205,6 +207,31 @@ def _column_views(t: Target, state: ListState, columns: list[str]) -> list[Colum
             flipped = f"-{key}" if shown == "asc" else key
             href = _list_url(t, state.params(sort=flipped))
         found.append(ColumnView(key, column_label(t.form, key), href, shown))
+    return found
+
+
+def _highlight_reads(t: Target, columns: list[str]) -> list[str]:
+    """The fields the list's ``highlight`` reads beyond its columns."""
+    highlight = t.form.list_view.highlight
+    if highlight is None:
+        return []
+    return sorted(k for k in highlight.names if t.form.has_field(k) and k not in columns)
+
+
+def _highlighted(t: Target, rows: list[Record]) -> set[int]:
+    """The ids of the rows that stand out; none when the rule reads a field the user may not
+    see (its colour would tell what the field holds)."""
+    highlight = t.form.list_view.highlight
+    if highlight is None or highlight.names & t.hidden:
+        return set()
+    names = t.service.context(t.actor).names
+    found = set()
+    for record in rows:
+        try:
+            if highlight.evaluate({**record, **names}):
+                found.add(record["id"])
+        except ExpressionError:
+            continue
     return found
 
 
@@ -534,11 +561,25 @@ def lookup(app_key: str, form_key: str, path: str) -> ResponseReturnValue:
         (value for name, value in request.args.items() if name.endswith(LABEL_SUFFIX)),
         request.args.get("q", ""),
     )
-    page = search_records(t, found.target_form, typed, editing.LOOKUP)
+    page = search_records(t, found.target_form, typed, editing.LOOKUP, _narrowing(t.form, found))
     linked = t.app.form(found.target_form)
     shower = Displayer(t.app, timezone=t.service.timezone)
     results = [(row["id"], shower.title(linked, row)) for row in page.rows]
     return render_template("records/_lookup.html", results=results, typed=typed)
+
+
+def _narrowing(form: Form, found: Field) -> dict[str, Any]:
+    """What the picker of a link with ``link_filter`` is narrowed by: the values the page
+    holds in the fields it names (sent along by hx-include), where one is chosen."""
+    narrow: dict[str, Any] = {}
+    for theirs, ours in found.link_filter:
+        text = request.args.get(ours, "").strip()
+        if not text or not form.has_field(ours):
+            continue
+        value: Any = parse_id(text) if form.field(ours).field_type.reference else text
+        if value is not None:
+            narrow[theirs] = value
+    return narrow
 
 
 def init_app(app: Flask) -> None:

@@ -10,6 +10,7 @@ input) is only named when the person may read that record.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -238,9 +239,18 @@ def record_urls(app_key: str) -> Callable[[str, int], str]:
     return record_url
 
 
-def search_records(t: Target, form_key: str, typed: str, limit: int) -> Page:
+def search_records(
+    t: Target, form_key: str, typed: str, limit: int, narrow: Mapping[str, Any] | None = None
+) -> Page:
     """Records of ``form_key`` the actor may read that match ``typed``: by the form's
-    search fields, else by its title; the most recent when nothing is typed."""
+    search fields, else by its title; the most recent when nothing is typed. ``narrow``
+    keeps those whose fields hold the given values (a link's ``link_filter``)."""
+    return _search_records(t, form_key, typed, limit, narrow or {})
+
+
+def _search_records(
+    t: Target, form_key: str, typed: str, limit: int, narrow: Mapping[str, Any]
+) -> Page:
     linked = t.app.form(form_key)
     typed = typed.strip()[:100]
     title = linked.field(linked.title_field)
@@ -260,4 +270,8 @@ def search_records(t: Target, form_key: str, typed: str, limit: int) -> Page:
         )
     else:
         return Page([], None, False, None)
+    if narrow:
+        equal = [{"field": key, "op": "eq", "value": value} for key, value in narrow.items()]
+        given = [query.filter] if query.filter is not None else []
+        query = dataclasses.replace(query, filter={"and": [*given, *equal]})
     return t.service.find(t.actor, form_key, query)

@@ -19,7 +19,7 @@ PHONE = {"width": 375, "height": 740}  # as in conftest.py
 SHOTS = Path("/tmp/formflow-shots")
 CUSTOMERS = "/crm_sfa/customer/"
 NAME = "星河智能制造有限公司"
-CREDIT_CODE = "91310000MA1FL1234X"
+CREDIT_CODE = "91310000MA1FL1234Q"  # its check digit right (GB 32100-2015)
 
 
 def sign_in(page: Page, served: str, username: str) -> None:

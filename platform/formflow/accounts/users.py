@@ -51,6 +51,7 @@ from formflow.storage.platform_tables import (
     user_roles,
     users,
 )
+from formflow.storage.text import storable
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -502,7 +503,9 @@ def list_users(connection: Connection) -> list[User]:
 
 
 def find_user(connection: Connection, username: str) -> User | None:
-    """The user with this username, active or not."""
+    """The user with this username, active or not (none has a name no database stores)."""
+    if not storable(username):
+        return None
     row = connection.execute(select(users).where(users.c.username == username)).mappings().first()
     return None if row is None else _user(row)
 

@@ -22,6 +22,7 @@ from flask_login import current_user
 from formflow import accounts, audit
 from formflow.audit import Action, AuditQuery
 from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.text import storable
 from formflow.web import address_checks, context
 from formflow.web.admin import administrators_only
 from formflow.web.ids import parse_id
@@ -66,6 +67,9 @@ class Filters:
         """The query, or ``None`` and what is wrong with the search."""
         problems: list[str] = []
         user_id = None
+        texts = (self.username, self.action, self.app_key, self.form_key)
+        if not all(storable(text) for text in texts):
+            return None, [_("Remove the characters that cannot be saved (such as NUL).")]
         if self.username:
             with read_transaction(context.instance().engine) as connection:
                 found = accounts.find_user(connection, self.username)

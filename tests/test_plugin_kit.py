@@ -46,7 +46,7 @@ class Kit:
         self.blueprint.add_url_rule("/hello", view_func=self.hello)
         self.blueprint.add_url_rule("/ping", view_func=ping)
         self.blueprint.add_url_rule("/echo", view_func=self.echo, methods=["POST"])
-        self.blueprint.add_url_rule("/customers", view_func=self.customers)
+        self.blueprint.add_url_rule("/members", view_func=self.members)
 
     def hello(self) -> str:
         return render_template("kit/hello.html", name="kit")
@@ -54,8 +54,8 @@ class Kit:
     def echo(self) -> Any:
         return jsonify(said=request.form.get("say"))
 
-    def customers(self) -> str:
-        require("sample", "customer", "delete")
+    def members(self) -> str:
+        require("sample", "member", "delete")
         return "may delete"
 
     @hookimpl
@@ -143,8 +143,8 @@ def test_plugin_forms_need_the_csrf_token(box: Sandbox) -> None:
 
 def test_plugin_views_check_permissions_as_the_app_does(box: Sandbox) -> None:
     box.add_user("manager_user", roles=["manager"])
-    assert box.client("staff_user").get("/plugins/kit/customers").status_code == 403
-    assert box.client("manager_user").get("/plugins/kit/customers").text == "may delete"
+    assert box.client("staff_user").get("/plugins/kit/members").status_code == 403
+    assert box.client("manager_user").get("/plugins/kit/members").text == "may delete"
 
 
 def test_two_plugins_cannot_give_one_blueprint_name(kit: Kit) -> None:
@@ -158,8 +158,8 @@ def test_two_plugins_cannot_give_one_blueprint_name(kit: Kit) -> None:
 
 def test_formflow_template_dirs_override_and_extend_formflow_templates(box: Sandbox) -> None:
     staff = box.actor("staff_user")
-    record = box.records.create(staff, "customer", {"name": "Acme"})
-    page = box.client("staff_user").get(f"/sample/customer/{record['id']}")
+    record = box.records.create(staff, "member", {"name": "Acme"})
+    page = box.client("staff_user").get(f"/sample/member/{record['id']}")
     assert "Overridden by kit" in page.text
     assert "Acme" in page.text  # the original page, extended
 
@@ -173,13 +173,13 @@ def test_a_template_folder_that_does_not_exist_is_refused(tmp_path: Path) -> Non
 
 
 def test_formflow_record_buttons_show_on_the_record_page(box: Sandbox) -> None:
-    record = box.records.create(box.actor("staff_user"), "customer", {"name": "Acme"})
-    page = box.client("staff_user").get(f"/sample/customer/{record['id']}")
+    record = box.records.create(box.actor("staff_user"), "member", {"name": "Acme"})
+    page = box.client("staff_user").get(f"/sample/member/{record['id']}")
     assert 'href="/plugins/kit/hello">Look up Acme</a>' in page.text
 
 
 def test_formflow_list_buttons_show_above_the_list(box: Sandbox) -> None:
-    page = box.client("staff_user").get("/sample/customer/")
+    page = box.client("staff_user").get("/sample/member/")
     assert 'action="/plugins/kit/hello"' in page.text
     assert "Import into sample" in page.text
 
@@ -210,8 +210,8 @@ def test_a_failing_start_up_names_the_plugin(tmp_path: Path) -> None:
 
 def test_formflow_event_subscribers_receive_committed_changes(box: Sandbox, kit: Kit) -> None:
     staff = box.actor("staff_user")
-    record = box.records.create(staff, "customer", {"name": "Acme"})
-    box.records.update(staff, "customer", record["id"], {"city": "上海"}, expected_version=1)
+    record = box.records.create(staff, "member", {"name": "Acme"})
+    box.records.update(staff, "member", record["id"], {"city": "上海"}, expected_version=1)
     box.deliver_events()
     assert kit.events == [("created", "Acme"), ("updated", "Acme")]
 

@@ -134,8 +134,8 @@ def test_expressions_can_shout(formflow_sandbox: Sandbox) -> None:
 def test_record_pages_show_the_button(
     formflow_sandbox: Sandbox, formflow_staff: Actor, formflow_client: FlaskClient
 ) -> None:
-    record = formflow_sandbox.records.create(formflow_staff, "customer", {"name": "Acme"})
-    page = formflow_client.get(f"/{formflow_sandbox.app_key}/customer/{record['id']}")
+    record = formflow_sandbox.records.create(formflow_staff, "member", {"name": "Acme"})
+    page = formflow_client.get(f"/{formflow_sandbox.app_key}/member/{record['id']}")
     assert page.status_code == 200
     assert "formflow-$dash" in page.text
 """

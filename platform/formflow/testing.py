@@ -62,9 +62,9 @@ roles:
 include:
   forms: [forms/*.yaml]
 """,
-    "forms/customer.yaml": """\
-key: customer
-label: {zh: 客户, en: Customer}
+    "forms/member.yaml": """\
+key: member
+label: {zh: 会员, en: Member}
 title_field: name
 fields:
   - {key: name, type: text, label: {zh: 名称, en: Name}, required: true}
@@ -75,7 +75,7 @@ permissions:
   manager: {create: all, read: all, update: all, delete: all}
 """,
 }
-"""A small app (``sample``: a ``customer`` form, roles ``staff`` and ``manager``) for
+"""A small app (``sample``: a ``member`` form, roles ``staff`` and ``manager``) for
 plugins whose tests need some app, not a particular one."""
 
 __all__ = ["PASSWORD", "SAMPLE_APP", "Sandbox", "SandboxError", "csrf_token", "sign_in"]

@@ -401,7 +401,7 @@ def _grouped(
         for keys, values in found.items()
     ]
     _order(service, widget, result)
-    if widget.type == "pivot" and len(dims) == 2:
+    if widget.kind == "pivot" and len(dims) == 2:
         for name, used in (("rows", [0]), ("columns", [1]), ("all", [])):
             _, totals = service.figures(actor, widget, conditions, used)
             result.totals[name] = [
@@ -413,7 +413,7 @@ def _grouped(
 def _order(service: DashboardService, widget: Widget, result: WidgetResult) -> None:
     """Funnels follow the select field's option order; ``sort`` orders by value or key."""
     name = result.measures[0]
-    sort = widget.sort or ("-value" if widget.type == "ranking" else None)
+    sort = widget.sort or ("-value" if widget.kind == "ranking" else None)
     first = widget.dimensions[0] if widget.dimensions else None
     if sort is None and first is not None and not first.bucket and "." not in first.field:
         form = service.app.form(widget.form)
@@ -430,7 +430,7 @@ def _order(service: DashboardService, widget: Widget, result: WidgetResult) -> N
             result.groups.sort(key=lambda g: g.values.get(name) is None)
     elif sort == "-key":
         result.groups.reverse()
-    limit = widget.limit or (DEFAULT_RANKING if widget.type == "ranking" else None)
+    limit = widget.limit or (DEFAULT_RANKING if widget.kind == "ranking" else None)
     if limit is not None and len(widget.dimensions) == 1:
         result.groups = result.groups[:limit]
 
@@ -483,7 +483,7 @@ def _rows(
 ) -> None:
     """A table's, calendar's or Gantt's records, as the list would show them to the viewer."""
     span = _span(service, widget, viewer)
-    if widget.type == "calendar" and span is None:
+    if widget.kind == "calendar" and span is None:
         today = service.today()
         span = period_span("month", today)
     conditions, drill = service.conditions(widget, viewer, span)
@@ -493,7 +493,7 @@ def _rows(
     columns = tuple(dict.fromkeys(k for k in wanted if k and k not in hidden))
     sort_key = widget.start or widget.date_field
     sort = (SortKey(sort_key, False),) if sort_key else None
-    if widget.type == "gantt" and widget.start and widget.end:
+    if widget.kind == "gantt" and widget.start and widget.end:
         conditions = [*conditions, {"field": widget.start, "op": "is_not_empty"}]
     page = service.records.find(
         actor,
@@ -508,7 +508,7 @@ def _rows(
     )
     result.rows, result.drill, result.span = page.rows, drill, span
     result.value = page.total
-    if widget.type == "calendar" and widget.date_field:
+    if widget.kind == "calendar" and widget.date_field:
         names, found = service.figures(
             actor,
             Widget(

@@ -366,7 +366,7 @@ class Ratio:
 
 @dataclass(frozen=True)
 class Dimension:
-    """What a widget groups by: a field, a linked record's field (``customer.industry``),
+    """What a widget groups by: a field, a linked record's field (``account.industry``),
     or a date field's ``bucket`` (day, week, month, quarter, year)."""
 
     field: str
@@ -430,6 +430,11 @@ class Widget:
     end: str | None = None
     target: TargetSource | None = None
     width: int = 1
+
+    @property
+    def kind(self) -> str:
+        """The widget's kind (``type`` in its YAML): number, bar, pie, funnel, pivot…"""
+        return self.type
 
     @property
     def group_by(self) -> str | None:

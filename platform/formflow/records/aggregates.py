@@ -8,7 +8,7 @@ stored UTC text by the zone's offset, chosen by a CASE over the zone's transitio
 1970, so daylight-saving edges fall where they do); sums of money come back as
 ``Decimal`` at the field's scale; averages are rounded to two places beyond it. Groups come
 in ascending order of their keys, empty keys first. A group key may be a linked record's
-field (``customer.industry``), read through the link by the target's primary key. The
+field (``account.industry``), read through the link by the target's primary key. The
 median is computed in SQL too, by numbering each group's values with window functions.
 
 The bucket formats are SQL literals written here, never parameters, so PostgreSQL sees the

@@ -5,8 +5,8 @@ like any field. The record service calls :meth:`DerivedValues.after_write` after
 create, update, delete (cascades included) and restore: it works out again, from the
 database, the roll-ups of the records the written one links to (before and after a re-link,
 both parents) and the lookups of the records that link to it, then the stored formulas of
-those records that read what changed, and carries on from each record it changed (a
-contract's received amount changes its outstanding amount, which a customer may roll up).
+those records that read what changed, and carries on from each record it changed (an
+order's paid amount changes its amount due, which its account may roll up).
 Each value is worked out afresh by one aggregate query rather than adjusted by a
 difference, so it cannot drift. Definitions refuse circles, and a depth limit guards the
 rest.

@@ -199,11 +199,11 @@ def widget_json(app_key: str, app: App, labeller: Labeller, result: WidgetResult
         return found
     shown = [m for m in result.measures if m not in ("numerator", "denominator")]
     found["measures"] = [{"key": m, "label": measure_label(app, widget, m)} for m in shown]
-    if widget.type == "number":
+    if widget.kind == "number":
         found.update(value=number(result.value), previous=number(result.previous))
         found["change"] = number(result.change)
         return found
-    if widget.type in ("table", "gantt", "calendar"):
+    if widget.kind in ("table", "gantt", "calendar"):
         found["rows"] = _rows(app_key, app, widget, result)
         shown = [k for k in widget.columns if result.rows and k in result.rows[0]]
         found["columns"] = [{"key": k, "label": column_label(form, k)} for k in shown]
@@ -211,11 +211,11 @@ def widget_json(app_key: str, app: App, labeller: Labeller, result: WidgetResult
             row["cells"] = [labeller.cell(form, k, record.get(k)) for k in shown]
         labeller.fill_titles(form, shown, found["rows"], result.rows)
         found["total"] = result.value
-    if widget.type == "table":
+    if widget.kind == "table":
         return found
     groups = result.groups
     first = labeller.names(widget, 0, [g.keys[0] for g in groups]) if widget.dimensions else {}
-    if widget.type == "calendar":
+    if widget.kind == "calendar":
         found["days"] = [
             {
                 "day": str(g.keys[0]),
@@ -225,7 +225,7 @@ def widget_json(app_key: str, app: App, labeller: Labeller, result: WidgetResult
             for g in groups
         ]
         return found
-    if widget.type == "gantt":
+    if widget.kind == "gantt":
         return found
     categories = list(dict.fromkeys(g.keys[0] for g in groups))
     found["categories"] = [{"key": number(k), "label": first.get(k, str(k))} for k in categories]
@@ -248,7 +248,7 @@ def widget_json(app_key: str, app: App, labeller: Labeller, result: WidgetResult
             }
             for s in series_keys
         ]
-        if widget.type == "pivot":
+        if widget.kind == "pivot":
             found["totals"] = _totals(app_key, widget, result, name)
         return found
     found["series"] = [
@@ -260,7 +260,7 @@ def widget_json(app_key: str, app: App, labeller: Labeller, result: WidgetResult
         }
         for m in shown
     ]
-    if widget.type == "funnel":
+    if widget.kind == "funnel":
         values = [g.values.get(shown[0]) for g in groups]
         found["conversion"] = [
             number((Decimal(b) / Decimal(a) * 100).quantize(Decimal("0.1")))

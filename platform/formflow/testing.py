@@ -28,9 +28,11 @@ changes only with a note in the changelog.
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -232,3 +234,37 @@ def sign_in(client: FlaskClient, username: str, password: str = PASSWORD) -> Fla
     if response.status_code != 302:
         raise SandboxError(f"{username!r} could not sign in (status {response.status_code})")
     return client
+
+
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+_chromium: list[Any] = []
+
+
+def shared_chromium(executable: str) -> Any:
+    """One headless Chromium (a Playwright ``Browser``) per test process, shared by every
+    browser fixture, Formflow's and plugins' alike: Playwright's sync API runs an event loop
+    of its own, so a second ``sync_playwright()`` in a process that has one running fails.
+    Closed when the process exits."""
+    if not _chromium:
+        from playwright.sync_api import sync_playwright
+
+        playwright = sync_playwright().start()
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=list(CHROMIUM_ARGS)
+        )
+        _chromium.append(browser)
+        atexit.register(_close_chromium, browser, playwright)
+    return _chromium[0]
+
+
+def _close_chromium(browser: Any, playwright: Any) -> None:
+    browser.close()
+    playwright.stop()

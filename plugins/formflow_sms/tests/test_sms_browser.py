@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
-from formflow.testing import PASSWORD, Sandbox
+from formflow.testing import PASSWORD, Sandbox, shared_chromium
 
 CHROMIUM = os.environ.get("FORMFLOW_CHROMIUM", "/usr/bin/chromium")
 
@@ -39,15 +39,10 @@ def page() -> Iterator[Page]:
         if os.environ.get("FORMFLOW_REQUIRE_BROWSER") == "1":
             pytest.fail(f"no Chromium at {CHROMIUM}")
         pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        context = browser.new_context(locale="zh-CN")
-        context.set_default_timeout(10_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
+    context = shared_chromium(CHROMIUM).new_context(locale="zh-CN")
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
 
 
 def test_blast_a_filtered_set_of_customers_and_watch_the_statuses(

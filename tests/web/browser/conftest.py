@@ -14,41 +14,28 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from formflow.config import Settings
+from formflow.testing import shared_chromium
 from formflow.web import create_app
 from support import serving
 
 CHROMIUM = os.environ.get("FORMFLOW_CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("FORMFLOW_REQUIRE_BROWSER") == "1"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def browser() -> Browser:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         message = f"no Chromium at {CHROMIUM}: apt-get install chromium"
         if REQUIRED:
             pytest.fail(message)
         pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
+    browser: Browser = shared_chromium(CHROMIUM)
+    return browser
 
 
 @pytest.fixture

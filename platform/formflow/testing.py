@@ -29,7 +29,11 @@ changes only with a note in the changelog.
 from __future__ import annotations
 
 import atexit
-from collections.abc import Iterable, Mapping, Sequence
+import os
+import shutil
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -268,3 +272,40 @@ def shared_chromium(executable: str) -> Any:
 def _close_chromium(browser: Any, playwright: Any) -> None:
     browser.close()
     playwright.stop()
+
+
+@contextmanager
+def served_at(app: Flask) -> Iterator[str]:
+    """``app`` served on a free 127.0.0.1 port in a thread, for a browser; yields its URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def chromium_page(locale: str = "zh-CN") -> Iterator[Any]:
+    """A fresh page (a Playwright ``Page``) of :func:`shared_chromium`, in a context of its
+    own; skips the test where Chromium is missing, or fails it when
+    ``FORMFLOW_REQUIRE_BROWSER=1`` says browser tests must run."""
+    import pytest
+
+    executable = os.environ.get("FORMFLOW_CHROMIUM", "/usr/bin/chromium")
+    if not Path(executable).exists() and not shutil.which("chromium"):
+        message = f"no Chromium at {executable}: apt-get install chromium"
+        if os.environ.get("FORMFLOW_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    context = shared_chromium(executable).new_context(locale=locale)
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

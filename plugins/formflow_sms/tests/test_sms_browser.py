@@ -3,46 +3,26 @@ through the outbox, and watch the statuses arrive."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
-from formflow.testing import PASSWORD, Sandbox, shared_chromium
-
-CHROMIUM = os.environ.get("FORMFLOW_CHROMIUM", "/usr/bin/chromium")
+from formflow.testing import PASSWORD, Sandbox, chromium_page, served_at
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def served(box: Sandbox) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, box.flask_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with served_at(box.flask_app) as url:
+        yield url
 
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        if os.environ.get("FORMFLOW_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"no Chromium at {CHROMIUM}")
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
-    context = shared_chromium(CHROMIUM).new_context(locale="zh-CN")
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+    with chromium_page() as opened:
+        yield opened
 
 
 def test_blast_a_filtered_set_of_customers_and_watch_the_statuses(

@@ -97,8 +97,18 @@ def list_columns(form: Form) -> list[str]:
     """The list's columns: as defined, else the first six fields that fit in a cell."""
     if form.list_view.columns:
         return list(form.list_view.columns)
+    return cell_columns(form)[:6]
+
+
+def cell_columns(form: Form) -> list[str]:
+    """Every column a list may show: the form's fields that fit in a cell (not subtables
+    or files), then when and by whom records were made and changed."""
     fit = [f.key for f in form.fields if f.kind not in (ValueKind.ROWS, ValueKind.FILES)]
-    return fit[:6]
+    extra = [*form.list_view.columns, *_TRACKING]
+    return [*fit, *dict.fromkeys(key for key in extra if key not in fit)]
+
+
+_TRACKING = ("created_at", "created_by", "updated_at", "updated_by")
 
 
 def file_size(size: Any) -> str:

@@ -23,7 +23,7 @@ from formflow.definitions.model import SYSTEM_FIELDS, Form, SortKey
 from formflow.fields import ValueKind
 from formflow.records import sortable
 from formflow.storage.tables import AppSchema
-from formflow.web.display import column_label
+from formflow.web.display import cell_columns, column_label
 from formflow.web.i18n import text
 from formflow.web.ids import parse_id
 
@@ -31,6 +31,8 @@ FILTER = "f."
 LOW, HIGH = ".from", ".to"
 NONE = "__none__"
 MAX_PARAM = 200
+COLUMNS = "columns"
+MAX_COLUMNS = 30
 
 Spec = dict[str, Any]
 
@@ -57,6 +59,7 @@ class ListState:
     sort: str = ""
     filters: Mapping[str, str] = field(default_factory=dict)
     cursor: str = ""
+    columns: tuple[str, ...] = ()
 
     @classmethod
     def from_args(cls, form: Form, schema: AppSchema, args: Mapping[str, str]) -> ListState:
@@ -77,7 +80,8 @@ class ListState:
             value = str(args.get(name, "")).strip()[:MAX_PARAM]
             if value and name not in filters:
                 filters[name] = value
-        return cls(search, sort, filters, args.get("cursor", "")[:2000])
+        columns = chosen_columns(form, _all_values(args, COLUMNS))
+        return cls(search, sort, filters, args.get("cursor", "")[:2000], columns)
 
     def params(self, *, cursor: str = "", sort: str | None = None) -> dict[str, str]:
         """URL parameters for this state (another page or sort if given)."""
@@ -87,6 +91,8 @@ class ListState:
         chosen = self.sort if sort is None else sort
         if chosen:
             found["sort"] = chosen
+        if self.columns:
+            found[COLUMNS] = ",".join(self.columns)
         if cursor:
             found["cursor"] = cursor
         return found
@@ -99,6 +105,25 @@ class ListState:
         if not self.sort:
             return None
         return (SortKey(self.sort.lstrip("-"), self.sort.startswith("-")),)
+
+
+def chosen_columns(form: Form, asked: list[str]) -> tuple[str, ...]:
+    """The columns a person chose (``columns=name,stage,amount``, or one ``columns``
+    parameter per ticked box), in their order: fields a cell can show, each once; anything
+    else is ignored, as an unknown filter is."""
+    offered = set(cell_columns(form))
+    chosen: list[str] = []
+    for value in asked:
+        for key in str(value).split(",")[: MAX_COLUMNS * 2]:
+            key = key.strip()
+            if key in offered and key not in chosen:
+                chosen.append(key)
+    return tuple(chosen[:MAX_COLUMNS])
+
+
+def _all_values(args: Mapping[str, str], name: str) -> list[str]:
+    getlist = getattr(args, "getlist", None)
+    return list(getlist(name)) if getlist is not None else [args.get(name, "")]
 
 
 def filter_keys(form: Form, state: ListState) -> list[str]:

@@ -42,7 +42,14 @@ from formflow.expressions import ExpressionError
 from formflow.records import Page, Query, Record
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import action_pages, approvals, context, editing, uploads
-from formflow.web.display import EMPTY, Displayer, Shown, column_label, list_columns
+from formflow.web.display import (
+    EMPTY,
+    Displayer,
+    Shown,
+    cell_columns,
+    column_label,
+    list_columns,
+)
 from formflow.web.formbuilder import (
     LABEL_SUFFIX,
     Pickers,
@@ -55,6 +62,7 @@ from formflow.web.formbuilder import (
 from formflow.web.i18n import error_message, text, translate
 from formflow.web.ids import parse_id
 from formflow.web.listing import (
+    COLUMNS,
     Filters,
     ListState,
     controls,
@@ -125,7 +133,7 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
     filters = Filters(form, schema, t.service.timezone)
     spec = filters.spec(state)
     problems = list(filters.problems)
-    columns = [key for key in list_columns(form) if key not in t.hidden]
+    columns = [key for key in state.columns or list_columns(form) if key not in t.hidden]
     query = Query(
         filter=spec,
         search=state.search or None,
@@ -152,6 +160,12 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
         "form": form,
         "state": state,
         "columns": _column_views(t, state, columns),
+        "column_choices": _column_choices(t, columns),
+        "default_columns_href": _list_url(
+            t, {k: v for k, v in state.params().items() if k != COLUMNS}
+        )
+        if state.columns
+        else None,
         "link_column": columns.index(form.title_field) if form.title_field in columns else 0,
         "rows": [
             _row_view(shower, form, columns, record, record_url(form.key, record["id"]))
@@ -208,6 +222,13 @@ def _column_views(t: Target, state: ListState, columns: list[str]) -> list[Colum
             href = _list_url(t, state.params(sort=flipped))
         found.append(ColumnView(key, column_label(t.form, key), href, shown))
     return found
+
+
+def _column_choices(t: Target, shown: list[str]) -> list[tuple[str, str, bool]]:
+    """The column chooser's boxes: the shown columns in their order, ticked, then the rest
+    the reader may see, so choosing again keeps the order."""
+    rest = [k for k in cell_columns(t.form) if k not in shown and k not in t.hidden]
+    return [(k, column_label(t.form, k), k in shown) for k in [*shown, *rest]]
 
 
 def _highlight_reads(t: Target, columns: list[str]) -> list[str]:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from formflow.definitions.model import Form
     from formflow.events import Subscriber
     from formflow.fields import FieldType
+    from formflow.jobs.plugin_jobs import PluginJob
     from formflow.lifecycle.instance import Instance
     from formflow.notifications import Channel
     from formflow.plugin_kit import Button, PluginSetting
@@ -281,5 +282,23 @@ def formflow_event_subscribers() -> dict[str, Subscriber]:
     subscriber can ignore repeats. Raising keeps the event to be retried with back-off.
 
     Every implementation's subscribers are used; a name given twice stops loading with
+    :class:`~formflow.plugins.PluginLoadError`.
+    """
+
+
+@hookspec
+def formflow_jobs() -> list[PluginJob]:
+    """Named background jobs the plugin runs with :func:`formflow.plugin_kit.enqueue`.
+
+    Called once, when the plugins are loaded. Each :class:`~formflow.plugin_kit.PluginJob`
+    names a function called with a :class:`~formflow.plugin_kit.JobRun` (its payload, its
+    attempt, the instance) on the instance's job queue: in the server's threads under
+    ``formflow serve``, in ``formflow worker`` processes on Redis. A job that raises is
+    retried with doubling waits; after its last retry it is listed with the dead letters
+    (``/admin/jobs/dead``, ``formflow jobs failed``) for an administrator to run again. A
+    run may be repeated after a crash, so the function must be idempotent: record progress
+    as it goes and skip what is done.
+
+    Every implementation's list is used; a name given twice stops loading with
     :class:`~formflow.plugins.PluginLoadError`.
     """

@@ -1,10 +1,11 @@
 """What a plugin's code works with: its settings, buttons, and its pages' protections.
 
 The hooks in :mod:`formflow.hookspecs` say *when* a plugin is called; this module holds
-the values they exchange (:class:`PluginSetting`, :class:`Button`) and the helpers a
-plugin's views use to act as the app does: :func:`require` checks a permission as the
-record pages do, :func:`public` opens one view to visitors who are not signed in (a
-delivery callback, say), and :func:`settings_of` reads the plugin's settings.
+the values they exchange (:class:`PluginSetting`, :class:`Button`, :class:`PluginJob`) and
+the helpers a plugin's code uses to act as the app does: :func:`require` checks a
+permission as the record pages do, :func:`public` opens one view to visitors who are not
+signed in (a delivery callback, say), :func:`settings_of` reads the plugin's settings, and
+:func:`enqueue` runs one of its jobs in the background.
 """
 
 from __future__ import annotations
@@ -14,11 +15,27 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from formflow.definitions.model import Label
+from formflow.jobs.plugin_jobs import JobRun, PluginJob, PluginJobError
 
 if TYPE_CHECKING:
     from formflow.definitions.model import Form
     from formflow.lifecycle.instance import Instance
     from formflow.records.access import Actor
+
+__all__ = [
+    "Button",
+    "JobRun",
+    "PluginJob",
+    "PluginJobError",
+    "PluginSetting",
+    "current_actor",
+    "current_instance",
+    "enqueue",
+    "is_public",
+    "public",
+    "require",
+    "settings_of",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,3 +113,17 @@ def settings_of(plugin: str, instance: Instance | None = None) -> Mapping[str, s
     """The values of ``plugin``'s settings (defaults for those never set, secrets
     decrypted), in ``instance`` or the one serving the current request."""
     return (instance or current_instance()).plugin_settings.values(plugin)
+
+
+def enqueue(
+    name: str, payload: Mapping[str, Any] | None = None, instance: Instance | None = None
+) -> int:
+    """Run the plugin job ``name`` (declared with ``formflow_jobs``) in the background
+    with the JSON ``payload``, in ``instance`` or the one serving the current request;
+    the job's id.
+
+    The job is recorded inside the caller's unit of work when one is open, so it runs only
+    if that work commits; otherwise at once. Raises :class:`PluginJobError` for an unknown
+    name or a payload that is not JSON.
+    """
+    return (instance or current_instance()).plugin_jobs.enqueue(name, payload)

@@ -38,6 +38,7 @@ from formflow.errors import FormflowError, PluginFailed, VetoedByPlugin
 from formflow.expressions import ExpressionEngine
 from formflow.fields import FieldType, FieldTypeRegistry
 from formflow.hookspecs import PROJECT, Veto
+from formflow.jobs.plugin_jobs import PluginJob
 from formflow.notifications.model import Channel
 from formflow.plugin_kit import Button, PluginSetting
 
@@ -78,6 +79,7 @@ USES: Mapping[str, str] = MappingProxyType(
         "formflow_startup": "start",
         "formflow_event_subscribers": "event_subscribers",
         "formflow_notification_channels": "notification_channels",
+        "formflow_jobs": "jobs",
     }
 )
 """Each hook, and the :class:`Plugins` member through which Formflow uses its answers; a
@@ -123,6 +125,7 @@ class Plugins:
         self._commands = self._collect_commands()
         self._settings = MappingProxyType(self._collect_settings())
         self._subscribers = MappingProxyType(self._collect_subscribers())
+        self._jobs = MappingProxyType(self._collect_jobs())
 
     @property
     def field_types(self) -> FieldTypeRegistry:
@@ -174,6 +177,11 @@ class Plugins:
     def event_subscribers(self) -> Mapping[str, Subscriber]:
         """The plugins' outbox subscribers, by name."""
         return self._subscribers
+
+    @property
+    def jobs(self) -> Mapping[str, PluginJob]:
+        """The plugins' background jobs, by name."""
+        return self._jobs
 
     def record_buttons(
         self, app_key: str, form: Any, record: Mapping[str, Any], actor: Any
@@ -404,6 +412,16 @@ class Plugins:
             for name, subscriber in answer.items():
                 self._claim(owners, "event subscriber", name, plugin)
                 found[name] = subscriber
+        return found
+
+    def _collect_jobs(self) -> dict[str, PluginJob]:
+        hook = "formflow_jobs"
+        owners: dict[str, str] = {}
+        found: dict[str, PluginJob] = {}
+        for plugin, answer in self._answers(hook):
+            for job in _list_of(PluginJob, answer, plugin, hook):
+                self._claim(owners, "job", job.name, plugin)
+                found[job.name] = job
         return found
 
     def _claim(self, owners: dict[str, str], what: str, name: str, plugin: str) -> None:

@@ -24,6 +24,7 @@ from formflow.definitions.model import Form
 from formflow.errors import FormflowError
 from formflow.events import Relay, Subscriber
 from formflow.jobs import Jobs, Schedule
+from formflow.jobs.plugin_jobs import PluginJobs
 from formflow.notifications import Channel, Notifications
 from formflow.notifications.email import EmailChannel
 from formflow.plugin_settings import PluginSettings
@@ -111,6 +112,12 @@ class Instance:
         upgrade_platform_tables(self.engine)
 
     @cached_property
+    def plugin_jobs(self) -> PluginJobs:
+        """The plugins' background jobs: run at once until :meth:`attach_jobs` puts them
+        on the queue."""
+        return PluginJobs(self.engine, self.plugins.jobs, self)
+
+    @cached_property
     def imports(self) -> ImportRuns:
         """Imports run from the pages, kept in the instance folder's ``imports``."""
         return ImportRuns(self.engine, self.settings.instance / "imports", self.records)
@@ -175,9 +182,10 @@ class Instance:
 
     def attach_jobs(self, jobs: Jobs) -> None:
         """Put the instance's own jobs on ``jobs``: the automations' clock and webhook
-        calls, the notifications' sending, the workflows' step timeouts, scheduled backups and large imports."""
+        calls, the notifications' sending, the workflows' step timeouts, scheduled backups, large imports and the plugins' jobs."""
         from formflow.automations.jobs import attach as attach_automations
         from formflow.backups.schedule import attach as attach_backups
+        from formflow.jobs.plugin_jobs import attach as attach_plugin_jobs
         from formflow.notifications.jobs import attach as attach_notifications
         from formflow.transfer.runs import attach as attach_imports
 
@@ -185,6 +193,7 @@ class Instance:
         attach_notifications(jobs, self.notifications)
         attach_backups(jobs, self)
         attach_imports(jobs, self.imports)
+        attach_plugin_jobs(jobs, self.plugin_jobs)
         jobs.periodic(TIMEOUTS_JOB, Schedule("* * * * *", UTC))(self.sweep_timeouts)
 
     def sweep_timeouts(self) -> int:

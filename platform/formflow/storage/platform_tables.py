@@ -603,3 +603,22 @@ def _upgrade(connection: Connection) -> list[str]:
                 index.create(connection)
                 added.append(f"{table.name}.{index.name}")
     return added
+
+
+plugin_jobs = _keyed_table(
+    "ff_plugin_jobs",
+    Column("name", String(100), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    _at("available_at"),
+    _at("leased_until", nullable=True),
+    Column("lease_holder", String(64)),
+    Column("error", Text),
+    _at("created_at"),
+    _at("finished_at", nullable=True),
+    Index("ix_ff_plugin_jobs_status", "status", "available_at"),
+)
+"""Plugins' background jobs (:mod:`formflow.jobs.plugin_jobs`): ``status`` is queued,
+running (under a lease, so a job whose worker died runs again), done or failed (after its
+last retry, for an admin to run again)."""

@@ -601,7 +601,7 @@ def worker(threads: int) -> None:
 
 @main.group()
 def jobs() -> None:
-    """Background jobs: the deliveries given up after their last retry."""
+    """Background jobs: the deliveries and plugin jobs given up after their last retry."""
 
 
 @jobs.command("dead")
@@ -637,6 +637,39 @@ def jobs_retry(letter_ids: tuple[int, ...]) -> None:
                 retry_dead_letter(connection, letter_id)
         Jobs.open(instance.settings, instance.relay).enqueue()
     click.echo(f"queued {len(letter_ids)} dead letter(s) again")
+
+
+@jobs.command("failed")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1))
+@reports_errors
+def jobs_failed(limit: int) -> None:
+    """List the plugins' jobs given up after their last retry, newest first."""
+    with opened() as instance, read_transaction(instance.engine) as connection:
+        found = instance.plugin_jobs.failed(connection, limit=limit)
+    if not found:
+        click.echo("no failed plugin jobs")
+    for job in found:
+        moment = job.finished_at or job.created_at
+        first_line = job.error.splitlines()[0] if job.error else ""
+        click.echo(
+            f"{job.id:>5}  {moment:%Y-%m-%d %H:%M}  {job.name:<24} "
+            f"after {job.attempts} attempts: {first_line}"
+        )
+
+
+@jobs.command("rerun")
+@click.argument("job_ids", type=int, nargs=-1, required=True)
+@reports_errors
+def jobs_rerun(job_ids: tuple[int, ...]) -> None:
+    """Queue the failed plugin jobs JOB_IDS (see `formflow jobs failed`) again."""
+    from formflow.jobs import Jobs
+    from formflow.jobs.plugin_jobs import attach
+
+    with opened() as instance:
+        attach(Jobs.open(instance.settings, instance.relay), instance.plugin_jobs)
+        for job_id in job_ids:
+            instance.plugin_jobs.rerun(job_id)
+    click.echo(f"queued {len(job_ids)} plugin job(s) again")
 
 
 @main.group()

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from huey import Huey, SqliteHuey
 from queues import drain
 from sqlalchemy import select, update
 
 from formflow import hookimpl
+from formflow.cli import main
 from formflow.jobs import Jobs
 from formflow.jobs.plugin_jobs import DONE, FAILED, QUEUED, RUNNING, PluginJobs
 from formflow.plugin_kit import JobRun, PluginJob, PluginJobError, enqueue
@@ -200,3 +202,34 @@ def test_keep_alive_extends_the_lease_until_another_worker_takes_over(box: Sandb
     box.instance.plugin_jobs.definitions = {"long": PluginJob("long", long_job)}
     box.instance.plugin_jobs.enqueue("long")
     assert seen == [True, False]
+
+
+def test_formflow_jobs_failed_lists_them_and_rerun_queues_them_again(
+    box: Sandbox, worker: Worker, tmp_path: Path, database_url: str
+) -> None:
+    worker.failing = True
+    job_id = enqueue("worker.work", {"n": 1}, instance=box.instance)
+    jobs = box.instance.plugin_jobs
+    while status_of(box, job_id) == QUEUED:  # no queue: retries wait for the sweep
+        jobs.run(job_id)
+    environment = {
+        "FORMFLOW_INSTANCE": str(tmp_path / "instance"),
+        "FORMFLOW_DATABASE_URL": database_url,
+    }
+    runner = CliRunner()
+    listed = runner.invoke(main, ["jobs", "failed"], env=environment)
+    assert listed.exit_code == 0, listed.output
+    assert f"{job_id:>5}" in listed.output
+    assert "worker.work" in listed.output
+    assert "after 3 attempts: RuntimeError: the provider is down" in listed.output
+
+    rerun = runner.invoke(main, ["jobs", "rerun", str(job_id)], env=environment)
+    assert rerun.exit_code == 0, rerun.output
+    assert "queued 1 plugin job(s) again" in rerun.output
+    assert status_of(box, job_id) == QUEUED  # on the instance's queue, for a worker
+    assert runner.invoke(main, ["jobs", "failed"], env=environment).output == (
+        "no failed plugin jobs\n"
+    )
+    again = runner.invoke(main, ["jobs", "rerun", str(job_id)], env=environment)
+    assert again.exit_code == 1
+    assert f"no failed plugin job {job_id}" in again.output

@@ -1,7 +1,9 @@
 """The dead letters page: background deliveries given up after their last retry.
 
 Administrators read what failed, on which record and why, and put a delivery back on the
-queue once its cause is fixed; :mod:`formflow.jobs.dead_letters` does the work.
+queue once its cause is fixed; :mod:`formflow.jobs.dead_letters` does the work. Plugins'
+jobs that failed after their last retry are listed below them, to be run again
+(:mod:`formflow.jobs.plugin_jobs`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from formflow.jobs.dead_letters import (
     list_dead_letters,
     retry_dead_letter,
 )
+from formflow.jobs.plugin_jobs import UnknownPluginJobError
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
 from formflow.web.admin import administrators_only
@@ -37,7 +40,15 @@ def dead_letters() -> str:
     with read_transaction(context.instance().engine) as connection:
         letters = list_dead_letters(connection, limit=SHOWN)
         total = count_dead_letters(connection)
-    return render_template("admin/dead_letters.html", letters=letters, total=total)
+        failed_jobs = context.instance().plugin_jobs.failed(connection, limit=SHOWN)
+        failed_total = context.instance().plugin_jobs.count_failed(connection)
+    return render_template(
+        "admin/dead_letters.html",
+        letters=letters,
+        total=total,
+        failed_jobs=failed_jobs,
+        failed_total=failed_total,
+    )
 
 
 @blueprint.post("/dead/<int:letter_id>/retry")
@@ -52,6 +63,18 @@ def retry(letter_id: int) -> Response:
     else:
         instance.relay.committed()
         flash(_("The delivery is queued again."))
+    return redirect(url_for("jobs.dead_letters"))
+
+
+@blueprint.post("/plugin/<int:job_id>/rerun")
+def rerun(job_id: int) -> Response:
+    """Queue a failed plugin job again (CSRFProtect has checked the POST)."""
+    try:
+        context.instance().plugin_jobs.rerun(job_id)
+    except UnknownPluginJobError:
+        flash(_("That job is no longer among the failed jobs."))
+    else:
+        flash(_("The job is queued again."))
     return redirect(url_for("jobs.dead_letters"))
 
 

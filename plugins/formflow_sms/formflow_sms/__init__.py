@@ -20,7 +20,7 @@ from flask import Blueprint
 
 from formflow import hookimpl
 from formflow.definitions.model import Label
-from formflow.plugin_kit import Button, PluginSetting, settings_of
+from formflow.plugin_kit import Button, JobRun, PluginJob, PluginSetting, enqueue, settings_of
 from formflow_sms.blasts import BlastError, Blasts, Summary
 from formflow_sms.providers import (
     AliyunProvider,
@@ -38,12 +38,17 @@ __version__ = "0.1.0"
 PLUGIN_NAME = "sms"
 """Its entry point's name: settings are kept under it, in tests as when installed."""
 
+SEND_JOB = "sms.send_blast"
+"""The plugin job that sends one blast (payload ``{"blast_id": ...}``)."""
+
 __all__ = [
     "PLUGIN_NAME",
+    "SEND_JOB",
     "BlastError",
     "Blasts",
     "Summary",
     "provider_from",
+    "send_later",
     "send_waiting",
 ]
 
@@ -179,6 +184,32 @@ def send_waiting(instance: Any) -> int:
     return sum(
         blasts.send(blast_id, provider, per_second=per_second) for blast_id in blasts.waiting()
     )
+
+
+def send_blast(run: JobRun) -> None:
+    """The job sending one blast: its recipients still queued, at the provider's rate,
+    until none is left or the blast is cancelled. Run again after a crash, it carries on
+    where the last run stopped; a recipient caught mid-send is failed, never sent twice."""
+    blast_id = int(run.payload["blast_id"])
+    values = settings_of(PLUGIN_NAME, run.instance)
+    blasts = Blasts(run.instance.engine, opt_out_field=values.get("opt_out_field") or "sms_opt_out")
+    blasts.release_interrupted(blast_id)
+    blasts.send(
+        blast_id,
+        provider_from(values),
+        per_second=float(values.get("per_second") or 10),
+        keep_alive=run.keep_alive,
+    )
+
+
+def send_later(blast_id: int, instance: Any = None) -> int:
+    """Enqueue the job that sends ``blast_id`` (in the caller's unit of work, if open)."""
+    return enqueue(SEND_JOB, {"blast_id": blast_id}, instance)
+
+
+@hookimpl
+def formflow_jobs() -> list[PluginJob]:
+    return [PluginJob(SEND_JOB, send_blast, retries=8, retry_delay=10.0, lease_seconds=120)]
 
 
 @click.group("sms")

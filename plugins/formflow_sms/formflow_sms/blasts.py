@@ -2,9 +2,12 @@
 
 A blast is written in one go: a row per matching record, ``queued`` when its number is a
 valid mobile number and the record has not opted out, else ``skipped`` with the reason.
-Sending takes the queued rows in order, throttled to the provider's rate, and marks each
-``sent`` (with the provider's id) or ``failed`` (with the reason); a temporary failure is
-tried again up to ``attempts`` times. A delivery receipt marks a sent row ``delivered`` or
+Sending takes the queued rows in order, throttled to the provider's rate: each is first
+claimed (``sending``), so two senders never send one row, then marked ``sent`` (with the
+provider's id) or ``failed`` (with the reason); a temporary failure is tried again up to
+``attempts`` times. Sending runs as a plugin job (``sms.send_blast``), so a blast survives
+a restart: the job runs again and carries on with the rows still queued; a row left
+``sending`` by a worker that died is marked failed rather than risk a second message. A delivery receipt marks a sent row ``delivered`` or
 ``failed``. Cancelling stops the rows not yet sent. The plugin keeps its own tables.
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -43,12 +46,14 @@ from formflow.errors import FormflowError
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.records.service import RecordService
+from formflow.records.unit import unit_of_work
 from formflow_sms.numbers import mobile
 from formflow_sms.providers import PermanentFailure, Provider, TemporaryFailure
 from formflow_sms.segments import Count, count, signed
 
-QUEUED, SENT, DELIVERED, FAILED, SKIPPED, CANCELLED = (
+QUEUED, SENDING, SENT, DELIVERED, FAILED, SKIPPED, CANCELLED = (
     "queued",
+    "sending",
     "sent",
     "delivered",
     "failed",
@@ -56,6 +61,11 @@ QUEUED, SENT, DELIVERED, FAILED, SKIPPED, CANCELLED = (
     "cancelled",
 )
 PAGE = 500
+KEEP_ALIVE_SECONDS = 10.0
+"""How often a long send tells its job it is still alive."""
+INTERRUPTED_AFTER = timedelta(minutes=2)
+"""A recipient ``sending`` this long was being sent when its worker died."""
+INTERRUPTED = "interrupted while sending; not sent again to avoid a duplicate"
 
 metadata = MetaData()
 blasts = Table(
@@ -253,9 +263,11 @@ class Blasts:
         signature: str = "",
         provider: str = "outbox",
     ) -> int:
-        """Write a blast and a row per recipient; its id."""
+        """Write a blast and a row per recipient, in the caller's unit of work if one is
+        open (so a job to send it can be enqueued in the same unit); its id."""
         now = datetime.now(UTC)
-        with self.engine.begin() as connection:
+        with unit_of_work(self.engine) as unit:
+            connection = unit.connection
             written = connection.execute(
                 insert(blasts).values(
                     app_key=app_key,
@@ -321,14 +333,21 @@ class Blasts:
         retry_wait: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         limit: int | None = None,
+        keep_alive: Callable[[], bool] | None = None,
     ) -> int:
         """Send the blast's queued rows (at most ``limit``), ``per_second`` at most; how
-        many were sent. Stops as soon as the blast is cancelled."""
+        many were sent. Stops as soon as the blast is cancelled, or when ``keep_alive``
+        (called every few seconds) says the job running it lost its lease."""
         gap = 1.0 / per_second if per_second > 0 else 0.0
         done = 0
+        alive_at = time.monotonic()
         while limit is None or done < limit:
             if self._cancelled(blast_id):
                 return done
+            if keep_alive is not None and time.monotonic() - alive_at >= KEEP_ALIVE_SECONDS:
+                if not keep_alive():
+                    return done
+                alive_at = time.monotonic()
             with self.engine.connect() as connection:
                 row = connection.execute(
                     select(messages)
@@ -338,6 +357,8 @@ class Blasts:
                 ).first()
             if row is None:
                 return done
+            if not self._claim(row.id):
+                continue  # another sender took it
             self._send_one(row, provider, attempts, retry_wait, sleep)
             done += 1
             if gap:
@@ -369,6 +390,31 @@ class Blasts:
             self._mark(row.id, SENT, tried, provider_id=provider_id)
             return
 
+    def _claim(self, message_id: int) -> bool:
+        with self.engine.begin() as connection:
+            taken = connection.execute(
+                update(messages)
+                .where(messages.c.id == message_id, messages.c.status == QUEUED)
+                .values(status=SENDING, updated_at=datetime.now(UTC))
+            )
+        return bool(taken.rowcount)
+
+    def release_interrupted(self, blast_id: int, now: datetime | None = None) -> int:
+        """Mark failed the rows a dead worker left ``sending``: whether their message went
+        out is unknown, and a second one is worse than none. How many."""
+        moment = now or datetime.now(UTC)
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(messages)
+                .where(
+                    messages.c.blast_id == blast_id,
+                    messages.c.status == SENDING,
+                    messages.c.updated_at < moment - INTERRUPTED_AFTER,
+                )
+                .values(status=FAILED, reason=INTERRUPTED, updated_at=moment)
+            )
+        return int(changed.rowcount)
+
     def _mark(
         self,
         message_id: int,
@@ -381,7 +427,7 @@ class Blasts:
         with self.engine.begin() as connection:
             connection.execute(
                 update(messages)
-                .where(messages.c.id == message_id, messages.c.status == QUEUED)
+                .where(messages.c.id == message_id, messages.c.status == SENDING)
                 .values(
                     status=status,
                     attempts=attempts,

@@ -1,13 +1,12 @@
 """The blast pages: pick recipients with a filter, write and preview the message, send it,
 and watch each recipient's status arrive.
 
-Sending runs in a background thread of the server process, throttled, so the page returns
-at once; ``formflow sms send`` picks up whatever a restart left queued.
+Sending runs as the plugin's background job (``sms.send_blast``), enqueued in the same
+unit of work as the blast, so the page returns at once and a restart resumes the blast.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +18,8 @@ from formflow.errors import PermissionDenied
 from formflow.plugin_kit import current_instance, require, settings_of
 from formflow.records.access import Actor
 from formflow.records.service import RecordService
-from formflow_sms.blasts import QUEUED, BlastError, Blasts, blasts, messages
+from formflow.records.unit import unit_of_work
+from formflow_sms.blasts import QUEUED, SENDING, BlastError, Blasts, blasts, messages
 
 PLUGIN = "sms"
 
@@ -59,22 +59,6 @@ def allowed(actor: Actor, values: Mapping[str, str]) -> bool:
     """Whether the actor's roles may send blasts (any reader when no roles are set)."""
     roles = {role.strip() for role in values.get("roles", "").split(",") if role.strip()}
     return actor.is_admin or not roles or bool(roles & actor.roles)
-
-
-def _send_in_background(blast_id: int, values: Mapping[str, str]) -> None:
-    from formflow_sms import provider_from
-
-    instance = current_instance()
-    provider = provider_from(values)
-    per_second = float(values.get("per_second") or 10)
-    opt_out = values.get("opt_out_field") or "sms_opt_out"
-
-    def run() -> None:
-        Blasts(instance.engine, opt_out_field=opt_out).send(
-            blast_id, provider, per_second=per_second
-        )
-
-    threading.Thread(target=run, name=f"sms-blast-{blast_id}", daemon=True).start()
 
 
 def attach(blueprint: Blueprint) -> None:
@@ -119,16 +103,19 @@ def attach(blueprint: Blueprint) -> None:
                 shown = list_filter(records, form_key, picked.params if picked else list_args)
                 chosen = both(shown, parse_filter(filter_text))
                 if request.form.get("do") == "send":
-                    blast_id = blasts_service.create(
-                        records,
-                        actor,
-                        app_key,
-                        form_key,
-                        chosen,
-                        provider=values.get("provider") or "outbox",
-                        **arguments,
-                    )
-                    _send_in_background(blast_id, values)
+                    from formflow_sms import send_later
+
+                    with unit_of_work(instance.engine):
+                        blast_id = blasts_service.create(
+                            records,
+                            actor,
+                            app_key,
+                            form_key,
+                            chosen,
+                            provider=values.get("provider") or "outbox",
+                            **arguments,
+                        )
+                        send_later(blast_id, instance)
                     return redirect(url_for("sms.blast", blast_id=blast_id))
                 previews = blasts_service.preview(
                     records,
@@ -186,7 +173,7 @@ def attach(blueprint: Blueprint) -> None:
             row=row,
             summary=summary,
             recipients=recipients,
-            running=summary[QUEUED] > 0 and not summary.cancelled,
+            running=summary[QUEUED] + summary[SENDING] > 0 and not summary.cancelled,
         )
 
     @blueprint.post("/blasts/<int:blast_id>/cancel")

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 import formflow_sms
+from formflow.records.unit import unit_of_work
 from formflow.testing import Sandbox
-from formflow_sms import Blasts
+from formflow_sms import Blasts, send_later
 from formflow_sms.providers import OutboxProvider
 from sms_support import APP
 
@@ -38,3 +39,28 @@ def test_a_blast_is_queued_sent_and_cancelled_on_postgresql(
         assert blasts.cancel(blast_id) == 1
         summary = blasts.summary(blast_id)
         assert (summary["sent"], summary["cancelled"], summary["skipped"]) == (2, 1, 1)
+
+
+def test_a_blast_is_sent_by_its_job_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    with Sandbox(tmp_path, APP, plugins=[formflow_sms], database_url=postgres_url) as box:
+        sam = box.add_user("sam", roles=["staff"])
+        for n, phone in enumerate(["13800138000", "13900139000", "12345"]):
+            box.records.create(
+                sam, "customer", {"name": f"客户{n}", "city": "上海", "mobile": phone}
+            )
+        box.instance.plugin_settings.save("sms", {"per_second": "1000"})
+        blasts = Blasts(box.instance.engine)
+        with unit_of_work(box.instance.engine):
+            blast_id = blasts.create(
+                box.records,
+                sam,
+                box.app_key,
+                "customer",
+                {"field": "city", "op": "eq", "value": "上海"},
+                phone_field="mobile",
+                template="{{ name }}您好",
+            )
+            job_id = send_later(blast_id, box.instance)
+        assert box.instance.plugin_jobs.run(job_id) == "done"  # ran after the commit
+        summary = blasts.summary(blast_id)
+        assert (summary["sent"], summary["skipped"]) == (2, 1)

@@ -45,12 +45,16 @@ class EmailChannel:
         """E-mail ``notification`` to ``recipient``; ``False`` when they have no address."""
         if not recipient.email:
             return False
-        message = self.message(notification, recipient)
+        self.send_message(self.message(notification, recipient))
+        return True
+
+    def send_message(self, message: EmailMessage) -> None:
+        """Send a message already made (a plugin's e-mail blast, say) through the SMTP
+        server, signed in when the settings give credentials; ``smtplib``'s errors pass."""
         with self._connect() as server:
             if self.smtp.user and self.smtp.password:
                 server.login(self.smtp.user, self.smtp.password)
             server.send_message(message)
-        return True
 
     def message(self, notification: Notification, recipient: Recipient) -> EmailMessage:
         """The e-mail for ``recipient``, in their language."""

@@ -1,10 +1,12 @@
-"""SMS blasts (短信群发) for Formflow.
+"""SMS blasts (短信群发) and e-mail blasts (邮件群发) for Formflow.
 
 Recipients are the records a list filter picks on any form; the message is a Jinja2
 sandbox template filled with each record's fields; numbers that are not valid mobile
 numbers (phonenumbers) and records that opted out are skipped and counted. Sending goes
 through the provider the settings choose: an outbox that only records (the default), a
-generic HTTP gateway, or Alibaba Cloud SMS.
+generic HTTP gateway, or Alibaba Cloud SMS. E-mail blasts pick and preview recipients the
+same way and go out through the instance's SMTP server (:mod:`formflow_sms.emails`). Both
+are sent by the plugin's background job ``sms.send_blast``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from flask import Blueprint
 from formflow import hookimpl
 from formflow.definitions.model import Label
 from formflow.plugin_kit import Button, JobRun, PluginJob, PluginSetting, enqueue, settings_of
-from formflow_sms.blasts import BlastError, Blasts, Summary
+from formflow_sms.blasts import EMAIL, BlastError, Blasts, Summary
 from formflow_sms.providers import (
     AliyunProvider,
     HttpGatewayProvider,
@@ -73,6 +75,12 @@ SETTINGS = [
     ),
     PluginSetting(
         "opt_out_field", Label(zh="退订标记字段", en="Opt-out field"), default="sms_opt_out"
+    ),
+    PluginSetting("email_field", Label(zh="邮箱字段", en="E-mail address field"), default="email"),
+    PluginSetting(
+        "email_opt_out_field",
+        Label(zh="退订邮件标记字段", en="E-mail opt-out field"),
+        default="email_opt_out",
     ),
     PluginSetting(
         "receipt_token",
@@ -192,14 +200,31 @@ def send_blast(run: JobRun) -> None:
     where the last run stopped; a recipient caught mid-send is failed, never sent twice."""
     blast_id = int(run.payload["blast_id"])
     values = settings_of(PLUGIN_NAME, run.instance)
-    blasts = Blasts(run.instance.engine, opt_out_field=values.get("opt_out_field") or "sms_opt_out")
+    blasts = Blasts(run.instance.engine)
+    row = blasts.get(blast_id)
+    if row is None:
+        return  # deleted since
     blasts.release_interrupted(blast_id)
     blasts.send(
         blast_id,
-        provider_from(values),
+        _provider_of(row, values, run.instance),
         per_second=float(values.get("per_second") or 10),
         keep_alive=run.keep_alive,
     )
+
+
+def _provider_of(blast: Any, values: Mapping[str, str], instance: Any) -> Provider:
+    """The SMS provider the settings choose, or the instance's SMTP server for an e-mail
+    blast (:class:`SettingsError` when none is configured: the job retries, then fails)."""
+    if blast.channel != EMAIL:
+        return provider_from(values)
+    from formflow.notifications.email import EmailChannel
+    from formflow_sms.emails import EmailProvider
+
+    smtp = instance.settings.smtp
+    if smtp is None:
+        raise SettingsError("e-mail blasts need an SMTP server: set FORMFLOW_SMTP_HOST")
+    return EmailProvider(EmailChannel(smtp), blast.subject or "")
 
 
 def send_later(blast_id: int, instance: Any = None) -> int:
@@ -250,17 +275,23 @@ def formflow_list_buttons(app_key: str, form: Form, actor: Actor) -> list[Button
     from flask import request, url_for
     from flask_babel import gettext as _
 
+    from formflow.plugin_kit import current_instance
     from formflow_sms.pages import allowed
 
     values = settings_of(PLUGIN_NAME)
-    phone_field = values.get("phone_field") or "mobile"
-    if phone_field not in {field.key for field in form.fields} or not allowed(actor, values):
+    if not allowed(actor, values):
         return []
+    keys = {field.key for field in form.fields}
     shown = {key: value for key, value in request.args.items() if key != "cursor"}
-    url = url_for("sms.new", app_key=app_key, form_key=form.key)
-    if shown:
-        url = f"{url}?{urlencode(shown)}"
-    return [Button(_("SMS blast"), url)]
+    buttons = []
+    if (values.get("phone_field") or "mobile") in keys:
+        url = url_for("sms.new", app_key=app_key, form_key=form.key)
+        buttons.append(Button(_("SMS blast"), f"{url}?{urlencode(shown)}" if shown else url))
+    if (values.get("email_field") or "email") in keys and current_instance().settings.smtp:
+        url = url_for("sms.new", app_key=app_key, form_key=form.key)
+        query = urlencode({**shown, "channel": EMAIL})
+        buttons.append(Button(_("E-mail blast"), f"{url}?{query}"))
+    return buttons
 
 
 @hookimpl

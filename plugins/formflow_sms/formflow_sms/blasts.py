@@ -14,12 +14,15 @@ a restart: the job runs again and carries on with the rows still queued; a row l
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import (
@@ -37,6 +40,7 @@ from sqlalchemy import (
     Text,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -47,7 +51,7 @@ from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.records.service import RecordService
 from formflow.records.unit import unit_of_work
-from formflow_sms.numbers import mobile
+from formflow_sms.numbers import email_address, mobile
 from formflow_sms.providers import PermanentFailure, Provider, TemporaryFailure
 from formflow_sms.segments import Count, count, signed
 
@@ -60,6 +64,8 @@ QUEUED, SENDING, SENT, DELIVERED, FAILED, SKIPPED, CANCELLED = (
     "skipped",
     "cancelled",
 )
+SMS, EMAIL = "sms", "email"
+"""A blast's channel (``channel`` is NULL on blasts written before e-mail blasts: SMS)."""
 PAGE = 500
 KEEP_ALIVE_SECONDS = 10.0
 """How often a long send tells its job it is still alive."""
@@ -81,6 +87,8 @@ blasts = Table(
     Column("created_by", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("cancelled_at", DateTime(timezone=True)),
+    Column("channel", String(10)),
+    Column("subject", Text),
 )
 messages = Table(
     "ffp_sms_messages",
@@ -96,6 +104,7 @@ messages = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("provider_id", String(100)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("address", String(320)),
     Index("ix_ffp_sms_messages_blast_status", "blast_id", "status"),
     Index("ix_ffp_sms_messages_provider_id", "provider_id"),
 )
@@ -125,8 +134,10 @@ def render(template: str, record: Mapping[str, Any]) -> str:
 class Preview:
     record_id: int
     phone: str | None
+    """The mobile number, or the e-mail address of an e-mail blast."""
     text: str
     count: Count
+    subject: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,7 +157,7 @@ class Blasts:
     def __init__(self, engine: Engine, *, opt_out_field: str = "sms_opt_out") -> None:
         self.engine = engine
         self.opt_out_field = opt_out_field
-        metadata.create_all(engine)
+        _create_tables(engine)
 
     def queue_one(
         self,
@@ -233,17 +244,24 @@ class Blasts:
         template: str,
         signature: str = "",
         size: int = 3,
+        channel: str = SMS,
+        subject: str | None = None,
     ) -> list[Preview]:
         """The message as the first ``size`` recipients would get it, with its length;
         records that would be skipped are left out."""
         found = []
+        reach = email_address if channel == EMAIL else mobile
         for record in self.matching(records, actor, form_key, filter):
-            if record.get(self.opt_out_field) or mobile(record.get(phone_field)) is None:
+            if record.get(self.opt_out_field) or reach(record.get(phone_field)) is None:
                 continue
             text = render(template, record)
             found.append(
                 Preview(
-                    int(record["id"]), mobile(record.get(phone_field)), text, count(text, signature)
+                    int(record["id"]),
+                    reach(record.get(phone_field)),
+                    text,
+                    count(text, signature),
+                    render(subject, record) if subject else "",
                 )
             )
             if len(found) >= size:
@@ -262,6 +280,8 @@ class Blasts:
         template: str,
         signature: str = "",
         provider: str = "outbox",
+        channel: str = SMS,
+        subject: str | None = None,
     ) -> int:
         """Write a blast and a row per recipient, in the caller's unit of work if one is
         open (so a job to send it can be enqueued in the same unit); its id."""
@@ -278,13 +298,19 @@ class Blasts:
                     provider=provider,
                     created_by=actor.user_id,
                     created_at=now,
+                    channel=channel,
+                    subject=subject,
                 )
             ).inserted_primary_key
             assert written is not None
             blast_id = int(written[0])
             rows: list[dict[str, Any]] = []
             for record in self.matching(records, actor, form_key, filter):
-                rows.append(self._row(blast_id, record, phone_field, template, signature, now))
+                rows.append(
+                    self._row(
+                        blast_id, record, phone_field, template, signature, now, channel, subject
+                    )
+                )
                 if len(rows) >= PAGE:
                     connection.execute(insert(messages), rows)
                     rows = []
@@ -300,21 +326,27 @@ class Blasts:
         template: str,
         signature: str,
         now: datetime,
+        channel: str = SMS,
+        subject: str | None = None,
     ) -> dict[str, Any]:
         raw = record.get(phone_field)
-        phone = mobile(raw)
+        email = channel == EMAIL
+        reached = email_address(raw) if email else mobile(raw)
         status, reason, text = QUEUED, None, ""
         if record.get(self.opt_out_field):
             status, reason = SKIPPED, "opted out"
-        elif phone is None:
-            status, reason = SKIPPED, "invalid number"
+        elif reached is None:
+            status, reason = SKIPPED, "invalid address" if email else "invalid number"
         else:
-            text = signed(render(template, record), signature)
+            text = (
+                render(template, record) if email else signed(render(template, record), signature)
+            )
         params = {key: value for key, value in record.items() if isinstance(value, str | int)}
         return {
             "blast_id": blast_id,
             "record_id": int(record["id"]),
-            "phone": phone or str(raw or ""),
+            "phone": "" if email else reached or str(raw or "")[:40],
+            "address": (reached or str(raw or "")[:320]) if email else None,
             "text": text,
             "params": params,
             "status": status,
@@ -377,7 +409,7 @@ class Blasts:
         while True:
             tried += 1
             try:
-                provider_id = provider.send(row.phone, row.text, row.params or {})
+                provider_id = provider.send(row.address or row.phone, row.text, row.params or {})
             except TemporaryFailure as exc:
                 if tried < attempts:
                     sleep(retry_wait * 2 ** (tried - 1))
@@ -468,6 +500,11 @@ class Blasts:
             )
             return int(changed.rowcount)
 
+    def get(self, blast_id: int) -> Any:
+        """The blast's row (its channel, subject, template...), or ``None``."""
+        with self.engine.connect() as connection:
+            return connection.execute(blasts.select().where(blasts.c.id == blast_id)).first()
+
     def _cancelled(self, blast_id: int) -> bool:
         with self.engine.connect() as connection:
             return (
@@ -510,3 +547,24 @@ class Blasts:
                     )
                 )
             }
+
+
+_READY: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create the plugin's tables, and add the columns later versions added (e-mail
+    blasts' ``channel``, ``subject`` and ``address``) to tables made before them; once
+    an engine."""
+    if engine in _READY:
+        return
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        inspector = inspect(connection)
+        operations = Operations(MigrationContext.configure(connection))
+        for table in (blasts, messages):
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    operations.add_column(table.name, column._copy())
+    _READY.add(engine)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
@@ -24,3 +26,12 @@ def mobile(raw: object, region: str = "CN") -> str | None:
     ):
         return None
     return str(phonenumbers.format_number(number, PhoneNumberFormat.E164))
+
+
+_ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+
+def email_address(value: object) -> str | None:
+    """The e-mail address in ``value``, or ``None`` when it is not one (e-mail blasts)."""
+    text = str(value or "").strip()
+    return text if len(text) <= 320 and _ADDRESS.match(text) else None

@@ -19,7 +19,16 @@ from formflow.plugin_kit import current_instance, require, settings_of
 from formflow.records.access import Actor
 from formflow.records.service import RecordService
 from formflow.records.unit import unit_of_work
-from formflow_sms.blasts import QUEUED, SENDING, BlastError, Blasts, blasts, messages
+from formflow_sms.blasts import (
+    EMAIL,
+    QUEUED,
+    SENDING,
+    SMS,
+    BlastError,
+    Blasts,
+    blasts,
+    messages,
+)
 
 PLUGIN = "sms"
 
@@ -71,18 +80,25 @@ def attach(blueprint: Blueprint) -> None:
         values = settings_of(PLUGIN, instance)
         if not allowed(actor, values):
             raise PermissionDenied(_("Your roles may not send SMS blasts."))
+        channel = EMAIL if request.args.get("channel") == EMAIL else SMS
+        if channel == EMAIL and instance.settings.smtp is None:
+            raise PermissionDenied(_("E-mail blasts need an SMTP server; none is set up."))
         filter_text = request.form.get("filter", "")
         list_args = {
             key: value
             for key, value in (request.form if request.method == "POST" else request.args).items()
-            if key not in ("filter", "template", "do", "csrf_token", "view")
+            if key not in ("filter", "template", "subject", "do", "csrf_token", "view", "channel")
         }
         view_id = request.form.get("view", "")
         template = request.form.get("template", "")
+        subject = request.form.get("subject", "")
         previews, problem = [], None
-        blasts_service = Blasts(
-            instance.engine, opt_out_field=values.get("opt_out_field") or "sms_opt_out"
+        opt_out = (
+            values.get("email_opt_out_field") or "email_opt_out"
+            if channel == EMAIL
+            else values.get("opt_out_field") or "sms_opt_out"
         )
+        blasts_service = Blasts(instance.engine, opt_out_field=opt_out)
         records = instance.records(app_key)
         with instance.engine.connect() as connection:
             views = (
@@ -93,15 +109,21 @@ def attach(blueprint: Blueprint) -> None:
                 else []
             )
         arguments = {
-            "phone_field": values.get("phone_field") or "mobile",
+            "phone_field": (
+                values.get("email_field") or "email"
+                if channel == EMAIL
+                else values.get("phone_field") or "mobile"
+            ),
             "template": template,
-            "signature": values.get("signature", ""),
+            "signature": "" if channel == EMAIL else values.get("signature", ""),
         }
         if request.method == "POST":
             try:
                 picked = next((view for view in views if str(view.id) == view_id), None)
                 shown = list_filter(records, form_key, picked.params if picked else list_args)
                 chosen = both(shown, parse_filter(filter_text))
+                if channel == EMAIL and not subject.strip():
+                    raise BlastError(_("Write the e-mail's subject."))
                 if request.form.get("do") == "send":
                     from formflow_sms import send_later
 
@@ -112,7 +134,11 @@ def attach(blueprint: Blueprint) -> None:
                             app_key,
                             form_key,
                             chosen,
-                            provider=values.get("provider") or "outbox",
+                            provider=EMAIL
+                            if channel == EMAIL
+                            else values.get("provider") or "outbox",
+                            channel=channel,
+                            subject=subject if channel == EMAIL else None,
                             **arguments,
                         )
                         send_later(blast_id, instance)
@@ -125,6 +151,8 @@ def attach(blueprint: Blueprint) -> None:
                     phone_field=arguments["phone_field"],
                     template=template,
                     signature=arguments["signature"],
+                    channel=channel,
+                    subject=subject,
                 )
             except BlastError as exc:
                 problem = str(exc)
@@ -139,6 +167,8 @@ def attach(blueprint: Blueprint) -> None:
             template=template,
             previews=previews,
             problem=problem,
+            channel=channel,
+            subject=subject,
         )
 
     @blueprint.get("/")

@@ -35,6 +35,8 @@ fields:
   - {key: level, type: text, label: {zh: 等级, en: Level}}
   - {key: mobile, type: text, label: {zh: 手机, en: Mobile}}
   - {key: sms_opt_out, type: bool, label: {zh: 退订短信, en: No SMS}}
+  - {key: email, type: text, label: {zh: 邮箱, en: E-mail}}
+  - {key: email_opt_out, type: bool, label: {zh: 退订邮件, en: No e-mail}}
 list:
   filters: [city, level]
 permissions:

@@ -1,8 +1,8 @@
 """Plugins' background jobs: declared with ``formflow_jobs``, enqueued with the kit inside
 the caller's unit of work, run on the queue with retries, and never run twice at once.
 
-Each test runs on SQLite and on PostgreSQL (``database_url``); the queue is huey on a
-SQLite file, drained in the test's thread.
+Each test runs on SQLite and on PostgreSQL (``database_url``); those with a queue run on
+huey's SQLite queue and on Redis, drained in the test's thread.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from huey import Huey, SqliteHuey
+from huey import Huey
 from queues import drain
 from sqlalchemy import select, update
 
@@ -61,10 +61,9 @@ def box(tmp_path: Path, worker: Worker, database_url: str) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def queue(tmp_path: Path) -> Iterator[Huey]:
-    huey = SqliteHuey("formflow", filename=str(tmp_path / "jobs.db"), results=False, utc=True)
-    yield huey
-    huey.storage.close()
+def queue(huey: Huey) -> Huey:
+    """The queue: huey on a SQLite file, then on Redis (the jobs tests' ``huey``)."""
+    return huey
 
 
 def on_queue(box: Sandbox, queue: Huey) -> PluginJobs:

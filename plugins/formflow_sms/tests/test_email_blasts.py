@@ -7,14 +7,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import MetaData, Table, create_engine, inspect, select
 
 from formflow.config import SmtpSettings
 from formflow.storage.platform_tables import plugin_jobs
 from formflow.testing import Sandbox, csrf_token
 from formflow_sms import Blasts
+from formflow_sms.blasts import blasts, messages
 from mail_support import Mailbox, smtp_server
 
 SUBJECT = "{{ name }}：会员日邀请"
@@ -129,3 +131,25 @@ def test_an_email_blast_needs_a_subject(box: Sandbox, mailbox: Mailbox) -> None:
 def test_without_smtp_the_email_blast_page_is_refused(box: Sandbox) -> None:
     url = f"/plugins/sms/{box.app_key}/customer/new?channel=email"
     assert box.client("sam").get(url).status_code == 403
+
+
+def test_tables_made_before_email_blasts_get_their_new_columns(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path}/old.db")
+    old = MetaData()
+    for table in (blasts, messages):
+        Table(
+            table.name,
+            old,
+            *(
+                column._copy()
+                for column in table.columns
+                if column.name not in {"channel", "subject", "address"}
+            ),
+        )
+    old.create_all(engine)
+    Blasts(engine)
+    with engine.connect() as connection:
+        found = inspect(connection)
+        assert {"channel", "subject"} <= {c["name"] for c in found.get_columns(blasts.name)}
+        assert "address" in {c["name"] for c in found.get_columns(messages.name)}
+    engine.dispose()

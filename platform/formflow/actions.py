@@ -57,6 +57,11 @@ class ActionContext:
         default=None, compare=False, repr=False
     )
     """Reads a plugin's settings by plugin name (:mod:`formflow.plugin_settings`)."""
+    enqueue_job: Callable[[str, Mapping[str, Any]], int] | None = field(
+        default=None, compare=False, repr=False
+    )
+    """Enqueues a plugin's background job by name with a JSON payload, inside ``unit``
+    (:func:`formflow.plugin_kit.enqueue`); its id. ``None`` where the caller runs no jobs."""
 
     def require_records(self) -> tuple[RecordService, Actor, ExpressionEngine]:
         """The record service, actor and expressions an action that writes needs; an

@@ -99,6 +99,8 @@ class Automations:
         self.notifications: Notifications | None = None
         """Where the ``notify`` action tells people; the instance sets it."""
         self.plugin_settings = plugin_settings
+        self.enqueue_job: Callable[[str, Mapping[str, Any]], int] | None = None
+        """Enqueues a plugin's job for an action (the instance sets it)."""
         self.send_webhook: Callable[[int], object] = self._send_now
         """Called with a webhook call's id once the run that queued it committed; a job
         on the queue once :func:`formflow.automations.jobs.attach` takes it over."""
@@ -313,6 +315,7 @@ class Automations:
                 source=rule.key,
                 notifications=self.notifications,
                 plugin_settings=self.plugin_settings,
+                enqueue_job=self.enqueue_job,
             )
             result = action.run(context, thaw(call.params))
             changes.append(dict(result) if isinstance(result, Mapping) else {"action": call.name})

@@ -82,6 +82,7 @@ class Instance:
         self.notifications = Notifications(self.engine, self._channels())
         """What people are told, in the app and on e-mail and the plugins' channels."""
         self.automations.notifications = self.notifications
+        self.automations.enqueue_job = lambda name, payload: self.plugin_jobs.enqueue(name, payload)
         for name, subscriber in self.plugins.event_subscribers.items():
             if name in subscribers:
                 raise InstanceError(f"a plugin's event subscriber may not be named {name!r}")

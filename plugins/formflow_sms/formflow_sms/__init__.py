@@ -23,7 +23,7 @@ from flask import Blueprint
 from formflow import hookimpl
 from formflow.definitions.model import Label
 from formflow.plugin_kit import Button, JobRun, PluginJob, PluginSetting, enqueue, settings_of
-from formflow_sms.blasts import EMAIL, BlastError, Blasts, Summary
+from formflow_sms.blasts import EMAIL, SEND_JOB, BlastError, Blasts, Summary
 from formflow_sms.providers import (
     AliyunProvider,
     HttpGatewayProvider,
@@ -39,9 +39,6 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 PLUGIN_NAME = "sms"
 """Its entry point's name: settings are kept under it, in tests as when installed."""
-
-SEND_JOB = "sms.send_blast"
-"""The plugin job that sends one blast (payload ``{"blast_id": ...}``)."""
 
 __all__ = [
     "PLUGIN_NAME",

@@ -1,6 +1,7 @@
 """The ``send_sms`` action: a workflow or automation texts the record it runs on (a
-reminder before a payment is due). The message is queued in the run's unit of work and sent
-by ``formflow sms send`` (or the next sending pass), never inside the transaction."""
+reminder before a payment is due). The message is queued in the run's unit of work, with
+the blast job that sends it once the run commits (``formflow sms send`` where the caller
+runs no jobs), never inside the transaction."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from formflow.actions import Action, ActionContext, ActionError
 from formflow.definitions.model import Label
-from formflow_sms.blasts import BlastError, Blasts
+from formflow_sms.blasts import SEND_JOB, BlastError, Blasts
 
 PLUGIN = "sms"
 PARAMS_SCHEMA = {
@@ -49,6 +50,8 @@ def run(context: ActionContext, params: Mapping[str, Any]) -> dict[str, Any]:
                 )
     except BlastError as exc:
         raise ActionError(str(exc)) from exc
+    if context.enqueue_job is not None:  # sent by the blast job once the run commits
+        context.enqueue_job(SEND_JOB, {"blast_id": blast_id})
     return {"blast": blast_id}
 
 

@@ -64,6 +64,8 @@ QUEUED, SENDING, SENT, DELIVERED, FAILED, SKIPPED, CANCELLED = (
     "skipped",
     "cancelled",
 )
+SEND_JOB = "sms.send_blast"
+"""The plugin job that sends one blast (payload ``{"blast_id": ...}``)."""
 SMS, EMAIL = "sms", "email"
 """A blast's channel (``channel`` is NULL on blasts written before e-mail blasts: SMS)."""
 PAGE = 500

@@ -20,7 +20,7 @@ from formflow.testing import Sandbox, csrf_token
 from formflow_sms import SEND_JOB, Blasts, send_later
 from formflow_sms.blasts import INTERRUPTED, SENDING, messages
 from formflow_sms.providers import OutboxProvider
-from sms_support import PASSWORD, USERNAME, Gateway
+from sms_support import APP, PASSWORD, USERNAME, Gateway
 
 SHANGHAI = {"field": "city", "op": "eq", "value": "上海"}
 
@@ -160,3 +160,35 @@ def test_a_blast_job_with_broken_settings_is_retried_then_failed(box: Sandbox) -
     assert formflow_sms.formflow_jobs()[0].retries == 8
     with box.instance.engine.connect() as connection:
         assert jobs.count_failed(connection) == 0
+
+
+WELCOME = """\
+key: welcome_sms
+label: {zh: 欢迎短信, en: Welcome SMS}
+form: customer
+trigger: {type: created}
+actions:
+  - action: send_sms
+    params: {template: "欢迎成为会员"}
+"""
+
+
+def test_the_send_sms_action_of_an_automation_is_sent_by_the_blast_job(tmp_path: Path) -> None:
+    app = {
+        **APP,
+        "app.yaml": APP["app.yaml"].replace(
+            "include: {forms: [forms/*.yaml]}",
+            "include: {forms: [forms/*.yaml], automations: [automations/*.yaml]}",
+        ),
+        "automations/welcome.yaml": WELCOME,
+    }
+    with Sandbox(tmp_path, app, plugins=[formflow_sms]) as box:
+        box.instance.plugin_settings.save("sms", {"per_second": "1000"})
+        Blasts(box.instance.engine)  # its tables, as the server's start-up makes them
+        sam = box.add_user("sam", roles=["staff"])
+        box.records.create(sam, "customer", {"name": "华东贸易", "mobile": "13800138000"})
+        box.deliver_events()  # the automation runs, queues the message and its job
+        with box.instance.engine.connect() as connection:
+            sent = connection.execute(select(messages.c.status, messages.c.text)).all()
+        assert [tuple(row) for row in sent] == [("sent", "欢迎成为会员")]
+        assert job_statuses(box) == [DONE]

@@ -252,3 +252,13 @@ def test_the_oldest_range_reaches_back_and_today_is_young(
         "61-90": 0,
         "90+": 1,
     }
+
+
+def test_a_viewer_starts_at_their_own_department(service: RecordService, people: People) -> None:
+    seed(service, people)
+    source = TargetSource("account", Measure("count"), "owner", rollup="department")
+    shown = widget("target", Dimension("owner"), measures=CREDIT, target=source)
+    result = compute(service, people.carol, shown)
+    sales, east, west = (department(p) for p in (people.carol, people.alice, people.west))
+    assert [g.keys[0] for g in result.groups] == [sales, *sorted((east, west))]
+    assert figures(result, "target") == {sales: 6, east: 3, west: 2}

@@ -568,8 +568,8 @@ def _rolled_up_target(
     viewer: ViewerFilters,
     result: WidgetResult,
 ) -> None:
-    """Target against actual per department: the chosen department (or the top one) and
-    those right below it. A department's actual is what its people and those of the
+    """Target against actual per department: the chosen department (else the viewer's own,
+    else the top one) and those right below it. A department's actual is what its people and those of the
     departments below it own; its target is its own team target where one is recorded
     for the period, else the sum of the targets of the departments right below it and
     of its own members, so a team target is never counted twice with its members'."""
@@ -594,7 +594,7 @@ def _rolled_up_target(
         return _total(parts)
 
     form = service.app.form(widget.form)
-    for department in tree.shown(viewer.department):
+    for department in tree.shown(viewer.department or actor.department_id):
         people = tree.people(department)
         done = _total([actual.get(p) for p in people])
         goal = rolled(department, frozenset())

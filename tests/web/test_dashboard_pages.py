@@ -151,8 +151,10 @@ def test_team_targets_roll_up_and_drill_into_the_teams_deals(demo_app: Flask) ->
     by_key = {s["key"]: s for s in data["series"]}
     whole, east, south = (Decimal(v) for v in by_key["target"]["data"])
     assert whole == east + south > 0  # the teams' targets, once each
-    for link in by_key["sum_amount"]["links"]:
-        assert list_total(client, link) >= 0
+    whole_link, east_link, south_link = by_key["sum_amount"]["links"]
+    assert "%2C" in east_link  # f.owner= the team's people, comma-separated
+    counts = [list_total(client, link) for link in (whole_link, east_link, south_link)]
+    assert counts[1] + counts[2] <= counts[0]
 
 
 def test_a_department_narrows_the_overview(demo_app: Flask) -> None:

@@ -262,3 +262,14 @@ def test_a_viewer_starts_at_their_own_department(service: RecordService, people:
     sales, east, west = (department(p) for p in (people.carol, people.alice, people.west))
     assert [g.keys[0] for g in result.groups] == [sales, *sorted((east, west))]
     assert figures(result, "target") == {sales: 6, east: 3, west: 2}
+
+
+def test_a_department_narrows_a_targets_people_too(service: RecordService, people: People) -> None:
+    totals = seed(service, people)
+    source = TargetSource("account", Measure("count"), "owner")
+    shown = widget("target", Dimension("owner"), measures=CREDIT, target=source)
+    east = ViewerFilters(department=department(people.alice))
+    result = compute(service, people.admin, shown, east)
+    alice, bob = user(people.alice), user(people.bob)
+    assert figures(result, "sum_credit") == {alice: totals["alice"], bob: totals["bob"]}
+    assert figures(result, "target") == {alice: 2, bob: 1}

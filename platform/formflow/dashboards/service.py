@@ -537,6 +537,17 @@ def _target(
     target_form = service.app.form(source.form)
     if span is not None and source.date_field:
         conditions.append(service.span_condition(target_form, source.date_field, span))
+    if widget.group_by == service.app.form(widget.form).owner_field:
+        # the viewer's owner or department narrows the targets as it narrows the actual
+        if viewer.owner is not None:
+            conditions.append({"field": source.by, "op": "eq", "value": viewer.owner})
+        if viewer.department is not None:
+            people = service.tree().people(viewer.department)
+            conditions.append(
+                {"field": source.by, "op": "in", "value": sorted(people)}
+                if people
+                else {"field": "id", "op": "eq", "value": 0}
+            )
     aggregation = Aggregation(
         measures=(Measure(source.measure.op, source.measure.field),),
         group_by=(source.by,),

@@ -178,3 +178,16 @@ def test_the_forecast_and_the_ageing_draw_their_series(demo_app: Flask) -> None:
         assert weighted is None or Decimal(weighted) <= Decimal(whole)
     ageing = shown["receivables_ageing"]
     assert [c["key"] for c in ageing["categories"]] == ["0-30", "31-60", "61-90", "90+"]
+
+
+def test_the_api_takes_a_department(demo_app: Flask) -> None:
+    client = demo_app.test_client()
+    headers = {"Authorization": f"Bearer {token_for(demo_app, 'wangqiang')}"}
+    path = "/api/v1/crm_sfa/dashboards/sales_overview/widgets/team_targets"
+    whole = client.get(path, headers=headers)
+    assert whole.status_code == 200
+    [first, *_] = whole.json["categories"]
+    team = client.get(f"{path}?department={whole.json['categories'][1]['key']}", headers=headers)
+    assert team.status_code == 200
+    assert [c["key"] for c in team.json["categories"]] == [whole.json["categories"][1]["key"]]
+    assert first["label"] == "销售部"

@@ -183,6 +183,8 @@ class DashboardService:
         keys = [d.field for d in widget.dimensions] + list(_filter_keys(widget.filter))
         for measure in widget.measures:
             keys += list(_filter_keys(measure.filter or {}))
+        if widget.forecast is not None:
+            keys += list(_filter_keys(widget.forecast.won))
         for key in keys:
             link, _, rest = key.partition(".")
             if rest and form.has_field(link) and form.field(link).target_form:

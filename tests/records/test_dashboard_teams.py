@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from shop import People
 
 from formflow.dashboards import DashboardService, ViewerFilters, WidgetResult
+from formflow.dashboards.service import held_by
 from formflow.definitions.model import (
     Dimension,
     ForecastSource,
@@ -273,3 +274,9 @@ def test_a_department_narrows_a_targets_people_too(service: RecordService, peopl
     alice, bob = user(people.alice), user(people.bob)
     assert figures(result, "sum_credit") == {alice: totals["alice"], bob: totals["bob"]}
     assert figures(result, "target") == {alice: 2, bob: 1}
+
+
+def test_a_large_department_is_asked_for_in_parts() -> None:
+    found = held_by("owner", frozenset(range(1, 2502)))
+    assert [len(part["value"]) for part in found["or"]] == [1000, 1000, 501]
+    assert held_by("owner", frozenset()) == {"field": "id", "op": "eq", "value": 0}

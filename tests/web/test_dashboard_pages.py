@@ -167,6 +167,7 @@ def test_a_department_narrows_the_overview(demo_app: Flask) -> None:
     [whole], [part] = everyone["pipeline"]["series"], team["pipeline"]["series"]
     assert sum(Decimal(v) for v in part["data"]) < sum(Decimal(v) for v in whole["data"])
     assert [c["label"] for c in team["team_targets"]["categories"]] == ["华东区"]
+    assert [key for key, data in team.items() if data["problem"]] == []
 
 
 def test_the_forecast_and_the_ageing_draw_their_series(demo_app: Flask) -> None:

@@ -40,6 +40,7 @@ from formflow.errors import N_, PermissionDenied, QueryError
 from formflow.fields import ValueKind
 from formflow.records import Actor, Query, RecordService, scope_for
 from formflow.records.aggregates import MAX_GROUPS, Aggregation
+from formflow.records.filters import MAX_VALUES
 
 Drill = dict[str, str | tuple[str, str]]
 """Field conditions behind a figure: ``{"stage": "won"}`` (one value, or several joined by
@@ -375,10 +376,20 @@ class DashboardService:
 
 
 def owned_by(form: Form, people: frozenset[int]) -> dict[str, Any]:
-    """Records owned by one of ``people`` (none at all when the department has nobody)."""
+    """Records owned by one of ``people`` (none at all when the department has nobody);
+    a large department's people in lists of at most :data:`MAX_VALUES` each."""
+    return held_by(form.owner_field, people)
+
+
+def held_by(key: str, people: frozenset[int]) -> dict[str, Any]:
     if not people:
         return {"field": "id", "op": "eq", "value": 0}
-    return {"field": form.owner_field, "op": "in", "value": sorted(people)}
+    ordered = sorted(people)
+    parts = [
+        {"field": key, "op": "in", "value": ordered[i : i + MAX_VALUES]}
+        for i in range(0, len(ordered), MAX_VALUES)
+    ]
+    return parts[0] if len(parts) == 1 else {"or": parts}
 
 
 def people_drill(people: frozenset[int]) -> str:
@@ -545,11 +556,7 @@ def _target(
             conditions.append({"field": source.by, "op": "eq", "value": viewer.owner})
         if viewer.department is not None:
             people = service.tree().people(viewer.department)
-            conditions.append(
-                {"field": source.by, "op": "in", "value": sorted(people)}
-                if people
-                else {"field": "id", "op": "eq", "value": 0}
-            )
+            conditions.append(held_by(source.by, people))
     aggregation = Aggregation(
         measures=(Measure(source.measure.op, source.measure.field),),
         group_by=(source.by,),

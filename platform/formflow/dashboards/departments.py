@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -38,6 +39,13 @@ class DepartmentTree:
         return cls(
             {int(d): (int(p) if p is not None else None) for d, p in tree},
             {d: frozenset(found) for d, found in members.items()},
+        )
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        """The whole tree as a hashable value, to key results that depend on it."""
+        return (
+            tuple(sorted(self.parents.items(), key=lambda item: item[0])),
+            tuple(sorted((d, tuple(sorted(found))) for d, found in self.members.items())),
         )
 
     def children(self, department: int) -> list[int]:

@@ -166,6 +166,7 @@ class DashboardService:
             ),
             actor,
             self.today(),
+            self.tree().fingerprint() if self.reads_tree(widget, viewer) else None,
         )
         found: WidgetResult = self.cache.get_or_compute(
             key,
@@ -175,6 +176,13 @@ class DashboardService:
             watermark=watermark,
         )
         return found
+
+    @staticmethod
+    def reads_tree(widget: Widget, viewer: ViewerFilters) -> bool:
+        """Whether the figures depend on who is in which department: moving a person
+        writes no record event, so such a result is also keyed by the tree."""
+        rolled = widget.target is not None and widget.target.rollup is not None
+        return rolled or viewer.department is not None
 
     def forms_read(self, widget: Widget) -> set[str]:
         """The forms whose changes can change the widget: its own, the target form, and the

@@ -596,11 +596,12 @@ def _rolled_up_target(
     viewer: ViewerFilters,
     result: WidgetResult,
 ) -> None:
-    """Target against actual per department: the chosen department (else the viewer's own,
-    else the top one) and those right below it. A department's actual is what its people and those of the
-    departments below it own; its target is its own team target where one is recorded
-    for the period, else the sum of the targets of the departments right below it and
-    of its own members, so a team target is never counted twice with its members'."""
+    """Target against actual per department: the chosen department (else the viewer's
+    own, else the top one) and those right below it. A department's actual is what its
+    people and those of the departments below it own; its target is its own team target
+    where one is recorded for the period, else the sum of the targets of the departments
+    right below it and of its own members, so a team target is never counted twice with
+    its members'."""
     source = widget.target
     assert source is not None
     tree = service.tree()

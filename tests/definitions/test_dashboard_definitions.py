@@ -76,3 +76,94 @@ def test_a_well_formed_dashboard_compiles_to_its_widgets(write_app: AppWriter) -
     [widget] = load_app(root).dashboards["board"].widgets
     assert (widget.dimensions[0].bucket, widget.dimensions[1].field) == ("month", "stage")
     assert widget.filter == {"and": [{"field": "stage", "op": "in", "value": ["open", "won"]}]}
+
+
+PIPELINE = (
+    "key: deal\nlabel: 商机\ntitle_field: name\nfields:\n"
+    "  - {key: name, type: text, label: 名称}\n"
+    "  - {key: amount, type: money, label: 金额}\n"
+    "  - {key: chance, type: percent, label: 赢率}\n"
+    "  - {key: closes_on, type: date, label: 预计成交}\n"
+    "  - {key: owner, type: user, label: 负责人}\n"
+    "permissions: {}\n"
+)
+GOAL = (
+    "key: goal\nlabel: 目标\ntitle_field: name\nfields:\n"
+    "  - {key: name, type: text, label: 名称}\n"
+    "  - {key: person, type: user, label: 人}\n"
+    "  - {key: team, type: department, label: 团队}\n"
+    "  - {key: revenue, type: money, label: 金额}\n"
+    "permissions: {}\n"
+)
+
+
+def pipeline_errors(write_app: AppWriter, *widget_lines: str) -> list[str]:
+    root = write_app(
+        app=APP,
+        forms={"deal": PIPELINE, "goal": GOAL},
+        dashboards={"board": board(*widget_lines)},
+    )
+    return definition_errors(root)
+
+
+def test_ages_must_grow_and_need_a_date(write_app: AppWriter) -> None:
+    assert pipeline_errors(
+        write_app,
+        "  - key: ageing\n    type: bar\n    label: 账龄\n    form: deal\n",
+        "    group_by: {field: name, age: [60, 30]}\n",
+    ) == [
+        "dashboards/board.yaml:8:34: 'name' is not a date field, so it has no age",
+        "dashboards/board.yaml:8:34: age ranges must end at increasing numbers of days",
+    ]
+
+
+def test_a_forecast_needs_a_percentage_and_a_time_bucket(write_app: AppWriter) -> None:
+    assert pipeline_errors(
+        write_app,
+        "  - key: f\n    type: forecast\n    label: 预测\n    form: deal\n",
+        "    group_by: owner\n    measure: {op: sum, field: amount}\n    probability: name\n",
+    ) == [
+        "dashboards/board.yaml:8:15: a forecast groups by a date field's time bucket",
+        "dashboards/board.yaml:10:18: 'name' is not a number field",
+    ]
+
+
+def test_a_rolled_up_target_needs_people_and_a_department_field(write_app: AppWriter) -> None:
+    assert pipeline_errors(
+        write_app,
+        "  - key: t\n    type: target\n    label: 目标\n    form: deal\n    group_by: closes_on\n",
+        "    measure: {op: sum, field: amount}\n",
+        "    target: {form: goal, measure: {op: sum, field: revenue}, by: name, rollup: department,"
+        " department: person}\n",
+    ) == [
+        "dashboards/board.yaml:8:15: a rolled-up target needs a user field here; "
+        "'closes_on' is not one",
+        "dashboards/board.yaml:10:66: rollup: department needs a user field here; 'name' is not one",
+        "dashboards/board.yaml:10:104: 'person' is not a department field",
+    ]
+
+
+def test_a_forecast_an_age_and_a_rolled_up_target_compile(write_app: AppWriter) -> None:
+    root = write_app(
+        app=APP,
+        forms={"deal": PIPELINE, "goal": GOAL},
+        dashboards={
+            "board": "key: board\nlabel: 看板\nfilters: [{kind: department}]\nwidgets:\n"
+            "  - key: f\n    type: forecast\n    label: 预测\n    form: deal\n"
+            "    group_by: {field: closes_on, bucket: month}\n"
+            "    measure: {op: sum, field: amount}\n    probability: chance\n"
+            "  - key: a\n    type: bar\n    label: 账龄\n    form: deal\n"
+            "    group_by: {field: closes_on, age: true}\n"
+            "  - key: t\n    type: target\n    label: 目标\n    form: deal\n    group_by: owner\n"
+            "    target: {form: goal, measure: {op: sum, field: revenue}, by: person,"
+            " rollup: department, department: team}\n"
+        },
+    )
+    board_ = load_app(root).dashboards["board"]
+    forecast, ageing, target = board_.widgets
+    assert forecast.forecast is not None
+    assert forecast.forecast.probability == "chance"
+    assert ageing.dimensions[0].age == (30, 60, 90)
+    assert target.target is not None
+    assert (target.target.rollup, target.target.department) == ("department", "team")
+    assert board_.filters[0].kind == "department"

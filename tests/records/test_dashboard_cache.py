@@ -9,9 +9,11 @@ import pytest
 from shop import People
 from sqlalchemy import Engine
 
+from formflow import accounts
 from formflow.dashboards import DashboardService, ResultCache, ViewerFilters
 from formflow.definitions.model import Dimension, Label, Measure, Widget
 from formflow.records.service import RecordService
+from formflow.storage.database import write_transaction
 
 TOTAL = Widget(
     key="total",
@@ -95,3 +97,25 @@ def test_viewers_do_not_share_kept_figures(
     service.create(people.bob, "account", {"name": "b", "credit": "1.00"})
     assert figures.compute(people.admin, TOTAL, ViewerFilters()).value == Decimal("6.00")
     assert figures.compute(people.bob, TOTAL, ViewerFilters()).value == Decimal("1.00")
+
+
+def test_a_person_moving_department_shows_in_a_department_view(
+    service: RecordService, cache: ResultCache, people: People, engine: Engine, account: int
+) -> None:
+    """Moving a person writes no record event; a department's kept figure follows anyway."""
+    east = people.alice.department_id
+    viewer = ViewerFilters(department=east)
+    before = DashboardService(service, cache=cache).compute(people.admin, TOTAL, viewer)
+    assert before.value == Decimal("5.00")
+    assert people.alice.user_id is not None
+    with write_transaction(engine) as connection:
+        accounts.update_user(
+            connection,
+            people.alice.user_id,
+            display_name="alice",
+            department_id=people.west.department_id,
+            is_active=True,
+            is_admin=False,
+        )
+    after = DashboardService(service, cache=cache).compute(people.admin, TOTAL, viewer)
+    assert after.value is None

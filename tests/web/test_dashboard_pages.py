@@ -8,11 +8,12 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_pages import copy_demo
+from demo_pages import TODAY, copy_demo
 from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
@@ -56,7 +57,7 @@ def funnel_counts(data: dict[str, Any]) -> dict[str, int]:
 
 def test_a_manager_sees_every_widget_of_the_sales_overview(demo_app: Flask) -> None:
     shown = widgets(signed_in(demo_app, "lijing"), OVERVIEW)
-    assert len(shown) == 15
+    assert len(shown) == 17
     assert [key for key, data in shown.items() if data["problem"]] == []
 
 
@@ -140,3 +141,54 @@ def test_dashboard_pages_speak_chinese(demo_app: Flask, path: str) -> None:
     response = signed_in(demo_app, "wangqiang").get(path)
     assert response.status_code == 200
     assert english(response) == []
+
+
+def test_team_targets_roll_up_and_drill_into_the_teams_deals(demo_app: Flask) -> None:
+    client = signed_in(demo_app, "wangqiang")
+    month = f"from={TODAY.replace(day=1).isoformat()}&to={TODAY.isoformat()}"  # the demo's month
+    data = widgets(client, f"{OVERVIEW}?{month}")["team_targets"]
+    assert [c["label"] for c in data["categories"]] == ["销售部", "华东区", "华南区"]
+    by_key = {s["key"]: s for s in data["series"]}
+    whole, east, south = (Decimal(v) for v in by_key["target"]["data"])
+    assert whole == east + south > 0  # the teams' targets, once each
+    whole_link, east_link, south_link = by_key["sum_amount"]["links"]
+    assert "%2C" in east_link  # f.owner= the team's people, comma-separated
+    counts = [list_total(client, link) for link in (whole_link, east_link, south_link)]
+    assert counts[1] + counts[2] <= counts[0]
+
+
+def test_a_department_narrows_the_overview(demo_app: Flask) -> None:
+    client = signed_in(demo_app, "wangqiang")
+    everyone = widgets(client, OVERVIEW)
+    page = client.get(OVERVIEW)
+    east = re.search(r'<option value="([0-9]+)"[^>]*>华东区</option>', page.text)
+    assert east is not None
+    team = widgets(client, f"{OVERVIEW}?department={east[1]}")
+    [whole], [part] = everyone["pipeline"]["series"], team["pipeline"]["series"]
+    assert sum(Decimal(v) for v in part["data"]) < sum(Decimal(v) for v in whole["data"])
+    assert [c["label"] for c in team["team_targets"]["categories"]] == ["华东区"]
+    assert [key for key, data in team.items() if data["problem"]] == []
+
+
+def test_the_forecast_and_the_ageing_draw_their_series(demo_app: Flask) -> None:
+    shown = widgets(signed_in(demo_app, "lijing"), OVERVIEW)
+    forecast = shown["forecast"]
+    assert [s["key"] for s in forecast["series"]] == ["weighted", "won", "pipeline"]
+    pairs = zip(forecast["series"][0]["data"], forecast["series"][2]["data"], strict=True)
+    for weighted, whole in pairs:
+        assert weighted is None or Decimal(weighted) <= Decimal(whole)
+    ageing = shown["receivables_ageing"]
+    assert [c["key"] for c in ageing["categories"]] == ["0-30", "31-60", "61-90", "90+"]
+
+
+def test_the_api_takes_a_department(demo_app: Flask) -> None:
+    client = demo_app.test_client()
+    headers = {"Authorization": f"Bearer {token_for(demo_app, 'wangqiang')}"}
+    path = "/api/v1/crm_sfa/dashboards/sales_overview/widgets/team_targets"
+    whole = client.get(path, headers=headers)
+    assert whole.status_code == 200
+    [first, *_] = whole.json["categories"]
+    team = client.get(f"{path}?department={whole.json['categories'][1]['key']}", headers=headers)
+    assert team.status_code == 200
+    assert [c["key"] for c in team.json["categories"]] == [whole.json["categories"][1]["key"]]
+    assert first["label"] == "销售部"

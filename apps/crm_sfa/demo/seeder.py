@@ -600,47 +600,56 @@ class Seeder:
             )
 
     def targets(self) -> None:
-        """This quarter's targets: each team's, and each rep's rolling up into it."""
+        """Monthly targets for each month of this quarter: each rep's, and each team's as
+        the sum of its reps' (a rep's target rolling up into the team's)."""
         director = self.staff[DIRECTOR]
         quarter = (self.today.month - 1) // 3 + 1
-        start = date(self.today.year, 3 * quarter - 2, 1)
-        end = date(self.today.year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - timedelta(days=1)
-        period = {
-            "period_type": "quarter",
-            "year": self.today.year,
-            "quarter": f"q{quarter}",
-            "period_start": start,
-            "period_end": end,
+        quarterly = {
+            rep.user.id: Decimal(self.rng.randrange(900, 1800, 50) * 1000)
+            for team in TEAMS
+            for rep in self.reps[team]
         }
-        for team in TEAMS:
-            department = self.managers[team].user.department_id
-            revenue = [Decimal(self.rng.randrange(900, 1800, 50) * 1000) for _ in self.reps[team]]
-            team_target = self.create(
-                director,
-                "sales_target",
-                {
-                    "name": f"{self.today.year}年第{quarter}季度 {team}",
-                    "target_type": "team",
-                    "department": department,
-                    "revenue_target": sum(revenue, Decimal(0)),
-                    "new_customer_target": 8 * len(revenue),
-                    **period,
-                },
-            )
-            for rep, amount in zip(self.reps[team], revenue, strict=True):
-                self.create(
+        for month in range(3 * quarter - 2, 3 * quarter + 1):
+            start = date(self.today.year, month, 1)
+            end = date(self.today.year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
+            period = {
+                "period_type": "month",
+                "year": self.today.year,
+                "month": month,
+                "period_start": start,
+                "period_end": end,
+            }
+            for team in TEAMS:
+                department = self.managers[team].user.department_id
+                revenue = [
+                    (quarterly[rep.user.id] / 3).quantize(Decimal("1")) for rep in self.reps[team]
+                ]
+                team_target = self.create(
                     director,
                     "sales_target",
                     {
-                        "name": f"{self.today.year}年第{quarter}季度 {rep.user.display_name}",
-                        "target_type": "person",
-                        "target_user": rep.user.id,
-                        "parent_target": team_target["id"],
-                        "revenue_target": amount,
-                        "new_customer_target": 8,
+                        "name": f"{self.today.year}年{month}月 {team}",
+                        "target_type": "team",
+                        "department": department,
+                        "revenue_target": sum(revenue, Decimal(0)),
+                        "new_customer_target": 3 * len(revenue),
                         **period,
                     },
                 )
+                for rep, amount in zip(self.reps[team], revenue, strict=True):
+                    self.create(
+                        director,
+                        "sales_target",
+                        {
+                            "name": f"{self.today.year}年{month}月 {rep.user.display_name}",
+                            "target_type": "person",
+                            "target_user": rep.user.id,
+                            "parent_target": team_target["id"],
+                            "revenue_target": amount,
+                            "new_customer_target": 3,
+                            **period,
+                        },
+                    )
 
     def transfers(self, owned: dict[str, list[Account]]) -> None:
         for team in TEAMS:

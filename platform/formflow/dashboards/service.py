@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from formflow.dashboards.cache import ResultCache
+from formflow.dashboards.departments import DepartmentTree
 from formflow.dashboards.periods import Span, bucket_span, period_span, previous_period
 from formflow.definitions.model import (
     SYSTEM_FIELDS,
@@ -32,12 +33,14 @@ from formflow.definitions.model import (
     Operation,
     Scope,
     SortKey,
+    TargetSource,
     Widget,
 )
 from formflow.errors import N_, PermissionDenied, QueryError
 from formflow.fields import ValueKind
 from formflow.records import Actor, Query, RecordService, scope_for
-from formflow.records.aggregates import Aggregation
+from formflow.records.aggregates import MAX_GROUPS, Aggregation
+from formflow.records.filters import MAX_VALUES
 
 Drill = dict[str, str | tuple[str, str]]
 """Field conditions behind a figure: ``{"stage": "won"}`` (one value, or several joined by
@@ -47,6 +50,8 @@ commas), ``{"close_date": ("2026-01-01", "2026-01-31")}`` (a range of days), or
 Number = int | Decimal | None
 
 DEFAULT_RANKING = 10
+OLDEST = date(1900, 1, 1)
+"""Where the last age range starts: a date-time before it would not survive every zone."""
 TABLE_ROWS = 50
 CALENDAR_DAYS = 62
 
@@ -58,6 +63,7 @@ class ViewerFilters:
     span: Span | None = None
     owner: int | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
+    department: int | None = None
 
 
 @dataclass
@@ -113,6 +119,13 @@ class DashboardService:
         self.zone: tzinfo = records.timezone
         self.zone_name = str(getattr(records.timezone, "key", "UTC"))
         self._today = today
+        self._tree: DepartmentTree | None = None
+
+    def tree(self) -> DepartmentTree:
+        """The department tree, read once per service (that is, per view)."""
+        if self._tree is None:
+            self._tree = DepartmentTree.load(self.records.engine)
+        return self._tree
 
     def today(self) -> date:
         return self._today or datetime.now(self.zone).date()
@@ -145,9 +158,15 @@ class DashboardService:
         key = (
             self.app.digest,
             repr(widget),
-            (viewer.span, viewer.owner, tuple(sorted(viewer.fields.items()))),
+            (
+                viewer.span,
+                viewer.owner,
+                tuple(sorted(viewer.fields.items())),
+                viewer.department,
+            ),
             actor,
             self.today(),
+            self.tree().fingerprint() if self.reads_tree(widget, viewer) else None,
         )
         found: WidgetResult = self.cache.get_or_compute(
             key,
@@ -158,6 +177,13 @@ class DashboardService:
         )
         return found
 
+    @staticmethod
+    def reads_tree(widget: Widget, viewer: ViewerFilters) -> bool:
+        """Whether the figures depend on who is in which department: moving a person
+        writes no record event, so such a result is also keyed by the tree."""
+        rolled = widget.target is not None and widget.target.rollup is not None
+        return rolled or viewer.department is not None
+
     def forms_read(self, widget: Widget) -> set[str]:
         """The forms whose changes can change the widget: its own, the target form, and the
         forms its linked dimensions and filters reach."""
@@ -166,6 +192,8 @@ class DashboardService:
         keys = [d.field for d in widget.dimensions] + list(_filter_keys(widget.filter))
         for measure in widget.measures:
             keys += list(_filter_keys(measure.filter or {}))
+        if widget.forecast is not None:
+            keys += list(_filter_keys(widget.forecast.won))
         for key in keys:
             link, _, rest = key.partition(".")
             if rest and form.has_field(link) and form.field(link).target_form:
@@ -199,6 +227,10 @@ class DashboardService:
         if viewer.owner is not None:
             found.append({"field": form.owner_field, "op": "eq", "value": viewer.owner})
             drill[form.owner_field] = str(viewer.owner)
+        if viewer.department is not None:
+            people = self.tree().people(viewer.department)
+            found.append(owned_by(form, people))
+            drill.setdefault(form.owner_field, people_drill(people))
         for key, value in viewer.fields.items():
             if form.has_field(key) and value in form.field(key).option_values:
                 found.append({"field": key, "op": "eq", "value": value})
@@ -235,13 +267,17 @@ class DashboardService:
         *,
         form_key: str | None = None,
         measures: Sequence[Measure] | None = None,
+        limit: int = 1000,
     ) -> tuple[tuple[str, ...], dict[tuple[Any, ...], dict[str, Number]]]:
         """Each group's figures, keyed by its dimension values; measures with their own
         filter and a ratio's two sides are asked for separately and joined here."""
-        dims = [
-            widget.dimensions[i]
-            for i in (range(len(widget.dimensions)) if group_by is None else group_by)
-        ]
+        indices = list(range(len(widget.dimensions)) if group_by is None else group_by)
+        aged = [i for i in indices if widget.dimensions[i].age]
+        if aged:
+            return self.aged_figures(
+                actor, widget, conditions, indices, aged[0], form_key=form_key, measures=measures
+            )
+        dims = [widget.dimensions[i] for i in indices]
         keys = tuple(d.field for d in dims)
         bucket = {d.field: d.bucket for d in dims if d.bucket}
         wanted = list(measures or widget.measures)
@@ -260,7 +296,7 @@ class DashboardService:
                 bucket=bucket,
                 filter={"and": spec} if spec else None,
                 timezone=self.zone_name,
-                limit=1000,
+                limit=limit,
             )
             for row in self.records.aggregate(actor, form_key or widget.form, aggregation):
                 group = tuple(row[k] for k in keys)
@@ -273,6 +309,50 @@ class DashboardService:
             return ("ratio", "numerator", "denominator"), found
         return tuple(name for name, _ in sides), found
 
+    def aged_figures(
+        self,
+        actor: Actor,
+        widget: Widget,
+        conditions: list[dict[str, Any]],
+        indices: list[int],
+        aged: int,
+        *,
+        form_key: str | None = None,
+        measures: Sequence[Measure] | None = None,
+    ) -> tuple[tuple[str, ...], dict[tuple[Any, ...], dict[str, Number]]]:
+        """Figures by age range: one aggregate per range, each narrowed to its days by the
+        date field's index, so the ranges' edges are exactly those a drill-down shows."""
+        dimension = widget.dimensions[aged]
+        form = self.app.form(form_key or widget.form)
+        rest = [i for i in indices if i != aged]
+        position = indices.index(aged)
+        names: tuple[str, ...] = ()
+        found: dict[tuple[Any, ...], dict[str, Number]] = {}
+        for label, span in self.age_ranges(dimension).items():
+            within = [*conditions, self.span_condition(form, dimension.field, span)]
+            names, part = self.figures(
+                actor, widget, within, rest, form_key=form_key, measures=measures
+            )
+            for keys, values in part.items():
+                found[(*keys[:position], label, *keys[position:])] = values
+        if not names:
+            names = ("ratio", "numerator", "denominator") if widget.ratio and not measures else ()
+            names = names or tuple(m.name for m in (measures or widget.measures))
+        return names, found
+
+    def age_ranges(self, dimension: Dimension) -> dict[str, Span]:
+        """Each age range's label (``0-30``, …, ``90+``) and the days it covers, counted
+        back from today in the instance's time zone; dates after today have no age yet."""
+        today, start = self.today(), 0
+        found: dict[str, Span] = {}
+        for end in dimension.age or ():
+            found[f"{start}-{end}"] = Span(
+                today - timedelta(days=end), today - timedelta(days=start)
+            )
+            start = end + 1
+        found[f"{start - 1}+"] = Span(OLDEST, today - timedelta(days=start))
+        return found
+
     def drill_for(
         self, widget: Widget, base: Drill, keys: Sequence[Any], dims: Sequence[int]
     ) -> Drill | None:
@@ -283,8 +363,12 @@ class DashboardService:
             dimension = widget.dimensions[index]
             if "." in dimension.field:
                 return None
-            if dimension.bucket and key is not None:
-                span = bucket_span(dimension.bucket, str(key))
+            if (dimension.bucket or dimension.age) and key is not None:
+                span = (
+                    self.age_ranges(dimension)[str(key)]
+                    if dimension.age
+                    else bucket_span(dimension.bucket or "", str(key))
+                )
                 given = drill.get(dimension.field)
                 if isinstance(given, tuple):
                     span = (
@@ -297,6 +381,27 @@ class DashboardService:
             else:
                 drill[dimension.field] = drill_value(key)
         return drill
+
+
+def owned_by(form: Form, people: frozenset[int]) -> dict[str, Any]:
+    """Records owned by one of ``people`` (none at all when the department has nobody);
+    a large department's people in lists of at most :data:`MAX_VALUES` each."""
+    return held_by(form.owner_field, people)
+
+
+def held_by(key: str, people: frozenset[int]) -> dict[str, Any]:
+    if not people:
+        return {"field": "id", "op": "eq", "value": 0}
+    ordered = sorted(people)
+    parts = [
+        {"field": key, "op": "in", "value": ordered[i : i + MAX_VALUES]}
+        for i in range(0, len(ordered), MAX_VALUES)
+    ]
+    return parts[0] if len(parts) == 1 else {"or": parts}
+
+
+def people_drill(people: frozenset[int]) -> str:
+    return ",".join(str(p) for p in sorted(people)) or "0"
 
 
 def _filter_keys(spec: Mapping[str, Any]) -> list[str]:
@@ -442,14 +547,24 @@ def _target(
     viewer: ViewerFilters,
     result: WidgetResult,
 ) -> None:
-    _grouped(service, actor, widget, viewer, result)
     source = widget.target
     assert source is not None  # the compiler requires it for this kind
+    if source.rollup == "department":
+        _rolled_up_target(service, actor, widget, viewer, result)
+        return
+    _grouped(service, actor, widget, viewer, result)
     span = _span(service, widget, viewer)
     conditions: list[dict[str, Any]] = []
     target_form = service.app.form(source.form)
     if span is not None and source.date_field:
         conditions.append(service.span_condition(target_form, source.date_field, span))
+    if widget.group_by == service.app.form(widget.form).owner_field:
+        # the viewer's owner or department narrows the targets as it narrows the actual
+        if viewer.owner is not None:
+            conditions.append({"field": source.by, "op": "eq", "value": viewer.owner})
+        if viewer.department is not None:
+            people = service.tree().people(viewer.department)
+            conditions.append(held_by(source.by, people))
     aggregation = Aggregation(
         measures=(Measure(source.measure.op, source.measure.field),),
         group_by=(source.by,),
@@ -472,6 +587,164 @@ def _target(
         group.values["target"] = goal
         group.values["attainment"] = ratio(group.values.get(name), goal, True)
     result.measures = (*result.measures, "target", "attainment")
+
+
+def _rolled_up_target(
+    service: DashboardService,
+    actor: Actor,
+    widget: Widget,
+    viewer: ViewerFilters,
+    result: WidgetResult,
+) -> None:
+    """Target against actual per department: the chosen department (else the viewer's
+    own, else the top one) and those right below it. A department's actual is what its
+    people and those of the departments below it own; its target is its own team target
+    where one is recorded for the period, else the sum of the targets of the departments
+    right below it and of its own members, so a team target is never counted twice with
+    its members'."""
+    source = widget.target
+    assert source is not None
+    tree = service.tree()
+    span = _span(service, widget, viewer)
+    conditions, base = service.conditions(widget, viewer, span)
+    names, found = service.figures(actor, widget, conditions, [0])
+    name = names[0]
+    actual: dict[int, Number] = {}
+    for keys, figures in found.items():
+        if isinstance(keys[0], int):
+            actual[keys[0]] = figures.get(name)
+    personal, team = _targets(service, actor, source, span)
+
+    def rolled(department: int, seen: frozenset[int]) -> Number:
+        if department in team:
+            return team[department]
+        parts = [rolled(d, seen | {department}) for d in tree.children(department) if d not in seen]
+        parts += [personal.get(p) for p in tree.members.get(department, frozenset())]
+        return _total(parts)
+
+    form = service.app.form(widget.form)
+    for department in tree.shown(viewer.department or actor.department_id):
+        people = tree.people(department)
+        done = _total([actual.get(p) for p in people])
+        goal = rolled(department, frozenset())
+        drill = {k: v for k, v in base.items() if k != form.owner_field}
+        drill[form.owner_field] = people_drill(people)
+        values: dict[str, Number] = {name: done, "target": goal}
+        values["attainment"] = ratio(done, goal, True)
+        result.groups.append(Group((department,), values, drill))
+    result.measures, result.span = (name, "target", "attainment"), span
+
+
+def _targets(
+    service: DashboardService, actor: Actor, source: TargetSource, span: Span | None
+) -> tuple[dict[int, Number], dict[int, Number]]:
+    """The targets the viewer may read: each person's, and each department's own."""
+    target_form = service.app.form(source.form)
+    conditions: list[dict[str, Any]] = []
+    if span is not None and source.date_field:
+        conditions.append(service.span_condition(target_form, source.date_field, span))
+    keys = (source.by, source.department) if source.department else (source.by,)
+    aggregation = Aggregation(
+        measures=(Measure(source.measure.op, source.measure.field),),
+        group_by=keys,
+        filter={"and": conditions} if conditions else None,
+        timezone=service.zone_name,
+        limit=MAX_GROUPS,
+    )
+    personal: dict[int, list[Number]] = {}
+    team: dict[int, list[Number]] = {}
+    for row in service.records.aggregate(actor, source.form, aggregation):
+        person, department = row[source.by], row.get(source.department or "")
+        if person is not None:
+            personal.setdefault(person, []).append(row[source.measure.name])
+        elif department is not None:
+            team.setdefault(department, []).append(row[source.measure.name])
+    return (
+        {k: _total(v) for k, v in personal.items()},
+        {k: _total(v) for k, v in team.items()},
+    )
+
+
+def _total(values: Sequence[Number]) -> Number:
+    """The sum of the figures there are; ``None`` when there is none at all."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    total: int | Decimal = 0
+    for value in present:
+        total += value
+    return total
+
+
+def _forecast(
+    service: DashboardService,
+    actor: Actor,
+    widget: Widget,
+    viewer: ViewerFilters,
+    result: WidgetResult,
+) -> None:
+    """The weighted pipeline per period (each record's measure times its probability),
+    the unweighted pipeline, and beside them what was won in the same periods.
+
+    The database groups by period and probability (a percentage has few distinct
+    values), so only those small groups are multiplied out here, exactly, in decimals.
+    """
+    source = widget.forecast
+    assert source is not None  # the compiler requires it
+    assert widget.dimensions
+    span = _span(service, widget, viewer)
+    conditions, base = service.conditions(widget, viewer, span)
+    dimension = widget.dimensions[0]
+    measure = widget.measure
+    weighing = Widget(
+        key=widget.key,
+        type="bar",
+        label=widget.label,
+        form=widget.form,
+        dimensions=(dimension, Dimension(source.probability)),
+    )
+    pipeline: dict[Any, Number] = {}
+    weighted: dict[Any, Decimal] = {}
+    _, found = service.figures(actor, weighing, conditions, measures=(measure,), limit=MAX_GROUPS)
+    for (period, probability), values in found.items():
+        amount = values.get(measure.name)
+        pipeline[period] = _total([pipeline.get(period), amount])
+        if amount is not None and probability is not None:
+            share = Decimal(amount) * Decimal(probability) / 100
+            weighted[period] = weighted.get(period, Decimal(0)) + share
+    won: dict[Any, Number] = {}
+    if source.won_date:
+        won_widget = Widget(
+            key=widget.key,
+            type="bar",
+            label=widget.label,
+            form=widget.form,
+            dimensions=(Dimension(source.won_date, dimension.bucket),),
+            filter=source.won,
+            date_field=source.won_date,
+        )
+        won_conditions, _ = service.conditions(won_widget, viewer, span)
+        _, closed = service.figures(actor, won_widget, won_conditions, measures=(measure,))
+        won = {keys[0]: values.get(measure.name) for keys, values in closed.items()}
+    places = _places(service, widget)
+    for period in sorted(set(pipeline) | set(won), key=lambda k: (k is None, str(k))):
+        weight = weighted.get(period)
+        figures: dict[str, Number] = {
+            "weighted": weight.quantize(places) if weight is not None else None,
+            "pipeline": pipeline.get(period),
+            "won": won.get(period),
+        }
+        drill = service.drill_for(widget, base, (period,), [0]) if period in pipeline else None
+        result.groups.append(Group((period,), figures, drill))
+    result.measures, result.span = ("weighted", "won", "pipeline"), span
+
+
+def _places(service: DashboardService, widget: Widget) -> Decimal:
+    """A weighted figure keeps the measured field's places (whole numbers for a count)."""
+    form = service.app.form(widget.form)
+    key = widget.measure.field
+    scale = form.field(key).scale if key and form.has_field(key) else 0
+    return Decimal(1).scaleb(-(scale or 0))
 
 
 def _rows(
@@ -533,4 +806,5 @@ _KINDS = {
     "table": _rows,
     "calendar": _rows,
     "gantt": _rows,
+    "forecast": _forecast,
 }

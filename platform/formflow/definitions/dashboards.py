@@ -9,6 +9,7 @@ service's filter language.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from formflow.definitions.model import (
     Dashboard,
     DashboardFilter,
     Dimension,
+    ForecastSource,
     Form,
     Measure,
     Ratio,
@@ -25,7 +27,7 @@ from formflow.definitions.model import (
     Widget,
 )
 from formflow.definitions.source import PathKey
-from formflow.fields import ValueKind
+from formflow.fields import Reference, ValueKind
 
 _NUMERIC_OPS = frozenset({"sum", "avg", "median"})
 _NUMERIC_KINDS = frozenset({ValueKind.INTEGER, ValueKind.DECIMAL})
@@ -34,7 +36,8 @@ _FILTER_OPS = frozenset(
     {"eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "is_empty", "is_not_empty"}
 )
 _NEEDS_DIMENSION = frozenset({"bar", "line", "area", "pie", "donut", "funnel", "pivot"})
-_NEEDS_DIMENSION |= {"ranking", "target"}
+_NEEDS_DIMENSION |= {"ranking", "target", "forecast"}
+DEFAULT_AGES = (30, 60, 90)
 _GROUPABLE_KINDS = frozenset(ValueKind) - {ValueKind.CHOICES, ValueKind.FILES, ValueKind.ROWS}
 
 
@@ -103,6 +106,8 @@ class WidgetCompiler:
         )
         if kind in _NEEDS_DIMENSION and "group_by" not in item:
             self.error(("type",), f"a {kind} widget needs group_by")
+        if isinstance(item.get("series"), Mapping) and "age" in item["series"]:
+            self.error(("series", "age"), "age ranges go in group_by, not in series")
         measures = [self.measure(form, item.get("measure", {"op": "count"}), ("measure",))]
         if "second_measure" in item:
             measures.append(self.measure(form, item["second_measure"], ("second_measure",)))
@@ -131,6 +136,18 @@ class WidgetCompiler:
         target = self.target(form, item["target"]) if "target" in item else None
         if kind == "target" and target is None:
             self.error(("type",), "a target widget needs target: {form, measure, by}")
+        if target is not None and target.rollup and dimensions:
+            self.user_field(form, dimensions[0].field, ("group_by",), "a rolled-up target")
+        forecast = None
+        if kind == "forecast":
+            forecast = self.forecast(form, item, measures[0])
+            if dimensions and not dimensions[0].bucket:
+                self.error(("group_by",), "a forecast groups by a date field's time bucket")
+            if "series" in item:
+                self.error(("series",), "a forecast has no series", at_key=True)
+        for name in ("probability", "won"):
+            if name in item and kind != "forecast":
+                self.error((name,), f"only a forecast widget has {name}", at_key=True)
         return Widget(
             key=item["key"],
             type=kind,
@@ -150,6 +167,7 @@ class WidgetCompiler:
             end=item.get("end"),
             target=target,
             width=int(item.get("width", 1)),
+            forecast=forecast,
         )
 
     def field(
@@ -202,7 +220,23 @@ class WidgetCompiler:
             self.error(place, f"'{key}' holds several values and cannot be grouped by")
         if bucket is not None and kind not in _DATE_KINDS:
             self.error((*where, "bucket"), f"'{key}' is not a date field, so it has no {bucket}")
-        return Dimension(key, bucket)
+        age = None if isinstance(data, str) else data.get("age")
+        if age is None:
+            return Dimension(key, bucket)
+        ages = DEFAULT_AGES if age is True else tuple(age)
+        if kind not in _DATE_KINDS:
+            self.error((*where, "age"), f"'{key}' is not a date field, so it has no age")
+        if bucket is not None:
+            self.error((*where, "age"), "a dimension has either a bucket or an age, not both")
+        if any(b <= a for a, b in itertools.pairwise(ages)):
+            self.error((*where, "age"), "age ranges must end at increasing numbers of days")
+        return Dimension(key, bucket, ages)
+
+    def user_field(self, form: Form, key: str, where: PathKey, needs: str) -> None:
+        """Refuse anything but a user field where people are rolled up into departments."""
+        found = form.field(key) if form.has_field(key) else None
+        if found is None or found.field_type.reference is not Reference.USER:
+            self.error(where, f"{needs} needs a user field here; '{key}' is not one")
 
     def measure(self, form: Form, data: Mapping[str, Any], where: PathKey) -> Measure:
         op, key = data["op"], data.get("field")
@@ -226,7 +260,37 @@ class WidgetCompiler:
         sub.field(source, data["by"], ("by",))
         if "date_field" in data:
             sub.date(source, data["date_field"], ("date_field",))
-        return TargetSource(source.key, measure, data["by"], data.get("date_field"))
+        rollup, department = data.get("rollup"), data.get("department")
+        if rollup is not None:
+            sub.user_field(source, data["by"], ("by",), "rollup: department")
+        if department is not None:
+            found = source.field(department) if source.has_field(department) else None
+            if rollup is None:
+                sub.error(("department",), "a target's department needs rollup: department")
+            elif found is None or found.field_type.reference is not Reference.DEPARTMENT:
+                sub.error(("department",), f"'{department}' is not a department field")
+        return TargetSource(
+            source.key, measure, data["by"], data.get("date_field"), rollup, department
+        )
+
+    def forecast(
+        self, form: Form, item: Mapping[str, Any], measure: Measure
+    ) -> ForecastSource | None:
+        """A forecast weighs its measure (a sum or a count) by a percentage field."""
+        if measure.op not in ("sum", "count"):
+            self.error(("measure", "op"), "a forecast weighs a sum or a count")
+        if "probability" not in item:
+            self.error(("type",), "a forecast widget needs probability: a percentage field")
+            return None
+        kind = self.field(form, item["probability"], ("probability",))
+        if kind is not None and kind not in _NUMERIC_KINDS:
+            self.error(("probability",), f"'{item['probability']}' is not a number field")
+        won = item.get("won")
+        if won is None:
+            return ForecastSource(item["probability"])
+        self.date(form, won["date_field"], ("won", "date_field"))
+        spec = self.filter(form, won["filter"], ("won", "filter")) or {}
+        return ForecastSource(item["probability"], spec, won["date_field"])
 
     def filter(self, form: Form, data: Mapping[str, Any], where: PathKey) -> dict[str, Any] | None:
         """The fixed filter in the filter language, each value checked against its field."""

@@ -367,10 +367,13 @@ class Ratio:
 @dataclass(frozen=True)
 class Dimension:
     """What a widget groups by: a field, a linked record's field (``account.industry``),
-    or a date field's ``bucket`` (day, week, month, quarter, year)."""
+    a date field's ``bucket`` (day, week, month, quarter, year), or a date field's
+    ``age``: days before today, in ranges ending at each of these numbers of days and a
+    last one beyond them (``(30, 60, 90)``: 0-30, 31-60, 61-90, 90+)."""
 
     field: str
     bucket: str | None = None
+    age: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -383,6 +386,19 @@ class TargetSource:
     measure: Measure
     by: str
     date_field: str | None = None
+    rollup: str | None = None
+    department: str | None = None
+
+
+@dataclass(frozen=True)
+class ForecastSource:
+    """What a forecast widget weighs and sets beside the pipeline: each record's measure
+    times its ``probability`` field (a percentage), and the records matching ``won``
+    (a fixed filter), measured the same way, bucketed by ``won_date``."""
+
+    probability: str
+    won: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    won_date: str | None = None
 
 
 WIDGET_KINDS = (
@@ -399,6 +415,7 @@ WIDGET_KINDS = (
     "target",
     "calendar",
     "gantt",
+    "forecast",
 )
 
 
@@ -430,6 +447,7 @@ class Widget:
     end: str | None = None
     target: TargetSource | None = None
     width: int = 1
+    forecast: ForecastSource | None = None
 
     @property
     def kind(self) -> str:
@@ -453,7 +471,8 @@ class Widget:
 @dataclass(frozen=True)
 class DashboardFilter:
     """A filter the viewer sets for the whole dashboard: a ``date_range`` (on each
-    widget's ``date_field``), the ``owner`` (each form's owner field), or a ``field``
+    widget's ``date_field``), the ``owner`` (each form's owner field), a ``department``
+    (records owned by its members or those of the departments below it), or a ``field``
     (applied to the widgets whose form has a field of that key)."""
 
     kind: str

@@ -111,6 +111,7 @@
       if (kind === "area") { item.areaStyle = {}; }
       if (kind === "target" && s.key === "attainment") { return null; }
       if (two && i === 1) { item.yAxisIndex = 1; item.type = "line"; }
+      if (kind === "forecast" && s.key === "pipeline") { item.type = "line"; }
       return item;
     }).filter(Boolean);
     var category = { type: "category", data: labels(w), axisLabel: { hideOverlap: true } };

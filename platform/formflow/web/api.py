@@ -132,8 +132,8 @@ _PARAMETERS = {
     "api.delete": frozenset({"version"}),
     "api.tasks": frozenset({"box", "app", "limit", "after"}),
     "api.notifications": frozenset({"limit", "before", "unread"}),
-    "api.dashboard": frozenset({"from", "to", "owner"}),
-    "api.dashboard_widget": frozenset({"from", "to", "owner"}),
+    "api.dashboard": frozenset({"from", "to", "owner", "department"}),
+    "api.dashboard_widget": frozenset({"from", "to", "owner", "department"}),
     "api.export": frozenset({"format", "language", "filter", "search", "sort"}),
 }
 

@@ -1,7 +1,8 @@
 """Dashboards in the API: every widget's figures for the token's user, as the page has them.
 
 ``GET /api/v1/{app}/dashboards/{key}`` returns all widgets, ``…/widgets/{widget}`` one;
-``from``, ``to`` (ISO dates) and ``owner`` (a user id) are the viewer's filters. The same
+``from``, ``to`` (ISO dates), ``owner`` (a user id) and ``department`` (a department id:
+its people's records and those of the departments below it) are the viewer's filters. The same
 service computes them as for the page, so permissions and hidden fields apply alike; a
 dashboard the user's roles may not see is "not found".
 """
@@ -17,7 +18,7 @@ from formflow.web.api import actor_for, api_instance, blueprint, json_response
 from formflow.web.dashboard_pages import result_cache, viewer_filters
 from formflow.web.dashboard_view import Labeller, widget_json
 
-PARAMETERS = frozenset({"from", "to", "owner"})
+PARAMETERS = frozenset({"from", "to", "owner", "department"})
 
 
 def _dashboard(app_key: str, key: str) -> tuple[DashboardService, Dashboard]:

@@ -1,7 +1,7 @@
 """Dashboard pages: the widgets a viewer may see, drawn by ECharts, and their exports.
 
-The page is thin: it reads the viewer's filters from the URL (``from``, ``to``, ``owner``
-and any dashboard field filter by key), asks :class:`~formflow.dashboards.DashboardService`
+The page is thin: it reads the viewer's filters from the URL (``from``, ``to``, ``owner``,
+``department`` and any dashboard field filter by key), asks :class:`~formflow.dashboards.DashboardService`
 for the figures and hands them to the page as JSON (a ``<script type="application/json">``
 block, which the Content-Security-Policy allows as it never runs). Exports go through the
 same service, so they hold exactly what the viewer's dashboard shows.
@@ -55,7 +55,12 @@ def viewer_filters(dashboard: Dashboard, args: Mapping[str, str]) -> ViewerFilte
         for f in dashboard.filters
         if f.kind == "field" and f.field and args.get(f.field)
     }
-    return ViewerFilters(span=span, owner=owner, fields=fields)
+    department = (
+        parse_id(args.get("department", ""))
+        if any(f.kind == "department" for f in dashboard.filters)
+        else None
+    )
+    return ViewerFilters(span=span, owner=owner, fields=fields, department=department)
 
 
 def _day(value: str) -> date | None:
@@ -130,6 +135,8 @@ def _controls(
         choices: list[tuple[str, str]] = []
         if item.kind == "owner":
             choices = [(str(i), name) for i, name in labeller.directory.user_choices()]
+        elif item.kind == "department":
+            choices = [(str(i), name) for i, name in labeller.directory.department_choices()]
         elif item.kind == "field" and item.field:
             form = next(
                 (

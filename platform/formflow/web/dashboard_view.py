@@ -55,6 +55,11 @@ class Labeller:
 
     def names(self, widget: Widget, index: int, keys: list[Any]) -> dict[Any, str]:
         dimension = widget.dimensions[index]
+        if index == 0 and widget.target is not None and widget.target.rollup == "department":
+            departments = dict(self.directory.department_choices())
+            return {k: str(departments.get(k, f"#{k}")) for k in keys}
+        if dimension.age:
+            return {k: str(_("%(range)s days", range=k)) for k in keys}
         form, key = self._field_of(widget.form, dimension)
         found: dict[Any, str] = {}
         titles: dict[int, Any] = {}
@@ -158,6 +163,12 @@ def measure_label(app: App, widget: Widget, name: str) -> str:
         return str(_("Target"))
     if name == "attainment":
         return str(_("Attainment %"))
+    if name == "weighted":
+        return str(_("Weighted pipeline"))
+    if name == "pipeline":
+        return str(_("Pipeline"))
+    if name == "won":
+        return str(_("Won"))
     if name in ("ratio", "numerator", "denominator") or len(widget.measures) == 1:
         return text(widget.label)
     measure = next((m for m in widget.measures if m.name == name), None)

@@ -232,6 +232,9 @@ class Filters:
         elif kind in ("user", "department"):
             if (record_id := parse_id(value)) is not None:
                 return [{"field": key, "op": "eq", "value": record_id}]
+            ids = [parse_id(one) for one in value.split(",")]
+            if len(ids) > 1 and all(one is not None for one in ids):  # a dashboard's team
+                return [{"field": key, "op": "in", "value": ids}]
         elif kind == "bool":
             if value in ("yes", "no"):
                 return [{"field": key, "op": "eq" if value == "yes" else "ne", "value": True}]

@@ -31,6 +31,15 @@ def _parameters() -> list[dict[str, Any]]:
             "description": "Only records this user owns (a user id), where the dashboard offers it.",
             "schema": {"type": "integer", "minimum": 1},
         },
+        {
+            "name": "department",
+            "in": "query",
+            "description": (
+                "Only records owned by the people of this department and of the departments "
+                "below it (a department id), where the dashboard offers it."
+            ),
+            "schema": {"type": "integer", "minimum": 1},
+        },
     ]
 
 

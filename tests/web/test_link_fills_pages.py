@@ -87,3 +87,23 @@ def test_the_transfer_picker_lists_only_the_from_owners_customers(
     narrowed = client.get(lookup, query_string={"from_owner": user_id(app, "rep1"), "q": ""})
     assert "Acme" in narrowed.text
     assert "Globex" not in narrowed.text
+
+
+def test_a_payment_page_shows_the_contracts_customer_and_owner(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    contract = approved_contract(app, "Acme")
+    sign_in("finance")
+    page = client.get("/crm_sfa/payment/new")
+    assert page.status_code == 200
+    assert not re.search(r'name="owner"', page.text)
+    answer = send(
+        client,
+        "/crm_sfa/payment/conditions",
+        {"contract": str(contract["id"])},
+        page="/crm_sfa/payment/new",
+    )
+    values = answer.json["values"]
+    assert values["customer"] == "Acme"
+    assert values["owner"]  # the rep's name
+    assert "1,000" in values["contract_outstanding"]

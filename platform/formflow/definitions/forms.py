@@ -9,6 +9,7 @@ problem is collected, at its place, instead of stopping at the first.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -85,6 +86,7 @@ class FormCompiler(DocumentCompiler):
         top_keys = [f.get("key") for f in data["fields"]]
         names = frozenset(k for k in top_keys if isinstance(k, str)) | SYSTEM_FIELDS.keys()
         fields = self._fields(data["fields"], ("fields",), names | CONTEXT_NAMES, top_level=True)
+        fields = self._fills(fields)
         form = Form(
             key=data["key"],
             label=label(data["label"]),
@@ -186,6 +188,7 @@ class FormCompiler(DocumentCompiler):
             pattern=item.get("pattern"),
             text_format=item.get("format"),
             link_filter=tuple((item.get("link_filter") or {}).items()),
+            fills=tuple((item.get("fills") or {}).items()),
             scale=item.get("scale", 0),
             grouping=item.get("grouping", True),
             minimum=item.get("min"),
@@ -208,9 +211,43 @@ class FormCompiler(DocumentCompiler):
             settings=dict(item),
         )
         settings.update(field_type.settings(item))
+        if item.get("fills") and not top_level:
+            self.error(
+                (*path, "fills"), "fills is for a form's own link fields, not a subtable row's"
+            )
+            settings["fills"] = ()
         field = Field(**settings)
         self._check_field(field, field_type, item, path)
         return field
+
+    def _fills(self, fields: tuple[Field, ...]) -> tuple[Field, ...]:
+        """Mark each field a link ``fills`` with where its value comes from, after checking
+        it is a field people could otherwise fill in, and filled by one link only (whether
+        the linked form has the field is checked once every form is compiled)."""
+        by_key = {f.key: index for index, f in enumerate(fields)}
+        filled: dict[str, tuple[str, str]] = {}
+        for index, link in enumerate(fields):
+            for ours, theirs in link.fills:
+                path: PathKey = ("fields", index, "fills", ours)
+                if ours not in by_key:
+                    self.error(path, unknown("field", ours, list(by_key)))
+                elif ours == link.key:
+                    self.error(path, f"'{ours}' cannot fill itself")
+                elif ours in filled:
+                    self.error(path, f"'{ours}' is filled by '{filled[ours][0]}' already")
+                elif fields[by_key[ours]].is_computed or fields[by_key[ours]].fills:
+                    self.error(
+                        path,
+                        f"'{ours}' is worked out by the engine or fills others; "
+                        "only a field people fill in can be filled",
+                    )
+                else:
+                    filled[ours] = (link.key, theirs)
+        if not filled:
+            return fields
+        return tuple(
+            replace(f, filled_from=filled[f.key]) if f.key in filled else f for f in fields
+        )
 
     def _check_plugin_options(
         self, type_name: str, options_schema: Mapping[str, Any], item: dict[str, Any], path: PathKey

@@ -195,6 +195,11 @@ class Field:
     text_format: str | None = None  # a name in formflow.fields.formats.TEXT_FORMATS
     # link: (field of the linked form, field of this form) pairs that must hold equal values
     link_filter: tuple[tuple[str, str], ...] = ()
+    # link: (field of this form, field of the linked form) pairs; the first is filled from
+    # the second whenever the link is chosen (``fills``)
+    fills: tuple[tuple[str, str], ...] = ()
+    filled_from: tuple[str, str] | None = None
+    """(link field, field of the linked form) this field is filled from, if a link fills it."""
     # number, money, percent, formula, date
     scale: int = 0
     grouping: bool = True  # thousands separators; off for years and codes

@@ -69,6 +69,11 @@ class Relations:
             for field in form.fields:
                 if field.link_filter:
                     self._check_link_filter(form, field)
+                if field.fills:
+                    self._check_fills(form, field)
+                for row_field in field.fields:
+                    if row_field.link_filter:
+                        self._check_row_link_filter(form, field, row_field)
             for field in form.fields:
                 if field.is_derived:
                     self._resolve(form, field)
@@ -112,6 +117,65 @@ class Relations:
                     "link_filter",
                     f"'{theirs}' and '{ours}' hold different kinds of values",
                 )
+
+    def _check_fills(self, form: Form, field: Field) -> None:
+        """Each field a link fills comes from a field of the linked form holding the same
+        kind of value (a money from a money, a customer from a customer)."""
+        target = self.forms.get(str(field.target_form))
+        if target is None:
+            return
+        for ours, theirs in field.fills:
+            if not target.has_field(theirs) and theirs not in SYSTEM_FIELDS:
+                known = [f.key for f in target.fields]
+                self._error(form, field, "fills", unknown("field", theirs, known))
+            elif form.has_field(ours) and target.has_field(theirs):
+                source = self._source(target, theirs) or target.field(theirs)
+                mine = form.field(ours)
+                if source.kind.is_list or (source.kind, source.target_form) != (
+                    mine.kind,
+                    mine.target_form,
+                ):
+                    self._error(
+                        form,
+                        field,
+                        "fills",
+                        f"'{ours}' cannot be filled from '{theirs}': they hold different "
+                        "kinds of values",
+                    )
+
+    def _check_row_link_filter(self, form: Form, subtable: Field, row_field: Field) -> None:
+        """A subtable row's link may be narrowed by a field of its own row or, written
+        ``parent.FIELD``, by a field of the record the row belongs to."""
+        target = self.forms.get(str(row_field.target_form))
+        document = self.documents.get(form.key)
+        if target is None or document is None:
+            return
+        index = [f.key for f in form.fields].index(subtable.key)
+        row_index = [f.key for f in subtable.fields].index(row_field.key)
+        path: PathKey = ("fields", index, "fields", row_index, "link_filter")
+        for theirs, ours in row_field.link_filter:
+            owner, key = (
+                (form, ours[len("parent.") :]) if ours.startswith("parent.") else (None, ours)
+            )
+            mine = (
+                owner.field(key)
+                if owner is not None and owner.has_field(key)
+                else subtable.subfield(key)
+                if owner is None and any(f.key == key for f in subtable.fields)
+                else None
+            )
+            if not target.has_field(theirs):
+                known = [f.key for f in target.fields]
+                self.errors.append(document.error_at_value(path, unknown("field", theirs, known)))
+            elif mine is None:
+                known = [f.key for f in subtable.fields] + [f"parent.{f.key}" for f in form.fields]
+                self.errors.append(document.error_at_value(path, unknown("field", ours, known)))
+            elif (target.field(theirs).kind, target.field(theirs).target_form) != (
+                mine.kind,
+                mine.target_form,
+            ):
+                message = f"'{theirs}' and '{ours}' hold different kinds of values"
+                self.errors.append(document.error_at_value(path, message))
 
     def _resolve(self, form: Form, field: Field) -> Field | None:
         node = (form.key, field.key)

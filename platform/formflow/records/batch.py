@@ -64,7 +64,7 @@ def create_many(
     require(actor, form, Operation.CREATE)
     access = service.field_access(actor, form_key, creating=True)
     context = service.context(actor)
-    if service._reads_id[form.key]:
+    if service._reads_id[form.key] or any(field.fills for field in form.fields):
         return _one_by_one(service, actor, form_key, items, all_or_nothing)
     problems: dict[int, Problems] = {}
     prepared = _prepare(service, access, form, context, items, problems)

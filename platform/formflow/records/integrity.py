@@ -56,10 +56,13 @@ class IntegrityChecks:
         record_id: int | None,
         before: Mapping[str, Any] | None = None,
         rows: Mapping[str, list[dict[str, Any]]] | None = None,
+        kept_rows: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         """Raise ValidationFailed for every reference or unique value that does not hold.
 
         ``rows`` are subtable rows being written: their links are checked like the record's.
+        ``kept_rows`` are the rows an update leaves alone, whose ``parent.FIELD`` link
+        filters are checked again when that field of the record changes.
         """
         changed = {
             key: value
@@ -77,6 +80,11 @@ class IntegrityChecks:
         moved = {key for key in values if before is None or before.get(key) != values[key]}
         for key, problem in self._link_filter_problems(connection, form, whole, moved):
             problems.setdefault(key, [problem])
+        every_row = {**(kept_rows or {}), **(rows or {})}
+        for path, problem in self._row_link_filter_problems(
+            connection, form, whole, every_row, set(rows or {}) | moved
+        ):
+            problems.setdefault(path, [problem])
         for keys, problem in self._combination_problems(connection, form, whole, record_id):
             if any(key in changed for key in keys):
                 for key in keys:
@@ -117,9 +125,13 @@ class IntegrityChecks:
             problem = missing.get((field.field_type.reference, field.target_form, value))
             if problem is not None:
                 add(index, path, problem)
-        for position, (values, _rows) in enumerate(batch):
+        for position, (values, rows) in enumerate(batch):
             for key, problem in self._link_filter_problems(connection, form, values, set(values)):
                 add(position, key, problem)
+            for path, problem in self._row_link_filter_problems(
+                connection, form, values, rows, set(rows)
+            ):
+                add(position, path, problem)
         for field in form.fields:
             if field.unique:
                 for index in self._taken(connection, form, field, [v for v, _ in batch]):
@@ -165,6 +177,52 @@ class IntegrityChecks:
                         (("field", first), ("form", target.label)),
                     ),
                 )
+
+    def _row_link_filter_problems(
+        self,
+        connection: Connection,
+        form: Form,
+        whole: Mapping[str, Any],
+        rows: Mapping[str, list[dict[str, Any]]],
+        moved: set[str],
+    ) -> Iterator[tuple[str, Problem]]:
+        """Each subtable row link whose ``link_filter`` the row breaks: the linked record's
+        fields must hold the row's values, or the record's for ``parent.FIELD``. Checked for
+        rows being written and, when a record field they name changes, for all rows; one
+        statement per row link field, however many rows."""
+        for key, items in rows.items():
+            if not form.has_field(key):
+                continue
+            for sub in form.field(key).fields:
+                if not sub.link_filter or sub.target_form is None:
+                    continue
+                parents = {ours.partition(".")[2] for _, ours in sub.link_filter if "." in ours}
+                if key not in moved and not parents & moved:
+                    continue
+                chosen = {row[sub.key] for row in items if row.get(sub.key) is not None}
+                if not chosen:
+                    continue
+                table = self.schema.table(sub.target_form)
+                columns = [table.c[theirs] for theirs, _ in sub.link_filter]
+                statement = select(table.c.id, *columns).where(table.c.id.in_(sorted(chosen)))
+                held = {row[0]: row[1:] for row in connection.execute(statement)}
+                for index, row in enumerate(items):
+                    value = row.get(sub.key)
+                    if value is None or value not in held:
+                        continue  # empty, or no such record: the reference check says so
+                    for position, (_theirs, ours) in enumerate(sub.link_filter):
+                        wanted = whole.get(ours.partition(".")[2]) if "." in ours else row.get(ours)
+                        if wanted is not None and held[value][position] != wanted:
+                            yield (
+                                f"{key}.{index}.{sub.key}",
+                                _row_filter_problem(
+                                    self.schema.app.form(sub.target_form).label,
+                                    form.field(ours.partition(".")[2]).label
+                                    if "." in ours
+                                    else form.field(key).subfield(ours).label,
+                                ),
+                            )
+                            break
 
     def _missing_references(
         self, connection: Connection, actor: Actor, wanted: Sequence[tuple[Field, Any]]
@@ -410,6 +468,14 @@ class IntegrityChecks:
             if connection.execute(query.limit(1)).first() is not None:
                 found.append(_combination(form, keys))
         return found
+
+
+def _row_filter_problem(target: Any, field: Any) -> Problem:
+    return Problem(
+        "link_filter",
+        N_("must be a %(form)s record of this record's %(field)s"),
+        (("field", field), ("form", target)),
+    )
 
 
 def _combination(form: Form, keys: list[str]) -> tuple[list[str], Problem]:

@@ -87,7 +87,7 @@ from formflow.records.numbering import next_number
 from formflow.records.query import Page, Query, normalised, select_page
 from formflow.records.search import search_text
 from formflow.records.statements import PreparedStatements
-from formflow.records.submission import Derive, Prepared, Preparer
+from formflow.records.submission import Derive, Fill, Prepared, Preparer
 from formflow.records.unit import current_unit, one_write
 from formflow.records.values import ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
@@ -192,7 +192,9 @@ class RecordService:
         defaults = {field.key: field.default for field in form.fields}
         with self._writing() as connection:
             derive = self._derive(connection, form)
-            prepared = self.preparer.prepare(form, values, context, derive=derive)
+            prepared = self.preparer.prepare(
+                form, values, context, derive=derive, fill=self._fill(connection, form)
+            )
             self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
             owner = self._owner(actor, form, prepared.values)
             self._check_new_owner(connection, actor, form, access, owner, None)
@@ -279,6 +281,7 @@ class RecordService:
                 existing=current,
                 existing_rows=rows,
                 derive=self._derive(connection, form),
+                fill=self._fill(connection, form),
             )
             self._refuse_fixed(access, values, prepared.values, prepared.rows, {**current, **rows})
             self._refuse_locked(
@@ -298,6 +301,7 @@ class RecordService:
                 record_id=record_id,
                 before=current,
                 rows=prepared.rows,
+                kept_rows=rows,
             )
             self.hooks.run_before(
                 "formflow_before_update",
@@ -747,7 +751,34 @@ class RecordService:
                 existing=record,
                 existing_rows=rows,
                 derive=self._derive(connection, form),
+                fill=self._fill(connection, form),
             )
+
+    def linked_values(self, actor: Actor, form_key: str, values: Mapping[str, Any]) -> Record:
+        """What the links chosen among ``values`` bring along before the record is saved:
+        the fields they fill (``fills``) and the lookups through them, read from linked
+        records ``actor`` may read (a field hidden from them, or a record they may not
+        read, gives nothing). Pages show these as soon as a link is picked, and the
+        conditions they work out read them, as the save will."""
+        form, _table = self._form(form_key)
+        found: Record = {}
+        for link in form.link_fields():
+            shows = [f for f in form.fields if f.lookup is not None and f.lookup.link == link.key]
+            if not link.fills and not shows:
+                continue
+            chosen = values.get(link.key)
+            linked: Mapping[str, Any] = {}
+            if isinstance(chosen, int):
+                try:
+                    linked = self.get(actor, str(link.target_form), chosen)
+                except (RecordNotFound, PermissionDenied):
+                    linked = {}
+            for ours, theirs in link.fills:
+                found[ours] = linked.get(theirs)
+            for shown in shows:
+                assert shown.lookup is not None
+                found[shown.key] = linked.get(shown.lookup.field)
+        return found
 
     def read_value(self, field: Field, value: Any) -> Any:
         """``value`` converted for ``field`` as a save would, or ``None`` while it does not
@@ -808,7 +839,9 @@ class RecordService:
         no longer fit, nothing is stored)."""
         system = {**context.system_values(), "id": record_id}
         derive = self._derive(connection, form)
-        again = self.preparer.prepare(form, values, context, system=system, derive=derive)
+        again = self.preparer.prepare(
+            form, values, context, system=system, derive=derive, fill=self._fill(connection, form)
+        )
         changed = {
             key: value
             for key, value in again.values.items()
@@ -969,6 +1002,20 @@ class RecordService:
         if not any(field.is_derived for field in form.fields):
             return None
         return partial(self.derived.starting_values, connection, form)
+
+    def _fill(self, connection: Connection, form: Form) -> Fill | None:
+        """What the preparer asks for the record a link points at, if a link of the form
+        ``fills`` other fields: the live record as stored (whether the actor may read it
+        is the reference check's to say)."""
+        if not any(field.fills for field in form.fields):
+            return None
+
+        def linked(link: Field, record_id: Any) -> Mapping[str, Any] | None:
+            statement = self._by_id(str(link.target_form), False)
+            found = connection.execute(statement, {"record_id": record_id}).mappings().first()
+            return None if found is None else normalised(found)
+
+        return linked
 
     def _check_rules(
         self,
@@ -1160,6 +1207,8 @@ class RecordService:
         if form.owner_field in access.granted:
             return  # a transfer flow, say
         key = form.owner_field
+        if form.has_field(key) and form.field(key).filled_from is not None:
+            return  # the owner of the linked record chosen (and readable), not a hand-over
         if not access.may_reassign:
             problem = Problem("reassign", N_("you may not hand this record to someone else"))
         elif owner is None:

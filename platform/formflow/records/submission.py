@@ -42,6 +42,10 @@ class Prepared:
 Derive = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 """A record's derived values (roll-ups, lookups) for its other values."""
 
+Fill = Callable[[Field, Any], Mapping[str, Any] | None]
+"""The stored values of the record a link field points at (``None``: no such live record),
+which the fields the link ``fills`` take."""
+
 
 class Preparer:
     def __init__(self, converter: ValueConverter) -> None:
@@ -56,11 +60,14 @@ class Preparer:
         existing_rows: Mapping[str, list[dict[str, Any]]] | None = None,
         system: Mapping[str, Any] | None = None,
         derive: Derive | None = None,
+        fill: Fill | None = None,
     ) -> Prepared:
         """The values to store for ``incoming`` (on top of ``existing`` for an update).
 
         ``derive`` gives the record's roll-ups and lookups for its values, which its
-        formulas read (see :mod:`formflow.records.derived`).
+        formulas read (see :mod:`formflow.records.derived`). ``fill`` reads a linked record
+        for the fields its link ``fills``; a value given for such a field must be the one
+        it is filled with.
 
         ``existing_rows`` are the record's current subtable rows, which formulas read when
         the update leaves a subtable alone. ``system`` are the system fields' values as
@@ -74,7 +81,16 @@ class Preparer:
         system = context.system_values(existing) if system is None else system
         try:
             return self._prepare(
-                form, incoming, context, existing, existing_rows, system, problems, add, derive
+                form,
+                incoming,
+                context,
+                existing,
+                existing_rows,
+                system,
+                problems,
+                add,
+                derive,
+                fill,
             )
         except ExpressionRefused as refused:
             add(refused.field, Problem("expression_limit", _refusal(refused)))
@@ -91,9 +107,12 @@ class Preparer:
         problems: dict[str, list[Problem]],
         add: Any,
         derive: Derive | None = None,
+        fill: Fill | None = None,
     ) -> Prepared:
         self._reject_unknown(form, incoming, add)
         values = self._values(form, incoming, context, existing, system, add)
+        if fill is not None:
+            _fill(form, incoming, existing is None, values, fill, problems, add)
         if derive is not None:
             values.update(derive(values))
         submitted = {
@@ -296,6 +315,43 @@ class Preparer:
                 ):
                     add(path, Problem("required", N_("is required")))
             _add_failures(field.fields, found.failures, prefix, problems, add)
+
+
+def _fill(
+    form: Form,
+    incoming: Mapping[str, Any],
+    creating: bool,
+    values: dict[str, Any],
+    fill: Fill,
+    problems: Mapping[str, list[Problem]],
+    add: Any,
+) -> None:
+    """Give each field a link ``fills`` the linked record's value (empty when the link is
+    emptied), when the record is new or the link or the filled field is sent; a different
+    value sent for a filled field is refused, so no caller can make the two disagree."""
+    for link in form.fields:
+        if not link.fills or link.key in problems:
+            continue
+        sent = link.key in incoming or any(ours in incoming for ours, _theirs in link.fills)
+        if not creating and not sent:
+            continue
+        chosen = values.get(link.key)
+        source = fill(link, chosen) if chosen is not None else {}
+        if source is None:
+            continue  # no such record: the reference check says so next to the link
+        for ours, theirs in link.fills:
+            value = source.get(theirs)
+            given = values.get(ours)
+            if ours in incoming and given is not None and given != value and ours not in problems:
+                add(
+                    ours,
+                    Problem(
+                        "filled",
+                        N_("is filled from %(link)s and cannot be set to another value"),
+                        (("link", link.label),),
+                    ),
+                )
+            values[ours] = value
 
 
 def _add_failures(

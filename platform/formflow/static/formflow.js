@@ -72,6 +72,11 @@
     } catch {
       return; // offline or the server is busy: the form stays as it is
     }
+    // What the chosen links fill in or look up: shown at once, saved by the server alike.
+    for (const [key, text] of Object.entries(answer.values || {})) {
+      const shown = form.querySelector(`[data-field="${key}"] > .readonly`);
+      if (shown) shown.textContent = text;
+    }
     const visible = new Set(answer.visible);
     const required = new Set(answer.required);
     for (const field of form.querySelectorAll("[data-field]")) {

@@ -263,6 +263,8 @@ class FieldView:
     """The page's number of each row in ``rows`` (rows removed on the page leave gaps)."""
     blank_row: list[Cell] = dataclasses.field(default_factory=list)
     lookup_urls: dict[str, str] = dataclasses.field(default_factory=dict)
+    lookup_includes: dict[str, str] = dataclasses.field(default_factory=dict)
+    """For each row link narrowed by ``parent.FIELD``: the record's inputs, for hx-include."""
     accept: str = ""
     max_mb: float = 0
     next_index: int = 0
@@ -278,12 +280,14 @@ def _render_form(
 ) -> str:
     submission = submitted(t.form, record_form)
     raw = submission.values
-    visible, required = evaluate_conditions(t, submission, record)
+    linked = linked_on_page(t, submission, record)
+    visible, required = evaluate_conditions(t, submission, record, linked)
     held = link_ids(t.form, [record] if record else [])
-    titles = titles_for(t, link_ids(t.form, [raw]), directory, held=held)
+    titles = titles_for(t, link_ids(t.form, [raw, linked]), directory, held=held)
     shower = displayer(t, directory, titles, record["id"] if record else None)
+    shown = {**(record or {}), **linked}
     views = [
-        _field_view(t, found, record, record_form, outcome, shower, pickers, visible, required)
+        _field_view(t, found, shown, record_form, outcome, shower, pickers, visible, required)
         for found in t.form.fields
         if found.key not in t.hidden
     ]
@@ -400,6 +404,15 @@ def _fill_rows(
     view.lookup_urls = {
         sub.key: _lookup_url(t, f"{found.key}.{sub.key}") for sub in found.fields if sub.is_link
     }
+    view.lookup_includes = {
+        sub.key: ", ".join(
+            f"[name={ours.partition('.')[2]}]"
+            for _theirs, ours in sub.link_filter
+            if ours.startswith("parent.")
+        )
+        for sub in found.fields
+        if sub.is_link and sub.link_filter
+    }
 
 
 def _blank_values(found: Field, parent: Mapping[str, Any], now: Context) -> dict[str, Any]:
@@ -441,23 +454,50 @@ def _cell(
 # which fields apply ---------------------------------------------------------------------
 
 
-def evaluate_conditions(
+def linked_on_page(
     t: Target, submission: Submission, base: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The values the links chosen on the page bring along (fields they fill, lookups
+    through them), as the save would give them: see
+    :meth:`~formflow.records.service.RecordService.linked_values`."""
+    raw = submission.values
+    chosen = {
+        found.key: t.service.read_value(found, raw[found.key])
+        if found.key in raw
+        else (base or {}).get(found.key)
+        for found in t.form.fields
+        if found.is_link
+    }
+    return t.service.linked_values(t.actor, t.form.key, chosen)
+
+
+def evaluate_conditions(
+    t: Target,
+    submission: Submission,
+    base: Mapping[str, Any] | None,
+    linked: Mapping[str, Any] | None = None,
 ) -> tuple[set[str], set[str]]:
     """Which fields are visible and required for the values on the page, worked out with
     the service's own rules and order (:func:`formflow.records.compute.settle`). Values
     that do not convert yet (half typed) count as empty. A subtable row's cells are given
     as ``items.3.qty`` with the page's row number, and each row worked out as ``items.3``
     (numbered as the page sent them when ``submission.row_numbers`` says so). When a
-    condition is past the expression budget with these values, every field shows."""
+    condition is past the expression budget with these values, every field shows.
+    Conditions see what the chosen links bring along (``linked``, worked out here unless
+    given), so a field can show or be needed by a value just filled in."""
     try:
-        return _conditions(t, submission, base)
+        if linked is None:
+            linked = linked_on_page(t, submission, base)
+        return _conditions(t, submission, base, linked)
     except ExpressionRefused:
         return _all_shown(t)
 
 
 def _conditions(
-    t: Target, submission: Submission, base: Mapping[str, Any] | None
+    t: Target,
+    submission: Submission,
+    base: Mapping[str, Any] | None,
+    linked: Mapping[str, Any],
 ) -> tuple[set[str], set[str]]:
     now = t.context()
     raw = submission.values
@@ -475,6 +515,7 @@ def _conditions(
             ]
         elif found.key in raw:
             names[found.key] = t.service.read_value(found, raw[found.key])
+    names.update(linked)
     settled = settle(t.form, names, now, now.system_values(base))
     visible, required = set(settled.visible), set(settled.required)
     for key, rows in settled.rows.items():

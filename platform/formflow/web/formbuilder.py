@@ -68,8 +68,9 @@ def attribute(key: str) -> str:
 
 
 def editable(field: Field) -> bool:
-    """Whether people fill this field in (not readonly, not worked out by the engine)."""
-    return not field.readonly and not field.is_computed
+    """Whether people fill this field in (not readonly, not worked out by the engine, not
+    filled from a linked record)."""
+    return not field.readonly and not field.is_computed and field.filled_from is None
 
 
 @dataclass(frozen=True)

@@ -976,7 +976,8 @@ def _always_required(field: Field) -> bool:
     """Required whatever the other values: no condition, no default to fall back on.
 
     ``required_if`` and ``visible_if`` make a field's need depend on other values, which
-    JSON Schema's ``required`` cannot say; their descriptions say it instead.
+    JSON Schema's ``required`` cannot say; their descriptions say it instead. A field a
+    link fills (``fills``) comes from the linked record, so it need not be sent.
     """
     return (
         field.required
@@ -984,6 +985,7 @@ def _always_required(field: Field) -> bool:
         and field.visible_if is None
         and field.default is None
         and field.default_expr is None
+        and field.filled_from is None
         and not field.is_computed
     )
 
@@ -1027,7 +1029,12 @@ def _input_schema(field: Field) -> Schema:
 def _must_fill(field: Field) -> bool:
     """Whether a value sent for the field may not be empty: it is required whatever the
     other values (a default fills only a field left out)."""
-    return field.required and field.required_if is None and field.visible_if is None
+    return (
+        field.required
+        and field.required_if is None
+        and field.visible_if is None
+        and field.filled_from is None
+    )
 
 
 def _filled(field: Field, schema: Schema) -> Schema:
@@ -1058,6 +1065,12 @@ def _notes(field: Field) -> list[str]:
         notes.append(f"Applies only when: {field.visible_if.source}; otherwise kept empty.")
     if field.unique:
         notes.append("Unique among live records.")
+    if field.filled_from is not None:
+        link, theirs = field.filled_from
+        notes.append(
+            f"Filled from {theirs} of the record {link} links to; "
+            "another value is refused (code filled)."
+        )
     return notes
 
 

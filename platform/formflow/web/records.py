@@ -547,7 +547,8 @@ def edit(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
 @blueprint.route("/<app_key>/<form_key>/conditions", methods=["POST"])
 @login_required  # type: ignore[untyped-decorator]
 def conditions(app_key: str, form_key: str) -> Response:
-    """Which fields are visible and required for the values sent (the form as it is)."""
+    """Which fields are visible and required for the values sent (the form as it is), and
+    the text of what the chosen links fill in or look up (``values``), to show at once."""
     t = target(app_key, form_key)
     record_id = parse_id(request.form.get("_record", ""))
     base = None
@@ -558,8 +559,16 @@ def conditions(app_key: str, form_key: str) -> Response:
     record_form = form_class(t.form, Pickers())(formdata=request.form, meta={"csrf": False})
     submission = submitted(t.form, record_form)
     submission.row_numbers = sent_row_numbers(t.form, record_form, submission, request.form)
-    visible, required = editing.evaluate_conditions(t, submission, base)
-    return jsonify(visible=sorted(visible), required=sorted(required))
+    linked = editing.linked_on_page(t, submission, base)
+    visible, required = editing.evaluate_conditions(t, submission, base, linked)
+    directory = load_names(*names_needed(t.form, list(linked)))
+    shower = displayer(t, directory, titles_for(t, link_ids(t.form, [linked]), directory))
+    shown = {
+        key: shower.show(t.form.field(key), value).text
+        for key, value in linked.items()
+        if key not in t.hidden
+    }
+    return jsonify(visible=sorted(visible), required=sorted(required), values=shown)
 
 
 @blueprint.route("/<app_key>/<form_key>/lookup/<path>")
@@ -593,7 +602,8 @@ def _narrowing(form: Form, found: Field) -> dict[str, Any]:
     """What the picker of a link with ``link_filter`` is narrowed by: the values the page
     holds in the fields it names (sent along by hx-include), where one is chosen."""
     narrow: dict[str, Any] = {}
-    for theirs, ours in found.link_filter:
+    for theirs, named in found.link_filter:
+        ours = named.removeprefix("parent.")  # a row's link: the record's field
         text = request.args.get(ours, "").strip()
         if not text or not form.has_field(ours):
             continue

@@ -381,8 +381,12 @@ workflow_delegations = _keyed_table(
     Column("starts_on", Date, nullable=False),
     Column("ends_on", Date, nullable=False),
     _at("created_at"),
+    Column("workflow_key", String(63)),
+    _at("ended_at", nullable=True),
+    Column("comment", Text),
 )
-"""Who holds someone's approval tasks while they are away, for a range of days."""
+"""Who holds someone's approval tasks while they are away, for a range of days; for one
+workflow when ``workflow_key`` is set, and no longer once ``ended_at`` (ended early)."""
 
 automation_runs = _keyed_table(
     "ff_automation_runs",

@@ -25,6 +25,7 @@ from formflow.workflows.errors import DelegationNotFound, InvalidDelegation
 @dataclass(frozen=True)
 class Delegation:
     id: int
+    app_key: str
     user_id: int
     delegate_id: int
     starts_on: date
@@ -169,6 +170,7 @@ def _of_row(row: object) -> Delegation:
     created = values["created_at"]
     return Delegation(
         id=int(values["id"]),
+        app_key=str(values["app_key"]),
         user_id=int(values["user_id"]),
         delegate_id=int(values["delegate_id"]),
         starts_on=values["starts_on"],

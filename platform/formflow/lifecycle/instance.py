@@ -26,6 +26,7 @@ from formflow.events import Relay, Subscriber
 from formflow.jobs import Jobs, Schedule
 from formflow.notifications import Channel, Notifications
 from formflow.notifications.email import EmailChannel
+from formflow.notifications.follows import FOLLOWS, Followers, followed
 from formflow.plugin_settings import PluginSettings
 from formflow.plugins import Plugins, load_plugins
 from formflow.record_actions.buttons import RecordButtons
@@ -81,6 +82,7 @@ class Instance:
         self.notifications = Notifications(self.engine, self._channels())
         """What people are told, in the app and on e-mail and the plugins' channels."""
         self.automations.notifications = self.notifications
+        subscribers[FOLLOWS] = Followers(self.engine, self.notifications, self._form_of).handle
         for name, subscriber in self.plugins.event_subscribers.items():
             if name in subscribers:
                 raise InstanceError(f"a plugin's event subscriber may not be named {name!r}")
@@ -249,6 +251,7 @@ class Instance:
                 timezone=self.settings.timezone,
                 relay=self.relay,
                 subscriber_forms={AUTOMATIONS: forms_with_event_rules(schema.app)},
+                subscriber_checks={FOLLOWS: followed},
             )
             cached = (version.digest, schema, service)
             self._apps[app_key] = cached

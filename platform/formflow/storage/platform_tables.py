@@ -478,6 +478,19 @@ automation's message. Written in the unit of work of what caused it; ``title`` a
 text; ``cause_key``, when set, is unique, so a retried cause tells a person once.
 ``delivered_at`` is set once every outside channel (e-mail, plugins) has it."""
 
+record_follows = Table(
+    "ff_record_follows",
+    platform_metadata,
+    Column("app_key", String(63), primary_key=True),
+    Column("form_key", String(63), primary_key=True),
+    Column("record_id", BigInteger, primary_key=True),
+    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
+    _at("created_at"),
+    Index("ix_ff_record_follows_user", "user_id"),
+)
+"""Who follows a record: they are told of its changes (keyed by the record, so a write
+asks whether anyone follows it with one index lookup)."""
+
 notification_sends = Table(
     "ff_notification_sends",
     platform_metadata,

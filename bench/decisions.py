@@ -102,7 +102,7 @@ def run(kind: str, requests: int) -> dict[str, str]:
         rep = actors["rep"]
         customer = records.create(rep, "customer", {"name": "ACME Co"})
         contract = records.create(
-            rep, "contract", {"name": "Deal", "customer": customer["id"], "amount": "10000"}
+            rep, "contract", {"name": "Deal", "customer": customer["id"], "amount": "10000000"}
         )
         for number in range(requests):
             invoice = records.create(
@@ -110,7 +110,7 @@ def run(kind: str, requests: int) -> dict[str, str]:
                 "invoice",
                 {
                     "contract": contract["id"],
-                    "amount": "100",
+                    "amount": "1",
                     "invoice_type": "vat_general",
                     "invoice_title": f"ACME {number}",
                 },

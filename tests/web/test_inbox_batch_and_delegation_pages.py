@@ -151,3 +151,18 @@ def _token(client: FlaskClient) -> str:
     from web.records_support import csrf_token
 
     return csrf_token(client, "/inbox")
+
+
+def test_following_a_record_from_its_page(app: Flask, login: Callable[[str], FlaskClient]) -> None:
+    invoice = an_invoice(app)
+    page = f"{INVOICES}/{invoice['id']}"
+    rep = login("rep1")
+    assert "关注" in rep.get(page).text
+    done = send(rep, f"{page}/follow", {}, page=page)
+    assert done.status_code == 302
+    shown = rep.get(done.headers["Location"]).text
+    assert "已关注这条记录" in shown
+    assert "取消关注" in shown
+    send(rep, f"{page}/follow", {}, page=page)
+    assert "已取消关注" in rep.get(page).text
+    assert send(rep, f"{INVOICES}/999999/follow", {}, page=page).status_code == 404

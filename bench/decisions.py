@@ -26,6 +26,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -123,10 +124,17 @@ def run(kind: str, requests: int) -> dict[str, str]:
         tasks = [task.id for task in flows.open_tasks_of(manager.user_id)]
         assert len(tasks) == requests, len(tasks)
         relay.deliver()  # what the submissions owed, out of the way
+        statements = [0]
+
+        def count(*_args: object) -> None:
+            statements[0] += 1
+
+        event.listen(engine, "before_cursor_execute", count)
         started = time.perf_counter()
         for task_id in tasks:
             flows.decide(manager, task_id, "approve", comment="ok")
         decided = time.perf_counter() - started
+        event.remove(engine, "before_cursor_execute", count)
         started = time.perf_counter()
         delivered = relay.deliver()
         followed_s = time.perf_counter() - started
@@ -136,6 +144,7 @@ def run(kind: str, requests: int) -> dict[str, str]:
         "decisions": str(requests),
         "per second": f"{requests / decided:,.0f}",
         "ms each": f"{decided * 1000 / requests:.2f}",
+        "statements each": f"{statements[0] / requests:.1f}",
         "follow events": str(delivered),
         "delivered per second": f"{delivered / followed_s:,.0f}" if delivered else "-",
     }

@@ -106,3 +106,37 @@ def test_followers_hear_of_the_approval(
     titles = kinds(engine, notes, staff.admin.user_id)
     assert "Approval decided: %(form)s record %(record)s" in titles
     assert "Approval moved on: %(form)s record %(record)s" in titles
+
+
+def test_steps_tell_people_through_the_outbox_once(
+    engine: Engine, schema: AppSchema, notes: Notifications, staff: Staff
+) -> None:
+    from formflow.events.outbox import Event
+    from formflow.notifications.workflows import NOTICES, Notices, wants
+
+    relay = Relay(engine, {NOTICES: Notices(notes).handle})
+    relay.dispatch = lambda: None  # the job runner's part, done by hand below
+    records = RecordService(engine, schema, relay=relay, subscriber_checks={NOTICES: wants})
+    flows = WorkflowService(
+        records, actions=[stamp_action([])], notifications=notes, tell_by_events=True
+    )
+    record = records.create(staff.rita, "expense", {"title": "Trip", "amount": 500})
+    flows.submit(staff.rita, "expense", record["id"])
+    assert kinds_of(engine, notes, staff.erin.user_id) == []  # not in the step itself
+    assert relay.owed(NOTICES) == 1  # only the notice: the record's own events owe nothing
+    relay.deliver()
+    assert kinds_of(engine, notes, staff.erin.user_id) == ["task"]
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(events).where(events.c.kind == "notify").order_by(events.c.id.desc())
+        ).first()
+    assert row is not None
+    again = Event.from_row(row)
+    Notices(notes).handle(again, again.key(NOTICES))  # handed over again
+    assert kinds_of(engine, notes, staff.erin.user_id) == ["task"]
+
+
+def kinds_of(engine: Engine, notes: Notifications, user_id: int | None) -> list[str]:
+    assert user_id is not None
+    with engine.connect() as connection:
+        return [n.kind for n in notes.list_for(connection, user_id)]

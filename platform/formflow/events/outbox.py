@@ -30,6 +30,7 @@ class EventKind(StrEnum):
     RESTORED = "restored"
     STATE_ENTERED = "state_entered"  # a workflow instance entered a node (or ended)
     TASK_DECIDED = "task_decided"  # someone approved or rejected a workflow task
+    NOTIFY = "notify"  # what a workflow step tells people, written after it commits
 
 
 @dataclass(frozen=True)

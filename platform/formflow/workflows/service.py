@@ -30,7 +30,7 @@ from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
 from formflow.errors import N_, Problem, ValidationFailed
 from formflow.events import EventKind
 from formflow.notifications import Notifications
-from formflow.notifications.workflows import tell
+from formflow.notifications.workflows import planned, tell
 from formflow.records import audit
 from formflow.records.access import Actor
 from formflow.records.query import normalised
@@ -223,10 +223,15 @@ class WorkflowService:
         today: Callable[[], date] | None = None,
         notifications: Notifications | None = None,
         clock: Callable[[], datetime] | None = None,
+        tell_by_events: bool = False,
     ) -> None:
         self.records = records
         self.notifications = notifications
         """Where the people a step concerns are told (none: nobody is)."""
+        self.tell_by_events = tell_by_events
+        """Whether a step leaves what it tells people to the outbox (an event of kind
+        ``notify`` that the :data:`~formflow.notifications.workflows.NOTICES` subscriber
+        writes after the commit, on the job runner) rather than writing it itself."""
         self._clock = clock
         self.engine = records.engine
         self.app = records.app
@@ -940,8 +945,12 @@ class WorkflowService:
             }
         )
         live = step.status in LIVE
-        if self.notifications is not None:
+        if self.notifications is not None and not self.tell_by_events:
             tell(self.notifications, step, self.app)
+        elif self.tell_by_events:
+            plan = planned(step, self.app)
+            if plan:
+                self._event(step, EventKind.NOTIFY, {"tell": plan})
         step.connection.execute(
             update(workflow_instances)
             .where(workflow_instances.c.id == step.instance.id)

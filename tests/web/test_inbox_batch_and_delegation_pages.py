@@ -136,6 +136,8 @@ def test_the_delegations_page(app: Flask, login: Callable[[str], FlaskClient]) -
     submitted(app, "ACME")
     (item,) = flows.inbox(actor(app, "rep1"), "todo")
     assert item.task.delegated_from == user_id(app, "manager")
+    assert "代 manager" in login("rep1").get("/inbox").text  # on the manager's behalf
+    manager = login("manager")
     ended = send(
         manager,
         f"/inbox/delegations/{delegation.id}/end",

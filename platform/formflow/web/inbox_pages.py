@@ -56,6 +56,8 @@ class RowView:
     task_id: int | None
     decide: bool
     unread: bool
+    behalf: str = ""
+    """Whose task a delegate holds, for a delegated one."""
 
 
 def apps_with_workflows() -> list[str]:
@@ -249,6 +251,9 @@ def _row(
         task_id=task.id if task is not None else None,
         decide=box == "todo",
         unread=task is not None and task.status == "copied",
+        behalf=names.get(task.delegated_from, f"#{task.delegated_from}")
+        if task is not None and task.delegated_from
+        else "",
     )
 
 

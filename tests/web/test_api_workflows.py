@@ -111,3 +111,23 @@ def test_delegations_through_the_api(app: Flask, client: FlaskClient) -> None:
     ended = admin.post(f"/api/v1/delegations/{made.json['id']}/end")
     assert ended.status_code == 200, ended.json
     assert ended.json["ended_at"] is not None
+
+
+def test_deciding_several_tasks_at_once(app: Flask, client: FlaskClient) -> None:
+    rep = Api(client, token_for(app, "rep1"))
+    admin = Api(client, token_for(app, "admin"))
+    for record_id in (a_contract(app), a_contract(app)):
+        assert rep.post(f"{CONTRACTS}/{record_id}/actions/submit").status_code == 200
+    first, second = (t["id"] for t in admin.get("/api/v1/tasks").json["data"])
+    assert admin.post(f"/api/v1/tasks/{first}/decision", json={"decision": "approve"}).status_code == 200  # fmt: skip
+    done = admin.post(
+        "/api/v1/tasks/decisions",
+        json={"tasks": [first, second, 99999], "decision": "approve", "comment": "all good"},
+    )
+    assert done.status_code == 200, done.json
+    (stale, fine, missing) = done.json["data"]
+    assert (stale["task"], stale["error"]["code"]) == (first, "task_decided")
+    assert (fine["task"], fine["instance"]["status"]) == (second, "finished")
+    assert missing["error"]["code"] == "task_not_found"
+    empty = admin.post("/api/v1/tasks/decisions", json={"tasks": [], "decision": "approve"})
+    assert empty.status_code == 422

@@ -51,6 +51,18 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                 "responses": {"200": _json("The tasks.", _ref("TaskList")), **errors(_ERRORS)},
             }
         },
+        "/tasks/decisions": {
+            "post": {
+                "operationId": "decide_tasks",
+                "summary": "Approve or reject several tasks with one comment; each decision is its own unit of work and is reported on its own",
+                "tags": [TAG],
+                "requestBody": _body("TaskDecisions"),
+                "responses": {
+                    "200": _json("Each task's outcome, in order.", _ref("TaskDecisionResults")),
+                    **errors((*_ERRORS, "413", "422")),
+                },
+            }
+        },
         "/tasks/{task_id}/decision": {
             "parameters": [
                 {
@@ -331,6 +343,46 @@ def workflow_schemas() -> dict[str, Schema]:
                     "items": {"type": "object"},
                     "description": "What each step did, as the automations' log tells it.",
                 },
+            },
+        },
+        "TaskDecisions": {
+            "type": "object",
+            "required": ["tasks", "decision"],
+            "properties": {
+                "tasks": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 50,
+                    "items": {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER},
+                },
+                "decision": {"type": "string", "enum": [APPROVE, REJECT]},
+                "comment": comment,
+            },
+            "additionalProperties": False,
+        },
+        "TaskDecisionResults": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["task"],
+                        "properties": {
+                            "task": {"type": "integer"},
+                            "instance": _ref("WorkflowInstance"),
+                            "error": {
+                                "type": "object",
+                                "required": ["code", "message"],
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "message": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                }
             },
         },
         "TaskDecision": {

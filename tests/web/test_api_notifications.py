@@ -75,3 +75,16 @@ def test_bad_notification_queries_get_the_error_shape(app: Flask, client: FlaskC
     assert rep.get("/api/v1/notifications?limit=0").json["error"]["code"] == "invalid_query"
     assert rep.get("/api/v1/notifications?unread=maybe").status_code == 400
     assert rep.get("/api/v1/notifications?page=2").status_code == 400
+
+
+def test_following_a_record_through_the_api(app: Flask, client: FlaskClient) -> None:
+    rep = Api(client, token_for(app, "rep1"))
+    customer = rep.post("/api/v1/crm_sfa/customer/records", json={"name": "ACME"}).json
+    follow = f"/api/v1/crm_sfa/customer/records/{customer['id']}/follow"
+    assert rep.get(follow).json == {"following": False}
+    assert client.put(follow, headers=rep.headers).json == {"following": True}
+    assert client.put(follow, headers=rep.headers).json == {"following": True}
+    assert rep.get(follow).json == {"following": True}
+    assert rep.delete(follow).json == {"following": False}
+    missing = client.put("/api/v1/crm_sfa/customer/records/999999/follow", headers=rep.headers)
+    assert missing.status_code == 404

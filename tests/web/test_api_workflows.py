@@ -6,7 +6,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from formflow.records.access import Actor
-from web.test_api import Api, token_for
+from web.test_api import Api, token_for, user_id
 
 CONTRACTS = "/api/v1/crm_sfa/contract/records"
 
@@ -87,3 +87,47 @@ def test_bad_requests_get_the_error_shape(app: Flask, client: FlaskClient) -> No
     document = client.get("/api/v1/openapi.json").json
     assert "/tasks/{task_id}/decision" in document["paths"]
     assert "/crm_sfa/contract/records/{record_id}/actions/{action_key}" in document["paths"]
+
+
+def test_delegations_through_the_api(app: Flask, client: FlaskClient) -> None:
+    users = {name: user_id(app, name) for name in ("admin", "rep1")}
+    admin = Api(client, token_for(app, "admin"))
+    rep = Api(client, token_for(app, "rep1"))
+    body = {"app": "crm_sfa", "delegate": users["rep1"], "starts_on": "2020-01-01", "ends_on": "2099-01-01"}  # fmt: skip
+    made = admin.post("/api/v1/delegations", json={**body, "comment": "away"})
+    assert made.status_code == 201, made.json
+    assert (made.json["user"], made.json["delegate"]) == (users["admin"], users["rep1"])
+    back = rep.post("/api/v1/delegations", json={**body, "delegate": users["admin"]})
+    assert back.status_code == 422
+    assert back.json["error"]["code"] == "invalid_delegation"
+    myself = admin.post("/api/v1/delegations", json={**body, "delegate": users["admin"]})
+    assert myself.json["error"]["code"] == "invalid_delegation"
+    bad_day = admin.post("/api/v1/delegations", json={**body, "starts_on": "someday"})
+    assert bad_day.status_code == 422
+    assert [d["id"] for d in rep.get("/api/v1/delegations").json["data"]] == [made.json["id"]]
+    not_mine = rep.post(f"/api/v1/delegations/{made.json['id']}/end")
+    assert not_mine.status_code == 404
+    assert not_mine.json["error"]["code"] == "delegation_not_found"
+    ended = admin.post(f"/api/v1/delegations/{made.json['id']}/end")
+    assert ended.status_code == 200, ended.json
+    assert ended.json["ended_at"] is not None
+
+
+def test_deciding_several_tasks_at_once(app: Flask, client: FlaskClient) -> None:
+    rep = Api(client, token_for(app, "rep1"))
+    admin = Api(client, token_for(app, "admin"))
+    for record_id in (a_contract(app), a_contract(app)):
+        assert rep.post(f"{CONTRACTS}/{record_id}/actions/submit").status_code == 200
+    first, second = (t["id"] for t in admin.get("/api/v1/tasks").json["data"])
+    assert admin.post(f"/api/v1/tasks/{first}/decision", json={"decision": "approve"}).status_code == 200  # fmt: skip
+    done = admin.post(
+        "/api/v1/tasks/decisions",
+        json={"tasks": [first, second, 99999], "decision": "approve", "comment": "all good"},
+    )
+    assert done.status_code == 200, done.json
+    (stale, fine, missing) = done.json["data"]
+    assert (stale["task"], stale["error"]["code"]) == (first, "task_decided")
+    assert (fine["task"], fine["instance"]["status"]) == (second, "finished")
+    assert missing["error"]["code"] == "task_not_found"
+    empty = admin.post("/api/v1/tasks/decisions", json={"tasks": [], "decision": "approve"})
+    assert empty.status_code == 422

@@ -16,6 +16,8 @@ from formflow.storage.platform_tables import events
 from formflow.workflows.errors import (
     AlreadySubmitted,
     CannotWithdraw,
+    DelegationNotFound,
+    InvalidDelegation,
     InvalidRejectTarget,
     NoApproverFound,
     NotSubmittable,
@@ -336,3 +338,49 @@ def test_an_action_no_plugin_provides_stops_the_engine(records: RecordService) -
     with pytest.raises(WorkflowError) as refused:
         WorkflowService(records)
     assert "stamp" in str(refused.value)
+
+
+def test_delegation_rules_and_ending_early(
+    records: RecordService, flows: WorkflowService, staff: Staff
+) -> None:
+    today = flows.today()
+    soon = today + timedelta(days=3)
+    erin, ray, mark = (p.user_id or 0 for p in (staff.erin, staff.ray, staff.mark))
+    with pytest.raises(InvalidDelegation):
+        flows.delegate(staff.erin, erin, today, soon)
+    with pytest.raises(InvalidDelegation):
+        flows.delegate(staff.erin, ray, soon, today)
+    with pytest.raises(WorkflowError):
+        flows.delegate(staff.erin, ray, today, soon, workflow_key="nope")
+    first = flows.delegate(staff.erin, ray, today, soon)
+    flows.delegate(staff.ray, mark, today, soon)
+    with pytest.raises(InvalidDelegation, match="already delegates"):
+        flows.delegate(staff.mark, erin, soon, soon + timedelta(days=1))
+    # a circle over other days is no circle
+    flows.delegate(staff.mark, erin, soon + timedelta(days=1), soon + timedelta(days=2))
+    assert [d.id for d in flows.delegations(staff.erin)][-1] == first
+    ended = flows.end_delegation(staff.erin, first)
+    assert ended.ended_at is not None
+    assert not ended.in_force(today)
+    with pytest.raises(DelegationNotFound):
+        flows.end_delegation(staff.ray, first)
+    instance = flows.submit(staff.rita, "expense", new(records, staff.rita))
+    assert open_tasks(flows, instance) == {"managers": [erin]}
+
+
+def test_delegation_for_one_workflow_and_on_behalf_in_history(
+    records: RecordService, flows: WorkflowService, staff: Staff
+) -> None:
+    today = flows.today()
+    other = next(key for key in flows.app.workflows if key != "expense")
+    flows.delegate(staff.erin, staff.ray.user_id or 0, today, today, workflow_key=other)
+    instance = flows.submit(staff.rita, "expense", new(records, staff.rita))
+    assert open_tasks(flows, instance) == {"managers": [staff.erin.user_id]}
+    flows.delegate(staff.erin, staff.ray.user_id or 0, today, today, workflow_key="expense")
+    assert open_tasks(flows, instance) == {"managers": [staff.ray.user_id]}
+    flows.decide(staff.ray, task_of(flows, staff.ray), "approve", comment="for Erin")
+    (entry,) = [e for e in flows.history(instance.id) if e.action == "approve"]
+    assert (entry.user_id, entry.detail["on_behalf_of"]) == (
+        staff.ray.user_id,
+        staff.erin.user_id,
+    )

@@ -30,6 +30,7 @@ class EventKind(StrEnum):
     RESTORED = "restored"
     STATE_ENTERED = "state_entered"  # a workflow instance entered a node (or ended)
     TASK_DECIDED = "task_decided"  # someone approved or rejected a workflow task
+    NOTIFY = "notify"  # what a workflow step tells people, written after it commits
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,11 @@ class Event:
         )
 
 
+Check = Callable[[Connection, str, str, int, "EventKind"], bool]
+"""Whether a subscriber wants an event: asked on the writer's connection with the event's
+app, form, record id and kind."""
+
+
 class Outbox:
     """Appends events, and the deliveries they owe, on the writer's connection."""
 
@@ -92,13 +98,17 @@ class Outbox:
         *,
         forms: Mapping[str, Collection[str]] | None = None,
         owing: Callable[[], object] | None = None,
+        checks: Mapping[str, Check] | None = None,
     ) -> None:
         """``forms`` narrows a subscriber to the events of the forms it lists (a subscriber
-        it leaves out is owed every event); ``owing`` is called whenever an append owes
-        someone a delivery, so that the writer rings the relay only then."""
+        it leaves out is owed every event); ``checks`` narrows one further, event by event,
+        to those its check says it wants (for a subscriber that cares about a few records,
+        such as their followers'); ``owing`` is called whenever an append owes someone a
+        delivery, so that the writer rings the relay only then."""
         self.subscribers = tuple(sorted(subscribers))
         self.forms = {name: frozenset(keys) for name, keys in (forms or {}).items()}
         self.owing = owing
+        self.checks = {name: check for name, check in (checks or {}).items()}
 
     def owed(self, form_key: str) -> tuple[str, ...]:
         """The subscribers an event of ``form_key`` is owed to."""
@@ -145,7 +155,7 @@ class Outbox:
                 "data": data,
             },
         ).scalar_one()
-        owed = self.owed(form_key)
+        owed = self._wanted(connection, app_key, form_key, record_id, kind)
         if owed:
             connection.execute(
                 _OWE, [{"subscriber": name, "event_id": event_id, "attempts": 0} for name in owed]
@@ -188,19 +198,26 @@ class Outbox:
             )
         statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
         event_ids = list(connection.execute(statement, rows).scalars())
-        owed = self.owed(form_key)
-        if owed:
-            connection.execute(
-                _OWE,
-                [
-                    {"subscriber": name, "event_id": event_id, "attempts": 0}
-                    for event_id in event_ids
-                    for name in owed
-                ],
-            )
+        owes = [
+            {"subscriber": name, "event_id": event_id, "attempts": 0}
+            for event_id, record in zip(event_ids, records, strict=True)
+            for name in self._wanted(connection, app_key, form_key, record["id"], kind)
+        ]
+        if owes:
+            connection.execute(_OWE, owes)
             if self.owing is not None:
                 self.owing()
         return event_ids
+
+    def _wanted(
+        self, connection: Connection, app_key: str, form_key: str, record_id: int, kind: EventKind
+    ) -> tuple[str, ...]:
+        return tuple(
+            name
+            for name in self.owed(form_key)
+            if name not in self.checks
+            or self.checks[name](connection, app_key, form_key, record_id, kind)
+        )
 
 
 @contextmanager

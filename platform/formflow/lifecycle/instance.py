@@ -27,6 +27,9 @@ from formflow.jobs import Jobs, Schedule
 from formflow.jobs.plugin_jobs import PluginJobs
 from formflow.notifications import Channel, Notifications
 from formflow.notifications.email import EmailChannel
+from formflow.notifications.follows import FOLLOWS, Followers, followed
+from formflow.notifications.workflows import NOTICES, Notices
+from formflow.notifications.workflows import wants as wants_notices
 from formflow.plugin_settings import PluginSettings
 from formflow.plugins import Plugins, load_plugins
 from formflow.record_actions.buttons import RecordButtons
@@ -83,6 +86,8 @@ class Instance:
         """What people are told, in the app and on e-mail and the plugins' channels."""
         self.automations.notifications = self.notifications
         self.automations.enqueue_job = lambda name, payload: self.plugin_jobs.enqueue(name, payload)
+        subscribers[FOLLOWS] = Followers(self.engine, self.notifications, self._form_of).handle
+        subscribers[NOTICES] = Notices(self.notifications).handle
         for name, subscriber in self.plugins.event_subscribers.items():
             if name in subscribers:
                 raise InstanceError(f"a plugin's event subscriber may not be named {name!r}")
@@ -177,6 +182,7 @@ class Instance:
             toolkit=self.plugins.toolkit,
             actions=tuple(self.plugins.actions.values()),
             notifications=self.notifications,
+            tell_by_events=True,
         )
         self._workflows[app_key] = engine
         return engine
@@ -259,6 +265,7 @@ class Instance:
                 timezone=self.settings.timezone,
                 relay=self.relay,
                 subscriber_forms={AUTOMATIONS: forms_with_event_rules(schema.app)},
+                subscriber_checks={FOLLOWS: followed, NOTICES: wants_notices},
             )
             cached = (version.digest, schema, service)
             self._apps[app_key] = cached

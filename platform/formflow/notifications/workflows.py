@@ -8,16 +8,23 @@ form's labels, so each reader gets them in their own language.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
 
 from formflow.definitions.model import App
 from formflow.errors import N_
+from formflow.events import Event, EventKind
 from formflow.notifications.model import label_param
 from formflow.notifications.service import Notifications
+from formflow.records.unit import unit_of_work
 
 if TYPE_CHECKING:
     from formflow.workflows.service import _Step
 
+NOTICES = "formflow.workflow_notices"
+"""The outbox subscriber that writes what steps tell people (see :class:`Notices`)."""
 TASK = "task"
 COPY = "copy"
 REMINDER = "reminder"
@@ -42,6 +49,13 @@ BODY = N_("%(form)s record %(record)s")
 
 def tell(notifications: Notifications, step: _Step, app: App) -> None:
     """Write what ``step`` tells people on its connection (called as the step saves)."""
+    write(notifications, step.connection, planned(step, app), now=step.now)
+
+
+def planned(step: _Step, app: App) -> list[dict[str, Any]]:
+    """What ``step`` tells people, as plain JSON (an outbox event can carry it): one entry
+    per person and kind, with the message's parameters and where it points. Clears what
+    the step had gathered, so a step tells once."""
     instance = step.instance
     form = app.forms.get(instance.form_key)
     params: dict[str, Any] = {
@@ -49,20 +63,19 @@ def tell(notifications: Notifications, step: _Step, app: App) -> None:
         "form": label_param(form.label if form else instance.form_key),
         "record": instance.record_id,
     }
+    found: list[dict[str, Any]] = []
 
     def add(user_ids: list[int], kind: str, task_id: int | None = None, **more: Any) -> None:
-        notifications.add(
-            step.connection,
-            user_ids,
-            kind=kind,
-            title=TITLES[kind],
-            body=BODY,
-            params={**params, **more},
-            app_key=app.key,
-            form_key=instance.form_key,
-            record_id=instance.record_id,
-            task_id=task_id,
-            now=step.now,
+        found.append(
+            {
+                "users": user_ids,
+                "kind": kind,
+                "params": {**params, **more},
+                "app_key": app.key,
+                "form_key": instance.form_key,
+                "record_id": instance.record_id,
+                "task_id": task_id,
+            }
         )
 
     for task_id, user_id, task_kind in step.opened:
@@ -74,7 +87,7 @@ def tell(notifications: Notifications, step: _Step, app: App) -> None:
     step.reminded.clear()
     submitter = instance.submitter_id
     if submitter is None or step.status == instance.status:
-        return
+        return found
     if step.status == "returned":
         add([submitter], RETURNED)
     elif step.status == "finished":
@@ -83,3 +96,52 @@ def tell(notifications: Notifications, step: _Step, app: App) -> None:
             add([submitter], outcome)
         else:
             add([submitter], ENDED, outcome=outcome)
+    return found
+
+
+def write(
+    notifications: Notifications,
+    connection: Connection,
+    plan: list[dict[str, Any]],
+    *,
+    now: datetime | None = None,
+    cause: str | None = None,
+) -> None:
+    """Write the notifications ``plan`` lists (see :func:`planned`); with ``cause``, each
+    entry is written once however often this runs."""
+    for number, entry in enumerate(plan):
+        notifications.add(
+            connection,
+            [int(user_id) for user_id in entry["users"]],
+            kind=entry["kind"],
+            title=TITLES[entry["kind"]],
+            body=BODY,
+            params=entry["params"],
+            app_key=entry["app_key"],
+            form_key=entry["form_key"],
+            record_id=entry["record_id"],
+            task_id=entry["task_id"],
+            cause=f"{cause}:{number}" if cause else None,
+            now=now,
+        )
+
+
+class Notices:
+    """The outbox subscriber (:data:`NOTICES`) that writes what workflow steps tell people
+    when the engine runs with ``tell_by_events``: after the step commits, on the job runner
+    in a served instance, once per event."""
+
+    def __init__(self, notifications: Notifications) -> None:
+        self.notifications = notifications
+
+    def handle(self, event: Event, key: str) -> None:
+        plan = event.detail.get("tell")
+        if event.kind is not EventKind.NOTIFY or not plan:
+            return
+        with unit_of_work(self.notifications.engine) as unit:
+            write(self.notifications, unit.connection, plan, now=event.at, cause=key)
+
+
+def wants(_connection: Connection, _app: str, _form: str, _record_id: int, kind: EventKind) -> bool:
+    """The outbox's check for :data:`NOTICES`: only the steps' notices, no lookup."""
+    return kind is EventKind.NOTIFY

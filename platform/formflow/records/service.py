@@ -46,6 +46,7 @@ from formflow.errors import (
     ValidationFailed,
 )
 from formflow.events import EventKind, Outbox, Relay
+from formflow.events.outbox import Check
 from formflow.expressions import ExpressionError
 from formflow.fields import Invalid, Reference, ValueKind
 from formflow.record_actions import ledger
@@ -135,13 +136,15 @@ class RecordService:
         relay: Relay | None = None,
         subscribers: Collection[str] | None = None,
         subscriber_forms: Mapping[str, Collection[str]] | None = None,
+        subscriber_checks: Mapping[str, Check] | None = None,
     ) -> None:
         """``relay`` delivers this service's events; by default one of its own, whose only
         subscriber runs the plugins' after-hooks (an instance shares one across its apps).
         ``subscribers`` limits which of the relay's subscribers this app's events are owed
         to (default: all), and ``subscriber_forms`` a subscriber to some forms' events, so
         that a write owes nothing to one with nothing to do for it and, owing nothing to
-        anyone, costs no delivery at all."""
+        anyone, costs no delivery at all; ``subscriber_checks`` narrows a subscriber event
+        by event (see :class:`~formflow.events.outbox.Outbox`)."""
         self.engine = engine
         self.schema = schema
         self.app: App = schema.app
@@ -151,6 +154,7 @@ class RecordService:
             [name for name in self.relay.subscribers if subscribers is None or name in subscribers],
             forms=subscriber_forms,
             owing=self._owing,
+            checks=subscriber_checks,
         )
         self.timezone = timezone
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)

@@ -381,8 +381,12 @@ workflow_delegations = _keyed_table(
     Column("starts_on", Date, nullable=False),
     Column("ends_on", Date, nullable=False),
     _at("created_at"),
+    Column("workflow_key", String(63)),
+    _at("ended_at", nullable=True),
+    Column("comment", Text),
 )
-"""Who holds someone's approval tasks while they are away, for a range of days."""
+"""Who holds someone's approval tasks while they are away, for a range of days; for one
+workflow when ``workflow_key`` is set, and no longer once ``ended_at`` (ended early)."""
 
 automation_runs = _keyed_table(
     "ff_automation_runs",
@@ -473,6 +477,19 @@ automation's message. Written in the unit of work of what caused it; ``title`` a
 ``body`` are message ids filled in with ``params`` (in the reader's language) or plain
 text; ``cause_key``, when set, is unique, so a retried cause tells a person once.
 ``delivered_at`` is set once every outside channel (e-mail, plugins) has it."""
+
+record_follows = Table(
+    "ff_record_follows",
+    platform_metadata,
+    Column("app_key", String(63), primary_key=True),
+    Column("form_key", String(63), primary_key=True),
+    Column("record_id", BigInteger, primary_key=True),
+    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
+    _at("created_at"),
+    Index("ix_ff_record_follows_user", "user_id"),
+)
+"""Who follows a record: they are told of its changes (keyed by the record, so a write
+asks whether anyone follows it with one index lookup)."""
 
 notification_sends = Table(
     "ff_notification_sends",

@@ -30,6 +30,7 @@ from formflow.web import (
     automation_pages,
     cookies,
     dashboard_pages,
+    delegation_pages,
     designer_pages,
     errors,
     headers,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, instance: Instance | None = 
     for area in (
         *areas,
         token_pages,
+        delegation_pages,
         account_pages,
         notification_pages,
         audit_pages,

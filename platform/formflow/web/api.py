@@ -639,6 +639,7 @@ def _precondition(error: RecordError) -> Response:
 def init_app(app: Flask) -> None:
     from formflow.web import (  # noqa: F401  (their routes join the blueprint)
         api_dashboards,
+        api_delegations,
         api_notifications,
         api_transfer,
         api_workflows,

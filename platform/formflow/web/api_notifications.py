@@ -12,12 +12,34 @@ from flask import Response, g, request
 
 from formflow.errors import N_, QueryError, RecordNotFound
 from formflow.fields.values import MAX_INTEGER
-from formflow.notifications import Notification, UnknownNotification
+from formflow.notifications import Notification, UnknownNotification, follows
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.web.api import api_instance, blueprint, json_response
+from formflow.web.api import (
+    RECORD_ID,
+    actor_for,
+    api_instance,
+    blueprint,
+    form_service,
+    json_response,
+)
 from formflow.web.i18n import language, translations
 
 MAX_NOTIFICATIONS = 200
+
+
+@blueprint.route(
+    f"/<app_key>/<form_key>/records/{RECORD_ID}/follow", methods=["GET", "PUT", "DELETE"]
+)
+def follow(app_key: str, form_key: str, record_id: int) -> Response:
+    """Whether the caller follows a record they may read (GET), follow it (PUT), stop (DELETE)."""
+    service, form = form_service(app_key, form_key)
+    actor = actor_for(app_key)
+    service.get(actor, form.key, record_id)
+    if request.method == "PUT":
+        follows.follow(service, actor, form.key, record_id)
+    elif request.method == "DELETE":
+        follows.unfollow(service, actor, form.key, record_id)
+    return json_response({"following": follows.is_following(service, actor, form.key, record_id)})
 
 
 @blueprint.get("/notifications")

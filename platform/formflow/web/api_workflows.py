@@ -13,7 +13,7 @@ from typing import Any
 from flask import Response, request
 
 from formflow.definitions.model import Form, Label
-from formflow.errors import N_, QueryError, RecordNotFound
+from formflow.errors import N_, QueryError, RecordError, RecordNotFound
 from formflow.fields.values import MAX_INTEGER
 from formflow.record_actions.model import FormAction
 from formflow.record_actions.service import Done
@@ -27,7 +27,7 @@ from formflow.web.api import (
     form_service,
     json_response,
 )
-from formflow.web.i18n import text, translate
+from formflow.web.i18n import error_message, text, translate
 from formflow.workflows.errors import TaskNotFound
 from formflow.workflows.service import (
     BOXES,
@@ -80,6 +80,30 @@ def decision(task_id: int) -> Response:
         to=body.get("to"),
     )
     return json_response(_instance_json(done))
+
+
+@blueprint.post("/tasks/decisions")
+def decisions() -> Response:
+    """Approve or reject several of the caller's tasks with one comment: each decision is
+    its own unit of work, so the answer reports each task, decided or refused, in order."""
+    body = serialize.parse_object(request.get_data(cache=False))
+    conformance().check_body("TaskDecisions", body)
+    results: list[dict[str, Any]] = []
+    for task_id in dict.fromkeys(int(found) for found in body["tasks"]):
+        try:
+            flows = _flows_of_task(task_id)
+            done = flows.decide(
+                actor_for(flows.app.key), task_id, body["decision"], comment=body.get("comment")
+            )
+        except RecordError as error:
+            results.append({"task": task_id, "error": _error_json(error)})
+        else:
+            results.append({"task": task_id, "instance": _instance_json(done)})
+    return json_response({"data": results})
+
+
+def _error_json(error: RecordError) -> dict[str, str]:
+    return {"code": error.code, "message": error_message(error)}
 
 
 @blueprint.get(f"/<app_key>/<form_key>/records/{RECORD_ID}/actions")

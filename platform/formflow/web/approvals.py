@@ -333,6 +333,9 @@ def _moment(entry: TimelineEntry, who: Any, shower: Displayer) -> Moment:
         extra = str(detail["outcome"])
     elif entry.action == "skip" and detail.get("users"):
         extra = ", ".join(who(user) for user in detail["users"])
+    if detail.get("on_behalf_of"):
+        behalf = _("on behalf of %(name)s", name=who(detail["on_behalf_of"]))
+        extra = f"{extra} ({behalf})" if extra else behalf
     return Moment(
         what=translate(wording.action(entry.action), {}),
         who=who(entry.user_id),

@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, abort, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from formflow.definitions.model import Operation, Scope
@@ -25,9 +26,12 @@ from formflow.web.ids import parse_id
 from formflow.web.targets import load_names, record_urls
 from formflow.workflows import diagram, inbox, wording
 from formflow.workflows.inbox import InboxCounts, InboxRow
-from formflow.workflows.service import WorkflowService
+from formflow.workflows.service import APPROVE, REJECT, WorkflowService
 
 blueprint = Blueprint("inbox", __name__)
+
+MAX_BATCH = 50
+"""Tasks one batch decision takes: an inbox page's worth."""
 
 BOX_LABELS = {
     "todo": N_("To do"),
@@ -52,6 +56,8 @@ class RowView:
     task_id: int | None
     decide: bool
     unread: bool
+    behalf: str = ""
+    """Whose task a delegate holds, for a delegated one."""
 
 
 def apps_with_workflows() -> list[str]:
@@ -125,6 +131,57 @@ def page() -> ResponseReturnValue:
     )
 
 
+@blueprint.post("/inbox/decide")
+@login_required  # type: ignore[untyped-decorator]
+def decide_many() -> ResponseReturnValue:
+    """Approve or reject the ticked tasks with one comment (CSRFProtect has checked the
+    POST). Each decision is its own unit of work, so one the engine refuses (decided
+    meanwhile, a step that needs fields filled in) is reported by name and the others stand."""
+    app_key = request.form.get("app", "")
+    if app_key not in apps_with_workflows():
+        abort(404)
+    back = _local(request.form.get("_next", "")) or _address({"app": app_key, "box": "todo"})
+    decision = request.form.get("_action", "")
+    ids = [parse_id(value) for value in request.form.getlist("task")]
+    wanted = list(dict.fromkeys(task_id for task_id in ids if task_id is not None))[:MAX_BATCH]
+    if decision not in (APPROVE, REJECT) or not wanted:
+        flash(_("Tick the tasks to decide first."))
+        return redirect(back)
+    flows = context.instance().workflows(app_key)
+    actor = context.actor(app_key)
+    comment = request.form.get("_comment", "").strip()[:2000] or None
+    done = 0
+    for task_id in wanted:
+        try:
+            flows.decide(actor, task_id, decision, comment=comment)
+        except RecordError as error:
+            flash(f"{_task_name(flows, task_id)}: {error_message(error)}")
+        else:
+            done += 1
+    if decision == APPROVE:
+        flash(_("Approved %(done)s of %(asked)s.", done=done, asked=len(wanted)))
+    else:
+        flash(_("Rejected %(done)s of %(asked)s.", done=done, asked=len(wanted)))
+    return redirect(back)
+
+
+def _task_name(flows: WorkflowService, task_id: int) -> str:
+    """How a batch's report names a task: its form and record, else its number."""
+    try:
+        instance = flows.instance(flows.task(task_id).instance_id)
+    except RecordError:
+        return str(_("Task %(task)s", task=task_id))
+    form = flows.app.forms.get(instance.form_key)
+    return f"{text(form.label) if form else instance.form_key} #{instance.record_id}"
+
+
+def _local(address: str) -> str | None:
+    """``address`` when it stays on this site, else nothing."""
+    if address.startswith("/") and not address.startswith("//") and "\\" not in address:
+        return address
+    return None
+
+
 @blueprint.route("/workflows/<app_key>/<workflow_key>")
 @login_required  # type: ignore[untyped-decorator]
 def workflow_page(app_key: str, workflow_key: str) -> ResponseReturnValue:
@@ -194,6 +251,9 @@ def _row(
         task_id=task.id if task is not None else None,
         decide=box == "todo",
         unread=task is not None and task.status == "copied",
+        behalf=names.get(task.delegated_from, f"#{task.delegated_from}")
+        if task is not None and task.delegated_from
+        else "",
     )
 
 

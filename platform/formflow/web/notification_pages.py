@@ -15,11 +15,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from formflow.notifications import Notification, UnknownNotification
+from formflow.notifications import Notification, UnknownNotification, follows
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
 from formflow.web.i18n import language, translations
 from formflow.web.ids import parse_id
+from formflow.web.targets import target
 from formflow.workflows.inbox import shown_count
 
 blueprint = Blueprint("notifications", __name__)
@@ -142,6 +143,23 @@ def _header_count() -> str:
         return ""
     count = unread_count()
     return shown_count(count) if count else ""
+
+
+@blueprint.post("/<app_key>/<form_key>/<int:record_id>/follow")
+@login_required  # type: ignore[untyped-decorator]
+def follow(app_key: str, form_key: str, record_id: int) -> ResponseReturnValue:
+    """Follow the record, or stop following it (CSRFProtect has checked the POST); only a
+    record the caller may read (anything else is not found, as reading it would be)."""
+    t = target(app_key, form_key)
+    if follows.is_following(t.service, t.actor, t.form.key, record_id):
+        follows.unfollow(t.service, t.actor, t.form.key, record_id)
+        flash(_("You no longer follow this record."))
+    else:
+        follows.follow(t.service, t.actor, t.form.key, record_id)
+        flash(_("You follow this record: you will be told of its changes."))
+    return redirect(
+        url_for("records.detail", app_key=app_key, form_key=t.form.key, record_id=record_id)
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -41,8 +41,13 @@ from formflow.records import (
 )
 from formflow.web.openapi_dashboards import TAG as DASHBOARDS_TAG
 from formflow.web.openapi_dashboards import dashboard_paths, dashboard_schemas
+from formflow.web.openapi_notifications import (
+    FOLLOWING,
+    follow_paths,
+    notification_paths,
+    notification_schemas,
+)
 from formflow.web.openapi_notifications import TAG as NOTIFICATIONS_TAG
-from formflow.web.openapi_notifications import notification_paths, notification_schemas
 from formflow.web.openapi_transfer import transfer_paths, transfer_schemas
 from formflow.web.openapi_workflows import TAG, workflow_paths, workflow_schemas
 
@@ -108,10 +113,12 @@ def build_document(apps: Sequence[App]) -> dict[str, Any]:
     tags.append({"name": NOTIFICATIONS_TAG, "description": "The caller's notifications."})
     paths.update(notification_paths(_errors))
     schemas.update(notification_schemas())
+    schemas["Following"] = FOLLOWING
     schemas.update(transfer_schemas())
     for app in apps:
         paths.update(dashboard_paths(app, _errors))
         for form in app.forms.values():
+            paths.update(follow_paths(app.key, form.key, _errors))
             tag = f"{app.key}.{form.key}"
             tags.append({"name": tag, "description": _describe(form.label, form.description)})
             paths.update(_form_paths(app, form, tag))

@@ -77,6 +77,36 @@ def notification_paths(errors: Any) -> dict[str, Any]:
     }
 
 
+def follow_paths(app_key: str, form_key: str, errors: Any) -> dict[str, Any]:
+    """A record's follow switch: whether the caller follows it, following, unfollowing."""
+    answer = {"200": _json("Whether the caller follows the record.", _ref("Following"))}
+    op = f"{app_key}_{form_key}"
+    codes = (*_ERRORS, "404")
+    return {
+        f"/{app_key}/{form_key}/records/{{record_id}}/follow": {
+            "parameters": [{"$ref": "#/components/parameters/RecordId"}],
+            "get": {
+                "operationId": f"{op}_following",
+                "summary": "Whether the caller follows the record",
+                "tags": [TAG],
+                "responses": {**answer, **errors(codes)},
+            },
+            "put": {
+                "operationId": f"{op}_follow",
+                "summary": "Follow the record: the caller is told of its changes and its approval's steps (not of their own changes)",
+                "tags": [TAG],
+                "responses": {**answer, **errors(codes)},
+            },
+            "delete": {
+                "operationId": f"{op}_unfollow",
+                "summary": "Stop following the record",
+                "tags": [TAG],
+                "responses": {**answer, **errors(codes)},
+            },
+        }
+    }
+
+
 def notification_schemas() -> dict[str, Schema]:
     moment = {"type": ["string", "null"], "format": "date-time"}
     return {
@@ -122,6 +152,13 @@ def notification_schemas() -> dict[str, Schema]:
             },
         },
     }
+
+
+FOLLOWING: Schema = {
+    "type": "object",
+    "required": ["following"],
+    "properties": {"following": {"type": "boolean"}},
+}
 
 
 def _ref(name: str) -> Schema:

@@ -51,6 +51,18 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                 "responses": {"200": _json("The tasks.", _ref("TaskList")), **errors(_ERRORS)},
             }
         },
+        "/tasks/decisions": {
+            "post": {
+                "operationId": "decide_tasks",
+                "summary": "Approve or reject several tasks with one comment; each decision is its own unit of work and is reported on its own",
+                "tags": [TAG],
+                "requestBody": _body("TaskDecisions"),
+                "responses": {
+                    "200": _json("Each task's outcome, in order.", _ref("TaskDecisionResults")),
+                    **errors((*_ERRORS, "413", "422")),
+                },
+            }
+        },
         "/tasks/{task_id}/decision": {
             "parameters": [
                 {
@@ -72,6 +84,7 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
             },
         },
     }
+    paths.update(_delegation_paths(errors))
     for app in apps:
         flowing = {flow.form for flow in app.workflows.values()}
         acting = {key for key, form in app.forms.items() if form.actions}
@@ -123,6 +136,92 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                 },
             }
     return paths
+
+
+def _delegation_paths(errors: Any) -> dict[str, Any]:
+    return {
+        "/delegations": {
+            "get": {
+                "operationId": "list_delegations",
+                "summary": "The delegations the caller made or holds, newest first",
+                "tags": [TAG],
+                "parameters": [{"name": "app", "in": "query", "schema": {"type": "string"}}],
+                "responses": {
+                    "200": _json("The delegations.", _ref("DelegationList")),
+                    **errors(_ERRORS),
+                },
+            },
+            "post": {
+                "operationId": "delegate",
+                "summary": "Hand the caller's approval tasks to someone else for a range of days (委托): tasks arriving then go to the delegate, and open ones move once the range has begun",
+                "tags": [TAG],
+                "requestBody": _body("DelegationInput"),
+                "responses": {
+                    "201": _json("The delegation.", _ref("Delegation")),
+                    **errors((*_ERRORS, "413", "422")),
+                },
+            },
+        },
+        "/delegations/{delegation_id}/end": {
+            "parameters": [
+                {
+                    "name": "delegation_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER},
+                }
+            ],
+            "post": {
+                "operationId": "end_delegation",
+                "summary": "End one of the caller's delegations now; tasks already handed on stay with the delegate",
+                "tags": [TAG],
+                "responses": {
+                    "200": _json("The delegation, ended.", _ref("Delegation")),
+                    **errors(_ERRORS),
+                },
+            },
+        },
+    }
+
+
+def _delegation_schemas() -> dict[str, Schema]:
+    day = {"type": "string", "format": "date"}
+    delegation = {
+        "type": "object",
+        "required": ["id", "app", "user", "delegate", "starts_on", "ends_on"],
+        "properties": {
+            "id": {"type": "integer"},
+            "app": {"type": "string"},
+            "user": {"type": "integer", "description": "Whose tasks are handed on."},
+            "delegate": {"type": "integer", "description": "Who takes them."},
+            "starts_on": day,
+            "ends_on": day,
+            "workflow": {
+                "type": ["string", "null"],
+                "description": "The one workflow delegated; null for all of them.",
+            },
+            "comment": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "ended_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    }
+    return {
+        "Delegation": delegation,
+        "DelegationList": _list("Delegation"),
+        "DelegationInput": {
+            "type": "object",
+            "required": ["app", "delegate", "starts_on", "ends_on"],
+            "properties": {
+                "app": {"type": "string", "maxLength": 63},
+                "delegate": {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER},
+                "starts_on": day,
+                "ends_on": day,
+                "workflow": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
+                "comment": {"type": ["string", "null"], "maxLength": 2000},
+            },
+            "additionalProperties": False,
+        },
+    }
 
 
 def workflow_schemas() -> dict[str, Schema]:
@@ -227,6 +326,7 @@ def workflow_schemas() -> dict[str, Schema]:
         },
     }
     return {
+        **_delegation_schemas(),
         "WorkflowInstance": instance,
         "Task": task,
         "TaskList": _list("Task"),
@@ -243,6 +343,46 @@ def workflow_schemas() -> dict[str, Schema]:
                     "items": {"type": "object"},
                     "description": "What each step did, as the automations' log tells it.",
                 },
+            },
+        },
+        "TaskDecisions": {
+            "type": "object",
+            "required": ["tasks", "decision"],
+            "properties": {
+                "tasks": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 50,
+                    "items": {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER},
+                },
+                "decision": {"type": "string", "enum": [APPROVE, REJECT]},
+                "comment": comment,
+            },
+            "additionalProperties": False,
+        },
+        "TaskDecisionResults": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["task"],
+                        "properties": {
+                            "task": {"type": "integer"},
+                            "instance": _ref("WorkflowInstance"),
+                            "error": {
+                                "type": "object",
+                                "required": ["code", "message"],
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "message": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                }
             },
         },
         "TaskDecision": {

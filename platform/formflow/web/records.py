@@ -39,6 +39,7 @@ from formflow import saved_views
 from formflow.definitions.model import Field, Form, Operation
 from formflow.errors import QueryError, RecordInUse, ValidationFailed
 from formflow.expressions import ExpressionError
+from formflow.notifications import follows
 from formflow.records import Page, Query, Record
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import action_pages, approvals, context, editing, uploads
@@ -379,6 +380,7 @@ def _detail_page(t: Target, record_id: int, sent: approvals.Sent | None = None) 
         readonly_now=t.service.readonly_now(t.actor, t.form.key, record),
         approval=approval,
         actions=action_pages.offered(t, record),
+        following=follows.is_following(t.service, t.actor, t.form.key, record_id),
     )
 
 

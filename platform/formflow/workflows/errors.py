@@ -148,3 +148,18 @@ class DefinitionGone(WorkflowError):
             workflow=workflow,
             digest=digest[:12],
         )
+
+
+class InvalidDelegation(InvalidSigner):
+    """A delegation the rules refuse: to oneself, to someone inactive, in a circle, or for
+    a range that ends before it starts."""
+
+    code = "invalid_delegation"
+
+
+class DelegationNotFound(RecordNotFound):
+    code = "delegation_not_found"
+
+    def __init__(self, delegation_id: int) -> None:
+        super().__init__(N_("no delegation %(delegation)s"), delegation=delegation_id)
+        self.delegation_id = delegation_id

@@ -30,7 +30,7 @@ from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
 from formflow.errors import N_, Problem, ValidationFailed
 from formflow.events import EventKind
 from formflow.notifications import Notifications
-from formflow.notifications.workflows import tell
+from formflow.notifications.workflows import planned, tell
 from formflow.records import audit
 from formflow.records.access import Actor
 from formflow.records.query import normalised
@@ -44,6 +44,8 @@ from formflow.storage.platform_tables import (
 )
 from formflow.storage.tables import DELETED_AT, DEPARTMENT
 from formflow.workflows import approvers
+from formflow.workflows import delegations as delegating
+from formflow.workflows.delegations import Delegation
 from formflow.workflows.errors import (
     AlreadySubmitted,
     CannotWithdraw,
@@ -221,10 +223,15 @@ class WorkflowService:
         today: Callable[[], date] | None = None,
         notifications: Notifications | None = None,
         clock: Callable[[], datetime] | None = None,
+        tell_by_events: bool = False,
     ) -> None:
         self.records = records
         self.notifications = notifications
         """Where the people a step concerns are told (none: nobody is)."""
+        self.tell_by_events = tell_by_events
+        """Whether a step leaves what it tells people to the outbox (an event of kind
+        ``notify`` that the :data:`~formflow.notifications.workflows.NOTICES` subscriber
+        writes after the commit, on the job runner) rather than writing it itself."""
         self._clock = clock
         self.engine = records.engine
         self.app = records.app
@@ -379,7 +386,10 @@ class WorkflowService:
                 node.key,
                 task_id=task.id,
                 comment=comment,
-                detail={"to": target} if target else {},
+                detail={
+                    **({"to": target} if target else {}),
+                    **({"on_behalf_of": task.delegated_from} if task.delegated_from else {}),
+                },
             )
             self._event(
                 step,
@@ -479,17 +489,24 @@ class WorkflowService:
         starts_on: date,
         ends_on: date,
         comment: str | None = None,
+        *,
+        workflow_key: str | None = None,
     ) -> int:
-        """While the caller is away (``starts_on`` to ``ends_on``), their new tasks go to
-        ``user_id`` (委托); tasks they hold now move too when the range has begun. Returns
-        the delegation's id."""
-        if actor.user_id is None or user_id == actor.user_id or ends_on < starts_on:
-            raise InvalidSigner(
-                N_("delegate to someone else, for a range that ends after it starts")
-            )
+        """While the caller is away (``starts_on`` to ``ends_on``), their new tasks (of
+        ``workflow_key``, or of every workflow) go to ``user_id`` (委托); tasks they hold now
+        move too when the range has begun. Returns the delegation's id."""
+        if workflow_key is not None:
+            self._workflow(workflow_key)
         with unit_of_work(self.engine) as unit:
-            if not approvers.is_active(unit.connection, user_id):
-                raise InvalidSigner(N_("user %(user)s cannot take tasks"), user=user_id)
+            delegating.check(
+                unit.connection,
+                self.app.key,
+                actor.user_id,
+                user_id,
+                starts_on,
+                ends_on,
+                workflow_key,
+            )
             delegation_id = unit.connection.execute(
                 insert(workflow_delegations).returning(workflow_delegations.c.id),
                 {
@@ -498,13 +515,35 @@ class WorkflowService:
                     "delegate_id": user_id,
                     "starts_on": starts_on,
                     "ends_on": ends_on,
+                    "workflow_key": workflow_key,
+                    "comment": comment,
                     "created_at": self._now(),
                 },
             ).scalar_one()
-        if starts_on <= self.today() <= ends_on:
+        if actor.user_id is not None and starts_on <= self.today() <= ends_on:
             for task in self.open_tasks_of(actor.user_id):
-                self._move_delegated(actor, task, user_id, comment)
+                if workflow_key is None or self._workflow_of_task(task) == workflow_key:
+                    self._move_delegated(actor, task, user_id, comment)
         return int(delegation_id)
+
+    def delegations(self, actor: Actor) -> list[Delegation]:
+        """The delegations the caller made or holds, newest first."""
+        if actor.user_id is None:
+            return []
+        with self.engine.connect() as connection:
+            return delegating.listed(connection, self.app.key, actor.user_id)
+
+    def end_delegation(self, actor: Actor, delegation_id: int) -> Delegation:
+        """End one of the caller's delegations early: tasks arriving from now on stay with
+        the caller; tasks already handed on stay with the delegate, who may reassign them."""
+        with unit_of_work(self.engine) as unit:
+            return delegating.end(
+                unit.connection, self.app.key, actor.user_id, delegation_id, self._now()
+            )
+
+    def _workflow_of_task(self, task: Task) -> str:
+        with self.engine.connect() as connection:
+            return self._instance(connection, task.instance_id).workflow_key
 
     def _move_delegated(self, actor: Actor, task: Task, user_id: int, comment: str | None) -> None:
         def work(step: _Step) -> None:
@@ -906,8 +945,12 @@ class WorkflowService:
             }
         )
         live = step.status in LIVE
-        if self.notifications is not None:
+        if self.notifications is not None and not self.tell_by_events:
             tell(self.notifications, step, self.app)
+        elif self.tell_by_events:
+            plan = planned(step, self.app)
+            if plan:
+                self._event(step, EventKind.NOTIFY, {"tell": plan})
         step.connection.execute(
             update(workflow_instances)
             .where(workflow_instances.c.id == step.instance.id)
@@ -1150,7 +1193,9 @@ class WorkflowService:
         delegated_from: int | None = None,
     ) -> None:
         if kind == "approve" and delegated_from is None:
-            delegate = self._delegate_of(step.connection, user_id)
+            delegate = delegating.delegate_of(
+                step.connection, self.app.key, user_id, step.workflow.key, self.today()
+            )
             if delegate is not None:
                 user_id, delegated_from = delegate, user_id
         task_id = step.connection.execute(
@@ -1181,21 +1226,6 @@ class WorkflowService:
             "remind_at": step.now + timeout.remind_after if timeout.remind_after else None,
             "due_at": step.now + timeout.act_after if timeout.act_after else None,
         }
-
-    def _delegate_of(self, connection: Connection, user_id: int) -> int | None:
-        today = self.today()
-        found = connection.execute(
-            select(workflow_delegations.c.delegate_id)
-            .where(
-                workflow_delegations.c.app_key == self.app.key,
-                workflow_delegations.c.user_id == user_id,
-                workflow_delegations.c.starts_on <= today,
-                workflow_delegations.c.ends_on >= today,
-            )
-            .order_by(workflow_delegations.c.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        return None if found is None else int(found)
 
     def _cancel_open(self, step: _Step) -> None:
         step.connection.execute(

@@ -1,0 +1,184 @@
+"""Following a record: its followers are told of its changes, from the outbox's events.
+
+Anyone who may read a record may follow it. The telling runs as an outbox subscriber
+(:data:`FOLLOWS`), so it happens after the change has committed, on the job runner in a
+served instance, and never in the request that made the change; each follower is told once
+per event (the notification's cause is the event's idempotency key), and never of their own
+change. A write asks one index lookup whether anyone follows its record, and owes the
+subscriber an event only when someone does (see :class:`~formflow.events.outbox.Outbox`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, exists, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from formflow.definitions.model import Form
+from formflow.errors import N_
+from formflow.events import Event, EventKind
+from formflow.notifications.model import label_param
+from formflow.notifications.service import Notifications
+from formflow.records.access import Actor
+from formflow.records.service import RecordService
+from formflow.records.unit import unit_of_work
+from formflow.storage.database import write_transaction
+from formflow.storage.platform_tables import record_follows as table
+from formflow.storage.platform_tables import users
+
+FOLLOWS = "formflow.follows"
+"""The outbox subscriber's name."""
+KIND = "follow"
+
+TITLES = {
+    EventKind.UPDATED: N_("Changed: %(form)s record %(record)s"),
+    EventKind.DELETED: N_("Deleted: %(form)s record %(record)s"),
+    EventKind.RESTORED: N_("Restored: %(form)s record %(record)s"),
+    EventKind.STATE_ENTERED: N_("Approval moved on: %(form)s record %(record)s"),
+    EventKind.TASK_DECIDED: N_("Approval decided: %(form)s record %(record)s"),
+}
+"""What a follower is told, by kind of event; a record's creation has no followers yet."""
+BODY = N_("by %(who)s")
+
+
+def followed(
+    connection: Connection, app_key: str, form_key: str, record_id: int, kind: EventKind
+) -> bool:
+    """The outbox's check: whether anyone follows the record an event is about."""
+    if kind not in TITLES:
+        return False
+    return bool(
+        connection.execute(
+            select(
+                exists().where(
+                    table.c.app_key == app_key,
+                    table.c.form_key == form_key,
+                    table.c.record_id == record_id,
+                )
+            )
+        ).scalar()
+    )
+
+
+def follow(records: RecordService, actor: Actor, form_key: str, record_id: int) -> bool:
+    """Follow a record the caller may read (raises as reading it would); False when they
+    already did."""
+    records.get(actor, form_key, record_id)
+    if actor.user_id is None:
+        return False
+    try:
+        with write_transaction(records.engine) as connection:
+            connection.execute(
+                insert(table),
+                {
+                    "app_key": records.app.key,
+                    "form_key": form_key,
+                    "record_id": record_id,
+                    "user_id": actor.user_id,
+                    "created_at": datetime.now(UTC),
+                },
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def unfollow(records: RecordService, actor: Actor, form_key: str, record_id: int) -> bool:
+    """Stop following a record; False when the caller did not follow it."""
+    with write_transaction(records.engine) as connection:
+        done = connection.execute(
+            delete(table).where(*_of(records.app.key, form_key, record_id, actor.user_id))
+        )
+    return bool(done.rowcount)
+
+
+def is_following(records: RecordService, actor: Actor, form_key: str, record_id: int) -> bool:
+    with records.engine.connect() as connection:
+        found = connection.execute(
+            select(exists().where(*_of(records.app.key, form_key, record_id, actor.user_id)))
+        ).scalar()
+    return bool(found)
+
+
+def followers(connection: Connection, app_key: str, form_key: str, record_id: int) -> list[int]:
+    rows = connection.execute(
+        select(table.c.user_id)
+        .where(
+            table.c.app_key == app_key,
+            table.c.form_key == form_key,
+            table.c.record_id == record_id,
+        )
+        .order_by(table.c.user_id)
+    )
+    return [int(user_id) for user_id in rows.scalars()]
+
+
+def _of(app_key: str, form_key: str, record_id: int, user_id: int | None) -> tuple[Any, ...]:
+    return (
+        table.c.app_key == app_key,
+        table.c.form_key == form_key,
+        table.c.record_id == record_id,
+        table.c.user_id == user_id,
+    )
+
+
+class Followers:
+    """The outbox subscriber that tells a record's followers of its changes."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        notifications: Notifications,
+        form_of: Callable[[str, str], Form | None],
+        names: Callable[[Connection, int], str | None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.notifications = notifications
+        self.form_of = form_of
+        self.names = names or _username
+
+    def handle(self, event: Event, key: str) -> None:
+        """Tell the record's followers, but not whoever made the change (idempotent on
+        ``key``: a repeated event tells nobody twice)."""
+        title = TITLES.get(event.kind)
+        if title is None:
+            return
+        form = self.form_of(event.app_key, event.form_key)
+        with unit_of_work(self.engine) as unit:
+            connection = unit.connection
+            told = [
+                user_id
+                for user_id in followers(connection, event.app_key, event.form_key, event.record_id)
+                if user_id != event.user_id
+            ]
+            if not told:
+                return
+            who = self.names(connection, event.user_id) if event.user_id else None
+            self.notifications.add(
+                connection,
+                told,
+                kind=KIND,
+                title=title,
+                body=BODY if who else "",
+                params={
+                    "form": label_param(form.label if form else event.form_key),
+                    "record": event.record_id,
+                    "who": who or "",
+                    "changed": sorted(event.changes),
+                },
+                app_key=event.app_key,
+                form_key=event.form_key,
+                record_id=event.record_id,
+                cause=key,
+                now=event.at,
+            )
+
+
+def _username(connection: Connection, user_id: int) -> str | None:
+    found = connection.execute(
+        select(users.c.display_name).where(users.c.id == user_id)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)

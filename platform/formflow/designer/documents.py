@@ -258,6 +258,11 @@ def _plain_to_yaml(value: Any) -> Any:
     return value
 
 
+def yaml_node(value: Any) -> Any:
+    """Plain data as the nodes :meth:`Document.set` would write (for list inserts)."""
+    return _plain_to_yaml(value)
+
+
 def _item_comment(items: Any, position: int) -> Any:
     """A comment that ruamel keeps *after* a list item belongs with it when it moves."""
     return items.ca.items.pop(position, None) if isinstance(items, CommentedSeq) else None

@@ -50,6 +50,7 @@ def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap an admin's long line
+    yaml.brace_single_entry_mapping_in_flow_sequence = True  # [{role: x}] stays as written
     yaml.indent(mapping=2, sequence=4, offset=2)
     return yaml
 

@@ -66,7 +66,7 @@ class AddStep:
             "key": self.key,
             "type": self.type,
             "label": dict(self.label) or {"zh": self.key, "en": self.key},
-            people: [dict(rule) for rule in DEFAULT_RULES],
+            people: _flow_list([yaml_node(dict(rule)) for rule in DEFAULT_RULES]),
         }
         if self.type == "approval":
             node["no_approver"] = "admins"
@@ -180,7 +180,8 @@ class SetApprovers:
     def apply(self, document: Document) -> None:
         kind = document.get((NODES, self.node)).get("type")
         people = "recipients" if kind == "cc" else "approvers"
-        document.set((NODES, self.node, people), [dict(rule) for rule in self.rules])
+        rules = _flow_list([yaml_node(dict(rule)) for rule in self.rules])
+        document.set((NODES, self.node, people), rules)
 
 
 @dataclass(frozen=True)
@@ -249,8 +250,8 @@ def _relink(document: Document, path: tuple[str | int, ...], onward: str | None)
         document.set(path, onward)
 
 
-def _flow_list(items: list[str]) -> CommentedSeq:
-    """A list of keys written on one line, as the shipped flows write them."""
+def _flow_list(items: list[Any]) -> CommentedSeq:
+    """A list written on one line, as the shipped flows write them."""
     seq = CommentedSeq(items)
     seq.fa.set_flow_style()
     return seq

@@ -10,12 +10,13 @@ published, when, why, and the plan that was shown, written in the same transacti
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from formflow.dashboards import DashboardService, ViewerFilters, WidgetResult
 from formflow.definitions import App, load_app
 from formflow.designer.bundles import BundleRefused, read_bundle, write_bundle
 from formflow.designer.changes import Change, compare
@@ -35,6 +36,7 @@ from formflow.designer.references import Reference, find_references
 from formflow.designer.renames import rename_field
 from formflow.designer.simulate import Simulation, sample_values, simulate
 from formflow.designer.undo import available, forget_steps, record_step, redo, undo
+from formflow.designer.widgets import PREVIEW_ROWS, with_widget
 from formflow.errors import DefinitionError, DefinitionErrors
 from formflow.lifecycle.instance import Instance
 from formflow.records import Actor
@@ -191,6 +193,42 @@ class Designer:
         found = dict(records.get(Actor(None, is_admin=True), form_key, record_id))
         department = found.get("_department_id")
         return found, int(department) if isinstance(department, int) else None
+
+    def preview_widget(
+        self,
+        app_key: str,
+        dashboard_key: str,
+        path: str,
+        settings: Mapping[str, Any],
+        actor: Actor,
+    ) -> WidgetResult:
+        """A widget not yet saved, computed on live rows under ``actor``'s permissions and
+        at most :data:`~.widgets.PREVIEW_ROWS` rows or groups; :class:`DefinitionErrors`
+        when the draft with it would not compile. Nothing is saved."""
+        files = self.draft(app_key).texts()
+        files[path] = with_widget(files[path], path, settings)
+        app = self.compile(files)
+        widget = app.dashboards[dashboard_key].widget(str(settings["key"]))
+        assert widget is not None  # with_widget put it there
+        capped = replace(widget, limit=min(widget.limit or PREVIEW_ROWS, PREVIEW_ROWS))
+        service = DashboardService(self.instance.records(app_key))
+        return service.compute(actor, capped, ViewerFilters())
+
+    def save_widget(
+        self,
+        app_key: str,
+        path: str,
+        settings: Mapping[str, Any],
+        revision: int,
+        user_id: int | None,
+    ) -> DraftFile:
+        """Save the widget into the draft's dashboard (the designer's Save)."""
+        with write_transaction(self.instance.engine) as connection:
+            stored = open_draft(connection, app_key).files[path]
+            text = with_widget(stored.text, path, settings)
+            saved = save_file(connection, app_key, path, text, revision, user_id)
+            record_step(connection, app_key, path, stored.text, saved.text, user_id)
+            return saved
 
     def discard(self, app_key: str) -> None:
         with write_transaction(self.instance.engine) as connection:

@@ -481,6 +481,9 @@ def _draft(service: Designer, app_key: str) -> Draft:
 
 
 def init_app(app: Flask) -> None:
-    from formflow.web import designer_flow_pages  # noqa: F401 - its routes join the blueprint
+    from formflow.web import (  # noqa: F401 - their routes join the blueprint
+        designer_dashboard_pages,
+        designer_flow_pages,
+    )
 
     app.register_blueprint(blueprint)

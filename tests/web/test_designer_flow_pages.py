@@ -42,6 +42,7 @@ def test_a_plus_adds_a_countersign_step_and_undo_takes_it_back(login: Login, app
         {"action": "add_step", "node": "manager", "new_type": "approval", "new_key": "legal"},
     ).get_data(as_text=True)
     assert 'data-node="legal"' in page
+    assert 'id="designer-undo">' in page  # enabled: there is a step to undo
     edit(admin, app, {"action": "approvers", "node": "legal", "rules": "role: finance"})
     edit(admin, app, {"action": "mode", "node": "legal", "mode": "all"})
     text = text_of(app, FLOW_FILE)

@@ -88,7 +88,6 @@ def flow_page_context(service: Designer, app_key: str, data: Mapping[str, Any]) 
         for node in data.get("nodes", [])
         if isinstance(node, Mapping) and "key" in node
     }
-    undo, redo = service.can_undo(app_key)
     return {
         "form_fields": fields,
         "nodes": nodes,
@@ -99,8 +98,7 @@ def flow_page_context(service: Designer, app_key: str, data: Mapping[str, Any]) 
         "permission_of": _permission_of,
         "permissions": PERMISSIONS,
         "rule_line": rule_line,
-        "can_undo": undo,
-        "can_redo": redo,
+        "can_undo": service.can_undo(app_key),
     }
 
 

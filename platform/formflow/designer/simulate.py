@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from formflow.definitions.model import Form
+from formflow.errors import N_
 from formflow.expressions import ExpressionError
 from formflow.fields import ValueKind
 from formflow.storage.platform_tables import users
@@ -47,6 +48,7 @@ class SimulatedStep:
     branch: int | None = None
     people: tuple[str, ...] = ()
     note: str = ""
+    """Why the path goes as it does here, in English words marked for translation."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def simulate(
     key: str | None = workflow.start.key
     while key is not None:
         if key in seen:
-            steps.append(SimulatedStep(key, "loop", None, note="entered again: the flow loops"))
+            steps.append(SimulatedStep(key, "loop", None, note=N_("entered again: the flow loops")))
             break
         seen.add(key)
         node = workflow.node(key)
@@ -136,7 +138,7 @@ def simulate(
             note = ""
             if submitter_id in found and not node.allow_self:
                 found.remove(submitter_id)
-                note = "the submitter does not approve their own request"
+                note = N_("the submitter does not approve their own request")
             if not found:
                 note = _nobody(node.no_approver)
                 if node.no_approver is NoApprover.ADMINS:
@@ -147,7 +149,7 @@ def simulate(
                     "approval",
                     node.label,
                     people=_names(connection, found),
-                    note=note or node.mode.value,
+                    note=note,
                 )
             )
             key = node.next or None
@@ -184,7 +186,7 @@ def _condition(node: ConditionNode, names: Mapping[str, Any]) -> tuple[Simulated
             return SimulatedStep(node.key, "condition", node.label, note=note), None
         if holds:
             return SimulatedStep(node.key, "condition", node.label, branch=index), branch.next
-    note = "no branch holds and there is no default"
+    note = N_("no branch holds and there is no default")
     return SimulatedStep(node.key, "condition", node.label, note=note), None
 
 
@@ -199,9 +201,9 @@ def _lane_people(workflow: Workflow, key: str, people: Any) -> list[int]:
 
 def _nobody(rule: NoApprover) -> str:
     return {
-        NoApprover.SKIP: "nobody found: the step is skipped",
-        NoApprover.ADMINS: "nobody found: the administrators approve",
-        NoApprover.REFUSE: "nobody found: submitting is refused",
+        NoApprover.SKIP: N_("nobody found: the step is skipped"),
+        NoApprover.ADMINS: N_("nobody found: the administrators approve"),
+        NoApprover.REFUSE: N_("nobody found: submitting is refused"),
     }[rule]
 
 

@@ -228,3 +228,15 @@ def test_renaming_a_field_rewrites_its_uses_and_keeps_the_data(
 def test_a_rename_to_a_taken_key_is_refused(flow_designer: Designer) -> None:
     with pytest.raises(DocumentError):
         flow_designer.rename_field("demo", ITEM, "qty", "name", None)
+
+
+def test_removing_a_step_drops_it_from_the_rejections_that_returned_to_it() -> None:
+    text = (Path(__file__).parents[2] / "apps/crm_sfa/workflows/contract_approval.yaml").read_text(
+        encoding="utf-8"
+    )
+    document = Document("contract_approval.yaml", text)
+    RemoveStep("manager").apply(document)
+    written = document.text()
+    assert "reject_to: [submitter, rejected]" in written
+    assert "next: by_amount" in written
+    assert "key: manager" not in written

@@ -146,7 +146,7 @@ class RemoveBranch:
 @dataclass(frozen=True)
 class RemoveStep:
     """Remove an approval, cc or condition node; what led to it leads to what followed it
-    (a condition's default branch)."""
+    (a condition's default branch), and rejections no longer return to it."""
 
     key: str
 
@@ -166,6 +166,11 @@ class RemoveStep:
             for index, branch in enumerate(other.get("branches") or []):
                 if branch.get("next") == self.key:
                     _relink(document, (NODES, other["key"], "branches", index, "next"), onward)
+            targets = other.get("reject_to")
+            if isinstance(targets, list) and self.key in targets:
+                targets.remove(self.key)  # a rejection can no longer return to it
+                if not targets:
+                    document.delete((NODES, other["key"], "reject_to"))
         document.delete((NODES, self.key))
 
 

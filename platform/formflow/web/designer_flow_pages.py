@@ -8,6 +8,8 @@ page is drawn again with the compiler's errors, which block publishing until fix
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,8 +90,12 @@ def flow_page_context(service: Designer, app_key: str, data: Mapping[str, Any]) 
         for node in data.get("nodes", [])
         if isinstance(node, Mapping) and "key" in node
     }
+    used = json.dumps(data, ensure_ascii=False, default=str)
     return {
         "form_fields": fields,
+        "sample_fields": [
+            (key, label) for key, label in fields if re.search(rf"(?<!\w){key}(?!\w)", used)
+        ],
         "nodes": nodes,
         "simulation": simulation,
         "simulated": {step.key: step for step in simulation.steps} if simulation else {},

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import OperationalError
 
 from formflow.dashboards import DashboardService, ViewerFilters, WidgetResult
 from formflow.definitions import App, load_app
@@ -36,13 +37,14 @@ from formflow.designer.references import Reference, find_references
 from formflow.designer.renames import rename_field
 from formflow.designer.simulate import Simulation, sample_values, simulate
 from formflow.designer.undo import available, forget_steps, record_step, redo, undo
-from formflow.designer.widgets import PREVIEW_ROWS, with_widget
+from formflow.designer.widgets import PREVIEW_ROWS, PREVIEW_SECONDS, PreviewTooSlow, with_widget
 from formflow.errors import DefinitionError, DefinitionErrors
 from formflow.lifecycle.instance import Instance
-from formflow.records import Actor
+from formflow.records import Actor, RecordService
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.migrations import MigrationResult, migrate
 from formflow.storage.platform_tables import designer_publications
+from formflow.storage.time_caps import capped
 from formflow.storage.versions import StoredVersion, current_version, get_version, list_versions
 
 
@@ -202,17 +204,30 @@ class Designer:
         settings: Mapping[str, Any],
         actor: Actor,
     ) -> WidgetResult:
-        """A widget not yet saved, computed on live rows under ``actor``'s permissions and
-        at most :data:`~.widgets.PREVIEW_ROWS` rows or groups; :class:`DefinitionErrors`
-        when the draft with it would not compile. Nothing is saved."""
+        """A widget not yet saved, computed on live rows under ``actor``'s permissions, at
+        most :data:`~.widgets.PREVIEW_ROWS` rows or groups and
+        :data:`~.widgets.PREVIEW_SECONDS` per statement (:class:`~.widgets.PreviewTooSlow`);
+        :class:`DefinitionErrors` when the draft with it would not compile. Nothing is
+        saved."""
         files = self.draft(app_key).texts()
         files[path] = with_widget(files[path], path, settings)
         app = self.compile(files)
         widget = app.dashboards[dashboard_key].widget(str(settings["key"]))
         assert widget is not None  # with_widget put it there
-        capped = replace(widget, limit=min(widget.limit or PREVIEW_ROWS, PREVIEW_ROWS))
-        service = DashboardService(self.instance.records(app_key))
-        return service.compute(actor, capped, ViewerFilters())
+        limited = replace(widget, limit=min(widget.limit or PREVIEW_ROWS, PREVIEW_ROWS))
+        live = self.instance.records(app_key)
+        records = RecordService(
+            capped(self.instance.engine, PREVIEW_SECONDS),
+            self.instance.schema(app_key),
+            timezone=live.timezone,
+        )
+        try:
+            return DashboardService(records).compute(actor, limited, ViewerFilters())
+        except OperationalError:
+            raise PreviewTooSlow(
+                f"the preview took longer than {PREVIEW_SECONDS:g} seconds: "
+                "add a filter or choose a dimension with fewer values"
+            ) from None
 
     def save_widget(
         self,

@@ -4,7 +4,8 @@ A widget the admin is composing is plain settings (form, kind, measure, dimensio
 until they press Save. The preview puts those settings into a *copy* of the draft's
 dashboard file, compiles the whole draft with it (so a wrong field is named with its
 ``FILE:LINE:COL`` exactly as a publish would name it) and computes the compiled widget
-through the dashboard service, under the admin's own permissions, with a row cap. Only
+through the dashboard service, under the admin's own permissions, with a row and a time cap
+(:mod:`formflow.storage.time_caps`). Only
 :func:`with_widget` followed by a draft save writes anything.
 """
 
@@ -22,6 +23,12 @@ KINDS = ("number", "bar", "line", "area", "pie", "donut", "funnel", "ranking", "
 OPERATIONS = ("count", "sum", "avg", "min", "max")
 PREVIEW_ROWS = 50
 """The most rows or groups a preview asks for, whatever the widget's own limit."""
+PREVIEW_SECONDS = 5.0
+"""The longest a preview's statement may run before the database stops it."""
+
+
+class PreviewTooSlow(DocumentError):
+    """The preview's query ran past :data:`PREVIEW_SECONDS`; the message says what helps."""
 
 
 @dataclass(frozen=True)

@@ -240,3 +240,10 @@ def test_removing_a_step_drops_it_from_the_rejections_that_returned_to_it() -> N
     assert "reject_to: [submitter, rejected]" in written
     assert "next: by_amount" in written
     assert "key: manager" not in written
+
+
+def test_removing_a_branch_removes_the_steps_only_it_reached(flow_designer: Designer) -> None:
+    text = edit(flow_designer, RemoveBranch("by_qty", 0))
+    assert "key: boss" not in text
+    assert "{default: true, next: approved}" in text
+    assert flow_designer.errors("demo") == ()

@@ -130,8 +130,7 @@ class SetBranchCondition:
 
 @dataclass(frozen=True)
 class RemoveBranch:
-    """Remove a branch other than the default; its steps stay in the file, unreached,
-    so the compiler names them until they are removed too."""
+    """Remove a branch other than the default, with the steps only it reached."""
 
     node: str
     branch: int
@@ -140,7 +139,14 @@ class RemoveBranch:
         branch = document.get((NODES, self.node, "branches", self.branch))
         if branch.get("default"):
             raise DocumentError("a condition keeps its default branch")
+        before = _reachable(document, branch.get("next"))
         document.delete((NODES, self.node, "branches", self.branch))
+        still = _reachable(document, _start(document))
+        for key in before - still:
+            node = document.get((NODES, key))
+            if node.get("type") in REMOVABLE:
+                _forget(document, key)
+                document.delete((NODES, key))
 
 
 @dataclass(frozen=True)
@@ -166,11 +172,7 @@ class RemoveStep:
             for index, branch in enumerate(other.get("branches") or []):
                 if branch.get("next") == self.key:
                     _relink(document, (NODES, other["key"], "branches", index, "next"), onward)
-            targets = other.get("reject_to")
-            if isinstance(targets, list) and self.key in targets:
-                targets.remove(self.key)  # a rejection can no longer return to it
-                if not targets:
-                    document.delete((NODES, other["key"], "reject_to"))
+        _forget(document, self.key)
         document.delete((NODES, self.key))
 
 
@@ -225,6 +227,42 @@ class SetFieldPermissions:
             document.set((NODES, self.node, "fields"), kept)
         else:
             document.delete((NODES, self.node, "fields"))
+
+
+def _forget(document: Document, key: str) -> None:
+    """Rejections can no longer return to ``key``."""
+    for other in document.items((NODES,)):
+        targets = other.get("reject_to")
+        if isinstance(targets, list) and key in targets:
+            targets.remove(key)
+            document.changed = True
+            if not targets:
+                document.delete((NODES, other["key"], "reject_to"))
+
+
+def _start(document: Document) -> str | None:
+    for node in document.items((NODES,)):
+        if node.get("type") == "start":
+            return str(node["key"])
+    return None
+
+
+def _reachable(document: Document, first: Any) -> set[str]:
+    """The nodes reached from ``first`` by ``next``, branches, lanes and rejections."""
+    nodes = {str(node.get("key")): node for node in document.items((NODES,))}
+    seen: set[str] = set()
+    waiting: list[Any] = [first] if isinstance(first, str) else []
+    while waiting:
+        key = waiting.pop()
+        if key in seen or key not in nodes:
+            continue
+        seen.add(key)
+        node = nodes[key]
+        waiting += [node["next"]] if isinstance(node.get("next"), str) else []
+        waiting += [b.get("next") for b in node.get("branches") or [] if isinstance(b, Mapping)]
+        waiting += [step for lane in node.get("lanes") or [] for step in lane]
+        waiting += [t for t in node.get("reject_to") or [] if isinstance(t, str)]
+    return seen
 
 
 def _insert(document: Document, link: Link, node: dict[str, Any]) -> None:

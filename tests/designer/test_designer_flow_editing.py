@@ -247,3 +247,16 @@ def test_removing_a_branch_removes_the_steps_only_it_reached(flow_designer: Desi
     assert "key: boss" not in text
     assert "{default: true, next: approved}" in text
     assert flow_designer.errors("demo") == ()
+
+
+def test_a_rename_across_files_is_undone_and_redone_as_one_step(
+    flow_designer: Designer,
+) -> None:
+    before = flow_designer.draft("demo").texts()
+    flow_designer.rename_field("demo", ITEM, "qty", "quantity", None)
+    renamed = flow_designer.draft("demo").texts()
+    assert renamed[WORKFLOW] != before[WORKFLOW]
+    flow_designer.undo("demo", None)
+    assert flow_designer.draft("demo").texts() == before
+    flow_designer.redo("demo", None)
+    assert flow_designer.draft("demo").texts() == renamed

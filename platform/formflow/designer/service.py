@@ -9,6 +9,7 @@ published, when, why, and the plan that was shown, written in the same transacti
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -145,18 +146,19 @@ class Designer:
     def rename_field(
         self, app_key: str, form_path: str, old: str, new: str, user_id: int | None
     ) -> dict[str, DraftFile]:
-        """Rename a field and every use of it across the draft's files, as one step per
-        file; a published field keeps ``renamed_from`` so its column moves with its data."""
+        """Rename a field and every use of it across the draft's files, as one step to undo;
+        a published field keeps ``renamed_from`` so its column moves with its data."""
         with write_transaction(self.instance.engine) as connection:
             draft = open_draft(connection, app_key)
             live = current_version(connection, app_key)
             published = live is not None and _defines(live.files.get(form_path, ""), old)
             changed = rename_field(draft.texts(), form_path, old, new, published=published)
             saved: dict[str, DraftFile] = {}
+            batch = uuid.uuid4().hex
             for path, text in changed.items():
                 stored = draft.files[path]
                 saved[path] = save_file(connection, app_key, path, text, stored.revision, user_id)
-                record_step(connection, app_key, path, stored.text, text, user_id)
+                record_step(connection, app_key, path, stored.text, text, user_id, batch)
             return saved
 
     def simulate(

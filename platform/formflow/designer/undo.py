@@ -12,6 +12,7 @@ replayed over that change.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -33,8 +34,10 @@ def record_step(
     before: str,
     after: str,
     user_id: int | None,
+    batch: str | None = None,
 ) -> None:
-    """Remember a saved change; the steps undone before it can no longer be redone."""
+    """Remember a saved change; the steps undone before it can no longer be redone. Steps
+    that share a ``batch`` are undone and redone as one."""
     if before == after:
         return
     table = designer_steps
@@ -46,6 +49,7 @@ def record_step(
             before=before,
             after=after,
             undone=False,
+            batch=batch,
             made_by=user_id,
             made_at=datetime.now(UTC),
         )
@@ -72,8 +76,11 @@ def undo(connection: Connection, app_key: str, user_id: int | None) -> DraftFile
     ).first()
     if row is None:
         raise NothingToUndo("there is nothing to undo")
-    saved = _replay(connection, app_key, row.path, row.after, row.before, user_id)
-    connection.execute(update(table).where(table.c.id == row.id).values(undone=True))
+    saved = None
+    for step in _batch(connection, row, undone=False):
+        saved = _replay(connection, app_key, step.path, step.after, step.before, user_id)
+        connection.execute(update(table).where(table.c.id == step.id).values(undone=True))
+    assert saved is not None
     return saved
 
 
@@ -88,9 +95,32 @@ def redo(connection: Connection, app_key: str, user_id: int | None) -> DraftFile
     ).first()
     if row is None:
         raise NothingToUndo("there is nothing to redo")
-    saved = _replay(connection, app_key, row.path, row.before, row.after, user_id)
-    connection.execute(update(table).where(table.c.id == row.id).values(undone=False))
+    saved = None
+    for step in _batch(connection, row, undone=True):
+        saved = _replay(connection, app_key, step.path, step.before, step.after, user_id)
+        connection.execute(update(table).where(table.c.id == step.id).values(undone=False))
+    assert saved is not None
     return saved
+
+
+def _batch(connection: Connection, row: Any, *, undone: bool) -> list[Any]:
+    """The steps taken back (or made again) with ``row``: its batch, last first to undo,
+    first first to redo; or the row alone."""
+    if row.batch is None:
+        return [row]
+    table = designer_steps
+    order = table.c.id.asc() if undone else table.c.id.desc()
+    return list(
+        connection.execute(
+            select(table)
+            .where(
+                table.c.app_key == row.app_key,
+                table.c.batch == row.batch,
+                table.c.undone.is_(undone),
+            )
+            .order_by(order)
+        )
+    )
 
 
 def available(connection: Connection, app_key: str) -> tuple[bool, bool]:

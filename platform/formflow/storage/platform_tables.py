@@ -525,11 +525,13 @@ designer_steps = _keyed_table(
     Column("before", Text, nullable=False),
     Column("after", Text, nullable=False),
     Column("undone", Boolean, nullable=False),
+    Column("batch", String(36)),
     _user_ref("made_by"),
     _at("made_at"),
 )
 """Each designer step of a draft (a file's text before and after), for undo and redo; the
-steps go with the draft when it is published or discarded."""
+steps of one ``batch`` (a rename across files) are undone together. The steps go with the
+draft when it is published or discarded."""
 import_layouts = _keyed_table(
     "ff_import_layouts",
     Column("app_key", String(63), nullable=False),

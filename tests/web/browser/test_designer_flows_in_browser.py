@@ -59,3 +59,14 @@ def test_an_admin_previews_a_funnel_and_saves_it(page: Page, served: str) -> Non
     expect(page.locator('.designer-widgets li[data-widget="deal_funnel"]')).to_have_count(0)
     page.click("#widget-save button[type=submit]")
     expect(page.locator('.designer-widgets li[data-widget="deal_funnel"]')).to_be_visible()
+
+
+def test_an_admin_renames_a_field_and_undoes_it(page: Page, served: str) -> None:
+    sign_in(page, served, "admin")
+    page.goto(f"{served}/admin/designer/crm_sfa/forms/customer?field=industry")
+    page.fill("#rename_key", "sector")
+    page.click("form.rename-field button[type=submit]")
+    expect(page.locator('.field-list li[data-key="sector"]')).to_be_visible()
+    expect(page.locator(".designer-yaml textarea")).to_contain_text("renamed_from: industry")
+    page.click("#designer-undo")
+    expect(page.locator('.field-list li[data-key="industry"]')).to_be_visible()

@@ -94,3 +94,23 @@ def test_renaming_a_field_rewrites_its_uses(login: Login, app: Flask) -> None:
     text = text_of(app, "forms/customer.yaml")
     assert "key: sector" in text
     assert "renamed_from: industry" in text
+
+
+def test_the_yaml_tab_keeps_text_that_does_not_parse(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    broken = text_of(app, FLOW_FILE) + "oops: [\n"
+    page = admin.post(
+        "/admin/designer/crm_sfa/yaml",
+        data={
+            "path": FLOW_FILE,
+            "yaml": broken,
+            "revision": revision(app),
+            "back": FLOW,
+            "csrf_token": csrf_token(admin, FLOW),
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert text_of(app, FLOW_FILE) == broken
+    assert 'id="yaml-error"' in page
+    assert f"{FLOW_FILE}:" in page
+    assert "oops: [" in page

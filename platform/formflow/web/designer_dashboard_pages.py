@@ -13,6 +13,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from formflow.definitions.source import SourceError
 from formflow.designer.documents import DocumentError, UnreadableDocument
 from formflow.designer.drafts import DraftConflict
 from formflow.designer.widgets import KINDS, OPERATIONS, WidgetChoice, parse_filters
@@ -47,7 +48,11 @@ def dashboard(app_key: str, dashboard_key: str) -> Any:
     draft = _draft(service, app_key)
     path = _document_file(draft, "dashboards", dashboard_key)
     stored = draft.files[path]
-    data = _read(path, stored.text)
+    unreadable = None
+    try:
+        data = _read(path, stored.text)
+    except SourceError as exc:  # the YAML tab keeps the text; the composer waits
+        data, unreadable = {}, exc.error
     app = context.instance().app(app_key)
     preview = None
     errors: tuple[Any, ...] = ()
@@ -81,6 +86,8 @@ def dashboard(app_key: str, dashboard_key: str) -> Any:
         errors=errors,
         problem=problem,
         can_undo=service.can_undo(app_key),
+        yaml_text=stored.text,
+        unreadable=unreadable,
     )
 
 

@@ -276,13 +276,36 @@ def save_yaml(app_key: str, form_key: str) -> Any:
     return redirect(url_for(".form", app_key=app_key, form_key=form_key))
 
 
+@blueprint.post("/<app_key>/yaml")
+def save_document_yaml(app_key: str) -> Response:
+    """Save the YAML tab of the workflow or dashboard designer, as typed: text that does
+    not parse is kept (the page then names its place and the visual side waits)."""
+    service = designer()
+    draft = _draft(service, app_key)
+    path = request.form.get("path", "")
+    if path not in draft.files or not path.startswith(("workflows/", "dashboards/")):
+        abort(404)
+    text = request.form.get("yaml", "").replace("\r\n", "\n")
+    revision = request.form.get("revision", type=int) or 0
+    try:
+        service.save(app_key, path, text, revision, context.user().id)
+    except DraftConflict as conflict:
+        flash(str(conflict), "error")
+    back = request.form.get("back", "")
+    if not back.startswith(f"/admin/designer/{app_key}/") or "//" in back:
+        back = url_for(".index")
+    return redirect(back)
+
+
 def _document_file(draft: Draft, folder: str, key: str) -> str:
     """The draft's file in ``folder`` that defines ``key`` (404 when none does)."""
     for path, item in draft.files.items():
         if path.startswith(f"{folder}/"):
             try:
                 data = _read(path, item.text)
-            except SourceError:
+            except SourceError:  # unreadable for now: found by its file name
+                if path.rsplit("/", 1)[-1].removesuffix(".yaml") == key:
+                    return path
                 continue
             if isinstance(data, dict) and data.get("key") == key:
                 return path
@@ -296,11 +319,11 @@ def workflow(app_key: str, workflow_key: str) -> Any:
     draft = _draft(service, app_key)
     path = _document_file(draft, "workflows", workflow_key)
     stored = draft.files[path]
+    unreadable = None
     try:
         data = _read(path, stored.text)
-    except SourceError as exc:
-        flash(str(exc.error), "error")
-        return redirect(url_for(".index"))
+    except SourceError as exc:  # the YAML tab keeps the text; the tree waits
+        data, unreadable = {}, exc.error
     from formflow.web.designer_flow_pages import flow_page_context  # it routes on ours
 
     return render_template(
@@ -313,6 +336,8 @@ def workflow(app_key: str, workflow_key: str) -> Any:
         label=data.get("label"),
         steps=flow_tree(data),
         errors=service.errors(app_key),
+        yaml_text=stored.text,
+        unreadable=unreadable,
         **flow_page_context(service, app_key, data),
     )
 

@@ -18,9 +18,12 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from formflow.config import load_settings
 from formflow.designer import Designer
 from formflow.designer.documents import Document
+from formflow.designer.flow_edits import AddStep, Link, RemoveStep
 from formflow.designer.flows import flow_tree
 from formflow.designer.operations import MoveField, SetLabel
 from formflow.lifecycle.install import initialise
@@ -114,11 +117,27 @@ def main() -> None:
             designer.apply("bench", path, revision, [operation], None)
 
         flow = big_flow(50)
+        flow_text = yaml.safe_dump(flow, sort_keys=False, allow_unicode=True)
+        steps = count()
+
+        def edit_flow() -> None:
+            document = Document("workflows/flow.yaml", flow_text)
+            key = f"added{next(steps)}"
+            AddStep(Link("n1"), key).apply(document)
+            RemoveStep("n2").apply(document)
+            document.text()
+
+        def undo_redo() -> None:
+            designer.undo("bench", None)
+            designer.redo("bench", None)
+
         results = {
             "operation on the document": measure(document_only, args.runs),
             "operation through the service": measure(through_service, args.runs),
             "check the whole draft": measure(lambda: designer.errors("bench"), args.runs),
             "draw a 50-node flow": measure(lambda: flow_tree(flow), args.runs),
+            "add and remove a flow step": measure(edit_flow, args.runs),
+            "undo and redo a step": measure(undo_redo, args.runs),
         }
         instance.close()
     for name, samples in results.items():

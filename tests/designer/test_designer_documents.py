@@ -67,3 +67,22 @@ def test_text_that_is_not_yaml_is_refused_with_its_place() -> None:
         Document("forms/item.yaml", "key: item\nfields: [\n  - broken: {\n")
     assert str(caught.value.error).startswith("forms/item.yaml:")
     assert caught.value.error.line > 1
+
+
+CRM_OTHERS = sorted(
+    path
+    for folder in ("workflows", "dashboards", "automations")
+    for path in (Path(__file__).parents[2] / "apps" / "crm_sfa" / folder).glob("*.yaml")
+)
+
+
+@pytest.mark.parametrize("path", CRM_OTHERS, ids=lambda path: path.name)
+def test_shipped_flows_dashboards_and_automations_are_written_again_byte_identical(
+    path: Path,
+) -> None:
+    """``[{manager: submitter}]`` keeps its braces, so editing a flow changes only what
+    was edited."""
+    text = path.read_text(encoding="utf-8")
+    document = Document(path.name, text)
+    document.changed = True
+    assert document.text() == text

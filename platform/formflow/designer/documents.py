@@ -50,6 +50,7 @@ def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap an admin's long line
+    yaml.brace_single_entry_mapping_in_flow_sequence = True  # [{role: x}] stays as written
     yaml.indent(mapping=2, sequence=4, offset=2)
     return yaml
 
@@ -256,6 +257,11 @@ def _plain_to_yaml(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return CommentedSeq(_plain_to_yaml(item) for item in value)
     return value
+
+
+def yaml_node(value: Any) -> Any:
+    """Plain data as the nodes :meth:`Document.set` would write (for list inserts)."""
+    return _plain_to_yaml(value)
 
 
 def _item_comment(items: Any, position: int) -> Any:

@@ -9,17 +9,20 @@ published, when, why, and the plan that was shown, written in the same transacti
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import OperationalError
 
+from formflow.dashboards import DashboardService, ViewerFilters, WidgetResult
 from formflow.definitions import App, load_app
 from formflow.designer.bundles import BundleRefused, read_bundle, write_bundle
 from formflow.designer.changes import Change, compare
-from formflow.designer.documents import Document
+from formflow.designer.documents import Document, DocumentError
 from formflow.designer.drafts import (
     Draft,
     DraftError,
@@ -29,13 +32,20 @@ from formflow.designer.drafts import (
     replace_draft,
     save_file,
 )
+from formflow.designer.flow_edits import FlowOperation
 from formflow.designer.operations import Operation
 from formflow.designer.references import Reference, find_references
+from formflow.designer.renames import rename_field
+from formflow.designer.simulate import Simulation, sample_values, simulate
+from formflow.designer.undo import available, forget_steps, record_step, redo, undo
+from formflow.designer.widgets import PREVIEW_ROWS, PREVIEW_SECONDS, PreviewTooSlow, with_widget
 from formflow.errors import DefinitionError, DefinitionErrors
 from formflow.lifecycle.instance import Instance
+from formflow.records import Actor, RecordService
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.migrations import MigrationResult, migrate
 from formflow.storage.platform_tables import designer_publications
+from formflow.storage.time_caps import capped
 from formflow.storage.versions import StoredVersion, current_version, get_version, list_versions
 
 
@@ -91,14 +101,18 @@ class Designer:
     ) -> DraftFile:
         """Save a file's text as typed (the YAML tab); see :func:`~.drafts.save_file`."""
         with write_transaction(self.instance.engine) as connection:
-            return save_file(connection, app_key, path, text, revision, user_id)
+            before = open_draft(connection, app_key).files.get(path)
+            saved = save_file(connection, app_key, path, text, revision, user_id)
+            if before is not None:
+                record_step(connection, app_key, path, before.text, saved.text, user_id)
+            return saved
 
     def apply(
         self,
         app_key: str,
         path: str,
         revision: int,
-        operations: Iterable[Operation],
+        operations: Iterable[Operation | FlowOperation],
         user_id: int | None,
     ) -> DraftFile:
         """Apply designer operations to one draft file and save the result, made from
@@ -110,11 +124,133 @@ class Designer:
             document = Document(path, stored.text)
             for operation in operations:
                 operation.apply(document)
-            return save_file(connection, app_key, path, document.keep(), revision, user_id)
+            saved = save_file(connection, app_key, path, document.keep(), revision, user_id)
+            record_step(connection, app_key, path, stored.text, saved.text, user_id)
+            return saved
+
+    def undo(self, app_key: str, user_id: int | None) -> DraftFile:
+        """Undo the draft's latest designer step (:class:`~.undo.NothingToUndo` if none)."""
+        with write_transaction(self.instance.engine) as connection:
+            return undo(connection, app_key, user_id)
+
+    def redo(self, app_key: str, user_id: int | None) -> DraftFile:
+        """Make again the step undone last."""
+        with write_transaction(self.instance.engine) as connection:
+            return redo(connection, app_key, user_id)
+
+    def can_undo(self, app_key: str) -> tuple[bool, bool]:
+        """Whether the draft has a step to undo, and one to redo."""
+        with read_transaction(self.instance.engine) as connection:
+            return available(connection, app_key)
+
+    def rename_field(
+        self, app_key: str, form_path: str, old: str, new: str, user_id: int | None
+    ) -> dict[str, DraftFile]:
+        """Rename a field and every use of it across the draft's files, as one step to undo;
+        a published field keeps ``renamed_from`` so its column moves with its data."""
+        with write_transaction(self.instance.engine) as connection:
+            draft = open_draft(connection, app_key)
+            live = current_version(connection, app_key)
+            published = live is not None and _defines(live.files.get(form_path, ""), old)
+            changed = rename_field(draft.texts(), form_path, old, new, published=published)
+            saved: dict[str, DraftFile] = {}
+            batch = uuid.uuid4().hex
+            for path, text in changed.items():
+                stored = draft.files[path]
+                saved[path] = save_file(connection, app_key, path, text, stored.revision, user_id)
+                record_step(connection, app_key, path, stored.text, text, user_id, batch)
+            return saved
+
+    def simulate(
+        self,
+        app_key: str,
+        workflow_key: str,
+        *,
+        record_id: int | None = None,
+        typed: Mapping[str, str] | None = None,
+        submitter_id: int | None = None,
+    ) -> Simulation:
+        """The path the draft's flow takes for a sample record (one stored, by id, or
+        values typed) and the people each step would ask, nothing run or written."""
+        app = self.compile(self.draft(app_key).texts())
+        workflow = app.workflows[workflow_key]
+        form = app.forms[workflow.form]
+        record: dict[str, Any] = sample_values(form, typed or {})
+        department = None
+        if record_id is not None:
+            stored, department = self._stored_record(app_key, form.key, record_id)
+            record.update(stored)
+        with read_transaction(self.instance.engine) as connection:
+            return simulate(
+                connection,
+                workflow,
+                record,
+                app_key=app_key,
+                submitter_id=submitter_id,
+                record_department=department,
+            )
+
+    def _stored_record(
+        self, app_key: str, form_key: str, record_id: int
+    ) -> tuple[dict[str, Any], int | None]:
+        records = self.instance.records(app_key)
+        found = dict(records.get(Actor(None, is_admin=True), form_key, record_id))
+        department = found.get("_department_id")
+        return found, int(department) if isinstance(department, int) else None
+
+    def preview_widget(
+        self,
+        app_key: str,
+        dashboard_key: str,
+        path: str,
+        settings: Mapping[str, Any],
+        actor: Actor,
+    ) -> WidgetResult:
+        """A widget not yet saved, computed on live rows under ``actor``'s permissions, at
+        most :data:`~.widgets.PREVIEW_ROWS` rows or groups and
+        :data:`~.widgets.PREVIEW_SECONDS` per statement (:class:`~.widgets.PreviewTooSlow`);
+        :class:`DefinitionErrors` when the draft with it would not compile. Nothing is
+        saved."""
+        files = self.draft(app_key).texts()
+        files[path] = with_widget(files[path], path, settings)
+        app = self.compile(files)
+        widget = app.dashboards[dashboard_key].widget(str(settings["key"]))
+        assert widget is not None  # with_widget put it there
+        limited = replace(widget, limit=min(widget.limit or PREVIEW_ROWS, PREVIEW_ROWS))
+        live = self.instance.records(app_key)
+        records = RecordService(
+            capped(self.instance.engine, PREVIEW_SECONDS),
+            self.instance.schema(app_key),
+            timezone=live.timezone,
+        )
+        try:
+            return DashboardService(records).compute(actor, limited, ViewerFilters())
+        except OperationalError:
+            raise PreviewTooSlow(
+                f"the preview took longer than {PREVIEW_SECONDS:g} seconds: "
+                "add a filter or choose a dimension with fewer values"
+            ) from None
+
+    def save_widget(
+        self,
+        app_key: str,
+        path: str,
+        settings: Mapping[str, Any],
+        revision: int,
+        user_id: int | None,
+    ) -> DraftFile:
+        """Save the widget into the draft's dashboard (the designer's Save)."""
+        with write_transaction(self.instance.engine) as connection:
+            stored = open_draft(connection, app_key).files[path]
+            text = with_widget(stored.text, path, settings)
+            saved = save_file(connection, app_key, path, text, revision, user_id)
+            record_step(connection, app_key, path, stored.text, saved.text, user_id)
+            return saved
 
     def discard(self, app_key: str) -> None:
         with write_transaction(self.instance.engine) as connection:
             discard_draft(connection, app_key)
+            forget_steps(connection, app_key)
 
     # checking ------------------------------------------------------------------------
 
@@ -261,6 +397,7 @@ class Designer:
                     "the draft holds changes that are not published; publish or discard "
                     "them before importing"
                 )
+            forget_steps(connection, app_key)
             return replace_draft(connection, app_key, bundle.files, user_id)
 
     # history -------------------------------------------------------------------------
@@ -278,6 +415,15 @@ class Designer:
             HistoryEntry(version, publications.get(version.number))
             for version in reversed(versions)
         ]
+
+
+def _defines(text: str, field_key: str) -> bool:
+    """Whether a form's text (of the live version) has a field keyed ``field_key``."""
+    try:
+        document = Document("form", text)
+        return any(item.get("key") == field_key for item in document.items(("fields",)))
+    except DocumentError:  # an unreadable file defines nothing
+        return False
 
 
 def _publication(row: Mapping[Any, Any]) -> Publication:

@@ -535,6 +535,20 @@ designer_publications = _keyed_table(
     UniqueConstraint("app_key", "version_number"),
 )
 """Who published each definition version from the designer, when, why, and the plan shown."""
+designer_steps = _keyed_table(
+    "ff_designer_steps",
+    Column("app_key", String(63), nullable=False, index=True),
+    Column("path", String(300), nullable=False),
+    Column("before", Text, nullable=False),
+    Column("after", Text, nullable=False),
+    Column("undone", Boolean, nullable=False),
+    Column("batch", String(36)),
+    _user_ref("made_by"),
+    _at("made_at"),
+)
+"""Each designer step of a draft (a file's text before and after), for undo and redo; the
+steps of one ``batch`` (a rename across files) are undone together. The steps go with the
+draft when it is published or discarded."""
 import_layouts = _keyed_table(
     "ff_import_layouts",
     Column("app_key", String(63), nullable=False),

@@ -144,6 +144,7 @@ def _render_form(
         preview_fields=preview_fields if preview is not None else (),
         references=service.references(app_key, chosen, path) if selected and chosen else [],
         removable=bool(selected) and chosen not in published,
+        can_undo=service.can_undo(app_key),
     )
     if request.headers.get("HX-Request") == "true":
         status = 200  # htmx swaps only successful answers; the page itself says what failed
@@ -157,6 +158,8 @@ def change(app_key: str, form_key: str) -> Any:
     draft = _draft(service, app_key)
     path = _form_file(draft, form_key)
     revision = request.form.get("revision", type=int) or 0
+    if request.form.get("action") == "rename":
+        return _rename(service, draft, app_key, form_key, path)
     if request.form.get("action") == "remove" and _published(app_key, form_key, request.form):
         problem = _("A published field can be hidden, not removed: its data stays with it.")
         return _render_form(service, draft, app_key, form_key, path, problem=problem, status=400)
@@ -174,6 +177,24 @@ def change(app_key: str, form_key: str) -> Any:
         return _render_form(service, draft, app_key, form_key, path, problem=str(exc), status=400)
     field = "" if request.form.get("action") == "remove" else request.form.get("key", "")
     return redirect(url_for(".form", app_key=app_key, form_key=form_key, field=field or None))
+
+
+def _rename(service: Designer, draft: Draft, app_key: str, form_key: str, path: str) -> Any:
+    """Rename the posted field and every use of it in the app; its column keeps its data."""
+    old = request.form.get("key", "")
+    new = request.form.get("new_key", "").strip()
+    try:
+        service.rename_field(app_key, path, old, new, context.user().id)
+    except DraftConflict as conflict:
+        return _render_form(
+            service, service.draft(app_key), app_key, form_key, path, conflict=conflict, status=409
+        )
+    except UnreadableDocument:
+        problem = _("Fix the YAML first: the visual designer waits until it reads again.")
+        return _render_form(service, draft, app_key, form_key, path, problem=problem, status=400)
+    except DocumentError as exc:
+        return _render_form(service, draft, app_key, form_key, path, problem=str(exc), status=400)
+    return redirect(url_for(".form", app_key=app_key, form_key=form_key, field=new))
 
 
 def _published(app_key: str, form_key: str, posted: Any) -> bool:
@@ -255,13 +276,36 @@ def save_yaml(app_key: str, form_key: str) -> Any:
     return redirect(url_for(".form", app_key=app_key, form_key=form_key))
 
 
+@blueprint.post("/<app_key>/yaml")
+def save_document_yaml(app_key: str) -> Response:
+    """Save the YAML tab of the workflow or dashboard designer, as typed: text that does
+    not parse is kept (the page then names its place and the visual side waits)."""
+    service = designer()
+    draft = _draft(service, app_key)
+    path = request.form.get("path", "")
+    if path not in draft.files or not path.startswith(("workflows/", "dashboards/")):
+        abort(404)
+    text = request.form.get("yaml", "").replace("\r\n", "\n")
+    revision = request.form.get("revision", type=int) or 0
+    try:
+        service.save(app_key, path, text, revision, context.user().id)
+    except DraftConflict as conflict:
+        flash(str(conflict), "error")
+    back = request.form.get("back", "")
+    if not back.startswith(f"/admin/designer/{app_key}/") or "//" in back:
+        back = url_for(".index")
+    return redirect(back)
+
+
 def _document_file(draft: Draft, folder: str, key: str) -> str:
     """The draft's file in ``folder`` that defines ``key`` (404 when none does)."""
     for path, item in draft.files.items():
         if path.startswith(f"{folder}/"):
             try:
                 data = _read(path, item.text)
-            except SourceError:
+            except SourceError:  # unreadable for now: found by its file name
+                if path.rsplit("/", 1)[-1].removesuffix(".yaml") == key:
+                    return path
                 continue
             if isinstance(data, dict) and data.get("key") == key:
                 return path
@@ -275,11 +319,13 @@ def workflow(app_key: str, workflow_key: str) -> Any:
     draft = _draft(service, app_key)
     path = _document_file(draft, "workflows", workflow_key)
     stored = draft.files[path]
+    unreadable = None
     try:
         data = _read(path, stored.text)
-    except SourceError as exc:
-        flash(str(exc.error), "error")
-        return redirect(url_for(".index"))
+    except SourceError as exc:  # the YAML tab keeps the text; the tree waits
+        data, unreadable = {}, exc.error
+    from formflow.web.designer_flow_pages import flow_page_context  # it routes on ours
+
     return render_template(
         "designer/workflow.html",
         admin_tab="designer",
@@ -290,6 +336,9 @@ def workflow(app_key: str, workflow_key: str) -> Any:
         label=data.get("label"),
         steps=flow_tree(data),
         errors=service.errors(app_key),
+        yaml_text=stored.text,
+        unreadable=unreadable,
+        **flow_page_context(service, app_key, data),
     )
 
 
@@ -407,6 +456,33 @@ def import_bundle(app_key: str) -> Response:
     return redirect(url_for(".publish_page", app_key=app_key))
 
 
+@blueprint.post("/<app_key>/undo")
+def undo(app_key: str) -> Response:
+    """Undo the draft's latest designer step, then go back to the page it was made on."""
+    return _step(app_key, redo=False)
+
+
+@blueprint.post("/<app_key>/redo")
+def redo(app_key: str) -> Response:
+    return _step(app_key, redo=True)
+
+
+def _step(app_key: str, *, redo: bool) -> Response:
+    service = designer()
+    _draft(service, app_key)
+    try:
+        if redo:
+            service.redo(app_key, context.user().id)
+        else:
+            service.undo(app_key, context.user().id)
+    except DraftError as exc:
+        flash(str(exc), "error")
+    back = request.form.get("back", "")
+    if not back.startswith(f"/admin/designer/{app_key}/") or "//" in back:
+        back = url_for(".index")
+    return redirect(back)
+
+
 @blueprint.post("/<app_key>/discard")
 def discard(app_key: str) -> Response:
     designer().discard(app_key)
@@ -430,4 +506,9 @@ def _draft(service: Designer, app_key: str) -> Draft:
 
 
 def init_app(app: Flask) -> None:
+    from formflow.web import (  # noqa: F401 - their routes join the blueprint
+        designer_dashboard_pages,
+        designer_flow_pages,
+    )
+
     app.register_blueprint(blueprint)

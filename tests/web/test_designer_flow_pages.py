@@ -1,0 +1,116 @@
+"""The workflow designer's edits and simulation, undo/redo and field rename, as pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from formflow.designer import Designer
+from web.conftest import csrf_token
+
+Login = Callable[[str], FlaskClient]
+FLOW = "/admin/designer/crm_sfa/workflows/contract_approval"
+FLOW_FILE = "workflows/contract_approval.yaml"
+CUSTOMER = "/admin/designer/crm_sfa/forms/customer"
+
+
+def text_of(app: Flask, path: str) -> str:
+    return Designer(app.extensions["formflow"]).draft("crm_sfa").files[path].text
+
+
+def revision(app: Flask, path: str = FLOW_FILE) -> int:
+    return Designer(app.extensions["formflow"]).draft("crm_sfa").files[path].revision
+
+
+def edit(client: FlaskClient, app: Flask, data: dict[str, Any]) -> Any:
+    return client.post(
+        f"{FLOW}/edit",
+        data={**data, "revision": revision(app), "csrf_token": csrf_token(client, FLOW)},
+        follow_redirects=True,
+    )
+
+
+def test_a_plus_adds_a_countersign_step_and_undo_takes_it_back(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    before = text_of(app, FLOW_FILE)
+    page = edit(
+        admin,
+        app,
+        {"action": "add_step", "node": "manager", "new_type": "approval", "new_key": "legal"},
+    ).get_data(as_text=True)
+    assert 'data-node="legal"' in page
+    assert 'id="designer-undo">' in page  # enabled: there is a step to undo
+    edit(admin, app, {"action": "approvers", "node": "legal", "rules": "role: finance"})
+    edit(admin, app, {"action": "mode", "node": "legal", "mode": "all"})
+    text = text_of(app, FLOW_FILE)
+    assert "approvers: [{role: finance}]" in text
+    assert "mode: all" in text
+    assert text.splitlines()[0] == before.splitlines()[0]  # the heading comment stays
+    assert "designer-errors" not in admin.get(FLOW).get_data(as_text=True)
+    for _ in range(3):
+        admin.post(
+            "/admin/designer/crm_sfa/undo",
+            data={"back": FLOW, "csrf_token": csrf_token(admin, FLOW)},
+        )
+    assert text_of(app, FLOW_FILE) == before
+
+
+def test_an_invalid_flow_says_why(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    page = edit(
+        admin, app, {"action": "fields", "node": "manager", "perm_nonexistent": "edit"}
+    ).get_data(as_text=True)
+    assert "edit: [nonexistent]" in text_of(app, FLOW_FILE)
+    assert 'id="designer-errors"' in page
+    page = edit(
+        admin, app, {"action": "approvers", "node": "manager", "rules": "role: nobody_role"}
+    ).get_data(as_text=True)
+    assert 'id="designer-errors"' in page
+    assert FLOW_FILE in page
+
+
+def test_simulate_shows_the_path_and_the_approvers(login: Login) -> None:
+    page = login("admin").get(f"{FLOW}?simulate=1&v_amount=10").get_data(as_text=True)
+    assert 'id="simulation"' in page
+    assert '<li data-node="start">' in page
+
+
+def test_renaming_a_field_rewrites_its_uses(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    answer = admin.post(
+        f"{CUSTOMER}/change",
+        data={
+            "action": "rename",
+            "key": "industry",
+            "new_key": "sector",
+            "revision": revision(app, "forms/customer.yaml"),
+            "csrf_token": csrf_token(admin, CUSTOMER),
+        },
+    )
+    assert answer.status_code == 302
+    text = text_of(app, "forms/customer.yaml")
+    assert "key: sector" in text
+    assert "renamed_from: industry" in text
+
+
+def test_the_yaml_tab_keeps_text_that_does_not_parse(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    broken = text_of(app, FLOW_FILE) + "oops: [\n"
+    page = admin.post(
+        "/admin/designer/crm_sfa/yaml",
+        data={
+            "path": FLOW_FILE,
+            "yaml": broken,
+            "revision": revision(app),
+            "back": FLOW,
+            "csrf_token": csrf_token(admin, FLOW),
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert text_of(app, FLOW_FILE) == broken
+    assert 'id="yaml-error"' in page
+    assert f"{FLOW_FILE}:" in page
+    assert "oops: [" in page

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from formflow.definitions.compiling import DocumentCompiler, label, unknown
-from formflow.definitions.model import SYSTEM_FIELDS, AgendaItem, Card, Field
+from formflow.definitions.model import SYSTEM_FIELDS, AgendaItem, Card, Field, Form
 from formflow.definitions.relations import filter_conditions
 from formflow.definitions.source import PathKey
 from formflow.fields import Reference, ValueKind
@@ -64,10 +64,22 @@ def _check_date(
     field = by_key.get(key)
     if field is None:
         compiler.error(path, unknown("field", key, by_key))
-    elif field.kind not in _DUE_KINDS:
+    elif field.kind not in _DUE_KINDS and not field.is_derived:  # those: derived_date_problems
         compiler.error(
             path, f"'{key}' is a {field.type} field; an agenda needs a date or date-time"
         )
+
+
+def derived_date_problems(form: Form) -> list[tuple[PathKey, str]]:
+    """Agenda dates that are roll-ups or lookups of something other than a date: their
+    kind is known only once the app's relations are resolved, after the form compiled."""
+    problems: list[tuple[PathKey, str]] = []
+    for index, item in enumerate(form.agenda):
+        field = form.field(item.date) if form.has_field(item.date) else None
+        if field is not None and field.is_derived and field.kind not in _DUE_KINDS:
+            message = f"'{item.date}' is a {field.type} of no date; an agenda needs a date"
+            problems.append((("agenda", index, "date"), message))
+    return problems
 
 
 def _check_user(

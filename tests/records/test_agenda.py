@@ -181,3 +181,28 @@ def test_menu_names_only_forms_of_the_app_once(write_app: AppWriter) -> None:
     assert "app.yaml:" in text
     assert "unknown form 'itme'; did you mean 'item'?" in text
     assert "form 'item' is already in the menu" in text
+
+
+def test_a_card_names_fields_of_the_form_holding_single_values(write_app: AppWriter) -> None:
+    card = "  card: {title: nme, badges: [status]}\n"
+    text = TASK_YAML.replace("agenda:", "list:\n" + card + "agenda:", 1)
+    with pytest.raises(DefinitionErrors) as raised:
+        load_app(write_app(forms={"task": text}))
+    assert "unknown field 'nme'" in str(raised.value)
+    good = TASK_YAML.replace("agenda:", "list:\n  card: {subtitle: due, badges: [status]}\nagenda:")
+    card_view = load_app(write_app(forms={"task": good})).form("task").list_view.card
+    assert card_view is not None
+    assert card_view.fields == ("name", "due", "status")
+
+
+def test_a_rollup_of_no_date_cannot_make_records_due(write_app: AppWriter) -> None:
+    counted = TASK_YAML.replace(
+        "  - {key: owner, type: user, label: Owner}\n",
+        "  - {key: owner, type: user, label: Owner}\n"
+        "  - {key: parent, type: link, label: Parent, form: task}\n"
+        "  - {key: children, type: rollup, label: Children, form: task, link: parent,"
+        " aggregate: count}\n",
+    ).replace("date: remind_at", "date: children")
+    with pytest.raises(DefinitionErrors) as raised:
+        load_app(write_app(forms={"task": counted}))
+    assert "'children' is a rollup of no date" in str(raised.value)

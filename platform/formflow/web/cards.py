@@ -18,8 +18,12 @@ from formflow.web.i18n import text
 
 @dataclass(frozen=True)
 class Badge:
+    """A small value: plain text (a phone number or a link is not a second, tiny tap
+    target inside the card), with its option's colour."""
+
     label: str
-    shown: Shown
+    text: str
+    color: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ def card_views(
                 title=(title.text if title else "") or f"#{record['id']}",
                 subtitle=shower.cell(form, subtitle, record).short() if subtitle else None,
                 badges=[
-                    Badge(_label(form, key), shower.cell(form, key, record).short())
+                    _badge(_label(form, key), shower.cell(form, key, record).short())
                     for key in card.badges
                     if key in shown and record.get(key) not in (None, "", [])
                 ],
@@ -71,3 +75,9 @@ def card_views(
 
 def _label(form: Form, key: str) -> str:
     return text(form.field(key).label) if form.has_field(key) else key
+
+
+def _badge(label: str, shown: Shown) -> Badge:
+    if shown.kind == "list":
+        return Badge(label, ", ".join(item.text for item in shown.items))
+    return Badge(label, shown.text, shown.color)

@@ -1,4 +1,5 @@
-"""Compiling a form's ``agenda`` and its list ``card``: which fields they name, checked.
+"""Compiling a form's ``agenda``, its list ``card`` and its ``inline`` records: which
+fields (and forms) they name, checked.
 
 Both only name fields of their own form, so they are checked with the form itself; every
 problem lands at its place (``FILE:LINE:COL``), as the rest of the form's do.
@@ -10,7 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from formflow.definitions.compiling import DocumentCompiler, label, unknown
-from formflow.definitions.model import SYSTEM_FIELDS, AgendaItem, Card, Field, Form
+from formflow.definitions.model import (
+    SYSTEM_FIELDS,
+    AgendaItem,
+    Card,
+    Field,
+    Form,
+    InlineCreate,
+)
 from formflow.definitions.relations import filter_conditions
 from formflow.definitions.source import PathKey
 from formflow.fields import Reference, ValueKind
@@ -117,3 +125,60 @@ def compile_card(
         elif field.kind in (ValueKind.ROWS, ValueKind.FILES):
             compiler.error(path, f"'{key}' is a {field.type} field; a card shows single values")
     return card
+
+
+_INLINE_KINDS = frozenset(
+    {ValueKind.TEXT, ValueKind.INTEGER, ValueKind.DECIMAL, ValueKind.DATE, ValueKind.BOOL}
+)
+
+
+def read_inline(items: list[Mapping[str, Any]]) -> tuple[InlineCreate, ...]:
+    """The form's ``inline`` entries as written; :func:`inline_problems` checks them once
+    every form of the app is known."""
+    return tuple(
+        InlineCreate(
+            form=item["form"],
+            link=item["link"],
+            fields=tuple(item["fields"]),
+            label=label(item["label"]) if "label" in item else None,
+            rows=item.get("rows", 2),
+        )
+        for item in items
+    )
+
+
+def inline_problems(form: Form, forms: Mapping[str, Form]) -> list[tuple[PathKey, str]]:
+    """Each inline entry names a form, its link field to ``form`` and fields a row can ask."""
+    problems: list[tuple[PathKey, str]] = []
+    seen: set[str] = set()
+    for index, inline in enumerate(form.inline):
+        path: PathKey = ("inline", index)
+        other = forms.get(inline.form)
+        if other is None:
+            problems.append(((*path, "form"), unknown("form", inline.form, forms)))
+            continue
+        if inline.form in seen:
+            problems.append(((*path, "form"), f"form '{inline.form}' is already inline"))
+        seen.add(inline.form)
+        link = other.field(inline.link) if other.has_field(inline.link) else None
+        if link is None or not link.is_link or link.target_form != form.key:
+            problems.append(
+                (
+                    (*path, "link"),
+                    f"'{inline.link}' is not a link field of '{inline.form}' to '{form.key}'",
+                )
+            )
+        for position, key in enumerate(inline.fields):
+            found = other.field(key) if other.has_field(key) else None
+            where = (*path, "fields", position)
+            if found is None:
+                problems.append((where, unknown("field", key, [f.key for f in other.fields])))
+            elif key == inline.link or found.is_computed or found.is_link:
+                problems.append(
+                    (where, f"'{key}' is set by the engine or a link; not asked inline")
+                )
+            elif found.kind not in _INLINE_KINDS:
+                problems.append(
+                    (where, f"'{key}' is a {found.type} field; inline rows ask simple values")
+                )
+    return problems

@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from formflow.definitions.agenda import compile_agenda, compile_card
+from formflow.definitions.agenda import compile_agenda, compile_card, read_inline
 from formflow.definitions.compiling import (
     CONTEXT_NAMES,
     DocumentCompiler,
@@ -102,6 +102,7 @@ class FormCompiler(DocumentCompiler):
             rules=self._rules(data.get("rules") or [], fields, names | CONTEXT_NAMES),
             readonly_if=self._expression(data, "readonly_if", (), names | CONTEXT_NAMES),
             agenda=compile_agenda(self, data.get("agenda") or [], fields, data["title_field"]),
+            inline=read_inline(data.get("inline") or []),
         )
         self._check_title_and_owner(form)
         self._check_hidden_fields(form)

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from formflow.automations.model import Automation, TriggerType
-from formflow.definitions.agenda import derived_date_problems
+from formflow.definitions.agenda import derived_date_problems, inline_problems
 from formflow.definitions.automations import compile_automation
 from formflow.definitions.compiling import (
     AppContext,
@@ -84,7 +84,7 @@ def load_app(
     by_key = {document.data["key"]: document for document in reversed(documents["form"])}
     forms = Relations(forms, by_key, errors).resolve()
     for key, form in forms.items():
-        for path, message in derived_date_problems(form):
+        for path, message in [*derived_date_problems(form), *inline_problems(form, forms)]:
             errors.append(by_key[key].error_at_value(path, message))
     workflows = _compile_all(
         documents["workflow"], "workflow", errors, lambda c: compile_workflow(c, forms), context

@@ -330,6 +330,18 @@ class AgendaItem:
 
 
 @dataclass(frozen=True)
+class InlineCreate:
+    """Records of ``form`` (whose link field ``link`` points here) added on this form's
+    create page and saved with the new record in one unit of work."""
+
+    form: str
+    link: str
+    fields: tuple[str, ...]
+    label: Label | None = None
+    rows: int = 2
+
+
+@dataclass(frozen=True)
 class MenuGroup:
     """Forms shown together, in this order, in the navigation; ``label`` heads the group."""
 
@@ -358,6 +370,8 @@ class Form:
     """Records for which this is true are read-only to people: only the grants of record
     actions, workflows and automations change them."""
     agenda: tuple[AgendaItem, ...] = ()
+    inline: tuple[InlineCreate, ...] = ()
+    """Linked records the create page adds with the record (a customer's contacts)."""
     """When the form's records fall due, and for whom (the workbench's Today list)."""
     _by_key: Mapping[str, Field] = field(default_factory=dict, compare=False, repr=False)
 

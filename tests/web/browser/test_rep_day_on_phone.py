@@ -115,3 +115,15 @@ def test_picking_a_customer_leaves_one_box_behind(phone: Page, customers: list[i
     expect(picker.locator(".link-options")).to_have_count(1)
     phone.locator("h1").click()
     expect(picker.locator(".link-options")).to_have_count(0)
+
+
+def test_a_new_customer_takes_its_contacts_in_the_same_form(phone: Page) -> None:
+    phone.goto("/crm_sfa/customer/new")
+    phone.fill("#field-name", "云帆物流有限公司")
+    contacts = phone.locator('fieldset[data-inline="contact"]')
+    contacts.locator("#inline-contact-0-name").fill("李娜")
+    contacts.locator("#inline-contact-0-phone").fill("13900139000")
+    contacts.locator("label[for=inline-contact-0-is_primary]").click()
+    phone.locator(".record-form button[type=submit]").click()
+    expect(phone).to_have_url(re.compile(r"/crm_sfa/customer/\d+$"))
+    expect(phone.locator("main")).to_contain_text("李娜")

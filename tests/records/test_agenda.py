@@ -15,7 +15,7 @@ from formflow import accounts
 from formflow.definitions import load_app
 from formflow.errors import DefinitionErrors
 from formflow.records.access import Actor
-from formflow.records.agenda import agenda
+from formflow.records.agenda import due_records
 from formflow.records.service import RecordService
 from formflow.storage.database import write_transaction
 from formflow.storage.tables import AppSchema
@@ -87,7 +87,7 @@ def test_due_and_overdue_records_come_earliest_first_until_done(
     add(service, ann, "finished", due="2026-12-02", status="done")
     add(service, ann, "undated")
     add(service, ben, "ben's", due="2026-12-01")
-    found = agenda(service, ann, today=TODAY)
+    found = due_records(service, ann, today=TODAY)
     assert [(e.record_id, e.title, e.overdue) for e in found] == [
         (late, "late", True),
         (today, "today", False),
@@ -95,7 +95,7 @@ def test_due_and_overdue_records_come_earliest_first_until_done(
     assert found[0].item.key == "due"
     assert found[0].due == date(2026, 12, 1)
     service.update(ann, "task", late, {"status": "done"}, expected_version=1)
-    assert [e.record_id for e in agenda(service, ann, today=TODAY)] == [today]
+    assert [e.record_id for e in due_records(service, ann, today=TODAY)] == [today]
 
 
 def test_ahead_days_bring_date_times_in_early_and_limit_bounds_each_item(
@@ -104,13 +104,16 @@ def test_ahead_days_bring_date_times_in_early_and_limit_bounds_each_item(
     ann, _ben = staff
     soon = add(service, ann, "soon", remind_at=datetime(2026, 12, 6, 23, 0, tzinfo=UTC))
     add(service, ann, "later", remind_at=datetime(2026, 12, 7, 0, 30, tzinfo=UTC))
-    found = agenda(service, ann, today=TODAY)
+    found = due_records(service, ann, today=TODAY)
     assert [(e.record_id, e.item.key, e.due) for e in found] == [
         (soon, "remind", date(2026, 12, 6))
     ]
     for day in range(1, 4):
         add(service, ann, f"late {day}", due=f"2026-11-0{day}")
-    assert len([e for e in agenda(service, ann, today=TODAY, limit=2) if e.item.key == "due"]) == 2
+    assert (
+        len([e for e in due_records(service, ann, today=TODAY, limit=2) if e.item.key == "due"])
+        == 2
+    )
 
 
 def test_a_user_sees_no_agenda_of_a_form_they_cannot_read(
@@ -119,8 +122,8 @@ def test_a_user_sees_no_agenda_of_a_form_they_cannot_read(
     ann, _ben = staff
     add(service, ann, "late", due="2026-12-01")
     stranger = Actor(user_id=ann.user_id, roles=frozenset({"manager"}))
-    assert agenda(service, stranger, today=TODAY) == []
-    assert agenda(service, Actor.system(), today=TODAY) == []
+    assert due_records(service, stranger, today=TODAY) == []
+    assert due_records(service, Actor.system(), today=TODAY) == []
 
 
 def test_the_loader_indexes_each_items_user_and_date(write_app: AppWriter) -> None:

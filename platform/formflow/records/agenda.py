@@ -34,7 +34,7 @@ class AgendaEntry:
     overdue: bool
 
 
-def agenda(
+def due_records(
     service: RecordService, actor: Actor, *, limit: int = LIMIT, today: date | None = None
 ) -> list[AgendaEntry]:
     """The actor's due records across the app, overdue and earliest first, at most

@@ -30,7 +30,9 @@ def create_with_inline(
     inline = {entry.form: entry for entry in form.inline}
     unknown = sorted(set(rows) - set(inline))
     if unknown:
-        raise ValidationFailed({unknown[0]: [Problem("unknown", N_("is not added inline here"))]})
+        raise ValidationFailed(
+            {unknown[0]: [Problem("unknown_field", N_("is not added inline here"))]}
+        )
     problems: dict[str, list[Problem]] = {}
     try:
         service.check(actor, form_key, values)

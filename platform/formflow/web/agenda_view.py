@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from formflow.errors import N_
-from formflow.records.agenda import agenda
+from formflow.records import due_records
 from formflow.web import context
 from formflow.web.display import Displayer
 from formflow.web.i18n import text, translate
@@ -54,7 +54,7 @@ def today_rows(app_key: str) -> list[TodayRow]:
                     overdue=False,
                 )
             )
-    for entry in agenda(service, actor):
+    for entry in due_records(service, actor):
         form = app.form(entry.form_key)
         title = shower.show(form.field(entry.item.title), entry.title).short().text
         rows.append(

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, request
 
 from formflow.errors import N_, QueryError
-from formflow.records.agenda import AgendaEntry, agenda
+from formflow.records import AgendaEntry, due_records
 from formflow.web.api import actor_for, api_instance, blueprint, json_response
 from formflow.workflows.service import InboxItem
 
@@ -34,7 +34,7 @@ def agenda_items() -> Response:
             continue
         actor = actor_for(app_key)
         service = instance.records(app_key)
-        due += [_entry_json(app_key, entry) for entry in agenda(service, actor, limit=limit)]
+        due += [_entry_json(app_key, entry) for entry in due_records(service, actor, limit=limit)]
         if instance.app(app_key).workflows:
             found = instance.workflows(app_key).inbox(actor, "todo", limit=limit)
             waiting += [_approval_json(item) for item in found]

@@ -29,11 +29,11 @@ from formflow.records import (
     ExpressionRefused,
     Record,
     applicable_fields,
+    create_with_inline,
     default_value,
     settle,
     settle_row,
 )
-from formflow.records.inline import create_with_inline
 from formflow.web import inline_rows, uploads
 from formflow.web.display import EMPTY, Displayer, Shown
 from formflow.web.formbuilder import (

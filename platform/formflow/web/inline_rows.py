@@ -78,7 +78,7 @@ def split_problems(
     for path, found in problems.items():
         key, _dot, rest = path.partition(".")
         number, _dot, field = rest.partition(".")
-        if key in inline and number.isdigit() and field:
+        if key in inline and number.isascii() and number.isdigit() and field:
             place = sent.places.get(key, [])[int(number)]
             messages = [problem_text(problem, app.form(key)) for problem in found]
             rows[f"{key}.{place}.{field}"] = messages

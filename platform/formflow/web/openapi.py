@@ -111,7 +111,7 @@ def build_document(apps: Sequence[App]) -> dict[str, Any]:
     paths.update(notification_paths(_errors))
     schemas.update(notification_schemas())
     tags.append({"name": AGENDA_TAG, "description": "What is due for the caller today."})
-    paths.update(agenda_paths(_errors))
+    paths.update(agenda_paths([app.key for app in apps], _errors))
     schemas.update(agenda_schemas())
     schemas.update(transfer_schemas())
     for app in apps:

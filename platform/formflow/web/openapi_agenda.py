@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 Schema = dict[str, Any]
@@ -13,7 +14,7 @@ _LABEL: Schema = {
 }
 
 
-def agenda_paths(errors: Any) -> dict[str, Any]:
+def agenda_paths(app_keys: Sequence[str], errors: Any) -> dict[str, Any]:
     """The path; ``errors`` turns status codes into the document's error responses."""
     return {
         "/agenda": {
@@ -32,7 +33,7 @@ def agenda_paths(errors: Any) -> dict[str, Any]:
                         "name": "app",
                         "in": "query",
                         "description": "Only this app's agenda.",
-                        "schema": {"type": "string", "maxLength": 63},
+                        "schema": {"type": "string", "enum": list(app_keys)},
                     },
                     {
                         "name": "limit",

@@ -14,6 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from formflow.definitions.agenda import compile_agenda, compile_card, read_inline
 from formflow.definitions.compiling import (
     CONTEXT_NAMES,
     DocumentCompiler,
@@ -96,10 +97,14 @@ class FormCompiler(DocumentCompiler):
             owner_field=data.get("owner_field", "created_by"),
             fields=fields,
             permissions=self._permissions(data.get("permissions") or {}, fields),
-            list_view=self._list_view(data.get("list") or {}, fields, names | CONTEXT_NAMES),
+            list_view=self._list_view(
+                data.get("list") or {}, fields, names | CONTEXT_NAMES, data["title_field"]
+            ),
             indexes=self._indexes(data.get("indexes") or []),
             rules=self._rules(data.get("rules") or [], fields, names | CONTEXT_NAMES),
             readonly_if=self._expression(data, "readonly_if", (), names | CONTEXT_NAMES),
+            agenda=compile_agenda(self, data.get("agenda") or [], fields, data["title_field"]),
+            inline=read_inline(data.get("inline") or []),
         )
         self._check_title_and_owner(form)
         self._check_hidden_fields(form)
@@ -464,7 +469,11 @@ class FormCompiler(DocumentCompiler):
         return permissions
 
     def _list_view(
-        self, data: Mapping[str, Any], fields: tuple[Field, ...], names: frozenset[str]
+        self,
+        data: Mapping[str, Any],
+        fields: tuple[Field, ...],
+        names: frozenset[str],
+        title_field: str = "",
     ) -> ListView:
         by_key = {f.key: f for f in fields}
         for part in ("columns", "filters", "search"):
@@ -483,6 +492,7 @@ class FormCompiler(DocumentCompiler):
             search=tuple(data.get("search", ())),
             page_size=data.get("page_size", 20),
             highlight=self._expression(dict(data), "highlight", ("list",), names),
+            card=compile_card(self, data["card"], fields, title_field) if "card" in data else None,
         )
 
     def _check_list_key(self, part: str, index: int, key: str, by_key: Mapping[str, Field]) -> None:

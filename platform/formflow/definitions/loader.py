@@ -14,12 +14,19 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from formflow.automations.model import Automation, TriggerType
+from formflow.definitions.agenda import derived_date_problems, inline_problems
 from formflow.definitions.automations import compile_automation
-from formflow.definitions.compiling import AppContext, DocumentCompiler, label, optional_label
+from formflow.definitions.compiling import (
+    AppContext,
+    DocumentCompiler,
+    label,
+    optional_label,
+    unknown,
+)
 from formflow.definitions.dashboards import compile_dashboard
 from formflow.definitions.files import AppFiles, app_files
 from formflow.definitions.forms import compile_form
-from formflow.definitions.model import App, Form, Index, Role, SortKey
+from formflow.definitions.model import App, Form, Index, MenuGroup, Role, SortKey
 from formflow.definitions.record_actions import with_record_actions
 from formflow.definitions.relations import Relations
 from formflow.definitions.schemas import schema_errors
@@ -76,6 +83,9 @@ def load_app(
     forms = _compile_all(documents["form"], "form", errors, compile_form, context)
     by_key = {document.data["key"]: document for document in reversed(documents["form"])}
     forms = Relations(forms, by_key, errors).resolve()
+    for key, form in forms.items():
+        for path, message in [*derived_date_problems(form), *inline_problems(form, forms)]:
+            errors.append(by_key[key].error_at_value(path, message))
     workflows = _compile_all(
         documents["workflow"], "workflow", errors, lambda c: compile_workflow(c, forms), context
     )
@@ -96,6 +106,7 @@ def load_app(
             done.add(key)
             compiler = DocumentCompiler(document, context, errors)
             forms[key] = with_record_actions(compiler, forms[key], forms, workflows)
+    menu = _menu(app_document, forms, errors)
     if errors:
         raise DefinitionErrors(errors)
     return App(
@@ -105,11 +116,12 @@ def load_app(
         description=optional_label(data.get("description")),
         default_language=data.get("default_language", "zh"),
         roles=roles,
-        forms=_with_date_indexes(forms, automations.values()),
+        forms=_with_agenda_indexes(_with_date_indexes(forms, automations.values())),
         workflows=workflows,
         dashboards=dashboards,
         automations=automations,
         digest=files.digest,
+        menu=menu,
     )
 
 
@@ -219,6 +231,27 @@ def _roles(app: SourceDocument, errors: list[DefinitionError]) -> tuple[Role, ..
     return tuple(roles.values())
 
 
+def _menu(
+    app: SourceDocument, forms: Mapping[str, Form], errors: list[DefinitionError]
+) -> tuple[MenuGroup, ...]:
+    """The navigation's groups; each names forms of the app, each form at most once."""
+    groups: list[MenuGroup] = []
+    seen: set[str] = set()
+    for index, item in enumerate(app.data.get("menu", [])):
+        keys: list[str] = []
+        for position, key in enumerate(item["forms"]):
+            path = ("menu", index, "forms", position)
+            if key not in forms:
+                errors.append(app.error_at_value(path, unknown("form", key, forms)))
+            elif key in seen:
+                errors.append(app.error_at_value(path, f"form '{key}' is already in the menu"))
+            else:
+                seen.add(key)
+                keys.append(key)
+        groups.append(MenuGroup(tuple(keys), optional_label(item.get("label"))))
+    return tuple(groups)
+
+
 def _compile_all(
     documents: list[SourceDocument],
     kind: str,
@@ -260,6 +293,22 @@ def _with_date_indexes(
             field.key for field in form.fields if field.indexed or field.unique
         }
         extra = tuple(Index((SortKey(key),), declared=False) for key in sorted(keys - covered))
+        if extra:
+            forms[form_key] = replace(form, indexes=(*form.indexes, *extra))
+    return forms
+
+
+def _with_agenda_indexes(forms: dict[str, Form]) -> dict[str, Form]:
+    """The forms, each agenda item's (user, date) pair indexed unless an index already
+    starts with it: the workbench asks every page view for one user's due records."""
+    for form_key, form in forms.items():
+        wanted = [(item.user, item.date) for item in form.agenda]
+        covered = {index.fields[:2] for index in form.indexes}
+        extra = tuple(
+            Index((SortKey(user), SortKey(date)), declared=False)
+            for user, date in dict.fromkeys(wanted)
+            if (user, date) not in covered
+        )
         if extra:
             forms[form_key] = replace(form, indexes=(*form.indexes, *extra))
     return forms

@@ -278,6 +278,20 @@ class SortKey:
 
 
 @dataclass(frozen=True)
+class Card:
+    """How a list shows one record on a narrow screen: a title, a subtitle and a few badges,
+    so that several records fit one phone screen instead of one wide table row each."""
+
+    title: str
+    subtitle: str | None = None
+    badges: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (self.title, *((self.subtitle,) if self.subtitle else ()), *self.badges)
+
+
+@dataclass(frozen=True)
 class ListView:
     """How a form's list page starts out, before a person changes anything."""
 
@@ -288,6 +302,8 @@ class ListView:
     page_size: int = 20
     highlight: Expression | None = None
     """Rows for which this holds stand out (an overdue date, say)."""
+    card: Card | None = None
+    """How a record shows on a narrow screen; ``None``: the table's columns, stacked."""
 
 
 @dataclass(frozen=True)
@@ -301,6 +317,41 @@ class Index:
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(key.field for key in self.keys)
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    """What makes a record due for someone: the value of ``date`` has come (or comes within
+    ``ahead_days``) and the user field ``user`` names them, until the record matches ``done``
+    (the structured filter language). The workbench's Today list is made of these."""
+
+    key: str
+    label: Label
+    date: str
+    user: str
+    title: str
+    ahead_days: int = 0
+    done: Mapping[str, Any] | None = field(default=None, hash=False)
+
+
+@dataclass(frozen=True)
+class InlineCreate:
+    """Records of ``form`` (whose link field ``link`` points here) added on this form's
+    create page and saved with the new record in one unit of work."""
+
+    form: str
+    link: str
+    fields: tuple[str, ...]
+    label: Label | None = None
+    rows: int = 2
+
+
+@dataclass(frozen=True)
+class MenuGroup:
+    """Forms shown together, in this order, in the navigation; ``label`` heads the group."""
+
+    forms: tuple[str, ...]
+    label: Label | None = None
 
 
 @dataclass(frozen=True)
@@ -323,6 +374,10 @@ class Form:
     readonly_if: Expression | None = None
     """Records for which this is true are read-only to people: only the grants of record
     actions, workflows and automations change them."""
+    agenda: tuple[AgendaItem, ...] = ()
+    inline: tuple[InlineCreate, ...] = ()
+    """Linked records the create page adds with the record (a customer's contacts)."""
+    """When the form's records fall due, and for whom (the workbench's Today list)."""
     _by_key: Mapping[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -520,9 +575,18 @@ class App:
     description: Label | None = None
     default_language: str = "zh"
     digest: str = ""
+    menu: tuple[MenuGroup, ...] = ()
+    """The navigation's groups, in order; forms no group names follow (``menu_groups``)."""
 
     def form(self, key: str) -> Form:
         return self.forms[key]
+
+    def menu_groups(self) -> tuple[MenuGroup, ...]:
+        """Every form once, in the order the navigation shows them: the declared groups,
+        then the forms they leave out, in file order."""
+        listed = {key for group in self.menu for key in group.forms}
+        rest = tuple(key for key in self.forms if key not in listed)
+        return (*self.menu, MenuGroup(rest)) if rest else self.menu
 
     @property
     def role_keys(self) -> tuple[str, ...]:

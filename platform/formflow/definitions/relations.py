@@ -398,3 +398,7 @@ def _shown_as(field: Field, source: Field) -> Field:
     origin = source.source if source.is_derived and source.source is not None else source
     copied = {name: getattr(source, name) for name in _COPIED}
     return replace(field, kind=source.kind, source=origin, **copied)
+
+
+filter_conditions = _conditions
+"""The (field, operator) of every condition of a structured filter, for other compilers."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from formflow.records.access import Actor, refusal, scope_for
+    from formflow.records.agenda import AgendaEntry, due_records
     from formflow.records.audit import AuditEntry
     from formflow.records.batch import Batch
     from formflow.records.compute import (
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
         TEXT_OPS,
         sortable,
     )
+    from formflow.records.inline import create_with_inline
     from formflow.records.query import MAX_LIMIT, Page, Query
     from formflow.records.search import MAX_SEARCH_LENGTH
     from formflow.records.service import Record, RecordService
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "Actor": "formflow.records.access",
+    "AgendaEntry": "formflow.records.agenda",
     "AuditEntry": "formflow.records.audit",
     "Batch": "formflow.records.batch",
     "CHOICE_OPS": "formflow.records.filters",
@@ -79,7 +82,9 @@ _HOMES = {
     "RecordService": "formflow.records.service",
     "TEXT_OPS": "formflow.records.filters",
     "applicable_fields": "formflow.records.compute",
+    "create_with_inline": "formflow.records.inline",
     "default_value": "formflow.records.compute",
+    "due_records": "formflow.records.agenda",
     "refusal": "formflow.records.access",
     "scope_for": "formflow.records.access",
     "settle": "formflow.records.compute",
@@ -108,6 +113,7 @@ __all__ = [
     "ORDERED_OPS",
     "TEXT_OPS",
     "Actor",
+    "AgendaEntry",
     "AuditEntry",
     "Batch",
     "Context",
@@ -118,7 +124,9 @@ __all__ = [
     "Record",
     "RecordService",
     "applicable_fields",
+    "create_with_inline",
     "default_value",
+    "due_records",
     "refusal",
     "scope_for",
     "settle",

@@ -40,6 +40,8 @@
     picker.querySelector("input[type=hidden]").value = button.dataset.id;
     const box = picker.querySelector("input[type=search]");
     box.value = button.dataset.title;
+    box.dataset.picked = button.dataset.title;
+    window.htmx?.trigger(box, "htmx:abort");
     picker.querySelector(".link-results").replaceChildren();
     box.focus();
     scheduleConditions(picker.closest("form"));
@@ -121,7 +123,23 @@
 
   document.addEventListener("input", (event) => {
     const box = event.target.closest("[data-link] input[type=search]");
-    if (box) box.closest("[data-link]").querySelector("input[type=hidden]").value = "";
+    if (!box) return;
+    box.closest("[data-link]").querySelector("input[type=hidden]").value = "";
+    delete box.dataset.picked;
+  });
+
+  // A pick stands until the person types again: refocusing the box (which asks for
+  // matches) or an answer still on its way must not open a second list of results
+  // under the record just chosen.
+  const pickedBox = (element) =>
+    element?.matches?.("[data-link] input[type=search]") &&
+    element.dataset.picked !== undefined &&
+    element.dataset.picked === element.value;
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (pickedBox(event.detail.elt)) event.preventDefault();
+  });
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (pickedBox(event.detail.requestConfig?.elt)) event.detail.shouldSwap = false;
   });
 
   document.addEventListener("change", (event) => {
@@ -152,9 +170,12 @@
     document.querySelector("details.user-menu[open]")?.removeAttribute("open");
   });
 
-  // The account menu closes when a tap lands anywhere else.
+  // The account menu and link results close when a tap lands anywhere else.
   document.addEventListener("click", (event) => {
     const menu = document.querySelector("details.user-menu[open]");
     if (menu && !menu.contains(event.target)) menu.removeAttribute("open");
+    for (const results of document.querySelectorAll("[data-link] .link-results")) {
+      if (!results.closest("[data-link]").contains(event.target)) results.replaceChildren();
+    }
   });
 })();

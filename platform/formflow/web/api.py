@@ -132,6 +132,7 @@ _PARAMETERS = {
     "api.delete": frozenset({"version"}),
     "api.tasks": frozenset({"box", "app", "limit", "after"}),
     "api.notifications": frozenset({"limit", "before", "unread"}),
+    "api.agenda_items": frozenset({"app", "limit"}),
     "api.dashboard": frozenset({"from", "to", "owner", "department"}),
     "api.dashboard_widget": frozenset({"from", "to", "owner", "department"}),
     "api.export": frozenset({"format", "language", "filter", "search", "sort"}),
@@ -638,6 +639,7 @@ def _precondition(error: RecordError) -> Response:
 
 def init_app(app: Flask) -> None:
     from formflow.web import (  # noqa: F401  (their routes join the blueprint)
+        api_agenda,
         api_dashboards,
         api_delegations,
         api_notifications,

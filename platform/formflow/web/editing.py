@@ -29,11 +29,12 @@ from formflow.records import (
     ExpressionRefused,
     Record,
     applicable_fields,
+    create_with_inline,
     default_value,
     settle,
     settle_row,
 )
-from formflow.web import uploads
+from formflow.web import inline_rows, uploads
 from formflow.web.display import EMPTY, Displayer, Shown
 from formflow.web.formbuilder import (
     LABEL_SUFFIX,
@@ -70,6 +71,8 @@ class Outcome:
     general: list[str] = dataclasses.field(default_factory=list)
     files: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     status: int = 200
+    inline: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    """Problems of the inline rows, by ``<form>.<row>.<field>``."""
 
 
 def form_page(t: Target, record: Record | None) -> ResponseReturnValue:
@@ -115,9 +118,12 @@ def _save(
     for key, messages in attached.problems.items():
         extra.setdefault(key, []).extend(messages)
     values = {**submission.values, **attached.values}
+    sent = inline_rows.sent_rows(t.app, t.form, request.form) if record is None else None
     try:
         if extra:
             _check_only(t, values, record)
+        elif sent is not None and sent.rows:
+            return create_with_inline(t.service, t.actor, t.form.key, values, sent.rows)
         elif record is None:
             return t.service.create(t.actor, t.form.key, values)
         else:
@@ -130,7 +136,10 @@ def _save(
                 expected_version=parse_id(version) or 0,
             )
     except ValidationFailed as failed:
-        outcome.errors, outcome.general = place_problems(failed.problems, submission, t.form)
+        problems = failed.problems
+        if sent is not None:
+            problems, outcome.inline = inline_rows.split_problems(t.form, problems, sent, t.app)
+        outcome.errors, outcome.general = place_problems(problems, submission, t.form)
     except StaleRecord as stale:
         outcome.general.append(
             _(
@@ -308,7 +317,10 @@ def _render_form(
         action=action,
         conditions_url=url_for("records.conditions", app_key=t.app_key, form_key=t.form.key),
         multipart=bool(uploads.file_fields(t.form)),
-        has_errors=bool(outcome.errors or outcome.general),
+        has_errors=bool(outcome.errors or outcome.general or outcome.inline),
+        inline=[]
+        if record is not None
+        else inline_rows.sections(t.app, t.form, request.form, outcome.inline),
     )
 
 

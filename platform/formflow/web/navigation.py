@@ -28,11 +28,21 @@ class NavLink:
 
 
 @dataclass(frozen=True)
+class NavGroup:
+    """Forms the app's ``menu`` shows together; ``label`` empty for an unnamed group."""
+
+    label: str
+    links: tuple[NavLink, ...]
+
+
+@dataclass(frozen=True)
 class NavSection:
     app_key: str
     label: str
     links: tuple[NavLink, ...]
     dashboards: tuple[NavLink, ...] = ()
+    groups: tuple[NavGroup, ...] = ()
+    """The links again, in the app's menu order and groups."""
 
 
 _sections: dict[tuple[str, frozenset[str], bool, str, str], tuple[App, NavSection]] = {}
@@ -50,22 +60,28 @@ def _section(app_key: str, app: App) -> NavSection:
     kept = _sections.get(key)
     if kept is not None and kept[0] is app:
         return kept[1]
-    links = tuple(
-        NavLink(
-            form.key,
-            text(form.label),
-            url_for("records.index", app_key=app_key, form_key=form.key),
+    groups = []
+    for group in app.menu_groups():
+        readable = [app.form(key) for key in group.forms]
+        group_links = tuple(
+            NavLink(
+                form.key,
+                text(form.label),
+                url_for("records.index", app_key=app_key, form_key=form.key),
+            )
+            for form in readable
+            if scope_for(actor, form, Operation.READ) is not Scope.NONE
         )
-        for form in app.forms.values()
-        if scope_for(actor, form, Operation.READ) is not Scope.NONE
-    )
+        if group_links:
+            groups.append(NavGroup(text(group.label) if group.label else "", group_links))
+    links = tuple(link for group in groups for link in group.links)
     boards = tuple(
         NavLink(
             board.key, text(board.label), url_for("dashboards.page", app_key=app_key, key=board.key)
         )
         for board in visible_dashboards(actor, app)
     )
-    section = NavSection(app_key, text(app.label), links, boards)
+    section = NavSection(app_key, text(app.label), links, boards, tuple(groups))
     if len(_sections) >= _KEPT:
         _sections.clear()
     _sections[key] = (app, section)

@@ -39,6 +39,8 @@ from formflow.records import (
     ORDERED_OPS,
     TEXT_OPS,
 )
+from formflow.web.openapi_agenda import TAG as AGENDA_TAG
+from formflow.web.openapi_agenda import agenda_paths, agenda_schemas
 from formflow.web.openapi_dashboards import TAG as DASHBOARDS_TAG
 from formflow.web.openapi_dashboards import dashboard_paths, dashboard_schemas
 from formflow.web.openapi_notifications import (
@@ -114,6 +116,9 @@ def build_document(apps: Sequence[App]) -> dict[str, Any]:
     paths.update(notification_paths(_errors))
     schemas.update(notification_schemas())
     schemas["Following"] = FOLLOWING
+    tags.append({"name": AGENDA_TAG, "description": "What is due for the caller today."})
+    paths.update(agenda_paths([app.key for app in apps], _errors))
+    schemas.update(agenda_schemas())
     schemas.update(transfer_schemas())
     for app in apps:
         paths.update(dashboard_paths(app, _errors))

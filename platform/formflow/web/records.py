@@ -42,7 +42,7 @@ from formflow.expressions import ExpressionError
 from formflow.notifications import follows
 from formflow.records import Page, Query, Record
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.web import action_pages, approvals, context, editing, uploads
+from formflow.web import action_pages, approvals, cards, context, editing, uploads
 from formflow.web.display import (
     EMPTY,
     Displayer,
@@ -135,22 +135,23 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
     spec = filters.spec(state)
     problems = list(filters.problems)
     columns = [key for key in state.columns or list_columns(form) if key not in t.hidden]
+    reads = list(dict.fromkeys([*columns, *cards.card_keys(form, t.hidden)]))
     query = Query(
         filter=spec,
         search=state.search or None,
         sort=state.sort_keys(),
         limit=form.list_view.page_size,
         cursor=state.cursor or None,
-        fields=(*columns, *_highlight_reads(t, columns)),  # a wide form's list reads what it shows
+        fields=(*reads, *_highlight_reads(t, reads)),  # a wide form's list reads what it shows
     )
     try:
         page = t.service.find(t.actor, form.key, query)
     except QueryError as error:
         problems.append(_("This list could not be shown: %(reason)s", reason=error_message(error)))
         page = Page([], 0, False, None)
-    users, departments = names_needed(form, [*columns, *filter_keys(form, state)])
+    users, departments = names_needed(form, [*reads, *filter_keys(form, state)])
     directory = load_names(users, departments)
-    held = link_ids(form, page.rows, columns)
+    held = link_ids(form, page.rows, reads)
     titles = titles_for(t, link_filter_ids(form, state), directory, held=held)
     shower = displayer(t, directory, titles)
     record_url = record_urls(t.app_key)
@@ -172,6 +173,7 @@ def index(app_key: str, form_key: str) -> ResponseReturnValue:
             _row_view(shower, form, columns, record, record_url(form.key, record["id"]))
             for record in page.rows
         ],
+        "cards": cards.card_views(shower, form, page.rows, record_url, t.hidden),
         "highlighted": _highlighted(t, page.rows),
         "page": page,
         "total": _total(page),

@@ -1,4 +1,5 @@
-"""The workbench: a user's home page with their recent records and quick create."""
+"""The workbench: a user's home page: what is due today first, then their recent records
+and quick create."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from formflow.dashboards import visible_dashboards
 from formflow.definitions.model import Operation, Scope
 from formflow.records import scope_for
 from formflow.web import context
+from formflow.web.agenda_view import today_rows
 
 blueprint = Blueprint("workbench", __name__)
 
@@ -34,6 +36,12 @@ def home() -> str:
         ]
         dashboards = visible_dashboards(actor, app)
         sections.append(
-            {"app": app, "creatable": creatable, "recent": recent, "dashboards": dashboards}
+            {
+                "app": app,
+                "creatable": creatable,
+                "recent": recent,
+                "dashboards": dashboards,
+                "today": today_rows(app_key),
+            }
         )
     return render_template("workbench.html", sections=sections)

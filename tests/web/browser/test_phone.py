@@ -154,6 +154,9 @@ def test_sign_out_sits_in_the_account_menu_away_from_the_language_switch(
 
 
 def test_a_list_shows_its_records_as_cards(phone: Page, walk: dict[str, Measured]) -> None:
-    phone.goto(f"/{APP_KEY}/opportunity/")
+    phone.goto(f"/{APP_KEY}/product/")  # no card declared: the table's rows stack
     assert phone.locator("table.records thead").is_hidden()
     assert phone.locator("table.records tbody tr").first.bounding_box() is not None
+    phone.goto(f"/{APP_KEY}/opportunity/")  # list: card: declared
+    assert phone.locator("table.records").is_hidden()
+    assert phone.locator(".record-card").first.bounding_box() is not None

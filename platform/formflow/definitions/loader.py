@@ -17,6 +17,7 @@ from formflow.automations.model import Automation, TriggerType
 from formflow.definitions.automations import compile_automation
 from formflow.definitions.compiling import AppContext, DocumentCompiler, label, optional_label
 from formflow.definitions.dashboards import compile_dashboard
+from formflow.definitions.duplicates import compile_duplicate_checks
 from formflow.definitions.files import AppFiles, app_files
 from formflow.definitions.forms import compile_form
 from formflow.definitions.model import App, Form, Index, Role, SortKey
@@ -96,6 +97,7 @@ def load_app(
             done.add(key)
             compiler = DocumentCompiler(document, context, errors)
             forms[key] = with_record_actions(compiler, forms[key], forms, workflows)
+    duplicate_checks = compile_duplicate_checks(app_document, forms, errors)
     if errors:
         raise DefinitionErrors(errors)
     return App(
@@ -110,6 +112,7 @@ def load_app(
         dashboards=dashboards,
         automations=automations,
         digest=files.digest,
+        duplicate_checks=duplicate_checks,
     )
 
 

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 
 from formflow.accounts.directory import Directory
 from formflow.definitions.model import Field
-from formflow.errors import StaleRecord, ValidationFailed
+from formflow.errors import DuplicateSuspected, StaleRecord, ValidationFailed
 from formflow.fields import ValueKind
 from formflow.records import (
     Context,
@@ -70,6 +70,8 @@ class Outcome:
     general: list[str] = dataclasses.field(default_factory=list)
     files: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     status: int = 200
+    duplicates: bool = False
+    """A duplicate check warned: the page offers to save anyway."""
 
 
 def form_page(t: Target, record: Record | None) -> ResponseReturnValue:
@@ -115,11 +117,12 @@ def _save(
     for key, messages in attached.problems.items():
         extra.setdefault(key, []).extend(messages)
     values = {**submission.values, **attached.values}
+    warn = request.form.get("confirm_duplicates") != "1"
     try:
         if extra:
             _check_only(t, values, record)
         elif record is None:
-            return t.service.create(t.actor, t.form.key, values)
+            return t.service.create(t.actor, t.form.key, values, warn_duplicates=warn)
         else:
             version = record_form.version.data or ""
             return t.service.update(
@@ -128,7 +131,15 @@ def _save(
                 record["id"],
                 values,
                 expected_version=parse_id(version) or 0,
+                warn_duplicates=warn,
             )
+    except DuplicateSuspected as suspected:
+        outcome.errors, outcome.general = place_problems(suspected.problems, submission, t.form)
+        outcome.general.append(
+            _("This may duplicate a record already there (see the marked fields).")
+        )
+        outcome.duplicates = True
+        outcome.status = 409
     except ValidationFailed as failed:
         outcome.errors, outcome.general = place_problems(failed.problems, submission, t.form)
     except StaleRecord as stale:
@@ -305,6 +316,7 @@ def _render_form(
         conditions_url=url_for("records.conditions", app_key=t.app_key, form_key=t.form.key),
         multipart=bool(uploads.file_fields(t.form)),
         has_errors=bool(outcome.errors or outcome.general),
+        confirm_duplicates=outcome.duplicates,
     )
 
 

@@ -43,3 +43,25 @@ def test_a_blocking_match_cannot_be_saved_anyway(
     refused = send(client, "/crm_sfa/customer/new", {**data, "confirm_duplicates": "1"})
     assert refused.status_code == 422
     assert "data-confirm-duplicates" not in refused.text
+
+
+def test_a_match_shows_as_the_person_types(app: Flask, client: FlaskClient, sign_in: Login) -> None:
+    customer = add(app, "rep2", "customer", name="乙方")
+    add(app, "rep2", "contact", customer=customer["id"], name="李四", phone="13812345678")
+    sign_in("rep1")
+    page = client.get(NEW_LEAD).text
+    assert 'hx-get="/crm_sfa/lead/duplicates/phone"' in page
+    assert 'id="duplicates-phone"' in page
+    typed = client.get("/crm_sfa/lead/duplicates/phone?phone=138+1234+5678")
+    assert typed.status_code == 200
+    assert "is held by rep2" in typed.text
+    assert "李四" not in typed.text  # who holds it, never what it holds
+    assert client.get("/crm_sfa/lead/duplicates/phone?phone=13900000000").text.strip() == ""
+
+
+@pytest.mark.parametrize("typed", ["a%00b@x.cn", "%ED%A0%80@x.cn", "x" * 3000])
+def test_anything_typed_is_answered(client: FlaskClient, sign_in: Login, typed: str) -> None:
+    sign_in("rep1")
+    answer = client.get(f"/crm_sfa/lead/duplicates/email?email={typed}&_record=99999999")
+    assert answer.status_code in (200, 404)
+    assert client.get(f"/crm_sfa/lead/duplicates/nope?nope={typed}").status_code == 200

@@ -51,6 +51,18 @@ class Match:
     record_id: int
 
 
+def _storable(value: str) -> bool:
+    """Whether a key can be bound as text: what is typed into a form before it is checked
+    may hold a NUL or half a surrogate pair, which no stored value does."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class DuplicateKeys:
     """The duplicate checks of one app, and their keys in the database."""
 
@@ -73,7 +85,7 @@ class DuplicateKeys:
             field = form.field(field_key)
             text = field.field_type.duplicate_text(field, record.get(field_key))
             value = NORMALISERS[check.normaliser](text) if text else None
-            if value:
+            if value and _storable(value):
                 found.append(Key(check, field_key, value))
         return found
 
@@ -111,6 +123,23 @@ class DuplicateKeys:
             raise ValidationFailed(blocking)
         if warning:
             raise DuplicateSuspected(warning)
+
+    def problems_of(
+        self,
+        connection: Connection,
+        form: Form,
+        field_key: str,
+        value: Any,
+        *,
+        record_id: int | None,
+    ) -> list[Problem]:
+        """The matches of one value being typed into ``field_key`` (a form asks as the
+        person types), under every check, ``block`` or ``warn``."""
+        found: list[Match] = []
+        for key in self.keys(form, {field_key: value}):
+            if key.field == field_key:
+                found.extend(self._matches(connection, key, form.key, record_id))
+        return self.problems(connection, found)
 
     def check_many(
         self,

@@ -781,6 +781,30 @@ class RecordService:
                 derive=self._derive(connection, form),
             )
 
+    def duplicates_of(
+        self,
+        actor: Actor,
+        form_key: str,
+        field_key: str,
+        value: str,
+        record_id: int | None = None,
+    ) -> list[Problem]:
+        """What the app's duplicate checks find for ``value`` typed into ``field_key`` of a
+        new record, or of ``record_id`` (which the actor must be able to edit): a form
+        shows it as the person types, before they save."""
+        form, _table = self._form(form_key)
+        if not self.duplicates.watches(form_key) or not form.has_field(field_key):
+            return []
+        with read_transaction(self.engine) as connection:
+            if record_id is None:
+                require(actor, form, Operation.CREATE)
+            else:
+                scope = require(actor, form, Operation.UPDATE)
+                self._load(connection, actor, form, record_id, scope, Operation.UPDATE)
+            return self.duplicates.problems_of(
+                connection, form, field_key, value, record_id=record_id
+            )
+
     def read_value(self, field: Field, value: Any) -> Any:
         """``value`` converted for ``field`` as a save would, or ``None`` while it does not
         convert: pages work out conditions on values still being typed with it."""

@@ -317,6 +317,9 @@ def _render_form(
         multipart=bool(uploads.file_fields(t.form)),
         has_errors=bool(outcome.errors or outcome.general),
         confirm_duplicates=outcome.duplicates,
+        duplicate_fields={
+            key for check in t.app.duplicate_checks for key in check.fields_of(t.form.key)
+        },
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 
 from formflow import accounts
 from formflow.definitions import App, load_app
@@ -204,3 +204,26 @@ def test_an_import_reports_matches_and_repeats_in_its_error_report(
         (4, "duplicate"),
     ]
     assert "held by Rep" in outcome.errors[0].problem.message
+
+
+def test_keys_of_fields_a_check_no_longer_compares_match_nothing(
+    engine: Engine, service: RecordService, people: dict[str, Actor]
+) -> None:
+    customer = service.create(people["rep"], "customer", _customer("旧名"))
+    with write_transaction(engine) as connection:
+        connection.execute(
+            insert(duplicate_keys),
+            {
+                "app_key": "crm_sfa",
+                "check_key": "company_name",
+                "value": "新名",
+                "form_key": "customer",
+                "field_key": "short_name",
+                "record_id": customer["id"],
+            },
+        )
+    service.create(people["other"], "lead", _lead("新名"), warn_duplicates=True)
+    with write_transaction(engine) as connection:
+        service.duplicates.rebuild(connection)
+        keys = connection.execute(select(duplicate_keys.c.field_key)).scalars().all()
+    assert sorted(keys) == ["company", "name"]

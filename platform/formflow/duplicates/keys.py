@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, not_, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, insert, not_, or_, select
 
 from formflow.definitions.model import DuplicateCheck, DuplicateEffect, Form
 from formflow.duplicates.normalisers import NORMALISERS
@@ -49,6 +49,17 @@ class Match:
     key: Key
     form_key: str
     record_id: int
+
+
+def _declared(check: DuplicateCheck) -> ColumnElement[bool]:
+    """Keys of the fields ``check`` compares now: those a check compared before it was
+    changed stay harmless until ``formflow duplicates rebuild`` drops them."""
+    return or_(
+        *(
+            and_(duplicate_keys.c.form_key == form, duplicate_keys.c.field_key == field)
+            for form, field in check.fields
+        )
+    )
 
 
 def _storable(value: str) -> bool:
@@ -155,7 +166,7 @@ class DuplicateKeys:
         problems: dict[int, Problems] = {}
         if not self.watches(form.key):
             return problems
-        wanted: dict[str, list[tuple[int, Key]]] = {}
+        wanted: dict[DuplicateCheck, list[tuple[int, Key]]] = {}
         first: dict[tuple[str, str], int] = {}
         for index, record in enumerate(records):
             for key in self.keys(form, record):
@@ -170,11 +181,11 @@ class DuplicateKeys:
                     )
                     problems.setdefault(index, {}).setdefault(key.field, []).append(problem)
                     continue
-                wanted.setdefault(key.check.key, []).append((index, key))
-        for check_key, items in wanted.items():
+                wanted.setdefault(key.check, []).append((index, key))
+        for check, items in wanted.items():
             for start in range(0, len(items), _CHUNK):
                 chunk = items[start : start + _CHUNK]
-                found = self._existing(connection, check_key, {key.value for _, key in chunk})
+                found = self._existing(connection, check, {key.value for _, key in chunk})
                 for index, key in chunk:
                     if key.value in found:
                         form_key, record_id = found[key.value]
@@ -191,6 +202,7 @@ class DuplicateKeys:
             duplicate_keys.c.app_key == self.app.key,
             duplicate_keys.c.check_key == key.check.key,
             duplicate_keys.c.value == key.value,
+            _declared(key.check),
         )
         if record_id is not None:
             statement = statement.where(
@@ -205,14 +217,15 @@ class DuplicateKeys:
         return [Match(key, row.form_key, row.record_id) for row in rows]
 
     def _existing(
-        self, connection: Connection, check_key: str, values: set[str]
+        self, connection: Connection, check: DuplicateCheck, values: set[str]
     ) -> dict[str, tuple[str, int]]:
         statement = select(
             duplicate_keys.c.value, duplicate_keys.c.form_key, duplicate_keys.c.record_id
         ).where(
             duplicate_keys.c.app_key == self.app.key,
-            duplicate_keys.c.check_key == check_key,
+            duplicate_keys.c.check_key == check.key,
             duplicate_keys.c.value.in_(sorted(values)),
+            _declared(check),
         )
         return {row.value: (row.form_key, row.record_id) for row in connection.execute(statement)}
 

@@ -1,4 +1,5 @@
-"""The operator's commands: ``formflow audit``, ``formflow backup`` and ``formflow restore``.
+"""The operator's commands: ``formflow audit``, ``formflow backup``, ``formflow restore``
+and ``formflow duplicates``.
 
 Kept apart from :mod:`formflow.cli` so that module stays about apps and people; each
 command is a thin wrapper over :mod:`formflow.audit` or :mod:`formflow.backups`.
@@ -17,7 +18,7 @@ from formflow.audit import AuditQuery
 from formflow.backups import check_backup, create_backup, restore_backup
 from formflow.cli import opened, reports_errors
 from formflow.errors import FormflowError
-from formflow.storage.database import read_transaction
+from formflow.storage.database import read_transaction, write_transaction
 
 
 @click.group("audit")
@@ -131,3 +132,22 @@ def restore(backup_path: Path, targets: tuple[str, ...]) -> None:
     restored = restore_backup(backup_path, targets)
     for line in restored:
         click.echo(line)
+
+
+@click.group("duplicates")
+def duplicates_group() -> None:
+    """Duplicate checks (查重): the normalised keys they compare."""
+
+
+@duplicates_group.command("rebuild")
+@click.argument("app_key", required=False)
+@reports_errors
+def duplicates_rebuild(app_key: str | None) -> None:
+    """Make the duplicate keys of APP_KEY (default: every installed app) again from its
+    live records: after adding or changing a check, or for records written before."""
+    with opened() as instance:
+        for key in [app_key] if app_key else instance.app_keys:
+            service = instance.records(key)
+            with write_transaction(instance.engine) as connection:
+                count = service.duplicates.rebuild(connection)
+            click.echo(f"{key}: {count} duplicate keys")

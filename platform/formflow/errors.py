@@ -126,6 +126,14 @@ class ValidationFailed(RecordError):
         super().__init__(summary)
 
 
+class DuplicateSuspected(ValidationFailed):
+    """Values that match another record under a ``warn`` duplicate check: the write waits
+    for the person to confirm (the API's ``?confirm_duplicates=1``, a form's "save
+    anyway"). ``problems`` say, by field, which record matches and who holds it."""
+
+    code = "duplicate_suspected"
+
+
 class RecordInUse(RecordError):
     """A record other records still refer to, where the link says they must not lose it."""
 

@@ -164,6 +164,7 @@ def _serve(app_dir: Path, database_url: str, folder: Path) -> Iterator[Served]:
         "number": "1",  # no such version to roll back to
         "run_id": "1",  # no such import run
         "token": "0" * 32,  # no such uploaded file
+        "field_key": "name",  # a field a duplicate check may watch
         **_dashboard_parts(service.app),
     }
     records = _seed(service, actor, {"user": admin.id, "department": department})

@@ -24,6 +24,7 @@ from formflow.definitions.compiling import (
     unknown,
 )
 from formflow.definitions.dashboards import compile_dashboard
+from formflow.definitions.duplicates import compile_duplicate_checks
 from formflow.definitions.files import AppFiles, app_files
 from formflow.definitions.forms import compile_form
 from formflow.definitions.model import App, Form, Index, MenuGroup, Role, SortKey
@@ -107,6 +108,7 @@ def load_app(
             compiler = DocumentCompiler(document, context, errors)
             forms[key] = with_record_actions(compiler, forms[key], forms, workflows)
     menu = _menu(app_document, forms, errors)
+    duplicate_checks = compile_duplicate_checks(app_document, forms, errors)
     if errors:
         raise DefinitionErrors(errors)
     return App(
@@ -122,6 +124,7 @@ def load_app(
         automations=automations,
         digest=files.digest,
         menu=menu,
+        duplicate_checks=duplicate_checks,
     )
 
 

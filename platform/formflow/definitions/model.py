@@ -556,6 +556,33 @@ class Dashboard:
         return next((w for w in self.widgets if w.key == key), None)
 
 
+class DuplicateEffect(StrEnum):
+    """What a duplicate check does with a match: refuse the write, or ask first."""
+
+    BLOCK = "block"
+    WARN = "warn"
+
+
+@dataclass(frozen=True)
+class DuplicateCheck:
+    """Values that mean the same party across forms (``duplicate_checks`` in app.yaml).
+
+    Each of ``fields`` is a ``(form, field)`` pair; their values are compared after the
+    ``normaliser`` (see :mod:`formflow.duplicates.normalisers`), so "华为技术有限公司" on a
+    lead matches "华为技术" on a customer.
+    """
+
+    key: str
+    label: Label
+    normaliser: str
+    effect: DuplicateEffect
+    fields: tuple[tuple[str, str], ...]
+
+    def fields_of(self, form_key: str) -> tuple[str, ...]:
+        """The fields of ``form_key`` this check compares."""
+        return tuple(field for form, field in self.fields if form == form_key)
+
+
 @dataclass(frozen=True)
 class App:
     """A whole compiled app definition.
@@ -577,6 +604,7 @@ class App:
     digest: str = ""
     menu: tuple[MenuGroup, ...] = ()
     """The navigation's groups, in order; forms no group names follow (``menu_groups``)."""
+    duplicate_checks: tuple[DuplicateCheck, ...] = ()
 
     def form(self, key: str) -> Form:
         return self.forms[key]

@@ -183,6 +183,11 @@ class FieldType:
             raise Invalid("format", N_("fails its check digit"), format=field.text_format)
         return text
 
+    def duplicate_text(self, field: Field, value: Any) -> str | None:
+        """The text of a stored ``value`` that duplicate checks normalise and compare, or
+        ``None`` when it names nothing (see :mod:`formflow.duplicates`)."""
+        return None if value is None else str(value)
+
     def strips_input(self, field: Field) -> bool:
         """Whether spaces around typed text are dropped (not where they are content)."""
         return True

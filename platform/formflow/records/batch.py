@@ -58,6 +58,7 @@ def create_many(
     items: Sequence[Mapping[str, Any]],
     *,
     all_or_nothing: bool = False,
+    warn_duplicates: bool = False,
 ) -> Batch:
     """Store a new record for each of ``items`` that fits; see :class:`Batch`."""
     form, table = service._form(form_key)
@@ -65,11 +66,11 @@ def create_many(
     access = service.field_access(actor, form_key, creating=True)
     context = service.context(actor)
     if service._reads_id[form.key] or any(field.fills for field in form.fields):
-        return _one_by_one(service, actor, form_key, items, all_or_nothing)
+        return _one_by_one(service, actor, form_key, items, all_or_nothing, warn_duplicates)
     problems: dict[int, Problems] = {}
     prepared = _prepare(service, access, form, context, items, problems)
     with service._writing() as connection:
-        good = _check(service, connection, actor, form, access, prepared, problems)
+        good = _check(service, connection, actor, form, access, prepared, problems, warn_duplicates)
         if all_or_nothing and problems:
             return Batch({}, problems)
         created = _write(service, connection, actor, form, table, context, good)
@@ -106,6 +107,7 @@ def _check(
     access: FieldAccess,
     prepared: dict[int, Prepared],
     problems: dict[int, Problems],
+    warn_duplicates: bool = False,
 ) -> dict[int, Prepared]:
     """The rows of ``prepared`` that pass the checks that read the database; the others'
     problems go to ``problems``."""
@@ -116,6 +118,12 @@ def _check(
     for place, index in enumerate(positions):
         if place in found:
             problems[index] = found[place]
+    duplicates = service.duplicates.check_many(
+        connection, form, [prepared[i].values for i in positions], warn=warn_duplicates
+    )
+    for place, index in enumerate(positions):
+        for key, found_here in duplicates.get(place, {}).items():
+            problems.setdefault(index, {}).setdefault(key, []).extend(found_here)
     for index in positions:
         if index in problems:
             continue
@@ -187,6 +195,7 @@ def _write(
     for index, row, record_id in zip(positions, rows, ids, strict=True):
         records[index] = {**row, "id": record_id, **good[index].rows}
     _write_rows(service, connection, form, [(records[i]["id"], good[i]) for i in positions])
+    service.duplicates.store_many(connection, form, records.values())
     _trace(service, connection, actor, form, context, list(records.values()))
     return {index: service._public(form, record) for index, record in records.items()}
 
@@ -249,6 +258,7 @@ def _one_by_one(
     form_key: str,
     items: Sequence[Mapping[str, Any]],
     all_or_nothing: bool,
+    warn_duplicates: bool,
 ) -> Batch:
     created: dict[int, Record] = {}
     problems: dict[int, Problems] = {}
@@ -256,7 +266,9 @@ def _one_by_one(
         with unit_of_work(service.engine):
             for index, values in enumerate(items):
                 try:
-                    created[index] = service.create(actor, form_key, values)
+                    created[index] = service.create(
+                        actor, form_key, values, warn_duplicates=warn_duplicates
+                    )
                 except ValidationFailed as exc:
                     problems[index] = exc.problems
             if all_or_nothing and problems:

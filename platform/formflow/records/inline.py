@@ -22,7 +22,13 @@ Rows = Mapping[str, Sequence[Mapping[str, Any]]]
 
 
 def create_with_inline(
-    service: RecordService, actor: Actor, form_key: str, values: Mapping[str, Any], rows: Rows
+    service: RecordService,
+    actor: Actor,
+    form_key: str,
+    values: Mapping[str, Any],
+    rows: Rows,
+    *,
+    warn_duplicates: bool = False,
 ) -> Record:
     """Create the record and, for each inline form, a record per row of ``rows[form]``
     linking to it; raise :class:`ValidationFailed` with every problem, storing nothing."""
@@ -50,7 +56,7 @@ def create_with_inline(
     if problems:
         raise ValidationFailed(problems)
     with unit_of_work(service.engine):
-        record = service.create(actor, form_key, values)
+        record = service.create(actor, form_key, values, warn_duplicates=warn_duplicates)
         for key, given in rows.items():
             for number, row in enumerate(given):
                 try:

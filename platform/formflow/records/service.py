@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from formflow.audit import log as audit_log
 from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form, Operation, Scope
+from formflow.duplicates.keys import DuplicateKeys
 from formflow.errors import (
     N_,
     PermissionDenied,
@@ -165,6 +166,7 @@ class RecordService:
         self.prepared = PreparedStatements(schema)
         self.derived = DerivedValues(schema, timezone)
         self.integrity = IntegrityChecks(schema, self.prepared, self.derived)
+        self.duplicates = DuplicateKeys(schema)
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
         self._access: dict[tuple[Any, ...], FieldAccess] = {}
         self._reads_id = {key: reads_record_id(form) for key, form in self.app.forms.items()}
@@ -182,11 +184,15 @@ class RecordService:
         values: Mapping[str, Any],
         *,
         grant: Collection[str] = (),
+        warn_duplicates: bool = False,
     ) -> Record:
         """Store a new record; raise ValidationFailed with every problem if it does not fit.
 
         ``grant`` names fields the caller may set whatever the field rules (a workflow, the
-        state it owns); see :mod:`formflow.records.field_access`.
+        state it owns); see :mod:`formflow.records.field_access`. A value a ``block``
+        duplicate check finds elsewhere is always refused; with ``warn_duplicates`` (a
+        person who has not yet confirmed) one a ``warn`` check finds raises
+        DuplicateSuspected, while writes that do not ask (workflows, seeders) go ahead.
         """
         form, table = self._form(form_key)
         require(actor, form, Operation.CREATE)
@@ -205,6 +211,9 @@ class RecordService:
             self.integrity.check(
                 connection, actor, form, prepared.values, record_id=None, rows=prepared.rows
             )
+            self.duplicates.check(
+                connection, form, prepared.values, record_id=None, warn=warn_duplicates
+            )
             self.hooks.run_before(
                 "formflow_before_create",
                 app_key=self.app.key,
@@ -221,6 +230,7 @@ class RecordService:
                 )
             self._write_rows(connection, form, record_id, prepared.rows)
             record = {**row, "id": record_id, **prepared.rows}
+            self.duplicates.store(connection, form, record_id, record)
             self.derived.after_write(connection, form, record_id, None, record)
             record.update(self.derived.current(connection, form, record_id))
             self._check_rules(connection, form, record_id, prepared.rows, context)
@@ -243,12 +253,21 @@ class RecordService:
         items: Sequence[Mapping[str, Any]],
         *,
         all_or_nothing: bool = False,
+        warn_duplicates: bool = False,
     ) -> Batch:
         """Store a new record for each of ``items``, checked as :meth:`create` checks one,
         written together (see :mod:`formflow.records.batch`). Rows that do not fit are
         reported, by position, in the result; with ``all_or_nothing`` any such row means
-        nothing is stored."""
-        return create_many(self, actor, form_key, items, all_or_nothing=all_or_nothing)
+        nothing is stored. With ``warn_duplicates`` a row a ``warn`` duplicate check
+        matches (in the database or earlier in ``items``) is refused as a problem too."""
+        return create_many(
+            self,
+            actor,
+            form_key,
+            items,
+            all_or_nothing=all_or_nothing,
+            warn_duplicates=warn_duplicates,
+        )
 
     def update(
         self,
@@ -259,10 +278,12 @@ class RecordService:
         *,
         expected_version: int,
         grant: Collection[str] = (),
+        warn_duplicates: bool = False,
     ) -> Record:
         """Change a record the actor loaded at ``expected_version``; refuse if it moved on.
 
-        ``grant`` names fields the caller may change whatever the field rules.
+        ``grant`` names fields the caller may change whatever the field rules;
+        ``warn_duplicates`` is as for :meth:`create`, for the values that change.
         """
         form, _ = self._form(form_key)
         scope = require(actor, form, Operation.UPDATE)
@@ -307,6 +328,14 @@ class RecordService:
                 rows=prepared.rows,
                 kept_rows=rows,
             )
+            self.duplicates.check(
+                connection,
+                form,
+                {**current, **prepared.values},
+                record_id=record_id,
+                changed=[k for k, v in prepared.values.items() if current.get(k) != v],
+                warn=warn_duplicates,
+            )
             self.hooks.run_before(
                 "formflow_before_update",
                 app_key=self.app.key,
@@ -329,6 +358,7 @@ class RecordService:
             self._update_row(connection, form, record_id, expected_version, changes)
             self._write_rows(connection, form, record_id, prepared.rows, replace=True)
             after = {**current, **changes, **rows, **prepared.rows}
+            self.duplicates.store(connection, form, record_id, after)
             diff = audit.changed_fields({**current, **rows}, after, self._audited(form))
             self.derived.after_write(connection, form, record_id, current, after, set(diff))
             after.update(self.derived.current(connection, form, record_id))
@@ -381,6 +411,8 @@ class RecordService:
                 connection, actor, form, record_id, scope, Operation.DELETE, deleted=True
             )
             self.integrity.check_unique(connection, form, current, record_id=record_id)
+            self.duplicates.check(connection, form, current, record_id=record_id)
+            self.duplicates.store(connection, form, record_id, current)
             changes = {
                 DELETED_AT: None,
                 DELETED_BY: None,
@@ -784,6 +816,30 @@ class RecordService:
                 found[shown.key] = linked.get(shown.lookup.field)
         return found
 
+    def duplicates_of(
+        self,
+        actor: Actor,
+        form_key: str,
+        field_key: str,
+        value: str,
+        record_id: int | None = None,
+    ) -> list[Problem]:
+        """What the app's duplicate checks find for ``value`` typed into ``field_key`` of a
+        new record, or of ``record_id`` (which the actor must be able to edit): a form
+        shows it as the person types, before they save."""
+        form, _table = self._form(form_key)
+        if not self.duplicates.watches(form_key) or not form.has_field(field_key):
+            return []
+        with read_transaction(self.engine) as connection:
+            if record_id is None:
+                require(actor, form, Operation.CREATE)
+            else:
+                scope = require(actor, form, Operation.UPDATE)
+                self._load(connection, actor, form, record_id, scope, Operation.UPDATE)
+            return self.duplicates.problems_of(
+                connection, form, field_key, value, record_id=record_id
+            )
+
     def read_value(self, field: Field, value: Any) -> Any:
         """``value`` converted for ``field`` as a save would, or ``None`` while it does not
         convert: pages work out conditions on values still being typed with it."""
@@ -906,6 +962,7 @@ class RecordService:
             .where(table.c.id == record_id)
             .values({DELETED_AT: now, DELETED_BY: user_id, "version": table.c.version + 1})
         )
+        self.duplicates.remove(connection, form, record_id)
         self.derived.after_write(connection, form, record_id, record or {"id": record_id}, None)
         self._changed(
             connection,

@@ -437,6 +437,21 @@ pool_cooldowns = Table(
 )
 """Who let a pool record go, and until when they may not take it back themselves."""
 
+duplicate_keys = _keyed_table(
+    "ff_duplicate_keys",
+    Column("app_key", String(63), nullable=False),
+    Column("check_key", String(63), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("form_key", String(63), nullable=False),
+    Column("field_key", String(63), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Index("ix_ff_duplicate_keys_value", "app_key", "check_key", "value"),
+    Index("ix_ff_duplicate_keys_record", "app_key", "form_key", "record_id"),
+)
+"""The normalised values of every live record a duplicate check compares, kept by the
+record service in the write's unit of work: a match is one lookup in the first index,
+and a record's keys are replaced through the second."""
+
 webhook_calls = _keyed_table(
     "ff_webhook_calls",
     Column("app_key", String(63), nullable=False),

@@ -11,6 +11,8 @@ records, a chunk of rows at a time, and :meth:`RecordService.update` for duplica
 
 A row that duplicates a record (the same values of the unique fields mapped, or of the
 fields chosen) is skipped, updates that record, or is created anyway, as the import says.
+A new row that the app's duplicate checks (:mod:`formflow.duplicates`) match with a record,
+or with an earlier row of the file, is reported, not created: nobody is there to confirm.
 *All or nothing* writes the whole file in one unit of work and rolls it back if any row
 fails; *row by row* commits each chunk's good rows. Either way every problem of every row
 is reported with its row number and column, for the error report.
@@ -481,7 +483,10 @@ class Importer:
                 self._update(source, values, record, outcome)
         if creating:
             batch = self.service.create_many(
-                self.actor, self.form.key, [values for _source, values in creating]
+                self.actor,
+                self.form.key,
+                [values for _source, values in creating],
+                warn_duplicates=True,  # a match is reported, as a person would be warned
             )
             outcome.created += len(batch.created)
             for index, problems in sorted(batch.problems.items()):

@@ -129,6 +129,8 @@ _PARAMETERS = {
         {"filter", "search", "sort", "limit", "cursor", "offset", "total", "fields"}
     ),
     "api.record": frozenset({"fields"}),
+    "api.create": frozenset({"confirm_duplicates"}),
+    "api.update": frozenset({"confirm_duplicates"}),
     "api.delete": frozenset({"version"}),
     "api.tasks": frozenset({"box", "app", "limit", "after"}),
     "api.notifications": frozenset({"limit", "before", "unread"}),
@@ -319,7 +321,12 @@ def create(app_key: str, form_key: str) -> Response:
     values = serialize.input_values(form, body, service.timezone)
     conformance().check_body(openapi.component_name(service.app, form, "Input"), body)
     actor = actor_for(app_key)
-    record = service.create(actor, form.key, _with_files(form, values, None, actor))
+    record = service.create(
+        actor,
+        form.key,
+        _with_files(form, values, None, actor),
+        warn_duplicates=_warn_duplicates(),
+    )
     response = _record_response(form, record, 201)
     response.headers["Location"] = url_for(
         "api.record", app_key=app_key, form_key=form.key, record_id=record["id"]
@@ -358,8 +365,20 @@ def update(app_key: str, form_key: str, record_id: int) -> Response:
     actor = actor_for(app_key)
     if _file_values(form, values):
         values = _with_files(form, values, service.get(actor, form.key, record_id), actor)
-    changed = service.update(actor, form.key, record_id, values, expected_version=version)
+    changed = service.update(
+        actor,
+        form.key,
+        record_id,
+        values,
+        expected_version=version,
+        warn_duplicates=_warn_duplicates(),
+    )
     return _record_response(form, changed)
+
+
+def _warn_duplicates() -> bool:
+    """Whether a ``warn`` duplicate check stops the write: unless the client confirms."""
+    return request.args.get("confirm_duplicates") != "1"
 
 
 @blueprint.delete(f"/<app_key>/<form_key>/records/{RECORD_ID}")

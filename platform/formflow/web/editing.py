@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 
 from formflow.accounts.directory import Directory
 from formflow.definitions.model import Field
-from formflow.errors import StaleRecord, ValidationFailed
+from formflow.errors import DuplicateSuspected, StaleRecord, ValidationFailed
 from formflow.fields import ValueKind
 from formflow.records import (
     Context,
@@ -73,6 +73,8 @@ class Outcome:
     status: int = 200
     inline: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     """Problems of the inline rows, by ``<form>.<row>.<field>``."""
+    duplicates: bool = False
+    """A duplicate check warned: the page offers to save anyway."""
 
 
 def form_page(t: Target, record: Record | None) -> ResponseReturnValue:
@@ -119,13 +121,16 @@ def _save(
         extra.setdefault(key, []).extend(messages)
     values = {**submission.values, **attached.values}
     sent = inline_rows.sent_rows(t.app, t.form, request.form) if record is None else None
+    warn = request.form.get("confirm_duplicates") != "1"
     try:
         if extra:
             _check_only(t, values, record)
         elif sent is not None and sent.rows:
-            return create_with_inline(t.service, t.actor, t.form.key, values, sent.rows)
+            return create_with_inline(
+                t.service, t.actor, t.form.key, values, sent.rows, warn_duplicates=warn
+            )
         elif record is None:
-            return t.service.create(t.actor, t.form.key, values)
+            return t.service.create(t.actor, t.form.key, values, warn_duplicates=warn)
         else:
             version = record_form.version.data or ""
             return t.service.update(
@@ -134,7 +139,15 @@ def _save(
                 record["id"],
                 values,
                 expected_version=parse_id(version) or 0,
+                warn_duplicates=warn,
             )
+    except DuplicateSuspected as suspected:
+        outcome.errors, outcome.general = place_problems(suspected.problems, submission, t.form)
+        outcome.general.append(
+            _("This may duplicate a record already there (see the marked fields).")
+        )
+        outcome.duplicates = True
+        outcome.status = 409
     except ValidationFailed as failed:
         problems = failed.problems
         if sent is not None:
@@ -321,6 +334,10 @@ def _render_form(
         inline=[]
         if record is not None
         else inline_rows.sections(t.app, t.form, request.form, outcome.inline),
+        confirm_duplicates=outcome.duplicates,
+        duplicate_fields={
+            key for check in t.app.duplicate_checks for key in check.fields_of(t.form.key)
+        },
     )
 
 

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 from werkzeug.wrappers import Response
 
 from formflow.errors import (
+    DuplicateSuspected,
     PermissionDenied,
     QueryError,
     RecordError,
@@ -37,6 +38,7 @@ from formflow.workflows.errors import WorkflowConflict, WorkflowError
 log = logging.getLogger("formflow.web")
 
 STATUS = {
+    DuplicateSuspected: 409,
     ValidationFailed: 422,
     PermissionDenied: 403,
     RecordNotFound: 404,

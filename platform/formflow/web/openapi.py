@@ -77,7 +77,8 @@ _ERROR_RESPONSES = {
         "The record changed meanwhile (`stale_record`), `If-Match` names no version it is at "
         "(`invalid_if_match`), it is in use (`in_use`), or a restored record is not deleted "
         "(`not_deleted`), or an approval step lost a race (`task_decided`, `instance_moved`, "
-        "`already_submitted`, `not_running`).",
+        "`already_submitted`, `not_running`), or values may duplicate another record's "
+        "(`duplicate_suspected`: send again with `?confirm_duplicates=1` to save anyway).",
     ),
     "413": ("PayloadTooLarge", "The body is larger than the instance accepts."),
     "422": (
@@ -236,6 +237,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
     read_one["200"]["links"] = one["200"]["links"]
     id_param = [{"$ref": "#/components/parameters/RecordId"}]
     created = _created(_json_response(f"The new {name} record.", record, etag=True))
+    confirm = _confirm_duplicates(app, form)
     # a new record is not in the recycle bin: restore is linked from a delete only
     created["links"] = _links(op, "read", "update", "delete", "history")
     deleted: dict[str, Any] = {"description": "Deleted (it can be restored)."}
@@ -288,10 +290,11 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                 "operationId": f"{op}_create",
                 "summary": f"Create a {name} record",
                 "tags": [tag],
+                **confirm,
                 "requestBody": _body(component_name(app, form, "Input")),
                 "responses": {
                     "201": created,
-                    **_errors(_WRITE_ERRORS),
+                    **_errors((*_WRITE_ERRORS, *(("409",) if confirm else ()))),
                 },
             },
         },
@@ -313,7 +316,10 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                     "is refused with 409 `stale_record`."
                 ),
                 "tags": [tag],
-                "parameters": [{"$ref": "#/components/parameters/IfMatch"}],
+                "parameters": [
+                    {"$ref": "#/components/parameters/IfMatch"},
+                    *confirm.get("parameters", []),
+                ],
                 "requestBody": _body(component_name(app, form, "Update")),
                 "responses": {**one, **_errors((*_WRITE_ERRORS, "409", "428"))},
             },
@@ -555,6 +561,27 @@ def _json_response(description: str, schema: Schema, *, etag: bool = False) -> d
             }
         }
     return response
+
+
+def _confirm_duplicates(app: App, form: Form) -> dict[str, Any]:
+    """The ``confirm_duplicates`` parameter of a form a ``warn`` duplicate check watches."""
+    if not any(check.fields_of(form.key) for check in app.duplicate_checks):
+        return {}
+    return {
+        "parameters": [
+            {
+                "name": "confirm_duplicates",
+                "in": "query",
+                "description": (
+                    "1 to save although a duplicate check warns that the values match "
+                    "another record's (otherwise 409 `duplicate_suspected`, with each match "
+                    "under `fields`). Checks that block refuse a match whatever is sent "
+                    "(422 with the field's code `duplicate`)."
+                ),
+                "schema": {"type": "string", "enum": ["0", "1"]},
+            }
+        ]
+    }
 
 
 def _created(response: dict[str, Any]) -> dict[str, Any]:

@@ -57,6 +57,7 @@ from formflow.web.formbuilder import (
     editable,
     form_class,
     place_problems,
+    problem_text,
     sent_row_numbers,
     submitted,
 )
@@ -600,6 +601,19 @@ def lookup(app_key: str, form_key: str, path: str) -> ResponseReturnValue:
     shower = Displayer(t.app, timezone=t.service.timezone)
     results = [(row["id"], shower.title(linked, row)) for row in page.rows]
     return render_template("records/_lookup.html", results=results, typed=typed)
+
+
+@blueprint.route("/<app_key>/<form_key>/duplicates/<field_key>")
+@login_required  # type: ignore[untyped-decorator]
+def duplicates(app_key: str, form_key: str, field_key: str) -> ResponseReturnValue:
+    """What the app's duplicate checks find for the value being typed into a field (an
+    htmx fragment shown under it): who holds a match, or that it is in the pool."""
+    t = target(app_key, form_key)
+    typed = request.args.get(field_key, "").strip()
+    record_id = parse_id(request.args.get("_record", ""))
+    found = t.service.duplicates_of(t.actor, t.form.key, field_key, typed, record_id)
+    messages = [problem_text(problem, t.form) for problem in found]
+    return render_template("records/_duplicates.html", messages=messages)
 
 
 def _narrowing(form: Form, found: Field) -> dict[str, Any]:

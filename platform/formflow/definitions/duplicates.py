@@ -1,0 +1,61 @@
+"""Compiling ``duplicate_checks`` of app.yaml: every named field must exist and hold text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from formflow.definitions.compiling import label, unknown
+from formflow.definitions.model import DuplicateCheck, DuplicateEffect, Form, Label
+from formflow.definitions.source import SourceDocument
+from formflow.errors import DefinitionError
+from formflow.fields import ValueKind
+
+
+def compile_duplicate_checks(
+    document: SourceDocument, forms: Mapping[str, Form], errors: list[DefinitionError]
+) -> tuple[DuplicateCheck, ...]:
+    """The app's checks; each problem goes to ``errors`` at its place in app.yaml."""
+    checks: list[DuplicateCheck] = []
+    seen: set[str] = set()
+    for index, item in enumerate(document.data.get("duplicate_checks", [])):
+        path = ("duplicate_checks", index)
+        if item["key"] in seen:
+            errors.append(
+                document.error_at_value((*path, "key"), f"duplicate check '{item['key']}'")
+            )
+            continue
+        seen.add(item["key"])
+        fields: list[tuple[str, str]] = []
+        for place, name in enumerate(item["fields"]):
+            problem = _field_problem(forms, name)
+            if problem is None and tuple(name.split(".")) in fields:
+                problem = f"'{name}' is named twice"
+            if problem is not None:
+                errors.append(document.error_at_value((*path, "fields", place), problem))
+                continue
+            form_key, field_key = name.split(".")
+            fields.append((form_key, field_key))
+        if len(fields) == len(item["fields"]):
+            checks.append(
+                DuplicateCheck(
+                    key=item["key"],
+                    label=label(item["label"]) if "label" in item else Label(item["key"]),
+                    normaliser=item["normalise"],
+                    effect=DuplicateEffect(item["effect"]),
+                    fields=tuple(fields),
+                )
+            )
+    return tuple(checks)
+
+
+def _field_problem(forms: Mapping[str, Form], name: str) -> str | None:
+    form_key, field_key = name.split(".")
+    form = forms.get(form_key)
+    if form is None:
+        return unknown("form", form_key, forms)
+    if not form.has_field(field_key):
+        return unknown(f"field of form '{form_key}'", field_key, [f.key for f in form.fields])
+    field = form.field(field_key)
+    if field.kind is not ValueKind.TEXT or field.field_type.computed:
+        return f"'{name}' must be a text field the person fills in (it is {field.type})"
+    return None

@@ -42,6 +42,18 @@ def test_another_users_record_is_not_found_not_forbidden(
         service.get(people.alice, "account", three_accounts["b1"])
 
 
+@pytest.mark.parametrize("record_id", [0, -1, 2**63, -(2**70)])
+def test_an_id_no_row_can_have_is_not_found(
+    service: RecordService, people: People, record_id: int
+) -> None:
+    """Callers pass ids from anywhere (a page's query, a designer's sample); the database
+    is never asked to compare with one past 64 bits."""
+    with pytest.raises(RecordNotFound):
+        service.get(people.carol, "account", record_id)
+    with pytest.raises(RecordNotFound):
+        service.delete(people.carol, "account", record_id)
+
+
 def test_another_users_record_cannot_be_changed_or_deleted(
     service: RecordService, people: People, three_accounts: dict[str, int]
 ) -> None:

@@ -155,6 +155,8 @@ def _serve(app_dir: Path, database_url: str, folder: Path) -> Iterator[Served]:
         "view_id": str(view),
         "session_id": "1",  # another user's, or none: either way not the admin's to end
         "letter_id": "1",  # no dead letter: retrying it says so
+        "job_id": "1",  # no failed plugin job: running it again says so
+        "delegation_id": "1",  # nobody's delegation: ending it is not found
         "notification_id": "1",  # nobody's: opening or marking it is not found
         "code": "en",
         "workflow_key": next(iter(service.app.workflows), "none"),
@@ -178,9 +180,14 @@ def _dashboard_parts(app: App) -> dict[str, str]:
     """A real dashboard and widget of the app, or names of none."""
     dashboard = next(iter(app.dashboards.values()), None)
     if dashboard is None or not dashboard.widgets:
-        return {"key": "none", "widget": "none", "widget_key": "none"}
+        return {"key": "none", "dashboard_key": "none", "widget": "none", "widget_key": "none"}
     widget = dashboard.widgets[0].key
-    return {"key": dashboard.key, "widget": widget, "widget_key": widget}
+    return {
+        "key": dashboard.key,
+        "dashboard_key": dashboard.key,
+        "widget": widget,
+        "widget_key": widget,
+    }
 
 
 def _seed(service: RecordService, actor: Actor, people: dict[str, int]) -> dict[str, int]:

@@ -105,6 +105,9 @@ from formflow.storage.tables import (
 
 Record = dict[str, Any]
 
+_LARGEST_ID = 2**63 - 1
+"""No row has an id past a signed 64-bit integer; PostgreSQL refuses to compare with one."""
+
 _AUDIT_ACTIONS = {
     EventKind.CREATED: "create",
     EventKind.UPDATED: "update",
@@ -992,6 +995,8 @@ class RecordService:
             connection.execute(self._by_id(form.key, deleted), {"record_id": record_id})
             .mappings()
             .first()
+            if 1 <= record_id <= _LARGEST_ID
+            else None
         )
         if row is None:
             raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)

@@ -40,6 +40,7 @@ from formflow.designer.simulate import Simulation
 from formflow.errors import DefinitionErrors, FormflowError
 from formflow.web import context
 from formflow.web.designer_pages import _document_file, _draft, _read, blueprint, designer
+from formflow.web.ids import parse_id
 
 
 def rule_line(rule: Mapping[str, Any]) -> str:
@@ -109,7 +110,7 @@ def flow_page_context(service: Designer, app_key: str, data: Mapping[str, Any]) 
 
 
 def _simulation(service: Designer, app_key: str, workflow_key: str) -> Simulation:
-    record_id = request.args.get("record_id", type=int)
+    record_id = request.args.get("record_id", type=parse_id)
     typed = {
         key.removeprefix("v_"): value for key, value in request.args.items() if key.startswith("v_")
     }

@@ -52,10 +52,11 @@ def test_every_built_in_type_is_one_module_of_its_own() -> None:
 
 
 def test_no_module_or_template_outside_fields_compares_a_type_name() -> None:
-    # a widget's kind (``widget.type``, ``w.type``) and a WTForms class (``bound.type``) are
-    # not field types
+    # a widget's kind (``widget.type``, ``w.type``, ``preview.type``), a workflow step's
+    # (``step.type``) and a WTForms class (``bound.type``) are not field types
     comparison = re.compile(
-        r"(?<!widget)(?<![^a-z_]w)(?<!bound)\.type (==|!=|in|not in) |type_name (==|!=|in) "
+        r"(?<!widget)(?<![^a-z_]w)(?<!preview)(?<!step)(?<!bound)\.type (==|!=|in|not in) "
+        r"|type_name (==|!=|in) "
     )
     offenders = [
         f"{path.relative_to(ENGINE)}:{number}"

@@ -79,7 +79,7 @@ def test_bad_notification_queries_get_the_error_shape(app: Flask, client: FlaskC
 
 def test_following_a_record_through_the_api(app: Flask, client: FlaskClient) -> None:
     rep = Api(client, token_for(app, "rep1"))
-    customer = rep.post("/api/v1/crm_sfa/customer/records", json={"name": "ACME"}).json
+    customer = rep.post("/api/v1/crm_sfa/customer/records", json={"name": "ACME Follow"}).json
     follow = f"/api/v1/crm_sfa/customer/records/{customer['id']}/follow"
     assert rep.get(follow).json == {"following": False}
     assert client.put(follow, headers=rep.headers).json == {"following": True}

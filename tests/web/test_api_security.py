@@ -188,8 +188,8 @@ def test_sql_in_filters_searches_and_sorts_is_only_data(
 
 
 def test_sql_in_values_is_stored_as_text(rep1: Api) -> None:
-    for text in SQL:
-        created = rep1.post(CUSTOMERS, json={"name": text})
+    for text in SQL:  # several are alike once punctuation goes: the duplicate check warns
+        created = rep1.post(f"{CUSTOMERS}?confirm_duplicates=1", json={"name": text})
         assert created.status_code == 201
         assert rep1.get(f"{CUSTOMERS}/{created.json['id']}").json["name"] == text
     assert rep1.get(CUSTOMERS).json["total"] == len(SQL)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import count
+
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -9,13 +11,16 @@ from formflow.records.access import Actor
 from web.test_api import Api, token_for, user_id
 
 CONTRACTS = "/api/v1/crm_sfa/contract/records"
+CUSTOMER_NUMBERS = count(1)
+"""Each contract's customer is named apart: a second "ACME" would be a suspected duplicate."""
 
 
 def a_contract(app: Flask, amount: str = "1000.00") -> int:
     instance = app.extensions["formflow"]
     records = instance.records("crm_sfa")
     rep = Api(app.test_client(), token_for(app, "rep1"))
-    customer = rep.post("/api/v1/crm_sfa/customer/records", json={"name": "ACME"}).json
+    name = f"ACME {next(CUSTOMER_NUMBERS)}"
+    customer = rep.post("/api/v1/crm_sfa/customer/records", json={"name": name}).json
     contract = rep.post(CONTRACTS, json={"name": "Deal", "customer": customer["id"], "amount": amount})  # fmt: skip
     assert contract.status_code == 201, contract.json
     assert records.get(Actor.system(), "contract", contract.json["id"])["status"] == "draft"

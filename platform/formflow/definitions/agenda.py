@@ -45,7 +45,7 @@ def compile_agenda(
         _check_date(compiler, by_key, item["date"], (*path, "date"))
         _check_user(compiler, by_key, item["user"], (*path, "user"))
         title = item.get("title", title_field)
-        if title not in by_key:
+        if "title" in item and title not in by_key:  # the form reports its own title_field
             compiler.error((*path, "title"), unknown("field", title, by_key))
         done = item.get("done")
         for key, _op in filter_conditions(done):
@@ -112,7 +112,9 @@ def compile_card(
         subtitle=data.get("subtitle"),
         badges=tuple(data.get("badges", ())),
     )
-    places: list[tuple[PathKey, str]] = [(("list", "card", "title"), card.title)]
+    places: list[tuple[PathKey, str]] = []
+    if "title" in data:  # by default the form's title_field, which the form reports
+        places.append((("list", "card", "title"), card.title))
     if card.subtitle:
         places.append((("list", "card", "subtitle"), card.subtitle))
     places += [(("list", "card", "badges", i), key) for i, key in enumerate(card.badges)]

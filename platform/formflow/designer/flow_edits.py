@@ -55,20 +55,20 @@ class AddStep:
 
     link: Link
     key: str
-    type: str = "approval"
+    kind: str = "approval"
     label: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def apply(self, document: Document) -> None:
-        if self.type not in ADDABLE:
-            raise DocumentError(f"a step is one of {', '.join(ADDABLE)}, not '{self.type}'")
-        people = "approvers" if self.type == "approval" else "recipients"
+        if self.kind not in ADDABLE:
+            raise DocumentError(f"a step is one of {', '.join(ADDABLE)}, not '{self.kind}'")
+        people = "approvers" if self.kind == "approval" else "recipients"
         node: dict[str, Any] = {
             "key": self.key,
-            "type": self.type,
+            "type": self.kind,
             "label": dict(self.label) or {"zh": self.key, "en": self.key},
             people: _flow_list([yaml_node(dict(rule)) for rule in DEFAULT_RULES]),
         }
-        if self.type == "approval":
+        if self.kind == "approval":
             node["no_approver"] = "admins"
         _insert(document, self.link, node)
 

@@ -25,7 +25,7 @@ from formflow.notifications.service import Notifications
 from formflow.records.access import Actor
 from formflow.records.service import RecordService
 from formflow.records.unit import unit_of_work
-from formflow.storage.database import write_transaction
+from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import record_follows as table
 from formflow.storage.platform_tables import users
 
@@ -96,7 +96,7 @@ def unfollow(records: RecordService, actor: Actor, form_key: str, record_id: int
 
 
 def is_following(records: RecordService, actor: Actor, form_key: str, record_id: int) -> bool:
-    with records.engine.connect() as connection:
+    with read_transaction(records.engine) as connection:
         found = connection.execute(
             select(exists().where(*_of(records.app.key, form_key, record_id, actor.user_id)))
         ).scalar()

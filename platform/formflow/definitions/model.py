@@ -376,7 +376,7 @@ class Form:
     actions, workflows and automations change them."""
     agenda: tuple[AgendaItem, ...] = ()
     inline: tuple[InlineCreate, ...] = ()
-    """Linked records the create page adds with the record (a customer's contacts)."""
+    """Linked records the create page adds with the record (a company's people)."""
     """When the form's records fall due, and for whom (the workbench's Today list)."""
     _by_key: Mapping[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
@@ -568,8 +568,8 @@ class DuplicateCheck:
     """Values that mean the same party across forms (``duplicate_checks`` in app.yaml).
 
     Each of ``fields`` is a ``(form, field)`` pair; their values are compared after the
-    ``normaliser`` (see :mod:`formflow.duplicates.normalisers`), so "华为技术有限公司" on a
-    lead matches "华为技术" on a customer.
+    ``normaliser`` (see :mod:`formflow.duplicates.normalisers`), so "华为技术有限公司" on one
+    form matches "华为技术" on another.
     """
 
     key: str

@@ -120,7 +120,7 @@ class Relations:
 
     def _check_fills(self, form: Form, field: Field) -> None:
         """Each field a link fills comes from a field of the linked form holding the same
-        kind of value (a money from a money, a customer from a customer)."""
+        kind of value (a money from a money, a member from a member)."""
         target = self.forms.get(str(field.target_form))
         if target is None:
             return

@@ -1,5 +1,5 @@
-"""Creating a record with records that link to it, in one unit of work (a customer with its
-contacts), as a form's ``inline`` entries declare.
+"""Creating a record with records that link to it, in one unit of work (a company with its
+people), as a form's ``inline`` entries declare.
 
 Every value is checked first, the record's and each row's, so a page shows every problem at
 once; a row's problems are addressed as ``<form>.<row>.<field>`` (``contact.0.phone``).

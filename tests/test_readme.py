@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from formflow.testing import free_port
 from support import ROOT
-from test_serve import free_port, wait_until_up
+from test_serve import wait_until_up
 
 FORMFLOW = Path(sys.executable).with_name("formflow")
 HEADING = "The same steps by hand"

@@ -34,6 +34,7 @@ from formflow.lifecycle.serve import (
     url,
 )
 from formflow.storage.versions import StoredVersion
+from formflow.testing import free_port
 from support import AppWriter
 
 PASSWORD = "password-1"
@@ -100,13 +101,6 @@ def counting_compiles(instance: Instance) -> Iterator[list[str]]:
 
 
 # a real server in a subprocess ------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

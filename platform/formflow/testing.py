@@ -31,9 +31,13 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -309,3 +313,49 @@ def chromium_page(locale: str = "zh-CN") -> Iterator[Any]:
         yield context.new_page()
     finally:
         context.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Mailbox:
+    """What a test SMTP server (:func:`smtp_server`) was sent, as parsed messages with their
+    envelope recipients, and the addresses it refuses for good (a bounce)."""
+
+    port: int
+    messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in self.refuse:
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = message_from_bytes(envelope.original_content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append((list(envelope.rcpt_tos), parsed))
+        return "250 OK"
+
+
+@contextmanager
+def smtp_server(port: int = 0) -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd, in a thread; install it with your tests) on 127.0.0.1,
+    on ``port`` or a free one, for tests of what is sent by e-mail."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox(port or free_port())
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()

@@ -11,7 +11,7 @@ from formflow.notifications import Notification, Notifications
 from formflow.notifications.email import EmailChannel
 from formflow.storage.database import write_transaction
 from formflow.storage.platform_tables import users
-from smtp_server import smtp_server
+from formflow.testing import smtp_server
 
 WON = """\
 key: tell_won

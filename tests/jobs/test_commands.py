@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import dead_letters, event_deliveries, events
+from formflow.testing import free_port
 from support import AppWriter
 
 CLI = (sys.executable, "-c", "from formflow.cli import main; main()")
@@ -95,13 +95,6 @@ def stop(process: subprocess.Popen[bytes]) -> int:
         process.kill()
         process.wait()
         pytest.fail("the process did not stop within 30 s of SIGTERM")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from formflow.notifications.email import EmailChannel
 from formflow.notifications.jobs import attach
 from formflow.records.unit import unit_of_work
 from formflow.storage.platform_tables import notification_sends, notifications
-from smtp_server import Mailbox, free_port, smtp_server
+from formflow.testing import Mailbox, free_port, smtp_server
 
 TASK_TITLE = "Waiting for your approval: %(workflow)s"
 PARAMS = {"workflow": {"zh": "报销", "en": "Expense claim"}, "form": "Expense", "record": 7}
@@ -115,7 +115,7 @@ def test_a_server_that_does_not_answer_is_tried_again_by_the_job(
             )
         ).one()
     assert (attempts, status) == (1, "pending")
-    with smtp_server_on(port) as mailbox:
+    with smtp_server(port) as mailbox:  # on the port the failed attempt used
         drain(queue)
     assert [to for to, _mail in mailbox.messages] == [["ann@example.test"]]
 
@@ -141,22 +141,3 @@ def test_the_sweep_sends_what_no_job_took(engine: Engine, people: People, mailbo
         service.deliver(notification_id)
     assert len(mailbox.messages) == 1
     assert service.undelivered(later) == []
-
-
-def smtp_server_on(port: int) -> object:
-    """The test SMTP server, on the port the failed attempt used."""
-    from contextlib import contextmanager
-
-    from aiosmtpd.controller import Controller
-
-    @contextmanager
-    def running() -> Iterator[Mailbox]:
-        mailbox = Mailbox(port)
-        controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-        controller.start()
-        try:
-            yield mailbox
-        finally:
-            controller.stop()
-
-    return running()

@@ -14,10 +14,9 @@ from sqlalchemy import MetaData, Table, create_engine, inspect, select
 
 from formflow.config import SmtpSettings
 from formflow.storage.platform_tables import plugin_jobs
-from formflow.testing import Sandbox, csrf_token
+from formflow.testing import Mailbox, Sandbox, csrf_token, smtp_server
 from formflow_sms import Blasts
 from formflow_sms.blasts import blasts, messages
-from mail_support import Mailbox, smtp_server
 
 SUBJECT = "{{ name }}：会员日邀请"
 TEMPLATE = "{{ name }}您好，\n\n本周会员日全场八折 <限时>。\n欢迎光临。"

@@ -672,6 +672,28 @@ def jobs_rerun(job_ids: tuple[int, ...]) -> None:
     click.echo(f"queued {len(job_ids)} plugin job(s) again")
 
 
+@main.command()
+@click.option(
+    "--days",
+    type=click.IntRange(1),
+    help="Keep this many days (default: FORMFLOW_KEEP_DAYS, 90).",
+)
+@reports_errors
+def housekeeping(days: int | None) -> None:
+    """Delete operational logs older than the kept days that nothing still needs (delivered
+    events, automation runs, finished jobs, read notifications); never the audit log. The
+    server and `formflow worker` do this every night."""
+    from formflow.jobs.housekeeping import tidy
+
+    with opened() as instance:
+        keep = days or instance.settings.keep_days
+        if keep < 1:
+            raise click.UsageError("FORMFLOW_KEEP_DAYS is 0 (keep everything): pass --days")
+        removed = tidy(instance.engine, keep)
+    for name, count in removed.items():
+        click.echo(f"{name}: {count} deleted")
+
+
 @main.group()
 def automations() -> None:
     """Automations: what each rule did, and why a run failed."""

@@ -189,9 +189,11 @@ class Instance:
 
     def attach_jobs(self, jobs: Jobs) -> None:
         """Put the instance's own jobs on ``jobs``: the automations' clock and webhook
-        calls, the notifications' sending, the workflows' step timeouts, scheduled backups, large imports and the plugins' jobs."""
+        calls, the notifications' sending, the workflows' step timeouts, scheduled backups,
+        large imports, the plugins' jobs and the nightly housekeeping."""
         from formflow.automations.jobs import attach as attach_automations
         from formflow.backups.schedule import attach as attach_backups
+        from formflow.jobs.housekeeping import attach as attach_housekeeping
         from formflow.jobs.plugin_jobs import attach as attach_plugin_jobs
         from formflow.notifications.jobs import attach as attach_notifications
         from formflow.transfer.runs import attach as attach_imports
@@ -201,6 +203,7 @@ class Instance:
         attach_backups(jobs, self)
         attach_imports(jobs, self.imports)
         attach_plugin_jobs(jobs, self.plugin_jobs)
+        attach_housekeeping(jobs, self.engine, self.settings.keep_days, self.settings.timezone)
         jobs.periodic(TIMEOUTS_JOB, Schedule("* * * * *", UTC))(self.sweep_timeouts)
 
     def sweep_timeouts(self) -> int:

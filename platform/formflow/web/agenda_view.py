@@ -79,9 +79,9 @@ def due_in_words(due: date, today: date) -> str:
     overdue); further off, the date."""
     days = (due - today).days
     if days == 0:
-        return gettext("Due today")
+        return str(gettext("Due today"))
     if days == 1:
-        return gettext("Due tomorrow")
+        return str(gettext("Due tomorrow"))
     if days < 0:
-        return ngettext("%(num)d day overdue", "%(num)d days overdue", -days)
-    return gettext("Due %(date)s", date=due.isoformat())
+        return str(ngettext("%(num)d day overdue", "%(num)d days overdue", -days))
+    return str(gettext("Due %(date)s", date=due.isoformat()))

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from formflow.actions import Action, ActionContext, ActionError
+from formflow.actions import Action, ActionContext, ActionError, ActionServices
 from formflow.automations import log
 from formflow.automations.actions import thaw
 from formflow.automations.model import TIMED_TRIGGERS, Automation, Trigger, TriggerType
@@ -41,7 +41,6 @@ from formflow.events.outbox import caused_by
 from formflow.expressions import ExpressionEngine
 from formflow.fields import ValueKind
 from formflow.jobs.schedule import Schedule
-from formflow.notifications import Notifications
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.records.service import Record, RecordService
@@ -96,11 +95,9 @@ class Automations:
         self.expressions = expressions
         self.timezone = timezone
         self.max_depth = max_depth
-        self.notifications: Notifications | None = None
-        """Where the ``notify`` action tells people; the instance sets it."""
-        self.plugin_settings = plugin_settings
-        self.enqueue_job: Callable[[str, Mapping[str, Any]], int] | None = None
-        """Enqueues a plugin's job for an action (the instance sets it)."""
+        self.services = ActionServices(plugin_settings=plugin_settings)
+        """What actions are lent (where ``notify`` tells people, the plugins' job queue):
+        the instance sets it."""
         self.send_webhook: Callable[[int], object] = self._send_now
         """Called with a webhook call's id once the run that queued it committed; a job
         on the queue once :func:`formflow.automations.jobs.attach` takes it over."""
@@ -300,22 +297,21 @@ class Automations:
             action = self.actions.get(call.name)
             if action is None:
                 raise ActionError(f"no plugin provides the action '{call.name}'")
-            context = ActionContext(
-                records.app.key,
-                rule.form,
-                record,
-                subject.user_id,
-                record_id=subject.record_id,
-                records=records,
-                actor=Actor.system(),
-                unit=unit,
-                expressions=self.expressions,
-                names=names,
-                now=datetime.now(UTC),
-                source=rule.key,
-                notifications=self.notifications,
-                plugin_settings=self.plugin_settings,
-                enqueue_job=self.enqueue_job,
+            context = self.services.lend(
+                ActionContext(
+                    records.app.key,
+                    rule.form,
+                    record,
+                    subject.user_id,
+                    record_id=subject.record_id,
+                    records=records,
+                    actor=Actor.system(),
+                    unit=unit,
+                    expressions=self.expressions,
+                    names=names,
+                    now=datetime.now(UTC),
+                    source=rule.key,
+                )
             )
             result = action.run(context, thaw(call.params))
             changes.append(dict(result) if isinstance(result, Mapping) else {"action": call.name})

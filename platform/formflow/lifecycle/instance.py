@@ -16,6 +16,7 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from formflow.actions import ActionServices
 from formflow.automations.engine import SUBSCRIBER as AUTOMATIONS
 from formflow.automations.engine import Automations, forms_with_event_rules
 from formflow.config import Settings, instance_secret
@@ -84,8 +85,13 @@ class Instance:
         subscribers[AUTOMATIONS] = self.automations.handle
         self.notifications = Notifications(self.engine, self._channels())
         """What people are told, in the app and on e-mail and the plugins' channels."""
-        self.automations.notifications = self.notifications
-        self.automations.enqueue_job = lambda name, payload: self.plugin_jobs.enqueue(name, payload)
+        self.action_services = ActionServices(
+            notifications=self.notifications,
+            plugin_settings=lambda plugin: self.plugin_settings.values(plugin),
+            enqueue_job=lambda name, payload: self.plugin_jobs.enqueue(name, payload),
+        )
+        """What every action is lent, in automations, workflow steps and record actions."""
+        self.automations.services = self.action_services
         subscribers[FOLLOWS] = Followers(self.engine, self.notifications, self._form_of).handle
         subscribers[NOTICES] = Notices(self.notifications).handle
         for name, subscriber in self.plugins.event_subscribers.items():
@@ -166,6 +172,7 @@ class Instance:
                 records,
                 actions=self.plugins.actions,
                 expressions=self.plugins.toolkit.expressions,
+                services=self.action_services,
             )
             self._actions[app_key] = found
         return found
@@ -183,6 +190,7 @@ class Instance:
             actions=tuple(self.plugins.actions.values()),
             notifications=self.notifications,
             tell_by_events=True,
+            services=self.action_services,
         )
         self._workflows[app_key] = engine
         return engine

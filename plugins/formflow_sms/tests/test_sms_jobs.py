@@ -93,6 +93,23 @@ def test_sending_from_the_page_enqueues_a_job_that_the_queue_runs(
     assert job_statuses(box) == [DONE]
 
 
+def test_a_large_blast_is_sent_in_slices_letting_other_jobs_run_between(
+    box: Sandbox, queue: Huey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box.instance.plugin_settings.save("sms", {"per_second": "1000"})
+    monkeypatch.setattr(formflow_sms, "SLICE_SECONDS", 0.001)  # one message a slice
+    box.instance.attach_jobs(Jobs(queue, box.instance.relay))
+    blasts = Blasts(box.instance.engine)
+    blast_id = a_blast(box)  # three Shanghai numbers queued
+    send_later(blast_id, box.instance)
+    queue.execute(queue.dequeue())  # one slice
+    assert blasts.summary(blast_id)["sent"] == 1
+    assert job_statuses(box) == ["queued"]  # behind whatever waits
+    drain(queue)
+    assert blasts.summary(blast_id)["sent"] == 3
+    assert job_statuses(box) == [DONE]
+
+
 def test_a_blast_whose_worker_died_resumes_without_sending_anyone_twice(
     box: Sandbox, queue: Huey, gateway: Gateway
 ) -> None:

@@ -92,7 +92,9 @@ class Instance:
         )
         """What every action is lent, in automations, workflow steps and record actions."""
         self.automations.services = self.action_services
-        subscribers[FOLLOWS] = Followers(self.engine, self.notifications, self._form_of).handle
+        subscribers[FOLLOWS] = Followers(
+            self.engine, self.notifications, self._form_of, records_of=self._records_of
+        ).handle
         subscribers[NOTICES] = Notices(self.notifications).handle
         for name, subscriber in self.plugins.event_subscribers.items():
             if name in subscribers:
@@ -283,6 +285,12 @@ class Instance:
             self._with_workflows(app_key, service)
         self._checked[app_key] = now
         return cached
+
+    def _records_of(self, app_key: str) -> RecordService | None:
+        try:
+            return self.records(app_key)
+        except InstanceError:
+            return None
 
     def _form_of(self, app_key: str, form_key: str) -> Form | None:
         try:

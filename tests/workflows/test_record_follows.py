@@ -87,40 +87,35 @@ def edit(watched: RecordService, staff: Staff, record_id: int, **values: object)
     watched.update(staff.rita, "expense", record_id, values, expected_version=record["version"])
 
 
+@pytest.mark.parametrize(
+    ("follower", "is_active"),
+    [
+        ("erin", True),  # her department's manager, moved to no department
+        ("fiona", False),  # finance, who reads everything, turned off
+    ],
+)
 def test_a_follower_who_may_no_longer_read_the_record_is_told_nothing(
-    engine: Engine, watched: RecordService, notes: Notifications, staff: Staff
+    engine: Engine,
+    watched: RecordService,
+    notes: Notifications,
+    staff: Staff,
+    follower: str,
+    is_active: bool,
 ) -> None:
+    actor = getattr(staff, follower)
     record = watched.create(staff.rita, "expense", {"title": "Trip", "amount": 500})
-    follow(watched, staff.erin, "expense", record["id"])  # her department's manager
-    with write_transaction(engine) as connection:  # erin moves to no department
-        accounts.update_user(
-            connection,
-            staff.erin.user_id or 0,
-            display_name="erin",
-            department_id=None,
-            is_active=True,
-            is_admin=False,
-        )
-    edit(watched, staff, record["id"], amount=600)
-    assert kinds(engine, notes, staff.erin.user_id) == []
-
-
-def test_a_deactivated_follower_is_told_nothing(
-    engine: Engine, watched: RecordService, notes: Notifications, staff: Staff
-) -> None:
-    record = watched.create(staff.rita, "expense", {"title": "Trip", "amount": 500})
-    follow(watched, staff.fiona, "expense", record["id"])
+    follow(watched, actor, "expense", record["id"])
     with write_transaction(engine) as connection:
         accounts.update_user(
             connection,
-            staff.fiona.user_id or 0,
-            display_name="fiona",
+            actor.user_id,
+            display_name=follower,
             department_id=None,
-            is_active=False,
+            is_active=is_active,
             is_admin=False,
         )
     edit(watched, staff, record["id"], amount=600)
-    assert kinds(engine, notes, staff.fiona.user_id) == []
+    assert kinds(engine, notes, actor.user_id) == []
 
 
 def test_a_follower_is_not_told_the_names_of_fields_hidden_from_them(

@@ -228,11 +228,13 @@ def _provider_of(blast: Any, values: Mapping[str, str], instance: Any) -> Provid
         return provider_from(values)
     from formflow.notifications.email import EmailChannel
     from formflow_sms.emails import EmailProvider
+    from formflow_sms.unsubscribe import link_maker
 
     smtp = instance.settings.smtp
     if smtp is None:
         raise SettingsError("e-mail blasts need an SMTP server: set FORMFLOW_SMTP_HOST")
-    return EmailProvider(EmailChannel(smtp), blast.subject or "")
+    links = link_maker(instance, int(blast.id), blast.link_base) if blast.link_base else None
+    return EmailProvider(EmailChannel(smtp), blast.subject or "", links)
 
 
 def send_later(blast_id: int, instance: Any = None) -> int:

@@ -51,8 +51,8 @@ def test_the_plan_prints_what_merges_and_every_issue(tmp_path: Path, write_app: 
     assert "  release removed: forms/item.yaml fields/d" in lines
     assert "conflicts: 1" in lines
     assert (
-        "  forms/item.yaml fields/a/label: shipped before {'zh': '名称', 'en': 'Name'}, "
-        "shipped now {'zh': '物品名称', 'en': 'Item name'}, yours {'zh': '品名', 'en': 'Product'}"
+        '  forms/item.yaml fields/a/label: shipped before {"zh": "名称", "en": "Name"}, '
+        'shipped now {"zh": "物品名称", "en": "Item name"}, yours {"zh": "品名", "en": "Product"}'
     ) in lines
     assert "orphans: 0" in lines
     assert "decisions: 1" in lines

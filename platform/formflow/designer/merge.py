@@ -89,7 +89,7 @@ class Issue:
 
     @property
     def subject(self) -> str:
-        return "/".join(str(step) for step in self.where if step != ORDER) or self.path
+        return "/".join(str(step) for step in self.where if step != ORDER)
 
     def stored(self) -> dict[str, Any]:
         return {
@@ -127,7 +127,7 @@ class Merged:
 
     @property
     def subject(self) -> str:
-        return "/".join(str(step) for step in self.where) or self.path
+        return "/".join(str(step) for step in self.where)
 
     def stored(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ usual way once none is left, and the release then becomes the app's base.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from formflow.designer.documents import Document, yaml_node
+from formflow.designer.documents import Document, DocumentError, yaml_node
 from formflow.designer.drafts import DraftError, open_draft, replace_draft
 from formflow.designer.merge import (
     CONFLICT,
@@ -206,7 +207,7 @@ def resolve_issue(
     try:
         _apply(files, issue, choice, after)
     except MergeError as exc:
-        raise UpgradeError(f"{issue.subject}: {exc}") from None
+        raise UpgradeError(f"{issue.path} {issue.subject}: {exc}") from None
     replace_draft(connection, app_key, files, user_id)
     choices = {**upgrade.choices, issue_id: choice}
     connection.execute(
@@ -330,4 +331,21 @@ def _issue_line(issue: Issue) -> str:
 
 
 def _shown(side: Side) -> str:
-    return repr(side.value) if side.present else "(none)"
+    return shown(side) or "(none)"
+
+
+def placements(files: Mapping[str, str], issue: Issue) -> list[str]:
+    """The items an orphan can be placed after: its list's items in the draft, but itself."""
+    if issue.kind != ORPHAN or not issue.where or issue.path not in files:
+        return []
+    try:
+        items = resolve(Document(issue.path, files[issue.path]).data, issue.where[:-1])
+    except (MergeError, DocumentError):
+        return []
+    ident = identity_of(items) or "key"
+    return [str(item.get(ident)) for item in items if item.get(ident) != issue.where[-1]]
+
+
+def shown(side: Side) -> str:
+    """A side's value for people: compact JSON, or nothing when the side lacks it."""
+    return json.dumps(side.value, ensure_ascii=False) if side.present else ""

@@ -46,6 +46,7 @@ from formflow.designer.upgrades import (
     finish,
     pending,
     plan_upgrade,
+    require_clean_draft,
     resolve_issue,
     start_upgrade,
     unresolved_message,
@@ -418,18 +419,13 @@ class Designer:
     def import_bundle(self, app_key: str, data: bytes, user_id: int | None) -> Draft:
         """Make a bundle of ``app_key`` its draft, never the live app: it is reviewed and
         published like any draft. Refused (:class:`~.bundles.BundleRefused`) for an unsafe
-        or damaged zip, another app's bundle, or while the draft holds unpublished work."""
+        or damaged zip, another app's bundle, or while the draft holds unpublished work or
+        an upgrade (:class:`~.upgrades.UpgradeError`)."""
         bundle = read_bundle(data)
         if bundle.app_key != app_key:
             raise BundleRefused(f"the zip holds app '{bundle.app_key}', not '{app_key}'")
         with write_transaction(self.instance.engine) as connection:
-            draft = open_draft(connection, app_key)
-            live = current_version(connection, app_key)
-            if live is not None and draft.texts() != dict(live.files):
-                raise DraftError(
-                    "the draft holds changes that are not published; publish or discard "
-                    "them before importing"
-                )
+            require_clean_draft(connection, app_key, "importing")
             forget_steps(connection, app_key)
             return replace_draft(connection, app_key, bundle.files, user_id)
 

@@ -132,17 +132,7 @@ def start_upgrade(
 ) -> Upgrade:
     """Write the merge into the app's draft and keep its report; refused while the draft
     holds unpublished work (it would be lost) or another upgrade is being resolved."""
-    if pending(connection, app_key) is not None:
-        raise UpgradeError(
-            f"an upgrade of '{app_key}' is being resolved: publish or discard its draft first"
-        )
-    draft = open_draft(connection, app_key)
-    live = current_version(connection, app_key)
-    if live is not None and draft.texts() != dict(live.files):
-        raise UpgradeError(
-            "the draft holds changes that are not published; publish or discard them "
-            "before upgrading"
-        )
+    require_clean_draft(connection, app_key, "upgrading")
     result = plan_upgrade(connection, app_key, files)
     forget_steps(connection, app_key)
     replace_draft(connection, app_key, result.files, user_id)
@@ -161,6 +151,22 @@ def start_upgrade(
         )
     )
     return Upgrade(app_key, version_label, dict(files), result.merged, result.issues, {})
+
+
+def require_clean_draft(connection: Connection, app_key: str, doing: str) -> None:
+    """Refuse (:class:`UpgradeError`) to replace a draft that holds unpublished work or an
+    upgrade being resolved: replacing it would lose them. ``doing`` names what waits."""
+    if pending(connection, app_key) is not None:
+        raise UpgradeError(
+            f"an upgrade of '{app_key}' is being resolved: publish or discard its draft first"
+        )
+    draft = open_draft(connection, app_key)
+    live = current_version(connection, app_key)
+    if live is not None and draft.texts() != dict(live.files):
+        raise UpgradeError(
+            f"the draft holds changes that are not published; publish or discard them "
+            f"before {doing}"
+        )
 
 
 def pending(connection: Connection, app_key: str) -> Upgrade | None:

@@ -6,6 +6,7 @@ from upgrade_fixture import BASE_FORM, OURS_FORM, PATH, THEIRS_FORM
 
 from formflow.designer.documents import Document, to_plain
 from formflow.designer.merge import CONFLICT, DECISION, ORPHAN, MergeResult, merge_release
+from formflow.designer.upgrades import placements
 
 
 def merge(base: str, ours: str, theirs: str) -> MergeResult:
@@ -211,3 +212,9 @@ nodes:
   - key: done
     type: end
 """
+
+
+def test_an_orphan_is_offered_every_place_starting_where_it_waits() -> None:
+    result = merge(BASE_FORM, OURS_FORM, THEIRS_FORM)
+    [orphan] = result.of_kind(ORPHAN)
+    assert placements(result.files, orphan) == (["a", "b", "f", "e", "g"], "b")

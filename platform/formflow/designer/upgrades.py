@@ -340,16 +340,20 @@ def _shown(side: Side) -> str:
     return shown(side) or "(none)"
 
 
-def placements(files: Mapping[str, str], issue: Issue) -> list[str]:
-    """The items an orphan can be placed after: its list's items in the draft, but itself."""
+def placements(files: Mapping[str, str], issue: Issue) -> tuple[list[str], str | None]:
+    """The items an orphan can be placed after (its list's items in the draft, but itself),
+    and the one it waits after now (``None`` when first or out of the draft)."""
     if issue.kind != ORPHAN or not issue.where or issue.path not in files:
-        return []
+        return [], None
     try:
         items = resolve(Document(issue.path, files[issue.path]).data, issue.where[:-1])
     except (MergeError, DocumentError):
-        return []
+        return [], None
     ident = identity_of(items) or "key"
-    return [str(item.get(ident)) for item in items if item.get(ident) != issue.where[-1]]
+    keys = [str(item.get(ident)) for item in items]
+    own = str(issue.where[-1])
+    waiting = keys[keys.index(own) - 1] if own in keys and keys.index(own) > 0 else None
+    return [key for key in keys if key != own], waiting
 
 
 def shown(side: Side) -> str:

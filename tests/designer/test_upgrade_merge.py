@@ -218,3 +218,22 @@ def test_an_orphan_is_offered_every_place_starting_where_it_waits() -> None:
     result = merge(BASE_FORM, OURS_FORM, THEIRS_FORM)
     [orphan] = result.of_kind(ORPHAN)
     assert placements(result.files, orphan) == (["a", "b", "f", "e", "g"], "b")
+
+
+def test_workflow_nodes_are_merged_by_their_keys() -> None:
+    flow = "workflows/check.yaml"
+    ours = FLOW.replace("    fields: {edit: [a]}\n", "    fields: {edit: [a, b]}\n")
+    theirs = FLOW.replace(
+        "    next: done\n",
+        "    next: finance\n  - key: finance\n    type: approval\n    next: done\n",
+    )
+    result = merge_release({flow: FLOW}, {flow: ours}, {flow: theirs})
+    assert not result.issues
+    nodes = to_plain(Document(flow, result.files[flow]).data)["nodes"]
+    assert [node["key"] for node in nodes] == ["start", "review", "finance", "done"]
+    assert nodes[1] == {
+        "key": "review",
+        "type": "approval",
+        "fields": {"edit": ["a", "b"]},
+        "next": "finance",
+    }

@@ -214,3 +214,37 @@ def test_changing_the_from_owner_is_checked_against_the_rows_kept(crm: Sandbox, 
     request = crm.records.create(rep, "transfer_request", values)
     refused = Api(crm, admin).patch("transfer_request", request, {"from_owner": other.user_id})
     assert codes(refused, "customers.0.customer") == ["link_filter"]
+
+
+def test_a_deleted_payment_no_longer_marks_its_instalment(
+    crm: Sandbox, rep: Actor, finance: Actor
+) -> None:
+    signed = contract(crm, rep)
+    plan = plan_of(crm, rep, signed, "1000")
+    api = Api(crm, finance)
+    body = {"contract": signed["id"], "amount": "400", "payment_plan": plan["id"]}
+    first = api.post("payment", body).get_json()
+    last = api.post("payment", {**body, "amount": "600"}).get_json()
+    crm.deliver_events()
+    admin = crm.add_user("boss", roles=["admin"])
+    marks = []
+    for payment in (last, first):
+        crm.records.delete(admin, "payment", payment["id"])
+        crm.deliver_events()
+        marks.append(crm.records.get(rep, "payment_plan", plan["id"])["status"])
+    assert marks == ["partial", "pending"]
+
+
+def test_a_restored_payment_marks_its_instalment_again(
+    crm: Sandbox, rep: Actor, finance: Actor
+) -> None:
+    signed = contract(crm, rep)
+    plan = plan_of(crm, rep, signed, "1000")
+    body = {"contract": signed["id"], "amount": "1000", "payment_plan": plan["id"]}
+    paid = Api(crm, finance).post("payment", body).get_json()
+    admin = crm.add_user("boss", roles=["admin"])
+    crm.records.delete(admin, "payment", paid["id"])
+    crm.deliver_events()
+    crm.records.restore(admin, "payment", paid["id"])
+    crm.deliver_events()
+    assert crm.records.get(rep, "payment_plan", plan["id"])["status"] == "received"

@@ -44,6 +44,27 @@ def test_update_records_through_a_link_sets_a_readonly_field(make_rules: MakeRul
     ]
 
 
+COUNT_TOUCHES = """\
+key: count_touches
+label: Each follow-up adds one to its customer's touches
+form: follow_up
+trigger: {type: created}
+actions:
+  - action: update_records
+    params:
+      link: customer
+      map: {touches: "(target.touches or 0) + 1"}
+"""
+
+
+def test_update_records_maps_from_the_record_it_changes_as_stored(make_rules: MakeRules) -> None:
+    rules = make_rules(count_touches=COUNT_TOUCHES)
+    customer = rules.create("customer", {"name": "Acme", "touches": 5})
+    for summary in ("Called", "Visited"):
+        rules.create("follow_up", {"summary": summary, "customer": customer["id"]})
+    assert rules.get("customer", customer["id"])["touches"] == 7
+
+
 CONTRACT_FROM_WON_DEAL = """\
 key: draft_contract
 label: A won opportunity drafts a contract

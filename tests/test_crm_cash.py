@@ -130,6 +130,21 @@ def test_a_payment_takes_customer_and_owner_from_the_contract(
     assert (body["customer"], body["owner"]) == (signed["customer"], rep.user_id)
 
 
+def test_a_payment_sent_with_its_invoice_alone_takes_the_contract_and_what_it_fills(
+    crm: Sandbox, rep: Actor, finance: Actor
+) -> None:
+    signed = contract(crm, rep)
+    invoice = crm.records.create(rep, "invoice", invoice_body(signed["id"], "100"))
+    created = Api(crm, finance).post("payment", {"invoice": invoice["id"], "amount": "100"})
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert (body["contract"], body["customer"], body["owner"]) == (
+        signed["id"],
+        signed["customer"],
+        rep.user_id,
+    )
+
+
 def test_a_payment_for_another_customer_or_owner_is_refused(
     crm: Sandbox, rep: Actor, finance: Actor
 ) -> None:

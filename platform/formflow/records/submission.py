@@ -111,9 +111,9 @@ class Preparer:
     ) -> Prepared:
         self._reject_unknown(form, incoming, add)
         values = self._values(form, incoming, context, existing, system, add)
-        if fill is not None:
-            _fill(form, incoming, existing is None, values, fill, problems, add)
+        if fill is not None:  # narrowing first: a link it fills may fill others in turn
             _fill_narrowing(form, values, fill, problems)
+            _fill(form, incoming, existing is None, values, fill, problems, add)
         if derive is not None:
             values.update(derive(values))
         submitted = {

@@ -209,8 +209,8 @@ def _new_values(t: Target) -> dict[str, Any]:
 
 def _narrowed_by_given_links(t: Target, values: dict[str, Any]) -> None:
     """Empty fields that narrow a link given in the URL (``link_filter``) take the linked
-    record's value, as saving would: a follow-up added from an opportunity's page shows
-    the opportunity's customer instead of asking for it."""
+    record's value, as saving would: a record added from a linked record's page shows
+    the field that record implies instead of asking for it again."""
     for found in t.form.fields:
         chosen = parse_id(request.args.get(found.key, "")) if found.link_filter else None
         if chosen is None or found.target_form is None:

@@ -7,17 +7,21 @@ from rules_support import MakeRules
 from formflow.records.access import Actor
 from formflow.records.query import Query
 
-TOUCH_CUSTOMER = """\
-key: touch_customer
-label: A follow-up updates its customer's last follow-up time
-form: follow_up
-trigger: {type: created}
-actions:
-  - action: update_records
-    params:
-      link: customer
-      map: {last_follow_up_at: "followed_at or now"}
-"""
+
+def customer_rule(key: str, label: str, mapping: str) -> str:
+    """A rule: each new follow-up changes its customer with ``mapping`` (YAML)."""
+    return (
+        f"key: {key}\nlabel: {label}\nform: follow_up\ntrigger: {{type: created}}\n"
+        "actions:\n  - action: update_records\n    params:\n      link: customer\n"
+        f"      map: {{{mapping}}}\n"
+    )
+
+
+TOUCH_CUSTOMER = customer_rule(
+    "touch_customer",
+    "A follow-up updates its customer's last follow-up time",
+    'last_follow_up_at: "followed_at or now"',
+)
 
 
 def test_update_records_through_a_link_sets_a_readonly_field(make_rules: MakeRules) -> None:
@@ -44,17 +48,11 @@ def test_update_records_through_a_link_sets_a_readonly_field(make_rules: MakeRul
     ]
 
 
-COUNT_TOUCHES = """\
-key: count_touches
-label: Each follow-up adds one to its customer's touches
-form: follow_up
-trigger: {type: created}
-actions:
-  - action: update_records
-    params:
-      link: customer
-      map: {touches: "(target.touches or 0) + 1"}
-"""
+COUNT_TOUCHES = customer_rule(
+    "count_touches",
+    "Each follow-up adds one to its customer's touches",
+    'touches: "(target.touches or 0) + 1"',
+)
 
 
 def test_update_records_maps_from_the_record_it_changes_as_stored(make_rules: MakeRules) -> None:

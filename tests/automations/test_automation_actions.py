@@ -48,15 +48,9 @@ def test_update_records_through_a_link_sets_a_readonly_field(make_rules: MakeRul
     ]
 
 
-COUNT_TOUCHES = customer_rule(
-    "count_touches",
-    "Each follow-up adds one to its customer's touches",
-    'touches: "(target.touches or 0) + 1"',
-)
-
-
 def test_update_records_maps_from_the_record_it_changes_as_stored(make_rules: MakeRules) -> None:
-    rules = make_rules(count_touches=COUNT_TOUCHES)
+    adds_one = 'touches: "(target.touches or 0) + 1"'
+    rules = make_rules(count_touches=customer_rule("count_touches", "Adds a touch", adds_one))
     customer = rules.create("customer", {"name": "Acme", "touches": 5})
     for summary in ("Called", "Visited"):
         rules.create("follow_up", {"summary": summary, "customer": customer["id"]})

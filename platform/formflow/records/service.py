@@ -1071,9 +1071,10 @@ class RecordService:
 
     def _fill(self, connection: Connection, form: Form) -> Fill | None:
         """What the preparer asks for the record a link points at, if a link of the form
-        ``fills`` other fields: the live record as stored (whether the actor may read it
-        is the reference check's to say)."""
-        if not any(field.fills for field in form.fields):
+        ``fills`` other fields or is narrowed by one (``link_filter``, which an empty field
+        takes from the chosen record): the live record as stored (whether the actor may
+        read it is the reference check's to say)."""
+        if not any(field.fills or field.link_filter for field in form.fields):
             return None
 
         def linked(link: Field, record_id: Any) -> Mapping[str, Any] | None:

@@ -246,14 +246,14 @@ def measure(instance: Instance, rule: str, day: date) -> Sweep:
 
 
 def first_plans(engine: Engine, action: Callable[[], Any]) -> str:
-    """The plans of the distinct statements ``action`` sends (each page after the first
-    differs only in its cursor's values)."""
+    """The plans of the distinct statements on the app's tables ``action`` sends (each
+    page after the first differs only in its cursor's values)."""
     plans = plans_of(engine, action).split("\n\n")
     seen: set[str] = set()
     kept = []
     for plan in plans:
         head = plan.split("\n-- parameters")[0]
-        if head not in seen:
+        if f"{APP_KEY}__" in head and head not in seen:  # the app's tables, not the engine's
             seen.add(head)
             kept.append(plan)
     return "\n\n".join(kept)

@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sqlalchemy import Engine
 
 import records as records_bench
-from _common import ROOT, markdown_table, plans_of, text_table
+from _common import ROOT, markdown_table, plans_of, publish, text_table
 from formflow.config import load_settings
 from formflow.definitions import load_app
 from formflow.lifecycle.instance import Instance
@@ -316,11 +316,7 @@ def main() -> None:
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     for kind in kinds:
         report = run(kind, settings, days)
-        print(f"\n== {kind} ==\n{report.text()}\n", flush=True)
-        path = RESULTS / f"sweeps-{kind}.md"
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path.write_text(report.markdown(), encoding="utf-8")
-        say(f"written {path.relative_to(ROOT)}")
+        say(f"written {publish(f'sweeps-{kind}', kind, report.text(), report.markdown())}")
 
 
 if __name__ == "__main__":

@@ -150,3 +150,17 @@ def test_one_timed_rule_is_swept_alone_at_any_minute(make_rules: MakeRules) -> N
     assert rules.get("opportunity", due["id"])["reminded"] is True
     assert [run.automation_key for run in rules.runs()] == ["remind"]
     assert rules.automations.tick(at(date(2026, 3, 9), 9, 0)) == 0  # done for the day
+
+
+def test_a_date_rule_s_pages_sort_on_the_date_as_it_is(make_rules: MakeRules) -> None:
+    """Its range keeps empty dates out, so its pages need no rule for them (no ``NULLS
+    FIRST``): PostgreSQL's index, in its default order, hands the day's rows over in order
+    instead of sorting them again for every page."""
+    rules = make_rules(remind=REMIND)
+    rules.automations.page = 2
+    for number in range(3):
+        rules.create("opportunity", {"name": f"Due {number}", "expected_close": "2026-03-12"})
+    seen = sweep_statements(rules, at(date(2026, 3, 9), 9, 0))
+    assert len(seen) == 2
+    assert all("NULLS" not in statement.upper() for statement, _ in seen)
+    assert len(rules.runs(automation_key="remind")) == 3

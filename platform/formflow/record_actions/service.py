@@ -204,6 +204,8 @@ class FormActions:
     ) -> None:
         if actor.user_id is None:
             return
+        if action.per_day is not None or action.held is not None:
+            ledger.queue_for_limits(unit.connection, self.app.key, form.key, actor.user_id)
         if action.per_day is not None:
             local = now.astimezone(self.records.timezone)
             since = datetime.combine(local.date(), time.min, local.tzinfo).astimezone(UTC)

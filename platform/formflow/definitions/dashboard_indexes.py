@@ -38,7 +38,7 @@ def with_dashboard_indexes(
     for form_key, shapes in wanted.items():
         form = forms[form_key]
         extra = tuple(
-            Index(tuple(SortKey(key) for key in (*seek, *carried)), declared=False)
+            Index(tuple(SortKey(key) for key in (*seek, *carried)), declared=False, covering=True)
             for seek, carried in shapes
             if not _provided(form, seek, carried)
         )

@@ -180,11 +180,8 @@ def test_a_measure_filtering_by_a_field_hidden_from_the_rep_is_refused(
     desk: RecordService, people: People
 ) -> None:
     rep = replace(people.alice, roles=frozenset({"staff"}))
-    dear = Widget(
-        key="dear",
-        type="number",
-        label=Label(en="Dear tickets"),
-        form="ticket",
+    dear = replace(
+        cost_widget("number"),
         ratio=Ratio(
             Measure("count", filter={"field": "cost", "op": "gt", "value": 15}), Measure("count")
         ),

@@ -323,7 +323,7 @@ class DashboardService:
                     found.setdefault(group, {}).update(values)
             return found
         spec = list(conditions)
-        if all(measure.filter for _, measure in sides):
+        if keys and all(measure.filter for _, measure in sides):  # no group shows for nothing
             spec.append({"or": [dict(measure.filter or {}) for _, measure in sides]})
         aggregation = Aggregation(
             measures=tuple(measure for _, measure in sides),

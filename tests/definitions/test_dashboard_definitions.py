@@ -205,3 +205,14 @@ def test_a_chart_over_every_record_gets_an_index_in_the_order_of_its_groups(
 
 def test_a_table_widget_adds_no_index(write_app: AppWriter) -> None:
     assert _derived(write_app, "  - {key: t, type: table, label: 表, form: deal}\n") == []
+
+
+def test_a_chart_over_all_time_gets_its_rows_in_the_order_of_its_groups(
+    write_app: AppWriter,
+) -> None:
+    """A ranking without a period reads its filter's rows already grouped: no sort."""
+    assert _derived(
+        write_app,
+        "  - {key: r, type: ranking, label: 排行, form: deal, filter: {stage: won},\n"
+        "     group_by: name, date_field: closed_on, measure: {op: sum, field: amount}}\n",
+    ) == [("stage", "name", "closed_on", "amount", "created_by")]

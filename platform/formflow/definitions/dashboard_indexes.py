@@ -59,6 +59,8 @@ def _statements(form: Form, widget: Widget) -> list[tuple[tuple[str, ...], list[
     if widget.forecast is not None:
         grouped.append(widget.forecast.probability)
     seek = _equalities(widget.filter)
+    if not widget.period:  # rows in the order of the leading groups: no sort to group them
+        seek += _leading(widget)
     if widget.date_field:
         seek.append(widget.date_field)
     if not seek:  # the whole form is read: the index in the order of its groups
@@ -71,6 +73,16 @@ def _statements(form: Form, widget: Widget) -> list[tuple[tuple[str, ...], list[
         (tuple(s for s in dict.fromkeys(seek) if _column(form, s)), _carried(form, seek, more))
         for seek, more in found
     ]
+
+
+def _leading(widget: Widget) -> list[str]:
+    """The fields of the dimensions before the first one that is not a plain field."""
+    found: list[str] = []
+    for dimension in widget.dimensions:
+        if dimension.bucket or dimension.age or "." in dimension.field:
+            break
+        found.append(dimension.field)
+    return found
 
 
 def _carried(form: Form, seek: list[str], more: list[str]) -> list[str]:

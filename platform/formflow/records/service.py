@@ -669,7 +669,9 @@ class RecordService:
         form, table = self._form(form_key)
         scope = require(actor, form, Operation.READ)
         if self.field_access(actor, form_key).hidden or self._hides_linked(actor):
-            measured = (measure.field for measure in aggregation.measures if measure.field)
+            measured = [measure.field for measure in aggregation.measures if measure.field]
+            for measure in aggregation.measures:
+                measured += filter_fields(measure.filter)
             check_readable(
                 self.app,
                 actor,

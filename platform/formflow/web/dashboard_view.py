@@ -169,6 +169,14 @@ def measure_label(app: App, widget: Widget, name: str) -> str:
         return str(_("Pipeline"))
     if name == "won":
         return str(_("Won"))
+    if name == "probability":
+        return str(_("Assumed probability %"))
+    if name == "win_rate":
+        return str(_("Actual win rate %"))
+    if name == "days":
+        return str(_("Average days in stage"))
+    if name == "closed":
+        return str(_("Closed"))
     if name in ("ratio", "numerator", "denominator") or len(widget.measures) == 1:
         return text(widget.label)
     measure = next((m for m in widget.measures if m.name == name), None)
@@ -267,7 +275,7 @@ def widget_json(app_key: str, app: App, labeller: Labeller, result: WidgetResult
             "key": m,
             "label": measure_label(app, widget, m),
             "data": [number(g.values.get(m)) for g in groups],
-            "links": [_link(app_key, widget, g) for g in groups],
+            "links": [_link(app_key, widget, g, m) for g in groups],
         }
         for m in shown
     ]
@@ -282,8 +290,10 @@ def widget_json(app_key: str, app: App, labeller: Labeller, result: WidgetResult
     return found
 
 
-def _link(app_key: str, widget: Widget, group: Group) -> str | None:
-    return list_url(app_key, widget.form, group.drill)
+def _link(app_key: str, widget: Widget, group: Group, measure: str = "") -> str | None:
+    """The list of the records behind one figure of ``group`` (its own, if it has one)."""
+    drill = group.drills.get(measure, group.drill)
+    return list_url(app_key, widget.form, drill)
 
 
 def _totals(app_key: str, widget: Widget, result: WidgetResult, name: str) -> dict[str, Any]:

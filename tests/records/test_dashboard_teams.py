@@ -304,3 +304,21 @@ def test_a_forecasts_won_bar_drills_into_what_was_won(
     assert january.drill == {"level": "B", "since": month}
     assert january.drills["won"] == {"level": "A", "since": month}
     assert (january.values["pipeline"], january.values["won"]) == (Decimal("7.00"), Decimal("5.00"))
+
+
+def test_records_without_an_owner_count_for_no_department(
+    service: RecordService, people: People
+) -> None:
+    totals = seed(service, people)
+    service.create(
+        people.admin, "account", {"name": "pool", "credit": Decimal("9.00"), "owner": None}
+    )
+    bar = widget("bar", Dimension("level"), measures=CREDIT)
+    sales = department(people.carol)
+    whole = compute(service, people.admin, bar, ViewerFilters(department=sales))
+    assert figures(whole, "sum_credit") == {"A": sum(totals.values(), Decimal(0))}
+    source = TargetSource("account", Measure("count"), "owner", rollup="department")
+    rolled = widget("target", Dimension("owner"), measures=CREDIT, target=source)
+    result = compute(service, people.admin, rolled)
+    assert figures(result, "sum_credit")[sales] == sum(totals.values(), Decimal(0))
+    assert figures(result, "target")[sales] == 6

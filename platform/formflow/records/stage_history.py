@@ -1,6 +1,9 @@
 """What the kept stays of a stage field say about the records a person may read.
 
-For each stage a record was ever in, and each value of the ``group_by`` fields and of the
+The records are chosen first (through their own indexes: closed in the period, say) and
+their stays found by the record index, never the other way round: a year of closed
+records is a few thousand, the stays of every record millions. For each stage a record
+was ever in, and each value of the ``group_by`` fields and of the
 stage field now: how many records, and the seconds and number of the stays that ended. A
 dashboard reads a stage's actual win rate (of the records that were ever in it and are now
 closed, the share now won) and the days it takes from these groups. The database joins the
@@ -24,7 +27,7 @@ from formflow.storage.platform_tables import stage_stays
 from formflow.storage.stays import tracked_fields
 from formflow.storage.tables import AppSchema
 
-STAGE, NOW = "stage", "now"
+STAGE, NOW, RECORD = "stage", "now", "_record"
 """The names of a row's stage (a value the record was in) and of the value it holds now."""
 
 
@@ -53,7 +56,7 @@ def stay_groups(
     key = aggregation.field_key
     if key not in tracked_fields(schema.app).get(form_key, ()):
         raise QueryError(f"no stage history is kept of '{key}'", field=key)
-    if STAGE in aggregation.group_by or NOW in aggregation.group_by:
+    if {STAGE, NOW, RECORD} & set(aggregation.group_by):
         raise QueryError(f"'{STAGE}' and '{NOW}' name the stays' own groups", field=key)
     table = schema.table(form_key)
     groups = [
@@ -64,22 +67,31 @@ def stay_groups(
     where = row_conditions(schema, form_key, filter=aggregation.filter, link_scope=link_scope)
     if scope is not None:
         where.append(scope)
-    keys = [stage_stays.c.value, *groups, now]
+    chosen = (
+        select(
+            table.c.id.label(RECORD),
+            now.label(NOW),
+            *(g.label(name) for g, name in zip(groups, aggregation.group_by, strict=True)),
+        )
+        .where(*where)
+        .cte("chosen")
+        .prefix_with("MATERIALIZED")  # the records first, whatever the planner guesses
+    )
+    keys = [stage_stays.c.value, *(chosen.c[name] for name in aggregation.group_by)]
+    keys.append(chosen.c[NOW])
     statement = (
         select(
             stage_stays.c.value.label(STAGE),
-            *(g.label(name) for g, name in zip(groups, aggregation.group_by, strict=True)),
-            now.label(NOW),
-            func.count(func.distinct(table.c.id)).label("records"),
+            *keys[1:],
+            func.count(func.distinct(chosen.c[RECORD])).label("records"),
             func.sum(stage_stays.c.seconds).label("seconds"),
             func.count(stage_stays.c.seconds).label("stays"),
         )
-        .select_from(stage_stays.join(table, table.c.id == stage_stays.c.record_id))
+        .select_from(chosen.join(stage_stays, stage_stays.c.record_id == chosen.c[RECORD]))
         .where(
             stage_stays.c.app_key == schema.app.key,
             stage_stays.c.form_key == form_key,
             stage_stays.c.field_key == key,
-            *where,
         )
         .group_by(*keys)
         .limit(MAX_GROUPS)

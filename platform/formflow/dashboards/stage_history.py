@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from formflow.dashboards.periods import Span
 from formflow.dashboards.service import (
     DashboardService,
     Drill,
@@ -97,7 +98,7 @@ def _tallies(
     widget: Widget,
     viewer: ViewerFilters,
     source: StageSource,
-    span: Any,
+    span: Span | None,
 ) -> dict[tuple[Any, ...], _Tally]:
     """The records closed in the period, counted by each stage they were ever in."""
     stage_key = widget.dimensions[0].field

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 from formflow.dashboards import DashboardService, Span, ViewerFilters, WidgetResult
 from formflow.definitions import App, load_app
 from formflow.definitions.model import Widget
+from formflow.errors import QueryError
 from formflow.records import Actor, Query
 from formflow.records.service import RecordService
 from formflow.storage.database import read_transaction, write_transaction
@@ -298,3 +299,11 @@ def test_no_stays_are_kept_of_a_field_no_stage_history_reads(
     version = account["version"]
     service.update(people.alice, "account", account["id"], {"level": "B"}, expected_version=version)
     assert _stays(engine) == []
+
+
+def test_ever_is_refused_for_a_field_whose_history_is_not_kept(
+    service: RecordService, people: People
+) -> None:
+    ever = {"field": "level", "op": "ever", "value": ["A"]}
+    with pytest.raises(QueryError, match="stage history of"):
+        service.find(people.admin, "account", Query(filter=ever))

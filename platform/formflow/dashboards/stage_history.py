@@ -133,7 +133,11 @@ def _assumed(
     if source.probability is None:
         return {}, drill
     stage_key = widget.dimensions[0].field
-    still_open = {"field": stage_key, "op": "not_in", "value": list(source.closed)}
+    options = service.app.form(widget.form).field(stage_key).option_values
+    stages = [value for value in options if value not in source.closed]
+    if not stages:
+        return {}, drill
+    still_open = {"field": stage_key, "op": "in", "value": stages}  # through the stage's index
     measure = Measure("avg", source.probability)
     _, found = service.figures(actor, widget, [*conditions, still_open], measures=(measure,))
     return {keys: values.get(measure.name) for keys, values in found.items()}, drill

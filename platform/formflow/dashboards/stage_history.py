@@ -6,8 +6,7 @@ rate (of the records that were ever in the stage and closed in the period, the s
 and the average days a stay in the stage took, so a manager sees which stages flatter the
 forecast. The figures come from the stays the engine keeps of the stage field
 (:mod:`formflow.storage.stays`), joined to the records the viewer may read; the viewer's
-owner and department filters and an optional ``series`` (say the owner) give them per
-team and per person.
+owner and department filters give them per person and per team.
 """
 
 from __future__ import annotations

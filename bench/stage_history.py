@@ -176,7 +176,7 @@ def run(kind: str, settings: records_bench.Settings, repeats: int) -> str:
         records_bench.say(f"{kind}: giving the opportunities their stays")
         kept = load_stays(engine, schema)
         if kind == "postgresql":
-            with engine.connect() as connection:
+            with engine.begin() as connection:  # statistics are kept only if committed
                 connection.exec_driver_sql("ANALYZE ff_stage_stays")
     team = records_bench.read_team(engine)
     service = RecordService(engine, schema)

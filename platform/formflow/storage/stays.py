@@ -186,6 +186,8 @@ def fill_stays(
             stored, batch = stored + len(batch), []
     if batch:
         connection.execute(insert(stage_stays), batch)
+    if connection.dialect.name == "postgresql":  # so the planner knows the stays it now has
+        connection.exec_driver_sql(f"ANALYZE {stage_stays.name}")
     return stored + len(batch)
 
 

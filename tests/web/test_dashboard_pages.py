@@ -73,6 +73,14 @@ def test_a_stage_history_drills_into_the_records_behind_each_figure(demo_app: Fl
         assert list_total(client, series["probability"]["links"][index]) > 0
 
 
+def test_a_list_says_when_an_ever_filter_names_no_stage(demo_app: Flask) -> None:
+    client = signed_in(demo_app, "lijing")
+    for value in ("wonn", "won,<script>", ",,", "初步接洽" * 80):
+        page = client.get("/crm_sfa/opportunity/", query_string={"f.stage.ever": value})
+        assert page.status_code == 200
+        assert "不符合该筛选条件" in page.text
+
+
 def test_a_rep_is_not_shown_the_managers_overview(demo_app: Flask) -> None:
     assert signed_in(demo_app, "liuyang").get(OVERVIEW).status_code == 404
 

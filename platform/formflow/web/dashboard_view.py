@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 
 from formflow.dashboards import Drill, Group, WidgetResult
 from formflow.definitions.model import SYSTEM_FIELDS, App, Dimension, Form, Widget
-from formflow.errors import PermissionDenied
+from formflow.errors import N_, PermissionDenied
 from formflow.fields import Reference, ValueKind
 from formflow.records import Actor, RecordService
 from formflow.web.display import column_label
@@ -158,25 +158,23 @@ def figure(value: Any) -> str:
     return str(format_decimal(number, format="#,##0" + ("." + "0" * places if places else "")))
 
 
+FIGURE_LABELS = {
+    "target": N_("Target"),
+    "attainment": N_("Attainment %"),
+    "weighted": N_("Weighted pipeline"),
+    "pipeline": N_("Pipeline"),
+    "won": N_("Won"),
+    "probability": N_("Assumed probability %"),
+    "win_rate": N_("Actual win rate %"),
+    "days": N_("Average days in stage"),
+    "closed": N_("Closed"),
+}
+"""The figures a kind computes itself (a target's, a forecast's, a stage history's)."""
+
+
 def measure_label(app: App, widget: Widget, name: str) -> str:
-    if name == "target":
-        return str(_("Target"))
-    if name == "attainment":
-        return str(_("Attainment %"))
-    if name == "weighted":
-        return str(_("Weighted pipeline"))
-    if name == "pipeline":
-        return str(_("Pipeline"))
-    if name == "won":
-        return str(_("Won"))
-    if name == "probability":
-        return str(_("Assumed probability %"))
-    if name == "win_rate":
-        return str(_("Actual win rate %"))
-    if name == "days":
-        return str(_("Average days in stage"))
-    if name == "closed":
-        return str(_("Closed"))
+    if name in FIGURE_LABELS:
+        return str(_(FIGURE_LABELS[name]))
     if name in ("ratio", "numerator", "denominator") or len(widget.measures) == 1:
         return text(widget.label)
     measure = next((m for m in widget.measures if m.name == name), None)

@@ -216,3 +216,38 @@ def test_a_chart_over_all_time_gets_its_rows_in_the_order_of_its_groups(
         "  - {key: r, type: ranking, label: 排行, form: deal, filter: {stage: won},\n"
         "     group_by: name, date_field: closed_on, measure: {op: sum, field: amount}}\n",
     ) == [("stage", "name", "closed_on", "amount", "created_by")]
+
+
+def test_a_stage_history_needs_a_select_field_and_its_outcomes(write_app: AppWriter) -> None:
+    assert errors(
+        write_app,
+        "  - key: s\n    type: stage_history\n    label: 阶段\n    form: deal\n",
+        "    group_by: amount\n",
+        "  - key: t\n    type: stage_history\n    label: 阶段\n    form: deal\n",
+        "    group_by: stage\n    outcomes: {won: [wonn], lost: [open]}\n",
+    ) == [
+        "dashboards/board.yaml:8:15: 'amount' is not a select field, so it has no stages",
+        "dashboards/board.yaml:14:22: unknown option of 'stage' 'wonn'; did you mean 'won'?",
+    ]
+
+
+def test_a_stage_history_compiles_to_its_stages(write_app: AppWriter) -> None:
+    root = write_app(
+        app=APP,
+        forms={"deal": FORM},
+        dashboards={
+            "board": board(
+                "  - key: s\n    type: stage_history\n    label: 阶段\n    form: deal\n",
+                "    group_by: stage\n    outcomes: {won: [won], lost: [open]}\n",
+                "    probability: amount\n    date_field: closed_on\n",
+            )
+        },
+    )
+    [widget] = load_app(root).dashboards["board"].widgets
+    assert widget.stages is not None
+    assert (widget.stages.won, widget.stages.lost, widget.stages.closed) == (
+        ("won",),
+        ("open",),
+        ("won", "open"),
+    )
+    assert widget.stages.probability == "amount"

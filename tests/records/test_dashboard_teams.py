@@ -280,3 +280,45 @@ def test_a_large_department_is_asked_for_in_parts() -> None:
     found = held_by("owner", frozenset(range(1, 2502)))
     assert [len(part["value"]) for part in found["or"]] == [1000, 1000, 501]
     assert held_by("owner", frozenset()) == {"field": "id", "op": "eq", "value": 0}
+
+
+def test_a_forecasts_won_bar_drills_into_what_was_won(
+    service: RecordService, people: People
+) -> None:
+    rows = [
+        Deal(Decimal("5.00"), 50, date(2026, 1, 10), "A"),
+        Deal(Decimal("7.00"), 20, date(2026, 1, 20), "B"),
+    ]
+    mine = store(service, people, rows)
+    level = {"field": "level", "op": "eq", "value": "B"}
+    won = {"and": [mine, {"field": "level", "op": "eq", "value": "A"}]}
+    shown = widget(
+        "forecast",
+        Dimension("since", "month"),
+        measures=CREDIT,
+        filter={"and": [mine, level]},
+        forecast=ForecastSource("score", won, "since"),
+    )
+    [january] = compute(service, people.admin, shown).groups
+    month = ("2026-01-01", "2026-01-31")
+    assert january.drill == {"level": "B", "since": month}
+    assert january.drills["won"] == {"level": "A", "since": month}
+    assert (january.values["pipeline"], january.values["won"]) == (Decimal("7.00"), Decimal("5.00"))
+
+
+def test_records_without_an_owner_count_for_no_department(
+    service: RecordService, people: People
+) -> None:
+    totals = seed(service, people)
+    service.create(
+        people.admin, "account", {"name": "pool", "credit": Decimal("9.00"), "owner": None}
+    )
+    bar = widget("bar", Dimension("level"), measures=CREDIT)
+    sales = department(people.carol)
+    whole = compute(service, people.admin, bar, ViewerFilters(department=sales))
+    assert figures(whole, "sum_credit") == {"A": sum(totals.values(), Decimal(0))}
+    source = TargetSource("account", Measure("count"), "owner", rollup="department")
+    rolled = widget("target", Dimension("owner"), measures=CREDIT, target=source)
+    result = compute(service, people.admin, rolled)
+    assert figures(result, "sum_credit")[sales] == sum(totals.values(), Decimal(0))
+    assert figures(result, "target")[sales] == 6

@@ -57,8 +57,28 @@ def funnel_counts(data: dict[str, Any]) -> dict[str, int]:
 
 def test_a_manager_sees_every_widget_of_the_sales_overview(demo_app: Flask) -> None:
     shown = widgets(signed_in(demo_app, "lijing"), OVERVIEW)
-    assert len(shown) == 17
+    assert len(shown) == 18
     assert [key for key, data in shown.items() if data["problem"]] == []
+
+
+def test_a_stage_history_drills_into_the_records_behind_each_figure(demo_app: Flask) -> None:
+    client = signed_in(demo_app, "lijing")
+    data = widgets(client, OVERVIEW)["stage_history"]
+    series = {s["key"]: s for s in data["series"]}
+    assert [c["key"] for c in data["categories"]][:2] == ["initial_contact", "needs_analysis"]
+    for index, category in enumerate(data["categories"]):
+        closed = series["closed"]["links"][index]
+        assert f"f.stage.ever={category['key']}" in html.unescape(closed)
+        assert list_total(client, closed) == int(series["closed"]["data"][index])
+        assert list_total(client, series["probability"]["links"][index]) > 0
+
+
+def test_a_list_says_when_an_ever_filter_names_no_stage(demo_app: Flask) -> None:
+    client = signed_in(demo_app, "lijing")
+    for value in ("wonn", "won,<script>", ",,", "初步接洽" * 80):
+        page = client.get("/crm_sfa/opportunity/", query_string={"f.stage.ever": value})
+        assert page.status_code == 200
+        assert "不符合该筛选条件" in page.text
 
 
 def test_a_rep_is_not_shown_the_managers_overview(demo_app: Flask) -> None:

@@ -69,11 +69,13 @@ class ViewerFilters:
 
 @dataclass
 class Group:
-    """One data point: its keys (one per dimension), its figures, and its drill-down."""
+    """One data point: its keys (one per dimension), its figures, and its drill-down;
+    ``drills`` a figure's own where its records are not the point's (a forecast's won)."""
 
     keys: tuple[Any, ...]
     values: dict[str, Number]
     drill: Drill | None
+    drills: dict[str, Drill | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -824,6 +826,7 @@ def _forecast(
             share = Decimal(amount) * Decimal(probability) / 100
             weighted[period] = weighted.get(period, Decimal(0)) + share
     won: dict[Any, Number] = {}
+    won_widget, won_base = widget, base
     if source.won_date:
         won_widget = Widget(
             key=widget.key,
@@ -834,7 +837,7 @@ def _forecast(
             filter=source.won,
             date_field=source.won_date,
         )
-        won_conditions, _ = service.conditions(won_widget, viewer, span)
+        won_conditions, won_base = service.conditions(won_widget, viewer, span)
         _, closed = service.figures(actor, won_widget, won_conditions, measures=(measure,))
         won = {keys[0]: values.get(measure.name) for keys, values in closed.items()}
     places = _places(service, widget)
@@ -846,7 +849,10 @@ def _forecast(
             "won": won.get(period),
         }
         drill = service.drill_for(widget, base, (period,), [0]) if period in pipeline else None
-        result.groups.append(Group((period,), figures, drill))
+        group = Group((period,), figures, drill)
+        if period in won:  # the won bar drills into what was won, not into the pipeline
+            group.drills["won"] = service.drill_for(won_widget, won_base, (period,), [0])
+        result.groups.append(group)
     result.measures, result.span = ("weighted", "won", "pipeline"), span
 
 
@@ -911,6 +917,9 @@ def _rows(
         ]
 
 
+# a kind in a module of its own reads this module's helpers, so it is imported once they exist
+from formflow.dashboards.stage_history import stage_history  # noqa: E402
+
 _KINDS = {
     "number": _number,
     "target": _target,
@@ -918,4 +927,5 @@ _KINDS = {
     "calendar": _rows,
     "gantt": _rows,
     "forecast": _forecast,
+    "stage_history": stage_history,
 }

@@ -23,6 +23,7 @@ from formflow.definitions.model import (
     Form,
     Measure,
     Ratio,
+    StageSource,
     TargetSource,
     Widget,
 )
@@ -36,7 +37,7 @@ _FILTER_OPS = frozenset(
     {"eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "is_empty", "is_not_empty"}
 )
 _NEEDS_DIMENSION = frozenset({"bar", "line", "area", "pie", "donut", "funnel", "pivot"})
-_NEEDS_DIMENSION |= {"ranking", "target", "forecast"}
+_NEEDS_DIMENSION |= {"ranking", "target", "forecast", "stage_history"}
 DEFAULT_AGES = (30, 60, 90)
 _GROUPABLE_KINDS = frozenset(ValueKind) - {ValueKind.CHOICES, ValueKind.FILES, ValueKind.ROWS}
 
@@ -145,9 +146,19 @@ class WidgetCompiler:
                 self.error(("group_by",), "a forecast groups by a date field's time bucket")
             if "series" in item:
                 self.error(("series",), "a forecast has no series", at_key=True)
-        for name in ("probability", "won"):
-            if name in item and kind != "forecast":
-                self.error((name,), f"only a forecast widget has {name}", at_key=True)
+        if kind == "stage_history" and "series" in item:
+            self.error(
+                ("series",),
+                "a stage_history has no series; the owner and department filters narrow it",
+                at_key=True,
+            )
+        stages = self.stages(form, item, dimensions) if kind == "stage_history" else None
+        if "probability" in item and kind not in ("forecast", "stage_history"):
+            self.error(("probability",), "only a forecast widget has probability", at_key=True)
+        if "won" in item and kind != "forecast":
+            self.error(("won",), "only a forecast widget has won", at_key=True)
+        if "outcomes" in item and kind != "stage_history":
+            self.error(("outcomes",), "only a stage_history widget has outcomes", at_key=True)
         return Widget(
             key=item["key"],
             type=kind,
@@ -168,6 +179,7 @@ class WidgetCompiler:
             target=target,
             width=int(item.get("width", 1)),
             forecast=forecast,
+            stages=stages,
         )
 
     def field(
@@ -291,6 +303,35 @@ class WidgetCompiler:
         self.date(form, won["date_field"], ("won", "date_field"))
         spec = self.filter(form, won["filter"], ("won", "filter")) or {}
         return ForecastSource(item["probability"], spec, won["date_field"])
+
+    def stages(
+        self, form: Form, item: Mapping[str, Any], dimensions: tuple[Dimension, ...]
+    ) -> StageSource | None:
+        """A stage history reads the stays of a select field (its ``group_by``), closed as
+        won or lost by some of its values; the stays are kept for that field from then on."""
+        key = item.get("group_by")
+        if not isinstance(key, str) or not form.has_field(key) or not dimensions:
+            if "group_by" in item:
+                self.error(("group_by",), "a stage_history groups by a select field")
+            return None
+        options = form.field(key).option_values
+        if not options or form.field(key).kind is not ValueKind.TEXT:
+            self.error(("group_by",), f"'{key}' is not a select field, so it has no stages")
+            return None
+        if "outcomes" not in item:
+            self.error(("type",), "a stage_history widget needs outcomes: {won, lost}")
+            return None
+        found: dict[str, tuple[str, ...]] = {}
+        for name in ("won", "lost"):
+            values = item["outcomes"][name]
+            self.values(form, key, values, ("outcomes", name))
+            found[name] = tuple(values)
+        probability = item.get("probability")
+        if probability is not None:
+            kind = self.field(form, probability, ("probability",))
+            if kind is not None and kind not in _NUMERIC_KINDS:
+                self.error(("probability",), f"'{probability}' is not a number field")
+        return StageSource(found["won"], found["lost"], probability)
 
     def filter(self, form: Form, data: Mapping[str, Any], where: PathKey) -> dict[str, Any] | None:
         """The fixed filter in the filter language, each value checked against its field."""

@@ -464,6 +464,21 @@ class ForecastSource:
     won_date: str | None = None
 
 
+@dataclass(frozen=True)
+class StageSource:
+    """What a stage history widget sets beside each stage of its ``group_by`` field: the
+    values that close a record as ``won`` and as ``lost``, and the ``probability`` field
+    whose average over the stage's open records is the probability the pipeline assumes."""
+
+    won: tuple[str, ...]
+    lost: tuple[str, ...]
+    probability: str | None = None
+
+    @property
+    def closed(self) -> tuple[str, ...]:
+        return (*self.won, *self.lost)
+
+
 WIDGET_KINDS = (
     "number",
     "bar",
@@ -479,6 +494,7 @@ WIDGET_KINDS = (
     "calendar",
     "gantt",
     "forecast",
+    "stage_history",
 )
 
 
@@ -511,6 +527,7 @@ class Widget:
     target: TargetSource | None = None
     width: int = 1
     forecast: ForecastSource | None = None
+    stages: StageSource | None = None
 
     @property
     def kind(self) -> str:

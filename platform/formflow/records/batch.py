@@ -253,6 +253,7 @@ def _trace(
         at=context.utc,
         changes=[(record["id"], audit.changed_fields({}, record, keys)) for record in records],
     )
+    service.stays.keep_created(connection, form.key, context.utc, records)
     service.outbox.append_many(
         connection,
         app_key=service.app.key,

@@ -53,6 +53,8 @@ from formflow.definitions.model import SYSTEM_FIELDS, Field
 from formflow.errors import QueryError
 from formflow.fields import LONG_TEXT, Purpose, Reference, ValueKind
 from formflow.fields.values import filter_value
+from formflow.storage.platform_tables import stage_stays
+from formflow.storage.stays import tracked_fields
 from formflow.storage.tables import DELETED_AT, AppSchema
 
 MAX_DEPTH = 10
@@ -64,6 +66,8 @@ TEXT_OPS = ("eq", "ne", "contains", "starts_with", "ends_with", *COMMON_OPS[2:])
 ORDERED_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "between", *COMMON_OPS[2:])
 CHOICE_OPS = ("has_any", "has_all", "is_empty", "is_not_empty")
 _LIST_OPS = frozenset({"in", "not_in", "has_any", "has_all"})
+EVER = "ever"
+"""Once held one of the values: a stage field whose stays are kept."""
 _ORDERED_KINDS = frozenset(
     {ValueKind.INTEGER, ValueKind.DECIMAL, ValueKind.DATE, ValueKind.DATETIME}
 )
@@ -323,7 +327,28 @@ class _Compiler:
         if "." in key:
             return self.linked(key, op, spec)
         ref = resolve_field(self.schema, self.form_key, key, purpose="filter")
+        if op == EVER:
+            return self.ever(ref, spec.get("value"))
         return compile_condition(ref, op, spec.get("value"))
+
+    def ever(self, ref: FieldRef, value: Any) -> ColumnElement[bool]:
+        """Records that once held one of the values, whatever they hold now: read from the
+        stays kept of a stage field (:mod:`formflow.storage.stays`), through their index."""
+        if ref.key not in tracked_fields(self.schema.app).get(self.form_key, ()):
+            raise QueryError(
+                f"operator '{EVER}' needs the stage history of {describe(ref)}, which is not "
+                "kept (a stage_history widget keeps it)",
+                field=ref.shown,
+            )
+        values = [str(one) for one in _values(ref, EVER, value)]
+        stays = stage_stays.c
+        held = select(stays.record_id).where(
+            stays.app_key == self.schema.app.key,
+            stays.form_key == self.form_key,
+            stays.field_key == ref.key,
+            stays.value.in_(values),
+        )
+        return self.schema.table(self.form_key).c.id.in_(held)
 
     def linked(self, key: str, op: str, spec: Mapping[str, Any]) -> ColumnElement[bool]:
         link_key, _, target_key = key.partition(".")

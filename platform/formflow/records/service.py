@@ -88,11 +88,13 @@ from formflow.records.locks import LOCKED, RecordLocks
 from formflow.records.numbering import next_number
 from formflow.records.query import Page, Query, normalised, select_page
 from formflow.records.search import search_text
+from formflow.records.stage_history import StayAggregation, stay_groups
 from formflow.records.statements import PreparedStatements
 from formflow.records.submission import Derive, Fill, Prepared, Preparer
 from formflow.records.unit import current_unit, one_write
 from formflow.records.values import ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.stays import StayKeeper
 from formflow.storage.tables import (
     DELETED_AT,
     DELETED_BY,
@@ -170,6 +172,7 @@ class RecordService:
         self.derived = DerivedValues(schema, timezone)
         self.integrity = IntegrityChecks(schema, self.prepared, self.derived)
         self.duplicates = DuplicateKeys(schema)
+        self.stays = StayKeeper(self.app)
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
         self._access: dict[tuple[Any, ...], FieldAccess] = {}
         self._reads_id = {key: reads_record_id(form) for key, form in self.app.forms.items()}
@@ -688,6 +691,25 @@ class RecordService:
                 link_scope=self._link_scope(actor),
             )
 
+    def stay_groups(
+        self, actor: Actor, form_key: str, aggregation: StayAggregation
+    ) -> list[dict[str, Any]]:
+        """The stays of a tracked stage field, grouped, over the records the actor may read
+        (:func:`formflow.records.stage_history.stay_groups`)."""
+        form, table = self._form(form_key)
+        scope = require(actor, form, Operation.READ)
+        keys = [aggregation.field_key, *aggregation.group_by]
+        check_readable(self.app, actor, form, iter([*keys, *filter_fields(aggregation.filter)]))
+        with read_transaction(self.engine) as connection:
+            return stay_groups(
+                connection,
+                self.schema,
+                form_key,
+                aggregation,
+                scope=scope_condition(scope, actor, form, table),
+                link_scope=self._link_scope(actor),
+            )
+
     def get_with_history(
         self, actor: Actor, form_key: str, record_id: int
     ) -> tuple[Record, list[audit.AuditEntry]]:
@@ -1135,7 +1157,10 @@ class RecordService:
     ) -> None:
         """Leave the traces every write leaves, in its transaction: the record's history
         row (``audited``, the fields it lists), the audit log's entry (the keys of those
-        fields) and the outbox event (``changes``, its diff)."""
+        fields) and the outbox event (``changes``, its diff); and the stays of the stage
+        fields a dashboard tracks (:mod:`formflow.storage.stays`)."""
+        if audited and form.key in self.stays.tracked:
+            self.stays.keep(connection, form.key, record_id, at, audited)
         audit.record_change(
             connection,
             table_name=self.schema.table(form.key).name,

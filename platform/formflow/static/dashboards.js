@@ -55,6 +55,26 @@
   function labels(w) { return w.categories.map(function (c) { return c.label; }); }
   function axisLabel(w) { return { formatter: function (v) { return show(v, w); } }; }
 
+  // Each stage: the probability its open records assume beside the win rate it has had
+  // (bars, in per cent), and its average days (a line on a second axis).
+  function stages(w) {
+    var pct = { percent: true }, days = {};
+    function pick(key) { return w.series.filter(function (s) { return s.key === key; })[0]; }
+    function formatted(like) { return { valueFormatter: function (v) { return show(v, like, true); } }; }
+    var series = ["probability", "win_rate"].map(pick).filter(Boolean).map(function (s) {
+      return { type: "bar", name: s.label, data: points(s), tooltip: formatted(pct) };
+    });
+    var stay = pick("days");
+    if (stay) { series.push({ type: "line", name: stay.label, yAxisIndex: 1, data: points(stay), tooltip: formatted(days) }); }
+    return { legend: { type: "scroll", bottom: 0 },
+      grid: { left: 8, right: 8, top: 16, bottom: 36, containLabel: true },
+      tooltip: { trigger: "axis" },
+      xAxis: { type: "category", data: labels(w), axisLabel: { hideOverlap: true } },
+      yAxis: [{ type: "value", max: 100, axisLabel: axisLabel(pct) },
+        { type: "value", splitLine: { show: false }, axisLabel: axisLabel(days) }],
+      series: series };
+  }
+
   function build(w) {
     var kind = w.type;
     if (kind === "pie" || kind === "donut") {
@@ -101,6 +121,7 @@
               style: api.style() };
           } }] };
     }
+    if (kind === "stage_history") { return stages(w); }
     var horizontal = kind === "ranking";
     var line = kind === "line" || kind === "area";
     var two = kind !== "target" && w.measures.length === 2 && w.series.length === 2 &&

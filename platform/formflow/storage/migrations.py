@@ -39,6 +39,7 @@ from formflow.storage.database import (
 from formflow.storage.migration_ops import MigrationPlan
 from formflow.storage.planning import plan_migration
 from formflow.storage.purge import plan_purge
+from formflow.storage.stays import plan_fills
 from formflow.storage.tables import AppSchema
 from formflow.storage.versions import (
     RecordVersion,
@@ -232,7 +233,11 @@ def _plan(
     database holds it already and only informational steps remain."""
     app = schema.app
     current = current_version(connection, app.key)
-    plan = plan_migration(connection, schema, _compile(current, load), timezone=timezone)
+    before = _compile(current, load)
+    plan = plan_migration(connection, schema, before, timezone=timezone)
+    tables = {key: schema.table(key).name for key in app.forms}
+    for fill in plan_fills(app, before.app if before is not None else None, tables):
+        plan = plan.then(fill)
     unchanged = current is not None and current.digest == app.digest
     if unchanged and not plan.changes_anything and not plan.refusals:
         return plan

@@ -693,3 +693,20 @@ plugin_jobs = _keyed_table(
 """Plugins' background jobs (:mod:`formflow.jobs.plugin_jobs`): ``status`` is queued,
 running (under a lease, so a job whose worker died runs again), done or failed (after its
 last retry, for an admin to run again)."""
+
+stage_stays = _keyed_table(
+    "ff_stage_stays",
+    Column("app_key", String(63), nullable=False),
+    Column("form_key", String(63), nullable=False),
+    Column("field_key", String(63), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("value", String(255), nullable=False),
+    _at("entered_at"),
+    _at("left_at", nullable=True),
+    Column("seconds", BigInteger),
+    Index("ix_ff_stage_stays_record", "app_key", "form_key", "field_key", "record_id", "id"),
+    Index("ix_ff_stage_stays_value", "app_key", "form_key", "field_key", "value", "record_id"),
+)
+"""Each time a record held a value of a stage field (:mod:`formflow.storage.stays`): the
+value, when it came and went, and the whole ``seconds`` it stayed (once it has gone). Kept
+only for the select fields a ``stage_history`` widget reads, in the write's transaction."""

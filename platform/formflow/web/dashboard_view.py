@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 
 from formflow.dashboards import Drill, Group, WidgetResult
 from formflow.definitions.model import SYSTEM_FIELDS, App, Dimension, Form, Widget
-from formflow.errors import PermissionDenied
+from formflow.errors import N_, PermissionDenied
 from formflow.fields import Reference, ValueKind
 from formflow.records import Actor, RecordService
 from formflow.web.display import column_label
@@ -158,17 +158,23 @@ def figure(value: Any) -> str:
     return str(format_decimal(number, format="#,##0" + ("." + "0" * places if places else "")))
 
 
+FIGURE_LABELS = {
+    "target": N_("Target"),
+    "attainment": N_("Attainment %"),
+    "weighted": N_("Weighted pipeline"),
+    "pipeline": N_("Pipeline"),
+    "won": N_("Won"),
+    "probability": N_("Assumed probability %"),
+    "win_rate": N_("Actual win rate %"),
+    "days": N_("Average days in stage"),
+    "closed": N_("Closed"),
+}
+"""The figures a kind computes itself (a target's, a forecast's, a stage history's)."""
+
+
 def measure_label(app: App, widget: Widget, name: str) -> str:
-    if name == "target":
-        return str(_("Target"))
-    if name == "attainment":
-        return str(_("Attainment %"))
-    if name == "weighted":
-        return str(_("Weighted pipeline"))
-    if name == "pipeline":
-        return str(_("Pipeline"))
-    if name == "won":
-        return str(_("Won"))
+    if name in FIGURE_LABELS:
+        return str(_(FIGURE_LABELS[name]))
     if name in ("ratio", "numerator", "denominator") or len(widget.measures) == 1:
         return text(widget.label)
     measure = next((m for m in widget.measures if m.name == name), None)
@@ -267,7 +273,7 @@ def widget_json(app_key: str, app: App, labeller: Labeller, result: WidgetResult
             "key": m,
             "label": measure_label(app, widget, m),
             "data": [number(g.values.get(m)) for g in groups],
-            "links": [_link(app_key, widget, g) for g in groups],
+            "links": [_link(app_key, widget, g, m) for g in groups],
         }
         for m in shown
     ]
@@ -282,8 +288,10 @@ def widget_json(app_key: str, app: App, labeller: Labeller, result: WidgetResult
     return found
 
 
-def _link(app_key: str, widget: Widget, group: Group) -> str | None:
-    return list_url(app_key, widget.form, group.drill)
+def _link(app_key: str, widget: Widget, group: Group, measure: str = "") -> str | None:
+    """The list of the records behind one figure of ``group`` (its own, if it has one)."""
+    drill = group.drills.get(measure, group.drill)
+    return list_url(app_key, widget.form, drill)
 
 
 def _totals(app_key: str, widget: Widget, result: WidgetResult, name: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from formflow.definitions.model import SYSTEM_FIELDS, Form, SortKey
 from formflow.fields import ValueKind
 from formflow.records import sortable
+from formflow.storage.stays import tracked_fields
 from formflow.storage.tables import AppSchema
 from formflow.web.display import cell_columns, column_label
 from formflow.web.i18n import text
@@ -29,6 +30,7 @@ from formflow.web.ids import parse_id
 
 FILTER = "f."
 LOW, HIGH = ".from", ".to"
+EVER = ".ever"
 NONE = "__none__"
 MAX_PARAM = 200
 COLUMNS = "columns"
@@ -76,6 +78,10 @@ class ListState:
             value = str(args.get(FILTER + key, "")).strip()
             if parse_id(value) is not None:
                 filters[FILTER + key] = value
+        for name in _ever_params(form, schema):  # a stage history's drill-down
+            value = str(args.get(name, "")).strip()[:MAX_PARAM]
+            if value:
+                filters[name] = value
         for name in _other_params(form):  # a dashboard's drill-down
             value = str(args.get(name, "")).strip()[:MAX_PARAM]
             if value and name not in filters:
@@ -166,6 +172,12 @@ def _other_params(form: Form) -> list[str]:
     ]
 
 
+def _ever_params(form: Form, schema: AppSchema) -> list[str]:
+    """``f.stage.ever``: the records that were once in a stage, for a stage field whose
+    history is kept."""
+    return [FILTER + key + EVER for key in tracked_fields(schema.app).get(form.key, ())]
+
+
 def _params(form: Form, key: str) -> list[str]:
     if filter_type(form, key) in ("number", "date", "datetime"):
         return [FILTER + key + LOW, FILTER + key + HIGH]
@@ -204,7 +216,18 @@ class Filters:
         conditions: list[Spec] = []
         for key in filter_keys(self.form, state):
             conditions += self._conditions(key, state.filters)
+        for name in _ever_params(self.form, self.schema):
+            conditions += self._ever(name, state.filters.get(name, ""))
         return {"and": conditions} if conditions else None
+
+    def _ever(self, name: str, value: str) -> list[Spec]:
+        key = name[len(FILTER) : -len(EVER)]
+        several = value.split(",") if value else []
+        if several and all(one in self.form.field(key).option_values for one in several):
+            return [{"field": key, "op": "ever", "value": several}]
+        if value:
+            self._problem(key, value)
+        return []
 
     def _conditions(self, key: str, given: Mapping[str, str]) -> list[Spec]:
         kind = filter_type(self.form, key)
@@ -347,6 +370,13 @@ def controls(
                 hint=_link_hint(form, key, kind, value, link_titles),
             )
         )
+    for name in (n for n in state.filters if n.endswith(EVER) and n.startswith(FILTER)):
+        key = name[len(FILTER) : -len(EVER)]
+        value = state.filters[name]
+        choices = _with_several(form, key, "select", value, users, departments)
+        choices = tuple(choice for choice in choices if choice[0] != NONE)
+        label = _("%(field)s (ever)", field=column_label(form, key))
+        found.append(Control(key + EVER, label, "select", name, value, choices=choices))
     return found
 
 

@@ -91,6 +91,16 @@ class Outcome:
     errors: list[RowError] = field(default_factory=list)
     rolled_back: bool = False
 
+    def counts(self) -> dict[str, int]:
+        """How many rows went each way, as the audit log, the run and the API keep them."""
+        return {
+            "processed": self.processed,
+            "created": self.created,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "failed": self.failed,
+        }
+
 
 @dataclass(frozen=True)
 class Source:
@@ -399,11 +409,7 @@ class Importer:
                 detail={
                     "mode": self.options.mode.value,
                     "duplicates": self.options.duplicates.value,
-                    "processed": outcome.processed,
-                    "created": outcome.created,
-                    "updated": outcome.updated,
-                    "skipped": outcome.skipped,
-                    "failed": outcome.failed,
+                    **outcome.counts(),
                     "rolled_back": outcome.rolled_back,
                 },
             )

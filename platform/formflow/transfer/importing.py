@@ -93,13 +93,10 @@ class Outcome:
 
     def counts(self) -> dict[str, int]:
         """How many rows went each way, as the audit log, the run and the API keep them."""
-        return {
-            "processed": self.processed,
-            "created": self.created,
-            "updated": self.updated,
-            "skipped": self.skipped,
-            "failed": self.failed,
-        }
+        return {name: int(getattr(self, name)) for name in _COUNTS}
+
+
+_COUNTS = ("processed", "created", "updated", "skipped", "failed")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import code
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -654,14 +654,15 @@ def jobs_dead(limit: int) -> None:
 
     with opened() as instance, read_transaction(instance.engine) as connection:
         letters = list_dead_letters(connection, limit=limit)
-    if not letters:
-        click.echo("no dead letters")
-    for letter in letters:
-        click.echo(
+    _listed(
+        "no dead letters",
+        (
             f"{letter.id:>5}  {letter.failed_at:%Y-%m-%d %H:%M}  {letter.subscriber:<24} "
             f"{letter.app_key}/{letter.form_key}/{letter.record_id} {letter.kind:<8} "
-            f"after {letter.attempts} attempts: {letter.error.splitlines()[0] if letter.error else ''}"
-        )
+            f"after {letter.attempts} attempts: {_first_line(letter.error)}"
+            for letter in letters
+        ),
+    )
 
 
 @jobs.command("retry")
@@ -687,15 +688,14 @@ def jobs_failed(limit: int) -> None:
     """List the plugins' jobs given up after their last retry, newest first."""
     with opened() as instance, read_transaction(instance.engine) as connection:
         found = instance.plugin_jobs.failed(connection, limit=limit)
-    if not found:
-        click.echo("no failed plugin jobs")
-    for job in found:
-        moment = job.finished_at or job.created_at
-        first_line = job.error.splitlines()[0] if job.error else ""
-        click.echo(
-            f"{job.id:>5}  {moment:%Y-%m-%d %H:%M}  {job.name:<24} "
-            f"after {job.attempts} attempts: {first_line}"
-        )
+    _listed(
+        "no failed plugin jobs",
+        (
+            f"{job.id:>5}  {job.finished_at or job.created_at:%Y-%m-%d %H:%M}  {job.name:<24} "
+            f"after {job.attempts} attempts: {_first_line(job.error)}"
+            for job in found
+        ),
+    )
 
 
 @jobs.command("rerun")
@@ -789,10 +789,22 @@ def automations_preview(app_key: str, rule: str, day: datetime | None) -> None:
         found = instance.automations.preview(app_key, rule, when)
         form = instance.app(app_key).automations[rule].form
         title = instance.app(app_key).form(form).title_field
-    if not found:
-        click.echo("no records")
-    for record in found:
-        click.echo(f"{form}/{record['id']}  {record.get(title) or ''}")
+    _listed("no records", (f"{form}/{record['id']}  {record.get(title) or ''}" for record in found))
+
+
+def _listed(nothing: str, lines: Iterable[str]) -> None:
+    """Print a listing's lines, or ``nothing`` when it has none, so an empty answer is
+    told rather than silent."""
+    shown = False
+    for line in lines:
+        click.echo(line)
+        shown = True
+    if not shown:
+        click.echo(nothing)
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
 
 
 def _record_ref(record: str | None) -> tuple[str | None, int | None]:

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from formflow import audit
 from formflow.audit import Action
 from formflow.storage.platform_tables import sessions
+from formflow.storage.rows import aware
 
 LIFETIME = timedelta(hours=12)
 """How long an unused session lasts."""
@@ -55,7 +56,7 @@ class Seen:
     remember: bool
 
     def touch_due(self, now: datetime) -> bool:
-        return _aware(self.last_seen_at) <= now - TOUCH_INTERVAL
+        return aware(self.last_seen_at) <= now - TOUCH_INTERVAL
 
 
 def token_hash(token: str) -> str:
@@ -131,8 +132,8 @@ def list_sessions(
     return [
         Session(
             id=int(row["id"]),
-            created_at=_aware(row["created_at"]),
-            last_seen_at=_aware(row["last_seen_at"]),
+            created_at=aware(row["created_at"]),
+            last_seen_at=aware(row["last_seen_at"]),
             user_agent=str(row["user_agent"]),
             address=str(row["address"]),
             remember=bool(row["remember"]),
@@ -172,8 +173,3 @@ def end_session_by_token(connection: Connection, token: str) -> None:
         .returning(sessions.c.user_id)
     ).scalar()
     audit.log(connection, Action.SIGN_OUT, user_id=ended)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; they were stored in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -26,6 +26,7 @@ from formflow import accounts, audit
 from formflow.audit import Action
 from formflow.errors import FormflowError
 from formflow.storage.platform_tables import api_tokens
+from formflow.storage.rows import aware
 
 PREFIX = "ff_"
 """Every token starts with this, so a leaked one is recognisable (secret scanners, logs)."""
@@ -104,7 +105,7 @@ class TokenMatch:
         return self.identity.user
 
     def touch_due(self, now: datetime) -> bool:
-        return self.last_used_at is None or _aware(self.last_used_at) <= now - TOUCH_INTERVAL
+        return self.last_used_at is None or aware(self.last_used_at) <= now - TOUCH_INTERVAL
 
 
 def token_hash(plaintext: str) -> str:
@@ -231,9 +232,9 @@ def list_tokens(connection: Connection, user_id: int | None) -> list[ApiToken]:
             id=int(row["id"]),
             user_id=int(row["user_id"]),
             name=str(row["name"]),
-            created_at=_aware(row["created_at"]),
-            last_used_at=_aware(row["last_used_at"]) if row["last_used_at"] else None,
-            expires_at=_aware(row["expires_at"]) if row["expires_at"] else None,
+            created_at=aware(row["created_at"]),
+            last_used_at=aware(row["last_used_at"]) if row["last_used_at"] else None,
+            expires_at=aware(row["expires_at"]) if row["expires_at"] else None,
             scope=TokenScope.from_row(row["read_only"], row["forms"]),
         )
         for row in connection.execute(query).mappings()
@@ -250,8 +251,3 @@ def revoke_token(connection: Connection, user_id: int | None, token_id: int) -> 
     if revoked:
         audit.log(connection, Action.TOKEN_REVOKE, detail={"token": token_id})
     return revoked
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; they were stored in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -51,6 +51,7 @@ from formflow.storage.platform_tables import (
     user_roles,
     users,
 )
+from formflow.storage.rows import aware
 from formflow.storage.text import storable
 
 MIN_PASSWORD_LENGTH = 8
@@ -450,7 +451,7 @@ def login_blocked_until(
     if count < LOGIN_FAILURE_LIMIT or last is None:
         return None
     doublings = min(int(count) - LOGIN_FAILURE_LIMIT, 16)
-    until = _aware(last) + min(LOGIN_BACKOFF * 2**doublings, LOGIN_BACKOFF_MAX)
+    until = aware(last) + min(LOGIN_BACKOFF * 2**doublings, LOGIN_BACKOFF_MAX)
     return until if until > now else None
 
 
@@ -470,11 +471,6 @@ def clear_login_failures(connection: Connection, username: str, address: str) ->
             login_failures.c.username == username, login_failures.c.address == address[:64]
         )
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; they were stored in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # Administration: listing and changing users and departments ---------------------------

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Row, insert, select
 
 from formflow.records.audit import jsonable
 from formflow.storage.platform_tables import automation_runs
+from formflow.storage.rows import aware, from_row
 
 DONE = "done"
 ERROR = "error"
@@ -115,20 +116,11 @@ def list_runs(
     return [_run(row) for row in rows]
 
 
-def _run(row: Any) -> Run:
-    started: datetime = row.started_at
-    return Run(
-        id=row.id,
-        app_key=row.app_key,
-        automation_key=row.automation_key,
-        trigger=row.trigger,
-        form_key=row.form_key,
-        record_id=row.record_id,
-        event_id=row.event_id,
-        status=row.status,
-        depth=row.depth,
+def _run(row: Row[Any]) -> Run:
+    return from_row(
+        Run,
+        row,
         changes=row.changes or [],
         error=row.error or "",
-        started_at=started if started.tzinfo else started.replace(tzinfo=UTC),
-        duration_ms=row.duration_ms,
+        started_at=aware(row.started_at),
     )

@@ -24,6 +24,7 @@ from formflow.definitions.compiling import (
     suggest,
     unknown,
 )
+from formflow.definitions.cycles import cycles
 from formflow.definitions.model import (
     SYSTEM_FIELDS,
     Field,
@@ -327,26 +328,16 @@ class FormCompiler(DocumentCompiler):
     def _check_formula_cycles(self, fields: tuple[Field, ...], path: PathKey) -> None:
         formulas = {f.key: f for f in fields if f.expression is not None}
         positions = {f.key: i for i, f in enumerate(fields)}
-        state: dict[str, str] = {}
-
-        def visit(key: str, trail: list[str]) -> None:
-            state[key] = "visiting"
-            expression = formulas[key].expression
-            assert expression is not None
-            for name in sorted(expression.names & formulas.keys()):
-                if state.get(name) == "visiting":
-                    cycle = [*trail[trail.index(name) :], name] if name in trail else [key, name]
-                    self.error(
-                        (*path, positions[key], "expression"),
-                        f"formula cycle: {' -> '.join(cycle)}",
-                    )
-                elif name not in state:
-                    visit(name, [*trail, name])
-            state[key] = "done"
-
-        for key in formulas:
-            if key not in state:
-                visit(key, [key])
+        reads = {
+            key: sorted(field.expression.names & formulas.keys())
+            for key, field in formulas.items()
+            if field.expression is not None
+        }
+        for circle in cycles(reads):
+            self.error(
+                (*path, positions[circle[-1]], "expression"),
+                f"formula cycle: {' -> '.join([*circle, circle[0]])}",
+            )
 
     def _check_parent_reads(self, form: Form) -> None:
         """A row reads the record as ``parent``: its fields other than formulas (worked

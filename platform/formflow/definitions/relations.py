@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from formflow.definitions.compiling import suggest, unknown
+from formflow.definitions.cycles import cycles
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
 from formflow.definitions.source import PathKey, SourceDocument
 from formflow.errors import DefinitionError
@@ -308,34 +309,20 @@ class Relations:
 
     def _check_cycles(self) -> None:
         edges = {node: sorted(self._reads(node)) for node in self._nodes()}
-        state: dict[Node, str] = {}
         reported: set[frozenset[Node]] = set()
-
-        def visit(node: Node, trail: list[Node]) -> None:
-            state[node] = "visiting"
-            for read in edges.get(node, ()):
-                if state.get(read) == "visiting":
-                    cycle = [node, *trail[trail.index(read) :]]
-                    derived = any(self.forms[f].field(k).is_derived for f, k in cycle)
-                    if derived and frozenset(cycle) not in reported:  # formulas alone: said
-                        reported.add(frozenset(cycle))
-                        form = self.forms[node[0]]
-                        shown = " -> ".join(f"{f}.{k}" for f, k in cycle)
-                        where = "form" if form.field(node[1]).rollup else "link"
-                        where = "expression" if form.field(node[1]).is_formula else where
-                        self._error(
-                            form,
-                            form.field(node[1]),
-                            where,
-                            f"values computed in a circle: {shown}",
-                        )
-                elif read not in state:
-                    visit(read, [*trail, read])
-            state[node] = "done"
-
-        for node in edges:
-            if node not in state:
-                visit(node, [node])
+        for circle in cycles(edges):
+            cycle = [circle[-1], *circle]
+            derived = any(self.forms[f].field(k).is_derived for f, k in cycle)
+            if derived and frozenset(cycle) not in reported:  # formulas alone: said
+                reported.add(frozenset(cycle))
+                node = circle[-1]
+                form = self.forms[node[0]]
+                shown = " -> ".join(f"{f}.{k}" for f, k in cycle)
+                where = "form" if form.field(node[1]).rollup else "link"
+                where = "expression" if form.field(node[1]).is_formula else where
+                self._error(
+                    form, form.field(node[1]), where, f"values computed in a circle: {shown}"
+                )
 
     def _nodes(self) -> Iterator[Node]:
         for form in self.forms.values():

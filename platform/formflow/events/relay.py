@@ -48,6 +48,7 @@ from formflow.storage.platform_tables import (
     event_subscribers,
     events,
 )
+from formflow.storage.rows import aware
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class Relay:
                 stop, retry_at = False, None
                 try:
                     for row in owed:
-                        if row.available_at is not None and _aware(row.available_at) > _now():
+                        if row.available_at is not None and aware(row.available_at) > _now():
                             stop = True  # its retry is on its way already
                             break
                         event = Event.from_row(row)
@@ -331,11 +332,6 @@ def _first_owed(now: datetime) -> Select[Any]:
         )
         .order_by(first.c.subscriber)
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands date-times back without their zone; they were stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 _OWED = (

@@ -292,16 +292,17 @@ def _matches(pattern: str, value: str) -> bool | None:
 
 
 def is_date(value: Any) -> bool:
-    try:
-        date.fromisoformat(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+    return _parses(date.fromisoformat, value)
 
 
 def is_datetime(value: Any) -> bool:
+    return _parses(datetime.fromisoformat, value)
+
+
+def _parses(parse: Callable[[Any], object], value: Any) -> bool:
+    """Whether ``parse`` takes ``value`` (ISO text) without a complaint."""
     try:
-        datetime.fromisoformat(value)
+        parse(value)
     except (TypeError, ValueError):
         return False
     return True

@@ -8,13 +8,14 @@ attempts counted from nought; the caller then rings the queue (``relay.committed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select
 
 from formflow.errors import FormflowError
 from formflow.storage.platform_tables import dead_letters, event_deliveries, events
+from formflow.storage.rows import aware, from_row
 
 
 class UnknownDeadLetterError(FormflowError):
@@ -69,16 +70,4 @@ _LETTERS = select(
 
 
 def _letter(row: Row[Any]) -> DeadLetter:
-    failed_at: datetime = row.failed_at
-    return DeadLetter(
-        id=row.id,
-        subscriber=row.subscriber,
-        event_id=row.event_id,
-        app_key=row.app_key,
-        form_key=row.form_key,
-        record_id=row.record_id,
-        kind=row.kind,
-        attempts=row.attempts,
-        error=row.error or "",
-        failed_at=failed_at if failed_at.tzinfo else failed_at.replace(tzinfo=UTC),
-    )
+    return from_row(DeadLetter, row, error=row.error or "", failed_at=aware(row.failed_at))

@@ -32,6 +32,7 @@ from formflow.errors import FormflowError
 from formflow.records.unit import current_unit
 from formflow.storage.database import write_transaction
 from formflow.storage.platform_tables import plugin_jobs
+from formflow.storage.rows import aware
 
 if TYPE_CHECKING:
     from formflow.jobs.runner import Jobs
@@ -355,15 +356,7 @@ def _runnable(now: datetime) -> Any:
     )
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _shown(row: Row[Any]) -> PluginJobRow:
-    created = _aware(row.created_at)
-    assert created is not None
     return PluginJobRow(
         id=int(row.id),
         name=row.name,
@@ -371,8 +364,8 @@ def _shown(row: Row[Any]) -> PluginJobRow:
         status=row.status,
         attempts=int(row.attempts),
         error=row.error or "",
-        created_at=created,
-        finished_at=_aware(row.finished_at),
+        created_at=aware(row.created_at),
+        finished_at=aware(row.finished_at),
     )
 
 

@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from sqlalchemy import Row
+
 from formflow.definitions.model import Label
 from formflow.errors import render
+from formflow.storage.rows import from_row
 
 
 @dataclass(frozen=True)
@@ -58,21 +61,8 @@ class Notification:
         return one(self.title), one(self.body)
 
     @classmethod
-    def from_row(cls, row: Any) -> Notification:
-        return cls(
-            id=int(row.id),
-            user_id=int(row.user_id),
-            kind=row.kind,
-            title=row.title,
-            body=row.body,
-            params=row.params or {},
-            app_key=row.app_key,
-            form_key=row.form_key,
-            record_id=row.record_id,
-            task_id=row.task_id,
-            created_at=row.created_at,
-            read_at=row.read_at,
-        )
+    def from_row(cls, row: Row[Any]) -> Notification:
+        return from_row(cls, row, id=int(row.id), user_id=int(row.user_id), params=row.params or {})
 
 
 def _in(value: Any, language: str) -> Any:

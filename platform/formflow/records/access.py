@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, bindparam, false, or_
+from sqlalchemy.sql.elements import BindParameter
 
 from formflow.definitions.model import Form, Operation, Scope
 from formflow.errors import N_, PermissionDenied
@@ -133,6 +134,20 @@ def scope_condition(
     """The SQL condition limiting ``table`` to what ``scope`` reaches; ``None`` for all.
     ``pool`` (for reads) adds the form's pool for the actors who see it."""
     found = reach(scope, actor, form if pool else None)
+    return _condition(found, form, table, sorted(actor.department_ids), actor.user_id)
+
+
+def reach_condition(found: Reach, form: Form, table: Table) -> ColumnElement[bool] | None:
+    """:func:`scope_condition` with the actor as bound parameters (see :func:`reach_values`)."""
+    departments: BindParameter[Any] = bindparam("reach_departments", expanding=True)
+    return _condition(found, form, table, departments, bindparam("reach_user"))
+
+
+def _condition(
+    found: Reach, form: Form, table: Table, departments: Any, user: Any
+) -> ColumnElement[bool] | None:
+    """The condition of one reach, with the actor's ``departments`` and ``user`` given as
+    values or as bound parameters: one shape, whether built per actor or once for all."""
     if found is Reach.EVERYTHING:
         return None
     if found is Reach.NOTHING:
@@ -142,26 +157,9 @@ def scope_condition(
         return unowned
     condition: ColumnElement[bool]
     if _UNPOOLED.get(found, found) is Reach.DEPARTMENTS:
-        condition = table.c[DEPARTMENT].in_(sorted(actor.department_ids))
+        condition = table.c[DEPARTMENT].in_(departments)
     else:
-        condition = table.c[form.owner_field] == actor.user_id
-    return or_(condition, unowned) if found in _UNPOOLED else condition
-
-
-def reach_condition(found: Reach, form: Form, table: Table) -> ColumnElement[bool] | None:
-    """:func:`scope_condition` with the actor as bound parameters (see :func:`reach_values`)."""
-    if found is Reach.EVERYTHING:
-        return None
-    if found is Reach.NOTHING:
-        return false()
-    unowned = table.c[form.owner_field].is_(None)
-    if found is Reach.POOL:
-        return unowned
-    condition: ColumnElement[bool]
-    if found in (Reach.DEPARTMENTS, Reach.DEPARTMENTS_OR_POOL):
-        condition = table.c[DEPARTMENT].in_(bindparam("reach_departments", expanding=True))
-    else:
-        condition = table.c[form.owner_field] == bindparam("reach_user")
+        condition = table.c[form.owner_field] == user
     return or_(condition, unowned) if found in _UNPOOLED else condition
 
 

@@ -55,17 +55,13 @@ def record_change(
     at: datetime,
     changes: Mapping[str, tuple[Any, Any]],
 ) -> None:
-    payload = {key: [jsonable(old), jsonable(new)] for key, (old, new) in changes.items()}
-    connection.execute(
-        _RECORD_CHANGE,
-        {
-            "table_name": table_name,
-            "record_id": record_id,
-            "action": action,
-            "user_id": user_id,
-            "at": at,
-            "changes": payload,
-        },
+    record_changes(
+        connection,
+        table_name=table_name,
+        action=action,
+        user_id=user_id,
+        at=at,
+        changes=[(record_id, changes)],
     )
 
 

@@ -75,6 +75,12 @@ class OneTableOperation(Operation):
         return (self.table,)
 
 
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """``count`` with its noun, as a step says it: "1 row", "3 rows"; ``many`` for a
+    plural that is not the noun with an "s"."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
 def _is_sqlite(ops: Operations) -> bool:
     return bool(ops.get_bind().dialect.name == "sqlite")
 

@@ -48,6 +48,7 @@ from formflow.storage.migration_ops import (
     RenameColumn,
     RenameTable,
     Stage,
+    counted,
 )
 from formflow.storage.platform_tables import PLATFORM_PREFIX
 from formflow.storage.recompute import RecomputeFormulas, row_count, stale_formulas
@@ -260,9 +261,8 @@ class _Planner:
     ) -> None:
         result = scan(self.connection, live_name, source, sql_type, field)
         if result.failures:
-            rows = "row" if result.failures == 1 else "rows"
             self.builder.refuse(
-                f"{where}: {result.failures} {rows} cannot become {target_label(field)}: "
+                f"{where}: {counted(result.failures, 'row')} cannot become {target_label(field)}: "
                 f"{result.describe_examples()}. {WAYS_FORWARD}"
             )
 
@@ -319,9 +319,8 @@ class _Planner:
             self.connection, live_name, [sources[key] for key in keys], live_only=live_only
         )
         if groups:
-            values = "value" if groups == 1 else "values"
             self.builder.refuse(
-                f"{spec.table.name}: {groups} {values} of ({', '.join(keys)}) appear in more "
+                f"{spec.table.name}: {counted(groups, 'value')} of ({', '.join(keys)}) appear in more "
                 f"than one live record, so the unique index {index.name} cannot be created: "
                 f"{examples}. Ways forward: make those records' values differ, or drop "
                 "`unique` from the definition."

@@ -50,6 +50,12 @@ def _id() -> Column[Any]:
     return Column("id", Id, primary_key=True)
 
 
+def _key(name: str, *, required: bool = True, **options: Any) -> Column[Any]:
+    """A definition's key (an app's, form's, rule's, node's...): 63 characters at most, as
+    definitions allow them; required unless ``required`` is false."""
+    return Column(name, String(63), nullable=not required, **options)
+
+
 def _at(name: str, *, nullable: bool = False) -> Column[Any]:
     """A timezone-aware moment; required unless ``nullable``."""
     return Column(name, DateTime(timezone=True), nullable=nullable)
@@ -64,6 +70,17 @@ def _owner() -> Column[Any]:
     """The user a row belongs to; the row goes when the user does."""
     return Column(
         "user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+
+
+def _record_and_user() -> tuple[Column[Any], ...]:
+    """The key of a table with a row per record and user (a follower, a cool-down); the
+    row goes when the user does."""
+    return (
+        _key("app_key", primary_key=True),
+        _key("form_key", primary_key=True),
+        Column("record_id", BigInteger, primary_key=True),
+        Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
     )
 
 
@@ -104,13 +121,13 @@ user_roles = Table(
     "ff_user_roles",
     platform_metadata,
     Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
-    Column("app_key", String(63), primary_key=True),
-    Column("role_key", String(63), primary_key=True),
+    _key("app_key", primary_key=True),
+    _key("role_key", primary_key=True),
 )
 
 definition_versions = _keyed_table(
     "ff_definition_versions",
-    Column("app_key", String(63), nullable=False),
+    _key("app_key"),
     Column("number", Integer, nullable=False),
     Column("version_label", String(100), nullable=False),
     Column("digest", String(64), nullable=False),
@@ -140,8 +157,8 @@ audit_entries = Table(
     _at("at"),
     Column("user_id", BigInteger),
     Column("action", String(40), nullable=False),
-    Column("app_key", String(63)),
-    Column("form_key", String(63)),
+    _key("app_key", required=False),
+    _key("form_key", required=False),
     Column("record_id", BigInteger),
     Column("address", String(64)),
     Column("detail", JSON, nullable=False),
@@ -213,8 +230,8 @@ step of the last code accepted, so no code signs in twice."""
 address_rules = _keyed_table(
     "ff_address_rules",
     Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE")),
-    Column("app_key", String(63)),
-    Column("role_key", String(63)),
+    _key("app_key", required=False),
+    _key("role_key", required=False),
     Column("networks", Text, nullable=False),
 )
 """Networks a user, or the holders of a role, may sign in from (space-separated CIDR)."""
@@ -270,8 +287,8 @@ attachments = Table(
 
 events = _keyed_table(
     "ff_events",
-    Column("app_key", String(63), nullable=False),
-    Column("form_key", String(63), nullable=False),
+    _key("app_key"),
+    _key("form_key"),
     Column("record_id", BigInteger, nullable=False),
     Column("kind", String(30), nullable=False),
     Column("user_id", BigInteger),
@@ -314,14 +331,14 @@ dead_letters = _keyed_table(
 
 workflow_instances = _keyed_table(
     "ff_workflow_instances",
-    Column("app_key", String(63), nullable=False),
-    Column("workflow_key", String(63), nullable=False),
+    _key("app_key"),
+    _key("workflow_key"),
     Column("definition_digest", String(64), nullable=False),
-    Column("form_key", String(63), nullable=False),
+    _key("form_key"),
     Column("record_id", BigInteger, nullable=False),
     _user_ref("submitter_id"),
     Column("status", String(20), nullable=False),
-    Column("outcome", String(63)),
+    _key("outcome", required=False),
     Column("prior_state", String(100)),
     Column("live_key", String(200), unique=True),
     Column("version", Integer, nullable=False),
@@ -339,7 +356,7 @@ set by every step, so an instance advances once however many act on it at the sa
 workflow_tasks = _keyed_table(
     "ff_workflow_tasks",
     _instance_ref(),
-    Column("node_key", String(63), nullable=False),
+    _key("node_key"),
     Column("entry", Integer, nullable=False),
     Column("kind", String(10), nullable=False),
     _user_ref(),
@@ -364,7 +381,7 @@ workflow_history = _keyed_table(
     "ff_workflow_history",
     _instance_ref(),
     Column("action", String(30), nullable=False),
-    Column("node_key", String(63)),
+    _key("node_key", required=False),
     Column("task_id", BigInteger),
     _user_ref(),
     _at("at"),
@@ -375,13 +392,13 @@ workflow_history = _keyed_table(
 
 workflow_delegations = _keyed_table(
     "ff_workflow_delegations",
-    Column("app_key", String(63), nullable=False),
+    _key("app_key"),
     _owner(),
     Column("delegate_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False),
     Column("starts_on", Date, nullable=False),
     Column("ends_on", Date, nullable=False),
     _at("created_at"),
-    Column("workflow_key", String(63)),
+    _key("workflow_key", required=False),
     _at("ended_at", nullable=True),
     Column("comment", Text),
 )
@@ -390,10 +407,10 @@ workflow when ``workflow_key`` is set, and no longer once ``ended_at`` (ended ea
 
 automation_runs = _keyed_table(
     "ff_automation_runs",
-    Column("app_key", String(63), nullable=False),
-    Column("automation_key", String(63), nullable=False),
+    _key("app_key"),
+    _key("automation_key"),
     Column("trigger", String(200), nullable=False),
-    Column("form_key", String(63), nullable=False),
+    _key("form_key"),
     Column("record_id", BigInteger),
     Column("event_id", BigInteger),
     Column("run_key", String(300), unique=True),
@@ -413,9 +430,9 @@ handed over."""
 
 record_action_runs = _keyed_table(
     "ff_record_action_runs",
-    Column("app_key", String(63), nullable=False),
-    Column("form_key", String(63), nullable=False),
-    Column("action_key", String(63), nullable=False),
+    _key("app_key"),
+    _key("form_key"),
+    _key("action_key"),
     Column("record_id", BigInteger, nullable=False),
     _user_ref(),
     _at("at"),
@@ -429,21 +446,18 @@ counts the user's rows since the start of their day through the first index."""
 pool_cooldowns = Table(
     "ff_pool_cooldowns",
     platform_metadata,
-    Column("app_key", String(63), primary_key=True),
-    Column("form_key", String(63), primary_key=True),
-    Column("record_id", BigInteger, primary_key=True),
-    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
+    *_record_and_user(),
     _at("until"),
 )
 """Who let a pool record go, and until when they may not take it back themselves."""
 
 duplicate_keys = _keyed_table(
     "ff_duplicate_keys",
-    Column("app_key", String(63), nullable=False),
-    Column("check_key", String(63), nullable=False),
+    _key("app_key"),
+    _key("check_key"),
     Column("value", String(255), nullable=False),
-    Column("form_key", String(63), nullable=False),
-    Column("field_key", String(63), nullable=False),
+    _key("form_key"),
+    _key("field_key"),
     Column("record_id", BigInteger, nullable=False),
     Index("ix_ff_duplicate_keys_value", "app_key", "check_key", "value"),
     Index("ix_ff_duplicate_keys_record", "app_key", "form_key", "record_id"),
@@ -454,8 +468,8 @@ and a record's keys are replaced through the second."""
 
 webhook_calls = _keyed_table(
     "ff_webhook_calls",
-    Column("app_key", String(63), nullable=False),
-    Column("automation_key", String(63), nullable=False),
+    _key("app_key"),
+    _key("automation_key"),
     Column("url", Text, nullable=False),
     Column("body", Text, nullable=False),
     Column("secret_env", String(100)),
@@ -476,8 +490,8 @@ notifications = _keyed_table(
     Column("title", String(500), nullable=False),
     Column("body", Text, nullable=False),
     Column("params", JSON, nullable=False),
-    Column("app_key", String(63)),
-    Column("form_key", String(63)),
+    _key("app_key", required=False),
+    _key("form_key", required=False),
     Column("record_id", BigInteger),
     Column("task_id", BigInteger),
     Column("cause_key", String(300), unique=True),
@@ -496,10 +510,7 @@ text; ``cause_key``, when set, is unique, so a retried cause tells a person once
 record_follows = Table(
     "ff_record_follows",
     platform_metadata,
-    Column("app_key", String(63), primary_key=True),
-    Column("form_key", String(63), primary_key=True),
-    Column("record_id", BigInteger, primary_key=True),
-    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
+    *_record_and_user(),
     _at("created_at"),
     Index("ix_ff_record_follows_user", "user_id"),
 )
@@ -515,7 +526,7 @@ notification_sends = Table(
         ForeignKey("ff_notifications.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    Column("channel", String(63), primary_key=True),
+    _key("channel", primary_key=True),
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text),
@@ -526,7 +537,7 @@ a channel that has it sent is never sent it again when the job is retried."""
 designer_drafts = Table(
     "ff_designer_drafts",
     platform_metadata,
-    Column("app_key", String(63), primary_key=True),
+    _key("app_key", primary_key=True),
     Column("path", String(300), primary_key=True),
     Column("text", Text, nullable=False),
     Column("revision", Integer, nullable=False),
@@ -539,7 +550,7 @@ is edited; ``revision`` grows with every save, so a save from a stale page is re
 
 designer_publications = _keyed_table(
     "ff_designer_publications",
-    Column("app_key", String(63), nullable=False),
+    _key("app_key"),
     Column("version_number", Integer, nullable=False),
     _user_ref("author_id"),
     Column("author_name", String(200), nullable=False),
@@ -552,7 +563,7 @@ designer_publications = _keyed_table(
 """Who published each definition version from the designer, when, why, and the plan shown."""
 designer_steps = _keyed_table(
     "ff_designer_steps",
-    Column("app_key", String(63), nullable=False, index=True),
+    _key("app_key", index=True),
     Column("path", String(300), nullable=False),
     Column("before", Text, nullable=False),
     Column("after", Text, nullable=False),
@@ -591,8 +602,8 @@ conflicts, orphans and decisions) and the admin's choices so far; it goes when t
 published (the release becomes the app's base) or discarded."""
 import_layouts = _keyed_table(
     "ff_import_layouts",
-    Column("app_key", String(63), nullable=False),
-    Column("form_key", String(63), nullable=False),
+    _key("app_key"),
+    _key("form_key"),
     Column("layout", String(64), nullable=False),
     Column("mapping", JSON, nullable=False),
     _at("updated_at"),
@@ -602,8 +613,8 @@ import_layouts = _keyed_table(
 
 import_runs = _keyed_table(
     "ff_import_runs",
-    Column("app_key", String(63), nullable=False),
-    Column("form_key", String(63), nullable=False),
+    _key("app_key"),
+    _key("form_key"),
     _user_ref(),
     Column("file_name", String(255), nullable=False),
     Column("language", String(10), nullable=False),

@@ -27,13 +27,24 @@ from formflow.definitions.model import Field, Form
 from formflow.fields import ValueKind
 from formflow.records.compute import Context, compute_formulas
 from formflow.records.query import normalised
-from formflow.storage.migration_ops import Effect, Operation
+from formflow.storage.migration_ops import Effect, Operation, counted
 from formflow.storage.tables import PARENT_ID, POSITION, AppSchema
 
 BATCH = 500
 """Records read, worked out and written back at a time."""
 
 Meaning = tuple[Any, ...]
+
+
+def recompute_text(
+    noun: tuple[str, str], keys: tuple[str, ...], where: str, form_key: str, rows: int
+) -> str:
+    """How a plan shows a step that works values out again: ``noun`` (singular, plural)
+    names what, for ``keys``, of ``where`` (form, or a subtable of it)."""
+    return (
+        f"recompute {noun[0] if len(keys) == 1 else noun[1]} {', '.join(keys)} "
+        f"of {where} {form_key} for {counted(rows, 'row')}"
+    )
 
 
 @dataclass(frozen=True)
@@ -50,11 +61,9 @@ class RecomputeFormulas(Operation):
     effect = Effect.DERIVED
 
     def describe(self) -> str:
-        noun = "formula" if len(self.formulas) == 1 else "formulas"
         where = f"subtable {self.subtable} of form" if self.subtable else "form"
-        return (
-            f"recompute {noun} {', '.join(self.formulas)} of {where} {self.form_key} "
-            f"for {self.rows} {'row' if self.rows == 1 else 'rows'}"
+        return recompute_text(
+            ("formula", "formulas"), self.formulas, where, self.form_key, self.rows
         )
 
     def touches(self) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from formflow.definitions.model import Field, Form
 from formflow.records.derived import DerivedValues
 from formflow.storage.migration_ops import Effect, Operation
-from formflow.storage.recompute import BATCH
+from formflow.storage.recompute import BATCH, recompute_text
 from formflow.storage.tables import AppSchema
 
 
@@ -37,11 +37,8 @@ class RecomputeDerived(Operation):
     effect = Effect.DERIVED
 
     def describe(self) -> str:
-        noun = "roll-up/lookup" if len(self.keys) == 1 else "roll-ups/lookups"
-        return (
-            f"recompute {noun} {', '.join(self.keys)} of form {self.form_key} "
-            f"for {self.rows} {'row' if self.rows == 1 else 'rows'}"
-        )
+        noun = ("roll-up/lookup", "roll-ups/lookups")
+        return recompute_text(noun, self.keys, "form", self.form_key, self.rows)
 
     def touches(self) -> tuple[str, ...]:
         return (self.schema.table(self.form_key).name,)

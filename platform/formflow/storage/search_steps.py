@@ -24,7 +24,7 @@ from formflow.records.search import (
     search_index_name,
     search_text,
 )
-from formflow.storage.migration_ops import Effect, Operation, Stage
+from formflow.storage.migration_ops import Effect, Operation, Stage, counted
 from formflow.storage.tables import SEARCH, AppSchema
 
 BATCH = 1000
@@ -84,8 +84,8 @@ class FillSearchText(Operation):
     effect = Effect.DERIVED
 
     def describe(self) -> str:
-        noun = "row" if self.rows == 1 else "rows"
-        which = f"all {self.rows} {noun}" if self.every else f"{self.rows} {noun} that have none"
+        rows = counted(self.rows, "row")
+        which = f"all {rows}" if self.every else f"{rows} that have none"
         return f"fill search text of form {self.form_key} for {which}"
 
     def touches(self) -> tuple[str, ...]:

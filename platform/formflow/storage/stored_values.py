@@ -22,7 +22,7 @@ from sqlalchemy.sql import ColumnElement, TableClause
 
 from formflow.definitions.model import Field
 from formflow.fields import ValueKind
-from formflow.storage.migration_ops import Effect, OneTableOperation, Operation
+from formflow.storage.migration_ops import Effect, OneTableOperation, Operation, counted
 from formflow.storage.tables import DELETED_AT, column_type
 
 
@@ -55,7 +55,7 @@ class MapOptionValue(OneTableOperation):
     def describe(self) -> str:
         return (
             f"change option {self.old!r} to {self.new!r} in {self.table}.{self.column_name} "
-            f"({self.rows} {_rows(self.rows)})"
+            f"({counted(self.rows, 'row')})"
         )
 
     def apply(self, ops: Operations) -> None:
@@ -88,7 +88,7 @@ class FillDefault(OneTableOperation):
     def describe(self) -> str:
         return (
             f"fill {self.table}.{self.column_name} with its default {self.value!r} where it "
-            f"has no value ({self.rows} {_rows(self.rows)})"
+            f"has no value ({counted(self.rows, 'row')})"
         )
 
     def apply(self, ops: Operations) -> None:
@@ -145,7 +145,7 @@ def _choices_of(options_field: Field) -> list[tuple[str, tuple[str, ...]]]:
 
 def _removed_option(place: Place, value: str, rows: int) -> str:
     return (
-        f"{place}: {_count(rows, 'row still holds', 'rows still hold')} the option {value!r}, "
+        f"{place}: {counted(rows, 'row still holds', 'rows still hold')} the option {value!r}, "
         "which the definition removes, so filters and edits of those records would fail. "
         "Ways forward: keep the option; or map it to another option by adding "
         f"`renamed_from: {value}` to that option, and the migration changes those rows; or "
@@ -155,10 +155,10 @@ def _removed_option(place: Place, value: str, rows: int) -> str:
 
 def _not_options(place: Place, stray: Mapping[str, int]) -> str:
     common = sorted(stray.items(), key=lambda item: (-item[1], item[0]))
-    shown = ", ".join(f"{value!r} in {_count(rows, 'row', 'rows')}" for value, rows in common[:5])
+    shown = ", ".join(f"{value!r} in {counted(rows, 'row')}" for value, rows in common[:5])
     more = f" and {len(common) - 5} more values" if len(common) > 5 else ""
     return (
-        f"{place}: {_count(sum(stray.values()), 'row holds', 'rows hold')} values that are "
+        f"{place}: {counted(sum(stray.values()), 'row holds', 'rows hold')} values that are "
         f"not among the options ({shown}{more}), so filters and edits of those records would "
         "fail. Ways forward: add those values as options; or map each to an option by adding "
         "it to that option's `renamed_from`, and the migration changes those rows; or change "
@@ -187,9 +187,9 @@ def required_changes(
     if new.default is not None:
         return [FillDefault(place.table, place.column, new.default, missing, new)], []
     records = (
-        _count(missing, "live record has", "live records have")
+        counted(missing, "live record has", "live records have")
         if live_only
-        else _count(missing, "row has", "rows have")
+        else counted(missing, "row has", "rows have")
     )
     return [], [
         f"{place}: {records} no value in this field, which is now required, "
@@ -197,14 +197,6 @@ def required_changes(
         "which the migration fills into them; or fill those records first and migrate again; "
         "or keep the field optional."
     ]
-
-
-def _rows(count: int) -> str:
-    return "row" if count == 1 else "rows"
-
-
-def _count(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
 
 
 def _empty(value: ColumnElement[Any], kind: ValueKind) -> ColumnElement[bool]:

@@ -92,6 +92,13 @@ class Outcome:
     errors: list[RowError] = field(default_factory=list)
     rolled_back: bool = False
 
+    def counts(self) -> dict[str, int]:
+        """How many rows went each way, as the audit log, the run and the API keep them."""
+        return {name: int(getattr(self, name)) for name in _COUNTS}
+
+
+_COUNTS = ("processed", "created", "updated", "skipped", "failed")
+
 
 @dataclass(frozen=True)
 class Source:
@@ -400,11 +407,7 @@ class Importer:
                 detail={
                     "mode": self.options.mode.value,
                     "duplicates": self.options.duplicates.value,
-                    "processed": outcome.processed,
-                    "created": outcome.created,
-                    "updated": outcome.updated,
-                    "skipped": outcome.skipped,
-                    "failed": outcome.failed,
+                    **outcome.counts(),
                     "rolled_back": outcome.rolled_back,
                 },
             )

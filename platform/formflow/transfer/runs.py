@@ -16,7 +16,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -138,7 +138,7 @@ class ImportRuns:
             run_id,
             status=REFUSED if outcome.rolled_back else DONE,
             finished_at=datetime.now(UTC),
-            **_counts(outcome),
+            **outcome.counts(),
         )
         self._file(run_id, "progress").unlink(missing_ok=True)
         self._file(run_id, "upload").unlink(missing_ok=True)
@@ -203,7 +203,7 @@ class ImportRuns:
     def _progress(self, run_id: int, outcome: Outcome) -> None:
         path = self._file(run_id, "progress")
         partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(_counts(outcome)))
+        partial.write_text(json.dumps(outcome.counts()))
         os.replace(partial, path)
 
     def _save_errors(self, run_id: int, errors: list[RowError]) -> None:
@@ -233,11 +233,6 @@ def attach(jobs: Jobs, runs: ImportRuns) -> None:
     """Run imports as jobs on ``jobs``' queue (not retried: a failed import says why, and
     its rows are for a person to look at before trying again)."""
     runs.enqueue = jobs.huey.task(name=TASK)(runs.run)
-
-
-def _counts(outcome: Outcome) -> dict[str, int]:
-    found = asdict(outcome)
-    return {key: found[key] for key in ("processed", "created", "updated", "skipped", "failed")}
 
 
 def _plain(value: Any) -> Any:

@@ -7,7 +7,6 @@ now: the lock-out would be immediate and only the database could undo it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -21,7 +20,7 @@ from formflow import accounts
 from formflow.accounts import addresses
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import address_checks, context
-from formflow.web.admin import administrators_only
+from formflow.web.admin import for_administrators
 from formflow.web.i18n import text
 from formflow.web.ids import parse_id
 from formflow.web.validators import storable_text
@@ -48,9 +47,7 @@ class RuleView:
     networks: str
 
 
-@blueprint.before_request
-def _administrators_only() -> Any:
-    return administrators_only(_("Only administrators may manage address allow-lists."))
+for_administrators(blueprint, _l("Only administrators may manage address allow-lists."))
 
 
 @blueprint.route("/", methods=["GET", "POST"])

@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import Connection
@@ -59,9 +60,13 @@ def administrators_only(refusal: str) -> Any:
     return None
 
 
-@blueprint.before_request
-def _administrators_only() -> Any:
-    return administrators_only(_("Only administrators may manage users and departments."))
+def for_administrators(pages: Blueprint, refusal: LazyString) -> None:
+    """Let only administrators into ``pages`` (see :func:`administrators_only`); the
+    refusal is translated per request, into the visitor's language."""
+    pages.before_request(lambda: administrators_only(str(refusal)))
+
+
+for_administrators(blueprint, _l("Only administrators may manage users and departments."))
 
 
 # forms ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, cast, overload
 
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 from flask_babel import gettext as _
@@ -487,6 +487,31 @@ def actor_for(app_key: str) -> Actor:
     """The token's user as an actor in ``app_key`` (their access came with the token)."""
     identity: accounts.Identity = g.api_identity
     return identity.actor(app_key)
+
+
+@overload
+def whole_argument(name: str, default: int, highest: int) -> int: ...
+
+
+@overload
+def whole_argument(name: str, default: None, highest: int) -> int | None: ...
+
+
+def whole_argument(name: str, default: int | None, highest: int) -> int | None:
+    """The query argument ``name`` as a whole number from 1 to ``highest``, ``default``
+    when absent; anything else is a ``bad_query`` naming the argument, so a page size or
+    a cursor never reaches the database out of range."""
+    given = request.args.get(name)
+    if given is None:
+        return default
+    if not given.isascii() or not given.isdigit() or not 1 <= int(given) <= highest:
+        raise QueryError(
+            N_("%(name)s must be a whole number from 1 to %(highest)s"),
+            field=name,
+            name=name,
+            highest=highest,
+        )
+    return int(given)
 
 
 def _body() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from flask import Response, request
 
 from formflow.errors import N_, QueryError
 from formflow.records import AgendaEntry, due_records
-from formflow.web.api import actor_for, api_instance, blueprint, json_response
+from formflow.web.api import actor_for, api_instance, blueprint, json_response, whole_argument
 from formflow.workflows.service import InboxItem
 
 MAX_AGENDA = 100
@@ -26,7 +26,7 @@ def agenda_items() -> Response:
     wanted = request.args.get("app")
     if wanted is not None and wanted not in instance.app_keys:
         raise QueryError(N_("no app '%(app)s'"), field="app", app=wanted)
-    limit = _limit()
+    limit = whole_argument("limit", 20, MAX_AGENDA)
     due: list[dict[str, Any]] = []
     waiting: list[dict[str, Any]] = []
     for app_key in instance.app_keys:
@@ -39,20 +39,6 @@ def agenda_items() -> Response:
             found = instance.workflows(app_key).inbox(actor, "todo", limit=limit)
             waiting += [_approval_json(item) for item in found]
     return json_response({"data": due, "approvals": waiting})
-
-
-def _limit() -> int:
-    given = request.args.get("limit")
-    if given is None:
-        return 20
-    if not given.isascii() or not given.isdigit() or not 1 <= int(given) <= MAX_AGENDA:
-        raise QueryError(
-            N_("%(name)s must be a whole number from 1 to %(highest)s"),
-            field="limit",
-            name="limit",
-            highest=MAX_AGENDA,
-        )
-    return int(given)
 
 
 def _entry_json(app_key: str, entry: AgendaEntry) -> dict[str, Any]:

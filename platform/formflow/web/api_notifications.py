@@ -21,6 +21,7 @@ from formflow.web.api import (
     blueprint,
     form_service,
     json_response,
+    whole_argument,
 )
 from formflow.web.i18n import language, translations
 
@@ -45,8 +46,8 @@ def follow(app_key: str, form_key: str, record_id: int) -> Response:
 @blueprint.get("/notifications")
 def notifications() -> Response:
     """The caller's notifications, newest first, with how many are unread."""
-    limit = _whole("limit", 50, MAX_NOTIFICATIONS) or 50
-    before = _whole("before", None, MAX_INTEGER)
+    limit = whole_argument("limit", 50, MAX_NOTIFICATIONS)
+    before = whole_argument("before", None, MAX_INTEGER)
     unread_only = request.args.get("unread", "false")
     if unread_only not in ("true", "false"):
         raise QueryError(N_("unread must be true or false"), field="unread")
@@ -99,17 +100,3 @@ def notification_json(notification: Notification) -> dict[str, Any]:
 
 def _caller() -> int:
     return int(g.api_identity.user.id)
-
-
-def _whole(name: str, default: int | None, highest: int) -> int | None:
-    given = request.args.get(name)
-    if given is None:
-        return default
-    if not given.isascii() or not given.isdigit() or not 1 <= int(given) <= highest:
-        raise QueryError(
-            N_("%(name)s must be a whole number from 1 to %(highest)s"),
-            field=name,
-            name=name,
-            highest=highest,
-        )
-    return int(given)

@@ -162,11 +162,7 @@ def _preview_json(rows: list[PreviewRow]) -> list[dict[str, Any]]:
 
 def _outcome_json(outcome: Outcome) -> dict[str, Any]:
     return {
-        "processed": outcome.processed,
-        "created": outcome.created,
-        "updated": outcome.updated,
-        "skipped": outcome.skipped,
-        "failed": outcome.failed,
+        **outcome.counts(),
         "rolled_back": outcome.rolled_back,
         "errors": [
             {

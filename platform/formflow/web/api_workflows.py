@@ -26,6 +26,7 @@ from formflow.web.api import (
     conformance,
     form_service,
     json_response,
+    whole_argument,
 )
 from formflow.web.i18n import error_message, text, translate
 from formflow.workflows.errors import TaskNotFound
@@ -46,8 +47,8 @@ def tasks() -> Response:
     box = request.args.get("box", "todo")
     if box not in BOXES:
         raise QueryError(N_("box must be one of %(boxes)s"), field="box", boxes=", ".join(BOXES))
-    limit = _whole("limit", 50, MAX_TASKS)
-    after = _whole("after", None, MAX_INTEGER)
+    limit = whole_argument("limit", 50, MAX_TASKS)
+    after = whole_argument("after", None, MAX_INTEGER)
     instance = api_instance()
     wanted = request.args.get("app")
     if wanted is not None and wanted not in instance.app_keys:
@@ -170,20 +171,6 @@ def _flows_of_task(task_id: int) -> WorkflowService:
             continue
         return flows
     raise TaskNotFound(task_id)
-
-
-def _whole(name: str, default: int | None, highest: int) -> Any:
-    given = request.args.get(name)
-    if given is None:
-        return default
-    if not given.isascii() or not given.isdigit() or not 1 <= int(given) <= highest:
-        raise QueryError(
-            N_("%(name)s must be a whole number from 1 to %(highest)s"),
-            field=name,
-            name=name,
-            highest=highest,
-        )
-    return int(given)
 
 
 def _task_json(item: InboxItem) -> dict[str, Any]:

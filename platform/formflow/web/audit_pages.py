@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, g, render_template, request, stream_with_context
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from formflow import accounts, audit
@@ -24,7 +24,7 @@ from formflow.audit import Action, AuditQuery
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.text import storable
 from formflow.web import address_checks, context
-from formflow.web.admin import administrators_only
+from formflow.web.admin import for_administrators
 from formflow.web.ids import parse_id
 
 blueprint = Blueprint("audit", __name__, url_prefix="/admin/audit")
@@ -33,9 +33,7 @@ FAMILIES = ("sign_in", "sign_in.failed", "sign_out", "record.", "approval.", "de
 """Actions offered in the filter besides each single action."""
 
 
-@blueprint.before_request
-def _administrators_only() -> Any:
-    return administrators_only(_("Only administrators may read the audit log."))
+for_administrators(blueprint, _l("Only administrators may read the audit log."))
 
 
 @dataclass(frozen=True)

@@ -6,25 +6,21 @@ run failed or was stopped; :mod:`formflow.automations.log` reads the log.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Flask, abort, render_template, request
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from formflow.automations.log import list_runs
 from formflow.errors import FormflowError
 from formflow.storage.database import read_transaction
 from formflow.web import context
-from formflow.web.admin import administrators_only
+from formflow.web.admin import for_administrators
 
 blueprint = Blueprint("automations", __name__, url_prefix="/admin/automations")
 
 SHOWN = 200
 
 
-@blueprint.before_request
-def _administrators_only() -> Any:
-    return administrators_only(_("Only administrators may see automations."))
+for_administrators(blueprint, _l("Only administrators may see automations."))
 
 
 @blueprint.get("/")

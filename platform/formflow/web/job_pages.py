@@ -8,10 +8,9 @@ jobs that failed after their last retry are listed below them, to be run again
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from formflow.jobs.dead_letters import (
@@ -23,16 +22,14 @@ from formflow.jobs.dead_letters import (
 from formflow.jobs.plugin_jobs import UnknownPluginJobError
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import context
-from formflow.web.admin import administrators_only
+from formflow.web.admin import for_administrators
 
 blueprint = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
 
 SHOWN = 200
 
 
-@blueprint.before_request
-def _administrators_only() -> Any:
-    return administrators_only(_("Only administrators may see background jobs."))
+for_administrators(blueprint, _l("Only administrators may see background jobs."))
 
 
 @blueprint.get("/dead")

@@ -103,27 +103,25 @@ def page() -> ResponseReturnValue:
 @login_required  # type: ignore[untyped-decorator]
 def open_one(notification_id: int) -> ResponseReturnValue:
     """Mark the notification read and go to what it is about (the list, if nothing)."""
-    instance = context.instance()
-    try:
-        with write_transaction(instance.engine) as connection:
-            notification = instance.notifications.mark_read(
-                connection, context.user().id, notification_id
-            )
-    except UnknownNotification:
-        abort(404)
+    notification = _mark_read(notification_id)
     return redirect(record_href(notification) or url_for("notifications.page"))
 
 
 @blueprint.post("/notifications/<int:notification_id>/read")
 @login_required  # type: ignore[untyped-decorator]
 def read_one(notification_id: int) -> ResponseReturnValue:
+    _mark_read(notification_id)
+    return redirect(url_for("notifications.page"))
+
+
+def _mark_read(notification_id: int) -> Notification:
+    """The user's notification, marked read; 404 when it is not theirs (or not there)."""
     instance = context.instance()
     try:
         with write_transaction(instance.engine) as connection:
-            instance.notifications.mark_read(connection, context.user().id, notification_id)
+            return instance.notifications.mark_read(connection, context.user().id, notification_id)
     except UnknownNotification:
         abort(404)
-    return redirect(url_for("notifications.page"))
 
 
 @blueprint.post("/notifications/read-all")

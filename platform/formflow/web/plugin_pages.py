@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, render_template, request
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
@@ -21,7 +21,7 @@ from formflow.config import Settings
 from formflow.definitions.model import Form
 from formflow.plugin_kit import Button, is_public
 from formflow.web import context
-from formflow.web.admin import administrators_only
+from formflow.web.admin import for_administrators
 from formflow.web.extensions import login_manager
 
 PLUGIN_PREFIX = "/plugins"
@@ -72,9 +72,7 @@ def _list_buttons(app_key: str, form: Form) -> list[Button]:
     return context.instance().plugins.list_buttons(app_key, form, context.actor(app_key))
 
 
-@admin_blueprint.before_request
-def _administrators_only() -> Any:
-    return administrators_only(_("Only administrators may manage plugins."))
+for_administrators(admin_blueprint, _l("Only administrators may manage plugins."))
 
 
 @admin_blueprint.get("/")

@@ -124,9 +124,7 @@ def upload(app_key: str, form_key: str) -> ResponseReturnValue:
 @blueprint.get("/<app_key>/<form_key>/import/<token>")
 @login_required  # type: ignore[untyped-decorator]
 def mapping_page(app_key: str, form_key: str, token: str) -> ResponseReturnValue:
-    t = target(app_key, form_key)
-    refuse(t, Operation.CREATE)
-    path, name = _upload(token)
+    t, path, name = _upload(app_key, form_key, token)
     try:
         with open_sheet(path) as sheet:
             headers = sheet.headers
@@ -154,9 +152,7 @@ def mapping_page(app_key: str, form_key: str, token: str) -> ResponseReturnValue
 @blueprint.post("/<app_key>/<form_key>/import/<token>/preview")
 @login_required  # type: ignore[untyped-decorator]
 def preview(app_key: str, form_key: str, token: str) -> ResponseReturnValue:
-    t = target(app_key, form_key)
-    refuse(t, Operation.CREATE)
-    path, _name = _upload(token)
+    t, path, _name = _upload(app_key, form_key, token)
     with open_sheet(path) as sheet:
         options = _options(t, sheet.headers)
         importer = Importer(
@@ -176,9 +172,7 @@ def preview(app_key: str, form_key: str, token: str) -> ResponseReturnValue:
 @blueprint.post("/<app_key>/<form_key>/import/<token>/run")
 @login_required  # type: ignore[untyped-decorator]
 def run(app_key: str, form_key: str, token: str) -> ResponseReturnValue:
-    t = target(app_key, form_key)
-    refuse(t, Operation.CREATE)
-    path, name = _upload(token)
+    t, path, name = _upload(app_key, form_key, token)
     with open_sheet(path) as sheet:
         headers = sheet.headers
     options = _options(t, headers)
@@ -247,15 +241,18 @@ def _pending(token: str, kind: str) -> Path:
     return _folder() / f"pending-{token}.{kind}"
 
 
-def _upload(token: str) -> tuple[Path, str]:
-    """The file uploaded under ``token`` and its name; 404 unless the user uploaded it."""
+def _upload(app_key: str, form_key: str, token: str) -> tuple[Target, Path, str]:
+    """The form a step of an import names, the file uploaded under ``token`` and its
+    name; refused unless the user may create records there, 404 unless they uploaded it."""
+    t = target(app_key, form_key)
+    refuse(t, Operation.CREATE)
     try:
         facts = json.loads(_pending(token, "json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         abort(404)
     if facts.get("user") != context.user().id:
         abort(404)
-    return _pending(token, "upload"), str(facts.get("name") or "")
+    return t, _pending(token, "upload"), str(facts.get("name") or "")
 
 
 def _run(run_id: int) -> Run:

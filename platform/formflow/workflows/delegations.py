@@ -12,12 +12,14 @@ a task never depends on the order delegations were made in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select, update
 
 from formflow.errors import N_
 from formflow.storage.platform_tables import workflow_delegations as table
+from formflow.storage.rows import aware, from_row
 from formflow.workflows import approvers
 from formflow.workflows.errors import DelegationNotFound, InvalidDelegation
 
@@ -164,23 +166,5 @@ def end(
     return get(connection, app_key, delegation_id)
 
 
-def _of_row(row: object) -> Delegation:
-    values = row._mapping  # type: ignore[attr-defined]
-    ended = values["ended_at"]
-    created = values["created_at"]
-    return Delegation(
-        id=int(values["id"]),
-        app_key=str(values["app_key"]),
-        user_id=int(values["user_id"]),
-        delegate_id=int(values["delegate_id"]),
-        starts_on=values["starts_on"],
-        ends_on=values["ends_on"],
-        workflow_key=values["workflow_key"],
-        comment=values["comment"],
-        created_at=_utc(created),
-        ended_at=None if ended is None else _utc(ended),
-    )
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _of_row(row: Row[Any]) -> Delegation:
+    return from_row(Delegation, row, created_at=aware(row.created_at), ended_at=aware(row.ended_at))

@@ -38,6 +38,7 @@ from formflow.storage.platform_tables import (
     record_action_runs,
     webhook_calls,
 )
+from formflow.storage.rows import aware
 
 if TYPE_CHECKING:
     from formflow.jobs.runner import Jobs
@@ -101,7 +102,7 @@ def _tidy(engine: Engine, kind: Kept, cutoff: datetime) -> int:
             batch = connection.execute(
                 select(key, moment).where(key > after).order_by(key).limit(BATCH)
             ).all()
-            if not batch or _aware(batch[0][1]) >= cutoff:
+            if not batch or aware(batch[0][1]) >= cutoff:
                 return deleted
             after = batch[-1][0]
             result = connection.execute(
@@ -112,11 +113,6 @@ def _tidy(engine: Engine, kind: Kept, cutoff: datetime) -> int:
             deleted += result.rowcount
         if len(batch) < BATCH:
             return deleted
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive moments; every stored moment is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def attach(jobs: Jobs, engine: Engine, keep_days: int, zone: tzinfo) -> None:

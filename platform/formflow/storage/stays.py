@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from alembic.operations import Operations
@@ -26,6 +26,7 @@ from sqlalchemy import Connection, insert, select, update
 from formflow.definitions.model import App
 from formflow.storage.migration_ops import Effect, Operation
 from formflow.storage.platform_tables import audit_log, stage_stays
+from formflow.storage.rows import aware
 
 STAGE_HISTORY = "stage_history"
 """The widget kind whose stage field has its stays kept."""
@@ -45,11 +46,6 @@ def tracked_fields(app: App | None) -> dict[str, tuple[str, ...]]:
                 if key not in found.get(widget.form, ()):
                     found[widget.form] = (*found.get(widget.form, ()), key)
     return found
-
-
-def aware(moment: datetime) -> datetime:
-    """A stored moment in UTC (SQLite gives them back without their zone)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class StayKeeper:

@@ -31,7 +31,7 @@ from formflow.records.compute import Context
 from formflow.records.field_access import FieldAccess
 from formflow.records.integrity import unique_violation
 from formflow.records.numbering import next_numbers
-from formflow.records.submission import Prepared
+from formflow.records.submission import Derive, Prepared
 from formflow.records.unit import unit_of_work
 from formflow.storage.tables import DEPARTMENT, PARENT_ID, POSITION, SEARCH
 
@@ -72,8 +72,9 @@ def create_many(
     ):
         return _one_by_one(service, actor, form_key, items, all_or_nothing, warn_duplicates)
     problems: dict[int, Problems] = {}
-    prepared = _prepare(service, access, form, context, items, problems)
     with service._writing() as connection:
+        derive = service._derive(connection, form)
+        prepared = _prepare(service, access, form, context, items, problems, derive)
         good = _check(service, connection, actor, form, access, prepared, problems, warn_duplicates)
         if all_or_nothing and problems:
             return Batch({}, problems)
@@ -100,13 +101,16 @@ def _prepare(
     context: Context,
     items: Sequence[Mapping[str, Any]],
     problems: dict[int, Problems],
+    derive: Derive | None,
 ) -> dict[int, Prepared]:
+    """Each item converted and checked on its own, with the roll-ups and lookups a new
+    record starts from (``derive``) for the formulas that read them."""
     defaults = {f.key: f.default for f in form.fields}
     prepared: dict[int, Prepared] = {}
     for index, values in enumerate(items):
         try:
             service._refuse_hidden(access, values)
-            found = service.preparer.prepare(form, values, context)
+            found = service.preparer.prepare(form, values, context, derive=derive)
             service._refuse_fixed(access, values, found.values, found.rows, defaults)
         except ValidationFailed as exc:
             problems[index] = exc.problems

@@ -363,9 +363,14 @@ class RecordService:
             after = {**current, **changes, **rows, **prepared.rows}
             self.duplicates.store(connection, form, record_id, after)
             diff = audit.changed_fields({**current, **rows}, after, self._audited(form))
-            self.derived.after_write(connection, form, record_id, current, after, set(diff))
-            after.update(self.derived.current(connection, form, record_id))
-            self._check_rules(connection, form, record_id, {**rows, **prepared.rows}, context)
+            if self.derived.after_write(connection, form, record_id, current, after, set(diff)):
+                after.update(self.derived.current(connection, form, record_id))
+                stored = None
+            else:
+                stored = after  # as written: nothing carried on back to it
+            self._check_rules(
+                connection, form, record_id, {**rows, **prepared.rows}, context, stored
+            )
             self._changed(
                 connection,
                 form,
@@ -1090,10 +1095,12 @@ class RecordService:
         record_id: int,
         rows: Mapping[str, Any],
         context: Context,
+        stored: Mapping[str, Any] | None = None,
     ) -> None:
         """Refuse the write if the record, as stored with its roll-ups and lookups up to date,
-        breaks one of its form's rules (the transaction then stores nothing)."""
-        broken = self.derived.broken_rules(connection, form, record_id, rows, context)
+        breaks one of its form's rules (the transaction then stores nothing); ``stored`` is
+        the record as stored, when the caller knows it (else it is read)."""
+        broken = self.derived.broken_rules(connection, form, record_id, rows, context, stored)
         if broken:
             raise ValidationFailed(broken)
 

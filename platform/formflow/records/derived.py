@@ -80,11 +80,39 @@ class DerivedValues:
         the records it links to now, its roll-ups as stored (zero for a new record's counts and
         sums), so that its formulas and rules read them."""
         found: Record = {}
+        linked = self._linked_values(connection, form, values)
         for field in form.fields:
             if field.lookup is not None:
-                found[field.key] = self._lookup(connection, form, field, values)
+                found[field.key] = linked.get(field.key)
             elif field.rollup is not None and values.get(field.key) is None:
                 found[field.key] = _empty(field)
+        return found
+
+    def _linked_values(
+        self, connection: Connection, form: Form, values: Mapping[str, Any]
+    ) -> Record:
+        """Every lookup of ``form`` for a record with ``values``: one query per link, however
+        many fields of the linked record it shows."""
+        found: Record = {}
+        by_link: dict[str, list[Field]] = {}
+        for field in form.fields:
+            if field.lookup is not None:
+                by_link.setdefault(field.lookup.link, []).append(field)
+        for link_key, fields in by_link.items():
+            linked = values.get(link_key)
+            if linked is None:
+                continue
+            target = self.schema.table(str(form.field(link_key).target_form))
+            shown = [
+                target.c[f.lookup.field].label(f"v{n}")
+                for n, f in enumerate(fields)
+                if f.lookup is not None
+            ]
+            row = connection.execute(select(*shown).where(target.c.id == linked)).first()
+            if row is None:
+                continue
+            for field, value in zip(fields, row, strict=True):
+                found[field.key] = normalised({"v": value})["v"] if value is not None else None  # type: ignore[arg-type]
         return found
 
     def after_write(

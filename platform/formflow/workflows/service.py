@@ -15,12 +15,12 @@ decided by a compare-and-set of its status from ``open``, so a double tap decide
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from formflow.actions import Action, ActionContext
@@ -202,6 +202,8 @@ class _Step:
     """Tasks this step put before someone, as (task id, user id, kind): they are told."""
     reminded: list[tuple[int, int]] = field(default_factory=list)
     """Open tasks whose holders the submitter reminded, as (task id, user id)."""
+    task: Task | None = None
+    """The task the step acts on, read with its instance (see ``_on_task``)."""
     edits: dict[str, Any] = field(default_factory=dict)
     """Values an approver gave, written with the step's next change of the record (so a
     field shown only in the state the decision leads to can be filled in by it)."""
@@ -275,7 +277,9 @@ class WorkflowService:
                         "started_at": now,
                     },
                 ).scalar_one()
-                step = self._claim(connection, int(instance_id), actor)
+                step = self._claim(
+                    connection, self._instance_row(connection, int(instance_id)), actor
+                )
                 self._history(step, "submit", workflow.start.key, comment=comment)
                 self._run_actions(step, workflow.start.on_enter)
                 self._run_actions(step, workflow.start.on_leave)
@@ -360,7 +364,6 @@ class WorkflowService:
             raise WorkflowError(
                 N_("a decision is approve or reject, not %(decision)r"), decision=decision
             )
-        instance_id = self._task(task_id).instance_id
 
         def work(step: _Step) -> None:
             task = self._own_open_task(step, task_id)
@@ -400,13 +403,12 @@ class WorkflowService:
             if step.edits:
                 self._write(step, {})
 
-        return self._on_instance(instance_id, actor, work)
+        return self._on_task(task_id, actor, work)
 
     def reassign(
         self, actor: Actor, task_id: int, user_id: int, comment: str | None = None
     ) -> Instance:
         """Hand an open task to someone else (转交)."""
-        instance_id = self._task(task_id).instance_id
 
         def work(step: _Step) -> None:
             task = self._own_open_task(step, task_id)
@@ -422,7 +424,7 @@ class WorkflowService:
                 detail={"to": user_id},
             )
 
-        return self._on_instance(instance_id, actor, work)
+        return self._on_task(task_id, actor, work)
 
     def add_signer(
         self,
@@ -437,7 +439,6 @@ class WorkflowService:
         approvers, and "before" holds the caller's task until they have approved."""
         if where not in ("before", "after"):
             raise InvalidSigner(N_("a signer is added before or after, not %(where)r"), where=where)
-        instance_id = self._task(task_id).instance_id
 
         def work(step: _Step) -> None:
             task = self._own_open_task(step, task_id)
@@ -480,7 +481,7 @@ class WorkflowService:
                 detail={"user": user_id, "where": where},
             )
 
-        return self._on_instance(instance_id, actor, work)
+        return self._on_task(task_id, actor, work)
 
     def delegate(
         self,
@@ -901,35 +902,64 @@ class WorkflowService:
         for _attempt in range(ATTEMPTS):
             try:
                 with unit_of_work(self.engine) as unit:
-                    step = self._claim(unit.connection, instance_id, actor)
+                    step = self._claim(
+                        unit.connection, self._instance_row(unit.connection, instance_id), actor
+                    )
                     work(step)
                     return self._save(step)
             except _Lost:
                 continue
         raise InstanceMoved(instance_id)
 
-    def _claim(self, connection: Connection, instance_id: int, actor: Actor) -> _Step:
-        instance = self._instance(connection, instance_id)
-        claimed = connection.execute(
-            update(workflow_instances)
-            .where(
-                workflow_instances.c.id == instance_id,
-                workflow_instances.c.version == instance.version,
+    def _on_task(self, task_id: int, actor: Actor, work: Callable[[_Step], object]) -> Instance:
+        """:meth:`_on_instance` for a step on one task: the task and its instance are read
+        together, in the step's transaction, and the claim proves the task is as read (any
+        change to a task is a step that claims its instance first)."""
+        instance_id = None
+        for _attempt in range(ATTEMPTS):
+            try:
+                with unit_of_work(self.engine) as unit:
+                    row = unit.connection.execute(
+                        _TASK_WITH_INSTANCE, {"task_id": task_id, "app_key": self.app.key}
+                    ).first()
+                    if row is None:
+                        raise TaskNotFound(task_id)
+                    step = self._claim(unit.connection, row, actor, workflow_instances.c.id)
+                    instance_id = step.instance.id
+                    step.task = task_of_row(row)
+                    work(step)
+                    return self._save(step)
+            except _Lost:
+                continue
+        raise InstanceMoved(instance_id or 0)
+
+    def _instance_row(self, connection: Connection, instance_id: int) -> Any:
+        row = connection.execute(
+            select(workflow_instances).where(
+                workflow_instances.c.id == instance_id, workflow_instances.c.app_key == self.app.key
             )
-            .values(version=instance.version + 1)
-        )
+        ).first()
+        if row is None:
+            raise InstanceNotFound(instance_id)
+        return row
+
+    def _claim(
+        self, connection: Connection, row: Any, actor: Actor, id_column: Any = None
+    ) -> _Step:
+        """Claim the instance ``row`` holds (as read in this transaction) for one step:
+        the compare-and-set of its version that another step on it loses."""
+        instance = instance_of_row(row, id_column)
+        claimed = connection.execute(_CLAIM, {"instance_id": instance.id, "seen": instance.version})
         if claimed.rowcount != 1:
             raise _Lost()
-        row = connection.execute(
-            select(workflow_instances.c.position).where(workflow_instances.c.id == instance_id)
-        ).scalar_one()
+        position = row._mapping[workflow_instances.c.position] or {}
         step = _Step(
             connection,
             instance,
             self._pinned(instance),
             actor,
             self._now(),
-            lanes={key: list(done) for key, done in (row or {}).get("lanes", {}).items()},
+            lanes={key: list(done) for key, done in position.get("lanes", {}).items()},
             status=instance.status,
             outcome=instance.outcome,
             entries=instance.entries,
@@ -951,6 +981,7 @@ class WorkflowService:
             plan = planned(step, self.app)
             if plan:
                 self._event(step, EventKind.NOTIFY, {"tell": plan})
+        ended_at = None if live else step.now
         step.connection.execute(
             update(workflow_instances)
             .where(workflow_instances.c.id == step.instance.id)
@@ -962,10 +993,18 @@ class WorkflowService:
                 live_key=self._live_key(step.instance.form_key, step.instance.record_id)
                 if live
                 else None,
-                ended_at=None if live else step.now,
+                ended_at=ended_at,
             )
         )
-        return self._instance(step.connection, step.instance.id)
+        return replace(
+            step.instance,
+            status=step.status,
+            outcome=step.outcome,
+            entries=step.entries,
+            nodes=tuple(nodes),
+            version=step.instance.version + 1,
+            ended_at=utc(ended_at) if ended_at is not None else None,
+        )
 
     def _enter(self, step: _Step, key: str, lane: tuple[str, int] | None = None) -> None:
         """Move the instance into node ``key`` and on, until it waits for people or ends."""
@@ -1140,7 +1179,7 @@ class WorkflowService:
             raise NotSubmitter(what)
 
     def _own_open_task(self, step: _Step, task_id: int) -> Task:
-        task = self._task_in(step.connection, task_id)
+        task = step.task if step.task is not None else self._task_in(step.connection, task_id)
         if task.user_id != step.actor.user_id:
             raise NotYourTask(task_id)
         if task.status != OPEN:
@@ -1289,8 +1328,10 @@ class WorkflowService:
         self._write(step, {field_key: state})
 
     def _write(self, step: _Step, values: Mapping[str, Any]) -> None:
-        """Change the record as the engine, which the flow's own rules allow."""
-        self.records.update(
+        """Change the record as the engine, which the flow's own rules allow; the step
+        goes on with the record as the update stored it (the engine's columns, such as
+        its department, are read again where needed)."""
+        stored = self.records.update(
             Actor.system(),
             step.instance.form_key,
             step.instance.record_id,
@@ -1298,7 +1339,8 @@ class WorkflowService:
             expected_version=int(step.record["version"]),
         )
         step.edits.clear()
-        step.record = self._record(step.connection, step.instance.form_key, step.instance.record_id)
+        step.record = {**step.record, **stored}
+        step.record.pop(DEPARTMENT, None)  # an owner's change may have moved it
 
     def _run_actions(self, step: _Step, calls: Sequence[ActionCall]) -> None:
         for call in calls:
@@ -1329,7 +1371,7 @@ class WorkflowService:
             rules,
             app_key=self.app.key,
             record=step.record,
-            record_department=self._record_department(step),
+            record_department=lambda: self._record_department(step),
             submitter_id=step.instance.submitter_id,
             names=self._names(step),
         )
@@ -1497,6 +1539,22 @@ class WorkflowService:
 
 
 _NEW_TASK = insert(workflow_tasks).returning(workflow_tasks.c.id)
+_TASK_WITH_INSTANCE = (
+    select(workflow_tasks, workflow_instances)
+    .join(workflow_instances, workflow_instances.c.id == workflow_tasks.c.instance_id)
+    .where(
+        workflow_tasks.c.id == bindparam("task_id"),
+        workflow_instances.c.app_key == bindparam("app_key"),
+    )
+)
+_CLAIM = (
+    update(workflow_instances)
+    .where(
+        workflow_instances.c.id == bindparam("instance_id"),
+        workflow_instances.c.version == bindparam("seen"),
+    )
+    .values(version=workflow_instances.c.version + 1)
+)
 
 
 def _task_actions(node: Any, instance_id: int, task_id: int) -> list[RecordAction]:

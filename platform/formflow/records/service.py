@@ -282,11 +282,15 @@ class RecordService:
         expected_version: int,
         grant: Collection[str] = (),
         warn_duplicates: bool = False,
+        savepoint: bool = True,
     ) -> Record:
         """Change a record the actor loaded at ``expected_version``; refuse if it moved on.
 
         ``grant`` names fields the caller may change whatever the field rules;
-        ``warn_duplicates`` is as for :meth:`create`, for the values that change.
+        ``warn_duplicates`` is as for :meth:`create`, for the values that change. In an
+        open unit of work the write runs in a savepoint, so that a refused write leaves the
+        unit's other writes intact; a caller for whom any refusal ends the whole unit (a
+        workflow step) passes ``savepoint=False`` and saves its two statements.
         """
         form, _ = self._form(form_key)
         scope = require(actor, form, Operation.UPDATE)
@@ -294,7 +298,7 @@ class RecordService:
         self._refuse_hidden(access, values)
         context = self.context(actor)
         claiming = form.pool is not None and form.owner_field in access.granted
-        with self._writing() as connection:
+        with self._writing(savepoint) as connection:
             current = self._load(
                 connection, actor, form, record_id, scope, Operation.UPDATE, pool=claiming
             )
@@ -1111,9 +1115,14 @@ class RecordService:
         return [field.key for field in form.fields]
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """The connection of one write, in the open unit of work or in a unit of its own;
-        the events it owes are handed on once that unit has committed."""
+    def _writing(self, savepoint: bool = True) -> Iterator[Connection]:
+        """The connection of one write, in the open unit of work (in a savepoint of it,
+        unless told not to) or in a unit of its own; the events it owes are handed on once
+        that unit has committed."""
+        unit = current_unit()
+        if not savepoint and unit is not None and unit.engine is self.engine:
+            yield unit.connection
+            return
         with one_write(self.engine) as unit:
             yield unit.connection
 

@@ -1080,11 +1080,8 @@ class WorkflowService:
     def _after_decision(
         self, step: _Step, node: ApprovalNode, task: Task, target: str | None
     ) -> None:
-        tasks = [
-            t
-            for t in self._tasks(step.connection, step.instance.id, None)
-            if t.node_key == node.key and t.entry == task.entry
-        ]
+        every = self._tasks(step.connection, step.instance.id, None)
+        tasks = [t for t in every if t.node_key == node.key and t.entry == task.entry]
         counted = [t for t in tasks if t.status not in (CANCELLED, REASSIGNED, SKIPPED)]
         approved = sum(1 for t in counted if t.status == APPROVED)
         rejected = sum(1 for t in counted if t.status == REJECTED)
@@ -1100,7 +1097,9 @@ class WorkflowService:
         if rejected:
             self._reject(step, node, target or node.reject_to[0])
         elif node.mode is DecisionMode.ANY or not pending:
-            self._pass(step, node)
+            if any(t.node_key == node.key and t.status in (OPEN, WAITING) for t in every):
+                self._cancel_node(step, node.key)
+            self._leave(step, node)
         elif not any(t.status == OPEN for t in pending):
             following = min(pending, key=lambda t: (t.position, t.id))
             step.connection.execute(
@@ -1337,6 +1336,7 @@ class WorkflowService:
             step.instance.record_id,
             {**step.edits, **values},
             expected_version=int(step.record["version"]),
+            savepoint=False,  # a refused write ends the step, and its unit, whole
         )
         step.edits.clear()
         step.record = {**step.record, **stored}

@@ -242,6 +242,7 @@ class WorkflowService:
         self.expressions = toolkit.expressions
         self._today = today
         self._forms = frozenset(workflow.form for workflow in self.app.workflows.values())
+        self._live_records: dict[str, Any] = {}
         self._check_actions(self.app.workflows.values())
         records.locks = self
 
@@ -1211,9 +1212,7 @@ class WorkflowService:
     def _settle(self, step: _Step, task: Task, status: str, comment: str | None) -> None:
         """Decide ``task`` once: the compare-and-set that a second decision loses."""
         done = step.connection.execute(
-            update(workflow_tasks)
-            .where(workflow_tasks.c.id == task.id, workflow_tasks.c.status == OPEN)
-            .values(status=status, comment=comment, decided_at=step.now)
+            _SETTLE, {"task_id": task.id, "status": status, "comment": comment, "at": step.now}
         )
         if done.rowcount != 1:
             raise TaskAlreadyDecided(task.id, self._task_in(step.connection, task.id).status)
@@ -1406,7 +1405,7 @@ class WorkflowService:
         detail: Mapping[str, Any] | None = None,
     ) -> None:
         step.connection.execute(
-            insert(workflow_history),
+            _APPEND_HISTORY,
             {
                 "instance_id": step.instance.id,
                 "action": action,
@@ -1475,14 +1474,14 @@ class WorkflowService:
         return self.versions.workflow(instance.definition_digest, instance.workflow_key)
 
     def _record(self, connection: Connection, form_key: str, record_id: int) -> Record:
-        table = self.records.schema.table(form_key)
-        row = (
-            connection.execute(
-                select(table).where(table.c.id == record_id, table.c[DELETED_AT].is_(None))
+        statement = self._live_records.get(form_key)
+        if statement is None:  # built once per form: every step reads its record
+            table = self.records.schema.table(form_key)
+            statement = select(table).where(
+                table.c.id == bindparam("record_id"), table.c[DELETED_AT].is_(None)
             )
-            .mappings()
-            .first()
-        )
+            self._live_records[form_key] = statement
+        row = connection.execute(statement, {"record_id": record_id}).mappings().first()
         if row is None:
             raise InstanceNotFound(record_id)
         return normalised(row)
@@ -1529,16 +1528,34 @@ class WorkflowService:
     def _tasks(
         self, connection: Connection, instance_id: int, statuses: tuple[str, ...] | None
     ) -> list[Task]:
-        query = select(workflow_tasks).where(workflow_tasks.c.instance_id == instance_id)
-        if statuses is not None:
-            query = query.where(workflow_tasks.c.status.in_(statuses))
-        return [task_of_row(row) for row in connection.execute(query.order_by(workflow_tasks.c.id))]
+        if statuses is None:
+            rows = connection.execute(_INSTANCE_TASKS, {"instance_id": instance_id})
+        else:
+            rows = connection.execute(
+                _INSTANCE_TASKS_IN, {"instance_id": instance_id, "statuses": list(statuses)}
+            )
+        return [task_of_row(row) for row in rows]
 
     def _now(self) -> datetime:
         return self._clock() if self._clock is not None else datetime.now(UTC)
 
 
 _NEW_TASK = insert(workflow_tasks).returning(workflow_tasks.c.id)
+# Statements every step runs, built once.
+_APPEND_HISTORY = insert(workflow_history)
+_INSTANCE_TASKS = (
+    select(workflow_tasks)
+    .where(workflow_tasks.c.instance_id == bindparam("instance_id"))
+    .order_by(workflow_tasks.c.id)
+)
+_INSTANCE_TASKS_IN = _INSTANCE_TASKS.where(
+    workflow_tasks.c.status.in_(bindparam("statuses", expanding=True))
+)
+_SETTLE = (
+    update(workflow_tasks)
+    .where(workflow_tasks.c.id == bindparam("task_id"), workflow_tasks.c.status == OPEN)
+    .values(status=bindparam("status"), comment=bindparam("comment"), decided_at=bindparam("at"))
+)
 _TASK_WITH_INSTANCE = (
     select(workflow_tasks, workflow_instances)
     .join(workflow_instances, workflow_instances.c.id == workflow_tasks.c.instance_id)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Engine,
     Select,
     Table,
+    Update,
     bindparam,
     delete,
     insert,
@@ -171,6 +172,7 @@ class RecordService:
         self.integrity = IntegrityChecks(schema, self.prepared, self.derived)
         self.duplicates = DuplicateKeys(schema)
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
+        self._updates: dict[str, Update] = {}
         self._access: dict[tuple[Any, ...], FieldAccess] = {}
         self._reads_id = {key: reads_record_id(form) for key, form in self.app.forms.items()}
         self._inserts = {
@@ -944,14 +946,17 @@ class RecordService:
         expected_version: int,
         changes: Record,
     ) -> None:
-        table = self.schema.table(form.key)
-        statement = (
-            update(table)
-            .where(table.c.id == record_id, table.c.version == expected_version)
-            .values(changes)
-        )
+        statement = self._updates.get(form.key)
+        if statement is None:  # built once per form; its SET follows the values given
+            table = self.schema.table(form.key)
+            statement = update(table).where(
+                table.c.id == bindparam("w_record_id"),
+                table.c.version == bindparam("w_expected_version"),
+            )
+            self._updates[form.key] = statement
+        values = {**changes, "w_record_id": record_id, "w_expected_version": expected_version}
         try:
-            result = connection.execute(statement)
+            result = connection.execute(statement, values)
         except IntegrityError as exc:
             raise unique_violation(form, table, exc) from None
         if result.rowcount != 1:

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from formflow import accounts
 from formflow.actions import Action, ActionContext
 from formflow.audit import log as audit_log
 from formflow.definitions.model import Label
@@ -30,6 +31,7 @@ from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
 from formflow.errors import N_, Problem, ValidationFailed
 from formflow.events import EventKind
 from formflow.notifications import Notifications
+from formflow.notifications.model import label_param
 from formflow.notifications.workflows import planned, tell
 from formflow.records import audit
 from formflow.records.access import Actor
@@ -96,6 +98,9 @@ SKIPPED = "skipped"
 COPIED = "copied"
 READ = "read"  # a copy its recipient has opened
 DECIDED = (APPROVED, REJECTED)
+
+DELEGATION = "delegation"
+"""The kind of notification a delegate gets when someone hands them their approvals."""
 
 BOXES = ("todo", "done", "cc", "submitted")
 """The parts of a person's inbox (see :meth:`WorkflowService.inbox`)."""
@@ -522,11 +527,43 @@ class WorkflowService:
                     "created_at": self._now(),
                 },
             ).scalar_one()
+            self._tell_delegate(unit.connection, actor, user_id, starts_on, ends_on, workflow_key)
         if actor.user_id is not None and starts_on <= self.today() <= ends_on:
             for task in self.open_tasks_of(actor.user_id):
                 if workflow_key is None or self._workflow_of_task(task) == workflow_key:
                     self._move_delegated(actor, task, user_id, comment)
         return int(delegation_id)
+
+    def _tell_delegate(
+        self,
+        connection: Connection,
+        actor: Actor,
+        delegate_id: int,
+        starts_on: date,
+        ends_on: date,
+        workflow_key: str | None,
+    ) -> None:
+        """Tell the delegate, in the delegation's transaction, whose tasks come to them and
+        when (a delegation nobody hears of leaves tasks waiting on someone who is away)."""
+        if self.notifications is None or actor.user_id is None:
+            return
+        who = accounts.get_user(connection, actor.user_id)
+        workflow = self.app.workflows.get(workflow_key) if workflow_key else None
+        self.notifications.add(
+            connection,
+            [delegate_id],
+            kind=DELEGATION,
+            title=N_("%(who)s delegated their approvals to you: %(starts)s to %(ends)s"),
+            body=N_("Approvals of %(workflow)s") if workflow else "",
+            params={
+                "who": who.display_name if who is not None else str(actor.user_id),
+                "starts": starts_on.isoformat(),
+                "ends": ends_on.isoformat(),
+                **({"workflow": label_param(workflow.label)} if workflow else {}),
+            },
+            app_key=self.app.key,
+            now=self._now(),
+        )
 
     def delegations(self, actor: Actor) -> list[Delegation]:
         """The delegations the caller made or holds, newest first."""
@@ -1487,14 +1524,7 @@ class WorkflowService:
         return normalised(row)
 
     def _instance(self, connection: Connection, instance_id: int) -> Instance:
-        row = connection.execute(
-            select(workflow_instances).where(
-                workflow_instances.c.id == instance_id, workflow_instances.c.app_key == self.app.key
-            )
-        ).first()
-        if row is None:
-            raise InstanceNotFound(instance_id)
-        return instance_of_row(row)
+        return instance_of_row(self._instance_row(connection, instance_id))
 
     def _live(self, form_key: str, record_id: int) -> Instance | None:
         with self.engine.connect() as connection:

@@ -101,3 +101,19 @@ def test_min_max_and_latest_are_queried_afresh_when_their_record_moves(box: Sand
     after = {**before, "amount": Decimal("4.00")}
     assert effects(box.records.schema, rollup(box, "largest"), before, after) == {1: RECOMPUTE}
     assert effects(box.records.schema, rollup(box, "first_close"), before, after) == {}
+
+
+def test_records_created_together_count_in_the_rollups_they_link_to(
+    box: Sandbox, staff: Actor
+) -> None:
+    acme = box.records.create(staff, "account", {"name": "Acme", "credit": "1000"})
+    deals = [
+        {"title": f"D{n}", "account": acme["id"], "amount": "10", "stage": "won"} for n in range(3)
+    ]
+    assert len(box.records.create_many(staff, "deal", deals).created) == 3
+    found = box.records.get(staff, "account", acme["id"])
+    assert (found["deal_count"], found["won_total"], found["headroom"]) == (
+        3,
+        Decimal("30.00"),
+        Decimal("970.00"),
+    )

@@ -23,7 +23,7 @@ amounts may miss by a cent; a sum of integers does not.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -164,6 +164,23 @@ class DerivedValues:
                 connection, self.app.form(form_key), target_id, keyed, depth + 1, differences
             )
         return copied or bool(due)
+
+    def after_many(
+        self, connection: Connection, form: Form, created: Iterable[Mapping[str, Any]]
+    ) -> None:
+        """Bring the roll-ups over a batch of new records of ``form`` up to date: each
+        record they link to is worked out afresh once, however many of the batch link to
+        it (a roll-up left behind by an import would be wrong for good, as later writes
+        only adjust it)."""
+        due: dict[tuple[str, int], set[str]] = {}
+        for parent_form, field in self.rollups_over.get(form.key, []):
+            assert field.rollup is not None
+            for record in created:
+                parent = record.get(field.rollup.link)
+                if parent is not None:
+                    due.setdefault((parent_form.key, int(parent)), set()).add(field.key)
+        for (form_key, parent_id), keys in sorted(due.items()):
+            self.refresh(connection, self.app.form(form_key), parent_id, keys, 1)
 
     def current(self, connection: Connection, form: Form, record_id: int) -> Record:
         """The stored roll-ups, lookups and formulas of one record of a form that has derived

@@ -147,6 +147,15 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)
 
 
+def publish(name: str, title: str, text: str, markdown: str) -> Path:
+    """Print a report's table and write its markdown to ``bench/results/<name>.md``."""
+    print(f"\n== {title} ==\n{text}\n", flush=True)
+    path = ROOT / "bench" / "results" / f"{name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(markdown, encoding="utf-8")
+    return path.relative_to(ROOT)
+
+
 # bulk loading -------------------------------------------------------------------------
 
 

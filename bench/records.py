@@ -64,6 +64,7 @@ from _common import (
     ms,
     plans_of,
     profile,
+    publish,
     text_table,
 )
 from formflow import accounts
@@ -1119,11 +1120,8 @@ def main() -> None:
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     for kind in kinds:
         report = run(kind, settings)
-        print(f"\n== {kind}, {settings.rows:,} opportunities ==\n{report.text()}\n", flush=True)
-        path = RESULTS / f"records-{kind}.md"
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path.write_text(report.markdown(), encoding="utf-8")
-        say(f"written {path.relative_to(ROOT)}")
+        title = f"{kind}, {settings.rows:,} opportunities"
+        say(f"written {publish(f'records-{kind}', title, report.text(), report.markdown())}")
 
 
 if __name__ == "__main__":

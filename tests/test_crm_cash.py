@@ -130,6 +130,21 @@ def test_a_payment_takes_customer_and_owner_from_the_contract(
     assert (body["customer"], body["owner"]) == (signed["customer"], rep.user_id)
 
 
+def test_a_payment_sent_with_its_invoice_alone_takes_the_contract_and_what_it_fills(
+    crm: Sandbox, rep: Actor, finance: Actor
+) -> None:
+    signed = contract(crm, rep)
+    invoice = crm.records.create(rep, "invoice", invoice_body(signed["id"], "100"))
+    created = Api(crm, finance).post("payment", {"invoice": invoice["id"], "amount": "100"})
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert (body["contract"], body["customer"], body["owner"]) == (
+        signed["id"],
+        signed["customer"],
+        rep.user_id,
+    )
+
+
 def test_a_payment_for_another_customer_or_owner_is_refused(
     crm: Sandbox, rep: Actor, finance: Actor
 ) -> None:
@@ -176,19 +191,28 @@ def test_an_instalment_takes_its_customer_from_the_contract(crm: Sandbox, rep: A
     assert plan_of(crm, rep, signed, "1000")["customer"] == signed["customer"]
 
 
+def book(crm: Sandbox, finance: Actor, plan: dict[str, Any], amount: str) -> dict[str, Any]:
+    """A confirmed payment finance books against ``plan``, its rules run."""
+    body = {"contract": plan["contract"], "amount": amount, "payment_plan": plan["id"]}
+    created = Api(crm, finance).post("payment", body)
+    assert created.status_code == 201, created.get_json()
+    crm.deliver_events()
+    booked: dict[str, Any] = created.get_json()
+    return booked
+
+
+def status_of(crm: Sandbox, plan: dict[str, Any]) -> str:
+    return str(crm.records.get(Actor.system(), "payment_plan", plan["id"])["status"])
+
+
 def test_payments_mark_their_instalment_partly_then_wholly_received(
     crm: Sandbox, rep: Actor, finance: Actor
 ) -> None:
-    signed = contract(crm, rep)
-    plan = plan_of(crm, rep, signed, "1000")
-    api = Api(crm, finance)
-    body = {"contract": signed["id"], "amount": "400", "payment_plan": plan["id"]}
-    assert api.post("payment", body).status_code == 201
-    crm.deliver_events()
-    assert crm.records.get(rep, "payment_plan", plan["id"])["status"] == "partial"
-    assert api.post("payment", {**body, "amount": "600"}).status_code == 201
-    crm.deliver_events()
-    assert crm.records.get(rep, "payment_plan", plan["id"])["status"] == "received"
+    plan = plan_of(crm, rep, contract(crm, rep), "1000")
+    book(crm, finance, plan, "400")
+    assert status_of(crm, plan) == "partial"
+    book(crm, finance, plan, "600")
+    assert status_of(crm, plan) == "received"
 
 
 def test_a_transfer_names_only_the_from_owners_customers(crm: Sandbox, rep: Actor) -> None:
@@ -214,3 +238,30 @@ def test_changing_the_from_owner_is_checked_against_the_rows_kept(crm: Sandbox, 
     request = crm.records.create(rep, "transfer_request", values)
     refused = Api(crm, admin).patch("transfer_request", request, {"from_owner": other.user_id})
     assert codes(refused, "customers.0.customer") == ["link_filter"]
+
+
+def test_a_deleted_payment_no_longer_marks_its_instalment(
+    crm: Sandbox, rep: Actor, finance: Actor
+) -> None:
+    plan = plan_of(crm, rep, contract(crm, rep), "1000")
+    first, last = book(crm, finance, plan, "400"), book(crm, finance, plan, "600")
+    admin = crm.add_user("boss", roles=["admin"])
+    marks = []
+    for payment in (last, first):
+        crm.records.delete(admin, "payment", payment["id"])
+        crm.deliver_events()
+        marks.append(status_of(crm, plan))
+    assert marks == ["partial", "pending"]
+
+
+def test_a_restored_payment_marks_its_instalment_again(
+    crm: Sandbox, rep: Actor, finance: Actor
+) -> None:
+    plan = plan_of(crm, rep, contract(crm, rep), "1000")
+    paid = book(crm, finance, plan, "1000")
+    admin = crm.add_user("boss", roles=["admin"])
+    crm.records.delete(admin, "payment", paid["id"])
+    crm.deliver_events()
+    crm.records.restore(admin, "payment", paid["id"])
+    crm.deliver_events()
+    assert status_of(crm, plan) == "received"

@@ -1,4 +1,4 @@
-"""Actions: named pieces of work that workflows and automations run on a record.
+"""Actions: named pieces of work that automations, workflows and record actions run on a record.
 
 Plugins provide actions through the ``formflow_actions`` hook; a definition names one and
 gives its parameters, which ``params_schema`` describes so they can be checked when the
@@ -8,7 +8,7 @@ definition is compiled rather than when the action runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,30 @@ class ActionContext:
         if self.records is None or self.actor is None or self.expressions is None:
             raise ActionError("this action writes records; run it from an automation or workflow")
         return self.records, self.actor, self.expressions
+
+
+@dataclass(frozen=True)
+class ActionServices:
+    """What the instance lends every action, wherever it runs (an automation, a workflow
+    step, a record action), so that a plugin's action behaves alike in all three: where
+    people are told, the plugins' settings, and the plugins' job queue."""
+
+    notifications: Notifications | None = None
+    plugin_settings: Callable[[str], Mapping[str, str]] | None = None
+    enqueue_job: Callable[[str, Mapping[str, Any]], int] | None = None
+
+    def lend(self, context: ActionContext) -> ActionContext:
+        """``context`` with these services in it."""
+        return replace(
+            context,
+            notifications=self.notifications,
+            plugin_settings=self.plugin_settings,
+            enqueue_job=self.enqueue_job,
+        )
+
+
+NO_SERVICES = ActionServices()
+"""For runners used without an instance (tests, tools): actions get no services."""
 
 
 class ActionError(FormflowError):

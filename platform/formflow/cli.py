@@ -24,6 +24,8 @@ from formflow import __version__, accounts, audit
 from formflow.accounts import tokens
 from formflow.config import load_settings
 from formflow.definitions import load_app
+from formflow.designer import Designer
+from formflow.designer.upgrades import report_lines
 from formflow.errors import DefinitionErrors, FormflowError
 from formflow.lifecycle.demos import DEFAULT_SEED, build_demo, demo_folder, iter_logins
 from formflow.lifecycle.install import initialise, migrate_app, purge_app, rollback_app
@@ -35,7 +37,7 @@ from formflow.lifecycle.serve import url as server_url
 from formflow.plugins import describe_plugins, format_plugin_table, load_plugins
 from formflow.scaffold import new_plugin
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.storage.versions import list_versions
+from formflow.storage.versions import list_versions, read_app_files
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -189,6 +191,45 @@ def migrate(
     for result in results:
         for line in result.lines:
             click.echo(line)
+
+
+@main.command()
+@click.argument("app_key")
+@click.option(
+    "--from",
+    "folder",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The new release's app folder.",
+)
+@click.option(
+    "--plan", "dry_run", is_flag=True, help="Only print the merge's report; change nothing."
+)
+@reports_errors
+def upgrade(app_key: str, folder: Path, dry_run: bool) -> None:
+    """Merge a new release of APP_KEY (the folder --from) into the admin's customised app.
+
+    A keyed three-way merge of the release the app was installed from, the app in force and
+    the new release: what merges by itself, then every conflict, orphan and decision. The
+    merge becomes the app's designer draft; the live app is untouched until the issues are
+    resolved under Administration, Designer, Upgrade, and the draft is published.
+    """
+    files = read_app_files(folder)
+    with opened() as instance:
+        designer = Designer(instance)
+        if dry_run:
+            result = designer.plan_upgrade(app_key, files)
+            merged, issues = result.merged, result.issues
+        else:
+            started = designer.upgrade(app_key, files, None)
+            merged, issues = started.merged, started.issues
+    for line in report_lines(merged, issues):
+        click.echo(line)
+    if not dry_run:
+        click.echo(
+            f"the merge is {app_key}'s draft: resolve it at /admin/designer/{app_key}/upgrade "
+            "and publish it; the live app is unchanged"
+        )
 
 
 @main.command()
@@ -670,6 +711,28 @@ def jobs_rerun(job_ids: tuple[int, ...]) -> None:
         for job_id in job_ids:
             instance.plugin_jobs.rerun(job_id)
     click.echo(f"queued {len(job_ids)} plugin job(s) again")
+
+
+@main.command()
+@click.option(
+    "--days",
+    type=click.IntRange(1),
+    help="Keep this many days (default: FORMFLOW_KEEP_DAYS, 90).",
+)
+@reports_errors
+def housekeeping(days: int | None) -> None:
+    """Delete operational logs older than the kept days that nothing still needs (delivered
+    events, automation runs, finished jobs, read notifications); never the audit log. The
+    server and `formflow worker` do this every night."""
+    from formflow.jobs.housekeeping import tidy
+
+    with opened() as instance:
+        keep = days or instance.settings.keep_days
+        if keep < 1:
+            raise click.UsageError("FORMFLOW_KEEP_DAYS is 0 (keep everything): pass --days")
+        removed = tidy(instance.engine, keep)
+    for name, count in removed.items():
+        click.echo(f"{name}: {count} deleted")
 
 
 @main.group()

@@ -75,6 +75,9 @@ class Settings:
     backup_keep: int = 7
     """How many backups the automatic ones leave in the backup folder."""
     metrics_token: str = ""
+    keep_days: int = 90
+    """How long operational logs (delivered events, automation runs, finished jobs, read
+    notifications) are kept before the nightly housekeeping deletes them; 0 keeps them all."""
     """A bearer token that may read ``/metrics`` (administrators may anyway)."""
     enabled_plugins: tuple[str, ...] = ()
     """The installed plugins (entry-point names) this instance uses; ``*`` for all."""
@@ -119,6 +122,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "backup_schedule": env.get("FORMFLOW_BACKUP_SCHEDULE", "0 3 * * *").strip(),
         "backup_keep": max(1, int(_number(env, "FORMFLOW_BACKUP_KEEP", 7))),
         "metrics_token": env.get("FORMFLOW_METRICS_TOKEN", ""),
+        "keep_days": max(0, int(_number(env, "FORMFLOW_KEEP_DAYS", 90))),
     }
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import Template, TemplateSyntaxError, nodes
 from jinja2.environment import Environment
 from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
@@ -68,6 +68,10 @@ class Expression:
             raise ExpressionError(f"{self.source!r} failed: {_reason(exc)}") from None
 
 
+TEMPLATES_KEPT = 256
+"""How many compiled templates an engine keeps (all are dropped when it is full)."""
+
+
 class ExpressionEngine:
     """Compiles expressions against one sandbox, to which plugins may add functions."""
 
@@ -80,6 +84,18 @@ class ExpressionEngine:
         self.environment = BudgetedSandbox()
         self.environment.globals.clear()
         self.environment.globals.update(functions or {})
+        self._templates: dict[str, Template] = {}
+
+    def template(self, source: str) -> Template:
+        """``source`` compiled as a template of this sandbox, once per source: a timed rule
+        renders the same notification or webhook body for every record it finds, and
+        compiling costs many times what rendering does."""
+        found = self._templates.get(source)
+        if found is None:
+            if len(self._templates) >= TEMPLATES_KEPT:
+                self._templates.clear()
+            found = self._templates[source] = self.environment.from_string(source)
+        return found
 
     @property
     def function_names(self) -> frozenset[str]:

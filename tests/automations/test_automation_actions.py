@@ -7,17 +7,21 @@ from rules_support import MakeRules
 from formflow.records.access import Actor
 from formflow.records.query import Query
 
-TOUCH_CUSTOMER = """\
-key: touch_customer
-label: A follow-up updates its customer's last follow-up time
-form: follow_up
-trigger: {type: created}
-actions:
-  - action: update_records
-    params:
-      link: customer
-      map: {last_follow_up_at: "followed_at or now"}
-"""
+
+def customer_rule(key: str, label: str, mapping: str) -> str:
+    """A rule: each new follow-up changes its customer with ``mapping`` (YAML)."""
+    return (
+        f"key: {key}\nlabel: {label}\nform: follow_up\ntrigger: {{type: created}}\n"
+        "actions:\n  - action: update_records\n    params:\n      link: customer\n"
+        f"      map: {{{mapping}}}\n"
+    )
+
+
+TOUCH_CUSTOMER = customer_rule(
+    "touch_customer",
+    "A follow-up updates its customer's last follow-up time",
+    'last_follow_up_at: "followed_at or now"',
+)
 
 
 def test_update_records_through_a_link_sets_a_readonly_field(make_rules: MakeRules) -> None:
@@ -42,6 +46,15 @@ def test_update_records_through_a_link_sets_a_readonly_field(make_rules: MakeRul
             ],
         }
     ]
+
+
+def test_update_records_maps_from_the_record_it_changes_as_stored(make_rules: MakeRules) -> None:
+    adds_one = 'touches: "(target.touches or 0) + 1"'
+    rules = make_rules(count_touches=customer_rule("count_touches", "Adds a touch", adds_one))
+    customer = rules.create("customer", {"name": "Acme", "touches": 5})
+    for summary in ("Called", "Visited"):
+        rules.create("follow_up", {"summary": summary, "customer": customer["id"]})
+    assert rules.get("customer", customer["id"])["touches"] == 7
 
 
 CONTRACT_FROM_WON_DEAL = """\

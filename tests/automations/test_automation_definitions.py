@@ -123,6 +123,11 @@ def test_every_trigger_compiles_to_its_frozen_rule(tmp_path: Path) -> None:
         ),
         (
             HEAD + "trigger: {type: created}\nactions:\n  - action: create_record\n"
+            "    params: {form: contract, map: {title: target.title}}\n",
+            "rule.yaml:7:43: expression uses unknown name 'target'",
+        ),
+        (
+            HEAD + "trigger: {type: created}\nactions:\n  - action: create_record\n"
             "    params: {from: contract}\n",
             "rule.yaml:7:13: parameter: 'form' is a required property",
         ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rules_support import MakeRules, Rules
 from sqlalchemy import update
 
+from formflow.actions import ActionServices
 from formflow.config import SmtpSettings
 from formflow.notifications import Notification, Notifications
 from formflow.notifications.email import EmailChannel
@@ -75,7 +76,9 @@ def test_notify_e_mails_the_people_it_tells(make_rules: MakeRules) -> None:
         )
     with smtp_server() as mailbox:
         channel = EmailChannel(SmtpSettings(host="127.0.0.1", port=mailbox.port, security="none"))
-        rules.automations.notifications = Notifications(rules.engine, [channel])
+        rules.automations.services = ActionServices(
+            notifications=Notifications(rules.engine, [channel])
+        )
         win(rules)
     ((to, mail),) = mailbox.messages
     assert to == ["ann@example.test"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from rules_support import ZONE, MakeRules
+import pytest
+from rules_support import ZONE, MakeRules, Rules
+from sqlalchemy import event
 
 from formflow.storage.tables import derived_index_keys
 
@@ -94,3 +96,71 @@ def test_the_date_field_of_a_date_rule_gets_an_index(make_rules: MakeRules) -> N
         for keys, _unique in derived_index_keys(rules.app.form("opportunity"))
     ]
     assert ("expected_close", "id") in indexed
+
+
+def sweep_statements(rules: Rules, minute: datetime) -> list[tuple[str, object]]:
+    """The SELECTs on the opportunities a tick at ``minute`` sends."""
+    seen: list[tuple[str, object]] = []
+
+    def keep(
+        _conn: object, _cursor: object, statement: str, parameters: object, *_: object
+    ) -> None:
+        if (
+            statement.lstrip().upper().startswith("SELECT")
+            and "ORDER BY rules__opportunity.expected_close" in statement
+        ):
+            seen.append((statement, parameters))
+
+    event.listen(rules.engine, "before_cursor_execute", keep)
+    try:
+        rules.automations.tick(minute)
+    finally:
+        event.remove(rules.engine, "before_cursor_execute", keep)
+    return seen
+
+
+def test_a_date_rule_finds_its_records_page_by_page_through_an_index_search(
+    make_rules: MakeRules,
+) -> None:
+    """What keeps a sweep's cost to the records due, not the form's size: SQLite plans the
+    first page and every next one (by keyset, after the last record read) as a search of
+    the date field's index, never a scan of the table."""
+    rules = make_rules(remind=REMIND)
+    if rules.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is read from SQLite's EXPLAIN QUERY PLAN")
+    rules.automations.page = 2
+    for number in range(5):
+        rules.create("opportunity", {"name": f"Due {number}", "expected_close": "2026-03-12"})
+    seen = sweep_statements(rules, at(date(2026, 3, 9), 9, 0))
+    assert len(seen) == 3  # pages of 2, 2 and 1
+    with rules.engine.connect() as connection:
+        for statement, parameters in seen:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            details = " ".join(str(row[-1]) for row in plan)
+            assert "USING INDEX ix__rules__opportunity__expected_close" in details, details
+            assert "SCAN " not in details, details
+    assert len(rules.runs(automation_key="remind")) == 5
+
+
+def test_one_timed_rule_is_swept_alone_at_any_minute(make_rules: MakeRules) -> None:
+    rules = make_rules(remind=REMIND, monday=MONDAY_VIPS)
+    due = rules.create("opportunity", {"name": "Due", "expected_close": "2026-03-12"})
+    rules.create("customer", {"name": "Big", "level": "vip"})
+    assert rules.automations.sweep("rules", "remind", at(date(2026, 3, 9), 14, 30)) == 1
+    assert rules.get("opportunity", due["id"])["reminded"] is True
+    assert [run.automation_key for run in rules.runs()] == ["remind"]
+    assert rules.automations.tick(at(date(2026, 3, 9), 9, 0)) == 0  # done for the day
+
+
+def test_a_date_rule_s_pages_sort_on_the_date_as_it_is(make_rules: MakeRules) -> None:
+    """Its range keeps empty dates out, so its pages need no rule for them (no ``NULLS
+    FIRST``): PostgreSQL's index, in its default order, hands the day's rows over in order
+    instead of sorting them again for every page."""
+    rules = make_rules(remind=REMIND)
+    rules.automations.page = 2
+    for number in range(3):
+        rules.create("opportunity", {"name": f"Due {number}", "expected_close": "2026-03-12"})
+    seen = sweep_statements(rules, at(date(2026, 3, 9), 9, 0))
+    assert len(seen) == 2
+    assert all("NULLS" not in statement.upper() for statement, _ in seen)
+    assert len(rules.runs(automation_key="remind")) == 3

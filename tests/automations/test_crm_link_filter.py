@@ -86,3 +86,27 @@ def test_an_import_row_with_another_customers_opportunity_is_refused(rules: Rule
     batch = rules.records.create_many(rep(rules), "follow_up", rows)
     assert sorted(batch.created) == [0]
     assert [p.code for p in batch.problems[1]["opportunity"]] == ["link_filter"]
+
+
+def test_a_follow_up_sent_with_its_opportunity_alone_takes_the_opportunitys_customer(
+    rules: Rules,
+) -> None:
+    customer, deal = deal_of(rules, "华信科技")
+    values = {"opportunity": deal["id"], "method": "phone", "content": "电话沟通"}
+    kept = rules.create("follow_up", values, rep(rules))
+    assert kept["customer"] == customer["id"]
+
+
+def test_an_import_row_with_its_opportunity_alone_takes_the_opportunitys_customer(
+    rules: Rules,
+) -> None:
+    customer, deal = deal_of(rules, "华信科技")
+    row = {"opportunity": deal["id"], "method": "visit", "content": "上门拜访"}
+    batch = rules.records.create_many(rep(rules), "follow_up", [row])
+    assert batch.created[0]["customer"] == customer["id"]
+
+
+def test_without_an_opportunity_the_customer_is_still_required(rules: Rules) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        rules.create("follow_up", {"method": "phone", "content": "电话沟通"}, rep(rules))
+    assert [p.code for p in refused.value.problems["customer"]] == ["required"]

@@ -167,3 +167,52 @@ def test_a_forecast_an_age_and_a_rolled_up_target_compile(write_app: AppWriter) 
     assert target.target is not None
     assert (target.target.rollup, target.target.department) == ("department", "team")
     assert board_.filters[0].kind == "department"
+
+
+def _derived(write_app: AppWriter, *widget_lines: str) -> list[tuple[str, ...]]:
+    root = write_app(app=APP, forms={"deal": FORM}, dashboards={"board": board(*widget_lines)})
+    return [index.fields for index in load_app(root).form("deal").indexes if not index.declared]
+
+
+def test_a_widget_gets_an_index_that_narrows_by_its_filter_and_dates_and_holds_its_measure(
+    write_app: AppWriter,
+) -> None:
+    assert _derived(
+        write_app,
+        "  - {key: w, type: number, label: 赢单, form: deal, filter: {stage: won},\n"
+        "     date_field: closed_on, period: month, measure: {op: sum, field: amount}}\n",
+    ) == [("stage", "closed_on", "amount", "created_by")]
+
+
+def test_widgets_whose_narrowing_starts_alike_share_one_index(write_app: AppWriter) -> None:
+    assert _derived(
+        write_app,
+        "  - {key: w, type: number, label: 赢单, form: deal, filter: {stage: won},\n"
+        "     date_field: closed_on, measure: {op: sum, field: amount}}\n",
+        "  - {key: f, type: funnel, label: 漏斗, form: deal, group_by: stage, measure: {op: count}}\n",
+    ) == [("stage", "closed_on", "amount", "created_by")]
+
+
+def test_a_chart_over_every_record_gets_an_index_in_the_order_of_its_groups(
+    write_app: AppWriter,
+) -> None:
+    assert _derived(
+        write_app,
+        "  - {key: p, type: pie, label: 阶段, form: deal, group_by: stage,\n"
+        "     measure: {op: sum, field: amount}}\n",
+    ) == [("stage", "amount", "created_by")]
+
+
+def test_a_table_widget_adds_no_index(write_app: AppWriter) -> None:
+    assert _derived(write_app, "  - {key: t, type: table, label: 表, form: deal}\n") == []
+
+
+def test_a_chart_over_all_time_gets_its_rows_in_the_order_of_its_groups(
+    write_app: AppWriter,
+) -> None:
+    """A ranking without a period reads its filter's rows already grouped: no sort."""
+    assert _derived(
+        write_app,
+        "  - {key: r, type: ranking, label: 排行, form: deal, filter: {stage: won},\n"
+        "     group_by: name, date_field: closed_on, measure: {op: sum, field: amount}}\n",
+    ) == [("stage", "name", "closed_on", "amount", "created_by")]

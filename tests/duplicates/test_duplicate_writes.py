@@ -18,7 +18,7 @@ from formflow.storage.database import write_transaction
 from formflow.storage.platform_tables import duplicate_keys
 from formflow.storage.tables import AppSchema
 from formflow.transfer import mapping
-from formflow.transfer.importing import ImportOptions, import_file
+from formflow.transfer.importing import Duplicates, ImportOptions, import_file
 from formflow.transfer.reading import open_sheet
 from support import CRM_APP
 
@@ -204,6 +204,26 @@ def test_an_import_reports_matches_and_repeats_in_its_error_report(
         (4, "duplicate"),
     ]
     assert "held by Rep" in outcome.errors[0].problem.message
+
+
+def test_an_import_that_updates_reports_a_change_matching_another_record(
+    service: RecordService, people: dict[str, Actor], tmp_path: Path
+) -> None:
+    service.create(people["rep"], "customer", _customer("寅科技有限公司"))
+    lead = service.create(people["other"], "lead", _lead("卯公司", contact_name="周九"))
+    path = tmp_path / "leads.csv"
+    path.write_text("公司名称,联系人姓名,线索来源\n寅科技,周九,官网咨询\n", encoding="utf-8")
+    with open_sheet(path) as sheet:
+        found = mapping.suggest(service.app.form("lead"), sheet.headers)
+    options = ImportOptions(found, duplicates=Duplicates.UPDATE, match_on=("contact_name",))
+
+    outcome = import_file(service, people["other"], "lead", path, options)
+
+    assert (outcome.updated, [(e.row, e.problem.code) for e in outcome.errors]) == (
+        0,
+        [(2, "duplicate")],
+    )
+    assert service.get(people["other"], "lead", lead["id"])["company"] == "卯公司"
 
 
 def test_keys_of_fields_a_check_no_longer_compares_match_nothing(

@@ -37,16 +37,29 @@ class Worker:
     def __init__(self) -> None:
         self.runs: list[tuple[dict[str, Any], int]] = []
         self.failing = False
+        self.log: list[str] = []
+        self.done = 0
 
     def work(self, run: JobRun) -> None:
         if self.failing:
             raise RuntimeError("the provider is down")
         assert run.instance is not None
         self.runs.append((dict(run.payload), run.attempt))
+        self.log.append("work")
+
+    def in_slices(self, run: JobRun) -> None:
+        """Works through ``payload["n"]`` items two at a time, a slice a run."""
+        self.done = min(self.done + 2, int(run.payload["n"]))
+        self.log.append(f"slice to {self.done} (attempt {run.attempt})")
+        if self.done < int(run.payload["n"]):
+            run.again()
 
     @hookimpl
     def formflow_jobs(self) -> list[PluginJob]:
-        return [PluginJob("worker.work", self.work, retries=2, retry_delay=0)]
+        return [
+            PluginJob("worker.work", self.work, retries=2, retry_delay=0),
+            PluginJob("worker.slices", self.in_slices, retries=0),
+        ]
 
 
 @pytest.fixture
@@ -81,9 +94,32 @@ def status_of(box: Sandbox, job_id: int) -> str:
 
 
 def test_formflow_jobs_declares_the_jobs_the_kit_runs(box: Sandbox, worker: Worker) -> None:
-    assert list(box.plugins.jobs) == ["worker.work"]
+    assert list(box.plugins.jobs) == ["worker.work", "worker.slices"]
     job_id = enqueue("worker.work", {"blast": 7}, instance=box.instance)
     assert worker.runs == [({"blast": 7}, 1)]  # no queue attached: run at once
+    assert status_of(box, job_id) == DONE
+
+
+def test_a_job_asking_to_go_again_runs_its_slices_at_once_without_a_queue(
+    box: Sandbox, worker: Worker
+) -> None:
+    job_id = enqueue("worker.slices", {"n": 5}, instance=box.instance)
+    assert worker.log == [
+        "slice to 2 (attempt 1)",
+        "slice to 4 (attempt 1)",
+        "slice to 5 (attempt 1)",
+    ]
+    assert status_of(box, job_id) == DONE
+
+
+def test_a_job_asking_to_go_again_lets_the_jobs_waiting_run_first(
+    box: Sandbox, worker: Worker, queue: Huey
+) -> None:
+    jobs = on_queue(box, queue)
+    job_id = jobs.enqueue("worker.slices", {"n": 4})
+    jobs.enqueue("worker.work", {"n": 1})
+    drain(queue)
+    assert worker.log == ["slice to 2 (attempt 1)", "work", "slice to 4 (attempt 1)"]
     assert status_of(box, job_id) == DONE
 
 

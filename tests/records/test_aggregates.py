@@ -250,3 +250,48 @@ def test_an_aggregation_is_one_statement(db: Engine, lab: AppSchema) -> None:
     with read_transaction(db) as connection, StatementCounter(db) as counter:
         aggregate(connection, lab, "deal", aggregation)
     assert counter.count == 1
+
+
+WON = {"field": "stage", "op": "eq", "value": "won"}
+
+
+def test_measures_with_their_own_filters_share_one_statement(db: Engine, lab: AppSchema) -> None:
+    won_count, won_sum = Measure("count", filter=WON), Measure("sum", "amount", filter=WON)
+    with read_transaction(db) as connection, StatementCounter(db) as counter:
+        rows = aggregate(
+            connection,
+            lab,
+            "deal",
+            Aggregation(
+                measures=(COUNT, won_count, won_sum),
+                labels=("all", "won", "won_amount"),
+                group_by=("owner",),
+            ),
+        )
+    assert counter.count == 1
+    assert rows == [
+        {"owner": 1, "all": 3, "won": 1, "won_amount": Decimal("250.40")},
+        {"owner": 2, "all": 3, "won": 1, "won_amount": None},
+    ]
+
+
+def test_a_group_no_record_of_a_measures_filter_falls_in_has_no_figure(
+    db: Engine, lab: AppSchema
+) -> None:
+    lost = {"field": "stage", "op": "eq", "value": "lost"}
+    rows = run(db, lab, COUNT, Measure("count", filter=lost), labels=("all", "lost"))
+    assert rows == [{"all": 6, "lost": 1}]
+    by_stage = run(
+        db, lab, COUNT, Measure("count", filter=lost), labels=("all", "lost"), group_by=("stage",)
+    )
+    assert {row["stage"]: row["lost"] for row in by_stage} == {
+        None: None,
+        "lost": 1,
+        "new": None,
+        "won": None,
+    }
+
+
+def test_labels_must_match_the_measures(db: Engine, lab: AppSchema) -> None:
+    with pytest.raises(QueryError, match="one label per measure"):
+        run(db, lab, COUNT, labels=("a", "b"))

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from formflow.dashboards import DashboardService, ViewerFilters
 from formflow.definitions import load_app
-from formflow.definitions.model import Dimension, Label, Measure, Widget
+from formflow.definitions.model import Dimension, Label, Measure, Ratio, Widget
 from formflow.records.access import Actor
 from formflow.records.service import RecordService
 from formflow.storage.tables import AppSchema
@@ -152,3 +152,64 @@ def test_a_linked_record_out_of_reach_does_not_name_a_group(
     )
     result = DashboardService(service).compute(people.alice, by_level, ViewerFilters())
     assert [(g.keys, g.values["count"]) for g in result.groups] == [((None,), 1)]
+
+
+def test_a_reps_ratio_and_its_previous_period_count_only_the_reps_records(
+    service: RecordService, people: People, accounts: None
+) -> None:
+    share_of_a = Widget(
+        key="share",
+        type="number",
+        label=Label(en="Share of A"),
+        form="account",
+        date_field="created_at",
+        period="year",
+        ratio=Ratio(
+            Measure("count", filter={"field": "level", "op": "eq", "value": "A"}),
+            Measure("count"),
+            percent=True,
+        ),
+    )
+    figures = DashboardService(service)
+    assert figures.compute(people.alice, share_of_a, ViewerFilters()).value == Decimal("50.00")
+    assert figures.compute(people.admin, share_of_a, ViewerFilters()).value == Decimal("75.00")
+    assert figures.compute(people.alice, share_of_a, ViewerFilters()).previous is None
+
+
+def test_a_measure_filtering_by_a_field_hidden_from_the_rep_is_refused(
+    desk: RecordService, people: People
+) -> None:
+    rep = replace(people.alice, roles=frozenset({"staff"}))
+    dear = replace(
+        cost_widget("number"),
+        ratio=Ratio(
+            Measure("count", filter={"field": "cost", "op": "gt", "value": 15}), Measure("count")
+        ),
+    )
+    assert DashboardService(desk).compute(rep, dear, ViewerFilters()).problem == (
+        "unknown field 'cost' in form 'ticket'"
+    )
+
+
+def test_a_linked_field_groups_while_a_filter_reads_the_same_link(
+    service: RecordService, people: People
+) -> None:
+    for name, level in (("a", "A"), ("b", "B")):
+        account = service.create(people.alice, "account", {"name": name, "level": level})
+        for n in range(2 if level == "A" else 1):
+            service.create(people.alice, "person", {"account": account["id"], "name": f"p{n}"})
+    by_level = Widget(
+        key="people",
+        type="pivot",
+        label=Label(en="People"),
+        form="person",
+        dimensions=(Dimension("account.level"), Dimension("name")),
+        filter={"field": "account.level", "op": "in", "value": ["A", "B"]},
+    )
+    result = DashboardService(service).compute(people.alice, by_level, ViewerFilters())
+    assert {g.keys: g.values["count"] for g in result.groups} == {
+        ("A", "p0"): 1,
+        ("A", "p1"): 1,
+        ("B", "p0"): 1,
+    }
+    assert {g.keys: g.values["count"] for g in result.totals["rows"]} == {("A",): 2, ("B",): 1}

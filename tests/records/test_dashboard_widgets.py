@@ -276,3 +276,30 @@ def test_an_owner_filter_narrows_every_figure(service: RecordService, people: Pe
     result = lab.compute(widget("bar", Dimension("level"), measures=CREDIT), viewer)
     assert by_group(result, "sum_credit") == {"A": Decimal("1.00")}
     assert result.groups[0].drill == {"owner": str(people.bob.user_id), "level": "A"}
+
+
+@SLOW
+@given(rows=accounts, period=st.sampled_from(["month", "quarter"]))
+def test_a_ratio_compares_with_the_previous_period(
+    service: RecordService, people: People, rows: list[Account], period: str
+) -> None:
+    lab = Lab(service, people, rows)
+    share_of_a = Ratio(
+        Measure("count", filter={"field": "level", "op": "eq", "value": "A"}),
+        Measure("count"),
+        percent=True,
+    )
+    result = lab.compute(widget("number", ratio=share_of_a, date_field="since", period=period))
+    spans = {
+        "month": ((date(2026, 1, 1), date(2026, 1, 31)), (date(2025, 12, 1), date(2025, 12, 31))),
+        "quarter": ((date(2026, 1, 1), date(2026, 3, 31)), (date(2025, 10, 1), date(2025, 12, 31))),
+    }[period]
+
+    def share(first: date, last: date) -> Decimal | None:
+        inside = [r for r in rows if r.since and first <= r.since <= last]
+        if not inside:
+            return None
+        a = sum(1 for r in inside if r.level == "A")
+        return (Decimal(a) / len(inside) * 100).quantize(Decimal("0.01"))
+
+    assert (result.value, result.previous) == tuple(share(a, b) for a, b in spans)

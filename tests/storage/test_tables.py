@@ -6,7 +6,13 @@ import pytest
 from sqlalchemy import Engine, inspect
 
 from formflow.definitions import App, load_app
-from formflow.storage.tables import AppSchema, derived_index_keys, identifier
+from formflow.storage.tables import (
+    DELETED_AT,
+    DEPARTMENT,
+    AppSchema,
+    derived_index_keys,
+    identifier,
+)
 from support import CRM_APP, EVERY_TYPE_APP
 
 
@@ -65,3 +71,21 @@ def test_a_field_of_every_type_can_be_a_list_filter(engine: Engine) -> None:
     indexed = {keys[0].field for keys, _unique in derived_index_keys(app.form("thing"))}
     assert "tags" not in indexed
     assert {"stage", "owner", "amount", "day"} <= indexed
+
+
+def test_a_dashboards_covering_index_holds_the_department_and_deleted_mark_too(crm: App) -> None:
+    """SQLite answers from a partial index alone only when it holds every column read,
+    the scope's department and the deleted mark included."""
+    found = [
+        tuple(k.field for k in keys) for keys, _ in derived_index_keys(crm.form("opportunity"))
+    ]
+    assert (
+        "stage",
+        "actual_close_date",
+        "amount",
+        "owner",
+        "source",
+        DEPARTMENT,
+        DELETED_AT,
+        "id",
+    ) in found

@@ -3,6 +3,7 @@ follow-up's opportunity picker lists only the chosen customer's opportunities.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -54,3 +55,15 @@ def test_without_a_customer_the_picker_lists_every_opportunity(
     listed = client.get(LOOKUP, query_string={"customer": "", "q": ""}).text
     assert "Acme deal" in listed
     assert "Globex deal" in listed
+
+
+def test_a_follow_up_added_from_an_opportunity_shows_its_customer(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    customer = add(app, "rep1", "customer", name="Acme")["id"]
+    values = {"customer": customer, "amount": "1000", "expected_close_date": "2026-06-30"}
+    opportunity = add(app, "rep1", "opportunity", name="Acme deal", **values)
+    sign_in("rep1")
+    page = client.get("/crm_sfa/follow_up/new", query_string={"opportunity": opportunity["id"]})
+    assert re.search(rf'<input[^>]*name="customer"[^>]*value="{customer}"', page.text)
+    assert 'value="Acme"' in page.text

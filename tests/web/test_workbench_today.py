@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from flask import Flask
 from flask.testing import FlaskClient
 
+from formflow.web.agenda_view import due_in_words
 from web.test_api import Api, token_for
 from web.test_api_notifications import submitted_contract
 
@@ -53,6 +54,27 @@ def test_the_workbench_shows_overdue_follow_ups_first_linking_to_the_record(
     assert "Follow-up due" in today
     assert "华东机械" in today
     assert 'class="today-item overdue"' in today
+    assert re.search(r"today-when\">\d+ days? overdue<", today)
+
+
+def test_due_days_are_said_in_words_near_today_in_either_language(app: Flask) -> None:
+    today = date(2026, 12, 4)
+    said = {}
+    for language in ("en", "zh"):
+        with app.test_request_context(headers={"Accept-Language": language}):
+            said[language] = [
+                due_in_words(today + timedelta(days=days), today) for days in (-3, -1, 0, 1, 5)
+            ]
+    assert said == {
+        "en": [
+            "3 days overdue",
+            "1 day overdue",
+            "Due today",
+            "Due tomorrow",
+            "Due 2026-12-09",
+        ],
+        "zh": ["逾期 3 天", "逾期 1 天", "今天到期", "明天到期", "2026-12-09 到期"],
+    }
 
 
 def test_nothing_due_says_so_and_others_agenda_stays_theirs(

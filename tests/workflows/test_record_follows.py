@@ -5,9 +5,11 @@ owes the subscriber nothing. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from flow_people import Staff, stamp_action
+from flow_people import FLOWS_DIR, Staff, stamp_action
 from sqlalchemy import Engine, func, select
 
+from formflow import accounts
+from formflow.definitions import load_app
 from formflow.errors import RecordNotFound
 from formflow.events import Relay
 from formflow.notifications import Notifications
@@ -20,8 +22,10 @@ from formflow.notifications.follows import (
     unfollow,
 )
 from formflow.records.service import RecordService
+from formflow.storage.database import write_transaction
 from formflow.storage.platform_tables import event_deliveries, events
 from formflow.storage.tables import AppSchema
+from formflow.storage.versions import read_app_files
 from formflow.workflows.service import WorkflowService
 
 
@@ -33,7 +37,9 @@ def notes(engine: Engine) -> Notifications:
 @pytest.fixture
 def relay(engine: Engine, records: RecordService, notes: Notifications) -> Relay:
     app = records.app
-    told = Followers(engine, notes, lambda _a, form: app.forms.get(form))
+    told = Followers(
+        engine, notes, lambda _a, form: app.forms.get(form), records_of=lambda _a: records
+    )
     return Relay(engine, {FOLLOWS: told.handle})
 
 
@@ -74,6 +80,70 @@ def test_followers_are_told_of_changes_once_and_not_of_their_own(
     assert unfollow(watched, staff.erin, "expense", record["id"])
     watched.delete(staff.rita, "expense", record["id"])
     assert len(kinds(engine, notes, staff.erin.user_id)) == 1
+
+
+def edit(watched: RecordService, staff: Staff, record_id: int, **values: object) -> None:
+    record = watched.get(staff.rita, "expense", record_id)
+    watched.update(staff.rita, "expense", record_id, values, expected_version=record["version"])
+
+
+@pytest.mark.parametrize(
+    ("follower", "is_active"),
+    [
+        ("erin", True),  # her department's manager, moved to no department
+        ("fiona", False),  # finance, who reads everything, turned off
+    ],
+)
+def test_a_follower_who_may_no_longer_read_the_record_is_told_nothing(
+    engine: Engine,
+    watched: RecordService,
+    notes: Notifications,
+    staff: Staff,
+    follower: str,
+    is_active: bool,
+) -> None:
+    actor = getattr(staff, follower)
+    record = watched.create(staff.rita, "expense", {"title": "Trip", "amount": 500})
+    follow(watched, actor, "expense", record["id"])
+    with write_transaction(engine) as connection:
+        accounts.update_user(
+            connection,
+            actor.user_id,
+            display_name=follower,
+            department_id=None,
+            is_active=is_active,
+            is_admin=False,
+        )
+    edit(watched, staff, record["id"], amount=600)
+    assert kinds(engine, notes, actor.user_id) == []
+
+
+def test_a_follower_is_not_told_the_names_of_fields_hidden_from_them(
+    engine: Engine, schema: AppSchema, notes: Notifications, staff: Staff
+) -> None:
+    files = read_app_files(FLOWS_DIR)
+    files["forms/expense.yaml"] = files["forms/expense.yaml"].replace(
+        "finance: {create: none, read: all, update: none, delete: none}",
+        "finance: {create: none, read: all, update: none, delete: none, fields: {note: hidden}}",
+    )
+    hiding = RecordService(engine, AppSchema(load_app(files)))
+    told = Followers(
+        engine, notes, lambda _a, form: hiding.app.forms.get(form), records_of=lambda _a: hiding
+    )
+    relay = Relay(engine, {FOLLOWS: told.handle})
+    watched = RecordService(
+        engine, hiding.schema, relay=relay, subscriber_checks={FOLLOWS: followed}
+    )
+    record = watched.create(staff.rita, "expense", {"title": "Trip", "amount": 500})
+    follow(watched, staff.fiona, "expense", record["id"])
+    follow(watched, staff.erin, "expense", record["id"])
+    edit(watched, staff, record["id"], amount=600, note="secret")
+    with engine.connect() as connection:
+        seen = {
+            name: [n.params["changed"] for n in notes.list_for(connection, user_id or 0)]
+            for name, user_id in (("fiona", staff.fiona.user_id), ("erin", staff.erin.user_id))
+        }
+    assert seen == {"fiona": [["amount"]], "erin": [["amount", "note"]]}
 
 
 def test_a_write_nobody_follows_owes_nothing(

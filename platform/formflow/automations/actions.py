@@ -14,6 +14,7 @@ from typing import Any
 from formflow.actions import Action, ActionContext, ActionError
 from formflow.automations import params
 from formflow.automations.webhooks import queue_call
+from formflow.definitions.automations import TARGET
 from formflow.definitions.model import Label
 from formflow.expressions import ExpressionEngine
 from formflow.notifications.action import notify
@@ -54,18 +55,23 @@ def update_records(context: ActionContext, given: Mapping[str, Any]) -> dict[str
     records ``cascade`` names) to a new owner."""
     records, _actor, expressions = context.require_records()
     form_key, ids = _targets(context, records, given)
-    values = field_values(expressions, given, context.names)
     owner = None
     if "owner" in given:
         owner = evaluate(expressions, given["owner"], context.names)
-        values[_owner_field(records, form_key)] = owner
-    changed = [_update(context, records, form_key, record_id, values) for record_id in ids]
+    changed = []
+    for record_id in ids:
+        current = _stored(records, form_key, record_id)
+        values = field_values(expressions, given, {**context.names, TARGET: current})
+        if "owner" in given:
+            values[_owner_field(records, form_key)] = owner
+        changed.append(_update(context, records, form_key, current, values))
     for step in given.get("cascade", ()):
         if "when" in step and not evaluate(expressions, step["when"], context.names):
             continue
         owner_values = {_owner_field(records, step["form"]): owner}
         for record_id in _linking(records, step["form"], step["link"], ids, step.get("where")):
-            changed.append(_update(context, records, step["form"], record_id, owner_values))
+            following = _stored(records, step["form"], record_id)
+            changed.append(_update(context, records, step["form"], following, owner_values))
     return {"action": params.UPDATE_RECORDS, "changed": [c for c in changed if c["fields"]]}
 
 
@@ -167,17 +173,23 @@ def _linking(
         cursor = page.next_cursor
 
 
+def _stored(records: RecordService, form_key: str, record_id: int) -> dict[str, Any]:
+    current = records.stored(form_key, record_id)
+    if current is None:
+        raise ActionError(f"no {form_key} record {record_id} to change")
+    return current
+
+
 def _update(
     context: ActionContext,
     records: RecordService,
     form_key: str,
-    record_id: int,
+    current: Mapping[str, Any],
     values: Mapping[str, Any],
 ) -> dict[str, Any]:
+    """Write the ``values`` that differ from the stored record ``current``."""
     _records, actor, _expressions = context.require_records()
-    current = records.stored(form_key, record_id)
-    if current is None:
-        raise ActionError(f"no {form_key} record {record_id} to change")
+    record_id = int(current["id"])
     changed = {key: value for key, value in values.items() if current.get(key) != value}
     if changed:
         records.update(

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from formflow.actions import Action, ActionContext, ActionError
+from formflow.actions import Action, ActionContext, ActionError, ActionServices
 from formflow.automations import log
 from formflow.automations.actions import thaw
 from formflow.automations.model import TIMED_TRIGGERS, Automation, Trigger, TriggerType
@@ -41,7 +41,6 @@ from formflow.events.outbox import caused_by
 from formflow.expressions import ExpressionEngine
 from formflow.fields import ValueKind
 from formflow.jobs.schedule import Schedule
-from formflow.notifications import Notifications
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.records.service import Record, RecordService
@@ -55,6 +54,7 @@ SUBSCRIBER = "automations"
 MAX_DEPTH = 5
 """How many automations may set each other off in a chain before the next is stopped."""
 PAGE = 500
+"""How many records a timed rule reads at a time (by keyset on its index)."""
 
 _KINDS = {
     TriggerType.CREATED: EventKind.CREATED,
@@ -96,11 +96,11 @@ class Automations:
         self.expressions = expressions
         self.timezone = timezone
         self.max_depth = max_depth
-        self.notifications: Notifications | None = None
-        """Where the ``notify`` action tells people; the instance sets it."""
-        self.plugin_settings = plugin_settings
-        self.enqueue_job: Callable[[str, Mapping[str, Any]], int] | None = None
-        """Enqueues a plugin's job for an action (the instance sets it)."""
+        self.services = ActionServices(plugin_settings=plugin_settings)
+        """What actions are lent (where ``notify`` tells people, the plugins' job queue):
+        the instance sets it."""
+        self.page = PAGE
+        """How many records a timed rule reads at a time."""
         self.send_webhook: Callable[[int], object] = self._send_now
         """Called with a webhook call's id once the run that queued it committed; a job
         on the queue once :func:`formflow.automations.jobs.attach` takes it over."""
@@ -156,6 +156,20 @@ class Automations:
             self._after_commit_send(call_id)
         return ran
 
+    def sweep(self, app_key: str, rule_key: str, minute: datetime) -> int:
+        """Run one schedule or date rule as the clock does when it is due at ``minute``
+        (due or not): the sweep of one rule alone, as a benchmark times it. Returns how
+        many runs did their work; a record it already ran on for that day (or minute) is
+        skipped, as on the clock."""
+        records = self._records(app_key)
+        rule = None if records is None else records.app.automations.get(rule_key)
+        if records is None or rule is None or rule.trigger.kind not in TIMED_TRIGGERS:
+            raise ActionError(f"no schedule or date rule '{rule_key}' in app '{app_key}'")
+        moment = minute.astimezone(UTC).replace(second=0, microsecond=0)
+        if rule.trigger.kind is TriggerType.SCHEDULE:
+            return self._sweep(records, rule, moment, None)
+        return self._sweep(records, rule, moment, moment.astimezone(self.timezone).date())
+
     def preview(self, app_key: str, rule_key: str, day: date) -> list[Record]:
         """The records a date rule would run on at its time on ``day`` (those its condition
         holds for now), found as its run finds them, changing nothing: what the next sweep
@@ -170,7 +184,7 @@ class Automations:
         spec = self._on_day(records, rule, target)
         sort = (SortKey(str(rule.trigger.date_field)), SortKey("id"))
         found = []
-        for record in _pages(records, rule.form, spec, sort):
+        for record in _pages(records, rule.form, spec, sort, self.page):
             names = self._names(record, {}, None, moment)
             if rule.condition is None or rule.condition.evaluate(names):
                 found.append(record)
@@ -197,7 +211,7 @@ class Automations:
             spec = self._on_day(records, rule, target)
             sort = (SortKey(str(rule.trigger.date_field)), SortKey("id"))
             stamp = target.isoformat()
-        for found in _pages(records, rule.form, spec, sort):
+        for found in _pages(records, rule.form, spec, sort, self.page):
             record = records.stored(rule.form, int(found["id"])) or found
             names = self._names(record, {}, None, moment)
             subject = _Subject(record["id"], record, names, None)
@@ -300,22 +314,21 @@ class Automations:
             action = self.actions.get(call.name)
             if action is None:
                 raise ActionError(f"no plugin provides the action '{call.name}'")
-            context = ActionContext(
-                records.app.key,
-                rule.form,
-                record,
-                subject.user_id,
-                record_id=subject.record_id,
-                records=records,
-                actor=Actor.system(),
-                unit=unit,
-                expressions=self.expressions,
-                names=names,
-                now=datetime.now(UTC),
-                source=rule.key,
-                notifications=self.notifications,
-                plugin_settings=self.plugin_settings,
-                enqueue_job=self.enqueue_job,
+            context = self.services.lend(
+                ActionContext(
+                    records.app.key,
+                    rule.form,
+                    record,
+                    subject.user_id,
+                    record_id=subject.record_id,
+                    records=records,
+                    actor=Actor.system(),
+                    unit=unit,
+                    expressions=self.expressions,
+                    names=names,
+                    now=datetime.now(UTC),
+                    source=rule.key,
+                )
             )
             result = action.run(context, thaw(call.params))
             changes.append(dict(result) if isinstance(result, Mapping) else {"action": call.name})
@@ -446,13 +459,14 @@ def _pages(
     form_key: str,
     spec: Any,
     sort: tuple[SortKey, ...] | None,
+    size: int,
 ) -> Iterator[Record]:
     cursor = None
     while True:
         page = records.find(
             Actor.system(),
             form_key,
-            Query(filter=spec or None, sort=sort, limit=PAGE, cursor=cursor, with_total=False),
+            Query(filter=spec or None, sort=sort, limit=size, cursor=cursor, with_total=False),
         )
         yield from page.rows
         if page.next_cursor is None:

@@ -67,7 +67,7 @@ def queue_call(
     call; its id."""
     try:
         with spending(expressions.limits):
-            template = expressions.environment.from_string(body)
+            template = expressions.template(body)
             rendered = template.render(jsonable(dict(names)))
         json.loads(rendered)
     except ValueError as exc:

@@ -35,6 +35,10 @@ from formflow.workflows.model import ActionCall, EndNode, Workflow
 SET_ACTION = "set"
 OLD = "old"
 """The name conditions and mappings read the changed fields' previous values by."""
+TARGET = "target"
+"""The name ``update_records``' ``map`` reads the record being changed by, as stored when
+the action runs (roll-ups included): a rule run by one record can set another from that
+one's own totals."""
 
 _DATE_KINDS = frozenset({ValueKind.DATE, ValueKind.DATETIME})
 
@@ -273,7 +277,7 @@ class RuleCompiler:
             if "ids" in given:
                 self._expression(given["ids"], (*path, "ids"))
         if target is not None:
-            self._mapped(target, given, path)
+            self._mapped(target, given, path, frozenset({TARGET}))
         if "owner" in given:
             self._expression(given["owner"], (*path, "owner"))
         elif "cascade" in given:
@@ -297,12 +301,19 @@ class RuleCompiler:
             if "when" in step:
                 self._expression(step["when"], (*where, "when"))
 
-    def _mapped(self, target: Form, given: Mapping[str, Any], path: PathKey) -> None:
+    def _mapped(
+        self,
+        target: Form,
+        given: Mapping[str, Any],
+        path: PathKey,
+        more: frozenset[str] = frozenset(),
+    ) -> None:
+        """Check ``values`` and ``map`` against ``target``; ``map`` may also read ``more``."""
         for key in given.get("values", {}):
             self._field(target, key, (*path, "values", key), at_key=True)
         for key, source in given.get("map", {}).items():
             self._field(target, key, (*path, "map", key), at_key=True)
-            self._expression(source, (*path, "map", key))
+            compile_expression(self.compiler, source, (*path, "map", key), self.names | more)
 
     # pieces ---------------------------------------------------------------------------
 

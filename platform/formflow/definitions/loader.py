@@ -23,6 +23,7 @@ from formflow.definitions.compiling import (
     optional_label,
     unknown,
 )
+from formflow.definitions.dashboard_indexes import with_dashboard_indexes
 from formflow.definitions.dashboards import compile_dashboard
 from formflow.definitions.duplicates import compile_duplicate_checks
 from formflow.definitions.files import AppFiles, app_files
@@ -118,7 +119,10 @@ def load_app(
         description=optional_label(data.get("description")),
         default_language=data.get("default_language", "zh"),
         roles=roles,
-        forms=_with_agenda_indexes(_with_date_indexes(forms, automations.values())),
+        forms=with_dashboard_indexes(
+            _with_agenda_indexes(_with_date_indexes(forms, automations.values())),
+            dashboards.values(),
+        ),
         workflows=workflows,
         dashboards=dashboards,
         automations=automations,

@@ -313,6 +313,9 @@ class Index:
     keys: tuple[SortKey, ...]
     unique: bool = False
     declared: bool = True
+    covering: bool = False
+    """Whether statements are to be answered from the index alone: it then also holds
+    the column that marks deleted records, which every statement reads."""
 
     @property
     def fields(self) -> tuple[str, ...]:

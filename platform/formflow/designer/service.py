@@ -33,11 +33,25 @@ from formflow.designer.drafts import (
     save_file,
 )
 from formflow.designer.flow_edits import FlowOperation
+from formflow.designer.merge import MergeResult
 from formflow.designer.operations import Operation
 from formflow.designer.references import Reference, find_references
 from formflow.designer.renames import rename_field
 from formflow.designer.simulate import Simulation, sample_values, simulate
 from formflow.designer.undo import available, forget_steps, record_step, redo, undo
+from formflow.designer.upgrades import (
+    NoRelease,
+    Upgrade,
+    UpgradeUnresolved,
+    finish,
+    pending,
+    plan_upgrade,
+    require_clean_draft,
+    resolve_issue,
+    start_upgrade,
+    unresolved_message,
+)
+from formflow.designer.upgrades import forget as forget_upgrade
 from formflow.designer.widgets import PREVIEW_ROWS, PREVIEW_SECONDS, PreviewTooSlow, with_widget
 from formflow.errors import DefinitionError, DefinitionErrors
 from formflow.lifecycle.instance import Instance
@@ -248,9 +262,11 @@ class Designer:
             return saved
 
     def discard(self, app_key: str) -> None:
+        """Forget the draft, its steps, and the upgrade being resolved in it."""
         with write_transaction(self.instance.engine) as connection:
             discard_draft(connection, app_key)
             forget_steps(connection, app_key)
+            forget_upgrade(connection, app_key)
 
     # checking ------------------------------------------------------------------------
 
@@ -296,15 +312,29 @@ class Designer:
         except DefinitionErrors as exc:
             return PublishPreview(changes, errors=exc.errors)
         plan = result.plan
-        return PublishPreview(changes, tuple(plan.explain()), plan.refusals)
+        with read_transaction(self.instance.engine) as connection:
+            upgrade = pending(connection, app_key)
+        waiting = (unresolved_message(upgrade),) if upgrade and upgrade.unresolved else ()
+        return PublishPreview(changes, tuple(plan.explain()), (*plan.refusals, *waiting))
 
     def publish(
         self, app_key: str, user_id: int | None, author_name: str, comment: str
     ) -> Publication | None:
         """Migrate the app to its draft and record the version with its author; ``None``
-        when the draft changes nothing (no version is made). The draft is then discarded."""
+        when the draft changes nothing (no version is made). The draft is then discarded.
+        A draft holding an upgrade is refused (:class:`~.upgrades.UpgradeUnresolved`) until
+        every issue is resolved; publishing it makes the release the app's base."""
         files = self.draft(app_key).texts()
-        publication = self._publish(app_key, files, user_id, author_name, comment)
+        with read_transaction(self.instance.engine) as connection:
+            upgrade = pending(connection, app_key)
+        if upgrade is not None and upgrade.unresolved:
+            raise UpgradeUnresolved(unresolved_message(upgrade))
+        publication = self._publish(
+            app_key, files, user_id, author_name, comment, upgrading=upgrade is not None
+        )
+        if upgrade is not None and publication is None:  # the release changed nothing here
+            with write_transaction(self.instance.engine) as connection:
+                finish(connection, app_key)
         self.discard(app_key)
         return publication
 
@@ -326,6 +356,8 @@ class Designer:
         user_id: int | None,
         author_name: str,
         comment: str,
+        *,
+        upgrading: bool = False,
     ) -> Publication | None:
         preview = self._preview(app_key, files)
         recorded: list[Publication] = []
@@ -354,6 +386,8 @@ class Designer:
                 )
             )
             recorded.append(publication)
+            if upgrading:
+                finish(connection, app_key)
 
         result = self._migrate(files, dry_run=False, note=comment or None, also=record)
         if result.applied:
@@ -385,20 +419,55 @@ class Designer:
     def import_bundle(self, app_key: str, data: bytes, user_id: int | None) -> Draft:
         """Make a bundle of ``app_key`` its draft, never the live app: it is reviewed and
         published like any draft. Refused (:class:`~.bundles.BundleRefused`) for an unsafe
-        or damaged zip, another app's bundle, or while the draft holds unpublished work."""
+        or damaged zip, another app's bundle, or while the draft holds unpublished work or
+        an upgrade (:class:`~.upgrades.UpgradeError`)."""
         bundle = read_bundle(data)
         if bundle.app_key != app_key:
             raise BundleRefused(f"the zip holds app '{bundle.app_key}', not '{app_key}'")
         with write_transaction(self.instance.engine) as connection:
-            draft = open_draft(connection, app_key)
-            live = current_version(connection, app_key)
-            if live is not None and draft.texts() != dict(live.files):
-                raise DraftError(
-                    "the draft holds changes that are not published; publish or discard "
-                    "them before importing"
-                )
+            require_clean_draft(connection, app_key, "importing")
             forget_steps(connection, app_key)
             return replace_draft(connection, app_key, bundle.files, user_id)
+
+    # upgrades ------------------------------------------------------------------------
+
+    def plan_upgrade(self, app_key: str, files: Mapping[str, str]) -> MergeResult:
+        """The merge of a new release's ``files`` into the app in force, nothing written:
+        what merges by itself, and every conflict, orphan and decision."""
+        self._release(app_key, files)
+        with read_transaction(self.instance.engine) as connection:
+            return plan_upgrade(connection, app_key, files)
+
+    def upgrade(self, app_key: str, files: Mapping[str, str], user_id: int | None) -> Upgrade:
+        """Merge a new release into the app's draft, never the live app; its issues are
+        resolved with :meth:`resolve_upgrade`, then the draft is published as usual."""
+        label = self._release(app_key, files)
+        with write_transaction(self.instance.engine) as connection:
+            return start_upgrade(connection, app_key, label, files, user_id)
+
+    def upgrade_state(self, app_key: str) -> Upgrade | None:
+        """The upgrade being resolved in the app's draft, if any."""
+        with read_transaction(self.instance.engine) as connection:
+            return pending(connection, app_key)
+
+    def resolve_upgrade(
+        self,
+        app_key: str,
+        issue_id: str,
+        choice: str,
+        user_id: int | None,
+        after: str | None = None,
+    ) -> Upgrade:
+        """Answer one issue of the upgrade on the draft (see :data:`~.upgrades.CHOICES`)."""
+        with write_transaction(self.instance.engine) as connection:
+            return resolve_issue(connection, app_key, issue_id, choice, user_id, after)
+
+    def _release(self, app_key: str, files: Mapping[str, str]) -> str:
+        """The release's version label, once it compiles as the same app by itself."""
+        release = self.compile(files)
+        if release.key != app_key:
+            raise NoRelease(f"the folder holds app '{release.key}', not '{app_key}'")
+        return release.version
 
     # history -------------------------------------------------------------------------
 

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+AGAIN = "again"
+"""What a run that asked to go again returns inside :meth:`PluginJobs.run` (never stored)."""
 RUN = "formflow.plugin_jobs.run"
 SWEEP = "formflow.plugin_jobs.sweep"
 SWEEP_LIMIT = 1000
@@ -84,11 +86,22 @@ class JobRun:
     """The :class:`~formflow.lifecycle.instance.Instance` the job runs in."""
     _jobs: PluginJobs = field(repr=False)
     _holder: str = field(repr=False)
+    wants_again: bool = field(default=False, init=False)
+    """Set by :meth:`again`."""
 
     def keep_alive(self) -> bool:
         """Extend the lease of a long run; ``False`` when the run has lost it (it ran past
         its lease and another worker took the job over), and should stop."""
         return self._jobs._extend(self.id, self._holder)
+
+    def again(self) -> None:
+        """Ask to be run again, behind the jobs waiting now, once this run returns.
+
+        Long work (a blast to 100,000 people) done in slices this way holds a worker
+        thread for one slice at a time, so other jobs take their turns in between. A slice
+        that made progress starts the job's attempts afresh: retries count failures only.
+        """
+        self.wants_again = True
 
 
 @dataclass(frozen=True)
@@ -161,7 +174,20 @@ class PluginJobs:
     # running ----------------------------------------------------------------------------
 
     def run(self, job_id: int) -> str:
-        """Run the job if it is due and nobody else runs it; its status afterwards."""
+        """Run the job if it is due and nobody else runs it; its status afterwards.
+
+        A run that asks to go :meth:`~JobRun.again` is queued behind the others; without a
+        queue (:attr:`dispatch` is this method) its next slice runs here at once.
+        """
+        status = self._run_once(job_id)
+        while status == AGAIN:
+            if self.dispatch != self.run:
+                self.dispatch(job_id)
+                return QUEUED
+            status = self._run_once(job_id)
+        return status
+
+    def _run_once(self, job_id: int) -> str:
         holder = uuid.uuid4().hex
         row = self._claim(job_id, holder)
         if row is None:
@@ -175,13 +201,21 @@ class PluginJobs:
         except Exception as exc:  # a plugin's job may fail in any way; it is retried
             error = f"{type(exc).__name__}: {exc}"[:2000]
             return self._fail(row, holder, error, final=row.attempts > definition.retries)
+        now = datetime.now(UTC)
+        ended = (
+            {"status": QUEUED, "attempts": 0, "available_at": now}
+            if run.wants_again
+            else {"status": DONE, "finished_at": now}
+        )
         with write_transaction(self.engine) as connection:
-            connection.execute(
+            kept = connection.execute(
                 update(plugin_jobs)
                 .where(plugin_jobs.c.id == job_id, plugin_jobs.c.lease_holder == holder)
-                .values(status=DONE, finished_at=datetime.now(UTC), leased_until=None, error=None)
+                .values(leased_until=None, lease_holder=None, error=None, **ended)
             )
-        return DONE
+        if run.wants_again and kept.rowcount:
+            return AGAIN
+        return DONE if kept.rowcount else self._status(job_id)
 
     def _claim(self, job_id: int, holder: str) -> Row[Any] | None:
         """Take the job if it is queued and due, or running under a lease run out."""

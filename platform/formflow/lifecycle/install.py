@@ -13,11 +13,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import make_url
 
 from formflow import accounts
 from formflow.config import Settings
+from formflow.designer.upgrades import record_release
 from formflow.lifecycle.instance import Instance
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.migrations import MigrationResult, apply_migration, migrate, plan_purge
@@ -81,6 +82,7 @@ def migrate_app(
         note=note,
         toolkit=instance.plugins.toolkit,
         timezone=instance.settings.timezone,
+        also=_release_recorder if isinstance(app_dir, Path) else None,
     )
     if result.applied:
         _after_migration(instance, result)
@@ -109,6 +111,14 @@ def purge_app(instance: Instance, app_key: str, *, dry_run: bool) -> Outcome:
     if not dry_run and not plan.is_empty:
         apply_migration(instance.engine, plan)
     return Outcome(plan.explain())
+
+
+def _release_recorder(connection: Connection, result: MigrationResult) -> None:
+    """An app migrated from its folder runs that release: the base its next upgrade is
+    merged against (recorded in the migration's transaction)."""
+    version = result.version
+    assert version is not None
+    record_release(connection, version.app_key, version.version_label, version.files)
 
 
 def _after_migration(instance: Instance, result: MigrationResult) -> None:

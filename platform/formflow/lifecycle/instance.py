@@ -16,6 +16,7 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from formflow.actions import ActionServices
 from formflow.automations.engine import SUBSCRIBER as AUTOMATIONS
 from formflow.automations.engine import Automations, forms_with_event_rules
 from formflow.config import Settings, instance_secret
@@ -84,9 +85,16 @@ class Instance:
         subscribers[AUTOMATIONS] = self.automations.handle
         self.notifications = Notifications(self.engine, self._channels())
         """What people are told, in the app and on e-mail and the plugins' channels."""
-        self.automations.notifications = self.notifications
-        self.automations.enqueue_job = lambda name, payload: self.plugin_jobs.enqueue(name, payload)
-        subscribers[FOLLOWS] = Followers(self.engine, self.notifications, self._form_of).handle
+        self.action_services = ActionServices(
+            notifications=self.notifications,
+            plugin_settings=lambda plugin: self.plugin_settings.values(plugin),
+            enqueue_job=lambda name, payload: self.plugin_jobs.enqueue(name, payload),
+        )
+        """What every action is lent, in automations, workflow steps and record actions."""
+        self.automations.services = self.action_services
+        subscribers[FOLLOWS] = Followers(
+            self.engine, self.notifications, self._form_of, records_of=self._records_of
+        ).handle
         subscribers[NOTICES] = Notices(self.notifications).handle
         for name, subscriber in self.plugins.event_subscribers.items():
             if name in subscribers:
@@ -166,6 +174,7 @@ class Instance:
                 records,
                 actions=self.plugins.actions,
                 expressions=self.plugins.toolkit.expressions,
+                services=self.action_services,
             )
             self._actions[app_key] = found
         return found
@@ -183,15 +192,18 @@ class Instance:
             actions=tuple(self.plugins.actions.values()),
             notifications=self.notifications,
             tell_by_events=True,
+            services=self.action_services,
         )
         self._workflows[app_key] = engine
         return engine
 
     def attach_jobs(self, jobs: Jobs) -> None:
         """Put the instance's own jobs on ``jobs``: the automations' clock and webhook
-        calls, the notifications' sending, the workflows' step timeouts, scheduled backups, large imports and the plugins' jobs."""
+        calls, the notifications' sending, the workflows' step timeouts, scheduled backups,
+        large imports, the plugins' jobs and the nightly housekeeping."""
         from formflow.automations.jobs import attach as attach_automations
         from formflow.backups.schedule import attach as attach_backups
+        from formflow.jobs.housekeeping import attach as attach_housekeeping
         from formflow.jobs.plugin_jobs import attach as attach_plugin_jobs
         from formflow.notifications.jobs import attach as attach_notifications
         from formflow.transfer.runs import attach as attach_imports
@@ -201,6 +213,7 @@ class Instance:
         attach_backups(jobs, self)
         attach_imports(jobs, self.imports)
         attach_plugin_jobs(jobs, self.plugin_jobs)
+        attach_housekeeping(jobs, self.engine, self.settings.keep_days, self.settings.timezone)
         jobs.periodic(TIMEOUTS_JOB, Schedule("* * * * *", UTC))(self.sweep_timeouts)
 
     def sweep_timeouts(self) -> int:
@@ -272,6 +285,12 @@ class Instance:
             self._with_workflows(app_key, service)
         self._checked[app_key] = now
         return cached
+
+    def _records_of(self, app_key: str) -> RecordService | None:
+        try:
+            return self.records(app_key)
+        except InstanceError:
+            return None
 
     def _form_of(self, app_key: str, form_key: str) -> Form | None:
         try:

@@ -93,6 +93,6 @@ def _render(expressions: ExpressionEngine, source: str, names: Mapping[str, Any]
         return ""
     try:
         with spending(expressions.limits):
-            return str(expressions.environment.from_string(source).render(jsonable(dict(names))))
+            return str(expressions.template(source).render(jsonable(dict(names))))
     except Exception as exc:  # a template can fail in any way an expression can
         raise ActionError(f"the notification's {what} failed: {exc}") from None

@@ -1,6 +1,9 @@
 """Following a record: its followers are told of its changes, from the outbox's events.
 
-Anyone who may read a record may follow it. The telling runs as an outbox subscriber
+Anyone who may read a record may follow it, and is told of it only while they still may:
+a follower whose access ended since (the record moved to another department, their role
+or account changed) is told nothing, and nobody is told the names of fields hidden from
+them. The telling runs as an outbox subscriber
 (:data:`FOLLOWS`), so it happens after the change has committed, on the job runner in a
 served instance, and never in the request that made the change; each follower is told once
 per event (the notification's cause is the event's idempotency key), and never of their own
@@ -17,12 +20,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from formflow.definitions.model import Form
-from formflow.errors import N_
+from formflow.accounts.users import actor_for, get_user
+from formflow.definitions.model import Form, Operation
+from formflow.errors import N_, PermissionDenied, RecordNotFound
 from formflow.events import Event, EventKind
 from formflow.notifications.model import label_param
 from formflow.notifications.service import Notifications
-from formflow.records.access import Actor
+from formflow.records.access import Actor, require
 from formflow.records.service import RecordService
 from formflow.records.unit import unit_of_work
 from formflow.storage.database import read_transaction, write_transaction
@@ -136,11 +140,15 @@ class Followers:
         notifications: Notifications,
         form_of: Callable[[str, str], Form | None],
         names: Callable[[Connection, int], str | None] | None = None,
+        records_of: Callable[[str], RecordService | None] | None = None,
     ) -> None:
         self.engine = engine
         self.notifications = notifications
         self.form_of = form_of
         self.names = names or _username
+        self.records_of = records_of
+        """The record service that says who may still read a record (none: followers
+        are told without asking, for callers with no apps loaded)."""
 
     def handle(self, event: Event, key: str) -> None:
         """Tell the record's followers, but not whoever made the change (idempotent on
@@ -149,34 +157,64 @@ class Followers:
         if title is None:
             return
         form = self.form_of(event.app_key, event.form_key)
-        with unit_of_work(self.engine) as unit:
-            connection = unit.connection
-            told = [
+        with read_transaction(self.engine) as connection:
+            following = [
                 user_id
                 for user_id in followers(connection, event.app_key, event.form_key, event.record_id)
                 if user_id != event.user_id
             ]
-            if not told:
-                return
+            told = self._readers(connection, event, following)
+        if not told:
+            return
+        with unit_of_work(self.engine) as unit:
+            connection = unit.connection
             who = self.names(connection, event.user_id) if event.user_id else None
-            self.notifications.add(
-                connection,
-                told,
-                kind=KIND,
-                title=title,
-                body=BODY if who else "",
-                params={
-                    "form": label_param(form.label if form else event.form_key),
-                    "record": event.record_id,
-                    "who": who or "",
-                    "changed": sorted(event.changes),
-                },
-                app_key=event.app_key,
-                form_key=event.form_key,
-                record_id=event.record_id,
-                cause=key,
-                now=event.at,
-            )
+            for changed, user_ids in told.items():
+                self.notifications.add(
+                    connection,
+                    user_ids,
+                    kind=KIND,
+                    title=title,
+                    body=BODY if who else "",
+                    params={
+                        "form": label_param(form.label if form else event.form_key),
+                        "record": event.record_id,
+                        "who": who or "",
+                        "changed": list(changed),
+                    },
+                    app_key=event.app_key,
+                    form_key=event.form_key,
+                    record_id=event.record_id,
+                    cause=key,
+                    now=event.at,
+                )
+
+    def _readers(
+        self, connection: Connection, event: Event, user_ids: list[int]
+    ) -> dict[tuple[str, ...], list[int]]:
+        """The followers who may read the record now, by the changed fields they may see
+        (a deleted record: those who may still read its form)."""
+        changed = sorted(event.changes)
+        service = self.records_of(event.app_key) if self.records_of else None
+        if service is None:
+            return {tuple(changed): user_ids} if user_ids else {}
+        found: dict[tuple[str, ...], list[int]] = {}
+        for user_id in user_ids:
+            user = get_user(connection, user_id)
+            if user is None or not user.is_active:
+                continue
+            actor = actor_for(connection, user, event.app_key)
+            try:
+                if event.kind is EventKind.DELETED:
+                    require(actor, service.app.form(event.form_key), Operation.READ)
+                else:
+                    service.get(actor, event.form_key, event.record_id, fields=())
+            except (PermissionDenied, RecordNotFound):
+                continue
+            hidden = service.field_access(actor, event.form_key).hidden
+            seen = tuple(key for key in changed if key not in hidden)
+            found.setdefault(seen, []).append(user_id)
+        return found
 
 
 def _username(connection: Connection, user_id: int) -> str | None:

@@ -2,10 +2,13 @@
 
 Both are written in the unit of work of the change they belong to, so a run that rolls
 back counts for nothing, and a cool-down starts exactly when a record leaves its owner.
+A run counts only after :func:`queue_for_limits`, so two runs for one user never both
+count the same total.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +17,24 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from formflow.records.audit import jsonable
 from formflow.storage.platform_tables import pool_cooldowns, record_action_runs
+
+
+def queue_for_limits(connection: Connection, app_key: str, form_key: str, user_id: int) -> None:
+    """Make the runs of one user's actions on one form wait for each other from here to
+    the end of the unit, so each counts what the one before it stored.
+
+    Without it, two runs at once (two tabs, a double click) each count the records held
+    and the runs of the day before either commits, and both pass a limit only one may.
+    SQLite needs nothing more: a unit begins with ``BEGIN IMMEDIATE``, which already takes
+    the database's one write lock. PostgreSQL writes in parallel, so the run takes a
+    transaction-scoped advisory lock on (app, form, user): other users never wait, and the
+    lock goes with the commit or rollback.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    name = f"formflow.limits\x1f{app_key}\x1f{form_key}\x1f{user_id}".encode()
+    key = int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
+    connection.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 def count_runs(

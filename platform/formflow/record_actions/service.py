@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 
-from formflow.actions import Action, ActionContext, ActionError
+from formflow.actions import NO_SERVICES, Action, ActionContext, ActionError, ActionServices
 from formflow.automations.actions import thaw
 from formflow.automations.engine import remember
 from formflow.definitions.model import Form
@@ -77,11 +77,15 @@ class FormActions:
         *,
         actions: Mapping[str, Action],
         expressions: ExpressionEngine,
+        services: ActionServices = NO_SERVICES,
     ) -> None:
         self.records = records
         self.app = records.app
         self.actions = dict(actions)
         self.expressions = expressions
+        self.services = services
+        """What the steps' actions are lent (where people are told, the plugins' settings
+        and job queue), as an automation's are."""
 
     # listing --------------------------------------------------------------------------
 
@@ -200,6 +204,8 @@ class FormActions:
     ) -> None:
         if actor.user_id is None:
             return
+        if action.per_day is not None or action.held is not None:
+            ledger.queue_for_limits(unit.connection, self.app.key, form.key, actor.user_id)
         if action.per_day is not None:
             local = now.astimezone(self.records.timezone)
             since = datetime.combine(local.date(), time.min, local.tzinfo).astimezone(UTC)
@@ -299,19 +305,21 @@ class FormActions:
         found = self.actions.get(name)
         if found is None:
             raise ActionError(f"no plugin provides the action '{name}'")
-        context = ActionContext(
-            self.app.key,
-            form.key,
-            record,
-            actor.user_id,
-            record_id=int(record["id"]),
-            records=self.records,
-            actor=actor,
-            unit=unit,
-            expressions=self.expressions,
-            names=names,
-            now=now,
-            source=f"{form.key}.{action.key}",
+        context = self.services.lend(
+            ActionContext(
+                self.app.key,
+                form.key,
+                record,
+                actor.user_id,
+                record_id=int(record["id"]),
+                records=self.records,
+                actor=actor,
+                unit=unit,
+                expressions=self.expressions,
+                names=names,
+                now=now,
+                source=f"{form.key}.{action.key}",
+            )
         )
         result = found.run(context, thaw(params))
         return dict(result) if isinstance(result, Mapping) else {"action": name}

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    and_,
     case,
     cast,
     func,
@@ -40,13 +41,21 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import operators
+from sqlalchemy.sql import FromClause, operators
+from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.types import TypeDecorator
 
 from formflow.definitions.model import Measure
 from formflow.errors import QueryError
 from formflow.fields import ValueKind
-from formflow.records.filters import DialectSwitch, FieldRef, LinkScope, describe, resolve_field
+from formflow.records.filters import (
+    DialectSwitch,
+    FieldRef,
+    LinkScope,
+    compile_filter,
+    describe,
+    resolve_field,
+)
 from formflow.records.query import normalised, row_conditions
 from formflow.storage.tables import DELETED_AT, AppSchema
 
@@ -84,10 +93,15 @@ class Aggregation:
     filter: Mapping[str, Any] | None = None
     limit: int = 1000
     timezone: str = "UTC"
+    labels: tuple[str, ...] = ()
+    """The name each measure's figure comes back under, in order; by default the measure's
+    own name. Two measures of one op and field over different filters need their own."""
 
     def __post_init__(self) -> None:
         if not self.measures:
             raise QueryError("an aggregation needs at least one measure, such as count")
+        if self.labels and len(self.labels) != len(self.measures):
+            raise QueryError("an aggregation needs one label per measure, or none")
         if isinstance(self.limit, bool) or not 1 <= self.limit <= MAX_GROUPS:
             raise QueryError(f"limit must be between 1 and {MAX_GROUPS}, got {self.limit}")
         for key in self.bucket:
@@ -109,6 +123,7 @@ def aggregate(
     link_scope: LinkScope | None = None,
 ) -> list[dict[str, Any]]:
     """One row per group: its keys, then each measure, named like ``count`` or ``sum_amount``."""
+    links = Links(schema, form_key, link_scope)
     groups = [
         group_expression(
             schema,
@@ -117,35 +132,46 @@ def aggregate(
             aggregation.bucket.get(key),
             aggregation.timezone,
             link_scope=link_scope,
+            links=links,
         ).label(key)
         for key in aggregation.group_by
     ]
-    plain = [m for m in aggregation.measures if m.op != "median"]
-    measures = [measure_expression(schema, form_key, m) for m in plain]
-    medians = [m for m in aggregation.measures if m.op == "median"]
-    for median in medians:
+    labels = aggregation.labels or tuple(m.name for m in aggregation.measures)
+    labelled = list(zip(labels, aggregation.measures, strict=True))
+    own = {
+        label: compile_filter(schema, form_key, m.filter, link_scope=link_scope)
+        for label, m in labelled
+    }
+    measures = [
+        measure_expression(schema, form_key, m, own[label]).label(label)
+        for label, m in labelled
+        if m.op != "median"
+    ]
+    medians = [(label, m) for label, m in labelled if m.op == "median"]
+    for _label, median in medians:
         measure_expression(schema, form_key, median)  # checks the field as for any measure
-    names = [column.name for column in [*groups, *measures]] + [m.name for m in medians]
+    names = [column.name for column in [*groups, *measures]] + [label for label, _ in medians]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise QueryError(f"the aggregation names {', '.join(duplicates)} more than once")
     where = row_conditions(schema, form_key, filter=aggregation.filter, link_scope=link_scope)
     if scope is not None:
         where.append(scope)
-    table = schema.table(form_key)
     if not measures:
         measures = [func.count().label("_rows")]
-    statement = select(*groups, *measures).select_from(table).where(*where)
+    statement = select(*groups, *measures).select_from(links.source).where(*where)
     if groups:
         keys = [group.element for group in groups]
         statement = statement.group_by(*keys).order_by(*(_nulls_first(key) for key in keys))
     result = connection.execute(statement.limit(aggregation.limit)).mappings()
     rows = [normalised(row) for row in result]
-    for median in medians:
+    for label, median in medians:
         ref = resolve_field(schema, form_key, median.field or "", purpose="read")
-        found = _medians(connection, groups, ref, where)
+        narrowed = own[label]
+        within = where if narrowed is None else [*where, narrowed]
+        found = _medians(connection, groups, ref, within, links.source)
         for row in rows:
-            row[median.name] = found.get(tuple(row[g.name] for g in groups))
+            row[label] = found.get(tuple(row[g.name] for g in groups))
     for row in rows:
         row.pop("_rows", None)
     return rows
@@ -156,6 +182,7 @@ def _medians(
     groups: list[Any],
     ref: FieldRef,
     where: list[ColumnElement[bool]],
+    source: FromClause,
 ) -> dict[tuple[Any, ...], Decimal | None]:
     """Each group's median of one field: the middle value, or the mean of the middle two.
 
@@ -172,7 +199,7 @@ def _medians(
             func.row_number().over(partition_by=partition, order_by=value).label("n"),
             func.count().over(partition_by=partition).label("c"),
         )
-        .select_from(value.table)
+        .select_from(source)
         .where(*where, value.is_not(None))
         .subquery()
     )
@@ -212,12 +239,14 @@ def group_expression(
     timezone: str = "UTC",
     *,
     link_scope: LinkScope | None = None,
+    links: Links | None = None,
 ) -> ColumnElement[Any]:
     """The value a group is keyed on: the field itself, a linked record's field, or a date
     bucket as text. A linked record the caller may not read (``link_scope``) gives no
-    value: its field must not show through a group's name."""
+    value: its field must not show through a group's name. With ``links``, a linked
+    record's field is read through a join the statement selects from (see :class:`Links`)."""
     if "." in key:
-        return _linked_value(schema, form_key, key, link_scope)
+        return _linked_value(schema, form_key, key, link_scope, links)
     ref = resolve_field(schema, form_key, key, purpose="read")
     if ref.kind in _UNGROUPABLE:
         raise QueryError(f"{describe(ref)} cannot be grouped by", field=key)
@@ -234,8 +263,47 @@ def group_expression(
     return date_bucket(ref, bucket, timezone)
 
 
+class Links:
+    """The table an aggregate reads, outer-joined to the records its linked group keys
+    point at.
+
+    A join reads each linked record once per statement (a hash join on PostgreSQL) where a
+    lookup in the select list runs once per row. The joined table is an alias, so a filter
+    that reads the same form through a subquery still reads all of it. Each row keeps
+    exactly its one row: the join is on the linked record's primary key, and a record
+    deleted or out of the caller's reach (``link_scope``) joins as nothing, as it reads.
+    """
+
+    def __init__(self, schema: AppSchema, form_key: str, link_scope: LinkScope | None) -> None:
+        self.form_key, self.link_scope = form_key, link_scope
+        self.source: FromClause = schema.table(form_key)
+        self.joined: dict[str, FromClause] = {}
+
+    def column(self, link: FieldRef, target: str, ref: FieldRef) -> ColumnElement[Any] | None:
+        """``ref`` (a field of ``target``) of the record ``link`` points at; ``None`` for a
+        link from a form to itself, which is read by a lookup instead."""
+        if target == self.form_key:
+            return None
+        key = link.column.key or ""
+        joined = self.joined.get(key)
+        if joined is None:
+            table = ref.column.table
+            joined = table.alias(f"linked_{len(self.joined)}")
+            on = [joined.c.id == link.column, joined.c[DELETED_AT].is_(None)]
+            reachable = self.link_scope(target) if self.link_scope is not None else None
+            if reachable is not None:
+                on.append(ClauseAdapter(joined).traverse(reachable))
+            self.source = self.source.outerjoin(joined, and_(*on))
+            self.joined[key] = joined
+        return joined.c[ref.column.key or ""]
+
+
 def _linked_value(
-    schema: AppSchema, form_key: str, key: str, link_scope: LinkScope | None
+    schema: AppSchema,
+    form_key: str,
+    key: str,
+    link_scope: LinkScope | None,
+    links: Links | None = None,
 ) -> ColumnElement[Any]:
     """``link.field``: the field of the record the link points at, looked up by its id."""
     link_key, _, target_key = key.partition(".")
@@ -246,6 +314,9 @@ def _linked_value(
     ref = resolve_field(schema, target, target_key, purpose="read", shown=key)
     if ref.kind in _UNGROUPABLE:
         raise QueryError(f"{describe(ref)} cannot be grouped by", field=key)
+    joined = links.column(link, target, ref) if links is not None else None
+    if joined is not None:
+        return joined
     table = schema.table(target)
     reachable = link_scope(target) if link_scope is not None else None
     conditions = [table.c.id == link.column, table.c[DELETED_AT].is_(None)]
@@ -373,28 +444,47 @@ def _nulls_first(key: ColumnElement[Any]) -> ColumnElement[Any]:
     )
 
 
-def measure_expression(schema: AppSchema, form_key: str, measure: Measure) -> Any:
-    """One measure as a labelled SQL aggregate, typed so both databases return the same."""
+def measure_expression(
+    schema: AppSchema,
+    form_key: str,
+    measure: Measure,
+    only: ColumnElement[bool] | None = None,
+) -> Any:
+    """One measure as a labelled SQL aggregate, typed so both databases return the same;
+    over the rows that match ``only`` (the measure's own filter) when it is given.
+
+    A measure with its own filter is a conditional aggregate (``SUM(CASE WHEN … THEN amount
+    END)``), so several measures over different rows share one scan of the table; where no
+    row of a group matches the filter, the figure is empty, as if it had been asked alone.
+    """
     op, key = measure.op, measure.field
     if op not in MEASURE_OPS:
         raise QueryError(f"unknown measure '{op}'; use {', '.join(MEASURE_OPS)}", field=key)
     if key is None:
         if op != "count":
             raise QueryError(f"measure '{op}' needs a field")
-        return func.count().label("count")
+        if only is None:
+            return func.count().label("count")
+        return _when_matched(only, func.count(case((only, 1)))).label("count")
     ref = resolve_field(schema, form_key, key, purpose="read")
     allowed = _KINDS_FOR.get(op)
     if (allowed is not None and ref.kind not in allowed) or ref.kind in _UNGROUPABLE:
         needs = _NEEDS.get(op, "a single-valued field")
         raise QueryError(f"measure '{op}' needs {needs}; {describe(ref)} is not one", field=key)
-    return _aggregate(op, ref).label(f"{op}_{key}")
+    return _aggregate(op, ref, only).label(f"{op}_{key}")
 
 
-def _aggregate(op: str, ref: FieldRef) -> ColumnElement[Any]:
-    column = ref.column
+def _when_matched(only: ColumnElement[bool], count: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A count over the rows matching ``only``, empty (not 0) where none does."""
+    return case((func.max(case((only, 1))).is_(None), None), else_=count)
+
+
+def _aggregate(op: str, ref: FieldRef, only: ColumnElement[bool] | None = None) -> Any:
+    column: Any = ref.column if only is None else case((only, ref.column))
     scale = ref.field.scale if ref.field else 0
     if op in ("count", "distinct_count"):
-        return func.count(column.distinct() if op == "distinct_count" else column)
+        counted = func.count(column.distinct() if op == "distinct_count" else column)
+        return counted if only is None else _when_matched(only, counted)
     if op == "sum" and ref.kind is ValueKind.INTEGER:
         return cast(func.sum(column), BigInteger)
     if op == "sum":

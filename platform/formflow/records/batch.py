@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from formflow.definitions.model import Form, Operation
 from formflow.errors import Problem, ValidationFailed
 from formflow.events import EventKind
-from formflow.fields import ValueKind
+from formflow.fields import ValueKind, is_empty
 from formflow.records import audit
 from formflow.records.access import Actor, require
 from formflow.records.compute import Context
@@ -65,7 +65,11 @@ def create_many(
     require(actor, form, Operation.CREATE)
     access = service.field_access(actor, form_key, creating=True)
     context = service.context(actor)
-    if service._reads_id[form.key] or any(field.fills for field in form.fields):
+    if (
+        service._reads_id[form.key]
+        or any(field.fills for field in form.fields)
+        or _narrowing_to_fill(form, items)
+    ):
         return _one_by_one(service, actor, form_key, items, all_or_nothing, warn_duplicates)
     problems: dict[int, Problems] = {}
     prepared = _prepare(service, access, form, context, items, problems)
@@ -75,6 +79,18 @@ def create_many(
             return Batch({}, problems)
         created = _write(service, connection, actor, form, table, context, good)
     return Batch({index: access.shown(record) for index, record in created.items()}, problems)
+
+
+def _narrowing_to_fill(form: Form, items: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether an item chooses a link but leaves empty a field narrowing it
+    (``link_filter``), which the chosen record fills: the linked records must be read."""
+    return any(
+        not is_empty(item.get(link.key)) and is_empty(item.get(ours))
+        for link in form.fields
+        if link.link_filter
+        for _theirs, ours in link.link_filter
+        for item in items
+    )
 
 
 def _prepare(

@@ -680,7 +680,9 @@ class RecordService:
         form, table = self._form(form_key)
         scope = require(actor, form, Operation.READ)
         if self.field_access(actor, form_key).hidden or self._hides_linked(actor):
-            measured = (measure.field for measure in aggregation.measures if measure.field)
+            measured = [measure.field for measure in aggregation.measures if measure.field]
+            for measure in aggregation.measures:
+                measured += filter_fields(measure.filter)
             check_readable(
                 self.app,
                 actor,
@@ -1085,9 +1087,10 @@ class RecordService:
 
     def _fill(self, connection: Connection, form: Form) -> Fill | None:
         """What the preparer asks for the record a link points at, if a link of the form
-        ``fills`` other fields: the live record as stored (whether the actor may read it
-        is the reference check's to say)."""
-        if not any(field.fills for field in form.fields):
+        ``fills`` other fields or is narrowed by one (``link_filter``, which an empty field
+        takes from the chosen record): the live record as stored (whether the actor may
+        read it is the reference check's to say)."""
+        if not any(field.fills or field.link_filter for field in form.fields):
             return None
 
         def linked(link: Field, record_id: Any) -> Mapping[str, Any] | None:

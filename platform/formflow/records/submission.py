@@ -111,7 +111,8 @@ class Preparer:
     ) -> Prepared:
         self._reject_unknown(form, incoming, add)
         values = self._values(form, incoming, context, existing, system, add)
-        if fill is not None:
+        if fill is not None:  # narrowing first: a link it fills may fill others in turn
+            _fill_narrowing(form, values, fill, problems)
             _fill(form, incoming, existing is None, values, fill, problems, add)
         if derive is not None:
             values.update(derive(values))
@@ -352,6 +353,39 @@ def _fill(
                     ),
                 )
             values[ours] = value
+
+
+def _fill_narrowing(
+    form: Form,
+    values: dict[str, Any],
+    fill: Fill,
+    problems: Mapping[str, list[Problem]],
+) -> None:
+    """Give an empty field that narrows a chosen link (``link_filter``) the chosen record's
+    value: it is the only value the filter lets through, so a record made from the linked
+    record's page, or sent with the link alone, need not repeat it."""
+    for link in form.fields:
+        chosen = values.get(link.key)
+        if not link.link_filter or chosen is None or link.key in problems:
+            continue
+        empty = [
+            (theirs, ours)
+            for theirs, ours in link.link_filter
+            if form.has_field(ours)
+            and narrowing_fillable(form.field(ours))
+            and is_empty(values.get(ours))
+        ]
+        source = fill(link, chosen) if empty else None
+        if source is None:
+            continue  # nothing to fill, or no such record (the reference check says so)
+        for theirs, ours in empty:
+            values[ours] = source.get(theirs)
+
+
+def narrowing_fillable(field: Field) -> bool:
+    """Whether a field narrowing a link may be filled from the chosen record: one people
+    fill in themselves (not read-only, worked out or filled from another link)."""
+    return not field.readonly and not field.is_computed and field.filled_from is None
 
 
 def _add_failures(

@@ -33,6 +33,7 @@ from sqlalchemy.types import TypeEngine
 from formflow.definitions.model import Field
 from formflow.fields import ValueKind
 from formflow.storage.conversions import CONVERTIBLE_KINDS, scan, target_label
+from formflow.storage.duplicate_key_steps import RebuildDuplicateKeys, check_shapes
 from formflow.storage.migration_ops import (
     AddColumn,
     AddForeignKey,
@@ -134,6 +135,7 @@ class _Planner:
         self._hidden_tables({spec.old_name for spec in specs if spec.old_name})
         self._recompute()
         self._search()
+        self._duplicate_keys()
 
     def _table(self, spec: _TableSpec) -> None:
         name = spec.table.name
@@ -410,6 +412,22 @@ class _Planner:
         steps = plan_search(self.connection, self.new, self.previous, self.existing, changed)
         for stage, step in steps:
             self.builder.add(stage, step)
+
+    def _duplicate_keys(self) -> None:
+        """Rebuild the duplicate keys when the checks compare otherwise than before and
+        records are already there to compare."""
+        before = check_shapes(self.previous.app) if self.previous else frozenset()
+        if check_shapes(self.new.app) == before:
+            return
+        forms = {form for check in self.new.app.duplicate_checks for form, _ in check.fields}
+        rows = 0
+        for form_key in sorted(forms):
+            live = self.live_names.get(self.new.table(form_key).name)
+            rows += row_count(self.connection, live) if live is not None else 0
+        if rows or before:
+            checks = tuple(check.key for check in self.new.app.duplicate_checks)
+            step = RebuildDuplicateKeys(self.new.app.key, checks, rows, self.new)
+            self.builder.add(Stage.FILL_SEARCH, step)
 
     def _hidden_tables(self, renamed: set[str]) -> None:
         if self.previous is None:

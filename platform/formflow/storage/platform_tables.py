@@ -564,6 +564,31 @@ designer_steps = _keyed_table(
 """Each designer step of a draft (a file's text before and after), for undo and redo; the
 steps of one ``batch`` (a rename across files) are undone together. The steps go with the
 draft when it is published or discarded."""
+app_releases = Table(
+    "ff_app_releases",
+    platform_metadata,
+    Column("app_key", String(63), primary_key=True),
+    Column("version_label", String(100), nullable=False),
+    Column("files", JSON, nullable=False),
+    _at("recorded_at"),
+)
+"""The release each installed app came from: its files as shipped, recorded when the app is
+installed or migrated from its folder and when an upgrade is published. An upgrade merges
+the next release against these files (the admin's changes are the difference from them)."""
+designer_upgrades = Table(
+    "ff_designer_upgrades",
+    platform_metadata,
+    Column("app_key", String(63), primary_key=True),
+    Column("version_label", String(100), nullable=False),
+    Column("files", JSON, nullable=False),
+    Column("report", JSON, nullable=False),
+    Column("choices", JSON, nullable=False),
+    _user_ref("started_by"),
+    _at("started_at"),
+)
+"""An upgrade being resolved: the new release's files, the merge's report (what merged, the
+conflicts, orphans and decisions) and the admin's choices so far; it goes when the draft is
+published (the release becomes the app's base) or discarded."""
 import_layouts = _keyed_table(
     "ff_import_layouts",
     Column("app_key", String(63), nullable=False),

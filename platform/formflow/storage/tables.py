@@ -175,6 +175,9 @@ def derived_index_keys(form: Form) -> list[tuple[tuple[SortKey, ...], bool]]:
     wanted: list[tuple[tuple[SortKey, ...], bool]] = []
     for index in form.indexes:
         keys = index.keys
+        if index.covering:  # what every statement reads: the deleted mark (a partial index
+            # holds it too, or SQLite reads the table for it) and the department the scope reads
+            keys = (*keys, SortKey(DEPARTMENT), SortKey(DELETED_AT))
         if not index.unique and not any(key.field == "id" for key in keys):
             keys = (*keys, SortKey("id", descending=keys[-1].descending))
         wanted.append((keys, index.unique))

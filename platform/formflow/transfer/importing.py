@@ -11,8 +11,9 @@ records, a chunk of rows at a time, and :meth:`RecordService.update` for duplica
 
 A row that duplicates a record (the same values of the unique fields mapped, or of the
 fields chosen) is skipped, updates that record, or is created anyway, as the import says.
-A new row that the app's duplicate checks (:mod:`formflow.duplicates`) match with a record,
-or with an earlier row of the file, is reported, not created: nobody is there to confirm.
+A new row, or an update, that the app's duplicate checks (:mod:`formflow.duplicates`) match
+with another record, or a new row with an earlier row of the file, is reported, not
+written: nobody is there to confirm.
 *All or nothing* writes the whole file in one unit of work and rolls it back if any row
 fails; *row by row* commits each chunk's good rows. Either way every problem of every row
 is reported with its row number and column, for the error report.
@@ -533,6 +534,7 @@ class Importer:
                 record["id"],
                 values,
                 expected_version=record["version"],
+                warn_duplicates=True,  # reported, as for new rows: nobody is there to confirm
             )
         except ValidationFailed as exc:
             outcome.failed += 1

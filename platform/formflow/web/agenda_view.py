@@ -8,6 +8,9 @@ phone sees what to do and opens it in one tap. A few bounded queries per app.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import gettext, ngettext
 
 from formflow.errors import N_
 from formflow.records import due_records
@@ -39,6 +42,7 @@ def today_rows(app_key: str) -> list[TodayRow]:
     service = context.records(app_key)
     shower = Displayer(app, timezone=service.timezone)
     record_url = record_urls(app_key)
+    today = service.clock().astimezone(service.timezone).date()
     rows: list[TodayRow] = []
     if app.workflows:
         waiting = instance.workflows(app_key).inbox(actor, "todo", limit=APPROVALS)
@@ -63,8 +67,21 @@ def today_rows(app_key: str) -> list[TodayRow]:
                 label=text(entry.item.label),
                 title=title or f"#{entry.record_id}",
                 href=record_url(entry.form_key, entry.record_id),
-                when=entry.due.isoformat(),
+                when=due_in_words(entry.due, today),
                 overdue=entry.overdue,
             )
         )
     return rows
+
+
+def due_in_words(due: date, today: date) -> str:
+    """When a record is due, as a person would say it of the next days (due today, one day
+    overdue); further off, the date."""
+    days = (due - today).days
+    if days == 0:
+        return str(gettext("Due today"))
+    if days == 1:
+        return str(gettext("Due tomorrow"))
+    if days < 0:
+        return str(ngettext("%(num)d day overdue", "%(num)d days overdue", -days))
+    return str(gettext("Due %(date)s", date=due.isoformat()))

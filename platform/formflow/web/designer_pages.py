@@ -32,6 +32,7 @@ from formflow.designer.operations import (
     SetValue,
     is_hidden,
 )
+from formflow.designer.upgrades import UpgradeUnresolved
 from formflow.errors import DefinitionErrors, FormflowError, MigrationFailed, MigrationRefused
 from formflow.web import context
 from formflow.web.admin import administrators_only
@@ -388,6 +389,7 @@ def publish_page(app_key: str) -> str:
         changes=[translate(change.template, change.params) for change in preview.changes],
         history=service.history(app_key),
         translate=translate,
+        upgrade=service.upgrade_state(app_key),
     )
 
 
@@ -399,7 +401,7 @@ def publish(app_key: str) -> Response:
     comment = request.form.get("comment", "").strip()
     try:
         done = service.publish(app_key, user.id, user.display_name, comment)
-    except (DefinitionErrors, MigrationRefused, MigrationFailed) as exc:
+    except (DefinitionErrors, MigrationRefused, MigrationFailed, UpgradeUnresolved) as exc:
         flash(str(exc), "error")
         return redirect(url_for(".publish_page", app_key=app_key))
     if done is None:
@@ -509,6 +511,7 @@ def init_app(app: Flask) -> None:
     from formflow.web import (  # noqa: F401 - their routes join the blueprint
         designer_dashboard_pages,
         designer_flow_pages,
+        designer_upgrade_pages,
     )
 
     app.register_blueprint(blueprint)

@@ -21,8 +21,14 @@ from flask_babel import gettext as _
 
 from formflow.accounts.directory import Directory
 from formflow.definitions.model import Field
-from formflow.errors import DuplicateSuspected, StaleRecord, ValidationFailed
-from formflow.fields import ValueKind
+from formflow.errors import (
+    DuplicateSuspected,
+    PermissionDenied,
+    RecordNotFound,
+    StaleRecord,
+    ValidationFailed,
+)
+from formflow.fields import ValueKind, is_empty
 from formflow.records import (
     Context,
     DefaultFailed,
@@ -197,7 +203,29 @@ def _new_values(t: Target) -> dict[str, Any]:
                 values[found.key] = request.args[found.key] in ("1", "true", "yes", "on")
             else:
                 values[found.key] = request.args[found.key][:2000]
+    _narrowed_by_given_links(t, values)
     return values
+
+
+def _narrowed_by_given_links(t: Target, values: dict[str, Any]) -> None:
+    """Empty fields that narrow a link given in the URL (``link_filter``) take the linked
+    record's value, as saving would: a record added from a linked record's page shows
+    the field that record implies instead of asking for it again."""
+    for found in t.form.fields:
+        chosen = parse_id(request.args.get(found.key, "")) if found.link_filter else None
+        if chosen is None or found.target_form is None:
+            continue
+        try:
+            linked = t.service.get(t.actor, found.target_form, chosen)
+        except (RecordNotFound, PermissionDenied):
+            continue
+        for theirs, ours in found.link_filter:
+            if (
+                t.form.has_field(ours)
+                and editable(t.form.field(ours))
+                and is_empty(values.get(ours))
+            ):
+                values[ours] = linked.get(theirs)
 
 
 def _resolve_typed_links(

@@ -772,7 +772,11 @@ def _form_schemas(app: App, form: Form) -> dict[str, Schema]:
         },
         component_name(app, form, "Input"): _object(
             writable,
-            [f.key for f in form.fields if not f.readonly and _always_required(f)],
+            [
+                f.key
+                for f in form.fields
+                if not f.readonly and _always_required(f) and f.key not in _narrowing(form)
+            ],
             description=f"A new {form.label.en or form.key} record: fields to set.",
         ),
         component_name(app, form, "Update"): _object(
@@ -1009,6 +1013,12 @@ def _object(
         schema["required"] = required
     schema["additionalProperties"] = False
     return schema
+
+
+def _narrowing(form: Form) -> set[str]:
+    """The fields that narrow one of the form's links (``link_filter``): the chosen linked
+    record fills them when they are left out, so they need not be sent."""
+    return {ours for link in form.fields for _theirs, ours in link.link_filter}
 
 
 def _always_required(field: Field) -> bool:

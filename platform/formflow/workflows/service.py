@@ -24,7 +24,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from formflow import accounts
-from formflow.actions import Action, ActionContext
+from formflow.actions import NO_SERVICES, Action, ActionContext, ActionServices
 from formflow.audit import log as audit_log
 from formflow.definitions.model import Label
 from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
@@ -231,9 +231,13 @@ class WorkflowService:
         notifications: Notifications | None = None,
         clock: Callable[[], datetime] | None = None,
         tell_by_events: bool = False,
+        services: ActionServices = NO_SERVICES,
     ) -> None:
         self.records = records
         self.notifications = notifications
+        self.services = replace(services, notifications=notifications)
+        """What the steps' actions are lent: the plugins' settings and job queue, and
+        ``notifications``."""
         """Where the people a step concerns are told (none: nobody is)."""
         self.tell_by_events = tell_by_events
         """Whether a step leaves what it tells people to the outbox (an event of kind
@@ -1384,20 +1388,21 @@ class WorkflowService:
                 self._write(step, dict(call.params))
                 continue
             action = self.actions[call.name]
-            context = ActionContext(
-                self.app.key,
-                step.instance.form_key,
-                dict(step.record),
-                step.actor.user_id,
-                record_id=step.instance.record_id,
-                records=self.records,
-                actor=Actor.system(),
-                unit=current_unit(),
-                expressions=self.expressions,
-                names=self._names(step),
-                now=step.now,
-                source=f"workflow:{step.workflow.key}",
-                notifications=self.notifications,
+            context = self.services.lend(
+                ActionContext(
+                    self.app.key,
+                    step.instance.form_key,
+                    dict(step.record),
+                    step.actor.user_id,
+                    record_id=step.instance.record_id,
+                    records=self.records,
+                    actor=Actor.system(),
+                    unit=current_unit(),
+                    expressions=self.expressions,
+                    names=self._names(step),
+                    now=step.now,
+                    source=f"workflow:{step.workflow.key}",
+                )
             )
             action.run(context, dict(call.params))
 

@@ -191,10 +191,16 @@ def send_waiting(instance: Any) -> int:
     )
 
 
+SLICE_SECONDS = 30
+"""How long one run of a blast's job sends before it lets other jobs take a turn."""
+
+
 def send_blast(run: JobRun) -> None:
-    """The job sending one blast: its recipients still queued, at the provider's rate,
-    until none is left or the blast is cancelled. Run again after a crash, it carries on
-    where the last run stopped; a recipient caught mid-send is failed, never sent twice."""
+    """The job sending one blast: its recipients still queued, at the provider's rate, in
+    slices of about :data:`SLICE_SECONDS` (each run asks to go again until none is left or
+    the blast is cancelled), so a large blast does not hold a job thread for hours. Run
+    again after a crash, it carries on where the last run stopped; a recipient caught
+    mid-send is failed, never sent twice."""
     blast_id = int(run.payload["blast_id"])
     values = settings_of(PLUGIN_NAME, run.instance)
     blasts = Blasts(run.instance.engine)
@@ -202,12 +208,17 @@ def send_blast(run: JobRun) -> None:
     if row is None:
         return  # deleted since
     blasts.release_interrupted(blast_id)
-    blasts.send(
+    per_second = float(values.get("per_second") or 10)
+    slice_size = max(1, int(per_second * SLICE_SECONDS))
+    sent = blasts.send(
         blast_id,
         _provider_of(row, values, run.instance),
-        per_second=float(values.get("per_second") or 10),
+        per_second=per_second,
         keep_alive=run.keep_alive,
+        limit=slice_size,
     )
+    if sent == slice_size:
+        run.again()
 
 
 def _provider_of(blast: Any, values: Mapping[str, str], instance: Any) -> Provider:
@@ -217,11 +228,13 @@ def _provider_of(blast: Any, values: Mapping[str, str], instance: Any) -> Provid
         return provider_from(values)
     from formflow.notifications.email import EmailChannel
     from formflow_sms.emails import EmailProvider
+    from formflow_sms.unsubscribe import link_maker
 
     smtp = instance.settings.smtp
     if smtp is None:
         raise SettingsError("e-mail blasts need an SMTP server: set FORMFLOW_SMTP_HOST")
-    return EmailProvider(EmailChannel(smtp), blast.subject or "")
+    links = link_maker(instance, int(blast.id), blast.link_base) if blast.link_base else None
+    return EmailProvider(EmailChannel(smtp), blast.subject or "", links)
 
 
 def send_later(blast_id: int, instance: Any = None) -> int:

@@ -52,10 +52,10 @@ from formflow.records.query import Query
 from formflow.records.service import RecordService
 from formflow.records.unit import unit_of_work
 from formflow_sms.numbers import email_address, mobile
-from formflow_sms.providers import PermanentFailure, Provider, TemporaryFailure
+from formflow_sms.providers import Bounced, PermanentFailure, Provider, TemporaryFailure
 from formflow_sms.segments import Count, count, signed
 
-QUEUED, SENDING, SENT, DELIVERED, FAILED, SKIPPED, CANCELLED = (
+QUEUED, SENDING, SENT, DELIVERED, FAILED, SKIPPED, CANCELLED, BOUNCED = (
     "queued",
     "sending",
     "sent",
@@ -63,6 +63,7 @@ QUEUED, SENDING, SENT, DELIVERED, FAILED, SKIPPED, CANCELLED = (
     "failed",
     "skipped",
     "cancelled",
+    "bounced",
 )
 SEND_JOB = "sms.send_blast"
 """The plugin job that sends one blast (payload ``{"blast_id": ...}``)."""
@@ -91,6 +92,7 @@ blasts = Table(
     Column("cancelled_at", DateTime(timezone=True)),
     Column("channel", String(10)),
     Column("subject", Text),
+    Column("link_base", Text),
 )
 messages = Table(
     "ffp_sms_messages",
@@ -284,9 +286,11 @@ class Blasts:
         provider: str = "outbox",
         channel: str = SMS,
         subject: str | None = None,
+        link_base: str | None = None,
     ) -> int:
         """Write a blast and a row per recipient, in the caller's unit of work if one is
-        open (so a job to send it can be enqueued in the same unit); its id."""
+        open (so a job to send it can be enqueued in the same unit); its id. ``link_base``
+        is the unsubscribe route's address, for an e-mail blast's links."""
         now = datetime.now(UTC)
         with unit_of_work(self.engine) as unit:
             connection = unit.connection
@@ -302,6 +306,7 @@ class Blasts:
                     created_at=now,
                     channel=channel,
                     subject=subject,
+                    link_base=link_base,
                 )
             ).inserted_primary_key
             assert written is not None
@@ -419,7 +424,9 @@ class Blasts:
                 self._mark(row.id, FAILED, tried, reason=str(exc))
                 return
             except PermanentFailure as exc:
-                self._mark(row.id, FAILED, tried, reason=str(exc))
+                self._mark(
+                    row.id, BOUNCED if isinstance(exc, Bounced) else FAILED, tried, reason=str(exc)
+                )
                 return
             self._mark(row.id, SENT, tried, provider_id=provider_id)
             return
@@ -471,18 +478,24 @@ class Blasts:
                 )
             )
 
-    def receipt(self, provider_id: str, delivered: bool, reason: str = "") -> bool:
+    def receipt(
+        self, provider_id: str, delivered: bool, reason: str = "", *, bounced: bool = False
+    ) -> bool:
         """A delivery receipt: the sent message with that provider id is now delivered, or
-        failed with the reason; whether one was found."""
+        failed (``bounced``: an e-mail address that does not take mail) with the reason;
+        whether one was found. A bounce may follow a delivery, as mail servers report
+        late."""
+        shown: str | None
+        if bounced:
+            status, shown = BOUNCED, reason or "bounced"
+        else:
+            status, shown = (DELIVERED, None) if delivered else (FAILED, reason or "not delivered")
+        still = (SENT, DELIVERED) if bounced else (SENT,)
         with self.engine.begin() as connection:
             changed = connection.execute(
                 update(messages)
-                .where(messages.c.provider_id == provider_id, messages.c.status == SENT)
-                .values(
-                    status=DELIVERED if delivered else FAILED,
-                    reason=None if delivered else (reason or "not delivered"),
-                    updated_at=datetime.now(UTC),
-                )
+                .where(messages.c.provider_id == provider_id, messages.c.status.in_(still))
+                .values(status=status, reason=shown, updated_at=datetime.now(UTC))
             )
             return bool(changed.rowcount)
 

@@ -3,14 +3,17 @@ through the instance's SMTP server with Formflow's e-mail channel.
 
 One template gives both parts of each message: the text as written, and an HTML part with
 the text escaped, its blank lines as paragraphs and its line breaks kept. The subject is a
-template too, filled with the recipient record's fields when the message is sent.
+template too, filled with the recipient record's fields when the message is sent. Every
+message ends with the recipient's unsubscribe link and carries it in the
+``List-Unsubscribe`` headers (see :mod:`formflow_sms.unsubscribe`); an address the mail
+server refuses outright is a bounce.
 """
 
 from __future__ import annotations
 
 import re
 import smtplib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from email.utils import make_msgid
 from html import escape
@@ -18,7 +21,9 @@ from typing import Any
 
 from formflow.notifications.email import EmailChannel
 from formflow_sms.blasts import render
-from formflow_sms.providers import PermanentFailure, TemporaryFailure
+from formflow_sms.providers import Bounced, PermanentFailure, TemporaryFailure
+
+UNSUBSCRIBE = "退订 / Unsubscribe"
 
 
 def html_of(text: str) -> str:
@@ -34,9 +39,15 @@ class EmailProvider:
 
     key = "email"
 
-    def __init__(self, channel: EmailChannel, subject: str) -> None:
+    def __init__(
+        self,
+        channel: EmailChannel,
+        subject: str,
+        unsubscribe_link: Callable[[Mapping[str, Any]], str] | None = None,
+    ) -> None:
         self.channel = channel
         self.subject = subject
+        self.unsubscribe_link = unsubscribe_link
 
     def message(self, to: str, text: str, params: Mapping[str, Any]) -> EmailMessage:
         message = EmailMessage()
@@ -44,8 +55,15 @@ class EmailProvider:
         message["From"] = self.channel.smtp.sender
         message["To"] = to
         message["Message-ID"] = make_msgid(domain=self.channel.smtp.host)
-        message.set_content(text.strip() + "\n")
-        message.add_alternative(html_of(text), subtype="html")
+        link = self.unsubscribe_link(params) if self.unsubscribe_link else None
+        footer, html_footer = "", ""
+        if link:
+            message["List-Unsubscribe"] = f"<{link}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            footer = f"\n\n--\n{UNSUBSCRIBE}: {link}"
+            html_footer = f'<p><a href="{escape(link)}">{escape(UNSUBSCRIBE)}</a></p>\n'
+        message.set_content(text.strip() + footer + "\n")
+        message.add_alternative(html_of(text) + html_footer, subtype="html")
         return message
 
     def send(self, to: str, text: str, params: Mapping[str, Any]) -> str:
@@ -53,7 +71,7 @@ class EmailProvider:
         try:
             self.channel.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise PermanentFailure(f"refused: {exc.recipients}") from None
+            raise Bounced(f"refused: {exc.recipients}") from None
         except smtplib.SMTPResponseException as exc:
             if 500 <= exc.smtp_code < 600:
                 raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from None

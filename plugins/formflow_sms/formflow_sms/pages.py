@@ -139,6 +139,9 @@ def attach(blueprint: Blueprint) -> None:
                             else values.get("provider") or "outbox",
                             channel=channel,
                             subject=subject if channel == EMAIL else None,
+                            link_base=url_for("sms.unsubscribe", token="-", _external=True)[:-1]
+                            if channel == EMAIL
+                            else None,
                             **arguments,
                         )
                         send_later(blast_id, instance)

@@ -38,6 +38,10 @@ class PermanentFailure(SendFailed):
     """The provider refused the message; trying again would not help."""
 
 
+class Bounced(PermanentFailure):
+    """The recipient's mail server refused the address itself (a hard bounce)."""
+
+
 class Provider(Protocol):
     """Sends one message to one number."""
 

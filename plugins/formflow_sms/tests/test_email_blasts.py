@@ -1,22 +1,26 @@
 """E-mail blasts (邮件群发): the same recipients, template and preview as SMS blasts, sent by
 the blast job through the instance's SMTP server (a real aiosmtpd server here), with a text
-and an HTML part from one template; invalid and opted-out addresses skipped and counted."""
+and an HTML part from one template; invalid and opted-out addresses skipped and counted;
+an unsubscribe link in every message, honoured at once; bounces recorded."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData, Table, create_engine, inspect, select
 
 from formflow.config import SmtpSettings
+from formflow.records.query import Query
 from formflow.storage.platform_tables import plugin_jobs
 from formflow.testing import Mailbox, Sandbox, csrf_token, smtp_server
 from formflow_sms import Blasts
-from formflow_sms.blasts import blasts, messages
+from formflow_sms.blasts import EMAIL, blasts, messages
+from formflow_sms.unsubscribe import link_maker
 
 SUBJECT = "{{ name }}：会员日邀请"
 TEMPLATE = "{{ name }}您好，\n\n本周会员日全场八折 <限时>。\n欢迎光临。"
@@ -104,12 +108,15 @@ def test_an_email_blast_is_sent_by_its_job_with_text_and_html(
     assert text is not None
     assert html is not None
     assert "本周会员日全场八折 <限时>。" in text.get_content()
+    link = unsubscribe_link(message)
     assert html.get_content().replace("\r\n", "\n") == (
         "<p>西湖茶业您好，</p>\n<p>本周会员日全场八折 &lt;限时&gt;。<br>\n欢迎光临。</p>\n"
+        f'<p><a href="{link}">退订 / Unsubscribe</a></p>\n'
     )
+    assert f"退订 / Unsubscribe: {link}" in text.get_content()
 
     summary = Blasts(box.instance.engine).summary(blast_id)
-    assert (summary["sent"], summary["failed"], summary["skipped"]) == (1, 1, 2)
+    assert (summary["sent"], summary["bounced"], summary["skipped"]) == (1, 1, 2)
     assert summary.reasons["opted out"] == 1
     assert summary.reasons["invalid address"] == 1
     assert any("refused" in reason for reason in summary.reasons)
@@ -118,6 +125,96 @@ def test_an_email_blast_is_sent_by_its_job_with_text_and_html(
     assert "tea@example.com" in page
     with box.instance.engine.connect() as connection:
         assert connection.execute(select(plugin_jobs.c.status)).scalars().all() == ["done"]
+
+
+def unsubscribe_link(message: EmailMessage) -> str:
+    header = str(message["List-Unsubscribe"])
+    assert header.startswith("<http://localhost/plugins/sms/unsubscribe/")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    return header.strip("<>")
+
+
+def opted_out(box: Sandbox, name: str) -> bool:
+    (found,) = box.records.find(
+        box.actor("sam"), "customer", Query(filter={"field": "name", "op": "eq", "value": name})
+    ).rows
+    return bool(found["email_opt_out"])
+
+
+def test_the_unsubscribe_link_asks_then_opts_the_recipient_out(
+    box: Sandbox, mailbox: Mailbox
+) -> None:
+    post(box, "send")
+    ((_to, message),) = mailbox.messages
+    path = unsubscribe_link(message).removeprefix("http://localhost")
+    visitor = box.client()  # nobody signed in: the link is the check
+
+    asked = visitor.get(path)
+    assert asked.status_code == 200
+    assert "不再接收这类邮件？" in asked.text
+    assert not opted_out(box, "西湖茶业")
+    done = visitor.post(path)
+    assert "您将不会再收到这类邮件。" in done.text
+    assert opted_out(box, "西湖茶业")
+
+    post(box, "send")  # the next blast skips them
+    assert len(mailbox.messages) == 1
+
+
+def test_one_click_unsubscribe_from_a_mail_program(box: Sandbox, mailbox: Mailbox) -> None:
+    post(box, "send")
+    ((_to, message),) = mailbox.messages
+    path = unsubscribe_link(message).removeprefix("http://localhost")
+    answer = box.client().post(path, data={"List-Unsubscribe": "One-Click"})
+    assert (answer.status_code, answer.text) == (200, "unsubscribed\n")
+    assert opted_out(box, "西湖茶业")
+
+
+def test_a_forged_unsubscribe_link_does_nothing(box: Sandbox, mailbox: Mailbox) -> None:
+    post(box, "send")
+    ((_to, message),) = mailbox.messages
+    path = unsubscribe_link(message).removeprefix("http://localhost")
+    assert box.client().post(path[:-3] + "xyz").status_code == 404
+    assert box.client().post("/plugins/sms/unsubscribe/WzEsIDFd").status_code == 404
+    assert not opted_out(box, "西湖茶业")
+
+
+def test_unsubscribing_skips_the_recipients_messages_still_queued(
+    box: Sandbox, mailbox: Mailbox
+) -> None:
+    blasts_service = Blasts(box.instance.engine, opt_out_field="email_opt_out")
+    waiting = blasts_service.create(
+        box.records, box.actor("sam"), box.app_key, "customer",
+        {"field": "city", "op": "eq", "value": "杭州"},
+        phone_field="email", template=TEMPLATE, channel=EMAIL, subject=SUBJECT,
+    )  # fmt: skip
+    (tea,) = [
+        record_id
+        for record_id, status in blasts_service.statuses(waiting).items()
+        if status == "queued" and opted_in_name(box, record_id) == "西湖茶业"
+    ]
+    link = link_maker(box.instance, waiting, "http://localhost/plugins/sms/unsubscribe/")
+    box.client().post(link({"id": tea}).removeprefix("http://localhost"))
+    assert blasts_service.statuses(waiting)[tea] == "skipped"
+
+
+def opted_in_name(box: Sandbox, record_id: int) -> str:
+    return str(box.records.get(box.actor("sam"), "customer", record_id)["name"])
+
+
+def test_a_bounce_notice_marks_the_message_bounced(box: Sandbox, mailbox: Mailbox) -> None:
+    box.instance.plugin_settings.save("sms", {"receipt_token": "bounce-token"})
+    _status, _page, location = post(box, "send")
+    ((_to, message),) = mailbox.messages
+    answer = box.client().post(
+        "/plugins/sms/receipts?token=bounce-token",
+        json={"id": str(message["Message-ID"]), "status": "bounced", "reason": "550 no such user"},
+    )
+    assert answer.status_code == 200
+    blast_id = int(location.rsplit("/", 1)[1])
+    summary = Blasts(box.instance.engine).summary(blast_id)
+    assert (summary["sent"], summary["bounced"]) == (0, 2)
+    assert summary.reasons["550 no such user"] == 1
 
 
 def test_an_email_blast_needs_a_subject(box: Sandbox, mailbox: Mailbox) -> None:

@@ -93,6 +93,23 @@ def test_sending_from_the_page_enqueues_a_job_that_the_queue_runs(
     assert job_statuses(box) == [DONE]
 
 
+def test_a_large_blast_is_sent_in_slices_letting_other_jobs_run_between(
+    box: Sandbox, queue: Huey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box.instance.plugin_settings.save("sms", {"per_second": "1000"})
+    monkeypatch.setattr(formflow_sms, "SLICE_SECONDS", 0.001)  # one message a slice
+    box.instance.attach_jobs(Jobs(queue, box.instance.relay))
+    blasts = Blasts(box.instance.engine)
+    blast_id = a_blast(box)  # three Shanghai numbers queued
+    send_later(blast_id, box.instance)
+    queue.execute(queue.dequeue())  # one slice
+    assert blasts.summary(blast_id)["sent"] == 1
+    assert job_statuses(box) == ["queued"]  # behind whatever waits
+    drain(queue)
+    assert blasts.summary(blast_id)["sent"] == 3
+    assert job_statuses(box) == [DONE]
+
+
 def test_a_blast_whose_worker_died_resumes_without_sending_anyone_twice(
     box: Sandbox, queue: Huey, gateway: Gateway
 ) -> None:
@@ -191,4 +208,73 @@ def test_the_send_sms_action_of_an_automation_is_sent_by_the_blast_job(tmp_path:
         with box.instance.engine.connect() as connection:
             sent = connection.execute(select(messages.c.status, messages.c.text)).all()
         assert [tuple(row) for row in sent] == [("sent", "欢迎成为会员")]
+        assert job_statuses(box) == [DONE]
+
+
+WELCOME_BUTTON = """\
+actions:
+  - key: welcome
+    label: {zh: 发欢迎短信, en: Send welcome SMS}
+    actions:
+      - action: send_sms
+        params: {template: "欢迎成为会员"}
+"""
+
+WELCOME_FLOW = """\
+key: welcome
+label: {zh: 入会, en: Join}
+form: customer
+state_field: status
+nodes:
+  - key: start
+    type: start
+    on_leave:
+      - action: send_sms
+        params: {template: "欢迎成为会员"}
+    next: joined
+  - {key: joined, type: end, state: member}
+"""
+
+STATUS = (
+    "  - {key: status, type: select, label: {zh: 状态, en: Status}, "
+    "options: [{value: new, label: 新}, {value: member, label: 会员}]}\n"
+)
+
+
+def sent_messages(box: Sandbox) -> list[tuple[str, str]]:
+    with box.instance.engine.connect() as connection:
+        return [
+            tuple(row) for row in connection.execute(select(messages.c.status, messages.c.text))
+        ]
+
+
+def test_the_send_sms_action_of_a_record_action_is_sent_by_the_blast_job(tmp_path: Path) -> None:
+    form = APP["forms/customer.yaml"].replace("list:\n", WELCOME_BUTTON + "list:\n")
+    with Sandbox(tmp_path, {**APP, "forms/customer.yaml": form}, plugins=[formflow_sms]) as box:
+        box.instance.plugin_settings.save("sms", {"per_second": "1000"})
+        Blasts(box.instance.engine)
+        sam = box.add_user("sam", roles=["staff"])
+        record = box.records.create(sam, "customer", {"name": "华东贸易", "mobile": "13800138000"})
+        box.instance.record_actions(box.app_key).run(sam, "customer", [record["id"]], "welcome")
+        assert sent_messages(box) == [("sent", "欢迎成为会员")]
+        assert job_statuses(box) == [DONE]
+
+
+def test_the_send_sms_action_of_a_workflow_step_is_sent_by_the_blast_job(tmp_path: Path) -> None:
+    app = {
+        **APP,
+        "app.yaml": APP["app.yaml"].replace(
+            "include: {forms: [forms/*.yaml]}",
+            "include: {forms: [forms/*.yaml], workflows: [workflows/*.yaml]}",
+        ),
+        "forms/customer.yaml": APP["forms/customer.yaml"].replace("list:\n", STATUS + "list:\n"),
+        "workflows/welcome.yaml": WELCOME_FLOW,
+    }
+    with Sandbox(tmp_path, app, plugins=[formflow_sms]) as box:
+        box.instance.plugin_settings.save("sms", {"per_second": "1000"})
+        Blasts(box.instance.engine)
+        sam = box.add_user("sam", roles=["staff"])
+        record = box.records.create(sam, "customer", {"name": "华东贸易", "mobile": "13800138000"})
+        box.instance.workflows(box.app_key).submit(sam, "welcome", record["id"])
+        assert sent_messages(box) == [("sent", "欢迎成为会员")]
         assert job_statuses(box) == [DONE]

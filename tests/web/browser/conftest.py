@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, ConsoleMessage, Page
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, expect
 
 from formflow.config import Settings
 from formflow.testing import shared_chromium
 from formflow.web import create_app
 from support import serving
+from web.approval_people import manager_runs_east
+from web.conftest import PASSWORD
 
 CHROMIUM = os.environ.get("FORMFLOW_CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("FORMFLOW_REQUIRE_BROWSER") == "1"
@@ -36,6 +38,51 @@ def browser() -> Browser:
         pytest.skip(message)
     browser: Browser = shared_chromium(CHROMIUM)
     return browser
+
+
+SIGN_IN_TIMEOUT = 60_000
+"""Signing in hashes the password with scrypt, slow on a busy machine."""
+
+
+@pytest.fixture
+def company(settings: Settings) -> Iterator[tuple[Flask, str]]:
+    """The CRM test company served on 127.0.0.1, its sales manager managing the reps' team
+    (so approvals asked by ``rep1`` or ``rep2`` go to ``manager``); yields the app and its
+    base URL."""
+    app: Flask = create_app(settings)
+    manager_runs_east(app)
+    try:
+        with serving(app) as base_url:
+            yield app, base_url
+    finally:
+        app.extensions["formflow"].close()
+
+
+def person(browser: Browser, base_url: str, username: str, *, phone: bool = False) -> Page:
+    """``username`` signed in, in a browser context of their own (375 px wide with
+    ``phone``); confirmation dialogs are accepted, as the person would. Close it with
+    ``page.context.close()``."""
+    context: BrowserContext = browser.new_context(
+        viewport=PHONE if phone else DESKTOP,
+        locale="zh-CN",
+        is_mobile=phone,
+        has_touch=phone,
+        base_url=base_url,
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.on("dialog", _accept)
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation(url=f"{base_url}/", timeout=SIGN_IN_TIMEOUT):
+        page.click("main button[type=submit]", no_wait_after=True)
+    expect(page).to_have_url(f"{base_url}/")
+    return page
+
+
+def _accept(dialog: Dialog) -> None:
+    dialog.accept()
 
 
 @pytest.fixture

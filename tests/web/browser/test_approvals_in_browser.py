@@ -8,53 +8,18 @@ neither through the pages nor through the API.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, expect
 
-from formflow.config import Settings
 from formflow.records.access import Actor
-from formflow.web import create_app
-from support import serving
-from web.approval_people import an_invoice, manager_runs_east
-from web.browser.conftest import DESKTOP, PHONE
-from web.conftest import PASSWORD
+from web.approval_people import an_invoice
+from web.browser.conftest import PHONE, person
 from web.test_api import token_for
 
 pytestmark = [pytest.mark.browser]
-
-
-@pytest.fixture
-def company(settings: Settings) -> Iterator[tuple[Flask, str]]:
-    app = create_app(settings)
-    manager_runs_east(app)
-    try:
-        with serving(app) as base_url:
-            yield app, base_url
-    finally:
-        app.extensions["formflow"].close()
-
-
-def person(browser: Browser, base_url: str, username: str, *, phone: bool = False) -> Page:
-    """``username`` signed in, in a browser context of their own."""
-    context: BrowserContext = browser.new_context(
-        viewport=PHONE if phone else DESKTOP,
-        locale="zh-CN",
-        is_mobile=phone,
-        has_touch=phone,
-        base_url=base_url,
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    expect(page).to_have_url(f"{base_url}/")
-    return page
 
 
 def status(app: Flask, record_id: int) -> Any:

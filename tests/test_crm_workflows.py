@@ -3,16 +3,18 @@ discounts, each owning its status field."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from formflow import accounts
 from formflow.definitions import App, load_app
 from formflow.errors import ValidationFailed
+from formflow.notifications import Notifications
 from formflow.records.access import Actor
 from formflow.records.service import RecordService
 from formflow.storage.database import write_transaction
@@ -146,3 +148,56 @@ def test_a_transfer_and_a_large_contract(flows: WorkflowService, people: dict[st
     flows.submit(rep, "customer_transfer", transfer["id"])
     done = decide_all(flows, people["manager"], "reject", to="rejected")
     assert records.get(rep, "transfer_request", transfer["id"])["status"] == "rejected"
+
+
+def statements_of(engine: Engine, work: Callable[[], object]) -> int:
+    """How many statements ``work`` sends the database."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return len(seen)
+
+
+DECISION_STATEMENTS = 36
+"""What one decision may cost at most: claim, task, history, the record's update with its
+audit entry and events, the contract's roll-ups, the next task and its holder's notice."""
+
+
+def test_a_decision_costs_a_bounded_number_of_statements_however_many_invoices_the_contract_has(
+    engine: Engine, crm: App, people: dict[str, Actor]
+) -> None:
+    records = RecordService(engine, AppSchema(crm))
+    flows = WorkflowService(records, notifications=Notifications(engine))
+    rep, manager, finance = people["rep"], people["manager"], people["finance"]
+    customer = records.create(rep, "customer", {"name": "ACME"})
+    contract = records.create(rep, "contract", {"name": "Deal", "customer": customer["id"], "amount": "100000"})  # fmt: skip
+    asked = {"contract": contract["id"], "amount": "10", "invoice_type": "vat_general"}
+    for number in range(12):
+        invoice = records.create(rep, "invoice", {**asked, "invoice_title": f"ACME {number}"})
+        flows.submit(rep, "invoice_request", invoice["id"])
+
+    def decide(actor: Actor, **more: Any) -> list[int]:
+        """The statements of deciding the first and the last of the actor's open tasks."""
+        assert actor.user_id is not None
+        tasks = flows.open_tasks_of(actor.user_id)
+        return [
+            statements_of(engine, lambda task=task: flows.decide(actor, task.id, "approve", **more))
+            for task in (tasks[0], tasks[-1])
+        ]
+
+    by_manager = decide(manager)
+    by_finance = decide(
+        finance, values={"invoice_no": "12345678", "issued_date": date(2026, 12, 1)}
+    )
+    assert by_manager[0] == by_manager[1] <= DECISION_STATEMENTS
+    assert by_finance[0] == by_finance[1] <= DECISION_STATEMENTS
+    stored = records.get(rep, "contract", contract["id"])
+    assert stored["invoiced_amount"] == Decimal("20.00")  # the two issued
+    assert stored["requested_invoice_amount"] == Decimal("120.00")

@@ -3,6 +3,7 @@ reader, a reminder the current approvers, an ending or a return the submitter.""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -134,3 +135,18 @@ def test_a_step_that_fails_tells_nobody(
     with pytest.raises(AlreadySubmitted):
         told_flows.submit(staff.rita, "expense", record_id)
     assert kinds(notifications, staff.erin) == ["task"]
+
+
+def test_a_delegation_tells_the_delegate_whose_approvals_come_to_them_and_when(
+    told_flows: WorkflowService, notifications: Notifications, staff: Staff
+) -> None:
+    assert staff.fiona.user_id is not None
+    told_flows.delegate(
+        staff.erin, staff.fiona.user_id, date(2026, 3, 2), date(2026, 3, 6), workflow_key="expense"
+    )
+    (notification,) = told(notifications, staff.fiona)
+    assert notification.kind == "delegation"
+    title, body = notification.text()
+    assert title == "erin delegated their approvals to you: 2026-03-02 to 2026-03-06"
+    assert body.startswith("Approvals of ")
+    assert kinds(notifications, staff.erin) == []

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, exists, insert, select
+from sqlalchemy import Connection, Engine, bindparam, delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from formflow.accounts.users import actor_for, get_user
@@ -54,17 +54,19 @@ def followed(
     """The outbox's check: whether anyone follows the record an event is about."""
     if kind not in TITLES:
         return False
-    return bool(
-        connection.execute(
-            select(
-                exists().where(
-                    table.c.app_key == app_key,
-                    table.c.form_key == form_key,
-                    table.c.record_id == record_id,
-                )
-            )
-        ).scalar()
+    found = connection.execute(
+        _ANY_FOLLOWER, {"app_key": app_key, "form_key": form_key, "record_id": record_id}
     )
+    return bool(found.scalar())
+
+
+_ANY_FOLLOWER = select(  # asked for every event of a record write: built once
+    exists().where(
+        table.c.app_key == bindparam("app_key"),
+        table.c.form_key == bindparam("form_key"),
+        table.c.record_id == bindparam("record_id"),
+    )
+)
 
 
 def follow(records: RecordService, actor: Actor, form_key: str, record_id: int) -> bool:

@@ -216,6 +216,7 @@ def _write(
         records[index] = {**row, "id": record_id, **good[index].rows}
     _write_rows(service, connection, form, [(records[i]["id"], good[i]) for i in positions])
     service.duplicates.store_many(connection, form, records.values())
+    service.derived.after_many(connection, form, records.values())
     _trace(service, connection, actor, form, context, list(records.values()))
     return {index: service._public(form, record) for index, record in records.items()}
 

@@ -7,9 +7,11 @@ database, the roll-ups of the records the written one links to (before and after
 both parents) and the lookups of the records that link to it, then the stored formulas of
 those records that read what changed, and carries on from each record it changed (an
 order's paid amount changes its amount due, which its account may roll up).
-Each value is worked out afresh by one aggregate query rather than adjusted by a
-difference, so it cannot drift. Definitions refuse circles, and a depth limit guards the
-rest.
+A write that leaves a roll-up where it was (a state that moves between two its filter
+treats alike, a field it does not read) costs it nothing, and one that moves a count or a
+sum adjusts it by the difference its record makes, on the parent row read ``FOR UPDATE``
+(see :mod:`formflow.records.rollup_effects`); every other roll-up is worked out afresh by
+one aggregate query. Definitions refuse circles, and a depth limit guards the rest.
 
 These writes change no version, audit entry or event: a roll-up is not something a person
 edited, and its record's own history stays what people did to it.
@@ -21,12 +23,12 @@ amounts may miss by a cent; a sum of integers does not.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Select, bindparam, func, select, update
 
 from formflow.definitions.model import Field, Form, FormRule
 from formflow.errors import Problem
@@ -36,6 +38,7 @@ from formflow.records.aggregates import exact_sum
 from formflow.records.compute import Context, compute_formulas, evaluate
 from formflow.records.filters import compile_filter
 from formflow.records.query import normalised
+from formflow.records.rollup_effects import RECOMPUTE, Effect, Recompute, effects
 from formflow.storage.tables import DELETED_AT, PARENT_ID, POSITION, AppSchema
 
 MAX_DEPTH = 32
@@ -66,6 +69,7 @@ class DerivedValues:
                 if field.lookup is not None:
                     target = str(form.field(field.lookup.link).target_form)
                     self.lookups_of.setdefault(target, []).append((form, field))
+        self._statements: dict[tuple[str, bool], Select[Any]] = {}
 
     # a record being saved -----------------------------------------------------------
 
@@ -76,11 +80,39 @@ class DerivedValues:
         the records it links to now, its roll-ups as stored (zero for a new record's counts and
         sums), so that its formulas and rules read them."""
         found: Record = {}
+        linked = self._linked_values(connection, form, values)
         for field in form.fields:
             if field.lookup is not None:
-                found[field.key] = self._lookup(connection, form, field, values)
+                found[field.key] = linked.get(field.key)
             elif field.rollup is not None and values.get(field.key) is None:
                 found[field.key] = _empty(field)
+        return found
+
+    def _linked_values(
+        self, connection: Connection, form: Form, values: Mapping[str, Any]
+    ) -> Record:
+        """Every lookup of ``form`` for a record with ``values``: one query per link, however
+        many fields of the linked record it shows."""
+        found: Record = {}
+        by_link: dict[str, list[Field]] = {}
+        for field in form.fields:
+            if field.lookup is not None:
+                by_link.setdefault(field.lookup.link, []).append(field)
+        for link_key, fields in by_link.items():
+            linked = values.get(link_key)
+            if linked is None:
+                continue
+            target = self.schema.table(str(form.field(link_key).target_form))
+            shown = [
+                target.c[f.lookup.field].label(f"v{n}")
+                for n, f in enumerate(fields)
+                if f.lookup is not None
+            ]
+            row = connection.execute(select(*shown).where(target.c.id == linked)).first()
+            if row is None:
+                continue
+            for field, value in zip(fields, row, strict=True):
+                found[field.key] = normalised({"v": value})["v"] if value is not None else None  # type: ignore[arg-type]
         return found
 
     def after_write(
@@ -92,28 +124,28 @@ class DerivedValues:
         after: Mapping[str, Any] | None,
         changed: Collection[str] | None = None,
         depth: int = 0,
-    ) -> None:
+    ) -> bool:
         """Bring every derived value that reads the written record up to date.
 
         ``before``/``after`` are the record's values around the write (``None`` where it did
         not exist or was deleted); ``changed`` the keys an update changed (``None``: all).
+
+        Returns whether it changed any stored value (the written record's own may be among
+        them, when a form links to itself).
         """
         if depth > MAX_DEPTH:
             raise DerivedLoop(f"derived values of {form.key} {record_id} keep changing")
-        due: dict[tuple[str, int], set[str]] = {}
+        due: dict[tuple[str, int], dict[str, Effect]] = {}
         rollups = self.rollups_over.get(form.key, [])
         links = {field.rollup.link for _form, field in rollups if field.rollup is not None}
         if before is not None and not links <= before.keys():  # deleted by a cascade: its id
             before = self._stored(connection, form, record_id) or before
         for parent_form, field in rollups:
-            rollup = field.rollup
-            assert rollup is not None
             if changed is not None and not _rollup_reads(field) & set(changed):
                 continue
-            for values in (before, after):
-                parent = values.get(rollup.link) if values is not None else None
-                if parent is not None:
-                    due.setdefault((parent_form.key, parent), set()).add(field.key)
+            for parent, effect in effects(self.schema, field, before, after).items():
+                due.setdefault((parent_form.key, parent), {})[field.key] = effect
+        copied = False
         if changed is not None and after is not None:
             for child_form, field in self.lookups_of.get(form.key, []):
                 lookup = field.lookup
@@ -122,11 +154,33 @@ class DerivedValues:
                     continue
                 if not self._is_read(child_form, field.key):
                     self._copy(connection, child_form, field, record_id, after.get(lookup.field))
+                    copied = True
                     continue
                 for child_id in self._linking(connection, child_form, lookup.link, record_id):
-                    due.setdefault((child_form.key, child_id), set()).add(field.key)
-        for (form_key, target_id), keys in sorted(due.items()):
-            self.refresh(connection, self.app.form(form_key), target_id, keys, depth + 1)
+                    due.setdefault((child_form.key, child_id), {})[field.key] = RECOMPUTE
+        for (form_key, target_id), keyed in sorted(due.items()):
+            differences = {k: e for k, e in keyed.items() if not isinstance(e, Recompute)}
+            self.refresh(
+                connection, self.app.form(form_key), target_id, keyed, depth + 1, differences
+            )
+        return copied or bool(due)
+
+    def after_many(
+        self, connection: Connection, form: Form, created: Iterable[Mapping[str, Any]]
+    ) -> None:
+        """Bring the roll-ups over a batch of new records of ``form`` up to date: each
+        record they link to is worked out afresh once, however many of the batch link to
+        it (a roll-up left behind by an import would be wrong for good, as later writes
+        only adjust it)."""
+        due: dict[tuple[str, int], set[str]] = {}
+        for parent_form, field in self.rollups_over.get(form.key, []):
+            assert field.rollup is not None
+            for record in created:
+                parent = record.get(field.rollup.link)
+                if parent is not None:
+                    due.setdefault((parent_form.key, int(parent)), set()).add(field.key)
+        for (form_key, parent_id), keys in sorted(due.items()):
+            self.refresh(connection, self.app.form(form_key), parent_id, keys, 1)
 
     def current(self, connection: Connection, form: Form, record_id: int) -> Record:
         """The stored roll-ups, lookups and formulas of one record of a form that has derived
@@ -143,17 +197,21 @@ class DerivedValues:
         record_id: int,
         keys: Collection[str] | None = None,
         depth: int = 0,
+        differences: Mapping[str, Decimal | int] | None = None,
     ) -> None:
         """Work out ``keys`` (default: every roll-up and lookup) of one record again, then its
-        formulas that read them; store what changed and carry on from there."""
-        row = self._stored(connection, form, record_id)
+        formulas that read them; store what changed and carry on from there. A count or sum
+        among ``differences`` is adjusted by its difference instead of queried afresh."""
+        row = self._stored(connection, form, record_id, lock=bool(differences))
         if row is None:
             return
         keys = [f.key for f in form.fields if f.is_derived] if keys is None else list(keys)
         worked = dict(row)
         for key in keys:
             field = form.field(key)
-            if field.rollup is not None:
+            if differences and key in differences and row[key] is not None:
+                worked[key] = _adjusted(field, row[key], differences[key])
+            elif field.rollup is not None:
                 worked[key] = self._rollup(connection, field, record_id)
             else:
                 worked[key] = self._lookup(connection, form, field, row)
@@ -208,12 +266,15 @@ class DerivedValues:
         record_id: int,
         rows: Mapping[str, Any],
         user: Context | None = None,
+        stored: Mapping[str, Any] | None = None,
     ) -> dict[str, list[Problem]]:
         """The rules of ``form`` that the stored record breaks, as problems by field (``""``:
-        the record). A rule that cannot be worked out (it reads an empty value) holds."""
+        the record). A rule that cannot be worked out (it reads an empty value) holds.
+        ``stored`` is the record as stored, when the caller has it (else it is read)."""
         if not form.rules:
             return {}
-        stored = self._stored(connection, form, record_id) or {}
+        if stored is None:
+            stored = self._stored(connection, form, record_id) or {}
         values = {**stored, **rows}
         problems: dict[str, list[Problem]] = {}
         context = Context({}, self.timezone) if user is None else user
@@ -227,10 +288,25 @@ class DerivedValues:
 
     # queries ------------------------------------------------------------------------
 
-    def _stored(self, connection: Connection, form: Form, record_id: int) -> Record | None:
-        table = self.schema.table(form.key)
-        row = connection.execute(select(table).where(table.c.id == record_id)).mappings().first()
+    def _stored(
+        self, connection: Connection, form: Form, record_id: int, *, lock: bool = False
+    ) -> Record | None:
+        """One stored record, live or not; ``lock`` holds its row until the commit (on
+        PostgreSQL; SQLite has one writer at a time) for a roll-up adjusted in place."""
+        statement = self._by_id(form.key, lock)
+        row = connection.execute(statement, {"record_id": record_id}).mappings().first()
         return normalised(row) if row is not None else None
+
+    def _by_id(self, form_key: str, lock: bool) -> Select[Any]:
+        """One record by id, built once per form (every save of a linked record reads it)."""
+        statement = self._statements.get((form_key, lock))
+        if statement is None:
+            table = self.schema.table(form_key)
+            statement = select(table).where(table.c.id == bindparam("record_id"))
+            if lock:
+                statement = statement.with_for_update()
+            self._statements[(form_key, lock)] = statement
+        return statement
 
     def _rows(
         self, connection: Connection, form: Form, record_id: int, formulas: Collection[str]
@@ -309,6 +385,14 @@ class DerivedValues:
             return int(total or 0)
         total = connection.execute(select(exact_sum(column, field.scale)).where(*where)).scalar()
         return total if total is not None else _empty(field)
+
+
+def _adjusted(field: Field, stored: Any, difference: Decimal | int) -> Any:
+    """A stored count or sum moved by ``difference``, at the roll-up's places."""
+    if field.kind is ValueKind.INTEGER:
+        return int(stored) + int(difference)
+    step = Decimal(1).scaleb(-field.scale)
+    return (Decimal(stored) + difference).quantize(step)
 
 
 def _empty(field: Field) -> Any:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Engine,
     Select,
     Table,
+    Update,
     bindparam,
     delete,
     insert,
@@ -174,6 +175,7 @@ class RecordService:
         self.duplicates = DuplicateKeys(schema)
         self.stays = StayKeeper(self.app)
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
+        self._updates: dict[str, Update] = {}
         self._access: dict[tuple[Any, ...], FieldAccess] = {}
         self._reads_id = {key: reads_record_id(form) for key, form in self.app.forms.items()}
         self._inserts = {
@@ -285,11 +287,15 @@ class RecordService:
         expected_version: int,
         grant: Collection[str] = (),
         warn_duplicates: bool = False,
+        savepoint: bool = True,
     ) -> Record:
         """Change a record the actor loaded at ``expected_version``; refuse if it moved on.
 
         ``grant`` names fields the caller may change whatever the field rules;
-        ``warn_duplicates`` is as for :meth:`create`, for the values that change.
+        ``warn_duplicates`` is as for :meth:`create`, for the values that change. In an
+        open unit of work the write runs in a savepoint, so that a refused write leaves the
+        unit's other writes intact; a caller for whom any refusal ends the whole unit (a
+        workflow step) passes ``savepoint=False`` and saves its two statements.
         """
         form, _ = self._form(form_key)
         scope = require(actor, form, Operation.UPDATE)
@@ -297,7 +303,7 @@ class RecordService:
         self._refuse_hidden(access, values)
         context = self.context(actor)
         claiming = form.pool is not None and form.owner_field in access.granted
-        with self._writing() as connection:
+        with self._writing(savepoint) as connection:
             current = self._load(
                 connection, actor, form, record_id, scope, Operation.UPDATE, pool=claiming
             )
@@ -366,9 +372,14 @@ class RecordService:
             after = {**current, **changes, **rows, **prepared.rows}
             self.duplicates.store(connection, form, record_id, after)
             diff = audit.changed_fields({**current, **rows}, after, self._audited(form))
-            self.derived.after_write(connection, form, record_id, current, after, set(diff))
-            after.update(self.derived.current(connection, form, record_id))
-            self._check_rules(connection, form, record_id, {**rows, **prepared.rows}, context)
+            if self.derived.after_write(connection, form, record_id, current, after, set(diff)):
+                after.update(self.derived.current(connection, form, record_id))
+                stored = None
+            else:
+                stored = after  # as written: nothing carried on back to it
+            self._check_rules(
+                connection, form, record_id, {**rows, **prepared.rows}, context, stored
+            )
             self._changed(
                 connection,
                 form,
@@ -959,14 +970,17 @@ class RecordService:
         expected_version: int,
         changes: Record,
     ) -> None:
-        table = self.schema.table(form.key)
-        statement = (
-            update(table)
-            .where(table.c.id == record_id, table.c.version == expected_version)
-            .values(changes)
-        )
+        statement = self._updates.get(form.key)
+        if statement is None:  # built once per form; its SET follows the values given
+            table = self.schema.table(form.key)
+            statement = update(table).where(
+                table.c.id == bindparam("w_record_id"),
+                table.c.version == bindparam("w_expected_version"),
+            )
+            self._updates[form.key] = statement
+        values = {**changes, "w_record_id": record_id, "w_expected_version": expected_version}
         try:
-            result = connection.execute(statement)
+            result = connection.execute(statement, values)
         except IntegrityError as exc:
             raise unique_violation(form, table, exc) from None
         if result.rowcount != 1:
@@ -1115,10 +1129,12 @@ class RecordService:
         record_id: int,
         rows: Mapping[str, Any],
         context: Context,
+        stored: Mapping[str, Any] | None = None,
     ) -> None:
         """Refuse the write if the record, as stored with its roll-ups and lookups up to date,
-        breaks one of its form's rules (the transaction then stores nothing)."""
-        broken = self.derived.broken_rules(connection, form, record_id, rows, context)
+        breaks one of its form's rules (the transaction then stores nothing); ``stored`` is
+        the record as stored, when the caller knows it (else it is read)."""
+        broken = self.derived.broken_rules(connection, form, record_id, rows, context, stored)
         if broken:
             raise ValidationFailed(broken)
 
@@ -1129,9 +1145,14 @@ class RecordService:
         return [field.key for field in form.fields]
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """The connection of one write, in the open unit of work or in a unit of its own;
-        the events it owes are handed on once that unit has committed."""
+    def _writing(self, savepoint: bool = True) -> Iterator[Connection]:
+        """The connection of one write, in the open unit of work (in a savepoint of it,
+        unless told not to) or in a unit of its own; the events it owes are handed on once
+        that unit has committed."""
+        unit = current_unit()
+        if not savepoint and unit is not None and unit.engine is self.engine:
+            yield unit.connection
+            return
         with one_write(self.engine) as unit:
             yield unit.connection
 

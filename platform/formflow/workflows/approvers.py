@@ -7,7 +7,7 @@ the order of a sequential node.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -16,6 +16,9 @@ from formflow.expressions import ExpressionError
 from formflow.storage.platform_tables import departments, user_roles, users
 from formflow.workflows.model import ApproverRule, ApproverSource
 
+RecordDepartment = int | None | Callable[[], int | None]
+"""The record's department, or how to read it when a rule needs it."""
+
 
 def resolve(
     connection: Connection,
@@ -23,27 +26,40 @@ def resolve(
     *,
     app_key: str,
     record: Mapping[str, Any],
-    record_department: int | None,
+    record_department: RecordDepartment,
     submitter_id: int | None,
     names: Mapping[str, Any],
 ) -> list[int]:
-    """The active users ``rules`` name for this record, in order, each once."""
+    """The active users ``rules`` name for this record, in order, each once.
+
+    ``record_department`` (or the function giving it) is asked only by a rule naming the record's department manager,
+    and the submitter's department is read only for a rule that needs it: a node that
+    names a role costs one query, whose users are active by the query itself."""
     found: list[int] = []
-    submitter_department = _department_of(connection, submitter_id)
+    known_active: set[int] = set()
+    needs_submitter = any(
+        rule.source is ApproverSource.MANAGER
+        or (rule.source is ApproverSource.ROLE and rule.within_submitter_department)
+        for rule in rules
+    )
+    submitter_department = _department_of(connection, submitter_id) if needs_submitter else None
     for rule in rules:
-        found.extend(
-            _one(
-                connection,
-                rule,
-                app_key=app_key,
-                record=record,
-                record_department=record_department,
-                submitter_id=submitter_id,
-                submitter_department=submitter_department,
-                names=names,
-            )
+        named = _one(
+            connection,
+            rule,
+            app_key=app_key,
+            record=record,
+            record_department=record_department,
+            submitter_id=submitter_id,
+            submitter_department=submitter_department,
+            names=names,
         )
-    return _active(connection, list(dict.fromkeys(found)))
+        found.extend(named)
+        if rule.source is ApproverSource.ROLE:
+            known_active.update(named)
+    found = list(dict.fromkeys(found))
+    active = set(_active(connection, [user for user in found if user not in known_active]))
+    return [user for user in found if user in known_active or user in active]
 
 
 def administrators(connection: Connection) -> list[int]:
@@ -74,7 +90,7 @@ def _one(
     *,
     app_key: str,
     record: Mapping[str, Any],
-    record_department: int | None,
+    record_department: RecordDepartment,
     submitter_id: int | None,
     submitter_department: int | None,
     names: Mapping[str, Any],
@@ -89,7 +105,11 @@ def _one(
         query = (
             select(user_roles.c.user_id)
             .join(users, users.c.id == user_roles.c.user_id)
-            .where(user_roles.c.app_key == app_key, user_roles.c.role_key == rule.role)
+            .where(
+                user_roles.c.app_key == app_key,
+                user_roles.c.role_key == rule.role,
+                users.c.is_active.is_(True),
+            )
             .order_by(user_roles.c.user_id)
         )
         if rule.within_submitter_department:
@@ -100,7 +120,8 @@ def _one(
     if rule.source is ApproverSource.MANAGER:
         return _managers_above(connection, submitter_department, submitter_id, rule.levels)
     if rule.source is ApproverSource.RECORD_MANAGER:
-        return _managers_above(connection, record_department, None, 1)
+        department = record_department() if callable(record_department) else record_department
+        return _managers_above(connection, department, None, 1)
     if rule.source is ApproverSource.FIELD:
         return _ids(record.get(rule.field or ""))
     if rule.expression is None:

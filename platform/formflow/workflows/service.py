@@ -20,9 +20,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from formflow import accounts
 from formflow.actions import NO_SERVICES, Action, ActionContext, ActionServices
 from formflow.audit import log as audit_log
 from formflow.definitions.model import Label
@@ -30,6 +31,7 @@ from formflow.definitions.toolkit import BUILTIN_TOOLKIT, Toolkit
 from formflow.errors import N_, Problem, ValidationFailed
 from formflow.events import EventKind
 from formflow.notifications import Notifications
+from formflow.notifications.model import label_param
 from formflow.notifications.workflows import planned, tell
 from formflow.records import audit
 from formflow.records.access import Actor
@@ -96,6 +98,9 @@ SKIPPED = "skipped"
 COPIED = "copied"
 READ = "read"  # a copy its recipient has opened
 DECIDED = (APPROVED, REJECTED)
+
+DELEGATION = "delegation"
+"""The kind of notification a delegate gets when someone hands them their approvals."""
 
 BOXES = ("todo", "done", "cc", "submitted")
 """The parts of a person's inbox (see :meth:`WorkflowService.inbox`)."""
@@ -202,6 +207,8 @@ class _Step:
     """Tasks this step put before someone, as (task id, user id, kind): they are told."""
     reminded: list[tuple[int, int]] = field(default_factory=list)
     """Open tasks whose holders the submitter reminded, as (task id, user id)."""
+    task: Task | None = None
+    """The task the step acts on, read with its instance (see ``_on_task``)."""
     edits: dict[str, Any] = field(default_factory=dict)
     """Values an approver gave, written with the step's next change of the record (so a
     field shown only in the state the decision leads to can be filled in by it)."""
@@ -244,6 +251,7 @@ class WorkflowService:
         self.expressions = toolkit.expressions
         self._today = today
         self._forms = frozenset(workflow.form for workflow in self.app.workflows.values())
+        self._live_records: dict[str, Any] = {}
         self._check_actions(self.app.workflows.values())
         records.locks = self
 
@@ -279,7 +287,9 @@ class WorkflowService:
                         "started_at": now,
                     },
                 ).scalar_one()
-                step = self._claim(connection, int(instance_id), actor)
+                step = self._claim(
+                    connection, self._instance_row(connection, int(instance_id)), actor
+                )
                 self._history(step, "submit", workflow.start.key, comment=comment)
                 self._run_actions(step, workflow.start.on_enter)
                 self._run_actions(step, workflow.start.on_leave)
@@ -364,7 +374,6 @@ class WorkflowService:
             raise WorkflowError(
                 N_("a decision is approve or reject, not %(decision)r"), decision=decision
             )
-        instance_id = self._task(task_id).instance_id
 
         def work(step: _Step) -> None:
             task = self._own_open_task(step, task_id)
@@ -404,13 +413,12 @@ class WorkflowService:
             if step.edits:
                 self._write(step, {})
 
-        return self._on_instance(instance_id, actor, work)
+        return self._on_task(task_id, actor, work)
 
     def reassign(
         self, actor: Actor, task_id: int, user_id: int, comment: str | None = None
     ) -> Instance:
         """Hand an open task to someone else (转交)."""
-        instance_id = self._task(task_id).instance_id
 
         def work(step: _Step) -> None:
             task = self._own_open_task(step, task_id)
@@ -426,7 +434,7 @@ class WorkflowService:
                 detail={"to": user_id},
             )
 
-        return self._on_instance(instance_id, actor, work)
+        return self._on_task(task_id, actor, work)
 
     def add_signer(
         self,
@@ -441,7 +449,6 @@ class WorkflowService:
         approvers, and "before" holds the caller's task until they have approved."""
         if where not in ("before", "after"):
             raise InvalidSigner(N_("a signer is added before or after, not %(where)r"), where=where)
-        instance_id = self._task(task_id).instance_id
 
         def work(step: _Step) -> None:
             task = self._own_open_task(step, task_id)
@@ -484,7 +491,7 @@ class WorkflowService:
                 detail={"user": user_id, "where": where},
             )
 
-        return self._on_instance(instance_id, actor, work)
+        return self._on_task(task_id, actor, work)
 
     def delegate(
         self,
@@ -524,11 +531,43 @@ class WorkflowService:
                     "created_at": self._now(),
                 },
             ).scalar_one()
+            self._tell_delegate(unit.connection, actor, user_id, starts_on, ends_on, workflow_key)
         if actor.user_id is not None and starts_on <= self.today() <= ends_on:
             for task in self.open_tasks_of(actor.user_id):
                 if workflow_key is None or self._workflow_of_task(task) == workflow_key:
                     self._move_delegated(actor, task, user_id, comment)
         return int(delegation_id)
+
+    def _tell_delegate(
+        self,
+        connection: Connection,
+        actor: Actor,
+        delegate_id: int,
+        starts_on: date,
+        ends_on: date,
+        workflow_key: str | None,
+    ) -> None:
+        """Tell the delegate, in the delegation's transaction, whose tasks come to them and
+        when (a delegation nobody hears of leaves tasks waiting on someone who is away)."""
+        if self.notifications is None or actor.user_id is None:
+            return
+        who = accounts.get_user(connection, actor.user_id)
+        workflow = self.app.workflows.get(workflow_key) if workflow_key else None
+        self.notifications.add(
+            connection,
+            [delegate_id],
+            kind=DELEGATION,
+            title=N_("%(who)s delegated their approvals to you: %(starts)s to %(ends)s"),
+            body=N_("Approvals of %(workflow)s") if workflow else "",
+            params={
+                "who": who.display_name if who is not None else str(actor.user_id),
+                "starts": starts_on.isoformat(),
+                "ends": ends_on.isoformat(),
+                **({"workflow": label_param(workflow.label)} if workflow else {}),
+            },
+            app_key=self.app.key,
+            now=self._now(),
+        )
 
     def delegations(self, actor: Actor) -> list[Delegation]:
         """The delegations the caller made or holds, newest first."""
@@ -905,35 +944,64 @@ class WorkflowService:
         for _attempt in range(ATTEMPTS):
             try:
                 with unit_of_work(self.engine) as unit:
-                    step = self._claim(unit.connection, instance_id, actor)
+                    step = self._claim(
+                        unit.connection, self._instance_row(unit.connection, instance_id), actor
+                    )
                     work(step)
                     return self._save(step)
             except _Lost:
                 continue
         raise InstanceMoved(instance_id)
 
-    def _claim(self, connection: Connection, instance_id: int, actor: Actor) -> _Step:
-        instance = self._instance(connection, instance_id)
-        claimed = connection.execute(
-            update(workflow_instances)
-            .where(
-                workflow_instances.c.id == instance_id,
-                workflow_instances.c.version == instance.version,
+    def _on_task(self, task_id: int, actor: Actor, work: Callable[[_Step], object]) -> Instance:
+        """:meth:`_on_instance` for a step on one task: the task and its instance are read
+        together, in the step's transaction, and the claim proves the task is as read (any
+        change to a task is a step that claims its instance first)."""
+        instance_id = None
+        for _attempt in range(ATTEMPTS):
+            try:
+                with unit_of_work(self.engine) as unit:
+                    row = unit.connection.execute(
+                        _TASK_WITH_INSTANCE, {"task_id": task_id, "app_key": self.app.key}
+                    ).first()
+                    if row is None:
+                        raise TaskNotFound(task_id)
+                    step = self._claim(unit.connection, row, actor, workflow_instances.c.id)
+                    instance_id = step.instance.id
+                    step.task = task_of_row(row)
+                    work(step)
+                    return self._save(step)
+            except _Lost:
+                continue
+        raise InstanceMoved(instance_id or 0)
+
+    def _instance_row(self, connection: Connection, instance_id: int) -> Any:
+        row = connection.execute(
+            select(workflow_instances).where(
+                workflow_instances.c.id == instance_id, workflow_instances.c.app_key == self.app.key
             )
-            .values(version=instance.version + 1)
-        )
+        ).first()
+        if row is None:
+            raise InstanceNotFound(instance_id)
+        return row
+
+    def _claim(
+        self, connection: Connection, row: Any, actor: Actor, id_column: Any = None
+    ) -> _Step:
+        """Claim the instance ``row`` holds (as read in this transaction) for one step:
+        the compare-and-set of its version that another step on it loses."""
+        instance = instance_of_row(row, id_column)
+        claimed = connection.execute(_CLAIM, {"instance_id": instance.id, "seen": instance.version})
         if claimed.rowcount != 1:
             raise _Lost()
-        row = connection.execute(
-            select(workflow_instances.c.position).where(workflow_instances.c.id == instance_id)
-        ).scalar_one()
+        position = row._mapping[workflow_instances.c.position] or {}
         step = _Step(
             connection,
             instance,
             self._pinned(instance),
             actor,
             self._now(),
-            lanes={key: list(done) for key, done in (row or {}).get("lanes", {}).items()},
+            lanes={key: list(done) for key, done in position.get("lanes", {}).items()},
             status=instance.status,
             outcome=instance.outcome,
             entries=instance.entries,
@@ -955,6 +1023,7 @@ class WorkflowService:
             plan = planned(step, self.app)
             if plan:
                 self._event(step, EventKind.NOTIFY, {"tell": plan})
+        ended_at = None if live else step.now
         step.connection.execute(
             update(workflow_instances)
             .where(workflow_instances.c.id == step.instance.id)
@@ -966,10 +1035,18 @@ class WorkflowService:
                 live_key=self._live_key(step.instance.form_key, step.instance.record_id)
                 if live
                 else None,
-                ended_at=None if live else step.now,
+                ended_at=ended_at,
             )
         )
-        return self._instance(step.connection, step.instance.id)
+        return replace(
+            step.instance,
+            status=step.status,
+            outcome=step.outcome,
+            entries=step.entries,
+            nodes=tuple(nodes),
+            version=step.instance.version + 1,
+            ended_at=utc(ended_at) if ended_at is not None else None,
+        )
 
     def _enter(self, step: _Step, key: str, lane: tuple[str, int] | None = None) -> None:
         """Move the instance into node ``key`` and on, until it waits for people or ends."""
@@ -1045,11 +1122,8 @@ class WorkflowService:
     def _after_decision(
         self, step: _Step, node: ApprovalNode, task: Task, target: str | None
     ) -> None:
-        tasks = [
-            t
-            for t in self._tasks(step.connection, step.instance.id, None)
-            if t.node_key == node.key and t.entry == task.entry
-        ]
+        every = self._tasks(step.connection, step.instance.id, None)
+        tasks = [t for t in every if t.node_key == node.key and t.entry == task.entry]
         counted = [t for t in tasks if t.status not in (CANCELLED, REASSIGNED, SKIPPED)]
         approved = sum(1 for t in counted if t.status == APPROVED)
         rejected = sum(1 for t in counted if t.status == REJECTED)
@@ -1065,7 +1139,9 @@ class WorkflowService:
         if rejected:
             self._reject(step, node, target or node.reject_to[0])
         elif node.mode is DecisionMode.ANY or not pending:
-            self._pass(step, node)
+            if any(t.node_key == node.key and t.status in (OPEN, WAITING) for t in every):
+                self._cancel_node(step, node.key)
+            self._leave(step, node)
         elif not any(t.status == OPEN for t in pending):
             following = min(pending, key=lambda t: (t.position, t.id))
             step.connection.execute(
@@ -1144,7 +1220,7 @@ class WorkflowService:
             raise NotSubmitter(what)
 
     def _own_open_task(self, step: _Step, task_id: int) -> Task:
-        task = self._task_in(step.connection, task_id)
+        task = step.task if step.task is not None else self._task_in(step.connection, task_id)
         if task.user_id != step.actor.user_id:
             raise NotYourTask(task_id)
         if task.status != OPEN:
@@ -1177,9 +1253,7 @@ class WorkflowService:
     def _settle(self, step: _Step, task: Task, status: str, comment: str | None) -> None:
         """Decide ``task`` once: the compare-and-set that a second decision loses."""
         done = step.connection.execute(
-            update(workflow_tasks)
-            .where(workflow_tasks.c.id == task.id, workflow_tasks.c.status == OPEN)
-            .values(status=status, comment=comment, decided_at=step.now)
+            _SETTLE, {"task_id": task.id, "status": status, "comment": comment, "at": step.now}
         )
         if done.rowcount != 1:
             raise TaskAlreadyDecided(task.id, self._task_in(step.connection, task.id).status)
@@ -1293,16 +1367,20 @@ class WorkflowService:
         self._write(step, {field_key: state})
 
     def _write(self, step: _Step, values: Mapping[str, Any]) -> None:
-        """Change the record as the engine, which the flow's own rules allow."""
-        self.records.update(
+        """Change the record as the engine, which the flow's own rules allow; the step
+        goes on with the record as the update stored it (the engine's columns, such as
+        its department, are read again where needed)."""
+        stored = self.records.update(
             Actor.system(),
             step.instance.form_key,
             step.instance.record_id,
             {**step.edits, **values},
             expected_version=int(step.record["version"]),
+            savepoint=False,  # a refused write ends the step, and its unit, whole
         )
         step.edits.clear()
-        step.record = self._record(step.connection, step.instance.form_key, step.instance.record_id)
+        step.record = {**step.record, **stored}
+        step.record.pop(DEPARTMENT, None)  # an owner's change may have moved it
 
     def _run_actions(self, step: _Step, calls: Sequence[ActionCall]) -> None:
         for call in calls:
@@ -1334,7 +1412,7 @@ class WorkflowService:
             rules,
             app_key=self.app.key,
             record=step.record,
-            record_department=self._record_department(step),
+            record_department=lambda: self._record_department(step),
             submitter_id=step.instance.submitter_id,
             names=self._names(step),
         )
@@ -1369,7 +1447,7 @@ class WorkflowService:
         detail: Mapping[str, Any] | None = None,
     ) -> None:
         step.connection.execute(
-            insert(workflow_history),
+            _APPEND_HISTORY,
             {
                 "instance_id": step.instance.id,
                 "action": action,
@@ -1438,27 +1516,20 @@ class WorkflowService:
         return self.versions.workflow(instance.definition_digest, instance.workflow_key)
 
     def _record(self, connection: Connection, form_key: str, record_id: int) -> Record:
-        table = self.records.schema.table(form_key)
-        row = (
-            connection.execute(
-                select(table).where(table.c.id == record_id, table.c[DELETED_AT].is_(None))
+        statement = self._live_records.get(form_key)
+        if statement is None:  # built once per form: every step reads its record
+            table = self.records.schema.table(form_key)
+            statement = select(table).where(
+                table.c.id == bindparam("record_id"), table.c[DELETED_AT].is_(None)
             )
-            .mappings()
-            .first()
-        )
+            self._live_records[form_key] = statement
+        row = connection.execute(statement, {"record_id": record_id}).mappings().first()
         if row is None:
             raise InstanceNotFound(record_id)
         return normalised(row)
 
     def _instance(self, connection: Connection, instance_id: int) -> Instance:
-        row = connection.execute(
-            select(workflow_instances).where(
-                workflow_instances.c.id == instance_id, workflow_instances.c.app_key == self.app.key
-            )
-        ).first()
-        if row is None:
-            raise InstanceNotFound(instance_id)
-        return instance_of_row(row)
+        return instance_of_row(self._instance_row(connection, instance_id))
 
     def _live(self, form_key: str, record_id: int) -> Instance | None:
         with self.engine.connect() as connection:
@@ -1492,16 +1563,50 @@ class WorkflowService:
     def _tasks(
         self, connection: Connection, instance_id: int, statuses: tuple[str, ...] | None
     ) -> list[Task]:
-        query = select(workflow_tasks).where(workflow_tasks.c.instance_id == instance_id)
-        if statuses is not None:
-            query = query.where(workflow_tasks.c.status.in_(statuses))
-        return [task_of_row(row) for row in connection.execute(query.order_by(workflow_tasks.c.id))]
+        if statuses is None:
+            rows = connection.execute(_INSTANCE_TASKS, {"instance_id": instance_id})
+        else:
+            rows = connection.execute(
+                _INSTANCE_TASKS_IN, {"instance_id": instance_id, "statuses": list(statuses)}
+            )
+        return [task_of_row(row) for row in rows]
 
     def _now(self) -> datetime:
         return self._clock() if self._clock is not None else datetime.now(UTC)
 
 
 _NEW_TASK = insert(workflow_tasks).returning(workflow_tasks.c.id)
+# Statements every step runs, built once.
+_APPEND_HISTORY = insert(workflow_history)
+_INSTANCE_TASKS = (
+    select(workflow_tasks)
+    .where(workflow_tasks.c.instance_id == bindparam("instance_id"))
+    .order_by(workflow_tasks.c.id)
+)
+_INSTANCE_TASKS_IN = _INSTANCE_TASKS.where(
+    workflow_tasks.c.status.in_(bindparam("statuses", expanding=True))
+)
+_SETTLE = (
+    update(workflow_tasks)
+    .where(workflow_tasks.c.id == bindparam("task_id"), workflow_tasks.c.status == OPEN)
+    .values(status=bindparam("status"), comment=bindparam("comment"), decided_at=bindparam("at"))
+)
+_TASK_WITH_INSTANCE = (
+    select(workflow_tasks, workflow_instances)
+    .join(workflow_instances, workflow_instances.c.id == workflow_tasks.c.instance_id)
+    .where(
+        workflow_tasks.c.id == bindparam("task_id"),
+        workflow_instances.c.app_key == bindparam("app_key"),
+    )
+)
+_CLAIM = (
+    update(workflow_instances)
+    .where(
+        workflow_instances.c.id == bindparam("instance_id"),
+        workflow_instances.c.version == bindparam("seen"),
+    )
+    .values(version=workflow_instances.c.version + 1)
+)
 
 
 def _task_actions(node: Any, instance_id: int, task_id: int) -> list[RecordAction]:

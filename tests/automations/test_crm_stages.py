@@ -144,6 +144,21 @@ def test_winning_drafts_a_contract_prefilled_from_the_opportunity(sales: Sales) 
     assert won["actual_close_date"] is not None
 
 
+def test_winning_takes_the_contract_amount_from_the_latest_quote(sales: Sales) -> None:
+    deal = sales.deal(stage="negotiation")
+    product = sales.rules.create(
+        "product",
+        {"code": "P-1", "name": "服务器", "category": "hardware", "list_price": "25000"},
+    )
+    line = {"product": product["id"], "qty": 2, "unit_price": "25000", "discount": 10}
+    quote = {"opportunity": deal["id"], "customer": sales.customer["id"], "items": [line]}
+    dates = {"quote_date": "2026-06-01", "valid_until": "2026-06-30"}
+    sales.rules.create("quote", {**quote, **dates}, sales.rep)
+    sales.move(deal, stage="won")
+    [contract] = sales.rules.records.find(sales.rep, "contract").rows
+    assert contract["amount"] == Decimal("45000")
+
+
 def test_payment_plans_may_not_add_up_to_more_than_the_contract(sales: Sales) -> None:
     contract = sales.contract("100000")
     sales.plan(contract, 1, "60000", "2026-04-01")

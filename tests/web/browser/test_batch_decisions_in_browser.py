@@ -10,12 +10,11 @@ from playwright.sync_api import Browser, expect
 
 from formflow.records.access import Actor
 from web.approval_people import an_invoice
-from web.browser.conftest import PHONE
-from web.browser.test_approvals_in_browser import company, person, status
+from web.browser.conftest import PHONE, person
+from web.browser.test_approvals_in_browser import status
 from web.records_support import actor
 
 pytestmark = [pytest.mark.browser]
-__all__ = ["company"]
 
 
 def test_approve_ticked_tasks_on_a_phone(browser: Browser, company: tuple[Flask, str]) -> None:

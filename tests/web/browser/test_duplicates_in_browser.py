@@ -13,7 +13,7 @@ from formflow.config import Settings
 from formflow.records.access import Actor
 from formflow.web import create_app
 from support import serving
-from web.browser.test_pool_claim_in_browser import on_phone
+from web.browser.conftest import person
 
 pytestmark = [pytest.mark.browser]
 
@@ -36,7 +36,7 @@ def test_a_duplicate_company_is_shown_while_typing_and_saved_only_when_confirmed
     browser: Browser, served_with_pool: tuple[Flask, str]
 ) -> None:
     _app, base_url = served_with_pool
-    page = on_phone(browser, base_url, "rep1")
+    page = person(browser, base_url, "rep1", phone=True)
     page.goto("/crm_sfa/lead/new")
     page.fill("#field-company", "华为 技术")
     expect(page.locator("#duplicates-company")).to_contain_text("公海")

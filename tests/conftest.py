@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from formflow.storage.database import connect
 from support import MINIMAL_APP_YAML, MINIMAL_FORM_YAML, AppWriter
 
-pytest_plugins = ["databases"]
+pytest_plugins = ["databases", "crm_sandbox"]
 
 
 @pytest.fixture

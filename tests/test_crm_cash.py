@@ -7,9 +7,7 @@ from-owner holds. Each rule is the record service's, so no client gets past it."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +17,6 @@ from formflow.accounts import tokens
 from formflow.records.access import Actor
 from formflow.storage.database import write_transaction
 from formflow.testing import Sandbox
-from support import CRM_APP
 
 API = "/api/v1/crm_sfa"
 
@@ -41,17 +38,6 @@ class Api:
         headers = {**self.headers, "If-Match": f'"{record["version"]}"'}
         path = f"{API}/{form}/records/{record['id']}"
         return self.client.patch(path, json=body, headers=headers)
-
-
-@pytest.fixture
-def crm(tmp_path: Path, database_url: str) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path, CRM_APP, database_url=database_url) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def rep(crm: Sandbox) -> Actor:
-    return crm.add_user("rep", roles=["sales_rep"])
 
 
 @pytest.fixture

@@ -6,27 +6,11 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from formflow.records.access import Actor
 from formflow.testing import Sandbox
 from formflow.transfer.importing import Duplicates, ImportOptions, Outcome, import_file
-from support import CRM_APP
-
-
-@pytest.fixture
-def crm(tmp_path: Path, database_url: str) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path, CRM_APP, database_url=database_url) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def rep(crm: Sandbox) -> Actor:
-    return crm.add_user("rep", roles=["sales_rep"])
 
 
 def imported(

@@ -4,10 +4,8 @@ follow-ups keep their customer's last and next follow-up current."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,18 +13,6 @@ import pytest
 from formflow.errors import ValidationFailed
 from formflow.records.access import Actor
 from formflow.testing import Sandbox
-from support import CRM_APP
-
-
-@pytest.fixture
-def crm(tmp_path: Path, database_url: str) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path, CRM_APP, database_url=database_url) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def rep(crm: Sandbox) -> Actor:
-    return crm.add_user("rep", roles=["sales_rep"])
 
 
 @pytest.fixture

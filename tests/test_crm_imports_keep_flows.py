@@ -1,8 +1,9 @@
 """No CRM flow is bypassed by an import: a rep's file cannot hand a customer to someone
 else, take it out of or put it into the pool, approve a contract, or invoice more than a
 contract has left, whether the rows create records or update them. Imports go through the
-record service, so its field access and rules hold here as on pages and in the API. On
-SQLite and PostgreSQL."""
+record service, so its field access and rules hold here as on pages and in the API; a blank
+cell of a new record takes the field's default, as a form left alone would. On SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -77,3 +78,17 @@ def test_an_imported_invoice_stays_within_what_is_left_to_invoice(crm: Sandbox, 
     )
     assert (outcome.created, outcome.failed) == (0, 1)
     assert "amount" in {error.column for error in outcome.errors}
+
+
+def test_a_blank_cell_takes_the_field_s_default(crm: Sandbox, rep: Actor) -> None:
+    crm.records.create(rep, "customer", {"name": "华信科技有限公司"})
+    outcome = imported(
+        crm,
+        rep,
+        "contract",
+        [["年度服务合同", "华信科技有限公司", "1000", ""]],
+        ["name", "customer", "amount", "status"],
+    )
+    assert (outcome.created, outcome.failed) == (1, 0)
+    [contract] = crm.records.find(rep, "contract").rows
+    assert contract["status"] == "draft"

@@ -32,7 +32,7 @@ from formflow import audit
 from formflow.accounts import department_paths, list_departments, list_users
 from formflow.definitions.model import Field, Form
 from formflow.errors import N_, Problem, ValidationFailed
-from formflow.fields import Reference, ValueKind
+from formflow.fields import Reference, ValueKind, is_empty
 from formflow.records import Actor, RecordService, unit_of_work
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.transfer.mapping import Mapping_
@@ -480,7 +480,7 @@ class Importer:
                 continue
             record = existing.get(keys.get(source.row, ()))
             if record is None:
-                creating.append((source, values))
+                creating.append((source, self._defaults_for_empty(values)))
             elif self.options.duplicates is Duplicates.SKIP:
                 outcome.skipped += 1
             else:
@@ -497,6 +497,15 @@ class Importer:
                 outcome.failed += 1
                 outcome.errors.extend(self.errors_of(creating[index][0], problems))
         return later
+
+    def _defaults_for_empty(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A new record's values without the empty cells of fields that have a default:
+        a blank cell in a spreadsheet means "as usual", not "nothing"."""
+        return {
+            key: value
+            for key, value in values.items()
+            if not (is_empty(value) and self.form.field(key).default is not None)
+        }
 
     def _key(self, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         key = []

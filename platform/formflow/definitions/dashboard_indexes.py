@@ -31,7 +31,7 @@ def with_dashboard_indexes(
     for dashboard in dashboards:
         for widget in dashboard.widgets:
             form = forms.get(widget.form)
-            if form is None or widget.type in ROW_KINDS:
+            if form is None or widget.kind in ROW_KINDS:
                 continue
             for seek, carried in _statements(form, widget):
                 _merge(wanted.setdefault(form.key, []), seek, carried)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -146,6 +147,9 @@ def test_the_page_warns_when_there_is_no_backup(app: Flask) -> None:
 def test_the_page_warns_when_the_last_backup_is_older_than_its_schedule(
     app: Flask, instance: Instance
 ) -> None:
+    # a backup was due three hours ago, well past the hour of grace, whatever the time now
+    hour = (datetime.now(instance.settings.timezone) - timedelta(hours=3)).hour
+    instance.settings = replace(instance.settings, backup_schedule=f"0 {hour} * * *")
     made = create_backup(instance)
     manifest = json.loads((made.path / "manifest.json").read_text(encoding="utf-8"))
     manifest["created_at"] = (datetime.now(UTC) - timedelta(days=3)).isoformat()

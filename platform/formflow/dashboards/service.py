@@ -24,6 +24,7 @@ from typing import Any
 from formflow.dashboards.cache import ResultCache
 from formflow.dashboards.departments import DepartmentTree
 from formflow.dashboards.periods import Span, bucket_span, period_span, previous_period
+from formflow.dashboards.summaries import SummaryReader
 from formflow.definitions.model import (
     SYSTEM_FIELDS,
     App,
@@ -115,9 +116,11 @@ class DashboardService:
         *,
         today: date | None = None,
         cache: ResultCache | None = None,
+        summaries: bool = True,
     ) -> None:
         self.records = records
         self.cache = cache
+        self.summaries = SummaryReader(records) if summaries else None
         self.app = records.app
         self.zone: tzinfo = records.timezone
         self.zone_name = str(getattr(records.timezone, "key", "UTC"))
@@ -327,18 +330,24 @@ class DashboardService:
         spec = list(conditions)
         if keys and all(measure.filter for _, measure in sides):  # no group shows for nothing
             spec.append({"or": [dict(measure.filter or {}) for _, measure in sides]})
-        aggregation = Aggregation(
-            measures=tuple(measure for _, measure in sides),
-            labels=tuple(names),
-            group_by=keys,
-            bucket=bucket,
-            filter={"and": spec} if spec else None,
-            timezone=self.zone_name,
-            limit=limit,
-        )
-        found = {}
-        for row in self.records.aggregate(actor, form_key, aggregation):
-            found[tuple(row[k] for k in keys)] = {name: row[name] for name in names}
+        kept = None
+        if self.summaries is not None:  # counted as the records were written, if kept
+            kept = self.summaries.measured(actor, form_key, spec, keys, bucket, sides, limit=limit)
+        if kept is not None:
+            found = kept
+        else:
+            aggregation = Aggregation(
+                measures=tuple(measure for _, measure in sides),
+                labels=tuple(names),
+                group_by=keys,
+                bucket=bucket,
+                filter={"and": spec} if spec else None,
+                timezone=self.zone_name,
+                limit=limit,
+            )
+            found = {}
+            for row in self.records.aggregate(actor, form_key, aggregation):
+                found[tuple(row[k] for k in keys)] = {name: row[name] for name in names}
         if not keys:
             for values, (name, measure) in itertools.product(found.values(), sides):
                 if measure.op in ("count", "distinct_count") and values[name] is None:

@@ -217,6 +217,7 @@ def _write(
     _write_rows(service, connection, form, [(records[i]["id"], good[i]) for i in positions])
     service.duplicates.store_many(connection, form, records.values())
     service.derived.after_many(connection, form, records.values())
+    service.summaries.after_many(connection, form, records.values())
     _trace(service, connection, actor, form, context, list(records.values()))
     return {index: service._public(form, record) for index, record in records.items()}
 

@@ -92,6 +92,7 @@ from formflow.records.search import search_text
 from formflow.records.stage_history import StayAggregation, stay_groups
 from formflow.records.statements import PreparedStatements
 from formflow.records.submission import Derive, Fill, Prepared, Preparer
+from formflow.records.summaries import SummaryKeeper
 from formflow.records.unit import current_unit, one_write
 from formflow.records.values import ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
@@ -174,6 +175,7 @@ class RecordService:
         self.integrity = IntegrityChecks(schema, self.prepared, self.derived)
         self.duplicates = DuplicateKeys(schema)
         self.stays = StayKeeper(self.app)
+        self.summaries = SummaryKeeper(self.app)
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
         self._updates: dict[str, Update] = {}
         self._access: dict[tuple[Any, ...], FieldAccess] = {}
@@ -240,6 +242,7 @@ class RecordService:
             record = {**row, "id": record_id, **prepared.rows}
             self.duplicates.store(connection, form, record_id, record)
             self.derived.after_write(connection, form, record_id, None, record)
+            self.summaries.after_write(connection, form, record_id, None, record)
             record.update(self.derived.current(connection, form, record_id))
             self._check_rules(connection, form, record_id, prepared.rows, context)
             self._changed(
@@ -372,6 +375,7 @@ class RecordService:
             after = {**current, **changes, **rows, **prepared.rows}
             self.duplicates.store(connection, form, record_id, after)
             diff = audit.changed_fields({**current, **rows}, after, self._audited(form))
+            self.summaries.after_write(connection, form, record_id, current, after)
             if self.derived.after_write(connection, form, record_id, current, after, set(diff)):
                 after.update(self.derived.current(connection, form, record_id))
                 stored = None
@@ -440,6 +444,7 @@ class RecordService:
             connection.execute(update(table).where(table.c.id == record_id).values(changes))
             self.derived.refresh(connection, form, record_id)
             self.derived.after_write(connection, form, record_id, None, current)
+            self.summaries.after_write(connection, form, record_id, None, current)
             self._check_rules(
                 connection,
                 form,
@@ -468,6 +473,7 @@ class RecordService:
                     update(table).where(owned).values({DEPARTMENT: department_id})
                 )
                 moved += result.rowcount
+                self.summaries.rebuild(connection, self.schema, form.key, owner=user_id)
         return moved
 
     # reads --------------------------------------------------------------------------
@@ -1005,6 +1011,9 @@ class RecordService:
         )
         self.duplicates.remove(connection, form, record_id)
         self.derived.after_write(connection, form, record_id, record or {"id": record_id}, None)
+        self.summaries.after_write(
+            connection, form, record_id, record or {"id": record_id}, None, table
+        )
         self._changed(
             connection,
             form,

@@ -40,6 +40,7 @@ from formflow.storage.migration_ops import MigrationPlan
 from formflow.storage.planning import plan_migration
 from formflow.storage.purge import plan_purge
 from formflow.storage.stays import plan_fills
+from formflow.storage.summaries import RebuildSummaries, changed_summaries
 from formflow.storage.tables import AppSchema
 from formflow.storage.versions import (
     RecordVersion,
@@ -238,6 +239,8 @@ def _plan(
     tables = {key: schema.table(key).name for key in app.forms}
     for fill in plan_fills(app, before.app if before is not None else None, tables):
         plan = plan.then(fill)
+    if changed_summaries(app, before.app if before is not None else None):
+        plan = plan.then(RebuildSummaries(schema))
     unchanged = current is not None and current.digest == app.digest
     if unchanged and not plan.changes_anything and not plan.refusals:
         return plan

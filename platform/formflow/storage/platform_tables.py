@@ -721,3 +721,25 @@ stage_stays = _keyed_table(
 """Each time a record held a value of a stage field (:mod:`formflow.storage.stays`): the
 value, when it came and went, and the whole ``seconds`` it stayed (once it has gone). Kept
 only for the select fields a ``stage_history`` widget reads, in the write's transaction."""
+
+summary_rows = _keyed_table(
+    "ff_summaries",
+    Column("app_key", String(63), nullable=False),
+    Column("form_key", String(63), nullable=False),
+    Column("summary", String(63), nullable=False),
+    Column("groups", Text, nullable=False),
+    Column("owner", BigInteger),
+    Column("department", BigInteger),
+    *(Column(f"k{number}", String(255)) for number in range(1, 7)),
+    Column("records", BigInteger, nullable=False),
+    *(Column(f"s{number}", BigInteger, nullable=False) for number in range(1, 5)),
+    *(Column(f"n{number}", BigInteger, nullable=False) for number in range(1, 5)),
+    UniqueConstraint("app_key", "form_key", "summary", "groups", name="uq_ff_summaries_groups"),
+    Index("ix_ff_summaries_owner", "app_key", "form_key", "summary", "owner"),
+)
+"""Summaries kept on write (:mod:`formflow.records.summaries`): per summary of a form and
+per value of its keys ``k1``… (text; a date as its bucket's label) and of the record's
+``owner`` and ``department``, how many live ``records`` there are and, per summed field,
+the sum ``s`` of its values in whole units of its last place and how many values ``n``
+it has. ``groups`` is all the keys as one text, so that a write adds to its row in one
+upsert."""

@@ -1,0 +1,266 @@
+"""Figures from the summaries kept on write, where they give exactly what the records would.
+
+:meth:`DashboardService.measured` asks here first. A kept summary of the form answers when
+it holds every field the statement groups by (a date field in the same bucket), every
+field its filters name (a date range only when it covers whole buckets of the kept
+date), and every measure is a count or a sum of a kept field. The viewer's reach applies
+as on the records: the scope's condition is on the rows' owner and department, which
+every summary row carries. A viewer from whom any field of the form is hidden is answered
+from the records, which refuse what they must. Anything else (an average, a linked
+record's field, a range of days, a search) is asked of the records as before.
+
+The answer is the same rows :func:`formflow.records.aggregates.aggregate` returns: each
+group's keys as the records' values (a bucket's label, an option, an owner's id), counts
+and exact sums, a group only where it has records, in the order of its keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
+
+from formflow.dashboards.periods import bucket_span
+from formflow.definitions.dashboard_summaries import Summary
+from formflow.definitions.model import Form, Measure, Operation, Scope
+from formflow.fields import ValueKind
+from formflow.records import Actor, RecordService, scope_for
+from formflow.records.access import Reach, reach
+from formflow.storage.database import read_transaction
+from formflow.storage.platform_tables import summary_rows
+from formflow.storage.summaries import bucket_label, key_text, key_value
+
+Figures = dict[tuple[Any, ...], dict[str, Any]]
+
+
+class Unanswerable(Exception):
+    """A statement the summary at hand cannot answer exactly (the records will)."""
+
+
+class SummaryReader:
+    """Answers a dashboard's counts and sums from one app's kept summaries."""
+
+    def __init__(self, records: RecordService) -> None:
+        self.records = records
+        self.kept = records.summaries.kept
+
+    def measured(
+        self,
+        actor: Actor,
+        form_key: str,
+        conditions: Sequence[Mapping[str, Any]],
+        keys: tuple[str, ...],
+        bucket: Mapping[str, str],
+        sides: Sequence[tuple[str, Measure]],
+        *,
+        limit: int,
+    ) -> Figures | None:
+        """Each group's named figures, as the records would give them; ``None`` where no
+        kept summary can answer exactly."""
+        summaries = self.kept.get(form_key)
+        if not summaries or any(m.op not in ("count", "sum") for _, m in sides):
+            return None
+        form = self.records.app.form(form_key)
+        scope = scope_for(actor, form, Operation.READ)
+        if scope is Scope.NONE or self.records.field_access(actor, form_key).hidden:
+            return None
+        for summary in sorted(summaries, key=lambda s: len(s.keys)):
+            try:
+                statement = self._statement(
+                    actor, scope, form, summary, conditions, keys, bucket, sides
+                )
+            except Unanswerable:
+                continue
+            with read_transaction(self.records.engine) as connection:
+                rows = connection.execute(statement).all()
+            return self._figures(form, summary, rows, keys, bucket, sides, limit)
+        return None
+
+    def _statement(
+        self,
+        actor: Actor,
+        scope: Scope,
+        form: Form,
+        summary: Summary,
+        conditions: Sequence[Mapping[str, Any]],
+        keys: tuple[str, ...],
+        bucket: Mapping[str, str],
+        sides: Sequence[tuple[str, Measure]],
+    ) -> Any:
+        groups = [_group_column(form, summary, key, bucket.get(key)) for key in keys]
+        figures = [
+            _measure(form, summary, measure, _condition(form, summary, measure.filter or {}))
+            for _, measure in sides
+        ]
+        where = [
+            summary_rows.c.app_key == self.records.app.key,
+            summary_rows.c.form_key == form.key,
+            summary_rows.c.summary == summary.name,
+            _condition(form, summary, {"and": list(conditions)}),
+        ]
+        reached = _reach_condition(reach(scope, actor), actor)
+        if reached is not None:
+            where.append(reached)
+        statement = select(*groups, *figures).where(*where)
+        return statement.group_by(*groups) if groups else statement
+
+    def _figures(
+        self,
+        form: Form,
+        summary: Summary,
+        rows: Sequence[Any],
+        keys: tuple[str, ...],
+        bucket: Mapping[str, str],
+        sides: Sequence[tuple[str, Measure]],
+        limit: int,
+    ) -> Figures:
+        found: Figures = {}
+        for row in rows:
+            values = list(row)
+            group = tuple(
+                _key_value(form, key, bucket.get(key), value)
+                for key, value in zip(keys, values, strict=False)
+            )
+            figures = values[len(keys) :]
+            found[group] = {
+                name: _figure(form, measure, figure)
+                for (name, measure), figure in zip(sides, figures, strict=True)
+            }
+        ordered = sorted(found.items(), key=lambda item: [(k is not None, k) for k in item[0]])
+        return dict(ordered[:limit])
+
+
+def _group_column(form: Form, summary: Summary, key: str, bucket: str | None) -> Any:
+    if key == form.owner_field and bucket is None:
+        return summary_rows.c.owner
+    if bucket is not None:
+        kept = summary.bucket_column(key)
+        if kept is None or kept[1] != bucket:
+            raise Unanswerable(key)
+        return summary_rows.c[kept[0]]
+    column = summary.column(key)
+    if column is None:
+        raise Unanswerable(key)
+    return summary_rows.c[column]
+
+
+def _key_value(form: Form, key: str, bucket: str | None, value: Any) -> Any:
+    if key == form.owner_field and bucket is None:
+        return None if value is None else int(value)
+    return key_value(form, key, bucket, value)
+
+
+def _measure(form: Form, summary: Summary, measure: Measure, only: ColumnElement[bool]) -> Any:
+    """A measure over the rows matching ``only`` (its own filter; always true without)."""
+
+    def within(column: Any) -> Any:
+        return func.sum(case((only, column)))
+
+    if measure.field is None:
+        return within(summary_rows.c.records)
+    number = summary.sum_column(measure.field)
+    if number is None:
+        raise Unanswerable(measure.field)
+    values = within(summary_rows.c[f"n{number}"])
+    if measure.op == "count":
+        return values
+    return case((values > 0, within(summary_rows.c[f"s{number}"])))
+
+
+def _figure(form: Form, measure: Measure, value: Any) -> int | Decimal | None:
+    if value is None:
+        return None
+    if measure.op == "count" or measure.field is None:
+        return int(value)
+    field = form.field(measure.field)
+    if field.kind is ValueKind.INTEGER:
+        return int(value)
+    places = Decimal(1).scaleb(-field.scale)
+    return Decimal(int(value)).scaleb(-field.scale).quantize(places)
+
+
+def _reach_condition(found: Reach, actor: Actor) -> ColumnElement[bool] | None:
+    """The scope's condition on a summary row's owner and department, as
+    :func:`formflow.records.access.scope_condition` puts it on a record's."""
+    if found is Reach.EVERYTHING:
+        return None
+    if found is Reach.DEPARTMENTS:
+        return summary_rows.c.department.in_(sorted(actor.department_ids))
+    if found is Reach.OWNED:
+        return summary_rows.c.owner == actor.user_id
+    return false()
+
+
+def _condition(form: Form, summary: Summary, spec: Mapping[str, Any]) -> ColumnElement[bool]:
+    """A filter in the filter language as a condition on the summary's rows, where every
+    condition is on a kept key; :class:`Unanswerable` where one is not."""
+    if not spec:
+        return true()
+    if "and" in spec or "or" in spec:
+        if set(spec) - {"and", "or"}:
+            raise Unanswerable("a filter the summaries do not read")
+        parts = [_condition(form, summary, item) for item in spec.get("and", [])]
+        if "or" in spec:
+            parts.append(or_(false(), *(_condition(form, summary, i) for i in spec["or"])))
+        return and_(true(), *parts)
+    key, op, value = spec.get("field"), spec.get("op"), spec.get("value")
+    if not isinstance(key, str) or set(spec) - {"field", "op", "value"}:
+        raise Unanswerable("a filter the summaries do not read")
+    if key == "id" and op == "eq" and value == 0:  # nobody's records (an empty department)
+        return false()
+    if op in ("is_empty", "is_not_empty"):
+        column = _plain_column(form, summary, key)
+        return column.is_(None) if op == "is_empty" else column.is_not(None)
+    if op in ("eq", "in"):
+        column = _plain_column(form, summary, key)
+        values = value if op == "in" and isinstance(value, list) else [value]
+        if op == "eq" and isinstance(value, list):
+            raise Unanswerable(key)
+        texts = [_text(form, key, v) for v in values]
+        return column.in_(texts) if texts else false()
+    if op == "between" and isinstance(value, list) and len(value) == 2:
+        return _within(summary, key, value[0], value[1])
+    raise Unanswerable(f"{key} {op}")
+
+
+def _plain_column(form: Form, summary: Summary, key: str) -> ColumnElement[Any]:
+    if key == form.owner_field:
+        return summary_rows.c.owner
+    column = summary.column(key)
+    if column is None:
+        raise Unanswerable(key)
+    return summary_rows.c[column]
+
+
+def _text(form: Form, key: str, value: Any) -> Any:
+    if value is None or value == "" or isinstance(value, (list, dict, bool)):
+        raise Unanswerable(key)
+    if key == form.owner_field:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise Unanswerable(key) from None
+    try:
+        return key_text(form, key, None, value)
+    except ValueError:
+        raise Unanswerable(key) from None
+
+
+def _within(summary: Summary, key: str, first: Any, last: Any) -> ColumnElement[bool]:
+    """Days from ``first`` to ``last``, where they are whole buckets of the kept date."""
+    kept = summary.bucket_column(key)
+    if kept is None:
+        raise Unanswerable(key)
+    column, bucket = kept
+    try:
+        start, end = date.fromisoformat(str(first)), date.fromisoformat(str(last))
+    except ValueError:
+        raise Unanswerable(key) from None
+    low, high = bucket_label(start, bucket), bucket_label(end, bucket)
+    if bucket_span(bucket, low).first != start or bucket_span(bucket, high).last != end:
+        raise Unanswerable(f"{key} from {first} to {last}")
+    found: ColumnElement[bool] = summary_rows.c[column].between(low, high)
+    return found

@@ -1,0 +1,117 @@
+"""Keeping the dashboards' summaries up to date as records are written.
+
+Each write takes the written record out of the summary row its old values counted it in
+and adds it to the row its new values count it in (:meth:`SummaryKeeper.after_write`),
+in the write's own transaction: a view right after the write reads the new figure, and a
+write that is rolled back takes its deltas with it. A delta is one upsert per summary
+(``INSERT … ON CONFLICT … DO UPDATE SET records = records + …`` on both databases), so
+concurrent writes to one group add up rather than overwrite each other; a row whose count
+falls to nought is removed, so a group shows exactly while it has records. How values
+become keys, and rebuilding from the records, is :mod:`formflow.storage.summaries`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+
+from formflow.definitions.dashboard_summaries import Summary, summaries_of
+from formflow.definitions.model import App, Form
+from formflow.storage.platform_tables import summary_rows
+from formflow.storage.summaries import (
+    Group,
+    add_record,
+    rebuild,
+    stored_row,
+    upsert_statement,
+)
+from formflow.storage.tables import AppSchema
+
+
+class SummaryKeeper:
+    """Keeps the summaries of one app's forms as its records are written."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.kept = summaries_of(app)
+
+    def after_write(
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+        table: Any = None,
+    ) -> None:
+        """Move the record from the groups ``before`` counted it in to those of ``after``
+        (``None``: it did not exist, or was not live). ``before`` described by its id only
+        (a record deleted by a cascade) is read back from ``table``."""
+        summaries = self.kept.get(form.key)
+        if not summaries:
+            return
+        if before is not None and table is not None and form.owner_field not in before:
+            stored = connection.execute(select(table).where(table.c.id == record_id)).first()
+            before = dict(stored._mapping) if stored is not None else None
+        for summary in summaries:
+            deltas: dict[Group, list[int]] = {}
+            if before is not None:
+                add_record(deltas, summary, form, before, -1)
+            if after is not None:
+                add_record(deltas, summary, form, after, 1)
+            self._apply(connection, summary, deltas)
+
+    def after_many(
+        self, connection: Connection, form: Form, records: Iterable[Mapping[str, Any]]
+    ) -> None:
+        """Count records created together, a delta per group rather than per record."""
+        written = list(records)
+        for summary in self.kept.get(form.key, ()):
+            deltas: dict[Group, list[int]] = {}
+            for record in written:
+                add_record(deltas, summary, form, record, 1)
+            self._apply(connection, summary, deltas)
+
+    def rebuild(
+        self, connection: Connection, schema: AppSchema, form_key: str, *, owner: int | None = None
+    ) -> int:
+        """Count the form's live records again (only ``owner``'s, when given); returns
+        how many summary rows were written."""
+        written = 0
+        for summary in self.kept.get(form_key, ()):
+            written += rebuild(connection, schema, summary, owner=owner)
+        return written
+
+    def _apply(
+        self, connection: Connection, summary: Summary, deltas: dict[Group, list[int]]
+    ) -> None:
+        changed = {group: totals for group, totals in deltas.items() if any(totals)}
+        if not changed:
+            return
+        rows = [self._row(summary, group, totals) for group, totals in changed.items()]
+        connection.execute(upsert_statement(connection), rows)
+        emptied = [
+            row["groups"]
+            for row, totals in zip(rows, changed.values(), strict=True)
+            if totals[0] < 0
+        ]
+        if emptied:
+            connection.execute(
+                delete(summary_rows).where(
+                    *self._where(summary),
+                    summary_rows.c.groups.in_(emptied),
+                    summary_rows.c.records <= 0,
+                )
+            )
+
+    def _where(self, summary: Summary) -> list[Any]:
+        return [
+            summary_rows.c.app_key == self.app.key,
+            summary_rows.c.form_key == summary.form,
+            summary_rows.c.summary == summary.name,
+        ]
+
+    def _row(self, summary: Summary, group: Group, totals: Sequence[int]) -> dict[str, Any]:
+        return stored_row(self.app.key, summary, group, totals)

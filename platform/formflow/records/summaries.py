@@ -91,12 +91,13 @@ class SummaryKeeper:
         if not changed:
             return
         rows = [self._row(summary, group, totals) for group, totals in changed.items()]
+        # rows in one order whatever the write: two writes moving records between the same
+        # two groups lock them in the same order, rather than each waiting for the other
+        order = sorted(range(len(rows)), key=lambda i: str(rows[i]["groups"]))
+        rows = [rows[i] for i in order]
+        emptying = [list(changed.values())[i][0] < 0 for i in order]
         connection.execute(upsert_statement(connection), rows)
-        emptied = [
-            row["groups"]
-            for row, totals in zip(rows, changed.values(), strict=True)
-            if totals[0] < 0
-        ]
+        emptied = [row["groups"] for row, empties in zip(rows, emptying, strict=True) if empties]
         if emptied:
             connection.execute(
                 delete(summary_rows).where(

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from formflow.definitions.dashboard_summaries import Summary, summaries_of
 from formflow.definitions.model import App, Form
@@ -36,6 +36,15 @@ class SummaryKeeper:
     def __init__(self, app: App) -> None:
         self.app = app
         self.kept = summaries_of(app)
+        self._upserts: dict[str, Any] = {}
+        self._emptied = delete(summary_rows).where(
+            summary_rows.c.app_key == bindparam("app_key"),
+            summary_rows.c.form_key == bindparam("form_key"),
+            summary_rows.c.summary == bindparam("summary"),
+            summary_rows.c.groups == bindparam("groups"),
+            summary_rows.c.records <= 0,
+        )
+        """Statements built once per keeper: a write runs them for every summary."""
 
     def after_write(
         self,
@@ -96,23 +105,15 @@ class SummaryKeeper:
         order = sorted(range(len(rows)), key=lambda i: str(rows[i]["groups"]))
         rows = [rows[i] for i in order]
         emptying = [list(changed.values())[i][0] < 0 for i in order]
-        connection.execute(upsert_statement(connection), rows)
-        emptied = [row["groups"] for row, empties in zip(rows, emptying, strict=True) if empties]
+        dialect = connection.dialect.name
+        upsert = self._upserts.get(dialect)
+        if upsert is None:
+            upsert = self._upserts[dialect] = upsert_statement(connection)
+        connection.execute(upsert, rows)
+        emptied = [row for row, empties in zip(rows, emptying, strict=True) if empties]
         if emptied:
-            connection.execute(
-                delete(summary_rows).where(
-                    *self._where(summary),
-                    summary_rows.c.groups.in_(emptied),
-                    summary_rows.c.records <= 0,
-                )
-            )
-
-    def _where(self, summary: Summary) -> list[Any]:
-        return [
-            summary_rows.c.app_key == self.app.key,
-            summary_rows.c.form_key == summary.form,
-            summary_rows.c.summary == summary.name,
-        ]
+            keys = ("app_key", "form_key", "summary", "groups")
+            connection.execute(self._emptied, [{k: row[k] for k in keys} for row in emptied])
 
     def _row(self, summary: Summary, group: Group, totals: Sequence[int]) -> dict[str, Any]:
         return stored_row(self.app.key, summary, group, totals)

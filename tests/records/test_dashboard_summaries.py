@@ -85,10 +85,11 @@ WIDGETS = (
         period="quarter",
     ),
 )
+PEOPLE = Widget(key="people", type="number", label=Label(en="people"), form="person")
 DASHBOARD = Dashboard(
     key="kept",
     label=Label(en="Kept"),
-    widgets=WIDGETS,
+    widgets=(*WIDGETS, PEOPLE),
     filters=(
         DashboardFilter("date_range"),
         DashboardFilter("owner"),
@@ -303,3 +304,21 @@ def test_a_person_moving_department_takes_their_figures_along(
     result = figures.compute(west_manager, WIDGETS[0], ViewerFilters())
     assert [g.values["sum_credit"] for g in result.groups] == [Decimal("3.00")]
     assert _figures(result) == _figures(live.compute(west_manager, WIDGETS[0], ViewerFilters()))
+
+
+def test_records_deleted_by_a_cascade_leave_the_figures(
+    kept: RecordService, people: People
+) -> None:
+    account = kept.create(people.admin, "account", {"name": "a"})
+    for name in ("p", "q"):
+        kept.create(people.admin, "person", {"name": name, "account": account["id"]})
+    figures = DashboardService(kept, today=TODAY)
+    assert figures.compute(people.admin, PEOPLE, ViewerFilters()).value == 2
+
+    kept.delete(people.admin, "account", account["id"])
+
+    with counting_statements(kept.engine) as statements:
+        assert figures.compute(people.admin, PEOPLE, ViewerFilters()).value == 0
+    assert any("ff_summaries" in s for s in statements)
+    live = DashboardService(kept, today=TODAY, summaries=False)
+    assert live.compute(people.admin, PEOPLE, ViewerFilters()).value == 0

@@ -32,7 +32,7 @@ from formflow.records.access import Actor
 from formflow.records.service import RecordService
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import summary_rows
-from formflow.storage.summaries import rebuild_all
+from formflow.storage.summaries import BUILT, rebuild_all
 from formflow.storage.tables import AppSchema
 
 TODAY = date(2026, 1, 15)
@@ -249,7 +249,9 @@ def test_a_rep_sees_only_their_own_figures_from_the_summaries(
 def test_sums_of_a_million_cents_stay_exact(kept: RecordService, people: People) -> None:
     items = [{"name": f"n{i}", "level": "B", "credit": "0.10"} for i in range(30)]
     items.append({"name": "big", "level": "B", "credit": "99999999999.99"})
-    kept.create_many(people.admin, "account", items)
+    batch = kept.create_many(people.admin, "account", items)
+    assert not batch.problems
+    assert len(batch.created) == 31
     result = DashboardService(kept, today=TODAY).compute(people.admin, WIDGETS[0], ViewerFilters())
     assert [g.values["sum_credit"] for g in result.groups] == [Decimal("100000000002.99")]
     _same_as_live(kept, people)
@@ -282,7 +284,8 @@ def test_a_rebuild_from_the_records_gives_the_rows_the_writes_kept(
     def rows() -> list[tuple[Any, ...]]:
         columns = [c for c in summary_rows.c if c.name != "id"]
         with read_transaction(engine) as connection:
-            return sorted(tuple(r) for r in connection.execute(select(*columns)))
+            counted = select(*columns).where(summary_rows.c.groups != BUILT)
+            return sorted(tuple(r) for r in connection.execute(counted))
 
     kept_rows = rows()
     with write_transaction(engine) as connection:

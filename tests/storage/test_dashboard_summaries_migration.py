@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 
 from formflow.dashboards import DashboardService, ViewerFilters
 from formflow.definitions import load_app
 from formflow.records import Actor
 from formflow.records.service import RecordService
-from formflow.storage.database import read_transaction
+from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.migrations import migrate
 from formflow.storage.platform_tables import summary_rows, upgrade_platform_tables
 from formflow.storage.tables import AppSchema
@@ -62,3 +62,25 @@ def test_the_migration_that_adds_a_summarised_widget_counts_the_stored_records(
         "s1": 30,
         "won": 100,
     }
+
+
+def test_an_installation_that_kept_no_summaries_counts_them_at_its_next_migration(
+    engine: Engine,
+) -> None:
+    upgrade_platform_tables(engine)
+    files = read_app_files(STAGES_DIR)
+    files["dashboards/pipeline.yaml"] += FUNNEL
+    migrate(engine, files, dry_run=False)
+    service = RecordService(engine, AppSchema(load_app(files)))
+    service.create(Actor.system(), "deal", {"name": "d", "stage": "s2", "probability": 40})
+    with write_transaction(engine) as connection:  # as a version before summaries left it
+        connection.execute(delete(summary_rows))
+
+    result = migrate(engine, files, dry_run=False)
+
+    assert "rebuild the dashboard summaries of shop" in result.plan.describe()
+    widget = service.app.dashboards["pipeline"].widget("funnel")
+    assert widget is not None
+    shown = DashboardService(service).compute(Actor.system(), widget, ViewerFilters())
+    assert {g.keys[0]: g.values["sum_probability"] for g in shown.groups} == {"s2": 40}
+    assert not migrate(engine, files, dry_run=False).applied

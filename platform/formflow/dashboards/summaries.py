@@ -99,6 +99,7 @@ class SummaryReader:
             summary_rows.c.app_key == self.records.app.key,
             summary_rows.c.form_key == form.key,
             summary_rows.c.summary == summary.name,
+            summary_rows.c.records > 0,  # not the row that marks the summary as built
             _condition(form, summary, {"and": list(conditions)}),
         ]
         reached = _reach_condition(reach(scope, actor), actor)

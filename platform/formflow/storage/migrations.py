@@ -239,7 +239,7 @@ def _plan(
     tables = {key: schema.table(key).name for key in app.forms}
     for fill in plan_fills(app, before.app if before is not None else None, tables):
         plan = plan.then(fill)
-    if changed_summaries(app, before.app if before is not None else None):
+    if changed_summaries(connection, app, before.app if before is not None else None):
         plan = plan.then(RebuildSummaries(schema))
     unchanged = current is not None and current.digest == app.digest
     if unchanged and not plan.changes_anything and not plan.refusals:

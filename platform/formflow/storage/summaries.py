@@ -35,6 +35,10 @@ from formflow.storage.migration_ops import Effect, Operation
 from formflow.storage.platform_tables import summary_rows
 from formflow.storage.tables import DELETED_AT, DEPARTMENT, AppSchema
 
+BUILT = "built"
+"""The ``groups`` of the row that marks a summary as counted from the records (it counts
+nothing itself): an installation upgraded to a version that keeps summaries has none yet,
+whatever its definitions say, and its next migration builds them."""
 TOTALS = ("records", "s1", "s2", "s3", "s4", "n1", "n2", "n3", "n4")
 Group = tuple[Any, ...]
 """A summary row's keys: the owner, the department, then ``k1``… as stored."""
@@ -205,6 +209,9 @@ def rebuild(
             totals[1 + index] += measured[1 + index]
             totals[5 + index] += measured[1 + width + index]
     rows = [stored_row(app_key, summary, group, totals) for group, totals in merged.items()]
+    if owner is None:
+        marker = stored_row(app_key, summary, (None, None), [0] * len(TOTALS))
+        rows.append({**marker, "groups": BUILT})
     for start in range(0, len(rows), 5000):
         connection.execute(_insert(connection), rows[start : start + 5000])
     return len(rows)
@@ -223,11 +230,19 @@ def rebuild_all(connection: Connection, schema: AppSchema) -> int:
     return sum(rebuild(connection, schema, s) for items in kept.values() for s in items)
 
 
-def changed_summaries(app: App, before: App | None) -> bool:
-    """Whether ``app`` keeps other summaries than ``before`` did."""
+def changed_summaries(connection: Connection, app: App, before: App | None) -> bool:
+    """Whether ``app`` keeps other summaries than ``before`` did, or one that has not been
+    counted from the records yet (an installation that kept none before this version)."""
     now = {s.name for items in summaries_of(app).values() for s in items}
     then = {s.name for items in summaries_of(before).values() for s in items} if before else set()
-    return now != then
+    if now != then:
+        return True
+    built = connection.execute(
+        select(summary_rows.c.summary).where(
+            summary_rows.c.app_key == app.key, summary_rows.c.groups == BUILT
+        )
+    )
+    return not now <= set(built.scalars())
 
 
 @dataclass(frozen=True)

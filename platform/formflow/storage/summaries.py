@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from alembic.operations import Operations
-from sqlalchemy import BigInteger, ColumnElement, Connection, cast, delete, func, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, cast, delete, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from formflow.definitions.dashboard_summaries import Summary, summaries_of
@@ -236,6 +236,10 @@ def changed_summaries(connection: Connection, app: App, before: App | None) -> b
     now = {s.name for items in summaries_of(app).values() for s in items}
     then = {s.name for items in summaries_of(before).values() for s in items} if before else set()
     if now != then:
+        return True
+    if not now:
+        return False
+    if not inspect(connection).has_table(summary_rows.name):  # planned before its tables
         return True
     built = connection.execute(
         select(summary_rows.c.summary).where(

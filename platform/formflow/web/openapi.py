@@ -201,11 +201,8 @@ def _document_path() -> dict[str, Any]:
             "tags": ["meta"],
             "security": [],
             "responses": {
-                "200": {
-                    "description": "The OpenAPI document.",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
-                "500": {"$ref": "#/components/responses/InternalError"},
+                "200": _json_response("The OpenAPI document.", {"type": "object"}),
+                **_errors(("500",)),
             },
         }
     }

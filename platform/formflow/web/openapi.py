@@ -50,7 +50,7 @@ from formflow.web.openapi_notifications import (
     notification_schemas,
 )
 from formflow.web.openapi_notifications import TAG as NOTIFICATIONS_TAG
-from formflow.web.openapi_parts import Schema, data_list, json_body, json_response, ref
+from formflow.web.openapi_parts import Schema, data_list, json_response, ref, request_body
 from formflow.web.openapi_transfer import transfer_paths, transfer_schemas
 from formflow.web.openapi_workflows import TAG, workflow_paths, workflow_schemas
 
@@ -248,7 +248,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                     "a URL (servers refuse request lines past about 4 KB)."
                 ),
                 "tags": [tag],
-                "requestBody": json_body(component_name(app, form, "Search")),
+                "requestBody": request_body(component_name(app, form, "Search")),
                 "responses": {
                     "200": json_response(
                         "A page of records.", ref(component_name(app, form, "Page"))
@@ -284,7 +284,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                 "summary": f"Create a {name} record",
                 "tags": [tag],
                 **confirm,
-                "requestBody": json_body(component_name(app, form, "Input")),
+                "requestBody": request_body(component_name(app, form, "Input")),
                 "responses": {
                     "201": created,
                     **_errors((*_WRITE_ERRORS, *(("409",) if confirm else ()))),
@@ -313,7 +313,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                     {"$ref": "#/components/parameters/IfMatch"},
                     *confirm.get("parameters", []),
                 ],
-                "requestBody": json_body(component_name(app, form, "Update")),
+                "requestBody": request_body(component_name(app, form, "Update")),
                 "responses": {**one, **_errors((*_WRITE_ERRORS, "409", "428"))},
             },
             "delete": {

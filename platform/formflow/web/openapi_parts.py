@@ -1,5 +1,5 @@
 """The pieces every part of the OpenAPI document is built from: a reference to a named
-schema, a JSON response, a JSON request body and a list under ``data``.
+schema, a JSON response, a request body and a list under ``data``.
 
 Each part of the document (records, approvals, dashboards, notifications, agenda,
 import and export) builds its paths from these, so a response reads the same in each.
@@ -33,9 +33,12 @@ def json_response(description: str, schema: Schema, *, etag: bool = False) -> di
     return response
 
 
-def json_body(schema_name: str) -> dict[str, Any]:
-    """A required JSON request body of the schema ``schema_name``."""
-    return {"required": True, "content": {"application/json": {"schema": ref(schema_name)}}}
+def request_body(
+    schema_name: str, *, required: bool = True, media_type: str = "application/json"
+) -> dict[str, Any]:
+    """A request body of the schema ``schema_name``: JSON unless ``media_type`` says
+    otherwise (a file upload's form data)."""
+    return {"required": required, "content": {media_type: {"schema": ref(schema_name)}}}
 
 
 def data_list(item: Schema) -> Schema:

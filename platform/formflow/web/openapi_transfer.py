@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from formflow.definitions.model import App, Form
-from formflow.web.openapi_parts import Schema, json_response, ref
+from formflow.web.openapi_parts import Schema, json_response, ref, request_body
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -81,10 +81,7 @@ def transfer_paths(
                     "come back as they would be stored."
                 ),
                 "tags": [tag],
-                "requestBody": {
-                    "required": True,
-                    "content": {"multipart/form-data": {"schema": ref("ImportRequest")}},
-                },
+                "requestBody": request_body("ImportRequest", media_type="multipart/form-data"),
                 "responses": {
                     "200": json_response(
                         "What the import did, or the preview.",

@@ -12,7 +12,7 @@ from typing import Any
 
 from formflow.definitions.model import App
 from formflow.fields.values import MAX_INTEGER
-from formflow.web.openapi_parts import Schema, data_list, json_body, json_response, ref
+from formflow.web.openapi_parts import Schema, data_list, json_response, ref, request_body
 from formflow.workflows.service import APPROVE, BOXES, REJECT
 
 TAG = "approvals"
@@ -59,7 +59,7 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                 "operationId": "decide_tasks",
                 "summary": "Approve or reject several tasks with one comment; each decision is its own unit of work and is reported on its own",
                 "tags": [TAG],
-                "requestBody": json_body("TaskDecisions"),
+                "requestBody": request_body("TaskDecisions"),
                 "responses": {
                     "200": json_response(
                         "Each task's outcome, in order.", ref("TaskDecisionResults")
@@ -81,7 +81,7 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                 "operationId": "decide_task",
                 "summary": "Approve or reject a task, with a comment and the fields the step lets its approvers edit",
                 "tags": [TAG],
-                "requestBody": json_body("TaskDecision"),
+                "requestBody": request_body("TaskDecision"),
                 "responses": {
                     "200": json_response(
                         "The approval after the decision.", ref("WorkflowInstance")
@@ -129,10 +129,7 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                     "operationId": f"{op}_act",
                     "summary": "Do one of the record's actions: an approval's (submit, withdraw, resubmit, remind, approve, reject, reassign, add a signer) or one the form defines",
                     "tags": [TAG],
-                    "requestBody": {
-                        "required": False,
-                        "content": {"application/json": {"schema": ref("ActionInput")}},
-                    },
+                    "requestBody": request_body("ActionInput", required=False),
                     "responses": {
                         "200": json_response(
                             "The approval after an approval's action; what a form's action did.",
@@ -162,7 +159,7 @@ def _delegation_paths(errors: Any) -> dict[str, Any]:
                 "operationId": "delegate",
                 "summary": "Hand the caller's approval tasks to someone else for a range of days (委托): tasks arriving then go to the delegate, and open ones move once the range has begun",
                 "tags": [TAG],
-                "requestBody": json_body("DelegationInput"),
+                "requestBody": request_body("DelegationInput"),
                 "responses": {
                     "201": json_response("The delegation.", ref("Delegation")),
                     **errors((*_ERRORS, "413", "422")),

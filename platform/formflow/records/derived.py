@@ -39,7 +39,8 @@ from formflow.records.compute import Context, compute_formulas, evaluate
 from formflow.records.filters import compile_filter
 from formflow.records.query import normalised
 from formflow.records.rollup_effects import RECOMPUTE, Effect, Recompute, effects
-from formflow.storage.tables import DELETED_AT, PARENT_ID, POSITION, AppSchema
+from formflow.records.subtables import read_subtable_rows
+from formflow.storage.tables import DELETED_AT, AppSchema
 
 MAX_DEPTH = 32
 """How far one write may carry on through derived values (definitions refuse circles)."""
@@ -313,17 +314,7 @@ class DerivedValues:
     ) -> Record:
         """The subtable rows the ``formulas`` read, as lists of row values."""
         read = {name for key in formulas for name in (form.field(key).expression.names or ())}  # type: ignore[union-attr]
-        found: Record = {}
-        for field in form.fields:
-            if field.kind is ValueKind.ROWS and field.key in read:
-                child = self.schema.child_table(form.key, field.key)
-                result = connection.execute(
-                    select(child).where(child.c[PARENT_ID] == record_id).order_by(child.c[POSITION])
-                )
-                found[field.key] = [
-                    {sub.key: row[sub.key] for sub in field.fields} for row in result.mappings()
-                ]
-        return found
+        return read_subtable_rows(connection, self.schema, form, record_id, read)
 
     def _linking(
         self, connection: Connection, form: Form, link_key: str, record_id: int

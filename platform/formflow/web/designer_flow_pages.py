@@ -238,7 +238,12 @@ def workflow_edit(app_key: str, workflow_key: str) -> Response:
         flash(_("Fix the YAML first: the visual designer waits until it reads again."), "error")
     except (DocumentError, ValueError) as exc:
         flash(_(str(exc)), "error")  # the operations' own words are marked for translation
-    return redirect(url_for(".workflow", app_key=app_key, workflow_key=workflow_key))
+    opened = request.form.get("node", "")  # the node edited stays open, or the one added
+    if request.form.get("action", "").startswith("add_") and request.form.get("new_key"):
+        opened = request.form.get("new_key", "")
+    return redirect(
+        url_for(".workflow", app_key=app_key, workflow_key=workflow_key, node=opened or None)
+    )
 
 
 def _operation(posted: Any) -> FlowOperation:

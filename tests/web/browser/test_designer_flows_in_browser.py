@@ -6,15 +6,23 @@ on its pinned version; and composes a dashboard widget, previews it and saves it
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from flask import Flask
+from playwright.sync_api import Browser, Locator, Page, expect
 from test_designer_in_browser import sign_in
+
+from formflow.records.access import Actor
+from web.approval_people import an_invoice
+from web.browser.conftest import person
 
 pytestmark = [pytest.mark.browser]
 
 FLOW = "/admin/designer/crm_sfa/workflows/contract_approval"
+INVOICE_FLOW = "/admin/designer/crm_sfa/workflows/invoice_request"
 BOARD = "/admin/designer/crm_sfa/dashboards/sales_overview"
 SWAP = 20_000
 """How long a designer answer may take on a busy machine (it compiles the draft's app)."""
+PUBLISHING = 90_000
+"""Publishing migrates the database and reloads the app: slow on a busy machine."""
 
 
 def revision(page: Page) -> str:
@@ -117,6 +125,75 @@ def test_an_admin_draws_parallel_lanes_and_an_escalation(page: Page, served: str
     undo(page)
     expect(page.locator("#errors-manager")).to_have_count(0)
     expect(page.locator("#remind-manager")).to_have_value("24")
+
+
+def test_a_countersign_step_published_to_the_invoice_flow_is_used_by_new_requests_only(
+    browser: Browser, company: tuple[Flask, str]
+) -> None:
+    """The Done-when of the workflow designer: running requests finish on their pinned
+    version of the flow; requests submitted after the publish take the new step."""
+    app, base_url = company
+    running = an_invoice(app, title="Old")
+    rep = person(browser, base_url, "rep1")
+    rep.goto(f"/crm_sfa/invoice/{running['id']}")
+    rep.click("button[value='submit/invoice_request']")
+    expect(rep.locator("[data-approval-status]")).to_have_attribute(
+        "data-approval-status", "running"
+    )
+
+    admin = person(browser, base_url, "admin")
+    admin.goto(INVOICE_FLOW)
+    plus = admin.locator('details[data-plus="manager"]')
+    plus.locator("summary").click()
+    admin.fill("#step-key-manager", "countersign")
+    admin.fill("#step-zh-manager", "经理与财务会签")
+    apply(admin, plus.locator(".flow-add-step button[type=submit]"))
+    node = admin.locator('li.flow-node[data-node="countersign"]')
+    node.locator("textarea[name=rules]").fill("users: [manager, finance]")
+    apply(admin, node.locator(".node-people button[type=submit]"))
+    node.locator("select[name=mode]").select_option("all")
+    apply(admin, node.locator(".node-mode button[type=submit]"))
+    expect(admin.locator("#designer-errors")).to_have_count(0)
+    admin.goto("/admin/designer/crm_sfa/publish")
+    admin.fill("#comment", "开票加会签")
+    with admin.expect_navigation(timeout=PUBLISHING):
+        admin.click("form[action$='/publish'] button[type=submit]", no_wait_after=True)
+    expect(admin.locator(".flash")).to_contain_text("第 2 版")
+
+    fresh = an_invoice(app, title="New")
+    rep.goto(f"/crm_sfa/invoice/{fresh['id']}")
+    rep.click("button[value='submit/invoice_request']")
+    expect(rep.locator("[data-approval-status]")).to_have_attribute(
+        "data-approval-status", "running"
+    )
+    manager = person(browser, base_url, "manager")
+    for invoice in (running, fresh):
+        manager.goto("/inbox")
+        row = manager.locator(".inbox-row", has_text=invoice["number"])
+        row.locator("button[value=approve]").click()
+        expect(manager.locator(".flash")).to_contain_text("已同意")
+
+    flows = app.extensions["formflow"].workflows("crm_sfa")
+    rep.goto(f"/crm_sfa/invoice/{fresh['id']}")
+    expect(rep.locator("[data-approval-holders]")).to_have_text("manager, finance")
+    assert flows.instance_for("invoice", fresh["id"]).nodes == ("countersign",)
+    rep.goto(f"/crm_sfa/invoice/{running['id']}")
+    expect(rep.locator("[data-approval-holders]")).to_have_text("finance")
+    assert flows.instance_for("invoice", running["id"]).nodes == ("finance",)
+
+    finance = person(browser, base_url, "finance")
+    finance.goto(f"/crm_sfa/invoice/{running['id']}")
+    decision = finance.locator("form.decision")
+    decision.locator("input[name=invoice_no]").fill("NO-OLD-1")
+    decision.locator("input[name=issued_date]").fill("2026-12-04")
+    decision.locator("button[value=approve]").click()
+    expect(finance.locator(".flash")).to_contain_text("已同意")
+    record = (
+        app.extensions["formflow"].records("crm_sfa").get(Actor.system(), "invoice", running["id"])
+    )
+    assert record["status"] == "issued"
+    for someone in (rep, admin, manager, finance):
+        someone.context.close()
 
 
 def test_an_admin_previews_a_funnel_and_saves_it(page: Page, served: str) -> None:

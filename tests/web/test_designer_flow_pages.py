@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -263,3 +264,13 @@ def test_an_htmx_edit_answers_with_the_designer_part_and_its_message(
     ).get_data(as_text=True)
     assert 'id="designer-page"' in page
     assert page.count("不是并行节点") == 2  # the page's flash and the fragment's
+
+
+def test_a_rejection_is_offered_only_where_the_compiler_allows_it(login: Login) -> None:
+    page = login("admin").get(f"{FLOW}?node=director").get_data(as_text=True)
+    director = page.split('data-node="director"', 1)[1].split("</fieldset>", 2)[1]
+    offered = re.findall(r'name="reject_to" value="([a-z_]+)"', director)
+    assert offered == ["submitter", "manager", "rejected", "approved"]
+    manager = page.split('data-node="manager"', 1)[1].split("</fieldset>", 2)[1]
+    assert "manager" not in re.findall(r'name="reject_to" value="([a-z_]+)"', manager)
+    assert "director" not in re.findall(r'name="reject_to" value="([a-z_]+)"', manager)

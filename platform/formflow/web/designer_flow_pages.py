@@ -145,6 +145,40 @@ def node_lines(text: str) -> list[tuple[int, str]]:
     return sorted(starts)
 
 
+def reject_choices(nodes: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Where each approval step's rejections may go, as the compiler allows: the
+    submitter, an approval step that comes before it (by ``next``, branches and lanes),
+    or an end node."""
+    ends = [key for key, node in nodes.items() if node.get("type") == "end"]
+    after = {key: _onward(nodes, key) for key in nodes}
+    choices: dict[str, list[str]] = {}
+    for key, node in nodes.items():
+        if node.get("type") == "approval":
+            earlier = [
+                other
+                for other, found in nodes.items()
+                if found.get("type") == "approval" and other != key and key in after[other]
+            ]
+            choices[key] = [SUBMITTER, *earlier, *ends]
+    return choices
+
+
+def _onward(nodes: Mapping[str, Mapping[str, Any]], first: str) -> set[str]:
+    """The nodes reached from ``first`` by ``next``, branches and lanes (not rejections)."""
+    seen: set[str] = set()
+    waiting = [first]
+    while waiting:
+        node = nodes.get(waiting.pop(), {})
+        found = [node.get("next")]
+        found += [b.get("next") for b in node.get("branches") or [] if isinstance(b, Mapping)]
+        found += [k for lane in node.get("lanes") or [] if isinstance(lane, list) for k in lane]
+        for key in found:
+            if isinstance(key, str) and key in nodes and key not in seen:
+                seen.add(key)
+                waiting.append(key)
+    return seen
+
+
 def flow_page_context(service: Designer, app_key: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """What the workflow page shows beside the tree: the form's fields (for permissions
     and the sample record), the nodes' settings by key and the compiler's errors by node,
@@ -177,8 +211,7 @@ def flow_page_context(service: Designer, app_key: str, data: Mapping[str, Any]) 
         errors_by_node = node_errors(path, draft.files[path].text, errors)
     return {
         "node_errors": errors_by_node,
-        "reject_choices": [SUBMITTER]
-        + [k for k, node in nodes.items() if node.get("type") in ("approval", "end")],
+        "reject_choices": reject_choices(nodes),
         "joins": JOINS,
         "timeout_actions": TIMEOUT_ACTIONS,
         "action_slots": ACTION_SLOTS,

@@ -14,9 +14,11 @@ import textwrap
 
 import pytest
 from designer_support import FORM_WITH_COMMENTS
-from test_designer_flow_editing import APP
+from test_designer_flow_editing import APP, flow_designer
+from test_designer_flow_editing import WORKFLOW as EDITED
 
 from formflow.definitions import load_app
+from formflow.designer import Designer
 from formflow.designer.documents import Document, DocumentError, to_plain
 from formflow.designer.flow_edits import (
     AddLaneStep,
@@ -30,6 +32,8 @@ from formflow.designer.flow_edits import (
 )
 from formflow.designer.flows import flow_tree
 from formflow.errors import DefinitionErrors
+
+__all__ = ["flow_designer"]  # the fixture: a demo app with a flow, installed
 
 WORKFLOW = "workflows/item_flow.yaml"
 FLOW = """\
@@ -236,3 +240,27 @@ def test_rejecting_to_a_later_step_is_a_compiler_error() -> None:
     assert any("legal" in error for error in compile_errors(text))
     with pytest.raises(DocumentError):
         applied(SetRejectTo("approved", ["submitter"]))
+
+
+def test_each_new_edit_is_one_designer_step_undone_and_redone(flow_designer: Designer) -> None:
+    original = flow_designer.draft("demo").files[EDITED].text
+    steps = [
+        AddParallel(Link("boss"), "checks", ("legal", "audit")),
+        AddLaneStep("checks", 1, "it"),
+        SetJoin("checks", "any"),
+        SetTimeout("boss", 24, 72, "escalate"),
+        SetActions("boss", "on_leave", [{"set": {"qty": 1}}]),
+        SetRejectTo("boss", ["submitter", "approved"]),
+    ]
+    texts = [original]
+    for step in steps:
+        revision = flow_designer.draft("demo").files[EDITED].revision
+        flow_designer.apply("demo", EDITED, revision, [step], None)
+        texts.append(flow_designer.draft("demo").files[EDITED].text)
+    assert len(set(texts)) == len(texts)
+    assert flow_designer.errors("demo") == ()
+    for before in reversed(texts[:-1]):
+        flow_designer.undo("demo", None)
+        assert flow_designer.draft("demo").files[EDITED].text == before
+    flow_designer.redo("demo", None)
+    assert flow_designer.draft("demo").files[EDITED].text == texts[1]

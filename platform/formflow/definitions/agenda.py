@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from formflow.definitions.compiling import DocumentCompiler, label, unknown
+from formflow.definitions.compiling import DocumentCompiler, keyed_items, label, unknown
 from formflow.definitions.model import (
     SYSTEM_FIELDS,
     AgendaItem,
@@ -51,13 +51,7 @@ def compile_agenda(
     """The form's agenda items, each naming a date field, a user field and what is done."""
     by_key = {f.key: f for f in fields}
     agenda: list[AgendaItem] = []
-    seen: set[str] = set()
-    for index, item in enumerate(items):
-        path: PathKey = ("agenda", index)
-        if item["key"] in seen:
-            compiler.error((*path, "key"), f"duplicate agenda key '{item['key']}'")
-            continue
-        seen.add(item["key"])
+    for path, item in keyed_items(items, ("agenda",), "agenda key", compiler.error):
         for part, fits, wanted in _NAMED_FIELDS:
             _check_field(compiler, by_key, item[part], (*path, part), fits, wanted)
         title = item.get("title", title_field)

@@ -92,6 +92,7 @@ from formflow.records.search import search_text
 from formflow.records.stage_history import StayAggregation, stay_groups
 from formflow.records.statements import PreparedStatements
 from formflow.records.submission import Derive, Fill, Prepared, Preparer
+from formflow.records.subtables import read_subtable_rows
 from formflow.records.unit import current_unit, one_write
 from formflow.records.values import ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
@@ -1067,17 +1068,7 @@ class RecordService:
         keys: Collection[str] | None = None,
     ) -> dict[str, list[Record]]:
         """The record's subtable rows, of every subtable or of those among ``keys``."""
-        found: dict[str, list[Record]] = {}
-        for field in form.fields:
-            if field.kind is ValueKind.ROWS and (keys is None or field.key in keys):
-                child = self.schema.child_table(form.key, field.key)
-                result = connection.execute(
-                    select(child).where(child.c[PARENT_ID] == record_id).order_by(child.c[POSITION])
-                )
-                found[field.key] = [
-                    {sub.key: row[sub.key] for sub in field.fields} for row in result.mappings()
-                ]
-        return found
+        return read_subtable_rows(connection, self.schema, form, record_id, keys)
 
     def _write_rows(
         self,

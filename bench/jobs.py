@@ -1,7 +1,7 @@
 """Events handled per second, end to end: commit, queue, worker, subscriber.
 
 Run: ``.venv/bin/python bench/jobs.py [--queue sqlite|redis|both] [--database
-sqlite|postgresql] [--events N] [--writers W] [--threads T]``.
+sqlite|postgresql] [--events N] [--writers W] [--threads T] [--processes] [--writer-cost]``.
 
 A fresh database gets a one-form app; W writer threads of this process create N records
 through the record service, one unit of work (one commit, one event) each, and each commit
@@ -40,7 +40,17 @@ import psycopg  # noqa: E402
 import redis  # noqa: E402
 from huey import Huey, RedisHuey, SqliteHuey  # noqa: E402
 from psycopg import sql  # noqa: E402
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select  # noqa: E402
+from sqlalchemy import (  # noqa: E402
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    event,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError  # noqa: E402
 
 from formflow.definitions import load_app  # noqa: E402
@@ -260,6 +270,44 @@ def relay_rate(database: str, events: int, tallying: bool) -> dict[str, float]:
         return {"events": events, "per_s": events / wall, "cpu_ms": cpu / events * 1000}
 
 
+def writer_cost(database: str, creates: int) -> list[tuple[str, float, float]]:
+    """What a writer pays for events, in this process: CPU milliseconds and statements a
+    create with no subscriber, with one owed (the delivery row), and with each commit
+    ringing the SQLite queue as a server's do (no worker: the mark stays set, as in a
+    burst)."""
+    found = []
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        for mode in ("no subscriber", "a subscriber owed", "owed, ringing the queue"):
+            database_url = fresh_database(database, folder / mode.replace(" ", "_"))
+            (folder / mode.replace(" ", "_")).mkdir(exist_ok=True)
+            engine = connect(database_url)
+            schema = AppSchema(load_app(APP))
+            schema.metadata.create_all(engine)
+            subscribers = {} if mode == "no subscriber" else {SUBSCRIBER: lambda _e, _k: None}
+            relay = Relay(engine, subscribers)
+            relay.dispatch = lambda: None
+            if mode.endswith("queue"):
+                Jobs(open_queue("sqlite", folder), relay)
+            service = RecordService(engine, schema, relay=relay)
+            for number in range(50):  # warm: statements compiled, caches filled
+                service.create(Actor.system(), "item", {"name": f"Warm {number}"})
+            sent = [0]
+
+            def count(*_args: Any, sent: list[int] = sent) -> None:
+                sent[0] += 1
+
+            event.listen(engine, "before_cursor_execute", count)
+            cpu = time.process_time()
+            for number in range(creates):
+                service.create(Actor.system(), "item", {"name": f"Item {number}"})
+            cpu = time.process_time() - cpu
+            event.remove(engine, "before_cursor_execute", count)
+            engine.dispose()
+            found.append((mode, cpu / creates * 1000, sent[0] / creates))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queue", choices=["sqlite", "redis", "both"], default="both")
@@ -270,7 +318,17 @@ def main() -> None:
     parser.add_argument(
         "--processes", action="store_true", help="writers are processes, not threads"
     )
+    parser.add_argument(
+        "--writer-cost",
+        action="store_true",
+        help="only measure what a writer pays for events (CPU and statements a create)",
+    )
     options = parser.parse_args()
+    if options.writer_cost:
+        print("| writer | CPU ms a create | statements a create |\n|---|---:|---:|")
+        for mode, cpu_ms, statements in writer_cost(options.database, options.events):
+            print(f"| {mode} | {cpu_ms:.2f} | {statements:.1f} |")
+        return
     queues = ["sqlite", "redis"] if options.queue == "both" else [options.queue]
     print(
         f"# {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs"

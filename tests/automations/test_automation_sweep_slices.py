@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from rules_support import ZONE, MakeRules, Rules
 from sqlalchemy import event, select
 
@@ -133,3 +134,52 @@ def test_each_run_of_a_slice_leaves_its_own_event_marked_with_the_rule(
         updates = [Event.from_row(row) for row in rows]
     assert sorted(e.record_id for e in updates) == sorted(ids)
     assert {(e.cause["automation"], e.depth) for e in updates} == {("remind", 1)}
+
+
+REMIND_AND_STAMP = """\
+key: remind
+label: Remind, then stamp
+form: opportunity
+trigger: {type: date, field: expected_close, days_before: 3, at: "09:00"}
+actions:
+  - set: {reminded: true}
+  - action: stamp
+    params: {mark: reminded}
+"""
+
+
+class _BrokenFor(list[tuple[str, int | None, str]]):
+    """The stamp plugin's notes, failing (as a database that drops the connection would,
+    not as the rule's fault) for one record."""
+
+    def __init__(self, record_id: int) -> None:
+        super().__init__()
+        self.record_id = record_id
+
+    def append(self, item: tuple[str, int | None, str]) -> None:
+        if item[1] == self.record_id:
+            raise RuntimeError("the connection dropped")
+        super().append(item)
+
+
+def test_a_slice_that_fails_as_a_whole_keeps_nothing_and_runs_record_by_record(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(remind=REMIND_AND_STAMP)
+    first, broken, last = _due(rules, 3)
+    rules.plugin.stamped = _BrokenFor(broken)
+    with pytest.raises(RuntimeError):
+        rules.automations.sweep("rules", "remind", NINE)
+    # the slice's unit kept nothing; run one by one, the first is done, the broken one
+    # logged as failed and not done, the last waits for the next sweep
+    assert rules.get("opportunity", first)["reminded"] is True
+    assert rules.get("opportunity", broken)["reminded"] is not True
+    assert rules.get("opportunity", last)["reminded"] is not True
+    rules.plugin.stamped = []
+    assert rules.automations.sweep("rules", "remind", NINE) == 2
+    assert rules.plugin.stamped == [
+        ("opportunity", broken, "reminded"),
+        ("opportunity", last, "reminded"),
+    ]
+    done = [run.record_id for run in rules.runs(automation_key="remind") if run.status == "done"]
+    assert sorted(done) == sorted([first, broken, last])  # each once

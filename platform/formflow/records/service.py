@@ -172,6 +172,7 @@ class RecordService:
         self.preparer = Preparer(ValueConverter(timezone))
         self.prepared = PreparedStatements(schema)
         self.derived = DerivedValues(schema, timezone)
+        self.derived.announce = self._derived_moved
         self.integrity = IntegrityChecks(schema, self.prepared, self.derived)
         self.duplicates = DuplicateKeys(schema)
         self.stays = StayKeeper(self.app)
@@ -1200,6 +1201,33 @@ class RecordService:
             kind=kind,
             user_id=user_id,
             at=at,
+            record=self._public(form, record),
+            changes=changes,
+        )
+
+    def _derived_moved(
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        record: Mapping[str, Any],
+        changes: dict[str, tuple[Any, Any]],
+    ) -> None:
+        """A roll-up (or a lookup, or a formula reading one) of a record moved because
+        another record was written: an update event with the from and to values, in the
+        same transaction, so that rules watching the field see it; no version or audit
+        entry (nobody edited the record), and no event when no subscriber wants the form's
+        events (the write then costs nothing more)."""
+        if not self.outbox.owed(form.key):
+            return
+        self.outbox.append(
+            connection,
+            app_key=self.app.key,
+            form_key=form.key,
+            record_id=record_id,
+            kind=EventKind.UPDATED,
+            user_id=None,
+            at=self.clock(),
             record=self._public(form, record),
             changes=changes,
         )

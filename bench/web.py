@@ -22,12 +22,15 @@ but with 2 workers and no access log, each on a free port of 127.0.0.1:
 
 From this process, threads with one keep-alive ``http.client`` connection each send
 requests for a fixed time per case (1 and 8 connections; each case alternates Formflow and
-baseline), and report requests per second, p50/p95 latency and errors (any status other
-than the expected one, or a broken connection) for: the list page (stage = negotiation, as
-the manager, signed in by cookie), a record page, the API list (page of 50 with its total,
-bearer token) and an API create; against the minimal endpoints: one record by id, the
-stage + owner page of 50 sorted newest first with and without its total, and a create. The load generator shares the machine's two cores with
-the servers, so absolute rates are lower than on a separate client; the ratio is the point.
+baseline), and report requests per second, the servers' CPU milliseconds per request
+(every process and thread of each, from ``/proc``; not PostgreSQL's own), p50/p95 latency
+and errors (any status other than the expected one, or a broken connection) for: the list
+page (stage = negotiation, as the manager, signed in by cookie), a record page, the API
+list (page of 50 with its total, bearer token) and an API create; against the minimal
+endpoints: one record by id, the stage + owner page of 50 sorted newest first with and
+without its total, and a create. The load generator shares the machine's two cores with
+the servers, so absolute rates are lower than on a separate client; the ratio is the point,
+and on a machine busy with other work the CPU per request more than the rate.
 """
 
 from __future__ import annotations

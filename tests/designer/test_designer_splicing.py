@@ -110,6 +110,12 @@ def test_hiding_and_removing_fields_is_the_whole_dump() -> None:
     edited(text, RemoveField("name"))
 
 
+def test_removing_every_field_is_the_whole_dump() -> None:
+    text = edited(FORM, SetLabel("qty", "en", "Count"))
+    for key in ("name", "qty", "kind", "note"):
+        text = edited(text, RemoveField(key))
+
+
 def test_editing_an_option_inside_a_field_is_the_whole_dump() -> None:
     text = edited(FORM, SetValue(("fields", "kind", "options", "b", "label", "en"), "Bee"))
     edited(text, SetValue(("fields", "kind", "options", "a"), None))

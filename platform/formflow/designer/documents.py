@@ -291,12 +291,13 @@ def _dump_item(key: str, item: Any) -> str:
 
 def _splices(data: Any, key: str) -> bool:
     """Whether the items of ``data[key]`` can be written one by one: a block list of
-    mappings whose comments all sit inside the items."""
+    mappings, not empty, whose comments all sit inside the items."""
     if not isinstance(data, CommentedMap) or not isinstance(data.get(key), CommentedSeq):
         return False
     items = data[key]
     return (
-        not items.fa.flow_style()
+        bool(items)  # an empty list is written ``[]`` on its key's line
+        and not items.fa.flow_style()
         and not items.ca.items
         and all(isinstance(item, CommentedMap) and not item.fa.flow_style() for item in items)
     )

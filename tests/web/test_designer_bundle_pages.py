@@ -79,6 +79,16 @@ def test_an_imported_zip_is_answered_on_the_upgrade_page(login: Login, app: Flas
     assert live_label(app) == "Sector"
 
 
+def test_the_publish_page_links_to_the_import_s_issues(login: Login, app: Flask) -> None:
+    customised(app)
+    admin = login("admin")
+    upload(
+        admin, "/admin/designer/crm_sfa/import", "bundle", write_bundle("crm_sfa", 4, elsewhere())
+    )
+    page = admin.get("/admin/designer/crm_sfa/publish").get_data(as_text=True)
+    assert "草稿中有导入的 1.0.0 (version 4) 的合并" in page
+
+
 def test_with_no_upgrade_the_page_offers_to_upload_a_release(login: Login) -> None:
     page = login("admin").get(UPGRADE).get_data(as_text=True)
     assert 'name="release"' in page

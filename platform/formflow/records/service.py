@@ -359,8 +359,12 @@ class RecordService:
                 new={**current, **prepared.values},
                 user_id=actor.user_id,
             )
-            changes = {
-                **prepared.values,
+            changes = {  # only what changed is written (a workflow step sets one field)
+                **{
+                    key: value
+                    for key, value in prepared.values.items()
+                    if current.get(key) != value
+                },
                 "updated_at": context.utc,
                 "updated_by": actor.user_id,
                 "version": current["version"] + 1,

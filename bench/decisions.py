@@ -1,6 +1,7 @@
 """Approval decisions per second, on SQLite and PostgreSQL, from one process.
 
-Run: ``.venv/bin/python bench/decisions.py [--database sqlite|postgresql|both] [--requests N]``
+Run: ``.venv/bin/python bench/decisions.py [--database sqlite|postgresql|both] [--requests N]
+[--profile N]`` (``--profile``: the decisions under ``cProfile``, its N costliest functions)
 (PostgreSQL at ``FORMFLOW_BENCH_POSTGRES``, default
 ``postgresql://postgres@127.0.0.1:5432/postgres``; a database ``formflow_bench_decisions``
 is made afresh there, a temporary file for SQLite).
@@ -20,7 +21,9 @@ the process; PostgreSQL's own work is not counted).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -63,7 +66,7 @@ def fresh_database(kind: str, folder: Path) -> str:
     return POSTGRES.rsplit("/", 1)[0] + f"/{name}"
 
 
-def run(kind: str, requests: int) -> dict[str, str]:
+def run(kind: str, requests: int, profile: int = 0) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as temporary:
         engine = connect(fresh_database(kind, Path(temporary)))
         platform_metadata.create_all(engine)
@@ -132,11 +135,20 @@ def run(kind: str, requests: int) -> dict[str, str]:
             statements[0] += 1
 
         event.listen(engine, "before_cursor_execute", count)
+        profiler = cProfile.Profile() if profile else None
         started, cpu = time.perf_counter(), time.process_time()
+        if profiler is not None:
+            profiler.enable()
         for task_id in tasks:
             flows.decide(manager, task_id, "approve", comment="ok")
+        if profiler is not None:
+            profiler.disable()
         decided = time.perf_counter() - started
         spent = time.process_time() - cpu
+        if profiler is not None:
+            stats = pstats.Stats(profiler)
+            stats.sort_stats("tottime").print_stats(profile)
+            stats.sort_stats("cumulative").print_stats(profile)
         event.remove(engine, "before_cursor_execute", count)
         started = time.perf_counter()
         delivered = relay.deliver()
@@ -158,9 +170,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="profile; print N functions"
+    )
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
-    rows = [run(kind, args.requests) for kind in kinds]
+    rows = [run(kind, args.requests, args.profile) for kind in kinds]
     headers = list(rows[0])
     print(text_table(headers, [[row[h] for h in headers] for row in rows]))
 

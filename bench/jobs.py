@@ -1,7 +1,7 @@
 """Events handled per second, end to end: commit, queue, worker, subscriber.
 
 Run: ``.venv/bin/python bench/jobs.py [--queue sqlite|redis|both] [--database
-sqlite|postgresql] [--events N] [--writers W] [--threads T]``.
+sqlite|postgresql] [--events N] [--writers W] [--threads T] [--processes] [--writer-cost]``.
 
 A fresh database gets a one-form app; W writer threads of this process create N records
 through the record service, one unit of work (one commit, one event) each, and each commit
@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "platform"))
@@ -39,7 +40,17 @@ import psycopg  # noqa: E402
 import redis  # noqa: E402
 from huey import Huey, RedisHuey, SqliteHuey  # noqa: E402
 from psycopg import sql  # noqa: E402
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select  # noqa: E402
+from sqlalchemy import (  # noqa: E402
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    event,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError  # noqa: E402
 
 from formflow.definitions import load_app  # noqa: E402
@@ -120,6 +131,26 @@ def worker(database_url: str, kind: str, folder: str, threads: int) -> None:
     ).run()
 
 
+def write_process(
+    database_url: str, queue: str, folder: str, count: int, ring: bool, ready: Any, go: Any
+) -> None:
+    """A writer process: ``count`` creates through a record service of its own, each
+    commit ringing the queue as a server process's do (unless ``ring`` is false); it
+    says when it is ``ready`` and writes when told to ``go``."""
+    engine = connect(database_url)
+    schema = AppSchema(load_app(APP))
+    relay = Relay(engine, {SUBSCRIBER: subscriber(engine)})
+    Jobs(open_queue(queue, Path(folder)), relay)
+    if not ring:
+        relay.dispatch = lambda: None
+    service = RecordService(engine, schema, relay=relay)
+    ready.put(os.getpid())
+    go.wait()
+    for number in range(count):
+        service.create(Actor.system(), "item", {"name": f"Item {number}"})
+    engine.dispose()
+
+
 def fresh_database(kind: str, folder: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{folder}/bench.db"
@@ -133,7 +164,14 @@ def fresh_database(kind: str, folder: Path) -> str:
 
 
 def run(
-    database: str, queue: str, events: int, writers: int, threads: int, *, backlog: bool
+    database: str,
+    queue: str,
+    events: int,
+    writers: int,
+    threads: int,
+    *,
+    backlog: bool,
+    processes: bool = False,
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
@@ -162,12 +200,26 @@ def run(
             for number in range(per_writer):
                 service.create(Actor.system(), "item", {"name": f"Item {number}"})
 
+        go = spawn.Event()
+        if processes:  # start-up (imports, the app) is not writing: the clock waits for it
+            ready = spawn.Queue()
+            arguments = (database_url, queue, str(folder), per_writer, not backlog, ready, go)
+            writers_: list[Any] = [
+                spawn.Process(target=write_process, args=arguments) for _ in range(writers)
+            ]
+            for writer in writers_:
+                writer.start()
+            for _writer in writers_:
+                ready.get(timeout=120)
+        else:
+            writers_ = [threading.Thread(target=write) for _ in range(writers)]
         started = time.perf_counter()
-        threads_ = [threading.Thread(target=write) for _ in range(writers)]
-        for thread in threads_:
-            thread.start()
-        for thread in threads_:
-            thread.join()
+        go.set()
+        if not processes:
+            for writer in writers_:
+                writer.start()
+        for writer in writers_:
+            writer.join()
         written = time.perf_counter()
         writes_per_s = per_writer * writers / (written - started)
         if backlog:
@@ -191,6 +243,71 @@ def run(
         }
 
 
+def relay_rate(database: str, events: int, tallying: bool) -> dict[str, float]:
+    """The relay's own rate, in this process: ``events`` committed without ringing, then
+    one ``deliver()`` hands them all to the subscriber (the tally, or one that does
+    nothing); wall and CPU time of this process (SQLite's work included; PostgreSQL's
+    server is not)."""
+    with tempfile.TemporaryDirectory() as temporary:
+        database_url = fresh_database(database, Path(temporary))
+        engine = connect(database_url)
+        schema = AppSchema(load_app(APP))
+        schema.metadata.create_all(engine)
+        bench_metadata.create_all(engine)
+        with write_transaction(engine) as connection:
+            connection.execute(insert(tally).values(id=1, count=0))
+        handle = subscriber(engine) if tallying else (lambda _event, _key: None)
+        relay = Relay(engine, {SUBSCRIBER: handle})
+        relay.dispatch = lambda: None
+        service = RecordService(engine, schema, relay=relay)
+        for number in range(events):
+            service.create(Actor.system(), "item", {"name": f"Item {number}"})
+        started, cpu = time.perf_counter(), time.process_time()
+        delivered = relay.deliver()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        engine.dispose()
+        assert delivered == events, (delivered, events)
+        return {"events": events, "per_s": events / wall, "cpu_ms": cpu / events * 1000}
+
+
+def writer_cost(database: str, creates: int) -> list[tuple[str, float, float]]:
+    """What a writer pays for events, in this process: CPU milliseconds and statements a
+    create with no subscriber, with one owed (the delivery row), and with each commit
+    ringing the SQLite queue as a server's do (no worker: the mark stays set, as in a
+    burst)."""
+    found = []
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        for mode in ("no subscriber", "a subscriber owed", "owed, ringing the queue"):
+            database_url = fresh_database(database, folder / mode.replace(" ", "_"))
+            (folder / mode.replace(" ", "_")).mkdir(exist_ok=True)
+            engine = connect(database_url)
+            schema = AppSchema(load_app(APP))
+            schema.metadata.create_all(engine)
+            subscribers = {} if mode == "no subscriber" else {SUBSCRIBER: lambda _e, _k: None}
+            relay = Relay(engine, subscribers)
+            relay.dispatch = lambda: None
+            if mode.endswith("queue"):
+                Jobs(open_queue("sqlite", folder), relay)
+            service = RecordService(engine, schema, relay=relay)
+            for number in range(50):  # warm: statements compiled, caches filled
+                service.create(Actor.system(), "item", {"name": f"Warm {number}"})
+            sent = [0]
+
+            def count(*_args: Any, sent: list[int] = sent) -> None:
+                sent[0] += 1
+
+            event.listen(engine, "before_cursor_execute", count)
+            cpu = time.process_time()
+            for number in range(creates):
+                service.create(Actor.system(), "item", {"name": f"Item {number}"})
+            cpu = time.process_time() - cpu
+            event.remove(engine, "before_cursor_execute", count)
+            engine.dispose()
+            found.append((mode, cpu / creates * 1000, sent[0] / creates))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queue", choices=["sqlite", "redis", "both"], default="both")
@@ -198,12 +315,26 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--writers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--processes", action="store_true", help="writers are processes, not threads"
+    )
+    parser.add_argument(
+        "--writer-cost",
+        action="store_true",
+        help="only measure what a writer pays for events (CPU and statements a create)",
+    )
     options = parser.parse_args()
+    if options.writer_cost:
+        print("| writer | CPU ms a create | statements a create |\n|---|---:|---:|")
+        for mode, cpu_ms, statements in writer_cost(options.database, options.events):
+            print(f"| {mode} | {cpu_ms:.2f} | {statements:.1f} |")
+        return
     queues = ["sqlite", "redis"] if options.queue == "both" else [options.queue]
     print(
         f"# {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs"
     )
-    print(f"database {options.database}, {options.events} events, {options.writers} writers,")
+    kind = "processes" if options.processes else "threads"
+    print(f"database {options.database}, {options.events} events, {options.writers} writer {kind},")
     print(f"worker with {options.threads} threads\n")
     print("| queue | run | events | writes/s | events handled/s | seconds |")
     print("|---|---|---:|---:|---:|---:|")
@@ -216,12 +347,22 @@ def main() -> None:
                 options.writers,
                 options.threads,
                 backlog=backlog,
+                processes=options.processes,
             )
             print(
                 f"| {queue} | {'backlog' if backlog else 'end to end'} | {result['events']:,.0f} "
                 f"| {result['writes_per_s']:,.0f} | {result['events_per_s']:,.0f} "
                 f"| {result['seconds']:.1f} |"
             )
+    print("\nThe relay alone, in one process (`relay.deliver()` over a backlog):\n")
+    print("| subscriber | events | events/s (wall) | CPU ms an event |")
+    print("|---|---:|---:|---:|")
+    for tallying in (False, True):
+        rate = relay_rate(options.database, options.events, tallying)
+        print(
+            f"| {'tally (a write transaction)' if tallying else 'does nothing'} "
+            f"| {rate['events']:,} | {rate['per_s']:,.0f} | {rate['cpu_ms']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 pool sweep over 100,000 customers.
 
 Run: ``.venv/bin/python bench/sweeps.py [--database sqlite|postgresql|both] [--rows N]
-[--customers N] [--days D] [--quick]``.
+[--customers N] [--days D] [--quick] [--profile]``.
 
 For each database it installs the real CRM app (``apps/crm_sfa``) in a fresh database, adds
 the 50 people of ``bench/records.py`` and bulk-loads, as that bench does, N customers and
@@ -34,7 +34,9 @@ changes what it sweeps.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import random
 import sys
 import tempfile
@@ -48,7 +50,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 import records as records_bench
 from _common import ROOT, markdown_table, plans_of, publish, text_table
@@ -72,6 +74,8 @@ POOL_RULES = (  # in the order the clock runs them (by key)
     "pool_warn_no_won_deal",
 )
 FOLLOW_UP_SPAN_DAYS = 100
+PROFILE = False
+"""``--profile``: print each sweep's profile (its times are then the profiler's)."""
 CLAIM_SPAN_DAYS = 400
 
 
@@ -87,6 +91,11 @@ class Sweep:
     sweep_s: float
     events: int
     hand_on_s: float
+    sweep_cpu_s: float = 0.0
+    """The process's CPU time over the sweep (this process only: SQLite's work, not
+    PostgreSQL's server), steadier than wall time on a loaded machine."""
+    statements: int = 0
+    """Statements the sweep sent to the database."""
 
 
 @dataclass
@@ -148,7 +157,18 @@ class Report:
         )
 
 
-HEADERS = ["day, rule", "found", "finding s", "runs", "sweep s", "runs/s", "events", "handing on s"]
+HEADERS = [
+    "day, rule",
+    "found",
+    "finding s",
+    "runs",
+    "sweep s",
+    "sweep CPU s",
+    "statements a run",
+    "runs/s",
+    "events",
+    "handing on s",
+]
 
 
 def _row(label: str, sweeps: Sequence[Sweep]) -> list[str]:
@@ -159,7 +179,9 @@ def _row(label: str, sweeps: Sequence[Sweep]) -> list[str]:
         f"{sum(s.found for s in sweeps):,}",
         f"{sum(s.find_s for s in sweeps):.2f}",
         f"{ran:,}",
-        f"{took:.1f}",
+        f"{took:.2f}",
+        f"{sum(s.sweep_cpu_s for s in sweeps):.2f}",
+        f"{sum(s.statements for s in sweeps) / ran:.1f}" if ran else "-",
         f"{ran / took:,.0f}" if took else "-",
         f"{sum(s.events for s in sweeps):,}",
         f"{sum(s.hand_on_s for s in sweeps):.1f}",
@@ -237,12 +259,29 @@ def measure(instance: Instance, rule: str, day: date) -> Sweep:
     started = time.perf_counter()
     found = len(instance.automations.preview(APP_KEY, rule, day))
     find_s = time.perf_counter() - started
-    started = time.perf_counter()
-    ran = instance.automations.sweep(APP_KEY, rule, nine_am(instance, day))
-    sweep_s = time.perf_counter() - started
+    statements = [0]
+
+    def count(*_args: Any) -> None:
+        statements[0] += 1
+
+    event.listen(instance.engine, "before_cursor_execute", count)
+    try:
+        started, cpu = time.perf_counter(), time.process_time()
+        if PROFILE:
+            profiler = cProfile.Profile(time.process_time)
+            ran = profiler.runcall(
+                instance.automations.sweep, APP_KEY, rule, nine_am(instance, day)
+            )
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        else:
+            ran = instance.automations.sweep(APP_KEY, rule, nine_am(instance, day))
+        sweep_s, sweep_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        event.remove(instance.engine, "before_cursor_execute", count)
     started = time.perf_counter()
     events = instance.relay.deliver()
-    return Sweep(day, rule, found, find_s, ran, sweep_s, events, time.perf_counter() - started)
+    handed = time.perf_counter() - started
+    return Sweep(day, rule, found, find_s, ran, sweep_s, events, handed, sweep_cpu_s, statements[0])
 
 
 def first_plans(engine: Engine, action: Callable[[], Any]) -> str:
@@ -303,7 +342,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=None, help="customers (100,000)")
     parser.add_argument("--days", type=int, default=None, help="days swept (3; quick: 2)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 5,000 and 50,000")
+    parser.add_argument("--profile", action="store_true", help="print each sweep's profile")
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
     rows = args.rows if args.rows is not None else (50_000 if args.quick else 1_000_000)
     customers = args.customers or (5_000 if args.quick else 100_000)
     settings = replace(

@@ -1,16 +1,16 @@
 """Formflow's pages and REST API under load, next to a hand-written Flask + Core app.
 
-Run: ``.venv/bin/python bench/web.py [--database sqlite|postgresql] [--rows N] [--quick]
-[--seconds S] [--against same-work|minimal]``.
+Run: ``.venv/bin/python bench/web.py [--database sqlite|postgresql|both] [--rows N]
+[--quick] [--seconds S] [--against same-work|minimal]``.
 
 Takes the SQLite database bench/records.py loads (``bench/results/records-<rows>.db``, CRM
 app, 50 users, customers, N opportunities; loaded first if missing), copies it so the
 creates here do not change it, signs a sales manager in and gives them an API token. With
-``--database postgresql`` it uses bench/records.py's PostgreSQL database (``formflow_bench``
-on the server at ``FORMFLOW_BENCH_POSTGRES``) as it is, without copying or reloading it: it
-must already hold N opportunities (``bench/records.py --database postgresql``), and the
-creates, the manager's password and the token stay in it. Then
-it serves it twice with gunicorn, as ``formflow serve`` does (gthread, 4 threads a worker)
+``--database postgresql`` it uses its own PostgreSQL database (``formflow_bench_web`` on the
+server at ``FORMFLOW_BENCH_POSTGRES``), loaded by bench/records.py's loader when it does not
+already hold N opportunities, and otherwise used as it is: the creates, the manager's
+password and the token stay in it. ``--database both`` measures SQLite, then PostgreSQL,
+in the same run. For each database it serves it twice with gunicorn, as ``formflow serve`` does (gthread, 4 threads a worker)
 but with 2 workers and no access log, each on a free port of 127.0.0.1:
 
 - Formflow: ``formflow.lifecycle.serve.FormflowServer`` around ``create_app``;
@@ -22,12 +22,15 @@ but with 2 workers and no access log, each on a free port of 127.0.0.1:
 
 From this process, threads with one keep-alive ``http.client`` connection each send
 requests for a fixed time per case (1 and 8 connections; each case alternates Formflow and
-baseline), and report requests per second, p50/p95 latency and errors (any status other
-than the expected one, or a broken connection) for: the list page (stage = negotiation, as
-the manager, signed in by cookie), a record page, the API list (page of 50 with its total,
-bearer token) and an API create; against the minimal endpoints: one record by id, the
-stage + owner page of 50 sorted newest first with and without its total, and a create. The load generator shares the machine's two cores with
-the servers, so absolute rates are lower than on a separate client; the ratio is the point.
+baseline), and report requests per second, the servers' CPU milliseconds per request
+(every process and thread of each, from ``/proc``; not PostgreSQL's own), p50/p95 latency
+and errors (any status other than the expected one, or a broken connection) for: the list
+page (stage = negotiation, as the manager, signed in by cookie), a record page, the API
+list (page of 50 with its total, bearer token) and an API create; against the minimal
+endpoints: one record by id, the stage + owner page of 50 sorted newest first with and
+without its total, and a create. The load generator shares the machine's two cores with
+the servers, so absolute rates are lower than on a separate client; the ratio is the point,
+and on a machine busy with other work the CPU per request more than the rate.
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ HOST = "127.0.0.1"
 WORKERS = 2
 SECRET = "bench-web-secret-not-for-production"
 PASSWORD = "bench-password-1"
+POSTGRES_DATABASE = "formflow_bench_web"
+"""Its own database (loaded by bench/records.py's loader when it does not hold N rows):
+another benchmark reloading ``formflow_bench`` must not pull it away mid-run."""
 
 
 # serving (run in a child process: ``web.py --serve formflow|baseline URL PORT INSTANCE``) --
@@ -128,6 +134,24 @@ def start(which: str, url: str, instance: Path, log: Path) -> tuple[subprocess.P
     raise SystemExit(f"{which} server did not start; see {log}")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its descendants (gunicorn's master
+    and workers, with their threads: the job consumer's too), from ``/proc``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile
+    return total
+
+
 # preparing the database -------------------------------------------------------------
 
 
@@ -147,16 +171,19 @@ def prepare(rows: int, work: Path, kind: str = "sqlite") -> Fixture:
     from formflow.storage.database import connect
 
     if kind == "postgresql":
-        url = records.POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{records.POSTGRES_DATABASE}"
-        probe = connect(url)
+        records.POSTGRES_DATABASE = POSTGRES_DATABASE
+        target = records.fresh_target("postgresql", rows, keep=True)
+        probe = connect(target.url)
         found = records.loaded_rows(probe)
         probe.dispose()
         if found != rows:
-            raise SystemExit(
-                f"{records.POSTGRES_DATABASE} holds {found} loaded opportunities, not {rows:,}; "
-                f"run bench/records.py --database postgresql --rows {rows} first"
-            )
-        return fixture_of(url)
+            records.say(f"loading {rows:,} opportunities into {POSTGRES_DATABASE}")
+            target = records.fresh_target("postgresql", rows, keep=False)
+            engine = connect(target.url)
+            args = argparse.Namespace(rows=rows, quick=False, keep=False, profile=False)
+            records.install_and_load(target, engine, records.settings_from(args))
+            engine.dispose()
+        return fixture_of(target.url)
     source = records.RESULTS / f"records-{rows}.db"
     probe = connect(f"sqlite:///{source}")
     if records.loaded_rows(probe) != rows:
@@ -244,15 +271,25 @@ class Result:
     p50: float
     p95: float
     first_error: str | None
+    cpu_seconds: float = 0.0
+    """The server's CPU time (every process and thread) while the case ran."""
 
     @property
     def rate(self) -> float:
         return self.count / self.seconds
 
+    @property
+    def cpu_ms(self) -> float:
+        """The server's CPU milliseconds per request: what load from elsewhere on the
+        machine changes least."""
+        return 1000 * self.cpu_seconds / self.count if self.count else 0.0
 
-def load(port: int, request: Request, connections: int, seconds: float, cap: int) -> Result:
+
+def load(
+    port: int, request: Request, connections: int, seconds: float, cap: int, pid: int = 0
+) -> Result:
     """``connections`` threads, each one keep-alive connection, for ``seconds`` (or until
-    ``cap`` requests in all); latency per request in ms."""
+    ``cap`` requests in all); latency per request in ms; the CPU time of server ``pid``."""
     latencies: list[list[float]] = [[] for _ in range(connections)]
     errors = [0] * connections
     first: list[str] = []
@@ -286,6 +323,7 @@ def load(port: int, request: Request, connections: int, seconds: float, cap: int
                     first.append(f"{status}: {payload[:300]!r}")
         connection.close()
 
+    cpu_before = tree_cpu_seconds(pid) if pid else 0.0
     started = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
     for thread in threads:
@@ -293,12 +331,19 @@ def load(port: int, request: Request, connections: int, seconds: float, cap: int
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    cpu = tree_cpu_seconds(pid) - cpu_before if pid else 0.0
     samples = sorted(x for found in latencies for x in found)
     if not samples:
-        return Result(0, sum(errors), elapsed, 0, 0, first[0] if first else None)
+        return Result(0, sum(errors), elapsed, 0, 0, first[0] if first else None, cpu)
     pick = lambda f: samples[min(len(samples) - 1, round(f * (len(samples) - 1)))]  # noqa: E731
     return Result(
-        len(samples), sum(errors), elapsed, pick(0.5), pick(0.95), first[0] if first else None
+        len(samples),
+        sum(errors),
+        elapsed,
+        pick(0.5),
+        pick(0.95),
+        first[0] if first else None,
+        cpu,
     )
 
 
@@ -463,7 +508,8 @@ def rows_of(results: list[tuple[str, int, Result, Result]]) -> list[list[str]]:
     for label, connections, ff, base in results:
         aim = AIMS.get(label, READ_AIM)
         ratio = base.rate / ff.rate if ff.rate else float("inf")
-        met = ratio <= aim and (connections < 8 or ff.errors == 0)
+        cpu_ratio = ff.cpu_ms / base.cpu_ms if base.cpu_ms else float("inf")
+        met = ratio <= aim and ff.errors == 0
         table.append(
             [
                 label,
@@ -471,6 +517,8 @@ def rows_of(results: list[tuple[str, int, Result, Result]]) -> list[list[str]]:
                 f"{ff.rate:,.0f}",
                 f"{base.rate:,.0f}",
                 f"{ratio:.2f}x (aim {aim}x)",
+                f"{ff.cpu_ms:.2f} / {base.cpu_ms:.2f}",
+                f"{cpu_ratio:.2f}x",
                 f"{ff.p50:.1f} / {ff.p95:.1f}",
                 f"{base.p50:.1f} / {base.p95:.1f}",
                 f"{ff.errors} / {base.errors}",
@@ -487,6 +535,8 @@ HEADERS = [
     "Formflow req/s",
     "hand-written req/s",
     "slower by",
+    "server CPU ms a request F / h",
+    "CPU F ÷ h",
     "Formflow p50 / p95 ms",
     "hand-written p50 / p95 ms",
     "errors F / h",
@@ -495,12 +545,66 @@ HEADERS = [
 ]
 
 
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def run_database(
+    kind: str, rows: int, seconds: float, cap: int, against: str
+) -> tuple[list[tuple[str, int, Result, Result]], list[float]]:
+    """Both servers on one database, every case at 1 then 8 connections; the results and
+    the load averages seen before and after each round."""
+    from records import RESULTS, say
+
+    work = RESULTS / "web"
+    say(f"preparing the {rows:,}-row {NAMES[kind]} database")
+    fixture = prepare(rows, work, kind)
+    instance = work / f"instance-{kind}"
+    instance.mkdir(parents=True, exist_ok=True)
+    log = work / f"servers-{kind}.log"
+    log.write_text("")
+    servers = []
+    results: list[tuple[str, int, Result, Result]] = []
+    loads = [os.getloadavg()[0]]
+    try:
+        ff_process, ff_port = start("formflow", fixture.url, instance, log)
+        servers.append(ff_process)
+        rival = "minimal" if against == "minimal" else "baseline"
+        base_process, base_port = start(rival, fixture.url, instance, log)
+        servers.append(base_process)
+        say(f"Formflow on :{ff_port}, baseline on :{base_port}, {seconds:g} s a case")
+        pick_cases = minimal_cases if against == "minimal" else cases
+        requests = pick_cases(fixture, ff_port, base_port)
+        for ff_request, base_request in requests.values():  # warm both (imports, caches)
+            load(ff_port, ff_request, 2, 1.0, 50)
+            load(base_port, base_request, 2, 1.0, 50)
+        for connections in (1, 8):
+            for label, (ff_request, base_request) in requests.items():
+                ff = load(ff_port, ff_request, connections, seconds, cap, ff_process.pid)
+                base = load(base_port, base_request, connections, seconds, cap, base_process.pid)
+                results.append((label, connections, ff, base))
+                say(
+                    f"{NAMES[kind]} {label}, {connections} conn: Formflow {ff.rate:,.0f}/s "
+                    f"p95 {ff.p95:.1f} ms {ff.errors} errors; hand-written {base.rate:,.0f}/s "
+                    f"p95 {base.p95:.1f} ms {base.errors} errors"
+                )
+                for which, found in (("Formflow", ff), ("hand-written", base)):
+                    if found.first_error:
+                        say(f"  first {which} error: {found.first_error}")
+            loads.append(os.getloadavg()[0])
+    finally:
+        for process in servers:
+            process.terminate()
+        for process in servers:
+            process.wait(timeout=30)
+    return results, loads
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="sqlite")
     parser.add_argument("--rows", type=int, default=None, help="opportunities (default 1,000,000)")
     parser.add_argument("--quick", action="store_true", help="50,000 rows, 3 s a case")
     parser.add_argument("--seconds", type=float, default=None, help="per case (default 10)")
@@ -514,64 +618,25 @@ def main() -> None:
     args = parser.parse_args()
     rows = args.rows or (50_000 if args.quick else 1_000_000)
     seconds = args.seconds or (3.0 if args.quick else 10.0)
+    from _common import markdown_table, text_table
     from records import RESULTS, say
 
-    work = RESULTS / "web"
-    kind = args.database
-    name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[kind]
-    say(f"preparing the {rows:,}-row {name} database")
-    fixture = prepare(rows, work, kind)
-    instance = work / f"instance-{kind}"
-    instance.mkdir(parents=True, exist_ok=True)
-    log = work / "servers.log"
-    log.write_text("")
-    servers = []
-    try:
-        ff_process, ff_port = start("formflow", fixture.url, instance, log)
-        servers.append(ff_process)
-        rival = "minimal" if args.against == "minimal" else "baseline"
-        base_process, base_port = start(rival, fixture.url, instance, log)
-        servers.append(base_process)
-        say(f"Formflow on :{ff_port}, baseline on :{base_port}, {seconds:g} s a case")
-        pick_cases = minimal_cases if args.against == "minimal" else cases
-        requests = pick_cases(fixture, ff_port, base_port)
-        for ff_request, base_request in requests.values():  # warm both (imports, caches)
-            load(ff_port, ff_request, 2, 1.0, 50)
-            load(base_port, base_request, 2, 1.0, 50)
-        results = []
-        loads = [os.getloadavg()[0]]
-        for connections in (1, 8):
-            for label, (ff_request, base_request) in requests.items():
-                ff = load(ff_port, ff_request, connections, seconds, args.cap)
-                base = load(base_port, base_request, connections, seconds, args.cap)
-                results.append((label, connections, ff, base))
-                say(
-                    f"{label}, {connections} conn: Formflow {ff.rate:,.0f}/s p95 {ff.p95:.1f} ms "
-                    f"{ff.errors} errors; hand-written {base.rate:,.0f}/s p95 {base.p95:.1f} ms "
-                    f"{base.errors} errors"
-                )
-                for which, found in (("Formflow", ff), ("hand-written", base)):
-                    if found.first_error:
-                        say(f"  first {which} error: {found.first_error}")
-            loads.append(os.getloadavg()[0])
-    finally:
-        for process in servers:
-            process.terminate()
-        for process in servers:
-            process.wait(timeout=30)
-    from _common import markdown_table, text_table
-
-    table = rows_of(results)
-    print(f"\n== {name}, {rows:,} opportunities, {seconds:g} s a case ==")
-    print(text_table(HEADERS, [[c.replace("**", "") for c in row] for row in table]))
-    print(f"load average (1 min) during the run: {', '.join(f'{x:.1f}' for x in loads)}")
+    kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    report = []
+    for kind in kinds:
+        results, loads = run_database(kind, rows, seconds, args.cap, args.against)
+        table = rows_of(results)
+        averages = ", ".join(f"{x:.1f}" for x in loads)
+        print(f"\n== {NAMES[kind]}, {rows:,} opportunities, {seconds:g} s a case ==")
+        print(text_table(HEADERS, [[c.replace("**", "") for c in row] for row in table]))
+        print(f"load average (1 min) during the run: {averages}")
+        report.append(
+            f"{NAMES[kind]}, {rows:,} opportunities, {seconds:g} s a case, load averages "
+            f"{averages}\n\n{markdown_table(HEADERS, table)}\n"
+        )
     suffix = "-minimal" if args.against == "minimal" else ""
-    out = RESULTS / f"web-{kind}-{rows}{suffix}.md"
-    out.write_text(
-        f"{name}, {rows:,} opportunities, {seconds:g} s a case, load averages "
-        f"{', '.join(f'{x:.1f}' for x in loads)}\n\n{markdown_table(HEADERS, table)}\n",
-        encoding="utf-8",
-    )
+    out = RESULTS / f"web-{args.database}-{rows}{suffix}.md"
+    out.write_text("\n".join(report), encoding="utf-8")
     say(f"written {out.relative_to(RESULTS.parent.parent)}")
 
 

@@ -251,3 +251,23 @@ def test_a_restored_payment_marks_its_instalment_again(
     crm.records.restore(admin, "payment", paid["id"])
     crm.deliver_events()
     assert status_of(crm, plan) == "received"
+
+
+def test_a_payment_moved_to_another_instalment_marks_both(
+    crm: Sandbox, rep: Actor, finance: Actor
+) -> None:
+    signed = contract(crm, rep, amount="1500")
+    left = plan_of(crm, rep, signed, "1000")
+    joined = crm.records.create(
+        rep,
+        "payment_plan",
+        {"contract": signed["id"], "due_date": "2026-12-31", "amount": "500", "instalment_no": 2},
+    )
+    paid = book(crm, finance, left, "500")
+    assert (status_of(crm, left), status_of(crm, joined)) == ("partial", "pending")
+
+    moved = Api(crm, finance).patch("payment", paid, {"payment_plan": joined["id"]})
+    assert moved.status_code == 200, moved.get_json()
+    crm.deliver_events()
+
+    assert (status_of(crm, left), status_of(crm, joined)) == ("pending", "received")

@@ -657,9 +657,14 @@ def jobs_dead(limit: int) -> None:
     _listed(
         "no dead letters",
         (
-            f"{letter.id:>5}  {letter.failed_at:%Y-%m-%d %H:%M}  {letter.subscriber:<24} "
-            f"{letter.app_key}/{letter.form_key}/{letter.record_id} {letter.kind:<8} "
-            f"after {letter.attempts} attempts: {_first_line(letter.error)}"
+            _given_up(
+                letter.id,
+                letter.failed_at,
+                letter.subscriber,
+                letter.attempts,
+                letter.error,
+                f"{letter.app_key}/{letter.form_key}/{letter.record_id} {letter.kind:<8} ",
+            )
             for letter in letters
         ),
     )
@@ -691,8 +696,7 @@ def jobs_failed(limit: int) -> None:
     _listed(
         "no failed plugin jobs",
         (
-            f"{job.id:>5}  {job.finished_at or job.created_at:%Y-%m-%d %H:%M}  {job.name:<24} "
-            f"after {job.attempts} attempts: {_first_line(job.error)}"
+            _given_up(job.id, job.finished_at or job.created_at, job.name, job.attempts, job.error)
             for job in found
         ),
     )
@@ -801,6 +805,17 @@ def _listed(nothing: str, lines: Iterable[str]) -> None:
         shown = True
     if not shown:
         click.echo(nothing)
+
+
+def _given_up(
+    number: int, at: datetime, name: str, attempts: int, error: str, about: str = ""
+) -> str:
+    """One line of a list of work given up after its last retry, dead letters and plugin
+    jobs alike: its id, when, whose it was, ``about`` what, and the first line of why."""
+    return (
+        f"{number:>5}  {at:%Y-%m-%d %H:%M}  {name:<24} {about}"
+        f"after {attempts} attempts: {_first_line(error)}"
+    )
 
 
 def _first_line(text: str) -> str:

@@ -16,7 +16,7 @@ import importlib.util
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import metadata
@@ -39,6 +39,7 @@ from formflow.expressions import ExpressionEngine
 from formflow.fields import FieldType, FieldTypeRegistry
 from formflow.hookspecs import PROJECT, Veto
 from formflow.jobs.plugin_jobs import PluginJob
+from formflow.notifications.email import EmailChannel
 from formflow.notifications.model import Channel
 from formflow.plugin_kit import Button, PluginSetting
 
@@ -295,18 +296,26 @@ class Plugins:
                 answers.append((impl.plugin_name, answer))
         return sorted(answers, key=lambda item: self._infos[item[0]].source is not Source.BUILTIN)
 
-    def _collect_field_types(self) -> list[FieldType]:
-        hook = "formflow_field_types"
+    def _named(
+        self, hook: str, item_type: type[T], what: str, name: Callable[[T], str]
+    ) -> Iterator[tuple[str, T]]:
+        """Each item of the lists the plugins answer ``hook`` with, and its plugin's name,
+        built-in plugin first; an item named like an earlier one (``what`` says of what,
+        ``name`` reads the name) stops the load, since only one of them could be used."""
         owners: dict[str, str] = {}
-        types: list[FieldType] = []
         for plugin, answer in self._answers(hook):
-            for field_type in _list_of(FieldType, answer, plugin, hook):
-                self._claim(owners, "field type", field_type.name, plugin)
-                if field_type.options_schema is not None:
-                    _check_schema(
-                        field_type.options_schema, plugin, f"field type {field_type.name!r}"
-                    )
-                types.append(field_type)
+            for item in _list_of(item_type, answer, plugin, hook):
+                self._claim(owners, what, name(item), plugin)
+                yield plugin, item
+
+    def _collect_field_types(self) -> list[FieldType]:
+        types: list[FieldType] = []
+        for plugin, field_type in self._named(
+            "formflow_field_types", FieldType, "field type", lambda found: found.name
+        ):
+            if field_type.options_schema is not None:
+                _check_schema(field_type.options_schema, plugin, f"field type {field_type.name!r}")
+            types.append(field_type)
         return types
 
     def _collect_functions(self) -> dict[str, Callable[..., Any]]:
@@ -330,39 +339,33 @@ class Plugins:
         return functions
 
     def _collect_actions(self) -> dict[str, Action]:
-        hook = "formflow_actions"
-        owners: dict[str, str] = {}
         actions: dict[str, Action] = {}
-        for plugin, answer in self._answers(hook):
-            for action in _list_of(Action, answer, plugin, hook):
-                self._claim(owners, "action", action.name, plugin)
-                _check_schema(action.params_schema, plugin, f"action {action.name!r}")
-                actions[action.name] = action
+        for plugin, action in self._named(
+            "formflow_actions", Action, "action", lambda found: found.name
+        ):
+            _check_schema(action.params_schema, plugin, f"action {action.name!r}")
+            actions[action.name] = action
         return actions
 
     def _collect_channels(self) -> list[Channel]:
-        hook = "formflow_notification_channels"
-        owners: dict[str, str] = {"email": "formflow"}
         channels: list[Channel] = []
-        for plugin, answer in self._answers(hook):
-            for channel in _list_of(Channel, answer, plugin, hook):  # type: ignore[type-abstract]
-                if channel.key in owners and owners[channel.key] == "formflow":
-                    raise PluginLoadError(
-                        f"plugin {plugin!r} cannot replace the built-in channel {channel.key!r}; choose another key"
-                    )
-                self._claim(owners, "notification channel", channel.key, plugin)
-                channels.append(channel)
+        for plugin, channel in self._named(
+            "formflow_notification_channels",
+            Channel,  # type: ignore[type-abstract]
+            "notification channel",
+            lambda found: found.key,
+        ):
+            if channel.key == EmailChannel.key:
+                raise PluginLoadError(
+                    f"plugin {plugin!r} cannot replace the built-in channel {channel.key!r}; choose another key"
+                )
+            channels.append(channel)
         return channels
 
     def _collect_blueprints(self) -> list[tuple[str, Blueprint]]:
-        hook = "formflow_blueprints"
-        owners: dict[str, str] = {}
-        found: list[tuple[str, Blueprint]] = []
-        for plugin, answer in self._answers(hook):
-            for blueprint in _list_of(Blueprint, answer, plugin, hook):
-                self._claim(owners, "blueprint", blueprint.name, plugin)
-                found.append((plugin, blueprint))
-        return found
+        return list(
+            self._named("formflow_blueprints", Blueprint, "blueprint", lambda found: found.name)
+        )
 
     def _collect_template_dirs(self) -> list[Path]:
         hook = "formflow_template_dirs"
@@ -377,14 +380,10 @@ class Plugins:
         return folders
 
     def _collect_commands(self) -> list[click.Command]:
-        hook = "formflow_commands"
-        owners: dict[str, str] = {}
-        commands: list[click.Command] = []
-        for plugin, answer in self._answers(hook):
-            for command in _list_of(click.Command, answer, plugin, hook):
-                self._claim(owners, "command", command.name or "", plugin)
-                commands.append(command)
-        return commands
+        named = self._named(
+            "formflow_commands", click.Command, "command", lambda found: found.name or ""
+        )
+        return [command for _plugin, command in named]
 
     def _collect_settings(self) -> dict[str, tuple[PluginSetting, ...]]:
         hook = "formflow_settings"
@@ -415,14 +414,8 @@ class Plugins:
         return found
 
     def _collect_jobs(self) -> dict[str, PluginJob]:
-        hook = "formflow_jobs"
-        owners: dict[str, str] = {}
-        found: dict[str, PluginJob] = {}
-        for plugin, answer in self._answers(hook):
-            for job in _list_of(PluginJob, answer, plugin, hook):
-                self._claim(owners, "job", job.name, plugin)
-                found[job.name] = job
-        return found
+        named = self._named("formflow_jobs", PluginJob, "job", lambda found: found.name)
+        return {job.name: job for _plugin, job in named}
 
     def _claim(self, owners: dict[str, str], what: str, name: str, plugin: str) -> None:
         owner = owners.get(name)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, event, insert, select, update
 
 from formflow import audit
 from formflow.audit.chain import Entry
+from formflow.records.unit import unit_of_work
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import audit_entries, platform_metadata
 
@@ -147,3 +148,55 @@ def test_concurrent_writers_keep_one_chain(logged: Engine) -> None:
     found = verdict(logged)
     assert found.intact
     assert found.checked == 45
+
+
+def test_a_unit_of_work_appends_its_entries_with_one_advance_of_the_head(logged: Engine) -> None:
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        seen.append(statement)
+
+    event.listen(logged, "before_cursor_execute", record)
+    try:
+        with unit_of_work(logged) as unit:
+            for number in range(3):
+                audit.log(unit.connection, "record.update", user_id=7, record_id=number)
+    finally:
+        event.remove(logged, "before_cursor_execute", record)
+    assert sum("ff_audit_head" in statement for statement in seen) == 2  # advance, hash
+    assert sum("INSERT INTO ff_audit_entries" in statement for statement in seen) == 1
+    with read_transaction(logged) as connection:
+        rows = connection.execute(select(audit_entries).order_by(audit_entries.c.id)).all()
+    assert [(row.id, row.record_id) for row in rows[5:]] == [(6, 0), (7, 1), (8, 2)]
+    assert verdict(logged).intact
+
+
+def refused_write(connection: Connection, record_id: int) -> None:
+    with connection.begin_nested():
+        audit.log(connection, "record.create", user_id=7, record_id=record_id)
+        raise RuntimeError("the write was refused")
+
+
+def test_an_entry_logged_in_a_savepoint_that_rolls_back_is_dropped(logged: Engine) -> None:
+    with unit_of_work(logged) as unit:
+        audit.log(unit.connection, "record.create", user_id=7, record_id=1)
+        with pytest.raises(RuntimeError):
+            refused_write(unit.connection, 2)
+        with unit.connection.begin_nested():
+            audit.log(unit.connection, "record.create", user_id=7, record_id=3)
+    with read_transaction(logged) as connection:
+        rows = connection.execute(select(audit_entries).order_by(audit_entries.c.id)).all()
+    assert [(row.id, row.record_id) for row in rows[5:]] == [(6, 1), (7, 3)]
+    assert verdict(logged).intact
+
+
+def failing_unit(engine: Engine) -> None:
+    with unit_of_work(engine) as unit:
+        audit.log(unit.connection, "record.create", user_id=7, record_id=1)
+        raise RuntimeError("the act failed")
+
+
+def test_a_unit_that_fails_leaves_no_entry(logged: Engine) -> None:
+    with pytest.raises(RuntimeError):
+        failing_unit(logged)
+    assert verdict(logged).head_id == 5

@@ -103,6 +103,35 @@ def test_duplicate_field_keys(write_app: AppWriter) -> None:
     ]
 
 
+def test_a_repeated_rule_key_is_reported_at_the_second_key(write_app: AppWriter) -> None:
+    rule = '  - {key: named, expression: "name is not none", message: {zh: 必填, en: Needed}}\n'
+    root = write_app(forms={"item": form(NAME, "rules:\n" + rule + rule)})
+    assert definition_errors(root) == ["forms/item.yaml:8:11: duplicate rule key 'named'"]
+
+
+def test_a_repeated_agenda_key_is_reported_at_the_second_key(write_app: AppWriter) -> None:
+    fields = (
+        NAME
+        + "  - {key: due, type: date, label: 到期}\n"
+        + "  - {key: owner, type: user, label: 负责人}\n"
+    )
+    item = "  - {key: due, label: 到期, date: due, user: owner}\n"
+    root = write_app(forms={"item": form(fields, "agenda:\n" + item + item)})
+    assert definition_errors(root) == ["forms/item.yaml:10:11: duplicate agenda key 'due'"]
+
+
+def test_a_repeated_duplicate_check_key_is_reported_at_the_second_key(
+    write_app: AppWriter,
+) -> None:
+    check = "  - {key: same, fields: [item.name], normalise: company_name, effect: warn}\n"
+    root = write_app(
+        app=MINIMAL_APP_YAML + "duplicate_checks:\n" + check + check,
+        forms={"item": form(NAME)},
+    )
+    second = MINIMAL_APP_YAML.count("\n") + 3  # the header line, then the first check
+    assert definition_errors(root) == [f"app.yaml:{second}:11: duplicate check 'same'"]
+
+
 def test_a_field_named_like_a_system_field(write_app: AppWriter) -> None:
     root = write_app(
         forms={"item": form(NAME + "  - {key: created_at, type: date, label: 日期}\n")}

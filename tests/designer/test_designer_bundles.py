@@ -66,15 +66,15 @@ def test_a_zip_without_a_manifest_is_refused() -> None:
         read_bundle(zipped(FILES))
 
 
-def test_an_imported_bundle_becomes_the_draft_not_the_live_app(
+def test_an_imported_bundle_is_merged_into_the_draft_not_the_live_app(
     designer: Designer, instance: Instance
 ) -> None:
     exported = designer.export("demo")
     with zipfile.ZipFile(io.BytesIO(exported)) as archive:
         files = {n: archive.read(n).decode() for n in archive.namelist() if n != MANIFEST}
     files["forms/item.yaml"] = files["forms/item.yaml"].replace("Quantity", "Count")
-    draft = designer.import_bundle("demo", write_bundle("demo", 1, files), None)
-    assert "Count" in draft.files["forms/item.yaml"].text
+    designer.import_bundle("demo", write_bundle("demo", 1, files), None)
+    assert "Count" in designer.draft("demo").files["forms/item.yaml"].text
     assert instance.app("demo").forms["item"].field("qty").label.en == "Quantity"
 
 

@@ -228,17 +228,30 @@ def test_a_page_may_skip_its_total(db: Engine, lab: AppSchema) -> None:
     assert page(db, lab, Query(with_total=False)).total is None
 
 
-@pytest.mark.parametrize(("limit", "statements"), [(2, 2), (100, 2)])
-def test_a_page_costs_two_statements_whatever_its_size(
-    db: Engine, lab: AppSchema, limit: int, statements: int
+@pytest.mark.parametrize("limit", [2, 100])
+def test_a_page_and_its_total_cost_one_statement_whatever_its_size(
+    db: Engine, lab: AppSchema, limit: int
 ) -> None:
     query = Query(
         limit=limit, search="deal", filter={"field": "tags", "op": "has_any", "value": ["red"]}
     )
     with read_transaction(db) as connection, StatementCounter(db) as counter:
         found = select_page(connection, lab, "deal", query)
-    assert counter.count == statements
+    assert counter.count == 1
     assert len(found.rows) == min(limit, 11)
+    assert (found.total, found.total_is_capped) == (11, False)
+
+
+def test_a_page_past_the_last_row_still_has_the_total(db: Engine, lab: AppSchema) -> None:
+    query = Query(offset=COUNT, filter={"field": "tags", "op": "has_any", "value": ["red"]})
+    found = page(db, lab, query)
+    assert found.rows == []
+    assert (found.total, found.total_is_capped) == (11, False)
+
+
+def test_a_filter_nothing_matches_has_a_total_of_zero(db: Engine, lab: AppSchema) -> None:
+    found = page(db, lab, Query(filter={"field": "name", "op": "eq", "value": "no such deal"}))
+    assert (found.rows, found.total, found.total_is_capped) == ([], 0, False)
 
 
 # refusals ---------------------------------------------------------------------

@@ -110,7 +110,7 @@ def test_a_list_reads_only_the_columns_asked_for(app: Flask, client: FlaskClient
     with statements(app) as wide:
         api.get(f"{API}/customer/records")
     assert len(narrow) == len(wide)
-    read = next(text for text in narrow if "LIMIT" in text and "count(" not in text)
+    read = next(text for text in narrow if "LIMIT" in text)
     selected = read.split(" FROM ", 1)[0]
     assert "name" in selected
     assert "industry" not in selected

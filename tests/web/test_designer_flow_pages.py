@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -114,3 +115,162 @@ def test_the_yaml_tab_keeps_text_that_does_not_parse(login: Login, app: Flask) -
     assert 'id="yaml-error"' in page
     assert f"{FLOW_FILE}:" in page
     assert "oops: [" in page
+
+
+def test_parallel_lanes_are_drawn_added_to_and_joined_on_the_page(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    edit(
+        admin,
+        app,
+        {
+            "action": "add_parallel",
+            "node": "manager",
+            "new_key": "checks",
+            "lane_a": "legal",
+            "lane_b": "audit",
+            "join": "all",
+        },
+    )
+    edit(admin, app, {"action": "add_lane_step", "node": "checks", "lane": "1", "new_key": "it"})
+    page = edit(admin, app, {"action": "join", "node": "checks", "join": "any"}).get_data(
+        as_text=True
+    )
+    text = text_of(app, FLOW_FILE)
+    assert "lanes: [[legal], [audit, it]]" in text
+    assert "join: any" in text
+    assert 'class="flow-branches flow-lanes"' in page
+    assert page.count('data-lane="') == 2
+    assert 'data-node="it"' in page
+    assert "designer-errors" not in page
+
+
+def test_an_escalation_is_set_on_a_step_and_shown_in_its_form(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    page = edit(
+        admin,
+        app,
+        {
+            "action": "timeout",
+            "node": "manager",
+            "remind_after_hours": "24",
+            "after_hours": "72",
+            "timeout_action": "escalate",
+        },
+    ).get_data(as_text=True)
+    assert "timeout: {remind_after_hours: 24, after_hours: 72, action: escalate}" in (
+        text_of(app, FLOW_FILE)
+    )
+    assert 'id="after-manager" name="after_hours" type="number"' in page
+    assert '<option value="escalate" selected>' in page
+
+
+def test_a_compiler_error_is_shown_beside_the_node_it_is_about(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    page = edit(
+        admin,
+        app,
+        {
+            "action": "timeout",
+            "node": "manager",
+            "remind_after_hours": "72",
+            "after_hours": "24",
+            "timeout_action": "reject",
+        },
+    ).get_data(as_text=True)
+    assert 'id="designer-errors"' in page
+    beside = page.split('id="errors-manager"', 1)[1].split("</ul>", 1)[0]
+    assert "after_hours (24) must be later than remind_after_hours (72)" in beside
+    assert 'id="errors-director"' not in page
+
+
+def test_a_clock_without_its_action_is_refused_and_nothing_is_saved(
+    login: Login, app: Flask
+) -> None:
+    admin = login("admin")
+    before = text_of(app, FLOW_FILE)
+    page = edit(
+        admin,
+        app,
+        {"action": "timeout", "node": "manager", "after_hours": "72", "timeout_action": ""},
+    ).get_data(as_text=True)
+    assert "需要同时填写小时数和动作" in page
+    page = edit(
+        admin,
+        app,
+        {"action": "timeout", "node": "manager", "after_hours": "inf", "timeout_action": "reject"},
+    ).get_data(as_text=True)
+    assert "时钟的小时数" in page
+    assert text_of(app, FLOW_FILE) == before
+
+
+def test_actions_on_entering_and_where_rejections_go(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    edit(
+        admin,
+        app,
+        {
+            "action": "actions",
+            "node": "director",
+            "slot": "on_enter",
+            "actions": "- set: {remark: checked}\n",
+        },
+    )
+    edit(
+        admin,
+        app,
+        {"action": "reject_to", "node": "director", "reject_to": ["rejected", "submitter"]},
+    )
+    text = text_of(app, FLOW_FILE)
+    assert "reject_to: [rejected, submitter]" in text
+    assert "on_enter:\n      - set: {remark: checked}" in text or "remark: checked" in text
+    page = admin.get(FLOW).get_data(as_text=True)
+    assert 'id="actions-on_enter-director"' in page
+    assert "designer-errors" not in page
+
+
+def test_actions_that_do_not_read_are_refused_with_why(login: Login, app: Flask) -> None:
+    admin = login("admin")
+    before = text_of(app, FLOW_FILE)
+    cases = {
+        "- set: {remark: [": "这些动作不是有效的 YAML",
+        "- &a {x: *a}": "动作是一个列表",  # a value holding itself
+        "just words": "动作是一个列表",
+    }
+    for text, why in cases.items():
+        page = edit(
+            admin,
+            app,
+            {"action": "actions", "node": "director", "slot": "on_enter", "actions": text},
+        ).get_data(as_text=True)
+        assert why in page
+    assert text_of(app, FLOW_FILE) == before
+
+
+def test_an_htmx_edit_answers_with_the_designer_part_and_its_message(
+    login: Login, app: Flask
+) -> None:
+    admin = login("admin")
+    page = admin.post(
+        f"{FLOW}/edit",
+        data={
+            "action": "join",
+            "node": "manager",
+            "join": "any",
+            "revision": revision(app),
+            "csrf_token": csrf_token(admin, FLOW),
+        },
+        headers={"HX-Request": "true"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert 'id="designer-page"' in page
+    assert page.count("不是并行节点") == 2  # the page's flash and the fragment's
+
+
+def test_a_rejection_is_offered_only_where_the_compiler_allows_it(login: Login) -> None:
+    page = login("admin").get(f"{FLOW}?node=director").get_data(as_text=True)
+    director = page.split('data-node="director"', 1)[1].split("</fieldset>", 2)[1]
+    offered = re.findall(r'name="reject_to" value="([a-z_]+)"', director)
+    assert offered == ["submitter", "manager", "rejected", "approved"]
+    manager = page.split('data-node="manager"', 1)[1].split("</fieldset>", 2)[1]
+    assert "manager" not in re.findall(r'name="reject_to" value="([a-z_]+)"', manager)
+    assert "director" not in re.findall(r'name="reject_to" value="([a-z_]+)"', manager)

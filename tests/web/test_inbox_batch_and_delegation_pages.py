@@ -7,6 +7,7 @@ what the engine refused next to the field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -145,6 +146,37 @@ def test_the_delegations_page(app: Flask, login: Callable[[str], FlaskClient]) -
         page="/inbox/delegations/",
     )
     assert ended.status_code == 302
+    (delegation,) = flows.delegations(actor(app, "manager"))
+    assert delegation.ended_at is not None
+
+
+def test_a_delegation_is_ended_from_the_form_its_row_shows(
+    app: Flask, login: Callable[[str], FlaskClient]
+) -> None:
+    manager = login("manager")
+    send(
+        manager,
+        "/inbox/delegations/",
+        {
+            "app": "crm_sfa",
+            "delegate": str(user_id(app, "rep1")),
+            "starts_on": "2020-01-01",
+            "ends_on": "2099-12-31",
+        },
+        page="/inbox/delegations/",
+    )
+    page = manager.get("/inbox/delegations/?app=crm_sfa").text
+    form = re.search(
+        r'<form method="post" action="(/inbox/delegations/\d+/end)".*?</form>', page, re.S
+    )
+    assert form is not None
+    fields = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(0))
+    )
+    assert fields["app"] == "crm_sfa"
+    ended = manager.post(form.group(1), data=fields)
+    assert ended.status_code == 302
+    flows = app.extensions["formflow"].workflows("crm_sfa")
     (delegation,) = flows.delegations(actor(app, "manager"))
     assert delegation.ended_at is not None
 

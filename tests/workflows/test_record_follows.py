@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from flow_people import FLOWS_DIR, Staff, stamp_action
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 
 from formflow import accounts
 from formflow.definitions import load_app
@@ -174,6 +174,31 @@ def test_followers_hear_of_the_approval(
     (task,) = [t for t in flows.tasks_of(instance.id) if t.status == "open"]
     flows.decide(staff.erin, task.id, "approve")
     titles = kinds(engine, notes, staff.admin.user_id)
+    assert "Approval decided: %(form)s record %(record)s" in titles
+    assert "Approval moved on: %(form)s record %(record)s" in titles
+
+
+def test_a_decision_asks_once_whether_its_record_has_followers(
+    engine: Engine, watched: RecordService, notes: Notifications, staff: Staff
+) -> None:
+    flows = WorkflowService(watched, actions=[stamp_action([])])
+    record = watched.create(staff.rita, "expense", {"title": "Trip", "amount": 500})
+    follow(watched, staff.admin, "expense", record["id"])
+    instance = flows.submit(staff.rita, "expense", record["id"])
+    (task,) = [t for t in flows.tasks_of(instance.id) if t.status == "open"]
+    asked: list[str] = []
+
+    def record_follow_checks(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "ff_record_follows" in statement and "EXISTS" in statement:  # not the telling
+            asked.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record_follow_checks)
+    try:
+        flows.decide(staff.erin, task.id, "approve")
+    finally:
+        event.remove(engine, "before_cursor_execute", record_follow_checks)
+    assert len(asked) == 1
+    titles = kinds(engine, notes, staff.admin.user_id)  # yet told of each of its events
     assert "Approval decided: %(form)s record %(record)s" in titles
     assert "Approval moved on: %(form)s record %(record)s" in titles
 

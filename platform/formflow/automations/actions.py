@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from formflow.actions import Action, ActionContext, ActionError
 from formflow.automations import params
 from formflow.automations.webhooks import queue_call
 from formflow.definitions.automations import TARGET
 from formflow.definitions.model import Label
-from formflow.expressions import ExpressionEngine
+from formflow.expressions import Expression, ExpressionEngine
 from formflow.notifications.action import notify
 from formflow.records.access import Actor
 from formflow.records.query import Query
@@ -26,8 +27,21 @@ PAGE = 500
 
 
 def evaluate(expressions: ExpressionEngine, source: str, names: Mapping[str, Any]) -> Any:
-    """The value of one expression of a rule's parameters."""
-    return expressions.compile(source).evaluate(names)
+    """The value of one expression of a rule's parameters, compiled once per engine and
+    source: a timed rule evaluates the same parameters for every record it finds, and
+    compiling costs several times what evaluating does."""
+    kept = _compiled.setdefault(expressions, {})
+    compiled = kept.get(source)
+    if compiled is None:
+        if len(kept) >= EXPRESSIONS_KEPT:
+            kept.clear()
+        compiled = kept[source] = expressions.compile(source)
+    return compiled.evaluate(names)
+
+
+EXPRESSIONS_KEPT = 512
+"""How many compiled parameter expressions are kept per engine (all dropped when full)."""
+_compiled: WeakKeyDictionary[ExpressionEngine, dict[str, Expression]] = WeakKeyDictionary()
 
 
 def field_values(

@@ -44,7 +44,7 @@ from formflow.jobs.schedule import Schedule
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.records.service import Record, RecordService
-from formflow.records.unit import UnitOfWork, unit_of_work
+from formflow.records.unit import UnitOfWork, current_unit, unit_of_work
 from formflow.storage.database import read_transaction, write_transaction
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,9 @@ class _Subject:
     record: Record
     names: dict[str, Any]
     user_id: int | None
+    fresh: bool = False
+    """Whether ``record`` was read in the run's own unit of work (so that a ``set`` need
+    not read it again)."""
 
 
 class Automations:
@@ -211,14 +214,88 @@ class Automations:
             spec = self._on_day(records, rule, target)
             sort = (SortKey(str(rule.trigger.date_field)), SortKey("id"))
             stamp = target.isoformat()
-        for found in _pages(records, rule.form, spec, sort, self.page):
-            record = records.stored(rule.form, int(found["id"])) or found
-            names = self._names(record, {}, None, moment)
-            subject = _Subject(record["id"], record, names, None)
-            run_key = f"{rule.trigger.kind}:{records.app.key}:{rule.key}:{stamp}:{record['id']}"
-            start = self._start(records, rule, subject, run_key, 0)
-            ran += self._run(records, rule, subject, start, event_id=None)
+        for found in _slices(records, rule.form, spec, sort, self.page):
+            keys = {
+                int(record["id"]): f"{rule.trigger.kind}:{records.app.key}:{rule.key}:"
+                f"{stamp}:{record['id']}"
+                for record in found
+            }
+            ran += self._run_slice(records, rule, moment, keys)
         return ran
+
+    def _run_slice(
+        self, records: RecordService, rule: Automation, moment: datetime, keys: dict[int, str]
+    ) -> int:
+        """Run a timed rule on one slice of the records it found (record id: run key), in
+        one unit of work: the slice's run keys checked in one query, each record's run in a
+        savepoint of its own (a run that fails leaves the others' work), and their log rows
+        written in one statement as the unit commits. Should the unit fail as a whole (a
+        run's error that is not the rule's, or a run key another process took meanwhile),
+        nothing of it stays and the records run one at a time, as an event's runs do."""
+        with read_transaction(self.engine) as connection:
+            done = log.done_keys(connection, list(keys.values()))
+        due = {record_id: key for record_id, key in keys.items() if key[:300] not in done}
+        if not due:
+            return 0
+        if self.max_depth <= 0:
+            return self._run_each(records, rule, moment, due)
+        ran = 0
+        sent: list[int] = []
+        try:
+            with (
+                unit_of_work(self.engine) as unit,
+                caused_by({"automation": rule.key, "depth": 1}),
+            ):
+                rows: list[dict[str, Any]] = []
+                for record_id, run_key in due.items():
+                    began = clock.perf_counter()
+                    subject = self._timed_subject(records, rule, moment, record_id)
+                    if subject is None:
+                        continue
+                    start = self._start(records, rule, subject, run_key, 0)
+                    try:
+                        if rule.condition is not None and not rule.condition.evaluate(
+                            subject.names
+                        ):
+                            continue
+                        with unit.connection.begin_nested():
+                            changes = self._act(records, rule, subject, unit)
+                    except FormflowError as exc:
+                        logger.warning("automation %r: %s", rule.key, exc)
+                        rows.append(log.run_row(start, log.ERROR, _ms(began), error=str(exc)))
+                        continue
+                    rows.append(log.run_row(start, log.DONE, _ms(began), changes))
+                    sent.extend(int(c["webhook"]) for c in changes if "webhook" in c)
+                    ran += 1
+                log.write_runs(unit.connection, rows)
+        except Exception:  # nothing of the slice stays: run it record by record
+            logger.info("automation %r: a slice failed as a whole; running it one by one", rule.key)
+            return self._run_each(records, rule, moment, due)
+        for call_id in sent:
+            self._after_commit_send(call_id)
+        return ran
+
+    def _run_each(
+        self, records: RecordService, rule: Automation, moment: datetime, due: dict[int, str]
+    ) -> int:
+        """Run a timed rule on each record of ``due`` in a unit of work of its own."""
+        ran = 0
+        for record_id, run_key in due.items():
+            subject = self._timed_subject(records, rule, moment, record_id)
+            if subject is not None:
+                start = self._start(records, rule, subject, run_key, 0)
+                ran += self._run(records, rule, subject, start, event_id=None)
+        return ran
+
+    def _timed_subject(
+        self, records: RecordService, rule: Automation, moment: datetime, record_id: int
+    ) -> _Subject | None:
+        """The record a timed rule runs on, as stored now (``None``: gone since found)."""
+        record = records.stored(rule.form, record_id)
+        if record is None:
+            return None
+        names = self._names(record, {}, None, moment)
+        return _Subject(record["id"], record, names, None, fresh=current_unit() is not None)
 
     def _on_day(self, records: RecordService, rule: Automation, day: date) -> dict[str, Any]:
         key = str(rule.trigger.date_field)
@@ -305,11 +382,16 @@ class Automations:
         changes: list[dict[str, Any]] = []
         names = dict(subject.names)
         record = subject.record
+        current: Record | None = subject.record if subject.fresh else None
         for call in rule.actions:
             if call.name == "set":
-                changes.append(self._set(records, rule, subject.record_id, thaw(call.params)))
-                record = records.stored(rule.form, int(subject.record_id or 0)) or record
-                names.update(record)
+                change, written = self._set(
+                    records, rule, subject.record_id, thaw(call.params), current
+                )
+                changes.append(change)
+                if written is not None:  # the record as the update left it: no read again
+                    record = current = {**record, **written}
+                    names.update(record)
                 continue
             action = self.actions.get(call.name)
             if action is None:
@@ -341,13 +423,19 @@ class Automations:
         rule: Automation,
         record_id: int | None,
         values: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        current = None if record_id is None else records.stored(rule.form, record_id)
+        current: Record | None = None,
+    ) -> tuple[dict[str, Any], Record | None]:
+        """Set ``values`` on the rule's record (``current``: as read in this unit already,
+        else read now); returns the log's change and the record as updated (``None``:
+        nothing to change)."""
+        if current is None and record_id is not None:
+            current = records.stored(rule.form, record_id)
         if current is None:
             raise ActionError("set needs a live record; the record is gone")
         changed = {key: value for key, value in values.items() if current.get(key) != value}
+        written = None
         if changed:
-            records.update(
+            written = records.update(
                 Actor.system(),
                 rule.form,
                 int(current["id"]),
@@ -355,7 +443,13 @@ class Automations:
                 expected_version=int(current["version"]),
                 grant=tuple(changed),
             )
-        return {"action": "set", "form": rule.form, "id": current["id"], "fields": sorted(changed)}
+        change = {
+            "action": "set",
+            "form": rule.form,
+            "id": current["id"],
+            "fields": sorted(changed),
+        }
+        return change, written
 
     def _failed(self, start: log.RunStart, began: float, status: str, error: str) -> None:
         logger.warning("automation %r: %s", start.automation_key, error)
@@ -452,6 +546,29 @@ def _rules(records: RecordService, form_key: str) -> list[Automation]:
         ),
         key=lambda rule: rule.key,
     )
+
+
+def _slices(
+    records: RecordService,
+    form_key: str,
+    spec: Any,
+    sort: tuple[SortKey, ...] | None,
+    size: int,
+) -> Iterator[list[Record]]:
+    """The records a timed rule finds, a page at a time (by keyset, so a page's runs may
+    change what the next pages would have found without skipping any)."""
+    cursor = None
+    while True:
+        page = records.find(
+            Actor.system(),
+            form_key,
+            Query(filter=spec or None, sort=sort, limit=size, cursor=cursor, with_total=False),
+        )
+        if page.rows:
+            yield list(page.rows)
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
 
 
 def _pages(

@@ -1,14 +1,15 @@
 """The automations' run log: one row per run, read per rule and per record.
 
-A run that did its work is written in its own unit of work, with its ``run_key``: the row
+A run that did its work is written in its unit of work, with its ``run_key``: the row
 commits exactly when the changes do, and the unique key makes a second hand-over of the
 same trigger find the work done. A run that failed, or that was stopped at the depth limit,
-is written on its own afterwards, without a key, so a retry can still do the work.
+is written without a key, so a retry can still do the work. A timed rule's sweep runs a
+slice of records in one unit and writes their rows together (:func:`write_runs`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,6 +65,16 @@ def is_done(connection: Connection, run_key: str) -> bool:
     return found is not None
 
 
+def done_keys(connection: Connection, run_keys: Collection[str]) -> set[str]:
+    """Which of ``run_keys`` name runs that did their work already (one query for a
+    sweep's slice rather than one a record)."""
+    if not run_keys:
+        return set()
+    column = automation_runs.c.run_key
+    found = connection.execute(select(column).where(column.in_([k[:300] for k in run_keys])))
+    return {key for (key,) in found}
+
+
 def write_run(
     connection: Connection,
     start: RunStart,
@@ -74,24 +85,38 @@ def write_run(
     error: str | None = None,
 ) -> None:
     """Log one run; only a run that did its work (``done``) takes its ``run_key``."""
-    connection.execute(
-        insert(automation_runs),
-        {
-            "app_key": start.app_key,
-            "automation_key": start.automation_key,
-            "trigger": start.trigger[:200],
-            "form_key": start.form_key,
-            "record_id": start.record_id,
-            "event_id": start.event_id,
-            "run_key": start.run_key[:300] if status == DONE else None,
-            "status": status,
-            "depth": start.depth,
-            "changes": jsonable(list(changes)),
-            "error": error[:4000] if error else None,
-            "started_at": start.started_at,
-            "duration_ms": duration_ms,
-        },
-    )
+    write_runs(connection, [run_row(start, status, duration_ms, changes, error)])
+
+
+def write_runs(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Log several runs (rows made by :func:`run_row`) in one statement."""
+    if rows:
+        connection.execute(_INSERT, list(rows))
+
+
+def run_row(
+    start: RunStart,
+    status: str,
+    duration_ms: int,
+    changes: Sequence[Mapping[str, Any]] = (),
+    error: str | None = None,
+) -> dict[str, Any]:
+    """The log row of one run, for :func:`write_runs`."""
+    return {
+        "app_key": start.app_key,
+        "automation_key": start.automation_key,
+        "trigger": start.trigger[:200],
+        "form_key": start.form_key,
+        "record_id": start.record_id,
+        "event_id": start.event_id,
+        "run_key": start.run_key[:300] if status == DONE else None,
+        "status": status,
+        "depth": start.depth,
+        "changes": jsonable(list(changes)),
+        "error": error[:4000] if error else None,
+        "started_at": start.started_at,
+        "duration_ms": duration_ms,
+    }
 
 
 def list_runs(
@@ -124,3 +149,6 @@ def _run(row: Row[Any]) -> Run:
         error=row.error or "",
         started_at=aware(row.started_at),
     )
+
+
+_INSERT = insert(automation_runs)

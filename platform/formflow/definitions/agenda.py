@@ -7,10 +7,10 @@ problem lands at its place (``FILE:LINE:COL``), as the rest of the form's do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from formflow.definitions.compiling import DocumentCompiler, label, unknown
+from formflow.definitions.compiling import DocumentCompiler, keyed_items, label, unknown
 from formflow.definitions.model import (
     SYSTEM_FIELDS,
     AgendaItem,
@@ -26,6 +26,22 @@ from formflow.fields import Reference, ValueKind
 _DUE_KINDS = frozenset({ValueKind.DATE, ValueKind.DATETIME})
 
 
+def _dated(field: Field) -> bool:
+    """A date or date-time; a roll-up or lookup passes here (see derived_date_problems)."""
+    return field.kind in _DUE_KINDS or field.is_derived
+
+
+def _one_user(field: Field) -> bool:
+    return field.field_type.reference is Reference.USER and not field.kind.is_list
+
+
+_NAMED_FIELDS: tuple[tuple[str, Callable[[Field], bool], str], ...] = (
+    ("date", _dated, "a date or date-time"),
+    ("user", _one_user, "a single user field"),
+)
+"""The fields an agenda item names: its part, which fields fit it, what it needs instead."""
+
+
 def compile_agenda(
     compiler: DocumentCompiler,
     items: list[Mapping[str, Any]],
@@ -35,15 +51,9 @@ def compile_agenda(
     """The form's agenda items, each naming a date field, a user field and what is done."""
     by_key = {f.key: f for f in fields}
     agenda: list[AgendaItem] = []
-    seen: set[str] = set()
-    for index, item in enumerate(items):
-        path: PathKey = ("agenda", index)
-        if item["key"] in seen:
-            compiler.error((*path, "key"), f"duplicate agenda key '{item['key']}'")
-            continue
-        seen.add(item["key"])
-        _check_date(compiler, by_key, item["date"], (*path, "date"))
-        _check_user(compiler, by_key, item["user"], (*path, "user"))
+    for path, item in keyed_items(items, ("agenda",), "agenda key", compiler.error):
+        for part, fits, wanted in _NAMED_FIELDS:
+            _check_field(compiler, by_key, item[part], (*path, part), fits, wanted)
         title = item.get("title", title_field)
         if "title" in item and title not in by_key:  # the form reports its own title_field
             compiler.error((*path, "title"), unknown("field", title, by_key))
@@ -66,16 +76,21 @@ def compile_agenda(
     return tuple(agenda)
 
 
-def _check_date(
-    compiler: DocumentCompiler, by_key: Mapping[str, Field], key: str, path: PathKey
+def _check_field(
+    compiler: DocumentCompiler,
+    by_key: Mapping[str, Field],
+    key: str,
+    path: PathKey,
+    fits: Callable[[Field], bool],
+    wanted: str,
 ) -> None:
+    """Report at ``path`` a field ``key`` the form lacks, or one that ``fits`` refuses
+    (``wanted`` says what the agenda needs instead)."""
     field = by_key.get(key)
     if field is None:
         compiler.error(path, unknown("field", key, by_key))
-    elif field.kind not in _DUE_KINDS and not field.is_derived:  # those: derived_date_problems
-        compiler.error(
-            path, f"'{key}' is a {field.type} field; an agenda needs a date or date-time"
-        )
+    elif not fits(field):
+        compiler.error(path, f"'{key}' is a {field.type} field; an agenda needs {wanted}")
 
 
 def derived_date_problems(form: Form) -> list[tuple[PathKey, str]]:
@@ -88,18 +103,6 @@ def derived_date_problems(form: Form) -> list[tuple[PathKey, str]]:
             message = f"'{item.date}' is a {field.type} of no date; an agenda needs a date"
             problems.append((("agenda", index, "date"), message))
     return problems
-
-
-def _check_user(
-    compiler: DocumentCompiler, by_key: Mapping[str, Field], key: str, path: PathKey
-) -> None:
-    field = by_key.get(key)
-    if field is None:
-        compiler.error(path, unknown("field", key, by_key))
-    elif field.field_type.reference is not Reference.USER or field.kind.is_list:
-        compiler.error(
-            path, f"'{key}' is a {field.type} field; an agenda needs a single user field"
-        )
 
 
 def compile_card(

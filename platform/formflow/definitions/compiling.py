@@ -8,9 +8,9 @@ stopping at the first.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from formflow.definitions.model import Label
 from formflow.definitions.source import PathKey, SourceDocument
@@ -20,6 +20,8 @@ from formflow.fields import FieldTypeRegistry
 
 CONTEXT_NAMES = frozenset({"user", "today", "now"})
 """Names every expression may read besides fields."""
+
+Item = TypeVar("Item", bound=Mapping[str, Any])
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,22 @@ class DocumentCompiler:
     def error(self, path: PathKey, message: str, *, at_key: bool = False) -> None:
         locate = self.document.error_at_key if at_key else self.document.error_at_value
         self.errors.append(locate(path, message))
+
+
+def keyed_items(
+    items: Iterable[Item], where: PathKey, what: str, report: Callable[[PathKey, str], None]
+) -> Iterator[tuple[PathKey, Item]]:
+    """Each item of a list of keyed definitions (rules, checks, agenda items) with its
+    path under ``where``; one whose ``key`` an earlier item has is reported at its key
+    ("duplicate ``what`` 'key'") and passed over, so each key is compiled once."""
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        path: PathKey = (*where, index)
+        if item["key"] in seen:
+            report((*path, "key"), f"duplicate {what} '{item['key']}'")
+            continue
+        seen.add(item["key"])
+        yield path, item
 
 
 def compile_expression(

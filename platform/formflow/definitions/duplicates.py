@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from formflow.definitions.compiling import label, unknown
+from formflow.definitions.compiling import keyed_items, label, unknown
 from formflow.definitions.model import DuplicateCheck, DuplicateEffect, Form, Label
-from formflow.definitions.source import SourceDocument
+from formflow.definitions.source import PathKey, SourceDocument
 from formflow.errors import DefinitionError
 from formflow.fields import ValueKind
 
@@ -16,15 +16,12 @@ def compile_duplicate_checks(
 ) -> tuple[DuplicateCheck, ...]:
     """The app's checks; each problem goes to ``errors`` at its place in app.yaml."""
     checks: list[DuplicateCheck] = []
-    seen: set[str] = set()
-    for index, item in enumerate(document.data.get("duplicate_checks", [])):
-        path = ("duplicate_checks", index)
-        if item["key"] in seen:
-            errors.append(
-                document.error_at_value((*path, "key"), f"duplicate check '{item['key']}'")
-            )
-            continue
-        seen.add(item["key"])
+
+    def report(path: PathKey, message: str) -> None:
+        errors.append(document.error_at_value(path, message))
+
+    items = document.data.get("duplicate_checks", [])
+    for path, item in keyed_items(items, ("duplicate_checks",), "check", report):
         fields: list[tuple[str, str]] = []
         for place, name in enumerate(item["fields"]):
             problem = _field_problem(forms, name)

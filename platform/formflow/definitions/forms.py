@@ -19,6 +19,7 @@ from formflow.definitions.compiling import (
     CONTEXT_NAMES,
     DocumentCompiler,
     compile_expression,
+    keyed_items,
     label,
     optional_label,
     suggest,
@@ -370,14 +371,8 @@ class FormCompiler(DocumentCompiler):
     ) -> tuple[FormRule, ...]:
         """The form's rules; each reads the record's fields (lookups and roll-ups too)."""
         rules: list[FormRule] = []
-        seen: set[str] = set()
         keys = [f.key for f in fields]
-        for index, item in enumerate(items):
-            path = ("rules", index)
-            if item["key"] in seen:
-                self.error((*path, "key"), f"duplicate rule key '{item['key']}'")
-                continue
-            seen.add(item["key"])
+        for path, item in keyed_items(items, ("rules",), "rule key", self.error):
             target = item.get("field")
             if target is not None and target not in keys:
                 self.error((*path, "field"), unknown("field", target, keys))

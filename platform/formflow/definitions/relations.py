@@ -198,6 +198,15 @@ class Relations:
         field = form.field(key)
         return self._resolve(form, field) if field.is_derived else field
 
+    def _read_field(self, form: Form, field: Field, source_form: Form, key: str) -> Field | None:
+        """The field ``key`` of ``source_form`` that ``field`` (of ``form``) shows, resolved;
+        an unknown one is reported at ``field`` (a derived one that failed says so itself)."""
+        source = self._source(source_form, key)
+        if source is None and not source_form.has_field(key):
+            known = [f.key for f in source_form.fields]
+            self._error(form, field, "field", unknown("field", key, known))
+        return source
+
     def _rollup(self, form: Form, field: Field) -> Field | None:
         rollup = field.rollup
         assert rollup is not None
@@ -225,11 +234,8 @@ class Relations:
                 self._error(form, field, "aggregate", f"{rollup.aggregate} needs a field")
                 return None
             return replace(field, kind=ValueKind.INTEGER, scale=0)
-        source = self._source(source_form, rollup.field)
+        source = self._read_field(form, field, source_form, rollup.field)
         if source is None:
-            if not source_form.has_field(rollup.field):
-                known = [f.key for f in source_form.fields]
-                self._error(form, field, "field", unknown("field", rollup.field, known))
             return None
         problem = _aggregate_problem(rollup.aggregate, source)
         if problem is not None:
@@ -253,11 +259,8 @@ class Relations:
             )
             return None
         target = self.forms[str(link.target_form)]
-        source = self._source(target, lookup.field)
+        source = self._read_field(form, field, target, lookup.field)
         if source is None:
-            if not target.has_field(lookup.field):
-                known = [f.key for f in target.fields]
-                self._error(form, field, "field", unknown("field", lookup.field, known))
             return None
         if source.kind.is_list or source.field_type.reference is Reference.RECORD:
             self._error(

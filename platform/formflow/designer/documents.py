@@ -5,6 +5,14 @@ written by hand, not a model that is dumped again: comments, key order, quoting 
 style survive (ruamel.yaml's round-trip mode), a file nobody touched is returned as the very
 text it was, and changing one label changes one line.
 
+ruamel.yaml writes in pure Python (a fifth of a second for a 200-field form on a loaded
+machine), so a document written once remembers its *layout*: the text of each item of its
+main list (a form's ``fields``, a flow's ``nodes``) and what comes before and after them.
+The next edit that stays inside that list writes only the items it changed and joins the
+rest as they were; the layout is kept only when the item texts, joined, are found verbatim
+in the whole dump, so the result is the text a whole dump would give. Code that changes
+nodes behind the document's back sets ``changed = True``, which writes everything again.
+
 Places in a document are *keyed paths*: a mapping step is a key, and a step into a list of
 mappings names the item by its ``key`` (``("fields", "industry", "label", "en")``), never by
 its position, so an operation means the same thing whatever else moved. That makes the
@@ -19,6 +27,7 @@ import io
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -55,16 +64,34 @@ def _yaml() -> YAML:
     return yaml
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where the items of the document's main list sit in its text: ``prefix``, then each
+    item's text in order, then ``suffix``. ``items`` holds the nodes themselves, so the ids
+    keying ``pieces`` stay theirs while the layout lives."""
+
+    key: str
+    items: tuple[Any, ...]
+    pieces: Mapping[int, str]
+    prefix: str
+    suffix: str
+
+
 class Document:
     """One definition file being edited; :meth:`text` is what will be saved."""
 
     def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.original = text
-        self.changed = False
+        self._changed = False
+        self._whole = False  # something outside the main list's items changed
+        self._dirty: set[int] = set()  # ids of main-list items changed inside
+        self._blind = False  # nodes were changed directly: no item text can be trusted
+        self._layout: _Layout | None = None
         cached = _CACHE.take(text)
         if cached is not None:
-            self.data: Any = cached
+            self.data: Any = cached[0]
+            self._layout = cached[1]
             return
         try:
             self.data = _yaml().load(text)
@@ -78,20 +105,68 @@ class Document:
         except YAMLError as exc:
             raise UnreadableDocument(DefinitionError(path, 1, 1, f"invalid YAML: {exc}")) from None
 
+    @property
+    def changed(self) -> bool:
+        """Whether the document differs from :attr:`original`. Setting it (for nodes changed
+        directly) makes :meth:`text` write the whole document again."""
+        return self._changed
+
+    @changed.setter
+    def changed(self, value: bool) -> None:
+        self._changed = value
+        self._whole = self._whole or value
+        self._blind = self._blind or value
+
     def text(self) -> str:
-        """The document as YAML: the original text, byte for byte, until something changes."""
-        if not self.changed:
-            return self.original
-        out = io.StringIO()
-        _yaml().dump(self.data, out)
-        return out.getvalue()
+        """The document as YAML: the original text, byte for byte, until something changes;
+        then only the changed items of the main list are written, when that is all."""
+        return self._written()[0]
+
+    def dumped(self) -> str:
+        """The whole document written afresh, ignoring the layout: what :meth:`text` gives
+        by writing only the changed items (the tests hold it to that, byte for byte)."""
+        return _dump(self.data)
 
     def keep(self) -> str:
-        """The text to save, remembering the parsed document for the next edit of it. The
-        document must not be changed after this (the cache owns its nodes)."""
-        text = self.text()
-        _CACHE.put(text, self.data)
+        """The text to save, remembering the parsed document (and its layout) for the next
+        edit of it. The document must not be changed after this (the cache owns its nodes)."""
+        text, layout = self._written()
+        if layout is None and self._changed:
+            known = {} if self._blind or self._layout is None else self._layout.pieces
+            layout = _layout_of(
+                self.data, text, {k: v for k, v in known.items() if k not in self._dirty}
+            )
+        _CACHE.put(text, (self.data, layout if self._changed else self._layout))
         return text
+
+    def _written(self) -> tuple[str, _Layout | None]:
+        if not self._changed:
+            return self.original, self._layout
+        layout = self._layout
+        if self._whole or layout is None or not _splices(self.data, layout.key):
+            return _dump(self.data), None
+        items = tuple(self.data[layout.key])
+        pieces = {
+            id(item): (
+                layout.pieces[id(item)]
+                if id(item) in layout.pieces and id(item) not in self._dirty
+                else _dump_item(layout.key, item)
+            )
+            for item in items
+        }
+        text = layout.prefix + "".join(pieces[id(item)] for item in items) + layout.suffix
+        return text, _Layout(layout.key, items, pieces, layout.prefix, layout.suffix)
+
+    def _touch(self, path: KeyedPath) -> None:
+        """Note a change at ``path`` (before it is made): inside one item of the main list
+        only that item is written again; a whole item added, moved or removed rewrites no
+        other; anything else rewrites the document."""
+        self._changed = True
+        layout = self._layout
+        if layout is None or len(path) < 2 or path[0] != layout.key:
+            self._whole = True
+        elif len(path) > 2:
+            self._dirty.add(id(self.get(path[:2])))
 
     # reading -------------------------------------------------------------------------
 
@@ -120,25 +195,28 @@ class Document:
         if isinstance(parent, MutableMapping):
             if parent.get(last) == value and last in parent:
                 return
+            self._touch(path)
             if isinstance(last, str) and isinstance(value, dict) and last in parent:
                 _merge_into(parent[last], value)
             else:
                 parent[last] = _plain_to_yaml(value)
         elif isinstance(parent, list):
-            parent[_index(parent, last, path)] = _plain_to_yaml(value)
+            position = _index(parent, last, path)
+            self._touch(path)
+            parent[position] = _plain_to_yaml(value)
         else:
             raise DocumentError(f"{_show(path[:-1])} holds no settings")
-        self.changed = True
 
     def delete(self, path: KeyedPath) -> None:
         """Remove the value at ``path``; nothing happens when it is absent already."""
         parent, last = self._parent(path)
         if isinstance(parent, MutableMapping) and last in parent:
+            self._touch(path)
             del parent[last]
-            self.changed = True
         elif isinstance(parent, list):
-            del parent[_index(parent, last, path)]
-            self.changed = True
+            position = _index(parent, last, path)
+            self._touch(path)
+            del parent[position]
 
     def insert(self, list_path: KeyedPath, item: Mapping[str, Any], after: str | None) -> None:
         """Insert the keyed ``item`` into the list at ``list_path``, after the item keyed
@@ -148,8 +226,8 @@ class Document:
         if any(_key_of(existing) == key for existing in items):
             raise DocumentError(f"{_show(list_path)} already has an item '{key}'")
         position = 0 if after is None else _index(items, after, (*list_path, after)) + 1
+        self._touch((*list_path, str(key)))
         items.insert(position, _plain_to_yaml(item))
-        self.changed = True
 
     def move(self, list_path: KeyedPath, key: str, position: int) -> None:
         """Move the item keyed ``key`` to ``position`` (clamped) in the list at ``list_path``."""
@@ -158,11 +236,11 @@ class Document:
         position = max(0, min(position, len(items) - 1))
         if current == position:
             return
+        self._touch((*list_path, key))
         comment = _item_comment(items, current)
         item = items.pop(current)
         items.insert(position, item)
         _restore_comment(items, position, comment)
-        self.changed = True
 
     def _parent(self, path: KeyedPath) -> tuple[Any, str | int]:
         if not path:
@@ -194,6 +272,56 @@ class _DocumentCache:
             self.items[_digest(text)] = data
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
+
+
+def _dump(data: Any) -> str:
+    out = io.StringIO()
+    _yaml().dump(data, out)
+    return out.getvalue()
+
+
+def _dump_item(key: str, item: Any) -> str:
+    """One item of the main list as the whole dump writes it: alone in a list under the
+    same top-level key (same indentation), that key's line left off."""
+    wrapper = CommentedMap()
+    wrapper[key] = CommentedSeq([item])
+    text = _dump(wrapper)
+    return text[text.index("\n") + 1 :]
+
+
+def _splices(data: Any, key: str) -> bool:
+    """Whether the items of ``data[key]`` can be written one by one: a block list of
+    mappings, not empty, whose comments all sit inside the items."""
+    if not isinstance(data, CommentedMap) or not isinstance(data.get(key), CommentedSeq):
+        return False
+    items = data[key]
+    return (
+        bool(items)  # an empty list is written ``[]`` on its key's line
+        and not items.fa.flow_style()
+        and not items.ca.items
+        and all(isinstance(item, CommentedMap) and not item.fa.flow_style() for item in items)
+    )
+
+
+def _layout_of(data: Any, text: str, known: Mapping[int, str]) -> _Layout | None:
+    """The layout of ``text`` (the whole dump of ``data``) around its longest list of
+    mappings, or ``None`` when the items' own texts are not found verbatim in it. ``known``
+    holds item texts still true (by node id), so only the others are written."""
+    if not isinstance(data, CommentedMap):
+        return None
+    lists = [key for key in data if isinstance(key, str) and _splices(data, key)]
+    if not lists:
+        return None
+    key = max(lists, key=lambda name: len(data[name]))
+    items = tuple(data[key])
+    if not items:
+        return None
+    pieces = {id(item): known.get(id(item)) or _dump_item(key, item) for item in items}
+    joined = "".join(pieces[id(item)] for item in items)
+    start = text.find(joined)
+    if start <= 0 or text[start - 1] != "\n" or text.find(joined, start + 1) != -1:
+        return None
+    return _Layout(key, items, pieces, text[:start], text[start + len(joined) :])
 
 
 def _digest(text: str) -> str:

@@ -1,11 +1,16 @@
 """Editing an approval flow as the workflow designer draws it: "+" between steps.
 
-The flow's YAML links nodes by ``next`` and by the ``branches`` of condition nodes; the
-designer shows a tree. Each operation here is one click on that tree, applied to the round-
-trip document (so comments and key order survive): a node or a condition is added *at a
-link* (after a node, or at the head of one branch of a condition), and removing a node joins
-its neighbours again. Nodes are named by key; a condition's branches have no key in the
-format, so they are named by their position in the condition, which the page shows.
+The flow's YAML links nodes by ``next``, by the ``branches`` of condition nodes and by the
+``lanes`` of parallel nodes; the designer shows a tree. Each operation here is one click on
+that tree, applied to the round-trip document (so comments and key order survive): a node,
+a condition or a parallel node is added *at a link* (after a node, or at the head of one
+branch of a condition), a step is added at the end of a lane (or in a new lane), and
+removing a node joins its neighbours again. The rest of a node's vocabulary is set the same
+way, one setting per operation: people, decision mode, field permissions, how a parallel
+node joins, the clock of a step (remind, then escalate or decide), the actions run on
+entering and leaving, and where a rejection may send the request. Nodes are named by key; a
+condition's branches and a parallel node's lanes have no key in the format, so they are
+named by their position, which the page shows.
 
 Whether the result is a valid flow is not judged here: the compiler the server runs says so
 (with ``FILE:LINE:COL``), and the draft cannot be published until it is.
@@ -19,16 +24,29 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedSeq
 
-from formflow.designer.documents import Document, DocumentError, yaml_node
+from formflow.designer.documents import Document, DocumentError, to_plain, yaml_node
+from formflow.errors import N_
 
 NODES = "nodes"
 ADDABLE = ("approval", "cc")
 """The kinds of step the "+" adds; conditions have their own operation."""
-REMOVABLE = ("approval", "cc", "condition")
+REMOVABLE = ("approval", "cc", "condition", "parallel")
 DEFAULT_RULES: tuple[Mapping[str, str], ...] = ({"manager": "submitter"},)
 """A new step's people until the admin chooses: the submitter's manager."""
 MODES = ("sequential", "all", "any", "vote")
 PERMISSIONS = ("edit", "read", "hidden")
+JOINS = ("all", "any")
+TIMEOUT_ACTIONS = ("escalate", "approve", "reject")
+MAX_HOURS = 24 * 366
+"""A year: a clock longer than that is a slip of the keyboard (and ``inf`` no clock)."""
+ACTION_SLOTS: Mapping[str, tuple[str, ...]] = {
+    "start": ("on_enter", "on_leave"),
+    "approval": ("on_enter", "on_leave"),
+    "cc": ("on_enter",),
+    "end": ("actions",),
+}
+"""Where each kind of node runs actions, as the format allows them."""
+SUBMITTER = "submitter"
 
 
 @dataclass(frozen=True)
@@ -59,18 +77,7 @@ class AddStep:
     label: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def apply(self, document: Document) -> None:
-        if self.kind not in ADDABLE:
-            raise DocumentError(f"a step is one of {', '.join(ADDABLE)}, not '{self.kind}'")
-        people = "approvers" if self.kind == "approval" else "recipients"
-        node: dict[str, Any] = {
-            "key": self.key,
-            "type": self.kind,
-            "label": dict(self.label) or {"zh": self.key, "en": self.key},
-            people: _flow_list([yaml_node(dict(rule)) for rule in DEFAULT_RULES]),
-        }
-        if self.kind == "approval":
-            node["no_approver"] = "admins"
-        _insert(document, self.link, node)
+        _insert(document, self.link, _new_step(self.key, self.kind, self.label))
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,12 @@ class RemoveStep:
             onward = None if default is None else node["branches"][default].get("next")
         else:
             onward = node.get("next")
+        if kind == "parallel":  # its lanes' steps run nowhere else
+            for lane in list(node.get("lanes") or []):
+                for member in list(lane):
+                    if isinstance(member, str) and _lane_of(document, member) is not None:
+                        RemoveStep(member).apply(document)
+        _leave_lane(document, self.key)
         for other in document.items((NODES,)):
             if other.get("next") == self.key:
                 _relink(document, (NODES, other["key"], "next"), onward)
@@ -227,6 +240,218 @@ class SetFieldPermissions:
             document.set((NODES, self.node, "fields"), kept)
         else:
             document.delete((NODES, self.node, "fields"))
+
+
+@dataclass(frozen=True)
+class AddParallel:
+    """Add a parallel node at ``link`` with two lanes of one new approval step each (a
+    lane is never empty, and a single lane is no parallel); it goes on where the link went,
+    so the flow still reaches what it reached."""
+
+    link: Link
+    key: str
+    lanes: tuple[str, str]
+    join: str = "all"
+    label: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def apply(self, document: Document) -> None:
+        if self.join not in JOINS:
+            raise DocumentError(N_("a parallel node goes on when all lanes or any lane finished"))
+        if self.link.target(document) is None:
+            raise DocumentError(N_("nothing follows this step to run lanes before"))
+        if len(set(self.lanes)) != len(self.lanes) or self.key in self.lanes:
+            raise DocumentError(N_("each lane's first step needs a key of its own"))
+        node: dict[str, Any] = {
+            "key": self.key,
+            "type": "parallel",
+            "label": dict(self.label) or {"zh": self.key, "en": self.key},
+            "join": self.join,
+            "lanes": _flow_list([_flow_list([key]) for key in self.lanes]),
+        }
+        _insert(document, self.link, node)
+        after = self.key
+        for key in self.lanes:
+            document.insert((NODES,), _new_step(key, "approval", {}), after)
+            after = key
+
+
+@dataclass(frozen=True)
+class AddLaneStep:
+    """Add an approval or cc step at the end of lane ``lane`` (0 first) of the parallel
+    node ``node``; a ``lane`` one past the last starts a new lane with it."""
+
+    node: str
+    lane: int
+    key: str
+    kind: str = "approval"
+    label: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def apply(self, document: Document) -> None:
+        parallel = document.get((NODES, self.node))
+        if parallel.get("type") != "parallel":
+            raise DocumentError(N_("this step is not a parallel node: it has no lanes"))
+        lanes = document.items((NODES, self.node, "lanes"))
+        if not 0 <= self.lane <= len(lanes):
+            raise DocumentError(N_("this parallel node has no such lane"))
+        members = [str(key) for lane in lanes for key in lane]
+        after = members[-1] if members else self.node
+        if self.lane < len(lanes) and lanes[self.lane]:
+            after = str(lanes[self.lane][-1])
+        document.insert((NODES,), _new_step(self.key, self.kind, self.label), after)
+        if self.lane == len(lanes):
+            lanes.append(_flow_list([self.key]))
+        else:
+            lanes[self.lane].append(self.key)
+        document.changed = True
+
+
+@dataclass(frozen=True)
+class SetJoin:
+    """When a parallel node goes on: once ``all`` its lanes finished, or ``any`` one."""
+
+    node: str
+    join: str
+
+    def apply(self, document: Document) -> None:
+        if self.join not in JOINS:
+            raise DocumentError(N_("a parallel node goes on when all lanes or any lane finished"))
+        if document.get((NODES, self.node)).get("type") != "parallel":
+            raise DocumentError(N_("this step is not a parallel node: it has no lanes"))
+        document.set((NODES, self.node, "join"), self.join)
+
+
+@dataclass(frozen=True)
+class SetTimeout:
+    """The clock of an approval step's tasks: remind after some hours, then, after more,
+    ``escalate``, ``approve`` or ``reject``. Each part given is written, each part left
+    out is removed, and nothing given removes the clock. That reminding comes before
+    acting is the compiler's to say, beside the node."""
+
+    node: str
+    remind_after_hours: float | None = None
+    after_hours: float | None = None
+    action: str | None = None
+
+    def apply(self, document: Document) -> None:
+        if document.get((NODES, self.node)).get("type") != "approval":
+            raise DocumentError(N_("only an approval step has a clock"))
+        if self.action is not None and self.action not in TIMEOUT_ACTIONS:
+            raise DocumentError(N_("when time is up: escalate, approve or reject"))
+        if (self.after_hours is None) != (self.action is None):
+            raise DocumentError(N_("acting after some hours needs both the hours and the action"))
+        for hours in (self.remind_after_hours, self.after_hours):
+            if hours is not None and not 0 < hours <= MAX_HOURS:
+                raise DocumentError(N_("hours on the clock are more than 0 and at most a year"))
+        parts = {
+            "remind_after_hours": _number(self.remind_after_hours),
+            "after_hours": _number(self.after_hours),
+            "action": self.action,
+        }
+        path = (NODES, self.node, "timeout")
+        if all(value is None for value in parts.values()):
+            document.delete(path)
+            return
+        if not isinstance(document.get((NODES, self.node)).get("timeout"), Mapping):
+            document.set(path, {name: value for name, value in parts.items() if value is not None})
+            return
+        for name, value in parts.items():
+            if value is None:
+                document.delete((*path, name))
+            else:
+                document.set((*path, name), value)
+
+
+@dataclass(frozen=True)
+class SetActions:
+    """The actions a node runs at one of its moments (``on_enter``, ``on_leave``; an end
+    node's ``actions``), as the format writes them: ``{set: {paid: true}}`` or
+    ``{action: notify_erp, params: {...}}``. No actions removes the key."""
+
+    node: str
+    slot: str
+    actions: Sequence[Mapping[str, Any]] = field(hash=False)
+
+    def apply(self, document: Document) -> None:
+        kind = str(document.get((NODES, self.node)).get("type"))
+        slots = ACTION_SLOTS.get(kind, ())
+        if self.slot not in slots:
+            raise DocumentError(N_("this kind of node does not run actions at that moment"))
+        path = (NODES, self.node, self.slot)
+        if not self.actions:
+            document.delete(path)
+            return
+        current = document.get((NODES, self.node)).get(self.slot)
+        wanted = [dict(action) for action in self.actions]
+        if to_plain(current) == wanted:
+            return
+        document.delete(path)  # a list set anew, not merged into the old one
+        document.set(path, [yaml_node(action) for action in wanted])
+
+
+@dataclass(frozen=True)
+class SetRejectTo:
+    """Where an approval step's approvers may send a rejection, the first the default:
+    ``submitter``, an earlier approval step or an end node. None written means the
+    format's default (``submitter``)."""
+
+    node: str
+    targets: Sequence[str] = field(hash=False)
+
+    def apply(self, document: Document) -> None:
+        if document.get((NODES, self.node)).get("type") != "approval":
+            raise DocumentError(N_("only an approval step is rejected"))
+        wanted = list(dict.fromkeys(self.targets))
+        path = (NODES, self.node, "reject_to")
+        if not wanted:
+            document.delete(path)
+        elif to_plain(document.get((NODES, self.node)).get("reject_to")) != wanted:
+            document.delete(path)
+            document.set(path, _flow_list(wanted))
+
+
+def _new_step(key: str, kind: str, label: Mapping[str, str]) -> dict[str, Any]:
+    """A new approval or cc node asking the default people (no ``next`` yet)."""
+    if kind not in ADDABLE:
+        raise DocumentError(f"a step is one of {', '.join(ADDABLE)}, not '{kind}'")
+    people = "approvers" if kind == "approval" else "recipients"
+    node: dict[str, Any] = {
+        "key": key,
+        "type": kind,
+        "label": dict(label) or {"zh": key, "en": key},
+        people: _flow_list([yaml_node(dict(rule)) for rule in DEFAULT_RULES]),
+    }
+    if kind == "approval":
+        node["no_approver"] = "admins"
+    return node
+
+
+def _lane_of(document: Document, key: str) -> tuple[str, int] | None:
+    """The parallel node and lane ``key`` runs in, if it runs in one."""
+    for node in document.items((NODES,)):
+        for index, lane in enumerate(node.get("lanes") or []):
+            if isinstance(lane, list) and key in lane:
+                return str(node["key"]), index
+    return None
+
+
+def _leave_lane(document: Document, key: str) -> None:
+    """Take ``key`` out of its lane; a lane left empty goes too."""
+    found = _lane_of(document, key)
+    if found is None:
+        return
+    parallel, index = found
+    lane = document.get((NODES, parallel, "lanes", index))
+    lane.remove(key)
+    document.changed = True
+    if not lane:
+        document.delete((NODES, parallel, "lanes", index))
+
+
+def _number(hours: float | None) -> int | float | None:
+    """Whole hours written as ``24``, not ``24.0``."""
+    if hours is None:
+        return None
+    return int(hours) if float(hours).is_integer() else hours
 
 
 def _forget(document: Document, key: str) -> None:
@@ -317,4 +542,10 @@ FlowOperation = (
     | SetApprovers
     | SetDecisionMode
     | SetFieldPermissions
+    | AddParallel
+    | AddLaneStep
+    | SetJoin
+    | SetTimeout
+    | SetActions
+    | SetRejectTo
 )

@@ -1,8 +1,9 @@
 """An approval flow as a tree to draw: steps in order, condition nodes with their branches.
 
-Workflow documents list nodes linked by ``next`` and by the ``branches`` of condition
-nodes. People read a flow as the DingTalk/Feishu shape: a column of steps where a condition
-splits into side-by-side branches that meet again. This turns the links into that tree, from
+Workflow documents list nodes linked by ``next``, by the ``branches`` of condition nodes
+and by the ``lanes`` of parallel nodes. People read a flow as the DingTalk/Feishu shape: a
+column of steps where a condition splits into side-by-side branches that meet again, and a
+parallel node into side-by-side lanes run at once. This turns the links into that tree, from
 the document's plain data, so the page is drawn with server-rendered HTML and no graph
 library. A node several paths lead to is drawn once, after the branches that meet there.
 """
@@ -35,6 +36,8 @@ class Step:
     label: Any
     settings: Mapping[str, Any]
     branches: list[Branch] = field(default_factory=list)
+    lanes: list[list[Step]] = field(default_factory=list)
+    """A parallel node's lanes, each its steps in order (they have no ``next``)."""
 
 
 def flow_tree(data: Mapping[str, Any]) -> list[Step]:
@@ -53,8 +56,17 @@ def flow_tree(data: Mapping[str, Any]) -> list[Step]:
     first = next(iter(nodes))
     seen: set[str] = set()
     steps, _join = _chain(first, nodes, incoming, seen, nested=False)
-    unreached = [key for key in nodes if key not in seen]
-    for key in unreached:  # ends reached only by rejections, say
+    in_lanes = {
+        key
+        for node in nodes.values()
+        for lane in node.get("lanes") or []
+        if isinstance(lane, list)
+        for key in lane
+        if isinstance(key, str) and key in nodes and key != node["key"]
+    }
+    unreached = [key for key in nodes if key not in seen and key not in in_lanes]
+    unreached += [key for key in nodes if key not in seen and key in in_lanes]
+    for key in unreached:  # ends reached only by rejections, say; lanes of those first
         if key not in seen:
             more, _ = _chain(key, nodes, incoming, seen, nested=False)
             steps += more
@@ -83,6 +95,8 @@ def _chain(
         step = Step(key, str(node.get("type", "")), node.get("label"), _settings(node))
         steps.append(step)
         key = node.get("next") if isinstance(node.get("next"), str) else None
+        for lane in node.get("lanes") or []:
+            step.lanes.append(_lane(lane, nodes, seen))
         if node.get("branches"):
             joins = set()
             for branch in node["branches"]:
@@ -104,6 +118,17 @@ def _chain(
     return steps, key if key in seen else None
 
 
+def _lane(lane: Any, nodes: Mapping[str, Mapping[str, Any]], seen: set[str]) -> list[Step]:
+    """A lane's steps in order, each drawn once (a key drawn already is left out)."""
+    steps = []
+    for key in lane if isinstance(lane, list) else []:
+        if isinstance(key, str) and key in nodes and key not in seen:
+            seen.add(key)
+            node = nodes[key]
+            steps.append(Step(key, str(node.get("type", "")), node.get("label"), _settings(node)))
+    return steps
+
+
 def _targets(node: Mapping[str, Any]) -> list[str]:
     found = [node["next"]] if isinstance(node.get("next"), str) else []
     for branch in node.get("branches") or []:
@@ -117,5 +142,5 @@ def _settings(node: Mapping[str, Any]) -> dict[str, Any]:
     return {
         key: value
         for key, value in node.items()
-        if key not in {"key", "type", "label", "next", "branches"}
+        if key not in {"key", "type", "label", "next", "branches", "lanes"}
     }

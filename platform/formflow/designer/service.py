@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from formflow.dashboards import DashboardService, ViewerFilters, WidgetResult
 from formflow.definitions import App, load_app
-from formflow.designer.bundles import BundleRefused, read_bundle, write_bundle
+from formflow.designer.bundles import Bundle, BundleRefused, read_bundle, write_bundle
 from formflow.designer.changes import Change, compare
 from formflow.designer.documents import Document, DocumentError
 from formflow.designer.drafts import (
@@ -29,7 +29,6 @@ from formflow.designer.drafts import (
     DraftFile,
     discard_draft,
     open_draft,
-    replace_draft,
     save_file,
 )
 from formflow.designer.flow_edits import FlowOperation
@@ -40,13 +39,14 @@ from formflow.designer.renames import rename_field
 from formflow.designer.simulate import Simulation, sample_values, simulate
 from formflow.designer.undo import available, forget_steps, record_step, redo, undo
 from formflow.designer.upgrades import (
+    IMPORT,
     NoRelease,
+    ReleaseRefused,
     Upgrade,
     UpgradeUnresolved,
     finish,
     pending,
     plan_upgrade,
-    require_clean_draft,
     resolve_issue,
     start_upgrade,
     unresolved_message,
@@ -416,18 +416,31 @@ class Designer:
             raise DraftError(f"app '{app_key}' is not installed, so there is nothing to export")
         return write_bundle(app_key, version.number, version.files)
 
-    def import_bundle(self, app_key: str, data: bytes, user_id: int | None) -> Draft:
-        """Make a bundle of ``app_key`` its draft, never the live app: it is reviewed and
-        published like any draft. Refused (:class:`~.bundles.BundleRefused`) for an unsafe
-        or damaged zip, another app's bundle, or while the draft holds unpublished work or
-        an upgrade (:class:`~.upgrades.UpgradeError`)."""
+    def import_bundle(self, app_key: str, data: bytes, user_id: int | None) -> Upgrade:
+        """Merge a bundle of ``app_key`` into its draft like an upgrade, never over it: the
+        keyed three-way merge of the release the app's changes were based on, the app in
+        force and the bundle, with one report of what merged and every conflict, orphan and
+        decision. Refused (:class:`~.bundles.BundleRefused`) for an unsafe or damaged zip or
+        another app's bundle; (:class:`~.upgrades.ReleaseRefused`) when it does not compile
+        here, missing plugins first; (:class:`~.upgrades.UpgradeError`) while the draft
+        holds unpublished work or an upgrade."""
+        bundle = self._bundle(app_key, data)
+        label = self._release(app_key, bundle.files)
+        if bundle.version is not None:
+            label = f"{label} (version {bundle.version})"
+        with write_transaction(self.instance.engine) as connection:
+            return start_upgrade(connection, app_key, label, bundle.files, user_id, IMPORT)
+
+    def upgrade_bundle(self, app_key: str, data: bytes, user_id: int | None) -> Upgrade:
+        """:meth:`upgrade` from a release uploaded as a bundle (the export's zip format,
+        refused as for an import when unsafe or damaged)."""
+        return self.upgrade(app_key, self._bundle(app_key, data).files, user_id)
+
+    def _bundle(self, app_key: str, data: bytes) -> Bundle:
         bundle = read_bundle(data)
         if bundle.app_key != app_key:
             raise BundleRefused(f"the zip holds app '{bundle.app_key}', not '{app_key}'")
-        with write_transaction(self.instance.engine) as connection:
-            require_clean_draft(connection, app_key, "importing")
-            forget_steps(connection, app_key)
-            return replace_draft(connection, app_key, bundle.files, user_id)
+        return bundle
 
     # upgrades ------------------------------------------------------------------------
 
@@ -463,8 +476,12 @@ class Designer:
             return resolve_issue(connection, app_key, issue_id, choice, user_id, after)
 
     def _release(self, app_key: str, files: Mapping[str, str]) -> str:
-        """The release's version label, once it compiles as the same app by itself."""
-        release = self.compile(files)
+        """The release's version label, once it compiles as the same app by itself
+        (:class:`~.upgrades.ReleaseRefused` otherwise, what plugins lack first)."""
+        try:
+            release = self.compile(files)
+        except DefinitionErrors as exc:
+            raise ReleaseRefused(exc) from None
         if release.key != app_key:
             raise NoRelease(f"the folder holds app '{release.key}', not '{app_key}'")
         return release.version

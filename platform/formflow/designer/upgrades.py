@@ -6,6 +6,10 @@ writes the keyed three-way merge (:mod:`formflow.designer.merge`) into the app's
 keeps the report with the admin's choices (``ff_designer_upgrades``); the live app does not
 change. Each issue is resolved on the draft (:func:`resolve`); the draft is published the
 usual way once none is left, and the release then becomes the app's base.
+
+An imported bundle (an export of this app, from here or another instance) is merged the same
+way, against the same base, and answered on the same page; publishing it does not make it
+the base: what it changes stays the admin's, for the next release to merge with.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from formflow.designer.merge import (
 )
 from formflow.designer.operations import HIDDEN_CONDITION
 from formflow.designer.undo import forget_steps
+from formflow.errors import DefinitionError, DefinitionErrors
 from formflow.storage.platform_tables import app_releases, designer_publications, designer_upgrades
 from formflow.storage.versions import current_version, list_versions
 
@@ -63,6 +68,31 @@ class UpgradeUnresolved(UpgradeError):
     """The draft holds an upgrade with issues not resolved yet, so it cannot be published."""
 
 
+RELEASE = "release"
+IMPORT = "import"
+"""Where the files merged into the draft came from: a new release, or an imported bundle."""
+
+PLUGIN_PROBLEMS = ("unknown field type ", "unknown action ", "unknown function ")
+"""How the compiler names what only a plugin could provide."""
+
+
+class ReleaseRefused(UpgradeError):
+    """The release (or bundle) does not compile on this instance; nothing was written.
+    ``missing`` holds what a plugin would provide (field types, actions, functions that
+    no installed plugin has), listed first, then ``errors``, every other problem."""
+
+    def __init__(self, problems: DefinitionErrors) -> None:
+        self.missing: tuple[DefinitionError, ...] = tuple(
+            error for error in problems if error.message.startswith(PLUGIN_PROBLEMS)
+        )
+        self.errors: tuple[DefinitionError, ...] = tuple(
+            error for error in problems if error not in self.missing
+        )
+        lines = [f"missing plugin: {error}" for error in self.missing]
+        lines += [str(error) for error in self.errors]
+        super().__init__("it does not compile on this instance:\n" + "\n".join(lines))
+
+
 @dataclass(frozen=True)
 class Upgrade:
     """An upgrade being resolved: the release, the merge's report and the choices made."""
@@ -73,6 +103,7 @@ class Upgrade:
     merged: tuple[Merged, ...] = ()
     issues: tuple[Issue, ...] = ()
     choices: Mapping[str, str] = field(default_factory=dict, hash=False)
+    source: str = RELEASE
 
     @property
     def unresolved(self) -> list[Issue]:
@@ -129,10 +160,12 @@ def start_upgrade(
     version_label: str,
     files: Mapping[str, str],
     user_id: int | None,
+    source: str = RELEASE,
 ) -> Upgrade:
     """Write the merge into the app's draft and keep its report; refused while the draft
-    holds unpublished work (it would be lost) or another upgrade is being resolved."""
-    require_clean_draft(connection, app_key, "upgrading")
+    holds unpublished work (it would be lost) or another upgrade is being resolved.
+    ``source`` says whether ``files`` are a release or an imported bundle."""
+    require_clean_draft(connection, app_key, "upgrading" if source == RELEASE else "importing")
     result = plan_upgrade(connection, app_key, files)
     forget_steps(connection, app_key)
     replace_draft(connection, app_key, result.files, user_id)
@@ -144,13 +177,14 @@ def start_upgrade(
             report={
                 "merged": [item.stored() for item in result.merged],
                 "issues": [issue.stored() for issue in result.issues],
+                "source": source,
             },
             choices={},
             started_by=user_id,
             started_at=datetime.now(UTC),
         )
     )
-    return Upgrade(app_key, version_label, dict(files), result.merged, result.issues, {})
+    return Upgrade(app_key, version_label, dict(files), result.merged, result.issues, {}, source)
 
 
 def require_clean_draft(connection: Connection, app_key: str, doing: str) -> None:
@@ -186,6 +220,7 @@ def pending(connection: Connection, app_key: str) -> Upgrade | None:
         tuple(Merged.from_stored(item) for item in report["merged"]),
         tuple(Issue.from_stored(item) for item in report["issues"]),
         dict(row["choices"]),
+        str(report.get("source", RELEASE)),
     )
 
 
@@ -222,19 +257,27 @@ def resolve_issue(
         .values(choices=choices)
     )
     return Upgrade(
-        app_key, upgrade.version_label, upgrade.files, upgrade.merged, upgrade.issues, choices
+        app_key,
+        upgrade.version_label,
+        upgrade.files,
+        upgrade.merged,
+        upgrade.issues,
+        choices,
+        upgrade.source,
     )
 
 
 def finish(connection: Connection, app_key: str) -> None:
-    """At publish: the upgrade's release becomes the app's base; refused while issues are
-    left (:class:`UpgradeUnresolved`). Nothing happens without an upgrade."""
+    """At publish: the upgrade's release becomes the app's base (an imported bundle does
+    not: its changes stay the admin's); refused while issues are left
+    (:class:`UpgradeUnresolved`). Nothing happens without an upgrade."""
     upgrade = pending(connection, app_key)
     if upgrade is None:
         return
     if upgrade.unresolved:
         raise UpgradeUnresolved(unresolved_message(upgrade))
-    record_release(connection, app_key, upgrade.version_label, upgrade.files)
+    if upgrade.source == RELEASE:
+        record_release(connection, app_key, upgrade.version_label, upgrade.files)
     forget(connection, app_key)
 
 

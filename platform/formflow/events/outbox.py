@@ -133,27 +133,19 @@ class Outbox:
         detail: Mapping[str, Any] | None = None,
     ) -> int:
         """Write one event in the caller's transaction; returns its id."""
-        data: dict[str, Any] = {"record": jsonable(dict(record))}
-        if changes:
-            data["changes"] = {
-                key: [jsonable(old), jsonable(new)] for key, (old, new) in changes.items()
-            }
-        if detail:
-            data["detail"] = jsonable(dict(detail))
-        cause = _cause.get()
-        if cause:
-            data["cause"] = dict(cause)
         event_id: int = connection.execute(
             _APPEND,
-            {
-                "app_key": app_key,
-                "form_key": form_key,
-                "record_id": record_id,
-                "kind": kind.value,
-                "user_id": user_id,
-                "at": at,
-                "data": data,
-            },
+            _row(
+                app_key=app_key,
+                form_key=form_key,
+                record_id=record_id,
+                kind=kind,
+                user_id=user_id,
+                at=at,
+                record=record,
+                changes=changes,
+                detail=detail,
+            ),
         ).scalar_one()
         owed = self._wanted(connection, app_key, form_key, record_id, kind)
         if owed:
@@ -163,6 +155,42 @@ class Outbox:
             if self.owing is not None:
                 self.owing()
         return event_id
+
+    def append_all(
+        self, connection: Connection, appended: Sequence[Mapping[str, Any]]
+    ) -> list[int]:
+        """Write several events, each given as :meth:`append`'s keyword arguments, in one
+        statement and the deliveries they owe in one more: the events of a workflow step,
+        written together. Returns their ids in order when they owe a delivery, else
+        nothing (they are then written without asking for their ids back)."""
+        if len(appended) == 1:
+            return [self.append(connection, **appended[0])]
+        rows = [_row(**event) for event in appended]
+        wanted = [
+            self._wanted(
+                connection,
+                row["app_key"],
+                row["form_key"],
+                row["record_id"],
+                EventKind(row["kind"]),
+            )
+            for row in rows
+        ]
+        if not any(wanted):  # no ids needed: the plainest insert of them all
+            connection.execute(_APPEND_MANY, rows)
+            return []
+        event_ids = list(connection.execute(_APPEND_ALL, rows).scalars())
+        connection.execute(
+            _OWE,
+            [
+                {"subscriber": name, "event_id": event_id, "attempts": 0}
+                for event_id, names in zip(event_ids, wanted, strict=True)
+                for name in names
+            ],
+        )
+        if self.owing is not None:
+            self.owing()
+        return event_ids
 
     def append_many(
         self,
@@ -220,6 +248,40 @@ class Outbox:
         )
 
 
+def _row(
+    *,
+    app_key: str,
+    form_key: str,
+    record_id: int,
+    kind: EventKind,
+    user_id: int | None,
+    at: datetime,
+    record: Mapping[str, Any],
+    changes: Mapping[str, tuple[Any, Any]] | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An event's row as stored, its values as JSON keeps them."""
+    data: dict[str, Any] = {"record": jsonable(dict(record))}
+    if changes:
+        data["changes"] = {
+            key: [jsonable(old), jsonable(new)] for key, (old, new) in changes.items()
+        }
+    if detail:
+        data["detail"] = jsonable(dict(detail))
+    cause = _cause.get()
+    if cause:
+        data["cause"] = dict(cause)
+    return {
+        "app_key": app_key,
+        "form_key": form_key,
+        "record_id": record_id,
+        "kind": kind.value,
+        "user_id": user_id,
+        "at": at,
+        "data": data,
+    }
+
+
 @contextmanager
 def caused_by(cause: Mapping[str, Any]) -> Iterator[None]:
     """Mark every event appended in this context with ``cause`` (plain JSON values): an
@@ -234,4 +296,6 @@ def caused_by(cause: Mapping[str, Any]) -> Iterator[None]:
 
 _cause: ContextVar[Mapping[str, Any] | None] = ContextVar("formflow_event_cause", default=None)
 _APPEND = insert(events).returning(events.c.id)  # every write runs it: built once
+_APPEND_ALL = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+_APPEND_MANY = insert(events)
 _OWE = insert(event_deliveries)

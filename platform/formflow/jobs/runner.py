@@ -67,9 +67,16 @@ class Jobs:
         A subscriber marked as rung already is not rung again: its job is waiting or
         running, and looks for events owed after it clears the mark. A mark left by a job
         lost from the queue is cleared by the next sweep.
+
+        The mark is read before it is set: in a burst it is nearly always there, and on the
+        SQLite queue a read costs no write transaction (setting it does, even when it finds
+        it there). Reading it after this commit is as safe as failing to set it: the job
+        clears it after the read, then looks for events owed, ours among them.
         """
         storage = self.huey.storage
         for name in sorted(self.relay.subscribers):
+            if storage.has_data_for_key(_rung(name)):
+                continue
             if storage.put_if_empty(_rung(name), b"1"):
                 try:
                     self.deliver(name)

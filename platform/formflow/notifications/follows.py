@@ -28,7 +28,7 @@ from formflow.notifications.model import label_param
 from formflow.notifications.service import Notifications
 from formflow.records.access import Actor, require
 from formflow.records.service import RecordService
-from formflow.records.unit import unit_of_work
+from formflow.records.unit import current_unit, unit_of_work
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import record_follows as table
 from formflow.storage.platform_tables import users
@@ -54,6 +54,17 @@ def followed(
     """The outbox's check: whether anyone follows the record an event is about."""
     if kind not in TITLES:
         return False
+    unit = current_unit()
+    if unit is None or unit.connection is not connection:
+        return _any_follower(connection, app_key, form_key, record_id)
+    key = (FOLLOWS, app_key, form_key, record_id)  # asked once per record and unit
+    found = unit.memo.get(key)
+    if found is None:
+        found = unit.memo[key] = _any_follower(connection, app_key, form_key, record_id)
+    return bool(found)
+
+
+def _any_follower(connection: Connection, app_key: str, form_key: str, record_id: int) -> bool:
     found = connection.execute(
         _ANY_FOLLOWER, {"app_key": app_key, "form_key": form_key, "record_id": record_id}
     )

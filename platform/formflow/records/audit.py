@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select
 
+from formflow.records.unit import current_unit
 from formflow.storage.platform_tables import audit_log
 
 
@@ -78,24 +79,37 @@ def record_changes(
     changes: Sequence[tuple[int, Mapping[str, tuple[Any, Any]]]],
 ) -> None:
     """:func:`record_change` for many records (``(record_id, changes)`` each) in one
-    statement, as a batch of writes leaves them."""
-    if changes:
-        connection.execute(
-            _RECORD_CHANGE,
-            [
-                {
-                    "table_name": table_name,
-                    "record_id": record_id,
-                    "action": action,
-                    "user_id": user_id,
-                    "at": at,
-                    "changes": {
-                        key: [jsonable(old), jsonable(new)] for key, (old, new) in found.items()
-                    },
-                }
-                for record_id, found in changes
-            ],
-        )
+    statement, as a batch of writes leaves them.
+
+    In a unit of work open on ``connection`` the rows are kept back and written with the
+    unit's others just before it commits, in one statement (a workflow decision leaves
+    two or more); a savepoint that rolls back drops its rows with it."""
+    if not changes:
+        return
+    rows = [
+        {
+            "table_name": table_name,
+            "record_id": record_id,
+            "action": action,
+            "user_id": user_id,
+            "at": at,
+            "changes": {key: [jsonable(old), jsonable(new)] for key, (old, new) in found.items()},
+        }
+        for record_id, found in changes
+    ]
+    unit = current_unit()
+    if unit is not None and unit.connection is connection:
+        unit.kept(_KEPT, _write).extend(rows)
+    else:
+        _write(connection, rows)
+
+
+def _write(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    connection.execute(_RECORD_CHANGE, rows)
+
+
+_KEPT = "formflow.records.audit"
+"""The key of a unit's kept-back history rows."""
 
 
 def history(

@@ -13,8 +13,11 @@ sum adjusts it by the difference its record makes, on the parent row read ``FOR 
 (see :mod:`formflow.records.rollup_effects`); every other roll-up is worked out afresh by
 one aggregate query. Definitions refuse circles, and a depth limit guards the rest.
 
-These writes change no version, audit entry or event: a roll-up is not something a person
-edited, and its record's own history stays what people did to it.
+These writes change no version or audit entry: a roll-up is not something a person edited,
+and its record's own history stays what people did to it. But what another record's write
+changes in a record's derived values is told to :attr:`DerivedValues.announce` (the record
+service appends an update event with the from and to values, in the same transaction), so
+that an automation watching a roll-up sees it move.
 
 Sums of decimals are added as whole numbers of the smallest unit (cents for money): SQLite
 keeps a decimal column as a binary floating-point number, and a floating-point sum of many
@@ -23,7 +26,7 @@ amounts may miss by a cent; a sum of integers does not.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -39,12 +42,18 @@ from formflow.records.compute import Context, compute_formulas, evaluate
 from formflow.records.filters import compile_filter
 from formflow.records.query import normalised
 from formflow.records.rollup_effects import RECOMPUTE, Effect, Recompute, effects
-from formflow.storage.tables import DELETED_AT, PARENT_ID, POSITION, AppSchema
+from formflow.records.subtables import read_subtable_rows
+from formflow.storage.tables import DELETED_AT, AppSchema
 
 MAX_DEPTH = 32
 """How far one write may carry on through derived values (definitions refuse circles)."""
 
 Record = dict[str, Any]
+
+Announce = Callable[[Connection, Form, int, Record, dict[str, tuple[Any, Any]]], None]
+"""Told, on the writer's connection, of a live record whose derived values another record's
+write changed: the form, the record's id, its values now, and each changed key's
+``(old, new)``."""
 
 
 class DerivedLoop(RuntimeError):
@@ -70,6 +79,9 @@ class DerivedValues:
                     target = str(form.field(field.lookup.link).target_form)
                     self.lookups_of.setdefault(target, []).append((form, field))
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
+        self.announce: Announce | None = None
+        """Told of each live record whose derived values another record's write changed
+        (not of a record's own values worked out in its own write, such as a restore's)."""
 
     # a record being saved -----------------------------------------------------------
 
@@ -227,6 +239,9 @@ class DerivedValues:
         connection.execute(update(table).where(table.c.id == record_id).values(changes))
         after = {**row, **changes}
         live = row.get(DELETED_AT) is None
+        if live and depth > 0 and self.announce is not None:
+            moved = {key: (row[key], value) for key, value in changes.items()}
+            self.announce(connection, form, record_id, after, moved)
         self.after_write(
             connection,
             form,
@@ -313,17 +328,7 @@ class DerivedValues:
     ) -> Record:
         """The subtable rows the ``formulas`` read, as lists of row values."""
         read = {name for key in formulas for name in (form.field(key).expression.names or ())}  # type: ignore[union-attr]
-        found: Record = {}
-        for field in form.fields:
-            if field.kind is ValueKind.ROWS and field.key in read:
-                child = self.schema.child_table(form.key, field.key)
-                result = connection.execute(
-                    select(child).where(child.c[PARENT_ID] == record_id).order_by(child.c[POSITION])
-                )
-                found[field.key] = [
-                    {sub.key: row[sub.key] for sub in field.fields} for row in result.mappings()
-                ]
-        return found
+        return read_subtable_rows(connection, self.schema, form, record_id, read)
 
     def _linking(
         self, connection: Connection, form: Form, link_key: str, record_id: int

@@ -45,6 +45,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from formflow.definitions.model import SYSTEM_FIELDS, SortKey
 from formflow.errors import QueryError
@@ -61,6 +62,8 @@ from formflow.records.search import search_condition
 from formflow.storage.tables import DELETED_AT, DELETED_BY, AppSchema
 
 TOTAL_CAP = 1_000
+TOTAL_COLUMN = "_page_total"
+"""The page statement's column carrying the capped total (no field's key starts with _)."""
 MAX_LIMIT = 500
 _CHECK_LENGTH = 12
 
@@ -125,7 +128,7 @@ def select_page(
     link_scope: LinkScope | None = None,
     total_cap: int = TOTAL_CAP,
 ) -> Page:
-    """One page of ``form_key``'s records, in two statements.
+    """One page of ``form_key``'s records, with its total, in one statement.
 
     ``scope`` is the permission layer's condition, AND-ed with everything else, and
     ``link_scope`` its condition for forms a filter reaches through links. Rows hold
@@ -150,11 +153,15 @@ def select_page(
         where.append(scope)
     shown = row_columns(schema, form_key, query.fields, deleted=query.deleted)
     names = list(dict.fromkeys([*shown, *(o.ref.key for o in order)]))
-    rows = _fetch(connection, table, query, order, where, names)
+    counted = capped_count(table, where, total_cap) if query.with_total else None
+    rows, found = _fetch(connection, table, query, order, where, names, counted)
     more, rows = len(rows) > query.limit, rows[: query.limit]
-    total, capped = (
-        count_capped(connection, table, where, total_cap) if query.with_total else (None, False)
-    )
+    total, capped = None, False
+    if query.with_total:
+        if found is None and (query.cursor or query.offset):  # no row to carry the count
+            total, capped = count_capped(connection, table, where, total_cap)
+        else:  # the page's statement counted, or found nothing where the count starts
+            total, capped = min(found or 0, total_cap), (found or 0) > total_cap
     extra = set(names) - set(shown)  # sort keys fetched for the cursor only
     return Page(
         rows=[{name: row[name] for name in shown} for row in rows] if extra else rows,
@@ -189,10 +196,13 @@ def _fetch(
     order: Sequence[Ordered],
     where: Sequence[ColumnElement[bool]],
     names: Sequence[str],
-) -> list[dict[str, Any]]:
-    """The page's rows plus one, which tells whether another page follows."""
+    counted: ScalarSelect[int] | None = None,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The page's rows plus one, which tells whether another page follows; and the value of
+    ``counted`` (evaluated once, as every row carries it), ``None`` with no rows."""
     columns = [table.c[name] for name in names]
-    statement = select(*columns).where(*where)
+    extra = [] if counted is None else [counted.label(TOTAL_COLUMN)]
+    statement = select(*columns, *extra).where(*where)
     if query.cursor:
         statement = statement.where(after(order, decode_cursor(query.cursor, order, query)))
     elif query.offset:
@@ -200,12 +210,13 @@ def _fetch(
     statement = statement.order_by(*(order_item(item) for item in order)).limit(query.limit + 1)
     moments = [column.key for column in columns if isinstance(column.type, DateTime)]
     result = connection.execute(statement)
-    keys = tuple(result.keys())
-    rows = [dict(zip(keys, row, strict=True)) for row in result.all()]
+    keys = tuple(result.keys())[: len(columns)]
+    fetched = result.all()
+    rows = [dict(zip(keys, row, strict=False)) for row in fetched]
     for row in rows:
         for key in moments:
             row[key] = in_utc(row[key])
-    return rows
+    return rows, (int(fetched[0][-1]) if extra and fetched else None)
 
 
 def row_conditions(
@@ -318,11 +329,17 @@ def count_capped(
     connection: Connection, table: Table, where: Sequence[ColumnElement[bool]], cap: int
 ) -> tuple[int, bool]:
     """How many rows match, counting no further than ``cap``; and whether it stopped there."""
+    found = connection.execute(select(capped_count(table, where, cap))).scalar_one()
+    return min(found, cap), found > cap
+
+
+def capped_count(table: Table, where: Sequence[ColumnElement[bool]], cap: int) -> ScalarSelect[int]:
+    """How many rows match, counted up to ``cap + 1``: a subquery that does not depend on
+    the row it is asked from, so both databases run it once per statement."""
     matching: Select[Any] = (
         select(literal_column("1")).select_from(table).where(*where).limit(cap + 1)
     )
-    found = connection.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
-    return min(found, cap), found > cap
+    return select(func.count()).select_from(matching.subquery()).scalar_subquery()
 
 
 # cursors ------------------------------------------------------------------------

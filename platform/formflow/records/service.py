@@ -92,6 +92,7 @@ from formflow.records.search import search_text
 from formflow.records.stage_history import StayAggregation, stay_groups
 from formflow.records.statements import PreparedStatements
 from formflow.records.submission import Derive, Fill, Prepared, Preparer
+from formflow.records.subtables import read_subtable_rows
 from formflow.records.summaries import SummaryKeeper
 from formflow.records.unit import current_unit, one_write
 from formflow.records.values import ValueConverter
@@ -172,6 +173,7 @@ class RecordService:
         self.preparer = Preparer(ValueConverter(timezone))
         self.prepared = PreparedStatements(schema)
         self.derived = DerivedValues(schema, timezone)
+        self.derived.announce = self._derived_moved
         self.integrity = IntegrityChecks(schema, self.prepared, self.derived)
         self.duplicates = DuplicateKeys(schema)
         self.stays = StayKeeper(self.app)
@@ -360,8 +362,12 @@ class RecordService:
                 new={**current, **prepared.values},
                 user_id=actor.user_id,
             )
-            changes = {
-                **prepared.values,
+            changes = {  # only what changed is written (a workflow step sets one field)
+                **{
+                    key: value
+                    for key, value in prepared.values.items()
+                    if current.get(key) != value
+                },
                 "updated_at": context.utc,
                 "updated_by": actor.user_id,
                 "version": current["version"] + 1,
@@ -1076,17 +1082,7 @@ class RecordService:
         keys: Collection[str] | None = None,
     ) -> dict[str, list[Record]]:
         """The record's subtable rows, of every subtable or of those among ``keys``."""
-        found: dict[str, list[Record]] = {}
-        for field in form.fields:
-            if field.kind is ValueKind.ROWS and (keys is None or field.key in keys):
-                child = self.schema.child_table(form.key, field.key)
-                result = connection.execute(
-                    select(child).where(child.c[PARENT_ID] == record_id).order_by(child.c[POSITION])
-                )
-                found[field.key] = [
-                    {sub.key: row[sub.key] for sub in field.fields} for row in result.mappings()
-                ]
-        return found
+        return read_subtable_rows(connection, self.schema, form, record_id, keys)
 
     def _write_rows(
         self,
@@ -1218,6 +1214,33 @@ class RecordService:
             kind=kind,
             user_id=user_id,
             at=at,
+            record=self._public(form, record),
+            changes=changes,
+        )
+
+    def _derived_moved(
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        record: Mapping[str, Any],
+        changes: dict[str, tuple[Any, Any]],
+    ) -> None:
+        """A roll-up (or a lookup, or a formula reading one) of a record moved because
+        another record was written: an update event with the from and to values, in the
+        same transaction, so that rules watching the field see it; no version or audit
+        entry (nobody edited the record), and no event when no subscriber wants the form's
+        events (the write then costs nothing more)."""
+        if not self.outbox.owed(form.key):
+            return
+        self.outbox.append(
+            connection,
+            app_key=self.app.key,
+            form_key=form.key,
+            record_id=record_id,
+            kind=EventKind.UPDATED,
+            user_id=None,
+            at=self.clock(),
             record=self._public(form, record),
             changes=changes,
         )

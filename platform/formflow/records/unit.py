@@ -11,7 +11,11 @@ entry and event, or none of it::
 Each write inside keeps its own checks, permissions and audit, and runs in a savepoint, so a
 write that is refused (and caught) leaves the unit's other writes intact. Work that must wait
 for the commit, such as handing the unit's events on, is registered with
-:meth:`UnitOfWork.after_commit` and runs once, after the outermost unit commits.
+:meth:`UnitOfWork.after_commit` and runs once, after the outermost unit commits. Rows that
+are cheaper written together, such as the audit chain's entries (one advance of the
+chain's head for the whole unit instead of one per entry), are kept back with
+:meth:`UnitOfWork.kept` and written just before the commit; what a rolled-back savepoint
+kept back is dropped with it.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
+from weakref import WeakSet
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 
 from formflow.storage.database import write_transaction
 
@@ -35,6 +41,27 @@ class UnitOfWork:
         self.engine = engine
         self.connection = connection
         self._after_commit: dict[object, Callable[[], object]] = {}
+        self._kept: dict[object, tuple[list[Any], Flush, int]] = {}
+        self._marks: list[dict[object, int]] = []
+        """How many rows each list kept, as each open savepoint began."""
+        self.memo: dict[object, Any] = {}
+        """Answers a unit may reuse, about what its own writes do not change (whether a
+        record has followers, asked by each of its events)."""
+
+    def kept(self, key: object, flush: Flush, *, order: int = 0) -> list[Any]:
+        """The rows kept back under ``key``, to which the caller appends: just before the
+        commit, ``flush`` writes them all on the unit's connection (lists of a lower
+        ``order`` first). Rows appended in a savepoint that rolls back are dropped."""
+        found = self._kept.get(key)
+        if found is None:
+            found = self._kept[key] = ([], flush, order)
+        return found[0]
+
+    def _flush(self) -> None:
+        for rows, flush, _order in sorted(self._kept.values(), key=lambda kept: kept[2]):
+            if rows:
+                flush(self.connection, rows)
+                rows.clear()
 
     def after_commit(self, callback: Callable[[], object], *, key: object = None) -> None:
         """Run ``callback`` after the commit, once per ``key`` (the callback itself by default)."""
@@ -55,11 +82,13 @@ def unit_of_work(engine: Engine) -> Iterator[UnitOfWork]:
     if current is not None and current.engine is engine:
         yield current
         return
+    _watch_savepoints(engine)
     with write_transaction(engine) as connection:
         unit = UnitOfWork(engine, connection)
         token = _current.set(unit)
         try:
             yield unit
+            unit._flush()
         finally:
             _current.reset(token)
     unit._committed()
@@ -83,3 +112,42 @@ def current_unit() -> UnitOfWork | None:
 
 
 _current: ContextVar[UnitOfWork | None] = ContextVar("formflow_unit_of_work", default=None)
+Flush = Callable[[Connection, list[Any]], object]
+"""Writes the rows a unit kept back under one key, on the unit's connection."""
+_watched: WeakSet[Engine] = WeakSet()
+
+
+def _watch_savepoints(engine: Engine) -> None:
+    """Follow the savepoints of ``engine``'s units (once per engine), so that rows kept
+    back in one that rolls back are dropped with its writes."""
+    if engine in _watched:
+        return
+    _watched.add(engine)
+    event.listen(engine, "savepoint", _savepoint_begun)
+    event.listen(engine, "release_savepoint", _savepoint_released)
+    event.listen(engine, "rollback_savepoint", _savepoint_rolled_back)
+
+
+def _unit_on(connection: Connection) -> UnitOfWork | None:
+    unit = _current.get()
+    return unit if unit is not None and unit.connection is connection else None
+
+
+def _savepoint_begun(connection: Connection, _name: object) -> None:
+    unit = _unit_on(connection)
+    if unit is not None:
+        unit._marks.append({key: len(kept[0]) for key, kept in unit._kept.items()})
+
+
+def _savepoint_released(connection: Connection, _name: object, _context: object) -> None:
+    unit = _unit_on(connection)
+    if unit is not None and unit._marks:
+        unit._marks.pop()
+
+
+def _savepoint_rolled_back(connection: Connection, _name: object, _context: object) -> None:
+    unit = _unit_on(connection)
+    if unit is not None and unit._marks:
+        marks = unit._marks.pop()
+        for key, (rows, _flush, _order) in unit._kept.items():
+            del rows[marks.get(key, 0) :]

@@ -42,7 +42,12 @@ platform_metadata = MetaData()
 
 def _keyed_table(name: str, *items: SchemaItem) -> Table:
     """A platform table whose rows are known by a surrogate ``id``."""
-    return Table(name, platform_metadata, _id(), *items)
+    return _table(name, _id(), *items)
+
+
+def _table(name: str, *items: SchemaItem) -> Table:
+    """A platform table whose rows are known by their own key columns."""
+    return Table(name, platform_metadata, *items)
 
 
 def _id() -> Column[Any]:
@@ -84,6 +89,14 @@ def _record_and_user() -> tuple[Column[Any], ...]:
     )
 
 
+def _release() -> tuple[Column[Any], ...]:
+    """An app's release: its version label and its files as shipped (path -> text)."""
+    return (
+        Column("version_label", String(100), nullable=False),
+        Column("files", JSON, nullable=False),
+    )
+
+
 def _instance_ref() -> Column[Any]:
     """The workflow instance a row belongs to; the row goes when the instance does."""
     return Column(
@@ -117,9 +130,8 @@ users = _keyed_table(
     _at("last_login_at", nullable=True),
 )
 
-user_roles = Table(
+user_roles = _table(
     "ff_user_roles",
-    platform_metadata,
     Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
     _key("app_key", primary_key=True),
     _key("role_key", primary_key=True),
@@ -150,9 +162,8 @@ audit_log = _keyed_table(
     Index("ix_ff_audit_log_user", "user_id", "id"),
 )
 
-audit_entries = Table(
+audit_entries = _table(
     "ff_audit_entries",
-    platform_metadata,
     Column("id", Id, primary_key=True, autoincrement=False),
     _at("at"),
     Column("user_id", BigInteger),
@@ -176,9 +187,8 @@ action, numbered without gaps and each chained to the one before by a SHA-256 ha
 GENESIS_HASH = "0" * 64
 """The ``previous_hash`` of the first audit entry."""
 
-audit_head = Table(
+audit_head = _table(
     "ff_audit_head",
-    platform_metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("last_id", BigInteger, nullable=False),
     Column("last_hash", String(64), nullable=False),
@@ -187,9 +197,8 @@ audit_head = Table(
 Every writer of the log updates it in its own transaction, so writers queue on it and the
 chain has one head."""
 
-counters = Table(
+counters = _table(
     "ff_counters",
-    platform_metadata,
     Column("name", String(300), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
@@ -216,9 +225,8 @@ api_tokens = _keyed_table(
 """API tokens, by hash; ``read_only`` and ``forms`` (``app/form`` keys, space-separated)
 narrow what a token may do below what its user may (NULL: no narrowing)."""
 
-second_factors = Table(
+second_factors = _table(
     "ff_second_factors",
-    platform_metadata,
     Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
     Column("secret", String(64), nullable=False),
     _at("confirmed_at", nullable=True),
@@ -274,9 +282,8 @@ saved_views = _keyed_table(
     Index("ix_ff_saved_views_user_table", "user_id", "table_name"),
 )
 
-attachments = Table(
+attachments = _table(
     "ff_attachments",
-    platform_metadata,
     Column("id", String(64), primary_key=True),
     _user_ref(),
     Column("name", String(255), nullable=False),
@@ -297,9 +304,8 @@ events = _keyed_table(
     Index("ix_ff_events_record", "app_key", "form_key", "record_id", "id"),
 )
 
-event_deliveries = Table(
+event_deliveries = _table(
     "ff_event_deliveries",
-    platform_metadata,
     Column("subscriber", String(100), primary_key=True),
     Column("event_id", Id, ForeignKey("ff_events.id", ondelete="CASCADE"), primary_key=True),
     Column("attempts", Integer, nullable=False, default=0),
@@ -308,9 +314,8 @@ event_deliveries = Table(
 )
 """Deliveries still owed: one row per event and subscriber, deleted once delivered."""
 
-event_subscribers = Table(
+event_subscribers = _table(
     "ff_event_subscribers",
-    platform_metadata,
     Column("name", String(100), primary_key=True),
     _at("leased_until", nullable=True),
     Column("lease_holder", String(64)),
@@ -443,9 +448,8 @@ record_action_runs = _keyed_table(
 """Every run of a record action on a record: who, when, with what answers. A daily limit
 counts the user's rows since the start of their day through the first index."""
 
-pool_cooldowns = Table(
+pool_cooldowns = _table(
     "ff_pool_cooldowns",
-    platform_metadata,
     *_record_and_user(),
     _at("until"),
 )
@@ -507,9 +511,8 @@ automation's message. Written in the unit of work of what caused it; ``title`` a
 text; ``cause_key``, when set, is unique, so a retried cause tells a person once.
 ``delivered_at`` is set once every outside channel (e-mail, plugins) has it."""
 
-record_follows = Table(
+record_follows = _table(
     "ff_record_follows",
-    platform_metadata,
     *_record_and_user(),
     _at("created_at"),
     Index("ix_ff_record_follows_user", "user_id"),
@@ -517,9 +520,8 @@ record_follows = Table(
 """Who follows a record: they are told of its changes (keyed by the record, so a write
 asks whether anyone follows it with one index lookup)."""
 
-notification_sends = Table(
+notification_sends = _table(
     "ff_notification_sends",
-    platform_metadata,
     Column(
         "notification_id",
         Id,
@@ -534,9 +536,8 @@ notification_sends = Table(
 )
 """One notification on one outside channel: ``sent``, or ``failed`` after its last try;
 a channel that has it sent is never sent it again when the job is retried."""
-designer_drafts = Table(
+designer_drafts = _table(
     "ff_designer_drafts",
-    platform_metadata,
     _key("app_key", primary_key=True),
     Column("path", String(300), primary_key=True),
     Column("text", Text, nullable=False),
@@ -575,23 +576,19 @@ designer_steps = _keyed_table(
 """Each designer step of a draft (a file's text before and after), for undo and redo; the
 steps of one ``batch`` (a rename across files) are undone together. The steps go with the
 draft when it is published or discarded."""
-app_releases = Table(
+app_releases = _table(
     "ff_app_releases",
-    platform_metadata,
-    Column("app_key", String(63), primary_key=True),
-    Column("version_label", String(100), nullable=False),
-    Column("files", JSON, nullable=False),
+    _key("app_key", primary_key=True),
+    *_release(),
     _at("recorded_at"),
 )
 """The release each installed app came from: its files as shipped, recorded when the app is
 installed or migrated from its folder and when an upgrade is published. An upgrade merges
 the next release against these files (the admin's changes are the difference from them)."""
-designer_upgrades = Table(
+designer_upgrades = _table(
     "ff_designer_upgrades",
-    platform_metadata,
-    Column("app_key", String(63), primary_key=True),
-    Column("version_label", String(100), nullable=False),
-    Column("files", JSON, nullable=False),
+    _key("app_key", primary_key=True),
+    *_release(),
     Column("report", JSON, nullable=False),
     Column("choices", JSON, nullable=False),
     _user_ref("started_by"),
@@ -632,9 +629,8 @@ import_runs = _keyed_table(
 """Imports run as background jobs: their options, progress and outcome; ``status`` is
 queued, running, done, refused (all or nothing, with errors) or failed. The file and the
 error report live in the instance folder, named after the run's id."""
-plugin_settings = Table(
+plugin_settings = _table(
     "ff_plugin_settings",
-    platform_metadata,
     Column("plugin", String(100), primary_key=True),
     Column("key", String(100), primary_key=True),
     Column("value", Text, nullable=False),
@@ -707,9 +703,9 @@ last retry, for an admin to run again)."""
 
 stage_stays = _keyed_table(
     "ff_stage_stays",
-    Column("app_key", String(63), nullable=False),
-    Column("form_key", String(63), nullable=False),
-    Column("field_key", String(63), nullable=False),
+    _key("app_key"),
+    _key("form_key"),
+    _key("field_key"),
     Column("record_id", BigInteger, nullable=False),
     Column("value", String(255), nullable=False),
     _at("entered_at"),

@@ -7,6 +7,8 @@ this browser in again with a new session: whoever held a copy of an old cookie i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import segno
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -15,6 +17,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
+from sqlalchemy.engine import Connection
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
@@ -162,31 +165,38 @@ def start_second_factor() -> Response:
 @blueprint.post("/second-factor/off")
 @login_required  # type: ignore[untyped-decorator]
 def second_factor_off() -> str | Response:
-    """Turning it off asks for the password: a borrowed, signed-in phone is not enough."""
-    form = PasswordConfirmForm()
-    me = context.user()
-    if form.validate_on_submit():
-        with write_transaction(context.instance().engine) as connection:
-            if accounts.check_password(connection, me.id, form.password.data):
-                second_factor.turn_off(connection, me.id)
-                flash(_("Your second factor is off."))
-                return redirect(url_for("account.second_factor_page"))
-        flash(_("This is not your current password."))
-    return redirect(url_for("account.second_factor_page"))
+    def turn_off(connection: Connection, user_id: int) -> Response:
+        second_factor.turn_off(connection, user_id)
+        flash(_("Your second factor is off."))
+        return redirect(url_for("account.second_factor_page"))
+
+    return _with_password(turn_off)
 
 
 @blueprint.post("/second-factor/recovery-codes")
 @login_required  # type: ignore[untyped-decorator]
 def new_recovery_codes() -> str | Response:
+    def renew(connection: Connection, user_id: int) -> str | None:
+        if not second_factor.is_enrolled(connection, user_id):
+            return None
+        codes = second_factor.new_recovery_codes(connection, user_id)
+        return render_template("account/recovery_codes.html", codes=codes)
+
+    return _with_password(renew)
+
+
+def _with_password(act: Callable[[Connection, int], str | Response | None]) -> str | Response:
+    """Do ``act`` once the posted password is the user's own (a borrowed, signed-in phone
+    is not enough to change the second factor) and answer with its page; without the
+    password, or when ``act`` has nothing to do, back to the second-factor page."""
     form = PasswordConfirmForm()
     me = context.user()
     if form.validate_on_submit():
         with write_transaction(context.instance().engine) as connection:
-            if accounts.check_password(
-                connection, me.id, form.password.data
-            ) and second_factor.is_enrolled(connection, me.id):
-                codes = second_factor.new_recovery_codes(connection, me.id)
-                return render_template("account/recovery_codes.html", codes=codes)
+            if accounts.check_password(connection, me.id, form.password.data):
+                answer = act(connection, me.id)
+                if answer is not None:
+                    return answer
         flash(_("This is not your current password."))
     return redirect(url_for("account.second_factor_page"))
 

@@ -1,9 +1,12 @@
 """The workflow designer's edits and its simulation: the clicks on the drawn flow.
 
 Routes on the designer's blueprint. Each posted form names one edit of the flow (a step added
-at a "+", a branch, the people of a step, its decision mode, its field permissions) and
+at a "+", a branch, a parallel node or a step in one of its lanes, the people of a step, its
+decision mode, its field permissions, its clock, its actions, where rejections go) and
 becomes one :mod:`formflow.designer.flow_edits` operation, saved to the draft at once; the
-page is drawn again with the compiler's errors, which block publishing until fixed.
+page is drawn again with the compiler's errors beside the nodes they are about, which block
+publishing until fixed. The page posts through htmx (boosted forms that swap the designer's
+part of the page) and works the same without script.
 """
 
 from __future__ import annotations
@@ -23,21 +26,31 @@ from formflow.designer import Designer
 from formflow.designer.documents import DocumentError
 from formflow.designer.drafts import DraftConflict
 from formflow.designer.flow_edits import (
+    ACTION_SLOTS,
+    JOINS,
     PERMISSIONS,
+    SUBMITTER,
+    TIMEOUT_ACTIONS,
     AddBranch,
     AddCondition,
+    AddLaneStep,
+    AddParallel,
     AddStep,
     FlowOperation,
     Link,
     RemoveBranch,
     RemoveStep,
+    SetActions,
     SetApprovers,
     SetBranchCondition,
     SetDecisionMode,
     SetFieldPermissions,
+    SetJoin,
+    SetRejectTo,
+    SetTimeout,
 )
 from formflow.designer.simulate import Simulation
-from formflow.errors import DefinitionErrors, FormflowError
+from formflow.errors import DefinitionError, DefinitionErrors, FormflowError
 from formflow.web import context
 from formflow.web.designer_pages import _document_file, _draft, _read, blueprint, designer
 from formflow.web.ids import parse_id
@@ -70,20 +83,119 @@ def parse_rules(text: str) -> list[dict[str, Any]]:
     return rules
 
 
+def parse_actions(text: str) -> list[dict[str, Any]]:
+    """An actions box: a YAML list as the format writes it (``- set: {paid: true}``); empty
+    for none. Whether each action is one the flow may run is the compiler's to say."""
+    try:
+        actions = yaml.safe_load(text) if text.strip() else []
+        json.dumps(actions, default=str)  # a value holding itself (by an alias) is refused
+    except yaml.YAMLError as exc:
+        raise ValueError(_("These actions do not read as YAML: %(problem)s", problem=exc)) from exc
+    except (ValueError, RecursionError):
+        actions = None
+    if not isinstance(actions, list) or not all(isinstance(item, dict) for item in actions):
+        raise ValueError(_("Actions are a list, one '- set: {...}' or '- action: ...' a line."))
+    return actions
+
+
+def actions_text(actions: Any) -> str:
+    """A node's actions as the actions box shows them: YAML, one action an item."""
+    if not actions:
+        return ""
+    return str(yaml.safe_dump(actions, allow_unicode=True, sort_keys=False, width=90))
+
+
+def node_errors(path: str, text: str, errors: tuple[DefinitionError, ...]) -> dict[str, list[str]]:
+    """The compiler's errors about each node, by its key: an error belongs to the node
+    whose lines hold it, so the page shows it beside that node. The lines are read from
+    the saved text itself (a parsed document kept for editing remembers older lines)."""
+    starts = node_lines(text)
+    found: dict[str, list[str]] = {}
+    for error in errors:
+        if error.file != path:
+            continue
+        owner = None
+        for line, key in starts:
+            if line > error.line:
+                break
+            owner = key
+        if owner is not None:
+            found.setdefault(owner, []).append(f"{error.line}:{error.column}: {error.message}")
+    return found
+
+
+def node_lines(text: str) -> list[tuple[int, str]]:
+    """Where each node of a flow's text begins (line from 1) and its key, in order."""
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    nodes = next((v for k, v in root.value if getattr(k, "value", None) == "nodes"), None)
+    if not isinstance(nodes, yaml.SequenceNode):
+        return []
+    starts = []
+    for item in nodes.value:
+        if isinstance(item, yaml.MappingNode):
+            key = next(
+                (str(v.value) for k, v in item.value if getattr(k, "value", None) == "key"), ""
+            )
+            starts.append((item.start_mark.line + 1, key))
+    return sorted(starts)
+
+
+def reject_choices(nodes: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Where each approval step's rejections may go, as the compiler allows: the
+    submitter, an approval step that comes before it (by ``next``, branches and lanes),
+    or an end node."""
+    ends = [key for key, node in nodes.items() if node.get("type") == "end"]
+    after = {key: _onward(nodes, key) for key in nodes}
+    choices: dict[str, list[str]] = {}
+    for key, node in nodes.items():
+        if node.get("type") == "approval":
+            earlier = [
+                other
+                for other, found in nodes.items()
+                if found.get("type") == "approval" and other != key and key in after[other]
+            ]
+            choices[key] = [SUBMITTER, *earlier, *ends]
+    return choices
+
+
+def _onward(nodes: Mapping[str, Mapping[str, Any]], first: str) -> set[str]:
+    """The nodes reached from ``first`` by ``next``, branches and lanes (not rejections)."""
+    seen: set[str] = set()
+    waiting = [first]
+    while waiting:
+        node = nodes.get(waiting.pop(), {})
+        found = [node.get("next")]
+        found += [b.get("next") for b in node.get("branches") or [] if isinstance(b, Mapping)]
+        found += [k for lane in node.get("lanes") or [] if isinstance(lane, list) for k in lane]
+        for key in found:
+            if isinstance(key, str) and key in nodes and key not in seen:
+                seen.add(key)
+                waiting.append(key)
+    return seen
+
+
 def flow_page_context(service: Designer, app_key: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """What the workflow page shows beside the tree: the form's fields (for permissions
-    and the sample record), the nodes' settings by key, the simulation asked for, undo."""
+    and the sample record), the nodes' settings by key and the compiler's errors by node,
+    the simulation asked for, undo."""
     fields: list[tuple[str, Any]] = []
     simulation: Simulation | None = None
     problem = None
+    errors: tuple[DefinitionError, ...] = ()
+    draft = service.draft(app_key)
     try:
-        app = service.compile(service.draft(app_key).texts())
+        app = service.compile(draft.texts())
         form = app.forms.get(str(data.get("form")))
         fields = [(field.key, field.label) for field in form.fields] if form else []
         if request.args.get("simulate"):
             simulation = _simulation(service, app_key, str(data.get("key")))
-    except DefinitionErrors:
-        pass
+    except DefinitionErrors as exc:
+        errors = exc.errors
     except (FormflowError, ValueError, KeyError) as exc:
         problem = str(exc)
     nodes = {
@@ -92,7 +204,18 @@ def flow_page_context(service: Designer, app_key: str, data: Mapping[str, Any]) 
         if isinstance(node, Mapping) and "key" in node
     }
     used = json.dumps(data, ensure_ascii=False, default=str)
+    errors_by_node: dict[str, list[str]] = {}
+    key = data.get("key")
+    if errors and isinstance(key, str):
+        path = _document_file(draft, "workflows", key)
+        errors_by_node = node_errors(path, draft.files[path].text, errors)
     return {
+        "node_errors": errors_by_node,
+        "reject_choices": reject_choices(nodes),
+        "joins": JOINS,
+        "timeout_actions": TIMEOUT_ACTIONS,
+        "action_slots": ACTION_SLOTS,
+        "actions_text": actions_text,
         "form_fields": fields,
         "sample_fields": [
             (key, label) for key, label in fields if re.search(rf"(?<!\w){key}(?!\w)", used)
@@ -147,8 +270,13 @@ def workflow_edit(app_key: str, workflow_key: str) -> Response:
     except SourceError:
         flash(_("Fix the YAML first: the visual designer waits until it reads again."), "error")
     except (DocumentError, ValueError) as exc:
-        flash(str(exc), "error")
-    return redirect(url_for(".workflow", app_key=app_key, workflow_key=workflow_key))
+        flash(_(str(exc)), "error")  # the operations' own words are marked for translation
+    opened = request.form.get("node", "")  # the node edited stays open, or the one added
+    if request.form.get("action", "").startswith("add_") and request.form.get("new_key"):
+        opened = request.form.get("new_key", "")
+    return redirect(
+        url_for(".workflow", app_key=app_key, workflow_key=workflow_key, node=opened or None)
+    )
 
 
 def _operation(posted: Any) -> FlowOperation:
@@ -184,7 +312,52 @@ def _operation(posted: Any) -> FlowOperation:
             if key.startswith("perm_") and value in PERMISSIONS
         }
         return SetFieldPermissions(node, permissions)
+    return _more_operation(action, node, posted)
+
+
+def _more_operation(action: str, node: str, posted: Any) -> FlowOperation:
+    """The edits of parallel lanes, clocks, actions and rejections."""
+    new_key = posted.get("new_key", "").strip()
+    if action == "add_parallel":
+        lanes = (
+            _key(posted.get("lane_a", "").strip() or f"{new_key}_a"),
+            _key(posted.get("lane_b", "").strip() or f"{new_key}_b"),
+        )
+        join = posted.get("join", "all")
+        return AddParallel(Link(node, posted.get("branch", type=int)), _key(new_key), lanes, join)
+    if action == "add_lane_step":
+        lane = posted.get("lane", type=int)
+        if lane is None:
+            raise ValueError(_("Unknown designer action."))
+        kind = posted.get("new_type", "approval")
+        label = {"zh": posted.get("new_label_zh", "").strip() or new_key}
+        label["en"] = posted.get("new_label_en", "").strip() or new_key
+        return AddLaneStep(node, lane, _key(new_key), kind, label)
+    if action == "join":
+        return SetJoin(node, posted.get("join", "all"))
+    if action == "timeout":
+        return SetTimeout(
+            node,
+            _hours(posted, "remind_after_hours"),
+            _hours(posted, "after_hours"),
+            posted.get("timeout_action") or None,
+        )
+    if action == "actions":
+        slot = posted.get("slot", "")
+        return SetActions(node, slot, parse_actions(posted.get("actions", "")))
+    if action == "reject_to":
+        return SetRejectTo(node, posted.getlist("reject_to"))
     raise ValueError(_("Unknown designer action."))
+
+
+def _hours(posted: Any, name: str) -> float | None:
+    text = posted.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(_("Hours are a number, such as 24 or 1.5.")) from None
 
 
 def _key(text: str) -> str:

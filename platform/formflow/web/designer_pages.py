@@ -442,20 +442,28 @@ def export(app_key: str) -> Response:
 
 @blueprint.post("/<app_key>/import")
 def import_bundle(app_key: str) -> Response:
-    """A zip exported from this or another instance becomes the draft, to review and publish."""
+    """A zip exported from this or another instance is merged into the draft like an
+    upgrade (never over it); its report is answered on the upgrade page."""
     service = designer()
     _draft(service, app_key)
     upload = request.files.get("bundle")
-    if upload is None:
+    if upload is None or not upload.filename:
         flash(_("Choose a zip file to import."), "error")
         return redirect(url_for(".publish_page", app_key=app_key))
     try:
         service.import_bundle(app_key, upload.read(), context.user().id)
     except (BundleRefused, DraftError) as exc:
-        flash(_("The zip was not imported: %(reason)s", reason=str(exc)), "error")
-    else:
-        flash(_("The zip is now the draft: review the changes below, then publish."), "success")
-    return redirect(url_for(".publish_page", app_key=app_key))
+        refused(_("The zip was not imported: %(reason)s", reason=str(exc)))
+        return redirect(url_for(".publish_page", app_key=app_key))
+    flash(_("The zip is merged into the draft: answer its issues below, then publish."), "success")
+    return redirect(url_for(".upgrade_page", app_key=app_key))
+
+
+def refused(message: str) -> None:
+    """Flash a refusal one line at a time (a bundle that does not compile lists its missing
+    plugins, then every other problem as ``FILE:LINE:COL``)."""
+    for line in message.splitlines():
+        flash(line, "error")
 
 
 @blueprint.post("/<app_key>/undo")

@@ -1,7 +1,9 @@
 """The upgrade page: the report of a new release merged into the draft, answered issue by issue.
 
-``formflow upgrade APP --from FOLDER`` starts the upgrade; this page lists, at once, what
-merged by itself and every conflict, orphan and decision, each with its buttons. Every
+An admin starts the upgrade here by uploading the release as a zip (the export's format,
+refused as an import is when unsafe or damaged), or on the server with ``formflow upgrade APP
+--from FOLDER``; an imported zip lands here too. The page lists, at once, what merged by
+itself and every conflict, orphan and decision, each with its buttons. Every
 answer is written to the draft by :meth:`~formflow.designer.Designer.resolve_upgrade`; the
 live app runs unchanged until the draft is published from the publish page.
 """
@@ -14,10 +16,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from formflow.designer.bundles import BundleRefused
+from formflow.designer.drafts import DraftError
 from formflow.designer.merge import CONFLICT, DECISION, ORPHAN
 from formflow.designer.upgrades import UpgradeError, placements, shown
 from formflow.web import context
-from formflow.web.designer_pages import _draft, blueprint, designer
+from formflow.web.designer_pages import _draft, blueprint, designer, refused
 
 KINDS = (CONFLICT, ORPHAN, DECISION)
 
@@ -55,4 +59,25 @@ def resolve_upgrade(app_key: str) -> Response:
         flash(str(exc), "error")
     else:
         flash(_("Your answer is in the draft."), "success")
+    return redirect(url_for(".upgrade_page", app_key=app_key))
+
+
+@blueprint.post("/<app_key>/upgrade/release")
+def upload_release(app_key: str) -> Response:
+    """Merge an uploaded release (``release``, a zip) into the draft; the report follows."""
+    service = designer()
+    _draft(service, app_key)
+    upload = request.files.get("release")
+    if upload is None or not upload.filename:
+        flash(_("Choose a zip file to upgrade from."), "error")
+        return redirect(url_for(".upgrade_page", app_key=app_key))
+    try:
+        service.upgrade_bundle(app_key, upload.read(), context.user().id)
+    except (BundleRefused, DraftError) as exc:
+        refused(_("The release was not merged: %(reason)s", reason=str(exc)))
+    else:
+        flash(
+            _("The release is merged into the draft: answer its issues below, then publish."),
+            "success",
+        )
     return redirect(url_for(".upgrade_page", app_key=app_key))

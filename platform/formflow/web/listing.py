@@ -366,30 +366,24 @@ def controls(
                 kind,
                 name,
                 value,
-                choices=_with_several(form, key, kind, value, users, departments),
+                choices=_with_several(_choices(form, key, kind, users, departments), kind, value),
                 hint=_link_hint(form, key, kind, value, link_titles),
             )
         )
     for name in (n for n in state.filters if n.endswith(EVER) and n.startswith(FILTER)):
         key = name[len(FILTER) : -len(EVER)]
         value = state.filters[name]
-        choices = _with_several(form, key, "select", value, users, departments)
-        choices = tuple(choice for choice in choices if choice[0] != NONE)
+        every = _with_several(_choices(form, key, "select", users, departments), "select", value)
+        choices = tuple(choice for choice in every if choice[0] != NONE)
         label = _("%(field)s (ever)", field=column_label(form, key))
         found.append(Control(key + EVER, label, "select", name, value, choices=choices))
     return found
 
 
 def _with_several(
-    form: Form,
-    key: str,
-    kind: str,
-    value: str,
-    users: list[tuple[int, str]],
-    departments: list[tuple[int, str]],
+    choices: tuple[tuple[str, str], ...], kind: str, value: str
 ) -> tuple[tuple[str, str], ...]:
     """The choices, plus the several options a drill-down may have chosen together."""
-    choices = _choices(form, key, kind, users, departments)
     if kind == "select" and "," in value and value not in dict(choices):
         names = dict(choices)
         return (*choices, (value, " / ".join(names.get(one, one) for one in value.split(","))))

@@ -50,6 +50,7 @@ from formflow.web.openapi_notifications import (
     notification_schemas,
 )
 from formflow.web.openapi_notifications import TAG as NOTIFICATIONS_TAG
+from formflow.web.openapi_parts import Schema, data_list, json_response, ref, request_body
 from formflow.web.openapi_transfer import transfer_paths, transfer_schemas
 from formflow.web.openapi_workflows import TAG, workflow_paths, workflow_schemas
 
@@ -57,7 +58,6 @@ OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
 PREFIX = "/api/v1"
 MAX_OFFSET = 1_000_000
-Schema = dict[str, Any]
 
 _FILLED = "[^\\s\\x1c-\\x1f\\x85]"
 """A character that is not space: a required text must hold one (values are stripped)."""
@@ -177,10 +177,6 @@ def _pascal(key: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in key.split("_"))
 
 
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 def _describe(label: Label, more: Label | None = None) -> str:
     text = label.en or label.zh or ""
     if label.zh and label.en:
@@ -201,11 +197,8 @@ def _document_path() -> dict[str, Any]:
             "tags": ["meta"],
             "security": [],
             "responses": {
-                "200": {
-                    "description": "The OpenAPI document.",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
-                "500": {"$ref": "#/components/responses/InternalError"},
+                "200": json_response("The OpenAPI document.", {"type": "object"}),
+                **_errors(("500",)),
             },
         }
     }
@@ -218,7 +211,7 @@ def _apps_path() -> dict[str, Any]:
             "summary": "The installed apps and the forms the user may read",
             "tags": ["meta"],
             "responses": {
-                "200": _json_response("The apps.", _ref("AppList")),
+                "200": json_response("The apps.", ref("AppList")),
                 **_errors(("401", "500")),
             },
         }
@@ -227,16 +220,16 @@ def _apps_path() -> dict[str, Any]:
 
 def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
     base = f"/{app.key}/{form.key}/records"
-    record = _ref(component_name(app, form, "Record"))
+    record = ref(component_name(app, form, "Record"))
     sparse = _sparse(app, form)
     name = form.label.en or form.key
     op = f"{app.key}_{form.key}"
-    one = {"200": _json_response(f"The {name} record.", record, etag=True)}
+    one = {"200": json_response(f"The {name} record.", record, etag=True)}
     one["200"]["links"] = _links(op, "read", "update", "delete", "history")
-    read_one = {"200": _json_response(f"The {name} record.", sparse, etag=True)}
+    read_one = {"200": json_response(f"The {name} record.", sparse, etag=True)}
     read_one["200"]["links"] = one["200"]["links"]
     id_param = [{"$ref": "#/components/parameters/RecordId"}]
-    created = _created(_json_response(f"The new {name} record.", record, etag=True))
+    created = _created(json_response(f"The new {name} record.", record, etag=True))
     confirm = _confirm_duplicates(app, form)
     # a new record is not in the recycle bin: restore is linked from a delete only
     created["links"] = _links(op, "read", "update", "delete", "history")
@@ -244,7 +237,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
     deleted["links"] = _links(op, "restore", source="$request.path.record_id")
     # no links on from a restore: Schemathesis would take a read after the delete before
     # it for a use after free, not knowing that a restore brings the record back
-    restored = _json_response("The restored record.", record, etag=True)
+    restored = json_response("The restored record.", record, etag=True)
     return {
         f"/{app.key}/{form.key}/search": {
             "post": {
@@ -255,10 +248,10 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                     "a URL (servers refuse request lines past about 4 KB)."
                 ),
                 "tags": [tag],
-                "requestBody": _body(component_name(app, form, "Search")),
+                "requestBody": request_body(component_name(app, form, "Search")),
                 "responses": {
-                    "200": _json_response(
-                        "A page of records.", _ref(component_name(app, form, "Page"))
+                    "200": json_response(
+                        "A page of records.", ref(component_name(app, form, "Page"))
                     ),
                     **_errors((*_READ_ERRORS, "413")),
                 },
@@ -273,8 +266,8 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                     component_name(app, form, "Filter"), _sortable(form), _listed(form)
                 ),
                 "responses": {
-                    "200": _json_response(
-                        "A page of records.", _ref(component_name(app, form, "Page"))
+                    "200": json_response(
+                        "A page of records.", ref(component_name(app, form, "Page"))
                     ),
                     **_errors(_READ_ERRORS),
                     "414": {
@@ -291,7 +284,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                 "summary": f"Create a {name} record",
                 "tags": [tag],
                 **confirm,
-                "requestBody": _body(component_name(app, form, "Input")),
+                "requestBody": request_body(component_name(app, form, "Input")),
                 "responses": {
                     "201": created,
                     **_errors((*_WRITE_ERRORS, *(("409",) if confirm else ()))),
@@ -320,7 +313,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                     {"$ref": "#/components/parameters/IfMatch"},
                     *confirm.get("parameters", []),
                 ],
-                "requestBody": _body(component_name(app, form, "Update")),
+                "requestBody": request_body(component_name(app, form, "Update")),
                 "responses": {**one, **_errors((*_WRITE_ERRORS, "409", "428"))},
             },
             "delete": {
@@ -361,7 +354,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                 "summary": f"A {name} record's audit trail, newest first",
                 "tags": [tag],
                 "responses": {
-                    "200": _json_response("The changes.", _ref("History")),
+                    "200": json_response("The changes.", ref("History")),
                     **_errors(_READ_ERRORS),
                 },
             },
@@ -399,7 +392,7 @@ def _list_options(
 ) -> dict[str, Schema]:
     """What a list takes, by name: as query parameters of a GET, or a search body."""
     return {
-        "filter": {**_ref(filter_schema), "description": FILTER_HELP},
+        "filter": {**ref(filter_schema), "description": FILTER_HELP},
         "search": {
             "type": "string",
             "maxLength": MAX_SEARCH_LENGTH,
@@ -471,8 +464,8 @@ def _sparse(app: App, form: Form) -> Schema:
     """A record as read: whole, or with only the fields a ``fields`` parameter asked for."""
     return {
         "anyOf": [
-            _ref(component_name(app, form, "Record")),
-            _ref(component_name(app, form, "Fields")),
+            ref(component_name(app, form, "Record")),
+            ref(component_name(app, form, "Fields")),
         ]
     }
 
@@ -544,25 +537,6 @@ def _shared_parameters() -> dict[str, Any]:
     }
 
 
-def _body(schema_name: str) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": _ref(schema_name)}}}
-
-
-def _json_response(description: str, schema: Schema, *, etag: bool = False) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": schema}},
-    }
-    if etag:
-        response["headers"] = {
-            "ETag": {
-                "description": 'The record\'s version, `"<version>"`, for `If-Match`.',
-                "schema": {"type": "string"},
-            }
-        }
-    return response
-
-
 def _confirm_duplicates(app: App, form: Form) -> dict[str, Any]:
     """The ``confirm_duplicates`` parameter of a form a ``warn`` duplicate check watches."""
     if not any(check.fields_of(form.key) for check in app.duplicate_checks):
@@ -602,7 +576,7 @@ def _errors(statuses: Iterable[str]) -> dict[str, Any]:
 def _error_responses() -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, (name, description) in _ERROR_RESPONSES.items():
-        response = _json_response(description, _ref("Error"))
+        response = json_response(description, ref("Error"))
         if status == "401":
             response["headers"] = {
                 "WWW-Authenticate": {
@@ -674,7 +648,7 @@ def _shared_schemas() -> dict[str, Schema]:
                 "content_type": {"type": ["string", "null"]},
             },
         },
-        "History": _data_list(
+        "History": data_list(
             {
                 "type": "object",
                 "required": ["action", "user_id", "at", "changes"],
@@ -695,7 +669,7 @@ def _shared_schemas() -> dict[str, Schema]:
                 },
             }
         ),
-        "AppList": _data_list(
+        "AppList": data_list(
             _keyed(
                 {
                     "version": {"type": "string"},
@@ -715,15 +689,6 @@ def _shared_schemas() -> dict[str, Schema]:
                 }
             )
         ),
-    }
-
-
-def _data_list(item: Schema) -> Schema:
-    """A response that lists its items under ``data``."""
-    return {
-        "type": "object",
-        "required": ["data"],
-        "properties": {"data": {"type": "array", "items": item}},
     }
 
 
@@ -817,7 +782,7 @@ def _filter_schema(app: App, form: Form) -> Schema:
     (``account.level``) takes the linked field's. ``{}`` (no filter) is only a whole
     filter, never a part of a group.
     """
-    condition = _ref(component_name(app, form, "Condition"))
+    condition = ref(component_name(app, form, "Condition"))
     return {
         "description": FILTER_HELP,
         "anyOf": [
@@ -838,7 +803,7 @@ def _condition_schema(app: App, form: Form) -> Schema:
         for key, kind, field in _filterable(app, form)
         for schema in _field_conditions(_condition_title(app, form, key), key, kind, field)
     ]
-    groups = [_ref(component_name(app, form, name)) for name in _GROUPS]
+    groups = [ref(component_name(app, form, name)) for name in _GROUPS]
     return {
         "description": f"A condition, or a group of them (nested at most {MAX_DEPTH} deep).",
         "anyOf": [*conditions, *groups],
@@ -849,7 +814,7 @@ _GROUPS = {"And": "and", "Or": "or", "Not": "not"}
 
 
 def _group_schemas(app: App, form: Form) -> dict[str, Schema]:
-    itself = _ref(component_name(app, form, "Condition"))
+    itself = ref(component_name(app, form, "Condition"))
     return {
         component_name(app, form, name): _object(
             {key: itself}

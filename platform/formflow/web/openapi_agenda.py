@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-Schema = dict[str, Any]
+from formflow.web.openapi_parts import Schema, json_response, ref
+
 TAG = "agenda"
 _ERRORS = ("400", "401", "403", "500")
 _LABEL: Schema = {
@@ -43,10 +44,7 @@ def agenda_paths(app_keys: Sequence[str], errors: Any) -> dict[str, Any]:
                     },
                 ],
                 "responses": {
-                    "200": {
-                        "description": "The caller's agenda.",
-                        "content": {"application/json": {"schema": _ref("Agenda")}},
-                    },
+                    "200": json_response("The caller's agenda.", ref("Agenda")),
                     **errors(_ERRORS),
                 },
             }
@@ -87,12 +85,8 @@ def agenda_schemas() -> dict[str, Schema]:
             "type": "object",
             "required": ["data", "approvals"],
             "properties": {
-                "data": {"type": "array", "items": _ref("AgendaEntry")},
-                "approvals": {"type": "array", "items": _ref("AgendaApproval")},
+                "data": {"type": "array", "items": ref("AgendaEntry")},
+                "approvals": {"type": "array", "items": ref("AgendaApproval")},
             },
         },
     }
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}

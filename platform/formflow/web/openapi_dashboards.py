@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from formflow.definitions.model import App
+from formflow.web.openapi_parts import json_response, ref
 
 TAG = "dashboards"
 _ERRORS = ("400", "401", "403", "404", "500")
@@ -56,7 +57,7 @@ def dashboard_paths(app: App, errors: Any) -> dict[str, Any]:
                 "tags": [TAG],
                 "parameters": _parameters(),
                 "responses": {
-                    "200": _json(f"The {name} dashboard's figures.", "DashboardData"),
+                    "200": json_response(f"The {name} dashboard's figures.", ref("DashboardData")),
                     **errors(_ERRORS),
                 },
             }
@@ -76,19 +77,12 @@ def dashboard_paths(app: App, errors: Any) -> dict[str, Any]:
                     *_parameters(),
                 ],
                 "responses": {
-                    "200": _json("The widget's figures.", "WidgetData"),
+                    "200": json_response("The widget's figures.", ref("WidgetData")),
                     **errors(_ERRORS),
                 },
             }
         }
     return paths
-
-
-def _json(description: str, schema: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-    }
 
 
 def dashboard_schemas() -> dict[str, Any]:
@@ -126,7 +120,7 @@ def dashboard_schemas() -> dict[str, Any]:
                 "label": {"type": "string"},
                 "widgets": {
                     "type": "array",
-                    "items": {"$ref": "#/components/schemas/WidgetData"},
+                    "items": ref("WidgetData"),
                 },
             },
         },

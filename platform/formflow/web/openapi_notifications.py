@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from formflow.fields.values import MAX_INTEGER
+from formflow.web.openapi_parts import Schema, json_response, ref
 
-Schema = dict[str, Any]
 TAG = "notifications"
 _ERRORS = ("400", "401", "403", "500")
 
@@ -39,7 +39,7 @@ def notification_paths(errors: Any) -> dict[str, Any]:
                     },
                 ],
                 "responses": {
-                    "200": _json("The notifications.", _ref("NotificationList")),
+                    "200": json_response("The notifications.", ref("NotificationList")),
                     **errors(_ERRORS),
                 },
             }
@@ -58,7 +58,7 @@ def notification_paths(errors: Any) -> dict[str, Any]:
                 "summary": "Mark one of the caller's notifications read",
                 "tags": [TAG],
                 "responses": {
-                    "200": _json("The notification, read.", _ref("Notification")),
+                    "200": json_response("The notification, read.", ref("Notification")),
                     **errors((*_ERRORS, "404")),
                 },
             },
@@ -69,7 +69,7 @@ def notification_paths(errors: Any) -> dict[str, Any]:
                 "summary": "Mark every unread notification of the caller read",
                 "tags": [TAG],
                 "responses": {
-                    "200": _json("How many were marked.", _ref("NotificationsMarked")),
+                    "200": json_response("How many were marked.", ref("NotificationsMarked")),
                     **errors(_ERRORS),
                 },
             }
@@ -79,7 +79,7 @@ def notification_paths(errors: Any) -> dict[str, Any]:
 
 def follow_paths(app_key: str, form_key: str, errors: Any) -> dict[str, Any]:
     """A record's follow switch: whether the caller follows it, following, unfollowing."""
-    answer = {"200": _json("Whether the caller follows the record.", _ref("Following"))}
+    answer = {"200": json_response("Whether the caller follows the record.", ref("Following"))}
     op = f"{app_key}_{form_key}"
     codes = (*_ERRORS, "404")
     return {
@@ -139,7 +139,7 @@ def notification_schemas() -> dict[str, Schema]:
             "type": "object",
             "required": ["data", "unread"],
             "properties": {
-                "data": {"type": "array", "items": _ref("Notification")},
+                "data": {"type": "array", "items": ref("Notification")},
                 "unread": {"type": "integer", "minimum": 0},
             },
         },
@@ -159,11 +159,3 @@ FOLLOWING: Schema = {
     "required": ["following"],
     "properties": {"following": {"type": "boolean"}},
 }
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(description: str, schema: Schema) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}

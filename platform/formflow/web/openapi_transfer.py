@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from formflow.definitions.model import App, Form
+from formflow.web.openapi_parts import Schema, json_response, ref, request_body
 
-Schema = dict[str, Any]
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -81,28 +81,12 @@ def transfer_paths(
                     "come back as they would be stored."
                 ),
                 "tags": [tag],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {"$ref": "#/components/schemas/ImportRequest"}
-                        }
-                    },
-                },
+                "requestBody": request_body("ImportRequest", media_type="multipart/form-data"),
                 "responses": {
-                    "200": {
-                        "description": "What the import did, or the preview.",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "oneOf": [
-                                        {"$ref": "#/components/schemas/ImportOutcome"},
-                                        {"$ref": "#/components/schemas/ImportPreview"},
-                                    ]
-                                }
-                            }
-                        },
-                    },
+                    "200": json_response(
+                        "What the import did, or the preview.",
+                        {"oneOf": [ref("ImportOutcome"), ref("ImportPreview")]},
+                    ),
                     **errors(("400", "401", "403", "404", "413", "422", "500")),
                 },
             }

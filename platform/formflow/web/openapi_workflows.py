@@ -12,9 +12,9 @@ from typing import Any
 
 from formflow.definitions.model import App
 from formflow.fields.values import MAX_INTEGER
+from formflow.web.openapi_parts import Schema, data_list, json_response, ref, request_body
 from formflow.workflows.service import APPROVE, BOXES, REJECT
 
-Schema = dict[str, Any]
 TAG = "approvals"
 _ERRORS = ("400", "401", "403", "404", "500")
 _ACTIONS = ("submit", "withdraw", "resubmit", "remind", APPROVE, REJECT, "reassign", "add_signer")
@@ -48,7 +48,10 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                         "schema": {"type": "integer", "minimum": 1},
                     },
                 ],
-                "responses": {"200": _json("The tasks.", _ref("TaskList")), **errors(_ERRORS)},
+                "responses": {
+                    "200": json_response("The tasks.", ref("TaskList")),
+                    **errors(_ERRORS),
+                },
             }
         },
         "/tasks/decisions": {
@@ -56,9 +59,11 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                 "operationId": "decide_tasks",
                 "summary": "Approve or reject several tasks with one comment; each decision is its own unit of work and is reported on its own",
                 "tags": [TAG],
-                "requestBody": _body("TaskDecisions"),
+                "requestBody": request_body("TaskDecisions"),
                 "responses": {
-                    "200": _json("Each task's outcome, in order.", _ref("TaskDecisionResults")),
+                    "200": json_response(
+                        "Each task's outcome, in order.", ref("TaskDecisionResults")
+                    ),
                     **errors((*_ERRORS, "413", "422")),
                 },
             }
@@ -76,9 +81,11 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                 "operationId": "decide_task",
                 "summary": "Approve or reject a task, with a comment and the fields the step lets its approvers edit",
                 "tags": [TAG],
-                "requestBody": _body("TaskDecision"),
+                "requestBody": request_body("TaskDecision"),
                 "responses": {
-                    "200": _json("The approval after the decision.", _ref("WorkflowInstance")),
+                    "200": json_response(
+                        "The approval after the decision.", ref("WorkflowInstance")
+                    ),
                     **errors((*_ERRORS, "409", "413", "422")),
                 },
             },
@@ -103,7 +110,7 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                     "summary": "What the caller may do now on the record: its approval's buttons and the form's own actions",
                     "tags": [TAG],
                     "responses": {
-                        "200": _json("The actions.", _ref("RecordActionList")),
+                        "200": json_response("The actions.", ref("RecordActionList")),
                         **errors(_ERRORS),
                     },
                 },
@@ -122,14 +129,11 @@ def workflow_paths(apps: Sequence[App], errors: Any) -> dict[str, Any]:
                     "operationId": f"{op}_act",
                     "summary": "Do one of the record's actions: an approval's (submit, withdraw, resubmit, remind, approve, reject, reassign, add a signer) or one the form defines",
                     "tags": [TAG],
-                    "requestBody": {
-                        "required": False,
-                        "content": {"application/json": {"schema": _ref("ActionInput")}},
-                    },
+                    "requestBody": request_body("ActionInput", required=False),
                     "responses": {
-                        "200": _json(
+                        "200": json_response(
                             "The approval after an approval's action; what a form's action did.",
-                            {"oneOf": [_ref("WorkflowInstance"), _ref("ActionDone")]},
+                            {"oneOf": [ref("WorkflowInstance"), ref("ActionDone")]},
                         ),
                         **errors((*_ERRORS, "409", "413", "422")),
                     },
@@ -147,7 +151,7 @@ def _delegation_paths(errors: Any) -> dict[str, Any]:
                 "tags": [TAG],
                 "parameters": [{"name": "app", "in": "query", "schema": {"type": "string"}}],
                 "responses": {
-                    "200": _json("The delegations.", _ref("DelegationList")),
+                    "200": json_response("The delegations.", ref("DelegationList")),
                     **errors(_ERRORS),
                 },
             },
@@ -155,9 +159,9 @@ def _delegation_paths(errors: Any) -> dict[str, Any]:
                 "operationId": "delegate",
                 "summary": "Hand the caller's approval tasks to someone else for a range of days (委托): tasks arriving then go to the delegate, and open ones move once the range has begun",
                 "tags": [TAG],
-                "requestBody": _body("DelegationInput"),
+                "requestBody": request_body("DelegationInput"),
                 "responses": {
-                    "201": _json("The delegation.", _ref("Delegation")),
+                    "201": json_response("The delegation.", ref("Delegation")),
                     **errors((*_ERRORS, "413", "422")),
                 },
             },
@@ -176,7 +180,7 @@ def _delegation_paths(errors: Any) -> dict[str, Any]:
                 "summary": "End one of the caller's delegations now; tasks already handed on stay with the delegate",
                 "tags": [TAG],
                 "responses": {
-                    "200": _json("The delegation, ended.", _ref("Delegation")),
+                    "200": json_response("The delegation, ended.", ref("Delegation")),
                     **errors(_ERRORS),
                 },
             },
@@ -207,7 +211,7 @@ def _delegation_schemas() -> dict[str, Schema]:
     }
     return {
         "Delegation": delegation,
-        "DelegationList": _list("Delegation"),
+        "DelegationList": data_list(ref("Delegation")),
         "DelegationInput": {
             "type": "object",
             "required": ["app", "delegate", "starts_on", "ends_on"],
@@ -275,7 +279,7 @@ def workflow_schemas() -> dict[str, Schema]:
             "comment": {"type": ["string", "null"]},
             "created_at": moment,
             "decided_at": moment,
-            "instance": {"$ref": "#/components/schemas/WorkflowInstance"},
+            "instance": ref("WorkflowInstance"),
         },
     }
     action = {
@@ -329,9 +333,9 @@ def workflow_schemas() -> dict[str, Schema]:
         **_delegation_schemas(),
         "WorkflowInstance": instance,
         "Task": task,
-        "TaskList": _list("Task"),
+        "TaskList": data_list(ref("Task")),
         "RecordAction": action,
-        "RecordActionList": _list("RecordAction"),
+        "RecordActionList": data_list(ref("RecordAction")),
         "ActionDone": {
             "type": "object",
             "required": ["action", "records", "changes"],
@@ -371,7 +375,7 @@ def workflow_schemas() -> dict[str, Schema]:
                         "required": ["task"],
                         "properties": {
                             "task": {"type": "integer"},
-                            "instance": _ref("WorkflowInstance"),
+                            "instance": ref("WorkflowInstance"),
                             "error": {
                                 "type": "object",
                                 "required": ["code", "message"],
@@ -425,23 +429,3 @@ def workflow_schemas() -> dict[str, Schema]:
             "additionalProperties": False,
         },
     }
-
-
-def _list(item: str) -> Schema:
-    return {
-        "type": "object",
-        "required": ["data"],
-        "properties": {"data": {"type": "array", "items": _ref(item)}},
-    }
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(description: str, schema: Schema) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _body(name: str) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}

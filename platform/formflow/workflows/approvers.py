@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from formflow.expressions import ExpressionError
 from formflow.storage.platform_tables import departments, user_roles, users
@@ -102,21 +102,14 @@ def _one(
         by_name = {row.username: int(row.id) for row in rows}
         return [by_name[name] for name in rule.users if name in by_name]
     if rule.source is ApproverSource.ROLE:
-        query = (
-            select(user_roles.c.user_id)
-            .join(users, users.c.id == user_roles.c.user_id)
-            .where(
-                user_roles.c.app_key == app_key,
-                user_roles.c.role_key == rule.role,
-                users.c.is_active.is_(True),
-            )
-            .order_by(user_roles.c.user_id)
-        )
+        asked: dict[str, Any] = {"app_key": app_key, "role_key": rule.role}
+        query = _ROLE_HOLDERS
         if rule.within_submitter_department:
             if submitter_department is None:
                 return []
-            query = query.where(users.c.department_id == submitter_department)
-        return [int(user_id) for user_id in connection.execute(query).scalars()]
+            query = _ROLE_HOLDERS_IN_DEPARTMENT
+            asked["department_id"] = submitter_department
+        return [int(user_id) for user_id in connection.execute(query, asked).scalars()]
     if rule.source is ApproverSource.MANAGER:
         return _managers_above(connection, submitter_department, submitter_id, rule.levels)
     if rule.source is ApproverSource.RECORD_MANAGER:
@@ -130,6 +123,21 @@ def _one(
         return _ids(rule.expression.evaluate({**names, **record}))
     except ExpressionError:
         return []  # an expression that fails names nobody; the node's no_approver decides
+
+
+_ROLE_HOLDERS = (  # every approval node naming a role asks it: built once
+    select(user_roles.c.user_id)
+    .join(users, users.c.id == user_roles.c.user_id)
+    .where(
+        user_roles.c.app_key == bindparam("app_key"),
+        user_roles.c.role_key == bindparam("role_key"),
+        users.c.is_active.is_(True),
+    )
+    .order_by(user_roles.c.user_id)
+)
+_ROLE_HOLDERS_IN_DEPARTMENT = _ROLE_HOLDERS.where(
+    users.c.department_id == bindparam("department_id")
+)
 
 
 def _managers_above(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, or_, select, update
 
 from formflow.errors import N_
 from formflow.storage.platform_tables import workflow_delegations as table
@@ -112,20 +112,30 @@ def delegate_of(
 ) -> int | None:
     """Who holds ``user_id``'s new tasks of ``workflow_key`` today, if anyone: the newest
     delegation in force wins."""
-    found = connection.execute(
-        select(table.c.delegate_id)
-        .where(
-            table.c.app_key == app_key,
-            table.c.user_id == user_id,
-            table.c.starts_on <= today,
-            table.c.ends_on >= today,
-            table.c.ended_at.is_(None),
-            _for_workflow(workflow_key, any_when_none=False),
-        )
-        .order_by(table.c.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    asked: dict[str, object] = {"app_key": app_key, "user_id": user_id, "today": today}
+    statement = _DELEGATE_FOR_ALL
+    if workflow_key is not None:
+        statement, asked["workflow_key"] = _DELEGATE_FOR_WORKFLOW, workflow_key
+    found = connection.execute(statement, asked).scalar_one_or_none()
     return None if found is None else int(found)
+
+
+_DELEGATE_IN_FORCE = (  # asked for every task an approval node opens: built once
+    select(table.c.delegate_id)
+    .where(
+        table.c.app_key == bindparam("app_key"),
+        table.c.user_id == bindparam("user_id"),
+        table.c.starts_on <= bindparam("today"),
+        table.c.ends_on >= bindparam("today"),
+        table.c.ended_at.is_(None),
+    )
+    .order_by(table.c.id.desc())
+    .limit(1)
+)
+_DELEGATE_FOR_ALL = _DELEGATE_IN_FORCE.where(_for_workflow(None, any_when_none=False))
+_DELEGATE_FOR_WORKFLOW = _DELEGATE_IN_FORCE.where(
+    or_(table.c.workflow_key.is_(None), table.c.workflow_key == bindparam("workflow_key"))
+)
 
 
 def listed(connection: Connection, app_key: str, user_id: int) -> list[Delegation]:

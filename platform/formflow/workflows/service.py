@@ -212,6 +212,11 @@ class _Step:
     edits: dict[str, Any] = field(default_factory=dict)
     """Values an approver gave, written with the step's next change of the record (so a
     field shown only in the state the decision leads to can be filled in by it)."""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """The history rows and events the step made since it last wrote them: they are
+    written together (one statement each) before the step changes the record, runs an
+    action or reads its history, and as it saves, so they keep their order."""
 
 
 class _Lost(Exception):
@@ -1023,20 +1028,21 @@ class WorkflowService:
             plan = planned(step, self.app)
             if plan:
                 self._event(step, EventKind.NOTIFY, {"tell": plan})
+        self._flush(step)
         ended_at = None if live else step.now
         step.connection.execute(
-            update(workflow_instances)
-            .where(workflow_instances.c.id == step.instance.id)
-            .values(
-                status=step.status,
-                outcome=step.outcome,
-                entries=step.entries,
-                position={"nodes": nodes, "lanes": step.lanes},
-                live_key=self._live_key(step.instance.form_key, step.instance.record_id)
+            _SAVE_INSTANCE,
+            {
+                "w_instance_id": step.instance.id,
+                "status": step.status,
+                "outcome": step.outcome,
+                "entries": step.entries,
+                "position": {"nodes": nodes, "lanes": step.lanes},
+                "live_key": self._live_key(step.instance.form_key, step.instance.record_id)
                 if live
                 else None,
-                ended_at=ended_at,
-            )
+                "ended_at": ended_at,
+            },
         )
         return replace(
             step.instance,
@@ -1327,6 +1333,7 @@ class WorkflowService:
         )
 
     def _decided_any(self, step: _Step) -> bool:
+        self._flush(step)
         return self._decided_any_in(step.connection, step.instance.id)
 
     def _decided_any_in(self, connection: Connection, instance_id: int) -> bool:
@@ -1370,6 +1377,7 @@ class WorkflowService:
         """Change the record as the engine, which the flow's own rules allow; the step
         goes on with the record as the update stored it (the engine's columns, such as
         its department, are read again where needed)."""
+        self._flush(step)
         stored = self.records.update(
             Actor.system(),
             step.instance.form_key,
@@ -1388,6 +1396,7 @@ class WorkflowService:
                 self._write(step, dict(call.params))
                 continue
             action = self.actions[call.name]
+            self._flush(step)  # what the action reads or writes comes after them
             context = self.services.lend(
                 ActionContext(
                     self.app.key,
@@ -1446,8 +1455,7 @@ class WorkflowService:
         comment: str | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
-        step.connection.execute(
-            _APPEND_HISTORY,
+        step.history.append(
             {
                 "instance_id": step.instance.id,
                 "action": action,
@@ -1457,7 +1465,7 @@ class WorkflowService:
                 "at": step.now,
                 "comment": comment,
                 "detail": audit.jsonable(dict(detail or {})),
-            },
+            }
         )
         if action in _RECORD_HISTORY:
             changes = {"comment": (None, comment)} if comment else {}
@@ -1482,17 +1490,29 @@ class WorkflowService:
             )
 
     def _event(self, step: _Step, kind: EventKind, detail: Mapping[str, Any]) -> None:
-        self.records.outbox.append(
-            step.connection,
-            app_key=self.app.key,
-            form_key=step.instance.form_key,
-            record_id=step.instance.record_id,
-            kind=kind,
-            user_id=step.actor.user_id,
-            at=step.now,
-            record={key: value for key, value in step.record.items() if not key.startswith("_")},
-            detail={"instance": step.instance.id, "workflow": step.workflow.key, **detail},
+        step.events.append(
+            {
+                "app_key": self.app.key,
+                "form_key": step.instance.form_key,
+                "record_id": step.instance.record_id,
+                "kind": kind,
+                "user_id": step.actor.user_id,
+                "at": step.now,
+                "record": {
+                    key: value for key, value in step.record.items() if not key.startswith("_")
+                },
+                "detail": {"instance": step.instance.id, "workflow": step.workflow.key, **detail},
+            }
         )
+
+    def _flush(self, step: _Step) -> None:
+        """Write the history rows and events the step holds, each kind in one statement."""
+        if step.history:
+            step.connection.execute(_APPEND_HISTORY, step.history)
+            step.history = []
+        if step.events:
+            self.records.outbox.append_all(step.connection, step.events)
+            step.events = []
 
     def _check_actions(self, workflows: Any) -> None:
         for workflow in workflows:
@@ -1578,6 +1598,9 @@ class WorkflowService:
 _NEW_TASK = insert(workflow_tasks).returning(workflow_tasks.c.id)
 # Statements every step runs, built once.
 _APPEND_HISTORY = insert(workflow_history)
+_SAVE_INSTANCE = update(workflow_instances).where(  # its SET follows the values given
+    workflow_instances.c.id == bindparam("w_instance_id")
+)
 _INSTANCE_TASKS = (
     select(workflow_tasks)
     .where(workflow_tasks.c.instance_id == bindparam("instance_id"))

@@ -261,6 +261,28 @@ def send_command() -> None:
         click.echo(f"sent {send_waiting(instance)} messages")
 
 
+@sms_command.command("bounces")
+def bounces_command() -> None:
+    """List the e-mail addresses that bounced: blasts skip them."""
+    from formflow.cli import opened
+
+    with opened() as instance:
+        for address, reason, bounced_at in Blasts(instance.engine).bounced_addresses():
+            click.echo(f"{address}\t{bounced_at:%Y-%m-%d %H:%M}\t{reason or ''}")
+
+
+@sms_command.command("unbounce")
+@click.argument("address")
+def unbounce_command(address: str) -> None:
+    """Let blasts send to ADDRESS again (its mailbox works again)."""
+    from formflow.cli import opened
+
+    with opened() as instance:
+        if not Blasts(instance.engine).forget_bounce(address):
+            raise click.ClickException(f"{address} is not on the bounce list")
+        click.echo(f"{address} removed from the bounce list")
+
+
 @hookimpl
 def formflow_actions() -> list[Action]:
     from formflow_sms.action import ACTION

@@ -7,15 +7,18 @@ claimed (``sending``), so two senders never send one row, then marked ``sent`` (
 provider's id) or ``failed`` (with the reason); a temporary failure is tried again up to
 ``attempts`` times. Sending runs as a plugin job (``sms.send_blast``), so a blast survives
 a restart: the job runs again and carries on with the rows still queued; a row left
-``sending`` by a worker that died is marked failed rather than risk a second message. A delivery receipt marks a sent row ``delivered`` or
-``failed``. Cancelling stops the rows not yet sent. The plugin keeps its own tables.
+``sending`` by a worker that died is marked failed rather than risk a second message. A
+delivery receipt marks a sent row ``delivered`` or ``failed``. Cancelling stops the rows not
+yet sent. An e-mail address that bounced goes on the suppression list, and later e-mail
+blasts skip it (``bounced before``) until an admin takes it off. The plugin keeps its own
+tables.
 """
 
 from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -44,6 +47,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from formflow.definitions.model import SortKey
 from formflow.errors import FormflowError
@@ -112,6 +117,16 @@ messages = Table(
     Index("ix_ffp_sms_messages_blast_status", "blast_id", "status"),
     Index("ix_ffp_sms_messages_provider_id", "provider_id"),
 )
+suppressions = Table(
+    "ffp_email_suppressions",
+    metadata,
+    Column("address", String(320), primary_key=True),
+    Column("reason", Text),
+    Column("bounced_at", DateTime(timezone=True), nullable=False),
+)
+"""E-mail addresses that bounced, lower-cased: sending to them again only hurts the
+sender's reputation, so blasts skip them until an admin removes one."""
+BOUNCED_BEFORE = "bounced before"
 
 
 class BlastError(FormflowError):
@@ -256,7 +271,10 @@ class Blasts:
         found = []
         reach = email_address if channel == EMAIL else mobile
         for record in self.matching(records, actor, form_key, filter):
-            if record.get(self.opt_out_field) or reach(record.get(phone_field)) is None:
+            address = reach(record.get(phone_field))
+            if record.get(self.opt_out_field) or address is None:
+                continue
+            if channel == EMAIL and self._is_suppressed(address):
                 continue
             text = render(template, record)
             found.append(
@@ -271,6 +289,10 @@ class Blasts:
             if len(found) >= size:
                 break
         return found
+
+    def _is_suppressed(self, address: str) -> bool:
+        with self.engine.connect() as connection:
+            return bool(_suppressed(connection, [address]))
 
     def create(
         self,
@@ -311,19 +333,51 @@ class Blasts:
             ).inserted_primary_key
             assert written is not None
             blast_id = int(written[0])
-            rows: list[dict[str, Any]] = []
-            for record in self.matching(records, actor, form_key, filter):
-                rows.append(
-                    self._row(
-                        blast_id, record, phone_field, template, signature, now, channel, subject
-                    )
+            for page in _pages(self.matching(records, actor, form_key, filter)):
+                suppressed = (
+                    _suppressed(connection, (record.get(phone_field) for record in page))
+                    if channel == EMAIL
+                    else frozenset()
                 )
-                if len(rows) >= PAGE:
-                    connection.execute(insert(messages), rows)
-                    rows = []
-            if rows:
-                connection.execute(insert(messages), rows)
+                connection.execute(
+                    insert(messages),
+                    [
+                        self._row(
+                            blast_id,
+                            record,
+                            phone_field,
+                            template,
+                            signature,
+                            now,
+                            channel,
+                            subject,
+                            suppressed,
+                        )
+                        for record in page
+                    ],
+                )
         return blast_id
+
+    def bounced_addresses(self) -> list[tuple[str, str | None, datetime]]:
+        """The suppression list: each address that bounced, why and when, newest first."""
+        with self.engine.connect() as connection:
+            return [
+                (str(address), reason, bounced_at)
+                for address, reason, bounced_at in connection.execute(
+                    select(
+                        suppressions.c.address, suppressions.c.reason, suppressions.c.bounced_at
+                    ).order_by(suppressions.c.bounced_at.desc(), suppressions.c.address)
+                )
+            ]
+
+    def forget_bounce(self, address: str) -> bool:
+        """Take an address off the suppression list (its owner fixed their mailbox), so
+        later blasts send to it again; whether it was on the list."""
+        with self.engine.begin() as connection:
+            removed = connection.execute(
+                suppressions.delete().where(suppressions.c.address == address.strip().lower())
+            )
+        return bool(removed.rowcount)
 
     def _row(
         self,
@@ -335,6 +389,7 @@ class Blasts:
         now: datetime,
         channel: str = SMS,
         subject: str | None = None,
+        suppressed: frozenset[str] = frozenset(),
     ) -> dict[str, Any]:
         raw = record.get(phone_field)
         email = channel == EMAIL
@@ -344,6 +399,8 @@ class Blasts:
             status, reason = SKIPPED, "opted out"
         elif reached is None:
             status, reason = SKIPPED, "invalid address" if email else "invalid number"
+        elif email and reached.lower() in suppressed:
+            status, reason = SKIPPED, BOUNCED_BEFORE
         else:
             text = (
                 render(template, record) if email else signed(render(template, record), signature)
@@ -424,9 +481,11 @@ class Blasts:
                 self._mark(row.id, FAILED, tried, reason=str(exc))
                 return
             except PermanentFailure as exc:
-                self._mark(
-                    row.id, BOUNCED if isinstance(exc, Bounced) else FAILED, tried, reason=str(exc)
-                )
+                bounced = isinstance(exc, Bounced)
+                self._mark(row.id, BOUNCED if bounced else FAILED, tried, reason=str(exc))
+                if bounced and row.address:
+                    with self.engine.begin() as connection:
+                        _suppress(connection, [row.address], str(exc))
                 return
             self._mark(row.id, SENT, tried, provider_id=provider_id)
             return
@@ -497,6 +556,13 @@ class Blasts:
                 .where(messages.c.provider_id == provider_id, messages.c.status.in_(still))
                 .values(status=status, reason=shown, updated_at=datetime.now(UTC))
             )
+            if bounced and changed.rowcount:
+                addresses = connection.execute(
+                    select(messages.c.address).where(
+                        messages.c.provider_id == provider_id, messages.c.address.is_not(None)
+                    )
+                ).scalars()
+                _suppress(connection, list(addresses), shown)
             return bool(changed.rowcount)
 
     def cancel(self, blast_id: int) -> int:
@@ -562,6 +628,44 @@ class Blasts:
                     )
                 )
             }
+
+
+def _pages(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    page: list[dict[str, Any]] = []
+    for row in rows:
+        page.append(row)
+        if len(page) >= PAGE:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _suppressed(connection: Connection, values: Iterable[object]) -> frozenset[str]:
+    """Which of these addresses (lower-cased) are on the suppression list."""
+    wanted = {address.lower() for value in values if (address := email_address(value))}
+    if not wanted:
+        return frozenset()
+    return frozenset(
+        connection.execute(
+            select(suppressions.c.address).where(suppressions.c.address.in_(wanted))
+        ).scalars()
+    )
+
+
+def _suppress(connection: Connection, addresses: Iterable[str], reason: str | None) -> None:
+    """Put bounced addresses on the suppression list; those already there (even put there
+    by a receipt racing this one) stay as they are."""
+    wanted = sorted({address.strip().lower() for address in addresses if address})
+    if not wanted:
+        return
+    dialect = connection.dialect.name
+    adding = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(suppressions)
+    now = datetime.now(UTC)
+    connection.execute(
+        adding.on_conflict_do_nothing(index_elements=[suppressions.c.address]),
+        [{"address": address, "reason": reason, "bounced_at": now} for address in wanted],
+    )
 
 
 _READY: weakref.WeakSet[Engine] = weakref.WeakSet()

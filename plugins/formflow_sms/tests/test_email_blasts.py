@@ -10,10 +10,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import MetaData, Table, create_engine, inspect, select
 
+from formflow.cli import main
 from formflow.config import SmtpSettings
 from formflow.records.query import Query
 from formflow.storage.platform_tables import plugin_jobs
@@ -249,3 +252,83 @@ def test_tables_made_before_email_blasts_get_their_new_columns(tmp_path: Path) -
         assert {"channel", "subject"} <= {c["name"] for c in found.get_columns(blasts.name)}
         assert "address" in {c["name"] for c in found.get_columns(messages.name)}
     engine.dispose()
+
+
+def blast_to_hangzhou(box: Sandbox) -> int:
+    return Blasts(box.instance.engine, opt_out_field="email_opt_out").create(
+        box.records, box.actor("sam"), box.app_key, "customer",
+        {"field": "city", "op": "eq", "value": "杭州"},
+        phone_field="email", template=TEMPLATE, channel=EMAIL, subject=SUBJECT,
+    )  # fmt: skip
+
+
+def test_an_address_refused_once_is_skipped_by_later_blasts(box: Sandbox, mailbox: Mailbox) -> None:
+    post(box, "send")  # bounce@example.com is refused
+    mailbox.messages.clear()
+    box.records.create(
+        box.actor("sam"),
+        "customer",
+        {"name": "钱塘二店", "city": "杭州", "email": "Bounce@Example.com"},
+    )
+
+    later = blast_to_hangzhou(box)
+
+    summary = Blasts(box.instance.engine).summary(later)
+    assert summary.reasons["bounced before"] == 2  # the address in any case
+    assert summary["queued"] == 1
+
+
+def test_a_bounce_notice_puts_the_address_on_the_bounce_list(
+    box: Sandbox, mailbox: Mailbox
+) -> None:
+    box.instance.plugin_settings.save("sms", {"receipt_token": "bounce-token"})
+    post(box, "send")
+    ((_to, message),) = mailbox.messages
+    box.client().post(
+        "/plugins/sms/receipts?token=bounce-token",
+        json={"id": str(message["Message-ID"]), "status": "bounced", "reason": "550 mailbox full"},
+    )
+
+    listed = {
+        address: reason for address, reason, _at in Blasts(box.instance.engine).bounced_addresses()
+    }
+
+    assert listed["tea@example.com"] == "550 mailbox full"
+    assert "tea@example.com" not in {p.phone for p in preview_to_hangzhou(box)}
+
+
+def preview_to_hangzhou(box: Sandbox) -> list[Any]:
+    return Blasts(box.instance.engine, opt_out_field="email_opt_out").preview(
+        box.records, box.actor("sam"), "customer", {"field": "city", "op": "eq", "value": "杭州"},
+        phone_field="email", template=TEMPLATE, channel=EMAIL, subject=SUBJECT,
+    )  # fmt: skip
+
+
+def test_an_address_taken_off_the_bounce_list_is_sent_to_again(
+    box: Sandbox, mailbox: Mailbox
+) -> None:
+    post(box, "send")
+    env = {
+        "FORMFLOW_INSTANCE": str(box.instance.settings.instance),
+        "FORMFLOW_DATABASE_URL": box.instance.settings.database_url,
+        "FORMFLOW_PLUGINS": "sms",
+    }
+    runner = CliRunner()
+    listed = runner.invoke(main, ["sms", "bounces"], env=env)
+    assert "bounce@example.com" in listed.output
+
+    removed = runner.invoke(main, ["sms", "unbounce", "BOUNCE@example.com"], env=env)
+
+    assert removed.exit_code == 0, removed.output
+    assert runner.invoke(main, ["sms", "unbounce", "bounce@example.com"], env=env).exit_code == 1
+    assert "bounce@example.com" in {p.phone for p in preview_to_hangzhou(box)}
+
+
+def test_an_sms_blast_ignores_the_email_bounce_list(box: Sandbox, mailbox: Mailbox) -> None:
+    post(box, "send")
+    sms = Blasts(box.instance.engine).create(
+        box.records, box.actor("sam"), box.app_key, "customer",
+        {"field": "city", "op": "eq", "value": "杭州"},
+        phone_field="mobile", template="{{ name }}", signature="【测试】",
+    )  # fmt: skip
+    assert "bounced before" not in Blasts(box.instance.engine).summary(sms).reasons

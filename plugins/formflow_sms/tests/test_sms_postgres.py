@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,7 +12,8 @@ import formflow_sms
 from formflow.records.unit import unit_of_work
 from formflow.testing import Sandbox
 from formflow_sms import Blasts, send_later
-from formflow_sms.providers import OutboxProvider
+from formflow_sms.blasts import EMAIL
+from formflow_sms.providers import Bounced, OutboxProvider
 from sms_support import APP
 
 pytestmark = pytest.mark.postgres
@@ -64,3 +67,35 @@ def test_a_blast_is_sent_by_its_job_on_postgresql(tmp_path: Path, postgres_url: 
         assert box.instance.plugin_jobs.run(job_id) == "done"  # ran after the commit
         summary = blasts.summary(blast_id)
         assert (summary["sent"], summary["skipped"]) == (2, 1)
+
+
+class RefusingProvider(OutboxProvider):
+    """Refuses every address, as a mail server answering 550 does."""
+
+    def send(self, phone: str, text: str, params: Mapping[str, Any]) -> str:
+        raise Bounced("550 no such user")
+
+
+def test_addresses_that_bounced_are_listed_once_and_skipped_on_postgresql(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    with Sandbox(tmp_path, APP, plugins=[formflow_sms], database_url=postgres_url) as box:
+        sam = box.add_user("sam", roles=["staff"])
+        for name in ["甲", "乙"]:  # two records, one address
+            box.records.create(
+                sam, "customer", {"name": name, "city": "上海", "email": "gone@example.com"}
+            )
+        blasts = Blasts(box.instance.engine)
+
+        def blast() -> int:
+            return blasts.create(
+                box.records, sam, box.app_key, "customer",
+                {"field": "city", "op": "eq", "value": "上海"},
+                phone_field="email", template="{{ name }}", channel=EMAIL, subject="通知",
+            )  # fmt: skip
+
+        first = blast()
+        blasts.send(first, RefusingProvider(), sleep=lambda _s: None)
+        assert blasts.summary(first)["bounced"] == 2
+        assert [address for address, *_ in blasts.bounced_addresses()] == ["gone@example.com"]
+        assert blasts.summary(blast()).reasons["bounced before"] == 2

@@ -1,0 +1,185 @@
+"""A timed rule's sweep runs the records it finds a slice at a time: one unit of work and
+one run-log statement a slice, yet each record's run is done, logged and kept apart as if
+it ran alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from rules_support import ZONE, MakeRules, Rules
+from sqlalchemy import event, select
+
+from formflow.events import Event
+from formflow.storage.database import read_transaction
+from formflow.storage.platform_tables import events
+
+REMIND = """\
+key: remind
+label: Remind three days before the expected close
+form: opportunity
+trigger: {type: date, field: expected_close, days_before: 3, at: "09:00"}
+condition: "stage == 'open'"
+actions:
+  - set: {reminded: true}
+"""
+
+REMIND_AND_SHARE = """\
+key: remind
+label: Remind, then note each one's share of a hundred
+form: opportunity
+trigger: {type: date, field: expected_close, days_before: 3, at: "09:00"}
+actions:
+  - set: {reminded: true}
+  - action: create_record
+    params:
+      form: customer
+      map: {name: "'share ' ~ (100 / amount)"}
+"""
+
+NINE = datetime(2026, 3, 9, 9, 0, tzinfo=ZONE).astimezone(UTC)  # 3 days before 03-12
+
+
+def _due(rules: Rules, count: int, **values: Any) -> list[int]:
+    made = [
+        rules.create("opportunity", {"name": f"Deal {n}", "expected_close": "2026-03-12", **values})
+        for n in range(count)
+    ]
+    return [int(record["id"]) for record in made]
+
+
+@contextmanager
+def _statements(rules: Rules) -> Iterator[list[str]]:
+    sent: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        sent.append(statement)
+
+    event.listen(rules.engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(rules.engine, "before_cursor_execute", note)
+
+
+def test_a_sweep_commits_once_a_slice_and_logs_each_slice_in_one_statement(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(remind=REMIND)
+    ids = _due(rules, 5)
+    rules.automations.page = 2  # three slices: 2, 2 and 1 records
+    with _statements(rules) as sent:
+        assert rules.automations.sweep("rules", "remind", NINE) == 5
+    log_inserts = [s for s in sent if s.startswith("INSERT INTO ff_automation_runs")]
+    assert len(log_inserts) == 3
+    assert all(rules.get("opportunity", i)["reminded"] is True for i in ids)
+    runs = rules.runs(automation_key="remind")
+    assert sorted(run.record_id for run in runs) == sorted(ids)  # a log row for each record
+    assert {run.status for run in runs} == {"done"}
+
+
+def test_a_slice_checks_which_records_are_done_in_one_query(make_rules: MakeRules) -> None:
+    rules = make_rules(remind=REMIND)
+    _due(rules, 4)
+    rules.automations.page = 10
+    rules.automations.sweep("rules", "remind", NINE)
+    with _statements(rules) as sent:
+        assert rules.automations.sweep("rules", "remind", NINE) == 0  # all done that day
+    assert len([s for s in sent if "FROM ff_automation_runs" in s]) == 1
+    assert not [s for s in sent if s.startswith(("INSERT", "UPDATE"))]
+
+
+def test_a_run_that_fails_leaves_the_rest_of_its_slice_done(make_rules: MakeRules) -> None:
+    rules = make_rules(remind=REMIND_AND_SHARE)
+    first, second = _due(rules, 2, amount="4")
+    failing = _due(rules, 1, amount="0")[0]  # 100 / 0: its second action fails
+    last = _due(rules, 1, amount="5")[0]
+    assert rules.automations.sweep("rules", "remind", NINE) == 3
+    for record_id in (first, second, last):
+        assert rules.get("opportunity", record_id)["reminded"] is True
+    assert rules.get("opportunity", failing)["reminded"] is not True  # its set undone too
+    by_record = {run.record_id: run for run in rules.runs(automation_key="remind")}
+    assert by_record[failing].status == "error"
+    assert "failed" in by_record[failing].error
+    assert {by_record[i].status for i in (first, second, last)} == {"done"}
+
+
+def test_a_failed_run_is_tried_again_by_the_next_sweep_and_the_done_ones_are_not(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(remind=REMIND_AND_SHARE)
+    done = _due(rules, 1, amount="4")[0]
+    failing = _due(rules, 1, amount="0")[0]
+    rules.automations.sweep("rules", "remind", NINE)
+    rules.update("opportunity", failing, {"amount": "2"})
+    assert rules.automations.sweep("rules", "remind", NINE) == 1
+    assert rules.get("opportunity", failing)["reminded"] is True
+    statuses = sorted((run.record_id, run.status) for run in rules.runs(automation_key="remind"))
+    assert statuses == sorted([(done, "done"), (failing, "error"), (failing, "done")])
+
+
+def test_each_run_of_a_slice_leaves_its_own_event_marked_with_the_rule(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(remind=REMIND)
+    ids = _due(rules, 3)
+    rules.automations.sweep("rules", "remind", NINE)
+    with read_transaction(rules.engine) as connection:
+        rows = connection.execute(
+            select(events).where(events.c.form_key == "opportunity", events.c.kind == "updated")
+        )
+        updates = [Event.from_row(row) for row in rows]
+    assert sorted(e.record_id for e in updates) == sorted(ids)
+    assert {(e.cause["automation"], e.depth) for e in updates} == {("remind", 1)}
+
+
+REMIND_AND_STAMP = """\
+key: remind
+label: Remind, then stamp
+form: opportunity
+trigger: {type: date, field: expected_close, days_before: 3, at: "09:00"}
+actions:
+  - set: {reminded: true}
+  - action: stamp
+    params: {mark: reminded}
+"""
+
+
+class _BrokenFor(list[tuple[str, int | None, str]]):
+    """The stamp plugin's notes, failing (as a database that drops the connection would,
+    not as the rule's fault) for one record."""
+
+    def __init__(self, record_id: int) -> None:
+        super().__init__()
+        self.record_id = record_id
+
+    def append(self, item: tuple[str, int | None, str]) -> None:
+        if item[1] == self.record_id:
+            raise RuntimeError("the connection dropped")
+        super().append(item)
+
+
+def test_a_slice_that_fails_as_a_whole_keeps_nothing_and_runs_record_by_record(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(remind=REMIND_AND_STAMP)
+    first, broken, last = _due(rules, 3)
+    rules.plugin.stamped = _BrokenFor(broken)
+    with pytest.raises(RuntimeError):
+        rules.automations.sweep("rules", "remind", NINE)
+    # the slice's unit kept nothing; run one by one, the first is done, the broken one
+    # logged as failed and not done, the last waits for the next sweep
+    assert rules.get("opportunity", first)["reminded"] is True
+    assert rules.get("opportunity", broken)["reminded"] is not True
+    assert rules.get("opportunity", last)["reminded"] is not True
+    rules.plugin.stamped = []
+    assert rules.automations.sweep("rules", "remind", NINE) == 2
+    assert rules.plugin.stamped == [
+        ("opportunity", broken, "reminded"),
+        ("opportunity", last, "reminded"),
+    ]
+    done = [run.record_id for run in rules.runs(automation_key="remind") if run.status == "done"]
+    assert sorted(done) == sorted([first, broken, last])  # each once

@@ -1,0 +1,139 @@
+"""Importing a zip over an installed app merges it like an upgrade, never over it; a release
+uploaded as a zip starts an upgrade. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from upgrade_fixture import BASE_FORM, PATH, THEIRS_FORM
+
+from formflow.config import load_settings
+from formflow.designer import Designer
+from formflow.designer.bundles import BundleRefused, write_bundle
+from formflow.designer.merge import CONFLICT, DECISION, ORPHAN
+from formflow.designer.operations import AddField, ConfigureField, HideField, MoveField
+from formflow.designer.upgrades import IMPORT, RELEASE, ReleaseRefused, release_files
+from formflow.lifecycle.install import initialise
+from formflow.lifecycle.instance import Instance
+from formflow.storage.database import read_transaction
+from formflow.storage.versions import current_version
+from support import MINIMAL_APP_YAML, AppWriter
+
+SHELF = {"key": "c", "type": "text", "label": {"zh": "货架", "en": "Shelf"}}
+STAGING_APP = MINIMAL_APP_YAML.replace('version: "1.0"', 'version: "2.0"')
+STAGING = {"app.yaml": STAGING_APP, PATH: THEIRS_FORM}
+"""The app as changed elsewhere (another instance's export): the fixture's new release."""
+
+
+@pytest.fixture
+def instance(write_app: AppWriter, tmp_path: Path, database_url: str) -> Iterator[Instance]:
+    app_dir = write_app(app=MINIMAL_APP_YAML, forms={"item": BASE_FORM})
+    settings = load_settings(
+        {"FORMFLOW_INSTANCE": str(tmp_path / "instance"), "FORMFLOW_DATABASE_URL": database_url}
+    )
+    initialise(settings, [app_dir], "admin", "password-1")
+    opened = Instance(settings)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def designer(instance: Instance) -> Designer:
+    """The fixture's admin: relabels a, hides b, adds c after d, swaps e and f; published."""
+    service = Designer(instance)
+    revision = service.draft("demo").files[PATH].revision
+    operations = [
+        ConfigureField("a", "label", {"zh": "品名", "en": "Product"}),
+        HideField("b"),
+        AddField(SHELF, after="d"),
+        MoveField("f", 4),
+    ]
+    service.apply("demo", PATH, revision, operations, user_id=None)
+    assert service.publish("demo", None, "admin", "our changes") is not None
+    return service
+
+
+def live_text(instance: Instance) -> str:
+    with read_transaction(instance.engine) as connection:
+        live = current_version(connection, "demo")
+    assert live is not None
+    return live.files[PATH]
+
+
+def kinds(designer: Designer) -> list[str]:
+    upgrade = designer.upgrade_state("demo")
+    assert upgrade is not None
+    return sorted(issue.kind for issue in upgrade.issues)
+
+
+def test_an_import_is_merged_against_the_base_with_the_upgrade_s_report(
+    designer: Designer, instance: Instance
+) -> None:
+    before = live_text(instance)
+    upgrade = designer.import_bundle("demo", write_bundle("demo", 7, STAGING), None)
+    assert upgrade.source == IMPORT
+    assert upgrade.version_label == "2.0 (version 7)"
+    assert kinds(designer) == sorted([CONFLICT, ORPHAN, DECISION])
+    draft = designer.draft("demo").files[PATH].text
+    assert "货架" in draft  # the admin's field is kept, not overwritten by the zip
+    assert "到期日" in draft  # and the zip's new field is merged in
+    assert live_text(instance) == before
+
+
+def test_an_export_imported_back_changes_nothing(designer: Designer, instance: Instance) -> None:
+    upgrade = designer.import_bundle("demo", designer.export("demo"), None)
+    assert upgrade.issues == ()
+    assert designer.draft("demo").files[PATH].text == live_text(instance)
+
+
+def test_publishing_an_import_leaves_the_release_as_the_base(
+    designer: Designer, instance: Instance
+) -> None:
+    upgrade = designer.import_bundle("demo", write_bundle("demo", 7, STAGING), None)
+    for issue in upgrade.issues:
+        choice = {CONFLICT: "ours", ORPHAN: "drop", DECISION: "confirm"}[issue.kind]
+        designer.resolve_upgrade("demo", issue.id, choice, None)
+    assert designer.publish("demo", None, "admin", "imported") is not None
+    assert "到期日" in live_text(instance)
+    with read_transaction(instance.engine) as connection:
+        assert release_files(connection, "demo")[PATH] == BASE_FORM
+    assert designer.upgrade_state("demo") is None
+
+
+def test_a_bundle_that_needs_a_missing_plugin_lists_it_first(designer: Designer) -> None:
+    needing = THEIRS_FORM.replace("type: date", "type: company_lookup").replace(
+        "title_field: a", "title_field: nowhere"
+    )
+    bundle = write_bundle("demo", 7, {**STAGING, PATH: needing})
+    with pytest.raises(ReleaseRefused) as refused:
+        designer.import_bundle("demo", bundle, None)
+    [missing] = refused.value.missing
+    assert "unknown field type 'company_lookup'" in missing.message
+    assert refused.value.errors  # the title field, after it
+    lines = str(refused.value).splitlines()
+    assert lines[1].startswith(f"missing plugin: {PATH}:")
+    assert designer.upgrade_state("demo") is None
+
+
+def test_another_app_s_bundle_is_not_imported(designer: Designer) -> None:
+    with pytest.raises(BundleRefused, match="holds app 'other'"):
+        designer.import_bundle("demo", write_bundle("other", 1, STAGING), None)
+
+
+def test_a_release_uploaded_as_a_zip_starts_the_upgrade(
+    designer: Designer, instance: Instance
+) -> None:
+    before = live_text(instance)
+    upgrade = designer.upgrade_bundle("demo", write_bundle("demo", None, STAGING), None)
+    assert upgrade.source == RELEASE
+    assert upgrade.version_label == "2.0"
+    assert kinds(designer) == sorted([CONFLICT, ORPHAN, DECISION])
+    assert live_text(instance) == before
+
+
+def test_a_damaged_release_zip_starts_nothing(designer: Designer) -> None:
+    with pytest.raises(BundleRefused, match="not a zip"):
+        designer.upgrade_bundle("demo", b"PK\x03\x04 not really", None)
+    assert designer.upgrade_state("demo") is None

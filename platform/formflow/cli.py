@@ -845,13 +845,14 @@ def _change_text(change: Any) -> str:
 
 def _operations() -> None:
     """The operator's commands live in their own module (audit, backup, restore,
-    duplicates)."""
+    duplicates, summaries)."""
     from formflow import cli_operations
 
     main.add_command(cli_operations.audit_group)
     main.add_command(cli_operations.backup)
     main.add_command(cli_operations.restore)
     main.add_command(cli_operations.duplicates_group)
+    main.add_command(cli_operations.summaries_group)
 
 
 _operations()

@@ -19,6 +19,7 @@ from formflow.backups import check_backup, create_backup, restore_backup
 from formflow.cli import opened, reports_errors
 from formflow.errors import FormflowError
 from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.summaries import rebuild_all
 
 
 @click.group("audit")
@@ -151,3 +152,23 @@ def duplicates_rebuild(app_key: str | None) -> None:
             with write_transaction(instance.engine) as connection:
                 count = service.duplicates.rebuild(connection)
             click.echo(f"{key}: {count} duplicate keys")
+
+
+@click.group("summaries")
+def summaries_group() -> None:
+    """Dashboard summaries: the counts and sums kept on write for common widgets."""
+
+
+@summaries_group.command("rebuild")
+@click.argument("app_key", required=False)
+@reports_errors
+def summaries_rebuild(app_key: str | None) -> None:
+    """Count the summaries of APP_KEY (default: every installed app) again from its live
+    records: after loading or changing records around the record service (a bulk load, a
+    database restored by hand). Dashboards in other processes show it within a minute."""
+    with opened() as instance:
+        for key in [app_key] if app_key else instance.app_keys:
+            service = instance.records(key)
+            with write_transaction(instance.engine) as connection:
+                count = rebuild_all(connection, service.schema)
+            click.echo(f"{key}: {count} summary rows")

@@ -1,4 +1,6 @@
-"""An instance with the small demo app installed, on SQLite and on PostgreSQL in turn."""
+"""An instance with the small demo app installed, on SQLite and on PostgreSQL in turn.
+
+A test module may set ``INSTALLED_FORM`` to install its own ``item`` form instead."""
 
 from __future__ import annotations
 
@@ -16,8 +18,11 @@ from support import AppWriter
 
 
 @pytest.fixture
-def instance(write_app: AppWriter, tmp_path: Path, database_url: str) -> Iterator[Instance]:
-    app_dir = write_app(forms={"item": FORM_WITH_COMMENTS})
+def instance(
+    request: pytest.FixtureRequest, write_app: AppWriter, tmp_path: Path, database_url: str
+) -> Iterator[Instance]:
+    form = getattr(request.module, "INSTALLED_FORM", FORM_WITH_COMMENTS)
+    app_dir = write_app(forms={"item": form})
     settings = load_settings(
         {"FORMFLOW_INSTANCE": str(tmp_path / "instance"), "FORMFLOW_DATABASE_URL": database_url}
     )

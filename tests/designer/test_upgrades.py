@@ -3,54 +3,25 @@ live app runs unchanged until then. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from upgrade_fixture import BASE_FORM, PATH, THEIRS_FORM
+from upgrade_fixture import BASE_FORM, PATH, RELEASE_2_APP, THEIRS_FORM, customise
 
-from formflow.config import load_settings
 from formflow.designer import Designer
 from formflow.designer.documents import Document, to_plain
 from formflow.designer.merge import CONFLICT, DECISION, ORPHAN
-from formflow.designer.operations import AddField, ConfigureField, HideField, MoveField
+from formflow.designer.operations import HideField
 from formflow.designer.upgrades import UpgradeError, UpgradeUnresolved, release_files
-from formflow.lifecycle.install import initialise
 from formflow.lifecycle.instance import Instance
 from formflow.storage.database import read_transaction
 from formflow.storage.versions import current_version
-from support import MINIMAL_APP_YAML, AppWriter
 
-SHELF = {"key": "c", "type": "text", "label": {"zh": "货架", "en": "Shelf"}}
-RELEASE_2_APP = MINIMAL_APP_YAML.replace('version: "1.0"', 'version: "2.0"')
-
-
-@pytest.fixture
-def instance(write_app: AppWriter, tmp_path: Path, database_url: str) -> Iterator[Instance]:
-    app_dir = write_app(app=MINIMAL_APP_YAML, forms={"item": BASE_FORM})
-    settings = load_settings(
-        {"FORMFLOW_INSTANCE": str(tmp_path / "instance"), "FORMFLOW_DATABASE_URL": database_url}
-    )
-    initialise(settings, [app_dir], "admin", "password-1")
-    opened = Instance(settings)
-    yield opened
-    opened.close()
+INSTALLED_FORM = BASE_FORM
+"""Release 1.0 of the fixture's form is installed (tests/designer/conftest.py)."""
 
 
 @pytest.fixture
 def designer(instance: Instance) -> Designer:
-    """The fixture's admin: relabels a, hides b, adds c after d, swaps e and f; published."""
-    service = Designer(instance)
-    revision = service.draft("demo").files[PATH].revision
-    operations = [
-        ConfigureField("a", "label", {"zh": "品名", "en": "Product"}),
-        HideField("b"),
-        AddField(SHELF, after="d"),
-        MoveField("f", 4),
-    ]
-    service.apply("demo", PATH, revision, operations, user_id=None)
-    assert service.publish("demo", None, "admin", "our changes") is not None
-    return service
+    return customise(Designer(instance))
 
 
 RELEASE_2 = {"app.yaml": RELEASE_2_APP, PATH: THEIRS_FORM}

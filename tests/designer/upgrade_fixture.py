@@ -6,6 +6,13 @@ differently, deletes D and adds G.
 
 from __future__ import annotations
 
+from formflow.designer import Designer
+from formflow.designer.operations import AddField, ConfigureField, HideField, MoveField
+from support import MINIMAL_APP_YAML
+
+SHELF = {"key": "c", "type": "text", "label": {"zh": "货架", "en": "Shelf"}}
+RELEASE_2_APP = MINIMAL_APP_YAML.replace('version: "1.0"', 'version: "2.0"')
+
 BASE_FORM = """\
 # Things we keep track of (release 1.0).
 key: item
@@ -89,3 +96,17 @@ permissions:
 """
 
 PATH = "forms/item.yaml"
+
+
+def customise(service: Designer) -> Designer:
+    """The fixture's admin: relabels a, hides b, adds c after d, swaps e and f; published."""
+    revision = service.draft("demo").files[PATH].revision
+    operations = [
+        ConfigureField("a", "label", {"zh": "品名", "en": "Product"}),
+        HideField("b"),
+        AddField(SHELF, after="d"),
+        MoveField("f", 4),
+    ]
+    service.apply("demo", PATH, revision, operations, user_id=None)
+    assert service.publish("demo", None, "admin", "our changes") is not None
+    return service

@@ -459,17 +459,26 @@ def import_bundle(app_key: str) -> Response:
     upgrade (never over it); its report is answered on the upgrade page."""
     service = designer()
     _draft(service, app_key)
-    upload = request.files.get("bundle")
-    if upload is None or not upload.filename:
-        flash(_("Choose a zip file to import."), "error")
+    data = posted_zip("bundle", _("Choose a zip file to import."))
+    if data is None:
         return redirect(url_for(".publish_page", app_key=app_key))
     try:
-        service.import_bundle(app_key, upload.read(), context.user().id)
+        service.import_bundle(app_key, data, context.user().id)
     except (BundleRefused, DraftError) as exc:
         refused(_("The zip was not imported: %(reason)s", reason=str(exc)))
         return redirect(url_for(".publish_page", app_key=app_key))
     flash(_("The zip is merged into the draft: answer its issues below, then publish."), "success")
     return redirect(url_for(".upgrade_page", app_key=app_key))
+
+
+def posted_zip(name: str, missing: str) -> bytes | None:
+    """The zip uploaded as ``name``; ``None``, with ``missing`` said, when none was chosen."""
+    upload = request.files.get(name)
+    if upload is None or not upload.filename:
+        flash(missing, "error")
+        return None
+    data: bytes = upload.read()
+    return data
 
 
 def refused(message: str) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from formflow.dashboards.cache import ResultCache
 from formflow.dashboards.departments import DepartmentTree
@@ -98,8 +98,7 @@ class WidgetResult:
     problem: str | None = None
 
 
-@dataclass(frozen=True)
-class Ask:
+class Ask(NamedTuple):
     """One widget asked for one viewer: what each kind of widget computes its figures from."""
 
     service: DashboardService
@@ -351,21 +350,21 @@ class DashboardService:
         spec = list(conditions)
         if keys and all(measure.filter for _, measure in sides):  # no group shows for nothing
             spec.append({"or": [dict(measure.filter or {}) for _, measure in sides]})
+        aggregation = Aggregation(
+            measures=tuple(measure for _, measure in sides),
+            labels=tuple(names),
+            group_by=keys,
+            bucket=bucket,
+            filter={"and": spec} if spec else None,
+            timezone=self.zone_name,
+            limit=limit,
+        )
         kept = None
         if self.summaries is not None:  # counted as the records were written, if kept
-            kept = self.summaries.measured(actor, form_key, spec, keys, bucket, sides, limit=limit)
+            kept = self.summaries.measured(actor, form_key, aggregation)
         if kept is not None:
             found = kept
         else:
-            aggregation = Aggregation(
-                measures=tuple(measure for _, measure in sides),
-                labels=tuple(names),
-                group_by=keys,
-                bucket=bucket,
-                filter={"and": spec} if spec else None,
-                timezone=self.zone_name,
-                limit=limit,
-            )
             found = {}
             for row in self.records.aggregate(actor, form_key, aggregation):
                 found[tuple(row[k] for k in keys)] = {name: row[name] for name in names}

@@ -141,7 +141,7 @@ def restore(backup_path: Path, targets: tuple[str, ...]) -> None:
 
 
 def _rebuild_group(
-    name: str, about: str, rebuild_help: str, made: str, rebuild: Rebuild
+    name: str, *, about: str, rebuild_help: str, made: str, rebuild: Rebuild
 ) -> click.Group:
     """A group whose ``rebuild`` command makes rows kept on write (duplicate keys, dashboard
     summaries) again from the live records of APP_KEY (default: every installed app), one
@@ -164,18 +164,22 @@ def _rebuild_group(
 
 duplicates_group = _rebuild_group(
     "duplicates",
-    "Duplicate checks (查重): the normalised keys they compare.",
-    "Make the duplicate keys of APP_KEY (default: every installed app) again from its live "
-    "records: after adding or changing a check, or for records written before.",
-    "duplicate keys",
-    lambda connection, service: service.duplicates.rebuild(connection),
+    about="Duplicate checks (查重): the normalised keys they compare.",
+    rebuild_help=(
+        "Make the duplicate keys of APP_KEY (default: every installed app) again from its "
+        "live records: after adding or changing a check, or for records written before."
+    ),
+    made="duplicate keys",
+    rebuild=lambda connection, service: service.duplicates.rebuild(connection),
 )
 summaries_group = _rebuild_group(
     "summaries",
-    "Dashboard summaries: the counts and sums kept on write for common widgets.",
-    "Count the summaries of APP_KEY (default: every installed app) again from its live "
-    "records: after loading or changing records around the record service (a bulk load, a "
-    "database restored by hand). Dashboards in other processes show it within a minute.",
-    "summary rows",
-    lambda connection, service: rebuild_all(connection, service.schema),
+    about="Dashboard summaries: the counts and sums kept on write for common widgets.",
+    rebuild_help=(
+        "Count the summaries of APP_KEY (default: every installed app) again from its live "
+        "records: after loading or changing records around the record service (a bulk load, "
+        "a database restored by hand). Dashboards in other processes show it within a minute."
+    ),
+    made="summary rows",
+    rebuild=lambda connection, service: rebuild_all(connection, service.schema),
 )

@@ -94,9 +94,9 @@ def test_a_saved_funnel_shows_on_the_dashboard_the_numbers_of_its_preview(
     publish(page, "商机漏斗")
     page.goto(f"{served}/dashboards/crm_sfa/sales_overview")
     page.locator('[data-widget="deal_funnel"]').scroll_into_view_if_needed()  # drawn when seen
-    expect(
-        page.locator('[data-widget="deal_funnel"] .chart[data-rendered=yes] svg')
-    ).to_be_visible(timeout=30_000)
+    expect(page.locator('[data-widget="deal_funnel"] .chart[data-rendered=yes] svg')).to_be_visible(
+        timeout=30_000
+    )
     assert figures(page, '[data-widget="deal_funnel"]') == previewed
 
 

@@ -242,12 +242,11 @@ def changed_summaries(connection: Connection, app: App, before: App | None) -> b
 
 
 @dataclass(frozen=True)
-class RebuildSummaries(Operation):
+class RebuildSummaries(Operation, effect=Effect.DERIVED):
     """A migration step: the dashboards' summaries counted again from the records, since
     the set of summaries the app keeps (or how a field they read is stored) has changed."""
 
     schema: AppSchema
-    effect = Effect.DERIVED
 
     def describe(self) -> str:
         return f"rebuild the dashboard summaries of {self.schema.app.key}"

@@ -122,7 +122,7 @@ def next_version_number(connection: Connection, app_key: str) -> int:
 
 
 @dataclass(frozen=True)
-class RecordVersion(Operation):
+class RecordVersion(Operation, effect=Effect.VERSION):
     """The last step of a migration: store the definition's files as the app's next
     version and make it current, in the same transaction as the changes it needs."""
 
@@ -132,7 +132,6 @@ class RecordVersion(Operation):
     app: App = field(compare=False, repr=False)
     files: Mapping[str, str] = field(compare=False, repr=False)
     note: str | None = None
-    effect = Effect.VERSION
 
     def describe(self) -> str:
         return f"record version {self.number} ({self.label}) of app {self.app_key} as current"

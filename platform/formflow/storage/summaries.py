@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from formflow.definitions.dashboard_summaries import Summary, summaries_of
 from formflow.definitions.model import App, Form
 from formflow.fields import ValueKind, stored_date
-from formflow.storage.migration_ops import Effect, Operation
+from formflow.storage.migration_ops import Effect, OneTableOperation
 from formflow.storage.platform_tables import summary_rows
 from formflow.storage.tables import DELETED_AT, DEPARTMENT, AppSchema
 
@@ -242,17 +242,15 @@ def changed_summaries(connection: Connection, app: App, before: App | None) -> b
 
 
 @dataclass(frozen=True)
-class RebuildSummaries(Operation, effect=Effect.DERIVED):
+class RebuildSummaries(OneTableOperation, effect=Effect.DERIVED):
     """A migration step: the dashboards' summaries counted again from the records, since
     the set of summaries the app keeps (or how a field they read is stored) has changed."""
 
     schema: AppSchema
+    table = summary_rows.name
 
     def describe(self) -> str:
         return f"rebuild the dashboard summaries of {self.schema.app.key}"
-
-    def touches(self) -> tuple[str, ...]:
-        return (summary_rows.name,)
 
     def apply(self, ops: Operations) -> None:
         rebuild_all(ops.get_bind(), self.schema)

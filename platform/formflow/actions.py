@@ -90,6 +90,22 @@ class ActionServices:
             enqueue_job=self.enqueue_job,
         )
 
+    def run(
+        self,
+        actions: Mapping[str, Action],
+        name: str,
+        params: Mapping[str, Any],
+        context: ActionContext,
+    ) -> dict[str, Any]:
+        """Run the action ``name`` (one of ``actions``) on ``context`` lent these services;
+        its result as a run's log keeps it: what it returned when a mapping, else its name.
+        An :class:`ActionError` where no plugin provides the action."""
+        action = actions.get(name)
+        if action is None:
+            raise ActionError(f"no plugin provides the action '{name}'")
+        result = action.run(self.lend(context), params)
+        return dict(result) if isinstance(result, Mapping) else {"action": name}
+
 
 NO_SERVICES = ActionServices()
 """For runners used without an instance (tests, tools): actions get no services."""

@@ -45,8 +45,8 @@ class FormflowError(Exception):
 
 
 @dataclass(frozen=True, order=True)
-class DefinitionError:
-    """One problem in an app definition, at a place in a file.
+class FilePlace:
+    """A place in a definition file, shown ``FILE:LINE:COL`` as editors and compilers do.
 
     ``line`` and ``column`` count from 1, as editors show them; 0 means "the whole file".
     """
@@ -54,10 +54,19 @@ class DefinitionError:
     file: str
     line: int
     column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, order=True)
+class DefinitionError(FilePlace):
+    """One problem in an app definition, at a place in a file."""
+
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        return f"{super().__str__()}: {self.message}"
 
 
 class DefinitionErrors(FormflowError):
@@ -83,6 +92,12 @@ class RecordError(FormflowError):
     """
 
     code = "record_error"
+
+    def __init_subclass__(cls, *, code: str | None = None, **options: Any) -> None:
+        """A subclass names its code with its bases: ``class X(RecordError, code="x")``."""
+        super().__init_subclass__(**options)
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str = "", /, **params: Any) -> None:
         self.template = message
@@ -110,13 +125,11 @@ class Problem:
         return self.message
 
 
-class ValidationFailed(RecordError):
+class ValidationFailed(RecordError, code="validation_failed"):
     """Values that do not fit the form: every problem, by field path ("" for the record).
 
     A subtable row's field is addressed as ``items.2.qty``.
     """
-
-    code = "validation_failed"
 
     def __init__(self, problems: dict[str, list[Problem]]) -> None:
         self.problems = problems
@@ -126,34 +139,26 @@ class ValidationFailed(RecordError):
         super().__init__(summary)
 
 
-class DuplicateSuspected(ValidationFailed):
+class DuplicateSuspected(ValidationFailed, code="duplicate_suspected"):
     """Values that match another record under a ``warn`` duplicate check: the write waits
     for the person to confirm (the API's ``?confirm_duplicates=1``, a form's "save
     anyway"). ``problems`` say, by field, which record matches and who holds it."""
 
-    code = "duplicate_suspected"
 
-
-class RecordInUse(RecordError):
+class RecordInUse(RecordError, code="in_use"):
     """A record other records still refer to, where the link says they must not lose it."""
 
-    code = "in_use"
+
+class PermissionDenied(RecordError, code="forbidden"):
+    """Something the user's roles, or the record's place in their scope, do not allow."""
 
 
-class PermissionDenied(RecordError):
-    code = "forbidden"
-
-
-class RecordNotFound(RecordError):
+class RecordNotFound(RecordError, code="not_found"):
     """No such record, or one the user may not see (the two are not told apart)."""
 
-    code = "not_found"
 
-
-class StaleRecord(RecordError):
+class StaleRecord(RecordError, code="stale_record"):
     """The record changed since the user loaded it; their update would overwrite that change."""
-
-    code = "stale_record"
 
     def __init__(self, record_id: int, expected: int, actual: int) -> None:
         self.record_id, self.expected, self.actual = record_id, expected, actual
@@ -167,20 +172,16 @@ class StaleRecord(RecordError):
         )
 
 
-class VetoedByPlugin(RecordError):
+class VetoedByPlugin(RecordError, code="vetoed"):
     """A plugin's before-hook refused the change, with its reason."""
-
-    code = "vetoed"
 
     def __init__(self, plugin: str, message: str) -> None:
         self.plugin = plugin
         super().__init__(message)
 
 
-class PluginFailed(RecordError):
+class PluginFailed(RecordError, code="plugin_failed"):
     """A plugin raised while handling a record; the change was rolled back."""
-
-    code = "plugin_failed"
 
     def __init__(self, plugin: str, hook: str, error: BaseException) -> None:
         self.plugin, self.hook = plugin, hook
@@ -192,10 +193,8 @@ class PluginFailed(RecordError):
         )
 
 
-class QueryError(RecordError):
+class QueryError(RecordError, code="invalid_query"):
     """A filter, sort or aggregate that does not fit the form."""
-
-    code = "invalid_query"
 
     def __init__(self, message: str, /, field: str | None = None, **params: Any) -> None:
         self.field = field

@@ -394,27 +394,22 @@ class Automations:
                     record = current = {**record, **written}
                     names.update(record)
                 continue
-            action = self.actions.get(call.name)
-            if action is None:
-                raise ActionError(f"no plugin provides the action '{call.name}'")
-            context = self.services.lend(
-                ActionContext(
-                    records.app.key,
-                    rule.form,
-                    record,
-                    subject.user_id,
-                    record_id=subject.record_id,
-                    records=records,
-                    actor=Actor.system(),
-                    unit=unit,
-                    expressions=self.expressions,
-                    names=names,
-                    now=datetime.now(UTC),
-                    source=rule.key,
-                )
+            context = ActionContext(
+                records.app.key,
+                rule.form,
+                record,
+                subject.user_id,
+                record_id=subject.record_id,
+                records=records,
+                actor=Actor.system(),
+                unit=unit,
+                expressions=self.expressions,
+                names=names,
+                now=datetime.now(UTC),
+                source=rule.key,
             )
-            result = action.run(context, thaw(call.params))
-            changes.append(dict(result) if isinstance(result, Mapping) else {"action": call.name})
+            result = self.services.run(self.actions, call.name, thaw(call.params), context)
+            changes.append(result)
             remember(names, call.params, result)
         return changes
 

@@ -14,20 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from formflow.definitions.source import PathKey, SourceDocument, SourceError, parse_document
+from formflow.errors import FilePlace
 
 
 @dataclass(frozen=True, order=True)
-class Reference:
-    """One use of a key: ``FILE:LINE:COL``, the keyed place, and the text that names it."""
+class Reference(FilePlace):
+    """One use of a key: where it stands, the keyed place, and the text that names it."""
 
-    file: str
-    line: int
-    column: int
     place: str
     excerpt: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.place}: {self.excerpt}"
+        return f"{super().__str__()}: {self.place}: {self.excerpt}"
 
 
 def find_references(

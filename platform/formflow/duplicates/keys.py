@@ -13,8 +13,7 @@ never by its values: the person writing may not be allowed to read them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, insert, not_, or_, select
 
@@ -33,8 +32,7 @@ _CHUNK = 500
 """Values looked up, or keys written, per statement."""
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(NamedTuple):
     """One normalised value of a record under one check."""
 
     check: DuplicateCheck
@@ -42,8 +40,7 @@ class Key:
     value: str
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """Another live record holding the same key."""
 
     key: Key

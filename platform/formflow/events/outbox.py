@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy import Connection, insert
 
@@ -31,6 +31,22 @@ class EventKind(StrEnum):
     STATE_ENTERED = "state_entered"  # a workflow instance entered a node (or ended)
     TASK_DECIDED = "task_decided"  # someone approved or rejected a workflow task
     NOTIFY = "notify"  # what a workflow step tells people, written after it commits
+
+
+class NewEvent(TypedDict):
+    """An event as a writer hands it to :meth:`Outbox.append`: what happened to which
+    record, how, by whom and when; the outbox gives it an id and keeps its values as JSON
+    keeps them (see :class:`Event`)."""
+
+    kind: EventKind
+    app_key: str
+    form_key: str
+    record_id: int
+    record: Mapping[str, Any]
+    changes: NotRequired[Mapping[str, tuple[Any, Any]] | None]
+    detail: NotRequired[Mapping[str, Any] | None]
+    user_id: int | None
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -118,36 +134,12 @@ class Outbox:
             if name not in self.forms or form_key in self.forms[name]
         )
 
-    def append(
-        self,
-        connection: Connection,
-        *,
-        app_key: str,
-        form_key: str,
-        record_id: int,
-        kind: EventKind,
-        user_id: int | None,
-        at: datetime,
-        record: Mapping[str, Any],
-        changes: Mapping[str, tuple[Any, Any]] | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> int:
+    def append(self, connection: Connection, **event: Unpack[NewEvent]) -> int:
         """Write one event in the caller's transaction; returns its id."""
-        event_id: int = connection.execute(
-            _APPEND,
-            _row(
-                app_key=app_key,
-                form_key=form_key,
-                record_id=record_id,
-                kind=kind,
-                user_id=user_id,
-                at=at,
-                record=record,
-                changes=changes,
-                detail=detail,
-            ),
-        ).scalar_one()
-        owed = self._wanted(connection, app_key, form_key, record_id, kind)
+        event_id: int = connection.execute(_APPEND, _row(event)).scalar_one()
+        owed = self._wanted(
+            connection, event["app_key"], event["form_key"], event["record_id"], event["kind"]
+        )
         if owed:
             connection.execute(
                 _OWE, [{"subscriber": name, "event_id": event_id, "attempts": 0} for name in owed]
@@ -165,7 +157,7 @@ class Outbox:
         nothing (they are then written without asking for their ids back)."""
         if len(appended) == 1:
             return [self.append(connection, **appended[0])]
-        rows = [_row(**event) for event in appended]
+        rows = [_row(event) for event in appended]
         wanted = [
             self._wanted(
                 connection,
@@ -248,20 +240,10 @@ class Outbox:
         )
 
 
-def _row(
-    *,
-    app_key: str,
-    form_key: str,
-    record_id: int,
-    kind: EventKind,
-    user_id: int | None,
-    at: datetime,
-    record: Mapping[str, Any],
-    changes: Mapping[str, tuple[Any, Any]] | None = None,
-    detail: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+def _row(event: Mapping[str, Any]) -> dict[str, Any]:
     """An event's row as stored, its values as JSON keeps them."""
-    data: dict[str, Any] = {"record": jsonable(dict(record))}
+    data: dict[str, Any] = {"record": jsonable(dict(event["record"]))}
+    changes, detail = event.get("changes"), event.get("detail")
     if changes:
         data["changes"] = {
             key: [jsonable(old), jsonable(new)] for key, (old, new) in changes.items()
@@ -272,12 +254,12 @@ def _row(
     if cause:
         data["cause"] = dict(cause)
     return {
-        "app_key": app_key,
-        "form_key": form_key,
-        "record_id": record_id,
-        "kind": kind.value,
-        "user_id": user_id,
-        "at": at,
+        "app_key": event["app_key"],
+        "form_key": event["form_key"],
+        "record_id": event["record_id"],
+        "kind": event["kind"].value,
+        "user_id": event["user_id"],
+        "at": event["at"],
         "data": data,
     }
 

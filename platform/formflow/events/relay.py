@@ -220,16 +220,12 @@ class Relay:
                 attempts,
                 exc_info=error,
             )
+            delivery = {"subscriber": name, "event_id": event_id}
             with write_transaction(self.engine) as connection:
-                connection.execute(_DONE, {"subscriber": name, "event_id": event_id})
+                connection.execute(_DONE, delivery)
                 connection.execute(
-                    insert(dead_letters).values(
-                        subscriber=name,
-                        event_id=event_id,
-                        attempts=attempts,
-                        error=message,
-                        failed_at=_now(),
-                    )
+                    insert(dead_letters),
+                    {**delivery, "attempts": attempts, "error": message, "failed_at": _now()},
                 )
             return None
         wait: timedelta = min(FIRST_RETRY * 2 ** min(attempts - 1, 16), LAST_RETRY)

@@ -7,7 +7,7 @@ type names; plugins add types through the ``formflow_field_types`` hook.
 from formflow.fields.base import LONG_TEXT, DefinitionChecks, FieldType
 from formflow.fields.kinds import Reference, ValueKind
 from formflow.fields.registry import BUILTIN_FIELD_TYPES, BUILTIN_REGISTRY, FieldTypeRegistry
-from formflow.fields.values import Invalid, Purpose, is_empty
+from formflow.fields.values import Invalid, Purpose, is_empty, stored_date
 
 __all__ = [
     "BUILTIN_FIELD_TYPES",
@@ -21,4 +21,5 @@ __all__ = [
     "Reference",
     "ValueKind",
     "is_empty",
+    "stored_date",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, tzinfo
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Numeric, String, Text
 from sqlalchemy.types import TypeEngine
@@ -198,20 +198,20 @@ class FieldType:
         """The input a generated form shows: ``text``, ``textarea``, ``number``, ``date``,
         ``datetime``, ``checkbox``, ``select``, ``radio``, ``multiselect``, ``user``,
         ``department``, ``link``, ``rows``, ``files``, ``tel``, ``email`` or ``url``."""
-        return self.widget or self._presentation(field)[0]
+        return self.widget or self._presentation(field).input
 
     def display_style(self, field: Field) -> str:
         """How pages show a value: ``text``, ``multiline``, ``phone``, ``email``, ``url``,
         ``number``, ``money``, ``percent``, ``date``, ``datetime``, ``yes_no``, ``option``,
         ``options``, ``user``, ``department``, ``record``, ``rows`` or ``files``."""
-        return self.shown_as or self._presentation(field)[1]
+        return self.shown_as or self._presentation(field).display
 
     def filter_widget(self, field: Field) -> str:
         """How a list filters on the field: ``select``, ``multiselect``, ``user``,
         ``department``, ``bool``, ``link``, ``number``, ``date``, ``datetime`` or ``text``."""
-        return self.filtered_as or self._presentation(field)[2]
+        return self.filtered_as or self._presentation(field).filter
 
-    def _presentation(self, field: Field) -> tuple[str, str, str]:
+    def _presentation(self, field: Field) -> _Presentation:
         return _PRESENTATIONS[self.reference or field.kind]
 
     # JSON ---------------------------------------------------------------------------
@@ -262,21 +262,35 @@ _COLUMN_TYPES: Mapping[ValueKind, Callable[[Field], TypeEngine[Any]]] = {
 }
 
 
-_PRESENTATIONS: Mapping[ValueKind | Reference, tuple[str, str, str]] = {
-    # (input widget, display style, filter widget), by kind, or by what a reference holds
-    ValueKind.TEXT: ("text", "text", "text"),
-    ValueKind.INTEGER: ("number", "number", "number"),
-    ValueKind.DECIMAL: ("number", "number", "number"),
-    ValueKind.DATE: ("date", "date", "date"),
-    ValueKind.DATETIME: ("datetime", "datetime", "datetime"),
-    ValueKind.BOOL: ("checkbox", "yes_no", "bool"),
-    ValueKind.CHOICES: ("multiselect", "options", "multiselect"),
-    ValueKind.REFERENCE: ("number", "text", "text"),
-    ValueKind.FILES: ("files", "files", "text"),
-    ValueKind.ROWS: ("rows", "rows", "text"),
-    Reference.RECORD: ("link", "record", "link"),
-    Reference.USER: ("user", "user", "user"),
-    Reference.DEPARTMENT: ("department", "department", "department"),
+class _Presentation(NamedTuple):
+    """How pages present a kind of value: the input a form shows, how a value is shown,
+    and how a list filters on it."""
+
+    input: str
+    display: str
+    filter: str
+
+
+def _alike(name: str) -> _Presentation:
+    """A kind whose input, display and filter all go by one name."""
+    return _Presentation(name, name, name)
+
+
+_PRESENTATIONS: Mapping[ValueKind | Reference, _Presentation] = {
+    # by kind, or by what a reference holds
+    ValueKind.TEXT: _alike("text"),
+    ValueKind.INTEGER: _alike("number"),
+    ValueKind.DECIMAL: _alike("number"),
+    ValueKind.DATE: _alike("date"),
+    ValueKind.DATETIME: _alike("datetime"),
+    ValueKind.BOOL: _Presentation("checkbox", "yes_no", "bool"),
+    ValueKind.CHOICES: _Presentation("multiselect", "options", "multiselect"),
+    ValueKind.REFERENCE: _Presentation("number", "text", "text"),
+    ValueKind.FILES: _Presentation("files", "files", "text"),
+    ValueKind.ROWS: _Presentation("rows", "rows", "text"),
+    Reference.RECORD: _Presentation("link", "record", "link"),
+    Reference.USER: _alike("user"),
+    Reference.DEPARTMENT: _alike("department"),
 }
 _REFERENCE_NOTES: Mapping[Reference, str] = {
     Reference.USER: "A user id.",

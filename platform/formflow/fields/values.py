@@ -60,6 +60,16 @@ def is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
+def stored_date(value: Any) -> date:
+    """A date field's value as the database or JSON hands it back: a date, a datetime
+    (SQLite may return one) or ISO text (a JSON copy), already checked when stored."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
 def check_characters(text: str) -> None:
     """Refuse characters no database stores as text: NUL and unpaired surrogates."""
     if "\x00" in text:

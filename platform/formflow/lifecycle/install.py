@@ -21,9 +21,14 @@ from formflow.config import Settings
 from formflow.designer.upgrades import record_release
 from formflow.lifecycle.instance import Instance
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.storage.migrations import MigrationResult, apply_migration, migrate, plan_purge
+from formflow.storage.migrations import (
+    MigrationResult,
+    apply_migration,
+    migrate,
+    plan_purge,
+    rollback_source,
+)
 from formflow.storage.platform_tables import upgrade_platform_tables, users
-from formflow.storage.versions import get_version
 
 
 @dataclass
@@ -92,15 +97,8 @@ def migrate_app(
 
 def rollback_app(instance: Instance, app_key: str, number: int, *, dry_run: bool) -> Outcome:
     """Migrate ``app_key`` to its stored version ``number``, recorded as a new version."""
-    with read_transaction(instance.engine) as connection:
-        version = get_version(connection, app_key, number)
-    return migrate_app(
-        instance,
-        version.files,
-        dry_run=dry_run,
-        note=f"rollback to version {number}",
-        name=app_key,
-    )
+    files, note = rollback_source(instance.engine, app_key, number)
+    return migrate_app(instance, files, dry_run=dry_run, note=note, name=app_key)
 
 
 def purge_app(instance: Instance, app_key: str, *, dry_run: bool) -> Outcome:

@@ -50,12 +50,6 @@ class FormAction:
     bulk: bool = True
     confirm: Label | None = None
 
-    def input(self, key: str) -> Field:
-        for item in self.inputs:
-            if item.key == key:
-                return item
-        raise KeyError(key)
-
 
 @dataclass(frozen=True)
 class Pool:

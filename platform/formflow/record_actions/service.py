@@ -41,22 +41,16 @@ MAX_BATCH = 200
 """The most records one run may act on (a list's selection)."""
 
 
-class ActionNotAvailable(PermissionDenied):
+class ActionNotAvailable(PermissionDenied, code="action_not_available"):
     """The action is not the user's to run on this record now (role or condition)."""
 
-    code = "action_not_available"
 
-
-class ActionLimitReached(RecordError):
+class ActionLimitReached(RecordError, code="action_limit"):
     """Running the action would take the user past one of its limits."""
 
-    code = "action_limit"
 
-
-class ActionFailed(RecordError):
+class ActionFailed(RecordError, code="action_failed"):
     """A step of the action could not do what it was asked; nothing was stored."""
-
-    code = "action_failed"
 
 
 @dataclass(frozen=True)
@@ -265,9 +259,21 @@ class FormActions:
                 if call.name == SET:
                     changes.append(self._set(actor, form, record, thaw(call.params)))
                 else:
-                    result = self._named(
-                        unit, actor, form, action, call.name, call.params, record, names, now
+                    context = ActionContext(
+                        self.app.key,
+                        form.key,
+                        record,
+                        actor.user_id,
+                        record_id=record_id,
+                        records=self.records,
+                        actor=actor,
+                        unit=unit,
+                        expressions=self.expressions,
+                        names=names,
+                        now=now,
+                        source=f"{form.key}.{action.key}",
                     )
+                    result = self.services.run(self.actions, call.name, thaw(call.params), context)
                     remember(created, call.params, result)
                     changes.append(result)
             except ActionError as exc:
@@ -289,40 +295,6 @@ class FormActions:
                 grant=tuple(changed),
             )
         return {"action": SET, "form": form.key, "id": record["id"], "fields": sorted(changed)}
-
-    def _named(
-        self,
-        unit: UnitOfWork,
-        actor: Actor,
-        form: Form,
-        action: FormAction,
-        name: str,
-        params: Mapping[str, Any],
-        record: Record,
-        names: Mapping[str, Any],
-        now: datetime,
-    ) -> Mapping[str, Any]:
-        found = self.actions.get(name)
-        if found is None:
-            raise ActionError(f"no plugin provides the action '{name}'")
-        context = self.services.lend(
-            ActionContext(
-                self.app.key,
-                form.key,
-                record,
-                actor.user_id,
-                record_id=int(record["id"]),
-                records=self.records,
-                actor=actor,
-                unit=unit,
-                expressions=self.expressions,
-                names=names,
-                now=now,
-                source=f"{form.key}.{action.key}",
-            )
-        )
-        result = found.run(context, thaw(params))
-        return dict(result) if isinstance(result, Mapping) else {"action": name}
 
     def _names(
         self, actor: Actor, record: Mapping[str, Any], given: Mapping[str, Any]

@@ -60,7 +60,12 @@ def create_many(
     all_or_nothing: bool = False,
     warn_duplicates: bool = False,
 ) -> Batch:
-    """Store a new record for each of ``items`` that fits; see :class:`Batch`."""
+    """Store a new record for each of ``items``, checked as
+    :meth:`~formflow.records.service.RecordService.create` checks one, written together
+    (the service's ``create_many``). Rows that do not fit are reported, by position, in
+    the :class:`Batch`; with ``all_or_nothing`` any such row means nothing is stored. With
+    ``warn_duplicates`` a row a ``warn`` duplicate check matches (in the database or
+    earlier in ``items``) is refused as a problem too."""
     form, table = service._form(form_key)
     require(actor, form, Operation.CREATE)
     access = service.field_access(actor, form_key, creating=True)
@@ -151,13 +156,7 @@ def _check(
         try:
             owner = service._owner(actor, form, values)
             service._check_new_owner(connection, actor, form, access, owner, None)
-            service.hooks.run_before(
-                "formflow_before_create",
-                app_key=service.app.key,
-                form=form,
-                values=values,
-                user_id=actor.user_id,
-            )
+            service._before("formflow_before_create", actor, form, values=values)
         except ValidationFailed as exc:
             problems[index] = exc.problems
     return {index: prepared[index] for index in positions if index not in problems}
@@ -178,14 +177,7 @@ def _write(
     departments: dict[int | None, int | None] = {}
     rows = []
     for index in positions:
-        row: Record = {
-            **good[index].values,
-            "created_at": context.utc,
-            "updated_at": context.utc,
-            "created_by": actor.user_id,
-            "updated_by": actor.user_id,
-            "version": 1,
-        }
+        row = service._stamped(actor, good[index].values, context)
         owner = service._owner(actor, form, row)
         if owner not in departments:
             departments[owner] = service.integrity.department_of(connection, actor, owner)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -72,7 +72,7 @@ from formflow.records.after_hooks import (
     wants_after_hooks,
 )
 from formflow.records.aggregates import Aggregation, aggregate
-from formflow.records.batch import Batch, create_many
+from formflow.records.batch import create_many
 from formflow.records.compute import Context, reads_record_id
 from formflow.records.derived import DerivedValues
 from formflow.records.field_access import (
@@ -109,6 +109,7 @@ from formflow.storage.tables import (
 )
 
 Record = dict[str, Any]
+_Read = TypeVar("_Read")
 
 _LARGEST_ID = 2**63 - 1
 """No row has an id past a signed 64-bit integer; PostgreSQL refuses to compare with one."""
@@ -226,13 +227,7 @@ class RecordService:
             self.duplicates.check(
                 connection, form, prepared.values, record_id=None, warn=warn_duplicates
             )
-            self.hooks.run_before(
-                "formflow_before_create",
-                app_key=self.app.key,
-                form=form,
-                values=prepared.values,
-                user_id=actor.user_id,
-            )
+            self._before("formflow_before_create", actor, form, values=prepared.values)
             row = self._new_row(connection, actor, form, table, prepared, context)
             row[DEPARTMENT] = self.integrity.department_of(connection, actor, owner)
             record_id = self._insert(connection, form, table, row)
@@ -259,28 +254,9 @@ class RecordService:
             )
         return self._shown(access, form, record)
 
-    def create_many(
-        self,
-        actor: Actor,
-        form_key: str,
-        items: Sequence[Mapping[str, Any]],
-        *,
-        all_or_nothing: bool = False,
-        warn_duplicates: bool = False,
-    ) -> Batch:
-        """Store a new record for each of ``items``, checked as :meth:`create` checks one,
-        written together (see :mod:`formflow.records.batch`). Rows that do not fit are
-        reported, by position, in the result; with ``all_or_nothing`` any such row means
-        nothing is stored. With ``warn_duplicates`` a row a ``warn`` duplicate check
-        matches (in the database or earlier in ``items``) is refused as a problem too."""
-        return create_many(
-            self,
-            actor,
-            form_key,
-            items,
-            all_or_nothing=all_or_nothing,
-            warn_duplicates=warn_duplicates,
-        )
+    create_many = create_many
+    """Store a new record for each of ``items``, checked as :meth:`create` checks one,
+    written together: :func:`formflow.records.batch.create_many`, the service's own."""
 
     def update(
         self,
@@ -353,14 +329,13 @@ class RecordService:
                 changed=[k for k, v in prepared.values.items() if current.get(k) != v],
                 warn=warn_duplicates,
             )
-            self.hooks.run_before(
+            self._before(
                 "formflow_before_update",
-                app_key=self.app.key,
-                form=form,
+                actor,
+                form,
                 record_id=record_id,
                 old=current,
                 new={**current, **prepared.values},
-                user_id=actor.user_id,
             )
             changes = {  # only what changed is written (a workflow step sets one field)
                 **{
@@ -416,13 +391,7 @@ class RecordService:
                 raise StaleRecord(record_id, expected_version, current["version"])
             if self._locked_fields(connection, actor, form, record_id) is not None:
                 raise ValidationFailed({"": [LOCKED]})
-            self.hooks.run_before(
-                "formflow_before_delete",
-                app_key=self.app.key,
-                form=form,
-                record=current,
-                user_id=actor.user_id,
-            )
+            self._before("formflow_before_delete", actor, form, record=current)
             self.integrity.release_references(
                 connection, actor, form, record_id, now, self._soft_delete
             )
@@ -539,15 +508,7 @@ class RecordService:
                     ]
                 ),
             )
-        with read_transaction(self.engine) as connection:
-            page = select_page(
-                connection,
-                self.schema,
-                form_key,
-                query,
-                scope=scope_condition(scope, actor, form, table, pool=not query.deleted),
-                link_scope=self._link_scope(actor),
-            )
+        page = self._read(select_page, actor, form, table, scope, query, pool=not query.deleted)
         if hidden:
             page.rows[:] = [{k: v for k, v in row.items() if k not in hidden} for row in page.rows]
         return page
@@ -704,15 +665,7 @@ class RecordService:
                 form,
                 iter([*aggregation.group_by, *measured, *filter_fields(aggregation.filter)]),
             )
-        with read_transaction(self.engine) as connection:
-            return aggregate(
-                connection,
-                self.schema,
-                form_key,
-                aggregation,
-                scope=scope_condition(scope, actor, form, table),
-                link_scope=self._link_scope(actor),
-            )
+        return self._read(aggregate, actor, form, table, scope, aggregation)
 
     def stay_groups(
         self, actor: Actor, form_key: str, aggregation: StayAggregation
@@ -723,13 +676,29 @@ class RecordService:
         scope = require(actor, form, Operation.READ)
         keys = [aggregation.field_key, *aggregation.group_by]
         check_readable(self.app, actor, form, iter([*keys, *filter_fields(aggregation.filter)]))
+        return self._read(stay_groups, actor, form, table, scope, aggregation)
+
+    def _read(
+        self,
+        reader: Callable[..., _Read],
+        actor: Actor,
+        form: Form,
+        table: Table,
+        scope: Scope,
+        question: Any,
+        *,
+        pool: bool = False,
+    ) -> _Read:
+        """Ask a reader of records (:func:`select_page`, :func:`aggregate`,
+        :func:`stay_groups`) ``question`` over the rows of ``table`` that ``scope`` lets the
+        actor see, reaching through links only the records the actor may read."""
         with read_transaction(self.engine) as connection:
-            return stay_groups(
+            return reader(
                 connection,
                 self.schema,
-                form_key,
-                aggregation,
-                scope=scope_condition(scope, actor, form, table),
+                form.key,
+                question,
+                scope=scope_condition(scope, actor, form, table, pool=pool),
                 link_scope=self._link_scope(actor),
             )
 
@@ -913,14 +882,7 @@ class RecordService:
         prepared: Prepared,
         context: Context,
     ) -> Record:
-        row: Record = {
-            **prepared.values,
-            "created_at": context.utc,
-            "updated_at": context.utc,
-            "created_by": actor.user_id,
-            "updated_by": actor.user_id,
-            "version": 1,
-        }
+        row = self._stamped(actor, prepared.values, context)
         for field in form.fields:
             if field.number_pattern:
                 row[field.key] = next_number(
@@ -933,6 +895,26 @@ class RecordService:
         if table.c.get(SEARCH) is not None:
             row[SEARCH] = self._search_text(form, row)
         return row
+
+    def _before(self, hook_name: str, actor: Actor, form: Form, **about: Any) -> None:
+        """Let the plugins' before-hook ``hook_name`` see a write ``about`` a record of
+        ``form`` (its values, or the record), and veto it."""
+        self.hooks.run_before(
+            hook_name, app_key=self.app.key, form=form, user_id=actor.user_id, **about
+        )
+
+    @staticmethod
+    def _stamped(actor: Actor, values: Mapping[str, Any], context: Context) -> Record:
+        """A new record's row: ``values`` and the system fields every create sets (who
+        and when, version 1), in a single create and a batch alike."""
+        return {
+            **values,
+            "created_at": context.utc,
+            "updated_at": context.utc,
+            "created_by": actor.user_id,
+            "updated_by": actor.user_id,
+            "version": 1,
+        }
 
     def _with_id(
         self,

@@ -39,6 +39,14 @@ class Prepared:
     rows: dict[str, list[dict[str, Any]]]
 
 
+class Problems(dict[str, list[Problem]]):
+    """Every problem found so far, by field path: each step adds to it, and the
+    submission fails once with all of them."""
+
+    def add(self, path: str, problem: Problem) -> None:
+        self.setdefault(path, []).append(problem)
+
+
 Derive = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 """A record's derived values (roll-ups, lookups) for its other values."""
 
@@ -73,51 +81,43 @@ class Preparer:
         the update leaves a subtable alone. ``system`` are the system fields' values as
         expressions read them (by default, what :meth:`Context.system_values` gives).
         """
-        problems: dict[str, list[Problem]] = {}
-
-        def add(path: str, problem: Problem) -> None:
-            problems.setdefault(path, []).append(problem)
-
         system = context.system_values(existing) if system is None else system
+        submission = _Submission(self.converter, context)
         try:
-            return self._prepare(
-                form,
-                incoming,
-                context,
-                existing,
-                existing_rows,
-                system,
-                problems,
-                add,
-                derive,
-                fill,
-            )
+            return submission.prepare(form, incoming, existing, existing_rows, system, derive, fill)
         except ExpressionRefused as refused:
-            add(refused.field, Problem("expression_limit", _refusal(refused)))
-            raise ValidationFailed(problems) from None
+            submission.problems.add(refused.field, Problem("expression_limit", _refusal(refused)))
+            raise ValidationFailed(submission.problems) from None
 
-    def _prepare(
+
+class _Submission:
+    """One submission being prepared: the context its expressions read, and every problem
+    found so far (each step adds to them; the submission fails once, with all of them)."""
+
+    def __init__(self, converter: ValueConverter, context: Context) -> None:
+        self.converter = converter
+        self.context = context
+        self.problems = Problems()
+
+    def prepare(
         self,
         form: Form,
         incoming: Mapping[str, Any],
-        context: Context,
         existing: Mapping[str, Any] | None,
         existing_rows: Mapping[str, list[dict[str, Any]]] | None,
         system: Mapping[str, Any],
-        problems: dict[str, list[Problem]],
-        add: Any,
         derive: Derive | None = None,
         fill: Fill | None = None,
     ) -> Prepared:
-        self._reject_unknown(form, incoming, add)
-        values = self._values(form, incoming, context, existing, system, add)
+        self._reject_unknown(form, incoming)
+        values = self._values(form, incoming, existing, system)
         if fill is not None:  # narrowing first: a link it fills may fill others in turn
-            _fill_narrowing(form, values, fill, problems)
-            _fill(form, incoming, existing is None, values, fill, problems, add)
+            _fill_narrowing(form, values, fill, self.problems)
+            _fill(form, incoming, existing is None, values, fill, self.problems)
         if derive is not None:
             values.update(derive(values))
         submitted = {
-            f.key: self._rows(f, incoming[f.key], {**values, **system}, context, add)
+            f.key: self._rows(f, incoming[f.key], {**values, **system})
             for f in form.fields
             if f.kind is ValueKind.ROWS and f.key in incoming
         }
@@ -126,11 +126,11 @@ class Preparer:
             if field.kind is ValueKind.ROWS:
                 stored = [dict(row) for row in (existing_rows or {}).get(field.key, [])]
                 names[field.key] = submitted.get(field.key, stored)
-        settled = settle(form, names, context, system)
+        settled = settle(form, names, self.context, system)
         values.update({key: names[key] for key in values})
-        self._check(form, settled, names, problems, add)
-        if problems:
-            raise ValidationFailed(problems)
+        self._check(form, settled, names)
+        if self.problems:
+            raise ValidationFailed(self.problems)
         rows = {
             f.key: names[f.key]
             for f in form.fields
@@ -143,10 +143,8 @@ class Preparer:
         self,
         form: Form,
         incoming: Mapping[str, Any],
-        context: Context,
         existing: Mapping[str, Any] | None,
         system: Mapping[str, Any],
-        add: Any,
     ) -> dict[str, Any]:
         """The record's own values (not its rows): the current ones, those given, and for
         a new record the defaults of the rest (which see the values given)."""
@@ -155,37 +153,30 @@ class Preparer:
         }
         for field in form.fields:
             if field.key in incoming and field.kind is not ValueKind.ROWS and not field.is_computed:
-                self._convert(field, incoming[field.key], field.key, values, add)
+                self._convert(field, incoming[field.key], field.key, values)
         if existing is None:
             for field in form.fields:
                 if field.key not in incoming and field.kind is not ValueKind.ROWS:
-                    self._default(field, {**values, **system}, field.key, values, context, add)
+                    self._default(field, {**values, **system}, field.key, values)
         return values
 
-    def _check(
-        self,
-        form: Form,
-        settled: Settled,
-        names: Mapping[str, Any],
-        problems: Mapping[str, list[Problem]],
-        add: Any,
-    ) -> None:
+    def _check(self, form: Form, settled: Settled, names: Mapping[str, Any]) -> None:
         """Needed values that are missing, and formulas that failed, once all is worked out."""
         for field in form.fields:
             if field.kind is ValueKind.ROWS:
-                self._check_rows(field, settled, names[field.key], problems, add)
+                self._check_rows(field, settled, names[field.key])
             elif (
                 field.key in settled.required
-                and field.key not in problems
+                and field.key not in self.problems
                 and is_empty(names.get(field.key))
             ):
-                add(field.key, Problem("required", N_("is required")))
-        _add_failures(form.fields, settled.failures, "", problems, add)
+                self.problems.add(field.key, Problem("required", N_("is required")))
+        _add_failures(form.fields, settled.failures, "", self.problems)
 
-    def _reject_unknown(self, form: Form, incoming: Mapping[str, Any], add: Any) -> None:
+    def _reject_unknown(self, form: Form, incoming: Mapping[str, Any]) -> None:
         for key in incoming:
             if key in SYSTEM_FIELDS or not form.has_field(key):
-                add(
+                self.problems.add(
                     key,
                     Problem(
                         "unknown_field",
@@ -194,68 +185,56 @@ class Preparer:
                     ),
                 )
             elif form.field(key).is_computed:
-                add(key, Problem("read_only", N_("is worked out by the system and cannot be set")))
+                self.problems.add(
+                    key, Problem("read_only", N_("is worked out by the system and cannot be set"))
+                )
 
-    def _convert(self, field: Field, raw: Any, path: str, values: dict[str, Any], add: Any) -> None:
+    def _convert(self, field: Field, raw: Any, path: str, values: dict[str, Any]) -> None:
         try:
             values[field.key] = self.converter.convert(field, raw)
         except Invalid as exc:
-            add(path, exc.problem)
+            self.problems.add(path, exc.problem)
 
     def _default(
-        self,
-        field: Field,
-        names: Mapping[str, Any],
-        path: str,
-        values: dict[str, Any],
-        context: Context,
-        add: Any,
+        self, field: Field, names: Mapping[str, Any], path: str, values: dict[str, Any]
     ) -> None:
         if field.is_computed:
             return
         try:
-            raw = default_value(field, names, context)
+            raw = default_value(field, names, self.context)
         except DefaultFailed as exc:
-            add(path, _expression_problem("default_failed", str(exc)))
+            self.problems.add(path, _expression_problem("default_failed", str(exc)))
             return
         except ExpressionRefused as refused:
             raise ExpressionRefused(path, refused.reason) from None
-        self._convert(field, raw, path, values, add)
+        self._convert(field, raw, path, values)
 
-    def _rows(
-        self, field: Field, raw: Any, parent: Mapping[str, Any], context: Context, add: Any
-    ) -> list[dict[str, Any]]:
+    def _rows(self, field: Field, raw: Any, parent: Mapping[str, Any]) -> list[dict[str, Any]]:
         if raw is None:
             raw = []
         if not isinstance(raw, list) or not all(isinstance(row, Mapping) for row in raw):
-            add(field.key, Problem("type", N_("must be a list of rows")))
+            self.problems.add(field.key, Problem("type", N_("must be a list of rows")))
             return []
         if len(raw) > MAX_ROWS:
-            add(
+            self.problems.add(
                 field.key,
                 Problem("max_rows", N_("may have at most %(limit)s rows"), (("limit", MAX_ROWS),)),
             )
             return []
         return [
-            self._row(field, index, submitted, parent, context, add)
+            self._row(field, index, submitted, parent)
             for index, submitted in enumerate(
                 r for r in raw if not all(is_empty(v) for v in r.values())
             )
         ]
 
     def _row(
-        self,
-        field: Field,
-        index: int,
-        submitted: Mapping[str, Any],
-        parent: Mapping[str, Any],
-        context: Context,
-        add: Any,
+        self, field: Field, index: int, submitted: Mapping[str, Any], parent: Mapping[str, Any]
     ) -> dict[str, Any]:
         row: dict[str, Any] = {}
         for key in submitted:
             if not any(sub.key == key for sub in field.fields):
-                add(
+                self.problems.add(
                     f"{field.key}.{index}.{key}",
                     Problem(
                         "unknown_field",
@@ -266,27 +245,20 @@ class Preparer:
         for sub in field.fields:
             path = f"{field.key}.{index}.{sub.key}"
             if sub.key in submitted and not sub.is_computed:
-                self._convert(sub, submitted[sub.key], path, row, add)
+                self._convert(sub, submitted[sub.key], path, row)
             elif not sub.is_computed:
                 row.setdefault(sub.key, None)
-                self._default(sub, {**row, "parent": parent}, path, row, context, add)
+                self._default(sub, {**row, "parent": parent}, path, row)
         return row
 
-    def _check_rows(
-        self,
-        field: Field,
-        settled: Settled,
-        rows: list[dict[str, Any]],
-        problems: Mapping[str, list[Problem]],
-        add: Any,
-    ) -> None:
+    def _check_rows(self, field: Field, settled: Settled, rows: list[dict[str, Any]]) -> None:
         """A subtable's own limits (when it is shown), then each row's needed fields and
         failed formulas."""
         if field.key in settled.visible:
-            if field.key in settled.required and not rows and field.key not in problems:
-                add(field.key, Problem("required", N_("is required")))
+            if field.key in settled.required and not rows and field.key not in self.problems:
+                self.problems.add(field.key, Problem("required", N_("is required")))
             if field.min_rows is not None and len(rows) < field.min_rows:
-                add(
+                self.problems.add(
                     field.key,
                     Problem(
                         "min_rows",
@@ -295,7 +267,7 @@ class Preparer:
                     ),
                 )
             if field.max_rows is not None and len(rows) > field.max_rows:
-                add(
+                self.problems.add(
                     field.key,
                     Problem(
                         "max_rows",
@@ -311,11 +283,11 @@ class Preparer:
                 path = prefix + sub.key
                 if (
                     sub.key in found.required
-                    and path not in problems
+                    and path not in self.problems
                     and is_empty(row.get(sub.key))
                 ):
-                    add(path, Problem("required", N_("is required")))
-            _add_failures(field.fields, found.failures, prefix, problems, add)
+                    self.problems.add(path, Problem("required", N_("is required")))
+            _add_failures(field.fields, found.failures, prefix, self.problems)
 
 
 def _fill(
@@ -324,8 +296,7 @@ def _fill(
     creating: bool,
     values: dict[str, Any],
     fill: Fill,
-    problems: Mapping[str, list[Problem]],
-    add: Any,
+    problems: Problems,
 ) -> None:
     """Give each field a link ``fills`` the linked record's value (empty when the link is
     emptied), when the record is new or the link or the filled field is sent; a different
@@ -344,7 +315,7 @@ def _fill(
             value = source.get(theirs)
             given = values.get(ours)
             if ours in incoming and given is not None and given != value and ours not in problems:
-                add(
+                problems.add(
                     ours,
                     Problem(
                         "filled",
@@ -356,10 +327,7 @@ def _fill(
 
 
 def _fill_narrowing(
-    form: Form,
-    values: dict[str, Any],
-    fill: Fill,
-    problems: Mapping[str, list[Problem]],
+    form: Form, values: dict[str, Any], fill: Fill, problems: Mapping[str, list[Problem]]
 ) -> None:
     """Give an empty field that narrows a chosen link (``link_filter``) the chosen record's
     value: it is the only value the filter lets through, so a record made from the linked
@@ -389,11 +357,7 @@ def narrowing_fillable(field: Field) -> bool:
 
 
 def _add_failures(
-    fields: tuple[Field, ...],
-    failures: Mapping[str, str],
-    prefix: str,
-    problems: Mapping[str, list[Problem]],
-    add: Any,
+    fields: tuple[Field, ...], failures: Mapping[str, str], prefix: str, problems: Problems
 ) -> None:
     """A formula that failed is a problem of its field, unless a value it reads has a
     problem already (fixing that one will fix the formula)."""
@@ -407,7 +371,7 @@ def _add_failures(
             for path in problems
         ):
             continue
-        add(prefix + key, _expression_problem("formula_failed", reason))
+        problems.add(prefix + key, _expression_problem("formula_failed", reason))
 
 
 def _expression_problem(code: str, reason: str) -> Problem:

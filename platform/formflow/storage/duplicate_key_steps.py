@@ -27,14 +27,13 @@ def check_shapes(app: App) -> frozenset[CheckShape]:
 
 
 @dataclass(frozen=True)
-class RebuildDuplicateKeys(Operation):
+class RebuildDuplicateKeys(Operation, effect=Effect.DERIVED):
     """Make every duplicate key of the app again from its ``rows`` live records."""
 
     app_key: str
     checks: tuple[str, ...]
     rows: int
     schema: AppSchema = field(compare=False, repr=False)
-    effect = Effect.DERIVED
 
     def describe(self) -> str:
         checks = ", ".join(self.checks) or "none left"

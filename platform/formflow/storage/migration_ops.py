@@ -46,12 +46,20 @@ class Effect(Enum):
 
 
 class Operation(ABC):
-    """One step of a migration plan."""
-
-    informational = False
-    """True for steps that only report something and change nothing."""
+    """One step of a migration plan; a kind of step names its :class:`Effect` with its
+    bases (``class AddIndex(Operation, effect=Effect.SCHEMA)``)."""
 
     effect = Effect.SCHEMA
+
+    def __init_subclass__(cls, *, effect: Effect | None = None, **options: Any) -> None:
+        super().__init_subclass__(**options)
+        if effect is not None:
+            cls.effect = effect
+
+    @property
+    def informational(self) -> bool:
+        """True for steps that only report something and change nothing."""
+        return self.effect is Effect.NONE
 
     @abstractmethod
     def describe(self) -> str:
@@ -199,7 +207,7 @@ class RenameColumn(OneTableOperation):
 
 
 @dataclass(frozen=True)
-class AlterColumnType(OneTableOperation):
+class AlterColumnType(OneTableOperation, effect=Effect.VALUES):
     """Give a column the field's new type, converting every stored value exactly.
 
     The values are written to a new column through :func:`~formflow.storage.conversions.
@@ -217,7 +225,6 @@ class AlterColumnType(OneTableOperation):
     old_type: TypeEngine[Any] = field(compare=False, repr=False)
     new_column: Column[Any] = field(compare=False, repr=False)
     target_field: Field = field(compare=False, repr=False)
-    effect = Effect.VALUES
 
     def describe(self) -> str:
         how = "widening, values unchanged" if self.widening else "every value converted"
@@ -296,13 +303,11 @@ class DropIndex(OneTableOperation):
 
 
 @dataclass(frozen=True)
-class KeepHiddenColumn(OneTableOperation):
+class KeepHiddenColumn(OneTableOperation, effect=Effect.NONE):
     """A removed field's column stays, out of sight, with its values."""
 
     table: str
     column_name: str
-    informational = True
-    effect = Effect.NONE
 
     def describe(self) -> str:
         return (
@@ -315,12 +320,10 @@ class KeepHiddenColumn(OneTableOperation):
 
 
 @dataclass(frozen=True)
-class KeepHiddenTable(OneTableOperation):
+class KeepHiddenTable(OneTableOperation, effect=Effect.NONE):
     """A removed form's or subtable's table stays, out of sight, with its rows."""
 
     table: str
-    informational = True
-    effect = Effect.NONE
 
     def describe(self) -> str:
         return f"keep table {self.table} hidden: it was removed; its data stays until a purge"
@@ -330,7 +333,7 @@ class KeepHiddenTable(OneTableOperation):
 
 
 @dataclass(frozen=True)
-class DropColumn(OneTableOperation):
+class DropColumn(OneTableOperation, effect=Effect.DESTRUCTIVE):
     """Delete a hidden column and its data: only a purge plans this.
 
     SQLite cannot drop a column that holds a foreign key, so there the table is rebuilt
@@ -340,7 +343,6 @@ class DropColumn(OneTableOperation):
     table: str
     column_name: str
     rebuild: bool = False
-    effect = Effect.DESTRUCTIVE
 
     def describe(self) -> str:
         return f"drop hidden column {self.table}.{self.column_name} and its data"
@@ -354,11 +356,10 @@ class DropColumn(OneTableOperation):
 
 
 @dataclass(frozen=True)
-class DropTable(OneTableOperation):
+class DropTable(OneTableOperation, effect=Effect.DESTRUCTIVE):
     """Delete a hidden table and its data: only a purge plans this."""
 
     table: str
-    effect = Effect.DESTRUCTIVE
 
     def describe(self) -> str:
         return f"drop hidden table {self.table} and its data"

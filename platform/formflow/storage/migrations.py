@@ -210,16 +210,16 @@ def rollback(
     Like any migration it keeps data: fields the old version lacks stay hidden, fields it
     has find their hidden columns again, and a field renamed since takes its old name back.
     """
+    files, note = rollback_source(engine, app_key, number)
+    return migrate(engine, files, dry_run=False, note=note, toolkit=toolkit, timezone=timezone)
+
+
+def rollback_source(engine: Engine, app_key: str, number: int) -> tuple[Mapping[str, str], str]:
+    """What a rollback to version ``number`` migrates to: that version's stored files, and
+    the note the version it records carries."""
     with read_transaction(engine) as connection:
         version = get_version(connection, app_key, number)
-    return migrate(
-        engine,
-        version.files,
-        dry_run=False,
-        note=f"rollback to version {number}",
-        toolkit=toolkit,
-        timezone=timezone,
-    )
+    return version.files, f"rollback to version {number}"
 
 
 def _plan(

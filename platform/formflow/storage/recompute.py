@@ -48,7 +48,7 @@ def recompute_text(
 
 
 @dataclass(frozen=True)
-class RecomputeFormulas(Operation):
+class RecomputeFormulas(Operation, effect=Effect.DERIVED):
     """Work out ``formulas`` again for every stored row of a form, or of one of its
     subtables (``subtable``), writing back the values that changed."""
 
@@ -58,7 +58,6 @@ class RecomputeFormulas(Operation):
     rows: int
     schema: AppSchema = field(compare=False, repr=False)
     timezone: tzinfo = field(default=UTC, compare=False, repr=False)
-    effect = Effect.DERIVED
 
     def describe(self) -> str:
         where = f"subtable {self.subtable} of form" if self.subtable else "form"

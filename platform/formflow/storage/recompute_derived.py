@@ -26,7 +26,7 @@ from formflow.storage.tables import AppSchema
 
 
 @dataclass(frozen=True)
-class RecomputeDerived(Operation):
+class RecomputeDerived(Operation, effect=Effect.DERIVED):
     """Work out the roll-ups and lookups ``keys`` of every stored record of a form."""
 
     form_key: str
@@ -34,7 +34,6 @@ class RecomputeDerived(Operation):
     rows: int
     schema: AppSchema = field(compare=False, repr=False)
     timezone: tzinfo = field(default=UTC, compare=False, repr=False)
-    effect = Effect.DERIVED
 
     def describe(self) -> str:
         noun = ("roll-up/lookup", "roll-ups/lookups")

@@ -32,14 +32,13 @@ BATCH = 1000
 
 
 @dataclass(frozen=True)
-class _SearchIndexStep(Operation):
+class _SearchIndexStep(Operation, effect=Effect.SEARCH_INDEX):
     """A step on a form table's search index: on SQLite the FTS5 table ``index`` kept in
     step by triggers, on PostgreSQL the GIN index ``index``."""
 
     table: str
     index: str
     sqlite: bool
-    effect = Effect.SEARCH_INDEX
 
     def touches(self) -> tuple[str, ...]:
         return (self.table, self.index) if self.sqlite else (self.table,)
@@ -71,7 +70,7 @@ class DropSearchIndex(_SearchIndexStep):
 
 
 @dataclass(frozen=True)
-class FillSearchText(Operation):
+class FillSearchText(Operation, effect=Effect.DERIVED):
     """Work out the search text of a form's rows: every row (``every``), or only the rows
     that have none."""
 
@@ -81,7 +80,6 @@ class FillSearchText(Operation):
     every: bool
     schema: AppSchema = field(compare=False, repr=False)
     batch: int = field(default=BATCH, compare=False, repr=False)
-    effect = Effect.DERIVED
 
     def describe(self) -> str:
         rows = counted(self.rows, "row")

@@ -126,7 +126,7 @@ def _leave(connection: Connection, where: tuple[str, str, str, int], at: datetim
 
 
 @dataclass(frozen=True)
-class FillStays(Operation):
+class FillStays(Operation, effect=Effect.DERIVED):
     """A migration step: the stays of a field that has just become tracked, rebuilt from
     the audit trail of its records (every create and change it lists, in order)."""
 
@@ -134,7 +134,6 @@ class FillStays(Operation):
     form_key: str
     field_key: str
     table: str
-    effect = Effect.DERIVED
 
     def describe(self) -> str:
         return (

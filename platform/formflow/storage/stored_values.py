@@ -41,20 +41,29 @@ class Place:
 
 
 @dataclass(frozen=True)
-class MapOptionValue(OneTableOperation):
-    """Rows holding a removed option take the option that names it in ``renamed_from``."""
+class ColumnValuesStep(OneTableOperation, effect=Effect.VALUES):
+    """A step that makes the stored values of one column fit the new definition."""
 
     table: str
     column_name: str
+
+    @property
+    def column(self) -> str:
+        return f"{self.table}.{self.column_name}"
+
+
+@dataclass(frozen=True)
+class MapOptionValue(ColumnValuesStep):
+    """Rows holding a removed option take the option that names it in ``renamed_from``."""
+
     old: str
     new: str
     rows: int
     multiple: bool
-    effect = Effect.VALUES
 
     def describe(self) -> str:
         return (
-            f"change option {self.old!r} to {self.new!r} in {self.table}.{self.column_name} "
+            f"change option {self.old!r} to {self.new!r} in {self.column} "
             f"({counted(self.rows, 'row')})"
         )
 
@@ -75,19 +84,16 @@ class MapOptionValue(OneTableOperation):
 
 
 @dataclass(frozen=True)
-class FillDefault(OneTableOperation):
+class FillDefault(ColumnValuesStep):
     """A field that became required takes its ``default`` in the rows that have no value."""
 
-    table: str
-    column_name: str
     value: Any
     rows: int
     target_field: Field = field(compare=False, repr=False)
-    effect = Effect.VALUES
 
     def describe(self) -> str:
         return (
-            f"fill {self.table}.{self.column_name} with its default {self.value!r} where it "
+            f"fill {self.column} with its default {self.value!r} where it "
             f"has no value ({counted(self.rows, 'row')})"
         )
 

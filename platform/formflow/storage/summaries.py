@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -30,8 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from formflow.definitions.dashboard_summaries import Summary, summaries_of
 from formflow.definitions.model import App, Form
-from formflow.fields import ValueKind
-from formflow.storage.migration_ops import Effect, Operation
+from formflow.fields import ValueKind, stored_date
+from formflow.storage.migration_ops import Effect, OneTableOperation
 from formflow.storage.platform_tables import summary_rows
 from formflow.storage.tables import DELETED_AT, DEPARTMENT, AppSchema
 
@@ -106,7 +106,7 @@ def key_text(form: Form, key: str, bucket: str | None, value: Any) -> str | None
         return None
     field = form.field(key)
     if bucket is not None:
-        return bucket_label(_as_date(value), bucket)
+        return bucket_label(stored_date(value), bucket)
     if field.kind is ValueKind.DECIMAL:
         return str(_decimal(value).quantize(Decimal(1).scaleb(-field.scale)))
     if field.kind in (ValueKind.INTEGER, ValueKind.REFERENCE):
@@ -137,14 +137,6 @@ def bucket_label(day: date, bucket: str) -> str:
     if bucket == "quarter":
         return f"{day.year:04d}-Q{(day.month + 2) // 3}"
     return f"{day.year:04d}"
-
-
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def _decimal(value: Any) -> Decimal:
@@ -250,18 +242,15 @@ def changed_summaries(connection: Connection, app: App, before: App | None) -> b
 
 
 @dataclass(frozen=True)
-class RebuildSummaries(Operation):
+class RebuildSummaries(OneTableOperation, effect=Effect.DERIVED):
     """A migration step: the dashboards' summaries counted again from the records, since
     the set of summaries the app keeps (or how a field they read is stored) has changed."""
 
     schema: AppSchema
-    effect = Effect.DERIVED
+    table = summary_rows.name
 
     def describe(self) -> str:
         return f"rebuild the dashboard summaries of {self.schema.app.key}"
-
-    def touches(self) -> tuple[str, ...]:
-        return (summary_rows.name,)
 
     def apply(self, ops: Operations) -> None:
         rebuild_all(ops.get_bind(), self.schema)

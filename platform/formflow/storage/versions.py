@@ -22,7 +22,7 @@ from formflow.audit import Action
 from formflow.audit import log as audit_log
 from formflow.definitions.model import App
 from formflow.errors import FormflowError
-from formflow.storage.migration_ops import Effect, Operation
+from formflow.storage.migration_ops import Effect, OneTableOperation
 from formflow.storage.platform_tables import definition_versions
 
 DEFINITION_SUFFIX = ".yaml"
@@ -122,7 +122,7 @@ def next_version_number(connection: Connection, app_key: str) -> int:
 
 
 @dataclass(frozen=True)
-class RecordVersion(Operation):
+class RecordVersion(OneTableOperation, effect=Effect.VERSION):
     """The last step of a migration: store the definition's files as the app's next
     version and make it current, in the same transaction as the changes it needs."""
 
@@ -132,13 +132,10 @@ class RecordVersion(Operation):
     app: App = field(compare=False, repr=False)
     files: Mapping[str, str] = field(compare=False, repr=False)
     note: str | None = None
-    effect = Effect.VERSION
+    table = definition_versions.name
 
     def describe(self) -> str:
         return f"record version {self.number} ({self.label}) of app {self.app_key} as current"
-
-    def touches(self) -> tuple[str, ...]:
-        return (definition_versions.name,)
 
     def apply(self, ops: Operations) -> None:
         record_version(ops.get_bind(), self.app_key, self.app, self.files, self.note)

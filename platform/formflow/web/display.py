@@ -12,7 +12,7 @@ keeps them as JSON (decimals and dates as text); both display the same.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 
 from formflow.accounts.directory import Directory
 from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form
-from formflow.fields import ValueKind
+from formflow.fields import ValueKind, stored_date
 from formflow.web.i18n import text
 
 SHORT = 80
@@ -222,7 +222,7 @@ class Displayer:
         return Shown(f"{_number(value, field.scale)}%")
 
     def _date(self, field: Field, value: Any) -> Shown:
-        return Shown(_as_date(value).isoformat())
+        return Shown(stored_date(value).isoformat())
 
     def _datetime_field(self, field: Field, value: Any) -> Shown:
         return Shown(self._datetime(value))
@@ -328,14 +328,6 @@ def _number(value: Any, scale: int, grouping: bool = True) -> str:
     (a year reads 2026, not 2,026)."""
     number = Decimal(str(value))
     return f"{number:{',' if grouping else ''}.{max(scale, 0)}f}"
-
-
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def _yes_no(value: bool) -> Shown:

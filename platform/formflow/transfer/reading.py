@@ -44,10 +44,8 @@ _SAMPLE = 64 * 1024
 _ZIP = b"PK\x03\x04"
 
 
-class UnreadableFile(RecordError):
+class UnreadableFile(RecordError, code="invalid_file"):
     """An upload that is neither a CSV nor an XLSX file we can read, or has no header row."""
-
-    code = "invalid_file"
 
 
 def _unreadable(reason: object) -> UnreadableFile:

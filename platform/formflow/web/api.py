@@ -51,24 +51,18 @@ _OPEN = frozenset({"api.document"})
 _DOCUMENTS = "formflow.openapi"
 
 
-class VersionRequired(RecordError):
+class VersionRequired(RecordError, code="version_required"):
     """An update without the version it was made at (status 428)."""
 
-    code = "version_required"
 
-
-class InvalidIfMatch(RecordError):
+class InvalidIfMatch(RecordError, code="invalid_if_match"):
     """An ``If-Match`` that names no version the record can be at (status 409): not one
     strong ETag of ours, or not the version the body names. Like a stale version, the
     precondition fails, so the write is not made."""
 
-    code = "invalid_if_match"
 
-
-class NotDeleted(RecordError):
+class NotDeleted(RecordError, code="not_deleted"):
     """A restore of a record that is not in the recycle bin (status 409)."""
-
-    code = "not_deleted"
 
 
 # authentication -----------------------------------------------------------------

@@ -26,14 +26,12 @@ from formflow.fields.json_values import datetime_json, json_type, kind_writer
 from formflow.records import AuditEntry
 
 
-class InvalidBody(RecordError):
+class InvalidBody(RecordError, code="invalid_body"):
     """A request body that is not a JSON object of values (status 400)."""
 
-    code = "invalid_body"
 
-
-class InvalidJson(InvalidBody):
-    code = "invalid_json"
+class InvalidJson(InvalidBody, code="invalid_json"):
+    pass
 
 
 # out ----------------------------------------------------------------------------

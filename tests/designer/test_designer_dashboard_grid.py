@@ -18,17 +18,21 @@ from formflow.designer.arrangement import (
 from formflow.designer.documents import Document
 from formflow.designer.drafts import DraftConflict
 
-BOARD = """\
+HEAD = """\
 # The team's board.
 key: board
 label: {zh: 看板, en: Board}
 widgets:
+"""
+COUNT = """\
   # How many there are.
   - key: count
     type: number
     label: {zh: 条目数, en: Items}
     form: item
     measure: {op: count}
+"""
+TOTAL = """\
   # What they add up to, widest.
   - key: total
     type: number
@@ -36,6 +40,8 @@ widgets:
     form: item
     measure: {op: sum, field: qty}   # the quantity field
     width: 2
+"""
+BY_NAME = """\
   - key: by_name
     type: bar
     label: {zh: 按名称, en: By name}
@@ -43,9 +49,12 @@ widgets:
     group_by: name
     measure: {op: count}
     width: 4
+"""
+TAIL = """\
   # kept after the last widget
 roles: [staff]
 """
+BOARD = HEAD + COUNT + TOTAL + BY_NAME + TAIL
 INSTALLED_DASHBOARDS = {"board": BOARD}
 APP = "demo"
 PATH = "dashboards/board.yaml"
@@ -67,34 +76,7 @@ def test_the_saved_arrangement_reads_the_order_and_widths() -> None:
 
 def test_moving_a_widget_takes_the_comment_above_it_along() -> None:
     text = arranged(BOARD, Placement("total", 2), Placement("count", 1), Placement("by_name", 4))
-    assert text == BOARD.replace(
-        "  # How many there are.\n"
-        "  - key: count\n"
-        "    type: number\n"
-        "    label: {zh: 条目数, en: Items}\n"
-        "    form: item\n"
-        "    measure: {op: count}\n"
-        "  # What they add up to, widest.\n"
-        "  - key: total\n"
-        "    type: number\n"
-        "    label: {zh: 数量合计, en: Quantity}\n"
-        "    form: item\n"
-        "    measure: {op: sum, field: qty}   # the quantity field\n"
-        "    width: 2\n",
-        "  # What they add up to, widest.\n"
-        "  - key: total\n"
-        "    type: number\n"
-        "    label: {zh: 数量合计, en: Quantity}\n"
-        "    form: item\n"
-        "    measure: {op: sum, field: qty}   # the quantity field\n"
-        "    width: 2\n"
-        "  # How many there are.\n"
-        "  - key: count\n"
-        "    type: number\n"
-        "    label: {zh: 条目数, en: Items}\n"
-        "    form: item\n"
-        "    measure: {op: count}\n",
-    )
+    assert text == HEAD + TOTAL + COUNT + BY_NAME + TAIL
 
 
 def test_moving_the_last_widget_leaves_the_comment_after_the_list_at_its_end() -> None:

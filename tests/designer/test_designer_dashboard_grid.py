@@ -185,3 +185,18 @@ def test_an_arrangement_from_a_stale_page_is_a_conflict(designer: Designer) -> N
     order = (Placement("total", 2), Placement("count", 1), Placement("by_name", 4))
     with pytest.raises(DraftConflict):
         designer.arrange_widgets(APP, PATH, order, revision, user_id=None)
+
+
+def test_widgets_written_in_flow_style_keep_their_comments() -> None:
+    text = (
+        "key: board\nlabel: 看板\nwidgets:\n"
+        "  - {key: count, type: number, form: item}  # one line\n"
+        "  # the total\n"
+        "  - {key: total, type: number, form: item, width: 2}\n"
+    )
+    assert arranged(text, Placement("total", 2), Placement("count", 1)) == (
+        "key: board\nlabel: 看板\nwidgets:\n"
+        "  # the total\n"
+        "  - {key: total, type: number, form: item, width: 2}\n"
+        "  - {key: count, type: number, form: item}  # one line\n"
+    )

@@ -17,7 +17,7 @@ changes and put back before the same widget after.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,15 +102,18 @@ class ArrangeWidgets:
                     document.set((WIDGETS, placement.key, "width"), placement.width)
             return
         assert isinstance(items, CommentedSeq)
-        leading = _lift_comments(items, keys)
-        leading[keys[0]] = _lift_header(document.data, items) + leading[keys[0]]
-        tail = _split_trailing(items[-1])
+        header = _lift_header(document.data, items)
+        leading, own, tail = _lift_comments(items, keys)
+        leading[keys[0]] = header + leading[keys[0]]
         for placement in kept:
             if width_of(by_key[placement.key]) != placement.width:
                 by_key[placement.key]["width"] = placement.width
         items.clear()
         items.extend(by_key[key] for key in order)
-        _put_comments(items, order, leading)
+        for position, key in enumerate(order):
+            pre = [CommentToken(leading[key], CommentMark(0))] if leading[key] else None
+            if pre or own[key]:
+                items.ca.items[position] = [own[key], pre, None, None]
         _append_trailing(items, tail)
         document.changed = True
 
@@ -121,20 +124,23 @@ def width_of(item: Mapping[str, Any]) -> int:
     return width if isinstance(width, int) else DEFAULT_WIDTH
 
 
-def _lift_comments(items: CommentedSeq, keys: Sequence[str]) -> dict[str, str]:
+def _lift_comments(
+    items: CommentedSeq, keys: Sequence[str]
+) -> tuple[dict[str, str], dict[str, Any], str]:
     """Take the comment lines that stand above each widget out of the document, by the
-    widget's key; lines after the last widget stay where they are (they lead what follows
-    the list). A comment at the end of a widget's own line stays with it."""
+    widget's key, and those after the last widget (they lead what follows the list). A
+    comment at the end of a widget's own line stays with it: inside a block widget, or
+    returned by key for a widget written in flow style (ruamel keeps it on the list)."""
+    entries = {position: items.ca.items.pop(position) for position in list(items.ca.items)}
     leading: dict[str, str] = {}
+    own: dict[str, Any] = {}
     for position, key in enumerate(keys):
-        lines = ""
-        if position:
-            lines += _split_trailing(items[position - 1])
-        entry = items.ca.items.pop(position, None)
-        if entry is not None and entry[1]:
-            lines += "".join(" " * _column(token) + token.value for token in entry[1])
+        entry = entries.get(position) or [None, None]
+        lines = _split_trailing(items[position - 1], entries.get(position - 1)) if position else ""
+        lines += "".join(" " * _column(token) + token.value for token in entry[1] or ())
         leading[key] = lines
-    return leading
+        own[key] = entry[0]
+    return leading, own, _split_trailing(items[-1], entries.get(len(keys) - 1))
 
 
 def _lift_header(data: Any, items: CommentedSeq) -> str:
@@ -149,17 +155,11 @@ def _lift_header(data: Any, items: CommentedSeq) -> str:
     return lines
 
 
-def _put_comments(items: CommentedSeq, order: Iterable[str], leading: Mapping[str, str]) -> None:
-    for position, key in enumerate(order):
-        if leading.get(key):
-            items.ca.items[position] = [None, [CommentToken(leading[key], CommentMark(0))]]
-            items.ca.items[position] += [None, None]
-
-
-def _split_trailing(item: Any) -> str:
-    """Cut the whole comment lines off the end of ``item`` (ruamel keeps them on the comment
-    token of its last scalar) and return them; the end of that line is left alone."""
-    token = _last_token(item)
+def _split_trailing(item: Any, entry: Any) -> str:
+    """Cut the whole comment lines off the end of ``item`` and return them; the end of its
+    last line is left alone. ruamel keeps them on the comment token of the item's last
+    scalar, or, for an item in flow style, in its list's ``entry`` for it."""
+    token = _last_token(item) if _is_block(item) else (entry or [None])[0]
     if token is None:
         return ""
     value = str(token.value)
@@ -174,16 +174,24 @@ def _append_trailing(items: CommentedSeq, lines: str) -> None:
     """Put the comment lines that followed the list back after its last widget now. When
     that widget's last line has a comment of its own, the lines ruamel kept at the list's
     end join that comment, or they would not be written."""
-    token = _last_token(items[-1])
-    if token is not None:
-        token.value += lines + "".join(" " * _column(t) + t.value for t in items.ca.end or ())
-        items.ca.end = []
+    last = len(items) - 1
+    place = _last_place(items[last]) if _is_block(items[last]) else (items, last, 0)
+    if place is None:
         return
-    place = _last_place(items[-1])
-    if lines and place is not None:
-        node, last, slot = place
-        entry = node.ca.items.setdefault(last, [None, None, None, None])
+    node, key, slot = place
+    entry = node.ca.items.setdefault(key, [None, None, None, None])
+    if entry[slot] is not None:
+        ends = "".join(" " * _column(token) + token.value for token in items.ca.end or ())
+        entry[slot].value += lines + ends
+        items.ca.end = []
+    elif lines:
         entry[slot] = CommentToken("\n" + lines, CommentMark(0))
+    elif not any(entry):
+        del node.ca.items[key]
+
+
+def _is_block(node: Any) -> bool:
+    return isinstance(node, CommentedMap | CommentedSeq) and bool(node) and not node.fa.flow_style()
 
 
 def _last_token(node: Any) -> Any:
@@ -208,7 +216,7 @@ def _last_place(node: Any) -> tuple[Any, Any, int] | None:
         else:
             return None
         child = node[last]
-        if isinstance(child, CommentedMap | CommentedSeq) and child and not child.fa.flow_style():
+        if _is_block(child):
             node = child
             continue
         return node, last, slot

@@ -14,6 +14,7 @@ from pathlib import Path
 import phonenumbers
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 from stdnum.cn import uscc
 
 from formflow import accounts
@@ -25,6 +26,7 @@ from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.platform_tables import stage_stays
 from support import CRM_APP, AppWriter
 
 demo = load_demo(CRM_APP)  # the CRM app's own demo package
@@ -176,6 +178,27 @@ def test_opportunities_span_every_stage(instance: Instance) -> None:
     }
     assert all(o["amount"] > 0 for o in opportunities)
     assert all(o["lost_reason"] for o in opportunities if o["stage"] == "lost")
+
+
+def test_won_deals_went_through_every_open_stage_for_days(instance: Instance) -> None:
+    """The stage history dashboard has stays to read: each move was made on its own day."""
+    with read_transaction(instance.engine) as connection:
+        ended = connection.execute(
+            select(stage_stays.c.record_id, stage_stays.c.value, stage_stays.c.seconds).where(
+                stage_stays.c.form_key == "opportunity", stage_stays.c.seconds.is_not(None)
+            )
+        ).all()
+    for deal in [o for o in everything(instance, "opportunity") if o["stage"] == "won"]:
+        stays = {value: seconds for record, value, seconds in ended if record == deal["id"]}
+        assert set(stays) == {"initial_contact", "needs_analysis", "proposal", "negotiation"}
+        assert min(stays.values()) > 86400
+
+
+def test_each_won_deal_has_the_contract_its_automation_drafted(instance: Instance) -> None:
+    won = {o["id"]: o for o in everything(instance, "opportunity") if o["stage"] == "won"}
+    contracts = everything(instance, "contract")
+    assert sorted(c["opportunity"] for c in contracts) == sorted(won)
+    assert all(c["created_at"] == won[c["opportunity"]]["stage_changed_at"] for c in contracts)
 
 
 def test_numbers_come_from_the_record_service(instance: Instance) -> None:

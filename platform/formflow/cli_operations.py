@@ -8,18 +8,23 @@ command is a thin wrapper over :mod:`formflow.audit` or :mod:`formflow.backups`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import click
+from sqlalchemy import Connection
 
 from formflow import accounts, audit
 from formflow.audit import AuditQuery
 from formflow.backups import check_backup, create_backup, restore_backup
 from formflow.cli import opened, reports_errors
 from formflow.errors import FormflowError
+from formflow.records import RecordService
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.summaries import rebuild_all
+
+Rebuild = Callable[[Connection, RecordService], int]
 
 
 @click.group("audit")
@@ -135,40 +140,46 @@ def restore(backup_path: Path, targets: tuple[str, ...]) -> None:
         click.echo(line)
 
 
-@click.group("duplicates")
-def duplicates_group() -> None:
-    """Duplicate checks (查重): the normalised keys they compare."""
+def _rebuild_group(
+    name: str, *, about: str, rebuild_help: str, made: str, rebuild: Rebuild
+) -> click.Group:
+    """A group whose ``rebuild`` command makes rows kept on write (duplicate keys, dashboard
+    summaries) again from the live records of APP_KEY (default: every installed app), one
+    transaction per app, and says how many ``made`` it wrote."""
+    group = click.Group(name, help=about)
+
+    @group.command("rebuild", help=rebuild_help)
+    @click.argument("app_key", required=False)
+    @reports_errors
+    def rebuild_command(app_key: str | None) -> None:
+        with opened() as instance:
+            for key in [app_key] if app_key else instance.app_keys:
+                service = instance.records(key)
+                with write_transaction(instance.engine) as connection:
+                    count = rebuild(connection, service)
+                click.echo(f"{key}: {count} {made}")
+
+    return group
 
 
-@duplicates_group.command("rebuild")
-@click.argument("app_key", required=False)
-@reports_errors
-def duplicates_rebuild(app_key: str | None) -> None:
-    """Make the duplicate keys of APP_KEY (default: every installed app) again from its
-    live records: after adding or changing a check, or for records written before."""
-    with opened() as instance:
-        for key in [app_key] if app_key else instance.app_keys:
-            service = instance.records(key)
-            with write_transaction(instance.engine) as connection:
-                count = service.duplicates.rebuild(connection)
-            click.echo(f"{key}: {count} duplicate keys")
-
-
-@click.group("summaries")
-def summaries_group() -> None:
-    """Dashboard summaries: the counts and sums kept on write for common widgets."""
-
-
-@summaries_group.command("rebuild")
-@click.argument("app_key", required=False)
-@reports_errors
-def summaries_rebuild(app_key: str | None) -> None:
-    """Count the summaries of APP_KEY (default: every installed app) again from its live
-    records: after loading or changing records around the record service (a bulk load, a
-    database restored by hand). Dashboards in other processes show it within a minute."""
-    with opened() as instance:
-        for key in [app_key] if app_key else instance.app_keys:
-            service = instance.records(key)
-            with write_transaction(instance.engine) as connection:
-                count = rebuild_all(connection, service.schema)
-            click.echo(f"{key}: {count} summary rows")
+duplicates_group = _rebuild_group(
+    "duplicates",
+    about="Duplicate checks (查重): the normalised keys they compare.",
+    rebuild_help=(
+        "Make the duplicate keys of APP_KEY (default: every installed app) again from its "
+        "live records: after adding or changing a check, or for records written before."
+    ),
+    made="duplicate keys",
+    rebuild=lambda connection, service: service.duplicates.rebuild(connection),
+)
+summaries_group = _rebuild_group(
+    "summaries",
+    about="Dashboard summaries: the counts and sums kept on write for common widgets.",
+    rebuild_help=(
+        "Count the summaries of APP_KEY (default: every installed app) again from its live "
+        "records: after loading or changing records around the record service (a bulk load, "
+        "a database restored by hand). Dashboards in other processes show it within a minute."
+    ),
+    made="summary rows",
+    rebuild=lambda connection, service: rebuild_all(connection, service.schema),
+)

@@ -34,6 +34,7 @@ __all__ = [
     "is_public",
     "public",
     "require",
+    "require_admin",
     "settings_of",
 ]
 
@@ -107,6 +108,18 @@ def require(app_key: str, form_key: str, operation: str) -> tuple[Actor, Form]:
     actor = current_actor(app_key)
     require_scope(actor, form, Operation(operation))
     return actor, form
+
+
+def require_admin() -> None:
+    """Raise :class:`~formflow.errors.PermissionDenied` (a 403) unless the signed-in user
+    is an administrator: for a plugin's pages that span every app (an instance-wide list)."""
+    from flask_babel import gettext
+
+    from formflow.errors import PermissionDenied
+    from formflow.web import context
+
+    if not context.user().is_admin:
+        raise PermissionDenied(gettext("Only administrators may open this page."))
 
 
 def settings_of(plugin: str, instance: Instance | None = None) -> Mapping[str, str]:

@@ -14,11 +14,11 @@ from formflow.storage.database import read_transaction, write_transaction
 from formflow.transfer import mapping
 from formflow.transfer.importing import (
     Duplicates,
+    Importer,
     ImportOptions,
     Mode,
     Outcome,
     import_file,
-    preview_file,
 )
 from formflow.transfer.reading import open_sheet
 from formflow.transfer.report import write_report
@@ -236,7 +236,9 @@ def test_the_preview_shows_converted_values_and_each_cells_problems(
     path = csv_file(
         tmp_path / "p.csv", "姓名,评分,公司,级别\nWu,42,Acme,Key\nLi,lots,Nowhere,重要\n"
     )
-    first, second = preview_file(ready.service, ready.mary, "contact", path, options(path))
+    with open_sheet(path) as sheet:
+        importer = Importer(ready.service, ready.mary, "contact", sheet.headers, options(path))
+        first, second = importer.preview(sheet.rows)
     assert first.errors == {}
     assert first.values["评分"] == 42
     assert first.values["级别"] == "key"

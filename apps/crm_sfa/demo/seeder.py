@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
 from typing import Any
 
 from formflow import accounts
 from formflow.config import Settings
+from formflow.lifecycle.demos import DemoError
 from formflow.records.access import Actor
+from formflow.records.query import Query
 from formflow.records.service import Record, RecordService
 
 from .fake import Company, company, mobile, person
@@ -43,6 +46,8 @@ from .words import (
 PRODUCT_FIELDS = ("code", "name", "category", "specification", "unit", "list_price", "active", "description")  # fmt: skip
 COMPETITOR_FIELDS = ("name", "website", "threat_level", "main_products", "strengths", "weaknesses", "pricing")  # fmt: skip
 Account = tuple[Record, list[Record], Company]
+STAGE_PROBABILITIES = {stage: probability for stage, probability, _count in STAGES}
+OPEN_STAGES = ("initial_contact", "needs_analysis", "proposal", "negotiation")
 """A customer as the seeder keeps it: the record, its contacts, the company behind it."""
 
 
@@ -310,12 +315,12 @@ class Seeder:
         reps = [rep for team in TEAMS for rep in self.reps[team]]
         won = []
         index = 0
-        for stage, probability, count in STAGES:
+        for stage, _probability, count in STAGES:
             for _ in range(count):
                 rep = reps[index % len(reps)]
                 index += 1
                 customer, contacts, found = owned[rep.user.username][rng.randrange(22)]
-                deal = self.opportunity(rep, customer, contacts[0], found, stage, probability)
+                deal = self.opportunity(rep, customer, contacts[0], found, stage)
                 if deal is not None:
                     won.append((rep, customer, contacts[0], *deal, found))
         return won
@@ -327,14 +332,20 @@ class Seeder:
         contact: Record,
         found: Company,
         stage: str,
-        probability: int,
     ) -> tuple[Record, Record] | None:
+        """An opportunity that went through the stages before ``stage`` as a rep moves one
+        on, each move on its day, so the stage history and its dashboard have real stays;
+        moving to won drafts its contract as the app's automation does."""
         rng = self.rng
         project, lines = rng.choice(PROJECTS)
         items = self.quote_items(lines)
         total = sum((line_total(item) for item in items), Decimal(0))
         closed = stage in ("won", "lost")
         since = self.day(60 if closed else 30)
+        path = self.stage_path(stage)
+        entered = [since]
+        for _ in path[1:]:
+            entered.insert(0, entered[0] - timedelta(days=rng.randint(3, 18)))
         values: dict[str, Any] = {
             "name": f"{found.short_name}{project}",
             "customer": customer["id"],
@@ -343,27 +354,48 @@ class Seeder:
                 ("website", "exhibition", "referral", "existing_customer", "partner", "cold_call")
             ),
             "rating": rng.choice(("hot", "warm", "cold")),
-            "stage": stage,
+            "stage": path[0],
             "amount": round(total, -3) if stage in ("initial_contact", "needs_analysis") else total,
-            "probability": probability,
+            "probability": STAGE_PROBABILITIES[path[0]],
             "expected_close_date": since
             if closed
             else self.today + timedelta(days=rng.randint(10, 150)),
-            "actual_close_date": since if closed else None,
             "owner": rep.user.id,
             "competitor": rng.choice(self.competitors)["id"] if rng.random() < 0.5 else None,
-            "stage_changed_at": self.moment(since),
-            "stalled": not closed and (self.today - since).days >= 14,
+            "stage_changed_at": self.moment(entered[0]),
             "description": f"客户希望解决{rng.choice(PAINS)}的问题，重点关注{rng.choice(FEATURES)}。",
         }
+        closing: dict[str, Any] = {"actual_close_date": since} if closed else {}
         if stage == "lost":
-            values.update(
+            closing.update(
                 lost_reason=rng.choice(
                     ("price", "competitor", "no_budget", "product_fit", "no_decision")
                 ),
                 lost_note="客户最终选择了报价更低的方案。",
             )
-        opportunity = self.create(rep, "opportunity", values)
+        with self.on(entered[0]):
+            opportunity = self.create(rep, "opportunity", values)
+        for moved_to, day in zip(path[1:], entered[1:], strict=True):
+            with self.on(day):
+                opportunity = self.service.get(rep.actor, "opportunity", opportunity["id"])
+                opportunity = self.service.update(
+                    rep.actor,
+                    "opportunity",
+                    opportunity["id"],
+                    {"stage": moved_to, **(closing if moved_to == stage else {})},
+                    expected_version=opportunity["version"],
+                    grant=set(closing),
+                )
+        opportunity = self.service.get(rep.actor, "opportunity", opportunity["id"])
+        if not closed and (self.today - since).days >= 14:
+            opportunity = self.service.update(
+                rep.actor,
+                "opportunity",
+                opportunity["id"],
+                {"stalled": True},
+                expected_version=opportunity["version"],
+                grant={"stalled"},
+            )
         days = sorted(self.day(45) for _ in range(rng.randint(1, 2)))
         for day in days:
             self.follow_up(rep, customer, contact, day, opportunity=opportunity, stage=stage)
@@ -393,6 +425,27 @@ class Seeder:
             },
         )
         return (opportunity, quote) if stage == "won" else None
+
+    def stage_path(self, stage: str) -> list[str]:
+        """The stages an opportunity went through to reach ``stage``: each open stage before
+        it; a won deal through all of them, a lost one dropping out after one to four."""
+        if stage == "won":
+            return [*OPEN_STAGES, stage]
+        if stage == "lost":
+            return [*OPEN_STAGES[: self.rng.randint(1, len(OPEN_STAGES))], stage]
+        return list(OPEN_STAGES[: OPEN_STAGES.index(stage) + 1])
+
+    @contextmanager
+    def on(self, day: date) -> Iterator[None]:
+        """Write as on ``day`` (at a working hour): the records' times, their stage stays
+        and what the automations do in answer all carry that day."""
+        moment = min(self.moment(day), datetime.now(self.zone))
+        real = self.service.clock
+        self.service.clock = lambda: moment.astimezone(UTC)
+        try:
+            yield
+        finally:
+            self.service.clock = real
 
     def quote_items(self, lines: Sequence[tuple[str, tuple[int, int]]]) -> list[dict[str, Any]]:
         rng = self.rng
@@ -453,26 +506,31 @@ class Seeder:
             share if got and rng.random() < 0.7 else Decimal(0)
             for share, got in zip(plan, received, strict=True)
         ]
-        contract = self.create(
-            rep,
+        values: dict[str, Any] = {
+            "name": f"{opportunity['name']}合同",
+            "customer": customer["id"],
+            "opportunity": opportunity["id"],
+            "quote": quote["id"],
+            "customer_signatory": contact["id"],
+            "amount": amount,
+            "signed_date": signed if status in ("signed", "executing", "completed") else None,
+            "start_date": signed + timedelta(days=3),
+            "end_date": signed + timedelta(days=368),
+            "owner": rep.user.id,
+            "status": status,
+            "payment_terms": "、".join(
+                f"第 {n} 期 {share}%" for n, share in enumerate(shares, start=1)
+            )
+            + "，收到发票后 15 个工作日内付款。",
+        }
+        drafted = self.drafted_contract(rep, opportunity)
+        contract = self.service.update(
+            rep.actor,
             "contract",
-            {
-                "name": f"{opportunity['name']}合同",
-                "customer": customer["id"],
-                "opportunity": opportunity["id"],
-                "quote": quote["id"],
-                "customer_signatory": contact["id"],
-                "amount": amount,
-                "signed_date": signed if status in ("signed", "executing", "completed") else None,
-                "start_date": signed + timedelta(days=3),
-                "end_date": signed + timedelta(days=368),
-                "owner": rep.user.id,
-                "status": status,
-                "payment_terms": "、".join(
-                    f"第 {n} 期 {share}%" for n, share in enumerate(shares, start=1)
-                )
-                + "，收到发票后 15 个工作日内付款。",
-            },
+            drafted["id"],
+            values,
+            expected_version=drafted["version"],
+            grant=set(values),
         )
         if not approved:
             return contract
@@ -481,6 +539,18 @@ class Seeder:
         ):
             self.instalment(rep, contract, customer, found, number, share, due, got, billed)
         return contract
+
+    def drafted_contract(self, rep: Member, opportunity: Record) -> Record:
+        """The contract the app's automation drafted when the opportunity was won."""
+        found = self.service.find(
+            rep.actor,
+            "contract",
+            Query(filter={"field": "opportunity", "op": "eq", "value": opportunity["id"]}),
+        ).rows
+        if len(found) != 1:
+            raise DemoError(f"winning {opportunity['name']} drafted {len(found)} contracts, not 1")
+        self.counts["contract"] = self.counts.get("contract", 0) + 1
+        return found[0]
 
     def received(self, status: str, due: date) -> Decimal:
         """How much of an instalment came in (1 all, 0 nothing, 0.5 half)."""

@@ -24,6 +24,7 @@ import time as clock
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Engine
@@ -187,7 +188,7 @@ class Automations:
         spec = self._on_day(records, rule, target)
         sort = (SortKey(str(rule.trigger.date_field)), SortKey("id"))
         found = []
-        for record in _pages(records, rule.form, spec, sort, self.page):
+        for record in chain.from_iterable(_slices(records, rule.form, spec, sort, self.page)):
             names = self._names(record, {}, None, moment)
             if rule.condition is None or rule.condition.evaluate(names):
                 found.append(record)
@@ -566,26 +567,6 @@ def _slices(
         )
         if page.rows:
             yield list(page.rows)
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
-
-
-def _pages(
-    records: RecordService,
-    form_key: str,
-    spec: Any,
-    sort: tuple[SortKey, ...] | None,
-    size: int,
-) -> Iterator[Record]:
-    cursor = None
-    while True:
-        page = records.find(
-            Actor.system(),
-            form_key,
-            Query(filter=spec or None, sort=sort, limit=size, cursor=cursor, with_total=False),
-        )
-        yield from page.rows
         if page.next_cursor is None:
             return
         cursor = page.next_cursor

@@ -26,14 +26,22 @@ STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
-class Run:
-    id: int
+class RunSubject:
+    """What a run is about: which rule, set off by what, on which record or event."""
+
     app_key: str
     automation_key: str
     trigger: str
     form_key: str
     record_id: int | None
     event_id: int | None
+
+
+@dataclass(frozen=True)
+class Run(RunSubject):
+    """A logged run: its subject, and how it ended."""
+
+    id: int
     status: str
     depth: int
     changes: Sequence[Mapping[str, Any]]
@@ -43,15 +51,9 @@ class Run:
 
 
 @dataclass(frozen=True)
-class RunStart:
+class RunStart(RunSubject):
     """What a run is about, known before it starts."""
 
-    app_key: str
-    automation_key: str
-    trigger: str
-    form_key: str
-    record_id: int | None
-    event_id: int | None
     run_key: str
     depth: int
     started_at: datetime

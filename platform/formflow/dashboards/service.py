@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from formflow.dashboards.cache import ResultCache
 from formflow.dashboards.departments import DepartmentTree
@@ -96,6 +96,26 @@ class WidgetResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     span: Span | None = None
     problem: str | None = None
+
+
+class Ask(NamedTuple):
+    """One widget asked for one viewer: what each kind of widget computes its figures from."""
+
+    service: DashboardService
+    actor: Actor
+    widget: Widget
+    viewer: ViewerFilters
+
+    def span(self) -> Span | None:
+        """The days the figures cover: the viewer's choice, else the widget's own period."""
+        if self.viewer.span is not None:
+            return self.viewer.span
+        if self.widget.period:
+            return period_span(self.widget.period, self.service.today())
+        return None
+
+    def conditions(self, span: Span | None) -> tuple[list[dict[str, Any]], Drill]:
+        return self.service.conditions(self.widget, self.viewer, span)
 
 
 def may_see(actor: Actor, dashboard: Dashboard) -> bool:
@@ -212,7 +232,7 @@ class DashboardService:
             for form_key in widget.forms:
                 if scope_for(actor, self.app.form(form_key), Operation.READ) is Scope.NONE:
                     raise PermissionDenied(N_("you may not read these records"))
-            _KINDS.get(widget.type, _grouped)(self, actor, widget, viewer, result)
+            _KINDS.get(widget.type, _grouped)(Ask(self, actor, widget, viewer), result)
         except (PermissionDenied, QueryError) as error:
             result.problem = str(error)
             result.groups, result.rows = [], []
@@ -330,21 +350,21 @@ class DashboardService:
         spec = list(conditions)
         if keys and all(measure.filter for _, measure in sides):  # no group shows for nothing
             spec.append({"or": [dict(measure.filter or {}) for _, measure in sides]})
+        aggregation = Aggregation(
+            measures=tuple(measure for _, measure in sides),
+            labels=tuple(names),
+            group_by=keys,
+            bucket=bucket,
+            filter={"and": spec} if spec else None,
+            timezone=self.zone_name,
+            limit=limit,
+        )
         kept = None
         if self.summaries is not None:  # counted as the records were written, if kept
-            kept = self.summaries.measured(actor, form_key, spec, keys, bucket, sides, limit=limit)
+            kept = self.summaries.measured(actor, form_key, aggregation)
         if kept is not None:
             found = kept
         else:
-            aggregation = Aggregation(
-                measures=tuple(measure for _, measure in sides),
-                labels=tuple(names),
-                group_by=keys,
-                bucket=bucket,
-                filter={"and": spec} if spec else None,
-                timezone=self.zone_name,
-                limit=limit,
-            )
             found = {}
             for row in self.records.aggregate(actor, form_key, aggregation):
                 found[tuple(row[k] for k in keys)] = {name: row[name] for name in names}
@@ -493,29 +513,16 @@ def fixed_drill(spec: Mapping[str, Any]) -> Drill:
 # the kinds ----------------------------------------------------------------------
 
 
-def _span(service: DashboardService, widget: Widget, viewer: ViewerFilters) -> Span | None:
-    if viewer.span is not None:
-        return viewer.span
-    if widget.period:
-        return period_span(widget.period, service.today())
-    return None
-
-
-def _number(
-    service: DashboardService,
-    actor: Actor,
-    widget: Widget,
-    viewer: ViewerFilters,
-    result: WidgetResult,
-) -> None:
-    span = _span(service, widget, viewer)
-    conditions, drill = service.conditions(widget, viewer, span)
+def _number(ask: Ask, result: WidgetResult) -> None:
+    service, actor, widget = ask.service, ask.actor, ask.widget
+    span = ask.span()
+    conditions, drill = ask.conditions(span)
     result.drill, result.span = drill, span
     if span is None or not widget.date_field:
         names, found = service.figures(actor, widget, conditions, ())
     else:
         before = previous_period(widget.period or "", span) if widget.period else span.before()
-        names, found = _both_periods(service, actor, widget, viewer, span, before)
+        names, found = _both_periods(ask, span, before)
     result.measures = names
     result.value = found.get((), {}).get(names[0])
     if (
@@ -536,20 +543,16 @@ def _number(
 
 
 def _both_periods(
-    service: DashboardService,
-    actor: Actor,
-    widget: Widget,
-    viewer: ViewerFilters,
-    span: Span,
-    before: Span,
+    ask: Ask, span: Span, before: Span
 ) -> tuple[tuple[str, ...], dict[tuple[Any, ...], dict[str, Number]]]:
     """A number's figures for its period (key ``()``) and the previous one (``("previous",)``)
     in one statement over the days of both, each measure counted once per period: half the
     scans of asking twice, and a ratio's two sides come with them."""
+    service, actor, widget = ask.service, ask.actor, ask.widget
     form = service.app.form(widget.form)
     date_field = widget.date_field or ""
     both = Span(min(span.first, before.first), max(span.last, before.last))
-    conditions, _ = service.conditions(widget, viewer, both)
+    conditions, _ = ask.conditions(both)
     if widget.ratio is not None:
         sides = [("numerator", widget.ratio.numerator), ("denominator", widget.ratio.denominator)]
     else:
@@ -574,15 +577,10 @@ def _both_periods(
     return names, {(): now, ("previous",): then}
 
 
-def _grouped(
-    service: DashboardService,
-    actor: Actor,
-    widget: Widget,
-    viewer: ViewerFilters,
-    result: WidgetResult,
-) -> None:
-    span = _span(service, widget, viewer)
-    conditions, base = service.conditions(widget, viewer, span)
+def _grouped(ask: Ask, result: WidgetResult) -> None:
+    service, actor, widget = ask.service, ask.actor, ask.widget
+    span = ask.span()
+    conditions, base = ask.conditions(span)
     dims = list(range(len(widget.dimensions)))
     names, found = service.figures(actor, widget, conditions)
     result.measures, result.span = names, span
@@ -662,20 +660,15 @@ def _order(service: DashboardService, widget: Widget, result: WidgetResult) -> N
         result.groups = result.groups[:limit]
 
 
-def _target(
-    service: DashboardService,
-    actor: Actor,
-    widget: Widget,
-    viewer: ViewerFilters,
-    result: WidgetResult,
-) -> None:
+def _target(ask: Ask, result: WidgetResult) -> None:
+    service, actor, widget, viewer = ask.service, ask.actor, ask.widget, ask.viewer
     source = widget.target
     assert source is not None  # the compiler requires it for this kind
     if source.rollup == "department":
-        _rolled_up_target(service, actor, widget, viewer, result)
+        _rolled_up_target(ask, result)
         return
-    _grouped(service, actor, widget, viewer, result)
-    span = _span(service, widget, viewer)
+    _grouped(ask, result)
+    span = ask.span()
     conditions: list[dict[str, Any]] = []
     target_form = service.app.form(source.form)
     if span is not None and source.date_field:
@@ -698,7 +691,7 @@ def _target(
         for row in service.records.aggregate(actor, source.form, aggregation)
     }
     known = {g.keys[0] for g in result.groups}
-    base = service.conditions(widget, viewer, span)[1]
+    base = ask.conditions(span)[1]
     for key in targets:
         if key not in known:
             empty: dict[str, Number] = dict.fromkeys(result.measures)
@@ -711,31 +704,26 @@ def _target(
     result.measures = (*result.measures, "target", "attainment")
 
 
-def _rolled_up_target(
-    service: DashboardService,
-    actor: Actor,
-    widget: Widget,
-    viewer: ViewerFilters,
-    result: WidgetResult,
-) -> None:
+def _rolled_up_target(ask: Ask, result: WidgetResult) -> None:
     """Target against actual per department: the chosen department (else the viewer's
     own, else the top one) and those right below it. A department's actual is what its
     people and those of the departments below it own; its target is its own team target
     where one is recorded for the period, else the sum of the targets of the departments
     right below it and of its own members, so a team target is never counted twice with
     its members'."""
+    service, actor, widget, viewer = ask.service, ask.actor, ask.widget, ask.viewer
     source = widget.target
     assert source is not None
     tree = service.tree()
-    span = _span(service, widget, viewer)
-    conditions, base = service.conditions(widget, viewer, span)
+    span = ask.span()
+    conditions, base = ask.conditions(span)
     names, found = service.figures(actor, widget, conditions, [0])
     name = names[0]
     actual: dict[int, Number] = {}
     for keys, figures in found.items():
         if isinstance(keys[0], int):
             actual[keys[0]] = figures.get(name)
-    personal, team = _targets(service, actor, source, span)
+    personal, team = _targets(ask, source, span)
 
     def rolled(department: int, seen: frozenset[int]) -> Number:
         if department in team:
@@ -758,9 +746,10 @@ def _rolled_up_target(
 
 
 def _targets(
-    service: DashboardService, actor: Actor, source: TargetSource, span: Span | None
+    ask: Ask, source: TargetSource, span: Span | None
 ) -> tuple[dict[int, Number], dict[int, Number]]:
     """The targets the viewer may read: each person's, and each department's own."""
+    service, actor = ask.service, ask.actor
     target_form = service.app.form(source.form)
     conditions: list[dict[str, Any]] = []
     if span is not None and source.date_field:
@@ -798,24 +787,19 @@ def _total(values: Sequence[Number]) -> Number:
     return total
 
 
-def _forecast(
-    service: DashboardService,
-    actor: Actor,
-    widget: Widget,
-    viewer: ViewerFilters,
-    result: WidgetResult,
-) -> None:
+def _forecast(ask: Ask, result: WidgetResult) -> None:
     """The weighted pipeline per period (each record's measure times its probability),
     the unweighted pipeline, and beside them what was won in the same periods.
 
     The database groups by period and probability (a percentage has few distinct
     values), so only those small groups are multiplied out here, exactly, in decimals.
     """
+    service, actor, widget = ask.service, ask.actor, ask.widget
     source = widget.forecast
     assert source is not None  # the compiler requires it
     assert widget.dimensions
-    span = _span(service, widget, viewer)
-    conditions, base = service.conditions(widget, viewer, span)
+    span = ask.span()
+    conditions, base = ask.conditions(span)
     dimension = widget.dimensions[0]
     measure = widget.measure
     weighing = Widget(
@@ -846,7 +830,7 @@ def _forecast(
             filter=source.won,
             date_field=source.won_date,
         )
-        won_conditions, won_base = service.conditions(won_widget, viewer, span)
+        won_conditions, won_base = service.conditions(won_widget, ask.viewer, span)
         _, closed = service.figures(actor, won_widget, won_conditions, measures=(measure,))
         won = {keys[0]: values.get(measure.name) for keys, values in closed.items()}
     places = _places(service, widget)
@@ -873,19 +857,14 @@ def _places(service: DashboardService, widget: Widget) -> Decimal:
     return Decimal(1).scaleb(-(scale or 0))
 
 
-def _rows(
-    service: DashboardService,
-    actor: Actor,
-    widget: Widget,
-    viewer: ViewerFilters,
-    result: WidgetResult,
-) -> None:
+def _rows(ask: Ask, result: WidgetResult) -> None:
     """A table's, calendar's or Gantt's records, as the list would show them to the viewer."""
-    span = _span(service, widget, viewer)
+    service, actor, widget = ask.service, ask.actor, ask.widget
+    span = ask.span()
     if widget.kind == "calendar" and span is None:
         today = service.today()
         span = period_span("month", today)
-    conditions, drill = service.conditions(widget, viewer, span)
+    conditions, drill = ask.conditions(span)
     form = service.app.form(widget.form)
     hidden = service.records.field_access(actor, widget.form).hidden
     wanted = [form.title_field, *widget.columns, widget.date_field, widget.start, widget.end]

@@ -16,18 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from formflow.dashboards.periods import Span
-from formflow.dashboards.service import (
-    DashboardService,
-    Drill,
-    Group,
-    Number,
-    ViewerFilters,
-    WidgetResult,
-    ratio,
-)
-from formflow.dashboards.service import _span as current_span
+from formflow.dashboards.service import Ask, Drill, Group, Number, WidgetResult, ratio
 from formflow.definitions.model import Measure, StageSource, Widget
-from formflow.records import Actor
 from formflow.records.stage_history import NOW, STAGE, StayAggregation
 
 MEASURES = ("probability", "win_rate", "days", "closed", "won")
@@ -50,23 +40,18 @@ class _Tally:
         return (Decimal(self.seconds) / self.stays / DAY).quantize(DAYS_PLACES)
 
 
-def stage_history(
-    service: DashboardService,
-    actor: Actor,
-    widget: Widget,
-    viewer: ViewerFilters,
-    result: WidgetResult,
-) -> None:
+def stage_history(ask: Ask, result: WidgetResult) -> None:
     """Each open stage (in the field's option order): the average probability of its open
     records, its actual win rate, its average days, and how many closed records and won
     records that rate is made of."""
+    service, widget = ask.service, ask.widget
     source = widget.stages
     assert source is not None  # the compiler requires it, and a group_by
     assert widget.dimensions
-    span = current_span(service, widget, viewer)
-    tallies = _tallies(service, actor, widget, viewer, source, span)
-    assumed, open_drill = _assumed(service, actor, widget, viewer, source)
-    closed_base = service.conditions(widget, viewer, span)[1]
+    span = ask.span()
+    tallies = _tallies(ask, source, span)
+    assumed, open_drill = _assumed(ask, source)
+    closed_base = ask.conditions(span)[1]
     stage_key = widget.dimensions[0].field
     closed_base[stage_key] = ",".join(source.closed)
     dims = list(range(len(widget.dimensions)))
@@ -91,24 +76,18 @@ def stage_history(
     result.measures, result.span = MEASURES, span
 
 
-def _tallies(
-    service: DashboardService,
-    actor: Actor,
-    widget: Widget,
-    viewer: ViewerFilters,
-    source: StageSource,
-    span: Span | None,
-) -> dict[tuple[Any, ...], _Tally]:
+def _tallies(ask: Ask, source: StageSource, span: Span | None) -> dict[tuple[Any, ...], _Tally]:
     """The records closed in the period, counted by each stage they were ever in."""
+    service, widget = ask.service, ask.widget
     stage_key = widget.dimensions[0].field
     series = tuple(d.field for d in widget.dimensions[1:])
-    conditions, _ = service.conditions(widget, viewer, span)
+    conditions, _ = ask.conditions(span)
     closed = [*conditions, {"field": stage_key, "op": "in", "value": list(source.closed)}]
     aggregation = StayAggregation(
         stage_key, group_by=series, filter={"and": closed}, timezone=service.zone_name
     )
     tallies: dict[tuple[Any, ...], _Tally] = {}
-    for row in service.records.stay_groups(actor, widget.form, aggregation):
+    for row in service.records.stay_groups(ask.actor, widget.form, aggregation):
         key = (row[STAGE], *(row[name] for name in series))
         tally = tallies.setdefault(key, _Tally())
         tally.closed += int(row["records"])
@@ -119,16 +98,11 @@ def _tallies(
     return tallies
 
 
-def _assumed(
-    service: DashboardService,
-    actor: Actor,
-    widget: Widget,
-    viewer: ViewerFilters,
-    source: StageSource,
-) -> tuple[dict[tuple[Any, ...], Number], Drill]:
+def _assumed(ask: Ask, source: StageSource) -> tuple[dict[tuple[Any, ...], Number], Drill]:
     """The average probability of each stage's open records (whatever their dates), and
     the drill-down to open records."""
-    conditions, drill = service.conditions(widget, viewer, None)
+    service, widget = ask.service, ask.widget
+    conditions, drill = ask.conditions(None)
     if source.probability is None:
         return {}, drill
     stage_key = widget.dimensions[0].field
@@ -138,7 +112,7 @@ def _assumed(
         return {}, drill
     still_open = {"field": stage_key, "op": "in", "value": stages}  # through the stage's index
     measure = Measure("avg", source.probability)
-    _, found = service.figures(actor, widget, [*conditions, still_open], measures=(measure,))
+    _, found = service.figures(ask.actor, widget, [*conditions, still_open], measures=(measure,))
     return {keys: values.get(measure.name) for keys, values in found.items()}, drill
 
 

@@ -29,6 +29,7 @@ from formflow.definitions.model import Form, Measure, Operation, Scope
 from formflow.fields import ValueKind
 from formflow.records import Actor, RecordService, scope_for
 from formflow.records.access import Reach, reach
+from formflow.records.aggregates import Aggregation
 from formflow.storage.database import read_transaction
 from formflow.storage.platform_tables import summary_rows
 from formflow.storage.summaries import bucket_label, key_text, key_value
@@ -47,21 +48,12 @@ class SummaryReader:
         self.records = records
         self.kept = records.summaries.kept
 
-    def measured(
-        self,
-        actor: Actor,
-        form_key: str,
-        conditions: Sequence[Mapping[str, Any]],
-        keys: tuple[str, ...],
-        bucket: Mapping[str, str],
-        sides: Sequence[tuple[str, Measure]],
-        *,
-        limit: int,
-    ) -> Figures | None:
-        """Each group's named figures, as the records would give them; ``None`` where no
-        kept summary can answer exactly."""
+    def measured(self, actor: Actor, form_key: str, aggregation: Aggregation) -> Figures | None:
+        """Each group's figures, named as :func:`formflow.records.aggregates.aggregate`
+        names them, as the records would give them; ``None`` where no kept summary can
+        answer exactly."""
         summaries = self.kept.get(form_key)
-        if not summaries or any(m.op not in ("count", "sum") for _, m in sides):
+        if not summaries or any(m.op not in ("count", "sum") for m in aggregation.measures):
             return None
         form = self.records.app.form(form_key)
         scope = scope_for(actor, form, Operation.READ)
@@ -69,38 +61,31 @@ class SummaryReader:
             return None
         for summary in sorted(summaries, key=lambda s: len(s.keys)):
             try:
-                statement = self._statement(
-                    actor, scope, form, summary, conditions, keys, bucket, sides
-                )
+                statement = self._statement(actor, scope, form, summary, aggregation)
             except Unanswerable:
                 continue
             with read_transaction(self.records.engine) as connection:
                 rows = connection.execute(statement).all()
-            return self._figures(form, summary, rows, keys, bucket, sides, limit)
+            return _figures(form, rows, aggregation)
         return None
 
     def _statement(
-        self,
-        actor: Actor,
-        scope: Scope,
-        form: Form,
-        summary: Summary,
-        conditions: Sequence[Mapping[str, Any]],
-        keys: tuple[str, ...],
-        bucket: Mapping[str, str],
-        sides: Sequence[tuple[str, Measure]],
+        self, actor: Actor, scope: Scope, form: Form, summary: Summary, aggregation: Aggregation
     ) -> Any:
-        groups = [_group_column(form, summary, key, bucket.get(key)) for key in keys]
+        bucket = aggregation.bucket
+        groups = [
+            _group_column(form, summary, key, bucket.get(key)) for key in aggregation.group_by
+        ]
         figures = [
             _measure(form, summary, measure, _condition(form, summary, measure.filter or {}))
-            for _, measure in sides
+            for measure in aggregation.measures
         ]
         where = [
             summary_rows.c.app_key == self.records.app.key,
             summary_rows.c.form_key == form.key,
             summary_rows.c.summary == summary.name,
             summary_rows.c.records > 0,  # not the row that marks the summary as built
-            _condition(form, summary, {"and": list(conditions)}),
+            _condition(form, summary, aggregation.filter or {}),
         ]
         reached = _reach_condition(reach(scope, actor), actor)
         if reached is not None:
@@ -108,30 +93,21 @@ class SummaryReader:
         statement = select(*groups, *figures).where(*where)
         return statement.group_by(*groups) if groups else statement
 
-    def _figures(
-        self,
-        form: Form,
-        summary: Summary,
-        rows: Sequence[Any],
-        keys: tuple[str, ...],
-        bucket: Mapping[str, str],
-        sides: Sequence[tuple[str, Measure]],
-        limit: int,
-    ) -> Figures:
-        found: Figures = {}
-        for row in rows:
-            values = list(row)
-            group = tuple(
-                _key_value(form, key, bucket.get(key), value)
-                for key, value in zip(keys, values, strict=False)
-            )
-            figures = values[len(keys) :]
-            found[group] = {
-                name: _figure(form, measure, figure)
-                for (name, measure), figure in zip(sides, figures, strict=True)
-            }
-        ordered = sorted(found.items(), key=lambda item: [(k is not None, k) for k in item[0]])
-        return dict(ordered[:limit])
+
+def _figures(form: Form, rows: Sequence[Any], aggregation: Aggregation) -> Figures:
+    keys, bucket = aggregation.group_by, aggregation.bucket
+    names = aggregation.labels or tuple(m.name for m in aggregation.measures)
+    found: Figures = {}
+    for row in rows:
+        values = list(row)
+        group = tuple(
+            _key_value(form, key, bucket.get(key), value)
+            for key, value in zip(keys, values, strict=False)
+        )
+        figures = zip(names, aggregation.measures, values[len(keys) :], strict=True)
+        found[group] = {name: _figure(form, measure, figure) for name, measure, figure in figures}
+    ordered = sorted(found.items(), key=lambda item: [(k is not None, k) for k in item[0]])
+    return dict(ordered[: aggregation.limit])
 
 
 def _group_column(form: Form, summary: Summary, key: str, bucket: str | None) -> Any:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from formflow.definitions.model import App, Dashboard, Form, Widget
+from formflow.definitions.model import WIDGET_KINDS, App, Dashboard, Form, Widget
 from formflow.fields import ValueKind
 
 MAX_KEYS = 6
@@ -35,20 +35,11 @@ MAX_SUMS = 4
 RANGE_BUCKET = "month"
 """The bucket a date field is kept by when a widget only narrows by it (a date range):
 a month, quarter or year range reads whole months."""
-KEPT_KINDS: tuple[str, ...] = (
-    "number",
-    "bar",
-    "line",
-    "area",
-    "pie",
-    "donut",
-    "funnel",
-    "pivot",
-    "ranking",
-    "target",
-    "forecast",
+KEPT_KINDS: tuple[str, ...] = tuple(
+    kind for kind in WIDGET_KINDS if kind not in ("table", "calendar", "gantt", "stage_history")
 )
-"""Widget kinds whose figures are counts and sums of groups."""
+"""Widget kinds whose figures are counts and sums of groups (the others list records or
+their history)."""
 _BUCKETS = ("day", "week", "month", "quarter", "year")
 _KEY_KINDS = (ValueKind.TEXT, ValueKind.INTEGER, ValueKind.DECIMAL, ValueKind.REFERENCE)
 _SUM_KINDS = (ValueKind.INTEGER, ValueKind.DECIMAL)

@@ -116,22 +116,14 @@ def _compare_items(
     olds = {entry[ITEM_KEY]: entry for entry in old}
     news = {entry[ITEM_KEY]: entry for entry in new}
     kind: Label | str = KINDS.get(path[-1], path[-1]) if path else ""
-    for key, entry in news.items():
-        if key not in olds:
-            changes.append(
-                Change(
-                    N_("adds %(kind)s %(name)s to %(document)s"),
-                    {"kind": kind, "name": _label(entry) or key, "document": document},
-                )
-            )
-    for key, entry in olds.items():
-        if key not in news:
-            changes.append(
-                Change(
-                    N_("removes %(kind)s %(name)s from %(document)s; its data is kept, hidden"),
-                    {"kind": kind, "name": _label(entry) or key, "document": document},
-                )
-            )
+    added = N_("adds %(kind)s %(name)s to %(document)s")
+    removed = N_("removes %(kind)s %(name)s from %(document)s; its data is kept, hidden")
+    for template, entries, others in ((added, news, olds), (removed, olds, news)):
+        changes.extend(
+            Change(template, {"kind": kind, "name": _label(entry) or key, "document": document})
+            for key, entry in entries.items()
+            if key not in others
+        )
     for key, entry in news.items():
         if key in olds and olds[key] != entry:
             name = _label(entry) or Label(key, key)

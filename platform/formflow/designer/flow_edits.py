@@ -129,9 +129,9 @@ class SetBranchCondition:
     when: str
 
     def apply(self, document: Document) -> None:
-        branch = document.get((NODES, self.node, "branches", self.branch))
-        if branch.get("default"):
-            raise DocumentError("the default branch is taken when no other holds")
+        _not_default(
+            document, self.node, self.branch, "the default branch is taken when no other holds"
+        )
         document.set((NODES, self.node, "branches", self.branch, "when"), self.when)
 
 
@@ -143,9 +143,9 @@ class RemoveBranch:
     branch: int
 
     def apply(self, document: Document) -> None:
-        branch = document.get((NODES, self.node, "branches", self.branch))
-        if branch.get("default"):
-            raise DocumentError("a condition keeps its default branch")
+        branch = _not_default(
+            document, self.node, self.branch, "a condition keeps its default branch"
+        )
         before = _reachable(document, branch.get("next"))
         document.delete((NODES, self.node, "branches", self.branch))
         still = _reachable(document, _start(document))
@@ -523,6 +523,14 @@ def _flow_list(items: list[Any]) -> CommentedSeq:
     seq = CommentedSeq(items)
     seq.fa.set_flow_style()
     return seq
+
+
+def _not_default(document: Document, node: str, index: int, refusal: str) -> Any:
+    """The condition's branch ``index``, refused with ``refusal`` when it is the default."""
+    branch = document.get((NODES, node, "branches", index))
+    if branch.get("default"):
+        raise DocumentError(refusal)
+    return branch
 
 
 def _default_index(branches: Sequence[Any]) -> int | None:

@@ -67,38 +67,31 @@ def record_step(
 
 def undo(connection: Connection, app_key: str, user_id: int | None) -> DraftFile:
     """Put back the text before the latest step not undone."""
-    table = designer_steps
-    row = connection.execute(
-        select(table)
-        .where(table.c.app_key == app_key, table.c.undone.is_(False))
-        .order_by(table.c.id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        raise NothingToUndo("there is nothing to undo")
-    saved = None
-    for step in _batch(connection, row, undone=False):
-        saved = _replay(connection, app_key, step.path, step.after, step.before, user_id)
-        connection.execute(update(table).where(table.c.id == step.id).values(undone=True))
-    assert saved is not None
-    return saved
+    return _take(connection, app_key, user_id, undone=False)
 
 
 def redo(connection: Connection, app_key: str, user_id: int | None) -> DraftFile:
     """Make again the earliest step undone."""
+    return _take(connection, app_key, user_id, undone=True)
+
+
+def _take(connection: Connection, app_key: str, user_id: int | None, *, undone: bool) -> DraftFile:
+    """Undo the latest step whose ``undone`` is false, or redo the earliest one whose
+    ``undone`` is true, with its batch; then mark them the other way."""
     table = designer_steps
     row = connection.execute(
         select(table)
-        .where(table.c.app_key == app_key, table.c.undone.is_(True))
-        .order_by(table.c.id)
+        .where(table.c.app_key == app_key, table.c.undone.is_(undone))
+        .order_by(table.c.id if undone else table.c.id.desc())
         .limit(1)
     ).first()
     if row is None:
-        raise NothingToUndo("there is nothing to redo")
+        raise NothingToUndo(f"there is nothing to {'redo' if undone else 'undo'}")
     saved = None
-    for step in _batch(connection, row, undone=True):
-        saved = _replay(connection, app_key, step.path, step.before, step.after, user_id)
-        connection.execute(update(table).where(table.c.id == step.id).values(undone=False))
+    for step in _batch(connection, row, undone=undone):
+        expected, text = (step.before, step.after) if undone else (step.after, step.before)
+        saved = _replay(connection, app_key, step.path, expected, text, user_id)
+        connection.execute(update(table).where(table.c.id == step.id).values(undone=not undone))
     assert saved is not None
     return saved
 

@@ -615,19 +615,3 @@ def import_file(
     with open_sheet(path) as sheet:
         importer = Importer(service, actor, form_key, sheet.headers, options, language=language)
         return importer.run(sheet.rows, progress)
-
-
-def preview_file(
-    service: RecordService,
-    actor: Actor,
-    form_key: str,
-    path: Path,
-    options: ImportOptions,
-    *,
-    language: str = "zh",
-    limit: int = PREVIEW_ROWS,
-) -> list[PreviewRow]:
-    """The first records of the file at ``path`` as they would be stored."""
-    with open_sheet(path) as sheet:
-        importer = Importer(service, actor, form_key, sheet.headers, options, language=language)
-        return importer.preview(sheet.rows, limit)

@@ -30,6 +30,7 @@ from formflow.jobs import Jobs
 from formflow.records import RecordService
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import import_runs
+from formflow.storage.rows import from_row
 from formflow.transfer.importing import Duplicates, Importer, ImportOptions, Mode, Outcome, RowError
 from formflow.transfer.reading import open_sheet
 
@@ -168,18 +169,14 @@ class ImportRuns:
     def get(self, run_id: int) -> Run | None:
         """The run, with its progress so far while it runs."""
         with read_transaction(self.engine) as connection:
-            row = (
-                connection.execute(select(import_runs).where(import_runs.c.id == run_id))
-                .mappings()
-                .first()
-            )
+            row = connection.execute(select(import_runs).where(import_runs.c.id == run_id)).first()
         if row is None:
             return None
-        values = {key: row[key] for key in Run.__dataclass_fields__}
-        if row["status"] == RUNNING:
+        progress: dict[str, Any] = {}
+        if row.status == RUNNING:
             with contextlib.suppress(OSError, ValueError):
-                values.update(json.loads(self._file(run_id, "progress").read_text()))
-        return Run(**values)
+                progress = json.loads(self._file(run_id, "progress").read_text())
+        return from_row(Run, row, **progress)
 
     def errors(self, run_id: int) -> list[RowError]:
         """The problems a finished run found."""

@@ -18,9 +18,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from formflow.definitions.source import SourceError
 from formflow.designer.arrangement import ArrangementRefused, Placement, problems_of, width_of
-from formflow.designer.documents import DocumentError, UnreadableDocument
+from formflow.designer.documents import DocumentError
 from formflow.designer.drafts import DraftConflict
 from formflow.designer.widgets import (
     KINDS,
@@ -32,7 +31,14 @@ from formflow.designer.widgets import (
 from formflow.errors import DefinitionErrors
 from formflow.web import context
 from formflow.web.dashboard_view import Labeller, widget_json
-from formflow.web.designer_pages import _document_file, _draft, _read, blueprint, designer
+from formflow.web.designer_pages import (
+    _draft,
+    _located,
+    blueprint,
+    designer,
+    flash_refusal,
+    open_document,
+)
 
 CHOICES = ("key", "kind", "form", "label_zh", "label_en", "operation", "measure_field")
 """The widget's choices as the page's fields are named (with ``dimension``, ``filters``)."""
@@ -57,14 +63,7 @@ def _choice(values: Any) -> WidgetChoice:
 def dashboard(app_key: str, dashboard_key: str) -> Any:
     """The dashboard's widgets, and the form that composes a new one with its preview."""
     service = designer()
-    draft = _draft(service, app_key)
-    path = _document_file(draft, "dashboards", dashboard_key)
-    stored = draft.files[path]
-    unreadable = None
-    try:
-        data = _read(path, stored.text)
-    except SourceError as exc:  # the YAML tab keeps the text; the composer waits
-        data, unreadable = {}, exc.error
+    document = open_document(_draft(service, app_key), "dashboards", dashboard_key)
     app = context.instance().app(app_key)
     preview = None
     errors: tuple[Any, ...] = ()
@@ -73,27 +72,24 @@ def dashboard(app_key: str, dashboard_key: str) -> Any:
         actor = context.actor(app_key)
         try:
             settings = _choice(request.args).settings()
-            result = service.preview_widget(app_key, dashboard_key, path, settings, actor)
+            result = service.preview_widget(app_key, dashboard_key, document.path, settings, actor)
             labeller = Labeller(app, context.records(app_key), actor)
             preview = widget_json(app_key, app, labeller, result)
         except DefinitionErrors as exc:
             errors = exc.errors
         except (DocumentError, KeyError, ValueError) as exc:
             problem = str(exc)
-    widgets = [item for item in data.get("widgets", []) if isinstance(item, dict)]
+    widgets = [item for item in document.data.get("widgets", []) if isinstance(item, dict)]
     placements, pending = _shown_arrangement(widgets)
     return render_template(
         "designer/dashboard.html",
         admin_tab="designer",
         app_key=app_key,
         dashboard_key=dashboard_key,
-        path=path,
-        revision=stored.revision,
-        label=data.get("label"),
         widgets=widgets,
         cards=_cards(widgets, placements),
         pending=pending,
-        since=request.args.get("since", stored.revision, type=int),
+        since=request.args.get("since", document.stored.revision, type=int),
         forms=list(app.forms.values()),
         kinds=KINDS,
         operations=OPERATIONS,
@@ -102,27 +98,20 @@ def dashboard(app_key: str, dashboard_key: str) -> Any:
         errors=errors,
         problem=problem,
         can_undo=service.can_undo(app_key),
-        yaml_text=stored.text,
-        unreadable=unreadable,
+        **document.page_values(),
     )
 
 
 @blueprint.post("/<app_key>/dashboards/<dashboard_key>/save")
 def dashboard_save(app_key: str, dashboard_key: str) -> Response:
     """Save the previewed widget into the draft's dashboard."""
-    service = designer()
-    draft = _draft(service, app_key)
-    path = _document_file(draft, "dashboards", dashboard_key)
+    service, _unused_draft, path = _located(app_key, "dashboards", dashboard_key)
     revision = request.form.get("revision", type=int) or 0
     try:
         settings = _choice(request.form).settings()
         service.save_widget(app_key, path, settings, revision, context.user().id)
-    except DraftConflict:
-        flash(_("Someone saved this file after you opened it; the page now shows their version."))
-    except UnreadableDocument:
-        flash(_("Fix the YAML first: the visual designer waits until it reads again."), "error")
-    except DocumentError as exc:
-        flash(str(exc), "error")
+    except (DraftConflict, DocumentError) as refusal:
+        flash_refusal(refusal)
     else:
         flash(_("The widget is saved in the draft."), "success")
         return redirect(url_for(".dashboard", app_key=app_key, dashboard_key=dashboard_key))
@@ -140,9 +129,7 @@ def dashboard_save(app_key: str, dashboard_key: str) -> Response:
 def dashboard_arrange(app_key: str, dashboard_key: str) -> Response:
     """The grid's form: Save writes the arrangement into the draft as one step; an arrow
     button (without JavaScript) moves a card and shows the result, nothing saved."""
-    service = designer()
-    draft = _draft(service, app_key)
-    path = _document_file(draft, "dashboards", dashboard_key)
+    service, _unused_draft, path = _located(app_key, "dashboards", dashboard_key)
     page = url_for(".dashboard", app_key=app_key, dashboard_key=dashboard_key)
     revision = request.form.get("revision", type=int) or 0
     try:
@@ -160,14 +147,10 @@ def dashboard_arrange(app_key: str, dashboard_key: str) -> Response:
                 )
             )
         saved = service.arrange_widgets(app_key, path, placements, revision, context.user().id)
-    except DraftConflict:
-        flash(_("Someone saved this file after you opened it; the page now shows their version."))
-    except UnreadableDocument:
-        flash(_("Fix the YAML first: the visual designer waits until it reads again."), "error")
     except ArrangementRefused as exc:
         flash(_("The arrangement was not saved: %(problems)s", problems=str(exc)), "error")
-    except DocumentError as exc:
-        flash(str(exc), "error")
+    except (DraftConflict, DocumentError) as refusal:
+        flash_refusal(refusal)
     else:
         if saved is None:
             flash(_("The arrangement is the saved one: nothing to save."))

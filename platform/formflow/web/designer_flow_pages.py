@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
-from flask import flash, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -52,7 +52,13 @@ from formflow.designer.flow_edits import (
 from formflow.designer.simulate import Simulation
 from formflow.errors import DefinitionError, DefinitionErrors, FormflowError
 from formflow.web import context
-from formflow.web.designer_pages import _document_file, _draft, _read, blueprint, designer
+from formflow.web.designer_pages import (
+    _document_file,
+    _located,
+    _read,
+    blueprint,
+    flash_refusal,
+)
 from formflow.web.ids import parse_id
 
 
@@ -257,20 +263,14 @@ def _permission_of(node: Mapping[str, Any], field_key: str) -> str:
 @blueprint.post("/<app_key>/workflows/<workflow_key>/edit")
 def workflow_edit(app_key: str, workflow_key: str) -> Response:
     """Apply one edit of the drawn flow, then show the flow again."""
-    service = designer()
-    draft = _draft(service, app_key)
-    path = _document_file(draft, "workflows", workflow_key)
+    service, draft, path = _located(app_key, "workflows", workflow_key)
     revision = request.form.get("revision", type=int) or 0
     try:
         _read(path, draft.files[path].text)
         operation = _operation(request.form)
         service.apply(app_key, path, revision, [operation], context.user().id)
-    except DraftConflict:
-        flash(_("Someone saved this file after you opened it; the page now shows their version."))
-    except SourceError:
-        flash(_("Fix the YAML first: the visual designer waits until it reads again."), "error")
-    except (DocumentError, ValueError) as exc:
-        flash(_(str(exc)), "error")  # the operations' own words are marked for translation
+    except (DraftConflict, SourceError, DocumentError, ValueError) as refusal:
+        flash_refusal(refusal)
     opened = request.form.get("node", "")  # the node edited stays open, or the one added
     if request.form.get("action", "").startswith("add_") and request.form.get("new_key"):
         opened = request.form.get("new_key", "")

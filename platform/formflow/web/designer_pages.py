@@ -9,6 +9,7 @@ drop, each posting the same forms.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
@@ -19,7 +20,7 @@ from formflow.definitions.source import SourceError, parse_document
 from formflow.designer import Designer
 from formflow.designer.bundles import BundleRefused
 from formflow.designer.documents import DocumentError, UnreadableDocument
-from formflow.designer.drafts import Draft, DraftConflict, DraftError
+from formflow.designer.drafts import Draft, DraftConflict, DraftError, DraftFile
 from formflow.designer.flows import flow_tree
 from formflow.designer.operations import (
     AddField,
@@ -32,8 +33,15 @@ from formflow.designer.operations import (
     SetValue,
     is_hidden,
 )
+from formflow.designer.service import Publication
 from formflow.designer.upgrades import UpgradeUnresolved
-from formflow.errors import DefinitionErrors, FormflowError, MigrationFailed, MigrationRefused
+from formflow.errors import (
+    DefinitionError,
+    DefinitionErrors,
+    FormflowError,
+    MigrationFailed,
+    MigrationRefused,
+)
 from formflow.web import context
 from formflow.web.admin import administrators_only
 from formflow.web.formbuilder import Pickers, form_class
@@ -70,27 +78,72 @@ def index() -> str:
     return render_template("designer/index.html", apps=apps, admin_tab="designer")
 
 
-def _form_file(draft: Draft, form_key: str) -> str:
-    """The draft's file that defines ``form_key`` (404 when none does)."""
+def _document_file(draft: Draft, folder: str, key: str) -> str:
+    """The draft's file in ``folder`` that defines ``key`` (404 when none does)."""
     for path, item in draft.files.items():
-        if path.startswith("forms/"):
+        if path.startswith(f"{folder}/"):
             try:
                 data = _read(path, item.text)
-            except SourceError:
-                if path.rsplit("/", 1)[-1].removesuffix(".yaml") == form_key:
+            except SourceError:  # unreadable for now: found by its file name
+                if path.rsplit("/", 1)[-1].removesuffix(".yaml") == key:
                     return path
                 continue
-            if isinstance(data, dict) and data.get("key") == form_key:
+            if isinstance(data, dict) and data.get("key") == key:
                 return path
     abort(404)
+
+
+@dataclass(frozen=True)
+class OpenDocument:
+    """A draft's file as a designer page shows it: ``data`` is empty while the text does not
+    parse, and ``unreadable`` then says where, so the YAML tab keeps the text and the visual
+    side waits."""
+
+    path: str
+    stored: DraftFile
+    data: Any
+    unreadable: DefinitionError | None
+
+    def page_values(self, yaml_text: str | None = None) -> dict[str, Any]:
+        """What a designer page's template needs of the file: where it is, its label, the
+        revision a change must name, and the YAML tab's text (the stored one unless
+        ``yaml_text``, typed but not saved, is to be kept) with where it stops reading."""
+        return {
+            "path": self.path,
+            "label": self.data.get("label"),
+            "revision": self.stored.revision,
+            "yaml_text": self.stored.text if yaml_text is None else yaml_text,
+            "unreadable": self.unreadable,
+        }
+
+
+def open_document(draft: Draft, folder: str, key: str) -> OpenDocument:
+    """The draft's file in ``folder`` that defines ``key``, read (404 when none does)."""
+    return _open(draft, _document_file(draft, folder, key))
+
+
+def _open(draft: Draft, path: str) -> OpenDocument:
+    stored = draft.files[path]
+    try:
+        return OpenDocument(path, stored, _read(path, stored.text), None)
+    except SourceError as exc:
+        return OpenDocument(path, stored, {}, exc.error)
+
+
+def flash_refusal(refusal: DraftError | DocumentError | SourceError | ValueError) -> None:
+    """Say on the page a step redirects to why the step was refused."""
+    if isinstance(refusal, DraftConflict):
+        flash(_("Someone saved this file after you opened it; the page now shows their version."))
+    elif isinstance(refusal, UnreadableDocument | SourceError):
+        flash(_("Fix the YAML first: the visual designer waits until it reads again."), "error")
+    else:
+        flash(_(str(refusal)), "error")  # the operations' own words are marked for translation
 
 
 @blueprint.get("/<app_key>/forms/<form_key>")
 def form(app_key: str, form_key: str) -> Any:
     """The form designer: fields, the chosen field's settings, preview and YAML."""
-    service = designer()
-    draft = _draft(service, app_key)
-    path = _form_file(draft, form_key)
+    service, draft, path = _located(app_key, "forms", form_key)
     return _render_form(service, draft, app_key, form_key, path)
 
 
@@ -106,14 +159,8 @@ def _render_form(
     problem: str | None = None,
     status: int = 200,
 ) -> Any:
-    stored = draft.files[path]
-    fields: list[dict[str, Any]] = []
-    unreadable = None
-    try:
-        data = _read(path, stored.text)
-        fields = [dict(item) for item in data.get("fields", []) if isinstance(item, dict)]
-    except SourceError as exc:
-        unreadable = exc.error
+    document = _open(draft, path)
+    fields = [dict(item) for item in document.data.get("fields", []) if isinstance(item, dict)]
     errors = service.errors(app_key)
     preview = None
     if not errors:
@@ -130,15 +177,11 @@ def _render_form(
         admin_tab="designer",
         app_key=app_key,
         form_key=form_key,
-        path=path,
-        revision=stored.revision,
-        yaml_text=stored.text if yaml_text is None else yaml_text,
         fields=fields,
         selected=selected,
         settings=SETTINGS,
         is_hidden=is_hidden,
         errors=errors,
-        unreadable=unreadable,
         conflict=conflict,
         problem=problem,
         preview=preview,
@@ -146,6 +189,7 @@ def _render_form(
         references=service.references(app_key, chosen, path) if selected and chosen else [],
         removable=bool(selected) and chosen not in published,
         can_undo=service.can_undo(app_key),
+        **document.page_values(yaml_text),
     )
     if request.headers.get("HX-Request") == "true":
         status = 200  # htmx swaps only successful answers; the page itself says what failed
@@ -155,10 +199,8 @@ def _render_form(
 @blueprint.post("/<app_key>/forms/<form_key>/change")
 def change(app_key: str, form_key: str) -> Any:
     """Apply one designer operation named by the posted form, then show the designer."""
-    service = designer()
-    draft = _draft(service, app_key)
-    path = _form_file(draft, form_key)
-    revision = request.form.get("revision", type=int) or 0
+    service, draft, path = _located(app_key, "forms", form_key)
+    revision = _posted_revision()
     if request.form.get("action") == "rename":
         return _rename(service, draft, app_key, form_key, path)
     if request.form.get("action") == "remove" and _published(app_key, form_key, request.form):
@@ -167,15 +209,8 @@ def change(app_key: str, form_key: str) -> Any:
     try:
         operations = _operations(request.form)
         service.apply(app_key, path, revision, operations, context.user().id)
-    except DraftConflict as conflict:
-        return _render_form(
-            service, service.draft(app_key), app_key, form_key, path, conflict=conflict, status=409
-        )
-    except UnreadableDocument:
-        problem = _("Fix the YAML first: the visual designer waits until it reads again.")
-        return _render_form(service, draft, app_key, form_key, path, problem=problem, status=400)
-    except (DocumentError, ValueError) as exc:
-        return _render_form(service, draft, app_key, form_key, path, problem=str(exc), status=400)
+    except (DraftConflict, DocumentError, ValueError) as refusal:
+        return _refused_form(service, draft, app_key, form_key, path, refusal)
     field = "" if request.form.get("action") == "remove" else request.form.get("key", "")
     return redirect(url_for(".form", app_key=app_key, form_key=form_key, field=field or None))
 
@@ -186,16 +221,30 @@ def _rename(service: Designer, draft: Draft, app_key: str, form_key: str, path: 
     new = request.form.get("new_key", "").strip()
     try:
         service.rename_field(app_key, path, old, new, context.user().id)
-    except DraftConflict as conflict:
-        return _render_form(
-            service, service.draft(app_key), app_key, form_key, path, conflict=conflict, status=409
-        )
-    except UnreadableDocument:
-        problem = _("Fix the YAML first: the visual designer waits until it reads again.")
-        return _render_form(service, draft, app_key, form_key, path, problem=problem, status=400)
-    except DocumentError as exc:
-        return _render_form(service, draft, app_key, form_key, path, problem=str(exc), status=400)
+    except (DraftConflict, DocumentError) as refusal:
+        return _refused_form(service, draft, app_key, form_key, path, refusal)
     return redirect(url_for(".form", app_key=app_key, form_key=form_key, field=new))
+
+
+def _refused_form(
+    service: Designer,
+    draft: Draft,
+    app_key: str,
+    form_key: str,
+    path: str,
+    refusal: DraftConflict | DocumentError | ValueError,
+) -> Any:
+    """The form designer again, saying why the posted step was refused: a conflict shows the
+    newer draft beside its diff."""
+    if isinstance(refusal, DraftConflict):
+        return _render_form(
+            service, service.draft(app_key), app_key, form_key, path, conflict=refusal, status=409
+        )
+    if isinstance(refusal, UnreadableDocument):
+        problem = _("Fix the YAML first: the visual designer waits until it reads again.")
+    else:
+        problem = str(refusal)
+    return _render_form(service, draft, app_key, form_key, path, problem=problem, status=400)
 
 
 def _published(app_key: str, form_key: str, posted: Any) -> bool:
@@ -256,11 +305,9 @@ def _new_field(posted: Any) -> AddField:
 @blueprint.post("/<app_key>/forms/<form_key>/yaml")
 def save_yaml(app_key: str, form_key: str) -> Any:
     """Save the YAML tab's text as it is: text that does not parse is kept, with its place."""
-    service = designer()
-    draft = _draft(service, app_key)
-    path = _form_file(draft, form_key)
-    text = request.form.get("yaml", "").replace("\r\n", "\n")
-    revision = request.form.get("revision", type=int) or 0
+    service, _unused_draft, path = _located(app_key, "forms", form_key)
+    text = _posted_yaml()
+    revision = _posted_revision()
     try:
         service.save(app_key, path, text, revision, context.user().id)
     except DraftConflict as conflict:
@@ -286,45 +333,20 @@ def save_document_yaml(app_key: str) -> Response:
     path = request.form.get("path", "")
     if path not in draft.files or not path.startswith(("workflows/", "dashboards/")):
         abort(404)
-    text = request.form.get("yaml", "").replace("\r\n", "\n")
-    revision = request.form.get("revision", type=int) or 0
+    text = _posted_yaml()
+    revision = _posted_revision()
     try:
         service.save(app_key, path, text, revision, context.user().id)
     except DraftConflict as conflict:
         flash(str(conflict), "error")
-    back = request.form.get("back", "")
-    if not back.startswith(f"/admin/designer/{app_key}/") or "//" in back:
-        back = url_for(".index")
-    return redirect(back)
-
-
-def _document_file(draft: Draft, folder: str, key: str) -> str:
-    """The draft's file in ``folder`` that defines ``key`` (404 when none does)."""
-    for path, item in draft.files.items():
-        if path.startswith(f"{folder}/"):
-            try:
-                data = _read(path, item.text)
-            except SourceError:  # unreadable for now: found by its file name
-                if path.rsplit("/", 1)[-1].removesuffix(".yaml") == key:
-                    return path
-                continue
-            if isinstance(data, dict) and data.get("key") == key:
-                return path
-    abort(404)
+    return _back(app_key)
 
 
 @blueprint.get("/<app_key>/workflows/<workflow_key>")
 def workflow(app_key: str, workflow_key: str) -> Any:
     """The approval flow as a tree of nodes, each with its settings; labels editable."""
     service = designer()
-    draft = _draft(service, app_key)
-    path = _document_file(draft, "workflows", workflow_key)
-    stored = draft.files[path]
-    unreadable = None
-    try:
-        data = _read(path, stored.text)
-    except SourceError as exc:  # the YAML tab keeps the text; the tree waits
-        data, unreadable = {}, exc.error
+    document = open_document(_draft(service, app_key), "workflows", workflow_key)
     from formflow.web.designer_flow_pages import flow_page_context  # it routes on ours
 
     return render_template(
@@ -332,25 +354,19 @@ def workflow(app_key: str, workflow_key: str) -> Any:
         admin_tab="designer",
         app_key=app_key,
         workflow_key=workflow_key,
-        path=path,
-        revision=stored.revision,
-        label=data.get("label"),
-        steps=flow_tree(data),
+        steps=flow_tree(document.data),
         errors=service.errors(app_key),
-        yaml_text=stored.text,
-        unreadable=unreadable,
-        **flow_page_context(service, app_key, data),
+        **document.page_values(),
+        **flow_page_context(service, app_key, document.data),
     )
 
 
 @blueprint.post("/<app_key>/workflows/<workflow_key>/label")
 def workflow_label(app_key: str, workflow_key: str) -> Any:
     """Relabel one node of the flow (one line of its YAML changes)."""
-    service = designer()
-    draft = _draft(service, app_key)
-    path = _document_file(draft, "workflows", workflow_key)
+    service, _unused_draft, path = _located(app_key, "workflows", workflow_key)
     node = request.form.get("node", "")
-    revision = request.form.get("revision", type=int) or 0
+    revision = _posted_revision()
     operations: list[Operation] = [
         SetValue(("nodes", node, "label", language), request.form[f"label_{language}"].strip())
         for language in ("zh", "en")
@@ -358,20 +374,16 @@ def workflow_label(app_key: str, workflow_key: str) -> Any:
     ]
     try:
         service.apply(app_key, path, revision, operations, context.user().id)
-    except DraftConflict:
-        flash(_("Someone saved this file after you opened it; the page now shows their version."))
-    except DocumentError as exc:
-        flash(str(exc), "error")
+    except (DraftConflict, DocumentError) as refusal:
+        flash_refusal(refusal)
     return redirect(url_for(".workflow", app_key=app_key, workflow_key=workflow_key))
 
 
 @blueprint.post("/<app_key>/forms/<form_key>/check")
 def check_yaml(app_key: str, form_key: str) -> str:
     """The YAML tab's text checked as it is typed, without saving it: a fragment of errors."""
-    service = designer()
-    draft = _draft(service, app_key)
-    path = _form_file(draft, form_key)
-    text = request.form.get("yaml", "").replace("\r\n", "\n")
+    service, _unused_draft, path = _located(app_key, "forms", form_key)
+    text = _posted_yaml()
     return render_template("designer/_check.html", errors=service.check_text(app_key, path, text))
 
 
@@ -403,11 +415,8 @@ def publish(app_key: str) -> Response:
         done = service.publish(app_key, user.id, user.display_name, comment)
     except (DefinitionErrors, MigrationRefused, MigrationFailed, UpgradeUnresolved) as exc:
         flash(str(exc), "error")
-        return redirect(url_for(".publish_page", app_key=app_key))
-    if done is None:
-        flash(_("Nothing has changed, so no version was made."), "info")
     else:
-        flash(_("Published as version %(number)s.", number=done.version_number), "success")
+        _flash_published(done)
     return redirect(url_for(".publish_page", app_key=app_key))
 
 
@@ -421,12 +430,16 @@ def rollback(app_key: str, number: int) -> Response:
         done = service.rollback(app_key, number, user.id, user.display_name, comment)
     except (FormflowError, MigrationRefused) as exc:
         flash(str(exc), "error")
-        return redirect(url_for(".publish_page", app_key=app_key))
+    else:
+        _flash_published(done)
+    return redirect(url_for(".publish_page", app_key=app_key))
+
+
+def _flash_published(done: Publication | None) -> None:
     if done is None:
         flash(_("Nothing has changed, so no version was made."), "info")
     else:
         flash(_("Published as version %(number)s.", number=done.version_number), "success")
-    return redirect(url_for(".publish_page", app_key=app_key))
 
 
 @blueprint.get("/<app_key>/export")
@@ -446,17 +459,26 @@ def import_bundle(app_key: str) -> Response:
     upgrade (never over it); its report is answered on the upgrade page."""
     service = designer()
     _draft(service, app_key)
-    upload = request.files.get("bundle")
-    if upload is None or not upload.filename:
-        flash(_("Choose a zip file to import."), "error")
+    data = posted_zip("bundle", _("Choose a zip file to import."))
+    if data is None:
         return redirect(url_for(".publish_page", app_key=app_key))
     try:
-        service.import_bundle(app_key, upload.read(), context.user().id)
+        service.import_bundle(app_key, data, context.user().id)
     except (BundleRefused, DraftError) as exc:
         refused(_("The zip was not imported: %(reason)s", reason=str(exc)))
         return redirect(url_for(".publish_page", app_key=app_key))
     flash(_("The zip is merged into the draft: answer its issues below, then publish."), "success")
     return redirect(url_for(".upgrade_page", app_key=app_key))
+
+
+def posted_zip(name: str, missing: str) -> bytes | None:
+    """The zip uploaded as ``name``; ``None``, with ``missing`` said, when none was chosen."""
+    upload = request.files.get(name)
+    if upload is None or not upload.filename:
+        flash(missing, "error")
+        return None
+    data: bytes = upload.read()
+    return data
 
 
 def refused(message: str) -> None:
@@ -487,6 +509,12 @@ def _step(app_key: str, *, redo: bool) -> Response:
             service.undo(app_key, context.user().id)
     except DraftError as exc:
         flash(str(exc), "error")
+    return _back(app_key)
+
+
+def _back(app_key: str) -> Response:
+    """Back to the designer page the form was posted from (``back``), or to the index when
+    ``back`` is not one of this app's designer pages."""
     back = request.form.get("back", "")
     if not back.startswith(f"/admin/designer/{app_key}/") or "//" in back:
         back = url_for(".index")
@@ -504,6 +532,24 @@ def _read(path: str, text: str) -> Any:
     """A draft file's data for showing it: the compiler's own fast reader (libyaml), which
     the page's reads need; only edits go through the round-trip document."""
     return parse_document(text.encode("utf-8"), path).data
+
+
+def _located(app_key: str, folder: str, key: str) -> tuple[Designer, Draft, str]:
+    """The designer, the app's draft and the draft's file in ``folder`` that defines ``key``
+    (404 when there is none): what every page about one document starts from."""
+    service = designer()
+    draft = _draft(service, app_key)
+    return service, draft, _document_file(draft, folder, key)
+
+
+def _posted_revision() -> int:
+    """The revision of the file the posted page showed (0 when it names none)."""
+    return request.form.get("revision", type=int) or 0
+
+
+def _posted_yaml() -> str:
+    """The posted YAML tab's text, with the browser's line ends made the file's."""
+    return request.form.get("yaml", "").replace("\r\n", "\n")
 
 
 def _draft(service: Designer, app_key: str) -> Draft:

@@ -21,7 +21,7 @@ from formflow.designer.drafts import DraftError
 from formflow.designer.merge import CONFLICT, DECISION, ORPHAN
 from formflow.designer.upgrades import UpgradeError, placements, shown
 from formflow.web import context
-from formflow.web.designer_pages import _draft, blueprint, designer, refused
+from formflow.web.designer_pages import _draft, blueprint, designer, posted_zip, refused
 
 KINDS = (CONFLICT, ORPHAN, DECISION)
 
@@ -67,12 +67,11 @@ def upload_release(app_key: str) -> Response:
     """Merge an uploaded release (``release``, a zip) into the draft; the report follows."""
     service = designer()
     _draft(service, app_key)
-    upload = request.files.get("release")
-    if upload is None or not upload.filename:
-        flash(_("Choose a zip file to upgrade from."), "error")
+    data = posted_zip("release", _("Choose a zip file to upgrade from."))
+    if data is None:
         return redirect(url_for(".upgrade_page", app_key=app_key))
     try:
-        service.upgrade_bundle(app_key, upload.read(), context.user().id)
+        service.upgrade_bundle(app_key, data, context.user().id)
     except (BundleRefused, DraftError) as exc:
         refused(_("The release was not merged: %(reason)s", reason=str(exc)))
     else:

@@ -14,11 +14,22 @@ serve them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, ScalarSelect, Select, and_, func, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    ScalarSelect,
+    Select,
+    and_,
+    func,
+    select,
+    union_all,
+    update,
+)
 
 from formflow.errors import N_
 from formflow.records.access import Actor
@@ -199,25 +210,13 @@ def _tasks(
     limit: int,
 ) -> list[tuple[Instance, Task | None]]:
     tasks, instances = workflow_tasks.c, workflow_instances.c
-    conditions = [tasks.user_id == actor.user_id, instances.app_key == flows.app.key]
-    if workflow is not None:
-        conditions.append(instances.workflow_key == workflow)
-    if after is not None:
-        conditions.append(tasks.id < after)
-
-    def newest(status: str) -> Select[Any]:
-        return (
-            select(tasks.id)
-            .join(workflow_instances, instances.id == tasks.instance_id)
-            .where(tasks.status == status, *conditions)
-            .order_by(tasks.id.desc())
-            .limit(limit)
-        )
-
+    held = workflow_tasks.join(workflow_instances, instances.id == tasks.instance_id)
+    where = [tasks.user_id == actor.user_id, *_page(flows, workflow, after, tasks.id)]
+    wanted = _each_newest(held, tasks.id, tasks.status, _BOX_STATUSES[box], where, limit)
     query = (
         select(workflow_tasks, workflow_instances)
         .join(workflow_instances, instances.id == tasks.instance_id)
-        .where(tasks.id.in_(_each_newest(newest, _BOX_STATUSES[box])))
+        .where(tasks.id.in_(wanted))
         .order_by(tasks.id.desc())
         .limit(limit)
     )
@@ -236,36 +235,57 @@ def _submitted(
     limit: int,
 ) -> list[tuple[Instance, Task | None]]:
     instances = workflow_instances.c
-    conditions = [instances.submitter_id == actor.user_id, instances.app_key == flows.app.key]
-    if workflow is not None:
-        conditions.append(instances.workflow_key == workflow)
-    if after is not None:
-        conditions.append(instances.id < after)
-
-    def newest(status: str) -> Select[Any]:
-        return (
-            select(instances.id)
-            .where(instances.status == status, *conditions)
-            .order_by(instances.id.desc())
-            .limit(limit)
-        )
-
+    where = [instances.submitter_id == actor.user_id, *_page(flows, workflow, after, instances.id)]
+    wanted = _each_newest(
+        workflow_instances, instances.id, instances.status, INSTANCE_STATUSES, where, limit
+    )
     query = (
         select(workflow_instances)
-        .where(instances.id.in_(_each_newest(newest, INSTANCE_STATUSES)))
+        .where(instances.id.in_(wanted))
         .order_by(instances.id.desc())
         .limit(limit)
     )
     return [(instance_of_row(row), None) for row in connection.execute(query)]
 
 
-def _each_newest(newest: Callable[[str], Select[Any]], statuses: Sequence[str]) -> Select[Any]:
-    """The newest ids of each status, as one select: each status reads its own stretch of
-    a ``(person, status, id)`` index backwards and stops at the page size, where a single
-    ``status IN (...)`` would gather and sort every row the person ever had."""
+def _page(
+    flows: WorkflowService, workflow: str | None, after: int | None, ids: ColumnElement[int]
+) -> list[ColumnElement[bool]]:
+    """What every box's page asks: the app's requests, of one workflow when one is chosen,
+    and older than the page before (``ids`` below ``after``)."""
+    instances = workflow_instances.c
+    found = [instances.app_key == flows.app.key]
+    if workflow is not None:
+        found.append(instances.workflow_key == workflow)
+    if after is not None:
+        found.append(ids < after)
+    return found
+
+
+def _each_newest(
+    source: FromClause,
+    ids: ColumnElement[int],
+    status: ColumnElement[str],
+    statuses: Sequence[str],
+    where: Sequence[ColumnElement[bool]],
+    limit: int,
+) -> Select[Any]:
+    """The newest ``limit`` ids of each status, as one select: each status reads its own
+    stretch of a ``(person, status, id)`` index backwards and stops at the page size, where
+    a single ``status IN (...)`` would gather and sort every row the person ever had."""
+
+    def newest(one: str) -> Select[Any]:
+        return (
+            select(ids)
+            .select_from(source)
+            .where(status == one, *where)
+            .order_by(ids.desc())
+            .limit(limit)
+        )
+
     if len(statuses) == 1:
         return newest(statuses[0])
-    parts = [newest(status).subquery() for status in statuses]
+    parts = [newest(one).subquery() for one in statuses]
     merged = union_all(*(select(part.c.id) for part in parts)).subquery()
     return select(merged.c.id)
 

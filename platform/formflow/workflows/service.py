@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -44,6 +44,7 @@ from formflow.storage.platform_tables import (
     workflow_instances,
     workflow_tasks,
 )
+from formflow.storage.rows import from_row
 from formflow.storage.tables import DELETED_AT, DEPARTMENT
 from formflow.workflows import approvers
 from formflow.workflows import delegations as delegating
@@ -154,6 +155,8 @@ class Task:
 
 @dataclass(frozen=True)
 class HistoryEntry:
+    """One step of an instance: what was done, at which node, by whom and when."""
+
     action: str
     node_key: str | None
     task_id: int | None
@@ -161,6 +164,9 @@ class HistoryEntry:
     at: datetime
     comment: str | None
     detail: Mapping[str, Any]
+
+
+Entry = TypeVar("Entry", bound=HistoryEntry)
 
 
 @dataclass(frozen=True)
@@ -711,18 +717,7 @@ class WorkflowService:
                 .where(workflow_history.c.instance_id == instance_id)
                 .order_by(workflow_history.c.id)
             )
-            return [
-                HistoryEntry(
-                    row.action,
-                    row.node_key,
-                    row.task_id,
-                    row.user_id,
-                    utc(row.at),
-                    row.comment,
-                    row.detail or {},
-                )
-                for row in rows
-            ]
+            return [entry_of_row(HistoryEntry, row) for row in rows]
 
     def actions_for(self, actor: Actor, form_key: str, record_id: int) -> list[RecordAction]:
         """What the caller may do now on this record's approval (the record's buttons)."""
@@ -1664,6 +1659,12 @@ _RECORD_HISTORY = frozenset(
     }
 )
 """The steps that also go into the record's own history (the audit trail)."""
+
+
+def entry_of_row(kind: type[Entry], row: Any, **given: Any) -> Entry:
+    """A row of the workflow history as a :class:`HistoryEntry` (or a ``kind`` of entry
+    that adds the fields ``given``)."""
+    return from_row(kind, row, at=utc(row.at), detail=row.detail or {}, **given)
 
 
 def instance_of_row(row: Any, id_column: Any = None) -> Instance:

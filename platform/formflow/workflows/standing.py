@@ -9,9 +9,7 @@ the latest instance went through, for the diagram.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,13 +23,14 @@ from formflow.workflows.service import (
     COPIED,
     OPEN,
     WAITING,
+    HistoryEntry,
     Instance,
     RecordAction,
     Task,
     WorkflowService,
+    entry_of_row,
     instance_of_row,
     task_of_row,
-    utc,
 )
 
 QUIET = frozenset({"enter"})
@@ -39,15 +38,11 @@ QUIET = frozenset({"enter"})
 
 
 @dataclass(frozen=True)
-class TimelineEntry:
+class TimelineEntry(HistoryEntry):
+    """A step in a record's timeline: of which of its instances, at which node."""
+
     instance_id: int
-    action: str
-    node_key: str | None
     node_label: Label | None
-    user_id: int | None
-    at: datetime
-    comment: str | None
-    detail: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -168,13 +163,4 @@ def _entry(row: Any, workflow: Workflow) -> TimelineEntry:
             label = workflow.node(row.node_key).label
         except KeyError:
             label = None
-    return TimelineEntry(
-        row.instance_id,
-        row.action,
-        row.node_key,
-        label,
-        row.user_id,
-        utc(row.at),
-        row.comment,
-        row.detail or {},
-    )
+    return entry_of_row(TimelineEntry, row, node_label=label)

@@ -358,16 +358,22 @@ class Blasts:
                 )
         return blast_id
 
-    def bounced_addresses(self) -> list[tuple[str, str | None, datetime]]:
-        """The suppression list: each address that bounced, why and when, newest first."""
+    def bounced_addresses(
+        self, containing: str = "", limit: int | None = None
+    ) -> list[tuple[str, str | None, datetime]]:
+        """The suppression list: each address that bounced, why and when, newest first;
+        only addresses ``containing`` the given text (any case), at most ``limit``."""
+        query = select(
+            suppressions.c.address, suppressions.c.reason, suppressions.c.bounced_at
+        ).order_by(suppressions.c.bounced_at.desc(), suppressions.c.address)
+        if containing.strip():
+            query = query.where(
+                suppressions.c.address.contains(containing.strip().lower(), autoescape=True)
+            )
         with self.engine.connect() as connection:
             return [
                 (str(address), reason, bounced_at)
-                for address, reason, bounced_at in connection.execute(
-                    select(
-                        suppressions.c.address, suppressions.c.reason, suppressions.c.bounced_at
-                    ).order_by(suppressions.c.bounced_at.desc(), suppressions.c.address)
-                )
+                for address, reason, bounced_at in connection.execute(query.limit(limit))
             ]
 
     def forget_bounce(self, address: str) -> bool:

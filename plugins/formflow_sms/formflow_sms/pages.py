@@ -10,12 +10,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from formflow import saved_views
 from formflow.errors import PermissionDenied
-from formflow.plugin_kit import current_instance, require, settings_of
+from formflow.plugin_kit import current_instance, require, require_admin, settings_of
 from formflow.records.access import Actor
 from formflow.records.service import RecordService
 from formflow.records.unit import unit_of_work
@@ -31,6 +40,8 @@ from formflow_sms.blasts import (
 )
 
 PLUGIN = "sms"
+BOUNCES_SHOWN = 200
+"""The bounce page shows the newest addresses up to this many; a search finds the rest."""
 
 
 def parse_filter(text: str) -> dict[str, Any]:
@@ -221,3 +232,31 @@ def attach(blueprint: Blueprint) -> None:
             raise PermissionDenied(_("Your roles may not send SMS blasts."))
         Blasts(instance.engine).cancel(blast_id)
         return redirect(url_for("sms.blast", blast_id=blast_id))  # type: ignore[return-value]
+
+    @blueprint.get("/bounces")
+    def bounces() -> Any:
+        """The e-mail bounce list, newest first, searchable by address (administrators
+        only: it spans every app's records)."""
+        require_admin()
+        search = request.args.get("q", "")[:200]
+        rows = Blasts(current_instance().engine).bounced_addresses(search, limit=BOUNCES_SHOWN + 1)
+        return render_template(
+            "sms/bounces.html",
+            rows=rows[:BOUNCES_SHOWN],
+            more=len(rows) > BOUNCES_SHOWN,
+            search=search,
+        )
+
+    @blueprint.post("/bounces/forget")
+    def forget_bounce() -> Response:
+        """Let blasts reach an address again once its mailbox works."""
+        require_admin()
+        address = request.form.get("address", "")[:320]
+        if Blasts(current_instance().engine).forget_bounce(address):
+            flash(
+                _("%(address)s is off the bounce list: blasts send to it again.", address=address),
+                "success",
+            )
+        else:
+            flash(_("%(address)s is not on the bounce list.", address=address), "error")
+        return redirect(url_for("sms.bounces", q=request.form.get("q", "")))  # type: ignore[return-value]

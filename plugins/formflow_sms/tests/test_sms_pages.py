@@ -111,3 +111,61 @@ def test_the_blasts_page_lists_each_blast_with_its_counts(box: Sandbox) -> None:
     page = box.client("sam").get("/plugins/sms/")
     assert TEMPLATE in page.text
     assert "<td>5</td>" in page.text  # the five customers in Shanghai
+
+
+def bounced(box: Sandbox, *addresses: str) -> None:
+    """Put addresses on the bounce list as a failed send would."""
+    from formflow_sms.blasts import _suppress
+
+    Blasts(box.instance.engine)  # makes the plugin's tables
+    with box.instance.engine.begin() as connection:
+        _suppress(connection, addresses, "550 mailbox unavailable")
+
+
+def test_an_administrator_sees_the_bounce_list_with_reasons(box: Sandbox) -> None:
+    box.add_user("ada", is_admin=True)
+    bounced(box, "Gone@Example.com", "old@example.com")
+    page = box.client("ada").get("/plugins/sms/bounces")
+    assert page.status_code == 200
+    assert 'data-address="gone@example.com"' in page.text
+    assert "550 mailbox unavailable" in page.text
+
+
+def test_the_bounce_list_is_searched_by_address_with_like_wildcards_taken_literally(
+    box: Sandbox,
+) -> None:
+    box.add_user("ada", is_admin=True)
+    bounced(box, "gone@example.com", "old_box@example.com", "oldxbox@example.com")
+    client = box.client("ada")
+    found = client.get("/plugins/sms/bounces?q=OLD_")
+    assert 'data-address="old_box@example.com"' in found.text
+    assert 'data-address="oldxbox@example.com"' not in found.text
+    assert 'data-address="gone@example.com"' not in found.text
+    assert "data-address" not in client.get("/plugins/sms/bounces?q=%25").text
+    assert client.get("/plugins/sms/bounces?q=" + "x" * 5000).status_code == 200
+
+
+def test_taking_an_address_off_the_bounce_list_lets_blasts_reach_it(box: Sandbox) -> None:
+    box.add_user("ada", is_admin=True)
+    bounced(box, "gone@example.com")
+    client = box.client("ada")
+    url = "/plugins/sms/bounces"
+    answer = client.post(
+        url + "/forget",
+        data={"csrf_token": csrf_token(client, url), "address": "gone@example.com"},
+    )
+    assert answer.status_code == 302
+    assert Blasts(box.instance.engine).bounced_addresses() == []
+    assert "gone@example.com" in client.get(url).text  # the flash says it is off the list
+
+
+def test_staff_may_neither_see_nor_change_the_bounce_list(box: Sandbox) -> None:
+    bounced(box, "gone@example.com")
+    client = box.client("sam")
+    assert client.get("/plugins/sms/bounces").status_code == 403
+    refused = client.post(
+        "/plugins/sms/bounces/forget",
+        data={"csrf_token": csrf_token(client, "/plugins/sms/"), "address": "gone@example.com"},
+    )
+    assert refused.status_code == 403
+    assert len(Blasts(box.instance.engine).bounced_addresses()) == 1

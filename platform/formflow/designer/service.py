@@ -20,11 +20,13 @@ from sqlalchemy.exc import OperationalError
 
 from formflow.dashboards import DashboardService, ViewerFilters, WidgetResult
 from formflow.definitions import App, load_app
+from formflow.designer.arrangement import ArrangementRefused, ArrangeWidgets, Placement
 from formflow.designer.bundles import Bundle, BundleRefused, read_bundle, write_bundle
 from formflow.designer.changes import Change, compare
 from formflow.designer.documents import Document, DocumentError
 from formflow.designer.drafts import (
     Draft,
+    DraftConflict,
     DraftError,
     DraftFile,
     discard_draft,
@@ -258,6 +260,33 @@ class Designer:
             stored = open_draft(connection, app_key).files[path]
             text = with_widget(stored.text, path, settings)
             saved = save_file(connection, app_key, path, text, revision, user_id)
+            record_step(connection, app_key, path, stored.text, saved.text, user_id)
+            return saved
+
+    def arrange_widgets(
+        self,
+        app_key: str,
+        path: str,
+        placements: Iterable[Placement],
+        revision: int,
+        user_id: int | None,
+    ) -> DraftFile | None:
+        """Save the dashboard grid's arrangement (the designer's Save) as one step to undo,
+        made from ``revision``; ``None``, nothing written, when it is the saved one. Refused
+        with every problem (:class:`~.arrangement.ArrangementRefused`) when it does not name
+        each widget once with a width of the grid, or as a conflict when the file moved on."""
+        with write_transaction(self.instance.engine) as connection:
+            stored = open_draft(connection, app_key).files[path]
+            document = Document(path, stored.text)
+            try:
+                ArrangeWidgets(tuple(placements)).apply(document)
+            except ArrangementRefused:
+                if revision != stored.revision:  # another tab added or removed a widget
+                    raise DraftConflict(path, stored, stored.text) from None
+                raise
+            if not document.changed:
+                return None
+            saved = save_file(connection, app_key, path, document.keep(), revision, user_id)
             record_step(connection, app_key, path, stored.text, saved.text, user_id)
             return saved
 

@@ -93,3 +93,41 @@ def parse_filters(text: str) -> tuple[tuple[str, str], ...]:
             raise DocumentError(f"a filter is 'field = value', not '{line.strip()}'")
         pairs.append((field.strip(), value.strip()))
     return tuple(pairs)
+
+
+COMPOSED = frozenset(("key", "type", "label", "form", "group_by", "measure", "filter", "width"))
+"""The keys of a widget the composer writes: a widget with others is edited in the YAML tab."""
+
+
+def composer_values(item: Mapping[str, Any]) -> dict[str, str] | None:
+    """A saved widget as the composer's fields (to open it there and Save it again), or
+    ``None`` when saving it from the composer would lose something it says."""
+    label, measure = item.get("label"), item.get("measure", {"op": "count"})
+    filters, dimension = item.get("filter", {}), item.get("group_by", "")
+    if (
+        not set(item) <= COMPOSED
+        or item.get("type") not in KINDS
+        or not isinstance(label, Mapping)
+        or not set(label) <= {"zh", "en"}
+        or not isinstance(measure, Mapping)
+        or not set(measure) <= {"op", "field"}
+        or measure.get("op") not in OPERATIONS
+        or not isinstance(filters, Mapping)
+        or not all(isinstance(value, str) for value in filters.values())
+        or not isinstance(dimension, str)
+        or (dimension and item.get("type") in ("number", "table"))
+        or ("measure" in item and item.get("type") == "table")
+    ):
+        return None
+    return {
+        "key": str(item.get("key", "")),
+        "kind": str(item["type"]),
+        "form": str(item.get("form", "")),
+        "label_zh": str(label.get("zh", "")),
+        "label_en": str(label.get("en", "")),
+        "operation": str(measure["op"]),
+        "measure_field": str(measure.get("field", "")),
+        "dimension": dimension,
+        "filters": "\n".join(f"{field} = {value}" for field, value in filters.items()),
+        "width": str(item.get("width", 1)),
+    }

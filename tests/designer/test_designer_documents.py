@@ -57,6 +57,41 @@ def test_comments_survive_adding_moving_and_hiding_fields() -> None:
     assert text.index("key: qty") < text.index("key: name") < text.index("key: note")
 
 
+FIELDS_WITH_COMMENTS_ABOVE = """\
+key: item
+fields:
+  # what the customer calls it
+  - key: name
+    type: text   # free text
+  # counted in pieces
+  - key: qty
+    type: number
+  # qty times two
+  - key: total
+    type: formula
+    expression: "(qty or 0) * 2"
+# who may do what
+permissions:
+  staff: {create: all}
+"""
+
+
+@pytest.mark.parametrize(("key", "position"), [("total", 0), ("name", 2), ("qty", 0)])
+def test_a_comment_above_a_field_moves_with_the_field(key: str, position: int) -> None:
+    document = Document("item.yaml", FIELDS_WITH_COMMENTS_ABOVE)
+    MoveField(key, position).apply(document)
+    text = document.text()
+    for comment, field in [
+        ("# what the customer calls it", "- key: name"),
+        ("# counted in pieces", "- key: qty"),
+        ("# qty times two", "- key: total"),
+    ]:
+        assert text[text.index(comment) :].split("\n")[1].strip() == field
+    assert "type: text   # free text" in text
+    assert "\n# who may do what\npermissions:" in text
+    assert sorted(text.splitlines()) == sorted(FIELDS_WITH_COMMENTS_ABOVE.splitlines())
+
+
 def test_an_operation_on_a_missing_field_says_which() -> None:
     with pytest.raises(DocumentError, match="no item 'nope'"):
         MoveField("nope", 0).apply(Document("item.yaml", FORM_WITH_COMMENTS))

@@ -34,6 +34,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from formflow.designer.list_comments import lift, place
 from formflow.errors import DefinitionError, FormflowError
 
 KeyedPath = tuple[str | int, ...]
@@ -236,11 +237,17 @@ class Document:
         position = max(0, min(position, len(items) - 1))
         if current == position:
             return
+        order = [n for n in range(len(items)) if n != current]
+        order.insert(position, current)
+        if isinstance(items, CommentedSeq):
+            parent = self.get(list_path[:-1]) if len(list_path) > 1 else self.data
+            lifted = lift(parent, list_path[-1], items)
+            if not lifted.empty:  # comments change places between items: write it all
+                place(items, order, lifted)
+                self.changed = True
+                return
         self._touch((*list_path, key))
-        comment = _item_comment(items, current)
-        item = items.pop(current)
-        items.insert(position, item)
-        _restore_comment(items, position, comment)
+        items.insert(position, items.pop(current))
 
     def _parent(self, path: KeyedPath) -> tuple[Any, str | int]:
         if not path:
@@ -390,16 +397,6 @@ def _plain_to_yaml(value: Any) -> Any:
 def yaml_node(value: Any) -> Any:
     """Plain data as the nodes :meth:`Document.set` would write (for list inserts)."""
     return _plain_to_yaml(value)
-
-
-def _item_comment(items: Any, position: int) -> Any:
-    """A comment that ruamel keeps *after* a list item belongs with it when it moves."""
-    return items.ca.items.pop(position, None) if isinstance(items, CommentedSeq) else None
-
-
-def _restore_comment(items: Any, position: int, comment: Any) -> None:
-    if comment is not None and isinstance(items, CommentedSeq):
-        items.ca.items[position] = comment
 
 
 def to_plain(value: Any) -> Any:

@@ -9,36 +9,25 @@ the app does not have is refused beside the node when the edit is checked, nothi
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_designer_flow_vocabulary import changed_lines
 
 from formflow.config import load_settings
 from formflow.definitions import App, load_app
 from formflow.designer import Designer
 from formflow.designer.documents import Document, DocumentError
 from formflow.designer.flow_edits import SetOutcome, SetPassingOver, SetState, SetSubmitting
+from formflow.designer.flows import node_at, node_spans
 from formflow.designer.service import EditRefused
 from formflow.lifecycle.install import initialise
 from formflow.lifecycle.instance import Instance
 from formflow.workflows.model import ApprovalNode, EndNode, NoApprover, StartNode, Withdraw
-from support import AppWriter
+from support import MINIMAL_APP_YAML, AppWriter
 
-APP = """\
-key: demo
-version: "1.0"
-label: {zh: 演示, en: Demo}
-roles:
-  - key: staff
-    label: {zh: 员工, en: Staff}
-  - key: boss
-    label: {zh: 老板, en: Boss}
-include:
-  forms: [forms/*.yaml]
-  workflows: [workflows/*.yaml]
-"""
+APP = MINIMAL_APP_YAML + "  workflows: [workflows/*.yaml]\n"
 FORM = """\
 key: item
 label: {zh: 条目, en: Item}
@@ -63,7 +52,7 @@ nodes:
     next: boss
   - key: boss
     type: approval
-    approvers: [{role: boss}]   # the boss decides
+    approvers: [{role: manager}]   # the manager decides
     no_approver: admins
     reject_to: [submitter, refused]
     next: approved
@@ -84,14 +73,6 @@ def applied(*operations: object, text: str = FLOW) -> str:
     return document.text()
 
 
-def changed_lines(before: str, after: str) -> list[str]:
-    return [
-        line
-        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
-    ]
-
-
 def compiled(text: str) -> App:
     return load_app({**FILES, WORKFLOW: text})
 
@@ -106,15 +87,15 @@ def test_the_flow_compiles_before_any_edit() -> None:
 
 
 def test_who_may_submit_and_from_which_states_are_one_line_each() -> None:
-    text = applied(SetSubmitting("start", roles=["staff", "boss"], sources=["draft", "refused"]))
+    text = applied(SetSubmitting("start", roles=["staff", "manager"], sources=["draft", "refused"]))
     assert changed_lines(FLOW, text) == [
         "-    roles: [staff]   # only staff submit",
-        "+    roles: [staff, boss] # only staff submit",  # the comment's column is taken
+        "+    roles: [staff, manager] # only staff submit",  # the comment's column is taken
         "+    from: [draft, refused]",
     ]
     start = node(text, "start")
     assert isinstance(start, StartNode)
-    assert start.roles == ("staff", "boss")
+    assert start.roles == ("staff", "manager")
     assert start.sources == ("draft", "refused")
 
 
@@ -284,3 +265,17 @@ def test_each_setting_is_one_step_undone_and_redone(settings_designer: Designer)
         assert settings_designer.draft("demo").files[WORKFLOW].text == before
     settings_designer.redo("demo", None)
     assert settings_designer.draft("demo").files[WORKFLOW].text == texts[1]
+
+
+def test_each_nodes_lines_are_its_span_and_lines_outside_every_node_have_no_owner() -> None:
+    spans = node_spans(FLOW + "states: {running: pending}\n")
+    assert [(span.key, span.first, span.last) for span in spans] == [
+        ("start", 7, 10),
+        ("boss", 11, 16),
+        ("approved", 17, 19),
+        ("refused", 20, 21),
+    ]
+    assert node_at(spans, 14) == "boss"
+    assert node_at(spans, 22) is None
+    assert node_at(spans, 3) is None
+    assert node_spans("nodes: [") == []

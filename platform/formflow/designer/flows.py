@@ -169,15 +169,16 @@ def node_spans(text: str) -> list[NodeSpan]:
     nodes = next((v for k, v in root.value if getattr(k, "value", None) == "nodes"), None)
     if not isinstance(nodes, yaml.SequenceNode):
         return []
+    items = [item for item in nodes.value if isinstance(item, yaml.MappingNode)]
     spans = []
-    for item in nodes.value:
-        if isinstance(item, yaml.MappingNode):
-            key = next(
-                (str(v.value) for k, v in item.value if getattr(k, "value", None) == "key"), ""
-            )
+    for position, item in enumerate(items):
+        key = next((str(v.value) for k, v in item.value if getattr(k, "value", None) == "key"), "")
+        if position + 1 < len(items):  # up to the next node (a block item ends where it begins)
+            last = items[position + 1].start_mark.line
+        else:
             end = item.end_mark
             last = end.line if end.column == 0 and end.line > item.start_mark.line else end.line + 1
-            spans.append(NodeSpan(key, item.start_mark.line + 1, last))
+        spans.append(NodeSpan(key, item.start_mark.line + 1, max(last, item.start_mark.line + 1)))
     return spans
 
 

@@ -55,6 +55,8 @@ def test_an_admin_sets_a_start_condition_and_self_approval_and_publishes(
     apply(page, director.locator(".node-passing-over button[type=submit]"))
     expect(page.locator(".designer-yaml textarea")).to_contain_text("allow_self: true")
     expect(page.locator("#designer-errors")).to_have_count(0)
+    assert page.viewport_size is not None  # the open nodes fit the phone's width too
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= page.viewport_size["width"]
     if SHOT and page.viewport_size and page.viewport_size["width"] > 400:
         page.click("form.language button")  # the docs' pictures are in English
         expect(page.locator("form.language button")).to_have_text("中文")

@@ -1,6 +1,7 @@
 """An instance with the small demo app installed, on SQLite and on PostgreSQL in turn.
 
-A test module may set ``INSTALLED_FORM`` to install its own ``item`` form instead."""
+A test module may set ``INSTALLED_FORM`` to install its own ``item`` form instead, and
+``INSTALLED_APP`` (app.yaml) and ``INSTALLED_WORKFLOWS`` (by name) to install its own app."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from formflow.config import load_settings
 from formflow.designer import Designer
 from formflow.lifecycle.install import initialise
 from formflow.lifecycle.instance import Instance
-from support import AppWriter
+from support import MINIMAL_APP_YAML, AppWriter
 
 
 @pytest.fixture
@@ -22,7 +23,11 @@ def instance(
     request: pytest.FixtureRequest, write_app: AppWriter, tmp_path: Path, database_url: str
 ) -> Iterator[Instance]:
     form = getattr(request.module, "INSTALLED_FORM", FORM_WITH_COMMENTS)
-    app_dir = write_app(forms={"item": form})
+    app = getattr(request.module, "INSTALLED_APP", MINIMAL_APP_YAML)
+    workflows = getattr(request.module, "INSTALLED_WORKFLOWS", {})
+    app_dir = write_app(
+        app=app, forms={"item": form}, **({"workflows": workflows} if workflows else {})
+    )
     settings = load_settings(
         {"FORMFLOW_INSTANCE": str(tmp_path / "instance"), "FORMFLOW_DATABASE_URL": database_url}
     )

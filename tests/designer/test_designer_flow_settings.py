@@ -9,23 +9,17 @@ the app does not have is refused beside the node when the edit is checked, nothi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from test_designer_flow_vocabulary import changed_lines
 
-from formflow.config import load_settings
 from formflow.definitions import App, load_app
 from formflow.designer import Designer
 from formflow.designer.documents import Document, DocumentError
 from formflow.designer.flow_edits import SetOutcome, SetPassingOver, SetState, SetSubmitting
 from formflow.designer.flows import node_at, node_spans
 from formflow.designer.service import EditRefused
-from formflow.lifecycle.install import initialise
-from formflow.lifecycle.instance import Instance
 from formflow.workflows.model import ApprovalNode, EndNode, NoApprover, StartNode, Withdraw
-from support import MINIMAL_APP_YAML, AppWriter
+from support import MINIMAL_APP_YAML
 
 APP = MINIMAL_APP_YAML + "  workflows: [workflows/*.yaml]\n"
 FORM = """\
@@ -64,6 +58,7 @@ nodes:
 """
 WORKFLOW = "workflows/item_flow.yaml"
 FILES = {"app.yaml": APP, "forms/item.yaml": FORM}
+INSTALLED_APP, INSTALLED_FORM, INSTALLED_WORKFLOWS = APP, FORM, {"item_flow": FLOW}
 
 
 def applied(*operations: object, text: str = FLOW) -> str:
@@ -196,20 +191,6 @@ def test_an_unknown_state_is_a_compiler_error_inside_the_node() -> None:
         compiled(text)
 
 
-@pytest.fixture
-def settings_designer(
-    write_app: AppWriter, tmp_path: Path, database_url: str
-) -> Iterator[Designer]:
-    app_dir = write_app(app=APP, forms={"item": FORM}, workflows={"item_flow": FLOW})
-    settings = load_settings(
-        {"FORMFLOW_INSTANCE": str(tmp_path / "instance"), "FORMFLOW_DATABASE_URL": database_url}
-    )
-    initialise(settings, [app_dir], "admin", "password-1")
-    opened = Instance(settings)
-    yield Designer(opened)
-    opened.close()
-
-
 def checked(designer: Designer, node_key: str, *operations: object) -> str:
     revision = designer.draft("demo").files[WORKFLOW].revision
     designer.apply(
@@ -236,35 +217,35 @@ def checked(designer: Designer, node_key: str, *operations: object) -> str:
     ],
 )
 def test_a_checked_edit_naming_what_the_app_lacks_is_refused_and_nothing_saved(
-    settings_designer: Designer, operation: object, problem: str
+    designer: Designer, operation: object, problem: str
 ) -> None:
     node_key = operation.node  # type: ignore[attr-defined]
     with pytest.raises(EditRefused) as refused:
-        checked(settings_designer, node_key, operation)
+        checked(designer, node_key, operation)
     assert refused.value.node == node_key
     assert any(problem in found.message for found in refused.value.problems), refused.value
     assert all(found.file == WORKFLOW for found in refused.value.problems)
-    assert settings_designer.draft("demo").files[WORKFLOW].text.replace("\r", "") == FLOW
-    assert settings_designer.can_undo("demo") == (False, False)
+    assert designer.draft("demo").files[WORKFLOW].text.replace("\r", "") == FLOW
+    assert designer.can_undo("demo") == (False, False)
 
 
-def test_each_setting_is_one_step_undone_and_redone(settings_designer: Designer) -> None:
+def test_each_setting_is_one_step_undone_and_redone(designer: Designer) -> None:
     steps = [
         ("start", SetSubmitting("start", ["staff"], ["draft"], "(qty or 0) > 0", "until_end")),
         ("boss", SetPassingOver("boss", "skip", True, True, True)),
         ("boss", SetState("boss", "pending")),
         ("refused", SetOutcome("refused", "declined")),
     ]
-    texts = [settings_designer.draft("demo").files[WORKFLOW].text]
+    texts = [designer.draft("demo").files[WORKFLOW].text]
     for node_key, step in steps:
-        texts.append(checked(settings_designer, node_key, step))
+        texts.append(checked(designer, node_key, step))
     assert len(set(texts)) == len(texts)
-    assert settings_designer.errors("demo") == ()
+    assert designer.errors("demo") == ()
     for before in reversed(texts[:-1]):
-        settings_designer.undo("demo", None)
-        assert settings_designer.draft("demo").files[WORKFLOW].text == before
-    settings_designer.redo("demo", None)
-    assert settings_designer.draft("demo").files[WORKFLOW].text == texts[1]
+        designer.undo("demo", None)
+        assert designer.draft("demo").files[WORKFLOW].text == before
+    designer.redo("demo", None)
+    assert designer.draft("demo").files[WORKFLOW].text == texts[1]
 
 
 def test_each_nodes_lines_are_its_span_and_lines_outside_every_node_have_no_owner() -> None:

@@ -18,6 +18,7 @@ from formflow.definitions.source import parse_document
 from formflow.designer.documents import Document
 from formflow.designer.operations import RemoveField, SetLabel
 from formflow.errors import DefinitionErrors
+from support import MINIMAL_APP_YAML
 
 FORM = "forms/item.yaml"
 BLOCK_LABEL = (
@@ -93,15 +94,7 @@ fields:   # everything we ask
 permissions:
   staff: {create: all, read: own, update: own, delete: none}
 """
-APP = """\
-key: demo
-version: "1.0"
-label: 演示
-roles:
-  - {key: staff, label: 员工}
-include:
-  forms: [forms/*.yaml]
-"""
+APP = MINIMAL_APP_YAML
 
 
 def test_emptying_a_commented_list_writes_yaml_that_reads_and_keeps_the_keys_comment() -> None:

@@ -263,7 +263,8 @@ def test_an_htmx_edit_answers_with_the_designer_part_and_its_message(
         follow_redirects=True,
     ).get_data(as_text=True)
     assert 'id="designer-page"' in page
-    assert page.count("不是并行节点") == 2  # the page's flash and the fragment's
+    assert page.count("不是并行节点") == 1  # beside the node, not at the top as well
+    assert "不是并行节点" in page.split('id="errors-manager"', 1)[1].split("</ul>", 1)[0]
 
 
 def test_a_rejection_is_offered_only_where_the_compiler_allows_it(login: Login) -> None:

@@ -24,15 +24,22 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    ScalarString,
+    SingleQuotedScalarString,
+)
 
 from formflow.designer.list_comments import lift, place
 from formflow.errors import DefinitionError, FormflowError
@@ -282,9 +289,38 @@ class _DocumentCache:
 
 
 def _dump(data: Any) -> str:
+    _settle_emptied(data)
     out = io.StringIO()
     _yaml().dump(data, out)
     return out.getvalue()
+
+
+def _settle_emptied(node: Any) -> None:
+    """An emptied list or mapping is written ``[]`` or ``{}`` on its key's line, but the
+    comments ruamel kept before its first item would be written between the key and the
+    brackets, a file that does not parse. The comment on the key's own line stays (after
+    the brackets); those that stood before items that are gone go with them."""
+    if isinstance(node, CommentedSeq):
+        for item in node:
+            _settle_emptied(item)
+    if not isinstance(node, CommentedMap):
+        return
+    for key, value in node.items():
+        if not isinstance(value, CommentedMap | CommentedSeq):
+            continue
+        if value:
+            _settle_emptied(value)
+            continue
+        entry = node.ca.items.get(key)
+        comments = [*(value.ca.comment or [])[:1], *(entry or [None] * 4)[2:3]]
+        on_key_line = next((c.value for c in comments if c is not None and c.value.strip()), None)
+        value.ca.comment = None
+        value.ca.items.clear()
+        value.fa.set_flow_style()
+        if entry is not None:
+            entry[2:4] = [None, None]
+        if on_key_line is not None:
+            node.yaml_add_eol_comment(on_key_line.strip().splitlines()[0], key)
 
 
 def _dump_item(key: str, item: Any) -> str:
@@ -385,13 +421,44 @@ def _plain_to_yaml(value: Any) -> Any:
     if isinstance(value, CommentedMap | CommentedSeq):
         return value
     if isinstance(value, Mapping):
-        node = CommentedMap((key, _plain_to_yaml(item)) for key, item in value.items())
+        node = CommentedMap(
+            (_plain_to_yaml(key), _plain_to_yaml(item)) for key, item in value.items()
+        )
         if len(value) <= 3 and all(not isinstance(v, Mapping | list) for v in value.values()):
             node.fa.set_flow_style()
         return node
     if isinstance(value, list | tuple):
         return CommentedSeq(_plain_to_yaml(item) for item in value)
+    if isinstance(value, str) and not isinstance(value, ScalarString):
+        return _quoted_if_needed(value)
     return value
+
+
+_PLAIN = re.compile(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#,\[\]{}\r\n\t]*(?<!\s)")
+"""Text written without quotes: what no YAML reader (block or flow context) could take
+for anything else. ruamel's own choice lets ``? x`` and some spaces through unquoted."""
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
+_READER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _quoted_if_needed(text: str) -> Any:
+    """``text`` as written so every reader reads it back the same: plain when it is
+    plainly text to YAML 1.1 (the compiler's libyaml) and 1.2 (ruamel) alike, else quoted,
+    in double quotes when it holds characters that only escapes can write."""
+    plain = _PLAIN.fullmatch(text) is not None and not _UNPRINTABLE.search(text)
+    if plain and _reads_as(text) == text:
+        return text
+    if _UNPRINTABLE.search(text) or "\n" in text or "\r" in text or "\t" in text:
+        return DoubleQuotedScalarString(text)
+    return SingleQuotedScalarString(text)
+
+
+def _reads_as(text: str) -> Any:
+    """What the compiler's reader makes of ``text`` written plain."""
+    try:
+        return yaml.load(text, Loader=_READER)
+    except yaml.YAMLError:
+        return None
 
 
 def yaml_node(value: Any) -> Any:

@@ -8,7 +8,8 @@ branch of a condition), a step is added at the end of a lane (or in a new lane),
 removing a node joins its neighbours again. The rest of a node's vocabulary is set the same
 way, one setting per operation: people, decision mode, field permissions, how a parallel
 node joins, the clock of a step (remind, then escalate or decide), the actions run on
-entering and leaving, and where a rejection may send the request. Nodes are named by key; a
+entering and leaving, where a rejection may send the request, who may submit (and when),
+whom a step passes over, the state a step or an end shows, and an end's outcome. Nodes are named by key; a
 condition's branches and a parallel node's lanes have no key in the format, so they are
 named by their position, which the page shows.
 
@@ -22,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml.comments import CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from formflow.designer.documents import Document, DocumentError, to_plain, yaml_node
 from formflow.errors import N_
@@ -47,6 +48,10 @@ ACTION_SLOTS: Mapping[str, tuple[str, ...]] = {
 }
 """Where each kind of node runs actions, as the format allows them."""
 SUBMITTER = "submitter"
+WITHDRAWALS = ("until_first_decision", "until_end", "never")
+"""Until when the submitter may withdraw; the first is the format's default."""
+NO_APPROVER = ("refuse", "skip", "admins")
+"""What a step with nobody to ask does; the first is the format's default."""
 
 
 @dataclass(frozen=True)
@@ -409,6 +414,133 @@ class SetRejectTo:
             document.set(path, _flow_list(wanted))
 
 
+@dataclass(frozen=True)
+class SetSubmitting:
+    """Who may submit from the start node (``roles``), from which states (``sources``,
+    written ``from``), when (``condition``) and until when they may withdraw. An empty part
+    is removed (the format's default: anyone who may update the record, any state, always,
+    until the first decision); a part already as asked keeps its line. Whether the roles,
+    states and condition exist in the app is the compiler's to say, beside the node."""
+
+    node: str
+    roles: Sequence[str] = field(default=(), hash=False)
+    sources: Sequence[str] = field(default=(), hash=False)
+    condition: str = ""
+    withdraw: str = WITHDRAWALS[0]
+
+    def apply(self, document: Document) -> None:
+        if document.get((NODES, self.node)).get("type") != "start":
+            raise DocumentError(N_("only the start node says who may submit"))
+        if self.withdraw not in WITHDRAWALS:
+            raise DocumentError(
+                N_("withdrawing is allowed until the first decision, until the end, or never")
+            )
+        path = (NODES, self.node)
+        _put_list(document, (*path, "roles"), self.roles)
+        _put_list(document, (*path, "from"), self.sources)
+        _put(document, (*path, "condition"), self.condition.strip() or None, None)
+        _put(document, (*path, "withdraw"), self.withdraw, WITHDRAWALS[0])
+
+
+@dataclass(frozen=True)
+class SetPassingOver:
+    """Who an approval step passes over, and what it does with nobody left: ``no_approver``
+    (``refuse``, the default, ``skip`` or ``admins``), ``skip.already_approved``,
+    ``allow_self`` (the submitter may approve their own request here) and, only with it,
+    ``skip.submitter``. Defaults are written by leaving the key out."""
+
+    node: str
+    no_approver: str = NO_APPROVER[0]
+    skip_approved: bool = False
+    skip_submitter: bool = False
+    allow_self: bool = False
+
+    def apply(self, document: Document) -> None:
+        if document.get((NODES, self.node)).get("type") != "approval":
+            raise DocumentError(N_("only an approval step has approvers to pass over"))
+        if self.no_approver not in NO_APPROVER:
+            raise DocumentError(
+                N_("with nobody to ask, a step refuses, is skipped or goes to the admins")
+            )
+        if self.skip_submitter and not self.allow_self:
+            raise DocumentError(
+                N_("passing over the submitter is for a step that lets them approve")
+            )
+        path = (NODES, self.node)
+        _put(document, (*path, "no_approver"), self.no_approver, NO_APPROVER[0])
+        skip = {"already_approved": self.skip_approved, "submitter": self.skip_submitter}
+        if not any(skip.values()):
+            document.delete((*path, "skip"))
+        elif not isinstance(document.get(path).get("skip"), Mapping):
+            document.set((*path, "skip"), {name: True for name, on in skip.items() if on})
+        else:
+            for name, on in skip.items():
+                _put(document, (*path, "skip", name), True if on else None, None)
+        _put(document, (*path, "allow_self"), self.allow_self or None, None)
+
+
+@dataclass(frozen=True)
+class SetState:
+    """The state an approval step shows while it waits, or an end node gives the record;
+    empty removes it. That it is an option of the state field is the compiler's to say."""
+
+    node: str
+    state: str = ""
+
+    def apply(self, document: Document) -> None:
+        if document.get((NODES, self.node)).get("type") not in ("approval", "end"):
+            raise DocumentError(N_("only an approval step or an end sets the record's state"))
+        _put(document, (NODES, self.node, "state"), self.state.strip() or None, None)
+
+
+@dataclass(frozen=True)
+class SetOutcome:
+    """The outcome an end node ends the request with; empty (or the node's own key, the
+    format's default) removes it."""
+
+    node: str
+    outcome: str = ""
+
+    def apply(self, document: Document) -> None:
+        if document.get((NODES, self.node)).get("type") != "end":
+            raise DocumentError(N_("only an end node has an outcome"))
+        outcome = self.outcome.strip() or self.node
+        _put(document, (NODES, self.node, "outcome"), outcome, self.node)
+
+
+def _put(document: Document, path: tuple[str, ...], value: Any, default: Any) -> None:
+    """Write ``value`` at ``path``: a value already there keeps its line, and the format's
+    ``default`` (or ``None``) is written by leaving the key out."""
+    parent = document.get(path[:-1])
+    if isinstance(parent, Mapping) and path[-1] in parent and parent[path[-1]] == value:
+        return
+    if value is None or value == default:
+        document.delete(path)
+    else:
+        _set_before_next(document, path, value)
+
+
+def _put_list(document: Document, path: tuple[str, ...], values: Sequence[str]) -> None:
+    """A list of keys written on one line, in order, each once; empty removes it."""
+    wanted = [str(value).strip() for value in values if str(value).strip()]
+    wanted = list(dict.fromkeys(wanted))
+    if not wanted:
+        document.delete(path)
+    elif to_plain(document.get(path[:-1]).get(path[-1])) != wanted:
+        _set_before_next(document, path, _flow_list(wanted))
+
+
+def _set_before_next(document: Document, path: tuple[str, ...], value: Any) -> None:
+    """Set ``value`` at ``path``; a new key goes before the node's ``next``, which the
+    shipped flows write last, so the flow still reads from its settings to where it goes."""
+    parent = document.get(path[:-1])
+    new = isinstance(parent, CommentedMap) and path[-1] not in parent
+    document.set(path, value)
+    if new and "next" in parent:
+        moved = parent.pop(path[-1])
+        parent.insert(list(parent).index("next"), path[-1], moved)
+
+
 def _new_step(key: str, kind: str, label: Mapping[str, str]) -> dict[str, Any]:
     """A new approval or cc node asking the default people (no ``next`` yet)."""
     if kind not in ADDABLE:
@@ -556,4 +688,8 @@ FlowOperation = (
     | SetTimeout
     | SetActions
     | SetRejectTo
+    | SetSubmitting
+    | SetPassingOver
+    | SetState
+    | SetOutcome
 )

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 
 @dataclass
 class Branch:
@@ -144,3 +146,42 @@ def _settings(node: Mapping[str, Any]) -> dict[str, Any]:
         for key, value in node.items()
         if key not in {"key", "type", "label", "next", "branches", "lanes"}
     }
+
+
+@dataclass(frozen=True)
+class NodeSpan:
+    """The lines (from 1, both ends included) a node's YAML takes in a flow's text."""
+
+    key: str
+    first: int
+    last: int
+
+
+def node_spans(text: str) -> list[NodeSpan]:
+    """Where each node of a flow's text lies, in order; none when the text does not read.
+    A compiler error (``FILE:LINE:COL``) belongs to the node whose span holds its line."""
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    nodes = next((v for k, v in root.value if getattr(k, "value", None) == "nodes"), None)
+    if not isinstance(nodes, yaml.SequenceNode):
+        return []
+    items = [item for item in nodes.value if isinstance(item, yaml.MappingNode)]
+    spans = []
+    for position, item in enumerate(items):
+        key = next((str(v.value) for k, v in item.value if getattr(k, "value", None) == "key"), "")
+        if position + 1 < len(items):  # up to the next node (a block item ends where it begins)
+            last = items[position + 1].start_mark.line
+        else:
+            end = item.end_mark
+            last = end.line if end.column == 0 and end.line > item.start_mark.line else end.line + 1
+        spans.append(NodeSpan(key, item.start_mark.line + 1, max(last, item.start_mark.line + 1)))
+    return spans
+
+
+def node_at(spans: list[NodeSpan], line: int) -> str | None:
+    """The key of the node whose span holds ``line``, if one does."""
+    return next((span.key for span in spans if span.first <= line <= span.last), None)

@@ -34,6 +34,7 @@ from formflow.designer.drafts import (
     save_file,
 )
 from formflow.designer.flow_edits import FlowOperation
+from formflow.designer.flows import node_at, node_spans
 from formflow.designer.merge import MergeResult
 from formflow.designer.operations import Operation
 from formflow.designer.references import Reference, find_references
@@ -63,6 +64,17 @@ from formflow.storage.migrations import MigrationResult, migrate
 from formflow.storage.platform_tables import designer_publications
 from formflow.storage.time_caps import capped
 from formflow.storage.versions import StoredVersion, current_version, get_version, list_versions
+
+
+class EditRefused(DocumentError):
+    """An edit that would give the flow node it changes a problem the compiler finds (an
+    unknown role or state, a condition that does not read): nothing is saved, and
+    ``problems`` say what, ``FILE:LINE:COL``, for the page to show beside ``node``."""
+
+    def __init__(self, node: str, problems: tuple[DefinitionError, ...]) -> None:
+        super().__init__("; ".join(problem.message for problem in problems))
+        self.node = node
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -130,19 +142,53 @@ class Designer:
         revision: int,
         operations: Iterable[Operation | FlowOperation],
         user_id: int | None,
+        *,
+        checked_node: str | None = None,
     ) -> DraftFile:
         """Apply designer operations to one draft file and save the result, made from
         ``revision``. Raises :class:`~.documents.UnreadableDocument` while the file's text
         does not parse (the visual side waits for the text to be fixed) and
-        :class:`~.documents.DocumentError` for an operation that does not fit."""
+        :class:`~.documents.DocumentError` for an operation that does not fit. With
+        ``checked_node`` (a flow node's key), an edit giving that node a problem it did not
+        have is refused with :class:`EditRefused`, and nothing is saved."""
         with write_transaction(self.instance.engine) as connection:
-            stored = open_draft(connection, app_key).files[path]
+            draft = open_draft(connection, app_key)
+            stored = draft.files[path]
             document = Document(path, stored.text)
             for operation in operations:
                 operation.apply(document)
+            if checked_node is not None and document.changed:
+                files = draft.texts()
+                self._refuse_new_problems(files, path, document.text(), checked_node)
             saved = save_file(connection, app_key, path, document.keep(), revision, user_id)
             record_step(connection, app_key, path, stored.text, saved.text, user_id)
             return saved
+
+    def _refuse_new_problems(
+        self, files: Mapping[str, str], path: str, text: str, node: str
+    ) -> None:
+        after = self._problems_at(files, path, text, node)
+        if not after:
+            return
+        before = {problem.message for problem in self._problems_at(files, path, files[path], node)}
+        new = tuple(problem for problem in after if problem.message not in before)
+        if new:
+            raise EditRefused(node, new)
+
+    def _problems_at(
+        self, files: Mapping[str, str], path: str, text: str, node: str
+    ) -> tuple[DefinitionError, ...]:
+        """The compiler's problems inside ``node``'s lines with ``text`` as ``path``."""
+        try:
+            self.compile({**files, path: text})
+        except DefinitionErrors as exc:
+            spans = node_spans(text)
+            return tuple(
+                error
+                for error in exc.errors
+                if error.file == path and node_at(spans, error.line) == node
+            )
+        return ()
 
     def undo(self, app_key: str, user_id: int | None) -> DraftFile:
         """Undo the draft's latest designer step (:class:`~.undo.NothingToUndo` if none)."""

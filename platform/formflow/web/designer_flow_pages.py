@@ -17,10 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
-from flask import redirect, request, url_for
+from flask import flash, get_flashed_messages, redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from formflow.definitions import App
 from formflow.definitions.source import SourceError
 from formflow.designer import Designer
 from formflow.designer.documents import DocumentError
@@ -28,9 +29,11 @@ from formflow.designer.drafts import DraftConflict
 from formflow.designer.flow_edits import (
     ACTION_SLOTS,
     JOINS,
+    NO_APPROVER,
     PERMISSIONS,
     SUBMITTER,
     TIMEOUT_ACTIONS,
+    WITHDRAWALS,
     AddBranch,
     AddCondition,
     AddLaneStep,
@@ -46,9 +49,15 @@ from formflow.designer.flow_edits import (
     SetDecisionMode,
     SetFieldPermissions,
     SetJoin,
+    SetOutcome,
+    SetPassingOver,
     SetRejectTo,
+    SetState,
+    SetSubmitting,
     SetTimeout,
 )
+from formflow.designer.flows import node_at, node_spans
+from formflow.designer.service import EditRefused
 from formflow.designer.simulate import Simulation
 from formflow.errors import DefinitionError, DefinitionErrors, FormflowError
 from formflow.web import context
@@ -60,6 +69,9 @@ from formflow.web.designer_pages import (
     flash_refusal,
 )
 from formflow.web.ids import parse_id
+
+BESIDE = "beside"
+"""The flash category of a refused edit: the workflow page shows it beside its node."""
 
 
 def rule_line(rule: Mapping[str, Any]) -> str:
@@ -115,40 +127,13 @@ def node_errors(path: str, text: str, errors: tuple[DefinitionError, ...]) -> di
     """The compiler's errors about each node, by its key: an error belongs to the node
     whose lines hold it, so the page shows it beside that node. The lines are read from
     the saved text itself (a parsed document kept for editing remembers older lines)."""
-    starts = node_lines(text)
+    spans = node_spans(text)
     found: dict[str, list[str]] = {}
     for error in errors:
-        if error.file != path:
-            continue
-        owner = None
-        for line, key in starts:
-            if line > error.line:
-                break
-            owner = key
+        owner = node_at(spans, error.line) if error.file == path else None
         if owner is not None:
             found.setdefault(owner, []).append(f"{error.line}:{error.column}: {error.message}")
     return found
-
-
-def node_lines(text: str) -> list[tuple[int, str]]:
-    """Where each node of a flow's text begins (line from 1) and its key, in order."""
-    try:
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        return []
-    if not isinstance(root, yaml.MappingNode):
-        return []
-    nodes = next((v for k, v in root.value if getattr(k, "value", None) == "nodes"), None)
-    if not isinstance(nodes, yaml.SequenceNode):
-        return []
-    starts = []
-    for item in nodes.value:
-        if isinstance(item, yaml.MappingNode):
-            key = next(
-                (str(v.value) for k, v in item.value if getattr(k, "value", None) == "key"), ""
-            )
-            starts.append((item.start_mark.line + 1, key))
-    return sorted(starts)
 
 
 def reject_choices(nodes: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
@@ -194,6 +179,7 @@ def flow_page_context(service: Designer, app_key: str, data: Mapping[str, Any]) 
     problem = None
     errors: tuple[DefinitionError, ...] = ()
     draft = service.draft(app_key)
+    app: App | None = None
     try:
         app = service.compile(draft.texts())
         form = app.forms.get(str(data.get("form")))
@@ -215,8 +201,15 @@ def flow_page_context(service: Designer, app_key: str, data: Mapping[str, Any]) 
     if errors and isinstance(key, str):
         path = _document_file(draft, "workflows", key)
         errors_by_node = node_errors(path, draft.files[path].text, errors)
+    refusals = get_flashed_messages(category_filter=[BESIDE])
+    opened = request.args.get("node", "")
     return {
         "node_errors": errors_by_node,
+        "refusals": {opened: refusals} if opened in nodes else {},
+        "stray_refusals": [] if opened in nodes else refusals,
+        "role_choices": _roles(app),
+        "state_choices": _states(app, data),
+        "with_current": with_current,
         "reject_choices": reject_choices(nodes),
         "joins": JOINS,
         "timeout_actions": TIMEOUT_ACTIONS,
@@ -236,6 +229,29 @@ def flow_page_context(service: Designer, app_key: str, data: Mapping[str, Any]) 
         "rule_line": rule_line,
         "can_undo": service.can_undo(app_key),
     }
+
+
+def with_current(choices: list[tuple[str, Any]], current: Any) -> list[tuple[str, Any]]:
+    """The choices offered, then the values the flow names already that are not among them
+    (an unknown role stays ticked, so applying the form does not drop it unseen)."""
+    known = {value for value, _label in choices}
+    names = current if isinstance(current, list) else []
+    return choices + [(str(name), str(name)) for name in names if name not in known]
+
+
+def _roles(app: App | None) -> list[tuple[str, Any]]:
+    """The app's roles, to tick who may submit (none while the draft does not compile:
+    the roles a start node names already are offered all the same)."""
+    return [(role.key, role.label) for role in app.roles] if app else []
+
+
+def _states(app: App | None, data: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The options of the flow's state field: what a step, an end or submitting may name."""
+    form = app.forms.get(str(data.get("form"))) if app else None
+    state_field = data.get("state_field")
+    if form is None or not isinstance(state_field, str) or not form.has_field(state_field):
+        return []
+    return [(option.value, option.label) for option in form.field(state_field).options]
 
 
 def _simulation(service: Designer, app_key: str, workflow_key: str) -> Simulation:
@@ -265,18 +281,53 @@ def workflow_edit(app_key: str, workflow_key: str) -> Response:
     """Apply one edit of the drawn flow, then show the flow again."""
     service, draft, path = _located(app_key, "workflows", workflow_key)
     revision = request.form.get("revision", type=int) or 0
-    try:
-        _read(path, draft.files[path].text)
-        operation = _operation(request.form)
-        service.apply(app_key, path, revision, [operation], context.user().id)
-    except (DraftConflict, SourceError, DocumentError, ValueError) as refusal:
-        flash_refusal(refusal)
-    opened = request.form.get("node", "")  # the node edited stays open, or the one added
+    node = request.form.get("node", "").strip()
+    opened = node  # the node edited stays open, or the one added
     if request.form.get("action", "").startswith("add_") and request.form.get("new_key"):
         opened = request.form.get("new_key", "")
+    where = BESIDE if opened == node else "error"  # a refusal is shown beside its node
+    try:
+        _read(path, draft.files[path].text)
+        checked = _checked_operations(request.form.get("action", ""), node, request.form)
+        operations = checked or [_operation(request.form)]
+        user = context.user().id
+        service.apply(
+            app_key, path, revision, operations, user, checked_node=node if checked else None
+        )
+    except EditRefused as exc:
+        for found in exc.problems:
+            flash(_("Not saved: %(problem)s", problem=found.message), BESIDE)
+    except (DraftConflict, SourceError, DocumentError, ValueError) as refusal:
+        flash_refusal(refusal, where)
     return redirect(
         url_for(".workflow", app_key=app_key, workflow_key=workflow_key, node=opened or None)
     )
+
+
+def _checked_operations(action: str, node: str, posted: Any) -> list[FlowOperation]:
+    """The settings naming what the app defines (roles, states, conditions, outcomes):
+    checked by the compiler before they are saved, so a name the app lacks is refused
+    beside the node and nothing is written. Empty for the other edits."""
+    if action == "submitting":
+        withdraw = posted.get("withdraw") or WITHDRAWALS[0]
+        roles, sources = posted.getlist("roles"), posted.getlist("from")
+        return [SetSubmitting(node, roles, sources, posted.get("condition", ""), withdraw)]
+    if action == "passing_over":
+        ticked = {name: posted.get(name) == "1" for name in ("approved", "submitter", "self")}
+        no_approver = posted.get("no_approver") or NO_APPROVER[0]
+        return [
+            SetPassingOver(
+                node, no_approver, ticked["approved"], ticked["submitter"], ticked["self"]
+            )
+        ]
+    if action == "state":
+        return [SetState(node, posted.get("state", ""))]
+    if action == "ending":
+        return [
+            SetOutcome(node, posted.get("outcome", "")),
+            SetState(node, posted.get("state", "")),
+        ]
+    return []
 
 
 def _operation(posted: Any) -> FlowOperation:

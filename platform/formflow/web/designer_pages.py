@@ -130,14 +130,17 @@ def _open(draft: Draft, path: str) -> OpenDocument:
         return OpenDocument(path, stored, {}, exc.error)
 
 
-def flash_refusal(refusal: DraftError | DocumentError | SourceError | ValueError) -> None:
-    """Say on the page a step redirects to why the step was refused."""
+def flash_refusal(
+    refusal: DraftError | DocumentError | SourceError | ValueError, category: str = "error"
+) -> None:
+    """Say on the page a step redirects to why the step was refused (an operation's own
+    refusal in ``category``: the workflow page shows some beside their node)."""
     if isinstance(refusal, DraftConflict):
         flash(_("Someone saved this file after you opened it; the page now shows their version."))
     elif isinstance(refusal, UnreadableDocument | SourceError):
         flash(_("Fix the YAML first: the visual designer waits until it reads again."), "error")
     else:
-        flash(_(str(refusal)), "error")  # the operations' own words are marked for translation
+        flash(_(str(refusal)), category)  # the operations' own words are marked for translation
 
 
 @blueprint.get("/<app_key>/forms/<form_key>")

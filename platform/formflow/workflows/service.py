@@ -203,6 +203,9 @@ class _Step:
     outcome: str | None = None
     entries: int = 0
     record: Record = field(default_factory=dict)
+    stored: Record | None = None
+    """The record as the claim read it, every column, until the step changes it or runs an
+    action: its first change is handed it, so the record service need not read it again."""
     opened: list[tuple[int, int, str]] = field(default_factory=list)
     """Tasks this step put before someone, as (task id, user id, kind): they are told."""
     reminded: list[tuple[int, int]] = field(default_factory=list)
@@ -1011,7 +1014,7 @@ class WorkflowService:
             outcome=instance.outcome,
             entries=instance.entries,
         )
-        step.record = self._record(connection, instance.form_key, instance.record_id)
+        step.record = step.stored = self._record(connection, instance.form_key, instance.record_id)
         return step
 
     def _save(self, step: _Step) -> Instance:
@@ -1385,7 +1388,9 @@ class WorkflowService:
             {**step.edits, **values},
             expected_version=int(step.record["version"]),
             savepoint=False,  # a refused write ends the step, and its unit, whole
+            stored=step.stored,
         )
+        step.stored = None
         step.edits.clear()
         step.record = {**step.record, **stored}
         step.record.pop(DEPARTMENT, None)  # an owner's change may have moved it
@@ -1396,6 +1401,7 @@ class WorkflowService:
                 self._write(step, dict(call.params))
                 continue
             action = self.actions[call.name]
+            step.stored = None  # the action may write the record
             self._flush(step)  # what the action reads or writes comes after them
             context = self.services.lend(
                 ActionContext(

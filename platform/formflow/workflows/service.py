@@ -215,6 +215,10 @@ class _Step:
     edits: dict[str, Any] = field(default_factory=dict)
     """Values an approver gave, written with the step's next change of the record (so a
     field shown only in the state the decision leads to can be filled in by it)."""
+    pending: dict[int, str] | None = None
+    """The instance's open and waiting tasks (id -> node), kept by the step once it has
+    read them all and as it changes them, so that its save need not read them again
+    (``None``: not known, read at the save)."""
     history: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     """The history rows and events the step made since it last wrote them: they are
@@ -1018,12 +1022,12 @@ class WorkflowService:
         return step
 
     def _save(self, step: _Step) -> Instance:
-        nodes = sorted(
-            {
-                task.node_key
+        if step.pending is None:
+            step.pending = {
+                task.id: task.node_key
                 for task in self._tasks(step.connection, step.instance.id, (OPEN, WAITING))
             }
-        )
+        nodes = sorted(set(step.pending.values()))
         live = step.status in LIVE
         if self.notifications is not None and not self.tell_by_events:
             tell(self.notifications, step, self.app)
@@ -1132,6 +1136,7 @@ class WorkflowService:
         self, step: _Step, node: ApprovalNode, task: Task, target: str | None
     ) -> None:
         every = self._tasks(step.connection, step.instance.id, None)
+        step.pending = {t.id: t.node_key for t in every if t.status in (OPEN, WAITING)}
         tasks = [t for t in every if t.node_key == node.key and t.entry == task.entry]
         counted = [t for t in tasks if t.status not in (CANCELLED, REASSIGNED, SKIPPED)]
         approved = sum(1 for t in counted if t.status == APPROVED)
@@ -1266,6 +1271,8 @@ class WorkflowService:
         )
         if done.rowcount != 1:
             raise TaskAlreadyDecided(task.id, self._task_in(step.connection, task.id).status)
+        if step.pending is not None:
+            step.pending.pop(task.id, None)
 
     def _new_task(
         self,
@@ -1302,6 +1309,8 @@ class WorkflowService:
         ).scalar_one()
         if status in (OPEN, COPIED):
             step.opened.append((int(task_id), user_id, kind))
+        if step.pending is not None and status in (OPEN, WAITING):
+            step.pending[int(task_id)] = node_key
 
     def _timers(self, step: _Step, node_key: str) -> dict[str, datetime | None]:
         """When a task opening now at ``node_key`` is reminded and acted on, if ever."""
@@ -1315,6 +1324,8 @@ class WorkflowService:
         }
 
     def _cancel_open(self, step: _Step) -> None:
+        if step.pending is not None:
+            step.pending.clear()
         step.connection.execute(
             update(workflow_tasks)
             .where(
@@ -1325,6 +1336,8 @@ class WorkflowService:
         )
 
     def _cancel_node(self, step: _Step, node_key: str) -> None:
+        if step.pending is not None:
+            step.pending = {key: node for key, node in step.pending.items() if node != node_key}
         step.connection.execute(
             update(workflow_tasks)
             .where(
@@ -1401,7 +1414,7 @@ class WorkflowService:
                 self._write(step, dict(call.params))
                 continue
             action = self.actions[call.name]
-            step.stored = None  # the action may write the record
+            step.stored = step.pending = None  # the action may write the record, or tasks
             self._flush(step)  # what the action reads or writes comes after them
             context = self.services.lend(
                 ActionContext(

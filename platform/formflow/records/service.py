@@ -330,7 +330,7 @@ class RecordService:
                 context,
                 existing=current,
                 existing_rows=rows,
-                derive=self._derive(connection, form),
+                derive=self._derive(connection, form, current),
                 fill=self._fill(connection, form),
             )
             self._refuse_fixed(access, values, prepared.values, prepared.rows, {**current, **rows})
@@ -1144,11 +1144,14 @@ class RecordService:
                     ],
                 )
 
-    def _derive(self, connection: Connection, form: Form) -> Derive | None:
-        """What the preparer asks for a record's roll-ups and lookups, if the form has any."""
+    def _derive(
+        self, connection: Connection, form: Form, stored: Record | None = None
+    ) -> Derive | None:
+        """What the preparer asks for a record's roll-ups and lookups, if the form has any
+        (``stored``: the record an update starts from, see ``starting_values``)."""
         if not any(field.is_derived for field in form.fields):
             return None
-        return partial(self.derived.starting_values, connection, form)
+        return partial(self.derived.starting_values, connection, form, stored=stored)
 
     def _fill(self, connection: Connection, form: Form) -> Fill | None:
         """What the preparer asks for the record a link points at, if a link of the form

@@ -165,7 +165,7 @@ def statements_of(engine: Engine, work: Callable[[], object]) -> int:
     return len(seen)
 
 
-DECISION_STATEMENTS = 26
+DECISION_STATEMENTS = 23
 """What one decision may cost at most: claim, task, history, the record's update with its
 audit entry and events, the contract's roll-ups, the next task and its holder's notice
 (the unit's history rows, events and audit entries each written together)."""

@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import pytest
 from shop import People
+from sqlalchemy import select
 
-from formflow.errors import StaleRecord, ValidationFailed
-from formflow.records.service import RecordService
+from formflow.errors import RecordNotFound, StaleRecord, ValidationFailed
+from formflow.records.query import normalised
+from formflow.records.service import Record, RecordService
 
 
 def problems(error: pytest.ExceptionInfo[ValidationFailed]) -> dict[str, list[str]]:
@@ -252,3 +254,63 @@ def test_a_link_in_a_subtable_row_must_point_at_a_record_the_user_can_read(
             {"lines": [{"item": "pen", "qty": 1, "price": 1, "partner": theirs["id"]}]},
         )
     assert problems(caught) == {"lines.0.partner": ["not_found"]}
+
+
+def stored_row(service: RecordService, form_key: str, record_id: int) -> Record:
+    """A record as the database holds it, every column, as a workflow step reads it."""
+    table = service.schema.table(form_key)
+    with service.engine.connect() as connection:
+        row = connection.execute(select(table).where(table.c.id == record_id)).mappings().one()
+    return normalised(row)
+
+
+def test_an_update_handed_the_stored_record_changes_it_as_one_that_reads_it(
+    service: RecordService, people: People
+) -> None:
+    record = service.create(people.alice, "account", {"name": "Acme", "score": 5})
+    stored = stored_row(service, "account", record["id"])
+    updated = service.update(
+        people.alice,
+        "account",
+        record["id"],
+        {"name": "Acme Ltd"},
+        expected_version=1,
+        stored=stored,
+    )
+    assert (updated["name"], updated["score"], updated["version"]) == ("Acme Ltd", 5, 2)
+    assert service.get(people.alice, "account", record["id"])["name"] == "Acme Ltd"
+
+
+def test_a_handed_record_that_has_moved_on_is_refused_as_stale(
+    service: RecordService, people: People
+) -> None:
+    record = service.create(people.alice, "account", {"name": "Acme"})
+    stored = stored_row(service, "account", record["id"])
+    service.update(people.alice, "account", record["id"], {"name": "One"}, expected_version=1)
+    with pytest.raises(StaleRecord):
+        service.update(
+            people.alice,
+            "account",
+            record["id"],
+            {"name": "Two"},
+            expected_version=1,
+            stored=stored,
+        )
+    assert service.get(people.alice, "account", record["id"])["name"] == "One"
+
+
+def test_a_handed_record_out_of_the_actors_reach_is_not_found(
+    service: RecordService, people: People
+) -> None:
+    theirs = service.create(people.bob, "account", {"name": "Bob's"})
+    stored = stored_row(service, "account", theirs["id"])
+    with pytest.raises(RecordNotFound):
+        service.update(
+            people.alice,
+            "account",
+            theirs["id"],
+            {"name": "Mine"},
+            expected_version=1,
+            stored=stored,
+        )
+    assert service.get(people.bob, "account", theirs["id"])["name"] == "Bob's"

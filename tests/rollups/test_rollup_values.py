@@ -134,3 +134,33 @@ def test_a_money_sum_is_exact_to_the_cent_over_many_values(box: Sandbox, staff: 
     assert stored(box, staff, "account", acme["id"])["won_total"] == Decimal("3827160549386.00")
     summed = box.records.aggregate(staff, "deal", Aggregation((Measure("sum", "amount"),)))
     assert summed == [{"sum_amount": Decimal("3827160549386.00")}]  # dashboards add alike
+
+
+def test_an_update_that_leaves_the_link_alone_keeps_the_lookups_the_linked_record_moved(
+    box: Sandbox, staff: Actor
+) -> None:
+    acme = account(box, staff, region="North")
+    shown = deal(box, staff, acme["id"])
+    box.records.update(staff, "account", acme["id"], {"region": "South"}, expected_version=1)
+    box.records.update(staff, "deal", shown["id"], {"title": "Renamed"}, expected_version=1)
+    assert stored(box, staff, "deal", shown["id"])["account_region"] == "South"
+
+
+def test_an_update_that_leaves_the_link_alone_is_still_held_to_rules_on_its_lookups(
+    box: Sandbox, staff: Actor
+) -> None:
+    acme = account(box, staff)
+    won = deal(box, staff, acme["id"], amount="900", stage="won")
+    box.records.update(staff, "account", acme["id"], {"credit": "500"}, expected_version=1)
+    with pytest.raises(ValidationFailed) as caught:
+        box.records.update(staff, "deal", won["id"], {"title": "Renamed"}, expected_version=1)
+    assert list(caught.value.problems) == ["amount"]
+
+
+def test_an_update_that_changes_the_link_takes_the_new_linked_records_values(
+    box: Sandbox, staff: Actor
+) -> None:
+    shown = deal(box, staff, account(box, staff, region="North")["id"])
+    west = account(box, staff, name="West Co", region="West")
+    box.records.update(staff, "deal", shown["id"], {"account": west["id"]}, expected_version=1)
+    assert stored(box, staff, "deal", shown["id"])["account_region"] == "West"

@@ -254,6 +254,8 @@ def _check_instance(connection: Any, records: RecordService, flows: WorkflowServ
         assert any(task.status == "open" for task in open_tasks)
     else:
         assert open_tasks == []
+    # its position names the nodes its people hold, as the steps worked it out
+    assert instance.nodes == tuple(sorted({task.node_key for task in open_tasks}))
     # each task decided once, and its decision in the history
     decisions: dict[int, int] = {}
     for entry in history:

@@ -81,8 +81,12 @@ def condition_holds(
     (one past the budget raises :class:`ExpressionLimit`)."""
     if expression is None:
         return True
+    return _verdict(expression, {**values, **context.names})
+
+
+def _verdict(expression: Expression, names: Mapping[str, Any]) -> bool:
     try:
-        return bool(evaluate(expression, values, context))
+        return bool(expression.evaluate(names))
     except ExpressionLimit:
         raise
     except ExpressionError:
@@ -282,20 +286,38 @@ def _applicable(
 ) -> tuple[set[str], set[str]]:
     visible: set[str] = set()
     required: set[str] = set()
+    holds = _Verdicts(values, context)
     for item in fields:
         try:
-            if not condition_holds(item.visible_if, values, context):
+            if not holds(item.visible_if):
                 continue
             visible.add(item.key)
             if item.is_computed:
                 continue
-            if item.required or (
-                item.required_if is not None and condition_holds(item.required_if, values, context)
-            ):
+            if item.required or (item.required_if is not None and holds(item.required_if)):
                 required.add(item.key)
         except ExpressionLimit as exc:
             raise ExpressionRefused(item.key, str(exc)) from None
     return visible, required
+
+
+class _Verdicts:
+    """The conditions' verdicts on one set of values, each condition text worked out once:
+    fields often share one (five fields needed for one kind of invoice), and a verdict
+    depends only on the text and the values (the fields of a form are compiled by one
+    engine, with one budget)."""
+
+    def __init__(self, values: Mapping[str, Any], context: Context) -> None:
+        self.names = {**values, **context.names}
+        self.found: dict[str, bool] = {}
+
+    def __call__(self, expression: Expression | None) -> bool:
+        if expression is None:
+            return True
+        verdict = self.found.get(expression.source)
+        if verdict is None:
+            verdict = self.found[expression.source] = _verdict(expression, self.names)
+        return verdict
 
 
 def reads_record_id(form: Form) -> bool:

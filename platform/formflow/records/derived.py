@@ -79,6 +79,7 @@ class DerivedValues:
                     target = str(form.field(field.lookup.link).target_form)
                     self.lookups_of.setdefault(target, []).append((form, field))
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
+        self._lookups: dict[str, tuple[Form, dict[str, tuple[list[Field], Select[Any]]]]] = {}
         self.announce: Announce | None = None
         """Told of each live record whose derived values another record's write changed
         (not of a record's own values worked out in its own write, such as a restore's)."""
@@ -86,13 +87,19 @@ class DerivedValues:
     # a record being saved -----------------------------------------------------------
 
     def starting_values(
-        self, connection: Connection, form: Form, values: Mapping[str, Any]
+        self,
+        connection: Connection,
+        form: Form,
+        values: Mapping[str, Any],
+        stored: Mapping[str, Any] | None = None,
     ) -> Record:
         """The derived values of a record about to be saved with ``values``: its lookups from
         the records it links to now, its roll-ups as stored (zero for a new record's counts and
-        sums), so that its formulas and rules read them."""
+        sums), so that its formulas and rules read them. An update passes the record as
+        ``stored``: a lookup through a link it leaves alone keeps its stored value, which the
+        linked record's writes (:meth:`after_write`) and migrations keep exact."""
         found: Record = {}
-        linked = self._linked_values(connection, form, values)
+        linked = self._linked_values(connection, form, values, stored)
         for field in form.fields:
             if field.lookup is not None:
                 found[field.key] = linked.get(field.key)
@@ -101,31 +108,54 @@ class DerivedValues:
         return found
 
     def _linked_values(
-        self, connection: Connection, form: Form, values: Mapping[str, Any]
+        self,
+        connection: Connection,
+        form: Form,
+        values: Mapping[str, Any],
+        stored: Mapping[str, Any] | None = None,
     ) -> Record:
-        """Every lookup of ``form`` for a record with ``values``: one query per link, however
-        many fields of the linked record it shows."""
+        """Every lookup of ``form`` for a record with ``values``: one query per link that
+        changed from ``stored`` (every link of a new record), however many fields of the
+        linked record it shows."""
         found: Record = {}
+        for link_key, (fields, statement) in self._lookup_statements(form).items():
+            linked = values.get(link_key)
+            if stored is not None and linked == stored.get(link_key):
+                found.update({field.key: stored.get(field.key) for field in fields})
+                continue
+            if linked is None:
+                continue
+            row = connection.execute(statement, {"linked_id": linked}).first()
+            if row is None:
+                continue
+            for field, value in zip(fields, row, strict=True):
+                found[field.key] = normalised({"v": value})["v"] if value is not None else None  # type: ignore[arg-type]
+        return found
+
+    def _lookup_statements(self, form: Form) -> dict[str, tuple[list[Field], Select[Any]]]:
+        """By link, the lookups of ``form`` through it and the one query that reads them all
+        from the linked record: built once per form, as every save of its records runs it."""
+        built = self._lookups.get(form.key)
+        if built is not None and built[0] is form:
+            return built[1]
         by_link: dict[str, list[Field]] = {}
         for field in form.fields:
             if field.lookup is not None:
                 by_link.setdefault(field.lookup.link, []).append(field)
+        statements: dict[str, tuple[list[Field], Select[Any]]] = {}
         for link_key, fields in by_link.items():
-            linked = values.get(link_key)
-            if linked is None:
-                continue
             target = self.schema.table(str(form.field(link_key).target_form))
             shown = [
                 target.c[f.lookup.field].label(f"v{n}")
                 for n, f in enumerate(fields)
                 if f.lookup is not None
             ]
-            row = connection.execute(select(*shown).where(target.c.id == linked)).first()
-            if row is None:
-                continue
-            for field, value in zip(fields, row, strict=True):
-                found[field.key] = normalised({"v": value})["v"] if value is not None else None  # type: ignore[arg-type]
-        return found
+            statements[link_key] = (
+                fields,
+                select(*shown).where(target.c.id == bindparam("linked_id")),
+            )
+        self._lookups[form.key] = (form, statements)
+        return statements
 
     def after_write(
         self,

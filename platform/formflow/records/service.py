@@ -183,6 +183,7 @@ class RecordService:
         self._updates: dict[str, Update] = {}
         self._access: dict[tuple[Any, ...], FieldAccess] = {}
         self._reads_id = {key: reads_record_id(form) for key, form in self.app.forms.items()}
+        self._columns = {key: frozenset(schema.table(key).c.keys()) for key in self.app.forms}
         self._inserts = {
             key: insert(schema.table(key)).returning(schema.table(key).c.id)
             for key in self.app.forms
@@ -269,6 +270,7 @@ class RecordService:
         grant: Collection[str] = (),
         warn_duplicates: bool = False,
         savepoint: bool = True,
+        stored: Mapping[str, Any] | None = None,
     ) -> Record:
         """Change a record the actor loaded at ``expected_version``; refuse if it moved on.
 
@@ -276,7 +278,10 @@ class RecordService:
         ``warn_duplicates`` is as for :meth:`create`, for the values that change. In an
         open unit of work the write runs in a savepoint, so that a refused write leaves the
         unit's other writes intact; a caller for whom any refusal ends the whole unit (a
-        workflow step) passes ``savepoint=False`` and saves its two statements.
+        workflow step) passes ``savepoint=False`` and saves its two statements. A caller
+        that has just read the record in the open unit (a workflow step) hands it as
+        ``stored``, every column as read, and it is not read again: the actor's reach is
+        checked on it all the same, and the write itself still compares the version.
         """
         form, _ = self._form(form_key)
         scope = require(actor, form, Operation.UPDATE)
@@ -285,9 +290,12 @@ class RecordService:
         context = self.context(actor)
         claiming = form.pool is not None and form.owner_field in access.granted
         with self._writing(savepoint) as connection:
-            current = self._load(
-                connection, actor, form, record_id, scope, Operation.UPDATE, pool=claiming
-            )
+            if stored is None:
+                current = self._load(
+                    connection, actor, form, record_id, scope, Operation.UPDATE, pool=claiming
+                )
+            else:
+                current = self._handed(actor, form, record_id, dict(stored), scope, claiming)
             if current["version"] != expected_version:
                 raise StaleRecord(record_id, expected_version, current["version"])
             self._refuse_readonly_record(actor, form, access, values, current)
@@ -298,7 +306,7 @@ class RecordService:
                 context,
                 existing=current,
                 existing_rows=rows,
-                derive=self._derive(connection, form),
+                derive=self._derive(connection, form, current),
                 fill=self._fill(connection, form),
             )
             self._refuse_fixed(access, values, prepared.values, prepared.rows, {**current, **rows})
@@ -1035,14 +1043,44 @@ class RecordService:
         )
         if row is None:
             raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
-        record = normalised(row)
+        return self._reached(actor, form, normalised(row), scope, operation, pool=pool)
+
+    def _handed(
+        self,
+        actor: Actor,
+        form: Form,
+        record_id: int,
+        record: Record,
+        scope: Scope,
+        pool: bool,
+    ) -> Record:
+        """A live record the caller read in the open unit, checked as :meth:`_load` checks
+        the one it reads (an update's compare-and-set then proves it current)."""
+        if not self._columns[form.key] <= record.keys():
+            raise ValueError(f"a record handed to an update holds every column of {form.key}")
+        if record.get("id") != record_id or record.get(DELETED_AT) is not None:
+            raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
+        return self._reached(actor, form, record, scope, Operation.UPDATE, pool=pool)
+
+    def _reached(
+        self,
+        actor: Actor,
+        form: Form,
+        record: Record,
+        scope: Scope,
+        operation: Operation,
+        *,
+        pool: bool = False,
+    ) -> Record:
+        """``record``, if ``scope`` reaches it; else refused, or not found for those who
+        may not even read it."""
         pooled = pool or operation is Operation.READ
         if not reaches(scope, actor, form, record, pool=pooled):
             if operation is not Operation.READ and reaches(
                 scope_for(actor, form, Operation.READ), actor, form, record, pool=True
             ):
                 raise refusal(operation, form, one=True)
-            raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record_id)
+            raise RecordNotFound(N_("no %(form)s record %(id)s"), form=form.label, id=record["id"])
         return record
 
     def _by_id(self, form_key: str, deleted: bool) -> Select[Any]:
@@ -1088,11 +1126,14 @@ class RecordService:
                     ],
                 )
 
-    def _derive(self, connection: Connection, form: Form) -> Derive | None:
-        """What the preparer asks for a record's roll-ups and lookups, if the form has any."""
+    def _derive(
+        self, connection: Connection, form: Form, stored: Record | None = None
+    ) -> Derive | None:
+        """What the preparer asks for a record's roll-ups and lookups, if the form has any
+        (``stored``: the record an update starts from, see ``starting_values``)."""
         if not any(field.is_derived for field in form.fields):
             return None
-        return partial(self.derived.starting_values, connection, form)
+        return partial(self.derived.starting_values, connection, form, stored=stored)
 
     def _fill(self, connection: Connection, form: Form) -> Fill | None:
         """What the preparer asks for the record a link points at, if a link of the form

@@ -209,6 +209,9 @@ class _Step:
     outcome: str | None = None
     entries: int = 0
     record: Record = field(default_factory=dict)
+    stored: Record | None = None
+    """The record as the claim read it, every column, until the step changes it or runs an
+    action: its first change is handed it, so the record service need not read it again."""
     opened: list[tuple[int, int, str]] = field(default_factory=list)
     """Tasks this step put before someone, as (task id, user id, kind): they are told."""
     reminded: list[tuple[int, int]] = field(default_factory=list)
@@ -218,6 +221,10 @@ class _Step:
     edits: dict[str, Any] = field(default_factory=dict)
     """Values an approver gave, written with the step's next change of the record (so a
     field shown only in the state the decision leads to can be filled in by it)."""
+    pending: dict[int, str] | None = None
+    """The instance's open and waiting tasks (id -> node), kept by the step once it has
+    read them all and as it changes them, so that its save need not read them again
+    (``None``: not known, read at the save)."""
     history: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     """The history rows and events the step made since it last wrote them: they are
@@ -1006,16 +1013,16 @@ class WorkflowService:
             outcome=instance.outcome,
             entries=instance.entries,
         )
-        step.record = self._record(connection, instance.form_key, instance.record_id)
+        step.record = step.stored = self._record(connection, instance.form_key, instance.record_id)
         return step
 
     def _save(self, step: _Step) -> Instance:
-        nodes = sorted(
-            {
-                task.node_key
+        if step.pending is None:
+            step.pending = {
+                task.id: task.node_key
                 for task in self._tasks(step.connection, step.instance.id, (OPEN, WAITING))
             }
-        )
+        nodes = sorted(set(step.pending.values()))
         live = step.status in LIVE
         if self.notifications is not None and not self.tell_by_events:
             tell(self.notifications, step, self.app)
@@ -1124,6 +1131,7 @@ class WorkflowService:
         self, step: _Step, node: ApprovalNode, task: Task, target: str | None
     ) -> None:
         every = self._tasks(step.connection, step.instance.id, None)
+        step.pending = {t.id: t.node_key for t in every if t.status in (OPEN, WAITING)}
         tasks = [t for t in every if t.node_key == node.key and t.entry == task.entry]
         counted = [t for t in tasks if t.status not in (CANCELLED, REASSIGNED, SKIPPED)]
         approved = sum(1 for t in counted if t.status == APPROVED)
@@ -1258,6 +1266,8 @@ class WorkflowService:
         )
         if done.rowcount != 1:
             raise TaskAlreadyDecided(task.id, self._task_in(step.connection, task.id).status)
+        if step.pending is not None:
+            step.pending.pop(task.id, None)
 
     def _new_task(
         self,
@@ -1294,6 +1304,8 @@ class WorkflowService:
         ).scalar_one()
         if status in (OPEN, COPIED):
             step.opened.append((int(task_id), user_id, kind))
+        if step.pending is not None and status in (OPEN, WAITING):
+            step.pending[int(task_id)] = node_key
 
     def _timers(self, step: _Step, node_key: str) -> dict[str, datetime | None]:
         """When a task opening now at ``node_key`` is reminded and acted on, if ever."""
@@ -1307,6 +1319,8 @@ class WorkflowService:
         }
 
     def _cancel_open(self, step: _Step) -> None:
+        if step.pending is not None:
+            step.pending.clear()
         step.connection.execute(
             update(workflow_tasks)
             .where(
@@ -1317,6 +1331,8 @@ class WorkflowService:
         )
 
     def _cancel_node(self, step: _Step, node_key: str) -> None:
+        if step.pending is not None:
+            step.pending = {key: node for key, node in step.pending.items() if node != node_key}
         step.connection.execute(
             update(workflow_tasks)
             .where(
@@ -1380,7 +1396,9 @@ class WorkflowService:
             {**step.edits, **values},
             expected_version=int(step.record["version"]),
             savepoint=False,  # a refused write ends the step, and its unit, whole
+            stored=step.stored,
         )
+        step.stored = None
         step.edits.clear()
         step.record = {**step.record, **stored}
         step.record.pop(DEPARTMENT, None)  # an owner's change may have moved it
@@ -1391,6 +1409,7 @@ class WorkflowService:
                 self._write(step, dict(call.params))
                 continue
             action = self.actions[call.name]
+            step.stored = step.pending = None  # the action may write the record, or tasks
             self._flush(step)  # what the action reads or writes comes after them
             context = self.services.lend(
                 ActionContext(

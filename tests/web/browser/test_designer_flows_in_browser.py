@@ -196,8 +196,8 @@ def test_a_countersign_step_published_to_the_invoice_flow_is_used_by_new_request
         someone.context.close()
 
 
-def test_an_admin_previews_a_funnel_and_saves_it(page: Page, served: str) -> None:
-    sign_in(page, served, "admin")
+def preview_a_funnel(page: Page, served: str) -> None:
+    """Compose a funnel of opportunities by stage (``deal_funnel``) and preview it."""
     page.goto(f"{served}{BOARD}")
     page.fill("#w_key", "deal_funnel")
     page.fill("#w_label_zh", "商机漏斗")
@@ -205,6 +205,11 @@ def test_an_admin_previews_a_funnel_and_saves_it(page: Page, served: str) -> Non
     page.select_option("#w_kind", "funnel")
     page.fill("#w_dimension", "stage")
     page.click("#widget-choices button[type=submit]")
+
+
+def test_an_admin_previews_a_funnel_and_saves_it(page: Page, served: str) -> None:
+    sign_in(page, served, "admin")
+    preview_a_funnel(page, served)
     expect(page.locator("#widget-preview")).to_be_visible()
     expect(page.locator('.designer-widgets li[data-widget="deal_funnel"]')).to_have_count(0)
     page.click("#widget-save button[type=submit]")

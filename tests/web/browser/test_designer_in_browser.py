@@ -24,6 +24,22 @@ def sign_in(page: Page, served: str, username: str) -> None:
     expect(page.locator("h1")).to_have_count(1)
 
 
+def add_tier(page: Page, served: str, *, default: str = "", required: bool = False) -> None:
+    """Add the select field ``tier`` (gold, silver) to the customer form's draft."""
+    page.goto(f"{served}{DESIGNER}")
+    page.click("details.add-field summary")
+    page.fill("#new_key", "tier")
+    page.select_option("#new_type", "select")
+    page.fill("#new_label_zh", "客户等级")
+    page.fill("#new_label_en", "Tier")
+    page.fill("#new_options", "gold\nsilver")
+    page.fill("#new_default", default)
+    if required:
+        page.check("input[name=new_required]")
+    page.click("details.add-field button[type=submit]")
+    expect(page.locator('.field-list li[data-key="tier"]')).to_be_visible()
+
+
 def test_an_admin_adds_a_required_select_and_a_rep_sees_it(
     page: Page, served: str, settings: Settings
 ) -> None:
@@ -33,17 +49,7 @@ def test_an_admin_adds_a_required_select_and_a_rep_sees_it(
     finally:
         instance.close()
     sign_in(page, served, "admin")
-    page.goto(f"{served}{DESIGNER}")
-    page.click("details.add-field summary")
-    page.fill("#new_key", "tier")
-    page.select_option("#new_type", "select")
-    page.fill("#new_label_zh", "客户等级")
-    page.fill("#new_label_en", "Tier")
-    page.fill("#new_options", "gold\nsilver")
-    page.fill("#new_default", "silver")
-    page.check("input[name=new_required]")
-    page.click("details.add-field button[type=submit]")
-    expect(page.locator('.field-list li[data-key="tier"]')).to_be_visible()
+    add_tier(page, served, default="silver", required=True)
     expect(page.locator('[data-preview="phone"] [data-field="tier"]')).to_be_attached()
     page.goto(f"{served}/admin/designer/crm_sfa/publish")
     expect(page.locator("ul.changes")).to_contain_text("客户等级")

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
-from test_designer_in_browser import sign_in
+from test_designer_flows_in_browser import preview_a_funnel
+from test_designer_in_browser import add_tier, sign_in
 
 from formflow import accounts
 from formflow.config import Settings
@@ -21,8 +22,6 @@ from formflow.storage.database import read_transaction
 
 pytestmark = [pytest.mark.browser]
 
-BOARD = "/admin/designer/crm_sfa/dashboards/sales_overview"
-FORM = "/admin/designer/crm_sfa/forms/customer"
 PUBLISH = "/admin/designer/crm_sfa/publish"
 PUBLISHING = 90_000
 """Publishing migrates the database and reloads the app: slow on a busy machine."""
@@ -80,13 +79,7 @@ def test_a_saved_funnel_shows_on_the_dashboard_the_numbers_of_its_preview(
     finally:
         instance.close()
     sign_in(page, served, "admin")
-    page.goto(f"{served}{BOARD}")
-    page.fill("#w_key", "deal_funnel")
-    page.fill("#w_label_zh", "商机漏斗")
-    page.select_option("#w_form", "opportunity")
-    page.select_option("#w_kind", "funnel")
-    page.fill("#w_dimension", "stage")
-    page.click("#widget-choices button[type=submit]")
+    preview_a_funnel(page, served)
     previewed = figures(page, "#widget-preview")
     assert sorted(value for series in previewed["series"] for value in series["data"]) == [1, 2, 3]
     page.click("#widget-save button[type=submit]")
@@ -104,15 +97,7 @@ def test_rolling_the_customer_form_back_loses_no_data(
     page: Page, served: str, settings: Settings
 ) -> None:
     sign_in(page, served, "admin")
-    page.goto(f"{served}{FORM}")
-    page.click("details.add-field summary")
-    page.fill("#new_key", "tier")
-    page.select_option("#new_type", "select")
-    page.fill("#new_label_zh", "客户等级")
-    page.fill("#new_label_en", "Tier")
-    page.fill("#new_options", "gold\nsilver")
-    page.click("details.add-field button[type=submit]")
-    expect(page.locator('.field-list li[data-key="tier"]')).to_be_visible()
+    add_tier(page, served)
     publish(page, "客户分级")
     instance = Instance(settings)
     try:

@@ -325,3 +325,36 @@ def test_records_deleted_by_a_cascade_leave_the_figures(
     assert any("ff_summaries" in s for s in statements)
     live = DashboardService(kept, today=TODAY, summaries=False)
     assert live.compute(people.admin, PEOPLE, ViewerFilters()).value == 0
+
+
+def test_a_create_adds_to_every_summary_of_its_form_in_one_statement(
+    kept: RecordService, people: People
+) -> None:
+    assert len(kept.summaries.kept["account"]) > 1
+    with counting_statements(kept.engine) as statements:
+        kept.create(people.alice, "account", {"name": "a", "level": "A", "credit": "1.00"})
+    assert sum("INSERT INTO ff_summaries" in s for s in statements) == 1
+    assert not any(s.startswith("DELETE FROM ff_summaries") for s in statements)
+
+
+def test_a_move_between_groups_is_one_upsert_and_one_delete_of_the_emptied_rows(
+    kept: RecordService, people: People
+) -> None:
+    made = kept.create(people.alice, "account", {"name": "a", "level": "A", "credit": "1.00"})
+    with counting_statements(kept.engine) as statements:
+        kept.update(
+            people.alice, "account", made["id"], {"level": "B"}, expected_version=made["version"]
+        )
+    assert sum("INSERT INTO ff_summaries" in s for s in statements) == 1
+    assert sum(s.startswith("DELETE FROM ff_summaries") for s in statements) == 1
+    _same_as_live(kept, people)
+
+
+def test_records_created_together_add_to_every_summary_in_one_statement(
+    kept: RecordService, people: People
+) -> None:
+    items = [{"name": f"n{i}", "level": LEVELS[i % 3], "credit": "2.50"} for i in range(9)]
+    with counting_statements(kept.engine) as statements:
+        kept.create_many(people.alice, "account", items)
+    assert sum("INSERT INTO ff_summaries" in s for s in statements) == 1
+    _same_as_live(kept, people)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shop import People, counting_statements
+from shop import People
 from sqlalchemy import Engine, select
 
 from formflow.dashboards import DashboardService, ResultCache, ViewerFilters, WidgetResult
@@ -34,6 +34,7 @@ from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import summary_rows
 from formflow.storage.summaries import BUILT, rebuild_all
 from formflow.storage.tables import AppSchema
+from support import counting_statements
 
 TODAY = date(2026, 1, 15)
 LEVELS = ("A", "B", "C")

@@ -6,18 +6,17 @@ afterwards are the ones handed back."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rollup_app import ACCOUNT, FILES
-from sqlalchemy import event
 
 from formflow.errors import ValidationFailed
 from formflow.records.access import Actor
 from formflow.testing import Sandbox
+from support import counting_statements
 
 CAPPED = (
     ACCOUNT
@@ -51,21 +50,6 @@ def _derived(box: Sandbox, form: str, record: dict[str, Any]) -> list[tuple[str,
     return [(key, record[key], type(record[key])) for key in keys]
 
 
-@contextmanager
-def _reads_of(box: Sandbox, table: str) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        if statement.startswith("SELECT") and f"FROM {table}" in statement:
-            seen.append(statement)
-
-    event.listen(box.instance.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(box.instance.engine, "before_cursor_execute", record)
-
-
 def test_a_new_records_derived_values_are_handed_back_as_stored(
     capped: Sandbox, clerk: Actor
 ) -> None:
@@ -79,9 +63,9 @@ def test_a_create_that_changes_no_other_record_reads_nothing_back(
     capped: Sandbox, clerk: Actor
 ) -> None:
     table = capped.records.schema.table("account").name
-    with _reads_of(capped, table) as reads:
+    with counting_statements(capped.instance.engine) as statements:
         capped.records.create(clerk, "account", {"name": "Acme", "credit": "1000"})
-    assert reads == []
+    assert not [s for s in statements if s.startswith("SELECT") and f"FROM {table}" in s]
 
 
 def test_a_rule_broken_by_a_new_records_own_values_refuses_it(

@@ -10,8 +10,9 @@ from sqlalchemy import Connection, Engine, delete, event, insert, select, update
 from formflow import audit
 from formflow.audit.chain import Entry
 from formflow.records.unit import unit_of_work
-from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.database import connect, read_transaction, write_transaction
 from formflow.storage.platform_tables import audit_entries, platform_metadata
+from support import counting_statements
 
 
 @pytest.fixture
@@ -163,7 +164,7 @@ def test_a_unit_of_work_appends_its_entries_with_one_advance_of_the_head(logged:
                 audit.log(unit.connection, "record.update", user_id=7, record_id=number)
     finally:
         event.remove(logged, "before_cursor_execute", record)
-    assert sum("ff_audit_head" in statement for statement in seen) == 2  # advance, hash
+    assert sum("ff_audit_head" in statement for statement in seen) == 1  # advance
     assert sum("INSERT INTO ff_audit_entries" in statement for statement in seen) == 1
     with read_transaction(logged) as connection:
         rows = connection.execute(select(audit_entries).order_by(audit_entries.c.id)).all()
@@ -200,3 +201,79 @@ def test_a_unit_that_fails_leaves_no_entry(logged: Engine) -> None:
     with pytest.raises(RuntimeError):
         failing_unit(logged)
     assert verdict(logged).head_id == 5
+
+
+def test_a_writer_that_wrote_the_head_advances_it_in_one_statement(logged: Engine) -> None:
+    with counting_statements(logged) as seen, write_transaction(logged) as connection:
+        entry = audit.log(connection, "sign_in", user_id=1)
+    assert sum("ff_audit_head" in statement for statement in seen) == 1
+    assert entry is not None
+    assert entry.id == 6
+    assert verdict(logged).intact
+
+
+def test_a_writer_another_came_before_chains_after_the_true_head(
+    logged: Engine, database_url: str
+) -> None:
+    other = connect(database_url)  # another process: it has not seen what this one wrote
+    try:
+        with write_transaction(other) as connection:
+            audit.log(connection, "sign_in", user_id=2)
+        with counting_statements(logged) as seen, write_transaction(logged) as connection:
+            entry = audit.log(connection, "sign_out", user_id=1)
+    finally:
+        other.dispose()
+    assert (
+        sum("ff_audit_head" in statement for statement in seen) == 2
+    )  # the advance, then the hash chained after the true head
+    assert entry is not None
+    assert entry.id == 7
+    assert verdict(logged).intact
+
+
+def test_an_entry_rolled_back_then_written_by_another_is_not_chained_after(
+    logged: Engine, database_url: str
+) -> None:
+    with pytest.raises(RuntimeError):
+        failing_act(logged)  # this process wrote entry 6, which was rolled back
+    other = connect(database_url)
+    try:
+        with write_transaction(other) as connection:
+            audit.log(connection, "sign_in", user_id=2)  # entry 6 again, another hash
+    finally:
+        other.dispose()
+    with write_transaction(logged) as connection:
+        entry = audit.log(connection, "sign_out", user_id=1)
+    assert entry is not None
+    assert entry.id == 7
+    assert verdict(logged).intact
+
+
+def test_eight_writers_in_two_processes_keep_one_chain_through_rollbacks(
+    logged: Engine, database_url: str
+) -> None:
+    other = connect(database_url)
+    committed = [0] * 8
+
+    def write(writer: int) -> None:
+        engine = logged if writer % 2 else other
+        for step in range(8):
+            if step % 3 == writer % 3:
+                with pytest.raises(RuntimeError):
+                    failing_act(engine)
+                continue
+            with write_transaction(engine) as connection:
+                audit.log(connection, "record.create", user_id=writer)
+            committed[writer] += 1
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        other.dispose()
+    found = verdict(logged)
+    assert found.intact
+    assert found.checked == 5 + sum(committed)

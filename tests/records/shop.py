@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy import Engine, event
 
 from formflow.records.access import Actor
 
@@ -24,18 +20,3 @@ class People:
     carol: Actor
     west: Actor
     admin: Actor
-
-
-@contextmanager
-def counting_statements(engine: Engine) -> Iterator[list[str]]:
-    """Collect every SQL statement ``engine`` runs inside the block."""
-    statements: list[str] = []
-
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)

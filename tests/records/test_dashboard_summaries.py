@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shop import People, counting_statements
+from shop import People
 from sqlalchemy import Engine, select
 
 from formflow.dashboards import DashboardService, ResultCache, ViewerFilters, WidgetResult
@@ -34,6 +34,7 @@ from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import summary_rows
 from formflow.storage.summaries import BUILT, rebuild_all
 from formflow.storage.tables import AppSchema
+from support import counting_statements
 
 TODAY = date(2026, 1, 15)
 LEVELS = ("A", "B", "C")
@@ -325,3 +326,36 @@ def test_records_deleted_by_a_cascade_leave_the_figures(
     assert any("ff_summaries" in s for s in statements)
     live = DashboardService(kept, today=TODAY, summaries=False)
     assert live.compute(people.admin, PEOPLE, ViewerFilters()).value == 0
+
+
+def test_a_create_adds_to_every_summary_of_its_form_in_one_statement(
+    kept: RecordService, people: People
+) -> None:
+    assert len(kept.summaries.kept["account"]) > 1
+    with counting_statements(kept.engine) as statements:
+        kept.create(people.alice, "account", {"name": "a", "level": "A", "credit": "1.00"})
+    assert sum("INSERT INTO ff_summaries" in s for s in statements) == 1
+    assert not any(s.startswith("DELETE FROM ff_summaries") for s in statements)
+
+
+def test_a_move_between_groups_is_one_upsert_and_one_delete_of_the_emptied_rows(
+    kept: RecordService, people: People
+) -> None:
+    made = kept.create(people.alice, "account", {"name": "a", "level": "A", "credit": "1.00"})
+    with counting_statements(kept.engine) as statements:
+        kept.update(
+            people.alice, "account", made["id"], {"level": "B"}, expected_version=made["version"]
+        )
+    assert sum("INSERT INTO ff_summaries" in s for s in statements) == 1
+    assert sum(s.startswith("DELETE FROM ff_summaries") for s in statements) == 1
+    _same_as_live(kept, people)
+
+
+def test_records_created_together_add_to_every_summary_in_one_statement(
+    kept: RecordService, people: People
+) -> None:
+    items = [{"name": f"n{i}", "level": LEVELS[i % 3], "credit": "2.50"} for i in range(9)]
+    with counting_statements(kept.engine) as statements:
+        kept.create_many(people.alice, "account", items)
+    assert sum("INSERT INTO ff_summaries" in s for s in statements) == 1
+    _same_as_live(kept, people)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from shop import People, counting_statements
+from shop import People
 from sqlalchemy import Engine, insert
 
 from formflow.records.service import RecordService
 from formflow.storage.tables import AppSchema
+from support import counting_statements
 
 
 def create_order_statements(

@@ -7,10 +7,17 @@ already queue for the whole database, so writers append one at a time, each afte
 it read. Entries are numbered from the head without gaps, so a deleted entry leaves a hole
 that :mod:`formflow.audit.verify` names.
 
+The head's hash could only be set once the head was read, in a second update. A writer now
+chains its entries after the head it last wrote itself, and its one update advances the
+head and sets the hash only if the head is still that one, which the update checks under
+the lock; when another writer came between, the update returns the true head and the
+entries are chained after it, with a second update for the hash, as before. The guess
+saves a statement, and a wrong one costs nothing but that statement.
+
 Inside a unit of work (:mod:`formflow.records.unit`) the entries are kept back and
-appended together just before the unit commits: one advance of the head, one insert and
-one update of the head's hash for the whole unit (a workflow decision logs two or more),
-instead of three statements per entry; on PostgreSQL the head's lock is then held only
+appended together just before the unit commits: one advance of the head and one insert
+for the whole unit (a workflow decision logs two or more), instead of two or three
+statements per entry; on PostgreSQL the head's lock is then held only
 for the end of the unit. An entry logged in a savepoint that rolls back is dropped with it.
 
 Who acts and from where is set once per request or command with :func:`acting`; the
@@ -27,8 +34,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, String, and_, bindparam, case, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -172,18 +180,30 @@ def log(
 
 def append(connection: Connection, entries: Sequence[Entry]) -> list[Entry]:
     """Number ``entries`` from the head on, chain them and write them: one advance of the
-    head for them all. Returns them as stored."""
-    head = connection.execute(_ADVANCE_HEAD, {"count": len(entries)}).one_or_none()
+    head for them all. Returns them as stored.
+
+    The entries are first chained after the head this process last wrote, and the advance
+    sets the head's hash to theirs only if the head is still that one, checked by the
+    update itself under the head's lock (see :data:`_ADVANCE_HEAD`); otherwise another
+    writer came between, and they are chained again after the head the advance returned
+    and its hash set by a second update."""
+    engine = connection.engine
+    guess_id, guess_hash = _last_written.get(engine, (-1, ""))
+    stored = _chained(entries, guess_id, guess_hash)
+    guess = {
+        "count": len(entries),
+        "guess_id": guess_id,
+        "guess_hash": guess_hash,
+        "digest": stored[-1].hash,
+    }
+    head = connection.execute(_ADVANCE_HEAD, guess).one_or_none()
     if head is None:  # the very first entry of this instance
         _start_chain(connection)
-        head = connection.execute(_ADVANCE_HEAD, {"count": len(entries)}).one()
-    number, previous = int(head.last_id) - len(entries), str(head.last_hash)
-    stored: list[Entry] = []
-    for entry in entries:
-        number += 1
-        chained = replace(entry, id=number, previous_hash=previous)
-        previous = chained.expected_hash()
-        stored.append(replace(chained, hash=previous))
+        head = connection.execute(_ADVANCE_HEAD, guess).one()
+    last_id, last_hash = int(head.last_id), str(head.last_hash)
+    missed = (last_id, last_hash) != (guess_id + len(entries), stored[-1].hash)
+    if missed:
+        stored = _chained(entries, last_id - len(entries), last_hash)
     connection.execute(
         _INSERT,
         [
@@ -203,10 +223,27 @@ def append(connection: Connection, entries: Sequence[Entry]) -> list[Entry]:
             for entry in stored
         ],
     )
-    connection.execute(_SET_HEAD_HASH, {"digest": previous})
+    if missed:
+        connection.execute(_SET_HEAD_HASH, {"digest": stored[-1].hash})
+    _last_written[engine] = (stored[-1].id, stored[-1].hash)
     return stored
 
 
+def _chained(entries: Sequence[Entry], last_id: int, last_hash: str) -> list[Entry]:
+    """``entries`` numbered and hashed after the entry ``last_id`` whose hash is ``last_hash``."""
+    number, previous = last_id, last_hash
+    stored: list[Entry] = []
+    for entry in entries:
+        number += 1
+        chained = replace(entry, id=number, previous_hash=previous)
+        previous = chained.expected_hash()
+        stored.append(replace(chained, hash=previous))
+    return stored
+
+
+_last_written: WeakKeyDictionary[Engine, tuple[int, str]] = WeakKeyDictionary()
+"""The number and hash of the newest entry each database's writers in this process wrote
+(committed or not): only a guess at its head, which the advance checks."""
 _KEPT = "formflow.audit.chain"
 """The key of a unit's kept-back entries."""
 LAST = 100
@@ -215,9 +252,26 @@ lock for the shortest time."""
 _ADVANCE_HEAD = (  # the first statement of every append: takes the head's lock
     update(audit_head)
     .where(audit_head.c.id == 1)
-    .values(last_id=audit_head.c.last_id + bindparam("count"))
+    .values(
+        last_id=audit_head.c.last_id + bindparam("count"),
+        last_hash=case(
+            (
+                and_(
+                    audit_head.c.last_id == bindparam("guess_id"),
+                    audit_head.c.last_hash == bindparam("guess_hash"),
+                ),
+                bindparam("digest", type_=String),
+            ),
+            else_=audit_head.c.last_hash,
+        ),
+    )
     .returning(audit_head.c.last_id, audit_head.c.last_hash)
 )
+"""Advance the head by the entries' count; and set its hash to the last entry's when the
+head was the one they were chained after (the ``SET`` reads the row as it is once the lock
+is held: on PostgreSQL a writer that waited for it sees the row its predecessor committed).
+It returns the head as it now is: the guessed number plus the count and the entries' hash
+when the guess held, else the true number plus the count and the hash to chain after."""
 _INSERT = insert(audit_entries)
 _SET_HEAD_HASH = (
     update(audit_head).where(audit_head.c.id == 1).values(last_hash=bindparam("digest"))

@@ -224,12 +224,19 @@ class DerivedValues:
         for (form_key, parent_id), keys in sorted(due.items()):
             self.refresh(connection, self.app.form(form_key), parent_id, keys, 1)
 
-    def current(self, connection: Connection, form: Form, record_id: int) -> Record:
+    def current(
+        self,
+        connection: Connection,
+        form: Form,
+        record_id: int,
+        stored: Mapping[str, Any] | None = None,
+    ) -> Record:
         """The stored roll-ups, lookups and formulas of one record of a form that has derived
-        values (they may have moved on while its own write carried on); else nothing."""
+        values (they may have moved on while its own write carried on); else nothing.
+        ``stored`` is the record as stored, when the caller has it (else it is read)."""
         if not any(field.is_derived for field in form.fields):
             return {}
-        row = self._stored(connection, form, record_id) or {}
+        row = stored if stored is not None else self._stored(connection, form, record_id) or {}
         return {f.key: row[f.key] for f in form.fields if f.is_derived or f.is_formula}
 
     def refresh(

@@ -24,6 +24,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Insert,
     Select,
     Table,
     Update,
@@ -184,10 +185,7 @@ class RecordService:
         self._access: dict[tuple[Any, ...], FieldAccess] = {}
         self._reads_id = {key: reads_record_id(form) for key, form in self.app.forms.items()}
         self._columns = {key: frozenset(schema.table(key).c.keys()) for key in self.app.forms}
-        self._inserts = {
-            key: insert(schema.table(key)).returning(schema.table(key).c.id)
-            for key in self.app.forms
-        }
+        self._inserts = {key: self._insert_statement(form) for key, form in self.app.forms.items()}
 
     # writes -------------------------------------------------------------------------
 
@@ -231,18 +229,20 @@ class RecordService:
             self._before("formflow_before_create", actor, form, values=prepared.values)
             row = self._new_row(connection, actor, form, table, prepared, context)
             row[DEPARTMENT] = self.integrity.department_of(connection, actor, owner)
-            record_id = self._insert(connection, form, table, row)
+            record_id, stored = self._insert(connection, form, table, row)
             if self._reads_id[form.key]:
                 prepared, row = self._with_id(
                     connection, form, table, values, context, row, record_id
                 )
+                stored = None
             self._write_rows(connection, form, record_id, prepared.rows)
             record = {**row, "id": record_id, **prepared.rows}
             self.duplicates.store(connection, form, record_id, record)
-            self.derived.after_write(connection, form, record_id, None, record)
+            if self.derived.after_write(connection, form, record_id, None, record):
+                stored = None  # the write carried on to other records, and maybe back
             self.summaries.after_write(connection, form, record_id, None, record)
-            record.update(self.derived.current(connection, form, record_id))
-            self._check_rules(connection, form, record_id, prepared.rows, context)
+            record.update(self.derived.current(connection, form, record_id, stored))
+            self._check_rules(connection, form, record_id, prepared.rows, context, stored)
             self._changed(
                 connection,
                 form,
@@ -957,12 +957,23 @@ class RecordService:
                 raise unique_violation(form, table, exc) from None
         return again, row
 
-    def _insert(self, connection: Connection, form: Form, table: Table, row: Record) -> int:
+    def _insert_statement(self, form: Form) -> Insert:
+        """A new record's insert, which hands back its id; and its whole row as stored, for a
+        form whose derived values or rules a create would otherwise read back."""
+        table = self.schema.table(form.key)
+        if form.rules or any(field.is_derived for field in form.fields):
+            return insert(table).returning(*table.c)
+        return insert(table).returning(table.c.id)
+
+    def _insert(
+        self, connection: Connection, form: Form, table: Table, row: Record
+    ) -> tuple[int, Record | None]:
+        """Store a new row; its id, and the row as stored when the insert hands it back."""
         try:
-            record_id: int = connection.execute(self._inserts[form.key], row).scalar_one()
+            found = connection.execute(self._inserts[form.key], row).mappings().one()
         except IntegrityError as exc:
             raise unique_violation(form, table, exc) from None
-        return record_id
+        return int(found["id"]), normalised(found) if len(found) > 1 else None
 
     def _update_row(
         self,

@@ -3,11 +3,12 @@
 Each write takes the written record out of the summary row its old values counted it in
 and adds it to the row its new values count it in (:meth:`SummaryKeeper.after_write`),
 in the write's own transaction: a view right after the write reads the new figure, and a
-write that is rolled back takes its deltas with it. A delta is one upsert per summary
-(``INSERT … ON CONFLICT … DO UPDATE SET records = records + …`` on both databases), so
-concurrent writes to one group add up rather than overwrite each other; a row whose count
-falls to nought is removed, so a group shows exactly while it has records. How values
-become keys, and rebuilding from the records, is :mod:`formflow.storage.summaries`.
+write that is rolled back takes its deltas with it. A write's deltas, of every summary of
+its form, are one upsert (``INSERT … ON CONFLICT … DO UPDATE SET records = records + …`` on
+both databases, a row per group), so concurrent writes to one group add up rather than
+overwrite each other; a row whose count falls to nought is removed (one delete for all),
+so a group shows exactly while it has records. How values become keys, and rebuilding
+from the records, is :mod:`formflow.storage.summaries`.
 """
 
 from __future__ import annotations
@@ -64,24 +65,28 @@ class SummaryKeeper:
         if before is not None and table is not None and form.owner_field not in before:
             stored = connection.execute(select(table).where(table.c.id == record_id)).first()
             before = dict(stored._mapping) if stored is not None else None
+        changed: list[tuple[Summary, dict[Group, list[int]]]] = []
         for summary in summaries:
             deltas: dict[Group, list[int]] = {}
             if before is not None:
                 add_record(deltas, summary, form, before, -1)
             if after is not None:
                 add_record(deltas, summary, form, after, 1)
-            self._apply(connection, summary, deltas)
+            changed.append((summary, deltas))
+        self._apply(connection, changed)
 
     def after_many(
         self, connection: Connection, form: Form, records: Iterable[Mapping[str, Any]]
     ) -> None:
         """Count records created together, a delta per group rather than per record."""
         written = list(records)
+        changed: list[tuple[Summary, dict[Group, list[int]]]] = []
         for summary in self.kept.get(form.key, ()):
             deltas: dict[Group, list[int]] = {}
             for record in written:
                 add_record(deltas, summary, form, record, 1)
-            self._apply(connection, summary, deltas)
+            changed.append((summary, deltas))
+        self._apply(connection, changed)
 
     def rebuild(
         self, connection: Connection, schema: AppSchema, form_key: str, *, owner: int | None = None
@@ -94,26 +99,32 @@ class SummaryKeeper:
         return written
 
     def _apply(
-        self, connection: Connection, summary: Summary, deltas: dict[Group, list[int]]
+        self,
+        connection: Connection,
+        changed: Sequence[tuple[Summary, dict[Group, list[int]]]],
     ) -> None:
-        changed = {group: totals for group, totals in deltas.items() if any(totals)}
-        if not changed:
+        """Add the deltas of every summary of one write: one upsert for all their rows,
+        then one delete for the rows they may have emptied."""
+        moved = [
+            (self._row(summary, group, totals), totals[0] < 0)
+            for summary, deltas in changed
+            for group, totals in deltas.items()
+            if any(totals)
+        ]
+        if not moved:
             return
-        rows = [self._row(summary, group, totals) for group, totals in changed.items()]
         # rows in one order whatever the write: two writes moving records between the same
-        # two groups lock them in the same order, rather than each waiting for the other
-        order = sorted(range(len(rows)), key=lambda i: str(rows[i]["groups"]))
-        rows = [rows[i] for i in order]
-        emptying = [list(changed.values())[i][0] < 0 for i in order]
+        # groups lock them in the same order, rather than each waiting for the other
+        moved.sort(key=lambda item: (item[0]["form_key"], item[0]["summary"], item[0]["groups"]))
         dialect = connection.dialect.name
         upsert = self._upserts.get(dialect)
         if upsert is None:
             upsert = self._upserts[dialect] = upsert_statement(connection)
-        connection.execute(upsert, rows)
-        emptied = [row for row, empties in zip(rows, emptying, strict=True) if empties]
+        connection.execute(upsert, [row for row, _emptying in moved])
+        keys = ("app_key", "form_key", "summary", "groups")
+        emptied = [{key: row[key] for key in keys} for row, emptying in moved if emptying]
         if emptied:
-            keys = ("app_key", "form_key", "summary", "groups")
-            connection.execute(self._emptied, [{k: row[k] for k in keys} for row in emptied])
+            connection.execute(self._emptied, emptied)
 
     def _row(self, summary: Summary, group: Group, totals: Sequence[int]) -> dict[str, Any]:
         return stored_row(self.app.key, summary, group, totals)

@@ -1,6 +1,7 @@
-"""Groups keyed on a linked record's field, aggregated in two steps (the form's own rows
-grouped by the link first, then joined to the linked records), give the figures one
-statement gives: the same groups, numbers, types and rounding, on SQLite and PostgreSQL."""
+"""Groups keyed on a linked record's field, aggregated in two steps on SQLite (the form's
+own rows grouped by the link first, then joined to the linked records), give the figures
+one statement gives: the same groups, numbers, types and rounding. PostgreSQL keeps one
+statement (its hash join reads each linked record once) and must give the same figures."""
 
 from __future__ import annotations
 
@@ -187,7 +188,7 @@ def test_two_steps_give_the_one_statements_figures(
     )
     statements: list[str] = []
     found = run(db, lab, aggregation, rep=rep, statements=statements)
-    assert "own_groups" in statements[0]
+    assert ("own_groups" in statements[0]) == (db.dialect.name == "sqlite")
     expected = in_one_statement(db, lab, aggregation, rep)
     assert found == expected
     assert [{k: type(v) for k, v in row.items()} for row in found] == [

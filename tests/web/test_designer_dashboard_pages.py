@@ -155,11 +155,12 @@ def test_a_hostile_arrangement_is_refused_and_writes_nothing(
     assert draft_text(app) == before
 
 
-def test_a_width_that_is_not_a_number_is_refused(login: Login, app: Flask) -> None:
+@pytest.mark.parametrize("width", ["9" * 400, "²", "１", "-1", " ", "1.5"])
+def test_a_width_that_is_not_a_number_is_refused(login: Login, app: Flask, width: str) -> None:
     admin = login("admin")
     before = draft_text(app)
     form = grid_form(admin, saved_order(before), save="1")
-    form["width"][0] = "9" * 400
+    form["width"][0] = width
     page = admin.post(f"{BOARD}/arrange", data=form, follow_redirects=True)
     assert "is not a width" in page.get_data(as_text=True)
     assert draft_text(app) == before
@@ -167,7 +168,7 @@ def test_a_width_that_is_not_a_number_is_refused(login: Login, app: Flask) -> No
 
 def test_a_hostile_arrangement_in_the_address_shows_the_saved_one(login: Login) -> None:
     admin = login("admin")
-    for arrangement in ("nope:2", "revenue_month:99999999999999", ":::", "a" * 5000):
+    for arrangement in ("nope:2", "revenue_month:99999999999999", ":::", "a" * 5000, "x:²"):
         page = admin.get(BOARD, query_string={"arrangement": arrangement})
         assert page.status_code == 200
         assert 'id="grid-pending"' not in page.get_data(as_text=True)

@@ -173,9 +173,16 @@ def _posted_arrangement() -> tuple[Placement, ...]:
 
 
 def _number(key: str, width: str) -> int:
-    if not width.strip().isdigit() or len(width.strip()) > 2:
+    found = _width(width)
+    if found is None:
         raise ArrangementRefused([f"widget '{key}': '{width[:20]}' is not a width"])
-    return int(width)
+    return found
+
+
+def _width(text: str) -> int | None:
+    """A width as posted: one or two ASCII digits (``"²".isdigit()`` is true too)."""
+    digits = text.strip()
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 2 else None
 
 
 def _moved(placements: Sequence[Placement], move: str) -> list[Placement]:
@@ -200,10 +207,11 @@ def _decoded(text: str) -> tuple[Placement, ...] | None:
     placements: list[Placement] = []
     for part in text.split(","):
         key, _sep, rest = part.partition(":")
-        width, _sep, flag = rest.partition(":")
-        if not width.isdigit() or len(width) > 2 or flag not in ("", "removed"):
+        width_text, _sep, flag = rest.partition(":")
+        width = _width(width_text)
+        if width is None or flag not in ("", "removed"):
             return None
-        placements.append(Placement(key, int(width), flag == "removed"))
+        placements.append(Placement(key, width, flag == "removed"))
     return tuple(placements)
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
+from support import counting_statements
 from web.test_api import OPPORTUNITY, Api, new_customer, token_for
 from web.test_field_access_paths import floor_priced_product
 
@@ -20,18 +20,9 @@ API = "/api/v1/crm_sfa"
 @contextmanager
 def statements(app: Flask) -> Iterator[list[str]]:
     """The SQL the instance runs inside the block."""
-    engine = app.extensions["formflow"].engine
     app.extensions["formflow"].version_check_seconds = math.inf  # however slow the machine
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with counting_statements(app.extensions["formflow"].engine) as seen:
         yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def admin(app: Flask, client: FlaskClient) -> Api:

@@ -97,27 +97,15 @@ class DerivedValues:
         the records it links to now, its roll-ups as stored (zero for a new record's counts and
         sums), so that its formulas and rules read them. An update passes the record as
         ``stored``: a lookup through a link it leaves alone keeps its stored value, which the
-        linked record's writes (:meth:`after_write`) and migrations keep exact."""
+        linked record's writes (:meth:`after_write`) and migrations keep exact. One query per
+        link that changed (every link of a new record), however many fields of the linked
+        record it shows."""
         found: Record = {}
-        linked = self._linked_values(connection, form, values, stored)
         for field in form.fields:
             if field.lookup is not None:
-                found[field.key] = linked.get(field.key)
+                found[field.key] = None
             elif field.rollup is not None and values.get(field.key) is None:
                 found[field.key] = _empty(field)
-        return found
-
-    def _linked_values(
-        self,
-        connection: Connection,
-        form: Form,
-        values: Mapping[str, Any],
-        stored: Mapping[str, Any] | None = None,
-    ) -> Record:
-        """Every lookup of ``form`` for a record with ``values``: one query per link that
-        changed from ``stored`` (every link of a new record), however many fields of the
-        linked record it shows."""
-        found: Record = {}
         for link_key, (fields, statement) in self._lookup_statements(form).items():
             linked = values.get(link_key)
             if stored is not None and linked == stored.get(link_key):

@@ -441,16 +441,7 @@ class WorkflowService:
         def work(step: _Step) -> None:
             task = self._own_open_task(step, task_id)
             self._check_signer(step, task, user_id)
-            self._settle(step, task, REASSIGNED, comment)
-            self._new_task(step, task.node_key, task.entry, user_id, task.position, OPEN)
-            self._history(
-                step,
-                "reassign",
-                task.node_key,
-                task_id=task.id,
-                comment=comment,
-                detail={"to": user_id},
-            )
+            self._hand_on(step, task, user_id, "reassign", comment)
 
         return self._on_task(task_id, actor, work)
 
@@ -611,24 +602,7 @@ class WorkflowService:
             found = self._task_in(step.connection, task.id)
             if found.status != OPEN or found.user_id != actor.user_id:
                 return  # decided or moved meanwhile: nothing to hand on
-            self._settle(step, found, REASSIGNED, comment)
-            self._new_task(
-                step,
-                found.node_key,
-                found.entry,
-                user_id,
-                found.position,
-                OPEN,
-                delegated_from=actor.user_id,
-            )
-            self._history(
-                step,
-                "delegate",
-                found.node_key,
-                task_id=found.id,
-                comment=comment,
-                detail={"to": user_id},
-            )
+            self._hand_on(step, found, user_id, "delegate", comment, delegated_from=actor.user_id)
 
         self._on_instance(task.instance_id, actor, work)
 
@@ -924,12 +898,10 @@ class WorkflowService:
             if manager is None or manager == task.user_id:
                 self._history(step, "escalate", node.key, task_id=task.id, detail={"to": None})
                 return
-            self._settle(step, task, REASSIGNED, None)
-            self._new_task(step, task.node_key, task.entry, manager, task.position, OPEN)
+            moved = {"from": task.user_id, "to": manager, "timeout": True}
+            self._hand_on(step, task, manager, "escalate", detail=moved)
             opened_id, opened_user, _kind = step.opened[-1]
             step.opened[-1] = (opened_id, opened_user, "escalated")
-            moved = {"from": task.user_id, "to": manager, "timeout": True}
-            self._history(step, "escalate", node.key, task_id=task.id, detail=moved)
             return
         decision = APPROVE if action is TimeoutAction.APPROVE else REJECT
         target = None if decision == APPROVE else node.reject_to[0]
@@ -1268,6 +1240,40 @@ class WorkflowService:
             raise TaskAlreadyDecided(task.id, self._task_in(step.connection, task.id).status)
         if step.pending is not None:
             step.pending.pop(task.id, None)
+
+    def _hand_on(
+        self,
+        step: _Step,
+        task: Task,
+        user_id: int,
+        action: str,
+        comment: str | None = None,
+        *,
+        detail: Mapping[str, Any] | None = None,
+        delegated_from: int | None = None,
+    ) -> None:
+        """Move an open ``task`` to ``user_id`` (reassigned, delegated or escalated), the
+        one way every hand-over goes: the task is settled as reassigned and one opens for
+        them in its place (same node, round and position, so a sequential node keeps its
+        order), recorded as ``action`` with ``detail`` (by default, whom it went to)."""
+        self._settle(step, task, REASSIGNED, comment)
+        self._new_task(
+            step,
+            task.node_key,
+            task.entry,
+            user_id,
+            task.position,
+            OPEN,
+            delegated_from=delegated_from,
+        )
+        self._history(
+            step,
+            action,
+            task.node_key,
+            task_id=task.id,
+            comment=comment,
+            detail={"to": user_id} if detail is None else detail,
+        )
 
     def _new_task(
         self,

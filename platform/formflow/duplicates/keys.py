@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Connection, and_, delete, insert, not_, or
 from formflow.definitions.model import DuplicateCheck, DuplicateEffect, Form
 from formflow.duplicates.normalisers import NORMALISERS
 from formflow.errors import N_, DuplicateSuspected, Problem, ValidationFailed
+from formflow.storage.id_batches import id_batches
 from formflow.storage.platform_tables import duplicate_keys, users
 from formflow.storage.tables import DELETED_AT, AppSchema
 
@@ -298,19 +299,10 @@ class DuplicateKeys:
             form = self.app.form(form_key)
             table = self.schema.table(form_key)
             columns = [table.c.id, *(table.c[key] for key in {field for _, field in watched})]
-            after = 0
-            while True:  # by id, a chunk at a time: memory stays flat at a million records
-                statement = (
-                    select(*columns)
-                    .where(table.c[DELETED_AT].is_(None), table.c.id > after)
-                    .order_by(table.c.id)
-                    .limit(_CHUNK)
-                )
-                part = [dict(row) for row in connection.execute(statement).mappings()]
-                if not part:
-                    break
-                after = part[-1]["id"]
-                rows = [row for record in part for row in self._rows(form, record["id"], record)]
+            live = select(*columns).where(table.c[DELETED_AT].is_(None))
+            for part in id_batches(connection, live, table, _CHUNK):
+                records = [dict(row) for row in part]
+                rows = [row for record in records for row in self._rows(form, record["id"], record)]
                 if rows:
                     connection.execute(insert(duplicate_keys), rows)
                     count += len(rows)

@@ -27,6 +27,7 @@ from formflow.definitions.model import Field, Form
 from formflow.fields import ValueKind
 from formflow.records.compute import Context, compute_formulas
 from formflow.records.query import normalised
+from formflow.storage.id_batches import id_batches
 from formflow.storage.migration_ops import Effect, Operation, counted
 from formflow.storage.tables import PARENT_ID, POSITION, AppSchema
 
@@ -137,22 +138,13 @@ def _batches(
     records at a time."""
     table = schema.table(form.key)
     plain = [f.key for f in form.fields if f.kind is not ValueKind.ROWS]
-    last = 0
-    while True:
-        found = connection.execute(
-            select(table.c.id, *(table.c[key] for key in plain))
-            .where(table.c.id > last)
-            .order_by(table.c.id)
-            .limit(BATCH)
-        ).mappings()
+    query = select(table.c.id, *(table.c[key] for key in plain))
+    for found in id_batches(connection, query, table, BATCH):
         batch = [_Stored(row["id"], normalised(row), {}) for row in found]
-        if not batch:
-            return
         for record in batch:
             del record.values["id"]
         _read_rows(connection, schema, form, batch, read)
         yield batch
-        last = batch[-1].record_id
 
 
 def _read_rows(

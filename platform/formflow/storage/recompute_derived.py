@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from formflow.definitions.model import Field, Form
 from formflow.records.derived import DerivedValues
+from formflow.storage.id_batches import id_batches
 from formflow.storage.migration_ops import Effect, Operation
 from formflow.storage.recompute import BATCH, recompute_text
 from formflow.storage.tables import AppSchema
@@ -47,20 +48,9 @@ class RecomputeDerived(Operation, effect=Effect.DERIVED):
         form = self.schema.app.form(self.form_key)
         derived = DerivedValues(self.schema, self.timezone)
         table = self.schema.table(form.key)
-        last = 0
-        while True:
-            ids = (
-                connection.execute(
-                    select(table.c.id).where(table.c.id > last).order_by(table.c.id).limit(BATCH)
-                )
-                .scalars()
-                .all()
-            )
-            if not ids:
-                return
-            for record_id in ids:
-                derived.refresh(connection, form, record_id, self.keys)
-            last = ids[-1]
+        for batch in id_batches(connection, select(table.c.id), table, BATCH):
+            for row in batch:
+                derived.refresh(connection, form, row["id"], self.keys)
 
 
 def stale_derived(

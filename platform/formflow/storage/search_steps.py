@@ -24,6 +24,7 @@ from formflow.records.search import (
     search_index_name,
     search_text,
 )
+from formflow.storage.id_batches import id_batches
 from formflow.storage.migration_ops import Effect, Operation, Stage, counted
 from formflow.storage.tables import SEARCH, AppSchema
 
@@ -101,18 +102,11 @@ class FillSearchText(Operation, effect=Effect.DERIVED):
             .where(table.c.id == bindparam("row_id"))
             .values({SEARCH: bindparam("search_text")})
         )
-        last = 0
-        while True:
-            batch = connection.execute(
-                query.where(table.c.id > last).order_by(table.c.id).limit(self.batch)
-            ).mappings()
+        for batch in id_batches(connection, query, table, self.batch):
             rows = [
                 {"row_id": row["id"], "search_text": search_text(form, dict(row))} for row in batch
             ]
-            if not rows:
-                return
             connection.execute(write, rows)
-            last = rows[-1]["row_id"]
 
 
 def plan_search(

@@ -859,6 +859,13 @@ _operations()
 # import and export ------------------------------------------------------------------
 
 
+_language = click.option(
+    "--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True
+)
+"""The language fields and options are named in: an export's headers and cells, an import's
+error report. One option, so that the two commands offer the same choice."""
+
+
 def _app_form(instance: Instance, target: str) -> tuple[str, str]:
     app_key, _, form_key = target.partition("/")
     if app_key not in instance.app_keys or form_key not in instance.app(app_key).forms:
@@ -882,7 +889,7 @@ def _actor(instance: Instance, app_key: str, username: str | None) -> Any:
 @click.option("--filter", "filter_text", help="A filter in the API's JSON filter language.")
 @click.option("--search", help="Text to search for, as the list's search box.")
 @click.option("--sort", help="Fields to sort by, e.g. '-updated_at,name'.")
-@click.option("--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@_language
 @click.option("--as", "username", help="Export what this user may read (default: everything).")
 @reports_errors
 def export_command(
@@ -947,7 +954,7 @@ def export_command(
 @click.option("--match", "match_on", multiple=True, help="Fields that make a duplicate.")
 @click.option("--all-or-nothing", is_flag=True, help="Store nothing if any row fails.")
 @click.option("--report", type=click.Path(path_type=Path), help="Write the errors as XLSX.")
-@click.option("--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@_language
 @click.option("--as", "username", help="Import as this user (default: the system).")
 @reports_errors
 def import_command(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from formflow.designer import Designer
-from formflow.designer.drafts import DraftConflict
+from formflow.designer.drafts import DraftConflict, DraftError
 from formflow.designer.operations import AddField, RemoveField, SetLabel
 from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
@@ -38,6 +38,13 @@ def test_a_save_from_a_stale_tab_is_a_conflict_with_a_diff(designer: Designer) -
     assert "-    label: {zh: 数量, en: Count}" in caught.value.diff
     assert "+    label: {zh: 数量, en: Pieces}" in caught.value.diff
     assert "Count" in designer.draft("demo").files[ITEM].text
+
+
+def test_saving_a_file_the_draft_lacks_is_refused_and_leaves_no_step(designer: Designer) -> None:
+    with pytest.raises(DraftError, match=r"has no file forms/gone\.yaml"):
+        designer.save("demo", "forms/gone.yaml", "key: gone\n", 1, None)
+    assert "forms/gone.yaml" not in designer.draft("demo").files
+    assert designer.can_undo("demo") == (False, False)
 
 
 def test_text_that_does_not_parse_is_kept_and_reported_with_its_place(

@@ -66,6 +66,13 @@ class Draft:
     def texts(self) -> dict[str, str]:
         return {path: item.text for path, item in self.files.items()}
 
+    def file(self, path: str) -> DraftFile:
+        """The draft's ``path``; :class:`DraftError` when it has none (a stale tab, a typo)."""
+        found = self.files.get(path)
+        if found is None:
+            raise DraftError(f"the draft of '{self.app_key}' has no file {path}")
+        return found
+
 
 def open_draft(connection: Connection, app_key: str) -> Draft:
     """The app's draft, started from the version in force when there is none yet."""
@@ -114,10 +121,7 @@ def save_file(
     The update only succeeds while the stored revision is still ``revision`` (a conditional
     write, so two tabs cannot both win); otherwise :class:`DraftConflict`.
     """
-    draft = open_draft(connection, app_key)
-    stored = draft.files.get(path)
-    if stored is None:
-        raise DraftError(f"the draft of '{app_key}' has no file {path}")
+    stored = open_draft(connection, app_key).file(path)
     if stored.text == text and stored.revision == revision:
         return stored
     table = designer_drafts

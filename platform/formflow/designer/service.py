@@ -31,7 +31,6 @@ from formflow.designer.drafts import (
     DraftFile,
     discard_draft,
     open_draft,
-    save_file,
 )
 from formflow.designer.flow_edits import FlowOperation
 from formflow.designer.flows import node_at, node_spans
@@ -40,7 +39,7 @@ from formflow.designer.operations import Operation
 from formflow.designer.references import Reference, find_references
 from formflow.designer.renames import rename_field
 from formflow.designer.simulate import Simulation, sample_values, simulate
-from formflow.designer.undo import available, forget_steps, record_step, redo, undo
+from formflow.designer.undo import available, forget_steps, redo, save_step, undo
 from formflow.designer.upgrades import (
     IMPORT,
     NoRelease,
@@ -129,11 +128,8 @@ class Designer:
     ) -> DraftFile:
         """Save a file's text as typed (the YAML tab); see :func:`~.drafts.save_file`."""
         with write_transaction(self.instance.engine) as connection:
-            before = open_draft(connection, app_key).files.get(path)
-            saved = save_file(connection, app_key, path, text, revision, user_id)
-            if before is not None:
-                record_step(connection, app_key, path, before.text, saved.text, user_id)
-            return saved
+            stored = open_draft(connection, app_key).file(path)
+            return save_step(connection, app_key, stored, text, revision, user_id)
 
     def apply(
         self,
@@ -160,9 +156,7 @@ class Designer:
             if checked_node is not None and document.changed:
                 files = draft.texts()
                 self._refuse_new_problems(files, path, document.text(), checked_node)
-            saved = save_file(connection, app_key, path, document.keep(), revision, user_id)
-            record_step(connection, app_key, path, stored.text, saved.text, user_id)
-            return saved
+            return save_step(connection, app_key, stored, document.keep(), revision, user_id)
 
     def _refuse_new_problems(
         self, files: Mapping[str, str], path: str, text: str, node: str
@@ -219,8 +213,9 @@ class Designer:
             batch = uuid.uuid4().hex
             for path, text in changed.items():
                 stored = draft.files[path]
-                saved[path] = save_file(connection, app_key, path, text, stored.revision, user_id)
-                record_step(connection, app_key, path, stored.text, text, user_id, batch)
+                saved[path] = save_step(
+                    connection, app_key, stored, text, stored.revision, user_id, batch
+                )
             return saved
 
     def simulate(
@@ -305,9 +300,7 @@ class Designer:
         with write_transaction(self.instance.engine) as connection:
             stored = open_draft(connection, app_key).files[path]
             text = with_widget(stored.text, path, settings)
-            saved = save_file(connection, app_key, path, text, revision, user_id)
-            record_step(connection, app_key, path, stored.text, saved.text, user_id)
-            return saved
+            return save_step(connection, app_key, stored, text, revision, user_id)
 
     def arrange_widgets(
         self,
@@ -332,9 +325,7 @@ class Designer:
                 raise
             if not document.changed:
                 return None
-            saved = save_file(connection, app_key, path, document.keep(), revision, user_id)
-            record_step(connection, app_key, path, stored.text, saved.text, user_id)
-            return saved
+            return save_step(connection, app_key, stored, document.keep(), revision, user_id)
 
     def discard(self, app_key: str) -> None:
         """Forget the draft, its steps, and the upgrade being resolved in it."""

@@ -65,6 +65,22 @@ def record_step(
     connection.execute(delete(table).where(table.c.app_key == app_key, table.c.id <= oldest_kept))
 
 
+def save_step(
+    connection: Connection,
+    app_key: str,
+    made_from: DraftFile,
+    text: str,
+    revision: int,
+    user_id: int | None,
+    batch: str | None = None,
+) -> DraftFile:
+    """Save ``text``, an edit of ``made_from`` sent from ``revision``, and remember it as a
+    step: every designer save goes through here so that each one can be undone."""
+    saved = save_file(connection, app_key, made_from.path, text, revision, user_id)
+    record_step(connection, app_key, made_from.path, made_from.text, saved.text, user_id, batch)
+    return saved
+
+
 def undo(connection: Connection, app_key: str, user_id: int | None) -> DraftFile:
     """Put back the text before the latest step not undone."""
     return _take(connection, app_key, user_id, undone=False)

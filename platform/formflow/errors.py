@@ -139,6 +139,22 @@ class ValidationFailed(RecordError, code="validation_failed"):
         super().__init__(summary)
 
 
+class InSaveRuleFailed(ValidationFailed):
+    """An automation that runs inside the save (``timing: in_save``) could not run: its
+    expression failed, or a value it set does not fit. The save is refused as a whole,
+    with the rule named, so the record is never written without the rule's values."""
+
+    def __init__(self, rule_key: str, reason: str) -> None:
+        self.rule_key = rule_key
+        self.reason = reason
+        problem = Problem(
+            "automation_failed",
+            N_("automation '%(rule)s' could not run: %(reason)s"),
+            (("rule", rule_key), ("reason", reason)),
+        )
+        super().__init__({"": [problem]})
+
+
 class DuplicateSuspected(ValidationFailed, code="duplicate_suspected"):
     """Values that match another record under a ``warn`` duplicate check: the write waits
     for the person to confirm (the API's ``?confirm_duplicates=1``, a form's "save

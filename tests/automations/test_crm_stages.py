@@ -106,6 +106,17 @@ def test_a_stage_change_records_when_the_stage_was_entered(sales: Sales) -> None
     assert sales.move(deal, stage="proposal")["stage_changed_at"] == sales.now
 
 
+def test_a_new_stage_is_saved_once_with_its_probability_clock_and_weighted_amount(
+    sales: Sales,
+) -> None:
+    deal = sales.deal()
+    assert (deal["version"], deal["stage_changed_at"]) == (1, START)
+    sales.now = START + timedelta(days=1)
+    moved = sales.move(deal, stage="negotiation")
+    assert (moved["version"], moved["probability"]) == (2, 80)
+    assert (moved["stage_changed_at"], moved["weighted_amount"]) == (sales.now, Decimal("40000"))
+
+
 def test_fourteen_idle_days_in_a_stage_flag_the_deal_and_tell_its_owner(sales: Sales) -> None:
     deal = sales.deal()
     sales.tick(13)

@@ -27,18 +27,18 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from formflow.actions import Action, ActionContext, ActionError, ActionServices
 from formflow.automations import log
 from formflow.automations.actions import thaw
-from formflow.automations.model import TIMED_TRIGGERS, Automation, Trigger, TriggerType
+from formflow.automations.model import TIMED_TRIGGERS, Automation, Trigger, TriggerType, among
 from formflow.automations.webhooks import WebhookFailed, send, untried_calls
 from formflow.definitions.model import App, SortKey
 from formflow.errors import FormflowError
 from formflow.events import Event, EventKind
-from formflow.events.outbox import caused_by
+from formflow.events.outbox import Check, caused_by
 from formflow.expressions import ExpressionEngine
 from formflow.fields import ValueKind
 from formflow.jobs.schedule import Schedule
@@ -506,7 +506,7 @@ def matches(trigger: Trigger, event: Event) -> bool:
         if trigger.from_values is None and trigger.to_values is None:
             return True
         before, after = event.changes.get(trigger.fields[0], (None, None))
-        return _among(before, trigger.from_values) and _among(after, trigger.to_values)
+        return among(before, trigger.from_values) and among(after, trigger.to_values)
     if event.kind is not EventKind.STATE_ENTERED:
         return False
     detail = event.detail
@@ -519,18 +519,43 @@ def matches(trigger: Trigger, event: Event) -> bool:
     return False
 
 
-def _among(value: Any, wanted: tuple[Any, ...] | None) -> bool:
-    if wanted is None:
-        return True
-    return any(value == item or (value is not None and str(value) == str(item)) for item in wanted)
-
-
 def forms_with_event_rules(app: App) -> frozenset[str]:
     """The forms of ``app`` whose events may set off a rule: the automations are owed no
-    other events (the clock, not an event, runs schedules and dates)."""
+    other events (the clock, not an event, runs schedules and dates, and the record service
+    runs in-save rules inside the save)."""
     return frozenset(
-        rule.form for rule in app.automations.values() if rule.trigger.kind not in TIMED_TRIGGERS
+        rule.form
+        for rule in app.automations.values()
+        if rule.trigger.kind not in TIMED_TRIGGERS and not rule.in_save
     )
+
+
+def event_rules_check(app: App) -> Check:
+    """The outbox's check for the automations: whether an event of this kind, on this
+    form, may set off an after-save rule, so that a write whose event no rule wants (a
+    create when the form's rules watch only updates, or run in the save) owes the
+    automations no delivery, and costs no delivery row and no job."""
+    kinds: dict[str, set[EventKind]] = {}
+    for rule in app.automations.values():
+        if rule.trigger.kind in TIMED_TRIGGERS or rule.in_save or not rule.enabled:
+            continue
+        kinds.setdefault(rule.form, set()).update(_EVENT_KINDS[rule.trigger.kind])
+
+    def wanted(
+        _connection: Connection, _app: str, form_key: str, _id: int, kind: EventKind
+    ) -> bool:
+        return kind in kinds.get(form_key, ())
+
+    return wanted
+
+
+_EVENT_KINDS = {
+    **{trigger: {kind} for trigger, kind in _KINDS.items()},
+    TriggerType.FIELD_CHANGED: {EventKind.UPDATED},
+    TriggerType.WORKFLOW_ENTERED: {EventKind.STATE_ENTERED},
+    TriggerType.APPROVAL_ENDED: {EventKind.STATE_ENTERED},
+}
+"""The events each event trigger may match (see :func:`matches`)."""
 
 
 def _rules(records: RecordService, form_key: str) -> list[Automation]:
@@ -538,7 +563,7 @@ def _rules(records: RecordService, form_key: str) -> list[Automation]:
         (
             rule
             for rule in records.app.automations.values()
-            if rule.enabled and rule.form == form_key
+            if rule.enabled and rule.form == form_key and not rule.in_save
         ),
         key=lambda rule: rule.key,
     )

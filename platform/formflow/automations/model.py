@@ -7,6 +7,7 @@ named action with parameters), so one action format serves both.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
 from enum import StrEnum
@@ -17,6 +18,14 @@ from formflow.workflows.model import ActionCall
 if TYPE_CHECKING:
     from formflow.definitions.model import Label
     from formflow.expressions import Expression
+
+
+class Timing(StrEnum):
+    """When a rule runs (``timing:`` in YAML): after the triggering save has committed, as
+    a delivered event (the default), or inside that save, before its record is written."""
+
+    AFTER_SAVE = "after_save"
+    IN_SAVE = "in_save"
 
 
 class TriggerType(StrEnum):
@@ -36,6 +45,8 @@ RECORD_TRIGGERS = frozenset(
 )
 TIMED_TRIGGERS = frozenset({TriggerType.SCHEDULE, TriggerType.DATE})
 """Triggers the clock fires, not an event."""
+IN_SAVE_TRIGGERS = frozenset({TriggerType.CREATED, TriggerType.UPDATED, TriggerType.FIELD_CHANGED})
+"""Triggers an in-save rule may have: the save that sets it off is a create or an update."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,15 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class FieldSet:
+    """One action of an in-save rule, compiled: fields of the triggering record given
+    literal ``values``, and fields given the value of an expression over it (``map``)."""
+
+    values: Mapping[str, Any]
+    expressions: Mapping[str, Expression]
+
+
+@dataclass(frozen=True)
 class Automation:
     """One rule: when ``trigger`` fires for a record of ``form`` and ``condition`` holds,
     ``actions`` run in order, in one unit of work."""
@@ -86,3 +106,19 @@ class Automation:
     actions: tuple[ActionCall, ...]
     condition: Expression | None = None
     enabled: bool = True
+    timing: Timing = Timing.AFTER_SAVE
+    sets: tuple[FieldSet, ...] = ()
+    """An in-save rule's actions, compiled (``actions`` keeps them as written)."""
+
+    @property
+    def in_save(self) -> bool:
+        """Whether the rule runs inside the save that sets it off (never as an event)."""
+        return self.timing is Timing.IN_SAVE
+
+
+def among(value: Any, wanted: tuple[Any, ...] | None) -> bool:
+    """Whether ``value`` is one of a field_changed trigger's ``wanted`` values (``None``:
+    any); values events keep as text (dates, decimals) compare by their text."""
+    if wanted is None:
+        return True
+    return any(value == item or (value is not None and str(value) == str(item)) for item in wanted)

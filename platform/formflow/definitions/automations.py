@@ -18,7 +18,15 @@ from jinja2 import TemplateSyntaxError, meta
 from jsonschema import Draft202012Validator
 
 from formflow.automations import params as builtin
-from formflow.automations.model import RECORD_TRIGGERS, Automation, Trigger, TriggerType
+from formflow.automations.model import (
+    IN_SAVE_TRIGGERS,
+    RECORD_TRIGGERS,
+    Automation,
+    FieldSet,
+    Timing,
+    Trigger,
+    TriggerType,
+)
 from formflow.definitions.compiling import (
     CONTEXT_NAMES,
     DocumentCompiler,
@@ -29,6 +37,7 @@ from formflow.definitions.compiling import (
 )
 from formflow.definitions.model import SYSTEM_FIELDS, Form
 from formflow.definitions.source import PathKey
+from formflow.expressions import Expression, ExpressionError
 from formflow.fields import ValueKind
 from formflow.workflows.model import ActionCall, EndNode, Workflow
 
@@ -86,15 +95,114 @@ class RuleCompiler:
             condition = compile_expression(
                 self.compiler, self.data["condition"], ("condition",), self.names
             )
+        actions = self.actions(self.data["actions"], ("actions",))
+        timing = Timing(self.data.get("timing", Timing.AFTER_SAVE))
+        sets: tuple[FieldSet, ...] = ()
+        if timing is Timing.IN_SAVE:
+            if trigger.kind not in IN_SAVE_TRIGGERS:
+                self.error(
+                    ("trigger", "type"),
+                    f"an in_save rule runs inside a create or an update; '{trigger.kind}' is "
+                    "neither: give a created, updated or field_changed trigger, or leave "
+                    "timing out",
+                )
+            sets = self._in_save_sets(self.data["actions"], ("actions",))
         return Automation(
             key=self.data["key"],
             label=label(self.data["label"]),
             form=self.form.key,
             trigger=trigger,
-            actions=self.actions(self.data["actions"], ("actions",)),
+            actions=actions,
             condition=condition,
             enabled=self.data.get("enabled", True),
+            timing=timing,
+            sets=sets,
         )
+
+    # in-save rules --------------------------------------------------------------------
+
+    def _in_save_sets(
+        self, items: Sequence[Mapping[str, Any]], path: PathKey
+    ) -> tuple[FieldSet, ...]:
+        """An in-save rule's actions as the record service runs them: each a ``set``, or an
+        ``update_records`` of the rule's own record (``form`` its form, ``ids: id``) with
+        ``values`` and ``map``; anything else acts beyond the record being saved, so it is
+        refused where it is written (the ordinary checks have run on it already)."""
+        sets = []
+        for index, item in enumerate(items):
+            where = (*path, index)
+            if "set" in item:
+                self._settable(item["set"], (*where, "set"))
+                sets.append(FieldSet(MappingProxyType(dict(item["set"])), MappingProxyType({})))
+                continue
+            given = item.get("params", {})
+            if item["action"] != builtin.UPDATE_RECORDS or not isinstance(given, Mapping):
+                self.error(
+                    (*where, "action"),
+                    f"an in_save rule only sets fields of the record being saved: use set, or "
+                    f"update_records with form: {self.form.key} and ids: id (leave timing "
+                    f"out to run '{item['action']}' after the save)",
+                )
+                continue
+            if self._own_record(given, (*where, "params")):
+                self._settable(given.get("values", {}), (*where, "params", "values"))
+                self._settable(given.get("map", {}), (*where, "params", "map"))
+                sets.append(
+                    FieldSet(
+                        MappingProxyType(dict(given.get("values", {}))),
+                        MappingProxyType(_compiled(self.compiler, given.get("map", {}))),
+                    )
+                )
+        return tuple(sets)
+
+    def _own_record(self, given: Mapping[str, Any], path: PathKey) -> bool:
+        """Whether ``update_records``' parameters name the record being saved, and only
+        give it values (``form`` the rule's own, ``ids: id``)."""
+        fits = True
+        for key in ("link", "linked_by", "owner", "cascade"):
+            if key in given:
+                self.error(
+                    (*path, key),
+                    f"an in_save rule sets fields of the record being saved; '{key}' reaches "
+                    "other records (leave timing out to change them after the save)",
+                    at_key=True,
+                )
+                fits = False
+        if given.get("form", self.form.key) != self.form.key:
+            self.error(
+                (*path, "form"),
+                f"an in_save rule sets fields of the record being saved, a '{self.form.key}'; "
+                f"'{given['form']}' is another form (leave timing out to change other "
+                "records after the save)",
+            )
+            fits = False
+        if str(given.get("ids", "")).strip() != "id":
+            self.error(
+                (*path, "ids") if "ids" in given else path,
+                "an in_save rule sets fields of the record being saved: give ids: id",
+            )
+            fits = False
+        return fits
+
+    def _settable(self, values: Mapping[str, Any], path: PathKey) -> None:
+        """Refuse computed fields and subtables among the fields an in-save rule sets: the
+        save works the first out itself, and the second are rows, not values."""
+        for key in values:
+            if not self.form.has_field(key):
+                continue  # reported already
+            field = self.form.field(key)
+            if field.is_computed or field.is_derived:
+                self.error(
+                    (*path, key),
+                    f"'{key}' is worked out by the save itself; a rule cannot set it",
+                    at_key=True,
+                )
+            elif field.kind is ValueKind.ROWS:
+                self.error(
+                    (*path, key),
+                    f"'{key}' is a subtable; an in_save rule sets values, not rows",
+                    at_key=True,
+                )
 
     # triggers -------------------------------------------------------------------------
 
@@ -366,6 +474,17 @@ def _filter_fields(spec: Any) -> Iterator[str]:
                 yield from _filter_fields(part)
         if "not" in spec:
             yield from _filter_fields(spec["not"])
+
+
+def _compiled(compiler: DocumentCompiler, sources: Mapping[str, str]) -> dict[str, Expression]:
+    """``map``'s expressions, compiled; one that does not parse has been reported already."""
+    compiled = {}
+    for key, source in sources.items():
+        try:
+            compiled[key] = compiler.context.expressions.compile(source)
+        except ExpressionError:
+            continue
+    return compiled
 
 
 def _frozen(value: Any) -> Any:

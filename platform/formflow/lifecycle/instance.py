@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from formflow.actions import ActionServices
 from formflow.automations.engine import SUBSCRIBER as AUTOMATIONS
-from formflow.automations.engine import Automations, forms_with_event_rules
+from formflow.automations.engine import Automations, event_rules_check, forms_with_event_rules
 from formflow.config import Settings, instance_secret
 from formflow.definitions import App, load_app
 from formflow.definitions.model import Form
@@ -278,7 +278,11 @@ class Instance:
                 timezone=self.settings.timezone,
                 relay=self.relay,
                 subscriber_forms={AUTOMATIONS: forms_with_event_rules(schema.app)},
-                subscriber_checks={FOLLOWS: followed, NOTICES: wants_notices},
+                subscriber_checks={
+                    FOLLOWS: followed,
+                    NOTICES: wants_notices,
+                    AUTOMATIONS: event_rules_check(schema.app),
+                },
             )
             cached = (version.digest, schema, service)
             self._apps[app_key] = cached

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.exc import IntegrityError
 
+from formflow.automations.in_save import Ruled
 from formflow.definitions.model import Form, Operation
 from formflow.errors import Problem, ValidationFailed
 from formflow.events import EventKind
@@ -77,13 +78,20 @@ def create_many(
     ):
         return _one_by_one(service, actor, form_key, items, all_or_nothing, warn_duplicates)
     problems: dict[int, Problems] = {}
+    ruled: dict[int, Ruled] = {}
     with service._writing() as connection:
         derive = service._derive(connection, form)
-        prepared = _prepare(service, access, form, context, items, problems, derive)
-        good = _check(service, connection, actor, form, access, prepared, problems, warn_duplicates)
+        prepared = _prepare(service, access, form, context, items, problems, derive, ruled)
+        good = _check(
+            service, connection, actor, form, access, prepared, problems, warn_duplicates, ruled
+        )
         if all_or_nothing and problems:
             return Batch({}, problems)
         created = _write(service, connection, actor, form, table, context, good)
+        runs = {index: ruled[index].runs for index in created if ruled[index].runs}
+        if runs:
+            ids = [created[index]["id"] for index in runs]
+            service.in_save.log(connection, form.key, ids, 1, list(runs.values()))
     return Batch({index: access.shown(record) for index, record in created.items()}, problems)
 
 
@@ -107,9 +115,11 @@ def _prepare(
     items: Sequence[Mapping[str, Any]],
     problems: dict[int, Problems],
     derive: Derive | None,
+    ruled: dict[int, Ruled],
 ) -> dict[int, Prepared]:
     """Each item converted and checked on its own, with the roll-ups and lookups a new
-    record starts from (``derive``) for the formulas that read them."""
+    record starts from (``derive``) for the formulas that read them, and the form's
+    in-save rules run on it (what they did, by position, into ``ruled``)."""
     defaults = {f.key: f.default for f in form.fields}
     prepared: dict[int, Prepared] = {}
     for index, values in enumerate(items):
@@ -117,6 +127,13 @@ def _prepare(
             service._refuse_hidden(access, values)
             found = service.preparer.prepare(form, values, context, derive=derive)
             service._refuse_fixed(access, values, found.values, found.rows, defaults)
+            found, ruled[index] = service.in_save.apply(
+                form.key,
+                values,
+                found,
+                context,
+                lambda given: service.preparer.prepare(form, given, context, derive=derive),
+            )
         except ValidationFailed as exc:
             problems[index] = exc.problems
         else:
@@ -132,7 +149,8 @@ def _check(
     access: FieldAccess,
     prepared: dict[int, Prepared],
     problems: dict[int, Problems],
-    warn_duplicates: bool = False,
+    warn_duplicates: bool,
+    ruled: dict[int, Ruled],
 ) -> dict[int, Prepared]:
     """The rows of ``prepared`` that pass the checks that read the database; the others'
     problems go to ``problems``."""
@@ -155,7 +173,8 @@ def _check(
         values = prepared[index].values
         try:
             owner = service._owner(actor, form, values)
-            service._check_new_owner(connection, actor, form, access, owner, None)
+            given = service._ruling(access, ruled[index])
+            service._check_new_owner(connection, actor, form, given, owner, None)
             service._before("formflow_before_create", actor, form, values=values)
         except ValidationFailed as exc:
             problems[index] = exc.problems

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from typing import Any, TypeVar
@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from formflow.audit import log as audit_log
+from formflow.automations.in_save import InSaveRules, Ruled
 from formflow.definitions.model import SYSTEM_FIELDS, App, Field, Form, Operation, Scope
 from formflow.duplicates.keys import DuplicateKeys
 from formflow.errors import (
@@ -176,6 +177,8 @@ class RecordService:
         self.prepared = PreparedStatements(schema)
         self.derived = DerivedValues(schema, timezone)
         self.derived.announce = self._derived_moved
+        self.in_save = InSaveRules(self.app)
+        """The app's in-save rules (``timing: in_save``), run while a save is worked out."""
         self.integrity = IntegrityChecks(schema, self.prepared, self.derived)
         self.duplicates = DuplicateKeys(schema)
         self.stays = StayKeeper(self.app)
@@ -214,12 +217,18 @@ class RecordService:
         defaults = {field.key: field.default for field in form.fields}
         with self._writing() as connection:
             derive = self._derive(connection, form)
-            prepared = self.preparer.prepare(
-                form, values, context, derive=derive, fill=self._fill(connection, form)
-            )
+            fill = self._fill(connection, form)
+            prepared = self.preparer.prepare(form, values, context, derive=derive, fill=fill)
             self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
+            prepared, ruled = self.in_save.apply(
+                form.key,
+                values,
+                prepared,
+                context,
+                lambda given: self.preparer.prepare(form, given, context, derive=derive, fill=fill),
+            )
             owner = self._owner(actor, form, prepared.values)
-            self._check_new_owner(connection, actor, form, access, owner, None)
+            self._check_new_owner(connection, actor, form, self._ruling(access, ruled), owner, None)
             self.integrity.check(
                 connection, actor, form, prepared.values, record_id=None, rows=prepared.rows
             )
@@ -232,7 +241,7 @@ class RecordService:
             record_id, stored = self._insert(connection, form, table, row)
             if self._reads_id[form.key]:
                 prepared, row = self._with_id(
-                    connection, form, table, values, context, row, record_id
+                    connection, form, table, {**values, **ruled.values}, context, row, record_id
                 )
                 stored = None
             self._write_rows(connection, form, record_id, prepared.rows)
@@ -243,6 +252,8 @@ class RecordService:
             self.summaries.after_write(connection, form, record_id, None, record)
             record.update(self.derived.current(connection, form, record_id, stored))
             self._check_rules(connection, form, record_id, prepared.rows, context, stored)
+            if ruled.runs:
+                self.in_save.log(connection, form.key, [record_id], 1, [ruled.runs])
             self._changed(
                 connection,
                 form,
@@ -310,12 +321,34 @@ class RecordService:
                 fill=self._fill(connection, form),
             )
             self._refuse_fixed(access, values, prepared.values, prepared.rows, {**current, **rows})
+            prepared, ruled = self.in_save.apply(
+                form.key,
+                values,
+                prepared,
+                context,
+                lambda given: self.preparer.prepare(
+                    form,
+                    given,
+                    context,
+                    existing=current,
+                    existing_rows=rows,
+                    derive=self._derive(connection, form, current),
+                    fill=self._fill(connection, form),
+                ),
+                before=current,
+                before_rows=rows,
+            )
             self._refuse_locked(
                 connection, actor, form, record_id, access, values, prepared, {**current, **rows}
             )
             owner = self._owner(actor, form, {**current, **prepared.values})
             self._check_new_owner(
-                connection, actor, form, access, owner, current.get(form.owner_field)
+                connection,
+                actor,
+                form,
+                self._ruling(access, ruled),
+                owner,
+                current.get(form.owner_field),
             )
             if form.pool is not None:
                 self._pool_owner_change(connection, actor, form, current, owner, context.utc)
@@ -373,6 +406,9 @@ class RecordService:
             self._check_rules(
                 connection, form, record_id, {**rows, **prepared.rows}, context, stored
             )
+            if ruled.runs:
+                version = current["version"] + 1
+                self.in_save.log(connection, form.key, [record_id], version, [ruled.runs])
             self._changed(
                 connection,
                 form,
@@ -1315,6 +1351,14 @@ class RecordService:
                 self._access.clear()
             self._access[key] = access
         return access
+
+    @staticmethod
+    def _ruling(access: FieldAccess, ruled: Ruled) -> FieldAccess:
+        """``access`` with the engine's grant for the fields in-save rules set: an owner a
+        rule gives is the engine's hand-over, not the actor's."""
+        if not ruled.values:
+            return access
+        return replace(access, granted=access.granted | frozenset(ruled.values))
 
     def _hides_linked(self, actor: Actor) -> bool:
         return any(self.field_access(actor, key).hidden for key in self.app.forms)

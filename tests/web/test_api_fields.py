@@ -108,6 +108,34 @@ def test_a_list_reads_only_the_columns_asked_for(app: Flask, client: FlaskClient
     assert "level" not in selected
 
 
+def test_a_record_reads_only_the_columns_asked_for(app: Flask, client: FlaskClient) -> None:
+    api = admin(app, client)
+    customer = new_customer(api, level="A")
+    path = f"{API}/customer/records/{customer['id']}"
+    api.get(path, query_string={"fields": "name"})  # warm up
+    with statements(app) as seen:
+        one = api.get(path, query_string={"fields": "name"})
+    assert one.json == {"id": customer["id"], "name": "Acme Ltd"}
+    read = next(text for text in seen if "FROM crm_sfa__customer" in text)
+    selected = read.split(" FROM ", 1)[0]
+    assert "name" in selected
+    assert "level" not in selected
+    assert "industry" not in selected
+
+
+def test_a_record_out_of_reach_is_not_found_whatever_fields_are_asked(
+    app: Flask, client: FlaskClient
+) -> None:
+    theirs = new_customer(Api(client, token_for(app, "rep2")))
+    rep1 = Api(client, token_for(app, "rep1"))
+    for fields in ("name", "name,owner", "level"):
+        refused = rep1.get(
+            f"{API}/customer/records/{theirs['id']}", query_string={"fields": fields}
+        )
+        assert refused.status_code == 404, fields
+        assert refused.json["error"]["code"] == "not_found"
+
+
 def test_an_unknown_field_is_refused_by_name(app: Flask, client: FlaskClient) -> None:
     api = admin(app, client)
     customer = new_customer(api)

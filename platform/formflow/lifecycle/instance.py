@@ -40,7 +40,7 @@ from formflow.records.service import RecordService
 from formflow.storage.database import connect, read_transaction
 from formflow.storage.platform_tables import definition_versions, upgrade_platform_tables
 from formflow.storage.tables import AppSchema
-from formflow.storage.versions import StoredVersion, current_version
+from formflow.storage.versions import StoredVersion, current_digest, current_version
 from formflow.transfer.runs import ImportRuns
 from formflow.workflows.service import WorkflowService
 
@@ -257,6 +257,7 @@ class Instance:
 
         Several server processes share one database, so a migration made by one must reach
         the others; checking once a second keeps that prompt without a query on every use.
+        The check reads the current version's digest alone; its files only when it changed.
         """
         cached = self._apps.get(app_key)
         now = time.monotonic()
@@ -266,6 +267,9 @@ class Instance:
         ):
             return cached
         with read_transaction(self.engine) as connection:
+            if cached is not None and current_digest(connection, app_key) == cached[0]:
+                self._checked[app_key] = now
+                return cached
             version = current_version(connection, app_key)
         if version is None:
             raise InstanceError(f"no app '{app_key}' is installed; run `formflow migrate APP_DIR`")

@@ -515,8 +515,11 @@ class RecordService:
         scope = require(actor, form, Operation.READ)
         if fields is not None:
             fields = self._readable(actor, form, fields)
+        columns = None if fields is None else self._columns[form.key].intersection(fields)
         with read_transaction(self.engine) as connection:
-            record = self._load(connection, actor, form, record_id, scope, Operation.READ)
+            record = self._load(
+                connection, actor, form, record_id, scope, Operation.READ, columns=columns
+            )
             record.update(self._read_rows(connection, form, record_id, fields))
         if fields is not None:
             record = {key: record[key] for key in ("id", *fields)}
@@ -1078,13 +1081,18 @@ class RecordService:
         *,
         deleted: bool = False,
         pool: bool = False,
+        columns: Collection[str] | None = None,
     ) -> Record:
         """The record, if ``scope`` reaches it (with the form's pool for reads, and for
-        ``pool`` writes: an action taking a record from it)."""
+        ``pool`` writes: an action taking a record from it); only ``columns`` of a live
+        record, if given, besides those that decide whether it is reached."""
+        statement = (
+            self._by_id(form.key, deleted)
+            if columns is None
+            else self.prepared.record_columns(form.key, columns)
+        )
         row = (
-            connection.execute(self._by_id(form.key, deleted), {"record_id": record_id})
-            .mappings()
-            .first()
+            connection.execute(statement, {"record_id": record_id}).mappings().first()
             if 1 <= record_id <= _LARGEST_ID
             else None
         )

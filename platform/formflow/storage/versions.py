@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from alembic.operations import Operations
-from sqlalchemy import Connection, Select, func, inspect, select, update
+from sqlalchemy import Connection, Select, bindparam, func, inspect, select, update
 
 from formflow.audit import Action
 from formflow.audit import log as audit_log
@@ -88,6 +88,22 @@ def current_version(connection: Connection, app_key: str) -> StoredVersion | Non
     query = _select(app_key).where(definition_versions.c.is_current)
     row = connection.execute(query).mappings().first()
     return _stored(row) if row else None
+
+
+_CURRENT_DIGEST = select(definition_versions.c.digest).where(
+    definition_versions.c.app_key == bindparam("app_key"), definition_versions.c.is_current
+)
+
+
+def current_digest(connection: Connection, app_key: str) -> str | None:
+    """The digest of the version in force for ``app_key`` (``None`` if there is none).
+
+    What a server already holding the app compiled asks every second, to learn whether
+    another process migrated it: one short row, where :func:`current_version` also looks
+    the table up in the catalogue and reads every definition file.
+    """
+    digest = connection.execute(_CURRENT_DIGEST, {"app_key": app_key}).scalar_one_or_none()
+    return None if digest is None else str(digest)
 
 
 def list_versions(connection: Connection, app_key: str) -> list[StoredVersion]:

@@ -171,7 +171,7 @@ class Outbox:
         if not any(wanted):  # no ids needed: the plainest insert of them all
             connection.execute(_APPEND_MANY, rows)
             return []
-        event_ids = list(connection.execute(_APPEND_ALL, rows).scalars())
+        event_ids = returned_ids(connection, _APPEND_ALL, _APPEND_SQLITE, rows)
         connection.execute(
             _OWE,
             [
@@ -280,4 +280,19 @@ _cause: ContextVar[Mapping[str, Any] | None] = ContextVar("formflow_event_cause"
 _APPEND = insert(events).returning(events.c.id)  # every write runs it: built once
 _APPEND_ALL = insert(events).returning(events.c.id, sort_by_parameter_order=True)
 _APPEND_MANY = insert(events)
+_APPEND_SQLITE = insert(events).returning(events.c.id)
+
+
+def returned_ids(
+    connection: Connection, ordered: Any, unordered: Any, rows: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """The ids of ``rows`` inserted together, in their order. SQLAlchemy keeps that order
+    on SQLite only by sending one INSERT a row; SQLite numbers the rows of an INSERT in
+    their order, one writer at a time, so there the ids of the multi-row ``unordered``
+    insert, sorted, are in the rows' order (a slice of 500 events: 4 statements, not 500)."""
+    if connection.dialect.name == "sqlite":
+        return sorted(int(i) for i in connection.execute(unordered, list(rows)).scalars())
+    return [int(i) for i in connection.execute(ordered, list(rows)).scalars()]
+
+
 _OWE = insert(event_deliveries)

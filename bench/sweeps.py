@@ -2,7 +2,7 @@
 pool sweep over 100,000 customers.
 
 Run: ``.venv/bin/python bench/sweeps.py [--database sqlite|postgresql|both] [--rows N]
-[--customers N] [--days D] [--quick] [--profile]``.
+[--customers N] [--days D] [--quick] [--profile] [--only date|pool] [--reuse]``.
 
 For each database it installs the real CRM app (``apps/crm_sfa``) in a fresh database, adds
 the 50 people of ``bench/records.py`` and bulk-loads, as that bench does, N customers and
@@ -83,6 +83,9 @@ FOLLOW_UP_SPAN_DAYS = 100
 PROFILE = False
 """``--profile``: print each sweep's profile (its times are then the profiler's)."""
 CLAIM_SPAN_DAYS = 400
+RULES = {"both": (*DATE_RULES, *POOL_RULES), "date": DATE_RULES, "pool": POOL_RULES}
+ONLY = "both"
+"""``--only date|pool``: time the date sweep or the pool sweep alone."""
 
 
 @dataclass(frozen=True)
@@ -353,7 +356,7 @@ def run(kind: str, settings: records_bench.Settings, days: int, *, reuse: bool =
             )
         for offset in range(days):
             day = today + timedelta(days=offset)
-            for rule in (*DATE_RULES, *POOL_RULES):
+            for rule in RULES[ONLY]:
                 say(f"{kind}: {day} {rule}")
                 report.sweeps.append(measure(instance, rule, day))
                 report.load_averages.append(os.getloadavg()[0])
@@ -373,12 +376,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=None, help="days swept (3; quick: 2)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 5,000 and 50,000")
     parser.add_argument("--profile", action="store_true", help="print each sweep's profile")
+    parser.add_argument("--only", choices=sorted(RULES), default="both", help="which sweeps")
     parser.add_argument(
         "--reuse", action="store_true", help="SQLite: keep the loaded file, start from it later"
     )
     args = parser.parse_args()
-    global PROFILE
-    PROFILE = args.profile
+    global PROFILE, ONLY
+    PROFILE, ONLY = args.profile, args.only
     rows = args.rows if args.rows is not None else (50_000 if args.quick else 1_000_000)
     customers = args.customers or (5_000 if args.quick else 100_000)
     settings = replace(

@@ -158,6 +158,7 @@ class Outbox:
         if len(appended) == 1:
             return [self.append(connection, **appended[0])]
         rows = [_row(event) for event in appended]
+        self._warm(connection, rows)
         wanted = [
             self._wanted(
                 connection,
@@ -228,6 +229,19 @@ class Outbox:
             if self.owing is not None:
                 self.owing()
         return event_ids
+
+    def _warm(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Let each check that can (one with a ``warm`` method) answer for many events'
+        records at once, rather than one query an event."""
+        for check in self.checks.values():
+            warm = getattr(check, "warm", None)
+            if warm is None:
+                continue
+            by_form: dict[tuple[str, str], list[int]] = {}
+            for row in rows:
+                by_form.setdefault((row["app_key"], row["form_key"]), []).append(row["record_id"])
+            for (app_key, form_key), ids in by_form.items():
+                warm(connection, app_key, form_key, ids)
 
     def _wanted(
         self, connection: Connection, app_key: str, form_key: str, record_id: int, kind: EventKind

@@ -281,3 +281,22 @@ def test_a_record_whose_flag_is_refused_is_logged_alone_and_the_rest_of_the_batc
     assert by_record[refused].status == "error"
     assert {by_record[first].status, by_record[last].status} == {"done"}
     assert len(_told(rules)) == 2  # the refused one is not told
+
+
+def test_a_notification_that_fails_to_render_leaves_its_record_unflagged_and_the_rest_done(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(
+        remind=FLAG_AND_TELL.replace("version {{ version }}", "{{ 100 / (amount | float) }}")
+    )
+    first, last = _due(rules, 2, owner=rules.users["ann"], amount="4")
+    failing = _due(rules, 1, owner=rules.users["ann"], amount="0")[0]  # 100 / 0
+    assert rules.automations.sweep("rules", "remind", NINE) == 2
+    assert rules.get("opportunity", failing)["reminded"] is not True  # rolled back with it
+    by_record = {run.record_id: run for run in rules.runs(automation_key="remind")}
+    assert by_record[failing].status == "error"
+    assert {by_record[first].status, by_record[last].status} == {"done"}
+    assert [title for _user, title, _body in _told(rules)] == [
+        "Deal 0 closes in three days",
+        "Deal 1 closes in three days",
+    ]

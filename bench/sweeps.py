@@ -2,7 +2,7 @@
 pool sweep over 100,000 customers.
 
 Run: ``.venv/bin/python bench/sweeps.py [--database sqlite|postgresql|both] [--rows N]
-[--customers N] [--days D] [--quick] [--profile]``.
+[--customers N] [--days D] [--quick] [--profile] [--only date|pool] [--reuse]``.
 
 For each database it installs the real CRM app (``apps/crm_sfa``) in a fresh database, adds
 the 50 people of ``bench/records.py`` and bulk-loads, as that bench does, N customers and
@@ -25,10 +25,14 @@ nothing written) and as the whole *sweep* (each run in its own unit of work, log
 prints the query plans of the first day's finding. Figures go to
 ``bench/results/sweeps-<database>.md``.
 
-SQLite lives in ``bench/results/sweeps.db``; PostgreSQL in the database
+SQLite lives in ``bench/results/sweeps-<customers>-<opportunities>.db`` (so that a quick
+run can go beside a long one); PostgreSQL in the database
 ``formflow_bench_sweeps`` on the server at ``FORMFLOW_BENCH_POSTGRES`` (default
 ``postgresql://postgres@127.0.0.1:5432/postgres``). Both are made afresh each run: a sweep
-changes what it sweeps.
+changes what it sweeps. With ``--reuse`` (SQLite only) the freshly loaded file is kept as
+``bench/results/sweeps-loaded-<customers>-<opportunities>.db`` and a later run with
+``--reuse`` starts from a copy of it instead of loading again (the 1M load takes 15-20
+minutes); the copy's clocks are those of the day it was loaded.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ import cProfile
 import os
 import pstats
 import random
+import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -77,6 +83,9 @@ FOLLOW_UP_SPAN_DAYS = 100
 PROFILE = False
 """``--profile``: print each sweep's profile (its times are then the profiler's)."""
 CLAIM_SPAN_DAYS = 400
+RULES = {"both": (*DATE_RULES, *POOL_RULES), "date": DATE_RULES, "pool": POOL_RULES}
+ONLY = "both"
+"""``--only date|pool``: time the date sweep or the pool sweep alone."""
 
 
 @dataclass(frozen=True)
@@ -238,10 +247,10 @@ def install_and_load(
     return time.perf_counter() - started
 
 
-def fresh_target(kind: str) -> records_bench.Target:
+def fresh_target(kind: str, settings: records_bench.Settings) -> records_bench.Target:
     if kind == "sqlite":
         RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / "sweeps.db"
+        path = RESULTS / f"sweeps-{settings.customers}-{settings.rows}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return records_bench.Target(kind, f"sqlite:///{path}", path)
@@ -298,13 +307,37 @@ def first_plans(engine: Engine, action: Callable[[], Any]) -> str:
     return "\n\n".join(kept)
 
 
-def run(kind: str, settings: records_bench.Settings, days: int) -> Report:
+def loaded_copy(settings: records_bench.Settings) -> Path:
+    """Where ``--reuse`` keeps a freshly loaded SQLite file of these sizes."""
+    return RESULTS / f"sweeps-loaded-{settings.customers}-{settings.rows}.db"
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """Copy a SQLite file whole, its write-ahead log included (the backup API)."""
+    target.unlink(missing_ok=True)
+    with sqlite3.connect(source) as reading, sqlite3.connect(target) as writing:
+        reading.backup(writing)
+    reading.close()
+    writing.close()
+
+
+def run(kind: str, settings: records_bench.Settings, days: int, *, reuse: bool = False) -> Report:
     report = Report(kind, settings)
-    target = fresh_target(kind)
-    engine = connect(target.url)
+    target = fresh_target(kind, settings)
+    kept = loaded_copy(settings) if reuse and target.path is not None else None
     report.load_averages.append(os.getloadavg()[0])
-    say(f"{kind}: loading {settings.customers:,} customers, {settings.rows:,} opportunities")
-    report.load_s = install_and_load(target, engine, settings)
+    if kept is not None and kept.exists():
+        assert target.path is not None
+        say(f"{kind}: copying the load kept in {kept.name}")
+        shutil.copyfile(kept, target.path)
+        engine = connect(target.url)
+    else:
+        engine = connect(target.url)
+        say(f"{kind}: loading {settings.customers:,} customers, {settings.rows:,} opportunities")
+        report.load_s = install_and_load(target, engine, settings)
+        if kept is not None:
+            assert target.path is not None
+            copy_sqlite(target.path, kept)
     report.size = records_bench.database_size(target, engine)
     report.setting = records_bench.describe_setting(engine)
     say(f"{kind}: loaded in {report.load_s:.0f} s")
@@ -323,7 +356,7 @@ def run(kind: str, settings: records_bench.Settings, days: int) -> Report:
             )
         for offset in range(days):
             day = today + timedelta(days=offset)
-            for rule in (*DATE_RULES, *POOL_RULES):
+            for rule in RULES[ONLY]:
                 say(f"{kind}: {day} {rule}")
                 report.sweeps.append(measure(instance, rule, day))
                 report.load_averages.append(os.getloadavg()[0])
@@ -343,9 +376,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=None, help="days swept (3; quick: 2)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 5,000 and 50,000")
     parser.add_argument("--profile", action="store_true", help="print each sweep's profile")
+    parser.add_argument("--only", choices=sorted(RULES), default="both", help="which sweeps")
+    parser.add_argument(
+        "--reuse", action="store_true", help="SQLite: keep the loaded file, start from it later"
+    )
     args = parser.parse_args()
-    global PROFILE
-    PROFILE = args.profile
+    global PROFILE, ONLY
+    PROFILE, ONLY = args.profile, args.only
     rows = args.rows if args.rows is not None else (50_000 if args.quick else 1_000_000)
     customers = args.customers or (5_000 if args.quick else 100_000)
     settings = replace(
@@ -357,7 +394,7 @@ def main() -> None:
     days = args.days or (2 if args.quick else 3)
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     for kind in kinds:
-        report = run(kind, settings, days)
+        report = run(kind, settings, days, reuse=args.reuse)
         say(f"written {publish(f'sweeps-{kind}', kind, report.text(), report.markdown())}")
 
 

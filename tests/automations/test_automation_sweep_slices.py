@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from rules_support import ZONE, MakeRules, Rules
+from rules_support import RULES_DIR, ZONE, MakeRules, Rules
 from sqlalchemy import event, select
 
 from formflow.events import Event
 from formflow.storage.database import read_transaction
-from formflow.storage.platform_tables import events
+from formflow.storage.platform_tables import events, notifications
 
 REMIND = """\
 key: remind
@@ -183,3 +183,120 @@ def test_a_slice_that_fails_as_a_whole_keeps_nothing_and_runs_record_by_record(
     ]
     done = [run.record_id for run in rules.runs(automation_key="remind") if run.status == "done"]
     assert sorted(done) == sorted([first, broken, last])  # each once
+
+
+FLAG_AND_TELL = """\
+key: remind
+label: Flag three days before the expected close and tell the owner
+form: opportunity
+trigger: {type: date, field: expected_close, days_before: 3, at: "09:00"}
+condition: "stage == 'open'"
+actions:
+  - set: {reminded: true}
+  - action: notify
+    params:
+      user_field: owner
+      title: "{{ name }} closes in three days"
+      body: "{{ name }}, version {{ version }}, reminded {{ reminded }}"
+"""
+
+TENTH = datetime(2026, 3, 10, 9, 0, tzinfo=ZONE).astimezone(UTC)  # 3 days before 03-13
+
+
+def _told(rules: Rules) -> list[tuple[int, str, str]]:
+    with read_transaction(rules.engine) as connection:
+        rows = connection.execute(
+            select(notifications.c.user_id, notifications.c.title, notifications.c.body)
+        )
+        return sorted((int(row.user_id), row.title, row.body) for row in rows)
+
+
+def test_a_flag_and_tell_slice_sends_as_many_statements_for_many_records_as_for_few(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(remind=FLAG_AND_TELL)
+    owner = {"owner": rules.users["ann"]}
+    _due(rules, 2, **owner)
+    _due(rules, 9, **{**owner, "expected_close": "2026-03-13"})
+    with _statements(rules) as for_few:
+        assert rules.automations.sweep("rules", "remind", NINE) == 2
+    with _statements(rules) as for_many:
+        assert rules.automations.sweep("rules", "remind", TENTH) == 9
+    assert len(for_many) == len(for_few)
+    assert len(_told(rules)) == 11
+
+
+def test_a_batched_slice_leaves_what_record_by_record_runs_leave(
+    make_rules: MakeRules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = make_rules(remind=FLAG_AND_TELL)
+    owner = {"owner": rules.users["bob"]}
+    batched = _due(rules, 3, **owner)
+    single = _due(rules, 3, **{**owner, "expected_close": "2026-03-13"})
+    rules.automations.sweep("rules", "remind", NINE)
+    monkeypatch.setattr("formflow.automations.batched.plan", lambda *_args: None)
+    rules.automations.sweep("rules", "remind", TENTH)
+
+    def left(ids: list[int]) -> list[Any]:
+        with read_transaction(rules.engine) as connection:
+            updates = connection.execute(
+                select(events.c.record_id, events.c.data).where(events.c.kind == "updated")
+            ).all()
+        by_record = {run.record_id: run for run in rules.runs(automation_key="remind")}
+        return [
+            (
+                {
+                    k: v
+                    for k, v in rules.get("opportunity", i).items()
+                    if k in ("reminded", "version")
+                },
+                [(d["changes"], d["cause"]) for r, d in updates if r == i],
+                by_record[i].status,
+                [{k: v for k, v in c.items() if k != "id"} for c in by_record[i].changes],
+            )
+            for i in ids
+        ]
+
+    assert left(batched) == left(single)
+    told = _told(rules)
+    bob = rules.users["bob"]
+    each = [
+        (bob, f"Deal {n} closes in three days", f"Deal {n}, version 2, reminded True")
+        for n in range(3)
+    ]
+    assert told == sorted(each * 2)  # each record told the same, batched or not
+
+
+def test_a_record_whose_flag_is_refused_is_logged_alone_and_the_rest_of_the_batch_done(
+    make_rules: MakeRules,
+) -> None:
+    rule = "rules:\n  - {key: flag_needs_amount, expression: 'not reminded or amount is not none', message: x}\n"
+    form = (RULES_DIR / "forms" / "opportunity.yaml").read_text("utf-8") + rule
+    rules = make_rules(remind=FLAG_AND_TELL, files={"forms/opportunity.yaml": form})
+    first, last = _due(rules, 2, owner=rules.users["ann"], amount="5")
+    refused = _due(rules, 1, owner=rules.users["ann"])[0]  # no amount: the rule refuses
+    assert rules.automations.sweep("rules", "remind", NINE) == 2
+    assert rules.get("opportunity", refused)["reminded"] is not True
+    by_record = {run.record_id: run for run in rules.runs(automation_key="remind")}
+    assert by_record[refused].status == "error"
+    assert {by_record[first].status, by_record[last].status} == {"done"}
+    assert len(_told(rules)) == 2  # the refused one is not told
+
+
+def test_a_notification_that_fails_to_render_leaves_its_record_unflagged_and_the_rest_done(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(
+        remind=FLAG_AND_TELL.replace("version {{ version }}", "{{ 100 / (amount | float) }}")
+    )
+    first, last = _due(rules, 2, owner=rules.users["ann"], amount="4")
+    failing = _due(rules, 1, owner=rules.users["ann"], amount="0")[0]  # 100 / 0
+    assert rules.automations.sweep("rules", "remind", NINE) == 2
+    assert rules.get("opportunity", failing)["reminded"] is not True  # rolled back with it
+    by_record = {run.record_id: run for run in rules.runs(automation_key="remind")}
+    assert by_record[failing].status == "error"
+    assert {by_record[first].status, by_record[last].status} == {"done"}
+    assert [title for _user, title, _body in _told(rules)] == [
+        "Deal 0 closes in three days",
+        "Deal 1 closes in three days",
+    ]

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from formflow.actions import Action, ActionContext, ActionError, ActionServices
-from formflow.automations import log
+from formflow.automations import batched, log
 from formflow.automations.actions import thaw
 from formflow.automations.model import TIMED_TRIGGERS, Automation, Trigger, TriggerType, among
 from formflow.automations.webhooks import WebhookFailed, send, untried_calls
@@ -240,6 +240,15 @@ class Automations:
             return 0
         if self.max_depth <= 0:
             return self._run_each(records, rule, moment, due)
+        found = batched.plan(rule, self.actions)
+        if found is not None:
+            try:
+                return self._run_batched(records, rule, moment, due, found)
+            except batched.Again:
+                pass  # a run alone would roll its update back: record by record, below
+            except Exception:
+                logger.info("automation %r: a batch failed as a whole; one by one", rule.key)
+                return self._run_each(records, rule, moment, due)
         ran = 0
         sent: list[int] = []
         try:
@@ -274,6 +283,36 @@ class Automations:
             return self._run_each(records, rule, moment, due)
         for call_id in sent:
             self._after_commit_send(call_id)
+        return ran
+
+    def _run_batched(
+        self,
+        records: RecordService,
+        rule: Automation,
+        moment: datetime,
+        due: dict[int, str],
+        found: batched.Plan,
+    ) -> int:
+        """Run a rule whose actions allow it on a slice as one batch (see
+        :mod:`formflow.automations.batched`), its log rows written as the unit commits."""
+        starts = {
+            record_id: self._start(records, rule, _Subject(record_id, {}, {}, None), key, 0)
+            for record_id, key in due.items()
+        }
+        with (
+            unit_of_work(self.engine) as unit,
+            caused_by({"automation": rule.key, "depth": 1}),
+        ):
+            ran, rows = batched.run_slice(
+                records,
+                rule,
+                found,
+                starts,
+                lambda record: self._names(record, {}, None, moment),
+                expressions=self.expressions,
+                services=self.services,
+            )
+            log.write_runs(unit.connection, rows)
         return ran
 
     def _run_each(

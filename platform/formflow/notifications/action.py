@@ -8,7 +8,8 @@ channels) once it commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -23,27 +24,76 @@ from formflow.storage.platform_tables import user_roles, users
 KIND = "automation"
 
 
+@dataclass(frozen=True)
+class Notice:
+    """What one ``notify`` tells, worked out and not yet written: to whom, and the text."""
+
+    people: list[int]
+    title: str
+    body: str
+
+
 def notify(context: ActionContext, given: Mapping[str, Any]) -> dict[str, Any]:
-    records, _actor, expressions = context.require_records()
+    records, _actor, _expressions = context.require_records()
     if context.unit is None:
         raise ActionError("a notification is written in a unit of work; run it from an automation")
-    connection = context.unit.connection
-    people = recipients(connection, context, given)
-    title = _render(expressions, given["title"], context.names, "title")
-    body = _render(expressions, given.get("body", ""), context.names, "body")
+    found = notice(context, given)
     notifications = context.notifications or Notifications(records.engine)
     written = notifications.add(
-        connection,
-        people,
+        context.unit.connection,
+        found.people,
         kind=KIND,
-        title=title[:500],
-        body=body,
+        title=found.title,
+        body=found.body,
         app_key=context.app_key,
         form_key=context.form_key,
         record_id=context.record_id,
         now=context.now,
     )
-    return {"action": "notify", "users": people, "notifications": len(written)}
+    return result(found, len(written))
+
+
+def notice(context: ActionContext, given: Mapping[str, Any]) -> Notice:
+    """Who ``notify`` tells and what, on ``context`` (a timed rule's slice works out each
+    record's and writes them together, see :func:`notify_many`)."""
+    _records, _actor, expressions = context.require_records()
+    if context.unit is None:
+        raise ActionError("a notification is written in a unit of work; run it from an automation")
+    people = recipients(context.unit.connection, context, given)
+    title = _render(expressions, given["title"], context.names, "title")
+    body = _render(expressions, given.get("body", ""), context.names, "body")
+    return Notice(people, title[:500], body)
+
+
+def notify_many(
+    connection: Connection,
+    notifications: Notifications,
+    told: Sequence[tuple[ActionContext, Notice]],
+) -> list[dict[str, Any]]:
+    """Write the notices of several ``notify`` runs in one statement, as :func:`notify`
+    writes each; the result each run returns, in order."""
+    notifications.add_many(
+        connection,
+        [
+            {
+                "user_ids": found.people,
+                "kind": KIND,
+                "title": found.title,
+                "body": found.body,
+                "app_key": context.app_key,
+                "form_key": context.form_key,
+                "record_id": context.record_id,
+                "now": context.now,
+            }
+            for context, found in told
+        ],
+    )
+    return [result(found, len(dict.fromkeys(found.people))) for _context, found in told]
+
+
+def result(found: Notice, written: int) -> dict[str, Any]:
+    """What a ``notify`` run logs."""
+    return {"action": "notify", "users": found.people, "notifications": written}
 
 
 def recipients(

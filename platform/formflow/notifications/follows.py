@@ -13,7 +13,7 @@ subscriber an event only when someone does (see :class:`~formflow.events.outbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,20 +48,48 @@ TITLES = {
 BODY = N_("by %(who)s")
 
 
-def followed(
-    connection: Connection, app_key: str, form_key: str, record_id: int, kind: EventKind
-) -> bool:
-    """The outbox's check: whether anyone follows the record an event is about."""
-    if kind not in TITLES:
-        return False
-    unit = current_unit()
-    if unit is None or unit.connection is not connection:
-        return _any_follower(connection, app_key, form_key, record_id)
-    key = (FOLLOWS, app_key, form_key, record_id)  # asked once per record and unit
-    found = unit.memo.get(key)
-    if found is None:
-        found = unit.memo[key] = _any_follower(connection, app_key, form_key, record_id)
-    return bool(found)
+class _Followed:
+    """The outbox's check: whether anyone follows the record an event is about, asked once
+    per record and unit; :meth:`warm` answers it for many records in one query first (the
+    events of a batch update)."""
+
+    def __call__(
+        self, connection: Connection, app_key: str, form_key: str, record_id: int, kind: EventKind
+    ) -> bool:
+        if kind not in TITLES:
+            return False
+        unit = current_unit()
+        if unit is None or unit.connection is not connection:
+            return _any_follower(connection, app_key, form_key, record_id)
+        key = (FOLLOWS, app_key, form_key, record_id)
+        found = unit.memo.get(key)
+        if found is None:
+            found = unit.memo[key] = _any_follower(connection, app_key, form_key, record_id)
+        return bool(found)
+
+    def warm(
+        self, connection: Connection, app_key: str, form_key: str, record_ids: Sequence[int]
+    ) -> None:
+        """Ask for the followers of ``record_ids`` in one query, for the unit's memo."""
+        unit = current_unit()
+        if unit is None or unit.connection is not connection or not record_ids:
+            return
+        ids = sorted(set(record_ids))
+        rows = connection.execute(
+            select(table.c.record_id)
+            .distinct()
+            .where(
+                table.c.app_key == app_key,
+                table.c.form_key == form_key,
+                table.c.record_id.in_(ids),
+            )
+        )
+        followed_ids = {int(record_id) for (record_id,) in rows}
+        for record_id in ids:
+            unit.memo[(FOLLOWS, app_key, form_key, record_id)] = record_id in followed_ids
+
+
+followed = _Followed()
 
 
 def _any_follower(connection: Connection, app_key: str, form_key: str, record_id: int) -> bool:

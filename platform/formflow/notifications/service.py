@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from formflow.errors import FormflowError
+from formflow.events.outbox import returned_ids
 from formflow.notifications.model import Channel, Notification, Recipient
 from formflow.records.audit import jsonable
 from formflow.records.unit import current_unit
@@ -103,6 +104,45 @@ class Notifications:
                     written.append(int(connection.execute(_ADD, values).scalar_one()))
             except IntegrityError:
                 continue  # told already for this cause
+        unit = current_unit()
+        if written and self.channels and unit is not None and unit.connection is connection:
+            for notification_id in written:
+                unit.after_commit(
+                    partial(self._dispatch, notification_id), key=("notify", notification_id)
+                )
+        return written
+
+    def add_many(self, connection: Connection, items: Sequence[Mapping[str, Any]]) -> list[int]:
+        """:meth:`add` for many notifications without a cause, each given as its keyword
+        arguments with ``user_ids``, in one statement (a timed rule's slice tells each
+        record's owner); their ids, in order, when there are channels to send them on
+        (else none: the plainest insert)."""
+        rows = []
+        for item in items:
+            now = item.get("now") or datetime.now(UTC)
+            for user_id in dict.fromkeys(item["user_ids"]):
+                rows.append(
+                    {
+                        "user_id": user_id,
+                        "kind": item["kind"],
+                        "title": item["title"],
+                        "body": item.get("body", ""),
+                        "params": jsonable(dict(item.get("params") or {})),
+                        "app_key": item.get("app_key"),
+                        "form_key": item.get("form_key"),
+                        "record_id": item.get("record_id"),
+                        "task_id": item.get("task_id"),
+                        "cause_key": None,
+                        "created_at": now,
+                        "delivered_at": None if self.channels else now,
+                    }
+                )
+        if not rows:
+            return []
+        if not self.channels:  # nothing to send on: no ids needed
+            connection.execute(_ADD_PLAIN, rows)
+            return []
+        written = returned_ids(connection, _ADD_MANY, _ADD, rows)
         unit = current_unit()
         if written and self.channels and unit is not None and unit.connection is connection:
             for notification_id in written:
@@ -311,3 +351,5 @@ def _recipient(connection: Connection, user_id: int) -> Recipient | None:
 
 
 _ADD = insert(notifications).returning(notifications.c.id)
+_ADD_MANY = insert(notifications).returning(notifications.c.id, sort_by_parameter_order=True)
+_ADD_PLAIN = insert(notifications)

@@ -75,6 +75,7 @@ from formflow.records.after_hooks import (
 )
 from formflow.records.aggregates import Aggregation, aggregate
 from formflow.records.batch import create_many
+from formflow.records.batch_update import update_many
 from formflow.records.compute import Context, reads_record_id
 from formflow.records.derived import DerivedValues
 from formflow.records.field_access import (
@@ -269,6 +270,10 @@ class RecordService:
     create_many = create_many
     """Store a new record for each of ``items``, checked as :meth:`create` checks one,
     written together: :func:`formflow.records.batch.create_many`, the service's own."""
+
+    update_many = update_many
+    """Apply many changes, each checked as :meth:`update` checks one, written together:
+    :func:`formflow.records.batch_update.update_many`, the service's own."""
 
     def update(
         self,

@@ -88,6 +88,24 @@ class SummaryKeeper:
             changed.append((summary, deltas))
         self._apply(connection, changed)
 
+    def after_updates(
+        self,
+        connection: Connection,
+        form: Form,
+        updates: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]],
+    ) -> None:
+        """Move records updated together (``(before, after)`` each) between their groups:
+        the deltas of them all merged, one upsert rather than one per record."""
+        written = list(updates)
+        changed: list[tuple[Summary, dict[Group, list[int]]]] = []
+        for summary in self.kept.get(form.key, ()):
+            deltas: dict[Group, list[int]] = {}
+            for before, after in written:
+                add_record(deltas, summary, form, before, -1)
+                add_record(deltas, summary, form, after, 1)
+            changed.append((summary, deltas))
+        self._apply(connection, changed)
+
     def rebuild(
         self, connection: Connection, schema: AppSchema, form_key: str, *, owner: int | None = None
     ) -> int:

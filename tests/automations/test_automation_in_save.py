@@ -16,6 +16,7 @@ from formflow.errors import DefinitionErrors, InSaveRuleFailed, ValidationFailed
 from formflow.events import EventKind
 from formflow.plugins import load_plugins
 from formflow.records.access import Actor
+from formflow.records.batch_update import Change
 from formflow.storage.database import read_transaction
 from formflow.storage.platform_tables import events
 from support import counting_statements
@@ -167,6 +168,18 @@ def test_a_batch_create_runs_in_save_rules_on_each_record(make_rules: MakeRules)
     )
     assert [batch.created[i]["note"] for i in (0, 1)] == ["welcome", None]
     assert [run.record_id for run in rules.runs()] == [batch.created[0]["id"]]
+
+
+def test_a_batch_update_runs_in_save_rules_on_each_record(make_rules: MakeRules) -> None:
+    rules = make_rules(upgraded=UPGRADED)
+    ids = [rules.create("customer", {"name": name, "level": "b"})["id"] for name in ("A", "B")]
+    batch = rules.records.update_many(
+        Actor.system(),
+        "customer",
+        [Change(ids[0], {"level": "a"}, 1), Change(ids[1], {"name": "C"}, 1)],
+    )
+    assert [batch.updated[i]["note"] for i in (0, 1)] == ["upgraded from b to a", None]
+    assert [run.record_id for run in rules.runs(automation_key="upgraded")] == [ids[0]]
 
 
 def test_rules_only_in_save_owe_the_automations_no_created_event(tmp_path: Path) -> None:

@@ -81,6 +81,12 @@ class InSaveRules:
                 by_form.setdefault(rule.form, []).append(rule)
         self._by_form = {key: tuple(rules) for key, rules in by_form.items()}
 
+    def on_updates(self, form_key: str) -> bool:
+        """Whether an update of ``form_key``'s records may set off one of its rules (so a
+        batch of updates cannot be worked out without them)."""
+        rules = self._by_form.get(form_key, ())
+        return any(rule.trigger.kind is not TriggerType.CREATED for rule in rules)
+
     def apply(
         self,
         form_key: str,

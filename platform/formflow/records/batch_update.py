@@ -115,8 +115,11 @@ def update_many(
 
 def batchable(service: RecordService, form: Form) -> bool:
     """Whether updates of ``form``'s records can be checked first and written together:
-    no subtables, pool, duplicate checks, nor roll-up or lookup of the form over itself."""
+    no subtables, pool, duplicate checks, rules that run inside an update's save, nor
+    roll-up or lookup of the form over itself."""
     if form.pool is not None or service.duplicates.watches(form.key):
+        return False
+    if service.in_save.on_updates(form.key):
         return False
     if any(field.kind is ValueKind.ROWS for field in form.fields):
         return False

@@ -182,6 +182,19 @@ def test_a_batch_update_runs_in_save_rules_on_each_record(make_rules: MakeRules)
     assert [run.record_id for run in rules.runs(automation_key="upgraded")] == [ids[0]]
 
 
+def test_a_batch_update_no_in_save_rule_watches_stays_one_batch(make_rules: MakeRules) -> None:
+    rules = make_rules(upgraded=UPGRADED)
+    ids = [rules.create("customer", {"name": f"N{n}", "level": "b"})["id"] for n in range(6)]
+
+    def renamed(chosen: list[int]) -> int:
+        changes = [Change(record_id, {"name": f"R{record_id}"}, 1) for record_id in chosen]
+        with counting_statements(rules.engine) as statements:
+            rules.records.update_many(Actor.system(), "customer", changes)
+        return len(statements)
+
+    assert renamed(ids[:2]) == renamed(ids[2:])
+
+
 def test_rules_only_in_save_owe_the_automations_no_created_event(tmp_path: Path) -> None:
     after = (
         "key: after\nlabel: After\nform: customer\ntrigger: {type: field_changed, fields: [level]}"

@@ -38,7 +38,7 @@ from sqlalchemy import Connection
 
 from formflow.automations import log
 from formflow.automations.model import Automation, TriggerType, among
-from formflow.definitions.model import App
+from formflow.definitions.model import App, Form
 from formflow.errors import FormflowError, InSaveRuleFailed, ValidationFailed
 from formflow.records.compute import Context
 from formflow.records.submission import Prepared
@@ -80,12 +80,22 @@ class InSaveRules:
             if rule.in_save and rule.enabled:
                 by_form.setdefault(rule.form, []).append(rule)
         self._by_form = {key: tuple(rules) for key, rules in by_form.items()}
+        self._forms = app.forms
 
-    def on_updates(self, form_key: str) -> bool:
-        """Whether an update of ``form_key``'s records may set off one of its rules (so a
-        batch of updates cannot be worked out without them)."""
-        rules = self._by_form.get(form_key, ())
-        return any(rule.trigger.kind is not TriggerType.CREATED for rule in rules)
+    def on_updates(self, form_key: str, given: Collection[str]) -> bool:
+        """Whether an update of ``form_key``'s records giving the fields ``given`` may set
+        off one of its rules (so a batch of such updates cannot be worked out without
+        them): an updated rule always, a field_changed one when it watches a given field
+        or one the engine works out (a formula, roll-up, lookup or filled-in value)."""
+        form = self._forms[form_key]
+        for rule in self._by_form.get(form_key, ()):
+            if rule.trigger.kind is TriggerType.UPDATED:
+                return True
+            if rule.trigger.kind is TriggerType.FIELD_CHANGED and any(
+                key in given or _worked_out(form, key) for key in rule.trigger.fields
+            ):
+                return True
+        return False
 
     def apply(
         self,
@@ -236,3 +246,12 @@ def _thawed(value: Any) -> Any:
 
 def _ms(began: float) -> int:
     return int((clock.perf_counter() - began) * 1000)
+
+
+def _worked_out(form: Form, key: str) -> bool:
+    """Whether the engine sets ``key`` of ``form`` as a save is worked out (not only the
+    person saving)."""
+    if not form.has_field(key):
+        return True
+    field = form.field(key)
+    return field.is_computed or field.filled_from is not None

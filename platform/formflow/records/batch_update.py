@@ -100,7 +100,12 @@ def update_many(
     if not changes:
         return BatchUpdate()
     ids = [change.record_id for change in changes]
-    if not batchable(service, form) or len(set(ids)) < len(ids):
+    given = {key for change in changes for key in change.values}
+    if (
+        not batchable(service, form)
+        or service.in_save.on_updates(form.key, given)
+        or len(set(ids)) < len(ids)
+    ):
         return _one_by_one(service, actor, form_key, changes, grant)
     context = service.context(actor)
     try:
@@ -115,11 +120,8 @@ def update_many(
 
 def batchable(service: RecordService, form: Form) -> bool:
     """Whether updates of ``form``'s records can be checked first and written together:
-    no subtables, pool, duplicate checks, rules that run inside an update's save, nor
-    roll-up or lookup of the form over itself."""
+    no subtables, pool, duplicate checks, nor roll-up or lookup of the form over itself."""
     if form.pool is not None or service.duplicates.watches(form.key):
-        return False
-    if service.in_save.on_updates(form.key):
         return False
     if any(field.kind is ValueKind.ROWS for field in form.fields):
         return False

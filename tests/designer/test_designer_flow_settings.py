@@ -9,7 +9,10 @@ the app does not have is refused beside the node when the edit is checked, nothi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
+from sqlalchemy import select
 from test_designer_flow_vocabulary import changed_lines
 
 from formflow.definitions import App, load_app
@@ -18,6 +21,7 @@ from formflow.designer.documents import Document, DocumentError
 from formflow.designer.flow_edits import SetOutcome, SetPassingOver, SetState, SetSubmitting
 from formflow.designer.flows import node_at, node_spans
 from formflow.designer.service import EditRefused
+from formflow.storage.database import write_transaction
 from formflow.workflows.model import ApprovalNode, EndNode, NoApprover, StartNode, Withdraw
 from support import MINIMAL_APP_YAML
 
@@ -260,3 +264,20 @@ def test_each_nodes_lines_are_its_span_and_lines_outside_every_node_have_no_owne
     assert node_at(spans, 22) is None
     assert node_at(spans, 3) is None
     assert node_spans("nodes: [") == []
+
+
+def test_a_checked_edit_compiles_without_holding_the_write_lock(
+    designer: Designer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compile_app = designer.compile
+    written_meanwhile = []
+
+    def compile_while_another_writes(files: Mapping[str, str]) -> App:
+        with write_transaction(designer.instance.engine) as connection:
+            written_meanwhile.append(connection.execute(select(1)).scalar())
+        return compile_app(files)
+
+    monkeypatch.setattr(designer, "compile", compile_while_another_writes)
+    text = checked(designer, "approved", SetState("approved", "refused"))
+    assert "state: refused" in text
+    assert written_meanwhile

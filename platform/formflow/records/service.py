@@ -316,32 +316,24 @@ class RecordService:
                 raise StaleRecord(record_id, expected_version, current["version"])
             self._refuse_readonly_record(actor, form, access, values, current)
             rows = self._read_rows(connection, form, record_id)
-            prepared = self.preparer.prepare(
-                form,
-                values,
-                context,
-                existing=current,
-                existing_rows=rows,
-                derive=self._derive(connection, form, current),
-                fill=self._fill(connection, form),
-            )
-            self._refuse_fixed(access, values, prepared.values, prepared.rows, {**current, **rows})
-            prepared, ruled = self.in_save.apply(
-                form.key,
-                values,
-                prepared,
-                context,
-                lambda given: self.preparer.prepare(
+            derive = self._derive(connection, form, current)
+            fill = self._fill(connection, form)
+
+            def prepare(given: Mapping[str, Any]) -> Prepared:
+                return self.preparer.prepare(
                     form,
                     given,
                     context,
                     existing=current,
                     existing_rows=rows,
-                    derive=self._derive(connection, form, current),
-                    fill=self._fill(connection, form),
-                ),
-                before=current,
-                before_rows=rows,
+                    derive=derive,
+                    fill=fill,
+                )
+
+            prepared = prepare(values)
+            self._refuse_fixed(access, values, prepared.values, prepared.rows, {**current, **rows})
+            prepared, ruled = self.in_save.apply(
+                form.key, values, prepared, context, prepare, before=current, before_rows=rows
             )
             self._refuse_locked(
                 connection, actor, form, record_id, access, values, prepared, {**current, **rows}

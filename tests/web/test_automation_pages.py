@@ -71,3 +71,13 @@ def test_the_page_speaks_chinese(client: FlaskClient, login: Login) -> None:
     page = client.get("/admin/automations/?app=crm_sfa", headers={"Accept-Language": "zh-CN"}).text
     assert "自动化" in page
     assert "运行记录" in page
+
+
+def test_each_rule_says_whether_it_runs_inside_the_save_or_after_it(
+    client: FlaskClient, login: Login
+) -> None:
+    login("admin")
+    page = client.get("/admin/automations/?app=crm_sfa").text
+    clock = page.split("<code>stage_clock_starts</code>", 1)[1].split("</tr>", 1)[0]
+    assert "保存时一并执行" in clock
+    assert "保存后执行" in page

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy import Connection
@@ -38,6 +38,9 @@ from formflow.plugins import describe_plugins, format_plugin_table, load_plugins
 from formflow.scaffold import new_plugin
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.versions import list_versions, read_app_files
+
+if TYPE_CHECKING:
+    from formflow.records import Actor, RecordService
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -640,13 +643,18 @@ def worker(threads: int) -> None:
         jobs.consumer(threads).run()
 
 
+_given_up_limit = click.option("--limit", default=200, show_default=True, type=click.IntRange(1))
+"""How many of the newest to list: one option, so the lists of work given up after its
+last retry (dead letters, failed plugin jobs) offer the same choice."""
+
+
 @main.group()
 def jobs() -> None:
     """Background jobs: the deliveries and plugin jobs given up after their last retry."""
 
 
 @jobs.command("dead")
-@click.option("--limit", default=200, show_default=True, type=click.IntRange(1))
+@_given_up_limit
 @reports_errors
 def jobs_dead(limit: int) -> None:
     """List the dead letters, newest first: what failed, on which record, and why."""
@@ -687,7 +695,7 @@ def jobs_retry(letter_ids: tuple[int, ...]) -> None:
 
 
 @jobs.command("failed")
-@click.option("--limit", default=200, show_default=True, type=click.IntRange(1))
+@_given_up_limit
 @reports_errors
 def jobs_failed(limit: int) -> None:
     """List the plugins' jobs given up after their last retry, newest first."""
@@ -866,20 +874,23 @@ _language = click.option(
 error report. One option, so that the two commands offer the same choice."""
 
 
-def _app_form(instance: Instance, target: str) -> tuple[str, str]:
+def _form_as(
+    instance: Instance, target: str, username: str | None
+) -> tuple[RecordService, str, Actor]:
+    """The record service, form key and actor an export or import of ``target`` (APP/FORM)
+    works with: as ``username`` when given (what they may read, what they may write), else
+    as the system."""
+    from formflow.records import Actor
+
     app_key, _, form_key = target.partition("/")
     if app_key not in instance.app_keys or form_key not in instance.app(app_key).forms:
         raise click.BadParameter(f"no form {target!r}; give APP/FORM", param_hint="APP/FORM")
-    return app_key, form_key
-
-
-def _actor(instance: Instance, app_key: str, username: str | None) -> Any:
-    from formflow.records import Actor
-
+    service = instance.records(app_key)
     if username is None:
-        return Actor.system()
+        return service, form_key, Actor.system()
     with read_transaction(instance.engine) as connection:
-        return accounts.actor_for(connection, _existing_user(connection, username), app_key)
+        user = _existing_user(connection, username)
+        return service, form_key, accounts.actor_for(connection, user, app_key)
 
 
 @main.command("export")
@@ -909,8 +920,7 @@ def export_command(
     from formflow.transfer import exporting
 
     with opened() as instance:
-        app_key, form_key = _app_form(instance, target)
-        service = instance.records(app_key)
+        service, form_key, actor = _form_as(instance, target, username)
         keys = tuple(
             SortKey(part.lstrip("-"), descending=part.startswith("-"))
             for part in (sort or "").split(",")
@@ -921,7 +931,6 @@ def export_command(
             search=search,
             sort=keys or None,
         )
-        actor = _actor(instance, app_key, username)
         table = exporting.export_table(service, actor, form_key, request, language=language)
         if file_format == "xlsx":
             if output is None:
@@ -975,10 +984,8 @@ def import_command(
     from formflow.transfer.report import write_report
 
     with opened() as instance:
-        app_key, form_key = _app_form(instance, target)
-        service = instance.records(app_key)
+        service, form_key, actor = _form_as(instance, target, username)
         form = service.app.form(form_key)
-        actor = _actor(instance, app_key, username)
         with open_sheet(file) as sheet:
             chosen = mapping.suggest(form, sheet.headers)
             for pair in pairs:

@@ -10,6 +10,7 @@ import pytest
 from sales import Sales, csv_file, xlsx_file, xlsx_rows
 from sqlalchemy import func, select
 
+from formflow import accounts
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.transfer import mapping
 from formflow.transfer.importing import (
@@ -220,6 +221,18 @@ def test_a_title_two_records_share_is_refused_as_ambiguous(ready: Sales, tmp_pat
     path = csv_file(tmp_path / "c.csv", "姓名,公司\nWu,Acme\n")
     outcome = import_file(ready.service, ready.mary, "contact", path, options(path))
     assert found_errors(outcome) == {(2, "公司", "ambiguous")}
+
+
+def test_a_person_named_by_a_name_two_people_share_is_refused_as_ambiguous(
+    ready: Sales, tmp_path: Path, password_hash: str
+) -> None:
+    with write_transaction(ready.service.engine) as connection:
+        accounts.create_user(
+            connection, "alice.w", None, password_hash=password_hash, display_name="Alice"
+        )
+    path = csv_file(tmp_path / "a.csv", "姓名,负责人\nWu,Alice\n")
+    outcome = import_file(ready.service, ready.mary, "contact", path, options(path))
+    assert found_errors(outcome) == {(2, "负责人", "ambiguous")}
 
 
 def test_a_csv_saved_by_chinese_excel_is_read(ready: Sales, tmp_path: Path) -> None:

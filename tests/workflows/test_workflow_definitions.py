@@ -162,3 +162,16 @@ def test_the_schema_refuses_an_unknown_node_key(write_app: AppWriter) -> None:
     )
     root = write_app(app=APP, forms={"item": FORM}, workflows={"flow": flow})
     assert definition_errors(root) == ["workflows/flow.yaml:6:43: unknown key 'approvers'"]
+
+
+def test_an_unknown_form_is_refused_with_the_nearest_form_suggested(
+    write_app: AppWriter,
+) -> None:
+    flow = (
+        HEAD.replace("form: item", "form: iten")
+        + "  - {key: start, type: start, next: done}\n  - {key: done, type: end}\n"
+    )
+    root = write_app(app=APP, forms={"item": FORM}, workflows={"flow": flow})
+    assert definition_errors(root) == [
+        "workflows/flow.yaml:3:7: unknown form 'iten'; did you mean 'item'?"
+    ]

@@ -32,6 +32,7 @@ from formflow.definitions.compiling import (
     DocumentCompiler,
     compile_expression,
     label,
+    named_form,
     suggest,
     unknown,
 )
@@ -57,10 +58,8 @@ def compile_automation(
 ) -> Automation | None:
     """An :class:`Automation` from ``compiler.document``, or ``None`` if its form is unknown."""
     data = compiler.document.data
-    form = forms.get(data["form"])
+    form = named_form(data["form"], forms, compiler.context, compiler.error, ("form",))
     if form is None:
-        if data["form"] not in compiler.context.form_keys:
-            compiler.error(("form",), unknown("form", data["form"], forms))
         return None
     return RuleCompiler(compiler, form, forms, workflows).compile()
 
@@ -426,10 +425,7 @@ class RuleCompiler:
     # pieces ---------------------------------------------------------------------------
 
     def _form(self, key: str, path: PathKey) -> Form | None:
-        form = self.forms.get(key)
-        if form is None and key not in self.compiler.context.form_keys:
-            self.error(path, unknown("form", key, self.forms))
-        return form
+        return named_form(key, self.forms, self.compiler.context, self.error, path)
 
     def _field(self, form: Form, key: str, path: PathKey, *, at_key: bool = False) -> bool:
         if form.has_field(key):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from formflow.definitions.model import Label
+from formflow.definitions.model import Form, Label
 from formflow.definitions.source import PathKey, SourceDocument
 from formflow.errors import DefinitionError
 from formflow.expressions import Expression, ExpressionEngine, ExpressionError
@@ -65,6 +65,22 @@ def keyed_items(
             continue
         seen.add(item["key"])
         yield path, item
+
+
+def named_form(
+    key: str,
+    forms: Mapping[str, Form],
+    context: AppContext,
+    report: Callable[[PathKey, str], None],
+    path: PathKey,
+) -> Form | None:
+    """The form ``key`` names among the app's compiled ``forms``, or ``None``. An unknown
+    key is reported at ``path`` with the nearest known one; a key the app has but whose form
+    did not compile is not, as its own file reports why."""
+    form = forms.get(key)
+    if form is None and key not in context.form_keys:
+        report(path, unknown("form", key, forms))
+    return form
 
 
 def compile_expression(

@@ -13,7 +13,13 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from formflow.definitions.compiling import DocumentCompiler, label, optional_label, unknown
+from formflow.definitions.compiling import (
+    DocumentCompiler,
+    label,
+    named_form,
+    optional_label,
+    unknown,
+)
 from formflow.definitions.model import (
     SYSTEM_FIELDS,
     Dashboard,
@@ -94,10 +100,8 @@ class WidgetCompiler:
         self.compiler.error((*self.path, *where), message, at_key=at_key)
 
     def compile(self, item: dict[str, Any]) -> Widget | None:
-        form = self.forms.get(item["form"])
+        form = named_form(item["form"], self.forms, self.compiler.context, self.error, ("form",))
         if form is None:
-            if item["form"] not in self.compiler.context.form_keys:
-                self.error(("form",), unknown("form", item["form"], self.forms))
             return None
         kind = item["type"]
         dimensions = tuple(

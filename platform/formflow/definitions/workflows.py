@@ -20,6 +20,7 @@ from formflow.definitions.compiling import (
     DocumentCompiler,
     compile_expression,
     label,
+    named_form,
 )
 from formflow.definitions.model import SYSTEM_FIELDS, Form
 from formflow.definitions.source import PathKey
@@ -55,11 +56,8 @@ SET_ACTION = "set"
 def compile_workflow(compiler: DocumentCompiler, forms: Mapping[str, Form]) -> Workflow | None:
     """A :class:`Workflow` from ``compiler.document``, or ``None`` if its form is unknown."""
     data = compiler.document.data
-    form = forms.get(data["form"])
+    form = named_form(data["form"], forms, compiler.context, compiler.error, ("form",))
     if form is None:
-        if data["form"] in compiler.context.form_keys:
-            return None  # the form itself has errors, reported in its own file
-        compiler.error(("form",), f"unknown form '{data['form']}'")
         return None
     return _FlowCompiler(compiler, form).compile()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from alembic.operations import Operations
 
 from formflow.definitions.model import App
-from formflow.storage.migration_ops import Effect, Operation
+from formflow.storage.migration_ops import Effect, Operation, counted
 from formflow.storage.platform_tables import duplicate_keys
 from formflow.storage.tables import AppSchema
 
@@ -37,10 +37,7 @@ class RebuildDuplicateKeys(Operation, effect=Effect.DERIVED):
 
     def describe(self) -> str:
         checks = ", ".join(self.checks) or "none left"
-        return (
-            f"rebuild the duplicate keys (checks: {checks}) "
-            f"from {self.rows} {'record' if self.rows == 1 else 'records'}"
-        )
+        return f"rebuild the duplicate keys (checks: {checks}) from {counted(self.rows, 'record')}"
 
     def touches(self) -> tuple[str, ...]:
         forms = {form for check in self.schema.app.duplicate_checks for form, _ in check.fields}

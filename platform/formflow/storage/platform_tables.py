@@ -71,10 +71,17 @@ def _user_ref(name: str = "user_id") -> Column[Any]:
     return Column(name, Id, ForeignKey("ff_users.id", ondelete="SET NULL"))
 
 
-def _owner() -> Column[Any]:
-    """The user a row belongs to; the row goes when the user does."""
+def _owner(*, primary_key: bool = False, index: bool = True) -> Column[Any]:
+    """The user a row belongs to; the row goes when the user does. It has an index of its
+    own unless it is part of the table's key or ``index`` is false (where a composite index
+    that starts with it serves)."""
     return Column(
-        "user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False, index=True
+        "user_id",
+        Id,
+        ForeignKey("ff_users.id", ondelete="CASCADE"),
+        nullable=False,
+        primary_key=primary_key,
+        index=index and not primary_key,
     )
 
 
@@ -85,7 +92,7 @@ def _record_and_user() -> tuple[Column[Any], ...]:
         _key("app_key", primary_key=True),
         _key("form_key", primary_key=True),
         Column("record_id", BigInteger, primary_key=True),
-        Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
+        _owner(primary_key=True),
     )
 
 
@@ -132,7 +139,7 @@ users = _keyed_table(
 
 user_roles = _table(
     "ff_user_roles",
-    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
+    _owner(primary_key=True),
     _key("app_key", primary_key=True),
     _key("role_key", primary_key=True),
 )
@@ -227,7 +234,7 @@ narrow what a token may do below what its user may (NULL: no narrowing)."""
 
 second_factors = _table(
     "ff_second_factors",
-    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), primary_key=True),
+    _owner(primary_key=True),
     Column("secret", String(64), nullable=False),
     _at("confirmed_at", nullable=True),
     Column("last_step", BigInteger),
@@ -274,7 +281,7 @@ sessions = _keyed_table(
 
 saved_views = _keyed_table(
     "ff_saved_views",
-    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False),
+    _owner(index=False),
     Column("table_name", String(130), nullable=False),
     Column("name", String(100), nullable=False),
     Column("query", JSON, nullable=False),
@@ -489,7 +496,7 @@ commit by a job retried with back-off; ``status`` is pending, sent or failed."""
 
 notifications = _keyed_table(
     "ff_notifications",
-    Column("user_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False),
+    _owner(index=False),
     Column("kind", String(40), nullable=False),
     Column("title", String(500), nullable=False),
     Column("body", Text, nullable=False),
@@ -720,9 +727,9 @@ only for the select fields a ``stage_history`` widget reads, in the write's tran
 
 summary_rows = _keyed_table(
     "ff_summaries",
-    Column("app_key", String(63), nullable=False),
-    Column("form_key", String(63), nullable=False),
-    Column("summary", String(63), nullable=False),
+    _key("app_key"),
+    _key("form_key"),
+    _key("summary"),
     Column("groups", Text, nullable=False),
     Column("owner", BigInteger),
     Column("department", BigInteger),

@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -150,8 +151,6 @@ class Importer:
         self.match_on = options.match_on or tuple(
             f.key for f in self.form.fields if f.unique and f.key in self.paths.values()
         )
-        self._people: dict[str, list[int]] | None = None
-        self._departments: dict[str, list[int]] | None = None
 
     # reading ---------------------------------------------------------------------------
 
@@ -261,33 +260,20 @@ class Importer:
         if text and target.field_type.reference is Reference.RECORD and target.target_form:
             wanted.setdefault(target.target_form, set()).add(text)
 
-    @property
+    @cached_property
     def people(self) -> dict[str, list[int]]:
         """Active users by user name and by name, case folded."""
-        if self._people is None:
-            found: dict[str, list[int]] = {}
-            with read_transaction(self.service.engine) as connection:
-                for user in list_users(connection):
-                    if user.is_active:
-                        for name in {user.username.casefold(), user.display_name.casefold()}:
-                            found.setdefault(name, []).append(user.id)
-            self._people = found
-        return self._people
+        with read_transaction(self.service.engine) as connection:
+            users = [user for user in list_users(connection) if user.is_active]
+        return _ids_by_name((user.id, (user.username, user.display_name)) for user in users)
 
-    @property
+    @cached_property
     def departments(self) -> dict[str, list[int]]:
         """Departments by name and by full path (``Sales/East``), case folded."""
-        if self._departments is None:
-            found: dict[str, list[int]] = {}
-            with read_transaction(self.service.engine) as connection:
-                every = list_departments(connection)
-            paths = department_paths(every)
-            for department in every:
-                names = {department.name.casefold(), paths[department.id].casefold()}
-                for name in names:
-                    found.setdefault(name, []).append(department.id)
-            self._departments = found
-        return self._departments
+        with read_transaction(self.service.engine) as connection:
+            every = list_departments(connection)
+        paths = department_paths(every)
+        return _ids_by_name((each.id, (each.name, paths[each.id])) for each in every)
 
     # where problems are --------------------------------------------------------------
 
@@ -558,6 +544,16 @@ class Importer:
 _NO_RECORD = N_("no record titled '%(name)s'")
 _NO_USER = N_("no active user named '%(name)s'")
 _NO_DEPARTMENT = N_("no department named '%(name)s'")
+
+
+def _ids_by_name(named: Iterable[tuple[int, Iterable[str]]]) -> dict[str, list[int]]:
+    """The ids of people or departments by each of their names, case folded, for a file
+    that names them: a name several share lists them all (:func:`_one` refuses it)."""
+    found: dict[str, list[int]] = {}
+    for number, names in named:
+        for name in {name.casefold() for name in names}:
+            found.setdefault(name, []).append(number)
+    return found
 
 
 def _one(ids: list[int] | None, text: str, missing: str) -> tuple[int | None, Problem | None]:

@@ -158,6 +158,36 @@ def test_a_hostile_zip_is_refused_with_its_reason_and_starts_nothing(
     assert designer.draft("crm_sfa").texts() == before
 
 
+UPLOADS = {
+    "import": ("bundle", "请选择要导入的 zip 文件。", "zip 文件未导入："),
+    "upgrade/release": ("release", "请选择用于升级的 zip 文件。", "未合并该版本："),
+}
+"""Each upload form's file input, what it says when no zip was chosen, and how it begins a
+refusal, in the admin's language."""
+
+
+@pytest.mark.parametrize("route", sorted(UPLOADS))
+def test_a_post_without_a_zip_asks_for_one_and_starts_nothing(
+    login: Login, app: Flask, route: str
+) -> None:
+    _name, missing, _refusal = UPLOADS[route]
+    admin = login("admin")
+    answer = admin.post(
+        f"/admin/designer/crm_sfa/{route}",
+        data={"csrf_token": csrf_token(admin, UPGRADE)},
+        follow_redirects=True,
+    )
+    assert missing in answer.get_data(as_text=True)
+    assert Designer(app.extensions["formflow"]).upgrade_state("crm_sfa") is None
+
+
+@pytest.mark.parametrize("route", sorted(UPLOADS))
+def test_a_refused_zip_is_said_in_the_admin_s_language(login: Login, route: str) -> None:
+    name, _missing, refusal = UPLOADS[route]
+    page = upload(login("admin"), f"/admin/designer/crm_sfa/{route}", name, b"not a zip")
+    assert f"{refusal}the file is not a zip" in page
+
+
 def test_a_release_needing_a_missing_plugin_names_it_first(login: Login, app: Flask) -> None:
     files = elsewhere()
     files[CUSTOMER] = files[CUSTOMER].replace("type: select", "type: company_lookup", 1)

@@ -15,7 +15,7 @@ from weakref import WeakKeyDictionary
 from formflow.actions import Action, ActionContext, ActionError
 from formflow.automations import params
 from formflow.automations.webhooks import queue_call
-from formflow.definitions.automations import TARGET
+from formflow.definitions.automations import TARGET, thaw
 from formflow.definitions.model import Label
 from formflow.expressions import Expression, ExpressionEngine
 from formflow.notifications.action import notify
@@ -133,15 +133,6 @@ BUILTIN_ACTIONS = (
 
 
 # pieces -----------------------------------------------------------------------------
-
-
-def thaw(value: Any) -> Any:
-    """A compiled (read-only) parameter value as plain dicts and lists again."""
-    if isinstance(value, Mapping):
-        return {key: thaw(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [thaw(item) for item in value]
-    return value
 
 
 def _targets(

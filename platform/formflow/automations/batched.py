@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from formflow.actions import Action, ActionContext, ActionServices
 from formflow.automations import log
-from formflow.automations.actions import thaw
 from formflow.automations.model import Automation
+from formflow.definitions.automations import thaw
 from formflow.errors import FormflowError
 from formflow.expressions import ExpressionEngine
 from formflow.notifications.action import Notice, notice, notify, notify_many

@@ -32,9 +32,9 @@ from sqlalchemy.exc import IntegrityError
 
 from formflow.actions import Action, ActionContext, ActionError, ActionServices
 from formflow.automations import batched, log
-from formflow.automations.actions import thaw
 from formflow.automations.model import TIMED_TRIGGERS, Automation, Trigger, TriggerType, among
 from formflow.automations.webhooks import WebhookFailed, send, untried_calls
+from formflow.definitions.automations import thaw
 from formflow.definitions.model import App, SortKey
 from formflow.errors import FormflowError
 from formflow.events import Event, EventKind

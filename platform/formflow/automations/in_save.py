@@ -38,6 +38,7 @@ from sqlalchemy import Connection
 
 from formflow.automations import log
 from formflow.automations.model import Automation, TriggerType, among
+from formflow.definitions.automations import thaw
 from formflow.definitions.model import App, Form
 from formflow.errors import FormflowError, InSaveRuleFailed, ValidationFailed
 from formflow.records.compute import Context
@@ -225,7 +226,7 @@ def _given(rule: Automation, names: dict[str, Any]) -> dict[str, Any] | None:
             return None
         given: dict[str, Any] = {}
         for step in rule.sets:
-            found = {key: _thawed(value) for key, value in step.values.items()}
+            found = {key: thaw(value) for key, value in step.values.items()}
             for key, expression in step.expressions.items():
                 found[key] = expression.evaluate(names)
             given.update(found)
@@ -234,14 +235,6 @@ def _given(rule: Automation, names: dict[str, Any]) -> dict[str, Any] | None:
     except FormflowError as exc:
         raise InSaveRuleFailed(rule.key, str(exc)) from None
     return given
-
-
-def _thawed(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _thawed(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_thawed(item) for item in value]
-    return value
 
 
 def _ms(began: float) -> int:

@@ -490,3 +490,13 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return tuple(_frozen(item) for item in value)
     return value
+
+
+def thaw(value: Any) -> Any:
+    """A compiled (read-only) parameter value as plain dicts and lists again: what actions,
+    filters and in-save rules are handed, the inverse of :func:`_frozen`."""
+    if isinstance(value, Mapping):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [thaw(item) for item in value]
+    return value

@@ -292,9 +292,12 @@ class AddLaneStep:
     label: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def apply(self, document: Document) -> None:
-        parallel = document.get((NODES, self.node))
-        if parallel.get("type") != "parallel":
-            raise DocumentError(N_("this step is not a parallel node: it has no lanes"))
+        _node_of_kind(
+            document,
+            self.node,
+            ("parallel",),
+            N_("this step is not a parallel node: it has no lanes"),
+        )
         lanes = document.items((NODES, self.node, "lanes"))
         if not 0 <= self.lane <= len(lanes):
             raise DocumentError(N_("this parallel node has no such lane"))
@@ -320,8 +323,12 @@ class SetJoin:
     def apply(self, document: Document) -> None:
         if self.join not in JOINS:
             raise DocumentError(N_("a parallel node goes on when all lanes or any lane finished"))
-        if document.get((NODES, self.node)).get("type") != "parallel":
-            raise DocumentError(N_("this step is not a parallel node: it has no lanes"))
+        _node_of_kind(
+            document,
+            self.node,
+            ("parallel",),
+            N_("this step is not a parallel node: it has no lanes"),
+        )
         document.set((NODES, self.node, "join"), self.join)
 
 
@@ -338,8 +345,7 @@ class SetTimeout:
     action: str | None = None
 
     def apply(self, document: Document) -> None:
-        if document.get((NODES, self.node)).get("type") != "approval":
-            raise DocumentError(N_("only an approval step has a clock"))
+        _node_of_kind(document, self.node, ("approval",), N_("only an approval step has a clock"))
         if self.action is not None and self.action not in TIMEOUT_ACTIONS:
             raise DocumentError(N_("when time is up: escalate, approve or reject"))
         if (self.after_hours is None) != (self.action is None):
@@ -403,8 +409,7 @@ class SetRejectTo:
     targets: Sequence[str] = field(hash=False)
 
     def apply(self, document: Document) -> None:
-        if document.get((NODES, self.node)).get("type") != "approval":
-            raise DocumentError(N_("only an approval step is rejected"))
+        _node_of_kind(document, self.node, ("approval",), N_("only an approval step is rejected"))
         wanted = list(dict.fromkeys(self.targets))
         path = (NODES, self.node, "reject_to")
         if not wanted:
@@ -429,8 +434,9 @@ class SetSubmitting:
     withdraw: str = WITHDRAWALS[0]
 
     def apply(self, document: Document) -> None:
-        if document.get((NODES, self.node)).get("type") != "start":
-            raise DocumentError(N_("only the start node says who may submit"))
+        _node_of_kind(
+            document, self.node, ("start",), N_("only the start node says who may submit")
+        )
         if self.withdraw not in WITHDRAWALS:
             raise DocumentError(
                 N_("withdrawing is allowed until the first decision, until the end, or never")
@@ -456,8 +462,12 @@ class SetPassingOver:
     allow_self: bool = False
 
     def apply(self, document: Document) -> None:
-        if document.get((NODES, self.node)).get("type") != "approval":
-            raise DocumentError(N_("only an approval step has approvers to pass over"))
+        _node_of_kind(
+            document,
+            self.node,
+            ("approval",),
+            N_("only an approval step has approvers to pass over"),
+        )
         if self.no_approver not in NO_APPROVER:
             raise DocumentError(
                 N_("with nobody to ask, a step refuses, is skipped or goes to the admins")
@@ -488,8 +498,12 @@ class SetState:
     state: str = ""
 
     def apply(self, document: Document) -> None:
-        if document.get((NODES, self.node)).get("type") not in ("approval", "end"):
-            raise DocumentError(N_("only an approval step or an end sets the record's state"))
+        _node_of_kind(
+            document,
+            self.node,
+            ("approval", "end"),
+            N_("only an approval step or an end sets the record's state"),
+        )
         _put(document, (NODES, self.node, "state"), self.state.strip() or None, None)
 
 
@@ -502,8 +516,7 @@ class SetOutcome:
     outcome: str = ""
 
     def apply(self, document: Document) -> None:
-        if document.get((NODES, self.node)).get("type") != "end":
-            raise DocumentError(N_("only an end node has an outcome"))
+        _node_of_kind(document, self.node, ("end",), N_("only an end node has an outcome"))
         outcome = self.outcome.strip() or self.node
         _put(document, (NODES, self.node, "outcome"), outcome, self.node)
 
@@ -663,6 +676,15 @@ def _not_default(document: Document, node: str, index: int, refusal: str) -> Any
     if branch.get("default"):
         raise DocumentError(refusal)
     return branch
+
+
+def _node_of_kind(document: Document, node: str, kinds: tuple[str, ...], refusal: str) -> Any:
+    """The node ``node``, refused with ``refusal`` unless it is one of ``kinds``: most
+    settings belong to one kind of node only."""
+    found = document.get((NODES, node))
+    if found.get("type") not in kinds:
+        raise DocumentError(refusal)
+    return found
 
 
 def _default_index(branches: Sequence[Any]) -> int | None:

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from formflow.actions import NO_SERVICES, Action, ActionContext, ActionError, ActionServices
-from formflow.automations.actions import thaw
 from formflow.automations.engine import remember
+from formflow.definitions.automations import thaw
 from formflow.definitions.model import Form
 from formflow.errors import (
     N_,

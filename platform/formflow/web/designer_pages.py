@@ -9,6 +9,7 @@ drop, each posting the same forms.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +35,9 @@ from formflow.designer.operations import (
     is_hidden,
 )
 from formflow.designer.service import Publication
-from formflow.designer.upgrades import UpgradeUnresolved
+from formflow.designer.upgrades import Upgrade, UpgradeUnresolved
 from formflow.errors import (
+    N_,
     DefinitionError,
     DefinitionErrors,
     FormflowError,
@@ -462,33 +464,40 @@ def import_bundle(app_key: str) -> Response:
     upgrade (never over it); its report is answered on the upgrade page."""
     service = designer()
     _draft(service, app_key)
-    data = posted_zip("bundle", _("Choose a zip file to import."))
-    if data is None:
-        return redirect(url_for(".publish_page", app_key=app_key))
-    try:
-        service.import_bundle(app_key, data, context.user().id)
-    except (BundleRefused, DraftError) as exc:
-        refused(_("The zip was not imported: %(reason)s", reason=str(exc)))
+    if not merged_upload(
+        app_key,
+        "bundle",
+        service.import_bundle,
+        _("Choose a zip file to import."),
+        N_("The zip was not imported: %(reason)s"),
+    ):
         return redirect(url_for(".publish_page", app_key=app_key))
     flash(_("The zip is merged into the draft: answer its issues below, then publish."), "success")
     return redirect(url_for(".upgrade_page", app_key=app_key))
 
 
-def posted_zip(name: str, missing: str) -> bytes | None:
-    """The zip uploaded as ``name``; ``None``, with ``missing`` said, when none was chosen."""
+def merged_upload(
+    app_key: str,
+    name: str,
+    merge: Callable[[str, bytes, int | None], Upgrade],
+    missing: str,
+    not_merged: str,
+) -> bool:
+    """Merge the zip uploaded as ``name`` into the app's draft with ``merge`` (an import or
+    a release, both read as bundles); ``False`` when none was chosen (``missing`` is said)
+    or it was refused: ``not_merged`` says why one line at a time, as a bundle that does not
+    compile lists its missing plugins, then every other problem as ``FILE:LINE:COL``."""
     upload = request.files.get(name)
     if upload is None or not upload.filename:
         flash(missing, "error")
-        return None
-    data: bytes = upload.read()
-    return data
-
-
-def refused(message: str) -> None:
-    """Flash a refusal one line at a time (a bundle that does not compile lists its missing
-    plugins, then every other problem as ``FILE:LINE:COL``)."""
-    for line in message.splitlines():
-        flash(line, "error")
+        return False
+    try:
+        merge(app_key, upload.read(), context.user().id)
+    except (BundleRefused, DraftError) as exc:
+        for line in translate(not_merged, {"reason": str(exc)}).splitlines():
+            flash(line, "error")
+        return False
+    return True
 
 
 @blueprint.post("/<app_key>/undo")

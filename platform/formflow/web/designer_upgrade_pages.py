@@ -16,12 +16,11 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from formflow.designer.bundles import BundleRefused
-from formflow.designer.drafts import DraftError
 from formflow.designer.merge import CONFLICT, DECISION, ORPHAN
 from formflow.designer.upgrades import UpgradeError, placements, shown
+from formflow.errors import N_
 from formflow.web import context
-from formflow.web.designer_pages import _draft, blueprint, designer, posted_zip, refused
+from formflow.web.designer_pages import _draft, blueprint, designer, merged_upload
 
 KINDS = (CONFLICT, ORPHAN, DECISION)
 
@@ -67,14 +66,13 @@ def upload_release(app_key: str) -> Response:
     """Merge an uploaded release (``release``, a zip) into the draft; the report follows."""
     service = designer()
     _draft(service, app_key)
-    data = posted_zip("release", _("Choose a zip file to upgrade from."))
-    if data is None:
-        return redirect(url_for(".upgrade_page", app_key=app_key))
-    try:
-        service.upgrade_bundle(app_key, data, context.user().id)
-    except (BundleRefused, DraftError) as exc:
-        refused(_("The release was not merged: %(reason)s", reason=str(exc)))
-    else:
+    if merged_upload(
+        app_key,
+        "release",
+        service.upgrade_bundle,
+        _("Choose a zip file to upgrade from."),
+        N_("The release was not merged: %(reason)s"),
+    ):
         flash(
             _("The release is merged into the draft: answer its issues below, then publish."),
             "success",

@@ -32,10 +32,10 @@ LIFETIMES = {"": None, "7": 7, "30": 30, "90": 90, "365": 365}
 
 class TokenForm(FlaskForm):  # type: ignore[misc]
     name = StringField(
-        "name", validators=[DataRequired(), Length(max=tokens.MAX_NAME_LENGTH), storable_text]
+        _l("Name"), validators=[DataRequired(), Length(max=tokens.MAX_NAME_LENGTH), storable_text]
     )
     expires = SelectField(
-        "expires",
+        _l("Expires"),
         choices=[
             SelectChoice("", _l("Does not expire")),
             SelectChoice("7", _l("In 7 days")),

@@ -16,7 +16,7 @@ from formflow.errors import DefinitionErrors, InSaveRuleFailed, ValidationFailed
 from formflow.events import EventKind
 from formflow.plugins import load_plugins
 from formflow.records.access import Actor
-from formflow.records.batch_update import Change
+from formflow.records.updating import Change
 from formflow.storage.database import read_transaction
 from formflow.storage.platform_tables import events
 from support import counting_statements

@@ -15,8 +15,8 @@ from formflow import audit
 from formflow.errors import RecordNotFound, StaleRecord, ValidationFailed
 from formflow.records import audit as record_audit
 from formflow.records.access import Actor
-from formflow.records.batch_update import Change
 from formflow.records.service import RecordService
+from formflow.records.updating import Change
 from formflow.storage.database import read_transaction
 from formflow.storage.platform_tables import events
 

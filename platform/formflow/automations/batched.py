@@ -35,8 +35,9 @@ from formflow.expressions import ExpressionEngine
 from formflow.notifications.action import Notice, notice, notify, notify_many
 from formflow.notifications.service import Notifications
 from formflow.records.access import Actor
-from formflow.records.batch_update import Change, read_current
+from formflow.records.batch_update import read_current
 from formflow.records.unit import UnitOfWork, unit_of_work
+from formflow.records.updating import Change
 
 if TYPE_CHECKING:
     from formflow.records.service import Record, RecordService

@@ -76,40 +76,32 @@ class Notifications:
         now: datetime | None = None,
     ) -> list[int]:
         """Tell each of ``user_ids`` (once each) on the caller's connection; their ids.
+        Written as :meth:`add_many` writes its items, in one statement.
 
         ``cause`` makes the notifications idempotent: with it, a person is told once per
-        cause however often the caller runs (a job retried, an event handed over again).
+        cause however often the caller runs (a job retried, an event handed over again):
+        each person's row is then written in a savepoint of its own, which a repeat
+        leaves.
         """
-        written: list[int] = []
-        for user_id in dict.fromkeys(user_ids):
-            values = {
-                "user_id": user_id,
+        rows = self._rows(
+            {
+                "user_ids": user_ids,
                 "kind": kind,
                 "title": title,
                 "body": body,
-                "params": jsonable(dict(params or {})),
+                "params": params,
                 "app_key": app_key,
                 "form_key": form_key,
                 "record_id": record_id,
                 "task_id": task_id,
-                "cause_key": f"{cause}:{user_id}"[:300] if cause else None,
-                "created_at": now or datetime.now(UTC),
-                "delivered_at": None if self.channels else now or datetime.now(UTC),
-            }
-            if cause is None:
-                written.append(int(connection.execute(_ADD, values).scalar_one()))
-                continue
-            try:
-                with connection.begin_nested():
-                    written.append(int(connection.execute(_ADD, values).scalar_one()))
-            except IntegrityError:
-                continue  # told already for this cause
-        unit = current_unit()
-        if written and self.channels and unit is not None and unit.connection is connection:
-            for notification_id in written:
-                unit.after_commit(
-                    partial(self._dispatch, notification_id), key=("notify", notification_id)
-                )
+                "now": now,
+            },
+            cause,
+        )
+        if cause is None:
+            return self._insert(connection, rows, ids=True)
+        written = [i for i in (_add_once(connection, row) for row in rows) if i is not None]
+        self._send_after_commit(connection, written)
         return written
 
     def add_many(self, connection: Connection, items: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -117,39 +109,54 @@ class Notifications:
         arguments with ``user_ids``, in one statement (a timed rule's slice tells each
         record's owner); their ids, in order, when there are channels to send them on
         (else none: the plainest insert)."""
-        rows = []
-        for item in items:
-            now = item.get("now") or datetime.now(UTC)
-            for user_id in dict.fromkeys(item["user_ids"]):
-                rows.append(
-                    {
-                        "user_id": user_id,
-                        "kind": item["kind"],
-                        "title": item["title"],
-                        "body": item.get("body", ""),
-                        "params": jsonable(dict(item.get("params") or {})),
-                        "app_key": item.get("app_key"),
-                        "form_key": item.get("form_key"),
-                        "record_id": item.get("record_id"),
-                        "task_id": item.get("task_id"),
-                        "cause_key": None,
-                        "created_at": now,
-                        "delivered_at": None if self.channels else now,
-                    }
-                )
+        rows = [row for item in items for row in self._rows(item)]
+        return self._insert(connection, rows, ids=bool(self.channels))
+
+    def _rows(self, item: Mapping[str, Any], cause: str | None = None) -> list[dict[str, Any]]:
+        """The rows of one notification (:meth:`add`'s keyword arguments): one per person
+        told, each once; with a ``cause``, each keyed by it."""
+        now = item.get("now") or datetime.now(UTC)
+        return [
+            {
+                "user_id": user_id,
+                "kind": item["kind"],
+                "title": item["title"],
+                "body": item.get("body", ""),
+                "params": jsonable(dict(item.get("params") or {})),
+                "app_key": item.get("app_key"),
+                "form_key": item.get("form_key"),
+                "record_id": item.get("record_id"),
+                "task_id": item.get("task_id"),
+                "cause_key": f"{cause}:{user_id}"[:300] if cause else None,
+                "created_at": now,
+                "delivered_at": None if self.channels else now,
+            }
+            for user_id in dict.fromkeys(item["user_ids"])
+        ]
+
+    def _insert(
+        self, connection: Connection, rows: Sequence[Mapping[str, Any]], *, ids: bool
+    ) -> list[int]:
+        """Write ``rows`` in one statement and send them once the unit commits; their ids,
+        in order, if asked (else none: the plainest insert)."""
         if not rows:
             return []
-        if not self.channels:  # nothing to send on: no ids needed
-            connection.execute(_ADD_PLAIN, rows)
+        if not ids:
+            connection.execute(_ADD_PLAIN, list(rows))
             return []
         written = returned_ids(connection, _ADD_MANY, _ADD, rows)
+        self._send_after_commit(connection, written)
+        return written
+
+    def _send_after_commit(self, connection: Connection, written: Sequence[int]) -> None:
+        """Hand the notifications ``written`` on ``connection`` to the outside channels
+        once its unit of work commits (none: a caller with no unit sends them itself)."""
         unit = current_unit()
         if written and self.channels and unit is not None and unit.connection is connection:
             for notification_id in written:
                 unit.after_commit(
                     partial(self._dispatch, notification_id), key=("notify", notification_id)
                 )
-        return written
 
     # reading ----------------------------------------------------------------------------
 
@@ -353,3 +360,13 @@ def _recipient(connection: Connection, user_id: int) -> Recipient | None:
 _ADD = insert(notifications).returning(notifications.c.id)
 _ADD_MANY = insert(notifications).returning(notifications.c.id, sort_by_parameter_order=True)
 _ADD_PLAIN = insert(notifications)
+
+
+def _add_once(connection: Connection, row: Mapping[str, Any]) -> int | None:
+    """Write a notification keyed by its cause; its id, or ``None`` when that person was
+    told already for that cause (the savepoint keeps the caller's transaction usable)."""
+    try:
+        with connection.begin_nested():
+            return int(connection.execute(_ADD, row).scalar_one())
+    except IntegrityError:
+        return None

@@ -27,7 +27,6 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
-    Update,
     bindparam,
     delete,
     insert,
@@ -98,6 +97,7 @@ from formflow.records.submission import Derive, Fill, Prepared, Preparer
 from formflow.records.subtables import read_subtable_rows
 from formflow.records.summaries import SummaryKeeper
 from formflow.records.unit import current_unit, one_write
+from formflow.records.updating import Change, Updating
 from formflow.records.values import ValueConverter
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.stays import StayKeeper
@@ -185,7 +185,6 @@ class RecordService:
         self.stays = StayKeeper(self.app)
         self.summaries = SummaryKeeper(self.app)
         self._statements: dict[tuple[str, bool], Select[Any]] = {}
-        self._updates: dict[str, Update] = {}
         self._access: dict[tuple[Any, ...], FieldAccess] = {}
         self._reads_id = {key: reads_record_id(form) for key, form in self.app.forms.items()}
         self._columns = {key: frozenset(schema.table(key).c.keys()) for key in self.app.forms}
@@ -298,126 +297,16 @@ class RecordService:
         that has just read the record in the open unit (a workflow step) hands it as
         ``stored``, every column as read, and it is not read again: the actor's reach is
         checked on it all the same, and the write itself still compares the version.
+
+        The change is checked, then written, by :mod:`formflow.records.updating`, which
+        :meth:`update_many` runs on each change of a batch.
         """
-        form, _ = self._form(form_key)
-        scope = require(actor, form, Operation.UPDATE)
-        access = self.field_access(actor, form_key, creating=False, grant=grant)
-        self._refuse_hidden(access, values)
-        context = self.context(actor)
-        claiming = form.pool is not None and form.owner_field in access.granted
+        updating = Updating.start(self, actor, form_key, grant)
+        change = Change(record_id, values, expected_version, stored)
         with self._writing(savepoint) as connection:
-            if stored is None:
-                current = self._load(
-                    connection, actor, form, record_id, scope, Operation.UPDATE, pool=claiming
-                )
-            else:
-                current = self._handed(actor, form, record_id, dict(stored), scope, claiming)
-            if current["version"] != expected_version:
-                raise StaleRecord(record_id, expected_version, current["version"])
-            self._refuse_readonly_record(actor, form, access, values, current)
-            rows = self._read_rows(connection, form, record_id)
-            derive = self._derive(connection, form, current)
-            fill = self._fill(connection, form)
-
-            def prepare(given: Mapping[str, Any]) -> Prepared:
-                return self.preparer.prepare(
-                    form,
-                    given,
-                    context,
-                    existing=current,
-                    existing_rows=rows,
-                    derive=derive,
-                    fill=fill,
-                )
-
-            prepared = prepare(values)
-            self._refuse_fixed(access, values, prepared.values, prepared.rows, {**current, **rows})
-            prepared, ruled = self.in_save.apply(
-                form.key, values, prepared, context, prepare, before=current, before_rows=rows
-            )
-            self._refuse_locked(
-                connection, actor, form, record_id, access, values, prepared, {**current, **rows}
-            )
-            owner = self._owner(actor, form, {**current, **prepared.values})
-            self._check_new_owner(
-                connection,
-                actor,
-                form,
-                self._ruling(access, ruled),
-                owner,
-                current.get(form.owner_field),
-            )
-            if form.pool is not None:
-                self._pool_owner_change(connection, actor, form, current, owner, context.utc)
-            self.integrity.check(
-                connection,
-                actor,
-                form,
-                prepared.values,
-                record_id=record_id,
-                before=current,
-                rows=prepared.rows,
-                kept_rows=rows,
-            )
-            self.duplicates.check(
-                connection,
-                form,
-                {**current, **prepared.values},
-                record_id=record_id,
-                changed=[k for k, v in prepared.values.items() if current.get(k) != v],
-                warn=warn_duplicates,
-            )
-            self._before(
-                "formflow_before_update",
-                actor,
-                form,
-                record_id=record_id,
-                old=current,
-                new={**current, **prepared.values},
-            )
-            changes = {  # only what changed is written (a workflow step sets one field)
-                **{
-                    key: value
-                    for key, value in prepared.values.items()
-                    if current.get(key) != value
-                },
-                "updated_at": context.utc,
-                "updated_by": actor.user_id,
-                "version": current["version"] + 1,
-            }
-            if self.schema.table(form.key).c.get(SEARCH) is not None:
-                changes[SEARCH] = self._search_text(form, {**current, **prepared.values})
-            if owner != current.get(form.owner_field):
-                changes[DEPARTMENT] = self.integrity.department_of(connection, actor, owner)
-            self._update_row(connection, form, record_id, expected_version, changes)
-            self._write_rows(connection, form, record_id, prepared.rows, replace=True)
-            after = {**current, **changes, **rows, **prepared.rows}
-            self.duplicates.store(connection, form, record_id, after)
-            diff = audit.changed_fields({**current, **rows}, after, self._audited(form))
-            self.summaries.after_write(connection, form, record_id, current, after)
-            if self.derived.after_write(connection, form, record_id, current, after, set(diff)):
-                after.update(self.derived.current(connection, form, record_id))
-                stored = None
-            else:
-                stored = after  # as written: nothing carried on back to it
-            self._check_rules(
-                connection, form, record_id, {**rows, **prepared.rows}, context, stored
-            )
-            if ruled.runs:
-                version = current["version"] + 1
-                self.in_save.log(connection, form.key, [record_id], version, [ruled.runs])
-            self._changed(
-                connection,
-                form,
-                record_id,
-                EventKind.UPDATED,
-                actor.user_id,
-                context.utc,
-                after,
-                audited=diff,
-                changes=diff,
-            )
-        return self._shown(access, form, after)
+            checked = updating.check(connection, change, warn_duplicates=warn_duplicates)
+            (after,) = updating.write(connection, [checked])
+        return self._shown(updating.access, updating.form, after)
 
     def delete(
         self, actor: Actor, form_key: str, record_id: int, *, expected_version: int | None = None
@@ -1010,30 +899,6 @@ class RecordService:
         except IntegrityError as exc:
             raise unique_violation(form, table, exc) from None
         return int(found["id"]), normalised(found) if len(found) > 1 else None
-
-    def _update_row(
-        self,
-        connection: Connection,
-        form: Form,
-        record_id: int,
-        expected_version: int,
-        changes: Record,
-    ) -> None:
-        statement = self._updates.get(form.key)
-        if statement is None:  # built once per form; its SET follows the values given
-            table = self.schema.table(form.key)
-            statement = update(table).where(
-                table.c.id == bindparam("w_record_id"),
-                table.c.version == bindparam("w_expected_version"),
-            )
-            self._updates[form.key] = statement
-        values = {**changes, "w_record_id": record_id, "w_expected_version": expected_version}
-        try:
-            result = connection.execute(statement, values)
-        except IntegrityError as exc:
-            raise unique_violation(form, table, exc) from None
-        if result.rowcount != 1:
-            raise StaleRecord(record_id, expected_version, expected_version + 1)
 
     def _soft_delete(
         self,

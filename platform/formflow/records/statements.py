@@ -4,7 +4,8 @@ A page names linked records by their titles and lists the first records that lin
 one shown. Built from scratch each time, such a statement costs several times what running
 it does (SQLAlchemy constructs it and works out its cache key before looking up the SQL).
 These are built once per form, link and :class:`~formflow.records.access.Reach`, with the
-values (ids, the actor) as bound parameters, and kept with the record service.
+values (ids, the actor) as bound parameters, and kept with the record service. So is
+the update every write of a record runs.
 
 They apply the same scope and the same order as :func:`~formflow.records.query.select_page`
 would; tests compare the two.
@@ -15,7 +16,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Integer, Select, bindparam, func, literal, select, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    Select,
+    Update,
+    bindparam,
+    func,
+    literal,
+    select,
+    union_all,
+    update,
+)
 
 from formflow.records.access import Reach, reach_condition
 from formflow.records.query import order_item, ordering, sort_order
@@ -34,6 +46,7 @@ class PreparedStatements:
         self._built: dict[tuple[Any, ...], Select[Any]] = {}
         self._compound: dict[tuple[Any, ...], CompoundSelect[Any]] = {}
         self._narrow: dict[tuple[str, frozenset[str]], Select[Any]] = {}
+        self._updates: dict[str, Update] = {}
 
     def record_columns(self, form_key: str, columns: Collection[str]) -> Select[Any]:
         """The live record ``:record_id`` with ``id``, ``columns`` and what deciding
@@ -54,6 +67,19 @@ class PreparedStatements:
             if len(self._narrow) >= MAX_NARROW_READS:
                 self._narrow.clear()
             self._narrow[key] = statement
+        return statement
+
+    def versioned_update(self, form_key: str) -> Update:
+        """The update of the record ``:w_record_id`` while still at ``:w_expected_version``
+        (every update of a record runs it; its SET follows the values it is given)."""
+        statement = self._updates.get(form_key)
+        if statement is None:
+            table = self.schema.table(form_key)
+            statement = update(table).where(
+                table.c.id == bindparam("w_record_id"),
+                table.c.version == bindparam("w_expected_version"),
+            )
+            self._updates[form_key] = statement
         return statement
 
     def titles(self, form_key: str, found: Reach) -> Select[Any]:

@@ -3,6 +3,8 @@ with a title and text rendered from templates over the record; in the app and by
 
 from __future__ import annotations
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from rules_support import MakeRules, Rules
 from sqlalchemy import update
 
@@ -91,3 +93,20 @@ def test_the_run_log_says_whom_notify_told(make_rules: MakeRules) -> None:
     win(rules)
     (run,) = rules.runs()
     assert run.changes == [{"action": "notify", "users": [rules.users["ann"]], "notifications": 1}]
+
+
+def test_a_template_function_handed_the_context_reads_every_field(make_rules: MakeRules) -> None:
+    rules = make_rules(
+        tell_won=WON.format(who="users: [ann]").replace(
+            "is worth {{ amount }}", "has {{ shown() }}"
+        )
+    )
+
+    @pass_context
+    def shown(context: Context) -> str:  # as a plugin's function may be
+        return ", ".join(f"{key} {context[key]}" for key in ("amount", "stage"))
+
+    rules.automations.expressions.environment.globals["shown"] = shown
+    win(rules)
+    (notification,) = told(rules, "ann")
+    assert notification.text() == ("Won: Big deal", "Big deal has amount 120.00, stage won")

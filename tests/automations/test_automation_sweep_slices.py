@@ -300,3 +300,128 @@ def test_a_notification_that_fails_to_render_leaves_its_record_unflagged_and_the
         "Deal 0 closes in three days",
         "Deal 1 closes in three days",
     ]
+
+
+LET_GO_AND_TELL = """\
+key: remind
+label: Let the deal go three days before the expected close, and tell its owner
+form: opportunity
+trigger: {type: date, field: expected_close, days_before: 3, at: "09:00"}
+condition: "stage == 'open'"
+actions:
+  - action: update_records
+    params:
+      form: opportunity
+      ids: id
+      owner: "none"
+      values: {reminded: true}
+      map: {amount: "(target.amount or 0) + 1"}
+  - action: notify
+    params:
+      user_field: owner
+      title: "{{ name }} closes in three days"
+      body: "{{ name }}, version {{ version }}, reminded {{ reminded }}"
+"""
+
+
+def test_an_update_of_the_record_found_leaves_what_record_by_record_runs_leave(
+    make_rules: MakeRules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = make_rules(remind=LET_GO_AND_TELL)
+    owner = {"owner": rules.users["ann"], "amount": "4"}
+    batched = _due(rules, 3, **owner)
+    single = _due(rules, 3, **{**owner, "expected_close": "2026-03-13"})
+    rules.automations.sweep("rules", "remind", NINE)
+    monkeypatch.setattr("formflow.automations.batched.plan", lambda *_args: None)
+    rules.automations.sweep("rules", "remind", TENTH)
+
+    def left(ids: list[int]) -> list[Any]:
+        with read_transaction(rules.engine) as connection:
+            updates = connection.execute(
+                select(events.c.record_id, events.c.data).where(events.c.kind == "updated")
+            ).all()
+        by_record = {run.record_id: run for run in rules.runs(automation_key="remind")}
+        kept = ("owner", "reminded", "amount", "version")
+        return [
+            (
+                {k: v for k, v in rules.get("opportunity", i).items() if k in kept},
+                [(d["changes"], d["cause"]) for r, d in updates if r == i],
+                by_record[i].status,
+                [
+                    {k: v for k, v in c.items() if k != "changed"}
+                    | {"fields": [f["fields"] for f in c.get("changed", ())]}
+                    for c in by_record[i].changes
+                ],
+            )
+            for i in ids
+        ]
+
+    assert left(batched) == left(single)
+    assert left(batched)[0][0]["owner"] is None
+    # the notice reads the record as found, before the update: ann's, version 1
+    ann = rules.users["ann"]
+    each = [
+        (ann, f"Deal {n} closes in three days", f"Deal {n}, version 1, reminded None")
+        for n in range(3)
+    ]
+    assert _told(rules) == sorted(each * 2)
+
+
+def test_an_update_of_the_record_found_sends_as_many_statements_for_many_records_as_for_few(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(remind=LET_GO_AND_TELL)
+    owner = {"owner": rules.users["ann"]}
+    _due(rules, 2, **owner)
+    _due(rules, 9, **{**owner, "expected_close": "2026-03-13"})
+    with _statements(rules) as for_few:
+        assert rules.automations.sweep("rules", "remind", NINE) == 2
+    with _statements(rules) as for_many:
+        assert rules.automations.sweep("rules", "remind", TENTH) == 9
+    assert len(for_many) == len(for_few)
+    assert rules.get("opportunity", 11)["owner"] is None
+
+
+HAND_ON = """\
+key: remind
+label: Flag the deal whose id the amount gives
+form: opportunity
+trigger: {type: date, field: expected_close, days_before: 3, at: "09:00"}
+actions:
+  - action: update_records
+    params: {form: opportunity, ids: "amount", values: {reminded: true}}
+"""
+
+
+def test_an_update_of_other_records_than_the_one_found_runs_record_by_record(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(remind=HAND_ON)
+    elsewhere = rules.create("opportunity", {"name": "Elsewhere"})["id"]
+    pointing = _due(rules, 1, amount=str(elsewhere))[0]
+    itself = _due(rules, 1)[0]
+    rules.update("opportunity", itself, {"amount": str(itself)})
+    assert rules.automations.sweep("rules", "remind", NINE) == 2
+    assert rules.get("opportunity", elsewhere)["reminded"] is True
+    assert rules.get("opportunity", pointing)["reminded"] is not True
+    assert rules.get("opportunity", itself)["reminded"] is True
+    by_record = {run.record_id: run for run in rules.runs(automation_key="remind")}
+    assert by_record[pointing].changes == [
+        {
+            "action": "update_records",
+            "changed": [{"form": "opportunity", "id": elsewhere, "fields": ["reminded"]}],
+        }
+    ]
+
+
+def test_an_update_whose_ids_name_no_record_changes_nothing_and_is_done(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(remind=HAND_ON)
+    due = _due(rules, 2)  # no amount: no record to change
+    with _statements(rules) as sent:
+        assert rules.automations.sweep("rules", "remind", NINE) == 2
+    assert not [s for s in sent if s.startswith("UPDATE")]
+    runs = rules.runs(automation_key="remind")
+    assert sorted(run.record_id for run in runs) == sorted(due)
+    assert [run.changes for run in runs] == [[{"action": "update_records", "changed": []}]] * 2

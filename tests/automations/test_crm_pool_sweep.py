@@ -4,21 +4,24 @@ won and locked customers stay; the previous owner then waits 7 days to claim it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from rules_support import ZONE, Rules, build_rules
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event, select
 
 from formflow import accounts
 from formflow.errors import ValidationFailed
 from formflow.record_actions.service import FormActions
 from formflow.records.access import Actor
-from formflow.storage.database import write_transaction
+from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.platform_tables import events, pool_cooldowns
 from support import CRM_APP
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=ZONE)
+RETURN = "pool_return_no_follow_up"
 
 
 def at(day: date, hour: int = 9) -> datetime:
@@ -153,3 +156,79 @@ def test_a_manager_previews_what_the_next_sweep_returns(sweep: Sweep) -> None:
     found = sweep.rules.automations.preview("crm_sfa", "pool_return_no_follow_up", day)
     assert [record["id"] for record in found] == [neglected["id"]]
     assert sweep.get(neglected)["owner"] == sweep.people["rep"].user_id  # nothing changed
+
+
+def _sent(engine: Engine, action: Callable[[], object]) -> int:
+    sent = [0]
+
+    def count(*_args: Any) -> None:
+        sent[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return sent[0]
+
+
+def _return(sweep: Sweep, day: int) -> int:
+    moment = at(START.date() + timedelta(days=day))
+    sweep.now = moment
+    return sweep.rules.automations.sweep("crm_sfa", RETURN, moment)
+
+
+def test_a_sweep_returns_its_customers_as_record_by_record_runs_do(
+    sweep: Sweep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batched = [sweep.customer(name=f"华信科技 {n}") for n in range(3)]
+    sweep.now += timedelta(days=1)
+    single = [sweep.customer(name=f"华信科技 {n + 3}") for n in range(3)]
+    assert _return(sweep, 30) == 3
+    monkeypatch.setattr("formflow.automations.batched.plan", lambda *_args: None)
+    assert _return(sweep, 31) == 3
+
+    def left(customers: list[dict[str, Any]]) -> list[Any]:
+        by_record = {r.record_id: r for r in sweep.rules.runs(automation_key=RETURN)}
+        with read_transaction(sweep.rules.engine) as connection:
+            updates = connection.execute(
+                select(events.c.record_id, events.c.data).where(events.c.kind == "updated")
+            ).all()
+            cooled = connection.execute(select(pool_cooldowns)).mappings().all()
+        kept = ("owner", "previous_owner", "in_pool", "pool_return_reason", "pool_reason")
+        return [
+            (
+                {k: v for k, v in sweep.get(c).items() if k in kept},
+                sweep.get(c)["version"],
+                [sorted(d["changes"]) for r, d in updates if r == c["id"]],
+                by_record[c["id"]].status,
+                [[c["fields"] for c in change["changed"]] for change in by_record[c["id"]].changes],
+                [
+                    (row["user_id"], row["until"].date())
+                    for row in cooled
+                    if row["record_id"] == c["id"]
+                ],
+            )
+            for c in customers
+        ]
+
+    day_later = [
+        (*state[:5], [(user, until - timedelta(days=1)) for user, until in state[5]])
+        for state in left(single)
+    ]
+    assert left(batched) == day_later
+    assert left(batched)[0][0]["owner"] is None
+    assert left(batched)[0][5] == [(sweep.people["rep"].user_id, date(2026, 4, 8))]
+
+
+def test_a_sweep_sends_fewer_statements_for_nine_customers_than_nine_times_those_for_one(
+    sweep: Sweep,
+) -> None:
+    sweep.customer()
+    sweep.now += timedelta(days=1)
+    for n in range(9):
+        sweep.customer(name=f"华信科技 {n}")
+    engine = sweep.rules.engine
+    for_one = _sent(engine, lambda: _return(sweep, 30))
+    for_nine = _sent(engine, lambda: _return(sweep, 31))
+    assert for_nine < 9 * for_one

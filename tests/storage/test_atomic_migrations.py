@@ -13,6 +13,7 @@ from helpers import (
     insert_rows,
     item_form,
     migrate_to,
+    plan_lines,
     schema_of,
     snapshot,
     update_rows,
@@ -251,3 +252,31 @@ def found(engine: Engine, words: str) -> list[str]:
     schema = AppSchema(load_app(version.files))
     page = RecordService(engine, schema).find(Actor.system(), "item", Query(search=words))
     return [row["name"] for row in page.rows]
+
+
+def test_a_search_index_rewritten_on_every_update_is_narrowed_by_the_next_migration(
+    engine: Engine, write_app: AppWriter
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's index is kept by triggers; PostgreSQL's GIN index by itself")
+    migrate_to(engine, write_app, item=item_form(list_view=SEARCHED))
+    insert_rows(engine, ITEM, {"name": "Acme"})
+    fts = f'"{ITEM}_fts"'
+    with write_transaction(engine) as connection:  # the trigger as sqlite-utils makes it
+        connection.execute(text(f'DROP TRIGGER "{ITEM}_au"'))
+        connection.execute(
+            text(
+                f'CREATE TRIGGER "{ITEM}_au" AFTER UPDATE ON "{ITEM}" BEGIN'
+                f" INSERT INTO {fts} ({fts}, rowid, _search) VALUES ('delete', old.rowid, old._search);"
+                f" INSERT INTO {fts} (rowid, _search) VALUES (new.rowid, new._search); END"
+            )
+        )
+    result = migrate_to(engine, write_app, item=item_form(LEVEL, list_view=SEARCHED))
+    assert search_index_line(engine) in changes(result.plan)
+    again = plan_lines(
+        engine,
+        write_app,
+        item=item_form(LEVEL, "{key: note, type: text, label: Note}", list_view=SEARCHED),
+    )
+    assert search_index_line(engine) not in again  # narrowed once
+    assert found(engine, "acme") == ["Acme"]

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
+from jinja2 import TemplateSyntaxError, meta
 from sqlalchemy import Connection, select
 
 from formflow.actions import ActionContext, ActionError
 from formflow.expression_budget import spending
-from formflow.expressions import ExpressionEngine
+from formflow.expressions import TEMPLATES_KEPT, ExpressionEngine
 from formflow.notifications.service import Notifications
 from formflow.records.audit import jsonable
 from formflow.storage.platform_tables import user_roles, users
@@ -60,8 +62,10 @@ def notice(context: ActionContext, given: Mapping[str, Any]) -> Notice:
     if context.unit is None:
         raise ActionError("a notification is written in a unit of work; run it from an automation")
     people = recipients(context.unit.connection, context, given)
-    title = _render(expressions, given["title"], context.names, "title")
-    body = _render(expressions, given.get("body", ""), context.names, "body")
+    sources = (given["title"], given.get("body", ""))
+    names = _read_by(expressions, sources, context.names)
+    title = _render(expressions, sources[0], names, "title")
+    body = _render(expressions, sources[1], names, "body")
     return Notice(people, title[:500], body)
 
 
@@ -138,11 +142,51 @@ def recipients(
     return list(dict.fromkeys(found))
 
 
+def _read_by(
+    expressions: ExpressionEngine, sources: Sequence[str], names: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ``names`` the templates ``sources`` read, as JSON keeps them: the record's other
+    fields need no converting (a slice renders two templates for each of 500 records).
+    All of them when a function of the sandbox may read the whole context itself."""
+    wanted: set[str] = set()
+    for source in sources:
+        read = _names_read(expressions, source) if source else frozenset()
+        if read is None:
+            return dict(jsonable(dict(names)))
+        wanted |= read
+    return {key: jsonable(names[key]) for key in wanted if key in names}
+
+
+def _names_read(expressions: ExpressionEngine, source: str) -> frozenset[str] | None:
+    """The names ``source`` reads from its context (``None``: it cannot be told), worked
+    out once per engine and source, as the template itself is compiled once."""
+    kept = _read.setdefault(expressions, {})
+    if source not in kept:
+        if len(kept) >= TEMPLATES_KEPT:
+            kept.clear()
+        kept[source] = _undeclared(expressions, source)
+    return kept[source]
+
+
+def _undeclared(expressions: ExpressionEngine, source: str) -> frozenset[str] | None:
+    environment = expressions.environment
+    if any(hasattr(function, "jinja_pass_arg") for function in environment.globals.values()):
+        return None  # a function handed the context may read any name of it
+    try:
+        return frozenset(meta.find_undeclared_variables(environment.parse(source)))
+    except TemplateSyntaxError:
+        return None  # rendering says what is wrong with it
+
+
+_read: WeakKeyDictionary[ExpressionEngine, dict[str, frozenset[str] | None]] = WeakKeyDictionary()
+
+
 def _render(expressions: ExpressionEngine, source: str, names: Mapping[str, Any], what: str) -> str:
+    """``source`` rendered over ``names``, already as JSON keeps them."""
     if not source:
         return ""
     try:
         with spending(expressions.limits):
-            return str(expressions.template(source).render(jsonable(dict(names))))
+            return str(expressions.template(source).render(names))
     except Exception as exc:  # a template can fail in any way an expression can
         raise ActionError(f"the notification's {what} failed: {exc}") from None

@@ -172,6 +172,19 @@ def has_search_index(connection: Connection, table_name: str) -> bool:
     return int(found.scalar_one()) == 1
 
 
+def search_index_current(connection: Connection, table_name: str) -> bool:
+    """Whether the table's search index is complete and kept as this version keeps it: on
+    SQLite, its update trigger fires only when the search text changes (an index made
+    before does on every update; creating the index again replaces the trigger alone)."""
+    if not has_search_index(connection, table_name):
+        return False
+    if connection.dialect.name != "sqlite":
+        return True
+    query = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :n"
+    found = connection.execute(sql_text(query), {"n": f"{table_name}_au"}).scalar_one()
+    return f'AFTER UPDATE OF "{SEARCH}"' in str(found)
+
+
 def create_search_index(connection: Connection, table_name: str) -> None:
     """Create the table's search index, or complete it, inside the caller's transaction.
 
@@ -184,6 +197,7 @@ def create_search_index(connection: Connection, table_name: str) -> None:
         _sqlite_utils(connection).table(table_name).enable_fts(
             [SEARCH], create_triggers=True, tokenize=FTS_TOKENIZER, replace=True
         )
+        _update_only_changed_text(connection, table_name)
         return
     quote = connection.dialect.identifier_preparer.quote
     index = quote(search_index_name(table_name, sqlite=False))
@@ -191,6 +205,30 @@ def create_search_index(connection: Connection, table_name: str) -> None:
         sql_text(
             f"CREATE INDEX IF NOT EXISTS {index} ON {quote(table_name)} "
             f"USING gin (to_tsvector('simple', {quote(SEARCH)}))"
+        )
+    )
+
+
+def _update_only_changed_text(connection: Connection, table_name: str) -> None:
+    """Make the FTS5 table's update trigger (sqlite-utils' ``<table>_au``) fire only when
+    a row's search text changes: as created it removes and re-adds the row's tokens on
+    every update, whatever it changes, which at a million rows costs more than the rest
+    of the update (0.4 ms of a row's 0.42 on the sweep benchmark's table)."""
+    # always quoted, as sqlite-utils quotes them: its disable_fts finds the triggers to
+    # drop by ' INSERT INTO "<table>_fts"' in their text
+    table, fts, trigger, column = (
+        '"' + name.replace('"', '""') + '"'
+        for name in (table_name, f"{table_name}_fts", f"{table_name}_au", SEARCH)
+    )
+    connection.execute(sql_text(f"DROP TRIGGER IF EXISTS {trigger}"))
+    connection.execute(
+        sql_text(
+            f"CREATE TRIGGER {trigger} AFTER UPDATE OF {column} ON {table}"
+            f" WHEN old.{column} IS NOT new.{column} BEGIN"
+            f" INSERT INTO {fts} ({fts}, rowid, {column})"
+            f" VALUES ('delete', old.rowid, old.{column});"
+            f" INSERT INTO {fts} (rowid, {column}) VALUES (new.rowid, new.{column});"
+            " END"
         )
     )
 

@@ -21,6 +21,7 @@ from formflow.records.search import (
     create_search_index,
     drop_search_index,
     has_search_index,
+    search_index_current,
     search_index_name,
     search_text,
 )
@@ -136,7 +137,7 @@ def plan_search(
             fill = _fill(connection, new, form, previous, changed.get(table, set()))
             if fill is not None:
                 yield Stage.FILL_SEARCH, fill
-        if not live or not has_search_index(connection, table):
+        if not live or not search_index_current(connection, table):
             yield Stage.CREATE_SEARCH_INDEX, CreateSearchIndex(table, index, sqlite)
 
 

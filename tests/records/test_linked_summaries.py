@@ -275,3 +275,17 @@ def test_the_crm_pivot_keeps_customer_by_stage_apart_from_the_viewers_source_fil
     kept = [s.keys for s in summaries_of(crm)["opportunity"]]
     assert (("customer", None), ("stage", None)) in kept
     assert all(("source", None) in keys for keys in kept if ("customer", None) not in keys)
+
+
+def test_a_link_emptied_when_its_record_is_deleted_keeps_no_summary() -> None:
+    crm = load_app(Path(__file__).resolve().parents[2] / "apps" / "crm_sfa")
+    by_contact = Widget(
+        key="by_contact",
+        type="bar",
+        label=Label(en="By contact"),
+        form="opportunity",
+        dimensions=(Dimension("contact.name"),),  # contact: on_delete: set_null
+        measures=(Measure("count"),),
+    )
+    board = Dashboard(key="contacts", label=Label(en="Contacts"), widgets=(by_contact,))
+    assert summaries_of(replace(crm, dashboards={"contacts": board})) == {}

@@ -2,7 +2,8 @@
 from a summary that keeps the link, joined to the linked records when it is viewed: after
 any mix of writes to both forms (a linked record changing level, deleted with its people,
 restored; a record moved to another link, deleted, restored) every figure is the one the
-records give, for an administrator, a manager and a rep, on SQLite and PostgreSQL. A change
+records give, for an administrator, a manager and a rep, and the one worked out in Python
+from the stored rows, on SQLite and PostgreSQL. A change
 to the linked record writes nothing to the summary."""
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from formflow.definitions.model import (
     Widget,
 )
 from formflow.errors import FormflowError
+from formflow.records.access import Actor
 from formflow.records.service import RecordService
 from formflow.storage.database import read_transaction
 from formflow.storage.platform_tables import summary_rows
@@ -204,6 +206,42 @@ def test_a_linked_records_field_is_answered_as_the_records_do_after_any_writes(
     for step in steps:
         _apply(kept, people, step, made)
     _same_as_live(kept, people)
+    for actor in (people.admin, people.alice):
+        result = DashboardService(kept, today=TODAY).compute(actor, BY_LEVEL, ViewerFilters())
+        found = {g.keys[0]: g.values for g in result.groups}
+        assert found == _orders_by_level_in_python(kept, actor)
+
+
+def _orders_by_level_in_python(kept: RecordService, actor: Actor) -> dict[Any, Any]:
+    """What the widget shows ``actor``, worked out here from the stored rows: live orders
+    (a staff member's own), by the level of their live account (one the staff member
+    owns; otherwise no level)."""
+    with read_transaction(kept.engine) as connection:
+        accounts = {
+            row.id: row
+            for row in connection.execute(select(kept.schema.table("account")))
+            if row._deleted_at is None
+        }
+        orders = [
+            row
+            for row in connection.execute(select(kept.schema.table("order")))
+            if row._deleted_at is None
+        ]
+    staff = not actor.is_admin
+    found: dict[Any, dict[str, Any]] = {}
+    for order in orders:
+        if staff and order.created_by != actor.user_id:
+            continue
+        account = accounts.get(order.account)
+        if account is not None and staff and account.owner != actor.user_id:
+            account = None
+        figures = found.setdefault(account.level if account else None, {"count": 0})
+        figures["count"] += 1
+        if order.discount is not None:
+            total = figures.get("sum_discount") or Decimal(0)
+            figures["sum_discount"] = total + Decimal(str(order.discount)).quantize(Decimal("0.01"))
+        figures.setdefault("sum_discount", None)
+    return found
 
 
 def test_a_summary_keeps_the_link_of_a_widget_grouped_by_a_linked_field(

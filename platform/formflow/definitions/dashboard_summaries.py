@@ -140,7 +140,8 @@ def _shapes(
     form: Form, dashboard: Dashboard, widget: Widget
 ) -> list[tuple[tuple[Key, ...], set[str]]]:
     """The keys and sums of each statement the widget asks; none where one of its fields
-    cannot be kept (a linked record's field, an age, a derived value, too many keys)."""
+    cannot be kept (a filter on a linked record's field, a linked date by bucket, an age,
+    a derived value, too many keys). A group by a linked record's field keeps its link."""
     measures = list(widget.measures)
     if widget.ratio is not None:
         measures = [widget.ratio.numerator, widget.ratio.denominator]

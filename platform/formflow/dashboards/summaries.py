@@ -6,8 +6,14 @@ field its filters name (a date range only when it covers whole buckets of the ke
 date), and every measure is a count or a sum of a kept field. The viewer's reach applies
 as on the records: the scope's condition is on the rows' owner and department, which
 every summary row carries. A viewer from whom any field of the form is hidden is answered
-from the records, which refuse what they must. Anything else (an average, a linked
-record's field, a range of days, a search) is asked of the records as before.
+from the records, which refuse what they must. Anything else (an average, a filter on a
+linked record's field, a range of days, a search) is asked of the records as before.
+
+A group keyed by a linked record's field (``customer.industry``) is read from a summary
+that keeps the link: its rows are joined to the linked records by id, as the records are
+(a deleted linked record, or one out of the viewer's reach, joins as nothing and gives no
+value), and grouped by the linked field as it is now. At a million opportunities that is
+about 100,000 rows joined instead of a million index entries read.
 
 The answer is the same rows :func:`formflow.records.aggregates.aggregate` returns: each
 group's keys as the records' values (a bucket's label, an option, an owner's id), counts
@@ -21,18 +27,23 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
+from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, false, func, or_, select, true
+from sqlalchemy.sql import FromClause
+from sqlalchemy.sql.util import ClauseAdapter
 
 from formflow.dashboards.periods import bucket_span
-from formflow.definitions.dashboard_summaries import Summary
+from formflow.definitions.dashboard_summaries import Summary, keyed_by_link
 from formflow.definitions.model import Form, Measure, Operation, Scope
+from formflow.errors import QueryError
 from formflow.fields import ValueKind
 from formflow.records import Actor, RecordService, scope_for
-from formflow.records.access import Reach, reach
-from formflow.records.aggregates import Aggregation
+from formflow.records.access import Reach, reach, scope_condition
+from formflow.records.aggregates import Aggregation, normalised_value
+from formflow.records.filters import resolve_field
 from formflow.storage.database import read_transaction
 from formflow.storage.platform_tables import summary_rows
 from formflow.storage.summaries import bucket_label, key_text, key_value
+from formflow.storage.tables import DELETED_AT
 
 Figures = dict[tuple[Any, ...], dict[str, Any]]
 
@@ -57,9 +68,10 @@ class SummaryReader:
             return None
         form = self.records.app.form(form_key)
         scope = scope_for(actor, form, Operation.READ)
-        if scope is Scope.NONE or self.records.field_access(actor, form_key).hidden:
+        if scope is Scope.NONE or self._hides(actor, form_key, aggregation):
             return None
-        for summary in sorted(summaries, key=lambda s: len(s.keys)):
+        # the smallest first: a summary keyed by a link has a row per linked record
+        for summary in sorted(summaries, key=lambda s: (keyed_by_link(form, s.keys), len(s.keys))):
             try:
                 statement = self._statement(actor, scope, form, summary, aggregation)
             except Unanswerable:
@@ -69,12 +81,27 @@ class SummaryReader:
             return _figures(form, rows, aggregation)
         return None
 
+    def _hides(self, actor: Actor, form_key: str, aggregation: Aggregation) -> bool:
+        """Whether a field of the form, or of a form a linked group reads, is hidden from
+        the viewer (the records then refuse what they must)."""
+        if self.records.field_access(actor, form_key).hidden:
+            return True
+        if any("." in key for key in aggregation.group_by):
+            return any(
+                self.records.field_access(actor, key).hidden for key in self.records.app.forms
+            )
+        return False
+
     def _statement(
         self, actor: Actor, scope: Scope, form: Form, summary: Summary, aggregation: Aggregation
     ) -> Any:
         bucket = aggregation.bucket
+        linked = _LinkedRecords(self.records, actor, form, summary)
         groups = [
-            _group_column(form, summary, key, bucket.get(key)) for key in aggregation.group_by
+            linked.column(key, bucket.get(key))
+            if "." in key
+            else _group_column(form, summary, key, bucket.get(key))
+            for key in aggregation.group_by
         ]
         figures = [
             _measure(form, summary, measure, _condition(form, summary, measure.filter or {}))
@@ -90,8 +117,51 @@ class SummaryReader:
         reached = _reach_condition(reach(scope, actor), actor)
         if reached is not None:
             where.append(reached)
-        statement = select(*groups, *figures).where(*where)
+        statement = select(*groups, *figures).select_from(linked.source).where(*where)
         return statement.group_by(*groups) if groups else statement
+
+
+class _LinkedRecords:
+    """The summary's rows, outer-joined to the records their kept links point at, as
+    :class:`formflow.records.aggregates.Links` joins the form's own rows: on the linked
+    record's id, live and within the viewer's reach of its form, or as nothing."""
+
+    def __init__(self, records: RecordService, actor: Actor, form: Form, summary: Summary) -> None:
+        self.records, self.actor, self.form, self.summary = records, actor, form, summary
+        self.source: FromClause = summary_rows
+        self.joined: dict[str, FromClause] = {}
+
+    def column(self, key: str, bucket: str | None) -> ColumnElement[Any]:
+        """The linked field ``key`` (``link.field``) of each row's linked record."""
+        kept = self.summary.linked_column(key)
+        if kept is None or bucket is not None:
+            raise Unanswerable(key)
+        column, target_key = kept
+        link = self.form.field(key.partition(".")[0])
+        target = link.target_form or ""
+        try:
+            ref = resolve_field(self.records.schema, target, target_key, purpose="read", shown=key)
+        except QueryError:
+            raise Unanswerable(key) from None
+        if ref.kind in (ValueKind.CHOICES, ValueKind.FILES):
+            raise Unanswerable(key)
+        joined = self.joined.get(column)
+        if joined is None:
+            table = self.records.schema.table(target)
+            joined = table.alias(f"linked_{len(self.joined)}")
+            target_form = self.records.app.form(target)
+            on = [
+                joined.c.id == cast(summary_rows.c[column], BigInteger),
+                joined.c[DELETED_AT].is_(None),
+            ]
+            target_scope = scope_for(self.actor, target_form, Operation.READ)
+            reachable = scope_condition(target_scope, self.actor, target_form, table)
+            if reachable is not None:
+                on.append(ClauseAdapter(joined).traverse(reachable))
+            self.source = self.source.outerjoin(joined, and_(*on))
+            self.joined[column] = joined
+        found: ColumnElement[Any] = joined.c[ref.column.key or ""]
+        return found
 
 
 def _figures(form: Form, rows: Sequence[Any], aggregation: Aggregation) -> Figures:
@@ -125,6 +195,8 @@ def _group_column(form: Form, summary: Summary, key: str, bucket: str | None) ->
 
 
 def _key_value(form: Form, key: str, bucket: str | None, value: Any) -> Any:
+    if "." in key:  # a linked record's field, read as the records read it
+        return normalised_value(value)
     if key == form.owner_field and bucket is None:
         return None if value is None else int(value)
     return key_value(form, key, bucket, value)

@@ -16,6 +16,13 @@ A summary is known by its form, its *keys* (fields, a date field with its bucket
 *sums*; widgets over one form that need the same keys share one summary. Only values the
 write itself sets can be kept this way: a roll-up, lookup or formula field is written by
 other means, so a widget that reads one keeps no summary and is computed from the records.
+
+A widget grouped by a linked record's field (``customer.industry``) keeps a summary keyed by
+the link itself (the customer's id): the linked record's field is read through a join when
+the widget is viewed, so a customer changing industry changes no summary row, and an
+opportunity's write moves it between rows as any write does. Such a summary has about a row
+per linked record and group, so it is kept apart: nothing is folded into it, and the
+viewer's field filters are not among its keys (a view with one is counted from the records).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from formflow.definitions.model import WIDGET_KINDS, App, Dashboard, Form, Widget
+from formflow.definitions.model import WIDGET_KINDS, App, Dashboard, Form, OnDelete, Widget
 from formflow.fields import ValueKind
 
 MAX_KEYS = 6
@@ -72,6 +79,13 @@ class Summary:
                 return f"k{index}", bucket
         return None
 
+    def linked_column(self, key: str) -> tuple[str, str] | None:
+        """For a linked record's field ``link.field``: the key column holding the link and
+        the linked field's key, if the link is kept."""
+        link, _, target_field = key.partition(".")
+        column = self.column(link) if target_field and "." not in target_field else None
+        return (column, target_field) if column is not None else None
+
     def sum_column(self, key: str) -> int | None:
         """The number of the sum columns (``s1``/``n1``…) of field ``key``, if it is kept."""
         return self.sums.index(key) + 1 if key in self.sums else None
@@ -87,7 +101,7 @@ def summaries_of(app: App) -> dict[str, tuple[Summary, ...]]:
                 continue
             for keys, sums in _shapes(form, dashboard, widget):
                 wanted.setdefault((form.key, keys), set()).update(sums)
-    _fold(wanted)
+    _fold(wanted, app)
     found: dict[str, list[Summary]] = {}
     for (form_key, keys), sums in sorted(wanted.items()):
         kept = tuple(sorted(sums))[:MAX_SUMS]
@@ -96,15 +110,19 @@ def summaries_of(app: App) -> dict[str, tuple[Summary, ...]]:
     return {key: tuple(items) for key, items in found.items()}
 
 
-def _fold(wanted: dict[tuple[str, tuple[Key, ...]], set[str]]) -> None:
+def _fold(wanted: dict[tuple[str, tuple[Key, ...]], set[str]], app: App) -> None:
     """Fold a summary into one of the same form whose keys include all of its own (the
     fewest such): it answers the same widgets from a few more rows, and every write to
-    the form has one row fewer to add to."""
+    the form has one row fewer to add to. A summary keyed by a link has a row per linked
+    record, far more than a few: it is neither folded nor folded into."""
     for form_key, keys in sorted(wanted, key=lambda item: len(item[1])):
+        if keyed_by_link(app.forms[form_key], keys):
+            continue
         wider = [
             other
             for other_form, other in wanted
             if other_form == form_key
+            and not keyed_by_link(app.forms[form_key], other)
             and set(keys) < set(other)
             and len(wanted[(form_key, other)] | wanted[(form_key, keys)]) <= MAX_SUMS
         ]
@@ -113,21 +131,30 @@ def _fold(wanted: dict[tuple[str, tuple[Key, ...]], set[str]]) -> None:
             wanted[(form_key, into)] |= wanted.pop((form_key, keys))
 
 
+def keyed_by_link(form: Form, keys: Iterable[Key]) -> bool:
+    """Whether a summary with these keys keeps a link: a row per linked record."""
+    return any(form.has_field(key) and form.field(key).is_link for key, _ in keys)
+
+
 def _shapes(
     form: Form, dashboard: Dashboard, widget: Widget
 ) -> list[tuple[tuple[Key, ...], set[str]]]:
     """The keys and sums of each statement the widget asks; none where one of its fields
-    cannot be kept (a linked record's field, an age, a derived value, too many keys)."""
+    cannot be kept (a filter on a linked record's field, a linked date by bucket, an age,
+    a derived value, too many keys). A group by a linked record's field keeps its link."""
     measures = list(widget.measures)
     if widget.ratio is not None:
         measures = [widget.ratio.numerator, widget.ratio.denominator]
     sums = {m.field for m in measures if m.field}
     narrowed = [key for m in measures for key in _filter_fields(m.filter or {})]
+    linked = any("." in d.field for d in widget.dimensions)
     viewer = [f.field for f in dashboard.filters if f.kind == "field" and f.field]
-    viewer = [key for key in viewer if form.has_field(key)]
+    viewer = [key for key in viewer if form.has_field(key) and not linked]
     statements: list[tuple[list[Key], list[str], str | None]] = []
-    grouped: list[Key] = [(d.field, d.bucket) for d in widget.dimensions]
-    if any(d.age for d in widget.dimensions):
+    grouped: list[Key] = [(_own_key(d.field), d.bucket) for d in widget.dimensions]
+    if any(d.age for d in widget.dimensions) or (
+        linked and any(d.bucket for d in widget.dimensions if "." in d.field)
+    ):
         return []
     forecast = widget.forecast
     if forecast is not None:
@@ -169,13 +196,21 @@ def _shape(
     return tuple(sorted(keys.items(), key=lambda item: (item[0], item[1] or ""))), sums
 
 
+def _own_key(key: str) -> str:
+    """The form's own field a group key reads: a linked record's field is read through
+    its link (``customer.industry`` through ``customer``)."""
+    return key.partition(".")[0]
+
+
 def _keepable(form: Form, key: str, bucket: str | None) -> bool:
     """Whether a field's values can be a summary key: one stored value the write sets."""
     if not form.has_field(key):
         return False
     field = form.field(key)
-    if field.is_derived or field.is_formula or field.filled_from is not None or field.is_link:
-        return False  # written by other means too (a roll-up, a deleted link set to empty)
+    if field.is_derived or field.is_formula or field.filled_from is not None:
+        return False  # written by other means too (a roll-up, a formula)
+    if field.is_link and (field.on_delete is OnDelete.SET_NULL or field.target_form == form.key):
+        return False  # emptied past the record service when the linked record is deleted
     if bucket is not None:
         return field.kind is ValueKind.DATE
     return field.kind in _KEY_KINDS and (field.kind is not ValueKind.TEXT or bool(field.options))

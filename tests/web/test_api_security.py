@@ -393,6 +393,27 @@ def test_one_users_token_cannot_be_revoked_by_another(app: Flask, client: FlaskC
     assert api.get(CUSTOMERS).status_code == 200
 
 
+def test_a_signed_in_browsers_cookies_do_not_sign_in_to_the_api(
+    client: FlaskClient, login: Any
+) -> None:
+    login("rep1")
+    assert client.get("/").status_code == 200
+    response = client.get(CUSTOMERS)
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"
+
+
+def test_an_api_answer_leaves_the_browsers_session_alone(
+    app: Flask, client: FlaskClient, login: Any
+) -> None:
+    login("rep2")
+    response = Api(client, _token(app, "rep1")).get(CUSTOMERS)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert client.get("/").status_code == 200  # still signed in as rep2
+
+
 def _token(app: Flask, username: str) -> str:
     return token_for(app, username)
 

@@ -175,8 +175,7 @@ def _unauthorized(message: str, error: str | None) -> Response:
 @blueprint.after_request
 def _headers(response: Response) -> Response:
     response.headers.setdefault("Cache-Control", "no-store")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return response  # and the security headers of every response (formflow.web.headers)
 
 
 # the document and the apps ------------------------------------------------------

@@ -34,9 +34,18 @@ HEADERS = {
 }
 
 
+_NAMED = tuple((name.lower(), name, value) for name, value in HEADERS.items())
+
+
+def secure(response: Response) -> Response:
+    """Add each header the response does not have yet (a view may set its own), looking
+    through the response's headers once rather than once per header."""
+    present = set(response.headers.keys(lower=True))
+    for lowered, name, value in _NAMED:
+        if lowered not in present:
+            response.headers.add(name, value)
+    return response
+
+
 def init_app(app: Flask) -> None:
-    @app.after_request
-    def _secure(response: Response) -> Response:
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.after_request(secure)

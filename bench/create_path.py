@@ -10,11 +10,13 @@ types (``records.submitted``, with a customer of theirs) to
 ``/api/v1/crm_sfa/opportunity/records`` with a bearer token, through Flask's test client:
 the whole request in this process, no HTTP server. For each run of ``--creates`` creates
 (after 20 to warm caches and psycopg's prepared statements) it reports the statements
-sent a create (SQLAlchemy's ``before_cursor_execute``, psycopg's ``BEGIN`` and the
-pool's ping not among them) and the process's CPU milliseconds a create
-(``time.process_time``), then the same for the minimal endpoint (``bench/_web_minimal.py``,
-one INSERT), runs alternating, and the best and median of the runs. ``--profile`` prints
-a ``cProfile`` of one more run, timed by CPU (``time.process_time``); ``--statements``
+sent a create (SQLAlchemy's ``before_cursor_execute``: psycopg's ``BEGIN`` and the pool's
+ping are not among them), the process's CPU milliseconds a create
+(``time.process_time``) and, on PostgreSQL, those of the server processes serving the
+database (from ``/proc``: the server runs on this machine); then the same for the
+minimal endpoint (``bench/_web_minimal.py``: the token, the user's department, one
+INSERT), runs alternating, with the best and median of the runs. ``--profile`` prints a
+``cProfile`` of one more run, timed by CPU (``time.process_time``); ``--statements``
 prints the statements of one create, in order.
 """
 
@@ -48,12 +50,15 @@ class Side:
 
     name: str
     post: Callable[[], None]
+    url: str
 
 
 @dataclass(frozen=True)
 class Run:
     statements: float
     cpu_ms: float
+    database_cpu_ms: float | None
+    """PostgreSQL's own: its server processes serving this database (same machine)."""
 
 
 class Statements:
@@ -100,18 +105,38 @@ def sides(kind: str, rows: int) -> tuple[Side, Side]:
         return post
 
     return (
-        Side("Formflow", poster(formflow, "/api/v1/crm_sfa/opportunity/records")),
-        Side("minimal", poster(minimal, "/min/opportunity")),
+        Side("Formflow", poster(formflow, "/api/v1/crm_sfa/opportunity/records"), fixture.url),
+        Side("minimal", poster(minimal, "/min/opportunity"), fixture.url),
     )
 
 
+def database_cpu_seconds(url: str) -> float | None:
+    """User + system CPU seconds of the PostgreSQL processes serving ``url``'s database
+    (read from ``/proc``: the server runs on this machine), or None on SQLite."""
+    if not url.startswith("postgresql"):
+        return None
+    import psycopg
+
+    from web import tree_cpu_seconds
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as probe:
+        pids = probe.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return sum(tree_cpu_seconds(pid) for (pid,) in pids)
+
+
 def measure(side: Side, creates: int, sent: Statements) -> Run:
-    before = sent.count
+    before, database = sent.count, database_cpu_seconds(side.url)
     cpu = time.process_time()
     for _ in range(creates):
         side.post()
     cpu = time.process_time() - cpu
-    return Run((sent.count - before) / creates, cpu / creates * 1000)
+    after = database_cpu_seconds(side.url)
+    server = None if database is None or after is None else (after - database) / creates * 1000
+    return Run((sent.count - before) / creates, cpu / creates * 1000, server)
 
 
 def profiled(side: Side, creates: int, top: int = 30) -> str:
@@ -147,12 +172,17 @@ def run_database(kind: str, options: argparse.Namespace, sent: Statements) -> No
         for side in (formflow, minimal):
             found[side.name].append(measure(side, options.creates, sent))
     print(f"\n{kind}, {options.rows:,} opportunities, {options.runs} runs of {options.creates}")
-    print("| side | statements / create | CPU ms / create, best | median |")
-    print("|---|---:|---:|---:|")
+    print("| side | statements / create | CPU ms / create, best | median | database CPU ms |")
+    print("|---|---:|---:|---:|---:|")
     for name, runs in found.items():
         cpu = [run.cpu_ms for run in runs]
         statements = statistics.median(run.statements for run in runs)
-        print(f"| {name} | {statements:.2f} | {min(cpu):.2f} | {statistics.median(cpu):.2f} |")
+        database = [run.database_cpu_ms for run in runs if run.database_cpu_ms is not None]
+        server = f"{statistics.median(database):.2f}" if database else "-"
+        print(
+            f"| {name} | {statements:.2f} | {min(cpu):.2f} | {statistics.median(cpu):.2f} "
+            f"| {server} |"
+        )
     ratio = statistics.median(r.cpu_ms for r in found[formflow.name]) / statistics.median(
         r.cpu_ms for r in found[minimal.name]
     )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Connection, Engine, delete, event, insert, select, update
 
 from formflow import audit
 from formflow.audit.chain import Entry
-from formflow.records.unit import unit_of_work
+from formflow.records.unit import current_unit, unit_of_work
 from formflow.storage.database import connect, read_transaction, write_transaction
-from formflow.storage.platform_tables import audit_entries, platform_metadata
+from formflow.storage.platform_tables import audit_entries, audit_log, platform_metadata
 from support import counting_statements
 
 
@@ -277,3 +278,79 @@ def test_eight_writers_in_two_processes_keep_one_chain_through_rollbacks(
     found = verdict(logged)
     assert found.intact
     assert found.checked == 5 + sum(committed)
+
+
+def kept_history(unit_connection: Connection, record_id: int) -> None:
+    """What a record write keeps back besides its audit entry: its history row."""
+    unit = current_unit()
+    assert unit is not None
+    assert unit.connection is unit_connection
+    unit.kept_inserts(audit_log).append(
+        {
+            "table_name": "shop__order",
+            "record_id": record_id,
+            "action": "create",
+            "user_id": None,
+            "at": datetime.now(UTC),
+            "changes": {"total": [None, "5.00"]},
+        }
+    )
+
+
+def refused_history(connection: Connection, record_id: int) -> None:
+    with connection.begin_nested():
+        kept_history(connection, record_id)
+        raise RuntimeError("the write was refused")
+
+
+def history_ids(engine: Engine) -> list[int]:
+    with read_transaction(engine) as connection:
+        found = select(audit_log.c.record_id).order_by(audit_log.c.id)
+        return list(connection.execute(found).scalars())
+
+
+def test_a_units_kept_rows_are_written_with_its_entries(logged: Engine) -> None:
+    with counting_statements(logged) as seen, unit_of_work(logged) as unit:
+        for number in (1, 2):
+            kept_history(unit.connection, number)
+            audit.log(unit.connection, "record.create", user_id=7, record_id=number)
+    assert history_ids(logged) == [1, 2]
+    assert verdict(logged).intact
+    if logged.dialect.name == "postgresql":  # one statement: the rows ride the advance
+        assert len(seen) == 1
+    else:
+        assert len(seen) == 4  # BEGIN IMMEDIATE, the rows, the advance, the entries
+
+
+def test_a_units_kept_rows_are_written_without_entries_too(logged: Engine) -> None:
+    with unit_of_work(logged) as unit:
+        kept_history(unit.connection, 1)
+    assert history_ids(logged) == [1]
+
+
+def test_kept_rows_of_a_savepoint_that_rolls_back_are_dropped(logged: Engine) -> None:
+    with unit_of_work(logged) as unit:
+        kept_history(unit.connection, 1)
+        audit.log(unit.connection, "record.create", user_id=7, record_id=1)
+        with pytest.raises(RuntimeError):
+            refused_history(unit.connection, 2)
+    assert history_ids(logged) == [1]
+    assert verdict(logged).head_id == 6
+
+
+def test_kept_rows_are_written_once_when_another_writer_came_between(
+    logged: Engine, database_url: str
+) -> None:
+    other = connect(database_url)  # another process: it has not seen what this one wrote
+    try:
+        with write_transaction(other) as connection:
+            audit.log(connection, "sign_in", user_id=2)
+        with unit_of_work(logged) as unit:
+            kept_history(unit.connection, 1)
+            audit.log(unit.connection, "record.create", user_id=7, record_id=1)
+    finally:
+        other.dispose()
+    assert history_ids(logged) == [1]
+    found = verdict(logged)
+    assert found.intact
+    assert found.head_id == 7

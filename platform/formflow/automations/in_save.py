@@ -43,6 +43,8 @@ from formflow.definitions.model import App, Form
 from formflow.errors import FormflowError, InSaveRuleFailed, ValidationFailed
 from formflow.records.compute import Context
 from formflow.records.submission import Prepared
+from formflow.records.unit import current_unit
+from formflow.storage.platform_tables import automation_runs
 
 TARGET = "target"
 """``update_records``' name for the record it changes: here, the record being saved."""
@@ -172,7 +174,9 @@ class InSaveRules:
     ) -> None:
         """Log the runs of the saves of ``record_ids`` (each record's runs, in the same
         order), which left them at ``version``, in one statement in the save's
-        transaction: a refused save logs nothing, a committed one its runs."""
+        transaction: a refused save logs nothing, a committed one its runs. In a unit of
+        work the rows are kept back until its commit (on PostgreSQL the audit chain's
+        statement carries them: no statement of their own)."""
         rows = []
         for record_id, record_runs in zip(record_ids, runs, strict=True):
             for run in record_runs:
@@ -193,7 +197,11 @@ class InSaveRules:
                         start, log.DONE, run.duration_ms, [{**change, "fields": list(run.fields)}]
                     )
                 )
-        log.write_runs(connection, rows)
+        unit = current_unit()
+        if unit is not None and unit.connection is connection:
+            unit.kept_inserts(automation_runs).extend(rows)
+        else:
+            log.write_runs(connection, rows)
 
 
 def _fires(

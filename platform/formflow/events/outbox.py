@@ -20,6 +20,7 @@ from typing import Any, NotRequired, TypedDict, Unpack
 from sqlalchemy import Connection, insert
 
 from formflow.records.audit import jsonable
+from formflow.records.unit import current_unit
 from formflow.storage.platform_tables import event_deliveries, events
 
 
@@ -134,12 +135,20 @@ class Outbox:
             if name not in self.forms or form_key in self.forms[name]
         )
 
-    def append(self, connection: Connection, **event: Unpack[NewEvent]) -> int:
-        """Write one event in the caller's transaction; returns its id."""
-        event_id: int = connection.execute(_APPEND, _row(event)).scalar_one()
+    def append(self, connection: Connection, **event: Unpack[NewEvent]) -> int | None:
+        """Write one event in the caller's transaction; returns its id, or ``None`` when it
+        owes no delivery and the unit of work open on ``connection`` keeps it back until
+        its commit (on PostgreSQL the audit chain's statement carries it, see
+        :meth:`~formflow.records.unit.UnitOfWork.kept_inserts`): nothing needs its id,
+        and only the deliveries it would owe are ever handed on in their events' order."""
         owed = self._wanted(
             connection, event["app_key"], event["form_key"], event["record_id"], event["kind"]
         )
+        unit = current_unit()
+        if not owed and unit is not None and unit.connection is connection:
+            unit.kept_inserts(events).append(_row(event))
+            return None
+        event_id: int = connection.execute(_APPEND, _row(event)).scalar_one()
         if owed:
             connection.execute(
                 _OWE, [{"subscriber": name, "event_id": event_id, "attempts": 0} for name in owed]
@@ -156,7 +165,8 @@ class Outbox:
         written together. Returns their ids in order when they owe a delivery, else
         nothing (they are then written without asking for their ids back)."""
         if len(appended) == 1:
-            return [self.append(connection, **appended[0])]
+            event_id = self.append(connection, **appended[0])
+            return [] if event_id is None else [event_id]
         rows = [_row(event) for event in appended]
         self._warm(connection, rows)
         wanted = [

@@ -83,7 +83,9 @@ def record_changes(
 
     In a unit of work open on ``connection`` the rows are kept back and written with the
     unit's others just before it commits, in one statement (a workflow decision leaves
-    two or more); a savepoint that rolls back drops its rows with it."""
+    two or more; on PostgreSQL the audit chain's advance carries them, see
+    :meth:`~formflow.records.unit.UnitOfWork.kept_inserts`); a savepoint that rolls back
+    drops its rows with it."""
     if not changes:
         return
     rows = [
@@ -99,17 +101,9 @@ def record_changes(
     ]
     unit = current_unit()
     if unit is not None and unit.connection is connection:
-        unit.kept(_KEPT, _write).extend(rows)
+        unit.kept_inserts(audit_log).extend(rows)
     else:
-        _write(connection, rows)
-
-
-def _write(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    connection.execute(_RECORD_CHANGE, rows)
-
-
-_KEPT = "formflow.records.audit"
-"""The key of a unit's kept-back history rows."""
+        connection.execute(_RECORD_CHANGE, rows)
 
 
 def history(

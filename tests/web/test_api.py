@@ -433,6 +433,19 @@ def test_a_filter_value_the_document_refuses_is_refused_though_it_converts(admin
     assert response.json["error"]["field"] == "filter"
 
 
+def test_a_filter_in_the_url_is_held_to_the_document_every_time_it_is_sent(admin: Api) -> None:
+    """A URL's filter found fitting is not checked again; one refused is refused again."""
+    wanted = new_customer(admin, name="Wanted Ltd")
+    fitting = json.dumps({"field": "id", "op": "eq", "value": wanted["id"]})
+    refused = json.dumps({"field": "id", "op": "eq", "value": str(wanted["id"])})
+    for _ in range(2):
+        listed = admin.get(CUSTOMERS, query_string={"filter": fitting})
+        assert [record["id"] for record in listed.json["data"]] == [wanted["id"]]
+        response = admin.get(CUSTOMERS, query_string={"filter": refused})
+        assert response.status_code == 400
+        assert response.json["error"]["field"] == "filter"
+
+
 @pytest.mark.parametrize("record_id", ["0", str(2**63), "9" * 19])
 def test_an_id_no_record_can_have_is_not_found_for_every_method(admin: Api, record_id: str) -> None:
     path = f"{CUSTOMERS}/{record_id}"

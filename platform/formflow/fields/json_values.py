@@ -53,8 +53,55 @@ def kind_json(kind: ValueKind, value: Any) -> Any:
 def kind_writer(kind: ValueKind) -> Callable[[Any], Any]:
     """:func:`kind_json` for one kind, looked up once: a page of fifty records writes each
     of its columns fifty times, and the lookup would otherwise be paid for every value."""
+    found = _NULL_WRITERS.get(kind)
+    if found is not None:
+        return found
     write = _KIND_WRITERS.get(kind, _as_is)
     return lambda value: None if value is None else write(value)
+
+
+def _decimal_or_null(value: Any) -> str | None:
+    if value is None:
+        return None
+    return format(value if isinstance(value, Decimal) else Decimal(str(value)), "f")
+
+
+def _datetime_or_null(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
+
+
+def _date_or_null(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str((value.date() if isinstance(value, datetime) else value).isoformat())
+
+
+def _text_or_null(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _integer_or_null(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _bool_or_null(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+_NULL_WRITERS: dict[ValueKind, Callable[[Any], Any]] = {
+    ValueKind.DECIMAL: _decimal_or_null,
+    ValueKind.DATETIME: _datetime_or_null,
+    ValueKind.DATE: _date_or_null,
+    ValueKind.INTEGER: _integer_or_null,
+    ValueKind.REFERENCE: _integer_or_null,
+    ValueKind.BOOL: _bool_or_null,
+    ValueKind.TEXT: _text_or_null,
+}
+"""The common kinds' writers with null handled in the same call: a page of fifty records
+of eight columns makes 400 such calls, and a wrapper around each doubles them."""
 
 
 def _decimal_json(value: Any) -> str:

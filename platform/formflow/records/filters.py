@@ -33,6 +33,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     and_,
+    bindparam,
     case,
     cast,
     false,
@@ -45,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.elements import BindParameter, UnaryExpression
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
@@ -238,6 +239,44 @@ def _compile_switch(element: DialectSwitch, compiler: SQLCompiler, **kw: Any) ->
     return f"({sql})" if element.grouped else sql
 
 
+# bound values -------------------------------------------------------------------
+
+
+class Binder:
+    """A statement's values as named bound parameters, so that it can be built once and
+    run with other values (see :class:`~formflow.records.query.PageStatements`).
+
+    Filled while a filter is compiled: ``values`` by name, and ``shape``, what besides
+    the spec's fields and operators made the SQL what it is (a ``between`` whose low is
+    above its high is no range at all). ``shareable`` turns false when the clause holds
+    values that are not bound parameters (a condition across a link, whose permission
+    condition carries the reader's values; JSON-array operators), and such a clause must
+    not serve another request.
+
+    A ``dry`` binder checks the filter and collects its values and shape without building
+    any SQL (the clause it returns means nothing): what a request needs whose statement is
+    already built. A second, wet walk of the same filter binds the same names.
+    """
+
+    def __init__(self, *, dry: bool = False) -> None:
+        self.values: dict[str, Any] = {}
+        self.shape: list[Any] = []
+        self.shareable = True
+        self.dry = dry
+
+    def __call__(
+        self, value: Any, type_: TypeEngine[Any], *, expanding: bool = False
+    ) -> BindParameter[Any]:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return _DRY_PARAMETER if self.dry else bindparam(name, type_=type_, expanding=expanding)
+
+
+_DRY_PARAMETER: BindParameter[Any] = bindparam("dry")
+_DRY = true()
+"""What a dry walk returns in place of a clause."""
+
+
 # filters ------------------------------------------------------------------------
 
 
@@ -267,20 +306,32 @@ def compile_filter(
     spec: Mapping[str, Any] | None,
     *,
     link_scope: LinkScope | None = None,
+    bind: Binder | None = None,
 ) -> ColumnElement[bool] | None:
-    """The filter ``spec`` on ``form_key`` as one boolean clause; ``None`` when it is empty."""
+    """The filter ``spec`` on ``form_key`` as one boolean clause; ``None`` when it is empty.
+
+    With ``bind``, every value is a named bound parameter held by ``bind`` and the clause
+    holds no value of its own (unless ``bind.shareable`` turns false).
+    """
     if spec is None or (isinstance(spec, Mapping) and not spec):
         return None
-    return _Compiler(schema, form_key, link_scope).node(spec, depth=1)
+    return _Compiler(schema, form_key, link_scope, bind).node(spec, depth=1)
 
 
 class _Compiler:
     """Walks one filter, counting conditions so an oversized filter fails before any SQL."""
 
-    def __init__(self, schema: AppSchema, form_key: str, link_scope: LinkScope | None) -> None:
+    def __init__(
+        self,
+        schema: AppSchema,
+        form_key: str,
+        link_scope: LinkScope | None,
+        bind: Binder | None = None,
+    ) -> None:
         self.schema = schema
         self.form_key = form_key
         self.link_scope = link_scope
+        self.bind = bind
         self.conditions = 0
 
     def node(self, spec: Any, depth: int) -> ColumnElement[bool]:
@@ -293,12 +344,17 @@ class _Compiler:
         groups = [key for key in ("and", "or", "not") if key in spec]
         if not groups:
             return self.condition(spec)
+        if self.bind is not None:
+            items = spec[groups[0]]
+            self.bind.shape.append((groups[0], len(items) if isinstance(items, Sequence) else 0))
         if len(spec) != 1:
             raise QueryError(
                 f"a filter group has exactly one key ('and', 'or' or 'not'), found {sorted(map(str, spec))}"
             )
         if groups[0] == "not":
             inner = self.node(spec["not"], depth + 1)
+            if self.bind is not None and self.bind.dry:
+                return _DRY
             # A condition on an empty value is unknown (NULL); NOT of it must select the row.
             return not_(func.coalesce(inner, false()))
         return self.group(groups[0], spec[groups[0]], depth)
@@ -309,6 +365,8 @@ class _Compiler:
         if len(items) > MAX_CONDITIONS:
             raise QueryError(f"'{name}' holds more than {MAX_CONDITIONS} filters; simplify it")
         clauses = [self.node(item, depth + 1) for item in items]
+        if self.bind is not None and self.bind.dry:
+            return _DRY
         # true()/false() vanish beside other clauses and stand for an empty group.
         return and_(true(), *clauses) if name == "and" else or_(false(), *clauses)
 
@@ -324,12 +382,14 @@ class _Compiler:
                 + (f"; unknown keys {unknown}" if unknown else ""),
                 field=key if isinstance(key, str) else None,
             )
+        if self.bind is not None:
+            self.bind.shape.append((key, op))
         if "." in key:
             return self.linked(key, op, spec)
         ref = resolve_field(self.schema, self.form_key, key, purpose="filter")
         if op == EVER:
             return self.ever(ref, spec.get("value"))
-        return compile_condition(ref, op, spec.get("value"))
+        return compile_condition(ref, op, spec.get("value"), self.bind)
 
     def ever(self, ref: FieldRef, value: Any) -> ColumnElement[bool]:
         """Records that once held one of the values, whatever they hold now: read from the
@@ -348,6 +408,8 @@ class _Compiler:
             stays.field_key == ref.key,
             stays.value.in_(values),
         )
+        if self.bind is not None:
+            self.bind.shareable = False
         return self.schema.table(self.form_key).c.id.in_(held)
 
     def linked(self, key: str, op: str, spec: Mapping[str, Any]) -> ColumnElement[bool]:
@@ -365,6 +427,8 @@ class _Compiler:
         ref = resolve_field(self.schema, target_form, target_key, purpose="filter", shown=key)
         target = self.schema.table(target_form)
         inner = compile_condition(ref, op, spec.get("value"))
+        if self.bind is not None:
+            self.bind.shareable = False
         reachable = self.link_scope(target_form) if self.link_scope else None
         where = [
             inner,
@@ -374,8 +438,11 @@ class _Compiler:
         return link.column.in_(select(target.c.id).where(*where))
 
 
-def compile_condition(ref: FieldRef, op: str, value: Any) -> ColumnElement[bool]:
-    """One condition on one field, after checking that the operator and value fit it."""
+def compile_condition(
+    ref: FieldRef, op: str, value: Any, bind: Binder | None = None
+) -> ColumnElement[bool]:
+    """One condition on one field, after checking that the operator and value fit it;
+    with ``bind``, its values as bound parameters (see :class:`Binder`)."""
     allowed = operators(ref)
     if op not in allowed:
         raise QueryError(
@@ -387,10 +454,24 @@ def compile_condition(ref: FieldRef, op: str, value: Any) -> ColumnElement[bool]
             raise QueryError(f"operator '{op}' takes no value", field=ref.shown)
         return _empty(ref) if op == "is_empty" else not_(_empty(ref))
     if op in _LIST_OPS:
-        return _LIST_BUILDERS[op](ref, _values(ref, op, value))
+        values = _values(ref, op, value)
+        if bind is None:
+            return _LIST_BUILDERS[op](ref, values)
+        if op not in _BOUND_LIST_BUILDERS:
+            bind.shareable = False
+            return _LIST_BUILDERS[op](ref, values)
+        parameter = bind(values, ref.column.type, expanding=True)
+        return _DRY if bind.dry else _BOUND_LIST_BUILDERS[op](ref.column, parameter)
     if op == "between":
-        return _between(ref, value)
-    return _SCALAR_BUILDERS[op](ref.column, coerce_value(ref, value))
+        return _between(ref, value, bind)
+    converted = coerce_value(ref, value)
+    if bind is None:
+        return _SCALAR_BUILDERS[op](ref.column, converted)
+    if op in _LIKE_BUILDERS:
+        parameter = bind(_escaped(converted), ref.column.type)
+        return _DRY if bind.dry else _LIKE_BUILDERS[op](ref.column, parameter)
+    parameter = bind(converted, ref.column.type)
+    return _DRY if bind.dry else _SCALAR_BUILDERS[op](ref.column, parameter)
 
 
 def _values(ref: FieldRef, op: str, value: Any) -> list[Any]:
@@ -406,11 +487,16 @@ def _values(ref: FieldRef, op: str, value: Any) -> list[Any]:
     return list(dict.fromkeys(coerce_value(ref, item) for item in value))
 
 
-def _between(ref: FieldRef, value: Any) -> ColumnElement[bool]:
+def _between(ref: FieldRef, value: Any, bind: Binder | None = None) -> ColumnElement[bool]:
     if not isinstance(value, list | tuple) or len(value) != 2:
         raise QueryError("operator 'between' needs a list [low, high]", field=ref.shown)
     low, high = (coerce_value(ref, item) for item in value)
     # as SQL's BETWEEN: a range whose low is above its high holds nothing
+    if bind is not None:
+        bind.shape.append(low <= high)
+        if low <= high:
+            bounds = bind(low, ref.column.type), bind(high, ref.column.type)
+            return _DRY if bind.dry else ref.column.between(*bounds)
     return ref.column.between(low, high) if low <= high else false()
 
 
@@ -465,6 +551,29 @@ _LIST_BUILDERS: Mapping[str, Callable[[FieldRef, list[Any]], ColumnElement[bool]
     "not_in": _not_in,
     "has_any": _has_any,
     "has_all": _has_all,
+}
+
+_BOUND_LIST_BUILDERS: Mapping[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "in": lambda column, values: column.in_(values),
+    "not_in": lambda column, values: or_(column.is_(None), column.not_in(values)),
+}
+"""The list operators whose values can be one expanding bound parameter."""
+
+_ESCAPE = "/"
+
+
+def _escaped(text: str) -> str:
+    """``text`` with LIKE's wildcards escaped, as SQLAlchemy's ``autoescape`` escapes a
+    literal (which it cannot do to a bound parameter)."""
+    return (
+        text.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
+    )
+
+
+_LIKE_BUILDERS: Mapping[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "contains": lambda column, value: column.icontains(value, escape=_ESCAPE),
+    "starts_with": lambda column, value: column.istartswith(value, escape=_ESCAPE),
+    "ends_with": lambda column, value: column.iendswith(value, escape=_ESCAPE),
 }
 
 _SCALAR_BUILDERS: Mapping[str, Callable[[Any, Any], ColumnElement[bool]]] = {

@@ -33,12 +33,13 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     DateTime,
+    Integer,
     Select,
     Table,
     and_,
+    bindparam,
     false,
     func,
-    literal,
     literal_column,
     or_,
     select,
@@ -50,7 +51,9 @@ from sqlalchemy.sql.selectable import ScalarSelect
 from formflow.definitions.model import SYSTEM_FIELDS, SortKey
 from formflow.errors import QueryError
 from formflow.fields import ValueKind
+from formflow.records.access import Reach, reach_condition
 from formflow.records.filters import (
+    Binder,
     DialectSwitch,
     FieldRef,
     LinkScope,
@@ -134,41 +137,250 @@ def select_page(
     ``link_scope`` its condition for forms a filter reaches through links. Rows hold
     ``id``, the form's fields except subtables and the system fields (or just
     ``query.fields``); in the recycle bin also ``_deleted_at`` and ``_deleted_by``.
+
+    The statement is built for this call alone; :class:`PageStatements` builds one per
+    shape of query and reuses it (what the record service does).
     """
-    table = schema.table(form_key)
-    kept = filled_by(query.filter)
-    order = [
-        replace(item, present=True) if item.ref.key in kept else item
-        for item in sort_order(schema, form_key, query.sort)
-    ]
-    where = row_conditions(
-        schema,
-        form_key,
-        filter=query.filter,
-        search=query.search,
-        deleted=query.deleted,
-        link_scope=link_scope,
+    return PageStatements(schema, keep=0).select(
+        connection, form_key, query, scope=scope, link_scope=link_scope, total_cap=total_cap
     )
-    if scope is not None:
-        where.append(scope)
-    shown = row_columns(schema, form_key, query.fields, deleted=query.deleted)
-    names = list(dict.fromkeys([*shown, *(o.ref.key for o in order)]))
-    counted = capped_count(table, where, total_cap) if query.with_total else None
-    rows, found = _fetch(connection, table, query, order, where, names, counted)
-    more, rows = len(rows) > query.limit, rows[: query.limit]
-    total, capped = None, False
-    if query.with_total:
-        if found is None and (query.cursor or query.offset):  # no row to carry the count
-            total, capped = count_capped(connection, table, where, total_cap)
-        else:  # the page's statement counted, or found nothing where the count starts
-            total, capped = min(found or 0, total_cap), (found or 0) > total_cap
-    extra = set(names) - set(shown)  # sort keys fetched for the cursor only
-    return Page(
-        rows=[{name: row[name] for name in shown} for row in rows] if extra else rows,
-        total=total,
-        total_is_capped=capped,
-        next_cursor=encode_cursor(order, rows[-1], query) if more else None,
-    )
+
+
+@dataclass(frozen=True)
+class Reached:
+    """A reader's scope in a form statements can share: its :class:`Reach` (part of the
+    statement) and the reader's values for it (bound parameters, see
+    :func:`~formflow.records.access.reach_values`)."""
+
+    reach: Reach
+    values: Mapping[str, Any]
+
+
+MAX_PAGE_SHAPES = 256
+"""How many page statements :class:`PageStatements` keeps built: clients choosing ever new
+``fields=``, sorts or filters must not grow the process without end."""
+
+
+@dataclass(frozen=True)
+class _Built:
+    """A page statement and what reading its rows needs."""
+
+    statement: Select[Any]
+    keys: tuple[str, ...]
+    """Its columns: those a page shows, then sort keys fetched for the cursor only."""
+    shown: tuple[str, ...]
+    moments: frozenset[str]
+    """Keys of the date-time columns (SQLite hands them back naive)."""
+    counts: bool
+    """Whether each row ends with the capped count."""
+
+    def rows(self, fetched: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        """The rows as a page holds them: the shown columns, date-times in UTC."""
+        shown = self.shown
+        rows = [dict(zip(shown, row, strict=False)) for row in fetched]
+        for key in self.moments.intersection(shown):
+            for row in rows:
+                value = row[key]
+                if value is not None:  # in_utc, without a call per value
+                    row[key] = (
+                        value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+                    )
+        return rows
+
+    def row(self, fetched: Sequence[Any]) -> dict[str, Any]:
+        """One row with every column fetched (what a cursor is made from)."""
+        row = dict(zip(self.keys, fetched, strict=False))
+        return {key: in_utc(value) if key in self.moments else value for key, value in row.items()}
+
+
+class PageStatements:
+    """List statements built once per shape and run with each request's values.
+
+    Built anew, a page's statement (the filter, the reader's scope, the sort, the capped
+    count) costs several times the CPU of running it: SQLAlchemy constructs it and works
+    out its cache key before finding the SQL it compiled last time. Here a statement is
+    built once per *shape* (form, columns, filter fields and operators, sort, cursor or
+    offset, whether a total is asked, the reader's :class:`Reach`) with every value a
+    named bound parameter (the filter's, the cursor's, the page size, the reader's id or
+    departments), so a second request of the same shape builds nothing and its values
+    reach only its own execution. What cannot be bound this way (a search, a condition
+    across a link, an arbitrary ``scope`` condition) is built for its request alone.
+    """
+
+    def __init__(self, schema: AppSchema, *, keep: int = MAX_PAGE_SHAPES) -> None:
+        self.schema = schema
+        self.keep = keep
+        self._built: dict[tuple[Any, ...], _Built] = {}
+        self._orders: dict[tuple[Any, ...], list[Ordered]] = {}
+        self._columns: dict[tuple[Any, ...], list[str]] = {}
+        self.builds = 0
+        """How many statements have been built (tests read it)."""
+
+    def select(
+        self,
+        connection: Connection,
+        form_key: str,
+        query: Query,
+        *,
+        scope: ColumnElement[bool] | Reached | None = None,
+        link_scope: LinkScope | None = None,
+        total_cap: int = TOTAL_CAP,
+    ) -> Page:
+        """:func:`select_page`, with ``scope`` the permission layer's condition or, to
+        share the statement with other readers of the same reach, a :class:`Reached`."""
+        schema = self.schema
+        table = schema.table(form_key)
+        order = self._order(form_key, query.sort, filled_by(query.filter))
+        shown = self._shown(form_key, query.fields, query.deleted)
+        names = list(dict.fromkeys([*shown, *(o.ref.key for o in order)]))
+        # a dry walk checks the filter and finds its values; SQL is built on a miss only
+        bind = Binder(dry=True)
+        compile_filter(schema, form_key, query.filter, link_scope=link_scope, bind=bind)
+        if isinstance(scope, Reached):
+            bind.values.update(scope.values)
+        elif scope is not None:
+            bind.shareable = False
+        if query.search:  # its condition holds its tokens
+            bind.shareable = False
+        after_values = decode_cursor(query.cursor, order, query) if query.cursor else None
+        key = (
+            form_key,
+            tuple(shown),
+            tuple(names),
+            tuple((str(item), item.nullable) for item in order),
+            tuple(bind.shape),
+            query.deleted,
+            query.with_total and total_cap,
+            None if after_values is None else tuple(value is None for value in after_values),
+            bool(query.offset) and after_values is None,
+            scope.reach if isinstance(scope, Reached) else None,
+        )
+        built = self._built.get(key) if bind.shareable else None
+        where: list[ColumnElement[bool]] | None = None
+        if built is None:
+            where, bind = self._where(form_key, query, scope, link_scope)
+            built = self._build(table, where, order, shown, names, query, after_values, total_cap)
+            if bind.shareable and self.keep:
+                if len(self._built) >= self.keep:
+                    self._built.clear()
+                self._built[key] = built
+        values = {**bind.values, PAGE_LIMIT: query.limit + 1}
+        if after_values is not None:
+            values.update(_after_parameters(after_values))
+        elif query.offset:
+            values[PAGE_OFFSET] = query.offset
+        fetched = connection.execute(built.statement, values).all()
+        found = int(fetched[0][-1]) if built.counts and fetched else None
+        more = len(fetched) > query.limit
+        rows = built.rows(fetched[: query.limit])
+        total, capped = None, False
+        if query.with_total:
+            if found is None and (query.cursor or query.offset):  # no row to carry the count
+                if where is None:
+                    where, _bind = self._where(form_key, query, scope, link_scope)
+                total, capped = count_capped(connection, table, where, total_cap, values)
+            else:  # the page's statement counted, or found nothing where the count starts
+                total, capped = min(found or 0, total_cap), (found or 0) > total_cap
+        last = built.row(fetched[query.limit - 1]) if more else None  # with its sort keys
+        return Page(
+            rows=rows,
+            total=total,
+            total_is_capped=capped,
+            next_cursor=None if last is None else encode_cursor(order, last, query),
+        )
+
+    def _order(
+        self, form_key: str, sort: tuple[SortKey, ...] | None, kept: frozenset[str]
+    ) -> list[Ordered]:
+        """:func:`sort_order`, with the keys the filter keeps filled marked, worked out
+        once per form, sort and such keys."""
+        key = (form_key, sort, kept)
+        order = self._orders.get(key)
+        if order is None:
+            order = [
+                replace(item, present=True) if item.ref.key in kept else item
+                for item in sort_order(self.schema, form_key, sort)
+            ]
+            self._orders = _kept(self._orders, self.keep)
+            self._orders[key] = order
+        return order
+
+    def _shown(self, form_key: str, fields: tuple[str, ...] | None, deleted: bool) -> list[str]:
+        """:func:`row_columns`, worked out once per form and choice of columns."""
+        key = (form_key, fields, deleted)
+        shown = self._columns.get(key)
+        if shown is None:
+            shown = row_columns(self.schema, form_key, fields, deleted=deleted)
+            self._columns = _kept(self._columns, self.keep)
+            self._columns[key] = shown
+        return shown
+
+    def _where(
+        self,
+        form_key: str,
+        query: Query,
+        scope: ColumnElement[bool] | Reached | None,
+        link_scope: LinkScope | None,
+    ) -> tuple[list[ColumnElement[bool]], Binder]:
+        """The page's conditions, its values bound, and the binder that holds them."""
+        bind = Binder()
+        where = row_conditions(
+            self.schema,
+            form_key,
+            filter=query.filter,
+            search=query.search,
+            deleted=query.deleted,
+            link_scope=link_scope,
+            bind=bind,
+        )
+        if isinstance(scope, Reached):
+            form, table = self.schema.app.form(form_key), self.schema.table(form_key)
+            condition = reach_condition(scope.reach, form, table)
+            if condition is not None:
+                where.append(condition)
+            bind.values.update(scope.values)
+        elif scope is not None:
+            where.append(scope)
+            bind.shareable = False
+        return where, bind
+
+    def _build(
+        self,
+        table: Table,
+        where: Sequence[ColumnElement[bool]],
+        order: Sequence[Ordered],
+        shown: Sequence[str],
+        names: Sequence[str],
+        query: Query,
+        after_values: Sequence[Any] | None,
+        total_cap: int,
+    ) -> _Built:
+        """The page's rows plus one, which tells whether another page follows, each row
+        carrying the capped count when a total is asked (evaluated once)."""
+        self.builds += 1
+        columns = [table.c[name] for name in names]
+        counted = capped_count(table, where, total_cap) if query.with_total else None
+        extra = [] if counted is None else [counted.label(TOTAL_COLUMN)]
+        statement = select(*columns, *extra).where(*where)
+        if after_values is not None:
+            statement = statement.where(after(order, after_values))
+        elif query.offset:
+            statement = statement.offset(bindparam(PAGE_OFFSET, type_=Integer))
+        statement = statement.order_by(*(order_item(item) for item in order)).limit(
+            bindparam(PAGE_LIMIT, type_=Integer)
+        )
+        moments = frozenset(column.key for column in columns if isinstance(column.type, DateTime))
+        return _Built(statement, tuple(names), tuple(shown), moments, counted is not None)
+
+
+def _kept(cache: dict[Any, Any], keep: int) -> dict[Any, Any]:
+    """``cache``, emptied when it holds ``keep`` entries (a new one is about to join)."""
+    return {} if len(cache) >= keep else cache
+
+
+PAGE_LIMIT = "page_limit"
+PAGE_OFFSET = "page_offset"
+_AFTER = "after_{}"
 
 
 FILLING_OPS = frozenset({"eq", "lt", "lte", "gt", "gte", "between"})
@@ -189,36 +401,6 @@ def filled_by(spec: Any) -> frozenset[str]:
     return frozenset()
 
 
-def _fetch(
-    connection: Connection,
-    table: Table,
-    query: Query,
-    order: Sequence[Ordered],
-    where: Sequence[ColumnElement[bool]],
-    names: Sequence[str],
-    counted: ScalarSelect[int] | None = None,
-) -> tuple[list[dict[str, Any]], int | None]:
-    """The page's rows plus one, which tells whether another page follows; and the value of
-    ``counted`` (evaluated once, as every row carries it), ``None`` with no rows."""
-    columns = [table.c[name] for name in names]
-    extra = [] if counted is None else [counted.label(TOTAL_COLUMN)]
-    statement = select(*columns, *extra).where(*where)
-    if query.cursor:
-        statement = statement.where(after(order, decode_cursor(query.cursor, order, query)))
-    elif query.offset:
-        statement = statement.offset(query.offset)
-    statement = statement.order_by(*(order_item(item) for item in order)).limit(query.limit + 1)
-    moments = [column.key for column in columns if isinstance(column.type, DateTime)]
-    result = connection.execute(statement)
-    keys = tuple(result.keys())[: len(columns)]
-    fetched = result.all()
-    rows = [dict(zip(keys, row, strict=False)) for row in fetched]
-    for row in rows:
-        for key in moments:
-            row[key] = in_utc(row[key])
-    return rows, (int(fetched[0][-1]) if extra and fetched else None)
-
-
 def row_conditions(
     schema: AppSchema,
     form_key: str,
@@ -227,14 +409,18 @@ def row_conditions(
     search: str | None = None,
     deleted: bool = False,
     link_scope: LinkScope | None = None,
+    bind: Binder | None = None,
 ) -> list[ColumnElement[bool]]:
-    """Live rows (or, for the recycle bin, deleted ones) that match the filter and search."""
+    """Live rows (or, for the recycle bin, deleted ones) that match the filter and search;
+    with ``bind``, the filter's values as bound parameters (a search is not)."""
     deleted_at = schema.table(form_key).c[DELETED_AT]
     conditions: list[ColumnElement[bool]] = [
         deleted_at.is_not(None) if deleted else deleted_at.is_(None)
     ]
+    if search and bind is not None:
+        bind.shareable = False
     for condition in (
-        compile_filter(schema, form_key, filter, link_scope=link_scope),
+        compile_filter(schema, form_key, filter, link_scope=link_scope, bind=bind),
         search_condition(schema, form_key, search) if search else None,
     ):
         if condition is not None:
@@ -291,45 +477,63 @@ def ordering(column: ColumnElement[Any], descending: bool, *, nullable: bool) ->
 
 
 def after(order: Sequence[Ordered], values: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows that sort strictly after the row with sort ``values``.
+    """Rows that sort strictly after the row with sort ``values``, each value the bound
+    parameter ``after_<place>`` (see :func:`_after_parameters`); only which values are
+    empty shapes the condition.
 
     With NOT NULL columns in one direction this is a row-value comparison, which both
     databases answer from an index; otherwise it is spelled out key by key.
     """
     columns = [item.ref.column for item in order]
     if not any(item.nullable for item in order) and len({i.descending for i in order}) == 1:
-        bound = tuple_(*(literal(v, c.type) for v, c in zip(values, columns, strict=True)))
+        bound = tuple_(*(_after(index, c) for index, c in enumerate(columns)))
         return tuple_(*columns) < bound if order[0].descending else tuple_(*columns) > bound
     terms = []
     for index, item in enumerate(order):
-        beyond = _beyond(item, values[index])
+        beyond = _beyond(item, index, values[index])
         if beyond is not None:
-            ties = [_same(order[j], values[j]) for j in range(index)]
+            ties = [_same(order[j], j, values[j]) for j in range(index)]
             terms.append(and_(*ties, beyond))
     return or_(false(), *terms)
 
 
-def _same(item: Ordered, value: Any) -> ColumnElement[bool]:
+def _after(index: int, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    # typed by its column: a bool too (SQLAlchemy refuses `column > True`)
+    return bindparam(_AFTER.format(index), type_=column.type)
+
+
+def _after_parameters(values: Sequence[Any]) -> dict[str, Any]:
+    """The values of :func:`after`'s bound parameters."""
+    return {_AFTER.format(index): value for index, value in enumerate(values)}
+
+
+def _same(item: Ordered, index: int, value: Any) -> ColumnElement[bool]:
     column = item.ref.column
-    return column.is_(None) if value is None else column == literal(value, column.type)
+    return column.is_(None) if value is None else column == _after(index, column)
 
 
-def _beyond(item: Ordered, value: Any) -> ColumnElement[bool] | None:
+def _beyond(item: Ordered, index: int, value: Any) -> ColumnElement[bool] | None:
     """Values after ``value`` in this key's direction; ``None`` when nothing can follow."""
     column = item.ref.column
     if value is None:
         return None if item.descending else column.is_not(None)
-    bound = literal(value, column.type)  # a bool too: SQLAlchemy refuses `column > True`
+    bound = _after(index, column)
     if not item.descending:
         return column > bound
     return or_(column < bound, column.is_(None)) if item.nullable else column < bound
 
 
 def count_capped(
-    connection: Connection, table: Table, where: Sequence[ColumnElement[bool]], cap: int
+    connection: Connection,
+    table: Table,
+    where: Sequence[ColumnElement[bool]],
+    cap: int,
+    values: Mapping[str, Any] | None = None,
 ) -> tuple[int, bool]:
-    """How many rows match, counting no further than ``cap``; and whether it stopped there."""
-    found = connection.execute(select(capped_count(table, where, cap))).scalar_one()
+    """How many rows match, counting no further than ``cap``; and whether it stopped there.
+    ``values`` are those of bound parameters in ``where``."""
+    statement = select(capped_count(table, where, cap))
+    found = connection.execute(statement, dict(values or {})).scalar_one()
     return min(found, cap), found > cap
 
 

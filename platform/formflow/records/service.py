@@ -89,7 +89,7 @@ from formflow.records.filters import LinkScope, resolve_field
 from formflow.records.integrity import IntegrityChecks, unique_violation
 from formflow.records.locks import LOCKED, RecordLocks
 from formflow.records.numbering import next_number
-from formflow.records.query import Page, Query, normalised, select_page
+from formflow.records.query import Page, PageStatements, Query, Reached, normalised
 from formflow.records.search import search_text
 from formflow.records.stage_history import StayAggregation, stay_groups
 from formflow.records.statements import PreparedStatements
@@ -176,6 +176,7 @@ class RecordService:
         """Set by the workflow engine: records it is running an approval on are locked."""
         self.preparer = Preparer(ValueConverter(timezone))
         self.prepared = PreparedStatements(schema)
+        self.pages = PageStatements(schema)
         self.derived = DerivedValues(schema, timezone)
         self.derived.announce = self._derived_moved
         self.in_save = InSaveRules(self.app)
@@ -425,7 +426,7 @@ class RecordService:
         ``Query(deleted=True)`` lists the recycle bin, for those who may delete.
         """
         query = query or Query()
-        form, table = self._form(form_key)
+        form, _table = self._form(form_key)
         scope = require(actor, form, Operation.DELETE if query.deleted else Operation.READ)
         hidden = self.field_access(actor, form_key).hidden
         if hidden or self._hides_linked(actor):
@@ -441,7 +442,15 @@ class RecordService:
                     ]
                 ),
             )
-        page = self._read(select_page, actor, form, table, scope, query, pool=not query.deleted)
+        found = reach(scope, actor, form if not query.deleted else None)
+        with read_transaction(self.engine) as connection:
+            page = self.pages.select(
+                connection,
+                form_key,
+                query,
+                scope=Reached(found, reach_values(found, actor)),
+                link_scope=self._link_scope(actor),
+            )
         if hidden:
             page.rows[:] = [{k: v for k, v in row.items() if k not in hidden} for row in page.rows]
         return page

@@ -249,7 +249,7 @@ def _form_summary(app: App, form: Form, actor: Actor) -> dict[str, Any]:
 @blueprint.get("/<app_key>/<form_key>/records")
 def records(app_key: str, form_key: str) -> Response:
     service, form = form_service(app_key, form_key)
-    return _page(app_key, service, form, _list_query())
+    return _page(app_key, service, form, _list_query(), request.args.get("filter"))
 
 
 @blueprint.post("/<app_key>/<form_key>/search")
@@ -290,13 +290,15 @@ def _check_text(value: Any, name: str) -> None:
         raise QueryError(f"{name} must not hold NUL characters or unpaired surrogates", field=name)
 
 
-def _page(app_key: str, service: RecordService, form: Form, query: Query) -> Response:
+def _page(
+    app_key: str, service: RecordService, form: Form, query: Query, text: str | None = None
+) -> Response:
     """A page of the list; a filter the service takes is then held to the document too,
-    which refuses what the service would only coerce (``"5"`` for a number)."""
+    which refuses what the service would only coerce (``"5"`` for a number). ``text`` is
+    the filter as the URL wrote it, when it did."""
     page = service.find(actor_for(app_key), form.key, query)
     if query.filter is not None:
-        name = openapi.component_name(service.app, form, "Filter")
-        conformance().check_query(name, query.filter, "filter")
+        _check_filter(openapi.component_name(service.app, form, "Filter"), query.filter, text)
     return json_response(
         {
             "data": serialize.records_json(form, page.rows, query.fields),
@@ -305,6 +307,28 @@ def _page(app_key: str, service: RecordService, form: Form, query: Query) -> Res
             "next_cursor": page.next_cursor,
         }
     )
+
+
+MAX_CHECKED_FILTERS = 256
+"""How many filters, as URLs wrote them, :func:`_check_filter` remembers as fitting."""
+_CHECKED_FILTERS = "formflow.api.checked_filters"
+
+
+def _check_filter(name: str, spec: Any, text: str | None) -> None:
+    """Hold the filter to the document's schema ``name``, once per document and filter
+    text: a list polled with the same URL is checked the first time only."""
+    document = conformance()
+    checked: dict[tuple[Conformance, str, str], None] = current_app.extensions.setdefault(
+        _CHECKED_FILTERS, {}
+    )
+    key = (document, name, text or "")
+    if text is not None and key in checked:
+        return
+    document.check_query(name, spec, "filter")
+    if text is not None:
+        if len(checked) >= MAX_CHECKED_FILTERS:
+            checked.clear()
+        checked[key] = None
 
 
 @blueprint.post("/<app_key>/<form_key>/records")

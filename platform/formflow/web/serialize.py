@@ -54,8 +54,7 @@ def records_json(
     form: Form, records: Iterable[Mapping[str, Any]], fields: Collection[str] | None = None
 ) -> list[dict[str, Any]]:
     """A page of records as :func:`record_json` writes each, its shape worked out once."""
-    shape = RecordShape(form, fields)
-    return [shape.json(record) for record in records]
+    return RecordShape(form, fields).page(records)
 
 
 class RecordShape:
@@ -85,6 +84,22 @@ class RecordShape:
         for key, write in self.system:
             out[key] = write(record.get(key))
         return out
+
+    def page(self, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Records that all hold the same keys (a page's rows), each as :meth:`json`
+        writes it: which of the shape's keys they hold is looked up once, on the first."""
+        records = list(records)
+        if not records:
+            return []
+        first = records[0]
+        writers: list[tuple[str, Callable[[Any], Any]]] = [
+            ("id", int),
+            *((key, write) for key, write in self.declared if key in first),
+            *((key, write) for key, write in self.system if key in first),
+        ]
+        if any(key not in first for key, _write in self.system):
+            return [self.json(record) for record in records]
+        return [{key: write(record[key]) for key, write in writers} for record in records]
 
 
 def _writer(field: Field) -> Callable[[Any], Any]:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Connection, Engine, delete, event, insert, select, update
 
 from formflow import audit
+from formflow.audit import chain
 from formflow.audit.chain import Entry
 from formflow.records.unit import current_unit, unit_of_work
 from formflow.storage.database import connect, read_transaction, write_transaction
@@ -320,6 +321,17 @@ def test_a_units_kept_rows_are_written_with_its_entries(logged: Engine) -> None:
         assert len(seen) == 1
     else:
         assert len(seen) == 4  # BEGIN IMMEDIATE, the rows, the advance, the entries
+
+
+def test_a_large_append_writes_its_rows_beside_the_advance(logged: Engine) -> None:
+    count = chain.CARRIED_ROWS_AT_MOST
+    with counting_statements(logged) as seen, unit_of_work(logged) as unit:
+        for number in range(count):
+            kept_history(unit.connection, number)
+            audit.log(unit.connection, "record.update", user_id=7, record_id=number)
+    assert history_ids(logged) == list(range(count))
+    assert verdict(logged).intact
+    assert not any(statement.startswith("WITH") for statement in seen), seen
 
 
 def test_a_units_kept_rows_are_written_without_entries_too(logged: Engine) -> None:

@@ -210,7 +210,8 @@ def append(connection: Connection, entries: Sequence[Entry], riders: Riders = ()
     update itself under the head's lock (see :data:`_ADVANCE_HEAD`); otherwise another
     writer came between, and they are chained again after the head the advance returned
     and its hash set by a second update. On PostgreSQL the riders, the advance and the
-    entries (when the guess held) are one statement (see :func:`_carried`)."""
+    entries (when the guess held) are one statement when they are few
+    (:data:`CARRIED_ROWS_AT_MOST`; see :func:`_carried`)."""
     engine = connection.engine
     guess_id, guess_hash = _last_written.get(engine, (-1, ""))
     stored = _chained(entries, guess_id, guess_hash)
@@ -221,7 +222,7 @@ def append(connection: Connection, entries: Sequence[Entry], riders: Riders = ()
         "digest": stored[-1].hash,
     }
     written = False  # the entries, by the advance itself
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and _carriable(riders, entries):
         statement, values = _carried(riders, stored)
         head = connection.execute(statement, {**values, **guess}).one_or_none()
         written = head is not None
@@ -242,6 +243,17 @@ def append(connection: Connection, entries: Sequence[Entry], riders: Riders = ()
         connection.execute(_SET_HEAD_HASH, {"digest": stored[-1].hash})
     _last_written[engine] = (stored[-1].id, stored[-1].hash)
     return stored
+
+
+CARRIED_ROWS_AT_MOST = 16
+"""The most rows (entries and riders') one statement carries with the advance. A save
+writes a handful; a batch of hundreds would build a statement of a ``SELECT`` a row,
+whose compiling costs far more than the round trips it saves (and each batch size is a
+shape of its own), so a larger append inserts each table's rows with ``executemany``."""
+
+
+def _carriable(riders: Riders, entries: Sequence[Entry]) -> bool:
+    return len(entries) + sum(len(rows) for _table, rows in riders) <= CARRIED_ROWS_AT_MOST
 
 
 def _row(entry: Entry) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """A timed rule's slice run as one batch, when its actions allow.
 
 Most timed rules change the record they find and tell someone: a ``set`` of the found
-record (or an ``update_records`` whose ``ids`` name it, as the CRM pool's rules re-own a
-customer), then ``notify`` actions. Run record by record, each run reads its record,
+record (or an ``update_records`` whose ``ids`` name it, as a pool's return rules re-own
+the record), then ``notify`` actions. Run record by record, each run reads its record,
 updates it, and writes its notification, each in a savepoint; for a slice of 500 that is
 thousands of statements. Run as a batch, the slice's records are read in one query, the
 condition is worked out on each, the records' updates go through

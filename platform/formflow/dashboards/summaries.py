@@ -9,11 +9,11 @@ every summary row carries. A viewer from whom any field of the form is hidden is
 from the records, which refuse what they must. Anything else (an average, a filter on a
 linked record's field, a range of days, a search) is asked of the records as before.
 
-A group keyed by a linked record's field (``customer.industry``) is read from a summary
+A group keyed by a linked record's field (``account.region``) is read from a summary
 that keeps the link: its rows are joined to the linked records by id, as the records are
 (a deleted linked record, or one out of the viewer's reach, joins as nothing and gives no
-value), and grouped by the linked field as it is now. At a million opportunities that is
-about 100,000 rows joined instead of a million index entries read.
+value), and grouped by the linked field as it is now. At a million records linking
+100,000 others that is about 100,000 rows joined instead of a million index entries read.
 
 The answer is the same rows :func:`formflow.records.aggregates.aggregate` returns: each
 group's keys as the records' values (a bucket's label, an option, an owner's id), counts

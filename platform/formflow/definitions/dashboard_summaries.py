@@ -17,10 +17,10 @@ A summary is known by its form, its *keys* (fields, a date field with its bucket
 write itself sets can be kept this way: a roll-up, lookup or formula field is written by
 other means, so a widget that reads one keeps no summary and is computed from the records.
 
-A widget grouped by a linked record's field (``customer.industry``) keeps a summary keyed by
-the link itself (the customer's id): the linked record's field is read through a join when
-the widget is viewed, so a customer changing industry changes no summary row, and an
-opportunity's write moves it between rows as any write does. Such a summary has about a row
+A widget grouped by a linked record's field (``account.region``) keeps a summary keyed by
+the link itself (the account's id): the linked record's field is read through a join when
+the widget is viewed, so an account changing region changes no summary row, and a write of
+the record moves it between rows as any write does. Such a summary has about a row
 per linked record and group, so it is kept apart: nothing is folded into it, and the
 viewer's field filters are not among its keys (a view with one is counted from the records).
 """
@@ -198,7 +198,7 @@ def _shape(
 
 def _own_key(key: str) -> str:
     """The form's own field a group key reads: a linked record's field is read through
-    its link (``customer.industry`` through ``customer``)."""
+    its link (``account.region`` through ``account``)."""
     return key.partition(".")[0]
 
 

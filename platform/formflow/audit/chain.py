@@ -210,8 +210,8 @@ def append(connection: Connection, entries: Sequence[Entry], riders: Riders = ()
     update itself under the head's lock (see :data:`_ADVANCE_HEAD`); otherwise another
     writer came between, and they are chained again after the head the advance returned
     and its hash set by a second update. On PostgreSQL the riders, the advance and the
-    entries (when the guess held) are one statement when they are few
-    (:data:`CARRIED_ROWS_AT_MOST`; see :func:`_carried`)."""
+    entries (when the guess held) are one statement for a single save
+    (:data:`CARRIED_RIDERS_AT_MOST`; see :func:`_carried`)."""
     engine = connection.engine
     guess_id, guess_hash = _last_written.get(engine, (-1, ""))
     stored = _chained(entries, guess_id, guess_hash)
@@ -245,15 +245,16 @@ def append(connection: Connection, entries: Sequence[Entry], riders: Riders = ()
     return stored
 
 
-CARRIED_ROWS_AT_MOST = 16
-"""The most rows (entries and riders') one statement carries with the advance. A save
-writes a handful; a batch of hundreds would build a statement of a ``SELECT`` a row,
-whose compiling costs far more than the round trips it saves (and each batch size is a
-shape of its own), so a larger append inserts each table's rows with ``executemany``."""
+CARRIED_RIDERS_AT_MOST = 16
+"""The most riders' rows the advance carries, and only for one entry: a single save
+writes one entry and a handful of rows. A batch's append (a sweep slice, a batch create)
+would build a statement of a ``SELECT`` a row, a shape per batch size, whose compiling
+costs far more than the round trips it saves; it inserts each table's rows with
+``executemany`` beside the advance instead, in as many statements whatever its size."""
 
 
 def _carriable(riders: Riders, entries: Sequence[Entry]) -> bool:
-    return len(entries) + sum(len(rows) for _table, rows in riders) <= CARRIED_ROWS_AT_MOST
+    return len(entries) == 1 and sum(len(rows) for _table, rows in riders) <= CARRIED_RIDERS_AT_MOST
 
 
 def _row(entry: Entry) -> dict[str, Any]:

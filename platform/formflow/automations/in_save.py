@@ -43,7 +43,7 @@ from formflow.definitions.model import App, Form
 from formflow.errors import FormflowError, InSaveRuleFailed, ValidationFailed
 from formflow.records.compute import Context
 from formflow.records.submission import Prepared
-from formflow.records.unit import current_unit
+from formflow.records.unit import insert_rows
 from formflow.storage.platform_tables import automation_runs
 
 TARGET = "target"
@@ -197,11 +197,7 @@ class InSaveRules:
                         start, log.DONE, run.duration_ms, [{**change, "fields": list(run.fields)}]
                     )
                 )
-        unit = current_unit()
-        if unit is not None and unit.connection is connection:
-            unit.kept_inserts(automation_runs).extend(rows)
-        else:
-            log.write_runs(connection, rows)
+        insert_rows(connection, automation_runs, rows)
 
 
 def _fires(

@@ -8,9 +8,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, select
 
-from formflow.records.unit import current_unit
+from formflow.records.unit import insert_rows
 from formflow.storage.platform_tables import audit_log
 
 
@@ -66,9 +66,6 @@ def record_change(
     )
 
 
-_RECORD_CHANGE = insert(audit_log)  # every write runs it: built once
-
-
 def record_changes(
     connection: Connection,
     *,
@@ -99,11 +96,7 @@ def record_changes(
         }
         for record_id, found in changes
     ]
-    unit = current_unit()
-    if unit is not None and unit.connection is connection:
-        unit.kept_inserts(audit_log).extend(rows)
-    else:
-        connection.execute(_RECORD_CHANGE, rows)
+    insert_rows(connection, audit_log, rows)
 
 
 def history(

@@ -29,10 +29,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from weakref import WeakSet
 
-from sqlalchemy import Connection, Engine, Table, event, insert
+from sqlalchemy import Connection, Engine, Insert, Table, event, insert
 
 from formflow.storage.database import write_transaction
 
@@ -165,6 +166,24 @@ def one_write(engine: Engine) -> Iterator[UnitOfWork]:
 def current_unit() -> UnitOfWork | None:
     """The unit of work open in this context, if any (actions write inside it)."""
     return _current.get()
+
+
+def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (each with the same keys) into ``table`` in one statement: kept back
+    until the commit by the unit of work open on ``connection`` (see
+    :meth:`UnitOfWork.kept_inserts`), so that they cost no round trip of their own, else
+    at once."""
+    unit = _unit_on(connection)
+    if unit is not None:
+        unit.kept_inserts(table).extend(rows)
+    elif rows:
+        connection.execute(_insert_into(table), rows)
+
+
+@cache
+def _insert_into(table: Table) -> Insert:
+    """The insert statement of ``table``, built once: a write runs it every time."""
+    return insert(table)
 
 
 _current: ContextVar[UnitOfWork | None] = ContextVar("formflow_unit_of_work", default=None)

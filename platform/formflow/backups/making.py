@@ -28,12 +28,9 @@ from sqlalchemy.engine import make_url
 from formflow import __version__, audit
 from formflow.audit import Action
 from formflow.backups.manifest import (
-    ATTACHMENTS,
-    CONFIG,
-    PG_DUMP,
-    SQLITE_COPY,
     BackupError,
     Manifest,
+    Part,
     checksums,
     count_rows,
     count_sqlite_rows,
@@ -68,13 +65,13 @@ def create_backup(instance: Instance, folder: Path | None = None) -> Backup:
     try:
         if instance.engine.dialect.name == "sqlite":
             kind = "sqlite"
-            _copy_sqlite(instance.engine.url.database or "", partial / SQLITE_COPY)
-            rows = count_sqlite_rows(partial / SQLITE_COPY)
+            _copy_sqlite(instance.engine.url.database or "", partial / Part.SQLITE_COPY)
+            rows = count_sqlite_rows(partial / Part.SQLITE_COPY)
         else:
             kind = "postgresql"
-            rows = _dump_postgres(instance, partial / PG_DUMP)
-        _copy_tree(settings.uploads_dir, partial / ATTACHMENTS)
-        _copy_config(instance, partial / CONFIG)
+            rows = _dump_postgres(instance, partial / Part.PG_DUMP)
+        _copy_tree(settings.uploads_dir, partial / Part.ATTACHMENTS)
+        _copy_config(instance, partial / Part.CONFIG)
         manifest = Manifest(
             formflow_version=__version__,
             created_at=moment.isoformat(),

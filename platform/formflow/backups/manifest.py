@@ -6,6 +6,7 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
@@ -15,10 +16,6 @@ from sqlalchemy.engine import make_url
 from formflow.errors import FormflowError
 
 MANIFEST = "manifest.json"
-SQLITE_COPY = "database.sqlite"
-PG_DUMP = "database.pgdump"
-ATTACHMENTS = "attachments"
-CONFIG = "config"
 FORMAT = 1
 CHUNK = 1024 * 1024
 
@@ -42,6 +39,15 @@ class Manifest:
     @property
     def total_rows(self) -> int:
         return sum(self.rows.values())
+
+
+class Part(StrEnum):
+    """The parts of a backup folder, by the names they have in it (restores look for them)."""
+
+    SQLITE_COPY = "database.sqlite"
+    PG_DUMP = "database.pgdump"
+    ATTACHMENTS = "attachments"
+    CONFIG = "config"
 
 
 def checksums(folder: Path) -> dict[str, dict[str, str | int]]:

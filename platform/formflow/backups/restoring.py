@@ -22,12 +22,9 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from formflow.backups.manifest import (
-    ATTACHMENTS,
-    CONFIG,
-    PG_DUMP,
-    SQLITE_COPY,
     BackupError,
     Manifest,
+    Part,
     count_rows,
     count_sqlite_rows,
     libpq,
@@ -54,16 +51,16 @@ def restore_backup(backup: Path, targets: tuple[str, ...] | list[str]) -> list[s
         _claim_empty_folder(folder)
     if manifest.database == "sqlite":
         database = _sqlite_target(url, folder)
-        shutil.copyfile(backup / SQLITE_COPY, database)
+        shutil.copyfile(backup / Part.SQLITE_COPY, database)
         done.append(f"database: {database}")
     else:
         if url is None:
             raise BackupError("a PostgreSQL backup needs --to DATABASE_URL (an empty database)")
-        _pg_restore(backup / PG_DUMP, url)
+        _pg_restore(backup / Part.PG_DUMP, url)
         done.append(f"database: {make_url(url).render_as_string(hide_password=True)}")
     if folder is not None:
-        shutil.copytree(backup / ATTACHMENTS, folder / UPLOADS)
-        _restore_config(backup / CONFIG, folder)
+        shutil.copytree(backup / Part.ATTACHMENTS, folder / UPLOADS)
+        _restore_config(backup / Part.CONFIG, folder)
         done.append(f"attachments and settings: {folder}")
     else:
         done.append("attachments and settings not restored: give --to FOLDER for them")
@@ -128,13 +125,13 @@ def check_backup(backup: Path, database_url: str | None = None) -> Manifest:
     if manifest.database == "sqlite":
         with tempfile.TemporaryDirectory(prefix="formflow-check-") as scratch:
             database = Path(scratch) / DATABASE_FILE
-            shutil.copyfile(backup / SQLITE_COPY, database)
+            shutil.copyfile(backup / Part.SQLITE_COPY, database)
             found = count_sqlite_rows(database)
     else:
         if database_url is None:
             raise BackupError("checking a PostgreSQL backup needs the server's database URL")
         with _scratch_database(database_url) as scratch_url:
-            _pg_restore(backup / PG_DUMP, scratch_url)
+            _pg_restore(backup / Part.PG_DUMP, scratch_url)
             engine = connect(scratch_url)
             try:
                 with engine.connect() as connection:

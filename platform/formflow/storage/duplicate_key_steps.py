@@ -30,7 +30,6 @@ def check_shapes(app: App) -> frozenset[CheckShape]:
 class RebuildDuplicateKeys(Operation, effect=Effect.DERIVED):
     """Make every duplicate key of the app again from its ``rows`` live records."""
 
-    app_key: str
     checks: tuple[str, ...]
     rows: int
     schema: AppSchema = field(compare=False, repr=False)

@@ -302,8 +302,15 @@ class DropIndex(OneTableOperation):
         ops.drop_index(self.name, table_name=self.table)
 
 
+class KeepHidden(OneTableOperation, effect=Effect.NONE):
+    """A removed field's column or form's table stays, out of sight, with its data."""
+
+    def apply(self, ops: Operations) -> None:
+        """Nothing to do: the model no longer shows it."""
+
+
 @dataclass(frozen=True)
-class KeepHiddenColumn(OneTableOperation, effect=Effect.NONE):
+class KeepHiddenColumn(KeepHidden):
     """A removed field's column stays, out of sight, with its values."""
 
     table: str
@@ -315,21 +322,15 @@ class KeepHiddenColumn(OneTableOperation, effect=Effect.NONE):
             "its data stays until a purge"
         )
 
-    def apply(self, ops: Operations) -> None:
-        """Nothing to do: the column stays, and the model no longer shows it."""
-
 
 @dataclass(frozen=True)
-class KeepHiddenTable(OneTableOperation, effect=Effect.NONE):
+class KeepHiddenTable(KeepHidden):
     """A removed form's or subtable's table stays, out of sight, with its rows."""
 
     table: str
 
     def describe(self) -> str:
         return f"keep table {self.table} hidden: it was removed; its data stays until a purge"
-
-    def apply(self, ops: Operations) -> None:
-        """Nothing to do: the table stays, and the model no longer shows it."""
 
 
 @dataclass(frozen=True)

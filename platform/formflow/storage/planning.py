@@ -425,7 +425,7 @@ class _Planner:
             rows += row_count(self.connection, live) if live is not None else 0
         if rows or before:
             checks = tuple(check.key for check in self.new.app.duplicate_checks)
-            step = RebuildDuplicateKeys(self.new.app.key, checks, rows, self.new)
+            step = RebuildDuplicateKeys(checks, rows, self.new)
             self.builder.add(Stage.FILL_SEARCH, step)
 
     def _hidden_tables(self, renamed: set[str]) -> None:

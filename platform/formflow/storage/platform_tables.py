@@ -75,14 +75,15 @@ def _owner(*, primary_key: bool = False, index: bool = True) -> Column[Any]:
     """The user a row belongs to; the row goes when the user does. It has an index of its
     own unless it is part of the table's key or ``index`` is false (where a composite index
     that starts with it serves)."""
-    return Column(
-        "user_id",
-        Id,
-        ForeignKey("ff_users.id", ondelete="CASCADE"),
-        nullable=False,
-        primary_key=primary_key,
-        index=index and not primary_key,
+    return _part_of(
+        "user_id", "ff_users.id", primary_key=primary_key, index=index and not primary_key
     )
+
+
+def _part_of(name: str, target: str, **options: Any) -> Column[Any]:
+    """The row (``target``, as ``table.id``) this one belongs to: required, and this row
+    goes when that one does."""
+    return Column(name, Id, ForeignKey(target, ondelete="CASCADE"), nullable=False, **options)
 
 
 def _record_and_user() -> tuple[Column[Any], ...]:
@@ -106,13 +107,7 @@ def _release() -> tuple[Column[Any], ...]:
 
 def _instance_ref() -> Column[Any]:
     """The workflow instance a row belongs to; the row goes when the instance does."""
-    return Column(
-        "instance_id",
-        Id,
-        ForeignKey("ff_workflow_instances.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    )
+    return _part_of("instance_id", "ff_workflow_instances.id", index=True)
 
 
 departments = _keyed_table(
@@ -314,7 +309,7 @@ events = _keyed_table(
 event_deliveries = _table(
     "ff_event_deliveries",
     Column("subscriber", String(100), primary_key=True),
-    Column("event_id", Id, ForeignKey("ff_events.id", ondelete="CASCADE"), primary_key=True),
+    _part_of("event_id", "ff_events.id", primary_key=True),
     Column("attempts", Integer, nullable=False, default=0),
     _at("available_at", nullable=True),
     Column("last_error", Text),
@@ -332,7 +327,7 @@ event_subscribers = _table(
 dead_letters = _keyed_table(
     "ff_dead_letters",
     Column("subscriber", String(100), nullable=False),
-    Column("event_id", Id, ForeignKey("ff_events.id", ondelete="CASCADE"), nullable=False),
+    _part_of("event_id", "ff_events.id"),
     Column("attempts", Integer, nullable=False),
     Column("error", Text),
     _at("failed_at"),
@@ -406,7 +401,7 @@ workflow_delegations = _keyed_table(
     "ff_workflow_delegations",
     _key("app_key"),
     _owner(),
-    Column("delegate_id", Id, ForeignKey("ff_users.id", ondelete="CASCADE"), nullable=False),
+    _part_of("delegate_id", "ff_users.id"),
     Column("starts_on", Date, nullable=False),
     Column("ends_on", Date, nullable=False),
     _at("created_at"),
@@ -529,12 +524,7 @@ asks whether anyone follows it with one index lookup)."""
 
 notification_sends = _table(
     "ff_notification_sends",
-    Column(
-        "notification_id",
-        Id,
-        ForeignKey("ff_notifications.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _part_of("notification_id", "ff_notifications.id", primary_key=True),
     _key("channel", primary_key=True),
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False),

@@ -250,7 +250,7 @@ class RecordService:
             self.duplicates.store(connection, form, record_id, record)
             if self.derived.after_write(connection, form, record_id, None, record):
                 stored = None  # the write carried on to other records, and maybe back
-            self.summaries.after_write(connection, form, record_id, None, record)
+            self.summaries.after_many(connection, form, [record])
             record.update(self.derived.current(connection, form, record_id, stored))
             self._check_rules(connection, form, record_id, prepared.rows, context, stored)
             if ruled.runs:
@@ -350,7 +350,7 @@ class RecordService:
             connection.execute(update(table).where(table.c.id == record_id).values(changes))
             self.derived.refresh(connection, form, record_id)
             self.derived.after_write(connection, form, record_id, None, current)
-            self.summaries.after_write(connection, form, record_id, None, current)
+            self.summaries.after_many(connection, form, [current])
             self._check_rules(
                 connection,
                 form,
@@ -928,9 +928,7 @@ class RecordService:
         )
         self.duplicates.remove(connection, form, record_id)
         self.derived.after_write(connection, form, record_id, record or {"id": record_id}, None)
-        self.summaries.after_write(
-            connection, form, record_id, record or {"id": record_id}, None, table
-        )
+        self.summaries.after_delete(connection, form, table, record or {"id": record_id})
         self._changed(
             connection,
             form,

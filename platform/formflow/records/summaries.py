@@ -1,7 +1,7 @@
 """Keeping the dashboards' summaries up to date as records are written.
 
 Each write takes the written record out of the summary row its old values counted it in
-and adds it to the row its new values count it in (:meth:`SummaryKeeper.after_write`),
+and adds it to the row its new values count it in (:class:`SummaryKeeper`),
 in the write's own transaction: a view right after the write reads the new figure, and a
 write that is rolled back takes its deltas with it. A write's deltas, of every summary of
 its form, are one upsert (``INSERT … ON CONFLICT … DO UPDATE SET records = records + …`` on
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, Table, bindparam, delete, select
 
 from formflow.definitions.dashboard_summaries import Summary, summaries_of
 from formflow.definitions.model import App, Form
@@ -47,46 +47,12 @@ class SummaryKeeper:
         )
         """Statements built once per keeper: a write runs them for every summary."""
 
-    def after_write(
-        self,
-        connection: Connection,
-        form: Form,
-        record_id: int,
-        before: Mapping[str, Any] | None,
-        after: Mapping[str, Any] | None,
-        table: Any = None,
-    ) -> None:
-        """Move the record from the groups ``before`` counted it in to those of ``after``
-        (``None``: it did not exist, or was not live). ``before`` described by its id only
-        (a record deleted by a cascade) is read back from ``table``."""
-        summaries = self.kept.get(form.key)
-        if not summaries:
-            return
-        if before is not None and table is not None and form.owner_field not in before:
-            stored = connection.execute(select(table).where(table.c.id == record_id)).first()
-            before = dict(stored._mapping) if stored is not None else None
-        changed: list[tuple[Summary, dict[Group, list[int]]]] = []
-        for summary in summaries:
-            deltas: dict[Group, list[int]] = {}
-            if before is not None:
-                add_record(deltas, summary, form, before, -1)
-            if after is not None:
-                add_record(deltas, summary, form, after, 1)
-            changed.append((summary, deltas))
-        self._apply(connection, changed)
-
     def after_many(
         self, connection: Connection, form: Form, records: Iterable[Mapping[str, Any]]
     ) -> None:
-        """Count records created together, a delta per group rather than per record."""
-        written = list(records)
-        changed: list[tuple[Summary, dict[Group, list[int]]]] = []
-        for summary in self.kept.get(form.key, ()):
-            deltas: dict[Group, list[int]] = {}
-            for record in written:
-                add_record(deltas, summary, form, record, 1)
-            changed.append((summary, deltas))
-        self._apply(connection, changed)
+        """Count records created (or restored) together, a delta per group rather than per
+        record."""
+        self._move(connection, form, [(record, 1) for record in records])
 
     def after_updates(
         self,
@@ -96,15 +62,24 @@ class SummaryKeeper:
     ) -> None:
         """Move records updated together (``(before, after)`` each) between their groups:
         the deltas of them all merged, one upsert rather than one per record."""
-        written = list(updates)
-        changed: list[tuple[Summary, dict[Group, list[int]]]] = []
-        for summary in self.kept.get(form.key, ()):
-            deltas: dict[Group, list[int]] = {}
-            for before, after in written:
-                add_record(deltas, summary, form, before, -1)
-                add_record(deltas, summary, form, after, 1)
-            changed.append((summary, deltas))
-        self._apply(connection, changed)
+        signed: list[tuple[Mapping[str, Any], int]] = []
+        for before, after in updates:
+            signed += [(before, -1), (after, 1)]
+        self._move(connection, form, signed)
+
+    def after_delete(
+        self, connection: Connection, form: Form, table: Table, record: Mapping[str, Any]
+    ) -> None:
+        """Take a deleted record out of the groups it was counted in. A record described by
+        its id only (deleted by a cascade) is read back from ``table`` first."""
+        if not self.kept.get(form.key):
+            return
+        if form.owner_field not in record:
+            stored = connection.execute(select(table).where(table.c.id == record["id"])).first()
+            if stored is None:
+                return
+            record = dict(stored._mapping)
+        self._move(connection, form, [(record, -1)])
 
     def rebuild(
         self, connection: Connection, schema: AppSchema, form_key: str, *, owner: int | None = None
@@ -115,6 +90,19 @@ class SummaryKeeper:
         for summary in self.kept.get(form_key, ()):
             written += rebuild(connection, schema, summary, owner=owner)
         return written
+
+    def _move(
+        self, connection: Connection, form: Form, signed: Sequence[tuple[Mapping[str, Any], int]]
+    ) -> None:
+        """Add each record to the groups of every summary of ``form`` it falls in (sign
+        ``1``) or take it out of them (``-1``), in one :meth:`_apply`."""
+        changed: list[tuple[Summary, dict[Group, list[int]]]] = []
+        for summary in self.kept.get(form.key, ()):
+            deltas: dict[Group, list[int]] = {}
+            for record, sign in signed:
+                add_record(deltas, summary, form, record, sign)
+            changed.append((summary, deltas))
+        self._apply(connection, changed)
 
     def _apply(
         self,

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from formflow import audit
 from formflow.audit import Action
 from formflow.storage.platform_tables import sessions
-from formflow.storage.rows import aware
+from formflow.storage.rows import aware, from_row
 
 LIFETIME = timedelta(hours=12)
 """How long an unused session lasts."""
@@ -118,25 +118,13 @@ def list_sessions(
     """A user's live sessions, most recently used first."""
     now = now or datetime.now(UTC)
     rows = connection.execute(
-        select(
-            sessions.c.id,
-            sessions.c.created_at,
-            sessions.c.last_seen_at,
-            sessions.c.user_agent,
-            sessions.c.address,
-            sessions.c.remember,
-        )
+        select(sessions)
         .where(sessions.c.user_id == user_id, sessions.c.expires_at > now)
         .order_by(sessions.c.last_seen_at.desc(), sessions.c.id.desc())
-    ).mappings()
+    )
     return [
-        Session(
-            id=int(row["id"]),
-            created_at=aware(row["created_at"]),
-            last_seen_at=aware(row["last_seen_at"]),
-            user_agent=str(row["user_agent"]),
-            address=str(row["address"]),
-            remember=bool(row["remember"]),
+        from_row(
+            Session, row, created_at=aware(row.created_at), last_seen_at=aware(row.last_seen_at)
         )
         for row in rows
     ]

@@ -26,7 +26,7 @@ from formflow import accounts, audit
 from formflow.audit import Action
 from formflow.errors import FormflowError
 from formflow.storage.platform_tables import api_tokens
-from formflow.storage.rows import aware
+from formflow.storage.rows import aware, from_row
 
 PREFIX = "ff_"
 """Every token starts with this, so a leaked one is recognisable (secret scanners, logs)."""
@@ -215,29 +215,19 @@ def authenticate_token(
 
 def list_tokens(connection: Connection, user_id: int | None) -> list[ApiToken]:
     """A user's tokens (``None``: everyone's, for an administrator), newest first."""
-    query = select(
-        api_tokens.c.id,
-        api_tokens.c.user_id,
-        api_tokens.c.name,
-        api_tokens.c.created_at,
-        api_tokens.c.last_used_at,
-        api_tokens.c.expires_at,
-        api_tokens.c.read_only,
-        api_tokens.c.forms,
-    ).order_by(api_tokens.c.id.desc())
+    query = select(api_tokens).order_by(api_tokens.c.id.desc())
     if user_id is not None:
         query = query.where(api_tokens.c.user_id == user_id)
     return [
-        ApiToken(
-            id=int(row["id"]),
-            user_id=int(row["user_id"]),
-            name=str(row["name"]),
-            created_at=aware(row["created_at"]),
-            last_used_at=aware(row["last_used_at"]) if row["last_used_at"] else None,
-            expires_at=aware(row["expires_at"]) if row["expires_at"] else None,
-            scope=TokenScope.from_row(row["read_only"], row["forms"]),
+        from_row(
+            ApiToken,
+            row,
+            created_at=aware(row.created_at),
+            last_used_at=aware(row.last_used_at),
+            expires_at=aware(row.expires_at),
+            scope=TokenScope.from_row(row.read_only, row.forms),
         )
-        for row in connection.execute(query).mappings()
+        for row in connection.execute(query)
     ]
 
 

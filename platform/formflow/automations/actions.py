@@ -78,14 +78,14 @@ def update_records(context: ActionContext, given: Mapping[str, Any]) -> dict[str
         values = field_values(expressions, given, {**context.names, TARGET: current})
         if "owner" in given:
             values[_owner_field(records, form_key)] = owner
-        changed.append(_update(context, records, form_key, current, values))
+        changed.append(_update(context, form_key, current, values))
     for step in given.get("cascade", ()):
         if "when" in step and not evaluate(expressions, step["when"], context.names):
             continue
         owner_values = {_owner_field(records, step["form"]): owner}
         for record_id in _linking(records, step["form"], step["link"], ids, step.get("where")):
             following = _stored(records, step["form"], record_id)
-            changed.append(_update(context, records, step["form"], following, owner_values))
+            changed.append(_update(context, step["form"], following, owner_values))
     return {"action": params.UPDATE_RECORDS, "changed": [c for c in changed if c["fields"]]}
 
 
@@ -187,13 +187,12 @@ def _stored(records: RecordService, form_key: str, record_id: int) -> dict[str, 
 
 def _update(
     context: ActionContext,
-    records: RecordService,
     form_key: str,
     current: Mapping[str, Any],
     values: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Write the ``values`` that differ from the stored record ``current``."""
-    _records, actor, _expressions = context.require_records()
+    records, actor, _expressions = context.require_records()
     record_id = int(current["id"])
     changed = {key: value for key, value in values.items() if current.get(key) != value}
     if changed:

@@ -47,15 +47,6 @@ class DraftConflict(DraftError):
 
 
 @dataclass(frozen=True)
-class DraftFile:
-    """One file of a draft at one revision."""
-
-    path: str
-    text: str
-    revision: int
-
-
-@dataclass(frozen=True)
 class Draft:
     """Every file of an app's draft, and the version it started from."""
 
@@ -72,6 +63,15 @@ class Draft:
         if found is None:
             raise DraftError(f"the draft of '{self.app_key}' has no file {path}")
         return found
+
+
+@dataclass(frozen=True)
+class DraftFile:
+    """One file of a draft at one revision."""
+
+    path: str
+    text: str
+    revision: int
 
 
 def open_draft(connection: Connection, app_key: str) -> Draft:

@@ -10,7 +10,7 @@ drop, each posting the same forms.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
@@ -148,23 +148,40 @@ def flash_refusal(
 @blueprint.get("/<app_key>/forms/<form_key>")
 def form(app_key: str, form_key: str) -> Any:
     """The form designer: fields, the chosen field's settings, preview and YAML."""
-    service, draft, path = _located(app_key, "forms", form_key)
-    return _render_form(service, draft, app_key, form_key, path)
+    return _render_form(_FormFile.located(app_key, form_key))
+
+
+@dataclass(frozen=True)
+class _FormFile:
+    """What every page of the form designer works on: the designer, the app's draft and the
+    draft's file that defines the form."""
+
+    service: Designer
+    draft: Draft
+    app_key: str
+    form_key: str
+    path: str
+
+    @classmethod
+    def located(cls, app_key: str, form_key: str) -> _FormFile:
+        service, draft, path = _located(app_key, "forms", form_key)
+        return cls(service, draft, app_key, form_key, path)
+
+    def reloaded(self) -> _FormFile:
+        """The same file in the draft as saved now (another tab saved since)."""
+        return replace(self, draft=self.service.draft(self.app_key))
 
 
 def _render_form(
-    service: Designer,
-    draft: Draft,
-    app_key: str,
-    form_key: str,
-    path: str,
+    at: _FormFile,
     *,
     yaml_text: str | None = None,
     conflict: DraftConflict | None = None,
     problem: str | None = None,
     status: int = 200,
 ) -> Any:
-    document = _open(draft, path)
+    service, draft, app_key, form_key = at.service, at.draft, at.app_key, at.form_key
+    document = _open(draft, at.path)
     fields = [dict(item) for item in document.data.get("fields", []) if isinstance(item, dict)]
     errors = service.errors(app_key)
     preview = None
@@ -191,7 +208,7 @@ def _render_form(
         problem=problem,
         preview=preview,
         preview_fields=preview_fields if preview is not None else (),
-        references=service.references(app_key, chosen, path) if selected and chosen else [],
+        references=service.references(app_key, chosen, at.path) if selected and chosen else [],
         removable=bool(selected) and chosen not in published,
         can_undo=service.can_undo(app_key),
         **document.page_values(yaml_text),
@@ -204,52 +221,43 @@ def _render_form(
 @blueprint.post("/<app_key>/forms/<form_key>/change")
 def change(app_key: str, form_key: str) -> Any:
     """Apply one designer operation named by the posted form, then show the designer."""
-    service, draft, path = _located(app_key, "forms", form_key)
+    at = _FormFile.located(app_key, form_key)
     revision = _posted_revision()
     if request.form.get("action") == "rename":
-        return _rename(service, draft, app_key, form_key, path)
+        return _rename(at)
     if request.form.get("action") == "remove" and _published(app_key, form_key, request.form):
         problem = _("A published field can be hidden, not removed: its data stays with it.")
-        return _render_form(service, draft, app_key, form_key, path, problem=problem, status=400)
+        return _render_form(at, problem=problem, status=400)
     try:
         operations = _operations(request.form)
-        service.apply(app_key, path, revision, operations, context.user().id)
+        at.service.apply(app_key, at.path, revision, operations, context.user().id)
     except (DraftConflict, DocumentError, ValueError) as refusal:
-        return _refused_form(service, draft, app_key, form_key, path, refusal)
+        return _refused_form(at, refusal)
     field = "" if request.form.get("action") == "remove" else request.form.get("key", "")
     return redirect(url_for(".form", app_key=app_key, form_key=form_key, field=field or None))
 
 
-def _rename(service: Designer, draft: Draft, app_key: str, form_key: str, path: str) -> Any:
+def _rename(at: _FormFile) -> Any:
     """Rename the posted field and every use of it in the app; its column keeps its data."""
     old = request.form.get("key", "")
     new = request.form.get("new_key", "").strip()
     try:
-        service.rename_field(app_key, path, old, new, context.user().id)
+        at.service.rename_field(at.app_key, at.path, old, new, context.user().id)
     except (DraftConflict, DocumentError) as refusal:
-        return _refused_form(service, draft, app_key, form_key, path, refusal)
-    return redirect(url_for(".form", app_key=app_key, form_key=form_key, field=new))
+        return _refused_form(at, refusal)
+    return redirect(url_for(".form", app_key=at.app_key, form_key=at.form_key, field=new))
 
 
-def _refused_form(
-    service: Designer,
-    draft: Draft,
-    app_key: str,
-    form_key: str,
-    path: str,
-    refusal: DraftConflict | DocumentError | ValueError,
-) -> Any:
+def _refused_form(at: _FormFile, refusal: DraftConflict | DocumentError | ValueError) -> Any:
     """The form designer again, saying why the posted step was refused: a conflict shows the
     newer draft beside its diff."""
     if isinstance(refusal, DraftConflict):
-        return _render_form(
-            service, service.draft(app_key), app_key, form_key, path, conflict=refusal, status=409
-        )
+        return _render_form(at.reloaded(), conflict=refusal, status=409)
     if isinstance(refusal, UnreadableDocument):
         problem = _("Fix the YAML first: the visual designer waits until it reads again.")
     else:
         problem = str(refusal)
-    return _render_form(service, draft, app_key, form_key, path, problem=problem, status=400)
+    return _render_form(at, problem=problem, status=400)
 
 
 def _published(app_key: str, form_key: str, posted: Any) -> bool:
@@ -310,22 +318,13 @@ def _new_field(posted: Any) -> AddField:
 @blueprint.post("/<app_key>/forms/<form_key>/yaml")
 def save_yaml(app_key: str, form_key: str) -> Any:
     """Save the YAML tab's text as it is: text that does not parse is kept, with its place."""
-    service, _unused_draft, path = _located(app_key, "forms", form_key)
+    at = _FormFile.located(app_key, form_key)
     text = _posted_yaml()
     revision = _posted_revision()
     try:
-        service.save(app_key, path, text, revision, context.user().id)
+        at.service.save(app_key, at.path, text, revision, context.user().id)
     except DraftConflict as conflict:
-        return _render_form(
-            service,
-            service.draft(app_key),
-            app_key,
-            form_key,
-            path,
-            yaml_text=text,
-            conflict=conflict,
-            status=409,
-        )
+        return _render_form(at.reloaded(), yaml_text=text, conflict=conflict, status=409)
     return redirect(url_for(".form", app_key=app_key, form_key=form_key))
 
 

@@ -34,18 +34,15 @@ for_administrators(blueprint, _l("Only administrators may see background jobs.")
 
 @blueprint.get("/dead")
 def dead_letters() -> str:
-    with read_transaction(context.instance().engine) as connection:
-        letters = list_dead_letters(connection, limit=SHOWN)
-        total = count_dead_letters(connection)
-        failed_jobs = context.instance().plugin_jobs.failed(connection, limit=SHOWN)
-        failed_total = context.instance().plugin_jobs.count_failed(connection)
-    return render_template(
-        "admin/dead_letters.html",
-        letters=letters,
-        total=total,
-        failed_jobs=failed_jobs,
-        failed_total=failed_total,
-    )
+    instance = context.instance()
+    with read_transaction(instance.engine) as connection:
+        shown = {
+            "letters": list_dead_letters(connection, limit=SHOWN),
+            "total": count_dead_letters(connection),
+            "failed_jobs": instance.plugin_jobs.failed(connection, limit=SHOWN),
+            "failed_total": instance.plugin_jobs.count_failed(connection),
+        }
+    return render_template("admin/dead_letters.html", **shown)
 
 
 @blueprint.post("/dead/<int:letter_id>/retry")

@@ -21,10 +21,18 @@ _KEPT = 512
 
 
 @dataclass(frozen=True)
-class NavLink:
-    form_key: str
+class NavSection:
+    """One installed app: its dashboards, then its forms in the app's menu order and groups."""
+
+    app_key: str
     label: str
-    href: str
+    dashboards: tuple[NavLink, ...]
+    groups: tuple[NavGroup, ...]
+
+    @property
+    def links(self) -> tuple[NavLink, ...]:
+        """Every form link of the section, group after group."""
+        return tuple(link for group in self.groups for link in group.links)
 
 
 @dataclass(frozen=True)
@@ -36,13 +44,10 @@ class NavGroup:
 
 
 @dataclass(frozen=True)
-class NavSection:
-    app_key: str
+class NavLink:
+    form_key: str
     label: str
-    links: tuple[NavLink, ...]
-    dashboards: tuple[NavLink, ...] = ()
-    groups: tuple[NavGroup, ...] = ()
-    """The links again, in the app's menu order and groups."""
+    href: str
 
 
 _sections: dict[tuple[str, frozenset[str], bool, str, str], tuple[App, NavSection]] = {}
@@ -74,14 +79,13 @@ def _section(app_key: str, app: App) -> NavSection:
         )
         if group_links:
             groups.append(NavGroup(text(group.label) if group.label else "", group_links))
-    links = tuple(link for group in groups for link in group.links)
     boards = tuple(
         NavLink(
             board.key, text(board.label), url_for("dashboards.page", app_key=app_key, key=board.key)
         )
         for board in visible_dashboards(actor, app)
     )
-    section = NavSection(app_key, text(app.label), links, boards, tuple(groups))
+    section = NavSection(app_key, text(app.label), boards, tuple(groups))
     if len(_sections) >= _KEPT:
         _sections.clear()
     _sections[key] = (app, section)

@@ -102,10 +102,7 @@ one link, as in `account.level`."""
 
 def build_document(apps: Sequence[App]) -> dict[str, Any]:
     """The whole OpenAPI document for ``apps``."""
-    paths: dict[str, Any] = {
-        "/openapi.json": _document_path(),
-        "/apps": _apps_path(),
-    }
+    paths: dict[str, Any] = _meta_paths()
     schemas: dict[str, Schema] = dict(_shared_schemas())
     schemas.update(dashboard_schemas())
     tags: list[dict[str, Any]] = [{"name": "meta", "description": "The API itself."}]
@@ -189,33 +186,39 @@ def _describe(label: Label, more: Label | None = None) -> str:
 # paths --------------------------------------------------------------------------
 
 
-def _document_path() -> dict[str, Any]:
+def _meta_paths() -> dict[str, Any]:
+    """The paths about the API itself: this document, which anyone may read, and the apps."""
     return {
-        "get": {
-            "operationId": "openapi_document",
-            "summary": "This document",
-            "tags": ["meta"],
-            "security": [],
-            "responses": {
-                "200": json_response("The OpenAPI document.", {"type": "object"}),
-                **_errors(("500",)),
-            },
-        }
+        "/openapi.json": _meta_get(
+            "openapi_document",
+            "This document",
+            json_response("The OpenAPI document.", {"type": "object"}),
+            ("500",),
+            public=True,
+        ),
+        "/apps": _meta_get(
+            "list_apps",
+            "The installed apps and the forms the user may read",
+            json_response("The apps.", ref("AppList")),
+            ("401", "500"),
+        ),
     }
 
 
-def _apps_path() -> dict[str, Any]:
-    return {
-        "get": {
-            "operationId": "list_apps",
-            "summary": "The installed apps and the forms the user may read",
-            "tags": ["meta"],
-            "responses": {
-                "200": json_response("The apps.", ref("AppList")),
-                **_errors(("401", "500")),
-            },
-        }
-    }
+def _meta_get(
+    operation_id: str,
+    summary: str,
+    answer: dict[str, Any],
+    statuses: tuple[str, ...],
+    *,
+    public: bool = False,
+) -> dict[str, Any]:
+    """A GET in the ``meta`` tag answering ``answer``; a ``public`` one needs no token."""
+    operation: dict[str, Any] = {"operationId": operation_id, "summary": summary, "tags": ["meta"]}
+    if public:
+        operation["security"] = []
+    operation["responses"] = {"200": answer, **_errors(statuses)}
+    return {"get": operation}
 
 
 def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:

@@ -80,13 +80,6 @@ class Edge:
     """A condition's default branch."""
 
 
-@dataclass(frozen=True)
-class Placed:
-    node: Node
-    x: int
-    y: int
-
-
 def edges(workflow: Workflow) -> list[Edge]:
     """The forward edges of the flow, in definition order."""
     found: list[Edge] = []
@@ -125,6 +118,13 @@ class Drawing:
     routes: tuple[tuple[Edge, tuple[tuple[int, int], ...]], ...]
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class Placed:
+    node: Node
+    x: int
+    y: int
 
 
 def layout(workflow: Workflow) -> Drawing:

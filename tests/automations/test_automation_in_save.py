@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rules_support import MakeRules, Rules, StampPlugin, rules_folder
+from rules_support import RULES_DIR, MakeRules, Rules, StampPlugin, rules_folder
 from sqlalchemy import func, select
 
 from formflow.automations.engine import event_rules_check, forms_with_event_rules
@@ -157,6 +157,40 @@ def test_a_value_a_rule_sets_that_does_not_fit_names_the_rule(make_rules: MakeRu
         rules.create("customer", {"name": "Acme", "level": "vip"})
     assert refused.value.rule_key == "odd"
     assert rules.records.find(Actor.system(), "customer").rows == []
+
+
+COUNTED = (
+    (RULES_DIR / "forms" / "customer.yaml")
+    .read_text("utf-8")
+    .replace(
+        "  - {key: note, type: text, label: Note}\n",
+        "  - {key: note, type: text, label: Note, visible_if: \"level == 'vip'\"}\n"
+        '  - {key: twice, type: formula, label: Twice, result: number, expression: "(touches or 0) * 2"}\n',
+    )
+)
+
+TOUCHED = """\
+key: touched
+label: Count the first touch
+form: customer
+timing: in_save
+trigger: {type: created}
+actions:
+  - set: {touches: 3, note: hidden unless vip}
+"""
+
+
+def test_what_reads_a_value_a_rule_sets_is_worked_out_with_it(make_rules: MakeRules) -> None:
+    rules = make_rules(touched=TOUCHED, files={"forms/customer.yaml": COUNTED})
+    plain = rules.create("customer", {"name": "Acme", "level": "a"})
+    vip = rules.create("customer", {"name": "Bolt", "level": "vip"})
+    assert [(c["touches"], c["twice"], c["note"]) for c in (plain, vip)] == [
+        (3, 6, None),
+        (3, 6, "hidden unless vip"),
+    ]
+    assert rules.get("customer", plain["id"])["twice"] == 6
+    updated = rules.update("customer", plain["id"], {"touches": 5})
+    assert (updated["twice"], updated["note"]) == (10, None)
 
 
 def test_a_batch_create_runs_in_save_rules_on_each_record(make_rules: MakeRules) -> None:

@@ -17,7 +17,10 @@ automations, workflows):
 3. if they set anything, the record is worked out again with their values on top of the
    caller's (so formulas that read a field a rule set are right), and every remaining
    check (required fields, options, references, uniqueness, plugins' before-hooks) runs
-   on the final values.
+   on the final values. Only what reads the fields they set is worked out again (their
+   values converted and checked, and the formulas and conditions when one reads them:
+   :meth:`~formflow.records.submission.Preparer.again`), so a rule that stamps a field
+   costs that field, not the record.
 
 Rules run once per save: what a rule sets sets off no in-save rule again. Their values are
 set with the engine's grant, so a rule may set a readonly field the caller may not. A rule
@@ -29,7 +32,7 @@ leaves its row in the automations' run log, in the save's transaction.
 from __future__ import annotations
 
 import time as clock
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +45,7 @@ from formflow.definitions.automations import thaw
 from formflow.definitions.model import App, Form
 from formflow.errors import FormflowError, InSaveRuleFailed, ValidationFailed
 from formflow.records.compute import Context
-from formflow.records.submission import Prepared
+from formflow.records.submission import Prepared, Preparer
 from formflow.records.unit import insert_rows
 from formflow.storage.platform_tables import automation_runs
 
@@ -103,19 +106,18 @@ class InSaveRules:
     def apply(
         self,
         form_key: str,
-        values: Mapping[str, Any],
         prepared: Prepared,
         context: Context,
-        prepare: Callable[[Mapping[str, Any]], Prepared],
+        preparer: Preparer,
         *,
         before: Mapping[str, Any] | None = None,
         before_rows: Mapping[str, Any] | None = None,
     ) -> tuple[Prepared, Ruled]:
-        """Run the rules of ``form_key`` on a save of ``values``, ``prepared`` as the save
-        worked them out (``before``/``before_rows``: the record an update changes, ``None``
-        for a create). Returns the save's values worked out again by ``prepare`` with
-        those the rules set on top of ``values`` (or ``prepared`` itself when they set
-        nothing), and what they did."""
+        """Run the rules of ``form_key`` on a save ``preparer`` worked out as ``prepared``
+        (``before``/``before_rows``: the record an update changes, ``None`` for a
+        create). Returns the save's values worked out again with those the rules set on
+        top of the caller's (:meth:`Preparer.again`: only what reads them), or
+        ``prepared`` itself when they set nothing, and what they did."""
         rules = self._by_form.get(form_key)
         if not rules:
             return prepared, NOTHING
@@ -131,7 +133,7 @@ class InSaveRules:
         if not ruled.values:
             return prepared, ruled
         try:
-            return prepare({**values, **ruled.values}), ruled
+            return preparer.again(self._forms[form_key], prepared, ruled.values, context), ruled
         except ValidationFailed as exc:
             setters = sorted({ruled.setters[key] for key in exc.problems if key in ruled.setters})
             if not setters:

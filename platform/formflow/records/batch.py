@@ -127,13 +127,7 @@ def _prepare(
             service._refuse_hidden(access, values)
             found = service.preparer.prepare(form, values, context, derive=derive)
             service._refuse_fixed(access, values, found.values, found.rows, defaults)
-            found, ruled[index] = service.in_save.apply(
-                form.key,
-                values,
-                found,
-                context,
-                lambda given: service.preparer.prepare(form, given, context, derive=derive),
-            )
+            found, ruled[index] = service.in_save.apply(form.key, found, context, service.preparer)
         except ValidationFailed as exc:
             problems[index] = exc.problems
         else:

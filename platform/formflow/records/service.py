@@ -221,13 +221,7 @@ class RecordService:
             fill = self._fill(connection, form)
             prepared = self.preparer.prepare(form, values, context, derive=derive, fill=fill)
             self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
-            prepared, ruled = self.in_save.apply(
-                form.key,
-                values,
-                prepared,
-                context,
-                lambda given: self.preparer.prepare(form, given, context, derive=derive, fill=fill),
-            )
+            prepared, ruled = self.in_save.apply(form.key, prepared, context, self.preparer)
             owner = self._owner(actor, form, prepared.values)
             self._check_new_owner(connection, actor, form, self._ruling(access, ruled), owner, None)
             self.integrity.check(

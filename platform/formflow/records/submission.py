@@ -11,8 +11,10 @@ empty value: the admin must hear of it, and a condition reading it must not quie
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Any
 
 from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
@@ -37,6 +39,38 @@ class Prepared:
 
     values: dict[str, Any]
     rows: dict[str, list[dict[str, Any]]]
+    basis: Basis | None = dataclasses.field(default=None, compare=False, repr=False)
+    """How it was worked out, for :meth:`Preparer.again` (``None``: not by a preparer)."""
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a submission was prepared from and what it found on the way, so that values
+    set on top of it (by in-save rules) can be worked out without doing the rest again."""
+
+    incoming: Mapping[str, Any]
+    existing: Mapping[str, Any] | None
+    existing_rows: Mapping[str, list[dict[str, Any]]] | None
+    system: Mapping[str, Any]
+    derive: Derive | None
+    fill: Fill | None
+    started: Mapping[str, Any]
+    """The record's values before formulas and conditions: converted, defaulted, filled
+    and derived."""
+    settled: Settled
+    submitted_rows: bool
+
+
+class Reach(Enum):
+    """How much of a prepared submission values set on top of it oblige to work out again."""
+
+    OWN = "own"
+    """Only those values: nothing else reads them (converted, shown or not, needed or not)."""
+    SETTLE = "settle"
+    """Formulas and conditions too: one of them reads a value set."""
+    WHOLE = "whole"
+    """Everything: a default, a link's fill, a derived value or a subtable depends on them,
+    or they do not fit (the whole preparation then names every problem, as it always does)."""
 
 
 class Problems(dict[str, list[Problem]]):
@@ -89,6 +123,102 @@ class Preparer:
             submission.problems.add(refused.field, Problem("expression_limit", _refusal(refused)))
             raise ValidationFailed(submission.problems) from None
 
+    def again(
+        self, form: Form, prepared: Prepared, given: Mapping[str, Any], context: Context
+    ) -> Prepared:
+        """What :meth:`prepare` gives for the values ``prepared`` was prepared from with
+        ``given`` on top (what the form's in-save rules set), working out again only what
+        reads ``given`` (see :func:`reach`): a save whose rule stamps a field nothing reads
+        converts and checks that one value, not the whole record again. Whenever a value
+        set does not fit, the whole preparation runs again and fails as it would have, with
+        every problem."""
+        basis = prepared.basis
+        if basis is None:
+            raise ValueError("only a prepared submission can be worked out again")
+
+        def whole() -> Prepared:
+            return self.prepare(
+                form,
+                {**basis.incoming, **given},
+                context,
+                basis.existing,
+                basis.existing_rows,
+                basis.system,
+                basis.derive,
+                basis.fill,
+            )
+
+        how = reach(form, given, basis)
+        if how is Reach.WHOLE:
+            return whole()
+        submission = _Submission(self.converter, context)
+        converted: dict[str, Any] = {}
+        for item in form.fields:
+            if item.key in given:
+                submission._convert(item, given[item.key], item.key, converted)
+        if submission.problems:
+            return whole()
+        started = {**basis.started, **converted}
+        incoming = {**basis.incoming, **given}
+        if how is Reach.OWN:
+            shown = {
+                key: value if key in basis.settled.visible else None
+                for key, value in converted.items()
+            }
+            if any(key in basis.settled.required and is_empty(shown[key]) for key in shown):
+                return whole()
+            again = replace(basis, incoming=incoming, started=started)
+            return Prepared({**prepared.values, **shown}, prepared.rows, again)
+        try:
+            values, rows, settled = submission.finish(
+                form, dict(started), {}, basis.existing_rows, basis.system
+            )
+        except (ExpressionRefused, ValidationFailed):
+            return whole()
+        again = replace(basis, incoming=incoming, started=started, settled=settled)
+        return Prepared(values, rows, again)
+
+
+def reach(form: Form, given: Mapping[str, Any], basis: Basis) -> Reach:
+    """How much of the submission ``basis`` describes values ``given`` on top of it
+    oblige to work out again: everything when a field the engine sets (computed, filled,
+    a link, a subtable, a link's narrowing field), a default still to take, or submitted
+    rows (whose defaults read the record) may depend on them; formulas and conditions when
+    one reads them (a row's reads the whole record as ``parent``); else only themselves."""
+    fields = {item.key: item for item in form.fields}
+    narrowing = {ours for link in form.fields for _theirs, ours in link.link_filter}
+    for key in given:
+        item = fields.get(key)
+        if (
+            item is None
+            or key in SYSTEM_FIELDS
+            or key in narrowing
+            or item.is_computed
+            or item.is_link
+            or item.filled_from is not None
+            or item.kind is ValueKind.ROWS
+        ):
+            return Reach.WHOLE
+    if basis.submitted_rows:
+        return Reach.WHOLE
+    if basis.existing is None and any(
+        item.default_expr is not None
+        and item.key not in basis.incoming
+        and item.key not in given
+        and not item.default_expr.names.isdisjoint(given)
+        for item in form.fields
+    ):
+        return Reach.WHOLE
+    for item in form.fields:
+        for expression in (item.expression, item.visible_if, item.required_if):
+            if expression is not None and not expression.names.isdisjoint(given):
+                return Reach.SETTLE
+        for sub in item.fields:
+            for expression in (sub.expression, sub.visible_if, sub.required_if):
+                if expression is not None and "parent" in expression.names:
+                    return Reach.SETTLE
+    return Reach.OWN
+
 
 class _Submission:
     """One submission being prepared: the context its expressions read, and every problem
@@ -121,6 +251,32 @@ class _Submission:
             for f in form.fields
             if f.kind is ValueKind.ROWS and f.key in incoming
         }
+        started = dict(values)
+        values, rows, settled = self.finish(form, values, submitted, existing_rows, system)
+        basis = Basis(
+            incoming,
+            existing,
+            existing_rows,
+            system,
+            derive,
+            fill,
+            started,
+            settled,
+            bool(submitted),
+        )
+        return Prepared(values, rows, basis)
+
+    def finish(
+        self,
+        form: Form,
+        values: dict[str, Any],
+        submitted: Mapping[str, list[dict[str, Any]]],
+        existing_rows: Mapping[str, list[dict[str, Any]]] | None,
+        system: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]], Settled]:
+        """The record's ``values`` (converted, defaulted, filled and derived) with its
+        formulas and conditions worked out and every check made: the values and rows to
+        store, and what settling them found."""
         names: dict[str, Any] = {**values}
         for field in form.fields:
             if field.kind is ValueKind.ROWS:
@@ -137,7 +293,7 @@ class _Submission:
             if f.kind is ValueKind.ROWS
             and (f.key in submitted or names[f.key] != (existing_rows or {}).get(f.key, []))
         }
-        return Prepared(values, rows)
+        return values, rows, settled
 
     def _values(
         self,

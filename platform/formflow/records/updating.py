@@ -190,24 +190,18 @@ class Updating:
         actor may not change refused), then the form's in-save rules run on them
         (``kept``: the record with its subtable rows, as stored)."""
         service, form, context = self.service, self.form, self.context
-        derive = service._derive(connection, form, current)
-        fill = service._fill(connection, form)
-
-        def prepare(given: Mapping[str, Any]) -> Prepared:
-            return service.preparer.prepare(
-                form,
-                given,
-                context,
-                existing=current,
-                existing_rows=kept_rows,
-                derive=derive,
-                fill=fill,
-            )
-
-        prepared = prepare(values)
+        prepared = service.preparer.prepare(
+            form,
+            values,
+            context,
+            existing=current,
+            existing_rows=kept_rows,
+            derive=service._derive(connection, form, current),
+            fill=service._fill(connection, form),
+        )
         service._refuse_fixed(self.access, values, prepared.values, prepared.rows, kept)
         return service.in_save.apply(
-            form.key, values, prepared, context, prepare, before=current, before_rows=kept_rows
+            form.key, prepared, context, service.preparer, before=current, before_rows=kept_rows
         )
 
     def _updates(

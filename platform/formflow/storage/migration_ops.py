@@ -305,9 +305,9 @@ class DropIndex(OneTableOperation):
 @dataclass(frozen=True)
 class KeepHiddenColumn(OneTableOperation, effect=Effect.NONE):
     """A removed field's column stays, out of sight, with its values. ``successors`` are
-    fields of the same type added in the same change: if one is the field renamed, the plan
-    says how to keep its values, since a key changed without ``renamed_from`` reads as a
-    field removed and another added."""
+    fields holding the same kind of value added in the same change: if one is the field
+    renamed, the plan says how to keep its values, since a key changed without
+    ``renamed_from`` reads as a field removed and another added."""
 
     table: str
     column_name: str

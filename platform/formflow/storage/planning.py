@@ -289,7 +289,7 @@ class _Planner:
                 successors = tuple(
                     key
                     for key, field in spec.fields.items()
-                    if key in added and field.type == removed.type
+                    if key in added and field.kind is removed.kind
                 )
                 self.builder.add(
                     Stage.KEEP_HIDDEN, KeepHiddenColumn(spec.table.name, name, successors)

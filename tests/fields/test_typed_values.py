@@ -79,3 +79,9 @@ def test_an_amount_with_its_currency_sign_is_taken(fields: dict[str, Field], typ
 
 def test_a_negative_amount_keeps_its_sign_before_the_currency(fields: dict[str, Field]) -> None:
     assert convert_kind(fields["amount"], "-¥5", Purpose.INPUT) == Decimal("-5.00")
+
+
+def test_a_stored_text_with_a_currency_sign_is_not_a_number(fields: dict[str, Field]) -> None:
+    """A migration moves stored values exactly or not at all: the sign is part of the text."""
+    with pytest.raises(Invalid):
+        convert_kind(fields["amount"], "¥5", Purpose.STORED)

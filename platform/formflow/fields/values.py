@@ -135,7 +135,7 @@ def _single_choice(values: list[Any]) -> str:
 
 
 def integer_value(field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC) -> int:
-    number = _number(value, N_("must be a whole number"))
+    number = _number(value, N_("must be a whole number"), purpose)
     if number != number.to_integral_value():
         raise Invalid("type", N_("must be a whole number"))
     if abs(number) > MAX_INTEGER:
@@ -147,7 +147,7 @@ def integer_value(field: Field | None, value: Any, purpose: Purpose, timezone: t
 def decimal_value(
     field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC
 ) -> Decimal:
-    number = _number(value, N_("must be a number"))
+    number = _number(value, N_("must be a number"), purpose)
     if purpose is Purpose.FILTER or field is None:
         if number.adjusted() > 30:
             raise Invalid("range", N_("is too large"))
@@ -165,8 +165,9 @@ def decimal_value(
     return Decimal(_bounded(field, rounded)) if purpose is Purpose.INPUT else rounded
 
 
-def _number(value: Any, message: str) -> Decimal:
-    """A number as people and clients write it: ``1234``, ``1,234.5``, ``12%``."""
+def _number(value: Any, message: str, purpose: Purpose) -> Decimal:
+    """A number as people and clients write it: ``1234``, ``1,234.5``, ``12%``; typed,
+    also with a currency sign (``¥1,200``), which a stored text keeps as part of it."""
     if isinstance(value, bool):
         raise Invalid("type", message)
     if isinstance(value, int | Decimal):
@@ -175,7 +176,8 @@ def _number(value: Any, message: str) -> Decimal:
         number = Decimal(repr(value))
     elif isinstance(value, str):
         written = value.replace(",", "").strip().removesuffix("%").strip()
-        written = _CURRENCY_SIGN.sub(r"\1", written)
+        if purpose is Purpose.INPUT:
+            written = _CURRENCY_SIGN.sub(r"\1", written)
         if not _PLAIN_NUMBER.fullmatch(written):
             raise Invalid("type", message)
         number = Decimal(written)

@@ -141,11 +141,39 @@ def test_every_trigger_compiles_to_its_frozen_rule(tmp_path: Path) -> None:
             "    params: {url: 'http://x', body: '{\"a\": {{ nam }}}'}\n",
             "rule.yaml:7:37: template uses unknown name 'nam'; did you mean 'name'?",
         ),
+        (
+            HEAD + "trigger: {type: created}\nactions:\n  - set: {stage: wonn}\n",
+            "rule.yaml:6:18: 'stage' cannot be set to 'wonn': 'wonn' is not one of the options",
+        ),
+        (
+            HEAD + "trigger: {type: created}\nactions:\n  - set: {expected_close: soon}\n",
+            "rule.yaml:6:27: 'expected_close' cannot be set to 'soon': must be a date",
+        ),
+        (
+            HEAD + "trigger: {type: created}\nactions:\n  - action: create_record\n"
+            "    params: {form: contract, values: {amount: lots}}\n",
+            "rule.yaml:7:47: 'amount' cannot be set to 'lots': must be a number",
+        ),
+        (
+            HEAD + "trigger: {type: created}\nactions:\n  - action: notify\n"
+            "    params: {user_field: owner, title: '{{ nmae }} won'}\n",
+            "rule.yaml:7:40: template uses unknown name 'nmae'; did you mean 'name'?",
+        ),
+        (
+            HEAD + "trigger: {type: created}\nactions:\n  - action: notify\n"
+            "    params: {user_field: owner, title: Won, body: '{{ name '}\n",
+            "rule.yaml:7:51: template does not parse",
+        ),
     ],
 )
 def test_a_bad_rule_is_reported_at_its_place(tmp_path: Path, text: str, expected: str) -> None:
     found = errors_of(tmp_path, text)
     assert any(error.startswith(expected) for error in found), found
+
+
+def test_a_literal_that_fits_its_field_is_no_problem(tmp_path: Path) -> None:
+    text = HEAD + "trigger: {type: created}\nactions:\n  - set: {stage: won, reminded: true}\n"
+    assert "rule" in load_app(rules_folder(tmp_path, {"rule": text})).automations
 
 
 def test_a_plugin_action_is_known_once_its_plugin_is_loaded(tmp_path: Path) -> None:

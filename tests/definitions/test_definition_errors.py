@@ -451,3 +451,51 @@ def test_a_row_reading_an_unknown_or_formula_field_of_its_parent(write_app: AppW
         "forms/item.yaml:12:53: a row cannot read the formula 'parent.total': the record's"
         " formulas are worked out from its rows, after them",
     ]
+
+
+BROKEN_NOTE = "key: note\nlabel: [unclosed\n"
+"""A form file that does not parse: its own error is the only one its references give."""
+
+
+def test_a_link_to_a_form_whose_file_does_not_parse_adds_no_unknown_form(
+    write_app: AppWriter,
+) -> None:
+    root = write_app(
+        forms={
+            "item": form(NAME + "  - {key: note, type: link, label: 备注, form: note}\n"),
+            "note": BROKEN_NOTE,
+        }
+    )
+    assert [error.split(": ", 1)[0] for error in definition_errors(root)] == ["forms/note.yaml:3:1"]
+
+
+def test_a_rollup_over_a_form_whose_file_does_not_parse_adds_no_unknown_form(
+    write_app: AppWriter,
+) -> None:
+    rollup = (
+        "  - {key: notes, type: rollup, label: 备注数, form: note, link: item, aggregate: count}\n"
+    )
+    root = write_app(forms={"item": form(NAME + rollup), "note": BROKEN_NOTE})
+    assert [error.split(": ", 1)[0] for error in definition_errors(root)] == ["forms/note.yaml:3:1"]
+
+
+def test_a_menu_naming_a_form_whose_file_does_not_parse_adds_no_unknown_form(
+    write_app: AppWriter,
+) -> None:
+    app = MINIMAL_APP_YAML + "menu:\n  - forms: [note, item]\n"
+    root = write_app(app=app, forms={"item": form(NAME), "note": BROKEN_NOTE})
+    assert [error.split(": ", 1)[0] for error in definition_errors(root)] == ["forms/note.yaml:3:1"]
+
+
+def test_a_link_to_a_form_nobody_declares_is_still_unknown_beside_a_broken_file(
+    write_app: AppWriter,
+) -> None:
+    root = write_app(
+        forms={
+            "item": form(NAME + "  - {key: other, type: link, label: 其他, form: notes}\n"),
+            "note": BROKEN_NOTE,
+        }
+    )
+    assert "forms/item.yaml:6:47: unknown form 'notes'; did you mean 'note'?" in definition_errors(
+        root
+    )

@@ -131,3 +131,20 @@ def test_several_documents_in_one_file_are_refused(tmp_path: Path) -> None:
         "doc.yaml:2:1: invalid YAML: expected a single document in the stream, "
         "but found another document"
     )
+
+
+def test_a_tab_in_the_indentation_is_named_as_the_mistake(tmp_path: Path) -> None:
+    message = failure(tmp_path, "fields:\n  - key: a\n\trequired: true\n")
+    assert message == (
+        "doc.yaml:3:1: invalid YAML: this line is indented with a tab; indent with spaces "
+        "(YAML allows no tabs)"
+    )
+
+
+def test_a_tab_inside_a_value_is_no_mistake(tmp_path: Path) -> None:
+    assert load(tmp_path, "a: 'x\ty'\n") == {"a": "x\ty"}
+
+
+def test_non_utf8_text_is_placed_by_characters_not_bytes(tmp_path: Path) -> None:
+    message = failure(tmp_path, "a: 客户\xe9\n".encode().replace(b"\xc3\xa9", b"\xe9"))
+    assert message == "doc.yaml:1:6: file is not UTF-8 text; save it with UTF-8 encoding"

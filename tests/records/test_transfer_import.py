@@ -269,3 +269,28 @@ def test_an_import_cannot_write_a_field_hidden_from_the_importer(
     found = ImportOptions({0: "name", 1: "salary"})
     outcome = import_file(ready.service, ready.alice, "contact", path, found)
     assert found_errors(outcome) == {(2, "薪资", "unknown_field")}
+
+
+def test_errors_are_reported_in_the_files_order(ready: Sales, tmp_path: Path) -> None:
+    path = csv_file(tmp_path / "c.csv", "编码,姓名,公司\nOLD001,Wu,Acme\nNEW1,Li,Nowhere Ltd\n")
+    outcome = import_file(ready.service, ready.mary, "contact", path, options(path))
+    assert [(error.row, error.problem.code) for error in outcome.errors] == [
+        (2, "unique"),
+        (3, "not_found"),
+    ]
+
+
+def test_dates_written_year_first_as_spreadsheets_do_are_read(ready: Sales, tmp_path: Path) -> None:
+    path = csv_file(
+        tmp_path / "calls.csv",
+        "姓名,拜访.日期,拜访.主题\nWu,2026/1/5,Intro\n,2026年2月1日,Demo\n,2026.3.9,Deal\n",
+    )
+    outcome = import_file(ready.service, ready.mary, "contact", path, options(path))
+    assert outcome.errors == []
+    wu = next(r for r in ready.service.find(ready.mary, "contact").rows if r["name"] == "Wu")
+    stored = ready.service.get(ready.mary, "contact", wu["id"])
+    assert [str(row["day"]) for row in stored["calls"]] == [
+        "2026-01-05",
+        "2026-02-01",
+        "2026-03-09",
+    ]

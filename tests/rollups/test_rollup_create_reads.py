@@ -86,3 +86,25 @@ def test_a_create_that_moves_its_parents_rollups_hands_back_its_lookups_as_store
     assert created["account_headroom"] == Decimal("750.00")
     found = capped.records.get(clerk, "deal", created["id"])
     assert _derived(capped, "deal", created) == _derived(capped, "deal", found)
+
+
+def test_a_batch_create_refuses_the_rows_that_break_a_rule_and_stores_the_others(
+    capped: Sandbox, clerk: Actor
+) -> None:
+    items = [{"name": "Acme", "credit": "1000"}, {"name": "Bolt", "credit": "6000"}]
+    batch = capped.records.create_many(clerk, "account", items)
+    assert [p.code for p in batch.problems[1]["credit"]] == ["rule"]
+    assert [row["name"] for row in capped.records.find(clerk, "account").rows] == ["Acme"]
+
+
+def test_a_batch_create_refuses_a_row_whose_rule_a_rollup_it_moves_breaks(
+    box: Sandbox, staff: Actor
+) -> None:
+    account = box.records.create(staff, "account", {"name": "Acme", "credit": "100"})
+    deals = [
+        {"title": "Small", "account": account["id"], "amount": "60", "stage": "won"},
+        {"title": "Big", "account": account["id"], "amount": "60", "stage": "won"},
+    ]
+    batch = box.records.create_many(staff, "deal", deals)
+    assert [p.code for p in batch.problems[1]["amount"]] == ["rule"]
+    assert [row["title"] for row in box.records.find(staff, "deal").rows] == ["Small"]

@@ -105,6 +105,28 @@ def test_a_renamed_field_keeps_its_values(engine: Engine, write_app: AppWriter) 
     assert "level" not in stored_rows(engine, ITEM)[row]
 
 
+def test_a_field_whose_key_changed_without_renamed_from_is_named_as_a_possible_rename(
+    engine: Engine, write_app: AppWriter
+) -> None:
+    migrate_to(engine, write_app, item=item_form(LEVEL))
+    grade = "{key: grade, type: text, label: Grade, max_length: 10}"
+    lines = plan_lines(engine, write_app, item=item_form(grade))
+    assert (
+        f"keep column {ITEM}.level hidden: the field was removed; its data stays until a purge. "
+        "If grade is this field renamed, write `renamed_from: level` on it to keep the values"
+    ) in lines
+
+
+def test_a_removed_field_beside_a_new_field_of_another_type_is_no_possible_rename(
+    engine: Engine, write_app: AppWriter
+) -> None:
+    migrate_to(engine, write_app, item=item_form(LEVEL))
+    lines = plan_lines(engine, write_app, item=item_form("{key: qty, type: number, label: Qty}"))
+    assert (
+        f"keep column {ITEM}.level hidden: the field was removed; its data stays until a purge"
+    ) in lines
+
+
 def test_a_removed_field_is_planned_as_a_hidden_column(
     engine: Engine, write_app: AppWriter
 ) -> None:

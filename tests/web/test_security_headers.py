@@ -153,3 +153,13 @@ def test_no_page_has_inline_script_or_style(
         page.request.path: inline.findall(page.text) for page in pages if inline.search(page.text)
     }
     assert found == {}
+
+
+def test_pages_name_an_icon_the_app_serves(client: FlaskClient) -> None:
+    """Without one, every page load asks for /favicon.ico and logs a 404 in the console."""
+    page = client.get("/login").get_data(as_text=True)
+    found = re.search(r'<link rel="icon" href="(/[^"]+)"', page)
+    assert found is not None
+    icon = client.get(found.group(1))
+    icon.close()
+    assert (icon.status_code, icon.mimetype) == (200, "image/svg+xml")

@@ -40,6 +40,7 @@ from formflow.definitions.model import SYSTEM_FIELDS, Form
 from formflow.definitions.source import PathKey
 from formflow.expressions import Expression, ExpressionError
 from formflow.fields import ValueKind
+from formflow.fields.values import Invalid
 from formflow.workflows.model import ActionCall, EndNode, Workflow
 
 SET_ACTION = "set"
@@ -131,7 +132,7 @@ class RuleCompiler:
         for index, item in enumerate(items):
             where = (*path, index)
             if "set" in item:
-                self._settable(item["set"], (*where, "set"))
+                self._settable(item["set"], (*where, "set"), literal=True)
                 sets.append(FieldSet(MappingProxyType(dict(item["set"])), MappingProxyType({})))
                 continue
             given = item.get("params", {})
@@ -144,7 +145,7 @@ class RuleCompiler:
                 )
                 continue
             if self._own_record(given, (*where, "params")):
-                self._settable(given.get("values", {}), (*where, "params", "values"))
+                self._settable(given.get("values", {}), (*where, "params", "values"), literal=True)
                 self._settable(given.get("map", {}), (*where, "params", "map"))
                 sets.append(
                     FieldSet(
@@ -183,14 +184,17 @@ class RuleCompiler:
             fits = False
         return fits
 
-    def _settable(self, values: Mapping[str, Any], path: PathKey) -> None:
+    def _settable(self, values: Mapping[str, Any], path: PathKey, *, literal: bool = False) -> None:
         """Refuse computed fields and subtables among the fields an in-save rule sets: the
-        save works the first out itself, and the second are rows, not values."""
+        save works the first out itself, and the second are rows, not values. Literal
+        values (``set``, ``values``) had their computed fields reported with the literal."""
         for key in values:
             if not self.form.has_field(key):
                 continue  # reported already
             field = self.form.field(key)
             if field.is_computed or field.is_derived:
+                if literal:
+                    continue
                 self.error(
                     (*path, key),
                     f"'{key}' is worked out by the save itself; a rule cannot set it",
@@ -307,8 +311,8 @@ class RuleCompiler:
         for index, item in enumerate(items):
             where = (*path, index)
             if "set" in item:
-                for key in item["set"]:
-                    self._field(self.form, key, (*where, "set", key), at_key=True)
+                for key, value in item["set"].items():
+                    self._literal(self.form, key, value, (*where, "set", key))
                 calls.append(ActionCall(SET_ACTION, MappingProxyType(dict(item["set"]))))
                 continue
             name = item["action"]
@@ -355,6 +359,10 @@ class RuleCompiler:
             self._check_update(given, path)
         elif name == builtin.WEBHOOK:
             self._template(given["body"], (*path, "body"))
+        elif name == builtin.NOTIFY:
+            for key in ("title", "body"):
+                if isinstance(given.get(key), str):
+                    self._template(given[key], (*path, key))
 
     def _check_update(self, given: Mapping[str, Any], path: PathKey) -> None:
         if "link" in given:
@@ -416,8 +424,8 @@ class RuleCompiler:
         more: frozenset[str] = frozenset(),
     ) -> None:
         """Check ``values`` and ``map`` against ``target``; ``map`` may also read ``more``."""
-        for key in given.get("values", {}):
-            self._field(target, key, (*path, "values", key), at_key=True)
+        for key, value in given.get("values", {}).items():
+            self._literal(target, key, value, (*path, "values", key))
         for key, source in given.get("map", {}).items():
             self._field(target, key, (*path, "map", key), at_key=True)
             compile_expression(self.compiler, source, (*path, "map", key), self.names | more)
@@ -434,6 +442,22 @@ class RuleCompiler:
         message = f"unknown field '{key}' in form '{form.key}'{suggest(key, keys)}"
         self.error(path, message, at_key=at_key)
         return False
+
+    def _literal(self, form: Form, key: str, value: Any, path: PathKey) -> None:
+        """Check a literal value a step writes as the field will when the rule runs, so a
+        misspelt option or a date that is no date is found before a run fails on it."""
+        if not self._field(form, key, path, at_key=True):
+            return
+        field = form.field(key)
+        if field.is_computed or field.is_derived:
+            self.error(path, f"'{key}' is worked out by the save itself; a rule cannot set it")
+            return
+        if value is None or field.kind is ValueKind.ROWS or field.field_type.reference:
+            return  # rows and ids are known only when the rule runs
+        try:
+            field.field_type.parse(field, value)
+        except Invalid as exc:
+            self.error(path, f"'{key}' cannot be set to {value!r}: {exc}")
 
     def _expression(self, source: str, path: PathKey) -> None:
         compile_expression(self.compiler, source, path, self.names)

@@ -267,9 +267,10 @@ class WidgetCompiler:
         return Measure(op, key, spec)
 
     def target(self, form: Form, data: Mapping[str, Any]) -> TargetSource | None:
-        source = self.forms.get(data["form"])
+        source = named_form(
+            data["form"], self.forms, self.compiler.context, self.error, ("target", "form")
+        )
         if source is None:
-            self.error(("target", "form"), unknown("form", data["form"], self.forms))
             return None
         sub = WidgetCompiler(self.compiler, self.forms, (*self.path, "target"))
         measure = sub.measure(source, data["measure"], ("measure",))

@@ -84,7 +84,7 @@ def load_app(
     )
     forms = _compile_all(documents["form"], "form", errors, compile_form, context)
     by_key = {document.data["key"]: document for document in reversed(documents["form"])}
-    forms = Relations(forms, by_key, errors).resolve()
+    forms = Relations(forms, by_key, errors, files.declared_forms).resolve()
     for key, form in forms.items():
         for path, message in [*derived_date_problems(form), *inline_problems(form, forms)]:
             errors.append(by_key[key].error_at_value(path, message))
@@ -108,7 +108,7 @@ def load_app(
             done.add(key)
             compiler = DocumentCompiler(document, context, errors)
             forms[key] = with_record_actions(compiler, forms[key], forms, workflows)
-    menu = _menu(app_document, forms, errors)
+    menu = _menu(app_document, forms, files.declared_forms, errors)
     duplicate_checks = compile_duplicate_checks(app_document, forms, errors)
     if errors:
         raise DefinitionErrors(errors)
@@ -190,15 +190,25 @@ def _read_included(folder: AppFiles, app: SourceDocument, errors: list[Definitio
                 seen.add(path)
                 digest.update(path.encode() + b"\0" + (folder.read(path) or b""))
                 document = _read(folder, path, kind, errors)
-                if document is None:
-                    continue
-                if kind == "form" and isinstance(document.data.get("key"), str):
-                    declared_forms.add(document.data["key"])
-                found = schema_errors(document, kind)
+                found = [] if document is None else schema_errors(document, kind)
                 errors.extend(found)
-                if not found:
+                if kind == "form":
+                    declared_forms.update(_form_keys_of(path, document, bool(found)))
+                if document is not None and not found:
                     documents[kind].append(document)
     return _Files(documents, frozenset(declared_forms), digest.hexdigest())
+
+
+def _form_keys_of(path: str, document: SourceDocument | None, broken: bool) -> set[str]:
+    """The form keys a form file declares, for other files' references to it. A file that
+    cannot be read or checked answers for the key it holds and for its name (``item.yaml``
+    holds ``item`` by convention), so a link to it is not reported as unknown besides the
+    file's own problem."""
+    key = None if document is None else document.data.get("key")
+    keys = {key} if isinstance(key, str) else set()
+    if document is None or broken:
+        keys.add(PurePosixPath(path).stem)
+    return keys
 
 
 def _expand(
@@ -239,9 +249,13 @@ def _roles(app: SourceDocument, errors: list[DefinitionError]) -> tuple[Role, ..
 
 
 def _menu(
-    app: SourceDocument, forms: Mapping[str, Form], errors: list[DefinitionError]
+    app: SourceDocument,
+    forms: Mapping[str, Form],
+    declared: frozenset[str],
+    errors: list[DefinitionError],
 ) -> tuple[MenuGroup, ...]:
-    """The navigation's groups; each names forms of the app, each form at most once."""
+    """The navigation's groups; each names forms of the app, each form at most once (a
+    form whose file has problems of its own is left out without another)."""
     groups: list[MenuGroup] = []
     seen: set[str] = set()
     for index, item in enumerate(app.data.get("menu", [])):
@@ -249,7 +263,8 @@ def _menu(
         for position, key in enumerate(item["forms"]):
             path = ("menu", index, "forms", position)
             if key not in forms:
-                errors.append(app.error_at_value(path, unknown("form", key, forms)))
+                if key not in declared:
+                    errors.append(app.error_at_value(path, unknown("form", key, forms)))
             elif key in seen:
                 errors.append(app.error_at_value(path, f"form '{key}' is already in the menu"))
             else:

@@ -56,8 +56,11 @@ class Relations:
         forms: Mapping[str, Form],
         documents: Mapping[str, SourceDocument],
         errors: list[DefinitionError],
+        declared: frozenset[str] = frozenset(),
     ) -> None:
         self.forms = forms
+        self.declared = declared
+        """Form keys whose files report their own problems: not unknown, only not compiled."""
         self.documents = documents
         self.errors = errors
         self.resolved: dict[Node, Field] = {}
@@ -212,7 +215,8 @@ class Relations:
         assert rollup is not None
         source_form = self.forms.get(rollup.form)
         if source_form is None:
-            self._error(form, field, "form", unknown("form", rollup.form, self.forms))
+            if rollup.form not in self.declared:
+                self._error(form, field, "form", unknown("form", rollup.form, self.forms))
             return None
         link = source_form.field(rollup.link) if source_form.has_field(rollup.link) else None
         if link is None or not link.is_link or link.target_form != form.key:

@@ -174,6 +174,9 @@ def parse_document(raw: bytes, display_name: str) -> SourceDocument:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = ", ".join(part for part in (exc.context, exc.problem) if part) or "unreadable"
+        if mark and _indented_with_a_tab(text, mark.line):
+            problem = "this line is indented with a tab; indent with spaces (YAML allows no tabs)"
+            column = 1
         raise fail(line, column, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise fail(1, 1, f"invalid YAML: {exc}") from None
@@ -184,13 +187,24 @@ def parse_document(raw: bytes, display_name: str) -> SourceDocument:
     return SourceDocument(display_name, data, builder.source_map)
 
 
+def _indented_with_a_tab(text: str, line: int) -> bool:
+    """Whether line ``line`` (from 0) starts with a tab among its indentation, the mistake
+    behind PyYAML's "found character that cannot start any token" on a tab."""
+    lines = text.splitlines()
+    if line >= len(lines):
+        return False
+    written = lines[line]
+    return "\t" in written[: len(written) - len(written.lstrip(" \t"))]
+
+
 def _decode(raw: bytes, fail: Any) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        line_start = before.rfind(b"\n") + 1
+        column = len(before[line_start:].decode("utf-8-sig", errors="replace")) + 1
         raise fail(line, column, "file is not UTF-8 text; save it with UTF-8 encoding") from None
 
 

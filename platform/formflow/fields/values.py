@@ -34,7 +34,18 @@ MAX_FILTER_TEXT = 2000
 TRUE_WORDS = frozenset({"true", "1", "yes", "on", "y", "是"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off", "n", "否"})
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_YEAR_FIRST_DATE = re.compile(
+    r"(?P<year>\d{4})(?:(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})"
+    r"|\s*年\s*(?P<cn_month>\d{1,2})\s*月\s*(?P<cn_day>\d{1,2})\s*日?)"
+    r"(?:[ T]\s*(?P<time>\S.*))?"
+)
+"""A date written year first, as spreadsheets and people in China write it: ``2026/1/5``,
+``2026.01.05``, ``2026-1-5``, ``2026年1月5日``, optionally followed by a time. Day-first and
+month-first forms (``05/01/2026``) are left out: nobody can tell which of the two is meant."""
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_CURRENCY_SIGN = re.compile(r"^([+-]?)\s*[¥￥$€£]\s*|\s*元$")
+"""A currency sign before an amount (``¥1,200``, ``-$5``) or 元 after it, as spreadsheets
+show amounts: the field's own currency says what the number is in."""
 
 
 class Purpose(StrEnum):
@@ -124,7 +135,7 @@ def _single_choice(values: list[Any]) -> str:
 
 
 def integer_value(field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC) -> int:
-    number = _number(value, N_("must be a whole number"))
+    number = _number(value, N_("must be a whole number"), purpose)
     if number != number.to_integral_value():
         raise Invalid("type", N_("must be a whole number"))
     if abs(number) > MAX_INTEGER:
@@ -136,7 +147,7 @@ def integer_value(field: Field | None, value: Any, purpose: Purpose, timezone: t
 def decimal_value(
     field: Field | None, value: Any, purpose: Purpose, timezone: tzinfo = UTC
 ) -> Decimal:
-    number = _number(value, N_("must be a number"))
+    number = _number(value, N_("must be a number"), purpose)
     if purpose is Purpose.FILTER or field is None:
         if number.adjusted() > 30:
             raise Invalid("range", N_("is too large"))
@@ -154,8 +165,9 @@ def decimal_value(
     return Decimal(_bounded(field, rounded)) if purpose is Purpose.INPUT else rounded
 
 
-def _number(value: Any, message: str) -> Decimal:
-    """A number as people and clients write it: ``1234``, ``1,234.5``, ``12%``."""
+def _number(value: Any, message: str, purpose: Purpose) -> Decimal:
+    """A number as people and clients write it: ``1234``, ``1,234.5``, ``12%``; typed,
+    also with a currency sign (``¥1,200``), which a stored text keeps as part of it."""
     if isinstance(value, bool):
         raise Invalid("type", message)
     if isinstance(value, int | Decimal):
@@ -164,6 +176,8 @@ def _number(value: Any, message: str) -> Decimal:
         number = Decimal(repr(value))
     elif isinstance(value, str):
         written = value.replace(",", "").strip().removesuffix("%").strip()
+        if purpose is Purpose.INPUT:
+            written = _CURRENCY_SIGN.sub(r"\1", written)
         if not _PLAIN_NUMBER.fullmatch(written):
             raise Invalid("type", message)
         number = Decimal(written)
@@ -211,10 +225,28 @@ def _as_date(value: Any, purpose: Purpose) -> date:
             if _ISO_DATE.fullmatch(text):
                 return date.fromisoformat(text)
             if purpose is Purpose.INPUT:
-                return datetime.fromisoformat(text).date()
+                return datetime.fromisoformat(_iso_written(text)).date()
         except ValueError:
             pass
     raise Invalid("type", N_("must be a date like 2026-01-31"))
+
+
+def _iso_written(text: str) -> str:
+    """``text`` with a year-first date at its start written the ISO way (``2026年1月5日 9:30``
+    becomes ``2026-01-05 9:30``); any other text as it is, for ``fromisoformat`` to judge."""
+    found = _YEAR_FIRST_DATE.fullmatch(text)
+    if found is None:
+        return text
+    month = found["month"] or found["cn_month"]
+    day = found["day"] or found["cn_day"]
+    written = f"{found['year']}-{int(month):02d}-{int(day):02d}"
+    return f"{written} {_padded_time(found['time'])}" if found["time"] else written
+
+
+def _padded_time(text: str) -> str:
+    """A time of day as ``fromisoformat`` takes it: ``9:30`` becomes ``09:30``."""
+    hours, colon, rest = text.partition(":")
+    return f"{int(hours):02d}{colon}{rest}" if colon and hours.isdigit() else text
 
 
 def datetime_value(
@@ -227,7 +259,10 @@ def datetime_value(
         moment = datetime.combine(value, time(0))
     elif isinstance(value, str) and value.strip():
         try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            written = value.strip().replace("Z", "+00:00")
+            if purpose is Purpose.INPUT:
+                written = _iso_written(written)
+            moment = datetime.fromisoformat(written)
         except ValueError:
             raise Invalid("type", N_("must be a date and time like 2026-01-31 09:30")) from None
     else:

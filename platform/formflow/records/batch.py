@@ -9,7 +9,8 @@ their deliveries, numbers taken in one step. Every row still leaves its audit en
 its event; the batch is one unit of work (or a savepoint of the open one).
 
 A form whose expressions read the record's own ``id`` needs it before the values are
-final, so its rows go through the single create, one savepoint each.
+final, and a form with ``rules`` checks each record as stored (its roll-ups and lookups
+counting the write), so their rows go through the single create, one savepoint each.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def create_many(
     context = service.context(actor)
     if (
         service._reads_id[form.key]
+        or form.rules
         or any(field.fills for field in form.fields)
         or _narrowing_to_fill(form, items)
     ):

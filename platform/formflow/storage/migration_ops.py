@@ -311,15 +311,26 @@ class KeepHidden(OneTableOperation, effect=Effect.NONE):
 
 @dataclass(frozen=True)
 class KeepHiddenColumn(KeepHidden):
-    """A removed field's column stays, out of sight, with its values."""
+    """A removed field's column stays, out of sight, with its values. ``successors`` are
+    fields holding the same kind of value added in the same change: if one is the field
+    renamed, the plan says how to keep its values, since a key changed without
+    ``renamed_from`` reads as a field removed and another added."""
 
     table: str
     column_name: str
+    successors: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        return (
+        kept = (
             f"keep column {self.table}.{self.column_name} hidden: the field was removed; "
             "its data stays until a purge"
+        )
+        if not self.successors:
+            return kept
+        added = " or ".join(self.successors)
+        return (
+            f"{kept}. If {added} is this field renamed, write "
+            f"`renamed_from: {self.column_name}` on it to keep the values"
         )
 
 

@@ -282,10 +282,18 @@ class _Planner:
     ) -> None:
         if spec.previous is None:
             return
+        added = self.added.get(spec.table.name, set())
         for name in live:
             removed = spec.previous.get(name)
             if name not in claimed and removed is not None and removed.kind is not ValueKind.ROWS:
-                self.builder.add(Stage.KEEP_HIDDEN, KeepHiddenColumn(spec.table.name, name))
+                successors = tuple(
+                    key
+                    for key, field in spec.fields.items()
+                    if key in added and field.kind is removed.kind
+                )
+                self.builder.add(
+                    Stage.KEEP_HIDDEN, KeepHiddenColumn(spec.table.name, name, successors)
+                )
 
     def _diff_indexes(
         self, spec: _TableSpec, live_name: str, sources: Mapping[str, str], retyped: set[str]

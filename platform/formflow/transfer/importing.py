@@ -428,9 +428,13 @@ class Importer:
         outcome.processed += len(sources)
 
     def _write(self, sources: list[Source], outcome: Outcome) -> None:
+        """Write a chunk. Rows refused before writing are reported as they are met and the
+        batch's after it, so the chunk's errors are put back in the file's order."""
+        first = len(outcome.errors)
         pending = list(zip(sources, self.convert(sources), strict=True))
         while pending:
             pending = self._write_once(pending, outcome)
+        outcome.errors[first:] = sorted(outcome.errors[first:], key=lambda error: error.row)
 
     def _write_once(
         self,

@@ -1,7 +1,8 @@
 """Formflow's pages and REST API under load, next to a hand-written Flask + Core app.
 
 Run: ``.venv/bin/python bench/web.py [--database sqlite|postgresql|both] [--rows N]
-[--quick] [--seconds S] [--against same-work|minimal]``.
+[--quick] [--seconds S] [--against same-work|minimal] [--postgres-database NAME]
+[--case TEXT]... [--connections 1,8]``.
 
 Takes the SQLite database bench/records.py loads (``bench/results/records-<rows>.db``, CRM
 app, 50 users, customers, N opportunities; loaded first if missing), copies it so the
@@ -30,7 +31,10 @@ list (page of 50 with its total, bearer token) and an API create; against the mi
 endpoints: one record by id, the stage + owner page of 50 sorted newest first with and
 without its total, and a create. The load generator shares the machine's two cores with
 the servers, so absolute rates are lower than on a separate client; the ratio is the point,
-and on a machine busy with other work the CPU per request more than the rate.
+and on a machine busy with other work the CPU per request more than the rate. Beside the
+servers' CPU it reports the load generator's and, on PostgreSQL, the database backends'
+(from ``/proc``: the server runs here) per request, and how many connections each gunicorn
+worker held (``reuse_port`` spreads them by a hash of the address, not by load).
 """
 
 from __future__ import annotations
@@ -150,6 +154,50 @@ def tree_cpu_seconds(pid: int) -> float:
         except (FileNotFoundError, ProcessLookupError):
             continue  # ended meanwhile
     return total
+
+
+def connections_by_worker(pid: int, port: int) -> list[int]:
+    """How many of the established connections to ``port`` each of server ``pid``'s
+    worker processes holds, most first: whether the kernel spread them evenly."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    counts = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            held = 0
+            for link in Path(f"/proc/{child}/fd").iterdir():
+                try:
+                    target = os.readlink(link)
+                except OSError:
+                    continue
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    held += 1
+            counts.append(held)
+    return sorted(counts, reverse=True)
+
+
+def database_cpu(url: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving ``url``'s database (the server runs
+    on this machine, so ``/proc`` has them); empty on SQLite."""
+    if not url.startswith("postgresql"):
+        return {}
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as probe:
+        pids = probe.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return {pid: tree_cpu_seconds(pid) for (pid,) in pids}
 
 
 # preparing the database -------------------------------------------------------------
@@ -273,6 +321,12 @@ class Result:
     first_error: str | None
     cpu_seconds: float = 0.0
     """The server's CPU time (every process and thread) while the case ran."""
+    client_cpu_seconds: float = 0.0
+    """This process's CPU time while the case ran: the load generator's share."""
+    database_cpu_seconds: float = 0.0
+    """The PostgreSQL backends' CPU time while the case ran (0 on SQLite)."""
+    spread: tuple[int, ...] = ()
+    """Connections held by each server worker, most first."""
 
     @property
     def rate(self) -> float:
@@ -284,12 +338,23 @@ class Result:
         machine changes least."""
         return 1000 * self.cpu_seconds / self.count if self.count else 0.0
 
+    def per_request_ms(self, seconds: float) -> float:
+        return 1000 * seconds / self.count if self.count else 0.0
+
 
 def load(
-    port: int, request: Request, connections: int, seconds: float, cap: int, pid: int = 0
+    port: int,
+    request: Request,
+    connections: int,
+    seconds: float,
+    cap: int,
+    pid: int = 0,
+    url: str = "",
 ) -> Result:
     """``connections`` threads, each one keep-alive connection, for ``seconds`` (or until
-    ``cap`` requests in all); latency per request in ms; the CPU time of server ``pid``."""
+    ``cap`` requests in all); latency per request in ms; the CPU time of server ``pid``,
+    of this process and of the PostgreSQL backends of database ``url``; how the
+    connections were spread over the server's workers."""
     latencies: list[list[float]] = [[] for _ in range(connections)]
     errors = [0] * connections
     first: list[str] = []
@@ -323,15 +388,24 @@ def load(
                     first.append(f"{status}: {payload[:300]!r}")
         connection.close()
 
+    database_before = database_cpu(url) if url else {}
     cpu_before = tree_cpu_seconds(pid) if pid else 0.0
+    client_before = time.process_time()
     started = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
     for thread in threads:
         thread.start()
+    spread: tuple[int, ...] = ()
+    if pid and seconds > 1:
+        time.sleep(min(1.0, seconds / 2))
+        spread = tuple(connections_by_worker(pid, port))
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    client = time.process_time() - client_before
     cpu = tree_cpu_seconds(pid) - cpu_before if pid else 0.0
+    database_after = database_cpu(url) if url else {}
+    database = sum(v - database_before.get(k, 0.0) for k, v in database_after.items())
     samples = sorted(x for found in latencies for x in found)
     if not samples:
         return Result(0, sum(errors), elapsed, 0, 0, first[0] if first else None, cpu)
@@ -344,6 +418,9 @@ def load(
         pick(0.95),
         first[0] if first else None,
         cpu,
+        client,
+        database,
+        spread,
     )
 
 
@@ -522,6 +599,11 @@ def rows_of(results: list[tuple[str, int, Result, Result]]) -> list[list[str]]:
                 f"{ff.p50:.1f} / {ff.p95:.1f}",
                 f"{base.p50:.1f} / {base.p95:.1f}",
                 f"{ff.errors} / {base.errors}",
+                f"{ff.per_request_ms(ff.client_cpu_seconds):.2f} / "
+                f"{base.per_request_ms(base.client_cpu_seconds):.2f}",
+                f"{ff.per_request_ms(ff.database_cpu_seconds):.2f} / "
+                f"{base.per_request_ms(base.database_cpu_seconds):.2f}",
+                f"{'+'.join(map(str, ff.spread))} / {'+'.join(map(str, base.spread))}",
                 f"{ff.count:,} / {base.count:,}",
                 "yes" if met else "**no**",
             ]
@@ -540,6 +622,9 @@ HEADERS = [
     "Formflow p50 / p95 ms",
     "hand-written p50 / p95 ms",
     "errors F / h",
+    "load generator CPU ms a request F / h",
+    "PostgreSQL CPU ms a request F / h",
+    "connections per worker F / h",
     "requests F / h",
     "aim met",
 ]
@@ -549,7 +634,13 @@ NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 def run_database(
-    kind: str, rows: int, seconds: float, cap: int, against: str
+    kind: str,
+    rows: int,
+    seconds: float,
+    cap: int,
+    against: str,
+    only: list[str] | None = None,
+    connection_counts: tuple[int, ...] = (1, 8),
 ) -> tuple[list[tuple[str, int, Result, Result]], list[float]]:
     """Both servers on one database, every case at 1 then 8 connections; the results and
     the load averages seen before and after each round."""
@@ -573,19 +664,39 @@ def run_database(
         servers.append(base_process)
         say(f"Formflow on :{ff_port}, baseline on :{base_port}, {seconds:g} s a case")
         pick_cases = minimal_cases if against == "minimal" else cases
-        requests = pick_cases(fixture, ff_port, base_port)
+        requests = {
+            label: pair
+            for label, pair in pick_cases(fixture, ff_port, base_port).items()
+            if not only or any(part in label for part in only)
+        }
         for ff_request, base_request in requests.values():  # warm both (imports, caches)
             load(ff_port, ff_request, 2, 1.0, 50)
             load(base_port, base_request, 2, 1.0, 50)
-        for connections in (1, 8):
+        for connections in connection_counts:
             for label, (ff_request, base_request) in requests.items():
-                ff = load(ff_port, ff_request, connections, seconds, cap, ff_process.pid)
-                base = load(base_port, base_request, connections, seconds, cap, base_process.pid)
+                ff = load(
+                    ff_port, ff_request, connections, seconds, cap, ff_process.pid, fixture.url
+                )
+                base = load(
+                    base_port,
+                    base_request,
+                    connections,
+                    seconds,
+                    cap,
+                    base_process.pid,
+                    fixture.url,
+                )
                 results.append((label, connections, ff, base))
                 say(
                     f"{NAMES[kind]} {label}, {connections} conn: Formflow {ff.rate:,.0f}/s "
                     f"p95 {ff.p95:.1f} ms {ff.errors} errors; hand-written {base.rate:,.0f}/s "
-                    f"p95 {base.p95:.1f} ms {base.errors} errors"
+                    f"p95 {base.p95:.1f} ms {base.errors} errors; CPU ms a request "
+                    f"{ff.cpu_ms:.2f} / {base.cpu_ms:.2f}, database "
+                    f"{ff.per_request_ms(ff.database_cpu_seconds):.2f} / "
+                    f"{base.per_request_ms(base.database_cpu_seconds):.2f}, client "
+                    f"{ff.per_request_ms(ff.client_cpu_seconds):.2f} / "
+                    f"{base.per_request_ms(base.client_cpu_seconds):.2f}; "
+                    f"connections per worker {ff.spread} / {base.spread}"
                 )
                 for which, found in (("Formflow", ff), ("hand-written", base)):
                     if found.first_error:
@@ -600,6 +711,7 @@ def run_database(
 
 
 def main() -> None:
+    global POSTGRES_DATABASE  # prepare() reads it
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
         return
@@ -610,13 +722,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="per case (default 10)")
     parser.add_argument("--cap", type=int, default=20_000, help="at most this many requests a case")
     parser.add_argument(
+        "--postgres-database",
+        default=POSTGRES_DATABASE,
+        help=f"PostgreSQL database to use and load (default {POSTGRES_DATABASE})",
+    )
+    parser.add_argument(
         "--against",
         choices=["same-work", "minimal"],
         default="same-work",
         help="the hand-written rival: the same work as Formflow, or the smallest endpoint",
     )
+    parser.add_argument(
+        "--case", action="append", help="only the cases whose name holds this (repeatable)"
+    )
+    parser.add_argument(
+        "--connections", default="1,8", help="connection counts, comma-separated (default 1,8)"
+    )
     args = parser.parse_args()
     rows = args.rows or (50_000 if args.quick else 1_000_000)
+    POSTGRES_DATABASE = args.postgres_database
     seconds = args.seconds or (3.0 if args.quick else 10.0)
     from _common import markdown_table, text_table
     from records import RESULTS, say
@@ -624,7 +748,10 @@ def main() -> None:
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     report = []
     for kind in kinds:
-        results, loads = run_database(kind, rows, seconds, args.cap, args.against)
+        counts = tuple(int(each) for each in args.connections.split(","))
+        results, loads = run_database(
+            kind, rows, seconds, args.cap, args.against, args.case, counts
+        )
         table = rows_of(results)
         averages = ", ".join(f"{x:.1f}" for x in loads)
         print(f"\n== {NAMES[kind]}, {rows:,} opportunities, {seconds:g} s a case ==")

@@ -122,3 +122,63 @@ def test_a_failed_write_after_reads_writes_nothing(db: Engine) -> None:
             write_then_fail(db)
         assert count(db) == 0
     assert count(db) == 0
+
+
+def endings(engine: Engine) -> list[str]:
+    seen: list[str] = []
+    event.listen(engine, "commit", lambda _connection: seen.append("commit"))
+    event.listen(engine, "rollback", lambda _connection: seen.append("rollback"))
+    return seen
+
+
+def test_a_block_whose_reads_went_well_commits(db: Engine) -> None:
+    seen = endings(db)
+    with shared_reads(db):
+        count(db)
+    assert seen == ["commit"]
+
+
+def test_a_block_whose_read_failed_rolls_back(db: Engine) -> None:
+    seen = endings(db)
+    with shared_reads(db), pytest.raises(DBAPIError), read_transaction(db) as connection:
+        connection.execute(text("SELECT * FROM no_such_table"))
+    assert seen == ["rollback"]
+
+
+def test_statements_stay_prepared_from_block_to_block(db: Engine) -> None:
+    """psycopg prepares a statement run five times on a connection, and forgets them all
+    at a ROLLBACK: blocks that ended so never reused a plan."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("prepared statements are psycopg's")
+    for _ in range(8):
+        with shared_reads(db):
+            count(db)
+    with db.connect() as connection:
+        prepared = connection.execute(
+            text("SELECT statement FROM pg_prepared_statements")
+        ).scalars()
+        assert any("FROM numbers" in statement for statement in prepared)
+
+
+def test_a_plan_made_stale_by_a_migration_fails_one_read_only(db: Engine) -> None:
+    """A column type changed by another process makes PostgreSQL refuse the statements
+    prepared before: the read that meets it fails, and the pool starts afresh."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("prepared statements are psycopg's")
+    checked_out = [db.connect() for _ in range(3)]  # three pooled connections, each warm
+    for connection in checked_out:
+        for _ in range(6):
+            connection.execute(select(numbers.c.n)).all()
+        connection.commit()
+    for connection in checked_out:
+        connection.close()
+    with db.connect() as other:
+        other.execute(text("ALTER TABLE numbers ALTER COLUMN n TYPE bigint"))
+        other.commit()
+    failures = 0
+    for _ in range(4):
+        try:
+            count(db)
+        except DBAPIError:
+            failures += 1
+    assert failures <= 1

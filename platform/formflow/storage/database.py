@@ -31,8 +31,8 @@ except ImportError:  # pragma: no cover - Windows: threads take turns, processes
     fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from formflow.errors import FormflowError
@@ -71,6 +71,7 @@ def connect(url: str, **options: Any) -> Engine:
         engine = create_engine(parsed, **options)
         if "pool_pre_ping" not in options:
             _ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+        _renew_after_stale_plans(engine)
         return engine
     raise DatabaseConfigError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
 
@@ -129,6 +130,27 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             raise DisconnectionError(
                 f"a pooled connection idle for a while is gone: {exc}"
             ) from exc
+
+
+def _renew_after_stale_plans(engine: Engine) -> None:
+    """Treat a statement whose prepared plan a migration made stale as a lost connection.
+
+    psycopg prepares what a connection runs often, and PostgreSQL then refuses it once a
+    migration by another process changed a column's type ("cached plan must not change
+    result type"). The statement fails; SQLAlchemy discards its connection and every
+    older one of the pool, as after a disconnect, so one request a process fails, not one
+    per pooled connection.
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _stale_plan(context: ExceptionContext) -> None:
+        error = context.original_exception
+        if getattr(error, "sqlstate", None) == _FEATURE_NOT_SUPPORTED and _STALE_PLAN in str(error):
+            context.is_disconnect = True
+
+
+_FEATURE_NOT_SUPPORTED = "0A000"
+_STALE_PLAN = "cached plan must not change result type"
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -223,12 +245,26 @@ class _SharedRead:
         return connection
 
     def end(self) -> None:
-        """Finish the transaction; the next read opens a new one (at once, unless in use)."""
+        """Finish the transaction; the next read opens a new one (at once, unless in use).
+
+        A read that went well is committed, one that failed rolled back. Both undo nothing
+        here, but psycopg forgets every statement it prepared on a connection at each
+        ROLLBACK: ending every request's reads that way left PostgreSQL to parse and plan
+        each of its statements anew, every time.
+        """
         if self._depth:
             self._stale = True
             return
-        connection, self._connection, self._stale = self._connection, None, False
-        if connection is not None:
+        connection, stale = self._connection, self._stale
+        self._connection, self._stale = None, False
+        if connection is None:
+            return
+        try:
+            if not stale and connection.in_transaction():
+                connection.commit()
+        except DBAPIError:
+            pass  # what was read stands; closing rolls back or discards the connection
+        finally:
             connection.close()
 
 

@@ -191,7 +191,7 @@ class Updating:
         (``kept``: the record with its subtable rows, as stored)."""
         service, form, context = self.service, self.form, self.context
         derive = service._derive(connection, form, current)
-        fill = service._fill(connection, form)
+        fill = service._fill(connection, form, self.actor)
 
         def prepare(given: Mapping[str, Any]) -> Prepared:
             return service.preparer.prepare(

@@ -220,6 +220,30 @@ def test_text_that_no_database_can_store_is_refused(rep1: Api, value: str) -> No
 
 
 @pytest.mark.parametrize(
+    "value",
+    ["bell \x07", "\x1b[31mred", "back\x08space", "c1 \x9b"],
+    ids=["bel", "esc", "bs", "csi"],
+)
+def test_control_characters_are_refused(rep1: Api, value: str) -> None:
+    response = rep1.post(CUSTOMERS, json={"name": value})
+    assert response.status_code == 422
+    assert response.json["error"]["fields"]["name"][0]["code"] == "invalid_character"
+
+
+def test_tabs_and_line_breaks_are_kept(rep1: Api) -> None:
+    created = rep1.post(CUSTOMERS, json={"name": "Acme", "remark": "a\tb\r\nc"})
+    assert created.status_code == 201
+    assert created.json["remark"] == "a\tb\r\nc"
+
+
+@pytest.mark.parametrize("value", ["\u200b", "\ufeff \u200b", "\u200e\u202e"])
+def test_a_required_text_of_invisible_characters_only_is_empty(rep1: Api, value: str) -> None:
+    response = rep1.post(CUSTOMERS, json={"name": value})
+    assert response.status_code == 422
+    assert response.json["error"]["fields"]["name"][0]["code"] == "required"
+
+
+@pytest.mark.parametrize(
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
 )
 def test_a_body_not_sent_as_json_is_refused(rep1: Api, content_type: str) -> None:

@@ -65,6 +65,8 @@ class Settings:
     password_min_length: int = 8
     trusted_proxies: tuple[IPNetwork, ...] = ()
     """Reverse proxies whose ``X-Forwarded-For`` tells the client's address."""
+    webhook_networks: tuple[IPNetwork, ...] = ()
+    """Private networks webhooks may be sent to (any address on the internet may be)."""
     password_history: int = 5
     """Administrators must turn on a second factor before anything else."""
     smtp: SmtpSettings | None = None
@@ -111,6 +113,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "secure_cookies": env.get("FORMFLOW_SECURE_COOKIES", "1") not in ("0", "false", "no"),
         "assets_dir": Path(env["FORMFLOW_ASSETS_DIR"]) if env.get("FORMFLOW_ASSETS_DIR") else None,
         "trusted_proxies": _networks(env, "FORMFLOW_TRUSTED_PROXIES"),
+        "webhook_networks": _networks(env, "FORMFLOW_WEBHOOK_NETWORKS"),
         "password_min_length": max(8, int(_number(env, "FORMFLOW_PASSWORD_MIN_LENGTH", 8))),
         "password_history": max(0, int(_number(env, "FORMFLOW_PASSWORD_HISTORY", 5))),
         "enabled_plugins": tuple(

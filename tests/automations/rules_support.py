@@ -6,6 +6,7 @@ import shutil
 import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -113,6 +114,7 @@ def build_rules(engine: Engine, folder: Path, *, max_depth: int = 5) -> Rules:
         expressions=plugins.toolkit.expressions,
         timezone=ZONE,
         max_depth=max_depth,
+        webhook_networks=[ip_network("127.0.0.0/8")],  # the tests' receivers
     )
     relay = Relay(engine, {SUBSCRIBER: automations.handle})
     records = RecordService(engine, schema, relay=relay, timezone=ZONE)

@@ -7,14 +7,16 @@ import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 from typing import Any
 
 import pytest
-from flask import Flask, request
+from flask import Flask, redirect, request
 from huey import Huey
 from rules_support import RULES_DIR, MakeRules, Rules
 from sqlalchemy import select
 
+from formflow.automations.destinations import allowed
 from formflow.automations.jobs import attach
 from formflow.automations.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER
 from formflow.jobs import Jobs
@@ -38,6 +40,10 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     app = Flask("receiver")
     state: dict[str, Receiver] = {}
+
+    @app.post("/moved")
+    def moved() -> Any:
+        return redirect("/hook", 307)
 
     @app.post("/hook")
     def hook() -> tuple[str, int]:
@@ -166,3 +172,64 @@ def test_a_workflow_runs_the_webhook_action_and_the_clock_sends_it(
     rules.automations.tick(datetime.now(UTC) + timedelta(minutes=2))
     [(_headers, body)] = receiver.received
     assert json.loads(body) == {"transfer": transfer["id"]}
+
+
+def test_a_webhook_to_a_private_address_is_refused_at_once(
+    make_rules: MakeRules, receiver: Receiver, queue: Huey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET, "s3cret")
+    rules = make_rules(tell_erp=won_hook(receiver.url))
+    rules.automations.webhook_networks = ()
+    on_jobs(rules, queue)
+    deal = rules.create("opportunity", {"name": "Deal"})
+    rules.update("opportunity", deal["id"], {"stage": "won"})
+    drain(queue)
+    assert receiver.received == []
+    [call] = calls(rules)
+    assert (call.status, call.attempts) == ("failed", 1)
+    assert call.last_error.startswith("refused: 127.0.0.1 is at 127.0.0.1")
+
+
+def test_a_webhook_answered_with_a_redirect_is_not_followed(
+    make_rules: MakeRules, receiver: Receiver, queue: Huey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET, "s3cret")
+    rules = make_rules(tell_erp=won_hook(receiver.url.replace("/hook", "/moved")))
+    on_jobs(rules, queue)
+    deal = rules.create("opportunity", {"name": "Deal"})
+    rules.update("opportunity", deal["id"], {"stage": "won"})
+    drain(queue)
+    assert receiver.received == []
+    assert calls(rules)[0].last_error == "HTTP 307"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.9",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "::1",
+        "fe80::1%eth0",
+        "fd00::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+    ],
+)
+def test_a_private_loopback_or_reserved_address_is_not_a_destination(address: str) -> None:
+    assert not allowed(address)
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700:4700::1111", "::ffff:1.1.1.1"])
+def test_an_address_on_the_internet_is_a_destination(address: str) -> None:
+    assert allowed(address)
+
+
+def test_a_private_network_the_operator_lists_is_a_destination() -> None:
+    assert allowed("10.1.2.3", [ip_network("10.0.0.0/8")])
+    assert not allowed("10.1.2.3", [ip_network("192.168.0.0/16")])

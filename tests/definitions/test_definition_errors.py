@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from formflow.definitions import load_app
 from support import MINIMAL_APP_YAML, AppWriter, definition_errors
 
 
@@ -433,6 +434,42 @@ def test_the_title_field_cannot_be_hidden(write_app: AppWriter) -> None:
     root = write_app(forms={"item": form(NAME, extra)})
     assert definition_errors(root) == [
         "forms/item.yaml:7:37: 'name' cannot be hidden from 'staff': it is the title_field"
+    ]
+
+
+COST = "  - {key: cost, type: money, label: 成本}\n"
+MARGIN = '  - {key: margin, type: formula, label: 毛利, expression: "100 - (cost or 0)", result: money}\n'
+COST_HIDDEN = "permissions:\n  staff: {read: all, fields: {cost: hidden}}\n"
+
+
+def test_a_formula_may_not_show_a_field_hidden_from_a_role(write_app: AppWriter) -> None:
+    root = write_app(forms={"item": form(NAME + COST + MARGIN, COST_HIDDEN)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:7:11: 'margin' is computed from 'cost', which is hidden from 'staff';"
+        " hide 'margin' from 'staff' too"
+    ]
+
+
+def test_a_formula_hidden_like_the_field_it_reads_is_accepted(write_app: AppWriter) -> None:
+    hidden = "permissions:\n  staff: {read: all, fields: {cost: hidden, margin: hidden}}\n"
+    root = write_app(forms={"item": form(NAME + COST + MARGIN, hidden)})
+    assert load_app(root).form("item").permission("staff").field_rule("margin") == "hidden"
+
+
+def test_a_lookup_may_not_show_another_form_s_field_hidden_from_a_role(
+    write_app: AppWriter,
+) -> None:
+    order = form(
+        NAME
+        + "  - {key: item, type: link, label: 条目, form: item}\n"
+        + "  - {key: item_cost, type: lookup, label: 成本, link: item, field: cost}\n",
+        "permissions:\n  staff: {read: all}\n",
+        key="order",
+    )
+    root = write_app(forms={"item": form(NAME + COST, COST_HIDDEN), "order": order})
+    assert definition_errors(root) == [
+        "forms/order.yaml:7:11: 'item_cost' is computed from 'item.cost', which is hidden from"
+        " 'staff'; hide 'item_cost' from 'staff' too"
     ]
 
 

@@ -219,6 +219,50 @@ def test_text_that_no_database_can_store_is_refused(rep1: Api, value: str) -> No
     assert rep1.get(CUSTOMERS, query_string=query).status_code == 400
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["bell \x07", "\x1b[31mred", "back\x08space", "c1 \x9b"],
+    ids=["bel", "esc", "bs", "csi"],
+)
+def test_control_characters_are_refused(rep1: Api, value: str) -> None:
+    response = rep1.post(CUSTOMERS, json={"name": value})
+    assert response.status_code == 422
+    assert response.json["error"]["fields"]["name"][0]["code"] == "invalid_character"
+
+
+def test_tabs_and_line_breaks_are_kept(rep1: Api) -> None:
+    created = rep1.post(CUSTOMERS, json={"name": "Acme", "remark": "a\tb\r\nc"})
+    assert created.status_code == 201
+    assert created.json["remark"] == "a\tb\r\nc"
+
+
+@pytest.mark.parametrize("value", ["\u200b", "\ufeff \u200b", "\u200e\u202e"])
+def test_a_required_text_of_invisible_characters_only_is_empty(rep1: Api, value: str) -> None:
+    response = rep1.post(CUSTOMERS, json={"name": value})
+    assert response.status_code == 422
+    assert response.json["error"]["fields"]["name"][0]["code"] == "required"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_a_body_not_sent_as_json_is_refused(rep1: Api, content_type: str) -> None:
+    response = rep1.post(CUSTOMERS, data='{"name": "Acme"}', headers={"Content-Type": content_type})
+    assert response.status_code == 415
+    assert response.json["error"]["code"] == "unsupported_media_type"
+
+
+def test_a_body_without_a_content_type_is_refused(rep1: Api) -> None:
+    response = rep1.client.post(
+        CUSTOMERS, data=b'{"name": "Acme"}', headers={**rep1.headers, "Content-Type": ""}
+    )
+    assert response.status_code == 415
+
+
+def test_an_action_that_needs_no_body_needs_no_content_type(rep1: Api) -> None:
+    assert rep1.post("/api/v1/notifications/read-all").status_code == 200
+
+
 def test_deeply_nested_json_is_refused(rep1: Api) -> None:
     deep = "[" * 100_000 + "]" * 100_000
     response = rep1.post(CUSTOMERS, data=deep, headers={"Content-Type": "application/json"})

@@ -63,6 +63,15 @@ def test_next_may_not_leave_the_site(client: FlaskClient) -> None:
     assert response.headers["Location"] == "/"
 
 
+def test_next_with_a_tab_a_browser_drops_may_not_leave_the_site(client: FlaskClient) -> None:
+    token = csrf_token(client, "/login")
+    response = client.post(
+        "/login?next=/%09/evil.example/x",
+        data={"username": "rep1", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/"
+
+
 def test_session_cookie_is_http_only(client: FlaskClient) -> None:
     token = csrf_token(client, "/login")
     response = client.post(

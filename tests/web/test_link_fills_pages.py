@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from web import records_support
 from web.records_support import add, send, service, user_id
+from web.test_api import Api, token_for
 
 sign_in = records_support.sign_in
 warm_caches = records_support.warm_caches
@@ -69,6 +70,32 @@ def test_a_contract_the_user_may_not_read_fills_nothing(
     assert answer.status_code == 200
     assert answer.json["values"]["customer"] == ""
     assert answer.json["values"]["contract_amount"] == ""
+
+
+INVOICE = {"amount": "10", "invoice_title": "Acme", "invoice_type": "vat_general"}
+
+
+def test_saving_a_link_to_a_record_the_user_may_not_read_does_not_tell_what_it_fills(
+    app: Flask, client: FlaskClient
+) -> None:
+    contract = approved_contract(app, "Acme")
+    api = Api(client, token_for(app, "rep2"))
+    answer = api.post(
+        "/api/v1/crm_sfa/invoice/records", json={**INVOICE, "contract": contract["id"]}
+    )
+    assert answer.status_code == 422
+    assert set(answer.json["error"]["fields"]) == {"contract"}
+
+
+def test_a_guess_at_what_an_unreadable_link_fills_is_not_checked_against_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    contract = approved_contract(app, "Acme")
+    api = Api(client, token_for(app, "rep2"))
+    guess = {**INVOICE, "contract": contract["id"], "customer": contract["customer"] + 1}
+    answer = api.post("/api/v1/crm_sfa/invoice/records", json=guess)
+    assert answer.status_code == 422
+    assert "filled" not in {p["code"] for p in answer.json["error"]["fields"].get("customer", [])}
 
 
 def test_the_transfer_picker_sends_the_from_owner(client: FlaskClient, sign_in: Login) -> None:

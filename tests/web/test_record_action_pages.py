@@ -119,6 +119,16 @@ def test_the_list_claims_the_selected_customers(
     assert owners == {user_id(app, "rep1")}
 
 
+@pytest.mark.parametrize("sent", ["/\t/evil.example", "/\n/evil.example"])
+def test_the_address_to_return_to_stays_on_the_site(
+    client: FlaskClient, sign_in: Login, sent: str
+) -> None:
+    sign_in("rep1")
+    done = post(client, f"{PAGES}/do/claim", f"{PAGES}/", _next=sent)
+    assert done.status_code == 302
+    assert done.location == f"{PAGES}/"
+
+
 def test_the_daily_limit_is_told_on_the_page(
     app: Flask, client: FlaskClient, sign_in: Login
 ) -> None:

@@ -33,6 +33,12 @@ def test_a_read_only_token_reads_but_cannot_write(app: Flask, client: FlaskClien
     assert refused_for_scope(api.post(CUSTOMERS, json={"name": "Acme"}))
 
 
+def test_a_read_only_token_may_search_with_a_json_body(app: Flask, client: FlaskClient) -> None:
+    api = scoped(app, client, tokens.TokenScope(read_only=True))
+    found = api.post("/api/v1/crm_sfa/customer/search", json={"limit": 1})
+    assert found.status_code == 200
+
+
 def test_a_read_only_token_cannot_decide_tasks(app: Flask, client: FlaskClient) -> None:
     api = scoped(app, client, tokens.TokenScope(read_only=True))
     assert refused_for_scope(api.post("/api/v1/tasks/1/decision", json={"decision": "approve"}))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time as clock
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import chain
@@ -34,6 +34,7 @@ from formflow.actions import Action, ActionContext, ActionError, ActionServices
 from formflow.automations import batched, log
 from formflow.automations.model import TIMED_TRIGGERS, Automation, Trigger, TriggerType, among
 from formflow.automations.webhooks import WebhookFailed, send, untried_calls
+from formflow.config import IPNetwork
 from formflow.definitions.automations import thaw
 from formflow.definitions.model import App, SortKey
 from formflow.errors import FormflowError
@@ -92,6 +93,7 @@ class Automations:
         timezone: tzinfo,
         max_depth: int = MAX_DEPTH,
         plugin_settings: Callable[[str], Mapping[str, str]] | None = None,
+        webhook_networks: Collection[IPNetwork] = (),
     ) -> None:
         self.engine = engine
         self.records_of = records_of
@@ -105,6 +107,8 @@ class Automations:
         the instance sets it."""
         self.page = PAGE
         """How many records a timed rule reads at a time."""
+        self.webhook_networks = tuple(webhook_networks)
+        """Private networks webhooks may be sent to besides the internet."""
         self.send_webhook: Callable[[int], object] = self._send_now
         """Called with a webhook call's id once the run that queued it committed; a job
         on the queue once :func:`formflow.automations.jobs.attach` takes it over."""
@@ -520,7 +524,7 @@ class Automations:
 
     def _send_now(self, call_id: int) -> None:
         try:
-            send(self.engine, call_id)
+            send(self.engine, call_id, networks=self.webhook_networks)
         except WebhookFailed as exc:
             logger.warning("%s", exc)
 

@@ -17,7 +17,7 @@ def attach(jobs: Jobs, automations: Automations, *, retry_delay: int = RETRY_DEL
     and send their webhook calls as jobs retried with back-off."""
 
     def send_call(call_id: int) -> str:
-        return send(automations.engine, call_id)
+        return send(automations.engine, call_id, networks=automations.webhook_networks)
 
     task = jobs.huey.task(
         name=WEBHOOK, retries=ATTEMPTS - 1, retry_delay=retry_delay, retry_backoff=2

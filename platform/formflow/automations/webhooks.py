@@ -21,13 +21,15 @@ import logging
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from formflow.actions import ActionError
+from formflow.automations import destinations
+from formflow.config import IPNetwork
 from formflow.errors import FormflowError
 from formflow.expression_budget import spending
 from formflow.expressions import ExpressionEngine
@@ -95,9 +97,19 @@ def signature(key: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def send(engine: Engine, call_id: int, *, attempts: int = ATTEMPTS) -> str:
+def send(
+    engine: Engine,
+    call_id: int,
+    *,
+    attempts: int = ATTEMPTS,
+    networks: Collection[IPNetwork] = (),
+) -> str:
     """Send one call unless it was sent already; returns its status. Raises
-    :class:`WebhookFailed` when it failed and has tries left, so the job retries."""
+    :class:`WebhookFailed` when it failed and has tries left, so the job retries.
+
+    Only to an address on the internet or in ``networks`` (see
+    :mod:`formflow.automations.destinations`); a call to another is given up at once,
+    as trying again would not change where it goes."""
     with engine.connect() as connection:
         row = connection.execute(select(webhook_calls).where(webhook_calls.c.id == call_id)).first()
     if row is None or row.status != PENDING:
@@ -113,12 +125,16 @@ def send(engine: Engine, call_id: int, *, attempts: int = ATTEMPTS) -> str:
         headers[SIGNATURE_HEADER] = signature(key.encode("utf-8"), body)
     request = urllib.request.Request(row.url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as answer:
+        with destinations.opener(networks).open(request, timeout=TIMEOUT_SECONDS) as answer:
             status = answer.status
     except urllib.error.HTTPError as exc:
         exc.close()  # it holds the answer's socket
         return _fail(engine, call_id, row.attempts, f"HTTP {exc.code}", attempts)
-    except (urllib.error.URLError, OSError) as exc:
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, destinations.DestinationRefused):
+            return _fail(engine, call_id, row.attempts, f"refused: {exc.reason}", 1)
+        return _fail(engine, call_id, row.attempts, f"no answer: {exc}", attempts)
+    except OSError as exc:
         return _fail(engine, call_id, row.attempts, f"no answer: {exc}", attempts)
     if not 200 <= status < 300:
         return _fail(engine, call_id, row.attempts, f"HTTP {status}", attempts)

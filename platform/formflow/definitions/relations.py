@@ -16,7 +16,7 @@ from typing import Any
 
 from formflow.definitions.compiling import suggest, unknown
 from formflow.definitions.cycles import cycles
-from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
+from formflow.definitions.model import SYSTEM_FIELDS, Field, FieldRule, Form, Scope
 from formflow.definitions.source import PathKey, SourceDocument
 from formflow.errors import DefinitionError
 from formflow.fields import Reference, ValueKind
@@ -82,6 +82,7 @@ class Relations:
                 if field.is_derived:
                     self._resolve(form, field)
         self._check_cycles()
+        self._check_hidden_reads()
         resolved: dict[str, Form] = {}
         for key, form in self.forms.items():
             fields = tuple(self.resolved.get((key, f.key), f) for f in form.fields)
@@ -330,6 +331,54 @@ class Relations:
                 self._error(
                     form, form.field(node[1]), where, f"values computed in a circle: {shown}"
                 )
+
+    def _check_hidden_reads(self) -> None:
+        """A formula, lookup or roll-up computed from a field hidden from a role shows that
+        field to the role unless it is hidden too: ``list_price - floor_price`` tells the
+        floor price to whoever sees the margin. Each such field is reported once, naming
+        the role and the hidden field it reads (directly or through other computed ones)."""
+        for node in self._nodes():
+            form = self.forms[node[0]]
+            field = form.field(node[1])
+            read = self._reads_through(node)
+            for role, permission in form.permissions.items():
+                if (
+                    permission.read is Scope.NONE
+                    or permission.field_rule(field.key) is FieldRule.HIDDEN
+                ):
+                    continue
+                hidden = sorted(
+                    (source, key)
+                    for source, key in read
+                    if self.forms[source].permission(role).field_rule(key) is FieldRule.HIDDEN
+                )
+                if hidden:
+                    source, key = hidden[0]
+                    shown = key if source == form.key else f"{source}.{key}"
+                    self._error(
+                        form,
+                        field,
+                        "key",
+                        f"'{field.key}' is computed from '{shown}', which is hidden from"
+                        f" '{role}'; hide '{field.key}' from '{role}' too",
+                    )
+                    break
+
+    def _reads_through(self, node: Node) -> set[Node]:
+        """Every field ``node`` reads, directly or through the computed fields it reads."""
+        found: set[Node] = set()
+        waiting = [node]
+        while waiting:
+            for read in self._reads(waiting.pop()):
+                if read in found or read[0] not in self.forms:
+                    continue
+                found.add(read)
+                source = self.forms[read[0]]
+                if source.has_field(read[1]) and (
+                    source.field(read[1]).is_derived or source.field(read[1]).is_formula
+                ):
+                    waiting.append(read)
+        return found
 
     def _nodes(self) -> Iterator[Node]:
         for form in self.forms.values():

@@ -13,6 +13,7 @@ act on.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -87,6 +88,26 @@ def check_characters(text: str) -> None:
         raise Invalid("invalid_character", N_("contains a NUL character"))
     if not storable(text):
         raise Invalid("invalid_character", N_("contains characters that are not valid text"))
+
+
+_CONTROLS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""Control characters other than tab and line breaks: nobody types them, and printed in a
+terminal or a spreadsheet (an export, the audit CSV) they act instead of showing."""
+
+
+def check_typed_characters(text: str) -> None:
+    """Refuse what a person or client may not send in text, besides what
+    :func:`check_characters` refuses: control characters other than tab and line breaks."""
+    check_characters(text)
+    if _CONTROLS.search(text):
+        raise Invalid("invalid_character", N_("contains control characters"))
+
+
+def shows_nothing(text: str) -> bool:
+    """Whether ``text`` holds nothing visible: only spaces and invisible format characters
+    (zero-width spaces, byte-order marks, direction marks), which a required field must not
+    take for a value."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
 
 
 KindConverter = Callable[["Field | None", Any, Purpose, tzinfo], Any]

@@ -80,6 +80,7 @@ class Instance:
             expressions=self.plugins.toolkit.expressions,
             timezone=settings.timezone,
             plugin_settings=lambda plugin: self.plugin_settings.values(plugin),
+            webhook_networks=settings.webhook_networks,
         )
         """Runs every app's automations: on events, and on the clock once jobs run it."""
         subscribers[AUTOMATIONS] = self.automations.handle

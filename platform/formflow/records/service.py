@@ -218,7 +218,7 @@ class RecordService:
         defaults = {field.key: field.default for field in form.fields}
         with self._writing() as connection:
             derive = self._derive(connection, form)
-            fill = self._fill(connection, form)
+            fill = self._fill(connection, form, actor)
             prepared = self.preparer.prepare(form, values, context, derive=derive, fill=fill)
             self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
             prepared, ruled = self.in_save.apply(form.key, prepared, context, self.preparer)
@@ -236,7 +236,14 @@ class RecordService:
             record_id, stored = self._insert(connection, form, table, row)
             if self._reads_id[form.key]:
                 prepared, row = self._with_id(
-                    connection, form, table, {**values, **ruled.values}, context, row, record_id
+                    connection,
+                    actor,
+                    form,
+                    table,
+                    {**values, **ruled.values},
+                    context,
+                    row,
+                    record_id,
                 )
                 stored = None
             self._write_rows(connection, form, record_id, prepared.rows)
@@ -742,7 +749,7 @@ class RecordService:
                 existing=record,
                 existing_rows=rows,
                 derive=self._derive(connection, form),
-                fill=self._fill(connection, form),
+                fill=self._fill(connection, form, actor),
             )
 
     def linked_values(self, actor: Actor, form_key: str, values: Mapping[str, Any]) -> Record:
@@ -855,6 +862,7 @@ class RecordService:
     def _with_id(
         self,
         connection: Connection,
+        actor: Actor,
         form: Form,
         table: Table,
         values: Mapping[str, Any],
@@ -868,7 +876,12 @@ class RecordService:
         system = {**context.system_values(), "id": record_id}
         derive = self._derive(connection, form)
         again = self.preparer.prepare(
-            form, values, context, system=system, derive=derive, fill=self._fill(connection, form)
+            form,
+            values,
+            context,
+            system=system,
+            derive=derive,
+            fill=self._fill(connection, form, actor),
         )
         changed = {
             key: value
@@ -1053,18 +1066,26 @@ class RecordService:
             return None
         return partial(self.derived.starting_values, connection, form, stored=stored)
 
-    def _fill(self, connection: Connection, form: Form) -> Fill | None:
+    def _fill(self, connection: Connection, form: Form, actor: Actor) -> Fill | None:
         """What the preparer asks for the record a link points at, if a link of the form
         ``fills`` other fields or is narrowed by one (``link_filter``, which an empty field
-        takes from the chosen record): the live record as stored (whether the actor may
-        read it is the reference check's to say)."""
+        takes from the chosen record): the live record as stored, when ``actor`` may read
+        it. One they may not read fills nothing, as if it were not there (the reference
+        check then says so next to the link): its values would otherwise come back to them
+        in the problems of the filled fields, or tell them apart by which problems appear."""
         if not any(field.fills or field.link_filter for field in form.fields):
             return None
 
         def linked(link: Field, record_id: Any) -> Mapping[str, Any] | None:
-            statement = self._by_id(str(link.target_form), False)
+            target = self.app.form(str(link.target_form))
+            statement = self._by_id(target.key, False)
             found = connection.execute(statement, {"record_id": record_id}).mappings().first()
-            return None if found is None else normalised(found)
+            if found is None:
+                return None
+            scope = scope_for(actor, target, Operation.READ)
+            if not reaches(scope, actor, target, dict(found), pool=True):
+                return None
+            return normalised(found)
 
         return linked
 

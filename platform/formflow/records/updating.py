@@ -197,7 +197,7 @@ class Updating:
             existing=current,
             existing_rows=kept_rows,
             derive=service._derive(connection, form, current),
-            fill=service._fill(connection, form),
+            fill=service._fill(connection, form, self.actor),
         )
         service._refuse_fixed(self.access, values, prepared.values, prepared.rows, kept)
         return service.in_save.apply(

@@ -15,7 +15,7 @@ from typing import Any
 
 from formflow.definitions.model import Field
 from formflow.fields import Purpose, is_empty
-from formflow.fields.values import check_characters
+from formflow.fields.values import check_typed_characters, shows_nothing
 
 
 class ValueConverter:
@@ -27,9 +27,9 @@ class ValueConverter:
     def convert(self, field: Field, value: Any) -> Any:
         """The stored form of ``value`` for ``field``; ``None`` for an empty value."""
         if isinstance(value, str):
-            check_characters(value)
+            check_typed_characters(value)
             if field.field_type.strips_input(field):
-                value = value.strip()
+                value = "" if shows_nothing(value) else value.strip()
         if is_empty(value):
             return None
         return field.field_type.parse(field, value, Purpose.INPUT, self.timezone)

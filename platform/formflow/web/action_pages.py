@@ -27,6 +27,7 @@ from formflow.web import context
 from formflow.web.formbuilder import Pickers, RecordForm, form_class, place_problems, submitted
 from formflow.web.i18n import error_message, text
 from formflow.web.ids import parse_id
+from formflow.web.local_addresses import local_address
 from formflow.web.targets import Target, load_names, target
 
 blueprint = Blueprint("record_actions", __name__)
@@ -66,7 +67,7 @@ def on_selection(app_key: str, form_key: str, action_key: str) -> ResponseReturn
     """Run an action on the records selected in a list."""
     t = target(app_key, form_key)
     ids = [found for found in map(parse_id, request.form.getlist("ids")) if found is not None]
-    back = _local(request.form.get("_next", "")) or t.list_address
+    back = local_address(request.form.get("_next")) or t.list_address
     if not ids:
         flash(_("Nothing was done: choose the records first."))
         return redirect(back)
@@ -160,12 +161,6 @@ def _bound(inputs_form: Form, action: FormAction, *, fresh: bool = False) -> Rec
     if fresh:
         return cls(meta={"csrf": False})
     return cls(formdata=request.form, meta={"csrf": False})
-
-
-def _local(address: str) -> str:
-    if address.startswith("/") and not address.startswith("//") and "\\" not in address:
-        return address
-    return ""
 
 
 def init_app(app: Flask) -> None:

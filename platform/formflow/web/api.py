@@ -83,7 +83,7 @@ def _authenticate() -> Response | None:
         )
     scope = g.api_token_scope
     if request.endpoint not in _DESCRIPTIONS and not scope.permits(
-        request.method,
+        "GET" if request.endpoint in _READS_BY_POST else request.method,
         (request.view_args or {}).get("app_key"),
         (request.view_args or {}).get("form_key"),
     ):
@@ -106,7 +106,24 @@ def _authenticate() -> Response | None:
         )
     g.api_identity = identity
     _check_parameters()
-    return None
+    return _refuse_media_type()
+
+
+def _refuse_media_type() -> Response | None:
+    """Refuse a body that is not sent as JSON (``415 unsupported_media_type``), except to
+    the endpoints that take files: a client that sends a form, or text that happens to
+    parse, has a bug it should hear about rather than have its body guessed at."""
+    if request.endpoint in _FILE_BODIES or request.is_json:
+        return None
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return None  # no body: an action that needs none (restore, mark read)
+    return json_response(
+        error_body(
+            "unsupported_media_type",
+            _("send the body as JSON, with the header 'Content-Type: application/json'"),
+        ),
+        415,
+    )
 
 
 def _lacks_second_factor(identity: accounts.Identity) -> bool:
@@ -147,6 +164,10 @@ def _check_parameters() -> None:
 
 _DESCRIPTIONS = frozenset({"api.apps"})
 """What any token may read whatever its scope: which apps and forms there are."""
+_FILE_BODIES = frozenset({"api.import_records"})
+"""Endpoints whose body is a file (``multipart/form-data``), not JSON."""
+_READS_BY_POST = frozenset({"api.search"})
+"""Reads sent as POST (a query too long for a URL), which a read-only token may make."""
 
 
 def _token_user(plaintext: str) -> accounts.Identity | None:

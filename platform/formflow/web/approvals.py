@@ -35,6 +35,7 @@ from formflow.web.formbuilder import (
 )
 from formflow.web.i18n import error_message, language, text, translate
 from formflow.web.ids import parse_id
+from formflow.web.local_addresses import local_address
 from formflow.web.targets import Target, load_names
 from formflow.workflows import diagram, inbox, wording
 from formflow.workflows.errors import NotSubmittable
@@ -230,8 +231,8 @@ def _actions(flows: WorkflowService, t: Target, record_id: int) -> list[RecordAc
 
 def _next_address(t: Target, record_id: int) -> str:
     """Where to go after the action: a local address the page sent, else the record."""
-    wanted = request.form.get("_next", "")
-    if wanted.startswith("/") and not wanted.startswith("//") and "\\" not in wanted:
+    wanted = local_address(request.form.get("_next"))
+    if wanted is not None:
         return wanted
     record = url_for("records.detail", app_key=t.app_key, form_key=t.form.key, record_id=record_id)
     return f"{record}#approval"

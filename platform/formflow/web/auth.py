@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -26,6 +25,7 @@ from formflow.accounts import second_factor, sessions
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import address_checks
 from formflow.web.context import WebUser, instance, web_user
+from formflow.web.local_addresses import local_address
 from formflow.web.validators import storable_text
 
 blueprint = Blueprint("auth", __name__)
@@ -201,13 +201,4 @@ def _client() -> str:
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site; anything else (another host, a scheme) goes home."""
-    if target:
-        parts = urlsplit(target)
-        if (
-            not parts.scheme
-            and not parts.netloc
-            and target.startswith("/")
-            and not target.startswith("//")
-        ):
-            return target
-    return url_for("workbench.home")
+    return local_address(target) or url_for("workbench.home")

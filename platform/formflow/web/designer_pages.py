@@ -48,6 +48,7 @@ from formflow.web import context
 from formflow.web.admin import administrators_only
 from formflow.web.formbuilder import Pickers, form_class
 from formflow.web.i18n import translate
+from formflow.web.local_addresses import local_address
 
 blueprint = Blueprint("designer", __name__, url_prefix="/admin/designer")
 
@@ -526,7 +527,7 @@ def _step(app_key: str, *, redo: bool) -> Response:
 def _back(app_key: str) -> Response:
     """Back to the designer page the form was posted from (``back``), or to the index when
     ``back`` is not one of this app's designer pages."""
-    back = request.form.get("back", "")
+    back = local_address(request.form.get("back")) or ""
     if not back.startswith(f"/admin/designer/{app_key}/") or "//" in back:
         back = url_for(".index")
     return redirect(back)

@@ -23,6 +23,7 @@ from formflow.web import context
 from formflow.web.display import Displayer
 from formflow.web.i18n import error_message, language, text, translate
 from formflow.web.ids import parse_id
+from formflow.web.local_addresses import local_address
 from formflow.web.targets import load_names, record_urls
 from formflow.workflows import diagram, inbox, wording
 from formflow.workflows.inbox import InboxCounts, InboxRow
@@ -140,7 +141,7 @@ def decide_many() -> ResponseReturnValue:
     app_key = request.form.get("app", "")
     if app_key not in apps_with_workflows():
         abort(404)
-    back = _local(request.form.get("_next", "")) or _address({"app": app_key, "box": "todo"})
+    back = local_address(request.form.get("_next")) or _address({"app": app_key, "box": "todo"})
     decision = request.form.get("_action", "")
     ids = [parse_id(value) for value in request.form.getlist("task")]
     wanted = list(dict.fromkeys(task_id for task_id in ids if task_id is not None))[:MAX_BATCH]
@@ -173,13 +174,6 @@ def _task_name(flows: WorkflowService, task_id: int) -> str:
         return str(_("Task %(task)s", task=task_id))
     form = flows.app.forms.get(instance.form_key)
     return f"{text(form.label) if form else instance.form_key} #{instance.record_id}"
-
-
-def _local(address: str) -> str | None:
-    """``address`` when it stays on this site, else nothing."""
-    if address.startswith("/") and not address.startswith("//") and "\\" not in address:
-        return address
-    return None
 
 
 @blueprint.route("/workflows/<app_key>/<workflow_key>")

@@ -81,6 +81,7 @@ _ERROR_RESPONSES = {
         "(`duplicate_suspected`: send again with `?confirm_duplicates=1` to save anyway).",
     ),
     "413": ("PayloadTooLarge", "The body is larger than the instance accepts."),
+    "415": ("UnsupportedMediaType", "A body sent with a `Content-Type` other than JSON."),
     "422": (
         "UnprocessableContent",
         "Values that do not fit the form, a plugin's veto, or an approval step that cannot be "
@@ -90,7 +91,7 @@ _ERROR_RESPONSES = {
     "500": ("InternalError", "Something failed on the server; nothing was saved."),
 }
 _READ_ERRORS = ("400", "401", "403", "404", "500")
-_WRITE_ERRORS = (*_READ_ERRORS, "413", "422")
+_WRITE_ERRORS = (*_READ_ERRORS, "413", "415", "422")
 
 FILTER_HELP = """\
 A filter as JSON: a condition `{"field": KEY, "op": OP, "value": V}` or a group
@@ -256,7 +257,7 @@ def _form_paths(app: App, form: Form, tag: str) -> dict[str, Any]:
                     "200": json_response(
                         "A page of records.", ref(component_name(app, form, "Page"))
                     ),
-                    **_errors((*_READ_ERRORS, "413")),
+                    **_errors((*_READ_ERRORS, "413", "415")),
                 },
             },
         },

@@ -69,6 +69,7 @@ from formflow.jobs import Jobs  # noqa: E402
 from formflow.jobs.queue import SqliteQueue  # noqa: E402
 from formflow.records.access import Actor  # noqa: E402
 from formflow.records.service import RecordService  # noqa: E402
+from formflow.records.unit import unit_of_work  # noqa: E402
 from formflow.storage.database import connect, write_transaction  # noqa: E402
 from formflow.storage.platform_tables import event_deliveries  # noqa: E402
 from formflow.storage.tables import AppSchema  # noqa: E402
@@ -174,9 +175,10 @@ def write_process(
     go: Any,
     finish: Any,
     profile: str | None = None,
+    per_unit: int = 1,
 ) -> None:
-    """A writer process: ``count`` creates through a record service of its own, each
-    commit ringing the queue as a server process's do (unless ``ring`` is false); it
+    """A writer process: ``count`` creates through a record service of its own, ``per_unit``
+    in each unit of work (one commit), each commit ringing the queue as a server process's do (unless ``ring`` is false); it
     warms up (WARM creates, which ring), says when it is ``ready``, writes when told to
     ``go``, reports the CPU seconds its writes took and keeps its connection (whose
     server process the bench measures) until told to ``finish``."""
@@ -195,8 +197,10 @@ def write_process(
     cpu = time.process_time()
     if profiler is not None:
         profiler.enable()
-    for number in range(count):
-        service.create(Actor.system(), "item", {"name": f"Item {number}"})
+    for start in range(0, count, per_unit):
+        with unit_of_work(engine):
+            for number in range(start, min(start + per_unit, count)):
+                service.create(Actor.system(), "item", {"name": f"Item {number}"})
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(f"{profile}-writer-{os.getpid()}.prof")
@@ -265,6 +269,7 @@ def run(
     backlog: bool,
     processes: bool = False,
     profile: str | None = None,
+    per_unit: int = 1,
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
@@ -309,6 +314,7 @@ def run(
                 go,
                 finish,
                 profile,
+                per_unit,
             )
             writers_: list[Any] = [
                 spawn.Process(target=write_process, args=arguments) for _ in range(writers)
@@ -469,6 +475,13 @@ def main() -> None:
         help="only measure what a writer pays for events (CPU and statements a create)",
     )
     parser.add_argument(
+        "--per-unit",
+        type=int,
+        default=1,
+        metavar="K",
+        help="with --processes: K creates in each unit of work (one commit, K events)",
+    )
+    parser.add_argument(
         "--only", choices=["end-to-end", "backlog", "relay"], help="run only this part"
     )
     parser.add_argument(
@@ -489,6 +502,8 @@ def main() -> None:
     )
     kind = "processes" if options.processes else "threads"
     print(f"database {options.database}, {options.events} events, {options.writers} writer {kind},")
+    if options.per_unit > 1:
+        print(f"{options.per_unit} creates (events) a commit,")
     print(f"worker with {options.threads} threads\n")
     print(
         "| queue | run | events | writes/s | events handled/s | seconds "
@@ -507,6 +522,7 @@ def main() -> None:
                 backlog=backlog,
                 processes=options.processes,
                 profile=options.profile and f"{options.profile}-{queue}-{int(backlog)}",
+                per_unit=options.per_unit,
             )
             parts = [result[key] for key in ("writers_ms", "worker_ms", "server_ms", "redis_ms")]
             if backlog:  # the writes are not the jobs' cost

@@ -1,7 +1,8 @@
 """Events handled per second, end to end: commit, queue, worker, subscriber.
 
 Run: ``.venv/bin/python bench/jobs.py [--queue sqlite|redis|both] [--database
-sqlite|postgresql] [--events N] [--writers W] [--threads T] [--processes] [--writer-cost]``.
+sqlite|postgresql] [--events N] [--writers W] [--threads T] [--processes] [--writer-cost]
+[--only end-to-end|backlog|relay] [--profile PREFIX]``.
 
 A fresh database gets a one-form app; W writer threads of this process create N records
 through the record service, one unit of work (one commit, one event) each, and each commit
@@ -10,6 +11,12 @@ enqueues its delivery job on huey as ``formflow serve`` does. A worker process, 
 event's idempotency key and adds to a tally in one transaction (the pattern a subscriber
 uses to run once in effect). The clock runs from the first commit to the moment nothing is
 owed; events per second is N over that time. Writes per second alone is printed beside it.
+
+With ``--processes`` it also prints the CPU milliseconds an event costs each side: the
+writer processes (``time.process_time`` of their creates), the worker and the PostgreSQL
+server processes serving the bench's database (from ``/proc``: the server runs on this
+machine), and the Redis server (its ``INFO cpu``, so any other client's work counts too).
+On a shared machine these, not the wall rates, compare two versions of the code.
 
 A second run of each (``backlog``) measures the jobs alone: the N commits do not ring, then
 one sweep rings and the clock runs until the worker has handled the backlog.
@@ -22,9 +29,11 @@ made afresh).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import multiprocessing
 import os
 import platform
+import pstats
 import sys
 import tempfile
 import threading
@@ -48,6 +57,7 @@ from sqlalchemy import (  # noqa: E402
     String,
     Table,
     event,
+    func,
     insert,
     select,
 )
@@ -59,7 +69,9 @@ from formflow.jobs import Jobs  # noqa: E402
 from formflow.jobs.queue import SqliteQueue  # noqa: E402
 from formflow.records.access import Actor  # noqa: E402
 from formflow.records.service import RecordService  # noqa: E402
+from formflow.records.unit import unit_of_work  # noqa: E402
 from formflow.storage.database import connect, write_transaction  # noqa: E402
+from formflow.storage.platform_tables import event_deliveries  # noqa: E402
 from formflow.storage.tables import AppSchema  # noqa: E402
 
 APP = {
@@ -121,34 +133,118 @@ def open_queue(kind: str, folder: Path) -> Huey:
     )
 
 
-def worker(database_url: str, kind: str, folder: str, threads: int) -> None:
+def worker(
+    database_url: str, kind: str, folder: str, threads: int, profile: str | None = None
+) -> None:
     engine = connect(database_url)
     relay = Relay(engine, {SUBSCRIBER: subscriber(engine)})
     jobs = Jobs(open_queue(kind, Path(folder)), relay)
+    profiles: list[cProfile.Profile] = []
+    if profile:  # each job's run, on CPU time, in every consumer thread
+        running, mine = jobs.huey.execute, threading.local()
+
+        def execute(task: Any, timestamp: Any = None) -> Any:
+            if not hasattr(mine, "profiler"):
+                mine.profiler = cProfile.Profile(time.process_time)
+                profiles.append(mine.profiler)
+            mine.profiler.enable()
+            try:
+                return running(task, timestamp)
+            finally:
+                mine.profiler.disable()
+
+        jobs.huey.execute = execute
     # as `formflow worker` runs, but without the minute's sweep: the rings are measured
     jobs.huey.create_consumer(
         workers=threads, worker_type="thread", periodic=False, max_delay=1.0
     ).run()
+    if profile and profiles:
+        stats = pstats.Stats(profiles[0])
+        for more in profiles[1:]:
+            stats.add(more)
+        stats.dump_stats(f"{profile}-worker.prof")
 
 
 def write_process(
-    database_url: str, queue: str, folder: str, count: int, ring: bool, ready: Any, go: Any
+    database_url: str,
+    queue: str,
+    folder: str,
+    count: int,
+    ring: bool,
+    ready: Any,
+    go: Any,
+    finish: Any,
+    profile: str | None = None,
+    per_unit: int = 1,
 ) -> None:
-    """A writer process: ``count`` creates through a record service of its own, each
-    commit ringing the queue as a server process's do (unless ``ring`` is false); it
-    says when it is ``ready`` and writes when told to ``go``."""
+    """A writer process: ``count`` creates through a record service of its own, ``per_unit``
+    in each unit of work (one commit), each commit ringing the queue as a server process's do (unless ``ring`` is false); it
+    warms up (WARM creates, which ring), says when it is ``ready``, writes when told to
+    ``go``, reports the CPU seconds its writes took and keeps its connection (whose
+    server process the bench measures) until told to ``finish``."""
     engine = connect(database_url)
     schema = AppSchema(load_app(APP))
     relay = Relay(engine, {SUBSCRIBER: subscriber(engine)})
     Jobs(open_queue(queue, Path(folder)), relay)
+    service = RecordService(engine, schema, relay=relay)
+    for number in range(WARM):
+        service.create(Actor.system(), "item", {"name": f"Warm {number}"})
     if not ring:
         relay.dispatch = lambda: None
-    service = RecordService(engine, schema, relay=relay)
     ready.put(os.getpid())
     go.wait()
-    for number in range(count):
-        service.create(Actor.system(), "item", {"name": f"Item {number}"})
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    cpu = time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    for start in range(0, count, per_unit):
+        with unit_of_work(engine):
+            for number in range(start, min(start + per_unit, count)):
+                service.create(Actor.system(), "item", {"name": f"Item {number}"})
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(f"{profile}-writer-{os.getpid()}.prof")
+    ready.put(time.process_time() - cpu)
+    finish.wait()
     engine.dispose()
+
+
+WARM = 20
+"""Creates each writer process makes before the clock starts: statements compiled,
+connections open (their server processes are measured), caches filled."""
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads), from ``/proc``."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(database_url: str, exclude: int) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL server process serving the bench's database (the
+    server runs on this machine) but ``exclude``, by pid; nothing on SQLite."""
+    if not database_url.startswith("postgresql"):
+        return {}
+    with psycopg.connect(database_url, autocommit=True) as probe:
+        pids = probe.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    found = {}
+    for (pid,) in pids:
+        if pid != exclude:
+            try:
+                found[pid] = process_cpu_seconds(pid)
+            except FileNotFoundError:
+                continue  # ended meanwhile
+    return found
+
+
+def redis_cpu_seconds() -> float:
+    """The Redis server's CPU seconds (all its clients: other work on it counts too)."""
+    info = redis.Redis.from_url(REDIS_URL).info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def fresh_database(kind: str, folder: Path) -> str:
@@ -172,6 +268,8 @@ def run(
     *,
     backlog: bool,
     processes: bool = False,
+    profile: str | None = None,
+    per_unit: int = 1,
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
@@ -191,7 +289,9 @@ def run(
         service = RecordService(engine, schema, relay=relay)
 
         spawn = multiprocessing.get_context("spawn")
-        consumer = spawn.Process(target=worker, args=(database_url, queue, str(folder), threads))
+        consumer = spawn.Process(
+            target=worker, args=(database_url, queue, str(folder), threads, profile)
+        )
         consumer.start()
         time.sleep(3)  # let the worker start before the clock does
         per_writer = events // writers
@@ -200,10 +300,22 @@ def run(
             for number in range(per_writer):
                 service.create(Actor.system(), "item", {"name": f"Item {number}"})
 
-        go = spawn.Event()
+        go, finish = spawn.Event(), spawn.Event()
+        ready: Any = spawn.Queue()
+        warmed = 0
         if processes:  # start-up (imports, the app) is not writing: the clock waits for it
-            ready = spawn.Queue()
-            arguments = (database_url, queue, str(folder), per_writer, not backlog, ready, go)
+            arguments = (
+                database_url,
+                queue,
+                str(folder),
+                per_writer,
+                not backlog,
+                ready,
+                go,
+                finish,
+                profile,
+                per_unit,
+            )
             writers_: list[Any] = [
                 spawn.Process(target=write_process, args=arguments) for _ in range(writers)
             ]
@@ -211,35 +323,74 @@ def run(
                 writer.start()
             for _writer in writers_:
                 ready.get(timeout=120)
+            warmed = WARM * writers
         else:
             writers_ = [threading.Thread(target=write) for _ in range(writers)]
-        started = time.perf_counter()
-        go.set()
-        if not processes:
-            for writer in writers_:
-                writer.start()
+        with engine.connect() as polling:
+            poller = (
+                polling.execute(select(func.pg_backend_pid())).scalar_one()
+                if (database == "postgresql")
+                else 0
+            )
+            owed = select(func.count()).select_from(event_deliveries)
+
+            def drained() -> None:
+                while polling.execute(owed).scalar_one():
+                    polling.commit()
+                    time.sleep(0.01)
+                polling.commit()
+
+            if warmed:
+                drained()  # the warm-up's events handled before the clock starts
+            server = server_cpu_seconds(database_url, poller)
+            consumer_cpu = process_cpu_seconds(consumer.pid)
+            redis_cpu = redis_cpu_seconds() if queue == "redis" else 0.0
+            started = time.perf_counter()
+            go.set()
+            if not processes:
+                for writer in writers_:
+                    writer.start()
+                writers_cpu = time.process_time()
+            else:
+                writers_cpu = sum(ready.get(timeout=3600) for _writer in writers_)
+            if not processes:
+                for writer in writers_:
+                    writer.join()
+                writers_cpu = time.process_time() - writers_cpu
+            written = time.perf_counter()
+            writes_per_s = per_writer * writers / (written - started)
+            if backlog:  # the CPU of the jobs alone, from the ring on
+                server = server_cpu_seconds(database_url, poller)
+                consumer_cpu = process_cpu_seconds(consumer.pid)
+                redis_cpu = redis_cpu_seconds() if queue == "redis" else 0.0
+                started = time.perf_counter()
+                jobs.sweep()  # one ring, as a worker's sweep would
+            drained()
+            handled = time.perf_counter()
+            server_after = server_cpu_seconds(database_url, poller)
+            consumer_cpu = process_cpu_seconds(consumer.pid) - consumer_cpu
+            redis_cpu = (redis_cpu_seconds() if queue == "redis" else 0.0) - redis_cpu
+        server_cpu = sum(cpu - server.get(pid, 0.0) for pid, cpu in server_after.items())
+        finish.set()
         for writer in writers_:
             writer.join()
-        written = time.perf_counter()
-        writes_per_s = per_writer * writers / (written - started)
-        if backlog:
-            started = time.perf_counter()
-            jobs.sweep()  # one ring, as a worker's sweep would
-        while relay.owed(SUBSCRIBER):
-            time.sleep(0.01)
-        handled = time.perf_counter()
         consumer.terminate()
         consumer.join()
         with engine.connect() as connection:
             count = connection.execute(select(tally.c.count)).scalar_one()
         engine.dispose()
         total = per_writer * writers
-        assert count == total, (count, total)
+        assert count == total + warmed, (count, total, warmed)
+        per_event = 1000 / total
         return {
             "events": total,
             "writes_per_s": writes_per_s,
             "events_per_s": total / (handled - started),
             "seconds": handled - started,
+            "writers_ms": writers_cpu * per_event,
+            "worker_ms": consumer_cpu * per_event,
+            "server_ms": server_cpu * per_event,
+            "redis_ms": redis_cpu * per_event,
         }
 
 
@@ -323,6 +474,22 @@ def main() -> None:
         action="store_true",
         help="only measure what a writer pays for events (CPU and statements a create)",
     )
+    parser.add_argument(
+        "--per-unit",
+        type=int,
+        default=1,
+        metavar="K",
+        help="with --processes: K creates in each unit of work (one commit, K events)",
+    )
+    parser.add_argument(
+        "--only", choices=["end-to-end", "backlog", "relay"], help="run only this part"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="PREFIX",
+        help="with --processes: write the writers' and the worker's profiles (CPU time)"
+        " to PREFIX-...-writer-PID.prof and PREFIX-...-worker.prof",
+    )
     options = parser.parse_args()
     if options.writer_cost:
         print("| writer | CPU ms a create | statements a create |\n|---|---:|---:|")
@@ -335,11 +502,17 @@ def main() -> None:
     )
     kind = "processes" if options.processes else "threads"
     print(f"database {options.database}, {options.events} events, {options.writers} writer {kind},")
+    if options.per_unit > 1:
+        print(f"{options.per_unit} creates (events) a commit,")
     print(f"worker with {options.threads} threads\n")
-    print("| queue | run | events | writes/s | events handled/s | seconds |")
-    print("|---|---|---:|---:|---:|---:|")
-    for queue in queues:
-        for backlog in (False, True):
+    print(
+        "| queue | run | events | writes/s | events handled/s | seconds "
+        "| CPU ms an event: writers | worker | PostgreSQL | Redis | all |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    runs = {"end-to-end": (False,), "backlog": (True,)}.get(options.only, (False, True))
+    for queue in queues if options.only != "relay" else ():
+        for backlog in runs:
             result = run(
                 options.database,
                 queue,
@@ -348,12 +521,21 @@ def main() -> None:
                 options.threads,
                 backlog=backlog,
                 processes=options.processes,
+                profile=options.profile and f"{options.profile}-{queue}-{int(backlog)}",
+                per_unit=options.per_unit,
             )
+            parts = [result[key] for key in ("writers_ms", "worker_ms", "server_ms", "redis_ms")]
+            if backlog:  # the writes are not the jobs' cost
+                parts[0] = 0.0
             print(
                 f"| {queue} | {'backlog' if backlog else 'end to end'} | {result['events']:,.0f} "
                 f"| {result['writes_per_s']:,.0f} | {result['events_per_s']:,.0f} "
-                f"| {result['seconds']:.1f} |"
+                f"| {result['seconds']:.1f} | "
+                + " | ".join(f"{part:.2f}" for part in parts)
+                + f" | {sum(parts):.2f} |"
             )
+    if options.only not in (None, "relay"):
+        return
     print("\nThe relay alone, in one process (`relay.deliver()` over a backlog):\n")
     print("| subscriber | events | events/s (wall) | CPU ms an event |")
     print("|---|---:|---:|---:|")

@@ -1,10 +1,12 @@
 """The outbox: events appended in the transaction of the change they describe.
 
 An event written after the commit could be lost when the process dies in between; one
-written inside the transaction commits or rolls back with the change. Beside each event the
-outbox writes one *delivery owed* row per subscriber, which the relay deletes once that
+written inside the transaction commits or rolls back with the change. Beside each event
+one *delivery owed* row is written per subscriber, which the relay deletes once that
 subscriber has the event; so a subscriber added later is not flooded with history, and an
-event that commits late (PostgreSQL assigns ids before commit) is never skipped.
+event that commits late (PostgreSQL assigns ids before commit) is never skipped. The event
+row names those subscribers, and the database writes their rows in the event's own insert,
+so an event costs a write no statement of its own inside a unit of work.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy import Connection, insert
 
 from formflow.records.audit import jsonable
 from formflow.records.unit import current_unit
-from formflow.storage.platform_tables import event_deliveries, events
+from formflow.storage.platform_tables import events
 
 
 class EventKind(StrEnum):
@@ -135,65 +137,31 @@ class Outbox:
             if name not in self.forms or form_key in self.forms[name]
         )
 
-    def append(self, connection: Connection, **event: Unpack[NewEvent]) -> int | None:
-        """Write one event in the caller's transaction; returns its id, or ``None`` when it
-        owes no delivery and the unit of work open on ``connection`` keeps it back until
-        its commit (on PostgreSQL the audit chain's statement carries it, see
-        :meth:`~formflow.records.unit.UnitOfWork.kept_inserts`): nothing needs its id,
-        and only the deliveries it would owe are ever handed on in their events' order."""
+    def append(self, connection: Connection, **event: Unpack[NewEvent]) -> None:
+        """Write one event in the caller's transaction (see :meth:`_write`)."""
         owed = self._wanted(
             connection, event["app_key"], event["form_key"], event["record_id"], event["kind"]
         )
-        unit = current_unit()
-        if not owed and unit is not None and unit.connection is connection:
-            unit.kept_inserts(events).append(_row(event))
-            return None
-        event_id: int = connection.execute(_APPEND, _row(event)).scalar_one()
-        if owed:
-            connection.execute(
-                _OWE, [{"subscriber": name, "event_id": event_id, "attempts": 0} for name in owed]
-            )
-            if self.owing is not None:
-                self.owing()
-        return event_id
+        self._write(connection, [_row(event, owed)])
 
-    def append_all(
-        self, connection: Connection, appended: Sequence[Mapping[str, Any]]
-    ) -> list[int]:
-        """Write several events, each given as :meth:`append`'s keyword arguments, in one
-        statement and the deliveries they owe in one more: the events of a workflow step,
-        written together. Returns their ids in order when they owe a delivery, else
-        nothing (they are then written without asking for their ids back)."""
-        if len(appended) == 1:
-            event_id = self.append(connection, **appended[0])
-            return [] if event_id is None else [event_id]
-        rows = [_row(event) for event in appended]
+    def append_all(self, connection: Connection, appended: Sequence[Mapping[str, Any]]) -> None:
+        """Write several events, each given as :meth:`append`'s keyword arguments: the
+        events of a workflow step, written together."""
+        if len(appended) == 1:  # one check asks about one record: no warming up
+            self.append(connection, **appended[0])
+            return
+        rows = [_row(event, ()) for event in appended]
         self._warm(connection, rows)
-        wanted = [
-            self._wanted(
+        for row in rows:
+            owed = self._wanted(
                 connection,
                 row["app_key"],
                 row["form_key"],
                 row["record_id"],
                 EventKind(row["kind"]),
             )
-            for row in rows
-        ]
-        if not any(wanted):  # no ids needed: the plainest insert of them all
-            connection.execute(_APPEND_MANY, rows)
-            return []
-        event_ids = returned_ids(connection, _APPEND_ALL, _APPEND_SQLITE, rows)
-        connection.execute(
-            _OWE,
-            [
-                {"subscriber": name, "event_id": event_id, "attempts": 0}
-                for event_id, names in zip(event_ids, wanted, strict=True)
-                for name in names
-            ],
-        )
-        if self.owing is not None:
-            self.owing()
-        return event_ids
+            row["owed_to"] = list(owed) if owed else None
+        self._write(connection, rows)
 
     def append_many(
         self,
@@ -205,17 +173,18 @@ class Outbox:
         user_id: int | None,
         at: datetime,
         records: Sequence[Mapping[str, Any]],
-    ) -> list[int]:
-        """Write one event per record (each with its ``id``) in two statements, for a
-        batch of writes such as an import; returns the event ids in the records' order."""
+    ) -> None:
+        """Write one event per record (each with its ``id``), for a batch of writes such
+        as an import."""
         if not records:
-            return []
+            return
         cause = _cause.get()
         rows = []
         for record in records:
             data: dict[str, Any] = {"record": jsonable(dict(record))}
             if cause:
                 data["cause"] = dict(cause)
+            owed = self._wanted(connection, app_key, form_key, record["id"], kind)
             rows.append(
                 {
                     "app_key": app_key,
@@ -225,20 +194,28 @@ class Outbox:
                     "user_id": user_id,
                     "at": at,
                     "data": data,
+                    "owed_to": list(owed) if owed else None,
                 }
             )
-        statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
-        event_ids = list(connection.execute(statement, rows).scalars())
-        owes = [
-            {"subscriber": name, "event_id": event_id, "attempts": 0}
-            for event_id, record in zip(event_ids, records, strict=True)
-            for name in self._wanted(connection, app_key, form_key, record["id"], kind)
-        ]
-        if owes:
-            connection.execute(_OWE, owes)
-            if self.owing is not None:
-                self.owing()
-        return event_ids
+        self._write(connection, rows)
+
+    def _write(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows``, in their order, and with them the deliveries they owe: the
+        database writes those from each row's ``owed_to`` (a trigger, see
+        :data:`~formflow.storage.platform_tables.EVENTS_OWE`), so nothing needs an
+        event's id. Inside a unit of work open on ``connection`` they are kept back and
+        written just before its commit, after every row the unit kept before them (on
+        PostgreSQL in the audit chain's statement, see
+        :meth:`~formflow.records.unit.UnitOfWork.kept_inserts`); their ids, which order
+        the deliveries, then follow the order the unit's writes made them in. When one
+        owes a delivery, ``owing`` rings the relay after the commit."""
+        unit = current_unit()
+        if unit is not None and unit.connection is connection:
+            unit.kept_inserts(events).extend(rows)
+        else:
+            connection.execute(_APPEND, rows)
+        if self.owing is not None and any(row["owed_to"] for row in rows):
+            self.owing()
 
     def _warm(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Let each check that can (one with a ``warm`` method) answer for many events'
@@ -264,8 +241,8 @@ class Outbox:
         )
 
 
-def _row(event: Mapping[str, Any]) -> dict[str, Any]:
-    """An event's row as stored, its values as JSON keeps them."""
+def _row(event: Mapping[str, Any], owed: Sequence[str]) -> dict[str, Any]:
+    """An event's row as stored, its values as JSON keeps them, owed to ``owed``."""
     data: dict[str, Any] = {"record": jsonable(dict(event["record"]))}
     changes, detail = event.get("changes"), event.get("detail")
     if changes:
@@ -285,6 +262,7 @@ def _row(event: Mapping[str, Any]) -> dict[str, Any]:
         "user_id": event["user_id"],
         "at": event["at"],
         "data": data,
+        "owed_to": list(owed) if owed else None,
     }
 
 
@@ -301,10 +279,7 @@ def caused_by(cause: Mapping[str, Any]) -> Iterator[None]:
 
 
 _cause: ContextVar[Mapping[str, Any] | None] = ContextVar("formflow_event_cause", default=None)
-_APPEND = insert(events).returning(events.c.id)  # every write runs it: built once
-_APPEND_ALL = insert(events).returning(events.c.id, sort_by_parameter_order=True)
-_APPEND_MANY = insert(events)
-_APPEND_SQLITE = insert(events).returning(events.c.id)
+_APPEND = insert(events)
 
 
 def returned_ids(
@@ -317,6 +292,3 @@ def returned_ids(
     if connection.dialect.name == "sqlite":
         return sorted(int(i) for i in connection.execute(unordered, list(rows)).scalars())
     return [int(i) for i in connection.execute(ordered, list(rows)).scalars()]
-
-
-_OWE = insert(event_deliveries)

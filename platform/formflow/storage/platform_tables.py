@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     inspect,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -303,8 +304,11 @@ events = _keyed_table(
     Column("user_id", BigInteger),
     _at("at"),
     Column("data", JSON, nullable=False),
+    Column("owed_to", JSON(none_as_null=True)),
     Index("ix_ff_events_record", "app_key", "form_key", "record_id", "id"),
 )
+"""``owed_to`` lists the subscribers an event was owed to when written (NULL: nobody); the
+database writes their delivery rows from it (see :data:`EVENTS_OWE`)."""
 
 event_deliveries = _table(
     "ff_event_deliveries",
@@ -315,6 +319,56 @@ event_deliveries = _table(
     Column("last_error", Text),
 )
 """Deliveries still owed: one row per event and subscriber, deleted once delivered."""
+
+EVENTS_OWE = {
+    "postgresql": (
+        """CREATE OR REPLACE FUNCTION ff_events_owe() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO ff_event_deliveries (subscriber, event_id, attempts)
+    SELECT name, NEW.id, 0 FROM json_array_elements_text(NEW.owed_to) AS name;
+    RETURN NULL;
+END $$""",
+        """CREATE OR REPLACE TRIGGER ff_events_owe AFTER INSERT ON ff_events FOR EACH ROW
+WHEN (NEW.owed_to IS NOT NULL) EXECUTE FUNCTION ff_events_owe()""",
+    ),
+    "sqlite": (
+        """CREATE TRIGGER IF NOT EXISTS ff_events_owe AFTER INSERT ON ff_events FOR EACH ROW
+WHEN NEW.owed_to IS NOT NULL BEGIN
+    INSERT INTO ff_event_deliveries (subscriber, event_id, attempts)
+    SELECT value, NEW.id, 0 FROM json_each(NEW.owed_to);
+END""",
+    ),
+}
+"""The trigger that writes an event's delivery rows, one per subscriber its ``owed_to``
+names, in the statement that inserts the event. The event then needs no id back and no
+statement of its own: inside a unit of work it rides with the unit's other kept-back rows
+(on PostgreSQL in the audit chain's one statement), where the outbox once sent two."""
+
+
+def _owe_by_trigger(connection: Connection) -> bool:
+    """Create :data:`EVENTS_OWE` unless it is there; returns whether it was created."""
+    dialect = connection.dialect.name
+    found = connection.exec_driver_sql(
+        "SELECT 1 FROM pg_trigger WHERE tgname = 'ff_events_owe'"
+        " AND tgrelid = 'ff_events'::regclass"
+        if dialect == "postgresql"
+        else "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'ff_events_owe'"
+    ).first()
+    if found is not None:
+        return False
+    for statement in EVENTS_OWE[dialect]:
+        connection.exec_driver_sql(statement)
+    return True
+
+
+def _created(table: Table, connection: Connection, **_options: Any) -> None:
+    """After any table is created: the trigger with the deliveries' table (on every
+    :class:`Table`, since an app's schema creates copies of the platform's tables)."""
+    if table.name == event_deliveries.name:
+        _owe_by_trigger(connection)
+
+
+event.listen(Table, "after_create", _created)
 
 event_subscribers = _table(
     "ff_event_subscribers",
@@ -677,6 +731,8 @@ def _upgrade(connection: Connection) -> list[str]:
             if index.name is not None and index.name not in indexed:
                 index.create(connection)
                 added.append(f"{table.name}.{index.name}")
+    if _owe_by_trigger(connection):
+        added.append("ff_events.ff_events_owe")
     return added
 
 

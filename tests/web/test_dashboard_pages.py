@@ -212,3 +212,12 @@ def test_the_api_takes_a_department(demo_app: Flask) -> None:
     assert team.status_code == 200
     assert [c["key"] for c in team.json["categories"]] == [whole.json["categories"][1]["key"]]
     assert first["label"] == "销售部"
+
+
+def test_a_field_filter_is_labelled_with_its_fields_label(demo_app: Flask) -> None:
+    """A filter on a field, given no label of its own, showed its key (``status``) to
+    every viewer; it takes the field's label, in the viewer's language."""
+    page = signed_in(demo_app, "wangqiang").get("/dashboards/crm_sfa/contract_gantt")
+    label = re.search(r'<label>\s*([^<]*?)\s*<select name="status">', page.text)
+    assert label is not None
+    assert label[1] == "合同状态"

@@ -58,6 +58,14 @@ def test_the_designer_shows_fields_preview_and_yaml(login: Login) -> None:
     assert "title_field: name" in page
 
 
+def test_the_field_types_to_add_are_named_in_the_admins_language(login: Login) -> None:
+    """The choice of a new field's type listed bare keys (``money``, ``bool``) to people
+    working in Chinese; the key stays the value sent."""
+    page = login("admin").get(DESIGNER).get_data(as_text=True)
+    assert '<option value="money">金额</option>' in page
+    assert '<option value="bool">是/否</option>' in page
+
+
 def test_an_added_required_select_reaches_staff_after_publishing(login: Login, app: Flask) -> None:
     instance = app.extensions["formflow"]
     kept = instance.records("crm_sfa").create(Actor.system(), "customer", {"name": "老客户"})

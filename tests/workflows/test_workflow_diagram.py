@@ -83,3 +83,16 @@ def test_the_words_it_adds_go_through_the_translation(flows_app: App) -> None:
     svg = diagram.render(flows_app.workflows["expense"], translate=lambda m: f"[{m}]")
     assert "[one after another]" in svg
     assert "[otherwise]" in svg
+
+
+def test_an_end_is_described_in_the_readers_words_not_by_its_outcome_key(
+    flows_app: App,
+) -> None:
+    """The outcome is an identifier for rules and automations; people reading the diagram
+    in Chinese saw it as ``结束: approved`` under the end's own label."""
+    words = {"end": "结束"}
+    svg = diagram.render(
+        flows_app.workflows["expense"], translate=lambda message: words.get(message, message)
+    )
+    assert ": approved" not in svg
+    assert ">结束</text>" in svg

@@ -178,4 +178,16 @@
       if (!results.closest("[data-link]").contains(event.target)) results.replaceChildren();
     }
   });
+
+  // A refused save comes back with its problems marked; take the person to the first one,
+  // which on a phone is often screens below the summary at the top.
+  function focusFirstProblem() {
+    if (document.activeElement && document.activeElement !== document.body) return;
+    document.querySelector('form [aria-invalid="true"]')?.focus();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", focusFirstProblem);
+  } else {
+    focusFirstProblem();
+  }
 })();

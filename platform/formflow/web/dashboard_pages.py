@@ -133,6 +133,7 @@ def _controls(
     found = []
     for item in dashboard.filters:
         choices: list[tuple[str, str]] = []
+        label = text(item.label) if item.label else ""
         if item.kind == "owner":
             choices = [(str(i), name) for i, name in labeller.directory.user_choices()]
         elif item.kind == "department":
@@ -147,12 +148,14 @@ def _controls(
                 None,
             )
             if form is not None:
-                choices = [(o.value, text(o.label)) for o in form.field(item.field).options]
+                field = form.field(item.field)
+                choices = [(o.value, text(o.label)) for o in field.options]
+                label = label or text(field.label)
         found.append(
             {
                 "kind": item.kind,
                 "name": item.name,
-                "label": text(item.label) if item.label else "",
+                "label": label,
                 "choices": choices,
             }
         )

@@ -44,6 +44,7 @@ from formflow.errors import (
     MigrationFailed,
     MigrationRefused,
 )
+from formflow.fields.titles import ADDABLE
 from formflow.web import context
 from formflow.web.admin import administrators_only
 from formflow.web.formbuilder import Pickers, form_class
@@ -203,6 +204,7 @@ def _render_form(
         fields=fields,
         selected=selected,
         settings=SETTINGS,
+        field_types=ADDABLE,
         is_hidden=is_hidden,
         errors=errors,
         conflict=conflict,

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, default_exceptions
 from werkzeug.wrappers import Response
@@ -95,6 +96,27 @@ def http_message(error: HTTPException) -> str:
     return message() if message else _("The request could not be carried out.")
 
 
+def kept_entries() -> list[tuple[str, str]] | None:
+    """What a page form sent with a stale token, to offer it again under a fresh one; ``None``
+    unless the person is signed in and the form came from one of our own pages.
+
+    A token goes stale when its session ends, so a form filled in before signing in again
+    (in another tab, after the session expired) would otherwise lose everything typed. Only a
+    same-origin post is kept: offering another site's post back would undo the protection.
+    Files cannot be sent again, and passwords are never written into a page.
+    """
+    if not current_user.is_authenticated or request.files:
+        return None
+    origin = request.headers.get("Origin") or request.referrer or ""
+    if not (origin.rstrip("/") + "/").startswith(request.host_url):
+        return None
+    return [
+        (name, value)
+        for name, value in request.form.items(multi=True)
+        if name != "csrf_token" and "password" not in name
+    ]
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(RecordError)
     def _record_error(error: RecordError) -> Any:
@@ -108,7 +130,14 @@ def init_app(app: Flask) -> None:
         message = _("The form expired or was sent from elsewhere. Reload the page and try again.")
         if wants_json():
             return jsonify(error_body("csrf_failed", message)), 400
-        return render_template("error.html", status=400, message=message), 400
+        kept = kept_entries()
+        if kept is not None:
+            message = _(
+                "The form expired (you signed in again meanwhile). What you entered is kept: "
+                "send it again."
+            )
+        page = render_template("error.html", status=400, message=message, resend=kept)
+        return page, 400
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Any:

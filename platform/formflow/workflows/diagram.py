@@ -307,9 +307,7 @@ def _kind(node: Node, translate: Callable[[str], str], names: Mapping[str, str])
         return f"{translate(WORDS[node.mode.value])} · ↩ {', '.join(back)}"
     if isinstance(node, ParallelNode):
         return translate(WORDS["join_" + node.join.value])
-    if isinstance(node, EndNode):
-        return f"{translate(WORDS['end'])}: {node.outcome}"
-    kinds = {StartNode: "start", ConditionNode: "condition", CcNode: "cc"}
+    kinds = {StartNode: "start", ConditionNode: "condition", CcNode: "cc", EndNode: "end"}
     return translate(WORDS[kinds[type(node)]]) if type(node) in kinds else ""
 
 

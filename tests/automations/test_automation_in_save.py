@@ -148,10 +148,10 @@ def test_a_failing_in_save_rule_refuses_the_save_and_writes_nothing(
 
 
 def test_a_value_a_rule_sets_that_does_not_fit_names_the_rule(make_rules: MakeRules) -> None:
+    """A literal that can never fit is refused by ``validate``; emptying a required field
+    is found only when the rule runs."""
     rules = make_rules(
-        odd=WELCOME.replace("key: welcome", "key: odd").replace(
-            "{note: welcome}", "{level: platinum}"
-        )
+        odd=WELCOME.replace("key: welcome", "key: odd").replace("{note: welcome}", "{name: null}")
     )
     with pytest.raises(InSaveRuleFailed) as refused:
         rules.create("customer", {"name": "Acme", "level": "vip"})

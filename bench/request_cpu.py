@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import os
 import pstats
 import random
@@ -36,7 +35,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from werkzeug.test import EnvironBuilder
 
@@ -54,21 +52,7 @@ SAMPLE = 200
 
 def paths_of(fixture: web.Fixture) -> dict[str, Callable[[int], str]]:
     """Each case's path for its ``n``-th request."""
-    from _web_minimal import COLUMNS
-
-    fields = ",".join((*COLUMNS, "updated_at"))
-    where = json.dumps(
-        {
-            "and": [
-                {"field": "stage", "op": "eq", "value": "negotiation"},
-                {"field": "owner", "op": "eq", "value": fixture.rep},
-            ]
-        }
-    )
-    listing = (
-        f"/api/v1/crm_sfa/opportunity/records?filter={quote(where)}&sort=-created_at"
-        f"&limit=50&fields={fields}"
-    )
+    fields, listing = web.minimal_paths(fixture)
     ids = random.Random(1).choices(fixture.record_ids, k=SAMPLE)
     return {
         "record by id": lambda n: (

@@ -514,15 +514,11 @@ def cases(fixture: Fixture, ff_port: int, base_port: int) -> dict[str, tuple[Req
     }
 
 
-def minimal_cases(
-    fixture: Fixture, ff_port: int, base_port: int
-) -> dict[str, tuple[Request, Request]]:
-    """The API asked for the minimal endpoints' eight columns, beside those endpoints."""
+def minimal_paths(fixture: Fixture) -> tuple[str, str]:
+    """The ``fields=`` value naming the minimal endpoints' columns, and the API list path
+    asking for the rep's negotiation-stage records with them, 50 newest first."""
     from _web_minimal import COLUMNS
-    from records import submitted
 
-    bearer = {"Authorization": f"Bearer {fixture.token}"}
-    as_json = {**bearer, "Content-Type": "application/json"}
     fields = ",".join((*COLUMNS, "updated_at"))
     where = json.dumps(
         {
@@ -536,6 +532,18 @@ def minimal_cases(
         f"/api/v1/crm_sfa/opportunity/records?filter={quote(where)}&sort=-created_at"
         f"&limit=50&fields={fields}"
     )
+    return fields, listing
+
+
+def minimal_cases(
+    fixture: Fixture, ff_port: int, base_port: int
+) -> dict[str, tuple[Request, Request]]:
+    """The API asked for the minimal endpoints' eight columns, beside those endpoints."""
+    from records import submitted
+
+    bearer = {"Authorization": f"Bearer {fixture.token}"}
+    as_json = {**bearer, "Content-Type": "application/json"}
+    fields, listing = minimal_paths(fixture)
     minimal = f"/min/opportunity?stage=negotiation&owner={fixture.rep}"
     ids = fixture.record_ids
     no_body: Callable[[random.Random], None] = lambda rng: None  # noqa: E731

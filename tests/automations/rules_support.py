@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from sqlalchemy import Engine
 
 from formflow.actions import Action, ActionContext
@@ -51,6 +53,15 @@ class StampPlugin:
             "additionalProperties": False,
         }
         return [Action("stamp", Label(en="Stamp"), schema, run)]
+
+    @hookimpl
+    def formflow_expression_functions(self) -> dict[str, Callable[..., Any]]:
+        @pass_context
+        def shown(context: Context) -> str:
+            """A function handed the template's context, as a plugin's may be."""
+            return ", ".join(f"{key} {context[key]}" for key in ("amount", "stage"))
+
+        return {"shown": shown}
 
 
 def rules_folder(

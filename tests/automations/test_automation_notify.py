@@ -3,8 +3,6 @@ with a title and text rendered from templates over the record; in the app and by
 
 from __future__ import annotations
 
-from jinja2 import pass_context
-from jinja2.runtime import Context
 from rules_support import MakeRules, Rules
 from sqlalchemy import update
 
@@ -101,12 +99,6 @@ def test_a_template_function_handed_the_context_reads_every_field(make_rules: Ma
             "is worth {{ amount }}", "has {{ shown() }}"
         )
     )
-
-    @pass_context
-    def shown(context: Context) -> str:  # as a plugin's function may be
-        return ", ".join(f"{key} {context[key]}" for key in ("amount", "stage"))
-
-    rules.automations.expressions.environment.globals["shown"] = shown
     win(rules)
     (notification,) = told(rules, "ann")
     assert notification.text() == ("Won: Big deal", "Big deal has amount 120.00, stage won")

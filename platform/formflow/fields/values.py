@@ -267,7 +267,9 @@ def _iso_written(text: str) -> str:
 def _padded_time(text: str) -> str:
     """A time of day as ``fromisoformat`` takes it: ``9:30`` becomes ``09:30``."""
     hours, colon, rest = text.partition(":")
-    return f"{int(hours):02d}{colon}{rest}" if colon and hours.isascii() and hours.isdigit() else text
+    return (
+        f"{int(hours):02d}{colon}{rest}" if colon and hours.isascii() and hours.isdigit() else text
+    )
 
 
 def datetime_value(

@@ -22,8 +22,9 @@ A second run of each (``backlog``) measures the jobs alone: the N commits do not
 one sweep rings and the clock runs until the worker has handled the backlog.
 
 Redis is the one at ``FORMFLOW_BENCH_REDIS`` (default ``redis://127.0.0.1:6379/15``, flushed
-first); PostgreSQL the server at ``FORMFLOW_BENCH_POSTGRES`` (a database ``formflow_bench_jobs``
-made afresh).
+first); PostgreSQL the server at ``FORMFLOW_BENCH_POSTGRES`` (a database made afresh, named by
+``FORMFLOW_BENCH_JOBS_DATABASE``, default ``formflow_bench_jobs``, so that two runs can share
+the server).
 """
 
 from __future__ import annotations
@@ -250,7 +251,7 @@ def redis_cpu_seconds() -> float:
 def fresh_database(kind: str, folder: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{folder}/bench.db"
-    name = "formflow_bench_jobs"
+    name = os.environ.get("FORMFLOW_BENCH_JOBS_DATABASE", "formflow_bench_jobs")
     with psycopg.connect(POSTGRES, autocommit=True) as admin:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))

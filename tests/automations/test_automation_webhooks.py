@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
+import urllib.error
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from ipaddress import ip_network
@@ -16,7 +18,7 @@ from huey import Huey
 from rules_support import RULES_DIR, MakeRules, Rules
 from sqlalchemy import select
 
-from formflow.automations.destinations import allowed
+from formflow.automations.destinations import DestinationRefused, allowed, opener
 from formflow.automations.jobs import attach
 from formflow.automations.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER
 from formflow.jobs import Jobs
@@ -201,6 +203,15 @@ def test_a_webhook_answered_with_a_redirect_is_not_followed(
     drain(queue)
     assert receiver.received == []
     assert calls(rules)[0].last_error == "HTTP 307"
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_the_webhook_opener_checks_the_address_of_either_scheme(scheme: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        port = listening.getsockname()[1]
+        with pytest.raises(urllib.error.URLError) as refused:
+            opener().open(f"{scheme}://127.0.0.1:{port}/hook", timeout=5)
+    assert isinstance(refused.value.reason, DestinationRefused)
 
 
 @pytest.mark.parametrize(

@@ -62,9 +62,9 @@ def _check(sock: socket.socket, host: str, networks: Collection[IPNetwork]) -> N
 
 
 class _CheckedConnection(http.client.HTTPConnection):
-    def __init__(self, *args: Any, networks: Collection[IPNetwork] = (), **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.networks = networks
+    networks: Collection[IPNetwork] = ()
+    """The operator's networks it may reach besides the internet (set by :func:`_connection`,
+    since :class:`http.client.HTTPSConnection` passes no extra arguments on to its base)."""
 
     def connect(self) -> None:
         super().connect()
@@ -96,7 +96,9 @@ class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
 
 def _connection(kind: type[_CheckedConnection], networks: tuple[IPNetwork, ...]) -> Any:
     def make(*args: Any, **kwargs: Any) -> _CheckedConnection:
-        return kind(*args, networks=networks, **kwargs)
+        connection = kind(*args, **kwargs)
+        connection.networks = networks
+        return connection
 
     return make
 

@@ -42,12 +42,10 @@ def allowed(address: str, networks: Collection[IPNetwork] = ()) -> bool:
 def opener(networks: Collection[IPNetwork] = ()) -> urllib.request.OpenerDirector:
     """An opener for webhook calls: http and https only, each connection checked with
     :func:`allowed`, no redirects followed and no proxies."""
-    kept = tuple(networks)
     return urllib.request.build_opener(
         urllib.request.ProxyHandler({}),
         _NoRedirects(),
-        _CheckedHTTPHandler(kept),
-        _CheckedHTTPSHandler(kept),
+        _CheckedHandler(tuple(networks)),
     )
 
 
@@ -76,19 +74,17 @@ class _CheckedTLSConnection(http.client.HTTPSConnection, _CheckedConnection):
     ``super().connect()`` is :class:`_CheckedConnection`'s)."""
 
 
-class _CheckedHTTPHandler(urllib.request.HTTPHandler):
+class _CheckedHandler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
+    """Opens http and https URLs alike, over connections checked against ``networks``:
+    one handler for both, so :func:`urllib.request.build_opener` adds neither unchecked
+    default beside it."""
+
     def __init__(self, networks: tuple[IPNetwork, ...]) -> None:
         super().__init__()
         self.networks = networks
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(_connection(_CheckedConnection, self.networks), req)
-
-
-class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, networks: tuple[IPNetwork, ...]) -> None:
-        super().__init__()
-        self.networks = networks
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(_connection(_CheckedTLSConnection, self.networks), req)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from formflow.web.openapi_parts import Schema, json_response, ref
+from formflow.web.openapi_parts import Schema, json_response, ref, whole_object
 
 TAG = "agenda"
 _ERRORS = ("400", "401", "403", "500")
@@ -54,10 +54,8 @@ def agenda_paths(app_keys: Sequence[str], errors: Any) -> dict[str, Any]:
 
 def agenda_schemas() -> dict[str, Schema]:
     return {
-        "AgendaEntry": {
-            "type": "object",
-            "required": ["app", "form", "record_id", "item", "label", "title", "due", "overdue"],
-            "properties": {
+        "AgendaEntry": whole_object(
+            {
                 "app": {"type": "string"},
                 "form": {"type": "string"},
                 "record_id": {"type": "integer"},
@@ -66,8 +64,8 @@ def agenda_schemas() -> dict[str, Schema]:
                 "title": {"description": "The record's title field, as the records API gives it."},
                 "due": {"type": "string", "format": "date"},
                 "overdue": {"type": "boolean"},
-            },
-        },
+            }
+        ),
         "AgendaApproval": {
             "type": "object",
             "required": ["task_id", "app", "form", "record_id", "since"],
@@ -81,12 +79,10 @@ def agenda_schemas() -> dict[str, Schema]:
                 "since": {"type": "string", "format": "date-time"},
             },
         },
-        "Agenda": {
-            "type": "object",
-            "required": ["data", "approvals"],
-            "properties": {
+        "Agenda": whole_object(
+            {
                 "data": {"type": "array", "items": ref("AgendaEntry")},
                 "approvals": {"type": "array", "items": ref("AgendaApproval")},
-            },
-        },
+            }
+        ),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from formflow.definitions.model import App
-from formflow.web.openapi_parts import json_response, ref
+from formflow.web.openapi_parts import json_response, ref, whole_object
 
 TAG = "dashboards"
 _ERRORS = ("400", "401", "403", "404", "500")
@@ -112,16 +112,11 @@ def dashboard_schemas() -> dict[str, Any]:
                 "rows": {"type": "array", "items": {"type": "object"}},
             },
         },
-        "DashboardData": {
-            "type": "object",
-            "required": ["key", "label", "widgets"],
-            "properties": {
+        "DashboardData": whole_object(
+            {
                 "key": {"type": "string"},
                 "label": {"type": "string"},
-                "widgets": {
-                    "type": "array",
-                    "items": ref("WidgetData"),
-                },
-            },
-        },
+                "widgets": {"type": "array", "items": ref("WidgetData")},
+            }
+        ),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from formflow.fields.values import MAX_INTEGER
-from formflow.web.openapi_parts import Schema, json_response, ref
+from formflow.web.openapi_parts import Schema, json_response, ref, whole_object
 
 TAG = "notifications"
 _ERRORS = ("400", "401", "403", "500")
@@ -135,27 +135,19 @@ def notification_schemas() -> dict[str, Schema]:
                 "read_at": moment,
             },
         },
-        "NotificationList": {
-            "type": "object",
-            "required": ["data", "unread"],
-            "properties": {
+        "NotificationList": whole_object(
+            {
                 "data": {"type": "array", "items": ref("Notification")},
                 "unread": {"type": "integer", "minimum": 0},
-            },
-        },
-        "NotificationsMarked": {
-            "type": "object",
-            "required": ["marked", "unread"],
-            "properties": {
+            }
+        ),
+        "NotificationsMarked": whole_object(
+            {
                 "marked": {"type": "integer", "minimum": 0},
                 "unread": {"type": "integer", "minimum": 0},
-            },
-        },
+            }
+        ),
     }
 
 
-FOLLOWING: Schema = {
-    "type": "object",
-    "required": ["following"],
-    "properties": {"following": {"type": "boolean"}},
-}
+FOLLOWING: Schema = whole_object({"following": {"type": "boolean"}})

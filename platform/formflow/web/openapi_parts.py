@@ -1,5 +1,5 @@
 """The pieces every part of the OpenAPI document is built from: a reference to a named
-schema, a JSON response, a request body and a list under ``data``.
+schema, a JSON response, a request body, an object given whole and a list under ``data``.
 
 Each part of the document (records, approvals, dashboards, notifications, agenda,
 import and export) builds its paths from these, so a response reads the same in each.
@@ -41,10 +41,12 @@ def request_body(
     return {"required": required, "content": {media_type: {"schema": ref(schema_name)}}}
 
 
+def whole_object(properties: Schema) -> Schema:
+    """An object that always has every one of ``properties``: ``required`` is taken from
+    them, so a property added later cannot be left out of it."""
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
 def data_list(item: Schema) -> Schema:
     """A response that lists its items under ``data``."""
-    return {
-        "type": "object",
-        "required": ["data"],
-        "properties": {"data": {"type": "array", "items": item}},
-    }
+    return whole_object({"data": {"type": "array", "items": item}})

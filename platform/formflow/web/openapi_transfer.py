@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from formflow.definitions.model import App, Form
-from formflow.web.openapi_parts import Schema, json_response, ref, request_body
+from formflow.web.openapi_parts import Schema, json_response, ref, request_body, whole_object
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -96,7 +96,7 @@ def transfer_paths(
 
 def transfer_schemas() -> dict[str, Schema]:
     said: Schema = {"code": {"type": "string"}, "message": {"type": "string"}}
-    problem = {"type": "object", "required": ["code", "message"], "properties": said}
+    problem = whole_object(said)
     return {
         "ImportRequest": {
             "type": "object",
@@ -125,18 +125,8 @@ def transfer_schemas() -> dict[str, Schema]:
                 "preview": {"type": "string", "enum": ["true", "false"], "default": "false"},
             },
         },
-        "ImportOutcome": {
-            "type": "object",
-            "required": [
-                "processed",
-                "created",
-                "updated",
-                "skipped",
-                "failed",
-                "rolled_back",
-                "errors",
-            ],
-            "properties": {
+        "ImportOutcome": whole_object(
+            {
                 **{
                     key: {"type": "integer", "minimum": 0}
                     for key in ("processed", "created", "updated", "skipped", "failed")
@@ -144,38 +134,32 @@ def transfer_schemas() -> dict[str, Schema]:
                 "rolled_back": {"type": "boolean"},
                 "errors": {
                     "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["row", "column", "code", "message"],
-                        "properties": {
+                    "items": whole_object(
+                        {
                             "row": {"type": "integer", "minimum": 2},
                             "column": {"type": "string"},
                             **said,
-                        },
-                    },
+                        }
+                    ),
                 },
-            },
-        },
-        "ImportPreview": {
-            "type": "object",
-            "required": ["mapping", "preview"],
-            "properties": {
+            }
+        ),
+        "ImportPreview": whole_object(
+            {
                 "mapping": {"type": "object", "additionalProperties": {"type": "string"}},
                 "preview": {
                     "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["row", "values", "errors"],
-                        "properties": {
+                    "items": whole_object(
+                        {
                             "row": {"type": "integer"},
                             "values": {"type": "object"},
                             "errors": {
                                 "type": "object",
                                 "additionalProperties": {"type": "array", "items": problem},
                             },
-                        },
-                    },
+                        }
+                    ),
                 },
-            },
-        },
+            }
+        ),
     }

@@ -12,7 +12,14 @@ from typing import Any
 
 from formflow.definitions.model import App
 from formflow.fields.values import MAX_INTEGER
-from formflow.web.openapi_parts import Schema, data_list, json_response, ref, request_body
+from formflow.web.openapi_parts import (
+    Schema,
+    data_list,
+    json_response,
+    ref,
+    request_body,
+    whole_object,
+)
 from formflow.workflows.service import APPROVE, BOXES, REJECT
 
 TAG = "approvals"
@@ -336,10 +343,8 @@ def workflow_schemas() -> dict[str, Schema]:
         "TaskList": data_list(ref("Task")),
         "RecordAction": action,
         "RecordActionList": data_list(ref("RecordAction")),
-        "ActionDone": {
-            "type": "object",
-            "required": ["action", "records", "changes"],
-            "properties": {
+        "ActionDone": whole_object(
+            {
                 "action": {"type": "string"},
                 "records": {"type": "array", "items": {"type": "integer"}},
                 "changes": {
@@ -347,8 +352,8 @@ def workflow_schemas() -> dict[str, Schema]:
                     "items": {"type": "object"},
                     "description": "What each step did, as the automations' log tells it.",
                 },
-            },
-        },
+            }
+        ),
         "TaskDecisions": {
             "type": "object",
             "required": ["tasks", "decision"],
@@ -364,31 +369,19 @@ def workflow_schemas() -> dict[str, Schema]:
             },
             "additionalProperties": False,
         },
-        "TaskDecisionResults": {
-            "type": "object",
-            "required": ["data"],
-            "properties": {
-                "data": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["task"],
-                        "properties": {
-                            "task": {"type": "integer"},
-                            "instance": ref("WorkflowInstance"),
-                            "error": {
-                                "type": "object",
-                                "required": ["code", "message"],
-                                "properties": {
-                                    "code": {"type": "string"},
-                                    "message": {"type": "string"},
-                                },
-                            },
-                        },
-                    },
-                }
-            },
-        },
+        "TaskDecisionResults": data_list(
+            {
+                "type": "object",
+                "required": ["task"],
+                "properties": {
+                    "task": {"type": "integer"},
+                    "instance": ref("WorkflowInstance"),
+                    "error": whole_object(
+                        {"code": {"type": "string"}, "message": {"type": "string"}}
+                    ),
+                },
+            }
+        ),
         "TaskDecision": {
             "type": "object",
             "required": ["decision"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
@@ -28,3 +29,27 @@ def test_the_name_field_says_its_limit_and_that_it_is_required(
     page = client.get(PAGE).get_data(as_text=True)
     assert '<label class="required" for="name">' in page
     assert 'maxlength="100" name="name"' in page
+
+
+def test_without_tokens_the_list_card_says_there_are_none(
+    client: FlaskClient, login: Callable[[str], FlaskClient]
+) -> None:
+    login("rep1")
+    page = client.get(PAGE).get_data(as_text=True)
+    assert re.search(
+        r'<section class="card">\s*<h2>我的令牌</h2>\s*<p class="muted">你还没有 API 令牌。</p>',
+        page,
+    )
+
+
+def test_a_token_made_is_listed_in_the_card_under_its_heading(
+    client: FlaskClient, login: Callable[[str], FlaskClient]
+) -> None:
+    login("rep1")
+    data = {"name": "nightly sync", "expires": "", "csrf_token": csrf_token(client, PAGE)}
+    client.post(PAGE, data=data)
+    page = client.get(PAGE).get_data(as_text=True)
+    listed = re.search(r"<h2>我的令牌</h2>(.*?)</section>", page, re.S)
+    assert listed is not None
+    assert "<td>nightly sync</td>" in listed.group(1)
+    assert "你还没有 API 令牌。" not in page

@@ -9,7 +9,7 @@ from upgrade_fixture import BASE_FORM, PATH, RELEASE_2_APP, THEIRS_FORM, customi
 from formflow.designer import Designer
 from formflow.designer.bundles import BundleRefused, write_bundle
 from formflow.designer.merge import CONFLICT, DECISION, ORPHAN
-from formflow.designer.upgrades import IMPORT, RELEASE, ReleaseRefused, release_files
+from formflow.designer.upgrades import IMPORT, RELEASE, Answer, ReleaseRefused, release_files
 from formflow.lifecycle.instance import Instance
 from formflow.storage.database import read_transaction
 from formflow.storage.versions import current_version
@@ -66,7 +66,7 @@ def test_publishing_an_import_leaves_the_release_as_the_base(
     upgrade = designer.import_bundle("demo", write_bundle("demo", 7, STAGING), None)
     for issue in upgrade.issues:
         choice = {CONFLICT: "ours", ORPHAN: "drop", DECISION: "confirm"}[issue.kind]
-        designer.resolve_upgrade("demo", issue.id, choice, None)
+        designer.resolve_upgrade("demo", Answer(issue.id, choice), None)
     assert designer.publish("demo", None, "admin", "imported") is not None
     assert "到期日" in live_text(instance)
     with read_transaction(instance.engine) as connection:

@@ -10,7 +10,7 @@ from formflow.designer import Designer
 from formflow.designer.documents import Document, to_plain
 from formflow.designer.merge import CONFLICT, DECISION, ORPHAN
 from formflow.designer.operations import HideField
-from formflow.designer.upgrades import UpgradeError, UpgradeUnresolved, release_files
+from formflow.designer.upgrades import Answer, UpgradeError, UpgradeUnresolved, release_files
 from formflow.lifecycle.instance import Instance
 from formflow.storage.database import read_transaction
 from formflow.storage.versions import current_version
@@ -90,7 +90,7 @@ def test_choosing_the_release_s_label_resolves_the_conflict_on_the_draft(
 ) -> None:
     upgrade = designer.upgrade("demo", RELEASE_2, None)
     [conflict] = [issue for issue in upgrade.issues if issue.kind == CONFLICT]
-    after = designer.resolve_upgrade("demo", conflict.id, "theirs", None)
+    after = designer.resolve_upgrade("demo", Answer(conflict.id, "theirs"), None)
     assert conflict not in after.unresolved
     assert "    label: {zh: 物品名称, en: Item name}\n" in designer.draft("demo").files[PATH].text
 
@@ -98,14 +98,14 @@ def test_choosing_the_release_s_label_resolves_the_conflict_on_the_draft(
 def test_placing_an_orphan_moves_it_after_the_item_chosen(designer: Designer) -> None:
     upgrade = designer.upgrade("demo", RELEASE_2, None)
     [orphan] = [issue for issue in upgrade.issues if issue.kind == ORPHAN]
-    designer.resolve_upgrade("demo", orphan.id, "place", None, after="e")
+    designer.resolve_upgrade("demo", Answer(orphan.id, "place", after="e"), None)
     assert keys(designer.draft("demo").files[PATH].text) == ["a", "b", "f", "e", "c", "g"]
 
 
 def test_hiding_a_new_field_answers_its_decision(designer: Designer) -> None:
     upgrade = designer.upgrade("demo", RELEASE_2, None)
     [decision] = [issue for issue in upgrade.issues if issue.kind == DECISION]
-    designer.resolve_upgrade("demo", decision.id, "hide", None)
+    designer.resolve_upgrade("demo", Answer(decision.id, "hide"), None)
     draft = to_plain(Document(PATH, designer.draft("demo").files[PATH].text).data)
     assert draft["fields"][-1] == {
         "key": "g",
@@ -118,9 +118,9 @@ def test_hiding_a_new_field_answers_its_decision(designer: Designer) -> None:
 def test_a_choice_that_does_not_fit_the_issue_is_refused(designer: Designer) -> None:
     upgrade = designer.upgrade("demo", RELEASE_2, None)
     with pytest.raises(UpgradeError):
-        designer.resolve_upgrade("demo", upgrade.issues[0].id, "hide", None)
+        designer.resolve_upgrade("demo", Answer(upgrade.issues[0].id, "hide"), None)
     with pytest.raises(UpgradeError):
-        designer.resolve_upgrade("demo", "conflict:nowhere", "ours", None)
+        designer.resolve_upgrade("demo", Answer("conflict:nowhere", "ours"), None)
 
 
 def test_a_resolved_upgrade_publishes_and_becomes_the_base(
@@ -129,7 +129,7 @@ def test_a_resolved_upgrade_publishes_and_becomes_the_base(
     upgrade = designer.upgrade("demo", RELEASE_2, None)
     choices = {CONFLICT: "ours", ORPHAN: "place", DECISION: "confirm"}
     for issue in upgrade.issues:
-        designer.resolve_upgrade("demo", issue.id, choices[issue.kind], None, after="a")
+        designer.resolve_upgrade("demo", Answer(issue.id, choices[issue.kind], after="a"), None)
     assert designer.publish("demo", None, "admin", "release 2.0") is not None
     assert keys(live_text(instance)) == ["a", "c", "b", "f", "e", "g"]
     assert instance.app("demo").version == "2.0"

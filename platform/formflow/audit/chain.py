@@ -257,20 +257,14 @@ def _carriable(riders: Riders, entries: Sequence[Entry]) -> bool:
     return len(entries) == 1 and sum(len(rows) for _table, rows in riders) <= CARRIED_RIDERS_AT_MOST
 
 
+_COLUMNS = tuple(column.name for column in audit_entries.c)
+
+
 def _row(entry: Entry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "at": entry.at,
-        "user_id": entry.user_id,
-        "action": entry.action,
-        "app_key": entry.app_key,
-        "form_key": entry.form_key,
-        "record_id": entry.record_id,
-        "address": entry.address,
-        "detail": dict(entry.detail),
-        "previous_hash": entry.previous_hash,
-        "hash": entry.hash,
-    }
+    """The entry as a row of ``ff_audit_entries``, whose columns its fields are named after."""
+    row = {name: getattr(entry, name) for name in _COLUMNS}
+    row["detail"] = dict(entry.detail)
+    return row
 
 
 def _carried(riders: Riders, entries: Sequence[Entry]) -> tuple[Select[Any], dict[str, Any]]:

@@ -42,6 +42,7 @@ from formflow.designer.simulate import Simulation, sample_values, simulate
 from formflow.designer.undo import available, forget_steps, redo, save_step, undo
 from formflow.designer.upgrades import (
     IMPORT,
+    Answer,
     NoRelease,
     ReleaseRefused,
     Upgrade,
@@ -534,17 +535,10 @@ class Designer:
         with read_transaction(self.instance.engine) as connection:
             return pending(connection, app_key)
 
-    def resolve_upgrade(
-        self,
-        app_key: str,
-        issue_id: str,
-        choice: str,
-        user_id: int | None,
-        after: str | None = None,
-    ) -> Upgrade:
+    def resolve_upgrade(self, app_key: str, answer: Answer, user_id: int | None) -> Upgrade:
         """Answer one issue of the upgrade on the draft (see :data:`~.upgrades.CHOICES`)."""
         with write_transaction(self.instance.engine) as connection:
-            return resolve_issue(connection, app_key, issue_id, choice, user_id, after)
+            return resolve_issue(connection, app_key, answer, user_id)
 
     def _release(self, app_key: str, files: Mapping[str, str]) -> str:
         """The release's version label, once it compiles as the same app by itself

@@ -110,6 +110,16 @@ class Upgrade:
         return [issue for issue in self.issues if issue.id not in self.choices]
 
 
+@dataclass(frozen=True)
+class Answer:
+    """The admin's answer to one issue: a ``choice`` among :data:`CHOICES` for its kind and,
+    to place an orphan, the item it goes ``after`` (first when ``None``)."""
+
+    issue_id: str
+    choice: str
+    after: str | None = None
+
+
 def record_release(
     connection: Connection, app_key: str, version_label: str, files: Mapping[str, str]
 ) -> None:
@@ -225,32 +235,27 @@ def pending(connection: Connection, app_key: str) -> Upgrade | None:
 
 
 def resolve_issue(
-    connection: Connection,
-    app_key: str,
-    issue_id: str,
-    choice: str,
-    user_id: int | None,
-    after: str | None = None,
+    connection: Connection, app_key: str, answer: Answer, user_id: int | None
 ) -> Upgrade:
-    """Apply the admin's ``choice`` for one issue to the draft and remember it. ``after``
-    places an orphan after that item (first when ``None``). A choice may be made again."""
+    """Apply the admin's ``answer`` to the draft and remember its choice, which may be made
+    again."""
     upgrade = pending(connection, app_key)
     if upgrade is None:
         raise UpgradeError(f"no upgrade of '{app_key}' is being resolved")
-    issue = next((item for item in upgrade.issues if item.id == issue_id), None)
+    issue = next((item for item in upgrade.issues if item.id == answer.issue_id), None)
     if issue is None:
-        raise UpgradeError(f"the upgrade has no issue {issue_id!r}")
-    if choice not in CHOICES[issue.kind]:
+        raise UpgradeError(f"the upgrade has no issue {answer.issue_id!r}")
+    if answer.choice not in CHOICES[issue.kind]:
         raise UpgradeError(
             f"a {issue.kind} is resolved with one of {', '.join(CHOICES[issue.kind])}"
         )
     files = open_draft(connection, app_key).texts()
     try:
-        _apply(files, issue, choice, after)
+        _apply(files, issue, answer.choice, answer.after)
     except MergeError as exc:
         raise UpgradeError(f"{issue.path} {issue.subject}: {exc}") from None
     replace_draft(connection, app_key, files, user_id)
-    choices = {**upgrade.choices, issue_id: choice}
+    choices = {**upgrade.choices, answer.issue_id: answer.choice}
     connection.execute(
         designer_upgrades.update()
         .where(designer_upgrades.c.app_key == app_key)

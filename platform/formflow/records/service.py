@@ -217,9 +217,7 @@ class RecordService:
         context = self.context(actor)
         defaults = {field.key: field.default for field in form.fields}
         with self._writing() as connection:
-            derive = self._derive(connection, form)
-            fill = self._fill(connection, form, actor)
-            prepared = self.preparer.prepare(form, values, context, derive=derive, fill=fill)
+            prepared = self._prepare(connection, form, values, context, actor)
             self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
             prepared, ruled = self.in_save.apply(form.key, prepared, context, self.preparer)
             owner = self._owner(actor, form, prepared.values)
@@ -742,14 +740,8 @@ class RecordService:
             else None
         )
         with read_transaction(self.engine) as connection:
-            self.preparer.prepare(
-                form,
-                values,
-                self.context(actor),
-                existing=record,
-                existing_rows=rows,
-                derive=self._derive(connection, form),
-                fill=self._fill(connection, form, actor),
+            self._prepare(
+                connection, form, values, self.context(actor), actor, existing=record, rows=rows
             )
 
     def linked_values(self, actor: Actor, form_key: str, values: Mapping[str, Any]) -> Record:
@@ -874,15 +866,7 @@ class RecordService:
         expressions read it, and store what changed (in the same transaction: if the values
         no longer fit, nothing is stored)."""
         system = {**context.system_values(), "id": record_id}
-        derive = self._derive(connection, form)
-        again = self.preparer.prepare(
-            form,
-            values,
-            context,
-            system=system,
-            derive=derive,
-            fill=self._fill(connection, form, actor),
-        )
+        again = self._prepare(connection, form, values, context, actor, system=system)
         changed = {
             key: value
             for key, value in again.values.items()
@@ -1056,6 +1040,35 @@ class RecordService:
                         for index, item in enumerate(items)
                     ],
                 )
+
+    def _prepare(
+        self,
+        connection: Connection,
+        form: Form,
+        values: Mapping[str, Any],
+        context: Context,
+        actor: Actor,
+        *,
+        existing: Mapping[str, Any] | None = None,
+        rows: Mapping[str, list[Record]] | None = None,
+        stored: Record | None = None,
+        system: Mapping[str, Any] | None = None,
+    ) -> Prepared:
+        """:meth:`Preparer.prepare` (its arguments first) with the reads it asks the database
+        for: the record's roll-ups and lookups (see :meth:`_derive`, ``stored``) and the
+        linked records its links fill from, as ``actor`` may read them (see :meth:`_fill`).
+        ``existing`` and ``rows`` are the record and its subtable rows an update starts
+        from. Every save and check prepares through here, so they read alike."""
+        return self.preparer.prepare(
+            form,
+            values,
+            context,
+            existing,
+            rows,
+            system,
+            derive=self._derive(connection, form, stored),
+            fill=self._fill(connection, form, actor),
+        )
 
     def _derive(
         self, connection: Connection, form: Form, stored: Record | None = None

@@ -190,14 +190,15 @@ class Updating:
         actor may not change refused), then the form's in-save rules run on them
         (``kept``: the record with its subtable rows, as stored)."""
         service, form, context = self.service, self.form, self.context
-        prepared = service.preparer.prepare(
+        prepared = service._prepare(
+            connection,
             form,
             values,
             context,
+            self.actor,
             existing=current,
-            existing_rows=kept_rows,
-            derive=service._derive(connection, form, current),
-            fill=service._fill(connection, form, self.actor),
+            rows=kept_rows,
+            stored=current,
         )
         service._refuse_fixed(self.access, values, prepared.values, prepared.rows, kept)
         return service.in_save.apply(

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from formflow.designer.merge import CONFLICT, DECISION, ORPHAN
-from formflow.designer.upgrades import UpgradeError, placements, shown
+from formflow.designer.upgrades import Answer, UpgradeError, placements, shown
 from formflow.errors import N_
 from formflow.web import context
 from formflow.web.designer_pages import _draft, blueprint, designer, merged_upload
@@ -49,11 +49,9 @@ def resolve_upgrade(app_key: str) -> Response:
     service = designer()
     _draft(service, app_key)
     posted = request.form
-    after = posted.get("after", "") or None
+    answer = Answer(posted.get("issue", ""), posted.get("choice", ""), posted.get("after") or None)
     try:
-        service.resolve_upgrade(
-            app_key, posted.get("issue", ""), posted.get("choice", ""), context.user().id, after
-        )
+        service.resolve_upgrade(app_key, answer, context.user().id)
     except UpgradeError as exc:
         flash(str(exc), "error")
     else:

@@ -46,6 +46,7 @@ from formflow.definitions import load_app
 from formflow.definitions.model import Dimension, Label, Measure, Widget
 from formflow.records.access import Actor
 from formflow.records.aggregates import Aggregation, aggregate
+from formflow.records.reading import ReadContext
 from formflow.records.service import RecordService
 from formflow.storage.database import connect, read_transaction, write_transaction
 from formflow.storage.summaries import rebuild_all
@@ -107,7 +108,7 @@ def plain_sql(
             return [
                 row
                 for aggregation in aggregations
-                for row in aggregate(connection, schema, widget.form, aggregation)
+                for row in aggregate(ReadContext(connection, schema, widget.form), aggregation)
             ]
 
     return run

@@ -39,6 +39,7 @@ from formflow.dashboards.periods import period_span
 from formflow.definitions import load_app
 from formflow.definitions.model import Widget
 from formflow.records.access import Actor
+from formflow.records.reading import ReadContext
 from formflow.records.service import RecordService
 from formflow.records.stage_history import StayAggregation, stay_groups
 from formflow.storage.database import connect, read_transaction, write_transaction
@@ -141,7 +142,7 @@ def time_plain(engine: Engine, schema: AppSchema, span: Span, repeats: int) -> S
 
     def run() -> None:
         with read_transaction(engine) as connection:
-            stay_groups(connection, schema, "opportunity", aggregation)
+            stay_groups(ReadContext(connection, schema, "opportunity"), aggregation)
 
     return Summary.of([elapsed_ms(run) for _ in range(repeats)])
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from formflow.definitions.model import Measure
 from formflow.errors import QueryError
 from formflow.records.aggregates import Aggregation, aggregate
+from formflow.records.reading import ReadContext
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.tables import AppSchema
 from records.helpers import (
@@ -60,7 +61,9 @@ def lab(db: Engine) -> AppSchema:
 
 def run(db: Engine, lab: AppSchema, *measures: Measure, **options: Any) -> list[dict[str, Any]]:
     with read_transaction(db) as connection:
-        return aggregate(connection, lab, "deal", Aggregation(measures=measures, **options))
+        return aggregate(
+            ReadContext(connection, lab, "deal"), Aggregation(measures=measures, **options)
+        )
 
 
 COUNT = Measure("count")
@@ -123,11 +126,8 @@ def test_filter_and_scope_narrow_the_records(db: Engine, lab: AppSchema) -> None
     spec = {"field": "stage", "op": "in", "value": ["new", "won"]}
     with read_transaction(db) as connection:
         rows = aggregate(
-            connection,
-            lab,
-            "deal",
+            ReadContext(connection, lab, "deal", scope=table.c.owner == 1),
             Aggregation(measures=(COUNT,), filter=spec),
-            scope=table.c.owner == 1,
         )
     assert rows == [{"count": 2}]
 
@@ -195,7 +195,7 @@ def test_date_times_fall_into_utc_buckets(
 def refusal(db: Engine, lab: AppSchema, **options: Any) -> str:
     options.setdefault("measures", (COUNT,))
     with pytest.raises(QueryError) as caught, read_transaction(db) as connection:
-        aggregate(connection, lab, "deal", Aggregation(**options))
+        aggregate(ReadContext(connection, lab, "deal"), Aggregation(**options))
     return str(caught.value)
 
 
@@ -248,7 +248,7 @@ def test_an_aggregation_is_one_statement(db: Engine, lab: AppSchema) -> None:
         bucket={"close_date": "week"},
     )
     with read_transaction(db) as connection, StatementCounter(db) as counter:
-        aggregate(connection, lab, "deal", aggregation)
+        aggregate(ReadContext(connection, lab, "deal"), aggregation)
     assert counter.count == 1
 
 
@@ -259,9 +259,7 @@ def test_measures_with_their_own_filters_share_one_statement(db: Engine, lab: Ap
     won_count, won_sum = Measure("count", filter=WON), Measure("sum", "amount", filter=WON)
     with read_transaction(db) as connection, StatementCounter(db) as counter:
         rows = aggregate(
-            connection,
-            lab,
-            "deal",
+            ReadContext(connection, lab, "deal"),
             Aggregation(
                 measures=(COUNT, won_count, won_sum),
                 labels=("all", "won", "won_amount"),

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from formflow.definitions.model import Measure
 from formflow.records.aggregates import Aggregation, aggregate
+from formflow.records.reading import ReadContext
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.tables import AppSchema
 from records.helpers import create_lab, insert
@@ -66,7 +67,7 @@ def _stored(db: Engine, schema: AppSchema, rows: list[tuple[datetime, str, Decim
 
 def _figures(db: Engine, schema: AppSchema, aggregation: Aggregation) -> list[dict[str, Any]]:
     with read_transaction(db) as connection:
-        return aggregate(connection, schema, "deal", aggregation)
+        return aggregate(ReadContext(connection, schema, "deal"), aggregation)
 
 
 @SLOW

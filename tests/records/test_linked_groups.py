@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Engine, delete, event
 
 from formflow.definitions.model import Measure
 from formflow.records.aggregates import Aggregation, aggregate
+from formflow.records.reading import ReadContext
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.tables import AppSchema
 from records.helpers import add_users, create_lab, insert, soft_delete
@@ -135,7 +136,8 @@ def run(
     with read_transaction(db) as connection:
         if statements is not None:
             event.listen(connection, "before_cursor_execute", lambda *a: statements.append(a[2]))
-        return aggregate(connection, lab, "deal", aggregation, scope=scope, link_scope=reach(lab))
+        context = ReadContext(connection, lab, "deal", scope=scope, link_scope=reach(lab))
+        return aggregate(context, aggregation)
 
 
 def in_one_statement(

@@ -9,11 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine
 
 from formflow.definitions.model import SortKey
 from formflow.errors import QueryError
-from formflow.records.query import Page, Query, select_page
+from formflow.records.query import TOTAL_CAP, Page, Query, select_page
+from formflow.records.reading import ReadContext
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.tables import DELETED_AT, AppSchema
 from records.helpers import (
@@ -59,9 +60,17 @@ def lab(db: Engine) -> AppSchema:
     return schema
 
 
-def page(db: Engine, lab: AppSchema, query: Query | None = None, **options: Any) -> Page:
+def page(
+    db: Engine,
+    lab: AppSchema,
+    query: Query | None = None,
+    *,
+    scope: ColumnElement[bool] | None = None,
+    total_cap: int = TOTAL_CAP,
+) -> Page:
     with read_transaction(db) as connection:
-        return select_page(connection, lab, "deal", query or Query(), **options)
+        context = ReadContext(connection, lab, "deal", scope=scope)
+        return select_page(context, query or Query(), total_cap=total_cap)
 
 
 def ids(found: Page) -> list[int]:
@@ -236,7 +245,7 @@ def test_a_page_and_its_total_cost_one_statement_whatever_its_size(
         limit=limit, search="deal", filter={"field": "tags", "op": "has_any", "value": ["red"]}
     )
     with read_transaction(db) as connection, StatementCounter(db) as counter:
-        found = select_page(connection, lab, "deal", query)
+        found = select_page(ReadContext(connection, lab, "deal"), query)
     assert counter.count == 1
     assert len(found.rows) == min(limit, 11)
     assert (found.total, found.total_is_capped) == (11, False)

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, inspect, select
 
 from formflow.errors import QueryError
 from formflow.records.query import Page, Query, select_page
+from formflow.records.reading import ReadContext
 from formflow.records.search import (
     ensure_search_index,
     search_condition,
@@ -161,7 +162,7 @@ def test_a_list_search_leaves_out_deleted_records(db: Engine, lab: AppSchema) ->
 
 def search_page(db: Engine, lab: AppSchema, text: str) -> Page:
     with read_transaction(db) as connection:
-        return select_page(connection, lab, "deal", Query(search=text))
+        return select_page(ReadContext(connection, lab, "deal"), Query(search=text))
 
 
 # keeping the index -------------------------------------------------------------

@@ -60,7 +60,8 @@ from formflow.records.filters import (
     describe,
     resolve_field,
 )
-from formflow.records.query import normalised, row_conditions
+from formflow.records.query import normalised
+from formflow.records.reading import ReadContext
 from formflow.storage.tables import DELETED_AT, AppSchema
 
 MAX_GROUPS = 10_000
@@ -118,16 +119,10 @@ class Aggregation:
             raise QueryError(f"unknown time zone '{self.timezone}'") from None
 
 
-def aggregate(
-    connection: Connection,
-    schema: AppSchema,
-    form_key: str,
-    aggregation: Aggregation,
-    *,
-    scope: ColumnElement[bool] | None = None,
-    link_scope: LinkScope | None = None,
-) -> list[dict[str, Any]]:
+def aggregate(context: ReadContext, aggregation: Aggregation) -> list[dict[str, Any]]:
     """One row per group: its keys, then each measure, named like ``count`` or ``sum_amount``."""
+    connection, schema, form_key = context.connection, context.schema, context.form_key
+    link_scope = context.link_scope
     links = Links(schema, form_key, link_scope)
     groups = [
         group_expression(
@@ -159,9 +154,7 @@ def aggregate(
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise QueryError(f"the aggregation names {', '.join(duplicates)} more than once")
-    where = row_conditions(schema, form_key, filter=aggregation.filter, link_scope=link_scope)
-    if scope is not None:
-        where.append(scope)
+    where = context.conditions(aggregation.filter)
     combinable = all(m.op in _COMBINABLE for m in aggregation.measures)
     if links.joined and not medians and combinable:
         inner = _inner_keys(schema.table(form_key), links, groups)

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -63,6 +63,9 @@ from formflow.records.filters import (
 )
 from formflow.records.search import search_condition
 from formflow.storage.tables import DELETED_AT, DELETED_BY, AppSchema
+
+if TYPE_CHECKING:
+    from formflow.records.reading import ReadContext
 
 TOTAL_CAP = 1_000
 TOTAL_COLUMN = "_page_total"
@@ -121,28 +124,22 @@ class Ordered:
         return str(SortKey(self.ref.key, self.descending))
 
 
-def select_page(
-    connection: Connection,
-    schema: AppSchema,
-    form_key: str,
-    query: Query,
-    *,
-    scope: ColumnElement[bool] | None = None,
-    link_scope: LinkScope | None = None,
-    total_cap: int = TOTAL_CAP,
-) -> Page:
-    """One page of ``form_key``'s records, with its total, in one statement.
+def select_page(context: ReadContext, query: Query, *, total_cap: int = TOTAL_CAP) -> Page:
+    """One page of the context's records, with its total, in one statement.
 
-    ``scope`` is the permission layer's condition, AND-ed with everything else, and
-    ``link_scope`` its condition for forms a filter reaches through links. Rows hold
-    ``id``, the form's fields except subtables and the system fields (or just
+    Rows hold ``id``, the form's fields except subtables and the system fields (or just
     ``query.fields``); in the recycle bin also ``_deleted_at`` and ``_deleted_by``.
 
     The statement is built for this call alone; :class:`PageStatements` builds one per
     shape of query and reuses it (what the record service does).
     """
-    return PageStatements(schema, keep=0).select(
-        connection, form_key, query, scope=scope, link_scope=link_scope, total_cap=total_cap
+    return PageStatements(context.schema, keep=0).select(
+        context.connection,
+        context.form_key,
+        query,
+        scope=context.scope,
+        link_scope=context.link_scope,
+        total_cap=total_cap,
     )
 
 

@@ -90,6 +90,7 @@ from formflow.records.integrity import IntegrityChecks, unique_violation
 from formflow.records.locks import LOCKED, RecordLocks
 from formflow.records.numbering import next_number
 from formflow.records.query import Page, PageStatements, Query, Reached, normalised
+from formflow.records.reading import ReadContext
 from formflow.records.search import search_text
 from formflow.records.stage_history import StayAggregation, stay_groups
 from formflow.records.statements import PreparedStatements
@@ -621,7 +622,7 @@ class RecordService:
 
     def _read(
         self,
-        reader: Callable[..., _Read],
+        reader: Callable[[ReadContext, Any], _Read],
         actor: Actor,
         form: Form,
         table: Table,
@@ -630,18 +631,18 @@ class RecordService:
         *,
         pool: bool = False,
     ) -> _Read:
-        """Ask a reader of records (:func:`select_page`, :func:`aggregate`,
-        :func:`stay_groups`) ``question`` over the rows of ``table`` that ``scope`` lets the
-        actor see, reaching through links only the records the actor may read."""
+        """Ask a reader of records (:func:`aggregate`, :func:`stay_groups`; see
+        :class:`ReadContext`) ``question`` over the rows of ``table`` that ``scope`` lets
+        the actor see, reaching through links only the records the actor may read."""
         with read_transaction(self.engine) as connection:
-            return reader(
+            context = ReadContext(
                 connection,
                 self.schema,
                 form.key,
-                question,
                 scope=scope_condition(scope, actor, form, table, pool=pool),
                 link_scope=self._link_scope(actor),
             )
+            return reader(context, question)
 
     def get_with_history(
         self, actor: Actor, form_key: str, record_id: int

@@ -17,15 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import func, select
 
 from formflow.errors import QueryError
 from formflow.records.aggregates import MAX_GROUPS, group_expression
-from formflow.records.filters import LinkScope
-from formflow.records.query import normalised, row_conditions
+from formflow.records.query import normalised
+from formflow.records.reading import ReadContext
 from formflow.storage.platform_tables import stage_stays
 from formflow.storage.stays import tracked_fields
-from formflow.storage.tables import AppSchema
 
 STAGE, NOW, RECORD = "stage", "now", "_record"
 """The names of a row's stage (a value the record was in) and of the value it holds now."""
@@ -42,17 +41,10 @@ class StayAggregation:
     timezone: str = "UTC"
 
 
-def stay_groups(
-    connection: Connection,
-    schema: AppSchema,
-    form_key: str,
-    aggregation: StayAggregation,
-    *,
-    scope: ColumnElement[bool] | None = None,
-    link_scope: LinkScope | None = None,
-) -> list[dict[str, Any]]:
+def stay_groups(context: ReadContext, aggregation: StayAggregation) -> list[dict[str, Any]]:
     """One row per group: ``stage``, each ``group_by`` key, ``now``, then ``records`` (how
     many records), ``seconds`` (the ended stays' time) and ``stays`` (how many ended)."""
+    schema, form_key, link_scope = context.schema, context.form_key, context.link_scope
     key = aggregation.field_key
     if key not in tracked_fields(schema.app).get(form_key, ()):
         raise QueryError(f"no stage history is kept of '{key}'", field=key)
@@ -64,9 +56,7 @@ def stay_groups(
         for name in aggregation.group_by
     ]
     now = group_expression(schema, form_key, key, None, link_scope=link_scope)
-    where = row_conditions(schema, form_key, filter=aggregation.filter, link_scope=link_scope)
-    if scope is not None:
-        where.append(scope)
+    where = context.conditions(aggregation.filter)
     chosen = (
         select(
             table.c.id.label(RECORD),
@@ -96,4 +86,4 @@ def stay_groups(
         .group_by(*keys)
         .limit(MAX_GROUPS)
     )
-    return [normalised(row) for row in connection.execute(statement).mappings()]
+    return [normalised(row) for row in context.connection.execute(statement).mappings()]

@@ -204,7 +204,7 @@ def test_a_unit_that_fails_leaves_no_entry(logged: Engine) -> None:
     assert verdict(logged).head_id == 5
 
 
-def test_a_single_entry_costs_one_statement_on_postgresql_and_two_on_sqlite(
+def test_a_single_entry_costs_one_statement_on_postgresql_and_three_on_sqlite(
     logged: Engine,
 ) -> None:
     with counting_statements(logged) as seen, write_transaction(logged) as connection:
@@ -215,9 +215,9 @@ def test_a_single_entry_costs_one_statement_on_postgresql_and_two_on_sqlite(
     if logged.dialect.name == "postgresql":
         assert len(seen) == 1  # lock, advance, hash and insert in one
     else:
-        assert len(seen) == 3  # BEGIN IMMEDIATE, the entry hashed after the head, the head
-        assert seen[1].startswith("INSERT INTO ff_audit_entries")
-        assert seen[2].startswith("UPDATE ff_audit_head")
+        assert len(seen) == 4  # BEGIN IMMEDIATE, the head read under the write lock, ...
+        assert seen[2].startswith("INSERT INTO ff_audit_entries")
+        assert seen[3].startswith("UPDATE ff_audit_head")
 
 
 def test_a_writer_another_came_before_appends_no_more_statements(
@@ -232,7 +232,7 @@ def test_a_writer_another_came_before_appends_no_more_statements(
     finally:
         other.dispose()
     assert sum("ff_audit_head" in statement for statement in seen) == (
-        1 if logged.dialect.name == "postgresql" else 2
+        1 if logged.dialect.name == "postgresql" else 2  # SQLite: read, then set
     )
     assert entry is not None
     assert entry.id == 7
@@ -326,7 +326,7 @@ def test_a_units_kept_rows_are_written_with_its_entry(logged: Engine) -> None:
     if logged.dialect.name == "postgresql":  # one statement: the rows ride the advance
         assert len(seen) == 1
     else:
-        assert len(seen) == 4  # BEGIN IMMEDIATE, the rows, the advance, the entries
+        assert len(seen) == 5  # BEGIN IMMEDIATE, the rows, the head, the entry, the head
 
 
 def test_a_batchs_append_writes_its_rows_beside_the_advance(logged: Engine) -> None:

@@ -7,11 +7,12 @@ already queue for the whole database, so writers append one at a time, each afte
 it read. Entries are numbered from the head without gaps, so a deleted entry leaves a hole
 that :mod:`formflow.audit.verify` names.
 
-A single entry, what a save writes, is numbered and hashed by the database itself under
-the head's lock (:mod:`formflow.audit.locked`): on PostgreSQL in one statement, which also
-carries the unit's other kept-back rows (the records' history, events no one is owed...)
-as ``WITH`` clauses; on SQLite, whose writers hold the database's write lock, in two. A
-write's trail then costs one round trip where it cost three to six, whatever other
+A single entry, what a save writes, is chained after the head as it is once its lock is
+held (:mod:`formflow.audit.locked`): on PostgreSQL the database numbers and hashes it in
+one statement, which also carries the unit's other kept-back rows (the records' history,
+events no one is owed...) as ``WITH`` clauses; on SQLite, whose writers hold the
+database's write lock, the head is read and the entry chained in Python. A write's trail
+then costs one round trip on PostgreSQL where it cost three to six, whatever other
 processes wrote meanwhile.
 
 A batch of entries (a unit of work's) is chained in Python after the head this process

@@ -1,7 +1,7 @@
 """An audit entry and the hash that chains it to the one before.
 
 The hash covers the entry's canonical content (:meth:`Entry.canonical`): JSON with sorted
-keys. Python hashes it when it chains entries itself; the database hashes it when it
+keys. Python hashes it when it chains entries itself; PostgreSQL hashes it when it
 numbers a single entry under the head's lock (:mod:`formflow.audit.locked`), from the
 canonical text split around the id (:meth:`Entry.canonical_around_id`), which only the
 database knows then. Both give the same bytes, which :mod:`formflow.audit.verify` checks.

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 
 from formflow import audit
 from formflow.audit.entry import Entry
+from formflow.audit.locked import CARRIED_RIDERS_AT_MOST
 from formflow.records.unit import current_unit, unit_of_work
 from formflow.storage.database import connect, read_transaction, write_transaction
 from formflow.storage.platform_tables import audit_entries, audit_log, platform_metadata
@@ -143,3 +144,17 @@ def test_the_canonical_text_joins_around_the_id_into_the_whole() -> None:
     )
     before, after = entry.canonical_around_id()
     assert (before + "4711" + after).encode() == entry.canonical()
+
+
+def test_a_single_entry_with_more_rows_than_its_statement_carries_writes_them_beside(
+    platform: Engine,
+) -> None:
+    count = CARRIED_RIDERS_AT_MOST + 1
+    with unit_of_work(platform) as unit:
+        for number in range(count):
+            keep_history(number)
+        audit.log(unit.connection, "record.create", record_id=1)
+    with read_transaction(platform) as connection:
+        assert audit.verify(connection).head_id == 1
+        history = connection.execute(select(audit_log.c.record_id).order_by(audit_log.c.id))
+        assert history.scalars().all() == list(range(count))

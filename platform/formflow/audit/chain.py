@@ -162,9 +162,9 @@ def append(connection: Connection, entries: Sequence[Entry], riders: Riders = ()
     """Number ``entries`` from the head on, chain them and write them, and the rows of
     ``riders`` with them: one advance of the head for them all. Returns them as stored.
 
-    A single entry is numbered and hashed by the database under the head's lock
+    A single entry is chained after the head as it is under the head's lock
     (:func:`~formflow.audit.locked.append_locked`: on PostgreSQL one statement with the
-    riders). Several are chained after the head this process last wrote, which the
+    riders, the hash computed by the database). Several are chained after the head this process last wrote, which the
     advance checks (:func:`_append_guessed`)."""
     if len(entries) == 1:
         stored = [_append_one(connection, entries[0], riders)]

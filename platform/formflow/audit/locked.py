@@ -62,9 +62,9 @@ count, whose compiling costs more than the round trips it saves; they are insert
 
 
 def append_locked(connection: Connection, entry: Entry, riders: Riders = ()) -> Entry | None:
-    """Write ``entry`` after the head, numbered and hashed by the database, and the rows of
-    ``riders`` with it; returns it as stored, or None when the head row is not made yet
-    (the riders are written all the same)."""
+    """Write ``entry`` numbered and hashed after the head as it is under the head's lock,
+    and the rows of ``riders`` with it; returns it as stored, or None when the head row is
+    not made yet (the riders are written all the same)."""
     if connection.dialect.name == "postgresql":
         return _append_postgresql(connection, entry, riders)
     for table, rows in riders:
@@ -83,6 +83,7 @@ def _append_postgresql(connection: Connection, entry: Entry, riders: Riders) -> 
     before_id, after_id = entry.canonical_around_id()
     values = {f"e_{key}": value for key, value in entry.row().items() if key not in _NUMBERED}
     values.update(before_id="\n" + before_id, after_id=after_id)
+    riders = [(table, rows) for table, rows in riders if rows]
     if sum(len(rows) for _table, rows in riders) > CARRIED_RIDERS_AT_MOST:
         for table, rows in riders:
             connection.execute(insert(table), list(rows))
@@ -127,7 +128,7 @@ def _bound(key: str) -> Any:
 def _carrying(riders: Riders) -> Select[Any]:
     """The statement for an entry and ``riders``, built once per shape (tables, columns
     and row counts)."""
-    shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in riders if rows)
+    shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in riders)
     statement = _CARRIED.get(shape)
     if statement is None:
         if len(_CARRIED) > 256:

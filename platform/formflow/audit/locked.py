@@ -13,7 +13,8 @@ each miss. Here the entry is chained after the head as it is once its lock is he
   The database computes the hash, from the canonical text split around the id
   (:meth:`~formflow.audit.entry.Entry.canonical_around_id`), to the bytes
   :meth:`~formflow.audit.entry.Entry.canonical` gives, so :mod:`formflow.audit.verify`
-  checks it as any other.
+  checks it as any other. (``sha256()`` needs PostgreSQL 11 or later; ``convert_to`` gives
+  UTF-8 whatever the database's encoding.)
 - SQLite, three statements: a writer holds the whole database's write lock from its
   ``BEGIN IMMEDIATE``, so the head it reads is the true one; it chains the entry in Python,
   inserts it and sets the head. Inserting the entry from the head row, hashed by a

@@ -181,7 +181,8 @@ def migrate(
     Prints every step (schema, values, search indexes and search text, the version
     recorded), numbered, with the tables it touches; --plan stops there. The steps run in
     one transaction: a change existing data cannot survive is refused with the rows in the
-    way, a step that fails is named, and either way nothing is changed.
+    way, a step that fails is named, and either way nothing is changed. A plan that would be
+    refused exits with status 1, as the migration itself would.
     """
     with opened() as instance:
         if to_version is not None:
@@ -194,6 +195,8 @@ def migrate(
     for result in results:
         for line in result.lines:
             click.echo(line)
+    if any(result.refused for result in results):
+        raise SystemExit(1)
 
 
 @main.command()

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from web import records_support
+from web.conftest import csrf_token
 from web.records_support import actor, add, send, service
 
 # Fixtures from the shared module, used by name.
@@ -218,6 +219,18 @@ def test_edit_then_history_shows_the_change(
     assert "Level: B (regular) → A (key account)" in history
     assert "rep1 · Changed" in history
     assert "Locked" not in history  # an untouched check box is no change
+
+
+def test_the_chinese_history_says_a_record_was_created_not_its_creation_time(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    customer = add(app, "rep1", "customer", name="Acme", level="B")
+    sign_in("rep1")
+    client.post("/language/zh", data={"csrf_token": csrf_token(client, "/")})
+    detail = client.get(f"/crm_sfa/customer/{customer['id']}").text
+    history = re.sub(r"<[^>]+>", "", detail[detail.index("timeline") :])
+    assert "rep1 · 创建 ·" in history
+    assert "创建时间" not in history
 
 
 def test_a_stale_edit_is_refused_and_keeps_the_input(

@@ -233,6 +233,28 @@ def test_the_chinese_history_says_a_record_was_created_not_its_creation_time(
     assert "创建时间" not in history
 
 
+def _owner_choices(page: str) -> list[str]:
+    select = page[page.index('name="owner"') : page.index("</select>", page.index('name="owner"'))]
+    return re.findall(r'<option[^>]*value="([^"]*)"', select)
+
+
+def test_a_role_that_may_not_hand_records_on_is_offered_only_itself_as_owner(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    sign_in("rep1")
+    page = client.get("/crm_sfa/opportunity/new").text
+    assert _owner_choices(page) == [str(actor(app, "rep1").user_id)]
+
+
+def test_a_role_that_may_reassign_is_offered_everyone_as_owner(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    sign_in("manager")
+    choices = _owner_choices(client.get("/crm_sfa/opportunity/new").text)
+    assert str(actor(app, "rep1").user_id) in choices
+    assert str(actor(app, "manager").user_id) in choices
+
+
 def test_a_stale_edit_is_refused_and_keeps_the_input(
     app: Flask, client: FlaskClient, sign_in: Login
 ) -> None:

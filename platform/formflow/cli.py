@@ -764,12 +764,14 @@ def automations() -> None:
 def automations_log(
     app_key: str, automation_key: str | None, record: str | None, limit: int
 ) -> None:
-    """List the runs of APP_KEY's automations, newest first: when, which rule, what set it
-    off, on which record, how it ended, what it changed and how long it took."""
+    """List the runs of APP_KEY's automations, newest first: when (on the instance's clock,
+    like the pages), which rule, what set it off, on which record, how it ended, what it
+    changed and how long it took."""
     from formflow.automations.log import list_runs
 
     form_key, record_id = _record_ref(record)
     with opened() as instance, read_transaction(instance.engine) as connection:
+        zone = instance.settings.timezone
         runs = list_runs(
             connection,
             app_key,
@@ -784,7 +786,8 @@ def automations_log(
         target = f"{run.form_key}/{run.record_id}" if run.record_id is not None else run.form_key
         changed = ", ".join(_change_text(change) for change in run.changes) or "-"
         click.echo(
-            f"{run.id:>6}  {run.started_at:%Y-%m-%d %H:%M:%S}  {run.automation_key:<24} "
+            f"{run.id:>6}  {run.started_at.astimezone(zone):%Y-%m-%d %H:%M:%S}  "
+            f"{run.automation_key:<24} "
             f"{run.trigger:<28} {target:<20} {run.status:<8} {run.duration_ms:>5} ms  {changed}"
         )
         if run.error:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
@@ -261,3 +264,13 @@ def test_a_plan_that_would_be_refused_exits_1_with_the_reason(
     assert plan.exit_code == 1, plan.output
     assert plan.output.splitlines()[0] == "app: 2 steps planned, but refused (see below)"
     assert "refused: demo__item.note: 1 " in plan.output
+
+
+def test_versions_tell_when_on_the_instance_s_clock(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    run("init", str(write_app()), "--password", "s3cret-pass")
+    [line] = run("versions", "demo").output.splitlines()
+    stamp = re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", line)
+    assert stamp is not None, line
+    shown = datetime.strptime(stamp.group(), "%Y-%m-%d %H:%M")
+    now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)  # the default clock
+    assert abs((now - shown).total_seconds()) < 180, (shown, now)

@@ -242,14 +242,18 @@ def upgrade(app_key: str, folder: Path, dry_run: bool) -> None:
 @click.argument("app_key", required=False)
 @reports_errors
 def versions(app_key: str | None) -> None:
-    """List the stored definition versions of APP_KEY (default: every installed app)."""
+    """List the stored definition versions of APP_KEY (default: every installed app), each
+    with when it was recorded on the instance's clock."""
     with opened() as instance, read_transaction(instance.engine) as connection:
+        zone = instance.settings.timezone
         for key in [app_key] if app_key else instance.app_keys:
             for version in list_versions(connection, key):
                 current = "*" if version.is_current else " "
                 note = f"  {version.note}" if version.note else ""
+                when = version.created_at.astimezone(zone)
                 click.echo(
-                    f"{current} {key} #{version.number}  {version.version_label:<10} {version.created_at:%Y-%m-%d %H:%M}  {version.digest[:12]}{note}"
+                    f"{current} {key} #{version.number}  {version.version_label:<10} "
+                    f"{when:%Y-%m-%d %H:%M}  {version.digest[:12]}{note}"
                 )
 
 

@@ -129,13 +129,19 @@ class _FlowCompiler:
 
     def _unlabelled(self, item: Mapping[str, Any]) -> Label:
         """A node without a label is named by the state it sets (an end node "rejected"
-        reads 已驳回 / Rejected, as its option does), else by its key."""
+        reads 已驳回 / Rejected, as its option does), or by the one role that decides it
+        (部门经理), else by its key."""
         state = item.get("state")
         field_key = self.data.get("state_field")
         if self.options is not None and state in self.options and field_key:
             for option in self.form.field(field_key).options:
                 if option.value == state:
                     return option.label
+        deciders = item.get("approvers", item.get("recipients", ()))
+        if len(deciders) == 1 and set(deciders[0]) == {"role"}:
+            found = self.compiler.context.role_labels.get(deciders[0]["role"])
+            if found is not None:
+                return found
         return label(item["key"])
 
     def _node(self, item: Mapping[str, Any], path: PathKey) -> Node:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
@@ -246,3 +249,28 @@ def test_an_app_using_a_plugin_validates_initialises_and_migrates_alike(
     add_field(Path(app))
     migrated = run("migrate", app)
     assert migrated.exit_code == 0, migrated.output
+
+
+def test_a_plan_that_would_be_refused_exits_1_with_the_reason(
+    run, write_app: AppWriter, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    app_dir = write_app()
+    run("init", str(app_dir), "--password", "s3cret-pass")
+    source = tmp_path / "items.csv"
+    source.write_text("名称\nfirst\n", encoding="utf-8")
+    assert run("import", "demo/item", str(source)).exit_code == 0
+    add_field(app_dir, "  - {key: note, type: text, label: 备注, required: true}\n")
+    plan = run("migrate", "--plan", str(app_dir))
+    assert plan.exit_code == 1, plan.output
+    assert plan.output.splitlines()[0] == "app: 2 steps planned, but refused (see below)"
+    assert "refused: demo__item.note: 1 " in plan.output
+
+
+def test_versions_tell_when_on_the_instance_s_clock(run, write_app: AppWriter) -> None:  # type: ignore[no-untyped-def]
+    run("init", str(write_app()), "--password", "s3cret-pass")
+    [line] = run("versions", "demo").output.splitlines()
+    stamp = re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", line)
+    assert stamp is not None, line
+    shown = datetime.strptime(stamp.group(), "%Y-%m-%d %H:%M")
+    now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)  # the default clock
+    assert abs((now - shown).total_seconds()) < 180, (shown, now)

@@ -181,7 +181,8 @@ def migrate(
     Prints every step (schema, values, search indexes and search text, the version
     recorded), numbered, with the tables it touches; --plan stops there. The steps run in
     one transaction: a change existing data cannot survive is refused with the rows in the
-    way, a step that fails is named, and either way nothing is changed.
+    way, a step that fails is named, and either way nothing is changed. A plan that would be
+    refused exits with status 1, as the migration itself would.
     """
     with opened() as instance:
         if to_version is not None:
@@ -194,6 +195,8 @@ def migrate(
     for result in results:
         for line in result.lines:
             click.echo(line)
+    if any(result.refused for result in results):
+        raise SystemExit(1)
 
 
 @main.command()
@@ -239,14 +242,18 @@ def upgrade(app_key: str, folder: Path, dry_run: bool) -> None:
 @click.argument("app_key", required=False)
 @reports_errors
 def versions(app_key: str | None) -> None:
-    """List the stored definition versions of APP_KEY (default: every installed app)."""
+    """List the stored definition versions of APP_KEY (default: every installed app), each
+    with when it was recorded on the instance's clock."""
     with opened() as instance, read_transaction(instance.engine) as connection:
+        zone = instance.settings.timezone
         for key in [app_key] if app_key else instance.app_keys:
             for version in list_versions(connection, key):
                 current = "*" if version.is_current else " "
                 note = f"  {version.note}" if version.note else ""
+                when = version.created_at.astimezone(zone)
                 click.echo(
-                    f"{current} {key} #{version.number}  {version.version_label:<10} {version.created_at:%Y-%m-%d %H:%M}  {version.digest[:12]}{note}"
+                    f"{current} {key} #{version.number}  {version.version_label:<10} "
+                    f"{when:%Y-%m-%d %H:%M}  {version.digest[:12]}{note}"
                 )
 
 
@@ -761,12 +768,14 @@ def automations() -> None:
 def automations_log(
     app_key: str, automation_key: str | None, record: str | None, limit: int
 ) -> None:
-    """List the runs of APP_KEY's automations, newest first: when, which rule, what set it
-    off, on which record, how it ended, what it changed and how long it took."""
+    """List the runs of APP_KEY's automations, newest first: when (on the instance's clock,
+    like the pages), which rule, what set it off, on which record, how it ended, what it
+    changed and how long it took."""
     from formflow.automations.log import list_runs
 
     form_key, record_id = _record_ref(record)
     with opened() as instance, read_transaction(instance.engine) as connection:
+        zone = instance.settings.timezone
         runs = list_runs(
             connection,
             app_key,
@@ -781,7 +790,8 @@ def automations_log(
         target = f"{run.form_key}/{run.record_id}" if run.record_id is not None else run.form_key
         changed = ", ".join(_change_text(change) for change in run.changes) or "-"
         click.echo(
-            f"{run.id:>6}  {run.started_at:%Y-%m-%d %H:%M:%S}  {run.automation_key:<24} "
+            f"{run.id:>6}  {run.started_at.astimezone(zone):%Y-%m-%d %H:%M:%S}  "
+            f"{run.automation_key:<24} "
             f"{run.trigger:<28} {target:<20} {run.status:<8} {run.duration_ms:>5} ms  {changed}"
         )
         if run.error:

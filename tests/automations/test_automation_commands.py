@@ -3,6 +3,7 @@ instance runs its apps' automations on its own commits."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,26 @@ def test_an_instance_runs_its_automations_and_the_log_command_lists_the_runs(
     assert f"customer/{created['id']}" in line
     assert "done" in line
     assert f"customer/{created['id']}:note" in line
+
+
+def test_the_log_command_tells_the_time_on_the_instance_s_clock(
+    environment: dict[str, str],
+) -> None:
+    instance = Instance(load_settings(environment))
+    try:
+        created = instance.records("rules").create(Actor.system(), "customer", {"name": "Acme"})
+        zone = instance.settings.timezone
+    finally:
+        instance.close()
+    result = CliRunner().invoke(
+        main,
+        ["automations", "log", "rules", "--record", f"customer/{created['id']}"],
+        env=environment,
+    )
+    _run, day, time, *_rest = result.stdout.split()
+    shown = datetime.strptime(f"{day} {time}", "%Y-%m-%d %H:%M:%S")
+    now = datetime.now(zone).replace(tzinfo=None)  # Asia/Shanghai: 8 hours from UTC
+    assert abs((now - shown).total_seconds()) < 120, (shown, now)
 
 
 def test_the_log_command_refuses_a_malformed_record(environment: dict[str, str]) -> None:

@@ -536,3 +536,13 @@ def test_a_link_to_a_form_nobody_declares_is_still_unknown_beside_a_broken_file(
     assert "forms/item.yaml:6:47: unknown form 'notes'; did you mean 'note'?" in definition_errors(
         root
     )
+
+
+def test_a_label_cut_by_an_unquoted_comma_says_to_quote_it(write_app: AppWriter) -> None:
+    root = write_app(
+        forms={"item": form("  - {key: name, type: text, label: {zh: 名称, en: Name, in full}}\n")}
+    )
+    assert definition_errors(root) == [
+        "forms/item.yaml:5:55: unknown key 'in full': a comma inside {...} starts a new key; "
+        'put text that holds a comma in quotes ("...")'
+    ]

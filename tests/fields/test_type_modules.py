@@ -140,3 +140,20 @@ def test_a_type_that_writes_its_own_json_is_honoured_when_a_page_is_written(
 
     writer = Shouting().json_writer(fields["name"])
     assert (writer("quiet"), writer(None)) == ("QUIET", None)
+
+
+def test_a_formula_s_scale_is_the_default_its_reference_states(write_app: AppWriter) -> None:
+    reference = (ENGINE.parents[1] / "docs" / "definitions.md").read_text(encoding="utf-8")
+    formula_section = reference[reference.index("#### formula") : reference.index("#### rollup")]
+    stated = re.search(r"scale: \d+ +# .*\(default (\d+)\)", formula_section)
+    assert stated is not None, "the formula reference should state its scale's default"
+    folder = write_app(
+        forms={
+            "thing": FORM.replace(
+                "permissions:",
+                "  - {key: days, type: formula, label: Days, expression: 'count'}\npermissions:",
+            )
+        }
+    )
+    days = load_app(folder).form("thing").field("days")
+    assert days.scale == int(stated.group(1))

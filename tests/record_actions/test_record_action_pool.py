@@ -97,3 +97,18 @@ def test_out_of_reach_records_stay_not_found(pool: Pool) -> None:
     bobs = pool.account("Bob's", "bob")
     with pytest.raises(RecordNotFound):
         pool.records.get(pool.actor("ann"), "account", bobs["id"])
+
+
+def test_a_record_may_link_to_a_pool_record_its_author_sees(pool: Pool) -> None:
+    pooled = pool.account("Pooled")
+    contact = pool.records.create(
+        pool.actor("ann"), "contact", {"name": "Li", "account": pooled["id"]}
+    )
+    assert contact["account"] == pooled["id"]
+
+
+def test_a_link_to_someone_else_s_record_stays_refused(pool: Pool) -> None:
+    bobs = pool.account("Bob's", "bob")
+    with pytest.raises(ValidationFailed) as refused:
+        pool.records.create(pool.actor("ann"), "contact", {"name": "Li", "account": bobs["id"]})
+    assert [problem.code for problem in refused.value.problems["account"]] == ["not_found"]

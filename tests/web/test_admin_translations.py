@@ -24,7 +24,14 @@ import formflow
 PACKAGE = Path(formflow.__file__).resolve().parent
 CATALOGUE = PACKAGE / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "_l": None,
+    "lazy_gettext": None,
+    "pgettext": ((1, "c"), 2),
+}
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
 
 
@@ -42,13 +49,15 @@ def compiled() -> None:
     os.replace(temporary, target)
 
 
-def interface_messages() -> set[str]:
-    """Every message the code and templates pass through gettext, as ``pybabel`` sees them."""
+def interface_messages() -> set[tuple[str | None, str]]:
+    """Every message the code and templates pass through gettext, as ``pybabel`` sees them,
+    with its context (``pgettext``'s, else ``None``): one English word may need two
+    translations, as "Created" does for a column (创建时间) and a history entry (创建)."""
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
+    for _file, _line, message, _comments, context in extract_from_dir(
         str(PACKAGE), METHODS, keywords=KEYWORDS
     ):
-        found.add(message if isinstance(message, str) else message[0])
+        found.add((context, message if isinstance(message, str) else message[0]))
     return found
 
 
@@ -56,13 +65,13 @@ def test_every_interface_message_has_a_chinese_translation() -> None:
     with CATALOGUE.open("rb") as source:
         catalogue = read_po(source, locale="zh")
     translated = {
-        entry.id if isinstance(entry.id, str) else entry.id[0]: entry
+        (entry.context, entry.id if isinstance(entry.id, str) else entry.id[0]): entry
         for entry in catalogue
         if entry.id
         and (entry.string if isinstance(entry.string, str) else all(entry.string))
         and "fuzzy" not in entry.flags
     }
-    missing = sorted(interface_messages() - set(translated))
+    missing = sorted(interface_messages() - set(translated), key=str)
     assert not missing, (
         f"{len(missing)} message(s) lack a Chinese translation; run `make translations` and "
         f"translate them in {CATALOGUE.relative_to(PACKAGE.parents[1])}: {missing}"

@@ -98,3 +98,32 @@ def test_a_template_in_the_instance_folder_overrides_the_default(
     folder.mkdir(parents=True)
     (folder / "login.html").write_text("custom sign-in page", encoding="utf-8")
     assert client.get("/login").text == "custom sign-in page"
+
+
+def _sign_in(client: FlaskClient, username: str) -> None:
+    token = csrf_token(client, "/login")
+    signed = client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+    )
+    assert signed.status_code == 302, signed.text
+
+
+def _choose(client: FlaskClient, language: str) -> None:
+    token = csrf_token(client, "/login")
+    client.post(f"/language/{language}", data={"csrf_token": token, "next": "/"})
+
+
+def test_the_language_chosen_on_the_sign_in_page_stays_after_signing_in(
+    client: FlaskClient,
+) -> None:
+    _choose(client, "en")
+    _sign_in(client, "rep1")
+    assert "Workbench" in client.get("/").text
+
+
+def test_a_language_chosen_once_opens_the_next_sign_in(client: FlaskClient) -> None:
+    _sign_in(client, "rep1")
+    client.post("/language/en", data={"csrf_token": csrf_token(client, "/"), "next": "/"})
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    _sign_in(client, "rep1")
+    assert "Workbench" in client.get("/").text

@@ -106,6 +106,20 @@ def test_returning_with_a_reason_puts_the_customer_in_the_pool(
     assert returned["previous_owner"] == user_id(app, "rep1")
 
 
+def test_a_refusal_names_the_field_by_its_label(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    customer = add(app, "rep1", "customer", name="Acme")
+    sign_in("rep1")
+    address = f"{PAGES}/{customer['id']}/do/return_to_pool"
+    post(client, address, address, _asked="1", reason="No budget this year")
+    page = f"{PAGES}/{customer['id']}"
+    refused = post(client, f"{page}/do/claim", page)  # within the pool's cool-down
+    told = client.get(refused.location).text
+    assert "Nothing was done: Owner: " in told
+    assert "owner: " not in told
+
+
 def test_the_list_claims_the_selected_customers(
     app: Flask, client: FlaskClient, sign_in: Login
 ) -> None:

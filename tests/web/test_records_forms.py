@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from web import records_support
+from web.conftest import csrf_token
 from web.records_support import actor, add, send, service
 
 # Fixtures from the shared module, used by name.
@@ -218,6 +219,40 @@ def test_edit_then_history_shows_the_change(
     assert "Level: B (regular) → A (key account)" in history
     assert "rep1 · Changed" in history
     assert "Locked" not in history  # an untouched check box is no change
+
+
+def test_the_chinese_history_says_a_record_was_created_not_its_creation_time(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    customer = add(app, "rep1", "customer", name="Acme", level="B")
+    sign_in("rep1")
+    client.post("/language/zh", data={"csrf_token": csrf_token(client, "/")})
+    detail = client.get(f"/crm_sfa/customer/{customer['id']}").text
+    history = re.sub(r"<[^>]+>", "", detail[detail.index("timeline") :])
+    assert "rep1 · 创建 ·" in history
+    assert "创建时间" not in history
+
+
+def _owner_choices(page: str) -> list[str]:
+    select = page[page.index('name="owner"') : page.index("</select>", page.index('name="owner"'))]
+    return re.findall(r'<option[^>]*value="([^"]*)"', select)
+
+
+def test_a_role_that_may_not_hand_records_on_is_offered_only_itself_as_owner(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    sign_in("rep1")
+    page = client.get("/crm_sfa/opportunity/new").text
+    assert _owner_choices(page) == [str(actor(app, "rep1").user_id)]
+
+
+def test_a_role_that_may_reassign_is_offered_everyone_as_owner(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    sign_in("manager")
+    choices = _owner_choices(client.get("/crm_sfa/opportunity/new").text)
+    assert str(actor(app, "rep1").user_id) in choices
+    assert str(actor(app, "manager").user_id) in choices
 
 
 def test_a_stale_edit_is_refused_and_keeps_the_input(

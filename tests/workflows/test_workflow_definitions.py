@@ -105,6 +105,33 @@ def test_every_node_kind_compiles_to_a_frozen_graph(write_app: AppWriter) -> Non
         lead.mode = DecisionMode.ANY  # type: ignore[misc]
 
 
+def test_a_node_without_a_label_is_named_by_the_state_it_sets(write_app: AppWriter) -> None:
+    app = load_app(write_app(app=APP, forms={"item": FORM}, workflows={"flow": EVERY_KIND}))
+    flow = app.workflows["flow"]
+    assert flow.node("refused").label.text("zh") == "驳回"
+    assert flow.node("done").label.text("zh") == "完成"
+
+
+def test_a_step_without_a_label_that_one_role_decides_is_named_by_the_role(
+    write_app: AppWriter,
+) -> None:
+    flow = (
+        HEAD
+        + """\
+  - {key: start, type: start, next: check}
+  - {key: check, type: approval, approvers: [{role: manager}], next: done}
+  - {key: done, type: end}
+"""
+    )
+    app = load_app(write_app(app=APP, forms={"item": FORM}, workflows={"flow": flow}))
+    assert app.workflows["flow"].node("check").label.text("zh") == "经理"
+
+
+def test_a_node_without_a_label_or_a_state_is_named_by_its_key(write_app: AppWriter) -> None:
+    app = load_app(write_app(app=APP, forms={"item": FORM}, workflows={"flow": EVERY_KIND}))
+    assert app.workflows["flow"].node("lead").label.text("en") == "lead"
+
+
 def test_graph_errors_are_located(write_app: AppWriter) -> None:
     flow = (
         HEAD

@@ -571,6 +571,14 @@ def update_user(
         end_sessions(connection, user_id)
 
 
+def set_language(connection: Connection, user_id: int, language: str) -> None:
+    """Keep the interface language a user chose (``zh`` or ``en``): their next sign-in
+    opens in it, and their e-mailed notifications are written in it."""
+    if language not in ("zh", "en"):
+        raise AccountError(f"no language {language!r}; choose 'zh' or 'en'")
+    connection.execute(update(users).where(users.c.id == user_id).values(language=language))
+
+
 def list_departments(connection: Connection) -> list[Department]:
     """Every department, by name."""
     rows = connection.execute(select(departments).order_by(departments.c.name, departments.c.id))

@@ -34,6 +34,8 @@ class AppContext:
     expressions: ExpressionEngine
     actions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False)
     """The actions automations may name, with their parameters' JSON Schemas."""
+    role_labels: Mapping[str, Label] = field(default_factory=dict, compare=False)
+    """What each role is called, for what is named after one (an unlabelled approval step)."""
 
 
 class DocumentCompiler:

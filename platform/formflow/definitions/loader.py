@@ -81,6 +81,7 @@ def load_app(
         field_types=toolkit.field_types,
         expressions=toolkit.expressions,
         actions=toolkit.actions,
+        role_labels={role.key: role.label for role in roles},
     )
     forms = _compile_all(documents["form"], "form", errors, compile_form, context)
     by_key = {document.data["key"]: document for document in reversed(documents["form"])}

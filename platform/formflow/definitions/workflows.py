@@ -22,7 +22,7 @@ from formflow.definitions.compiling import (
     label,
     named_form,
 )
-from formflow.definitions.model import SYSTEM_FIELDS, Form
+from formflow.definitions.model import SYSTEM_FIELDS, Form, Label
 from formflow.definitions.source import PathKey
 from formflow.workflows.field_questions import holds_one_option, holds_users
 from formflow.workflows.model import (
@@ -127,11 +127,28 @@ class _FlowCompiler:
             )
         return value
 
+    def _unlabelled(self, item: Mapping[str, Any]) -> Label:
+        """A node without a label is named by the state it sets (an end node "rejected"
+        reads 已驳回 / Rejected, as its option does), or by the one role that decides it
+        (部门经理), else by its key."""
+        state = item.get("state")
+        field_key = self.data.get("state_field")
+        if self.options is not None and state in self.options and field_key:
+            for option in self.form.field(field_key).options:
+                if option.value == state:
+                    return option.label
+        deciders = item.get("approvers", item.get("recipients", ()))
+        if len(deciders) == 1 and set(deciders[0]) == {"role"}:
+            found = self.compiler.context.role_labels.get(deciders[0]["role"])
+            if found is not None:
+                return found
+        return label(item["key"])
+
     def _node(self, item: Mapping[str, Any], path: PathKey) -> Node:
         key = item["key"]
         common: dict[str, Any] = {
             "key": key,
-            "label": label(item.get("label", key)),
+            "label": label(item["label"]) if "label" in item else self._unlabelled(item),
             "on_enter": self._actions(item.get("on_enter", ()), (*path, "on_enter")),
             "on_leave": self._actions(item.get("on_leave", ()), (*path, "on_leave")),
         }

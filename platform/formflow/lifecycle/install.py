@@ -37,6 +37,8 @@ class Outcome:
 
     lines: list[str] = field(default_factory=list)
     admin_created: bool = False
+    refused: bool = False
+    """A plan (``--plan``) the migration would refuse: scripts must not go on to apply it."""
 
 
 def initialise(
@@ -92,7 +94,7 @@ def migrate_app(
     if result.applied:
         _after_migration(instance, result)
     shown = name or (app_dir.name if isinstance(app_dir, Path) else "app")
-    return Outcome(_describe(shown, result, dry_run))
+    return Outcome(_describe(shown, result, dry_run), refused=bool(result.plan.refusals))
 
 
 def rollback_app(instance: Instance, app_key: str, number: int, *, dry_run: bool) -> Outcome:
@@ -127,7 +129,11 @@ def _after_migration(instance: Instance, result: MigrationResult) -> None:
 def _describe(name: str, result: MigrationResult, dry_run: bool) -> list[str]:
     lines = [f"  {line}" for line in result.plan.explain()]
     steps = len(result.plan.operations)
-    if dry_run and result.plan.changes_anything:
+    if dry_run and result.plan.refusals:
+        head = (
+            f"{name}: {steps} {'step' if steps == 1 else 'steps'} planned, but refused (see below)"
+        )
+    elif dry_run and result.plan.changes_anything:
         head = f"{name}: {steps} {'step' if steps == 1 else 'steps'} planned"
     elif result.version is None:
         head = f"{name}: up to date"

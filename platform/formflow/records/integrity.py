@@ -239,7 +239,7 @@ class IntegrityChecks:
             ids = sorted(values)
             if reference is Reference.RECORD and target_key:
                 target = self.schema.app.form(target_key)
-                found = reach(scope_for(actor, target, Operation.READ), actor)
+                found = reach(scope_for(actor, target, Operation.READ), actor, target)
                 statement = self.prepared.titles(target.key, found)
                 present = {
                     row[0]
@@ -407,7 +407,7 @@ class IntegrityChecks:
         reference = field.field_type.reference
         if reference is Reference.RECORD and field.target_form:
             target = self.schema.app.form(field.target_form)
-            found = reach(scope_for(actor, target, Operation.READ), actor)
+            found = reach(scope_for(actor, target, Operation.READ), actor, target)
             statement = self.prepared.titles(target.key, found)
             values = {"ids": [value], **reach_values(found, actor)}
             if connection.execute(statement, values).first() is None:

@@ -85,7 +85,7 @@ def _act(t: Target, action: FormAction, ids: Sequence[int], back: str) -> Respon
         done = actions_of(t).run(t.actor, t.form.key, ids, action.key, inputs)
     except ValidationFailed as failed:
         if not action.inputs or not set(failed.problems) <= {i.key for i in action.inputs}:
-            flash(_("Nothing was done: %(reason)s", reason=error_message(failed)))
+            flash(_("Nothing was done: %(reason)s", reason=error_message(failed, t.form)))
             return redirect(back)
         placed, general = place_problems(failed.problems, None, inputs_form)
         return _ask(t, action, ids, back, bound, placed, general), 422

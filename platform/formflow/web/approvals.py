@@ -208,7 +208,7 @@ def carry_out(t: Target, record_id: int) -> Response | Sent:
             )
     except ValidationFailed as failed:
         if task_id is None or key not in (APPROVE, REJECT):
-            flash(_("Nothing was done: %(reason)s", reason=error_message(failed)))
+            flash(_("Nothing was done: %(reason)s", reason=error_message(failed, t.form)))
             return redirect(back)
         placed, general = place_problems(failed.problems, None, t.form)
         return Sent(task_id, placed, general or [_("Please correct the marked fields.")])

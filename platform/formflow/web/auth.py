@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, StringField
@@ -25,6 +25,7 @@ from formflow.accounts import second_factor, sessions
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import address_checks
 from formflow.web.context import WebUser, instance, web_user
+from formflow.web.i18n import LANGUAGES
 from formflow.web.local_addresses import local_address
 from formflow.web.validators import storable_text
 
@@ -102,7 +103,13 @@ def _refused_here(user_id: int) -> bool:
 
 
 def _signed_in(user: accounts.User, target: str) -> Response:
-    if user.language:
+    """A language chosen on the sign-in page (kept by :func:`sign_in`) wins and becomes the
+    user's; otherwise the one they chose before opens."""
+    chosen = session.get("language")
+    if chosen in LANGUAGES and chosen != user.language:
+        with write_transaction(instance().engine) as connection:
+            accounts.set_language(connection, user.id, chosen)
+    elif user.language:
         session["language"] = user.language
     return redirect(target)
 
@@ -171,8 +178,12 @@ def logout() -> Response:
 
 @blueprint.route("/language/<code>", methods=["POST"])
 def language(code: str) -> Response:
-    if code in ("zh", "en"):
+    """Switch the interface language; a signed-in user keeps it for their next sign-in."""
+    if code in LANGUAGES:
         session["language"] = code
+        if current_user.is_authenticated:
+            with write_transaction(instance().engine) as connection:
+                accounts.set_language(connection, web_user().user.id, code)
     return redirect(_safe_next(request.form.get("next")))
 
 

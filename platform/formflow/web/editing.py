@@ -87,7 +87,8 @@ def form_page(t: Target, record: Record | None) -> ResponseReturnValue:
     directory = load_names()
     pickers = Pickers(tuple(directory.user_choices()), tuple(directory.department_choices()))
     fixed = t.fixed(creating=record is None)
-    cls = form_class(t.form, pickers, fixed)
+    own_only = record is None and not t.may_reassign()
+    cls = form_class(t.form, pickers, fixed, owner=t.actor.user_id if own_only else None)
     outcome = Outcome(
         files={f.key: list(record.get(f.key) or []) for f in uploads.file_fields(t.form)}
         if record

@@ -79,6 +79,8 @@ class Pickers:
 
     users: tuple[tuple[int, str], ...] = ()
     departments: tuple[tuple[int, str], ...] = ()
+    blank: bool = True
+    """Whether "—" (nobody) is among the choices."""
 
 
 class RecordForm(FlaskForm):  # type: ignore[misc]
@@ -92,16 +94,34 @@ class RecordForm(FlaskForm):  # type: ignore[misc]
 
 
 def form_class(
-    form: Form, pickers: Pickers, fixed: frozenset[str] = frozenset()
+    form: Form,
+    pickers: Pickers,
+    fixed: frozenset[str] = frozenset(),
+    *,
+    owner: int | None = None,
 ) -> type[RecordForm]:
     """A :class:`RecordForm` subclass with an input for every editable field of ``form``
-    but the ``fixed`` ones, which the person may not change (see the service's field access)."""
+    but the ``fixed`` ones, which the person may not change (see the service's field access).
+
+    ``owner`` is the person creating a record who may not hand records to others: the
+    owner field offers only them, as the record service would refuse anyone else."""
     inputs = {
-        attribute(field.key): make_input(field, pickers, top_level=True)
+        attribute(field.key): make_input(
+            field,
+            _only(pickers, owner)
+            if owner is not None and field.key == form.owner_field
+            else pickers,
+            top_level=True,
+        )
         for field in form.fields
         if editable(field) and field.kind is not ValueKind.FILES and field.key not in fixed
     }
     return type(f"{form.key.title()}Form", (RecordForm,), inputs)
+
+
+def _only(pickers: Pickers, user_id: int) -> Pickers:
+    users = tuple(person for person in pickers.users if person[0] == user_id)
+    return Pickers(users, pickers.departments, blank=False)
 
 
 def row_form_class(field: Field, pickers: Pickers) -> type[PlainForm]:
@@ -191,7 +211,8 @@ def _multiselect(field: Field, pickers: Pickers, options: dict[str, Any]) -> Unb
 
 def _people(field: Field, pickers: Pickers, options: dict[str, Any]) -> UnboundField:
     found = pickers.users if field.field_type.reference is Reference.USER else pickers.departments
-    choices = [choice("", "—"), *(choice(str(key), name) for key, name in found)]
+    blank = [choice("", "—")] if pickers.blank else []
+    choices = [*blank, *(choice(str(key), name) for key, name in found)]
     return SelectField(choices=choices, validate_choice=False, **options)
 
 

@@ -14,7 +14,7 @@ from flask import Flask, g, request, session
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 
-from formflow.definitions.model import Label
+from formflow.definitions.model import Form, Label
 from formflow.errors import Problem, RecordError, ValidationFailed, render
 
 LANGUAGES = ("zh", "en")
@@ -79,15 +79,23 @@ def problem_message(problem: Problem) -> str:
     return translate(problem.template, dict(problem.params))
 
 
-def error_message(error: RecordError) -> str:
-    """What went wrong, in the request's language."""
+def error_message(error: RecordError, form: Form | None = None) -> str:
+    """What went wrong, in the request's language; with the ``form`` written, each problem
+    is placed by its field's label (保管人), not its key (keeper)."""
     if isinstance(error, ValidationFailed):
         whole = _("record")
         return "; ".join(
-            f"{key or whole}: " + ", ".join(problem_message(p) for p in found)
+            f"{_field_name(form, key) if key else whole}: "
+            + ", ".join(problem_message(p) for p in found)
             for key, found in error.problems.items()
         )
     return translate(error.template, error.params)
+
+
+def _field_name(form: Form | None, key: str) -> str:
+    if form is not None and form.has_field(key):
+        return text(form.field(key).label)
+    return key
 
 
 def init_app(app: Flask) -> None:

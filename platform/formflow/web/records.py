@@ -31,7 +31,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import ngettext, pgettext
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
@@ -425,7 +425,7 @@ def _related_view(
 
 def _history_entry(t: Target, shower: Displayer, entry: Any) -> HistoryEntry:
     actions = {
-        "create": _("Created"),
+        "create": pgettext("history", "Created"),  # not the column "Created" (创建时间)
         "update": _("Changed"),
         "delete": _("Moved to the recycle bin"),
         "restore": _("Restored"),

@@ -64,6 +64,10 @@ class Target:
         access = self.service.field_access(self.actor, self.form.key, creating=creating)
         return frozenset(access.fixed) | access.hidden
 
+    def may_reassign(self) -> bool:
+        """Whether the actor may hand the form's records to others (or make them for others)."""
+        return self.service.field_access(self.actor, self.form.key, creating=True).may_reassign
+
     def can(self, operation: Operation, form: Form | None = None) -> bool:
         return scope_for(self.actor, form or self.form, operation) is not Scope.NONE
 

@@ -16,6 +16,8 @@ With ``--processes`` it also prints the CPU milliseconds an event costs each sid
 writer processes (``time.process_time`` of their creates), the worker and the PostgreSQL
 server processes serving the bench's database (from ``/proc``: the server runs on this
 machine), and the Redis server (its ``INFO cpu``, so any other client's work counts too).
+Every run prints what the worker sent an event: statements, and round trips to Redis
+(a command, or a pipeline's commands together; its idle polls count too).
 On a shared machine these, not the wall rates, compare two versions of the code.
 
 A second run of each (``backlog``) measures the jobs alone: the N commits do not ring, then
@@ -135,11 +137,18 @@ def open_queue(kind: str, folder: Path) -> Huey:
 
 
 def worker(
-    database_url: str, kind: str, folder: str, threads: int, profile: str | None = None
+    database_url: str,
+    kind: str,
+    folder: str,
+    threads: int,
+    profile: str | None = None,
+    sent: Any = None,
 ) -> None:
     engine = connect(database_url)
     relay = Relay(engine, {SUBSCRIBER: subscriber(engine)})
     jobs = Jobs(open_queue(kind, Path(folder)), relay)
+    if sent is not None:
+        count_round_trips(engine, sent)
     profiles: list[cProfile.Profile] = []
     if profile:  # each job's run, on CPU time, in every consumer thread
         running, mine = jobs.huey.execute, threading.local()
@@ -164,6 +173,30 @@ def worker(
         for more in profiles[1:]:
             stats.add(more)
         stats.dump_stats(f"{profile}-worker.prof")
+
+
+def count_round_trips(engine: Engine, sent: Any) -> None:
+    """Count, in the shared array ``sent``, the statements this process sends on ``engine``
+    (``sent[0]``) and its round trips to Redis (``sent[1]``: a command, or a pipeline's
+    commands sent together). Unlocked: threads may lose a count now and then, which a
+    figure an event does not notice."""
+
+    def statement(*_args: Any) -> None:
+        sent[0] += 1
+
+    event.listen(engine, "before_cursor_execute", statement)
+    command, pipeline = redis.Redis.execute_command, redis.client.Pipeline.execute
+
+    def one(self: Any, *args: Any, **options: Any) -> Any:
+        sent[1] += 1
+        return command(self, *args, **options)
+
+    def together(self: Any, *args: Any, **options: Any) -> Any:
+        sent[1] += 1
+        return pipeline(self, *args, **options)
+
+    redis.Redis.execute_command = one  # type: ignore[method-assign]
+    redis.client.Pipeline.execute = together  # type: ignore[method-assign]
 
 
 def write_process(
@@ -290,8 +323,9 @@ def run(
         service = RecordService(engine, schema, relay=relay)
 
         spawn = multiprocessing.get_context("spawn")
+        sent = spawn.RawArray("q", 2)  # the worker's statements and Redis round trips
         consumer = spawn.Process(
-            target=worker, args=(database_url, queue, str(folder), threads, profile)
+            target=worker, args=(database_url, queue, str(folder), threads, profile, sent)
         )
         consumer.start()
         time.sleep(3)  # let the worker start before the clock does
@@ -346,6 +380,7 @@ def run(
             server = server_cpu_seconds(database_url, poller)
             consumer_cpu = process_cpu_seconds(consumer.pid)
             redis_cpu = redis_cpu_seconds() if queue == "redis" else 0.0
+            sent_before = list(sent)
             started = time.perf_counter()
             go.set()
             if not processes:
@@ -364,6 +399,7 @@ def run(
                 server = server_cpu_seconds(database_url, poller)
                 consumer_cpu = process_cpu_seconds(consumer.pid)
                 redis_cpu = redis_cpu_seconds() if queue == "redis" else 0.0
+                sent_before = list(sent)
                 started = time.perf_counter()
                 jobs.sweep()  # one ring, as a worker's sweep would
             drained()
@@ -371,6 +407,7 @@ def run(
             server_after = server_cpu_seconds(database_url, poller)
             consumer_cpu = process_cpu_seconds(consumer.pid) - consumer_cpu
             redis_cpu = (redis_cpu_seconds() if queue == "redis" else 0.0) - redis_cpu
+            statements, round_trips = sent[0] - sent_before[0], sent[1] - sent_before[1]
         server_cpu = sum(cpu - server.get(pid, 0.0) for pid, cpu in server_after.items())
         finish.set()
         for writer in writers_:
@@ -392,6 +429,8 @@ def run(
             "worker_ms": consumer_cpu * per_event,
             "server_ms": server_cpu * per_event,
             "redis_ms": redis_cpu * per_event,
+            "worker_statements": statements / total,
+            "worker_redis": round_trips / total,
         }
 
 
@@ -508,9 +547,10 @@ def main() -> None:
     print(f"worker with {options.threads} threads\n")
     print(
         "| queue | run | events | writes/s | events handled/s | seconds "
-        "| CPU ms an event: writers | worker | PostgreSQL | Redis | all |"
+        "| CPU ms an event: writers | worker | PostgreSQL | Redis | all "
+        "| worker's statements an event | its Redis round trips an event |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     runs = {"end-to-end": (False,), "backlog": (True,)}.get(options.only, (False, True))
     for queue in queues if options.only != "relay" else ():
         for backlog in runs:
@@ -533,7 +573,8 @@ def main() -> None:
                 f"| {result['writes_per_s']:,.0f} | {result['events_per_s']:,.0f} "
                 f"| {result['seconds']:.1f} | "
                 + " | ".join(f"{part:.2f}" for part in parts)
-                + f" | {sum(parts):.2f} |"
+                + f" | {sum(parts):.2f} | {result['worker_statements']:.2f}"
+                f" | {result['worker_redis']:.2f} |"
             )
     if options.only not in (None, "relay"):
         return

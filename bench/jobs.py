@@ -26,7 +26,8 @@ one sweep rings and the clock runs until the worker has handled the backlog.
 Redis is the one at ``FORMFLOW_BENCH_REDIS`` (default ``redis://127.0.0.1:6379/15``, flushed
 first); PostgreSQL the server at ``FORMFLOW_BENCH_POSTGRES`` (a database made afresh, named by
 ``FORMFLOW_BENCH_JOBS_DATABASE``, default ``formflow_bench_jobs``, so that two runs can share
-the server).
+the server). ``--subscriber batch`` makes the tally a batch subscriber, which stores a
+round's keys and counts them in one transaction.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +60,17 @@ from sqlalchemy import (  # noqa: E402
     MetaData,
     String,
     Table,
+    bindparam,
     event,
     func,
     insert,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite  # noqa: E402
 from sqlalchemy.exc import IntegrityError  # noqa: E402
 
 from formflow.definitions import load_app  # noqa: E402
-from formflow.events import Event, Relay  # noqa: E402
+from formflow.events import Event, Relay, Subscriber  # noqa: E402
 from formflow.jobs import Jobs  # noqa: E402
 from formflow.jobs.queue import SqliteQueue  # noqa: E402
 from formflow.records.access import Actor  # noqa: E402
@@ -113,9 +116,18 @@ tally = Table(
 )
 
 
-def subscriber(engine: Engine) -> Callable[[Event, str], None]:
+def subscriber(engine: Engine, batches: bool = False) -> Subscriber:
+    """The tally: an event's idempotency key stored and the tally counted in one
+    transaction, so a repeat does nothing; with ``batches``, a ``BatchSubscriber``
+    that does so for the events of a round in one transaction (keys already stored are
+    skipped, and the tally counts the others)."""
     act = insert(acted)
     count = tally.update().where(tally.c.id == 1).values(count=tally.c.count + 1)
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}[engine.dialect.name]
+    act_new = dialect.insert(acted).on_conflict_do_nothing().returning(acted.c.key)
+    count_many = (
+        tally.update().where(tally.c.id == 1).values(count=tally.c.count + bindparam("added"))
+    )
 
     def handle(event: Event, key: str) -> None:
         try:
@@ -125,6 +137,15 @@ def subscriber(engine: Engine) -> Callable[[Event, str], None]:
         except IntegrityError:
             return  # a repeat: done already
 
+    def handle_many(deliveries: Sequence[tuple[Event, str]]) -> None:
+        with write_transaction(engine) as connection:
+            keys = [{"key": key} for _event, key in deliveries]
+            added = len(connection.execute(act_new, keys).all())
+            if added:
+                connection.execute(count_many, {"added": added})
+
+    if batches:
+        handle.handle_many = handle_many  # type: ignore[attr-defined]
     return handle
 
 
@@ -143,9 +164,10 @@ def worker(
     threads: int,
     profile: str | None = None,
     sent: Any = None,
+    batches: bool = False,
 ) -> None:
     engine = connect(database_url)
-    relay = Relay(engine, {SUBSCRIBER: subscriber(engine)})
+    relay = Relay(engine, {SUBSCRIBER: subscriber(engine, batches)})
     jobs = Jobs(open_queue(kind, Path(folder)), relay)
     if sent is not None:
         count_round_trips(engine, sent)
@@ -304,6 +326,7 @@ def run(
     processes: bool = False,
     profile: str | None = None,
     per_unit: int = 1,
+    batches: bool = False,
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
@@ -325,7 +348,8 @@ def run(
         spawn = multiprocessing.get_context("spawn")
         sent = spawn.RawArray("q", 2)  # the worker's statements and Redis round trips
         consumer = spawn.Process(
-            target=worker, args=(database_url, queue, str(folder), threads, profile, sent)
+            target=worker,
+            args=(database_url, queue, str(folder), threads, profile, sent, batches),
         )
         consumer.start()
         time.sleep(3)  # let the worker start before the clock does
@@ -434,7 +458,9 @@ def run(
         }
 
 
-def relay_rate(database: str, events: int, tallying: bool) -> dict[str, float]:
+def relay_rate(
+    database: str, events: int, tallying: bool, batches: bool = False
+) -> dict[str, float]:
     """The relay's own rate, in this process: ``events`` committed without ringing, then
     one ``deliver()`` hands them all to the subscriber (the tally, or one that does
     nothing); wall and CPU time of this process (SQLite's work included; PostgreSQL's
@@ -447,7 +473,7 @@ def relay_rate(database: str, events: int, tallying: bool) -> dict[str, float]:
         bench_metadata.create_all(engine)
         with write_transaction(engine) as connection:
             connection.execute(insert(tally).values(id=1, count=0))
-        handle = subscriber(engine) if tallying else (lambda _event, _key: None)
+        handle = subscriber(engine, batches) if tallying else (lambda _event, _key: None)
         relay = Relay(engine, {SUBSCRIBER: handle})
         relay.dispatch = lambda: None
         service = RecordService(engine, schema, relay=relay)
@@ -522,6 +548,13 @@ def main() -> None:
         help="with --processes: K creates in each unit of work (one commit, K events)",
     )
     parser.add_argument(
+        "--subscriber",
+        choices=["each", "batch"],
+        default="each",
+        help="the tally takes events one at a time (a transaction each), or in batches"
+        " (a transaction a round)",
+    )
+    parser.add_argument(
         "--only", choices=["end-to-end", "backlog", "relay"], help="run only this part"
     )
     parser.add_argument(
@@ -544,7 +577,8 @@ def main() -> None:
     print(f"database {options.database}, {options.events} events, {options.writers} writer {kind},")
     if options.per_unit > 1:
         print(f"{options.per_unit} creates (events) a commit,")
-    print(f"worker with {options.threads} threads\n")
+    taking = "in batches" if options.subscriber == "batch" else "one at a time"
+    print(f"worker with {options.threads} threads, the tally taking events {taking}\n")
     print(
         "| queue | run | events | writes/s | events handled/s | seconds "
         "| CPU ms an event: writers | worker | PostgreSQL | Redis | all "
@@ -564,6 +598,7 @@ def main() -> None:
                 processes=options.processes,
                 profile=options.profile and f"{options.profile}-{queue}-{int(backlog)}",
                 per_unit=options.per_unit,
+                batches=options.subscriber == "batch",
             )
             parts = [result[key] for key in ("writers_ms", "worker_ms", "server_ms", "redis_ms")]
             if backlog:  # the writes are not the jobs' cost
@@ -582,7 +617,7 @@ def main() -> None:
     print("| subscriber | events | events/s (wall) | CPU ms an event |")
     print("|---|---:|---:|---:|")
     for tallying in (False, True):
-        rate = relay_rate(options.database, options.events, tallying)
+        rate = relay_rate(options.database, options.events, tallying, options.subscriber == "batch")
         print(
             f"| {'tally (a write transaction)' if tallying else 'does nothing'} "
             f"| {rate['events']:,} | {rate['per_s']:,.0f} | {rate['cpu_ms']:.2f} |"

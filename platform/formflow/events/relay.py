@@ -3,9 +3,11 @@
 A delivery owed is removed only after its subscriber returned, so a process that dies in
 between delivers the event again after a restart; the subscriber tells a repeat by the
 event's idempotency key. Deliveries made are removed a batch at a time (one transaction
-rather than one per event), so a crash may repeat up to a batch. Each subscriber takes a lease before delivering, so with several
-processes its events still go out one at a time and in order; a lease whose holder died
-runs out after ``lease`` and another process carries on.
+rather than one per event), so a crash may repeat up to a batch; a
+:class:`BatchSubscriber` takes a batch's events in one call too. Each subscriber takes a
+lease before delivering, so with several processes its events still go out one at a time
+and in order; a lease whose holder died runs out after ``lease`` and another process
+carries on.
 
 A subscriber that raises keeps its event and everything after it: the relay tries that
 event again after a back-off that doubles with each attempt. After ``give_up_after``
@@ -20,10 +22,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Engine,
@@ -54,6 +56,21 @@ logger = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event, str], None]
 """Called with an event and its idempotency key for this subscriber; raise to be retried."""
+
+
+class BatchSubscriber(Protocol):
+    """A subscriber that can also take several events in one call, in order, with their
+    keys: one transaction for a batch rather than one an event.
+
+    The relay hands it each round's due events together (up to its ``batch``); when
+    ``handle_many`` raises, it hands the same events on one at a time through the
+    subscriber's own call, so that only the one that fails backs off. So a batch must be
+    safe to repeat in part, as any delivery must: the keys tell what was done."""
+
+    def __call__(self, event: Event, key: str) -> None: ...
+
+    def handle_many(self, deliveries: Sequence[tuple[Event, str]]) -> None: ...
+
 
 LEASE = timedelta(minutes=1)
 FIRST_RETRY = timedelta(seconds=10)
@@ -168,22 +185,21 @@ class Relay:
                 if delivered:
                     self._renew(name)
                 done: list[int] = []
-                stop, retry_at = False, None
+                due = _leading_due(owed)
+                stop, retry_at = len(due) < len(owed), None  # the rest waits for a retry
                 try:
-                    for row in owed:
-                        if row.available_at is not None and aware(row.available_at) > _now():
-                            stop = True  # its retry is on its way already
-                            break
-                        event = Event.from_row(row)
-                        try:
-                            handle(event, event.key(name))
-                        except Exception as exc:
-                            retry_at = self._postpone(name, event.id, row.attempts + 1, exc)
-                            if retry_at is not None:
-                                stop = True
-                                break
-                        else:
-                            done.append(event.id)
+                    if not _handled_together(handle, name, due, done):
+                        for row in due:
+                            event = Event.from_row(row)
+                            try:
+                                handle(event, event.key(name))
+                            except Exception as exc:
+                                retry_at = self._postpone(name, event.id, row.attempts + 1, exc)
+                                if retry_at is not None:
+                                    stop = True
+                                    break
+                            else:
+                                done.append(event.id)
                 finally:
                     last = stop or len(owed) < self.batch
                     released = self._done(name, done, release=last)
@@ -301,6 +317,38 @@ class Relay:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _leading_due(owed: Sequence[Any]) -> Sequence[Any]:
+    """The rows of ``owed`` before the first that is not due (its retry is on its way)."""
+    now = _now()
+    for index, row in enumerate(owed):
+        if row.available_at is not None and aware(row.available_at) > now:
+            return owed[:index]
+    return owed
+
+
+def _handled_together(handle: Subscriber, name: str, rows: Sequence[Any], done: list[int]) -> bool:
+    """Hand ``rows``' events to a :class:`BatchSubscriber` in one call, adding their ids to
+    ``done``; False when ``handle`` takes them one at a time, or raised on the batch (then
+    each is handed on alone, so that the one that fails is retried and the others are
+    done; those the batch did already come again, with their idempotency keys)."""
+    handle_many = getattr(handle, "handle_many", None)
+    if handle_many is None or len(rows) < 2:
+        return False
+    events = [Event.from_row(row) for row in rows]
+    try:
+        handle_many([(event, event.key(name)) for event in events])
+    except Exception:
+        logger.warning(
+            "subscriber %r failed on a batch of %s events; handing them on one at a time",
+            name,
+            len(events),
+            exc_info=True,
+        )
+        return False
+    done.extend(event.id for event in events)
+    return True
 
 
 def _first_owed(now: datetime) -> Select[Any]:

@@ -122,7 +122,7 @@ class Jobs:
             storage.delete_data(_rung(subscriber))
             return  # a job enqueued by a process whose plugins had this subscriber
         while True:
-            outcome = self.relay.deliver_to(subscriber)
+            outcome = self.relay.deliver_to(subscriber, look_again=False)
             if outcome.retry_at is not None:
                 self._retry(subscriber, outcome.retry_at)
             storage.delete_data(_rung(subscriber))

@@ -73,11 +73,12 @@ from formflow.definitions import load_app  # noqa: E402
 from formflow.events import Event, Relay, Subscriber  # noqa: E402
 from formflow.jobs import Jobs  # noqa: E402
 from formflow.jobs.queue import SqliteQueue  # noqa: E402
+from formflow.jobs.runner import BUSY_RETRY_SECONDS  # noqa: E402
 from formflow.records.access import Actor  # noqa: E402
 from formflow.records.service import RecordService  # noqa: E402
 from formflow.records.unit import unit_of_work  # noqa: E402
 from formflow.storage.database import connect, write_transaction  # noqa: E402
-from formflow.storage.platform_tables import event_deliveries  # noqa: E402
+from formflow.storage.platform_tables import event_deliveries, event_subscribers  # noqa: E402
 from formflow.storage.tables import AppSchema  # noqa: E402
 
 APP = {
@@ -401,6 +402,16 @@ def run(
 
             if warmed:
                 drained()  # the warm-up's events handled before the clock starts
+            if backlog:  # and its jobs ended (a busy one looks again a second later): it
+                # would deliver the backlog as it is written
+                holding = select(func.count()).select_from(event_subscribers)
+                while polling.execute(
+                    holding.where(event_subscribers.c.lease_holder.is_not(None))
+                ).scalar_one():
+                    polling.commit()
+                    time.sleep(0.01)
+                polling.commit()
+                time.sleep(BUSY_RETRY_SECONDS + 1)
             server = server_cpu_seconds(database_url, poller)
             consumer_cpu = process_cpu_seconds(consumer.pid)
             redis_cpu = redis_cpu_seconds() if queue == "redis" else 0.0

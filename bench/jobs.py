@@ -16,6 +16,8 @@ With ``--processes`` it also prints the CPU milliseconds an event costs each sid
 writer processes (``time.process_time`` of their creates), the worker and the PostgreSQL
 server processes serving the bench's database (from ``/proc``: the server runs on this
 machine), and the Redis server (its ``INFO cpu``, so any other client's work counts too).
+Every run prints what the worker sent an event: statements, and round trips to Redis
+(a command, or a pipeline's commands together; its idle polls count too).
 On a shared machine these, not the wall rates, compare two versions of the code.
 
 A second run of each (``backlog``) measures the jobs alone: the N commits do not ring, then
@@ -24,7 +26,8 @@ one sweep rings and the clock runs until the worker has handled the backlog.
 Redis is the one at ``FORMFLOW_BENCH_REDIS`` (default ``redis://127.0.0.1:6379/15``, flushed
 first); PostgreSQL the server at ``FORMFLOW_BENCH_POSTGRES`` (a database made afresh, named by
 ``FORMFLOW_BENCH_JOBS_DATABASE``, default ``formflow_bench_jobs``, so that two runs can share
-the server).
+the server). ``--subscriber batch`` makes the tally a batch subscriber, which stores a
+round's keys and counts them in one transaction.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,22 +60,25 @@ from sqlalchemy import (  # noqa: E402
     MetaData,
     String,
     Table,
+    bindparam,
     event,
     func,
     insert,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite  # noqa: E402
 from sqlalchemy.exc import IntegrityError  # noqa: E402
 
 from formflow.definitions import load_app  # noqa: E402
-from formflow.events import Event, Relay  # noqa: E402
+from formflow.events import Event, Relay, Subscriber  # noqa: E402
 from formflow.jobs import Jobs  # noqa: E402
 from formflow.jobs.queue import SqliteQueue  # noqa: E402
+from formflow.jobs.runner import BUSY_RETRY_SECONDS  # noqa: E402
 from formflow.records.access import Actor  # noqa: E402
 from formflow.records.service import RecordService  # noqa: E402
 from formflow.records.unit import unit_of_work  # noqa: E402
 from formflow.storage.database import connect, write_transaction  # noqa: E402
-from formflow.storage.platform_tables import event_deliveries  # noqa: E402
+from formflow.storage.platform_tables import event_deliveries, event_subscribers  # noqa: E402
 from formflow.storage.tables import AppSchema  # noqa: E402
 
 APP = {
@@ -111,9 +117,18 @@ tally = Table(
 )
 
 
-def subscriber(engine: Engine) -> Callable[[Event, str], None]:
+def subscriber(engine: Engine, batches: bool = False) -> Subscriber:
+    """The tally: an event's idempotency key stored and the tally counted in one
+    transaction, so a repeat does nothing; with ``batches``, a ``BatchSubscriber``
+    that does so for the events of a round in one transaction (keys already stored are
+    skipped, and the tally counts the others)."""
     act = insert(acted)
     count = tally.update().where(tally.c.id == 1).values(count=tally.c.count + 1)
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}[engine.dialect.name]
+    act_new = dialect.insert(acted).on_conflict_do_nothing().returning(acted.c.key)
+    count_many = (
+        tally.update().where(tally.c.id == 1).values(count=tally.c.count + bindparam("added"))
+    )
 
     def handle(event: Event, key: str) -> None:
         try:
@@ -123,6 +138,15 @@ def subscriber(engine: Engine) -> Callable[[Event, str], None]:
         except IntegrityError:
             return  # a repeat: done already
 
+    def handle_many(deliveries: Sequence[tuple[Event, str]]) -> None:
+        with write_transaction(engine) as connection:
+            keys = [{"key": key} for _event, key in deliveries]
+            added = len(connection.execute(act_new, keys).all())
+            if added:
+                connection.execute(count_many, {"added": added})
+
+    if batches:
+        handle.handle_many = handle_many  # type: ignore[attr-defined]
     return handle
 
 
@@ -135,11 +159,19 @@ def open_queue(kind: str, folder: Path) -> Huey:
 
 
 def worker(
-    database_url: str, kind: str, folder: str, threads: int, profile: str | None = None
+    database_url: str,
+    kind: str,
+    folder: str,
+    threads: int,
+    profile: str | None = None,
+    sent: Any = None,
+    batches: bool = False,
 ) -> None:
     engine = connect(database_url)
-    relay = Relay(engine, {SUBSCRIBER: subscriber(engine)})
+    relay = Relay(engine, {SUBSCRIBER: subscriber(engine, batches)})
     jobs = Jobs(open_queue(kind, Path(folder)), relay)
+    if sent is not None:
+        count_round_trips(engine, sent)
     profiles: list[cProfile.Profile] = []
     if profile:  # each job's run, on CPU time, in every consumer thread
         running, mine = jobs.huey.execute, threading.local()
@@ -164,6 +196,30 @@ def worker(
         for more in profiles[1:]:
             stats.add(more)
         stats.dump_stats(f"{profile}-worker.prof")
+
+
+def count_round_trips(engine: Engine, sent: Any) -> None:
+    """Count, in the shared array ``sent``, the statements this process sends on ``engine``
+    (``sent[0]``) and its round trips to Redis (``sent[1]``: a command, or a pipeline's
+    commands sent together). Unlocked: threads may lose a count now and then, which a
+    figure an event does not notice."""
+
+    def statement(*_args: Any) -> None:
+        sent[0] += 1
+
+    event.listen(engine, "before_cursor_execute", statement)
+    command, pipeline = redis.Redis.execute_command, redis.client.Pipeline.execute
+
+    def one(self: Any, *args: Any, **options: Any) -> Any:
+        sent[1] += 1
+        return command(self, *args, **options)
+
+    def together(self: Any, *args: Any, **options: Any) -> Any:
+        sent[1] += 1
+        return pipeline(self, *args, **options)
+
+    redis.Redis.execute_command = one  # type: ignore[method-assign]
+    redis.client.Pipeline.execute = together  # type: ignore[method-assign]
 
 
 def write_process(
@@ -271,6 +327,7 @@ def run(
     processes: bool = False,
     profile: str | None = None,
     per_unit: int = 1,
+    batches: bool = False,
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
@@ -290,8 +347,10 @@ def run(
         service = RecordService(engine, schema, relay=relay)
 
         spawn = multiprocessing.get_context("spawn")
+        sent = spawn.RawArray("q", 2)  # the worker's statements and Redis round trips
         consumer = spawn.Process(
-            target=worker, args=(database_url, queue, str(folder), threads, profile)
+            target=worker,
+            args=(database_url, queue, str(folder), threads, profile, sent, batches),
         )
         consumer.start()
         time.sleep(3)  # let the worker start before the clock does
@@ -343,9 +402,20 @@ def run(
 
             if warmed:
                 drained()  # the warm-up's events handled before the clock starts
+            if backlog:  # and its jobs ended (a busy one looks again a second later): it
+                # would deliver the backlog as it is written
+                holding = select(func.count()).select_from(event_subscribers)
+                while polling.execute(
+                    holding.where(event_subscribers.c.lease_holder.is_not(None))
+                ).scalar_one():
+                    polling.commit()
+                    time.sleep(0.01)
+                polling.commit()
+                time.sleep(BUSY_RETRY_SECONDS + 1)
             server = server_cpu_seconds(database_url, poller)
             consumer_cpu = process_cpu_seconds(consumer.pid)
             redis_cpu = redis_cpu_seconds() if queue == "redis" else 0.0
+            sent_before = list(sent)
             started = time.perf_counter()
             go.set()
             if not processes:
@@ -364,6 +434,7 @@ def run(
                 server = server_cpu_seconds(database_url, poller)
                 consumer_cpu = process_cpu_seconds(consumer.pid)
                 redis_cpu = redis_cpu_seconds() if queue == "redis" else 0.0
+                sent_before = list(sent)
                 started = time.perf_counter()
                 jobs.sweep()  # one ring, as a worker's sweep would
             drained()
@@ -371,6 +442,7 @@ def run(
             server_after = server_cpu_seconds(database_url, poller)
             consumer_cpu = process_cpu_seconds(consumer.pid) - consumer_cpu
             redis_cpu = (redis_cpu_seconds() if queue == "redis" else 0.0) - redis_cpu
+            statements, round_trips = sent[0] - sent_before[0], sent[1] - sent_before[1]
         server_cpu = sum(cpu - server.get(pid, 0.0) for pid, cpu in server_after.items())
         finish.set()
         for writer in writers_:
@@ -392,10 +464,14 @@ def run(
             "worker_ms": consumer_cpu * per_event,
             "server_ms": server_cpu * per_event,
             "redis_ms": redis_cpu * per_event,
+            "worker_statements": statements / total,
+            "worker_redis": round_trips / total,
         }
 
 
-def relay_rate(database: str, events: int, tallying: bool) -> dict[str, float]:
+def relay_rate(
+    database: str, events: int, tallying: bool, batches: bool = False
+) -> dict[str, float]:
     """The relay's own rate, in this process: ``events`` committed without ringing, then
     one ``deliver()`` hands them all to the subscriber (the tally, or one that does
     nothing); wall and CPU time of this process (SQLite's work included; PostgreSQL's
@@ -408,7 +484,7 @@ def relay_rate(database: str, events: int, tallying: bool) -> dict[str, float]:
         bench_metadata.create_all(engine)
         with write_transaction(engine) as connection:
             connection.execute(insert(tally).values(id=1, count=0))
-        handle = subscriber(engine) if tallying else (lambda _event, _key: None)
+        handle = subscriber(engine, batches) if tallying else (lambda _event, _key: None)
         relay = Relay(engine, {SUBSCRIBER: handle})
         relay.dispatch = lambda: None
         service = RecordService(engine, schema, relay=relay)
@@ -483,6 +559,13 @@ def main() -> None:
         help="with --processes: K creates in each unit of work (one commit, K events)",
     )
     parser.add_argument(
+        "--subscriber",
+        choices=["each", "batch"],
+        default="each",
+        help="the tally takes events one at a time (a transaction each), or in batches"
+        " (a transaction a round)",
+    )
+    parser.add_argument(
         "--only", choices=["end-to-end", "backlog", "relay"], help="run only this part"
     )
     parser.add_argument(
@@ -505,12 +588,14 @@ def main() -> None:
     print(f"database {options.database}, {options.events} events, {options.writers} writer {kind},")
     if options.per_unit > 1:
         print(f"{options.per_unit} creates (events) a commit,")
-    print(f"worker with {options.threads} threads\n")
+    taking = "in batches" if options.subscriber == "batch" else "one at a time"
+    print(f"worker with {options.threads} threads, the tally taking events {taking}\n")
     print(
         "| queue | run | events | writes/s | events handled/s | seconds "
-        "| CPU ms an event: writers | worker | PostgreSQL | Redis | all |"
+        "| CPU ms an event: writers | worker | PostgreSQL | Redis | all "
+        "| worker's statements an event | its Redis round trips an event |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     runs = {"end-to-end": (False,), "backlog": (True,)}.get(options.only, (False, True))
     for queue in queues if options.only != "relay" else ():
         for backlog in runs:
@@ -524,6 +609,7 @@ def main() -> None:
                 processes=options.processes,
                 profile=options.profile and f"{options.profile}-{queue}-{int(backlog)}",
                 per_unit=options.per_unit,
+                batches=options.subscriber == "batch",
             )
             parts = [result[key] for key in ("writers_ms", "worker_ms", "server_ms", "redis_ms")]
             if backlog:  # the writes are not the jobs' cost
@@ -533,7 +619,8 @@ def main() -> None:
                 f"| {result['writes_per_s']:,.0f} | {result['events_per_s']:,.0f} "
                 f"| {result['seconds']:.1f} | "
                 + " | ".join(f"{part:.2f}" for part in parts)
-                + f" | {sum(parts):.2f} |"
+                + f" | {sum(parts):.2f} | {result['worker_statements']:.2f}"
+                f" | {result['worker_redis']:.2f} |"
             )
     if options.only not in (None, "relay"):
         return
@@ -541,7 +628,7 @@ def main() -> None:
     print("| subscriber | events | events/s (wall) | CPU ms an event |")
     print("|---|---:|---:|---:|")
     for tallying in (False, True):
-        rate = relay_rate(options.database, options.events, tallying)
+        rate = relay_rate(options.database, options.events, tallying, options.subscriber == "batch")
         print(
             f"| {'tally (a write transaction)' if tallying else 'does nothing'} "
             f"| {rate['events']:,} | {rate['per_s']:,.0f} | {rate['cpu_ms']:.2f} |"

@@ -280,6 +280,10 @@ def formflow_event_subscribers() -> dict[str, Subscriber]:
     ``subscriber(event, key)`` for every record event committed after it was first seen,
     at least once and in order; ``key`` is the same on every delivery of one event, so the
     subscriber can ignore repeats. Raising keeps the event to be retried with back-off.
+    A subscriber with a ``handle_many(deliveries)`` method as well
+    (:class:`~formflow.events.BatchSubscriber`) is handed the events due together, as a
+    list of ``(event, key)`` in order, so it can act on them in one transaction; if that
+    raises, they come again one at a time through its call.
 
     Every implementation's subscribers are used; a name given twice stops loading with
     :class:`~formflow.plugins.PluginLoadError`.

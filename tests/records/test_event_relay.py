@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,30 @@ def test_without_after_hooks_a_write_owes_no_deliveries(
 ) -> None:
     service.create(people.alice, "account", {"name": "Acme"})
     assert service.outbox.subscribers == ()
+
+
+def test_a_relay_that_lost_its_lease_mid_delivery_stops_and_leaves_the_rest(
+    engine: Engine, schema: AppSchema, people: People
+) -> None:
+    taken_over = Recorder()
+
+    def take_over(event: Event, key: str) -> None:
+        taken_over(event, key)
+        with write_transaction(engine) as connection:  # as when its lease ran out meanwhile
+            connection.execute(
+                update(event_subscribers).values(
+                    lease_holder="another process",
+                    leased_until=datetime.now(UTC) + timedelta(hours=1),
+                )
+            )
+
+    relay = Relay(engine, {"watcher": take_over}, batch=1, lease=timedelta(0))
+    relay.dispatch = lambda: None
+    service = RecordService(engine, schema, relay=relay)
+    with unit_of_work(engine):
+        service.create(people.alice, "account", {"name": "One"})
+        service.create(people.alice, "account", {"name": "Two"})
+    outcome = relay.deliver_to("watcher")
+    assert (outcome.delivered, outcome.busy) == (1, True)
+    assert len(taken_over.events) == 1
+    assert relay.owed("watcher") == 1

@@ -8,6 +8,6 @@ Plugins' after-hooks, and later workflows and automations, are subscribers.
 """
 
 from formflow.events.outbox import Event, EventKind, Outbox
-from formflow.events.relay import Relay, Subscriber
+from formflow.events.relay import BatchSubscriber, Relay, Subscriber
 
-__all__ = ["Event", "EventKind", "Outbox", "Relay", "Subscriber"]
+__all__ = ["BatchSubscriber", "Event", "EventKind", "Outbox", "Relay", "Subscriber"]

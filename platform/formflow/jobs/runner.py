@@ -37,6 +37,10 @@ BUSY_RETRY_SECONDS = 1
 """When another process holds a subscriber's lease, how long before looking again."""
 SERVER_WORKERS = 2
 """Consumer threads in each server process."""
+GATHER_SECONDS = 0.01
+"""How long a deliver job's round smaller than a batch waits for more events to join the
+next one (see :attr:`~formflow.events.Relay.gather`): at most this much later, for far
+fewer rounds while writers keep committing."""
 MAX_IDLE_POLL = 1.0
 """Seconds at most between looks at an idle SQLite queue (Redis wakes workers at once)."""
 
@@ -53,6 +57,7 @@ class Jobs:
         """The deliver task: ``deliver(name)`` enqueues a delivery to subscriber ``name``."""
         huey.periodic_task(_every_minute, name=SWEEP)(self.sweep)
         relay.dispatch = self.enqueue
+        relay.gather = GATHER_SECONDS
         self.running: Consumer | None = None
         """The consumer started in this process by :meth:`start`, if any."""
 
@@ -122,7 +127,7 @@ class Jobs:
             storage.delete_data(_rung(subscriber))
             return  # a job enqueued by a process whose plugins had this subscriber
         while True:
-            outcome = self.relay.deliver_to(subscriber)
+            outcome = self.relay.deliver_to(subscriber, look_again=False)
             if outcome.retry_at is not None:
                 self._retry(subscriber, outcome.retry_at)
             storage.delete_data(_rung(subscriber))

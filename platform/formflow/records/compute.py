@@ -309,8 +309,8 @@ def _applicable(
     holds = _Verdicts(values, context)
     for item in fields:
         try:
-            if not holds(item.visible_if):
-                continue
+            if item.visible_if is not None and not holds(item.visible_if):
+                continue  # (most fields have no condition: asking costs a call each)
             visible.add(item.key)
             if item.is_computed:
                 continue

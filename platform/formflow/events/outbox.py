@@ -243,7 +243,9 @@ class Outbox:
 
 def _row(event: Mapping[str, Any], owed: Sequence[str]) -> dict[str, Any]:
     """An event's row as stored, its values as JSON keeps them, owed to ``owed``."""
-    data: dict[str, Any] = {"record": jsonable(dict(event["record"]))}
+    record = event["record"]
+    # jsonable() makes a dict anew: a record handed as one (every write's) needs no copy first
+    data: dict[str, Any] = {"record": jsonable(record if type(record) is dict else dict(record))}
     changes, detail = event.get("changes"), event.get("detail")
     if changes:
         data["changes"] = {

@@ -111,8 +111,27 @@ def default_value(field: Field, values: Mapping[str, Any], context: Context) -> 
     return None
 
 
-def formula_order(fields: tuple[Field, ...]) -> list[Field]:
-    """The formula fields, each after the formulas it reads (cycles are refused at load)."""
+def formula_order(fields: tuple[Field, ...]) -> tuple[Field, ...]:
+    """The formula fields, each after the formulas it reads (cycles are refused at load);
+    worked out once per compiled form (or subtable), as every save asks for it."""
+    found = _orders.get(id(fields))
+    if found is not None and found[0] is fields:
+        return found[1]
+    ordered = _formula_order(fields)
+    if len(_orders) >= MAX_ORDERS:
+        _orders.clear()
+    _orders[id(fields)] = (fields, ordered)
+    return ordered
+
+
+MAX_ORDERS = 256
+"""How many forms' and subtables' formula orders :func:`formula_order` keeps."""
+_orders: dict[int, tuple[tuple[Field, ...], tuple[Field, ...]]] = {}
+"""By the ``id`` of the fields, kept beside them: a form compiled since, which took the
+place of one gone, is never answered with the old one's order."""
+
+
+def _formula_order(fields: tuple[Field, ...]) -> tuple[Field, ...]:
     formulas = {f.key: f for f in fields if f.is_formula}
     ordered: list[Field] = []
     placed: set[str] = set()
@@ -128,7 +147,7 @@ def formula_order(fields: tuple[Field, ...]) -> list[Field]:
 
     for field in formulas.values():
         place(field)
-    return ordered
+    return tuple(ordered)
 
 
 def compute_formulas(
@@ -144,11 +163,12 @@ def compute_formulas(
     :class:`ExpressionRefused`.
     """
     failures: dict[str, str] = {}
-    names_extra = {"parent": parent} if parent is not None else {}
     for field in formula_order(fields):
         assert field.expression is not None
         try:
-            result = evaluate(field.expression, {**values, **names_extra}, context)
+            # evaluate() reads a copy with the context's names: one more copy would be waste
+            names = values if parent is None else {**values, "parent": parent}
+            result = evaluate(field.expression, names, context)
             values[field.key] = formula_result(field, result)
         except ExpressionLimit as exc:
             raise ExpressionRefused(field.key, str(exc)) from None
@@ -289,8 +309,8 @@ def _applicable(
     holds = _Verdicts(values, context)
     for item in fields:
         try:
-            if not holds(item.visible_if):
-                continue
+            if item.visible_if is not None and not holds(item.visible_if):
+                continue  # (most fields have no condition: asking costs a call each)
             visible.add(item.key)
             if item.is_computed:
                 continue

@@ -60,6 +60,13 @@ class DerivedLoop(RuntimeError):
     """Derived values that kept changing each other past :data:`MAX_DEPTH`."""
 
 
+def _worked_out(form: Form) -> tuple[str, ...]:
+    """The roll-ups, lookups and formulas of a form that has derived values; else none."""
+    if not any(field.is_derived for field in form.fields):
+        return ()
+    return tuple(field.key for field in form.fields if field.is_derived or field.is_formula)
+
+
 class DerivedValues:
     """Works out and stores the roll-ups and lookups of one app."""
 
@@ -71,6 +78,11 @@ class DerivedValues:
         """Source form -> the roll-ups (of other forms) over its records."""
         self.lookups_of: dict[str, list[tuple[Form, Field]]] = {}
         """Linked form -> the lookups (of other forms) that show its fields."""
+        self._worked_out: dict[str, tuple[str, ...]] = {
+            form.key: _worked_out(form) for form in self.app.forms.values()
+        }
+        """Form -> the keys :meth:`current` hands back (none for a form with no derived
+        values): asked by every write, worked out once."""
         for form in self.app.forms.values():
             for field in form.fields:
                 if field.rollup is not None:
@@ -222,10 +234,11 @@ class DerivedValues:
         """The stored roll-ups, lookups and formulas of one record of a form that has derived
         values (they may have moved on while its own write carried on); else nothing.
         ``stored`` is the record as stored, when the caller has it (else it is read)."""
-        if not any(field.is_derived for field in form.fields):
+        keys = self._worked_out[form.key]
+        if not keys:
             return {}
         row = stored if stored is not None else self._stored(connection, form, record_id) or {}
-        return {f.key: row[f.key] for f in form.fields if f.is_derived or f.is_formula}
+        return {key: row[key] for key in keys}
 
     def refresh(
         self,

@@ -312,8 +312,13 @@ class _Submission:
                 self._convert(field, incoming[field.key], field.key, values)
         if existing is None:
             for field in form.fields:
-                if field.key not in incoming and field.kind is not ValueKind.ROWS:
-                    self._default(field, {**values, **system}, field.key, values)
+                if field.key in incoming or field.kind is ValueKind.ROWS:
+                    continue
+                if field.default_expr is None and field.default is None:
+                    continue  # nothing to take: the value stays empty, as converting it would
+                # an expression sees the values given and the defaults taken so far
+                names = values if field.default_expr is None else {**values, **system}
+                self._default(field, names, field.key, values)
         return values
 
     def _check(self, form: Form, settled: Settled, names: Mapping[str, Any]) -> None:

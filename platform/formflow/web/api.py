@@ -703,7 +703,7 @@ def _record_response(
 
 
 def json_response(data: Any, status: int = 200) -> Response:
-    text = json.dumps(data, ensure_ascii=False, default=serialize.json_default)
+    text = serialize.json_text(data)
     return Response(text, status=status, mimetype="application/json")
 
 

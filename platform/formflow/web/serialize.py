@@ -47,14 +47,36 @@ def record_json(
     pages leave them out, as a list shows no rows); fields hidden from the reader, which the
     record service leaves out, do not appear at all.
     """
-    return RecordShape(form, fields).json(record)
+    return shape(form, fields).json(record)
 
 
 def records_json(
     form: Form, records: Iterable[Mapping[str, Any]], fields: Collection[str] | None = None
 ) -> list[dict[str, Any]]:
     """A page of records as :func:`record_json` writes each, its shape worked out once."""
-    return RecordShape(form, fields).page(records)
+    return shape(form, fields).page(records)
+
+
+MAX_SHAPES = 256
+"""How many shapes :func:`shape` keeps (all are dropped when it is full)."""
+_shapes: dict[tuple[int, frozenset[str] | None], tuple[Form, RecordShape]] = {}
+
+
+def shape(form: Form, fields: Collection[str] | None = None) -> RecordShape:
+    """The shape of ``form``'s records holding ``fields`` (or all), worked out once per
+    compiled form: every answer of the API writes one, and working it out asks each
+    field's type for its writer. A migration compiles new forms, which get shapes of their
+    own; the form is kept beside its shape, so a form that took the place (and ``id``) of
+    one since gone is never answered with the old one's shape."""
+    key = (id(form), None if fields is None else frozenset(fields))
+    found = _shapes.get(key)
+    if found is not None and found[0] is form:
+        return found[1]
+    if len(_shapes) >= MAX_SHAPES:
+        _shapes.clear()
+    made = RecordShape(form, fields)
+    _shapes[key] = (form, made)
+    return made
 
 
 class RecordShape:
@@ -141,6 +163,16 @@ def json_default(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=json_default)
+"""What ``json.dumps(..., ensure_ascii=False, default=json_default)`` builds on every call."""
+
+
+def json_text(data: Any) -> str:
+    """An answer's JSON text: UTF-8 as it is, values the shapes above missed by
+    :func:`json_default`; one encoder for every answer."""
+    return _ENCODER.encode(data)
 
 
 # in -----------------------------------------------------------------------------

@@ -75,3 +75,18 @@ def test_skipped_row_numbers_still_count_so_errors_name_the_right_row(tmp_path: 
     path = with_sheet(tmp_path / "gaps.xlsx", HEAD, rows, TAIL)
     with open_sheet(path) as sheet:
         assert list(sheet.rows) == [(5, ["five"])]
+
+
+def test_a_csv_line_of_millions_of_commas_is_refused_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text("name\n" + "," * 5_000_000 + "\n", encoding="utf-8")
+    started = time.process_time()
+    with pytest.raises(UnreadableFile, match="longer than"):
+        read_all(path)
+    assert time.process_time() - started < 1
+
+
+def test_a_csv_row_wider_than_its_header_is_cut_to_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "extra.csv"
+    path.write_text("name,code\nAcme,A1," + "x," * 2_000 + "\n", encoding="utf-8")
+    assert read_all(path) == [["name", "code"], ["Acme", "A1"]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,9 @@ MAX_ROW_ELEMENTS = 16_384 * 8
 """Elements one XLSX row may hold (Excel's 16,384 cells, each with a few parts): a row is
 built whole before it is read, so a small file with one row of millions of cells would
 fill the memory."""
+MAX_LINE_CHARS = 1_000_000
+"""Characters one CSV line may hold; a line is one row, unless a quoted cell runs over
+several lines."""
 MAX_PART_BYTES = 256 * 1024 * 1024
 """How large each part of an XLSX file may be once unpacked: an XLSX is a zip, and a few
 megabytes of it can unpack to gigabytes (a real 20 MB file unpacks to about 200 MB)."""
@@ -271,7 +274,24 @@ def _csv(path: Path) -> Iterator[Iterator[list[str]]]:
             dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
         except csv.Error:
             dialect = csv.excel
-        yield _guarded([cell_text(cell) for cell in row] for row in csv.reader(text, dialect))
+        lines = _bounded_lines(text)
+        yield _guarded(
+            [cell_text(cell) for cell in row[:MAX_COLUMNS]] for row in csv.reader(lines, dialect)
+        )
+
+
+def _bounded_lines(text: Iterable[str]) -> Iterator[str]:
+    """``text``'s lines, :class:`UnreadableFile` at one longer than :data:`MAX_LINE_CHARS`:
+    the csv module builds a whole row at once, so one line of millions of commas would
+    cost hundreds of megabytes and seconds of CPU on every step of an import."""
+    for number, line in enumerate(text, start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise UnreadableFile(
+                N_("line %(line)s is longer than %(limit)s characters"),
+                line=number,
+                limit=MAX_LINE_CHARS,
+            )
+        yield line
 
 
 def _guarded(rows: Iterator[list[str]]) -> Iterator[list[str]]:

@@ -167,9 +167,11 @@ def _xlsx(path: Path) -> Iterator[Iterator[list[str]]]:
     """The first worksheet's rows. openpyxl's ``load_workbook`` would read every sheet
     through once to find its size, holding what it read, so the workbook's parts are
     read here one by one instead, each only once it is known not to be too large."""
+    raw = path.open("rb")  # a file, not a name: openpyxl refuses names not ending in .xlsx
     try:
-        reader = ExcelReader(str(path), read_only=True, data_only=True)
+        reader = ExcelReader(raw, read_only=True, data_only=True)
     except _BROKEN as exc:
+        raw.close()
         raise _unreadable(exc) from None
     try:
         _check_sizes(reader.archive)
@@ -193,6 +195,7 @@ def _xlsx(path: Path) -> Iterator[Iterator[list[str]]]:
         yield _guarded(_bounded_rows(reader, first))
     finally:
         reader.archive.close()
+        raw.close()
 
 
 def _check_sizes(archive: zipfile.ZipFile) -> None:

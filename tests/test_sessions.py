@@ -291,6 +291,42 @@ def test_signing_in_clears_only_that_clients_failures(
     assert blocked(engine, "10.0.0.9") is not None
 
 
+def fail_many_names(engine: Engine, address: str, times: int, at: datetime = NOW) -> None:
+    with write_transaction(engine) as connection:
+        for number in range(times):
+            accounts.record_login_failure(connection, f"name{number}", address, at)
+
+
+def address_blocked(engine: Engine, address: str, at: datetime = NOW) -> datetime | None:
+    with read_transaction(engine) as connection:
+        return accounts.address_blocked_until(connection, address, at)
+
+
+def test_a_client_trying_many_usernames_waits_once_it_passes_the_address_limit(
+    engine: Engine, users: dict[str, int]
+) -> None:
+    fail_many_names(engine, "10.0.0.9", accounts.ADDRESS_FAILURE_LIMIT - 1)
+    assert address_blocked(engine, "10.0.0.9") is None
+    fail_many_names(engine, "10.0.0.9", 1)
+    assert address_blocked(engine, "10.0.0.9") == NOW + accounts.LOGIN_BACKOFF
+
+
+def test_the_address_limit_doubles_its_wait_and_leaves_other_clients_free(
+    engine: Engine, users: dict[str, int]
+) -> None:
+    fail_many_names(engine, "10.0.0.9", accounts.ADDRESS_FAILURE_LIMIT + 2)
+    assert address_blocked(engine, "10.0.0.9") == NOW + 4 * accounts.LOGIN_BACKOFF
+    assert address_blocked(engine, "10.0.0.1") is None
+
+
+def test_the_address_limit_forgets_failures_older_than_its_window(
+    engine: Engine, users: dict[str, int]
+) -> None:
+    old = NOW - accounts.ADDRESS_FAILURE_WINDOW
+    fail_many_names(engine, "10.0.0.9", accounts.ADDRESS_FAILURE_LIMIT * 2, at=old)
+    assert address_blocked(engine, "10.0.0.9") is None
+
+
 def test_a_migration_adds_the_sessions_table_to_an_older_instance(
     engine: Engine, write_app: Callable[..., Path]
 ) -> None:

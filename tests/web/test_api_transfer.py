@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from formflow.accounts import tokens
 from formflow.storage.database import write_transaction
@@ -87,6 +87,21 @@ def test_an_import_stores_the_good_rows_and_lists_the_bad_ones(admin: Api) -> No
     ]
     listed = admin.get("/api/v1/crm_sfa/customer/records").json["data"]
     assert [(row["name"], row["source"]) for row in listed] == [("Acme Ltd", "website")]
+
+
+def test_an_import_reads_an_xlsx_file(admin: Api) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["客户名称", "客户来源"])
+    sheet.append(["Acme Ltd", "官网咨询"])
+    content = io.BytesIO()
+    book.save(content)
+    content.seek(0)
+    data = {"file": (content, "customers.xlsx")}
+    response = admin.post(IMPORT, data=data, content_type="multipart/form-data")
+    assert response.status_code == 200, response.text
+    assert response.json["created"] == 1
 
 
 def test_a_preview_stores_nothing(admin: Api) -> None:

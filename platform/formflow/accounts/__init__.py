@@ -9,6 +9,8 @@ shown beside records are the submodules :mod:`~formflow.accounts.sessions`,
 from formflow.accounts.errors import AccountError
 from formflow.accounts.passwords import PasswordPolicy, WeakPassword
 from formflow.accounts.users import (
+    ADDRESS_FAILURE_LIMIT,
+    ADDRESS_FAILURE_WINDOW,
     LOGIN_BACKOFF,
     LOGIN_BACKOFF_MAX,
     LOGIN_FAILURE_LIMIT,
@@ -22,6 +24,7 @@ from formflow.accounts.users import (
     SessionIdentity,
     User,
     actor_for,
+    address_blocked_until,
     authenticate,
     check_password,
     clear_login_failures,
@@ -51,6 +54,8 @@ from formflow.accounts.users import (
 )
 
 __all__ = [
+    "ADDRESS_FAILURE_LIMIT",
+    "ADDRESS_FAILURE_WINDOW",
     "LOGIN_BACKOFF",
     "LOGIN_BACKOFF_MAX",
     "LOGIN_FAILURE_LIMIT",
@@ -67,6 +72,7 @@ __all__ = [
     "User",
     "WeakPassword",
     "actor_for",
+    "address_blocked_until",
     "authenticate",
     "check_password",
     "clear_login_failures",

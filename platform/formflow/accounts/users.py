@@ -455,6 +455,32 @@ def login_blocked_until(
     return until if until > now else None
 
 
+ADDRESS_FAILURE_LIMIT = 30
+"""Failed sign-ins a client may make within :data:`ADDRESS_FAILURE_WINDOW`, whatever the
+usernames, before it has to wait; high enough for an office sharing one address."""
+ADDRESS_FAILURE_WINDOW = timedelta(hours=1)
+
+
+def address_blocked_until(connection: Connection, address: str, now: datetime) -> datetime | None:
+    """When a client (``address``) may try any username again, or ``None`` if it may now.
+
+    The count per username (:func:`login_blocked_until`) leaves a client free to try one
+    common password on many usernames; this count, over every username it tried, stops that.
+    Past :data:`ADDRESS_FAILURE_LIMIT` failures the wait doubles as it does per username.
+    """
+    count, last = connection.execute(
+        select(func.count(), func.max(login_failures.c.at)).where(
+            login_failures.c.address == address[:64],
+            login_failures.c.at > now - ADDRESS_FAILURE_WINDOW,
+        )
+    ).one()
+    if count < ADDRESS_FAILURE_LIMIT or last is None:
+        return None
+    doublings = min(int(count) - ADDRESS_FAILURE_LIMIT, 16)
+    until = aware(last) + min(LOGIN_BACKOFF * 2**doublings, LOGIN_BACKOFF_MAX)
+    return until if until > now else None
+
+
 def record_login_failure(
     connection: Connection, username: str, address: str, now: datetime
 ) -> None:

@@ -212,6 +212,7 @@ login_failures = _keyed_table(
     Column("address", String(64), nullable=False),
     _at("at"),
     Index("ix_ff_login_failures_username_at", "username", "at"),
+    Index("ix_ff_login_failures_address_at", "address", "at"),
 )
 
 api_tokens = _keyed_table(

@@ -14,6 +14,8 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from openpyxl.cell import WriteOnlyCell
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 """Control characters an XLSX file cannot hold."""
@@ -36,6 +38,13 @@ def xlsx_text(text: str) -> str:
     """``text`` without the control characters XLSX cannot hold (they would make the whole
     workbook unreadable)."""
     return _ILLEGAL.sub("", text)
+
+
+def text_cell(sheet: Any, text: str) -> WriteOnlyCell:
+    """``text`` as a cell of a write-only ``sheet``, typed as text so that it never runs."""
+    cell = WriteOnlyCell(sheet, value=xlsx_text(text))
+    cell.data_type = "s"
+    return cell
 
 
 def csv_text(value: Any) -> str:

@@ -22,7 +22,6 @@ from enum import StrEnum
 from typing import IO, Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
 from formflow import audit
 from formflow.accounts.directory import Directory, load_directory
@@ -30,7 +29,7 @@ from formflow.definitions.model import Field, Form, SortKey
 from formflow.fields import Reference, ValueKind
 from formflow.records import Actor, Query, RecordService
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.transfer.cells import csv_text, local_time, xlsx_text
+from formflow.transfer.cells import csv_text, local_time, text_cell
 
 PAGE = 500
 """Records read per statement: a page of the largest size a list may ask for."""
@@ -211,7 +210,7 @@ def write_xlsx(table: Table, target: IO[bytes] | str, service: RecordService) ->
     text is typed as text, so no cell runs as a formula."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
-    sheet.append([_text_cell(sheet, header) for header in table.headers])
+    sheet.append([text_cell(sheet, header) for header in table.headers])
     for row in table.rows:
         sheet.append([_xlsx_cell(sheet, value, service) for value in row])
     workbook.save(target)
@@ -219,13 +218,7 @@ def write_xlsx(table: Table, target: IO[bytes] | str, service: RecordService) ->
 
 def _xlsx_cell(sheet: Any, value: Any, service: RecordService) -> Any:
     if isinstance(value, str):
-        return _text_cell(sheet, value)
+        return text_cell(sheet, value)
     if hasattr(value, "tzinfo") and hasattr(value, "hour"):
         return local_time(value, service.timezone)
     return value
-
-
-def _text_cell(sheet: Any, text: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=xlsx_text(text))
-    cell.data_type = "s"
-    return cell

@@ -11,20 +11,36 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from xml.etree import ElementTree
 
-from openpyxl import load_workbook
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._reader import ROW_TAG, WorkSheetParser
+from openpyxl.xml.functions import iterparse
 
 from formflow.errors import N_, RecordError
 from formflow.transfer.cells import cell_text
 
 MAX_COLUMNS = 500
+MAX_ROW_NUMBER = 1_048_576
+"""The last row an XLSX sheet may number (Excel's own limit): openpyxl yields an empty row
+for every number a sheet skips, so ``<row r="2000000000">`` alone costs minutes."""
+MAX_ROW_ELEMENTS = 16_384 * 8
+"""Elements one XLSX row may hold (Excel's 16,384 cells, each with a few parts): a row is
+built whole before it is read, so a small file with one row of millions of cells would
+fill the memory."""
+MAX_LINE_CHARS = 1_000_000
+"""Characters one CSV line may hold; a line is one row, unless a quoted cell runs over
+several lines."""
+MAX_PART_BYTES = 256 * 1024 * 1024
+"""How large each part of an XLSX file may be once unpacked: an XLSX is a zip, and a few
+megabytes of it can unpack to gigabytes (a real 20 MB file unpacks to about 200 MB)."""
 PARALLEL_BYTES = 2 * 1024 * 1024
 """XLSX files larger than this are parsed in a child process (see :func:`open_sheet`)."""
 _CHUNK = 500
@@ -148,19 +164,104 @@ def _sheet(rows: Iterator[list[str]]) -> Sheet:
 
 @contextmanager
 def _xlsx(path: Path) -> Iterator[Iterator[list[str]]]:
+    """The first worksheet's rows. openpyxl's ``load_workbook`` would read every sheet
+    through once to find its size, holding what it read, so the workbook's parts are
+    read here one by one instead, each only once it is known not to be too large."""
+    raw = path.open("rb")  # a file, not a name: openpyxl refuses names not ending in .xlsx
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        reader = ExcelReader(raw, read_only=True, data_only=True)
     except _BROKEN as exc:
+        raw.close()
         raise _unreadable(exc) from None
     try:
-        if not workbook.worksheets:
+        _check_sizes(reader.archive)
+        try:
+            reader.read_manifest()
+            reader.read_strings()
+            reader.read_workbook()
+            apply_stylesheet(reader.archive, reader.wb)
+            first = next(
+                (
+                    rel.target
+                    for _sheet, rel in reader.parser.find_sheets()
+                    if rel.target in reader.valid_files and "chartsheet" not in rel.Type
+                ),
+                None,
+            )
+        except _BROKEN as exc:
+            raise _unreadable(exc) from None
+        if first is None:
             raise UnreadableFile(N_("the file has no header row"))
-        yield _guarded(
-            [cell_text(value) for value in row]
-            for row in workbook.worksheets[0].iter_rows(values_only=True)
-        )
+        yield _guarded(_bounded_rows(reader, first))
     finally:
-        workbook.close()
+        reader.archive.close()
+        raw.close()
+
+
+def _check_sizes(archive: zipfile.ZipFile) -> None:
+    """:class:`UnreadableFile` if a part of the file unpacks past :data:`MAX_PART_BYTES`
+    (zip reads no further than a part's stated size, so the statement is enough)."""
+    if any(item.file_size > MAX_PART_BYTES for item in archive.infolist()):
+        raise UnreadableFile(
+            N_("the file unpacks to more than %(limit)s MB"), limit=MAX_PART_BYTES // 2**20
+        )
+
+
+def _bounded_rows(reader: Any, sheet_path: str) -> Iterator[list[str]]:
+    """The sheet's rows as text, an empty one for each row number it skips, read by
+    openpyxl's own cell parser but within :data:`MAX_ROW_NUMBER` and
+    :data:`MAX_ROW_ELEMENTS`, keeping nothing of a row once it is read."""
+    with reader.archive.open(sheet_path) as source:
+        parser = WorkSheetParser(
+            source,
+            reader.shared_strings,
+            data_only=True,
+            epoch=reader.wb.epoch,
+            date_formats=reader.wb._date_formats,
+            timedelta_formats=reader.wb._timedelta_formats,
+        )
+        following = 1
+        for number, cells in _parsed_rows(parser, source):
+            if number > MAX_ROW_NUMBER:
+                raise UnreadableFile(
+                    N_("the sheet has rows past row %(limit)s"), limit=MAX_ROW_NUMBER
+                )
+            for _ in range(following, number):
+                yield []
+            following = number + 1
+            values = [""] * min(max((cell["column"] for cell in cells), default=0), MAX_COLUMNS)
+            for cell in cells:
+                if cell["column"] <= MAX_COLUMNS:
+                    values[cell["column"] - 1] = cell_text(cell["value"])
+            yield values
+
+
+def _parsed_rows(parser: Any, source: IO[bytes]) -> Iterator[tuple[int, list[Any]]]:
+    """``(row number, cells)`` for each row, as openpyxl's ``WorkSheetParser.parse`` gives
+    them, but each element is let go once read, so that nothing piles up in memory."""
+    open_elements: list[Any] = []
+    in_row = False
+    held = 0
+    for event, element in iterparse(source, events=("start", "end")):
+        if event == "start":
+            open_elements.append(element)
+            in_row = in_row or element.tag == ROW_TAG
+            continue
+        open_elements.pop()
+        if element.tag == ROW_TAG:
+            yield parser.parse_row(element)
+            in_row, held = False, 0
+        elif in_row:
+            held += 1
+            if held > MAX_ROW_ELEMENTS:
+                raise UnreadableFile(
+                    N_("row %(row)s has more than %(limit)s cells"),
+                    row=parser.row_counter + 1,
+                    limit=MAX_ROW_ELEMENTS // 8,
+                )
+            continue
+        if open_elements:
+            open_elements[-1].remove(element)
 
 
 @contextmanager
@@ -176,7 +277,24 @@ def _csv(path: Path) -> Iterator[Iterator[list[str]]]:
             dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
         except csv.Error:
             dialect = csv.excel
-        yield _guarded([cell_text(cell) for cell in row] for row in csv.reader(text, dialect))
+        lines = _bounded_lines(text)
+        yield _guarded(
+            [cell_text(cell) for cell in row[:MAX_COLUMNS]] for row in csv.reader(lines, dialect)
+        )
+
+
+def _bounded_lines(text: Iterable[str]) -> Iterator[str]:
+    """``text``'s lines, :class:`UnreadableFile` at one longer than :data:`MAX_LINE_CHARS`:
+    the csv module builds a whole row at once, so one line of millions of commas would
+    cost hundreds of megabytes and seconds of CPU on every step of an import."""
+    for number, line in enumerate(text, start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise UnreadableFile(
+                N_("line %(line)s is longer than %(limit)s characters"),
+                line=number,
+                limit=MAX_LINE_CHARS,
+            )
+        yield line
 
 
 def _guarded(rows: Iterator[list[str]]) -> Iterator[list[str]]:

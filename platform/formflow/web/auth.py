@@ -16,6 +16,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy.engine import Connection
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -120,12 +121,9 @@ def _check_code(passed: dict[str, object], code: str) -> str:
     now = datetime.now(UTC)
     username, client = str(passed["name"]), _client()
     with write_transaction(instance().engine) as connection:
-        blocked = accounts.login_blocked_until(connection, username, client, now)
-        if blocked is not None:
-            minutes = max(1, math.ceil((blocked - now).total_seconds() / 60))
-            return str(
-                _("Too many failed attempts. Try again in %(minutes)d minutes.", minutes=minutes)
-            )
+        wait = _wait(connection, username, client, now)
+        if wait:
+            return wait
         if second_factor.verify(connection, int(str(passed["user"])), code, now):
             return ""
         accounts.record_login_failure(connection, username, client, now)
@@ -191,18 +189,41 @@ def _check(username: str, password: str) -> tuple[accounts.User | None, str]:
     now = datetime.now(UTC)
     client = _client()
     with write_transaction(instance().engine) as connection:
-        blocked = accounts.login_blocked_until(connection, username, client, now)
-        if blocked is not None:
-            minutes = max(1, math.ceil((blocked - now).total_seconds() / 60))
-            return None, _(
-                "Too many failed attempts. Try again in %(minutes)d minutes.", minutes=minutes
-            )
+        wait = _wait(connection, username, client, now)
+        if wait:
+            return None, wait
         user = accounts.authenticate(connection, username, password)
         if user is None:
             accounts.record_login_failure(connection, username, client, now)
             return None, _("Wrong username or password.")
         accounts.clear_login_failures(connection, username, client)
         return user, ""
+
+
+def _wait(connection: Connection, username: str, client: str, now: datetime) -> str:
+    """Why ``client`` must wait before trying ``username`` again, or ``""`` if it may try:
+    too many failures for this username, or too many from this client for any username."""
+    blocked = accounts.login_blocked_until(connection, username, client, now)
+    if blocked is not None:
+        return str(
+            _(
+                "Too many failed attempts. Try again in %(minutes)d minutes.",
+                minutes=_minutes(blocked, now),
+            )
+        )
+    blocked = accounts.address_blocked_until(connection, client, now)
+    if blocked is not None:
+        return str(
+            _(
+                "Too many failed attempts from your network. Try again in %(minutes)d minutes.",
+                minutes=_minutes(blocked, now),
+            )
+        )
+    return ""
+
+
+def _minutes(until: datetime, now: datetime) -> int:
+    return max(1, math.ceil((until - now).total_seconds() / 60))
 
 
 def _client() -> str:

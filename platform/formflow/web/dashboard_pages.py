@@ -29,6 +29,7 @@ from formflow.dashboards import (
 )
 from formflow.definitions.model import Dashboard
 from formflow.errors import PermissionDenied
+from formflow.transfer.cells import csv_text, text_cell
 from formflow.web import context
 from formflow.web.dashboard_view import Labeller, export_rows, figure, widget_json
 from formflow.web.i18n import text
@@ -176,7 +177,7 @@ def export(app_key: str, key: str, widget_key: str, fmt: str) -> Response:
     name = f"{dashboard.key}-{widget.key}.{fmt}"
     if fmt == "csv":
         buffer = io.StringIO()
-        csv.writer(buffer).writerows(rows)
+        csv.writer(buffer).writerows([csv_text(value) for value in row] for row in rows)
         body: bytes = ("\ufeff" + buffer.getvalue()).encode()  # the BOM lets Excel read UTF-8
         mimetype = "text/csv"
     else:
@@ -187,23 +188,26 @@ def export(app_key: str, key: str, widget_key: str, fmt: str) -> Response:
 
 
 def _xlsx(title: str, rows: list[list[Any]]) -> bytes:
+    """The rows as a workbook whose text is typed as text, so that a record's title such as
+    ``=HYPERLINK(...)`` never runs as a formula on the machine of whoever opens it."""
     from openpyxl import Workbook
 
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = title[:31].translate(str.maketrans("[]:*?/\\", "_______")) or "data"
+    book = Workbook(write_only=True)
+    name = title[:31].translate(str.maketrans("[]:*?/\\", "_______")) or "data"
+    sheet = book.create_sheet(title=name)
     for row in rows:
-        sheet.append([_cell(value) for value in row])
+        sheet.append([_cell(sheet, value) for value in row])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
 
 
-def _cell(value: Any) -> Any:
-    """Numbers as numbers in the sheet (decimals come as exact strings)."""
+def _cell(sheet: Any, value: Any) -> Any:
+    """Numbers as numbers in the sheet (decimals come as exact strings), other text as text."""
     if isinstance(value, str) and _DECIMAL.fullmatch(value):
         return Decimal(value)
+    if isinstance(value, str):
+        return text_cell(sheet, value)
     return value
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast, overload
@@ -522,9 +523,12 @@ def form_service(app_key: str, form_key: str) -> tuple[RecordService, Form]:
 
 
 def actor_for(app_key: str) -> Actor:
-    """The token's user as an actor in ``app_key`` (their access came with the token)."""
+    """The token's user as an actor in ``app_key`` (their access came with the token),
+    limited to the forms the token's scope names: a filter or a link leading out of them
+    reaches nothing, as a request to another form is refused."""
     identity: accounts.Identity = g.api_identity
-    return identity.actor(app_key)
+    scope: tokens.TokenScope = g.api_token_scope
+    return replace(identity.actor(app_key), forms=scope.forms_of(app_key))
 
 
 @overload

@@ -10,13 +10,13 @@ each other in a circle, and gives each field the kind, decimals and options of i
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
 from formflow.definitions.compiling import suggest, unknown
 from formflow.definitions.cycles import cycles
-from formflow.definitions.model import SYSTEM_FIELDS, Field, FieldRule, Form, Scope
+from formflow.definitions.model import SYSTEM_FIELDS, Field, FieldRule, Form, Permission, Scope
 from formflow.definitions.source import PathKey, SourceDocument
 from formflow.errors import DefinitionError
 from formflow.fields import Reference, ValueKind
@@ -377,7 +377,7 @@ class Relations:
                     expression = getattr(field, setting)
                     if expression is None:
                         continue
-                    for role, shown in self._hidden_names(form, expression.names, "read"):
+                    for role, shown in self._hidden_names(form, expression.names, _reads):
                         if form.permission(role).field_rule(field.key) is not FieldRule.HIDDEN:
                             self._error(
                                 form,
@@ -388,7 +388,7 @@ class Relations:
                             )
                             break
             for index, rule in enumerate(form.rules):
-                for role, shown in self._hidden_names(form, rule.expression.names, "write"):
+                for role, shown in self._hidden_names(form, rule.expression.names, _writes):
                     self._form_error(
                         form,
                         ("rules", index, "expression"),
@@ -397,7 +397,7 @@ class Relations:
                     )
                     break
             if form.readonly_if is not None:
-                for role, shown in self._hidden_names(form, form.readonly_if.names, "write"):
+                for role, shown in self._hidden_names(form, form.readonly_if.names, _writes):
                     self._form_error(
                         form,
                         ("readonly_if",),
@@ -407,26 +407,21 @@ class Relations:
                     break
 
     def _hidden_names(
-        self, form: Form, names: frozenset[str], purpose: str
+        self, form: Form, names: frozenset[str], concerned: Callable[[str, Permission], bool]
     ) -> Iterator[tuple[str, str]]:
-        """Each role that may ``read`` (or ``write``) ``form`` from which a field that
-        ``names`` read (directly or through computed fields) is hidden, with that field."""
+        """Each ``concerned`` role of ``form`` from which a field that ``names`` read
+        (directly or through computed fields) is hidden, with that field."""
         read: set[Node] = set()
         for name in names:
             if form.has_field(name):
                 read |= {(form.key, name), *self._reads_through((form.key, name))}
         for role, permission in form.permissions.items():
-            if purpose == "read":
-                reaches = permission.read is not Scope.NONE
-            else:
-                writes = (permission.create, permission.update)
-                reaches = any(scope is not Scope.NONE for scope in writes)
             hidden = sorted(
                 (source, key)
                 for source, key in read
                 if self.forms[source].permission(role).field_rule(key) is FieldRule.HIDDEN
             )
-            if reaches and hidden:
+            if hidden and concerned(role, permission):
                 source, key = hidden[0]
                 yield role, key if source == form.key else f"{source}.{key}"
 
@@ -476,6 +471,14 @@ class Relations:
             *(key.partition(".")[0] for key, _op in _conditions(rollup.filter)),
         }
         return {(source.key, name) for name in names if name and source.has_field(name)}
+
+
+def _reads(_role: str, permission: Permission) -> bool:
+    return permission.read is not Scope.NONE
+
+
+def _writes(_role: str, permission: Permission) -> bool:
+    return permission.create is not Scope.NONE or permission.update is not Scope.NONE
 
 
 def _conditions(spec: Any) -> Iterator[tuple[str, str]]:

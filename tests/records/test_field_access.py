@@ -224,3 +224,19 @@ def test_a_hidden_field_cannot_be_matched_on(desk: RecordService, people: People
     (found,) = desk.matching(alice, "ticket", ("subject",), {("x",)}).values()
     assert found["id"] == ticket["id"]
     assert "cost" not in found
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        Query(filter={"field": "costs", "op": "gt", "value": 10}),
+        Query(sort=(SortKey("cots"),)),
+        Query(fields=("subject", "cost_")),
+    ],
+)
+def test_a_misspelt_key_suggests_no_hidden_field(
+    desk: RecordService, people: People, query: Query
+) -> None:
+    with pytest.raises(QueryError) as caught:
+        desk.find(staff(people.alice), "ticket", query)
+    assert "did you mean" not in str(caught.value)

@@ -216,3 +216,22 @@ def test_a_rep_s_probes_of_a_hidden_field_tell_nothing_through_the_api(
         assert response.status_code in (200, 400), response.request.url
         assert b"777.77" not in response.data, response.request.url
         assert b"floor_price" not in response.data or response.status_code == 400
+
+
+def test_a_rep_s_misspelt_keys_are_not_answered_with_a_hidden_field_s_name(
+    app: Flask, client: FlaskClient
+) -> None:
+    rep = api(app, client, "rep1")
+    probes = [
+        rep.get(f"{API}/product/records", query_string={"fields": "code,floor_pric"}),
+        rep.get(f"{API}/product/records", query_string={"sort": "floor_pric"}),
+        rep.post(f"{API}/product/search", json={"fields": "code,floor_pric"}),
+        rep.post(f"{API}/product/search", json={"sort": "-floor_pric"}),
+        rep.post(
+            f"{API}/product/search",
+            json={"filter": {"field": "floor_pric", "op": "gt", "value": 1}},
+        ),
+    ]
+    for response in probes:
+        assert response.status_code == 400, response.request.url
+        assert "floor_price" not in response.text, response.text

@@ -473,6 +473,74 @@ def test_a_lookup_may_not_show_another_form_s_field_hidden_from_a_role(
     ]
 
 
+SHOWN_IF_COST = '  - {key: note, type: text, label: 说明, visible_if: "cost > 50"}\n'
+REQUIRED_IF_MARGIN = '  - {key: reason, type: text, label: 理由, required_if: "margin < 10"}\n'
+WRITES_COST_HIDDEN = "permissions:\n  staff: {create: all, read: all, fields: {cost: hidden}}\n"
+
+
+def test_a_visible_field_may_not_show_only_when_a_hidden_field_says(
+    write_app: AppWriter,
+) -> None:
+    root = write_app(forms={"item": form(NAME + COST + SHOWN_IF_COST, COST_HIDDEN)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:7:52: 'visible_if' of 'note' reads 'cost', which is hidden from"
+        " 'staff'; hide 'note' from 'staff' too"
+    ]
+
+
+def test_a_field_required_through_a_formula_of_a_hidden_field_is_refused(
+    write_app: AppWriter,
+) -> None:
+    hidden = "permissions:\n  staff: {read: all, fields: {cost: hidden, margin: hidden}}\n"
+    root = write_app(forms={"item": form(NAME + COST + MARGIN + REQUIRED_IF_MARGIN, hidden)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:8:55: 'required_if' of 'reason' reads 'cost', which is hidden from"
+        " 'staff'; hide 'reason' from 'staff' too"
+    ]
+
+
+def test_a_condition_on_a_field_hidden_like_its_source_is_accepted(
+    write_app: AppWriter,
+) -> None:
+    hidden = "permissions:\n  staff: {read: all, fields: {cost: hidden, note: hidden}}\n"
+    root = write_app(forms={"item": form(NAME + COST + SHOWN_IF_COST, hidden)})
+    assert load_app(root).form("item").field("note").visible_if is not None
+
+
+def test_a_rule_may_not_read_a_field_hidden_from_a_role_that_writes(
+    write_app: AppWriter,
+) -> None:
+    rules = (
+        "rules:\n"
+        '  - {key: dear, expression: "(cost or 0) < 100", message: {zh: 太贵, en: Too dear}}\n'
+    )
+    root = write_app(forms={"item": form(NAME + COST, rules + WRITES_COST_HIDDEN)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:8:29: rule 'dear' reads 'cost', which is hidden from 'staff', who may"
+        " write these records: its message would tell them about it"
+    ]
+
+
+def test_a_rule_on_a_field_hidden_from_readers_only_is_accepted(write_app: AppWriter) -> None:
+    rules = (
+        "rules:\n"
+        '  - {key: dear, expression: "(cost or 0) < 100", message: {zh: 太贵, en: Too dear}}\n'
+    )
+    root = write_app(forms={"item": form(NAME + COST, rules + COST_HIDDEN)})
+    assert [rule.key for rule in load_app(root).form("item").rules] == ["dear"]
+
+
+def test_readonly_if_may_not_read_a_field_hidden_from_a_role_that_writes(
+    write_app: AppWriter,
+) -> None:
+    extra = 'readonly_if: "(cost or 0) > 100"\n' + WRITES_COST_HIDDEN
+    root = write_app(forms={"item": form(NAME + COST, extra)})
+    assert definition_errors(root) == [
+        "forms/item.yaml:7:14: 'readonly_if' reads 'cost', which is hidden from 'staff', who may"
+        " write these records: which ones they may not change would tell it"
+    ]
+
+
 def test_a_row_reading_an_unknown_or_formula_field_of_its_parent(write_app: AppWriter) -> None:
     fields = (
         NAME

@@ -3,6 +3,7 @@ company name, phone or e-mail warns those who ask (people), and says who holds t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from formflow import accounts
 from formflow.definitions import App, load_app
+from formflow.definitions.model import FieldRule
 from formflow.errors import DuplicateSuspected, ValidationFailed
 from formflow.records.access import Actor
 from formflow.records.service import RecordService
@@ -98,6 +100,26 @@ def test_the_credit_code_blocks_whoever_writes(
     with pytest.raises(ValidationFailed) as raised:
         service.restore(people["admin"], "customer", first["id"])
     assert "credit_code" in raised.value.problems
+
+
+def test_the_typed_value_is_checked_as_it_is_typed(
+    service: RecordService, people: dict[str, Actor]
+) -> None:
+    service.create(people["rep"], "customer", _customer("甲", credit_code=CODE))
+    (found,) = service.duplicates_of(people["other"], "customer", "credit_code", CODE)
+    assert found.code == "duplicate"
+
+
+def test_a_field_hidden_from_the_typist_finds_no_duplicate(
+    engine: Engine, crm: App, service: RecordService, people: dict[str, Actor]
+) -> None:
+    service.create(people["rep"], "customer", _customer("甲", credit_code=CODE))
+    customer = crm.form("customer")
+    rep = replace(customer.permission("sales_rep"), fields={"credit_code": FieldRule.HIDDEN})
+    hiding = replace(customer, permissions={**customer.permissions, "sales_rep": rep})
+    hidden = RecordService(engine, AppSchema(replace(crm, forms={**crm.forms, "customer": hiding})))
+    assert hidden.duplicates_of(people["other"], "customer", "credit_code", CODE) == []
+    assert hidden.duplicates_of(people["admin"], "customer", "credit_code", CODE)
 
 
 def test_a_phone_matches_a_contact_in_another_writing(

@@ -110,3 +110,31 @@ actions:
 """
     [found] = problems(write_app, extra)
     assert found.endswith("'state' is already a name expressions read; choose another")
+
+
+HIDING_STATE = "  staff: {{create: all, read: own, update: own, fields: {{state: hidden}}}}\n"
+
+
+def hiding_problems(write_app: AppWriter, extra: str) -> list[str]:
+    text = FORM.replace("  staff: {{create: all, read: own, update: own}}\n", HIDING_STATE)
+    folder = write_app(forms={"item": text.format(extra=extra)})
+    with pytest.raises(DefinitionErrors) as caught:
+        load_app(folder)
+    return [f"{e.line}:{e.column}: {e.message}" for e in caught.value.errors]
+
+
+def test_a_condition_may_not_read_a_field_hidden_from_those_who_run_the_action(
+    write_app: AppWriter,
+) -> None:
+    extra = """\
+actions:
+  - key: close
+    label: Close
+    condition: "state == 'open'"
+    actions:
+      - set: {name: closed}
+"""
+    assert hiding_problems(write_app, extra) == [
+        "12:16: action 'close' reads 'state', which is hidden from 'staff', who may run it:"
+        " whether it is offered would tell it"
+    ]

@@ -4,6 +4,7 @@ hidden and read-only fields, workflow-owned fields and who may hand a record on.
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,30 @@ def test_a_hidden_field_cannot_be_probed_by_an_aggregate(
         desk.aggregate(
             staff(people.alice), "ticket", Aggregation(measures=(Measure("sum", "cost"),))
         )
+
+
+def test_a_hidden_field_cannot_be_matched_on(desk: RecordService, people: People) -> None:
+    alice = staff(people.alice)
+    ticket = desk.create(alice, "ticket", {"subject": "x"})
+    desk.update(Actor.system(), "ticket", ticket["id"], {"cost": "99.50"}, expected_version=1)
+    with pytest.raises(QueryError, match="unknown field"):
+        desk.matching(alice, "ticket", ("cost",), {(Decimal("99.50"),)})
+    (found,) = desk.matching(alice, "ticket", ("subject",), {("x",)}).values()
+    assert found["id"] == ticket["id"]
+    assert "cost" not in found
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        Query(filter={"field": "costs", "op": "gt", "value": 10}),
+        Query(sort=(SortKey("cots"),)),
+        Query(fields=("subject", "cost_")),
+    ],
+)
+def test_a_misspelt_key_suggests_no_hidden_field(
+    desk: RecordService, people: People, query: Query
+) -> None:
+    with pytest.raises(QueryError) as caught:
+        desk.find(staff(people.alice), "ticket", query)
+    assert "did you mean" not in str(caught.value)

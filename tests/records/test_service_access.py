@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from shop import People
 
@@ -138,3 +140,16 @@ def test_records_move_with_their_owner_to_a_new_department(
         people.west.department_ids,
     )
     assert names(service, west_manager) == ["follows alice"]
+
+
+def test_an_actor_limited_to_some_forms_reaches_no_other_by_any_path(
+    service: RecordService, people: People, three_accounts: dict[str, int]
+) -> None:
+    service.create(people.carol, "order", {"account": three_accounts["a1"]})
+    by_account = Query(filter={"field": "account.name", "op": "eq", "value": "a1"})
+    assert len(service.find(people.carol, "order", by_account).rows) == 1
+    orders_only = replace(people.carol, forms=frozenset({"order"}))
+    assert len(service.find(orders_only, "order").rows) == 1
+    assert service.find(orders_only, "order", by_account).rows == []
+    with pytest.raises(PermissionDenied):
+        service.find(orders_only, "account")

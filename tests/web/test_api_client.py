@@ -30,9 +30,11 @@ API = f"{PACKAGE}.api.crm_sfa_product"
 
 
 @pytest.fixture
-def generated(client: FlaskClient, tmp_path: Path) -> Iterator[ModuleType]:
+def generated(app: Flask, client: FlaskClient, tmp_path: Path) -> Iterator[ModuleType]:
+    """A client generated from the document as the token it will use reads it."""
     document = tmp_path / "openapi.json"
-    document.write_bytes(client.get("/api/v1/openapi.json").data)
+    headers = {"Authorization": f"Bearer {token_for(app, 'admin')}"}
+    document.write_bytes(client.get("/api/v1/openapi.json", headers=headers).data)
     config = tmp_path / "config.yaml"
     config.write_text("post_hooks: []\n")  # no formatting of the generated code
     command = [

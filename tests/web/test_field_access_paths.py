@@ -3,6 +3,7 @@ change a workflow's state or a read-only field, and never sees a field hidden fr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -172,3 +173,65 @@ def test_a_manager_sees_the_field_hidden_from_reps(app: Flask, client: FlaskClie
     product = floor_priced_product(app)
     one = api(app, client, "manager").get(f"{API}/product/records/{product['id']}")
     assert one.json["floor_price"] == "777.77"
+
+
+def test_a_rep_s_probes_of_a_hidden_field_tell_nothing_on_the_pages(
+    app: Flask, client: FlaskClient, sign_in: Login
+) -> None:
+    floor_priced_product(app)
+    sign_in("rep1")
+    right, wrong = (client.get(f"/crm_sfa/product/?f.floor_price={v}") for v in ("777.77", "1"))
+    assert ("SW-1" in right.text) == ("SW-1" in wrong.text)  # the guess tells nothing
+    probes = [
+        "/crm_sfa/product/?sort=-floor_price",
+        "/crm_sfa/product/?columns=code&columns=floor_price",
+        "/crm_sfa/product/export.csv",
+        "/crm_sfa/product/export.xlsx",
+        "/crm_sfa/product/export.csv?sort=floor_price",
+        "/crm_sfa/product/export.csv?columns=floor_price",
+    ]
+    for page in probes:
+        response = client.get(page)
+        assert response.status_code in (200, 400), page
+        found = response.data.find(b"777.77")
+        assert found == -1, (page, response.data[found - 300 : found + 50])
+        assert b"Floor price" not in response.data, page
+
+
+def test_a_rep_s_probes_of_a_hidden_field_tell_nothing_through_the_api(
+    app: Flask, client: FlaskClient
+) -> None:
+    floor_priced_product(app)
+    rep = api(app, client, "rep1")
+    oracle = '{"field": "floor_price", "op": "eq", "value": "777.77"}'
+    probes = [
+        rep.get(f"{API}/product/records", query_string={"fields": "code,floor_price"}),
+        rep.get(f"{API}/product/records", query_string={"sort": "-floor_price"}),
+        rep.post(f"{API}/product/search", json={"filter": json.loads(oracle)}),
+        rep.get(f"{API}/product/export", query_string={"format": "csv"}),
+        rep.get(f"{API}/product/export", query_string={"format": "csv", "filter": oracle}),
+        rep.get(f"{API}/product/export", query_string={"format": "xlsx", "sort": "floor_price"}),
+    ]
+    for response in probes:
+        assert response.status_code in (200, 400), response.request.url
+        assert b"777.77" not in response.data, response.request.url
+        assert b"floor_price" not in response.data or response.status_code == 400
+
+
+def test_a_rep_s_misspelt_keys_are_not_answered_with_a_hidden_field_s_name(
+    app: Flask, client: FlaskClient
+) -> None:
+    rep = api(app, client, "rep1")
+    probes = [
+        rep.get(f"{API}/product/records", query_string={"fields": "code,floor_pric"}),
+        rep.get(f"{API}/product/records", query_string={"sort": "floor_pric"}),
+        rep.post(f"{API}/product/search", json={"fields": "code,floor_pric"}),
+        rep.post(f"{API}/product/search", json={"sort": "-floor_pric"}),
+        rep.post(
+            f"{API}/product/search",
+            json={"filter": {"field": "floor_pric", "op": "gt", "value": 1}},
+        ),
+    ]
+    for response in probes:
+        assert response.status_code == 400, response.request.url
+        assert "floor_price" not in response.text, response.text

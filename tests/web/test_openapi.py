@@ -19,13 +19,19 @@ from formflow.fields import ValueKind
 from formflow.fields.json_values import DECIMAL_PATTERN
 from formflow.records.filters import operators, resolve_field
 from formflow.web import openapi
+from web.test_api import token_for
 
 METHODS = ("get", "post", "patch", "delete")
 
 
+def bearer(app: Flask, username: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(app, username)}"}
+
+
 @pytest.fixture
-def document(client: FlaskClient) -> dict[str, Any]:
-    response = client.get("/api/v1/openapi.json")
+def document(app: Flask, client: FlaskClient) -> dict[str, Any]:
+    """The whole document, as an administrator (from whom no field is hidden) reads it."""
+    response = client.get("/api/v1/openapi.json", headers=bearer(app, "admin"))
     assert response.status_code == 200
     found: dict[str, Any] = response.json
     return found
@@ -69,14 +75,32 @@ def test_the_document_needs_no_token_and_is_cached(app: Flask, client: FlaskClie
     first = client.get("/api/v1/openapi.json")
     assert first.mimetype == "application/json"
     assert client.get("/api/v1/openapi.json").data == first.data
-    (key,) = app.extensions["formflow.openapi"]
-    assert key == (("crm_sfa", app.extensions["formflow"].app("crm_sfa").digest),)
+    ((digests, _hidden),) = app.extensions["formflow.openapi.readers"]
+    assert digests == (("crm_sfa", app.extensions["formflow"].app("crm_sfa").digest),)
+
+
+def test_a_reader_without_a_token_is_told_no_field_hidden_from_any_role(
+    client: FlaskClient,
+) -> None:
+    text = client.get("/api/v1/openapi.json").text
+    assert "floor_price" not in text
+    assert "list_price" in text
+
+
+def test_a_token_s_user_is_told_no_field_hidden_from_their_roles(
+    app: Flask, client: FlaskClient
+) -> None:
+    rep = client.get("/api/v1/openapi.json", headers=bearer(app, "rep1"))
+    assert "floor_price" not in rep.text
+    manager = client.get("/api/v1/openapi.json", headers=bearer(app, "manager")).json
+    assert "floor_price" in schema(manager, "CrmSfa_Product_Record")["properties"]
 
 
 def test_a_changed_definition_gets_a_new_document(app: Flask, client: FlaskClient) -> None:
-    cached = app.extensions.setdefault("formflow.openapi", {})
-    cached[(("crm_sfa", "stale digest"),)] = '{"stale": true}'
+    cached = app.extensions.setdefault("formflow.openapi.readers", {})
+    cached[((("crm_sfa", "stale digest"),), ())] = '{"stale": true}'
     assert "paths" in client.get("/api/v1/openapi.json").json
+    assert all(digests != (("crm_sfa", "stale digest"),) for digests, _hidden in cached)
 
 
 # complete -------------------------------------------------------------------------

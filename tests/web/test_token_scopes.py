@@ -91,3 +91,16 @@ def test_the_token_page_refuses_a_form_it_does_not_offer(
     page = client.post("/account/tokens/", data=data)
     assert page.status_code == 200
     assert 'role="alert"' in page.text
+
+
+def test_a_token_limited_to_a_form_filters_through_no_link_out_of_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    full = scoped(app, client, tokens.TokenScope())
+    customer = full.post(CUSTOMERS, json={"name": "Acme"}).json
+    full.post(CONTACTS, json={"customer": customer["id"], "name": "Li Lei"})
+    probe = {"filter": '{"field": "customer.name", "op": "eq", "value": "Acme"}'}
+    assert len(full.get(CONTACTS, query_string=probe).json["data"]) == 1
+    contacts_only = scoped(app, client, tokens.TokenScope(forms=frozenset({"crm_sfa/contact"})))
+    assert contacts_only.get(CONTACTS).json["data"]
+    assert contacts_only.get(CONTACTS, query_string=probe).json["data"] == []

@@ -59,6 +59,13 @@ class TokenScope:
             return True
         return app_key is not None and f"{app_key}/{form_key}" in self.forms
 
+    def forms_of(self, app_key: str) -> frozenset[str] | None:
+        """The keys of the forms of ``app_key`` within the scope (``None``: every form)."""
+        if self.forms is None:
+            return None
+        prefix = f"{app_key}/"
+        return frozenset(key.removeprefix(prefix) for key in self.forms if key.startswith(prefix))
+
     @classmethod
     def from_row(cls, read_only: object, forms: object) -> TokenScope:
         return cls(bool(read_only), frozenset(str(forms).split()) if forms else None)

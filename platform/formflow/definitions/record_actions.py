@@ -21,7 +21,7 @@ from formflow.definitions.compiling import (
     unknown,
 )
 from formflow.definitions.forms import FormCompiler
-from formflow.definitions.model import SYSTEM_FIELDS, Field, Form
+from formflow.definitions.model import SYSTEM_FIELDS, Field, FieldRule, Form, Scope
 from formflow.definitions.source import PathKey
 from formflow.record_actions.model import INPUT, FormAction, HeldLimit, Pool
 from formflow.workflows.model import Workflow
@@ -85,6 +85,9 @@ def _action(
     condition = None
     if "condition" in item:
         condition = compile_expression(compiler, item["condition"], (*path, "condition"), names)
+    roles = _roles(compiler, item.get("roles", []), (*path, "roles"))
+    if condition is not None:
+        _check_hidden_reads(compiler, form, item["key"], roles, condition.names, path)
     limits = item.get("limits", {})
     held = None
     if "held" in limits:
@@ -96,7 +99,7 @@ def _action(
         key=item["key"],
         label=label(item["label"]),
         steps=rules.actions(item["actions"], (*path, "actions")),
-        roles=_roles(compiler, item.get("roles", []), (*path, "roles")),
+        roles=roles,
         condition=condition,
         inputs=inputs,
         held=held,
@@ -104,6 +107,35 @@ def _action(
         bulk=item.get("bulk", True),
         confirm=optional_label(item.get("confirm")),
     )
+
+
+def _check_hidden_reads(
+    compiler: DocumentCompiler,
+    form: Form,
+    key: str,
+    roles: tuple[str, ...],
+    names: frozenset[str],
+    path: PathKey,
+) -> None:
+    """An action's condition may not read a field hidden from a role that may run it
+    (its ``roles``, or every reader of the form): whether the button is offered would tell
+    that field's value. A computed field reading a hidden one is hidden too (see
+    :mod:`formflow.definitions.relations`), so the names read directly are enough."""
+    for role, permission in form.permissions.items():
+        if permission.read is Scope.NONE or (roles and role not in roles):
+            continue
+        hidden = sorted(
+            name
+            for name in names
+            if form.has_field(name) and permission.field_rule(name) is FieldRule.HIDDEN
+        )
+        if hidden:
+            compiler.error(
+                (*path, "condition"),
+                f"action '{key}' reads '{hidden[0]}', which is hidden from '{role}', who may"
+                " run it: whether it is offered would tell it",
+            )
+            return
 
 
 def _inputs(

@@ -10,13 +10,13 @@ each other in a circle, and gives each field the kind, decimals and options of i
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
 from formflow.definitions.compiling import suggest, unknown
 from formflow.definitions.cycles import cycles
-from formflow.definitions.model import SYSTEM_FIELDS, Field, FieldRule, Form, Scope
+from formflow.definitions.model import SYSTEM_FIELDS, Field, FieldRule, Form, Permission, Scope
 from formflow.definitions.source import PathKey, SourceDocument
 from formflow.errors import DefinitionError
 from formflow.fields import Reference, ValueKind
@@ -83,6 +83,7 @@ class Relations:
                     self._resolve(form, field)
         self._check_cycles()
         self._check_hidden_reads()
+        self._check_hidden_conditions()
         resolved: dict[str, Form] = {}
         for key, form in self.forms.items():
             fields = tuple(self.resolved.get((key, f.key), f) for f in form.fields)
@@ -364,6 +365,71 @@ class Relations:
                     )
                     break
 
+    def _check_hidden_conditions(self) -> None:
+        """A condition reading a field hidden from a role tells the role about that field
+        through what it does: a field shown or required only when ``floor_price > 0``, a
+        rule's message, a record turned read-only. So a visible field's ``visible_if`` and
+        ``required_if`` may not read a field hidden from a role that sees it, nor a rule
+        (or ``readonly_if``) one hidden from a role that may write the records."""
+        for form in self.forms.values():
+            for field in form.fields:
+                for setting in ("visible_if", "required_if"):
+                    expression = getattr(field, setting)
+                    if expression is None:
+                        continue
+                    for role, shown in self._hidden_names(form, expression.names, _reads):
+                        if form.permission(role).field_rule(field.key) is not FieldRule.HIDDEN:
+                            self._error(
+                                form,
+                                field,
+                                setting,
+                                f"'{setting}' of '{field.key}' reads '{shown}', which is hidden"
+                                f" from '{role}'; hide '{field.key}' from '{role}' too",
+                            )
+                            break
+            for index, rule in enumerate(form.rules):
+                for role, shown in self._hidden_names(form, rule.expression.names, _writes):
+                    self._form_error(
+                        form,
+                        ("rules", index, "expression"),
+                        f"rule '{rule.key}' reads '{shown}', which is hidden from '{role}', who"
+                        " may write these records: its message would tell them about it",
+                    )
+                    break
+            if form.readonly_if is not None:
+                for role, shown in self._hidden_names(form, form.readonly_if.names, _writes):
+                    self._form_error(
+                        form,
+                        ("readonly_if",),
+                        f"'readonly_if' reads '{shown}', which is hidden from '{role}', who may"
+                        " write these records: which ones they may not change would tell it",
+                    )
+                    break
+
+    def _hidden_names(
+        self, form: Form, names: frozenset[str], concerned: Callable[[str, Permission], bool]
+    ) -> Iterator[tuple[str, str]]:
+        """Each ``concerned`` role of ``form`` from which a field that ``names`` read
+        (directly or through computed fields) is hidden, with that field."""
+        read: set[Node] = set()
+        for name in names:
+            if form.has_field(name):
+                read |= {(form.key, name), *self._reads_through((form.key, name))}
+        for role, permission in form.permissions.items():
+            hidden = sorted(
+                (source, key)
+                for source, key in read
+                if self.forms[source].permission(role).field_rule(key) is FieldRule.HIDDEN
+            )
+            if hidden and concerned(role, permission):
+                source, key = hidden[0]
+                yield role, key if source == form.key else f"{source}.{key}"
+
+    def _form_error(self, form: Form, path: PathKey, message: str) -> None:
+        document = self.documents.get(form.key)
+        if document is not None:
+            self.errors.append(document.error_at_value(path, message))
+
     def _reads_through(self, node: Node) -> set[Node]:
         """Every field ``node`` reads, directly or through the computed fields it reads."""
         found: set[Node] = set()
@@ -405,6 +471,14 @@ class Relations:
             *(key.partition(".")[0] for key, _op in _conditions(rollup.filter)),
         }
         return {(source.key, name) for name in names if name and source.has_field(name)}
+
+
+def _reads(_role: str, permission: Permission) -> bool:
+    return permission.read is not Scope.NONE
+
+
+def _writes(_role: str, permission: Permission) -> bool:
+    return permission.create is not Scope.NONE or permission.update is not Scope.NONE
 
 
 def _conditions(spec: Any) -> Iterator[tuple[str, str]]:

@@ -27,7 +27,9 @@ class Actor:
     """The user a request acts for, as far as permissions need to know them.
 
     ``department_ids`` holds the user's own department and every department below it: the
-    records a ``department`` scope reaches.
+    records a ``department`` scope reaches. ``forms``, when given, are the only forms of
+    the app the actor may reach (an API token narrowed to some forms): every other form is
+    out of reach by every path, a filter across a link as much as a list.
     """
 
     user_id: int | None
@@ -35,6 +37,7 @@ class Actor:
     department_id: int | None = None
     department_ids: frozenset[int] = field(default_factory=frozenset)
     is_admin: bool = False
+    forms: frozenset[str] | None = None
 
     @classmethod
     def system(cls) -> Actor:
@@ -43,7 +46,10 @@ class Actor:
 
 
 def scope_for(actor: Actor, form: Form, operation: Operation) -> Scope:
-    """The widest scope the actor's roles grant for ``operation`` on ``form``."""
+    """The widest scope the actor's roles grant for ``operation`` on ``form`` (none for a
+    form outside the actor's ``forms``)."""
+    if actor.forms is not None and form.key not in actor.forms:
+        return Scope.NONE
     if actor.is_admin:
         return Scope.ALL
     scopes = [form.permission(role).scope(operation) for role in actor.roles]

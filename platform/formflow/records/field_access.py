@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from formflow.definitions.model import App, FieldRule, Form
+from formflow.definitions.model import SYSTEM_FIELDS, App, FieldRule, Form
 from formflow.errors import N_, Problem, QueryError
 from formflow.records.access import Actor
 
@@ -138,14 +138,21 @@ def check_readable(app: App, actor: Actor, form: Form, keys: Iterator[str]) -> N
     answer would tell the hidden values. Keys may be ``link.field`` paths."""
     for key in keys:
         link_key, _, target_key = key.partition(".")
-        if field_rule(actor, form, link_key) is FieldRule.HIDDEN:
-            raise QueryError(_UNKNOWN, field=key, key=key, form=form.key)
+        _check_named(actor, form, link_key, key)
         if target_key and form.has_field(link_key):
             target = form.field(link_key).target_form or ""
-            if target in app.forms and (
-                field_rule(actor, app.forms[target], target_key) is FieldRule.HIDDEN
-            ):
-                raise QueryError(_UNKNOWN, field=key, key=key, form=form.key)
+            if target in app.forms:
+                _check_named(actor, app.forms[target], target_key, key)
+
+
+def _check_named(actor: Actor, form: Form, name: str, key: str) -> None:
+    """Refuse ``name`` as unknown when it is hidden from the actor, or is no field at all:
+    the answer for a misspelt key would otherwise suggest the nearest field, hidden or not
+    ("did you mean 'floor_price'?")."""
+    if name in SYSTEM_FIELDS:
+        return
+    if not form.has_field(name) or field_rule(actor, form, name) is FieldRule.HIDDEN:
+        raise QueryError(_UNKNOWN, field=key, key=key, form=form.key)
 
 
 def filter_fields(spec: Any) -> Iterator[str]:

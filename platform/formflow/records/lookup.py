@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from formflow.definitions.model import Operation
 from formflow.records.access import Actor, require, scope_condition
+from formflow.records.field_access import check_readable
 from formflow.records.query import normalised
 from formflow.records.unit import current_unit
 from formflow.storage.database import read_transaction
@@ -59,9 +60,13 @@ def matching(
     candidates: Collection[tuple[Any, ...]],
 ) -> dict[tuple[Any, ...], Record]:
     """The live records the actor may read whose values of ``keys`` are one of
-    ``candidates``, by those values (the first by id where several share them)."""
+    ``candidates``, by those values (the first by id where several share them), without
+    the fields hidden from the actor. A key hidden from them is refused as unknown: which
+    rows match would tell its values."""
     form, table = service._form(form_key)
     condition = scope_condition(require(actor, form, Operation.READ), actor, form, table)
+    check_readable(service.app, actor, form, iter(keys))
+    access = service.field_access(actor, form_key)
     wanted = [candidate for candidate in candidates if None not in candidate]
     found: dict[tuple[Any, ...], Record] = {}
     with _reading(service) as connection:
@@ -89,7 +94,10 @@ def matching(
                 statement = statement.where(condition)
             for row in connection.execute(statement).mappings():
                 record = normalised(row)
-                found.setdefault(tuple(record[key] for key in keys), service._public(form, record))
+                found.setdefault(
+                    tuple(record[key] for key in keys),
+                    access.shown(service._public(form, record)),
+                )
     return found
 
 

@@ -807,9 +807,12 @@ class RecordService:
     ) -> list[Problem]:
         """What the app's duplicate checks find for ``value`` typed into ``field_key`` of a
         new record, or of ``record_id`` (which the actor must be able to edit): a form
-        shows it as the person types, before they save."""
+        shows it as the person types, before they save. A field hidden from the actor
+        finds nothing: a match would tell what others hold in it."""
         form, _table = self._form(form_key)
         if not self.duplicates.watches(form_key) or not form.has_field(field_key):
+            return []
+        if field_key in self.field_access(actor, form_key).hidden:
             return []
         with read_transaction(self.engine) as connection:
             if record_id is None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast, overload
@@ -35,7 +36,7 @@ from formflow.files import attaching, attachments
 from formflow.lifecycle.instance import Instance
 from formflow.records import Actor, Query, RecordService, scope_for
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.web import address_checks, openapi, serialize
+from formflow.web import address_checks, openapi, openapi_readers, serialize
 from formflow.web.conformance import Conformance
 from formflow.web.errors import error_body
 from formflow.web.extensions import csrf
@@ -49,6 +50,7 @@ _ETAG = re.compile(r'"([1-9][0-9]{0,17})"')
 _OPEN = frozenset({"api.document"})
 """Endpoints that need no token."""
 _DOCUMENTS = "formflow.openapi"
+_READERS_DOCUMENTS = "formflow.openapi.readers"
 
 
 class VersionRequired(RecordError, code="version_required"):
@@ -204,28 +206,43 @@ def _headers(response: Response) -> Response:
 
 @blueprint.get("/openapi.json")
 def document() -> Response:
-    response = Response(_published()[0], mimetype="application/json")
+    """The document as the caller may see it: a token's user is not told the names of
+    the fields hidden from their roles, a caller with no token those hidden from any."""
+    instance = api_instance()
+    apps = [instance.app(key) for key in instance.app_keys]
+    identity = _reader()
+    hidden = openapi_readers.hidden_from_reader(
+        apps, None if identity is None else (lambda app: identity.actor(app.key))
+    )
+    cache = current_app.extensions.setdefault(_READERS_DOCUMENTS, {})
+    text = openapi_readers.served(apps, hidden, cache)
+    response = Response(text, mimetype="application/json")
     response.headers["Cache-Control"] = "no-cache"
+    response.headers["Vary"] = "Authorization"
     return response
 
 
-def _published() -> tuple[str, Conformance]:
-    """The document in force, as served and as requests are checked against it."""
-    instance = api_instance()
-    apps = [instance.app(key) for key in instance.app_keys]
-    digests = tuple((app.key, app.digest) for app in apps)
-    cached: dict[tuple[tuple[str, str], ...], tuple[str, Conformance]] = (
-        current_app.extensions.setdefault(_DOCUMENTS, {})
-    )
-    if digests not in cached:
-        cached.clear()
-        built = openapi.build_document(apps)
-        cached[digests] = (json.dumps(built, ensure_ascii=False), Conformance(built))
-    return cached[digests]
+def _reader() -> accounts.Identity | None:
+    """Whose document is asked for: the user of a valid bearer token, if one is sent."""
+    scheme, _sep, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return _token_user(credentials.strip())
 
 
 def conformance() -> Conformance:
-    return _published()[1]
+    """The whole document in force (every field of every form), as requests are checked
+    against it; what a caller may not see is then refused by the record service."""
+    instance = api_instance()
+    apps = [instance.app(key) for key in instance.app_keys]
+    digests = tuple((app.key, app.digest) for app in apps)
+    cached: dict[tuple[tuple[str, str], ...], Conformance] = current_app.extensions.setdefault(
+        _DOCUMENTS, {}
+    )
+    if digests not in cached:
+        cached.clear()
+        cached[digests] = Conformance(openapi.build_document(apps))
+    return cached[digests]
 
 
 @blueprint.get("/apps")
@@ -522,9 +539,12 @@ def form_service(app_key: str, form_key: str) -> tuple[RecordService, Form]:
 
 
 def actor_for(app_key: str) -> Actor:
-    """The token's user as an actor in ``app_key`` (their access came with the token)."""
+    """The token's user as an actor in ``app_key`` (their access came with the token),
+    limited to the forms the token's scope names: a filter or a link leading out of them
+    reaches nothing, as a request to another form is refused."""
     identity: accounts.Identity = g.api_identity
-    return identity.actor(app_key)
+    scope: tokens.TokenScope = g.api_token_scope
+    return replace(identity.actor(app_key), forms=scope.forms_of(app_key))
 
 
 @overload

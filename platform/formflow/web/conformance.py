@@ -76,5 +76,9 @@ def _message(error: Any) -> str:
         jsonschema_rs.ValidationErrorKind.AnyOf | jsonschema_rs.ValidationErrorKind.OneOfNotValid,
     ):
         return "fits none of the shapes the document allows here"
+    if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Pattern):
+        # the whole document's pattern may name fields hidden from the caller (a list of
+        # keys); the caller's own document shows the pattern they may use
+        return "does not match the pattern the document gives here"
     text = str(error.message)
     return text if len(text) <= 200 else text[:197] + "..."

@@ -173,8 +173,8 @@ def _undeclared(expressions: ExpressionEngine, source: str) -> frozenset[str] | 
         return None  # a function handed the context may read any name of it
     try:
         return frozenset(meta.find_undeclared_variables(environment.parse(source)))
-    except TemplateSyntaxError:
-        return None  # rendering says what is wrong with it
+    except (TemplateSyntaxError, RecursionError, MemoryError):
+        return None  # rendering says what is wrong with it (or that it nests too deeply)
 
 
 _read: WeakKeyDictionary[ExpressionEngine, dict[str, frozenset[str] | None]] = WeakKeyDictionary()

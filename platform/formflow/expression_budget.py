@@ -3,7 +3,8 @@
 A sandbox that only hides Python internals still lets ``'x' | center(10**9)`` or a chain of
 powers take the server's memory or minutes of its time. So every evaluation runs against a
 :class:`Budget`: each operator, call, filter, test and attribute read is a step (and checks
-the clock), and every value they produce is measured. Measuring is cheap and generic, which is
+the clock), and every value they produce is measured. A template's loops count each turn
+as well (an empty loop does no operation), and its macros how deeply they call each other. Measuring is cheap and generic, which is
 what makes the bound hold whatever path builds a value; where building itself would be the
 expensive part (a width, a repeat count, an exponent), the cost is predicted and checked first.
 """

@@ -109,10 +109,9 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
 
     def iterate(self, items: Any) -> Iterator[Any]:
         """``items``, each turn of the loop over them counted against the budget."""
-        budget = current()
-        budget.receive(items)
-        for item in items:
-            budget.iterate()
+        iterate = current().iterate
+        for item in items:  # the turns bound the work, whatever ``items`` holds
+            iterate()
             yield item
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:

@@ -3,7 +3,8 @@
 A sandbox that only hides Python internals still lets ``'x' | center(10**9)`` or a chain of
 powers take the server's memory or minutes of its time. So every evaluation runs against a
 :class:`Budget`: each operator, call, filter, test and attribute read is a step (and checks
-the clock), and every value they produce is measured. Measuring is cheap and generic, which is
+the clock), and every value they produce is measured. A template's loops count each turn
+as well (an empty loop does no operation), and its macros how deeply they call each other. Measuring is cheap and generic, which is
 what makes the bound hold whatever path builds a value; where building itself would be the
 expensive part (a width, a repeat count, an exponent), the cost is predicted and checked first.
 """
@@ -36,6 +37,9 @@ class Limits:
     """Levels of nesting in an expression's text: brackets, operators, filters."""
     steps: int = 100_000
     """Operators, calls, filters, tests and attribute reads in one evaluation."""
+    iterations: int = 50_000
+    """Turns of all the loops of one template rendering, nested ones included: a loop over
+    an empty body calls no operation, so steps alone would not stop it."""
     seconds: float = 1.0
     """Time one evaluation may run."""
 
@@ -58,6 +62,8 @@ class Budget:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.steps = 0
+        self.iterations = 0
+        self.calls = 0
         self.built = 0
         self.deadline = time.monotonic() + limits.seconds
 
@@ -67,6 +73,25 @@ class Budget:
             raise BudgetExceeded(f"it takes more than {self.limits.steps:,} steps")
         if time.monotonic() > self.deadline:
             raise BudgetExceeded(f"it runs longer than {self.limits.seconds:g} seconds")
+
+    def iterate(self) -> None:
+        """Count one turn of a loop (as a step too, so the clock is checked)."""
+        self.iterations += 1
+        if self.iterations > self.limits.iterations:
+            raise BudgetExceeded(f"its loops run more than {self.limits.iterations:,} times")
+        self.step()
+
+    @contextmanager
+    def calling(self) -> Iterator[None]:
+        """Run a macro or a recursive loop one level deeper, refused past ``limits.depth``
+        levels: a template calling itself would otherwise end in Python's recursion limit."""
+        self.calls += 1
+        try:
+            if self.calls > self.limits.depth:
+                raise BudgetExceeded(f"it calls itself more than {self.limits.depth} levels deep")
+            yield
+        finally:
+            self.calls -= 1
 
     def spend(self, steps: int) -> None:
         """Count work that takes ``steps`` steps' worth of time inside one operation."""
@@ -142,6 +167,8 @@ def measure(value: Any, limits: Limits, cap: int | None = None) -> int:
             pending.extend(item)
         elif kind is float or kind is bool or item is None:
             total += 1
+        elif kind is range:  # cheap to make, but as long as the items it would give
+            total += _length(item, cap)
         elif kind is int or kind is Decimal:
             _check_number(item, limits)
             total += 1
@@ -158,6 +185,13 @@ def measure(value: Any, limits: Limits, cap: int | None = None) -> int:
             _check_number(item, limits)
             total += 1
     return total
+
+
+def _length(items: range, cap: int) -> int:
+    try:
+        return len(items)
+    except OverflowError:  # more items than a machine word counts
+        return cap + 1
 
 
 def _check_number(value: Any, limits: Limits) -> None:

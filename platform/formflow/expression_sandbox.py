@@ -4,7 +4,9 @@ Jinja2 lets a sandbox intercept operators, calls and attribute reads; filters an
 plain functions, so they are wrapped, and ``~`` is compiled into a call of its own. Every one
 of these paths counts a step, checks the values it is given, predicts what it will build where
 that could be huge (:mod:`formflow.expression_costs`) and measures what it built
-(:mod:`formflow.expression_budget`). Constant folding is off: it would run filters while
+(:mod:`formflow.expression_budget`). A template's loops are compiled to iterate through
+:meth:`BudgetedSandbox.iterate`, so each turn counts even when the body does nothing, and
+its output is measured as it is joined. Constant folding is off: it would run filters while
 compiling, outside any evaluation's budget.
 """
 
@@ -14,9 +16,9 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
 from typing import Any
 
+from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.nodes import Concat
-from jinja2.runtime import Context
+from jinja2.runtime import Context, LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg
 
@@ -30,14 +32,33 @@ from formflow.expression_costs import (
 
 
 class _CodeGenerator(CodeGenerator):
-    """Compiles ``a ~ b`` into ``environment.concat((a, b))`` so joining texts is checked."""
+    """Compiles ``a ~ b`` into ``environment.concat((a, b))`` so joining texts is checked,
+    and what every ``for`` loop iterates over into ``environment.iterate(items)`` so each
+    turn counts (a loop's ``if`` filter too, as it runs inside that iteration). Jinja2
+    allows no node types of its own, so the loops' items are told apart by identity."""
 
-    def visit_Concat(self, node: Concat, frame: Frame) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loop_items: set[int] = set()
+
+    def visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> Any:
+        if id(node) not in self._loop_items:
+            return super().visit(node, *args, **kwargs)
+        self.write("environment.iterate(")
+        super().visit(node, *args, **kwargs)
+        self.write(")")
+        return None
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment.concat((")
         for part in node.nodes:
             self.visit(part, frame)
             self.write(", ")
         self.write("))")
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        self._loop_items.add(id(node.iter))
+        super().visit_For(node, frame)
 
 
 class BudgetedSandbox(ImmutableSandboxedEnvironment):
@@ -46,8 +67,8 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
     code_generator_class = _CodeGenerator
     intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
 
-    def __init__(self) -> None:
-        super().__init__(optimized=False)
+    def __init__(self, **options: Any) -> None:
+        super().__init__(optimized=False, **options)
         self.filters = {name: _budgeted(f, name=name) for name, f in self.filters.items()}
         tests: dict[str, Any] = dict(self.tests)
         self.tests = {name: _budgeted(test, name=None) for name, test in tests.items()}
@@ -79,7 +100,19 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         budget.step()
         args, kwargs = _received(budget, args, kwargs)
         check_method(budget, __obj, args, kwargs)
-        return _accepted(budget, super().call(__context, __obj, *args, **kwargs))
+        if not isinstance(__obj, Macro | LoopContext):
+            return _accepted(budget, super().call(__context, __obj, *args, **kwargs))
+        if isinstance(__obj, LoopContext) and args:  # a recursive loop's next level
+            args = (__self.iterate(args[0]), *args[1:])
+        with budget.calling():
+            return _accepted(budget, super().call(__context, __obj, *args, **kwargs))
+
+    def iterate(self, items: Any) -> Iterator[Any]:
+        """``items``, each turn of the loop over them counted against the budget."""
+        iterate = current().iterate
+        for item in items:  # the turns bound the work, whatever ``items`` holds
+            iterate()
+            yield item
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapped = super().wrap_str_format(value)
@@ -95,13 +128,18 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         return checked
 
     def concat(self, parts: Iterable[Any]) -> str:
+        """The parts joined: ``a ~ b``, and a template's output, measured as it grows (a
+        loop may write one text many times over)."""
         budget = current()
         budget.step()
         texts = []
+        length = 0
         for part in parts:
             budget.receive(part)
-            texts.append(str(part))
-        budget.allow(sum(len(text) for text in texts))
+            text = str(part)
+            length += len(text)
+            budget.allow(length)
+            texts.append(text)
         return budget.accept("".join(texts))  # type: ignore[no-any-return]
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import Template, TemplateSyntaxError, nodes
+from jinja2 import Template, TemplateSyntaxError, Undefined, nodes
 from jinja2.environment import Environment
 from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
@@ -79,9 +79,11 @@ class ExpressionEngine:
         self,
         functions: Mapping[str, Callable[..., Any]] | None = None,
         limits: Limits | None = None,
+        *,
+        undefined: type[Undefined] = Undefined,
     ) -> None:
         self.limits = limits or Limits()
-        self.environment = BudgetedSandbox()
+        self.environment = BudgetedSandbox(undefined=undefined)
         self.environment.globals.clear()
         self.environment.globals.update(functions or {})
         self._templates: dict[str, Template] = {}
@@ -96,6 +98,22 @@ class ExpressionEngine:
                 self._templates.clear()
             found = self._templates[source] = self.environment.from_string(source)
         return found
+
+    def render(self, source: str, names: Mapping[str, Any]) -> str:
+        """``source``, a template a user wrote, rendered over ``names`` on one budget: its
+        operations, loop turns and output all count (see :class:`Limits`).
+
+        Raises :class:`ExpressionLimit` when it goes past the budget or nests too deeply,
+        :class:`ExpressionError` (with Jinja2's own message) when it fails otherwise."""
+        try:
+            with spending(self.limits):
+                return str(self.template(source).render(names))
+        except BudgetExceeded as exc:
+            raise ExpressionLimit(str(exc)) from None
+        except (RecursionError, MemoryError, SyntaxError):  # Python's limits on nesting
+            raise ExpressionLimit("it nests too deeply") from None
+        except Exception as exc:  # a template can fail in any way an expression can
+            raise ExpressionError(str(exc)) from None
 
     @property
     def function_names(self) -> frozenset[str]:

@@ -4,8 +4,9 @@ The hooks in :mod:`formflow.hookspecs` say *when* a plugin is called; this modul
 the values they exchange (:class:`PluginSetting`, :class:`Button`, :class:`PluginJob`) and
 the helpers a plugin's code uses to act as the app does: :func:`require` checks a
 permission as the record pages do, :func:`public` opens one view to visitors who are not
-signed in (a delivery callback, say), :func:`settings_of` reads the plugin's settings, and
-:func:`enqueue` runs one of its jobs in the background.
+signed in (a delivery callback, say), :func:`settings_of` reads the plugin's settings,
+:func:`enqueue` runs one of its jobs in the background, and :func:`render_template` renders
+a template a user wrote in the engine's budgeted sandbox.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from jinja2 import StrictUndefined
+
 from formflow.definitions.model import Label
+from formflow.expressions import ExpressionEngine, ExpressionError, ExpressionLimit
 from formflow.jobs.plugin_jobs import JobRun, PluginJob, PluginJobError
 
 if TYPE_CHECKING:
@@ -24,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Button",
+    "ExpressionError",
+    "ExpressionLimit",
     "JobRun",
     "PluginJob",
     "PluginJobError",
@@ -33,6 +39,7 @@ __all__ = [
     "enqueue",
     "is_public",
     "public",
+    "render_template",
     "require",
     "require_admin",
     "settings_of",
@@ -140,3 +147,23 @@ def enqueue(
     name or a payload that is not JSON.
     """
     return (instance or current_instance()).plugin_jobs.enqueue(name, payload)
+
+
+_templates = ExpressionEngine({"range": range}, undefined=StrictUndefined)
+"""The sandbox plugins' templates render in: the core's budget, Jinja2's ``range`` (safe
+here, since every loop turn and every value counts), and no other globals."""
+
+
+def render_template(source: str, names: Mapping[str, Any]) -> str:
+    """``source``, a template a user wrote (a message to send, a text to fill in), rendered
+    over ``names`` in the same budgeted sandbox as the engine's notifications and webhook
+    bodies: its operations, loop turns, calls and output are counted, so no template can
+    take the server's memory or minutes of its time.
+
+    A name ``names`` lacks is an error rather than an empty text: a message sent to many
+    people is better refused than sent with a hole in it. Raises
+    :class:`~formflow.expressions.ExpressionLimit` when the template goes past the budget
+    (the message says which limit), :class:`~formflow.expressions.ExpressionError` when it
+    fails otherwise (a syntax error, an unknown name, an unsafe attribute).
+    """
+    return _templates.render(source, names)

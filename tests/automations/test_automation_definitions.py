@@ -164,6 +164,15 @@ def test_every_trigger_compiles_to_its_frozen_rule(tmp_path: Path) -> None:
             "    params: {user_field: owner, title: Won, body: '{{ name '}\n",
             "rule.yaml:7:51: template does not parse",
         ),
+        (
+            HEAD + "trigger: {type: created}\nactions:\n  - action: notify\n"
+            "    params: {user_field: owner, title: Won, body: '{{ "
+            + "(" * 3000
+            + "1"
+            + ")" * 3000
+            + " }}'}\n",
+            "rule.yaml:7:51: template nests too deeply",
+        ),
     ],
 )
 def test_a_bad_rule_is_reported_at_its_place(tmp_path: Path, text: str, expected: str) -> None:

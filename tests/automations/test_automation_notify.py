@@ -102,3 +102,28 @@ def test_a_template_function_handed_the_context_reads_every_field(make_rules: Ma
     win(rules)
     (notification,) = told(rules, "ann")
     assert notification.text() == ("Won: Big deal", "Big deal has amount 120.00, stage won")
+
+
+LOOPING = """\
+key: tell_won
+label: Tell about won deals
+form: opportunity
+trigger: {type: field_changed, fields: [stage], to: won}
+actions:
+  - action: notify
+    params:
+      users: [ann]
+      title: "Won"
+      body: "{% set s = name * 10000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}"
+"""
+
+
+def test_a_notification_template_that_loops_too_long_is_refused_and_tells_nobody(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(tell_won=LOOPING)
+    win(rules)
+    (run,) = rules.runs()
+    assert run.status == "error"
+    assert "the notification's body failed: its loops run more than 50,000 times" in run.error
+    assert told(rules, "ann") == []

@@ -244,3 +244,20 @@ def test_an_address_on_the_internet_is_a_destination(address: str) -> None:
 def test_a_private_network_the_operator_lists_is_a_destination() -> None:
     assert allowed("10.1.2.3", [ip_network("10.0.0.0/8")])
     assert not allowed("10.1.2.3", [ip_network("192.168.0.0/16")])
+
+
+def test_a_webhook_body_that_builds_a_huge_text_is_refused_and_queues_no_call(
+    make_rules: MakeRules, receiver: Receiver, queue: Huey
+) -> None:
+    huge = won_hook(receiver.url).replace(
+        '"id": {{ id }}}', '"id": "{% for i in name * 10000 %}{{ name }}{% endfor %}"}'
+    )
+    rules = make_rules(tell_erp=huge)
+    on_jobs(rules, queue)
+    deal = rules.create("opportunity", {"name": "Big deal"})
+    rules.update("opportunity", deal["id"], {"stage": "won"})
+    drain(queue)
+    [run] = rules.runs(automation_key="tell_erp")
+    assert run.status == "error"
+    assert "the webhook body failed: it would build a value of more than 100,000" in run.error
+    assert calls(rules) == []

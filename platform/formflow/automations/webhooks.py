@@ -31,8 +31,7 @@ from formflow.actions import ActionError
 from formflow.automations import destinations
 from formflow.config import IPNetwork
 from formflow.errors import FormflowError
-from formflow.expression_budget import spending
-from formflow.expressions import ExpressionEngine
+from formflow.expressions import ExpressionEngine, ExpressionError
 from formflow.records.audit import jsonable
 from formflow.storage.database import write_transaction
 from formflow.storage.platform_tables import webhook_calls
@@ -68,14 +67,13 @@ def queue_call(
     """Render ``body`` over ``names`` (in the sandbox, on its budget) and write a pending
     call; its id."""
     try:
-        with spending(expressions.limits):
-            template = expressions.template(body)
-            rendered = template.render(jsonable(dict(names)))
+        rendered = expressions.render(body, jsonable(dict(names)))
+    except ExpressionError as exc:
+        raise ActionError(f"the webhook body failed: {exc}") from None
+    try:
         json.loads(rendered)
     except ValueError as exc:
         raise ActionError(f"the webhook body is not JSON: {exc}") from None
-    except Exception as exc:  # a template can fail in any way an expression can
-        raise ActionError(f"the webhook body failed: {exc}") from None
     call_id: int = connection.execute(
         insert(webhook_calls).returning(webhook_calls.c.id),
         {

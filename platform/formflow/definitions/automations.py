@@ -469,6 +469,9 @@ class RuleCompiler:
         except TemplateSyntaxError as exc:
             self.error(path, f"template does not parse: {exc.message} (line {exc.lineno})")
             return
+        except (RecursionError, MemoryError):
+            self.error(path, "template nests too deeply; split it up")
+            return
         names = meta.find_undeclared_variables(tree) - environment.globals.keys()
         for name in sorted(names - self.names):
             self.error(path, f"template uses {unknown('name', name, self.names)}")

@@ -17,8 +17,7 @@ from jinja2 import TemplateSyntaxError, meta
 from sqlalchemy import Connection, select
 
 from formflow.actions import ActionContext, ActionError
-from formflow.expression_budget import spending
-from formflow.expressions import TEMPLATES_KEPT, ExpressionEngine
+from formflow.expressions import TEMPLATES_KEPT, ExpressionEngine, ExpressionError
 from formflow.notifications.service import Notifications
 from formflow.records.audit import jsonable
 from formflow.storage.platform_tables import user_roles, users
@@ -174,8 +173,8 @@ def _undeclared(expressions: ExpressionEngine, source: str) -> frozenset[str] | 
         return None  # a function handed the context may read any name of it
     try:
         return frozenset(meta.find_undeclared_variables(environment.parse(source)))
-    except TemplateSyntaxError:
-        return None  # rendering says what is wrong with it
+    except (TemplateSyntaxError, RecursionError, MemoryError):
+        return None  # rendering says what is wrong with it (or that it nests too deeply)
 
 
 _read: WeakKeyDictionary[ExpressionEngine, dict[str, frozenset[str] | None]] = WeakKeyDictionary()
@@ -186,7 +185,6 @@ def _render(expressions: ExpressionEngine, source: str, names: Mapping[str, Any]
     if not source:
         return ""
     try:
-        with spending(expressions.limits):
-            return str(expressions.template(source).render(names))
-    except Exception as exc:  # a template can fail in any way an expression can
+        return expressions.render(source, names)
+    except ExpressionError as exc:
         raise ActionError(f"the notification's {what} failed: {exc}") from None

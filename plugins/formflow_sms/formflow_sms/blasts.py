@@ -21,13 +21,10 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
-from jinja2 import StrictUndefined, Template, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import (
     JSON,
     Column,
@@ -52,6 +49,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from formflow.definitions.model import SortKey
 from formflow.errors import FormflowError
+from formflow.plugin_kit import ExpressionError, render_template
 from formflow.records.access import Actor
 from formflow.records.query import Query
 from formflow.records.service import RecordService
@@ -133,19 +131,13 @@ class BlastError(FormflowError):
     """A blast that cannot be written: a template that does not render, an unknown field."""
 
 
-_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-
-@lru_cache(maxsize=32)
-def _compiled(template: str) -> Template:
-    return _env.from_string(template)
-
-
 def render(template: str, record: Mapping[str, Any]) -> str:
-    """The template filled with a record's fields (``{{ name }}``), in Jinja2's sandbox."""
+    """The template filled with a record's fields (``{{ name }}``), in the engine's
+    budgeted sandbox: anyone who may read a form may write one, so a template that would
+    build a huge text or loop for hours is refused like one that does not parse."""
     try:
-        return _compiled(template).render(**record).strip()
-    except TemplateError as exc:
+        return render_template(template, record).strip()
+    except ExpressionError as exc:
         raise BlastError(f"the message template does not render: {exc}") from None
 
 

@@ -373,8 +373,9 @@ class Relations:
         ``required_if`` may not read a field hidden from a role that sees it, nor a rule
         (or ``readonly_if``) one hidden from a role that may write the records."""
         for form in self.forms.values():
+            self._check_hidden_row_reads(form)
             for field in form.fields:
-                for setting in ("visible_if", "required_if"):
+                for setting in ("visible_if", "required_if", "default_expr"):
                     expression = getattr(field, setting)
                     if expression is None:
                         continue
@@ -407,6 +408,29 @@ class Relations:
                     )
                     break
 
+    def _check_hidden_row_reads(self, form: Form) -> None:
+        """A subtable row's condition, default or formula reading ``parent.FIELD`` hidden
+        from a role that sees the subtable tells the role that field through the rows, as
+        the record's own conditions would: hide the subtable from the role too."""
+        for index, subtable in enumerate(form.fields):
+            for row, row_field in enumerate(subtable.fields):
+                for setting in ("visible_if", "required_if", "default_expr", "expression"):
+                    expression = getattr(row_field, setting)
+                    if expression is None:
+                        continue
+                    parent = frozenset(a for n, a in expression.attributes if n == "parent")
+                    for role, shown in self._hidden_names(form, parent, _reads):
+                        if form.permission(role).field_rule(subtable.key) is FieldRule.HIDDEN:
+                            continue
+                        self._form_error(
+                            form,
+                            ("fields", index, "fields", row, setting),
+                            f"'{setting}' of '{subtable.key}.{row_field.key}' reads"
+                            f" 'parent.{shown}', which is hidden from '{role}'; hide"
+                            f" '{subtable.key}' from '{role}' too",
+                        )
+                        break
+
     def _check_hidden_link_filters(self) -> None:
         """A link narrowed by a field of the linked form hidden from a role that may write
         this form tells that role the hidden value: the picker offers only the records whose
@@ -438,7 +462,7 @@ class Relations:
         if target is None or not link.link_filter:
             return
         for role, permission in form.permissions.items():
-            if all(scope is Scope.NONE for scope in (permission.create, permission.update)):
+            if not _writes(role, permission):
                 continue
             hidden = [
                 theirs

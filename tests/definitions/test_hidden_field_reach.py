@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from formflow.definitions import load_app
-from support import AppWriter, definition_errors
+from support import MINIMAL_APP_YAML, AppWriter, definition_errors
 
 
 def form(fields: str, permissions: str, *, key: str = "item", extra: str = "") -> str:
@@ -135,3 +135,28 @@ def test_a_notification_to_roles_that_see_the_field_is_accepted(write_app: AppWr
     extra = told("manager", "{{ name }} costs {{ cost }}")
     root = write_app(forms={"item": form(COST, COST_HIDDEN, extra=extra)})
     assert [action.key for action in load_app(root).form("item").actions] == ["ping"]
+
+
+def test_a_workflow_s_notification_to_a_role_may_not_render_a_field_hidden_from_it(
+    write_app: AppWriter,
+) -> None:
+    status = (
+        "  - {key: status, type: select, label: 状态,"
+        " options: [{value: draft, label: 草稿}, {value: done, label: 完成}]}\n"
+    )
+    flow = (
+        "key: flow\nlabel: 审批\nform: item\nstate_field: status\nnodes:\n"
+        "  - {key: start, type: start, roles: [staff], from: [draft], next: done}\n"
+        "  - key: done\n    type: end\n    state: done\n    actions:\n"
+        "      - action: notify\n"
+        "        params: {roles: [staff], title: 'cost {{ cost }}'}\n"
+    )
+    root = write_app(
+        app=MINIMAL_APP_YAML + "  workflows: [workflows/*.yaml]\n",
+        forms={"item": form(COST + status, COST_HIDDEN)},
+        workflows={"flow": flow},
+    )
+    assert definition_errors(root) == [
+        "workflows/flow.yaml:12:41: the notification to 'staff' renders 'cost', which is"
+        " hidden from 'staff'"
+    ]

@@ -36,7 +36,8 @@ from formflow.definitions.compiling import (
     suggest,
     unknown,
 )
-from formflow.definitions.model import SYSTEM_FIELDS, FieldRule, Form
+from formflow.definitions.model import SYSTEM_FIELDS, Form
+from formflow.definitions.notified import hidden_from_told
 from formflow.definitions.source import PathKey
 from formflow.expressions import Expression, ExpressionError
 from formflow.fields import ValueKind
@@ -363,7 +364,9 @@ class RuleCompiler:
             for key in ("title", "body"):
                 if isinstance(given.get(key), str):
                     self._template(given[key], (*path, key))
-                    self._hidden_from_recipients(given[key], given.get("roles", ()), (*path, key))
+            environment = self.compiler.context.expressions.environment
+            for key, message in hidden_from_told(self.form, environment, given):
+                self.error((*path, key), message)
 
     def _check_update(self, given: Mapping[str, Any], path: PathKey) -> None:
         if "link" in given:
@@ -473,28 +476,6 @@ class RuleCompiler:
         names = meta.find_undeclared_variables(tree) - environment.globals.keys()
         for name in sorted(names - self.names):
             self.error(path, f"template uses {unknown('name', name, self.names)}")
-
-    def _hidden_from_recipients(self, source: str, roles: Sequence[str], path: PathKey) -> None:
-        """A notification told to a role may not render a field hidden from that role: the
-        message would show it what its pages hide."""
-        environment = self.compiler.context.expressions.environment
-        try:
-            read = meta.find_undeclared_variables(environment.parse(source))
-        except TemplateSyntaxError:
-            return  # reported by _template
-        for role in roles if isinstance(roles, Sequence) else ():
-            hidden = sorted(
-                key
-                for key in read
-                if self.form.has_field(key)
-                and self.form.permission(role).field_rule(key) is FieldRule.HIDDEN
-            )
-            if hidden:
-                self.error(
-                    path,
-                    f"the notification to '{role}' renders '{hidden[0]}', which is hidden from"
-                    f" '{role}'",
-                )
 
     def check_filter(self, form: Form, spec: Any, path: PathKey) -> None:
         """Report the fields a list filter names that ``form`` does not have."""

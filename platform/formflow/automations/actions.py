@@ -191,7 +191,8 @@ def _update(
     current: Mapping[str, Any],
     values: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Write the ``values`` that differ from the stored record ``current``."""
+    """Write the ``values`` that differ from the stored record ``current``; the fields
+    written, those hidden from the actor left out (they would tell whether it changed)."""
     records, actor, _expressions = context.require_records()
     record_id = int(current["id"])
     changed = {key: value for key, value in values.items() if current.get(key) != value}
@@ -204,7 +205,8 @@ def _update(
             expected_version=int(current["version"]),
             grant=tuple(changed),
         )
-    return {"form": form_key, "id": record_id, "fields": sorted(changed)}
+    hidden = records.field_access(actor, form_key).hidden
+    return {"form": form_key, "id": record_id, "fields": sorted(set(changed) - hidden)}
 
 
 def _owner_field(records: RecordService, form_key: str) -> str:

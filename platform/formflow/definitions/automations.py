@@ -37,6 +37,7 @@ from formflow.definitions.compiling import (
     unknown,
 )
 from formflow.definitions.model import SYSTEM_FIELDS, Form
+from formflow.definitions.notified import hidden_from_told
 from formflow.definitions.source import PathKey
 from formflow.expressions import Expression, ExpressionError
 from formflow.fields import ValueKind
@@ -363,6 +364,9 @@ class RuleCompiler:
             for key in ("title", "body"):
                 if isinstance(given.get(key), str):
                     self._template(given[key], (*path, key))
+            environment = self.compiler.context.expressions.environment
+            for key, message in hidden_from_told(self.form, environment, given):
+                self.error((*path, key), message)
 
     def _check_update(self, given: Mapping[str, Any], path: PathKey) -> None:
         if "link" in given:

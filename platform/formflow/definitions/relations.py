@@ -84,6 +84,7 @@ class Relations:
         self._check_cycles()
         self._check_hidden_reads()
         self._check_hidden_conditions()
+        self._check_hidden_link_filters()
         resolved: dict[str, Form] = {}
         for key, form in self.forms.items():
             fields = tuple(self.resolved.get((key, f.key), f) for f in form.fields)
@@ -372,8 +373,9 @@ class Relations:
         ``required_if`` may not read a field hidden from a role that sees it, nor a rule
         (or ``readonly_if``) one hidden from a role that may write the records."""
         for form in self.forms.values():
+            self._check_hidden_row_reads(form)
             for field in form.fields:
-                for setting in ("visible_if", "required_if"):
+                for setting in ("visible_if", "required_if", "default_expr"):
                     expression = getattr(field, setting)
                     if expression is None:
                         continue
@@ -405,6 +407,70 @@ class Relations:
                         " write these records: which ones they may not change would tell it",
                     )
                     break
+
+    def _check_hidden_row_reads(self, form: Form) -> None:
+        """A subtable row's condition, default or formula reading ``parent.FIELD`` hidden
+        from a role that sees the subtable tells the role that field through the rows, as
+        the record's own conditions would: hide the subtable from the role too."""
+        for index, subtable in enumerate(form.fields):
+            for row, row_field in enumerate(subtable.fields):
+                for setting in ("visible_if", "required_if", "default_expr", "expression"):
+                    expression = getattr(row_field, setting)
+                    if expression is None:
+                        continue
+                    parent = frozenset(a for n, a in expression.attributes if n == "parent")
+                    for role, shown in self._hidden_names(form, parent, _reads):
+                        if form.permission(role).field_rule(subtable.key) is FieldRule.HIDDEN:
+                            continue
+                        self._form_error(
+                            form,
+                            ("fields", index, "fields", row, setting),
+                            f"'{setting}' of '{subtable.key}.{row_field.key}' reads"
+                            f" 'parent.{shown}', which is hidden from '{role}'; hide"
+                            f" '{subtable.key}' from '{role}' too",
+                        )
+                        break
+
+    def _check_hidden_link_filters(self) -> None:
+        """A link narrowed by a field of the linked form hidden from a role that may write
+        this form tells that role the hidden value: the picker offers only the records whose
+        field holds what they typed in the narrowing field, a save is refused unless it
+        does, and an empty narrowing field is filled with it. So a ``link_filter`` (a
+        subtable row link's too) may not compare a field hidden from such a role."""
+        for form in self.forms.values():
+            for index, field in enumerate(form.fields):
+                links: list[tuple[PathKey, Field]] = [(("fields", index, "link_filter"), field)]
+                links += [
+                    (("fields", index, "fields", row, "link_filter"), row_field)
+                    for row, row_field in enumerate(field.fields)
+                ]
+                for path, link in links:
+                    for role, theirs in self._hidden_narrowing(form, link):
+                        self._form_error(
+                            form,
+                            path,
+                            f"'link_filter' of '{link.key}' compares '{link.target_form}."
+                            f"{theirs}', which is hidden from '{role}', who may write these"
+                            " records: the records offered would tell it",
+                        )
+                        break
+
+    def _hidden_narrowing(self, form: Form, link: Field) -> Iterator[tuple[str, str]]:
+        """Each role that may write ``form`` from which a field of the linked form that
+        ``link``'s ``link_filter`` compares is hidden, with that field."""
+        target = self.forms.get(str(link.target_form))
+        if target is None or not link.link_filter:
+            return
+        for role, permission in form.permissions.items():
+            if not _writes(role, permission):
+                continue
+            hidden = [
+                theirs
+                for theirs, _ours in link.link_filter
+                if target.permission(role).field_rule(theirs) is FieldRule.HIDDEN
+            ]
+            if hidden:
+                yield role, hidden[0]
 
     def _hidden_names(
         self, form: Form, names: frozenset[str], concerned: Callable[[str, Permission], bool]

@@ -15,6 +15,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from formflow.automations.params import NOTIFY
 from formflow.definitions.compiling import (
     CONTEXT_NAMES,
     DocumentCompiler,
@@ -23,6 +24,7 @@ from formflow.definitions.compiling import (
     named_form,
 )
 from formflow.definitions.model import SYSTEM_FIELDS, Form, Label
+from formflow.definitions.notified import hidden_from_told
 from formflow.definitions.source import PathKey
 from formflow.workflows.field_questions import holds_one_option, holds_users
 from formflow.workflows.model import (
@@ -341,6 +343,10 @@ class _FlowCompiler:
                 calls.append(ActionCall(SET_ACTION, MappingProxyType(dict(item["set"]))))
             else:
                 params = MappingProxyType(dict(item.get("params", {})))
+                if item["action"] == NOTIFY:
+                    environment = self.compiler.context.expressions.environment
+                    for key, message in hidden_from_told(self.form, environment, params):
+                        self.error((*path, index, "params", key), message)
                 calls.append(ActionCall(item["action"], params))
         return tuple(calls)
 

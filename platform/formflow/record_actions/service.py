@@ -294,7 +294,9 @@ class FormActions:
                 expected_version=int(record["version"]),
                 grant=tuple(changed),
             )
-        return {"action": SET, "form": form.key, "id": record["id"], "fields": sorted(changed)}
+        hidden = self.records.field_access(actor, form.key).hidden
+        shown = sorted(key for key in changed if key not in hidden)  # a hidden one tells its value
+        return {"action": SET, "form": form.key, "id": record["id"], "fields": shown}
 
     def _names(
         self, actor: Actor, record: Mapping[str, Any], given: Mapping[str, Any]

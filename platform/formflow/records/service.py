@@ -1299,10 +1299,13 @@ class RecordService:
         return any(self.field_access(actor, key).hidden for key in self.app.forms)
 
     def _refuse_hidden(self, access: FieldAccess, values: Mapping[str, Any]) -> None:
+        """Refuse a hidden field as unknown, unless granted: a step the app defines (a record
+        action's ``set``) writes it whatever the value stored, so whether it runs tells
+        nothing of that value (it ran only when the value was already the one set)."""
         unknown = {
             key: [Problem("unknown_field", f"'{key}' is not a field of this form")]
             for key in values
-            if key in access.hidden
+            if key in access.hidden and key not in access.granted
         }
         if unknown:
             raise ValidationFailed(unknown)

@@ -236,9 +236,11 @@ def _column_choices(t: Target, shown: list[str]) -> list[tuple[str, str, bool]]:
 
 
 def _highlight_reads(t: Target, columns: list[str]) -> list[str]:
-    """The fields the list's ``highlight`` reads beyond its columns."""
+    """The fields the list's ``highlight`` reads beyond its columns; none when it reads a field
+    hidden from the user, whom it marks nothing for (see ``_highlighted``), since asking the
+    query for that field would refuse the whole list."""
     highlight = t.form.list_view.highlight
-    if highlight is None:
+    if highlight is None or highlight.names & t.hidden:
         return []
     return sorted(k for k in highlight.names if t.form.has_field(k) and k not in columns)
 

@@ -53,6 +53,22 @@ permissions:
   staff: {create: all, read: all, update: all, delete: all}
 """
 
+ORDER = """\
+key: order
+label: Order
+title_field: ref
+fields:
+  - {key: ref, type: text, label: Ref}
+  - key: lines
+    type: subtable
+    label: Lines
+    required: true
+    fields:
+      - {key: qty, type: number, label: Qty}
+permissions:
+  staff: {create: all, read: all, update: all, delete: all}
+"""
+
 NEW = "/desk/ticket/new"
 RECORDS = "/api/v1/desk/ticket/records"
 UNIQUE = "Another record already has this value."
@@ -64,6 +80,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     (app_dir / "forms").mkdir(parents=True)
     (app_dir / "app.yaml").write_text(textwrap.dedent(APP), encoding="utf-8")
     (app_dir / "forms" / "ticket.yaml").write_text(textwrap.dedent(TICKET), encoding="utf-8")
+    (app_dir / "forms" / "order.yaml").write_text(textwrap.dedent(ORDER), encoding="utf-8")
     settings = load_settings(
         {"FORMFLOW_INSTANCE": str(tmp_path / "instance"), "FORMFLOW_DATABASE_URL": database_url},
         secure_cookies=False,
@@ -82,10 +99,11 @@ def api(app: Flask, client: FlaskClient) -> Callable[..., Any]:
         _token_id, token = tokens.create_token(connection, admin_id, "tests")
     headers = {"Authorization": f"Bearer {token}"}
 
-    def send_json(body: dict[str, Any], record_id: int | None = None) -> Any:
+    def send_json(body: dict[str, Any], record_id: int | None = None, form: str = "") -> Any:
+        path = RECORDS.replace("ticket", form) if form else RECORDS
         if record_id is None:
-            return client.post(RECORDS, json=body, headers=headers)
-        return client.patch(f"{RECORDS}/{record_id}", json=body, headers=headers)
+            return client.post(path, json=body, headers=headers)
+        return client.patch(f"{path}/{record_id}", json=body, headers=headers)
 
     return send_json
 
@@ -152,6 +170,14 @@ def test_a_change_keeps_its_own_unique_value(api: Callable[..., Any]) -> None:
     first = api({"code": "T-1", "subject": "Printer"}).json
     answer = api({"version": 1, "code": "T-1", "hours": "many"}, first["id"])
     assert codes(answer) == {"hours": ["type"]}
+
+
+def test_a_row_value_of_the_wrong_type_is_not_also_a_missing_table(
+    api: Callable[..., Any],
+) -> None:
+    answer = api({"ref": "A", "lines": [{"qty": "many"}], "colour": 1}, form="order")
+    assert answer.status_code == 422
+    assert codes(answer) == {"lines.0.qty": ["type"], "colour": ["unknown_field"]}
 
 
 def test_a_valid_submission_is_stored(api: Callable[..., Any]) -> None:

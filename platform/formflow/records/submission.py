@@ -80,6 +80,10 @@ class Problems(dict[str, list[Problem]]):
     def add(self, path: str, problem: Problem) -> None:
         self.setdefault(path, []).append(problem)
 
+    def about(self, key: str) -> bool:
+        """Whether a problem is about field ``key`` or a part of it (a row's cell)."""
+        return key in self or any(path.startswith(f"{key}.") for path in self)
+
 
 class Unfit(ValidationFailed):
     """A submission with problems, and its values as far as they could be worked out
@@ -342,7 +346,7 @@ class _Submission:
                 self._check_rows(field, settled, names[field.key])
             elif (
                 field.key in settled.required
-                and field.key not in self.problems
+                and not self.problems.about(field.key)
                 and is_empty(names.get(field.key))
             ):
                 self.problems.add(field.key, Problem("required", N_("is required")))
@@ -430,7 +434,7 @@ class _Submission:
         """A subtable's own limits (when it is shown), then each row's needed fields and
         failed formulas."""
         if field.key in settled.visible:
-            if field.key in settled.required and not rows and field.key not in self.problems:
+            if field.key in settled.required and not rows and not self.problems.about(field.key):
                 self.problems.add(field.key, Problem("required", N_("is required")))
             if field.min_rows is not None and len(rows) < field.min_rows:
                 self.problems.add(

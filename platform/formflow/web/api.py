@@ -429,11 +429,14 @@ def _taken(
     as an update's version). The service adds its own problems to these, so one answer
     names them all; a value with a problem here is left out, so it is not reported twice."""
     values, problems = serialize.taken_values(form, body, service.timezone)
-    fitting = {key: value for key, value in body.items() if key not in problems}
+    left_out = {path.split(".", 1)[0] for path in problems}
+    fitting = {key: value for key, value in body.items() if key in values}
     name = openapi.component_name(service.app, form, schema)
     for path, found in conformance().problems(name, {**fitting, **(extra or {})}).items():
-        problems.setdefault(path, []).extend(found)
-        values.pop(path.split(".", 1)[0], None)
+        key = path.split(".", 1)[0]
+        if key not in left_out:  # not "required" for a value left out for its own problem
+            problems.setdefault(path, []).extend(found)
+            values.pop(key, None)
     return values, problems
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast, overload
@@ -419,9 +419,9 @@ def update(app_key: str, form_key: str, record_id: int) -> Response:
 def _taken(
     service: RecordService,
     form: Form,
-    body: Mapping[str, Any],
+    body: dict[str, Any],
     schema: str,
-    extra: Mapping[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[Problem]]]:
     """The values of ``body`` ready for the record service, and the problems of the rest:
     keys that are not fields, values of the wrong JSON type, and values that do not fit the

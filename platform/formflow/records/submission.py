@@ -82,7 +82,7 @@ class Problems(dict[str, list[Problem]]):
 
     def about(self, key: str) -> bool:
         """Whether a problem is about field ``key`` or a part of it (a row's cell)."""
-        return key in self or any(path.startswith(f"{key}.") for path in self)
+        return key in self or key in {path.split(".", 1)[0] for path in self}
 
 
 class Unfit(ValidationFailed):

@@ -215,10 +215,11 @@ def taken_values(
             problems[key] = [Problem("read_only", N_("is set by the system and cannot be changed"))]
             continue
         _check(field, key, value, timezone, problems)
+    refused = {path.split(".", 1)[0] for path in problems}
     taken = {
         key: _normalised(form.field(key), value)
         for key, value in values.items()
-        if not any(path == key or path.startswith(f"{key}.") for path in problems)
+        if key not in refused
     }
     return taken, problems
 

@@ -190,6 +190,18 @@ def test_a_hidden_field_cannot_be_written_even_unchanged(
     assert refused(caught) == {"cost": ["unknown_field"]}
 
 
+def test_a_hidden_field_does_not_hide_the_other_problems(
+    desk: RecordService, people: People
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        desk.create(staff(people.alice), "ticket", {"cost": "1", "status": "shut"})
+    assert refused(caught) == {
+        "cost": ["unknown_field"],
+        "status": ["choice"],
+        "subject": ["required"],
+    }
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -329,15 +329,25 @@ class DerivedValues:
         if stored is None:
             stored = self._stored(connection, form, record_id) or {}
         values = {**stored, **rows}
-        problems: dict[str, list[Problem]] = {}
         context = Context({}, self.timezone) if user is None else user
-        for rule in form.rules:
-            if not _holds(rule, values, context):
-                problem = Problem(
-                    "rule", "%(message)s", (("message", rule.message), ("rule", rule.key))
-                )
-                problems.setdefault(rule.field or "", []).append(problem)
-        return problems
+        return _broken(form.rules, values, context)
+
+    def broken_plain_rules(
+        self, form: Form, values: Mapping[str, Any], context: Context
+    ) -> dict[str, list[Problem]]:
+        """The rules of ``form`` that ``values`` (a submission that failed, as far as it
+        could be worked out) break, among those that read only its plain values: no
+        roll-up or lookup (which count the write, not yet made), no formula, and no value
+        left out (one with a problem of its own, whose fixing may mend the rule)."""
+        plain = {
+            field.key
+            for field in form.fields
+            if field.key in values
+            and not (field.is_computed or field.is_derived)
+            and field.kind is not ValueKind.ROWS
+        }
+        rules = [rule for rule in form.rules if rule.expression.names <= plain]
+        return _broken(rules, values, context)
 
     # queries ------------------------------------------------------------------------
 
@@ -490,6 +500,20 @@ def _formulas_reading(form: Form, keys: set[str]) -> list[str]:
                 read.add(field.key)
                 grown = True
     return reading
+
+
+def _broken(
+    rules: Iterable[FormRule], values: Mapping[str, Any], context: Context
+) -> dict[str, list[Problem]]:
+    """The problems of the ``rules`` that ``values`` break, by the field each names."""
+    problems: dict[str, list[Problem]] = {}
+    for rule in rules:
+        if not _holds(rule, values, context):
+            problem = Problem(
+                "rule", "%(message)s", (("message", rule.message), ("rule", rule.key))
+            )
+            problems.setdefault(rule.field or "", []).append(problem)
+    return problems
 
 
 def _holds(rule: FormRule, values: Mapping[str, Any], context: Context) -> bool:

@@ -316,12 +316,25 @@ class IntegrityChecks:
     def check_unique(
         self, connection: Connection, form: Form, values: Mapping[str, Any], *, record_id: int
     ) -> None:
+        problems = self.unique_problems(connection, form, values, record_id=record_id)
+        if problems:
+            raise ValidationFailed(problems)
+
+    def unique_problems(
+        self,
+        connection: Connection,
+        form: Form,
+        values: Mapping[str, Any],
+        *,
+        record_id: int | None,
+    ) -> dict[str, list[Problem]]:
+        """The unique values and combinations among ``values`` that another live record
+        holds (``record_id``: the record itself, left out), by field."""
         problems = self._unique_problems(connection, form, values, record_id)
         for keys, problem in self._combination_problems(connection, form, values, record_id):
             for key in keys:
                 problems.setdefault(key, [problem])
-        if problems:
-            raise ValidationFailed(problems)
+        return problems
 
     def department_of(self, connection: Connection, actor: Actor, owner: int | None) -> int | None:
         """The department a record belongs to: its owner's, as the owner is now."""

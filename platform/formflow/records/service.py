@@ -95,7 +95,7 @@ from formflow.records.reading import ReadContext
 from formflow.records.search import search_text
 from formflow.records.stage_history import StayAggregation, stay_groups
 from formflow.records.statements import PreparedStatements
-from formflow.records.submission import Derive, Fill, Prepared, Preparer
+from formflow.records.submission import Derive, Fill, Prepared, Preparer, Unfit
 from formflow.records.subtables import read_subtable_rows
 from formflow.records.summaries import SummaryKeeper
 from formflow.records.unit import current_unit, one_write
@@ -228,6 +228,7 @@ class RecordService:
         *,
         grant: Collection[str] = (),
         warn_duplicates: bool = False,
+        problems: Mapping[str, list[Problem]] | None = None,
     ) -> Record:
         """Store a new record; raise ValidationFailed with every problem if it does not fit.
 
@@ -236,15 +237,18 @@ class RecordService:
         duplicate check finds elsewhere is always refused; with ``warn_duplicates`` (a
         person who has not yet confirmed) one a ``warn`` check finds raises
         DuplicateSuspected, while writes that do not ask (workflows, seeders) go ahead.
+        ``problems`` are those the caller found in what was sent (the API's unknown keys
+        and values of the wrong JSON type, a page's refused file), left out of
+        ``values``: nothing is stored, and they come back with every problem found here.
         """
         form, table = self._form(form_key)
         require(actor, form, Operation.CREATE)
         access = self.field_access(actor, form_key, creating=True, grant=grant)
-        self._refuse_hidden(access, values)
+        values, found = self._left_out_hidden(access, values, problems)
         context = self.context(actor)
         defaults = self._facts[form.key].defaults
         with self._writing() as connection:
-            prepared = self._prepare(connection, form, values, context, actor)
+            prepared = self._prepare(connection, form, values, context, actor, found=found)
             self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
             prepared, ruled = self.in_save.apply(form.key, prepared, context, self.preparer)
             owner = self._owner(actor, form, prepared.values)
@@ -313,6 +317,7 @@ class RecordService:
         warn_duplicates: bool = False,
         savepoint: bool = True,
         stored: Mapping[str, Any] | None = None,
+        problems: Mapping[str, list[Problem]] | None = None,
     ) -> Record:
         """Change a record the actor loaded at ``expected_version``; refuse if it moved on.
 
@@ -325,11 +330,13 @@ class RecordService:
         ``stored``, every column as read, and it is not read again: the actor's reach is
         checked on it all the same, and the write itself still compares the version.
 
+        ``problems`` are those the caller found in what was sent, as for :meth:`create`.
+
         The change is checked, then written, by :mod:`formflow.records.updating`, which
         :meth:`update_many` runs on each change of a batch.
         """
         updating = Updating.start(self, actor, form_key, grant)
-        change = Change(record_id, values, expected_version, stored)
+        change = Change(record_id, values, expected_version, stored, problems or {})
         with self._writing(savepoint) as connection:
             checked = updating.check(connection, change, warn_duplicates=warn_duplicates)
             (after,) = updating.write(connection, [checked])
@@ -759,17 +766,22 @@ class RecordService:
     ) -> None:
         """Raise :class:`ValidationFailed` with every problem saving ``values`` (over
         ``record``, for an update) would find in them, without saving: a page that cannot
-        save for a reason of its own (a refused file) still shows every problem at once."""
+        save for a reason of its own (a refused file) still shows every problem at once,
+        a unique value another record holds among them."""
         form, _table = self._form(form_key)
         rows = (
             {f.key: record.get(f.key) or [] for f in form.fields if f.kind is ValueKind.ROWS}
             if record
             else None
         )
+        context = self.context(actor)
         with read_transaction(self.engine) as connection:
-            self._prepare(
-                connection, form, values, self.context(actor), actor, existing=record, rows=rows
+            prepared = self._prepare(
+                connection, form, values, context, actor, existing=record, rows=rows
             )
+            problems = self._other_problems(connection, form, prepared.values, record, context)
+        if problems:
+            raise ValidationFailed(problems)
 
     def linked_values(self, actor: Actor, form_key: str, values: Mapping[str, Any]) -> Record:
         """What the links chosen among ``values`` bring along before the record is saved:
@@ -1083,22 +1095,61 @@ class RecordService:
         rows: Mapping[str, list[Record]] | None = None,
         stored: Record | None = None,
         system: Mapping[str, Any] | None = None,
+        found: Mapping[str, list[Problem]] | None = None,
     ) -> Prepared:
         """:meth:`Preparer.prepare` (its arguments first) with the reads it asks the database
         for: the record's roll-ups and lookups (see :meth:`_derive`, ``stored``) and the
         linked records its links fill from, as ``actor`` may read them (see :meth:`_fill`).
         ``existing`` and ``rows`` are the record and its subtable rows an update starts
-        from. Every save and check prepares through here, so they read alike."""
-        return self.preparer.prepare(
-            form,
-            values,
-            context,
-            existing,
-            rows,
-            system,
-            derive=self._derive(connection, form, stored),
-            fill=self._fill(connection, form, actor),
-        )
+        from. Every save and check prepares through here, so they read alike.
+
+        ``found`` are problems the caller found in what was sent. A submission with
+        problems fails with the problems of its other values too: a unique value another
+        record holds and a rule broken by values that did convert, so that a person learns
+        of them in the same answer. Only a failing submission asks for them here; one that
+        passes is checked in full before it is written (:class:`IntegrityChecks`, the rules
+        on the record as stored)."""
+        try:
+            return self.preparer.prepare(
+                form,
+                values,
+                context,
+                existing,
+                rows,
+                system,
+                derive=self._derive(connection, form, stored),
+                fill=self._fill(connection, form, actor),
+                found=found,
+            )
+        except Unfit as unfit:
+            problems = dict(unfit.problems)
+            more = self._other_problems(connection, form, unfit.values, existing, context)
+            for key, found_here in more.items():
+                problems.setdefault(key, []).extend(found_here)
+            raise ValidationFailed(problems) from None
+
+    def _other_problems(
+        self,
+        connection: Connection,
+        form: Form,
+        values: Mapping[str, Any],
+        existing: Mapping[str, Any] | None,
+        context: Context,
+    ) -> dict[str, list[Problem]]:
+        """What a save of ``values`` (over ``existing``, for an update) that is refused
+        for other problems would also be refused for, as far as can be told before the
+        write: unique values another record holds (among those that change) and the
+        rules that read only plain values (see ``DerivedValues.broken_plain_rules``)."""
+        record_id = None if existing is None else existing.get("id")
+        changed = {
+            key: value
+            for key, value in values.items()
+            if existing is None or existing.get(key) != value
+        }
+        problems = self.integrity.unique_problems(connection, form, changed, record_id=record_id)
+        for key, broken in self.derived.broken_plain_rules(form, values, context).items():
+            problems.setdefault(key, []).extend(broken)
+        return problems
 
     def _derive(
         self, connection: Connection, form: Form, stored: Record | None = None
@@ -1302,13 +1353,28 @@ class RecordService:
         """Refuse a hidden field as unknown, unless granted: a step the app defines (a record
         action's ``set``) writes it whatever the value stored, so whether it runs tells
         nothing of that value (it ran only when the value was already the one set)."""
-        unknown = {
-            key: [Problem("unknown_field", f"'{key}' is not a field of this form")]
-            for key in values
-            if key in access.hidden and key not in access.granted
-        }
+        _values, unknown = self._left_out_hidden(access, values)
         if unknown:
             raise ValidationFailed(unknown)
+
+    @staticmethod
+    def _left_out_hidden(
+        access: FieldAccess,
+        values: Mapping[str, Any],
+        found: Mapping[str, list[Problem]] | None = None,
+    ) -> tuple[Mapping[str, Any], dict[str, list[Problem]]]:
+        """``values`` without the fields hidden from the actor, and the problems found so
+        far (``found``) with an unknown field for each of those: a hidden field is not
+        told apart from one that does not exist, and the other values are still checked."""
+        problems = {key: list(listed) for key, listed in (found or {}).items()}
+        left_out = access.hidden - access.granted
+        for key in values:
+            if key in left_out:
+                problem = Problem("unknown_field", f"'{key}' is not a field of this form")
+                problems.setdefault(key, []).append(problem)
+        if len(problems) == len(found or {}):
+            return values, problems
+        return {key: value for key, value in values.items() if key not in left_out}, problems
 
     def _refuse_fixed(
         self,

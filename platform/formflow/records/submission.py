@@ -80,6 +80,20 @@ class Problems(dict[str, list[Problem]]):
     def add(self, path: str, problem: Problem) -> None:
         self.setdefault(path, []).append(problem)
 
+    def about(self, key: str) -> bool:
+        """Whether a problem is about field ``key`` or a part of it (a row's cell)."""
+        return key in self or key in {path.split(".", 1)[0] for path in self}
+
+
+class Unfit(ValidationFailed):
+    """A submission with problems, and its values as far as they could be worked out
+    (those of fields with a problem left out), so that the record service can add the
+    problems it finds in the rest (unique values, rules) to the same answer."""
+
+    def __init__(self, problems: dict[str, list[Problem]], values: Mapping[str, Any]) -> None:
+        self.values = {key: value for key, value in values.items() if key not in problems}
+        super().__init__(problems)
+
 
 Derive = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 """A record's derived values (roll-ups, lookups) for its other values."""
@@ -103,8 +117,15 @@ class Preparer:
         system: Mapping[str, Any] | None = None,
         derive: Derive | None = None,
         fill: Fill | None = None,
+        found: Mapping[str, list[Problem]] | None = None,
     ) -> Prepared:
         """The values to store for ``incoming`` (on top of ``existing`` for an update).
+
+        ``found`` are problems the caller found already in what was sent (a key that is
+        not a field, a value of the wrong JSON type), whose values it left out of
+        ``incoming``: they fail the submission with every problem found here, and a field
+        among them is not also said to be missing. A submission that fails raises
+        :class:`Unfit`, with the values that could be worked out.
 
         ``derive`` gives the record's roll-ups and lookups for its values, which its
         formulas read (see :mod:`formflow.records.derived`). ``fill`` reads a linked record
@@ -117,6 +138,8 @@ class Preparer:
         """
         system = context.system_values(existing) if system is None else system
         submission = _Submission(self.converter, context)
+        for path, problems in (found or {}).items():
+            submission.problems.setdefault(path, []).extend(problems)
         try:
             return submission.prepare(form, incoming, existing, existing_rows, system, derive, fill)
         except ExpressionRefused as refused:
@@ -286,7 +309,7 @@ class _Submission:
         values.update({key: names[key] for key in values})
         self._check(form, settled, names)
         if self.problems:
-            raise ValidationFailed(self.problems)
+            raise Unfit(self.problems, names)
         rows = {
             f.key: names[f.key]
             for f in form.fields
@@ -328,7 +351,7 @@ class _Submission:
                 self._check_rows(field, settled, names[field.key])
             elif (
                 field.key in settled.required
-                and field.key not in self.problems
+                and not self.problems.about(field.key)
                 and is_empty(names.get(field.key))
             ):
                 self.problems.add(field.key, Problem("required", N_("is required")))
@@ -416,7 +439,7 @@ class _Submission:
         """A subtable's own limits (when it is shown), then each row's needed fields and
         failed formulas."""
         if field.key in settled.visible:
-            if field.key in settled.required and not rows and field.key not in self.problems:
+            if field.key in settled.required and not rows and not self.problems.about(field.key):
                 self.problems.add(field.key, Problem("required", N_("is required")))
             if field.min_rows is not None and len(rows) < field.min_rows:
                 self.problems.add(

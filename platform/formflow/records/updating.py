@@ -22,6 +22,7 @@ runs, then their history rows, audit entries and events, each kind in one statem
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from formflow.audit import log as audit_log
 from formflow.automations.in_save import InSaveRun, Ruled
 from formflow.definitions.model import Form, Operation, Scope
-from formflow.errors import StaleRecord
+from formflow.errors import Problem, StaleRecord
 from formflow.events import EventKind
 from formflow.records import audit
 from formflow.records.access import Actor, require
@@ -55,6 +56,8 @@ class Change:
     expected_version: int
     stored: Mapping[str, Any] | None = None
     """The record as the caller read it in the open unit, every column; else it is read."""
+    problems: Mapping[str, list[Problem]] = dataclasses.field(default_factory=dict)
+    """Problems the caller found in what was sent, whose values it left out of ``values``."""
 
 
 @dataclass(frozen=True)
@@ -113,15 +116,15 @@ class Updating:
     ) -> CheckedUpdate:
         """Every check of an update, in order, on ``change``; raises what refuses it."""
         service, actor, form, access = self.service, self.actor, self.form, self.access
-        record_id, values = change.record_id, change.values
-        service._refuse_hidden(access, values)
+        record_id = change.record_id
+        values, found = service._left_out_hidden(access, change.values, change.problems)
         current = self._current(connection, change)
         if current["version"] != change.expected_version:
             raise StaleRecord(record_id, change.expected_version, current["version"])
         service._refuse_readonly_record(actor, form, access, values, current)
         kept_rows = service._read_rows(connection, form, record_id)
         kept = {**current, **kept_rows}
-        prepared, ruled = self._prepared(connection, values, current, kept_rows, kept)
+        prepared, ruled = self._prepared(connection, values, current, kept_rows, kept, found)
         service._refuse_locked(connection, actor, form, record_id, access, values, prepared, kept)
         new = {**current, **prepared.values}
         owner = service._owner(actor, form, new)
@@ -185,6 +188,7 @@ class Updating:
         current: Record,
         kept_rows: Mapping[str, list[Record]],
         kept: Mapping[str, Any],
+        found: Mapping[str, list[Problem]],
     ) -> tuple[Prepared, Ruled]:
         """``values`` worked out over the record (converted, derived values, fields the
         actor may not change refused), then the form's in-save rules run on them
@@ -199,6 +203,7 @@ class Updating:
             existing=current,
             rows=kept_rows,
             stored=current,
+            found=found,
         )
         service._refuse_fixed(self.access, values, prepared.values, prepared.rows, kept)
         return service.in_save.apply(

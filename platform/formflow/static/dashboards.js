@@ -136,12 +136,20 @@
       return item;
     }).filter(Boolean);
     var category = { type: "category", data: labels(w), axisLabel: { hideOverlap: true } };
-    var value = { type: "value", axisLabel: axisLabel(w) };
+    var value = valueAxis(w, two ? w.measures.slice(0, 1) : w.measures);
     var option = { legend: { type: "scroll", bottom: 0, show: series.length > 1 },
       grid: { left: 8, right: 8, top: 16, bottom: series.length > 1 ? 36 : 8, containLabel: true },
       tooltip: { trigger: "axis" },
       xAxis: horizontal ? value : category, yAxis: horizontal ? Object.assign(category, { inverse: true }) : value, series: series };
-    if (two) { option.yAxis = [value, { type: "value", axisLabel: axisLabel(w), splitLine: { show: false } }]; }
+    if (two) { option.yAxis = [value, Object.assign(valueAxis(w, w.measures.slice(1)), { splitLine: { show: false } })]; }
     return option;
+  }
+
+  /* A value axis for the measures drawn on it; when each only takes whole values (a count)
+     it steps by whole numbers: 0, 1, 2, never 0.5. */
+  function valueAxis(w, measures) {
+    var axis = { type: "value", axisLabel: axisLabel(w) };
+    if (measures.length && measures.every(function (m) { return m.whole; })) { axis.minInterval = 1; }
+    return axis;
   }
 }());

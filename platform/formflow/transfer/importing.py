@@ -323,7 +323,8 @@ class Importer:
         self, rows: Iterable[tuple[int, list[str]]], limit: int = PREVIEW_ROWS
     ) -> list[PreviewRow]:
         """The first ``limit`` records as they will be stored, with the problems the form's
-        own checks find in them (the database's, such as unique values, wait for the import)."""
+        checks find in them, a unique value another record holds among them (one repeated
+        within the file waits for the import)."""
         sources = []
         for source in self.sources(rows):
             sources.append(source)

@@ -373,14 +373,14 @@ def _check_filter(name: str, spec: Any, text: str | None) -> None:
 def create(app_key: str, form_key: str) -> Response:
     service, form = form_service(app_key, form_key)
     body = _body()
-    values = serialize.input_values(form, body, service.timezone)
-    conformance().check_body(openapi.component_name(service.app, form, "Input"), body)
+    values, problems = _taken(service, form, body, "Input")
     actor = actor_for(app_key)
     record = service.create(
         actor,
         form.key,
         _with_files(form, values, None, actor),
         warn_duplicates=_warn_duplicates(),
+        problems=problems,
     )
     response = _record_response(form, record, 201)
     response.headers["Location"] = url_for(
@@ -406,17 +406,18 @@ def record(app_key: str, form_key: str, record_id: int) -> Response:
 def update(app_key: str, form_key: str, record_id: int) -> Response:
     service, form = form_service(app_key, form_key)
     body = _body()
-    serialize.input_values(form, {k: v for k, v in body.items() if k != "version"})
-    conformance().check_body(openapi.component_name(service.app, form, "Update"), body)
     present = "version" in body
-    version = _expected_version(body.pop("version", None), present)
+    given = body.pop("version", None)
+    values, problems = _taken(service, form, body, "Update", {"version": given} if present else {})
+    if "version" in problems:  # no version to check the change against
+        raise ValidationFailed(problems)
+    version = _expected_version(given, present)
     if version is None:
         raise VersionRequired(
             N_(
                 "send the version you read, as 'version' in the body or an If-Match header, so that a change made meanwhile is not overwritten"
             )
         )
-    values = serialize.input_values(form, body, service.timezone)
     actor = actor_for(app_key)
     if _file_values(form, values):
         values = _with_files(form, values, service.get(actor, form.key, record_id), actor)
@@ -427,8 +428,33 @@ def update(app_key: str, form_key: str, record_id: int) -> Response:
         values,
         expected_version=version,
         warn_duplicates=_warn_duplicates(),
+        problems=problems,
     )
     return _record_response(form, changed)
+
+
+def _taken(
+    service: RecordService,
+    form: Form,
+    body: dict[str, Any],
+    schema: str,
+    extra: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, list[Problem]]]:
+    """The values of ``body`` ready for the record service, and the problems of the rest:
+    keys that are not fields, values of the wrong JSON type, and values that do not fit the
+    document's ``schema`` for the form (``extra``: other members the schema checks, such
+    as an update's version). The service adds its own problems to these, so one answer
+    names them all; a value with a problem here is left out, so it is not reported twice."""
+    values, problems = serialize.taken_values(form, body, service.timezone)
+    left_out = {path.split(".", 1)[0] for path in problems}
+    fitting = {key: value for key, value in body.items() if key in values}
+    name = openapi.component_name(service.app, form, schema)
+    for path, found in conformance().problems(name, {**fitting, **(extra or {})}).items():
+        key = path.split(".", 1)[0]
+        if key not in left_out:  # not "required" for a value left out for its own problem
+            problems.setdefault(path, []).extend(found)
+            values.pop(key, None)
+    return values, problems
 
 
 def _warn_duplicates() -> bool:

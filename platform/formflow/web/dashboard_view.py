@@ -215,7 +215,10 @@ def widget_json(app_key: str, app: App, labeller: Labeller, result: WidgetResult
     if result.problem:
         return found
     shown = [m for m in result.measures if m not in ("numerator", "denominator")]
-    found["measures"] = [{"key": m, "label": measure_label(app, widget, m)} for m in shown]
+    found["measures"] = [
+        {"key": m, "label": measure_label(app, widget, m), "whole": _whole(form, widget, m)}
+        for m in shown
+    ]
     if widget.kind == "number":
         found.update(value=number(result.value), previous=number(result.previous))
         found["change"] = number(result.change)
@@ -305,6 +308,23 @@ def _totals(app_key: str, widget: Widget, result: WidgetResult, name: str) -> di
         }
 
     return {part: keyed(result.totals.get(part, [])) for part in ("rows", "columns", "all")}
+
+
+_COUNTING_OPS = frozenset({"count", "distinct_count"})
+_KEEPING_OPS = frozenset({"sum", "min", "max"})
+
+
+def _whole(form: Form, widget: Widget, name: str) -> bool:
+    """Whether measure ``name`` only takes whole values (a count, or a sum, least or most
+    of whole numbers), so that its chart's axis steps by whole numbers, never 0.5."""
+    measure = next((m for m in widget.measures if m.name == name), None)
+    if measure is None:
+        return False
+    if measure.op in _COUNTING_OPS:
+        return True
+    if measure.op not in _KEEPING_OPS or measure.field is None or not form.has_field(measure.field):
+        return False
+    return form.field(measure.field).kind is ValueKind.INTEGER
 
 
 def _is_money(form: Form, widget: Widget) -> bool:

@@ -216,10 +216,22 @@ def _json_type(value: Any) -> str:
 def input_values(form: Form, values: Mapping[str, Any], timezone: tzinfo = UTC) -> dict[str, Any]:
     """``values`` checked for JSON types and ready for the record service.
 
-    Raises :class:`ValidationFailed` with every value of the wrong JSON type for its field,
-    and, all at once with them, keys that are not fields and fields that people may not set
-    (formulas, numbering and ``readonly`` fields, which only the engine and workflows fill).
-    Whole numbers written ``3.0`` become ``3``.
+    Raises :class:`ValidationFailed` with every problem :func:`taken_values` finds.
+    """
+    taken, problems = taken_values(form, values, timezone)
+    if problems:
+        raise ValidationFailed(problems)
+    return taken
+
+
+def taken_values(
+    form: Form, values: Mapping[str, Any], timezone: tzinfo = UTC
+) -> tuple[dict[str, Any], dict[str, list[Problem]]]:
+    """The ``values`` that fit their field's JSON type, ready for the record service, and
+    the problems of the rest: values of the wrong JSON type, keys that are not fields and
+    fields that people may not set (formulas, numbering and ``readonly`` fields, which
+    only the engine and workflows fill). The service reports these with its own (see
+    ``RecordService.create``). Whole numbers written ``3.0`` become ``3``.
     """
     problems: dict[str, list[Problem]] = {}
     for key, value in values.items():
@@ -235,9 +247,13 @@ def input_values(form: Form, values: Mapping[str, Any], timezone: tzinfo = UTC) 
             problems[key] = [Problem("read_only", N_("is set by the system and cannot be changed"))]
             continue
         _check(field, key, value, timezone, problems)
-    if problems:
-        raise ValidationFailed(problems)
-    return {key: _normalised(form.field(key), value) for key, value in values.items()}
+    refused = {path.split(".", 1)[0] for path in problems}
+    taken = {
+        key: _normalised(form.field(key), value)
+        for key, value in values.items()
+        if key not in refused
+    }
+    return taken, problems
 
 
 def _normalised(field: Field, value: Any) -> Any:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -212,7 +212,7 @@ def document() -> Response:
     apps = [instance.app(key) for key in instance.app_keys]
     identity = _reader()
     hidden = openapi_readers.hidden_from_reader(
-        apps, None if identity is None else (lambda app: identity.actor(app.key))
+        apps, None if identity is None else _hidden_from(instance, identity)
     )
     cache = current_app.extensions.setdefault(_READERS_DOCUMENTS, {})
     text = openapi_readers.served(apps, hidden, cache)
@@ -220,6 +220,18 @@ def document() -> Response:
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Vary"] = "Authorization"
     return response
+
+
+def _hidden_from(
+    instance: Instance, identity: accounts.Identity
+) -> Callable[[App, Form], frozenset[str]]:
+    """The record service's answer to which fields of a form are hidden from ``identity``."""
+
+    def hidden(app: App, form: Form) -> frozenset[str]:
+        actor = identity.actor(app.key)
+        return instance.records(app.key).field_access(actor, form.key).hidden
+
+    return hidden
 
 
 def _reader() -> accounts.Identity | None:

@@ -4,7 +4,7 @@ The document names every field of every form, in its record, input, filter, sort
 ``fields`` schemas. A field hidden from a role (``permissions.ROLE.fields``) must not be
 named to that role, so the document served is built from the apps as the reader sees them:
 for a token's user, without the fields their roles hide (the record service's own answer,
-:func:`formflow.records.field_access.field_access`); for a reader who gives no token,
+:meth:`formflow.records.RecordService.field_access`); for a reader who gives no token,
 without every field hidden from any role. The whole document stays what requests are
 checked against (:func:`formflow.web.api.conformance`): a field the caller may not see is
 then refused by the record service, as unknown.
@@ -20,8 +20,6 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 
 from formflow.definitions.model import App, FieldRule, Form
-from formflow.records.access import Actor
-from formflow.records.field_access import field_access
 from formflow.web import openapi
 
 Hidden = tuple[tuple[str, str, tuple[str, ...]], ...]
@@ -30,17 +28,15 @@ MAX_VIEWS = 32
 """How many readers' documents are kept; past it, the oldest is built again when asked."""
 
 
-def hidden_from_reader(apps: Sequence[App], actor_of: Callable[[App], Actor] | None) -> Hidden:
-    """The fields hidden from the actor ``actor_of`` gives in each app; with no actor (a
-    reader who gave no token), every field hidden from any role."""
+def hidden_from_reader(
+    apps: Sequence[App], hidden_of: Callable[[App, Form], frozenset[str]] | None
+) -> Hidden:
+    """The fields of each form that ``hidden_of`` says are hidden from the reader; with no
+    such answer (a reader who gave no token), every field hidden from any role."""
     found = []
     for app in apps:
-        actor = actor_of(app) if actor_of is not None else None
         for form in app.forms.values():
-            if actor is None:
-                hidden = _hidden_from_some(form)
-            else:
-                hidden = field_access(app, actor, form, creating=False).hidden
+            hidden = _hidden_from_some(form) if hidden_of is None else hidden_of(app, form)
             if hidden:
                 found.append((app.key, form.key, tuple(sorted(hidden))))
     return tuple(found)

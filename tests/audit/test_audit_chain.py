@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Connection, Engine, delete, event, insert, select, update
 
+from audit.test_audit_append import keep_history
 from formflow import audit
 from formflow.audit.chain import Entry
 from formflow.records.unit import current_unit, unit_of_work
@@ -288,20 +288,11 @@ def test_eight_writers_in_two_processes_keep_one_chain_through_rollbacks(
 
 
 def kept_history(unit_connection: Connection, record_id: int) -> None:
-    """What a record write keeps back besides its audit entry: its history row."""
+    """:func:`keep_history` in the unit open on ``unit_connection``."""
     unit = current_unit()
     assert unit is not None
     assert unit.connection is unit_connection
-    unit.kept_inserts(audit_log).append(
-        {
-            "table_name": "shop__order",
-            "record_id": record_id,
-            "action": "create",
-            "user_id": None,
-            "at": datetime.now(UTC),
-            "changes": {"total": [None, "5.00"]},
-        }
-    )
+    keep_history(record_id)
 
 
 def refused_history(connection: Connection, record_id: int) -> None:

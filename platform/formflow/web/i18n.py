@@ -85,8 +85,12 @@ def translate(template: str, params: Mapping[str, Any]) -> str:
     parameters, is shown in English rather than not at all.
     """
     translated = translations().ugettext(template) if template else template
+    shown = {  # a problem quoted in a message (a query's part that does not fit) is one too
+        key: problem_message(value) if isinstance(value, Problem) else value
+        for key, value in params.items()
+    }
     try:
-        return render(translated, params, language())
+        return render(translated, shown, language())
     except (KeyError, ValueError, TypeError):
         return render(template, params)
 

@@ -358,6 +358,7 @@ def user_create(
                 display_name=display_name,
                 is_admin=is_admin,
                 roles=by_app,
+                language=instance.settings.language,
                 policy=accounts.PasswordPolicy.of(instance.settings),
             )
     click.echo(f"created user {username}")

@@ -55,6 +55,9 @@ class Settings:
     apps: tuple[Path, ...]
     plugins_dir: Path | None = None
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    language: str = ""
+    """The instance's language (``zh`` or ``en``): what new accounts start in, and what a
+    request that asks for neither is answered in; empty: new accounts follow their browser."""
     redis_url: str | None = None
     jobs_in_server: bool = True
     uploads: Path | None = None
@@ -106,6 +109,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         if env.get("FORMFLOW_PLUGINS_DIR")
         else None,
         "timezone": _timezone(env.get("FORMFLOW_TIMEZONE", "Asia/Shanghai")),
+        "language": _language(env.get("FORMFLOW_LANGUAGE", "")),
         "redis_url": env.get("FORMFLOW_REDIS_URL") or None,
         "jobs_in_server": env.get("FORMFLOW_SERVER_JOBS", "1") not in ("0", "false", "no"),
         "uploads": Path(env["FORMFLOW_UPLOADS"]) if env.get("FORMFLOW_UPLOADS") else None,
@@ -153,6 +157,15 @@ def _apps_in(folder: Path) -> tuple[Path, ...]:
 def _paths(text: str | None) -> tuple[Path, ...]:
     """Folders named in a variable, made absolute now: relative ones mean the current folder."""
     return tuple(Path(part).resolve() for part in (text or "").split(os.pathsep) if part)
+
+
+LANGUAGES = ("zh", "en")
+
+
+def _language(name: str) -> str:
+    if name.strip() not in ("", *LANGUAGES):
+        raise ConfigError(f"FORMFLOW_LANGUAGE={name!r} is not a language; use zh or en")
+    return name.strip()
 
 
 def _timezone(name: str) -> ZoneInfo:

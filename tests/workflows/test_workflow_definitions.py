@@ -127,6 +127,22 @@ def test_a_step_without_a_label_that_one_role_decides_is_named_by_the_role(
     assert app.workflows["flow"].node("check").label.text("zh") == "经理"
 
 
+def test_a_start_without_a_label_is_named_by_the_one_role_that_submits(
+    write_app: AppWriter,
+) -> None:
+    app = load_app(write_app(app=APP, forms={"item": FORM}, workflows={"flow": EVERY_KIND}))
+    assert app.workflows["flow"].node("start").label.text("zh") == "员工"
+
+
+def test_a_start_without_a_label_or_one_role_is_named_as_the_submission(
+    write_app: AppWriter,
+) -> None:
+    flow = HEAD + "  - {key: start, type: start, next: done}\n  - {key: done, type: end}\n"
+    app = load_app(write_app(app=APP, forms={"item": FORM}, workflows={"flow": flow}))
+    start = app.workflows["flow"].node("start").label
+    assert (start.text("zh"), start.text("en")) == ("提交", "Submit")
+
+
 def test_a_node_without_a_label_or_a_state_is_named_by_its_key(write_app: AppWriter) -> None:
     app = load_app(write_app(app=APP, forms={"item": FORM}, workflows={"flow": EVERY_KIND}))
     assert app.workflows["flow"].node("lead").label.text("en") == "lead"

@@ -65,6 +65,7 @@ class User:
     display_name: str
     department_id: int | None
     language: str
+    """``zh`` or ``en`` as they chose (or an administrator gave them); empty for none."""
     is_admin: bool
     is_active: bool
 
@@ -99,12 +100,15 @@ def create_user(
     display_name: str | None = None,
     department_id: int | None = None,
     is_admin: bool = False,
-    language: str = "zh",
+    language: str = "",
     roles: Mapping[str, Iterable[str]] | None = None,
     policy: PasswordPolicy | None = None,
     email: str | None = None,
 ) -> int:
     """Add a user; ``roles`` maps an app key to the role keys they hold in it.
+
+    ``language`` is the one their pages open in: give the instance's (``Settings.language``);
+    empty, none is chosen and their browser's is followed until they pick one.
 
     Give ``password_hash`` instead of ``password`` to bring over an already hashed one
     (an import from another system, or many test users sharing one hash). With a

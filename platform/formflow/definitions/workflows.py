@@ -54,6 +54,9 @@ from formflow.workflows.model import (
 SET_ACTION = "set"
 """The built-in action: give fields of the record values."""
 
+SUBMISSION = Label(zh="提交", en="Submit")
+"""What an unlabelled start node is called when no single role submits through it."""
+
 
 def compile_workflow(compiler: DocumentCompiler, forms: Mapping[str, Form]) -> Workflow | None:
     """A :class:`Workflow` from ``compiler.document``, or ``None`` if its form is unknown."""
@@ -132,7 +135,13 @@ class _FlowCompiler:
     def _unlabelled(self, item: Mapping[str, Any]) -> Label:
         """A node without a label is named by the state it sets (an end node "rejected"
         reads 已驳回 / Rejected, as its option does), or by the one role that decides it
-        (部门经理), else by its key."""
+        (部门经理), else by its key; a start node, which sets no state and has no deciders,
+        by the one role that submits through it, else as the submission (提交 / Submit),
+        never by a key such as ``start`` that only the definition's author knows."""
+        if item["type"] == "start":
+            roles = item.get("roles", ())
+            found = self.compiler.context.role_labels.get(roles[0]) if len(roles) == 1 else None
+            return found if found is not None else SUBMISSION
         state = item.get("state")
         field_key = self.data.get("state_field")
         if self.options is not None and state in self.options and field_key:

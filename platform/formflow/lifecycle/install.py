@@ -60,6 +60,7 @@ def initialise(
                     admin_password,
                     display_name="Administrator",
                     is_admin=True,
+                    language=settings.language,
                 )
                 outcome.admin_created = True
         outcome.lines.append(

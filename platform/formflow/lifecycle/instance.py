@@ -84,7 +84,9 @@ class Instance:
         )
         """Runs every app's automations: on events, and on the clock once jobs run it."""
         subscribers[AUTOMATIONS] = self.automations.handle
-        self.notifications = Notifications(self.engine, self._channels())
+        self.notifications = Notifications(
+            self.engine, self._channels(), language=settings.language
+        )
         """What people are told, in the app and on e-mail and the plugins' channels."""
         self.action_services = ActionServices(
             notifications=self.notifications,

@@ -49,9 +49,16 @@ class Notifications:
     """An instance's notifications, and the outside channels they go out on."""
 
     def __init__(
-        self, engine: Engine, channels: Sequence[Channel] = (), *, attempts: int = ATTEMPTS
+        self,
+        engine: Engine,
+        channels: Sequence[Channel] = (),
+        *,
+        attempts: int = ATTEMPTS,
+        language: str = "",
     ) -> None:
         self.engine = engine
+        self.language = language or "zh"
+        """What a person who chose no language is written to in (the instance's)."""
         self.channels = {channel.key: channel for channel in channels}
         self.attempts = attempts
         self.dispatch: Callable[[int], object] = self._deliver_now
@@ -242,7 +249,7 @@ class Notifications:
             if row is None:
                 return {}
             notification = Notification.from_row(row)
-            recipient = _recipient(connection, notification.user_id)
+            recipient = _recipient(connection, notification.user_id, self.language)
             done = {
                 sent.channel: sent
                 for sent in connection.execute(
@@ -341,12 +348,13 @@ class Notifications:
                 )
 
 
-def recipient_of(connection: Connection, user_id: int) -> Recipient | None:
-    """The account details channels reach ``user_id`` by."""
-    return _recipient(connection, user_id)
+def recipient_of(connection: Connection, user_id: int, language: str = "zh") -> Recipient | None:
+    """The account details channels reach ``user_id`` by; in ``language`` when they chose
+    none."""
+    return _recipient(connection, user_id, language)
 
 
-def _recipient(connection: Connection, user_id: int) -> Recipient | None:
+def _recipient(connection: Connection, user_id: int, language: str) -> Recipient | None:
     row = connection.execute(
         select(
             users.c.id, users.c.username, users.c.display_name, users.c.email, users.c.language
@@ -354,7 +362,9 @@ def _recipient(connection: Connection, user_id: int) -> Recipient | None:
     ).first()
     if row is None:
         return None
-    return Recipient(int(row.id), row.username, row.display_name, row.email, row.language or "zh")
+    return Recipient(
+        int(row.id), row.username, row.display_name, row.email, row.language or language
+    )
 
 
 _ADD = insert(notifications).returning(notifications.c.id)

@@ -83,7 +83,7 @@ class Instance:
             webhook_networks=settings.webhook_networks,
         )
         """Runs every app's automations: on events, and on the clock once jobs run it."""
-        subscribers[AUTOMATIONS] = self.automations.handle
+        subscribers[AUTOMATIONS] = self.automations
         self.notifications = Notifications(self.engine, self._channels())
         """What people are told, in the app and on e-mail and the plugins' channels."""
         self.action_services = ActionServices(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from rules_support import MakeRules, Rules
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 
 from formflow.automations.engine import SUBSCRIBER
 from formflow.events import Event
+from formflow.notifications import Notifications
 from formflow.records.unit import unit_of_work
 from formflow.storage.database import read_transaction, write_transaction
-from formflow.storage.platform_tables import event_deliveries, events
+from formflow.storage.platform_tables import event_deliveries, events, user_roles
 
 COUNT = """\
 key: count_new
@@ -55,6 +56,16 @@ actions:
       form: customer
       ids: id
       map: {touches: "(touches or 0) + 1"}
+"""
+
+TELL = """\
+key: tell_staff
+label: Tell the staff of new customers
+form: customer
+trigger: {type: created}
+actions:
+  - action: notify
+    params: {roles: [staff], title: "New: {{ name }}"}
 """
 
 NAMES = ("One", "Two", "Three")
@@ -173,3 +184,23 @@ def test_chains_in_a_round_are_stopped_at_the_depth_limit_each(make_rules: MakeR
     for record_id in ids:
         runs = rules.runs(automation_key="count_touches", record_id=record_id)
         assert sorted(run.status for run in runs) == ["done", "done", "done", "stopped"]
+
+
+def test_a_rounds_notify_runs_look_the_role_up_once(make_rules: MakeRules) -> None:
+    rules = make_rules(tell_staff=TELL)
+    asked: list[str] = []
+
+    def role_lookups(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if user_roles.name in statement:
+            asked.append(statement)
+
+    event.listen(rules.engine, "before_cursor_execute", role_lookups)
+    try:
+        create_in_one_round(rules)
+    finally:
+        event.remove(rules.engine, "before_cursor_execute", role_lookups)
+    assert len(asked) == 1
+    with rules.engine.connect() as connection:
+        for name in ("ann", "bob"):
+            told = Notifications(rules.engine).list_for(connection, rules.users[name])
+            assert sorted(found.title for found in told) == [f"New: {n}" for n in sorted(NAMES)]

@@ -40,7 +40,7 @@ def relay(engine: Engine, records: RecordService, notes: Notifications) -> Relay
     told = Followers(
         engine, notes, lambda _a, form: app.forms.get(form), records_of=lambda _a: records
     )
-    return Relay(engine, {FOLLOWS: told.handle})
+    return Relay(engine, {FOLLOWS: told})
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_a_follower_is_not_told_the_names_of_fields_hidden_from_them(
     told = Followers(
         engine, notes, lambda _a, form: hiding.app.forms.get(form), records_of=lambda _a: hiding
     )
-    relay = Relay(engine, {FOLLOWS: told.handle})
+    relay = Relay(engine, {FOLLOWS: told})
     watched = RecordService(
         engine, hiding.schema, relay=relay, subscriber_checks={FOLLOWS: followed}
     )
@@ -209,7 +209,7 @@ def test_steps_tell_people_through_the_outbox_once(
     from formflow.events.outbox import Event
     from formflow.notifications.workflows import NOTICES, Notices, wants
 
-    relay = Relay(engine, {NOTICES: Notices(notes).handle})
+    relay = Relay(engine, {NOTICES: Notices(notes)})
     relay.dispatch = lambda: None  # the job runner's part, done by hand below
     records = RecordService(engine, schema, relay=relay, subscriber_checks={NOTICES: wants})
     flows = WorkflowService(

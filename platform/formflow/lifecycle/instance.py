@@ -83,7 +83,7 @@ class Instance:
             webhook_networks=settings.webhook_networks,
         )
         """Runs every app's automations: on events, and on the clock once jobs run it."""
-        subscribers[AUTOMATIONS] = self.automations.handle
+        subscribers[AUTOMATIONS] = self.automations
         self.notifications = Notifications(
             self.engine, self._channels(), language=settings.language
         )
@@ -97,8 +97,8 @@ class Instance:
         self.automations.services = self.action_services
         subscribers[FOLLOWS] = Followers(
             self.engine, self.notifications, self._form_of, records_of=self._records_of
-        ).handle
-        subscribers[NOTICES] = Notices(self.notifications).handle
+        )
+        subscribers[NOTICES] = Notices(self.notifications)
         for name, subscriber in self.plugins.event_subscribers.items():
             if name in subscribers:
                 raise InstanceError(f"a plugin's event subscriber may not be named {name!r}")

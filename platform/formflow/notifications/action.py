@@ -102,7 +102,34 @@ def result(found: Notice, written: int) -> dict[str, Any]:
 def recipients(
     connection: Connection, context: ActionContext, given: Mapping[str, Any]
 ) -> list[int]:
-    """The active users the parameters name, each once, in the order named."""
+    """The active users the parameters name, each once, in the order named. Those named
+    by username or role are looked up once per unit of work: a round of events' runs, or
+    a timed rule's slice, share one lookup."""
+    found = _named(connection, context, given)
+    if "user_field" in given:
+        value = context.record.get(given["user_field"])
+        if value is not None:
+            try:
+                found.append(int(value))
+            except (TypeError, ValueError):
+                raise ActionError(
+                    f"field {given['user_field']!r} does not hold a user: {value!r}"
+                ) from None
+    return list(dict.fromkeys(found))
+
+
+def _named(connection: Connection, context: ActionContext, given: Mapping[str, Any]) -> list[int]:
+    """The active users named by username or role (see :func:`recipients`), remembered
+    in the unit's memo."""
+    key = (
+        "notify.recipients",
+        context.app_key,
+        tuple(given.get("users", ())),
+        tuple(given.get("roles", ())),
+    )
+    unit = context.unit
+    if unit is not None and unit.connection is connection and key in unit.memo:
+        return list(unit.memo[key])
     found: list[int] = []
     names = list(given.get("users", ()))
     if names:
@@ -129,16 +156,9 @@ def recipients(
                 .order_by(user_roles.c.user_id)
             ).scalars()
         ]
-    if "user_field" in given:
-        value = context.record.get(given["user_field"])
-        if value is not None:
-            try:
-                found.append(int(value))
-            except (TypeError, ValueError):
-                raise ActionError(
-                    f"field {given['user_field']!r} does not hold a user: {value!r}"
-                ) from None
-    return list(dict.fromkeys(found))
+    if unit is not None and unit.connection is connection:
+        unit.memo[key] = tuple(found)
+    return found
 
 
 def _read_by(

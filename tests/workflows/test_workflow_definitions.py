@@ -202,3 +202,29 @@ def test_an_unknown_form_is_refused_with_the_nearest_form_suggested(
     assert definition_errors(root) == [
         "workflows/flow.yaml:3:7: unknown form 'iten'; did you mean 'item'?"
     ]
+
+
+def test_a_misspelt_next_node_is_refused_with_the_nearest_node_suggested(
+    write_app: AppWriter,
+) -> None:
+    flow = HEAD + "  - {key: start, type: start, next: dnoe}\n  - {key: done, type: end}\n"
+    root = write_app(app=APP, forms={"item": FORM}, workflows={"flow": flow})
+    assert "workflows/flow.yaml:6:37: unknown node 'dnoe'; did you mean 'done'?" in (
+        definition_errors(root)
+    )
+
+
+def test_a_misspelt_approver_role_is_refused_with_the_nearest_role_suggested(
+    write_app: AppWriter,
+) -> None:
+    flow = (
+        HEAD
+        + "  - {key: start, type: start, next: check}\n"
+        + "  - {key: check, type: approval, approvers: [{role: staf}], next: done}\n"
+        + "  - {key: done, type: end}\n"
+    )
+    root = write_app(app=APP, forms={"item": FORM}, workflows={"flow": flow})
+    assert definition_errors(root) == [
+        "workflows/flow.yaml:7:53: unknown role 'staf'; did you mean 'staff'? "
+        "(declare it in app.yaml roles)"
+    ]

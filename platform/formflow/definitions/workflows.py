@@ -22,6 +22,7 @@ from formflow.definitions.compiling import (
     compile_expression,
     label,
     named_form,
+    unknown,
 )
 from formflow.definitions.model import SYSTEM_FIELDS, Form, Label
 from formflow.definitions.notified import hidden_from_told
@@ -358,7 +359,11 @@ class _FlowCompiler:
 
     def _role(self, role: str, path: PathKey) -> None:
         if role not in self.compiler.context.role_keys:
-            self.error(path, f"unknown role '{role}' (declare it in app.yaml roles)")
+            self.error(
+                path,
+                unknown("role", role, self.compiler.context.role_keys)
+                + " (declare it in app.yaml roles)",
+            )
 
     # the graph ------------------------------------------------------------------------
 
@@ -375,7 +380,7 @@ class _FlowCompiler:
                         path = (*self._path(node.key), "lanes", lane_index, position)
                         member = by_key.get(key)
                         if member is None:
-                            self.error(path, f"unknown node '{key}'")
+                            self.error(path, unknown("node", key, by_key))
                         elif not isinstance(member, ApprovalNode | CcNode):
                             self.error(path, f"'{key}' is not an approval or cc node")
                         elif key in in_lane:
@@ -386,7 +391,7 @@ class _FlowCompiler:
             for where, target in _targets(node):
                 path = (*self._path(node.key), *where)
                 if target not in by_key:
-                    self.error(path, f"unknown node '{target}'")
+                    self.error(path, unknown("node", target, by_key))
                 elif target in in_lane:
                     self.error(
                         path, f"'{target}' runs in a lane of '{in_lane[target]}'; go to that node"

@@ -127,6 +127,15 @@ def test_a_step_without_a_label_that_one_role_decides_is_named_by_the_role(
     assert app.workflows["flow"].node("check").label.text("zh") == "经理"
 
 
+def test_a_start_node_without_a_label_is_named_start_in_both_languages(
+    write_app: AppWriter,
+) -> None:
+    """The docs' flows leave the start unlabelled: its key would show on Chinese pages."""
+    app = load_app(write_app(app=APP, forms={"item": FORM}, workflows={"flow": EVERY_KIND}))
+    start = app.workflows["flow"].node("start").label
+    assert (start.text("zh"), start.text("en")) == ("发起", "Start")
+
+
 def test_a_node_without_a_label_or_a_state_is_named_by_its_key(write_app: AppWriter) -> None:
     app = load_app(write_app(app=APP, forms={"item": FORM}, workflows={"flow": EVERY_KIND}))
     assert app.workflows["flow"].node("lead").label.text("en") == "lead"

@@ -56,6 +56,10 @@ SET_ACTION = "set"
 """The built-in action: give fields of the record values."""
 
 
+START_LABEL = Label(zh="发起", en="Start")
+"""What an unlabelled start node is called in the timeline, the diagram and the designer."""
+
+
 def compile_workflow(compiler: DocumentCompiler, forms: Mapping[str, Form]) -> Workflow | None:
     """A :class:`Workflow` from ``compiler.document``, or ``None`` if its form is unknown."""
     data = compiler.document.data
@@ -132,8 +136,11 @@ class _FlowCompiler:
 
     def _unlabelled(self, item: Mapping[str, Any]) -> Label:
         """A node without a label is named by the state it sets (an end node "rejected"
-        reads 已驳回 / Rejected, as its option does), or by the one role that decides it
-        (部门经理), else by its key."""
+        reads 已驳回 / Rejected, as its option does), by the one role that decides it
+        (部门经理), a start node 发起 / Start (its key would show on Chinese pages), else
+        by its key."""
+        if item["type"] == "start":
+            return START_LABEL
         state = item.get("state")
         field_key = self.data.get("state_field")
         if self.options is not None and state in self.options and field_key:

@@ -167,3 +167,14 @@ def test_a_list_shows_its_records_as_cards(phone: Page, walk: dict[str, Measured
     phone.goto(f"/{APP_KEY}/opportunity/")  # list: card: declared
     assert phone.locator("table.records").is_hidden()
     assert phone.locator(".record-card").first.bounding_box() is not None
+
+
+def test_a_list_can_be_sorted_on_a_phone(phone: Page, walk: dict[str, Measured]) -> None:
+    """The table's headers, which sort on a wide screen, are hidden on a phone: the sort
+    orders are offered there on their own."""
+    phone.goto(f"/{APP_KEY}/customer/")
+    newest_first = phone.locator("a[href*='sort=-name']:visible")
+    phone.locator(".sort-choices > summary").click()
+    assert newest_first.count() >= 1
+    newest_first.first.click()
+    phone.wait_for_url("**sort=-name**")

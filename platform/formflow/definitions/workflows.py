@@ -22,6 +22,7 @@ from formflow.definitions.compiling import (
     compile_expression,
     label,
     named_form,
+    unknown,
 )
 from formflow.definitions.model import SYSTEM_FIELDS, Form, Label
 from formflow.definitions.notified import hidden_from_told
@@ -54,8 +55,9 @@ from formflow.workflows.model import (
 SET_ACTION = "set"
 """The built-in action: give fields of the record values."""
 
-SUBMISSION = Label(zh="提交", en="Submit")
-"""What an unlabelled start node is called when no single role submits through it."""
+
+START_LABEL = Label(zh="发起", en="Start")
+"""What an unlabelled start node is called in the timeline, the diagram and the designer."""
 
 
 def compile_workflow(compiler: DocumentCompiler, forms: Mapping[str, Form]) -> Workflow | None:
@@ -134,14 +136,11 @@ class _FlowCompiler:
 
     def _unlabelled(self, item: Mapping[str, Any]) -> Label:
         """A node without a label is named by the state it sets (an end node "rejected"
-        reads 已驳回 / Rejected, as its option does), or by the one role that decides it
-        (部门经理), else by its key; a start node, which sets no state and has no deciders,
-        by the one role that submits through it, else as the submission (提交 / Submit),
-        never by a key such as ``start`` that only the definition's author knows."""
+        reads 已驳回 / Rejected, as its option does), by the one role that decides it
+        (部门经理), a start node 发起 / Start (its key would show on Chinese pages), else
+        by its key."""
         if item["type"] == "start":
-            roles = item.get("roles", ())
-            found = self.compiler.context.role_labels.get(roles[0]) if len(roles) == 1 else None
-            return found if found is not None else SUBMISSION
+            return START_LABEL
         state = item.get("state")
         field_key = self.data.get("state_field")
         if self.options is not None and state in self.options and field_key:
@@ -367,7 +366,11 @@ class _FlowCompiler:
 
     def _role(self, role: str, path: PathKey) -> None:
         if role not in self.compiler.context.role_keys:
-            self.error(path, f"unknown role '{role}' (declare it in app.yaml roles)")
+            self.error(
+                path,
+                unknown("role", role, self.compiler.context.role_keys)
+                + " (declare it in app.yaml roles)",
+            )
 
     # the graph ------------------------------------------------------------------------
 
@@ -384,7 +387,7 @@ class _FlowCompiler:
                         path = (*self._path(node.key), "lanes", lane_index, position)
                         member = by_key.get(key)
                         if member is None:
-                            self.error(path, f"unknown node '{key}'")
+                            self.error(path, unknown("node", key, by_key))
                         elif not isinstance(member, ApprovalNode | CcNode):
                             self.error(path, f"'{key}' is not an approval or cc node")
                         elif key in in_lane:
@@ -395,7 +398,7 @@ class _FlowCompiler:
             for where, target in _targets(node):
                 path = (*self._path(node.key), *where)
                 if target not in by_key:
-                    self.error(path, f"unknown node '{target}'")
+                    self.error(path, unknown("node", target, by_key))
                 elif target in in_lane:
                     self.error(
                         path, f"'{target}' runs in a lane of '{in_lane[target]}'; go to that node"

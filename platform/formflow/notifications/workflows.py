@@ -20,6 +20,7 @@ from formflow.events import Event, EventKind
 from formflow.notifications.model import label_param
 from formflow.notifications.service import Notifications
 from formflow.records.unit import unit_of_work
+from formflow.workflows.model import EndNode
 
 if TYPE_CHECKING:
     from formflow.workflows.service import _Step
@@ -96,8 +97,17 @@ def planned(step: _Step, app: App) -> list[dict[str, Any]]:
         if outcome in (APPROVED, REJECTED):
             add([submitter], outcome)
         else:
-            add([submitter], ENDED, outcome=outcome)
+            add([submitter], ENDED, outcome=_end_name(step, outcome))
     return found
+
+
+def _end_name(step: _Step, outcome: str) -> Any:
+    """The name of the end node that gave ``outcome`` (as the timeline shows it), in both
+    languages; the outcome is a key the flow's author chose, not words for people."""
+    for node in step.workflow.nodes:
+        if isinstance(node, EndNode) and node.outcome == outcome:
+            return label_param(node.label)
+    return outcome
 
 
 def write(

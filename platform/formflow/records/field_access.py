@@ -18,9 +18,9 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from formflow.definitions.model import SYSTEM_FIELDS, App, FieldRule, Form
+from formflow.definitions.model import SYSTEM_FIELDS, App, FieldRule, Form, Operation, Scope
 from formflow.errors import N_, Problem, QueryError
-from formflow.records.access import Actor
+from formflow.records.access import Actor, scope_for
 
 _RULE_ORDER = (FieldRule.HIDDEN, FieldRule.READ, FieldRule.EDIT)
 _UNKNOWN = N_("unknown field '%(key)s' in form '%(form)s'")
@@ -106,6 +106,23 @@ def field_access(
         elif key == form.owner_field and not creating and not may_reassign:
             fixed[key] = Problem("reassign", N_("you may not hand this record to someone else"))
     return FieldAccess(hidden, fixed, may_reassign, frozenset(grant))
+
+
+def hidden_from_told(app: App, actor: Actor, form: Form) -> frozenset[str]:
+    """The fields of ``form`` to leave out of what ``actor`` is told about one of its
+    records (a notification's text): those hidden from them; for someone whose roles read
+    no record of the form (no role in the app at all, say), every field that any role
+    hides, so that they are told no more than every reader of the form may read."""
+    if is_system(actor) or actor.is_admin:
+        return frozenset()
+    if scope_for(actor, form, Operation.READ) is not Scope.NONE:
+        return field_access(app, actor, form, creating=False).hidden
+    return frozenset(
+        field.key
+        for field in form.fields
+        for permission in form.permissions.values()
+        if permission.field_rule(field.key) is FieldRule.HIDDEN
+    )
 
 
 def workflow_fields(app: App, form: Form) -> dict[str, str]:

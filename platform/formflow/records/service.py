@@ -499,6 +499,17 @@ class RecordService:
             rows = connection.execute(statement, values).mappings()
             return {row["id"]: normalised(row) for row in rows}
 
+    def readable_ids(self, actor: Actor, form_key: str, ids: Collection[int]) -> set[int]:
+        """The live records among ``ids`` the actor may read (none when they may read no
+        record of the form): what may be named to them of records written on their behalf,
+        which a role may update yet not read."""
+        form, _table = self._form(form_key)
+        if actor.is_admin and actor.forms is None:
+            return set(ids)
+        if not ids or scope_for(actor, form, Operation.READ) is Scope.NONE:
+            return set()
+        return set(self.titles(actor, form_key, ids))
+
     def ids_by_title(
         self, actor: Actor, form_key: str, titles: Collection[str]
     ) -> dict[str, list[int]]:

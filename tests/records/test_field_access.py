@@ -13,7 +13,7 @@ from sqlalchemy import Engine, update
 
 from formflow.definitions import load_app
 from formflow.definitions.model import Measure, SortKey
-from formflow.errors import QueryError, ValidationFailed
+from formflow.errors import QueryError, RecordNotFound, ValidationFailed
 from formflow.records.access import Actor
 from formflow.records.aggregates import Aggregation
 from formflow.records.query import Query
@@ -252,3 +252,44 @@ def test_a_misspelt_key_suggests_no_hidden_field(
     with pytest.raises(QueryError) as caught:
         desk.find(staff(people.alice), "ticket", query)
     assert "did you mean" not in str(caught.value)
+
+
+def test_check_refuses_a_hidden_field_as_unknown_as_the_save_does(
+    desk: RecordService, people: People
+) -> None:
+    alice = staff(people.alice)
+    with pytest.raises(ValidationFailed) as saving:
+        desk.create(alice, "ticket", {"subject": "x", "cost": "5"})
+    with pytest.raises(ValidationFailed) as checking:
+        desk.check(alice, "ticket", {"subject": "x", "cost": "5"})
+    assert refused(checking) == refused(saving) == {"cost": ["unknown_field"]}
+
+
+def test_check_refuses_a_field_the_actor_may_not_change_as_the_save_does(
+    desk: RecordService, people: People
+) -> None:
+    alice = staff(people.alice)
+    ticket = desk.create(alice, "ticket", {"subject": "x", "serial": "S-1"})
+    with pytest.raises(ValidationFailed) as saving:
+        desk.update(alice, "ticket", ticket["id"], {"serial": "S-2"}, expected_version=1)
+    with pytest.raises(ValidationFailed) as checking:
+        desk.check(alice, "ticket", {"serial": "S-2"}, ticket)
+    assert refused(checking) == refused(saving) == {"serial": ["set_once"]}
+
+
+def test_check_reads_an_update_over_the_record_as_stored_not_as_handed_in(
+    desk: RecordService, people: People
+) -> None:
+    boss = manager(people.carol)
+    ticket = desk.create(boss, "ticket", {"subject": "x"})
+    desk.check(boss, "ticket", {"note": "n"}, {"id": ticket["id"]})  # subject is stored
+    saved = desk.update(boss, "ticket", ticket["id"], {"note": "n"}, expected_version=1)
+    assert saved["subject"] == "x"
+
+
+def test_check_of_an_update_reaches_only_records_the_save_reaches(
+    desk: RecordService, people: People
+) -> None:
+    ticket = desk.create(manager(people.carol), "ticket", {"subject": "x"})
+    with pytest.raises(RecordNotFound):
+        desk.check(staff(people.alice), "ticket", {"subject": "y"}, {"id": ticket["id"]})

@@ -778,19 +778,42 @@ class RecordService:
         """Raise :class:`ValidationFailed` with every problem saving ``values`` (over
         ``record``, for an update) would find in them, without saving: a page that cannot
         save for a reason of its own (a refused file) still shows every problem at once,
-        a unique value another record holds among them."""
+        a unique value another record holds among them.
+
+        It answers as the save does: a field hidden from the actor is unknown, a field
+        they may not change is refused, and an update is read over the record as stored
+        (by ``record``'s id, as the actor reaches it for an update), not as handed in,
+        which lacks the fields hidden from them."""
         form, _table = self._form(form_key)
-        rows = (
-            {f.key: record.get(f.key) or [] for f in form.fields if f.kind is ValueKind.ROWS}
-            if record
-            else None
-        )
+        access = self.field_access(actor, form_key, creating=record is None)
+        values, found = self._left_out_hidden(access, values)
         context = self.context(actor)
         with read_transaction(self.engine) as connection:
+            existing: Record | None = None
+            rows: dict[str, list[Record]] | None = None
+            before: Mapping[str, Any] = self._facts[form.key].defaults
+            if record is not None:
+                scope = require(actor, form, Operation.UPDATE)
+                record_id = int(record["id"])
+                existing = self._load(connection, actor, form, record_id, scope, Operation.UPDATE)
+                rows = self._read_rows(connection, form, record_id)
+                before = {**existing, **rows}
             prepared = self._prepare(
-                connection, form, values, context, actor, existing=record, rows=rows
+                connection,
+                form,
+                values,
+                context,
+                actor,
+                existing=existing,
+                rows=rows,
+                stored=existing,
+                found=found,
             )
-            problems = self._other_problems(connection, form, prepared.values, record, context)
+            submitted = {**prepared.values, **prepared.rows}
+            problems = refused_changes(access, values, submitted, before) if access.fixed else {}
+            more = self._other_problems(connection, form, prepared.values, existing, context)
+            for key, found_here in more.items():
+                problems.setdefault(key, []).extend(found_here)
         if problems:
             raise ValidationFailed(problems)
 

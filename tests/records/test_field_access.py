@@ -3,6 +3,7 @@ hidden and read-only fields, workflow-owned fields and who may hand a record on.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -17,12 +18,14 @@ from formflow.errors import QueryError, RecordNotFound, ValidationFailed
 from formflow.records.access import Actor
 from formflow.records.aggregates import Aggregation
 from formflow.records.query import Query
+from formflow.records.search import ensure_search_index
 from formflow.records.service import RecordService
 from formflow.storage.database import write_transaction
 from formflow.storage.platform_tables import users
 from formflow.storage.tables import AppSchema
 
 DESK_DIR = Path(__file__).parent / "desk_app"
+SALES_DIR = Path(__file__).parent / "sales_app"
 
 
 @pytest.fixture
@@ -293,3 +296,51 @@ def test_check_of_an_update_reaches_only_records_the_save_reaches(
     ticket = desk.create(manager(people.carol), "ticket", {"subject": "x"})
     with pytest.raises(RecordNotFound):
         desk.check(staff(people.alice), "ticket", {"subject": "y"}, {"id": ticket["id"]})
+
+
+@pytest.fixture
+def hidden_link(engine: Engine, people: People, tmp_path: Path) -> RecordService:
+    """The sales app with the contacts' link to their company hidden from staff."""
+    folder = tmp_path / "sales_app"
+    shutil.copytree(SALES_DIR, folder)
+    contact = folder / "forms" / "contact.yaml"
+    text = contact.read_text("utf-8")
+    contact.write_text(text.replace("{salary: hidden}", "{salary: hidden, company: hidden}"))
+    schema = AppSchema(load_app(folder))
+    schema.metadata.create_all(engine)
+    with write_transaction(engine) as connection:
+        for form_key in schema.app.forms:
+            ensure_search_index(connection, schema, form_key)
+    return RecordService(engine, schema)
+
+
+def linked_company(service: RecordService, people: People) -> int:
+    """A company, and a contact of Alice's linking to it by the hidden link."""
+    company = int(service.create(manager(people.carol), "company", {"name": "Acme"})["id"])
+    service.create(
+        Actor.system(),
+        "contact",
+        {"name": "Kim", "company": company, "owner": people.alice.user_id},
+    )
+    return company
+
+
+def test_records_linking_by_a_hidden_link_are_not_listed_on_the_linked_record(
+    hidden_link: RecordService, people: People
+) -> None:
+    company = linked_company(hidden_link, people)
+    alice, boss = staff(people.alice), manager(people.carol)
+    assert [
+        (found.form_key, found.link_key)
+        for found in hidden_link.linked_to(alice, "company", company, limit=10)
+    ] == []
+    [listed] = hidden_link.linked_to(boss, "company", company, limit=10)
+    assert [row["name"] for row in listed.records] == ["Kim"]
+
+
+def test_listing_the_records_linking_by_a_hidden_link_is_refused_as_unknown(
+    hidden_link: RecordService, people: People
+) -> None:
+    company = linked_company(hidden_link, people)
+    with pytest.raises(QueryError):
+        hidden_link.linking(staff(people.alice), "contact", "company", company, limit=10)

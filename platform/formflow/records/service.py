@@ -571,8 +571,10 @@ class RecordService:
     ) -> tuple[list[Record], bool]:
         """The first ``limit`` records of ``form_key`` the actor may read whose link
         ``link_key`` points at ``record_id``, in the form's list order, as ``id`` and title
-        field; and whether more follow. What a record page lists under "linked records"."""
+        field; and whether more follow. What a record page lists under "linked records".
+        A link hidden from the actor is refused as unknown: the list would tell its values."""
         form, _table = self._form(form_key)
+        check_readable(self.app, actor, form, iter([link_key]))
         if (
             not form.has_field(link_key)
             or form.field(link_key).field_type.reference is not Reference.RECORD
@@ -593,15 +595,17 @@ class RecordService:
     def linked_to(self, actor: Actor, form_key: str, record_id: int, *, limit: int) -> list[Linked]:
         """For every link field of every form pointing at ``form_key`` whose records the actor
         may read: what :meth:`linking` gives for ``record_id``. Lists with text titles come
-        from one statement, so a record page pays one round trip for all of them."""
+        from one statement, so a record page pays one round trip for all of them. Links
+        hidden from the actor are left out: their lists would tell the hidden values."""
         parts: list[tuple[str, str, Reach]] = []
         for other in self.app.forms.values():
             found = reach(scope_for(actor, other, Operation.READ), actor)
             if found is not Reach.NOTHING:
+                hidden = self.field_access(actor, other.key).hidden
                 parts.extend(
                     (other.key, link.key, found)
                     for link in other.link_fields()
-                    if link.target_form == form_key
+                    if link.target_form == form_key and link.key not in hidden
                 )
         together = tuple(part for part in parts if self._titled_by_text(part[0]))
         rows = self._linked_together(actor, together, record_id, limit) if together else {}

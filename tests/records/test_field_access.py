@@ -344,3 +344,33 @@ def test_listing_the_records_linking_by_a_hidden_link_is_refused_as_unknown(
     company = linked_company(hidden_link, people)
     with pytest.raises(QueryError):
         hidden_link.linking(staff(people.alice), "contact", "company", company, limit=10)
+
+
+@pytest.fixture
+def hidden_unique(engine: Engine, people: People, tmp_path: Path) -> RecordService:
+    """The desk app with a unique reference, filled from the subject, hidden from staff."""
+    folder = tmp_path / "desk_app"
+    shutil.copytree(DESK_DIR, folder)
+    ticket = folder / "forms" / "ticket.yaml"
+    text = ticket.read_text("utf-8")
+    text = text.replace(
+        "  - {key: note,",
+        '  - {key: ref, type: text, label: Ref, unique: true, default_expr: "subject"}\n'
+        "  - {key: note,",
+    ).replace("{cost: hidden,", "{cost: hidden, ref: hidden,")
+    ticket.write_text(text)
+    schema = AppSchema(load_app(folder))
+    schema.metadata.create_all(engine)
+    return RecordService(engine, schema)
+
+
+def test_a_save_refused_by_a_hidden_field_names_the_record_not_the_field(
+    hidden_unique: RecordService, people: People
+) -> None:
+    hidden_unique.create(manager(people.carol), "ticket", {"subject": "x"})
+    with pytest.raises(ValidationFailed) as caught:
+        hidden_unique.create(staff(people.alice), "ticket", {"subject": "x"})
+    assert refused(caught) == {"": ["unique"]}
+    with pytest.raises(ValidationFailed) as caught:
+        hidden_unique.create(manager(people.carol), "ticket", {"subject": "x"})
+    assert refused(caught) == {"ref": ["unique"]}

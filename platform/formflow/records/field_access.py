@@ -44,6 +44,20 @@ class FieldAccess:
     def may_change(self, key: str) -> bool:
         return key not in self.fixed
 
+    def placed(self, problems: Mapping[str, list[Problem]]) -> dict[str, list[Problem]]:
+        """``problems`` with those of hidden fields put on the record (``""``), but for a
+        hidden field the actor sent (refused as unknown on its key): a value the engine
+        gave one (a default, an in-save rule) may clash with another record's, and naming
+        the field would tell that it exists, and what another record holds in it."""
+        if not self.hidden:
+            return dict(problems)
+        placed: dict[str, list[Problem]] = {}
+        for key, found in problems.items():
+            for problem in found:
+                moved = key.split(".", 1)[0] in self.hidden and problem.code != "unknown_field"
+                placed.setdefault("" if moved else key, []).append(problem)
+        return placed
+
     def shown(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """``record`` without its hidden fields."""
         if not self.hidden:

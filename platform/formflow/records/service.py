@@ -247,7 +247,7 @@ class RecordService:
         values, found = self._left_out_hidden(access, values, problems)
         context = self.context(actor)
         defaults = self._facts[form.key].defaults
-        with self._writing() as connection:
+        with self._placing(access), self._writing() as connection:
             prepared = self._prepare(connection, form, values, context, actor, found=found)
             self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
             prepared, ruled = self.in_save.apply(form.key, prepared, context, self.preparer)
@@ -337,7 +337,7 @@ class RecordService:
         """
         updating = Updating.start(self, actor, form_key, grant)
         change = Change(record_id, values, expected_version, stored, problems or {})
-        with self._writing(savepoint) as connection:
+        with self._placing(updating.access), self._writing(savepoint) as connection:
             checked = updating.check(connection, change, warn_duplicates=warn_duplicates)
             (after,) = updating.write(connection, [checked])
         return self._shown(updating.access, updating.form, after)
@@ -792,7 +792,7 @@ class RecordService:
         access = self.field_access(actor, form_key, creating=record is None)
         values, found = self._left_out_hidden(access, values)
         context = self.context(actor)
-        with read_transaction(self.engine) as connection:
+        with self._placing(access), read_transaction(self.engine) as connection:
             existing: Record | None = None
             rows: dict[str, list[Record]] | None = None
             before: Mapping[str, Any] = self._facts[form.key].defaults
@@ -818,8 +818,8 @@ class RecordService:
             more = self._other_problems(connection, form, prepared.values, existing, context)
             for key, found_here in more.items():
                 problems.setdefault(key, []).extend(found_here)
-        if problems:
-            raise ValidationFailed(problems)
+            if problems:
+                raise ValidationFailed(problems)
 
     def linked_values(self, actor: Actor, form_key: str, values: Mapping[str, Any]) -> Record:
         """What the links chosen among ``values`` bring along before the record is saved:
@@ -1254,6 +1254,18 @@ class RecordService:
             return
         with one_write(self.engine) as unit:
             yield unit.connection
+
+    @staticmethod
+    @contextmanager
+    def _placing(access: FieldAccess) -> Iterator[None]:
+        """Refusals raised within, with the problems of fields hidden from the actor put
+        on the record (see :meth:`FieldAccess.placed`)."""
+        try:
+            yield
+        except ValidationFailed as failed:
+            if not access.hidden:
+                raise
+            raise type(failed)(access.placed(failed.problems)) from None
 
     def _owing(self) -> None:
         """An event appended in the open unit owes a delivery: ring the relay once the

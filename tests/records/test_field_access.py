@@ -374,3 +374,13 @@ def test_a_save_refused_by_a_hidden_field_names_the_record_not_the_field(
     with pytest.raises(ValidationFailed) as caught:
         hidden_unique.create(manager(people.carol), "ticket", {"subject": "x"})
     assert refused(caught) == {"ref": ["unique"]}
+
+
+def test_a_batch_refused_by_a_hidden_field_names_the_record_not_the_field(
+    hidden_unique: RecordService, people: People
+) -> None:
+    hidden_unique.create(manager(people.carol), "ticket", {"subject": "x"})
+    batch = hidden_unique.create_many(staff(people.alice), "ticket", [{"subject": "x"}])
+    assert {key: [p.code for p in found] for key, found in batch.problems[0].items()} == {
+        "": ["unique"]
+    }

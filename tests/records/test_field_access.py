@@ -384,3 +384,17 @@ def test_a_batch_refused_by_a_hidden_field_names_the_record_not_the_field(
     assert {key: [p.code for p in found] for key, found in batch.problems[0].items()} == {
         "": ["unique"]
     }
+
+
+def test_a_change_of_hidden_fields_only_is_not_in_the_role_s_history(
+    desk: RecordService, people: People
+) -> None:
+    alice = staff(people.alice)
+    ticket = desk.create(alice, "ticket", {"subject": "x"})
+    desk.update(Actor.system(), "ticket", ticket["id"], {"cost": "99.50"}, expected_version=1)
+    desk.update(alice, "ticket", ticket["id"], {"subject": "y"}, expected_version=2)
+    assert [entry.action for entry in desk.history(alice, "ticket", ticket["id"])] == [
+        "update",
+        "create",
+    ]
+    assert len(desk.history(people.admin, "ticket", ticket["id"])) == 3

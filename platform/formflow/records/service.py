@@ -1564,18 +1564,18 @@ class RecordService:
         return access.shown(self._public(form, record))
 
     def _trail(self, access: FieldAccess, trail: list[audit.AuditEntry]) -> list[audit.AuditEntry]:
-        """A history without the changes of hidden fields."""
+        """A history without the changes of hidden fields, nor the entries that changed
+        hidden fields only: an entry with nothing in it would tell when, and by whom, a
+        hidden value changed."""
         if not access.hidden:
             return trail
-        return [
-            audit.AuditEntry(
-                entry.action,
-                entry.user_id,
-                entry.at,
-                {k: v for k, v in entry.changes.items() if k not in access.hidden},
-            )
-            for entry in trail
-        ]
+        shown = []
+        for entry in trail:
+            changes = {k: v for k, v in entry.changes.items() if k not in access.hidden}
+            if entry.changes and not changes:
+                continue
+            shown.append(audit.AuditEntry(entry.action, entry.user_id, entry.at, changes))
+        return shown
 
     def _public(self, form: Form, record: Mapping[str, Any]) -> Record:
         """A record as callers see it: fields, rows and system fields, no engine columns."""

@@ -232,7 +232,8 @@ class Followers:
         self, connection: Connection, event: Event, user_ids: list[int]
     ) -> dict[tuple[str, ...], list[int]]:
         """The followers who may read the record now, by the changed fields they may see
-        (a deleted record: those who may still read its form)."""
+        (a deleted record: those who may still read its form); none for whom every changed
+        field is hidden."""
         changed = sorted(event.changes)
         service = self.records_of(event.app_key) if self.records_of else None
         if service is None:
@@ -252,6 +253,8 @@ class Followers:
                 continue
             hidden = service.field_access(actor, event.form_key).hidden
             seen = tuple(key for key in changed if key not in hidden)
+            if changed and not seen:
+                continue  # only hidden fields changed: telling of it would say when
             found.setdefault(seen, []).append(user_id)
         return found
 

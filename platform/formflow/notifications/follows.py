@@ -268,8 +268,9 @@ class Followers:
     ) -> dict[tuple[str, ...], list[int]]:
         """The followers of ``event``'s record (but not whoever made the change) who may
         read it now, by the changed fields they may see (a deleted record: those who may
-        still read its form). ``actors``: each follower as an actor in an app, or
-        ``None`` when their account is gone or inactive, as found so far."""
+        still read its form), none for whom every changed field is hidden. ``actors``:
+        each follower as an actor in an app, or ``None`` when their account is gone or
+        inactive, as found so far."""
         user_ids = [
             user_id
             for user_id in following.get((event.app_key, event.form_key, event.record_id), [])
@@ -300,6 +301,8 @@ class Followers:
                 continue
             hidden = service.field_access(actor, event.form_key).hidden
             seen = tuple(key for key in changed if key not in hidden)
+            if changed and not seen:
+                continue  # only hidden fields changed: telling of it would say when
             found.setdefault(seen, []).append(user_id)
         return found
 

@@ -95,12 +95,20 @@ def create_backup(instance: Instance, folder: Path | None = None) -> Backup:
 
 
 def _copy_sqlite(database: str, target: Path) -> None:
-    """SQLite's online backup: a consistent copy, page by page, while writers go on."""
+    """SQLite's online backup: a consistent copy, page by page, while writers go on.
+
+    The copy inherits the instance's write-ahead-log mode, in which every reader (the row
+    count here, an admin's look with sqlite3) leaves ``-wal`` and ``-shm`` files beside it;
+    those would be checksummed into the manifest and change at the next look, making the
+    backup unrestorable. The copy is switched to a plain rollback journal, which leaves
+    nothing beside it; a restored instance turns the log on again when it opens it.
+    """
     source = sqlite3.connect(database)
     try:
         copy = sqlite3.connect(target)
         try:
             source.backup(copy, pages=1024)
+            copy.execute("PRAGMA journal_mode=DELETE")
         finally:
             copy.close()
     finally:

@@ -32,6 +32,7 @@ class ConfigError(FormflowError):
 
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         if env.get("FORMFLOW_PLUGINS_DIR")
         else None,
         "timezone": _timezone(env.get("FORMFLOW_TIMEZONE", "Asia/Shanghai")),
-        "redis_url": env.get("FORMFLOW_REDIS_URL") or None,
+        "redis_url": _redis_url(env.get("FORMFLOW_REDIS_URL") or None),
         "jobs_in_server": env.get("FORMFLOW_SERVER_JOBS", "1") not in ("0", "false", "no"),
         "uploads": Path(env["FORMFLOW_UPLOADS"]) if env.get("FORMFLOW_UPLOADS") else None,
         "max_upload_mb": _number(env, "FORMFLOW_MAX_UPLOAD_MB", 20.0),
@@ -162,6 +163,14 @@ def _timezone(name: str) -> ZoneInfo:
         raise ConfigError(
             f"FORMFLOW_TIMEZONE={name!r} is not a time zone name such as Asia/Shanghai"
         ) from None
+
+
+def _redis_url(url: str | None) -> str | None:
+    if url is not None and not url.startswith(REDIS_SCHEMES):
+        raise ConfigError(
+            f"FORMFLOW_REDIS_URL={url!r} is not a Redis URL such as redis://127.0.0.1:6379/0"
+        )
+    return url
 
 
 def _smtp(env: Mapping[str, str]) -> SmtpSettings | None:

@@ -87,3 +87,12 @@ def test_the_installed_command_runs() -> None:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "valid: crm_sfa" in completed.stdout
+
+
+def test_validate_stops_at_a_bad_setting_in_one_line() -> None:
+    env = {"FORMFLOW_PLUGINS": "no_such_plugin"}
+    result = CliRunner().invoke(main, ["validate", str(CRM_APP)], env=env)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert result.output.startswith("Error: FORMFLOW_PLUGINS names 'no_such_plugin'")
+    assert len(result.output.splitlines()) == 1

@@ -112,6 +112,7 @@ def main(context: click.Context) -> None:
 
 @main.command()
 @click.argument("app_dir", type=click.Path(path_type=Path))
+@reports_errors
 def validate(app_dir: Path) -> None:
     """Check the app definition in APP_DIR and report every problem.
 

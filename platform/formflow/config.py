@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from formflow.errors import FormflowError
@@ -138,6 +139,15 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     if settings.plugins_dir is not None and not settings.plugins_dir.is_dir():
         raise ConfigError(f"FORMFLOW_PLUGINS_DIR={settings.plugins_dir} is not a folder")
     return settings
+
+
+def without_password(url: str) -> str:
+    """``url`` as it may be shown or kept in a backup: a password in it replaced by ``***``."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def instance_secret(settings: Settings) -> str:

@@ -214,3 +214,21 @@ def test_a_sqlite_backup_opened_to_look_inside_still_restores(
     looked_at.close()
     restore_backup(made.path, [str(tmp_path / "restored")])
     assert (tmp_path / "restored" / "formflow.db").is_file()
+
+
+def test_a_backup_keeps_the_settings_but_no_password_or_secret(
+    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backup is copied off the machine: the mail account's password and the password in
+    the Redis URL must not travel with it, as the secret key variable and the database
+    password do not."""
+    monkeypatch.setenv("FORMFLOW_SMTP_HOST", "mail.example.com")
+    monkeypatch.setenv("FORMFLOW_SMTP_PASSWORD", "mail-pass-word")
+    monkeypatch.setenv("FORMFLOW_REDIS_URL", "redis://:queue-pass-word@redis.example.com:6379/0")
+    monkeypatch.setenv("FORMFLOW_SECRET_KEY", "the-secret-key")
+    made = create_backup(instance, tmp_path / "backups")
+    kept = (made.path / "config" / "environment.json").read_text(encoding="utf-8")
+    assert "mail.example.com" in kept
+    assert "redis.example.com" in kept
+    for secret in ("mail-pass-word", "queue-pass-word", "the-secret-key"):
+        assert secret not in kept

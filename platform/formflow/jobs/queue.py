@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from urllib.parse import urlsplit
 
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.storage import SqliteStorage
 from redis import Redis, RedisError
 
-from formflow.config import Settings
+from formflow.config import Settings, without_password
 from formflow.errors import FormflowError
 
 QUEUE_NAME = "formflow"
@@ -41,7 +40,7 @@ def check_queue(settings: Settings) -> None:
         client.ping()
     except RedisError as exc:
         raise QueueUnavailable(
-            f"cannot reach Redis at {_without_password(settings.redis_url)}: {exc} "
+            f"cannot reach Redis at {without_password(settings.redis_url)}: {exc} "
             "(check FORMFLOW_REDIS_URL and that Redis is running)"
         ) from None
     finally:
@@ -75,11 +74,3 @@ class SqliteQueue(SqliteStorage):  # type: ignore[misc]
         connection: sqlite3.Connection = super()._create_connection()
         connection.execute("pragma synchronous=NORMAL")
         return connection
-
-
-def _without_password(url: str) -> str:
-    """``url`` as it may be shown: a password in it replaced by ``***``."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()

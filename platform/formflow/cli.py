@@ -290,7 +290,7 @@ def plugins() -> None:
 
 @main.group()
 def plugin() -> None:
-    """Write plugins: ``formflow plugin new NAME``."""
+    """Write plugins: `formflow plugin new NAME`."""
 
 
 @plugin.command("new")

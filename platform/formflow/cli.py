@@ -112,6 +112,7 @@ def main(context: click.Context) -> None:
 
 @main.command()
 @click.argument("app_dir", type=click.Path(path_type=Path))
+@reports_errors
 def validate(app_dir: Path) -> None:
     """Check the app definition in APP_DIR and report every problem.
 
@@ -289,7 +290,7 @@ def plugins() -> None:
 
 @main.group()
 def plugin() -> None:
-    """Write plugins: ``formflow plugin new NAME``."""
+    """Write plugins: `formflow plugin new NAME`."""
 
 
 @plugin.command("new")
@@ -634,9 +635,10 @@ def worker(threads: int) -> None:
     (FORMFLOW_REDIS_URL) and the server should only serve (FORMFLOW_SERVER_JOBS=0), or to
     add hands. Any number may run, on any machine that reaches the database and Redis.
     """
-    from formflow.jobs import Jobs
+    from formflow.jobs import Jobs, check_queue
 
     with opened() as instance:
+        check_queue(instance.settings)
         for app_key in instance.app_keys:
             instance.records(app_key)
         jobs = Jobs.open(instance.settings, instance.relay)
@@ -686,10 +688,11 @@ def jobs_dead(limit: int) -> None:
 @reports_errors
 def jobs_retry(letter_ids: tuple[int, ...]) -> None:
     """Put the dead letters LETTER_IDS (see `formflow jobs dead`) back on the queue."""
-    from formflow.jobs import Jobs
+    from formflow.jobs import Jobs, check_queue
     from formflow.jobs.dead_letters import retry_dead_letter
 
     with opened() as instance:
+        check_queue(instance.settings)
         with write_transaction(instance.engine) as connection:
             for letter_id in letter_ids:
                 retry_dead_letter(connection, letter_id)
@@ -718,10 +721,11 @@ def jobs_failed(limit: int) -> None:
 @reports_errors
 def jobs_rerun(job_ids: tuple[int, ...]) -> None:
     """Queue the failed plugin jobs JOB_IDS (see `formflow jobs failed`) again."""
-    from formflow.jobs import Jobs
+    from formflow.jobs import Jobs, check_queue
     from formflow.jobs.plugin_jobs import attach
 
     with opened() as instance:
+        check_queue(instance.settings)
         attach(Jobs.open(instance.settings, instance.relay), instance.plugin_jobs)
         for job_id in job_ids:
             instance.plugin_jobs.rerun(job_id)

@@ -37,7 +37,7 @@ from formflow.record_actions.buttons import RecordButtons
 from formflow.record_actions.service import FormActions
 from formflow.records.after_hooks import AFTER_HOOKS, after_hooks_subscriber, wants_after_hooks
 from formflow.records.service import RecordService
-from formflow.storage.database import connect, read_transaction
+from formflow.storage.database import check_reachable, connect, is_sqlite, read_transaction
 from formflow.storage.platform_tables import definition_versions, upgrade_platform_tables
 from formflow.storage.tables import AppSchema
 from formflow.storage.versions import StoredVersion, current_digest, current_version
@@ -117,6 +117,8 @@ class Instance:
     def ensure_initialised(self) -> None:
         """Raise :class:`InstanceError` unless ``formflow init`` has set this instance up;
         bring its platform tables up to this version of Formflow if it has."""
+        if not is_sqlite(self.engine):  # a SQLite file that cannot open is no instance
+            check_reachable(self.engine)
         try:
             with self.engine.connect() as connection:
                 ready = inspect(connection).has_table(definition_versions.name)

@@ -116,12 +116,15 @@ def options(host: str, port: int, workers: int | None) -> dict[str, Any]:
 
 
 def check(settings: Settings) -> None:
-    """Raise the instance's error unless it is initialised and the app builds."""
+    """Raise the instance's error unless it is initialised, its job queue answers and the
+    app builds."""
+    from formflow.jobs import check_queue
     from formflow.web import create_app
 
     instance = Instance(settings)
     try:
         instance.ensure_initialised()
+        check_queue(settings)
         create_app(settings, instance=instance)
     finally:
         instance.close()

@@ -51,6 +51,7 @@ from sqlalchemy import (
 
 from formflow.audit.entry import Entry
 from formflow.storage.platform_tables import audit_entries, audit_head
+from formflow.storage.prepared import Prepared, insert_into
 
 Riders = Sequence[tuple[Table, Sequence[Mapping[str, Any]]]]
 """Rows to insert with the entries: each table with its rows (each row with the same keys)."""
@@ -69,14 +70,15 @@ def append_locked(connection: Connection, entry: Entry, riders: Riders = ()) -> 
     if connection.dialect.name == "postgresql":
         return _append_postgresql(connection, entry, riders)
     for table, rows in riders:
-        connection.execute(insert(table), list(rows))
-    head = connection.execute(_HEAD).one_or_none()
+        if rows:
+            insert_into(table).run(connection, rows)
+    head = _HEAD.run(connection, {}).one_or_none()
     if head is None:
         return None
     chained = replace(entry, id=int(head.last_id) + 1, previous_hash=str(head.last_hash))
     stored = replace(chained, hash=chained.expected_hash())
-    connection.execute(_INSERT, stored.row())
-    connection.execute(_SET_HEAD, {"number": stored.id, "digest": stored.hash})
+    _INSERT.run(connection, stored.row())
+    _SET_HEAD.run(connection, {"number": stored.id, "digest": stored.hash})
     return stored
 
 
@@ -87,7 +89,7 @@ def _append_postgresql(connection: Connection, entry: Entry, riders: Riders) -> 
     riders = [(table, rows) for table, rows in riders if rows]
     if sum(len(rows) for _table, rows in riders) > CARRIED_RIDERS_AT_MOST:
         for table, rows in riders:
-            connection.execute(insert(table), list(rows))
+            insert_into(table).run(connection, rows)
         riders = ()
     statement = _carrying(riders)
     for number, (_table, rows) in enumerate(riders):
@@ -190,9 +192,10 @@ _CARRIED: dict[Any, Select[Any]] = {}
 """PostgreSQL's statement for each shape of riders met so far."""
 
 
-_HEAD = select(audit_head.c.last_id, audit_head.c.last_hash).where(audit_head.c.id == 1)
-_INSERT = insert(audit_entries)
-_SET_HEAD = (
+_HEAD = Prepared(select(audit_head.c.last_id, audit_head.c.last_hash).where(audit_head.c.id == 1))
+"""SQLite's three statements, compiled once (see :mod:`formflow.storage.prepared`)."""
+_INSERT = Prepared(insert(audit_entries))
+_SET_HEAD = Prepared(
     update(audit_head)
     .where(audit_head.c.id == 1)
     .values(last_id=bindparam("number"), last_hash=bindparam("digest"))

@@ -20,7 +20,7 @@ numbers and text.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Insert, Table, insert
@@ -51,25 +51,54 @@ class _Compiled:
     slots: tuple[_Slot, ...]
     positional: bool
 
+    def __post_init__(self) -> None:
+        # what :meth:`bound` walks, worked out once: it runs for every row sent
+        required = [(index, slot.key) for index, slot in enumerate(self.slots) if slot.given]
+        optional = [
+            (index, slot.key, slot.default)
+            for index, slot in enumerate(self.slots)
+            if not slot.given
+        ]
+        processed = [
+            (index, slot.process)
+            for index, slot in enumerate(self.slots)
+            if slot.process is not None
+        ]
+        object.__setattr__(self, "_required", required)
+        object.__setattr__(self, "_optional", optional)
+        object.__setattr__(self, "_processed", processed)
+        object.__setattr__(self, "_names", [slot.sent_as for slot in self.slots])
+
     def bound(self, parameters: Parameters) -> Any:
         """``parameters`` as the driver takes them for this SQL."""
-        values = [self._value(slot, parameters) for slot in self.slots]
+        values: list[Any] = [None] * len(self.slots)
+        for index, key in self._required:
+            values[index] = parameters[key]
+        for index, key, default in self._optional:
+            values[index] = parameters.get(key, default)
+        for index, process in self._processed:
+            if values[index] is not None:
+                values[index] = process(values[index])
         if self.positional:
             return tuple(values)
-        return {slot.sent_as: value for slot, value in zip(self.slots, values, strict=True)}
+        return dict(zip(self._names, values, strict=True))
 
-    @staticmethod
-    def _value(slot: _Slot, parameters: Parameters) -> Any:
-        value = parameters[slot.key] if slot.given else parameters.get(slot.key, slot.default)
-        return value if slot.process is None or value is None else slot.process(value)
+    _required: list[tuple[int, str]] = field(init=False, repr=False, compare=False)
+    _optional: list[tuple[int, str, Any]] = field(init=False, repr=False, compare=False)
+    _processed: list[tuple[int, Callable[[Any], Any]]] = field(
+        init=False, repr=False, compare=False
+    )
+    _names: list[str] = field(init=False, repr=False, compare=False)
 
 
 class Prepared:
-    """``statement`` compiled once per dialect (and per set of keys, for an insert) and
-    sent as driver SQL: :meth:`run` takes what ``connection.execute`` would."""
+    """``statement`` compiled once per dialect (and per set of keys, for an insert of the
+    columns given: ``keyed``, the default for an insert) and sent as driver SQL: :meth:`run`
+    takes what ``connection.execute`` would."""
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, *, keyed: bool | None = None) -> None:
         self.statement = statement
+        self.keyed = isinstance(statement, Insert) if keyed is None else keyed
         self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled | None] = {}
 
     def run(
@@ -78,7 +107,7 @@ class Prepared:
         """Execute with ``parameters`` (a mapping, or a list of mappings with the same keys:
         ``executemany``) on ``connection``, in its transaction."""
         first = parameters if isinstance(parameters, Mapping) else parameters[0]
-        keys = tuple(first) if isinstance(self.statement, Insert) else ()
+        keys = tuple(first) if self.keyed else ()
         shape = (connection.dialect.name, keys)
         try:
             found = self._compiled[shape]

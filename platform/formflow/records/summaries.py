@@ -31,10 +31,6 @@ from formflow.storage.summaries import (
 )
 from formflow.storage.tables import AppSchema
 
-UPSERT_SHAPES_KEPT = 64
-"""How many upserts (one a dialect and row count) a keeper keeps compiled: a write moves a
-record in each summary of its form, two groups each at most."""
-
 
 class SummaryKeeper:
     """Keeps the summaries of one app's forms as its records are written."""
@@ -42,7 +38,7 @@ class SummaryKeeper:
     def __init__(self, app: App) -> None:
         self.app = app
         self.kept = summaries_of(app)
-        self._upserts: dict[tuple[str, tuple[str, ...], int], Prepared] = {}
+        self._upserts: dict[str, Prepared] = {}
         self._emptied = delete(summary_rows).where(
             summary_rows.c.app_key == bindparam("app_key"),
             summary_rows.c.form_key == bindparam("form_key"),
@@ -127,20 +123,11 @@ class SummaryKeeper:
         # rows in one order whatever the write: two writes moving records between the same
         # groups lock them in the same order, rather than each waiting for the other
         moved.sort(key=lambda item: (item[0]["form_key"], item[0]["summary"], item[0]["groups"]))
-        rows = [row for row, _emptying in moved]
-        shape = (connection.dialect.name, tuple(rows[0]), len(rows))
-        upsert = self._upserts.get(shape)
+        dialect = connection.dialect.name
+        upsert = self._upserts.get(dialect)
         if upsert is None:
-            if len(self._upserts) > UPSERT_SHAPES_KEPT:
-                self._upserts.clear()
-            statement = upsert_statement(connection, shape[1], shape[2])
-            upsert = self._upserts[shape] = Prepared(statement, keyed=False)
-        numbered = {
-            f"{key}_{number}": value
-            for number, row in enumerate(rows)
-            for key, value in row.items()
-        }
-        upsert.run(connection, numbered)
+            upsert = self._upserts[dialect] = Prepared(upsert_statement(connection))
+        upsert.run(connection, [row for row, _emptying in moved])
         keys = ("app_key", "form_key", "summary", "groups")
         emptied = [{key: row[key] for key in keys} for row, emptying in moved if emptying]
         if emptied:

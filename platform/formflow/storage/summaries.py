@@ -25,17 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from alembic.operations import Operations
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Connection,
-    bindparam,
-    cast,
-    delete,
-    func,
-    inspect,
-    select,
-)
+from sqlalchemy import BigInteger, ColumnElement, Connection, cast, delete, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from formflow.definitions.dashboard_summaries import Summary, summaries_of
@@ -82,18 +72,9 @@ def _insert(connection: Connection) -> Any:
     return sqlite.insert(summary_rows)
 
 
-def upsert_statement(connection: Connection, keys: Sequence[str] = (), count: int = 0) -> Any:
-    """Rows added to those of the same groups (inserted where there is none yet).
-
-    With ``keys`` and ``count``, the statement carries ``count`` rows of those columns as
-    one multi-row ``VALUES``, bound as ``<key>_<row number>``: one execution where
-    ``executemany`` is one a row (psycopg's, in a pipeline, cost more than the rows). The
-    rows must be of different groups, as a write's deltas are."""
+def upsert_statement(connection: Connection) -> Any:
+    """Rows added to those of the same groups (inserted where there is none yet)."""
     upsert = _insert(connection)
-    if count:
-        upsert = upsert.values(
-            [{key: bindparam(f"{key}_{number}") for key in keys} for number in range(count)]
-        )
     return upsert.on_conflict_do_update(
         index_elements=["app_key", "form_key", "summary", "groups"],
         set_={name: summary_rows.c[name] + upsert.excluded[name] for name in TOTALS},

@@ -96,7 +96,7 @@ def _append_postgresql(connection: Connection, entry: Entry, riders: Riders) -> 
         for index, rider in enumerate(rows):
             for key, value in rider.items():
                 values[f"r{number}_{index}_{key}"] = value
-    row = connection.execute(statement, values).one_or_none()
+    row = statement.run(connection, values).one_or_none()
     if row is None:
         return None
     return replace(
@@ -128,15 +128,15 @@ def _bound(key: str) -> Any:
     return bindparam(f"e_{key}", type_=audit_entries.c[key].type)
 
 
-def _carrying(riders: Riders) -> Select[Any]:
-    """The statement for an entry and ``riders``, built once per shape (tables, columns
-    and row counts)."""
+def _carrying(riders: Riders) -> Prepared:
+    """The statement for an entry and ``riders``, built and compiled once per shape
+    (tables, columns and row counts)."""
     shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in riders)
     statement = _CARRIED.get(shape)
     if statement is None:
         if len(_CARRIED) > 256:
             _CARRIED.clear()
-        statement = _CARRIED[shape] = _carried(shape)
+        statement = _CARRIED[shape] = Prepared(_carried(shape))
     return statement
 
 
@@ -188,7 +188,7 @@ def _rows(table: Table, keys: Sequence[str], prefixes: Sequence[str]) -> Any:
     return chosen[0] if len(chosen) == 1 else union_all(*chosen)
 
 
-_CARRIED: dict[Any, Select[Any]] = {}
+_CARRIED: dict[Any, Prepared] = {}
 """PostgreSQL's statement for each shape of riders met so far."""
 
 

@@ -32,6 +32,17 @@ def test_an_unknown_name_reads_as_none() -> None:
     assert engine.compile("missing").evaluate({}) is None
 
 
+def test_names_it_does_not_read_are_not_handed_to_it() -> None:
+    record = {"qty": 2, "unit_price": 50, **{f"other_{n}": n for n in range(40)}}
+    assert engine.compile("qty * unit_price").evaluate(record) == 100
+
+
+def test_a_value_named_like_a_function_hides_the_function() -> None:
+    with_double = ExpressionEngine({"double": lambda value: 2 * value})
+    assert with_double.compile("double").evaluate({"double": 7}) == 7
+    assert with_double.compile("double(3)").evaluate({}) == 6
+
+
 @pytest.mark.parametrize(
     ("source", "reason"),
     [

@@ -46,12 +46,19 @@ class Expression:
     attributes: frozenset[tuple[str, str]] = frozenset()
     """``(name, attribute)`` for each ``name.attribute`` read, such as ``("parent", "kind")``."""
     limits: Limits = field(default=Limits(), repr=False, compare=False)
+    loaded: frozenset[str] | None = field(default=None, repr=False, compare=False)
+    """Every name it reads, a function's included (a value of that name hides the
+    function); None: not known, so every name given is passed."""
 
     def evaluate(self, names: Mapping[str, Any]) -> Any:
         """The expression's value with ``names`` bound; an unknown name reads as ``None``."""
+        # only the names it reads: Jinja2 copies every name it is given into a new context,
+        # and a form's formulas and conditions are given the whole record
+        loaded = self.loaded
+        read = names if loaded is None else {key: names[key] for key in loaded if key in names}
         try:
             with spending(self.limits) as budget:
-                result = self._run(**names)
+                result = self._run(**read)
                 if isinstance(result, Iterator):
                     result = list(result)
                 budget.receive(result)
@@ -155,13 +162,10 @@ class ExpressionEngine:
             if isinstance(tree, nodes.Name)
             else tree.find_all(nodes.Name)
         )
-        names = {
-            name.name
-            for name in found
-            if isinstance(name, nodes.Name)
-            and name.ctx == "load"
-            and name.name not in self.environment.globals
+        loaded = {
+            name.name for name in found if isinstance(name, nodes.Name) and name.ctx == "load"
         }
+        names = {name for name in loaded if name not in self.environment.globals}
         attributes = {
             (node.node.name, node.attr)
             for node in tree.find_all(nodes.Getattr)
@@ -169,7 +173,9 @@ class ExpressionEngine:
         }
         if isinstance(tree, nodes.Getattr) and isinstance(tree.node, nodes.Name):
             attributes.add((tree.node.name, tree.attr))
-        return Expression(source, frozenset(names), run, frozenset(attributes), self.limits)
+        return Expression(
+            source, frozenset(names), run, frozenset(attributes), self.limits, frozenset(loaded)
+        )
 
 
 def _reason(exc: Exception) -> str:

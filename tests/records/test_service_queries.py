@@ -73,3 +73,15 @@ def test_a_record_its_author_owns_does_not_look_the_author_up(
     with counting_statements(engine) as statements:
         service.create(people.alice, "account", {"name": "A"})
     assert not [text for text in statements if "ff_users" in text]
+
+
+def test_the_rows_a_create_writes_are_in_statements_counted_like_any_other(
+    engine: Engine, service: RecordService, people: People
+) -> None:
+    """The kept-back rows and the audit chain's statements are sent as SQL compiled once
+    (formflow.storage.prepared), and still seen by SQLAlchemy's events."""
+    with counting_statements(engine) as statements:
+        service.create(people.alice, "account", {"name": "A"})
+    sent = " ".join(statements)
+    assert "INSERT INTO ff_audit_log" in sent  # the record's history
+    assert "INSERT INTO ff_audit_entries" in sent

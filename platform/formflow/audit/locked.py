@@ -51,6 +51,7 @@ from sqlalchemy import (
 
 from formflow.audit.entry import Entry
 from formflow.storage.platform_tables import audit_entries, audit_head
+from formflow.storage.prepared import Prepared, insert_into
 
 Riders = Sequence[tuple[Table, Sequence[Mapping[str, Any]]]]
 """Rows to insert with the entries: each table with its rows (each row with the same keys)."""
@@ -69,14 +70,15 @@ def append_locked(connection: Connection, entry: Entry, riders: Riders = ()) -> 
     if connection.dialect.name == "postgresql":
         return _append_postgresql(connection, entry, riders)
     for table, rows in riders:
-        connection.execute(insert(table), list(rows))
-    head = connection.execute(_HEAD).one_or_none()
+        if rows:
+            insert_into(table).run(connection, rows)
+    head = _HEAD.run(connection, {}).one_or_none()
     if head is None:
         return None
     chained = replace(entry, id=int(head.last_id) + 1, previous_hash=str(head.last_hash))
     stored = replace(chained, hash=chained.expected_hash())
-    connection.execute(_INSERT, stored.row())
-    connection.execute(_SET_HEAD, {"number": stored.id, "digest": stored.hash})
+    _INSERT.run(connection, stored.row())
+    _SET_HEAD.run(connection, {"number": stored.id, "digest": stored.hash})
     return stored
 
 
@@ -87,14 +89,14 @@ def _append_postgresql(connection: Connection, entry: Entry, riders: Riders) -> 
     riders = [(table, rows) for table, rows in riders if rows]
     if sum(len(rows) for _table, rows in riders) > CARRIED_RIDERS_AT_MOST:
         for table, rows in riders:
-            connection.execute(insert(table), list(rows))
+            insert_into(table).run(connection, rows)
         riders = ()
     statement = _carrying(riders)
     for number, (_table, rows) in enumerate(riders):
         for index, rider in enumerate(rows):
             for key, value in rider.items():
                 values[f"r{number}_{index}_{key}"] = value
-    row = connection.execute(statement, values).one_or_none()
+    row = statement.run(connection, values).one_or_none()
     if row is None:
         return None
     return replace(
@@ -126,15 +128,15 @@ def _bound(key: str) -> Any:
     return bindparam(f"e_{key}", type_=audit_entries.c[key].type)
 
 
-def _carrying(riders: Riders) -> Select[Any]:
-    """The statement for an entry and ``riders``, built once per shape (tables, columns
-    and row counts)."""
+def _carrying(riders: Riders) -> Prepared:
+    """The statement for an entry and ``riders``, built and compiled once per shape
+    (tables, columns and row counts)."""
     shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in riders)
     statement = _CARRIED.get(shape)
     if statement is None:
         if len(_CARRIED) > 256:
             _CARRIED.clear()
-        statement = _CARRIED[shape] = _carried(shape)
+        statement = _CARRIED[shape] = Prepared(_carried(shape))
     return statement
 
 
@@ -186,13 +188,14 @@ def _rows(table: Table, keys: Sequence[str], prefixes: Sequence[str]) -> Any:
     return chosen[0] if len(chosen) == 1 else union_all(*chosen)
 
 
-_CARRIED: dict[Any, Select[Any]] = {}
+_CARRIED: dict[Any, Prepared] = {}
 """PostgreSQL's statement for each shape of riders met so far."""
 
 
-_HEAD = select(audit_head.c.last_id, audit_head.c.last_hash).where(audit_head.c.id == 1)
-_INSERT = insert(audit_entries)
-_SET_HEAD = (
+_HEAD = Prepared(select(audit_head.c.last_id, audit_head.c.last_hash).where(audit_head.c.id == 1))
+"""SQLite's three statements, compiled once (see :mod:`formflow.storage.prepared`)."""
+_INSERT = Prepared(insert(audit_entries))
+_SET_HEAD = Prepared(
     update(audit_head)
     .where(audit_head.c.id == 1)
     .values(last_id=bindparam("number"), last_hash=bindparam("digest"))

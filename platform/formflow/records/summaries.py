@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, select
 from formflow.definitions.dashboard_summaries import Summary, summaries_of
 from formflow.definitions.model import App, Form
 from formflow.storage.platform_tables import summary_rows
+from formflow.storage.prepared import Prepared
 from formflow.storage.summaries import (
     Group,
     add_record,
@@ -37,7 +38,7 @@ class SummaryKeeper:
     def __init__(self, app: App) -> None:
         self.app = app
         self.kept = summaries_of(app)
-        self._upserts: dict[str, Any] = {}
+        self._upserts: dict[str, Prepared] = {}
         self._emptied = delete(summary_rows).where(
             summary_rows.c.app_key == bindparam("app_key"),
             summary_rows.c.form_key == bindparam("form_key"),
@@ -125,8 +126,8 @@ class SummaryKeeper:
         dialect = connection.dialect.name
         upsert = self._upserts.get(dialect)
         if upsert is None:
-            upsert = self._upserts[dialect] = upsert_statement(connection)
-        connection.execute(upsert, [row for row, _emptying in moved])
+            upsert = self._upserts[dialect] = Prepared(upsert_statement(connection))
+        upsert.run(connection, [row for row, _emptying in moved])
         keys = ("app_key", "form_key", "summary", "groups")
         emptied = [{key: row[key] for key in keys} for row, emptying in moved if emptying]
         if emptied:

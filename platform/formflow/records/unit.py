@@ -29,13 +29,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 from weakref import WeakSet
 
-from sqlalchemy import Connection, Engine, Insert, Table, event, insert
+from sqlalchemy import Connection, Engine, Table, event
 
 from formflow.storage.database import write_transaction
+from formflow.storage.prepared import insert_into
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class UnitOfWork:
             elif found.table is not None:
                 if carrier is not None:
                     continue  # taken along by the carrier
-                self.connection.execute(insert(found.table), found.rows)
+                insert_into(found.table).run(self.connection, found.rows)
             elif found.flush is not None:
                 found.flush(self.connection, found.rows)
             found.rows.clear()
@@ -177,13 +177,7 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     if unit is not None:
         unit.kept_inserts(table).extend(rows)
     elif rows:
-        connection.execute(_insert_into(table), rows)
-
-
-@cache
-def _insert_into(table: Table) -> Insert:
-    """The insert statement of ``table``, built once: a write runs it every time."""
-    return insert(table)
+        insert_into(table).run(connection, rows)
 
 
 _current: ContextVar[UnitOfWork | None] = ContextVar("formflow_unit_of_work", default=None)

@@ -26,14 +26,15 @@ from sqlalchemy import Connection, insert, select, update
 from formflow.definitions.model import App
 from formflow.storage.migration_ops import Effect, Operation
 from formflow.storage.platform_tables import audit_log, stage_stays
+from formflow.storage.prepared import Prepared
 from formflow.storage.rows import aware
 
 STAGE_HISTORY = "stage_history"
 """The widget kind whose stage field has its stays kept."""
 FILL_BATCH = 5000
-_ADD_STAYS = insert(stage_stays)
-"""Built once: every write that sets a tracked field runs it, and building it anew (with
-its cache key) cost more than the rest of keeping the stay."""
+_ADD_STAYS = Prepared(insert(stage_stays))
+"""Built and compiled once: every write that sets a tracked field runs it, and building it
+anew (with its cache key) cost more than the rest of keeping the stay."""
 
 
 def tracked_fields(app: App | None) -> dict[str, tuple[str, ...]]:
@@ -75,7 +76,7 @@ class StayKeeper:
             if old is not None:
                 _leave(connection, where, at)
             if new is not None:
-                connection.execute(_ADD_STAYS, [_stay(where, str(new), at)])
+                _ADD_STAYS.run(connection, _stay(where, str(new), at))
 
     def keep_created(
         self,
@@ -92,7 +93,7 @@ class StayKeeper:
             if record.get(key) is not None
         ]
         if rows:
-            connection.execute(_ADD_STAYS, rows)
+            _ADD_STAYS.run(connection, rows)
 
 
 def _stay(where: tuple[str, str, str, int], value: str, at: datetime) -> dict[str, Any]:
@@ -180,10 +181,10 @@ def fill_stays(
     for row in _rebuilt(connection, (app_key, form_key, field_key), table):
         batch.append(row)
         if len(batch) >= FILL_BATCH:
-            connection.execute(_ADD_STAYS, batch)
+            _ADD_STAYS.run(connection, batch)
             stored, batch = stored + len(batch), []
     if batch:
-        connection.execute(_ADD_STAYS, batch)
+        _ADD_STAYS.run(connection, batch)
     if connection.dialect.name == "postgresql":  # so the planner knows the stays it now has
         connection.exec_driver_sql(f"ANALYZE {stage_stays.name}")
     return stored + len(batch)

@@ -72,6 +72,8 @@ def record_error_response(error: RecordError) -> tuple[Response, int]:
         }
     if isinstance(error, QueryError) and error.field:
         extra["field"] = error.field
+    if isinstance(error, StaleRecord):  # so a client need not read it out of the message
+        extra["version"] = error.actual
     return jsonify(error_body(error.code, error_message(error), **extra)), status
 
 

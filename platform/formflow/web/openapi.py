@@ -627,6 +627,11 @@ def _shared_schemas() -> dict[str, Schema]:
                             "additionalProperties": {"type": "array", "items": problem},
                         },
                         "field": {"type": "string", "description": "The field a query names."},
+                        "version": {
+                            "type": "integer",
+                            "description": "With `stale_record`: the version the record is at "
+                            "now, to read it again at (or to send, knowing what changed).",
+                        },
                     },
                 }
             },

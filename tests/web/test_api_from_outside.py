@@ -4,7 +4,10 @@ a caller sending what no client should: every answer says what a program needs t
 
 from __future__ import annotations
 
-from web.test_api import CUSTOMERS, Api, admin, api_as, new_customer
+import json
+from typing import Any
+
+from web.test_api import CUSTOMERS, OPPORTUNITY, Api, admin, api_as, new_customer
 
 __all__ = ["admin", "api_as"]  # fixtures
 
@@ -43,3 +46,46 @@ def test_a_stale_delete_says_which_version_the_record_is_at(admin: Api) -> None:
 def test_the_document_gives_a_conflicts_version(admin: Api) -> None:
     error = admin.get(DOCUMENT).json["components"]["schemas"]["Error"]
     assert error["properties"]["error"]["properties"]["version"]["type"] == "integer"
+
+
+# filters as the docs give them ----------------------------------------------------
+
+
+def new_opportunity(api: Api, stage: str) -> dict[str, Any]:
+    customer = new_customer(api, name=f"Buyer in {stage}")
+    response = api.post(
+        OPPORTUNITIES, json={**OPPORTUNITY, "customer": customer["id"], "stage": stage}
+    )
+    assert response.status_code == 201, response.text
+    record: dict[str, Any] = response.json
+    return record
+
+
+def test_the_ever_operator_works_through_the_api(admin: Api) -> None:
+    record = new_opportunity(admin, "proposal")
+    path = f"{OPPORTUNITIES}/{record['id']}"
+    assert admin.patch(path, json={"stage": "negotiation", "version": 1}).status_code == 200
+    new_opportunity(admin, "needs_analysis")
+    ever = {"field": "stage", "op": "ever", "value": ["proposal"]}
+    page = admin.get(OPPORTUNITIES, query_string={"filter": json.dumps(ever)})
+    assert page.status_code == 200, page.text
+    assert [row["id"] for row in page.json["data"]] == [record["id"]]
+
+
+def test_the_document_lists_ever_for_a_stage_field_whose_history_is_kept(admin: Api) -> None:
+    schemas = admin.get(DOCUMENT).json["components"]["schemas"]
+    titles = {alternative.get("title") for alternative in schemas_of(schemas, "Condition")}
+    assert "CrmSfa_Opportunity_Where_Stage_Ever" in titles
+    assert "CrmSfa_Opportunity_Where_Rating_Ever" not in titles  # no history kept
+
+
+def schemas_of(schemas: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = schemas[f"CrmSfa_Opportunity_{name}"]["anyOf"]
+    return found
+
+
+def test_ever_on_a_field_without_history_is_an_invalid_query(admin: Api) -> None:
+    ever = {"field": "rating", "op": "ever", "value": ["hot"]}
+    page = admin.get(OPPORTUNITIES, query_string={"filter": json.dumps(ever)})
+    assert page.status_code == 400
+    assert page.json["error"] == {**page.json["error"], "code": "invalid_query", "field": "rating"}

@@ -89,3 +89,35 @@ def test_ever_on_a_field_without_history_is_an_invalid_query(admin: Api) -> None
     page = admin.get(OPPORTUNITIES, query_string={"filter": json.dumps(ever)})
     assert page.status_code == 400
     assert page.json["error"] == {**page.json["error"], "code": "invalid_query", "field": "rating"}
+
+
+# answers of a bounded size ----------------------------------------------------------
+
+
+def test_thousands_of_unknown_keys_get_an_answer_of_bounded_size(admin: Api) -> None:
+    body = {"name": "Acme Ltd", **{f"k{n}": 1 for n in range(5000)}}
+    response = admin.post(CUSTOMERS, json=body)
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "validation_failed"
+    assert len(response.data) < 20_000
+    assert 0 < len(error["fields"]) <= 50
+    assert all(
+        problem["code"] == "unknown_field" for p in error["fields"].values() for problem in p
+    )
+    assert "4950" in error["message"]  # how many more were left out
+
+
+def test_a_huge_unknown_key_is_not_echoed_whole(admin: Api) -> None:
+    response = admin.post(CUSTOMERS, json={"name": "Acme Ltd", "k" * 100_000: 1})
+    assert response.status_code == 422
+    assert len(response.data) < 5_000
+    (key,) = response.json["error"]["fields"]
+    assert key.startswith("kkk")
+    assert len(key) <= 201
+
+
+def test_a_few_problems_are_all_named(admin: Api) -> None:
+    response = admin.post(CUSTOMERS, json={"level": "Z", "colour": "red"})
+    assert response.status_code == 422
+    assert set(response.json["error"]["fields"]) == {"level", "colour", "name"}

@@ -1370,7 +1370,10 @@ class RecordService:
         left_out = access.hidden - access.granted
         for key in values:
             if key in left_out:
-                problem = Problem("unknown_field", f"'{key}' is not a field of this form")
+                # the words of a key that is no field (submission.py), in every language
+                problem = Problem(
+                    "unknown_field", N_("'%(key)s' is not a field of this form"), (("key", key),)
+                )
                 problems.setdefault(key, []).append(problem)
         if len(problems) == len(found or {}):
             return values, problems

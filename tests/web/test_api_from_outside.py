@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from web.test_api import CUSTOMERS, OPPORTUNITY, Api, admin, api_as, new_customer
 
 __all__ = ["admin", "api_as"]  # fixtures
@@ -121,3 +123,16 @@ def test_a_few_problems_are_all_named(admin: Api) -> None:
     response = admin.post(CUSTOMERS, json={"level": "Z", "colour": "red"})
     assert response.status_code == 422
     assert set(response.json["error"]["fields"]) == {"level", "colour", "name"}
+
+
+# values as a client may write them ------------------------------------------------
+
+
+@pytest.mark.parametrize("zero", ["-0", "-0.00", "-0.0"])
+def test_a_negative_zero_is_stored_as_zero(admin: Api, zero: str) -> None:
+    start = '{"code": "Z-1", "name": "Free", "category": "software", "list_price": '
+    for sent in (start + zero + "}", start + json.dumps(zero) + "}"):
+        response = admin.post(PRODUCTS, data=sent, headers={"Content-Type": "application/json"})
+        assert response.status_code == 201, response.text
+        assert response.json["list_price"] == "0.00"
+        admin.delete(f"{PRODUCTS}/{response.json['id']}")

@@ -136,3 +136,35 @@ def test_a_negative_zero_is_stored_as_zero(admin: Api, zero: str) -> None:
         assert response.status_code == 201, response.text
         assert response.json["list_price"] == "0.00"
         admin.delete(f"{PRODUCTS}/{response.json['id']}")
+
+
+# an invalid query names the parameter at fault --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "1000000000"}, "limit"),
+        ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
+        ({"cursor": "bm90IGEgY3Vyc29y", "offset": "5"}, "cursor"),
+        ({"search": "x" * 201}, "search"),
+        ({"filter": '{"and": {}}'}, "filter"),
+        ({"filter": '{"and": [], "or": []}'}, "filter"),
+        ({"filter": '{"and": [1]}'}, "filter"),
+        ({"filter": '{"not": ' * 12 + '{"field": "name", "op": "is_empty"}' + "}" * 12}, "filter"),
+    ],
+)
+def test_an_invalid_query_names_the_parameter_at_fault(
+    admin: Api, query: dict[str, str], parameter: str
+) -> None:
+    response = admin.get(CUSTOMERS, query_string=query)
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_query"
+    assert response.json["error"].get("field") == parameter
+
+
+def test_a_damaged_cursor_sent_in_a_search_body_names_the_cursor(admin: Api) -> None:
+    response = admin.post("/api/v1/crm_sfa/customer/search", json={"cursor": "bm90IGEgY3Vyc29y"})
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "cursor"

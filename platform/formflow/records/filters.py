@@ -69,6 +69,8 @@ CHOICE_OPS = ("has_any", "has_all", "is_empty", "is_not_empty")
 _LIST_OPS = frozenset({"in", "not_in", "has_any", "has_all"})
 EVER = "ever"
 """Once held one of the values: a stage field whose stays are kept."""
+FILTER = "filter"
+"""What a problem with the filter as a whole names as its field: the parameter."""
 _ORDERED_KINDS = frozenset(
     {ValueKind.INTEGER, ValueKind.DECIMAL, ValueKind.DATE, ValueKind.DATETIME}
 )
@@ -337,10 +339,13 @@ class _Compiler:
     def node(self, spec: Any, depth: int) -> ColumnElement[bool]:
         if not isinstance(spec, Mapping):
             raise QueryError(
-                f"a filter must be an object such as {{'field': 'name', 'op': 'eq', 'value': 'x'}}, not {spec!r:.100}"
+                f"a filter must be an object such as {{'field': 'name', 'op': 'eq', 'value': 'x'}}, not {spec!r:.100}",
+                field=FILTER,
             )
         if depth > MAX_DEPTH:
-            raise QueryError(f"the filter nests more than {MAX_DEPTH} levels deep; simplify it")
+            raise QueryError(
+                f"the filter nests more than {MAX_DEPTH} levels deep; simplify it", field=FILTER
+            )
         groups = [key for key in ("and", "or", "not") if key in spec]
         if not groups:
             return self.condition(spec)
@@ -349,7 +354,8 @@ class _Compiler:
             self.bind.shape.append((groups[0], len(items) if isinstance(items, Sequence) else 0))
         if len(spec) != 1:
             raise QueryError(
-                f"a filter group has exactly one key ('and', 'or' or 'not'), found {sorted(map(str, spec))}"
+                f"a filter group has exactly one key ('and', 'or' or 'not'), found {sorted(map(str, spec))}",
+                field=FILTER,
             )
         if groups[0] == "not":
             inner = self.node(spec["not"], depth + 1)
@@ -361,9 +367,11 @@ class _Compiler:
 
     def group(self, name: str, items: Any, depth: int) -> ColumnElement[bool]:
         if not isinstance(items, Sequence) or isinstance(items, str):
-            raise QueryError(f"'{name}' takes a list of filters")
+            raise QueryError(f"'{name}' takes a list of filters", field=FILTER)
         if len(items) > MAX_CONDITIONS:
-            raise QueryError(f"'{name}' holds more than {MAX_CONDITIONS} filters; simplify it")
+            raise QueryError(
+                f"'{name}' holds more than {MAX_CONDITIONS} filters; simplify it", field=FILTER
+            )
         clauses = [self.node(item, depth + 1) for item in items]
         if self.bind is not None and self.bind.dry:
             return _DRY
@@ -373,7 +381,9 @@ class _Compiler:
     def condition(self, spec: Mapping[str, Any]) -> ColumnElement[bool]:
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
-            raise QueryError(f"the filter has more than {MAX_CONDITIONS} conditions; simplify it")
+            raise QueryError(
+                f"the filter has more than {MAX_CONDITIONS} conditions; simplify it", field=FILTER
+            )
         key, op = spec.get("field"), spec.get("op")
         unknown = sorted(map(str, set(spec) - _CONDITION_KEYS))
         if unknown or not isinstance(key, str) or not isinstance(op, str):

@@ -92,11 +92,13 @@ class Query:
 
     def __post_init__(self) -> None:
         if isinstance(self.limit, bool) or not 1 <= self.limit <= MAX_LIMIT:
-            raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, got {self.limit}")
+            raise QueryError(
+                f"limit must be between 1 and {MAX_LIMIT}, got {self.limit}", field="limit"
+            )
         if self.offset < 0:
-            raise QueryError(f"offset cannot be negative, got {self.offset}")
+            raise QueryError(f"offset cannot be negative, got {self.offset}", field="offset")
         if self.cursor and self.offset:
-            raise QueryError("give a cursor or an offset, not both")
+            raise QueryError("give a cursor or an offset, not both", field="cursor")
 
 
 @dataclass(frozen=True)
@@ -572,17 +574,17 @@ def decode_cursor(cursor: str, order: Sequence[Ordered], query: Query) -> list[A
         payload = None
     expected = {"s": [str(item) for item in order], "d": query.deleted}
     if not isinstance(payload, dict) or {k: payload.get(k) for k in expected} != expected:
-        raise QueryError(_STALE_CURSOR)
+        raise QueryError(_STALE_CURSOR, field="cursor")
     values = payload.get("v")
     if not isinstance(values, list) or len(values) != len(order):
-        raise QueryError(_STALE_CURSOR)
+        raise QueryError(_STALE_CURSOR, field="cursor")
     try:
         return [
             None if value is None else coerce_value(item.ref, value, check_options=False)
             for item, value in zip(order, values, strict=True)
         ]
     except QueryError:
-        raise QueryError(_STALE_CURSOR) from None
+        raise QueryError(_STALE_CURSOR, field="cursor") from None
 
 
 _STALE_CURSOR = "this page cursor is damaged or belongs to another list or sort; start again from the first page"

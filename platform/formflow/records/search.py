@@ -105,10 +105,13 @@ def search_condition(schema: AppSchema, form_key: str, text: str) -> ColumnEleme
     table = schema.table(form_key)
     if SEARCH not in table.c:
         raise QueryError(
-            f"form '{form_key}' has no search fields; list some under list.search in its definition"
+            f"form '{form_key}' has no search fields; list some under list.search in its definition",
+            field="search",
         )
     if len(text) > MAX_SEARCH_LENGTH:
-        raise QueryError(f"search text is too long: at most {MAX_SEARCH_LENGTH} characters")
+        raise QueryError(
+            f"search text is too long: at most {MAX_SEARCH_LENGTH} characters", field="search"
+        )
     tokens, prefix = search_tokens(text)
     if not tokens:
         return None

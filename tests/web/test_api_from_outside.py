@@ -5,10 +5,12 @@ a caller sending what no client should: every answer says what a program needs t
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
+from support import ROOT
 from web.test_api import CUSTOMERS, OPPORTUNITY, Api, admin, api_as, new_customer
 
 __all__ = ["admin", "api_as"]  # fixtures
@@ -168,3 +170,16 @@ def test_a_damaged_cursor_sent_in_a_search_body_names_the_cursor(admin: Api) -> 
     response = admin.post("/api/v1/crm_sfa/customer/search", json={"cursor": "bm90IGEgY3Vyc29y"})
     assert response.status_code == 400
     assert response.json["error"]["field"] == "cursor"
+
+
+# the docs, read by an integrator ----------------------------------------------------
+
+
+def test_the_search_body_takes_the_members_the_docs_name(admin: Api) -> None:
+    docs = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    sentence = docs.split("Send the same query as a JSON body instead; it", 1)[1]
+    sentence = sentence.split("answers exactly as the list does", 1)[0]
+    named = re.findall(r"`([a-z_]+)`", sentence)
+    assert "filter" in named
+    schema = admin.get(DOCUMENT).json["components"]["schemas"]["CrmSfa_Customer_Search"]
+    assert set(named) == set(schema["properties"])

@@ -9,7 +9,9 @@ import re
 from typing import Any
 
 import pytest
+from flask import Flask
 
+from formflow.web import api
 from support import ROOT
 from web.test_api import CUSTOMERS, OPPORTUNITY, Api, admin, api_as, new_customer
 
@@ -183,3 +185,36 @@ def test_the_search_body_takes_the_members_the_docs_name(admin: Api) -> None:
     assert "filter" in named
     schema = admin.get(DOCUMENT).json["components"]["schemas"]["CrmSfa_Customer_Search"]
     assert set(named) == set(schema["properties"])
+
+
+def test_delegations_can_be_narrowed_to_an_app_as_the_docs_say(admin: Api) -> None:
+    response = admin.get("/api/v1/delegations", query_string={"app": "crm_sfa"})
+    assert response.status_code == 200, response.text
+    assert response.json == {"data": []}
+
+
+def test_every_endpoint_takes_the_query_parameters_the_document_gives(app: Flask) -> None:
+    """A parameter the document offers but the endpoint refuses as unknown breaks a client
+    generated from the document."""
+    document = app.test_client().get(DOCUMENT).json
+    adapter = app.url_map.bind("localhost")
+    for path, operations in document["paths"].items():
+        concrete = "/api/v1" + re.sub(r"\{[a-z_]+\}", "1", path)
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            endpoint, _args = adapter.match(concrete, method=method.upper())
+            listed = [*operations.get("parameters", []), *operation.get("parameters", [])]
+            resolved = [resolve(document, parameter) for parameter in listed]
+            offered = {p["name"] for p in resolved if p["in"] == "query"}
+            taken = api._PARAMETERS.get(endpoint, frozenset())
+            assert offered <= taken, (method, path, endpoint)
+
+
+def resolve(document: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" not in item:
+        return item
+    found: dict[str, Any] = document
+    for part in item["$ref"].removeprefix("#/").split("/"):
+        found = found[part]
+    return found

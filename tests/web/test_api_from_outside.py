@@ -218,3 +218,35 @@ def resolve(document: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     for part in item["$ref"].removeprefix("#/").split("/"):
         found = found[part]
     return found
+
+
+# dashboards' filters ----------------------------------------------------------------
+
+MY_SALES = "/api/v1/crm_sfa/dashboards/my_sales"
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ({"from": "2026-02-30"}, "from"),
+        ({"to": "31/12/2026"}, "to"),
+        ({"from": "20260101"}, "from"),
+        ({"from": "2026-12-31", "to": "2026-01-01"}, "from"),
+        ({"owner": "abc"}, "owner"),
+        ({"department": "99999999999999999999999"}, "department"),
+    ],
+)
+def test_a_dashboard_filter_that_does_not_parse_is_refused_not_ignored(
+    admin: Api, query: dict[str, str], parameter: str
+) -> None:
+    """Ignored, it would answer with the figures of everyone and every day, as if narrowed."""
+    for path in (MY_SALES, f"{MY_SALES}/widgets/won_month"):
+        response = admin.get(path, query_string=query)
+        assert response.status_code == 400, (path, response.text)
+        assert response.json["error"]["code"] == "invalid_query"
+        assert response.json["error"]["field"] == parameter
+
+
+def test_a_dashboard_takes_a_range_of_days(admin: Api) -> None:
+    response = admin.get(MY_SALES, query_string={"from": "2026-01-01", "to": "2026-12-31"})
+    assert response.status_code == 200, response.text

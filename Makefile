@@ -34,7 +34,7 @@ $(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/message
 
 # After changing interface text: collect every message, then translate the new ones in the .po.
 translations: $(INSTALLED)
-	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o $(TRANSLATIONS)/messages.pot platform/formflow
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k N_ --no-location --sort-output -o $(TRANSLATIONS)/messages.pot platform/formflow
 	$(BIN)/pybabel -q update --no-fuzzy-matching -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
 
 # A demo CRM instance in ./instance, served on http://$(HOST):$(PORT)/ (make run PORT=8000).

@@ -101,7 +101,7 @@ def run(kind: str, requests: int, profile: int = 0) -> dict[str, str]:
             }
         notes = Notifications(engine)
         told = Followers(engine, notes, lambda _app, form: app.forms.get(form))
-        relay = Relay(engine, {FOLLOWS: told.handle})
+        relay = Relay(engine, {FOLLOWS: told})
         relay.dispatch = lambda: None  # delivered below, as the job runner would
         records = RecordService(engine, schema, relay=relay, subscriber_checks={FOLLOWS: followed})
         flows = WorkflowService(records, notifications=notes)

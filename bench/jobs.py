@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python bench/jobs.py [--queue sqlite|redis|both] [--database
 sqlite|postgresql] [--events N] [--writers W] [--threads T] [--processes] [--writer-cost]
-[--only end-to-end|backlog|relay] [--profile PREFIX]``.
+[--subscriber each|batch] [--workload tally|automations] [--only end-to-end|backlog|relay]
+[--profile PREFIX]``.
 
 A fresh database gets a one-form app; W writer threads of this process create N records
 through the record service, one unit of work (one commit, one event) each, and each commit
@@ -28,6 +29,12 @@ first); PostgreSQL the server at ``FORMFLOW_BENCH_POSTGRES`` (a database made af
 ``FORMFLOW_BENCH_JOBS_DATABASE``, default ``formflow_bench_jobs``, so that two runs can share
 the server). ``--subscriber batch`` makes the tally a batch subscriber, which stores a
 round's keys and counts them in one transaction.
+
+``--workload automations`` hands the events to the engine's automations instead of the
+tally: one rule sets a field of each new record and tells the one member of staff (a
+notification), so a run costs what an automation's does (the record read and updated, its
+audit and event, the notification, the run's log row); ``--subscriber batch`` then lets
+them take a round at once (:meth:`Automations.handle_many`), ``each`` one event at a time.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +63,7 @@ from huey import Huey, RedisHuey, SqliteHuey  # noqa: E402
 from psycopg import sql  # noqa: E402
 from sqlalchemy import (  # noqa: E402
     Column,
+    Connection,
     Engine,
     Integer,
     MetaData,
@@ -69,16 +78,27 @@ from sqlalchemy import (  # noqa: E402
 from sqlalchemy.dialects import postgresql, sqlite  # noqa: E402
 from sqlalchemy.exc import IntegrityError  # noqa: E402
 
+from formflow import accounts  # noqa: E402
+from formflow.actions import ActionServices  # noqa: E402
+from formflow.automations.engine import SUBSCRIBER as AUTOMATIONS  # noqa: E402
+from formflow.automations.engine import Automations, event_rules_check  # noqa: E402
 from formflow.definitions import load_app  # noqa: E402
 from formflow.events import Event, Relay, Subscriber  # noqa: E402
 from formflow.jobs import Jobs  # noqa: E402
 from formflow.jobs.queue import SqliteQueue  # noqa: E402
 from formflow.jobs.runner import BUSY_RETRY_SECONDS  # noqa: E402
+from formflow.notifications import Notifications  # noqa: E402
+from formflow.plugins import load_plugins  # noqa: E402
 from formflow.records.access import Actor  # noqa: E402
 from formflow.records.service import RecordService  # noqa: E402
 from formflow.records.unit import unit_of_work  # noqa: E402
 from formflow.storage.database import connect, write_transaction  # noqa: E402
-from formflow.storage.platform_tables import event_deliveries, event_subscribers  # noqa: E402
+from formflow.storage.platform_tables import (  # noqa: E402
+    automation_runs,
+    event_deliveries,
+    event_subscribers,
+    notifications,
+)
 from formflow.storage.tables import AppSchema  # noqa: E402
 
 APP = {
@@ -101,6 +121,26 @@ permissions:
   staff: {create: all, read: all, update: all, delete: none}
 """,
 }
+RULES_APP = {
+    "app.yaml": APP["app.yaml"] + "  automations: [automations/*.yaml]\n",
+    "forms/item.yaml": APP["forms/item.yaml"].replace(
+        "  - {key: name, type: text, label: Name, required: true}\n",
+        "  - {key: name, type: text, label: Name, required: true}\n"
+        "  - {key: note, type: text, label: Note}\n",
+    ),
+    "automations/mark_new.yaml": """\
+key: mark_new
+label: Mark new items, and tell the staff
+form: item
+trigger: {type: created}
+actions:
+  - set: {note: seen}
+  - action: notify
+    params: {roles: [staff], title: "New item {{ name }}"}
+""",
+}
+"""``--workload automations``: the same writes, handed to the engine's automations, whose
+one rule sets a field of each new record and tells the one member of staff."""
 SUBSCRIBER = "bench.tally"
 REDIS_URL = os.environ.get("FORMFLOW_BENCH_REDIS", "redis://127.0.0.1:6379/15")
 POSTGRES = os.environ.get(
@@ -150,6 +190,63 @@ def subscriber(engine: Engine, batches: bool = False) -> Subscriber:
     return handle
 
 
+def subscribers(engine: Engine, workload: str, batches: bool = False) -> dict[str, Subscriber]:
+    """The worker's subscribers for ``workload``: the tally, or the engine's automations
+    (taking a round at once with ``batches``, else one event at a time)."""
+    if workload == "tally":
+        return {SUBSCRIBER: subscriber(engine, batches)}
+    automations = Automations(
+        engine,
+        lambda _key: rules_service(engine),
+        lambda: ["bench"],
+        actions=PLUGINS.actions,
+        expressions=PLUGINS.toolkit.expressions,
+        timezone=UTC,
+    )
+    automations.services = ActionServices(notifications=Notifications(engine))
+
+    def each(event: Event, key: str) -> None:
+        automations.handle(event, key)
+
+    return {AUTOMATIONS: automations if batches else each}
+
+
+PLUGINS = load_plugins(entry_points=False)
+_rules_services: dict[Engine, RecordService] = {}
+
+
+def rules_service(engine: Engine, relay: Relay | None = None) -> RecordService:
+    """The record service of the automations workload's app on ``engine`` (one a process):
+    only the creates its rule watches owe the automations a delivery."""
+    if engine not in _rules_services:
+        schema = AppSchema(load_app(RULES_APP, toolkit=PLUGINS.toolkit))
+        _rules_services[engine] = RecordService(
+            engine,
+            schema,
+            relay=relay,
+            subscriber_checks={AUTOMATIONS: event_rules_check(schema.app)},
+        )
+    return _rules_services[engine]
+
+
+def service_for(engine: Engine, workload: str, relay: Relay) -> RecordService:
+    """The record service a writer creates through for ``workload``."""
+    if workload == "tally":
+        return RecordService(engine, AppSchema(load_app(APP)), relay=relay)
+    return rules_service(engine, relay)
+
+
+def handled_once(connection: Connection, workload: str) -> int:
+    """How many events the worker has handled, once each: the tally, or the rule's runs
+    that told someone (the fewer of its runs and its notifications)."""
+    if workload == "tally":
+        return int(connection.execute(select(tally.c.count)).scalar_one())
+    done = select(func.count()).select_from(automation_runs)
+    runs = connection.execute(done.where(automation_runs.c.status == "done")).scalar_one()
+    told = connection.execute(select(func.count()).select_from(notifications)).scalar_one()
+    return min(int(runs), int(told))
+
+
 def open_queue(kind: str, folder: Path) -> Huey:
     if kind == "redis":
         return RedisHuey("formflow", url=REDIS_URL, results=False)
@@ -166,9 +263,12 @@ def worker(
     profile: str | None = None,
     sent: Any = None,
     batches: bool = False,
+    workload: str = "tally",
 ) -> None:
     engine = connect(database_url)
-    relay = Relay(engine, {SUBSCRIBER: subscriber(engine, batches)})
+    relay = Relay(engine, subscribers(engine, workload, batches))
+    if workload != "tally":
+        rules_service(engine, relay)  # the rule's own writes owe their events here too
     jobs = Jobs(open_queue(kind, Path(folder)), relay)
     if sent is not None:
         count_round_trips(engine, sent)
@@ -233,6 +333,7 @@ def write_process(
     finish: Any,
     profile: str | None = None,
     per_unit: int = 1,
+    workload: str = "tally",
 ) -> None:
     """A writer process: ``count`` creates through a record service of its own, ``per_unit``
     in each unit of work (one commit), each commit ringing the queue as a server process's do (unless ``ring`` is false); it
@@ -240,10 +341,9 @@ def write_process(
     ``go``, reports the CPU seconds its writes took and keeps its connection (whose
     server process the bench measures) until told to ``finish``."""
     engine = connect(database_url)
-    schema = AppSchema(load_app(APP))
-    relay = Relay(engine, {SUBSCRIBER: subscriber(engine)})
+    relay = Relay(engine, subscribers(engine, workload))
     Jobs(open_queue(queue, Path(folder)), relay)
-    service = RecordService(engine, schema, relay=relay)
+    service = service_for(engine, workload, relay)
     for number in range(WARM):
         service.create(Actor.system(), "item", {"name": f"Warm {number}"})
     if not ring:
@@ -328,6 +428,7 @@ def run(
     profile: str | None = None,
     per_unit: int = 1,
     batches: bool = False,
+    workload: str = "tally",
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
@@ -335,22 +436,30 @@ def run(
             redis.Redis.from_url(REDIS_URL).flushdb()
         database_url = fresh_database(database, folder)
         engine = connect(database_url)
-        schema = AppSchema(load_app(APP))
-        schema.metadata.create_all(engine)
-        bench_metadata.create_all(engine)
-        with write_transaction(engine) as connection:
-            connection.execute(insert(tally).values(id=1, count=0))
-        relay = Relay(engine, {SUBSCRIBER: subscriber(engine)})
+        relay = Relay(engine, subscribers(engine, workload))
         jobs = Jobs(open_queue(queue, folder), relay)
         if backlog:
             relay.dispatch = lambda: None  # commits do not ring: a backlog builds up
-        service = RecordService(engine, schema, relay=relay)
+        service = service_for(engine, workload, relay)
+        service.schema.metadata.create_all(engine)
+        bench_metadata.create_all(engine)
+        with write_transaction(engine) as connection:
+            connection.execute(insert(tally).values(id=1, count=0))
+            if workload != "tally":  # the one member of staff the rule tells
+                accounts.create_user(
+                    connection,
+                    "staff",
+                    None,
+                    password_hash="-",
+                    department_id=None,
+                    roles={"bench": ["staff"]},
+                )
 
         spawn = multiprocessing.get_context("spawn")
         sent = spawn.RawArray("q", 2)  # the worker's statements and Redis round trips
         consumer = spawn.Process(
             target=worker,
-            args=(database_url, queue, str(folder), threads, profile, sent, batches),
+            args=(database_url, queue, str(folder), threads, profile, sent, batches, workload),
         )
         consumer.start()
         time.sleep(3)  # let the worker start before the clock does
@@ -375,6 +484,7 @@ def run(
                 finish,
                 profile,
                 per_unit,
+                workload,
             )
             writers_: list[Any] = [
                 spawn.Process(target=write_process, args=arguments) for _ in range(writers)
@@ -450,7 +560,7 @@ def run(
         consumer.terminate()
         consumer.join()
         with engine.connect() as connection:
-            count = connection.execute(select(tally.c.count)).scalar_one()
+            count = handled_once(connection, workload)
         engine.dispose()
         total = per_writer * writers
         assert count == total + warmed, (count, total, warmed)
@@ -566,6 +676,14 @@ def main() -> None:
         " (a transaction a round)",
     )
     parser.add_argument(
+        "--workload",
+        choices=["tally", "automations"],
+        default="tally",
+        help="what the worker does with an event: add it to the tally, or run the engine's"
+        " automations (a rule that sets a field of each new record and tells a user);"
+        " --subscriber says whether they take a round at once",
+    )
+    parser.add_argument(
         "--only", choices=["end-to-end", "backlog", "relay"], help="run only this part"
     )
     parser.add_argument(
@@ -589,7 +707,8 @@ def main() -> None:
     if options.per_unit > 1:
         print(f"{options.per_unit} creates (events) a commit,")
     taking = "in batches" if options.subscriber == "batch" else "one at a time"
-    print(f"worker with {options.threads} threads, the tally taking events {taking}\n")
+    who = "the tally" if options.workload == "tally" else "the automations"
+    print(f"worker with {options.threads} threads, {who} taking events {taking}\n")
     print(
         "| queue | run | events | writes/s | events handled/s | seconds "
         "| CPU ms an event: writers | worker | PostgreSQL | Redis | all "
@@ -610,6 +729,7 @@ def main() -> None:
                 profile=options.profile and f"{options.profile}-{queue}-{int(backlog)}",
                 per_unit=options.per_unit,
                 batches=options.subscriber == "batch",
+                workload=options.workload,
             )
             parts = [result[key] for key in ("writers_ms", "worker_ms", "server_ms", "redis_ms")]
             if backlog:  # the writes are not the jobs' cost
@@ -622,7 +742,7 @@ def main() -> None:
                 + f" | {sum(parts):.2f} | {result['worker_statements']:.2f}"
                 f" | {result['worker_redis']:.2f} |"
             )
-    if options.only not in (None, "relay"):
+    if options.only not in (None, "relay") or options.workload != "tally":
         return
     print("\nThe relay alone, in one process (`relay.deliver()` over a backlog):\n")
     print("| subscriber | events | events/s (wall) | CPU ms an event |")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -87,3 +88,34 @@ def test_the_installed_command_runs() -> None:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "valid: crm_sfa" in completed.stdout
+
+
+def test_validate_stops_at_a_bad_setting_in_one_line() -> None:
+    env = {"FORMFLOW_PLUGINS": "no_such_plugin"}
+    result = CliRunner().invoke(main, ["validate", str(CRM_APP)], env=env)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert result.output.startswith("Error: FORMFLOW_PLUGINS names 'no_such_plugin'")
+    assert len(result.output.splitlines()) == 1
+
+
+def every_command(group: click.Group, context: click.Context) -> list[click.Command]:
+    found: list[click.Command] = []
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None
+        found.append(command)
+        if isinstance(command, click.Group):
+            found += every_command(command, context)
+    return found
+
+
+def test_every_command_s_help_is_plain_text() -> None:
+    """Help is read in a terminal: reStructuredText's double backticks show as they are."""
+    context = click.Context(main)
+    marked = [
+        command.name
+        for command in every_command(main, context)
+        if "``" in (command.help or "") or "``" in (command.short_help or "")
+    ]
+    assert marked == []

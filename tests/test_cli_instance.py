@@ -274,3 +274,34 @@ def test_versions_tell_when_on_the_instance_s_clock(run, write_app: AppWriter) -
     shown = datetime.strptime(stamp.group(), "%Y-%m-%d %H:%M")
     now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)  # the default clock
     assert abs((now - shown).total_seconds()) < 180, (shown, now)
+
+
+DOWN_SERVER = "postgresql://formflow@127.0.0.1:1/formflow"
+"""A PostgreSQL URL nothing answers at: port 1 refuses every connection."""
+
+
+def run_against(database_url: str, instance: Path, *args: str) -> Result:
+    env = {"FORMFLOW_INSTANCE": str(instance), "FORMFLOW_DATABASE_URL": database_url}
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+@pytest.mark.parametrize("command", [("init", "--password", "s3cret-pass"), ("user", "list")])
+def test_a_database_server_that_does_not_answer_is_named_in_one_line(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    result = run_against(DOWN_SERVER, tmp_path / "instance", *command)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert result.output.startswith(
+        "Error: cannot connect to the database postgresql://formflow@127.0.0.1:1/formflow: "
+    )
+    assert len(result.output.splitlines()) == 1
+    assert "formflow init" not in result.output
+
+
+def test_init_says_when_the_instance_folder_cannot_be_made(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    result = run_against("", tmp_path / "a-file" / "instance", "init", "--password", "s3cret-pass")
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert result.output.startswith(f"Error: cannot make the instance folder {tmp_path}")

@@ -584,3 +584,12 @@ def test_the_plugin_table_is_plain_aligned_text() -> None:
         audit.py          plugins dir  -        formflow_after_update, formflow_actions
         idle              extra        -        -"""
     )
+
+
+def test_enabling_a_plugin_that_is_not_installed_is_refused_naming_it() -> None:
+    """FORMFLOW_PLUGINS=sms_gateway (a typo, a package not installed on this machine) must
+    not start an instance quietly without the plugin the admin asked for."""
+    with pytest.raises(
+        PluginLoadError, match=r"^FORMFLOW_PLUGINS names 'no_such_plugin', which is not installed"
+    ):
+        load_plugins(enabled=("company_lookup", "no_such_plugin"))

@@ -210,6 +210,28 @@ def listening_sockets(port: int) -> int:
     return found
 
 
+def test_the_server_log_says_where_it_listens(server: str, tmp_path: Path) -> None:
+    """With a socket per worker the arbiter holds none; its line named no address."""
+    log = (tmp_path / "serve.log").read_text(errors="replace")
+    assert f"Listening at: {server} (" in log
+
+
+def test_serve_on_a_port_in_use_says_so_without_a_traceback(
+    tmp_path: Path, write_app: AppWriter
+) -> None:
+    folder = tmp_path / "instance"
+    initialise(load_settings({"FORMFLOW_INSTANCE": str(folder)}), [write_app()], "admin", PASSWORD)
+    env = {"FORMFLOW_INSTANCE": str(folder), "FORMFLOW_DATABASE_URL": ""}
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--port", str(port)], env=env)
+    assert result.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is in use by another program" in result.output
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
 def test_each_worker_listens_on_a_socket_of_its_own(server: str) -> None:
     """The kernel then spreads connections over the workers, keep-alive ones too."""

@@ -8,6 +8,9 @@ with the budget's :class:`ExpressionLimit` after little work: the engine is give
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from formflow.expression_budget import Limits
@@ -103,3 +106,54 @@ def test_a_template_that_fails_otherwise_is_an_expression_error_not_a_limit() ->
     with pytest.raises(ExpressionError, match="Expected an expression") as raised:
         engine.render("{% for %}", {})
     assert not isinstance(raised.value, ExpressionLimit)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+JINJA_MAKERS = {
+    "Environment",
+    "SandboxedEnvironment",
+    "ImmutableSandboxedEnvironment",
+    "NativeEnvironment",
+    "Template",
+}
+"""What compiles a template when called, imported from ``jinja2``."""
+TEMPLATE_CALLS = {"from_string", "get_template", "render_template_string"}
+"""Methods and functions that compile or load a template from text or a file."""
+BUDGETED_CALL_SITES = {
+    ("platform/formflow/expressions.py", "from_string"),
+    ("platform/formflow/notifications/email.py", "get_template"),
+}
+"""Where a template is compiled: each inside :func:`render_on_budget` in a BudgetedSandbox."""
+
+
+def template_call_sites(path: Path) -> set[tuple[str, str]]:
+    """``(file, name)`` for each call in ``path`` that makes or loads a Jinja2 template."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    from_jinja = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jinja2")
+        for alias in node.names
+        if alias.name in JINJA_MAKERS
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        called = node.func
+        name = called.attr if isinstance(called, ast.Attribute) else getattr(called, "id", "")
+        if name in TEMPLATE_CALLS or name in from_jinja:
+            found.add((path.relative_to(ROOT).as_posix(), name))
+    return found
+
+
+def test_every_template_is_compiled_where_the_budget_holds() -> None:
+    """A template compiled anywhere else (a plain sandbox, ``from_string``, Flask's
+    ``render_template_string``) renders with no budget: a user's loop could hold a worker.
+    Rendering user-written text goes through ``plugin_kit.render_template`` instead."""
+    sources = [*(ROOT / "platform" / "formflow").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]
+    found = set()
+    for path in sources:
+        if "tests" not in path.relative_to(ROOT).parts:
+            found |= template_call_sites(path)
+    assert found == BUDGETED_CALL_SITES

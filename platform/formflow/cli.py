@@ -112,6 +112,7 @@ def main(context: click.Context) -> None:
 
 @main.command()
 @click.argument("app_dir", type=click.Path(path_type=Path))
+@reports_errors
 def validate(app_dir: Path) -> None:
     """Check the app definition in APP_DIR and report every problem.
 
@@ -289,7 +290,7 @@ def plugins() -> None:
 
 @main.group()
 def plugin() -> None:
-    """Write plugins: ``formflow plugin new NAME``."""
+    """Write plugins: `formflow plugin new NAME`."""
 
 
 @plugin.command("new")
@@ -329,18 +330,19 @@ def user() -> None:
     """Manage users from the command line."""
 
 
+def _roles_option(help_text: str) -> Callable[[F], F]:
+    """``--role APP:ROLE``, repeatable: one option, so that `user create` and `user set`
+    take roles alike (read by :func:`_roles_by_app`); ``help_text`` says what the roles
+    given do to those held."""
+    return click.option("--role", "roles", multiple=True, metavar="APP:ROLE", help=help_text)
+
+
 @user.command("create")
 @click.argument("username")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--name", "display_name", help="Name shown in the app.")
 @click.option("--admin", "is_admin", is_flag=True, help="Make them an administrator.")
-@click.option(
-    "--role",
-    "roles",
-    multiple=True,
-    metavar="APP:ROLE",
-    help="A role to hold, as APP:ROLE (e.g. shop:staff).",
-)
+@_roles_option("A role to hold, as APP:ROLE (e.g. shop:staff).")
 @reports_errors
 def user_create(
     username: str, password: str, display_name: str | None, is_admin: bool, roles: tuple[str, ...]
@@ -357,6 +359,7 @@ def user_create(
                 display_name=display_name,
                 is_admin=is_admin,
                 roles=by_app,
+                language=instance.settings.language,
                 policy=accounts.PasswordPolicy.of(instance.settings),
             )
     click.echo(f"created user {username}")
@@ -367,13 +370,7 @@ def user_create(
 @click.option("--name", "display_name", help="Name shown in the app.")
 @click.option("--department", help="Their department, by name or full name (e.g. 'Sales/East').")
 @click.option("--no-department", is_flag=True, help="Take them out of any department.")
-@click.option(
-    "--role",
-    "roles",
-    multiple=True,
-    metavar="APP:ROLE",
-    help="A role to hold, as APP:ROLE; replaces their roles in that app. Repeat for more.",
-)
+@_roles_option("A role to hold, as APP:ROLE; replaces their roles in that app. Repeat for more.")
 @click.option("--no-roles", "cleared", multiple=True, metavar="APP", help="Drop every role in APP.")
 @click.option("--active/--inactive", default=None, help="Allow or stop their signing in.")
 @click.option(
@@ -638,9 +635,10 @@ def worker(threads: int) -> None:
     (FORMFLOW_REDIS_URL) and the server should only serve (FORMFLOW_SERVER_JOBS=0), or to
     add hands. Any number may run, on any machine that reaches the database and Redis.
     """
-    from formflow.jobs import Jobs
+    from formflow.jobs import Jobs, check_queue
 
     with opened() as instance:
+        check_queue(instance.settings)
         for app_key in instance.app_keys:
             instance.records(app_key)
         jobs = Jobs.open(instance.settings, instance.relay)
@@ -690,10 +688,11 @@ def jobs_dead(limit: int) -> None:
 @reports_errors
 def jobs_retry(letter_ids: tuple[int, ...]) -> None:
     """Put the dead letters LETTER_IDS (see `formflow jobs dead`) back on the queue."""
-    from formflow.jobs import Jobs
+    from formflow.jobs import Jobs, check_queue
     from formflow.jobs.dead_letters import retry_dead_letter
 
     with opened() as instance:
+        check_queue(instance.settings)
         with write_transaction(instance.engine) as connection:
             for letter_id in letter_ids:
                 retry_dead_letter(connection, letter_id)
@@ -722,10 +721,11 @@ def jobs_failed(limit: int) -> None:
 @reports_errors
 def jobs_rerun(job_ids: tuple[int, ...]) -> None:
     """Queue the failed plugin jobs JOB_IDS (see `formflow jobs failed`) again."""
-    from formflow.jobs import Jobs
+    from formflow.jobs import Jobs, check_queue
     from formflow.jobs.plugin_jobs import attach
 
     with opened() as instance:
+        check_queue(instance.settings)
         attach(Jobs.open(instance.settings, instance.relay), instance.plugin_jobs)
         for job_id in job_ids:
             instance.plugin_jobs.rerun(job_id)
@@ -884,23 +884,23 @@ _language = click.option(
 error report. One option, so that the two commands offer the same choice."""
 
 
-def _form_as(
-    instance: Instance, target: str, username: str | None
-) -> tuple[RecordService, str, Actor]:
-    """The record service, form key and actor an export or import of ``target`` (APP/FORM)
-    works with: as ``username`` when given (what they may read, what they may write), else
-    as the system."""
+@contextmanager
+def _form_opened(target: str, username: str | None) -> Iterator[tuple[RecordService, str, Actor]]:
+    """The instance, opened for an export or import of ``target`` (APP/FORM) and closed after
+    it, as the record service, form key and actor the command works with: as ``username``
+    when given (what they may read, what they may write), else as the system."""
     from formflow.records import Actor
 
-    app_key, _, form_key = target.partition("/")
-    if app_key not in instance.app_keys or form_key not in instance.app(app_key).forms:
-        raise click.BadParameter(f"no form {target!r}; give APP/FORM", param_hint="APP/FORM")
-    service = instance.records(app_key)
-    if username is None:
-        return service, form_key, Actor.system()
-    with read_transaction(instance.engine) as connection:
-        user = _existing_user(connection, username)
-        return service, form_key, accounts.actor_for(connection, user, app_key)
+    with opened() as instance:
+        app_key, _, form_key = target.partition("/")
+        if app_key not in instance.app_keys or form_key not in instance.app(app_key).forms:
+            raise click.BadParameter(f"no form {target!r}; give APP/FORM", param_hint="APP/FORM")
+        actor = Actor.system()
+        if username is not None:
+            with read_transaction(instance.engine) as connection:
+                user = _existing_user(connection, username)
+                actor = accounts.actor_for(connection, user, app_key)
+        yield instance.records(app_key), form_key, actor
 
 
 @main.command("export")
@@ -929,8 +929,7 @@ def export_command(
     from formflow.definitions.model import SortKey
     from formflow.transfer import exporting
 
-    with opened() as instance:
-        service, form_key, actor = _form_as(instance, target, username)
+    with _form_opened(target, username) as (service, form_key, actor):
         keys = tuple(
             SortKey(part.lstrip("-"), descending=part.startswith("-"))
             for part in (sort or "").split(",")
@@ -993,8 +992,7 @@ def import_command(
     from formflow.transfer.reading import open_sheet
     from formflow.transfer.report import write_report
 
-    with opened() as instance:
-        service, form_key, actor = _form_as(instance, target, username)
+    with _form_opened(target, username) as (service, form_key, actor):
         form = service.app.form(form_key)
         with open_sheet(file) as sheet:
             chosen = mapping.suggest(form, sheet.headers)

@@ -9,11 +9,13 @@ and ``FORMFLOW_REDIS_URL`` at Redis.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from formflow.errors import FormflowError
@@ -32,6 +34,9 @@ class ConfigError(FormflowError):
 
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
+SWITCH_ON = ("1", "true", "yes", "on")
+SWITCH_OFF = ("0", "false", "no", "off")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,9 @@ class Settings:
     apps: tuple[Path, ...]
     plugins_dir: Path | None = None
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    language: str = ""
+    """The instance's language (``zh`` or ``en``): what new accounts start in, and what a
+    request that asks for neither is answered in; empty: new accounts follow their browser."""
     redis_url: str | None = None
     jobs_in_server: bool = True
     uploads: Path | None = None
@@ -106,32 +114,44 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         if env.get("FORMFLOW_PLUGINS_DIR")
         else None,
         "timezone": _timezone(env.get("FORMFLOW_TIMEZONE", "Asia/Shanghai")),
-        "redis_url": env.get("FORMFLOW_REDIS_URL") or None,
-        "jobs_in_server": env.get("FORMFLOW_SERVER_JOBS", "1") not in ("0", "false", "no"),
+        "language": _language(env.get("FORMFLOW_LANGUAGE", "")),
+        "redis_url": _redis_url(env.get("FORMFLOW_REDIS_URL") or None),
+        "jobs_in_server": _switch(env, "FORMFLOW_SERVER_JOBS", default=True),
         "uploads": Path(env["FORMFLOW_UPLOADS"]) if env.get("FORMFLOW_UPLOADS") else None,
         "max_upload_mb": _number(env, "FORMFLOW_MAX_UPLOAD_MB", 20.0),
-        "secure_cookies": env.get("FORMFLOW_SECURE_COOKIES", "1") not in ("0", "false", "no"),
+        "secure_cookies": _switch(env, "FORMFLOW_SECURE_COOKIES", default=True),
         "assets_dir": Path(env["FORMFLOW_ASSETS_DIR"]) if env.get("FORMFLOW_ASSETS_DIR") else None,
         "trusted_proxies": _networks(env, "FORMFLOW_TRUSTED_PROXIES"),
         "webhook_networks": _networks(env, "FORMFLOW_WEBHOOK_NETWORKS"),
-        "password_min_length": max(8, int(_number(env, "FORMFLOW_PASSWORD_MIN_LENGTH", 8))),
-        "password_history": max(0, int(_number(env, "FORMFLOW_PASSWORD_HISTORY", 5))),
+        "password_min_length": _count(env, "FORMFLOW_PASSWORD_MIN_LENGTH", 8, least=8),
+        "password_history": _count(env, "FORMFLOW_PASSWORD_HISTORY", 5, least=0),
         "enabled_plugins": tuple(
             name for name in env.get("FORMFLOW_PLUGINS", "").replace(",", " ").split() if name
         ),
-        "admin_second_factor": env.get("FORMFLOW_ADMIN_SECOND_FACTOR", "0") in ("1", "true", "yes"),
+        "admin_second_factor": _switch(env, "FORMFLOW_ADMIN_SECOND_FACTOR", default=False),
         "smtp": _smtp(env),
         "backups": Path(env["FORMFLOW_BACKUP_DIR"]) if env.get("FORMFLOW_BACKUP_DIR") else None,
-        "backup_schedule": env.get("FORMFLOW_BACKUP_SCHEDULE", "0 3 * * *").strip(),
-        "backup_keep": max(1, int(_number(env, "FORMFLOW_BACKUP_KEEP", 7))),
+        "backup_schedule": _backup_schedule(env.get("FORMFLOW_BACKUP_SCHEDULE", "0 3 * * *")),
+        "backup_keep": _count(env, "FORMFLOW_BACKUP_KEEP", 7, least=1),
         "metrics_token": env.get("FORMFLOW_METRICS_TOKEN", ""),
-        "keep_days": max(0, int(_number(env, "FORMFLOW_KEEP_DAYS", 90))),
+        "keep_days": _count(env, "FORMFLOW_KEEP_DAYS", 90, least=0),
     }
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.backup_schedule:
+        _check_schedule(settings.backup_schedule, settings.timezone)
     if settings.plugins_dir is not None and not settings.plugins_dir.is_dir():
         raise ConfigError(f"FORMFLOW_PLUGINS_DIR={settings.plugins_dir} is not a folder")
     return settings
+
+
+def without_password(url: str) -> str:
+    """``url`` as it may be shown or kept in a backup: a password in it replaced by ``***``."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def instance_secret(settings: Settings) -> str:
@@ -155,6 +175,15 @@ def _paths(text: str | None) -> tuple[Path, ...]:
     return tuple(Path(part).resolve() for part in (text or "").split(os.pathsep) if part)
 
 
+LANGUAGES = ("zh", "en")
+
+
+def _language(name: str) -> str:
+    if name.strip() not in ("", *LANGUAGES):
+        raise ConfigError(f"FORMFLOW_LANGUAGE={name!r} is not a language; use zh or en")
+    return name.strip()
+
+
 def _timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -162,6 +191,14 @@ def _timezone(name: str) -> ZoneInfo:
         raise ConfigError(
             f"FORMFLOW_TIMEZONE={name!r} is not a time zone name such as Asia/Shanghai"
         ) from None
+
+
+def _redis_url(url: str | None) -> str | None:
+    if url is not None and not url.startswith(REDIS_SCHEMES):
+        raise ConfigError(
+            f"FORMFLOW_REDIS_URL={url!r} is not a Redis URL such as redis://127.0.0.1:6379/0"
+        )
+    return url
 
 
 def _smtp(env: Mapping[str, str]) -> SmtpSettings | None:
@@ -176,7 +213,7 @@ def _smtp(env: Mapping[str, str]) -> SmtpSettings | None:
     default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
     return SmtpSettings(
         host=host,
-        port=int(_number(env, "FORMFLOW_SMTP_PORT", default_port)),
+        port=_port(env, "FORMFLOW_SMTP_PORT", default_port),
         user=env.get("FORMFLOW_SMTP_USER") or None,
         password=env.get("FORMFLOW_SMTP_PASSWORD") or None,
         sender=env.get("FORMFLOW_SMTP_FROM") or f"formflow@{host}",
@@ -199,6 +236,64 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if not text:
         return default
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise ConfigError(f"{name}={text!r} is not a number") from None
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name}={text!r} is not a number greater than 0")
+    return value
+
+
+def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    """An on/off setting. Anything but the words for on and off is refused: a security
+    switch written ``enabled`` must not quietly read as off."""
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in SWITCH_ON or text in SWITCH_OFF:
+        return text in SWITCH_ON
+    raise ConfigError(
+        f"{name}={env[name]!r} is neither on ({', '.join(SWITCH_ON)}) "
+        f"nor off ({', '.join(SWITCH_OFF)})"
+    )
+
+
+def _count(env: Mapping[str, str], name: str, default: int, *, least: int) -> int:
+    """A whole number of at least ``least``; one below is refused rather than raised to it,
+    so the instance never runs with another value than the one written."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise ConfigError(f"{name}={env[name]!r} is not a whole number of at least {least}")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        raise ConfigError(f"{name}={env[name]!r} is not a port (1 to 65535)")
+    return int(text)
+
+
+def _backup_schedule(text: str) -> str:
+    """The cron text, stripped; empty when turned off (empty or ``off``)."""
+    cron = text.strip()
+    return "" if cron.lower() == "off" else cron
+
+
+def _check_schedule(cron: str, zone: ZoneInfo) -> None:
+    """Read the backup schedule now, so that a bad one stops the command that starts rather
+    than each server worker as it boots."""
+    from formflow.jobs.schedule import Schedule, ScheduleError  # formflow.jobs reads settings
+
+    try:
+        Schedule(cron, zone)
+    except ScheduleError as exc:
+        raise ConfigError(f"FORMFLOW_BACKUP_SCHEDULE: {exc}") from None

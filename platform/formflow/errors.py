@@ -210,11 +210,12 @@ class PluginFailed(RecordError, code="plugin_failed"):
 
 
 class QueryError(RecordError, code="invalid_query"):
-    """A filter, sort or aggregate that does not fit the form."""
+    """A filter, sort or aggregate that does not fit the form; ``field`` names the part of
+    the query at fault, for the client, and fills the message's ``%(field)s``."""
 
     def __init__(self, message: str, /, field: str | None = None, **params: Any) -> None:
         self.field = field
-        super().__init__(message, **params)
+        super().__init__(message, **({"field": field} if field is not None else {}), **params)
 
 
 class MigrationRefused(FormflowError):

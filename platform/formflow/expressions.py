@@ -68,6 +68,27 @@ class Expression:
             raise ExpressionError(f"{self.source!r} failed: {_reason(exc)}") from None
 
 
+def render_on_budget(
+    template: Callable[[], Template], names: Mapping[str, Any], limits: Limits
+) -> str:
+    """The template ``template()`` gives (compiled, or loaded, in a :class:`BudgetedSandbox`),
+    rendered over ``names`` on one budget; loading counts too, as it may compile.
+
+    Every template a user writes renders here, whichever sandbox holds it: a notification,
+    a webhook body, an e-mail an administrator reworded. Raises :class:`ExpressionLimit` when
+    it goes past the budget or nests too deeply, :class:`ExpressionError` (with Jinja2's own
+    message) when it fails otherwise."""
+    try:
+        with spending(limits):
+            return str(template().render(names))
+    except BudgetExceeded as exc:
+        raise ExpressionLimit(str(exc)) from None
+    except (RecursionError, MemoryError, SyntaxError):  # Python's limits on nesting
+        raise ExpressionLimit("it nests too deeply") from None
+    except Exception as exc:  # a template can fail in any way an expression can
+        raise ExpressionError(str(exc)) from None
+
+
 TEMPLATES_KEPT = 256
 """How many compiled templates an engine keeps (all are dropped when it is full)."""
 
@@ -105,15 +126,7 @@ class ExpressionEngine:
 
         Raises :class:`ExpressionLimit` when it goes past the budget or nests too deeply,
         :class:`ExpressionError` (with Jinja2's own message) when it fails otherwise."""
-        try:
-            with spending(self.limits):
-                return str(self.template(source).render(names))
-        except BudgetExceeded as exc:
-            raise ExpressionLimit(str(exc)) from None
-        except (RecursionError, MemoryError, SyntaxError):  # Python's limits on nesting
-            raise ExpressionLimit("it nests too deeply") from None
-        except Exception as exc:  # a template can fail in any way an expression can
-            raise ExpressionError(str(exc)) from None
+        return render_on_budget(lambda: self.template(source), names, self.limits)
 
     @property
     def function_names(self) -> frozenset[str]:

@@ -464,6 +464,7 @@ def load_plugins(
                 continue
             plugin = _load_entry_point(entry_point)
             _register(manager, infos, plugin, entry_point.name, Source.ENTRY_POINT, version)
+        _check_enabled_installed(enabled, infos)
     if plugins_dir is not None:
         for path in _plugin_files(plugins_dir):
             _register(manager, infos, _import_file(path), path.name, Source.PLUGINS_DIR)
@@ -471,6 +472,22 @@ def load_plugins(
         _register(manager, infos, plugin, _unique_name(plugin, infos), Source.EXTRA)
     _check_pending(manager)
     return Plugins(manager, infos)
+
+
+def _check_enabled_installed(enabled: Collection[str] | None, infos: dict[str, PluginInfo]) -> None:
+    """Refuse a name in FORMFLOW_PLUGINS that no installed entry point has: a typo or a
+    package missing on this machine would otherwise leave the plugin off without a word."""
+    if enabled is None or "*" in enabled:
+        return
+    missing = [name for name in enabled if name not in infos]
+    if missing:
+        installed = sorted(
+            name for name, info in infos.items() if info.source is Source.ENTRY_POINT
+        )
+        raise PluginLoadError(
+            f"FORMFLOW_PLUGINS names {', '.join(map(repr, missing))}, which is not installed "
+            f"(installed: {', '.join(installed) or 'none'})"
+        )
 
 
 def describe_plugins(plugins: Plugins) -> list[PluginInfo]:

@@ -39,10 +39,15 @@ class StampPlugin:
 
     def __init__(self) -> None:
         self.stamped: list[tuple[str, int | None, str]] = []
+        self.fails_on: str | None = None
+        """The name of a record the stamp fails on, as a plugin's action may (not the
+        rule's fault: the run raises, and is tried again)."""
 
     @hookimpl
     def formflow_actions(self) -> list[Action]:
         def run(context: ActionContext, params: Mapping[str, Any]) -> dict[str, Any]:
+            if self.fails_on is not None and context.record.get("name") == self.fails_on:
+                raise RuntimeError("the stamp machine jammed")
             self.stamped.append((context.form_key, context.record_id, str(params["mark"])))
             return {"action": "stamp", "mark": params["mark"]}
 
@@ -127,7 +132,7 @@ def build_rules(engine: Engine, folder: Path, *, max_depth: int = 5) -> Rules:
         max_depth=max_depth,
         webhook_networks=[ip_network("127.0.0.0/8")],  # the tests' receivers
     )
-    relay = Relay(engine, {SUBSCRIBER: automations.handle})
+    relay = Relay(engine, {SUBSCRIBER: automations})
     records = RecordService(engine, schema, relay=relay, timezone=ZONE)
     services["records"] = records
     flows = WorkflowService(

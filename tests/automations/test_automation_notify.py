@@ -3,9 +3,10 @@ with a title and text rendered from templates over the record; in the app and by
 
 from __future__ import annotations
 
-from rules_support import MakeRules, Rules
+from rules_support import RULES_DIR, MakeRules, Rules
 from sqlalchemy import update
 
+from formflow import accounts
 from formflow.actions import ActionServices
 from formflow.config import SmtpSettings
 from formflow.notifications import Notification, Notifications
@@ -127,3 +128,74 @@ def test_a_notification_template_that_loops_too_long_is_refused_and_tells_nobody
     assert run.status == "error"
     assert "the notification's body failed: its loops run more than 50,000 times" in run.error
     assert told(rules, "ann") == []
+
+
+AMOUNT_HIDDEN_FROM_STAFF = {
+    "forms/opportunity.yaml": (RULES_DIR / "forms" / "opportunity.yaml")
+    .read_text("utf-8")
+    .replace(
+        "staff: {create: all, read: all, update: all, delete: all}",
+        "staff: {create: all, read: all, update: all, delete: all, fields: {amount: hidden}}\n"
+        "  manager: {read: all}",
+    )
+}
+
+
+def test_each_person_named_is_told_only_the_fields_they_may_read(make_rules: MakeRules) -> None:
+    rules = make_rules(files=AMOUNT_HIDDEN_FROM_STAFF, tell_won=WON.format(who="users: [ann, max]"))
+    win(rules)
+    assert [found.text() for found in told(rules, "ann")] == [
+        ("Won: Big deal", "Big deal is worth ")
+    ]
+    assert [found.text() for found in told(rules, "max")] == [
+        ("Won: Big deal", "Big deal is worth 120.00")
+    ]
+
+
+def test_the_person_a_user_field_names_is_told_only_what_they_may_read(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(files=AMOUNT_HIDDEN_FROM_STAFF, tell_won=WON.format(who="user_field: owner"))
+    deal = rules.create("opportunity", {"name": "Big deal", "amount": "1.00"})
+    rules.update("opportunity", deal["id"], {"owner": rules.users["ann"], "amount": "2.00"})
+    rules.update("opportunity", deal["id"], {"stage": "won"})
+    assert [found.text() for found in told(rules, "ann")] == [
+        ("Won: Big deal", "Big deal is worth ")
+    ]
+
+
+def test_the_old_value_of_a_hidden_field_is_not_told_either(make_rules: MakeRules) -> None:
+    rules = make_rules(
+        files=AMOUNT_HIDDEN_FROM_STAFF,
+        tell_won=WON.format(who="users: [ann]").replace("{{ amount }}", "{{ old.amount }}"),
+    )
+    win(rules)
+    assert [found.text() for found in told(rules, "ann")] == [
+        ("Won: Big deal", "Big deal is worth ")
+    ]
+
+
+def test_someone_who_may_not_read_the_form_is_told_only_what_every_role_may_read(
+    make_rules: MakeRules, password_hash: str
+) -> None:
+    rules = make_rules(files=AMOUNT_HIDDEN_FROM_STAFF, tell_won=WON.format(who="users: [eve]"))
+    with write_transaction(rules.engine) as connection:
+        rules.users["eve"] = accounts.create_user(
+            connection, "eve", None, password_hash=password_hash, department_id=None, roles={}
+        )
+    win(rules)
+    assert [found.text() for found in told(rules, "eve")] == [
+        ("Won: Big deal", "Big deal is worth ")
+    ]
+
+
+def test_the_run_log_counts_one_notification_per_person_however_many_texts(
+    make_rules: MakeRules,
+) -> None:
+    rules = make_rules(
+        files=AMOUNT_HIDDEN_FROM_STAFF, tell_won=WON.format(who="users: [ann, max, bob]")
+    )
+    win(rules)
+    (run,) = rules.runs()
+    people = [rules.users[name] for name in ("ann", "max", "bob")]
+    assert run.changes == [{"action": "notify", "users": people, "notifications": 3}]

@@ -425,3 +425,33 @@ def test_an_update_whose_ids_name_no_record_changes_nothing_and_is_done(
     runs = rules.runs(automation_key="remind")
     assert sorted(run.record_id for run in runs) == sorted(due)
     assert [run.changes for run in runs] == [[{"action": "update_records", "changed": []}]] * 2
+
+
+def test_a_slice_tells_each_owner_only_the_fields_they_may_read_in_as_many_statements(
+    make_rules: MakeRules,
+) -> None:
+    form = (RULES_DIR / "forms" / "opportunity.yaml").read_text("utf-8")
+    hiding = form.replace(
+        "staff: {create: all, read: all, update: all, delete: all}",
+        "staff: {create: all, read: all, update: all, delete: all, fields: {amount: hidden}}\n"
+        "  manager: {read: all}",
+    )
+    rules = make_rules(
+        remind=FLAG_AND_TELL.replace("version {{ version }}", "worth {{ amount }}"),
+        files={"forms/opportunity.yaml": hiding},
+    )
+    ann, max_ = rules.users["ann"], rules.users["max"]
+    _due(rules, 1, owner=ann, amount="5.00")
+    _due(rules, 1, owner=max_, amount="5.00")
+    for owner in (ann, max_) * 4:
+        _due(rules, 1, owner=owner, amount="5.00", expected_close="2026-03-13")
+    with _statements(rules) as for_few:
+        assert rules.automations.sweep("rules", "remind", NINE) == 2
+    with _statements(rules) as for_many:
+        assert rules.automations.sweep("rules", "remind", TENTH) == 8
+    assert len(for_many) == len(for_few)
+    bodies = {(user_id, body) for user_id, _title, body in _told(rules)}
+    assert {body for user_id, body in bodies if user_id == ann} == {"Deal 0, worth , reminded True"}
+    assert {body for user_id, body in bodies if user_id == max_} == {
+        "Deal 0, worth 5.00, reminded True"
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,3 +198,37 @@ def test_the_backup_command_makes_and_checks_a_backup(instance: Instance, tmp_pa
     result = CliRunner().invoke(main, ["backup", "--to", str(tmp_path / "cli")], env=env)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1] == "checked: it restores, with every row counted"
+
+
+def test_a_sqlite_backup_opened_to_look_inside_still_restores(
+    instance: Instance, tmp_path: Path
+) -> None:
+    """An admin reading the backup's database (sqlite3, a viewer) must not spoil it: the
+    copy holds no write-ahead log beside it, so reading it leaves no file behind."""
+    if instance.engine.dialect.name != "sqlite":
+        pytest.skip("a PostgreSQL backup is a pg_dump file")
+    made = create_backup(instance, tmp_path / "backups")
+    assert not [name for name in made.manifest.files if name.startswith("database.sqlite-")]
+    looked_at = sqlite3.connect(made.path / "database.sqlite")
+    assert looked_at.execute("SELECT count(*) FROM demo__item").fetchone() == (6,)
+    looked_at.close()
+    restore_backup(made.path, [str(tmp_path / "restored")])
+    assert (tmp_path / "restored" / "formflow.db").is_file()
+
+
+def test_a_backup_keeps_the_settings_but_no_password_or_secret(
+    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backup is copied off the machine: the mail account's password and the password in
+    the Redis URL must not travel with it, as the secret key variable and the database
+    password do not."""
+    monkeypatch.setenv("FORMFLOW_SMTP_HOST", "mail.example.com")
+    monkeypatch.setenv("FORMFLOW_SMTP_PASSWORD", "mail-pass-word")
+    monkeypatch.setenv("FORMFLOW_REDIS_URL", "redis://:queue-pass-word@redis.example.com:6379/0")
+    monkeypatch.setenv("FORMFLOW_SECRET_KEY", "the-secret-key")
+    made = create_backup(instance, tmp_path / "backups")
+    kept = (made.path / "config" / "environment.json").read_text(encoding="utf-8")
+    assert "mail.example.com" in kept
+    assert "redis.example.com" in kept
+    for secret in ("mail-pass-word", "queue-pass-word", "the-secret-key"):
+        assert secret not in kept

@@ -30,14 +30,14 @@ def test_a_misspelt_option_in_a_fixed_filter(write_app: AppWriter) -> None:
     assert errors(
         write_app,
         "  - key: won\n    type: number\n    label: 赢单\n    form: deal\n    filter: {stage: wonn}\n",
-    ) == ["dashboards/board.yaml:8:21: unknown option of 'stage' 'wonn'; did you mean 'won'?"]
+    ) == ["dashboards/board.yaml:8:21: unknown option 'wonn' of 'stage'; did you mean 'won'?"]
 
 
 def test_a_misspelt_field_in_a_fixed_filter(write_app: AppWriter) -> None:
     assert errors(
         write_app,
         "  - key: won\n    type: number\n    label: 赢单\n    form: deal\n    filter: {stag: won}\n",
-    ) == ["dashboards/board.yaml:8:14: unknown field of form 'deal' 'stag'; did you mean 'stage'?"]
+    ) == ["dashboards/board.yaml:8:14: unknown field 'stag' in form 'deal'; did you mean 'stage'?"]
 
 
 def test_a_time_bucket_of_a_field_that_is_no_date(write_app: AppWriter) -> None:
@@ -227,7 +227,7 @@ def test_a_stage_history_needs_a_select_field_and_its_outcomes(write_app: AppWri
         "    group_by: stage\n    outcomes: {won: [wonn], lost: [open]}\n",
     ) == [
         "dashboards/board.yaml:8:15: 'amount' is not a select field, so it has no stages",
-        "dashboards/board.yaml:14:22: unknown option of 'stage' 'wonn'; did you mean 'won'?",
+        "dashboards/board.yaml:14:22: unknown option 'wonn' of 'stage'; did you mean 'won'?",
     ]
 
 

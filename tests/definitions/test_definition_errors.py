@@ -614,3 +614,31 @@ def test_a_label_cut_by_an_unquoted_comma_says_to_quote_it(write_app: AppWriter)
         "forms/item.yaml:5:55: unknown key 'in full': a comma inside {...} starts a new key; "
         'put text that holds a comma in quotes ("...")'
     ]
+
+
+def test_a_label_cut_at_a_time_of_day_says_to_quote_it(write_app: AppWriter) -> None:
+    """The example of docs/definitions.md: `8:00` is no key, so the comma cut the text."""
+    root = write_app(
+        forms={"item": form("  - {key: name, type: text, label: {zh: 周一, en: Mondays, 8:00}}\n")}
+    )
+    assert definition_errors(root) == [
+        "forms/item.yaml:5:58: unknown key '8:00': a comma inside {...} starts a new key; "
+        'put text that holds a comma in quotes ("...")'
+    ]
+
+
+def test_a_misspelt_field_type_is_the_only_problem_reported_of_its_field(
+    write_app: AppWriter,
+) -> None:
+    """The list and the rules still name the field: they are not wrong, its type is."""
+    root = write_app(
+        forms={
+            "item": form(
+                NAME + "  - {key: mobile, type: phon, label: 手机}\n",
+                "list: {columns: [name, mobile], search: [mobile]}\n",
+            )
+        }
+    )
+    assert definition_errors(root) == [
+        "forms/item.yaml:6:25: unknown field type 'phon'; did you mean 'phone'?"
+    ]

@@ -118,6 +118,20 @@ def test_broken_yaml_names_the_place(tmp_path: Path) -> None:
     )
 
 
+def test_a_line_indented_too_deep_is_named_with_a_hint(tmp_path: Path) -> None:
+    message = failure(tmp_path, "a:\n  b: 1\n    c: 2\n")
+    assert message == (
+        "doc.yaml:3:6: invalid YAML: mapping values are not allowed in this context "
+        "(is this line indented like the one above it?)"
+    )
+
+
+def test_a_line_indented_less_than_its_neighbours_is_named_with_a_hint(tmp_path: Path) -> None:
+    message = failure(tmp_path, "a:\n  - b: 1\n    c: 2\n   d: 3\n")
+    assert message.startswith("doc.yaml:4:4: invalid YAML: ")
+    assert message.endswith("(is this line indented like the one above it?)")
+
+
 def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
     assert failure(tmp_path, "a: 1\nb: 2\na: 3\n") == "doc.yaml:3:1: duplicate key 'a'"
 

@@ -50,7 +50,7 @@ def test_checks_compile(write_app: AppWriter) -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ("[party.nme]", "unknown field of form 'party' 'nme'; did you mean 'name'?"),
+        ("[party.nme]", "unknown field 'nme' in form 'party'; did you mean 'name'?"),
         ("[partie.name]", "unknown form 'partie'; did you mean 'party'?"),
         ("[party.size]", "'party.size' must be a text field the person fills in (it is number)"),
         ("[party.name, party.name]", "'party.name' is named twice"),

@@ -184,3 +184,33 @@ def test_formflow_jobs_lists_and_retries_dead_letters(environment: dict[str, str
         assert f"no dead letter {letter_id}" in again.output
     finally:
         instance.close()
+
+
+REDIS_DOWN = "redis://127.0.0.1:1/14"
+"""A Redis URL nothing answers at: port 1 refuses every connection."""
+
+
+@pytest.mark.parametrize("command", [("worker",), ("serve", "--port"), ("jobs", "retry", "1")])
+def test_a_redis_that_does_not_answer_stops_the_command_in_one_line(
+    environment: dict[str, str], command: tuple[str, ...]
+) -> None:
+    """Not a worker that starts and then logs a traceback every second, nor a server whose
+    every worker does: the command refuses to start and says where it looked."""
+    env = {**environment, "FORMFLOW_REDIS_URL": REDIS_DOWN}
+    port = [str(free_port())] if command[-1] == "--port" else []
+    result = CliRunner().invoke(main, [*command, *port], env=env)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert result.output.startswith(f"Error: cannot reach Redis at {REDIS_DOWN}: ")
+    assert "FORMFLOW_REDIS_URL" in result.output
+
+
+def test_a_redis_url_that_is_not_one_names_the_variable(environment: dict[str, str]) -> None:
+    env = {**environment, "FORMFLOW_REDIS_URL": "127.0.0.1:6379"}
+    result = CliRunner().invoke(main, ["worker"], env=env)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert result.output == (
+        "Error: FORMFLOW_REDIS_URL='127.0.0.1:6379' is not a Redis URL such as "
+        "redis://127.0.0.1:6379/0\n"
+    )

@@ -94,3 +94,19 @@ def test_a_schedule_is_a_huey_periodic_job_read_in_the_zone(
 def test_an_unreadable_schedule_is_refused_with_its_text(cron: str) -> None:
     with pytest.raises(ScheduleError, match=repr(cron).replace("*", r"\*")):
         Schedule(cron, SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("cron", "said"),
+    [
+        ("0 25 * * *", "the hour is 0 to 23 (got '25')"),
+        ("61 * * * *", "the minute is 0 to 59 (got '61')"),
+        ("0 9 * 13 *", "the month is 1 to 12 (got '13')"),
+        ("0 9 * * 1-8", "the weekday is 0 (Sunday) to 6 (got '1-8')"),
+    ],
+)
+def test_an_unreadable_schedule_names_the_field_and_its_range(cron: str, said: str) -> None:
+    """huey says only "25 is not a valid input": the person is told which field is wrong."""
+    with pytest.raises(ScheduleError) as refused:
+        Schedule(cron, SHANGHAI)
+    assert str(refused.value) == f"schedule {cron!r} cannot be read: {said}"

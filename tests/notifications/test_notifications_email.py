@@ -13,8 +13,9 @@ from sqlalchemy import Engine, select
 
 from formflow.config import SmtpSettings, load_settings
 from formflow.events import Relay
+from formflow.expressions import ExpressionLimit
 from formflow.jobs import Jobs
-from formflow.notifications import Notifications
+from formflow.notifications import Notification, Notifications, Recipient
 from formflow.notifications.email import EmailChannel
 from formflow.notifications.jobs import attach
 from formflow.records.unit import unit_of_work
@@ -141,3 +142,19 @@ def test_the_sweep_sends_what_no_job_took(engine: Engine, people: People, mailbo
         service.deliver(notification_id)
     assert len(mailbox.messages) == 1
     assert service.undelivered(later) == []
+
+
+def test_a_reworded_e_mail_template_renders_on_the_templates_budget(tmp_path: Path) -> None:
+    """An administrator rewords the e-mail in the instance's templates folder; a loop of
+    ten billion turns there is refused at once rather than holding the worker."""
+    folder = tmp_path / "templates" / "notifications" / "email"
+    folder.mkdir(parents=True)
+    (folder / "subject.txt").write_text("{{ title }}")
+    (folder / "body.txt").write_text(
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    )
+    channel = EmailChannel(SmtpSettings(host="localhost"), tmp_path / "templates")
+    notification = Notification(1, 1, "task", TASK_TITLE, "", PARAMS)
+    recipient = Recipient(1, "ann", "Ann", "ann@example.test", "en")
+    with pytest.raises(ExpressionLimit, match="loops run more than"):
+        channel.message(notification, recipient)

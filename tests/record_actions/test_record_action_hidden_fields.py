@@ -33,15 +33,33 @@ actions:
     actions:
       - action: update_records
         params: {form: item, ids: id, values: {state: open, secret: 1}}
+  - key: tag_all
+    label: {zh: 标记, en: Tag all}
+    actions:
+      - action: update_records
+        params: {form: tag, linked_by: item, values: {state: seen}}
 permissions:
   staff: {create: all, read: all, update: all, delete: none, fields: {secret: hidden}}
+  manager: {create: all, read: all, update: all, delete: none}
+"""
+
+TAG = """\
+key: tag
+label: {zh: 标签, en: Tag}
+title_field: name
+fields:
+  - {key: name, type: text, label: {zh: 名称, en: Name}, required: true}
+  - {key: item, type: link, label: {zh: 物品, en: Item}, form: item}
+  - {key: state, type: text, label: {zh: 状态, en: State}}
+permissions:
+  staff: {create: all, read: own, update: all, delete: none}
   manager: {create: all, read: all, update: all, delete: none}
 """
 
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    files = {"app.yaml": MINIMAL_APP_YAML, "forms/item.yaml": ITEM}
+    files = {"app.yaml": MINIMAL_APP_YAML, "forms/item.yaml": ITEM, "forms/tag.yaml": TAG}
     with Sandbox(tmp_path, files) as made:
         made.add_user("ann", roles=["staff"])
         made.add_user("bob", roles=["manager"])
@@ -91,3 +109,14 @@ def test_the_api_answer_names_no_hidden_field(sandbox: Sandbox) -> None:
     )
     assert answer.status_code == 200, answer.text
     assert [c["fields"] for c in answer.json["changes"]] == [["state"]]
+
+
+def test_an_update_step_reports_no_record_its_runner_may_not_read(sandbox: Sandbox) -> None:
+    record_id = item(sandbox)
+    records, ann, bob = sandbox.records, sandbox.actor("ann"), sandbox.actor("bob")
+    mine = records.create(ann, "tag", {"name": "ann's", "item": record_id})
+    records.create(bob, "tag", {"name": "bob's", "item": record_id})  # ann may update, not read
+    actions = sandbox.instance.record_actions(sandbox.app_key)
+    [change] = actions.run(ann, "item", [record_id], "tag_all").changes
+    assert [(c["form"], c["id"]) for c in change["changed"]] == [("tag", mine["id"])]
+    assert {row["state"] for row in records.find(bob, "tag").rows} == {"seen"}

@@ -3,6 +3,7 @@ hidden and read-only fields, workflow-owned fields and who may hand a record on.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -13,16 +14,18 @@ from sqlalchemy import Engine, update
 
 from formflow.definitions import load_app
 from formflow.definitions.model import Measure, SortKey
-from formflow.errors import QueryError, ValidationFailed
+from formflow.errors import QueryError, RecordNotFound, ValidationFailed
 from formflow.records.access import Actor
 from formflow.records.aggregates import Aggregation
 from formflow.records.query import Query
+from formflow.records.search import ensure_search_index
 from formflow.records.service import RecordService
 from formflow.storage.database import write_transaction
 from formflow.storage.platform_tables import users
 from formflow.storage.tables import AppSchema
 
 DESK_DIR = Path(__file__).parent / "desk_app"
+SALES_DIR = Path(__file__).parent / "sales_app"
 
 
 @pytest.fixture
@@ -264,3 +267,146 @@ def test_a_hidden_field_is_refused_in_the_words_of_an_unknown_one(
     (hidden,), (unknown,) = caught.value.problems["cost"], caught.value.problems["colour"]
     assert hidden.template == unknown.template
     assert (dict(hidden.params), dict(unknown.params)) == ({"key": "cost"}, {"key": "colour"})
+
+
+def test_check_refuses_a_hidden_field_as_unknown_as_the_save_does(
+    desk: RecordService, people: People
+) -> None:
+    alice = staff(people.alice)
+    with pytest.raises(ValidationFailed) as saving:
+        desk.create(alice, "ticket", {"subject": "x", "cost": "5"})
+    with pytest.raises(ValidationFailed) as checking:
+        desk.check(alice, "ticket", {"subject": "x", "cost": "5"})
+    assert refused(checking) == refused(saving) == {"cost": ["unknown_field"]}
+
+
+def test_check_refuses_a_field_the_actor_may_not_change_as_the_save_does(
+    desk: RecordService, people: People
+) -> None:
+    alice = staff(people.alice)
+    ticket = desk.create(alice, "ticket", {"subject": "x", "serial": "S-1"})
+    with pytest.raises(ValidationFailed) as saving:
+        desk.update(alice, "ticket", ticket["id"], {"serial": "S-2"}, expected_version=1)
+    with pytest.raises(ValidationFailed) as checking:
+        desk.check(alice, "ticket", {"serial": "S-2"}, ticket)
+    assert refused(checking) == refused(saving) == {"serial": ["set_once"]}
+
+
+def test_check_reads_an_update_over_the_record_as_stored_not_as_handed_in(
+    desk: RecordService, people: People
+) -> None:
+    boss = manager(people.carol)
+    ticket = desk.create(boss, "ticket", {"subject": "x"})
+    desk.check(boss, "ticket", {"note": "n"}, {"id": ticket["id"]})  # subject is stored
+    saved = desk.update(boss, "ticket", ticket["id"], {"note": "n"}, expected_version=1)
+    assert saved["subject"] == "x"
+
+
+def test_check_of_an_update_reaches_only_records_the_save_reaches(
+    desk: RecordService, people: People
+) -> None:
+    ticket = desk.create(manager(people.carol), "ticket", {"subject": "x"})
+    with pytest.raises(RecordNotFound):
+        desk.check(staff(people.alice), "ticket", {"subject": "y"}, {"id": ticket["id"]})
+
+
+@pytest.fixture
+def hidden_link(engine: Engine, people: People, tmp_path: Path) -> RecordService:
+    """The sales app with the contacts' link to their company hidden from staff."""
+    folder = tmp_path / "sales_app"
+    shutil.copytree(SALES_DIR, folder)
+    contact = folder / "forms" / "contact.yaml"
+    text = contact.read_text("utf-8")
+    contact.write_text(text.replace("{salary: hidden}", "{salary: hidden, company: hidden}"))
+    schema = AppSchema(load_app(folder))
+    schema.metadata.create_all(engine)
+    with write_transaction(engine) as connection:
+        for form_key in schema.app.forms:
+            ensure_search_index(connection, schema, form_key)
+    return RecordService(engine, schema)
+
+
+def linked_company(service: RecordService, people: People) -> int:
+    """A company, and a contact of Alice's linking to it by the hidden link."""
+    company = int(service.create(manager(people.carol), "company", {"name": "Acme"})["id"])
+    service.create(
+        Actor.system(),
+        "contact",
+        {"name": "Kim", "company": company, "owner": people.alice.user_id},
+    )
+    return company
+
+
+def test_records_linking_by_a_hidden_link_are_not_listed_on_the_linked_record(
+    hidden_link: RecordService, people: People
+) -> None:
+    company = linked_company(hidden_link, people)
+    alice, boss = staff(people.alice), manager(people.carol)
+    assert [
+        (found.form_key, found.link_key)
+        for found in hidden_link.linked_to(alice, "company", company, limit=10)
+    ] == []
+    [listed] = hidden_link.linked_to(boss, "company", company, limit=10)
+    assert [row["name"] for row in listed.records] == ["Kim"]
+
+
+def test_listing_the_records_linking_by_a_hidden_link_is_refused_as_unknown(
+    hidden_link: RecordService, people: People
+) -> None:
+    company = linked_company(hidden_link, people)
+    with pytest.raises(QueryError):
+        hidden_link.linking(staff(people.alice), "contact", "company", company, limit=10)
+
+
+@pytest.fixture
+def hidden_unique(engine: Engine, people: People, tmp_path: Path) -> RecordService:
+    """The desk app with a unique reference, filled from the subject, hidden from staff."""
+    folder = tmp_path / "desk_app"
+    shutil.copytree(DESK_DIR, folder)
+    ticket = folder / "forms" / "ticket.yaml"
+    text = ticket.read_text("utf-8")
+    text = text.replace(
+        "  - {key: note,",
+        '  - {key: ref, type: text, label: Ref, unique: true, default_expr: "subject"}\n'
+        "  - {key: note,",
+    ).replace("{cost: hidden,", "{cost: hidden, ref: hidden,")
+    ticket.write_text(text)
+    schema = AppSchema(load_app(folder))
+    schema.metadata.create_all(engine)
+    return RecordService(engine, schema)
+
+
+def test_a_save_refused_by_a_hidden_field_names_the_record_not_the_field(
+    hidden_unique: RecordService, people: People
+) -> None:
+    hidden_unique.create(manager(people.carol), "ticket", {"subject": "x"})
+    with pytest.raises(ValidationFailed) as caught:
+        hidden_unique.create(staff(people.alice), "ticket", {"subject": "x"})
+    assert refused(caught) == {"": ["unique"]}
+    with pytest.raises(ValidationFailed) as caught:
+        hidden_unique.create(manager(people.carol), "ticket", {"subject": "x"})
+    assert refused(caught) == {"ref": ["unique"]}
+
+
+def test_a_batch_refused_by_a_hidden_field_names_the_record_not_the_field(
+    hidden_unique: RecordService, people: People
+) -> None:
+    hidden_unique.create(manager(people.carol), "ticket", {"subject": "x"})
+    batch = hidden_unique.create_many(staff(people.alice), "ticket", [{"subject": "x"}])
+    assert {key: [p.code for p in found] for key, found in batch.problems[0].items()} == {
+        "": ["unique"]
+    }
+
+
+def test_a_change_of_hidden_fields_only_is_not_in_the_role_s_history(
+    desk: RecordService, people: People
+) -> None:
+    alice = staff(people.alice)
+    ticket = desk.create(alice, "ticket", {"subject": "x"})
+    desk.update(Actor.system(), "ticket", ticket["id"], {"cost": "99.50"}, expected_version=1)
+    desk.update(alice, "ticket", ticket["id"], {"subject": "y"}, expected_version=2)
+    assert [entry.action for entry in desk.history(alice, "ticket", ticket["id"])] == [
+        "update",
+        "create",
+    ]
+    assert len(desk.history(people.admin, "ticket", ticket["id"])) == 3

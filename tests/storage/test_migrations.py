@@ -330,9 +330,25 @@ def test_a_unique_index_live_duplicates_break_is_refused(
     insert_rows(engine, ITEM, *({"name": "x", "level": "A"} for _ in range(3)))
     lines = plan_lines(engine, write_app, item=item_form(LEVEL.replace("}", ", unique: true}")))
     assert lines[-1] == (
-        f"refused: {ITEM}: 1 value of (level) appear in more than one live record, so the "
+        f"refused: {ITEM}: 1 value of (level) appears in more than one live record, so the "
         f"unique index uq__{ITEM}__level cannot be created: level='A' in 3 records. Ways "
         "forward: make those records' values differ, or drop `unique` from the definition."
+    )
+
+
+def test_a_unique_refusal_on_a_renamed_field_names_the_values_by_the_new_key(
+    engine: Engine, write_app: AppWriter
+) -> None:
+    """The admin wrote ``grade``; the clash must not be shown under the old column name."""
+    migrate_to(engine, write_app, item=item_form(LEVEL))
+    insert_rows(engine, ITEM, *({"name": "x", "level": "A"} for _ in range(2)))
+    grade = (
+        "{key: grade, type: text, label: Grade, max_length: 10, renamed_from: level, unique: true}"
+    )
+    lines = plan_lines(engine, write_app, item=item_form(grade))
+    assert lines[-1].startswith(
+        f"refused: {ITEM}: 1 value of (grade) appears in more than one live record, so the "
+        f"unique index uq__{ITEM}__grade cannot be created: grade='A' in 2 records."
     )
 
 

@@ -25,6 +25,7 @@ PACKAGE = Path(formflow.__file__).resolve().parent
 CATALOGUE = PACKAGE / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
 KEYWORDS = {
+    "N_": None,  # the engine's message ids: its errors and problems, shown translated
     "_": None,
     "gettext": None,
     "ngettext": (1, 2),

@@ -419,8 +419,9 @@ def test_a_search_body_is_checked_like_the_query(admin: Api) -> None:
 
 def test_a_filter_on_an_unknown_field_names_the_field_and_a_likely_one(admin: Api) -> None:
     spec = {"field": "nmae", "op": "eq", "value": "x"}
-    listed = admin.get(CUSTOMERS, query_string={"filter": json.dumps(spec)})
-    searched = admin.post("/api/v1/crm_sfa/customer/search", json={"filter": spec})
+    english = {"Accept-Language": "en"}  # the message is read in English below
+    listed = admin.get(CUSTOMERS, query_string={"filter": json.dumps(spec)}, headers=english)
+    searched = admin.post("/api/v1/crm_sfa/customer/search", json={"filter": spec}, headers=english)
     for response in (listed, searched):
         assert response.status_code == 400
         assert response.json["error"]["field"] == "nmae"

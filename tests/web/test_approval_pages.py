@@ -109,6 +109,9 @@ def test_the_manager_approves_from_the_inbox_and_finance_fills_in_its_fields(
     assert issued.status_code == 302
     record = service(app).get(Actor.system(), "invoice", invoice["id"])
     assert (record["status"], record["invoice_no"]) == ("issued", "NO-1234")
+    timeline = login("rep1").get(f"{INVOICES}/{invoice['id']}").text
+    assert "· 结果：通过 ·" in timeline  # the outcome in words, not its key "approved"
+    assert "· approved ·" not in timeline
 
 
 def test_a_stale_page_is_told_the_task_was_already_decided(

@@ -49,17 +49,43 @@ def test_the_page_lists_notifications_newest_first(
     assert shown == sorted(shown, reverse=True)
 
 
+def opening(page: str) -> str:
+    """Where the page's only notification posts to be opened."""
+    (action,) = re.findall(r'<form method="post" action="(/notifications/\d+)"', page)
+    return action
+
+
 def test_opening_a_notification_marks_it_read_and_shows_the_record(
     app: Flask, client: FlaskClient, login: Login
 ) -> None:
     record_id = submitted_contract(app, client)
     admin = login("admin")
     page = admin.get("/notifications").text
-    (href,) = re.findall(r'href="(/notifications/\d+)"', page)
-    opened = admin.get(href)
+    opened = admin.post(opening(page), data={"csrf_token": csrf_token(admin, "/notifications")})
     assert opened.status_code == 302
     assert opened.headers["Location"].endswith(f"/crm_sfa/contract/{record_id}")
     assert header_count(admin.get("/notifications").text) is None
+
+
+def test_a_get_of_a_notification_leaves_it_unread(
+    app: Flask, client: FlaskClient, login: Login
+) -> None:
+    """A link prefetcher, a browser preloading, or another site's <img> sends GETs."""
+    submitted_contract(app, client)
+    admin = login("admin")
+    href = opening(admin.get("/notifications").text)
+    admin.get(href, follow_redirects=True)
+    assert header_count(admin.get("/notifications").text) == "1"
+
+
+def test_opening_a_notification_needs_the_pages_csrf_token(
+    app: Flask, client: FlaskClient, login: Login
+) -> None:
+    submitted_contract(app, client)
+    admin = login("admin")
+    href = opening(admin.get("/notifications").text)
+    assert admin.post(href).status_code == 400
+    assert header_count(admin.get("/notifications").text) == "1"
 
 
 def test_mark_all_read_from_the_page(app: Flask, client: FlaskClient, login: Login) -> None:
@@ -75,7 +101,7 @@ def test_nobody_opens_someone_elses_notification(
     app: Flask, client: FlaskClient, login: Login
 ) -> None:
     submitted_contract(app, client)
-    admin_page = login("admin").get("/notifications").text
-    (href,) = re.findall(r'href="(/notifications/\d+)"', admin_page)
+    href = opening(login("admin").get("/notifications").text)
     other = sign_in(app.test_client(), "rep2", PASSWORD)
-    assert other.get(href).status_code == 404
+    token = csrf_token(other, "/notifications")
+    assert other.post(href, data={"csrf_token": token}).status_code == 404

@@ -40,7 +40,7 @@ def relay(engine: Engine, records: RecordService, notes: Notifications) -> Relay
     told = Followers(
         engine, notes, lambda _a, form: app.forms.get(form), records_of=lambda _a: records
     )
-    return Relay(engine, {FOLLOWS: told.handle})
+    return Relay(engine, {FOLLOWS: told})
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_a_follower_is_not_told_the_names_of_fields_hidden_from_them(
     told = Followers(
         engine, notes, lambda _a, form: hiding.app.forms.get(form), records_of=lambda _a: hiding
     )
-    relay = Relay(engine, {FOLLOWS: told.handle})
+    relay = Relay(engine, {FOLLOWS: told})
     watched = RecordService(
         engine, hiding.schema, relay=relay, subscriber_checks={FOLLOWS: followed}
     )
@@ -144,6 +144,34 @@ def test_a_follower_is_not_told_the_names_of_fields_hidden_from_them(
             for name, user_id in (("fiona", staff.fiona.user_id), ("erin", staff.erin.user_id))
         }
     assert seen == {"fiona": [["amount"]], "erin": [["amount", "note"]]}
+
+
+def test_a_follower_is_not_told_of_a_change_of_hidden_fields_only(
+    engine: Engine, schema: AppSchema, notes: Notifications, staff: Staff
+) -> None:
+    files = read_app_files(FLOWS_DIR)
+    files["forms/expense.yaml"] = files["forms/expense.yaml"].replace(
+        "finance: {create: none, read: all, update: none, delete: none}",
+        "finance: {create: none, read: all, update: none, delete: none, fields: {note: hidden}}",
+    )
+    hiding = RecordService(engine, AppSchema(load_app(files)))
+    told = Followers(
+        engine, notes, lambda _a, form: hiding.app.forms.get(form), records_of=lambda _a: hiding
+    )
+    relay = Relay(engine, {FOLLOWS: told.handle})
+    watched = RecordService(
+        engine, hiding.schema, relay=relay, subscriber_checks={FOLLOWS: followed}
+    )
+    record = watched.create(staff.rita, "expense", {"title": "Trip", "amount": 500})
+    follow(watched, staff.fiona, "expense", record["id"])
+    follow(watched, staff.erin, "expense", record["id"])
+    edit(watched, staff, record["id"], note="secret")
+    with engine.connect() as connection:
+        seen = {
+            name: [n.params["changed"] for n in notes.list_for(connection, user_id or 0)]
+            for name, user_id in (("fiona", staff.fiona.user_id), ("erin", staff.erin.user_id))
+        }
+    assert seen == {"fiona": [], "erin": [["note"]]}
 
 
 def test_a_write_nobody_follows_owes_nothing(
@@ -209,7 +237,7 @@ def test_steps_tell_people_through_the_outbox_once(
     from formflow.events.outbox import Event
     from formflow.notifications.workflows import NOTICES, Notices, wants
 
-    relay = Relay(engine, {NOTICES: Notices(notes).handle})
+    relay = Relay(engine, {NOTICES: Notices(notes)})
     relay.dispatch = lambda: None  # the job runner's part, done by hand below
     records = RecordService(engine, schema, relay=relay, subscriber_checks={NOTICES: wants})
     flows = WorkflowService(

@@ -127,6 +127,15 @@ def test_a_step_without_a_label_that_one_role_decides_is_named_by_the_role(
     assert app.workflows["flow"].node("check").label.text("zh") == "经理"
 
 
+def test_a_start_node_without_a_label_is_named_start_in_both_languages(
+    write_app: AppWriter,
+) -> None:
+    """The docs' flows leave the start unlabelled: its key would show on Chinese pages."""
+    app = load_app(write_app(app=APP, forms={"item": FORM}, workflows={"flow": EVERY_KIND}))
+    start = app.workflows["flow"].node("start").label
+    assert (start.text("zh"), start.text("en")) == ("发起", "Start")
+
+
 def test_a_node_without_a_label_or_a_state_is_named_by_its_key(write_app: AppWriter) -> None:
     app = load_app(write_app(app=APP, forms={"item": FORM}, workflows={"flow": EVERY_KIND}))
     assert app.workflows["flow"].node("lead").label.text("en") == "lead"
@@ -201,4 +210,30 @@ def test_an_unknown_form_is_refused_with_the_nearest_form_suggested(
     root = write_app(app=APP, forms={"item": FORM}, workflows={"flow": flow})
     assert definition_errors(root) == [
         "workflows/flow.yaml:3:7: unknown form 'iten'; did you mean 'item'?"
+    ]
+
+
+def test_a_misspelt_next_node_is_refused_with_the_nearest_node_suggested(
+    write_app: AppWriter,
+) -> None:
+    flow = HEAD + "  - {key: start, type: start, next: dnoe}\n  - {key: done, type: end}\n"
+    root = write_app(app=APP, forms={"item": FORM}, workflows={"flow": flow})
+    assert "workflows/flow.yaml:6:37: unknown node 'dnoe'; did you mean 'done'?" in (
+        definition_errors(root)
+    )
+
+
+def test_a_misspelt_approver_role_is_refused_with_the_nearest_role_suggested(
+    write_app: AppWriter,
+) -> None:
+    flow = (
+        HEAD
+        + "  - {key: start, type: start, next: check}\n"
+        + "  - {key: check, type: approval, approvers: [{role: staf}], next: done}\n"
+        + "  - {key: done, type: end}\n"
+    )
+    root = write_app(app=APP, forms={"item": FORM}, workflows={"flow": flow})
+    assert definition_errors(root) == [
+        "workflows/flow.yaml:7:53: unknown role 'staf'; did you mean 'staff'? "
+        "(declare it in app.yaml roles)"
     ]

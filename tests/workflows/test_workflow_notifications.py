@@ -150,3 +150,16 @@ def test_a_delegation_tells_the_delegate_whose_approvals_come_to_them_and_when(
     assert title == "erin delegated their approvals to you: 2026-03-02 to 2026-03-06"
     assert body.startswith("Approvals of ")
     assert kinds(notifications, staff.erin) == []
+
+
+def test_an_ending_of_the_flow_s_own_outcome_is_told_by_its_end_node_s_name(
+    records: RecordService, told_flows: WorkflowService, notifications: Notifications, staff: Staff
+) -> None:
+    """The leave flow ends at `done` (outcome `done`, its key): the submitter reads the end
+    node's name, as the timeline shows it, not the key."""
+    record_id = new(records, staff.rita, "leave", reviewer=staff.mark.user_id)
+    told_flows.submit(staff.rita, "leave", record_id)
+    for person in (staff.rita, staff.ray, staff.erin, staff.fred):
+        told_flows.decide(person, task_of(told_flows, person), "approve")
+    assert kinds(notifications, staff.rita)[-1] == "ended"
+    assert told(notifications, staff.rita)[0].text()[0] == ("Your request ended (Approved): Leave")

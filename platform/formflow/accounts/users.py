@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     CompoundSelect,
     Connection,
     RowMapping,
@@ -64,6 +65,7 @@ class User:
     display_name: str
     department_id: int | None
     language: str
+    """``zh`` or ``en`` as they chose (or an administrator gave them); empty for none."""
     is_admin: bool
     is_active: bool
 
@@ -98,12 +100,15 @@ def create_user(
     display_name: str | None = None,
     department_id: int | None = None,
     is_admin: bool = False,
-    language: str = "zh",
+    language: str = "",
     roles: Mapping[str, Iterable[str]] | None = None,
     policy: PasswordPolicy | None = None,
     email: str | None = None,
 ) -> int:
     """Add a user; ``roles`` maps an app key to the role keys they hold in it.
+
+    ``language`` is the one their pages open in: give the instance's (``Settings.language``);
+    empty, none is chosen and their browser's is followed until they pick one.
 
     Give ``password_hash`` instead of ``password`` to bring over an already hashed one
     (an import from another system, or many test users sharing one hash). With a
@@ -441,18 +446,14 @@ def login_blocked_until(
     :data:`LOGIN_FAILURE_LIMIT` failures, each further attempt waits twice as long as the
     one before, which makes guessing from one client hopeless.
     """
-    count, last = connection.execute(
-        select(func.count(), func.max(login_failures.c.at)).where(
-            login_failures.c.username == username,
-            login_failures.c.address == address[:64],
-            login_failures.c.at > now - LOGIN_FAILURE_WINDOW,
-        )
-    ).one()
-    if count < LOGIN_FAILURE_LIMIT or last is None:
-        return None
-    doublings = min(int(count) - LOGIN_FAILURE_LIMIT, 16)
-    until = aware(last) + min(LOGIN_BACKOFF * 2**doublings, LOGIN_BACKOFF_MAX)
-    return until if until > now else None
+    return _backed_off_until(
+        connection,
+        now,
+        LOGIN_FAILURE_LIMIT,
+        login_failures.c.username == username,
+        login_failures.c.address == address[:64],
+        login_failures.c.at > now - LOGIN_FAILURE_WINDOW,
+    )
 
 
 ADDRESS_FAILURE_LIMIT = 30
@@ -468,15 +469,28 @@ def address_blocked_until(connection: Connection, address: str, now: datetime) -
     common password on many usernames; this count, over every username it tried, stops that.
     Past :data:`ADDRESS_FAILURE_LIMIT` failures the wait doubles as it does per username.
     """
+    return _backed_off_until(
+        connection,
+        now,
+        ADDRESS_FAILURE_LIMIT,
+        login_failures.c.address == address[:64],
+        login_failures.c.at > now - ADDRESS_FAILURE_WINDOW,
+    )
+
+
+def _backed_off_until(
+    connection: Connection, now: datetime, limit: int, *failures: ColumnElement[bool]
+) -> datetime | None:
+    """When the next attempt may come after the sign-in failures the conditions ``failures``
+    select, or ``None`` if it may now: one count serves both the per-username and the
+    per-client limit, so the two wait alike. Past ``limit`` failures each further one
+    doubles the wait, from :data:`LOGIN_BACKOFF` up to :data:`LOGIN_BACKOFF_MAX`."""
     count, last = connection.execute(
-        select(func.count(), func.max(login_failures.c.at)).where(
-            login_failures.c.address == address[:64],
-            login_failures.c.at > now - ADDRESS_FAILURE_WINDOW,
-        )
+        select(func.count(), func.max(login_failures.c.at)).where(*failures)
     ).one()
-    if count < ADDRESS_FAILURE_LIMIT or last is None:
+    if count < limit or last is None:
         return None
-    doublings = min(int(count) - ADDRESS_FAILURE_LIMIT, 16)
+    doublings = min(int(count) - limit, 16)
     until = aware(last) + min(LOGIN_BACKOFF * 2**doublings, LOGIN_BACKOFF_MAX)
     return until if until > now else None
 

@@ -55,6 +55,16 @@ class Entry:
     def row(self) -> dict[str, Any]:
         """The entry as a row of ``ff_audit_entries``."""
         return {
+            **self._content(),
+            "detail": dict(self.detail),
+            "previous_hash": self.previous_hash,
+            "hash": self.hash,
+        }
+
+    def _content(self) -> dict[str, Any]:
+        """Every column the hash covers, as stored: the row but for the hashes, and the
+        canonical text once the id and the moment are written as it writes them."""
+        return {
             "id": self.id,
             "at": self.at,
             "user_id": self.user_id,
@@ -63,22 +73,14 @@ class Entry:
             "form_key": self.form_key,
             "record_id": self.record_id,
             "address": self.address,
-            "detail": dict(self.detail),
-            "previous_hash": self.previous_hash,
-            "hash": self.hash,
+            "detail": self.detail,
         }
 
     def _canonical_text(self, number: int) -> str:
         content = {
+            **self._content(),
             "id": number,
             "at": utc(self.at).isoformat(timespec="microseconds"),
-            "user_id": self.user_id,
-            "action": self.action,
-            "app_key": self.app_key,
-            "form_key": self.form_key,
-            "record_id": self.record_id,
-            "address": self.address,
-            "detail": self.detail,
         }
         return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 

@@ -86,7 +86,7 @@ def update_records(context: ActionContext, given: Mapping[str, Any]) -> dict[str
         for record_id in _linking(records, step["form"], step["link"], ids, step.get("where")):
             following = _stored(records, step["form"], record_id)
             changed.append(_update(context, step["form"], following, owner_values))
-    return {"action": params.UPDATE_RECORDS, "changed": [c for c in changed if c["fields"]]}
+    return {"action": params.UPDATE_RECORDS, "changed": _readable(context, changed)}
 
 
 def webhook(context: ActionContext, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -207,6 +207,18 @@ def _update(
         )
     hidden = records.field_access(actor, form_key).hidden
     return {"form": form_key, "id": record_id, "fields": sorted(set(changed) - hidden)}
+
+
+def _readable(context: ActionContext, changed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The changes that name fields, of records the actor may read: a role may update
+    records it may not read, whose ids and fields are not for it to see."""
+    records, actor, _expressions = context.require_records()
+    shown = [change for change in changed if change["fields"]]
+    readable: dict[str, set[int]] = {}
+    for form_key in dict.fromkeys(change["form"] for change in shown):
+        ids = [change["id"] for change in shown if change["form"] == form_key]
+        readable[form_key] = records.readable_ids(actor, form_key, ids)
+    return [change for change in shown if change["id"] in readable[change["form"]]]
 
 
 def _owner_field(records: RecordService, form_key: str) -> str:

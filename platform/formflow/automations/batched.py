@@ -35,7 +35,7 @@ from formflow.automations.model import Automation
 from formflow.definitions.automations import TARGET, thaw
 from formflow.errors import FormflowError
 from formflow.expressions import ExpressionEngine
-from formflow.notifications.action import Notice, notice, notify, notify_many
+from formflow.notifications.action import Notice, Readers, notice, notify, notify_many
 from formflow.notifications.service import Notifications
 from formflow.records.access import Actor
 from formflow.records.batch_update import read_current
@@ -271,6 +271,7 @@ def _tell(
     if not found.notices:
         return [(run, []) for run in runs]
     told: list[tuple[ActionContext, Notice]] = []
+    readers: Readers = {}  # each person's access read once for the slice
     for run in runs:
         for given in found.notices:
             context = services.lend(
@@ -290,7 +291,7 @@ def _tell(
                 )
             )
             try:
-                told.append((context, notice(context, given)))
+                told.append((context, notice(context, given, readers)))
             except FormflowError as exc:
                 raise Again(str(exc)) from exc
     notifications = services.notifications or Notifications(records.engine)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time as clock
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import chain
@@ -126,10 +126,76 @@ class Automations:
                 start = self._start(records, rule, subject, f"{key}:{rule.key}", event.depth)
                 self._run(records, rule, subject, start, event_id=event.id)
 
+    def __call__(self, event: Event, key: str) -> None:
+        """The relay calls the automations by themselves (see :meth:`handle`)."""
+        self.handle(event, key)
+
+    def handle_many(self, deliveries: Sequence[tuple[Event, str]]) -> None:
+        """The relay's round of events at once (:class:`~formflow.events.BatchSubscriber`):
+        the runs they set off, as :meth:`handle` runs them, in one unit of work rather than
+        one each, their run keys looked up in one query and their log rows written in one
+        statement as it commits. Each run acts in a savepoint of its own, so a rule's error
+        is logged on its event alone and the others' work stays. Any other error (the
+        database's, a run key another process took meanwhile) leaves nothing of the round,
+        and raises: the relay then hands the events on one at a time through
+        :meth:`handle`, and only the event that fails again backs off."""
+        planned = [
+            (records, rule, event, f"{key}:{rule.key}")
+            for event, key in deliveries
+            if (records := self._records(event.app_key)) is not None
+            for rule in _rules(records, event.form_key)
+            if matches(rule.trigger, event)
+        ]
+        if not planned:
+            return
+        sent: list[int] = []
+        with unit_of_work(self.engine) as unit:
+            done = log.done_keys(unit.connection, [run_key for *_, run_key in planned])
+            rows: list[dict[str, Any]] = []
+            for records, rule, event, run_key in planned:
+                if run_key[:300] not in done:
+                    row = self._run_in(unit, records, rule, event, run_key)
+                    if row is not None:
+                        rows.append(row)
+                        sent.extend(_webhooks(row["changes"]))
+            log.write_runs(unit.connection, rows)
+        for call_id in sent:
+            self._after_commit_send(call_id)
+
+    def _run_in(
+        self, unit: UnitOfWork, records: RecordService, rule: Automation, event: Event, key: str
+    ) -> dict[str, Any] | None:
+        """Run ``rule`` for ``event`` in a savepoint of ``unit`` (see :meth:`handle_many`);
+        its log row, or ``None`` when its condition does not hold."""
+        began = clock.perf_counter()
+        subject = self._event_subject(records, rule, event)
+        start = replace(self._start(records, rule, subject, key, event.depth), event_id=event.id)
+        if start.depth >= self.max_depth:
+            error = _stopped(rule.key, start.depth)
+            logger.warning("automation %r: %s", rule.key, error)
+            return log.run_row(start, log.STOPPED, _ms(began), error=error)
+        try:
+            if rule.condition is not None and not rule.condition.evaluate(subject.names):
+                return None
+            with (
+                unit.connection.begin_nested(),
+                caused_by({"automation": rule.key, "depth": start.depth + 1}),
+            ):
+                changes = self._act(records, rule, subject, unit)
+        except FormflowError as exc:
+            logger.warning("automation %r: %s", rule.key, exc)
+            return log.run_row(start, log.ERROR, _ms(began), error=str(exc))
+        return log.run_row(start, log.DONE, _ms(began), changes)
+
     def _event_subject(self, records: RecordService, rule: Automation, event: Event) -> _Subject:
+        """The record ``event`` is about, as stored now (read in the open unit of work
+        when there is one, so that a ``set`` need not read it again), else as the event
+        carries it."""
         record: Record | None = None
         if event.kind is not EventKind.DELETED:
             record = records.stored(rule.form, event.record_id)
+        unit = current_unit()
+        fresh = record is not None and unit is not None and unit.engine is records.engine
         if record is None:
             record = {**event.record}
         form = records.app.form(rule.form)
@@ -137,9 +203,8 @@ class Automations:
             key: records.read_value(form.field(key), before) if form.has_field(key) else before
             for key, (before, _after) in event.changes.items()
         }
-        return _Subject(
-            event.record_id, record, self._names(record, old, event.user_id), event.user_id
-        )
+        names = self._names(record, old, event.user_id)
+        return _Subject(event.record_id, record, names, event.user_id, fresh=fresh)
 
     # the clock ------------------------------------------------------------------------
 
@@ -527,6 +592,11 @@ class Automations:
             send(self.engine, call_id, networks=self.webhook_networks)
         except WebhookFailed as exc:
             logger.warning("%s", exc)
+
+
+def _webhooks(changes: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The webhook calls a run queued, to be sent once its unit commits."""
+    return [int(change["webhook"]) for change in changes if "webhook" in change]
 
 
 def remember(names: dict[str, Any], params: Mapping[str, Any], result: Any) -> None:

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from formflow import __version__, audit
 from formflow.audit import Action
@@ -37,6 +36,7 @@ from formflow.backups.manifest import (
     libpq,
     write_manifest,
 )
+from formflow.config import without_password
 from formflow.storage.database import write_transaction
 
 if TYPE_CHECKING:
@@ -44,7 +44,12 @@ if TYPE_CHECKING:
 
 PREFIX = "formflow-"
 PARTIAL = ".partial"
-SECRET_VARIABLES = frozenset({"FORMFLOW_SECRET_KEY", "FORMFLOW_METRICS_TOKEN"})
+SECRET_VARIABLES = frozenset(
+    {"FORMFLOW_SECRET_KEY", "FORMFLOW_METRICS_TOKEN", "FORMFLOW_SMTP_PASSWORD"}
+)
+"""Settings left out of a backup's ``environment.json``: it travels off the machine."""
+URL_VARIABLES = ("FORMFLOW_DATABASE_URL", "FORMFLOW_REDIS_URL")
+"""Settings kept with the password in them replaced by ``***``."""
 
 
 @dataclass(frozen=True)
@@ -95,12 +100,20 @@ def create_backup(instance: Instance, folder: Path | None = None) -> Backup:
 
 
 def _copy_sqlite(database: str, target: Path) -> None:
-    """SQLite's online backup: a consistent copy, page by page, while writers go on."""
+    """SQLite's online backup: a consistent copy, page by page, while writers go on.
+
+    The copy inherits the instance's write-ahead-log mode, in which every reader (the row
+    count here, an admin's look with sqlite3) leaves ``-wal`` and ``-shm`` files beside it;
+    those would be checksummed into the manifest and change at the next look, making the
+    backup unrestorable. The copy is switched to a plain rollback journal, which leaves
+    nothing beside it; a restored instance turns the log on again when it opens it.
+    """
     source = sqlite3.connect(database)
     try:
         copy = sqlite3.connect(target)
         try:
             source.backup(copy, pages=1024)
+            copy.execute("PRAGMA journal_mode=DELETE")
         finally:
             copy.close()
     finally:
@@ -135,7 +148,7 @@ def _copy_tree(source: Path, target: Path) -> None:
 
 def _copy_config(instance: Instance, target: Path) -> None:
     """The instance's own settings: its secret key and templates, and the ``FORMFLOW_*``
-    variables it runs with (secrets and the database password left out)."""
+    variables it runs with (secrets, and the passwords in URLs, left out)."""
     settings = instance.settings
     target.mkdir()
     secret = settings.instance / "secret_key"
@@ -149,10 +162,9 @@ def _copy_config(instance: Instance, target: Path) -> None:
         for key, value in sorted(os.environ.items())
         if key.startswith("FORMFLOW_") and key not in SECRET_VARIABLES
     }
-    if "FORMFLOW_DATABASE_URL" in variables:
-        variables["FORMFLOW_DATABASE_URL"] = make_url(
-            variables["FORMFLOW_DATABASE_URL"]
-        ).render_as_string(hide_password=True)
+    for name in URL_VARIABLES:
+        if name in variables:
+            variables[name] = without_password(variables[name])
     (target / "environment.json").write_text(
         json.dumps(variables, indent=2, ensure_ascii=False), encoding="utf-8"
     )

@@ -30,7 +30,7 @@ from formflow.backups.manifest import (
     libpq,
     verified_manifest,
 )
-from formflow.storage.database import connect
+from formflow.storage.database import check_reachable, connect
 
 DATABASE_FILE = "formflow.db"
 UPLOADS = "uploads"
@@ -97,6 +97,7 @@ def _pg_restore(dump: Path, url: str) -> None:
     uri, schema = libpq(url)
     engine = connect(url)
     try:
+        check_reachable(engine)
         with engine.connect() as connection:
             if inspect(connection).get_table_names(schema=schema):
                 raise BackupError("that database has tables: restore into an empty database")

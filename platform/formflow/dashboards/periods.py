@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from formflow.errors import QueryError
+from formflow.errors import N_, QueryError
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def bucket_span(bucket: str, label: str) -> Span:
             return _months(int(label), 1, 12)
     except ValueError:
         pass
-    raise QueryError(f"'{label}' is not a {bucket} bucket")
+    raise QueryError(N_("'%(label)s' is not a %(bucket)s bucket"), label=label, bucket=bucket)
 
 
 def period_span(period: str, today: date) -> Span:
@@ -72,7 +72,7 @@ def period_span(period: str, today: date) -> Span:
         return _months(today.year, 3 * ((today.month - 1) // 3) + 1, 3)
     if period == "year":
         return _months(today.year, 1, 12)
-    raise QueryError(f"unknown period '{period}'")
+    raise QueryError(N_("unknown period '%(period)s'"), period=period)
 
 
 def previous_period(period: str, span: Span) -> Span:

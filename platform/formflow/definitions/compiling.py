@@ -110,8 +110,11 @@ def optional_label(value: Any) -> Label | None:
     return None if value is None else label(value)
 
 
-def unknown(what: str, name: str, known: Iterable[str]) -> str:
-    return f"unknown {what} '{name}'{suggest(name, known)}"
+def unknown(what: str, name: str, known: Iterable[str], *, within: str = "") -> str:
+    """``unknown field 'nme' in form 'party'; did you mean 'name'?``: the name right after
+    what it should be, then where it was looked for (``within``), then the nearest known."""
+    place = f" {within}" if within else ""
+    return f"unknown {what} '{name}'{place}{suggest(name, known)}"
 
 
 def suggest(name: str, known: Iterable[str]) -> str:

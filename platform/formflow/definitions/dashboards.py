@@ -53,7 +53,9 @@ def compile_dashboard(compiler: DocumentCompiler, forms: Mapping[str, Form]) -> 
     for index, role in enumerate(data.get("roles", [])):
         if role not in compiler.context.role_keys:
             compiler.error(
-                ("roles", index), f"unknown role '{role}' (declare it in app.yaml roles)"
+                ("roles", index),
+                unknown("role", role, compiler.context.role_keys)
+                + " (declare it in app.yaml roles)",
             )
     widgets = []
     seen: set[str] = set()
@@ -197,7 +199,9 @@ class WidgetCompiler:
         if not form.has_field(link_key):
             known = [f.key for f in form.fields]
             self.error(
-                where, unknown(f"field of form '{form.key}'", link_key, known), at_key=at_key
+                where,
+                unknown("field", link_key, known, within=f"in form '{form.key}'"),
+                at_key=at_key,
             )
             return None
         found = form.field(link_key)
@@ -216,7 +220,9 @@ class WidgetCompiler:
         if not target.has_field(target_key) or "." in target_key:
             known = [f.key for f in target.fields]
             self.error(
-                where, unknown(f"field of form '{target.key}'", target_key, known), at_key=at_key
+                where,
+                unknown("field", target_key, known, within=f"in form '{target.key}'"),
+                at_key=at_key,
             )
             return None
         return target.field(target_key).kind
@@ -370,7 +376,7 @@ class WidgetCompiler:
         for index, value in enumerate(given if isinstance(given, list) else [given]):
             if value not in options:
                 place = (*where, index) if isinstance(given, list) else where
-                self.error(place, unknown(f"option of '{key}'", str(value), options))
+                self.error(place, unknown("option", str(value), options, within=f"of '{key}'"))
 
 
 def _condition(key: str, op: str, value: Any) -> dict[str, Any]:

@@ -51,7 +51,9 @@ def _field_problem(forms: Mapping[str, Form], name: str) -> str | None:
     if form is None:
         return unknown("form", form_key, forms)
     if not form.has_field(field_key):
-        return unknown(f"field of form '{form_key}'", field_key, [f.key for f in form.fields])
+        return unknown(
+            "field", field_key, [f.key for f in form.fields], within=f"in form '{form_key}'"
+        )
     field = form.field(field_key)
     if field.kind is not ValueKind.TEXT or field.field_type.computed:
         return f"'{name}' must be a text field the person fills in (it is {field.type})"

@@ -43,6 +43,7 @@ from formflow.definitions.model import (
 from formflow.definitions.source import PathKey
 from formflow.expressions import Expression
 from formflow.fields import FieldType, Reference, ValueKind
+from formflow.fields.untyped import UNTYPED
 
 COMMON_FIELD_KEYS = frozenset(
     {
@@ -165,7 +166,8 @@ class FormCompiler(DocumentCompiler):
             self.error(
                 (*path, "type"), unknown("field type", item["type"], self.context.field_types)
             )
-            return None
+            # Still a field: what names it (list, rules, other files) is not wrong as well.
+            field_type = UNTYPED
         if field_type.options_schema is not None:
             self._check_plugin_options(field_type.name, field_type.options_schema, item, path)
         row_fields: tuple[Field, ...] = ()

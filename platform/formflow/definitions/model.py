@@ -359,6 +359,10 @@ class MenuGroup:
 
 @dataclass(frozen=True)
 class Form:
+    """One form of an app, compiled from its definition file: its fields, what each role may
+    do with its records (``permissions``, by role key), and how its pages show them.
+    ``title_field`` names a record in lists and links; ``owner_field`` holds who owns it."""
+
     key: str
     label: Label
     title_field: str
@@ -378,9 +382,9 @@ class Form:
     """Records for which this is true are read-only to people: only the grants of record
     actions, workflows and automations change them."""
     agenda: tuple[AgendaItem, ...] = ()
+    """When the form's records fall due, and for whom (the workbench's Today list)."""
     inline: tuple[InlineCreate, ...] = ()
     """Linked records the create page adds with the record (a company's people)."""
-    """When the form's records fall due, and for whom (the workbench's Today list)."""
     _by_key: Mapping[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -3,7 +3,9 @@
 A notification's title and body are templates over the record; rendered for a role from
 which one of the fields they read is hidden, the message shows what that role's pages hide.
 The steps of automations, record actions and workflows are checked alike. People named by
-``users`` or ``user_field`` are not: their roles are known only when the step runs.
+``users`` or ``user_field`` are not: their roles are known only when the step runs, which
+renders the text for each of them without the fields hidden from them
+(:mod:`formflow.notifications.action`).
 """
 
 from __future__ import annotations

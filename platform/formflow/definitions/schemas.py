@@ -96,16 +96,17 @@ def _describe(document: SourceDocument, error: ValidationError) -> Iterator[Defi
     yield document.error_at_value(path, _message(error, path))
 
 
-_SPLIT_TEXT = re.compile(r"\s")
-"""A "key" with a space in it is the tail of a text a comma cut (no key has spaces)."""
+_KEY_SHAPED = re.compile(r"[a-z][a-z0-9_]*")
+"""What every key looks like. An empty "key" of another shape (``in full``, ``8:00``) is
+the tail of a text a comma cut, not a misspelt key."""
 
 
 def _unexpected_key(name: str, instance: dict[str, Any], known: list[str]) -> str:
     if name in known and isinstance(instance.get("type"), str):
         return f"'{name}' does not apply to a {instance['type']} field"
-    if instance.get(name) is None and _SPLIT_TEXT.search(name):
-        # `{zh: 标签, en: Mondays, list the rest}`: YAML took the text after the comma for
-        # a key of its own; no key has a space in it, so the text was cut, not misspelt.
+    if instance.get(name) is None and not _KEY_SHAPED.fullmatch(name):
+        # `{zh: 周一, en: Mondays, 8:00}`: YAML took the text after the comma for a key of
+        # its own; no key has a space, a colon or a capital, so the text was cut.
         return (
             f"unknown key '{name}': a comma inside {{...}} starts a new key; "
             'put text that holds a comma in quotes ("...")'

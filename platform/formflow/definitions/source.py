@@ -177,6 +177,8 @@ def parse_document(raw: bytes, display_name: str) -> SourceDocument:
         if mark and _indented_with_a_tab(text, mark.line):
             problem = "this line is indented with a tab; indent with spaces (YAML allows no tabs)"
             column = 1
+        elif any(part in problem for part in _INDENTATION_PROBLEMS):
+            problem += " (is this line indented like the one above it?)"
         raise fail(line, column, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise fail(1, 1, f"invalid YAML: {exc}") from None
@@ -185,6 +187,16 @@ def parse_document(raw: bytes, display_name: str) -> SourceDocument:
     builder = _Builder(display_name)
     data = builder.build(root, ())
     return SourceDocument(display_name, data, builder.source_map)
+
+
+_INDENTATION_PROBLEMS = (
+    "mapping values are not allowed",
+    "did not find expected key",
+    "did not find expected '-' indicator",
+    "expected <block end>",
+)
+"""PyYAML's words for a line indented deeper or shallower than its block: what they mean
+to a person writing the file is said after them."""
 
 
 def _indented_with_a_tab(text: str, line: int) -> bool:

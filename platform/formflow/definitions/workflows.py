@@ -22,6 +22,7 @@ from formflow.definitions.compiling import (
     compile_expression,
     label,
     named_form,
+    unknown,
 )
 from formflow.definitions.model import SYSTEM_FIELDS, Form, Label
 from formflow.definitions.notified import hidden_from_told
@@ -53,6 +54,10 @@ from formflow.workflows.model import (
 
 SET_ACTION = "set"
 """The built-in action: give fields of the record values."""
+
+
+START_LABEL = Label(zh="发起", en="Start")
+"""What an unlabelled start node is called in the timeline, the diagram and the designer."""
 
 
 def compile_workflow(compiler: DocumentCompiler, forms: Mapping[str, Form]) -> Workflow | None:
@@ -131,8 +136,11 @@ class _FlowCompiler:
 
     def _unlabelled(self, item: Mapping[str, Any]) -> Label:
         """A node without a label is named by the state it sets (an end node "rejected"
-        reads 已驳回 / Rejected, as its option does), or by the one role that decides it
-        (部门经理), else by its key."""
+        reads 已驳回 / Rejected, as its option does), by the one role that decides it
+        (部门经理), a start node 发起 / Start (its key would show on Chinese pages), else
+        by its key."""
+        if item["type"] == "start":
+            return START_LABEL
         state = item.get("state")
         field_key = self.data.get("state_field")
         if self.options is not None and state in self.options and field_key:
@@ -358,7 +366,11 @@ class _FlowCompiler:
 
     def _role(self, role: str, path: PathKey) -> None:
         if role not in self.compiler.context.role_keys:
-            self.error(path, f"unknown role '{role}' (declare it in app.yaml roles)")
+            self.error(
+                path,
+                unknown("role", role, self.compiler.context.role_keys)
+                + " (declare it in app.yaml roles)",
+            )
 
     # the graph ------------------------------------------------------------------------
 
@@ -375,7 +387,7 @@ class _FlowCompiler:
                         path = (*self._path(node.key), "lanes", lane_index, position)
                         member = by_key.get(key)
                         if member is None:
-                            self.error(path, f"unknown node '{key}'")
+                            self.error(path, unknown("node", key, by_key))
                         elif not isinstance(member, ApprovalNode | CcNode):
                             self.error(path, f"'{key}' is not an approval or cc node")
                         elif key in in_lane:
@@ -386,7 +398,7 @@ class _FlowCompiler:
             for where, target in _targets(node):
                 path = (*self._path(node.key), *where)
                 if target not in by_key:
-                    self.error(path, f"unknown node '{target}'")
+                    self.error(path, unknown("node", target, by_key))
                 elif target in in_lane:
                     self.error(
                         path, f"'{target}' runs in a lane of '{in_lane[target]}'; go to that node"

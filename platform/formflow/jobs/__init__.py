@@ -9,16 +9,18 @@ nothing; the next sweep rings again. This package knows nothing of the web.
 """
 
 from formflow.jobs.dead_letters import DeadLetter, UnknownDeadLetterError
-from formflow.jobs.queue import make_huey
+from formflow.jobs.queue import QueueUnavailable, check_queue, make_huey
 from formflow.jobs.runner import Jobs, serve_jobs
 from formflow.jobs.schedule import Schedule, ScheduleError
 
 __all__ = [
     "DeadLetter",
     "Jobs",
+    "QueueUnavailable",
     "Schedule",
     "ScheduleError",
     "UnknownDeadLetterError",
+    "check_queue",
     "make_huey",
     "serve_jobs",
 ]

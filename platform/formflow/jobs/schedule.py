@@ -20,6 +20,29 @@ from formflow.errors import FormflowError
 MINUTE = timedelta(minutes=1)
 
 
+_FIELDS = (
+    ("minute", "0 to 59"),
+    ("hour", "0 to 23"),
+    ("day", "1 to 31"),
+    ("month", "1 to 12"),
+    ("weekday", "0 (Sunday) to 6"),
+)
+"""A cron expression's five fields in order, and the values each takes."""
+
+
+def _wrong(fields: list[str], error: ValueError) -> str:
+    """Which field of ``fields`` huey refused, and what it takes: huey says only "25 is not
+    a valid input", without the field."""
+    for position, (name, values) in enumerate(_FIELDS):
+        alone = ["*"] * len(_FIELDS)
+        alone[position] = fields[position]
+        try:
+            crontab(*alone, strict=True)
+        except ValueError:
+            return f"the {name} is {values} (got {fields[position]!r})"
+    return str(error)
+
+
 class ScheduleError(FormflowError):
     """A cron expression that cannot be read; the message quotes it."""
 
@@ -36,7 +59,9 @@ class Schedule:
         try:
             self._matches: Callable[[datetime], bool] = crontab(*fields, strict=True)
         except ValueError as error:
-            raise ScheduleError(f"schedule {cron!r} cannot be read: {error}") from None
+            raise ScheduleError(
+                f"schedule {cron!r} cannot be read: {_wrong(fields, error)}"
+            ) from None
         self.cron = cron
         self.zone = zone
 

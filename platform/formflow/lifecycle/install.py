@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 from formflow import accounts
 from formflow.config import Settings
 from formflow.designer.upgrades import record_release
-from formflow.lifecycle.instance import Instance
-from formflow.storage.database import read_transaction, write_transaction
+from formflow.lifecycle.instance import Instance, InstanceError
+from formflow.storage.database import check_reachable, read_transaction, write_transaction
 from formflow.storage.migrations import (
     MigrationResult,
     apply_migration,
@@ -45,9 +45,16 @@ def initialise(
     settings: Settings, app_dirs: Iterable[Path], admin_username: str, admin_password: str
 ) -> Outcome:
     """Create the instance folder and database, install the apps, add the first admin."""
-    settings.instance.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.instance.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InstanceError(
+            f"cannot make the instance folder {settings.instance} (FORMFLOW_INSTANCE): "
+            f"{exc.strerror}"
+        ) from None
     instance = Instance(settings)
     try:
+        check_reachable(instance.engine)
         outcome = Outcome()
         upgrade_platform_tables(instance.engine)
         for app_dir in app_dirs:
@@ -60,6 +67,7 @@ def initialise(
                     admin_password,
                     display_name="Administrator",
                     is_admin=True,
+                    language=settings.language,
                 )
                 outcome.admin_created = True
         outcome.lines.append(

@@ -37,7 +37,7 @@ from formflow.record_actions.buttons import RecordButtons
 from formflow.record_actions.service import FormActions
 from formflow.records.after_hooks import AFTER_HOOKS, after_hooks_subscriber, wants_after_hooks
 from formflow.records.service import RecordService
-from formflow.storage.database import connect, read_transaction
+from formflow.storage.database import check_reachable, connect, is_sqlite, read_transaction
 from formflow.storage.platform_tables import definition_versions, upgrade_platform_tables
 from formflow.storage.tables import AppSchema
 from formflow.storage.versions import StoredVersion, current_digest, current_version
@@ -83,8 +83,10 @@ class Instance:
             webhook_networks=settings.webhook_networks,
         )
         """Runs every app's automations: on events, and on the clock once jobs run it."""
-        subscribers[AUTOMATIONS] = self.automations.handle
-        self.notifications = Notifications(self.engine, self._channels())
+        subscribers[AUTOMATIONS] = self.automations
+        self.notifications = Notifications(
+            self.engine, self._channels(), language=settings.language
+        )
         """What people are told, in the app and on e-mail and the plugins' channels."""
         self.action_services = ActionServices(
             notifications=self.notifications,
@@ -95,8 +97,8 @@ class Instance:
         self.automations.services = self.action_services
         subscribers[FOLLOWS] = Followers(
             self.engine, self.notifications, self._form_of, records_of=self._records_of
-        ).handle
-        subscribers[NOTICES] = Notices(self.notifications).handle
+        )
+        subscribers[NOTICES] = Notices(self.notifications)
         for name, subscriber in self.plugins.event_subscribers.items():
             if name in subscribers:
                 raise InstanceError(f"a plugin's event subscriber may not be named {name!r}")
@@ -115,6 +117,8 @@ class Instance:
     def ensure_initialised(self) -> None:
         """Raise :class:`InstanceError` unless ``formflow init`` has set this instance up;
         bring its platform tables up to this version of Formflow if it has."""
+        if not is_sqlite(self.engine):  # a SQLite file that cannot open is no instance
+            check_reachable(self.engine)
         try:
             with self.engine.connect() as connection:
                 ready = inspect(connection).has_table(definition_versions.name)

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
 from formflow.config import Settings
 from formflow.errors import FormflowError
@@ -75,6 +76,24 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
+LISTENING = "Listening at: %s (%s)"
+"""gunicorn's arbiter's line saying where it listens, and the process it runs as."""
+
+
+class ServerLog(Logger):  # type: ignore[misc]
+    """gunicorn's log, with the address filled in where the arbiter leaves it out.
+
+    The arbiter names the sockets it holds; with a socket per worker (``reuse_port``) it
+    holds none, and its line read ``Listening at:  (1234)``. The address it was told to
+    bind is the one served, so that is what the line says instead.
+    """
+
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        if msg == LISTENING and args and not args[0]:
+            args = (", ".join(f"http://{address}" for address in self.cfg.bind), *args[1:])
+        super().info(msg, *args, **kwargs)
+
+
 def options(host: str, port: int, workers: int | None) -> dict[str, Any]:
     """gunicorn's settings for serving Formflow."""
     address = f"[{host}]" if ":" in host else host
@@ -88,6 +107,7 @@ def options(host: str, port: int, workers: int | None) -> dict[str, Any]:
         "accesslog": "-",
         "errorlog": "-",
         "proc_name": "formflow",
+        "logger_class": ServerLog,
         "reuse_port": hasattr(socket, "SO_REUSEPORT"),  # a socket per worker: see above
         # gunicorn 25.1+ opens a control socket at one path per user; several servers
         # (two instances, parallel tests) would fight over it.
@@ -96,12 +116,15 @@ def options(host: str, port: int, workers: int | None) -> dict[str, Any]:
 
 
 def check(settings: Settings) -> None:
-    """Raise the instance's error unless it is initialised and the app builds."""
+    """Raise the instance's error unless it is initialised, its job queue answers and the
+    app builds."""
+    from formflow.jobs import check_queue
     from formflow.web import create_app
 
     instance = Instance(settings)
     try:
         instance.ensure_initialised()
+        check_queue(settings)
         create_app(settings, instance=instance)
     finally:
         instance.close()

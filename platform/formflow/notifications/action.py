@@ -4,6 +4,12 @@ The title and text are Jinja2 templates rendered in the expression sandbox (on i
 over the record, as the webhook body is; the notifications are written in the unit of
 work of the run or step that calls the action, and go out by e-mail (and the plugins'
 channels) once it commits.
+
+Each person is told only what they may read: the templates are rendered once for each set
+of fields hidden from the people told, without those fields (and their ``old`` values),
+which render empty. Roles named by the step are checked when the app loads (see
+:mod:`formflow.definitions.notified`); people named by ``users`` or ``user_field`` are
+known only now.
 """
 
 from __future__ import annotations
@@ -14,24 +20,37 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from jinja2 import TemplateSyntaxError, meta
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, select
 
 from formflow.actions import ActionContext, ActionError
+from formflow.definitions.model import FieldRule
 from formflow.expressions import TEMPLATES_KEPT, ExpressionEngine, ExpressionError
 from formflow.notifications.service import Notifications
+from formflow.records.access import Actor
 from formflow.records.audit import jsonable
+from formflow.records.field_access import hidden_from_told
+from formflow.records.service import RecordService
 from formflow.storage.platform_tables import user_roles, users
 
 KIND = "automation"
 
 
 @dataclass(frozen=True)
-class Notice:
-    """What one ``notify`` tells, worked out and not yet written: to whom, and the text."""
+class Text:
+    """One text of a ``notify``, and the people it is for (all of whom may read it all)."""
 
     people: list[int]
     title: str
     body: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What one ``notify`` tells, worked out and not yet written: to whom, and the texts
+    (one per set of fields hidden from some of them)."""
+
+    people: list[int]
+    texts: tuple[Text, ...]
 
 
 def notify(context: ActionContext, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -40,32 +59,108 @@ def notify(context: ActionContext, given: Mapping[str, Any]) -> dict[str, Any]:
         raise ActionError("a notification is written in a unit of work; run it from an automation")
     found = notice(context, given)
     notifications = context.notifications or Notifications(records.engine)
-    written = notifications.add(
-        context.unit.connection,
-        found.people,
-        kind=KIND,
-        title=found.title,
-        body=found.body,
-        app_key=context.app_key,
-        form_key=context.form_key,
-        record_id=context.record_id,
-        now=context.now,
-    )
-    return result(found, len(written))
+    written = 0
+    for text in found.texts:
+        written += len(
+            notifications.add(
+                context.unit.connection,
+                text.people,
+                kind=KIND,
+                title=text.title,
+                body=text.body,
+                app_key=context.app_key,
+                form_key=context.form_key,
+                record_id=context.record_id,
+                now=context.now,
+            )
+        )
+    return result(found, written)
 
 
-def notice(context: ActionContext, given: Mapping[str, Any]) -> Notice:
+Readers = dict[int, Actor]
+"""People told, as actors of the app (their roles there), by user id: read once per person
+for all the notices a timed rule's slice works out."""
+
+
+def notice(
+    context: ActionContext, given: Mapping[str, Any], readers: Readers | None = None
+) -> Notice:
     """Who ``notify`` tells and what, on ``context`` (a timed rule's slice works out each
-    record's and writes them together, see :func:`notify_many`)."""
-    _records, _actor, expressions = context.require_records()
+    record's and writes them together, see :func:`notify_many`); ``readers`` keeps the
+    access of the people told across calls."""
+    records, _actor, expressions = context.require_records()
     if context.unit is None:
         raise ActionError("a notification is written in a unit of work; run it from an automation")
     people = recipients(context.unit.connection, context, given)
     sources = (given["title"], given.get("body", ""))
     names = _read_by(expressions, sources, context.names)
-    title = _render(expressions, sources[0], names, "title")
-    body = _render(expressions, sources[1], names, "body")
-    return Notice(people, title[:500], body)
+    groups = _by_hidden(context.unit.connection, records, context, people, readers)
+    texts = []
+    for hidden, group in groups.items() or [(frozenset(), [])]:
+        shown = _without(names, hidden)
+        title = _render(expressions, sources[0], shown, "title")
+        body = _render(expressions, sources[1], shown, "body")
+        texts.append(Text(group, title[:500], body))
+    return Notice(people, tuple(texts))
+
+
+def _by_hidden(
+    connection: Connection,
+    records: RecordService,
+    context: ActionContext,
+    people: list[int],
+    readers: Readers | None = None,
+) -> dict[frozenset[str], list[int]]:
+    """``people`` grouped by the fields of the record's form hidden from them, in the order
+    named; their roles are read only when the form hides a field from some role."""
+    if not people:
+        return {}
+    form = records.app.form(context.form_key)
+    if not any(
+        rule is FieldRule.HIDDEN
+        for permission in form.permissions.values()
+        for rule in permission.fields.values()
+    ):
+        return {frozenset(): people}
+    known = {} if readers is None else readers
+    _read_readers(connection, context.app_key, [p for p in people if p not in known], known)
+    groups: dict[frozenset[str], list[int]] = {}
+    for person in people:
+        groups.setdefault(hidden_from_told(records.app, known[person], form), []).append(person)
+    return groups
+
+
+def _read_readers(connection: Connection, app_key: str, people: list[int], known: Readers) -> None:
+    """Add ``people`` to ``known`` as actors of ``app_key`` (one statement)."""
+    if not people:
+        return
+    joined = users.outerjoin(
+        user_roles, and_(user_roles.c.user_id == users.c.id, user_roles.c.app_key == app_key)
+    )
+    roles: dict[int, set[str]] = {person: set() for person in people}
+    admins: set[int] = set()
+    for user_id, is_admin, role in connection.execute(
+        select(users.c.id, users.c.is_admin, user_roles.c.role_key)
+        .select_from(joined)
+        .where(users.c.id.in_(people))
+    ):
+        if role is not None:
+            roles[int(user_id)].add(role)
+        if is_admin:
+            admins.add(int(user_id))
+    for person, held in roles.items():
+        known[person] = Actor(person, frozenset(held), is_admin=person in admins)
+
+
+def _without(names: Mapping[str, Any], hidden: frozenset[str]) -> Mapping[str, Any]:
+    """``names`` without the ``hidden`` fields, in the record and in ``old``."""
+    if not hidden:
+        return names
+    shown = {key: value for key, value in names.items() if key not in hidden}
+    old = shown.get("old")
+    if isinstance(old, Mapping):
+        shown["old"] = {key: value for key, value in old.items() if key not in hidden}
+    return shown
 
 
 def notify_many(
@@ -79,16 +174,17 @@ def notify_many(
         connection,
         [
             {
-                "user_ids": found.people,
+                "user_ids": text.people,
                 "kind": KIND,
-                "title": found.title,
-                "body": found.body,
+                "title": text.title,
+                "body": text.body,
                 "app_key": context.app_key,
                 "form_key": context.form_key,
                 "record_id": context.record_id,
                 "now": context.now,
             }
             for context, found in told
+            for text in found.texts
         ],
     )
     return [result(found, len(dict.fromkeys(found.people))) for _context, found in told]
@@ -102,7 +198,34 @@ def result(found: Notice, written: int) -> dict[str, Any]:
 def recipients(
     connection: Connection, context: ActionContext, given: Mapping[str, Any]
 ) -> list[int]:
-    """The active users the parameters name, each once, in the order named."""
+    """The active users the parameters name, each once, in the order named. Those named
+    by username or role are looked up once per unit of work: a round of events' runs, or
+    a timed rule's slice, share one lookup."""
+    found = _named(connection, context, given)
+    if "user_field" in given:
+        value = context.record.get(given["user_field"])
+        if value is not None:
+            try:
+                found.append(int(value))
+            except (TypeError, ValueError):
+                raise ActionError(
+                    f"field {given['user_field']!r} does not hold a user: {value!r}"
+                ) from None
+    return list(dict.fromkeys(found))
+
+
+def _named(connection: Connection, context: ActionContext, given: Mapping[str, Any]) -> list[int]:
+    """The active users named by username or role (see :func:`recipients`), remembered
+    in the unit's memo."""
+    key = (
+        "notify.recipients",
+        context.app_key,
+        tuple(given.get("users", ())),
+        tuple(given.get("roles", ())),
+    )
+    unit = context.unit
+    if unit is not None and unit.connection is connection and key in unit.memo:
+        return list(unit.memo[key])
     found: list[int] = []
     names = list(given.get("users", ()))
     if names:
@@ -129,16 +252,9 @@ def recipients(
                 .order_by(user_roles.c.user_id)
             ).scalars()
         ]
-    if "user_field" in given:
-        value = context.record.get(given["user_field"])
-        if value is not None:
-            try:
-                found.append(int(value))
-            except (TypeError, ValueError):
-                raise ActionError(
-                    f"field {given['user_field']!r} does not hold a user: {value!r}"
-                ) from None
-    return list(dict.fromkeys(found))
+    if unit is not None and unit.connection is connection:
+        unit.memo[key] = tuple(found)
+    return found
 
 
 def _read_by(

@@ -1,25 +1,31 @@
 """The e-mail channel: notifications sent through the SMTP server the settings name.
 
 The message is rendered from ``notifications/email/subject.txt`` and ``body.txt`` (the
-instance's ``templates/`` folder first, so a deployment can reword them) in Jinja2's
-sandbox, in the recipient's language: the engine's notifications are message ids, and the
-templates' own words go through the same catalogue as the pages.
+instance's ``templates/`` folder first, so a deployment can reword them) in the budgeted
+sandbox every user-written template renders in (:func:`formflow.expressions.render_on_budget`):
+an administrator's template with a loop of a billion turns is refused, not left to hold a
+worker. It renders in the recipient's language: the engine's notifications are message ids,
+and the templates' own words go through the same catalogue as the pages.
 """
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Mapping
 from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.support import NullTranslations, Translations
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
 
 from formflow.config import SmtpSettings
 from formflow.definitions.model import Label
+from formflow.expression_budget import Limits
+from formflow.expression_sandbox import BudgetedSandbox
+from formflow.expressions import render_on_budget
 from formflow.notifications.model import Notification, Recipient
 
 TIMEOUT_SECONDS = 20.0
@@ -39,7 +45,8 @@ class EmailChannel:
         if templates is not None:
             loaders.insert(0, FileSystemLoader(templates))
         self._loader = ChoiceLoader(loaders)
-        self._environments: dict[str, SandboxedEnvironment] = {}
+        self._environments: dict[str, BudgetedSandbox] = {}
+        self.limits = Limits()
 
     def send(self, notification: Notification, recipient: Recipient) -> bool:
         """E-mail ``notification`` to ``recipient``; ``False`` when they have no address."""
@@ -57,14 +64,15 @@ class EmailChannel:
             server.send_message(message)
 
     def message(self, notification: Notification, recipient: Recipient) -> EmailMessage:
-        """The e-mail for ``recipient``, in their language."""
+        """The e-mail for ``recipient``, in their language; :class:`ExpressionLimit` or
+        :class:`ExpressionError` when a reworded template goes past its budget or fails."""
         language = recipient.language if recipient.language in LANGUAGES else "zh"
         catalogue = _catalogue(language)
         title, body = notification.text(catalogue.ugettext, language)
         environment = self._environment(language)
         names = {"title": title, "body": body, "recipient": recipient, "kind": notification.kind}
-        subject = environment.get_template("notifications/email/subject.txt").render(names)
-        text = environment.get_template("notifications/email/body.txt").render(names)
+        subject = self._render(environment, "subject", names)
+        text = self._render(environment, "body", names)
         message = EmailMessage()
         message["Subject"] = " ".join(subject.split())
         message["From"] = self.smtp.sender
@@ -73,12 +81,17 @@ class EmailChannel:
         message.set_content(text.strip() + "\n")
         return message
 
-    def _environment(self, language: str) -> SandboxedEnvironment:
+    def _render(self, environment: BudgetedSandbox, part: str, names: Mapping[str, Any]) -> str:
+        """The e-mail's ``part`` (subject or body) on a budget of its own."""
+        name = f"notifications/email/{part}.txt"
+        return render_on_budget(lambda: environment.get_template(name), names, self.limits)
+
+    def _environment(self, language: str) -> BudgetedSandbox:
         """The sandbox that renders e-mails in ``language``: one each, made once, so
         threads sending in different languages never share a catalogue."""
         found = self._environments.get(language)
         if found is None:
-            found = SandboxedEnvironment(
+            found = BudgetedSandbox(
                 loader=self._loader,
                 autoescape=False,
                 undefined=StrictUndefined,

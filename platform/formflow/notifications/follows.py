@@ -13,11 +13,11 @@ subscriber an event only when someone does (see :class:`~formflow.events.outbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, exists, insert, select
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, exists, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from formflow.accounts.users import actor_for, get_user
@@ -189,60 +189,109 @@ class Followers:
         """The record service that says who may still read a record (none: followers
         are told without asking, for callers with no apps loaded)."""
 
+    def __call__(self, event: Event, key: str) -> None:
+        self.handle(event, key)
+
     def handle(self, event: Event, key: str) -> None:
         """Tell the record's followers, but not whoever made the change (idempotent on
         ``key``: a repeated event tells nobody twice)."""
-        title = TITLES.get(event.kind)
-        if title is None:
+        self.handle_many([(event, key)])
+
+    def handle_many(self, deliveries: Sequence[tuple[Event, str]]) -> None:
+        """Tell each event's followers as :meth:`handle` does, for a round of events at
+        once (:class:`~formflow.events.BatchSubscriber`): the followers of its records
+        read in one query, each follower's account and roles once, and every
+        notification written in one unit of work and one statement. Each is keyed by its
+        event's idempotency key and its reader, so a round handed over again, or in
+        part, tells nobody twice."""
+        wanted = [(event, key) for event, key in deliveries if event.kind in TITLES]
+        if not wanted:
             return
-        form = self.form_of(event.app_key, event.form_key)
         with read_transaction(self.engine) as connection:
-            following = [
-                user_id
-                for user_id in followers(connection, event.app_key, event.form_key, event.record_id)
-                if user_id != event.user_id
+            following = _followers_of(connection, [event for event, _key in wanted])
+            actors: dict[tuple[int, str], Actor | None] = {}
+            told = [
+                (event, key, readers)
+                for event, key in wanted
+                if (readers := self._readers(connection, event, following, actors))
             ]
-            told = self._readers(connection, event, following)
         if not told:
             return
         with unit_of_work(self.engine) as unit:
-            connection = unit.connection
-            who = self.names(connection, event.user_id) if event.user_id else None
-            for changed, user_ids in told.items():
-                self.notifications.add(
-                    connection,
-                    user_ids,
-                    kind=KIND,
-                    title=title,
-                    body=BODY if who else "",
-                    params={
-                        "form": label_param(form.label if form else event.form_key),
-                        "record": event.record_id,
-                        "who": who or "",
-                        "changed": list(changed),
-                    },
-                    app_key=event.app_key,
-                    form_key=event.form_key,
-                    record_id=event.record_id,
-                    cause=key,
-                    now=event.at,
-                )
+            names: dict[int, str | None] = {}
+            items = [
+                (self._item(unit.connection, event, changed, user_ids, names), key)
+                for event, key, readers in told
+                for changed, user_ids in readers.items()
+            ]
+            self.notifications.add_once_many(unit.connection, items)
+
+    def _item(
+        self,
+        connection: Connection,
+        event: Event,
+        changed: tuple[str, ...],
+        user_ids: list[int],
+        names: dict[int, str | None],
+    ) -> dict[str, Any]:
+        """The notification telling ``user_ids`` of ``event`` (``names``: who made each
+        change, by user id, as found so far)."""
+        who = None
+        if event.user_id:
+            if event.user_id not in names:
+                names[event.user_id] = self.names(connection, event.user_id)
+            who = names[event.user_id]
+        form = self.form_of(event.app_key, event.form_key)
+        return {
+            "user_ids": user_ids,
+            "kind": KIND,
+            "title": TITLES[event.kind],
+            "body": BODY if who else "",
+            "params": {
+                "form": label_param(form.label if form else event.form_key),
+                "record": event.record_id,
+                "who": who or "",
+                "changed": list(changed),
+            },
+            "app_key": event.app_key,
+            "form_key": event.form_key,
+            "record_id": event.record_id,
+            "now": event.at,
+        }
 
     def _readers(
-        self, connection: Connection, event: Event, user_ids: list[int]
+        self,
+        connection: Connection,
+        event: Event,
+        following: Mapping[tuple[str, str, int], list[int]],
+        actors: dict[tuple[int, str], Actor | None],
     ) -> dict[tuple[str, ...], list[int]]:
-        """The followers who may read the record now, by the changed fields they may see
-        (a deleted record: those who may still read its form)."""
+        """The followers of ``event``'s record (but not whoever made the change) who may
+        read it now, by the changed fields they may see (a deleted record: those who may
+        still read its form), none for whom every changed field is hidden. ``actors``:
+        each follower as an actor in an app, or ``None`` when their account is gone or
+        inactive, as found so far."""
+        user_ids = [
+            user_id
+            for user_id in following.get((event.app_key, event.form_key, event.record_id), [])
+            if user_id != event.user_id
+        ]
         changed = sorted(event.changes)
         service = self.records_of(event.app_key) if self.records_of else None
         if service is None:
             return {tuple(changed): user_ids} if user_ids else {}
         found: dict[tuple[str, ...], list[int]] = {}
         for user_id in user_ids:
-            user = get_user(connection, user_id)
-            if user is None or not user.is_active:
+            if (user_id, event.app_key) not in actors:
+                user = get_user(connection, user_id)
+                actors[(user_id, event.app_key)] = (
+                    actor_for(connection, user, event.app_key)
+                    if user is not None and user.is_active
+                    else None
+                )
+            actor = actors[(user_id, event.app_key)]
+            if actor is None:
                 continue
-            actor = actor_for(connection, user, event.app_key)
             try:
                 if event.kind is EventKind.DELETED:
                     require(actor, service.app.form(event.form_key), Operation.READ)
@@ -252,8 +301,40 @@ class Followers:
                 continue
             hidden = service.field_access(actor, event.form_key).hidden
             seen = tuple(key for key in changed if key not in hidden)
+            if changed and not seen:
+                continue  # only hidden fields changed: telling of it would say when
             found.setdefault(seen, []).append(user_id)
         return found
+
+
+def _followers_of(
+    connection: Connection, events: Sequence[Event]
+) -> dict[tuple[str, str, int], list[int]]:
+    """The followers of the records ``events`` are about, by app, form and record id, in
+    one query (a round's events rather than one query each)."""
+    ids: dict[tuple[str, str], set[int]] = {}
+    for event in events:
+        ids.setdefault((event.app_key, event.form_key), set()).add(event.record_id)
+    rows = connection.execute(
+        select(table.c.app_key, table.c.form_key, table.c.record_id, table.c.user_id)
+        .where(
+            or_(
+                *(
+                    and_(
+                        table.c.app_key == app_key,
+                        table.c.form_key == form_key,
+                        table.c.record_id.in_(sorted(record_ids)),
+                    )
+                    for (app_key, form_key), record_ids in ids.items()
+                )
+            )
+        )
+        .order_by(table.c.user_id)
+    )
+    found: dict[tuple[str, str, int], list[int]] = {}
+    for app_key, form_key, record_id, user_id in rows:
+        found.setdefault((app_key, form_key, int(record_id)), []).append(int(user_id))
+    return found
 
 
 def _username(connection: Connection, user_id: int) -> str | None:

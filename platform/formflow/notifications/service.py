@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from formflow.errors import FormflowError
@@ -49,9 +50,16 @@ class Notifications:
     """An instance's notifications, and the outside channels they go out on."""
 
     def __init__(
-        self, engine: Engine, channels: Sequence[Channel] = (), *, attempts: int = ATTEMPTS
+        self,
+        engine: Engine,
+        channels: Sequence[Channel] = (),
+        *,
+        attempts: int = ATTEMPTS,
+        language: str = "",
     ) -> None:
         self.engine = engine
+        self.language = language or "zh"
+        """What a person who chose no language is written to in (the instance's)."""
         self.channels = {channel.key: channel for channel in channels}
         self.attempts = attempts
         self.dispatch: Callable[[int], object] = self._deliver_now
@@ -111,6 +119,24 @@ class Notifications:
         (else none: the plainest insert)."""
         rows = [row for item in items for row in self._rows(item)]
         return self._insert(connection, rows, ids=bool(self.channels))
+
+    def add_once_many(
+        self, connection: Connection, items: Sequence[tuple[Mapping[str, Any], str]]
+    ) -> list[int]:
+        """:meth:`add` for many notifications, each given as its keyword arguments with
+        ``user_ids`` and its cause, in one statement (an outbox subscriber's round of
+        events): a person is told once per cause however often this runs, as with
+        :meth:`add`, but a repeat is skipped by the insert itself (``ON CONFLICT DO
+        NOTHING`` on the cause's unique key) rather than by a savepoint a row. The ids of
+        those written now."""
+        rows = [row for item, cause in items for row in self._rows(item, cause)]
+        if not rows:
+            return []
+        dialect = connection.dialect.name
+        statement = _ADD_ONCE_POSTGRESQL if dialect == "postgresql" else _ADD_ONCE_SQLITE
+        written = [int(i) for i in connection.execute(statement, rows).scalars()]
+        self._send_after_commit(connection, written)
+        return written
 
     def _rows(self, item: Mapping[str, Any], cause: str | None = None) -> list[dict[str, Any]]:
         """The rows of one notification (:meth:`add`'s keyword arguments): one per person
@@ -242,7 +268,7 @@ class Notifications:
             if row is None:
                 return {}
             notification = Notification.from_row(row)
-            recipient = _recipient(connection, notification.user_id)
+            recipient = _recipient(connection, notification.user_id, self.language)
             done = {
                 sent.channel: sent
                 for sent in connection.execute(
@@ -341,12 +367,13 @@ class Notifications:
                 )
 
 
-def recipient_of(connection: Connection, user_id: int) -> Recipient | None:
-    """The account details channels reach ``user_id`` by."""
-    return _recipient(connection, user_id)
+def recipient_of(connection: Connection, user_id: int, language: str = "zh") -> Recipient | None:
+    """The account details channels reach ``user_id`` by; in ``language`` when they chose
+    none."""
+    return _recipient(connection, user_id, language)
 
 
-def _recipient(connection: Connection, user_id: int) -> Recipient | None:
+def _recipient(connection: Connection, user_id: int, language: str) -> Recipient | None:
     row = connection.execute(
         select(
             users.c.id, users.c.username, users.c.display_name, users.c.email, users.c.language
@@ -354,12 +381,20 @@ def _recipient(connection: Connection, user_id: int) -> Recipient | None:
     ).first()
     if row is None:
         return None
-    return Recipient(int(row.id), row.username, row.display_name, row.email, row.language or "zh")
+    return Recipient(
+        int(row.id), row.username, row.display_name, row.email, row.language or language
+    )
 
 
 _ADD = insert(notifications).returning(notifications.c.id)
 _ADD_MANY = insert(notifications).returning(notifications.c.id, sort_by_parameter_order=True)
 _ADD_PLAIN = insert(notifications)
+_ADD_ONCE_POSTGRESQL = (
+    postgresql.insert(notifications).on_conflict_do_nothing().returning(notifications.c.id)
+)
+_ADD_ONCE_SQLITE = (
+    sqlite.insert(notifications).on_conflict_do_nothing().returning(notifications.c.id)
+)
 
 
 def _add_once(connection: Connection, row: Mapping[str, Any]) -> int | None:

@@ -8,6 +8,7 @@ form's labels, so each reader gets them in their own language.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from formflow.events import Event, EventKind
 from formflow.notifications.model import label_param
 from formflow.notifications.service import Notifications
 from formflow.records.unit import unit_of_work
+from formflow.workflows.model import EndNode
 
 if TYPE_CHECKING:
     from formflow.workflows.service import _Step
@@ -95,8 +97,17 @@ def planned(step: _Step, app: App) -> list[dict[str, Any]]:
         if outcome in (APPROVED, REJECTED):
             add([submitter], outcome)
         else:
-            add([submitter], ENDED, outcome=outcome)
+            add([submitter], ENDED, outcome=_end_name(step, outcome))
     return found
+
+
+def _end_name(step: _Step, outcome: str) -> Any:
+    """The name of the end node that gave ``outcome`` (as the timeline shows it), in both
+    languages; the outcome is a key the flow's author chose, not words for people."""
+    for node in step.workflow.nodes:
+        if isinstance(node, EndNode) and node.outcome == outcome:
+            return label_param(node.label)
+    return outcome
 
 
 def write(
@@ -109,37 +120,67 @@ def write(
 ) -> None:
     """Write the notifications ``plan`` lists (see :func:`planned`); with ``cause``, each
     entry is written once however often this runs."""
-    for number, entry in enumerate(plan):
-        notifications.add(
-            connection,
-            [int(user_id) for user_id in entry["users"]],
-            kind=entry["kind"],
-            title=TITLES[entry["kind"]],
-            body=BODY,
-            params=entry["params"],
-            app_key=entry["app_key"],
-            form_key=entry["form_key"],
-            record_id=entry["record_id"],
-            task_id=entry["task_id"],
-            cause=f"{cause}:{number}" if cause else None,
-            now=now,
+    if cause:
+        notifications.add_once_many(connection, items(plan, now=now, cause=cause))
+        return
+    for item, _cause in items(plan, now=now, cause=""):
+        notifications.add(connection, **item)
+
+
+def items(
+    plan: list[dict[str, Any]], *, now: datetime | None, cause: str
+) -> list[tuple[dict[str, Any], str]]:
+    """The notifications ``plan`` lists, as :meth:`Notifications.add_once_many` takes
+    them: each entry's keyword arguments, and its cause (``cause`` and its number)."""
+    return [
+        (
+            {
+                "user_ids": [int(user_id) for user_id in entry["users"]],
+                "kind": entry["kind"],
+                "title": TITLES[entry["kind"]],
+                "body": BODY,
+                "params": entry["params"],
+                "app_key": entry["app_key"],
+                "form_key": entry["form_key"],
+                "record_id": entry["record_id"],
+                "task_id": entry["task_id"],
+                "now": now,
+            },
+            f"{cause}:{number}",
         )
+        for number, entry in enumerate(plan)
+    ]
 
 
 class Notices:
     """The outbox subscriber (:data:`NOTICES`) that writes what workflow steps tell people
     when the engine runs with ``tell_by_events``: after the step commits, on the job runner
-    in a served instance, once per event."""
+    in a served instance, once per event. It takes a round of events at once
+    (:class:`~formflow.events.BatchSubscriber`): their notifications in one statement."""
 
     def __init__(self, notifications: Notifications) -> None:
         self.notifications = notifications
 
+    def __call__(self, event: Event, key: str) -> None:
+        self.handle(event, key)
+
     def handle(self, event: Event, key: str) -> None:
-        plan = event.detail.get("tell")
-        if event.kind is not EventKind.NOTIFY or not plan:
-            return
-        with unit_of_work(self.notifications.engine) as unit:
-            write(self.notifications, unit.connection, plan, now=event.at, cause=key)
+        """Write what one event's step tells people (a round of one)."""
+        self.handle_many([(event, key)])
+
+    def handle_many(self, deliveries: Sequence[tuple[Event, str]]) -> None:
+        """Write what each event's step tells people, in one unit of work and one
+        statement; each entry keyed by its event's idempotency key, so a round handed
+        over again, or in part, tells nobody twice."""
+        told = [
+            item
+            for event, key in deliveries
+            if event.kind is EventKind.NOTIFY and event.detail.get("tell")
+            for item in items(event.detail["tell"], now=event.at, cause=key)
+        ]
+        if told:
+            with unit_of_work(self.notifications.engine) as unit:
+                self.notifications.add_once_many(unit.connection, told)
 
 
 def wants(_connection: Connection, _app: str, _form: str, _record_id: int, kind: EventKind) -> bool:

@@ -50,7 +50,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.types import TypeDecorator
 
 from formflow.definitions.model import Measure
-from formflow.errors import QueryError
+from formflow.errors import N_, QueryError
 from formflow.fields import ValueKind
 from formflow.records.filters import (
     DialectSwitch,
@@ -79,9 +79,17 @@ _KINDS_FOR = {
     "min": _ORDERED,
     "max": _ORDERED,
 }
-_NEEDS = {"sum": "a number field", "avg": "a number field", "min": "a field that sorts"}
-_NEEDS["median"] = _NEEDS["sum"]
-_NEEDS["max"] = _NEEDS["min"]
+_NEEDS_NUMBER = N_("measure '%(op)s' needs a number field; %(type)s field '%(field)s' is not one")
+_NEEDS_ORDER = N_(
+    "measure '%(op)s' needs a field that sorts; %(type)s field '%(field)s' is not one"
+)
+_NEEDS_ONE_VALUE = N_(
+    "measure '%(op)s' needs a single-valued field; %(type)s field '%(field)s' is not one"
+)
+_NEEDS = {"sum": _NEEDS_NUMBER, "avg": _NEEDS_NUMBER, "median": _NEEDS_NUMBER}
+_NEEDS |= {"min": _NEEDS_ORDER, "max": _NEEDS_ORDER}
+UNKNOWN_ZONE = N_("unknown time zone '%(zone)s'")
+_UNGROUPABLE_FIELD = N_("%(type)s field '%(field)s' cannot be grouped by")
 _COMBINABLE = frozenset({"count", "sum", "avg", "min", "max"})
 
 
@@ -105,18 +113,22 @@ class Aggregation:
 
     def __post_init__(self) -> None:
         if not self.measures:
-            raise QueryError("an aggregation needs at least one measure, such as count")
+            raise QueryError(N_("an aggregation needs at least one measure, such as count"))
         if self.labels and len(self.labels) != len(self.measures):
-            raise QueryError("an aggregation needs one label per measure, or none")
+            raise QueryError(N_("an aggregation needs one label per measure, or none"))
         if isinstance(self.limit, bool) or not 1 <= self.limit <= MAX_GROUPS:
-            raise QueryError(f"limit must be between 1 and {MAX_GROUPS}, got {self.limit}")
+            raise QueryError(
+                N_("limit must be between 1 and %(limit)s, got %(given)s"),
+                limit=MAX_GROUPS,
+                given=self.limit,
+            )
         for key in self.bucket:
             if key not in self.group_by:
-                raise QueryError(f"bucket '{key}' is not in group_by", field=key)
+                raise QueryError(N_("bucket '%(field)s' is not in group_by"), field=key)
         try:
             ZoneInfo(self.timezone)
         except (ValueError, ZoneInfoNotFoundError):
-            raise QueryError(f"unknown time zone '{self.timezone}'") from None
+            raise QueryError(UNKNOWN_ZONE, zone=self.timezone) from None
 
 
 def aggregate(context: ReadContext, aggregation: Aggregation) -> list[dict[str, Any]]:
@@ -153,7 +165,9 @@ def aggregate(context: ReadContext, aggregation: Aggregation) -> list[dict[str, 
     names = [column.name for column in [*groups, *measures]] + [label for label, _ in medians]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        raise QueryError(f"the aggregation names {', '.join(duplicates)} more than once")
+        raise QueryError(
+            N_("the aggregation names %(names)s more than once"), names=", ".join(duplicates)
+        )
     where = context.conditions(aggregation.filter)
     combinable = all(m.op in _COMBINABLE for m in aggregation.measures)
     if links.joined and not medians and combinable:
@@ -416,16 +430,20 @@ def group_expression(
         return _linked_value(schema, form_key, key, link_scope, links)
     ref = resolve_field(schema, form_key, key, purpose="read")
     if ref.kind in _UNGROUPABLE:
-        raise QueryError(f"{describe(ref)} cannot be grouped by", field=key)
+        raise QueryError(_UNGROUPABLE_FIELD, **describe(ref))
     if bucket is None:
         return ref.column
     if ref.kind not in (ValueKind.DATE, ValueKind.DATETIME):
         raise QueryError(
-            f"bucket applies to date and datetime fields, not to {describe(ref)}", field=key
+            N_("bucket applies to date and datetime fields, not to %(type)s field '%(field)s'"),
+            **describe(ref),
         )
     if bucket not in BUCKETS:
         raise QueryError(
-            f"unknown bucket '{bucket}' for {describe(ref)}; use {', '.join(BUCKETS)}", field=key
+            N_("unknown bucket '%(bucket)s' for %(type)s field '%(field)s'; use %(buckets)s"),
+            bucket=bucket,
+            buckets=", ".join(BUCKETS),
+            **describe(ref),
         )
     return date_bucket(ref, bucket, timezone)
 
@@ -491,10 +509,15 @@ def _linked_value(
     link = resolve_field(schema, form_key, link_key, purpose="read")
     target = link.field.target_form if link.field else None
     if not target or "." in target_key:
-        raise QueryError(f"{describe(link)} is not a link", field=key)
+        raise QueryError(
+            N_("%(type)s field '%(link)s' is not a link"),
+            field=key,
+            type=link.type_name,
+            link=link.shown,
+        )
     ref = resolve_field(schema, target, target_key, purpose="read", shown=key)
     if ref.kind in _UNGROUPABLE:
-        raise QueryError(f"{describe(ref)} cannot be grouped by", field=key)
+        raise QueryError(_UNGROUPABLE_FIELD, **describe(ref))
     joined = links.column(link, target, ref) if links is not None else None
     if joined is not None:
         return joined
@@ -526,7 +549,7 @@ def date_bucket(ref: FieldRef, bucket: str, timezone: str = "UTC") -> ColumnElem
 def _zone_literal(timezone: str) -> str:
     ZoneInfo(timezone)  # only a zone the system knows reaches SQL, as a literal
     if "'" in timezone:
-        raise QueryError(f"unknown time zone '{timezone}'")
+        raise QueryError(UNKNOWN_ZONE, zone=timezone)
     return f"'{timezone}'"
 
 
@@ -640,18 +663,22 @@ def measure_expression(
     """
     op, key = measure.op, measure.field
     if op not in MEASURE_OPS:
-        raise QueryError(f"unknown measure '{op}'; use {', '.join(MEASURE_OPS)}", field=key)
+        raise QueryError(
+            N_("unknown measure '%(op)s'; use %(ops)s"),
+            field=key,
+            op=op,
+            ops=", ".join(MEASURE_OPS),
+        )
     if key is None:
         if op != "count":
-            raise QueryError(f"measure '{op}' needs a field")
+            raise QueryError(N_("measure '%(op)s' needs a field"), op=op)
         if only is None:
             return func.count().label("count")
         return _when_matched(only, func.count(case((only, 1)))).label("count")
     ref = resolve_field(schema, form_key, key, purpose="read")
     allowed = _KINDS_FOR.get(op)
     if (allowed is not None and ref.kind not in allowed) or ref.kind in _UNGROUPABLE:
-        needs = _NEEDS.get(op, "a single-valued field")
-        raise QueryError(f"measure '{op}' needs {needs}; {describe(ref)} is not one", field=key)
+        raise QueryError(_NEEDS.get(op, _NEEDS_ONE_VALUE), op=op, **describe(ref))
     return _aggregate(op, ref, only).label(f"{op}_{key}")
 
 

@@ -87,6 +87,7 @@ def create_many(
         good = _check(
             service, connection, actor, form, access, prepared, problems, warn_duplicates, ruled
         )
+        problems = {index: access.placed(found) for index, found in problems.items()}
         if all_or_nothing and problems:
             return Batch({}, problems)
         created = _write(service, connection, actor, form, table, context, good)

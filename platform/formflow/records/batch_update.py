@@ -96,7 +96,8 @@ def update_many(
             refused: dict[int, FormflowError] = {}
             for index, change in enumerate(_read(service, connection, form, changes)):
                 try:
-                    checked[index] = updating.check(connection, change)
+                    with service._placing(updating.access):
+                        checked[index] = updating.check(connection, change)
                 except FormflowError as exc:
                     refused[index] = exc
             try:

@@ -18,9 +18,9 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from formflow.definitions.model import SYSTEM_FIELDS, App, FieldRule, Form
+from formflow.definitions.model import SYSTEM_FIELDS, App, FieldRule, Form, Operation, Scope
 from formflow.errors import N_, Problem, QueryError
-from formflow.records.access import Actor
+from formflow.records.access import Actor, scope_for
 
 _RULE_ORDER = (FieldRule.HIDDEN, FieldRule.READ, FieldRule.EDIT)
 _UNKNOWN = N_("unknown field '%(key)s' in form '%(form)s'")
@@ -43,6 +43,20 @@ class FieldAccess:
 
     def may_change(self, key: str) -> bool:
         return key not in self.fixed
+
+    def placed(self, problems: Mapping[str, list[Problem]]) -> dict[str, list[Problem]]:
+        """``problems`` with those of hidden fields put on the record (``""``), but for a
+        hidden field the actor sent (refused as unknown on its key): a value the engine
+        gave one (a default, an in-save rule) may clash with another record's, and naming
+        the field would tell that it exists, and what another record holds in it."""
+        if not self.hidden:
+            return dict(problems)
+        placed: dict[str, list[Problem]] = {}
+        for key, found in problems.items():
+            for problem in found:
+                moved = key.split(".", 1)[0] in self.hidden and problem.code != "unknown_field"
+                placed.setdefault("" if moved else key, []).append(problem)
+        return placed
 
     def shown(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """``record`` without its hidden fields."""
@@ -106,6 +120,23 @@ def field_access(
         elif key == form.owner_field and not creating and not may_reassign:
             fixed[key] = Problem("reassign", N_("you may not hand this record to someone else"))
     return FieldAccess(hidden, fixed, may_reassign, frozenset(grant))
+
+
+def hidden_from_told(app: App, actor: Actor, form: Form) -> frozenset[str]:
+    """The fields of ``form`` to leave out of what ``actor`` is told about one of its
+    records (a notification's text): those hidden from them; for someone whose roles read
+    no record of the form (no role in the app at all, say), every field that any role
+    hides, so that they are told no more than every reader of the form may read."""
+    if is_system(actor) or actor.is_admin:
+        return frozenset()
+    if scope_for(actor, form, Operation.READ) is not Scope.NONE:
+        return field_access(app, actor, form, creating=False).hidden
+    return frozenset(
+        field.key
+        for field in form.fields
+        for permission in form.permissions.values()
+        if permission.field_rule(field.key) is FieldRule.HIDDEN
+    )
 
 
 def workflow_fields(app: App, form: Form) -> dict[str, str]:

@@ -51,7 +51,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
 from formflow.definitions.model import SYSTEM_FIELDS, Field
-from formflow.errors import QueryError
+from formflow.errors import N_, QueryError
 from formflow.fields import LONG_TEXT, Purpose, Reference, ValueKind
 from formflow.fields.values import filter_value
 from formflow.storage.platform_tables import stage_stays
@@ -103,11 +103,17 @@ class FieldRef:
         return self.field.option_values if self.field else ()
 
 
-_PURPOSES = {"filter": "filtered", "sort": "sorted", "read": "read"}
+_CANNOT = {
+    "filter": N_("%(type)s field '%(field)s' cannot be filtered"),
+    "sort": N_("%(type)s field '%(field)s' cannot be sorted"),
+    "read": N_("%(type)s field '%(field)s' cannot be read"),
+}
 
 
-def describe(ref: FieldRef) -> str:
-    return f"{ref.type_name} field '{ref.shown}'"
+def describe(ref: FieldRef) -> dict[str, str]:
+    """The ``type`` and ``field`` parameters a message names the field by (``%(type)s
+    field '%(field)s'``): message ids, not English sentences, reach the web edge."""
+    return {"type": ref.type_name, "field": ref.shown}
 
 
 def sortable(schema: AppSchema, form_key: str, key: str) -> bool:
@@ -130,13 +136,20 @@ def resolve_field(
     if not form.has_field(key):
         known = [*(f.key for f in form.fields), *SYSTEM_FIELDS]
         match = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
-        hint = f"; did you mean '{match[0]}'?" if match else ""
-        raise QueryError(f"unknown field '{shown}' in form '{form_key}'{hint}", field=shown)
+        if match:
+            raise QueryError(
+                N_("unknown field '%(key)s' in form '%(form)s'; did you mean '%(match)s'?"),
+                field=shown,
+                key=shown,
+                form=form_key,
+                match=match[0],
+            )
+        raise QueryError(
+            N_("unknown field '%(key)s' in form '%(form)s'"), field=shown, key=shown, form=form_key
+        )
     field = form.field(key)
     if field.kind is ValueKind.ROWS or not _allows(field, purpose):
-        raise QueryError(
-            f"{field.type} field '{shown}' cannot be {_PURPOSES[purpose]}", field=shown
-        )
+        raise QueryError(_CANNOT[purpose], field=shown, type=field.type)
     return FieldRef(key, shown, field.kind, table.c[key], field)
 
 
@@ -162,8 +175,8 @@ def coerce_value(ref: FieldRef, value: Any, *, check_options: bool = True) -> An
     """
     if value is None:
         raise QueryError(
-            f"{describe(ref)} needs a value here; use is_empty to find empty ones",
-            field=ref.shown,
+            N_("%(type)s field '%(field)s' needs a value here; use is_empty to find empty ones"),
+            **describe(ref),
         )
     try:
         converted = (
@@ -173,27 +186,43 @@ def coerce_value(ref: FieldRef, value: Any, *, check_options: bool = True) -> An
         )
     except (TypeError, ValueError, ArithmeticError, KeyError):
         raise QueryError(
-            f"{value!r:.60} is not {_EXPECTED.get(ref.kind, 'a value')}, as {describe(ref)} needs",
-            field=ref.shown,
+            _EXPECTED.get(ref.kind, _NOT_A_VALUE),
+            value=f"{value!r:.60}",
+            limit=MAX_TEXT,
+            **describe(ref),
         ) from None
     if check_options and ref.options and converted not in ref.options:
         raise QueryError(
-            f"{value!r:.60} is not an option of {describe(ref)}; use one of {', '.join(ref.options)}",
-            field=ref.shown,
+            N_("%(value)s is not an option of %(type)s field '%(field)s'; use one of %(options)s"),
+            value=f"{value!r:.60}",
+            options=", ".join(ref.options),
+            **describe(ref),
         )
     return converted
 
 
+_NOT_A_VALUE = N_("%(value)s is not a value, as %(type)s field '%(field)s' needs")
 _EXPECTED = {
-    ValueKind.TEXT: f"text of at most {MAX_TEXT} characters",
-    ValueKind.INTEGER: "a whole number",
-    ValueKind.DECIMAL: "a number",
-    ValueKind.DATE: "a date written YYYY-MM-DD",
-    ValueKind.DATETIME: "a date and time written like 2026-01-31T09:30:00+08:00",
-    ValueKind.BOOL: "true or false",
-    ValueKind.REFERENCE: "a record id (a positive whole number)",
-    ValueKind.CHOICES: "an option value",
+    ValueKind.TEXT: N_(
+        "%(value)s is not text of at most %(limit)s characters, as %(type)s field '%(field)s' needs"
+    ),
+    ValueKind.INTEGER: N_("%(value)s is not a whole number, as %(type)s field '%(field)s' needs"),
+    ValueKind.DECIMAL: N_("%(value)s is not a number, as %(type)s field '%(field)s' needs"),
+    ValueKind.DATE: N_(
+        "%(value)s is not a date written YYYY-MM-DD, as %(type)s field '%(field)s' needs"
+    ),
+    ValueKind.DATETIME: N_(
+        "%(value)s is not a date and time written like 2026-01-31T09:30:00+08:00, "
+        "as %(type)s field '%(field)s' needs"
+    ),
+    ValueKind.BOOL: N_("%(value)s is not true or false, as %(type)s field '%(field)s' needs"),
+    ValueKind.REFERENCE: N_(
+        "%(value)s is not a record id (a positive whole number), "
+        "as %(type)s field '%(field)s' needs"
+    ),
+    ValueKind.CHOICES: N_("%(value)s is not an option value, as %(type)s field '%(field)s' needs"),
 }
+"""What a value that does not convert is told, by the kind the field holds."""
 
 
 # dialects -----------------------------------------------------------------------
@@ -339,12 +368,18 @@ class _Compiler:
     def node(self, spec: Any, depth: int) -> ColumnElement[bool]:
         if not isinstance(spec, Mapping):
             raise QueryError(
-                f"a filter must be an object such as {{'field': 'name', 'op': 'eq', 'value': 'x'}}, not {spec!r:.100}",
+                N_(
+                    "a filter must be an object such as "
+                    "{'field': 'name', 'op': 'eq', 'value': 'x'}, not %(given)s"
+                ),
                 field=FILTER,
+                given=f"{spec!r:.100}",
             )
         if depth > MAX_DEPTH:
             raise QueryError(
-                f"the filter nests more than {MAX_DEPTH} levels deep; simplify it", field=FILTER
+                N_("the filter nests more than %(limit)s levels deep; simplify it"),
+                field=FILTER,
+                limit=MAX_DEPTH,
             )
         groups = [key for key in ("and", "or", "not") if key in spec]
         if not groups:
@@ -354,8 +389,9 @@ class _Compiler:
             self.bind.shape.append((groups[0], len(items) if isinstance(items, Sequence) else 0))
         if len(spec) != 1:
             raise QueryError(
-                f"a filter group has exactly one key ('and', 'or' or 'not'), found {sorted(map(str, spec))}",
+                N_("a filter group has exactly one key ('and', 'or' or 'not'), found %(keys)s"),
                 field=FILTER,
+                keys=sorted(map(str, spec)),
             )
         if groups[0] == "not":
             inner = self.node(spec["not"], depth + 1)
@@ -367,10 +403,13 @@ class _Compiler:
 
     def group(self, name: str, items: Any, depth: int) -> ColumnElement[bool]:
         if not isinstance(items, Sequence) or isinstance(items, str):
-            raise QueryError(f"'{name}' takes a list of filters", field=FILTER)
+            raise QueryError(N_("'%(group)s' takes a list of filters"), field=FILTER, group=name)
         if len(items) > MAX_CONDITIONS:
             raise QueryError(
-                f"'{name}' holds more than {MAX_CONDITIONS} filters; simplify it", field=FILTER
+                N_("'%(group)s' holds more than %(limit)s filters; simplify it"),
+                field=FILTER,
+                group=name,
+                limit=MAX_CONDITIONS,
             )
         clauses = [self.node(item, depth + 1) for item in items]
         if self.bind is not None and self.bind.dry:
@@ -382,14 +421,24 @@ class _Compiler:
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
             raise QueryError(
-                f"the filter has more than {MAX_CONDITIONS} conditions; simplify it", field=FILTER
+                N_("the filter has more than %(limit)s conditions; simplify it"),
+                field=FILTER,
+                limit=MAX_CONDITIONS,
             )
         key, op = spec.get("field"), spec.get("op")
         unknown = sorted(map(str, set(spec) - _CONDITION_KEYS))
         if unknown or not isinstance(key, str) or not isinstance(op, str):
+            if unknown:
+                raise QueryError(
+                    N_(
+                        "a condition is {'field': KEY, 'op': OPERATOR, 'value': VALUE}; "
+                        "unknown keys %(keys)s"
+                    ),
+                    field=key if isinstance(key, str) else None,
+                    keys=unknown,
+                )
             raise QueryError(
-                "a condition is {'field': KEY, 'op': OPERATOR, 'value': VALUE}"
-                + (f"; unknown keys {unknown}" if unknown else ""),
+                N_("a condition is {'field': KEY, 'op': OPERATOR, 'value': VALUE}"),
                 field=key if isinstance(key, str) else None,
             )
         if self.bind is not None:
@@ -406,9 +455,12 @@ class _Compiler:
         stays kept of a stage field (:mod:`formflow.storage.stays`), through their index."""
         if ref.key not in tracked_fields(self.schema.app).get(self.form_key, ()):
             raise QueryError(
-                f"operator '{EVER}' needs the stage history of {describe(ref)}, which is not "
-                "kept (a stage_history widget keeps it)",
-                field=ref.shown,
+                N_(
+                    "operator '%(op)s' needs the stage history of %(type)s field '%(field)s', "
+                    "which is not kept (a stage_history widget keeps it)"
+                ),
+                op=EVER,
+                **describe(ref),
             )
         values = [str(one) for one in _values(ref, EVER, value)]
         stays = stage_stays.c
@@ -432,7 +484,9 @@ class _Compiler:
         )
         if target_form is None:
             raise QueryError(
-                f"'{link_key}' is not a link field, so '{key}' cannot follow it", field=key
+                N_("'%(link)s' is not a link field, so '%(field)s' cannot follow it"),
+                field=key,
+                link=link_key,
             )
         ref = resolve_field(self.schema, target_form, target_key, purpose="filter", shown=key)
         target = self.schema.table(target_form)
@@ -456,12 +510,14 @@ def compile_condition(
     allowed = operators(ref)
     if op not in allowed:
         raise QueryError(
-            f"operator '{op}' does not apply to {describe(ref)}; use {', '.join(allowed)}",
-            field=ref.shown,
+            N_("operator '%(op)s' does not apply to %(type)s field '%(field)s'; use %(allowed)s"),
+            op=op,
+            allowed=", ".join(allowed),
+            **describe(ref),
         )
     if op in ("is_empty", "is_not_empty"):
         if value is not None:
-            raise QueryError(f"operator '{op}' takes no value", field=ref.shown)
+            raise QueryError(N_("operator '%(op)s' takes no value"), field=ref.shown, op=op)
         return _empty(ref) if op == "is_empty" else not_(_empty(ref))
     if op in _LIST_OPS:
         values = _values(ref, op, value)
@@ -487,19 +543,25 @@ def compile_condition(
 def _values(ref: FieldRef, op: str, value: Any) -> list[Any]:
     if not isinstance(value, list | tuple) or not value:
         raise QueryError(
-            f"operator '{op}' needs a list of 1 to {MAX_VALUES} values", field=ref.shown
+            N_("operator '%(op)s' needs a list of 1 to %(limit)s values"),
+            field=ref.shown,
+            op=op,
+            limit=MAX_VALUES,
         )
     if len(value) > MAX_VALUES:
         raise QueryError(
-            f"operator '{op}' takes at most {MAX_VALUES} values, got {len(value)}",
+            N_("operator '%(op)s' takes at most %(limit)s values, got %(count)s"),
             field=ref.shown,
+            op=op,
+            limit=MAX_VALUES,
+            count=len(value),
         )
     return list(dict.fromkeys(coerce_value(ref, item) for item in value))
 
 
 def _between(ref: FieldRef, value: Any, bind: Binder | None = None) -> ColumnElement[bool]:
     if not isinstance(value, list | tuple) or len(value) != 2:
-        raise QueryError("operator 'between' needs a list [low, high]", field=ref.shown)
+        raise QueryError(N_("operator 'between' needs a list [low, high]"), field=ref.shown)
     low, high = (coerce_value(ref, item) for item in value)
     # as SQL's BETWEEN: a range whose low is above its high holds nothing
     if bind is not None:

@@ -49,7 +49,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from formflow.definitions.model import SYSTEM_FIELDS, SortKey
-from formflow.errors import QueryError
+from formflow.errors import N_, QueryError
 from formflow.fields import ValueKind
 from formflow.records.access import Reach, reach_condition
 from formflow.records.filters import (
@@ -93,12 +93,17 @@ class Query:
     def __post_init__(self) -> None:
         if isinstance(self.limit, bool) or not 1 <= self.limit <= MAX_LIMIT:
             raise QueryError(
-                f"limit must be between 1 and {MAX_LIMIT}, got {self.limit}", field="limit"
+                N_("limit must be between 1 and %(limit)s, got %(given)s"),
+                field="limit",
+                limit=MAX_LIMIT,
+                given=self.limit,
             )
         if self.offset < 0:
-            raise QueryError(f"offset cannot be negative, got {self.offset}", field="offset")
+            raise QueryError(
+                N_("offset cannot be negative, got %(given)s"), field="offset", given=self.offset
+            )
         if self.cursor and self.offset:
-            raise QueryError("give a cursor or an offset, not both", field="cursor")
+            raise QueryError(N_("give a cursor or an offset, not both"), field="cursor")
 
 
 @dataclass(frozen=True)
@@ -451,7 +456,7 @@ def sort_order(schema: AppSchema, form_key: str, sort: Sequence[SortKey] | None)
     order: list[Ordered] = []
     for key in keys:
         if "." in key.field:
-            raise QueryError(f"cannot sort by a linked field ('{key.field}')", field=key.field)
+            raise QueryError(N_("cannot sort by a linked field ('%(field)s')"), field=key.field)
         ref = resolve_field(schema, form_key, key.field, purpose="sort")
         if all(item.ref.key != ref.key for item in order):
             order.append(Ordered(ref, key.descending))
@@ -587,7 +592,10 @@ def decode_cursor(cursor: str, order: Sequence[Ordered], query: Query) -> list[A
         raise QueryError(_STALE_CURSOR, field="cursor") from None
 
 
-_STALE_CURSOR = "this page cursor is damaged or belongs to another list or sort; start again from the first page"
+_STALE_CURSOR = N_(
+    "this page cursor is damaged or belongs to another list or sort; "
+    "start again from the first page"
+)
 
 
 def _checksum(body: str) -> str:

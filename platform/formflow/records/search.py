@@ -36,7 +36,7 @@ from sqlalchemy import text as sql_text
 from sqlite_utils import Database
 
 from formflow.definitions.model import Form
-from formflow.errors import QueryError
+from formflow.errors import N_, QueryError
 from formflow.records.filters import DialectSwitch
 from formflow.storage.tables import SEARCH, AppSchema, identifier
 
@@ -105,12 +105,18 @@ def search_condition(schema: AppSchema, form_key: str, text: str) -> ColumnEleme
     table = schema.table(form_key)
     if SEARCH not in table.c:
         raise QueryError(
-            f"form '{form_key}' has no search fields; list some under list.search in its definition",
+            N_(
+                "form '%(form)s' has no search fields; "
+                "list some under list.search in its definition"
+            ),
             field="search",
+            form=form_key,
         )
     if len(text) > MAX_SEARCH_LENGTH:
         raise QueryError(
-            f"search text is too long: at most {MAX_SEARCH_LENGTH} characters", field="search"
+            N_("search text is too long: at most %(limit)s characters"),
+            field="search",
+            limit=MAX_SEARCH_LENGTH,
         )
     tokens, prefix = search_tokens(text)
     if not tokens:

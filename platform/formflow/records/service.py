@@ -247,7 +247,7 @@ class RecordService:
         values, found = self._left_out_hidden(access, values, problems)
         context = self.context(actor)
         defaults = self._facts[form.key].defaults
-        with self._writing() as connection:
+        with self._placing(access), self._writing() as connection:
             prepared = self._prepare(connection, form, values, context, actor, found=found)
             self._refuse_fixed(access, values, prepared.values, prepared.rows, defaults)
             prepared, ruled = self.in_save.apply(form.key, prepared, context, self.preparer)
@@ -337,7 +337,7 @@ class RecordService:
         """
         updating = Updating.start(self, actor, form_key, grant)
         change = Change(record_id, values, expected_version, stored, problems or {})
-        with self._writing(savepoint) as connection:
+        with self._placing(updating.access), self._writing(savepoint) as connection:
             checked = updating.check(connection, change, warn_duplicates=warn_duplicates)
             (after,) = updating.write(connection, [checked])
         return self._shown(updating.access, updating.form, after)
@@ -499,6 +499,17 @@ class RecordService:
             rows = connection.execute(statement, values).mappings()
             return {row["id"]: normalised(row) for row in rows}
 
+    def readable_ids(self, actor: Actor, form_key: str, ids: Collection[int]) -> set[int]:
+        """The live records among ``ids`` the actor may read (none when they may read no
+        record of the form): what may be named to them of records written on their behalf,
+        which a role may update yet not read."""
+        form, _table = self._form(form_key)
+        if actor.is_admin and actor.forms is None:
+            return set(ids)
+        if not ids or scope_for(actor, form, Operation.READ) is Scope.NONE:
+            return set()
+        return set(self.titles(actor, form_key, ids))
+
     def ids_by_title(
         self, actor: Actor, form_key: str, titles: Collection[str]
     ) -> dict[str, list[int]]:
@@ -560,8 +571,10 @@ class RecordService:
     ) -> tuple[list[Record], bool]:
         """The first ``limit`` records of ``form_key`` the actor may read whose link
         ``link_key`` points at ``record_id``, in the form's list order, as ``id`` and title
-        field; and whether more follow. What a record page lists under "linked records"."""
+        field; and whether more follow. What a record page lists under "linked records".
+        A link hidden from the actor is refused as unknown: the list would tell its values."""
         form, _table = self._form(form_key)
+        check_readable(self.app, actor, form, iter([link_key]))
         if (
             not form.has_field(link_key)
             or form.field(link_key).field_type.reference is not Reference.RECORD
@@ -582,15 +595,17 @@ class RecordService:
     def linked_to(self, actor: Actor, form_key: str, record_id: int, *, limit: int) -> list[Linked]:
         """For every link field of every form pointing at ``form_key`` whose records the actor
         may read: what :meth:`linking` gives for ``record_id``. Lists with text titles come
-        from one statement, so a record page pays one round trip for all of them."""
+        from one statement, so a record page pays one round trip for all of them. Links
+        hidden from the actor are left out: their lists would tell the hidden values."""
         parts: list[tuple[str, str, Reach]] = []
         for other in self.app.forms.values():
             found = reach(scope_for(actor, other, Operation.READ), actor)
             if found is not Reach.NOTHING:
+                hidden = self.field_access(actor, other.key).hidden
                 parts.extend(
                     (other.key, link.key, found)
                     for link in other.link_fields()
-                    if link.target_form == form_key
+                    if link.target_form == form_key and link.key not in hidden
                 )
         together = tuple(part for part in parts if self._titled_by_text(part[0]))
         rows = self._linked_together(actor, together, record_id, limit) if together else {}
@@ -767,21 +782,44 @@ class RecordService:
         """Raise :class:`ValidationFailed` with every problem saving ``values`` (over
         ``record``, for an update) would find in them, without saving: a page that cannot
         save for a reason of its own (a refused file) still shows every problem at once,
-        a unique value another record holds among them."""
+        a unique value another record holds among them.
+
+        It answers as the save does: a field hidden from the actor is unknown, a field
+        they may not change is refused, and an update is read over the record as stored
+        (by ``record``'s id, as the actor reaches it for an update), not as handed in,
+        which lacks the fields hidden from them."""
         form, _table = self._form(form_key)
-        rows = (
-            {f.key: record.get(f.key) or [] for f in form.fields if f.kind is ValueKind.ROWS}
-            if record
-            else None
-        )
+        access = self.field_access(actor, form_key, creating=record is None)
+        values, found = self._left_out_hidden(access, values)
         context = self.context(actor)
-        with read_transaction(self.engine) as connection:
+        with self._placing(access), read_transaction(self.engine) as connection:
+            existing: Record | None = None
+            rows: dict[str, list[Record]] | None = None
+            before: Mapping[str, Any] = self._facts[form.key].defaults
+            if record is not None:
+                scope = require(actor, form, Operation.UPDATE)
+                record_id = int(record["id"])
+                existing = self._load(connection, actor, form, record_id, scope, Operation.UPDATE)
+                rows = self._read_rows(connection, form, record_id)
+                before = {**existing, **rows}
             prepared = self._prepare(
-                connection, form, values, context, actor, existing=record, rows=rows
+                connection,
+                form,
+                values,
+                context,
+                actor,
+                existing=existing,
+                rows=rows,
+                stored=existing,
+                found=found,
             )
-            problems = self._other_problems(connection, form, prepared.values, record, context)
-        if problems:
-            raise ValidationFailed(problems)
+            submitted = {**prepared.values, **prepared.rows}
+            problems = refused_changes(access, values, submitted, before) if access.fixed else {}
+            more = self._other_problems(connection, form, prepared.values, existing, context)
+            for key, found_here in more.items():
+                problems.setdefault(key, []).extend(found_here)
+            if problems:
+                raise ValidationFailed(problems)
 
     def linked_values(self, actor: Actor, form_key: str, values: Mapping[str, Any]) -> Record:
         """What the links chosen among ``values`` bring along before the record is saved:
@@ -1217,6 +1255,18 @@ class RecordService:
         with one_write(self.engine) as unit:
             yield unit.connection
 
+    @staticmethod
+    @contextmanager
+    def _placing(access: FieldAccess) -> Iterator[None]:
+        """Refusals raised within, with the problems of fields hidden from the actor put
+        on the record (see :meth:`FieldAccess.placed`)."""
+        try:
+            yield
+        except ValidationFailed as failed:
+            if not access.hidden:
+                raise
+            raise type(failed)(access.placed(failed.problems)) from None
+
     def _owing(self) -> None:
         """An event appended in the open unit owes a delivery: ring the relay once the
         unit has committed (once, however many events it appends)."""
@@ -1370,7 +1420,6 @@ class RecordService:
         left_out = access.hidden - access.granted
         for key in values:
             if key in left_out:
-                # the words of a key that is no field (submission.py), in every language
                 problem = Problem(
                     "unknown_field", N_("'%(key)s' is not a field of this form"), (("key", key),)
                 )
@@ -1517,18 +1566,18 @@ class RecordService:
         return access.shown(self._public(form, record))
 
     def _trail(self, access: FieldAccess, trail: list[audit.AuditEntry]) -> list[audit.AuditEntry]:
-        """A history without the changes of hidden fields."""
+        """A history without the changes of hidden fields, nor the entries that changed
+        hidden fields only: an entry with nothing in it would tell when, and by whom, a
+        hidden value changed."""
         if not access.hidden:
             return trail
-        return [
-            audit.AuditEntry(
-                entry.action,
-                entry.user_id,
-                entry.at,
-                {k: v for k, v in entry.changes.items() if k not in access.hidden},
-            )
-            for entry in trail
-        ]
+        shown = []
+        for entry in trail:
+            changes = {k: v for k, v in entry.changes.items() if k not in access.hidden}
+            if entry.changes and not changes:
+                continue
+            shown.append(audit.AuditEntry(entry.action, entry.user_id, entry.at, changes))
+        return shown
 
     def _public(self, form: Form, record: Mapping[str, Any]) -> Record:
         """A record as callers see it: fields, rows and system fields, no engine columns."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from formflow.errors import QueryError
+from formflow.errors import N_, QueryError
 from formflow.records.aggregates import MAX_GROUPS, group_expression
 from formflow.records.query import normalised
 from formflow.records.reading import ReadContext
@@ -47,9 +47,14 @@ def stay_groups(context: ReadContext, aggregation: StayAggregation) -> list[dict
     schema, form_key, link_scope = context.schema, context.form_key, context.link_scope
     key = aggregation.field_key
     if key not in tracked_fields(schema.app).get(form_key, ()):
-        raise QueryError(f"no stage history is kept of '{key}'", field=key)
+        raise QueryError(N_("no stage history is kept of '%(field)s'"), field=key)
     if {STAGE, NOW, RECORD} & set(aggregation.group_by):
-        raise QueryError(f"'{STAGE}' and '{NOW}' name the stays' own groups", field=key)
+        raise QueryError(
+            N_("'%(stage)s' and '%(now)s' name the stays' own groups"),
+            field=key,
+            stage=STAGE,
+            now=NOW,
+        )
     table = schema.table(form_key)
     groups = [
         group_expression(schema, form_key, name, None, aggregation.timezone, link_scope=link_scope)

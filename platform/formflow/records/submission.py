@@ -446,7 +446,7 @@ class _Submission:
                     field.key,
                     Problem(
                         "min_rows",
-                        f"needs at least {field.min_rows} rows",
+                        N_("needs at least %(limit)s rows"),
                         (("limit", field.min_rows),),
                     ),
                 )
@@ -455,7 +455,7 @@ class _Submission:
                     field.key,
                     Problem(
                         "max_rows",
-                        f"may have at most {field.max_rows} rows",
+                        N_("may have at most %(limit)s rows"),
                         (("limit", field.max_rows),),
                     ),
                 )
@@ -559,8 +559,13 @@ def _add_failures(
 
 
 def _expression_problem(code: str, reason: str) -> Problem:
-    what = "formula" if code == "formula_failed" else "default"
-    return Problem(code, f"the {what} could not be worked out: {reason}", (("reason", reason),))
+    if code == "formula_failed":
+        return Problem(
+            code, N_("the formula could not be worked out: %(reason)s"), (("reason", reason),)
+        )
+    return Problem(
+        code, N_("the default could not be worked out: %(reason)s"), (("reason", reason),)
+    )
 
 
 def _refusal(refused: ExpressionRefused) -> str:

@@ -30,7 +30,7 @@
     var holder = card.querySelector(".chart");
     if (!holder || !card.dataset.figures) { return; }
     var w = JSON.parse(card.dataset.figures);
-    var option = build(w);
+    var option = build(w, holder.clientWidth);
     if (!option) { return; }
     var chart = echarts.init(holder, null, { renderer: "svg" });
     // Tooltips are drawn in the chart (richText): HTML ones carry style attributes the CSP refuses.
@@ -75,11 +75,17 @@
       series: series };
   }
 
-  function build(w) {
+  // A chart narrower than this (a phone) has no room for names beside the slices: ECharts
+  // cut them to one letter ("A..."), so the legend alone names them there.
+  var NARROW = 480;
+
+  function build(w, width) {
     var kind = w.type;
     if (kind === "pie" || kind === "donut") {
       var s = w.series[0];
+      var named = width >= NARROW;
       return { legend: { type: "scroll", bottom: 0 }, series: [{ type: "pie",
+        label: { show: named }, labelLine: { show: named },
         radius: kind === "donut" ? ["40%", "68%"] : "68%", top: 0, bottom: 30,
         data: w.categories.map(function (c, i) { return { name: c.label, value: num(s.data[i]), link: s.links[i] }; }) }] };
     }

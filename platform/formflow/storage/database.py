@@ -50,6 +50,11 @@ class DatabaseConfigError(FormflowError):
     """The database URL cannot be used."""
 
 
+class DatabaseUnreachable(FormflowError):
+    """The database server does not answer or refuses the connection (down, wrong host or
+    port, no such database, wrong password): not the same as an instance never set up."""
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -155,6 +160,23 @@ _STALE_PLAN = "cached plan must not change result type"
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def check_reachable(engine: Engine) -> None:
+    """Raise :class:`DatabaseUnreachable`, in one line naming the server and the driver's
+    reason, unless ``engine`` can connect; commands call it first, so a server that is down
+    reads as that rather than as a traceback or an instance that needs ``formflow init``."""
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        url = engine.url.set(drivername=engine.url.get_backend_name())  # as people write it
+        shown = url.render_as_string(hide_password=True)
+        raise DatabaseUnreachable(
+            f"cannot connect to the database {shown}: {reason} "
+            "(check FORMFLOW_DATABASE_URL and that the server is running)"
+        ) from None
 
 
 @contextmanager

@@ -324,11 +324,16 @@ class _Planner:
             return  # a new column is empty, and empty values never clash
         live_only = DELETED_AT in spec.table.c
         groups, examples = duplicate_values(
-            self.connection, live_name, [sources[key] for key in keys], live_only=live_only
+            self.connection,
+            live_name,
+            [sources[key] for key in keys],
+            live_only=live_only,
+            shown=keys,
         )
         if groups:
+            verb = "appears" if groups == 1 else "appear"
             self.builder.refuse(
-                f"{spec.table.name}: {counted(groups, 'value')} of ({', '.join(keys)}) appear in more "
+                f"{spec.table.name}: {counted(groups, 'value')} of ({', '.join(keys)}) {verb} in more "
                 f"than one live record, so the unique index {index.name} cannot be created: "
                 f"{examples}. Ways forward: make those records' values differ, or drop "
                 "`unique` from the definition."

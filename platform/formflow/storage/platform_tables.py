@@ -126,7 +126,7 @@ users = _keyed_table(
     Column("email", String(320)),
     Column("password_hash", String(300), nullable=False),
     Column("department_id", Id, ForeignKey("ff_departments.id", ondelete="SET NULL"), index=True),
-    Column("language", String(8), nullable=False, default="zh"),
+    Column("language", String(8), nullable=False, default=""),  # "": none chosen
     Column("is_active", Boolean, nullable=False, default=True),
     Column("is_admin", Boolean, nullable=False, default=False),
     _at("created_at"),

@@ -104,9 +104,16 @@ def reference_columns(inspector: Inspector, table_name: str) -> set[str]:
 
 
 def duplicate_values(
-    connection: Connection, table_name: str, columns: list[str], *, live_only: bool
+    connection: Connection,
+    table_name: str,
+    columns: list[str],
+    *,
+    live_only: bool,
+    shown: list[str] | None = None,
 ) -> tuple[int, str]:
-    """How many value combinations more than one live record shares, and a few of them.
+    """How many value combinations more than one live record shares, and a few of them,
+    each value named as in ``shown`` (default: ``columns``; a field's new key when the
+    column is about to be renamed).
 
     Empty values never clash (both databases let a unique index hold many NULLs), and a
     record in the recycle bin does not count, because the derived indexes skip it.
@@ -123,7 +130,7 @@ def duplicate_values(
         groups = groups.where(source.c[DELETED_AT].is_(None))
     total = connection.execute(select(func.count()).select_from(groups.subquery())).scalar_one()
     rows = connection.execute(groups.order_by(*keys).limit(MAX_EXAMPLES)).all()
-    examples = "; ".join(_show_group(columns, row) for row in rows)
+    examples = "; ".join(_show_group(shown or columns, row) for row in rows)
     more = int(total) - len(rows)
     return int(total), examples + (f"; and {more} more" if more else "")
 

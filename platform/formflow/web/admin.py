@@ -227,6 +227,7 @@ def create_user() -> str | Response:
                         department_id=_id_or_none(form.department.data),
                         is_admin=form.is_admin.data,
                         roles=_chosen_roles(form, choices.apps),
+                        language=context.instance().settings.language,
                         policy=password_policy(),
                     )
                 except accounts.WeakPassword as refused:

@@ -155,14 +155,27 @@ _PARAMETERS = {
 }
 
 
+_UNCLEAN = N_("%(name)s must not hold NUL characters or unpaired surrogates")
+
+
 def _check_parameters() -> None:
     """Refuse query parameters an endpoint does not take: a misspelt ``filter`` or
     ``version`` would otherwise be ignored, and the request do more than was meant."""
     expected = _PARAMETERS.get(request.endpoint or "", frozenset())
     unknown = sorted(set(request.args) - expected)
     if unknown:
-        takes = f"; it takes {', '.join(sorted(expected))}" if expected else "; it takes none"
-        raise QueryError(f"unknown query parameter '{unknown[0]}'{takes}", field=unknown[0][:100])
+        if not expected:
+            raise QueryError(
+                N_("unknown query parameter '%(name)s'; it takes none"),
+                field=unknown[0][:100],
+                name=unknown[0],
+            )
+        raise QueryError(
+            N_("unknown query parameter '%(name)s'; it takes %(expected)s"),
+            field=unknown[0][:100],
+            name=unknown[0],
+            expected=", ".join(sorted(expected)),
+        )
 
 
 _DESCRIPTIONS = frozenset({"api.apps"})
@@ -309,20 +322,18 @@ def search(app_key: str, form_key: str) -> Response:
     service, form = form_service(app_key, form_key)
     body = _body()
     if "filter" in body and not isinstance(body["filter"], dict):
-        raise QueryError("filter must be an object: a condition or a group", field="filter")
+        raise QueryError(N_("filter must be an object: a condition or a group"), field="filter")
     _check_text(body.get("sort"), "sort")
     _check_text(body.get("fields"), "fields")
     if isinstance(body.get("filter"), dict) and not _clean(body["filter"]):
-        raise QueryError(
-            "filter values must not hold NUL characters or unpaired surrogates", field="filter"
-        )
+        raise QueryError(_UNCLEAN, field="filter", name="filter")
     name = openapi.component_name(service.app, form, "Search")
     # the filter is checked by the record service first, whose messages name the field
     problems = conformance().problems(name, {k: v for k, v in body.items() if k != "filter"})
     if problems:
         path, (problem, *_) = next(iter(problems.items()))
         field = path.split(".", 1)[0] if path != "$" else None
-        raise QueryError(f"{path}: {problem.message}", field=field)
+        raise QueryError(N_("%(path)s: %(problem)s"), field=field, path=path, problem=problem)
     query = Query(
         filter=body.get("filter") or None,
         search=body.get("search") or None,
@@ -338,7 +349,7 @@ def search(app_key: str, form_key: str) -> Response:
 
 def _check_text(value: Any, name: str) -> None:
     if isinstance(value, str) and not _clean(value):
-        raise QueryError(f"{name} must not hold NUL characters or unpaired surrogates", field=name)
+        raise QueryError(_UNCLEAN, field=name, name=name)
 
 
 def _page(
@@ -480,7 +491,7 @@ def delete(app_key: str, form_key: str, record_id: int) -> Response:
     service, form = form_service(app_key, form_key)
     given = request.args.get("version")
     if given is not None and not (_NUMBER.fullmatch(given) and 1 <= int(given) <= MAX_ID):
-        raise QueryError("version must be the record's version number", field="version")
+        raise QueryError(N_("version must be the record's version number"), field="version")
     version = _expected_version(int(given) if given is not None else None, given is not None)
     service.delete(actor_for(app_key), form.key, record_id, expected_version=version)
     return Response(status=204)
@@ -636,15 +647,13 @@ def _filter(text: str | None) -> dict[str, Any] | None:
         spec = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         raise QueryError(
-            'filter must be JSON, such as {"field": "name", "op": "eq", "value": "x"}',
+            N_('filter must be JSON, such as {"field": "name", "op": "eq", "value": "x"}'),
             field="filter",
         ) from None
     if not isinstance(spec, dict):
-        raise QueryError("filter must be a JSON object", field="filter")
+        raise QueryError(N_("filter must be a JSON object"), field="filter")
     if not _clean(spec):
-        raise QueryError(
-            "filter values must not hold NUL characters or unpaired surrogates", field="filter"
-        )
+        raise QueryError(_UNCLEAN, field="filter", name="filter")
     return spec
 
 
@@ -698,7 +707,12 @@ def _whole(text: str | None, name: str, default: int) -> int:
     if text is None or text == "":
         return default
     if not _NUMBER.fullmatch(text):
-        raise QueryError(f"{name} must be a whole number, got {text!r:.40}", field=name)
+        raise QueryError(
+            N_("%(name)s must be a whole number, got %(given)s"),
+            field=name,
+            name=name,
+            given=f"{text!r:.40}",
+        )
     return int(text)
 
 
@@ -706,8 +720,9 @@ def _offset(text: str | None) -> int:
     offset = _whole(text, "offset", 0)
     if offset > openapi.MAX_OFFSET:
         raise QueryError(
-            f"offset can be at most {openapi.MAX_OFFSET}; walk further with cursors",
+            N_("offset can be at most %(limit)s; walk further with cursors"),
             field="offset",
+            limit=openapi.MAX_OFFSET,
         )
     return offset
 
@@ -719,7 +734,12 @@ def _flag(text: str | None, name: str, *, default: bool) -> bool:
         return True
     if text.lower() in ("false", "0", "no"):
         return False
-    raise QueryError(f"{name} must be true or false, got {text!r:.40}", field=name)
+    raise QueryError(
+        N_("%(name)s must be true or false, got %(given)s"),
+        field=name,
+        name=name,
+        given=f"{text!r:.40}",
+    )
 
 
 def _expected_version(given: Any, present: bool) -> int | None:
@@ -728,7 +748,7 @@ def _expected_version(given: Any, present: bool) -> int | None:
     if present:
         if not is_whole(given) or not 1 <= given <= MAX_ID:
             raise ValidationFailed(
-                {"version": [Problem("type", "must be the record's version, a whole number")]}
+                {"version": [Problem("type", N_("must be the record's version, a whole number"))]}
             )
         version = int(given)
     header = request.headers.get("If-Match")

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Response, request, stream_with_context
 from werkzeug.datastructures import FileStorage
 
-from formflow.errors import QueryError
+from formflow.errors import N_, QueryError
 from formflow.transfer import exporting, mapping
 from formflow.transfer.importing import (
     Duplicates,
@@ -70,10 +70,18 @@ def _drain(spool: Any) -> Iterator[bytes]:
             yield chunk
 
 
+_NOT_A_MAPPING = N_("mapping must be a JSON object of header: field")
+
+
 def _choice(name: str, allowed: list[str], default: str) -> str:
     given = request.args.get(name, default)
     if given not in allowed:
-        raise QueryError(f"{name} must be one of {', '.join(allowed)}", field=name)
+        raise QueryError(
+            N_("%(name)s must be one of %(allowed)s"),
+            field=name,
+            name=name,
+            allowed=", ".join(allowed),
+        )
     return given
 
 
@@ -82,7 +90,9 @@ def import_records(app_key: str, form_key: str) -> Response:
     service, form = form_service(app_key, form_key)
     upload = request.files.get("file")
     if not isinstance(upload, FileStorage) or not upload.filename:
-        raise QueryError("send the CSV or XLSX file as the multipart field 'file'", field="file")
+        raise QueryError(
+            N_("send the CSV or XLSX file as the multipart field 'file'"), field="file"
+        )
     actor = actor_for(app_key)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "upload"
@@ -110,11 +120,9 @@ def _options(form: Any, headers: list[str]) -> ImportOptions:
         try:
             by_header = json.loads(given)
         except ValueError:
-            raise QueryError(
-                "mapping must be a JSON object of header: field", field="mapping"
-            ) from None
+            raise QueryError(_NOT_A_MAPPING, field="mapping") from None
         if not isinstance(by_header, dict):
-            raise QueryError("mapping must be a JSON object of header: field", field="mapping")
+            raise QueryError(_NOT_A_MAPPING, field="mapping")
         positions = {header: index for index, header in enumerate(headers)}
         chosen = mapping.checked(
             form,
@@ -128,7 +136,7 @@ def _options(form: Any, headers: list[str]) -> ImportOptions:
         mode = Mode(request.form.get("mode", "rows"))
     except ValueError:
         raise QueryError(
-            "duplicates must be create, skip or update; mode all or rows", field="duplicates"
+            N_("duplicates must be create, skip or update; mode all or rows"), field="duplicates"
         ) from None
     match_on = tuple(
         key

@@ -331,7 +331,8 @@ def _moment(entry: TimelineEntry, who: Any, shower: Displayer) -> Moment:
     elif entry.action == "reject" and detail.get("to"):
         extra = _("back to the submitter") if detail["to"] == SUBMITTER else ""
     elif entry.action == "end" and detail.get("outcome"):
-        extra = str(detail["outcome"])
+        outcome = wording.OUTCOMES.get(str(detail["outcome"]))
+        extra = translate(outcome, {}) if outcome else ""
     elif entry.action == "skip" and detail.get("users"):
         extra = ", ".join(who(user) for user in detail["users"])
     if detail.get("on_behalf_of"):

@@ -12,12 +12,13 @@ definition digests.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import jsonschema_rs
 
-from formflow.errors import Problem, QueryError, ValidationFailed
+from formflow.errors import N_, Problem, QueryError, ValidationFailed
 
 
 class Conformance:
@@ -35,15 +36,15 @@ class Conformance:
                 return found
             errors = list(self._validator(name).iter_errors(instance))
         except ValueError:  # nested past the validator's recursion limit
-            return {"$": [Problem("schema", "nests too deeply")]}
+            return {"$": [Problem("schema", N_("nests too deeply"))]}
         for error in errors:
             parts = [str(part) for part in error.instance_path]
             if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required):
                 path = ".".join([*parts, str(error.kind.property)])
-                found.setdefault(path, []).append(Problem("required", "is required"))
+                found.setdefault(path, []).append(Problem("required", N_("is required")))
                 continue
             path = ".".join(parts) or "$"
-            found.setdefault(path, []).append(Problem("schema", _message(error)))
+            found.setdefault(path, []).append(_problem(error))
         return found
 
     def check_body(self, name: str, body: Any) -> None:
@@ -57,8 +58,20 @@ class Conformance:
         problems = self.problems(name, value)
         if problems:
             path, (problem, *_) = next(iter(problems.items()))
-            where = "" if path == "$" else f" at {path}"
-            raise QueryError(f"{field} does not fit the document{where}: {problem.message}", field)
+            if path == "$":
+                raise QueryError(
+                    N_("%(name)s does not fit the document: %(problem)s"),
+                    field,
+                    name=field,
+                    problem=problem,
+                )
+            raise QueryError(
+                N_("%(name)s does not fit the document at %(path)s: %(problem)s"),
+                field,
+                name=field,
+                path=path,
+                problem=problem,
+            )
 
     def _validator(self, name: str) -> Any:
         if name not in self._validators:
@@ -70,15 +83,54 @@ class Conformance:
         return self._validators[name]
 
 
+_KINDS = jsonschema_rs.ValidationErrorKind
+_BY_KIND: tuple[tuple[Any, str, str], ...] = (
+    (_KINDS.Type, N_("must be of type %(expected)s"), "types"),
+    (_KINDS.Enum, N_("must be one of %(expected)s"), "options"),
+    (_KINDS.Constant, N_("must be %(expected)s"), "expected_value"),
+    (_KINDS.Minimum, N_("must be at least %(expected)s"), "limit"),
+    (_KINDS.Maximum, N_("must be at most %(expected)s"), "limit"),
+    (_KINDS.ExclusiveMinimum, N_("must be more than %(expected)s"), "limit"),
+    (_KINDS.ExclusiveMaximum, N_("must be less than %(expected)s"), "limit"),
+    (_KINDS.MinLength, N_("must be at least %(expected)s characters long"), "limit"),
+    (_KINDS.MaxLength, N_("must be at most %(expected)s characters long"), "limit"),
+    (_KINDS.MinItems, N_("must hold at least %(expected)s items"), "limit"),
+    (_KINDS.MaxItems, N_("must hold at most %(expected)s items"), "limit"),
+    (_KINDS.AdditionalProperties, N_("does not take %(expected)s"), "unexpected"),
+    (_KINDS.Format, N_("must be written as a %(expected)s"), "format"),
+)
+"""The schema's refusals people meet most, as message ids with what was expected; any
+other keeps the validator's own (English) message."""
+
+
+def _problem(error: Any) -> Problem:
+    """One place that does not fit the schema, as a problem the web edge translates."""
+    for kind, template, attribute in _BY_KIND:
+        if isinstance(error.kind, kind):
+            expected = getattr(error.kind, attribute, None)
+            if expected is not None:
+                shown = expected if isinstance(expected, str | int | float) else _listed(expected)
+                return Problem("schema", template, (("expected", shown),))
+    return Problem("schema", _message(error))
+
+
+def _listed(values: Any) -> str:
+    """A list of allowed values or names, as a message shows it: ``"a", "b"``."""
+    try:
+        return ", ".join(json.dumps(value, ensure_ascii=False) for value in values)
+    except TypeError:
+        return str(values)
+
+
 def _message(error: Any) -> str:
     if isinstance(
         error.kind,
         jsonschema_rs.ValidationErrorKind.AnyOf | jsonschema_rs.ValidationErrorKind.OneOfNotValid,
     ):
-        return "fits none of the shapes the document allows here"
+        return N_("fits none of the shapes the document allows here")
     if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Pattern):
         # the whole document's pattern may name fields hidden from the caller (a list of
         # keys); the caller's own document shows the pattern they may use
-        return "does not match the pattern the document gives here"
+        return N_("does not match the pattern the document gives here")
     text = str(error.message)
     return text if len(text) <= 200 else text[:197] + "..."

@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from babel.support import NullTranslations, Translations
-from flask import Flask, g, request, session
+from flask import Flask, current_app, g, request, session
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from formflow.definitions.model import Form, Label
 from formflow.errors import Problem, RecordError, ValidationFailed, render
@@ -21,17 +22,32 @@ LANGUAGES = ("zh", "en")
 
 
 def select_locale() -> str:
-    """The session's choice, else the browser's (or API client's) preference, else the
-    language of the user an API token belongs to, else Chinese."""
-    chosen = session.get("language")
-    if chosen in LANGUAGES:
-        return str(chosen)
+    """The request's language, the first of:
+
+    1. the signed-in person's own choice, kept on their account (it follows them from
+       browser to browser, and back after the session expires);
+    2. the choice made in this browser before signing in (the session's);
+    3. the browser's, or API client's, ``Accept-Language``;
+    4. the choice of the person an API token belongs to: after the client's header, so a
+       program that asks per request is answered so;
+    5. the instance's ``FORMFLOW_LANGUAGE``;
+    6. Chinese.
+    """
+    user = current_user.user if current_user.is_authenticated else None
     asked = request.accept_languages.best_match(LANGUAGES)
-    if asked:
-        return str(asked)
     identity = g.get("api_identity")
-    user_language = getattr(getattr(identity, "user", None), "language", None)
-    return str(user_language) if user_language in LANGUAGES else "zh"
+    token_user = getattr(identity, "user", None)
+    instance_language = current_app.extensions["formflow"].settings.language
+    for found in (
+        getattr(user, "language", None),
+        session.get("language"),
+        asked,
+        getattr(token_user, "language", None),
+        instance_language,
+    ):
+        if found in LANGUAGES:
+            return str(found)
+    return "zh"
 
 
 def language() -> str:
@@ -69,8 +85,12 @@ def translate(template: str, params: Mapping[str, Any]) -> str:
     parameters, is shown in English rather than not at all.
     """
     translated = translations().ugettext(template) if template else template
+    shown = {  # a problem quoted in a message (a query's part that does not fit) is one too
+        key: problem_message(value) if isinstance(value, Problem) else value
+        for key, value in params.items()
+    }
     try:
-        return render(translated, params, language())
+        return render(translated, shown, language())
     except (KeyError, ValueError, TypeError):
         return render(template, params)
 

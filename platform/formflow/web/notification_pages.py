@@ -1,8 +1,8 @@
 """The notifications page and the unread count in the page header.
 
 The count is one indexed query per page (notifications by user, unread); the list is
-keyset-paged by id. Opening a notification marks it read and goes to the record it is
-about; :mod:`formflow.notifications` does the work.
+keyset-paged by id. Opening a notification (a POST, as every change here is) marks it read
+and goes to the record it is about; :mod:`formflow.notifications` does the work.
 """
 
 from __future__ import annotations
@@ -99,10 +99,14 @@ def page() -> ResponseReturnValue:
     )
 
 
-@blueprint.get("/notifications/<int:notification_id>")
+@blueprint.post("/notifications/<int:notification_id>")
 @login_required  # type: ignore[untyped-decorator]
 def open_one(notification_id: int) -> ResponseReturnValue:
-    """Mark the notification read and go to what it is about (the list, if nothing)."""
+    """Mark the notification read and go to what it is about (the list, if nothing).
+
+    A POST the page's button sends with its CSRF token, then a redirect: as a GET, a link
+    prefetcher, a browser preloading the page or another site's ``<img>`` would mark
+    notifications read that nobody opened."""
     notification = _mark_read(notification_id)
     return redirect(record_href(notification) or url_for("notifications.page"))
 

@@ -117,6 +117,10 @@ class ColumnView:
     label: str
     sort_href: str | None
     sorted: str  # "", "asc" or "desc"
+    ascending_href: str | None = None
+    """The list sorted by this column, one way and the other: a phone, which hides the
+    table's headers, offers these instead."""
+    descending_href: str | None = None
 
 
 @dataclass(frozen=True)
@@ -220,11 +224,15 @@ def _column_views(t: Target, state: ListState, columns: list[str]) -> list[Colum
     found = []
     for key in columns:
         shown = "desc" if current == f"-{key}" else "asc" if current == key else ""
-        href = None
-        if key in sortable:
-            flipped = f"-{key}" if shown == "asc" else key
-            href = _list_url(t, state.params(sort=flipped))
-        found.append(ColumnView(key, column_label(t.form, key), href, shown))
+        if key not in sortable:
+            found.append(ColumnView(key, column_label(t.form, key), None, shown))
+            continue
+        ascending = _list_url(t, state.params(sort=key))
+        descending = _list_url(t, state.params(sort=f"-{key}"))
+        flipped = descending if shown == "asc" else ascending
+        found.append(
+            ColumnView(key, column_label(t.form, key), flipped, shown, ascending, descending)
+        )
     return found
 
 

@@ -183,34 +183,42 @@ def parse_json(data: bytes) -> Any:
     try:
         return json.loads(data.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InvalidJson(f"the request body is not valid JSON: {_reason(exc)}") from None
+        raise _invalid_json(exc) from None
 
 
 def parse_object(data: bytes) -> dict[str, Any]:
     """A request body that must be a JSON object."""
     if not data.strip():
-        raise InvalidBody("the request needs a JSON object as its body")
+        raise InvalidBody(N_("the request needs a JSON object as its body"))
     body = parse_json(data)
     if not isinstance(body, dict):
-        raise InvalidBody(f"the body must be a JSON object of field values, not {_json_type(body)}")
+        raise InvalidBody(
+            N_("the body must be a JSON object of field values, not a JSON %(given)s"),
+            given=json_type(body),
+        )
     return body
 
 
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
+    raise ValueError(f"{name} is not a JSON value")  # NaN, Infinity: named, not translated
 
 
-def _reason(exc: BaseException) -> str:
+def _invalid_json(exc: BaseException) -> InvalidJson:
+    """What is wrong with a body that is not JSON, as a message id: where the parser
+    stopped rather than its English reason."""
     if isinstance(exc, RecursionError):
-        return "it nests too deeply"
+        return InvalidJson(N_("the request body is not valid JSON: it nests too deeply"))
     if isinstance(exc, UnicodeDecodeError):
-        return "it is not UTF-8"
-    return str(exc)
-
-
-def _json_type(value: Any) -> str:
-    name = json_type(value)
-    return name if name == "null" else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+        return InvalidJson(N_("the request body is not valid JSON: it is not UTF-8"))
+    if isinstance(exc, json.JSONDecodeError):
+        return InvalidJson(
+            N_(
+                "the request body is not valid JSON: it stops making sense at line %(line)s, column %(column)s"
+            ),
+            line=exc.lineno,
+            column=exc.colno,
+        )
+    return InvalidJson(N_("the request body is not valid JSON: %(reason)s"), reason=str(exc))
 
 
 def input_values(form: Form, values: Mapping[str, Any], timezone: tzinfo = UTC) -> dict[str, Any]:

@@ -48,6 +48,10 @@ TASK_STATUSES = {
 
 WHERE = {"before": N_("before me"), "after": N_("after me")}
 
+OUTCOMES = {"approved": N_("outcome: approved"), "rejected": N_("outcome: rejected")}
+"""The two outcomes every flow knows, as the timeline's end entry says them; another
+outcome is a key the flow's author chose, and the end node's label already names it."""
+
 
 def action(key: str) -> str:
     """The message id naming history action ``key`` (the key itself when unknown)."""

@@ -65,3 +65,16 @@ def test_a_funnel_stage_opens_the_list_of_its_records(page: Page, served_demo: s
     assert re.search(r"/crm_sfa/opportunity/\?f\.stage=initial_contact$", page.url)
     expect(page.locator("select[name='f.stage']")).to_have_value("initial_contact")
     expect(page.locator("p.total")).to_contain_text(re.compile(r"\d"))
+
+
+def test_pie_and_donut_slices_keep_their_names(page: Page, served_demo: str) -> None:
+    """On a 375 px phone the slices' outside labels had room for one letter ("A..."):
+    each slice is named in full, or by the legend alone, never cut."""
+    open_overview(page, served_demo)
+    for key in ("receivables", "lead_conversion"):
+        chart = page.locator(f"[data-widget={key}] .chart[data-rendered=yes]")
+        chart.scroll_into_view_if_needed()
+        expect(chart).to_be_visible()
+        texts = chart.locator("svg text").evaluate_all("els => els.map(e => e.textContent)")
+        assert texts, key
+        assert [text for text in texts if text.endswith(("...", "…"))] == [], key

@@ -47,7 +47,7 @@ def test_an_approver_sees_the_unread_count_and_opens_the_notification(
     expect(bell.locator(".count")).to_have_text("1")
     bell.click()
     expect(page).to_have_url(f"{base_url}/notifications")
-    item = page.locator("li.inbox-row.unread a").first
+    item = page.locator("li.inbox-row.unread button.inbox-open").first
     expect(item).to_contain_text("待您审批")
     item.click()
     expect(page).to_have_url(f"{base_url}/crm_sfa/contract/{record_id}")

@@ -257,6 +257,18 @@ def test_a_misspelt_key_suggests_no_hidden_field(
     assert "did you mean" not in str(caught.value)
 
 
+def test_a_hidden_field_is_refused_in_the_words_of_an_unknown_one(
+    desk: RecordService, people: People
+) -> None:
+    """The same message id, so that no language (a translated message or an English one)
+    tells a hidden field apart from one that does not exist."""
+    with pytest.raises(ValidationFailed) as caught:
+        desk.create(staff(people.alice), "ticket", {"subject": "x", "cost": "1", "colour": "red"})
+    (hidden,), (unknown,) = caught.value.problems["cost"], caught.value.problems["colour"]
+    assert hidden.template == unknown.template
+    assert (dict(hidden.params), dict(unknown.params)) == ({"key": "cost"}, {"key": "colour"})
+
+
 def test_check_refuses_a_hidden_field_as_unknown_as_the_save_does(
     desk: RecordService, people: People
 ) -> None:

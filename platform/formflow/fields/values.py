@@ -206,7 +206,8 @@ def _number(value: Any, message: str, purpose: Purpose) -> Decimal:
         raise Invalid("type", message)
     if not number.is_finite():
         raise Invalid("type", message)
-    return number
+    # -0 is 0: kept signed, it would be stored and shown as "-0.00"
+    return number.copy_abs() if number.is_zero() else number
 
 
 def _bounded(field: Field, number: int | Decimal) -> int | Decimal:

@@ -69,6 +69,8 @@ CHOICE_OPS = ("has_any", "has_all", "is_empty", "is_not_empty")
 _LIST_OPS = frozenset({"in", "not_in", "has_any", "has_all"})
 EVER = "ever"
 """Once held one of the values: a stage field whose stays are kept."""
+FILTER = "filter"
+"""What a problem with the filter as a whole names as its field: the parameter."""
 _ORDERED_KINDS = frozenset(
     {ValueKind.INTEGER, ValueKind.DECIMAL, ValueKind.DATE, ValueKind.DATETIME}
 )
@@ -370,11 +372,13 @@ class _Compiler:
                     "a filter must be an object such as "
                     "{'field': 'name', 'op': 'eq', 'value': 'x'}, not %(given)s"
                 ),
+                field=FILTER,
                 given=f"{spec!r:.100}",
             )
         if depth > MAX_DEPTH:
             raise QueryError(
                 N_("the filter nests more than %(limit)s levels deep; simplify it"),
+                field=FILTER,
                 limit=MAX_DEPTH,
             )
         groups = [key for key in ("and", "or", "not") if key in spec]
@@ -386,6 +390,7 @@ class _Compiler:
         if len(spec) != 1:
             raise QueryError(
                 N_("a filter group has exactly one key ('and', 'or' or 'not'), found %(keys)s"),
+                field=FILTER,
                 keys=sorted(map(str, spec)),
             )
         if groups[0] == "not":
@@ -398,10 +403,11 @@ class _Compiler:
 
     def group(self, name: str, items: Any, depth: int) -> ColumnElement[bool]:
         if not isinstance(items, Sequence) or isinstance(items, str):
-            raise QueryError(N_("'%(group)s' takes a list of filters"), group=name)
+            raise QueryError(N_("'%(group)s' takes a list of filters"), field=FILTER, group=name)
         if len(items) > MAX_CONDITIONS:
             raise QueryError(
                 N_("'%(group)s' holds more than %(limit)s filters; simplify it"),
+                field=FILTER,
                 group=name,
                 limit=MAX_CONDITIONS,
             )
@@ -416,6 +422,7 @@ class _Compiler:
         if self.conditions > MAX_CONDITIONS:
             raise QueryError(
                 N_("the filter has more than %(limit)s conditions; simplify it"),
+                field=FILTER,
                 limit=MAX_CONDITIONS,
             )
         key, op = spec.get("field"), spec.get("op")

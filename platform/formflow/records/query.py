@@ -94,13 +94,16 @@ class Query:
         if isinstance(self.limit, bool) or not 1 <= self.limit <= MAX_LIMIT:
             raise QueryError(
                 N_("limit must be between 1 and %(limit)s, got %(given)s"),
+                field="limit",
                 limit=MAX_LIMIT,
                 given=self.limit,
             )
         if self.offset < 0:
-            raise QueryError(N_("offset cannot be negative, got %(given)s"), given=self.offset)
+            raise QueryError(
+                N_("offset cannot be negative, got %(given)s"), field="offset", given=self.offset
+            )
         if self.cursor and self.offset:
-            raise QueryError(N_("give a cursor or an offset, not both"))
+            raise QueryError(N_("give a cursor or an offset, not both"), field="cursor")
 
 
 @dataclass(frozen=True)
@@ -576,17 +579,17 @@ def decode_cursor(cursor: str, order: Sequence[Ordered], query: Query) -> list[A
         payload = None
     expected = {"s": [str(item) for item in order], "d": query.deleted}
     if not isinstance(payload, dict) or {k: payload.get(k) for k in expected} != expected:
-        raise QueryError(_STALE_CURSOR)
+        raise QueryError(_STALE_CURSOR, field="cursor")
     values = payload.get("v")
     if not isinstance(values, list) or len(values) != len(order):
-        raise QueryError(_STALE_CURSOR)
+        raise QueryError(_STALE_CURSOR, field="cursor")
     try:
         return [
             None if value is None else coerce_value(item.ref, value, check_options=False)
             for item, value in zip(order, values, strict=True)
         ]
     except QueryError:
-        raise QueryError(_STALE_CURSOR) from None
+        raise QueryError(_STALE_CURSOR, field="cursor") from None
 
 
 _STALE_CURSOR = N_(

@@ -109,11 +109,14 @@ def search_condition(schema: AppSchema, form_key: str, text: str) -> ColumnEleme
                 "form '%(form)s' has no search fields; "
                 "list some under list.search in its definition"
             ),
+            field="search",
             form=form_key,
         )
     if len(text) > MAX_SEARCH_LENGTH:
         raise QueryError(
-            N_("search text is too long: at most %(limit)s characters"), limit=MAX_SEARCH_LENGTH
+            N_("search text is too long: at most %(limit)s characters"),
+            field="search",
+            limit=MAX_SEARCH_LENGTH,
         )
     tokens, prefix = search_tokens(text)
     if not tokens:

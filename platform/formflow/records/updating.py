@@ -27,7 +27,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from formflow.audit import log as audit_log
@@ -295,7 +295,12 @@ class Updating:
             if len(items) > 1:
                 raise WriteUnsettled
             stale = items[0].change
-            raise StaleRecord(stale.record_id, stale.expected_version, stale.expected_version + 1)
+            now_at = connection.execute(
+                select(table.c.version).where(table.c.id == stale.record_id)
+            ).scalar()  # another writer's, committed meanwhile: the version to read again at
+            raise StaleRecord(
+                stale.record_id, stale.expected_version, now_at or stale.expected_version + 1
+            )
 
     def _trace(
         self, connection: Connection, checked: Sequence[CheckedUpdate], written: list[Record]

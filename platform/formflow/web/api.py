@@ -146,6 +146,7 @@ _PARAMETERS = {
     "api.update": frozenset({"confirm_duplicates"}),
     "api.delete": frozenset({"version"}),
     "api.tasks": frozenset({"box", "app", "limit", "after"}),
+    "api.delegations": frozenset({"app"}),
     "api.notifications": frozenset({"limit", "before", "unread"}),
     "api.agenda_items": frozenset({"app", "limit"}),
     "api.dashboard": frozenset({"from", "to", "owner", "department"}),

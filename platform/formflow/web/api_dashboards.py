@@ -9,16 +9,52 @@ dashboard the user's roles may not see is "not found".
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from datetime import date
+
 from flask import Response, request
 
 from formflow.dashboards import DashboardService
 from formflow.definitions.model import Dashboard
-from formflow.errors import N_, PermissionDenied, RecordNotFound
-from formflow.web.api import actor_for, api_instance, blueprint, json_response
+from formflow.errors import N_, PermissionDenied, QueryError, RecordNotFound
+from formflow.web.api import (
+    MAX_ID,
+    actor_for,
+    api_instance,
+    blueprint,
+    json_response,
+    whole_argument,
+)
 from formflow.web.dashboard_pages import result_cache, viewer_filters
 from formflow.web.dashboard_view import Labeller, widget_json
 
 PARAMETERS = frozenset({"from", "to", "owner", "department"})
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _checked(args: Mapping[str, str]) -> Mapping[str, str]:
+    """``args``, once each filter given parses: the page leaves out a value that does not,
+    but a program that sends one means to narrow the figures, and must not be answered
+    with everyone's figures for every day as if they were narrowed."""
+    low, high = _day(args, "from"), _day(args, "to")
+    if low is not None and high is not None and low > high:
+        raise QueryError(N_("from must not be after to"), field="from")
+    for name in ("owner", "department"):
+        whole_argument(name, None, MAX_ID)
+    return args
+
+
+def _day(args: Mapping[str, str], name: str) -> date | None:
+    given = args.get(name)
+    if given is None:
+        return None
+    try:
+        if _DAY.fullmatch(given):
+            return date.fromisoformat(given)
+    except ValueError:  # 2026-02-30
+        pass
+    raise QueryError(N_("%(name)s must be a date written YYYY-MM-DD"), field=name, name=name)
 
 
 def _dashboard(app_key: str, key: str) -> tuple[DashboardService, Dashboard]:
@@ -37,7 +73,7 @@ def dashboard(app_key: str, key: str) -> Response:
     service, found = _dashboard(app_key, key)
     actor = actor_for(app_key)
     labeller = Labeller(service.app, service.records, actor)
-    results = service.compute_all(actor, found, viewer_filters(found, request.args))
+    results = service.compute_all(actor, found, viewer_filters(found, _checked(request.args)))
     return json_response(
         {
             "key": found.key,
@@ -54,6 +90,6 @@ def dashboard_widget(app_key: str, key: str, widget: str) -> Response:
     if chosen is None:
         raise RecordNotFound(N_("no widget '%(key)s'"), key=widget)
     actor = actor_for(app_key)
-    result = service.compute(actor, chosen, viewer_filters(found, request.args))
+    result = service.compute(actor, chosen, viewer_filters(found, _checked(request.args)))
     labeller = Labeller(service.app, service.records, actor)
     return json_response(widget_json(service.records.app.key, service.app, labeller, result))

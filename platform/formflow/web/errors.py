@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 from formflow.errors import (
     DuplicateSuspected,
     PermissionDenied,
+    Problem,
     QueryError,
     RecordError,
     RecordInUse,
@@ -62,17 +63,52 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+MAX_NAMED = 50
+"""How many fields' problems one answer names: a body of thousands of keys that are no
+field must not make the answer, and the work of writing it, thousands of times larger."""
+MAX_ECHOED = 200
+"""How much of a path or a value an answer repeats: a key 100,000 characters long is no
+field, and its first characters say which one was meant."""
+
+
 def record_error_response(error: RecordError) -> tuple[Response, int]:
     status = next((s for kind, s in STATUS.items() if isinstance(error, kind)), 400)
     extra: dict[str, Any] = {}
+    message = None
     if isinstance(error, ValidationFailed):
+        named, left = _named(error.problems)
         extra["fields"] = {
             key: [{"code": p.code, "message": problem_message(p)} for p in problems]
-            for key, problems in error.problems.items()
+            for key, problems in named.items()
         }
+        message = error_message(ValidationFailed(named))
+        if left:
+            message += "; " + _("%(count)s more fields with problems are not listed", count=left)
     if isinstance(error, QueryError) and error.field:
         extra["field"] = error.field
-    return jsonify(error_body(error.code, error_message(error), **extra)), status
+    if isinstance(error, StaleRecord):  # so a client need not read it out of the message
+        extra["version"] = error.actual
+    return jsonify(error_body(error.code, message or error_message(error), **extra)), status
+
+
+def _named(problems: dict[str, list[Problem]]) -> tuple[dict[str, list[Problem]], int]:
+    """The first :data:`MAX_NAMED` fields' problems, paths and values cut to
+    :data:`MAX_ECHOED` characters; and how many fields were left out."""
+    named: dict[str, list[Problem]] = {}
+    for taken, (path, found) in enumerate(problems.items()):
+        shown = _cut(path)
+        if shown not in named and len(named) == MAX_NAMED:
+            return named, len(problems) - taken
+        named.setdefault(shown, []).extend(
+            Problem(p.code, p.template, tuple((k, _cut(v)) for k, v in p.params)) for p in found
+        )
+    return named, 0
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_ECHOED:
+        return value[:MAX_ECHOED] + "…"
+    return value
 
 
 def http_message(error: HTTPException) -> str:

@@ -39,6 +39,7 @@ from formflow.records import (
     ORDERED_OPS,
     TEXT_OPS,
 )
+from formflow.storage.stays import tracked_fields
 from formflow.web.openapi_agenda import TAG as AGENDA_TAG
 from formflow.web.openapi_agenda import agenda_paths, agenda_schemas
 from formflow.web.openapi_dashboards import TAG as DASHBOARDS_TAG
@@ -97,8 +98,9 @@ FILTER_HELP = """\
 A filter as JSON: a condition `{"field": KEY, "op": OP, "value": V}` or a group
 `{"and": [...]}`, `{"or": [...]}`, `{"not": FILTER}`. Operators: eq, ne, lt, lte, gt, gte,
 between ([low, high]), in and not_in (lists), contains, starts_with, ends_with (text),
-has_any and has_all (multiselects), is_empty and is_not_empty (no value). A key may follow
-one link, as in `account.level`."""
+has_any and has_all (multiselects), is_empty and is_not_empty (no value), ever (a list: the
+values a stage field whose history is kept once held). A key may follow one link, as in
+`account.level`."""
 
 
 def build_document(apps: Sequence[App]) -> dict[str, Any]:
@@ -627,6 +629,11 @@ def _shared_schemas() -> dict[str, Schema]:
                             "additionalProperties": {"type": "array", "items": problem},
                         },
                         "field": {"type": "string", "description": "The field a query names."},
+                        "version": {
+                            "type": "integer",
+                            "description": "With `stale_record`: the version the record is at "
+                            "now, to read it again at (or to send, knowing what changed).",
+                        },
                     },
                 }
             },
@@ -807,6 +814,10 @@ def _condition_schema(app: App, form: Form) -> Schema:
         for key, kind, field in _filterable(app, form)
         for schema in _field_conditions(_condition_title(app, form, key), key, kind, field)
     ]
+    conditions += [
+        _ever_condition(_condition_title(app, form, key), form.field(key))
+        for key in tracked_fields(app).get(form.key, ())
+    ]
     groups = [ref(component_name(app, form, name)) for name in _GROUPS]
     return {
         "description": f"A condition, or a group of them (nested at most {MAX_DEPTH} deep).",
@@ -919,6 +930,27 @@ def _field_conditions(title: str, key: str, kind: ValueKind, field: Field | None
         for shape, names, value in shapes
         if names
     ]
+
+
+def _ever_condition(title: str, field: Field) -> Schema:
+    """``{"field": key, "op": "ever", "value": [...]}`` for a stage field whose stays are
+    kept (a ``stage_history`` widget reads them): the records once in one of the values."""
+    return {
+        "title": f"{title}_Ever",
+        "type": "object",
+        "required": ["field", "op", "value"],
+        "properties": {
+            "field": {"const": field.key},
+            "op": {"enum": ["ever"]},
+            "value": {
+                "type": "array",
+                "items": {"enum": list(field.option_values)},
+                "minItems": 1,
+                "maxItems": MAX_VALUES,
+            },
+        },
+        "additionalProperties": False,
+    }
 
 
 def _filter_value(kind: ValueKind, field: Field | None) -> Schema:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import time
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,29 @@ def test_shipped_flows_dashboards_and_automations_are_written_again_byte_identic
     document = Document(path.name, text)
     document.changed = True
     assert document.text() == text
+
+
+def billion_laughs(levels: int) -> str:
+    """A form whose last key holds nine to the power ``levels`` copies of one word, written
+    in a few hundred bytes through aliases of aliases."""
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * 9) + "]"]
+    lines += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]" for n in range(1, levels)]
+    return FORM_WITH_COMMENTS + "laughs:\n" + "".join(f"  {line}\n" for line in lines)
+
+
+def test_a_yaml_bomb_is_refused_on_reading_with_its_place_at_once() -> None:
+    """Writing a document walks its nodes, and a node reached through aliases once per
+    alias: nine levels of nine aliases were a billion steps, the server busy for many minutes on
+    one designer click. The designer reads no more than the compiler does."""
+    started = time.process_time()
+    with pytest.raises(UnreadableDocument, match="expands to more than") as caught:
+        Document("forms/item.yaml", billion_laughs(9))
+    assert time.process_time() - started < 2
+    assert caught.value.error.file == "forms/item.yaml"
+    assert caught.value.error.line > FORM_WITH_COMMENTS.count("\n")
+
+
+def test_aliases_that_expand_to_little_are_still_edited() -> None:
+    document = Document("forms/item.yaml", billion_laughs(3))
+    SetLabel("qty", "en", "Amount").apply(document)
+    assert "*a1, *a1" in document.text()

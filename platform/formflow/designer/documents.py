@@ -41,6 +41,7 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 
+from formflow.definitions.source import MAX_DEPTH, MAX_NODES
 from formflow.designer.list_comments import lift, place
 from formflow.errors import DefinitionError, FormflowError
 
@@ -112,6 +113,7 @@ class Document:
             ) from None
         except YAMLError as exc:
             raise UnreadableDocument(DefinitionError(path, 1, 1, f"invalid YAML: {exc}")) from None
+        _check_bounds(path, self.data)
 
     @property
     def changed(self) -> bool:
@@ -286,6 +288,39 @@ class _DocumentCache:
             self.items[_digest(text)] = data
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
+
+
+def _check_bounds(path: str, data: Any) -> None:
+    """Refuse a document that expands, through aliases, past what the compiler reads
+    (:data:`~formflow.definitions.source.MAX_NODES` values, :data:`~formflow.definitions.
+    source.MAX_DEPTH` levels): ruamel.yaml shares an aliased node rather than copying it,
+    but writing and every walk over the document visit it once per alias, so a few hundred
+    bytes of aliases of aliases would keep the server busy for minutes."""
+    pending: list[tuple[Any, int, Any]] = [(data, 0, data)]
+    count = 0
+    while pending:
+        node, depth, container = pending.pop()
+        count += 1
+        if count > MAX_NODES or depth > MAX_DEPTH:
+            raise UnreadableDocument(DefinitionError(path, *_place_of(container), _too_big(count)))
+        if isinstance(node, Mapping):
+            pending.extend((value, depth + 1, node) for value in node.values())
+        elif isinstance(node, list):
+            pending.extend((value, depth + 1, node) for value in node)
+
+
+def _too_big(count: int) -> str:
+    if count > MAX_NODES:
+        return f"document expands to more than {MAX_NODES:,} values (aliases?)"
+    return f"document is nested deeper than {MAX_DEPTH} levels"
+
+
+def _place_of(node: Any) -> tuple[int, int]:
+    """Where a list or mapping starts (ruamel marks them), from 1; 1:1 for anything else."""
+    mark = getattr(node, "lc", None)
+    if mark is None or mark.line is None:
+        return 1, 1
+    return mark.line + 1, (mark.col or 0) + 1
 
 
 def _dump(data: Any) -> str:

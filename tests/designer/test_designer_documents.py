@@ -148,3 +148,38 @@ def test_aliases_that_expand_to_little_are_still_edited() -> None:
     document = Document("forms/item.yaml", billion_laughs(3))
     SetLabel("qty", "en", "Amount").apply(document)
     assert "*a1, *a1" in document.text()
+
+
+SHARED_LABEL = """\
+key: item
+fields:
+  - key: name
+    type: text
+    label: &same {zh: 名称, en: Name}   # written once
+  - key: note
+    type: text
+    label: *same
+"""
+
+
+@pytest.mark.parametrize("edited", ["name", "note"])
+def test_relabelling_a_field_whose_label_an_alias_shares_leaves_the_other_alone(
+    edited: str,
+) -> None:
+    """ruamel.yaml reads an alias as the very node its anchor names, so changing one
+    field's label through it changed the other field's too, unseen."""
+    document = Document("item.yaml", SHARED_LABEL)
+    SetLabel(edited, "en", "Changed").apply(document)
+    fields = {item["key"]: item for item in Document("item.yaml", document.text()).data["fields"]}
+    other = "note" if edited == "name" else "name"
+    assert fields[edited]["label"]["en"] == "Changed"
+    assert fields[other]["label"] == {"zh": "名称", "en": "Name"}
+
+
+def test_relabelling_through_an_alias_changes_only_the_alias_line() -> None:
+    document = Document("item.yaml", SHARED_LABEL)
+    SetLabel("note", "en", "Note").apply(document)
+    assert changed_lines(SHARED_LABEL, document.text()) == [
+        "-    label: *same",
+        "+    label: {zh: 名称, en: Note}",
+    ]

@@ -22,6 +22,7 @@ keys this module has never heard of.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import re
@@ -201,6 +202,7 @@ class Document:
 
     def set(self, path: KeyedPath, value: Any) -> None:
         """Set the value at ``path``, keeping the key's place; a new key goes last."""
+        self._unshare(path)
         parent, last = self._parent(path)
         if isinstance(parent, MutableMapping):
             if parent.get(last) == value and last in parent:
@@ -219,6 +221,7 @@ class Document:
 
     def delete(self, path: KeyedPath) -> None:
         """Remove the value at ``path``; nothing happens when it is absent already."""
+        self._unshare(path[:-1])
         parent, last = self._parent(path)
         if isinstance(parent, MutableMapping) and last in parent:
             self._touch(path)
@@ -231,6 +234,7 @@ class Document:
     def insert(self, list_path: KeyedPath, item: Mapping[str, Any], after: str | None) -> None:
         """Insert the keyed ``item`` into the list at ``list_path``, after the item keyed
         ``after`` (first when ``None``)."""
+        self._unshare(list_path)
         items = self._list(list_path)
         key = item.get(ITEM_KEY)
         if any(_key_of(existing) == key for existing in items):
@@ -241,6 +245,7 @@ class Document:
 
     def move(self, list_path: KeyedPath, key: str, position: int) -> None:
         """Move the item keyed ``key`` to ``position`` (clamped) in the list at ``list_path``."""
+        self._unshare(list_path)
         items = self._list(list_path)
         current = _index(items, key, (*list_path, key))
         position = max(0, min(position, len(items) - 1))
@@ -257,6 +262,37 @@ class Document:
                 return
         self._touch((*list_path, key))
         items.insert(position, items.pop(current))
+
+    def _unshare(self, path: KeyedPath) -> None:
+        """Give each list or mapping along ``path`` that an alias shares a copy of its own
+        here, so a change made through one alias (``label: *same``) changes that place
+        only: ruamel.yaml reads an alias as the very node its anchor names. The anchor and
+        its comments stay written where they were, for its other aliases."""
+        shared = _shared(self.data)
+        if not shared:
+            return
+        node = self.data
+        for position in range(len(path)):
+            try:
+                child = node[
+                    _index(node, path[position], path) if isinstance(node, list) else path[position]
+                ]
+            except (DocumentError, KeyError, TypeError):
+                return  # the place does not exist (yet): the operation says so itself
+            if id(child) in shared:
+                child.yaml_set_anchor(child.anchor.value, always_dump=True)
+                own = copy.deepcopy(child)
+                own.anchor.value = None
+                own.anchor.always_dump = False
+                own.ca.comment = None  # the comments stay with the anchor's place
+                own.ca.items.clear()
+                step = path[position]
+                at = _index(node, step, path) if isinstance(node, list) else step
+                _drop_borrowed_comments(node, at, child)
+                node[at] = own
+                self.changed = True
+                child = own
+            node = child
 
     def _parent(self, path: KeyedPath) -> tuple[Any, str | int]:
         if not path:
@@ -307,6 +343,35 @@ def _check_bounds(path: str, data: Any) -> None:
             pending.extend((value, depth + 1, node) for value in node.values())
         elif isinstance(node, list):
             pending.extend((value, depth + 1, node) for value in node)
+
+
+def _drop_borrowed_comments(parent: Any, step: Any, anchored: Any) -> None:
+    """ruamel.yaml files the comment on an anchor's line under each alias's place too;
+    once the alias has its own copy, that comment would be written after the copy."""
+    entry = parent.ca.items.get(step) if hasattr(parent, "ca") else None
+    if not entry:
+        return
+    theirs = {id(token) for token in anchored.ca.comment or () if token is not None}
+    parent.ca.items[step] = [None if id(token) in theirs else token for token in entry]
+
+
+def _shared(data: Any) -> set[int]:
+    """The ids of the lists and mappings reached more than once (through aliases)."""
+    seen: set[int] = set()
+    shared: set[int] = set()
+    pending = [data]
+    while pending:
+        node = pending.pop()
+        children = node.values() if isinstance(node, Mapping) else node
+        for child in children:
+            if not isinstance(child, Mapping | list):
+                continue
+            if id(child) in seen:
+                shared.add(id(child))
+                continue
+            seen.add(id(child))
+            pending.append(child)
+    return shared
 
 
 def _too_big(count: int) -> str:

@@ -183,3 +183,40 @@ def test_relabelling_through_an_alias_changes_only_the_alias_line() -> None:
         "-    label: *same",
         "+    label: {zh: 名称, en: Note}",
     ]
+
+
+LAST_FIELD_THEN_COMMENT = """\
+key: item
+fields:
+  - key: name
+    type: text   # free text
+  - {key: code, type: text}
+
+# who may do what
+permissions:
+  staff: {create: all}
+"""
+
+
+@pytest.mark.parametrize("last", ["name", "code"], ids=["block", "flow"])
+def test_a_field_added_last_goes_before_the_comment_and_blank_line_after_the_list(
+    last: str,
+) -> None:
+    """ruamel.yaml keeps the lines after a list with its last item, so a field added at
+    the end came after them: the comment about ``permissions`` stood above the new field,
+    and the blank line went."""
+    text = LAST_FIELD_THEN_COMMENT
+    if last == "name":
+        text = text.replace("  - {key: code, type: text}\n", "")
+    document = Document("item.yaml", text)
+    AddField({"key": "extra", "type": "text", "label": {"zh": "额外", "en": "Extra"}}).apply(
+        document
+    )
+    assert changed_lines(text, document.text()) == [
+        "+  - key: extra",
+        "+    type: text",
+        "+    label: {zh: 额外, en: Extra}",
+    ]
+    assert (
+        "\n    label: {zh: 额外, en: Extra}\n\n# who may do what\npermissions:" in document.text()
+    )

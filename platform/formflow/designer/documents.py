@@ -43,7 +43,7 @@ from ruamel.yaml.scalarstring import (
 )
 
 from formflow.definitions.source import MAX_DEPTH, MAX_NODES
-from formflow.designer.list_comments import lift, place
+from formflow.designer.list_comments import append_trailing, lift, place, split_trailing
 from formflow.errors import DefinitionError, FormflowError
 
 KeyedPath = tuple[str | int, ...]
@@ -241,6 +241,14 @@ class Document:
             raise DocumentError(f"{_show(list_path)} already has an item '{key}'")
         position = 0 if after is None else _index(items, after, (*list_path, after)) + 1
         self._touch((*list_path, str(key)))
+        if isinstance(items, CommentedSeq) and items and position == len(items):
+            # the lines after the list are kept with its last item: they follow the new one
+            tail = split_trailing(items[-1], items.ca.items.get(len(items) - 1))
+            items.append(_plain_to_yaml(item))
+            if tail:
+                append_trailing(items, tail)
+                self.changed = True  # the item before changed too
+            return
         items.insert(position, _plain_to_yaml(item))
 
     def move(self, list_path: KeyedPath, key: str, position: int) -> None:

@@ -43,12 +43,12 @@ def lift(parent: Any, key: Any, items: CommentedSeq) -> LiftedComments:
     for position in range(len(items)):
         entry = entries.get(position) or [None, None]
         lines = (
-            _split_trailing(items[position - 1], entries.get(position - 1)) if position else header
+            split_trailing(items[position - 1], entries.get(position - 1)) if position else header
         )
         lines += "".join(" " * _column(token) + token.value for token in entry[1] or ())
         leading.append(lines)
         own.append(entry[0])
-    tail = _split_trailing(items[-1], entries.get(len(items) - 1)) if items else ""
+    tail = split_trailing(items[-1], entries.get(len(items) - 1)) if items else ""
     return LiftedComments(tuple(leading), tuple(own), tail)
 
 
@@ -64,7 +64,7 @@ def place(items: CommentedSeq, order: Sequence[int], lifted: LiftedComments) -> 
         if pre or lifted.own[old] is not None:
             items.ca.items[position] = [lifted.own[old], pre, None, None]
     if items:
-        _append_trailing(items, lifted.tail)
+        append_trailing(items, lifted.tail)
 
 
 def _lift_header(parent: Any, key: Any, items: CommentedSeq) -> str:
@@ -79,7 +79,7 @@ def _lift_header(parent: Any, key: Any, items: CommentedSeq) -> str:
     return lines
 
 
-def _split_trailing(item: Any, entry: Any) -> str:
+def split_trailing(item: Any, entry: Any) -> str:
     """Cut the whole comment lines off the end of ``item`` and return them; the end of its
     last line is left alone. ruamel keeps them on the comment token of the item's last
     scalar, or, for an item in flow style, in its list's ``entry`` for it."""
@@ -94,7 +94,7 @@ def _split_trailing(item: Any, entry: Any) -> str:
     return value[end:]
 
 
-def _append_trailing(items: CommentedSeq, lines: str) -> None:
+def append_trailing(items: CommentedSeq, lines: str) -> None:
     """Put the comment lines that followed the list back after its last item now. When
     that item's last line has a comment of its own, the lines ruamel kept at the list's
     end join that comment, or they would not be written."""

@@ -220,3 +220,31 @@ def test_a_field_added_last_goes_before_the_comment_and_blank_line_after_the_lis
     assert (
         "\n    label: {zh: 额外, en: Extra}\n\n# who may do what\npermissions:" in document.text()
     )
+
+
+BLANK_LINES_BETWEEN_FIELDS = """\
+key: item
+fields:
+  - key: name
+    type: text
+
+  - key: qty
+    type: number
+# who may do what
+
+permissions:
+  staff: {create: all}
+"""
+
+
+@pytest.mark.parametrize("key", ["name", "qty"])
+def test_a_setting_added_to_a_field_goes_before_the_blank_line_after_it(key: str) -> None:
+    """ruamel.yaml keeps the blank and comment lines after a mapping with its last value,
+    so a new last setting (``visible_if`` when hiding) went after them."""
+    document = Document("item.yaml", BLANK_LINES_BETWEEN_FIELDS)
+    HideField(key).apply(document)
+    assert changed_lines(BLANK_LINES_BETWEEN_FIELDS, document.text()) == [
+        "+    visible_if: 'false'"
+    ]
+    before = "text" if key == "name" else "number"
+    assert f"    type: {before}\n    visible_if: 'false'\n" in document.text()

@@ -43,7 +43,14 @@ from ruamel.yaml.scalarstring import (
 )
 
 from formflow.definitions.source import MAX_DEPTH, MAX_NODES
-from formflow.designer.list_comments import append_trailing, lift, place, split_trailing
+from formflow.designer.list_comments import (
+    append_after,
+    append_trailing,
+    is_block,
+    lift,
+    place,
+    split_trailing,
+)
 from formflow.errors import DefinitionError, FormflowError
 
 KeyedPath = tuple[str | int, ...]
@@ -210,8 +217,12 @@ class Document:
             self._touch(path)
             if isinstance(last, str) and isinstance(value, dict) and last in parent:
                 _merge_into(parent[last], value)
-            else:
+            elif last in parent or not is_block(parent):
                 parent[last] = _plain_to_yaml(value)
+            else:  # a new last key: the lines kept after the old last value follow it
+                tail = split_trailing(parent, None)
+                parent[last] = _plain_to_yaml(value)
+                append_after(parent, tail)
         elif isinstance(parent, list):
             position = _index(parent, last, path)
             self._touch(path)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -175,4 +177,44 @@ def test_the_yaml_tab_is_checked_as_it_is_typed_without_saving(login: Login, app
     before = revision(app)
     answer = post(admin, f"{DESIGNER}/check", {"yaml": "key: customer\nfields: [\n"})
     assert "forms/customer.yaml:" in answer.get_data(as_text=True)
+    assert revision(app) == before
+
+
+def designer_addresses(app: Flask) -> list[tuple[str, str]]:
+    """Every designer route with a method, its parts filled with the CRM app's names, so a
+    route added later is covered by itself."""
+    filled = {"app_key": "crm_sfa", "form_key": "customer", "workflow_key": "contract_approval"}
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("designer."):
+            continue
+        address = re.sub(
+            r"<(?:(\w+):)?(\w+)>",
+            lambda part: "1" if part[1] == "int" else filled.get(part[2], "sales_overview"),
+            rule.rule,
+        )
+        found += [(method, address) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return found
+
+
+@pytest.mark.parametrize("username", ["rep1", "manager"])
+def test_no_designer_page_or_step_answers_anyone_but_an_administrator(
+    login: Login, app: Flask, username: str
+) -> None:
+    """Reading a draft, changing it, publishing, importing, undoing: every route, with and
+    without a CSRF token, is refused before it does anything."""
+    client = login(username)
+    token = csrf_token(client, "/")
+    before = revision(app)
+    answers = {
+        (method, address, with_token): client.open(
+            address, method=method, data={"csrf_token": token} if with_token else {}
+        ).status_code
+        for method, address in designer_addresses(app)
+        for with_token in (False, True)
+    }
+    assert len(answers) > 40
+    refused = {400, 403}  # 400: a post without its token stops at the CSRF check
+    assert {key: code for key, code in answers.items() if code not in refused} == {}
+    assert {key: code for key, code in answers.items() if key[2] and code != 403} == {}
     assert revision(app) == before

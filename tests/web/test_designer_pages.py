@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from formflow.records.access import Actor
 from web.conftest import csrf_token
+from web.visible_text import english_phrases, visible_text
 
 Login = Callable[[str], FlaskClient]
 DESIGNER = "/admin/designer/crm_sfa/forms/customer"
@@ -218,3 +219,31 @@ def test_no_designer_page_or_step_answers_anyone_but_an_administrator(
     assert {key: code for key, code in answers.items() if code not in refused} == {}
     assert {key: code for key, code in answers.items() if key[2] and code != 403} == {}
     assert revision(app) == before
+
+
+def test_every_designer_page_is_in_chinese_but_the_definitions_own_text(
+    login: Login, app: Flask
+) -> None:
+    """The app's YAML (the YAML tab, and the English labels and comments it holds) is the
+    admin's data; everything the designer itself says is Chinese. The upgrade page names
+    the command that does the same on the server."""
+    admin = login("admin")
+    with admin.session_transaction() as session:
+        session["language"] = "zh"
+    pages = {"/admin/designer/": "", "/admin/designer/crm_sfa/publish": "", DESIGNER: ""}
+    pages[f"{DESIGNER}?field=industry"] = ""
+    while unread := [page for page, text in pages.items() if not text]:  # and their links
+        for page in unread:
+            answer = admin.get(page)
+            assert answer.status_code == 200, page
+            pages[page] = answer.text if answer.mimetype == "text/html" else "zip"
+            for found in re.findall(r'href="(/admin/designer/crm_sfa/[^"?#]+)"', pages[page]):
+                pages.setdefault(found, "")
+    command = frozenset({"formflow", "upgrade", "crm", "sfa", "from", "folder"})
+    english = {}
+    for page, text in pages.items():
+        shown = re.sub(r"(?s)<textarea.*?</textarea>|<pre.*?</pre>|<code.*?</code>", "", text)
+        if phrases := english_phrases(visible_text(shown), command):
+            english[page] = phrases
+    assert len(pages) > 20
+    assert english == {}

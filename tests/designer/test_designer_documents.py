@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import time
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,129 @@ def test_shipped_flows_dashboards_and_automations_are_written_again_byte_identic
     document = Document(path.name, text)
     document.changed = True
     assert document.text() == text
+
+
+def billion_laughs(levels: int) -> str:
+    """A form whose last key holds nine to the power ``levels`` copies of one word, written
+    in a few hundred bytes through aliases of aliases."""
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * 9) + "]"]
+    lines += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]" for n in range(1, levels)]
+    return FORM_WITH_COMMENTS + "laughs:\n" + "".join(f"  {line}\n" for line in lines)
+
+
+def test_a_yaml_bomb_is_refused_on_reading_with_its_place_at_once() -> None:
+    """Writing a document walks its nodes, and a node reached through aliases once per
+    alias: nine levels of nine aliases were a billion steps, the server busy for many minutes on
+    one designer click. The designer reads no more than the compiler does."""
+    started = time.process_time()
+    with pytest.raises(UnreadableDocument, match="expands to more than") as caught:
+        Document("forms/item.yaml", billion_laughs(9))
+    assert time.process_time() - started < 2
+    assert caught.value.error.file == "forms/item.yaml"
+    assert caught.value.error.line > FORM_WITH_COMMENTS.count("\n")
+
+
+def test_aliases_that_expand_to_little_are_still_edited() -> None:
+    document = Document("forms/item.yaml", billion_laughs(3))
+    SetLabel("qty", "en", "Amount").apply(document)
+    assert "*a1, *a1" in document.text()
+
+
+SHARED_LABEL = """\
+key: item
+fields:
+  - key: name
+    type: text
+    label: &same {zh: 名称, en: Name}   # written once
+  - key: note
+    type: text
+    label: *same
+"""
+
+
+@pytest.mark.parametrize("edited", ["name", "note"])
+def test_relabelling_a_field_whose_label_an_alias_shares_leaves_the_other_alone(
+    edited: str,
+) -> None:
+    """ruamel.yaml reads an alias as the very node its anchor names, so changing one
+    field's label through it changed the other field's too, unseen."""
+    document = Document("item.yaml", SHARED_LABEL)
+    SetLabel(edited, "en", "Changed").apply(document)
+    fields = {item["key"]: item for item in Document("item.yaml", document.text()).data["fields"]}
+    other = "note" if edited == "name" else "name"
+    assert fields[edited]["label"]["en"] == "Changed"
+    assert fields[other]["label"] == {"zh": "名称", "en": "Name"}
+
+
+def test_relabelling_through_an_alias_changes_only_the_alias_line() -> None:
+    document = Document("item.yaml", SHARED_LABEL)
+    SetLabel("note", "en", "Note").apply(document)
+    assert changed_lines(SHARED_LABEL, document.text()) == [
+        "-    label: *same",
+        "+    label: {zh: 名称, en: Note}",
+    ]
+
+
+LAST_FIELD_THEN_COMMENT = """\
+key: item
+fields:
+  - key: name
+    type: text   # free text
+  - {key: code, type: text}
+
+# who may do what
+permissions:
+  staff: {create: all}
+"""
+
+
+@pytest.mark.parametrize("last", ["name", "code"], ids=["block", "flow"])
+def test_a_field_added_last_goes_before_the_comment_and_blank_line_after_the_list(
+    last: str,
+) -> None:
+    """ruamel.yaml keeps the lines after a list with its last item, so a field added at
+    the end came after them: the comment about ``permissions`` stood above the new field,
+    and the blank line went."""
+    text = LAST_FIELD_THEN_COMMENT
+    if last == "name":
+        text = text.replace("  - {key: code, type: text}\n", "")
+    document = Document("item.yaml", text)
+    AddField({"key": "extra", "type": "text", "label": {"zh": "额外", "en": "Extra"}}).apply(
+        document
+    )
+    assert changed_lines(text, document.text()) == [
+        "+  - key: extra",
+        "+    type: text",
+        "+    label: {zh: 额外, en: Extra}",
+    ]
+    assert (
+        "\n    label: {zh: 额外, en: Extra}\n\n# who may do what\npermissions:" in document.text()
+    )
+
+
+BLANK_LINES_BETWEEN_FIELDS = """\
+key: item
+fields:
+  - key: name
+    type: text
+
+  - key: qty
+    type: number
+# who may do what
+
+permissions:
+  staff: {create: all}
+"""
+
+
+@pytest.mark.parametrize("key", ["name", "qty"])
+def test_a_setting_added_to_a_field_goes_before_the_blank_line_after_it(key: str) -> None:
+    """ruamel.yaml keeps the blank and comment lines after a mapping with its last value,
+    so a new last setting (``visible_if`` when hiding) went after them."""
+    document = Document("item.yaml", BLANK_LINES_BETWEEN_FIELDS)
+    HideField(key).apply(document)
+    assert changed_lines(BLANK_LINES_BETWEEN_FIELDS, document.text()) == [
+        "+    visible_if: 'false'"
+    ]
+    before = "text" if key == "name" else "number"
+    assert f"    type: {before}\n    visible_if: 'false'\n" in document.text()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -233,7 +235,7 @@ def test_actions_that_do_not_read_are_refused_with_why(login: Login, app: Flask)
     before = text_of(app, FLOW_FILE)
     cases = {
         "- set: {remark: [": "这些动作不是有效的 YAML",
-        "- &a {x: *a}": "动作是一个列表",  # a value holding itself
+        "- &a {x: *a}": "nested deeper than 64 levels",  # a value holding itself
         "just words": "动作是一个列表",
     }
     for text, why in cases.items():
@@ -275,3 +277,37 @@ def test_a_rejection_is_offered_only_where_the_compiler_allows_it(login: Login) 
     manager = page.split('data-node="manager"', 1)[1].split("</fieldset>", 2)[1]
     assert "manager" not in re.findall(r'name="reject_to" value="([a-z_]+)"', manager)
     assert "director" not in re.findall(r'name="reject_to" value="([a-z_]+)"', manager)
+
+
+def laughs(levels: int) -> str:
+    """Aliases of aliases in one flow mapping: nine to the power ``levels`` words."""
+    parts = ["a0: &a0 [" + ", ".join(["lol"] * 9) + "]"]
+    parts += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]" for n in range(1, levels)]
+    return "{" + ", ".join(parts) + "}"
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (
+            {"action": "actions", "slot": "on_enter", "actions": f"- set: {laughs(9)}"},
+            "有效的 YAML",
+        ),
+        ({"action": "approvers", "rules": f"role: finance, extra: {laughs(9)}"}, "规则读不懂"),
+    ],
+    ids=["actions", "approvers"],
+)
+def test_a_yaml_bomb_typed_into_a_step_is_refused_at_once(
+    login: Login, app: Flask, data: dict[str, str], why: str
+) -> None:
+    """The boxes were read by a YAML reader that shares aliased values, then walked
+    value by value: a billion words, the server busy for minutes. They are read as the
+    compiler reads a file, bounded."""
+    admin = login("admin")
+    before = text_of(app, FLOW_FILE)
+    started = time.process_time()
+    page = edit(admin, app, {**data, "node": "director"}).get_data(as_text=True)
+    assert time.process_time() - started < 5
+    assert why in page
+    assert "200,000" in page
+    assert text_of(app, FLOW_FILE) == before

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from formflow.records.access import Actor
 from web.conftest import csrf_token
+from web.visible_text import english_phrases, visible_text
 
 Login = Callable[[str], FlaskClient]
 DESIGNER = "/admin/designer/crm_sfa/forms/customer"
@@ -176,3 +179,71 @@ def test_the_yaml_tab_is_checked_as_it_is_typed_without_saving(login: Login, app
     answer = post(admin, f"{DESIGNER}/check", {"yaml": "key: customer\nfields: [\n"})
     assert "forms/customer.yaml:" in answer.get_data(as_text=True)
     assert revision(app) == before
+
+
+def designer_addresses(app: Flask) -> list[tuple[str, str]]:
+    """Every designer route with a method, its parts filled with the CRM app's names, so a
+    route added later is covered by itself."""
+    filled = {"app_key": "crm_sfa", "form_key": "customer", "workflow_key": "contract_approval"}
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("designer."):
+            continue
+        address = re.sub(
+            r"<(?:(\w+):)?(\w+)>",
+            lambda part: "1" if part[1] == "int" else filled.get(part[2], "sales_overview"),
+            rule.rule,
+        )
+        found += [(method, address) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return found
+
+
+@pytest.mark.parametrize("username", ["rep1", "manager"])
+def test_no_designer_page_or_step_answers_anyone_but_an_administrator(
+    login: Login, app: Flask, username: str
+) -> None:
+    """Reading a draft, changing it, publishing, importing, undoing: every route, with and
+    without a CSRF token, is refused before it does anything."""
+    client = login(username)
+    token = csrf_token(client, "/")
+    before = revision(app)
+    answers = {
+        (method, address, with_token): client.open(
+            address, method=method, data={"csrf_token": token} if with_token else {}
+        ).status_code
+        for method, address in designer_addresses(app)
+        for with_token in (False, True)
+    }
+    assert len(answers) > 40
+    refused = {400, 403}  # 400: a post without its token stops at the CSRF check
+    assert {key: code for key, code in answers.items() if code not in refused} == {}
+    assert {key: code for key, code in answers.items() if key[2] and code != 403} == {}
+    assert revision(app) == before
+
+
+def test_every_designer_page_is_in_chinese_but_the_definitions_own_text(
+    login: Login, app: Flask
+) -> None:
+    """The app's YAML (the YAML tab, and the English labels and comments it holds) is the
+    admin's data; everything the designer itself says is Chinese. The upgrade page names
+    the command that does the same on the server."""
+    admin = login("admin")
+    with admin.session_transaction() as session:
+        session["language"] = "zh"
+    pages = {"/admin/designer/": "", "/admin/designer/crm_sfa/publish": "", DESIGNER: ""}
+    pages[f"{DESIGNER}?field=industry"] = ""
+    while unread := [page for page, text in pages.items() if not text]:  # and their links
+        for page in unread:
+            answer = admin.get(page)
+            assert answer.status_code == 200, page
+            pages[page] = answer.text if answer.mimetype == "text/html" else "zip"
+            for found in re.findall(r'href="(/admin/designer/crm_sfa/[^"?#]+)"', pages[page]):
+                pages.setdefault(found, "")
+    command = frozenset({"formflow", "upgrade", "crm", "sfa", "from", "folder"})
+    english = {}
+    for page, text in pages.items():
+        shown = re.sub(r"(?s)<textarea.*?</textarea>|<pre.*?</pre>|<code.*?</code>", "", text)
+        if phrases := english_phrases(visible_text(shown), command):
+            english[page] = phrases
+    assert len(pages) > 20
+    assert english == {}

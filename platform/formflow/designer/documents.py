@@ -22,6 +22,7 @@ keys this module has never heard of.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import re
@@ -41,7 +42,15 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 
-from formflow.designer.list_comments import lift, place
+from formflow.definitions.source import MAX_DEPTH, MAX_NODES
+from formflow.designer.list_comments import (
+    append_after,
+    append_trailing,
+    is_block,
+    lift,
+    place,
+    split_trailing,
+)
 from formflow.errors import DefinitionError, FormflowError
 
 KeyedPath = tuple[str | int, ...]
@@ -112,6 +121,7 @@ class Document:
             ) from None
         except YAMLError as exc:
             raise UnreadableDocument(DefinitionError(path, 1, 1, f"invalid YAML: {exc}")) from None
+        _check_bounds(path, self.data)
 
     @property
     def changed(self) -> bool:
@@ -199,6 +209,7 @@ class Document:
 
     def set(self, path: KeyedPath, value: Any) -> None:
         """Set the value at ``path``, keeping the key's place; a new key goes last."""
+        self._unshare(path)
         parent, last = self._parent(path)
         if isinstance(parent, MutableMapping):
             if parent.get(last) == value and last in parent:
@@ -206,8 +217,12 @@ class Document:
             self._touch(path)
             if isinstance(last, str) and isinstance(value, dict) and last in parent:
                 _merge_into(parent[last], value)
-            else:
+            elif last in parent or not is_block(parent):
                 parent[last] = _plain_to_yaml(value)
+            else:  # a new last key: the lines kept after the old last value follow it
+                tail = split_trailing(parent, None)
+                parent[last] = _plain_to_yaml(value)
+                append_after(parent, tail)
         elif isinstance(parent, list):
             position = _index(parent, last, path)
             self._touch(path)
@@ -217,6 +232,7 @@ class Document:
 
     def delete(self, path: KeyedPath) -> None:
         """Remove the value at ``path``; nothing happens when it is absent already."""
+        self._unshare(path[:-1])
         parent, last = self._parent(path)
         if isinstance(parent, MutableMapping) and last in parent:
             self._touch(path)
@@ -229,16 +245,26 @@ class Document:
     def insert(self, list_path: KeyedPath, item: Mapping[str, Any], after: str | None) -> None:
         """Insert the keyed ``item`` into the list at ``list_path``, after the item keyed
         ``after`` (first when ``None``)."""
+        self._unshare(list_path)
         items = self._list(list_path)
         key = item.get(ITEM_KEY)
         if any(_key_of(existing) == key for existing in items):
             raise DocumentError(f"{_show(list_path)} already has an item '{key}'")
         position = 0 if after is None else _index(items, after, (*list_path, after)) + 1
         self._touch((*list_path, str(key)))
+        if isinstance(items, CommentedSeq) and items and position == len(items):
+            # the lines after the list are kept with its last item: they follow the new one
+            tail = split_trailing(items[-1], items.ca.items.get(len(items) - 1))
+            items.append(_plain_to_yaml(item))
+            if tail:
+                append_trailing(items, tail)
+                self.changed = True  # the item before changed too
+            return
         items.insert(position, _plain_to_yaml(item))
 
     def move(self, list_path: KeyedPath, key: str, position: int) -> None:
         """Move the item keyed ``key`` to ``position`` (clamped) in the list at ``list_path``."""
+        self._unshare(list_path)
         items = self._list(list_path)
         current = _index(items, key, (*list_path, key))
         position = max(0, min(position, len(items) - 1))
@@ -255,6 +281,37 @@ class Document:
                 return
         self._touch((*list_path, key))
         items.insert(position, items.pop(current))
+
+    def _unshare(self, path: KeyedPath) -> None:
+        """Give each list or mapping along ``path`` that an alias shares a copy of its own
+        here, so a change made through one alias (``label: *same``) changes that place
+        only: ruamel.yaml reads an alias as the very node its anchor names. The anchor and
+        its comments stay written where they were, for its other aliases."""
+        shared = _shared(self.data)
+        if not shared:
+            return
+        node = self.data
+        for position in range(len(path)):
+            try:
+                child = node[
+                    _index(node, path[position], path) if isinstance(node, list) else path[position]
+                ]
+            except (DocumentError, KeyError, TypeError):
+                return  # the place does not exist (yet): the operation says so itself
+            if id(child) in shared:
+                child.yaml_set_anchor(child.anchor.value, always_dump=True)
+                own = copy.deepcopy(child)
+                own.anchor.value = None
+                own.anchor.always_dump = False
+                own.ca.comment = None  # the comments stay with the anchor's place
+                own.ca.items.clear()
+                step = path[position]
+                at = _index(node, step, path) if isinstance(node, list) else step
+                _drop_borrowed_comments(node, at, child)
+                node[at] = own
+                self.changed = True
+                child = own
+            node = child
 
     def _parent(self, path: KeyedPath) -> tuple[Any, str | int]:
         if not path:
@@ -286,6 +343,68 @@ class _DocumentCache:
             self.items[_digest(text)] = data
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
+
+
+def _check_bounds(path: str, data: Any) -> None:
+    """Refuse a document that expands, through aliases, past what the compiler reads
+    (:data:`~formflow.definitions.source.MAX_NODES` values, :data:`~formflow.definitions.
+    source.MAX_DEPTH` levels): ruamel.yaml shares an aliased node rather than copying it,
+    but writing and every walk over the document visit it once per alias, so a few hundred
+    bytes of aliases of aliases would keep the server busy for minutes."""
+    pending: list[tuple[Any, int, Any]] = [(data, 0, data)]
+    count = 0
+    while pending:
+        node, depth, container = pending.pop()
+        count += 1
+        if count > MAX_NODES or depth > MAX_DEPTH:
+            raise UnreadableDocument(DefinitionError(path, *_place_of(container), _too_big(count)))
+        if isinstance(node, Mapping):
+            pending.extend((value, depth + 1, node) for value in node.values())
+        elif isinstance(node, list):
+            pending.extend((value, depth + 1, node) for value in node)
+
+
+def _drop_borrowed_comments(parent: Any, step: Any, anchored: Any) -> None:
+    """ruamel.yaml files the comment on an anchor's line under each alias's place too;
+    once the alias has its own copy, that comment would be written after the copy."""
+    entry = parent.ca.items.get(step) if hasattr(parent, "ca") else None
+    if not entry:
+        return
+    theirs = {id(token) for token in anchored.ca.comment or () if token is not None}
+    parent.ca.items[step] = [None if id(token) in theirs else token for token in entry]
+
+
+def _shared(data: Any) -> set[int]:
+    """The ids of the lists and mappings reached more than once (through aliases)."""
+    seen: set[int] = set()
+    shared: set[int] = set()
+    pending = [data]
+    while pending:
+        node = pending.pop()
+        children = node.values() if isinstance(node, Mapping) else node
+        for child in children:
+            if not isinstance(child, Mapping | list):
+                continue
+            if id(child) in seen:
+                shared.add(id(child))
+                continue
+            seen.add(id(child))
+            pending.append(child)
+    return shared
+
+
+def _too_big(count: int) -> str:
+    if count > MAX_NODES:
+        return f"document expands to more than {MAX_NODES:,} values (aliases?)"
+    return f"document is nested deeper than {MAX_DEPTH} levels"
+
+
+def _place_of(node: Any) -> tuple[int, int]:
+    """Where a list or mapping starts (ruamel marks them), from 1; 1:1 for anything else."""
+    mark = getattr(node, "lc", None)
+    if mark is None or mark.line is None:
+        return 1, 1
+    return mark.line + 1, (mark.col or 0) + 1
 
 
 def _dump(data: Any) -> str:

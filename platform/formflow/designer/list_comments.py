@@ -43,12 +43,12 @@ def lift(parent: Any, key: Any, items: CommentedSeq) -> LiftedComments:
     for position in range(len(items)):
         entry = entries.get(position) or [None, None]
         lines = (
-            _split_trailing(items[position - 1], entries.get(position - 1)) if position else header
+            split_trailing(items[position - 1], entries.get(position - 1)) if position else header
         )
         lines += "".join(" " * _column(token) + token.value for token in entry[1] or ())
         leading.append(lines)
         own.append(entry[0])
-    tail = _split_trailing(items[-1], entries.get(len(items) - 1)) if items else ""
+    tail = split_trailing(items[-1], entries.get(len(items) - 1)) if items else ""
     return LiftedComments(tuple(leading), tuple(own), tail)
 
 
@@ -64,7 +64,7 @@ def place(items: CommentedSeq, order: Sequence[int], lifted: LiftedComments) -> 
         if pre or lifted.own[old] is not None:
             items.ca.items[position] = [lifted.own[old], pre, None, None]
     if items:
-        _append_trailing(items, lifted.tail)
+        append_trailing(items, lifted.tail)
 
 
 def _lift_header(parent: Any, key: Any, items: CommentedSeq) -> str:
@@ -79,11 +79,11 @@ def _lift_header(parent: Any, key: Any, items: CommentedSeq) -> str:
     return lines
 
 
-def _split_trailing(item: Any, entry: Any) -> str:
+def split_trailing(item: Any, entry: Any) -> str:
     """Cut the whole comment lines off the end of ``item`` and return them; the end of its
     last line is left alone. ruamel keeps them on the comment token of the item's last
     scalar, or, for an item in flow style, in its list's ``entry`` for it."""
-    token = _last_token(item) if _is_block(item) else (entry or [None])[0]
+    token = _last_token(item) if is_block(item) else (entry or [None])[0]
     if token is None:
         return ""
     value = str(token.value)
@@ -94,12 +94,12 @@ def _split_trailing(item: Any, entry: Any) -> str:
     return value[end:]
 
 
-def _append_trailing(items: CommentedSeq, lines: str) -> None:
+def append_trailing(items: CommentedSeq, lines: str) -> None:
     """Put the comment lines that followed the list back after its last item now. When
     that item's last line has a comment of its own, the lines ruamel kept at the list's
     end join that comment, or they would not be written."""
     last = len(items) - 1
-    place = _last_place(items[last]) if _is_block(items[last]) else (items, last, 0)
+    place = _last_place(items[last]) if is_block(items[last]) else (items, last, 0)
     if place is None:
         return
     node, key, slot = place
@@ -114,7 +114,22 @@ def _append_trailing(items: CommentedSeq, lines: str) -> None:
         del node.ca.items[key]
 
 
-def _is_block(node: Any) -> bool:
+def append_after(node: Any, lines: str) -> None:
+    """Put whole comment (and blank) lines after the last line of ``node``, a mapping or
+    list in block style, where ruamel keeps them: on the comment after its last scalar."""
+    place = _last_place(node)
+    if place is None or not lines:
+        return
+    holder, key, slot = place
+    entry = holder.ca.items.setdefault(key, [None, None, None, None])
+    if entry[slot] is not None:
+        entry[slot].value += lines
+    else:
+        entry[slot] = CommentToken("\n" + lines, CommentMark(0))
+
+
+def is_block(node: Any) -> bool:
+    """Whether ``node`` is a non-empty mapping or list written in block style."""
     return isinstance(node, CommentedMap | CommentedSeq) and bool(node) and not node.fa.flow_style()
 
 
@@ -140,7 +155,7 @@ def _last_place(node: Any) -> tuple[Any, Any, int] | None:
         else:
             return None
         child = node[last]
-        if _is_block(child):
+        if is_block(child):
             node = child
             continue
         return node, last, slot

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from formflow.definitions import App
-from formflow.definitions.source import SourceError
+from formflow.definitions.source import SourceError, parse_document
 from formflow.designer import Designer
 from formflow.designer.documents import DocumentError
 from formflow.designer.drafts import DraftConflict
@@ -82,6 +82,13 @@ def rule_line(rule: Mapping[str, Any]) -> str:
     )
 
 
+def typed_yaml(text: str, name: str) -> Any:
+    """YAML typed into a box, read as the compiler reads a file (:class:`SourceError`
+    otherwise): a value reached through aliases of aliases is counted each time, so a few
+    bytes cannot expand to a billion values, and no value holds itself."""
+    return parse_document(text.encode("utf-8"), name).data
+
+
 def parse_rules(text: str) -> list[dict[str, Any]]:
     """The rules box, one rule a line in YAML's flow words (``manager: submitter, levels: 2``)."""
     rules: list[dict[str, Any]] = []
@@ -90,9 +97,10 @@ def parse_rules(text: str) -> list[dict[str, Any]]:
         if not line:
             continue
         try:
-            rule = yaml.safe_load(line if line.startswith("{") else "{" + line + "}")
-        except yaml.YAMLError as exc:
-            raise ValueError(_("This rule does not read: %(rule)s", rule=line)) from exc
+            rule = typed_yaml(line if line.startswith("{") else "{" + line + "}", "rule")
+        except SourceError as exc:
+            why = f"{line} ({exc.error.message})"
+            raise ValueError(_("This rule does not read: %(rule)s", rule=why)) from exc
         if not isinstance(rule, dict):
             raise ValueError(_("This rule does not read: %(rule)s", rule=line))
         rules.append(rule)
@@ -105,12 +113,12 @@ def parse_actions(text: str) -> list[dict[str, Any]]:
     """An actions box: a YAML list as the format writes it (``- set: {paid: true}``); empty
     for none. Whether each action is one the flow may run is the compiler's to say."""
     try:
-        actions = yaml.safe_load(text) if text.strip() else []
-        json.dumps(actions, default=str)  # a value holding itself (by an alias) is refused
-    except yaml.YAMLError as exc:
-        raise ValueError(_("These actions do not read as YAML: %(problem)s", problem=exc)) from exc
-    except (ValueError, RecursionError):
-        actions = None
+        actions = typed_yaml(text, "actions") if text.strip() else []
+    except SourceError as exc:
+        problem = exc.error.message
+        raise ValueError(
+            _("These actions do not read as YAML: %(problem)s", problem=problem)
+        ) from exc
     if not isinstance(actions, list) or not all(isinstance(item, dict) for item in actions):
         raise ValueError(_("Actions are a list, one '- set: {...}' or '- action: ...' a line."))
     return actions

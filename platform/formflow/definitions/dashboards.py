@@ -197,12 +197,7 @@ class WidgetCompiler:
             return SYSTEM_FIELDS[key]
         link_key, _, target_key = key.partition(".")
         if not form.has_field(link_key):
-            known = [f.key for f in form.fields]
-            self.error(
-                where,
-                unknown("field", link_key, known, within=f"in form '{form.key}'"),
-                at_key=at_key,
-            )
+            self._unknown_field(form, link_key, where, at_key=at_key)
             return None
         found = form.field(link_key)
         if not target_key:
@@ -218,14 +213,15 @@ class WidgetCompiler:
         if target_key in SYSTEM_FIELDS:
             return SYSTEM_FIELDS[target_key]
         if not target.has_field(target_key) or "." in target_key:
-            known = [f.key for f in target.fields]
-            self.error(
-                where,
-                unknown("field", target_key, known, within=f"in form '{target.key}'"),
-                at_key=at_key,
-            )
+            self._unknown_field(target, target_key, where, at_key=at_key)
             return None
         return target.field(target_key).kind
+
+    def _unknown_field(self, form: Form, key: str, where: PathKey, *, at_key: bool) -> None:
+        known = [f.key for f in form.fields]
+        self.error(
+            where, unknown("field", key, known, within=f"in form '{form.key}'"), at_key=at_key
+        )
 
     def date(self, form: Form, key: str, where: PathKey) -> None:
         kind = self.field(form, key, where)

@@ -206,15 +206,31 @@ class Designer:
             return available(connection, app_key)
 
     def rename_field(
-        self, app_key: str, form_path: str, old: str, new: str, user_id: int | None
+        self,
+        app_key: str,
+        form_path: str,
+        old: str,
+        new: str,
+        user_id: int | None,
+        *,
+        revision: int,
     ) -> dict[str, DraftFile]:
         """Rename a field and every use of it across the draft's files, as one step to undo;
-        a published field keeps ``renamed_from`` so its column moves with its data."""
+        a published field keeps ``renamed_from`` so its column moves with its data.
+
+        ``revision`` is the form file's revision the page showed: when another tab saved
+        the form since, the rename is a :class:`~.drafts.DraftConflict` (its diff is what
+        the rename would do to the newer text) and nothing is saved, as for any other edit.
+        The other files the rename rewrites are taken at their latest text: the page never
+        showed them."""
         with write_transaction(self.instance.engine) as connection:
             draft = open_draft(connection, app_key)
+            stored = draft.file(form_path)
             live = current_version(connection, app_key)
             published = live is not None and _defines(live.files.get(form_path, ""), old)
             changed = rename_field(draft.texts(), form_path, old, new, published=published)
+            if stored.revision != revision:
+                raise DraftConflict(form_path, stored, changed[form_path])
             saved: dict[str, DraftFile] = {}
             batch = uuid.uuid4().hex
             for path, text in changed.items():

@@ -35,7 +35,7 @@ from formflow.designer.drafts import (
 from formflow.designer.flow_edits import FlowOperation
 from formflow.designer.flows import node_at, node_spans
 from formflow.designer.merge import MergeResult
-from formflow.designer.operations import Operation
+from formflow.designer.operations import FIELDS, Operation, RemovalRefused, RemoveField
 from formflow.designer.references import Reference, find_references
 from formflow.designer.renames import rename_field
 from formflow.designer.simulate import Simulation, sample_values, simulate
@@ -152,11 +152,21 @@ class Designer:
         The check compiles the whole app (a tenth of a second or more), so it runs between
         two short transactions rather than holding the database's write lock: the save
         is conditional on ``revision``, so a file saved in between makes it a
-        :class:`~.drafts.DraftConflict` as before."""
+        :class:`~.drafts.DraftConflict` as before.
+
+        A :class:`~.operations.RemoveField` of a published field (one the version in force
+        defines, or renamed from one) is refused with :class:`~.operations.RemovalRefused`,
+        whoever calls; a ``path`` the draft has not is a :class:`~.drafts.DraftError`."""
         with write_transaction(self.instance.engine) as connection:
             draft = open_draft(connection, app_key)
-        stored = draft.files[path]
+            live = current_version(connection, app_key)
+        stored = draft.file(path)
         document = Document(path, stored.text)
+        published = live.files.get(path, "") if live is not None else ""
+        operations = list(operations)
+        for operation in operations:
+            if isinstance(operation, RemoveField):
+                _refuse_published_removal(document, published, operation.key)
         for operation in operations:
             operation.apply(document)
         if checked_node is not None and document.changed:
@@ -582,6 +592,17 @@ class Designer:
             HistoryEntry(version, publications.get(version.number))
             for version in reversed(versions)
         ]
+
+
+def _refuse_published_removal(draft: Document, published: str, key: str) -> None:
+    """Refuse removing ``key`` when the version in force has it (``published`` is the
+    form's live text) or the draft's field was renamed from a published one."""
+    try:
+        renamed = draft.get((FIELDS, key)).get("renamed_from")
+    except DocumentError:  # no such field: the removal itself says so
+        renamed = None
+    if renamed or _defines(published, key):
+        raise RemovalRefused(key)
 
 
 def _defines(text: str, field_key: str) -> bool:

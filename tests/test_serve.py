@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import re
 import signal
@@ -21,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from formflow.cli import main
-from formflow.config import load_settings
+from formflow.config import Settings, load_settings, unshared_secret
 from formflow.definitions import App
 from formflow.lifecycle.install import initialise
 from formflow.lifecycle.instance import Instance
@@ -236,3 +237,41 @@ def test_serve_on_a_port_in_use_says_so_without_a_traceback(
 def test_each_worker_listens_on_a_socket_of_its_own(server: str) -> None:
     """The kernel then spreads connections over the workers, keep-alive ones too."""
     assert listening_sockets(int(server.rsplit(":", 1)[1])) == 2
+
+
+def pg_settings(folder: Path, **more: str) -> Settings:
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/formflow"
+    return load_settings({"FORMFLOW_INSTANCE": str(folder), "FORMFLOW_DATABASE_URL": url, **more})
+
+
+def test_postgresql_without_a_secret_key_is_warned_of_naming_the_variable_and_the_steps(
+    tmp_path: Path,
+) -> None:
+    warning = unshared_secret(pg_settings(tmp_path))
+    assert warning is not None
+    assert "FORMFLOW_SECRET_KEY" in warning
+    assert 'docs/operations.md, "Scale past one machine"' in warning
+
+
+def test_a_shared_secret_key_or_a_sqlite_instance_is_not_warned_of(tmp_path: Path) -> None:
+    assert unshared_secret(pg_settings(tmp_path, FORMFLOW_SECRET_KEY="s" * 40)) is None
+    assert unshared_secret(load_settings({"FORMFLOW_INSTANCE": str(tmp_path)})) is None
+
+
+def test_serve_warns_at_start_up_on_postgresql_without_a_secret_key(
+    tmp_path: Path, write_app: AppWriter, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A warning, not a refusal: one machine on PostgreSQL works as it is (here the port in
+    use stops it after the warning, before anything is served)."""
+    folder = tmp_path / "instance"
+    env = {"FORMFLOW_INSTANCE": str(folder), "FORMFLOW_DATABASE_URL": database_url}
+    initialise(load_settings(env), [write_app()], "admin", PASSWORD)
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with caplog.at_level(logging.WARNING, logger="formflow.config"):
+            result = CliRunner().invoke(main, ["serve", "--port", str(port)], env=env)
+    assert f"port {port} on 127.0.0.1 is in use" in result.output
+    warned = [r.getMessage() for r in caplog.records if "FORMFLOW_SECRET_KEY" in r.getMessage()]
+    assert len(warned) == (1 if database_url.startswith("postgresql") else 0)

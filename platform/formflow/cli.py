@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 
 from formflow import __version__, accounts, audit
 from formflow.accounts import tokens
-from formflow.config import load_settings
+from formflow.config import load_settings, warn_unshared_secret
 from formflow.definitions import load_app
 from formflow.designer import Designer
 from formflow.designer.upgrades import report_lines
@@ -614,6 +614,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     """
     settings = load_settings()
     check_serving(settings)
+    warn_unshared_secret(settings)
     check_port(host, port)
     click.echo(f"Formflow is at {server_url(host, port)} (Ctrl+C stops it)")
     run_server(settings, host=host, port=port, workers=workers)
@@ -639,6 +640,7 @@ def worker(threads: int) -> None:
 
     with opened() as instance:
         check_queue(instance.settings)
+        warn_unshared_secret(instance.settings)
         for app_key in instance.app_keys:
             instance.records(app_key)
         jobs = Jobs.open(instance.settings, instance.relay)

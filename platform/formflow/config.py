@@ -9,6 +9,7 @@ and ``FORMFLOW_REDIS_URL`` at Redis.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import os
 import secrets
@@ -20,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from formflow.errors import FormflowError
 from formflow.storage.database import sqlite_url
+
+logger = logging.getLogger(__name__)
 
 APPS_FOLDER = Path("apps")
 """Where the apps are when FORMFLOW_APPS names none: every folder in it with an app.yaml."""
@@ -152,6 +155,41 @@ def without_password(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return parts._replace(netloc=netloc).geturl()
+
+
+SCALE_OUT_DOCS = 'docs/operations.md, "Scale past one machine"'
+"""Where the steps to serve one instance from several machines are written."""
+
+
+def unshared_secret(settings: Settings) -> str | None:
+    """The warning for a PostgreSQL instance with no ``FORMFLOW_SECRET_KEY``; else None.
+
+    Without the variable each instance folder makes its own key (:func:`instance_secret`).
+    On SQLite the database lives in that folder, so one machine serves it; a PostgreSQL
+    database is what lets several machines serve one instance, and then each would sign
+    sessions and encrypt plugin secrets with a key of its own. One machine on PostgreSQL
+    works as it is, so this warns and never refuses."""
+    if settings.secret_key:
+        return None
+    scheme = settings.database_url.split(":", 1)[0].split("+", 1)[0]
+    if scheme != "postgresql":
+        return None
+    return (
+        "FORMFLOW_SECRET_KEY is not set: this machine signs sessions and encrypts plugin "
+        "secrets with a key made in its own instance folder. If several machines serve this "
+        "PostgreSQL database, people signed in on one are signed out on the others and "
+        "plugin secrets saved on one cannot be read on the others: set the same "
+        f"FORMFLOW_SECRET_KEY on every machine ({SCALE_OUT_DOCS}). One machine alone "
+        "needs nothing more."
+    )
+
+
+def warn_unshared_secret(settings: Settings) -> None:
+    """Log :func:`unshared_secret`'s warning, if any (``formflow serve`` and ``worker``
+    call it as they start)."""
+    warning = unshared_secret(settings)
+    if warning is not None:
+        logger.warning("%s", warning)
 
 
 def instance_secret(settings: Settings) -> str:

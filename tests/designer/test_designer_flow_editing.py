@@ -12,6 +12,7 @@ from test_designer_flows import outline
 from formflow.config import load_settings
 from formflow.designer import Designer
 from formflow.designer.documents import Document, DocumentError, to_plain
+from formflow.designer.drafts import DraftConflict, DraftFile
 from formflow.designer.flow_edits import (
     AddBranch,
     AddCondition,
@@ -88,6 +89,12 @@ def edit(designer: Designer, *operations: object) -> str:
     revision = designer.draft("demo").files[WORKFLOW].revision
     designer.apply("demo", WORKFLOW, revision, operations, None)  # type: ignore[arg-type]
     return designer.draft("demo").files[WORKFLOW].text
+
+
+def rename(designer: Designer, old: str, new: str) -> dict[str, DraftFile]:
+    """Rename the item form's field from a page showing its latest revision."""
+    revision = designer.draft("demo").files[ITEM].revision
+    return designer.rename_field("demo", ITEM, old, new, None, revision=revision)
 
 
 def test_a_step_added_at_a_branch_head_keeps_comments_and_the_flow_compiles(
@@ -208,7 +215,7 @@ def test_renaming_a_field_rewrites_its_uses_and_keeps_the_data(
     admin = Actor(None, is_admin=True)
     made = records.create(admin, "item", {"name": "a", "qty": 7})
     edit(flow_designer, SetFieldPermissions("boss", {"qty": "edit"}))
-    saved = flow_designer.rename_field("demo", ITEM, "qty", "quantity", None)
+    saved = rename(flow_designer, "qty", "quantity")
     assert set(saved) == {ITEM, WORKFLOW}
     form = flow_designer.draft("demo").files[ITEM].text
     assert "# The things we keep track of." in form
@@ -227,7 +234,18 @@ def test_renaming_a_field_rewrites_its_uses_and_keeps_the_data(
 
 def test_a_rename_to_a_taken_key_is_refused(flow_designer: Designer) -> None:
     with pytest.raises(DocumentError):
-        flow_designer.rename_field("demo", ITEM, "qty", "name", None)
+        rename(flow_designer, "qty", "name")
+
+
+def test_a_rename_from_a_page_older_than_the_form_is_a_conflict(flow_designer: Designer) -> None:
+    shown = flow_designer.draft("demo").files[ITEM]
+    flow_designer.save("demo", ITEM, shown.text + "# another tab\n", shown.revision, None)
+    stale = shown.revision
+    before = flow_designer.draft("demo").texts()
+    with pytest.raises(DraftConflict) as refused:
+        flow_designer.rename_field("demo", ITEM, "qty", "quantity", None, revision=stale)
+    assert "+  - key: quantity" in refused.value.diff  # what the rename would have done
+    assert flow_designer.draft("demo").texts() == before
 
 
 def test_removing_a_step_drops_it_from_the_rejections_that_returned_to_it() -> None:
@@ -253,7 +271,7 @@ def test_a_rename_across_files_is_undone_and_redone_as_one_step(
     flow_designer: Designer,
 ) -> None:
     before = flow_designer.draft("demo").texts()
-    flow_designer.rename_field("demo", ITEM, "qty", "quantity", None)
+    rename(flow_designer, "qty", "quantity")
     renamed = flow_designer.draft("demo").texts()
     assert renamed[WORKFLOW] != before[WORKFLOW]
     flow_designer.undo("demo", None)

@@ -6,7 +6,7 @@ import pytest
 
 from formflow.designer import Designer
 from formflow.designer.drafts import DraftConflict, DraftError
-from formflow.designer.operations import AddField, RemoveField, SetLabel
+from formflow.designer.operations import AddField, RemovalRefused, RemoveField, SetLabel
 from formflow.lifecycle.instance import Instance
 from formflow.records.access import Actor
 
@@ -114,8 +114,36 @@ def test_removing_a_field_lists_everything_that_uses_it_first(designer: Designer
 
 
 def test_a_draft_that_does_not_compile_cannot_be_published(designer: Designer) -> None:
-    revision = designer.draft("demo").files[ITEM].revision
-    designer.apply("demo", ITEM, revision, [RemoveField("qty")], None)
+    first = designer.draft("demo").files[ITEM]
+    designer.save("demo", ITEM, first.text.replace("(qty or", "(gone or"), first.revision, None)
     preview = designer.preview("demo")
     assert not preview.publishable
-    assert any("qty" in error.message for error in preview.errors)
+    assert any("gone" in error.message for error in preview.errors)
+
+
+def test_removing_a_published_field_is_refused_by_the_service(designer: Designer) -> None:
+    """The page offers no Remove for it; a caller of the service is refused all the same."""
+    first = designer.draft("demo").files[ITEM]
+    with pytest.raises(RemovalRefused, match="'qty' is published"):
+        designer.apply("demo", ITEM, first.revision, [RemoveField("qty")], None)
+    assert designer.draft("demo").files[ITEM] == first
+
+
+def test_removing_a_published_field_renamed_in_the_draft_is_refused(designer: Designer) -> None:
+    first = designer.draft("demo").files[ITEM]
+    designer.rename_field("demo", ITEM, "name", "title", None, revision=first.revision)
+    revision = designer.draft("demo").files[ITEM].revision
+    with pytest.raises(RemovalRefused, match="'title' is published"):
+        designer.apply("demo", ITEM, revision, [RemoveField("title")], None)
+
+
+def test_a_field_added_in_the_draft_can_be_removed(designer: Designer) -> None:
+    add_tier(designer)
+    revision = designer.draft("demo").files[ITEM].revision
+    designer.apply("demo", ITEM, revision, [RemoveField("tier")], None)
+    assert "key: tier" not in designer.draft("demo").files[ITEM].text
+
+
+def test_an_edit_of_a_file_the_draft_lacks_is_the_designers_error(designer: Designer) -> None:
+    with pytest.raises(DraftError, match=r"has no file forms/gone\.yaml"):
+        designer.apply("demo", "forms/gone.yaml", 1, [SetLabel("qty", "en", "Count")], None)

@@ -93,6 +93,22 @@ def test_a_stale_yaml_save_is_a_conflict_showing_the_diff(login: Login, app: Fla
     assert "+++ forms/customer.yaml (yours)" in answer.get_data(as_text=True)
 
 
+def test_a_rename_from_a_stale_page_is_a_conflict_and_renames_nothing(
+    login: Login, app: Flask
+) -> None:
+    admin = login("admin")
+    stale = revision(app)
+    add_tier(admin, app)  # another tab changed the form meanwhile
+    answer = post(
+        admin,
+        f"{DESIGNER}/change",
+        {"revision": stale, "action": "rename", "key": "industry", "new_key": "sector"},
+    )
+    assert answer.status_code == 409
+    assert 'id="designer-conflict"' in answer.get_data(as_text=True)
+    assert "key: sector" not in admin.get(DESIGNER).get_data(as_text=True)
+
+
 def test_yaml_that_does_not_parse_is_kept_with_its_place(login: Login, app: Flask) -> None:
     admin = login("admin")
     post(

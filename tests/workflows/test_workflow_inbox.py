@@ -77,6 +77,21 @@ def test_the_boxes_and_the_counts_follow_the_decisions(
     assert inbox.page(flows, staff.rita, "submitted", workflow="expense").rows == ()
 
 
+def test_marking_a_records_copies_read_touches_only_the_readers_copies_of_that_record(
+    records: RecordService, flows: WorkflowService, staff: Staff
+) -> None:
+    first, second = submitted(records, flows, staff.rita, 2, "purchase")
+    for _record in (first, second):
+        for person in (staff.erin, staff.mark):  # each vote passes: the copies reach rita
+            task = next(row.task for row in inbox.page(flows, person, "todo").rows if row.task)
+            flows.decide(person, task.id, "approve")
+    assert inbox.counts(flows, staff.rita).unread == 2
+    assert inbox.mark_record_read(flows, staff.erin, "purchase", first) == 0  # not erin's copy
+    assert inbox.mark_record_read(flows, staff.rita, "purchase", first) == 1
+    assert inbox.counts(flows, staff.rita).unread == 1
+    assert standing(flows, staff.rita, "purchase", second).unread
+
+
 def test_a_page_of_the_inbox_costs_the_same_statements_however_many_tasks_wait(
     records: RecordService, flows: WorkflowService, staff: Staff, engine: Engine
 ) -> None:

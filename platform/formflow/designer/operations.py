@@ -97,6 +97,17 @@ class HideField:
             document.delete(path)
 
 
+class RemovalRefused(DocumentError):
+    """A published field cannot be removed: records hold its data. Hiding it keeps both."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"the field '{key}' is published, so it can be hidden, not removed: "
+            "its data stays with it (hide it instead)"
+        )
+        self.key = key
+
+
 @dataclass(frozen=True)
 class RemoveField:
     """Take a field off the form; the migration keeps its column hidden, with its data."""

@@ -35,7 +35,7 @@ from formflow.designer.drafts import (
 from formflow.designer.flow_edits import FlowOperation
 from formflow.designer.flows import node_at, node_spans
 from formflow.designer.merge import MergeResult
-from formflow.designer.operations import Operation
+from formflow.designer.operations import FIELDS, Operation, RemovalRefused, RemoveField
 from formflow.designer.references import Reference, find_references
 from formflow.designer.renames import rename_field
 from formflow.designer.simulate import Simulation, sample_values, simulate
@@ -152,11 +152,21 @@ class Designer:
         The check compiles the whole app (a tenth of a second or more), so it runs between
         two short transactions rather than holding the database's write lock: the save
         is conditional on ``revision``, so a file saved in between makes it a
-        :class:`~.drafts.DraftConflict` as before."""
+        :class:`~.drafts.DraftConflict` as before.
+
+        A :class:`~.operations.RemoveField` of a published field (one the version in force
+        defines, or renamed from one) is refused with :class:`~.operations.RemovalRefused`,
+        whoever calls; a ``path`` the draft has not is a :class:`~.drafts.DraftError`."""
         with write_transaction(self.instance.engine) as connection:
             draft = open_draft(connection, app_key)
-        stored = draft.files[path]
+            live = current_version(connection, app_key)
+        stored = draft.file(path)
         document = Document(path, stored.text)
+        published = live.files.get(path, "") if live is not None else ""
+        operations = list(operations)
+        for operation in operations:
+            if isinstance(operation, RemoveField):
+                _refuse_published_removal(document, published, operation.key)
         for operation in operations:
             operation.apply(document)
         if checked_node is not None and document.changed:
@@ -206,15 +216,31 @@ class Designer:
             return available(connection, app_key)
 
     def rename_field(
-        self, app_key: str, form_path: str, old: str, new: str, user_id: int | None
+        self,
+        app_key: str,
+        form_path: str,
+        old: str,
+        new: str,
+        user_id: int | None,
+        *,
+        revision: int,
     ) -> dict[str, DraftFile]:
         """Rename a field and every use of it across the draft's files, as one step to undo;
-        a published field keeps ``renamed_from`` so its column moves with its data."""
+        a published field keeps ``renamed_from`` so its column moves with its data.
+
+        ``revision`` is the form file's revision the page showed: when another tab saved
+        the form since, the rename is a :class:`~.drafts.DraftConflict` (its diff is what
+        the rename would do to the newer text) and nothing is saved, as for any other edit.
+        The other files the rename rewrites are taken at their latest text: the page never
+        showed them."""
         with write_transaction(self.instance.engine) as connection:
             draft = open_draft(connection, app_key)
+            stored = draft.file(form_path)
             live = current_version(connection, app_key)
             published = live is not None and _defines(live.files.get(form_path, ""), old)
             changed = rename_field(draft.texts(), form_path, old, new, published=published)
+            if stored.revision != revision:
+                raise DraftConflict(form_path, stored, changed[form_path])
             saved: dict[str, DraftFile] = {}
             batch = uuid.uuid4().hex
             for path, text in changed.items():
@@ -566,6 +592,17 @@ class Designer:
             HistoryEntry(version, publications.get(version.number))
             for version in reversed(versions)
         ]
+
+
+def _refuse_published_removal(draft: Document, published: str, key: str) -> None:
+    """Refuse removing ``key`` when the version in force has it (``published`` is the
+    form's live text) or the draft's field was renamed from a published one."""
+    try:
+        renamed = draft.get((FIELDS, key)).get("renamed_from")
+    except DocumentError:  # no such field: the removal itself says so
+        renamed = None
+    if renamed or _defines(published, key):
+        raise RemovalRefused(key)
 
 
 def _defines(text: str, field_key: str) -> bool:

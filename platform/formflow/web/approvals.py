@@ -43,6 +43,10 @@ from formflow.workflows.model import SUBMITTER, Workflow
 from formflow.workflows.service import APPROVE, REJECT, RecordAction, WorkflowService
 from formflow.workflows.standing import Standing, TimelineEntry, standing
 
+READ = "read"
+"""The reader of a copy saying they have read it: a button, never a side effect of a GET
+(link prefetchers and preloading browsers fetch pages nobody reads)."""
+
 DONE = {
     "submit": N_("Submitted for approval."),
     "resubmit": N_("Resubmitted."),
@@ -52,6 +56,7 @@ DONE = {
     REJECT: N_("Rejected."),
     "reassign": N_("Handed on."),
     "add_signer": N_("Signer added."),
+    READ: N_("Marked read."),
 }
 """What the next page says after each action."""
 
@@ -109,6 +114,8 @@ class Panel:
     general: list[str] = field(default_factory=list)
     hidden: frozenset[str] = frozenset()
     """Fields the steps the caller decides at hide from their approvers (``fields: hidden``)."""
+    unread: bool = False
+    """The caller holds an unread copy of the request (the panel offers "Mark read")."""
 
 
 @dataclass
@@ -134,8 +141,6 @@ def panel(
     if flows is None:
         return None
     found = standing(flows, t.actor, t.form.key, int(record["id"]))
-    if found.unread:
-        inbox.mark_read(flows, t.actor, found.unread)
     instance = found.instance
     workflow = found.workflow or _first_workflow(flows, t.form.key)
     if instance is None and not found.actions:
@@ -173,6 +178,7 @@ def panel(
         people=names.user_choices(),
         general=sent.general if sent else [],
         hidden=found.hidden,
+        unread=bool(found.unread),
     )
 
 
@@ -188,7 +194,9 @@ def carry_out(t: Target, record_id: int) -> Response | Sent:
         flash(_("Nothing was done: there is no such approval action here."))
         return redirect(back)
     try:
-        if key == "submit" and workflow_key:
+        if key == READ:
+            inbox.mark_record_read(flows, t.actor, t.form.key, record_id)
+        elif key == "submit" and workflow_key:
             if not any(a.workflow_key == workflow_key for a in _actions(flows, t, record_id)):
                 raise _not_offered(key)
             flows.submit(t.actor, workflow_key, record_id, comment)

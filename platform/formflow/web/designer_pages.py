@@ -227,7 +227,7 @@ def change(app_key: str, form_key: str) -> Any:
     at = _FormFile.located(app_key, form_key)
     revision = _posted_revision()
     if request.form.get("action") == "rename":
-        return _rename(at)
+        return _rename(at, revision)
     if request.form.get("action") == "remove" and _published(app_key, form_key, request.form):
         problem = _("A published field can be hidden, not removed: its data stays with it.")
         return _render_form(at, problem=problem, status=400)
@@ -240,12 +240,12 @@ def change(app_key: str, form_key: str) -> Any:
     return redirect(url_for(".form", app_key=app_key, form_key=form_key, field=field or None))
 
 
-def _rename(at: _FormFile) -> Any:
+def _rename(at: _FormFile, revision: int) -> Any:
     """Rename the posted field and every use of it in the app; its column keeps its data."""
     old = request.form.get("key", "")
     new = request.form.get("new_key", "").strip()
     try:
-        at.service.rename_field(at.app_key, at.path, old, new, context.user().id)
+        at.service.rename_field(at.app_key, at.path, old, new, context.user().id, revision=revision)
     except (DraftConflict, DocumentError) as refusal:
         return _refused_form(at, refusal)
     return redirect(url_for(".form", app_key=at.app_key, form_key=at.form_key, field=new))

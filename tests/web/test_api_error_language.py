@@ -52,6 +52,14 @@ ERRORS: dict[str, tuple[str, Request]] = {
         "invalid_json",
         ("POST", CUSTOMERS, {"data": "{", "content_type": "application/json"}),
     ),
+    "a body that gives a key twice": (
+        "invalid_json",
+        (
+            "POST",
+            CUSTOMERS,
+            {"data": '{"name": "A", "name": "B"}', "content_type": "application/json"},
+        ),
+    ),
     "a body that is JSON but not an object": ("invalid_body", ("POST", CUSTOMERS, {"json": [1]})),
     "no body at all": (
         "invalid_body",

@@ -250,3 +250,34 @@ def test_a_dashboard_filter_that_does_not_parse_is_refused_not_ignored(
 def test_a_dashboard_takes_a_range_of_days(admin: Api) -> None:
     response = admin.get(MY_SALES, query_string={"from": "2026-01-01", "to": "2026-12-31"})
     assert response.status_code == 200, response.text
+
+
+# a body read as the client meant it ------------------------------------------------
+
+SEARCH = "/api/v1/crm_sfa/customer/search"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "key"),
+    [
+        (CUSTOMERS, '{"name": "Acme Ltd", "phone": "1", "phone": "2"}', "phone"),
+        (SEARCH, '{"filter": {"field": "name", "op": "eq", "value": "a", "value": "b"}}', "value"),
+    ],
+)
+def test_a_key_given_twice_is_refused_naming_the_key(
+    admin: Api, path: str, body: str, key: str
+) -> None:
+    """Not the last one winning: a proxy that reads the first would check other values
+    than the ones stored."""
+    response = admin.post(path, data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_json"
+    assert key in response.json["error"]["message"]
+    assert admin.get(CUSTOMERS).json["data"] == []
+
+
+def test_the_same_key_in_two_objects_is_no_repeat(admin: Api) -> None:
+    body = '{"filter": {"and": [{"field": "name", "op": "eq", "value": "a"}, '
+    body += '{"field": "name", "op": "eq", "value": "b"}]}}'
+    response = admin.post(SEARCH, data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text

@@ -24,6 +24,7 @@ from typing import Any, cast, overload
 
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 
 from formflow import accounts
 from formflow.accounts import second_factor, tokens
@@ -92,7 +93,7 @@ def _authenticate() -> Response | None:
         return json_response(
             error_body(
                 "token_scope",
-                _("this API token may not do that: it is %(scope)s", scope=scope.describe()),
+                _("this API token may not do that: it is %(scope)s", scope=_scope_text(scope)),
             ),
             403,
         )
@@ -109,6 +110,19 @@ def _authenticate() -> Response | None:
     g.api_identity = identity
     _check_parameters()
     return _refuse_media_type()
+
+
+def _scope_text(scope: tokens.TokenScope) -> str:
+    """What a token may do, in the caller's language, for the sentence that refuses it
+    (``TokenScope.describe`` is the command line's English)."""
+    parts = [
+        pgettext("token scope", "read only")
+        if scope.read_only
+        else pgettext("token scope", "read and write")
+    ]
+    if scope.forms is not None:
+        parts.append(", ".join(sorted(scope.forms)))
+    return "; ".join(parts)
 
 
 def _refuse_media_type() -> Response | None:

@@ -62,6 +62,10 @@ ERRORS: dict[str, tuple[str, Request]] = {
             {"data": '{"name": "A", "name": "B"}', "content_type": "application/json"},
         ),
     ),
+    "a search body with a member it does not take": (
+        "invalid_query",
+        ("POST", SEARCH, {"json": {"limit": 1, "sorting": "name"}}),
+    ),
     "a body that is JSON but not an object": ("invalid_body", ("POST", CUSTOMERS, {"json": [1]})),
     "no body at all": (
         "invalid_body",

@@ -281,3 +281,24 @@ def test_the_same_key_in_two_objects_is_no_repeat(admin: Api) -> None:
     body += '{"field": "name", "op": "eq", "value": "b"}]}}'
     response = admin.post(SEARCH, data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 200, response.text
+
+
+def test_a_member_the_search_body_does_not_take_is_named(admin: Api) -> None:
+    response = admin.post(SEARCH, json={"limit": 1, "sorting": "name"})
+    assert response.status_code == 400
+    error = response.json["error"]
+    assert error["code"] == "invalid_query"
+    assert error["field"] == "sorting"
+    assert error["message"].startswith("sorting")
+
+
+def test_a_member_another_body_does_not_take_is_named_in_its_fields(admin: Api) -> None:
+    response = admin.post("/api/v1/tasks/1/decision", json={"decision": "approve", "note": "x"})
+    assert response.status_code == 422
+    assert list(response.json["error"]["fields"]) == ["note"]
+
+
+def test_a_huge_member_the_search_body_does_not_take_is_not_echoed_whole(admin: Api) -> None:
+    response = admin.post(SEARCH, json={"limit": 1, "k" * 100_000: 1})
+    assert response.status_code == 400
+    assert len(response.data) < 5_000

@@ -39,7 +39,7 @@ from formflow.records import Actor, Query, RecordService, scope_for
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import address_checks, openapi, openapi_readers, serialize
 from formflow.web.conformance import Conformance
-from formflow.web.errors import error_body
+from formflow.web.errors import MAX_ECHOED, error_body
 from formflow.web.extensions import csrf
 from formflow.web.i18n import error_message
 
@@ -346,6 +346,7 @@ def search(app_key: str, form_key: str) -> Response:
     problems = conformance().problems(name, {k: v for k, v in body.items() if k != "filter"})
     if problems:
         path, (problem, *_) = next(iter(problems.items()))
+        path = path if len(path) <= MAX_ECHOED else path[:MAX_ECHOED] + "…"
         field = path.split(".", 1)[0] if path != "$" else None
         raise QueryError(N_("%(path)s: %(problem)s"), field=field, path=path, problem=problem)
     query = Query(

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from formflow.records.access import Actor
 from formflow.web import api
 from support import ROOT
 from web.test_api import CUSTOMERS, OPPORTUNITY, Api, admin, api_as, new_customer
+from web.test_api_workflows import CONTRACTS, a_contract
 
 __all__ = ["admin", "api_as"]  # fixtures
 
@@ -302,3 +304,28 @@ def test_a_huge_member_the_search_body_does_not_take_is_not_echoed_whole(admin: 
     response = admin.post(SEARCH, json={"limit": 1, "k" * 100_000: 1})
     assert response.status_code == 400
     assert len(response.data) < 5_000
+
+
+# an action's permission before its input ---------------------------------------------
+
+
+def test_an_action_the_caller_may_not_run_is_refused_before_its_input_is_read(
+    app: Flask, api_as: Any
+) -> None:
+    """A 422 would tell the caller the shape of an action that is not theirs."""
+    records = app.extensions["formflow"].records("crm_sfa")
+    pooled = records.create(Actor.system(), "customer", {"name": "Pooled", "owner": None, "in_pool": True})  # fmt: skip
+    path = f"{CUSTOMERS}/{pooled['id']}"
+    refused = api_as("rep1").post(f"{path}/actions/assign", json={"inputs": {"to": "nobody"}})
+    assert refused.status_code == 403, refused.text
+    assert refused.json["error"]["code"] == "action_not_available"
+
+
+def test_a_workflow_button_the_caller_may_not_press_is_refused_before_its_input_is_read(
+    app: Flask, api_as: Any
+) -> None:
+    record_id = a_contract(app)
+    rep = api_as("rep1")
+    assert rep.post(f"{CONTRACTS}/{record_id}/actions/submit").status_code == 200
+    refused = rep.post(f"{CONTRACTS}/{record_id}/actions/approve", json={"values": {"amount": []}})
+    assert refused.json["error"]["code"] == "not_submittable", refused.text

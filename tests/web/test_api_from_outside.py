@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from formflow.records.access import Actor
 from formflow.web import api
@@ -329,3 +330,26 @@ def test_a_workflow_button_the_caller_may_not_press_is_refused_before_its_input_
     assert rep.post(f"{CONTRACTS}/{record_id}/actions/submit").status_code == 200
     refused = rep.post(f"{CONTRACTS}/{record_id}/actions/approve", json={"values": {"amount": []}})
     assert refused.json["error"]["code"] == "not_submittable", refused.text
+
+
+# OPTIONS ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [CUSTOMERS, "/api/v1/apps", DOCUMENT, f"{CUSTOMERS}/1"])
+def test_options_says_which_methods_a_path_takes_and_nothing_else(admin: Api, path: str) -> None:
+    response = admin.client.options(path, headers=admin.headers)
+    assert response.status_code == 204
+    assert response.data == b""
+    assert "text/html" not in response.headers.get("Content-Type", "")
+    assert "GET" in response.headers["Allow"].split(", ")
+
+
+def test_options_on_a_form_s_records_lists_reading_and_creating(admin: Api) -> None:
+    allowed = admin.client.options(CUSTOMERS, headers=admin.headers).headers["Allow"]
+    assert set(allowed.split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
+def test_options_needs_a_token_like_any_other_method(client: FlaskClient) -> None:
+    response = client.options(CUSTOMERS)
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"

@@ -112,6 +112,19 @@ def _authenticate() -> Response | None:
     return _refuse_media_type()
 
 
+@blueprint.before_request
+def _options() -> Response | None:
+    """``OPTIONS``, once the token is checked: ``204`` with the ``Allow`` header, where
+    Flask's default would answer ``200`` with an empty ``text/html`` body, which no client
+    of a JSON API expects."""
+    if request.method != "OPTIONS" or request.url_rule is None:
+        return None
+    response = current_app.make_default_options_response()
+    response.status_code = 204
+    del response.headers["Content-Type"]
+    return response
+
+
 def _scope_text(scope: tokens.TokenScope) -> str:
     """What a token may do, in the caller's language, for the sentence that refuses it
     (``TokenScope.describe`` is the command line's English)."""

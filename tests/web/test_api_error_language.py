@@ -16,7 +16,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import formflow
-from web.test_api import CUSTOMERS, Api, token_for
+from formflow.accounts import tokens
+from formflow.storage.database import write_transaction
+from web.test_api import CUSTOMERS, Api, token_for, user_id
 from web.visible_text import english_phrases
 
 PACKAGE = Path(formflow.__file__).resolve().parent
@@ -51,6 +53,18 @@ ERRORS: dict[str, tuple[str, Request]] = {
     "a body that is not JSON": (
         "invalid_json",
         ("POST", CUSTOMERS, {"data": "{", "content_type": "application/json"}),
+    ),
+    "a body that gives a key twice": (
+        "invalid_json",
+        (
+            "POST",
+            CUSTOMERS,
+            {"data": '{"name": "A", "name": "B"}', "content_type": "application/json"},
+        ),
+    ),
+    "a search body with a member it does not take": (
+        "invalid_query",
+        ("POST", SEARCH, {"json": {"limit": 1, "sorting": "name"}}),
     ),
     "a body that is JSON but not an object": ("invalid_body", ("POST", CUSTOMERS, {"json": [1]})),
     "no body at all": (
@@ -104,6 +118,26 @@ def test_the_same_error_is_in_english_for_an_english_caller(admin: Api) -> None:
     error = answered.get_json()["error"]
     assert error["code"] == "invalid_query"
     assert error["message"].startswith("unknown query parameter 'sorting'; it takes ")
+
+
+@pytest.mark.parametrize(
+    ("scope", "described"),
+    [
+        (tokens.TokenScope(read_only=True), "只读"),
+        (tokens.TokenScope(read_only=True, forms=frozenset({"crm_sfa/contact"})), "只读"),
+        (tokens.TokenScope(forms=frozenset({"crm_sfa/contact"})), "读写"),
+    ],
+)
+def test_a_token_scope_refusal_says_the_scope_in_chinese(
+    app: Flask, client: FlaskClient, scope: tokens.TokenScope, described: str
+) -> None:
+    with write_transaction(app.extensions["formflow"].engine) as connection:
+        _id, plaintext = tokens.create_token(connection, user_id(app, "admin"), "s", scope=scope)
+    answered = Api(client, plaintext).post(CUSTOMERS, json={"name": "甲"}, headers=CHINESE)
+    error = answered.get_json()["error"]
+    assert error["code"] == "token_scope"
+    assert described in error["message"]
+    assert english_phrases([error["message"]]) == [], error
 
 
 def engine_raises(tree: ast.AST) -> list[ast.Call]:

@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
+from formflow.records.access import Actor
 from formflow.web import api
 from support import ROOT
 from web.test_api import CUSTOMERS, OPPORTUNITY, Api, admin, api_as, new_customer
+from web.test_api_workflows import CONTRACTS, a_contract
 
 __all__ = ["admin", "api_as"]  # fixtures
 
@@ -250,3 +253,103 @@ def test_a_dashboard_filter_that_does_not_parse_is_refused_not_ignored(
 def test_a_dashboard_takes_a_range_of_days(admin: Api) -> None:
     response = admin.get(MY_SALES, query_string={"from": "2026-01-01", "to": "2026-12-31"})
     assert response.status_code == 200, response.text
+
+
+# a body read as the client meant it ------------------------------------------------
+
+SEARCH = "/api/v1/crm_sfa/customer/search"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "key"),
+    [
+        (CUSTOMERS, '{"name": "Acme Ltd", "phone": "1", "phone": "2"}', "phone"),
+        (SEARCH, '{"filter": {"field": "name", "op": "eq", "value": "a", "value": "b"}}', "value"),
+    ],
+)
+def test_a_key_given_twice_is_refused_naming_the_key(
+    admin: Api, path: str, body: str, key: str
+) -> None:
+    """Not the last one winning: a proxy that reads the first would check other values
+    than the ones stored."""
+    response = admin.post(path, data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_json"
+    assert key in response.json["error"]["message"]
+    assert admin.get(CUSTOMERS).json["data"] == []
+
+
+def test_the_same_key_in_two_objects_is_no_repeat(admin: Api) -> None:
+    body = '{"filter": {"and": [{"field": "name", "op": "eq", "value": "a"}, '
+    body += '{"field": "name", "op": "eq", "value": "b"}]}}'
+    response = admin.post(SEARCH, data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+
+
+def test_a_member_the_search_body_does_not_take_is_named(admin: Api) -> None:
+    response = admin.post(SEARCH, json={"limit": 1, "sorting": "name"})
+    assert response.status_code == 400
+    error = response.json["error"]
+    assert error["code"] == "invalid_query"
+    assert error["field"] == "sorting"
+    assert error["message"].startswith("sorting")
+
+
+def test_a_member_another_body_does_not_take_is_named_in_its_fields(admin: Api) -> None:
+    response = admin.post("/api/v1/tasks/1/decision", json={"decision": "approve", "note": "x"})
+    assert response.status_code == 422
+    assert list(response.json["error"]["fields"]) == ["note"]
+
+
+def test_a_huge_member_the_search_body_does_not_take_is_not_echoed_whole(admin: Api) -> None:
+    response = admin.post(SEARCH, json={"limit": 1, "k" * 100_000: 1})
+    assert response.status_code == 400
+    assert len(response.data) < 5_000
+
+
+# an action's permission before its input ---------------------------------------------
+
+
+def test_an_action_the_caller_may_not_run_is_refused_before_its_input_is_read(
+    app: Flask, api_as: Any
+) -> None:
+    """A 422 would tell the caller the shape of an action that is not theirs."""
+    records = app.extensions["formflow"].records("crm_sfa")
+    pooled = records.create(Actor.system(), "customer", {"name": "Pooled", "owner": None, "in_pool": True})  # fmt: skip
+    path = f"{CUSTOMERS}/{pooled['id']}"
+    refused = api_as("rep1").post(f"{path}/actions/assign", json={"inputs": {"to": "nobody"}})
+    assert refused.status_code == 403, refused.text
+    assert refused.json["error"]["code"] == "action_not_available"
+
+
+def test_a_workflow_button_the_caller_may_not_press_is_refused_before_its_input_is_read(
+    app: Flask, api_as: Any
+) -> None:
+    record_id = a_contract(app)
+    rep = api_as("rep1")
+    assert rep.post(f"{CONTRACTS}/{record_id}/actions/submit").status_code == 200
+    refused = rep.post(f"{CONTRACTS}/{record_id}/actions/approve", json={"values": {"amount": []}})
+    assert refused.json["error"]["code"] == "not_submittable", refused.text
+
+
+# OPTIONS ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [CUSTOMERS, "/api/v1/apps", DOCUMENT, f"{CUSTOMERS}/1"])
+def test_options_says_which_methods_a_path_takes_and_nothing_else(admin: Api, path: str) -> None:
+    response = admin.client.options(path, headers=admin.headers)
+    assert response.status_code == 204
+    assert response.data == b""
+    assert "text/html" not in response.headers.get("Content-Type", "")
+    assert "GET" in response.headers["Allow"].split(", ")
+
+
+def test_options_on_a_form_s_records_lists_reading_and_creating(admin: Api) -> None:
+    allowed = admin.client.options(CUSTOMERS, headers=admin.headers).headers["Allow"]
+    assert set(allowed.split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
+def test_options_needs_a_token_like_any_other_method(client: FlaskClient) -> None:
+    response = client.options(CUSTOMERS)
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"

@@ -40,6 +40,20 @@ class RecordButtons:
             self.actions.offered(actor, form_key, record),
         )
 
+    def check_pressable(self, actor: Actor, form_key: str, record_id: int, key: str) -> None:
+        """Refuse, before anything sent with it is read, button ``key`` where ``actor`` may
+        not press it: ``RecordNotFound`` unless they may read the record, then a form
+        action none of whose roles they hold (its condition, which may read the inputs,
+        is checked when it runs), or a workflow button that is not theirs on it now. A
+        caller refused for the type of an input would learn the shape of an action that is
+        not theirs."""
+        self.actions.records.get(actor, form_key, record_id)
+        action = self.actions.app.form(form_key).action(key)
+        if action is not None:
+            self.actions.check_role(actor, action)
+        else:
+            self.workflows.check_can_act(actor, form_key, record_id, key)
+
     def press(
         self,
         actor: Actor,

@@ -118,8 +118,7 @@ class FormActions:
             )
         if len(ids) > 1 and not action.bulk:
             raise ActionNotAvailable(N_("this action runs on one record at a time"))
-        if not self._has_role(actor, action):
-            raise ActionNotAvailable(N_("you may not run this action"))
+        self.check_role(actor, action)
         given = self.check_inputs(actor, action, inputs or {})
         for record_id in ids:
             self.records.get(actor, form.key, record_id)  # not found unless readable
@@ -147,6 +146,12 @@ class FormActions:
                     given,
                 )
         return Done(action.key, ids, tuple(changes))
+
+    def check_role(self, actor: Actor, action: FormAction) -> None:
+        """Refuse an action none of whose roles ``actor`` holds (before reading its inputs:
+        a refusal of badly typed inputs would tell them the shape of an action not theirs)."""
+        if not self._has_role(actor, action):
+            raise ActionNotAvailable(N_("you may not run this action"))
 
     def check_inputs(
         self, actor: Actor, action: FormAction, inputs: Mapping[str, Any]

@@ -24,6 +24,7 @@ from typing import Any, cast, overload
 
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 
 from formflow import accounts
 from formflow.accounts import second_factor, tokens
@@ -38,7 +39,7 @@ from formflow.records import Actor, Query, RecordService, scope_for
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.web import address_checks, openapi, openapi_readers, serialize
 from formflow.web.conformance import Conformance
-from formflow.web.errors import error_body
+from formflow.web.errors import MAX_ECHOED, error_body
 from formflow.web.extensions import csrf
 from formflow.web.i18n import error_message
 
@@ -92,7 +93,7 @@ def _authenticate() -> Response | None:
         return json_response(
             error_body(
                 "token_scope",
-                _("this API token may not do that: it is %(scope)s", scope=scope.describe()),
+                _("this API token may not do that: it is %(scope)s", scope=_scope_text(scope)),
             ),
             403,
         )
@@ -109,6 +110,32 @@ def _authenticate() -> Response | None:
     g.api_identity = identity
     _check_parameters()
     return _refuse_media_type()
+
+
+@blueprint.before_request
+def _options() -> Response | None:
+    """``OPTIONS``, once the token is checked: ``204`` with the ``Allow`` header, where
+    Flask's default would answer ``200`` with an empty ``text/html`` body, which no client
+    of a JSON API expects."""
+    if request.method != "OPTIONS" or request.url_rule is None:
+        return None
+    response = current_app.make_default_options_response()
+    response.status_code = 204
+    del response.headers["Content-Type"]
+    return response
+
+
+def _scope_text(scope: tokens.TokenScope) -> str:
+    """What a token may do, in the caller's language, for the sentence that refuses it
+    (``TokenScope.describe`` is the command line's English)."""
+    parts = [
+        pgettext("token scope", "read only")
+        if scope.read_only
+        else pgettext("token scope", "read and write")
+    ]
+    if scope.forms is not None:
+        parts.append(", ".join(sorted(scope.forms)))
+    return "; ".join(parts)
 
 
 def _refuse_media_type() -> Response | None:
@@ -332,6 +359,7 @@ def search(app_key: str, form_key: str) -> Response:
     problems = conformance().problems(name, {k: v for k, v in body.items() if k != "filter"})
     if problems:
         path, (problem, *_) = next(iter(problems.items()))
+        path = path if len(path) <= MAX_ECHOED else path[:MAX_ECHOED] + "…"
         field = path.split(".", 1)[0] if path != "$" else None
         raise QueryError(N_("%(path)s: %(problem)s"), field=field, path=path, problem=problem)
     query = Query(

@@ -122,11 +122,12 @@ def record_action(app_key: str, form_key: str, record_id: int, action_key: str) 
     """Do one of the record's actions: submit, withdraw, resubmit, remind, approve, reject,
     reassign, add a signer, or one the form defines (with its inputs)."""
     service, form = form_service(app_key, form_key)
+    actor = actor_for(app_key)
+    buttons = api_instance().buttons(app_key)
+    buttons.check_pressable(actor, form.key, record_id, action_key)  # before the body
     data = request.get_data(cache=False)
     body: dict[str, Any] = serialize.parse_object(data) if data.strip() else {}
     conformance().check_body("ActionInput", body)
-    actor = actor_for(app_key)
-    buttons = api_instance().buttons(app_key)
     own = form.action(action_key)
     if own is not None:
         inputs = serialize.input_values(
@@ -141,7 +142,6 @@ def record_action(app_key: str, form_key: str, record_id: int, action_key: str) 
                 "changes": [dict(c) for c in done.changes],
             }
         )
-    service.get(actor, form.key, record_id)
     values = serialize.input_values(form, body.get("values") or {}, service.timezone)
     instance = buttons.press(
         actor,

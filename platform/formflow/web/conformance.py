@@ -43,6 +43,11 @@ class Conformance:
                 path = ".".join([*parts, str(error.kind.property)])
                 found.setdefault(path, []).append(Problem("required", N_("is required")))
                 continue
+            if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
+                for member in error.kind.unexpected:  # at the member, as a missing one is
+                    path = ".".join([*parts, str(member)])
+                    found.setdefault(path, []).append(_UNKNOWN_MEMBER)
+                continue
             path = ".".join(parts) or "$"
             found.setdefault(path, []).append(_problem(error))
         return found
@@ -83,6 +88,9 @@ class Conformance:
         return self._validators[name]
 
 
+_UNKNOWN_MEMBER = Problem("unknown_field", N_("is not a member the document allows here"))
+"""A member the schema does not name, placed at its own path (its name is the ``field``
+a client acts on), not at the object's ``$``."""
 _KINDS = jsonschema_rs.ValidationErrorKind
 _BY_KIND: tuple[tuple[Any, str, str], ...] = (
     (_KINDS.Type, N_("must be of type %(expected)s"), "types"),
@@ -96,7 +104,6 @@ _BY_KIND: tuple[tuple[Any, str, str], ...] = (
     (_KINDS.MaxLength, N_("must be at most %(expected)s characters long"), "limit"),
     (_KINDS.MinItems, N_("must hold at least %(expected)s items"), "limit"),
     (_KINDS.MaxItems, N_("must hold at most %(expected)s items"), "limit"),
-    (_KINDS.AdditionalProperties, N_("does not take %(expected)s"), "unexpected"),
     (_KINDS.Format, N_("must be written as a %(expected)s"), "format"),
 )
 """The schema's refusals people meet most, as message ids with what was expected; any

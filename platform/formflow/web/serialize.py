@@ -24,6 +24,7 @@ from formflow.errors import N_, Problem, RecordError, ValidationFailed
 from formflow.fields import ValueKind
 from formflow.fields.json_values import datetime_json, json_type, kind_writer
 from formflow.records import AuditEntry
+from formflow.web.errors import MAX_ECHOED
 
 
 class InvalidBody(RecordError, code="invalid_body"):
@@ -179,11 +180,38 @@ def json_text(data: Any) -> str:
 
 
 def parse_json(data: bytes) -> Any:
-    """A request body as JSON, decimals exact; :class:`InvalidJson` if it is not JSON."""
+    """A request body as JSON, decimals exact; :class:`InvalidJson` if it is not JSON, or
+    if an object gives a key twice (see :func:`_object`)."""
     try:
-        return json.loads(data.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
+        return json.loads(
+            data.decode("utf-8"),
+            parse_float=Decimal,
+            parse_constant=_no_constant,
+            object_pairs_hook=_object,
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _invalid_json(exc) from None
+
+
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused if it gives a key twice: ``json.loads`` would keep the last
+    value, while a proxy or firewall in front of us may have checked the first; either way
+    the client meant something else than what would be stored. Checked as the object is
+    built, so the body is parsed once."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return found
 
 
 def parse_object(data: bytes) -> dict[str, Any]:
@@ -208,6 +236,11 @@ def _invalid_json(exc: BaseException) -> InvalidJson:
     stopped rather than its English reason."""
     if isinstance(exc, RecursionError):
         return InvalidJson(N_("the request body is not valid JSON: it nests too deeply"))
+    if isinstance(exc, _RepeatedKey):
+        return InvalidJson(
+            N_("the request body is not valid JSON: it gives the key '%(key)s' twice"),
+            key=_cut(exc.key),
+        )
     if isinstance(exc, UnicodeDecodeError):
         return InvalidJson(N_("the request body is not valid JSON: it is not UTF-8"))
     if isinstance(exc, json.JSONDecodeError):
@@ -219,6 +252,10 @@ def _invalid_json(exc: BaseException) -> InvalidJson:
             column=exc.colno,
         )
     return InvalidJson(N_("the request body is not valid JSON: %(reason)s"), reason=str(exc))
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_ECHOED else text[:MAX_ECHOED] + "…"
 
 
 def input_values(form: Form, values: Mapping[str, Any], timezone: tzinfo = UTC) -> dict[str, Any]:

@@ -781,9 +781,13 @@ class WorkflowService:
             if key == "remind":
                 self.remind(actor, action.instance_id, comment)
                 return self.instance(action.instance_id)
-        raise NotSubmittable(
-            N_("'%(action)s' is not something you can do on this record now"), action=key
-        )
+        raise _not_available(key)
+
+    def check_can_act(self, actor: Actor, form_key: str, record_id: int, key: str) -> None:
+        """Refuse, as :meth:`act` would, a key that is none of the caller's buttons on the
+        record now: so a caller can be refused before what they sent is read."""
+        if not any(a.key == key for a in self.actions_for(actor, form_key, record_id)):
+            raise _not_available(key)
 
     # the record lock (see formflow.records.locks) -------------------------------------
 
@@ -1741,3 +1745,9 @@ def task_of_row(row: Any) -> Task:
 def utc(moment: datetime) -> datetime:
     """A stored moment as an aware UTC one (SQLite hands them back naive)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _not_available(key: str) -> NotSubmittable:
+    return NotSubmittable(
+        N_("'%(action)s' is not something you can do on this record now"), action=key
+    )

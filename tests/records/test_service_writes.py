@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from shop import People
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from formflow.errors import RecordNotFound, StaleRecord, ValidationFailed
 from formflow.records.query import normalised
@@ -220,6 +220,42 @@ def test_a_link_must_point_at_a_record_the_user_can_read(
     with pytest.raises(ValidationFailed) as caught:
         service.create(people.alice, "person", {"account": theirs["id"], "name": "Li"})
     assert problems(caught) == {"account": ["not_found"]}
+
+
+def test_a_link_may_point_at_a_record_of_the_users_departments(
+    service: RecordService, people: People
+) -> None:
+    theirs = service.create(people.bob, "account", {"name": "Bob's"})
+    person = service.create(people.carol, "person", {"account": theirs["id"], "name": "Li"})
+    assert person["account"] == theirs["id"]
+
+
+def test_a_link_must_not_point_at_a_deleted_record(service: RecordService, people: People) -> None:
+    gone = service.create(people.alice, "account", {"name": "Gone"})
+    service.delete(people.alice, "account", gone["id"])
+    with pytest.raises(ValidationFailed) as caught:
+        service.create(people.alice, "person", {"account": gone["id"], "name": "Li"})
+    assert problems(caught) == {"account": ["not_found"]}
+
+
+def test_one_link_value_is_checked_by_its_id_alone(service: RecordService, people: People) -> None:
+    """No expanding IN of ids or of the user's departments: one statement for every user,
+    compiled once; whether the user reaches the record is decided from its row."""
+    account = service.create(people.carol, "account", {"name": "Mine"})
+    table = service.schema.table("account").name
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    event.listen(service.engine, "before_cursor_execute", record)
+    try:
+        service.create(people.carol, "person", {"account": account["id"], "name": "Li"})
+    finally:
+        event.remove(service.engine, "before_cursor_execute", record)
+    checks = [statement for statement in sent if f"FROM {table}" in statement]
+    assert len(checks) == 1
+    assert " IN " not in checks[0]
 
 
 def test_a_user_field_must_name_an_existing_user(service: RecordService, people: People) -> None:

@@ -108,3 +108,20 @@ def test_a_batch_create_refuses_a_row_whose_rule_a_rollup_it_moves_breaks(
     batch = box.records.create_many(staff, "deal", deals)
     assert [p.code for p in batch.problems[1]["amount"]] == ["rule"]
     assert [row["title"] for row in box.records.find(staff, "deal").rows] == ["Small"]
+
+
+def test_a_new_records_insert_returns_only_what_its_rules_and_derived_values_read(
+    capped: Sandbox, clerk: Actor
+) -> None:
+    """psycopg describes each returned column at every insert: the row's other columns are
+    not returned, and the create hands back the values it stored."""
+    table = capped.records.schema.table("account")
+    with counting_statements(capped.instance.engine) as statements:
+        created = capped.records.create(clerk, "account", {"name": "Acme", "credit": "1000"})
+    insert = next(s for s in statements if s.startswith(f"INSERT INTO {table.name} "))
+    returned = {
+        part.strip().rpartition(".")[2] for part in insert.split(" RETURNING ")[1].split(",")
+    }
+    assert {"id", "version", "credit", "headroom"} <= returned
+    assert "name" not in returned
+    assert created == capped.records.get(clerk, "account", created["id"])

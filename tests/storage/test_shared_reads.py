@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from formflow.storage.database import (
     connect,
+    one_statement_read,
     read_transaction,
     shared_reads,
     write_transaction,
@@ -182,3 +183,58 @@ def test_a_plan_made_stale_by_a_migration_fails_one_read_only(db: Engine) -> Non
         except DBAPIError:
             failures += 1
     assert failures <= 1
+
+
+def sent(engine: Engine) -> list[str]:
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    return statements
+
+
+def first_number(engine: Engine) -> int | None:
+    with one_statement_read(engine) as connection:
+        return connection.execute(select(numbers.c.n)).scalar()
+
+
+def test_a_one_statement_read_then_a_write_begins_only_the_write(db: Engine) -> None:
+    """SQLite: a read of one statement runs outside a transaction, so a request that
+    looks its token up and then writes sends the write's BEGIN IMMEDIATE alone."""
+    if db.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's BEGIN is psycopg's, and a write continues the read")
+    statements = sent(db)
+    with shared_reads(db):
+        assert first_number(db) is None
+        with write_transaction(db) as connection:
+            connection.execute(insert(numbers).values(n=1))
+    assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+    assert count(db) == 1
+
+
+def test_reads_after_a_one_statement_read_share_one_transaction(db: Engine) -> None:
+    statements = sent(db)
+    with shared_reads(db):
+        first_number(db)
+        with read_transaction(db) as connection:
+            assert connection.in_transaction()
+        count(db)
+    if db.dialect.name == "sqlite":
+        assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN"]
+
+
+def test_a_one_statement_read_sees_what_was_committed(db: Engine) -> None:
+    with write_transaction(db) as connection:
+        connection.execute(insert(numbers).values(n=7))
+    assert first_number(db) == 7
+    with shared_reads(db):
+        assert first_number(db) == 7
+
+
+def test_a_failed_one_statement_read_does_not_spoil_the_reads_after_it(db: Engine) -> None:
+    with shared_reads(db):
+        with pytest.raises(DBAPIError), one_statement_read(db) as connection:
+            connection.execute(text("SELECT * FROM no_such_table"))
+        assert count(db) == 0

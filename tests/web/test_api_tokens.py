@@ -15,7 +15,7 @@ from formflow.accounts import tokens
 from formflow.storage.database import read_transaction, write_transaction
 from formflow.storage.platform_tables import api_tokens
 from web.conftest import csrf_token
-from web.test_api import CUSTOMERS, user_id
+from web.test_api import CUSTOMERS, token_for, user_id
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -254,3 +254,23 @@ def test_a_token_and_its_user_are_found_in_one_statement(app: Flask, db: Engine)
     assert found is not None
     assert found.identity.user.username == "rep1"
     assert len(seen) == 1
+
+
+def test_an_api_create_begins_only_its_write(app: Flask, client: FlaskClient, db: Engine) -> None:
+    """The token is looked up in one statement outside a transaction (SQLite), so a create
+    sends no BEGIN, and no rollback, before its BEGIN IMMEDIATE."""
+    plaintext = token_for(app, "admin")
+    headers = {"Authorization": f"Bearer {plaintext}"}
+    assert client.get(CUSTOMERS, headers=headers).status_code == 200  # the use noted
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    event.listen(db, "before_cursor_execute", record)
+    try:
+        response = client.post(CUSTOMERS, json={"name": "Acme Ltd"}, headers=headers)
+    finally:
+        event.remove(db, "before_cursor_execute", record)
+    assert response.status_code == 201, response.text
+    assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]

@@ -8,6 +8,7 @@ is out of reach everywhere, including through a hand-typed URL.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -182,7 +183,12 @@ def reaches(
     scope: Scope, actor: Actor, form: Form, record: dict[str, object], *, pool: bool = False
 ) -> bool:
     """Whether ``scope`` reaches an already loaded record (the Python twin of the condition)."""
-    found = reach(scope, actor, form if pool else None)
+    return within(reach(scope, actor, form if pool else None), actor, form, record)
+
+
+def within(found: Reach, actor: Actor, form: Form, record: Mapping[Any, Any]) -> bool:
+    """Whether ``found`` reaches a loaded record (its owner and ``_department_id`` are
+    enough): :func:`reach_condition` in Python."""
     if found is Reach.EVERYTHING:
         return True
     if found in _UNPOOLED and record.get(form.owner_field) is None:

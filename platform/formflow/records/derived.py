@@ -224,6 +224,17 @@ class DerivedValues:
         for (form_key, parent_id), keys in sorted(due.items()):
             self.refresh(connection, self.app.form(form_key), parent_id, keys, 1)
 
+    def read_back(self, form: Form) -> frozenset[str] | None:
+        """The columns of a new record's row that :meth:`current` and :meth:`broken_rules`
+        read when handed it as stored (``None``: every column, for a rule whose names are
+        not known): what its insert returns, beside ``id`` and ``version``."""
+        names = set(self._worked_out[form.key])
+        for rule in form.rules:
+            if rule.expression.loaded is None:
+                return None
+            names |= rule.expression.loaded
+        return frozenset(names)
+
     def current(
         self,
         connection: Connection,

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from formflow.definitions.model import Field, Form, OnDelete, Operation
 from formflow.errors import N_, Problem, RecordInUse, ValidationFailed
 from formflow.fields import Reference
-from formflow.records.access import Actor, reach, reach_values, scope_for
+from formflow.records.access import Actor, reach, reach_values, scope_for, within
 from formflow.records.derived import DerivedValues
 from formflow.records.statements import PreparedStatements
 from formflow.storage.platform_tables import departments, users
@@ -252,14 +252,7 @@ class IntegrityChecks:
             ids = sorted(values)
             if reference is Reference.RECORD and target_key:
                 target = self.schema.app.form(target_key)
-                found = reach(scope_for(actor, target, Operation.READ), actor, target)
-                statement = self.prepared.titles(target.key, found)
-                present = {
-                    row[0]
-                    for row in connection.execute(
-                        statement, {"ids": ids, **reach_values(found, actor)}
-                    )
-                }
+                present = self._reached(connection, actor, target, ids)
                 for value in values - present:
                     missing[(reference, target_key, value)] = Problem(
                         "not_found",
@@ -433,10 +426,7 @@ class IntegrityChecks:
         reference = field.field_type.reference
         if reference is Reference.RECORD and field.target_form:
             target = self.schema.app.form(field.target_form)
-            found = reach(scope_for(actor, target, Operation.READ), actor, target)
-            statement = self.prepared.titles(target.key, found)
-            values = {"ids": [value], **reach_values(found, actor)}
-            if connection.execute(statement, values).first() is None:
+            if not self._reached(connection, actor, target, [value]):
                 return Problem(
                     "not_found",
                     N_("no %(form)s record %(id)s"),
@@ -453,6 +443,25 @@ class IntegrityChecks:
         ):
             return Problem("not_found", N_("no department %(id)s"), (("id", value),))
         return None
+
+    def _reached(
+        self, connection: Connection, actor: Actor, target: Form, ids: Sequence[Any]
+    ) -> set[Any]:
+        """Those of ``ids`` that are live records of ``target`` that ``actor`` may read.
+
+        One id (the usual link value) is looked up by id alone, the reach decided here
+        (:meth:`PreparedStatements.reach_of`); several in one statement with the reach.
+        """
+        found = reach(scope_for(actor, target, Operation.READ), actor, target)
+        if len(ids) == 1:
+            row = self.prepared.reach_of(target.key).run(connection, {"record_id": ids[0]})
+            record = row.mappings().first()
+            return (
+                {ids[0]} if record is not None and within(found, actor, target, record) else set()
+            )
+        statement = self.prepared.titles(target.key, found)
+        values = {"ids": list(ids), **reach_values(found, actor)}
+        return {row[0] for row in connection.execute(statement, values)}
 
     def _unique_problems(
         self, connection: Connection, form: Form, values: Mapping[str, Any], record_id: int | None

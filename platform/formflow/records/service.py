@@ -215,6 +215,10 @@ class RecordService:
         self._access: dict[tuple[Any, ...], FieldAccess] = {}
         self._reads_id = {key: reads_record_id(form) for key, form in self.app.forms.items()}
         self._columns = {key: frozenset(schema.table(key).c.keys()) for key in self.app.forms}
+        self._reads_back = {
+            key: bool(form.rules or any(field.is_derived for field in form.fields))
+            for key, form in self.app.forms.items()
+        }
         self._inserts = {key: self._insert_statement(form) for key, form in self.app.forms.items()}
         self._facts = {key: _FormFacts.of(form) for key, form in self.app.forms.items()}
 
@@ -963,12 +967,20 @@ class RecordService:
         return again, row
 
     def _insert_statement(self, form: Form) -> Insert:
-        """A new record's insert, which hands back its id; and its whole row as stored, for a
-        form whose derived values or rules a create would otherwise read back."""
+        """A new record's insert, which hands back its id; and, for a form whose derived
+        values or rules a create would otherwise read back, the columns they read as stored.
+
+        Only those: psycopg describes each returned column afresh at every insert, and a
+        create hands back the values it stored, not this row.
+        """
         table = self.schema.table(form.key)
-        if form.rules or any(field.is_derived for field in form.fields):
+        if not self._reads_back[form.key]:
+            return insert(table).returning(table.c.id)
+        read = self.derived.read_back(form)
+        if read is None:
             return insert(table).returning(*table.c)
-        return insert(table).returning(table.c.id)
+        wanted = {"id", "version", *read}
+        return insert(table).returning(*(column for column in table.c if column.key in wanted))
 
     def _insert(
         self, connection: Connection, form: Form, table: Table, row: Record
@@ -978,7 +990,7 @@ class RecordService:
             found = connection.execute(self._inserts[form.key], row).mappings().one()
         except IntegrityError as exc:
             raise unique_violation(form, table, exc) from None
-        return int(found["id"]), normalised(found) if len(found) > 1 else None
+        return int(found["id"]), normalised(found) if self._reads_back[form.key] else None
 
     def _soft_delete(
         self,

@@ -31,6 +31,7 @@ from sqlalchemy import (
 
 from formflow.records.access import Reach, reach_condition
 from formflow.records.query import order_item, ordering, sort_order
+from formflow.storage.prepared import Prepared
 from formflow.storage.tables import DELETED_AT, DEPARTMENT, AppSchema
 
 MAX_NARROW_READS = 256
@@ -47,6 +48,7 @@ class PreparedStatements:
         self._compound: dict[tuple[Any, ...], CompoundSelect[Any]] = {}
         self._narrow: dict[tuple[str, frozenset[str]], Select[Any]] = {}
         self._updates: dict[str, Update] = {}
+        self._reach_of: dict[str, Prepared] = {}
 
     def record_columns(self, form_key: str, columns: Collection[str]) -> Select[Any]:
         """The live record ``:record_id`` with ``id``, ``columns`` and what deciding
@@ -81,6 +83,23 @@ class PreparedStatements:
             )
             self._updates[form_key] = statement
         return statement
+
+    def reach_of(self, form_key: str) -> Prepared:
+        """Owner and department of the live record ``:record_id`` (no row: none such), for
+        :func:`~formflow.records.access.within` to say whether a reader reaches it.
+
+        The check of a link to one record (a create with one link value): the same
+        statement for every reader, with no expanding ``IN`` of ids or of the reader's
+        departments, so it is compiled once and sent as driver SQL.
+        """
+        found = self._reach_of.get(form_key)
+        if found is None:
+            form, table = self.schema.app.form(form_key), self.schema.table(form_key)
+            statement = select(table.c.id, table.c[form.owner_field], table.c[DEPARTMENT]).where(
+                table.c.id == bindparam("record_id"), table.c[DELETED_AT].is_(None)
+            )
+            found = self._reach_of[form_key] = Prepared(statement)
+        return found
 
     def titles(self, form_key: str, found: Reach) -> Select[Any]:
         """``id`` and title of the live records with ids in ``:ids`` that ``found`` reaches."""

@@ -101,8 +101,10 @@ def _sqlite(url: str, **options: Any) -> Engine:
     def _on_begin(connection: Connection) -> None:
         # A writer takes the lock at the start, so two writers queue on the busy timeout
         # instead of failing on a read-to-write upgrade ("database is locked").
-        writes = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get(_ONE_STATEMENT, False):
+            return  # one read statement, its own snapshot (see one_statement_read)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")
 
     return engine
 
@@ -214,6 +216,46 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
+def one_statement_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for a read of one statement, which needs no transaction of its own.
+
+    A statement sees one snapshot whatever it reads. On SQLite it then runs outside any
+    transaction: an API request's token lookup, the first read of a request that goes on
+    to write, would otherwise cost a ``BEGIN``, and a rollback when the write takes the
+    connection over, before the write's ``BEGIN IMMEDIATE``. A read after it in a
+    :func:`shared_reads` block begins the block's transaction as usual. On PostgreSQL it
+    is :func:`read_transaction` (a write there continues the read's transaction anyway).
+    More than one statement here would each see a snapshot of their own: use
+    :func:`read_transaction` for that.
+    """
+    if not is_sqlite(engine):
+        with read_transaction(engine) as connection:
+            yield connection
+        return
+    shared = _shared.get()
+    if shared is not None and shared.engine is engine:
+        with shared.reading(alone=True) as connection:
+            yield connection
+        return
+    with engine.connect() as connection, _outside_transaction(connection):
+        yield connection
+
+
+@contextmanager
+def _outside_transaction(connection: Connection) -> Iterator[None]:
+    """SQLite: what runs in the block runs in autocommit mode (no ``BEGIN`` is sent)."""
+    connection.execution_options(**{_ONE_STATEMENT: True})
+    try:
+        yield
+    finally:
+        connection.execution_options(**{_ONE_STATEMENT: False})
+        connection.commit()  # SQLAlchemy's view of a transaction; SQLite began none
+
+
+_ONE_STATEMENT = "formflow_one_statement"
+
+
+@contextmanager
 def shared_reads(engine: Engine) -> Iterator[None]:
     """Let the reads of a block (a web request, say) share one connection and transaction.
 
@@ -240,13 +282,19 @@ class _SharedRead:
         self._stale = False
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
+    def reading(self, *, alone: bool = False) -> Iterator[Connection]:
+        """The shared connection, in the block's transaction; ``alone`` (SQLite, a read of
+        one statement: :func:`one_statement_read`), outside it while none has begun."""
         if self._connection is None:
             self._connection = self.engine.connect()
-            self._connection.begin()
+        connection = self._connection
+        outside = alone and not connection.in_transaction()
+        if not outside and not connection.in_transaction():
+            connection.begin()
         self._depth += 1
         try:
-            yield self._connection
+            with _outside_transaction(connection) if outside else nullcontext():
+                yield connection
         except BaseException:
             self._stale = True  # PostgreSQL refuses further statements after a failed one
             raise

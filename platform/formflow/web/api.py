@@ -36,7 +36,7 @@ from formflow.fields.values import MAX_INTEGER
 from formflow.files import attaching, attachments
 from formflow.lifecycle.instance import Instance
 from formflow.records import Actor, Query, RecordService, scope_for
-from formflow.storage.database import read_transaction, write_transaction
+from formflow.storage.database import one_statement_read, read_transaction, write_transaction
 from formflow.web import address_checks, openapi, openapi_readers, serialize
 from formflow.web.conformance import Conformance
 from formflow.web.errors import MAX_ECHOED, error_body
@@ -215,9 +215,14 @@ _READS_BY_POST = frozenset({"api.search"})
 
 def _token_user(plaintext: str) -> accounts.Identity | None:
     """The token's user and their access, noting its use at most once a minute (a write
-    only then); the token's scope goes to ``g.api_token_scope``."""
+    only then); the token's scope goes to ``g.api_token_scope``.
+
+    The lookup is one statement, looked up anew on every request (a revoked token or a
+    deactivated user is refused at once), and needs no transaction of its own: on SQLite
+    a create then sends its ``BEGIN IMMEDIATE`` with no ``BEGIN`` and rollback before it.
+    """
     engine = api_instance().engine
-    with read_transaction(engine) as connection:
+    with one_statement_read(engine) as connection:
         match = tokens.find_token(connection, plaintext)
     if match is None:
         return None

@@ -176,40 +176,35 @@ def shown_count(count: int) -> str:
 
 def mark_read(flows: WorkflowService, actor: Actor, instance_ids: Collection[int]) -> int:
     """The person has opened these requests: their copies of them count as read."""
-    if not instance_ids or actor.user_id is None:
+    if not instance_ids:
         return 0
-    with write_transaction(flows.engine) as connection:
-        done = connection.execute(
-            update(workflow_tasks)
-            .where(
-                workflow_tasks.c.user_id == actor.user_id,
-                workflow_tasks.c.status == COPIED,
-                workflow_tasks.c.instance_id.in_(sorted(instance_ids)),
-            )
-            .values(status=READ)
-        )
-    return int(done.rowcount or 0)
+    return _read_copies(flows, actor, workflow_tasks.c.instance_id.in_(sorted(instance_ids)))
 
 
 def mark_record_read(flows: WorkflowService, actor: Actor, form_key: str, record_id: int) -> int:
     """The person says they have read this record's requests: their copies count as read.
 
     One statement, whatever the number of requests the record has had."""
-    if actor.user_id is None:
-        return 0
     instances = workflow_instances
     requests = select(instances.c.id).where(
         instances.c.app_key == flows.app.key,
         instances.c.form_key == form_key,
         instances.c.record_id == record_id,
     )
+    return _read_copies(flows, actor, workflow_tasks.c.instance_id.in_(requests.scalar_subquery()))
+
+
+def _read_copies(flows: WorkflowService, actor: Actor, of_requests: ColumnElement[bool]) -> int:
+    """Mark ``actor``'s unread copies of the requests ``of_requests`` picks read; how many."""
+    if actor.user_id is None:
+        return 0
     with write_transaction(flows.engine) as connection:
         done = connection.execute(
             update(workflow_tasks)
             .where(
                 workflow_tasks.c.user_id == actor.user_id,
                 workflow_tasks.c.status == COPIED,
-                workflow_tasks.c.instance_id.in_(requests.scalar_subquery()),
+                of_requests,
             )
             .values(status=READ)
         )
